@@ -1,0 +1,36 @@
+// One build for three targets. main/ holds two entries: the Electron shell (index) and the headless node
+// (headless), which share the core; the renderer builds the desktop UI and the phone pairing page.
+import { resolve } from 'node:path';
+import { defineConfig } from 'electron-vite';
+
+export default defineConfig({
+  main: {
+    build: {
+      // Keep dependencies (better-sqlite3 is native) as runtime imports instead of bundling them.
+      externalizeDeps: true,
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'src/main/index.ts'),
+          headless: resolve(__dirname, 'src/main/headless.ts'),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      externalizeDeps: true,
+      rollupOptions: { input: { index: resolve(__dirname, 'src/preload/index.ts') } },
+    },
+  },
+  renderer: {
+    root: resolve(__dirname, 'src/renderer'),
+    build: {
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'src/renderer/index.html'),
+          phone: resolve(__dirname, 'src/renderer/phone.html'),
+        },
+      },
+    },
+  },
+});

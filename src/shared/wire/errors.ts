@@ -1,0 +1,31 @@
+// Stable error codes: clients branch on `error`, people read `message`.
+// Adding a code is fine; renaming one breaks every client, so don't.
+export const ERROR_CODES = [
+  'invalid_request', // body/query failed validation or was not JSON
+  'payload_too_large',
+  'not_found',
+  'method_not_allowed',
+  'unauthorized', // no or bad credentials (admin token / session)
+  'forbidden', // e.g. admin route from a non-loopback address
+  'code_unknown',
+  'code_expired',
+  'code_used',
+  'code_locked',
+  'pin_mismatch',
+  'node_mismatch', // announce for a node_id other than the session's
+  'fingerprint_mismatch', // the peer's key does not match the fingerprint we were given
+  'peer_unreachable',
+  'peer_rejected',
+  'session_unknown',
+  'session_revoked',
+  'internal_error',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  /** Extra, code-specific facts (e.g. attempts_left for pin_mismatch). */
+  [extra: string]: unknown;
+}

@@ -1,0 +1,172 @@
+// The wire contract: every JSON body that crosses the node's HTTP/WS boundary is described here once,
+// and both the node (validation) and the clients (types) use these definitions.
+import { z } from 'zod';
+
+/** Node ids are ours (`node-<uuidv7>`) or a phone's; keep them to a safe, printable alphabet. */
+export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/, 'node_id: 3-128 chars of A-Z a-z 0-9 . _ : -');
+export const DisplayName = z.string().trim().min(1).max(64);
+/** base64url of a raw 32-byte X25519 public key (43 chars, no padding). */
+export const PublicKeyB64 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'public_key: base64url of 32 bytes');
+export const Capability = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/);
+export const Capabilities = z.array(Capability).max(32);
+export const DeviceInfo = z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
+  .refine((o) => Object.keys(o).length <= 32, 'device_info: at most 32 keys');
+/** `host:port` or a bare address as a peer reports it; validated loosely, tried strictly later. */
+export const AddressText = z.string().min(1).max(300);
+
+export const NodeIdentityPayload = z.object({
+  node_id: NodeId,
+  name: DisplayName,
+  capabilities: Capabilities.default([]),
+  device_info: DeviceInfo.default({}),
+  public_key: PublicKeyB64,
+  /** Only desktops listen; phones omit these. */
+  port: z.number().int().min(1).max(65535).optional(),
+  addresses: z.array(AddressText).max(32).optional(),
+});
+export type NodeIdentityPayload = z.infer<typeof NodeIdentityPayload>;
+
+export const PairStartRequest = z.object({
+  /** The LAN address to put in the QR; must be one of this node's addresses. Default: the first LAN address. */
+  address: z.string().max(64).optional(),
+}).strict();
+export type PairStartRequest = z.infer<typeof PairStartRequest>;
+
+export const PairStartResponse = z.object({
+  code: z.string(),
+  pin: z.string(),
+  linking_code: z.string(),
+  url: z.string(),
+  /** Every URL under which this node may be reachable (one per LAN address). */
+  candidate_urls: z.array(z.string()),
+  qr_svg: z.string(),
+  expires_at: z.string(),
+  fingerprint: z.string(),
+});
+export type PairStartResponse = z.infer<typeof PairStartResponse>;
+
+export const PairVerifyRequest = z.object({
+  code: z.string().min(1).max(64).optional(),
+  linking_code: z.string().min(1).max(16).optional(),
+  pin: z.string().regex(/^\d{6}$/, 'pin: exactly 6 digits'),
+  node_identity: NodeIdentityPayload,
+}).strict().refine((v) => v.code !== undefined || v.linking_code !== undefined, {
+  message: 'code or linking_code is required',
+});
+export type PairVerifyRequest = z.infer<typeof PairVerifyRequest>;
+
+export const DesktopNode = z.object({
+  node_id: z.string(),
+  name: z.string(),
+  hostname: z.string(),
+  port: z.number(),
+  capabilities: z.array(z.string()),
+  public_key: z.string(),
+  fingerprint: z.string(),
+  addresses: z.array(z.string()),
+});
+export type DesktopNode = z.infer<typeof DesktopNode>;
+
+export const PairVerifyResponse = z.object({
+  ok: z.literal(true),
+  session_token: z.string(),
+  desktop_node: DesktopNode,
+});
+export type PairVerifyResponse = z.infer<typeof PairVerifyResponse>;
+
+export const NodeIdentityResponse = z.object({
+  node_id: z.string(),
+  name: z.string(),
+  public_key: z.string(),
+  fingerprint: z.string(),
+  capabilities: z.array(z.string()),
+  version: z.string(),
+});
+export type NodeIdentityResponse = z.infer<typeof NodeIdentityResponse>;
+
+export const RenameRequest = z.object({ name: DisplayName }).strict();
+
+export const AnnounceRequest = z.object({
+  node_id: NodeId,
+  name: DisplayName,
+  hostname: z.string().max(253).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  capabilities: Capabilities.optional(),
+  metadata: DeviceInfo.optional(),
+  addresses: z.array(AddressText).max(32).optional(),
+}).strict();
+export type AnnounceRequest = z.infer<typeof AnnounceRequest>;
+
+export const HeartbeatRequest = z.object({
+  addresses: z.array(AddressText).max(32).optional(),
+}).strict();
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const NodeStatus = z.enum(['online', 'offline']);
+export const MeshNodeView = z.object({
+  node_id: z.string(),
+  name: z.string(),
+  hostname: z.string().nullable(),
+  port: z.number().nullable(),
+  status: NodeStatus,
+  kind: z.enum(['desktop', 'phone']),
+  capabilities: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  last_seen: z.string().nullable(),
+  paired_at: z.string().nullable(),
+  created_at: z.string(),
+  public_key: z.string().nullable(),
+  fingerprint: z.string().nullable(),
+  addresses: z.array(z.string()),
+});
+export type MeshNodeView = z.infer<typeof MeshNodeView>;
+
+export const DiscoveredNodeView = z.object({
+  node_id: z.string(),
+  name: z.string(),
+  fingerprint: z.string(),
+  host: z.string(),
+  port: z.number(),
+  addresses: z.array(z.string()),
+  version: z.string(),
+  paired: z.boolean(),
+});
+export type DiscoveredNodeView = z.infer<typeof DiscoveredNodeView>;
+
+export const LanAddressView = z.object({
+  interface: z.string(),
+  address: z.string(),
+  family: z.enum(['IPv4', 'IPv6']),
+});
+export type LanAddressView = z.infer<typeof LanAddressView>;
+
+/** What the desktop UI renders; pushed whole on every change over the admin WebSocket. */
+export const AdminState = z.object({
+  identity: NodeIdentityResponse,
+  port: z.number(),
+  devices: z.array(MeshNodeView),
+  discovered: z.array(DiscoveredNodeView),
+  lan_addresses: z.array(LanAddressView),
+});
+export type AdminState = z.infer<typeof AdminState>;
+
+/** Admin asks this node to pair with another desktop, using what that desktop's screen shows. */
+export const PairRemoteRequest = z.object({
+  /** The other desktop's pairing URL (from its QR / screen) ... */
+  url: z.string().url().max(2048).optional(),
+  /** ... or its address plus the linking code shown on its screen (e.g. after mDNS discovery). */
+  host: z.string().max(253).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  linking_code: z.string().max(16).optional(),
+  /** Fingerprint to expect (from the URL or the mDNS record); the pairing is refused if it differs. */
+  fingerprint: z.string().max(32).optional(),
+  pin: z.string().regex(/^\d{6}$/, 'pin: exactly 6 digits'),
+}).strict().refine((v) => v.url !== undefined || (v.host !== undefined && v.port !== undefined && v.linking_code !== undefined), {
+  message: 'give url, or host + port + linking_code',
+});
+export type PairRemoteRequest = z.infer<typeof PairRemoteRequest>;
+
+/** Messages the node pushes to the desktop UI over `/api/admin/events`. */
+export type AdminEvent =
+  | { type: 'state'; state: AdminState }
+  | { type: 'pairing_completed'; code: string; node_id: string; name: string };
