@@ -1,1 +1,91 @@
-console.log('headless')
+// `npm run headless`: the node without Electron (servers, CI, machines without a display). Prints the
+// desktop UI's admin URL and a first pairing QR + PIN in the terminal; stops cleanly on SIGINT/SIGTERM.
+import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
+import { defaultDataDir, DEFAULT_PORT } from './core/config.js';
+import { startNode, type SalitaNode } from './core/node.js';
+
+const USAGE = `Usage: salita-headless [options]
+  --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default $XDG_DATA_HOME/salita)
+  --port <n>           HTTP port (default ${DEFAULT_PORT}; 0 = any free port)
+  --strict-port        fail if the port is taken instead of using the next free one
+  --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)
+  --no-mdns            do not advertise or browse with mDNS
+  --no-pair            do not print a pairing code at start
+  --help`;
+
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        'data-dir': { type: 'string' },
+        port: { type: 'string' },
+        'strict-port': { type: 'boolean', default: false },
+        host: { type: 'string' },
+        'no-mdns': { type: 'boolean', default: false },
+        'no-pair': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+async function printPairing(node: SalitaNode): Promise<void> {
+  const p = await node.core.pairing.start();
+  const qr = await QRCode.toString(p.url, { type: 'terminal', small: true });
+  process.stdout.write(`\nScan to pair a phone (expires ${p.expires_at}):\n${qr}\n` +
+    `  URL:          ${p.url}\n  PIN:          ${p.pin}\n  Linking code: ${p.linking_code}\n` +
+    (p.candidate_urls.length > 1 ? `  Other URLs:   ${p.candidate_urls.slice(1).join('\n                ')}\n` : '') +
+    `  A new code any time: "Connect device" in the desktop UI.\n\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseCli();
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = args.port === undefined ? DEFAULT_PORT : Number(args.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be a whole number from 0 to 65535, not "${args.port}"`);
+    process.exit(2);
+  }
+  let node: SalitaNode;
+  try {
+    node = await startNode({
+      dataDir: args['data-dir'] ?? defaultDataDir(),
+      port,
+      strictPort: args['strict-port'],
+      ...(args.host ? { host: args.host } : {}),
+      mdns: !args['no-mdns'],
+    });
+  } catch (err) {
+    console.error(`Salita could not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  process.stdout.write(`Salita node "${node.identity.name}" (${node.identity.node_id})\n` +
+    `  Fingerprint:  ${node.identity.fingerprint}\n  Data dir:     ${node.dataDir}\n` +
+    `  Listening on: port ${node.port}${port !== 0 && node.port !== port ? ` (port ${port} was taken)` : ''}\n` +
+    `  Desktop UI:   ${node.adminUrl}\n`);
+  if (!args['no-pair']) await printPairing(node);
+  process.stdout.write(`READY ${JSON.stringify({ port: node.port, node_id: node.identity.node_id })}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping Salita...\n`);
+    node.stop().then(() => process.exit(0), (err: Error) => {
+      console.error(`error while stopping: ${err.message}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+void main();

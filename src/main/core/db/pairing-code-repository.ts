@@ -1,0 +1,42 @@
+// pairing_codes: the QR/PIN codes this node has shown. Attempt counting is done in one UPDATE so two
+// concurrent wrong guesses can't both see "4 failures so far" and slip past the limit.
+import { and, eq, lt, or, sql } from 'drizzle-orm';
+import type { Db } from './open-database.js';
+import { pairingCodes } from './schema.js';
+
+export type PairingCodeRow = typeof pairingCodes.$inferSelect;
+
+export class PairingCodeRepository {
+  constructor(private readonly db: Db) {}
+
+  insert(row: { code: string; linkingCode: string; pin: string; expiresAt: number }): PairingCodeRow {
+    return this.db.insert(pairingCodes).values({ ...row, createdAt: new Date().toISOString() }).returning().get();
+  }
+
+  byCode(code: string): PairingCodeRow | undefined {
+    return this.db.select().from(pairingCodes).where(eq(pairingCodes.code, code)).get();
+  }
+
+  byLinkingCode(linkingCode: string): PairingCodeRow | undefined {
+    return this.db.select().from(pairingCodes).where(eq(pairingCodes.linkingCode, linkingCode)).get();
+  }
+
+  /** Counts a wrong PIN; locks the code when the limit is reached. Returns the updated row. */
+  recordFailure(code: string, maxAttempts: number): PairingCodeRow {
+    return this.db.update(pairingCodes).set({
+      failedAttempts: sql`${pairingCodes.failedAttempts} + 1`,
+      status: sql`CASE WHEN ${pairingCodes.failedAttempts} + 1 >= ${maxAttempts} THEN 'locked' ELSE ${pairingCodes.status} END`,
+    }).where(eq(pairingCodes.code, code)).returning().get()!;
+  }
+
+  /** Marks an active code used; false if someone else consumed it first (single use under concurrency). */
+  consume(code: string, usedBy: string): boolean {
+    return this.db.update(pairingCodes).set({ status: 'used', usedBy, usedAt: new Date().toISOString() })
+      .where(and(eq(pairingCodes.code, code), eq(pairingCodes.status, 'active'))).run().changes === 1;
+  }
+
+  /** Forget codes that expired more than `graceMs` ago, so the table does not grow forever. */
+  prune(now: number, graceMs: number): number {
+    return this.db.delete(pairingCodes).where(or(lt(pairingCodes.expiresAt, now - graceMs))).run().changes;
+  }
+}

@@ -1,0 +1,34 @@
+// A tiny typed pub/sub: core services say "something the UI shows changed"; the admin WebSocket (and the
+// Electron shell, if it wants) listens. Coalesced per tick so a burst of writes sends one state push.
+export type ChangeEvent =
+  | { type: 'changed' }
+  | { type: 'pairing_completed'; code: string; node_id: string; name: string };
+
+export class ChangeFeed {
+  private listeners = new Set<(e: ChangeEvent) => void>();
+  private pending = false;
+
+  subscribe(fn: (e: ChangeEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  changed(): void {
+    if (this.pending) return;
+    this.pending = true;
+    queueMicrotask(() => {
+      this.pending = false;
+      this.emit({ type: 'changed' });
+    });
+  }
+
+  emit(e: ChangeEvent): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(e);
+      } catch {
+        // One broken listener must not stop the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// The one way core code reports a client-facing failure: a status, a stable code and plain words.
+// The HTTP layer turns it into `{error, message, ...extra}`; anything else becomes a logged 500.
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from '../../../shared/wire/errors.js';
+
+export class ApiError extends Error {
+  constructor(
+    public readonly status: ContentfulStatusCode,
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  body(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.extra };
+  }
+}

@@ -1,0 +1,39 @@
+// The node's HTTP surface, assembled from route groups. Every failure leaves as JSON `{error, message}`.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { MAX_BODY_BYTES } from '../config.js';
+import { ApiError } from './api-error.js';
+import type { NodeCore } from './node-core.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { deviceRoutes } from './routes/device-routes.js';
+import { identityRoutes } from './routes/identity-routes.js';
+import { pairingRoutes } from './routes/pairing-routes.js';
+import { staticRoutes } from './routes/static-routes.js';
+
+export function createApp(core: NodeCore): Hono {
+  const app = new Hono();
+
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin', contentSecurityPolicy: {
+    defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'],
+    scriptSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"],
+  } }));
+  app.use('*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`); },
+  }));
+
+  app.route('/auth/pair', pairingRoutes(core));
+  app.route('/api', identityRoutes(core));
+  app.route('/api', adminRoutes(core));
+  app.route('/api', deviceRoutes(core));
+  app.route('/', staticRoutes(core.rendererDir));
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    core.log.error({ err, path: c.req.path }, 'unhandled error in request');
+    return c.json({ error: 'internal_error', message: 'The node hit an unexpected error; it was logged.' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,71 @@
+// Starts the HTTP(+WS) server on the wanted port; if it is taken, either fails with a clear message
+// (strictPort) or walks up to the next free port, so a second node on one machine still starts.
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { WebSocketServer } from 'ws';
+
+export const WS_MAX_PAYLOAD = 64 * 1024;
+
+export class PortInUseError extends Error {
+  constructor(public readonly port: number) {
+    super(`Port ${port} is already in use. Stop the other program, or start Salita with --port <n> (or without --strict-port to take the next free port).`);
+    this.name = 'PortInUseError';
+  }
+}
+
+export interface Listening {
+  server: Server;
+  wss: WebSocketServer;
+  port: number;
+  close(): Promise<void>;
+}
+
+function tryListen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; strictPort: boolean; maxTries?: number }): Promise<Listening> {
+  const maxTries = opts.strictPort || opts.port === 0 ? 1 : (opts.maxTries ?? 20);
+  let lastErr: unknown;
+  for (let i = 0; i < maxTries; i++) {
+    const port = opts.port === 0 ? 0 : opts.port + i;
+    // Frames are small JSON events; cap them so a peer cannot make us buffer megabytes.
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: WS_MAX_PAYLOAD,
+      handleProtocols: (protocols) => (protocols.has('salita-admin') ? 'salita-admin' : false),
+    });
+    const server = createAdaptorServer({ fetch: fetch as never, websocket: { server: wss } }) as Server;
+    try {
+      const bound = await tryListen(server, port, opts.host);
+      return {
+        server, wss, port: bound,
+        close: () => new Promise<void>((resolve) => {
+          for (const client of wss.clients) client.terminate();
+          wss.close();
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+      };
+    } catch (err) {
+      wss.close();
+      lastErr = err;
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+  if ((lastErr as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') throw new PortInUseError(opts.port);
+  throw lastErr;
+}

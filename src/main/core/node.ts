@@ -1,0 +1,180 @@
+// The composition root: opens the identity and database, wires the services, starts the HTTP/WS server,
+// discovery and the presence timers, and knows how to stop all of it. Used by the Electron shell, by the
+// headless CLI and by tests (which start several nodes in one process on port 0).
+import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { toBase64Url } from '../../shared/encoding.js';
+import type { AdminState, DesktopNode, DiscoveredNodeView, NodeIdentityPayload, NodeIdentityResponse } from '../../shared/wire/schemas.js';
+import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
+import { MeshRepository } from './db/mesh-repository.js';
+import { openDatabase } from './db/open-database.js';
+import { PairingCodeRepository } from './db/pairing-code-repository.js';
+import { PeerLinkRepository } from './db/peer-link-repository.js';
+import { SessionRepository } from './db/session-repository.js';
+import { ChangeFeed } from './events/change-feed.js';
+import { createApp } from './http/app.js';
+import { listen } from './http/listen.js';
+import type { NodeCore } from './http/node-core.js';
+import { loadOrCreateIdentity, renameIdentity, type NodeIdentity } from './identity/identity-store.js';
+import { createLogger } from './log.js';
+import { MeshService } from './mesh/mesh-service.js';
+import { lanAddresses } from './net/lan-addresses.js';
+import { PairingService } from './pairing/pairing-service.js';
+import { appRoot, appVersion } from './util/app-root.js';
+import { normalizeFingerprint } from '../../shared/fingerprint.js';
+
+export const CAPABILITIES = ['mesh', 'pairing', 'relay'];
+
+export interface NodeOptions {
+  dataDir: string;
+  /** Default 6969; 0 picks any free port. */
+  port?: number;
+  /** Listen address; default all interfaces (the phone reaches us over the LAN). */
+  host?: string;
+  /** Fail instead of taking the next free port when `port` is taken. */
+  strictPort?: boolean;
+  /** Advertise and browse with mDNS. Off unless asked: tests must never multicast on a real network. */
+  mdns?: boolean;
+  /** Built renderer directory (desktop UI + phone page); default out/renderer under the app root. */
+  rendererDir?: string;
+  timings?: Partial<NodeTimings>;
+  /** Fixed admin token (tests); default: a fresh random one per launch. */
+  adminToken?: string;
+}
+
+export interface SalitaNode {
+  readonly port: number;
+  readonly adminToken: string;
+  readonly adminUrl: string;
+  readonly dataDir: string;
+  identity: { node_id: string; name: string; fingerprint: string; public_key: string };
+  core: NodeCore;
+  stop(): Promise<void>;
+}
+
+/** The slice of the mDNS module the node uses; see discovery/mdns-discovery.ts. */
+interface Discovery {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  peers(): { node_id: string; name: string; fingerprint: string; host: string; port: number; addresses: string[]; version: string }[];
+  rename(name: string): Promise<void>;
+  on(event: 'change', fn: () => void): unknown;
+}
+
+export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
+  const log = createLogger('node');
+  const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
+  const { identity: loaded, created } = loadOrCreateIdentity(opts.dataDir);
+  let identity: NodeIdentity = loaded;
+  log.info({ node_id: identity.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
+
+  const database = openDatabase(opts.dataDir);
+  const meshRepo = new MeshRepository(database.db);
+  const sessionsRepo = new SessionRepository(database.db);
+  const links = new PeerLinkRepository(database.db);
+  const feed = new ChangeFeed();
+  const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'));
+  const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
+  const defaultRenderer = join(appRoot(), 'out', 'renderer');
+  const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
+  const version = appVersion();
+  let port = 0;
+  let discovery: Discovery | undefined;
+
+  const publicKey = toBase64Url(identity.publicKey);
+  const ownAddresses = () => lanAddresses().map((a) => a.address);
+  const desktopNode = (): DesktopNode => ({
+    node_id: identity.nodeId, name: identity.name, hostname: osHostname(), port,
+    capabilities: CAPABILITIES, public_key: publicKey, fingerprint: identity.fingerprint, addresses: ownAddresses(),
+  });
+  const identityView = (): NodeIdentityResponse => ({
+    node_id: identity.nodeId, name: identity.name, public_key: publicKey, fingerprint: identity.fingerprint,
+    capabilities: CAPABILITIES, version,
+  });
+  const discovered = (): DiscoveredNodeView[] => (discovery?.peers() ?? []).map((p) => ({
+    ...p, paired: mesh.isPaired(p.node_id),
+  }));
+
+  const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
+    { self: desktopNode, port: () => port }, timings, createLogger('pairing'));
+
+  const core: NodeCore = {
+    adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo,
+    identityView,
+    desktopNode,
+    selfPayload: (): NodeIdentityPayload => ({
+      node_id: identity.nodeId, name: identity.name, capabilities: CAPABILITIES,
+      device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
+      public_key: publicKey, port, addresses: ownAddresses(),
+    }),
+    adminState: (): AdminState => ({
+      identity: identityView(), port, devices: mesh.devices(), discovered: discovered(), lan_addresses: lanAddresses(),
+    }),
+    rename: (name: string) => {
+      identity = renameIdentity(opts.dataDir, identity, name);
+      meshRepo.upsertSelf({ ...selfRow(), name: identity.name });
+      void discovery?.rename(identity.name).catch((err: Error) => log.warn({ err: err.message }, 'mDNS rename failed'));
+      node.identity = { ...node.identity, name: identity.name };
+      feed.changed();
+    },
+  };
+  const selfRow = () => ({
+    id: identity.nodeId, name: identity.name, hostname: osHostname(), port, capabilities: CAPABILITIES,
+    publicKey, addresses: ownAddresses(),
+  });
+
+  const app = createApp(core);
+  let listening;
+  try {
+    listening = await listen(app.fetch as never, { port: opts.port ?? DEFAULT_PORT, host: opts.host ?? '0.0.0.0', strictPort: opts.strictPort ?? false });
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+  port = listening.port;
+  if (opts.port !== undefined && opts.port !== 0 && port !== opts.port) {
+    log.warn({ wanted: opts.port, port }, `port ${opts.port} was taken; listening on ${port} instead`);
+  }
+  meshRepo.upsertSelf(selfRow());
+
+  if (opts.mdns) {
+    try {
+      const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
+      discovery = new MdnsDiscovery({
+        self: { node_id: identity.nodeId, name: identity.name, fingerprint: normalizeFingerprint(identity.fingerprint)!, port, version },
+        logger: createLogger('mdns'),
+      }) as Discovery;
+      discovery.on('change', () => feed.changed());
+      await discovery.start();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'mDNS discovery could not start; pairing by URL still works');
+      discovery = undefined;
+    }
+  }
+
+  const timers = [
+    setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(250, Math.min(10_000, timings.offlineAfterMs / 3))),
+    setInterval(() => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')), timings.heartbeatIntervalMs),
+  ];
+  for (const t of timers) t.unref();
+
+  let stopping: Promise<void> | undefined;
+  const node: SalitaNode = {
+    port,
+    adminToken,
+    adminUrl: `http://127.0.0.1:${port}/#admin=${adminToken}`,
+    dataDir: opts.dataDir,
+    identity: { node_id: identity.nodeId, name: identity.name, fingerprint: identity.fingerprint, public_key: publicKey },
+    core,
+    stop: () => (stopping ??= (async () => {
+      for (const t of timers) clearInterval(t);
+      await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
+      await listening.close();
+      database.close();
+      log.info('node stopped');
+    })()),
+  };
+  return node;
+}
