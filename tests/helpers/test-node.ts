@@ -1,0 +1,91 @@
+// Starts real nodes in this process on loopback ports with throw-away data dirs, and gives tests small,
+// explicit HTTP helpers (an admin client like the desktop UI, a phone-like client).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { v7 as uuidv7 } from 'uuid';
+import { startNode, type NodeOptions, type SalitaNode } from '../../src/main/core/node.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
+import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
+
+export interface TestNode extends SalitaNode {
+  base: string;
+  /** Calls the node as its local desktop UI would (admin token, loopback). */
+  admin(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  startPairing(): Promise<PairStartResponse>;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+export function tempDir(prefix = 'salita-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function startTestNode(opts: Partial<NodeOptions> = {}): Promise<TestNode> {
+  const node = await startNode({ dataDir: opts.dataDir ?? tempDir(), port: 0, host: '127.0.0.1', mdns: false, ...opts });
+  cleanups.push(() => node.stop());
+  const base = `http://127.0.0.1:${node.port}`;
+  const admin: TestNode['admin'] = async (path, init = {}) => {
+    const res = await fetch(base + path, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json', ...init.headers },
+      ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  return Object.assign(node, {
+    base,
+    admin,
+    startPairing: async () => {
+      const r = await admin('/auth/pair/start', { body: {} });
+      if (r.status !== 200) throw new Error(`pair/start failed: ${JSON.stringify(r.body)}`);
+      return r.body as PairStartResponse;
+    },
+  });
+}
+
+/** Stops every node and removes every temp dir this test file made. Call from `after()`. */
+export async function cleanupAll(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+/** A phone as the phone page would be: its own X25519 identity, kept for the test's life. */
+export function makePhone(name = 'Test Phone') {
+  const secret = x25519.utils.randomSecretKey();
+  return {
+    secret,
+    identity: {
+      node_id: `phone-${uuidv7()}`,
+      name,
+      capabilities: ['posting'],
+      device_info: { platform: 'test', app_version: '1.0.0' },
+      public_key: toBase64Url(x25519.getPublicKey(secret)),
+    },
+  };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = JSON.parse(text); } catch { /* leave as text: the assertion will show it */ }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** Waits until `check` returns a truthy value; a generous overall limit, never a speed assertion. */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, limitMs = 15_000): Promise<NonNullable<T>> {
+  const until = Date.now() + limitMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
