@@ -1,14 +1,14 @@
 CREATE TABLE `device_sessions` (
 	`id` text PRIMARY KEY NOT NULL,
-	`token_hash` text NOT NULL,
 	`node_id` text NOT NULL,
+	`hmac_key` text NOT NULL,
+	`state` text DEFAULT 'active' NOT NULL,
 	`created_at` text NOT NULL,
 	`expires_at` integer NOT NULL,
 	`last_used_at` text,
 	`revoked_at` text
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `device_sessions_token_hash_unique` ON `device_sessions` (`token_hash`);--> statement-breakpoint
 CREATE INDEX `device_sessions_node` ON `device_sessions` (`node_id`);--> statement-breakpoint
 CREATE TABLE `mesh_nodes` (
 	`id` text PRIMARY KEY NOT NULL,
@@ -43,6 +43,16 @@ CREATE TABLE `pairing_codes` (
 CREATE UNIQUE INDEX `pairing_codes_linking_code_unique` ON `pairing_codes` (`linking_code`);--> statement-breakpoint
 CREATE TABLE `peer_links` (
 	`node_id` text PRIMARY KEY NOT NULL,
-	`session_token` text NOT NULL,
+	`session_id` text NOT NULL,
+	`device_secret` text NOT NULL,
 	`created_at` text NOT NULL
 );
+--> statement-breakpoint
+CREATE TABLE `used_nonces` (
+	`session_id` text NOT NULL,
+	`nonce` text NOT NULL,
+	`expires_at` integer NOT NULL,
+	PRIMARY KEY(`session_id`, `nonce`)
+);
+--> statement-breakpoint
+CREATE INDEX `used_nonces_expiry` ON `used_nonces` (`expires_at`);

@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
 import { startNode, type NodeOptions, type SalitaNode } from '../../src/main/core/node.js';
-import { toBase64Url } from '../../src/shared/encoding.js';
+import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import { startPairingInitiator } from '../../src/shared/auth/pairing-handshake.js';
+import { normalizeLinkingCode } from '../../src/shared/auth/pairing-keys.js';
 import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
+import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
+import { DeviceClient } from '../../src/shared/client/device-client.js';
 
 export interface TestNode extends SalitaNode {
   base: string;
@@ -54,17 +58,50 @@ export async function cleanupAll(): Promise<void> {
 
 /** A phone as the phone page would be: its own X25519 identity, kept for the test's life. */
 export function makePhone(name = 'Test Phone') {
-  const secret = x25519.utils.randomSecretKey();
-  return {
-    secret,
-    identity: {
-      node_id: `phone-${uuidv7()}`,
-      name,
-      capabilities: ['posting'],
-      device_info: { platform: 'test', app_version: '1.0.0' },
-      public_key: toBase64Url(x25519.getPublicKey(secret)),
-    },
+  const privateKey = x25519.utils.randomSecretKey();
+  const publicKey = x25519.getPublicKey(privateKey);
+  const identity = {
+    node_id: `phone-${uuidv7()}`,
+    name,
+    capabilities: ['posting'],
+    device_info: { platform: 'test', app_version: '1.0.0' },
+    public_key: toBase64Url(publicKey),
   };
+  return { privateKey, publicKey, identity, pairing: { privateKey, publicKey, payload: identity } };
+}
+
+export type Phone = ReturnType<typeof makePhone>;
+
+/**
+ * Pairs a phone with a node the way the phone page does (fingerprint check + Noise handshake), returning a
+ * signing client for its session. Throws PairingError with the node's error code on refusal.
+ */
+export async function pairPhone(node: TestNode, opts: { phone?: Phone; pin?: string; start?: PairStartResponse; code?: string; linkingCode?: string; fingerprint?: string } = {}) {
+  const phone = opts.phone ?? makePhone();
+  const start = opts.start ?? await node.startPairing();
+  const codeArgs = opts.linkingCode !== undefined ? { linkingCode: opts.linkingCode } : { code: opts.code ?? start.code };
+  const paired = await pairWithNode({
+    baseUrl: node.base, ...codeArgs, pin: opts.pin ?? start.pin,
+    expectedFingerprint: opts.fingerprint ?? new URL(start.url).searchParams.get('fp')!,
+    identity: phone.pairing,
+  });
+  const lost: string[] = [];
+  const creds = { sessionId: paired.sessionId, deviceSecret: paired.deviceSecret };
+  const client = new DeviceClient(node.base, creds, { onSessionLost: (c) => lost.push(c) });
+  /** A client that still holds the credentials (the real client forgets them on a 401), for attacks and re-checks. */
+  const stubborn = (base = node.base) => new DeviceClient(base, creds);
+  return { phone, paired, client, lost, start, creds, stubborn };
+}
+
+/** Expects a promise to fail with a PairingError of this code; returns the error for further checks. */
+export async function pairingRefused(p: Promise<unknown>, code: string): Promise<PairingError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof PairingError && err.code === code) return err;
+    throw new Error(`expected PairingError ${code}, got ${err instanceof PairingError ? `${err.code}: ${err.message}` : String(err)}`);
+  }
+  throw new Error(`expected PairingError ${code}, but the pairing succeeded`);
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
@@ -88,4 +125,25 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, l
     if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Builds the device's first Noise message by hand (what pairWithNode does internally), so a test can send
+ * exactly what it wants to /auth/pair/verify: any PIN, any identity payload, or raw bytes.
+ */
+export function craftPairing(node: TestNode, opts: { codeRef: string; pin: string; phone?: Phone; payload?: unknown }) {
+  const phone = opts.phone ?? makePhone();
+  const payload = opts.payload instanceof Uint8Array ? opts.payload : new TextEncoder().encode(JSON.stringify(opts.payload ?? phone.identity));
+  const initiator = startPairingInitiator({
+    staticPrivateKey: phone.privateKey, staticPublicKey: phone.publicKey,
+    responderPublicKey: fromBase64Url(node.identity.public_key), codeRef: opts.codeRef, pin: opts.pin, payload,
+  });
+  return { phone, initiator, noise: toBase64Url(initiator.firstMessage) };
+}
+
+/** POSTs a hand-made first message; `code` or `linking_code` as given. */
+export async function verifyRaw(node: TestNode, fields: { code?: string; linking_code?: string }, opts: { pin: string; phone?: Phone; payload?: unknown }) {
+  const crafted = craftPairing(node, { codeRef: fields.code ?? normalizeLinkingCode(fields.linking_code!), ...opts });
+  const r = await postJson(`${node.base}/auth/pair/verify`, { ...fields, noise: crafted.noise });
+  return { ...r, crafted };
 }

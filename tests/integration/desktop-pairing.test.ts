@@ -38,13 +38,44 @@ describe('desktop-to-desktop pairing', () => {
     assert.equal(bSeesA.public_key, a.identity.public_key);
   });
 
-  test('A pairs with C by address + linking code (as after mDNS discovery); a third node sees neither', async () => {
+  test('A pairs with C by address + linking code (as after mDNS discovery): both screens show the same code, both confirm', async () => {
     const [a, c, d] = [await startTestNode(), await startTestNode(), await startTestNode()];
     const p = await c.startPairing();
     const r = await a.admin('/api/admin/pair-remote', { body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, fingerprint: c.identity.fingerprint, pin: p.pin } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
+    const mine = r.body.pending;
+    assert.ok(mine, 'not paired yet: the codes must be compared first');
+    assert.match(mine.sas, /^\d{6}$/);
+    assert.equal(mine.direction, 'outgoing');
+    const theirs = (await c.admin('/api/admin/state')).body.pending_pairings.find((x: any) => x.node_id === a.identity.node_id);
+    assert.ok(theirs, 'C shows the pending pairing');
+    assert.equal(theirs.sas, mine.sas, 'both screens show the same verification code');
+    assert.equal(theirs.direction, 'incoming');
+    assert.equal(device((await c.admin('/api/admin/state')).body, a.identity.node_id), undefined, 'C has not added A before the person confirms');
+    assert.equal(device((await a.admin('/api/admin/state')).body, c.identity.node_id), undefined);
+
+    assert.equal((await c.admin(`/api/admin/pairings/${theirs.pairing_id}/confirm`, { body: {} })).status, 200);
+    const done = await a.admin(`/api/admin/pairings/${mine.pairing_id}/confirm`, { body: {} });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
     assert.ok(device((await c.admin('/api/admin/state')).body, a.identity.node_id));
+    assert.ok(device((await a.admin('/api/admin/state')).body, c.identity.node_id));
     assert.equal((await d.admin('/api/admin/state')).body.devices.length, 0);
+    const again = await c.admin(`/api/admin/pairings/${theirs.pairing_id}/confirm`, { body: {} });
+    assert.equal(again.status, 404);
+    assert.equal(again.body.error, 'pairing_not_pending');
+  });
+
+  test('a rejected linking-code pairing leaves no trace and its session never works', async () => {
+    const [a, c] = [await startTestNode(), await startTestNode()];
+    const p = await c.startPairing();
+    const r = await a.admin('/api/admin/pair-remote', { body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, pin: p.pin } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const theirs = (await c.admin('/api/admin/state')).body.pending_pairings[0];
+    assert.equal((await c.admin(`/api/admin/pairings/${theirs.pairing_id}/reject`, { body: {} })).status, 200);
+    assert.equal((await a.admin(`/api/admin/pairings/${r.body.pending.pairing_id}/reject`, { body: {} })).status, 200);
+    assert.equal((await c.admin('/api/admin/state')).body.devices.length, 0);
+    assert.equal((await a.admin('/api/admin/state')).body.devices.length, 0);
+    assert.deepEqual((await c.admin('/api/admin/state')).body.pending_pairings, []);
   });
 
   test('a fingerprint that does not match the node reached is refused before any PIN is sent', async () => {

@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { cleanupAll, makePhone, postJson, startTestNode } from '../helpers/test-node.js';
+import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
 
@@ -75,23 +75,17 @@ describe('pair/start is for the local desktop UI only', () => {
   });
 });
 
-describe('pair/verify', () => {
-  test('a phone pairs: both sides learn about each other and the session works', async () => {
+describe('pair/verify (Noise IKpsk1)', () => {
+  test('a phone pairs: both sides learn about each other and the signed session works', async () => {
     const node = await startTestNode();
-    const p = await node.startPairing();
     const phone = makePhone("Felix's phone");
-    const r = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: phone.identity });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.equal(r.body.ok, true);
-    assert.equal(r.body.desktop_node.node_id, node.identity.node_id);
-    assert.equal(r.body.desktop_node.public_key, node.identity.public_key);
-    assert.equal(r.body.desktop_node.port, node.port);
-    assert.ok(Array.isArray(r.body.desktop_node.capabilities));
-    assert.match(r.body.session_token, /^[A-Za-z0-9_-]{43}$/);
-    const cookie = r.headers.get('set-cookie') ?? '';
-    assert.match(cookie, /salita_session=/);
-    assert.match(cookie, /HttpOnly/i);
-    assert.match(cookie, /SameSite=Strict/i);
+    const { paired, client } = await pairPhone(node, { phone });
+    assert.equal(paired.desktop.node_id, node.identity.node_id);
+    assert.equal(paired.desktop.public_key, node.identity.public_key);
+    assert.equal(paired.desktop.port, node.port);
+    assert.ok(Array.isArray(paired.desktop.capabilities));
+    assert.equal(paired.deviceSecret.length, 32);
+    assert.equal(paired.sas, undefined, 'a QR pairing is anchored by the fingerprint: no code to compare');
 
     const state = await node.admin('/api/admin/state');
     const dev = state.body.devices.find((d: any) => d.node_id === phone.identity.node_id);
@@ -104,27 +98,46 @@ describe('pair/verify', () => {
     assert.deepEqual(dev.metadata, phone.identity.device_info);
     assert.ok(dev.paired_at);
 
-    const me = await fetch(`${node.base}/api/session`, { headers: { authorization: `Session ${r.body.session_token}` } });
-    assert.equal(me.status, 200);
-    assert.equal((await me.json() as any).node_id, phone.identity.node_id);
-    const hb = await postJson(`${node.base}/api/node/heartbeat`, {}, { cookie: `salita_session=${r.body.session_token}` });
-    assert.equal(hb.status, 200, 'the cookie works as well as the header');
+    const me = await client.request('GET', '/api/session');
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal((me.body as any).node_id, phone.identity.node_id);
+    const hb = await client.request('POST', '/api/node/heartbeat', {});
+    assert.equal(hb.status, 200);
+  });
+
+  test('the PIN never crosses the wire: neither the request nor the response contains it', async () => {
+    const node = await startTestNode();
+    const start = await node.startPairing();
+    const seen: string[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      if (init?.body) seen.push(String(init.body));
+      const res = await fetch(input, init);
+      const text = await res.clone().text();
+      seen.push(text);
+      return res;
+    };
+    const phone = makePhone();
+    const { pairWithNode } = await import('../../src/shared/client/pairing-client.js');
+    await pairWithNode({ baseUrl: node.base, code: start.code, pin: start.pin, expectedFingerprint: start.fingerprint, identity: phone.pairing, fetch: spy });
+    assert.ok(seen.length >= 3);
+    for (const s of seen) {
+      // Quoted: six digits may occur by chance inside base64 or a timestamp, but never as a JSON value.
+      assert.ok(!s.includes(`"${start.pin}"`) && !/"pin"/.test(s), 'PIN in clear on the wire');
+      assert.ok(!s.includes(phone.identity.name), 'node_identity in clear on the wire');
+    }
   });
 
   test('five wrong PINs burn the code; the right PIN is refused after that', async () => {
     const node = await startTestNode();
-    const p = await node.startPairing();
-    const phone = makePhone();
-    const wrong = p.pin === '000000' ? '111111' : '000000';
+    const start = await node.startPairing();
+    const wrong = start.pin === '000000' ? '111111' : '000000';
     for (const left of [4, 3, 2, 1, 0]) {
-      const r = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: wrong, node_identity: phone.identity });
-      assert.equal(r.status, 401);
-      assert.equal(r.body.error, 'pin_mismatch');
-      assert.equal(r.body.attempts_left, left);
+      const err = await pairingRefused(pairPhone(node, { start, pin: wrong }), 'pin_mismatch');
+      assert.equal(err.httpStatus, 401);
+      assert.equal(err.details.attempts_left, left);
     }
-    const right = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: phone.identity });
-    assert.equal(right.status, 423);
-    assert.equal(right.body.error, 'code_locked');
+    const locked = await pairingRefused(pairPhone(node, { start }), 'code_locked');
+    assert.equal(locked.httpStatus, 423);
     const state = await node.admin('/api/admin/state');
     assert.equal(state.body.devices.length, 0, 'nothing was paired');
   });
@@ -133,65 +146,55 @@ describe('pair/verify', () => {
     const node = await startTestNode();
     const p = await node.startPairing();
     const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-      postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: String((Number(p.pin) + 1 + i) % 1_000_000).padStart(6, '0'), node_identity: makePhone().identity })));
+      verifyRaw(node, { code: p.code }, { pin: String((Number(p.pin) + 1 + i) % 1_000_000).padStart(6, '0') })));
     assert.equal(guesses.filter((g) => g.body.error === 'pin_mismatch').length, 5);
     assert.equal(guesses.filter((g) => g.body.error === 'code_locked').length, 7);
 
     const q = await node.startPairing();
-    const racers = await Promise.all(Array.from({ length: 6 }, () =>
-      postJson(`${node.base}/auth/pair/verify`, { code: q.code, pin: q.pin, node_identity: makePhone().identity })));
+    const racers = await Promise.all(Array.from({ length: 6 }, () => verifyRaw(node, { code: q.code }, { pin: q.pin })));
     assert.equal(racers.filter((r) => r.status === 200).length, 1);
     assert.ok(racers.filter((r) => r.status !== 200).every((r) => r.body.error === 'code_used'));
   });
 
   test('a used code says code_used; an unknown one code_unknown; an expired one code_expired', async () => {
     const node = await startTestNode();
-    const p = await node.startPairing();
-    const ok = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: makePhone().identity });
-    assert.equal(ok.status, 200);
-    const again = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: makePhone().identity });
-    assert.equal(again.status, 409);
-    assert.equal(again.body.error, 'code_used');
-    const unknown = await postJson(`${node.base}/auth/pair/verify`, { code: '00000000-0000-4000-8000-000000000000', pin: '123456', node_identity: makePhone().identity });
-    assert.equal(unknown.status, 404);
-    assert.equal(unknown.body.error, 'code_unknown');
+    const start = await node.startPairing();
+    await pairPhone(node, { start });
+    await pairingRefused(pairPhone(node, { start }), 'code_used');
+    await pairingRefused(pairPhone(node, { start, code: '00000000-0000-4000-8000-000000000000' }), 'code_unknown');
 
     const quick = await startTestNode({ timings: { pairingTtlMs: 1 } });
     const e = await quick.startPairing();
     await new Promise((r) => setTimeout(r, 20));
-    const expired = await postJson(`${quick.base}/auth/pair/verify`, { code: e.code, pin: e.pin, node_identity: makePhone().identity });
-    assert.equal(expired.status, 410);
-    assert.equal(expired.body.error, 'code_expired');
+    const expired = await pairingRefused(pairPhone(quick, { start: e }), 'code_expired');
+    assert.equal(expired.httpStatus, 410);
   });
 
   test('the linking code works instead of the code, and a mismatched pair of codes is refused', async () => {
     const node = await startTestNode();
     const p = await node.startPairing();
     const q = await node.startPairing();
-    const mixed = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, linking_code: q.linking_code, pin: p.pin, node_identity: makePhone().identity });
+    const mixed = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, linking_code: q.linking_code, noise: craftPairing(node, { codeRef: p.code, pin: p.pin }).noise });
     assert.equal(mixed.body.error, 'code_unknown');
-    const r = await postJson(`${node.base}/auth/pair/verify`, { linking_code: p.linking_code.toLowerCase().replace('-', ''), pin: p.pin, node_identity: makePhone().identity });
+    const r = await verifyRaw(node, { linking_code: p.linking_code.toLowerCase().replace('-', '') }, { pin: p.pin });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   });
 
-  test('malformed bodies get 4xx JSON with invalid_request, never a crash', async () => {
+  test('malformed bodies and malformed encrypted identities get 4xx JSON, never a crash, and cost no attempt', async () => {
     const node = await startTestNode();
     const p = await node.startPairing();
     const phone = makePhone();
     const url = `${node.base}/auth/pair/verify`;
+    const good = craftPairing(node, { codeRef: p.code, pin: p.pin, phone }).noise;
     const cases: [string, unknown][] = [
       ['not JSON', '{"code": '],
       ['JSON but an array', '[1,2,3]'],
       ['JSON null', 'null'],
-      ['pin as a number', { code: p.code, pin: Number(p.pin), node_identity: phone.identity }],
-      ['pin with 5 digits', { code: p.code, pin: '12345', node_identity: phone.identity }],
-      ['no node_identity', { code: p.code, pin: p.pin }],
-      ['no code at all', { pin: p.pin, node_identity: phone.identity }],
-      ['unknown field', { code: p.code, pin: p.pin, node_identity: phone.identity, admin: true }],
-      ['bad public key', { code: p.code, pin: p.pin, node_identity: { ...phone.identity, public_key: 'x' } }],
-      ['name too long', { code: p.code, pin: p.pin, node_identity: { ...phone.identity, name: 'n'.repeat(200) } }],
-      ['node id with spaces', { code: p.code, pin: p.pin, node_identity: { ...phone.identity, node_id: 'a b c' } }],
-      ['capabilities not a list', { code: p.code, pin: p.pin, node_identity: { ...phone.identity, capabilities: 'all' } }],
+      ['noise as a number', { code: p.code, noise: 12345 }],
+      ['noise not base64url', { code: p.code, noise: '!!!!'.repeat(10) }],
+      ['no noise', { code: p.code }],
+      ['no code at all', { noise: good }],
+      ['the old clear-text PIN field', { code: p.code, pin: p.pin, noise: good }],
     ];
     for (const [what, body] of cases) {
       const r = await postJson(url, body);
@@ -199,23 +202,26 @@ describe('pair/verify', () => {
       assert.equal(r.body.error, 'invalid_request', what);
       assert.equal(typeof r.body.message, 'string', what);
     }
-    const big = await postJson(url, { code: p.code, pin: p.pin, node_identity: phone.identity, pad: 'x'.repeat(200_000) });
+    const payloads: [string, unknown][] = [
+      ['payload not JSON', new TextEncoder().encode('{not json')],
+      ['bad public key', { ...phone.identity, public_key: 'x' }],
+      ['public key of another device', { ...phone.identity, public_key: makePhone().identity.public_key }],
+      ['name too long', { ...phone.identity, name: 'n'.repeat(200) }],
+      ['node id with spaces', { ...phone.identity, node_id: 'a b c' }],
+      ['capabilities not a list', { ...phone.identity, capabilities: 'all' }],
+      ['the node itself', { ...phone.identity, node_id: node.identity.node_id }],
+    ];
+    for (const [what, payload] of payloads) {
+      const r = await verifyRaw(node, { code: p.code }, { pin: p.pin, phone, payload });
+      assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error, 'invalid_request', what);
+    }
+    const big = await postJson(url, { code: p.code, noise: good, pad: 'x'.repeat(200_000) });
     assert.equal(big.status, 413);
     assert.equal(big.body.error, 'payload_too_large');
     // None of that consumed the code or counted as a PIN attempt.
-    const ok = await postJson(url, { code: p.code, pin: p.pin, node_identity: phone.identity });
+    const ok = await postJson(url, { code: p.code, noise: good });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
-  });
-
-  test('a device cannot pair as the node itself', async () => {
-    const node = await startTestNode();
-    const p = await node.startPairing();
-    const r = await postJson(`${node.base}/auth/pair/verify`, {
-      code: p.code, pin: p.pin,
-      node_identity: { ...makePhone().identity, node_id: node.identity.node_id },
-    });
-    assert.equal(r.status, 400);
-    assert.equal(r.body.error, 'invalid_request');
   });
 
   test('unknown routes are 404 JSON', async () => {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, makePhone, postJson, startTestNode, tempDir } from '../helpers/test-node.js';
+import { cleanupAll, makePhone, pairingRefused, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 import { startNode } from '../../src/main/core/node.js';
 
 after(cleanupAll);
@@ -16,9 +16,7 @@ describe('restart', () => {
     const dataDir = tempDir();
     const first = await startTestNode({ dataDir });
     const p = await first.startPairing();
-    const phone = makePhone('Survivor');
-    const r = await postJson(`${first.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: phone.identity });
-    assert.equal(r.status, 200);
+    const { stubborn } = await pairPhone(first, { start: p, phone: makePhone('Survivor') });
     await first.stop();
 
     const second = await startTestNode({ dataDir });
@@ -27,10 +25,9 @@ describe('restart', () => {
     assert.equal(second.identity.fingerprint, first.identity.fingerprint);
     const state = await second.admin('/api/admin/state');
     assert.deepEqual(state.body.devices.map((d: any) => d.name), ['Survivor']);
-    const hb = await postJson(`${second.base}/api/node/heartbeat`, {}, { authorization: `Session ${r.body.session_token}` });
-    assert.equal(hb.status, 200);
-    const used = await postJson(`${second.base}/auth/pair/verify`, { code: p.code, pin: p.pin, node_identity: makePhone().identity });
-    assert.equal(used.body.error, 'code_used', 'a used code stays used across a restart');
+    const hb = await stubborn(second.base).request('POST', '/api/node/heartbeat', {});
+    assert.equal(hb.status, 200, 'the stored (encrypted) verification key still checks signatures');
+    await pairingRefused(pairPhone(second, { start: p }), 'code_used');
   });
 
   test('a corrupt identity file is a startup error naming the file, and the file is left alone', async () => {

@@ -22,6 +22,8 @@ export interface NodeTimings {
   heartbeatIntervalMs: number;
   /** Lifetime of a device session. */
   sessionTtlMs: number;
+  /** Signed requests: how far X-Timestamp may be from this node's clock, either way. */
+  signatureWindowMs: number;
 }
 
 export const DEFAULT_TIMINGS: NodeTimings = {
@@ -30,6 +32,7 @@ export const DEFAULT_TIMINGS: NodeTimings = {
   offlineAfterMs: 90_000,
   heartbeatIntervalMs: 30_000,
   sessionTtlMs: 30 * 24 * 3600_000,
+  signatureWindowMs: 60_000,
 };
 
 /** Largest JSON body the node accepts; pairing and announce bodies are a few hundred bytes. */

@@ -6,13 +6,16 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { toBase64Url } from '../../shared/encoding.js';
-import type { AdminState, DesktopNode, DiscoveredNodeView, NodeIdentityPayload, NodeIdentityResponse } from '../../shared/wire/schemas.js';
+import type { AdminState, DesktopNode, DiscoveredNodeView, NodeIdentityResponse } from '../../shared/wire/schemas.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
 import { PeerLinkRepository } from './db/peer-link-repository.js';
+import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
+import { DeviceSockets } from './http/device-sockets.js';
+import { keyFileSecretBox, type SecretBox } from './secrets/secret-box.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -42,6 +45,8 @@ export interface NodeOptions {
   timings?: Partial<NodeTimings>;
   /** Fixed admin token (tests); default: a fresh random one per launch. */
   adminToken?: string;
+  /** Seals secrets at rest. Electron passes one backed by safeStorage; default: a 0600 key file in dataDir. */
+  secretBox?: SecretBox;
 }
 
 export interface SalitaNode {
@@ -70,10 +75,13 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let identity: NodeIdentity = loaded;
   log.info({ node_id: identity.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
 
+  const box = opts.secretBox ?? keyFileSecretBox(opts.dataDir);
   const database = openDatabase(opts.dataDir);
+  const deviceSockets = new DeviceSockets();
   const meshRepo = new MeshRepository(database.db);
-  const sessionsRepo = new SessionRepository(database.db);
-  const links = new PeerLinkRepository(database.db);
+  const sessionsRepo = new SessionRepository(database.db, box, (ids) => deviceSockets.closeSessions(ids));
+  const nonces = new NonceRepository(database.db);
+  const links = new PeerLinkRepository(database.db, box);
   const feed = new ChangeFeed();
   const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'));
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
@@ -98,19 +106,25 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   }));
 
   const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
-    { self: desktopNode, port: () => port }, timings, createLogger('pairing'));
+    { self: desktopNode, port: () => port, staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }) },
+    timings, createLogger('pairing'));
 
   const core: NodeCore = {
-    adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo,
+    adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     identityView,
     desktopNode,
-    selfPayload: (): NodeIdentityPayload => ({
-      node_id: identity.nodeId, name: identity.name, capabilities: CAPABILITIES,
-      device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
-      public_key: publicKey, port, addresses: ownAddresses(),
+    pairingIdentity: () => ({
+      privateKey: identity.privateKey,
+      publicKey: identity.publicKey,
+      payload: {
+        node_id: identity.nodeId, name: identity.name, capabilities: CAPABILITIES,
+        device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
+        public_key: publicKey, port, addresses: ownAddresses(),
+      },
     }),
     adminState: (): AdminState => ({
       identity: identityView(), port, devices: mesh.devices(), discovered: discovered(), lan_addresses: lanAddresses(),
+      pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()],
     }),
     rename: (name: string) => {
       identity = renameIdentity(opts.dataDir, identity, name);
@@ -156,6 +170,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
 
   const timers = [
     setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(250, Math.min(10_000, timings.offlineAfterMs / 3))),
+    setInterval(() => nonces.prune(Date.now()), 60_000),
     setInterval(() => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')), timings.heartbeatIntervalMs),
   ];
   for (const t of timers) t.unref();

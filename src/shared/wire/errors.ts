@@ -18,6 +18,12 @@ export const ERROR_CODES = [
   'peer_rejected',
   'session_unknown',
   'session_revoked',
+  'signature_invalid', // X-Signature does not match the request
+  'timestamp_skew', // X-Timestamp outside the allowed window
+  'nonce_reused', // X-Nonce already used by this session (a replay)
+  'handshake_failed', // a Noise message that is malformed (too short/long, bad key)
+  'pairing_not_pending', // confirm/reject of a pairing that is not waiting for confirmation
+  'pairing_unconfirmed', // the session exists but the person has not yet confirmed the short code
   'internal_error',
 ] as const;
 

@@ -45,15 +45,23 @@ export const PairStartResponse = z.object({
 });
 export type PairStartResponse = z.infer<typeof PairStartResponse>;
 
+/**
+ * Pairing runs a Noise handshake (docs/protocol.md) over the request and response of /auth/pair/verify.
+ * In clear: only which code is being used. The PIN never crosses the wire; the device's node_identity is
+ * inside the first Noise message, the node's answer (PairVerifyResult) inside the second.
+ */
+export const NoiseMessageB64 = z.string().regex(/^[A-Za-z0-9_-]{20,}$/, 'noise: base64url').max(87_400);
 export const PairVerifyRequest = z.object({
   code: z.string().min(1).max(64).optional(),
   linking_code: z.string().min(1).max(16).optional(),
-  pin: z.string().regex(/^\d{6}$/, 'pin: exactly 6 digits'),
-  node_identity: NodeIdentityPayload,
+  noise: NoiseMessageB64,
 }).strict().refine((v) => v.code !== undefined || v.linking_code !== undefined, {
   message: 'code or linking_code is required',
 });
 export type PairVerifyRequest = z.infer<typeof PairVerifyRequest>;
+
+export const PairVerifyResponse = z.object({ noise: NoiseMessageB64 });
+export type PairVerifyResponse = z.infer<typeof PairVerifyResponse>;
 
 export const DesktopNode = z.object({
   node_id: z.string(),
@@ -67,12 +75,16 @@ export const DesktopNode = z.object({
 });
 export type DesktopNode = z.infer<typeof DesktopNode>;
 
-export const PairVerifyResponse = z.object({
+/** The payload of the handshake's second message: what the device learns about the node. */
+export const PairVerifyResult = z.object({
   ok: z.literal(true),
-  session_token: z.string(),
+  session_id: z.string(),
+  expires_at: z.string(),
   desktop_node: DesktopNode,
+  /** Present when both people must compare a short code before the pairing is active (linking-code pairing). */
+  confirmation: z.object({ required: z.literal(true) }).optional(),
 });
-export type PairVerifyResponse = z.infer<typeof PairVerifyResponse>;
+export type PairVerifyResult = z.infer<typeof PairVerifyResult>;
 
 export const NodeIdentityResponse = z.object({
   node_id: z.string(),
@@ -140,6 +152,22 @@ export const LanAddressView = z.object({
 });
 export type LanAddressView = z.infer<typeof LanAddressView>;
 
+/**
+ * A desktop pairing waiting for its person to confirm that both screens show the same short code
+ * (pairing by linking code after mDNS discovery; see docs/threat-model.md). `outgoing`: this node started it.
+ */
+export const PendingPairingView = z.object({
+  pairing_id: z.string(),
+  direction: z.enum(['incoming', 'outgoing']),
+  node_id: z.string(),
+  name: z.string(),
+  fingerprint: z.string(),
+  /** 6 digits, shown as "123 456" on both screens. */
+  sas: z.string(),
+  expires_at: z.string(),
+});
+export type PendingPairingView = z.infer<typeof PendingPairingView>;
+
 /** What the desktop UI renders; pushed whole on every change over the admin WebSocket. */
 export const AdminState = z.object({
   identity: NodeIdentityResponse,
@@ -147,6 +175,7 @@ export const AdminState = z.object({
   devices: z.array(MeshNodeView),
   discovered: z.array(DiscoveredNodeView),
   lan_addresses: z.array(LanAddressView),
+  pending_pairings: z.array(PendingPairingView),
 });
 export type AdminState = z.infer<typeof AdminState>;
 
@@ -166,7 +195,13 @@ export const PairRemoteRequest = z.object({
 });
 export type PairRemoteRequest = z.infer<typeof PairRemoteRequest>;
 
+/** pair-remote's answer: paired at once (URL with fingerprint), or waiting for both people to compare codes. */
+export type PairRemoteResponse =
+  | { ok: true; node: MeshNodeView }
+  | { ok: true; pending: PendingPairingView };
+
 /** Messages the node pushes to the desktop UI over `/api/admin/events`. */
 export type AdminEvent =
   | { type: 'state'; state: AdminState }
-  | { type: 'pairing_completed'; code: string; node_id: string; name: string };
+  | { type: 'pairing_completed'; code: string; node_id: string; name: string }
+  | { type: 'pairing_confirmation'; pairing: PendingPairingView };

@@ -1,19 +1,27 @@
 // peer_links: sessions this node holds on other desktops it paired with as the initiator, used for
-// heartbeats and announces. (The secure-channel work replaces the bearer token with derived keys.)
+// heartbeats and announces. The device secret is sealed at rest like every other secret.
 import { eq } from 'drizzle-orm';
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { Db } from './open-database.js';
 import { peerLinks } from './schema.js';
 
-export class PeerLinkRepository {
-  constructor(private readonly db: Db) {}
+export interface PeerLink {
+  nodeId: string;
+  sessionId: string;
+  deviceSecret: Uint8Array;
+}
 
-  save(nodeId: string, sessionToken: string): void {
-    this.db.insert(peerLinks).values({ nodeId, sessionToken, createdAt: new Date().toISOString() })
-      .onConflictDoUpdate({ target: peerLinks.nodeId, set: { sessionToken } }).run();
+export class PeerLinkRepository {
+  constructor(private readonly db: Db, private readonly box: SecretBox) {}
+
+  save(link: PeerLink): void {
+    const sealed = this.box.seal(link.deviceSecret);
+    this.db.insert(peerLinks).values({ nodeId: link.nodeId, sessionId: link.sessionId, deviceSecret: sealed, createdAt: new Date().toISOString() })
+      .onConflictDoUpdate({ target: peerLinks.nodeId, set: { sessionId: link.sessionId, deviceSecret: sealed } }).run();
   }
 
-  all(): { nodeId: string; sessionToken: string }[] {
-    return this.db.select({ nodeId: peerLinks.nodeId, sessionToken: peerLinks.sessionToken }).from(peerLinks).all();
+  all(): PeerLink[] {
+    return this.db.select().from(peerLinks).all().map((r) => ({ nodeId: r.nodeId, sessionId: r.sessionId, deviceSecret: this.box.open(r.deviceSecret) }));
   }
 
   remove(nodeId: string): void {

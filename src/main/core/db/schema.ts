@@ -1,6 +1,6 @@
 // The node's SQLite schema (drizzle). Changing it: edit here, run `npm run db:generate`, commit the new SQL
 // in migrations/. JSON columns hold small lists/maps (capabilities, addresses, metadata) as text.
-import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import { sql } from 'drizzle-orm';
 
 /** Every node this one knows: itself (is_current = 1) and every paired device. Named as in seed 002. */
@@ -40,21 +40,38 @@ export const pairingCodes = sqliteTable('pairing_codes', {
   usedAt: text('used_at'),
 });
 
-/** Sessions granted to paired devices. Only a hash of the bearer token is stored. */
+/**
+ * Sessions granted to paired devices. A device proves each request with an HMAC under a key derived from the
+ * pairing handshake; the node keeps only that verification key (seed 004's server_hmac_key), sealed at rest.
+ */
 export const deviceSessions = sqliteTable('device_sessions', {
+  /** Sent as `Authorization: Session <id>`; random, not a secret on its own. */
   id: text('id').primaryKey(),
-  tokenHash: text('token_hash').notNull().unique(),
   nodeId: text('node_id').notNull(),
+  /** server_hmac_key, sealed with the node's SecretBox. */
+  hmacKey: text('hmac_key').notNull(),
+  /** 'pending' until a person confirmed the short verification code (desktop pairing by linking code). */
+  state: text('state', { enum: ['active', 'pending'] }).notNull().default('active'),
   createdAt: text('created_at').notNull(),
   expiresAt: integer('expires_at').notNull(),
   lastUsedAt: text('last_used_at'),
-  /** Set on unpair/logout; kept so a revoked token is told "revoked", not "unknown". */
+  /** Set on unpair/logout/re-pair; kept so a revoked session is told "revoked", not "unknown". */
   revokedAt: text('revoked_at'),
 }, (t) => [index('device_sessions_node').on(t.nodeId)]);
 
-/** Sessions this node holds on other desktops (after it paired with them as the initiator). */
+/** Replay guard: every (session, nonce) a signed request used, kept for the length of the time window. */
+export const usedNonces = sqliteTable('used_nonces', {
+  sessionId: text('session_id').notNull(),
+  nonce: text('nonce').notNull(),
+  /** Unix ms after which the row may be pruned (the timestamp window has closed). */
+  expiresAt: integer('expires_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.sessionId, t.nonce] }), index('used_nonces_expiry').on(t.expiresAt)]);
+
+/** Sessions this node holds on other desktops it paired with as the initiator (for heartbeats/announces). */
 export const peerLinks = sqliteTable('peer_links', {
   nodeId: text('node_id').primaryKey(),
-  sessionToken: text('session_token').notNull(),
+  sessionId: text('session_id').notNull(),
+  /** The device secret from the pairing handshake, sealed with the node's SecretBox. */
+  deviceSecret: text('device_secret').notNull(),
   createdAt: text('created_at').notNull(),
 });

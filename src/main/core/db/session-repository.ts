@@ -1,52 +1,73 @@
-// device_sessions: bearer sessions granted to paired devices. The token itself is never stored, only its
-// SHA-256, so a copy of the database does not let anyone act as a device.
-import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
-import { v7 as uuidv7 } from 'uuid';
+// device_sessions: sessions granted to paired devices. The node keeps only the per-device verification key
+// (sealed with the SecretBox), never the device secret, so a copied database lets no one act as a device.
+import { randomBytes } from 'node:crypto';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import { toBase64Url } from '../../../shared/encoding.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { Db } from './open-database.js';
 import { deviceSessions } from './schema.js';
 
 export type SessionRow = typeof deviceSessions.$inferSelect;
 
 export type SessionLookup =
-  | { ok: true; session: SessionRow }
-  | { ok: false; reason: 'session_unknown' | 'session_revoked' };
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
+  | { ok: true; session: SessionRow; hmacKey: Uint8Array }
+  | { ok: false; reason: 'session_unknown' | 'session_revoked' | 'pairing_unconfirmed' };
 
 export class SessionRepository {
-  constructor(private readonly db: Db) {}
+  /** Opened keys by session id: unsealing on every request would cost more than the HMAC itself. */
+  private keyCache = new Map<string, Uint8Array>();
 
-  create(nodeId: string, ttlMs: number): { token: string; session: SessionRow } {
-    const token = toBase64Url(randomBytes(32));
-    const session = this.db.insert(deviceSessions).values({
-      id: uuidv7(),
-      tokenHash: hashToken(token),
+  /** `onRevoke` hears every revocation (unpair, logout, re-pair) so open sockets can be closed at once. */
+  constructor(private readonly db: Db, private readonly box: SecretBox, private readonly onRevoke: (ids: string[]) => void = () => {}) {}
+
+  create(nodeId: string, hmacKey: Uint8Array, ttlMs: number, state: 'active' | 'pending' = 'active', id = toBase64Url(randomBytes(16))): SessionRow {
+    return this.db.insert(deviceSessions).values({
+      id,
       nodeId,
+      hmacKey: this.box.seal(hmacKey),
+      state,
       createdAt: new Date().toISOString(),
       expiresAt: Date.now() + ttlMs,
     }).returning().get();
-    return { token, session };
   }
 
-  lookup(token: string, now = Date.now()): SessionLookup {
-    const session = this.db.select().from(deviceSessions).where(eq(deviceSessions.tokenHash, hashToken(token))).get();
+  lookup(id: string, now = Date.now()): SessionLookup {
+    const session = this.db.select().from(deviceSessions).where(eq(deviceSessions.id, id)).get();
     if (!session) return { ok: false, reason: 'session_unknown' };
     if (session.revokedAt || session.expiresAt <= now) return { ok: false, reason: 'session_revoked' };
-    return { ok: true, session };
+    if (session.state !== 'active') return { ok: false, reason: 'pairing_unconfirmed' };
+    let key = this.keyCache.get(id);
+    if (!key) {
+      key = this.box.open(session.hmacKey);
+      this.keyCache.set(id, key);
+    }
+    return { ok: true, session, hmacKey: key };
+  }
+
+  activate(id: string): boolean {
+    return this.db.update(deviceSessions).set({ state: 'active' })
+      .where(and(eq(deviceSessions.id, id), eq(deviceSessions.state, 'pending'), isNull(deviceSessions.revokedAt))).run().changes === 1;
   }
 
   touch(id: string): void {
     this.db.update(deviceSessions).set({ lastUsedAt: new Date().toISOString() }).where(eq(deviceSessions.id, id)).run();
   }
 
+  revoke(id: string): boolean {
+    this.keyCache.delete(id);
+    const done = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
+      .where(and(eq(deviceSessions.id, id), isNull(deviceSessions.revokedAt))).run().changes === 1;
+    if (done) this.onRevoke([id]);
+    return done;
+  }
+
   /** Revokes every live session of a node; returns the ids revoked (so open sockets can be closed). */
-  revokeAllFor(nodeId: string): string[] {
-    return this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
-      .where(and(eq(deviceSessions.nodeId, nodeId), isNull(deviceSessions.revokedAt)))
+  revokeAllFor(nodeId: string, exceptId?: string): string[] {
+    const ids = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
+      .where(and(eq(deviceSessions.nodeId, nodeId), isNull(deviceSessions.revokedAt), exceptId ? ne(deviceSessions.id, exceptId) : undefined))
       .returning({ id: deviceSessions.id }).all().map((r) => r.id);
+    for (const id of ids) this.keyCache.delete(id);
+    if (ids.length > 0) this.onRevoke(ids);
+    return ids;
   }
 }

@@ -3,7 +3,9 @@
 import type { Logger } from 'pino';
 import type { AdminState, DesktopNode, NodeIdentityPayload, NodeIdentityResponse } from '../../../shared/wire/schemas.js';
 import type { NodeTimings } from '../config.js';
+import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
+import type { DeviceSockets } from './device-sockets.js';
 import type { ChangeFeed } from '../events/change-feed.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { PairingService } from '../pairing/pairing-service.js';
@@ -19,8 +21,10 @@ export interface NodeCore {
   readonly sessionsRepo: SessionRepository;
   identityView(): NodeIdentityResponse;
   desktopNode(): DesktopNode;
-  /** This node as a pairing peer sees it (sent in node_identity when we pair with another desktop). */
-  selfPayload(): NodeIdentityPayload;
+  readonly nonces: NonceRepository;
+  readonly deviceSockets: DeviceSockets;
+  /** This node's static key and node_identity, for pairing with another desktop as the initiator. */
+  pairingIdentity(): { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload };
   adminState(): AdminState;
   rename(name: string): void;
 }

@@ -1,20 +1,15 @@
-// Who is calling: the local desktop UI (admin) or a paired device (session).
+// Who is calling: the local desktop UI (admin). Device requests are checked by signed-session-auth.ts.
 //
 // Admin = the per-launch token AND a loopback peer AND a loopback Host header. The Host check stops a web
 // page in the user's browser from reaching the admin API through DNS rebinding; the token stops other local
 // users and other local pages.
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { getCookie } from 'hono/cookie';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { ApiError } from './api-error.js';
 import { isLoopback, plainAddress } from '../net/lan-addresses.js';
-import type { SessionRepository, SessionRow } from '../db/session-repository.js';
 
-export const SESSION_COOKIE = 'salita_session';
 export const ADMIN_WS_PROTOCOL = 'salita-admin';
-
-export type AppEnv = { Variables: { session: SessionRow } };
 
 export function remoteAddress(c: Context): string | undefined {
   const addr = getConnInfo(c).remote.address;
@@ -50,23 +45,6 @@ export function requireAdmin(adminToken: string): MiddlewareHandler {
     if (!token || !tokensEqual(token, adminToken)) {
       throw new ApiError(401, 'unauthorized', 'Missing or wrong admin token.');
     }
-    await next();
-  };
-}
-
-export function requireSession(sessions: SessionRepository): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const auth = c.req.header('authorization');
-    const token = auth?.startsWith('Session ') ? auth.slice(8).trim() : getCookie(c, SESSION_COOKIE);
-    if (!token) throw new ApiError(401, 'session_unknown', 'No session: pair this device first.');
-    const found = sessions.lookup(token);
-    if (!found.ok) {
-      throw new ApiError(401, found.reason, found.reason === 'session_revoked'
-        ? 'This device was unpaired or its session ended. Pair it again.'
-        : 'Unknown session: pair this device again.');
-    }
-    sessions.touch(found.session.id);
-    c.set('session', found.session);
     await next();
   };
 }

@@ -1,7 +1,9 @@
 // The mesh as the rest of the node sees it: who is paired, who is online, and the operations on that list
 // (announce, heartbeat, unpair, pair with another desktop). Every change is reported on the ChangeFeed.
 import type { Logger } from 'pino';
-import type { AnnounceRequest, DesktopNode, MeshNodeView, NodeIdentityPayload, PairRemoteRequest } from '../../../shared/wire/schemas.js';
+import { DeviceClient } from '../../../shared/client/device-client.js';
+import type { PairingSuccess } from '../../../shared/client/pairing-client.js';
+import type { AnnounceRequest, MeshNodeView, NodeIdentityPayload, PairRemoteRequest, PairRemoteResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
@@ -9,9 +11,13 @@ import type { ChangeFeed } from '../events/change-feed.js';
 import { ApiError } from '../http/api-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
+import { PendingConfirmations } from '../pairing/pending-confirmations.js';
 import { meshNodeView } from './mesh-views.js';
 
 export class MeshService {
+  /** Outgoing desktop pairings waiting for this node's person to compare the short code. */
+  private readonly outgoing = new PendingConfirmations<{ paired: PairingSuccess; reachedAt: string }>();
+
   constructor(
     private readonly mesh: MeshRepository,
     private readonly sessions: SessionRepository,
@@ -66,22 +72,52 @@ export class MeshService {
     return revoked;
   }
 
-  async pairRemote(req: PairRemoteRequest, self: NodeIdentityPayload): Promise<MeshNodeView> {
+  /**
+   * Pairs this node with another desktop. With a fingerprint from a URL the pairing is complete at once;
+   * by linking code (after mDNS discovery) it waits until the person confirms the short code.
+   */
+  async pairRemote(req: PairRemoteRequest, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }, ttlMs: number): Promise<PairRemoteResponse> {
     const target = targetFromRequest(req);
-    const { desktop, sessionToken } = await pairWithRemote(target, req.pin, self, this.log);
-    if (desktop.node_id === self.node_id) throw new ApiError(400, 'invalid_request', 'That is this node itself.');
-    const row = this.storeDesktop(desktop, target.host);
-    this.links.save(desktop.node_id, sessionToken);
-    this.feed.changed();
-    return meshNodeView(row);
+    const paired = await pairWithRemote(target, req.pin, self);
+    if (paired.desktop.node_id === self.payload.node_id) throw new ApiError(400, 'invalid_request', 'That is this node itself.');
+    if (paired.sas !== undefined) {
+      const view: PendingPairingView = {
+        pairing_id: paired.sessionId, direction: 'outgoing', node_id: paired.desktop.node_id, name: paired.desktop.name,
+        fingerprint: paired.desktop.fingerprint, sas: paired.sas, expires_at: new Date(Date.now() + ttlMs).toISOString(),
+      };
+      this.outgoing.add({ view, expiresAt: Date.parse(view.expires_at), data: { paired, reachedAt: target.host } });
+      this.feed.changed();
+      return { ok: true, pending: view };
+    }
+    return { ok: true, node: this.completeOutgoing(paired, target.host) };
   }
 
-  private storeDesktop(desktop: DesktopNode, reachedAt: string) {
-    return this.mesh.upsertPeer({
-      id: desktop.node_id, name: desktop.name, kind: 'desktop', hostname: reachedAt, port: desktop.port,
-      capabilities: desktop.capabilities, publicKey: desktop.public_key,
-      addresses: [reachedAt, ...desktop.addresses], paired: true, seen: true,
+  confirmOutgoing(pairingId: string): MeshNodeView {
+    const item = this.outgoing.take(pairingId);
+    if (!item) throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    return this.completeOutgoing(item.data.paired, item.data.reachedAt);
+  }
+
+  rejectOutgoing(pairingId: string): boolean {
+    const had = this.outgoing.take(pairingId) !== undefined;
+    if (had) this.feed.changed();
+    return had;
+  }
+
+  pendingOutgoing(): PendingPairingView[] {
+    return this.outgoing.list();
+  }
+
+  private completeOutgoing(paired: PairingSuccess, reachedAt: string): MeshNodeView {
+    const d = paired.desktop;
+    const row = this.mesh.upsertPeer({
+      id: d.node_id, name: d.name, kind: 'desktop', hostname: reachedAt, port: d.port,
+      capabilities: d.capabilities, publicKey: d.public_key, addresses: [reachedAt, ...d.addresses], paired: true, seen: true,
     });
+    this.links.save({ nodeId: d.node_id, sessionId: paired.sessionId, deviceSecret: paired.deviceSecret });
+    this.log.info({ node_id: d.node_id }, 'paired with remote desktop');
+    this.feed.changed();
+    return meshNodeView(row);
   }
 
   /** Presence: peers silent for longer than `offlineAfterMs` show offline. */
@@ -91,8 +127,8 @@ export class MeshService {
   }
 
   /**
-   * Heartbeats every desktop we hold a session on, trying its known addresses in order (last good first),
-   * so the other side sees us online and learns our current addresses.
+   * Heartbeats every desktop we hold a session on (signed, like any device request), trying its known
+   * addresses in order (last good first), so the other side sees us online and learns our addresses.
    */
   async heartbeatPeers(ownAddresses: string[]): Promise<void> {
     await Promise.all(this.links.all().map(async (link) => {
@@ -100,21 +136,18 @@ export class MeshService {
       if (!peer || !peer.port) return;
       const candidates = [...new Set([...(peer.hostname ? [peer.hostname] : []), ...peer.addresses])];
       for (const host of candidates) {
+        const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
+          fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(5_000) })) as typeof fetch,
+        });
         try {
-          const res = await fetch(`http://${hostForUrl(host)}:${peer.port}/api/node/heartbeat`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Session ${link.sessionToken}` },
-            body: JSON.stringify({ addresses: ownAddresses }),
-            signal: AbortSignal.timeout(5_000),
-          });
-          await res.body?.cancel();
-          if (res.ok) {
+          const res = await client.request('POST', '/api/node/heartbeat', { addresses: ownAddresses });
+          if (res.status === 200) {
             this.mesh.upsertPeer({ id: peer.id, name: peer.name, kind: peer.kind, hostname: host, addresses: [host], seen: true });
             this.feed.changed();
             return;
           }
           if (res.status === 401) {
-            this.log.warn({ node_id: peer.id }, 'peer no longer accepts our session (it unpaired us)');
+            this.log.warn({ node_id: peer.id, error: (res.body as { error?: string }).error }, 'peer refuses our session (it unpaired us?)');
             return;
           }
         } catch (err) {

@@ -1,34 +1,50 @@
-// Pairing: the desktop shows a code (QR + PIN), a device proves it saw the screen by sending the PIN,
-// and in the same exchange each side learns who the other is (seed 002's two-way identity exchange).
+// Pairing, responder side: the desktop shows a code (QR + PIN); a device proves it saw the screen by running
+// a Noise IKpsk1 handshake keyed with the PIN over POST /auth/pair/verify. In the same exchange each side
+// learns who the other is (seed 002's two-way identity exchange), encrypted (docs/protocol.md).
 import QRCode from 'qrcode';
+import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
+import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
+import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
+import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
+import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
-import { fromBase64Url } from '../../../shared/encoding.js';
-import type { DesktopNode, PairStartResponse, PairVerifyRequest } from '../../../shared/wire/schemas.js';
+import { NodeIdentityPayload, type DesktopNode, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
 import type { NodeTimings } from '../config.js';
 import { ApiError } from '../http/api-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import { hostForUrl, lanAddresses } from '../net/lan-addresses.js';
-import { generateLinkingCode, generatePairingCode, generatePin, normalizeLinkingCode, pinsEqual } from './pin.js';
+import { PendingConfirmations } from './pending-confirmations.js';
+import { generateLinkingCode, generatePairingCode, generatePin, normalizeLinkingCode } from './pin.js';
 
 export interface PairingContext {
   self(): DesktopNode;
   port(): number;
+  staticKey(): { privateKey: Uint8Array; publicKey: Uint8Array };
 }
 
 export interface PairingOutcome {
-  response: { ok: true; session_token: string; desktop_node: DesktopNode };
+  /** base64url of the handshake's second message: the HTTP response body's `noise`. */
+  noise: string;
   nodeId: string;
   name: string;
   code: string;
-  /** Sessions of an earlier pairing of the same device, now revoked. */
-  revokedSessionIds: string[];
+  /** Set when the pairing waits for the person to compare codes (linking-code pairing). */
+  pending?: PendingPairingView;
+}
+
+interface IncomingPending {
+  peer: NodeIdentityPayload;
+  peerAddress: string | undefined;
+  sessionId: string;
 }
 
 export class PairingService {
+  readonly pending = new PendingConfirmations<IncomingPending>();
+
   constructor(
     private readonly codes: PairingCodeRepository,
     private readonly mesh: MeshRepository,
@@ -73,8 +89,8 @@ export class PairingService {
     const byCode = req.code !== undefined ? this.codes.byCode(req.code) : undefined;
     const byLinking = req.linking_code !== undefined ? this.codes.byLinkingCode(normalizeLinkingCode(req.linking_code)) : undefined;
     const row = byCode ?? byLinking;
-    if (!row || (req.code !== undefined && !byCode) || (byCode && byLinking && byCode.code !== byLinking.code)
-        || (req.code !== undefined && req.linking_code !== undefined && !byLinking)) {
+    if (!row || (req.code !== undefined && !byCode) || (req.linking_code !== undefined && !byLinking)
+        || (byCode && byLinking && byCode.code !== byLinking.code)) {
       throw new ApiError(404, 'code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     }
     if (row.status === 'used') throw new ApiError(409, 'code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
@@ -83,43 +99,109 @@ export class PairingService {
     return row;
   }
 
+  private wrongPin(row: PairingCodeRow): never {
+    const after = this.codes.recordFailure(row.code, this.timings.maxPinAttempts);
+    const attemptsLeft = Math.max(0, this.timings.maxPinAttempts - after.failedAttempts);
+    this.log.warn({ linking_code: row.linkingCode, attempts_left: attemptsLeft }, 'wrong pairing PIN');
+    throw new ApiError(401, 'pin_mismatch', attemptsLeft === 0
+      ? 'Wrong PIN. That was the last attempt: this pairing code is now locked. Ask for a new code on the desktop.'
+      : `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.`, { attempts_left: attemptsLeft });
+  }
+
   verify(req: PairVerifyRequest, peerAddress: string | undefined): PairingOutcome {
-    const now = Date.now();
-    const row = this.usableCode(req, now);
-    if (!pinsEqual(row.pin, req.pin)) {
-      const after = this.codes.recordFailure(row.code, this.timings.maxPinAttempts);
-      const attemptsLeft = Math.max(0, this.timings.maxPinAttempts - after.failedAttempts);
-      this.log.warn({ linking_code: row.linkingCode, attempts_left: attemptsLeft }, 'wrong pairing PIN');
-      if (attemptsLeft === 0) throw new ApiError(401, 'pin_mismatch', 'Wrong PIN. That was the last attempt: this pairing code is now locked. Ask for a new code on the desktop.', { attempts_left: 0 });
-      throw new ApiError(401, 'pin_mismatch', `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.`, { attempts_left: attemptsLeft });
+    const row = this.usableCode(req, Date.now());
+    // The code the device used is bound into the prologue and the psk; a linking-code pairing can't know the long code.
+    const viaLinkingCode = req.code === undefined;
+    const codeRef = viaLinkingCode ? row.linkingCode : row.code;
+    let message: Uint8Array;
+    try {
+      message = fromBase64Url(req.noise);
+    } catch {
+      throw new ApiError(400, 'handshake_failed', 'The pairing message is not valid base64url.');
+    }
+    let responder;
+    try {
+      responder = acceptPairing({ ...this.ctx.staticKey(), codeRef, pin: row.pin, firstMessage: message });
+    } catch (err) {
+      // The PIN is the psk: with a wrong PIN the first message's payload fails its AEAD tag. A tampered
+      // message fails the same way and counts the same: both are attempts on this code.
+      if (isWrongKeyError(err)) this.wrongPin(row);
+      throw new ApiError(400, 'handshake_failed', `The pairing message is malformed: ${(err as Error).message}`);
     }
 
-    const peer = req.node_identity;
+    let peerJson: unknown;
+    try {
+      peerJson = JSON.parse(utf8.decode(responder.payload));
+    } catch {
+      throw new ApiError(400, 'invalid_request', 'The encrypted node_identity is not JSON.');
+    }
+    const parsed = NodeIdentityPayload.safeParse(peerJson);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new ApiError(400, 'invalid_request', `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`);
+    }
+    const peer = parsed.data;
     const self = this.ctx.self();
     if (peer.node_id === self.node_id) throw new ApiError(400, 'invalid_request', 'A node cannot pair with itself.');
-    try {
-      fingerprintOf(fromBase64Url(peer.public_key));
-    } catch {
-      throw new ApiError(400, 'invalid_request', 'node_identity.public_key is not a 32-byte key.');
+    // The identity must be the key that ran the handshake, or anyone could claim any key.
+    if (peer.public_key !== toBase64Url(responder.remoteStaticKey)) {
+      throw new ApiError(400, 'invalid_request', 'node_identity.public_key is not the key that ran the handshake.');
     }
     if (!this.codes.consume(row.code, peer.node_id)) {
       throw new ApiError(409, 'code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
     }
 
+    const sessionId = toBase64Url(randomBytes(16));
+    const expiresAt = Date.now() + this.timings.sessionTtlMs;
+    const result: PairVerifyResult = {
+      ok: true, session_id: sessionId, expires_at: new Date(expiresAt).toISOString(), desktop_node: self,
+      ...(viaLinkingCode ? { confirmation: { required: true as const } } : {}),
+    };
+    const reply = responder.reply(utf8.encode(JSON.stringify(result)));
+    const deviceSecret = deriveDeviceSecret(reply.handshakeSecret, reply.handshakeHash, peer.node_id, self.node_id);
+    // Only the derived verification key is kept; the device secret itself is dropped here.
+    this.sessions.create(peer.node_id, deriveServerHmacKey(deviceSecret), this.timings.sessionTtlMs, viaLinkingCode ? 'pending' : 'active', sessionId);
+
+    const outcome: PairingOutcome = { noise: toBase64Url(reply.message), nodeId: peer.node_id, name: peer.name, code: row.code };
+    if (viaLinkingCode) {
+      const view: PendingPairingView = {
+        pairing_id: sessionId, direction: 'incoming', node_id: peer.node_id, name: peer.name,
+        fingerprint: fingerprintOf(responder.remoteStaticKey), sas: shortAuthString(reply.handshakeHash),
+        expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
+      };
+      this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
+      this.log.info({ node_id: peer.node_id }, 'pairing waits for the person to compare codes');
+      return { ...outcome, pending: view };
+    }
+    this.storePeer(peer, peerAddress, sessionId);
+    return outcome;
+  }
+
+  /** The person confirmed that both screens show the same code: the pairing becomes real. */
+  confirm(pairingId: string): { nodeId: string; name: string } {
+    const item = this.pending.take(pairingId);
+    if (!item || item.view.direction !== 'incoming') throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    this.storePeer(item.data.peer, item.data.peerAddress, item.data.sessionId);
+    this.sessions.activate(item.data.sessionId);
+    return { nodeId: item.data.peer.node_id, name: item.data.peer.name };
+  }
+
+  reject(pairingId: string): void {
+    const item = this.pending.take(pairingId);
+    if (!item) throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    this.sessions.revoke(item.data.sessionId);
+    this.log.warn({ node_id: item.data.peer.node_id }, 'pairing rejected by the person (codes did not match?)');
+  }
+
+  private storePeer(peer: NodeIdentityPayload, peerAddress: string | undefined, keepSessionId: string): void {
     const kind = peer.port !== undefined ? 'desktop' : 'phone';
-    const addresses = [...(peerAddress ? [peerAddress] : []), ...(peer.addresses ?? [])];
     // A re-pair of a known device (e.g. after its app was reset) starts from a clean slate of sessions.
-    const revokedSessionIds = this.sessions.revokeAllFor(peer.node_id);
+    this.sessions.revokeAllFor(peer.node_id, keepSessionId);
     this.mesh.upsertPeer({
       id: peer.node_id, name: peer.name, kind, hostname: peerAddress ?? null, port: peer.port ?? null,
-      capabilities: peer.capabilities, metadata: peer.device_info, publicKey: peer.public_key, addresses,
-      paired: true, seen: true,
+      capabilities: peer.capabilities, metadata: peer.device_info, publicKey: peer.public_key,
+      addresses: [...(peerAddress ? [peerAddress] : []), ...(peer.addresses ?? [])], paired: true, seen: true,
     });
-    const { token } = this.sessions.create(peer.node_id, this.timings.sessionTtlMs);
     this.log.info({ node_id: peer.node_id, kind, name: peer.name }, 'device paired');
-    return {
-      response: { ok: true, session_token: token, desktop_node: self },
-      nodeId: peer.node_id, name: peer.name, code: row.code, revokedSessionIds,
-    };
   }
 }

@@ -35,7 +35,4 @@ export function generateLinkingCode(): string {
   return `${raw.slice(0, 4)}-${raw.slice(4, 8)}`;
 }
 
-export function normalizeLinkingCode(text: string): string {
-  const raw = text.toUpperCase().replace(/[^A-Z2-7]/g, '');
-  return raw.length === 8 ? `${raw.slice(0, 4)}-${raw.slice(4)}` : text.toUpperCase();
-}
+export { normalizeLinkingCode } from '../../../shared/auth/pairing-keys.js';

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
 import { PairRemoteRequest, RenameRequest, type AdminEvent } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
+import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
 
@@ -26,7 +27,30 @@ export function adminRoutes(core: NodeCore): Hono {
 
   app.post('/admin/pair-remote', admin, async (c) => {
     const req = await readBody(c, PairRemoteRequest);
-    return c.json({ ok: true, node: await core.mesh.pairRemote(req, core.selfPayload()) });
+    return c.json(await core.mesh.pairRemote(req, core.pairingIdentity(), core.timings.pairingTtlMs));
+  });
+
+  // The person compared the short codes on both screens (desktop pairing by linking code).
+  app.post('/admin/pairings/:id/confirm', admin, (c) => {
+    const id = c.req.param('id');
+    if (core.pairing.pending.list().some((p) => p.pairing_id === id)) {
+      const done = core.pairing.confirm(id);
+      core.feed.emit({ type: 'pairing_completed', code: id, node_id: done.nodeId, name: done.name });
+      core.feed.changed();
+      return c.json({ ok: true, node_id: done.nodeId });
+    }
+    const node = core.mesh.confirmOutgoing(id);
+    return c.json({ ok: true, node_id: node.node_id, node });
+  });
+
+  app.post('/admin/pairings/:id/reject', admin, (c) => {
+    const id = c.req.param('id');
+    if (core.pairing.pending.list().some((p) => p.pairing_id === id)) core.pairing.reject(id);
+    else if (!core.mesh.rejectOutgoing(id)) {
+      throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    }
+    core.feed.changed();
+    return c.json({ ok: true });
   });
 
   // The auth middleware runs before the upgrade (@hono/node-server >= 2 upgrades through app.fetch).

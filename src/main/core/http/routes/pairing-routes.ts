@@ -1,10 +1,9 @@
-// /auth/pair/*: start (desktop UI only) and verify (the device that scanned the QR).
+// /auth/pair/*: start (desktop UI only) and verify (the device that scanned the QR, or another desktop).
 import { Hono } from 'hono';
-import { setCookie } from 'hono/cookie';
 import { PairStartRequest, PairVerifyRequest } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
-import { remoteAddress, requireAdmin, SESSION_COOKIE } from '../request-auth.js';
+import { remoteAddress, requireAdmin } from '../request-auth.js';
 
 export function pairingRoutes(core: NodeCore): Hono {
   const app = new Hono();
@@ -17,12 +16,13 @@ export function pairingRoutes(core: NodeCore): Hono {
   app.post('/verify', async (c) => {
     const req = await readBody(c, PairVerifyRequest);
     const outcome = core.pairing.verify(req, remoteAddress(c));
-    core.feed.emit({ type: 'pairing_completed', code: outcome.code, node_id: outcome.nodeId, name: outcome.name });
+    if (outcome.pending) {
+      core.feed.emit({ type: 'pairing_confirmation', pairing: outcome.pending });
+    } else {
+      core.feed.emit({ type: 'pairing_completed', code: outcome.code, node_id: outcome.nodeId, name: outcome.name });
+    }
     core.feed.changed();
-    setCookie(c, SESSION_COOKIE, outcome.response.session_token, {
-      httpOnly: true, sameSite: 'Strict', path: '/', maxAge: Math.floor(core.timings.sessionTtlMs / 1000),
-    });
-    return c.json(outcome.response);
+    return c.json({ noise: outcome.noise });
   });
 
   return app;

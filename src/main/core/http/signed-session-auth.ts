@@ -1,0 +1,96 @@
+// Verifies signed device requests (docs/protocol.md, "Signed requests"). Checks, in this order:
+// session known and active -> timestamp inside the window -> HMAC over the exact request -> nonce unused.
+// The signature is checked before the nonce is recorded, so unsigned junk cannot burn a device's nonces.
+import type { Context, MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from 'node:crypto';
+import { signParts } from '../../../shared/auth/request-signing.js';
+// Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
+import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
+import { fromBase64Url } from '../../../shared/encoding.js';
+import type { NonceRepository } from '../db/nonce-repository.js';
+import type { SessionRepository, SessionRow } from '../db/session-repository.js';
+import { ApiError } from './api-error.js';
+
+export type SessionEnv = { Variables: { session: SessionRow } };
+
+
+interface PresentedAuth {
+  sessionId: string;
+  timestamp: string;
+  nonce: string;
+  signature: string;
+  /** What was signed: the path and query as sent, minus the auth parameters themselves. */
+  pathWithQuery: string;
+}
+
+function presented(c: Context): PresentedAuth | undefined {
+  const url = new URL(c.req.url);
+  const auth = c.req.header('authorization');
+  if (auth?.startsWith('Session ')) {
+    return {
+      sessionId: auth.slice(8).trim(),
+      timestamp: c.req.header('x-timestamp') ?? '',
+      nonce: c.req.header('x-nonce') ?? '',
+      signature: c.req.header('x-signature') ?? '',
+      pathWithQuery: url.pathname + url.search,
+    };
+  }
+  const sessionId = url.searchParams.get(WS_AUTH_PARAMS.session);
+  if (!sessionId) return undefined;
+  const p: PresentedAuth = {
+    sessionId,
+    timestamp: url.searchParams.get(WS_AUTH_PARAMS.timestamp) ?? '',
+    nonce: url.searchParams.get(WS_AUTH_PARAMS.nonce) ?? '',
+    signature: url.searchParams.get(WS_AUTH_PARAMS.signature) ?? '',
+    pathWithQuery: '',
+  };
+  for (const name of Object.values(WS_AUTH_PARAMS)) url.searchParams.delete(name);
+  p.pathWithQuery = url.pathname + url.search;
+  return p;
+}
+
+function signaturesEqual(expected: string, given: string): boolean {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(given)) return false;
+  return timingSafeEqual(fromBase64Url(expected), fromBase64Url(given));
+}
+
+export interface SignedSessionDeps {
+  sessions: SessionRepository;
+  nonces: NonceRepository;
+  windowMs: number;
+}
+
+export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler<SessionEnv> {
+  return async (c, next) => {
+    const p = presented(c);
+    if (!p) throw new ApiError(401, 'session_unknown', 'No session: pair this device first.');
+    const found = deps.sessions.lookup(p.sessionId);
+    if (!found.ok) {
+      if (found.reason === 'pairing_unconfirmed') {
+        throw new ApiError(403, 'pairing_unconfirmed', 'This pairing waits for the person at the node to confirm the short code.');
+      }
+      throw new ApiError(401, found.reason, found.reason === 'session_revoked'
+        ? 'This device was unpaired or its session ended. Pair it again.'
+        : 'Unknown session: pair this device again.');
+    }
+    const now = Date.now();
+    if (!/^\d{1,12}$/.test(p.timestamp)) throw new ApiError(401, 'signature_invalid', 'X-Timestamp must be unix seconds.');
+    const ts = Number(p.timestamp) * 1000;
+    if (Math.abs(now - ts) > deps.windowMs) {
+      throw new ApiError(401, 'timestamp_skew', `X-Timestamp is ${Math.round((ts - now) / 1000)} s off this node's clock; the limit is ±${deps.windowMs / 1000} s. Check the device's clock.`);
+    }
+    if (!/^[A-Za-z0-9_-]{22}$/.test(p.nonce)) throw new ApiError(401, 'signature_invalid', 'X-Nonce must be base64url of 16 bytes.');
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const expected = signParts(found.hmacKey, {
+      sessionId: p.sessionId, method: c.req.method, pathWithQuery: p.pathWithQuery, body, timestamp: p.timestamp, nonce: p.nonce,
+    });
+    if (!signaturesEqual(expected, p.signature)) throw new ApiError(401, 'signature_invalid', 'The request signature does not match.');
+    // Keep the nonce until the timestamp itself falls out of the window; after that the skew check refuses it.
+    if (!deps.nonces.claim(p.sessionId, p.nonce, ts + deps.windowMs + 1000)) {
+      throw new ApiError(401, 'nonce_reused', 'This request was already seen (replayed nonce).');
+    }
+    deps.sessions.touch(p.sessionId);
+    c.set('session', found.session);
+    await next();
+  };
+}

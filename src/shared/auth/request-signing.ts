@@ -1,0 +1,74 @@
+// Signed device requests (seed 004, adapted). Every authenticated call carries
+//   Authorization: Session <session_id>
+//   X-Timestamp:   unix time in whole seconds (decimal)
+//   X-Nonce:       base64url of 16 random bytes
+//   X-Signature:   base64url(HMAC-SHA256(server_hmac_key, canonical string))
+// The canonical string is documented byte for byte in docs/protocol.md; change both together.
+// Browser-safe (@noble only): the phone page, desktops and tests all sign through this file.
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { toBase64Url, toHex, utf8 } from '../encoding.js';
+
+export const SIGNATURE_SCHEME = 'SALITA-HMAC-SHA256-V1';
+export const NONCE_BYTES = 16;
+
+export interface SignedParts {
+  sessionId: string;
+  method: string;
+  /** Path plus query exactly as sent, e.g. `/api/node/heartbeat?x=1`. */
+  pathWithQuery: string;
+  body: Uint8Array;
+  timestamp: string;
+  nonce: string;
+}
+
+export function canonicalString(p: SignedParts): string {
+  return [
+    SIGNATURE_SCHEME,
+    p.sessionId,
+    p.method.toUpperCase(),
+    p.pathWithQuery,
+    toHex(sha256(p.body)),
+    p.timestamp,
+    p.nonce,
+  ].join('\n');
+}
+
+export function signParts(serverHmacKey: Uint8Array, p: SignedParts): string {
+  return toBase64Url(hmac(sha256, serverHmacKey, utf8.encode(canonicalString(p))));
+}
+
+/**
+ * The key both sides sign with, derived from the device secret. The node stores only this (seed 004's
+ * server_hmac_key), never the device secret; the device re-derives it on demand.
+ */
+export function deriveServerHmacKey(deviceSecret: Uint8Array): Uint8Array {
+  return hkdf(sha256, deviceSecret, utf8.encode('salita/v1/server-hmac-key/salt'), utf8.encode('salita/v1/server-hmac-key'), 32);
+}
+
+export interface SignedHeaders {
+  authorization: string;
+  'x-timestamp': string;
+  'x-nonce': string;
+  'x-signature': string;
+}
+
+export function signRequest(opts: {
+  sessionId: string;
+  serverHmacKey: Uint8Array;
+  method: string;
+  pathWithQuery: string;
+  body?: Uint8Array;
+  now?: number;
+  nonce?: string;
+}): SignedHeaders {
+  const timestamp = String(Math.floor((opts.now ?? Date.now()) / 1000));
+  const nonce = opts.nonce ?? toBase64Url(randomBytes(NONCE_BYTES));
+  const signature = signParts(opts.serverHmacKey, {
+    sessionId: opts.sessionId, method: opts.method, pathWithQuery: opts.pathWithQuery,
+    body: opts.body ?? new Uint8Array(0), timestamp, nonce,
+  });
+  return { authorization: `Session ${opts.sessionId}`, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature };
+}

@@ -1,0 +1,76 @@
+// The one client that makes signed device requests: used by the phone page, by a desktop calling another
+// desktop, and by the tests. It signs every request (request-signing.ts) and forgets its session when the
+// node says the session is gone, so the caller re-pairs instead of retrying forever.
+import { deriveServerHmacKey, signRequest } from '../auth/request-signing.js';
+import { utf8 } from '../encoding.js';
+
+export interface DeviceCredentials {
+  sessionId: string;
+  /** From the pairing handshake; the HMAC key is re-derived from it per request (seed 004). */
+  deviceSecret: Uint8Array;
+}
+
+export interface DeviceResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** 401 codes after which the session is useless: re-pair. (timestamp_skew / nonce_reused are retryable.) */
+export const SESSION_LOST_CODES = ['session_unknown', 'session_revoked', 'signature_invalid'] as const;
+
+export const WS_AUTH_PARAMS = { session: 'salita_session', timestamp: 'salita_ts', nonce: 'salita_nonce', signature: 'salita_sig' } as const;
+
+export class DeviceClient {
+  constructor(
+    private readonly baseUrl: string,
+    private creds: DeviceCredentials | undefined,
+    private readonly opts: { fetch?: typeof fetch; onSessionLost?: (code: string) => void; clockOffsetMs?: number } = {},
+  ) {}
+
+  get hasSession(): boolean {
+    return this.creds !== undefined;
+  }
+
+  async request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<DeviceResponse<T>> {
+    if (!this.creds) throw new Error('no session: pair first');
+    const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));
+    const headers = signRequest({
+      sessionId: this.creds.sessionId,
+      serverHmacKey: deriveServerHmacKey(this.creds.deviceSecret),
+      method,
+      pathWithQuery,
+      body: bytes,
+      now: Date.now() + (this.opts.clockOffsetMs ?? 0),
+    });
+    const res = await (this.opts.fetch ?? fetch)(this.baseUrl + pathWithQuery, {
+      method,
+      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      // The exact bytes that were signed; a string would be re-encoded by fetch, identically, but say it plainly.
+      ...(body !== undefined ? { body: bytes as BodyInit } : {}),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* not JSON: hand the text back as is */ }
+    const code = (parsed as { error?: string } | null)?.error;
+    if (res.status === 401 && code && (SESSION_LOST_CODES as readonly string[]).includes(code)) {
+      this.creds = undefined;
+      this.opts.onSessionLost?.(code);
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  /** A ws:// URL for `path` carrying a signed GET in its query (browsers cannot set WebSocket headers). */
+  webSocketUrl(path: string): string {
+    if (!this.creds) throw new Error('no session: pair first');
+    const h = signRequest({
+      sessionId: this.creds.sessionId, serverHmacKey: deriveServerHmacKey(this.creds.deviceSecret),
+      method: 'GET', pathWithQuery: path, now: Date.now() + (this.opts.clockOffsetMs ?? 0),
+    });
+    const u = new URL(this.baseUrl.replace(/^http/, 'ws') + path);
+    u.searchParams.set(WS_AUTH_PARAMS.session, this.creds.sessionId);
+    u.searchParams.set(WS_AUTH_PARAMS.timestamp, h['x-timestamp']);
+    u.searchParams.set(WS_AUTH_PARAMS.nonce, h['x-nonce']);
+    u.searchParams.set(WS_AUTH_PARAMS.signature, h['x-signature']);
+    return u.toString();
+  }
+}
