@@ -7,7 +7,7 @@
 // IK: the device knows the node's static key up front (checked against the fingerprint from the QR/URL), so
 // the node is authenticated by the very first message. psk1: the PIN-derived key is mixed in at the end of
 // the first message, so a wrong PIN makes its payload fail the AEAD tag; the PIN itself never travels.
-import { HandshakeState, NoiseError, type DhFunction } from '../crypto/noise/index.js';
+import { HandshakeState, NoiseError, type NoiseSuite } from '../crypto/noise/index.js';
 import { PAIRING_PROTOCOL, pairingPrologue, pairingPsk } from './pairing-keys.js';
 
 export interface HandshakeOutput {
@@ -25,7 +25,8 @@ export interface InitiatorOptions {
   codeRef: string;
   pin: string;
   payload: Uint8Array;
-  dh?: DhFunction;
+  /** Faster implementations where available (the node passes node:crypto's). */
+  suite?: NoiseSuite;
 }
 
 export function startPairingInitiator(o: InitiatorOptions): { firstMessage: Uint8Array; finish(reply: Uint8Array): HandshakeOutput } {
@@ -36,7 +37,7 @@ export function startPairingInitiator(o: InitiatorOptions): { firstMessage: Uint
     s: { privateKey: o.staticPrivateKey, publicKey: o.staticPublicKey },
     rs: o.responderPublicKey,
     psks: [pairingPsk(o.pin, o.codeRef)],
-    ...(o.dh ? { dh: o.dh } : {}),
+    ...o.suite,
   });
   const firstMessage = hs.writeMessage(o.payload);
   return {
@@ -55,7 +56,7 @@ export interface ResponderOptions {
   codeRef: string;
   pin: string;
   firstMessage: Uint8Array;
-  dh?: DhFunction;
+  suite?: NoiseSuite;
 }
 
 export interface AcceptedPairing {
@@ -74,7 +75,7 @@ export function acceptPairing(o: ResponderOptions): AcceptedPairing {
     prologue: pairingPrologue(o.codeRef),
     s: { privateKey: o.privateKey, publicKey: o.publicKey },
     psks: [pairingPsk(o.pin, o.codeRef)],
-    ...(o.dh ? { dh: o.dh } : {}),
+    ...o.suite,
   });
   const payload = hs.readMessage(o.firstMessage);
   const remoteStaticKey = hs.remoteStaticKey();

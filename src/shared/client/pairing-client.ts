@@ -6,6 +6,7 @@ import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { fingerprintOf, normalizeFingerprint, sameFingerprint } from '../fingerprint.js';
 import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
 import { startPairingInitiator } from '../auth/pairing-handshake.js';
+import type { NoiseSuite } from '../crypto/noise/index.js';
 import { NodeIdentityResponse, PairVerifyResponse, PairVerifyResult, type DesktopNode, type NodeIdentityPayload } from '../wire/schemas.js';
 
 export class PairingError extends Error {
@@ -37,6 +38,8 @@ export interface PairingOptions {
   expectedFingerprint?: string;
   identity: PairingIdentity;
   fetch?: typeof fetch;
+  /** Faster Noise functions where they exist (node:crypto in the node); browsers use @noble's. */
+  suite?: NoiseSuite;
 }
 
 export interface PairingSuccess {
@@ -93,6 +96,7 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
     codeRef,
     pin: o.pin,
     payload: utf8.encode(JSON.stringify(o.identity.payload)),
+    ...(o.suite ? { suite: o.suite } : {}),
   });
   const verify = await getJson(f, `${o.baseUrl}/auth/pair/verify`, {
     method: 'POST',

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
+import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
 import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
 import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
@@ -121,7 +122,7 @@ export class PairingService {
     }
     let responder;
     try {
-      responder = acceptPairing({ ...this.ctx.staticKey(), codeRef, pin: row.pin, firstMessage: message });
+      responder = acceptPairing({ ...this.ctx.staticKey(), codeRef, pin: row.pin, firstMessage: message, suite: NODE_NOISE_SUITE });
     } catch (err) {
       // The PIN is the psk: with a wrong PIN the first message's payload fails its AEAD tag. A tampered
       // message fails the same way and counts the same: both are attempts on this code.

@@ -4,7 +4,7 @@
 import { CipherState } from './cipher-state.js';
 import { MAX_MESSAGE_LEN, NoiseError } from './noise-error.js';
 import type { Token } from './patterns.js';
-import { concat, type DhFunction, type KeyPair } from './primitives.js';
+import { concat, type CipherFunction, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
 import { parseProtocolName, type NoiseProtocol } from './protocol.js';
 import { SymmetricState } from './symmetric-state.js';
 
@@ -24,9 +24,17 @@ export interface HandshakeOptions {
   rs?: Uint8Array;
   re?: Uint8Array;
   psks?: Uint8Array[];
-  /** Another implementation of the same DH (e.g. node:crypto X25519, much faster in Node). */
+  /**
+   * Other implementations of the same functions (e.g. node:crypto's, several times faster in Node; see
+   * src/main/core/crypto/node-noise.ts). Each must have the name the protocol asks for.
+   */
   dh?: DhFunction;
+  hash?: HashFunction;
+  cipher?: CipherFunction;
 }
+
+/** The optional implementation overrides of HandshakeOptions, as one value callers can pass along. */
+export type NoiseSuite = Pick<HandshakeOptions, 'dh' | 'hash' | 'cipher'>;
 
 export interface TransportPair {
   /** Encrypts what we send. */
@@ -57,7 +65,11 @@ export class HandshakeState {
     this.protocol = typeof opts.protocol === 'string' ? parseProtocolName(opts.protocol) : opts.protocol;
     this.initiator = opts.initiator;
     const dh = opts.dh ?? this.protocol.dh;
-    if (dh.name !== this.protocol.dh.name) throw new NoiseError('invalid_argument', `DH ${dh.name} does not match ${this.protocol.name}`);
+    const hash = opts.hash ?? this.protocol.hash;
+    const cipher = opts.cipher ?? this.protocol.cipher;
+    if (dh.name !== this.protocol.dh.name || hash.name !== this.protocol.hash.name || cipher.name !== this.protocol.cipher.name) {
+      throw new NoiseError('invalid_argument', `the functions given (${dh.name}, ${cipher.name}, ${hash.name}) do not match ${this.protocol.name}`);
+    }
     this.dh = dh;
     this.s = this.keyPair(opts.s, 's');
     this.e = this.keyPair(opts.e, 'e');
@@ -72,7 +84,7 @@ export class HandshakeState {
     }
     this.checkKeysPresent();
 
-    this.ss = new SymmetricState(this.protocol.name, this.protocol.hash, this.protocol.cipher);
+    this.ss = new SymmetricState(this.protocol.name, hash, cipher);
     this.ss.mixHash(opts.prologue ?? EMPTY);
     // Pre-messages: the initiator's keys are hashed first, then the responder's (spec 7.1).
     const { initiatorPre, responderPre } = this.protocol.pattern;
@@ -235,7 +247,8 @@ export class HandshakeState {
       throw new NoiseError('invalid_key', `${what} private key must be ${this.dh.dhLen} bytes`);
     }
     const publicKey = k instanceof Uint8Array ? this.dh.publicKey(privateKey) : this.publicKey(k.publicKey, `${what} public`);
-    return { privateKey: Uint8Array.from(privateKey), publicKey };
+    // Not copied: a DH implementation may cache work per private-key object (node-noise.ts does).
+    return { privateKey, publicKey };
   }
 
   private publicKey(k: Uint8Array, what: string): Uint8Array {

@@ -1,6 +1,6 @@
 // The crypto functions the Noise spec names (section 4): DH, cipher, hash (+ its HMAC/HKDF), all from the
 // audited @noble family so the module runs in Node and in a browser. A faster DH can be injected
-// (see src/main/core/crypto/node-x25519.ts).
+// (see src/main/core/crypto/node-noise.ts).
 import { x25519 } from '@noble/curves/ed25519.js';
 import { x448 } from '@noble/curves/ed448.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -61,7 +61,8 @@ function nonce96(n: bigint, littleEndian: boolean): Uint8Array {
   return out;
 }
 
-function aead(name: 'ChaChaPoly' | 'AESGCM', make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }, littleEndian: boolean): CipherFunction {
+/** Builds a CipherFunction from any AEAD constructor (also used for node:crypto's ChaChaPoly). */
+export function noiseAead(name: 'ChaChaPoly' | 'AESGCM', make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }, littleEndian: boolean): CipherFunction {
   return {
     name,
     encrypt: (key, n, ad, plaintext) => make(key, nonce96(n, littleEndian), ad).encrypt(plaintext),
@@ -77,8 +78,8 @@ function aead(name: 'ChaChaPoly' | 'AESGCM', make: (key: Uint8Array, nonce: Uint
 }
 
 /** ChaChaPoly: 32 bits of zeros + 64-bit little-endian n. AESGCM: 32 bits of zeros + 64-bit big-endian n. */
-export const CIPHER_CHACHAPOLY = aead('ChaChaPoly', chacha20poly1305, true);
-export const CIPHER_AESGCM = aead('AESGCM', gcm, false);
+export const CIPHER_CHACHAPOLY = noiseAead('ChaChaPoly', chacha20poly1305, true);
+export const CIPHER_AESGCM = noiseAead('AESGCM', gcm, false);
 
 type NobleHash = typeof sha256;
 

@@ -21,7 +21,19 @@ const DHS: Record<string, DhFunction> = { '25519': DH_25519, '448': DH_448 };
 const CIPHERS: Record<string, CipherFunction> = { ChaChaPoly: CIPHER_CHACHAPOLY, AESGCM: CIPHER_AESGCM };
 const HASHES: Record<string, HashFunction> = { SHA256: HASH_SHA256, SHA512: HASH_SHA512, BLAKE2s: HASH_BLAKE2S, BLAKE2b: HASH_BLAKE2B };
 
+const parsed = new Map<string, NoiseProtocol>();
+
+/** Parsed once per name: every handshake of a long-running node uses the same few protocols. */
 export function parseProtocolName(name: string): NoiseProtocol {
+  let p = parsed.get(name);
+  if (!p) {
+    p = parseUncached(name);
+    if (parsed.size < 1024) parsed.set(name, p);
+  }
+  return p;
+}
+
+function parseUncached(name: string): NoiseProtocol {
   const parts = name.split('_');
   if (parts.length !== 5 || parts[0] !== 'Noise') throw new NoiseError('unsupported', `not a Noise protocol name: "${name}"`);
   const [, patternPart, dhName, cipherName, hashName] = parts as [string, string, string, string, string];
