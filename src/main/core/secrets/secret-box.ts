@@ -15,6 +15,8 @@ export interface SecretBox {
 }
 
 export const STORAGE_KEY_FILE = 'storage.key';
+/** The same key wrapped by the OS keychain (written by the Electron shell, src/main/index.ts). */
+export const WRAPPED_STORAGE_KEY_FILE = 'storage.key.os';
 
 export function aesGcmBox(key: Uint8Array, kind: string): SecretBox {
   if (key.length !== 32) throw new Error('storage key must be 32 bytes');
@@ -41,6 +43,11 @@ export function aesGcmBox(key: Uint8Array, kind: string): SecretBox {
 /** Headless: a random 32-byte key in `<dataDir>/storage.key` (0600), created on first use. */
 export function keyFileSecretBox(dataDir: string): SecretBox {
   const file = join(dataDir, STORAGE_KEY_FILE);
+  const wrapped = join(dataDir, WRAPPED_STORAGE_KEY_FILE);
+  if (!existsSync(file) && existsSync(wrapped)) {
+    // A new key file here would silently orphan every secret sealed under the keychain-held key.
+    throw new Error(`This data dir keeps its storage key in the OS keychain (${wrapped}); the headless node cannot read it. Start the desktop app on it instead, or use another --data-dir.`);
+  }
   if (!existsSync(file)) {
     writeFileAtomic(file, JSON.stringify({ version: 1, key: toBase64Url(randomBytes(32)) }) + '\n', 0o600);
   }
@@ -49,6 +56,7 @@ export function keyFileSecretBox(dataDir: string): SecretBox {
   let key: Uint8Array;
   try {
     key = fromBase64Url((JSON.parse(readFileSync(file, 'utf8')) as { key: string }).key);
+    if (key.length !== 32) throw new Error('wrong length');
   } catch {
     throw new Error(`Salita storage key ${file} is unreadable; restore it from a backup (without it, paired devices must pair again)`);
   }
