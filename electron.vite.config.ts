@@ -18,8 +18,13 @@ export default defineConfig({
   },
   preload: {
     build: {
-      externalizeDeps: true,
-      rollupOptions: { input: { index: resolve(__dirname, 'src/preload/index.ts') } },
+      // Sandboxed preloads cannot load ES modules or node_modules: bundle everything into one CommonJS file
+      // (out/preload/index.cjs; the package is "type": "module", so the extension says CJS).
+      externalizeDeps: false,
+      rolldownOptions: {
+        input: { index: resolve(__dirname, 'src/preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs' },
+      },
     },
   },
   renderer: {

@@ -1,1 +1,386 @@
-console.log(1)
+// The desktop UI: this node's identity, "Connect device" (QR + PIN), the live list of paired devices,
+// nearby desktops found by mDNS, and pairings waiting for a person's confirmation. Talks to the node only
+// through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
+import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
+import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type SocketStatus } from './api.js';
+import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
+
+let api: AdminApi;
+let socket: AdminSocket | undefined;
+let state: AdminState | undefined;
+
+// ---- errors ---------------------------------------------------------------------------------------------
+
+function messageOf(err: unknown): string {
+  if (err instanceof ApiFailure) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function showError(err: unknown): void {
+  setText(byId('error-text'), messageOf(err));
+  byId('error-banner').hidden = false;
+}
+
+function clearError(): void {
+  byId('error-banner').hidden = true;
+}
+
+byId('error-dismiss').addEventListener('click', clearError);
+
+// ---- identity + rename ----------------------------------------------------------------------------------
+
+let renaming = false;
+
+function renderIdentity(s: AdminState): void {
+  setText(byId('node-name'), s.identity.name);
+  setText(byId('node-fingerprint'), s.identity.fingerprint);
+  document.title = `Salita: ${s.identity.name}`;
+  setText(byId('lan-addresses'), s.lan_addresses.length
+    ? `Port ${s.port} · reachable on ${s.lan_addresses.map((a) => a.address).join(', ')}`
+    : `Port ${s.port} · no LAN address found: phones cannot reach this node right now.`);
+}
+
+function openRename(): void {
+  if (!state) return;
+  renaming = true;
+  const input = byId<HTMLInputElement>('rename-input');
+  input.value = state.identity.name;
+  byId('name-heading').hidden = true;
+  byId('rename-form').hidden = false;
+  input.focus();
+  input.select();
+}
+
+function closeRename(): void {
+  renaming = false;
+  byId('rename-form').hidden = true;
+  byId('name-heading').hidden = false;
+  byId('rename-button').focus();
+}
+
+byId('rename-button').addEventListener('click', openRename);
+byId('node-name').addEventListener('dblclick', openRename);
+byId('rename-cancel').addEventListener('click', closeRename);
+byId('rename-input').addEventListener('keydown', (e) => {
+  if ((e as KeyboardEvent).key === 'Escape') closeRename();
+});
+byId<HTMLFormElement>('rename-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = byId<HTMLInputElement>('rename-input').value.trim();
+  if (!renaming || !name) return;
+  void api.call<{ name: string }>('PATCH', '/api/node/identity', { name }).then((ident) => {
+    setText(byId('node-name'), ident.name);
+    clearError();
+    closeRename();
+  }, showError);
+});
+
+// ---- connect a device (QR + PIN) ------------------------------------------------------------------------
+
+let pairing: PairStartResponse | undefined;
+let countdownTimer: ReturnType<typeof setInterval> | undefined;
+let starting = false;
+
+async function startPairing(): Promise<void> {
+  if (starting) return;
+  starting = true;
+  try {
+    const p = await api.call<PairStartResponse>('POST', '/auth/pair/start', {});
+    pairing = p;
+    byId('pair-done').hidden = true;
+    byId<HTMLImageElement>('pair-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(p.qr_svg)}`;
+    setText(byId('pair-pin'), groupDigits(p.pin));
+    byId('pair-pin').setAttribute('aria-label', `PIN ${p.pin.split('').join(' ')}`);
+    setText(byId('pair-linking-code'), p.linking_code);
+    const link = byId<HTMLAnchorElement>('pair-url');
+    link.href = p.url;
+    setText(link, p.url);
+    const others = p.candidate_urls.filter((u) => u !== p.url);
+    byId('other-urls').hidden = others.length === 0;
+    byId('other-url-list').replaceChildren(...others.map((u) => h('li', {}, h('code', {}, u))));
+    byId('pair-panel').hidden = false;
+    setText(byId('connect-device'), 'New code');
+    clearError();
+    tickCountdown();
+    clearInterval(countdownTimer);
+    countdownTimer = setInterval(tickCountdown, 1000);
+  } catch (err) {
+    // No retry loop on a failing node: the expired code goes away and the person can press the button again.
+    if (pairing && Date.parse(pairing.expires_at) <= Date.now()) closePairing();
+    showError(err);
+  } finally {
+    starting = false;
+  }
+}
+
+function tickCountdown(): void {
+  if (!pairing) return;
+  const left = Math.max(0, Math.ceil((Date.parse(pairing.expires_at) - Date.now()) / 1000));
+  const m = Math.floor(left / 60);
+  const s = left % 60;
+  setText(byId('pair-countdown'), `${m}:${String(s).padStart(2, '0')}`);
+  byId('pair-countdown').setAttribute('aria-label', `expires in ${m} minutes ${s} seconds`);
+  if (left === 0) void startPairing(); // expired: a fresh code, without the person asking
+}
+
+function closePairing(): void {
+  clearInterval(countdownTimer);
+  countdownTimer = undefined;
+  pairing = undefined;
+  byId('pair-panel').hidden = true;
+  setText(byId('connect-device'), 'Connect device');
+}
+
+byId('connect-device').addEventListener('click', () => void startPairing());
+byId('pair-close').addEventListener('click', closePairing);
+
+function onPairingCompleted(e: Extract<AdminEvent, { type: 'pairing_completed' }>): void {
+  const done = byId('pair-done');
+  setText(done, `Paired with ${e.name}.`);
+  done.hidden = false;
+  // The code shown was single-use: once it is spent, hide it rather than show a dead code.
+  if (pairing && pairing.code === e.code) closePairing();
+}
+
+// ---- paired devices -------------------------------------------------------------------------------------
+
+function deviceRow(d: MeshNodeView): HTMLLIElement {
+  const status = h('span', { class: 'status', 'data-role': 'status' });
+  const name = h('span', { class: 'row-title', 'data-role': 'name' });
+  const details = h('span', { class: 'row-details', 'data-role': 'details' });
+  const unpair = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-button' }, 'Unpair');
+  const confirmText = h('span', { 'data-role': 'confirm-text' });
+  const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-confirm' }, 'Yes, unpair');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const confirmBox = h('span', { class: 'confirm', role: 'group', hidden: true }, confirmText, confirm, cancel);
+  const row = h('li', { class: 'row', 'data-testid': 'device-row', 'data-node-id': d.node_id },
+    h('span', { class: 'row-main' }, name, status, details),
+    h('span', { class: 'row-actions' }, unpair, confirmBox));
+
+  unpair.addEventListener('click', () => {
+    unpair.hidden = true;
+    confirmBox.hidden = false;
+    confirm.focus();
+  });
+  cancel.addEventListener('click', () => {
+    confirmBox.hidden = true;
+    unpair.hidden = false;
+    unpair.focus();
+  });
+  confirm.addEventListener('click', () => {
+    confirm.disabled = true;
+    const id = row.dataset.nodeId!;
+    void api.call('DELETE', `/api/mesh/nodes/${encodeURIComponent(id)}`).then(() => {
+      clearError();
+      row.remove(); // the next state push agrees; removing now gives immediate feedback
+    }, (err) => {
+      confirm.disabled = false;
+      showError(err);
+    });
+  });
+  return row;
+}
+
+function updateDeviceRow(row: HTMLLIElement, d: MeshNodeView, now: number): void {
+  const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+  setText(q('name'), d.name);
+  const st = q('status');
+  setText(st, d.status === 'online' ? 'Online' : 'Offline');
+  st.dataset.status = d.status;
+  const bits = [d.kind === 'phone' ? 'Phone' : 'Desktop', `last seen ${relativeTime(d.last_seen, now)}`];
+  if (d.fingerprint) bits.push(d.fingerprint);
+  setText(q('details'), bits.join(' · '));
+  setText(q('confirm-text'), `Unpair ${d.name}? It will have to pair again.`);
+  row.querySelector('[data-testid="unpair-button"]')!.setAttribute('aria-label', `Unpair ${d.name}`);
+}
+
+function renderDevices(s: AdminState): void {
+  const now = Date.now();
+  const devices = [...s.devices].sort((a, b) => (a.status === b.status ? a.name.localeCompare(b.name) : a.status === 'online' ? -1 : 1));
+  reconcile(byId('device-list'), devices, (d) => d.node_id, deviceRow, (el, d) => updateDeviceRow(el, d, now));
+  byId('devices-empty').hidden = devices.length > 0;
+}
+
+// ---- pending confirmations (desktop pairing by linking code) --------------------------------------------
+
+function pendingRow(p: PendingPairingView): HTMLLIElement {
+  const yes = h('button', { type: 'button', class: 'primary' }, 'Confirm');
+  const no = h('button', { type: 'button', class: 'danger' }, 'Reject');
+  const row = h('li', { class: 'row', 'data-testid': 'pending-pairing', 'data-pairing-id': p.pairing_id },
+    h('span', { class: 'row-main' },
+      h('span', { class: 'row-title', 'data-role': 'name' }),
+      h('span', { class: 'row-details' }, 'Code on both screens: ', h('strong', { class: 'sas', 'data-role': 'sas' })),
+      h('span', { class: 'row-details', 'data-role': 'details' })),
+    h('span', { class: 'row-actions' }, yes, no));
+  const act = (what: 'confirm' | 'reject', btn: HTMLButtonElement) => {
+    yes.disabled = no.disabled = true;
+    void api.call('POST', `/api/admin/pairings/${encodeURIComponent(p.pairing_id)}/${what}`).then(() => {
+      clearError();
+      row.remove();
+    }, (err) => {
+      yes.disabled = no.disabled = false;
+      btn.focus();
+      showError(err);
+    });
+  };
+  yes.addEventListener('click', () => act('confirm', yes));
+  no.addEventListener('click', () => act('reject', no));
+  return row;
+}
+
+function renderPending(s: AdminState): void {
+  reconcile(byId('pending-list'), s.pending_pairings, (p) => p.pairing_id, pendingRow, (row, p) => {
+    const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+    setText(q('name'), `${p.name} (${p.direction === 'incoming' ? 'wants to pair with this desktop' : 'you are pairing with it'})`);
+    setText(q('sas'), groupDigits(p.sas));
+    setText(q('details'), `Fingerprint ${p.fingerprint}`);
+  });
+  byId('pending-section').hidden = s.pending_pairings.length === 0;
+}
+
+// ---- discovered desktops --------------------------------------------------------------------------------
+
+function reportRemote(r: PairRemoteResponse): void {
+  const done = byId('pair-done');
+  if ('node' in r) setText(done, `Paired with ${r.node.name}.`);
+  else setText(done, `Almost done: check that ${r.pending.name} shows the code ${groupDigits(r.pending.sas)}, then confirm on both desktops.`);
+  done.hidden = false;
+}
+
+function discoveredRow(n: DiscoveredNodeView): HTMLLIElement {
+  const id = `disc-${Math.random().toString(36).slice(2, 9)}`;
+  const pairBtn = h('button', { type: 'button', class: 'secondary', 'data-role': 'pair' }, 'Pair');
+  const code = h('input', { id: `${id}-code`, name: 'linking_code', required: true, maxlength: 16, autocomplete: 'off', placeholder: 'ABCD-EFGH', autocapitalize: 'characters' });
+  const pin = h('input', { id: `${id}-pin`, name: 'pin', required: true, inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6, autocomplete: 'off' });
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Pair');
+  const form = h('form', { class: 'stack pair-form', hidden: true },
+    h('label', { for: code.id }, 'Linking code shown on that desktop'), code,
+    h('label', { for: pin.id }, 'PIN shown on that desktop'), pin,
+    h('span', { class: 'actions' }, submit, cancel));
+  const row = h('li', { class: 'row', 'data-node-id': n.node_id },
+    h('span', { class: 'row-main' },
+      h('span', { class: 'row-title', 'data-role': 'name' }),
+      h('span', { class: 'row-details', 'data-role': 'details' })),
+    h('span', { class: 'row-actions' }, pairBtn),
+    form);
+  pairBtn.addEventListener('click', () => {
+    form.hidden = false;
+    pairBtn.hidden = true;
+    code.focus();
+  });
+  cancel.addEventListener('click', () => {
+    form.hidden = true;
+    pairBtn.hidden = false;
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const current = state?.discovered.find((d) => d.node_id === row.dataset.nodeId);
+    if (!current) return showError('That desktop is no longer visible on the network.');
+    submit.disabled = true;
+    void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', {
+      host: current.host, port: current.port, linking_code: code.value.trim(), fingerprint: current.fingerprint, pin: pin.value.trim(),
+    }).then((r) => {
+      clearError();
+      reportRemote(r);
+      form.hidden = true;
+      pairBtn.hidden = false;
+      code.value = pin.value = '';
+    }, showError).finally(() => { submit.disabled = false; });
+  });
+  return row;
+}
+
+function renderDiscovered(s: AdminState): void {
+  const nodes = s.discovered.filter((d) => !d.paired);
+  reconcile(byId('discovered-list'), nodes, (n) => n.node_id, discoveredRow, (row, n) => {
+    const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+    setText(q('name'), n.name);
+    setText(q('details'), `${n.host}:${n.port} · ${n.fingerprint}`);
+    q('pair').setAttribute('aria-label', `Pair with ${n.name}`);
+  });
+  byId('discovered-empty').hidden = nodes.length > 0;
+}
+
+byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const form = e.currentTarget as HTMLFormElement;
+  const url = byId<HTMLInputElement>('url-pair-url');
+  const pin = byId<HTMLInputElement>('url-pair-pin');
+  const btn = form.querySelector('button')!;
+  btn.disabled = true;
+  void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', { url: url.value.trim(), pin: pin.value.trim() }).then((r) => {
+    clearError();
+    reportRemote(r);
+    url.value = pin.value = '';
+  }, showError).finally(() => { btn.disabled = false; });
+});
+
+// ---- state + socket -------------------------------------------------------------------------------------
+
+function render(s: AdminState): void {
+  state = s;
+  renderIdentity(s);
+  renderPending(s);
+  renderDevices(s);
+  renderDiscovered(s);
+}
+
+function onEvent(e: AdminEvent): void {
+  if (e.type === 'state') render(e.state);
+  else if (e.type === 'pairing_completed') onPairingCompleted(e);
+  // 'pairing_confirmation' is followed by a state push that lists it under pending_pairings.
+}
+
+function showStatus(s: SocketStatus): void {
+  const el = byId('conn-status');
+  el.dataset.state = s.kind;
+  setText(el, s.kind === 'live' ? 'Live' : s.kind === 'connecting' ? 'Connecting…' : `Connection lost; retrying in ${Math.ceil(s.inMs / 1000)} s…`);
+}
+
+/** After the socket dropped: is the token still good? (A browser hides why a WebSocket upgrade failed.) */
+async function checkAfterDrop(): Promise<boolean> {
+  try {
+    render(await api.call<AdminState>('GET', '/api/admin/state'));
+    return true;
+  } catch (err) {
+    if (err instanceof ApiFailure && err.status === 401) {
+      const fresh = window.salita ? await acquireAdminToken({ preferBridge: true }) : null;
+      if (fresh && fresh !== api.currentToken) {
+        api.setToken(fresh);
+        return true;
+      }
+      showError(err);
+      setText(byId('conn-status'), 'Not connected');
+      return false;
+    }
+    return true; // the node is down or restarting: keep trying
+  }
+}
+
+async function main(): Promise<void> {
+  const token = await acquireAdminToken();
+  if (!token) {
+    showError('This page needs the admin link that the Salita node printed when it started (it ends in #admin=…). Open that link, or use the Salita window.');
+    setText(byId('conn-status'), 'Not connected');
+    byId('app').setAttribute('aria-disabled', 'true');
+    return;
+  }
+  api = new AdminApi(token);
+  try {
+    render(await api.call<AdminState>('GET', '/api/admin/state'));
+  } catch (err) {
+    if (!(await checkAfterDrop())) return;
+    showError(err);
+  }
+  socket = new AdminSocket(() => api.currentToken, { onEvent, onStatus: showStatus, onDropped: checkAfterDrop });
+  socket.connect();
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') socket?.nudge();
+  });
+  // Keep "last seen 2 min ago" honest between pushes (local re-render only, no requests).
+  setInterval(() => { if (state) renderDevices(state); }, 30_000);
+}
+
+void main();

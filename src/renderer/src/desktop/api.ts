@@ -1,0 +1,164 @@
+// The desktop UI's only link to the node: the admin HTTP API and the admin event WebSocket.
+import type { AdminEvent } from '../../../shared/wire/schemas.js';
+
+const TOKEN_KEY = 'salita.adminToken';
+export const ADMIN_WS_PROTOCOL = 'salita-admin';
+
+export class ApiFailure extends Error {
+  constructor(public readonly status: number, public readonly code: string, message: string, public readonly body: unknown = undefined) {
+    super(message);
+    this.name = 'ApiFailure';
+  }
+}
+
+function tokenFromHash(hash: string): string | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const t = params.get('admin');
+  return t && /^[A-Za-z0-9_-]{16,}$/.test(t) ? t : null;
+}
+
+/**
+ * The admin token: from the URL fragment (`#admin=<token>`, then removed from the visible URL and kept in
+ * sessionStorage for reloads), else from sessionStorage, else from the Electron bridge.
+ */
+export async function acquireAdminToken(opts: { preferBridge?: boolean } = {}): Promise<string | null> {
+  const fromHash = tokenFromHash(location.hash);
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, fromHash);
+    history.replaceState(history.state, '', location.pathname + location.search);
+    return fromHash;
+  }
+  if (!opts.preferBridge) {
+    const stored = sessionStorage.getItem(TOKEN_KEY);
+    if (stored) return stored;
+  }
+  if (window.salita) {
+    try {
+      const t = tokenFromHash(new URL(await window.salita.getAdminUrl()).hash);
+      if (t) {
+        sessionStorage.setItem(TOKEN_KEY, t);
+        return t;
+      }
+    } catch {
+      // fall through: the page explains how to open it with a token
+    }
+  }
+  return null;
+}
+
+export class AdminApi {
+  constructor(private token: string) {}
+
+  setToken(token: string): void {
+    this.token = token;
+  }
+
+  get currentToken(): string {
+    return this.token;
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(path, {
+        method,
+        headers: { authorization: `Admin ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiFailure(0, 'network', 'Cannot reach the Salita node. Is it still running?');
+    }
+    const text = await res.text();
+    let json: any;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    if (!res.ok) {
+      if (res.status === 401 && json?.error === 'unauthorized') {
+        throw new ApiFailure(401, 'unauthorized', 'This page\'s admin token is not valid (was the node restarted?). Open the desktop UI link the node printed, or use the Salita window.', json);
+      }
+      throw new ApiFailure(res.status, typeof json?.error === 'string' ? json.error : `http_${res.status}`,
+        typeof json?.message === 'string' ? json.message : `The node answered with HTTP ${res.status}.`, json);
+    }
+    return json as T;
+  }
+}
+
+export type SocketStatus = { kind: 'connecting' } | { kind: 'live' } | { kind: 'retrying'; inMs: number };
+
+/**
+ * The admin event socket, reconnecting with capped exponential backoff (and jitter) when it drops. The node
+ * pushes the whole state on connect and after every change, so a reconnect needs no catching up.
+ */
+export class AdminSocket {
+  private ws: WebSocket | undefined;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly tokenOf: () => string,
+    private readonly handlers: {
+      onEvent: (e: AdminEvent) => void;
+      onStatus: (s: SocketStatus) => void;
+      /** Called after a connection failed or dropped; resolve false to stop retrying (e.g. the token is dead). */
+      onDropped: () => Promise<boolean>;
+    },
+  ) {}
+
+  connect(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.handlers.onStatus({ kind: 'connecting' });
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/admin/events`;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, [ADMIN_WS_PROTOCOL, this.tokenOf()]);
+    } catch {
+      void this.dropped();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.handlers.onStatus({ kind: 'live' });
+    };
+    ws.onmessage = (m) => {
+      try {
+        this.handlers.onEvent(JSON.parse(String(m.data)) as AdminEvent);
+      } catch {
+        // a malformed frame is ignored; the next state push repairs the view
+      }
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      void this.dropped();
+    };
+  }
+
+  /** Reconnect now (e.g. the window became visible again) instead of waiting out the backoff. */
+  nudge(): void {
+    if (!this.ws && this.timer !== undefined) this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.ws?.close();
+  }
+
+  private async dropped(): Promise<void> {
+    if (this.stopped) return;
+    const keepTrying = await this.handlers.onDropped();
+    if (!keepTrying || this.stopped) {
+      this.stopped = true;
+      return;
+    }
+    const base = Math.min(15_000, 500 * 2 ** this.attempt);
+    const inMs = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.attempt = Math.min(this.attempt + 1, 10);
+    this.handlers.onStatus({ kind: 'retrying', inMs });
+    this.timer = setTimeout(() => this.connect(), inMs);
+  }
+}
