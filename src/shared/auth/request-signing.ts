@@ -25,12 +25,17 @@ export interface SignedParts {
 }
 
 export function canonicalString(p: SignedParts): string {
+  return canonicalLines({ ...p, bodySha256Hex: toHex(sha256(p.body)) });
+}
+
+/** The canonical string from an already computed body hash (the node hashes with node:crypto). */
+export function canonicalLines(p: Omit<SignedParts, 'body'> & { bodySha256Hex: string }): string {
   return [
     SIGNATURE_SCHEME,
     p.sessionId,
     p.method.toUpperCase(),
     p.pathWithQuery,
-    toHex(sha256(p.body)),
+    p.bodySha256Hex,
     p.timestamp,
     p.nonce,
   ].join('\n');

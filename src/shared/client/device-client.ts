@@ -27,6 +27,13 @@ export class DeviceClient {
     private readonly opts: { fetch?: typeof fetch; onSessionLost?: (code: string) => void; clockOffsetMs?: number } = {},
   ) {}
 
+  /** Derived once per session: an HKDF per request would cost more than the HMAC itself. */
+  private keyFor: { secret: Uint8Array; key: Uint8Array } | undefined;
+  private hmacKey(creds: DeviceCredentials): Uint8Array {
+    if (this.keyFor?.secret !== creds.deviceSecret) this.keyFor = { secret: creds.deviceSecret, key: deriveServerHmacKey(creds.deviceSecret) };
+    return this.keyFor.key;
+  }
+
   get hasSession(): boolean {
     return this.creds !== undefined;
   }
@@ -36,7 +43,7 @@ export class DeviceClient {
     const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));
     const headers = signRequest({
       sessionId: this.creds.sessionId,
-      serverHmacKey: deriveServerHmacKey(this.creds.deviceSecret),
+      serverHmacKey: this.hmacKey(this.creds),
       method,
       pathWithQuery,
       body: bytes,
@@ -63,7 +70,7 @@ export class DeviceClient {
   webSocketUrl(path: string): string {
     if (!this.creds) throw new Error('no session: pair first');
     const h = signRequest({
-      sessionId: this.creds.sessionId, serverHmacKey: deriveServerHmacKey(this.creds.deviceSecret),
+      sessionId: this.creds.sessionId, serverHmacKey: this.hmacKey(this.creds),
       method: 'GET', pathWithQuery: path, now: Date.now() + (this.opts.clockOffsetMs ?? 0),
     });
     const u = new URL(this.baseUrl.replace(/^http/, 'ws') + path);

@@ -49,12 +49,22 @@ export class SessionRepository {
       .where(and(eq(deviceSessions.id, id), eq(deviceSessions.state, 'pending'), isNull(deviceSessions.revokedAt))).run().changes === 1;
   }
 
-  touch(id: string): void {
-    this.db.update(deviceSessions).set({ lastUsedAt: new Date().toISOString() }).where(eq(deviceSessions.id, id)).run();
+  /** When each session's last_used_at was last written; see touch(). */
+  private readonly touchedAt = new Map<string, number>();
+
+  /**
+   * Records use of a session. last_used_at is for people ("used 5 minutes ago"), so writing it on every
+   * request would spend a database write per call for nothing; once a minute per session is plenty.
+   */
+  touch(id: string, now = Date.now()): void {
+    if (now - (this.touchedAt.get(id) ?? 0) < 60_000) return;
+    this.touchedAt.set(id, now);
+    this.db.update(deviceSessions).set({ lastUsedAt: new Date(now).toISOString() }).where(eq(deviceSessions.id, id)).run();
   }
 
   revoke(id: string): boolean {
     this.keyCache.delete(id);
+    this.touchedAt.delete(id);
     const done = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
       .where(and(eq(deviceSessions.id, id), isNull(deviceSessions.revokedAt))).run().changes === 1;
     if (done) this.onRevoke([id]);
