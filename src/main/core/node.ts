@@ -23,7 +23,7 @@ import type { NodeCore } from './http/node-core.js';
 import { loadOrCreateIdentity, renameIdentity, type NodeIdentity } from './identity/identity-store.js';
 import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
-import { lanAddresses } from './net/lan-addresses.js';
+import { cachedLanAddresses, lanAddresses } from './net/lan-addresses.js';
 import { PairingService } from './pairing/pairing-service.js';
 import { appRoot, appVersion } from './util/app-root.js';
 import { normalizeFingerprint } from '../../shared/fingerprint.js';
@@ -92,7 +92,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let discovery: Discovery | undefined;
 
   const publicKey = toBase64Url(identity.publicKey);
-  const ownAddresses = () => lanAddresses().map((a) => a.address);
+  const ownAddresses = () => cachedLanAddresses().map((a) => a.address);
   const desktopNode = (): DesktopNode => ({
     node_id: identity.nodeId, name: identity.name, hostname: osHostname(), port,
     capabilities: CAPABILITIES, public_key: publicKey, fingerprint: identity.fingerprint, addresses: ownAddresses(),

@@ -5,12 +5,18 @@ import type { Db } from './open-database.js';
 import { usedNonces } from './schema.js';
 
 export class NonceRepository {
-  constructor(private readonly db: Db) {}
+  /** Prepared once: this runs on every signed request. */
+  private readonly insert;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.insert(usedNonces)
+      .values({ sessionId: sql.placeholder('sessionId'), nonce: sql.placeholder('nonce'), expiresAt: sql.placeholder('expiresAt') })
+      .onConflictDoNothing().prepare();
+  }
 
   /** True if this (session, nonce) was unused and is now recorded; false if it was seen before. */
   claim(sessionId: string, nonce: string, keepUntil: number): boolean {
-    return this.db.insert(usedNonces).values({ sessionId, nonce, expiresAt: keepUntil })
-      .onConflictDoNothing().run().changes === 1;
+    return this.insert.run({ sessionId, nonce, expiresAt: keepUntil }).changes === 1;
   }
 
   prune(now: number): number {

@@ -1,7 +1,7 @@
 // device_sessions: sessions granted to paired devices. The node keeps only the per-device verification key
 // (sealed with the SecretBox), never the device secret, so a copied database lets no one act as a device.
 import { randomBytes } from 'node:crypto';
-import { and, eq, isNull, ne } from 'drizzle-orm';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import { toBase64Url } from '../../../shared/encoding.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { Db } from './open-database.js';
@@ -15,10 +15,15 @@ export type SessionLookup =
 
 export class SessionRepository {
   /** Opened keys by session id: unsealing on every request would cost more than the HMAC itself. */
-  private keyCache = new Map<string, Uint8Array>();
+  private keyCache = new Map<string, { session: SessionRow; key: Uint8Array }>();
 
   /** `onRevoke` hears every revocation (unpair, logout, re-pair) so open sockets can be closed at once. */
-  constructor(private readonly db: Db, private readonly box: SecretBox, private readonly onRevoke: (ids: string[]) => void = () => {}) {}
+  /** Prepared once: this runs on every signed request. */
+  private readonly byId;
+
+  constructor(private readonly db: Db, private readonly box: SecretBox, private readonly onRevoke: (ids: string[]) => void = () => {}) {
+    this.byId = db.select().from(deviceSessions).where(eq(deviceSessions.id, sql.placeholder('id'))).prepare();
+  }
 
   create(nodeId: string, hmacKey: Uint8Array, ttlMs: number, state: 'active' | 'pending' = 'active', id = toBase64Url(randomBytes(16))): SessionRow {
     return this.db.insert(deviceSessions).values({
@@ -32,15 +37,20 @@ export class SessionRepository {
   }
 
   lookup(id: string, now = Date.now()): SessionLookup {
-    const session = this.db.select().from(deviceSessions).where(eq(deviceSessions.id, id)).get();
+    // Active sessions are cached with their opened key. Every change that can end one (revoke, revokeAllFor)
+    // goes through this class and drops the entry, so the cache cannot outlive a revocation; expiry is
+    // checked on every call.
+    const cached = this.keyCache.get(id);
+    if (cached) {
+      if (cached.session.expiresAt > now) return { ok: true, session: cached.session, hmacKey: cached.key };
+      this.keyCache.delete(id);
+    }
+    const session = this.byId.get({ id });
     if (!session) return { ok: false, reason: 'session_unknown' };
     if (session.revokedAt || session.expiresAt <= now) return { ok: false, reason: 'session_revoked' };
     if (session.state !== 'active') return { ok: false, reason: 'pairing_unconfirmed' };
-    let key = this.keyCache.get(id);
-    if (!key) {
-      key = this.box.open(session.hmacKey);
-      this.keyCache.set(id, key);
-    }
+    const key = this.box.open(session.hmacKey);
+    this.keyCache.set(id, { session, key });
     return { ok: true, session, hmacKey: key };
   }
 

@@ -16,6 +16,17 @@ export function lanAddresses(ifaces = networkInterfaces()): LanAddressView[] {
   return out.sort((x, y) => (x.family === y.family ? 0 : x.family === 'IPv4' ? -1 : 1));
 }
 
+/**
+ * lanAddresses() for the current moment, remembered briefly: the node reports its addresses in answers to
+ * frequent device calls, and reading every interface each time costs more than the rest of the request.
+ */
+export function cachedLanAddresses(maxAgeMs = 2_000): LanAddressView[] {
+  const now = Date.now();
+  if (!cache || now - cache.at > maxAgeMs) cache = { at: now, value: lanAddresses() };
+  return cache.value;
+}
+let cache: { at: number; value: LanAddressView[] } | undefined;
+
 export function hostForUrl(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }

@@ -81,12 +81,14 @@ byId<HTMLFormElement>('rename-form').addEventListener('submit', (e) => {
 let pairing: PairStartResponse | undefined;
 let countdownTimer: ReturnType<typeof setInterval> | undefined;
 let starting = false;
+/** The LAN address the person chose for the QR (a machine may have Wi-Fi and Ethernet); kept for new codes. */
+let chosenAddress: string | undefined;
 
 async function startPairing(): Promise<void> {
   if (starting) return;
   starting = true;
   try {
-    const p = await api.call<PairStartResponse>('POST', '/auth/pair/start', {});
+    const p = await api.call<PairStartResponse>('POST', '/auth/pair/start', chosenAddress ? { address: chosenAddress } : {});
     pairing = p;
     byId('pair-done').hidden = true;
     byId<HTMLImageElement>('pair-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(p.qr_svg)}`;
@@ -98,7 +100,14 @@ async function startPairing(): Promise<void> {
     setText(link, p.url);
     const others = p.candidate_urls.filter((u) => u !== p.url);
     byId('other-urls').hidden = others.length === 0;
-    byId('other-url-list').replaceChildren(...others.map((u) => h('li', {}, h('code', {}, u))));
+    byId('other-url-list').replaceChildren(...others.map((u) => {
+      const use = h('button', { type: 'button', class: 'link', 'data-testid': 'use-address' }, 'Use for the QR');
+      use.addEventListener('click', () => {
+        chosenAddress = new URL(u).hostname.replace(/^\[|\]$/g, '');
+        void startPairing();
+      });
+      return h('li', {}, h('code', {}, u), ' ', use);
+    }));
     byId('pair-panel').hidden = false;
     setText(byId('connect-device'), 'New code');
     clearError();
