@@ -3,40 +3,13 @@
 // headless node with the same data and the arguments passed through. Signals and the exit code are forwarded.
 // Usage: node scripts/start.mjs [args for the node, e.g. --port 7000 --data-dir /tmp/x]
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findElectron, hasDisplay } from './find-electron.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-
-const EXECUTABLE = { darwin: 'Electron.app/Contents/MacOS/Electron', win32: 'electron.exe' };
-
-/** The Electron binary, without triggering the electron package's download-on-require. Null if absent. */
-function findElectron() {
-  let pkgDir;
-  try {
-    pkgDir = dirname(createRequire(join(root, 'package.json')).resolve('electron/package.json'));
-  } catch {
-    pkgDir = undefined;
-  }
-  const pathTxt = pkgDir && existsSync(join(pkgDir, 'path.txt')) ? readFileSync(join(pkgDir, 'path.txt'), 'utf8').trim() : undefined;
-  const exe = pathTxt || EXECUTABLE[process.platform] || 'electron';
-  if (process.env.ELECTRON_OVERRIDE_DIST_PATH) {
-    const p = join(process.env.ELECTRON_OVERRIDE_DIST_PATH, exe);
-    return existsSync(p) ? { path: p } : { why: `ELECTRON_OVERRIDE_DIST_PATH is set but ${p} does not exist` };
-  }
-  if (!pkgDir) return { why: 'the electron package is not installed' };
-  if (!pathTxt) return { why: 'the Electron binary was never downloaded (node_modules/electron/path.txt is missing; its download needs github.com; set ELECTRON_OVERRIDE_DIST_PATH to use a local copy)' };
-  const p = join(pkgDir, 'dist', pathTxt);
-  return existsSync(p) ? { path: p } : { why: `the Electron binary ${p} is missing` };
-}
-
-function hasDisplay() {
-  if (process.platform !== 'linux') return true;
-  return Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-}
 
 /** Electron takes Chromium-style switches (--port=7000); accept the headless spelling (--port 7000) too. */
 function electronArgs(list) {

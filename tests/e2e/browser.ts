@@ -1,6 +1,5 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,29 +27,5 @@ export function chromiumSkipReason(): string | undefined {
   return why;
 }
 
-const EXECUTABLE: Record<string, string> = { darwin: 'Electron.app/Contents/MacOS/Electron', win32: 'electron.exe' };
-
-/** The Electron binary without requiring the electron package (which would try to download it). */
-export function findElectron(): { path: string } | { why: string } {
-  let pkgDir: string | undefined;
-  try {
-    pkgDir = dirname(createRequire(join(ROOT, 'package.json')).resolve('electron/package.json'));
-  } catch {
-    pkgDir = undefined;
-  }
-  const pathTxt = pkgDir && existsSync(join(pkgDir, 'path.txt')) ? readFileSync(join(pkgDir, 'path.txt'), 'utf8').trim() : undefined;
-  const exe = pathTxt || EXECUTABLE[process.platform] || 'electron';
-  if (process.env.ELECTRON_OVERRIDE_DIST_PATH) {
-    const p = join(process.env.ELECTRON_OVERRIDE_DIST_PATH, exe);
-    return existsSync(p) ? { path: p } : { why: `ELECTRON_OVERRIDE_DIST_PATH is set but ${p} does not exist` };
-  }
-  const hint = 'it is downloaded from GitHub, which this machine may not reach; set ELECTRON_OVERRIDE_DIST_PATH to a directory holding an Electron build to run this test';
-  if (!pkgDir) return { why: `Electron binary not installed: the electron package is missing (${hint})` };
-  if (!pathTxt) return { why: `Electron binary not installed (node_modules/electron/path.txt is missing): ${hint}` };
-  const p = join(pkgDir, 'dist', pathTxt);
-  return existsSync(p) ? { path: p } : { why: `Electron binary not installed (${p} is missing): ${hint}` };
-}
-
-export function hasDisplay(): boolean {
-  return process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-}
+// Finding the Electron binary is shared with `npm start`.
+export { findElectron, hasDisplay } from '../../scripts/find-electron.mjs';

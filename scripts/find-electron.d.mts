@@ -1,0 +1,2 @@
+export function findElectron(): { path: string } | { why: string };
+export function hasDisplay(): boolean;
