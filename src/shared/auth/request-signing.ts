@@ -11,6 +11,13 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { toBase64Url, toHex, utf8 } from '../encoding.js';
 
+/** SHA-256 and HMAC-SHA256; @noble's by default, node:crypto's where available (NODE_SHA256, node-noise.ts). */
+export interface Sha256Functions {
+  hash(data: Uint8Array): Uint8Array;
+  hmac(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+export const NOBLE_SHA256: Sha256Functions = { hash: (d) => sha256(d), hmac: (k, d) => hmac(sha256, k, d) };
+
 export const SIGNATURE_SCHEME = 'SALITA-HMAC-SHA256-V1';
 export const NONCE_BYTES = 16;
 
@@ -24,8 +31,8 @@ export interface SignedParts {
   nonce: string;
 }
 
-export function canonicalString(p: SignedParts): string {
-  return canonicalLines({ ...p, bodySha256Hex: toHex(sha256(p.body)) });
+export function canonicalString(p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
+  return canonicalLines({ ...p, bodySha256Hex: toHex(fns.hash(p.body)) });
 }
 
 /** The canonical string from an already computed body hash (the node hashes with node:crypto). */
@@ -41,8 +48,8 @@ export function canonicalLines(p: Omit<SignedParts, 'body'> & { bodySha256Hex: s
   ].join('\n');
 }
 
-export function signParts(serverHmacKey: Uint8Array, p: SignedParts): string {
-  return toBase64Url(hmac(sha256, serverHmacKey, utf8.encode(canonicalString(p))));
+export function signParts(serverHmacKey: Uint8Array, p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
+  return toBase64Url(fns.hmac(serverHmacKey, utf8.encode(canonicalString(p, fns))));
 }
 
 /**
@@ -68,12 +75,13 @@ export function signRequest(opts: {
   body?: Uint8Array;
   now?: number;
   nonce?: string;
+  sha256?: Sha256Functions;
 }): SignedHeaders {
   const timestamp = String(Math.floor((opts.now ?? Date.now()) / 1000));
   const nonce = opts.nonce ?? toBase64Url(randomBytes(NONCE_BYTES));
   const signature = signParts(opts.serverHmacKey, {
     sessionId: opts.sessionId, method: opts.method, pathWithQuery: opts.pathWithQuery,
     body: opts.body ?? new Uint8Array(0), timestamp, nonce,
-  });
+  }, opts.sha256);
   return { authorization: `Session ${opts.sessionId}`, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature };
 }

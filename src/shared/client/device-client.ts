@@ -1,7 +1,7 @@
 // The one client that makes signed device requests: used by the phone page, by a desktop calling another
 // desktop, and by the tests. It signs every request (request-signing.ts) and forgets its session when the
 // node says the session is gone, so the caller re-pairs instead of retrying forever.
-import { deriveServerHmacKey, signRequest } from '../auth/request-signing.js';
+import { deriveServerHmacKey, signRequest, type Sha256Functions } from '../auth/request-signing.js';
 import { utf8 } from '../encoding.js';
 
 export interface DeviceCredentials {
@@ -24,7 +24,7 @@ export class DeviceClient {
   constructor(
     private readonly baseUrl: string,
     private creds: DeviceCredentials | undefined,
-    private readonly opts: { fetch?: typeof fetch; onSessionLost?: (code: string) => void; clockOffsetMs?: number } = {},
+    private readonly opts: { fetch?: typeof fetch; onSessionLost?: (code: string) => void; clockOffsetMs?: number; sha256?: Sha256Functions } = {},
   ) {}
 
   /** Derived once per session: an HKDF per request would cost more than the HMAC itself. */
@@ -43,7 +43,7 @@ export class DeviceClient {
     const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));
     const headers = signRequest({
       sessionId: this.creds.sessionId,
-      serverHmacKey: this.hmacKey(this.creds),
+      serverHmacKey: this.hmacKey(this.creds), ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
       method,
       pathWithQuery,
       body: bytes,
@@ -70,7 +70,7 @@ export class DeviceClient {
   webSocketUrl(path: string): string {
     if (!this.creds) throw new Error('no session: pair first');
     const h = signRequest({
-      sessionId: this.creds.sessionId, serverHmacKey: this.hmacKey(this.creds),
+      sessionId: this.creds.sessionId, serverHmacKey: this.hmacKey(this.creds), ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
       method: 'GET', pathWithQuery: path, now: Date.now() + (this.opts.clockOffsetMs ?? 0),
     });
     const u = new URL(this.baseUrl.replace(/^http/, 'ws') + path);

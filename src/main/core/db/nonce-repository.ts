@@ -19,6 +19,35 @@ export class NonceRepository {
     return this.insert.run({ sessionId, nonce, expiresAt: keepUntil }).changes === 1;
   }
 
+  private queue: { row: { sessionId: string; nonce: string; expiresAt: number }; done: (fresh: boolean) => void; fail: (err: unknown) => void }[] = [];
+
+  /**
+   * claim() with group commit: the claims made in one turn of the event loop are written in one transaction,
+   * and each promise settles only after that commit. The answer is as durable as claim()'s (a request is
+   * served only once its nonce is on disk, so a replay is refused even right after a crash), but the cost of
+   * a commit is shared by every request in flight instead of paid by each.
+   */
+  claimBatched(sessionId: string, nonce: string, keepUntil: number): Promise<boolean> {
+    return new Promise((done, fail) => {
+      if (this.queue.length === 0) setImmediate(() => this.flush());
+      this.queue.push({ row: { sessionId, nonce, expiresAt: keepUntil }, done, fail });
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    let results: boolean[];
+    try {
+      // INSERT OR IGNORE in order: of two claims of the same nonce in one batch, only the first inserts.
+      results = this.db.transaction(() => batch.map((b) => this.insert.run(b.row).changes === 1));
+    } catch (err) {
+      for (const b of batch) b.fail(err);
+      return;
+    }
+    batch.forEach((b, i) => b.done(results[i]!));
+  }
+
   prune(now: number): number {
     return this.db.delete(usedNonces).where(lt(usedNonces.expiresAt, now)).run().changes;
   }

@@ -2,8 +2,9 @@
 // session known and active -> timestamp inside the window -> HMAC over the exact request -> nonce unused.
 // The signature is checked before the nonce is recorded, so unsigned junk cannot burn a device's nonces.
 import type { Context, MiddlewareHandler } from 'hono';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { canonicalLines } from '../../../shared/auth/request-signing.js';
+import { timingSafeEqual } from 'node:crypto';
+import { signParts } from '../../../shared/auth/request-signing.js';
+import { NODE_SHA256 } from '../crypto/node-noise.js';
 // Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
 import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
 import { fromBase64Url } from '../../../shared/encoding.js';
@@ -81,16 +82,14 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
     }
     if (!/^[A-Za-z0-9_-]{22}$/.test(p.nonce)) throw new ApiError(401, 'signature_invalid', 'X-Nonce must be base64url of 16 bytes.');
     const body = new Uint8Array(await c.req.arrayBuffer());
-    // Same canonical string as the shared signer (request-signing.ts), hashed with node:crypto: several times
-    // faster than the pure-JS HMAC the browser needs, on every request.
-    const canonical = canonicalLines({
-      sessionId: p.sessionId, method: c.req.method, pathWithQuery: p.pathWithQuery,
-      bodySha256Hex: createHash('sha256').update(body).digest('hex'), timestamp: p.timestamp, nonce: p.nonce,
-    });
-    const expected = createHmac('sha256', found.hmacKey).update(canonical, 'utf8').digest('base64url');
+    // The shared signer's canonical string, hashed with node:crypto (several times faster than the browser's
+    // pure-JS HMAC, on every request).
+    const expected = signParts(found.hmacKey, {
+      sessionId: p.sessionId, method: c.req.method, pathWithQuery: p.pathWithQuery, body, timestamp: p.timestamp, nonce: p.nonce,
+    }, NODE_SHA256);
     if (!signaturesEqual(expected, p.signature)) throw new ApiError(401, 'signature_invalid', 'The request signature does not match.');
     // Keep the nonce until the timestamp itself falls out of the window; after that the skew check refuses it.
-    if (!deps.nonces.claim(p.sessionId, p.nonce, ts + deps.windowMs + 1000)) {
+    if (!(await deps.nonces.claimBatched(p.sessionId, p.nonce, ts + deps.windowMs + 1000))) {
       throw new ApiError(401, 'nonce_reused', 'This request was already seen (replayed nonce).');
     }
     deps.sessions.touch(p.sessionId);

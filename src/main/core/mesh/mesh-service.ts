@@ -11,6 +11,7 @@ import type { ChangeFeed } from '../events/change-feed.js';
 import { ApiError } from '../http/api-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
+import { NODE_SHA256 } from '../crypto/node-noise.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
 import { meshNodeView } from './mesh-views.js';
 
@@ -138,6 +139,7 @@ export class MeshService {
       for (const host of candidates) {
         const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
           fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(5_000) })) as typeof fetch,
+          sha256: NODE_SHA256,
         });
         try {
           const res = await client.request('POST', '/api/node/heartbeat', { addresses: ownAddresses });
