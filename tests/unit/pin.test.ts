@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PIN_DIGITS, generateLinkingCode, generatePairingCode, generatePin, isWellFormedPin, normalizeLinkingCode, pinsEqual,
+  PIN_DIGITS, generateLinkingCode, generatePairingCode, generatePin, isWellFormedPin, normalizeLinkingCode,
 } from '../../src/main/core/pairing/pin.js';
 
 /** Pearson chi-square statistic of observed counts against a uniform expectation. */
@@ -55,16 +55,6 @@ test('isWellFormedPin accepts exactly six ASCII digits', () => {
   }
 });
 
-test('pinsEqual is exact', () => {
-  assert.equal(pinsEqual('123456', '123456'), true);
-  assert.equal(pinsEqual('000000', '000000'), true);
-  for (const bad of ['123457', '023456', '12345', '1234567', '', '123456\u0000', ' 123456', '１２３４５６']) {
-    assert.equal(pinsEqual('123456', bad), false, JSON.stringify(bad));
-  }
-  // Inputs longer than the internal buffer: the tail still matters.
-  assert.equal(pinsEqual('1234567890123456', '1234567890123456X'), false);
-  assert.equal(pinsEqual('', ''), true);
-});
 
 test('pairing codes are random UUIDs, all distinct', () => {
   const seen = new Set<string>();
@@ -107,7 +97,7 @@ test('normalizeLinkingCode accepts what people type', () => {
 });
 
 test('normalizeLinkingCode does not invent a valid code from the wrong number of characters', () => {
-  for (const bad of ['ABCD-EFG', 'ABCD-EFGHI', '', 'ABCD']) {
+  for (const bad of ['ABCD-EFG', 'ABCD-EFGHI', '', 'ABCD', 'ABCD-EFG0H', 'ABCD-EF1H']) {
     const n = normalizeLinkingCode(bad);
     assert.doesNotMatch(n, /^[A-Z2-7]{4}-[A-Z2-7]{4}$/, `${JSON.stringify(bad)} -> ${n}`);
   }

@@ -205,13 +205,21 @@ describe('PairingCodeRepository', () => {
   test('recordFailure counts and locks at the limit', () => {
     const repo = new PairingCodeRepository(freshDb().db);
     insert(repo);
-    assert.deepEqual([1, 2].map(() => repo.recordFailure('code-1', 3)).map((r) => [r.failedAttempts, r.status]), [[1, 'active'], [2, 'active']]);
-    const third = repo.recordFailure('code-1', 3);
+    assert.deepEqual([1, 2].map(() => repo.recordFailure('code-1', 3)!).map((r) => [r.failedAttempts, r.status]), [[1, 'active'], [2, 'active']]);
+    const third = repo.recordFailure('code-1', 3)!;
     assert.equal(third.failedAttempts, 3);
     assert.equal(third.status, 'locked');
     assert.equal(repo.byCode('code-1')!.status, 'locked');
-    assert.equal(repo.recordFailure('code-1', 3).status, 'locked', 'a locked code stays locked');
+    assert.equal(repo.recordFailure('code-1', 3)!.status, 'locked', 'a locked code stays locked');
     assert.equal(repo.consume('code-1', 'phone-1'), false, 'a locked code cannot be consumed');
+  });
+
+  test('a late wrong guess on a used code leaves it used; an unknown code gives undefined', () => {
+    const repo = new PairingCodeRepository(freshDb().db);
+    insert(repo);
+    assert.equal(repo.consume('code-1', 'phone-1'), true);
+    assert.equal(repo.recordFailure('code-1', 1)!.status, 'used');
+    assert.equal(repo.recordFailure('nope', 1), undefined);
   });
 
   test('recordFailure only touches the named code', () => {
@@ -355,6 +363,7 @@ describe('SecretBox', () => {
       `${ivText}.${ctText}`,
       '',
       `${v}.${ivText}.${ctText}=`,
+      `${sealed}.junk`,
     ];
     for (const s of bad) assert.throws(() => box.open(s), Error, s);
     assert.throws(() => aesGcmBox(new Uint8Array(32).fill(1), 'other').open(sealed), 'another key cannot open it');

@@ -32,8 +32,12 @@ export function shortAuthString(handshakeHash: Uint8Array): string {
   return String(n % 1_000_000).padStart(6, '0');
 }
 
-/** Linking codes are typed by people: accept lower case, spaces and a missing dash. */
+/**
+ * Linking codes are typed by people: accept lower case, spaces and a missing dash. Any other character is kept,
+ * so a mistyped code stays wrong (code_unknown) instead of being silently "repaired" into another code.
+ */
 export function normalizeLinkingCode(text: string): string {
-  const raw = text.toUpperCase().replace(/[^A-Z2-7]/g, '');
-  return raw.length === 8 ? `${raw.slice(0, 4)}-${raw.slice(4)}` : text.toUpperCase();
+  const raw = text.toUpperCase().replace(/[\s-]/g, '');
+  if (!/^[A-Z2-7]{8}$/.test(raw)) return text.toUpperCase();
+  return `${raw.slice(0, 4)}-${raw.slice(4)}`;
 }

@@ -21,12 +21,15 @@ export class PairingCodeRepository {
     return this.db.select().from(pairingCodes).where(eq(pairingCodes.linkingCode, linkingCode)).get();
   }
 
-  /** Counts a wrong PIN; locks the code when the limit is reached. Returns the updated row. */
-  recordFailure(code: string, maxAttempts: number): PairingCodeRow {
+  /**
+   * Counts a wrong PIN; locks the code when the limit is reached. Returns the updated row, or undefined if the
+   * code is gone. Only an active code changes status: a late wrong guess must not turn `used` into `locked`.
+   */
+  recordFailure(code: string, maxAttempts: number): PairingCodeRow | undefined {
     return this.db.update(pairingCodes).set({
       failedAttempts: sql`${pairingCodes.failedAttempts} + 1`,
-      status: sql`CASE WHEN ${pairingCodes.failedAttempts} + 1 >= ${maxAttempts} THEN 'locked' ELSE ${pairingCodes.status} END`,
-    }).where(eq(pairingCodes.code, code)).returning().get()!;
+      status: sql`CASE WHEN ${pairingCodes.status} = 'active' AND ${pairingCodes.failedAttempts} + 1 >= ${maxAttempts} THEN 'locked' ELSE ${pairingCodes.status} END`,
+    }).where(eq(pairingCodes.code, code)).returning().get();
   }
 
   /** Marks an active code used; false if someone else consumed it first (single use under concurrency). */

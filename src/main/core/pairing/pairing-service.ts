@@ -102,6 +102,7 @@ export class PairingService {
 
   private wrongPin(row: PairingCodeRow): never {
     const after = this.codes.recordFailure(row.code, this.timings.maxPinAttempts);
+    if (!after) throw new ApiError(404, 'code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     const attemptsLeft = Math.max(0, this.timings.maxPinAttempts - after.failedAttempts);
     this.log.warn({ linking_code: row.linkingCode, attempts_left: attemptsLeft }, 'wrong pairing PIN');
     throw new ApiError(401, 'pin_mismatch', attemptsLeft === 0

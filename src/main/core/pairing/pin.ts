@@ -1,6 +1,6 @@
 // PINs and codes for pairing. Everything random comes from the CSPRNG; PIN comparison is constant-time so
 // response timing does not leak how many leading digits were right.
-import { randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { toBase32 } from '../../../shared/encoding.js';
 
 export const PIN_DIGITS = 6;
@@ -14,15 +14,6 @@ export function isWellFormedPin(pin: string): boolean {
   return new RegExp(`^\\d{${PIN_DIGITS}}$`).test(pin);
 }
 
-export function pinsEqual(expected: string, given: string): boolean {
-  // Fixed-size buffers: both are padded to the same length so timingSafeEqual never throws and the
-  // comparison time does not depend on the input's length either.
-  const a = Buffer.alloc(16);
-  const b = Buffer.alloc(16);
-  a.write(expected.slice(0, 16));
-  b.write(given.slice(0, 16));
-  return timingSafeEqual(a, b) && expected.length === given.length;
-}
 
 /** The long, unguessable code carried in the QR URL. */
 export function generatePairingCode(): string {

@@ -29,8 +29,9 @@ export function aesGcmBox(key: Uint8Array, kind: string): SecretBox {
       return `v1.${toBase64Url(iv)}.${toBase64Url(ct)}`;
     },
     open(sealed) {
-      const [v, ivText, ctText] = sealed.split('.');
-      if (v !== 'v1' || !ivText || !ctText) throw new Error('sealed secret has an unknown format');
+      const parts = sealed.split('.');
+      const [v, ivText, ctText] = parts;
+      if (parts.length !== 3 || v !== 'v1' || !ivText || !ctText) throw new Error('sealed secret has an unknown format');
       const ct = fromBase64Url(ctText);
       if (ct.length < 16) throw new Error('sealed secret is truncated');
       const d = createDecipheriv('aes-256-gcm', key, fromBase64Url(ivText));
