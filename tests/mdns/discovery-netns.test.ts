@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const scenario = fileURLToPath(new URL('./netns-scenario.ts', import.meta.url));
+const edgeScenario = fileURLToPath(new URL('./netns-edge-scenario.ts', import.meta.url));
 const NETNS_SETUP = 'ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo';
 
 function whyNoNamespace(): string | undefined {
@@ -19,22 +20,29 @@ function whyNoNamespace(): string | undefined {
 
 const reason = whyNoNamespace();
 
+/** Runs a scenario file inside a fresh namespace and returns its RESULT object. */
+async function runScenario(file: string, extraSetup = ''): Promise<Record<string, any>> {
+  const setup = extraSetup ? `${NETNS_SETUP} && ${extraSetup}` : NETNS_SETUP;
+  const child = spawn('unshare', ['--net', 'sh', '-c', `${setup} && exec "$0" --import tsx "$1"`, process.execPath, file], {
+    env: { ...process.env, SALITA_LOG_LEVEL: process.env.SALITA_LOG_LEVEL ?? 'error' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, `scenario exited ${code}\n${err}`);
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(line, `no RESULT line; stdout:\n${out}\nstderr:\n${err}`);
+  const r = JSON.parse(line.slice('RESULT '.length));
+  assert.equal(r.error, undefined, r.error);
+  return r;
+}
+
 test('two nodes discover each other over mDNS, see a rename and a goodbye, and exit without leaked sockets',
   { skip: reason ? `mDNS test skipped: ${reason}` : false, timeout: 180_000 }, async () => {
-    const child = spawn('unshare', ['--net', 'sh', '-c', `${NETNS_SETUP} && exec "$0" --import tsx "$1"`, process.execPath, scenario], {
-      env: { ...process.env, SALITA_LOG_LEVEL: process.env.SALITA_LOG_LEVEL ?? 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 0, `scenario exited ${code}\n${err}`);
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-    assert.ok(line, `no RESULT line; stdout:\n${out}\nstderr:\n${err}`);
-    const r = JSON.parse(line.slice('RESULT '.length));
-    assert.equal(r.error, undefined, r.error);
+    const r = await runScenario(scenario);
     assert.equal(r.a_sees_b.fingerprint, r.b.fingerprint, 'TXT fp is the peer fingerprint');
     assert.equal(r.a_sees_b.port, r.b.port, 'SRV port is the peer HTTP port');
     assert.ok(r.a_sees_b.addresses.includes('127.0.0.1'), `addresses: ${r.a_sees_b.addresses}`);
@@ -43,4 +51,28 @@ test('two nodes discover each other over mDNS, see a rename and a goodbye, and e
     assert.equal(r.a_sees_self, false, 'a node does not list itself');
     assert.equal(r.a_sees_rename.name, 'Renamed B');
     assert.equal(r.b_gone_from_a, true);
+  });
+
+test('mDNS edge cases: published-before-browse, name conflict, chosen addresses, new interface, goodbye events',
+  { skip: reason ? `mDNS test skipped: ${reason}` : false, timeout: 180_000 }, async () => {
+    // 127.0.0.2 is a second address on lo that a node can choose to advertise; the scenario adds a veth itself.
+    const r = await runScenario(edgeScenario, 'ip addr add 127.0.0.2/8 dev lo');
+    assert.equal(r.x_status_started.running, true);
+    assert.equal(r.y_finds_earlier_x, true, 'a service published before the browser started is found');
+    assert.equal(r.x_finds_y, true);
+    assert.equal(r.z_status.instance_name, `${r.x_status_started.instance_name} (2)`, 'conflicting instance name gets a suffix');
+    assert.equal(r.y_sees_x_and_z, true, 'both nodes with the same name are discovered');
+    assert.equal(r.x_sees_z, true);
+    assert.deepEqual(r.x_status_restricted.advertised_addresses, ['127.0.0.2'], 'only addresses this machine has are advertised');
+    assert.ok(r.y_sees_x_restricted.includes('127.0.0.2'), `addresses: ${r.y_sees_x_restricted}`);
+    assert.equal(r.y_address_event, true, "'peer-addresses' fired");
+    assert.ok(!r.y_sees_x_unrestricted.includes('127.0.0.2'), `addresses: ${r.y_sees_x_unrestricted}`);
+    assert.ok(r.z_status_new_iface.includes('10.99.0.1'));
+    assert.ok(r.y_sees_z_new_iface.includes('10.99.0.1'), `addresses: ${r.y_sees_z_new_iface}`);
+    assert.equal(r.rename_goodbyes, 0, 'a rename is not reported as a goodbye');
+    assert.equal(r.z_status_renamed.instance_name, 'Desk (' + r.z_status.instance_name.split('(')[1].split(')')[0] + ')');
+    assert.equal(r.y_goodbye_x, true, "'goodbye' fired when X stopped");
+    assert.equal(r.y_dropped_x, true);
+    assert.equal(r.x_status_stopped.running, false);
+    assert.equal(r.y_discovered_after, 1);
   });
