@@ -57,7 +57,10 @@ export async function cleanupAll(): Promise<void> {
 }
 
 /** A phone as the phone page would be: its own X25519 identity, kept for the test's life. */
-export function makePhone(name = 'Test Phone') {
+let phoneCount = 0;
+
+/** Default names are unique: two phones with the same name and platform count as one device re-installed. */
+export function makePhone(name = `Test Phone ${++phoneCount}`) {
   const privateKey = x25519.utils.randomSecretKey();
   const publicKey = x25519.getPublicKey(privateKey);
   const identity = {
@@ -146,4 +149,12 @@ export async function verifyRaw(node: TestNode, fields: { code?: string; linking
   const crafted = craftPairing(node, { codeRef: fields.code ?? normalizeLinkingCode(fields.linking_code!), ...opts });
   const r = await postJson(`${node.base}/auth/pair/verify`, { ...fields, noise: crafted.noise });
   return { ...r, crafted };
+}
+
+/** The QR/pairing URL carries a LAN address; test nodes listen on loopback. Same URL, pointed at 127.0.0.1. */
+export function loopbackUrl(url: string, node: { port: number }): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(node.port);
+  return u.toString();
 }

@@ -2,15 +2,10 @@
 // ends know each other afterwards, a wrong fingerprint is refused, and heartbeats keep the link alive.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanupAll, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
-/** The QR URL names a LAN address; in a loopback-only test we reach the same node via 127.0.0.1. */
-function loopbackUrl(url: string, node: TestNode): string {
-  const u = new URL(url);
-  return `${node.base}${u.pathname}${u.search}`;
-}
 
 function device(state: any, id: string) {
   return state.devices.find((d: any) => d.node_id === id);

@@ -6,7 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { toBase64Url } from '../../shared/encoding.js';
-import type { AdminState, DesktopNode, DiscoveredNodeView, NodeIdentityResponse } from '../../shared/wire/schemas.js';
+import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, NodeSettings } from '../../shared/wire/schemas.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { openDatabase } from './db/open-database.js';
@@ -23,7 +23,11 @@ import type { NodeCore } from './http/node-core.js';
 import { loadOrCreateIdentity, renameIdentity, type NodeIdentity } from './identity/identity-store.js';
 import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
-import { cachedLanAddresses, lanAddresses } from './net/lan-addresses.js';
+import { presenceOf } from './mesh/mesh-views.js';
+import { cachedInterfaces, hostForUrl, LocalAddresses, type InterfaceTable } from './net/lan-addresses.js';
+import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
+import { NoticeBoard } from './events/notices.js';
+import { SettingsStore } from './settings/settings-store.js';
 import { PairingService } from './pairing/pairing-service.js';
 import { appRoot, appVersion } from './util/app-root.js';
 import { normalizeFingerprint } from '../../shared/fingerprint.js';
@@ -47,6 +51,10 @@ export interface NodeOptions {
   adminToken?: string;
   /** Seals secrets at rest. Electron passes one backed by safeStorage; default: a 0600 key file in dataDir. */
   secretBox?: SecretBox;
+  /** The interface table to use instead of os.networkInterfaces() (tests make up interfaces). */
+  networkInterfaces?: () => InterfaceTable;
+  /** A discovery object to use instead of mDNS (tests: a fake that emits 'peer-addresses' / 'goodbye'). */
+  discovery?: Discovery;
 }
 
 export interface SalitaNode {
@@ -59,18 +67,37 @@ export interface SalitaNode {
   stop(): Promise<void>;
 }
 
-/** The slice of the mDNS module the node uses; see discovery/mdns-discovery.ts. */
-interface Discovery {
+/** What the mDNS module reports about itself (diagnostics). */
+export interface DiscoveryStatus {
+  running: boolean;
+  instance_name?: string;
+  advertised_addresses: string[];
+  discovered: number;
+  last_error?: string;
+}
+
+/**
+ * The slice of the mDNS module the node uses; see discovery/mdns-discovery.ts. The optional members are used
+ * when the module has them: the addresses to advertise, its status, and what it hears about paired nodes.
+ */
+export interface Discovery {
   start(): Promise<void>;
   stop(): Promise<void>;
   peers(): { node_id: string; name: string; fingerprint: string; host: string; port: number; addresses: string[]; version: string }[];
   rename(name: string): Promise<void>;
+  setAddresses?(addresses: string[]): unknown;
+  status?(): DiscoveryStatus;
   on(event: 'change', fn: () => void): unknown;
+  on(event: 'peer-addresses', fn: (nodeId: string, addresses: string[]) => void): unknown;
+  on(event: 'goodbye', fn: (nodeId: string) => void): unknown;
+  on(event: 'interfaces', fn: () => void): unknown;
 }
 
 export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const log = createLogger('node');
   const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
+  // Read before anything else is opened: a corrupt settings file stops the start with an error naming it.
+  const settings = new SettingsStore(opts.dataDir);
   const { identity: loaded, created } = loadOrCreateIdentity(opts.dataDir);
   let identity: NodeIdentity = loaded;
   log.info({ node_id: identity.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
@@ -83,16 +110,23 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const nonces = new NonceRepository(database.db);
   const links = new PeerLinkRepository(database.db, box);
   const feed = new ChangeFeed();
-  const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'));
+  const notices = new NoticeBoard(feed);
+  const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), { offlineAfterMs: timings.offlineAfterMs, notices });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
   const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
   const version = appVersion();
   let port = 0;
   let discovery: Discovery | undefined;
+  let mdnsError: string | undefined;
+  const listenHost = opts.host ?? '0.0.0.0';
 
   const publicKey = toBase64Url(identity.publicKey);
-  const ownAddresses = () => cachedLanAddresses().map((a) => a.address);
+  const interfaceTable = opts.networkInterfaces ?? (() => cachedInterfaces());
+  const local = new LocalAddresses(() => settings.interfaces(), interfaceTable);
+  /** What this node offers to other devices: QR candidate URLs, mDNS, heartbeats, its desktop_node. */
+  const ownAddresses = () => local.advertised();
+  const addressUrls = () => ownAddresses().map((a) => `http://${hostForUrl(a)}:${port}`);
   const desktopNode = (): DesktopNode => ({
     node_id: identity.nodeId, name: identity.name, hostname: osHostname(), port,
     capabilities: CAPABILITIES, public_key: publicKey, fingerprint: identity.fingerprint, addresses: ownAddresses(),
@@ -106,7 +140,12 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   }));
 
   const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
-    { self: desktopNode, port: () => port, staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }) },
+    {
+      self: desktopNode, port: () => port, staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
+      advertisedAddresses: ownAddresses,
+      lanAddresses: () => local.lan().map((a) => a.address),
+      replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
+    },
     timings, createLogger('pairing'));
 
   const core: NodeCore = {
@@ -123,9 +162,47 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       },
     }),
     adminState: (): AdminState => ({
-      identity: identityView(), port, devices: mesh.devices(), discovered: discovered(), lan_addresses: lanAddresses(),
-      pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()],
+      identity: identityView(), port, devices: mesh.devices(), discovered: discovered(), lan_addresses: local.lan(),
+      pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()], notices: notices.list(),
     }),
+    notices,
+    settings: () => settings.get(),
+    updateSettings: (next: NodeSettings) => {
+      const saved = settings.set(next);
+      log.info({ interfaces: saved.interfaces }, 'interface settings changed');
+      applyAddresses(true);
+      return saved;
+    },
+    addressUrls,
+    diagnostics: async (): Promise<DiagnosticsResponse> => {
+      const interfaces = local.all();
+      const advertised = ownAddresses();
+      const status = discovery?.status?.();
+      const now = Date.now();
+      return {
+        interfaces: interfaces.map((a) => ({ name: a.interface, address: a.address, family: a.family, kind: a.kind, advertised: a.advertised })),
+        missing_interfaces: local.missingInterfaces(),
+        port,
+        listen: { host: listenHost, addresses: listenAddresses(listenHost, interfaces) },
+        reachability: await checkReachability(advertised, port, identity.nodeId),
+        mdns: {
+          enabled: discovery !== undefined || opts.mdns === true,
+          running: status?.running ?? discovery !== undefined,
+          ...(status?.instance_name !== undefined ? { instance_name: status.instance_name } : {}),
+          advertised_addresses: status?.advertised_addresses ?? (discovery ? advertised : []),
+          discovered: status?.discovered ?? discovery?.peers().length ?? 0,
+          ...((status?.last_error ?? mdnsError) !== undefined ? { last_error: (status?.last_error ?? mdnsError)! } : {}),
+        },
+        peers: mesh.peerRows().map((row) => {
+          const round = mesh.lastHeartbeatRound(row.id);
+          return {
+            node_id: row.id, name: row.name, status: meshNodeViewStatus(row, now), last_seen: row.lastSeen, addresses: row.addresses,
+            ...(round ? { last_attempt: { at: round.at, tried: round.tried.map((t) => ({ ...t })) } } : {}),
+          };
+        }),
+        firewall_hints: firewallHints(port),
+      };
+    },
     rename: (name: string) => {
       identity = renameIdentity(opts.dataDir, identity, name);
       meshRepo.upsertSelf({ ...selfRow(), name: identity.name });
@@ -139,10 +216,28 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     publicKey, addresses: ownAddresses(),
   });
 
+  const meshNodeViewStatus = (row: Parameters<typeof presenceOf>[0], now: number) => presenceOf(row, timings.offlineAfterMs, now);
+
+  /** Pushes the advertised addresses to mDNS and the UI when they changed (or when forced: settings changed). */
+  let lastAdvertised = '';
+  const applyAddresses = (force = false) => {
+    const now = ownAddresses();
+    const key = JSON.stringify(now);
+    if (!force && key === lastAdvertised) return;
+    lastAdvertised = key;
+    try {
+      void Promise.resolve(discovery?.setAddresses?.(now)).catch((err: Error) => log.warn({ err: err.message }, 'mDNS could not take the new addresses'));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'mDNS could not take the new addresses');
+    }
+    if (port !== 0) meshRepo.upsertSelf(selfRow());
+    feed.changed();
+  };
+
   const app = createApp(core);
   let listening;
   try {
-    listening = await listen(app.fetch as never, { port: opts.port ?? DEFAULT_PORT, host: opts.host ?? '0.0.0.0', strictPort: opts.strictPort ?? false });
+    listening = await listen(app.fetch as never, { port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false });
   } catch (err) {
     database.close();
     throw err;
@@ -152,24 +247,44 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     log.warn({ wanted: opts.port, port }, `port ${opts.port} was taken; listening on ${port} instead`);
   }
   meshRepo.upsertSelf(selfRow());
+  lastAdvertised = JSON.stringify(ownAddresses());
 
-  if (opts.mdns) {
+  if (opts.mdns || opts.discovery) {
     try {
-      const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
-      discovery = new MdnsDiscovery({
-        self: { node_id: identity.nodeId, name: identity.name, fingerprint: normalizeFingerprint(identity.fingerprint)!, port, version },
-        logger: createLogger('mdns'),
-      }) as Discovery;
-      discovery.on('change', () => feed.changed());
-      await discovery.start();
+      if (opts.discovery) {
+        discovery = opts.discovery;
+      } else {
+        const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
+        discovery = new MdnsDiscovery({
+          self: { node_id: identity.nodeId, name: identity.name, fingerprint: normalizeFingerprint(identity.fingerprint)!, port, version },
+          logger: createLogger('mdns'),
+          addresses: ownAddresses(),
+        } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
+      }
+      const d = discovery;
+      d.on('change', () => feed.changed());
+      // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
+      d.on('peer-addresses', (nodeId: string, addresses: string[]) => {
+        if (typeof nodeId === 'string' && Array.isArray(addresses)) mesh.learnAddresses(nodeId, addresses.filter((a) => typeof a === 'string'));
+      });
+      d.on('goodbye', (nodeId: string) => {
+        if (typeof nodeId === 'string') mesh.goodbye(nodeId);
+      });
+      // The module noticed an interface change before our own poll did.
+      d.on('interfaces', () => applyAddresses());
+      await d.setAddresses?.(ownAddresses());
+      await d.start();
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'mDNS discovery could not start; pairing by URL still works');
+      mdnsError = (err as Error).message;
+      log.error({ err: mdnsError }, 'mDNS discovery could not start; pairing by URL still works');
       discovery = undefined;
     }
   }
 
   const timers = [
-    setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(250, Math.min(10_000, timings.offlineAfterMs / 3))),
+    setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
+    // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
+    setInterval(() => applyAddresses(), 3_000),
     setInterval(() => nonces.prune(Date.now()), 60_000),
     setInterval(() => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')), timings.heartbeatIntervalMs),
   ];

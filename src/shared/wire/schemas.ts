@@ -114,7 +114,9 @@ export const HeartbeatRequest = z.object({
 }).strict();
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 
-export const NodeStatus = z.enum(['online', 'offline']);
+/** online: heard within offlineAfterMs/2; degraded: heard within offlineAfterMs; offline: silent longer, or said goodbye. */
+export const NodeStatus = z.enum(['online', 'degraded', 'offline']);
+export type NodeStatus = z.infer<typeof NodeStatus>;
 export const MeshNodeView = z.object({
   node_id: z.string(),
   name: z.string(),
@@ -145,12 +147,81 @@ export const DiscoveredNodeView = z.object({
 });
 export type DiscoveredNodeView = z.infer<typeof DiscoveredNodeView>;
 
+/** What an interface is, by its name and address (net/lan-addresses.ts); only 'lan' and 'vpn' are advertised by default. */
+export const InterfaceKind = z.enum(['lan', 'vpn', 'container', 'loopback', 'link-local']);
+export type InterfaceKind = z.infer<typeof InterfaceKind>;
+
 export const LanAddressView = z.object({
   interface: z.string(),
   address: z.string(),
   family: z.enum(['IPv4', 'IPv6']),
+  kind: InterfaceKind,
+  /** Offered to other devices (QR candidate URLs, mDNS, heartbeats), per the interface settings. */
+  advertised: z.boolean(),
 });
 export type LanAddressView = z.infer<typeof LanAddressView>;
+
+/** Node settings kept in `<data dir>/settings.json`; GET/PUT /api/admin/settings. */
+export const NodeSettings = z.object({
+  /** Interface NAMES to advertise; null = automatic (every 'lan' and 'vpn' interface). */
+  interfaces: z.array(z.string().trim().min(1).max(64)).max(64).nullable(),
+});
+export type NodeSettings = z.infer<typeof NodeSettings>;
+export const SettingsUpdateRequest = NodeSettings.strict();
+
+/** Something the person should know about, shown until dismissed (kept in memory, newest first). */
+export const NoticeView = z.object({
+  id: z.string(),
+  type: z.literal('device_replaced'),
+  /** The device's name (as it paired again). */
+  name: z.string(),
+  old_node_id: z.string(),
+  new_node_id: z.string(),
+  at: z.string(),
+});
+export type NoticeView = z.infer<typeof NoticeView>;
+
+/** GET /api/node/addresses (public): every advertised pairing base URL, for the phone page. */
+export const NodeAddressesResponse = z.object({ urls: z.array(z.string()) });
+export type NodeAddressesResponse = z.infer<typeof NodeAddressesResponse>;
+
+export const HeartbeatAttemptView = z.object({ address: z.string(), ok: z.boolean(), error: z.string().optional() });
+export type HeartbeatAttemptView = z.infer<typeof HeartbeatAttemptView>;
+
+/** GET /api/node/diagnostics (admin): what the "Network" panel shows. */
+export const DiagnosticsResponse = z.object({
+  interfaces: z.array(z.object({
+    name: z.string(),
+    address: z.string(),
+    family: z.enum(['IPv4', 'IPv6']),
+    kind: InterfaceKind,
+    advertised: z.boolean(),
+  })),
+  /** Interface names chosen in the settings that this machine does not have right now. */
+  missing_interfaces: z.array(z.string()),
+  port: z.number(),
+  listen: z.object({ host: z.string(), addresses: z.array(z.string()) }),
+  /** This machine calling its own advertised address:port (GET /api/node/identity, short timeout). */
+  reachability: z.array(z.object({ address: z.string(), url: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  mdns: z.object({
+    enabled: z.boolean(),
+    running: z.boolean(),
+    instance_name: z.string().optional(),
+    advertised_addresses: z.array(z.string()),
+    discovered: z.number(),
+    last_error: z.string().optional(),
+  }),
+  peers: z.array(z.object({
+    node_id: z.string(),
+    name: z.string(),
+    status: NodeStatus,
+    last_seen: z.string().nullable(),
+    addresses: z.array(z.string()),
+    last_attempt: z.object({ at: z.string(), tried: z.array(HeartbeatAttemptView) }).optional(),
+  })),
+  firewall_hints: z.array(z.object({ os: z.enum(['linux', 'macos', 'windows']), text: z.string() })),
+});
+export type DiagnosticsResponse = z.infer<typeof DiagnosticsResponse>;
 
 /**
  * A desktop pairing waiting for its person to confirm that both screens show the same short code
@@ -176,6 +247,8 @@ export const AdminState = z.object({
   discovered: z.array(DiscoveredNodeView),
   lan_addresses: z.array(LanAddressView),
   pending_pairings: z.array(PendingPairingView),
+  /** Newest first, at most 20. */
+  notices: z.array(NoticeView),
 });
 export type AdminState = z.infer<typeof AdminState>;
 

@@ -6,6 +6,9 @@ import { meshNodes } from './schema.js';
 
 export type MeshNodeRow = typeof meshNodes.$inferSelect;
 
+/** Why a re-pair replaced an older row: (a) key_changed, (b) node_id_changed, (c) same_device. */
+export type ReplaceReason = 'key_changed' | 'node_id_changed' | 'same_device';
+
 export interface MeshNodeUpsert {
   id: string;
   name: string;
@@ -21,6 +24,19 @@ export interface MeshNodeUpsert {
   /** Marks the row as heard from now (online). */
   seen?: boolean;
 }
+
+/**
+ * Names Salita's clients give a device by default (the phone page names it from the browser: "iPhone",
+ * "Android phone", "Linux device"...). Two different phones in one home easily
+ * share one of these, so such a name is no evidence of "the same device": the same-name rule (c) skips them,
+ * or pairing a second Android phone would silently cut off the first.
+ */
+export function isGenericDeviceName(name: string): boolean {
+  const n = name.trim().toLowerCase();
+  return GENERIC_NAMES.has(n) || GENERIC_DEVICE_PREFIX.test(n);
+}
+const GENERIC_NAMES = new Set(['iphone', 'ipad', 'android phone', 'android tablet', 'mac', 'windows pc', 'my phone', 'phone', 'tablet', 'salita node']);
+const GENERIC_DEVICE_PREFIX = /^(android|ios|ipados|macos|mac os|windows|linux|chrome ?os|cros|unknown|web) device$/;
 
 /** Most recent first, deduplicated, bounded: a peer's address history must not grow without limit. */
 export function mergeAddresses(fresh: readonly string[], known: readonly string[], max = 16): string[] {
@@ -87,6 +103,46 @@ export class MeshRepository {
       addresses: mergeAddresses(addresses, existing.addresses),
     }).where(eq(meshNodes.id, id)).run();
     return true;
+  }
+
+  /** Adds addresses a peer was seen on (e.g. an mDNS answer) without changing its presence. False if unknown. */
+  addAddresses(id: string, addresses: readonly string[]): boolean {
+    const existing = this.get(id);
+    if (!existing || existing.isCurrent) return false;
+    const merged = mergeAddresses(addresses, existing.addresses);
+    if (JSON.stringify(merged) === JSON.stringify(existing.addresses)) return true;
+    this.db.update(meshNodes).set({ addresses: merged }).where(eq(meshNodes.id, id)).run();
+    return true;
+  }
+
+  /** Shows a peer offline at once (it said goodbye); it comes back online the next time it is heard. */
+  markOffline(id: string): boolean {
+    return this.db.update(meshNodes).set({ status: 'offline' })
+      .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false), eq(meshNodes.status, 'online'))).run().changes > 0;
+  }
+
+  /**
+   * Rows that a newly paired device replaces (re-pair after a reinstall): (a) the same node_id with another key,
+   * (b) the same key under another node_id, (c) the same name, kind and device platform under another node_id
+   * (not for a generic default name like "Android phone", and not when both report different device host names).
+   */
+  findReplaced(c: { id: string; name: string; kind: 'desktop' | 'phone'; publicKey: string; platform: unknown; hostname?: unknown }): { row: MeshNodeRow; reason: ReplaceReason }[] {
+    const out: { row: MeshNodeRow; reason: ReplaceReason }[] = [];
+    const sameName = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+    // Two desktops that both report a host name and report different ones are two machines, whatever their names.
+    const differs = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a !== b;
+    for (const row of this.peers()) {
+      if (row.id === c.id) {
+        if (row.publicKey && row.publicKey !== c.publicKey) out.push({ row, reason: 'key_changed' });
+      } else if (row.publicKey && row.publicKey === c.publicKey) {
+        out.push({ row, reason: 'node_id_changed' });
+      } else if (sameName(row.name, c.name) && !isGenericDeviceName(c.name) && row.kind === c.kind
+          && typeof c.platform === 'string' && c.platform !== '' && row.metadata?.platform === c.platform
+          && !differs(row.metadata?.hostname, c.hostname)) {
+        out.push({ row, reason: 'same_device' });
+      }
+    }
+    return out;
   }
 
   get(id: string): MeshNodeRow | undefined {

@@ -1,7 +1,8 @@
 // What the HTTP routes need from the running node. Defined here, implemented by node.ts, so routes can be
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
-import type { AdminState, DesktopNode, NodeIdentityPayload, NodeIdentityResponse } from '../../../shared/wire/schemas.js';
+import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings } from '../../../shared/wire/schemas.js';
+import type { NoticeBoard } from '../events/notices.js';
 import type { NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
@@ -27,4 +28,11 @@ export interface NodeCore {
   pairingIdentity(): { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload };
   adminState(): AdminState;
   rename(name: string): void;
+  readonly notices: NoticeBoard;
+  settings(): NodeSettings;
+  /** Persists the settings and applies them at once (candidate URLs, mDNS, heartbeats). */
+  updateSettings(next: NodeSettings): NodeSettings;
+  /** Every advertised pairing base URL `http://<addr>:<port>`. */
+  addressUrls(): string[];
+  diagnostics(): Promise<DiagnosticsResponse>;
 }

@@ -3,21 +3,53 @@
 import type { Logger } from 'pino';
 import { DeviceClient } from '../../../shared/client/device-client.js';
 import type { PairingSuccess } from '../../../shared/client/pairing-client.js';
-import type { AnnounceRequest, MeshNodeView, NodeIdentityPayload, PairRemoteRequest, PairRemoteResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
-import type { MeshRepository } from '../db/mesh-repository.js';
+import type { AnnounceRequest, HeartbeatAttemptView, MeshNodeView, NodeIdentityPayload, PairRemoteRequest, PairRemoteResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
+import type { MeshNodeRow, MeshRepository, ReplaceReason } from '../db/mesh-repository.js';
+import type { NoticeBoard } from '../events/notices.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import type { ChangeFeed } from '../events/change-feed.js';
 import { ApiError } from '../http/api-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
+import { describeFetchError } from '../net/fetch-error.js';
 import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
 import { NODE_SHA256 } from '../crypto/node-noise.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
-import { meshNodeView } from './mesh-views.js';
+import { meshNodeView, presenceOf } from './mesh-views.js';
+
+/** How long one heartbeat attempt on one address may take before the next address is tried. */
+export const HEARTBEAT_ATTEMPT_TIMEOUT_MS = 3_000;
+
+export interface HeartbeatRound {
+  at: string;
+  tried: HeartbeatAttemptView[];
+}
+
+export interface MeshServiceOptions {
+  /** Presence thresholds (online / degraded / offline); without it the stored status is shown as is. */
+  offlineAfterMs?: number;
+  /** Where "device replaced" notices go. */
+  notices?: NoticeBoard;
+}
+
+/** What a newly paired device is, for the re-pair-after-reinstall rules. */
+export interface PairedCandidate {
+  id: string;
+  name: string;
+  kind: 'desktop' | 'phone';
+  publicKey: string;
+  deviceInfo: Record<string, unknown>;
+}
 
 export class MeshService {
   /** Outgoing desktop pairings waiting for this node's person to compare the short code. */
   private readonly outgoing = new PendingConfirmations<{ paired: PairingSuccess; reachedAt: string }>();
+  /** The last heartbeat round to each peer: every address tried and what happened (diagnostics). */
+  private readonly rounds = new Map<string, HeartbeatRound>();
+  /** Peers with a heartbeat round in flight: a slow round (dead addresses) must not pile up behind the timer. */
+  private readonly inFlight = new Set<string>();
+  /** Presence last pushed to the UI, so the sweeper reports online -> degraded transitions too. */
+  private lastPresence = new Map<string, string>();
 
   constructor(
     private readonly mesh: MeshRepository,
@@ -25,10 +57,64 @@ export class MeshService {
     private readonly links: PeerLinkRepository,
     private readonly feed: ChangeFeed,
     private readonly log: Logger,
+    private readonly opts: MeshServiceOptions = {},
   ) {}
 
   devices(): MeshNodeView[] {
-    return this.mesh.peers().map(meshNodeView);
+    const now = Date.now();
+    return this.mesh.peers().map((row) => meshNodeView(row, this.opts.offlineAfterMs, now));
+  }
+
+  /** A paired device's row (diagnostics). */
+  peerRows(): MeshNodeRow[] {
+    return this.mesh.peers();
+  }
+
+  lastHeartbeatRound(nodeId: string): HeartbeatRound | undefined {
+    return this.rounds.get(nodeId);
+  }
+
+  /** Addresses a paired node was seen on by mDNS: kept with the others (presence is left to heartbeats). */
+  learnAddresses(nodeId: string, addresses: readonly string[]): boolean {
+    if (addresses.length === 0 || !this.isPaired(nodeId)) return false;
+    const before = this.mesh.get(nodeId)?.addresses;
+    if (!this.mesh.addAddresses(nodeId, addresses)) return false;
+    if (JSON.stringify(before) !== JSON.stringify(this.mesh.get(nodeId)?.addresses)) this.feed.changed();
+    return true;
+  }
+
+  /** A paired desktop said goodbye over mDNS: offline at once, until it is heard again. */
+  goodbye(nodeId: string): boolean {
+    const row = this.mesh.get(nodeId);
+    if (!row || row.isCurrent || row.kind !== 'desktop') return false;
+    const changed = this.mesh.markOffline(nodeId);
+    if (changed) {
+      this.log.info({ node_id: nodeId }, 'paired desktop said goodbye (mDNS): offline');
+      this.feed.changed();
+    }
+    return changed;
+  }
+
+  /**
+   * Re-pair after a reinstall: removes every older row the newly paired device replaces ((a) same node_id with
+   * another key, (b) same key under another node_id, (c) same name + kind + platform), revoking its sessions and
+   * dropping the link we held on it, and tells the person. `keepSessionId` is the new pairing's own session.
+   * Returns what was replaced; never leaves two rows for one device.
+   */
+  replaceStale(c: PairedCandidate, keepSessionId?: string): { nodeId: string; reason: ReplaceReason }[] {
+    const found = this.mesh.findReplaced({
+      id: c.id, name: c.name, kind: c.kind, publicKey: c.publicKey, platform: c.deviceInfo.platform, hostname: c.deviceInfo.hostname,
+    });
+    for (const { row, reason } of found) {
+      const revoked = this.sessions.revokeAllFor(row.id, row.id === c.id ? keepSessionId : undefined);
+      this.links.remove(row.id);
+      this.mesh.remove(row.id);
+      this.rounds.delete(row.id);
+      this.log.warn({ old_node_id: row.id, new_node_id: c.id, reason, sessions_revoked: revoked.length }, 'a re-paired device replaced its old record');
+      this.opts.notices?.add({ type: 'device_replaced', name: c.name, old_node_id: row.id, new_node_id: c.id });
+    }
+    if (found.length > 0) this.feed.changed();
+    return found.map(({ row, reason }) => ({ nodeId: row.id, reason }));
   }
 
   isPaired(nodeId: string): boolean {
@@ -54,7 +140,7 @@ export class MeshService {
       seen: true,
     });
     this.feed.changed();
-    return meshNodeView(row);
+    return meshNodeView(row, this.opts.offlineAfterMs);
   }
 
   heartbeat(sessionNodeId: string, addresses: readonly string[], peerAddress: string | undefined): void {
@@ -68,6 +154,7 @@ export class MeshService {
     if (!this.mesh.remove(nodeId)) throw new ApiError(404, 'not_found', `No paired device with id ${nodeId}.`);
     const revoked = this.sessions.revokeAllFor(nodeId);
     this.links.remove(nodeId);
+    this.rounds.delete(nodeId);
     this.log.info({ node_id: nodeId, sessions_revoked: revoked.length }, 'device unpaired');
     this.feed.changed();
     return revoked;
@@ -111,6 +198,8 @@ export class MeshService {
 
   private completeOutgoing(paired: PairingSuccess, reachedAt: string): MeshNodeView {
     const d = paired.desktop;
+    // The other desktop's answer carries no device_info (no platform), so rules (a) and (b) apply here, not (c).
+    this.replaceStale({ id: d.node_id, name: d.name, kind: 'desktop', publicKey: d.public_key, deviceInfo: {} });
     const row = this.mesh.upsertPeer({
       id: d.node_id, name: d.name, kind: 'desktop', hostname: reachedAt, port: d.port,
       capabilities: d.capabilities, publicKey: d.public_key, addresses: [reachedAt, ...d.addresses], paired: true, seen: true,
@@ -118,44 +207,80 @@ export class MeshService {
     this.links.save({ nodeId: d.node_id, sessionId: paired.sessionId, deviceSecret: paired.deviceSecret });
     this.log.info({ node_id: d.node_id }, 'paired with remote desktop');
     this.feed.changed();
-    return meshNodeView(row);
-  }
-
-  /** Presence: peers silent for longer than `offlineAfterMs` show offline. */
-  sweepPresence(offlineAfterMs: number): void {
-    const changed = this.mesh.markSilentOffline(new Date(Date.now() - offlineAfterMs).toISOString());
-    if (changed > 0) this.feed.changed();
+    return meshNodeView(row, this.opts.offlineAfterMs);
   }
 
   /**
-   * Heartbeats every desktop we hold a session on (signed, like any device request), trying its known
-   * addresses in order (last good first), so the other side sees us online and learns our addresses.
+   * Presence: peers silent for longer than `offlineAfterMs` are stored offline; peers silent for more than half
+   * of it show degraded. Any change of what the UI shows is pushed.
+   */
+  sweepPresence(offlineAfterMs: number): void {
+    const now = Date.now();
+    let changed = this.mesh.markSilentOffline(new Date(now - offlineAfterMs).toISOString()) > 0;
+    const presence = new Map(this.mesh.peers().map((r) => [r.id, presenceOf(r, offlineAfterMs, now)] as const));
+    if (presence.size !== this.lastPresence.size || [...presence].some(([id, st]) => this.lastPresence.get(id) !== st)) changed = true;
+    this.lastPresence = presence;
+    if (changed) this.feed.changed();
+  }
+
+  /**
+   * Heartbeats every desktop we hold a session on (signed, like any device request), trying its known addresses
+   * newest first (the last one that worked is moved to the front), so the other side sees us online and learns
+   * our addresses; its answer tells us its current addresses. Each round's attempts are kept for diagnostics.
    */
   async heartbeatPeers(ownAddresses: string[]): Promise<void> {
     await Promise.all(this.links.all().map(async (link) => {
-      const peer = this.mesh.get(link.nodeId);
-      if (!peer || !peer.port) return;
-      const candidates = [...new Set([...(peer.hostname ? [peer.hostname] : []), ...peer.addresses])];
-      for (const host of candidates) {
-        const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
-          fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(5_000) })) as typeof fetch,
-          sha256: NODE_SHA256,
-        });
-        try {
-          const res = await client.request('POST', '/api/node/heartbeat', { addresses: ownAddresses });
-          if (res.status === 200) {
-            this.mesh.upsertPeer({ id: peer.id, name: peer.name, kind: peer.kind, hostname: host, addresses: [host], seen: true });
-            this.feed.changed();
-            return;
-          }
-          if (res.status === 401) {
-            this.log.warn({ node_id: peer.id, error: (res.body as { error?: string }).error }, 'peer refuses our session (it unpaired us?)');
-            return;
-          }
-        } catch (err) {
-          this.log.debug({ node_id: peer.id, host, err: (err as Error).message }, 'heartbeat failed on this address');
-        }
+      if (this.inFlight.has(link.nodeId)) return;
+      this.inFlight.add(link.nodeId);
+      try {
+        await this.heartbeatPeer(link, ownAddresses);
+      } finally {
+        this.inFlight.delete(link.nodeId);
       }
     }));
+  }
+
+  private async heartbeatPeer(link: { nodeId: string; sessionId: string; deviceSecret: Uint8Array }, ownAddresses: string[]): Promise<void> {
+    const peer = this.mesh.get(link.nodeId);
+    if (!peer || !peer.port) return;
+    // IPv6 link-local addresses need a zone id a URL cannot carry portably: not worth an attempt.
+    const candidates = [...new Set([...peer.addresses, ...(peer.hostname ? [peer.hostname] : [])])]
+      .filter((h) => !/^fe[89ab][0-9a-f]:/i.test(h));
+    const round: HeartbeatRound = { at: new Date().toISOString(), tried: [] };
+    const finish = () => {
+      if (this.mesh.get(peer.id)) this.rounds.set(peer.id, round);
+    };
+    for (const host of candidates) {
+      const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
+        fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(HEARTBEAT_ATTEMPT_TIMEOUT_MS) })) as typeof fetch,
+        sha256: NODE_SHA256,
+      });
+      try {
+        const res = await client.request('POST', '/api/node/heartbeat', { addresses: ownAddresses });
+        const body = (res.body ?? {}) as { error?: string; desktop_node?: { node_id?: unknown; addresses?: unknown } };
+        if (res.status === 200) {
+          round.tried.push({ address: host, ok: true });
+          finish();
+          if (!this.mesh.get(peer.id)) return;
+          const announced = body.desktop_node?.node_id === peer.id && Array.isArray(body.desktop_node.addresses)
+            ? body.desktop_node.addresses.filter((a): a is string => typeof a === 'string' && a.length > 0 && a.length <= 300).slice(0, 32)
+            : [];
+          // The address that answered first, then what the peer says it has now (an IP change heals here).
+          this.mesh.upsertPeer({ id: peer.id, name: peer.name, kind: peer.kind, hostname: host, addresses: [host, ...announced], seen: true });
+          this.feed.changed();
+          return;
+        }
+        round.tried.push({ address: host, ok: false, error: `HTTP ${res.status}${body.error ? ` ${body.error}` : ''}` });
+        if (res.status === 401) {
+          this.log.warn({ node_id: peer.id, error: body.error }, 'peer refuses our session (it unpaired us?)');
+          break;
+        }
+      } catch (err) {
+        const error = describeFetchError(err, HEARTBEAT_ATTEMPT_TIMEOUT_MS);
+        round.tried.push({ address: host, ok: false, error });
+        this.log.debug({ node_id: peer.id, host, err: error }, 'heartbeat failed on this address');
+      }
+    }
+    finish();
   }
 }

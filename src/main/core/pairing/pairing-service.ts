@@ -17,7 +17,8 @@ import { ApiError } from '../http/api-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import { hostForUrl, lanAddresses } from '../net/lan-addresses.js';
+import { hostForUrl } from '../net/lan-addresses.js';
+import type { PairedCandidate } from '../mesh/mesh-service.js';
 import { PendingConfirmations } from './pending-confirmations.js';
 import { generateLinkingCode, generatePairingCode, generatePin, normalizeLinkingCode } from './pin.js';
 
@@ -25,6 +26,12 @@ export interface PairingContext {
   self(): DesktopNode;
   port(): number;
   staticKey(): { privateKey: Uint8Array; publicKey: Uint8Array };
+  /** The addresses this node offers (QR candidate URLs), in preference order. */
+  advertisedAddresses(): string[];
+  /** Every non-loopback address of this node (one may be asked for explicitly even if not advertised). */
+  lanAddresses(): string[];
+  /** Re-pair after reinstall: removes the rows the new device replaces (see MeshService.replaceStale). */
+  replaceStale?(candidate: PairedCandidate, keepSessionId: string): unknown;
 }
 
 export interface PairingOutcome {
@@ -56,9 +63,10 @@ export class PairingService {
   ) {}
 
   async start(requestedAddress?: string): Promise<PairStartResponse> {
-    const addrs = lanAddresses().map((a) => a.address);
-    if (requestedAddress !== undefined && !addrs.includes(requestedAddress)) {
-      throw new ApiError(400, 'invalid_request', `${requestedAddress} is not one of this node's LAN addresses (${addrs.join(', ') || 'none'})`);
+    const addrs = this.ctx.advertisedAddresses();
+    const all = this.ctx.lanAddresses();
+    if (requestedAddress !== undefined && !all.includes(requestedAddress)) {
+      throw new ApiError(400, 'invalid_request', `${requestedAddress} is not one of this node's LAN addresses (${all.join(', ') || 'none'})`);
     }
     // Without any LAN address, fall back to the mDNS host name so the QR is still meaningful on the LAN.
     const hosts = requestedAddress ? [requestedAddress, ...addrs.filter((a) => a !== requestedAddress)] : addrs;
@@ -197,6 +205,9 @@ export class PairingService {
 
   private storePeer(peer: NodeIdentityPayload, peerAddress: string | undefined, keepSessionId: string): void {
     const kind = peer.port !== undefined ? 'desktop' : 'phone';
+    // Re-pair after a reinstall: the same device under a new key or node_id replaces its old row (sessions
+    // revoked, our link on it dropped, a notice for the person); never two rows for one device.
+    this.ctx.replaceStale?.({ id: peer.node_id, name: peer.name, kind, publicKey: peer.public_key, deviceInfo: peer.device_info }, keepSessionId);
     // A re-pair of a known device (e.g. after its app was reset) starts from a clean slate of sessions.
     this.sessions.revokeAllFor(peer.node_id, keepSessionId);
     this.mesh.upsertPeer({

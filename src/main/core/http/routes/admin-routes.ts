@@ -1,8 +1,8 @@
 // Routes for the desktop UI on this machine (admin token + loopback): state, rename, unpair,
-// pair with another desktop, and the live event socket.
+// pair with another desktop, settings, notices, network diagnostics, and the live event socket.
 import { Hono } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
-import { PairRemoteRequest, RenameRequest, type AdminEvent } from '../../../../shared/wire/schemas.js';
+import { PairRemoteRequest, RenameRequest, SettingsUpdateRequest, type AdminEvent } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
@@ -13,6 +13,21 @@ export function adminRoutes(core: NodeCore): Hono {
   const admin = requireAdmin(core.adminToken);
 
   app.get('/admin/state', admin, (c) => c.json(core.adminState()));
+
+  app.get('/admin/settings', admin, (c) => c.json(core.settings()));
+
+  app.put('/admin/settings', admin, async (c) => {
+    const req = await readBody(c, SettingsUpdateRequest);
+    return c.json(core.updateSettings(req));
+  });
+
+  // Idempotent: dismissing a notice that is already gone is fine (two windows, a double click).
+  app.post('/admin/notices/:id/dismiss', admin, (c) => {
+    core.notices.dismiss(c.req.param('id'));
+    return c.json({ ok: true });
+  });
+
+  app.get('/node/diagnostics', admin, async (c) => c.json(await core.diagnostics()));
 
   app.patch('/node/identity', admin, async (c) => {
     const req = await readBody(c, RenameRequest);

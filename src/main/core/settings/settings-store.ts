@@ -1,0 +1,65 @@
+// The person's node settings, kept in `<data dir>/settings.json` (written atomically). A missing file means the
+// defaults; a file that is not valid JSON or not valid settings stops the node at start-up with an error that
+// names the file, rather than silently replacing what the person chose.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NodeSettings } from '../../../shared/wire/schemas.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export const SETTINGS_FILE = 'settings.json';
+
+export const DEFAULT_SETTINGS: NodeSettings = { interfaces: null };
+
+export class SettingsFileError extends Error {
+  constructor(public readonly path: string, reason: string) {
+    super(`The settings file ${path} is corrupt (${reason}). Fix it, or delete it to go back to the defaults.`);
+    this.name = 'SettingsFileError';
+  }
+}
+
+export function settingsPath(dataDir: string): string {
+  return join(dataDir, SETTINGS_FILE);
+}
+
+export function loadSettings(dataDir: string): NodeSettings {
+  const path = settingsPath(dataDir);
+  if (!existsSync(path)) return { ...DEFAULT_SETTINGS };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SettingsFileError(path, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new SettingsFileError(path, 'not a JSON object');
+  // Older or newer files may lack a key: fill in the defaults, but never accept a wrong type.
+  const parsed = NodeSettings.safeParse({ ...DEFAULT_SETTINGS, ...raw });
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new SettingsFileError(path, first ? `${first.path.join('.') || 'settings'}: ${first.message}` : 'invalid');
+  }
+  return parsed.data;
+}
+
+/** Keeps the settings in memory and on disk. */
+export class SettingsStore {
+  private current: NodeSettings;
+
+  constructor(private readonly dataDir: string) {
+    this.current = loadSettings(dataDir);
+  }
+
+  get(): NodeSettings {
+    return { interfaces: this.current.interfaces === null ? null : [...this.current.interfaces] };
+  }
+
+  interfaces(): readonly string[] | null {
+    return this.current.interfaces;
+  }
+
+  set(next: NodeSettings): NodeSettings {
+    const clean: NodeSettings = { interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)] };
+    writeFileAtomic(settingsPath(this.dataDir), JSON.stringify(clean, null, 2) + '\n', 0o600);
+    this.current = clean;
+    return this.get();
+  }
+}
