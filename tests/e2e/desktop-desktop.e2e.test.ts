@@ -3,16 +3,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
-import { cleanupAll, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
-/** The QR carries a LAN address; test nodes listen on loopback only. */
-function loopback(url: string, node: TestNode): string {
-  const u = new URL(url);
-  return new URL(u.pathname + u.search, node.base).toString();
-}
 
 describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => {
   let browser: Browser;
@@ -37,13 +32,13 @@ describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => 
     await page.goto(a.adminUrl);
     await page.locator('#conn-status[data-state="live"]').waitFor(WAIT);
     await page.getByText('Pair with a desktop by its link').click();
-    await page.getByLabel('Pairing link shown on the other desktop').fill(loopback(p.url, b));
+    await page.getByLabel('Pairing link shown on the other desktop').fill(loopbackUrl(p.url, b));
     await page.getByLabel('PIN shown on the other desktop').fill(String((Number(p.pin) + 1) % 1_000_000).padStart(6, '0'));
     await page.getByRole('button', { name: 'Pair', exact: true }).click();
     await page.getByTestId('error-banner').filter({ hasText: /Wrong PIN.*attempts? left/ }).waitFor(WAIT);
 
     await page.getByLabel('PIN shown on the other desktop').fill(p.pin);
-    await page.getByLabel('Pairing link shown on the other desktop').fill(loopback(p.url, b));
+    await page.getByLabel('Pairing link shown on the other desktop').fill(loopbackUrl(p.url, b));
     await page.getByRole('button', { name: 'Pair', exact: true }).click();
     await page.locator(`[data-testid="device-row"][data-node-id="${b.identity.node_id}"]`).waitFor(WAIT);
     await page.getByTestId('error-banner').waitFor({ state: 'hidden', ...WAIT });

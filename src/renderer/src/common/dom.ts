@@ -64,20 +64,33 @@ export function reconcile<T, E extends HTMLElement>(
   for (const el of existing.values()) el.remove();
 }
 
-/** "12 s ago", "3 min ago", "yesterday"... for last-seen times. */
+/**
+ * "just now", "2 minutes ago", "3 hours ago", "yesterday", "4 days ago", "on 3 Nov 2026": last-seen times in
+ * words. Pure (takes `now`), so a timer can re-render it without asking the node again.
+ */
 export function relativeTime(iso: string | null, now = Date.now()): string {
   if (!iso) return 'never';
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return 'unknown';
   const s = Math.round((now - t) / 1000);
-  if (s < 10) return 'just now';
-  if (s < 60) return `${s} s ago`;
+  if (s < 45) return 'just now'; // also a clock that is slightly ahead
   const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
+  if (m < 60) return m <= 1 ? 'a minute ago' : `${m} minutes ago`;
   const hours = Math.round(m / 60);
-  if (hours < 24) return `${hours} h ago`;
-  const d = Math.round(hours / 24);
-  return d === 1 ? 'yesterday' : `${d} days ago`;
+  const days = calendarDaysBetween(t, now);
+  if (hours < 24 && days === 0) return hours <= 1 ? 'an hour ago' : `${hours} hours ago`;
+  if (days <= 1) return 'yesterday';
+  if (days < 7) return `${days} days ago`;
+  return `on ${new Date(t).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}`;
+}
+
+/** Midnights crossed between two instants, in local time (so 23:50 -> 00:10 is "yesterday"). */
+function calendarDaysBetween(from: number, to: number): number {
+  const a = new Date(from);
+  const b = new Date(to);
+  const dayA = Date.UTC(a.getFullYear(), a.getMonth(), a.getDate());
+  const dayB = Date.UTC(b.getFullYear(), b.getMonth(), b.getDate());
+  return Math.round((dayB - dayA) / 86_400_000);
 }
 
 /** "123456" -> "123 456": easier to read aloud and compare. */

@@ -162,3 +162,90 @@ export class AdminSocket {
     this.timer = setTimeout(() => this.connect(), inMs);
   }
 }
+
+// ---- issue 5 (network) responses ------------------------------------------------------------------------
+// Typed here until src/shared/wire/schemas.ts has them; every field the node may not send yet is optional,
+// so an older node (or one mid-upgrade) still renders.
+
+export type InterfaceKind = 'lan' | 'vpn' | 'container' | 'loopback' | 'link-local';
+export type FirewallOs = 'linux' | 'macos' | 'windows';
+
+export interface DiagnosticsInterface {
+  name: string;
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  kind: InterfaceKind;
+  advertised: boolean;
+}
+
+export interface DiagnosticsReachability {
+  address: string;
+  url: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface DiagnosticsMdns {
+  enabled: boolean;
+  running: boolean;
+  instance_name?: string;
+  advertised_addresses: string[];
+  discovered: number;
+  last_error?: string;
+}
+
+export interface DiagnosticsAttempt {
+  address: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface DiagnosticsPeer {
+  node_id: string;
+  name: string;
+  status: string;
+  last_seen: string | null;
+  addresses: string[];
+  last_attempt?: { at: string; tried: DiagnosticsAttempt[] };
+}
+
+/** `GET /api/node/diagnostics` */
+export interface DiagnosticsResponse {
+  interfaces: DiagnosticsInterface[];
+  /** Interface names chosen in the settings that this machine does not have right now. */
+  missing_interfaces?: string[];
+  port: number;
+  listen: { host: string; addresses: string[] };
+  reachability: DiagnosticsReachability[];
+  mdns: DiagnosticsMdns;
+  peers: DiagnosticsPeer[];
+  firewall_hints: { os: FirewallOs; text: string }[];
+}
+
+/** `GET/PUT /api/admin/settings`: interface names to advertise; null = automatic (every 'lan' and 'vpn' one). */
+export interface AdminSettings {
+  interfaces: string[] | null;
+}
+
+/** `GET /api/node/addresses` (public, for the phone page). */
+export interface NodeAddressesResponse {
+  urls: string[];
+}
+
+export interface DeviceReplacedNotice {
+  id: string;
+  type: 'device_replaced';
+  name: string;
+  old_node_id: string;
+  new_node_id: string;
+  at: string;
+}
+
+/** Presence as the node reports it; 'degraded' = heard from recently, but not within the last heartbeats. */
+export type Presence = 'online' | 'degraded' | 'offline';
+
+/** The issue-5 additions to AdminState, all optional so an older node's state still renders. */
+export interface AdminStateExtras {
+  notices?: DeviceReplacedNotice[];
+  lan_addresses: { interface: string; address: string; family: 'IPv4' | 'IPv6'; kind?: InterfaceKind; advertised?: boolean }[];
+}

@@ -2,12 +2,15 @@
 // nearby desktops found by mDNS, and pairings waiting for a person's confirmation. Talks to the node only
 // through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
 import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
-import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type SocketStatus } from './api.js';
+import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type DeviceReplacedNotice, type Presence, type SocketStatus } from './api.js';
 import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
+import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
+import { NetworkPanel } from './network.js';
 
 let api: AdminApi;
 let socket: AdminSocket | undefined;
 let state: AdminState | undefined;
+const network = new NetworkPanel(() => api, showError);
 
 // ---- errors ---------------------------------------------------------------------------------------------
 
@@ -36,9 +39,13 @@ function renderIdentity(s: AdminState): void {
   setText(byId('node-name'), s.identity.name);
   setText(byId('node-fingerprint'), s.identity.fingerprint);
   document.title = `Salita: ${s.identity.name}`;
-  setText(byId('lan-addresses'), s.lan_addresses.length
-    ? `Port ${s.port} · reachable on ${s.lan_addresses.map((a) => a.address).join(', ')}`
-    : `Port ${s.port} · no LAN address found: phones cannot reach this node right now.`);
+  // Only what other devices are told about (older nodes do not say: then every LAN address).
+  const offered = (s as AdminState & AdminStateExtras).lan_addresses.filter((a) => a.advertised !== false);
+  setText(byId('lan-addresses'), offered.length
+    ? `Port ${s.port} · reachable on ${[...new Set(offered.map((a) => a.address))].join(', ')}`
+    : s.lan_addresses.length
+      ? `Port ${s.port} · no interface is advertised: phones can only pair by an address you give them (see Network).`
+      : `Port ${s.port} · no LAN address found: phones cannot reach this node right now.`);
 }
 
 function openRename(): void {
@@ -157,7 +164,10 @@ function onPairingCompleted(e: Extract<AdminEvent, { type: 'pairing_completed' }
 function deviceRow(d: MeshNodeView): HTMLLIElement {
   const status = h('span', { class: 'status', 'data-role': 'status' });
   const name = h('span', { class: 'row-title', 'data-role': 'name' });
-  const details = h('span', { class: 'row-details', 'data-role': 'details' });
+  const details = h('span', { class: 'row-details', 'data-role': 'details' },
+    h('span', { 'data-role': 'kind' }), ' · ',
+    h('span', { 'data-role': 'last-seen', 'data-testid': 'last-seen' }),
+    h('span', { class: 'sep-before', 'data-role': 'fingerprint' }));
   const unpair = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-button' }, 'Unpair');
   const confirmText = h('span', { 'data-role': 'confirm-text' });
   const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-confirm' }, 'Yes, unpair');
@@ -195,20 +205,66 @@ function updateDeviceRow(row: HTMLLIElement, d: MeshNodeView, now: number): void
   const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
   setText(q('name'), d.name);
   const st = q('status');
-  setText(st, d.status === 'online' ? 'Online' : 'Offline');
-  st.dataset.status = d.status;
-  const bits = [d.kind === 'phone' ? 'Phone' : 'Desktop', `last seen ${relativeTime(d.last_seen, now)}`];
-  if (d.fingerprint) bits.push(d.fingerprint);
-  setText(q('details'), bits.join(' · '));
+  const presence = d.status as Presence;
+  setText(st, STATUS_LABEL[presence] ?? presence);
+  st.dataset.status = presence;
+  if (presence === 'degraded') st.title = 'Missed its recent heartbeats: the connection is unsteady, or the device is going away.';
+  else st.removeAttribute('title');
+  row.dataset.status = presence;
+  setText(q('kind'), d.kind === 'phone' ? 'Phone' : 'Desktop');
+  const seen = q('last-seen');
+  setText(seen, `last seen ${relativeTime(d.last_seen, now)}`);
+  if (d.last_seen) seen.title = new Date(d.last_seen).toLocaleString();
+  setText(q('fingerprint'), d.fingerprint ?? '');
+  q('fingerprint').hidden = !d.fingerprint;
   setText(q('confirm-text'), `Unpair ${d.name}? It will have to pair again.`);
   row.querySelector('[data-testid="unpair-button"]')!.setAttribute('aria-label', `Unpair ${d.name}`);
 }
 
+const STATUS_LABEL: Record<Presence, string> = { online: 'Online', degraded: 'Degraded', offline: 'Offline' };
+const STATUS_ORDER: Record<string, number> = { online: 0, degraded: 1, offline: 2 };
+
 function renderDevices(s: AdminState): void {
   const now = Date.now();
-  const devices = [...s.devices].sort((a, b) => (a.status === b.status ? a.name.localeCompare(b.name) : a.status === 'online' ? -1 : 1));
+  const devices = [...s.devices].sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || a.name.localeCompare(b.name));
   reconcile(byId('device-list'), devices, (d) => d.node_id, deviceRow, (el, d) => updateDeviceRow(el, d, now));
   byId('devices-empty').hidden = devices.length > 0;
+}
+
+// ---- notices (a device paired again after a reinstall replaced its old entry) ---------------------------
+
+/** Dismissed here; hidden at once, even before the node's next state push agrees. */
+const dismissedNotices = new Set<string>();
+
+function noticeText(n: DeviceReplacedNotice): string {
+  return `${n.name} was paired again (reinstalled?): the old entry was replaced.`;
+}
+
+function noticeBanner(n: DeviceReplacedNotice): HTMLDivElement {
+  const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'notice-dismiss' }, 'Dismiss');
+  const banner = h('div', { class: 'banner notice', role: 'status', 'data-testid': 'notice', 'data-notice-id': n.id, 'data-type': n.type },
+    h('span', { 'data-role': 'text' }), dismiss);
+  dismiss.addEventListener('click', () => {
+    dismissedNotices.add(n.id);
+    banner.remove();
+    void api.call('POST', `/api/admin/notices/${encodeURIComponent(n.id)}/dismiss`, {}).catch((err) => {
+      // Already gone on the node (restarted, or older than the last 20): nothing left to dismiss.
+      if (err instanceof ApiFailure && err.status === 404) return;
+      dismissedNotices.delete(n.id); // not dismissed after all: show it again
+      if (state) renderNotices(state);
+      showError(err);
+    });
+  });
+  return banner;
+}
+
+function renderNotices(s: AdminState): void {
+  const notices = ((s as AdminState & AdminStateExtras).notices ?? [])
+    .filter((n) => n.type === 'device_replaced' && !dismissedNotices.has(n.id));
+  reconcile(byId('notices'), notices, (n) => n.id, noticeBanner, (el, n) => {
+    setText(el.querySelector('[data-role="text"]')!, noticeText(n));
+    el.querySelector('[data-testid="notice-dismiss"]')!.setAttribute('aria-label', `Dismiss: ${noticeText(n)}`);
+  });
 }
 
 // ---- pending confirmations (desktop pairing by linking code) --------------------------------------------
@@ -253,7 +309,14 @@ function renderPending(s: AdminState): void {
 function reportRemote(r: PairRemoteResponse): void {
   const done = byId('pair-done');
   if ('node' in r) setText(done, `Paired with ${r.node.name}.`);
-  else setText(done, `Almost done: check that ${r.pending.name} shows the code ${groupDigits(r.pending.sas)}, then confirm on both desktops.`);
+  else {
+    setText(done, `Almost done: check that ${r.pending.name} shows the code ${groupDigits(r.pending.sas)}, then confirm on both desktops.`);
+    // Show the confirmation now, whether or not the node's state push (which lists it too) came first.
+    if (state && !state.pending_pairings.some((p) => p.pairing_id === r.pending.pairing_id)) {
+      render({ ...state, pending_pairings: [...state.pending_pairings, r.pending] });
+    }
+    byId('pending-section').scrollIntoView({ block: 'nearest' });
+  }
   done.hidden = false;
 }
 
@@ -312,18 +375,67 @@ function renderDiscovered(s: AdminState): void {
   byId('discovered-empty').hidden = nodes.length > 0;
 }
 
+// ---- pair by link or address (where mDNS cannot see the other desktop) ----------------------------------
+
+const manualTarget = byId<HTMLInputElement>('url-pair-url');
+const manualCode = byId<HTMLInputElement>('url-pair-code');
+const manualPin = byId<HTMLInputElement>('url-pair-pin');
+const manualError = byId('url-pair-error');
+
+function manualFieldError(text: string | undefined, focus?: HTMLInputElement): void {
+  setText(manualError, text ?? '');
+  manualError.hidden = !text;
+  for (const el of [manualTarget, manualCode, manualPin]) el.removeAttribute('aria-invalid');
+  if (text && focus) {
+    focus.setAttribute('aria-invalid', 'true');
+    focus.focus();
+  }
+}
+
+/** A link carries the code; an address needs the linking code as well. */
+function syncManualFields(): void {
+  const t = manualTarget.value.trim();
+  const parsed = t ? parseManualTarget(t) : undefined;
+  byId('url-pair-code-field').hidden = !parsed || parsed.kind !== 'address';
+}
+
+manualTarget.addEventListener('input', () => {
+  syncManualFields();
+  if (!manualError.hidden) manualFieldError(undefined);
+});
+
 byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const form = e.currentTarget as HTMLFormElement;
-  const url = byId<HTMLInputElement>('url-pair-url');
-  const pin = byId<HTMLInputElement>('url-pair-pin');
-  const btn = form.querySelector('button')!;
+  const btn = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+  if (btn.disabled) return;
+  syncManualFields();
+  const target = parseManualTarget(manualTarget.value);
+  if (target.kind === 'error') return manualFieldError(target.message, manualTarget);
+  const pin = manualPin.value.replace(/\s/g, '');
+  let body: Record<string, unknown>;
+  if (target.kind === 'url') body = { url: target.url, pin };
+  else {
+    const code = normalizeLinkingCodeInput(manualCode.value);
+    if (!code) {
+      return manualFieldError(manualCode.value.trim()
+        ? 'A linking code is 8 letters and digits, like ABCD-EFGH, as shown under the QR code on the other desktop.'
+        : 'With an address, also type the linking code shown on the other desktop (like ABCD-EFGH).', manualCode);
+    }
+    body = { host: target.host, port: target.port, linking_code: code, pin };
+  }
+  if (!/^\d{6}$/.test(pin)) return manualFieldError('The PIN is the 6 digits shown on the other desktop.', manualPin);
+  manualFieldError(undefined);
   btn.disabled = true;
-  void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', { url: url.value.trim(), pin: pin.value.trim() }).then((r) => {
+  void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', body).then((r) => {
     clearError();
     reportRemote(r);
-    url.value = pin.value = '';
-  }, showError).finally(() => { btn.disabled = false; });
+    manualTarget.value = manualCode.value = manualPin.value = '';
+    syncManualFields();
+  }, (err) => {
+    showError(err);
+    if (err instanceof ApiFailure && err.code === 'pin_mismatch') manualPin.select();
+  }).finally(() => { btn.disabled = false; });
 });
 
 // ---- state + socket -------------------------------------------------------------------------------------
@@ -331,6 +443,9 @@ byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
 function render(s: AdminState): void {
   state = s;
   renderIdentity(s);
+  renderNotices(s);
+  network.setStateAddresses(s.lan_addresses);
+  network.setDeviceKinds(s.devices);
   renderPending(s);
   renderDevices(s);
   renderDiscovered(s);

@@ -194,7 +194,36 @@ async function resumeStored(fp: string | null): Promise<boolean> {
   return false;
 }
 
+// ---- other addresses of the desktop (another subnet, Ethernet vs Wi-Fi, a VPN) ----------------------------
+
+/** Every advertised base URL of the desktop, each linking to this same page (with its code) at that address. */
+async function showCandidateUrls(): Promise<void> {
+  let urls: string[];
+  try {
+    const res = await fetch('/api/node/addresses', { cache: 'no-store' });
+    if (!res.ok) return; // an older desktop without this list: the section stays hidden
+    const body = await res.json() as { urls?: unknown };
+    urls = Array.isArray(body.urls) ? body.urls.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return;
+  }
+  const items = urls.flatMap((u) => {
+    let base: URL;
+    try { base = new URL(u); } catch { return []; }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') return [];
+    const href = new URL(location.pathname + location.search + location.hash, base.origin).toString();
+    const here = base.origin === location.origin;
+    return [h('li', { 'data-testid': 'phone-candidate-url', 'data-current': String(here) },
+      h('a', { href, rel: 'noreferrer' }, base.origin),
+      here ? h('span', { class: 'hint' }, ' (this page)') : '')];
+  });
+  if (items.length === 0) return;
+  byId('phone-url-list').replaceChildren(...items);
+  byId('phone-other-addresses').hidden = false;
+}
+
 async function main(): Promise<void> {
+  void showCandidateUrls();
   const { code, fp } = linkParams();
   if (fp) {
     setText(byId('desktop-fp'), displayFingerprint(fp));
