@@ -148,6 +148,14 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
     await eventually(async () => (await node.admin('/api/admin/settings')).body.interfaces === null, 'settings back to automatic (null)', WAIT.timeout);
     await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="true"]').waitFor(WAIT);
     await page.locator('[data-testid="network-interface"][data-interface="docker0"][data-advertised="false"]').waitFor(WAIT);
+
+    // Listening only on the chosen interfaces is saved and waits for a restart (the test node keeps its host).
+    await page.getByTestId('network-listen-advertised').check();
+    await eventually(async () => (await node.admin('/api/admin/settings')).body.listen === 'advertised', 'listen saved', WAIT.timeout);
+    await page.getByTestId('network-listen-pending').waitFor(WAIT);
+    assert.equal((await node.admin('/api/admin/settings')).body.interfaces, null, 'the interface choice is kept');
+    await page.getByTestId('network-listen-advertised').uncheck();
+    await eventually(async () => (await node.admin('/api/admin/settings')).body.listen === 'all', 'listen back to all', WAIT.timeout);
     await ctx.close();
   });
 

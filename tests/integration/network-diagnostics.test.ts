@@ -18,7 +18,7 @@ describe('diagnostics', () => {
     const d = r.body;
     assert.deepEqual(Object.keys(d).sort(), ['firewall_hints', 'interfaces', 'listen', 'mdns', 'missing_interfaces', 'peers', 'port', 'reachability']);
     assert.equal(d.port, node.port);
-    assert.deepEqual(d.listen, { host: '127.0.0.1', addresses: ['127.0.0.1'] });
+    assert.deepEqual(d.listen, { host: '127.0.0.1', addresses: ['127.0.0.1'], pending_restart: false });
     const lo = d.interfaces.find((i: any) => i.name === 'lo');
     assert.deepEqual(lo, { name: 'lo', address: '127.0.0.1', family: 'IPv4', kind: 'loopback', advertised: false });
     assert.equal(d.interfaces.find((i: any) => i.name === 'docker0').kind, 'container');

@@ -49,11 +49,11 @@ describe('settings', () => {
     const dataDir = tempDir();
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wlan0: ['192.168.1.21'] });
     const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table });
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null });
+    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null, listen: 'all' });
     const put = await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['wlan0', 'wlan9'] } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
-    assert.deepEqual(put.body, { interfaces: ['wlan0', 'wlan9'] });
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'] });
+    assert.deepEqual(put.body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' });
+    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' });
     assert.deepEqual(JSON.parse(readFileSync(join(dataDir, 'settings.json'), 'utf8')).interfaces, ['wlan0', 'wlan9']);
 
     const state = (await node.admin('/api/admin/state')).body;
@@ -64,26 +64,52 @@ describe('settings', () => {
     const diag = (await node.admin('/api/node/diagnostics')).body;
     assert.deepEqual(diag.missing_interfaces, ['wlan9'], 'an unknown interface is kept but reported as absent');
 
-    for (const bad of [{ interfaces: 'wlan0' }, { interfaces: [''] }, { interfaces: [1] }, { other: true }, {}]) {
+    for (const bad of [{ interfaces: 'wlan0' }, { interfaces: [''] }, { interfaces: [1] }, { other: true }, {}, { listen: 'some' }]) {
       const r = await node.admin('/api/admin/settings', { method: 'PUT', body: bad });
       assert.equal(r.status, 400, JSON.stringify(bad));
       assert.equal(r.body.error, 'invalid_request');
     }
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'] }, 'a refused PUT changes nothing');
+    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' }, 'a refused PUT changes nothing');
     const unauth = await fetch(`${node.base}/api/admin/settings`);
     assert.equal(unauth.status, 401);
 
     await node.stop();
     const again = await startTestNode({ dataDir, networkInterfaces: ifaces.table });
-    assert.deepEqual((await again.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'] });
+    assert.deepEqual((await again.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' });
     assert.deepEqual((await again.startPairing()).candidate_urls.map(hostOf), ['192.168.1.21']);
     const back = await again.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: null } });
-    assert.deepEqual(back.body, { interfaces: null });
+    assert.deepEqual(back.body, { interfaces: null, listen: 'all' });
     assert.deepEqual((await again.startPairing()).candidate_urls.map(hostOf).sort(), ['192.168.1.20', '192.168.1.21']);
   });
 
+  test('listen "advertised": from the next start only loopback and the advertised addresses accept connections', async () => {
+    const dataDir = tempDir();
+    // 127.0.0.0/8 is all on lo, so these are real, bindable addresses that never leave the machine.
+    const ifaces = fakeInterfaces({ eth0: ['127.0.0.3'], wlan0: ['127.0.0.4'] });
+    writeFileSync(join(dataDir, 'settings.json'), JSON.stringify({ interfaces: ['eth0'], listen: 'advertised' }));
+    const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: undefined, port: 0 });
+    const identityAt = async (addr: string) => {
+      try {
+        const r = await fetch(`http://${addr}:${node.port}/api/node/identity`, { signal: AbortSignal.timeout(5_000) });
+        return r.status;
+      } catch (err) {
+        return ((err as Error).cause as { code?: string } | undefined)?.code ?? 'error';
+      }
+    };
+    assert.equal(await identityAt('127.0.0.1'), 200, 'the desktop UI keeps loopback');
+    assert.equal(await identityAt('127.0.0.3'), 200, 'the advertised address');
+    assert.equal(await identityAt('127.0.0.4'), 'ECONNREFUSED', 'an interface not chosen');
+    const diag = (await node.admin('/api/node/diagnostics')).body;
+    assert.deepEqual(diag.listen.addresses, ['127.0.0.1', '127.0.0.3']);
+    assert.equal(diag.listen.pending_restart, false);
+    const put = await node.admin('/api/admin/settings', { method: 'PUT', body: { listen: 'all' } });
+    assert.deepEqual(put.body, { interfaces: ['eth0'], listen: 'all' }, 'a PUT of one field keeps the other');
+    assert.equal((await node.admin('/api/node/diagnostics')).body.listen.pending_restart, true, 'applies at the next start');
+    assert.equal(await identityAt('127.0.0.4'), 'ECONNREFUSED', 'not before the restart');
+  });
+
   test('a corrupt settings file stops the start with an error naming the file', async () => {
-    for (const content of ['{ not json', '{"interfaces": 5}', '[]', '{"interfaces": [""]}']) {
+    for (const content of ['{ not json', '{"interfaces": 5}', '[]', '{"interfaces": [""]}', '{"listen": "some"}']) {
       const dataDir = tempDir();
       writeFileSync(join(dataDir, 'settings.json'), content);
       await assert.rejects(startTestNode({ dataDir }), (err: Error) => {
@@ -96,7 +122,7 @@ describe('settings', () => {
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'settings.json'), '{}');
     const node = await startTestNode({ dataDir });
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null }, 'missing keys take their defaults');
+    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null, listen: 'all' }, 'missing keys take their defaults');
   });
 });
 

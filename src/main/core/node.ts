@@ -6,7 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { toBase64Url } from '../../shared/encoding.js';
-import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, NodeSettings } from '../../shared/wire/schemas.js';
+import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, SettingsUpdateRequest } from '../../shared/wire/schemas.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { openDatabase } from './db/open-database.js';
@@ -119,7 +119,12 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let port = 0;
   let discovery: Discovery | undefined;
   let mdnsError: string | undefined;
-  const listenHost = opts.host ?? '0.0.0.0';
+  // The listen setting applies at start: 'advertised' binds loopback (the desktop UI) plus the advertised
+  // addresses of this moment; an explicit host (--host, tests) always wins.
+  const listenSetting = settings.listen();
+  const listenChosen = opts.host === undefined && listenSetting === 'advertised';
+  const listenHost = opts.host ?? (listenChosen ? '127.0.0.1' : '0.0.0.0');
+  let listenHosts: string[] = [listenHost];
 
   const publicKey = toBase64Url(identity.publicKey);
   const interfaceTable = opts.networkInterfaces ?? (() => cachedInterfaces());
@@ -167,8 +172,8 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     }),
     notices,
     settings: () => settings.get(),
-    updateSettings: (next: NodeSettings) => {
-      const saved = settings.set(next);
+    updateSettings: (update: SettingsUpdateRequest) => {
+      const saved = settings.set(update);
       log.info({ interfaces: saved.interfaces }, 'interface settings changed');
       applyAddresses(true);
       return saved;
@@ -183,7 +188,11 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
         interfaces: interfaces.map((a) => ({ name: a.interface, address: a.address, family: a.family, kind: a.kind, advertised: a.advertised })),
         missing_interfaces: local.missingInterfaces(),
         port,
-        listen: { host: listenHost, addresses: listenAddresses(listenHost, interfaces) },
+        listen: {
+          host: listenChosen ? listenHosts.join(', ') : listenHost,
+          addresses: listenChosen ? listenHosts : listenAddresses(listenHost, interfaces),
+          pending_restart: settings.listen() !== listenSetting,
+        },
         reachability: await checkReachability(advertised, port, identity.nodeId),
         mdns: {
           enabled: discovery !== undefined || opts.mdns === true,
@@ -237,12 +246,17 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const app = createApp(core);
   let listening;
   try {
-    listening = await listen(app.fetch as never, { port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false });
+    listening = await listen(app.fetch as never, {
+      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false,
+      ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
+    });
   } catch (err) {
     database.close();
     throw err;
   }
   port = listening.port;
+  listenHosts = listening.hosts;
+  for (const f of listening.failed) log.warn({ host: f.host, err: f.error }, 'could not listen on a chosen address');
   if (opts.port !== undefined && opts.port !== 0 && port !== opts.port) {
     log.warn({ wanted: opts.port, port }, `port ${opts.port} was taken; listening on ${port} instead`);
   }

@@ -165,9 +165,18 @@ export type LanAddressView = z.infer<typeof LanAddressView>;
 export const NodeSettings = z.object({
   /** Interface NAMES to advertise; null = automatic (every 'lan' and 'vpn' interface). */
   interfaces: z.array(z.string().trim().min(1).max(64)).max(64).nullable(),
+  /**
+   * 'all': the HTTP server listens on every interface (default; an interface that appears later works at once).
+   * 'advertised': only on the advertised addresses plus loopback, from the next start (a node started with an
+   * explicit --host keeps that host).
+   */
+  listen: z.enum(['all', 'advertised']),
 });
 export type NodeSettings = z.infer<typeof NodeSettings>;
-export const SettingsUpdateRequest = NodeSettings.strict();
+/** A PUT may change either field; the other keeps its value. */
+export const SettingsUpdateRequest = NodeSettings.partial().strict()
+  .refine((v) => Object.keys(v).length > 0, { message: 'give interfaces and/or listen' });
+export type SettingsUpdateRequest = z.infer<typeof SettingsUpdateRequest>;
 
 /** Something the person should know about, shown until dismissed (kept in memory, newest first). */
 export const NoticeView = z.object({
@@ -200,7 +209,8 @@ export const DiagnosticsResponse = z.object({
   /** Interface names chosen in the settings that this machine does not have right now. */
   missing_interfaces: z.array(z.string()),
   port: z.number(),
-  listen: z.object({ host: z.string(), addresses: z.array(z.string()) }),
+  /** `pending_restart`: the listen setting differs from what this run listens on. */
+  listen: z.object({ host: z.string(), addresses: z.array(z.string()), pending_restart: z.boolean().optional() }),
   /** This machine calling its own advertised address:port (GET /api/node/identity, short timeout). */
   reachability: z.array(z.object({ address: z.string(), url: z.string(), ok: z.boolean(), error: z.string().optional() })),
   mdns: z.object({

@@ -17,6 +17,10 @@ export interface Listening {
   server: Server;
   wss: WebSocketServer;
   port: number;
+  /** Every address actually bound (the main host, then any extra hosts that could be bound). */
+  hosts: string[];
+  /** Extra hosts that could not be bound (e.g. an address that vanished), with the reason. */
+  failed: { host: string; error: string }[];
   close(): Promise<void>;
 }
 
@@ -37,7 +41,11 @@ function tryListen(server: Server, port: number, host: string): Promise<number> 
   });
 }
 
-export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; strictPort: boolean; maxTries?: number }): Promise<Listening> {
+/**
+ * `host` is bound first (it decides the port, with the fallback above); `extraHosts` are then bound on that same
+ * port, each by its own server sharing the handler and the WebSocket server (a Node server binds one address).
+ */
+export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number }): Promise<Listening> {
   const maxTries = opts.strictPort || opts.port === 0 ? 1 : (opts.maxTries ?? 20);
   let lastErr: unknown;
   for (let i = 0; i < maxTries; i++) {
@@ -51,14 +59,30 @@ export async function listen(fetch: (req: Request, env: never) => Response | Pro
     const server = createAdaptorServer({ fetch: fetch as never, websocket: { server: wss } }) as Server;
     try {
       const bound = await tryListen(server, port, opts.host);
+      const servers = [server];
+      const hosts = [opts.host];
+      const failed: Listening['failed'] = [];
+      for (const host of opts.extraHosts ?? []) {
+        if (hosts.includes(host)) continue;
+        const extra = createAdaptorServer({ fetch: fetch as never, websocket: { server: wss } }) as Server;
+        try {
+          await tryListen(extra, bound, host);
+          servers.push(extra);
+          hosts.push(host);
+        } catch (err) {
+          failed.push({ host, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+        }
+      }
       return {
-        server, wss, port: bound,
-        close: () => new Promise<void>((resolve) => {
+        server, wss, port: bound, hosts, failed,
+        close: async () => {
           for (const client of wss.clients) client.terminate();
           wss.close();
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
+          await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+            s.closeAllConnections();
+            s.close(() => resolve());
+          })));
+        },
       };
     } catch (err) {
       wss.close();

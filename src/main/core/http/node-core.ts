@@ -1,7 +1,7 @@
 // What the HTTP routes need from the running node. Defined here, implemented by node.ts, so routes can be
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
-import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings } from '../../../shared/wire/schemas.js';
+import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import type { NoticeBoard } from '../events/notices.js';
 import type { NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';
@@ -31,7 +31,7 @@ export interface NodeCore {
   readonly notices: NoticeBoard;
   settings(): NodeSettings;
   /** Persists the settings and applies them at once (candidate URLs, mDNS, heartbeats). */
-  updateSettings(next: NodeSettings): NodeSettings;
+  updateSettings(update: SettingsUpdateRequest): NodeSettings;
   /** Every advertised pairing base URL `http://<addr>:<port>`. */
   addressUrls(): string[];
   diagnostics(): Promise<DiagnosticsResponse>;

@@ -3,12 +3,12 @@
 // names the file, rather than silently replacing what the person chose.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NodeSettings } from '../../../shared/wire/schemas.js';
+import { NodeSettings, type SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 export const SETTINGS_FILE = 'settings.json';
 
-export const DEFAULT_SETTINGS: NodeSettings = { interfaces: null };
+export const DEFAULT_SETTINGS: NodeSettings = { interfaces: null, listen: 'all' };
 
 export class SettingsFileError extends Error {
   constructor(public readonly path: string, reason: string) {
@@ -49,15 +49,20 @@ export class SettingsStore {
   }
 
   get(): NodeSettings {
-    return { interfaces: this.current.interfaces === null ? null : [...this.current.interfaces] };
+    return { interfaces: this.current.interfaces === null ? null : [...this.current.interfaces], listen: this.current.listen };
   }
 
   interfaces(): readonly string[] | null {
     return this.current.interfaces;
   }
 
-  set(next: NodeSettings): NodeSettings {
-    const clean: NodeSettings = { interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)] };
+  listen(): NodeSettings['listen'] {
+    return this.current.listen;
+  }
+
+  set(update: SettingsUpdateRequest): NodeSettings {
+    const next = { ...this.current, ...update };
+    const clean: NodeSettings = { interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)], listen: next.listen };
     writeFileAtomic(settingsPath(this.dataDir), JSON.stringify(clean, null, 2) + '\n', 0o600);
     this.current = clean;
     return this.get();

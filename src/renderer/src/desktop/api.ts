@@ -215,7 +215,7 @@ export interface DiagnosticsResponse {
   /** Interface names chosen in the settings that this machine does not have right now. */
   missing_interfaces?: string[];
   port: number;
-  listen: { host: string; addresses: string[] };
+  listen: { host: string; addresses: string[]; pending_restart?: boolean };
   reachability: DiagnosticsReachability[];
   mdns: DiagnosticsMdns;
   peers: DiagnosticsPeer[];
@@ -225,6 +225,8 @@ export interface DiagnosticsResponse {
 /** `GET/PUT /api/admin/settings`: interface names to advertise; null = automatic (every 'lan' and 'vpn' one). */
 export interface AdminSettings {
   interfaces: string[] | null;
+  /** 'advertised': listen only on advertised addresses + loopback, from the next start. Older nodes omit it. */
+  listen?: 'all' | 'advertised';
 }
 
 /** `GET /api/node/addresses` (public, for the phone page). */

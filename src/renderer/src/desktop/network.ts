@@ -71,6 +71,12 @@ export class NetworkPanel {
       const auto = (e.currentTarget as HTMLInputElement).checked;
       void this.save(auto ? null : this.advertisedNames());
     });
+    byId<HTMLInputElement>('network-listen-advertised').addEventListener('change', (e) => {
+      const listen = (e.currentTarget as HTMLInputElement).checked ? 'advertised' : 'all';
+      void this.api().call<AdminSettings>('PUT', '/api/admin/settings', { listen })
+        .then((saved) => { this.settings = saved; return this.refresh(); })
+        .catch((err: unknown) => this.showError(err));
+    });
     document.addEventListener('visibilitychange', () => {
       // Back to the window after a while: show fresh facts (but never more often than every 10 s).
       if (document.visibilityState === 'visible' && this.isOpen && Date.now() - this.lastLoadAt > 10_000) void this.refresh();
@@ -205,6 +211,12 @@ export class NetworkPanel {
     });
     byId('network-interfaces-empty').hidden = groups.length > 0;
     this.setInputsDisabled(this.saving);
+
+    // Listening: all interfaces, or only the advertised ones (applies at the next start).
+    const listenBox = byId<HTMLInputElement>('network-listen-advertised');
+    listenBox.hidden = !this.settingsSupported || this.settings?.listen === undefined;
+    listenBox.checked = this.settings?.listen === 'advertised';
+    byId('network-listen-pending').hidden = !d?.listen.pending_restart;
 
     // Port and listen address.
     const port = d?.port ?? null;
