@@ -314,6 +314,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     core,
     stop: () => (stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
+      mesh.stop();
       await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
       await listening.close();
       database.close();

@@ -228,7 +228,16 @@ export class MeshService {
    * newest first (the last one that worked is moved to the front), so the other side sees us online and learns
    * our addresses; its answer tells us its current addresses. Each round's attempts are kept for diagnostics.
    */
+  /** Aborted by stop(): a shutting-down node must not wait on (or write after) a peer that does not answer. */
+  private readonly stopping = new AbortController();
+
+  /** Cancels heartbeats in flight and refuses new rounds; called before the database closes. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
   async heartbeatPeers(ownAddresses: string[]): Promise<void> {
+    if (this.stopping.signal.aborted) return;
     await Promise.all(this.links.all().map(async (link) => {
       if (this.inFlight.has(link.nodeId)) return;
       this.inFlight.add(link.nodeId);
@@ -251,8 +260,11 @@ export class MeshService {
       if (this.mesh.get(peer.id)) this.rounds.set(peer.id, round);
     };
     for (const host of candidates) {
+      if (this.stopping.signal.aborted) return;
       const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
-        fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(HEARTBEAT_ATTEMPT_TIMEOUT_MS) })) as typeof fetch,
+        fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, {
+          ...init, signal: AbortSignal.any([AbortSignal.timeout(HEARTBEAT_ATTEMPT_TIMEOUT_MS), this.stopping.signal]),
+        })) as typeof fetch,
         sha256: NODE_SHA256,
       });
       try {
@@ -276,6 +288,7 @@ export class MeshService {
           break;
         }
       } catch (err) {
+        if (this.stopping.signal.aborted) return;
         const error = describeFetchError(err, HEARTBEAT_ATTEMPT_TIMEOUT_MS);
         round.tried.push({ address: host, ok: false, error });
         this.log.debug({ node_id: peer.id, host, err: error }, 'heartbeat failed on this address');
