@@ -1,0 +1,105 @@
+// The cloud's HTTP + WebSocket surface. Every failure leaves as JSON `{error, message}` (docs/cloud.md).
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { upgradeWebSocket } from '@hono/node-server';
+import { z } from 'zod';
+import type { KeyPair } from '../shared/crypto/noise/index.js';
+import { AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
+import { CloudError } from './errors.js';
+import { noiseSocket } from './noise-endpoint.js';
+import type { Telemetry } from './telemetry.js';
+
+const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
+const VerifyBody = z.object({
+  challenge_id: z.string().min(1).max(100),
+  code: z.string().regex(/^\d{6}$/, 'code must be 6 digits'),
+  noise_session_id: z.string().min(1).max(100).optional(),
+  noise_signature: z.string().min(1).max(100).optional(),
+  last_handshake_at: z.string().min(1).max(64).optional(),
+});
+
+async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try { raw = await c.req.json(); } catch { throw new CloudError(400, 'invalid_request', 'The body must be JSON.'); }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new CloudError(400, 'invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+export interface CloudAppDeps {
+  auth: AuthService;
+  telemetry: Telemetry;
+  staticKey: KeyPair;
+  log: (msg: string) => void;
+}
+
+type Env = { Variables: { principal: Principal; token: string } };
+
+export function createCloudApp(d: CloudAppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use('*', bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new CloudError(400, 'invalid_request', 'Request bodies are limited to 16 KiB.'); } }));
+
+  const authed = async (c: Context<Env>, next: () => Promise<void>) => {
+    const header = c.req.header('authorization');
+    c.set('principal', d.auth.authenticate(header));
+    c.set('token', header!.slice('Noise '.length));
+    await next();
+  };
+
+  app.get('/healthz', (c) => c.json({
+    ok: true,
+    cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
+    flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
+  }));
+
+  app.get('/metrics', async (c) => {
+    c.header('content-type', d.telemetry.contentType);
+    return c.body(await d.telemetry.metrics());
+  });
+
+  app.get('/v1/noise', upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
+
+  app.post('/api/auth/challenge', async (c) => {
+    const body = await readBody(c, ChallengeBody);
+    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id);
+    return c.json({ challenge_id: challengeId, expires_at: expiresAt });
+  });
+
+  app.post('/api/auth/verify', async (c) => {
+    const body = await readBody(c, VerifyBody);
+    const r = d.auth.verify(body);
+    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
+  });
+
+  app.post('/api/auth/logout', authed, (c) => {
+    d.auth.revokeToken(c.get('token'));
+    return c.json({ ok: true });
+  });
+
+  app.get('/api/me', authed, (c) => {
+    const p = c.get('principal');
+    return c.json({ device_id: p.deviceId, noise_session_id: p.noiseSessionId, expires_at: p.expiresAt });
+  });
+
+  // Placeholder for the relay (issue 4 part 1, not built yet): authenticates, says hello, echoes text frames.
+  app.get('/v1/relay', authed, upgradeWebSocket((c) => {
+    const p = c.get('principal');
+    return {
+      onOpen(_evt, ws) { ws.send(JSON.stringify({ type: 'hello', device_id: p.deviceId, relay: 'not_implemented' })); },
+      onMessage(evt, ws) { if (typeof evt.data === 'string') ws.send(JSON.stringify({ type: 'echo', data: evt.data.slice(0, 1024) })); },
+    };
+  }));
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
+  app.onError((err, c) => {
+    if (err instanceof CloudError) {
+      // A refused WebSocket upgrade loses its body on the way out (@hono/node-server writes status + headers
+      // only), so the stable code also travels as a header.
+      c.header('x-cloud-error', err.code);
+      return c.json(err.body(), err.status);
+    }
+    d.log(`unhandled error on ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
+    return c.json({ error: 'internal_error', message: 'The cloud hit an unexpected error; it was logged.' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,204 @@
+// Noise sessions, OTP challenges, bearer tokens and the noise_handshake flag: everything /api/auth and the
+// `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
+// row runs in one transaction. docs/cloud.md has the protocol these functions implement.
+import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { CloudDb } from './db/open.js';
+import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
+import { CloudError } from './errors.js';
+import type { OtpSender } from './otp-sender.js';
+import type { Telemetry } from './telemetry.js';
+
+export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
+export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
+export const FEATURE_FLAGS: readonly FeatureFlag[] = [NOISE_HANDSHAKE_FLAG];
+
+export interface AuthTimings {
+  /** How long a finished handshake may wait for its OTP verify. */
+  noiseSessionTtlMs: number;
+  otpTtlMs: number;
+  otpMaxAttempts: number;
+  tokenTtlMs: number;
+}
+
+export const DEFAULT_AUTH_TIMINGS: AuthTimings = {
+  noiseSessionTtlMs: 10 * 60_000,
+  otpTtlMs: 10 * 60_000,
+  otpMaxAttempts: 5,
+  tokenTtlMs: 12 * 60 * 60_000,
+};
+
+export interface Principal {
+  deviceId: string;
+  noiseSessionId: string | null;
+  expiresAt: string;
+}
+
+export interface VerifyInput {
+  challenge_id: string;
+  code: string;
+  noise_session_id?: string | undefined;
+  noise_signature?: string | undefined;
+  last_handshake_at?: string | undefined;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
+
+/** noise_signature = base64url(HMAC-SHA256(key = session_token bytes, data = handshake hash bytes)). */
+export function noiseSignature(sessionToken: Uint8Array, handshakeHash: Uint8Array): string {
+  return createHmac('sha256', sessionToken).update(handshakeHash).digest('base64url');
+}
+
+export class AuthService {
+  constructor(
+    private readonly db: CloudDb,
+    private readonly telemetry: Telemetry,
+    private readonly otpSender: OtpSender,
+    private readonly timings: AuthTimings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private iso(offsetMs = 0): string {
+    return new Date(this.now() + offsetMs).toISOString();
+  }
+
+  // ---- feature flags ----
+
+  isEnabled(flag: FeatureFlag): boolean {
+    return this.db.select().from(featureFlags).where(eq(featureFlags.name, flag)).get()?.enabled ?? false;
+  }
+
+  setFlag(flag: FeatureFlag, enabled: boolean): void {
+    const updatedAt = this.iso();
+    this.db.insert(featureFlags).values({ name: flag, enabled, updatedAt })
+      .onConflictDoUpdate({ target: featureFlags.name, set: { enabled, updatedAt } }).run();
+  }
+
+  // ---- Noise sessions ----
+
+  /** Draws a session id and secret for a handshake still in flight (nothing stored yet). */
+  reserveNoiseSession(): { id: string; sessionToken: Uint8Array; expiresAt: string } {
+    return { id: randomUUID(), sessionToken: new Uint8Array(randomBytes(32)), expiresAt: this.iso(this.timings.noiseSessionTtlMs) };
+  }
+
+  /** Stores the Session once the handshake finished (with its final handshake hash). */
+  storeNoiseSession(r: { id: string; sessionToken: Uint8Array; expiresAt: string }, s: { pattern: 'NX' | 'IK'; handshakeHash: Uint8Array; clientStaticKey: Uint8Array; proven: boolean }): void {
+    this.db.insert(noiseSessions).values({
+      id: r.id, pattern: s.pattern,
+      handshakeHash: Buffer.from(s.handshakeHash).toString('base64url'),
+      clientStaticKey: Buffer.from(s.clientStaticKey).toString('base64url'),
+      clientKeyProven: s.proven,
+      sessionToken: Buffer.from(r.sessionToken).toString('base64url'),
+      createdAt: this.iso(), expiresAt: r.expiresAt,
+    }).run();
+  }
+
+  // ---- OTP ----
+
+  async createChallenge(deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
+    const key = Buffer.from(deviceId, 'base64url');
+    if (key.length !== 32 || key.toString('base64url') !== deviceId) {
+      throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
+    }
+    const challengeId = randomUUID();
+    const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
+    const expiresAt = this.iso(this.timings.otpTtlMs);
+    this.db.insert(otpChallenges).values({ id: challengeId, deviceId, codeHash: sha256(`${challengeId}:${code}`), createdAt: this.iso(), expiresAt }).run();
+    await this.otpSender.send({ challengeId, deviceId, code, expiresAt });
+    return { challengeId, expiresAt };
+  }
+
+  verify(input: VerifyInput): { token: string; expiresAt: string; noiseSessionId: string | null } {
+    const challenge = this.db.select().from(otpChallenges).where(eq(otpChallenges.id, input.challenge_id)).get();
+    if (!challenge) throw new CloudError(404, 'challenge_not_found', 'No such challenge; ask for a new code.');
+    if (challenge.usedAt) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
+    if (Date.parse(challenge.expiresAt) <= this.now()) throw new CloudError(401, 'otp_expired', 'This code has expired; ask for a new one.');
+    if (challenge.attempts >= this.timings.otpMaxAttempts) throw new CloudError(429, 'otp_attempts_exceeded', 'Too many wrong codes; ask for a new one.');
+
+    const hasNoise = input.noise_session_id !== undefined || input.noise_signature !== undefined || input.last_handshake_at !== undefined;
+    const required = this.isEnabled(NOISE_HANDSHAKE_FLAG);
+    let noiseSessionId: string | null = null;
+    if (required || hasNoise) noiseSessionId = this.checkNoise(input, challenge.deviceId);
+
+    const given = sha256(`${challenge.id}:${input.code}`);
+    if (!timingSafeEqual(Buffer.from(given), Buffer.from(challenge.codeHash))) {
+      this.db.update(otpChallenges).set({ attempts: challenge.attempts + 1 }).where(eq(otpChallenges.id, challenge.id)).run();
+      if (noiseSessionId) this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'otp_invalid' });
+      throw new CloudError(401, 'otp_invalid', 'Wrong code.');
+    }
+
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = this.iso(this.timings.tokenTtlMs);
+    const usedAt = this.iso();
+    this.db.transaction((tx) => {
+      // The WHERE used_at IS NULL makes a concurrent second verify of the same code lose.
+      const r = tx.update(otpChallenges).set({ usedAt }).where(and(eq(otpChallenges.id, challenge.id), isNull(otpChallenges.usedAt))).run();
+      if (r.changes !== 1) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
+      if (noiseSessionId) {
+        const s = tx.update(noiseSessions).set({ usedAt }).where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt))).run();
+        if (s.changes !== 1) throw new CloudError(401, 'noise_handshake', 'This handshake was already used for a login; redo the handshake and ask for a new code.');
+      }
+      tx.insert(authTokens).values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt }).run();
+    });
+    this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: challenge.deviceId, noise: noiseSessionId !== null });
+    if (noiseSessionId) {
+      this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: challenge.deviceId, sessionId: noiseSessionId });
+      this.telemetry.emit({ name: 'messngr.auth.noise.handshake.success', sessionId: noiseSessionId });
+    }
+    return { token, expiresAt, noiseSessionId };
+  }
+
+  private checkNoise(input: VerifyInput, deviceId: string): string {
+    const fail = (err: CloudError): never => {
+      this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: err.code });
+      throw err;
+    };
+    const redo = (why: string) => new CloudError(401, 'noise_handshake', `${why}; redo the Noise handshake and ask for a new code.`);
+    if (!input.noise_session_id || !input.noise_signature || !input.last_handshake_at) {
+      return fail(redo('noise_session_id, noise_signature and last_handshake_at are required'));
+    }
+    if (Number.isNaN(Date.parse(input.last_handshake_at))) return fail(new CloudError(400, 'invalid_request', 'last_handshake_at must be an ISO 8601 time.'));
+    const s = this.db.select().from(noiseSessions).where(eq(noiseSessions.id, input.noise_session_id)).get();
+    if (!s) return fail(redo('unknown Noise session'));
+    if (s.usedAt) return fail(redo('this Noise session was already used for a login'));
+    if (Date.parse(s.expiresAt) <= this.now()) return fail(redo('the Noise session has expired'));
+    if (s.clientStaticKey !== deviceId) return fail(new CloudError(401, 'device_mismatch', 'The challenge was asked for another device key than the one in the Noise handshake.'));
+    const expected = Buffer.from(noiseSignature(Buffer.from(s.sessionToken, 'base64url'), Buffer.from(s.handshakeHash, 'base64url')), 'base64url');
+    const given = Buffer.from(input.noise_signature, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return fail(new CloudError(401, 'noise_signature_invalid', 'noise_signature does not match this Noise session.'));
+    }
+    return s.id;
+  }
+
+  // ---- bearer tokens ----
+
+  /** Checks an Authorization header value; throws a 401 CloudError with a stable code. */
+  authenticate(header: string | undefined | null): Principal {
+    const fail = (status: 401, code: 'token_missing' | 'token_invalid' | 'token_expired' | 'token_revoked' | 'noise_handshake', message: string): never => {
+      this.telemetry.emit({ name: 'messngr.noise.token.verify.failure', code });
+      throw new CloudError(status, code, message);
+    };
+    const m = /^Noise ([A-Za-z0-9_-]{20,100})$/.exec(header ?? '');
+    if (!m) return fail(401, 'token_missing', 'Send `Authorization: Noise <token>`.');
+    const row = this.db.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(m[1]!))).get();
+    if (!row) return fail(401, 'token_invalid', 'Unknown token; log in again.');
+    if (row.revokedAt) return fail(401, 'token_revoked', 'This token was revoked; log in again.');
+    if (Date.parse(row.expiresAt) <= this.now()) return fail(401, 'token_expired', 'This token has expired; log in again.');
+    if (row.noiseSessionId === null && this.isEnabled(NOISE_HANDSHAKE_FLAG)) {
+      return fail(401, 'noise_handshake', 'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.');
+    }
+    this.telemetry.emit({ name: 'messngr.noise.token.verify', deviceId: row.deviceId });
+    return { deviceId: row.deviceId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
+  }
+
+  /** Revokes one token (the caller's own: POST /api/auth/logout). */
+  revokeToken(token: string): void {
+    this.db.update(authTokens).set({ revokedAt: this.iso() }).where(and(eq(authTokens.tokenHash, sha256(token)), isNull(authTokens.revokedAt))).run();
+  }
+
+  /** Revokes every token of a device (CLI `revoke <device_id>`); returns how many. */
+  revokeDevice(deviceId: string): number {
+    return this.db.update(authTokens).set({ revokedAt: this.iso() }).where(and(eq(authTokens.deviceId, deviceId), isNull(authTokens.revokedAt))).run().changes;
+  }
+}

@@ -1,0 +1,85 @@
+// A reference client for the cloud's Noise + OTP login (the tests use it; the node's cloud link can too).
+// It pins the cloud's static key: IK needs it, and an NX answer with another key than the pinned one is an error.
+import WebSocket from 'ws';
+import { HandshakeState, type KeyPair } from '../shared/crypto/noise/index.js';
+import { NODE_NOISE_SUITE } from '../main/core/crypto/node-noise.js';
+import { noiseSignature } from './auth-service.js';
+import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseSessionPayload } from './noise-endpoint.js';
+
+export class CloudHandshakeError extends Error {
+  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: { error: string; message: string }) {
+    super(message);
+    this.name = 'CloudHandshakeError';
+  }
+}
+
+export interface CloudNoiseSession {
+  pattern: CloudNoisePattern;
+  sessionId: string;
+  sessionToken: Uint8Array;
+  handshakeHash: Uint8Array;
+  cloudStaticKey: Uint8Array;
+  expiresAt: string;
+  completedAt: string;
+  /** base64url(HMAC-SHA256(session_token, handshake_hash)), for /api/auth/verify. */
+  signature: string;
+}
+
+const wsUrl = (base: string, path: string) => base.replace(/^http/, 'ws') + path;
+
+/** IK when a pinned key is given, else NX. Rejects with CloudHandshakeError. */
+export function cloudHandshake(opts: { url: string; staticKey: KeyPair; pinnedCloudKey?: Uint8Array | undefined }): Promise<CloudNoiseSession> {
+  const pattern: CloudNoisePattern = opts.pinnedCloudKey ? 'IK' : 'NX';
+  const hs = new HandshakeState({
+    protocol: cloudNoiseProtocol(pattern), initiator: true, s: opts.staticKey, prologue: CLOUD_NOISE_PROLOGUE,
+    ...(opts.pinnedCloudKey ? { rs: opts.pinnedCloudKey } : {}), ...NODE_NOISE_SUITE,
+  });
+  const hello = pattern === 'NX' ? { client_static_key: Buffer.from(opts.staticKey.publicKey).toString('base64url') } : {};
+  const m1 = hs.writeMessage(new TextEncoder().encode(JSON.stringify(hello)));
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(opts.url, `/v1/noise?pattern=${pattern}`));
+    let settled = false;
+    const settle = (fn: () => void) => { if (!settled) { settled = true; fn(); } ws.close(); };
+    ws.on('open', () => ws.send(m1));
+    ws.on('error', (err) => settle(() => reject(new CloudHandshakeError('connection_failed', `cannot reach ${opts.url}: ${err.message}`))));
+    ws.on('close', (code, reason) => settle(() => reject(new CloudHandshakeError('noise_handshake_failed', `the cloud closed the handshake (${code} ${reason.toString()})`))));
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        let body = { error: 'unknown', message: String(data) };
+        try { body = JSON.parse(String(data)) as typeof body; } catch { /* keep raw */ }
+        const pinned = pattern === 'IK';
+        return settle(() => reject(new CloudHandshakeError(
+          pinned ? 'cloud_key_changed' : 'noise_handshake_failed',
+          pinned
+            ? `WARNING: the IK handshake with the pinned cloud key failed (${body.error}: ${body.message}). The cloud's static key may have changed: do not trust it until you have checked why.`
+            : `handshake failed: ${body.error}: ${body.message}`,
+          body,
+        )));
+      }
+      settle(() => {
+        try {
+          const payload = JSON.parse(new TextDecoder().decode(hs.readMessage(new Uint8Array(data as Buffer)))) as NoiseSessionPayload;
+          const { handshakeHash } = hs.split();
+          const cloudStaticKey = hs.remoteStaticKey()!;
+          const sessionToken = new Uint8Array(Buffer.from(payload.session_token, 'base64url'));
+          resolve({
+            pattern, sessionId: payload.session_id, sessionToken, handshakeHash, cloudStaticKey, expiresAt: payload.expires_at,
+            completedAt: new Date().toISOString(), signature: noiseSignature(sessionToken, handshakeHash),
+          });
+        } catch (err) {
+          reject(new CloudHandshakeError('noise_handshake_failed', `bad handshake answer: ${(err as Error).message}`));
+        }
+      });
+    });
+  });
+}
+
+/** First contact: NX, then compare with a key pinned earlier (if any). */
+export async function cloudHandshakeWithPin(opts: { url: string; staticKey: KeyPair; pinnedCloudKey?: Uint8Array | undefined; preferIK?: boolean }): Promise<CloudNoiseSession> {
+  if (opts.pinnedCloudKey && opts.preferIK !== false) return cloudHandshake(opts);
+  const s = await cloudHandshake({ url: opts.url, staticKey: opts.staticKey });
+  if (opts.pinnedCloudKey && !Buffer.from(opts.pinnedCloudKey).equals(Buffer.from(s.cloudStaticKey))) {
+    throw new CloudHandshakeError('cloud_key_changed', `WARNING: the cloud's static key changed (pinned ${Buffer.from(opts.pinnedCloudKey).toString('base64url')}, got ${Buffer.from(s.cloudStaticKey).toString('base64url')})`);
+  }
+  return s;
+}

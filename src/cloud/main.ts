@@ -1,0 +1,72 @@
+// `npm run cloud -- [serve] [--data-dir D] [--port N] [--host H]`
+// `npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]`
+// `npm run cloud -- revoke <device_id> [--data-dir D]`
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
+import { openCloudDatabase } from './db/open.js';
+import { LogOtpSender } from './otp-sender.js';
+import { startCloud } from './server.js';
+import { Telemetry } from './telemetry.js';
+
+export const DEFAULT_CLOUD_PORT = 7480;
+
+function defaultDataDir(): string {
+  return process.env.SALITA_CLOUD_DATA_DIR ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'salita-cloud');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+      enable: { type: 'boolean' }, disable: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const dataDir = values['data-dir'] ?? defaultDataDir();
+  const [cmd = 'serve', arg] = positionals;
+  if (values.help) {
+    console.log('usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]');
+    return 0;
+  }
+  if (cmd === 'rollout' || cmd === 'revoke') {
+    const database = openCloudDatabase(dataDirEnsured(dataDir));
+    try {
+      const auth = new AuthService(database.db, new Telemetry(), new LogOtpSender(), DEFAULT_AUTH_TIMINGS);
+      if (cmd === 'rollout') {
+        if (!FEATURE_FLAGS.includes(arg as FeatureFlag)) { console.error(`unknown flag ${arg ?? '(none)'}; known: ${FEATURE_FLAGS.join(', ')}`); return 2; }
+        if (values.enable === values.disable) { console.error('say exactly one of --enable or --disable'); return 2; }
+        auth.setFlag(arg as FeatureFlag, values.enable === true);
+        console.log(`${arg}: ${values.enable ? 'enabled' : 'disabled'} (in ${dataDir})`);
+      } else {
+        if (!arg) { console.error('usage: revoke <device_id>'); return 2; }
+        console.log(`revoked ${auth.revokeDevice(arg)} token(s) of ${arg}`);
+      }
+      return 0;
+    } finally {
+      database.close();
+    }
+  }
+  if (cmd !== 'serve') { console.error(`unknown command ${cmd}`); return 2; }
+  const port = Number(values.port ?? process.env.SALITA_CLOUD_PORT ?? DEFAULT_CLOUD_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`bad port ${values.port}`); return 2; }
+  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true });
+  console.log(`[salita-cloud] listening on ${cloud.url} (data dir ${dataDir}); static key ${Buffer.from(cloud.publicKey).toString('base64url')}`);
+  const stop = () => { void cloud.stop().then(() => process.exit(0)); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return -1;
+}
+
+/** Opening the database creates the file but not the folder. */
+function dataDirEnsured(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exit(code); }, (err: unknown) => {
+  console.error(`[salita-cloud] ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+// The cloud's persistent X25519 static key: <dataDir>/cloud.key, 32 raw bytes, mode 0600, written atomically,
+// never silently replaced (a malformed file is an error, not a reason to make a new key).
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyPair } from '../shared/crypto/noise/index.js';
+import { NODE_X25519 } from '../main/core/crypto/node-noise.js';
+
+export const CLOUD_KEY_FILE = 'cloud.key';
+
+export function loadOrCreateStaticKey(dataDir: string): KeyPair {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, CLOUD_KEY_FILE);
+  if (existsSync(file)) {
+    const raw = readFileSync(file);
+    if (raw.length !== 32) throw new Error(`${file} is not a 32-byte X25519 private key (${raw.length} bytes); refusing to replace it`);
+    const privateKey = new Uint8Array(raw);
+    return { privateKey, publicKey: NODE_X25519.publicKey(privateKey) };
+  }
+  const kp = NODE_X25519.generateKeyPair();
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, kp.privateKey, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return kp;
+}
