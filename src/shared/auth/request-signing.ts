@@ -32,17 +32,12 @@ export interface SignedParts {
 }
 
 export function canonicalString(p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
-  return canonicalLines({ ...p, bodySha256Hex: toHex(fns.hash(p.body)) });
-}
-
-/** The canonical string from an already computed body hash (the node hashes with node:crypto). */
-export function canonicalLines(p: Omit<SignedParts, 'body'> & { bodySha256Hex: string }): string {
   return [
     SIGNATURE_SCHEME,
     p.sessionId,
     p.method.toUpperCase(),
     p.pathWithQuery,
-    p.bodySha256Hex,
+    toHex(fns.hash(p.body)),
     p.timestamp,
     p.nonce,
   ].join('\n');

@@ -74,11 +74,6 @@ export function cachedInterfaces(maxAgeMs = 2_000): InterfaceTable {
 }
 let cache: { at: number; value: InterfaceTable } | undefined;
 
-/** lanAddresses() of the cached interface table. */
-export function cachedLanAddresses(maxAgeMs = 2_000, selection: readonly string[] | null = null): LanAddressView[] {
-  return lanAddresses(cachedInterfaces(maxAgeMs), selection);
-}
-
 /**
  * One node's view of its addresses under its own settings (several nodes may run in one process in tests,
  * each with its own settings and, in tests, its own made-up interface table).
