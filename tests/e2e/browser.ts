@@ -1,5 +1,6 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
 import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,3 +30,10 @@ export function chromiumSkipReason(): string | undefined {
 
 // Finding the Electron binary is shared with `npm start`.
 export { findElectron, hasDisplay } from '../../scripts/find-electron.mjs';
+
+/** Debian's Chromium as every browser test uses it, after checking the UI is built (a missing build fails loudly). */
+export async function launchChromium(): Promise<Browser> {
+  const missing = missingBuild();
+  if (missing) throw new Error(missing);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}

@@ -2,9 +2,9 @@
 // mDNS discovery) where both screens show the same 6-digit code and the person confirms it in the UI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -13,9 +13,7 @@ describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => 
   let browser: Browser;
 
   before(async () => {
-    const missing = missingBuild();
-    if (missing) throw new Error(missing);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -3,9 +3,9 @@
 // the desktop's device list shows the phone live (no reload); unpairing from the UI removes it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -14,10 +14,8 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
   let node: TestNode;
 
   before(async () => {
-    const missing = missingBuild();
-    if (missing) throw new Error(missing);
     node = await startTestNode();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -4,9 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { cleanupAll, eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -19,13 +19,11 @@ describe('desktop UI: presence, re-pair notices, and the phone\'s other addresse
   let node: TestNode;
 
   before(async () => {
-    const missing = missingBuild();
-    if (missing) throw new Error(missing);
     // Two LAN interfaces (and a container bridge that is not advertised) on a made-up machine.
     node = await startTestNode({
       networkInterfaces: () => ({ lo: [v4('127.0.0.1', true)], eth0: [v4('192.168.50.10')], wlan0: [v4('10.20.30.40')], docker0: [v4('172.17.0.1')] }),
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

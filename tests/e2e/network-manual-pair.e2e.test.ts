@@ -4,9 +4,9 @@
 // explained next to the form without asking the node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -15,9 +15,7 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
   let browser: Browser;
 
   before(async () => {
-    const missing = missingBuild();
-    if (missing) throw new Error(missing);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -5,9 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { cleanupAll, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason, missingBuild, WAIT } from './browser.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -36,10 +36,8 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
   let node: TestNode;
 
   before(async () => {
-    const missing = missingBuild();
-    if (missing) throw new Error(missing);
     node = await startTestNode({ networkInterfaces: () => FAKE_INTERFACES });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {
