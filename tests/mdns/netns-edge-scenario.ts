@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createLogger } from '../../src/main/core/log.js';
 import { MdnsDiscovery, type DiscoveredPeer } from '../../src/main/core/discovery/mdns-discovery.js';
+import { eventually } from '../helpers/test-node.js';
 
 const FP = ['AAAABBBBCCCCDDDD', 'EEEEFFFFGGGGHHHH', 'IIIIJJJJKKKKLLLL'] as const;
 
@@ -32,16 +33,9 @@ function make(name: string, id: string, fp: string, port: number, addresses?: st
   return w;
 }
 
-async function until<T>(what: string, check: () => T | undefined | false): Promise<T> {
-  // A generous safety net so a broken build fails instead of hanging; not a speed assertion.
-  const limit = Date.now() + 30_000;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > limit) throw new Error(`mDNS: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** A generous safety net so a broken build fails instead of hanging; not a speed assertion. */
+const until = <T>(what: string, check: () => T | undefined | false): Promise<T> =>
+  eventually(check, `mDNS: ${what}`, 30_000) as Promise<T>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seen = (w: Watched, id: string): DiscoveredPeer | undefined => w.d.peers().find((p) => p.node_id === id);
 

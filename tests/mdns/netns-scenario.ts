@@ -6,22 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type SalitaNode } from '../../src/main/core/node.js';
+import { eventually } from '../helpers/test-node.js';
 
 type Seen = ReturnType<SalitaNode['core']['adminState']>['discovered'][number];
 
 const dirs: string[] = [];
 const dir = () => { const d = mkdtempSync(join(tmpdir(), 'salita-mdns-')); dirs.push(d); return d; };
 
-async function until<T>(what: string, check: () => T | undefined | false): Promise<T> {
-  // A generous safety net so a broken build fails instead of hanging; not a speed assertion.
-  const limit = Date.now() + 60_000;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > limit) throw new Error(`mDNS: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** A generous safety net so a broken build fails instead of hanging; not a speed assertion. */
+const until = <T>(what: string, check: () => T | undefined | false): Promise<T> =>
+  eventually(check, `mDNS: ${what}`, 60_000) as Promise<T>;
 
 const seenBy = (node: SalitaNode, id: string): Seen | undefined =>
   node.core.adminState().discovered.find((d) => d.node_id === id);
