@@ -24,6 +24,13 @@ export const ERROR_CODES = [
   'handshake_failed', // a Noise message that is malformed (too short/long, bad key)
   'pairing_not_pending', // confirm/reject of a pairing that is not waiting for confirmation
   'pairing_unconfirmed', // the session exists but the person has not yet confirmed the short code
+  'invalid_envelope', // POST /api/messages: not a valid v1 envelope (src/shared/e2ee/schema.ts)
+  'sender_mismatch', // envelope.from_device is not the calling device
+  'cloud_not_linked', // messaging needs a cloud link; none was ever set up on this node
+  'cloud_unreachable', // the cloud URL did not answer (login)
+  'cloud_key_changed', // the cloud's static key differs from the one pinned at first contact
+  'cloud_rejected', // the cloud refused the login step; `cloud_error` carries its code (e.g. otp_invalid)
+  'cloud_login_not_started', // a code was sent without a login in progress
   'internal_error',
 ] as const;
 

@@ -1,0 +1,156 @@
+// The relay contract (issue 4): node <-> cloud frames on WS /v1/relay, the cloud's key directory, the
+// device <-> node messaging API and the desktop UI's cloud/messaging admin API. Nodes and the cloud only ever
+// see envelopes (src/shared/e2ee/schema.ts), never plaintext. docs/relay.md walks through the flows.
+import { z } from 'zod';
+import { DeviceId, Envelope, EnvelopeId } from '../e2ee/schema.js';
+import { DisplayName, PublicKeyB64 } from './schemas.js';
+
+// ---- key directory (cloud REST, `Authorization: Noise <token>`) ---------------------------------------------
+
+/** One device a node publishes: public keys only. */
+export const DirectoryDevice = z.object({
+  device_id: DeviceId,
+  /** base64url of the device's static X25519 public key (the key envelopes are sealed to / opened with). */
+  public_key: PublicKeyB64,
+  name: DisplayName,
+  kind: z.enum(['phone', 'desktop']),
+}).strict();
+export type DirectoryDevice = z.infer<typeof DirectoryDevice>;
+
+/**
+ * PUT /api/keys: the full set of devices this node serves; it replaces the node's previous set. A device id
+ * published by another node answers 409 `device_id_taken` (no entry changes).
+ */
+export const PublishKeysRequest = z.object({ devices: z.array(DirectoryDevice).max(256) }).strict();
+export type PublishKeysRequest = z.infer<typeof PublishKeysRequest>;
+
+/** GET /api/keys: every published device, with the node (its cloud device_id) that serves it. */
+export const DirectoryEntry = DirectoryDevice.extend({ node: z.string(), updated_at: z.string() });
+export type DirectoryEntry = z.infer<typeof DirectoryEntry>;
+export const DirectoryResponse = z.object({ devices: z.array(DirectoryEntry) });
+export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
+
+// ---- WS /v1/relay (node <-> cloud; text frames, one JSON object each) --------------------------------------
+//
+// node -> cloud
+//   send    {type:'send', envelope}    Store and route. Answered by `accepted` once the envelope is durably
+//                                       stored (also for an id already stored: sending is idempotent), or by
+//                                       `rejected` (final: the node drops it from its outbox and tells the
+//                                       sender's device why).
+//   ack     {type:'ack', seq}           The node has durably stored delivery `seq` (envelope or receipt).
+// cloud -> node
+//   hello     {type:'hello', device_id, pending}          First frame after the upgrade.
+//   accepted  {type:'accepted', id}
+//   rejected  {type:'rejected', id, error, message}       error: invalid_envelope | unknown_recipient |
+//                                                          sender_not_published | envelope_id_conflict
+//   deliver   {type:'deliver', seq, envelope}            For this node's devices; resent (same seq) until
+//                                                          acked, also after a reconnect. seq grows per node.
+//   receipt   {type:'receipt', seq, id, device_ids}      Envelope `id` (sent by this node) was stored by the
+//                                                          node(s) serving `device_ids`: "delivered".
+//   error     {type:'error', error, message}             A frame the cloud could not take (then it goes on).
+// Deliveries and receipts share one ordered queue per recipient node; `seq` is its position.
+
+export const RelaySendFrame = z.object({ type: z.literal('send'), envelope: Envelope }).strict();
+export const RelayAckFrame = z.object({ type: z.literal('ack'), seq: z.number().int().positive() }).strict();
+export const NodeToCloudFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('send'), envelope: z.unknown() }).strict(),
+  RelayAckFrame,
+]);
+export type NodeToCloudFrame = z.infer<typeof RelaySendFrame> | z.infer<typeof RelayAckFrame>;
+
+export const RELAY_REJECT_CODES = ['invalid_envelope', 'unknown_recipient', 'sender_not_published', 'envelope_id_conflict'] as const;
+export type RelayRejectCode = (typeof RELAY_REJECT_CODES)[number];
+
+export const CloudToNodeFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), device_id: z.string(), pending: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('accepted'), id: EnvelopeId }),
+  z.object({ type: z.literal('rejected'), id: z.string(), error: z.enum(RELAY_REJECT_CODES), message: z.string() }),
+  z.object({ type: z.literal('deliver'), seq: z.number().int().positive(), envelope: Envelope }),
+  z.object({ type: z.literal('receipt'), seq: z.number().int().positive(), id: EnvelopeId, device_ids: z.array(DeviceId).min(1) }),
+  z.object({ type: z.literal('error'), error: z.string(), message: z.string() }),
+]);
+export type CloudToNodeFrame = z.infer<typeof CloudToNodeFrame>;
+
+/** Most deliveries the cloud has in flight (sent, not acked) per node connection. */
+export const RELAY_WINDOW = 256;
+
+export const CloudLinkStatus = z.enum(['not_configured', 'logged_out', 'awaiting_code', 'connecting', 'connected', 'reconnecting']);
+export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
+
+// ---- device <-> node messaging API (signed device requests, see docs/protocol.md) ---------------------------
+//
+// GET  /api/messages/directory        -> MessagingDirectory     devices this device can write to
+// POST /api/messages  {envelope}      -> 202 SendAccepted       queued durably before this answer
+// GET  /api/messages/inbox?after=N&limit=M -> InboxPage         envelopes for this device, oldest first
+// POST /api/messages/inbox/ack {up_to_seq} -> {ok, removed}     the device has them; the node forgets them
+// GET  /api/messages/outbox           -> {messages: MessageStatusView[]}   status of what this device sent
+// Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush.
+// Errors: 400 invalid_envelope, 403 sender_mismatch (from_device is not the calling device),
+//         409 cloud_not_linked (this node was never linked to a cloud). A cloud `rejected` (e.g. unknown_recipient)
+//         reaches the sender later as status 'failed' with the cloud's code in `error`.
+
+export const MessagingDirectory = z.object({
+  /** The calling device's own id (its node_id), so a client knows what to put in from_device. */
+  me: DeviceId,
+  devices: z.array(DirectoryDevice.extend({ home: z.enum(['local', 'remote']) })),
+  cloud: z.object({ status: CloudLinkStatus }),
+});
+export type MessagingDirectory = z.infer<typeof MessagingDirectory>;
+
+export const SendRequest = z.object({ envelope: z.unknown() }).strict();
+export const MessageStatus = z.enum(['queued', 'sent', 'delivered', 'failed']);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+export const SendAccepted = z.object({ id: EnvelopeId, status: MessageStatus });
+export type SendAccepted = z.infer<typeof SendAccepted>;
+
+export const InboxItem = z.object({ seq: z.number().int().positive(), envelope: Envelope, received_at: z.string() });
+export type InboxItem = z.infer<typeof InboxItem>;
+export const InboxPage = z.object({ messages: z.array(InboxItem), next_after: z.number().int().nonnegative() });
+export type InboxPage = z.infer<typeof InboxPage>;
+export const InboxAckRequest = z.object({ up_to_seq: z.number().int().positive() }).strict();
+
+export const MessageStatusView = z.object({
+  id: EnvelopeId,
+  to: z.array(DeviceId),
+  status: MessageStatus,
+  created_at: z.string(),
+  error: z.string().optional(),
+});
+export type MessageStatusView = z.infer<typeof MessageStatusView>;
+
+export type InboxPush = { type: 'envelope'; seq: number; envelope: Envelope; received_at: string };
+export type MessageStatusPush = { type: 'message_status'; id: string; status: MessageStatus; error?: string };
+
+// ---- desktop UI admin API (admin token, loopback; see admin-routes) ------------------------------------------
+//
+// GET  /api/admin/cloud                   -> CloudLinkView
+// POST /api/admin/cloud/login  {url}      -> CloudLinkView (status 'awaiting_code': a code was sent)
+// POST /api/admin/cloud/code   {code}     -> CloudLinkView (status 'connecting' / 'connected')
+// POST /api/admin/cloud/logout            -> CloudLinkView (status 'logged_out'; token forgotten)
+// The desktop UI is a messaging device of its own (device id `<node_id>.ui`); its private key stays in the
+// renderer. The node learns only its public key:
+// PUT  /api/admin/messages/device {public_key} -> {device_id}
+// GET  /api/admin/messages/directory | POST /api/admin/messages {envelope} | GET /api/admin/messages/inbox
+// POST /api/admin/messages/inbox/ack | GET /api/admin/messages/outbox  — same bodies as the device API.
+// Admin events (WS /api/admin/events) gain {type:'cloud', cloud: CloudLinkView} and the device pushes above.
+
+export const CloudLinkView = z.object({
+  status: CloudLinkStatus,
+  url: z.string().nullable(),
+  /** base64url of the pinned cloud static key (after the first handshake). */
+  cloud_key: z.string().nullable(),
+  /** The last problem, in words (e.g. "cloud unreachable", "the cloud's key changed"), with its stable code. */
+  last_error: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
+  /** When reconnecting: the next attempt (ISO time). */
+  next_attempt_at: z.string().nullable(),
+  token_expires_at: z.string().nullable(),
+  outbox: z.number().int().nonnegative(),
+});
+export type CloudLinkView = z.infer<typeof CloudLinkView>;
+
+export const CloudLoginRequest = z.object({ url: z.string().trim().url().max(500) }).strict();
+export const CloudCodeRequest = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'code: 6 digits') }).strict();
+export const UiDeviceRequest = z.object({ public_key: PublicKeyB64 }).strict();
+
+export const UI_DEVICE_SUFFIX = '.ui';
+export const uiDeviceId = (nodeId: string) => `${nodeId}${UI_DEVICE_SUFFIX}`;
