@@ -1,13 +1,14 @@
 // Noise sessions, OTP challenges, bearer tokens and the noise_handshake flag: everything /api/auth and the
 // `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
 // row runs in one transaction. docs/cloud.md has the protocol these functions implement.
-import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { CloudDb } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
 import type { OtpSender } from './otp-sender.js';
 import type { Telemetry } from './telemetry.js';
+import { noiseSignature } from '../shared/cloud/noise-login.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
 export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
@@ -44,10 +45,6 @@ export interface VerifyInput {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
-/** noise_signature = base64url(HMAC-SHA256(key = session_token bytes, data = handshake hash bytes)). */
-export function noiseSignature(sessionToken: Uint8Array, handshakeHash: Uint8Array): string {
-  return createHmac('sha256', sessionToken).update(handshakeHash).digest('base64url');
-}
 
 export class AuthService {
   constructor(

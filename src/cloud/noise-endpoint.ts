@@ -8,19 +8,15 @@ import { NODE_NOISE_SUITE } from '../main/core/crypto/node-noise.js';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { AuthService } from './auth-service.js';
 import type { Telemetry } from './telemetry.js';
+import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload } from '../shared/cloud/noise-login.js';
 
-export type CloudNoisePattern = 'NX' | 'IK';
-export const CLOUD_NOISE_PROLOGUE = new TextEncoder().encode('salita-cloud/v1');
-export const cloudNoiseProtocol = (p: CloudNoisePattern) => `Noise_${p}_25519_ChaChaPoly_SHA256`;
+export { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload };
+
 export const NOISE_CLOSE_OK = 1000;
 export const NOISE_CLOSE_CLIENT_ERROR = 4400;
 export const NOISE_CLOSE_SERVER_ERROR = 4500;
 const FIRST_MESSAGE_TIMEOUT_MS = 15_000;
 
-/** The JSON in the NX message-1 payload (IK sends `{}`: Noise itself carries and proves the key). */
-export interface NoiseHello { client_static_key?: string }
-/** The JSON in the last handshake payload. */
-export interface NoiseSessionPayload { session_id: string; session_token: string; expires_at: string; pattern: CloudNoisePattern }
 
 export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyPair; auth: AuthService; telemetry: Telemetry; log: (msg: string) => void }): WSEvents {
   const pattern = (opts.pattern ?? 'NX').toUpperCase();
