@@ -1,0 +1,38 @@
+// The seam between the node's message store (messaging/, outbox + inbox in SQLite) and its cloud link
+// (cloud/, the WebSocket to the cloud's relay). The store knows nothing about the cloud; the link knows
+// nothing about SQLite. node.ts connects the two.
+import type { Envelope } from '../../../shared/e2ee/schema.js';
+import type { DirectoryDevice, DirectoryEntry } from '../../../shared/wire/relay.js';
+
+export interface OutboundEnvelope {
+  /** Outbox position: the link sends in this order. */
+  seq: number;
+  id: string;
+  /** The envelope JSON exactly as the device sent it (validated); the link sends it as is. */
+  envelope: Envelope;
+}
+
+/** What the cloud link needs from the message store. */
+export interface MessageStorePort {
+  /** Outbox rows with seq > afterSeq, oldest first. */
+  pendingOutbound(afterSeq: number, limit: number): OutboundEnvelope[];
+  outboxSize(): number;
+  /** Called after something was queued (so the link can send it now). Returns an unsubscribe function. */
+  onQueued(fn: () => void): () => void;
+  /** The cloud stored it: leave the outbox; the sender's device sees status 'sent'. */
+  accepted(id: string): void;
+  /** The cloud refused it for good: leave the outbox; the sender's device sees 'failed' with the code. */
+  rejected(id: string, code: string, message: string): void;
+  /** The recipients' node(s) stored it: the sender's device sees 'delivered'. Unknown ids are ignored. */
+  delivered(id: string, deviceIds: string[]): void;
+  /**
+   * Stores an envelope from the cloud in the inbox of each local recipient (idempotent by envelope id), then
+   * pushes it to their open WebSockets. Resolves only once it is on disk: the link acks the cloud after that.
+   */
+  storeInbound(envelope: Envelope): Promise<void>;
+  /** The devices this node publishes to the cloud's key directory (public keys only). */
+  localDevices(): DirectoryDevice[];
+  onLocalDevicesChanged(fn: () => void): () => void;
+  /** The cloud's directory as last fetched; the messaging directory shows these as 'remote'. */
+  setRemoteDirectory(entries: DirectoryEntry[]): void;
+}
