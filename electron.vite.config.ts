@@ -1,5 +1,5 @@
-// One build for three targets. main/ holds two entries: the Electron shell (index) and the headless node
-// (headless), which share the core; the renderer builds the desktop UI and the phone pairing page.
+// One build for three targets. main/ holds three entries: the Electron shell (index), the headless node
+// (headless), which share the core, and the reference cloud (cloud); the renderer builds the desktop UI and the phone pairing page.
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 
@@ -12,6 +12,8 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
           headless: resolve(__dirname, 'src/main/headless.ts'),
+          // The reference cloud (src/cloud) ships in the same build, so `npm run cloud` needs no dev tools.
+          cloud: resolve(__dirname, 'src/cloud/main.ts'),
         },
       },
     },
