@@ -1,7 +1,7 @@
 // The device side of messaging (issue 4): seal text to a device from the directory, hand the envelope to our
 // node, read our inbox and open what arrives. Runs in the browser (phone page, desktop UI) and in Node (tests,
 // bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
-import { open, seal, type SenderKeys } from '../e2ee/index.js';
+import { open, seal, type Envelope, type SenderKeys } from '../e2ee/index.js';
 import { isE2eeError } from '../e2ee/errors.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
 import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
@@ -59,15 +59,26 @@ export class MessagingClient {
     return fromBase64Url(entry.public_key);
   }
 
-  /** Seals `text` to one device (only that device can open it) and queues it at our node. */
-  async sendText(toDeviceId: string, text: string): Promise<SendAccepted> {
+  /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
+  async sealText(toDeviceId: string, text: string): Promise<Envelope> {
     if (text.length === 0 || text.length > MAX_TEXT_CHARS) throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
     const content: MessageContent = { t: 'text', body: text };
-    const envelope = seal(utf8.encode(JSON.stringify(content)), {
+    return seal(utf8.encode(JSON.stringify(content)), {
       from: this.me,
       to: [{ device_id: toDeviceId, publicKey: await this.keyOf(toDeviceId) }],
     });
+  }
+
+  /**
+   * Hands an envelope to our node, which has it on disk when this resolves. Sending the same envelope again
+   * (after a timeout or a lost answer) is safe: the node and the cloud keep one copy per envelope id.
+   */
+  sendEnvelope(envelope: Envelope): Promise<SendAccepted> {
     return this.call<SendAccepted>('POST', '', { envelope });
+  }
+
+  async sendText(toDeviceId: string, text: string): Promise<SendAccepted> {
+    return this.sendEnvelope(await this.sealText(toDeviceId, text));
   }
 
   inbox(after = 0, limit = 100): Promise<InboxPage> {
