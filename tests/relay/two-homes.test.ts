@@ -1,0 +1,109 @@
+// Issue 4, end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
+// real processes on loopback. A message goes A-phone -> A-node -> cloud -> B-node -> B-phone and decrypts
+// there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupAll, eventually } from '../helpers/test-node.js';
+import { linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import { LINK_WAIT_MS, receive, waitConnected, waitInDirectory } from './relay-helpers.js';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const f = join(dir, n);
+    return statSync(f).isDirectory() ? filesUnder(f) : [f];
+  });
+}
+
+describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () => {
+  let cloud: CloudProcess;
+  let A: NodeProcess;
+  let B: NodeProcess;
+  let phoneA: PairedPhone;
+  let phoneB: PairedPhone;
+
+  before(async () => {
+    requireBuild();
+    cloud = await startCloudProcess();
+    [A, B] = await Promise.all([startNodeProcess(), startNodeProcess()]);
+    // Pair first: the devices are then published as soon as each link comes up.
+    phoneA = await pairPhoneWith(A, 'Anna phone');
+    phoneB = await pairPhoneWith(B, 'Bo phone');
+    await linkToCloud(A, cloud);
+    await linkToCloud(B, cloud);
+    await waitConnected(A, 'node A');
+    await waitConnected(B, 'node B');
+  });
+
+  after(async () => {
+    await Promise.all([A?.stop(), B?.stop(), cloud?.stop()]);
+    await cleanupAll();
+  });
+
+  it('a message from A-phone reaches B-phone through both nodes and the cloud, decrypts, and A sees it delivered', async () => {
+    const a = phoneA.messaging(A.base);
+    const b = phoneB.messaging(B.base);
+    await waitInDirectory(a, phoneB.deviceId);
+    const dirA = await a.directory();
+    assert.equal(dirA.me, phoneA.deviceId);
+    assert.equal(dirA.devices.find((d) => d.device_id === phoneB.deviceId)?.home, 'remote');
+    assert.equal(dirA.devices.find((d) => d.device_id === phoneA.deviceId)?.home, 'local');
+
+    const sent = await a.sendText(phoneB.deviceId, 'Hei Bo, middag klokka sju?');
+    assert.ok(['queued', 'sent'].includes(sent.status), JSON.stringify(sent));
+
+    await waitInDirectory(b, phoneA.deviceId);
+    const [msg] = await receive(b, 1);
+    assert.ok(msg && msg.ok, `B-phone could not open it: ${JSON.stringify(msg)}`);
+    assert.equal(msg.text, 'Hei Bo, middag klokka sju?');
+    assert.equal(msg.from_device, phoneA.deviceId);
+    assert.equal(msg.id, sent.id);
+
+    await eventually(async () => (await a.outbox()).find((m) => m.id === sent.id)?.status === 'delivered', 'A-phone sees "delivered"', LINK_WAIT_MS);
+
+    // And back: B answers A.
+    const back = await b.sendText(phoneA.deviceId, 'Ja!');
+    const [reply] = await receive(a, 1);
+    assert.ok(reply?.ok && reply.text === 'Ja!' && reply.id === back.id, JSON.stringify(reply));
+  });
+
+  it('tampered ciphertext travels as an envelope but the recipient refuses to open it', async () => {
+    const a = phoneA.messaging(A.base);
+    const b = phoneB.messaging(B.base);
+    const env = await a.sealText(phoneB.deviceId, 'original words');
+    // Flip one bit in the middle of the ciphertext: still a valid-looking envelope, so nodes and cloud relay it.
+    const ct = Buffer.from(env.ciphertext, 'base64url');
+    ct[Math.floor(ct.length / 2)]! ^= 0x01;
+    const tampered = { ...env, ciphertext: ct.toString('base64url') };
+    await a.sendEnvelope(tampered);
+    const [msg] = await receive(b, 1);
+    assert.ok(msg, 'the tampered envelope arrived');
+    assert.equal(msg.id, env.id);
+    assert.equal(msg.ok, false, 'a tampered message must never open');
+    if (!msg.ok) assert.equal(msg.error, 'decrypt_failed');
+  });
+
+  it('a phone cannot send as another device', async () => {
+    const a = phoneA.messaging(A.base);
+    const env = await a.sealText(phoneB.deviceId, 'spoof');
+    const spoofed = { ...env, from_device: phoneB.deviceId };
+    await assert.rejects(a.sendEnvelope(spoofed), (err: { code?: string; status?: number }) => err.status === 403 && err.code === 'sender_mismatch');
+  });
+
+  it('no file of either node or of the cloud holds a plaintext', async () => {
+    const a = phoneA.messaging(A.base);
+    const b = phoneB.messaging(B.base);
+    const secret = 'plaintext-canary-7f3a9c1e';
+    await a.sendText(phoneB.deviceId, secret);
+    // Read it at B but do not ack, so the envelope is still stored at B-node while we look.
+    await eventually(async () => (await b.inbox(0, 500)).messages.length > 0, 'the canary stored at B-node', LINK_WAIT_MS);
+    const files = [...filesUnder(A.dataDir), ...filesUnder(B.dataDir), ...filesUnder(cloud.dataDir)];
+    assert.ok(files.some((f) => f.endsWith('.db') || f.includes('.db-')), 'databases were scanned');
+    for (const f of files) {
+      assert.ok(!readFileSync(f).includes(Buffer.from(secret)), `${f} contains the plaintext`);
+    }
+    const [msg] = await receive(b, 1);
+    assert.ok(msg?.ok && msg.text === secret);
+  });
+});
