@@ -8,6 +8,11 @@ import { AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-servic
 import { CloudError } from './errors.js';
 import { noiseSocket } from './noise-endpoint.js';
 import type { Telemetry } from './telemetry.js';
+import { PublishKeysRequest, type DirectoryResponse } from '../shared/wire/relay.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { RelayHub } from './relay-hub.js';
+import { relaySocket } from './relay-socket.js';
+import type { RelayWriter } from './relay-writer.js';
 
 const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
 const VerifyBody = z.object({
@@ -30,14 +35,23 @@ export interface CloudAppDeps {
   auth: AuthService;
   telemetry: Telemetry;
   staticKey: KeyPair;
+  directory: KeyDirectory;
+  relay: { hub: RelayHub; writer: RelayWriter };
   log: (msg: string) => void;
 }
+
+const BODY_LIMIT = 16 * 1024;
+/** PUT /api/keys carries up to 256 devices (about 300 bytes each, more with escaped names). */
+const KEYS_BODY_LIMIT = 256 * 1024;
 
 type Env = { Variables: { principal: Principal; token: string } };
 
 export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   const app = new Hono<Env>();
-  app.use('*', bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new CloudError(400, 'invalid_request', 'Request bodies are limited to 16 KiB.'); } }));
+  const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw new CloudError(400, 'invalid_request', `Request bodies are limited to ${maxSize / 1024} KiB here.`); } });
+  const small = limit(BODY_LIMIT);
+  const keys = limit(KEYS_BODY_LIMIT);
+  app.use('*', (c, next) => (c.req.path === '/api/keys' ? keys : small)(c, next));
 
   const authed = async (c: Context<Env>, next: () => Promise<void>) => {
     const header = c.req.header('authorization');
@@ -73,6 +87,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   app.post('/api/auth/logout', authed, (c) => {
     d.auth.revokeToken(c.get('token'));
+    d.relay.hub.closeToken(c.get('token'), 'token_revoked');
     return c.json({ ok: true });
   });
 
@@ -81,14 +96,17 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.json({ device_id: p.deviceId, noise_session_id: p.noiseSessionId, expires_at: p.expiresAt });
   });
 
-  // Placeholder for the relay (issue 4 part 1, not built yet): authenticates, says hello, echoes text frames.
-  app.get('/v1/relay', authed, upgradeWebSocket((c) => {
-    const p = c.get('principal');
-    return {
-      onOpen(_evt, ws) { ws.send(JSON.stringify({ type: 'hello', device_id: p.deviceId, relay: 'not_implemented' })); },
-      onMessage(evt, ws) { if (typeof evt.data === 'string') ws.send(JSON.stringify({ type: 'echo', data: evt.data.slice(0, 1024) })); },
-    };
-  }));
+  // The key directory: the caller (one node) replaces its own set; everyone logged in reads all of it.
+  app.put('/api/keys', authed, async (c) => {
+    const body = await readBody(c, PublishKeysRequest);
+    const devices = d.directory.publish(c.get('principal').deviceId, body.devices);
+    return c.json({ devices } satisfies DirectoryResponse);
+  });
+
+  app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
+
+  // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
+  app.get('/v1/relay', authed, upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((err, c) => {

@@ -172,20 +172,28 @@ export class AuthService {
 
   /** Checks an Authorization header value; throws a 401 CloudError with a stable code. */
   authenticate(header: string | undefined | null): Principal {
-    const fail = (status: 401, code: 'token_missing' | 'token_invalid' | 'token_expired' | 'token_revoked' | 'noise_handshake', message: string): never => {
-      this.telemetry.emit({ name: 'messngr.noise.token.verify.failure', code });
-      throw new CloudError(status, code, message);
-    };
     const m = /^Noise ([A-Za-z0-9_-]{20,100})$/.exec(header ?? '');
-    if (!m) return fail(401, 'token_missing', 'Send `Authorization: Noise <token>`.');
-    const row = this.db.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(m[1]!))).get();
-    if (!row) return fail(401, 'token_invalid', 'Unknown token; log in again.');
-    if (row.revokedAt) return fail(401, 'token_revoked', 'This token was revoked; log in again.');
-    if (Date.parse(row.expiresAt) <= this.now()) return fail(401, 'token_expired', 'This token has expired; log in again.');
-    if (row.noiseSessionId === null && this.isEnabled(NOISE_HANDSHAKE_FLAG)) {
-      return fail(401, 'noise_handshake', 'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.');
+    const r = m ? this.checkToken(m[1]!) : new CloudError(401, 'token_missing', 'Send `Authorization: Noise <token>`.');
+    if (r instanceof CloudError) {
+      this.telemetry.emit({ name: 'messngr.noise.token.verify.failure', code: r.code });
+      throw r;
     }
-    this.telemetry.emit({ name: 'messngr.noise.token.verify', deviceId: row.deviceId });
+    this.telemetry.emit({ name: 'messngr.noise.token.verify', deviceId: r.deviceId });
+    return r;
+  }
+
+  /**
+   * The same checks as authenticate() on a bare token, without telemetry: the relay re-asks this for its
+   * long-lived sockets (a token revoked by the CLI in another process, or expired, closes the socket).
+   */
+  checkToken(token: string): Principal | CloudError {
+    const row = this.db.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(token))).get();
+    if (!row) return new CloudError(401, 'token_invalid', 'Unknown token; log in again.');
+    if (row.revokedAt) return new CloudError(401, 'token_revoked', 'This token was revoked; log in again.');
+    if (Date.parse(row.expiresAt) <= this.now()) return new CloudError(401, 'token_expired', 'This token has expired; log in again.');
+    if (row.noiseSessionId === null && this.isEnabled(NOISE_HANDSHAKE_FLAG)) {
+      return new CloudError(401, 'noise_handshake', 'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.');
+    }
     return { deviceId: row.deviceId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
   }
 

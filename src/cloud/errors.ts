@@ -5,7 +5,8 @@ export type CloudErrorCode =
   | 'invalid_request' | 'not_found' | 'internal_error'
   | 'challenge_not_found' | 'otp_invalid' | 'otp_expired' | 'otp_used' | 'otp_attempts_exceeded'
   | 'noise_handshake' | 'noise_signature_invalid' | 'device_mismatch'
-  | 'token_missing' | 'token_invalid' | 'token_expired' | 'token_revoked';
+  | 'token_missing' | 'token_invalid' | 'token_expired' | 'token_revoked'
+  | 'device_id_taken';
 
 export class CloudError extends Error {
   constructor(public readonly status: ContentfulStatusCode, public readonly code: CloudErrorCode, message: string) {

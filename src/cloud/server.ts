@@ -7,6 +7,11 @@ import { createCloudApp } from './app.js';
 import { openCloudDatabase } from './db/open.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
 import { loadOrCreateStaticKey } from './static-key.js';
+import { KeyDirectory } from './key-directory.js';
+import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
+import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
+import { RelayStore } from './relay-store.js';
+import { RelayWriter } from './relay-writer.js';
 import { Telemetry } from './telemetry.js';
 
 export interface CloudOptions {
@@ -19,6 +24,8 @@ export interface CloudOptions {
   log?: (msg: string) => void;
   /** Process metrics (CPU, memory, event loop) in /metrics too; off in tests. */
   defaultMetrics?: boolean;
+  /** How often relay sockets re-check their token (default TOKEN_RECHECK_MS). */
+  tokenRecheckMs?: number;
 }
 
 export interface RunningCloud {
@@ -28,10 +35,16 @@ export interface RunningCloud {
   publicKey: Uint8Array;
   auth: AuthService;
   telemetry: Telemetry;
+  directory: KeyDirectory;
+  relay: RelayHub;
   stop(): Promise<void>;
 }
 
-export const WS_MAX_PAYLOAD = 64 * 1024;
+/**
+ * Above the relay's own frame limit, so an oversized relay frame still gets an `error` frame and the socket
+ * stays up; only a frame past this is cut off by ws (close 1009).
+ */
+export const WS_MAX_PAYLOAD = 4 * MAX_RELAY_FRAME_BYTES;
 
 export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const log = opts.log ?? ((m: string) => console.log(`[salita-cloud] ${m}`));
@@ -40,7 +53,15 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const database = openCloudDatabase(opts.dataDir);
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
   const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings });
-  const app = createCloudApp({ auth, telemetry, staticKey, log });
+  const directory = new KeyDirectory(database.db);
+  const store = new RelayStore(database.db, directory);
+  store.pruneDelivered();
+  const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
+  // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
+  const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log(`relay: prune failed: ${(err as Error).message}`); } }, 12 * 60 * 60_000);
+  prune.unref();
+  const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
+  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
   let port: number;
@@ -53,14 +74,18 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       });
     });
   } catch (err) {
+    hub.stop();
+    clearInterval(prune);
     database.close();
     wss.close();
     throw err;
   }
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry,
+    port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,
     stop: async () => {
+      hub.stop();
+      clearInterval(prune);
       for (const c of wss.clients) c.terminate();
       wss.close();
       await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });

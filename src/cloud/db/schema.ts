@@ -1,6 +1,6 @@
 // The cloud's SQLite schema (drizzle). Changing it: edit here, run
 // `npx drizzle-kit generate --config drizzle.cloud.config.ts`, commit the new SQL in migrations-cloud/.
-import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One finished Noise handshake (NX or IK). session_token is the HMAC key of noise_signature (docs/cloud.md). */
 export const noiseSessions = sqliteTable('noise_sessions', {
@@ -48,3 +48,55 @@ export const featureFlags = sqliteTable('feature_flags', {
   enabled: integer('enabled', { mode: 'boolean' }).notNull(),
   updatedAt: text('updated_at').notNull(),
 });
+
+// ---- key directory (docs/cloud.md "Key directory") ----------------------------------------------------------
+
+/** One published device: public keys only. A device id belongs to one node at a time (the primary key). */
+export const directoryDevices = sqliteTable('directory_devices', {
+  deviceId: text('device_id').primaryKey(),
+  /** The publishing node: its cloud device_id (base64url of the node's static key). */
+  node: text('node').notNull(),
+  publicKey: text('public_key').notNull(),
+  name: text('name').notNull(),
+  kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [index('directory_devices_node').on(t.node)]);
+
+// ---- relay (docs/cloud.md "Relay") --------------------------------------------------------------------------
+
+/** Envelopes accepted and not yet stored by every recipient node. body = the validated envelope's JSON. */
+export const relayEnvelopes = sqliteTable('relay_envelopes', {
+  id: text('id').primaryKey(),
+  fromNode: text('from_node').notNull(),
+  body: text('body').notNull(),
+  createdAt: text('created_at').notNull(),
+});
+
+/**
+ * One ordered queue for every node: deliveries (an envelope for the node's devices) and receipts (an envelope
+ * the node sent was stored by a recipient node). seq is the position the node acks; AUTOINCREMENT so a seq is
+ * never reused, even after the newest row is deleted (a node may still hold an old ack for it).
+ */
+export const relayQueue = sqliteTable('relay_queue', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  toNode: text('to_node').notNull(),
+  kind: text('kind', { enum: ['deliver', 'receipt'] }).notNull(),
+  envelopeId: text('envelope_id').notNull(),
+  /** JSON array: for 'deliver' the recipient devices this node serves; for 'receipt' the devices that have it. */
+  deviceIds: text('device_ids').notNull(),
+  createdAt: text('created_at').notNull(),
+}, (t) => [
+  uniqueIndex('relay_queue_kind_envelope_node').on(t.kind, t.envelopeId, t.toNode),
+  index('relay_queue_node_seq').on(t.toNode, t.seq),
+]);
+
+/**
+ * Envelopes delivered everywhere (their body is gone): the id and a hash of the body, kept for a while so a
+ * sender that resends after a lost `accepted` still gets `accepted` (or `envelope_id_conflict`), not a
+ * second delivery.
+ */
+export const relayDelivered = sqliteTable('relay_delivered', {
+  id: text('id').primaryKey(),
+  bodySha256: text('body_sha256').notNull(),
+  deliveredAt: text('delivered_at').notNull(),
+}, (t) => [index('relay_delivered_at').on(t.deliveredAt)]);

@@ -1,0 +1,137 @@
+// Who is connected to the relay, and pushing each node its queue (docs/cloud.md "Relay"). One live socket per
+// node: a newer one replaces the older (a node that reconnects after a network change must not wait for the
+// old TCP connection to time out). Delivery is a cursor over the node's queue with at most RELAY_WINDOW rows
+// sent and not acked; a new socket starts from the oldest unacked row, so nothing is lost with a dropped one.
+import type { WSContext } from 'hono/ws';
+import { RELAY_WINDOW } from '../shared/wire/relay.js';
+import type { AuthService } from './auth-service.js';
+import { CloudError } from './errors.js';
+import type { RelayStore } from './relay-store.js';
+
+/** Close codes of WS /v1/relay (the node reconnects after all but 4401, which needs a new login). */
+export const RELAY_CLOSE = {
+  /** A newer socket of the same node took over. */
+  replaced: 4409,
+  /** The token was revoked (logout, CLI `revoke`) or expired; the reason is the error code. */
+  unauthorized: 4401,
+  /** The cloud could not write; nothing unanswered was accepted, so the node resends its outbox. */
+  internal: 1011,
+} as const;
+
+/** How often live sockets re-check their token (the CLI revokes from another process). */
+export const TOKEN_RECHECK_MS = 30_000;
+
+export class RelayLink {
+  /** Highest seq sent on this socket. */
+  private cursor = 0;
+  private readonly inFlight = new Set<number>();
+  closed = false;
+
+  constructor(readonly node: string, readonly token: string, private readonly ws: WSContext, private readonly store: RelayStore, private readonly log: (m: string) => void) {}
+
+  send(frame: string): void {
+    if (this.closed) return;
+    try { this.ws.send(frame); } catch (err) { this.log(`relay: send to ${this.node} failed: ${(err as Error).message}`); }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    try { this.ws.close(code, reason); } catch { /* already gone */ }
+  }
+
+  /** Sends queue rows after the cursor until the window is full or the queue is drained. */
+  pump(): void {
+    try {
+      while (!this.closed && this.inFlight.size < RELAY_WINDOW) {
+        const want = RELAY_WINDOW - this.inFlight.size;
+        const rows = this.store.framesAfter(this.node, this.cursor, want);
+        for (const r of rows) {
+          this.inFlight.add(r.seq);
+          this.cursor = r.seq;
+          this.send(r.frame);
+        }
+        if (rows.length < want) return;
+      }
+    } catch (err) {
+      // Runs from timers too, where a throw would end the process; the next socket starts over from the oldest.
+      this.log(`relay: reading the queue of ${this.node} failed: ${(err as Error).stack ?? String(err)}`);
+      this.close(RELAY_CLOSE.internal, 'internal_error');
+    }
+  }
+
+  /**
+   * The node acked `seq`. Only a full window can have held rows back (pump() otherwise drained the queue), so
+   * only then is there something to send now. The row itself is deleted by the writer; the cursor is past it.
+   */
+  acked(seq: number): void {
+    const wasFull = this.inFlight.size >= RELAY_WINDOW;
+    this.inFlight.delete(seq);
+    if (wasFull) this.pump();
+  }
+}
+
+export class RelayHub {
+  private readonly links = new Map<string, RelayLink>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly store: RelayStore, private readonly auth: AuthService, private readonly log: (m: string) => void, tokenRecheckMs = TOKEN_RECHECK_MS) {
+    this.timer = setInterval(() => this.recheckTokens(), tokenRecheckMs);
+    this.timer.unref();
+  }
+
+  /** A node's socket opened: it replaces any older one, gets its hello, then its queue. */
+  attach(node: string, token: string, ws: WSContext): RelayLink {
+    this.links.get(node)?.close(RELAY_CLOSE.replaced, 'replaced');
+    const link = new RelayLink(node, token, ws, this.store, this.log);
+    this.links.set(node, link);
+    link.send(JSON.stringify({ type: 'hello', device_id: node, pending: this.store.pending(node) }));
+    link.pump();
+    return link;
+  }
+
+  detach(link: RelayLink): void {
+    link.closed = true;
+    if (this.links.get(link.node) === link) this.links.delete(link.node);
+  }
+
+  isConnected(node: string): boolean {
+    return this.links.has(node);
+  }
+
+  /**
+   * New rows were committed for these nodes. Pushed on the next turn, so a sender's `accepted` (answered
+   * right after the commit) goes out before a delivery of the same envelope back to itself.
+   */
+  pumpSoon(nodes: Iterable<string>): void {
+    const list = [...nodes];
+    setImmediate(() => { for (const n of list) this.links.get(n)?.pump(); });
+  }
+
+  /** Closes the socket authenticated by `token` (POST /api/auth/logout). */
+  closeToken(token: string, reason: string): void {
+    for (const link of this.links.values()) if (link.token === token) link.close(RELAY_CLOSE.unauthorized, reason);
+  }
+
+  /** Closes the sockets whose token is no longer good (revoked elsewhere, expired, flag turned on). */
+  recheckTokens(): number {
+    let closed = 0;
+    for (const link of this.links.values()) {
+      const r = this.auth.checkToken(link.token);
+      if (r instanceof CloudError) { link.close(RELAY_CLOSE.unauthorized, r.code); closed++; }
+    }
+    return closed;
+  }
+
+  /** The store failed under a socket: close it; the node reconnects and resends what was not accepted. */
+  fail(link: RelayLink, err: unknown): void {
+    this.log(`relay: storage error for ${link.node}: ${(err as Error).stack ?? String(err)}`);
+    link.close(RELAY_CLOSE.internal, 'internal_error');
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const link of this.links.values()) link.closed = true;
+    this.links.clear();
+  }
+}
