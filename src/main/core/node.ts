@@ -15,6 +15,7 @@ import { PeerLinkRepository } from './db/peer-link-repository.js';
 import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
 import { DeviceSockets } from './http/device-sockets.js';
+import { MessageStore, type DevicePush } from './messaging/message-store.js';
 import { keyFileSecretBox, type SecretBox } from './secrets/secret-box.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
@@ -112,6 +113,17 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const feed = new ChangeFeed();
   const notices = new NoticeBoard(feed);
   const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), { offlineAfterMs: timings.offlineAfterMs, notices });
+  // Messaging: the durable outbox/inbox (the cloud link, wired elsewhere, uses it as its MessageStorePort).
+  const messaging = new MessageStore({
+    sqlite: database.sqlite,
+    nodeId: () => identity.nodeId,
+    nodeName: () => identity.name,
+    sendToDevice: (deviceId, frame) => deviceSockets.sendToDevice(deviceId, frame),
+    // The desktop UI's device pushes ride the admin event socket, which forwards every non-'changed' feed event.
+    sendToUi: (frame: DevicePush) => feed.emit(frame as unknown as Parameters<ChangeFeed['emit']>[0]),
+    subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
+    log: createLogger('messaging'),
+  });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
   const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
@@ -155,6 +167,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
 
   const core: NodeCore = {
     adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
+    messaging,
     identityView,
     desktopNode,
     pairingIdentity: () => ({
@@ -317,6 +330,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       mesh.stop();
       await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
       await listening.close();
+      messaging.close();
       database.close();
       log.info('node stopped');
     })()),

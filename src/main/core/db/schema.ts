@@ -75,3 +75,49 @@ export const peerLinks = sqliteTable('peer_links', {
   deviceSecret: text('device_secret').notNull(),
   createdAt: text('created_at').notNull(),
 });
+
+// ---- messaging (issue 4): the node's durable outbox/inbox of end-to-end-encrypted envelopes -------------------
+
+/**
+ * Envelopes a local device sent, waiting for the cloud to take them. `seq` is the send order; a row leaves
+ * when the cloud accepted or rejected the envelope. `body` is the validated envelope JSON.
+ */
+export const outbox = sqliteTable('outbox', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  envelopeId: text('envelope_id').notNull().unique(),
+  fromDevice: text('from_device').notNull(),
+  body: text('body').notNull(),
+  createdAt: text('created_at').notNull(),
+});
+
+/**
+ * What a local device sent and how far it got (queued -> sent -> delivered, or failed), so the device can
+ * show it. `body_hash` (SHA-256 of the stored body) makes a resend of the same id idempotent even after the
+ * outbox row is gone. Rows that are no longer queued are pruned after a while (MessageStore).
+ */
+export const sentMessages = sqliteTable('sent_messages', {
+  envelopeId: text('envelope_id').primaryKey(),
+  fromDevice: text('from_device').notNull(),
+  to: text('to', { mode: 'json' }).$type<string[]>().notNull(),
+  bodyHash: text('body_hash').notNull(),
+  status: text('status', { enum: ['queued', 'sent', 'delivered', 'failed'] }).notNull().default('queued'),
+  error: text('error'),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [index('sent_messages_from').on(t.fromDevice, t.createdAt), index('sent_messages_updated').on(t.updatedAt)]);
+
+/** Envelopes for local devices, kept until the device acks them. One row per (envelope, recipient device). */
+export const inbox = sqliteTable('inbox', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  envelopeId: text('envelope_id').notNull(),
+  toDevice: text('to_device').notNull(),
+  body: text('body').notNull(),
+  receivedAt: text('received_at').notNull(),
+}, (t) => [uniqueIndex('inbox_envelope_device').on(t.envelopeId, t.toDevice), index('inbox_device_seq').on(t.toDevice, t.seq)]);
+
+/** The desktop UI's messaging device (`<node_id>.ui`): only its public key; the private key stays in the UI. At most one row. */
+export const uiDevice = sqliteTable('ui_device', {
+  deviceId: text('device_id').primaryKey(),
+  publicKey: text('public_key').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});

@@ -6,7 +6,9 @@ import { MAX_BODY_BYTES } from '../config.js';
 import { ApiError } from './api-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { cloudRoutes } from './routes/cloud-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
+import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
@@ -26,7 +28,9 @@ export function createApp(core: NodeCore): Hono {
   app.route('/auth/pair', pairingRoutes(core));
   app.route('/api', identityRoutes(core));
   app.route('/api', adminRoutes(core));
+  app.route('/api', cloudRoutes(core));
   app.route('/api', deviceRoutes(core));
+  app.route('/api', messageRoutes(core));
   app.route('/', staticRoutes(core.rendererDir));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));

@@ -1,29 +1,70 @@
-// Open WebSockets of paired devices, by session. When a session is revoked (unpair, logout, re-pair) its
-// sockets are closed at once with a code the client can act on, instead of lingering until they drop.
+// Open WebSockets of paired devices, by session and by device (node id). When a session is revoked (unpair,
+// logout, re-pair) its sockets are closed at once with a code the client can act on, instead of lingering until
+// they drop. The message store pushes frames to every open socket of one device (sendToDevice).
 export const CLOSE_SESSION_REVOKED = 4401;
 
-interface Closable {
+export interface DeviceSocket {
   close(code?: number, reason?: string): void;
+  send(data: string): void;
+}
+
+interface Entry {
+  sessionId: string;
+  nodeId: string;
+  ws: DeviceSocket;
 }
 
 export class DeviceSockets {
-  private bySession = new Map<string, Set<Closable>>();
+  private bySession = new Map<string, Set<Entry>>();
+  private byDevice = new Map<string, Set<Entry>>();
 
-  add(sessionId: string, ws: Closable): () => void {
-    let set = this.bySession.get(sessionId);
-    if (!set) this.bySession.set(sessionId, (set = new Set()));
-    set.add(ws);
-    return () => {
-      set!.delete(ws);
-      if (set!.size === 0) this.bySession.delete(sessionId);
-    };
+  /** Registers an open socket of `nodeId` under its session; returns the function that forgets it (on close). */
+  add(sessionId: string, nodeId: string, ws: DeviceSocket): () => void {
+    const entry: Entry = { sessionId, nodeId, ws };
+    addTo(this.bySession, sessionId, entry);
+    addTo(this.byDevice, nodeId, entry);
+    return () => this.forget(entry);
+  }
+
+  private forget(entry: Entry): void {
+    removeFrom(this.bySession, entry.sessionId, entry);
+    removeFrom(this.byDevice, entry.nodeId, entry);
   }
 
   closeSessions(ids: readonly string[]): void {
     for (const id of ids) {
-      for (const ws of this.bySession.get(id) ?? []) ws.close(CLOSE_SESSION_REVOKED, 'session_revoked');
+      for (const entry of [...(this.bySession.get(id) ?? [])]) {
+        this.forget(entry);
+        try {
+          entry.ws.close(CLOSE_SESSION_REVOKED, 'session_revoked');
+        } catch {
+          // Already closing: nothing left to cut.
+        }
+      }
       this.bySession.delete(id);
     }
+  }
+
+  /** Sends one JSON frame to every open socket of a device; returns how many sockets took it. */
+  sendToDevice(nodeId: string, frame: unknown): number {
+    const set = this.byDevice.get(nodeId);
+    if (!set || set.size === 0) return 0;
+    const text = JSON.stringify(frame);
+    let sent = 0;
+    for (const entry of set) {
+      try {
+        entry.ws.send(text);
+        sent++;
+      } catch {
+        // A socket that is going away; its close handler forgets it.
+      }
+    }
+    return sent;
+  }
+
+  /** Open sockets of one device (0 if none). */
+  countFor(nodeId: string): number {
+    return this.byDevice.get(nodeId)?.size ?? 0;
   }
 
   count(): number {
@@ -31,4 +72,17 @@ export class DeviceSockets {
     for (const set of this.bySession.values()) n += set.size;
     return n;
   }
+}
+
+function addTo(map: Map<string, Set<Entry>>, key: string, entry: Entry): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(entry);
+}
+
+function removeFrom(map: Map<string, Set<Entry>>, key: string, entry: Entry): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(entry);
+  if (set.size === 0) map.delete(key);
 }

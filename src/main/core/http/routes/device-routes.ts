@@ -40,7 +40,7 @@ export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
     let release: (() => void) | undefined;
     return {
       onOpen(_evt, ws) {
-        release = core.deviceSockets.add(s.id, ws);
+        release = core.deviceSockets.add(s.id, s.nodeId, ws);
         ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
       },
       onClose() {

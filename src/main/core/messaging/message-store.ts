@@ -1,0 +1,336 @@
+// The node's durable message store (issue 4): the outbox of envelopes local devices sent (until the cloud takes
+// them), the status of what each device sent, the inbox of envelopes for local devices (until they ack), and
+// the desktop UI's messaging key. It implements MessageStorePort for the cloud link and the calls the
+// messaging routes make. Envelopes are opaque here: the node never sees plaintext.
+//
+// Durability: enqueue() and storeInbound() resolve only after their rows are committed (group commit: every
+// call of one event-loop turn shares one transaction), so a 202 to a device or an ack to the cloud is never
+// ahead of the disk. Status changes (accepted/rejected/delivered) and acks are single synchronous
+// transactions. Pushes to WebSockets happen after the commit.
+import type Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Envelope } from '../../../shared/e2ee/schema.js';
+import {
+  uiDeviceId, type DirectoryDevice, type DirectoryEntry, type InboxItem, type InboxPage, type InboxPush,
+  type MessageStatus, type MessageStatusPush, type MessageStatusView, type MessagingDirectory, type SendAccepted,
+} from '../../../shared/wire/relay.js';
+import { ApiError } from '../http/api-error.js';
+import { GroupCommit } from './group-commit.js';
+import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
+
+/** Sent-message statuses that are final (not 'queued') are forgotten after this long. */
+export const SENT_STATUS_KEEP_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most status rows GET /outbox returns (the newest). */
+export const OUTBOX_VIEW_LIMIT = 500;
+export const INBOX_PAGE_MAX = 500;
+export const INBOX_PAGE_DEFAULT = 100;
+
+export type DevicePush = InboxPush | MessageStatusPush;
+
+export interface MessageStoreDeps {
+  /** The raw SQLite handle of the node's database (migrated: outbox, sent_messages, inbox, ui_device). */
+  sqlite: Database.Database;
+  /** This node's id and current name (the UI device is `<node_id>.ui`, named like the node). */
+  nodeId(): string;
+  nodeName(): string;
+  /** Sends a frame to every open WebSocket of a paired device (DeviceSockets.sendToDevice). */
+  sendToDevice(deviceId: string, frame: DevicePush): void;
+  /** Sends a frame to the desktop UI (the admin event WebSocket), for the UI device. */
+  sendToUi(frame: DevicePush): void;
+  /** "Something changed" (the ChangeFeed): pairing, unpair, rename. Used to notice local device changes. */
+  subscribeChanges(fn: () => void): () => void;
+  log: Logger;
+  now?: () => number;
+}
+
+interface InboundResult { stored: { device: string; seq: number }[]; receivedAt: string }
+
+export class MessageStore implements MessageStorePort {
+  private readonly commit: GroupCommit;
+  private readonly st;
+  private readonly queuedListeners = new Set<() => void>();
+  private readonly deviceListeners = new Set<() => void>();
+  private remote: DirectoryEntry[] = [];
+  private lastDevicesKey: string | undefined;
+  private lastPrune = 0;
+  private readonly now: () => number;
+  private readonly unsubscribeChanges: () => void;
+
+  constructor(private readonly deps: MessageStoreDeps) {
+    const db = deps.sqlite;
+    this.now = deps.now ?? Date.now;
+    this.commit = new GroupCommit(db, (err) => deps.log.warn({ err: (err as Error).message }, 'message push after commit failed'));
+    this.st = {
+      sentGet: db.prepare<[string], { from_device: string; body_hash: string; status: MessageStatus }>(
+        'SELECT from_device, body_hash, status FROM sent_messages WHERE envelope_id = ?'),
+      sentInsert: db.prepare('INSERT INTO sent_messages (envelope_id, from_device, "to", body_hash, status, created_at, updated_at) VALUES (?, ?, ?, ?, \'queued\', ?, ?)'),
+      sentSetStatus: db.prepare<[MessageStatus, string | null, string, string]>(
+        'UPDATE sent_messages SET status = ?, error = ?, updated_at = ? WHERE envelope_id = ?'),
+      sentView: db.prepare<[string, number], { envelope_id: string; to: string; status: MessageStatus; error: string | null; created_at: string }>(
+        'SELECT envelope_id, "to", status, error, created_at FROM (SELECT rowid AS r, * FROM sent_messages WHERE from_device = ? ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, r'),
+      sentPrune: db.prepare<[string]>('DELETE FROM sent_messages WHERE status <> \'queued\' AND updated_at < ?'),
+      outboxInsert: db.prepare('INSERT INTO outbox (envelope_id, from_device, body, created_at) VALUES (?, ?, ?, ?)'),
+      outboxDelete: db.prepare<[string]>('DELETE FROM outbox WHERE envelope_id = ?'),
+      outboxAfter: db.prepare<[number, number], { seq: number; envelope_id: string; body: string }>(
+        'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      outboxCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
+      inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)'),
+      inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
+        'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      inboxAck: db.prepare<[string, number]>('DELETE FROM inbox WHERE to_device = ? AND seq <= ?'),
+      inboxCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM inbox WHERE to_device = ?'),
+      phones: db.prepare<[], { id: string; name: string; public_key: string }>(
+        'SELECT id, name, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = \'phone\' AND public_key IS NOT NULL ORDER BY name, id'),
+      uiGet: db.prepare<[], { device_id: string; public_key: string }>('SELECT device_id, public_key FROM ui_device LIMIT 1'),
+      uiDeleteAll: db.prepare('DELETE FROM ui_device'),
+      uiInsert: db.prepare('INSERT INTO ui_device (device_id, public_key, updated_at) VALUES (?, ?, ?)'),
+    };
+    this.unsubscribeChanges = deps.subscribeChanges(() => this.checkLocalDevices());
+    this.prune();
+  }
+
+  /** Stops listening for changes (the node is stopping). */
+  close(): void {
+    this.unsubscribeChanges();
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  // ---- devices ------------------------------------------------------------------------------------------
+
+  uiDeviceId(): string {
+    return uiDeviceId(this.deps.nodeId());
+  }
+
+  /** The UI device's public key, if the desktop UI registered one. */
+  uiPublicKey(): string | undefined {
+    const row = this.st.uiGet.get();
+    return row && row.device_id === this.uiDeviceId() ? row.public_key : undefined;
+  }
+
+  /** PUT /api/admin/messages/device: the desktop UI's messaging key (replaces an earlier one). */
+  setUiPublicKey(publicKey: string): string {
+    const id = this.uiDeviceId();
+    if (this.uiPublicKey() !== publicKey) {
+      const now = this.iso();
+      this.deps.sqlite.transaction(() => {
+        this.st.uiDeleteAll.run();
+        this.st.uiInsert.run(id, publicKey, now);
+      })();
+      this.deps.log.info({ device_id: id }, 'desktop UI messaging key registered');
+      this.checkLocalDevices();
+    }
+    return id;
+  }
+
+  localDevices(): DirectoryDevice[] {
+    const out: DirectoryDevice[] = this.st.phones.all().map((p) => ({ device_id: p.id, public_key: p.public_key, name: p.name, kind: 'phone' as const }));
+    const ui = this.uiPublicKey();
+    if (ui) out.push({ device_id: this.uiDeviceId(), public_key: ui, name: this.deps.nodeName(), kind: 'desktop' });
+    return out;
+  }
+
+  /** Devices whose inbox lives here: paired phones with a key, and the UI device (its id is ours by construction). */
+  private localIds(): Set<string> {
+    const ids = new Set(this.st.phones.all().map((p) => p.id));
+    ids.add(this.uiDeviceId());
+    return ids;
+  }
+
+  onLocalDevicesChanged(fn: () => void): () => void {
+    if (this.deviceListeners.size === 0) this.lastDevicesKey = JSON.stringify(this.localDevices());
+    this.deviceListeners.add(fn);
+    return () => this.deviceListeners.delete(fn);
+  }
+
+  /** Compares the published set with the last one seen; tells listeners only when it really changed. */
+  private checkLocalDevices(): void {
+    if (this.deviceListeners.size === 0) return;
+    let key: string;
+    try {
+      key = JSON.stringify(this.localDevices());
+    } catch {
+      return; // database closed while stopping
+    }
+    if (key === this.lastDevicesKey) return;
+    this.lastDevicesKey = key;
+    for (const fn of [...this.deviceListeners]) {
+      try { fn(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'local devices listener failed'); }
+    }
+  }
+
+  setRemoteDirectory(entries: DirectoryEntry[]): void {
+    this.remote = entries;
+  }
+
+  /** The messaging directory as `me` sees it: local devices, then the cloud's (minus ids served here). */
+  directory(me: string, cloudStatus: MessagingDirectory['cloud']['status']): MessagingDirectory {
+    const local = this.localDevices();
+    const localIds = new Set(local.map((d) => d.device_id));
+    const remote = this.remote.filter((e) => !localIds.has(e.device_id));
+    return {
+      me,
+      devices: [
+        ...local.map((d) => ({ ...d, home: 'local' as const })),
+        ...remote.map((e) => ({ device_id: e.device_id, public_key: e.public_key, name: e.name, kind: e.kind, home: 'remote' as const })),
+      ],
+      cloud: { status: cloudStatus },
+    };
+  }
+
+  // ---- outbound -------------------------------------------------------------------------------------------
+
+  /**
+   * Queues a validated envelope from `fromDevice` (the caller checked from_device === fromDevice). Resolves
+   * after the commit. Idempotent by envelope id: the same envelope again answers its current status; another
+   * envelope under a known id fails with 409 invalid_envelope (reason 'id_conflict').
+   */
+  enqueue(fromDevice: string, envelope: Envelope): Promise<SendAccepted> {
+    const body = JSON.stringify(envelope);
+    const hash = createHash('sha256').update(body).digest('hex');
+    return this.commit.run({
+      work: (): { fresh: boolean; status: MessageStatus } | { conflict: true } => {
+        const known = this.st.sentGet.get(envelope.id);
+        if (known) {
+          if (known.body_hash !== hash || known.from_device !== fromDevice) return { conflict: true };
+          return { fresh: false, status: known.status };
+        }
+        const now = this.iso();
+        this.st.outboxInsert.run(envelope.id, fromDevice, body, now);
+        this.st.sentInsert.run(envelope.id, fromDevice, JSON.stringify(envelope.to), hash, now, now);
+        return { fresh: true, status: 'queued' };
+      },
+      after: (r) => {
+        if ('fresh' in r && r.fresh) this.notifyQueued();
+      },
+    }).then((r) => {
+      if ('conflict' in r) {
+        throw new ApiError(409, 'invalid_envelope', `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`, { reason: 'id_conflict' });
+      }
+      this.maybePrune();
+      return { id: envelope.id, status: r.status };
+    });
+  }
+
+  private notifyQueued(): void {
+    for (const fn of [...this.queuedListeners]) {
+      try { fn(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'onQueued listener failed'); }
+    }
+  }
+
+  onQueued(fn: () => void): () => void {
+    this.queuedListeners.add(fn);
+    return () => this.queuedListeners.delete(fn);
+  }
+
+  pendingOutbound(afterSeq: number, limit: number): OutboundEnvelope[] {
+    return this.st.outboxAfter.all(afterSeq, Math.max(0, Math.floor(limit))).map((r) => ({ seq: r.seq, id: r.envelope_id, envelope: JSON.parse(r.body) as Envelope }));
+  }
+
+  outboxSize(): number {
+    return this.st.outboxCount.get()!.n;
+  }
+
+  accepted(id: string): void {
+    this.transition(id, 'sent', ['queued'], null);
+  }
+
+  rejected(id: string, code: string, message: string): void {
+    this.deps.log.warn({ id, code, message }, 'the cloud rejected an envelope');
+    this.transition(id, 'failed', ['queued'], code);
+  }
+
+  delivered(id: string, _deviceIds: string[]): void {
+    this.transition(id, 'delivered', ['queued', 'sent'], null);
+  }
+
+  /** Leaves the outbox (every outcome from the cloud is final for the outbox) and moves the status forward only. */
+  private transition(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): void {
+    let sender: string | undefined;
+    this.deps.sqlite.transaction(() => {
+      this.st.outboxDelete.run(id);
+      const row = this.st.sentGet.get(id);
+      if (!row || !from.includes(row.status)) return;
+      this.st.sentSetStatus.run(to, error, this.iso(), id);
+      sender = row.from_device;
+    })();
+    if (sender === undefined) return;
+    const push: MessageStatusPush = { type: 'message_status', id, status: to, ...(error !== null ? { error } : {}) };
+    this.pushTo(sender, push);
+  }
+
+  /** What `deviceId` sent and how far each got: the newest OUTBOX_VIEW_LIMIT, oldest first. */
+  outboxFor(deviceId: string): MessageStatusView[] {
+    return this.st.sentView.all(deviceId, OUTBOX_VIEW_LIMIT).map((r) => ({
+      id: r.envelope_id, to: JSON.parse(r.to) as string[], status: r.status, created_at: r.created_at,
+      ...(r.error !== null ? { error: r.error } : {}),
+    }));
+  }
+
+  // ---- inbound --------------------------------------------------------------------------------------------
+
+  storeInbound(envelope: Envelope): Promise<void> {
+    const local = this.localIds();
+    const recipients = envelope.to.filter((d) => local.has(d));
+    if (recipients.length === 0) {
+      this.deps.log.warn({ id: envelope.id }, 'an envelope from the cloud has no recipient on this node; dropped');
+      return Promise.resolve();
+    }
+    const body = JSON.stringify(envelope);
+    return this.commit.run<InboundResult>({
+      work: () => {
+        const receivedAt = this.iso();
+        const stored: InboundResult['stored'] = [];
+        for (const device of recipients) {
+          const r = this.st.inboxInsert.run(envelope.id, device, body, receivedAt);
+          if (r.changes === 1) stored.push({ device, seq: Number(r.lastInsertRowid) });
+        }
+        return { stored, receivedAt };
+      },
+      after: ({ stored, receivedAt }) => {
+        for (const s of stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: receivedAt });
+      },
+    }).then(() => undefined);
+  }
+
+  /** Envelopes for `deviceId` with seq > after, oldest first. */
+  inboxPage(deviceId: string, after: number, limit: number): InboxPage {
+    const rows = this.st.inboxPage.all(deviceId, after, limit);
+    const messages: InboxItem[] = rows.map((r) => ({ seq: r.seq, envelope: JSON.parse(r.body) as Envelope, received_at: r.received_at }));
+    return { messages, next_after: rows.length > 0 ? rows[rows.length - 1]!.seq : after };
+  }
+
+  /** The device has everything up to `upToSeq`: forget those rows (of this device only). */
+  ack(deviceId: string, upToSeq: number): number {
+    return this.st.inboxAck.run(deviceId, upToSeq).changes;
+  }
+
+  inboxSize(deviceId: string): number {
+    return this.st.inboxCount.get(deviceId)!.n;
+  }
+
+  private pushTo(deviceId: string, frame: DevicePush): void {
+    try {
+      if (deviceId === this.uiDeviceId()) this.deps.sendToUi(frame);
+      else this.deps.sendToDevice(deviceId, frame);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, device_id: deviceId }, 'message push failed');
+    }
+  }
+
+  // ---- housekeeping ---------------------------------------------------------------------------------------
+
+  /** Forgets final statuses older than SENT_STATUS_KEEP_MS; returns how many. */
+  prune(now = this.now()): number {
+    this.lastPrune = now;
+    return this.st.sentPrune.run(new Date(now - SENT_STATUS_KEEP_MS).toISOString()).changes;
+  }
+
+  private maybePrune(): void {
+    if (this.now() - this.lastPrune < 60 * 60 * 1000) return;
+    try { this.prune(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'pruning sent statuses failed'); }
+  }
+}
