@@ -1,6 +1,7 @@
 // The wire contract: every JSON body that crosses the node's HTTP/WS boundary is described here once,
 // and both the node (validation) and the clients (types) use these definitions.
 import { z } from 'zod';
+import type { CloudLinkView } from './relay.js';
 
 /** Node ids are ours (`node-<uuidv7>`) or a phone's; keep them to a safe, printable alphabet. */
 export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/, 'node_id: 3-128 chars of A-Z a-z 0-9 . _ : -');
@@ -171,11 +172,13 @@ export const NodeSettings = z.object({
    * explicit --host keeps that host).
    */
   listen: z.enum(['all', 'advertised']),
+  /** The cloud this node links to (set by a completed cloud login; null/absent = none). docs/operations.md. */
+  cloud_url: z.string().trim().url().max(500).nullable().optional(),
 });
 export type NodeSettings = z.infer<typeof NodeSettings>;
 /** A PUT may change either field; the other keeps its value. */
 export const SettingsUpdateRequest = NodeSettings.partial().strict()
-  .refine((v) => Object.keys(v).length > 0, { message: 'give interfaces and/or listen' });
+  .refine((v) => Object.keys(v).length > 0, { message: 'give interfaces, listen and/or cloud_url' });
 export type SettingsUpdateRequest = z.infer<typeof SettingsUpdateRequest>;
 
 /** Something the person should know about, shown until dismissed (kept in memory, newest first). */
@@ -287,4 +290,6 @@ export type PairRemoteResponse =
 export type AdminEvent =
   | { type: 'state'; state: AdminState }
   | { type: 'pairing_completed'; code: string; node_id: string; name: string }
-  | { type: 'pairing_confirmation'; pairing: PendingPairingView };
+  | { type: 'pairing_confirmation'; pairing: PendingPairingView }
+  /** The cloud link's state changed (src/main/core/cloud/cloud-link.ts). */
+  | { type: 'cloud'; cloud: CloudLinkView };

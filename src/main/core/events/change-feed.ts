@@ -1,11 +1,13 @@
 // A tiny typed pub/sub: core services say "something the UI shows changed"; the admin WebSocket (and the
 // Electron shell, if it wants) listens. Coalesced per tick so a burst of writes sends one state push.
 import type { PendingPairingView } from '../../../shared/wire/schemas.js';
+import type { CloudLinkView } from '../../../shared/wire/relay.js';
 
 export type ChangeEvent =
   | { type: 'changed' }
   | { type: 'pairing_completed'; code: string; node_id: string; name: string }
-  | { type: 'pairing_confirmation'; pairing: PendingPairingView };
+  | { type: 'pairing_confirmation'; pairing: PendingPairingView }
+  | { type: 'cloud'; cloud: CloudLinkView };
 
 export class ChangeFeed {
   private listeners = new Set<(e: ChangeEvent) => void>();

@@ -1,4 +1,4 @@
-// The person's node settings, kept in `<data dir>/settings.json` (written atomically). A missing file means the
+// The person's node settings (advertised interfaces, listen mode, cloud URL), kept in `<data dir>/settings.json` (written atomically). A missing file means the
 // defaults; a file that is not valid JSON or not valid settings stops the node at start-up with an error that
 // names the file, rather than silently replacing what the person chose.
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,7 +49,16 @@ export class SettingsStore {
   }
 
   get(): NodeSettings {
-    return { interfaces: this.current.interfaces === null ? null : [...this.current.interfaces], listen: this.current.listen };
+    return {
+      interfaces: this.current.interfaces === null ? null : [...this.current.interfaces], listen: this.current.listen,
+      // Absent until a cloud is set, so older clients (and files) see exactly the two fields they know.
+      ...(this.current.cloud_url ? { cloud_url: this.current.cloud_url } : {}),
+    };
+  }
+
+  /** The cloud this node links to (null: none). */
+  cloudUrl(): string | null {
+    return this.current.cloud_url ?? null;
   }
 
   interfaces(): readonly string[] | null {
@@ -62,7 +71,10 @@ export class SettingsStore {
 
   set(update: SettingsUpdateRequest): NodeSettings {
     const next = { ...this.current, ...update };
-    const clean: NodeSettings = { interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)], listen: next.listen };
+    const clean: NodeSettings = {
+      interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)], listen: next.listen,
+      ...(next.cloud_url ? { cloud_url: next.cloud_url.replace(/\/+$/, '') } : {}),
+    };
     writeFileAtomic(settingsPath(this.dataDir), JSON.stringify(clean, null, 2) + '\n', 0o600);
     this.current = clean;
     return this.get();

@@ -1,0 +1,31 @@
+// Reconnect delays: exponential with full jitter (a random delay between 0 and min(cap, base * 2^attempt)), so
+// many nodes that lost the same cloud do not come back in lockstep. The attempt count resets once connected.
+export interface BackoffOptions {
+  baseMs: number;
+  capMs: number;
+  /** [0, 1); tests may pin it. */
+  random?: () => number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 };
+
+export class Backoff {
+  private attempt = 0;
+
+  constructor(private readonly opts: BackoffOptions) {}
+
+  /** The delay before the next attempt; each call counts one more failure. */
+  next(): number {
+    const ceiling = Math.min(this.opts.capMs, this.opts.baseMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    return Math.floor((this.opts.random ?? Math.random)() * ceiling);
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+
+  get attempts(): number {
+    return this.attempt;
+  }
+}

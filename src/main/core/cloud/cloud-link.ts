@@ -1,0 +1,590 @@
+// The node's link to its cloud: login (Noise handshake with a pinned cloud key + one-time code), the relay
+// WebSocket (send the outbox in order, store deliveries and receipts in arrival order, ack them), the key
+// directory (publish this node's devices, fetch everyone's), reconnects with jittered backoff, and one
+// CloudLinkView for the desktop UI. docs/architecture.md "Cloud link (node side)" walks through it.
+//
+// Statuses: not_configured (no cloud URL), logged_out (URL but no usable token), awaiting_code (a code was
+// sent; it goes to the person out of band), connecting (first attempt with a fresh token), connected (the
+// cloud said hello), reconnecting (the link dropped; the next attempt is at next_attempt_at).
+import type { Logger } from 'pino';
+import type { KeyPair } from '../../../shared/crypto/noise/index.js';
+import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame } from '../../../shared/wire/relay.js';
+import type { MessageStorePort } from '../messaging/relay-port.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { CloudCallError, fetchDirectory, logoutToken, publishKeys, requestChallenge, verifyCode } from './cloud-api.js';
+import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
+import { CloudStateFile, type CloudState } from './cloud-state-file.js';
+import { RelayConnection, type RelayDown } from './relay-connection.js';
+
+export interface CloudLinkOptions {
+  backoff: BackoffOptions;
+  /** Most envelopes sent and not yet accepted/rejected. */
+  window: number;
+  /** How often the key directory is fetched again while connected. */
+  directoryRefreshMs: number;
+  pingIntervalMs: number;
+  helloTimeoutMs: number;
+  /** Gives up on a Noise handshake that takes longer. */
+  handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
+  backoff: DEFAULT_BACKOFF,
+  window: 256,
+  directoryRefreshMs: 30_000,
+  pingIntervalMs: 30_000,
+  helloTimeoutMs: 15_000,
+  handshakeTimeoutMs: 15_000,
+};
+
+export interface CloudLinkDeps {
+  dataDir: string;
+  box: SecretBox;
+  /** The node identity key: the node's Noise static key (and, base64url, its device_id) at the cloud. */
+  staticKey: () => KeyPair;
+  settings: { cloudUrl(): string | null; setCloudUrl(url: string | null): void };
+  /** The message store; without one the link still logs in and connects, but relays nothing. */
+  store?: MessageStorePort | undefined;
+  log: Logger;
+  /** Every change of the view (status, error, outbox size), coalesced per tick. */
+  onChange?: (view: CloudLinkView) => void;
+  options?: Partial<CloudLinkOptions> | undefined;
+}
+
+export type CloudLinkErrorCode = 'cloud_unreachable' | 'cloud_key_changed' | 'cloud_rejected' | 'cloud_login_not_started' | 'invalid_request';
+
+export class CloudLinkError extends Error {
+  constructor(public readonly code: CloudLinkErrorCode, message: string, public readonly cloudError?: string) {
+    super(message);
+    this.name = 'CloudLinkError';
+  }
+}
+
+/** Codes of a refused token that mean "log in again" (docs/cloud.md §4). */
+const TOKEN_DEAD = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked']);
+/** Close code of a relay socket whose token stopped being valid; the reason is the code (src/cloud relay). */
+const CLOSE_UNAUTHORIZED = 4401;
+const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
+
+export function normalizeCloudUrl(url: string): string {
+  let u: URL;
+  try { u = new URL(url.trim()); } catch { throw new CloudLinkError('invalid_request', 'The cloud URL is not a URL.'); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CloudLinkError('invalid_request', 'The cloud URL must start with http:// or https://.');
+  if (u.search || u.hash || u.username || u.password) throw new CloudLinkError('invalid_request', 'The cloud URL must be a plain base URL (no query, fragment or credentials).');
+  return u.toString().replace(/\/+$/, '');
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new CloudHandshakeError('connection_failed', `${what} took longer than ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
+  });
+}
+
+interface PendingLogin {
+  url: string;
+  session: CloudNoiseSession;
+  challengeId: string;
+  expiresAt: string;
+}
+
+type ConnStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting';
+
+export class CloudLink {
+  private readonly opts: CloudLinkOptions;
+  private readonly file: CloudStateFile;
+  private readonly backoff: Backoff;
+  private readonly log: Logger;
+  private state: CloudState | null = null;
+  private pending: PendingLogin | null = null;
+  private conn: RelayConnection | null = null;
+  private connStatus: ConnStatus = 'idle';
+  private lastError: CloudLinkView['last_error'] = null;
+  private nextAttemptAt: string | null = null;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private directoryTimer: NodeJS.Timeout | undefined;
+  /** Outbox seq of the last envelope sent on this connection; in-flight ids -> their seq. */
+  private sentUpTo = 0;
+  private readonly inflight = new Map<string, number>();
+  /** Deliveries and receipts, handled strictly one after another in arrival order (across reconnects). */
+  private chain: Promise<void> = Promise.resolve();
+  /** Login, code and logout run one at a time. */
+  private ops: Promise<unknown> = Promise.resolve();
+  private publishing = false;
+  private publishAgain = false;
+  private refreshing = false;
+  private cloudDeviceId: string | null = null;
+  private stopped = false;
+  private started = false;
+  private emitScheduled = false;
+  private lastEmitted = '';
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly d: CloudLinkDeps) {
+    this.opts = { ...DEFAULT_CLOUD_LINK_OPTIONS, ...d.options };
+    this.file = new CloudStateFile(d.dataDir, d.box);
+    this.backoff = new Backoff(this.opts.backoff);
+    this.log = d.log;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------
+
+  /** Reads cloud.json and connects if a token for the configured cloud is stored. Never throws. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const r = this.file.load();
+    this.state = r.state;
+    if (!r.ok) {
+      this.setError('cloud_state_unreadable', `${r.reason}. The node is logged out of its cloud: log in again.`);
+      this.log.error({ err: r.reason }, 'cloud state file unreadable; the cloud link is logged out');
+    }
+    const store = this.d.store;
+    if (store) {
+      this.unsubscribe.push(store.onQueued(() => { this.pump(); this.scheduleEmit(); }));
+      this.unsubscribe.push(store.onLocalDevicesChanged(() => void this.syncKeys()));
+    }
+    const url = this.d.settings.cloudUrl();
+    if (url && this.state?.url === url && this.state.token) this.connect('connecting');
+    this.scheduleEmit();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.dropConnection();
+    clearTimeout(this.retryTimer);
+    await this.chain.catch(() => {});
+  }
+
+  // ---- what the UI sees ----------------------------------------------------------------------------------
+
+  status(): CloudLinkStatus {
+    if (this.livePending()) return 'awaiting_code';
+    if (this.connStatus !== 'idle') return this.connStatus;
+    return this.d.settings.cloudUrl() === null ? 'not_configured' : 'logged_out';
+  }
+
+  /** A cloud URL is set (messages can queue for it even while logged out). */
+  configured(): boolean {
+    return this.d.settings.cloudUrl() !== null;
+  }
+
+  view(): CloudLinkView {
+    const pending = this.livePending();
+    const status = this.status();
+    const url = pending?.url ?? this.d.settings.cloudUrl() ?? this.state?.url ?? null;
+    const hasToken = this.state?.token && this.state.url === url;
+    let outbox = 0;
+    try { outbox = this.d.store?.outboxSize() ?? 0; } catch { /* the store is closing */ }
+    return {
+      status,
+      url,
+      cloud_key: pending ? b64(pending.session.cloudStaticKey) : (this.state && this.state.url === url ? this.state.cloudKey : null),
+      last_error: this.lastError,
+      next_attempt_at: status === 'reconnecting' ? this.nextAttemptAt : null,
+      token_expires_at: hasToken ? this.state!.tokenExpiresAt : null,
+      outbox,
+    };
+  }
+
+  // ---- login -------------------------------------------------------------------------------------------
+
+  /**
+   * Handshake (IK with the key pinned for this URL, else NX) and a code request. Resolves in awaiting_code;
+   * rejects with CloudLinkError (the link's state is otherwise unchanged: a running connection goes on).
+   */
+  login(url: string): Promise<CloudLinkView> {
+    return this.serial(async () => {
+      const clean = normalizeCloudUrl(url);
+      await this.beginLogin(clean);
+      this.lastError = null;
+      this.scheduleEmit();
+      return this.view();
+    });
+  }
+
+  /** Verifies the code with the handshake's proof, stores the sealed token, connects. */
+  submitCode(code: string): Promise<CloudLinkView> {
+    return this.serial(async () => {
+      const p = this.livePending();
+      if (!p) throw new CloudLinkError('cloud_login_not_started', 'No cloud login is waiting for a code (none was started, or its code expired): log in first.');
+      let tok: { token: string; expiresAt: string };
+      try {
+        tok = await verifyCode(p.url, {
+          challenge_id: p.challengeId, code: code.trim(),
+          noise_session_id: p.session.sessionId, noise_signature: p.session.signature, last_handshake_at: p.session.completedAt,
+        });
+      } catch (err) {
+        if (!(err instanceof CloudCallError)) throw err;
+        if (err.kind === 'unreachable') {
+          this.setError('cloud_unreachable', err.message);
+          throw new CloudLinkError('cloud_unreachable', err.message);
+        }
+        // A wrong code may be typed again; every other refusal (expired, used, too many tries, handshake
+        // expired) needs a new login.
+        if (err.cloudError !== 'otp_invalid') this.pending = null;
+        this.setError(err.cloudError, err.message);
+        throw new CloudLinkError('cloud_rejected', `The cloud refused the code: ${err.message}`, err.cloudError);
+      }
+      const old = this.state;
+      this.state = { url: p.url, cloudKey: b64(p.session.cloudStaticKey), token: tok.token, tokenExpiresAt: tok.expiresAt };
+      this.file.save(this.state);
+      if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
+      this.pending = null;
+      this.lastError = null;
+      this.log.info({ url: p.url, pattern: p.session.pattern, expires_at: tok.expiresAt }, 'logged in to the cloud');
+      if (old?.token && old.url !== p.url) void this.bestEffortLogout(old.url, old.token);
+      this.dropConnection();
+      this.backoff.reset();
+      this.connect('connecting');
+      return this.view();
+    });
+  }
+
+  /** Revokes the token at the cloud (best effort) and forgets it; the URL and the pinned key stay. */
+  logout(): Promise<CloudLinkView> {
+    return this.serial(async () => {
+      this.pending = null;
+      const old = this.state;
+      this.forgetToken();
+      this.lastError = null;
+      this.scheduleEmit();
+      if (old?.token) await this.bestEffortLogout(old.url, old.token);
+      this.log.info('logged out of the cloud');
+      return this.view();
+    });
+  }
+
+  /** The settings' cloud URL changed (PUT /api/admin/settings): a token for another cloud is dropped. */
+  settingsChanged(): void {
+    const url = this.d.settings.cloudUrl();
+    if (this.state && this.state.url !== url && (this.state.token || this.connStatus !== 'idle')) {
+      const old = this.state;
+      this.forgetToken();
+      if (old.token) void this.bestEffortLogout(old.url, old.token);
+    }
+    this.scheduleEmit();
+  }
+
+  private async beginLogin(url: string): Promise<void> {
+    const pinned = this.state?.url === url ? this.state.cloudKey : undefined;
+    const staticKey = this.d.staticKey();
+    let session: CloudNoiseSession;
+    try {
+      session = await withTimeout(
+        cloudHandshakeWithPin({ url, staticKey, pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined }),
+        this.opts.handshakeTimeoutMs, 'the Noise handshake');
+    } catch (err) {
+      if (!(err instanceof CloudHandshakeError)) throw err;
+      if (err.code === 'cloud_key_changed') {
+        this.log.error({ url, pinned, err: err.message }, 'THE CLOUD\'S STATIC KEY CHANGED: login refused');
+        this.setError('cloud_key_changed', `${err.message} The login was refused. If the cloud really got a new key, ask its operator why before trusting it.`);
+        throw new CloudLinkError('cloud_key_changed', this.lastError!.message);
+      }
+      if (err.code === 'connection_failed') {
+        this.setError('cloud_unreachable', err.message);
+        throw new CloudLinkError('cloud_unreachable', err.message);
+      }
+      this.setError(err.serverError?.error ?? 'noise_handshake_failed', err.message);
+      throw new CloudLinkError('cloud_rejected', `The cloud refused the handshake: ${err.message}`, err.serverError?.error ?? 'noise_handshake_failed');
+    }
+    let challenge: { challengeId: string; expiresAt: string };
+    try {
+      challenge = await requestChallenge(url, b64(staticKey.publicKey));
+    } catch (err) {
+      if (!(err instanceof CloudCallError)) throw err;
+      if (err.kind === 'unreachable') {
+        this.setError('cloud_unreachable', err.message);
+        throw new CloudLinkError('cloud_unreachable', err.message);
+      }
+      this.setError(err.cloudError, err.message);
+      throw new CloudLinkError('cloud_rejected', `The cloud refused to send a code: ${err.message}`, err.cloudError);
+    }
+    this.pending = { url, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
+    this.log.info({ url, pattern: session.pattern, challenge_id: challenge.challengeId }, 'cloud login started: a one-time code was sent');
+  }
+
+  /** The cloud wants a Noise-bound login (noise_handshake): handshake + new code, retried while unreachable. */
+  private autoRelogin(): void {
+    const url = this.state?.url;
+    if (!url || this.stopped) return;
+    void this.serial(async () => {
+      if (this.stopped || this.state?.url !== url || this.state.token) return;
+      try {
+        await this.beginLogin(url);
+        this.connStatus = 'idle';
+        this.setError('noise_handshake', 'The cloud now requires a Noise-bound login: a new one-time code was requested. Enter it to reconnect.');
+      } catch (err) {
+        if (err instanceof CloudLinkError && err.code === 'cloud_unreachable') {
+          this.connStatus = 'reconnecting';
+          this.scheduleRetry(() => this.autoRelogin());
+        } else {
+          this.connStatus = 'idle';
+        }
+        this.scheduleEmit();
+      }
+    }).catch((err: Error) => this.log.warn({ err: err.message }, 'automatic cloud re-login failed'));
+  }
+
+  private async bestEffortLogout(url: string, token: string): Promise<void> {
+    await Promise.race([
+      logoutToken(url, token).catch((err: Error) => this.log.warn({ err: err.message }, 'cloud logout call failed (the token is forgotten here anyway)')),
+      new Promise((r) => setTimeout(r, 3_000).unref()),
+    ]);
+  }
+
+  private livePending(): PendingLogin | null {
+    if (this.pending && Date.parse(this.pending.expiresAt) <= Date.now()) this.pending = null;
+    return this.pending;
+  }
+
+  /** Stops the connection and forgets the token (memory and disk); keeps URL and pin. */
+  private forgetToken(): void {
+    this.dropConnection();
+    this.connStatus = 'idle';
+    if (this.state?.token) {
+      this.state = { ...this.state, token: null, tokenExpiresAt: null };
+      this.file.save(this.state);
+    }
+  }
+
+  // ---- the relay connection ----------------------------------------------------------------------------
+
+  private connect(kind: 'connecting' | 'reconnecting'): void {
+    clearTimeout(this.retryTimer);
+    if (this.stopped || !this.state?.token) return;
+    const { url, token } = this.state;
+    this.dropConnection();
+    this.connStatus = kind;
+    this.inflight.clear();
+    this.sentUpTo = 0;
+    this.cloudDeviceId = null;
+    const c: RelayConnection = new RelayConnection(url, token, {
+      onOpen: () => {},
+      onFrame: (f) => { if (c === this.conn) this.onFrame(c, f); },
+      onBadFrame: (raw, problem) => { if (c === this.conn) this.onBadFrame(c, raw, problem); },
+      onDown: (why) => { if (c === this.conn) this.onDown(why); },
+    }, { pingIntervalMs: this.opts.pingIntervalMs, helloTimeoutMs: this.opts.helloTimeoutMs });
+    this.conn = c;
+    this.scheduleEmit();
+  }
+
+  private dropConnection(): void {
+    const c = this.conn;
+    this.conn = null;
+    c?.close();
+    clearInterval(this.directoryTimer);
+    this.inflight.clear();
+  }
+
+  private onDown(why: RelayDown): void {
+    this.dropConnection();
+    if (this.stopped) return;
+    // A refused upgrade (401 + x-cloud-error) and a socket the cloud closed with 4401 (reason = the code: the
+    // token was revoked or expired under a live socket) both mean the token is dead.
+    const refusal = why.kind === 'refused' && why.status === 401 ? why.error
+      : why.kind === 'closed' && why.code === CLOSE_UNAUTHORIZED ? why.reason : undefined;
+    if (refusal !== undefined && (TOKEN_DEAD.has(refusal) || refusal === 'noise_handshake')) {
+      this.tokenRefused(refusal);
+      return;
+    }
+    const message = why.kind === 'refused' ? `the cloud refused the relay connection (${why.status} ${why.error})`
+      : why.kind === 'closed' ? `the connection to the cloud closed (${why.code}${why.reason ? ` ${why.reason}` : ''})`
+        : `the connection to the cloud failed: ${why.message}`;
+    this.log.warn({ why }, 'cloud relay connection down; reconnecting');
+    this.setError(why.kind === 'refused' ? 'cloud_rejected' : 'cloud_unreachable', message);
+    this.connStatus = 'reconnecting';
+    this.scheduleRetry(() => this.connect('reconnecting'));
+  }
+
+  /** The cloud refused the token (relay upgrade or a REST call). */
+  private tokenRefused(code: string): void {
+    this.forgetToken();
+    if (code === 'noise_handshake') {
+      this.log.warn('the cloud requires a Noise-bound login now; starting a new login');
+      this.setError('noise_handshake', 'The cloud now requires a Noise-bound login: requesting a new one-time code.');
+      this.autoRelogin();
+      return;
+    }
+    this.log.warn({ code }, 'the cloud refused this node\'s token; logged out');
+    this.setError(code, `The cloud refused this node's token (${code}): log in to the cloud again.`);
+  }
+
+  private scheduleRetry(fn: () => void): void {
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    const delay = this.backoff.next();
+    this.nextAttemptAt = new Date(Date.now() + delay).toISOString();
+    this.retryTimer = setTimeout(fn, delay);
+    this.retryTimer.unref();
+    this.scheduleEmit();
+  }
+
+  private onFrame(c: RelayConnection, f: CloudToNodeFrame): void {
+    const store = this.d.store;
+    switch (f.type) {
+      case 'hello':
+        this.connStatus = 'connected';
+        this.cloudDeviceId = f.device_id;
+        this.nextAttemptAt = null;
+        this.lastError = null;
+        this.backoff.reset();
+        this.log.info({ device_id: f.device_id, pending: f.pending }, 'connected to the cloud relay');
+        clearInterval(this.directoryTimer);
+        this.directoryTimer = setInterval(() => void this.refreshDirectory(), this.opts.directoryRefreshMs);
+        this.directoryTimer.unref();
+        this.scheduleEmit();
+        this.pump();
+        void this.syncKeys();
+        return;
+      case 'accepted':
+        this.inflight.delete(f.id);
+        this.guard('accepted', () => store?.accepted(f.id));
+        this.pump();
+        this.scheduleEmit();
+        return;
+      case 'rejected':
+        this.inflight.delete(f.id);
+        this.log.warn({ id: f.id, error: f.error, message: f.message }, 'the cloud rejected an envelope');
+        this.guard('rejected', () => store?.rejected(f.id, f.error, f.message));
+        this.pump();
+        this.scheduleEmit();
+        return;
+      case 'deliver':
+        this.inOrder(c, f.seq, async () => { if (store) await store.storeInbound(f.envelope); });
+        return;
+      case 'receipt':
+        this.inOrder(c, f.seq, async () => { store?.delivered(f.id, f.device_ids); });
+        return;
+      case 'error':
+        this.log.warn({ error: f.error, message: f.message }, 'the cloud could not take a frame');
+        return;
+    }
+  }
+
+  private onBadFrame(c: RelayConnection, raw: unknown, problem: string): void {
+    const r = raw as { type?: unknown; seq?: unknown } | undefined;
+    if ((r?.type === 'deliver' || r?.type === 'receipt') && Number.isSafeInteger(r.seq) && (r.seq as number) > 0) {
+      // It can never become valid; not acking it would stall this node's queue at the cloud for good.
+      this.log.error({ seq: r.seq, problem }, 'dropped a malformed delivery from the cloud');
+      this.inOrder(c, r.seq as number, async () => {});
+      return;
+    }
+    this.log.warn({ problem }, 'ignored a malformed frame from the cloud');
+  }
+
+  /** Runs `work` after every earlier delivery, then acks `seq` on the connection it came from (if still up). */
+  private inOrder(c: RelayConnection, seq: number, work: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      try {
+        await work();
+      } catch (err) {
+        // Not acked: the cloud delivers it again (after a reconnect at the latest).
+        this.log.error({ seq, err: (err as Error).message }, 'could not store a delivery from the cloud; it will come again');
+        return;
+      }
+      if (c === this.conn) c.send({ type: 'ack', seq });
+    });
+  }
+
+  /** Sends outbox rows in order, keeping at most `window` in flight. */
+  private pump(): void {
+    const store = this.d.store;
+    const c = this.conn;
+    if (!store || !c || this.connStatus !== 'connected') return;
+    try {
+      while (this.inflight.size < this.opts.window) {
+        const rows = store.pendingOutbound(this.sentUpTo, this.opts.window - this.inflight.size);
+        if (rows.length === 0) return;
+        for (const r of rows) {
+          if (!c.send({ type: 'send', envelope: r.envelope })) return;
+          this.inflight.set(r.id, r.seq);
+          this.sentUpTo = r.seq;
+        }
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'could not read the outbox');
+    }
+  }
+
+  // ---- key directory -------------------------------------------------------------------------------------
+
+  /** PUT /api/keys with this node's devices (again if they changed meanwhile), then GET the directory. */
+  private async syncKeys(): Promise<void> {
+    const store = this.d.store;
+    if (!store || this.connStatus !== 'connected' || !this.state?.token) return;
+    if (this.publishing) { this.publishAgain = true; return; }
+    this.publishing = true;
+    try {
+      do {
+        this.publishAgain = false;
+        const { url, token } = this.state;
+        await publishKeys(url, token, store.localDevices());
+      } while (this.publishAgain && this.connStatus === 'connected' && this.state?.token);
+    } catch (err) {
+      this.restFailed('publishing keys', err);
+    } finally {
+      this.publishing = false;
+    }
+    await this.refreshDirectory();
+  }
+
+  private async refreshDirectory(): Promise<void> {
+    const store = this.d.store;
+    if (!store || this.connStatus !== 'connected' || !this.state?.token || this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const entries = await fetchDirectory(this.state.url, this.state.token);
+      const self = this.cloudDeviceId ?? b64(this.d.staticKey().publicKey);
+      // Only other nodes' devices are "remote"; this node's own come from the store itself.
+      store.setRemoteDirectory(entries.filter((e) => e.node !== self));
+    } catch (err) {
+      this.restFailed('fetching the key directory', err);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private restFailed(what: string, err: unknown): void {
+    if (err instanceof CloudCallError && err.status === 401 && (TOKEN_DEAD.has(err.cloudError) || err.cloudError === 'noise_handshake')) {
+      if (this.state?.token) this.tokenRefused(err.cloudError);
+      return;
+    }
+    const code = err instanceof CloudCallError ? err.cloudError : 'internal_error';
+    const message = `${what} failed: ${(err as Error).message}`;
+    if (this.lastError?.message !== message) this.log.warn({ code, err: (err as Error).message }, `${what} failed`);
+    this.setError(code, message);
+  }
+
+  // ---- small helpers -------------------------------------------------------------------------------------
+
+  private guard(what: string, fn: () => void): void {
+    try { fn(); } catch (err) { this.log.error({ err: (err as Error).message }, `message store failed on ${what}`); }
+  }
+
+  private setError(code: string, message: string): void {
+    this.lastError = { code, message, at: new Date().toISOString() };
+    this.scheduleEmit();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.ops.then(fn, fn);
+    this.ops = p.catch(() => {});
+    return p;
+  }
+
+  private scheduleEmit(): void {
+    if (this.emitScheduled || !this.d.onChange) return;
+    this.emitScheduled = true;
+    setImmediate(() => {
+      this.emitScheduled = false;
+      const view = this.view();
+      const key = JSON.stringify(view);
+      if (key === this.lastEmitted) return;
+      this.lastEmitted = key;
+      try { this.d.onChange?.(view); } catch (err) { this.log.warn({ err: (err as Error).message }, 'cloud view listener failed'); }
+    });
+  }
+}

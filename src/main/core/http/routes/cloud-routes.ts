@@ -1,0 +1,52 @@
+// The desktop UI's cloud link API (admin token + loopback): the link's view, login (handshake + code request),
+// the one-time code, logout. Cloud trouble is a 4xx with a stable code, never a 500: cloud_unreachable (424),
+// cloud_key_changed (409), cloud_rejected (422, the cloud's own code in `cloud_error`), cloud_login_not_started
+// (409), invalid_request (400). Status changes also go out on the admin socket as {type:'cloud', cloud}.
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { CloudCodeRequest, CloudLoginRequest } from '../../../../shared/wire/relay.js';
+import { CloudLinkError } from '../../cloud/cloud-link.js';
+import type { NodeCore } from '../node-core.js';
+import { ApiError } from '../api-error.js';
+import { readBody } from '../read-body.js';
+import { requireAdmin } from '../request-auth.js';
+
+const STATUS: Record<CloudLinkError['code'], ContentfulStatusCode> = {
+  invalid_request: 400,
+  cloud_unreachable: 424,
+  cloud_key_changed: 409,
+  cloud_rejected: 422,
+  cloud_login_not_started: 409,
+};
+
+async function mapped<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CloudLinkError) {
+      throw new ApiError(STATUS[err.code], err.code, err.message, err.cloudError ? { cloud_error: err.cloudError } : {});
+    }
+    throw err;
+  }
+}
+
+export function cloudRoutes(core: NodeCore): Hono {
+  const app = new Hono();
+  const admin = requireAdmin(core.adminToken);
+
+  app.get('/admin/cloud', admin, (c) => c.json(core.cloud.view()));
+
+  app.post('/admin/cloud/login', admin, async (c) => {
+    const req = await readBody(c, CloudLoginRequest);
+    return c.json(await mapped(() => core.cloud.login(req.url)));
+  });
+
+  app.post('/admin/cloud/code', admin, async (c) => {
+    const req = await readBody(c, CloudCodeRequest);
+    return c.json(await mapped(() => core.cloud.submitCode(req.code)));
+  });
+
+  app.post('/admin/cloud/logout', admin, async (c) => c.json(await mapped(() => core.cloud.logout())));
+
+  return app;
+}

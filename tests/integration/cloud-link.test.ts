@@ -1,0 +1,308 @@
+// The node's cloud link against the real reference cloud (src/cloud) on loopback, driven through the node's
+// admin HTTP API as the desktop UI would: login + code, sealed token on disk, reconnects (node restart, cloud
+// restart), a changed cloud key, a revoked token, the noise_handshake rollout, messages between two nodes,
+// logout, and a corrupt cloud.json.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
+import { keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { seal } from '../../src/shared/e2ee/index.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
+import { cleanupAll, eventually, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+
+const FAST = { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 };
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? allFiles(p) : [p];
+  });
+}
+
+function readCloudJson(node: { dataDir: string }) {
+  return JSON.parse(readFileSync(join(node.dataDir, 'cloud.json'), 'utf8')) as { url: string; cloud_key: string; token_sealed: string | null; token_expires_at: string | null };
+}
+
+function tokenOnDisk(node: { dataDir: string }): string {
+  const f = readCloudJson(node);
+  assert.ok(f.token_sealed, 'a sealed token is stored');
+  return Buffer.from(keyFileSecretBox(node.dataDir).open(f.token_sealed)).toString('utf8');
+}
+
+async function cloudGet(cloud: RunningCloud, path: string, token: string) {
+  const res = await fetch(cloud.url + path, { headers: { authorization: `Noise ${token}` } });
+  return { status: res.status, body: await res.json() as any };
+}
+
+const view = async (node: TestNode) => (await node.admin('/api/admin/cloud')).body;
+const waitStatus = (node: TestNode, status: string, what = status) =>
+  eventually(async () => { const v = await view(node); return v.status === status ? v : undefined; }, `cloud link ${what}`);
+
+describe('cloud link (node side) against the reference cloud', () => {
+  const otp = new MemoryOtpSender();
+  let cloudDir: string;
+  let cloud: RunningCloud;
+  let port: number;
+  let node: TestNode;
+  let dataDir: string;
+  const events: any[] = [];
+  let events$: WebSocket | undefined;
+
+  const startTheCloud = async (dir = cloudDir, p = port) => startCloud({ dataDir: dir, port: p, otpSender: otp, log: () => {}, tokenRecheckMs: 100 });
+  const codesFor = (deviceId: string) => otp.sent.filter((m) => m.deviceId === deviceId);
+  const lastCode = (deviceId: string) => codesFor(deviceId).at(-1)!.code;
+
+  /** Full login through the admin API; returns the view after the code. */
+  async function login(n: TestNode, url = cloud.url) {
+    const r = await n.admin('/api/admin/cloud/login', { body: { url } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'awaiting_code');
+    const c = await n.admin('/api/admin/cloud/code', { body: { code: lastCode(n.identity.public_key) } });
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    return c.body;
+  }
+
+  before(async () => {
+    cloudDir = tempDir('salita-cloud-');
+    cloud = await startTheCloud(cloudDir, 0);
+    port = cloud.port;
+    dataDir = tempDir();
+    node = await startTestNode({ dataDir, cloud: FAST });
+  });
+  after(async () => {
+    events$?.close();
+    await cloudLinkCleanup();
+  });
+  const cloudLinkCleanup = async () => {
+    await cleanupAll();
+    await cloud.stop();
+  };
+
+  it('starts not configured; admin-only; refuses bad input and unreachable clouds with 4xx codes', async () => {
+    const v = await view(node);
+    assert.equal(v.status, 'not_configured');
+    assert.equal(v.url, null);
+    assert.equal(v.outbox, 0);
+    const anon = await fetch(`${node.base}/api/admin/cloud`);
+    assert.equal(anon.status, 401);
+
+    const noLogin = await node.admin('/api/admin/cloud/code', { body: { code: '123456' } });
+    assert.equal(noLogin.status, 409);
+    assert.equal(noLogin.body.error, 'cloud_login_not_started');
+    const badUrl = await node.admin('/api/admin/cloud/login', { body: { url: 'not a url' } });
+    assert.equal(badUrl.status, 400);
+    assert.equal(badUrl.body.error, 'invalid_request');
+    const badCode = await node.admin('/api/admin/cloud/code', { body: { code: '12' } });
+    assert.equal(badCode.status, 400);
+
+    const unreachable = await node.admin('/api/admin/cloud/login', { body: { url: 'http://127.0.0.1:1' } });
+    assert.equal(unreachable.status, 424, JSON.stringify(unreachable.body));
+    assert.equal(unreachable.body.error, 'cloud_unreachable');
+    const after = await view(node);
+    assert.equal(after.status, 'not_configured');
+    assert.equal(after.last_error.code, 'cloud_unreachable');
+  });
+
+  it('login: awaiting_code -> wrong code (cloud_rejected/otp_invalid) -> right code -> connected, pushed on the admin socket', async () => {
+    events$ = new WebSocket(`ws://127.0.0.1:${node.port}/api/admin/events`, ['salita-admin', node.adminToken]);
+    events$.on('message', (d) => events.push(JSON.parse(String(d))));
+    await new Promise((r) => events$!.once('open', r));
+
+    const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url + '/' } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'awaiting_code');
+    assert.equal(r.body.url, cloud.url, 'trailing slash dropped');
+    assert.equal(r.body.cloud_key, toBase64Url(cloud.publicKey));
+    assert.equal(codesFor(node.identity.public_key).length, 1, 'the code went out for device_id = the node key');
+
+    const right = lastCode(node.identity.public_key);
+    const wrong = right === '000000' ? '000001' : '000000';
+    const bad = await node.admin('/api/admin/cloud/code', { body: { code: wrong } });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.error, 'cloud_rejected');
+    assert.equal(bad.body.cloud_error, 'otp_invalid');
+    assert.equal((await view(node)).status, 'awaiting_code', 'a wrong code may be typed again');
+
+    const ok = await node.admin('/api/admin/cloud/code', { body: { code: right } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.ok(['connecting', 'connected'].includes(ok.body.status));
+    const v = await waitStatus(node, 'connected');
+    assert.equal(v.last_error, null);
+    assert.ok(Date.parse(v.token_expires_at) > Date.now());
+    assert.equal((await node.admin('/api/admin/settings')).body.cloud_url, cloud.url);
+    await eventually(() => events.some((e) => e.type === 'cloud' && e.cloud.status === 'awaiting_code'), 'awaiting_code event');
+    await eventually(() => events.some((e) => e.type === 'cloud' && e.cloud.status === 'connected'), 'connected event');
+  });
+
+  it('keeps the token sealed in a 0600 cloud.json: the raw token is in no file of the data dir', async () => {
+    assert.equal(statSync(join(dataDir, 'cloud.json')).mode & 0o777, 0o600);
+    const f = readCloudJson(node);
+    assert.equal(f.url, cloud.url);
+    assert.equal(f.cloud_key, toBase64Url(cloud.publicKey));
+    const token = tokenOnDisk(node);
+    const me = await cloudGet(cloud, '/api/me', token);
+    assert.equal(me.status, 200, 'the sealed token is the live one');
+    assert.equal(me.body.device_id, node.identity.public_key);
+    assert.ok(me.body.noise_session_id, 'the token is bound to the Noise handshake');
+    for (const file of allFiles(dataDir)) {
+      assert.ok(!readFileSync(file).includes(Buffer.from(token)), `${file} holds the raw token`);
+    }
+  });
+
+  it('publishes this node\'s devices to the key directory (again when they change)', async () => {
+    const uiKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
+    const put = await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(uiKey) } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const token = tokenOnDisk(node);
+    await eventually(async () => {
+      const dir = await cloudGet(cloud, '/api/keys', token);
+      return dir.status === 200 && dir.body.devices.some((d: any) => d.device_id === `${node.identity.node_id}.ui` && d.public_key === toBase64Url(uiKey) && d.node === node.identity.public_key);
+    }, 'the UI device in the cloud directory');
+  });
+
+  it('relays an envelope between two nodes: sent -> delivered, in the other node\'s inbox', async () => {
+    const other = await startTestNode({ cloud: FAST });
+    await login(other);
+    await waitStatus(other, 'connected');
+    const keys = (n: TestNode) => {
+      const privateKey = x25519.utils.randomSecretKey();
+      return { device_id: `${n.identity.node_id}.ui`, privateKey, publicKey: x25519.getPublicKey(privateKey) };
+    };
+    const a = keys(node);
+    const b = keys(other);
+    assert.equal((await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(a.publicKey) } })).status, 200);
+    assert.equal((await other.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(b.publicKey) } })).status, 200);
+    // Each node learns the other's UI device from the directory.
+    await eventually(async () => (await node.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === b.device_id && d.home === 'remote'), 'B in A\'s directory');
+
+    const envelope = seal(new TextEncoder().encode('hello over the cloud'), { from: a, to: [{ device_id: b.device_id, publicKey: b.publicKey }] });
+    const sent = await node.admin('/api/admin/messages', { body: { envelope } });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    await eventually(async () => {
+      const inbox = await other.admin('/api/admin/messages/inbox');
+      return inbox.body.messages?.some((m: any) => m.envelope.id === envelope.id);
+    }, 'the envelope in B\'s inbox');
+    await eventually(async () => {
+      const out = await node.admin('/api/admin/messages/outbox');
+      return out.body.messages?.find((m: any) => m.id === envelope.id)?.status === 'delivered';
+    }, 'A sees delivered');
+    assert.equal((await view(node)).outbox, 0);
+    await other.stop();
+  });
+
+  it('a restarted node reconnects with its stored token, without a new code', async () => {
+    const codes = otp.sent.length;
+    await node.stop();
+    node = await startTestNode({ dataDir, cloud: FAST });
+    await waitStatus(node, 'connected', 'connected after restart');
+    assert.equal(otp.sent.length, codes, 'no code was asked for');
+  });
+
+  it('cloud stopped -> reconnecting (with the next attempt time); cloud back on the same port -> connected', async () => {
+    await cloud.stop();
+    const v = await waitStatus(node, 'reconnecting');
+    assert.equal(v.url, cloud.url);
+    await eventually(async () => (await view(node)).next_attempt_at, 'next_attempt_at');
+    cloud = await startTheCloud();
+    await waitStatus(node, 'connected', 'connected after the cloud came back');
+  });
+
+  it('a revoked token -> logged_out (URL and pin kept); logging in again works', async () => {
+    assert.ok(cloud.auth.revokeDevice(node.identity.public_key) >= 1);
+    const v = await waitStatus(node, 'logged_out');
+    assert.equal(v.last_error.code, 'token_revoked');
+    assert.match(v.last_error.message, /log in/);
+    assert.equal(v.url, cloud.url);
+    assert.equal(v.cloud_key, toBase64Url(cloud.publicKey));
+    assert.equal(readCloudJson(node).token_sealed, null, 'the dead token is forgotten on disk too');
+    assert.ok(['connecting', 'connected'].includes((await login(node)).status));
+    await waitStatus(node, 'connected');
+  });
+
+  it('noise_handshake turned on under a plain token -> new handshake + code asked for by itself -> awaiting_code', async () => {
+    // Give the node a plain (not Noise-bound) token, as an older node would have.
+    const ch = await postJson(`${cloud.url}/api/auth/challenge`, { device_id: node.identity.public_key });
+    const ver = await postJson(`${cloud.url}/api/auth/verify`, { challenge_id: ch.body.challenge_id, code: otp.codeFor(ch.body.challenge_id) });
+    assert.equal(ver.status, 200, JSON.stringify(ver.body));
+    await node.stop();
+    const f = readCloudJson(node);
+    f.token_sealed = keyFileSecretBox(dataDir).seal(new TextEncoder().encode(ver.body.noise_session.token));
+    f.token_expires_at = ver.body.noise_session.expires_at;
+    writeFileSync(join(dataDir, 'cloud.json'), JSON.stringify(f), { mode: 0o600 });
+    node = await startTestNode({ dataDir, cloud: FAST });
+    await waitStatus(node, 'connected', 'connected with the plain token');
+
+    const codes = codesFor(node.identity.public_key).length;
+    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    try {
+      const v = await waitStatus(node, 'awaiting_code');
+      assert.equal(v.last_error.code, 'noise_handshake');
+      assert.equal(codesFor(node.identity.public_key).length, codes + 1, 'a new code was asked for');
+      const c = await node.admin('/api/admin/cloud/code', { body: { code: lastCode(node.identity.public_key) } });
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      await waitStatus(node, 'connected', 'connected with a Noise-bound token');
+      assert.ok((await cloudGet(cloud, '/api/me', tokenOnDisk(node))).body.noise_session_id);
+    } finally {
+      cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
+    }
+  });
+
+  it('a cloud with another key on the same URL: cloud_key_changed, the login is refused', async () => {
+    await cloud.stop();
+    const impostor = await startTheCloud(tempDir('salita-cloud-other-'), port);
+    try {
+      // Our token means nothing there: the link logs out rather than trusting the new cloud.
+      await waitStatus(node, 'logged_out');
+      const codes = otp.sent.length;
+      const r = await node.admin('/api/admin/cloud/login', { body: { url: impostor.url } });
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.error, 'cloud_key_changed');
+      assert.match(r.body.message, /key/);
+      const v = await view(node);
+      assert.equal(v.status, 'logged_out');
+      assert.equal(v.last_error.code, 'cloud_key_changed');
+      assert.equal(v.cloud_key, toBase64Url(cloud.publicKey), 'the old pin stays');
+      assert.equal(otp.sent.length, codes, 'no code was asked of the impostor');
+    } finally {
+      await impostor.stop();
+    }
+    cloud = await startTheCloud();
+    await login(node);
+    await waitStatus(node, 'connected', 'connected to the real cloud again (IK)');
+  });
+
+  it('logout: token revoked at the cloud and forgotten; URL and pin kept', async () => {
+    const token = tokenOnDisk(node);
+    const r = await node.admin('/api/admin/cloud/logout', { body: {} });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'logged_out');
+    assert.equal(r.body.url, cloud.url);
+    assert.equal((await cloudGet(cloud, '/api/me', token)).body.error, 'token_revoked');
+    const f = readCloudJson(node);
+    assert.equal(f.token_sealed, null);
+    assert.equal(f.cloud_key, toBase64Url(cloud.publicKey));
+    await node.stop();
+    node = await startTestNode({ dataDir, cloud: FAST });
+    assert.equal((await view(node)).status, 'logged_out', 'stays logged out after a restart');
+  });
+
+  it('a corrupt cloud.json: logged out with a clear error, no crash; a new login writes a good file', async () => {
+    await node.stop();
+    writeFileSync(join(dataDir, 'cloud.json'), '{ not json');
+    node = await startTestNode({ dataDir, cloud: FAST });
+    const v = await view(node);
+    assert.equal(v.status, 'logged_out');
+    assert.equal(v.last_error.code, 'cloud_state_unreadable');
+    assert.match(v.last_error.message, /cloud\.json/);
+    await login(node);
+    await waitStatus(node, 'connected');
+    assert.equal(readCloudJson(node).cloud_key, toBase64Url(cloud.publicKey));
+    assert.equal(readFileSync(join(dataDir, 'cloud.json.corrupt'), 'utf8'), '{ not json', 'the bad file is kept aside');
+  });
+});
