@@ -17,6 +17,7 @@ import { SessionRepository } from './db/session-repository.js';
 import { DeviceSockets } from './http/device-sockets.js';
 import { MessageStore, type DevicePush } from './messaging/message-store.js';
 import { keyFileSecretBox, type SecretBox } from './secrets/secret-box.js';
+import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -56,6 +57,8 @@ export interface NodeOptions {
   networkInterfaces?: () => InterfaceTable;
   /** A discovery object to use instead of mDNS (tests: a fake that emits 'peer-addresses' / 'goodbye'). */
   discovery?: Discovery;
+  /** Cloud link tuning (tests shrink the reconnect backoff and the directory refresh). */
+  cloud?: Partial<CloudLinkOptions>;
 }
 
 export interface SalitaNode {
@@ -124,6 +127,13 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
     log: createLogger('messaging'),
   });
+  // The cloud link (cloud/cloud-link.ts): login, relay WebSocket, key directory; it drains `messaging`'s outbox.
+  const cloud = new CloudLink({
+    dataDir: opts.dataDir, box, store: messaging, log: createLogger('cloud'), options: opts.cloud,
+    staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
+    settings: { cloudUrl: () => settings.cloudUrl(), setCloudUrl: (url) => { settings.set({ cloud_url: url }); } },
+    onChange: (view) => feed.emit({ type: 'cloud', cloud: view }),
+  });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
   const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
@@ -168,6 +178,8 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const core: NodeCore = {
     adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
+    cloud,
+    messagingCloudStatus: () => ({ configured: cloud.configured(), status: cloud.status() }),
     identityView,
     desktopNode,
     pairingIdentity: () => ({
@@ -187,6 +199,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     settings: () => settings.get(),
     updateSettings: (update: SettingsUpdateRequest) => {
       const saved = settings.set(update);
+      if (update.cloud_url !== undefined) cloud.settingsChanged();
       log.info({ interfaces: saved.interfaces }, 'interface settings changed');
       applyAddresses(true);
       return saved;
@@ -275,6 +288,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   }
   meshRepo.upsertSelf(selfRow());
   lastAdvertised = JSON.stringify(ownAddresses());
+  cloud.start();
 
   if (opts.mdns || opts.discovery) {
     try {
@@ -327,6 +341,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     core,
     stop: () => (stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
+      await cloud.stop();
       mesh.stop();
       await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
       await listening.close();

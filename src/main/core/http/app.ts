@@ -7,7 +7,6 @@ import { ApiError } from './api-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { cloudRoutes } from './routes/cloud-routes.js';
-import { cloudRoutes } from './routes/cloud-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
 import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
@@ -29,7 +28,6 @@ export function createApp(core: NodeCore): Hono {
   app.route('/auth/pair', pairingRoutes(core));
   app.route('/api', identityRoutes(core));
   app.route('/api', adminRoutes(core));
-  app.route('/api', cloudRoutes(core));
   app.route('/api', cloudRoutes(core));
   app.route('/api', deviceRoutes(core));
   app.route('/api', messageRoutes(core));

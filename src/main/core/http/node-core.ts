@@ -11,7 +11,6 @@ import type { ChangeFeed } from '../events/change-feed.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { PairingService } from '../pairing/pairing-service.js';
 import type { CloudLink } from '../cloud/cloud-link.js';
-import type { CloudLink } from '../cloud/cloud-link.js';
 import type { MessageStore } from '../messaging/message-store.js';
 import type { CloudLinkStatus } from '../../../shared/wire/relay.js';
 
@@ -39,8 +38,6 @@ export interface NodeCore {
   /** Every advertised pairing base URL `http://<addr>:<port>`. */
   addressUrls(): string[];
   diagnostics(): Promise<DiagnosticsResponse>;
-  /** The link to the cloud (login, relay, key directory); cloud/cloud-link.ts. */
-  readonly cloud: CloudLink;
   /** The link to the cloud (login, relay, key directory); cloud/cloud-link.ts. */
   readonly cloud: CloudLink;
   /** The durable outbox/inbox of envelopes (messaging/message-store.ts); also the cloud link's MessageStorePort. */
