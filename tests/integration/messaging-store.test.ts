@@ -415,3 +415,26 @@ describe('durability', () => {
     assert.deepEqual(again.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [queued.id, later.id]);
   });
 });
+
+describe('group commit', () => {
+  test('units of one turn share a transaction; a failing unit is rolled back alone', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const { GroupCommit } = await import('../../src/main/core/messaging/group-commit.js');
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)');
+    const gc = new GroupCommit(db);
+    const after: string[] = [];
+    const results = await Promise.allSettled([
+      gc.run({ work: () => insert.run('a').changes, after: () => after.push('a') }),
+      gc.run({ work: () => { insert.run('b'); throw new Error('boom'); }, after: () => after.push('b') }),
+      gc.run({ work: () => insert.run('c').changes, after: () => after.push('c') }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(db.prepare('SELECT k FROM t ORDER BY k').all(), [{ k: 'a' }, { k: 'c' }]);
+    assert.deepEqual(after, ['a', 'c'], 'after() runs only for committed units');
+    assert.equal(db.inTransaction, false);
+    db.close();
+    await assert.rejects(gc.run({ work: () => 1 }), /not open/, 'a closed database fails the unit');
+  });
+});
