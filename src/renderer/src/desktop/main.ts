@@ -1,16 +1,28 @@
 // The desktop UI: this node's identity, "Connect device" (QR + PIN), the live list of paired devices,
 // nearby desktops found by mDNS, and pairings waiting for a person's confirmation. Talks to the node only
 // through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
+import '../common/no-eval.js';
 import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
 import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type DeviceReplacedNotice, type Presence, type SocketStatus } from './api.js';
 import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
 import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
 import { NetworkPanel } from './network.js';
+import { CloudPanel } from './cloud.js';
+import { startDesktopMessaging } from './messaging.js';
+import type { MessagesView } from '../common/messages-view.js';
+import type { CloudLinkView, InboxPush, MessageStatusPush } from '../../../shared/wire/relay.js';
+
+/** Admin events of the relay contract (not yet in AdminEvent's union). */
+type RelayAdminEvent = { type: 'cloud'; cloud: CloudLinkView } | InboxPush | MessageStatusPush;
 
 let api: AdminApi;
 let socket: AdminSocket | undefined;
 let state: AdminState | undefined;
 const network = new NetworkPanel(() => api, showError);
+const cloud = new CloudPanel(() => api);
+let messages: MessagesView | undefined;
+/** Paired device ids at the last state push: a change means the messaging directory changed too. */
+let knownDevices = '';
 
 // ---- errors ---------------------------------------------------------------------------------------------
 
@@ -449,15 +461,32 @@ function render(s: AdminState): void {
   renderPending(s);
   renderDevices(s);
   renderDiscovered(s);
+  const ids = s.devices.map((d) => d.node_id).sort().join(' ');
+  if (ids !== knownDevices) {
+    knownDevices = ids;
+    void messages?.refreshDirectory();
+  }
 }
 
-function onEvent(e: AdminEvent): void {
-  if (e.type === 'state') render(e.state);
+function onEvent(ev: AdminEvent | RelayAdminEvent): void {
+  const e = ev as AdminEvent;
+  const relay = ev as RelayAdminEvent;
+  if (relay.type === 'cloud') cloud.onPush(relay.cloud);
+  else if (relay.type === 'envelope' || relay.type === 'message_status') messages?.onPush(relay);
+  else if (e.type === 'state') render(e.state);
   else if (e.type === 'pairing_completed') onPairingCompleted(e);
   // 'pairing_confirmation' is followed by a state push that lists it under pending_pairings.
 }
 
+let wasLive = false;
+
 function showStatus(s: SocketStatus): void {
+  // Back after a drop: pushes may have been missed while away.
+  if (s.kind === 'live' && wasLive) {
+    void cloud.load();
+    void messages?.refreshAll();
+  }
+  if (s.kind === 'live') wasLive = true;
   const el = byId('conn-status');
   el.dataset.state = s.kind;
   setText(el, s.kind === 'live' ? 'Live' : s.kind === 'connecting' ? 'Connecting…' : `Connection lost; retrying in ${Math.ceil(s.inMs / 1000)} s…`);
@@ -498,8 +527,10 @@ async function main(): Promise<void> {
     if (!(await checkAfterDrop())) return;
     showError(err);
   }
+  void cloud.load();
   socket = new AdminSocket(() => api.currentToken, { onEvent, onStatus: showStatus, onDropped: checkAfterDrop });
   socket.connect();
+  messages = await startDesktopMessaging(() => api, byId('messages-panel'));
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') socket?.nudge();
   });

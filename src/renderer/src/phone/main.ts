@@ -7,6 +7,7 @@ import { DeviceClient } from '../../../shared/client/device-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
 import { byId, h, setText } from '../common/dom.js';
+import { startPhoneMessaging, type PhoneMessaging } from './messaging.js';
 import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, saveName, saveSession, type StoredSession } from './storage.js';
 
 const HEARTBEAT_MS = 30_000;
@@ -80,15 +81,19 @@ function explain(err: unknown): { text: string; retryable: boolean } {
   }
 }
 
-// ---- after pairing: stay "online" while the page is open ------------------------------------------------
+// ---- after pairing: stay "online" and get messages while the page is open ------------------------------------------------
 
 let heartbeat: ReturnType<typeof setInterval> | undefined;
+let messaging: PhoneMessaging | undefined;
 
-function startHeartbeat(s: StoredSession): void {
+function startSession(s: StoredSession): void {
   clearInterval(heartbeat);
+  messaging?.stop();
   const client = new DeviceClient(location.origin, { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) }, {
     onSessionLost: () => {
       clearInterval(heartbeat);
+      messaging?.stop();
+      byId('phone-messages').hidden = true;
       forgetSession(s.desktop.node_id);
       status(h('p', { class: 'msg error' }, `This device is no longer paired with ${s.desktop.name}. Scan a new code on the desktop to pair again.`));
     },
@@ -99,6 +104,7 @@ function startHeartbeat(s: StoredSession): void {
   };
   heartbeat = setInterval(beat, HEARTBEAT_MS);
   document.addEventListener('visibilitychange', beat);
+  messaging = startPhoneMessaging(client, byId('phone-messages'));
 }
 
 function showPaired(s: StoredSession): void {
@@ -110,7 +116,7 @@ function showPaired(s: StoredSession): void {
   status(
     h('p', { class: 'msg ok' }, `Paired with ${s.desktop.name}`),
     h('p', { class: 'hint' }, 'Desktop fingerprint ', h('code', { 'data-testid': 'phone-desktop-fingerprint' }, displayFingerprint(s.desktop.fingerprint))),
-    h('p', { class: 'hint' }, 'This device now appears on the desktop. You can close this page.'),
+    h('p', { class: 'hint' }, 'This device now appears on the desktop. Keep this page open to get messages.'),
   );
 }
 
@@ -159,7 +165,7 @@ async function pair(code: string, fp: string | null): Promise<void> {
     };
     saveSession(stored);
     showPaired(stored);
-    startHeartbeat(stored);
+    startSession(stored);
   } catch (err) {
     const { text, retryable } = explain(err);
     status();
@@ -184,7 +190,7 @@ async function resumeStored(fp: string | null): Promise<boolean> {
     const r = await client.request('GET', '/api/session');
     if (r.status === 200) {
       showPaired(s);
-      startHeartbeat(s);
+      startSession(s);
       return true;
     }
     if (r.status === 401) forgetSession(s.desktop.node_id);

@@ -1,7 +1,6 @@
 // What the phone keeps in localStorage: its own X25519 identity (made once) and one session per desktop.
-import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
+import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
 import type { DesktopNode } from '../../../shared/wire/schemas.js';
 
 const IDENTITY_KEY = 'salita.phone.identity.v1';
@@ -33,23 +32,14 @@ function readJson<T>(key: string): T | undefined {
 }
 
 export function loadOrCreateIdentity(): PhoneIdentity {
-  const stored = readJson<{ node_id: string; private_key: string; public_key: string }>(IDENTITY_KEY);
+  const stored = readJson<{ node_id: string } & StoredKeyPair>(IDENTITY_KEY);
   if (stored && /^phone-[0-9a-f-]{36}$/.test(stored.node_id)) {
-    try {
-      const privateKey = fromBase64Url(stored.private_key);
-      const publicKey = fromBase64Url(stored.public_key);
-      // A damaged or edited key pair would fail the handshake later with a confusing error; check it now.
-      if (privateKey.length === 32 && toBase64Url(x25519.getPublicKey(privateKey)) === stored.public_key) {
-        return { nodeId: stored.node_id, privateKey, publicKey };
-      }
-    } catch {
-      // fall through and make a new identity
-    }
+    const pair = parseKeyPair(stored);
+    if (pair) return { nodeId: stored.node_id, ...pair };
   }
-  const privateKey = x25519.utils.randomSecretKey();
-  const publicKey = x25519.getPublicKey(privateKey);
+  const { privateKey, publicKey, stored: keys } = newKeyPair();
   const nodeId = `phone-${uuidv7()}`;
-  localStorage.setItem(IDENTITY_KEY, JSON.stringify({ node_id: nodeId, private_key: toBase64Url(privateKey), public_key: toBase64Url(publicKey) }));
+  localStorage.setItem(IDENTITY_KEY, JSON.stringify({ node_id: nodeId, ...keys }));
   return { nodeId, privateKey, publicKey };
 }
 
@@ -68,6 +58,9 @@ export function forgetSession(desktopNodeId: string): void {
   delete all[desktopNodeId];
   localStorage.setItem(SESSIONS_KEY, JSON.stringify(all));
 }
+
+/** Where this device keeps its conversations (sent texts, opened messages). */
+export const messagesStorageKey = (nodeId: string) => `salita.phone.messages.v1.${nodeId}`;
 
 export function loadName(): string | undefined {
   return localStorage.getItem(NAME_KEY) ?? undefined;

@@ -1,0 +1,147 @@
+// What a messaging device (the phone page, the desktop UI) remembers of its conversations: the messages it
+// sent (text kept here, status from the node's outbox and pushes) and the messages it received (opened here,
+// then acked, after which the node forgets them). No DOM: the view (messages-view.ts) renders it.
+import type { OpenedMessage } from '../../../shared/client/messaging-client.js';
+import type { MessageStatus, MessageStatusView } from '../../../shared/wire/relay.js';
+
+export interface SentMessage {
+  dir: 'out';
+  id: string;
+  /** The device it went to. */
+  peer: string;
+  /** Null when the node's outbox lists a message this page did not keep the text of. */
+  text: string | null;
+  sent_at: string;
+  status: MessageStatus;
+  error?: string;
+}
+
+export interface ReceivedMessage {
+  dir: 'in';
+  id: string;
+  /** The device it came from. */
+  peer: string;
+  /** Null when the envelope could not be opened (then `error` says why): never shown as text. */
+  text: string | null;
+  sent_at: string;
+  error?: string;
+  unread: boolean;
+}
+
+export type ConversationMessage = SentMessage | ReceivedMessage;
+
+/** Statuses only move forward: a late outbox answer must not turn "delivered" back into "sent". */
+const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, failed: 2 };
+/** Most messages kept on this device; the oldest go first. */
+export const MAX_KEPT = 500;
+
+/** Oldest first: by the sender's sent_at, then by id (UUIDv7, so also time-ordered). */
+export function compareMessages(a: ConversationMessage, b: ConversationMessage): number {
+  return a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export class Conversations {
+  private readonly byId = new Map<string, ConversationMessage>();
+  /** Status pushes that came before the send's own answer. */
+  private readonly early = new Map<string, { status: MessageStatus; error?: string }>();
+
+  /** @param storageKey where to keep them (localStorage), or undefined to keep them in memory only. */
+  constructor(private readonly storageKey?: string, private readonly storage: Storage | undefined = globalThis.localStorage) {
+    if (!storageKey || !storage) return;
+    try {
+      const saved = JSON.parse(storage.getItem(storageKey) ?? '[]') as ConversationMessage[];
+      if (Array.isArray(saved)) for (const m of saved) if (m && typeof m.id === 'string' && (m.dir === 'in' || m.dir === 'out')) this.byId.set(m.id, m);
+    } catch {
+      // unreadable: start empty rather than fail the page
+    }
+  }
+
+  save(): void {
+    if (!this.storageKey || !this.storage) return;
+    const all = [...this.byId.values()].sort(compareMessages);
+    for (const m of all.slice(0, Math.max(0, all.length - MAX_KEPT))) this.byId.delete(m.id);
+    this.storage.setItem(this.storageKey, JSON.stringify(all.slice(-MAX_KEPT)));
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** A message this device just handed to its node. */
+  addSent(id: string, peer: string, text: string, sentAt: string, status: MessageStatus): void {
+    const known = this.byId.get(id);
+    const m: SentMessage = known?.dir === 'out' ? { ...known, text } : { dir: 'out', id, peer, text, sent_at: sentAt, status };
+    this.byId.set(id, m);
+    this.applyStatus(id, status);
+    const early = this.early.get(id);
+    if (early) {
+      this.early.delete(id);
+      this.applyStatus(id, early.status, early.error);
+    }
+  }
+
+  /** A status from a push or the outbox. Returns whether anything changed. */
+  applyStatus(id: string, status: MessageStatus, error?: string): boolean {
+    const m = this.byId.get(id);
+    if (!m) {
+      this.early.set(id, { status, ...(error !== undefined ? { error } : {}) });
+      return false;
+    }
+    if (m.dir !== 'out' || RANK[status] < RANK[m.status] || (m.status === status && m.error === error)) return false;
+    m.status = status;
+    if (error !== undefined) m.error = error;
+    else delete m.error;
+    return true;
+  }
+
+  /** The node's outbox (what this device sent, with statuses). Returns whether anything changed. */
+  mergeOutbox(views: readonly MessageStatusView[]): boolean {
+    let changed = false;
+    for (const v of views) {
+      if (this.byId.has(v.id)) changed = this.applyStatus(v.id, v.status, v.error) || changed;
+      else if (v.to[0]) {
+        this.byId.set(v.id, { dir: 'out', id: v.id, peer: v.to[0], text: null, sent_at: v.created_at, status: v.status, ...(v.error ? { error: v.error } : {}) });
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** An inbox item after openItem(). Returns false for one already here (a push and a refresh may overlap). */
+  addReceived(m: OpenedMessage, unread: boolean): boolean {
+    if (this.byId.has(m.id)) return false;
+    this.byId.set(m.id, {
+      dir: 'in', id: m.id, peer: m.from_device, sent_at: m.sent_at, unread,
+      ...(m.ok ? { text: m.text } : { text: null, error: m.error }),
+    });
+    return true;
+  }
+
+  with(peer: string): ConversationMessage[] {
+    return [...this.byId.values()].filter((m) => m.peer === peer).sort(compareMessages);
+  }
+
+  unread(peer: string): number {
+    let n = 0;
+    for (const m of this.byId.values()) if (m.dir === 'in' && m.peer === peer && m.unread) n++;
+    return n;
+  }
+
+  markRead(peer: string): boolean {
+    let changed = false;
+    for (const m of this.byId.values()) {
+      if (m.dir === 'in' && m.peer === peer && m.unread) {
+        m.unread = false;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** The device of the most recent message, if any. */
+  latestPeer(): string | undefined {
+    let latest: ConversationMessage | undefined;
+    for (const m of this.byId.values()) if (!latest || compareMessages(latest, m) < 0) latest = m;
+    return latest?.peer;
+  }
+}

@@ -1,0 +1,54 @@
+// The phone's Messages section after pairing: the phone is a messaging device with its pairing key pair
+// (device id = its node_id), talks to its desktop with signed requests (DeviceClient), and hears about new
+// messages and status changes on the device WebSocket (/api/device/events).
+import type { DeviceClient } from '../../../shared/client/device-client.js';
+import { MessagingClient } from '../../../shared/client/messaging-client.js';
+import { Conversations } from '../common/conversation.js';
+import { MessagesView } from '../common/messages-view.js';
+import { loadOrCreateIdentity, messagesStorageKey } from './storage.js';
+
+const RETRY_MAX_MS = 30_000;
+
+export interface PhoneMessaging {
+  stop(): void;
+}
+
+export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): PhoneMessaging {
+  const me = loadOrCreateIdentity();
+  const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
+  const view = new MessagesView({ client, conversations: new Conversations(messagesStorageKey(me.nodeId)), root });
+  root.hidden = false;
+  void view.refreshAll();
+
+  let ws: WebSocket | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let stopped = false;
+  const listen = () => {
+    if (stopped || !device.hasSession) return;
+    // A fresh signed URL each time: the signature carries a timestamp and a single-use nonce.
+    const socket = new WebSocket(device.webSocketUrl('/api/device/events'));
+    ws = socket;
+    socket.onopen = () => {
+      // Anything pushed while the socket was down is caught up by asking again.
+      if (failures > 0) void view.refreshAll();
+      failures = 0;
+    };
+    socket.onmessage = (m) => {
+      try { view.onPush(JSON.parse(String(m.data))); } catch { /* not JSON: ignored */ }
+    };
+    socket.onclose = () => {
+      if (ws !== socket || stopped) return;
+      failures++;
+      timer = setTimeout(listen, Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(failures, 6)));
+    };
+  };
+  listen();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      ws?.close();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// Messaging in real browsers: the desktop UI logs its node in to a real cloud (in this process, codes read from
+// a MemoryOtpSender) through the Cloud panel, a wrong code first; a phone page pairs in a second browser
+// context; the phone writes to the desktop UI's own messaging device, the desktop answers, and the phone sees
+// its message "Delivered". A tampered envelope shows as "could not be decrypted", never as text.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { uiDeviceId } from '../../src/shared/wire/relay.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+
+const skip = chromiumSkipReason();
+/** Linking to the cloud and a round trip through it: generous, never a speed assertion. */
+const LONG = { timeout: 60_000 };
+
+describe('messaging and cloud login in the browser (Chromium)', { skip, timeout: 300_000 }, () => {
+  let browser: Browser;
+  let node: TestNode;
+  let cloud: RunningCloud;
+  const otp = new MemoryOtpSender();
+
+  before(async () => {
+    cloud = await startCloud({ dataDir: tempDir('salita-cloud-e2e-'), port: 0, otpSender: otp, log: () => {} });
+    node = await startTestNode();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cleanupAll();
+    await cloud?.stop();
+  });
+
+  function collectErrors(page: Page): string[] {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
+    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
+    return errors;
+  }
+
+  const published = (deviceId: string) => cloud.directory.list().some((d) => d.device_id === deviceId);
+
+  const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp) =>
+    page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
+
+  test('log in to the cloud, pair a phone, write both ways, see "Delivered"; a tampered message is not shown as text', async () => {
+    // ---- desktop: log in to the cloud through the Cloud panel ------------------------------------------------
+    const desktopCtx = await browser.newContext({ viewport: { width: 900, height: 1200 } });
+    const desktop = await desktopCtx.newPage();
+    const desktopErrors = collectErrors(desktop);
+    await desktop.goto(node.adminUrl);
+    await desktop.locator('#conn-status[data-state="live"]').waitFor(WAIT);
+    const uiDevice = uiDeviceId(node.identity.node_id);
+    await desktop.locator(`[data-testid="messages-panel"][data-device-id="${uiDevice}"]`).waitFor(WAIT);
+    await desktop.getByTestId('cloud-status').filter({ hasText: 'Not set up' }).waitFor(WAIT);
+
+    await desktop.getByTestId('cloud-url').fill(cloud.url);
+    await desktop.getByTestId('cloud-login').click();
+    await desktop.getByTestId('cloud-status').filter({ hasText: 'Waiting for the code' }).waitFor(LONG);
+    await desktop.getByText('Enter the code we sent').waitFor(WAIT);
+    assert.equal(otp.sent.length, 1, 'one code was sent');
+    const code = otp.sent.at(-1)!.code;
+
+    // A wrong code first: said plainly, and the code can be typed again.
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    await desktop.getByTestId('cloud-code').fill(wrong);
+    await desktop.getByTestId('cloud-code-submit').click();
+    await desktop.getByTestId('cloud-form-error').filter({ hasText: /wrong code/i }).waitFor(WAIT);
+    assert.equal(await desktop.getByTestId('cloud-code-form').isVisible(), true, 'the code field stays for another try');
+
+    await desktop.getByTestId('cloud-code').fill(code);
+    await desktop.getByTestId('cloud-code-submit').click();
+    await desktop.getByTestId('cloud-status').filter({ hasText: /^Connected$/ }).waitFor(LONG);
+    await desktop.getByTestId('cloud-form-error').waitFor({ state: 'hidden', ...WAIT });
+    await desktop.getByTestId('cloud-logout').waitFor(WAIT);
+    assert.match((await desktop.getByTestId('cloud-url-shown').textContent()) ?? '', new RegExp(`127\\.0\\.0\\.1:${cloud.port}`));
+    assert.equal(await desktop.getByTestId('cloud-warning').isVisible(), false, 'no key warning on a first login');
+
+    // ---- phone: pair in a second browser context -------------------------------------------------------------
+    await desktop.getByTestId('connect-device').click();
+    await desktop.getByTestId('pair-pin').filter({ hasText: /\d{3} ?\d{3}/ }).waitFor(WAIT);
+    const pin = (await desktop.getByTestId('pair-pin').textContent())!.replace(/\D/g, '');
+    const shown = new URL((await desktop.getByTestId('pair-url').textContent())!);
+    const phoneUrl = new URL(shown.pathname + shown.search + shown.hash, node.base).toString();
+
+    const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phone = await phoneCtx.newPage();
+    const phoneErrors = collectErrors(phone);
+    await phone.goto(phoneUrl);
+    await phone.getByTestId('phone-name').fill('Messaging Phone');
+    await phone.getByTestId('phone-pin').fill(pin);
+    await phone.getByTestId('phone-submit').click();
+    await phone.getByTestId('phone-status').filter({ hasText: `Paired with ${node.identity.name}` }).waitFor(WAIT);
+    const phoneId = await phone.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.identity.v1') ?? '{}').node_id as string);
+
+    // ---- phone -> desktop ---------------------------------------------------------------------------------------
+    // The cloud relays only between devices its key directory knows: wait until the node has published both.
+    await eventually(() => published(uiDevice) && published(phoneId), 'the desktop UI device and the phone in the cloud\'s key directory', LONG.timeout);
+    await phone.locator(`[data-testid="message-to"] option[value="${uiDevice}"]`).waitFor({ state: 'attached', ...WAIT });
+    await phone.getByTestId('message-to').selectOption(uiDevice);
+    await phone.getByTestId('message-text').fill('Hello desktop, from the phone');
+    await phone.getByTestId('message-send').click();
+    await messageIn(phone, 'out', 'Hello desktop, from the phone').waitFor(WAIT);
+
+    await messageIn(desktop, 'in', 'Hello desktop, from the phone').waitFor(LONG);
+    assert.equal(await desktop.getByTestId('message-to').inputValue(), phoneId, 'the desktop shows the conversation with the phone');
+
+    // ---- desktop -> phone ---------------------------------------------------------------------------------------
+    await desktop.getByTestId('message-text').fill('Hello phone, the desktop here');
+    await desktop.getByTestId('message-send').click();
+    await messageIn(phone, 'in', 'Hello phone, the desktop here').waitFor(LONG);
+    await messageIn(phone, 'out', 'Hello desktop, from the phone').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
+    await messageIn(desktop, 'out', 'Hello phone, the desktop here').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
+
+    // Acked: the node forgot both inboxes' messages; the pages kept them (a reload still shows them).
+    await desktop.reload();
+    await messageIn(desktop, 'in', 'Hello desktop, from the phone').waitFor(WAIT);
+    await messageIn(desktop, 'out', 'Hello phone, the desktop here').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(WAIT);
+
+    // ---- a tampered envelope (from a test device of this node) is shown as undecryptable, never as text --------
+    const tester = await pairPhone(node);
+    await eventually(() => published(tester.phone.identity.node_id), 'the test device in the cloud\'s key directory', LONG.timeout);
+    const testerMessaging = new MessagingClient(tester.client, { device_id: tester.phone.identity.node_id, privateKey: tester.phone.privateKey, publicKey: tester.phone.publicKey });
+    const envelope = await testerMessaging.sealText(uiDevice, 'secret words that must not show');
+    const ct = Buffer.from(envelope.ciphertext, 'base64url');
+    ct[Math.floor(ct.length / 2)]! ^= 0x01;
+    await testerMessaging.sendEnvelope({ ...envelope, ciphertext: ct.toString('base64url') });
+    await desktop.locator(`[data-testid="message-to"] option[value="${tester.phone.identity.node_id}"]`).waitFor({ state: 'attached', ...LONG });
+    await desktop.getByTestId('message-to').selectOption(tester.phone.identity.node_id);
+    await messageIn(desktop, 'in', /could not be decrypted/i).waitFor(LONG);
+    assert.equal(await desktop.getByText('secret words that must not show').count(), 0);
+
+    // ---- log out -----------------------------------------------------------------------------------------------
+    await desktop.getByTestId('cloud-logout').click();
+    await desktop.getByTestId('cloud-status').filter({ hasText: 'Logged out' }).waitFor(WAIT);
+    await desktop.getByTestId('cloud-login').waitFor(WAIT);
+
+    // The wrong code is the one refused request; nothing else may go wrong.
+    assert.deepEqual(desktopErrors, ['HTTP 422 /api/admin/cloud/code'], 'no other errors in the desktop page');
+    assert.deepEqual(phoneErrors, [], 'no errors in the phone page');
+    await phoneCtx.close();
+    await desktopCtx.close();
+  });
+});
