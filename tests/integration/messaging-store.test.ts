@@ -217,6 +217,27 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     sock.close();
   });
 
+  test('an envelope the cloud sends again after the device acked it is not delivered twice (tombstone)', async () => {
+    // The crash window: the node stored it and the device read + acked it, but the node died before acking the
+    // cloud, so the cloud sends it again after the restart.
+    const { node, a, b } = await setup();
+    const env = envelopeFrom(keysOf(a), [recipient(b)]);
+    await node.core.messaging.storeInbound(env);
+    const page = (await b.client.request('GET', '/api/messages/inbox')).body;
+    assert.equal(page.messages.length, 1);
+    await b.client.request('POST', '/api/messages/inbox/ack', { up_to_seq: page.next_after });
+    const sock = await deviceSocket(b);
+    await node.core.messaging.storeInbound(env);
+    assert.equal((await b.client.request('GET', '/api/messages/inbox')).body.messages.length, 0, 'the redelivery is absorbed');
+    // A new envelope is still delivered and pushed (so the absent push above is not just a dead socket).
+    const next = envelopeFrom(keysOf(a), [recipient(b)], 'next');
+    await node.core.messaging.storeInbound(next);
+    const push = await eventually(() => sock.frames.find((f) => f.type === 'envelope'), 'the next push');
+    assert.equal(push.envelope.id, next.id);
+    assert.equal(sock.frames.filter((f) => f.type === 'envelope').length, 1, 'no push for the redelivered one');
+    sock.close();
+  });
+
   test('an envelope to two local devices lands in both inboxes; ack removes only the caller\'s rows', async () => {
     const { node, a, b } = await setup();
     const c = await pairPhone(node);

@@ -106,13 +106,19 @@ export const sentMessages = sqliteTable('sent_messages', {
   updatedAt: text('updated_at').notNull(),
 }, (t) => [index('sent_messages_from').on(t.fromDevice, t.createdAt), index('sent_messages_updated').on(t.updatedAt)]);
 
-/** Envelopes for local devices, kept until the device acks them. One row per (envelope, recipient device). */
+/**
+ * Envelopes for local devices, kept until the device acks them. One row per (envelope, recipient device). An
+ * acked row stays as a tombstone (body emptied, acked_at set) for INBOX_TOMBSTONE_KEEP_MS: if the node dies
+ * after storing an envelope but before acking the cloud, the cloud sends it again, and the tombstone keeps the
+ * device from getting it twice.
+ */
 export const inbox = sqliteTable('inbox', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   envelopeId: text('envelope_id').notNull(),
   toDevice: text('to_device').notNull(),
   body: text('body').notNull(),
   receivedAt: text('received_at').notNull(),
+  ackedAt: text('acked_at'),
 }, (t) => [uniqueIndex('inbox_envelope_device').on(t.envelopeId, t.toDevice), index('inbox_device_seq').on(t.toDevice, t.seq)]);
 
 /** The desktop UI's messaging device (`<node_id>.ui`): only its public key; the private key stays in the UI. At most one row. */

@@ -21,6 +21,9 @@ import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
 
 /** Sent-message statuses that are final (not 'queued') are forgotten after this long. */
 export const SENT_STATUS_KEEP_MS = 30 * 24 * 60 * 60 * 1000;
+/** How long an acked inbox row is kept as a tombstone against a redelivery from the cloud (only a crash between
+ * storing and acking the cloud causes one, and the link acks right after it reconnects). */
+export const INBOX_TOMBSTONE_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 /** Most status rows GET /outbox returns (the newest). */
 export const OUTBOX_VIEW_LIMIT = 500;
 export const INBOX_PAGE_MAX = 500;
@@ -77,9 +80,11 @@ export class MessageStore implements MessageStorePort {
       outboxCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
       inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)'),
       inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
-        'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      inboxAck: db.prepare<[string, number]>('DELETE FROM inbox WHERE to_device = ? AND seq <= ?'),
-      inboxCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM inbox WHERE to_device = ?'),
+        'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?'),
+      // Acked rows become tombstones (see the inbox table): the id stays, the envelope goes.
+      inboxAck: db.prepare<[string, string, number]>('UPDATE inbox SET acked_at = ?, body = \'\' WHERE to_device = ? AND seq <= ? AND acked_at IS NULL'),
+      inboxCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM inbox WHERE to_device = ? AND acked_at IS NULL'),
+      inboxPrune: db.prepare<[string]>('DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at < ?'),
       phones: db.prepare<[], { id: string; name: string; public_key: string }>(
         'SELECT id, name, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = \'phone\' AND public_key IS NOT NULL ORDER BY name, id'),
       uiGet: db.prepare<[], { device_id: string; public_key: string }>('SELECT device_id, public_key FROM ui_device LIMIT 1'),
@@ -303,9 +308,9 @@ export class MessageStore implements MessageStorePort {
     return { messages, next_after: rows.length > 0 ? rows[rows.length - 1]!.seq : after };
   }
 
-  /** The device has everything up to `upToSeq`: forget those rows (of this device only). */
+  /** The device has everything up to `upToSeq`: forget those envelopes (of this device only), keep tombstones. */
   ack(deviceId: string, upToSeq: number): number {
-    return this.st.inboxAck.run(deviceId, upToSeq).changes;
+    return this.st.inboxAck.run(this.iso(), deviceId, upToSeq).changes;
   }
 
   inboxSize(deviceId: string): number {
@@ -323,10 +328,11 @@ export class MessageStore implements MessageStorePort {
 
   // ---- housekeeping ---------------------------------------------------------------------------------------
 
-  /** Forgets final statuses older than SENT_STATUS_KEEP_MS; returns how many. */
+  /** Forgets final statuses older than SENT_STATUS_KEEP_MS and inbox tombstones older than INBOX_TOMBSTONE_KEEP_MS; returns how many. */
   prune(now = this.now()): number {
     this.lastPrune = now;
-    return this.st.sentPrune.run(new Date(now - SENT_STATUS_KEEP_MS).toISOString()).changes;
+    return this.st.sentPrune.run(new Date(now - SENT_STATUS_KEEP_MS).toISOString()).changes
+      + this.st.inboxPrune.run(new Date(now - INBOX_TOMBSTONE_KEEP_MS).toISOString()).changes;
   }
 
   private maybePrune(): void {
