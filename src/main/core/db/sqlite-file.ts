@@ -28,11 +28,12 @@ export function openMigratedSqlite<S extends Record<string, unknown>>(opts: { fi
   let sqlite: Database.Database;
   try {
     sqlite = new Database(opts.file);
-    // WAL: readers never block the writer; NORMAL is durable across app crashes (not power loss), which is
-    // the right trade for a device list (the nonce store commits before it answers). foreign_keys is off by
-    // default in SQLite, so say it.
+    // WAL: readers never block the writer. FULL: every commit is fsynced before it returns, so what we
+    // acknowledged (a device's message, a cloud delivery, a used nonce) survives a power cut, not only a crash.
+    // The writers that run often batch their work into one commit (group commit), so the fsync is paid per
+    // batch. foreign_keys is off by default in SQLite, so say it.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
   } catch (err) {
