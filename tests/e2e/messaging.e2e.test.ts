@@ -1,7 +1,8 @@
 // Messaging in real browsers: the desktop UI logs its node in to a real cloud (in this process, codes read from
 // a MemoryOtpSender) through the Cloud panel, a wrong code first; a phone page pairs in a second browser
 // context; the phone writes to the desktop UI's own messaging device, the desktop answers, and the phone sees
-// its message "Delivered". A tampered envelope shows as "could not be decrypted", never as text.
+// its message "Delivered". A tampered envelope shows as "could not be decrypted", never as text. With the cloud
+// away the link is "reconnecting" and a reply waits in the outbox; a cloud with another key is a loud warning.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
@@ -20,11 +21,14 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
   let browser: Browser;
   let node: TestNode;
   let cloud: RunningCloud;
+  let cloudDir: string;
   const otp = new MemoryOtpSender();
 
   before(async () => {
-    cloud = await startCloud({ dataDir: tempDir('salita-cloud-e2e-'), port: 0, otpSender: otp, log: () => {} });
-    node = await startTestNode();
+    cloudDir = tempDir('salita-cloud-e2e-');
+    cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+    // Short reconnect steps, so the "cloud away" part does not wait out the 30 s cap (never a speed assertion).
+    node = await startTestNode({ cloud: { backoff: { baseMs: 200, capMs: 2_000 } } });
     browser = await launchChromium();
   });
 
@@ -47,7 +51,7 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
   const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp) =>
     page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
-  test('log in to the cloud, pair a phone, write both ways, see "Delivered"; a tampered message is not shown as text', async () => {
+  test('log in to the cloud, pair a phone, write both ways, see "Delivered"; tampering, cloud away, cloud key changed', async () => {
     // ---- desktop: log in to the cloud through the Cloud panel ------------------------------------------------
     const desktopCtx = await browser.newContext({ viewport: { width: 900, height: 1200 } });
     const desktop = await desktopCtx.newPage();
@@ -134,13 +138,38 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     await messageIn(desktop, 'in', /could not be decrypted/i).waitFor(LONG);
     assert.equal(await desktop.getByText('secret words that must not show').count(), 0);
 
+    // ---- the cloud goes away: "reconnecting", a reply waits in the outbox, then goes out -----------------------
+    await cloud.stop();
+    await desktop.getByTestId('cloud-status').filter({ hasText: /^Reconnecting \(next attempt at .+\)$/ }).waitFor(LONG);
+    await desktop.getByTestId('message-to').selectOption(phoneId);
+    await desktop.getByTestId('message-text').fill('Sent while the cloud was away');
+    await desktop.getByTestId('message-send').click();
+    const waiting = messageIn(desktop, 'out', 'Sent while the cloud was away');
+    await waiting.getByTestId('message-status').filter({ hasText: 'Queued' }).waitFor(WAIT);
+    await desktop.getByTestId('cloud-outbox').filter({ hasText: '1 message' }).waitFor(WAIT);
+    cloud = await startCloud({ dataDir: cloudDir, port: cloud.port, otpSender: otp, log: () => {} });
+    await desktop.getByTestId('cloud-status').filter({ hasText: /^Connected$/ }).waitFor(LONG);
+    await messageIn(phone, 'in', 'Sent while the cloud was away').waitFor(LONG);
+    await waiting.getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
+    await desktop.getByTestId('cloud-outbox').filter({ hasText: 'none' }).waitFor(WAIT);
+
     // ---- log out -----------------------------------------------------------------------------------------------
     await desktop.getByTestId('cloud-logout').click();
     await desktop.getByTestId('cloud-status').filter({ hasText: 'Logged out' }).waitFor(WAIT);
     await desktop.getByTestId('cloud-login').waitFor(WAIT);
 
-    // The wrong code is the one refused request; nothing else may go wrong.
-    assert.deepEqual(desktopErrors, ['HTTP 422 /api/admin/cloud/code'], 'no other errors in the desktop page');
+    // ---- another cloud (another key) answers at the same address: a loud warning, no login ---------------------
+    const port = cloud.port;
+    await cloud.stop();
+    cloud = await startCloud({ dataDir: tempDir('salita-cloud-e2e-other-'), port, otpSender: otp, log: () => {} });
+    assert.equal(await desktop.getByTestId('cloud-url').inputValue(), cloud.url, 'the address is kept for the next login');
+    await desktop.getByTestId('cloud-login').click();
+    await desktop.getByTestId('cloud-warning').filter({ hasText: /key changed/i }).waitFor(LONG);
+    assert.notEqual(await desktop.getByTestId('cloud-status').textContent(), 'Connected');
+    assert.equal(await desktop.getByTestId('cloud-code-form').isVisible(), false, 'no code is asked for');
+
+    // The wrong code and the changed key are the refused requests; nothing else may go wrong.
+    assert.deepEqual(desktopErrors, ['HTTP 422 /api/admin/cloud/code', 'HTTP 409 /api/admin/cloud/login'], 'no other errors in the desktop page');
     assert.deepEqual(phoneErrors, [], 'no errors in the phone page');
     await phoneCtx.close();
     await desktopCtx.close();

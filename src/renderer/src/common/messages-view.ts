@@ -58,6 +58,7 @@ export class MessagesView {
   /** Sealed, shown as queued, but the node could not be reached: sent again on the next refresh. */
   private readonly unsent = new Map<string, Envelope>();
 
+  private readonly toLabel = h('label', { for: 'message-to' }, 'To');
   private readonly select = h('select', { id: 'message-to', 'data-testid': 'message-to', name: 'to' });
   private readonly text = h('input', { id: 'message-text', 'data-testid': 'message-text', name: 'text', maxlength: MAX_TEXT_CHARS, autocomplete: 'off', placeholder: 'Write a message' });
   private readonly send = h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send');
@@ -72,7 +73,7 @@ export class MessagesView {
     const refresh = h('button', { type: 'button', class: 'link', 'data-testid': 'messages-refresh' }, 'Refresh');
     refresh.addEventListener('click', () => void this.refreshAll());
     const form = h('form', { class: 'stack', 'data-testid': 'message-form', novalidate: true },
-      h('label', { for: 'message-to' }, 'To'), this.select,
+      this.toLabel, this.select,
       this.list, this.empty,
       h('label', { for: 'message-text', class: 'sr-only' }, 'Message'),
       h('span', { class: 'inline-form' }, this.text, this.send),
@@ -253,6 +254,8 @@ export class MessagesView {
       setText(el, n ? `${o.label}, ${n} new` : o.label);
     });
     this.select.value = this.selected ?? '';
+    this.select.hidden = options.length === 0;
+    this.toLabel.hidden = options.length === 0;
     this.send.disabled = !this.selected;
 
     const messages = this.selected ? this.conv.with(this.selected) : [];

@@ -144,7 +144,7 @@ export class CloudPanel {
       setText(byId('cloud-warning-text'),
         `The cloud at ${v.url ?? 'this address'} answered with a different key than the one this desktop knows. `
         + 'Someone may be pretending to be your cloud, so Salita stopped talking to it. If you did not reinstall or '
-        + `move your cloud yourself, do not log in again. (${e.message}, ${new Date(e.at).toLocaleString()})`);
+        + `move your cloud yourself, do not log in again. Details (${new Date(e.at).toLocaleString()}): ${e.message}`);
       warning.hidden = false;
       problem.hidden = true;
     } else {
