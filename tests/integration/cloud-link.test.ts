@@ -11,7 +11,8 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
-import { keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { CloudLink as CloudLinkClass } from '../../src/main/core/cloud/cloud-link.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import { cleanupAll, eventually, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
@@ -304,5 +305,158 @@ describe('cloud link (node side) against the reference cloud', () => {
     await waitStatus(node, 'connected');
     assert.equal(readCloudJson(node).cloud_key, toBase64Url(cloud.publicKey));
     assert.equal(readFileSync(join(dataDir, 'cloud.json.corrupt'), 'utf8'), '{ not json', 'the bad file is kept aside');
+  });
+});
+
+// ---- the relay protocol against a scripted fake cloud, with an in-memory store (no SQLite) -----------------
+
+interface FakeRelay {
+  url: string;
+  frames: any[];
+  sockets: WebSocket[];
+  keysPut: any[];
+  send(frame: unknown): void;
+  stop(): Promise<void>;
+}
+
+async function fakeRelay(): Promise<FakeRelay> {
+  const { createServer } = await import('node:http');
+  const { WebSocketServer } = await import('ws');
+  const frames: any[] = [];
+  const sockets: WebSocket[] = [];
+  const keysPut: any[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => {
+      if (req.url === '/api/keys' && req.method === 'PUT') keysPut.push(JSON.parse(body));
+      res.setHeader('content-type', 'application/json');
+      res.end(req.method === 'GET' ? JSON.stringify({ devices: [] }) : JSON.stringify({ ok: true }));
+    });
+  });
+  const wss = new WebSocketServer({ server, path: '/v1/relay' });
+  wss.on('connection', (ws, req) => {
+    assert.equal(req.headers.authorization, 'Noise fake-token-0123456789abcdefghij');
+    const n = sockets.push(ws);
+    ws.on('message', (d) => frames.push({ ...JSON.parse(String(d)), socket: n }));
+    ws.send(JSON.stringify({ type: 'hello', device_id: 'fake-node', pending: 0 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url, frames, sockets, keysPut,
+    send: (frame) => sockets.at(-1)!.send(JSON.stringify(frame)),
+    stop: async () => {
+      for (const s of wss.clients) s.terminate();
+      wss.close();
+      await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+    },
+  };
+}
+
+describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
+  let relay: FakeRelay;
+  let link: InstanceType<typeof CloudLinkClass>;
+  const accepted: string[] = [];
+  const rejected: string[] = [];
+  const stored: string[] = [];
+  const outbox: { seq: number; id: string; envelope: any }[] = [];
+  let queued: (() => void) | undefined;
+  const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+  const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+  const envelope = () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] });
+  let storeDelay = (_id: string) => 0;
+
+  const store = {
+    pendingOutbound: (after: number, limit: number) => outbox.filter((r) => r.seq > after).slice(0, limit),
+    outboxSize: () => outbox.length,
+    onQueued: (fn: () => void) => { queued = fn; return () => { queued = undefined; }; },
+    accepted: (id: string) => { accepted.push(id); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
+    rejected: (id: string) => { rejected.push(id); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
+    delivered: () => {},
+    storeInbound: async (env: any) => { await new Promise((r) => setTimeout(r, storeDelay(env.id))); stored.push(env.id); },
+    localDevices: () => [{ device_id: 'node-a.ui', public_key: toBase64Url(sender.publicKey), name: 'A', kind: 'desktop' as const }],
+    onLocalDevicesChanged: () => () => {},
+    setRemoteDirectory: () => {},
+  };
+
+  before(async () => {
+    relay = await fakeRelay();
+    const dir = tempDir();
+    const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
+      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+    for (let i = 1; i <= 300; i++) { const e = envelope(); outbox.push({ seq: i, id: e.id, envelope: e }); }
+    const { createLogger } = await import('../../src/main/core/log.js');
+    link = new CloudLinkClass({
+      dataDir: dir, box, store, log: createLogger('cloud-test'),
+      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
+      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
+    });
+    link.start();
+  });
+  after(async () => {
+    await link.stop();
+    await relay.stop();
+  });
+
+  it('sends the outbox in order with at most 256 in flight; more as they are accepted', async () => {
+    await eventually(() => link.status() === 'connected', 'connected');
+    await eventually(() => relay.frames.filter((f) => f.type === 'send').length >= 256, '256 sent');
+    await new Promise((r) => setTimeout(r, 100));
+    const sends = () => relay.frames.filter((f) => f.type === 'send').map((f) => f.envelope.id);
+    assert.equal(sends().length, 256, 'the window holds');
+    assert.deepEqual(sends(), outbox.slice(0, 256).map((r) => r.id), 'in outbox order');
+    for (const id of sends().slice(0, 10)) relay.send({ type: 'accepted', id });
+    relay.send({ type: 'rejected', id: sends()[10], error: 'unknown_recipient', message: 'no such device' });
+    await eventually(() => sends().length === 267, 'eleven more sent');
+    assert.equal(accepted.length, 10);
+    assert.equal(rejected.length, 1);
+    assert.deepEqual(sends().slice(256), outbox.slice(245, 256).map((r) => r.id), 'the next ones, in order');
+    assert.equal(link.view().outbox, 289);
+    assert.ok(relay.keysPut.some((k) => k.devices[0].device_id === 'node-a.ui'), 'keys published');
+  });
+
+  it('a newly queued envelope goes out at once when the window has room', async () => {
+    const answered = new Set(relay.frames.filter((x) => x.type === 'send').slice(0, 11).map((f) => f.envelope.id));
+    await eventually(() => {
+      for (const f of relay.frames) {
+        if (f.type === 'send' && !answered.has(f.envelope.id)) { answered.add(f.envelope.id); relay.send({ type: 'accepted', id: f.envelope.id }); }
+      }
+      return outbox.length === 0;
+    }, 'outbox drained');
+    const e = envelope();
+    outbox.push({ seq: 1000, id: e.id, envelope: e });
+    queued?.();
+    await eventually(() => relay.frames.some((f) => f.type === 'send' && f.envelope.id === e.id), 'the new one sent');
+    relay.send({ type: 'accepted', id: e.id });
+    await eventually(() => outbox.length === 0, 'accepted');
+  });
+
+  it('stores deliveries strictly in arrival order and acks each only after it is stored', async () => {
+    const envs = Array.from({ length: 5 }, envelope);
+    storeDelay = (id) => (5 - envs.findIndex((e) => e.id === id)) * 30; // the first is the slowest
+    const before = relay.frames.length;
+    envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+    relay.send({ type: 'receipt', seq: 6, id: envs[0]!.id, device_ids: ['node-b.ui'] });
+    await eventually(() => relay.frames.slice(before).filter((f) => f.type === 'ack').length === 6, 'six acks');
+    assert.deepEqual(stored.slice(-5), envs.map((e) => e.id), 'stored in arrival order');
+    assert.deepEqual(relay.frames.slice(before).filter((f) => f.type === 'ack').map((f) => f.seq), [1, 2, 3, 4, 5, 6]);
+  });
+
+  it('after a dropped connection it reconnects and sends everything not yet accepted again, from the start', async () => {
+    const a = envelope(); const b = envelope();
+    outbox.push({ seq: 2000, id: a.id, envelope: a }, { seq: 2001, id: b.id, envelope: b });
+    queued?.();
+    await eventually(() => relay.frames.some((f) => f.type === 'send' && f.envelope.id === b.id), 'both sent');
+    const sockets = relay.sockets.length;
+    relay.sockets.at(-1)!.terminate();
+    await eventually(() => relay.sockets.length === sockets + 1 && link.status() === 'connected', 'reconnected');
+    const resent = () => relay.frames.filter((f) => f.socket === sockets + 1 && f.type === 'send').map((f) => f.envelope.id);
+    await eventually(() => resent().length >= 2, 'resent');
+    assert.deepEqual(resent(), [a.id, b.id]);
   });
 });

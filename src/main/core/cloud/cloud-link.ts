@@ -21,8 +21,10 @@ export interface CloudLinkOptions {
   backoff: BackoffOptions;
   /** Most envelopes sent and not yet accepted/rejected. */
   window: number;
-  /** How often the key directory is fetched again while connected. */
+  /** How often the key directory is fetched again while connected (the cloud does not push changes). */
   directoryRefreshMs: number;
+  /** Shortest gap between two fetches asked for on demand (requestDirectoryRefresh, unknown_recipient). */
+  minDirectoryRefreshMs: number;
   pingIntervalMs: number;
   helloTimeoutMs: number;
   /** Gives up on a Noise handshake that takes longer. */
@@ -32,7 +34,8 @@ export interface CloudLinkOptions {
 export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
   backoff: DEFAULT_BACKOFF,
   window: 256,
-  directoryRefreshMs: 30_000,
+  directoryRefreshMs: 10_000,
+  minDirectoryRefreshMs: 1_000,
   pingIntervalMs: 30_000,
   helloTimeoutMs: 15_000,
   handshakeTimeoutMs: 15_000,
@@ -114,6 +117,8 @@ export class CloudLink {
   private publishing = false;
   private publishAgain = false;
   private refreshing = false;
+  private lastRefreshAt = 0;
+  private refreshSoon: NodeJS.Timeout | undefined;
   private cloudDeviceId: string | null = null;
   private stopped = false;
   private started = false;
@@ -376,6 +381,8 @@ export class CloudLink {
     this.conn = null;
     c?.close();
     clearInterval(this.directoryTimer);
+    clearTimeout(this.refreshSoon);
+    this.refreshSoon = undefined;
     this.inflight.clear();
   }
 
@@ -449,6 +456,8 @@ export class CloudLink {
         this.inflight.delete(f.id);
         this.log.warn({ id: f.id, error: f.error, message: f.message }, 'the cloud rejected an envelope');
         this.guard('rejected', () => store?.rejected(f.id, f.error, f.message));
+        // The recipient may have been published since the last fetch: look again soon.
+        if (f.error === 'unknown_recipient') this.requestDirectoryRefresh();
         this.pump();
         this.scheduleEmit();
         return;
@@ -531,10 +540,22 @@ export class CloudLink {
     await this.refreshDirectory();
   }
 
+  /**
+   * Fetches the key directory soon (at most once per minDirectoryRefreshMs), e.g. when a device asks for the
+   * directory and may be waiting for a device another home just published.
+   */
+  requestDirectoryRefresh(): void {
+    if (this.connStatus !== 'connected' || this.refreshSoon) return;
+    const wait = Math.max(0, this.lastRefreshAt + this.opts.minDirectoryRefreshMs - Date.now());
+    this.refreshSoon = setTimeout(() => { this.refreshSoon = undefined; void this.refreshDirectory(); }, wait);
+    this.refreshSoon.unref();
+  }
+
   private async refreshDirectory(): Promise<void> {
     const store = this.d.store;
     if (!store || this.connStatus !== 'connected' || !this.state?.token || this.refreshing) return;
     this.refreshing = true;
+    this.lastRefreshAt = Date.now();
     try {
       const entries = await fetchDirectory(this.state.url, this.state.token);
       const self = this.cloudDeviceId ?? b64(this.d.staticKey().publicKey);
