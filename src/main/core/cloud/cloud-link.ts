@@ -316,7 +316,7 @@ export class CloudLink {
     const url = this.state?.url;
     if (!url || this.stopped) return;
     void this.serial(async () => {
-      if (this.stopped || this.state?.url !== url || this.state.token) return;
+      if (this.stopped || this.state?.url !== url || this.state.token || this.livePending()?.url === url) return;
       try {
         await this.beginLogin(url);
         this.connStatus = 'idle';
