@@ -15,7 +15,8 @@ import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-
 import { CloudLink as CloudLinkClass } from '../../src/main/core/cloud/cloud-link.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { cleanupAll, eventually, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, eventually, pairPhone, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 
 const FAST = { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 };
 
@@ -458,5 +459,39 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
     const resent = () => relay.frames.filter((f) => f.socket === sockets + 1 && f.type === 'send').map((f) => f.envelope.id);
     await eventually(() => resent().length >= 2, 'resent');
     assert.deepEqual(resent(), [a.id, b.id]);
+  });
+});
+
+describe('a device that paired while the cloud was away', () => {
+  after(async () => { await cleanupAll(); });
+
+  it('its first message is not refused as sender_not_published: the node publishes before it sends', async () => {
+    const otp = new MemoryOtpSender();
+    const cloudDir = tempDir('salita-cloud-');
+    let cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+    const port = cloud.port;
+    const node = await startTestNode({ cloud: FAST });
+    try {
+      assert.equal((await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } })).body.status, 'awaiting_code');
+      await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
+      await eventually(async () => (await view(node)).status === 'connected', 'connected');
+      await cloud.stop();
+      await eventually(async () => (await view(node)).status === 'reconnecting', 'reconnecting');
+
+      // The phone pairs and writes (to itself, the simplest known device) while the cloud cannot hear of it.
+      const { phone, client } = await pairPhone(node);
+      const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
+      const sent = await new MessagingClient(client, me).sendText(me.device_id, 'first words');
+      assert.equal(sent.status, 'queued');
+
+      cloud = await startCloud({ dataDir: cloudDir, port, otpSender: otp, log: () => {} });
+      const status = await eventually(async () => {
+        const s = (await new MessagingClient(client, me).outbox()).find((m) => m.id === sent.id);
+        return s && s.status !== 'queued' ? s : undefined;
+      }, 'the message left the outbox');
+      assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
+    } finally {
+      await cloud.stop();
+    }
   });
 });

@@ -443,8 +443,10 @@ export class CloudLink {
         this.directoryTimer = setInterval(() => void this.refreshDirectory(), this.opts.directoryRefreshMs);
         this.directoryTimer.unref();
         this.scheduleEmit();
-        this.pump();
+        // Publish first: the cloud refuses an envelope whose sender it has not seen published (a phone that
+        // paired while we were offline). pump() waits while a publish runs and starts when it ends.
         void this.syncKeys();
+        this.pump();
         return;
       case 'accepted':
         this.inflight.delete(f.id);
@@ -452,8 +454,17 @@ export class CloudLink {
         this.pump();
         this.scheduleEmit();
         return;
-      case 'rejected':
+      case 'rejected': {
+        const seq = this.inflight.get(f.id);
         this.inflight.delete(f.id);
+        if (f.error === 'sender_not_published' && seq !== undefined && this.isLocalSender(f.id)) {
+          // Our own fault (the device's key had not reached the directory yet), not the message's: publish
+          // again and send it once more (the cloud keeps one copy per id, so resending the rest is harmless).
+          this.log.info({ id: f.id }, 'the cloud had not seen the sender published yet; publishing and resending');
+          this.sentUpTo = Math.min(this.sentUpTo, seq - 1);
+          void this.syncKeys();
+          return;
+        }
         this.log.warn({ id: f.id, error: f.error, message: f.message }, 'the cloud rejected an envelope');
         this.guard('rejected', () => store?.rejected(f.id, f.error, f.message));
         // The recipient may have been published since the last fetch: look again soon.
@@ -461,6 +472,7 @@ export class CloudLink {
         this.pump();
         this.scheduleEmit();
         return;
+      }
       case 'deliver':
         this.inOrder(c, f.seq, async () => { if (store) await store.storeInbound(f.envelope); });
         return;
@@ -498,11 +510,18 @@ export class CloudLink {
     });
   }
 
-  /** Sends outbox rows in order, keeping at most `window` in flight. */
+  /** Whether the envelope `id` (still in the outbox) comes from a device this node publishes. */
+  private isLocalSender(id: string): boolean {
+    const store = this.d.store;
+    const row = store?.pendingOutbound(0, Number.MAX_SAFE_INTEGER).find((r) => r.id === id);
+    return row !== undefined && store!.localDevices().some((d) => d.device_id === row.envelope.from_device);
+  }
+
+  /** Sends outbox rows in order, keeping at most `window` in flight (none while our keys are being published). */
   private pump(): void {
     const store = this.d.store;
     const c = this.conn;
-    if (!store || !c || this.connStatus !== 'connected') return;
+    if (!store || !c || this.connStatus !== 'connected' || this.publishing) return;
     try {
       while (this.inflight.size < this.opts.window) {
         const rows = store.pendingOutbound(this.sentUpTo, this.opts.window - this.inflight.size);
@@ -537,6 +556,7 @@ export class CloudLink {
     } finally {
       this.publishing = false;
     }
+    this.pump();
     await this.refreshDirectory();
   }
 

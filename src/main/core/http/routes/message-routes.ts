@@ -49,7 +49,12 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
 
   /** The five calls, shared by the device API and the admin API; `me` says who calls. */
   const handlers = (me: (c: Context) => string, beforeSend?: () => void) => ({
-    directory: (c: Context) => c.json(m.directory(me(c), cloudStatusOf(core).status)),
+    directory: (c: Context) => {
+      // Answer from the cache at once, and look at the cloud's directory again soon (rate-limited): a device
+      // asking is usually waiting for one just paired at another home.
+      core.cloud.requestDirectoryRefresh();
+      return c.json(m.directory(me(c), cloudStatusOf(core).status));
+    },
     send: async (c: Context) => {
       const from = me(c);
       const envelope = await envelopeFrom(c, from);
