@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { seal, type Envelope } from '../../src/shared/e2ee/index.js';
+import { MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal, type Envelope } from '../../src/shared/e2ee/index.js';
 import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
@@ -55,6 +55,18 @@ async function setup() {
 }
 
 describe('sending (device -> node outbox)', () => {
+  test('the largest envelope (64 KiB of plaintext) is taken; a bigger body is 413 payload_too_large', async () => {
+    const { node, a, b } = await setup();
+    linked(node);
+    // Text that JSON-encodes to just under the plaintext limit.
+    const big = envelopeFrom(keysOf(a), [recipient(b)], 'x'.repeat(MAX_PLAINTEXT_BYTES - 40));
+    const r = await a.client.request('POST', '/api/messages', { envelope: big });
+    assert.equal(r.status, 202, JSON.stringify(r.body).slice(0, 300));
+    const tooBig = await a.client.request('POST', '/api/messages', { envelope: big, padding: 'y'.repeat(MAX_ENVELOPE_JSON_BYTES) });
+    assert.equal(tooBig.status, 413);
+    assert.equal(tooBig.body.error, 'payload_too_large');
+  });
+
   test('a send is in the outbox when the 202 arrives; the same envelope again is the same answer, one row', async () => {
     const { node, a, b } = await setup();
     linked(node);

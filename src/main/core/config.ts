@@ -2,6 +2,7 @@
 // headless reads --data-dir / SALITA_DATA_DIR and falls back to the XDG data home.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { MAX_ENVELOPE_JSON_BYTES } from '../../shared/e2ee/schema.js';
 
 export const DEFAULT_PORT = 6969;
 
@@ -37,3 +38,5 @@ export const DEFAULT_TIMINGS: NodeTimings = {
 
 /** Largest JSON body the node accepts; pairing and announce bodies are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** POST /api/messages carries one envelope: its largest JSON form plus the `{"envelope":…}` around it. */
+export const MAX_MESSAGE_BODY_BYTES = MAX_ENVELOPE_JSON_BYTES + 1024;

@@ -2,7 +2,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
-import { MAX_BODY_BYTES } from '../config.js';
+import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
+
+const MESSAGE_POST_PATHS = new Set(['/api/messages', '/api/admin/messages']);
 import { ApiError } from './api-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
@@ -20,10 +22,14 @@ export function createApp(core: NodeCore): Hono {
     defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'],
     scriptSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"],
   } }));
-  app.use('*', bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`); },
-  }));
+  const limit = (maxSize: number) => bodyLimit({
+    maxSize,
+    onError: () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`); },
+  });
+  const small = limit(MAX_BODY_BYTES);
+  // A message is one envelope, which may be larger than any other body (64 KiB of plaintext, 32 recipients).
+  const envelope = limit(MAX_MESSAGE_BODY_BYTES);
+  app.use('*', (c, next) => (c.req.method === 'POST' && MESSAGE_POST_PATHS.has(c.req.path) ? envelope : small)(c, next));
 
   app.route('/auth/pair', pairingRoutes(core));
   app.route('/api', identityRoutes(core));
