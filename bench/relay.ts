@@ -23,6 +23,7 @@ import { DeviceClient } from '../src/shared/client/device-client.js';
 import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { toBase64Url } from '../src/shared/encoding.js';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
+import { makeHttpFetch } from './lib/http-fetch.js';
 import { cleanupAll, cpuMs, quantile, REPO, snapshotBuild, spawnNode, tempDir, type Child } from './lib/procs.js';
 
 const { values } = parseArgs({
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     // of that round (a rate it can sustain), or 0 = skip.
     'sustained-rate': { type: 'string', default: 'auto' },
     only: { type: 'string' }, // 'bare' | 'relay'
+    undici: { type: 'boolean', default: false }, // the phones use the global fetch (undici) instead of node:http
     prof: { type: 'string' }, // a folder: the cloud and both nodes write V8 CPU profiles there (--cpu-prof)
   },
 });
@@ -127,7 +129,7 @@ async function openLoop(path: Path, msgs: Msg[], rate: number): Promise<LatencyR
   return { errors, sent: msgs.length, received, p50: quantile(lat, 0.5), p90: quantile(lat, 0.9), p99: quantile(lat, 0.99), max: lat.at(-1) ?? NaN, achievedRate: msgs.length / (sendSpan / 1000) };
 }
 
-interface ThroughputResult { errors: Record<string, number>; sent: number; received: number; perSec: number; cpuMsPerMsg: number; clientCpuMsPerMsg: number; p50: number; p99: number }
+interface ThroughputResult { errors: Record<string, number>; sent: number; received: number; perSec: number; cpuMsPerMsg: number; cpuEach: number[]; clientCpuMsPerMsg: number; p50: number; p99: number }
 
 async function closedLoop(path: Path, msgs: Msg[], window: number): Promise<ThroughputResult> {
   const sentAt = new Map<string, number>();
@@ -150,17 +152,18 @@ async function closedLoop(path: Path, msgs: Msg[], window: number): Promise<Thro
     if (++received === msgs.length) allIn();
     else sendNext();
   };
-  const cpu0 = path.middle.reduce((s, c) => s + cpuMs(c.pid), 0);
+  const each0 = path.middle.map((c) => cpuMs(c.pid));
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   for (let k = 0; k < window; k++) sendNext();
   await within(done, DRAIN_MS + msgs.length * 10);
   const elapsed = performance.now() - t0;
-  const cpu = path.middle.reduce((s, c) => s + cpuMs(c.pid), 0) - cpu0;
+  const each = path.middle.map((c, k) => cpuMs(c.pid) - each0[k]!);
+  const cpu = each.reduce((a, b) => a + b, 0);
   const own = process.cpuUsage(own0);
   lat.sort((a, b) => a - b);
   const n = Math.max(1, received);
-  return { errors: Object.fromEntries(path.errors), sent: next, received, perSec: received / (elapsed / 1000), cpuMsPerMsg: cpu / n, clientCpuMsPerMsg: (own.user + own.system) / 1000 / n, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+  return { errors: Object.fromEntries(path.errors), sent: next, received, perSec: received / (elapsed / 1000), cpuMsPerMsg: cpu / n, cpuEach: each.map((x) => x / n), clientCpuMsPerMsg: (own.user + own.system) / 1000 / n, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
 }
 
 // ---- sealing ---------------------------------------------------------------------------------------------------
@@ -255,7 +258,8 @@ async function pair(node: NodeProc, phone: Phone): Promise<DeviceClient> {
   const s = start.body as { code: string; pin: string; fingerprint: string };
   const p = await pairWithNode({ baseUrl: node.base, code: s.code, pin: s.pin, expectedFingerprint: s.fingerprint, identity: phone.pairing, suite: NODE_NOISE_SUITE });
   // node:crypto signing: the phone's own CPU is not what is measured (the sealing was done beforehand, too).
-  return new DeviceClient(node.base, { sessionId: p.sessionId, deviceSecret: p.deviceSecret }, { sha256: NODE_SHA256 });
+  // node:http instead of undici's fetch: see bench/lib/http-fetch.ts (--undici to compare).
+  return new DeviceClient(node.base, { sessionId: p.sessionId, deviceSecret: p.deviceSecret }, { sha256: NODE_SHA256, ...(values.undici ? {} : { fetch: makeHttpFetch(256) }) });
 }
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, limitMs = 60_000): Promise<T> {
@@ -413,8 +417,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`latency, open loop at ${RATE} msg/s (ms, scheduled send -> received by the phone):`);
   latencyTable(paths.flatMap((p) => lat.get(p)!.map((x, r) => ({ path: p, r, x }))));
-  console.log(`throughput, closed loop, ${WINDOW} in flight:`);
-  console.table(paths.flatMap((p) => tput.get(p)!.map((x, r) => ({ path: p.name, ...(ROUNDS > 1 ? { round: r + 1 } : {}), 'msg/s': Math.round(x.perSec), received: `${x.received}/${x.sent}`, 'p50 ms': +x.p50.toFixed(1), 'p99 ms': +x.p99.toFixed(1), 'CPU ms/msg, middle 3 procs': +x.cpuMsPerMsg.toFixed(3), 'CPU ms/msg, both phones': +x.clientCpuMsPerMsg.toFixed(3) }))));
+  console.log(`throughput, closed loop, ${WINDOW} in flight (CPU "each": ${paths.map((p) => p.middle.map((c) => c.name).join(' / ')).join('; ')}):`);
+  console.table(paths.flatMap((p) => tput.get(p)!.map((x, r) => ({ path: p.name, ...(ROUNDS > 1 ? { round: r + 1 } : {}), 'msg/s': Math.round(x.perSec), received: `${x.received}/${x.sent}`, 'p50 ms': +x.p50.toFixed(1), 'p99 ms': +x.p99.toFixed(1), 'CPU ms/msg, middle 3 procs': +x.cpuMsPerMsg.toFixed(3), 'each': x.cpuEach.map((c) => c.toFixed(2)).join(' / '), 'CPU ms/msg, both phones': +x.clientCpuMsPerMsg.toFixed(3) }))));
   if (SUSTAINED !== 0) {
     console.log(`latency, open loop at a rate the relay sustains (${[...new Set(slowRates)].join(', ')} msg/s):`);
     latencyTable(paths.flatMap((p) => slow.get(p)!.map((x, r) => ({ path: p, r, x }))));
