@@ -123,7 +123,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     nodeName: () => identity.name,
     sendToDevice: (deviceId, frame) => deviceSockets.sendToDevice(deviceId, frame),
     // The desktop UI's device pushes ride the admin event socket, which forwards every non-'changed' feed event.
-    sendToUi: (frame: DevicePush) => feed.emit(frame as unknown as Parameters<ChangeFeed['emit']>[0]),
+    sendToUi: (frame: DevicePush) => feed.emit(frame),
     subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
     log: createLogger('messaging'),
   });

@@ -1,7 +1,7 @@
 // The wire contract: every JSON body that crosses the node's HTTP/WS boundary is described here once,
 // and both the node (validation) and the clients (types) use these definitions.
 import { z } from 'zod';
-import type { CloudLinkView } from './relay.js';
+import type { CloudLinkView, InboxPush, MessageStatusPush } from './relay.js';
 
 /** Node ids are ours (`node-<uuidv7>`) or a phone's; keep them to a safe, printable alphabet. */
 export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/, 'node_id: 3-128 chars of A-Z a-z 0-9 . _ : -');
@@ -292,4 +292,7 @@ export type AdminEvent =
   | { type: 'pairing_completed'; code: string; node_id: string; name: string }
   | { type: 'pairing_confirmation'; pairing: PendingPairingView }
   /** The cloud link's state changed (src/main/core/cloud/cloud-link.ts). */
-  | { type: 'cloud'; cloud: CloudLinkView };
+  | { type: 'cloud'; cloud: CloudLinkView }
+  /** For the desktop UI's own messaging device: an envelope arrived / a sent message's status changed. */
+  | InboxPush
+  | MessageStatusPush;

@@ -1,13 +1,16 @@
 // A tiny typed pub/sub: core services say "something the UI shows changed"; the admin WebSocket (and the
 // Electron shell, if it wants) listens. Coalesced per tick so a burst of writes sends one state push.
 import type { PendingPairingView } from '../../../shared/wire/schemas.js';
-import type { CloudLinkView } from '../../../shared/wire/relay.js';
+import type { CloudLinkView, InboxPush, MessageStatusPush } from '../../../shared/wire/relay.js';
 
 export type ChangeEvent =
   | { type: 'changed' }
   | { type: 'pairing_completed'; code: string; node_id: string; name: string }
   | { type: 'pairing_confirmation'; pairing: PendingPairingView }
-  | { type: 'cloud'; cloud: CloudLinkView };
+  | { type: 'cloud'; cloud: CloudLinkView }
+  /** Pushes for the desktop UI's messaging device; the admin socket forwards them as they are. */
+  | InboxPush
+  | MessageStatusPush;
 
 export class ChangeFeed {
   private listeners = new Set<(e: ChangeEvent) => void>();

@@ -10,10 +10,7 @@ import { NetworkPanel } from './network.js';
 import { CloudPanel } from './cloud.js';
 import { startDesktopMessaging } from './messaging.js';
 import type { MessagesView } from '../common/messages-view.js';
-import type { CloudLinkView, InboxPush, MessageStatusPush } from '../../../shared/wire/relay.js';
 
-/** Admin events of the relay contract (not yet in AdminEvent's union). */
-type RelayAdminEvent = { type: 'cloud'; cloud: CloudLinkView } | InboxPush | MessageStatusPush;
 
 let api: AdminApi;
 let socket: AdminSocket | undefined;
@@ -468,11 +465,9 @@ function render(s: AdminState): void {
   }
 }
 
-function onEvent(ev: AdminEvent | RelayAdminEvent): void {
-  const e = ev as AdminEvent;
-  const relay = ev as RelayAdminEvent;
-  if (relay.type === 'cloud') cloud.onPush(relay.cloud);
-  else if (relay.type === 'envelope' || relay.type === 'message_status') messages?.onPush(relay);
+function onEvent(e: AdminEvent): void {
+  if (e.type === 'cloud') cloud.onPush(e.cloud);
+  else if (e.type === 'envelope' || e.type === 'message_status') messages?.onPush(e);
   else if (e.type === 'state') render(e.state);
   else if (e.type === 'pairing_completed') onPairingCompleted(e);
   // 'pairing_confirmation' is followed by a state push that lists it under pending_pairings.
