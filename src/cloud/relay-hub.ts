@@ -85,7 +85,14 @@ export class RelayHub {
     this.links.get(node)?.close(RELAY_CLOSE.replaced, 'replaced');
     const link = new RelayLink(node, token, ws, this.store, this.log);
     this.links.set(node, link);
-    link.send(JSON.stringify({ type: 'hello', device_id: node, pending: this.store.pending(node) }));
+    let pending: number;
+    try {
+      pending = this.store.pending(node);
+    } catch (err) {
+      this.fail(link, err);
+      return link;
+    }
+    link.send(JSON.stringify({ type: 'hello', device_id: node, pending }));
     link.pump();
     return link;
   }

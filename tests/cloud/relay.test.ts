@@ -288,6 +288,11 @@ describe('cloud relay', () => {
     assert.equal(new TextDecoder().decode(plain), 'hi bob');
     assert.equal(rows(dir).envelope(env.id), 1);
 
+    // Carol cannot ack bob's delivery.
+    c.ack(d.seq);
+    await c.barrier();
+    assert.equal(rows(dir).queueFor(env.id), 1, 'another node\'s ack changes nothing');
+
     b.ack(d.seq);
     const r = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id, 'receipt');
     assert.deepEqual(r.device_ids, [bPhone.id, bDesk.id].sort());
