@@ -15,6 +15,11 @@ import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
 
 const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
+const RefreshBody = z.object({
+  noise_session_id: z.string().min(1).max(100),
+  noise_signature: z.string().min(1).max(100),
+  last_handshake_at: z.string().min(1).max(64),
+});
 const VerifyBody = z.object({
   challenge_id: z.string().min(1).max(100),
   code: z.string().regex(/^\d{6}$/, 'code must be 6 digits'),
@@ -82,6 +87,13 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.post('/api/auth/verify', async (c) => {
     const body = await readBody(c, VerifyBody);
     const r = d.auth.verify(body);
+    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
+  });
+
+  // A fresh token for a node holding a valid one and proving its key again with IK (docs/cloud.md §4).
+  app.post('/api/auth/refresh', authed, async (c) => {
+    const body = await readBody(c, RefreshBody);
+    const r = d.auth.refresh(c.get('token'), body);
     return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
   });
 

@@ -14,6 +14,9 @@ export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
 export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
 export const FEATURE_FLAGS: readonly FeatureFlag[] = [NOISE_HANDSHAKE_FLAG];
 
+/** How long a refreshed token keeps working after its successor was issued. */
+export const REFRESH_GRACE_MS = 5 * 60_000;
+
 export interface AuthTimings {
   /** How long a finished handshake may wait for its OTP verify. */
   noiseSessionTtlMs: number;
@@ -143,6 +146,36 @@ export class AuthService {
       this.telemetry.emit({ name: 'messngr.auth.noise.handshake.success', sessionId: noiseSessionId });
     }
     return { token, expiresAt, noiseSessionId };
+  }
+
+  /**
+   * A new token without a new one-time code, for a node that (1) holds a token that is still valid and (2) has
+   * just proved its static key again in an IK handshake (IK authenticates the client key; NX only states it).
+   * The person typed a code once; a node that keeps running should not need another one every tokenTtlMs. The
+   * old token stays valid for REFRESH_GRACE_MS (its live relay socket can move over), then it expires.
+   */
+  refresh(token: string, proof: { noise_session_id?: string | undefined; noise_signature?: string | undefined; last_handshake_at?: string | undefined }): { token: string; expiresAt: string; noiseSessionId: string } {
+    const principal = this.authenticate(`Noise ${token}`);
+    const noiseSessionId = this.checkNoise({ challenge_id: '', code: '', ...proof }, principal.deviceId);
+    const session = this.db.select().from(noiseSessions).where(eq(noiseSessions.id, noiseSessionId)).get()!;
+    if (!session.clientKeyProven) {
+      this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'noise_key_unproven' });
+      throw new CloudError(401, 'noise_handshake', 'A token refresh needs an IK handshake (it proves the node key); redo the handshake with IK.');
+    }
+    const fresh = randomBytes(32).toString('base64url');
+    const expiresAt = this.iso(this.timings.tokenTtlMs);
+    const now = this.iso();
+    const graceEnd = this.iso(REFRESH_GRACE_MS);
+    this.db.transaction((tx) => {
+      const s = tx.update(noiseSessions).set({ usedAt: now }).where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt))).run();
+      if (s.changes !== 1) throw new CloudError(401, 'noise_handshake', 'This handshake was already used; redo the handshake.');
+      const old = tx.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(token))).get()!;
+      if (old.expiresAt > graceEnd) tx.update(authTokens).set({ expiresAt: graceEnd }).where(eq(authTokens.tokenHash, old.tokenHash)).run();
+      tx.insert(authTokens).values({ tokenHash: sha256(fresh), deviceId: principal.deviceId, noiseSessionId, createdAt: now, expiresAt }).run();
+    });
+    this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: principal.deviceId, noise: true });
+    this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: principal.deviceId, sessionId: noiseSessionId });
+    return { token: fresh, expiresAt, noiseSessionId };
   }
 
   private checkNoise(input: VerifyInput, deviceId: string): string {

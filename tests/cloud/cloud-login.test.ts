@@ -222,6 +222,45 @@ describe('reference cloud: Noise + OTP login', () => {
     assert.equal(ws.body.error, 'token_revoked');
   });
 
+  it('refresh: a valid token + a fresh IK handshake gives a new token without a code; NX, reused, foreign or missing proofs are refused', async () => {
+    const s = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
+    const token = await noiseLogin(cloud, otp, client, s);
+    const codesBefore = otp.sent.length;
+    const refresh = (tok: string, p: CloudNoiseSession) => post(cloud, '/api/auth/refresh', noiseFields(p), { authorization: `Noise ${tok}` });
+
+    const ik = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
+    const r = await refresh(token, ik);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const fresh = r.body.noise_session.token as string;
+    assert.notEqual(fresh, token);
+    assert.equal(otp.sent.length, codesBefore, 'no one-time code was needed');
+    assert.equal((await get(cloud, '/api/me', fresh)).status, 200);
+    // The old one still works for the grace period (its live socket moves over), and expires soon after.
+    const oldMe = await get(cloud, '/api/me', token);
+    assert.equal(oldMe.status, 200);
+    assert.ok(Date.parse(oldMe.body.expires_at) <= Date.now() + 5 * 60_000 + 1000, 'the old token now expires within the grace period');
+
+    // The same handshake cannot be used twice.
+    assert.equal((await refresh(fresh, ik)).body.error, 'noise_handshake');
+    // NX only states the client key: not enough to renew a token.
+    const nx = await cloudHandshake({ url: cloud.url, staticKey: client });
+    const viaNx = await refresh(fresh, nx);
+    assert.equal(viaNx.status, 401);
+    assert.equal(viaNx.body.error, 'noise_handshake');
+    // Another node's handshake cannot renew this node's token.
+    const other = NODE_X25519.generateKeyPair();
+    const foreign = await cloudHandshake({ url: cloud.url, staticKey: other, pinnedCloudKey: pinned });
+    assert.equal((await refresh(fresh, foreign)).body.error, 'device_mismatch');
+    // No token, or a bad one: refused before anything else.
+    const ik2 = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
+    assert.equal((await post(cloud, '/api/auth/refresh', noiseFields(ik2))).body.error, 'token_missing');
+    assert.equal((await refresh('x'.repeat(43), ik2)).body.error, 'token_invalid');
+    // Missing proof fields: 400.
+    assert.equal((await post(cloud, '/api/auth/refresh', {}, { authorization: `Noise ${fresh}` })).status, 400);
+    // And the proof still works afterwards (nothing above consumed it).
+    assert.equal((await refresh(fresh, ik2)).status, 200);
+  });
+
   it('a malformed first handshake message fails clearly and counts an exception', async () => {
     const res = await new Promise<{ text: any; code: number }>((resolve) => {
       const ws = new WebSocket(cloud.url.replace('http', 'ws') + '/v1/noise?pattern=IK');

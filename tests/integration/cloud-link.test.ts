@@ -495,3 +495,29 @@ describe('a device that paired while the cloud was away', () => {
     }
   });
 });
+
+describe('token refresh', () => {
+  after(async () => { await cleanupAll(); });
+
+  it('a connected node renews its token at half life with an IK handshake, without a new code, and stays connected', async () => {
+    const otp = new MemoryOtpSender();
+    // Tokens that live 4 s: the node must renew every ~2 s or drop to logged_out.
+    const cloud = await startCloud({ dataDir: tempDir('salita-cloud-'), port: 0, otpSender: otp, log: () => {}, timings: { tokenTtlMs: 4_000 } });
+    try {
+      const node = await startTestNode({ cloud: FAST });
+      await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+      await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
+      await eventually(async () => (await view(node)).status === 'connected', 'connected');
+      const seen = new Set([tokenOnDisk(node)]);
+      await eventually(() => { seen.add(tokenOnDisk(node)); return seen.size >= 3; }, 'two refreshes', 30_000);
+      assert.equal(otp.sent.length, 1, 'only the first login needed a code');
+      // Well past the first token's life: still linked, on the newest token, and the cloud takes it.
+      await eventually(async () => (await view(node)).status === 'connected', 'connected on the new token');
+      const me = await cloudGet(cloud, '/api/me', tokenOnDisk(node));
+      assert.equal(me.status, 200, JSON.stringify(me.body));
+      assert.equal(me.body.device_id, node.identity.public_key);
+    } finally {
+      await cloud.stop();
+    }
+  });
+});

@@ -63,6 +63,12 @@ export async function verifyCode(base: string, body: { challenge_id: string; cod
   return { token: str(b.noise_session?.token, 'noise_session.token'), expiresAt: str(b.noise_session?.expires_at, 'noise_session.expires_at') };
 }
 
+/** POST /api/auth/refresh: a new token for a valid one plus a fresh IK handshake (no one-time code). */
+export async function refreshToken(base: string, token: string, proof: { noise_session_id: string; noise_signature: string; last_handshake_at: string }): Promise<{ token: string; expiresAt: string }> {
+  const b = await call(base, '/api/auth/refresh', { method: 'POST', token, body: proof }) as { noise_session?: Record<string, unknown> };
+  return { token: str(b.noise_session?.token, 'noise_session.token'), expiresAt: str(b.noise_session?.expires_at, 'noise_session.expires_at') };
+}
+
 export async function logoutToken(base: string, token: string): Promise<void> {
   await call(base, '/api/auth/logout', { method: 'POST', token });
 }

@@ -12,7 +12,7 @@ import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame } from '../../../
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { CloudCallError, fetchDirectory, logoutToken, publishKeys, requestChallenge, verifyCode } from './cloud-api.js';
+import { CloudCallError, fetchDirectory, logoutToken, publishKeys, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
 import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
 import { CloudStateFile, type CloudState } from './cloud-state-file.js';
 import { RelayConnection, type RelayDown } from './relay-connection.js';
@@ -29,6 +29,8 @@ export interface CloudLinkOptions {
   helloTimeoutMs: number;
   /** Gives up on a Noise handshake that takes longer. */
   handshakeTimeoutMs: number;
+  /** After a failed token refresh (cloud unreachable, say), the next try. */
+  tokenRefreshRetryMs: number;
 }
 
 export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
@@ -39,7 +41,11 @@ export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
   pingIntervalMs: 30_000,
   helloTimeoutMs: 15_000,
   handshakeTimeoutMs: 15_000,
+  tokenRefreshRetryMs: 5 * 60_000,
 };
+
+/** A token of unknown age (from an older cloud.json) is assumed to live this long: the cloud's default. */
+const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
 
 export interface CloudLinkDeps {
   dataDir: string;
@@ -107,6 +113,7 @@ export class CloudLink {
   private nextAttemptAt: string | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
   private directoryTimer: NodeJS.Timeout | undefined;
+  private tokenTimer: NodeJS.Timeout | undefined;
   /** Outbox seq of the last envelope sent on this connection; in-flight ids -> their seq. */
   private sentUpTo = 0;
   private readonly inflight = new Map<string, number>();
@@ -160,6 +167,7 @@ export class CloudLink {
     for (const u of this.unsubscribe.splice(0)) u();
     this.dropConnection();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.tokenTimer);
     await this.chain.catch(() => {});
   }
 
@@ -234,7 +242,7 @@ export class CloudLink {
         throw new CloudLinkError('cloud_rejected', `The cloud refused the code: ${err.message}`, err.cloudError);
       }
       const old = this.state;
-      this.state = { url: p.url, cloudKey: b64(p.session.cloudStaticKey), token: tok.token, tokenExpiresAt: tok.expiresAt };
+      this.state = { url: p.url, cloudKey: b64(p.session.cloudStaticKey), token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
       this.file.save(this.state);
       if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
       this.pending = null;
@@ -381,6 +389,7 @@ export class CloudLink {
     this.conn = null;
     c?.close();
     clearInterval(this.directoryTimer);
+    clearTimeout(this.tokenTimer);
     clearTimeout(this.refreshSoon);
     this.refreshSoon = undefined;
     this.inflight.clear();
@@ -404,6 +413,48 @@ export class CloudLink {
     this.setError(why.kind === 'refused' ? 'cloud_rejected' : 'cloud_unreachable', message);
     this.connStatus = 'reconnecting';
     this.scheduleRetry(() => this.connect('reconnecting'));
+  }
+
+  // ---- token refresh -------------------------------------------------------------------------------------
+
+  /** While connected: refresh the token at half its life, so a running node never has to ask for a new code. */
+  private scheduleTokenRefresh(at?: number): void {
+    clearTimeout(this.tokenTimer);
+    const s = this.state;
+    if (!s?.token || !s.tokenExpiresAt) return;
+    const expires = Date.parse(s.tokenExpiresAt);
+    const issued = s.tokenIssuedAt ? Date.parse(s.tokenIssuedAt) : expires - ASSUMED_TOKEN_LIFETIME_MS;
+    const due = at ?? issued + (expires - issued) / 2;
+    // setTimeout takes at most 2^31-1 ms; a later due date is simply checked again then.
+    this.tokenTimer = setTimeout(() => void this.refreshTokenNow(), Math.min(Math.max(0, due - Date.now()), 2 ** 31 - 1));
+    this.tokenTimer.unref();
+  }
+
+  /** IK handshake (proves the node key) + POST /api/auth/refresh, then reconnect with the new token. */
+  private refreshTokenNow(): Promise<void> {
+    return this.serial(async () => {
+      const s = this.state;
+      if (this.stopped || !s?.token || this.connStatus !== 'connected') return;
+      try {
+        const session = await withTimeout(
+          cloudHandshakeWithPin({ url: s.url, staticKey: this.d.staticKey(), pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')) }),
+          this.opts.handshakeTimeoutMs, 'the Noise handshake');
+        const tok = await refreshToken(s.url, s.token, { noise_session_id: session.sessionId, noise_signature: session.signature, last_handshake_at: session.completedAt });
+        if (this.state !== s) return; // logged out or in again meanwhile
+        this.state = { ...s, token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
+        this.file.save(this.state);
+        this.log.info({ expires_at: tok.expiresAt }, 'cloud token refreshed');
+        // The old token works a few more minutes only: move the relay socket to the new one now.
+        this.connect('connecting');
+      } catch (err) {
+        if (err instanceof CloudCallError && err.kind === 'rejected' && (TOKEN_DEAD.has(err.cloudError) || err.cloudError === 'noise_handshake')) {
+          this.tokenRefused(err.cloudError);
+          return;
+        }
+        this.log.warn({ err: (err as Error).message }, 'cloud token refresh failed; trying again later');
+        this.scheduleTokenRefresh(Date.now() + this.opts.tokenRefreshRetryMs);
+      }
+    });
   }
 
   /** The cloud refused the token (relay upgrade or a REST call). */
@@ -442,6 +493,7 @@ export class CloudLink {
         clearInterval(this.directoryTimer);
         this.directoryTimer = setInterval(() => void this.refreshDirectory(), this.opts.directoryRefreshMs);
         this.directoryTimer.unref();
+        this.scheduleTokenRefresh();
         this.scheduleEmit();
         // Publish first: the cloud refuses an envelope whose sender it has not seen published (a phone that
         // paired while we were offline). pump() waits while a publish runs and starts when it ends.

@@ -18,6 +18,8 @@ export interface CloudState {
   /** The bearer token, in clear: in memory only. */
   token: string | null;
   tokenExpiresAt: string | null;
+  /** When the token was issued (login or refresh); the link refreshes it at half its life. */
+  tokenIssuedAt?: string | null | undefined;
 }
 
 const FileSchema = z.object({
@@ -26,6 +28,7 @@ const FileSchema = z.object({
   cloud_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
   token_sealed: z.string().nullable(),
   token_expires_at: z.string().nullable(),
+  token_issued_at: z.string().nullable().optional(),
 }).strict();
 
 export type LoadResult =
@@ -62,6 +65,7 @@ export class CloudStateFile {
     try {
       state.token = Buffer.from(this.box.open(f.token_sealed)).toString('utf8');
       state.tokenExpiresAt = f.token_expires_at;
+      state.tokenIssuedAt = f.token_issued_at ?? null;
       return { ok: true, state };
     } catch (err) {
       return { ok: false, state, reason: `the cloud token in ${this.path} cannot be opened with this node's storage key (${(err as Error).message})` };
@@ -79,6 +83,7 @@ export class CloudStateFile {
       cloud_key: state.cloudKey,
       token_sealed: state.token === null ? null : this.box.seal(new TextEncoder().encode(state.token)),
       token_expires_at: state.token === null ? null : state.tokenExpiresAt,
+      token_issued_at: state.token === null ? null : state.tokenIssuedAt ?? null,
     };
     if (body === null) {
       rmSync(this.path, { force: true });
