@@ -71,6 +71,8 @@ interface Path {
   send(m: Msg): void;
   /** Set by the harness: called with the envelope id when the receiving phone has it. */
   onReceive: (id: string) => void;
+  /** Set by the harness: the send of this id was refused or failed for good; it will never arrive. */
+  onSendFailed: (id: string) => void;
   errors: Map<string, number>;
   /** Sends not yet answered (relay: HTTP requests in flight), and when the receiving phone last got anything. */
   pendingSends: number;
@@ -148,8 +150,16 @@ async function closedLoop(path: Path, msgs: Msg[], window: number): Promise<Thro
     const t = sentAt.get(id);
     if (t === undefined) return;
     sentAt.delete(id);
-    lat.push(performance.now() - t);
-    if (++received === msgs.length) allIn();
+    lastAt = performance.now();
+    lat.push(lastAt - t);
+    if (++received + failed === msgs.length) allIn();
+    else sendNext();
+  };
+  // A failed send will never arrive: count it and keep the window full, or the run would stall on it.
+  let failed = 0, lastAt = 0;
+  path.onSendFailed = (id) => {
+    if (!sentAt.delete(id)) return;
+    if (received + ++failed === msgs.length) allIn();
     else sendNext();
   };
   const each0 = path.middle.map((c) => cpuMs(c.pid));
@@ -157,7 +167,8 @@ async function closedLoop(path: Path, msgs: Msg[], window: number): Promise<Thro
   const t0 = performance.now();
   for (let k = 0; k < window; k++) sendNext();
   await within(done, DRAIN_MS + msgs.length * 10);
-  const elapsed = performance.now() - t0;
+  const elapsed = (received + failed === msgs.length ? performance.now() : lastAt) - t0; // a stall is not throughput
+  path.onSendFailed = () => {};
   const each = path.middle.map((c, k) => cpuMs(c.pid) - each0[k]!);
   const cpu = each.reduce((a, b) => a + b, 0);
   const own = process.cpuUsage(own0);
@@ -211,7 +222,7 @@ async function startBare(): Promise<Path> {
   const recv = await open(`ws://127.0.0.1:${p3.port}/recv`);
   const sender = await open(`ws://127.0.0.1:${p1.port}/`);
   const path: Path = {
-    name: 'bare ws chain', middle: [p1.c, p2.c, p3.c], errors: new Map(), onReceive: () => {}, pendingSends: 0, lastReceiveAt: 0,
+    name: 'bare ws chain', middle: [p1.c, p2.c, p3.c], errors: new Map(), onReceive: () => {}, onSendFailed: () => {}, pendingSends: 0, lastReceiveAt: 0,
     send: (m) => sender.send(m.json),
     close: async () => {
       sender.close();
@@ -315,12 +326,24 @@ async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<
   }, 200);
 
   const path: Path = {
-    name: 'relay (2 nodes + cloud)', middle: [A.c, cloud, B.c], errors: new Map(), onReceive: () => {}, pendingSends: 0, lastReceiveAt: 0,
+    name: 'relay (2 nodes + cloud)', middle: [A.c, cloud, B.c], errors: new Map(), onReceive: () => {}, onSendFailed: () => {}, pendingSends: 0, lastReceiveAt: 0,
     send: (m) => {
       path.pendingSends++;
-      void a.request('POST', '/api/messages', { envelope: m.obj }).finally(() => { path.pendingSends--; }).then((r) => {
-        if (r.status !== 202) countError(path, `send HTTP ${r.status} ${(r.body as { error?: string })?.error ?? JSON.stringify(r.body).slice(0, 200)}`);
-      }, (err: Error & { cause?: { code?: string; message?: string } }) => countError(path, `send: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`));
+      const post = () => a.request('POST', '/api/messages', { envelope: m.obj });
+      // A kept-alive connection the node closed as it idled can fail the first write ("socket hang up",
+      // ECONNRESET): re-sign and resend once, as a phone would (a send is idempotent by envelope id).
+      void post().catch((err: Error & { code?: string }) => {
+        if (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) { countError(path, `resent after: ${err.message}`); return post(); }
+        throw err;
+      }).finally(() => { path.pendingSends--; }).then((r) => {
+        if (r.status !== 202) {
+          countError(path, `send HTTP ${r.status} ${(r.body as { error?: string })?.error ?? JSON.stringify(r.body).slice(0, 200)}`);
+          path.onSendFailed(m.id);
+        }
+      }, (err: Error & { cause?: { code?: string; message?: string } }) => {
+        countError(path, `send: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`);
+        path.onSendFailed(m.id);
+      });
     },
     close: async () => {
       clearInterval(ackTimer);
@@ -405,7 +428,7 @@ async function main(): Promise<void> {
       const rate = SUSTAINED === 'auto' ? Math.max(10, Math.round(max / 2 / 10) * 10) : SUSTAINED;
       slowRates.push(rate);
       // Sealed now, while nothing is timed (the processes idle): the rate was not known before.
-      const { msgs: more } = await sealBatch(phoneA, phoneB, Math.round(rate * SECONDS));
+      const { msgs: more } = await sealBatch(phoneA, phoneB, Math.round(Math.max(rate * SECONDS, Math.min(500, rate * 30))));
       for (const p of paths) {
         slow.get(p)!.push(await openLoop(p, more, rate));
         await quiesce(p);
