@@ -15,6 +15,7 @@
 //   throughput: closed loop, --window messages in flight (sent, not yet received), --count messages.
 // Targets: p99 relay / p99 bare <= 3, throughput relay / bare >= 0.3. Never exits non-zero because of a figure.
 import './quiet-logs.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -38,6 +39,9 @@ const { values } = parseArgs({
     // of that round (a rate it can sustain), or 0 = skip.
     'sustained-rate': { type: 'string', default: 'auto' },
     only: { type: 'string' }, // 'bare' | 'relay'
+    // Diagnostic only: rewrite `synchronous = FULL` in the bench's private copy of the build (e.g. NORMAL), to
+    // see how much of the relay's cost is fsync. Not what ships; the output says so.
+    'sqlite-synchronous': { type: 'string' },
     undici: { type: 'boolean', default: false }, // the phones use the global fetch (undici) instead of node:http
     prof: { type: 'string' }, // a folder: the cloud and both nodes write V8 CPU profiles there (--cpu-prof)
   },
@@ -362,6 +366,19 @@ async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<
   return path;
 }
 
+function rewriteInTree(dir: string, from: string, to: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const f = join(dir, e.name);
+    if (e.isDirectory()) n += rewriteInTree(f, from, to);
+    else if (f.endsWith('.js')) {
+      const text = readFileSync(f, 'utf8');
+      if (text.includes(from)) { writeFileSync(f, text.split(from).join(to)); n++; }
+    }
+  }
+  return n;
+}
+
 // ---- main -------------------------------------------------------------------------------------------------------
 
 
@@ -397,6 +414,12 @@ async function main(): Promise<void> {
   if (ONLY !== 'relay') paths.push(await startBare());
   if (ONLY !== 'bare') {
     const build = snapshotBuild();
+    const sync = values['sqlite-synchronous'];
+    if (sync) {
+      if (!/^(OFF|NORMAL|FULL|EXTRA)$/i.test(sync)) throw new Error('--sqlite-synchronous: OFF, NORMAL, FULL or EXTRA');
+      const n = rewriteInTree(join(build, 'out/main'), 'synchronous = FULL', `synchronous = ${sync.toUpperCase()}`);
+      console.log(`DIAGNOSTIC: the relay's SQLite files run with synchronous = ${sync.toUpperCase()} (${n} place(s) rewritten in the bench's copy of the build); the shipped code uses FULL`);
+    }
     paths.push(await startRelay(build, phoneA, phoneB));
   }
   const relayPath = paths.find((p) => p.name.startsWith('relay'));
