@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import { cleanupAll } from '../helpers/test-node.js';
-import { linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
-import { receive, sendWithRetry, waitConnected, waitInDirectory } from './relay-helpers.js';
+import { startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import { receive, sendWithRetry, startTwoHomes, waitConnected } from './relay-helpers.js';
 
 const N = 1000;
 const label = (run: string, i: number) => `${run}-${String(i).padStart(4, '0')}`;
@@ -31,16 +31,7 @@ describe('relay faults (real processes)', { timeout: 900_000 }, () => {
   let phoneB: PairedPhone;
 
   before(async () => {
-    requireBuild();
-    cloud = await startCloudProcess();
-    [A, B] = await Promise.all([startNodeProcess(), startNodeProcess()]);
-    phoneA = await pairPhoneWith(A, 'Sender phone');
-    phoneB = await pairPhoneWith(B, 'Receiver phone');
-    await linkToCloud(A, cloud);
-    await linkToCloud(B, cloud);
-    await Promise.all([waitConnected(A, 'node A'), waitConnected(B, 'node B')]);
-    await waitInDirectory(phoneA.messaging(A.base), phoneB.deviceId);
-    await waitInDirectory(phoneB.messaging(B.base), phoneA.deviceId);
+    ({ cloud, A, B, phoneA, phoneB } = await startTwoHomes(['Sender phone', 'Receiver phone']));
   });
 
   after(async () => {

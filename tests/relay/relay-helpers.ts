@@ -3,7 +3,7 @@
 import type { MessagingClient, OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { eventually } from '../helpers/test-node.js';
-import { cloudStatus, type NodeProcess } from './processes.js';
+import { cloudStatus, linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
 
 /** Generous: a reconnect may wait out a backoff step (capped at 30 s). Never a speed assertion. */
 export const LINK_WAIT_MS = 120_000;
@@ -50,4 +50,36 @@ export async function sendWithRetry(client: () => MessagingClient, envelope: Env
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+export interface TwoHomes {
+  cloud: CloudProcess;
+  A: NodeProcess;
+  B: NodeProcess;
+  phoneA: PairedPhone;
+  phoneB: PairedPhone;
+  stop(): Promise<void>;
+}
+
+/**
+ * A cloud and two homes, each node with one paired phone, both linked and each phone able to see the other in
+ * the directory. The fields are replaced by tests that restart a process; stop() stops whatever runs then.
+ */
+export async function startTwoHomes(names: [string, string]): Promise<TwoHomes> {
+  requireBuild();
+  const cloud = await startCloudProcess();
+  const [A, B] = await Promise.all([startNodeProcess(), startNodeProcess()]);
+  // Pair first: the devices are then published as soon as each link comes up.
+  const phoneA = await pairPhoneWith(A, names[0]);
+  const phoneB = await pairPhoneWith(B, names[1]);
+  await linkToCloud(A, cloud);
+  await linkToCloud(B, cloud);
+  await Promise.all([waitConnected(A, 'node A'), waitConnected(B, 'node B')]);
+  await waitInDirectory(phoneA.messaging(A.base), phoneB.deviceId);
+  await waitInDirectory(phoneB.messaging(B.base), phoneA.deviceId);
+  const homes: TwoHomes = {
+    cloud, A, B, phoneA, phoneB,
+    stop: async () => { await Promise.all([homes.A.stop(), homes.B.stop(), homes.cloud.stop()]); },
+  };
+  return homes;
 }

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll, eventually } from '../helpers/test-node.js';
-import { linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
-import { LINK_WAIT_MS, receive, waitConnected, waitInDirectory } from './relay-helpers.js';
+import type { CloudProcess, NodeProcess, PairedPhone } from './processes.js';
+import { LINK_WAIT_MS, receive, startTwoHomes, waitInDirectory } from './relay-helpers.js';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -24,16 +24,7 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
   let phoneB: PairedPhone;
 
   before(async () => {
-    requireBuild();
-    cloud = await startCloudProcess();
-    [A, B] = await Promise.all([startNodeProcess(), startNodeProcess()]);
-    // Pair first: the devices are then published as soon as each link comes up.
-    phoneA = await pairPhoneWith(A, 'Anna phone');
-    phoneB = await pairPhoneWith(B, 'Bo phone');
-    await linkToCloud(A, cloud);
-    await linkToCloud(B, cloud);
-    await waitConnected(A, 'node A');
-    await waitConnected(B, 'node B');
+    ({ cloud, A, B, phoneA, phoneB } = await startTwoHomes(['Anna phone', 'Bo phone']));
   });
 
   after(async () => {
