@@ -24,6 +24,7 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '200' },
     clients: { type: 'string', default: '2' },
+    'heap-snapshot': { type: 'string' }, // a folder: the node writes a heap snapshot there with all sockets open
   },
 });
 const SOCKETS = Number(values.sockets);
@@ -80,7 +81,9 @@ async function main(): Promise<void> {
   if (nodeFiles < SOCKETS + 64) console.log(`  warning: the hard fd limit (${hard}) leaves the node fewer fds than sockets; expect EMFILE near ${nodeFiles}`);
 
   const build = snapshotBuild();
-  const node = spawnNode('node', ['--expose-gc', '--import', GC_PRELOAD, join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair'], { nofile: nodeFiles, cwd: build });
+  const snapDir = values['heap-snapshot'];
+  const snapArgs = snapDir ? ['--heapsnapshot-signal=SIGHUP', `--diagnostic-dir=${snapDir}`] : [];
+  const node = spawnNode('node', [...snapArgs, '--expose-gc', '--import', GC_PRELOAD, join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair'], { nofile: nodeFiles, cwd: build });
   const ready = await node.waitFor(/^READY (\{.*\})$/, 60_000);
   const { port } = JSON.parse(ready[1]!) as { port: number };
   const adminToken = (await node.waitFor(/#admin=([^\s]+)/, 1000, true))[1]!;
@@ -143,6 +146,13 @@ async function main(): Promise<void> {
   const loaded = await node.memAfterGc();
   const loadedFds = fdCount(node.pid);
   const ident = await identityLatency(base);
+  if (snapDir) {
+    const before = new Set(readdirSync(snapDir));
+    process.kill(node.pid, 'SIGHUP');
+    for (let i = 0; i < 600 && !readdirSync(snapDir).some((f) => !before.has(f) && f.endsWith('.heapsnapshot')); i++) await sleep(500);
+    await sleep(3000); // written synchronously by the node; give it time to finish the file
+    console.log(`heap snapshot with all sockets open written to ${snapDir}`);
+  }
 
   const perConn = opened > 0 ? (loaded.rss - idle.rss) / opened : NaN;
   const perConnHeap = opened > 0 ? (loaded.heapUsed - idle.heapUsed) / opened : NaN;
