@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame } from '../../../shared/wire/relay.js';
-import type { MessageStorePort } from '../messaging/relay-port.js';
+import type { MessageStorePort, OutboundEnvelope } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CloudCallError, fetchDirectory, logoutToken, publishKeys, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
@@ -117,6 +117,14 @@ export class CloudLink {
   /** Outbox seq of the last envelope sent on this connection; in-flight ids -> their seq. */
   private sentUpTo = 0;
   private readonly inflight = new Map<string, number>();
+  /**
+   * Outbox rows read ahead (seq > sentUpTo, in order) and not sent yet, so that an `accepted` does not cost an
+   * outbox query; `ahead[aheadAt]` is the next to send. `outboxDry`: the last read found nothing after them, and
+   * nothing was queued since, so there is nothing to read.
+   */
+  private ahead: OutboundEnvelope[] = [];
+  private aheadAt = 0;
+  private outboxDry = false;
   /** Deliveries and receipts, handled strictly one after another in arrival order (across reconnects). */
   private chain: Promise<void> = Promise.resolve();
   /** Login, code and logout run one at a time. */
@@ -154,7 +162,7 @@ export class CloudLink {
     }
     const store = this.d.store;
     if (store) {
-      this.unsubscribe.push(store.onQueued(() => { this.pump(); this.scheduleEmit(); }));
+      this.unsubscribe.push(store.onQueued(() => { this.outboxDry = false; this.pump(); this.scheduleEmit(); }));
       this.unsubscribe.push(store.onLocalDevicesChanged(() => void this.syncKeys()));
     }
     const url = this.d.settings.cloudUrl();
@@ -373,6 +381,7 @@ export class CloudLink {
     this.connStatus = kind;
     this.inflight.clear();
     this.sentUpTo = 0;
+    this.forgetReadAhead();
     this.cloudDeviceId = null;
     const c: RelayConnection = new RelayConnection(url, token, {
       onOpen: () => {},
@@ -514,6 +523,7 @@ export class CloudLink {
           // again and send it once more (the cloud keeps one copy per id, so resending the rest is harmless).
           this.log.info({ id: f.id }, 'the cloud had not seen the sender published yet; publishing and resending');
           this.sentUpTo = Math.min(this.sentUpTo, seq - 1);
+          this.forgetReadAhead();
           void this.syncKeys();
           return;
         }
@@ -529,7 +539,7 @@ export class CloudLink {
         this.inOrder(c, f.seq, async () => { if (store) await store.storeInbound(f.envelope); });
         return;
       case 'receipt':
-        this.inOrder(c, f.seq, async () => { store?.delivered(f.id, f.device_ids); });
+        this.inOrder(c, f.seq, async () => { await store?.delivered(f.id, f.device_ids); });
         return;
       case 'error':
         this.log.warn({ error: f.error, message: f.message }, 'the cloud could not take a frame');
@@ -548,18 +558,31 @@ export class CloudLink {
     this.log.warn({ problem }, 'ignored a malformed frame from the cloud');
   }
 
-  /** Runs `work` after every earlier delivery, then acks `seq` on the connection it came from (if still up). */
+  /**
+   * Runs `work` after every earlier delivery, then acks `seq` on the connection it came from (if still up).
+   * With a store that applies calls in call order (inboundInCallOrder), `work` starts at once instead of after
+   * the previous one settled, so the deliveries of one turn share one commit; the acks still go out in arrival
+   * order, each only after its own work is done.
+   */
   private inOrder(c: RelayConnection, seq: number, work: () => Promise<void>): void {
-    this.chain = this.chain.then(async () => {
+    const settle = async (done: Promise<void>): Promise<void> => {
       try {
-        await work();
+        await done;
       } catch (err) {
         // Not acked: the cloud delivers it again (after a reconnect at the latest).
         this.log.error({ seq, err: (err as Error).message }, 'could not store a delivery from the cloud; it will come again');
         return;
       }
       if (c === this.conn) c.send({ type: 'ack', seq });
-    });
+    };
+    if (this.d.store?.inboundInCallOrder) {
+      let started: Promise<void>;
+      try { started = work(); } catch (err) { started = Promise.reject(err); }
+      started.catch(() => {}); // settled (and logged) in the chain
+      this.chain = this.chain.then(() => settle(started));
+      return;
+    }
+    this.chain = this.chain.then(() => settle(work()));
   }
 
   /** Whether the envelope `id` (still in the outbox) comes from a device this node publishes. */
@@ -569,20 +592,37 @@ export class CloudLink {
     return row !== undefined && store!.localDevices().some((d) => d.device_id === row.envelope.from_device);
   }
 
-  /** Sends outbox rows in order, keeping at most `window` in flight (none while our keys are being published). */
+  private forgetReadAhead(): void {
+    this.ahead = [];
+    this.aheadAt = 0;
+    this.outboxDry = false;
+  }
+
+  /**
+   * Sends outbox rows in order, keeping at most `window` in flight (none while our keys are being published).
+   * Rows are read a window's worth at a time and kept in `ahead` until sent; an empty read marks the outbox dry
+   * until something is queued, so answers from the cloud cost no query when there is nothing new.
+   */
   private pump(): void {
     const store = this.d.store;
     const c = this.conn;
     if (!store || !c || this.connStatus !== 'connected' || this.publishing) return;
     try {
       while (this.inflight.size < this.opts.window) {
-        const rows = store.pendingOutbound(this.sentUpTo, this.opts.window - this.inflight.size);
-        if (rows.length === 0) return;
-        for (const r of rows) {
-          if (!c.send({ type: 'send', envelope: r.envelope })) return;
-          this.inflight.set(r.id, r.seq);
-          this.sentUpTo = r.seq;
+        if (this.aheadAt >= this.ahead.length) {
+          if (this.outboxDry) return;
+          const limit = this.opts.window;
+          this.ahead = store.pendingOutbound(this.sentUpTo, limit);
+          this.aheadAt = 0;
+          if (this.ahead.length < limit) this.outboxDry = true;
+          if (this.ahead.length === 0) return;
         }
+        const r = this.ahead[this.aheadAt]!;
+        const sent = r.json !== undefined ? c.sendText(`{"type":"send","envelope":${r.json}}`) : c.send({ type: 'send', envelope: r.envelope });
+        if (!sent) return;
+        this.aheadAt++;
+        this.inflight.set(r.id, r.seq);
+        this.sentUpTo = r.seq;
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'could not read the outbox');

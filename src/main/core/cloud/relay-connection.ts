@@ -76,8 +76,13 @@ export class RelayConnection {
   }
 
   send(frame: NodeToCloudFrame): boolean {
+    return this.sendText(JSON.stringify(frame));
+  }
+
+  /** Sends a frame already serialised by the caller (a NodeToCloudFrame as JSON text). */
+  sendText(text: string): boolean {
     if (!this.open) return false;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
     return true;
   }
 

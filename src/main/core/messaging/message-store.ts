@@ -3,10 +3,13 @@
 // the desktop UI's messaging key. It implements MessageStorePort for the cloud link and the calls the
 // messaging routes make. Envelopes are opaque here: the node never sees plaintext.
 //
-// Durability: enqueue() and storeInbound() resolve only after their rows are committed (group commit: every
-// call of one event-loop turn shares one transaction), so a 202 to a device or an ack to the cloud is never
-// ahead of the disk. Status changes (accepted/rejected/delivered) and acks are single synchronous
-// transactions. Pushes to WebSockets happen after the commit.
+// Durability: enqueue(), storeInbound() and delivered() resolve only after their rows are committed (group
+// commit: every call of one event-loop turn shares one transaction, with the nonce claims of that turn too, see
+// GroupCommit.shared), so a 202 to a device or an ack to the cloud is never ahead of the disk. accepted() and
+// rejected() go into the same group commit (nobody waits for them: until they commit, the row is still in the
+// outbox and a reconnect sends it again, which the cloud absorbs by id). Inbox acks are single synchronous
+// transactions. Pushes to WebSockets happen after the commit. Every write goes through the one queue, so
+// writes commit in the order they were asked for.
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -30,6 +33,18 @@ export const INBOX_PAGE_MAX = 500;
 export const INBOX_PAGE_DEFAULT = 100;
 
 export type DevicePush = InboxPush | MessageStatusPush;
+
+/** An outbox row for the link: the JSON text as stored, the parsed envelope only if someone asks for it. */
+function outbound(seq: number, id: string, json: string): OutboundEnvelope {
+  let parsed: Envelope | undefined;
+  return {
+    seq, id, json,
+    get envelope(): Envelope {
+      parsed ??= JSON.parse(json) as Envelope;
+      return parsed;
+    },
+  };
+}
 
 export interface MessageStoreDeps {
   /** The raw SQLite handle of the node's database (migrated: outbox, sent_messages, inbox, ui_device). */
@@ -59,11 +74,21 @@ export class MessageStore implements MessageStorePort {
   private lastPrune = 0;
   private readonly now: () => number;
   private readonly unsubscribeChanges: () => void;
+  /** localIds(), until something changes (pairing, unpair, the UI key): it is read on every delivery. */
+  private localIdCache: Set<string> | undefined;
+  /**
+   * Ids whose outcome (accepted/rejected/delivered) is queued in the group commit and not yet committed, with
+   * how many such calls are pending. To the outbox's readers they have already left: the cloud's answer is what
+   * counts, the commit only follows it.
+   */
+  private readonly leaving = new Map<string, number>();
+  /** The link may call storeInbound()/delivered() again before the last call settled: they apply in call order. */
+  readonly inboundInCallOrder = true;
 
   constructor(private readonly deps: MessageStoreDeps) {
     const db = deps.sqlite;
     this.now = deps.now ?? Date.now;
-    this.commit = new GroupCommit(db, (err) => deps.log.warn({ err: (err as Error).message }, 'message push after commit failed'));
+    this.commit = GroupCommit.shared(db, (err) => deps.log.warn({ err: (err as Error).message }, 'message push after commit failed'));
     this.st = {
       sentGet: db.prepare<[string], { from_device: string; body_hash: string; status: MessageStatus }>(
         'SELECT from_device, body_hash, status FROM sent_messages WHERE envelope_id = ?'),
@@ -78,6 +103,10 @@ export class MessageStore implements MessageStorePort {
       outboxAfter: db.prepare<[number, number], { seq: number; envelope_id: string; body: string }>(
         'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       outboxCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
+      // The same two, minus the ids whose final answer is queued for the next commit (a JSON array).
+      outboxAfterExcept: db.prepare<[number, string, number], { seq: number; envelope_id: string; body: string }>(
+        'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? AND envelope_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
+      outboxCountExcept: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM outbox WHERE envelope_id NOT IN (SELECT value FROM json_each(?))'),
       inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)'),
       inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
         'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?'),
@@ -91,7 +120,10 @@ export class MessageStore implements MessageStorePort {
       uiDeleteAll: db.prepare('DELETE FROM ui_device'),
       uiInsert: db.prepare('INSERT INTO ui_device (device_id, public_key, updated_at) VALUES (?, ?, ?)'),
     };
-    this.unsubscribeChanges = deps.subscribeChanges(() => this.checkLocalDevices());
+    this.unsubscribeChanges = deps.subscribeChanges(() => {
+      this.localIdCache = undefined;
+      this.checkLocalDevices();
+    });
     this.prune();
   }
 
@@ -125,6 +157,7 @@ export class MessageStore implements MessageStorePort {
         this.st.uiDeleteAll.run();
         this.st.uiInsert.run(id, publicKey, now);
       })();
+      this.localIdCache = undefined;
       this.deps.log.info({ device_id: id }, 'desktop UI messaging key registered');
       this.checkLocalDevices();
     }
@@ -140,8 +173,10 @@ export class MessageStore implements MessageStorePort {
 
   /** Devices whose inbox lives here: paired phones with a key, and the UI device (its id is ours by construction). */
   private localIds(): Set<string> {
+    if (this.localIdCache) return this.localIdCache;
     const ids = new Set(this.st.phones.all().map((p) => p.id));
     ids.add(this.uiDeviceId());
+    this.localIdCache = ids;
     return ids;
   }
 
@@ -232,39 +267,64 @@ export class MessageStore implements MessageStorePort {
   }
 
   pendingOutbound(afterSeq: number, limit: number): OutboundEnvelope[] {
-    return this.st.outboxAfter.all(afterSeq, Math.max(0, Math.floor(limit))).map((r) => ({ seq: r.seq, id: r.envelope_id, envelope: JSON.parse(r.body) as Envelope }));
+    // The stored text is the validated envelope as JSON: the link sends it as is, and nothing parses it again
+    // unless someone reads `envelope`.
+    const n = Math.max(0, Math.floor(limit));
+    const rows = this.leaving.size === 0 ? this.st.outboxAfter.all(afterSeq, n)
+      : this.st.outboxAfterExcept.all(afterSeq, JSON.stringify([...this.leaving.keys()]), n);
+    return rows.map((r) => outbound(r.seq, r.envelope_id, r.body));
   }
 
   outboxSize(): number {
-    return this.st.outboxCount.get()!.n;
+    return this.leaving.size === 0 ? this.st.outboxCount.get()!.n : this.st.outboxCountExcept.get(JSON.stringify([...this.leaving.keys()]))!.n;
   }
 
   accepted(id: string): void {
-    this.transition(id, 'sent', ['queued'], null);
+    this.transitionLogged(id, 'sent', ['queued'], null);
   }
 
   rejected(id: string, code: string, message: string): void {
     this.deps.log.warn({ id, code, message }, 'the cloud rejected an envelope');
-    this.transition(id, 'failed', ['queued'], code);
+    this.transitionLogged(id, 'failed', ['queued'], code);
   }
 
-  delivered(id: string, _deviceIds: string[]): void {
-    this.transition(id, 'delivered', ['queued', 'sent'], null);
+  /** Resolves once the status is committed (the link acks the receipt after that). */
+  delivered(id: string, _deviceIds: string[]): Promise<void> {
+    return this.transition(id, 'delivered', ['queued', 'sent'], null);
   }
 
-  /** Leaves the outbox (every outcome from the cloud is final for the outbox) and moves the status forward only. */
-  private transition(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): void {
-    let sender: string | undefined;
-    this.deps.sqlite.transaction(() => {
-      this.st.outboxDelete.run(id);
-      const row = this.st.sentGet.get(id);
-      if (!row || !from.includes(row.status)) return;
-      this.st.sentSetStatus.run(to, error, this.iso(), id);
-      sender = row.from_device;
-    })();
-    if (sender === undefined) return;
-    const push: MessageStatusPush = { type: 'message_status', id, status: to, ...(error !== null ? { error } : {}) };
-    this.pushTo(sender, push);
+  private transitionLogged(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): void {
+    this.transition(id, to, from, error).catch((err: Error) => {
+      // Still in the outbox: the next connection sends it again and the cloud answers again.
+      this.deps.log.error({ id, status: to, err: err.message }, 'could not store a message status');
+    });
+  }
+
+  /**
+   * Leaves the outbox (every outcome from the cloud is final for the outbox) and moves the status forward only;
+   * resolves after the commit (and the push to the sender's device).
+   */
+  private transition(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): Promise<void> {
+    this.leaving.set(id, (this.leaving.get(id) ?? 0) + 1);
+    const left = (): void => {
+      const n = this.leaving.get(id)! - 1;
+      if (n === 0) this.leaving.delete(id);
+      else this.leaving.set(id, n);
+    };
+    return this.commit.run<string | undefined>({
+      work: () => {
+        this.st.outboxDelete.run(id);
+        const row = this.st.sentGet.get(id);
+        if (!row || !from.includes(row.status)) return undefined;
+        this.st.sentSetStatus.run(to, error, this.iso(), id);
+        return row.from_device;
+      },
+      after: (sender) => {
+        if (sender === undefined) return;
+        const push: MessageStatusPush = { type: 'message_status', id, status: to, ...(error !== null ? { error } : {}) };
+        this.pushTo(sender, push);
+      },
+    }).then(left, (err: unknown) => { left(); throw err; });
   }
 
   /** What `deviceId` sent and how far each got: the newest OUTBOX_VIEW_LIMIT, oldest first. */

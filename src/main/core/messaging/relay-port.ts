@@ -8,8 +8,10 @@ export interface OutboundEnvelope {
   /** Outbox position: the link sends in this order. */
   seq: number;
   id: string;
-  /** The envelope JSON exactly as the device sent it (validated); the link sends it as is. */
+  /** The envelope as the device sent it (validated). */
   envelope: Envelope;
+  /** The same envelope as JSON text, if the store has it: the link then sends this text as is. */
+  json?: string;
 }
 
 /** What the cloud link needs from the message store. */
@@ -23,8 +25,17 @@ export interface MessageStorePort {
   accepted(id: string): void;
   /** The cloud refused it for good: leave the outbox; the sender's device sees 'failed' with the code. */
   rejected(id: string, code: string, message: string): void;
-  /** The recipients' node(s) stored it: the sender's device sees 'delivered'. Unknown ids are ignored. */
-  delivered(id: string, deviceIds: string[]): void;
+  /**
+   * The recipients' node(s) stored it: the sender's device sees 'delivered'. Unknown ids are ignored. A promise
+   * resolves once that is on disk (the link acks the receipt only then).
+   */
+  delivered(id: string, deviceIds: string[]): void | Promise<void>;
+  /**
+   * True if storeInbound() and delivered() apply in the order they are CALLED, even when a call comes before
+   * the previous one settled (the real store queues them into one ordered group commit). The link then hands
+   * over every frame at once, so the deliveries of one turn share a commit; otherwise it waits for each.
+   */
+  readonly inboundInCallOrder?: boolean;
   /**
    * Stores an envelope from the cloud in the inbox of each local recipient (idempotent by envelope id), then
    * pushes it to their open WebSockets. Resolves only once it is on disk: the link acks the cloud after that.
