@@ -14,6 +14,9 @@ import { ApiError } from './api-error.js';
 
 export type SessionEnv = { Variables: { session: SessionRow } };
 
+const EMPTY = new Uint8Array(0);
+const UTF8 = new TextDecoder();
+
 
 interface PresentedAuth {
   sessionId: string;
@@ -81,11 +84,22 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
       throw new ApiError(401, 'timestamp_skew', `X-Timestamp is ${Math.round((ts - now) / 1000)} s off this node's clock; the limit is ±${deps.windowMs / 1000} s. Check the device's clock.`);
     }
     if (!/^[A-Za-z0-9_-]{22}$/.test(p.nonce)) throw new ApiError(401, 'signature_invalid', 'X-Nonce must be base64url of 16 bytes.');
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    // A GET or HEAD has no body (the Request the server builds for one never carries it), so reading it would only
+    // build that Request object. For the others, the bytes read here are decoded once and left in hono's body
+    // cache as text, so the route's readBody() does not wrap them in a new Response to decode them again.
+    const method = c.req.method;
+    let body: Uint8Array;
+    if (method === 'GET' || method === 'HEAD') {
+      body = EMPTY;
+    } else {
+      body = new Uint8Array(await c.req.arrayBuffer());
+      // (hono keeps a promise per body kind there, whatever its type says)
+      (c.req.bodyCache as Record<string, unknown>).text ??= Promise.resolve(UTF8.decode(body));
+    }
     // The shared signer's canonical string, hashed with node:crypto (several times faster than the browser's
     // pure-JS HMAC, on every request).
     const expected = signParts(found.hmacKey, {
-      sessionId: p.sessionId, method: c.req.method, pathWithQuery: p.pathWithQuery, body, timestamp: p.timestamp, nonce: p.nonce,
+      sessionId: p.sessionId, method, pathWithQuery: p.pathWithQuery, body, timestamp: p.timestamp, nonce: p.nonce,
     }, NODE_SHA256);
     if (!signaturesEqual(expected, p.signature)) throw new ApiError(401, 'signature_invalid', 'The request signature does not match.');
     // Keep the nonce until the timestamp itself falls out of the window; after that the skew check refuses it.
