@@ -77,11 +77,16 @@ export class MessageStore implements MessageStorePort {
   /** localIds(), until something changes (pairing, unpair, the UI key): it is read on every delivery. */
   private localIdCache: Set<string> | undefined;
   /**
-   * Ids whose outcome (accepted/rejected/delivered) is queued in the group commit and not yet committed, with
-   * how many such calls are pending. To the outbox's readers they have already left: the cloud's answer is what
-   * counts, the commit only follows it.
+   * The ids in the outbox, as the cloud's answers have it: an id leaves when its outcome (accepted/rejected/
+   * delivered) arrives, before that outcome is committed (it comes back if the commit fails). outboxSize() is read
+   * on every change of the link's view, so it must not cost a query.
    */
-  private readonly leaving = new Map<string, number>();
+  private readonly outboxIds: Set<string>;
+  /**
+   * Per device, a seq at or below which every inbox row of the device is acked, now and later: an ack up to N
+   * acks every row <= N, and rows stored afterwards get a seq above every seq in the table at that time.
+   */
+  private readonly ackFloor = new Map<string, number>();
   /** The link may call storeInbound()/delivered() again before the last call settled: they apply in call order. */
   readonly inboundInCallOrder = true;
 
@@ -102,16 +107,14 @@ export class MessageStore implements MessageStorePort {
       outboxDelete: db.prepare<[string]>('DELETE FROM outbox WHERE envelope_id = ?'),
       outboxAfter: db.prepare<[number, number], { seq: number; envelope_id: string; body: string }>(
         'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      outboxCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
-      // The same two, minus the ids whose final answer is queued for the next commit (a JSON array).
-      outboxAfterExcept: db.prepare<[number, string, number], { seq: number; envelope_id: string; body: string }>(
-        'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? AND envelope_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
-      outboxCountExcept: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM outbox WHERE envelope_id NOT IN (SELECT value FROM json_each(?))'),
+      outboxIds: db.prepare<[], { envelope_id: string }>('SELECT envelope_id FROM outbox'),
       inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)'),
       inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
         'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?'),
       // Acked rows become tombstones (see the inbox table): the id stays, the envelope goes.
-      inboxAck: db.prepare<[string, string, number]>('UPDATE inbox SET acked_at = ?, body = \'\' WHERE to_device = ? AND seq <= ? AND acked_at IS NULL'),
+      // `seq > ?`: the device's floor (see ackFloor), so an ack does not walk the device's tombstones again.
+      inboxAck: db.prepare<[string, string, number, number]>('UPDATE inbox SET acked_at = ?, body = \'\' WHERE to_device = ? AND seq > ? AND seq <= ? AND acked_at IS NULL'),
+      inboxMaxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM inbox'),
       inboxCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM inbox WHERE to_device = ? AND acked_at IS NULL'),
       inboxPrune: db.prepare<[string]>('DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at < ?'),
       phones: db.prepare<[], { id: string; name: string; public_key: string }>(
@@ -120,6 +123,7 @@ export class MessageStore implements MessageStorePort {
       uiDeleteAll: db.prepare('DELETE FROM ui_device'),
       uiInsert: db.prepare('INSERT INTO ui_device (device_id, public_key, updated_at) VALUES (?, ?, ?)'),
     };
+    this.outboxIds = new Set(this.st.outboxIds.all().map((r) => r.envelope_id));
     this.unsubscribeChanges = deps.subscribeChanges(() => {
       this.localIdCache = undefined;
       this.checkLocalDevices();
@@ -244,7 +248,10 @@ export class MessageStore implements MessageStorePort {
         return { fresh: true, status: 'queued' };
       },
       after: (r) => {
-        if ('fresh' in r && r.fresh) this.notifyQueued();
+        if ('fresh' in r && r.fresh) {
+          this.outboxIds.add(envelope.id);
+          this.notifyQueued();
+        }
       },
     }).then((r) => {
       if ('conflict' in r) {
@@ -268,15 +275,14 @@ export class MessageStore implements MessageStorePort {
 
   pendingOutbound(afterSeq: number, limit: number): OutboundEnvelope[] {
     // The stored text is the validated envelope as JSON: the link sends it as is, and nothing parses it again
-    // unless someone reads `envelope`.
-    const n = Math.max(0, Math.floor(limit));
-    const rows = this.leaving.size === 0 ? this.st.outboxAfter.all(afterSeq, n)
-      : this.st.outboxAfterExcept.all(afterSeq, JSON.stringify([...this.leaving.keys()]), n);
-    return rows.map((r) => outbound(r.seq, r.envelope_id, r.body));
+    // unless someone reads `envelope`. A row whose outcome is still being committed may show up for that one
+    // turn (only a reconnect reads rows the link already sent); sending it again is harmless, ids are idempotent.
+    return this.st.outboxAfter.all(afterSeq, Math.max(0, Math.floor(limit))).map((r) => outbound(r.seq, r.envelope_id, r.body));
   }
 
+  /** Envelopes still waiting for the cloud's answer. */
   outboxSize(): number {
-    return this.leaving.size === 0 ? this.st.outboxCount.get()!.n : this.st.outboxCountExcept.get(JSON.stringify([...this.leaving.keys()]))!.n;
+    return this.outboxIds.size;
   }
 
   accepted(id: string): void {
@@ -305,12 +311,7 @@ export class MessageStore implements MessageStorePort {
    * resolves after the commit (and the push to the sender's device).
    */
   private transition(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): Promise<void> {
-    this.leaving.set(id, (this.leaving.get(id) ?? 0) + 1);
-    const left = (): void => {
-      const n = this.leaving.get(id)! - 1;
-      if (n === 0) this.leaving.delete(id);
-      else this.leaving.set(id, n);
-    };
+    const wasQueued = this.outboxIds.delete(id);
     return this.commit.run<string | undefined>({
       work: () => {
         this.st.outboxDelete.run(id);
@@ -324,7 +325,10 @@ export class MessageStore implements MessageStorePort {
         const push: MessageStatusPush = { type: 'message_status', id, status: to, ...(error !== null ? { error } : {}) };
         this.pushTo(sender, push);
       },
-    }).then(left, (err: unknown) => { left(); throw err; });
+    }).then(() => undefined, (err: unknown) => {
+      if (wasQueued) this.outboxIds.add(id); // rolled back: still in the outbox
+      throw err;
+    });
   }
 
   /** What `deviceId` sent and how far each got: the newest OUTBOX_VIEW_LIMIT, oldest first. */
@@ -370,7 +374,11 @@ export class MessageStore implements MessageStorePort {
 
   /** The device has everything up to `upToSeq`: forget those envelopes (of this device only), keep tombstones. */
   ack(deviceId: string, upToSeq: number): number {
-    return this.st.inboxAck.run(this.iso(), deviceId, upToSeq).changes;
+    const floor = this.ackFloor.get(deviceId) ?? 0;
+    const changes = this.st.inboxAck.run(this.iso(), deviceId, floor, upToSeq).changes;
+    const max = this.st.inboxMaxSeq.get()?.m ?? 0;
+    this.ackFloor.set(deviceId, Math.max(floor, Math.min(upToSeq, max)));
+    return changes;
   }
 
   inboxSize(deviceId: string): number {
