@@ -3,7 +3,7 @@
 // promise settles only after that commit. So `accepted` is as durable as with one commit per frame, but a
 // burst of 300 frames pays for one fsync instead of 300.
 import type { Envelope } from '../shared/e2ee/index.js';
-import type { CloudDb } from './db/open.js';
+import { sqliteOf, type CloudDb } from './db/open.js';
 import type { AcceptResult, RelayStore } from './relay-store.js';
 
 type Op =
@@ -14,9 +14,21 @@ interface Pending { op: Op; done: (r: AcceptResult | null) => void; fail: (err: 
 
 export class RelayWriter {
   private queue: Pending[] = [];
+  /** One BEGIN (deferred) … COMMIT around a whole batch; rolls back and rethrows if anything in it throws. */
+  private readonly apply: (batch: Pending[], touched: Set<string>) => (AcceptResult | null)[];
 
   /** `committed` hears, once per batch and after its commit, which nodes' queues got new rows. */
-  constructor(private readonly db: CloudDb, private readonly store: RelayStore, private readonly committed: (touched: Set<string>) => void) {}
+  constructor(db: CloudDb, private readonly store: RelayStore, private readonly committed: (touched: Set<string>) => void) {
+    this.apply = sqliteOf(db).transaction((batch: Pending[], touched: Set<string>) => batch.map(({ op }) => {
+      if (op.kind === 'ack') {
+        for (const n of this.store.ack(op.node, op.seq)) touched.add(n);
+        return null;
+      }
+      const r = this.store.accept(op.node, op.envelope, op.body);
+      if (r.ok) for (const n of r.touched) touched.add(n);
+      return r;
+    }));
+  }
 
   send(node: string, envelope: Envelope, body: string): Promise<AcceptResult> {
     return this.submit({ kind: 'send', node, envelope, body }) as Promise<AcceptResult>;
@@ -39,15 +51,7 @@ export class RelayWriter {
     const touched = new Set<string>();
     let results: (AcceptResult | null)[];
     try {
-      results = this.db.transaction(() => batch.map(({ op }) => {
-        if (op.kind === 'ack') {
-          for (const n of this.store.ack(op.node, op.seq)) touched.add(n);
-          return null;
-        }
-        const r = this.store.accept(op.node, op.envelope, op.body);
-        if (r.ok) for (const n of r.touched) touched.add(n);
-        return r;
-      }));
+      results = this.apply(batch, touched);
     } catch (err) {
       for (const b of batch) b.fail(err);
       return;

@@ -1,5 +1,6 @@
 // Opens (or creates) the cloud's database and applies migrations-cloud/ before anything else touches it,
 // the same way the node opens its own (src/main/core/db/sqlite-file.ts).
+import type Database from 'better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { join } from 'node:path';
 import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../main/core/db/sqlite-file.js';
@@ -7,6 +8,16 @@ import * as schema from './schema.js';
 
 export type CloudDb = BetterSQLite3Database<typeof schema>;
 export const CLOUD_DATABASE_FILE = 'cloud.db';
+
+/**
+ * The better-sqlite3 connection under a drizzle database (drizzle() keeps it as `$client`), for the hot paths
+ * that use statements prepared once instead of building a drizzle query per call.
+ */
+export function sqliteOf(db: CloudDb): Database.Database {
+  const client = (db as unknown as { $client?: Database.Database }).$client;
+  if (!client || typeof client.prepare !== 'function') throw new Error('cloud database: no better-sqlite3 connection under this drizzle instance');
+  return client;
+}
 
 /** migrations-cloud/ ships next to package.json; SALITA_CLOUD_MIGRATIONS_DIR overrides it. */
 export function cloudMigrationsDir(): string {
