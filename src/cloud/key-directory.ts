@@ -3,7 +3,8 @@
 // Public keys only: the cloud never sees a private key.
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { DirectoryDevice, DirectoryEntry } from '../shared/wire/relay.js';
-import type { CloudDb } from './db/open.js';
+import type { Statement } from 'better-sqlite3';
+import { sqliteOf, type CloudDb } from './db/open.js';
 import { directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
 
@@ -11,8 +12,20 @@ type Row = typeof directoryDevices.$inferSelect;
 
 const toEntry = (r: Row): DirectoryEntry => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind, node: r.node, updated_at: r.updatedAt });
 
+/** Most device -> node entries nodesOf() keeps in memory before it starts over. */
+const NODE_CACHE_MAX = 10_000;
+
 export class KeyDirectory {
-  constructor(private readonly db: CloudDb, private readonly now: () => number = Date.now) {}
+  /**
+   * device id -> serving node, as last read: the relay asks for the sender and recipients of every envelope.
+   * Only publish() changes the table (it is the cloud's one writer of it), and it empties the cache.
+   */
+  private readonly nodeCache = new Map<string, string>();
+  private readonly nodeOf: Statement<[string], string>;
+
+  constructor(private readonly db: CloudDb, private readonly now: () => number = Date.now) {
+    this.nodeOf = sqliteOf(db).prepare<[string], string>('SELECT node FROM directory_devices WHERE device_id = ?').pluck();
+  }
 
   /**
    * Replaces `node`'s published set with `devices`, in one transaction: a device id another node publishes
@@ -24,6 +37,14 @@ export class KeyDirectory {
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup !== undefined) throw new CloudError(400, 'invalid_request', `device ${dup} is listed twice.`);
     const at = new Date(this.now()).toISOString();
+    try {
+      return this.replace(node, devices, ids, at);
+    } finally {
+      this.nodeCache.clear();
+    }
+  }
+
+  private replace(node: string, devices: readonly DirectoryDevice[], ids: string[], at: string): DirectoryEntry[] {
     return this.db.transaction((tx) => {
       const existing = ids.length === 0 ? [] : tx.select().from(directoryDevices).where(inArray(directoryDevices.deviceId, ids)).all();
       const taken = existing.find((r) => r.node !== node);
@@ -48,9 +69,17 @@ export class KeyDirectory {
 
   /** device id -> serving node, for the ids that are published (the rest are simply missing). */
   nodesOf(deviceIds: readonly string[]): Map<string, string> {
-    if (deviceIds.length === 0) return new Map();
-    const rows = this.db.select({ deviceId: directoryDevices.deviceId, node: directoryDevices.node })
-      .from(directoryDevices).where(inArray(directoryDevices.deviceId, [...deviceIds])).all();
-    return new Map(rows.map((r) => [r.deviceId, r.node]));
+    const out = new Map<string, string>();
+    for (const id of deviceIds) {
+      let node = this.nodeCache.get(id);
+      if (node === undefined) {
+        node = this.nodeOf.get(id);
+        if (node === undefined) continue;
+        if (this.nodeCache.size >= NODE_CACHE_MAX) this.nodeCache.clear();
+        this.nodeCache.set(id, node);
+      }
+      out.set(id, node);
+    }
+    return out;
   }
 }

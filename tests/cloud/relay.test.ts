@@ -539,6 +539,51 @@ describe('cloud relay', () => {
     assert.equal(cloud.relay.recheckTokens(), 1);
     assert.deepEqual(await r.closed, { code: RELAY_CLOSE.unauthorized, reason: 'token_revoked' });
   });
+
+  it('routes by the directory at send time: a republished device moves, a dropped sender is refused', async () => {
+    // The cloud keeps device -> node lookups in memory; every PUT /api/keys must be seen by the next send.
+    const [dave, erin] = [await loginNode(cloud, otp), await loginNode(cloud, otp)];
+    const [dPhone, moving] = [device('d-phone'), device('moving')];
+    await publish(cloud, dave, [dPhone, moving]);
+    await publish(cloud, erin, []);
+    const d = await Relay.connect(cloud, dave);
+    const e = await Relay.connect(cloud, erin);
+    d.autoAck('deliver');
+    e.autoAck('deliver');
+
+    const first = envelope(dPhone, [moving]);
+    d.send(first);
+    assert.equal((await d.answer(first.id)).type, 'accepted');
+    await d.waitFor((f) => delivers(f) && f.envelope.id === first.id, 'first, to dave itself');
+
+    await publish(cloud, dave, [dPhone]);
+    await publish(cloud, erin, [moving]);
+    const second = envelope(dPhone, [moving]);
+    d.send(second);
+    assert.equal((await d.answer(second.id)).type, 'accepted');
+    const to = await Promise.race([
+      e.waitFor((f) => delivers(f) && f.envelope.id === second.id, 'second, to erin').then(() => 'erin'),
+      d.waitFor((f) => delivers(f) && f.envelope.id === second.id, 'second, to dave').then(() => 'dave'),
+    ]);
+    assert.equal(to, 'erin', 'delivered where the device is published now');
+
+    await publish(cloud, dave, []);
+    const third = envelope(dPhone, [moving]);
+    d.send(third);
+    const refused = await d.answer(third.id);
+    assert.equal(refused.type === 'rejected' && refused.error, 'sender_not_published');
+    await publish(cloud, dave, [dPhone]);
+    await publish(cloud, erin, []);
+    const fourth = envelope(dPhone, [moving]);
+    d.send(fourth);
+    const unknown = await d.answer(fourth.id);
+    assert.equal(unknown.type === 'rejected' && unknown.error, 'unknown_recipient');
+
+    await d.barrier();
+    assert.ok(!d.frames.some((f) => delivers(f) && f.envelope.id !== first.id), 'dave got only the first');
+    assert.ok(!e.frames.some((f) => delivers(f) && f.envelope.id !== second.id), 'erin got only the second');
+    await Promise.all([d.close(), e.close()]);
+  });
 });
 
 describe('cloud relay across a restart', () => {
