@@ -462,6 +462,69 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
   });
 });
 
+describe('cloud link with a store that applies inbound calls in call order (fake cloud)', () => {
+  it('hands every delivery and receipt over at once, in arrival order; acks in order, each only after its own commit', async () => {
+    const relay = await fakeRelay();
+    const dir = tempDir();
+    const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
+      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+    const calls: string[] = [];
+    const commits = new Map<string, () => void>();
+    const failing = new Set<string>();
+    const pending = (key: string) => new Promise<void>((resolve, reject) => {
+      calls.push(key);
+      commits.set(key, () => (failing.has(key) ? reject(new Error('disk full')) : resolve()));
+    });
+    const store = {
+      inboundInCallOrder: true,
+      pendingOutbound: () => [], outboxSize: () => 0,
+      onQueued: () => () => {},
+      accepted: () => {}, rejected: () => {},
+      delivered: (id: string) => pending(`receipt:${id}`),
+      storeInbound: (env: any) => pending(`deliver:${env.id}`),
+      localDevices: () => [], onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+    };
+    const { createLogger } = await import('../../src/main/core/log.js');
+    const link = new CloudLinkClass({
+      dataDir: dir, box, store, log: createLogger('cloud-test'),
+      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
+      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
+    });
+    link.start();
+    try {
+      await eventually(() => link.status() === 'connected', 'connected');
+      const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+      const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+      const envs = Array.from({ length: 4 }, () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] }));
+      envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+      relay.send({ type: 'receipt', seq: 5, id: envs[0]!.id, device_ids: ['node-b.ui'] });
+      // All five reach the store before any of them is committed, in arrival order.
+      await eventually(() => calls.length === 5, 'all handed over');
+      assert.deepEqual(calls, [...envs.map((e) => `deliver:${e.id}`), `receipt:${envs[0]!.id}`]);
+      const acks = () => relay.frames.filter((f) => f.type === 'ack').map((f) => f.seq);
+      // Commits finishing out of order: no ack may overtake an earlier one that is not stored yet.
+      failing.add(`deliver:${envs[2]!.id}`);
+      commits.get(`deliver:${envs[1]!.id}`)!();
+      commits.get(`receipt:${envs[0]!.id}`)!();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(acks(), [], 'nothing acked before the first is stored');
+      commits.get(`deliver:${envs[0]!.id}`)!();
+      await eventually(() => acks().length === 2, 'the first two acked');
+      commits.get(`deliver:${envs[2]!.id}`)!(); // fails: not acked, the cloud sends it again
+      commits.get(`deliver:${envs[3]!.id}`)!();
+      await eventually(() => acks().length === 4, 'the rest acked');
+      assert.deepEqual(acks(), [1, 2, 4, 5], 'in arrival order; the one that failed to store is not acked');
+    } finally {
+      await link.stop();
+      await relay.stop();
+    }
+  });
+});
+
 describe('a device that paired while the cloud was away', () => {
   after(async () => { await cleanupAll(); });
 
