@@ -3,7 +3,8 @@
 // row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
-import type { CloudDb } from './db/open.js';
+import type { Statement } from 'better-sqlite3';
+import { sqliteOf, type CloudDb } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
 import type { OtpSender } from './otp-sender.js';
@@ -49,14 +50,25 @@ export interface VerifyInput {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 
+type TokenRow = { deviceId: string; noiseSessionId: string | null; expiresAt: string; revokedAt: string | null };
+
 export class AuthService {
+  /** The two reads of every authenticated call (and of the relay's token re-check), prepared once. */
+  private readonly q: { token: Statement<[string], TokenRow>; flag: Statement<[string], number> };
+
   constructor(
     private readonly db: CloudDb,
     private readonly telemetry: Telemetry,
     private readonly otpSender: OtpSender,
     private readonly timings: AuthTimings,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const s = sqliteOf(db);
+    this.q = {
+      token: s.prepare('SELECT device_id AS deviceId, noise_session_id AS noiseSessionId, expires_at AS expiresAt, revoked_at AS revokedAt FROM auth_tokens WHERE token_hash = ?'),
+      flag: s.prepare<[string], number>('SELECT enabled FROM feature_flags WHERE name = ?').pluck(),
+    };
+  }
 
   private iso(offsetMs = 0): string {
     return new Date(this.now() + offsetMs).toISOString();
@@ -65,7 +77,8 @@ export class AuthService {
   // ---- feature flags ----
 
   isEnabled(flag: FeatureFlag): boolean {
-    return this.db.select().from(featureFlags).where(eq(featureFlags.name, flag)).get()?.enabled ?? false;
+    // Read per call (not cached): the CLI flips flags from another process under a running cloud.
+    return this.q.flag.get(flag) === 1;
   }
 
   setFlag(flag: FeatureFlag, enabled: boolean): void {
@@ -220,7 +233,7 @@ export class AuthService {
    * long-lived sockets (a token revoked by the CLI in another process, or expired, closes the socket).
    */
   checkToken(token: string): Principal | CloudError {
-    const row = this.db.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(token))).get();
+    const row = this.q.token.get(sha256(token));
     if (!row) return new CloudError(401, 'token_invalid', 'Unknown token; log in again.');
     if (row.revokedAt) return new CloudError(401, 'token_revoked', 'This token was revoked; log in again.');
     if (Date.parse(row.expiresAt) <= this.now()) return new CloudError(401, 'token_expired', 'This token has expired; log in again.');
