@@ -219,6 +219,19 @@ describe('pair/verify (Noise IKpsk1)', () => {
     const big = await postJson(url, { code: p.code, noise: good, pad: 'x'.repeat(200_000) });
     assert.equal(big.status, 413);
     assert.equal(big.body.error, 'payload_too_large');
+    // The same without a Content-Length (chunked): the limit counts the streamed bytes instead.
+    const chunked = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.write(JSON.stringify({ code: p.code, noise: good, pad: '' }).slice(0, -2));
+      for (let i = 0; i < 20; i++) req.write('x'.repeat(10_000));
+      req.end('"}');
+    });
+    assert.equal(chunked.status, 413, JSON.stringify(chunked.body));
+    assert.equal(chunked.body.error, 'payload_too_large');
     // None of that consumed the code or counted as a PIN attempt.
     const ok = await postJson(url, { code: p.code, noise: good });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));

@@ -1,5 +1,5 @@
 // The node's HTTP surface, assembled from route groups. Every failure leaves as JSON `{error, message}`.
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
@@ -22,10 +22,20 @@ export function createApp(core: NodeCore): Hono {
     defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'],
     scriptSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"],
   } }));
-  const limit = (maxSize: number) => bodyLimit({
-    maxSize,
-    onError: () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`); },
-  });
+  const limit = (maxSize: number): MiddlewareHandler => {
+    const tooLarge = () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`); };
+    const streaming = bodyLimit({ maxSize, onError: tooLarge });
+    return (c, next) => {
+      // The usual case decided from the headers alone: hono's bodyLimit touches the body stream, which makes
+      // @hono/node-server build a full Request for every call (measurable per message). Node's HTTP parser
+      // never hands over more bytes than a Content-Length says, so the header is the size. Chunked bodies
+      // (no Content-Length) still go through the counting stream.
+      if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+      const length = c.req.header('content-length');
+      if (length !== undefined && c.req.header('transfer-encoding') === undefined) return Number(length) > maxSize ? tooLarge() : next();
+      return streaming(c, next);
+    };
+  };
   const small = limit(MAX_BODY_BYTES);
   // A message is one envelope, which may be larger than any other body (64 KiB of plaintext, 32 recipients).
   const envelope = limit(MAX_MESSAGE_BODY_BYTES);
