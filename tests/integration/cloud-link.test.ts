@@ -584,3 +584,40 @@ describe('token refresh', () => {
     }
   });
 });
+
+describe('an envelope from a sender this node has not seen in the directory yet', () => {
+  after(async () => { await cleanupAll(); });
+
+  it('is stored only after the node fetched the sender\'s key, so the recipient can open it at once', async () => {
+    const otp = new MemoryOtpSender();
+    const cloud = await startCloud({ dataDir: tempDir('salita-cloud-'), port: 0, otpSender: otp, log: () => {} });
+    try {
+      // B never refreshes its directory on a timer here: only the delivery itself can make it learn A's phone.
+      const slow = { ...FAST, directoryRefreshMs: 3_600_000 };
+      const [A, B] = await Promise.all([startTestNode({ cloud: FAST }), startTestNode({ cloud: slow })]);
+      for (const n of [A, B]) {
+        await n.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+        await n.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
+        await eventually(async () => (await view(n)).status === 'connected', 'connected');
+      }
+      const b = await pairPhone(B);
+      const bMe = { device_id: b.phone.identity.node_id, privateKey: b.phone.privateKey, publicKey: b.phone.publicKey };
+      // A's phone pairs after B fetched the directory at connect: B does not know it.
+      const a = await pairPhone(A);
+      const aMe = { device_id: a.phone.identity.node_id, privateKey: a.phone.privateKey, publicKey: a.phone.publicKey };
+      const fromA = new MessagingClient(a.client, aMe);
+      await eventually(async () => (await fromA.directory(true)).devices.some((d) => d.device_id === bMe.device_id), 'A sees B-phone');
+      await eventually(() => cloud.directory.list().some((d) => d.device_id === aMe.device_id), 'A-phone published');
+      const sent = await fromA.sendText(bMe.device_id, 'from a stranger, for now');
+
+      const toB = new MessagingClient(b.client, bMe);
+      const page = await eventually(async () => { const p = await toB.inbox(); return p.messages.length > 0 ? p : undefined; }, 'delivered to B');
+      const opened = await toB.openItem(page.messages[0]!);
+      assert.ok(opened.ok, `B-phone could not open it: ${JSON.stringify(opened)}`);
+      assert.equal(opened.text, 'from a stranger, for now');
+      assert.equal(opened.id, sent.id);
+    } finally {
+      await cloud.stop();
+    }
+  });
+});

@@ -131,7 +131,10 @@ export class CloudLink {
   private ops: Promise<unknown> = Promise.resolve();
   private publishing = false;
   private publishAgain = false;
-  private refreshing = false;
+  /** The key-directory fetch in flight, if any. */
+  private directoryFetch: Promise<void> | undefined;
+  /** Deliveries wait behind this while the directory is fetched for an unknown sender (see 'deliver'). */
+  private inboundGate: Promise<void> = Promise.resolve();
   private lastRefreshAt = 0;
   private refreshSoon: NodeJS.Timeout | undefined;
   private cloudDeviceId: string | null = null;
@@ -535,12 +538,24 @@ export class CloudLink {
         this.scheduleEmit();
         return;
       }
-      case 'deliver':
-        this.inOrder(c, f.seq, async () => { if (store) await store.storeInbound(f.envelope); });
+      case 'deliver': {
+        // A sender this node has not seen in the directory yet (just paired at another home, or this node just
+        // restarted): fetch the directory first, or the recipient could not open the envelope. Later deliveries
+        // wait behind the same gate, so they still reach the store in arrival order.
+        const sender = f.envelope.from_device;
+        if (store?.knowsDevice && !store.knowsDevice(sender)) {
+          this.inboundGate = this.inboundGate.then(() => this.learnSender(sender));
+        }
+        const gate = this.inboundGate;
+        this.inOrder(c, f.seq, async () => { await gate; if (store) await store.storeInbound(f.envelope); });
         return;
-      case 'receipt':
-        this.inOrder(c, f.seq, async () => { await store?.delivered(f.id, f.device_ids); });
+      }
+      case 'receipt': {
+        // Behind the same gate as deliveries, so the store sees every frame in arrival order.
+        const gate = this.inboundGate;
+        this.inOrder(c, f.seq, async () => { await gate; await store?.delivered(f.id, f.device_ids); });
         return;
+      }
       case 'error':
         this.log.warn({ error: f.error, message: f.message }, 'the cloud could not take a frame');
         return;
@@ -663,10 +678,23 @@ export class CloudLink {
     this.refreshSoon.unref();
   }
 
-  private async refreshDirectory(): Promise<void> {
+  /** Fetches the directory until it has `deviceId` (twice at most: a fetch already in flight may predate it). */
+  private async learnSender(deviceId: string): Promise<void> {
+    for (let i = 0; i < 2 && !this.d.store?.knowsDevice?.(deviceId); i++) {
+      await this.refreshDirectory();
+    }
+    if (!this.d.store?.knowsDevice?.(deviceId)) this.log.warn({ device_id: deviceId }, 'an envelope came from a device the key directory does not list');
+  }
+
+  /** Fetches the key directory; a call while a fetch is in flight gets that fetch. Never rejects. */
+  private refreshDirectory(): Promise<void> {
+    this.directoryFetch ??= this.fetchDirectoryNow().finally(() => { this.directoryFetch = undefined; });
+    return this.directoryFetch;
+  }
+
+  private async fetchDirectoryNow(): Promise<void> {
     const store = this.d.store;
-    if (!store || this.connStatus !== 'connected' || !this.state?.token || this.refreshing) return;
-    this.refreshing = true;
+    if (!store || this.connStatus !== 'connected' || !this.state?.token) return;
     this.lastRefreshAt = Date.now();
     try {
       const entries = await fetchDirectory(this.state.url, this.state.token);
@@ -675,8 +703,6 @@ export class CloudLink {
       store.setRemoteDirectory(entries.filter((e) => e.node !== self));
     } catch (err) {
       this.restFailed('fetching the key directory', err);
-    } finally {
-      this.refreshing = false;
     }
   }
 

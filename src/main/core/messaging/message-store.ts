@@ -70,6 +70,7 @@ export class MessageStore implements MessageStorePort {
   private readonly queuedListeners = new Set<() => void>();
   private readonly deviceListeners = new Set<() => void>();
   private remote: DirectoryEntry[] = [];
+  private remoteIds = new Set<string>();
   private lastDevicesKey: string | undefined;
   private lastPrune = 0;
   private readonly now: () => number;
@@ -208,6 +209,11 @@ export class MessageStore implements MessageStorePort {
 
   setRemoteDirectory(entries: DirectoryEntry[]): void {
     this.remote = entries;
+    this.remoteIds = new Set(entries.map((e) => e.device_id));
+  }
+
+  knowsDevice(deviceId: string): boolean {
+    return this.remoteIds.has(deviceId) || this.localIds().has(deviceId);
   }
 
   /** The messaging directory as `me` sees it: local devices, then the cloud's (minus ids served here). */

@@ -41,6 +41,12 @@ export interface MessageStorePort {
    * pushes it to their open WebSockets. Resolves only once it is on disk: the link acks the cloud after that.
    */
   storeInbound(envelope: Envelope): Promise<void>;
+  /**
+   * Whether the device's key is known here (a local device or one in the cloud's directory as last fetched).
+   * The link fetches the directory before storing an envelope from an unknown sender, so the recipient can
+   * open it (the cloud accepts only senders it has published, so a fresh fetch has the key).
+   */
+  knowsDevice?(deviceId: string): boolean;
   /** The devices this node publishes to the cloud's key directory (public keys only). */
   localDevices(): DirectoryDevice[];
   onLocalDevicesChanged(fn: () => void): () => void;
