@@ -521,7 +521,7 @@ export class CloudLink {
       case 'rejected': {
         const seq = this.inflight.get(f.id);
         this.inflight.delete(f.id);
-        if (f.error === 'sender_not_published' && seq !== undefined && this.isLocalSender(f.id)) {
+        if (f.error === 'sender_not_published' && seq !== undefined && this.isLocalSender(seq, f.id)) {
           // Our own fault (the device's key had not reached the directory yet), not the message's: publish
           // again and send it once more (the cloud keeps one copy per id, so resending the rest is harmless).
           this.log.info({ id: f.id }, 'the cloud had not seen the sender published yet; publishing and resending');
@@ -600,11 +600,11 @@ export class CloudLink {
     this.chain = this.chain.then(() => settle(work()));
   }
 
-  /** Whether the envelope `id` (still in the outbox) comes from a device this node publishes. */
-  private isLocalSender(id: string): boolean {
+  /** Whether outbox row `seq` (envelope `id`) comes from a device this node publishes: one row read, not the outbox. */
+  private isLocalSender(seq: number, id: string): boolean {
     const store = this.d.store;
-    const row = store?.pendingOutbound(0, Number.MAX_SAFE_INTEGER).find((r) => r.id === id);
-    return row !== undefined && store!.localDevices().some((d) => d.device_id === row.envelope.from_device);
+    const [row] = store?.pendingOutbound(seq - 1, 1) ?? [];
+    return row?.id === id && store!.localDevices().some((d) => d.device_id === row.envelope.from_device);
   }
 
   private forgetReadAhead(): void {
