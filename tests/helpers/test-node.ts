@@ -1,6 +1,6 @@
 // Starts real nodes in this process on loopback ports with throw-away data dirs, and gives tests small,
 // explicit HTTP helpers (an admin client like the desktop UI, a phone-like client).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
@@ -48,6 +48,14 @@ export async function startTestNode(opts: Partial<NodeOptions> = {}): Promise<Te
       if (r.status !== 200) throw new Error(`pair/start failed: ${JSON.stringify(r.body)}`);
       return r.body as PairStartResponse;
     },
+  });
+}
+
+/** Every file under `dir`, recursively (tests scan data dirs for what must not be there). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    return statSync(full).isDirectory() ? filesUnder(full) : [full];
   });
 }
 

@@ -4,7 +4,7 @@
 // logout, and a corrupt cloud.json.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { x25519 } from '@noble/curves/ed25519.js';
@@ -15,17 +15,10 @@ import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-
 import { CloudLink as CloudLinkClass } from '../../src/main/core/cloud/cloud-link.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { cleanupAll, eventually, pairPhone, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, eventually, filesUnder, pairPhone, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 
 const FAST = { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 };
-
-function allFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? allFiles(p) : [p];
-  });
-}
 
 function readCloudJson(node: { dataDir: string }) {
   return JSON.parse(readFileSync(join(node.dataDir, 'cloud.json'), 'utf8')) as { url: string; cloud_key: string; token_sealed: string | null; token_expires_at: string | null };
@@ -45,6 +38,14 @@ async function cloudGet(cloud: RunningCloud, path: string, token: string) {
 const view = async (node: TestNode) => (await node.admin('/api/admin/cloud')).body;
 const waitStatus = (node: TestNode, status: string, what = status) =>
   eventually(async () => { const v = await view(node); return v.status === status ? v : undefined; }, `cloud link ${what}`);
+
+/** Logs `node` in to `cloud` through the admin API, as the desktop UI does (the code read from `otp`), until connected. */
+async function linkedTo(node: TestNode, cloud: RunningCloud, otp: MemoryOtpSender): Promise<void> {
+  const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+  assert.equal(r.body.status, 'awaiting_code', JSON.stringify(r.body));
+  await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
+  await waitStatus(node, 'connected');
+}
 
 describe('cloud link (node side) against the reference cloud', () => {
   const otp = new MemoryOtpSender();
@@ -152,7 +153,7 @@ describe('cloud link (node side) against the reference cloud', () => {
     assert.equal(me.status, 200, 'the sealed token is the live one');
     assert.equal(me.body.device_id, node.identity.public_key);
     assert.ok(me.body.noise_session_id, 'the token is bound to the Noise handshake');
-    for (const file of allFiles(dataDir)) {
+    for (const file of filesUnder(dataDir)) {
       assert.ok(!readFileSync(file).includes(Buffer.from(token)), `${file} holds the raw token`);
     }
   });
@@ -535,11 +536,9 @@ describe('a device that paired while the cloud was away', () => {
     const port = cloud.port;
     const node = await startTestNode({ cloud: FAST });
     try {
-      assert.equal((await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } })).body.status, 'awaiting_code');
-      await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
-      await eventually(async () => (await view(node)).status === 'connected', 'connected');
+      await linkedTo(node, cloud, otp);
       await cloud.stop();
-      await eventually(async () => (await view(node)).status === 'reconnecting', 'reconnecting');
+      await waitStatus(node, 'reconnecting');
 
       // The phone pairs and writes (to itself, the simplest known device) while the cloud cannot hear of it.
       const { phone, client } = await pairPhone(node);
@@ -568,14 +567,12 @@ describe('token refresh', () => {
     const cloud = await startCloud({ dataDir: tempDir('salita-cloud-'), port: 0, otpSender: otp, log: () => {}, timings: { tokenTtlMs: 4_000 } });
     try {
       const node = await startTestNode({ cloud: FAST });
-      await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
-      await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
-      await eventually(async () => (await view(node)).status === 'connected', 'connected');
+      await linkedTo(node, cloud, otp);
       const seen = new Set([tokenOnDisk(node)]);
       await eventually(() => { seen.add(tokenOnDisk(node)); return seen.size >= 3; }, 'two refreshes', 30_000);
       assert.equal(otp.sent.length, 1, 'only the first login needed a code');
       // Well past the first token's life: still linked, on the newest token, and the cloud takes it.
-      await eventually(async () => (await view(node)).status === 'connected', 'connected on the new token');
+      await waitStatus(node, 'connected', 'connected on the new token');
       const me = await cloudGet(cloud, '/api/me', tokenOnDisk(node));
       assert.equal(me.status, 200, JSON.stringify(me.body));
       assert.equal(me.body.device_id, node.identity.public_key);
@@ -595,11 +592,7 @@ describe('an envelope from a sender this node has not seen in the directory yet'
       // B never refreshes its directory on a timer here: only the delivery itself can make it learn A's phone.
       const slow = { ...FAST, directoryRefreshMs: 3_600_000 };
       const [A, B] = await Promise.all([startTestNode({ cloud: FAST }), startTestNode({ cloud: slow })]);
-      for (const n of [A, B]) {
-        await n.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
-        await n.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
-        await eventually(async () => (await view(n)).status === 'connected', 'connected');
-      }
+      for (const n of [A, B]) await linkedTo(n, cloud, otp);
       const b = await pairPhone(B);
       const bMe = { device_id: b.phone.identity.node_id, privateKey: b.phone.privateKey, publicKey: b.phone.publicKey };
       // A's phone pairs after B fetched the directory at connect: B does not know it.

@@ -58,12 +58,11 @@ export interface TwoHomes {
   B: NodeProcess;
   phoneA: PairedPhone;
   phoneB: PairedPhone;
-  stop(): Promise<void>;
 }
 
 /**
  * A cloud and two homes, each node with one paired phone, both linked and each phone able to see the other in
- * the directory. The fields are replaced by tests that restart a process; stop() stops whatever runs then.
+ * the directory. Tests that restart a process keep their own references, so they stop what runs at the end.
  */
 export async function startTwoHomes(names: [string, string]): Promise<TwoHomes> {
   requireBuild();
@@ -77,9 +76,5 @@ export async function startTwoHomes(names: [string, string]): Promise<TwoHomes> 
   await Promise.all([waitConnected(A, 'node A'), waitConnected(B, 'node B')]);
   await waitInDirectory(phoneA.messaging(A.base), phoneB.deviceId);
   await waitInDirectory(phoneB.messaging(B.base), phoneA.deviceId);
-  const homes: TwoHomes = {
-    cloud, A, B, phoneA, phoneB,
-    stop: async () => { await Promise.all([homes.A.stop(), homes.B.stop(), homes.cloud.stop()]); },
-  };
-  return homes;
+  return { cloud, A, B, phoneA, phoneB };
 }

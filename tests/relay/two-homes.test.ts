@@ -3,18 +3,10 @@
 // there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { cleanupAll, eventually } from '../helpers/test-node.js';
+import { readFileSync } from 'node:fs';
+import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
 import type { CloudProcess, NodeProcess, PairedPhone } from './processes.js';
 import { LINK_WAIT_MS, receive, startTwoHomes, waitInDirectory } from './relay-helpers.js';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const f = join(dir, n);
-    return statSync(f).isDirectory() ? filesUnder(f) : [f];
-  });
-}
 
 describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () => {
   let cloud: CloudProcess;
