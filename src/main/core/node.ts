@@ -179,7 +179,6 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
     cloud,
-    messagingCloudStatus: () => ({ configured: cloud.configured(), status: cloud.status() }),
     identityView,
     desktopNode,
     pairingIdentity: () => ({

@@ -12,7 +12,6 @@ import type { MeshService } from '../mesh/mesh-service.js';
 import type { PairingService } from '../pairing/pairing-service.js';
 import type { CloudLink } from '../cloud/cloud-link.js';
 import type { MessageStore } from '../messaging/message-store.js';
-import type { CloudLinkStatus } from '../../../shared/wire/relay.js';
 
 export interface NodeCore {
   readonly adminToken: string;
@@ -42,9 +41,4 @@ export interface NodeCore {
   readonly cloud: CloudLink;
   /** The durable outbox/inbox of envelopes (messaging/message-store.ts); also the cloud link's MessageStorePort. */
   readonly messaging: MessageStore;
-  /**
-   * The cloud link's state as the messaging routes need it (set by the cloud link wiring). Absent = this node
-   * has no cloud link: not configured, and POST /api/messages answers 409 cloud_not_linked.
-   */
-  messagingCloudStatus?: () => { configured: boolean; status: CloudLinkStatus };
 }

@@ -5,18 +5,13 @@ import { Hono, type Context } from 'hono';
 import { isE2eeError } from '../../../../shared/e2ee/errors.js';
 import { parseEnvelope } from '../../../../shared/e2ee/envelope.js';
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
-import { InboxAckRequest, SendRequest, UiDeviceRequest, type CloudLinkStatus } from '../../../../shared/wire/relay.js';
+import { InboxAckRequest, SendRequest, UiDeviceRequest } from '../../../../shared/wire/relay.js';
 import { INBOX_PAGE_DEFAULT, INBOX_PAGE_MAX } from '../../messaging/message-store.js';
 import { ApiError } from '../api-error.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
 import { requireSignedSession, type SessionEnv } from '../signed-session-auth.js';
-
-/** The cloud link's state as messaging needs it; without a cloud link helper: never configured. */
-export function cloudStatusOf(core: NodeCore): { configured: boolean; status: CloudLinkStatus } {
-  return core.messagingCloudStatus?.() ?? { configured: false, status: 'not_configured' };
-}
 
 function queryInt(c: Context, name: string, dflt: number, min: number, max: number): number {
   const raw = c.req.query(name);
@@ -53,13 +48,13 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
       // Answer from the cache at once, and look at the cloud's directory again soon (rate-limited): a device
       // asking is usually waiting for one just paired at another home.
       core.cloud.requestDirectoryRefresh();
-      return c.json(m.directory(me(c), cloudStatusOf(core).status));
+      return c.json(m.directory(me(c), core.cloud.status()));
     },
     send: async (c: Context) => {
       const from = me(c);
       const envelope = await envelopeFrom(c, from);
       beforeSend?.();
-      if (!cloudStatusOf(core).configured) {
+      if (!core.cloud.configured()) {
         throw new ApiError(409, 'cloud_not_linked', 'This node is not linked to a cloud yet, so it cannot send messages. Link it in the desktop app.');
       }
       return c.json(await m.enqueue(from, envelope), 202);
