@@ -7,19 +7,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { ApiError } from './api-error.js';
-import { isLoopback, plainAddress } from '../net/lan-addresses.js';
+import { plainAddress } from '../net/lan-addresses.js';
+import { isLoopbackAddress, isLoopbackHost } from '../../../shared/http/loopback.js';
 
 export const ADMIN_WS_PROTOCOL = 'salita-admin';
 
 export function remoteAddress(c: Context): string | undefined {
   const addr = getConnInfo(c).remote.address;
   return addr ? plainAddress(addr) : undefined;
-}
-
-function hostIsLoopback(host: string | undefined): boolean {
-  if (!host) return false;
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
-  return name === 'localhost' || isLoopback(name);
 }
 
 function tokensEqual(a: string, b: string): boolean {
@@ -38,7 +33,7 @@ function presentedAdminToken(c: Context): string | undefined {
 
 export function requireAdmin(adminToken: string): MiddlewareHandler {
   return async (c, next) => {
-    if (!isLoopback(remoteAddress(c)) || !hostIsLoopback(c.req.header('host'))) {
+    if (!isLoopbackAddress(remoteAddress(c)) || !isLoopbackHost(c.req.header('host'))) {
       throw new ApiError(403, 'forbidden', 'This endpoint is only available to the desktop app on this machine.');
     }
     const token = presentedAdminToken(c);

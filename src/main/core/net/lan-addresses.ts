@@ -7,6 +7,7 @@
 // 127.0.0.1 would talk to itself) and neither is link-local (IPv6 needs a zone id that a URL can't carry portably).
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { InterfaceKind, LanAddressView } from '../../../shared/wire/schemas.js';
+import { isLoopbackAddress } from '../../../shared/http/loopback.js';
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
@@ -69,10 +70,27 @@ export function lanAddresses(ifaces: InterfaceTable = networkInterfaces(), selec
  */
 export function cachedInterfaces(maxAgeMs = 2_000): InterfaceTable {
   const now = Date.now();
-  if (!cache || now - cache.at > maxAgeMs) cache = { at: now, value: networkInterfaces() };
+  if (!cache || now - cache.at > maxAgeMs) {
+    try {
+      cache = { at: now, value: networkInterfaces() };
+    } catch (err) {
+      // Reading the table needs a socket, so it throws (EMFILE) when the process is out of file descriptors:
+      // keep the last table known (or none) and try again on the next call. The caller's timer logs it.
+      lastInterfaceError = err as Error;
+      return cache?.value ?? {};
+    }
+  }
   return cache.value;
 }
 let cache: { at: number; value: InterfaceTable } | undefined;
+let lastInterfaceError: Error | undefined;
+
+/** The last failure to read the interface table since the previous call (then forgotten). */
+export function takeInterfaceError(): Error | undefined {
+  const e = lastInterfaceError;
+  lastInterfaceError = undefined;
+  return e;
+}
 
 /**
  * One node's view of its addresses under its own settings (several nodes may run in one process in tests,
@@ -114,8 +132,7 @@ export function hostForUrl(address: string): string {
 
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
-  const a = address.replace(/^::ffff:/, '');
-  return a === '::1' || a.startsWith('127.');
+  return isLoopbackAddress(address);
 }
 
 /** Strips the IPv4-mapped IPv6 prefix Node reports for dual-stack sockets. */
