@@ -13,6 +13,9 @@ import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
+import { webSocketHandshakeGuard } from '../shared/http/websocket-upgrade.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../shared/http/server-guards.js';
+import type { LogBudget } from '../shared/http/log-budget.js';
 
 const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
 const RefreshBody = z.object({
@@ -43,6 +46,8 @@ export interface CloudAppDeps {
   directory: KeyDirectory;
   relay: { hub: RelayHub; writer: RelayWriter };
   log: (msg: string) => void;
+  /** Rate-limited lines about client mistakes (a flood of them cannot fill the disk). */
+  edgeLog: LogBudget;
 }
 
 const BODY_LIMIT = 16 * 1024;
@@ -76,7 +81,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.body(await d.telemetry.metrics());
   });
 
-  app.get('/v1/noise', upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
+  app.get('/v1/noise', webSocketHandshakeGuard(), upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
 
   app.post('/api/auth/challenge', async (c) => {
     const body = await readBody(c, ChallengeBody);
@@ -118,7 +123,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
 
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
-  app.get('/v1/relay', authed, upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })));
+  app.get('/v1/relay', authed, webSocketHandshakeGuard(), upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((err, c) => {
@@ -127,6 +132,11 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
       // only), so the stable code also travels as a header.
       c.header('x-cloud-error', err.code);
       return c.json(err.body(), err.status);
+    }
+    if (isClientAbort(err)) {
+      // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
+      d.edgeLog.write('client_abort', 'info', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
+      return c.json(CLIENT_ABORT_BODY, 400);
     }
     d.log(`unhandled error on ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
     return c.json({ error: 'internal_error', message: 'The cloud hit an unexpected error; it was logged.' }, 500);

@@ -96,7 +96,8 @@ export class RelayHub {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly store: RelayStore, private readonly auth: AuthService, private readonly log: (m: string) => void, tokenRecheckMs = TOKEN_RECHECK_MS) {
-    this.timer = setInterval(() => this.recheckTokens(), tokenRecheckMs);
+    // A timer must not take the process down (a locked or failing database): log it; the next tick retries.
+    this.timer = setInterval(() => { try { this.recheckTokens(); } catch (err) { this.log(`relay: token recheck failed: ${(err as Error).message}`); } }, tokenRecheckMs);
     this.timer.unref();
   }
 

@@ -13,6 +13,9 @@ import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
 import { RelayStore } from './relay-store.js';
 import { RelayWriter } from './relay-writer.js';
 import { Telemetry } from './telemetry.js';
+import { LogBudget } from '../shared/http/log-budget.js';
+import { guardServer } from '../shared/http/server-guards.js';
+import { guardUpgradeHandshakes } from '../shared/http/websocket-upgrade.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -61,9 +64,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log(`relay: prune failed: ${(err as Error).message}`); } }, 12 * 60 * 60_000);
   prune.unref();
   const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
-  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log });
+  // The cloud's log has no levels: client mistakes are written (rate-limited) only at info and above.
+  const edgeLog = new LogBudget((level, msg, fields) => { if (level !== 'debug') log(`${msg} ${JSON.stringify(fields ?? {})}`); });
+  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
+  guardUpgradeHandshakes(server);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -80,6 +86,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     wss.close();
     throw err;
   }
+  // After listening, so a taken port still fails the start.
+  guardServer(server, edgeLog);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,

@@ -26,7 +26,8 @@ import { loadOrCreateIdentity, renameIdentity, type NodeIdentity } from './ident
 import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
 import { presenceOf } from './mesh/mesh-views.js';
-import { cachedInterfaces, hostForUrl, LocalAddresses, type InterfaceTable } from './net/lan-addresses.js';
+import { cachedInterfaces, hostForUrl, LocalAddresses, takeInterfaceError, type InterfaceTable } from './net/lan-addresses.js';
+import { LogBudget } from '../../shared/http/log-budget.js';
 import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
 import { NoticeBoard } from './events/notices.js';
 import { SettingsStore } from './settings/settings-store.js';
@@ -99,6 +100,17 @@ export interface Discovery {
 
 export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const log = createLogger('node');
+  const httpLog = createLogger('http');
+  const edgeLog = new LogBudget((level, msg, fields) => httpLog[level](fields ?? {}, msg));
+  // Nothing in a timer may take the process down (e.g. EMFILE while out of file descriptors): log, rate-limited,
+  // and let the next tick try again.
+  const guarded = (what: string, fn: () => void) => () => {
+    try {
+      fn();
+    } catch (err) {
+      edgeLog.write(`timer:${what}`, 'warn', `${what} failed; retrying on the next tick`, { err: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
+    }
+  };
   const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
   // Read before anything else is opened: a corrupt settings file stops the start with an error naming it.
   const settings = new SettingsStore(opts.dataDir);
@@ -176,7 +188,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     timings, createLogger('pairing'));
 
   const core: NodeCore = {
-    adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
+    adminToken, rendererDir, timings, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
     cloud,
     identityView,
@@ -272,7 +284,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let listening;
   try {
     listening = await listen(app.fetch as never, {
-      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false,
+      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog,
       ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
     });
   } catch (err) {
@@ -322,11 +334,15 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   }
 
   const timers = [
-    setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
+    setInterval(guarded('presence sweep', () => mesh.sweepPresence(timings.offlineAfterMs)), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
     // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
-    setInterval(() => applyAddresses(), 3_000),
-    setInterval(() => nonces.prune(Date.now()), 60_000),
-    setInterval(() => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')), timings.heartbeatIntervalMs),
+    setInterval(guarded('interface check', () => {
+      applyAddresses();
+      const err = takeInterfaceError();
+      if (err) throw err;
+    }), 3_000),
+    setInterval(guarded('nonce prune', () => nonces.prune(Date.now())), 60_000),
+    setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),
   ];
   for (const t of timers) t.unref();
 

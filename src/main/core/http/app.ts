@@ -14,6 +14,7 @@ import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../../../shared/http/server-guards.js';
 
 export function createApp(core: NodeCore): Hono {
   const app = new Hono();
@@ -52,6 +53,11 @@ export function createApp(core: NodeCore): Hono {
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (isClientAbort(err)) {
+      // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
+      core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
+      return c.json(CLIENT_ABORT_BODY, 400);
+    }
     core.log.error({ err, path: c.req.path }, 'unhandled error in request');
     return c.json({ error: 'internal_error', message: 'The node hit an unexpected error; it was logged.' }, 500);
   });

@@ -3,6 +3,9 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
+import type { LogBudget } from '../../../shared/http/log-budget.js';
+import { guardServer } from '../../../shared/http/server-guards.js';
+import { guardUpgradeHandshakes } from '../../../shared/http/websocket-upgrade.js';
 
 export const WS_MAX_PAYLOAD = 64 * 1024;
 
@@ -45,7 +48,7 @@ function tryListen(server: Server, port: number, host: string): Promise<number> 
  * `host` is bound first (it decides the port, with the fallback above); `extraHosts` are then bound on that same
  * port, each by its own server sharing the handler and the WebSocket server (a Node server binds one address).
  */
-export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number }): Promise<Listening> {
+export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number; edgeLog?: LogBudget }): Promise<Listening> {
   const maxTries = opts.strictPort || opts.port === 0 ? 1 : (opts.maxTries ?? 20);
   let lastErr: unknown;
   for (let i = 0; i < maxTries; i++) {
@@ -57,16 +60,21 @@ export async function listen(fetch: (req: Request, env: never) => Response | Pro
       handleProtocols: (protocols) => (protocols.has('salita-admin') ? 'salita-admin' : false),
     });
     const server = createAdaptorServer({ fetch: fetch as never, websocket: { server: wss } }) as Server;
+    guardUpgradeHandshakes(server);
     try {
       const bound = await tryListen(server, port, opts.host);
+      // After listening, so a taken port still fails the start (the fallback above) instead of being logged.
+      if (opts.edgeLog) guardServer(server, opts.edgeLog);
       const servers = [server];
       const hosts = [opts.host];
       const failed: Listening['failed'] = [];
       for (const host of opts.extraHosts ?? []) {
         if (hosts.includes(host)) continue;
         const extra = createAdaptorServer({ fetch: fetch as never, websocket: { server: wss } }) as Server;
+        guardUpgradeHandshakes(extra);
         try {
           await tryListen(extra, bound, host);
+          if (opts.edgeLog) guardServer(extra, opts.edgeLog);
           servers.push(extra);
           hosts.push(host);
         } catch (err) {

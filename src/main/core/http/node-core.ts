@@ -1,6 +1,7 @@
 // What the HTTP routes need from the running node. Defined here, implemented by node.ts, so routes can be
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
+import type { LogBudget } from '../../../shared/http/log-budget.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import type { NoticeBoard } from '../events/notices.js';
 import type { NodeTimings } from '../config.js';
@@ -18,6 +19,8 @@ export interface NodeCore {
   readonly rendererDir: string | undefined;
   readonly timings: NodeTimings;
   readonly log: Logger;
+  /** Rate-limited lines about what the outside world does wrong (client mistakes, fd pressure). */
+  readonly edgeLog: LogBudget;
   readonly feed: ChangeFeed;
   readonly pairing: PairingService;
   readonly mesh: MeshService;

@@ -7,6 +7,7 @@ import type { NodeCore } from '../node-core.js';
 import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
+import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
 
 export function adminRoutes(core: NodeCore): Hono {
   const app = new Hono();
@@ -69,7 +70,7 @@ export function adminRoutes(core: NodeCore): Hono {
   });
 
   // The auth middleware runs before the upgrade (@hono/node-server >= 2 upgrades through app.fetch).
-  app.get('/admin/events', admin, upgradeWebSocket(() => {
+  app.get('/admin/events', admin, webSocketHandshakeGuard(), upgradeWebSocket(() => {
     let unsubscribe: (() => void) | undefined;
     return {
       onOpen(_evt, ws) {

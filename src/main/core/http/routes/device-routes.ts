@@ -6,6 +6,7 @@ import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schem
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress } from '../request-auth.js';
+import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
 import { requireSignedSession, type SessionEnv } from '../signed-session-auth.js';
 
 export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
@@ -35,7 +36,7 @@ export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
     return c.json({ ok: true });
   });
 
-  app.get('/device/events', session, upgradeWebSocket((c) => {
+  app.get('/device/events', session, webSocketHandshakeGuard(), upgradeWebSocket((c) => {
     const s = c.get('session');
     let release: (() => void) | undefined;
     return {
