@@ -89,7 +89,11 @@ test('out of file descriptors: the node keeps running across interface-timer tic
       s.on('error', () => {});
       held.push(s);
     }
-    await eventually(() => /interface check failed|out of file descriptors/.test(node.stderr()), 'the node noticed it is out of descriptors', 30_000);
+    await eventually(() => {
+      const exit = node.exited();
+      if (exit) assert.fail(`the node exited (code ${exit.code}) when out of descriptors:\n${node.stderr().slice(-2000)}`);
+      return /interface check failed|out of file descriptors/.test(node.stderr());
+    }, 'the node noticed it is out of descriptors', 30_000);
     // Several 3-second interface checks pass while every descriptor is taken.
     await new Promise((r) => setTimeout(r, 10_000));
     assert.equal(node.exited(), undefined, `the node is still running:\n${node.stderr().slice(-2000)}`);
