@@ -164,7 +164,7 @@ export class MdnsDiscovery extends EventEmitter {
 
     this.interfacesKey = interfacesKey();
     this.advertised = this.computeAddresses();
-    this.pollTimer = setInterval(() => this.poll(), this.opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+    this.pollTimer = setInterval(() => this.safely('interface poll', () => this.poll()), this.opts.pollIntervalMs ?? DEFAULT_POLL_MS);
     this.pollTimer.unref();
     // bonjour-service's issue list has "service published before the browser started is not found": the first
     // query can go out before the socket has joined the group, or its answer can be lost. Ask once more.
@@ -389,8 +389,23 @@ export class MdnsDiscovery extends EventEmitter {
     return [...present].filter(([, a]) => !a.internal && a.mac !== '00:00:00:00:00:00').map(([address]) => address);
   }
 
+  /**
+   * Runs a timer's work so that a throw cannot take the process down (os.networkInterfaces() throws EMFILE when
+   * the process is out of file descriptors): one warning per run of failures, and the next tick tries again.
+   */
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+      this.timerFailing = false;
+    } catch (err) {
+      if (!this.timerFailing) this.opts.logger.warn({ err: (err as Error).message }, `mDNS ${what} failed; retrying on the next tick`);
+      this.timerFailing = true;
+    }
+  }
+  private timerFailing = false;
+
   private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => { this.timers.delete(t); if (this.running) fn(); }, ms);
+    const t = setTimeout(() => { this.timers.delete(t); if (this.running) this.safely('timer', fn); }, ms);
     t.unref();
     this.timers.add(t);
     return t;
