@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { Agent, get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { cleanupAll, eventually, tempDir } from '../helpers/test-node.js';
@@ -81,6 +82,17 @@ test('out of file descriptors: the node keeps running across interface-timer tic
   const node = await startHeadless({ ulimit: 256 });
   const url = `http://127.0.0.1:${node.port}/api/node/identity`;
   assert.equal((await fetch(url)).status, 200);
+  // One keep-alive connection opened before the pressure: it must still be served while new ones are refused.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ports = new Set<number>();
+  const overOpenConnection = () => new Promise<number>((resolve, reject) => {
+    get(url, { agent }, (res) => {
+      ports.add(res.socket.localPort!);
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject).setTimeout(20_000, () => reject(new Error('no answer')));
+  });
+  assert.equal(await overOpenConnection(), 200);
   const held: Socket[] = [];
   try {
     // Open connections until the node has no descriptor left for more (far beyond the 256 it may hold).
@@ -94,11 +106,17 @@ test('out of file descriptors: the node keeps running across interface-timer tic
       if (exit) assert.fail(`the node exited (code ${exit.code}) when out of descriptors:\n${node.stderr().slice(-2000)}`);
       return /interface check failed|out of file descriptors/.test(node.stderr());
     }, 'the node noticed it is out of descriptors', 30_000);
-    // Several 3-second interface checks pass while every descriptor is taken.
-    await new Promise((r) => setTimeout(r, 10_000));
-    assert.equal(node.exited(), undefined, `the node is still running:\n${node.stderr().slice(-2000)}`);
+    // Several 3-second interface checks pass while every descriptor is taken; meanwhile the connection opened
+    // before is used every 2 s (within the server's keep-alive timeout, so it stays the same connection).
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(node.exited(), undefined, `the node is still running:\n${node.stderr().slice(-2000)}`);
+      assert.equal(await overOpenConnection(), 200, 'an open connection is still served');
+    }
+    assert.equal(ports.size, 1, 'every request went over the one connection opened before the pressure');
   } finally {
     for (const s of held) s.destroy();
+    agent.destroy();
   }
   const res = await eventually(async () => { try { const r = await fetch(url); return r.status === 200 ? r : undefined; } catch { return undefined; } }, 'a normal request is served again', 30_000);
   assert.equal(res.status, 200);
