@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { upgradeWebSocket } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { z } from 'zod';
 import type { KeyPair } from '../shared/crypto/noise/index.js';
 import { AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
@@ -70,6 +71,15 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     await next();
   };
 
+  // Every login step shares the cloud-wide rate limit (a 429 before any work, and before the upgrade).
+  const admitted = async (_c: Context<Env>, next: () => Promise<void>) => {
+    d.auth.admit();
+    await next();
+  };
+  const sourceAddress = (c: Context<Env>): string | undefined => {
+    try { return getConnInfo(c).remote.address; } catch { return undefined; }
+  };
+
   app.get('/healthz', (c) => c.json({
     ok: true,
     cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
@@ -81,17 +91,17 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.body(await d.telemetry.metrics());
   });
 
-  app.get('/v1/noise', webSocketHandshakeGuard(), upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
+  app.get('/v1/noise', admitted, webSocketHandshakeGuard(), upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
 
-  app.post('/api/auth/challenge', async (c) => {
+  app.post('/api/auth/challenge', admitted, async (c) => {
     const body = await readBody(c, ChallengeBody);
-    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id);
+    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id, sourceAddress(c));
     return c.json({ challenge_id: challengeId, expires_at: expiresAt });
   });
 
-  app.post('/api/auth/verify', async (c) => {
+  app.post('/api/auth/verify', admitted, async (c) => {
     const body = await readBody(c, VerifyBody);
-    const r = d.auth.verify(body);
+    const r = d.auth.verify(body, sourceAddress(c));
     return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
   });
 
@@ -131,6 +141,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
       // A refused WebSocket upgrade loses its body on the way out (@hono/node-server writes status + headers
       // only), so the stable code also travels as a header.
       c.header('x-cloud-error', err.code);
+      if (err.retryAfterSec !== undefined) c.header('retry-after', String(err.retryAfterSec));
       return c.json(err.body(), err.status);
     }
     if (isClientAbort(err)) {

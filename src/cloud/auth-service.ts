@@ -2,7 +2,7 @@
 // `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
 // row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
 import { sqliteOf, type CloudDb } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
@@ -10,6 +10,9 @@ import { CloudError } from './errors.js';
 import type { OtpSender } from './otp-sender.js';
 import type { Telemetry } from './telemetry.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
+import { DEFAULT_LOCKOUT_POLICY, LoginLockout, type LockoutPolicy } from './login-lockout.js';
+import { TokenBucket, type RateLimit } from './rate-limit.js';
+import { sourceAddressKey } from './source-address.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
 export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
@@ -33,6 +36,31 @@ export const DEFAULT_AUTH_TIMINGS: AuthTimings = {
   tokenTtlMs: 12 * 60 * 60_000,
 };
 
+/** Bounds on login attempts and on the rows logins leave (docs/cloud.md "Login limits"). */
+export interface AuthLimits {
+  lockout: LockoutPolicy;
+  /** Every challenge, verify and handshake of the whole cloud shares this bucket. */
+  global: RateLimit;
+  /** Unexpired rows in otp_challenges / noise_sessions; past it a new one gets 429 (expired rows go first). */
+  maxChallenges: number;
+  maxNoiseSessions: number;
+  /** Unused, unexpired challenges per device id (each one is a code sent to its owner). */
+  maxLiveChallengesPerDevice: number;
+}
+
+export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+  lockout: DEFAULT_LOCKOUT_POLICY,
+  global: { ratePerSec: 20, burst: 200 },
+  maxChallenges: 10_000,
+  maxNoiseSessions: 10_000,
+  maxLiveChallengesPerDevice: 5,
+};
+
+const tooMany = (what: string, ms: number): CloudError => {
+  const sec = Math.max(1, Math.ceil(ms / 1000));
+  return new CloudError(429, 'too_many_attempts', `${what}; try again in ${sec} s.`, sec);
+};
+
 export interface Principal {
   deviceId: string;
   noiseSessionId: string | null;
@@ -54,7 +82,13 @@ type TokenRow = { deviceId: string; noiseSessionId: string | null; expiresAt: st
 
 export class AuthService {
   /** The two reads of every authenticated call (and of the relay's token re-check), prepared once. */
-  private readonly q: { token: Statement<[string], TokenRow>; flag: Statement<[string], number> };
+  private readonly q: {
+    token: Statement<[string], TokenRow>; flag: Statement<[string], number>;
+    challenges: Statement<[], number>; sessions: Statement<[], number>;
+    liveForDevice: Statement<[string, string], { n: number; firstExpiry: string | null }>;
+  };
+  private readonly lockout: LoginLockout;
+  private readonly bucket: TokenBucket;
 
   constructor(
     private readonly db: CloudDb,
@@ -62,12 +96,49 @@ export class AuthService {
     private readonly otpSender: OtpSender,
     private readonly timings: AuthTimings,
     private readonly now: () => number = Date.now,
+    private readonly limits: AuthLimits = DEFAULT_AUTH_LIMITS,
   ) {
     const s = sqliteOf(db);
     this.q = {
       token: s.prepare('SELECT device_id AS deviceId, noise_session_id AS noiseSessionId, expires_at AS expiresAt, revoked_at AS revokedAt FROM auth_tokens WHERE token_hash = ?'),
       flag: s.prepare<[string], number>('SELECT enabled FROM feature_flags WHERE name = ?').pluck(),
+      challenges: s.prepare<[], number>('SELECT count(*) FROM otp_challenges').pluck(),
+      sessions: s.prepare<[], number>('SELECT count(*) FROM noise_sessions').pluck(),
+      liveForDevice: s.prepare('SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?'),
     };
+    this.lockout = new LoginLockout(db, limits.lockout, now);
+    this.bucket = new TokenBucket(limits.global, now);
+  }
+
+  // ---- limits and housekeeping ----
+
+  /** The cloud-wide rate limit of every login step (challenge, verify, handshake); throws a 429. */
+  admit(): void {
+    const wait = this.bucket.take();
+    if (wait > 0) throw tooMany('The cloud is receiving too many login requests', wait);
+  }
+
+  /** Deletes expired challenges and handshakes and forgotten failure counts. Cheap (indexed); called often. */
+  prune(): { challenges: number; noiseSessions: number; failures: number } {
+    const now = this.iso();
+    return {
+      challenges: this.db.delete(otpChallenges).where(lte(otpChallenges.expiresAt, now)).run().changes,
+      noiseSessions: this.db.delete(noiseSessions).where(lte(noiseSessions.expiresAt, now)).run().changes,
+      failures: this.lockout.prune(),
+    };
+  }
+
+  /** Row counts of the login tables (tests and /metrics-style checks). */
+  loginRows(): { challenges: number; noiseSessions: number; failures: number } {
+    return { challenges: this.q.challenges.get()!, noiseSessions: this.q.sessions.get()!, failures: this.lockout.rows() };
+  }
+
+  /** Throws a 429 when this device id or source address is locked out after too many failures. */
+  private checkLockout(deviceId: string, address: string): void {
+    const d = this.lockout.lockedForMs('device', deviceId);
+    if (d > 0) throw tooMany('Too many wrong codes for this device', d);
+    const a = this.lockout.lockedForMs('address', address);
+    if (a > 0) throw tooMany('Too many failed logins from this address', a);
   }
 
   private iso(offsetMs = 0): string {
@@ -96,6 +167,10 @@ export class AuthService {
 
   /** Stores the Session once the handshake finished (with its final handshake hash). */
   storeNoiseSession(r: { id: string; sessionToken: Uint8Array; expiresAt: string }, s: { pattern: 'NX' | 'IK'; handshakeHash: Uint8Array; clientStaticKey: Uint8Array; proven: boolean }): void {
+    this.db.delete(noiseSessions).where(lte(noiseSessions.expiresAt, this.iso())).run();
+    if (this.q.sessions.get()! >= this.limits.maxNoiseSessions) {
+      throw tooMany('Too many unfinished logins on this cloud', this.timings.noiseSessionTtlMs / 10);
+    }
     this.db.insert(noiseSessions).values({
       id: r.id, pattern: s.pattern,
       handshakeHash: Buffer.from(s.handshakeHash).toString('base64url'),
@@ -108,10 +183,21 @@ export class AuthService {
 
   // ---- OTP ----
 
-  async createChallenge(deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
+  /** sourceAddress: the caller's IP address (counted per address, IPv6 per /64). */
+  async createChallenge(deviceId: string, sourceAddress?: string): Promise<{ challengeId: string; expiresAt: string }> {
     const key = Buffer.from(deviceId, 'base64url');
     if (key.length !== 32 || key.toString('base64url') !== deviceId) {
       throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
+    }
+    // No code for a locked device id or address: it could not be used, and each one is a message to the owner.
+    this.checkLockout(deviceId, sourceAddressKey(sourceAddress));
+    const live = this.q.liveForDevice.get(deviceId, this.iso())!;
+    if (live.n >= this.limits.maxLiveChallengesPerDevice) {
+      throw tooMany(`${live.n} codes for this device are still waiting; use one of them`, Date.parse(live.firstExpiry!) - this.now());
+    }
+    this.db.delete(otpChallenges).where(lte(otpChallenges.expiresAt, this.iso())).run();
+    if (this.q.challenges.get()! >= this.limits.maxChallenges) {
+      throw tooMany('Too many codes are waiting on this cloud', this.timings.otpTtlMs / 10);
     }
     const challengeId = randomUUID();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
@@ -121,9 +207,28 @@ export class AuthService {
     return { challengeId, expiresAt };
   }
 
-  verify(input: VerifyInput): { token: string; expiresAt: string; noiseSessionId: string | null } {
+  /**
+   * sourceAddress: the caller's IP address. Failures count per address (any reason) and per device id (wrong
+   * codes only: everything else fails before the code is compared, so it cannot lock someone else's device id);
+   * a locked device id or address is refused before the code is compared, so a guess tells nothing.
+   */
+  verify(input: VerifyInput, sourceAddress?: string): { token: string; expiresAt: string; noiseSessionId: string | null } {
+    const address = sourceAddressKey(sourceAddress);
+    try {
+      return this.verifyChallenge(input, address);
+    } catch (err) {
+      if (err instanceof CloudError && err.status !== 429) {
+        const lockMs = this.lockout.fail('address', address);
+        if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'address', lockMs });
+      }
+      throw err;
+    }
+  }
+
+  private verifyChallenge(input: VerifyInput, address: string): { token: string; expiresAt: string; noiseSessionId: string | null } {
     const challenge = this.db.select().from(otpChallenges).where(eq(otpChallenges.id, input.challenge_id)).get();
     if (!challenge) throw new CloudError(404, 'challenge_not_found', 'No such challenge; ask for a new code.');
+    this.checkLockout(challenge.deviceId, address);
     if (challenge.usedAt) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
     if (Date.parse(challenge.expiresAt) <= this.now()) throw new CloudError(401, 'otp_expired', 'This code has expired; ask for a new one.');
     if (challenge.attempts >= this.timings.otpMaxAttempts) throw new CloudError(429, 'otp_attempts_exceeded', 'Too many wrong codes; ask for a new one.');
@@ -136,6 +241,8 @@ export class AuthService {
     const given = sha256(`${challenge.id}:${input.code}`);
     if (!timingSafeEqual(Buffer.from(given), Buffer.from(challenge.codeHash))) {
       this.db.update(otpChallenges).set({ attempts: challenge.attempts + 1 }).where(eq(otpChallenges.id, challenge.id)).run();
+      const lockMs = this.lockout.fail('device', challenge.deviceId);
+      if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'device', lockMs });
       if (noiseSessionId) this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'otp_invalid' });
       throw new CloudError(401, 'otp_invalid', 'Wrong code.');
     }
@@ -153,6 +260,7 @@ export class AuthService {
       }
       tx.insert(authTokens).values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt }).run();
     });
+    this.lockout.clear('device', challenge.deviceId);
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: challenge.deviceId, noise: noiseSessionId !== null });
     if (noiseSessionId) {
       this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: challenge.deviceId, sessionId: noiseSessionId });
@@ -170,11 +278,6 @@ export class AuthService {
   refresh(token: string, proof: { noise_session_id?: string | undefined; noise_signature?: string | undefined; last_handshake_at?: string | undefined }): { token: string; expiresAt: string; noiseSessionId: string } {
     const principal = this.authenticate(`Noise ${token}`);
     const noiseSessionId = this.checkNoise({ challenge_id: '', code: '', ...proof }, principal.deviceId);
-    const session = this.db.select().from(noiseSessions).where(eq(noiseSessions.id, noiseSessionId)).get()!;
-    if (!session.clientKeyProven) {
-      this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'noise_key_unproven' });
-      throw new CloudError(401, 'noise_handshake', 'A token refresh needs an IK handshake (it proves the node key); redo the handshake with IK.');
-    }
     const fresh = randomBytes(32).toString('base64url');
     const expiresAt = this.iso(this.timings.tokenTtlMs);
     const now = this.iso();
@@ -210,6 +313,11 @@ export class AuthService {
     const given = Buffer.from(input.noise_signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return fail(new CloudError(401, 'noise_signature_invalid', 'noise_signature does not match this Noise session.'));
+    }
+    // NX only states the client key: anyone can claim any node's key there. A token that acts as a device
+    // comes only from a handshake that proved its private key (IK; a first contact does NX, then IK).
+    if (!s.clientKeyProven) {
+      return fail(new CloudError(401, 'noise_key_unproven', 'This handshake did not prove the device key (NX only states it): do an IK handshake with the cloud key learned from NX, and use that session.'));
     }
     return s.id;
   }

@@ -7,6 +7,7 @@ import { HandshakeState, NoiseError, type KeyPair } from '../shared/crypto/noise
 import { NODE_NOISE_SUITE } from '../main/core/crypto/node-noise.js';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { AuthService } from './auth-service.js';
+import { CloudError } from './errors.js';
 import type { Telemetry } from './telemetry.js';
 import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload } from '../shared/cloud/noise-login.js';
 
@@ -15,6 +16,8 @@ export { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type 
 export const NOISE_CLOSE_OK = 1000;
 export const NOISE_CLOSE_CLIENT_ERROR = 4400;
 export const NOISE_CLOSE_SERVER_ERROR = 4500;
+/** The cloud holds too many unfinished handshakes (`too_many_attempts`): try again later. */
+export const NOISE_CLOSE_TOO_MANY = 4429;
 const FIRST_MESSAGE_TIMEOUT_MS = 15_000;
 
 
@@ -65,9 +68,11 @@ export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyP
         ws.close(NOISE_CLOSE_OK, 'handshake complete');
         opts.telemetry.emit({ name: 'messngr.noise.handshake.stop', pattern: p, sessionId: pending.id, durationMs: performance.now() - started });
       } catch (err) {
-        const code = err instanceof NoiseError ? err.code : 'internal_error';
+        const code = err instanceof NoiseError || err instanceof CloudError ? err.code : 'internal_error';
         opts.telemetry.emit({ name: 'messngr.noise.handshake.exception', pattern: p, code, durationMs: performance.now() - started });
-        if (err instanceof NoiseError) {
+        if (err instanceof CloudError) {
+          fail(ws, err.status === 429 ? NOISE_CLOSE_TOO_MANY : NOISE_CLOSE_CLIENT_ERROR, err.code, err.message);
+        } else if (err instanceof NoiseError) {
           fail(ws, NOISE_CLOSE_CLIENT_ERROR, 'noise_handshake_failed', `${p} handshake failed (${err.code}): ${err.message}` + (p === 'IK' && err.code === 'decrypt_failed' ? ' (was the cloud\'s static key you pinned replaced?)' : ''));
         } else {
           opts.log(`noise handshake: unexpected error: ${(err as Error).stack ?? String(err)}`);

@@ -2,7 +2,7 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { AuthService, DEFAULT_AUTH_TIMINGS, type AuthTimings } from './auth-service.js';
+import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits, type AuthTimings } from './auth-service.js';
 import { createCloudApp } from './app.js';
 import { openCloudDatabase } from './db/open.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
@@ -24,6 +24,8 @@ export interface CloudOptions {
   host?: string;
   otpSender?: OtpSender;
   timings?: Partial<AuthTimings>;
+  /** Login rate limits, lockout and table caps (default DEFAULT_AUTH_LIMITS). */
+  limits?: Partial<AuthLimits>;
   log?: (msg: string) => void;
   /** Process metrics (CPU, memory, event loop) in /metrics too; off in tests. */
   defaultMetrics?: boolean;
@@ -55,7 +57,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const staticKey = loadOrCreateStaticKey(opts.dataDir);
   const database = openCloudDatabase(opts.dataDir);
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
-  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings });
+  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
+  const pruneLogins = () => { try { auth.prune(); } catch (err) { log(`auth: prune failed: ${(err as Error).message}`); } };
+  pruneLogins();
+  // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
+  const loginPrune = setInterval(pruneLogins, 60_000);
+  loginPrune.unref();
   const directory = new KeyDirectory(database.db);
   const store = new RelayStore(database.db, directory);
   store.pruneDelivered();
@@ -82,6 +89,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   } catch (err) {
     hub.stop();
     clearInterval(prune);
+    clearInterval(loginPrune);
     database.close();
     wss.close();
     throw err;
@@ -94,6 +102,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     stop: async () => {
       hub.stop();
       clearInterval(prune);
+      clearInterval(loginPrune);
       for (const c of wss.clients) c.terminate();
       wss.close();
       await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });

@@ -12,7 +12,9 @@ export type TelemetryEvent =
   | { name: 'messngr.noise.token.issue'; deviceId: string; noise: boolean }
   | { name: 'messngr.noise.token.register'; deviceId: string; sessionId: string }
   | { name: 'messngr.noise.token.verify'; deviceId: string }
-  | { name: 'messngr.noise.token.verify.failure'; code: string };
+  | { name: 'messngr.noise.token.verify.failure'; code: string }
+  /** A device id or source address was locked out after too many failed logins (code = the scope). */
+  | { name: 'messngr.auth.lockout'; code: 'device' | 'address'; lockMs: number };
 
 export type TelemetryEventName = TelemetryEvent['name'];
 
@@ -20,7 +22,7 @@ export const TELEMETRY_EVENT_NAMES: readonly TelemetryEventName[] = [
   'messngr.noise.handshake.start', 'messngr.noise.handshake.stop', 'messngr.noise.handshake.exception',
   'messngr.auth.noise.handshake.success', 'messngr.auth.noise.handshake.failure',
   'messngr.noise.token.issue', 'messngr.noise.token.register', 'messngr.noise.token.verify',
-  'messngr.noise.token.verify.failure',
+  'messngr.noise.token.verify.failure', 'messngr.auth.lockout',
 ];
 
 export class Telemetry {

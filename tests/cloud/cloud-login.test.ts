@@ -162,7 +162,7 @@ describe('reference cloud: Noise + OTP login', () => {
     assert.ok(counter(afterText, 'messngr.auth.noise.handshake.failure', 'noise_handshake') > counter(before, 'messngr.auth.noise.handshake.failure', 'noise_handshake'));
   });
 
-  it('flag on: a token from the plain flow gets noise_handshake; NX login works too', async () => {
+  it('flag on: a token from the plain flow gets noise_handshake; a first contact (NX, then IK) logs in', async () => {
     cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
     const plainToken = await (async () => {
       const { challengeId, code } = await challenge(cloud, otp, client);
@@ -172,7 +172,9 @@ describe('reference cloud: Noise + OTP login', () => {
     const refused = await get(cloud, '/api/me', plainToken);
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error, 'noise_handshake');
-    const s = await cloudHandshake({ url: cloud.url, staticKey: client });
+    const s = await cloudHandshakeWithPin({ url: cloud.url, staticKey: client });
+    assert.equal(s.pattern, 'IK', 'NX only learns the cloud key; the login uses the IK that follows');
+    assert.deepEqual(s.cloudStaticKey, cloud.publicKey);
     const token = await noiseLogin(cloud, otp, client, s);
     assert.equal((await get(cloud, '/api/me', token)).status, 200);
   });
@@ -246,7 +248,7 @@ describe('reference cloud: Noise + OTP login', () => {
     const nx = await cloudHandshake({ url: cloud.url, staticKey: client });
     const viaNx = await refresh(fresh, nx);
     assert.equal(viaNx.status, 401);
-    assert.equal(viaNx.body.error, 'noise_handshake');
+    assert.equal(viaNx.body.error, 'noise_key_unproven');
     // Another node's handshake cannot renew this node's token.
     const other = NODE_X25519.generateKeyPair();
     const foreign = await cloudHandshake({ url: cloud.url, staticKey: other, pinnedCloudKey: pinned });

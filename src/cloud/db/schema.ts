@@ -1,6 +1,6 @@
 // The cloud's SQLite schema (drizzle). Changing it: edit here, run
 // `npx drizzle-kit generate --config drizzle.cloud.config.ts`, commit the new SQL in migrations-cloud/.
-import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, primaryKey, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One finished Noise handshake (NX or IK). session_token is the HMAC key of noise_signature (docs/cloud.md). */
 export const noiseSessions = sqliteTable('noise_sessions', {
@@ -18,7 +18,7 @@ export const noiseSessions = sqliteTable('noise_sessions', {
   expiresAt: text('expires_at').notNull(),
   /** Set once an OTP verify consumed this handshake (one login per handshake). */
   usedAt: text('used_at'),
-});
+}, (t) => [index('noise_sessions_expires').on(t.expiresAt)]);
 
 /** OTP challenges. Only a hash of the code is kept. */
 export const otpChallenges = sqliteTable('otp_challenges', {
@@ -29,7 +29,25 @@ export const otpChallenges = sqliteTable('otp_challenges', {
   expiresAt: text('expires_at').notNull(),
   attempts: integer('attempts').notNull().default(0),
   usedAt: text('used_at'),
-});
+}, (t) => [index('otp_challenges_device').on(t.deviceId), index('otp_challenges_expires').on(t.expiresAt)]);
+
+/**
+ * Failed login attempts across challenges, per device id (scope 'device') and per source address (scope
+ * 'address'; an IPv6 address counts by its /64). In the database, not in memory, so a restart of the cloud does
+ * not hand an attacker a fresh set of guesses. Rows are pruned a day after their last failure.
+ */
+export const loginFailures = sqliteTable('login_failures', {
+  scope: text('scope', { enum: ['device', 'address'] }).notNull(),
+  key: text('key').notNull(),
+  /** Failures counted since window_started_at. */
+  failures: integer('failures').notNull(),
+  windowStartedAt: text('window_started_at').notNull(),
+  /** Refused until then (ISO time); null while not locked. */
+  lockedUntil: text('locked_until'),
+  /** How many lockouts in a row: each one lasts twice as long as the previous (backoff). */
+  lockouts: integer('lockouts').notNull().default(0),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.scope, t.key] }), index('login_failures_updated').on(t.updatedAt)]);
 
 /** Bearer tokens (`Authorization: Noise <token>`). Only SHA-256 of the token is kept. */
 export const authTokens = sqliteTable('auth_tokens', {

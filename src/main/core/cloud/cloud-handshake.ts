@@ -73,12 +73,16 @@ export function cloudHandshake(opts: { url: string; staticKey: KeyPair; pinnedCl
   });
 }
 
-/** First contact: NX, then compare with a key pinned earlier (if any). */
+/**
+ * A Session that proved this node's key: IK with the pinned cloud key; on first contact (or preferIK: false)
+ * NX to learn the cloud's key (compared with a pin, if any), then IK with it. The NX Session itself is never
+ * used: NX only states the client key, and the cloud gives a login or a refresh only to a proven one.
+ */
 export async function cloudHandshakeWithPin(opts: { url: string; staticKey: KeyPair; pinnedCloudKey?: Uint8Array | undefined; preferIK?: boolean }): Promise<CloudNoiseSession> {
   if (opts.pinnedCloudKey && opts.preferIK !== false) return cloudHandshake(opts);
   const s = await cloudHandshake({ url: opts.url, staticKey: opts.staticKey });
   if (opts.pinnedCloudKey && !Buffer.from(opts.pinnedCloudKey).equals(Buffer.from(s.cloudStaticKey))) {
     throw new CloudHandshakeError('cloud_key_changed', `WARNING: the cloud's static key changed (pinned ${Buffer.from(opts.pinnedCloudKey).toString('base64url')}, got ${Buffer.from(s.cloudStaticKey).toString('base64url')})`);
   }
-  return s;
+  return cloudHandshake({ url: opts.url, staticKey: opts.staticKey, pinnedCloudKey: s.cloudStaticKey });
 }
