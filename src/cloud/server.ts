@@ -26,6 +26,8 @@ export interface CloudOptions {
   defaultMetrics?: boolean;
   /** How often relay sockets re-check their token (default TOKEN_RECHECK_MS). */
   tokenRecheckMs?: number;
+  /** Most rows one node's relay queue may hold (RELAY_QUEUE_CAP; tests shrink it). */
+  relayQueueCap?: number;
 }
 
 export interface RunningCloud {
@@ -54,7 +56,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
   const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings });
   const directory = new KeyDirectory(database.db);
-  const store = new RelayStore(database.db, directory);
+  const store = new RelayStore(database.db, directory, Date.now, opts.relayQueueCap);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
