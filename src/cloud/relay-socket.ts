@@ -38,7 +38,7 @@ export function relaySocket(d: { hub: RelayHub; writer: RelayWriter; node: strin
     const f = parsed.data;
     if (f.type === 'ack') {
       link?.acked(f.seq);
-      return d.writer.ack(d.node, f.seq).then(() => null);
+      return d.writer.ack(d.node, f.seq, f.refused).then(() => null);
     }
     let envelope: Envelope;
     try {

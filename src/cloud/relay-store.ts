@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Envelope } from '../shared/e2ee/index.js';
-import type { RelayRejectCode } from '../shared/wire/relay.js';
+import type { RelayRefusalCode, RelayRejectCode } from '../shared/wire/relay.js';
 import { sqliteOf, type CloudDb } from './db/open.js';
 import type { KeyDirectory } from './key-directory.js';
 
@@ -20,6 +20,17 @@ export type AcceptResult =
 /** One queue row ready to go out, already in its wire form (the body is spliced in, never re-parsed). */
 export interface QueuedFrame { seq: number; frame: string }
 
+/**
+ * Most rows (deliveries and receipts) one node's queue may hold. A send that would queue a delivery for a node
+ * at its cap is `rejected` with recipient_backlog_full, and a node whose own queue is at its cap may not send
+ * (sender_backlog_full: its receipts would pile up unbounded). Why 10,000: a home that is offline for a week of
+ * busy chat stays under it, and it bounds one node's share of the cloud's disk to about 10,000 envelopes.
+ */
+export const RELAY_QUEUE_CAP = 10_000;
+
+/** Queue row kinds: a delivery, a receipt ("delivered"), a refusal receipt ("failed": the node refused to store). */
+type QueueKind = 'deliver' | 'receipt' | 'refusal';
+
 /** How long the id and body hash of a fully delivered envelope are kept for idempotent resends. */
 export const DELIVERED_MEMORY_MS = 7 * 24 * 60 * 60_000;
 
@@ -30,21 +41,27 @@ export class RelayStore {
     envelopeBody: Statement<[string], string>;
     deliveredHash: Statement<[string], string>;
     insertEnvelope: Statement<[string, string, string, string]>;
-    insertQueue: Statement<[string, 'deliver' | 'receipt', string, string, string]>;
-    queueRow: Statement<[number, string], { kind: 'deliver' | 'receipt'; envelopeId: string; deviceIds: string }>;
+    insertQueue: Statement<[string, QueueKind, string, string, string]>;
+    queueRow: Statement<[number, string], { kind: QueueKind; envelopeId: string; deviceIds: string }>;
     deleteQueueRow: Statement<[number]>;
     envelopeFromAndBody: Statement<[string], { fromNode: string; body: string }>;
     deliveriesLeft: Statement<[string], number>;
     deleteEnvelope: Statement<[string]>;
     insertDelivered: Statement<[string, string, string]>;
-    receiptDevices: Statement<[string, string], string>;
-    deleteReceipt: Statement<[string, string]>;
+    receiptDevices: Statement<[string, string, string], string>;
+    deleteReceipt: Statement<[string, string, string]>;
     pending: Statement<[string], number>;
-    framesAfter: Statement<[string, number, number], { seq: number; kind: 'deliver' | 'receipt'; envelopeId: string; deviceIds: string; body: string | null }>;
+    framesAfter: Statement<[string, number, number], { seq: number; kind: QueueKind; envelopeId: string; deviceIds: string; body: string | null }>;
     pruneDelivered: Statement<[string]>;
   };
 
-  constructor(db: CloudDb, private readonly directory: KeyDirectory, private readonly now: () => number = Date.now) {
+  /**
+   * Rows per node's queue, read once per node and kept up to date by accept()/ack(), so the cap costs no count
+   * on the hot path. Only the writer's transaction changes the queue; it calls forgetCounts() when one rolls back.
+   */
+  private readonly counts = new Map<string, number>();
+
+  constructor(db: CloudDb, private readonly directory: KeyDirectory, private readonly now: () => number = Date.now, private readonly queueCap = RELAY_QUEUE_CAP) {
     const s = sqliteOf(db);
     this.q = {
       envelopeBody: s.prepare<[string], string>('SELECT body FROM relay_envelopes WHERE id = ?').pluck(),
@@ -58,8 +75,8 @@ export class RelayStore {
       deliveriesLeft: s.prepare<[string], number>("SELECT count(*) FROM relay_queue WHERE kind = 'deliver' AND envelope_id = ?").pluck(),
       deleteEnvelope: s.prepare('DELETE FROM relay_envelopes WHERE id = ?'),
       insertDelivered: s.prepare('INSERT INTO relay_delivered (id, body_sha256, delivered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-      receiptDevices: s.prepare<[string, string], string>("SELECT device_ids FROM relay_queue WHERE kind = 'receipt' AND envelope_id = ? AND to_node = ?").pluck(),
-      deleteReceipt: s.prepare("DELETE FROM relay_queue WHERE kind = 'receipt' AND envelope_id = ? AND to_node = ?"),
+      receiptDevices: s.prepare<[string, string, string], string>('SELECT device_ids FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?').pluck(),
+      deleteReceipt: s.prepare('DELETE FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?'),
       pending: s.prepare<[string], number>('SELECT count(*) FROM relay_queue WHERE to_node = ?').pluck(),
       // Served by the index (to_node, seq).
       framesAfter: s.prepare(
@@ -71,6 +88,21 @@ export class RelayStore {
   }
 
   private iso(): string { return new Date(this.now()).toISOString(); }
+
+  private count(node: string): number {
+    let n = this.counts.get(node);
+    if (n === undefined) { n = this.q.pending.get(node)!; this.counts.set(node, n); }
+    return n;
+  }
+
+  private bump(node: string, by: number): void {
+    this.counts.set(node, this.count(node) + by);
+  }
+
+  /** A transaction rolled back: the kept counts may be ahead of the disk; read them again when needed. */
+  forgetCounts(): void {
+    this.counts.clear();
+  }
 
   /**
    * Stores `envelope` (already shape-checked; `body` its canonical JSON) from `fromNode` and queues one
@@ -91,6 +123,9 @@ export class RelayStore {
     const unknown = envelope.to.filter((d) => !nodes.has(d));
     if (unknown.length > 0) return { ok: false, error: 'unknown_recipient', message: `not in the key directory: ${unknown.join(', ')}.` };
 
+    if (this.count(fromNode) >= this.queueCap) {
+      return { ok: false, error: 'sender_backlog_full', message: `this node has ${this.queueCap} deliveries and receipts waiting for its ack; ack them before sending.` };
+    }
     // One delivery per recipient node, carrying the devices it serves (`to` is sorted, so these are too).
     const byNode = new Map<string, string[]>();
     for (const d of envelope.to) {
@@ -98,25 +133,40 @@ export class RelayStore {
       const list = byNode.get(n);
       if (list) list.push(d); else byNode.set(n, [d]);
     }
+    // Refused before anything is stored: nothing accepted is ever dropped for a full queue.
+    for (const n of byNode.keys()) {
+      if (this.count(n) >= this.queueCap) {
+        return { ok: false, error: 'recipient_backlog_full', message: `the node serving ${byNode.get(n)!.join(', ')} has ${this.queueCap} messages waiting; it must collect them first.` };
+      }
+    }
     const at = this.iso();
     this.q.insertEnvelope.run(envelope.id, fromNode, body, at);
-    for (const [toNode, devices] of byNode) this.q.insertQueue.run(toNode, 'deliver', envelope.id, JSON.stringify(devices), at);
+    for (const [toNode, devices] of byNode) {
+      this.q.insertQueue.run(toNode, 'deliver', envelope.id, JSON.stringify(devices), at);
+      this.bump(toNode, 1);
+    }
     return { ok: true, touched: [...byNode.keys()] };
   }
 
   /**
    * `node` has stored queue row `seq`: forget it. For a delivery, tell the sending node with a receipt, and drop
    * the envelope once every recipient node has it. An unknown seq, or another node's, changes nothing (acks
-   * may repeat after a reconnect). Returns the nodes whose queue got new rows.
+   * may repeat after a reconnect). With `refused`, the node did not store it for those devices (of the row's):
+   * the sender gets a refusal receipt for them, a receipt for the rest. Returns the nodes whose queue got new rows.
    */
-  ack(node: string, seq: number): string[] {
+  ack(node: string, seq: number, refused?: { device_ids: string[]; error: RelayRefusalCode }): string[] {
     const row = this.q.queueRow.get(seq, node);
     if (!row) return [];
     this.q.deleteQueueRow.run(seq);
+    this.bump(node, -1);
     if (row.kind !== 'deliver') return [];
     const env = this.q.envelopeFromAndBody.get(row.envelopeId);
     if (!env) return [];
-    this.queueReceipt(env.fromNode, row.envelopeId, row.deviceIds);
+    const devices = JSON.parse(row.deviceIds) as string[];
+    const no = new Set(refused?.device_ids.filter((d) => devices.includes(d)) ?? []);
+    const stored = devices.filter((d) => !no.has(d));
+    if (stored.length > 0) this.queueReceipt(env.fromNode, 'receipt', row.envelopeId, no.size > 0 ? JSON.stringify(stored) : row.deviceIds);
+    if (no.size > 0) this.queueReceipt(env.fromNode, 'refusal', row.envelopeId, JSON.stringify([...no]));
     if (this.q.deliveriesLeft.get(row.envelopeId) === 0) {
       this.q.deleteEnvelope.run(row.envelopeId);
       this.q.insertDelivered.run(row.envelopeId, sha256(env.body), this.iso());
@@ -130,14 +180,18 @@ export class RelayStore {
    * then see {A} and later {A, B}; receipts only ever add devices, so that is harmless. `devices` is the JSON
    * array of the acked delivery row (written by accept()).
    */
-  private queueReceipt(toNode: string, envelopeId: string, devices: string): void {
-    const prev = this.q.receiptDevices.get(envelopeId, toNode);
+  private queueReceipt(toNode: string, kind: 'receipt' | 'refusal', envelopeId: string, devices: string): void {
+    const prev = this.q.receiptDevices.get(kind, envelopeId, toNode);
     let all = devices;
     if (prev !== undefined) {
       all = JSON.stringify([...new Set([...(JSON.parse(prev) as string[]), ...(JSON.parse(devices) as string[])])].sort());
-      this.q.deleteReceipt.run(envelopeId, toNode);
+      this.q.deleteReceipt.run(kind, envelopeId, toNode);
+      this.bump(toNode, -1);
     }
-    this.q.insertQueue.run(toNode, 'receipt', envelopeId, all, this.iso());
+    // Receipts are not held to the cap (refusing one would lose an outcome the sender waits for); they are
+    // bounded anyway: a node at its cap may not send, so it cannot earn new ones.
+    this.q.insertQueue.run(toNode, kind, envelopeId, all, this.iso());
+    this.bump(toNode, 1);
   }
 
   /** How many rows wait for `node` (the hello's `pending`). */
@@ -155,7 +209,7 @@ export class RelayStore {
       // store wrote (the validated envelope, a JSON array of device ids), so they are spliced in as they are.
       frame: r.kind === 'deliver'
         ? `{"type":"deliver","seq":${r.seq},"envelope":${r.body ?? 'null'}}`
-        : `{"type":"receipt","seq":${r.seq},"id":${JSON.stringify(r.envelopeId)},"device_ids":${r.deviceIds}}`,
+        : `{"type":"receipt","seq":${r.seq},"id":${JSON.stringify(r.envelopeId)},"device_ids":${r.deviceIds}${r.kind === 'refusal' ? ',"error":"recipient_backlog_full"' : ''}}`,
     }));
   }
 

@@ -5,10 +5,11 @@
 import type { Envelope } from '../shared/e2ee/index.js';
 import { sqliteOf, type CloudDb } from './db/open.js';
 import type { AcceptResult, RelayStore } from './relay-store.js';
+import type { RelayRefusalCode } from '../shared/wire/relay.js';
 
 type Op =
   | { kind: 'send'; node: string; envelope: Envelope; body: string }
-  | { kind: 'ack'; node: string; seq: number };
+  | { kind: 'ack'; node: string; seq: number; refused?: { device_ids: string[]; error: RelayRefusalCode } | undefined };
 
 interface Pending { op: Op; done: (r: AcceptResult | null) => void; fail: (err: unknown) => void }
 
@@ -21,7 +22,7 @@ export class RelayWriter {
   constructor(db: CloudDb, private readonly store: RelayStore, private readonly committed: (touched: Set<string>) => void) {
     this.apply = sqliteOf(db).transaction((batch: Pending[], touched: Set<string>) => batch.map(({ op }) => {
       if (op.kind === 'ack') {
-        for (const n of this.store.ack(op.node, op.seq)) touched.add(n);
+        for (const n of this.store.ack(op.node, op.seq, op.refused)) touched.add(n);
         return null;
       }
       const r = this.store.accept(op.node, op.envelope, op.body);
@@ -34,8 +35,8 @@ export class RelayWriter {
     return this.submit({ kind: 'send', node, envelope, body }) as Promise<AcceptResult>;
   }
 
-  ack(node: string, seq: number): Promise<void> {
-    return this.submit({ kind: 'ack', node, seq }).then(() => undefined);
+  ack(node: string, seq: number, refused?: { device_ids: string[]; error: RelayRefusalCode }): Promise<void> {
+    return this.submit({ kind: 'ack', node, seq, refused }).then(() => undefined);
   }
 
   private submit(op: Op): Promise<AcceptResult | null> {
@@ -53,6 +54,7 @@ export class RelayWriter {
     try {
       results = this.apply(batch, touched);
     } catch (err) {
+      this.store.forgetCounts();
       for (const b of batch) b.fail(err);
       return;
     }

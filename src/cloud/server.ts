@@ -31,6 +31,8 @@ export interface CloudOptions {
   defaultMetrics?: boolean;
   /** How often relay sockets re-check their token (default TOKEN_RECHECK_MS). */
   tokenRecheckMs?: number;
+  /** Most rows one node's relay queue may hold (RELAY_QUEUE_CAP; tests shrink it). */
+  relayQueueCap?: number;
 }
 
 export interface RunningCloud {
@@ -64,7 +66,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const loginPrune = setInterval(pruneLogins, 60_000);
   loginPrune.unref();
   const directory = new KeyDirectory(database.db);
-  const store = new RelayStore(database.db, directory);
+  const store = new RelayStore(database.db, directory, Date.now, opts.relayQueueCap);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.

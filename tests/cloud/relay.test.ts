@@ -625,3 +625,89 @@ describe('cloud relay across a restart', () => {
     }
   });
 });
+
+describe('relay backlog caps (a node that never acks)', () => {
+  let dir: string;
+  let cloud: RunningCloud;
+  const otp = new MemoryOtpSender();
+  const CAP = 5;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'salita-relay-cap-'));
+    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, relayQueueCap: CAP });
+  });
+  after(async () => {
+    await cloud.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops the queue of a node that reads but never acks at its cap, refuses with recipient_backlog_full, loses nothing accepted', async () => {
+    const a = await loginNode(cloud, otp);
+    const b = await loginNode(cloud, otp);
+    const [a1, b1] = [device('cap-a1'), device('cap-b1')];
+    await publish(cloud, a, [a1]);
+    await publish(cloud, b, [b1]);
+    const ra = await Relay.connect(cloud, a);
+    const rb = await Relay.connect(cloud, b); // reads every delivery, acks none
+    const accepted: string[] = [];
+    const refused: string[] = [];
+    for (let i = 0; i < CAP * 4; i++) {
+      const env = envelope(a1, [b1]);
+      ra.send(env);
+      const ans = await ra.answer(env.id);
+      if (ans.type === 'accepted') accepted.push(env.id);
+      else { assert.equal(ans.error, 'recipient_backlog_full'); refused.push(env.id); }
+    }
+    assert.equal(accepted.length, CAP);
+    assert.equal(refused.length, CAP * 3);
+    const q = new Database(join(dir, 'cloud.db'), { readonly: true });
+    try {
+      assert.equal((q.prepare('SELECT count(*) AS n FROM relay_queue WHERE to_node = ?').get(b.id) as { n: number }).n, CAP);
+    } finally { q.close(); }
+    // Every accepted envelope reaches b; once b acks them, a gets its receipts and b's queue takes more again.
+    const got = await rb.waitCount(delivers, CAP, 'deliveries');
+    assert.deepEqual(got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id).sort(), [...accepted].sort());
+    for (const f of got) rb.ack((f as Extract<Frame, { type: 'deliver' }>).seq);
+    const rs = await ra.waitCount((f) => f.type === 'receipt' && accepted.includes(f.id), CAP, 'receipts');
+    for (const f of rs) ra.ack((f as Extract<Frame, { type: 'receipt' }>).seq);
+    await ra.barrier();
+    const after = envelope(a1, [b1]);
+    ra.send(after);
+    assert.equal((await ra.answer(after.id)).type, 'accepted');
+    await ra.close();
+    await rb.close();
+  });
+
+  it('an ack with a refusal turns into a failure receipt for the sender; a sender whose own queue is full may not send', async () => {
+    const a = await loginNode(cloud, otp);
+    const b = await loginNode(cloud, otp);
+    const [a1, b1] = [device('ref-a1'), device('ref-b1')];
+    await publish(cloud, a, [a1]);
+    await publish(cloud, b, [b1]);
+    const ra = await Relay.connect(cloud, a);
+    const rb = await Relay.connect(cloud, b);
+    const env = envelope(a1, [b1]);
+    ra.send(env);
+    assert.equal((await ra.answer(env.id)).type, 'accepted');
+    const d = await rb.waitFor<Extract<Frame, { type: 'deliver' }>>((f) => delivers(f) && f.envelope.id === env.id, 'delivery');
+    rb.sendRaw(JSON.stringify({ type: 'ack', seq: d.seq, refused: { device_ids: [b1.id], error: 'recipient_backlog_full' } }));
+    const r = await ra.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id, 'receipt');
+    assert.equal(r.error, 'recipient_backlog_full');
+    assert.deepEqual(r.device_ids, [b1.id]);
+    await rb.barrier();
+    // a never acks its receipts: fill a's own queue with receipts, then a may not send (its receipts would pile up).
+    for (let i = 0; i < CAP - 1; i++) {
+      const e = envelope(a1, [b1]);
+      ra.send(e);
+      assert.equal((await ra.answer(e.id)).type, 'accepted');
+      const dd = await rb.waitFor<Extract<Frame, { type: 'deliver' }>>((f) => delivers(f) && f.envelope.id === e.id, 'delivery');
+      rb.ack(dd.seq);
+      await ra.waitFor((f) => receipts(f) && f.id === e.id, 'receipt');
+    }
+    const blocked = envelope(a1, [b1]);
+    ra.send(blocked);
+    const ans = await ra.answer(blocked.id);
+    assert.equal(ans.type === 'rejected' && ans.error, 'sender_backlog_full');
+    await ra.close();
+    await rb.close();
+  });
+});

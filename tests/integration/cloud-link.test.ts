@@ -614,3 +614,92 @@ describe('an envelope from a sender this node has not seen in the directory yet'
     }
   });
 });
+
+describe('message backlog caps (node side)', () => {
+  const otp = new MemoryOtpSender();
+  let cloudDir: string;
+  let cloud: RunningCloud;
+  before(async () => {
+    cloudDir = tempDir('salita-cloud-cap-');
+    cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+  });
+  after(async () => {
+    await cleanupAll();
+    await cloud.stop();
+  });
+  const uiKeys = async (n: TestNode) => {
+    const privateKey = x25519.utils.randomSecretKey();
+    const k = { device_id: `${n.identity.node_id}.ui`, privateKey, publicKey: x25519.getPublicKey(privateKey) };
+    assert.equal((await n.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(k.publicKey) } })).status, 200);
+    return k;
+  };
+  const statusOf = async (n: TestNode, id: string) => (await n.admin('/api/admin/messages/outbox')).body.messages?.find((m: any) => m.id === id);
+
+  it('a device that never acks: its inbox stops at the cap, the sender sees failed/recipient_backlog_full, after an ack messages flow again', async () => {
+    const CAP = 3;
+    const a = await startTestNode({ cloud: FAST });
+    const b = await startTestNode({ cloud: FAST, messaging: { inboxPerDevice: CAP } });
+    await linkedTo(a, cloud, otp);
+    await linkedTo(b, cloud, otp);
+    const ka = await uiKeys(a);
+    const kb = await uiKeys(b);
+    await eventually(async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id), 'B in A\'s directory');
+    const send = async () => {
+      const envelope = seal(new TextEncoder().encode('flood'), { from: ka, to: [{ device_id: kb.device_id, publicKey: kb.publicKey }] });
+      const r = await a.admin('/api/admin/messages', { body: { envelope } });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      return envelope.id;
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < CAP * 3; i++) ids.push(await send());
+    const final = await eventually(async () => {
+      const all = await Promise.all(ids.map((id) => statusOf(a, id)));
+      return all.every((m) => m?.status === 'delivered' || m?.status === 'failed') ? all : undefined;
+    }, 'every message delivered or failed');
+    assert.equal(final.filter((m: any) => m.status === 'delivered').length, CAP);
+    const failed = final.filter((m: any) => m.status === 'failed');
+    assert.equal(failed.length, CAP * 2);
+    for (const m of failed) assert.equal(m.error, 'recipient_backlog_full');
+    const inbox = await b.admin('/api/admin/messages/inbox');
+    assert.equal(inbox.body.messages.length, CAP);
+    // The device collects: new messages are stored again.
+    assert.equal((await b.admin('/api/admin/messages/inbox/ack', { body: { up_to_seq: inbox.body.next_after } })).status, 200);
+    const again = await send();
+    await eventually(async () => (await statusOf(a, again))?.status === 'delivered', 'delivered after the ack');
+  });
+
+  it('a device sending while the cloud is away: 429 outbox_full at the cap, nothing accepted is lost', async () => {
+    const CAP = 3;
+    const dir = tempDir('salita-cloud-away-');
+    let away = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+    const port = new URL(away.url).port;
+    const a = await startTestNode({ cloud: FAST, messaging: { outboxPerDevice: CAP } });
+    const b = await startTestNode({ cloud: FAST });
+    await linkedTo(a, away, otp);
+    await linkedTo(b, away, otp);
+    const ka = await uiKeys(a);
+    const kb = await uiKeys(b);
+    await eventually(async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id), 'B in A\'s directory');
+    await away.stop();
+    await waitStatus(a, 'reconnecting');
+    const accepted: string[] = [];
+    let full: any;
+    for (let i = 0; i < CAP * 3; i++) {
+      const envelope = seal(new TextEncoder().encode('offline'), { from: ka, to: [{ device_id: kb.device_id, publicKey: kb.publicKey }] });
+      const r = await a.admin('/api/admin/messages', { body: { envelope } });
+      if (r.status === 202) accepted.push(envelope.id);
+      else { full = r; break; }
+    }
+    assert.equal(accepted.length, CAP);
+    assert.equal(full.status, 429);
+    assert.equal(full.body.error, 'outbox_full');
+    assert.equal(typeof full.body.message, 'string');
+    away = await startCloud({ dataDir: dir, port: Number(port), otpSender: otp, log: () => {} });
+    try {
+      await eventually(async () => {
+        const all = await Promise.all(accepted.map((id) => statusOf(a, id)));
+        return all.every((m) => m?.status === 'delivered');
+      }, 'every accepted message delivered');
+    } finally { await away.stop(); }
+  });
+});

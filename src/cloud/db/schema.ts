@@ -98,9 +98,10 @@ export const relayEnvelopes = sqliteTable('relay_envelopes', {
 export const relayQueue = sqliteTable('relay_queue', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   toNode: text('to_node').notNull(),
-  kind: text('kind', { enum: ['deliver', 'receipt'] }).notNull(),
+  kind: text('kind', { enum: ['deliver', 'receipt', 'refusal'] }).notNull(),
   envelopeId: text('envelope_id').notNull(),
-  /** JSON array: for 'deliver' the recipient devices this node serves; for 'receipt' the devices that have it. */
+  /** JSON array: for 'deliver' the recipient devices this node serves; for 'receipt' the devices that have it; for
+   * 'refusal' (a receipt saying "failed", no schema change: the column is plain text) the devices whose node refused it. */
   deviceIds: text('device_ids').notNull(),
   createdAt: text('created_at').notNull(),
 }, (t) => [

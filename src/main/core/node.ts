@@ -15,7 +15,7 @@ import { PeerLinkRepository } from './db/peer-link-repository.js';
 import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
 import { DeviceSockets } from './http/device-sockets.js';
-import { MessageStore, type DevicePush } from './messaging/message-store.js';
+import { MessageStore, type DevicePush, type MessageStoreCaps } from './messaging/message-store.js';
 import { keyFileSecretBox, type SecretBox } from './secrets/secret-box.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { ChangeFeed } from './events/change-feed.js';
@@ -60,6 +60,8 @@ export interface NodeOptions {
   discovery?: Discovery;
   /** Cloud link tuning (tests shrink the reconnect backoff and the directory refresh). */
   cloud?: Partial<CloudLinkOptions>;
+  /** Message store bounds (inbox and outbox caps per device; tests shrink them). */
+  messaging?: Partial<MessageStoreCaps>;
 }
 
 export interface SalitaNode {
@@ -138,6 +140,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     sendToUi: (frame: DevicePush) => feed.emit(frame),
     subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
     log: createLogger('messaging'),
+    caps: opts.messaging,
   });
   // The cloud link (cloud/cloud-link.ts): login, relay WebSocket, key directory; it drains `messaging`'s outbox.
   const cloud = new CloudLink({

@@ -38,27 +38,43 @@ export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
 //                                       `rejected` (final: the node drops it from its outbox and tells the
 //                                       sender's device why).
 //   ack     {type:'ack', seq}           The node has durably stored delivery `seq` (envelope or receipt).
+//           {type:'ack', seq, refused:{device_ids, error}}   Delivery `seq` is done with, but the node did NOT
+//                                       store it for `device_ids` (error: recipient_backlog_full, the device's
+//                                       inbox is at its cap). The cloud forgets the row either way and sends the
+//                                       sender a failure receipt for those devices.
 // cloud -> node
 //   hello     {type:'hello', device_id, pending}          First frame after the upgrade.
 //   accepted  {type:'accepted', id}
 //   rejected  {type:'rejected', id, error, message}       error: invalid_envelope | unknown_recipient |
-//                                                          sender_not_published | envelope_id_conflict
+//                                                          sender_not_published | envelope_id_conflict |
+//                                                          recipient_backlog_full (a recipient node's queue
+//                                                          is at its cap) | sender_backlog_full (this node's
+//                                                          own queue is: it must ack before it may send)
 //   deliver   {type:'deliver', seq, envelope}            For this node's devices; resent (same seq) until
 //                                                          acked, also after a reconnect. seq grows per node.
 //   receipt   {type:'receipt', seq, id, device_ids}      Envelope `id` (sent by this node) was stored by the
 //                                                          node(s) serving `device_ids`: "delivered".
+//             {type:'receipt', seq, id, device_ids, error}  With `error` (recipient_backlog_full): the node(s)
+//                                                          serving `device_ids` refused to store it: "failed".
 //   error     {type:'error', error, message}             A frame the cloud could not take (then it goes on).
 // Deliveries and receipts share one ordered queue per recipient node; `seq` is its position.
 
 export const RelaySendFrame = z.object({ type: z.literal('send'), envelope: Envelope }).strict();
-export const RelayAckFrame = z.object({ type: z.literal('ack'), seq: z.number().int().positive() }).strict();
+/** Why a recipient node acked a delivery without storing it for some of its devices. */
+export const RELAY_REFUSAL_CODES = ['recipient_backlog_full'] as const;
+export type RelayRefusalCode = (typeof RELAY_REFUSAL_CODES)[number];
+export const RelayAckFrame = z.object({
+  type: z.literal('ack'),
+  seq: z.number().int().positive(),
+  refused: z.object({ device_ids: z.array(DeviceId).min(1).max(64), error: z.enum(RELAY_REFUSAL_CODES) }).strict().optional(),
+}).strict();
 export const NodeToCloudFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('send'), envelope: z.unknown() }).strict(),
   RelayAckFrame,
 ]);
 export type NodeToCloudFrame = z.infer<typeof RelaySendFrame> | z.infer<typeof RelayAckFrame>;
 
-export const RELAY_REJECT_CODES = ['invalid_envelope', 'unknown_recipient', 'sender_not_published', 'envelope_id_conflict'] as const;
+export const RELAY_REJECT_CODES = ['invalid_envelope', 'unknown_recipient', 'sender_not_published', 'envelope_id_conflict', 'recipient_backlog_full', 'sender_backlog_full'] as const;
 export type RelayRejectCode = (typeof RELAY_REJECT_CODES)[number];
 
 export const CloudToNodeFrame = z.discriminatedUnion('type', [
@@ -66,7 +82,7 @@ export const CloudToNodeFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('accepted'), id: EnvelopeId }),
   z.object({ type: z.literal('rejected'), id: z.string(), error: z.enum(RELAY_REJECT_CODES), message: z.string() }),
   z.object({ type: z.literal('deliver'), seq: z.number().int().positive(), envelope: Envelope }),
-  z.object({ type: z.literal('receipt'), seq: z.number().int().positive(), id: EnvelopeId, device_ids: z.array(DeviceId).min(1) }),
+  z.object({ type: z.literal('receipt'), seq: z.number().int().positive(), id: EnvelopeId, device_ids: z.array(DeviceId).min(1), error: z.enum(RELAY_REFUSAL_CODES).optional() }),
   z.object({ type: z.literal('error'), error: z.string(), message: z.string() }),
 ]);
 export type CloudToNodeFrame = z.infer<typeof CloudToNodeFrame>;
@@ -86,7 +102,10 @@ export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
 // GET  /api/messages/outbox           -> {messages: MessageStatusView[]}   status of what this device sent
 // Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush.
 // Errors: 400 invalid_envelope, 403 sender_mismatch (from_device is not the calling device),
-//         409 cloud_not_linked (this node was never linked to a cloud). A cloud `rejected` (e.g. unknown_recipient)
+//         409 cloud_not_linked (this node was never linked to a cloud), 429 outbox_full (this device has too
+//         many envelopes waiting for the cloud; nothing was queued, try again once the cloud took some).
+//         A recipient whose inbox (or whose node's cloud queue) is at its cap: status 'failed' with error
+//         recipient_backlog_full. A cloud `rejected` (e.g. unknown_recipient)
 //         reaches the sender later as status 'failed' with the cloud's code in `error`.
 
 export const MessagingDirectory = z.object({

@@ -8,7 +8,7 @@
 // cloud said hello), reconnecting (the link dropped; the next attempt is at next_attempt_at).
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
-import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame } from '../../../shared/wire/relay.js';
+import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame, RelayRefusalCode } from '../../../shared/wire/relay.js';
 import type { MessageStorePort, OutboundEnvelope } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -43,6 +43,9 @@ export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
   handshakeTimeoutMs: 15_000,
   tokenRefreshRetryMs: 5 * 60_000,
 };
+
+/** What an ack says the node did not store, and why (see RelayAckFrame). */
+type Refusal = { device_ids: string[]; error: RelayRefusalCode };
 
 /** A token of unknown age (from an older cloud.json) is assumed to live this long: the cloud's default. */
 const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
@@ -547,13 +550,22 @@ export class CloudLink {
           this.inboundGate = this.inboundGate.then(() => this.learnSender(sender));
         }
         const gate = this.inboundGate;
-        this.inOrder(c, f.seq, async () => { await gate; if (store) await store.storeInbound(f.envelope); });
+        this.inOrder(c, f.seq, async () => {
+          await gate;
+          const r = store ? await store.storeInbound(f.envelope) : undefined;
+          // Acked either way (the cloud's queue must drain), but with the refusal the sender learns it failed.
+          return r && r.refused.length > 0 ? { device_ids: r.refused, error: 'recipient_backlog_full' } : undefined;
+        });
         return;
       }
       case 'receipt': {
         // Behind the same gate as deliveries, so the store sees every frame in arrival order.
         const gate = this.inboundGate;
-        this.inOrder(c, f.seq, async () => { await gate; await store?.delivered(f.id, f.device_ids); });
+        this.inOrder(c, f.seq, async () => {
+          await gate;
+          if (f.error) await store?.refused?.(f.id, f.device_ids, f.error);
+          else await store?.delivered(f.id, f.device_ids);
+        });
         return;
       }
       case 'error':
@@ -579,19 +591,20 @@ export class CloudLink {
    * the previous one settled, so the deliveries of one turn share one commit; the acks still go out in arrival
    * order, each only after its own work is done.
    */
-  private inOrder(c: RelayConnection, seq: number, work: () => Promise<void>): void {
-    const settle = async (done: Promise<void>): Promise<void> => {
+  private inOrder(c: RelayConnection, seq: number, work: () => Promise<Refusal | void>): void {
+    const settle = async (done: Promise<Refusal | void>): Promise<void> => {
+      let refused: Refusal | void;
       try {
-        await done;
+        refused = await done;
       } catch (err) {
         // Not acked: the cloud delivers it again (after a reconnect at the latest).
         this.log.error({ seq, err: (err as Error).message }, 'could not store a delivery from the cloud; it will come again');
         return;
       }
-      if (c === this.conn) c.send({ type: 'ack', seq });
+      if (c === this.conn) c.send(refused ? { type: 'ack', seq, refused } : { type: 'ack', seq });
     };
     if (this.d.store?.inboundInCallOrder) {
-      let started: Promise<void>;
+      let started: Promise<Refusal | void>;
       try { started = work(); } catch (err) { started = Promise.reject(err); }
       started.catch(() => {}); // settled (and logged) in the chain
       this.chain = this.chain.then(() => settle(started));

@@ -32,6 +32,19 @@ export const OUTBOX_VIEW_LIMIT = 500;
 export const INBOX_PAGE_MAX = 500;
 export const INBOX_PAGE_DEFAULT = 100;
 
+/**
+ * Bounds of the store (MessageStoreDeps.caps; tests shrink them).
+ * inboxPerDevice: unacked envelopes one device's inbox may hold. Past it the node refuses to store more for that
+ *   device (the cloud tells the sender: failed, recipient_backlog_full) instead of filling the disk for a phone
+ *   that never collects. 5,000 is weeks of busy chat for a phone that is merely away, and at most ~350 MB (at
+ *   MAX_ENVELOPE_JSON_BYTES each, typically a few MB) per device.
+ * outboxPerDevice: envelopes one device may have waiting for the cloud (the cloud is away). Past it POST
+ *   /api/messages answers 429 outbox_full and queues nothing. 1,000 covers a day of sending offline.
+ */
+export interface MessageStoreCaps { inboxPerDevice: number; outboxPerDevice: number }
+export const DEFAULT_MESSAGE_STORE_CAPS: MessageStoreCaps = { inboxPerDevice: 5_000, outboxPerDevice: 1_000 };
+
+
 export type DevicePush = InboxPush | MessageStatusPush;
 
 /** An outbox row for the link: the JSON text as stored, the parsed envelope only if someone asks for it. */
@@ -60,9 +73,10 @@ export interface MessageStoreDeps {
   subscribeChanges(fn: () => void): () => void;
   log: Logger;
   now?: () => number;
+  caps?: Partial<MessageStoreCaps>;
 }
 
-interface InboundResult { stored: { device: string; seq: number }[]; receivedAt: string }
+interface InboundResult { stored: { device: string; seq: number }[]; full: string[]; receivedAt: string }
 
 export class MessageStore implements MessageStorePort {
   private readonly commit: GroupCommit;
@@ -82,7 +96,15 @@ export class MessageStore implements MessageStorePort {
    * delivered) arrives, before that outcome is committed (it comes back if the commit fails). outboxSize() is read
    * on every change of the link's view, so it must not cost a query.
    */
-  private readonly outboxIds: Set<string>;
+  private readonly outboxIds: Map<string, string>;
+  /** Outbox rows per sending device (the outbox cap), kept with outboxIds. */
+  private readonly outboxPerDevice = new Map<string, number>();
+  /**
+   * Unacked inbox rows per device (the inbox cap), read once per device and kept up to date by storeInbound()
+   * and ack(); cleared when a commit fails (the counts may then be ahead of the disk) and read again.
+   */
+  private readonly inboxUnacked = new Map<string, number>();
+  private readonly caps: MessageStoreCaps;
   /**
    * Per device, a seq at or below which every inbox row of the device is acked, now and later: an ack up to N
    * acks every row <= N, and rows stored afterwards get a seq above every seq in the table at that time.
@@ -94,6 +116,7 @@ export class MessageStore implements MessageStorePort {
   constructor(private readonly deps: MessageStoreDeps) {
     const db = deps.sqlite;
     this.now = deps.now ?? Date.now;
+    this.caps = { ...DEFAULT_MESSAGE_STORE_CAPS, ...deps.caps };
     this.commit = GroupCommit.shared(db, (err) => deps.log.warn({ err: (err as Error).message }, 'message push after commit failed'));
     this.st = {
       sentGet: db.prepare<[string], { from_device: string; body_hash: string; status: MessageStatus }>(
@@ -108,7 +131,8 @@ export class MessageStore implements MessageStorePort {
       outboxDelete: db.prepare<[string]>('DELETE FROM outbox WHERE envelope_id = ?'),
       outboxAfter: db.prepare<[number, number], { seq: number; envelope_id: string; body: string }>(
         'SELECT seq, envelope_id, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      outboxIds: db.prepare<[], { envelope_id: string }>('SELECT envelope_id FROM outbox'),
+      outboxIds: db.prepare<[], { envelope_id: string; from_device: string }>('SELECT envelope_id, from_device FROM outbox'),
+      inboxHas: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM inbox WHERE envelope_id = ? AND to_device = ?'),
       inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)'),
       inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
         'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?'),
@@ -124,7 +148,8 @@ export class MessageStore implements MessageStorePort {
       uiDeleteAll: db.prepare('DELETE FROM ui_device'),
       uiInsert: db.prepare('INSERT INTO ui_device (device_id, public_key, updated_at) VALUES (?, ?, ?)'),
     };
-    this.outboxIds = new Set(this.st.outboxIds.all().map((r) => r.envelope_id));
+    this.outboxIds = new Map();
+    for (const r of this.st.outboxIds.all()) this.outboxAdd(r.envelope_id, r.from_device);
     this.unsubscribeChanges = deps.subscribeChanges(() => {
       this.localIdCache = undefined;
       this.checkLocalDevices();
@@ -135,6 +160,28 @@ export class MessageStore implements MessageStorePort {
   /** Stops listening for changes (the node is stopping). */
   close(): void {
     this.unsubscribeChanges();
+  }
+
+  private outboxAdd(id: string, device: string): void {
+    if (this.outboxIds.has(id)) return;
+    this.outboxIds.set(id, device);
+    this.outboxPerDevice.set(device, (this.outboxPerDevice.get(device) ?? 0) + 1);
+  }
+
+  /** Returns the sending device if `id` was in the outbox. */
+  private outboxRemove(id: string): string | undefined {
+    const device = this.outboxIds.get(id);
+    if (device === undefined) return undefined;
+    this.outboxIds.delete(id);
+    const n = (this.outboxPerDevice.get(device) ?? 1) - 1;
+    if (n > 0) this.outboxPerDevice.set(device, n); else this.outboxPerDevice.delete(device);
+    return device;
+  }
+
+  private unacked(device: string): number {
+    let n = this.inboxUnacked.get(device);
+    if (n === undefined) { n = this.st.inboxCount.get(device)!.n; this.inboxUnacked.set(device, n); }
+    return n;
   }
 
   private iso(): string {
@@ -242,12 +289,15 @@ export class MessageStore implements MessageStorePort {
     const body = JSON.stringify(envelope);
     const hash = createHash('sha256').update(body).digest('hex');
     return this.commit.run({
-      work: (): { fresh: boolean; status: MessageStatus } | { conflict: true } => {
+      work: (): { fresh: boolean; status: MessageStatus } | { conflict: true } | { full: true } => {
         const known = this.st.sentGet.get(envelope.id);
         if (known) {
           if (known.body_hash !== hash || known.from_device !== fromDevice) return { conflict: true };
           return { fresh: false, status: known.status };
         }
+        // Counted before this turn's other sends are added (after()): a burst in one turn may pass the cap by
+        // that turn's sends, which is bounded by what one turn can take in.
+        if ((this.outboxPerDevice.get(fromDevice) ?? 0) >= this.caps.outboxPerDevice) return { full: true };
         const now = this.iso();
         this.st.outboxInsert.run(envelope.id, fromDevice, body, now);
         this.st.sentInsert.run(envelope.id, fromDevice, JSON.stringify(envelope.to), hash, now, now);
@@ -255,13 +305,16 @@ export class MessageStore implements MessageStorePort {
       },
       after: (r) => {
         if ('fresh' in r && r.fresh) {
-          this.outboxIds.add(envelope.id);
+          this.outboxAdd(envelope.id, fromDevice);
           this.notifyQueued();
         }
       },
     }).then((r) => {
       if ('conflict' in r) {
         throw new ApiError(409, 'invalid_envelope', `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`, { reason: 'id_conflict' });
+      }
+      if ('full' in r) {
+        throw new ApiError(429, 'outbox_full', `${this.caps.outboxPerDevice} of your messages are still waiting for the cloud; nothing was queued. Try again once the cloud is back and has taken some.`, { limit: this.caps.outboxPerDevice });
       }
       this.maybePrune();
       return { id: envelope.id, status: r.status };
@@ -305,6 +358,14 @@ export class MessageStore implements MessageStorePort {
     return this.transition(id, 'delivered', ['queued', 'sent'], null);
   }
 
+  /**
+   * The node(s) of `deviceIds` refused to store it (`code`, e.g. recipient_backlog_full): 'failed', also after
+   * 'delivered' for other recipients (one recipient did not get it, and the sender must learn that).
+   */
+  refused(id: string, _deviceIds: string[], code: string): Promise<void> {
+    return this.transition(id, 'failed', ['queued', 'sent', 'delivered'], code);
+  }
+
   private transitionLogged(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): void {
     this.transition(id, to, from, error).catch((err: Error) => {
       // Still in the outbox: the next connection sends it again and the cloud answers again.
@@ -317,7 +378,7 @@ export class MessageStore implements MessageStorePort {
    * resolves after the commit (and the push to the sender's device).
    */
   private transition(id: string, to: MessageStatus, from: MessageStatus[], error: string | null): Promise<void> {
-    const wasQueued = this.outboxIds.delete(id);
+    const wasQueued = this.outboxRemove(id);
     return this.commit.run<string | undefined>({
       work: () => {
         this.st.outboxDelete.run(id);
@@ -332,7 +393,7 @@ export class MessageStore implements MessageStorePort {
         this.pushTo(sender, push);
       },
     }).then(() => undefined, (err: unknown) => {
-      if (wasQueued) this.outboxIds.add(id); // rolled back: still in the outbox
+      if (wasQueued !== undefined) this.outboxAdd(id, wasQueued); // rolled back: still in the outbox
       throw err;
     });
   }
@@ -347,28 +408,44 @@ export class MessageStore implements MessageStorePort {
 
   // ---- inbound --------------------------------------------------------------------------------------------
 
-  storeInbound(envelope: Envelope): Promise<void> {
+  /**
+   * Resolves with the recipients it was NOT stored for because their inbox is at its cap (the link tells the
+   * cloud, which tells the sender). A device whose inbox already holds this id is not refused (a redelivery).
+   */
+  storeInbound(envelope: Envelope): Promise<{ refused: string[] }> {
     const local = this.localIds();
     const recipients = envelope.to.filter((d) => local.has(d));
     if (recipients.length === 0) {
       this.deps.log.warn({ id: envelope.id }, 'an envelope from the cloud has no recipient on this node; dropped');
-      return Promise.resolve();
+      return Promise.resolve({ refused: [] });
     }
     const body = JSON.stringify(envelope);
     return this.commit.run<InboundResult>({
       work: () => {
         const receivedAt = this.iso();
         const stored: InboundResult['stored'] = [];
+        const full: string[] = [];
         for (const device of recipients) {
+          if (this.unacked(device) >= this.caps.inboxPerDevice && !this.st.inboxHas.get(envelope.id, device)) {
+            full.push(device);
+            continue;
+          }
           const r = this.st.inboxInsert.run(envelope.id, device, body, receivedAt);
-          if (r.changes === 1) stored.push({ device, seq: Number(r.lastInsertRowid) });
+          if (r.changes === 1) {
+            stored.push({ device, seq: Number(r.lastInsertRowid) });
+            this.inboxUnacked.set(device, this.unacked(device) + 1);
+          }
         }
-        return { stored, receivedAt };
+        return { stored, full, receivedAt };
       },
-      after: ({ stored, receivedAt }) => {
+      after: ({ stored, full, receivedAt }) => {
         for (const s of stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: receivedAt });
+        if (full.length > 0) this.deps.log.warn({ id: envelope.id, devices: full, cap: this.caps.inboxPerDevice }, 'inbox full: refused an envelope from the cloud');
       },
-    }).then(() => undefined);
+    }).then((r) => ({ refused: r.full }), (err: unknown) => {
+      this.inboxUnacked.clear(); // the counts may be ahead of the rolled-back disk
+      throw err;
+    });
   }
 
   /** Envelopes for `deviceId` with seq > after, oldest first. */
@@ -382,6 +459,7 @@ export class MessageStore implements MessageStorePort {
   ack(deviceId: string, upToSeq: number): number {
     const floor = this.ackFloor.get(deviceId) ?? 0;
     const changes = this.st.inboxAck.run(this.iso(), deviceId, floor, upToSeq).changes;
+    if (changes > 0) this.inboxUnacked.delete(deviceId); // read again on the next delivery
     const max = this.st.inboxMaxSeq.get()?.m ?? 0;
     this.ackFloor.set(deviceId, Math.max(floor, Math.min(upToSeq, max)));
     return changes;

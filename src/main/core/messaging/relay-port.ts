@@ -31,6 +31,11 @@ export interface MessageStorePort {
    */
   delivered(id: string, deviceIds: string[]): void | Promise<void>;
   /**
+   * The recipients' node(s) refused to store it for `deviceIds` (`code`: recipient_backlog_full): the sender's
+   * device sees 'failed' with the code. Resolves once that is on disk (the link acks the receipt only then).
+   */
+  refused?(id: string, deviceIds: string[], code: string): void | Promise<void>;
+  /**
    * True if storeInbound() and delivered() apply in the order they are CALLED, even when a call comes before
    * the previous one settled (the real store queues them into one ordered group commit). The link then hands
    * over every frame at once, so the deliveries of one turn share a commit; otherwise it waits for each.
@@ -39,8 +44,10 @@ export interface MessageStorePort {
   /**
    * Stores an envelope from the cloud in the inbox of each local recipient (idempotent by envelope id), then
    * pushes it to their open WebSockets. Resolves only once it is on disk: the link acks the cloud after that.
+   * `refused`: local recipients it was not stored for (their inbox is at its cap); the link acks with a refusal,
+   * and the cloud tells the sender 'failed' with recipient_backlog_full.
    */
-  storeInbound(envelope: Envelope): Promise<void>;
+  storeInbound(envelope: Envelope): Promise<void | { refused: string[] }>;
   /**
    * Whether the device's key is known here (a local device or one in the cloud's directory as last fetched).
    * The link fetches the directory before storing an envelope from an unknown sender, so the recipient can

@@ -22,6 +22,9 @@ export function messagingErrorText(code: string, fallback?: string): string {
     case 'sender_mismatch': return 'this device may not send in another device\'s name';
     case 'invalid_text': return `a message is 1 to ${MAX_TEXT_CHARS} characters`;
     case 'network': return 'cannot reach the desktop right now';
+    case 'recipient_backlog_full': return 'the recipient has too many unread messages';
+    case 'sender_backlog_full': return 'this desktop has not collected its own messages from the cloud yet';
+    case 'outbox_full': return 'too many messages are waiting for the cloud; try again once it is reachable';
     default: return fallback ?? code.replace(/_/g, ' ');
   }
 }
@@ -206,7 +209,11 @@ export class MessagesView {
       this.unsent.delete(envelope.id);
       this.conv.applyStatus(envelope.id, r.status);
     } catch (err) {
-      if (err instanceof MessagingError) {
+      if (err instanceof MessagingError && err.code === 'outbox_full') {
+        // Nothing was queued, and it may go later: keep it for the next try, and say why it waits.
+        this.unsent.set(envelope.id, envelope);
+        this.showError(`Not sent yet: ${errorText(err)}.`);
+      } else if (err instanceof MessagingError) {
         // Refused for good (e.g. not linked to a cloud): that message failed.
         this.unsent.delete(envelope.id);
         this.conv.applyStatus(envelope.id, 'failed', err.code);
@@ -284,7 +291,9 @@ export class MessagesView {
     q('when').title = new Date(m.sent_at).toLocaleString();
     const status = q('status');
     if (m.dir === 'out') {
-      setText(status, m.status === 'failed' && m.error ? `Failed: ${messagingErrorText(m.error)}` : STATUS_WORDS[m.status]);
+      setText(status, m.status === 'failed' && m.error
+        ? `${m.error === 'recipient_backlog_full' ? 'Not delivered' : 'Failed'}: ${messagingErrorText(m.error)}`
+        : STATUS_WORDS[m.status]);
       status.dataset.status = m.status;
       el.dataset.status = m.status;
     } else {
