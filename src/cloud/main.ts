@@ -23,12 +23,13 @@ async function main(argv: string[]): Promise<number> {
     options: {
       'data-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       enable: { type: 'boolean' }, disable: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'reset-secrets': { type: 'boolean' },
     },
   });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const [cmd = 'serve', arg] = positionals;
   if (values.help) {
-    console.log('usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]');
+    console.log('usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]');
     return 0;
   }
   if (cmd === 'rollout' || cmd === 'revoke') {
@@ -52,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
   if (cmd !== 'serve') { console.error(`unknown command ${cmd}`); return 2; }
   const port = Number(values.port ?? process.env.SALITA_CLOUD_PORT ?? DEFAULT_CLOUD_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`bad port ${values.port}`); return 2; }
-  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true });
+  // --reset-secrets: cloud.key was lost; revoke every token instead of refusing to start (startCloud says what it revoked).
+  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true, resetSecrets: values['reset-secrets'] === true });
   console.log(`[salita-cloud] listening on ${cloud.url} (data dir ${dataDir}); static key ${Buffer.from(cloud.publicKey).toString('base64url')}`);
   const stop = () => { void cloud.stop().then(() => process.exit(0)); };
   process.once('SIGINT', stop);

@@ -4,9 +4,13 @@ import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits, type AuthTimings } from './auth-service.js';
 import { createCloudApp } from './app.js';
-import { openCloudDatabase } from './db/open.js';
+import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
+import { cloudKeyDependents, dependsOnKey, resetCloudSecrets, type CloudSecretsResetReport } from './key-dependents.js';
+import { backupsDir, DailyBackup } from '../main/core/db/sqlite-backup.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
-import { loadOrCreateStaticKey } from './static-key.js';
+import { CLOUD_KEY_FILE, loadOrCreateStaticKey } from './static-key.js';
 import { KeyDirectory } from './key-directory.js';
 import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
@@ -33,6 +37,10 @@ export interface CloudOptions {
   tokenRecheckMs?: number;
   /** Most rows one node's relay queue may hold (RELAY_QUEUE_CAP; tests shrink it). */
   relayQueueCap?: number;
+  /** `--reset-secrets`: cloud.key was lost; revoke every token instead of refusing to start without it. */
+  resetSecrets?: boolean;
+  /** The clock of the daily backup (tests move it). */
+  backupClock?: () => number;
 }
 
 export interface RunningCloud {
@@ -44,6 +52,8 @@ export interface RunningCloud {
   telemetry: Telemetry;
   directory: KeyDirectory;
   relay: RelayHub;
+  /** Set when this start ran with resetSecrets: what was revoked. */
+  secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
 }
 
@@ -56,8 +66,27 @@ export const WS_MAX_PAYLOAD = 4 * MAX_RELAY_FRAME_BYTES;
 export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const log = opts.log ?? ((m: string) => console.log(`[salita-cloud] ${m}`));
   const host = opts.host ?? '127.0.0.1';
-  const staticKey = loadOrCreateStaticKey(opts.dataDir);
-  const database = openCloudDatabase(opts.dataDir);
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const database = openCloudDatabase(opts.dataDir, { log: (m, err) => log(`${m}${err ? `: ${err}` : ''}`), ...(opts.backupClock ? { now: opts.backupClock } : {}) });
+  let staticKey: ReturnType<typeof loadOrCreateStaticKey>;
+  let secretsReset: CloudSecretsResetReport | undefined;
+  try {
+    const dependents = cloudKeyDependents(database.sqlite);
+    const keyMissing = !existsSync(join(opts.dataDir, CLOUD_KEY_FILE));
+    staticKey = loadOrCreateStaticKey(opts.dataDir, dependsOnKey(dependents) && !opts.resetSecrets
+      ? `${dependents.nodes} node(s) logged in with it (${dependents.liveTokens} live token(s), ${dependents.directoryDevices} published device(s) in ${CLOUD_DATABASE_FILE})`
+      : undefined);
+    // Resetting with the key still in place changes nothing the nodes see, but the tokens go all the same: the
+    // operator asked for it (a key that may have leaked).
+    if (opts.resetSecrets) {
+      secretsReset = resetCloudSecrets(database.sqlite);
+      log(`--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
+        `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`);
+    }
+  } catch (err) {
+    database.close();
+    throw err;
+  }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
   const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
   const pruneLogins = () => { try { auth.prune(); } catch (err) { log(`auth: prune failed: ${(err as Error).message}`); } };
@@ -72,6 +101,14 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
   const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log(`relay: prune failed: ${(err as Error).message}`); } }, 12 * 60 * 60_000);
   prune.unref();
+  const dailyBackup = new DailyBackup({
+    sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: CLOUD_DATABASE_BACKUP_BASE,
+    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (m, err) => log(`${m}: ${err ?? ''}`),
+  });
+  dailyBackup.tick();
+  // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
+  const backupTimer = setInterval(() => dailyBackup.tick(), 60 * 60_000);
+  backupTimer.unref();
   const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
   // The cloud's log has no levels: client mistakes are written (rate-limited) only at info and above.
   const edgeLog = new LogBudget((level, msg, fields) => { if (level !== 'debug') log(`${msg} ${JSON.stringify(fields ?? {})}`); });
@@ -92,6 +129,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     hub.stop();
     clearInterval(prune);
     clearInterval(loginPrune);
+    clearInterval(backupTimer);
     database.close();
     wss.close();
     throw err;
@@ -101,10 +139,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,
+    ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
       clearInterval(prune);
       clearInterval(loginPrune);
+      clearInterval(backupTimer);
       for (const c of wss.clients) c.terminate();
       wss.close();
       await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });

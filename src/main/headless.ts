@@ -12,6 +12,9 @@ const USAGE = `Usage: salita-headless [options]
   --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)
   --no-mdns            do not advertise or browse with mDNS
   --no-pair            do not print a pairing code at start
+  --reset-secrets      the storage key was lost: revoke every device session, peer link and the cloud token
+                       sealed with it (devices must pair again) instead of refusing to start
+  --new-database       the database was lost: start this node on an empty one (devices must pair again)
   --help`;
 
 function parseCli() {
@@ -24,6 +27,8 @@ function parseCli() {
         host: { type: 'string' },
         'no-mdns': { type: 'boolean', default: false },
         'no-pair': { type: 'boolean', default: false },
+        'reset-secrets': { type: 'boolean', default: false },
+        'new-database': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -62,6 +67,8 @@ async function main(): Promise<void> {
       strictPort: args['strict-port'],
       ...(args.host ? { host: args.host } : {}),
       mdns: !args['no-mdns'],
+      resetSecrets: args['reset-secrets'],
+      allowNewDatabase: args['new-database'],
     });
   } catch (err) {
     console.error(`Salita could not start: ${(err as Error).message}`);
@@ -71,6 +78,11 @@ async function main(): Promise<void> {
     `  Fingerprint:  ${node.identity.fingerprint}\n  Data dir:     ${node.dataDir}\n` +
     `  Listening on: port ${node.port}${port !== 0 && node.port !== port ? ` (port ${port} was taken)` : ''}\n` +
     `  Desktop UI:   ${node.adminUrl}\n`);
+  if (node.secretsReset) {
+    const r = node.secretsReset;
+    process.stdout.write(`\n--reset-secrets: revoked ${r.sessions} device session(s) (those phones and desktops must pair again), ` +
+      `dropped ${r.peerLinks} peer link secret(s) (pair those desktops again) and ${r.cloudToken ? 'the cloud token (log in to the cloud again)' : 'no cloud token'}.\n`);
+  }
   if (!args['no-pair']) await printPairing(node);
   process.stdout.write(`READY ${JSON.stringify({ port: node.port, node_id: node.identity.node_id })}\n`);
 

@@ -128,7 +128,12 @@ async function start(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not "${portText}"`);
   mkdirSync(dataDir, { recursive: true });
   const secretBox = await keychainSecretBox(dataDir);
-  node = await startNode({ dataDir, port, mdns: !app.commandLine.hasSwitch('no-mdns'), ...(secretBox ? { secretBox } : {}) });
+  // The core's startup errors (a lost storage key, a damaged database) reach the dialog below as they are; the
+  // same two switches as the headless node are the explicit ways out they name.
+  node = await startNode({
+    dataDir, port, mdns: !app.commandLine.hasSwitch('no-mdns'), ...(secretBox ? { secretBox } : {}),
+    resetSecrets: app.commandLine.hasSwitch('reset-secrets'), allowNewDatabase: app.commandLine.hasSwitch('new-database'),
+  });
   console.log(`Salita node "${node.identity.name}" on port ${node.port} (data: ${dataDir}, secrets: ${secretBox?.kind ?? 'key-file'})`);
 
   const origin = new URL(node.adminUrl).origin;

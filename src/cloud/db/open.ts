@@ -24,8 +24,16 @@ export function cloudMigrationsDir(): string {
   return findMigrations('migrations-cloud', 'SALITA_CLOUD_MIGRATIONS_DIR', 'cloud');
 }
 
-export function openCloudDatabase(dataDir: string): OpenSqlite<typeof schema> {
-  const opened = openMigratedSqlite({ file: join(dataDir, CLOUD_DATABASE_FILE), schema, migrationsFolder: cloudMigrationsDir(), label: 'cloud database' });
+/** Backup files of this database are `backups/cloud-<time>-<reason>.db` in the data dir. */
+export const CLOUD_DATABASE_BACKUP_BASE = 'cloud';
+
+export function openCloudDatabase(dataDir: string, opts: { log?: (msg: string, err?: string) => void; now?: () => number } = {}): OpenSqlite<typeof schema> {
+  const opened = openMigratedSqlite({
+    file: join(dataDir, CLOUD_DATABASE_FILE), schema, migrationsFolder: cloudMigrationsDir(), label: 'cloud database',
+    backupBase: CLOUD_DATABASE_BACKUP_BASE,
+    whatElse: 'move the file away to start with an empty database (every token is then lost: each node logs in again, and publishes its devices again)',
+    ...opts,
+  });
   // FULL, not the node's NORMAL: the relay answers `accepted` only after its commit, and the sending node then
   // forgets the envelope, so a commit must survive a power loss too. The relay's group commit shares the
   // fsync between every frame of an event-loop turn.

@@ -9,14 +9,16 @@ import { toBase64Url } from '../../shared/encoding.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, SettingsUpdateRequest } from '../../shared/wire/schemas.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
-import { openDatabase } from './db/open-database.js';
+import { DATABASE_BACKUP_BASE, openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
 import { PeerLinkRepository } from './db/peer-link-repository.js';
 import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
 import { DeviceSockets } from './http/device-sockets.js';
 import { MessageStore, type DevicePush, type MessageStoreCaps } from './messaging/message-store.js';
-import { keyFileSecretBox, type SecretBox } from './secrets/secret-box.js';
+import type { SecretBox } from './secrets/secret-box.js';
+import { openCheckedSecretBox, type SecretsResetReport } from './secrets/sealed-secrets.js';
+import { backupsDir, DailyBackup } from './db/sqlite-backup.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
@@ -62,6 +64,12 @@ export interface NodeOptions {
   cloud?: Partial<CloudLinkOptions>;
   /** Message store bounds (inbox and outbox caps per device; tests shrink them). */
   messaging?: Partial<MessageStoreCaps>;
+  /** `--reset-secrets`: revoke everything the storage key sealed (device sessions, peer links, cloud token). */
+  resetSecrets?: boolean;
+  /** `--new-database`: start on an empty database although this data dir has an identity (its database was lost). */
+  allowNewDatabase?: boolean;
+  /** The clock of the daily backup (tests move it). */
+  backupClock?: () => number;
 }
 
 export interface SalitaNode {
@@ -71,6 +79,8 @@ export interface SalitaNode {
   readonly dataDir: string;
   identity: { node_id: string; name: string; fingerprint: string; public_key: string };
   core: NodeCore;
+  /** Set when this start ran with resetSecrets: what was revoked. */
+  secretsReset?: SecretsResetReport;
   stop(): Promise<void>;
 }
 
@@ -120,8 +130,25 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let identity: NodeIdentity = loaded;
   log.info({ node_id: identity.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
 
-  const box = opts.secretBox ?? keyFileSecretBox(opts.dataDir);
-  const database = openDatabase(opts.dataDir);
+  const dbLog = createLogger('db');
+  const database = openDatabase(opts.dataDir, {
+    identityExisted: !created, allowNewDatabase: opts.allowNewDatabase ?? false,
+    log: (msg, err) => dbLog.error({ err }, msg), ...(opts.backupClock ? { now: opts.backupClock } : {}),
+  });
+  let box: SecretBox;
+  let secretsReset: SecretsResetReport | undefined;
+  try {
+    ({ box, reset: secretsReset } = openCheckedSecretBox({ dataDir: opts.dataDir, sqlite: database.sqlite, ...(opts.secretBox ? { given: opts.secretBox } : {}), reset: opts.resetSecrets ?? false }));
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+  if (secretsReset) log.warn({ ...secretsReset }, 'storage secrets reset: every device session revoked, peer links and the cloud token dropped');
+  const dailyBackup = new DailyBackup({
+    sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: DATABASE_BACKUP_BASE,
+    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (msg, err) => dbLog.error({ err }, msg),
+  });
+  dailyBackup.tick();
   const deviceSockets = new DeviceSockets();
   const meshRepo = new MeshRepository(database.db);
   const sessionsRepo = new SessionRepository(database.db, box, (ids) => deviceSockets.closeSessions(ids));
@@ -345,6 +372,8 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       if (err) throw err;
     }), 3_000),
     setInterval(guarded('nonce prune', () => nonces.prune(Date.now())), 60_000),
+    // At most one backup a day; the hourly look keeps that true for a node that runs for weeks.
+    setInterval(guarded('daily backup', () => dailyBackup.tick()), 60 * 60_000),
     setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),
   ];
   for (const t of timers) t.unref();
@@ -357,6 +386,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     dataDir: opts.dataDir,
     identity: { node_id: identity.nodeId, name: identity.name, fingerprint: identity.fingerprint, public_key: publicKey },
     core,
+    ...(secretsReset ? { secretsReset } : {}),
     stop: () => (stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
       await cloud.stop();

@@ -11,7 +11,7 @@ export type SessionRow = typeof deviceSessions.$inferSelect;
 
 export type SessionLookup =
   | { ok: true; session: SessionRow; hmacKey: Uint8Array }
-  | { ok: false; reason: 'session_unknown' | 'session_revoked' | 'pairing_unconfirmed' };
+  | { ok: false; reason: 'session_unknown' | 'session_revoked' | 'pairing_unconfirmed' | 'session_unreadable' };
 
 export class SessionRepository {
   /** Opened keys by session id: unsealing on every request would cost more than the HMAC itself. */
@@ -49,7 +49,14 @@ export class SessionRepository {
     if (!session) return { ok: false, reason: 'session_unknown' };
     if (session.revokedAt || session.expiresAt <= now) return { ok: false, reason: 'session_revoked' };
     if (session.state !== 'active') return { ok: false, reason: 'pairing_unconfirmed' };
-    const key = this.box.open(session.hmacKey);
+    // A key that no longer opens (the storage key was replaced under a running data dir) can never check a
+    // signature again: the device is told its session is gone, so it drops it and pairs again.
+    let key: Uint8Array;
+    try {
+      key = this.box.open(session.hmacKey);
+    } catch {
+      return { ok: false, reason: 'session_unreadable' };
+    }
     this.keyCache.set(id, { session, key });
     return { ok: true, session, hmacKey: key };
   }

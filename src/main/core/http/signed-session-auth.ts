@@ -73,6 +73,10 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
       if (found.reason === 'pairing_unconfirmed') {
         throw new ApiError(403, 'pairing_unconfirmed', 'This pairing waits for the person at the node to confirm the short code.');
       }
+      if (found.reason === 'session_unreadable') {
+        // session_revoked, a code every client drops its session on (not a 500 it would retry forever).
+        throw new ApiError(401, 'session_revoked', 'This node can no longer verify this session (its storage key changed). Pair this device again.');
+      }
       throw new ApiError(401, found.reason, found.reason === 'session_revoked'
         ? 'This device was unpaired or its session ended. Pair it again.'
         : 'Unknown session: pair this device again.');
