@@ -26,6 +26,8 @@ export interface CloudOptions {
   defaultMetrics?: boolean;
   /** How often relay sockets re-check their token (default TOKEN_RECHECK_MS). */
   tokenRecheckMs?: number;
+  /** Most devices one node may publish (default MAX_PUBLISHED_PER_NODE); tests lower it. */
+  maxPublishedPerNode?: number;
 }
 
 export interface RunningCloud {
@@ -53,7 +55,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const database = openCloudDatabase(opts.dataDir);
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
   const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings });
-  const directory = new KeyDirectory(database.db);
+  const directory = new KeyDirectory(database.db, Date.now, opts.maxPublishedPerNode);
   const store = new RelayStore(database.db, directory);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
