@@ -671,3 +671,46 @@ describe('a cloud that keeps refusing (fake cloud)', () => {
     }
   });
 });
+
+describe('a phone whose id another node already publishes', () => {
+  after(async () => { await cleanupAll(); });
+
+  it('is refused alone (shown in the view with its code); the node\'s other phones are published and can message', async () => {
+    const otp = new MemoryOtpSender();
+    const cloudDir = tempDir('salita-cloud-');
+    let cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+    const port = cloud.port;
+    const node = await startTestNode({ cloud: FAST });
+    try {
+      await linkedTo(node, cloud, otp);
+      await cloud.stop();
+      await waitStatus(node, 'reconnecting');
+      const x = await pairPhone(node);
+      const y = await pairPhone(node);
+      const meOf = (p: typeof x) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
+      const [xMe, yMe] = [meOf(x), meOf(y)];
+      cloud = await startCloud({ dataDir: cloudDir, port, otpSender: otp, log: () => {} });
+      // Another node got X's id into the directory first.
+      cloud.directory.publish('another-node', [{ device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' }]);
+
+      const v = await eventually(async () => { const c = await view(node); return c.status === 'connected' && c.unpublished?.length ? c : undefined; }, 'the refusal in the view');
+      assert.deepEqual(v.unpublished.map((u: any) => [u.device_id, u.error]), [[xMe.device_id, 'device_id_taken']]);
+      assert.match(v.unpublished[0].message, /already used by another node/);
+      await eventually(() => cloud.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
+
+      const fromY = new MessagingClient(y.client, yMe);
+      const sent = await fromY.sendText(yMe.device_id, 'Y still gets through');
+      const status = await eventually(async () => { const s = (await fromY.outbox()).find((m) => m.id === sent.id); return s && s.status !== 'queued' ? s : undefined; }, 'Y\'s message left');
+      assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
+
+      // X's message fails with a reason (once), instead of looping.
+      const fromX = new MessagingClient(x.client, xMe);
+      const xs = await fromX.sendText(yMe.device_id, 'X cannot');
+      const xStatus = await eventually(async () => { const s = (await fromX.outbox()).find((m) => m.id === xs.id); return s && s.status !== 'queued' ? s : undefined; }, 'X\'s message settled');
+      assert.equal(xStatus.status, 'failed');
+      assert.equal(xStatus.error, 'sender_not_published');
+    } finally {
+      await cloud.stop();
+    }
+  });
+});
