@@ -714,3 +714,41 @@ describe('a phone whose id another node already publishes', () => {
     }
   });
 });
+
+describe('a node with more devices than one PUT /api/keys carries (fake cloud)', () => {
+  it('publishes its 300 devices in pages of consecutive device-id ranges that cover the whole set', async () => {
+    const relay = await fakeRelay();
+    const dir = tempDir();
+    const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
+      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+    const devices = Array.from({ length: 300 }, (_, i) => ({ device_id: `dev-${String(299 - i).padStart(3, '0')}`, public_key: toBase64Url(new Uint8Array(32).fill(2)), name: `D${i}`, kind: 'phone' as const }));
+    const store = {
+      pendingOutbound: () => [], outboxSize: () => 0, onQueued: () => () => {},
+      accepted: () => {}, rejected: () => {}, delivered: () => {}, storeInbound: async () => {},
+      localDevices: () => devices, onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+    };
+    const { createLogger } = await import('../../src/main/core/log.js');
+    const link = new CloudLinkClass({
+      dataDir: dir, box, store, log: createLogger('cloud-test'),
+      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
+      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
+    });
+    link.start();
+    try {
+      await eventually(() => relay.keysPut.length >= 2, 'two pages');
+      const [p1, p2] = relay.keysPut;
+      assert.equal(p1.devices.length, 256);
+      assert.equal(p2.devices.length, 44);
+      assert.deepEqual(p1.range, { after: null, through: 'dev-255' });
+      assert.deepEqual(p2.range, { after: 'dev-255', through: null });
+      assert.deepEqual([...p1.devices, ...p2.devices].map((d: any) => d.device_id), devices.map((d) => d.device_id).sort());
+    } finally {
+      await link.stop();
+      await relay.stop();
+    }
+  });
+});
