@@ -9,7 +9,7 @@ import { AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-servic
 import { CloudError } from './errors.js';
 import { noiseSocket } from './noise-endpoint.js';
 import type { Telemetry } from './telemetry.js';
-import { PublishKeysRequest, type DirectoryResponse } from '../shared/wire/relay.js';
+import { PublishKeysRequest, type DirectoryResponse, type PublishKeysResponse } from '../shared/wire/relay.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
@@ -52,7 +52,7 @@ export interface CloudAppDeps {
 }
 
 const BODY_LIMIT = 16 * 1024;
-/** PUT /api/keys carries up to 256 devices (about 300 bytes each, more with escaped names). */
+/** PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names). */
 const KEYS_BODY_LIMIT = 256 * 1024;
 
 type Env = { Variables: { principal: Principal; token: string } };
@@ -126,8 +126,9 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   // The key directory: the caller (one node) replaces its own set; everyone logged in reads all of it.
   app.put('/api/keys', authed, async (c) => {
     const body = await readBody(c, PublishKeysRequest);
-    const devices = d.directory.publish(c.get('principal').deviceId, body.devices);
-    return c.json({ devices } satisfies DirectoryResponse);
+    // 200 even when some devices are refused: each one stands on its own (the answer lists the refused).
+    const r = d.directory.publish(c.get('principal').deviceId, body.devices, body.range);
+    return c.json({ devices: r.devices, refused: r.refused } satisfies PublishKeysResponse);
   });
 
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));

@@ -1,8 +1,8 @@
 // The key directory: which devices exist, their public keys, and which node serves each (docs/cloud.md "Key
 // directory"). Nodes publish; everyone logged in reads it to seal envelopes, and the relay routes by it.
 // Public keys only: the cloud never sees a private key.
-import { asc, eq, inArray } from 'drizzle-orm';
-import type { DirectoryDevice, DirectoryEntry } from '../shared/wire/relay.js';
+import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
+import { MAX_PUBLISHED_PER_NODE, type DirectoryDevice, type DirectoryEntry, type PublishRefusal } from '../shared/wire/relay.js';
 import type { Statement } from 'better-sqlite3';
 import { sqliteOf, type CloudDb } from './db/open.js';
 import { directoryDevices } from './db/schema.js';
@@ -11,6 +11,16 @@ import { CloudError } from './errors.js';
 type Row = typeof directoryDevices.$inferSelect;
 
 const toEntry = (r: Row): DirectoryEntry => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind, node: r.node, updated_at: r.updatedAt });
+
+/** A page of a node's set: the device ids after `after` up to and including `through` (null: no bound). */
+export interface PublishRange { after: string | null; through: string | null }
+export interface PublishResult { devices: DirectoryEntry[]; refused: PublishRefusal[] }
+
+// Device ids are ASCII (DeviceId), so JS string order is SQLite's BINARY order.
+const inRange = (id: string, r: PublishRange) => (r.after === null || id > r.after) && (r.through === null || id <= r.through);
+function rangeWhere(r: PublishRange): SQL | undefined {
+  return and(r.after === null ? undefined : gt(directoryDevices.deviceId, r.after), r.through === null ? undefined : lte(directoryDevices.deviceId, r.through));
+}
 
 /** Most device -> node entries nodesOf() keeps in memory before it starts over. */
 const NODE_CACHE_MAX = 10_000;
@@ -23,35 +33,54 @@ export class KeyDirectory {
   private readonly nodeCache = new Map<string, string>();
   private readonly nodeOf: Statement<[string], string>;
 
-  constructor(private readonly db: CloudDb, private readonly now: () => number = Date.now) {
+  constructor(private readonly db: CloudDb, private readonly now: () => number = Date.now, private readonly maxPerNode = MAX_PUBLISHED_PER_NODE) {
     this.nodeOf = sqliteOf(db).prepare<[string], string>('SELECT node FROM directory_devices WHERE device_id = ?').pluck();
   }
 
   /**
-   * Replaces `node`'s published set with `devices`, in one transaction: a device id another node publishes
-   * refuses the whole request (409 device_id_taken) and nothing changes. An unchanged entry keeps its
-   * updated_at, so readers can tell which keys really moved.
+   * Replaces `node`'s published entries, in one transaction: all of them, or with `range` only those with
+   * `after` < device_id <= `through` (a page of a larger set). Each device stands on its own: an id another
+   * node publishes is refused (device_id_taken), and so are devices past the node's cap (device_limit_reached,
+   * the highest ids of the request first); the others are published. An unchanged entry keeps its updated_at,
+   * so readers can tell which keys really moved.
    */
-  publish(node: string, devices: readonly DirectoryDevice[]): DirectoryEntry[] {
+  publish(node: string, devices: readonly DirectoryDevice[], range?: PublishRange): PublishResult {
     const ids = devices.map((d) => d.device_id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup !== undefined) throw new CloudError(400, 'invalid_request', `device ${dup} is listed twice.`);
+    const outside = range ? ids.find((id) => !inRange(id, range)) : undefined;
+    if (outside !== undefined) throw new CloudError(400, 'invalid_request', `device ${outside} is outside the request's range.`);
+    if (range && range.after !== null && range.through !== null && range.after >= range.through) {
+      throw new CloudError(400, 'invalid_request', 'range.after must come before range.through.');
+    }
     const at = new Date(this.now()).toISOString();
     try {
-      return this.replace(node, devices, ids, at);
+      return this.replace(node, devices, ids, at, range);
     } finally {
       this.nodeCache.clear();
     }
   }
 
-  private replace(node: string, devices: readonly DirectoryDevice[], ids: string[], at: string): DirectoryEntry[] {
+  private replace(node: string, devices: readonly DirectoryDevice[], ids: string[], at: string, range: PublishRange | undefined): PublishResult {
     return this.db.transaction((tx) => {
       const existing = ids.length === 0 ? [] : tx.select().from(directoryDevices).where(inArray(directoryDevices.deviceId, ids)).all();
-      const taken = existing.find((r) => r.node !== node);
-      if (taken) throw new CloudError(409, 'device_id_taken', `device ${taken.deviceId} is published by another node.`);
-      const before = new Map(existing.map((r) => [r.deviceId, r]));
-      tx.delete(directoryDevices).where(eq(directoryDevices.node, node)).run();
-      for (const d of devices) {
+      const takenBy = new Map(existing.filter((r) => r.node !== node).map((r) => [r.deviceId, r.node]));
+      const before = new Map(existing.filter((r) => r.node === node).map((r) => [r.deviceId, r]));
+      const inScope = range ? and(eq(directoryDevices.node, node), rangeWhere(range)) : eq(directoryDevices.node, node);
+      tx.delete(directoryDevices).where(inScope).run();
+      // What stays outside the range counts against the cap too.
+      const kept = range ? tx.select({ n: count() }).from(directoryDevices).where(eq(directoryDevices.node, node)).get()!.n : 0;
+      const room = Math.max(0, this.maxPerNode - kept);
+      const refused: PublishRefusal[] = [];
+      const free = [...devices].filter((d) => {
+        if (!takenBy.has(d.device_id)) return true;
+        refused.push({ device_id: d.device_id, error: 'device_id_taken', message: `device ${d.device_id} is published by another node.` });
+        return false;
+      }).sort((x, y) => (x.device_id < y.device_id ? -1 : 1));
+      for (const d of free.slice(room)) {
+        refused.push({ device_id: d.device_id, error: 'device_limit_reached', message: `a node publishes at most ${this.maxPerNode} devices; ${d.device_id} is past that.` });
+      }
+      for (const d of free.slice(0, room)) {
         const old = before.get(d.device_id);
         const same = old && old.publicKey === d.public_key && old.name === d.name && old.kind === d.kind;
         tx.insert(directoryDevices).values({
@@ -59,7 +88,8 @@ export class KeyDirectory {
           updatedAt: same ? old.updatedAt : at,
         }).run();
       }
-      return tx.select().from(directoryDevices).where(eq(directoryDevices.node, node)).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+      const stored = tx.select().from(directoryDevices).where(inScope).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+      return { devices: stored, refused };
     });
   }
 

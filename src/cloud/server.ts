@@ -41,6 +41,8 @@ export interface CloudOptions {
   resetSecrets?: boolean;
   /** The clock of the daily backup (tests move it). */
   backupClock?: () => number;
+  /** Most devices one node may publish (default MAX_PUBLISHED_PER_NODE); tests lower it. */
+  maxPublishedPerNode?: number;
 }
 
 export interface RunningCloud {
@@ -94,7 +96,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
   loginPrune.unref();
-  const directory = new KeyDirectory(database.db);
+  const directory = new KeyDirectory(database.db, Date.now, opts.maxPublishedPerNode);
   const store = new RelayStore(database.db, directory, Date.now, opts.relayQueueCap);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);

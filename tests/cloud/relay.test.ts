@@ -209,12 +209,14 @@ describe('cloud key directory', () => {
     assert.equal(byId.get(b1.id).node, b.id);
     assert.ok(!Number.isNaN(Date.parse(byId.get(b1.id).updated_at)));
 
-    // b may not take a's device; b's own set stays as it was.
-    const taken = await call(cloud, 'PUT', '/api/keys', b.token, { devices: [published(b1), published(a1)] });
-    assert.equal(taken.status, 409);
-    assert.equal(taken.body.error, 'device_id_taken');
+    // b may not take a's device: that one device is refused, b's others are published.
+    const b2 = device('b2');
+    const taken = await call(cloud, 'PUT', '/api/keys', b.token, { devices: [published(b1), published(a1), published(b2)] });
+    assert.equal(taken.status, 200, JSON.stringify(taken.body));
+    assert.deepEqual(taken.body.refused.map((r: any) => [r.device_id, r.error]), [[a1.id, 'device_id_taken']]);
+    assert.deepEqual(taken.body.devices.map((d: any) => d.device_id).sort(), [b1.id, b2.id].sort());
     const after1 = (await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[];
-    assert.deepEqual(after1.filter((d) => d.node === b.id).map((d) => d.device_id), [b1.id]);
+    assert.deepEqual(after1.filter((d) => d.node === b.id).map((d) => d.device_id).sort(), [b1.id, b2.id].sort());
     assert.equal(after1.find((d) => d.device_id === a1.id).node, a.id);
 
     // A new set replaces the old one: a2 is gone; an unchanged a1 keeps its updated_at.
@@ -243,6 +245,45 @@ describe('cloud key directory', () => {
     // 256 devices with long ids fit the body limit.
     const many = Array.from({ length: 256 }, (_, i) => ({ ...published(device(`many-${i}-${'x'.repeat(90)}`)) }));
     assert.equal((await call(cloud, 'PUT', '/api/keys', a.token, { devices: many })).status, 200);
+    const badRange = await call(cloud, 'PUT', '/api/keys', a.token, { devices: [published(twice)], range: { after: 'zzz', through: null } });
+    assert.equal(badRange.status, 400, 'a device outside its range');
+  });
+
+  it('a set larger than a page goes up in device-id ranges: all 600 published; a later smaller set replaces it', async () => {
+    const a = await loginNode(cloud, otp);
+    const all = Array.from({ length: 600 }, (_, i) => published(device(`paged-${String(i).padStart(3, '0')}`))).sort((x, y) => (x.device_id < y.device_id ? -1 : 1));
+    assert.equal((await call(cloud, 'PUT', '/api/keys', a.token, { devices: all })).status, 400, 'more than a page in one request');
+    for (let i = 0; i < all.length; i += 256) {
+      const page = all.slice(i, i + 256);
+      const range = { after: i === 0 ? null : all[i - 1]!.device_id, through: i + 256 >= all.length ? null : page.at(-1)!.device_id };
+      const r = await call(cloud, 'PUT', '/api/keys', a.token, { devices: page, range });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.refused, []);
+    }
+    const mine = async () => ((await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[]).filter((d) => d.node === a.id).map((d) => d.device_id);
+    assert.deepEqual(await mine(), all.map((d) => d.device_id));
+    await publish(cloud, a, []);
+    assert.deepEqual(await mine(), []);
+  });
+});
+
+describe('cloud key directory: the per-node cap', () => {
+  it('devices past the cap are refused one by one (device_limit_reached); the others are published', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
+    const otp = new MemoryOtpSender();
+    const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, maxPublishedPerNode: 5 });
+    try {
+      const a = await loginNode(cloud, otp);
+      const devs = Array.from({ length: 7 }, (_, i) => published(device(`capped-${i}`)));
+      const r = await call(cloud, 'PUT', '/api/keys', a.token, { devices: devs });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.devices.length, 5);
+      assert.equal(r.body.refused.length, 2);
+      assert.ok(r.body.refused.every((x: any) => x.error === 'device_limit_reached' && /at most 5/.test(x.message)));
+    } finally {
+      await cloud.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -321,7 +321,7 @@ interface FakeRelay {
   stop(): Promise<void>;
 }
 
-async function fakeRelay(): Promise<FakeRelay> {
+async function fakeRelay(opts: { putStatus?: number; onSend?: (ws: WebSocket, frame: any) => void } = {}): Promise<FakeRelay> {
   const { createServer } = await import('node:http');
   const { WebSocketServer } = await import('ws');
   const frames: any[] = [];
@@ -333,14 +333,15 @@ async function fakeRelay(): Promise<FakeRelay> {
     req.on('end', () => {
       if (req.url === '/api/keys' && req.method === 'PUT') keysPut.push(JSON.parse(body));
       res.setHeader('content-type', 'application/json');
-      res.end(req.method === 'GET' ? JSON.stringify({ devices: [] }) : JSON.stringify({ ok: true }));
+      if (req.method === 'PUT' && opts.putStatus) { res.statusCode = opts.putStatus; res.end(JSON.stringify({ error: 'internal_error', message: 'down' })); return; }
+      res.end(JSON.stringify({ devices: [], ...(req.method === 'PUT' ? { refused: [] } : {}) }));
     });
   });
   const wss = new WebSocketServer({ server, path: '/v1/relay' });
   wss.on('connection', (ws, req) => {
     assert.equal(req.headers.authorization, 'Noise fake-token-0123456789abcdefghij');
     const n = sockets.push(ws);
-    ws.on('message', (d) => frames.push({ ...JSON.parse(String(d)), socket: n }));
+    ws.on('message', (d) => { const f = { ...JSON.parse(String(d)), socket: n }; frames.push(f); opts.onSend?.(ws, f); });
     ws.send(JSON.stringify({ type: 'hello', device_id: 'fake-node', pending: 0 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -611,6 +612,143 @@ describe('an envelope from a sender this node has not seen in the directory yet'
       assert.equal(opened.id, sent.id);
     } finally {
       await cloud.stop();
+    }
+  });
+});
+
+describe('a cloud that keeps refusing (fake cloud)', () => {
+  it('a persistent sender_not_published and a failing PUT /api/keys cost a few backed-off rounds, not a loop; the envelope then fails', async () => {
+    // Every send is refused as sender_not_published, every PUT /api/keys fails with a 500.
+    const relay = await fakeRelay({
+      putStatus: 500,
+      onSend: (ws, f) => { if (f.type === 'send') ws.send(JSON.stringify({ type: 'rejected', id: f.envelope.id, error: 'sender_not_published', message: 'not published' })); },
+    });
+    const dir = tempDir();
+    const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
+      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+    const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+    const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+    const e = seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] });
+    const outbox = [{ seq: 1, id: e.id, envelope: e }];
+    const rejected: { id: string; code: string; message: string }[] = [];
+    const store = {
+      pendingOutbound: (after: number, limit: number) => outbox.filter((r) => r.seq > after).slice(0, limit),
+      outboxSize: () => outbox.length,
+      onQueued: () => () => {},
+      accepted: () => {},
+      rejected: (id: string, code: string, message: string) => { rejected.push({ id, code, message }); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
+      delivered: () => {}, storeInbound: async () => {},
+      localDevices: () => [{ device_id: 'node-a.ui', public_key: toBase64Url(sender.publicKey), name: 'A', kind: 'desktop' as const }],
+      onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+    };
+    const lines: string[] = [];
+    const { default: pino } = await import('pino');
+    const log = pino({ level: 'debug' }, { write: (l: string) => { lines.push(l); } });
+    const link = new CloudLinkClass({
+      dataDir: dir, box, store, log,
+      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
+      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000, retryBackoff: { baseMs: 20, capMs: 2_000, jitterFloor: 0.5 }, maxNotPublishedResends: 4 },
+    });
+    link.start();
+    try {
+      await eventually(() => rejected.length === 1, 'the envelope failed for good', 30_000);
+      assert.equal(rejected[0]!.code, 'sender_not_published');
+      assert.match(rejected[0]!.message, /4 publishes and resends/);
+      // Watch a while longer: nothing goes on by itself but the backed-off publish retries.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const sends = relay.frames.filter((f) => f.type === 'send').length;
+      assert.equal(sends, 5, 'the first send and 4 resends');
+      assert.ok(relay.keysPut.length <= 16, `PUT /api/keys ${relay.keysPut.length} times`);
+      assert.ok(lines.length <= 60, `${lines.length} log lines`);
+      assert.equal(link.status(), 'connected');
+    } finally {
+      await link.stop();
+      await relay.stop();
+    }
+  });
+});
+
+describe('a phone whose id another node already publishes', () => {
+  after(async () => { await cleanupAll(); });
+
+  it('is refused alone (shown in the view with its code); the node\'s other phones are published and can message', async () => {
+    const otp = new MemoryOtpSender();
+    const cloudDir = tempDir('salita-cloud-');
+    let cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+    const port = cloud.port;
+    const node = await startTestNode({ cloud: FAST });
+    try {
+      await linkedTo(node, cloud, otp);
+      await cloud.stop();
+      await waitStatus(node, 'reconnecting');
+      const x = await pairPhone(node);
+      const y = await pairPhone(node);
+      const meOf = (p: typeof x) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
+      const [xMe, yMe] = [meOf(x), meOf(y)];
+      cloud = await startCloud({ dataDir: cloudDir, port, otpSender: otp, log: () => {} });
+      // Another node got X's id into the directory first.
+      cloud.directory.publish('another-node', [{ device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' }]);
+
+      const v = await eventually(async () => { const c = await view(node); return c.status === 'connected' && c.unpublished?.length ? c : undefined; }, 'the refusal in the view');
+      assert.deepEqual(v.unpublished.map((u: any) => [u.device_id, u.error]), [[xMe.device_id, 'device_id_taken']]);
+      assert.match(v.unpublished[0].message, /already used by another node/);
+      await eventually(() => cloud.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
+
+      const fromY = new MessagingClient(y.client, yMe);
+      const sent = await fromY.sendText(yMe.device_id, 'Y still gets through');
+      const status = await eventually(async () => { const s = (await fromY.outbox()).find((m) => m.id === sent.id); return s && s.status !== 'queued' ? s : undefined; }, 'Y\'s message left');
+      assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
+
+      // X's message fails with a reason (once), instead of looping.
+      const fromX = new MessagingClient(x.client, xMe);
+      const xs = await fromX.sendText(yMe.device_id, 'X cannot');
+      const xStatus = await eventually(async () => { const s = (await fromX.outbox()).find((m) => m.id === xs.id); return s && s.status !== 'queued' ? s : undefined; }, 'X\'s message settled');
+      assert.equal(xStatus.status, 'failed');
+      assert.equal(xStatus.error, 'sender_not_published');
+    } finally {
+      await cloud.stop();
+    }
+  });
+});
+
+describe('a node with more devices than one PUT /api/keys carries (fake cloud)', () => {
+  it('publishes its 300 devices in pages of consecutive device-id ranges that cover the whole set', async () => {
+    const relay = await fakeRelay();
+    const dir = tempDir();
+    const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
+      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+    const devices = Array.from({ length: 300 }, (_, i) => ({ device_id: `dev-${String(299 - i).padStart(3, '0')}`, public_key: toBase64Url(new Uint8Array(32).fill(2)), name: `D${i}`, kind: 'phone' as const }));
+    const store = {
+      pendingOutbound: () => [], outboxSize: () => 0, onQueued: () => () => {},
+      accepted: () => {}, rejected: () => {}, delivered: () => {}, storeInbound: async () => {},
+      localDevices: () => devices, onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+    };
+    const { createLogger } = await import('../../src/main/core/log.js');
+    const link = new CloudLinkClass({
+      dataDir: dir, box, store, log: createLogger('cloud-test'),
+      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
+      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
+    });
+    link.start();
+    try {
+      await eventually(() => relay.keysPut.length >= 2, 'two pages');
+      const [p1, p2] = relay.keysPut;
+      assert.equal(p1.devices.length, 256);
+      assert.equal(p2.devices.length, 44);
+      assert.deepEqual(p1.range, { after: null, through: 'dev-255' });
+      assert.deepEqual(p2.range, { after: 'dev-255', through: null });
+      assert.deepEqual([...p1.devices, ...p2.devices].map((d: any) => d.device_id), devices.map((d) => d.device_id).sort());
+    } finally {
+      await link.stop();
+      await relay.stop();
     }
   });
 });

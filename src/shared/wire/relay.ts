@@ -17,18 +17,38 @@ export const DirectoryDevice = z.object({
 }).strict();
 export type DirectoryDevice = z.infer<typeof DirectoryDevice>;
 
+/** Most devices in one PUT /api/keys; a node with more publishes its set in pages (`range`, below). */
+export const PUBLISH_PAGE_SIZE = 256;
 /**
- * PUT /api/keys: the full set of devices this node serves; it replaces the node's previous set. A device id
- * published by another node answers 409 `device_id_taken` (no entry changes).
+ * Most devices the cloud keeps published per node: far above any household, and it bounds one node's share of
+ * the directory (and of every GET /api/keys answer). Devices past it are refused one by one (device_limit_reached).
  */
-export const PublishKeysRequest = z.object({ devices: z.array(DirectoryDevice).max(256) }).strict();
+export const MAX_PUBLISHED_PER_NODE = 4096;
+
+/**
+ * PUT /api/keys: the devices this node serves. Without `range` they replace the node's whole set; with `range`
+ * only its entries with `after` < device_id <= `through` (byte order; null = no bound), so a set larger than a
+ * page goes up as pages of consecutive ranges. Each device is published or refused on its own (PublishKeysResponse).
+ */
+export const PublishKeysRequest = z.object({
+  devices: z.array(DirectoryDevice).max(PUBLISH_PAGE_SIZE),
+  range: z.object({ after: DeviceId.nullable(), through: DeviceId.nullable() }).strict().optional(),
+}).strict();
 export type PublishKeysRequest = z.infer<typeof PublishKeysRequest>;
+
+/** Why the cloud did not publish one device: another node publishes its id, or the node is at its cap. */
+export const PUBLISH_REFUSAL_CODES = ['device_id_taken', 'device_limit_reached'] as const;
+export const PublishRefusal = z.object({ device_id: z.string(), error: z.enum(PUBLISH_REFUSAL_CODES), message: z.string() });
+export type PublishRefusal = z.infer<typeof PublishRefusal>;
 
 /** GET /api/keys: every published device, with the node (its cloud device_id) that serves it. */
 export const DirectoryEntry = DirectoryDevice.extend({ node: z.string(), updated_at: z.string() });
 export type DirectoryEntry = z.infer<typeof DirectoryEntry>;
 export const DirectoryResponse = z.object({ devices: z.array(DirectoryEntry) });
 export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
+/** PUT /api/keys answers 200: the node's entries (in the range) as stored, and the devices it refused. */
+export const PublishKeysResponse = z.object({ devices: z.array(DirectoryEntry), refused: z.array(PublishRefusal).default([]) });
+export type PublishKeysResponse = z.infer<typeof PublishKeysResponse>;
 
 // ---- WS /v1/relay (node <-> cloud; text frames, one JSON object each) --------------------------------------
 //
@@ -164,6 +184,8 @@ export const CloudLinkView = z.object({
   next_attempt_at: z.string().nullable(),
   token_expires_at: z.string().nullable(),
   outbox: z.number().int().nonnegative(),
+  /** This node's devices the cloud refused to publish (they cannot send or receive through it), with why. */
+  unpublished: z.array(z.object({ device_id: z.string(), name: z.string(), kind: z.enum(['phone', 'desktop']), error: z.string(), message: z.string() })),
 });
 export type CloudLinkView = z.infer<typeof CloudLinkView>;
 

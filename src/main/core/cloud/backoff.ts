@@ -5,6 +5,8 @@ export interface BackoffOptions {
   capMs: number;
   /** [0, 1); tests may pin it. */
   random?: () => number;
+  /** Share of the ceiling always waited (0 = full jitter): retries of our own calls should never come at once. */
+  jitterFloor?: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 };
@@ -18,7 +20,8 @@ export class Backoff {
   next(): number {
     const ceiling = Math.min(this.opts.capMs, this.opts.baseMs * 2 ** Math.min(this.attempt, 30));
     this.attempt++;
-    return Math.floor((this.opts.random ?? Math.random)() * ceiling);
+    const floor = ceiling * (this.opts.jitterFloor ?? 0);
+    return Math.floor(floor + (this.opts.random ?? Math.random)() * (ceiling - floor));
   }
 
   reset(): void {

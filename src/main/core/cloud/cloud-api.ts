@@ -1,7 +1,7 @@
 // The cloud's REST calls the link makes (docs/cloud.md): login challenge/verify/logout and the key directory.
 // Every failure becomes a CloudCallError: `unreachable` (no HTTP answer) or `rejected` (the cloud's own
 // {error, message}, with its status).
-import { DirectoryResponse, type DirectoryDevice, type DirectoryEntry } from '../../../shared/wire/relay.js';
+import { DirectoryResponse, PublishKeysResponse, type DirectoryDevice, type DirectoryEntry, type PublishKeysRequest, type PublishRefusal } from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -73,8 +73,13 @@ export async function logoutToken(base: string, token: string): Promise<void> {
   await call(base, '/api/auth/logout', { method: 'POST', token });
 }
 
-export async function publishKeys(base: string, token: string, devices: DirectoryDevice[]): Promise<void> {
-  await call(base, '/api/keys', { method: 'PUT', token, body: { devices } });
+/** One PUT /api/keys (a whole set, or one page with `range`); the devices the cloud refused come back one by one. */
+export async function publishKeys(base: string, token: string, devices: DirectoryDevice[], range?: PublishKeysRequest['range']): Promise<PublishRefusal[]> {
+  const body = await call(base, '/api/keys', { method: 'PUT', token, body: range ? { devices, range } : { devices } });
+  // A cloud from before per-device refusals answers {devices} alone: nothing was refused.
+  const parsed = PublishKeysResponse.safeParse(body);
+  if (!parsed.success) throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's answer to publishing keys is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data.refused;
 }
 
 export async function fetchDirectory(base: string, token: string): Promise<DirectoryEntry[]> {

@@ -8,7 +8,7 @@
 // cloud said hello), reconnecting (the link dropped; the next attempt is at next_attempt_at).
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
-import type { CloudLinkStatus, CloudLinkView, CloudToNodeFrame, RelayRefusalCode } from '../../../shared/wire/relay.js';
+import { PUBLISH_PAGE_SIZE, type CloudLinkStatus, type CloudLinkView, type CloudToNodeFrame, type DirectoryDevice, type PublishRefusal, type RelayRefusalCode } from '../../../shared/wire/relay.js';
 import type { MessageStorePort, OutboundEnvelope } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -31,6 +31,13 @@ export interface CloudLinkOptions {
   handshakeTimeoutMs: number;
   /** After a failed token refresh (cloud unreachable, say), the next try. */
   tokenRefreshRetryMs: number;
+  /**
+   * Delays of our own retries while connected: publishing keys after a failed PUT, the resend of an envelope
+   * the cloud refused as sender_not_published, and the directory fetch after a failed one.
+   */
+  retryBackoff: BackoffOptions;
+  /** An envelope refused as sender_not_published this many times more (each after a publish) fails for good. */
+  maxNotPublishedResends: number;
 }
 
 export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
@@ -42,10 +49,20 @@ export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
   helloTimeoutMs: 15_000,
   handshakeTimeoutMs: 15_000,
   tokenRefreshRetryMs: 5 * 60_000,
+  retryBackoff: { baseMs: 1_000, capMs: 5 * 60_000, jitterFloor: 0.5 },
+  maxNotPublishedResends: 5,
 };
 
 /** What an ack says the node did not store, and why (see RelayAckFrame). */
 type Refusal = { device_ids: string[]; error: RelayRefusalCode };
+
+/** What the desktop UI shows for a device the cloud would not publish. */
+function refusalText(name: string, kind: string, code: string): string {
+  const what = `${kind === 'phone' ? 'Phone' : 'Desktop'} "${name}"`;
+  if (code === 'device_id_taken') return `${what} could not be published: its id is already used by another node.`;
+  if (code === 'device_limit_reached') return `${what} could not be published: this node has reached the cloud's limit of devices.`;
+  return `${what} could not be published (${code}).`;
+}
 
 /** A token of unknown age (from an older cloud.json) is assumed to live this long: the cloud's default. */
 const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
@@ -134,6 +151,21 @@ export class CloudLink {
   private ops: Promise<unknown> = Promise.resolve();
   private publishing = false;
   private publishAgain = false;
+  /** Retries (publish after a failed PUT, directory after a failed GET): exponential, reset on success. */
+  private readonly publishBackoff: Backoff;
+  private readonly directoryBackoff: Backoff;
+  private publishRetryTimer: NodeJS.Timeout | undefined;
+  private directoryNotBefore = 0;
+  /** This node's devices the cloud refused at the last publish (device id -> why), shown in the view. */
+  private unpublished = new Map<string, CloudLinkView['unpublished'][number]>();
+  /**
+   * Envelope id -> how often the cloud refused it as sender_not_published (each refusal is answered by a
+   * publish and a resend after a growing delay, up to maxNotPublishedResends). resendFrom: the lowest outbox
+   * seq waiting for that resend.
+   */
+  private readonly notPublishedRounds = new Map<string, number>();
+  private resendTimer: NodeJS.Timeout | undefined;
+  private resendFrom = Infinity;
   /** The key-directory fetch in flight, if any. */
   private directoryFetch: Promise<void> | undefined;
   /** Deliveries wait behind this while the directory is fetched for an unknown sender (see 'deliver'). */
@@ -151,6 +183,8 @@ export class CloudLink {
     this.opts = { ...DEFAULT_CLOUD_LINK_OPTIONS, ...d.options };
     this.file = new CloudStateFile(d.dataDir, d.box);
     this.backoff = new Backoff(this.opts.backoff);
+    this.publishBackoff = new Backoff(this.opts.retryBackoff);
+    this.directoryBackoff = new Backoff(this.opts.retryBackoff);
     this.log = d.log;
   }
 
@@ -213,6 +247,7 @@ export class CloudLink {
       next_attempt_at: status === 'reconnecting' ? this.nextAttemptAt : null,
       token_expires_at: hasToken ? this.state!.tokenExpiresAt : null,
       outbox,
+      unpublished: [...this.unpublished.values()],
     };
   }
 
@@ -407,6 +442,12 @@ export class CloudLink {
     clearTimeout(this.tokenTimer);
     clearTimeout(this.refreshSoon);
     this.refreshSoon = undefined;
+    // A new connection publishes and sends everything again anyway.
+    clearTimeout(this.publishRetryTimer);
+    this.publishRetryTimer = undefined;
+    clearTimeout(this.resendTimer);
+    this.resendTimer = undefined;
+    this.resendFrom = Infinity;
     this.inflight.clear();
   }
 
@@ -524,17 +565,18 @@ export class CloudLink {
       case 'rejected': {
         const seq = this.inflight.get(f.id);
         this.inflight.delete(f.id);
-        if (f.error === 'sender_not_published' && seq !== undefined && this.isLocalSender(seq, f.id)) {
-          // Our own fault (the device's key had not reached the directory yet), not the message's: publish
-          // again and send it once more (the cloud keeps one copy per id, so resending the rest is harmless).
-          this.log.info({ id: f.id }, 'the cloud had not seen the sender published yet; publishing and resending');
-          this.sentUpTo = Math.min(this.sentUpTo, seq - 1);
-          this.forgetReadAhead();
-          void this.syncKeys();
-          return;
+        let message = f.message;
+        if (f.error === 'sender_not_published' && seq !== undefined) {
+          const from = this.localSenderOf(seq, f.id);
+          if (from !== undefined) {
+            const verdict = this.senderNotPublished(f.id, seq, from);
+            if (verdict === 'resend') return;
+            message = verdict;
+          }
         }
-        this.log.warn({ id: f.id, error: f.error, message: f.message }, 'the cloud rejected an envelope');
-        this.guard('rejected', () => store?.rejected(f.id, f.error, f.message));
+        this.notPublishedRounds.delete(f.id);
+        this.log.warn({ id: f.id, error: f.error, message }, 'the cloud rejected an envelope');
+        this.guard('rejected', () => store?.rejected(f.id, f.error, message));
         // The recipient may have been published since the last fetch: look again soon.
         if (f.error === 'unknown_recipient') this.requestDirectoryRefresh();
         this.pump();
@@ -613,11 +655,47 @@ export class CloudLink {
     this.chain = this.chain.then(() => settle(work()));
   }
 
-  /** Whether outbox row `seq` (envelope `id`) comes from a device this node publishes: one row read, not the outbox. */
-  private isLocalSender(seq: number, id: string): boolean {
+  /** The sender of outbox row `seq` (envelope `id`) if it is a device this node publishes: one row read, not the outbox. */
+  private localSenderOf(seq: number, id: string): string | undefined {
     const store = this.d.store;
     const [row] = store?.pendingOutbound(seq - 1, 1) ?? [];
-    return row?.id === id && store!.localDevices().some((d) => d.device_id === row.envelope.from_device);
+    if (row?.id !== id) return undefined;
+    const from = row.envelope.from_device;
+    return store!.localDevices().some((d) => d.device_id === from) ? from : undefined;
+  }
+
+  /**
+   * The cloud refused envelope `id` (outbox row `seq`, from our device `from`) as sender_not_published.
+   * Usually our own key had not reached the directory yet: publish again and resend, after a delay that grows
+   * with each refusal of the same envelope (the cloud keeps one copy per id, so resending the rest is harmless).
+   * Answers 'resend', or the words the envelope fails with: its sender was refused by the cloud, or it was
+   * refused too often. Never an immediate resend, so a cloud that keeps refusing costs a few rounds, not a loop.
+   */
+  private senderNotPublished(id: string, seq: number, from: string): 'resend' | string {
+    const refusal = this.unpublished.get(from);
+    if (refusal) return `${refusal.message} The cloud refused to publish this sender (${refusal.error}).`;
+    const rounds = (this.notPublishedRounds.get(id) ?? 0) + 1;
+    if (rounds > this.opts.maxNotPublishedResends) {
+      this.notPublishedRounds.delete(id);
+      return `the cloud still does not list the sender as published after ${rounds - 1} publishes and resends`;
+    }
+    if (this.notPublishedRounds.size >= 10_000) this.notPublishedRounds.clear(); // ids of envelopes accepted since
+    this.notPublishedRounds.set(id, rounds);
+    this.resendFrom = Math.min(this.resendFrom, seq);
+    if (this.resendTimer) return 'resend';
+    const { baseMs, capMs } = this.opts.retryBackoff;
+    const delay = Math.min(capMs, baseMs * 2 ** (rounds - 1));
+    this.log.info({ id, round: rounds, delay_ms: delay }, 'the cloud had not seen the sender published yet; publishing and resending');
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      const from = this.resendFrom;
+      this.resendFrom = Infinity;
+      this.sentUpTo = Math.min(this.sentUpTo, from - 1);
+      this.forgetReadAhead();
+      void this.syncKeys();
+    }, delay);
+    this.resendTimer.unref();
+    return 'resend';
   }
 
   private forgetReadAhead(): void {
@@ -659,25 +737,73 @@ export class CloudLink {
 
   // ---- key directory -------------------------------------------------------------------------------------
 
-  /** PUT /api/keys with this node's devices (again if they changed meanwhile), then GET the directory. */
+  /**
+   * PUT /api/keys with this node's devices (again if they changed meanwhile), then GET the directory. A failed
+   * PUT is tried again after publishBackoff (a device change or a reconnect tries at once). Never rejects.
+   */
   private async syncKeys(): Promise<void> {
     const store = this.d.store;
     if (!store || this.connStatus !== 'connected' || !this.state?.token) return;
     if (this.publishing) { this.publishAgain = true; return; }
+    clearTimeout(this.publishRetryTimer);
+    this.publishRetryTimer = undefined;
     this.publishing = true;
     try {
       do {
         this.publishAgain = false;
         const { url, token } = this.state;
-        await publishKeys(url, token, store.localDevices());
+        await this.publishAll(url, token, store.localDevices());
       } while (this.publishAgain && this.connStatus === 'connected' && this.state?.token);
+      this.publishBackoff.reset();
     } catch (err) {
       this.restFailed('publishing keys', err);
+      this.schedulePublishRetry();
     } finally {
       this.publishing = false;
     }
     this.pump();
     await this.refreshDirectory();
+  }
+
+  /**
+   * Publishes `devices`: in one PUT, or, past a page, in pages of consecutive device-id ranges (so the cloud
+   * replaces exactly the node's set). Each device is published or refused on its own; the refused are kept for
+   * the view, and a sender_not_published for one of them fails its envelope instead of being resent.
+   */
+  private async publishAll(url: string, token: string, devices: DirectoryDevice[]): Promise<void> {
+    const sorted = [...devices].sort((a, b) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0));
+    const refused: PublishRefusal[] = [];
+    if (sorted.length <= PUBLISH_PAGE_SIZE) {
+      refused.push(...await publishKeys(url, token, sorted));
+    } else {
+      for (let i = 0; i < sorted.length; i += PUBLISH_PAGE_SIZE) {
+        const page = sorted.slice(i, i + PUBLISH_PAGE_SIZE);
+        const last = i + PUBLISH_PAGE_SIZE >= sorted.length;
+        const range = { after: i === 0 ? null : sorted[i - 1]!.device_id, through: last ? null : page.at(-1)!.device_id };
+        refused.push(...await publishKeys(url, token, page, range));
+      }
+    }
+    const byId = new Map(devices.map((d) => [d.device_id, d]));
+    const next = new Map<string, CloudLinkView['unpublished'][number]>();
+    for (const r of refused) {
+      const d = byId.get(r.device_id);
+      if (d) next.set(d.device_id, { device_id: d.device_id, name: d.name, kind: d.kind, error: r.error, message: refusalText(d.name, d.kind, r.error) });
+    }
+    const changed = next.size !== this.unpublished.size || [...next].some(([id, r]) => this.unpublished.get(id)?.error !== r.error);
+    this.unpublished = next;
+    if (changed) {
+      // Once per change, not per publish: a refusal lasts until the other node drops the id.
+      if (next.size > 0) this.log.warn({ refused: refused.slice(0, 20), count: next.size }, 'the cloud refused to publish some of this node\'s devices');
+      else this.log.info('the cloud publishes all of this node\'s devices');
+      this.scheduleEmit();
+    }
+  }
+
+  private schedulePublishRetry(): void {
+    if (this.stopped || this.connStatus !== 'connected') return;
+    clearTimeout(this.publishRetryTimer);
+    this.publishRetryTimer = setTimeout(() => { this.publishRetryTimer = undefined; void this.syncKeys(); }, this.publishBackoff.next());
+    this.publishRetryTimer.unref();
   }
 
   /**
@@ -708,13 +834,18 @@ export class CloudLink {
   private async fetchDirectoryNow(): Promise<void> {
     const store = this.d.store;
     if (!store || this.connStatus !== 'connected' || !this.state?.token) return;
+    // After a failed fetch, every trigger (timer, unknown sender, requests) waits out directoryBackoff.
+    if (Date.now() < this.directoryNotBefore) return;
     this.lastRefreshAt = Date.now();
     try {
       const entries = await fetchDirectory(this.state.url, this.state.token);
       const self = this.cloudDeviceId ?? b64(this.d.staticKey().publicKey);
       // Only other nodes' devices are "remote"; this node's own come from the store itself.
       store.setRemoteDirectory(entries.filter((e) => e.node !== self));
+      this.directoryBackoff.reset();
+      this.directoryNotBefore = 0;
     } catch (err) {
+      this.directoryNotBefore = Date.now() + this.directoryBackoff.next();
       this.restFailed('fetching the key directory', err);
     }
   }

@@ -1,6 +1,7 @@
 // The "Cloud" panel: log this node in to a cloud (URL, then the 6-digit code the cloud sent), see the link's
-// status in words, its last problem (a changed cloud key is a loud warning), how many messages wait to go
-// out, and log out. Follows GET /api/admin/cloud, the answers of each action and the admin `cloud` pushes.
+// status in words, its last problem (a changed cloud key is a loud warning), the devices the cloud refused to
+// publish, how many messages wait to go out, and log out. Follows GET /api/admin/cloud, the answers of each
+// action and the admin `cloud` pushes.
 import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.js';
 import { byId, setText } from '../common/dom.js';
 import { ApiFailure, type AdminApi } from './api.js';
@@ -136,6 +137,18 @@ export class CloudPanel {
     setText(byId('cloud-key'), v.cloud_key ? `${v.cloud_key.slice(0, 16)}…` : 'not known yet');
     setText(byId('cloud-expires'), v.token_expires_at ? new Date(v.token_expires_at).toLocaleString() : '—');
     byId('cloud-expires-row').hidden = byId('cloud-expires').parentElement!.hidden = !v.token_expires_at;
+
+    // Devices the cloud would not publish cannot send or receive through it: say which, and why, in words.
+    const unpublished = byId('cloud-unpublished');
+    const refused = v.unpublished ?? [];
+    unpublished.replaceChildren(...refused.map((u) => {
+      const li = document.createElement('li');
+      li.textContent = u.message;
+      li.dataset.code = u.error;
+      li.dataset.deviceId = u.device_id;
+      return li;
+    }));
+    unpublished.hidden = refused.length === 0;
 
     const e = v.last_error;
     const warning = byId('cloud-warning');
