@@ -14,7 +14,8 @@ const dataDir = flags.get('data-dir');
 if (!dataDir) throw new Error('--data-dir is required');
 const name = flags.get('name');
 // The namespaces share the machine's hostname; give each node its own name before it first advertises.
-if (name) loadOrCreateIdentity(dataDir, name);
+// That identity comes before any database: say so, or the start refuses a data dir whose database is missing.
+const namedHere = name ? loadOrCreateIdentity(dataDir, name).created : false;
 
 const timings: { heartbeatIntervalMs?: number; offlineAfterMs?: number } = {};
 if (flags.has('heartbeat-ms')) timings.heartbeatIntervalMs = Number(flags.get('heartbeat-ms'));
@@ -27,6 +28,7 @@ const node = await startNode({
   host: flags.get('host') ?? '0.0.0.0',
   mdns: !flags.has('no-mdns'),
   timings,
+  allowNewDatabase: namedHere,
 });
 const base = `http://127.0.0.1:${node.port}`;
 
