@@ -13,6 +13,7 @@ import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
 import { RelayStore } from './relay-store.js';
 import { RelayWriter } from './relay-writer.js';
 import { Telemetry } from './telemetry.js';
+import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../shared/net/ws-heartbeat.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -26,6 +27,8 @@ export interface CloudOptions {
   defaultMetrics?: boolean;
   /** How often relay sockets re-check their token (default TOKEN_RECHECK_MS). */
   tokenRecheckMs?: number;
+  /** How often every relay/noise socket is pinged; one that missed the previous pong is closed (default 30 s). */
+  wsPingIntervalMs?: number;
 }
 
 export interface RunningCloud {
@@ -64,6 +67,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
+  // A relay socket whose node vanished without a FIN would otherwise hold its link (and its queue's delivery
+  // slot) until the token recheck; pings find it within two intervals.
+  const stopHeartbeat = startWsHeartbeat(wss, opts.wsPingIntervalMs ?? DEFAULT_WS_PING_INTERVAL_MS);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -75,6 +81,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     });
   } catch (err) {
     hub.stop();
+    stopHeartbeat();
     clearInterval(prune);
     database.close();
     wss.close();
@@ -85,6 +92,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,
     stop: async () => {
       hub.stop();
+      stopHeartbeat();
       clearInterval(prune);
       for (const c of wss.clients) c.terminate();
       wss.close();

@@ -12,6 +12,7 @@ const USAGE = `Usage: salita-headless [options]
   --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)
   --no-mdns            do not advertise or browse with mDNS
   --no-pair            do not print a pairing code at start
+  --limits <json>      raise or lower caps, e.g. '{"maxSocketsPerSession":200}' (benches; see NodeLimits)
   --help`;
 
 function parseCli() {
@@ -24,6 +25,7 @@ function parseCli() {
         host: { type: 'string' },
         'no-mdns': { type: 'boolean', default: false },
         'no-pair': { type: 'boolean', default: false },
+        limits: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -54,6 +56,17 @@ async function main(): Promise<void> {
     console.error(`--port must be a whole number from 0 to 65535, not "${args.port}"`);
     process.exit(2);
   }
+  let limits: Record<string, number> | undefined;
+  if (args.limits !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(args.limits);
+      if (!parsed || typeof parsed !== 'object' || Object.values(parsed).some((v) => typeof v !== 'number' || !(v > 0))) throw new Error('not an object of positive numbers');
+      limits = parsed as Record<string, number>;
+    } catch (err) {
+      console.error(`--limits must be a JSON object of positive numbers: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
   let node: SalitaNode;
   try {
     node = await startNode({
@@ -62,6 +75,7 @@ async function main(): Promise<void> {
       strictPort: args['strict-port'],
       ...(args.host ? { host: args.host } : {}),
       mdns: !args['no-mdns'],
+      ...(limits ? { limits } : {}),
     });
   } catch (err) {
     console.error(`Salita could not start: ${(err as Error).message}`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { toBase64Url } from '../../shared/encoding.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, SettingsUpdateRequest } from '../../shared/wire/schemas.js';
-import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
+import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
@@ -49,6 +49,8 @@ export interface NodeOptions {
   /** Built renderer directory (desktop UI + phone page); default out/renderer under the app root. */
   rendererDir?: string;
   timings?: Partial<NodeTimings>;
+  /** Caps on sockets, pairing codes, session rows and request rates (tests and benches raise some). */
+  limits?: Partial<NodeLimits>;
   /** Fixed admin token (tests); default: a fresh random one per launch. */
   adminToken?: string;
   /** Seals secrets at rest. Electron passes one backed by safeStorage; default: a 0600 key file in dataDir. */
@@ -100,6 +102,7 @@ export interface Discovery {
 export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const log = createLogger('node');
   const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
+  const limits: NodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   // Read before anything else is opened: a corrupt settings file stops the start with an error naming it.
   const settings = new SettingsStore(opts.dataDir);
   const { identity: loaded, created } = loadOrCreateIdentity(opts.dataDir);
@@ -108,7 +111,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
 
   const box = opts.secretBox ?? keyFileSecretBox(opts.dataDir);
   const database = openDatabase(opts.dataDir);
-  const deviceSockets = new DeviceSockets();
+  const deviceSockets = new DeviceSockets(limits.maxSocketsPerSession);
   const meshRepo = new MeshRepository(database.db);
   const sessionsRepo = new SessionRepository(database.db, box, (ids) => deviceSockets.closeSessions(ids));
   const nonces = new NonceRepository(database.db);
@@ -173,10 +176,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       lanAddresses: () => local.lan().map((a) => a.address),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
-    timings, createLogger('pairing'));
+    timings, createLogger('pairing'), limits);
 
   const core: NodeCore = {
-    adminToken, rendererDir, timings, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
+    adminToken, rendererDir, timings, limits, log, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
     cloud,
     identityView,
@@ -272,7 +275,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let listening;
   try {
     listening = await listen(app.fetch as never, {
-      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false,
+      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, wsPingIntervalMs: timings.wsPingIntervalMs,
       ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
     });
   } catch (err) {
@@ -325,7 +328,14 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     setInterval(() => mesh.sweepPresence(timings.offlineAfterMs), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
     // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
     setInterval(() => applyAddresses(), 3_000),
-    setInterval(() => nonces.prune(Date.now()), 60_000),
+    setInterval(() => {
+      try {
+        nonces.prune(Date.now());
+        pairing.prune();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'pruning nonces, pairing codes or sessions failed; next round retries');
+      }
+    }, 60_000),
     setInterval(() => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')), timings.heartbeatIntervalMs),
   ];
   for (const t of timers) t.unref();

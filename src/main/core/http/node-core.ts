@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import type { NoticeBoard } from '../events/notices.js';
-import type { NodeTimings } from '../config.js';
+import type { NodeLimits, NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import type { DeviceSockets } from './device-sockets.js';
@@ -17,6 +17,7 @@ export interface NodeCore {
   readonly adminToken: string;
   readonly rendererDir: string | undefined;
   readonly timings: NodeTimings;
+  readonly limits: NodeLimits;
   readonly log: Logger;
   readonly feed: ChangeFeed;
   readonly pairing: PairingService;
