@@ -150,7 +150,9 @@ describe('sockets', () => {
     const silentClosed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
     let pings = 0;
     healthy.on('ping', () => pings++);
-    await silentClosed;
+    let silentGone = false;
+    void silentClosed.then(() => { silentGone = true; });
+    await eventually(() => silentGone, 'the silent socket was closed by the server');
     await eventually(() => pings >= 5, 'the healthy socket saw several pings');
     assert.equal(healthy.readyState, WebSocket.OPEN, 'a socket that answers pings stays open');
     await eventually(() => node.core.deviceSockets.count() === 1, 'the silent socket is forgotten');
