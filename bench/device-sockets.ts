@@ -83,7 +83,9 @@ async function main(): Promise<void> {
   const build = snapshotBuild();
   const snapDir = values['heap-snapshot'];
   const snapArgs = snapDir ? ['--heapsnapshot-signal=SIGHUP', `--diagnostic-dir=${snapDir}`] : [];
-  const node = spawnNode('node', [...snapArgs, '--expose-gc', '--import', GC_PRELOAD, join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair'], { nofile: nodeFiles, cwd: build });
+  const node = spawnNode('node', [...snapArgs, '--expose-gc', '--import', GC_PRELOAD, join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair',
+    // The defaults cap sockets per session and pairing rates; this bench holds PER_DEVICE sockets per device.
+    '--limits', JSON.stringify({ maxSocketsPerSession: PER_DEVICE, pairStartsPerMinute: DEVICES * 2, pairLookupsPerMinute: DEVICES * 2 })], { nofile: nodeFiles, cwd: build });
   const ready = await node.waitFor(/^READY (\{.*\})$/, 60_000);
   const { port } = JSON.parse(ready[1]!) as { port: number };
   const adminToken = (await node.waitFor(/#admin=([^\s]+)/, 1000, true))[1]!;

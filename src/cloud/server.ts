@@ -20,6 +20,7 @@ import { Telemetry } from './telemetry.js';
 import { LogBudget } from '../shared/http/log-budget.js';
 import { guardServer } from '../shared/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../shared/http/websocket-upgrade.js';
+import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../shared/net/ws-heartbeat.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -43,6 +44,8 @@ export interface CloudOptions {
   backupClock?: () => number;
   /** Most devices one node may publish (default MAX_PUBLISHED_PER_NODE); tests lower it. */
   maxPublishedPerNode?: number;
+  /** How often every relay/noise socket is pinged; one that missed the previous pong is closed (default 30 s). */
+  wsPingIntervalMs?: number;
 }
 
 export interface RunningCloud {
@@ -118,6 +121,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
   guardUpgradeHandshakes(server);
+  // A relay socket whose node vanished without a FIN would otherwise hold its link (and its queue's delivery
+  // slot) until the token recheck; pings find it within two intervals.
+  const stopHeartbeat = startWsHeartbeat(wss, opts.wsPingIntervalMs ?? DEFAULT_WS_PING_INTERVAL_MS);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -129,6 +135,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     });
   } catch (err) {
     hub.stop();
+    stopHeartbeat();
     clearInterval(prune);
     clearInterval(loginPrune);
     clearInterval(backupTimer);
@@ -144,6 +151,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
+      stopHeartbeat();
       clearInterval(prune);
       clearInterval(loginPrune);
       clearInterval(backupTimer);

@@ -15,6 +15,7 @@ const USAGE = `Usage: salita-headless [options]
   --reset-secrets      the storage key was lost: revoke every device session, peer link and the cloud token
                        sealed with it (devices must pair again) instead of refusing to start
   --new-database       the database was lost: start this node on an empty one (devices must pair again)
+  --limits <json>      raise or lower caps, e.g. '{"maxSocketsPerSession":200}' (benches; see NodeLimits)
   --help`;
 
 function parseCli() {
@@ -29,6 +30,7 @@ function parseCli() {
         'no-pair': { type: 'boolean', default: false },
         'reset-secrets': { type: 'boolean', default: false },
         'new-database': { type: 'boolean', default: false },
+        limits: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -59,6 +61,17 @@ async function main(): Promise<void> {
     console.error(`--port must be a whole number from 0 to 65535, not "${args.port}"`);
     process.exit(2);
   }
+  let limits: Record<string, number> | undefined;
+  if (args.limits !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(args.limits);
+      if (!parsed || typeof parsed !== 'object' || Object.values(parsed).some((v) => typeof v !== 'number' || !(v > 0))) throw new Error('not an object of positive numbers');
+      limits = parsed as Record<string, number>;
+    } catch (err) {
+      console.error(`--limits must be a JSON object of positive numbers: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
   let node: SalitaNode;
   try {
     node = await startNode({
@@ -69,6 +82,7 @@ async function main(): Promise<void> {
       mdns: !args['no-mdns'],
       resetSecrets: args['reset-secrets'],
       allowNewDatabase: args['new-database'],
+      ...(limits ? { limits } : {}),
     });
   } catch (err) {
     console.error(`Salita could not start: ${(err as Error).message}`);

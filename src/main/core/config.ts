@@ -25,6 +25,8 @@ export interface NodeTimings {
   sessionTtlMs: number;
   /** Signed requests: how far X-Timestamp may be from this node's clock, either way. */
   signatureWindowMs: number;
+  /** The server pings every device/admin WebSocket this often; one that missed the previous pong is closed. */
+  wsPingIntervalMs: number;
 }
 
 export const DEFAULT_TIMINGS: NodeTimings = {
@@ -34,9 +36,47 @@ export const DEFAULT_TIMINGS: NodeTimings = {
   heartbeatIntervalMs: 30_000,
   sessionTtlMs: 30 * 24 * 3600_000,
   signatureWindowMs: 60_000,
+  wsPingIntervalMs: 30_000,
 };
 
 /** Largest JSON body the node accepts; pairing and announce bodies are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** POST /api/messages carries one envelope: its largest JSON form plus the `{"envelope":…}` around it. */
 export const MAX_MESSAGE_BODY_BYTES = MAX_ENVELOPE_JSON_BYTES + 1024;
+
+/** Caps on what one caller can make the node hold (sockets, pairing codes, session rows, request rates). */
+export interface NodeLimits {
+  /** Concurrent device WebSockets per session; a newer one closes the oldest (close code 4429). */
+  maxSocketsPerSession: number;
+  /** Concurrent admin event sockets; a newer one closes the oldest (close code 4429). */
+  maxAdminSockets: number;
+  /** POST /auth/pair/start calls per source address per minute (429 beyond). */
+  pairStartsPerMinute: number;
+  /** POST /auth/pair/verify calls per source address per minute (429 beyond); the per-code PIN limit is separate. */
+  pairLookupsPerMinute: number;
+  /** Unused, unexpired pairing codes at once; a new code expires the oldest. */
+  maxLivePairingCodes: number;
+  /** How long a used, locked or expired pairing code is kept so a reuse says why (then it is deleted). */
+  pairingCodeKeepMs: number;
+  /** Hard cap on pairing_codes rows (newest kept). */
+  maxPairingCodeRows: number;
+  /** How long a revoked or expired session row is kept so its device is told "revoked", not "unknown". */
+  revokedSessionKeepMs: number;
+  /** Session rows kept per device (node id), newest first; older ones are deleted. */
+  maxSessionsPerDevice: number;
+  /** Rows of sessions that are not live (revoked, expired, unconfirmed) kept in all; the oldest go first. */
+  maxDeadSessionRows: number;
+}
+
+export const DEFAULT_LIMITS: NodeLimits = {
+  maxSocketsPerSession: 8,
+  maxAdminSockets: 16,
+  pairStartsPerMinute: 30,
+  pairLookupsPerMinute: 60,
+  maxLivePairingCodes: 8,
+  pairingCodeKeepMs: 3600_000,
+  maxPairingCodeRows: 200,
+  revokedSessionKeepMs: 7 * 24 * 3600_000,
+  maxSessionsPerDevice: 4,
+  maxDeadSessionRows: 1000,
+};

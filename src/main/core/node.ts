@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { toBase64Url } from '../../shared/encoding.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, SettingsUpdateRequest } from '../../shared/wire/schemas.js';
-import { DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './config.js';
+import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { DATABASE_BACKUP_BASE, openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
@@ -52,6 +52,8 @@ export interface NodeOptions {
   /** Built renderer directory (desktop UI + phone page); default out/renderer under the app root. */
   rendererDir?: string;
   timings?: Partial<NodeTimings>;
+  /** Caps on sockets, pairing codes, session rows and request rates (tests and benches raise some). */
+  limits?: Partial<NodeLimits>;
   /** Fixed admin token (tests); default: a fresh random one per launch. */
   adminToken?: string;
   /** Seals secrets at rest. Electron passes one backed by safeStorage; default: a 0600 key file in dataDir. */
@@ -124,6 +126,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     }
   };
   const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
+  const limits: NodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   // Read before anything else is opened: a corrupt settings file stops the start with an error naming it.
   const settings = new SettingsStore(opts.dataDir);
   const { identity: loaded, created } = loadOrCreateIdentity(opts.dataDir);
@@ -149,7 +152,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (msg, err) => dbLog.error({ err }, msg),
   });
   dailyBackup.tick();
-  const deviceSockets = new DeviceSockets();
+  const deviceSockets = new DeviceSockets(limits.maxSocketsPerSession);
   const meshRepo = new MeshRepository(database.db);
   const sessionsRepo = new SessionRepository(database.db, box, (ids) => deviceSockets.closeSessions(ids));
   const nonces = new NonceRepository(database.db);
@@ -215,10 +218,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       lanAddresses: () => local.lan().map((a) => a.address),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
-    timings, createLogger('pairing'));
+    timings, createLogger('pairing'), limits);
 
   const core: NodeCore = {
-    adminToken, rendererDir, timings, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
+    adminToken, rendererDir, timings, limits, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
     cloud,
     identityView,
@@ -314,7 +317,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   let listening;
   try {
     listening = await listen(app.fetch as never, {
-      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog,
+      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog, wsPingIntervalMs: timings.wsPingIntervalMs,
       ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
     });
   } catch (err) {
@@ -371,7 +374,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       const err = takeInterfaceError();
       if (err) throw err;
     }), 3_000),
-    setInterval(guarded('nonce prune', () => nonces.prune(Date.now())), 60_000),
+    setInterval(guarded('nonce, pairing code and session prune', () => { nonces.prune(Date.now()); pairing.prune(); }), 60_000),
     // At most one backup a day; the hourly look keeps that true for a node that runs for weeks.
     setInterval(guarded('daily backup', () => dailyBackup.tick()), 60 * 60_000),
     setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),

@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'cloud_rejected', // the cloud refused the login step; `cloud_error` carries its code (e.g. otp_invalid)
   'cloud_login_not_started', // a code was sent without a login in progress
   'outbox_full', // POST /api/messages: this device has too many envelopes waiting for the cloud
+  'rate_limited', // too many calls from one source address; `retry_after` (seconds) and Retry-After say when to try again
   'internal_error',
 ] as const;
 

@@ -38,8 +38,31 @@ export class PairingCodeRepository {
       .where(and(eq(pairingCodes.code, code), eq(pairingCodes.status, 'active'))).run().changes === 1;
   }
 
-  /** Forget codes that expired more than `graceMs` ago, so the table does not grow forever. */
-  prune(now: number, graceMs: number): number {
-    return this.db.delete(pairingCodes).where(or(lt(pairingCodes.expiresAt, now - graceMs))).run().changes;
+  /**
+   * Forget codes that expired more than `graceMs` ago, and past `maxRows` the oldest rows, so the table does not
+   * grow forever (rowid is the insertion order).
+   */
+  prune(now: number, graceMs: number, maxRows = Number.MAX_SAFE_INTEGER): number {
+    return this.db.delete(pairingCodes).where(or(lt(pairingCodes.expiresAt, now - graceMs),
+      sql`rowid IN (SELECT rowid FROM pairing_codes ORDER BY rowid DESC LIMIT -1 OFFSET ${maxRows})`)).run().changes;
+  }
+
+  /**
+   * Leaves at most `keep` codes usable (active and unexpired): older ones expire now, so a flood of new codes
+   * cannot keep thousands of live codes to guess at. Run before inserting a new one with keep = limit - 1.
+   */
+  expireOldLive(now: number, keep: number): number {
+    return this.db.run(sql`UPDATE pairing_codes SET expires_at = ${now}
+      WHERE status = 'active' AND expires_at > ${now} AND rowid NOT IN
+        (SELECT rowid FROM pairing_codes WHERE status = 'active' AND expires_at > ${now} ORDER BY rowid DESC LIMIT ${Math.max(0, keep)})`).changes;
+  }
+
+  count(): number {
+    return this.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM pairing_codes`).n;
+  }
+
+  /** Codes that could still be used now. */
+  liveCount(now = Date.now()): number {
+    return this.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM pairing_codes WHERE status = 'active' AND expires_at > ${now}`).n;
   }
 }

@@ -88,6 +88,40 @@ export class SessionRepository {
     return done;
   }
 
+  /**
+   * Bounds the table (run on a timer and after each pairing). Removes: pending sessions whose confirmation
+   * window (`pendingMaxAgeMs`) is over (the in-memory confirmation is gone, so they can never become active);
+   * rows revoked or expired more than `keepMs` ago; per device, every row but the newest `maxPerDevice`
+   * (re-pairs revoke the older ones, which are only kept so the old session is told "revoked"); and past
+   * `maxDeadRows` rows that are not live, the oldest of them. Returns the number of rows deleted.
+   */
+  prune(opts: { now?: number; keepMs: number; pendingMaxAgeMs: number; maxPerDevice: number; maxDeadRows: number }): number {
+    const now = opts.now ?? Date.now();
+    const keepIso = new Date(now - opts.keepMs).toISOString();
+    const pendingIso = new Date(now - opts.pendingMaxAgeMs).toISOString();
+    const deleted = this.db.all<{ id: string }>(sql`
+      DELETE FROM device_sessions WHERE
+        (state = 'pending' AND revoked_at IS NULL AND created_at < ${pendingIso})
+        OR (revoked_at IS NOT NULL AND revoked_at < ${keepIso})
+        OR expires_at < ${now - opts.keepMs}
+        OR rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY node_id ORDER BY rowid DESC) AS n FROM device_sessions) WHERE n > ${opts.maxPerDevice})
+        OR rowid IN (SELECT rowid FROM device_sessions WHERE revoked_at IS NOT NULL OR expires_at <= ${now} OR state = 'pending'
+                     ORDER BY rowid DESC LIMIT -1 OFFSET ${opts.maxDeadRows})
+      RETURNING id`).map((r) => r.id);
+    for (const id of deleted) {
+      this.keyCache.delete(id);
+      this.touchedAt.delete(id);
+    }
+    // A live session can be deleted by the per-device bound (only after newer ones of the same device):
+    // its sockets must not outlive it.
+    if (deleted.length > 0) this.onRevoke(deleted);
+    return deleted.length;
+  }
+
+  count(): number {
+    return this.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM device_sessions`).n;
+  }
+
   /** Revokes every live session of a node; returns the ids revoked (so open sockets can be closed). */
   revokeAllFor(nodeId: string, exceptId?: string): string[] {
     const ids = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })

@@ -2,6 +2,14 @@
 // logout, re-pair) its sockets are closed at once with a code the client can act on, instead of lingering until
 // they drop. The message store pushes frames to every open socket of one device (sendToDevice).
 export const CLOSE_SESSION_REVOKED = 4401;
+/**
+ * Sent to the oldest socket of a session when a newer one took its place (at most `maxPerSession` are open).
+ * The newest wins because a reconnecting device is the usual reason for one more socket: its old one may be
+ * half-dead and not yet found by the pings. A flood of sockets on one session therefore only churns that
+ * session's own sockets.
+ */
+export const CLOSE_TOO_MANY_SOCKETS = 4429;
+export const DEFAULT_MAX_SOCKETS_PER_SESSION = 8;
 
 export interface DeviceSocket {
   close(code?: number, reason?: string): void;
@@ -18,9 +26,24 @@ export class DeviceSockets {
   private bySession = new Map<string, Set<Entry>>();
   private byDevice = new Map<string, Set<Entry>>();
 
-  /** Registers an open socket of `nodeId` under its session; returns the function that forgets it (on close). */
+  constructor(private readonly maxPerSession = DEFAULT_MAX_SOCKETS_PER_SESSION) {}
+
+  /**
+   * Registers an open socket of `nodeId` under its session; returns the function that forgets it (on close).
+   * When the session already has `maxPerSession` sockets, the oldest is closed with CLOSE_TOO_MANY_SOCKETS.
+   */
   add(sessionId: string, nodeId: string, ws: DeviceSocket): () => void {
     const entry: Entry = { sessionId, nodeId, ws };
+    const open = this.bySession.get(sessionId);
+    // Sets iterate in insertion order: the first entries are the oldest sockets.
+    for (const old of open ? [...open].slice(0, Math.max(0, open.size - this.maxPerSession + 1)) : []) {
+      this.forget(old);
+      try {
+        old.ws.close(CLOSE_TOO_MANY_SOCKETS, 'too_many_sockets');
+      } catch {
+        // Already closing.
+      }
+    }
     addTo(this.bySession, sessionId, entry);
     addTo(this.byDevice, nodeId, entry);
     return () => this.forget(entry);
@@ -65,6 +88,11 @@ export class DeviceSockets {
   /** Open sockets of one device (0 if none). */
   countFor(nodeId: string): number {
     return this.byDevice.get(nodeId)?.size ?? 0;
+  }
+
+  /** Open sockets of one session (0 if none). */
+  countForSession(sessionId: string): number {
+    return this.bySession.get(sessionId)?.size ?? 0;
   }
 
   count(): number {

@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { LogBudget } from '../../../shared/http/log-budget.js';
 import { guardServer } from '../../../shared/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../../../shared/http/websocket-upgrade.js';
+import { startWsHeartbeat } from '../../../shared/net/ws-heartbeat.js';
 
 export const WS_MAX_PAYLOAD = 64 * 1024;
 
@@ -48,7 +49,7 @@ function tryListen(server: Server, port: number, host: string): Promise<number> 
  * `host` is bound first (it decides the port, with the fallback above); `extraHosts` are then bound on that same
  * port, each by its own server sharing the handler and the WebSocket server (a Node server binds one address).
  */
-export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number; edgeLog?: LogBudget }): Promise<Listening> {
+export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number; edgeLog?: LogBudget; wsPingIntervalMs?: number }): Promise<Listening> {
   const maxTries = opts.strictPort || opts.port === 0 ? 1 : (opts.maxTries ?? 20);
   let lastErr: unknown;
   for (let i = 0; i < maxTries; i++) {
@@ -81,9 +82,12 @@ export async function listen(fetch: (req: Request, env: never) => Response | Pro
           failed.push({ host, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
         }
       }
+      // Pings every device and admin socket so one whose peer vanished is found and closed.
+      const stopHeartbeat = opts.wsPingIntervalMs !== undefined ? startWsHeartbeat(wss, opts.wsPingIntervalMs) : () => {};
       return {
         server, wss, port: bound, hosts, failed,
         close: async () => {
+          stopHeartbeat();
           for (const client of wss.clients) client.terminate();
           wss.close();
           await Promise.all(servers.map((s) => new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { LogBudget } from '../../../shared/http/log-budget.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import type { NoticeBoard } from '../events/notices.js';
-import type { NodeTimings } from '../config.js';
+import type { NodeLimits, NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import type { DeviceSockets } from './device-sockets.js';
@@ -18,6 +18,7 @@ export interface NodeCore {
   readonly adminToken: string;
   readonly rendererDir: string | undefined;
   readonly timings: NodeTimings;
+  readonly limits: NodeLimits;
   readonly log: Logger;
   /** Rate-limited lines about what the outside world does wrong (client mistakes, fd pressure). */
   readonly edgeLog: LogBudget;

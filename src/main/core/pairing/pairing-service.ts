@@ -12,7 +12,7 @@ import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
 import { NodeIdentityPayload, type DesktopNode, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
-import type { NodeTimings } from '../config.js';
+import { DEFAULT_LIMITS, type NodeLimits, type NodeTimings } from '../config.js';
 import { ApiError } from '../http/api-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
@@ -60,7 +60,22 @@ export class PairingService {
     private readonly ctx: PairingContext,
     private readonly timings: NodeTimings,
     private readonly log: Logger,
+    private readonly limits: NodeLimits = DEFAULT_LIMITS,
   ) {}
+
+  /** Bounds pairing_codes and device_sessions (node.ts runs it on a timer; start and verify run it too). */
+  prune(now = Date.now()): void {
+    this.codes.prune(now, this.limits.pairingCodeKeepMs, this.limits.maxPairingCodeRows);
+    this.sessions.prune({
+      now, keepMs: this.limits.revokedSessionKeepMs, pendingMaxAgeMs: this.timings.pairingTtlMs + 60_000,
+      maxPerDevice: this.limits.maxSessionsPerDevice, maxDeadRows: this.limits.maxDeadSessionRows,
+    });
+  }
+
+  /** Rows in pairing_codes: all, and those still usable (tests, diagnostics). */
+  codeCounts(now = Date.now()): { rows: number; live: number } {
+    return { rows: this.codes.count(), live: this.codes.liveCount(now) };
+  }
 
   async start(requestedAddress?: string): Promise<PairStartResponse> {
     const addrs = this.ctx.advertisedAddresses();
@@ -73,7 +88,8 @@ export class PairingService {
     if (hosts.length === 0) hosts.push(`${osHostname()}.local`);
 
     const now = Date.now();
-    this.codes.prune(now, 24 * 3600_000);
+    this.codes.prune(now, this.limits.pairingCodeKeepMs, this.limits.maxPairingCodeRows - 1);
+    this.codes.expireOldLive(now, this.limits.maxLivePairingCodes - 1);
     const row = this.codes.insert({
       code: generatePairingCode(),
       linkingCode: generateLinkingCode(),
@@ -180,11 +196,22 @@ export class PairingService {
         expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
       };
       this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
+      this.pruneSessionsQuietly();
       this.log.info({ node_id: peer.node_id }, 'pairing waits for the person to compare codes');
       return { ...outcome, pending: view };
     }
     this.storePeer(peer, peerAddress, sessionId);
+    this.pruneSessionsQuietly();
     return outcome;
+  }
+
+  /** After a pairing the table is bounded at once, not only at the next timer tick; a failure here is logged, never the pairing's. */
+  private pruneSessionsQuietly(): void {
+    try {
+      this.prune();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not prune pairing codes and sessions');
+    }
   }
 
   /** The person confirmed that both screens show the same code: the pairing becomes real. */

@@ -10,11 +10,21 @@ export interface PendingPairing<T> {
   data: T;
 }
 
+/** More waiting confirmations than any person can compare; past it the oldest is dropped. */
+export const MAX_PENDING_CONFIRMATIONS = 32;
+
 export class PendingConfirmations<T> {
   private items = new Map<string, PendingPairing<T>>();
 
-  add(item: PendingPairing<T>): void {
+  add(item: PendingPairing<T>, now = Date.now()): void {
     this.items.set(item.view.pairing_id, item);
+    if (this.items.size <= MAX_PENDING_CONFIRMATIONS) return;
+    for (const [id, i] of this.items) if (i.expiresAt <= now) this.items.delete(id);
+    // Maps iterate in insertion order: the first ids are the oldest.
+    for (const id of this.items.keys()) {
+      if (this.items.size <= MAX_PENDING_CONFIRMATIONS) break;
+      this.items.delete(id);
+    }
   }
 
   /** Removes and returns the pairing if it exists and has not expired. */

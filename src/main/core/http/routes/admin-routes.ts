@@ -8,6 +8,7 @@ import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
 import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
+import { CLOSE_TOO_MANY_SOCKETS } from '../device-sockets.js';
 
 export function adminRoutes(core: NodeCore): Hono {
   const app = new Hono();
@@ -69,11 +70,23 @@ export function adminRoutes(core: NodeCore): Hono {
     return c.json({ ok: true });
   });
 
+  // Open admin sockets, oldest first: past maxAdminSockets the oldest is closed (a UI window that reloads
+  // many times, or a local process holding sockets, cannot pile them up).
+  const adminSockets = new Set<{ close(code?: number, reason?: string): void }>();
+
   // The auth middleware runs before the upgrade (@hono/node-server >= 2 upgrades through app.fetch).
   app.get('/admin/events', admin, webSocketHandshakeGuard(), upgradeWebSocket(() => {
     let unsubscribe: (() => void) | undefined;
+    let self: { close(code?: number, reason?: string): void } | undefined;
     return {
       onOpen(_evt, ws) {
+        self = ws;
+        adminSockets.add(ws);
+        for (const old of adminSockets) {
+          if (adminSockets.size <= core.limits.maxAdminSockets) break;
+          adminSockets.delete(old);
+          try { old.close(CLOSE_TOO_MANY_SOCKETS, 'too_many_sockets'); } catch { /* already closing */ }
+        }
         const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
         send({ type: 'state', state: core.adminState() });
         unsubscribe = core.feed.subscribe((e) => {
@@ -82,6 +95,7 @@ export function adminRoutes(core: NodeCore): Hono {
         });
       },
       onClose() {
+        if (self) adminSockets.delete(self);
         unsubscribe?.();
       },
     };

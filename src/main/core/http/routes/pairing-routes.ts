@@ -4,16 +4,21 @@ import { PairStartRequest, PairVerifyRequest } from '../../../../shared/wire/sch
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress, requireAdmin } from '../request-auth.js';
+import { rateLimit, RateLimiter } from '../rate-limiter.js';
 
 export function pairingRoutes(core: NodeCore): Hono {
   const app = new Hono();
+  // Per source address. Start counts after the admin check (only the desktop UI can start); lookups count
+  // before any work (a verify costs a Noise handshake), whatever the code or PIN.
+  const starts = rateLimit(new RateLimiter(core.limits.pairStartsPerMinute), 'pairing codes');
+  const lookups = rateLimit(new RateLimiter(core.limits.pairLookupsPerMinute), 'pairing attempts');
 
-  app.post('/start', requireAdmin(core.adminToken), async (c) => {
+  app.post('/start', requireAdmin(core.adminToken), starts, async (c) => {
     const req = await readBody(c, PairStartRequest);
     return c.json(await core.pairing.start(req.address));
   });
 
-  app.post('/verify', async (c) => {
+  app.post('/verify', lookups, async (c) => {
     const req = await readBody(c, PairVerifyRequest);
     const outcome = core.pairing.verify(req, remoteAddress(c));
     if (outcome.pending) {
