@@ -20,7 +20,7 @@ import { Telemetry } from './telemetry.js';
 import { LogBudget } from '../shared/http/log-budget.js';
 import { guardServer } from '../shared/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../shared/http/websocket-upgrade.js';
-import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../shared/net/ws-heartbeat.js';
+import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../shared/http/ws-heartbeat.js';
 
 export interface CloudOptions {
   dataDir: string;

@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { LogBudget } from '../../../shared/http/log-budget.js';
 import { guardServer } from '../../../shared/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../../../shared/http/websocket-upgrade.js';
-import { startWsHeartbeat } from '../../../shared/net/ws-heartbeat.js';
+import { startWsHeartbeat } from '../../../shared/http/ws-heartbeat.js';
 
 export const WS_MAX_PAYLOAD = 64 * 1024;
 
