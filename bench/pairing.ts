@@ -117,7 +117,11 @@ async function main(): Promise<void> {
     const { pairWithNode } = await import('../src/shared/client/pairing-client.js');
     const { makePhone } = await import('../tests/helpers/test-node.js');
     const { NODE_NOISE_SUITE } = await import('../src/main/core/crypto/node-noise.js');
-    const node = await startNode({ dataDir: tmp(), port: 0, host: '127.0.0.1', mdns: false });
+    // The bench pairs thousands of times from one address: lift the per-address pairing rate limits.
+    const node = await startNode({
+      dataDir: tmp(), port: 0, host: '127.0.0.1', mdns: false,
+      limits: { pairStartsPerMinute: 1_000_000, pairLookupsPerMinute: 1_000_000 },
+    });
     stops.push(() => node.stop());
     const base = `http://127.0.0.1:${node.port}`;
 
