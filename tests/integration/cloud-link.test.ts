@@ -709,6 +709,11 @@ describe('a phone whose id another node already publishes', () => {
       const xStatus = await eventually(async () => { const s = (await fromX.outbox()).find((m) => m.id === xs.id); return s && s.status !== 'queued' ? s : undefined; }, 'X\'s message settled');
       assert.equal(xStatus.status, 'failed');
       assert.equal(xStatus.error, 'sender_not_published');
+
+      // The refusals belonged to that login: after a logout the panel no longer lists them.
+      const out = await node.admin('/api/admin/cloud/logout', { body: {} });
+      assert.equal(out.status, 200);
+      assert.deepEqual((await view(node)).unpublished, []);
     } finally {
       await cloud.stop();
     }

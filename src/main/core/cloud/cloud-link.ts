@@ -406,6 +406,8 @@ export class CloudLink {
   private forgetToken(): void {
     this.dropConnection();
     this.connStatus = 'idle';
+    // The refusals were the cloud's answer to this login's publish; the next login publishes afresh.
+    this.unpublished.clear();
     if (this.state?.token) {
       this.state = { ...this.state, token: null, tokenExpiresAt: null };
       this.file.save(this.state);
