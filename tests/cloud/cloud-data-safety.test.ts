@@ -2,13 +2,14 @@
 // every token and says so), a damaged or emptied cloud.db stops it naming the newest backup, and a backup is kept.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { backupsDir, listBackups } from '../../src/main/core/db/sqlite-backup.js';
+import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -71,18 +72,7 @@ describe('cloud.key', () => {
 });
 
 describe('cloud.db', () => {
-  const damages: Record<string, (file: string) => void> = {
-    'a 0-byte file': (f) => writeFileSync(f, ''),
-    'a truncated file': (f) => truncateSync(f, Math.floor(statSync(f).size / 2)),
-    'garbage bytes': (f) => writeFileSync(f, Buffer.alloc(8192, 0x5a)),
-    'a page-corrupted file': (f) => {
-      const buf = readFileSync(f);
-      const page = buf.readUInt16BE(16) || 65536;
-      for (let p = 1; p * page < buf.length; p++) buf.fill(0xff, p * page + 8, p * page + 64);
-      writeFileSync(f, buf);
-    },
-  };
-  for (const [name, damage] of Object.entries(damages)) {
+  for (const [name, damage] of Object.entries(SQLITE_DAMAGES)) {
     it(`${name} is a startup error naming the file and the newest backup`, async () => {
       const dataDir = tempDir();
       await cloudWithToken(dataDir);

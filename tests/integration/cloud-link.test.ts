@@ -47,6 +47,21 @@ async function linkedTo(node: TestNode, cloud: RunningCloud, otp: MemoryOtpSende
   await waitStatus(node, 'connected');
 }
 
+/**
+ * A node linked to a fresh cloud that then stopped, so the node is `reconnecting` (devices paired now cannot be
+ * published yet); `back()` starts the cloud again on the same port and data dir.
+ */
+async function linkedThenCloudAway(): Promise<{ node: TestNode; back: () => Promise<RunningCloud> }> {
+  const otp = new MemoryOtpSender();
+  const cloudDir = tempDir('salita-cloud-');
+  const cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
+  const node = await startTestNode({ cloud: FAST });
+  await linkedTo(node, cloud, otp);
+  await cloud.stop();
+  await waitStatus(node, 'reconnecting');
+  return { node, back: () => startCloud({ dataDir: cloudDir, port: cloud.port, otpSender: otp, log: () => {} }) };
+}
+
 describe('cloud link (node side) against the reference cloud', () => {
   const otp = new MemoryOtpSender();
   let cloudDir: string;
@@ -531,30 +546,23 @@ describe('a device that paired while the cloud was away', () => {
   after(async () => { await cleanupAll(); });
 
   it('its first message is not refused as sender_not_published: the node publishes before it sends', async () => {
-    const otp = new MemoryOtpSender();
-    const cloudDir = tempDir('salita-cloud-');
-    let cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
-    const port = cloud.port;
-    const node = await startTestNode({ cloud: FAST });
+    const { node, back } = await linkedThenCloudAway();
+    let cloud: RunningCloud | undefined;
     try {
-      await linkedTo(node, cloud, otp);
-      await cloud.stop();
-      await waitStatus(node, 'reconnecting');
-
       // The phone pairs and writes (to itself, the simplest known device) while the cloud cannot hear of it.
       const { phone, client } = await pairPhone(node);
       const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
       const sent = await new MessagingClient(client, me).sendText(me.device_id, 'first words');
       assert.equal(sent.status, 'queued');
 
-      cloud = await startCloud({ dataDir: cloudDir, port, otpSender: otp, log: () => {} });
+      cloud = await back();
       const status = await eventually(async () => {
         const s = (await new MessagingClient(client, me).outbox()).find((m) => m.id === sent.id);
         return s && s.status !== 'queued' ? s : undefined;
       }, 'the message left the outbox');
       assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
     } finally {
-      await cloud.stop();
+      await cloud?.stop();
     }
   });
 });
@@ -676,27 +684,22 @@ describe('a phone whose id another node already publishes', () => {
   after(async () => { await cleanupAll(); });
 
   it('is refused alone (shown in the view with its code); the node\'s other phones are published and can message', async () => {
-    const otp = new MemoryOtpSender();
-    const cloudDir = tempDir('salita-cloud-');
-    let cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
-    const port = cloud.port;
-    const node = await startTestNode({ cloud: FAST });
+    const { node, back } = await linkedThenCloudAway();
+    let cloud: RunningCloud | undefined;
     try {
-      await linkedTo(node, cloud, otp);
-      await cloud.stop();
-      await waitStatus(node, 'reconnecting');
       const x = await pairPhone(node);
       const y = await pairPhone(node);
       const meOf = (p: typeof x) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
       const [xMe, yMe] = [meOf(x), meOf(y)];
-      cloud = await startCloud({ dataDir: cloudDir, port, otpSender: otp, log: () => {} });
+      const up = await back();
+      cloud = up;
       // Another node got X's id into the directory first.
-      cloud.directory.publish('another-node', [{ device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' }]);
+      up.directory.publish('another-node', [{ device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' }]);
 
       const v = await eventually(async () => { const c = await view(node); return c.status === 'connected' && c.unpublished?.length ? c : undefined; }, 'the refusal in the view');
       assert.deepEqual(v.unpublished.map((u: any) => [u.device_id, u.error]), [[xMe.device_id, 'device_id_taken']]);
       assert.match(v.unpublished[0].message, /already used by another node/);
-      await eventually(() => cloud.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
+      await eventually(() => up.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
 
       const fromY = new MessagingClient(y.client, yMe);
       const sent = await fromY.sendText(yMe.device_id, 'Y still gets through');
@@ -715,7 +718,7 @@ describe('a phone whose id another node already publishes', () => {
       assert.equal(out.status, 200);
       assert.deepEqual((await view(node)).unpublished, []);
     } finally {
-      await cloud.stop();
+      await cloud?.stop();
     }
   });
 });

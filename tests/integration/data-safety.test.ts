@@ -4,13 +4,14 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 import { startNode } from '../../src/main/core/node.js';
 import { backupsDir, DailyBackup, listBackups } from '../../src/main/core/db/sqlite-backup.js';
 import { openMigratedSqlite } from '../../src/main/core/db/sqlite-file.js';
 import * as schema from '../../src/main/core/db/schema.js';
+import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 
 after(cleanupAll);
 
@@ -67,19 +68,7 @@ describe('storage.key', () => {
 });
 
 describe('salita.db', () => {
-  const damages: Record<string, (file: string) => void> = {
-    'a 0-byte file': (f) => writeFileSync(f, ''),
-    'a truncated file': (f) => truncateSync(f, Math.floor(statSync(f).size / 2)),
-    'garbage bytes': (f) => writeFileSync(f, Buffer.alloc(8192, 0x5a)),
-    'a page-corrupted file': (f) => {
-      // Page 2 onwards hold the tables; overwrite the middle of a few of them (not the header page).
-      const buf = readFileSync(f);
-      const page = buf.readUInt16BE(16) || 65536;
-      for (let p = 1; p * page < buf.length; p++) buf.fill(0xff, p * page + 8, p * page + 64);
-      writeFileSync(f, buf);
-    },
-  };
-  for (const [name, damage] of Object.entries(damages)) {
+  for (const [name, damage] of Object.entries(SQLITE_DAMAGES)) {
     test(`${name} is a startup error naming the file and the newest backup`, async () => {
       const { dataDir } = await nodeWithDevice();
       const file = join(dataDir, 'salita.db');
