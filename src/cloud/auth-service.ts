@@ -11,7 +11,8 @@ import type { OtpSender } from './otp-sender.js';
 import type { Telemetry } from './telemetry.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
 import { DEFAULT_LOCKOUT_POLICY, LoginLockout, type LockoutPolicy } from './login-lockout.js';
-import { TokenBucket, type RateLimit } from './rate-limit.js';
+import { cloudWideBucket, type RateLimit } from './rate-limit.js';
+import type { TokenBucket } from '../shared/http/token-bucket.js';
 import { sourceAddressKey } from './source-address.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
@@ -107,14 +108,14 @@ export class AuthService {
       liveForDevice: s.prepare('SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?'),
     };
     this.lockout = new LoginLockout(db, limits.lockout, now);
-    this.bucket = new TokenBucket(limits.global, now);
+    this.bucket = cloudWideBucket(limits.global, now());
   }
 
   // ---- limits and housekeeping ----
 
   /** The cloud-wide rate limit of every login step (challenge, verify, handshake); throws a 429. */
   admit(): void {
-    const wait = this.bucket.take();
+    const wait = this.bucket.take(this.now());
     if (wait > 0) throw tooMany('The cloud is receiving too many login requests', wait);
   }
 

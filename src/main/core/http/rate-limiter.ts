@@ -6,33 +6,24 @@
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.js';
 import { remoteAddress } from './request-auth.js';
+import { TokenBucket } from '../../../shared/http/token-bucket.js';
 
 export const DEFAULT_MAX_TRACKED_ADDRESSES = 10_000;
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Map<string, TokenBucket>();
 
   constructor(private readonly perMinute: number, private readonly maxKeys = DEFAULT_MAX_TRACKED_ADDRESSES) {}
 
   /** Takes one call for `key`: 0 if allowed, else the seconds until the next call would be. */
   take(key: string, now = Date.now()): number {
-    const ratePerMs = this.perMinute / 60_000;
-    const old = this.buckets.get(key);
-    const tokens = old ? Math.min(this.perMinute, old.tokens + (now - old.at) * ratePerMs) : this.perMinute;
+    const bucket = this.buckets.get(key) ?? new TokenBucket(this.perMinute, this.perMinute / 60_000, now);
     // Re-inserted so the Map's order is least recently seen first (the eviction order).
     this.buckets.delete(key);
-    if (tokens < 1) {
-      this.buckets.set(key, { tokens, at: now });
-      return Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000));
-    }
-    this.buckets.set(key, { tokens: tokens - 1, at: now });
+    this.buckets.set(key, bucket);
+    const waitMs = bucket.take(now);
     while (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
-    return 0;
+    return waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0;
   }
 
   /** Addresses currently tracked (tests check the bound). */
