@@ -11,6 +11,15 @@ export const CLOSE_SESSION_REVOKED = 4401;
 export const CLOSE_TOO_MANY_SOCKETS = 4429;
 export const DEFAULT_MAX_SOCKETS_PER_SESSION = 8;
 
+/** Closes a socket that a newer one replaced (the rule above); one already closing is left as it is. */
+export function closeReplaced(ws: Pick<DeviceSocket, 'close'>): void {
+  try {
+    ws.close(CLOSE_TOO_MANY_SOCKETS, 'too_many_sockets');
+  } catch {
+    // Already closing.
+  }
+}
+
 export interface DeviceSocket {
   close(code?: number, reason?: string): void;
   send(data: string): void;
@@ -38,11 +47,7 @@ export class DeviceSockets {
     // Sets iterate in insertion order: the first entries are the oldest sockets.
     for (const old of open ? [...open].slice(0, Math.max(0, open.size - this.maxPerSession + 1)) : []) {
       this.forget(old);
-      try {
-        old.ws.close(CLOSE_TOO_MANY_SOCKETS, 'too_many_sockets');
-      } catch {
-        // Already closing.
-      }
+      closeReplaced(old.ws);
     }
     addTo(this.bySession, sessionId, entry);
     addTo(this.byDevice, nodeId, entry);

@@ -7,7 +7,6 @@
 // 127.0.0.1 would talk to itself) and neither is link-local (IPv6 needs a zone id that a URL can't carry portably).
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { InterfaceKind, LanAddressView } from '../../../shared/wire/schemas.js';
-import { isLoopbackAddress } from '../../../shared/http/loopback.js';
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
@@ -130,10 +129,6 @@ export function hostForUrl(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return isLoopbackAddress(address);
-}
 
 /** Strips the IPv4-mapped IPv6 prefix Node reports for dual-stack sockets. */
 export function plainAddress(address: string): string {

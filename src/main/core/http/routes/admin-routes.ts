@@ -8,7 +8,7 @@ import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
 import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
-import { CLOSE_TOO_MANY_SOCKETS } from '../device-sockets.js';
+import { closeReplaced } from '../device-sockets.js';
 
 export function adminRoutes(core: NodeCore): Hono {
   const app = new Hono();
@@ -85,7 +85,7 @@ export function adminRoutes(core: NodeCore): Hono {
         for (const old of adminSockets) {
           if (adminSockets.size <= core.limits.maxAdminSockets) break;
           adminSockets.delete(old);
-          try { old.close(CLOSE_TOO_MANY_SOCKETS, 'too_many_sockets'); } catch { /* already closing */ }
+          closeReplaced(old);
         }
         const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
         send({ type: 'state', state: core.adminState() });
