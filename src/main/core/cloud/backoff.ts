@@ -11,6 +11,11 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 };
 
+/** The longest delay before attempt `attempt` (0-based): base * 2^attempt, at most cap. */
+export function backoffCeiling(opts: Pick<BackoffOptions, 'baseMs' | 'capMs'>, attempt: number): number {
+  return Math.min(opts.capMs, opts.baseMs * 2 ** Math.min(attempt, 30));
+}
+
 export class Backoff {
   private attempt = 0;
 
@@ -18,7 +23,7 @@ export class Backoff {
 
   /** The delay before the next attempt; each call counts one more failure. */
   next(): number {
-    const ceiling = Math.min(this.opts.capMs, this.opts.baseMs * 2 ** Math.min(this.attempt, 30));
+    const ceiling = backoffCeiling(this.opts, this.attempt);
     this.attempt++;
     const floor = ceiling * (this.opts.jitterFloor ?? 0);
     return Math.floor(floor + (this.opts.random ?? Math.random)() * (ceiling - floor));

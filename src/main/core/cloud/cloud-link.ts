@@ -11,7 +11,7 @@ import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import { PUBLISH_PAGE_SIZE, type CloudLinkStatus, type CloudLinkView, type CloudToNodeFrame, type DirectoryDevice, type PublishRefusal, type RelayRefusalCode } from '../../../shared/wire/relay.js';
 import type { MessageStorePort, OutboundEnvelope } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Backoff, backoffCeiling, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CloudCallError, fetchDirectory, logoutToken, publishKeys, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
 import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
 import { CloudStateFile, type CloudState } from './cloud-state-file.js';
@@ -685,8 +685,7 @@ export class CloudLink {
     this.notPublishedRounds.set(id, rounds);
     this.resendFrom = Math.min(this.resendFrom, seq);
     if (this.resendTimer) return 'resend';
-    const { baseMs, capMs } = this.opts.retryBackoff;
-    const delay = Math.min(capMs, baseMs * 2 ** (rounds - 1));
+    const delay = backoffCeiling(this.opts.retryBackoff, rounds - 1);
     this.log.info({ id, round: rounds, delay_ms: delay }, 'the cloud had not seen the sender published yet; publishing and resending');
     this.resendTimer = setTimeout(() => {
       this.resendTimer = undefined;
