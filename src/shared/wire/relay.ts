@@ -128,18 +128,62 @@ export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
 //         recipient_backlog_full. A cloud `rejected` (e.g. unknown_recipient)
 //         reaches the sender later as status 'failed' with the cloud's code in `error`.
 
+/**
+ * How an envelope reaches a recipient device, in order of preference: `local` (a device of the same node),
+ * `lan` (the peer link to a paired desktop of this home), `cloud` (the relay, for other homes and as the
+ * fallback when a home desktop's link stays down). docs/relay.md "Routes".
+ */
+export const Route = z.enum(['local', 'lan', 'cloud']);
+export type Route = z.infer<typeof Route>;
+
+/**
+ * Where a device lives, as the caller sees it: `local` (served by this node), `home` (served by a desktop this
+ * node is paired with: the home mesh), `remote` (another home, known from the cloud's key directory).
+ */
+export const DeviceHome = z.enum(['local', 'home', 'remote']);
+export type DeviceHome = z.infer<typeof DeviceHome>;
+
+export const MessagingDirectoryDevice = DirectoryDevice.extend({
+  home: DeviceHome,
+  /** The desktop node that serves the device (local and home devices): the To list groups by it. */
+  node_id: z.string().optional(),
+  /** That desktop's current name. */
+  node_name: z.string().optional(),
+  /** The route a message to this device would take now; absent: it would wait (its desktop is offline, no cloud). */
+  route: Route.optional(),
+});
+export type MessagingDirectoryDevice = z.infer<typeof MessagingDirectoryDevice>;
+
+/** A desktop of the home as the caller sees it: this node (`self`) and every paired desktop. */
+export const HomeNodeView = z.object({
+  node_id: z.string(),
+  name: z.string(),
+  self: z.boolean(),
+  /** This node: always true. A paired desktop: its peer link is up. */
+  online: z.boolean(),
+});
+export type HomeNodeView = z.infer<typeof HomeNodeView>;
+
 export const MessagingDirectory = z.object({
   /** The calling device's own id (its node_id), so a client knows what to put in from_device. */
   me: DeviceId,
-  devices: z.array(DirectoryDevice.extend({ home: z.enum(['local', 'remote']) })),
+  devices: z.array(MessagingDirectoryDevice),
+  /** This node first, then the paired desktops (by name). */
+  nodes: z.array(HomeNodeView),
   cloud: z.object({ status: CloudLinkStatus }),
 });
 export type MessagingDirectory = z.infer<typeof MessagingDirectory>;
 
 export const SendRequest = z.object({ envelope: z.unknown() }).strict();
-export const MessageStatus = z.enum(['queued', 'sent', 'delivered', 'failed']);
+/**
+ * queued (on this node, waiting for its route) -> sent (left this node: the cloud took it) -> delivered (stored on
+ * the recipient's node; a local recipient is delivered at once) -> seen (the recipient device acked it from its
+ * inbox; carried back over the peer link, not through the cloud); or failed (with `error`). With several
+ * recipients: the least advanced of theirs, failed if any failed.
+ */
+export const MessageStatus = z.enum(['queued', 'sent', 'delivered', 'seen', 'failed']);
 export type MessageStatus = z.infer<typeof MessageStatus>;
-export const SendAccepted = z.object({ id: EnvelopeId, status: MessageStatus });
+export const SendAccepted = z.object({ id: EnvelopeId, status: MessageStatus, route: Route.optional() });
 export type SendAccepted = z.infer<typeof SendAccepted>;
 
 export const InboxItem = z.object({ seq: z.number().int().positive(), envelope: Envelope, received_at: z.string() });
@@ -152,13 +196,15 @@ export const MessageStatusView = z.object({
   id: EnvelopeId,
   to: z.array(DeviceId),
   status: MessageStatus,
+  /** The route it took (with several recipients, the farthest: local < lan < cloud); absent while queued. */
+  route: Route.optional(),
   created_at: z.string(),
   error: z.string().optional(),
 });
 export type MessageStatusView = z.infer<typeof MessageStatusView>;
 
 export type InboxPush = { type: 'envelope'; seq: number; envelope: Envelope; received_at: string };
-export type MessageStatusPush = { type: 'message_status'; id: string; status: MessageStatus; error?: string };
+export type MessageStatusPush = { type: 'message_status'; id: string; status: MessageStatus; route?: Route; error?: string };
 
 // ---- desktop UI admin API (admin token, loopback; see admin-routes) ------------------------------------------
 //

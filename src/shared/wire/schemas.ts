@@ -133,6 +133,8 @@ export const MeshNodeView = z.object({
   public_key: z.string().nullable(),
   fingerprint: z.string().nullable(),
   addresses: z.array(z.string()),
+  /** Set when this paired desktop unpaired us (told over the peer link): the UI says so and offers Remove. */
+  ended_by_peer_at: z.string().nullable().optional(),
 });
 export type MeshNodeView = z.infer<typeof MeshNodeView>;
 

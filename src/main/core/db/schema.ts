@@ -20,6 +20,11 @@ export const meshNodes = sqliteTable('mesh_nodes', {
   publicKey: text('public_key'),
   pairedAt: text('paired_at'),
   addresses: text('addresses', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  /**
+   * A paired desktop told us over the peer link that it unpaired us: our sessions and secrets for it are gone,
+   * the row stays so the person reads "<name> unpaired this desktop" and removes it. Null for a live pairing.
+   */
+  endedByPeerAt: text('ended_by_peer_at'),
 }, (t) => [
   // At most one row may describe this node itself.
   uniqueIndex('mesh_nodes_one_current').on(t.isCurrent).where(sql`is_current = 1`),
@@ -79,20 +84,30 @@ export const peerLinks = sqliteTable('peer_links', {
 // ---- messaging (issue 4): the node's durable outbox/inbox of end-to-end-encrypted envelopes -------------------
 
 /**
- * Envelopes a local device sent, waiting for the cloud to take them. `seq` is the send order; a row leaves
- * when the cloud accepted or rejected the envelope. `body` is the validated envelope JSON.
+ * What this node still has to hand to another node, one row per (envelope, destination, kind), in `seq` order.
+ * destination: 'cloud' (the relay) or the node id of a paired desktop (the peer link). kind 'envelope': `body` is
+ * the validated envelope JSON, `from_device` the local device that sent it; kind 'seen': `body` is
+ * {"id","device_ids"}, a receipt for a peer that sent us envelope `id`, `from_device` the device that saw it.
+ * A row leaves when its destination took it (accepted / acked) or refused it for good, or when the router moves
+ * an envelope for a peer whose link stayed down to the cloud (fallback).
  */
 export const outbox = sqliteTable('outbox', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
-  envelopeId: text('envelope_id').notNull().unique(),
+  envelopeId: text('envelope_id').notNull(),
+  destination: text('destination').notNull().default('cloud'),
+  kind: text('kind', { enum: ['envelope', 'seen'] }).notNull().default('envelope'),
   fromDevice: text('from_device').notNull(),
   body: text('body').notNull(),
   createdAt: text('created_at').notNull(),
-});
+}, (t) => [
+  uniqueIndex('outbox_envelope_destination').on(t.envelopeId, t.destination, t.kind),
+  index('outbox_destination_seq').on(t.destination, t.seq),
+]);
 
 /**
- * What a local device sent and how far it got (queued -> sent -> delivered, or failed), so the device can
- * show it. `body_hash` (SHA-256 of the stored body) makes a resend of the same id idempotent even after the
+ * What a local device sent and how far it got (queued -> sent -> delivered -> seen, or failed), so the device can
+ * show it. The status is the least advanced of its recipients' (sent_recipients); `route` the farthest route
+ * any of them took ('local' < 'lan' < 'cloud'). `body_hash` (SHA-256 of the stored body) makes a resend of the same id idempotent even after the
  * outbox row is gone. Rows that are no longer queued are pruned after a while (MessageStore).
  */
 export const sentMessages = sqliteTable('sent_messages', {
@@ -100,11 +115,26 @@ export const sentMessages = sqliteTable('sent_messages', {
   fromDevice: text('from_device').notNull(),
   to: text('to', { mode: 'json' }).$type<string[]>().notNull(),
   bodyHash: text('body_hash').notNull(),
-  status: text('status', { enum: ['queued', 'sent', 'delivered', 'failed'] }).notNull().default('queued'),
+  status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] }).notNull().default('queued'),
   error: text('error'),
+  route: text('route', { enum: ['local', 'lan', 'cloud'] }),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),
 }, (t) => [index('sent_messages_from').on(t.fromDevice, t.createdAt), index('sent_messages_updated').on(t.updatedAt)]);
+
+/**
+ * One row per recipient device of a sent envelope: where it was routed (destination: 'local', 'cloud' or a
+ * peer node id), how far it got and by which route. Deleted with its sent_messages row.
+ */
+export const sentRecipients = sqliteTable('sent_recipients', {
+  envelopeId: text('envelope_id').notNull(),
+  deviceId: text('device_id').notNull(),
+  destination: text('destination').notNull(),
+  status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] }).notNull().default('queued'),
+  route: text('route', { enum: ['local', 'lan', 'cloud'] }),
+  error: text('error'),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.envelopeId, t.deviceId] }), index('sent_recipients_destination').on(t.destination, t.status)]);
 
 /**
  * Envelopes for local devices, kept until the device acks them. One row per (envelope, recipient device). An
@@ -119,6 +149,10 @@ export const inbox = sqliteTable('inbox', {
   body: text('body').notNull(),
   receivedAt: text('received_at').notNull(),
   ackedAt: text('acked_at'),
+  /** The envelope's from_device (so an ack can send a 'seen' receipt to where it came from). */
+  fromDevice: text('from_device'),
+  /** How it came: 'local' (a device of this node), 'cloud', or the node id of the paired desktop that sent it. */
+  origin: text('origin'),
 }, (t) => [uniqueIndex('inbox_envelope_device').on(t.envelopeId, t.toDevice), index('inbox_device_seq').on(t.toDevice, t.seq)]);
 
 /** The desktop UI's messaging device (`<node_id>.ui`): only its public key; the private key stays in the UI. At most one row. */
@@ -126,4 +160,36 @@ export const uiDevice = sqliteTable('ui_device', {
   deviceId: text('device_id').primaryKey(),
   publicKey: text('public_key').notNull(),
   updatedAt: text('updated_at').notNull(),
+});
+
+// ---- the home mesh: paired desktops' devices and unpair notices ----------------------------------------------
+
+/**
+ * The devices each paired desktop announced over the peer link (public keys, names, kinds): the home directory.
+ * Kept across restarts so a phone sees the other desktop's phones by name while that desktop is offline.
+ * A device id belongs to one node; a peer that claims an id already served elsewhere is refused.
+ */
+export const homeDevices = sqliteTable('home_devices', {
+  deviceId: text('device_id').primaryKey(),
+  nodeId: text('node_id').notNull(),
+  publicKey: text('public_key').notNull(),
+  name: text('name').notNull(),
+  kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [index('home_devices_node').on(t.nodeId)]);
+
+/**
+ * A desktop this node unpaired while the peer link was down: the credentials are kept (sealed) only to tell
+ * the other desktop over an authenticated link, then the row goes (or after PEER_UNPAIR_NOTICE_KEEP_MS).
+ * Nothing else may use them: no envelopes, no directory.
+ */
+export const peerUnpairNotices = sqliteTable('peer_unpair_notices', {
+  nodeId: text('node_id').primaryKey(),
+  sessionId: text('session_id').notNull(),
+  /** The pairing's shared key (the server_hmac_key both sides can derive), sealed with the node's SecretBox. */
+  secret: text('secret').notNull(),
+  publicKey: text('public_key').notNull(),
+  port: integer('port'),
+  addresses: text('addresses', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  createdAt: text('created_at').notNull(),
 });

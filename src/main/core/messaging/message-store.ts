@@ -271,9 +271,10 @@ export class MessageStore implements MessageStorePort {
     return {
       me,
       devices: [
-        ...local.map((d) => ({ ...d, home: 'local' as const })),
+        ...local.map((d) => ({ ...d, home: 'local' as const, node_id: this.deps.nodeId(), node_name: this.deps.nodeName(), route: 'local' as const })),
         ...remote.map((e) => ({ device_id: e.device_id, public_key: e.public_key, name: e.name, kind: e.kind, home: 'remote' as const })),
       ],
+      nodes: [{ node_id: this.deps.nodeId(), name: this.deps.nodeName(), self: true, online: true }],
       cloud: { status: cloudStatus },
     };
   }

@@ -31,7 +31,7 @@ export interface ReceivedMessage {
 export type ConversationMessage = SentMessage | ReceivedMessage;
 
 /** Statuses only move forward: a late outbox answer must not turn "delivered" back into "sent". */
-const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, failed: 2 };
+const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, seen: 3, failed: 3 };
 /** Most messages kept on this device; the oldest go first. */
 export const MAX_KEPT = 500;
 

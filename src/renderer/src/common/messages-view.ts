@@ -9,7 +9,7 @@ import { h, reconcile, relativeTime, setText } from './dom.js';
 
 type Contact = MessagingDirectory['devices'][number];
 
-const STATUS_WORDS: Record<MessageStatus, string> = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', failed: 'Failed' };
+const STATUS_WORDS: Record<MessageStatus, string> = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', seen: 'Seen', failed: 'Failed' };
 
 /** Plain words for the codes a message can fail or be refused with. */
 export function messagingErrorText(code: string, fallback?: string): string {
