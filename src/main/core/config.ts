@@ -27,6 +27,11 @@ export interface NodeTimings {
   signatureWindowMs: number;
   /** The server pings every device/admin WebSocket this often; one that missed the previous pong is closed. */
   wsPingIntervalMs: number;
+  /**
+   * How long the peer link to a home desktop may be down before envelopes for its devices go through the cloud
+   * instead (when a cloud is connected and knows them). Short blips (a restart, Wi-Fi roaming) stay on the LAN.
+   */
+  homeFallbackMs: number;
 }
 
 export const DEFAULT_TIMINGS: NodeTimings = {
@@ -37,6 +42,7 @@ export const DEFAULT_TIMINGS: NodeTimings = {
   sessionTtlMs: 30 * 24 * 3600_000,
   signatureWindowMs: 60_000,
   wsPingIntervalMs: 30_000,
+  homeFallbackMs: 15_000,
 };
 
 /** Largest JSON body the node accepts; pairing and announce bodies are a few hundred bytes. */
