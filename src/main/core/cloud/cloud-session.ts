@@ -1,0 +1,344 @@
+// This node's login at its cloud and the token it holds: the Noise handshake (key pinned per URL) + one-time
+// code, logout, the token's refresh at half its life, and what a refused token means (log in again, or, for
+// noise_handshake, a new login started by itself). The token lives in cloud.json (cloud-state-file.ts), sealed.
+// The session drives the relay transport only through RelayControl: it (re)connects with a new token and stops
+// the connection when the token goes.
+import type { Logger } from 'pino';
+import type { KeyPair } from '../../../shared/crypto/noise/index.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
+import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
+import type { CloudLinkOptions } from './cloud-link-options.js';
+import type { CloudLinkReport } from './cloud-link-report.js';
+import type { CloudRelayTransport } from './cloud-relay-transport.js';
+import { CloudStateFile, type CloudState } from './cloud-state-file.js';
+
+export type CloudLinkErrorCode = 'cloud_unreachable' | 'cloud_key_changed' | 'cloud_rejected' | 'cloud_login_not_started' | 'invalid_request';
+
+export class CloudLinkError extends Error {
+  constructor(public readonly code: CloudLinkErrorCode, message: string, public readonly cloudError?: string) {
+    super(message);
+    this.name = 'CloudLinkError';
+  }
+}
+
+export function normalizeCloudUrl(url: string): string {
+  let u: URL;
+  try { u = new URL(url.trim()); } catch { throw new CloudLinkError('invalid_request', 'The cloud URL is not a URL.'); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CloudLinkError('invalid_request', 'The cloud URL must start with http:// or https://.');
+  if (u.search || u.hash || u.username || u.password) throw new CloudLinkError('invalid_request', 'The cloud URL must be a plain base URL (no query, fragment or credentials).');
+  return u.toString().replace(/\/+$/, '');
+}
+
+/** Codes of a refused token that mean "log in again" (docs/cloud.md §4). */
+const TOKEN_DEAD = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked']);
+
+/** The cloud's code says this token is done for: forget it (noise_handshake: and log in again by ourselves). */
+export function refusesToken(code: string): boolean {
+  return TOKEN_DEAD.has(code) || code === 'noise_handshake';
+}
+
+/** A token of unknown age (from an older cloud.json) is assumed to live this long: the cloud's default. */
+const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
+
+export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new CloudHandshakeError('connection_failed', `${what} took longer than ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
+  });
+}
+
+export interface PendingLogin {
+  url: string;
+  session: CloudNoiseSession;
+  challengeId: string;
+  expiresAt: string;
+}
+
+/** What the session asks of the relay transport. */
+export type RelayControl = Pick<CloudRelayTransport, 'phase' | 'connect' | 'disconnect' | 'setIdle' | 'retryLater' | 'resetBackoff'>;
+
+export interface CloudSessionDeps {
+  dataDir: string;
+  box: SecretBox;
+  staticKey: () => KeyPair;
+  settings: { cloudUrl(): string | null; setCloudUrl(url: string | null): void };
+  log: Logger;
+  options: Pick<CloudLinkOptions, 'handshakeTimeoutMs' | 'tokenRefreshRetryMs'>;
+  relay: RelayControl;
+  /** The token was forgotten: what the cloud said about this login (refused devices) is void. */
+  tokenForgotten(): void;
+  report: CloudLinkReport;
+}
+
+export class CloudSession {
+  private readonly file: CloudStateFile;
+  private state: CloudState | null = null;
+  private pending: PendingLogin | null = null;
+  private tokenTimer: NodeJS.Timeout | undefined;
+  /** Login, code, logout and token refresh run one at a time. */
+  private ops: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly d: CloudSessionDeps) {
+    this.file = new CloudStateFile(d.dataDir, d.box);
+  }
+
+  /** Reads cloud.json; an unreadable one leaves the link logged out with the reason as its error. */
+  start(): void {
+    const r = this.file.load();
+    this.state = r.state;
+    if (!r.ok) {
+      this.d.report.setError('cloud_state_unreadable', `${r.reason}. The node is logged out of its cloud: log in again.`);
+      this.d.log.error({ err: r.reason }, 'cloud state file unreadable; the cloud link is logged out');
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.tokenTimer);
+  }
+
+  /** The stored cloud (URL, pinned key, token) as last loaded, logged in or refreshed. */
+  current(): Readonly<CloudState> | null {
+    return this.state;
+  }
+
+  /** The URL and token to talk to the cloud with; null while logged out. */
+  credentials(): { url: string; token: string } | null {
+    const s = this.state;
+    return s?.token ? { url: s.url, token: s.token } : null;
+  }
+
+  /** A token is stored for `url` (the configured cloud): the link may connect at start. */
+  hasTokenFor(url: string | null): boolean {
+    return !!url && this.state?.url === url && !!this.state.token;
+  }
+
+  /** The login waiting for its code, unless its code expired. */
+  livePending(): PendingLogin | null {
+    if (this.pending && Date.parse(this.pending.expiresAt) <= Date.now()) this.pending = null;
+    return this.pending;
+  }
+
+  /**
+   * Handshake (IK with the key pinned for this URL, else NX) and a code request. Resolves in awaiting_code;
+   * rejects with CloudLinkError (the link's state is otherwise unchanged: a running connection goes on).
+   */
+  login(url: string): Promise<void> {
+    return this.serial(async () => {
+      const clean = normalizeCloudUrl(url);
+      await this.beginLogin(clean);
+      this.d.report.clearError();
+      this.d.report.changed();
+    });
+  }
+
+  /** Verifies the code with the handshake's proof, stores the sealed token, connects. */
+  submitCode(code: string): Promise<void> {
+    return this.serial(async () => {
+      const p = this.livePending();
+      if (!p) throw new CloudLinkError('cloud_login_not_started', 'No cloud login is waiting for a code (none was started, or its code expired): log in first.');
+      let tok: { token: string; expiresAt: string };
+      try {
+        tok = await verifyCode(p.url, {
+          challenge_id: p.challengeId, code: code.trim(),
+          noise_session_id: p.session.sessionId, noise_signature: p.session.signature, last_handshake_at: p.session.completedAt,
+        });
+      } catch (err) {
+        if (!(err instanceof CloudCallError)) throw err;
+        if (err.kind === 'unreachable') {
+          this.d.report.setError('cloud_unreachable', err.message);
+          throw new CloudLinkError('cloud_unreachable', err.message);
+        }
+        // A wrong code may be typed again; every other refusal (expired, used, too many tries, handshake
+        // expired) needs a new login.
+        if (err.cloudError !== 'otp_invalid') this.pending = null;
+        this.d.report.setError(err.cloudError, err.message);
+        throw new CloudLinkError('cloud_rejected', `The cloud refused the code: ${err.message}`, err.cloudError);
+      }
+      const old = this.state;
+      this.state = { url: p.url, cloudKey: b64(p.session.cloudStaticKey), token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
+      this.file.save(this.state);
+      if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
+      this.pending = null;
+      this.d.report.clearError();
+      this.d.log.info({ url: p.url, pattern: p.session.pattern, expires_at: tok.expiresAt }, 'logged in to the cloud');
+      if (old?.token && old.url !== p.url) void this.bestEffortLogout(old.url, old.token);
+      this.d.relay.disconnect();
+      this.d.relay.resetBackoff();
+      this.d.relay.connect('connecting');
+    });
+  }
+
+  /** Revokes the token at the cloud (best effort) and forgets it; the URL and the pinned key stay. */
+  logout(): Promise<void> {
+    return this.serial(async () => {
+      this.pending = null;
+      const old = this.state;
+      this.forgetToken();
+      this.d.report.clearError();
+      this.d.report.changed();
+      if (old?.token) await this.bestEffortLogout(old.url, old.token);
+      this.d.log.info('logged out of the cloud');
+    });
+  }
+
+  /** The settings' cloud URL changed (PUT /api/admin/settings): a token for another cloud is dropped. */
+  settingsChanged(): void {
+    const url = this.d.settings.cloudUrl();
+    if (this.state && this.state.url !== url && (this.state.token || this.d.relay.phase() !== 'idle')) {
+      const old = this.state;
+      this.forgetToken();
+      if (old.token) void this.bestEffortLogout(old.url, old.token);
+    }
+    this.d.report.changed();
+  }
+
+  /** The relay said hello: refresh the token at half its life, so a running node never has to ask for a new code. */
+  connected(): void {
+    this.scheduleTokenRefresh();
+  }
+
+  /** The relay connection went (a new one schedules the refresh again). */
+  dropped(): void {
+    clearTimeout(this.tokenTimer);
+  }
+
+  /** The cloud refused the token (relay upgrade or a REST call). */
+  tokenRefused(code: string): void {
+    this.forgetToken();
+    if (code === 'noise_handshake') {
+      this.d.log.warn('the cloud requires a Noise-bound login now; starting a new login');
+      this.d.report.setError('noise_handshake', 'The cloud now requires a Noise-bound login: requesting a new one-time code.');
+      this.autoRelogin();
+      return;
+    }
+    this.d.log.warn({ code }, 'the cloud refused this node\'s token; logged out');
+    this.d.report.setError(code, `The cloud refused this node's token (${code}): log in to the cloud again.`);
+  }
+
+  private async beginLogin(url: string): Promise<void> {
+    const pinned = this.state?.url === url ? this.state.cloudKey : undefined;
+    const staticKey = this.d.staticKey();
+    const report = this.d.report;
+    let session: CloudNoiseSession;
+    try {
+      session = await withTimeout(
+        cloudHandshakeWithPin({ url, staticKey, pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined }),
+        this.d.options.handshakeTimeoutMs, 'the Noise handshake');
+    } catch (err) {
+      if (!(err instanceof CloudHandshakeError)) throw err;
+      if (err.code === 'cloud_key_changed') {
+        this.d.log.error({ url, pinned, err: err.message }, 'THE CLOUD\'S STATIC KEY CHANGED: login refused');
+        const message = `${err.message} The login was refused. If the cloud really got a new key, ask its operator why before trusting it.`;
+        report.setError('cloud_key_changed', message);
+        throw new CloudLinkError('cloud_key_changed', message);
+      }
+      if (err.code === 'connection_failed') {
+        report.setError('cloud_unreachable', err.message);
+        throw new CloudLinkError('cloud_unreachable', err.message);
+      }
+      report.setError(err.serverError?.error ?? 'noise_handshake_failed', err.message);
+      throw new CloudLinkError('cloud_rejected', `The cloud refused the handshake: ${err.message}`, err.serverError?.error ?? 'noise_handshake_failed');
+    }
+    let challenge: { challengeId: string; expiresAt: string };
+    try {
+      challenge = await requestChallenge(url, b64(staticKey.publicKey));
+    } catch (err) {
+      if (!(err instanceof CloudCallError)) throw err;
+      if (err.kind === 'unreachable') {
+        report.setError('cloud_unreachable', err.message);
+        throw new CloudLinkError('cloud_unreachable', err.message);
+      }
+      report.setError(err.cloudError, err.message);
+      throw new CloudLinkError('cloud_rejected', `The cloud refused to send a code: ${err.message}`, err.cloudError);
+    }
+    this.pending = { url, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
+    this.d.log.info({ url, pattern: session.pattern, challenge_id: challenge.challengeId }, 'cloud login started: a one-time code was sent');
+  }
+
+  /** The cloud wants a Noise-bound login (noise_handshake): handshake + new code, retried while unreachable. */
+  private autoRelogin(): void {
+    const url = this.state?.url;
+    if (!url || this.stopped) return;
+    void this.serial(async () => {
+      if (this.stopped || this.state?.url !== url || this.state.token || this.livePending()?.url === url) return;
+      try {
+        await this.beginLogin(url);
+        this.d.relay.setIdle();
+        this.d.report.setError('noise_handshake', 'The cloud now requires a Noise-bound login: a new one-time code was requested. Enter it to reconnect.');
+      } catch (err) {
+        // Unreachable: shown as reconnecting, tried again after the relay's reconnect backoff.
+        if (err instanceof CloudLinkError && err.code === 'cloud_unreachable') this.d.relay.retryLater(() => this.autoRelogin());
+        else this.d.relay.setIdle();
+        this.d.report.changed();
+      }
+    }).catch((err: Error) => this.d.log.warn({ err: err.message }, 'automatic cloud re-login failed'));
+  }
+
+  private async bestEffortLogout(url: string, token: string): Promise<void> {
+    await Promise.race([
+      logoutToken(url, token).catch((err: Error) => this.d.log.warn({ err: err.message }, 'cloud logout call failed (the token is forgotten here anyway)')),
+      new Promise((r) => setTimeout(r, 3_000).unref()),
+    ]);
+  }
+
+  /** Stops the connection and forgets the token (memory and disk); keeps URL and pin. */
+  private forgetToken(): void {
+    this.d.relay.disconnect();
+    this.d.relay.setIdle();
+    this.d.tokenForgotten();
+    if (this.state?.token) {
+      this.state = { ...this.state, token: null, tokenExpiresAt: null };
+      this.file.save(this.state);
+    }
+  }
+
+  private scheduleTokenRefresh(at?: number): void {
+    clearTimeout(this.tokenTimer);
+    const s = this.state;
+    if (!s?.token || !s.tokenExpiresAt) return;
+    const expires = Date.parse(s.tokenExpiresAt);
+    const issued = s.tokenIssuedAt ? Date.parse(s.tokenIssuedAt) : expires - ASSUMED_TOKEN_LIFETIME_MS;
+    const due = at ?? issued + (expires - issued) / 2;
+    // setTimeout takes at most 2^31-1 ms; a later due date is simply checked again then.
+    this.tokenTimer = setTimeout(() => void this.refreshTokenNow(), Math.min(Math.max(0, due - Date.now()), 2 ** 31 - 1));
+    this.tokenTimer.unref();
+  }
+
+  /** IK handshake (proves the node key) + POST /api/auth/refresh, then reconnect with the new token. */
+  private refreshTokenNow(): Promise<void> {
+    return this.serial(async () => {
+      const s = this.state;
+      if (this.stopped || !s?.token || this.d.relay.phase() !== 'connected') return;
+      try {
+        const session = await withTimeout(
+          cloudHandshakeWithPin({ url: s.url, staticKey: this.d.staticKey(), pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')) }),
+          this.d.options.handshakeTimeoutMs, 'the Noise handshake');
+        const tok = await refreshToken(s.url, s.token, { noise_session_id: session.sessionId, noise_signature: session.signature, last_handshake_at: session.completedAt });
+        if (this.state !== s) return; // logged out or in again meanwhile
+        this.state = { ...s, token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
+        this.file.save(this.state);
+        this.d.log.info({ expires_at: tok.expiresAt }, 'cloud token refreshed');
+        // The old token works a few more minutes only: move the relay socket to the new one now.
+        this.d.relay.connect('connecting');
+      } catch (err) {
+        if (err instanceof CloudCallError && err.kind === 'rejected' && refusesToken(err.cloudError)) {
+          this.tokenRefused(err.cloudError);
+          return;
+        }
+        this.d.log.warn({ err: (err as Error).message }, 'cloud token refresh failed; trying again later');
+        this.scheduleTokenRefresh(Date.now() + this.d.options.tokenRefreshRetryMs);
+      }
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.ops.then(fn, fn);
+    this.ops = p.catch(() => {});
+    return p;
+  }
+}
