@@ -60,6 +60,8 @@ export interface NodeLimits {
   pairStartsPerMinute: number;
   /** POST /auth/pair/verify calls per source address per minute (429 beyond); the per-code PIN limit is separate. */
   pairLookupsPerMinute: number;
+  /** GET /api/peer/link upgrades per source address per minute (429 beyond); a paired desktop dials a few. */
+  peerLinkUpgradesPerMinute: number;
   /** Unused, unexpired pairing codes at once; a new code expires the oldest. */
   maxLivePairingCodes: number;
   /** How long a used, locked or expired pairing code is kept so a reuse says why (then it is deleted). */
@@ -79,6 +81,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   maxAdminSockets: 16,
   pairStartsPerMinute: 30,
   pairLookupsPerMinute: 60,
+  peerLinkUpgradesPerMinute: 120,
   maxLivePairingCodes: 8,
   pairingCodeKeepMs: 3600_000,
   maxPairingCodeRows: 200,

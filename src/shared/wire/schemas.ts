@@ -184,15 +184,26 @@ export const SettingsUpdateRequest = NodeSettings.partial().strict()
 export type SettingsUpdateRequest = z.infer<typeof SettingsUpdateRequest>;
 
 /** Something the person should know about, shown until dismissed (kept in memory, newest first). */
-export const NoticeView = z.object({
-  id: z.string(),
-  type: z.literal('device_replaced'),
-  /** The device's name (as it paired again). */
-  name: z.string(),
-  old_node_id: z.string(),
-  new_node_id: z.string(),
-  at: z.string(),
-});
+export const NoticeView = z.discriminatedUnion('type', [
+  z.object({
+    id: z.string(),
+    type: z.literal('device_replaced'),
+    /** The device's name (as it paired again). */
+    name: z.string(),
+    old_node_id: z.string(),
+    new_node_id: z.string(),
+    at: z.string(),
+  }),
+  /** A paired desktop unpaired this one (told over the peer link): "<name> unpaired this desktop". */
+  z.object({
+    id: z.string(),
+    type: z.literal('peer_unpaired'),
+    /** The other desktop's name as this node knew it. */
+    name: z.string(),
+    node_id: z.string(),
+    at: z.string(),
+  }),
+]);
 export type NoticeView = z.infer<typeof NoticeView>;
 
 /** GET /api/node/addresses (public): every advertised pairing base URL, for the phone page. */

@@ -1,0 +1,81 @@
+// The peer link between two paired desktops (docs/protocol.md, "Peer link"): after the Noise handshake every
+// WebSocket message is one Noise transport message; its plaintext is one fragment of one frame below (UTF-8
+// JSON). Everything here is checked before use: a frame that does not parse closes the link.
+import { z } from 'zod';
+import { DeviceId, Envelope, EnvelopeId, MAX_ENVELOPE_JSON_BYTES, MAX_RECIPIENTS } from '../e2ee/schema.js';
+import { DirectoryDevice } from './relay.js';
+import { DisplayName, NodeId } from './schemas.js';
+
+/** The Noise protocol of the link: KK (both static keys pinned at pairing) with the pairing's key as psk0. */
+export const PEER_LINK_PROTOCOL = 'Noise_KKpsk0_25519_ChaChaPoly_SHA256';
+/** The WebSocket route on every node's port. */
+export const PEER_LINK_PATH = '/api/peer/link';
+/** Query parameter naming the pairing (its session id; not a secret). */
+export const PEER_LINK_SESSION_PARAM = 'session';
+
+/**
+ * Unacked envelope + seen frames one side may have in flight. The sender never exceeds it; a receiver that finds
+ * more in its queue closes the link (CLOSE_FLOOD): a flooding peer costs at most this much memory.
+ */
+export const PEER_LINK_WINDOW = 256;
+/** Most devices one node may announce (a household has a few dozen; this bounds one directory frame). */
+export const MAX_ANNOUNCED_DEVICES = 512;
+/** Largest frame (reassembled JSON): an envelope of the largest size, or a full directory, with room to spare. */
+export const MAX_PEER_FRAME_BYTES = Math.max(MAX_ENVELOPE_JSON_BYTES + 1024, 256 * 1024);
+/** Noise transport messages are at most 65535 bytes: 16 of them are the tag, 1 the fragment flag. */
+export const MAX_FRAGMENT_PLAINTEXT = 65535 - 16 - 1;
+/** First plaintext byte of a transport message: more fragments of this frame follow, or this is the last. */
+export const FRAGMENT_MORE = 1;
+export const FRAGMENT_LAST = 0;
+
+/** WebSocket close codes of the link (4000-4999 are the application's). */
+export const PEER_CLOSE = {
+  /** A frame failed to decrypt (replayed, reordered, dropped, forged) or to parse, or broke the protocol. */
+  protocol: 4400,
+  /** The pairing is gone on this side (unpaired, revoked, ended by the peer). */
+  revoked: 4401,
+  /** An envelope from a device that is not the peer's, or an announce claiming our or another peer's device. */
+  refused: 4403,
+  /** Both sides dialed: this link lost the tie-break (the one dialed by the smaller node id stays). */
+  duplicate: 4409,
+  /** A reassembled frame over MAX_PEER_FRAME_BYTES. (A single message over the WS limit gets ws's 1009.) */
+  tooLarge: 4413,
+  /** The peer exceeded the window (more unacked frames than PEER_LINK_WINDOW). */
+  flood: 4429,
+  /** Unpair delivered and acknowledged: the pairing is over. */
+  unpaired: 4000,
+  /** This node is stopping. */
+  shutdown: 1001,
+} as const;
+
+const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const Devices = z.array(DirectoryDevice).max(MAX_ANNOUNCED_DEVICES);
+
+/** First frame each side sends once the handshake is done: who it is and which devices it serves. */
+export const HelloFrame = z.object({ type: z.literal('hello'), node_id: NodeId, name: DisplayName, devices: Devices }).strict();
+/** The sender's devices changed (paired, renamed, unpaired): the full set replaces the last one. */
+export const DirectoryFrame = z.object({ type: z.literal('directory'), devices: Devices }).strict();
+/** The sender node was renamed. */
+export const NodeFrame = z.object({ type: z.literal('node'), name: DisplayName }).strict();
+/** An envelope from one of the sender's devices, outbox row `seq` (the receiver acks that seq). */
+export const EnvelopeFrame = z.object({ type: z.literal('envelope'), seq: Seq, envelope: Envelope }).strict();
+/** The receiver's devices `device_ids` saw envelope `id` (which the receiver of this frame sent). */
+export const SeenFrame = z.object({
+  type: z.literal('seen'), seq: Seq, id: EnvelopeId, device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
+}).strict();
+/** Outbox row `seq` of the other side is durably taken (committed), minus `refused` recipients. */
+export const AckFrame = z.object({
+  type: z.literal('ack'), seq: Seq,
+  refused: z.object({ device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS), error: z.literal('recipient_backlog_full') }).strict().optional(),
+}).strict();
+/** The sender unpaired the receiver: it must end the pairing, answer unpair_ack, and never use its secrets again. */
+export const UnpairFrame = z.object({ type: z.literal('unpair') }).strict();
+export const UnpairAckFrame = z.object({ type: z.literal('unpair_ack') }).strict();
+/** Why the sender is about to close the link (for logs; the close code is what counts). */
+export const ErrorFrame = z.object({ type: z.literal('error'), error: z.string().max(64), message: z.string().max(500) }).strict();
+
+export const PeerFrame = z.discriminatedUnion('type', [
+  HelloFrame, DirectoryFrame, NodeFrame, EnvelopeFrame, SeenFrame, AckFrame, UnpairFrame, UnpairAckFrame, ErrorFrame,
+]);
+export type PeerFrame = z.infer<typeof PeerFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
