@@ -2,7 +2,7 @@
 // desktop UI's admin URL and a first pairing QR + PIN in the terminal; stops cleanly on SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
-import { defaultDataDir, DEFAULT_PORT } from './core/config.js';
+import { defaultDataDir, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './core/config.js';
 import { startNode, type SalitaNode } from './core/node.js';
 
 const USAGE = `Usage: salita-headless [options]
@@ -16,6 +16,7 @@ const USAGE = `Usage: salita-headless [options]
                        sealed with it (devices must pair again) instead of refusing to start
   --new-database       the database was lost: start this node on an empty one (devices must pair again)
   --limits <json>      raise or lower caps, e.g. '{"maxSocketsPerSession":200}' (benches; see NodeLimits)
+  --timings <json>     shorter or longer waits, e.g. '{"homeFallbackMs":2000}' (tests; see NodeTimings)
   --help`;
 
 function parseCli() {
@@ -31,6 +32,7 @@ function parseCli() {
         'reset-secrets': { type: 'boolean', default: false },
         'new-database': { type: 'boolean', default: false },
         limits: { type: 'string' },
+        timings: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -72,6 +74,22 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
+  let timings: Partial<NodeTimings> | undefined;
+  if (args.timings !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(args.timings);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      for (const [k, v] of Object.entries(parsed)) {
+        // A misspelt key would silently leave the default in place: a test would then wait for the wrong thing.
+        if (!(k in DEFAULT_TIMINGS)) throw new Error(`unknown timing "${k}" (known: ${Object.keys(DEFAULT_TIMINGS).join(', ')})`);
+        if (typeof v !== 'number' || !(v > 0)) throw new Error(`${k} must be a positive number`);
+      }
+      timings = parsed as Partial<NodeTimings>;
+    } catch (err) {
+      console.error(`--timings must be a JSON object of positive numbers: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
   let node: SalitaNode;
   try {
     node = await startNode({
@@ -83,6 +101,7 @@ async function main(): Promise<void> {
       resetSecrets: args['reset-secrets'],
       allowNewDatabase: args['new-database'],
       ...(limits ? { limits } : {}),
+      ...(timings ? { timings } : {}),
     });
   } catch (err) {
     console.error(`Salita could not start: ${(err as Error).message}`);

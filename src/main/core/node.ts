@@ -16,6 +16,8 @@ import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
 import { DeviceSockets } from './http/device-sockets.js';
 import { MessageStore, type DevicePush, type MessageStoreCaps } from './messaging/message-store.js';
+import { CloudTransport } from './routing/cloud-transport.js';
+import { Router } from './routing/router.js';
 import type { SecretBox } from './secrets/secret-box.js';
 import { openCheckedSecretBox, type SecretsResetReport } from './secrets/sealed-secrets.js';
 import { backupsDir, DailyBackup } from './db/sqlite-backup.js';
@@ -36,6 +38,13 @@ import { SettingsStore } from './settings/settings-store.js';
 import { PairingService } from './pairing/pairing-service.js';
 import { appRoot, appVersion } from './util/app-root.js';
 import { normalizeFingerprint } from '../../shared/fingerprint.js';
+import { HomeDeviceRepository } from './db/home-device-repository.js';
+import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';
+import { HomeDirectoryStore } from './peer-link/home-directory.js';
+import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
+import { PeerLinkService, type PeerLinkOptions } from './peer-link/peer-link-service.js';
+import { UNROUTED_PORT } from './peer-link/unrouted-port.js';
+import type { PeerLinkRouterPort } from './routing/ports.js';
 
 export const CAPABILITIES = ['mesh', 'pairing', 'relay'];
 
@@ -72,6 +81,10 @@ export interface NodeOptions {
   allowNewDatabase?: boolean;
   /** The clock of the daily backup (tests move it). */
   backupClock?: () => number;
+  /** Peer link tuning (tests shrink the reconnect backoff and the timeouts). */
+  peerLink?: Partial<PeerLinkOptions>;
+  /** Tests: the router port the peer links use instead of the node's router (a fake that records calls). */
+  peerLinkRouter?: PeerLinkRouterPort;
 }
 
 export interface SalitaNode {
@@ -154,12 +167,20 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   dailyBackup.tick();
   const deviceSockets = new DeviceSockets(limits.maxSocketsPerSession);
   const meshRepo = new MeshRepository(database.db);
-  const sessionsRepo = new SessionRepository(database.db, box, (ids) => deviceSockets.closeSessions(ids));
+  // Late-bound: the peer links start after the listener, but a revocation must reach them at once.
+  let peerLinks: PeerLinkService | undefined;
+  const sessionsRepo = new SessionRepository(database.db, box, (ids) => {
+    deviceSockets.closeSessions(ids);
+    peerLinks?.sessionsRevoked();
+  });
   const nonces = new NonceRepository(database.db);
   const links = new PeerLinkRepository(database.db, box);
   const feed = new ChangeFeed();
   const notices = new NoticeBoard(feed);
-  const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), { offlineAfterMs: timings.offlineAfterMs, notices });
+  const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), {
+    offlineAfterMs: timings.offlineAfterMs, notices, beforeDesktopUnpair: (nodeId) => peerLinks?.unpairing(nodeId),
+  });
+  const homeDirectory = new HomeDirectoryStore(new HomeDeviceRepository(database.db), meshRepo, (nodeId) => peerLinks?.isUp(nodeId) ?? false);
   // Messaging: the durable outbox/inbox (the cloud link, wired elsewhere, uses it as its MessageStorePort).
   const messaging = new MessageStore({
     sqlite: database.sqlite,
@@ -178,6 +199,17 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
     settings: { cloudUrl: () => settings.cloudUrl(), setCloudUrl: (url) => { settings.set({ cloud_url: url }); } },
     onChange: (view) => feed.emit({ type: 'cloud', cloud: view }),
+  });
+  // The router: local delivery, the peer links (attached by the peer-link service: router.attachPeerLinks) and
+  // the cloud behind one interface; the message routes send through it.
+  const router = new Router({
+    store: messaging, sqlite: database.sqlite, log: createLogger('router'), fallbackAfterMs: timings.homeFallbackMs,
+    nodeId: () => identity.nodeId, nodeName: () => identity.name,
+    subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
+    cloud: new CloudTransport({
+      status: () => cloud.status(), configured: () => cloud.configured(), knows: (id) => messaging.remoteKnows(id),
+      subscribe: (fn) => feed.subscribe((e) => { if (e.type === 'cloud') fn(); }), wake: () => messaging.notifyCloudQueued(),
+    }),
   });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
@@ -223,6 +255,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const core: NodeCore = {
     adminToken, rendererDir, timings, limits, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
     messaging,
+    router,
     cloud,
     identityView,
     desktopNode,
@@ -287,6 +320,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       meshRepo.upsertSelf({ ...selfRow(), name: identity.name });
       void discovery?.rename(identity.name).catch((err: Error) => log.warn({ err: err.message }, 'mDNS rename failed'));
       node.identity = { ...node.identity, name: identity.name };
+      peerLinks?.renamed(identity.name);
       feed.changed();
     },
   };
@@ -333,6 +367,18 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   meshRepo.upsertSelf(selfRow());
   lastAdvertised = JSON.stringify(ownAddresses());
   cloud.start();
+  router.start();
+
+  // The links to paired desktops: after the listener (a peer may dial back at once), stopped before the database.
+  peerLinks = new PeerLinkService({
+    self: () => ({ nodeId: identity.nodeId, name: identity.name, privateKey: identity.privateKey, publicKey: identity.publicKey }),
+    mesh: meshRepo, sessions: sessionsRepo, links, credentials: new PairingCredentialsLookup(database.db, meshRepo, sessionsRepo, links),
+    notices: new UnpairNoticeRepository(database.db, box), directory: homeDirectory, router: opts.peerLinkRouter ?? router,
+    feed, noticeBoard: notices, log: createLogger('peer-link'), ...(opts.peerLink ? { options: opts.peerLink } : {}),
+  });
+  core.peerLinks = peerLinks;
+  router.attachPeerLinks(peerLinks, homeDirectory);
+  peerLinks.start();
 
   if (opts.mdns || opts.discovery) {
     try {
@@ -392,8 +438,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     ...(secretsReset ? { secretsReset } : {}),
     stop: () => (stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
+      router.stop();
       await cloud.stop();
       mesh.stop();
+      peerLinks?.stop();
       await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
       await listening.close();
       messaging.close();

@@ -83,6 +83,8 @@ export class MeshRepository {
         pairedAt: p.paired ? now : existing?.pairedAt ?? null,
         lastSeen: p.seen ? now : existing?.lastSeen ?? null,
         status: (p.seen ? 'online' : existing?.status ?? 'offline') as 'online' | 'offline',
+        // Pairing again starts a new pairing: whatever the old one's end was is history.
+        ...(p.paired ? { endedByPeerAt: null } : {}),
       };
       if (existing) {
         tx.update(meshNodes).set(values).where(eq(meshNodes.id, p.id)).run();
@@ -159,6 +161,12 @@ export class MeshRepository {
 
   remove(id: string): boolean {
     return this.db.delete(meshNodes).where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false))).run().changes > 0;
+  }
+
+  /** The peer told us (over the peer link) that it unpaired us: kept, marked, offline. False if unknown. */
+  markEndedByPeer(id: string): boolean {
+    return this.db.update(meshNodes).set({ endedByPeerAt: new Date().toISOString(), status: 'offline' })
+      .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false))).run().changes > 0;
   }
 
   /** Flips peers not heard from since `cutoffIso` to offline; returns how many changed. */

@@ -6,13 +6,16 @@ import type { ChangeFeed } from './change-feed.js';
 
 export const MAX_NOTICES = 20;
 
+/** A notice as added: every kind without the id and time the board gives it. */
+export type NoticeInput = NoticeView extends infer N ? (N extends NoticeView ? Omit<N, 'id' | 'at'> : never) : never;
+
 export class NoticeBoard {
   private items: NoticeView[] = [];
 
   constructor(private readonly feed: ChangeFeed) {}
 
-  add(notice: Omit<NoticeView, 'id' | 'at'>): NoticeView {
-    const full: NoticeView = { id: randomBytes(8).toString('hex'), at: new Date().toISOString(), ...notice };
+  add(notice: NoticeInput): NoticeView {
+    const full = { id: randomBytes(8).toString('hex'), at: new Date().toISOString(), ...notice } as NoticeView;
     this.items = [full, ...this.items].slice(0, MAX_NOTICES);
     this.feed.changed();
     return full;

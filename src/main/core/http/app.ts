@@ -13,6 +13,7 @@ import { deviceRoutes } from './routes/device-routes.js';
 import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
+import { peerLinkRoutes } from './routes/peer-link-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../../../shared/http/server-guards.js';
 
@@ -48,6 +49,7 @@ export function createApp(core: NodeCore): Hono {
   app.route('/api', cloudRoutes(core));
   app.route('/api', deviceRoutes(core));
   app.route('/api', messageRoutes(core));
+  app.route('/api', peerLinkRoutes(core));
   app.route('/', staticRoutes(core.rendererDir));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));

@@ -13,6 +13,8 @@ import type { MeshService } from '../mesh/mesh-service.js';
 import type { PairingService } from '../pairing/pairing-service.js';
 import type { CloudLink } from '../cloud/cloud-link.js';
 import type { MessageStore } from '../messaging/message-store.js';
+import type { Router } from '../routing/router.js';
+import type { PeerLinkService } from '../peer-link/peer-link-service.js';
 
 export interface NodeCore {
   readonly adminToken: string;
@@ -45,4 +47,8 @@ export interface NodeCore {
   readonly cloud: CloudLink;
   /** The durable outbox/inbox of envelopes (messaging/message-store.ts); also the cloud link's MessageStorePort. */
   readonly messaging: MessageStore;
+  /** Routes every envelope a local device sends (local / peer link / cloud); routing/router.ts. */
+  readonly router: Router;
+  /** The links to paired desktops (peer-link/peer-link-service.ts); set once the node is listening. */
+  peerLinks?: PeerLinkService;
 }

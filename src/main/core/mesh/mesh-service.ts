@@ -30,6 +30,11 @@ export interface MeshServiceOptions {
   offlineAfterMs?: number;
   /** Where "device replaced" notices go. */
   notices?: NoticeBoard;
+  /**
+   * Told before a live desktop pairing is removed by unpair, while its credentials still exist (the peer link
+   * keeps them as an unpair notice until the other desktop acknowledged). Not called for a row the peer ended.
+   */
+  beforeDesktopUnpair?: (nodeId: string) => void;
 }
 
 /** What a newly paired device is, for the re-pair-after-reinstall rules. */
@@ -151,6 +156,8 @@ export class MeshService {
 
   /** Removes a device and cuts it off at once: its sessions are revoked in the same call. */
   unpair(nodeId: string): string[] {
+    const row = this.mesh.get(nodeId);
+    if (row && !row.isCurrent && row.kind === 'desktop' && !row.endedByPeerAt) this.opts.beforeDesktopUnpair?.(nodeId);
     if (!this.mesh.remove(nodeId)) throw new ApiError(404, 'not_found', `No paired device with id ${nodeId}.`);
     const revoked = this.sessions.revokeAllFor(nodeId);
     this.links.remove(nodeId);

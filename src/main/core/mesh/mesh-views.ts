@@ -43,5 +43,6 @@ export function meshNodeView(row: MeshNodeRow, offlineAfterMs?: number, now = Da
     public_key: row.publicKey,
     fingerprint: safeFingerprint(row.publicKey),
     addresses: row.addresses,
+    ended_by_peer_at: row.endedByPeerAt,
   };
 }

@@ -1,6 +1,7 @@
-// Messaging routes (issue 4, src/shared/wire/relay.ts): a paired device (signed requests) or the desktop UI
-// (admin token, as the UI device `<node_id>.ui`) hands envelopes to this node, reads its inbox and the status of
-// what it sent. The node only ever sees envelopes. A send is committed to the outbox before the 202.
+// Messaging routes (src/shared/wire/relay.ts): a paired device (signed requests) or the desktop UI (admin token,
+// as the UI device `<node_id>.ui`) hands envelopes to this node, reads its inbox and the status of what it sent.
+// The node only ever sees envelopes. The router (routing/router.ts) decides where each goes; a send is committed
+// (to a local recipient's inbox, or to the outbox) before the 202.
 import { Hono, type Context } from 'hono';
 import { isE2eeError } from '../../../../shared/e2ee/errors.js';
 import { parseEnvelope } from '../../../../shared/e2ee/envelope.js';
@@ -41,6 +42,7 @@ async function envelopeFrom(c: Context, me: string): Promise<Envelope> {
 export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
   const app = new Hono<SessionEnv>();
   const m = core.messaging;
+  const router = core.router;
 
   /** The five calls, shared by the device API and the admin API; `me` says who calls. */
   const handlers = (me: (c: Context) => string, beforeSend?: () => void) => ({
@@ -48,16 +50,13 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
       // Answer from the cache at once, and look at the cloud's directory again soon (rate-limited): a device
       // asking is usually waiting for one just paired at another home.
       core.cloud.requestDirectoryRefresh();
-      return c.json(m.directory(me(c), core.cloud.status()));
+      return c.json(router.directory(me(c)));
     },
     send: async (c: Context) => {
       const from = me(c);
       const envelope = await envelopeFrom(c, from);
       beforeSend?.();
-      if (!core.cloud.configured()) {
-        throw new ApiError(409, 'cloud_not_linked', 'This node is not linked to a cloud yet, so it cannot send messages. Link it in the desktop app.');
-      }
-      return c.json(await m.enqueue(from, envelope), 202);
+      return c.json(await router.send(from, envelope), 202);
     },
     inbox: (c: Context) => {
       const after = queryInt(c, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -66,7 +65,7 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
     },
     ack: async (c: Context) => {
       const req = await readBody(c, InboxAckRequest);
-      return c.json({ ok: true, removed: m.ack(me(c), req.up_to_seq) });
+      return c.json({ ok: true, removed: router.ack(me(c), req.up_to_seq) });
     },
     outbox: (c: Context) => c.json({ messages: m.outboxFor(me(c)) }),
   });

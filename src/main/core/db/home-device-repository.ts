@@ -1,0 +1,43 @@
+// home_devices: the devices each paired desktop announced over the peer link. A device id belongs to one node
+// (primary key), so an announce can only replace the announcing node's own rows; the link refuses claims on
+// ids served elsewhere before they get here.
+import { eq } from 'drizzle-orm';
+import type { DirectoryDevice } from '../../../shared/wire/relay.js';
+import type { Db } from './open-database.js';
+import { homeDevices } from './schema.js';
+
+export type HomeDeviceRow = typeof homeDevices.$inferSelect;
+
+export class HomeDeviceRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Replaces everything `nodeId` announced with `devices`; returns whether anything changed. */
+  replaceFor(nodeId: string, devices: readonly DirectoryDevice[]): boolean {
+    const now = new Date().toISOString();
+    return this.db.transaction((tx) => {
+      const before = tx.select().from(homeDevices).where(eq(homeDevices.nodeId, nodeId)).all();
+      const same = before.length === devices.length && devices.every((d) => before.some((r) =>
+        r.deviceId === d.device_id && r.publicKey === d.public_key && r.name === d.name && r.kind === d.kind));
+      if (same) return false;
+      tx.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run();
+      for (const d of devices) {
+        tx.insert(homeDevices).values({ deviceId: d.device_id, nodeId, publicKey: d.public_key, name: d.name, kind: d.kind, updatedAt: now })
+          .onConflictDoNothing().run();
+      }
+      return true;
+    });
+  }
+
+  forNode(nodeId: string): DirectoryDevice[] {
+    return this.db.select().from(homeDevices).where(eq(homeDevices.nodeId, nodeId)).orderBy(homeDevices.name, homeDevices.deviceId).all()
+      .map((r) => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind }));
+  }
+
+  get(deviceId: string): HomeDeviceRow | undefined {
+    return this.db.select().from(homeDevices).where(eq(homeDevices.deviceId, deviceId)).get();
+  }
+
+  removeFor(nodeId: string): number {
+    return this.db.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run().changes;
+  }
+}

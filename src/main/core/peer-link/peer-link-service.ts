@@ -1,0 +1,670 @@
+// The peer links of this node: one authenticated link per paired desktop (docs/protocol.md, "Peer link").
+// It dials every paired desktop that has no link (jittered backoff over its known addresses), takes links the
+// other side dials, keeps one per pair (the one dialed by the smaller node id), carries the router's outbox rows
+// in order with a window and acks, keeps the home directory and names current, shows presence, and delivers
+// and receives unpairs. Implements PeerLinks for the router.
+import type { Logger } from 'pino';
+import { fromBase64Url } from '../../../shared/encoding.js';
+import type { DirectoryDevice } from '../../../shared/wire/relay.js';
+import { MAX_ANNOUNCED_DEVICES, PEER_CLOSE, PEER_LINK_WINDOW, type PeerFrame } from '../../../shared/wire/peer-link.js';
+import { Backoff } from '../cloud/backoff.js';
+import type { MeshRepository } from '../db/mesh-repository.js';
+import type { PeerLinkRepository } from '../db/peer-link-repository.js';
+import type { SessionRepository } from '../db/session-repository.js';
+import type { UnpairNoticeRepository } from '../db/unpair-notice-repository.js';
+import type { ChangeFeed } from '../events/change-feed.js';
+import type { NoticeBoard } from '../events/notices.js';
+import type { PeerLinkRouterPort, PeerLinks, PeerOutboundItem } from '../routing/ports.js';
+import { LinkError } from './frame-cipher.js';
+import type { HomeDirectoryStore } from './home-directory.js';
+import type { PairingCredentialsLookup } from './pairing-credentials.js';
+import type { LinkSocket } from './peer-connection.js';
+import { PeerConnection } from './peer-connection.js';
+import { dialPeer } from './peer-dialer.js';
+import { peerLinkHandshake } from './peer-link-keys.js';
+
+export interface PeerLinkOptions {
+  /** Reconnect delays: full jitter between 0 and min(cap, base * 2^attempt). LAN-sized. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** One dial attempt (TCP + upgrade + handshake) on one address. */
+  attemptTimeoutMs: number;
+  /** How long `unpair` waits for the peer's unpair_ack before it falls back to a stored notice. */
+  unpairAckTimeoutMs: number;
+  /** The mesh row of an up link is touched (online, last seen) this often. */
+  touchIntervalMs: number;
+  /** The dialer pings its socket this often (the listener side is pinged by the node's WS heartbeat). */
+  pingIntervalMs: number;
+  /** A stored unpair notice that could not be delivered for this long is given up (the row is deleted). */
+  noticeKeepMs: number;
+  /** Unacked envelope + seen frames in flight, either way (PEER_LINK_WINDOW). */
+  window: number;
+}
+
+export const DEFAULT_PEER_LINK_OPTIONS: PeerLinkOptions = {
+  backoffBaseMs: 500,
+  backoffCapMs: 10_000,
+  attemptTimeoutMs: 5_000,
+  unpairAckTimeoutMs: 5_000,
+  touchIntervalMs: 10_000,
+  pingIntervalMs: 15_000,
+  noticeKeepMs: 30 * 24 * 3600_000,
+  window: PEER_LINK_WINDOW,
+};
+
+/** Extra frames (directory, node, acks) a receiver queues beyond the window before it calls it a flood. */
+const QUEUE_SLACK = 64;
+
+export interface PeerLinkDeps {
+  self: () => { nodeId: string; name: string; privateKey: Uint8Array; publicKey: Uint8Array };
+  mesh: MeshRepository;
+  sessions: SessionRepository;
+  links: PeerLinkRepository;
+  credentials: PairingCredentialsLookup;
+  notices: UnpairNoticeRepository;
+  directory: HomeDirectoryStore;
+  router: PeerLinkRouterPort;
+  feed: ChangeFeed;
+  noticeBoard: NoticeBoard;
+  log: Logger;
+  options?: Partial<PeerLinkOptions>;
+}
+
+/** 'pairing': the live pairing. 'notice': we unpaired this peer; the link only delivers `unpair`. 'ending': closing after unpair. */
+type LinkMode = 'pairing' | 'notice' | 'ending';
+
+interface Link {
+  conn: PeerConnection;
+  nodeId: string;
+  sessionId: string;
+  dialedBySelf: boolean;
+  address: string | undefined;
+  mode: LinkMode;
+  /** Our hello went out / the peer's hello came in (the link is "up" once both happened). */
+  helloSent: boolean;
+  helloReceived: boolean;
+  /** Outbox rows sent on this link and not yet acked, by seq; `cursor` = the highest seq sent. */
+  inflight: Map<number, PeerOutboundItem>;
+  cursor: number;
+  /** Received envelope/seen frames not yet acked, and frames waiting in `chain`. */
+  unacked: number;
+  queued: number;
+  /** Received frames are handled one after the other (an ack goes out only after the commit). */
+  chain: Promise<void>;
+  pumping: boolean;
+  unpairAcked?: () => void;
+}
+
+interface PeerState {
+  link: Link | undefined;
+  /** The current link is up (both hellos). */
+  up: boolean;
+  /** What listeners were last told: a link replaced by the tie-break goes from up to up without a "down". */
+  reportedUp: boolean;
+  downSince: number;
+  dialing: boolean;
+  timer: NodeJS.Timeout | undefined;
+  backoff: Backoff;
+}
+
+export class PeerLinkService implements PeerLinks {
+  private readonly opts: PeerLinkOptions;
+  private readonly peers = new Map<string, PeerState>();
+  /** Links past their handshake that are not (or no longer) the current one of their peer. */
+  private readonly others = new Set<Link>();
+  private readonly listeners = new Set<(nodeId: string, up: boolean) => void>();
+  private readonly startedAt = Date.now();
+  private readonly cleanups: (() => void)[] = [];
+  private stopped = false;
+  private started = false;
+
+  constructor(private readonly d: PeerLinkDeps) {
+    this.opts = { ...DEFAULT_PEER_LINK_OPTIONS, ...d.options };
+  }
+
+  /** The home directory this service keeps (what the router reads as HomeDirectory). */
+  get homeDirectory(): HomeDirectoryStore {
+    return this.d.directory;
+  }
+
+  // ---- PeerLinks ---------------------------------------------------------------------------------------------
+
+  isUp(nodeId: string): boolean {
+    return this.peers.get(nodeId)?.reportedUp ?? false;
+  }
+
+  downSince(nodeId: string): number | undefined {
+    const st = this.peers.get(nodeId);
+    if (!st) return this.startedAt;
+    return st.reportedUp ? undefined : st.downSince;
+  }
+
+  onLinkChange(fn: (nodeId: string, up: boolean) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.cleanups.push(
+      this.d.router.onQueuedForPeer((nodeId) => this.pump(nodeId)),
+      this.d.router.onLocalDevicesChanged(() => this.broadcastDirectory()),
+      this.d.feed.subscribe((e) => { if (e.type === 'changed') this.reconcile(); }),
+    );
+    const touch = setInterval(() => {
+      this.touchUpLinks();
+      this.pruneNotices();
+      this.reconcile();
+    }, Math.max(50, this.opts.touchIntervalMs));
+    touch.unref();
+    this.cleanups.push(() => clearInterval(touch));
+    this.pruneNotices();
+    this.reconcile();
+  }
+
+  /** Closes every link and stops dialing; call before the database closes. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const c of this.cleanups.splice(0)) c();
+    for (const [nodeId, st] of this.peers) {
+      if (st.timer) clearTimeout(st.timer);
+      st.link?.conn.close(PEER_CLOSE.shutdown, 'shutdown');
+      this.peers.delete(nodeId);
+    }
+    for (const l of [...this.others]) l.conn.close(PEER_CLOSE.shutdown, 'shutdown');
+  }
+
+  /**
+   * Dials every live paired desktop and every undelivered unpair notice that has no link, closes links whose
+   * pairing is gone (revoked, unpaired, replaced). Runs on every change of the mesh and on the touch timer.
+   */
+  reconcile(): void {
+    if (this.stopped || !this.started) return;
+    const wanted = new Set([...this.d.credentials.pairedDesktops(), ...this.d.notices.all().map((n) => n.nodeId)]);
+    for (const id of wanted) this.ensureDialing(id);
+    for (const [nodeId, st] of this.peers) {
+      if (st.link && !this.stillValid(st.link)) st.link.conn.close(PEER_CLOSE.revoked, 'pairing_revoked');
+      if (!wanted.has(nodeId) && !st.link) {
+        if (st.timer) clearTimeout(st.timer);
+        this.peers.delete(nodeId);
+      }
+    }
+    for (const l of [...this.others]) if (!this.stillValid(l)) l.conn.close(PEER_CLOSE.revoked, 'pairing_revoked');
+  }
+
+  /** Unpair notices older than noticeKeepMs are given up: that desktop never came back. */
+  private pruneNotices(): void {
+    if (this.stopped) return;
+    const cutoff = new Date(Date.now() - this.opts.noticeKeepMs).toISOString();
+    for (const id of this.d.notices.pruneOlderThan(cutoff)) this.d.log.warn({ node_id: id }, 'gave up delivering an unpair notice: the desktop never came back');
+  }
+
+  /** Sessions were revoked (unpair, logout, re-pair): links on them close at once. */
+  sessionsRevoked(): void {
+    this.reconcile();
+  }
+
+  /** The current link to `nodeId` (diagnostics, tests): who dialed it, on which pairing, in which mode. */
+  linkInfo(nodeId: string): { dialedBySelf: boolean; sessionId: string; mode: LinkMode; up: boolean; inflight: number } | undefined {
+    const st = this.peers.get(nodeId);
+    const l = st?.link;
+    return l && { dialedBySelf: l.dialedBySelf, sessionId: l.sessionId, mode: l.mode, up: st.up, inflight: l.inflight.size };
+  }
+
+  /** Drops the current link to `nodeId` (it is dialed again with the usual backoff): a network change, tests. */
+  reconnect(nodeId: string): void {
+    this.peers.get(nodeId)?.link?.conn.close(PEER_CLOSE.protocol, 'reconnect');
+  }
+
+  /** This node was renamed: every up link hears it. */
+  renamed(name: string): void {
+    for (const st of this.peers.values()) if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'node', name });
+  }
+
+  /**
+   * Called by MeshService.unpair BEFORE it removes the pairing: the credentials are kept as an unpair notice
+   * (sealed) until the peer acknowledged `unpair`; an up link delivers it now, else the dialer does later.
+   */
+  unpairing(nodeId: string): void {
+    const creds = this.d.credentials.forNode(nodeId);
+    this.d.directory.forget(nodeId);
+    // The desktop leaves nodes() even when it announced nothing.
+    this.d.directory.changed();
+    if (!creds) return;
+    const row = this.d.mesh.get(nodeId);
+    this.d.notices.save({
+      nodeId, sessionId: creds.sessionId, sharedKey: creds.serverHmacKey, publicKey: row?.publicKey ?? '', port: row?.port ?? null,
+      addresses: [...(row?.addresses ?? []), ...(row?.hostname ? [row.hostname] : [])],
+    });
+    const st = this.peers.get(nodeId);
+    const link = st?.link;
+    this.setDown(nodeId);
+    if (link && link.conn.established && link.sessionId === creds.sessionId) {
+      link.mode = 'notice';
+      this.sendUnpair(link);
+    } else {
+      link?.conn.close(PEER_CLOSE.revoked, 'pairing_revoked');
+    }
+  }
+
+  /** The listener side: a dialer named pairing `sessionId` (route pre-check: is it one we know?). */
+  knowsSession(sessionId: string): boolean {
+    return this.d.credentials.forSession(sessionId) !== undefined || this.d.notices.all().some((n) => n.sessionId === sessionId);
+  }
+
+  /** An unpair notice for `nodeId` is still waiting to be delivered (diagnostics, tests). */
+  hasUnpairNotice(nodeId: string): boolean {
+    return this.d.notices.get(nodeId) !== undefined;
+  }
+
+  /** The listener side: an upgraded socket for pairing `sessionId`. Returns the hooks the route feeds. */
+  accept(socket: LinkSocket, sessionId: string, address: string | undefined): { receive(d: Uint8Array | string): void; closed(code: number, reason: string): void } {
+    const self = this.d.self();
+    const creds = this.d.credentials.forSession(sessionId);
+    const notice = creds ? undefined : this.d.notices.all().find((n) => n.sessionId === sessionId);
+    const nodeId = creds?.nodeId ?? notice?.nodeId;
+    let peerKey: Uint8Array | undefined = creds?.peerPublicKey;
+    if (!peerKey && notice) {
+      try { peerKey = fromBase64Url(notice.publicKey); } catch { peerKey = undefined; }
+    }
+    const hmac = creds?.serverHmacKey ?? notice?.sharedKey;
+    if (this.stopped || !nodeId || !peerKey || peerKey.length !== 32 || !hmac) {
+      try { socket.close(PEER_CLOSE.revoked, 'pairing_unknown'); } catch { /* gone */ }
+      return { receive: () => {}, closed: () => {} };
+    }
+    const handshake = peerLinkHandshake({
+      dialer: false, sessionId, selfNodeId: self.nodeId, peerNodeId: nodeId, staticKey: self, peerPublicKey: peerKey, serverHmacKey: hmac,
+    });
+    let link: Link | undefined;
+    const conn = new PeerConnection(socket, handshake, false, {
+      onEstablished: (c) => {
+        link = this.newLink(c, nodeId, sessionId, false, address, creds ? 'pairing' : 'notice');
+        this.adopt(link);
+      },
+      onFrame: (_c, f) => { if (link) this.onFrame(link, f); },
+      onClosed: (_c, code, reason) => { if (link) this.onClosed(link, code, reason); },
+    }, this.opts.attemptTimeoutMs);
+    return { receive: (d) => conn.receive(d), closed: (code, reason) => conn.socketClosed(code, reason) };
+  }
+
+  // ---- dialing -----------------------------------------------------------------------------------------------
+
+  private state(nodeId: string): PeerState {
+    let st = this.peers.get(nodeId);
+    if (!st) {
+      st = {
+        link: undefined, up: false, reportedUp: false, downSince: this.startedAt, dialing: false, timer: undefined,
+        backoff: new Backoff({ baseMs: this.opts.backoffBaseMs, capMs: this.opts.backoffCapMs }),
+      };
+      this.peers.set(nodeId, st);
+    }
+    return st;
+  }
+
+  private ensureDialing(nodeId: string): void {
+    if (this.stopped) return;
+    const st = this.state(nodeId);
+    if (st.link || st.dialing || st.timer) return;
+    st.timer = setTimeout(() => {
+      st.timer = undefined;
+      void this.dial(nodeId);
+    }, st.backoff.next());
+    st.timer.unref();
+  }
+
+  /** Dials `nodeId` now even while a link is up (the tie-break decides which link stays): diagnostics, tests. */
+  redial(nodeId: string): Promise<void> {
+    return this.dial(nodeId, true);
+  }
+
+  private async dial(nodeId: string, evenIfLinked = false): Promise<void> {
+    const st = this.peers.get(nodeId);
+    if (!st || this.stopped || (st.link && !evenIfLinked) || st.dialing) return;
+    const self = this.d.self();
+    const notice = this.d.notices.get(nodeId);
+    const creds = notice ? undefined : this.d.credentials.forNode(nodeId);
+    const row = this.d.mesh.get(nodeId);
+    const port = notice?.port ?? row?.port;
+    let peerKey = creds?.peerPublicKey;
+    if (!peerKey && notice) {
+      try { peerKey = fromBase64Url(notice.publicKey); } catch { peerKey = undefined; }
+    }
+    const sessionId = notice?.sessionId ?? creds?.sessionId;
+    const hmac = notice?.sharedKey ?? creds?.serverHmacKey;
+    if (!sessionId || !hmac || !peerKey || peerKey.length !== 32 || !port) return;
+    // IPv6 link-local addresses need a zone id a URL cannot carry portably: not worth an attempt.
+    const hosts = [...new Set([...(notice?.addresses ?? row?.addresses ?? []), ...(row?.hostname ? [row.hostname] : [])])]
+      .filter((h) => h.length > 0 && !/^fe[89ab][0-9a-f]:/i.test(h));
+    st.dialing = true;
+    try {
+      for (const host of hosts) {
+        if (this.stopped || (st.link && !evenIfLinked)) return;
+        let link: Link | undefined;
+        try {
+          await dialPeer({
+            host, port, sessionId, timeoutMs: this.opts.attemptTimeoutMs, pingIntervalMs: this.opts.pingIntervalMs,
+            handshake: peerLinkHandshake({ dialer: true, sessionId, selfNodeId: self.nodeId, peerNodeId: nodeId, staticKey: self, peerPublicKey: peerKey, serverHmacKey: hmac }),
+            events: {
+              onEstablished: (c) => {
+                link = this.newLink(c, nodeId, sessionId, true, host, notice ? 'notice' : 'pairing');
+                if (this.stopped) c.close(PEER_CLOSE.shutdown, 'shutdown');
+                else this.adopt(link);
+              },
+              onFrame: (_c, f) => { if (link) this.onFrame(link, f); },
+              onClosed: (_c, code, reason) => { if (link) this.onClosed(link, code, reason); },
+            },
+          });
+          return;
+        } catch (err) {
+          this.d.log.debug({ node_id: nodeId, host, err: (err as Error).message }, 'peer link dial failed on this address');
+        }
+      }
+    } finally {
+      st.dialing = false;
+      if (!st.link) this.ensureDialing(nodeId);
+    }
+  }
+
+  private newLink(conn: PeerConnection, nodeId: string, sessionId: string, dialedBySelf: boolean, address: string | undefined, mode: LinkMode): Link {
+    return {
+      conn, nodeId, sessionId, dialedBySelf, address, mode, helloSent: false, helloReceived: false,
+      inflight: new Map(), cursor: 0, unacked: 0, queued: 0, chain: Promise.resolve(), pumping: false,
+    };
+  }
+
+  /**
+   * A link finished its handshake. One link per pair: when there already is one, the link dialed by the smaller
+   * node id stays (both sides apply the same rule, so they keep the same one); between two dialed by the same
+   * side, the newer (the old one is likely half-dead).
+   */
+  private adopt(link: Link): void {
+    const st = this.state(link.nodeId);
+    const cur = st.link;
+    if (cur && cur !== link) {
+      const self = this.d.self().nodeId;
+      const preferredDialer = self < link.nodeId ? self : link.nodeId;
+      const dialerOf = (l: Link) => (l.dialedBySelf ? self : l.nodeId);
+      if (dialerOf(cur) === preferredDialer && dialerOf(link) !== preferredDialer) {
+        link.conn.close(PEER_CLOSE.duplicate, 'duplicate_link');
+        return;
+      }
+      st.link = undefined;
+      // The new link is up once its hellos are through; until then nothing is pumped on it.
+      st.up = false;
+      this.others.add(cur);
+      cur.conn.close(PEER_CLOSE.duplicate, 'duplicate_link');
+    }
+    st.link = link;
+    if (st.timer) { clearTimeout(st.timer); st.timer = undefined; }
+    if (link.mode === 'notice') {
+      this.sendUnpair(link);
+      return;
+    }
+    const me = this.d.self();
+    link.conn.send({ type: 'hello', node_id: me.nodeId, name: me.name, devices: this.announced() });
+    link.helloSent = true;
+    this.maybeUp(link);
+  }
+
+  // ---- frames ------------------------------------------------------------------------------------------------
+
+  private onFrame(link: Link, frame: PeerFrame): void {
+    if (frame.type === 'envelope' || frame.type === 'seen') {
+      if (++link.unacked > this.opts.window) throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
+    }
+    // What a well-behaved peer can have waiting here at once: its envelope/seen frames (at most a window, checked
+    // above) AND its acks for ours (at most our window in flight), plus a few others. Envelopes are stored one
+    // after the other (each awaits a commit), so under load the acks queue behind them: with a bound of one
+    // window a busy but honest peer was closed as a flood (queue_full) again and again.
+    if (++link.queued > 2 * this.opts.window + QUEUE_SLACK) throw new LinkError(PEER_CLOSE.flood, 'queue_full', 'too many frames waiting');
+    link.chain = link.chain.then(async () => {
+      link.queued--;
+      if (link.conn.closed) return;
+      try {
+        await this.handle(link, frame);
+      } catch (err) {
+        if (err instanceof LinkError) link.conn.close(err.closeCode, err.error, err.message);
+        else {
+          this.d.log.warn({ node_id: link.nodeId, err: (err as Error).message, frame: frame.type }, 'peer link frame failed; closing the link');
+          link.conn.close(PEER_CLOSE.protocol, 'internal_error');
+        }
+      }
+    });
+  }
+
+  private async handle(link: Link, f: PeerFrame): Promise<void> {
+    if (f.type === 'error') {
+      this.d.log.info({ node_id: link.nodeId, error: f.error, message: f.message }, 'the peer reported an error on the link');
+      return;
+    }
+    if (f.type === 'unpair') return this.receivedUnpair(link);
+    if (f.type === 'unpair_ack') {
+      link.unpairAcked?.();
+      return;
+    }
+    if (link.mode !== 'pairing') return;
+    if (f.type === 'hello') {
+      if (f.node_id !== link.nodeId) throw new LinkError(PEER_CLOSE.protocol, 'node_mismatch', 'hello from another node id than the pairing');
+      link.helloReceived = true;
+      this.applyName(link.nodeId, f.name);
+      this.applyDirectory(link, f.devices);
+      this.maybeUp(link);
+      return;
+    }
+    if (!link.helloReceived) throw new LinkError(PEER_CLOSE.protocol, 'hello_first', 'the first frame must be hello');
+    switch (f.type) {
+      case 'directory':
+        this.applyDirectory(link, f.devices);
+        return;
+      case 'node':
+        this.applyName(link.nodeId, f.name);
+        return;
+      case 'envelope': {
+        // The peer may only relay envelopes of its own devices: anything else is refused and never stored.
+        if (this.d.directory.nodeOf(f.envelope.from_device) !== link.nodeId) {
+          throw new LinkError(PEER_CLOSE.refused, 'sender_not_peer_device', `from_device ${f.envelope.from_device} is not one of the peer's devices`);
+        }
+        const { refused } = await this.d.router.storeFromPeer(link.nodeId, f.envelope);
+        this.ack(link, f.seq, refused);
+        return;
+      }
+      case 'seen':
+        await this.d.router.seenFromPeer(link.nodeId, f.id, f.device_ids);
+        this.ack(link, f.seq, []);
+        return;
+      case 'ack': {
+        const item = link.inflight.get(f.seq);
+        if (!item) return;
+        await this.d.router.peerAcked(link.nodeId, { seq: item.seq, kind: item.kind, id: item.id }, f.refused);
+        link.inflight.delete(f.seq);
+        this.pumpLink(link);
+        return;
+      }
+    }
+  }
+
+  private ack(link: Link, seq: number, refused: string[]): void {
+    link.unacked--;
+    link.conn.send({ type: 'ack', seq, ...(refused.length > 0 ? { refused: { device_ids: refused.slice(0, 32), error: 'recipient_backlog_full' as const } } : {}) });
+  }
+
+  private applyName(nodeId: string, name: string): void {
+    const row = this.d.mesh.get(nodeId);
+    if (!row || row.name === name) return;
+    this.d.mesh.upsertPeer({ id: nodeId, name, kind: row.kind });
+    this.d.directory.changed();
+    this.d.feed.changed();
+  }
+
+  private applyDirectory(link: Link, devices: DirectoryDevice[]): void {
+    // Ours: the devices we announce, this node, and every device or desktop paired with us (a phone that has no
+    // messaging key yet is not announced, but it is still ours to serve, not the peer's).
+    const local = new Set(this.d.router.localDevices().map((d) => d.device_id));
+    local.add(this.d.self().nodeId);
+    for (const row of this.d.mesh.peers()) local.add(row.id);
+    const refused = this.d.directory.announce(link.nodeId, devices, local);
+    if (refused.length > 0) {
+      this.d.log.warn({ node_id: link.nodeId, refused }, 'peer announced device ids it does not own: refused');
+      link.conn.send({ type: 'error', error: 'device_claimed', message: `refused device ids served elsewhere: ${refused.slice(0, 8).join(', ')}` });
+    }
+  }
+
+  /** What we announce: our devices, at most as many as a peer takes in one frame. */
+  private announced(): DirectoryDevice[] {
+    return this.d.router.localDevices().slice(0, MAX_ANNOUNCED_DEVICES);
+  }
+
+  private broadcastDirectory(): void {
+    const devices = this.announced();
+    for (const st of this.peers.values()) if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices });
+  }
+
+  // ---- outbox pump -------------------------------------------------------------------------------------------
+
+  private pump(nodeId: string): void {
+    const link = this.peers.get(nodeId)?.link;
+    if (link) this.pumpLink(link);
+  }
+
+  /** Sends outbox rows past the cursor while fewer than `window` are unacked. */
+  private pumpLink(link: Link): void {
+    const st = this.peers.get(link.nodeId);
+    if (!st?.up || st.link !== link || link.mode !== 'pairing' || link.pumping) return;
+    link.pumping = true;
+    try {
+      while (link.inflight.size < this.opts.window && !link.conn.closed) {
+        const items = this.d.router.pendingForPeer(link.nodeId, link.cursor, this.opts.window - link.inflight.size);
+        if (items.length === 0) break;
+        for (const item of items) {
+          link.cursor = Math.max(link.cursor, item.seq);
+          link.inflight.set(item.seq, item);
+          if (item.kind === 'envelope') link.conn.send({ type: 'envelope', seq: item.seq, envelope: JSON.parse(item.json) });
+          else link.conn.send({ type: 'seen', seq: item.seq, id: item.id, device_ids: item.deviceIds });
+        }
+      }
+    } finally {
+      link.pumping = false;
+    }
+  }
+
+  // ---- presence ----------------------------------------------------------------------------------------------
+
+  private maybeUp(link: Link): void {
+    const st = this.peers.get(link.nodeId);
+    if (!st || st.link !== link || !link.helloSent || !link.helloReceived || st.up) return;
+    st.up = true;
+    st.backoff.reset();
+    this.d.mesh.touch(link.nodeId, link.address ? [link.address] : []);
+    this.d.log.info({ node_id: link.nodeId, dialed_by_self: link.dialedBySelf }, 'peer link up');
+    if (!st.reportedUp) {
+      st.reportedUp = true;
+      this.emit(link.nodeId, true);
+    } else {
+      this.d.feed.changed();
+    }
+    this.pumpLink(link);
+  }
+
+  private setDown(nodeId: string): void {
+    const st = this.peers.get(nodeId);
+    if (!st) return;
+    st.up = false;
+    if (!st.reportedUp) return;
+    st.reportedUp = false;
+    st.downSince = Date.now();
+    this.d.mesh.markOffline(nodeId);
+    this.d.log.info({ node_id: nodeId }, 'peer link down');
+    this.emit(nodeId, false);
+  }
+
+  private emit(nodeId: string, up: boolean): void {
+    for (const fn of [...this.listeners]) {
+      try { fn(nodeId, up); } catch { /* one broken listener must not stop the others */ }
+    }
+    this.d.directory.changed();
+    this.d.feed.changed();
+  }
+
+  private touchUpLinks(): void {
+    let any = false;
+    for (const [nodeId, st] of this.peers) if (st.up) any = this.d.mesh.touch(nodeId, []) || any;
+    if (any) this.d.feed.changed();
+  }
+
+  private onClosed(link: Link, code: number, reason: string): void {
+    this.others.delete(link);
+    link.unpairAcked?.();
+    const st = this.peers.get(link.nodeId);
+    if (!st || st.link !== link) return;
+    st.link = undefined;
+    this.d.log.info({ node_id: link.nodeId, code, reason }, 'peer link closed');
+    this.setDown(link.nodeId);
+    if (!this.stopped) this.ensureDialing(link.nodeId);
+  }
+
+  private stillValid(link: Link): boolean {
+    if (link.mode === 'ending') return true;
+    if (link.mode === 'notice') return this.d.notices.all().some((n) => n.nodeId === link.nodeId && n.sessionId === link.sessionId);
+    const creds = this.d.credentials.forSession(link.sessionId);
+    return creds?.nodeId === link.nodeId;
+  }
+
+  // ---- unpair ------------------------------------------------------------------------------------------------
+
+  /** Sends `unpair`, waits for the ack (bounded), then drops the notice and closes. No ack: the notice stays. */
+  private sendUnpair(link: Link): void {
+    const acked = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.opts.unpairAckTimeoutMs);
+      timer.unref();
+      link.unpairAcked = () => {
+        clearTimeout(timer);
+        resolve(!link.conn.closed);
+      };
+    });
+    link.conn.send({ type: 'unpair' });
+    void acked.then((ok) => {
+      if (ok) {
+        this.d.notices.remove(link.nodeId);
+        this.d.log.info({ node_id: link.nodeId }, 'the other desktop took our unpair');
+        link.mode = 'ending';
+        link.conn.close(PEER_CLOSE.unpaired, 'unpaired');
+        const st = this.peers.get(link.nodeId);
+        if (st && !st.link) {
+          if (st.timer) clearTimeout(st.timer);
+          this.peers.delete(link.nodeId);
+        }
+      } else {
+        link.conn.close(PEER_CLOSE.protocol, 'unpair_not_acked');
+      }
+    });
+  }
+
+  /**
+   * The peer unpaired us. Its credentials are never used again: its sessions are revoked, our session on it
+   * (peer_links) and what it announced are dropped, the row stays marked so the person reads why.
+   */
+  private receivedUnpair(link: Link): void {
+    const nodeId = link.nodeId;
+    const row = this.d.mesh.get(nodeId);
+    link.mode = 'ending';
+    if (this.d.notices.remove(nodeId)) {
+      // Both sides unpaired: nothing left to mark.
+    } else if (row && !row.endedByPeerAt) {
+      this.d.mesh.markEndedByPeer(nodeId);
+      this.d.noticeBoard.add({ type: 'peer_unpaired', name: row.name, node_id: nodeId });
+    }
+    this.setDown(nodeId);
+    this.d.sessions.revokeAllFor(nodeId);
+    this.d.links.remove(nodeId);
+    this.d.directory.forget(nodeId);
+    this.d.directory.changed();
+    this.d.log.warn({ node_id: nodeId }, 'the other desktop unpaired this one');
+    link.conn.send({ type: 'unpair_ack' });
+    link.conn.close(PEER_CLOSE.unpaired, 'unpaired');
+    this.d.feed.changed();
+  }
+}
