@@ -2,7 +2,7 @@
 // sent (text kept here, status from the node's outbox and pushes) and the messages it received (opened here,
 // then acked, after which the node forgets them). No DOM: the view (messages-view.ts) renders it.
 import type { OpenedMessage } from '../../../shared/client/messaging-client.js';
-import type { MessageStatus, MessageStatusView } from '../../../shared/wire/relay.js';
+import type { MessageStatus, MessageStatusView, Route } from '../../../shared/wire/relay.js';
 
 export interface SentMessage {
   dir: 'out';
@@ -13,6 +13,8 @@ export interface SentMessage {
   text: string | null;
   sent_at: string;
   status: MessageStatus;
+  /** How it went (the farthest route with several recipients); absent while queued. */
+  route?: Route;
   error?: string;
 }
 
@@ -32,6 +34,8 @@ export type ConversationMessage = SentMessage | ReceivedMessage;
 
 /** Statuses only move forward: a late outbox answer must not turn "delivered" back into "sent". */
 const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, seen: 3, failed: 3 };
+/** The node reports the farthest route taken (local < lan < cloud): a late answer must not undo a fallback. */
+const ROUTE_RANK: Record<Route, number> = { local: 0, lan: 1, cloud: 2 };
 /** Most messages kept on this device; the oldest go first. */
 export const MAX_KEPT = 500;
 
@@ -43,7 +47,7 @@ export function compareMessages(a: ConversationMessage, b: ConversationMessage):
 export class Conversations {
   private readonly byId = new Map<string, ConversationMessage>();
   /** Status pushes that came before the send's own answer. */
-  private readonly early = new Map<string, { status: MessageStatus; error?: string }>();
+  private readonly early = new Map<string, { status: MessageStatus; error?: string; route?: Route }>();
 
   /** @param storageKey where to keep them (localStorage), or undefined to keep them in memory only. */
   constructor(private readonly storageKey?: string, private readonly storage: Storage | undefined = globalThis.localStorage) {
@@ -76,21 +80,34 @@ export class Conversations {
     const early = this.early.get(id);
     if (early) {
       this.early.delete(id);
-      this.applyStatus(id, early.status, early.error);
+      this.applyStatus(id, early.status, early.error, early.route);
     }
   }
 
-  /** A status from a push or the outbox. Returns whether anything changed. */
-  applyStatus(id: string, status: MessageStatus, error?: string): boolean {
+  /** A status (and the route it took, when known) from a push, a send's answer or the outbox. Returns whether anything changed. */
+  applyStatus(id: string, status: MessageStatus, error?: string, route?: Route): boolean {
     const m = this.byId.get(id);
     if (!m) {
-      this.early.set(id, { status, ...(error !== undefined ? { error } : {}) });
+      // Several pushes may beat the send's answer (delivered, then seen): keep the most advanced.
+      const before = this.early.get(id);
+      if (before && RANK[status] < RANK[before.status]) {
+        if (route !== undefined && (before.route === undefined || ROUTE_RANK[route] > ROUTE_RANK[before.route])) before.route = route;
+        return false;
+      }
+      const keptRoute = route ?? before?.route;
+      this.early.set(id, { status, ...(error !== undefined ? { error } : {}), ...(keptRoute !== undefined ? { route: keptRoute } : {}) });
       return false;
     }
-    if (m.dir !== 'out' || RANK[status] < RANK[m.status] || (m.status === status && m.error === error)) return false;
-    m.status = status;
-    if (error !== undefined) m.error = error;
-    else delete m.error;
+    if (m.dir !== 'out' || RANK[status] < RANK[m.status]) return false;
+    const statusChanged = m.status !== status || m.error !== error;
+    const routeChanged = route !== undefined && (m.route === undefined || ROUTE_RANK[route] > ROUTE_RANK[m.route]);
+    if (!statusChanged && !routeChanged) return false;
+    if (statusChanged) {
+      m.status = status;
+      if (error !== undefined) m.error = error;
+      else delete m.error;
+    }
+    if (routeChanged) m.route = route;
     return true;
   }
 
@@ -98,9 +115,12 @@ export class Conversations {
   mergeOutbox(views: readonly MessageStatusView[]): boolean {
     let changed = false;
     for (const v of views) {
-      if (this.byId.has(v.id)) changed = this.applyStatus(v.id, v.status, v.error) || changed;
+      if (this.byId.has(v.id)) changed = this.applyStatus(v.id, v.status, v.error, v.route) || changed;
       else if (v.to[0]) {
-        this.byId.set(v.id, { dir: 'out', id: v.id, peer: v.to[0], text: null, sent_at: v.created_at, status: v.status, ...(v.error ? { error: v.error } : {}) });
+        this.byId.set(v.id, {
+          dir: 'out', id: v.id, peer: v.to[0], text: null, sent_at: v.created_at, status: v.status,
+          ...(v.route ? { route: v.route } : {}), ...(v.error ? { error: v.error } : {}),
+        });
         changed = true;
       }
     }

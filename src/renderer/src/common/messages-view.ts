@@ -1,33 +1,23 @@
-// The "Messages" section, the same on the phone page and in the desktop UI: pick a device from the key
-// directory, type, send; the conversation with each message's status, kept current by the pushes the page
-// hands to onPush(). Crypto and the wire are MessagingClient's; what is remembered is Conversations'.
-import { MAX_TEXT_CHARS, MessagingError, type MessagingClient } from '../../../shared/client/messaging-client.js';
+// The "Messages" section, the same on the phone page and in the desktop UI: pick a device from the messaging
+// directory (grouped by the desktop that serves it), type, send; the conversation with each message's status
+// and route, kept current by the pushes the page hands to onPush(), and banners when this page's node or the
+// recipient's desktop is offline. Crypto and the wire are MessagingClient's; what is remembered is
+// Conversations'; the words are message-words', the grouping recipient-groups', the banners reach-banners'.
+import { MessagingError, MAX_TEXT_CHARS, type MessagingClient } from '../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
-import type { MessageStatus, MessagingDirectory } from '../../../shared/wire/relay.js';
+import type { MessagingDirectory } from '../../../shared/wire/relay.js';
 import { type ConversationMessage, Conversations } from './conversation.js';
 import { h, reconcile, relativeTime, setText } from './dom.js';
+import { isMessageStatus, isRoute, messagingErrorText, routeText, statusText } from './message-words.js';
+import { cloudHint, reachBanners, type ReachBanner } from './reach-banners.js';
+import { GONE_GROUP_LABEL, groupRecipients, recipientLabel, type ListPlace, type RecipientGroup } from './recipient-groups.js';
 
 type Contact = MessagingDirectory['devices'][number];
 
-const STATUS_WORDS: Record<MessageStatus, string> = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', seen: 'Seen', failed: 'Failed' };
+export { messagingErrorText } from './message-words.js';
 
-/** Plain words for the codes a message can fail or be refused with. */
-export function messagingErrorText(code: string, fallback?: string): string {
-  switch (code) {
-    case 'unknown_recipient': return 'the cloud does not know that device (is its desktop logged in to the same cloud?)';
-    case 'sender_not_published': return 'this device is not in the cloud\'s key directory yet';
-    case 'invalid_envelope': return 'the message was malformed';
-    case 'envelope_id_conflict': return 'another message already has this id';
-    case 'cloud_not_linked': return 'the desktop is not logged in to a cloud yet (Cloud panel on the desktop)';
-    case 'sender_mismatch': return 'this device may not send in another device\'s name';
-    case 'invalid_text': return `a message is 1 to ${MAX_TEXT_CHARS} characters`;
-    case 'network': return 'cannot reach the desktop right now';
-    case 'recipient_backlog_full': return 'the recipient has too many unread messages';
-    case 'sender_backlog_full': return 'this desktop has not collected its own messages from the cloud yet';
-    case 'outbox_full': return 'too many messages are waiting for the cloud; try again once it is reachable';
-    default: return fallback ?? code.replace(/_/g, ' ');
-  }
-}
+/** Pushes that say the directory changed (a device paired or renamed, a desktop of the home came or went). */
+const DIRECTORY_PUSHES = new Set(['directory', 'directory_changed']);
 
 function cannotOpenText(code: string): string {
   return code === 'unknown_sender'
@@ -35,9 +25,14 @@ function cannotOpenText(code: string): string {
     : 'Could not be decrypted.';
 }
 
+/** The request never reached the node (fetch failed; the admin API says status 0). */
+function unreachable(err: unknown): boolean {
+  return err instanceof TypeError || (err instanceof Error && (err as Error & { status?: unknown }).status === 0);
+}
+
 function errorText(err: unknown): string {
   if (err instanceof MessagingError) return messagingErrorText(err.code, err.message);
-  if (err instanceof TypeError) return messagingErrorText('network');
+  if (unreachable(err)) return messagingErrorText('network');
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -47,36 +42,51 @@ export interface MessagesViewOptions {
   conversations: Conversations;
   /** The element to build the section in (it is emptied). */
   root: HTMLElement;
+  /** The desktop UI names its own node "This desktop"; the phone page calls it by its name. */
+  place: ListPlace;
 }
 
 export class MessagesView {
   private readonly client: MessagingClient;
   private readonly conv: Conversations;
+  private readonly place: ListPlace;
+  private dir: MessagingDirectory | undefined;
+  private groups: RecipientGroup[] = [];
   private contacts: Contact[] = [];
   private selected: string | undefined;
   /** The person picked a device themselves: incoming messages then no longer switch the conversation. */
   private chosen = false;
   private inboxRun: Promise<void> | undefined;
   private inboxAgain = false;
+  private directoryRun: Promise<void> | undefined;
+  private directoryAgain = false;
   /** Sealed, shown as queued, but the node could not be reached: sent again on the next refresh. */
   private readonly unsent = new Map<string, Envelope>();
+  /** The page's event socket to its node is up (told by the page; true until it says otherwise). */
+  private linkUp = true;
+  /** The last request to the node got an answer (any answer: a 4xx still means the node is there). */
+  private answering = true;
 
   private readonly toLabel = h('label', { for: 'message-to' }, 'To');
   private readonly select = h('select', { id: 'message-to', 'data-testid': 'message-to', name: 'to' });
   private readonly text = h('input', { id: 'message-text', 'data-testid': 'message-text', name: 'text', maxlength: MAX_TEXT_CHARS, autocomplete: 'off', placeholder: 'Write a message' });
   private readonly send = h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send');
-  private readonly list = h('ol', { class: 'messages', 'data-testid': 'message-list', 'aria-live': 'polite' });
+  private readonly list = h('ol', { class: 'messages', 'data-testid': 'message-list', 'aria-live': 'polite', 'aria-label': 'Conversation' });
   private readonly empty = h('p', { class: 'empty', 'data-testid': 'messages-empty' });
   private readonly error = h('p', { class: 'field-error', role: 'alert', 'data-testid': 'messages-error', hidden: true });
   private readonly cloudLine = h('p', { class: 'hint', 'data-testid': 'messages-cloud' });
+  /** role=status: a banner that appears or changes is read out without moving the focus. */
+  private readonly banners = h('div', { class: 'message-banners', 'data-testid': 'messages-banners', role: 'status', 'aria-live': 'polite' });
 
   constructor(opts: MessagesViewOptions) {
     this.client = opts.client;
     this.conv = opts.conversations;
+    this.place = opts.place;
     const refresh = h('button', { type: 'button', class: 'link', 'data-testid': 'messages-refresh' }, 'Refresh');
     refresh.addEventListener('click', () => void this.refreshAll());
     const form = h('form', { class: 'stack', 'data-testid': 'message-form', novalidate: true },
       this.toLabel, this.select,
+      this.banners,
       this.list, this.empty,
       h('label', { for: 'message-text', class: 'sr-only' }, 'Message'),
       h('span', { class: 'inline-form' }, this.text, this.send),
@@ -103,33 +113,79 @@ export class MessagesView {
     await Promise.all([this.refreshInbox(), this.resendUnsent()]);
   }
 
-  /** A push from the node (device WebSocket or admin events); anything else is ignored. */
-  onPush(e: { type?: unknown; id?: unknown; status?: unknown; error?: unknown }): void {
-    if (e.type === 'envelope') void this.refreshInbox();
-    else if (e.type === 'message_status' && typeof e.id === 'string' && typeof e.status === 'string' && e.status in STATUS_WORDS) {
-      if (this.conv.applyStatus(e.id, e.status as MessageStatus, typeof e.error === 'string' ? e.error : undefined)) this.changed();
-      else if (!this.conv.has(e.id)) void this.refreshOutbox();
-    }
+  /**
+   * Asks for the directory again every `everyMs` while the page is visible, and when it becomes visible, on top
+   * of the pushes: not every change reaches a page as a push (a phone hears of no directory change; a device of
+   * another home appears when the node next reads the cloud's directory), yet the To list and the banners must
+   * stay true without a Refresh. Returns a function that stops it.
+   */
+  keepDirectoryFresh(everyMs: number, active: () => boolean = () => true): () => void {
+    const tick = () => {
+      if (document.visibilityState === 'visible' && active()) void this.refreshDirectory();
+    };
+    const timer = setInterval(tick, everyMs);
+    document.addEventListener('visibilitychange', tick);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', tick);
+    };
   }
 
-  async refreshDirectory(): Promise<void> {
+  /** The page's event socket to its node went up or down: the "offline" banner follows it. */
+  setLinkUp(up: boolean): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    this.renderBanners();
+  }
+
+  /** A push from the node (device WebSocket or admin events); anything else is ignored. */
+  onPush(e: { type?: unknown; id?: unknown; status?: unknown; route?: unknown; error?: unknown }): void {
+    if (e.type === 'envelope') void this.refreshInbox();
+    else if (e.type === 'message_status' && typeof e.id === 'string' && isMessageStatus(e.status)) {
+      const error = typeof e.error === 'string' ? e.error : undefined;
+      if (this.conv.applyStatus(e.id, e.status, error, isRoute(e.route) ? e.route : undefined)) this.changed();
+      else if (!this.conv.has(e.id)) void this.refreshOutbox();
+    } else if (typeof e.type === 'string' && DIRECTORY_PUSHES.has(e.type)) void this.refreshDirectory();
+  }
+
+  /** One load at a time; a call during a load asks for one more after it (the answer may be stale already). */
+  refreshDirectory(): Promise<void> {
+    if (this.directoryRun) {
+      this.directoryAgain = true;
+      return this.directoryRun;
+    }
+    this.directoryRun = (async () => {
+      do {
+        this.directoryAgain = false;
+        await this.loadDirectory();
+      } while (this.directoryAgain);
+    })().finally(() => { this.directoryRun = undefined; });
+    return this.directoryRun;
+  }
+
+  private async loadDirectory(): Promise<void> {
     try {
       const dir = await this.client.directory(true);
-      this.contacts = dir.devices.filter((d) => d.device_id !== dir.me);
-      setText(this.cloudLine, dir.cloud.status === 'connected'
-        ? 'Devices at other homes are reached through the cloud.'
-        : 'The desktop is not connected to a cloud: only devices of this desktop are reachable now; messages to others wait.');
+      this.reached(true);
+      this.dir = dir;
+      this.groups = groupRecipients(dir, this.place);
+      this.contacts = this.groups.flatMap((g) => g.devices);
+      setText(this.cloudLine, cloudHint(dir));
       this.cloudLine.dataset.cloud = dir.cloud.status;
       this.render();
     } catch (err) {
+      if (this.failed(err)) return;
       this.showError(`Could not load the devices: ${errorText(err)}.`);
     }
   }
 
   async refreshOutbox(): Promise<void> {
     try {
-      if (this.conv.mergeOutbox(await this.client.outbox())) this.changed();
+      const views = await this.client.outbox();
+      this.reached(true);
+      if (this.conv.mergeOutbox(views)) this.changed();
     } catch (err) {
+      if (this.failed(err)) return;
       this.showError(`Could not load the status of sent messages: ${errorText(err)}.`);
     }
   }
@@ -145,8 +201,9 @@ export class MessagesView {
         this.inboxAgain = false;
         await this.drainInbox();
       } while (this.inboxAgain);
-    })().catch((err) => this.showError(`Could not fetch new messages: ${errorText(err)}.`))
-      .finally(() => { this.inboxRun = undefined; });
+    })().catch((err) => {
+      if (!this.failed(err)) this.showError(`Could not fetch new messages: ${errorText(err)}.`);
+    }).finally(() => { this.inboxRun = undefined; });
     return this.inboxRun;
   }
 
@@ -155,6 +212,7 @@ export class MessagesView {
     let after = 0;
     for (;;) {
       const page = await this.client.inbox(after, LIMIT);
+      this.reached(true);
       if (page.messages.length === 0) return;
       let last = after;
       let fresh = false;
@@ -165,7 +223,7 @@ export class MessagesView {
         fresh = this.conv.addReceived(opened, true) || fresh;
         if (!this.selected || (!this.chosen && this.conv.with(this.selected).length === 0)) this.selected = opened.from_device;
       }
-      // Kept on this device before the node is told it may forget them.
+      // Kept on this device before the node is told it may forget them (the ack is also what says "seen").
       this.conv.save();
       if (fresh) {
         if (page.messages.some((m) => !this.contacts.some((c) => c.device_id === m.envelope.from_device))) await this.refreshDirectory();
@@ -195,7 +253,8 @@ export class MessagesView {
       this.changed();
       await this.deliver(envelope);
     } catch (err) {
-      this.showError(`Not sent: ${errorText(err)}.`);
+      // The node is away: the message waits here (the banner says so) and goes with the next refresh.
+      if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
     } finally {
       this.send.disabled = !this.selected;
       this.text.focus();
@@ -206,18 +265,20 @@ export class MessagesView {
   private async deliver(envelope: Envelope): Promise<void> {
     try {
       const r = await this.client.sendEnvelope(envelope);
+      this.reached(true);
       this.unsent.delete(envelope.id);
-      this.conv.applyStatus(envelope.id, r.status);
+      this.conv.applyStatus(envelope.id, r.status, undefined, r.route);
     } catch (err) {
       if (err instanceof MessagingError && err.code === 'outbox_full') {
         // Nothing was queued, and it may go later: keep it for the next try, and say why it waits.
         this.unsent.set(envelope.id, envelope);
         this.showError(`Not sent yet: ${errorText(err)}.`);
       } else if (err instanceof MessagingError) {
-        // Refused for good (e.g. not linked to a cloud): that message failed.
+        // Refused for good (e.g. a device at another home with no cloud): that message failed.
         this.unsent.delete(envelope.id);
         this.conv.applyStatus(envelope.id, 'failed', err.code);
       } else {
+        this.failed(err);
         this.unsent.set(envelope.id, envelope); // the same envelope again on the next refresh: no duplicate
       }
       throw err;
@@ -230,6 +291,24 @@ export class MessagesView {
     for (const envelope of [...this.unsent.values()]) {
       try { await this.deliver(envelope); } catch { /* shown on the message; tried again on the next refresh */ }
     }
+  }
+
+  /** Whether the node answered; a change shows or hides the "offline" banner. */
+  private reached(ok: boolean): void {
+    if (this.answering === ok) return;
+    this.answering = ok;
+    if (ok) this.showError(undefined);
+    this.renderBanners();
+  }
+
+  /** Handles a failure that means "the node is not there" (banner, no error text). Returns whether it was one. */
+  private failed(err: unknown): boolean {
+    if (!unreachable(err)) {
+      this.reached(true);
+      return false;
+    }
+    this.reached(false);
+    return true;
   }
 
   private changed(): void {
@@ -246,30 +325,50 @@ export class MessagesView {
     return this.contacts.find((c) => c.device_id === deviceId)?.name ?? deviceId;
   }
 
+  private renderBanners(): void {
+    const list = reachBanners({ dir: this.dir, selected: this.selected, nodeReachable: this.linkUp && this.answering, place: this.place });
+    reconcile(this.banners, list, (b) => b.kind, (b: ReachBanner) => h('p', { class: 'banner notice', 'data-testid': 'messages-banner', 'data-kind': b.kind }), (el, b) => setText(el, b.text));
+  }
+
   private render(): void {
     if (!this.selected) this.selected = this.conv.latestPeer() ?? this.contacts[0]?.device_id;
     // Every device from the directory, plus anyone we have messages with who has left it.
-    const ids = new Set(this.contacts.map((c) => c.device_id));
-    const options: { id: string; label: string }[] = this.contacts.map((c) => ({
-      id: c.device_id,
-      label: `${c.name} (${c.kind === 'phone' ? 'phone' : 'desktop'}${c.home === 'remote' ? ', at another home' : ''})`,
-    }));
-    if (this.selected && !ids.has(this.selected)) options.push({ id: this.selected, label: `${this.selected} (not in the directory now)` });
+    const groups: RecipientGroup[] = [...this.groups];
+    if (this.selected && !this.contacts.some((c) => c.device_id === this.selected)) {
+      groups.push({ key: 'gone', label: GONE_GROUP_LABEL, offline: false, devices: [] });
+    }
     if (this.selected && this.conv.markRead(this.selected)) this.conv.save();
-    reconcile(this.select, options, (o) => o.id, (o) => h('option', { value: o.id }), (el, o) => {
-      const n = this.conv.unread(o.id);
-      setText(el, n ? `${o.label}, ${n} new` : o.label);
+    const selected = this.selected;
+    reconcile(this.select, groups, (g) => g.key, (g) => h('optgroup', { 'data-group': g.key }), (el, g) => {
+      el.label = g.label;
+      if (g.node_id) el.dataset.nodeId = g.node_id;
+      el.dataset.offline = String(g.offline);
+      const options = g.key === 'gone' && selected
+        ? [{ id: selected, label: `${selected} (not in the list now)` }]
+        : g.devices.map((d) => ({ id: d.device_id, label: recipientLabel(d) }));
+      reconcile(el, options, (o) => o.id, (o) => h('option', { value: o.id }), (opt, o) => {
+        const n = this.conv.unread(o.id);
+        setText(opt, n ? `${o.label}, ${n} new` : o.label);
+      });
     });
     this.select.value = this.selected ?? '';
-    this.select.hidden = options.length === 0;
-    this.toLabel.hidden = options.length === 0;
+    const any = groups.length > 0;
+    this.select.hidden = !any;
+    this.toLabel.hidden = !any;
     this.send.disabled = !this.selected;
+    this.renderBanners();
 
     const messages = this.selected ? this.conv.with(this.selected) : [];
     const now = Date.now();
     reconcile(this.list, messages, (m) => m.id, (m) => this.messageItem(m), (el, m) => this.updateItem(el, m, now));
-    setText(this.empty, this.selected ? `No messages with ${this.nameOf(this.selected)} yet.` : 'No device to write to yet: pair a phone, or log this desktop in to a cloud.');
+    setText(this.empty, this.selected ? `No messages with ${this.nameOf(this.selected)} yet.` : this.noRecipientText());
     this.empty.hidden = messages.length > 0;
+  }
+
+  private noRecipientText(): string {
+    if (this.place === 'desktop') return 'No device to write to yet: connect a phone, pair another desktop, or log this desktop in to a cloud.';
+    const desktop = this.dir?.nodes.find((n) => n.self)?.name ?? 'the desktop';
+    return `No device to write to yet: pair another phone with ${desktop}.`;
   }
 
   private messageItem(m: ConversationMessage): HTMLLIElement {
@@ -277,7 +376,8 @@ export class MessagesView {
       h('span', { class: 'message-text', 'data-role': 'text', 'data-testid': 'message-body' }),
       h('span', { class: 'message-meta', 'data-role': 'meta' },
         h('span', { 'data-role': 'who' }), ' · ', h('span', { 'data-role': 'when' }),
-        h('span', { class: 'sep-before message-status', 'data-role': 'status', 'data-testid': 'message-status' })));
+        h('span', { class: 'sep-before message-status', 'data-role': 'status', 'data-testid': 'message-status' }),
+        h('span', { class: 'sep-before message-route', 'data-role': 'route', 'data-testid': 'message-route' })));
   }
 
   private updateItem(el: HTMLLIElement, m: ConversationMessage, now: number): void {
@@ -290,14 +390,17 @@ export class MessagesView {
     setText(q('when'), relativeTime(m.sent_at, now));
     q('when').title = new Date(m.sent_at).toLocaleString();
     const status = q('status');
+    const route = q('route');
     if (m.dir === 'out') {
-      setText(status, m.status === 'failed' && m.error
-        ? `${m.error === 'recipient_backlog_full' ? 'Not delivered' : 'Failed'}: ${messagingErrorText(m.error)}`
-        : STATUS_WORDS[m.status]);
+      setText(status, statusText(m.status, m.error));
       status.dataset.status = m.status;
       el.dataset.status = m.status;
+      setText(route, routeText(m.status, m.route));
+      if (m.route) route.dataset.route = m.route;
+      else delete route.dataset.route;
     } else {
       setText(status, '');
+      setText(route, '');
     }
   }
 }

@@ -243,11 +243,22 @@ export interface DeviceReplacedNotice {
   at: string;
 }
 
+/** A paired desktop unpaired this one (told over the peer link). */
+export interface PeerUnpairedNotice {
+  id: string;
+  type: 'peer_unpaired';
+  name: string;
+  node_id: string;
+  at: string;
+}
+
+export type UiNotice = DeviceReplacedNotice | PeerUnpairedNotice;
+
 /** Presence as the node reports it; 'degraded' = heard from recently, but not within the last heartbeats. */
 export type Presence = 'online' | 'degraded' | 'offline';
 
 /** The issue-5 additions to AdminState, all optional so an older node's state still renders. */
 export interface AdminStateExtras {
-  notices?: DeviceReplacedNotice[];
+  notices?: UiNotice[];
   lan_addresses: { interface: string; address: string; family: 'IPv4' | 'IPv6'; kind?: InterfaceKind; advertised?: boolean }[];
 }

@@ -3,7 +3,7 @@
 // through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
 import '../common/no-eval.js';
 import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
-import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type DeviceReplacedNotice, type Presence, type SocketStatus } from './api.js';
+import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type Presence, type UiNotice, type SocketStatus } from './api.js';
 import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
 import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
 import { NetworkPanel } from './network.js';
@@ -18,8 +18,6 @@ let state: AdminState | undefined;
 const network = new NetworkPanel(() => api, showError);
 const cloud = new CloudPanel(() => api);
 let messages: MessagesView | undefined;
-/** Paired device ids at the last state push: a change means the messaging directory changed too. */
-let knownDevices = '';
 
 // ---- errors ---------------------------------------------------------------------------------------------
 
@@ -182,9 +180,29 @@ function deviceRow(d: MeshNodeView): HTMLLIElement {
   const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-confirm' }, 'Yes, unpair');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const confirmBox = h('span', { class: 'confirm', role: 'group', hidden: true }, confirmText, confirm, cancel);
+  const ended = h('span', { class: 'row-details ended', 'data-role': 'ended', 'data-testid': 'ended-by-peer', hidden: true });
+  // The other desktop already ended the pairing: nothing to confirm, this only tidies the list.
+  const remove = h('button', { type: 'button', class: 'secondary', 'data-testid': 'remove-button', hidden: true }, 'Remove');
   const row = h('li', { class: 'row', 'data-testid': 'device-row', 'data-node-id': d.node_id },
-    h('span', { class: 'row-main' }, name, status, details),
-    h('span', { class: 'row-actions' }, unpair, confirmBox));
+    h('span', { class: 'row-main' }, name, status, ended, details),
+    h('span', { class: 'row-actions' }, unpair, confirmBox, remove));
+
+  const forget = (btn: HTMLButtonElement) => {
+    btn.disabled = true;
+    const id = row.dataset.nodeId!;
+    void api.call('DELETE', `/api/mesh/nodes/${encodeURIComponent(id)}`).then(() => {
+      clearError();
+      // The focused button goes with its row: keep keyboard and screen-reader users in the list.
+      const next = (row.nextElementSibling ?? row.previousElementSibling)?.querySelector<HTMLButtonElement>('button:not([hidden])');
+      row.remove(); // the next state push agrees; removing now gives immediate feedback
+      if (next) next.focus();
+      else byId('devices-heading').focus();
+    }, (err) => {
+      btn.disabled = false;
+      showError(err);
+    });
+  };
+  remove.addEventListener('click', () => forget(remove));
 
   unpair.addEventListener('click', () => {
     unpair.hidden = true;
@@ -196,17 +214,7 @@ function deviceRow(d: MeshNodeView): HTMLLIElement {
     unpair.hidden = false;
     unpair.focus();
   });
-  confirm.addEventListener('click', () => {
-    confirm.disabled = true;
-    const id = row.dataset.nodeId!;
-    void api.call('DELETE', `/api/mesh/nodes/${encodeURIComponent(id)}`).then(() => {
-      clearError();
-      row.remove(); // the next state push agrees; removing now gives immediate feedback
-    }, (err) => {
-      confirm.disabled = false;
-      showError(err);
-    });
-  });
+  confirm.addEventListener('click', () => forget(confirm));
   return row;
 }
 
@@ -228,6 +236,26 @@ function updateDeviceRow(row: HTMLLIElement, d: MeshNodeView, now: number): void
   q('fingerprint').hidden = !d.fingerprint;
   setText(q('confirm-text'), `Unpair ${d.name}? It will have to pair again.`);
   row.querySelector('[data-testid="unpair-button"]')!.setAttribute('aria-label', `Unpair ${d.name}`);
+
+  const endedAt = d.ended_by_peer_at ?? null;
+  const ended = q('ended');
+  const unpair = row.querySelector<HTMLButtonElement>('[data-testid="unpair-button"]')!;
+  const remove = row.querySelector<HTMLButtonElement>('[data-testid="remove-button"]')!;
+  row.dataset.ended = String(endedAt !== null);
+  ended.hidden = endedAt === null;
+  remove.hidden = endedAt === null;
+  if (endedAt !== null) {
+    // Said in words instead of a presence dot: "offline" would suggest it may come back.
+    setText(ended, `${d.name} unpaired this desktop ${relativeTime(endedAt, now)}.`);
+    ended.title = new Date(endedAt).toLocaleString();
+    st.hidden = true;
+    unpair.hidden = true;
+    row.querySelector<HTMLElement>('.confirm')!.hidden = true;
+    remove.setAttribute('aria-label', `Remove ${d.name} from this list`);
+  } else {
+    st.hidden = false;
+    if (row.querySelector<HTMLElement>('.confirm')!.hidden) unpair.hidden = false;
+  }
 }
 
 const STATUS_LABEL: Record<Presence, string> = { online: 'Online', degraded: 'Degraded', offline: 'Offline' };
@@ -235,7 +263,9 @@ const STATUS_ORDER: Record<string, number> = { online: 0, degraded: 1, offline: 
 
 function renderDevices(s: AdminState): void {
   const now = Date.now();
-  const devices = [...s.devices].sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || a.name.localeCompare(b.name));
+  // Desktops that ended the pairing first: they ask for the person's attention (and a Remove).
+  const rank = (d: MeshNodeView) => (d.ended_by_peer_at ? -1 : STATUS_ORDER[d.status] ?? 3);
+  const devices = [...s.devices].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
   reconcile(byId('device-list'), devices, (d) => d.node_id, deviceRow, (el, d) => updateDeviceRow(el, d, now));
   byId('devices-empty').hidden = devices.length > 0;
 }
@@ -245,11 +275,15 @@ function renderDevices(s: AdminState): void {
 /** Dismissed here; hidden at once, even before the node's next state push agrees. */
 const dismissedNotices = new Set<string>();
 
-function noticeText(n: DeviceReplacedNotice): string {
-  return `${n.name} was paired again (reinstalled?): the old entry was replaced.`;
+function noticeText(n: UiNotice): string {
+  return n.type === 'peer_unpaired'
+    ? `${n.name} unpaired this desktop: messages no longer go to it or its devices.`
+    : `${n.name} was paired again (reinstalled?): the old entry was replaced.`;
 }
 
-function noticeBanner(n: DeviceReplacedNotice): HTMLDivElement {
+const NOTICE_TYPES = new Set<string>(['device_replaced', 'peer_unpaired']);
+
+function noticeBanner(n: UiNotice): HTMLDivElement {
   const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'notice-dismiss' }, 'Dismiss');
   const banner = h('div', { class: 'banner notice', role: 'status', 'data-testid': 'notice', 'data-notice-id': n.id, 'data-type': n.type },
     h('span', { 'data-role': 'text' }), dismiss);
@@ -268,8 +302,9 @@ function noticeBanner(n: DeviceReplacedNotice): HTMLDivElement {
 }
 
 function renderNotices(s: AdminState): void {
-  const notices = ((s as AdminState & AdminStateExtras).notices ?? [])
-    .filter((n) => n.type === 'device_replaced' && !dismissedNotices.has(n.id));
+  // Typed here, not from the AdminState schema: a notice type this page does not know is left out.
+  const notices = (((s as unknown as AdminStateExtras).notices ?? []) as readonly UiNotice[])
+    .filter((n) => NOTICE_TYPES.has(n.type) && !dismissedNotices.has(n.id));
   reconcile(byId('notices'), notices, (n) => n.id, noticeBanner, (el, n) => {
     setText(el.querySelector('[data-role="text"]')!, noticeText(n));
     el.querySelector('[data-testid="notice-dismiss"]')!.setAttribute('aria-label', `Dismiss: ${noticeText(n)}`);
@@ -458,11 +493,9 @@ function render(s: AdminState): void {
   renderPending(s);
   renderDevices(s);
   renderDiscovered(s);
-  const ids = s.devices.map((d) => d.node_id).sort().join(' ');
-  if (ids !== knownDevices) {
-    knownDevices = ids;
-    void messages?.refreshDirectory();
-  }
+  // A state push follows every change the node knows of (a pairing, a rename here or on a paired desktop, a
+  // peer link up or down, a desktop of the home announcing its devices): the To list and banners follow it.
+  void messages?.refreshDirectory();
 }
 
 function onEvent(e: AdminEvent): void {
@@ -482,6 +515,8 @@ function showStatus(s: SocketStatus): void {
     void messages?.refreshAll();
   }
   if (s.kind === 'live') wasLive = true;
+  // 'connecting' keeps what was said: the first connect is not "offline", a reconnect after a drop still is.
+  if (s.kind !== 'connecting') messages?.setLinkUp(s.kind === 'live');
   const el = byId('conn-status');
   el.dataset.state = s.kind;
   setText(el, s.kind === 'live' ? 'Live' : s.kind === 'connecting' ? 'Connecting…' : `Connection lost; retrying in ${Math.ceil(s.inMs / 1000)} s…`);

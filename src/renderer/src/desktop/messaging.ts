@@ -10,6 +10,11 @@ import { h } from '../common/dom.js';
 import { ApiFailure, type AdminApi } from './api.js';
 
 const KEY_PAIR_KEY = 'salita.desktop.ui-device.v1';
+/**
+ * State pushes bring most directory changes; this catches the rest (devices of other homes, which the node
+ * learns from the cloud's directory without a push). Loopback and cheap.
+ */
+const DIRECTORY_POLL_MS = 10_000;
 
 function loadOrCreateKeyPair() {
   let stored: Partial<StoredKeyPair> | undefined;
@@ -53,8 +58,9 @@ export async function startDesktopMessaging(api: () => AdminApi, root: HTMLEleme
     return undefined;
   }
   const client = new MessagingClient(adminTransport(api), { device_id: deviceId, ...keys }, '/api/admin/messages');
-  const view = new MessagesView({ client, conversations: new Conversations(`salita.desktop.messages.v1.${deviceId}`), root });
+  const view = new MessagesView({ client, conversations: new Conversations(`salita.desktop.messages.v1.${deviceId}`), root, place: 'desktop' });
   root.dataset.deviceId = deviceId;
   await view.refreshAll();
+  view.keepDirectoryFresh(DIRECTORY_POLL_MS);
   return view;
 }

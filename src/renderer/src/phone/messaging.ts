@@ -1,6 +1,7 @@
 // The phone's Messages section after pairing: the phone is a messaging device with its pairing key pair
 // (device id = its node_id), talks to its desktop with signed requests (DeviceClient), and hears about new
-// messages and status changes on the device WebSocket (/api/device/events).
+// messages and status changes on the device WebSocket (/api/device/events). While that socket is down the
+// Messages section says the desktop is offline.
 import type { DeviceClient } from '../../../shared/client/device-client.js';
 import { MessagingClient } from '../../../shared/client/messaging-client.js';
 import { Conversations } from '../common/conversation.js';
@@ -8,6 +9,8 @@ import { MessagesView } from '../common/messages-view.js';
 import { loadOrCreateIdentity, messagesStorageKey } from './storage.js';
 
 const RETRY_MAX_MS = 30_000;
+/** How often the directory is asked for again while the page is visible (MessagesView.keepDirectoryFresh). */
+const DIRECTORY_POLL_MS = 10_000;
 
 export interface PhoneMessaging {
   stop(): void;
@@ -16,9 +19,10 @@ export interface PhoneMessaging {
 export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): PhoneMessaging {
   const me = loadOrCreateIdentity();
   const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
-  const view = new MessagesView({ client, conversations: new Conversations(messagesStorageKey(me.nodeId)), root });
+  const view = new MessagesView({ client, conversations: new Conversations(messagesStorageKey(me.nodeId)), root, place: 'phone' });
   root.hidden = false;
   void view.refreshAll();
+  const stopPolling = view.keepDirectoryFresh(DIRECTORY_POLL_MS, () => device.hasSession);
 
   let ws: WebSocket | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -30,6 +34,7 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
     const socket = new WebSocket(device.webSocketUrl('/api/device/events'));
     ws = socket;
     socket.onopen = () => {
+      view.setLinkUp(true);
       // Anything pushed while the socket was down is caught up by asking again.
       if (failures > 0) void view.refreshAll();
       failures = 0;
@@ -39,6 +44,7 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
     };
     socket.onclose = () => {
       if (ws !== socket || stopped) return;
+      view.setLinkUp(false);
       failures++;
       timer = setTimeout(listen, Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(failures, 6)));
     };
@@ -48,6 +54,7 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
     stop() {
       stopped = true;
       clearTimeout(timer);
+      stopPolling();
       ws?.close();
     },
   };
