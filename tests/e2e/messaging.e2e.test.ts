@@ -1,8 +1,10 @@
 // Messaging in real browsers: the desktop UI logs its node in to a real cloud (in this process, codes read from
 // a MemoryOtpSender) through the Cloud panel, a wrong code first; a phone page pairs in a second browser
-// context; the phone writes to the desktop UI's own messaging device, the desktop answers, and the phone sees
-// its message "Delivered". A tampered envelope shows as "could not be decrypted", never as text. With the cloud
-// away the link is "reconnecting" and a reply waits in the outbox; a cloud with another key is a loud warning.
+// context; the phone writes to the desktop UI's own messaging device, the desktop answers, and each sees its
+// message "Seen", "on this desktop" (same node: the cloud is not used). A tampered envelope shows as "could not
+// be decrypted", never as text. A phone at another home (a second node logged in to the same cloud) is listed
+// under "Other homes" and written to "through the cloud"; with the cloud away the link is "reconnecting" and
+// that message waits in the outbox, then goes; a cloud with another key is a loud warning.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
@@ -11,6 +13,7 @@ import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
 import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -20,6 +23,8 @@ const LONG = { timeout: 60_000 };
 describe('messaging and cloud login in the browser (Chromium)', { skip, timeout: 300_000 }, () => {
   let browser: Browser;
   let node: TestNode;
+  /** A node of another home, logged in to the same cloud. */
+  let far: TestNode;
   let cloud: RunningCloud;
   let cloudDir: string;
   const otp = new MemoryOtpSender();
@@ -29,6 +34,7 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: otp, log: () => {} });
     // Short reconnect steps, so the "cloud away" part does not wait out the 30 s cap (never a speed assertion).
     node = await startTestNode({ cloud: { backoff: { baseMs: 200, capMs: 2_000 } } });
+    far = await startTestNode({ cloud: { backoff: { baseMs: 200, capMs: 2_000 } } });
     browser = await launchChromium();
   });
 
@@ -51,7 +57,16 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
   const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp) =>
     page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
-  test('log in to the cloud, pair a phone, write both ways, see "Delivered"; tampering, cloud away, cloud key changed', async () => {
+  /** Logs `n` in to the cloud through its admin API (as its Cloud panel would). */
+  async function logIn(n: TestNode): Promise<void> {
+    const before = otp.sent.length;
+    assert.equal((await n.admin('/api/admin/cloud/login', { body: { url: cloud.url } })).status, 200);
+    await eventually(() => otp.sent.length > before, 'a login code for the other home', LONG.timeout);
+    assert.equal((await n.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } })).status, 200);
+    await eventually(async () => (await n.admin('/api/admin/cloud')).body.status === 'connected', 'the other home connected to the cloud', LONG.timeout);
+  }
+
+  test('log in to the cloud, pair a phone, write both ways "on this desktop", "Seen"; tampering; another home through the cloud, cloud away, cloud key changed', async () => {
     // ---- desktop: log in to the cloud through the Cloud panel ------------------------------------------------
     const desktopCtx = await browser.newContext({ viewport: { width: 900, height: 1200 } });
     const desktop = await desktopCtx.newPage();
@@ -117,13 +132,16 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     await desktop.getByTestId('message-text').fill('Hello phone, the desktop here');
     await desktop.getByTestId('message-send').click();
     await messageIn(phone, 'in', 'Hello phone, the desktop here').waitFor(LONG);
-    await messageIn(phone, 'out', 'Hello desktop, from the phone').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
-    await messageIn(desktop, 'out', 'Hello phone, the desktop here').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
+    // Same node: delivered at once, and "Seen" once the other page has it; the cloud is not used for it.
+    for (const [page, text] of [[phone, 'Hello desktop, from the phone'], [desktop, 'Hello phone, the desktop here']] as const) {
+      await messageIn(page, 'out', text).getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(LONG);
+      await messageIn(page, 'out', text).getByTestId('message-route').filter({ hasText: /^on this desktop$/ }).waitFor(LONG);
+    }
 
     // Acked: the node forgot both inboxes' messages; the pages kept them (a reload still shows them).
     await desktop.reload();
     await messageIn(desktop, 'in', 'Hello desktop, from the phone').waitFor(WAIT);
-    await messageIn(desktop, 'out', 'Hello phone, the desktop here').getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(WAIT);
+    await messageIn(desktop, 'out', 'Hello phone, the desktop here').getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(WAIT);
 
     // ---- a tampered envelope (from a test device of this node) is shown as undecryptable, never as text --------
     const tester = await pairPhone(node);
@@ -138,19 +156,37 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     await messageIn(desktop, 'in', /could not be decrypted/i).waitFor(LONG);
     assert.equal(await desktop.getByText('secret words that must not show').count(), 0);
 
-    // ---- the cloud goes away: "reconnecting", a reply waits in the outbox, then goes out -----------------------
+    // ---- a phone at another home: listed under "Other homes", written to through the cloud ---------------------
+    await logIn(far);
+    const farPhone = await pairPhone(far);
+    const farPhoneId = farPhone.phone.identity.node_id;
+    const farMessaging = new MessagingClient(farPhone.client, { device_id: farPhoneId, privateKey: farPhone.phone.privateKey, publicKey: farPhone.phone.publicKey });
+    await eventually(() => published(farPhoneId), 'the other home\'s phone in the cloud\'s key directory', LONG.timeout);
+    const farOption = desktop.locator(`[data-testid="message-to"] optgroup[data-group="remote"] option[value="${farPhoneId}"]`);
+    await farOption.waitFor({ state: 'attached', ...LONG });
+    assert.equal(await desktop.locator('[data-testid="message-to"] optgroup[data-group="remote"]').getAttribute('label'), REMOTE_GROUP_LABEL);
+    await desktop.getByTestId('message-to').selectOption(farPhoneId);
+    await desktop.getByTestId('message-text').fill('Hello to the other home');
+    await desktop.getByTestId('message-send').click();
+    const farHello = messageIn(desktop, 'out', 'Hello to the other home');
+    await farHello.getByTestId('message-status').filter({ hasText: /^Delivered$/ }).waitFor(LONG);
+    await farHello.getByTestId('message-route').filter({ hasText: /^through the cloud$/ }).waitFor(WAIT);
+    const farInbox = async () => (await Promise.all((await farMessaging.inbox()).messages.map((m) => farMessaging.openItem(m)))).map((m) => (m.ok ? m.text : m.error));
+    await eventually(async () => (await farInbox()).includes('Hello to the other home'), 'the other home\'s phone has it', LONG.timeout);
+
+    // ---- the cloud goes away: "reconnecting", a message to the other home waits in the outbox, then goes out ----
     await cloud.stop();
     await desktop.getByTestId('cloud-status').filter({ hasText: /^Reconnecting \(next attempt at .+\)$/ }).waitFor(LONG);
-    await desktop.getByTestId('message-to').selectOption(phoneId);
     await desktop.getByTestId('message-text').fill('Sent while the cloud was away');
     await desktop.getByTestId('message-send').click();
     const waiting = messageIn(desktop, 'out', 'Sent while the cloud was away');
-    await waiting.getByTestId('message-status').filter({ hasText: 'Queued' }).waitFor(WAIT);
+    await waiting.getByTestId('message-status').filter({ hasText: /^Queued$/ }).waitFor(WAIT);
     await desktop.getByTestId('cloud-outbox').filter({ hasText: '1 message' }).waitFor(WAIT);
     cloud = await startCloud({ dataDir: cloudDir, port: cloud.port, otpSender: otp, log: () => {} });
     await desktop.getByTestId('cloud-status').filter({ hasText: /^Connected$/ }).waitFor(LONG);
-    await messageIn(phone, 'in', 'Sent while the cloud was away').waitFor(LONG);
-    await waiting.getByTestId('message-status').filter({ hasText: 'Delivered' }).waitFor(LONG);
+    await waiting.getByTestId('message-status').filter({ hasText: /^Delivered$/ }).waitFor(LONG);
+    await waiting.getByTestId('message-route').filter({ hasText: /^through the cloud$/ }).waitFor(WAIT);
+    await eventually(async () => (await farInbox()).includes('Sent while the cloud was away'), 'the other home\'s phone has the waiting one', LONG.timeout);
     await desktop.getByTestId('cloud-outbox').filter({ hasText: 'none' }).waitFor(WAIT);
 
     // ---- log out -----------------------------------------------------------------------------------------------

@@ -549,13 +549,16 @@ describe('a device that paired while the cloud was away', () => {
     const { node, back } = await linkedThenCloudAway();
     let cloud: RunningCloud | undefined;
     try {
-      // The phone pairs and writes (to itself, the simplest known device) while the cloud cannot hear of it.
+      // The phone pairs and writes (to a phone of another home: one of its own node would be delivered locally)
+      // while the cloud cannot hear of it.
       const { phone, client } = await pairPhone(node);
       const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
-      const sent = await new MessagingClient(client, me).sendText(me.device_id, 'first words');
+      const far = { device_id: 'phone-of-another-home', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+      const sent = await new MessagingClient(client, me).sendEnvelope(seal(new TextEncoder().encode('first words'), { from: me, to: [far] }));
       assert.equal(sent.status, 'queued');
 
       cloud = await back();
+      cloud.directory.publish('another-home', [{ device_id: far.device_id, public_key: toBase64Url(far.publicKey), name: 'Far phone', kind: 'phone' }]);
       const status = await eventually(async () => {
         const s = (await new MessagingClient(client, me).outbox()).find((m) => m.id === sent.id);
         return s && s.status !== 'queued' ? s : undefined;
@@ -693,8 +696,14 @@ describe('a phone whose id another node already publishes', () => {
       const [xMe, yMe] = [meOf(x), meOf(y)];
       const up = await back();
       cloud = up;
-      // Another node got X's id into the directory first.
-      up.directory.publish('another-node', [{ device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' }]);
+      // Another node got X's id into the directory first. It also serves a phone X and Y write to (a phone of
+      // their own node would be delivered locally, without the cloud).
+      const farKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
+      const far = { device_id: 'phone-of-another-node', publicKey: farKey };
+      up.directory.publish('another-node', [
+        { device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' },
+        { device_id: far.device_id, public_key: toBase64Url(farKey), name: 'Far phone', kind: 'phone' },
+      ]);
 
       const v = await eventually(async () => { const c = await view(node); return c.status === 'connected' && c.unpublished?.length ? c : undefined; }, 'the refusal in the view');
       assert.deepEqual(v.unpublished.map((u: any) => [u.device_id, u.error]), [[xMe.device_id, 'device_id_taken']]);
@@ -702,13 +711,13 @@ describe('a phone whose id another node already publishes', () => {
       await eventually(() => up.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
 
       const fromY = new MessagingClient(y.client, yMe);
-      const sent = await fromY.sendText(yMe.device_id, 'Y still gets through');
+      const sent = await fromY.sendEnvelope(seal(new TextEncoder().encode('Y still gets through'), { from: yMe, to: [far] }));
       const status = await eventually(async () => { const s = (await fromY.outbox()).find((m) => m.id === sent.id); return s && s.status !== 'queued' ? s : undefined; }, 'Y\'s message left');
       assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
 
       // X's message fails with a reason (once), instead of looping.
       const fromX = new MessagingClient(x.client, xMe);
-      const xs = await fromX.sendText(yMe.device_id, 'X cannot');
+      const xs = await fromX.sendEnvelope(seal(new TextEncoder().encode('X cannot'), { from: xMe, to: [far] }));
       const xStatus = await eventually(async () => { const s = (await fromX.outbox()).find((m) => m.id === xs.id); return s && s.status !== 'queued' ? s : undefined; }, 'X\'s message settled');
       assert.equal(xStatus.status, 'failed');
       assert.equal(xStatus.error, 'sender_not_published');

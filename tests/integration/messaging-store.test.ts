@@ -1,6 +1,8 @@
-// The node's message store and messaging routes (issue 4): real nodes in this process, real paired phones
-// (signed requests, signed WebSockets). The cloud side is simulated by calling the MessageStorePort methods the
-// cloud link would call (pendingOutbound / accepted / rejected / delivered / storeInbound).
+// The node's message store and messaging routes: real nodes in this process, real paired phones (signed
+// requests, signed WebSockets). The cloud side is simulated by calling the MessageStorePort methods the cloud
+// link would call (pendingOutbound / accepted / rejected / delivered / storeInbound). Envelopes that must go to
+// the cloud are addressed to a device of another home (`far()`): one to a device of the same node is delivered
+// locally (tests/integration/home-routing.test.ts).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
@@ -29,6 +31,9 @@ function envelopeFrom(from: { device_id: string; privateKey: Uint8Array; publicK
 }
 
 const recipient = (p: Paired) => ({ device_id: p.phone.identity.node_id, publicKey: p.phone.publicKey });
+/** A device of another home: not served by this node, so a message to it goes to the cloud's outbox. */
+let farCount = 0;
+const far = () => ({ device_id: `phone-far-${++farCount}`, publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) });
 
 /** A signed device WebSocket that records every frame. */
 async function deviceSocket(p: Paired) {
@@ -74,7 +79,7 @@ describe('sending (device -> node outbox)', () => {
     linked(node);
     let queued = 0;
     node.core.messaging.onQueued(() => queued++);
-    const env = envelopeFrom(keysOf(a), [recipient(b)]);
+    const env = envelopeFrom(keysOf(a), [far()]);
     const r = await a.client.request('POST', '/api/messages', { envelope: env });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.deepEqual(r.body, { id: env.id, status: 'queued' });
@@ -96,11 +101,11 @@ describe('sending (device -> node outbox)', () => {
     node.core.messaging.accepted(env.id);
     assert.equal(node.core.messaging.outboxSize(), 0);
     const third = await a.client.request('POST', '/api/messages', { envelope: env });
-    assert.deepEqual(third.body, { id: env.id, status: 'sent' });
+    assert.deepEqual(third.body, { id: env.id, status: 'sent', route: 'cloud' });
     assert.equal(node.core.messaging.outboxSize(), 0);
 
     // Another envelope under the same id is refused.
-    const other = { ...envelopeFrom(keysOf(a), [recipient(b)], 'other text'), id: env.id };
+    const other = { ...envelopeFrom(keysOf(a), [far()], 'other text'), id: env.id };
     const conflict = await a.client.request('POST', '/api/messages', { envelope: other });
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.error, 'invalid_envelope');
@@ -110,7 +115,7 @@ describe('sending (device -> node outbox)', () => {
   test('concurrent sends in one turn all commit, in order, each answered once', async () => {
     const { node, a, b } = await setup();
     linked(node);
-    const envs = Array.from({ length: 12 }, (_, i) => envelopeFrom(keysOf(a), [recipient(b)], `m${i}`));
+    const envs = Array.from({ length: 12 }, (_, i) => envelopeFrom(keysOf(a), [far()], `m${i}`));
     const answers = await Promise.all(envs.map((envelope) => a.client.request('POST', '/api/messages', { envelope })));
     for (const r of answers) assert.equal(r.status, 202, JSON.stringify(r.body));
     const pending = node.core.messaging.pendingOutbound(0, 100);
@@ -154,9 +159,9 @@ describe('sending (device -> node outbox)', () => {
     assert.equal(node.core.messaging.outboxSize(), 0);
   });
 
-  test('without a cloud link: 409 cloud_not_linked; the directory says not_configured', async () => {
+  test('without a cloud link: 409 cloud_not_linked for a device of another home; the directory says not_configured', async () => {
     const { node, a, b } = await setup();
-    const env = envelopeFrom(keysOf(a), [recipient(b)]);
+    const env = envelopeFrom(keysOf(a), [far()]);
     const r = await a.client.request('POST', '/api/messages', { envelope: env });
     assert.equal(r.status, 409);
     assert.equal(r.body.error, 'cloud_not_linked');
@@ -180,8 +185,8 @@ describe('statuses (cloud -> node -> sender)', () => {
     const { node, a, b } = await setup();
     linked(node);
     const sock = await deviceSocket(a);
-    const e1 = envelopeFrom(keysOf(a), [recipient(b)], 'one');
-    const e2 = envelopeFrom(keysOf(a), [recipient(b)], 'two');
+    const e1 = envelopeFrom(keysOf(a), [far()], 'one');
+    const e2 = envelopeFrom(keysOf(a), [far()], 'two');
     for (const envelope of [e1, e2]) assert.equal((await a.client.request('POST', '/api/messages', { envelope })).status, 202);
     let outbox = (await a.client.request('GET', '/api/messages/outbox')).body.messages;
     assert.deepEqual(outbox.map((m: any) => [m.id, m.status]), [[e1.id, 'queued'], [e2.id, 'queued']]);
@@ -190,7 +195,7 @@ describe('statuses (cloud -> node -> sender)', () => {
     const m = node.core.messaging;
     m.accepted(e1.id);
     await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === e1.id && f.status === 'sent'), 'sent push');
-    m.delivered(e1.id, [b.phone.identity.node_id]);
+    m.delivered(e1.id, e1.to);
     await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === e1.id && f.status === 'delivered'), 'delivered push');
     m.accepted(e1.id); // a late, repeated accept never moves a status back
     m.rejected(e2.id, 'unknown_recipient', 'no such device');
@@ -299,7 +304,7 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     assert.equal(badAck.status, 400);
   });
 
-  test('end to end through the store: a MessagingClient seals, the "cloud" routes, the recipient opens it', async () => {
+  test('end to end through the store: a MessagingClient seals, the node routes it to a phone of its own, the recipient opens it', async () => {
     const { node, a, b } = await setup();
     linked(node);
     const alice = new MessagingClient(a.client, keysOf(a));
@@ -308,17 +313,14 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     MessagingDirectory.parse(dir);
     assert.equal(dir.me, a.phone.identity.node_id);
     const sent = await alice.sendText(b.phone.identity.node_id, 'hi bob');
-    assert.equal(sent.status, 'queued');
-    // The cloud link's job, done by hand:
-    for (const o of node.core.messaging.pendingOutbound(0, 10)) {
-      node.core.messaging.accepted(o.id);
-      await node.core.messaging.storeInbound(o.envelope);
-    }
+    // Bob's inbox is on this node: stored before the answer, nothing for the cloud.
+    assert.equal(sent.status, 'delivered');
+    assert.deepEqual(node.core.messaging.pendingOutbound(0, 10), []);
     const page = await bob.inbox();
     assert.equal(page.messages.length, 1);
     const opened = await bob.openItem(page.messages[0]!);
     assert.deepEqual(opened.ok && opened.text, 'hi bob');
-    assert.equal((await alice.outbox())[0]!.status, 'sent');
+    assert.deepEqual((await alice.outbox()).map((m) => [m.status, m.route]), [['delivered', 'local']]);
   });
 
   test('an envelope for no device of this node is dropped (resolves, stores nothing)', async () => {
@@ -384,7 +386,7 @@ describe('the desktop UI as a messaging device (admin API)', () => {
     linked(node);
     const uiPriv = x25519.utils.randomSecretKey();
     const ui = { device_id: `${node.identity.node_id}.ui`, privateKey: uiPriv, publicKey: x25519.getPublicKey(uiPriv) };
-    const toA = envelopeFrom(ui, [recipient(a)]);
+    const toA = envelopeFrom(ui, [far()]);
 
     const early = await node.admin('/api/admin/messages', { body: { envelope: toA } });
     assert.equal(early.status, 409, 'no key registered yet');
@@ -431,7 +433,7 @@ describe('durability', () => {
     linked(node);
     const a = await pairPhone(node);
     const b = await pairPhone(node);
-    const queued = envelopeFrom(keysOf(a), [recipient(b)], 'queued');
+    const queued = envelopeFrom(keysOf(a), [far()], 'queued');
     const inbound = envelopeFrom(keysOf(b), [recipient(a)], 'inbound');
     assert.equal((await a.client.request('POST', '/api/messages', { envelope: queued })).status, 202);
     await node.core.messaging.storeInbound(inbound);
@@ -445,7 +447,7 @@ describe('durability', () => {
     assert.deepEqual((await client.request('GET', '/api/messages/outbox')).body.messages.map((x: any) => [x.id, x.status]), [[queued.id, 'queued']]);
     // Sequence numbers keep growing after a restart (AUTOINCREMENT): a new send goes after the old one.
     linked(again);
-    const later = envelopeFrom(keysOf(a), [recipient(b)], 'later');
+    const later = envelopeFrom(keysOf(a), [far()], 'later');
     assert.equal((await client.request('POST', '/api/messages', { envelope: later })).status, 202);
     assert.deepEqual(again.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [queued.id, later.id]);
   });

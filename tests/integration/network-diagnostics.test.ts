@@ -92,7 +92,9 @@ describe('diagnostics', () => {
     await a.core.mesh.heartbeatPeers([]);
     assert.deepEqual((await peerDiag()).last_attempt.tried, [{ address: '127.0.0.1', ok: true }]);
 
-    // B unpairs A: the round records the refusal and stops there.
+    // B unpairs A while its peer link is out of play (over an up link A would be told at once and stop its
+    // heartbeats, tests/integration/peer-link.test.ts): the round records the refusal and stops there.
+    b.core.peerLinks!.stop();
     await b.admin(`/api/mesh/nodes/${a.identity.node_id}`, { method: 'DELETE' });
     await a.core.mesh.heartbeatPeers([]);
     const refused = (await peerDiag()).last_attempt.tried;

@@ -237,6 +237,21 @@ export class LanBed {
     ipOrThrow(['-n', this.bridgeNs, 'link', 'set', port, 'type', 'bridge_slave', 'mcast_flood', 'off', 'bcast_flood', 'on']);
   }
 
+  /**
+   * Takes a host's interface down (`ip link set <if> down` in its namespace), as a cable pulled or Wi-Fi lost:
+   * its address stays configured, but nothing goes in or out. linkUp() undoes it.
+   */
+  linkDown(role: string, ifname = 'lan0'): void {
+    ipOrThrow(['-n', this.host(role).ns, 'link', 'set', ifname, 'down']);
+  }
+
+  /** Brings a host's interface back up; the kernel dropped the routes through it while it was down. */
+  linkUp(role: string, ifname = 'lan0'): void {
+    const host = this.host(role);
+    ipOrThrow(['-n', host.ns, 'link', 'set', ifname, 'up']);
+    if (ifname === 'lan0') ipOrThrow(['-n', host.ns, 'route', 'replace', '224.0.0.0/4', 'dev', ifname]);
+  }
+
   /** The bridge-side end of a host's interface, found through the veth peer index. */
   private bridgePortOf(role: string, ifname: string): string {
     const host = this.host(role);

@@ -1,10 +1,12 @@
 // The phone-like client of the LAN test bed, run INSIDE its own host namespace:
 //   ip netns exec <ns> node --import tsx tests/lan/phone.ts
-// It does what the phone page does, with the shared client code (pairWithNode + DeviceClient), and keeps any
+// It does what the phone page does, with the shared client code (pairWithNode + DeviceClient, seal/open of
+// src/shared/e2ee for messages), and keeps any
 // number of identities ("installs") by label so a test can reinstall the app: a new key and node_id, same name.
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { toBase64Url } from '../../src/shared/encoding.js';
+import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { open, seal, type Envelope } from '../../src/shared/e2ee/index.js';
 import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
 import { DeviceClient, type DeviceCredentials } from '../../src/shared/client/device-client.js';
 import type { NodeIdentityPayload } from '../../src/shared/wire/schemas.js';
@@ -70,6 +72,26 @@ async function handle(cmd: Command): Promise<unknown> {
       if (!i.creds || !i.base) throw new Error(`install ${cmd.label} has no session`);
       const client = new DeviceClient(String(cmd.base ?? i.base), i.creds);
       return client.request(String(cmd.method), String(cmd.path), cmd.body);
+    }
+    case 'seal': {
+      // What the phone page does before it sends: seal a text to one device's key (from its directory).
+      const i = install(String(cmd.label));
+      const plain = utf8.encode(JSON.stringify({ t: 'text', body: String(cmd.text) }));
+      return seal(plain, {
+        from: { device_id: i.payload.node_id, privateKey: i.privateKey, publicKey: i.publicKey },
+        to: [{ device_id: String(cmd.to_device), publicKey: fromBase64Url(String(cmd.to_public_key)) }],
+      });
+    }
+    case 'open': {
+      // And on arrival: open an inbox envelope with the sender's key. A bad one is reported, never thrown.
+      const i = install(String(cmd.label));
+      try {
+        const plain = open(cmd.envelope as Envelope, { me: { device_id: i.payload.node_id, privateKey: i.privateKey, publicKey: i.publicKey }, senderPublicKey: fromBase64Url(String(cmd.from_public_key)) });
+        const c = JSON.parse(utf8.decode(plain)) as { body?: unknown };
+        return { ok: true, text: String(c.body) };
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
     }
     case 'get': {
       const res = await fetch(String(cmd.url), { signal: AbortSignal.timeout(30_000) });

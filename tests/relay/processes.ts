@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { NodeTimings } from '../../src/main/core/config.js';
 import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
 import { makePhone, pairPhone, tempDir, type Phone, type TestNode } from '../helpers/test-node.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
@@ -24,6 +25,9 @@ class Proc {
   readonly lines: string[] = [];
   private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void }[] = [];
   private stderrTail = '';
+  /** stderr lines matching `watch` (all of them, not only the tail), e.g. log lines a test must never see. */
+  readonly watched: string[] = [];
+  watch: RegExp | undefined;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private done = false;
 
@@ -42,7 +46,18 @@ class Proc {
       }
     });
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-6000); });
+    let errBuf = '';
+    child.stderr!.on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-6000);
+      if (!this.watch) return;
+      errBuf += d;
+      let nl;
+      while ((nl = errBuf.indexOf('\n')) >= 0) {
+        const line = errBuf.slice(0, nl);
+        errBuf = errBuf.slice(nl + 1);
+        if (this.watch.test(line) && this.watched.length < 1000) this.watched.push(line);
+      }
+    });
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       this.done = true;
       live.delete(child);
@@ -122,12 +137,28 @@ export interface NodeProcess {
   proc: Proc;
 }
 
-export async function startNodeProcess(opts: { dataDir?: string; port?: number } = {}): Promise<NodeProcess> {
+export interface NodeProcessOptions {
+  dataDir?: string;
+  port?: number;
+  /** Shorter waits for this process (headless `--timings`), e.g. `{ homeFallbackMs: 2000 }`. */
+  timings?: Partial<NodeTimings>;
+  /** Names the process in failure messages ("node A exited ..."). */
+  label?: string;
+  /** The node's log level (default: SALITA_LOG_LEVEL or warn), e.g. 'info' to watch link events. */
+  logLevel?: string;
+  /** Keep every stderr line matching this (proc.watched), not only the tail. */
+  watchStderr?: RegExp;
+}
+
+export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-node-');
-  const child = spawn(process.execPath, ['out/main/headless.js', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--no-mdns', '--no-pair'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_LOG_LEVEL: process.env.SALITA_LOG_LEVEL ?? 'warn' },
+  const args = ['out/main/headless.js', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--no-mdns', '--no-pair'];
+  if (opts.timings) args.push('--timings', JSON.stringify(opts.timings));
+  const child = spawn(process.execPath, args, {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
   });
-  const proc = new Proc('node', child);
+  const proc = new Proc(opts.label ?? 'node', child);
+  proc.watch = opts.watchStderr;
   const ui = await proc.waitLine(/Desktop UI: +http:\/\/127\.0\.0\.1:(\d+)\/#admin=([A-Za-z0-9_-]+)/);
   const ready = await proc.waitLine(/^READY (.*)$/);
   const { port, node_id: nodeId } = JSON.parse(ready[1]!) as { port: number; node_id: string };

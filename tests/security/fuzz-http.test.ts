@@ -94,6 +94,8 @@ const NODE_ROUTES: Record<string, Entry> = {
   'GET /api/session': { auth: 'device' },
   'POST /api/session/logout': { auth: 'device' },
   'GET /api/device/events': { auth: 'device', ws: true },
+  // Authenticated by the Noise handshake on the socket, not by headers: public at the HTTP level.
+  'GET /api/peer/link': { auth: 'public', ws: true },
   'GET /api/messages/directory': { auth: 'device' },
   'POST /api/messages': { auth: 'device', body: R.SendRequest },
   'GET /api/messages/inbox': { auth: 'device' },

@@ -1,0 +1,60 @@
+// A sent message's status and route only move forward (queued < sent < delivered < seen; local < lan < cloud):
+// a late outbox answer or a reordered push must not turn "Seen" back into "Delivered", nor undo a fallback to
+// the cloud; pushes that beat the send's own answer are kept and applied.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Conversations, type SentMessage } from '../../src/renderer/src/common/conversation.js';
+import { routeText, statusText } from '../../src/renderer/src/common/message-words.js';
+
+const sent = (c: Conversations, id = 'm1') => c.with('peer').find((m) => m.id === id) as SentMessage;
+
+describe('sent message status and route', () => {
+  test('forward only: seen stays seen after a late delivered; route kept from the first answer that has one', () => {
+    const c = new Conversations();
+    c.addSent('m1', 'peer', 'hi', '2026-01-01T00:00:00.000Z', 'queued');
+    assert.equal(c.applyStatus('m1', 'delivered', undefined, 'local'), true);
+    assert.equal(sent(c).route, 'local');
+    assert.equal(c.applyStatus('m1', 'seen'), true);
+    assert.equal(c.applyStatus('m1', 'delivered', undefined, 'local'), false, 'a late delivered is ignored');
+    assert.equal(sent(c).status, 'seen');
+    assert.equal(sent(c).route, 'local', 'a status without a route keeps the route');
+  });
+
+  test('the route moves forward only (a fallback to the cloud is not undone by a late "lan")', () => {
+    const c = new Conversations();
+    c.addSent('m1', 'peer', 'hi', '2026-01-01T00:00:00.000Z', 'queued');
+    c.applyStatus('m1', 'queued', undefined, 'lan');
+    assert.equal(c.applyStatus('m1', 'sent', undefined, 'cloud'), true);
+    assert.equal(c.applyStatus('m1', 'sent', undefined, 'lan'), false);
+    assert.equal(sent(c).route, 'cloud');
+  });
+
+  test('pushes before the send\'s answer: the most advanced one is kept and applied', () => {
+    const c = new Conversations();
+    c.applyStatus('m1', 'delivered', undefined, 'lan');
+    c.applyStatus('m1', 'seen');
+    c.applyStatus('m1', 'delivered', undefined, 'lan'); // reordered
+    c.addSent('m1', 'peer', 'hi', '2026-01-01T00:00:00.000Z', 'queued');
+    assert.equal(sent(c).status, 'seen');
+    assert.equal(sent(c).route, 'lan');
+  });
+
+  test('the outbox brings the route too', () => {
+    const c = new Conversations();
+    c.mergeOutbox([{ id: 'm2', to: ['peer'], status: 'delivered', route: 'lan', created_at: '2026-01-01T00:00:00.000Z' }]);
+    assert.equal(sent(c, 'm2').route, 'lan');
+    c.mergeOutbox([{ id: 'm2', to: ['peer'], status: 'seen', route: 'lan', created_at: '2026-01-01T00:00:00.000Z' }]);
+    assert.equal(sent(c, 'm2').status, 'seen');
+  });
+
+  test('in words: status, and the route only once the message has one', () => {
+    assert.equal(statusText('seen'), 'Seen');
+    assert.equal(statusText('failed', 'recipient_backlog_full'), 'Not delivered: the recipient has too many unread messages');
+    assert.equal(routeText('delivered', 'local'), 'on this desktop');
+    assert.equal(routeText('seen', 'lan'), 'over your network');
+    assert.equal(routeText('sent', 'cloud'), 'through the cloud');
+    assert.equal(routeText('queued', 'lan'), '', 'queued: not gone anywhere yet');
+    assert.equal(routeText('failed', 'cloud'), '');
+    assert.equal(routeText('delivered', undefined), '');
+  });
+});
