@@ -89,7 +89,7 @@ interface Link {
   /** Received envelope/seen frames not yet acked, and frames waiting in `chain`. */
   unacked: number;
   queued: number;
-  /** Received frames are handled one after the other (an ack goes out only after the commit). */
+  /** Received frames settle one after the other (an ack goes out only after its frame's commit). */
   chain: Promise<void>;
   pumping: boolean;
   unpairAcked?: () => void;
@@ -413,30 +413,45 @@ export class PeerLinkService implements PeerLinks {
   // ---- frames ------------------------------------------------------------------------------------------------
 
   private onFrame(link: Link, frame: PeerFrame): void {
+    if (link.conn.closed) return;
     if (frame.type === 'envelope' || frame.type === 'seen') {
       if (++link.unacked > this.opts.window) throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
     }
     // What a well-behaved peer can have waiting here at once: its envelope/seen frames (at most a window, checked
-    // above) AND its acks for ours (at most our window in flight), plus a few others. Envelopes are stored one
-    // after the other (each awaits a commit), so under load the acks queue behind them: with a bound of one
-    // window a busy but honest peer was closed as a flood (queue_full) again and again.
+    // above) AND its acks for ours (at most our window in flight), plus a few others.
     if (++link.queued > 2 * this.opts.window + QUEUE_SLACK) throw new LinkError(PEER_CLOSE.flood, 'queue_full', 'too many frames waiting');
-    link.chain = link.chain.then(async () => {
+    // Each frame's work starts now, in arrival order, so the commits of every frame of this turn go into one
+    // group commit (one fsync) instead of one commit per frame one after the other. Replies (acks) go out through
+    // `chain`, so in frame order and only after every earlier frame settled: after a failure the link is closed
+    // and no later frame is acked (the peer resends them, in order, on the next link; the receiver dedups by id).
+    const done = (reply: (() => void) | void): void => {
+      link.queued--;
+      if (reply && !link.conn.closed) reply();
+    };
+    const failed = (err: unknown): void => {
       link.queued--;
       if (link.conn.closed) return;
-      try {
-        await this.handle(link, frame);
-      } catch (err) {
-        if (err instanceof LinkError) link.conn.close(err.closeCode, err.error, err.message);
-        else {
-          this.d.log.warn({ node_id: link.nodeId, err: (err as Error).message, frame: frame.type }, 'peer link frame failed; closing the link');
-          link.conn.close(PEER_CLOSE.protocol, 'internal_error');
-        }
+      if (err instanceof LinkError) link.conn.close(err.closeCode, err.error, err.message);
+      else {
+        this.d.log.warn({ node_id: link.nodeId, err: (err as Error).message, frame: frame.type }, 'peer link frame failed; closing the link');
+        link.conn.close(PEER_CLOSE.protocol, 'internal_error');
       }
-    });
+    };
+    let work: Promise<(() => void) | void>;
+    try {
+      work = this.handle(link, frame);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    link.chain = link.chain.then(() => work).then(done, failed);
   }
 
-  private async handle(link: Link, f: PeerFrame): Promise<void> {
+  /**
+   * Does a frame's work; what must go back to the peer (an ack) is returned as a reply, which onFrame sends in
+   * frame order once every earlier frame has settled.
+   */
+  private async handle(link: Link, f: PeerFrame): Promise<(() => void) | void> {
     if (f.type === 'error') {
       this.d.log.info({ node_id: link.nodeId, error: f.error, message: f.message }, 'the peer reported an error on the link');
       return;
@@ -469,13 +484,11 @@ export class PeerLinkService implements PeerLinks {
           throw new LinkError(PEER_CLOSE.refused, 'sender_not_peer_device', `from_device ${f.envelope.from_device} is not one of the peer's devices`);
         }
         const { refused } = await this.d.router.storeFromPeer(link.nodeId, f.envelope);
-        this.ack(link, f.seq, refused);
-        return;
+        return () => this.ack(link, f.seq, refused);
       }
       case 'seen':
         await this.d.router.seenFromPeer(link.nodeId, f.id, f.device_ids);
-        this.ack(link, f.seq, []);
-        return;
+        return () => this.ack(link, f.seq, []);
       case 'ack': {
         const item = link.inflight.get(f.seq);
         if (!item) return;
