@@ -20,10 +20,10 @@ import './quiet-logs.js';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, openLoop, quiesce, sleep, type LatencyResult, type Msg, type Path, type ThroughputResult } from './lib/load.js';
+import { closedLoop, closedLoopEach, openLoopEach, perPath, quiesce, sleep, type LatencyResult, type Msg, type Path, type ThroughputResult } from './lib/load.js';
 import { pairBenchPhone, phoneToPhonePath, startNodeProc, until, type NodeProc } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild } from './lib/procs.js';
-import { latencyTable, median, throughputTable } from './lib/report.js';
+import { median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
 
 const { values } = parseArgs({
@@ -116,32 +116,13 @@ async function main(): Promise<void> {
     await quiesce(path);
   }
   // Rounds alternate the paths, so a busy moment on the shared machine hits each; medians over rounds.
-  const lat = new Map<Path, LatencyResult[]>(paths.map((p) => [p, []]));
-  const tput = new Map<Path, ThroughputResult[]>(paths.map((p) => [p, []]));
+  const lat = perPath<LatencyResult>(paths);
+  const tput = perPath<ThroughputResult>(paths);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const p of pairs) {
-      const latMsgs = take(p, perLatency);
-      for (const path of [p.bare, p.real]) {
-        lat.get(path)!.push(await openLoop(path, latMsgs, RATE));
-        await quiesce(path);
-        await sleep(1000);
-      }
-    }
-    for (const p of pairs) {
-      const tputMsgs = take(p, COUNT);
-      for (const path of [p.bare, p.real]) {
-        tput.get(path)!.push(await closedLoop(path, tputMsgs, WINDOW));
-        await quiesce(path);
-        await sleep(500);
-      }
-    }
+    for (const p of pairs) await openLoopEach([p.bare, p.real], take(p, perLatency), RATE, lat);
+    for (const p of pairs) await closedLoopEach([p.bare, p.real], take(p, COUNT), WINDOW, tput);
   }
-
-  console.log('');
-  console.log(`latency, open loop at ${RATE} msg/s (ms, scheduled send -> received by the phone):`);
-  latencyTable(paths.flatMap((p) => lat.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);
-  console.log(`throughput, closed loop, ${WINDOW} in flight (CPU "each": ${paths.map((p) => `${p.name}: ${p.middle.map((c) => c.name).join(' / ')}`).join('; ')}):`);
-  throughputTable(paths.flatMap((p) => tput.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);
+  printLoadTables(paths, lat, tput, { rate: RATE, window: WINDOW, rounds: ROUNDS, cpuEach: paths.map((p) => `${p.name}: ${p.middle.map((c) => c.name).join(' / ')}`).join('; ') });
 
   const results = pairs.map((p) => {
     const p99 = median(lat.get(p.real)!.map((x, r) => x.p99 / lat.get(p.bare)![r]!.p99));

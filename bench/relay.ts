@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, openLoop, quiesce, sleep, type LatencyResult, type Path, type ThroughputResult } from './lib/load.js';
-import { latencyTable, median, throughputTable } from './lib/report.js';
+import { closedLoop, closedLoopEach, openLoopEach, perPath, sleep, type LatencyResult, type Path, type ThroughputResult } from './lib/load.js';
+import { latencyTable, median, printLoadTables } from './lib/report.js';
 import { pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
 import { sealBatch } from './lib/sealing.js';
@@ -136,42 +136,26 @@ async function main(): Promise<void> {
     await sleep(500);
   }
   // Rounds alternate the paths, so a busy moment on the shared machine hits both; medians over rounds.
-  const lat = new Map<Path, LatencyResult[]>(paths.map((p) => [p, []]));
-  const tput = new Map<Path, ThroughputResult[]>(paths.map((p) => [p, []]));
-  const slow = new Map<Path, LatencyResult[]>(paths.map((p) => [p, []]));
+  const lat = perPath<LatencyResult>(paths);
+  const tput = perPath<ThroughputResult>(paths);
+  const slow = perPath<LatencyResult>(paths);
   const slowRates: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const latMsgs = take(perLatency);
     const tputMsgs = take(COUNT);
-    for (const p of paths) {
-      lat.get(p)!.push(await openLoop(p, latMsgs, RATE));
-      await quiesce(p);
-      await sleep(1000);
-    }
-    for (const p of paths) {
-      tput.get(p)!.push(await closedLoop(p, tputMsgs, WINDOW));
-      await quiesce(p);
-      await sleep(500);
-    }
+    await openLoopEach(paths, latMsgs, RATE, lat);
+    await closedLoopEach(paths, tputMsgs, WINDOW, tput);
     if (SUSTAINED !== 0) {
       const max = tput.get(relayPath ?? paths[0]!)!.at(-1)!.perSec;
       const rate = SUSTAINED === 'auto' ? Math.max(10, Math.round(max / 2 / 10) * 10) : SUSTAINED;
       slowRates.push(rate);
       // Sealed now, while nothing is timed (the processes idle): the rate was not known before.
       const { msgs: more } = await sealBatch(phoneA, phoneB, Math.round(Math.max(rate * SECONDS, Math.min(500, rate * 30))));
-      for (const p of paths) {
-        slow.get(p)!.push(await openLoop(p, more, rate));
-        await quiesce(p);
-        await sleep(1000);
-      }
+      await openLoopEach(paths, more, rate, slow);
     }
   }
 
-  console.log('');
-  console.log(`latency, open loop at ${RATE} msg/s (ms, scheduled send -> received by the phone):`);
-  latencyTable(paths.flatMap((p) => lat.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);
-  console.log(`throughput, closed loop, ${WINDOW} in flight (CPU "each": ${paths.map((p) => p.middle.map((c) => c.name).join(' / ')).join('; ')}):`);
-  throughputTable(paths.flatMap((p) => tput.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);
+  printLoadTables(paths, lat, tput, { rate: RATE, window: WINDOW, rounds: ROUNDS, cpuEach: paths.map((p) => p.middle.map((c) => c.name).join(' / ')).join('; ') });
   if (SUSTAINED !== 0) {
     console.log(`latency, open loop at a rate the relay sustains (${[...new Set(slowRates)].join(', ')} msg/s):`);
     latencyTable(paths.flatMap((p) => slow.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);

@@ -131,3 +131,28 @@ export async function closedLoop(path: Path, msgs: Msg[], window: number): Promi
   return { errors: Object.fromEntries(path.errors), sent: next, received, perSec: received / (elapsed / 1000), cpuMsPerMsg: cpu / n, cpuEach: each.map((x) => x / n), clientCpuMsPerMsg: (own.user + own.system) / 1000 / n, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
 }
 
+
+/** Results per path, one per round. */
+export type PerPath<T> = Map<Path, T[]>;
+export const perPath = <T>(paths: Path[]): PerPath<T> => new Map(paths.map((p) => [p, [] as T[]]));
+
+/**
+ * One open-loop run per path, in turn, on the same messages; each path drains and the machine settles before
+ * the next, so one path's backlog never lands in another's figures.
+ */
+export async function openLoopEach(paths: Path[], msgs: Msg[], rate: number, into: PerPath<LatencyResult>): Promise<void> {
+  for (const p of paths) {
+    into.get(p)!.push(await openLoop(p, msgs, rate));
+    await quiesce(p);
+    await sleep(1000);
+  }
+}
+
+/** One closed-loop run per path, in turn, as openLoopEach. */
+export async function closedLoopEach(paths: Path[], msgs: Msg[], window: number, into: PerPath<ThroughputResult>): Promise<void> {
+  for (const p of paths) {
+    into.get(p)!.push(await closedLoop(p, msgs, window));
+    await quiesce(p);
+    await sleep(500);
+  }
+}

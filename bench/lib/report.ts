@@ -18,3 +18,12 @@ export function throughputTable(rows: { path: Path; r: number; x: ThroughputResu
   })));
   for (const { path, r, x } of rows) if (Object.keys(x.errors).length) console.log(`  ${path.name}${rounds > 1 ? ` round ${r + 1}` : ''} (throughput run): ${JSON.stringify(x.errors)}`);
 }
+
+/** The latency table (open loop at `rate`) and the throughput table (closed loop, `window` in flight). */
+export function printLoadTables(paths: Path[], lat: Map<Path, LatencyResult[]>, tput: Map<Path, ThroughputResult[]>, o: { rate: number; window: number; rounds: number; cpuEach: string }): void {
+  console.log('');
+  console.log(`latency, open loop at ${o.rate} msg/s (ms, scheduled send -> received by the phone):`);
+  latencyTable(paths.flatMap((p) => lat.get(p)!.map((x, r) => ({ path: p, r, x }))), o.rounds);
+  console.log(`throughput, closed loop, ${o.window} in flight (CPU "each": ${o.cpuEach}):`);
+  throughputTable(paths.flatMap((p) => tput.get(p)!.map((x, r) => ({ path: p, r, x }))), o.rounds);
+}

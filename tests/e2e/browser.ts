@@ -1,8 +1,10 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { after, before } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanupAll } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.SALITA_CHROMIUM ?? '/usr/bin/chromium';
@@ -36,4 +38,37 @@ export async function launchChromium(): Promise<Browser> {
   const missing = missingBuild();
   if (missing) throw new Error(missing);
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * One Chromium for the tests of the enclosing describe block: launched before them; closed after them, with
+ * every node the tests started. Returns what the tests use of it (it exists only once `before` ran).
+ */
+export function useChromium(): Pick<Browser, 'newContext'> {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await cleanupAll();
+  });
+  return {
+    newContext: (...args) => {
+      if (!browser) throw new Error('useChromium(): the browser is not launched yet (call it from a test, not at load)');
+      return browser.newContext(...args);
+    },
+  };
+}
+
+/**
+ * Collects what went wrong in a page: uncaught errors always; with `console`, console errors other than failed
+ * loads; with `http`, every response of 400 or more (a test that provokes failures on purpose leaves these off).
+ */
+export function collectPageErrors(page: Page, opts: { console?: boolean; http?: boolean } = {}): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (opts.console) page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
+  if (opts.http) page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
+  return errors;
 }

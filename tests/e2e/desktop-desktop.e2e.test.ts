@@ -1,25 +1,16 @@
 // Two desktops, through the desktop UI: pairing by link + PIN (immediate), and by linking code + PIN (as after
 // mDNS discovery) where both screens show the same 6-digit code and the person confirms it in the UI.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
-
 describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => {
-  let browser: Browser;
+  const browser = useChromium();
 
-  before(async () => {
-    browser = await launchChromium();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
   test('pair by link + PIN from the UI; a wrong PIN first shows the node\'s message', async () => {
     const a = await startTestNode();

@@ -1,35 +1,24 @@
 // The whole pairing journey in real browsers: the desktop UI (admin page) shows a QR + PIN; a phone (a
 // separate browser context) opens the pairing link, fails once with a wrong PIN, pairs with the right one;
 // the desktop's device list shows the phone live (no reload); unpairing from the UI removes it.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import type { Page, WebSocketRoute } from 'playwright-core';
+import { eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
 describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
-  let browser: Browser;
+  const browser = useChromium();
   let node: TestNode;
 
   before(async () => {
     node = await startTestNode();
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
-  async function collectErrors(page: Page): Promise<string[]> {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
-    return errors;
-  }
+  const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
   test('pair a phone by QR link + PIN, see it live, unpair it', async () => {
     const desktopCtx = await browser.newContext({ viewport: { width: 420, height: 900 } });

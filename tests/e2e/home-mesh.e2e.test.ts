@@ -4,12 +4,12 @@
 // (b) desktops A and B paired with each other, a phone on each: A's phone lists B's phone under B's (current)
 // name, writes to it "over your network", sees "Seen"; while B is down the banner says the message waits, and
 // it goes when B is back; B unpairing A shows on A's desktop UI in words, with a Remove that clears the row.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
-import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** A desktop coming back, the peer link reconnecting, a phone page's socket backing off: generous. */
@@ -18,23 +18,12 @@ const LONG = { timeout: 90_000 };
 interface PhonePage { ctx: BrowserContext; page: Page; id: string; errors: string[] }
 
 describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_000 }, () => {
-  let browser: Browser;
+  const browser = useChromium();
 
-  before(async () => {
-    browser = await launchChromium();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
   /** Uncaught page errors only: a stopped desktop makes the page's requests fail on purpose. */
-  function collectErrors(page: Page): string[] {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    return errors;
-  }
+  const collectErrors = (page: Page) => collectPageErrors(page);
 
   async function rename(node: TestNode, name: string): Promise<void> {
     const r = await node.admin('/api/node/identity', { method: 'PATCH', body: { name } });

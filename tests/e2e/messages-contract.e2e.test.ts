@@ -4,14 +4,14 @@
 // a state push says a paired desktop unpaired us). Checks the words a person reads: the To list grouped by
 // desktop, "over your network" and "Seen", statuses that never go back, the offline banners, and
 // "<name> unpaired this desktop" with a Remove that really unpairs.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { x25519 } from '@noble/curves/ed25519.js';
-import type { Browser, Page, Route, WebSocketRoute } from 'playwright-core';
+import type { Page, Route, WebSocketRoute } from 'playwright-core';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import type { MessagingDirectory, MessagingDirectoryDevice } from '../../src/shared/wire/relay.js';
-import { cleanupAll, eventually, loopbackUrl, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import { eventually, loopbackUrl, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -52,22 +52,11 @@ async function routeMessaging(page: Page, base: '/api/admin/messages' | '/api/me
 }
 
 describe('messages UI against the home-mesh contract (Chromium, answers rewritten in flight)', { skip, timeout: 300_000 }, () => {
-  let browser: Browser;
+  const browser = useChromium();
 
-  before(async () => {
-    browser = await launchChromium();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
-  function collectErrors(page: Page): string[] {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    return errors;
-  }
+  const collectErrors = (page: Page) => collectPageErrors(page);
 
   const messageOut = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="out"]').filter({ hasText: text });
 

@@ -7,21 +7,21 @@
 // that message waits in the outbox, then goes; a cloud with another key is a loud warning.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** Linking to the cloud and a round trip through it: generous, never a speed assertion. */
 const LONG = { timeout: 60_000 };
 
 describe('messaging and cloud login in the browser (Chromium)', { skip, timeout: 300_000 }, () => {
-  let browser: Browser;
+  const browser = useChromium();
   let node: TestNode;
   /** A node of another home, logged in to the same cloud. */
   let far: TestNode;
@@ -35,22 +35,13 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     // Short reconnect steps, so the "cloud away" part does not wait out the 30 s cap (never a speed assertion).
     node = await startTestNode({ cloud: { backoff: { baseMs: 200, capMs: 2_000 } } });
     far = await startTestNode({ cloud: { backoff: { baseMs: 200, capMs: 2_000 } } });
-    browser = await launchChromium();
   });
 
   after(async () => {
-    await browser?.close();
-    await cleanupAll();
     await cloud?.stop();
   });
 
-  function collectErrors(page: Page): string[] {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
-    return errors;
-  }
+  const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
   const published = (deviceId: string) => cloud.directory.list().some((d) => d.device_id === deviceId);
 

@@ -1,12 +1,12 @@
 // The device list on a real home network: "last seen" in words that age on their own (no refetch), a phone that
 // pairs again after a reinstall replaces its old row with a dismissible note, and the phone page lists every
 // address of the desktop for a phone on another subnet or interface.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import type { Browser, Page } from 'playwright-core';
-import { cleanupAll, eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import type { Page } from 'playwright-core';
+import { eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -15,7 +15,7 @@ function v4(address: string, internal = false): NetworkInterfaceInfo {
 }
 
 describe('desktop UI: presence, re-pair notices, and the phone\'s other addresses (Chromium)', { skip }, () => {
-  let browser: Browser;
+  const browser = useChromium();
   let node: TestNode;
 
   before(async () => {
@@ -23,13 +23,8 @@ describe('desktop UI: presence, re-pair notices, and the phone\'s other addresse
     node = await startTestNode({
       networkInterfaces: () => ({ lo: [v4('127.0.0.1', true)], eth0: [v4('192.168.50.10')], wlan0: [v4('10.20.30.40')], docker0: [v4('172.17.0.1')] }),
     });
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
   async function openDesktop(): Promise<Page> {
     const ctx = await browser.newContext();

@@ -2,26 +2,18 @@
 // desktop. A pasted pairing link + PIN pairs at once; an address (host:port, IPv6 in brackets) + linking code +
 // PIN shows the 6-digit code on both screens and pairs once both people confirm it. Typing mistakes are
 // explained next to the form without asking the node.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { cleanupAll, loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import type { Page } from 'playwright-core';
+import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
-
 describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
-  let browser: Browser;
+  const browser = useChromium();
 
-  before(async () => {
-    browser = await launchChromium();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
   async function openUi(url: string): Promise<Page> {
     const ctx = await browser.newContext();

@@ -2,12 +2,12 @@
 // same on every machine and never depends on the real network): interfaces with their kinds, which are
 // advertised, the port, reachability of each advertised address, mDNS state, firewall hints; choosing the
 // interfaces saves the settings; and the panel stays usable when the node has no diagnostics endpoint.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import type { Browser, Page } from 'playwright-core';
-import { cleanupAll, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, launchChromium, WAIT } from './browser.js';
+import type { Page } from 'playwright-core';
+import { eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -32,25 +32,15 @@ const FAKE_INTERFACES = {
 };
 
 describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
-  let browser: Browser;
+  const browser = useChromium();
   let node: TestNode;
 
   before(async () => {
     node = await startTestNode({ networkInterfaces: () => FAKE_INTERFACES });
-    browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await cleanupAll();
-  });
 
-  function collectErrors(page: Page): string[] {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-    return errors;
-  }
+  const collectErrors = (page: Page) => collectPageErrors(page, { console: true });
 
   async function openPanel(page: Page): Promise<void> {
     await page.goto(node.adminUrl);

@@ -8,39 +8,19 @@
 // network. Waits are generous and never assert speed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { LanBed, cleanStaleNamespaces, cleanStaleTempDirs, whyNoLanBed } from './netns.js';
-import { LanProcess, killAllNow } from './child.js';
+import { whyNoLanBed } from './netns.js';
+import { LanProcess } from './child.js';
+import { adminOk, createBed, destroyBed, lanBed, startDesktop, type HostProc } from './bed-session.js';
 
 const reason = whyNoLanBed();
 /** A safety net for each wait, not a speed assertion: a peer link may wait out a reconnect backoff step. */
 const LIMIT_MS = 180_000;
 
-interface NodeReady { port: number; admin_token: string; node_id: string; fingerprint: string; name: string; public_key: string; pid: number }
-type HostProc = LanProcess<NodeReady>;
 interface PhoneSide { proc: LanProcess; label: string; node_id: string; public_key: string }
 
-const bed = new LanBed();
+const bed = lanBed(!reason);
 const desktops: Record<string, HostProc> = {};
 const phones: Record<string, PhoneSide> = {};
-
-function emergencyTeardown(): void {
-  killAllNow();
-  bed.teardown();
-}
-if (!reason) {
-  process.once('exit', emergencyTeardown);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { emergencyTeardown(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
-  }
-}
-
-async function adminOk(p: HostProc, path: string, body?: unknown): Promise<any> {
-  const r = await p.send<{ status: number; body: any }>('admin', { path, ...(body !== undefined ? { body } : {}) });
-  assert.equal(r.status, 200, `${p.label} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 /** A signed call from a phone to its desktop, over the bed. */
 async function call(p: PhoneSide, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -123,16 +103,8 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
   timeout: 15 * 60_000,
 }, () => {
   before(async () => {
-    const stale = [...cleanStaleNamespaces(), ...cleanStaleTempDirs()];
-    if (stale.length) console.log(`# LAN bed: removed what an earlier, crashed run left: ${stale.join(', ')}`);
-    bed.create();
-    bed.addHost('a', 11);
-    bed.addHost('b', 12);
-    bed.addHost('pa', 51);
-    bed.addHost('pb', 52);
-    const start = (role: string, name: string) => LanProcess.start<NodeReady>(`desktop ${role}`, bed.host(role).ns, './host-node.ts', [
-      '--data-dir', mkdtempSync(join(bed.tempRoot, `${role}-`)), '--port', '6969', '--name', name, '--heartbeat-ms', '1000', '--offline-ms', '8000',
-    ]);
+    createBed(bed, [['a', 11], ['b', 12], ['pa', 51], ['pb', 52]]);
+    const start = (role: string, name: string) => startDesktop(bed, role, name, { heartbeatMs: 1000, offlineMs: 8000 });
     [desktops.a, desktops.b] = await Promise.all([start('a', 'Desktop A'), start('b', 'Desktop B')]);
     for (const [role, desk, name] of [['pa', desktops.a, 'Anna phone'], ['pb', desktops.b, 'Bo phone']] as const) {
       const proc = await LanProcess.start(`phone ${role}`, bed.host(role).ns, './phone.ts');
@@ -150,10 +122,7 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
   });
 
   after(async () => {
-    await Promise.all([...Object.values(desktops), ...Object.values(phones).map((p) => p.proc)].map((p) => p.stop().catch(() => p.kill())));
-    bed.teardown();
-    assert.deepEqual(bed.leftovers(), [], 'namespaces left after teardown');
-    assert.equal(existsSync(bed.tempRoot), false, `data dirs left after teardown: ${bed.tempRoot}`);
+    await destroyBed(bed, [...Object.values(desktops), ...Object.values(phones).map((p) => p.proc)]);
   });
 
   test('messages both ways over the peer link, no cloud: each phone sees the other\'s as "home", route lan, then "seen"', async () => {

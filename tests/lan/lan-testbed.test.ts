@@ -12,10 +12,9 @@
 // signals), and namespaces left by an earlier crashed run are removed first.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { LanBed, cleanStaleNamespaces, cleanStaleTempDirs, whyNoLanBed } from './netns.js';
-import { LanProcess, killAllNow } from './child.js';
+import { whyNoLanBed } from './netns.js';
+import { LanProcess } from './child.js';
+import { admin, adminOk, createBed, destroyBed, lanBed, startDesktop as startBedDesktop, type HostProc } from './bed-session.js';
 
 const reason = whyNoLanBed();
 
@@ -25,47 +24,14 @@ const OFFLINE_MS = 8_000;
 /** A safety net for each wait, not a speed assertion: far above what any of these needs on a quiet machine. */
 const LIMIT_MS = 90_000;
 
-interface NodeReady { port: number; admin_token: string; node_id: string; fingerprint: string; name: string; public_key: string; pid: number }
-type HostProc = LanProcess<NodeReady>;
-
-const bed = new LanBed();
+const bed = lanBed(!reason);
 const procs: Record<string, HostProc> = {};
 let phone: LanProcess;
 
-function emergencyTeardown(): void {
-  killAllNow();
-  bed.teardown();
-}
-if (!reason) {
-  // after() is the normal path; these catch a run that ends any other way (uncaught error, Ctrl-C, the runner's SIGTERM).
-  process.once('exit', emergencyTeardown);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { emergencyTeardown(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
-  }
-}
-
-/** Under the bed's temp root, which teardown removes with everything in it. */
-function dataDir(role: string): string {
-  return mkdtempSync(join(bed.tempRoot, `${role}-`));
-}
-
 async function startDesktop(role: string, name: string): Promise<HostProc> {
-  const p = await LanProcess.start<NodeReady>(`desktop ${role}`, bed.host(role).ns, './host-node.ts', [
-    '--data-dir', dataDir(role), '--port', '6969', '--name', name,
-    '--heartbeat-ms', String(HEARTBEAT_MS), '--offline-ms', String(OFFLINE_MS),
-  ]);
+  const p = await startBedDesktop(bed, role, name, { heartbeatMs: HEARTBEAT_MS, offlineMs: OFFLINE_MS });
   procs[role] = p;
   return p;
-}
-
-async function admin(p: HostProc, path: string, body?: unknown, method?: string): Promise<{ status: number; body: any }> {
-  return p.send('admin', { path, ...(body !== undefined ? { body } : {}), ...(method ? { method } : {}) });
-}
-
-async function adminOk(p: HostProc, path: string, body?: unknown, method?: string): Promise<any> {
-  const r = await admin(p, path, body, method);
-  assert.equal(r.status, 200, `${p.label} ${method ?? (body === undefined ? 'GET' : 'POST')} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
 }
 
 const state = (p: HostProc) => adminOk(p, '/api/admin/state');
@@ -113,13 +79,7 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
   timeout: 15 * 60_000,
 }, () => {
   before(async () => {
-    const stale = [...cleanStaleNamespaces(), ...cleanStaleTempDirs()];
-    if (stale.length) console.log(`# LAN bed: removed what an earlier, crashed run left: ${stale.join(', ')}`);
-    bed.create();
-    bed.addHost('a', 11);
-    bed.addHost('b', 12);
-    bed.addHost('c', 13);
-    bed.addHost('phone', 50);
+    createBed(bed, [['a', 11], ['b', 12], ['c', 13], ['phone', 50]]);
     // Desktop C sits behind "AP isolation": no multicast to or from it, unicast fine.
     bed.blockMulticast('c');
     const [a, b] = await Promise.all([startDesktop('a', 'Desktop A'), startDesktop('b', 'Desktop B')]);
@@ -128,11 +88,7 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
   });
 
   after(async () => {
-    await Promise.all([...Object.values(procs), ...(phone ? [phone] : [])].map((p) => p.stop().catch(() => p.kill())));
-    bed.teardown();
-    const left = bed.leftovers();
-    assert.deepEqual(left, [], `namespaces left after teardown: ${left.join(', ')}`);
-    assert.equal(existsSync(bed.tempRoot), false, `data dirs left after teardown: ${bed.tempRoot}`);
+    await destroyBed(bed, [...Object.values(procs), ...(phone ? [phone] : [])]);
   });
 
   test('A and B find each other by mDNS and pair by linking code + PIN, the short code confirmed on both', async () => {
