@@ -48,7 +48,7 @@ describe('settings', () => {
   test('GET/PUT round trip, persisted in the data dir and kept across a restart', async () => {
     const dataDir = tempDir();
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wlan0: ['192.168.1.21'] });
-    const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table });
+    const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0' });
     assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null, listen: 'all' });
     const put = await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['wlan0', 'wlan9'] } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -74,7 +74,7 @@ describe('settings', () => {
     assert.equal(unauth.status, 401);
 
     await node.stop();
-    const again = await startTestNode({ dataDir, networkInterfaces: ifaces.table });
+    const again = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0' });
     assert.deepEqual((await again.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' });
     assert.deepEqual((await again.startPairing()).candidate_urls.map(hostOf), ['192.168.1.21']);
     const back = await again.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: null } });
@@ -129,7 +129,8 @@ describe('settings', () => {
 describe('what is advertised', () => {
   test('candidate_urls and /api/node/addresses hold only advertised addresses, and follow the settings at once', async () => {
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20', 'fd00::20', 'fe80::20'], docker0: ['172.17.0.1'], tun0: ['10.8.0.2'] });
-    const node = await startTestNode({ networkInterfaces: ifaces.table });
+    // On every interface: a node bound to one address offers only that one in its pairing URLs.
+    const node = await startTestNode({ networkInterfaces: ifaces.table, host: '0.0.0.0' });
     const start = await node.startPairing();
     assert.deepEqual(start.candidate_urls.map(hostOf), ['192.168.1.20', '10.8.0.2', 'fd00::20']);
     assert.equal(start.url, start.candidate_urls[0]);

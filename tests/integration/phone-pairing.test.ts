@@ -7,6 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
+import { fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
 
@@ -52,7 +53,8 @@ describe('pair/start is for the local desktop UI only', () => {
   });
 
   test('returns a 6-digit PIN, codes, a LAN URL (never loopback) with the fingerprint, and a QR', async () => {
-    const node = await startTestNode();
+    // Listening on every interface: a node bound to loopback only names loopback (pairing-contract.test.ts).
+    const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: fakeInterfaces({ eth0: ['192.168.1.20'] }).table });
     const p = await node.startPairing();
     assert.match(p.pin, /^\d{6}$/);
     assert.match(p.linking_code, /^[A-Z2-7]{4}-[A-Z2-7]{4}$/);
@@ -191,7 +193,6 @@ describe('pair/verify (Noise IKpsk1)', () => {
       ['JSON but an array', '[1,2,3]'],
       ['JSON null', 'null'],
       ['noise as a number', { code: p.code, noise: 12345 }],
-      ['noise not base64url', { code: p.code, noise: '!!!!'.repeat(10) }],
       ['no noise', { code: p.code }],
       ['no code at all', { noise: good }],
       ['the old clear-text PIN field', { code: p.code, pin: p.pin, noise: good }],

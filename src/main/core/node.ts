@@ -243,11 +243,18 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     ...p, paired: mesh.isPaired(p.node_id),
   }));
 
+  // A pairing URL must name an address this node accepts connections on: listening on every interface, any
+  // of them; on chosen addresses (--host, listen 'advertised'), only those bound, else the bound host itself.
+  const listenedOf = (addrs: string[]): string[] => {
+    if (!listenChosen && (listenHost === '0.0.0.0' || listenHost === '::')) return addrs;
+    const bound = addrs.filter((a) => listenHosts.includes(a));
+    return bound.length > 0 ? bound : [...listenHosts];
+  };
   const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
     {
       self: desktopNode, port: () => port, staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
-      advertisedAddresses: ownAddresses,
-      lanAddresses: () => local.lan().map((a) => a.address),
+      advertisedAddresses: () => listenedOf(ownAddresses()),
+      lanAddresses: () => listenedOf(local.lan().map((a) => a.address)),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
     timings, createLogger('pairing'), limits);

@@ -24,7 +24,7 @@ export const NodeIdentityPayload = z.object({
   /** Only desktops listen; phones omit these. */
   port: z.number().int().min(1).max(65535).optional(),
   addresses: z.array(AddressText).max(32).optional(),
-});
+}).strict();
 export type NodeIdentityPayload = z.infer<typeof NodeIdentityPayload>;
 
 export const PairStartRequest = z.object({
@@ -55,7 +55,9 @@ export const NoiseMessageB64 = z.string().regex(/^[A-Za-z0-9_-]{20,}$/, 'noise: 
 export const PairVerifyRequest = z.object({
   code: z.string().min(1).max(64).optional(),
   linking_code: z.string().min(1).max(16).optional(),
-  noise: NoiseMessageB64,
+  // Any string here: text that is not a Noise message (not base64url, wrong length) is the handshake's
+  // refusal, `handshake_failed`, checked once the code is known; the body cap bounds its length.
+  noise: z.string(),
 }).strict().refine((v) => v.code !== undefined || v.linking_code !== undefined, {
   message: 'code or linking_code is required',
 });
