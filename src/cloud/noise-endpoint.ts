@@ -4,7 +4,7 @@
 // cloud closes with 1000. Any failure: one text frame `{"error","message"}` and close 4400 (client's fault) or
 // 4500 (ours).
 import { HandshakeState, NoiseError, type KeyPair } from '../shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE } from '../main/core/crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../server/crypto/node-noise.js';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';

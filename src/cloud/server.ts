@@ -6,7 +6,7 @@ import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits
 import { createCloudApp } from './app.js';
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
 import { cloudKeyDependents, dependsOnKey, resetCloudSecrets, type CloudSecretsResetReport } from './key-dependents.js';
-import { backupsDir, DailyBackup } from '../main/core/db/sqlite-backup.js';
+import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';

@@ -1,9 +1,9 @@
 // Opens (or creates) the cloud's database and applies migrations-cloud/ before anything else touches it,
-// the same way the node opens its own (src/main/core/db/sqlite-file.ts).
+// the same way the node opens its own (src/server/db/sqlite-file.ts).
 import type Database from 'better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { join } from 'node:path';
-import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../main/core/db/sqlite-file.js';
+import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../server/db/sqlite-file.js';
 import * as schema from './schema.js';
 
 export type CloudDb = BetterSQLite3Database<typeof schema>;

@@ -2,7 +2,7 @@
 // It pins the cloud's static key: IK needs it, and an NX answer with another key than the pinned one is an error.
 import WebSocket from 'ws';
 import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, noiseSignature, type CloudNoisePattern, type NoiseSessionPayload } from '../../../shared/cloud/noise-login.js';
 
 export class CloudHandshakeError extends Error {

@@ -6,7 +6,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { appRoot } from '../util/app-root.js';
+import { appRoot } from '../app-root.js';
 import { backupsDir, latestBackup, takeBackup } from './sqlite-backup.js';
 
 export interface OpenSqlite<S extends Record<string, unknown>> {
