@@ -17,6 +17,7 @@ import type { RelayWriter } from './relay-writer.js';
 import { webSocketHandshakeGuard } from '../shared/http/websocket-upgrade.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../shared/http/server-guards.js';
 import type { LogBudget } from '../shared/http/log-budget.js';
+import type { Logger } from './log.js';
 
 const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
 const RefreshBody = z.object({
@@ -46,7 +47,7 @@ export interface CloudAppDeps {
   staticKey: KeyPair;
   directory: KeyDirectory;
   relay: { hub: RelayHub; writer: RelayWriter };
-  log: (msg: string) => void;
+  log: Logger;
   /** Rate-limited lines about client mistakes (a flood of them cannot fill the disk). */
   edgeLog: LogBudget;
 }
@@ -150,7 +151,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
       d.edgeLog.write('client_abort', 'info', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
       return c.json(CLIENT_ABORT_BODY, 400);
     }
-    d.log(`unhandled error on ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
+    d.log.error({ err, path: c.req.path }, `unhandled error on ${c.req.path}`);
     return c.json({ error: 'internal_error', message: 'The cloud hit an unexpected error; it was logged.' }, 500);
   });
   return app;

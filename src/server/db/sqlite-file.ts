@@ -45,7 +45,7 @@ export interface OpenSqliteOptions<S extends Record<string, unknown>> {
   /** The way out the error offers when no backup helps ("move it away to start with an empty database"). */
   whatElse: string;
   /** Where a failed pre-migration backup is reported (it does not stop the migration). */
-  log?: (msg: string, err?: string) => void;
+  log?: (msg: string, err?: unknown) => void;
   now?: () => number;
 }
 
@@ -117,7 +117,7 @@ export function openMigratedSqlite<S extends Record<string, unknown>>(opts: Open
         takeBackup(sqlite, { dir: backupsDir(dirname(opts.file)), base: opts.backupBase, reason: 'pre-migration', ...(opts.now ? { now: opts.now() } : {}) });
       }
     } catch (err) {
-      opts.log?.(`${opts.label}: the backup before migrating failed; migrating anyway`, (err as Error).message);
+      opts.log?.(`${opts.label}: the backup before migrating failed; migrating anyway`, err);
     }
   }
   try {

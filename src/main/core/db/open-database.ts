@@ -24,7 +24,7 @@ export interface OpenDatabaseOptions {
   identityExisted?: boolean;
   /** Start on an empty database even though the identity says there was one (`--new-database`). */
   allowNewDatabase?: boolean;
-  log?: (msg: string, err?: string) => void;
+  log?: (msg: string, err?: unknown) => void;
   now?: () => number;
 }
 
