@@ -43,9 +43,9 @@ function install(): { dir: string; installed: Set<string> } {
 }
 
 const children = new Set<ChildProcess>();
-after(() => {
+after(async () => {
   for (const c of children) c.kill('SIGKILL');
-  cleanupAll();
+  await cleanupAll();
 });
 
 /** Starts the installed bundle; resolves with the URL from its pino "listening on" line. */
