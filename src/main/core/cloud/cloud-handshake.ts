@@ -3,10 +3,11 @@
 import WebSocket from 'ws';
 import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
+import { CloudErrorBody } from '../../../shared/wire/cloud.js';
 import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, noiseSignature, type CloudNoisePattern, type NoiseSessionPayload } from '../../../shared/cloud/noise-login.js';
 
 export class CloudHandshakeError extends Error {
-  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: { error: string; message: string }) {
+  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: CloudErrorBody) {
     super(message);
     this.name = 'CloudHandshakeError';
   }
@@ -72,8 +73,11 @@ export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseS
     ws.on('close', (code, reason) => settle(() => reject(new CloudHandshakeError('noise_handshake_failed', `the cloud closed the handshake (${code} ${reason.toString()})`))));
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
-        let body = { error: 'unknown', message: String(data) };
-        try { body = JSON.parse(String(data)) as typeof body; } catch { /* keep raw */ }
+        // The cloud's one text frame is its {error, message}; anything else is shown as it came.
+        let parsed: unknown;
+        try { parsed = JSON.parse(String(data)); } catch { /* keep raw */ }
+        const known = CloudErrorBody.safeParse(parsed);
+        const body: CloudErrorBody = known.success ? known.data : { error: 'unknown', message: String(data) };
         const pinned = pattern === 'IK';
         return settle(() => reject(new CloudHandshakeError(
           pinned ? 'cloud_key_changed' : 'noise_handshake_failed',
