@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, tempDir } from '../helpers/test-node.js';
@@ -105,5 +105,27 @@ describe('standalone cloud bundle (out/cloud)', () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     children.delete(child);
+  });
+
+  it('a start that fails logs the error with its stack as one JSON line and exits 1', async () => {
+    const { dir } = install();
+    const dataDir = join(dir, '..', 'damaged');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'cloud.db'), 'not a database');
+    const child = spawn(process.execPath, ['--preserve-symlinks', join(dir, 'server.mjs'), 'serve', '--data-dir', dataDir, '--port', '0'], {
+      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: dataDir },
+    });
+    children.add(child);
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+    child.stderr!.resume();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    children.delete(child);
+    assert.equal(code, 1);
+    const entries = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string; stack: string } });
+    const fatal = entries.find((e) => e.level === 60);
+    assert.ok(fatal?.err, `a fatal line with err: ${stdout}`);
+    assert.match(fatal.err.message, /is not a SQLite database/);
+    assert.match(fatal.err.stack, /\n\s+at /, 'the stack, not only the message');
   });
 });
