@@ -1,5 +1,6 @@
-// One build for three targets. main/ holds three entries: the Electron shell (index), the headless node
-// (headless), which share the core, and the reference cloud (cloud); the renderer builds the desktop UI and the phone pairing page.
+// The node's build. main/ holds two entries: the Electron shell (index) and the headless node (headless), which
+// share the core; the renderer builds the desktop UI and the phone pairing page. The reference cloud is not
+// here: it is a plain Node server, built alone by `npm run build:cloud` (scripts/build-cloud.mjs).
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 
@@ -12,8 +13,6 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
           headless: resolve(__dirname, 'src/main/headless.ts'),
-          // The reference cloud (src/cloud) ships in the same build, so `npm run cloud` needs no dev tools.
-          cloud: resolve(__dirname, 'src/cloud/main.ts'),
         },
       },
     },

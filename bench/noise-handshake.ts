@@ -6,7 +6,7 @@
 // Run: node --import tsx bench/noise-handshake.ts [--seconds 0.4]   (seconds per measurement round)
 import { parseArgs } from 'node:util';
 import { DH_25519, HandshakeState, type DhFunction, type NoiseSuite } from '../src/shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE, NODE_X25519 } from '../src/main/core/crypto/node-noise.js';
+import { NODE_NOISE_SUITE, NODE_X25519 } from '../src/server/crypto/node-noise.js';
 import { startPairingInitiator, acceptPairing } from '../src/shared/auth/pairing-handshake.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.4' } } });

@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     // ---- (b) full pairing round trip against a real node ------------------------------------------------
     const { pairWithNode } = await import('../src/shared/client/pairing-client.js');
     const { makePhone } = await import('../tests/helpers/test-node.js');
-    const { NODE_NOISE_SUITE } = await import('../src/main/core/crypto/node-noise.js');
+    const { NODE_NOISE_SUITE } = await import('../src/server/crypto/node-noise.js');
     // The bench pairs thousands of times from one address: lift the per-address pairing rate limits.
     const node = await startNode({
       dataDir: tmp(), port: 0, host: '127.0.0.1', mdns: false,

@@ -58,7 +58,7 @@ const PROF = values.prof ? ['--cpu-prof', '--cpu-prof-dir', values.prof] : [];
 // ---- the real relay: cloud + two headless nodes ---------------------------------------------------------------
 
 async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<Path> {
-  const cloud = spawnNode('cloud', [...PROF, join(build, 'out/main/cloud.js'), 'serve', '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1'], { cwd: build });
+  const cloud = spawnNode('cloud', [...PROF, join(build, 'out/cloud/server.mjs'), 'serve', '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1'], { cwd: build });
   const cloudUrl = (await cloud.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1]!;
   const [A, B] = await Promise.all([startNodeProc(build, 'node-A', { nodeArgs: PROF }), startNodeProc(build, 'node-B', { nodeArgs: PROF })]);
   const a = await pairBenchPhone(A, phoneA, values.undici);

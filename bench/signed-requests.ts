@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startNode } from '../src/main/core/node.js';
-import { NODE_NOISE_SUITE, NODE_SHA256 } from '../src/main/core/crypto/node-noise.js';
+import { NODE_NOISE_SUITE, NODE_SHA256 } from '../src/server/crypto/node-noise.js';
 import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { DeviceClient } from '../src/shared/client/device-client.js';
 import { makePhone } from '../tests/helpers/test-node.js';

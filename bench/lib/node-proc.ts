@@ -5,7 +5,7 @@
 // up to the bench that pairs and links them.
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { NODE_NOISE_SUITE, NODE_SHA256 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_NOISE_SUITE, NODE_SHA256 } from '../../src/server/crypto/node-noise.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import type { Phone } from '../../tests/helpers/test-node.js';

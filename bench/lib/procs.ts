@@ -26,16 +26,16 @@ export function tempDir(prefix = 'salita-bench-'): string {
 }
 
 /**
- * A private copy of `out/main` (+ package.json, migrations, a node_modules link): `npm run build` elsewhere
- * (other work in the same checkout) rewrites out/ with new chunk names, which would break a child halfway.
+ * A private copy of `out/main` and `out/cloud` (+ package.json, migrations, a node_modules link): `npm run build`
+ * elsewhere (other work in the same checkout) rewrites out/ with new chunk names, which would break a child halfway.
  */
 export function snapshotBuild(): string {
-  const out = join(REPO, 'out', 'main');
-  if (!existsSync(join(out, 'headless.js'))) throw new Error('out/main/headless.js is missing: run `npm run build` first');
+  const out = join(REPO, 'out');
+  if (!existsSync(join(out, 'main', 'headless.js'))) throw new Error('out/main/headless.js is missing: run `npm run build` first');
   const root = tempDir('salita-bench-build-');
   for (let attempt = 0; ; attempt++) {
     try {
-      cpSync(out, join(root, 'out', 'main'), { recursive: true });
+      for (const part of ['main', 'cloud']) if (existsSync(join(out, part))) cpSync(join(out, part), join(root, 'out', part), { recursive: true });
       break;
     } catch (err) {
       if (attempt >= 5) throw err; // a build was rewriting out/ right then: try again shortly

@@ -7,7 +7,7 @@
 //   -> {type:'close'}  <- {type:'closed'}
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { NODE_SHA256 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_SHA256 } from '../../src/server/crypto/node-noise.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 
 interface OpenCmd { type: 'open'; base: string; devices: { sessionId: string; secret: string }[]; perDevice: number; total?: number; concurrency: number }

@@ -10,6 +10,10 @@ import { CloudError } from './errors.js';
 import { noiseSocket } from './noise-endpoint.js';
 import type { Telemetry } from './telemetry.js';
 import { PublishKeysRequest, type DirectoryResponse, type PublishKeysResponse } from '../shared/wire/relay.js';
+import {
+  ChallengeRequest, CLOUD_ERROR_HEADER, RefreshRequest, VerifyRequest,
+  type ChallengeResponse, type CloudErrorReply, type HealthResponse, type LogoutResponse, type MeResponse, type NoiseSessionResponse,
+} from '../shared/wire/cloud.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
@@ -17,20 +21,8 @@ import type { RelayWriter } from './relay-writer.js';
 import { webSocketHandshakeGuard } from '../shared/http/websocket-upgrade.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../shared/http/server-guards.js';
 import type { LogBudget } from '../shared/http/log-budget.js';
+import type { Logger } from './log.js';
 
-const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
-const RefreshBody = z.object({
-  noise_session_id: z.string().min(1).max(100),
-  noise_signature: z.string().min(1).max(100),
-  last_handshake_at: z.string().min(1).max(64),
-});
-const VerifyBody = z.object({
-  challenge_id: z.string().min(1).max(100),
-  code: z.string().regex(/^\d{6}$/, 'code must be 6 digits'),
-  noise_session_id: z.string().min(1).max(100).optional(),
-  noise_signature: z.string().min(1).max(100).optional(),
-  last_handshake_at: z.string().min(1).max(64).optional(),
-});
 
 async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   let raw: unknown;
@@ -46,7 +38,7 @@ export interface CloudAppDeps {
   staticKey: KeyPair;
   directory: KeyDirectory;
   relay: { hub: RelayHub; writer: RelayWriter };
-  log: (msg: string) => void;
+  log: Logger;
   /** Rate-limited lines about client mistakes (a flood of them cannot fill the disk). */
   edgeLog: LogBudget;
 }
@@ -84,7 +76,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     ok: true,
     cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
     flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
-  }));
+  } satisfies HealthResponse));
 
   app.get('/metrics', async (c) => {
     c.header('content-type', d.telemetry.contentType);
@@ -94,33 +86,33 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.get('/v1/noise', admitted, webSocketHandshakeGuard(), upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
 
   app.post('/api/auth/challenge', admitted, async (c) => {
-    const body = await readBody(c, ChallengeBody);
+    const body = await readBody(c, ChallengeRequest);
     const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id, sourceAddress(c));
-    return c.json({ challenge_id: challengeId, expires_at: expiresAt });
+    return c.json({ challenge_id: challengeId, expires_at: expiresAt } satisfies ChallengeResponse);
   });
 
   app.post('/api/auth/verify', admitted, async (c) => {
-    const body = await readBody(c, VerifyBody);
+    const body = await readBody(c, VerifyRequest);
     const r = d.auth.verify(body, sourceAddress(c));
-    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
+    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } } satisfies NoiseSessionResponse);
   });
 
   // A fresh token for a node holding a valid one and proving its key again with IK (docs/cloud.md §4).
   app.post('/api/auth/refresh', authed, async (c) => {
-    const body = await readBody(c, RefreshBody);
+    const body = await readBody(c, RefreshRequest);
     const r = d.auth.refresh(c.get('token'), body);
-    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } });
+    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } } satisfies NoiseSessionResponse);
   });
 
   app.post('/api/auth/logout', authed, (c) => {
     d.auth.revokeToken(c.get('token'));
     d.relay.hub.closeToken(c.get('token'), 'token_revoked');
-    return c.json({ ok: true });
+    return c.json({ ok: true } satisfies LogoutResponse);
   });
 
   app.get('/api/me', authed, (c) => {
     const p = c.get('principal');
-    return c.json({ device_id: p.deviceId, noise_session_id: p.noiseSessionId, expires_at: p.expiresAt });
+    return c.json({ device_id: p.deviceId, noise_session_id: p.noiseSessionId, expires_at: p.expiresAt } satisfies MeResponse);
   });
 
   // The key directory: the caller (one node) replaces its own set; everyone logged in reads all of it.
@@ -136,12 +128,12 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
   app.get('/v1/relay', authed, webSocketHandshakeGuard(), upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })));
 
-  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404));
   app.onError((err, c) => {
     if (err instanceof CloudError) {
       // A refused WebSocket upgrade loses its body on the way out (@hono/node-server writes status + headers
       // only), so the stable code also travels as a header.
-      c.header('x-cloud-error', err.code);
+      c.header(CLOUD_ERROR_HEADER, err.code);
       if (err.retryAfterSec !== undefined) c.header('retry-after', String(err.retryAfterSec));
       return c.json(err.body(), err.status);
     }
@@ -150,8 +142,8 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
       d.edgeLog.write('client_abort', 'info', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
       return c.json(CLIENT_ABORT_BODY, 400);
     }
-    d.log(`unhandled error on ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
-    return c.json({ error: 'internal_error', message: 'The cloud hit an unexpected error; it was logged.' }, 500);
+    d.log.error({ err, path: c.req.path }, `unhandled error on ${c.req.path}`);
+    return c.json({ error: 'internal_error', message: 'The cloud hit an unexpected error; it was logged.' } satisfies CloudErrorReply, 500);
   });
   return app;
 }

@@ -1,13 +1,9 @@
 // Client-facing failures of the cloud: a status, a stable code and plain words -> JSON `{error, message}`.
+// The codes are the shared contract (src/shared/wire/cloud.ts), so the node reads the same list.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { CloudErrorCode, CloudErrorReply } from '../shared/wire/cloud.js';
 
-export type CloudErrorCode =
-  | 'invalid_request' | 'not_found' | 'internal_error'
-  | 'challenge_not_found' | 'otp_invalid' | 'otp_expired' | 'otp_used' | 'otp_attempts_exceeded'
-  | 'noise_handshake' | 'noise_signature_invalid' | 'device_mismatch'
-  | 'token_missing' | 'token_invalid' | 'token_expired' | 'token_revoked'
-  | 'device_id_taken'
-  | 'too_many_attempts' | 'noise_key_unproven';
+export type { CloudErrorCode };
 
 export class CloudError extends Error {
   /** retryAfterSec: for a 429, when to try again (also sent as the Retry-After header). */
@@ -16,7 +12,7 @@ export class CloudError extends Error {
     this.name = 'CloudError';
   }
 
-  body(): { error: CloudErrorCode; message: string; retry_after?: number } {
+  body(): CloudErrorReply {
     return { error: this.code, message: this.message, ...(this.retryAfterSec !== undefined ? { retry_after: this.retryAfterSec } : {}) };
   }
 }

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
 import { openCloudDatabase } from './db/open.js';
 import { LogOtpSender } from './otp-sender.js';
+import { createCloudLogger } from './log.js';
 import { startCloud } from './server.js';
 import { Telemetry } from './telemetry.js';
 
@@ -54,9 +55,14 @@ async function main(argv: string[]): Promise<number> {
   const port = Number(values.port ?? process.env.SALITA_CLOUD_PORT ?? DEFAULT_CLOUD_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`bad port ${values.port}`); return 2; }
   // --reset-secrets: cloud.key was lost; revoke every token instead of refusing to start (startCloud says what it revoked).
-  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true, resetSecrets: values['reset-secrets'] === true });
-  console.log(`[salita-cloud] listening on ${cloud.url} (data dir ${dataDir}); static key ${Buffer.from(cloud.publicKey).toString('base64url')}`);
-  const stop = () => { void cloud.stop().then(() => process.exit(0)); };
+  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true, resetSecrets: values['reset-secrets'] === true, logger });
+  const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
+  // Tests, the bench and operators read the URL from this line's msg.
+  logger.info({ url: cloud.url, dataDir, staticKey }, `listening on ${cloud.url} (data dir ${dataDir}); static key ${staticKey}`);
+  const stop = () => {
+    logger.info('stopping');
+    void cloud.stop().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'stop failed'); process.exit(1); });
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return -1;
@@ -68,7 +74,11 @@ function dataDirEnsured(dir: string): string {
   return dir;
 }
 
+const logger = createCloudLogger();
+
 main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exit(code); }, (err: unknown) => {
+  // The message alone says what to do (a damaged database, a missing key); the stack is in the JSON line.
+  logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
   console.error(`[salita-cloud] ${(err as Error).message}`);
   process.exit(1);
 });

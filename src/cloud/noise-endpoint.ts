@@ -4,11 +4,12 @@
 // cloud closes with 1000. Any failure: one text frame `{"error","message"}` and close 4400 (client's fault) or
 // 4500 (ours).
 import { HandshakeState, NoiseError, type KeyPair } from '../shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE } from '../main/core/crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../server/crypto/node-noise.js';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
 import type { Telemetry } from './telemetry.js';
+import type { Logger } from './log.js';
 import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload } from '../shared/cloud/noise-login.js';
 
 export { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload };
@@ -21,7 +22,7 @@ export const NOISE_CLOSE_TOO_MANY = 4429;
 const FIRST_MESSAGE_TIMEOUT_MS = 15_000;
 
 
-export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyPair; auth: AuthService; telemetry: Telemetry; log: (msg: string) => void }): WSEvents {
+export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyPair; auth: AuthService; telemetry: Telemetry; log: Logger }): WSEvents {
   const pattern = (opts.pattern ?? 'NX').toUpperCase();
   let done = false;
   let timer: NodeJS.Timeout | undefined;
@@ -75,7 +76,7 @@ export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyP
         } else if (err instanceof NoiseError) {
           fail(ws, NOISE_CLOSE_CLIENT_ERROR, 'noise_handshake_failed', `${p} handshake failed (${err.code}): ${err.message}` + (p === 'IK' && err.code === 'decrypt_failed' ? ' (was the cloud\'s static key you pinned replaced?)' : ''));
         } else {
-          opts.log(`noise handshake: unexpected error: ${(err as Error).stack ?? String(err)}`);
+          opts.log.error({ err }, 'noise handshake: unexpected error');
           fail(ws, NOISE_CLOSE_SERVER_ERROR, 'internal_error', 'unexpected error');
         }
       }

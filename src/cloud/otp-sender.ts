@@ -15,7 +15,7 @@ export class LogOtpSender implements OtpSender {
   constructor(private readonly log: (line: string) => void = (line) => console.log(line)) {}
 
   send(msg: OtpMessage): void {
-    this.log(`[salita-cloud] one-time code for device ${msg.deviceId}: ${msg.code} (challenge ${msg.challengeId}, expires ${msg.expiresAt})`);
+    this.log(`one-time code for device ${msg.deviceId}: ${msg.code} (challenge ${msg.challengeId}, expires ${msg.expiresAt})`);
   }
 }
 

@@ -3,6 +3,7 @@
 // old TCP connection to time out). Delivery is a cursor over the node's queue with at most RELAY_WINDOW rows
 // sent and not acked; a new socket starts from the oldest unacked row, so nothing is lost with a dropped one.
 import type { WSContext } from 'hono/ws';
+import type { Logger } from './log.js';
 import { RELAY_WINDOW } from '../shared/wire/relay.js';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
@@ -35,7 +36,7 @@ export class RelayLink {
   private readonly socket: Corkable | undefined;
   private corked = false;
 
-  constructor(readonly node: string, readonly token: string, private readonly ws: WSContext, private readonly store: RelayStore, private readonly log: (m: string) => void) {
+  constructor(readonly node: string, readonly token: string, private readonly ws: WSContext, private readonly store: RelayStore, private readonly log: Logger) {
     this.socket = corkable((ws.raw as { _socket?: unknown } | undefined)?._socket);
   }
 
@@ -51,7 +52,7 @@ export class RelayLink {
       this.socket.cork();
       process.nextTick(() => { this.corked = false; this.socket!.uncork(); });
     }
-    try { this.ws.send(frame); } catch (err) { this.log(`relay: send to ${this.node} failed: ${(err as Error).message}`); }
+    try { this.ws.send(frame); } catch (err) { this.log.warn({ err, node: this.node }, `relay: send to ${this.node} failed`); }
   }
 
   close(code: number, reason: string): void {
@@ -75,7 +76,7 @@ export class RelayLink {
       }
     } catch (err) {
       // Runs from timers too, where a throw would end the process; the next socket starts over from the oldest.
-      this.log(`relay: reading the queue of ${this.node} failed: ${(err as Error).stack ?? String(err)}`);
+      this.log.error({ err, node: this.node }, `relay: reading the queue of ${this.node} failed`);
       this.close(RELAY_CLOSE.internal, 'internal_error');
     }
   }
@@ -95,9 +96,9 @@ export class RelayHub {
   private readonly links = new Map<string, RelayLink>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly store: RelayStore, private readonly auth: AuthService, private readonly log: (m: string) => void, tokenRecheckMs = TOKEN_RECHECK_MS) {
+  constructor(private readonly store: RelayStore, private readonly auth: AuthService, private readonly log: Logger, tokenRecheckMs = TOKEN_RECHECK_MS) {
     // A timer must not take the process down (a locked or failing database): log it; the next tick retries.
-    this.timer = setInterval(() => { try { this.recheckTokens(); } catch (err) { this.log(`relay: token recheck failed: ${(err as Error).message}`); } }, tokenRecheckMs);
+    this.timer = setInterval(() => { try { this.recheckTokens(); } catch (err) { this.log.error({ err }, 'relay: token recheck failed'); } }, tokenRecheckMs);
     this.timer.unref();
   }
 
@@ -153,7 +154,7 @@ export class RelayHub {
 
   /** The store failed under a socket: close it; the node reconnects and resends what was not accepted. */
   fail(link: RelayLink, err: unknown): void {
-    this.log(`relay: storage error for ${link.node}: ${(err as Error).stack ?? String(err)}`);
+    this.log.error({ err, node: link.node }, `relay: storage error for ${link.node}`);
     link.close(RELAY_CLOSE.internal, 'internal_error');
   }
 

@@ -6,7 +6,7 @@ import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits
 import { createCloudApp } from './app.js';
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
 import { cloudKeyDependents, dependsOnKey, resetCloudSecrets, type CloudSecretsResetReport } from './key-dependents.js';
-import { backupsDir, DailyBackup } from '../main/core/db/sqlite-backup.js';
+import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
@@ -17,6 +17,7 @@ import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
 import { RelayStore } from './relay-store.js';
 import { RelayWriter } from './relay-writer.js';
 import { Telemetry } from './telemetry.js';
+import { createCloudLogger, type Logger } from './log.js';
 import { LogBudget } from '../shared/http/log-budget.js';
 import { guardServer } from '../shared/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../shared/http/websocket-upgrade.js';
@@ -31,6 +32,9 @@ export interface CloudOptions {
   timings?: Partial<AuthTimings>;
   /** Login rate limits, lockout and table caps (default DEFAULT_AUTH_LIMITS). */
   limits?: Partial<AuthLimits>;
+  /** Where the cloud logs (default: a pino logger on stdout, createCloudLogger()). */
+  logger?: Logger;
+  /** Tests: each log line's message (with an error's stack) goes here instead of stdout. */
   log?: (msg: string) => void;
   /** Process metrics (CPU, memory, event loop) in /metrics too; off in tests. */
   defaultMetrics?: boolean;
@@ -69,10 +73,10 @@ export interface RunningCloud {
 export const WS_MAX_PAYLOAD = 4 * MAX_RELAY_FRAME_BYTES;
 
 export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
-  const log = opts.log ?? ((m: string) => console.log(`[salita-cloud] ${m}`));
+  const log = opts.logger ?? createCloudLogger(opts.log ? { lines: opts.log } : {});
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const database = openCloudDatabase(opts.dataDir, { log: (m, err) => log(`${m}${err ? `: ${err}` : ''}`), ...(opts.backupClock ? { now: opts.backupClock } : {}) });
+  const database = openCloudDatabase(opts.dataDir, { log: (m, err) => log.warn({ err }, m), ...(opts.backupClock ? { now: opts.backupClock } : {}) });
   let staticKey: ReturnType<typeof loadOrCreateStaticKey>;
   let secretsReset: CloudSecretsResetReport | undefined;
   try {
@@ -85,7 +89,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     // operator asked for it (a key that may have leaked).
     if (opts.resetSecrets) {
       secretsReset = resetCloudSecrets(database.sqlite);
-      log(`--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
+      log.warn(`--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
         `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`);
     }
   } catch (err) {
@@ -93,8 +97,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     throw err;
   }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
-  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender(log), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
-  const pruneLogins = () => { try { auth.prune(); } catch (err) { log(`auth: prune failed: ${(err as Error).message}`); } };
+  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender((line) => log.info(line)), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
+  const pruneLogins = () => { try { auth.prune(); } catch (err) { log.error({ err }, 'auth: prune failed'); } };
   pruneLogins();
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
@@ -104,19 +108,19 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
-  const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log(`relay: prune failed: ${(err as Error).message}`); } }, 12 * 60 * 60_000);
+  const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log.error({ err }, 'relay: prune failed'); } }, 12 * 60 * 60_000);
   prune.unref();
   const dailyBackup = new DailyBackup({
     sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: CLOUD_DATABASE_BACKUP_BASE,
-    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (m, err) => log(`${m}: ${err ?? ''}`),
+    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (m, err) => log.error({ err }, m),
   });
   dailyBackup.tick();
   // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
   const backupTimer = setInterval(() => dailyBackup.tick(), 60 * 60_000);
   backupTimer.unref();
   const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
-  // The cloud's log has no levels: client mistakes are written (rate-limited) only at info and above.
-  const edgeLog = new LogBudget((level, msg, fields) => { if (level !== 'debug') log(`${msg} ${JSON.stringify(fields ?? {})}`); });
+  // Client mistakes are written rate-limited, at the level LogBudget gives them.
+  const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
   const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;

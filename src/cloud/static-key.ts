@@ -3,7 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyPair } from '../shared/crypto/noise/index.js';
-import { NODE_X25519 } from '../main/core/crypto/node-noise.js';
+import { NODE_X25519 } from '../server/crypto/node-noise.js';
 
 export const CLOUD_KEY_FILE = 'cloud.key';
 

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
-import { backupsDir, listBackups } from '../../src/main/core/db/sqlite-backup.js';
+import { backupsDir, listBackups } from '../../src/server/db/sqlite-backup.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 
 const dirs: string[] = [];

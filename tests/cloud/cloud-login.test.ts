@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { cloudHandshake, cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from '../../src/main/core/cloud/cloud-handshake.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { cloudHandshake, cloudHandshakeWithPin, type CloudNoiseSession } from '../../src/main/core/cloud/cloud-handshake.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { startCloud, type CloudOptions, type RunningCloud } from '../../src/cloud/server.js';

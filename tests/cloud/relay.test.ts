@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { RELAY_CLOSE } from '../../src/cloud/relay-hub.js';

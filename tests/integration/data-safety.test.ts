@@ -8,8 +8,8 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, sta
 import { join } from 'node:path';
 import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 import { startNode } from '../../src/main/core/node.js';
-import { backupsDir, DailyBackup, listBackups } from '../../src/main/core/db/sqlite-backup.js';
-import { openMigratedSqlite } from '../../src/main/core/db/sqlite-file.js';
+import { backupsDir, DailyBackup, listBackups } from '../../src/server/db/sqlite-backup.js';
+import { openMigratedSqlite } from '../../src/server/db/sqlite-file.js';
 import * as schema from '../../src/main/core/db/schema.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 

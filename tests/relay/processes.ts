@@ -1,4 +1,4 @@
-// Real processes for the relay tests: the built cloud (out/main/cloud.js) and built headless nodes
+// Real processes for the relay tests: the built cloud (out/cloud/server.mjs) and built headless nodes
 // (out/main/headless.js), each on a loopback port with its own data dir, so a test can stop, SIGKILL and restart
 // them like a person's machines. Everything started here is killed when the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +15,7 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
 
 export function requireBuild(): void {
-  for (const f of ['out/main/cloud.js', 'out/main/headless.js']) {
+  for (const f of ['out/cloud/server.mjs', 'out/main/headless.js']) {
     if (!existsSync(root + f)) throw new Error(`${f} is missing: run \`npm run build\` first (npm test does)`);
   }
 }
@@ -108,7 +108,7 @@ export interface CloudProcess {
 
 export async function startCloudProcess(opts: { dataDir?: string; port?: number } = {}): Promise<CloudProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-cloud-');
-  const child = spawn(process.execPath, ['out/main/cloud.js', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = new Proc('cloud', child);
   const m = await proc.waitLine(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
   return {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HandshakeState, isSupportedProtocol, type CipherState, type NoiseSuite } from '../../src/shared/crypto/noise/index.js';
-import { NODE_CHACHAPOLY, NODE_SHA256, NODE_X25519 } from '../../src/main/core/crypto/node-noise.js';
+import { NODE_CHACHAPOLY, NODE_SHA256, NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 
 // Vendored from ../shared/vectors/noise (public domain, see its README) so a clean clone can run it.
 const VECTORS = fileURLToPath(new URL('../vectors/noise/cacophony.json', import.meta.url));

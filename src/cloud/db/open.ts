@@ -1,9 +1,11 @@
 // Opens (or creates) the cloud's database and applies migrations-cloud/ before anything else touches it,
-// the same way the node opens its own (src/main/core/db/sqlite-file.ts).
+// the same way the node opens its own (src/server/db/sqlite-file.ts).
 import type Database from 'better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { join } from 'node:path';
-import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../main/core/db/sqlite-file.js';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../server/db/sqlite-file.js';
 import * as schema from './schema.js';
 
 export type CloudDb = BetterSQLite3Database<typeof schema>;
@@ -19,15 +21,23 @@ export function sqliteOf(db: CloudDb): Database.Database {
   return client;
 }
 
-/** migrations-cloud/ ships next to package.json; SALITA_CLOUD_MIGRATIONS_DIR overrides it. */
+export const CLOUD_MIGRATIONS = 'migrations-cloud';
+
+/**
+ * SALITA_CLOUD_MIGRATIONS_DIR if set; else migrations-cloud/ next to the running module, where the standalone
+ * bundle (out/cloud/server.mjs, `npm run build:cloud`) carries its copy, so an installed bundle needs no
+ * checkout around it; else migrations-cloud/ next to package.json (from src/ in tests).
+ */
 export function cloudMigrationsDir(): string {
-  return findMigrations('migrations-cloud', 'SALITA_CLOUD_MIGRATIONS_DIR', 'cloud');
+  const beside = join(dirname(fileURLToPath(import.meta.url)), CLOUD_MIGRATIONS);
+  if (process.env.SALITA_CLOUD_MIGRATIONS_DIR === undefined && existsSync(join(beside, 'meta', '_journal.json'))) return beside;
+  return findMigrations(CLOUD_MIGRATIONS, 'SALITA_CLOUD_MIGRATIONS_DIR', 'cloud');
 }
 
 /** Backup files of this database are `backups/cloud-<time>-<reason>.db` in the data dir. */
 export const CLOUD_DATABASE_BACKUP_BASE = 'cloud';
 
-export function openCloudDatabase(dataDir: string, opts: { log?: (msg: string, err?: string) => void; now?: () => number } = {}): OpenSqlite<typeof schema> {
+export function openCloudDatabase(dataDir: string, opts: { log?: (msg: string, err?: unknown) => void; now?: () => number } = {}): OpenSqlite<typeof schema> {
   const opened = openMigratedSqlite({
     file: join(dataDir, CLOUD_DATABASE_FILE), schema, migrationsFolder: cloudMigrationsDir(), label: 'cloud database',
     backupBase: CLOUD_DATABASE_BACKUP_BASE,

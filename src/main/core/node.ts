@@ -20,7 +20,7 @@ import { CloudTransport } from './routing/cloud-transport.js';
 import { Router } from './routing/router.js';
 import type { SecretBox } from './secrets/secret-box.js';
 import { openCheckedSecretBox, type SecretsResetReport } from './secrets/sealed-secrets.js';
-import { backupsDir, DailyBackup } from './db/sqlite-backup.js';
+import { backupsDir, DailyBackup } from '../../server/db/sqlite-backup.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
@@ -36,7 +36,7 @@ import { checkReachability, firewallHints, listenAddresses } from './net/diagnos
 import { NoticeBoard } from './events/notices.js';
 import { SettingsStore } from './settings/settings-store.js';
 import { PairingService } from './pairing/pairing-service.js';
-import { appRoot, appVersion } from './util/app-root.js';
+import { appRoot, appVersion } from '../../server/app-root.js';
 import { normalizeFingerprint } from '../../shared/fingerprint.js';
 import { HomeDeviceRepository } from './db/home-device-repository.js';
 import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';

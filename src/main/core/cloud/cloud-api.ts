@@ -1,7 +1,14 @@
 // The cloud's REST calls the link makes (docs/cloud.md): login challenge/verify/logout and the key directory.
 // Every failure becomes a CloudCallError: `unreachable` (no HTTP answer) or `rejected` (the cloud's own
 // {error, message}, with its status).
+// The bodies are the shared contract (src/shared/wire/cloud.ts, relay.ts): the cloud's routes build them, this
+// client parses them with the same schemas.
+import type { z } from 'zod';
 import { DirectoryResponse, PublishKeysResponse, type DirectoryDevice, type DirectoryEntry, type PublishKeysRequest, type PublishRefusal } from '../../../shared/wire/relay.js';
+import {
+  ChallengeResponse, CLOUD_ERROR_HEADER, CloudErrorBody, NoiseSessionResponse,
+  type ChallengeRequest, type RefreshRequest, type VerifyRequest,
+} from '../../../shared/wire/cloud.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -39,34 +46,43 @@ async function call(base: string, path: string, init: { method: string; body?: u
   let body: unknown;
   try { body = text ? JSON.parse(text) : undefined; } catch { body = undefined; }
   if (!res.ok) {
-    const b = (body ?? {}) as { error?: unknown; message?: unknown };
-    const code = typeof b.error === 'string' ? b.error : res.headers.get('x-cloud-error') ?? `http_${res.status}`;
-    const message = typeof b.message === 'string' ? b.message : `the cloud answered ${res.status}`;
+    // A proxy in front of the cloud may answer with its own page: then the header or the status is all we have.
+    const b = CloudErrorBody.partial().safeParse(body ?? {});
+    const code = (b.success ? b.data.error : undefined) ?? res.headers.get(CLOUD_ERROR_HEADER) ?? `http_${res.status}`;
+    const message = (b.success ? b.data.message : undefined) ?? `the cloud answered ${res.status}`;
     throw new CloudCallError('rejected', res.status, code, message);
   }
   if (body === undefined) throw new CloudCallError('rejected', res.status, 'bad_response', `${base}${path} did not answer JSON; is this a Salita cloud?`);
   return body;
 }
 
-const str = (v: unknown, what: string): string => {
-  if (typeof v !== 'string' || v.length === 0) throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's answer lacks ${what}`);
-  return v;
-};
-
-export async function requestChallenge(base: string, deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
-  const b = await call(base, '/api/auth/challenge', { method: 'POST', body: { device_id: deviceId } }) as Record<string, unknown>;
-  return { challengeId: str(b.challenge_id, 'challenge_id'), expiresAt: str(b.expires_at, 'expires_at') };
+/** A 2xx answer in the shape `schema` says, or a bad_response naming what is wrong with it. */
+function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's answer to ${what} is malformed: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid'}`);
+  }
+  return parsed.data;
 }
 
-export async function verifyCode(base: string, body: { challenge_id: string; code: string; noise_session_id: string; noise_signature: string; last_handshake_at: string }): Promise<{ token: string; expiresAt: string }> {
-  const b = await call(base, '/api/auth/verify', { method: 'POST', body }) as { noise_session?: Record<string, unknown> };
-  return { token: str(b.noise_session?.token, 'noise_session.token'), expiresAt: str(b.noise_session?.expires_at, 'noise_session.expires_at') };
+export async function requestChallenge(base: string, deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
+  const b = answer(ChallengeResponse, await call(base, '/api/auth/challenge', { method: 'POST', body: { device_id: deviceId } satisfies ChallengeRequest }), 'a login challenge');
+  return { challengeId: b.challenge_id, expiresAt: b.expires_at };
+}
+
+/** The node always logs in with a Noise proof, so its verify carries all of it. */
+export type NoiseVerifyRequest = Required<VerifyRequest>;
+
+export async function verifyCode(base: string, body: NoiseVerifyRequest): Promise<{ token: string; expiresAt: string }> {
+  const b = answer(NoiseSessionResponse, await call(base, '/api/auth/verify', { method: 'POST', body }), 'a login code');
+  return { token: b.noise_session.token, expiresAt: b.noise_session.expires_at };
 }
 
 /** POST /api/auth/refresh: a new token for a valid one plus a fresh IK handshake (no one-time code). */
-export async function refreshToken(base: string, token: string, proof: { noise_session_id: string; noise_signature: string; last_handshake_at: string }): Promise<{ token: string; expiresAt: string }> {
-  const b = await call(base, '/api/auth/refresh', { method: 'POST', token, body: proof }) as { noise_session?: Record<string, unknown> };
-  return { token: str(b.noise_session?.token, 'noise_session.token'), expiresAt: str(b.noise_session?.expires_at, 'noise_session.expires_at') };
+export async function refreshToken(base: string, token: string, proof: RefreshRequest): Promise<{ token: string; expiresAt: string }> {
+  const b = answer(NoiseSessionResponse, await call(base, '/api/auth/refresh', { method: 'POST', token, body: proof }), 'a token refresh');
+  return { token: b.noise_session.token, expiresAt: b.noise_session.expires_at };
 }
 
 export async function logoutToken(base: string, token: string): Promise<void> {
@@ -75,15 +91,11 @@ export async function logoutToken(base: string, token: string): Promise<void> {
 
 /** One PUT /api/keys (a whole set, or one page with `range`); the devices the cloud refused come back one by one. */
 export async function publishKeys(base: string, token: string, devices: DirectoryDevice[], range?: PublishKeysRequest['range']): Promise<PublishRefusal[]> {
-  const body = await call(base, '/api/keys', { method: 'PUT', token, body: range ? { devices, range } : { devices } });
-  // A cloud from before per-device refusals answers {devices} alone: nothing was refused.
-  const parsed = PublishKeysResponse.safeParse(body);
-  if (!parsed.success) throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's answer to publishing keys is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  return parsed.data.refused;
+  const body: PublishKeysRequest = range ? { devices, range } : { devices };
+  // A cloud from before per-device refusals answers {devices} alone: nothing was refused (the schema's default).
+  return answer(PublishKeysResponse, await call(base, '/api/keys', { method: 'PUT', token, body }), 'publishing keys').refused;
 }
 
 export async function fetchDirectory(base: string, token: string): Promise<DirectoryEntry[]> {
-  const parsed = DirectoryResponse.safeParse(await call(base, '/api/keys', { method: 'GET', token }));
-  if (!parsed.success) throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's key directory is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  return parsed.data.devices;
+  return answer(DirectoryResponse, await call(base, '/api/keys', { method: 'GET', token }), 'a key directory read').devices;
 }

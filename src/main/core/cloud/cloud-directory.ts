@@ -15,7 +15,7 @@ import { refusesToken } from './cloud-session.js';
 export type UnpublishedDevice = CloudLinkView['unpublished'][number];
 
 /** What the desktop UI shows for a device the cloud would not publish. */
-function refusalText(name: string, kind: string, code: string): string {
+function refusalText(name: string, kind: string, code: PublishRefusal['error']): string {
   const what = `${kind === 'phone' ? 'Phone' : 'Desktop'} "${name}"`;
   if (code === 'device_id_taken') return `${what} could not be published: its id is already used by another node.`;
   if (code === 'device_limit_reached') return `${what} could not be published: this node has reached the cloud's limit of devices.`;

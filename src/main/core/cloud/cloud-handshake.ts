@@ -2,11 +2,12 @@
 // It pins the cloud's static key: IK needs it, and an NX answer with another key than the pinned one is an error.
 import WebSocket from 'ws';
 import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
+import { CloudErrorBody } from '../../../shared/wire/cloud.js';
 import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, noiseSignature, type CloudNoisePattern, type NoiseSessionPayload } from '../../../shared/cloud/noise-login.js';
 
 export class CloudHandshakeError extends Error {
-  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: { error: string; message: string }) {
+  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: CloudErrorBody) {
     super(message);
     this.name = 'CloudHandshakeError';
   }
@@ -26,8 +27,27 @@ export interface CloudNoiseSession {
 
 const wsUrl = (base: string, path: string) => base.replace(/^http/, 'ws') + path;
 
+export interface CloudHandshakeOptions {
+  url: string;
+  staticKey: KeyPair;
+  pinnedCloudKey?: Uint8Array | undefined;
+  /**
+   * Ends the handshake: its socket is torn down (not left open to a cloud that never answers) and the promise
+   * rejects with connection_failed. AbortSignal.timeout(ms) makes a deadline.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+function abortError(url: string, signal: AbortSignal): CloudHandshakeError {
+  const reason = signal.reason as { name?: string; message?: string } | undefined;
+  return new CloudHandshakeError('connection_failed', reason?.name === 'TimeoutError'
+    ? `the Noise handshake with ${url} took too long; it was cut off`
+    : `the Noise handshake with ${url} was aborted${reason?.message ? `: ${reason.message}` : ''}`);
+}
+
 /** IK when a pinned key is given, else NX. Rejects with CloudHandshakeError. */
-export function cloudHandshake(opts: { url: string; staticKey: KeyPair; pinnedCloudKey?: Uint8Array | undefined }): Promise<CloudNoiseSession> {
+export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseSession> {
+  if (opts.signal?.aborted) return Promise.reject(abortError(opts.url, opts.signal));
   const pattern: CloudNoisePattern = opts.pinnedCloudKey ? 'IK' : 'NX';
   const hs = new HandshakeState({
     protocol: cloudNoiseProtocol(pattern), initiator: true, s: opts.staticKey, prologue: CLOUD_NOISE_PROLOGUE,
@@ -38,14 +58,26 @@ export function cloudHandshake(opts: { url: string; staticKey: KeyPair; pinnedCl
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsUrl(opts.url, `/v1/noise?pattern=${pattern}`));
     let settled = false;
-    const settle = (fn: () => void) => { if (!settled) { settled = true; fn(); } ws.close(); };
+    const onAbort = () => {
+      settle(() => reject(abortError(opts.url, opts.signal!)));
+      // close() would wait for the cloud's close frame, which a stuck cloud never sends: drop the socket now.
+      ws.terminate();
+    };
+    const settle = (fn: () => void) => {
+      if (!settled) { settled = true; opts.signal?.removeEventListener('abort', onAbort); fn(); }
+      ws.close();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(m1));
     ws.on('error', (err) => settle(() => reject(new CloudHandshakeError('connection_failed', `cannot reach ${opts.url}: ${err.message}`))));
     ws.on('close', (code, reason) => settle(() => reject(new CloudHandshakeError('noise_handshake_failed', `the cloud closed the handshake (${code} ${reason.toString()})`))));
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
-        let body = { error: 'unknown', message: String(data) };
-        try { body = JSON.parse(String(data)) as typeof body; } catch { /* keep raw */ }
+        // The cloud's one text frame is its {error, message}; anything else is shown as it came.
+        let parsed: unknown;
+        try { parsed = JSON.parse(String(data)); } catch { /* keep raw */ }
+        const known = CloudErrorBody.safeParse(parsed);
+        const body: CloudErrorBody = known.success ? known.data : { error: 'unknown', message: String(data) };
         const pinned = pattern === 'IK';
         return settle(() => reject(new CloudHandshakeError(
           pinned ? 'cloud_key_changed' : 'noise_handshake_failed',
@@ -78,11 +110,11 @@ export function cloudHandshake(opts: { url: string; staticKey: KeyPair; pinnedCl
  * NX to learn the cloud's key (compared with a pin, if any), then IK with it. The NX Session itself is never
  * used: NX only states the client key, and the cloud gives a login or a refresh only to a proven one.
  */
-export async function cloudHandshakeWithPin(opts: { url: string; staticKey: KeyPair; pinnedCloudKey?: Uint8Array | undefined; preferIK?: boolean }): Promise<CloudNoiseSession> {
+export async function cloudHandshakeWithPin(opts: CloudHandshakeOptions & { preferIK?: boolean }): Promise<CloudNoiseSession> {
   if (opts.pinnedCloudKey && opts.preferIK !== false) return cloudHandshake(opts);
-  const s = await cloudHandshake({ url: opts.url, staticKey: opts.staticKey });
+  const s = await cloudHandshake({ url: opts.url, staticKey: opts.staticKey, signal: opts.signal });
   if (opts.pinnedCloudKey && !Buffer.from(opts.pinnedCloudKey).equals(Buffer.from(s.cloudStaticKey))) {
     throw new CloudHandshakeError('cloud_key_changed', `WARNING: the cloud's static key changed (pinned ${Buffer.from(opts.pinnedCloudKey).toString('base64url')}, got ${Buffer.from(s.cloudStaticKey).toString('base64url')})`);
   }
-  return cloudHandshake({ url: opts.url, staticKey: opts.staticKey, pinnedCloudKey: s.cloudStaticKey });
+  return cloudHandshake({ url: opts.url, staticKey: opts.staticKey, pinnedCloudKey: s.cloudStaticKey, signal: opts.signal });
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { CLOUD_TOKEN_DEAD_CODES } from '../../../shared/wire/cloud.js';
 import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
 import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
@@ -31,7 +32,7 @@ export function normalizeCloudUrl(url: string): string {
 }
 
 /** Codes of a refused token that mean "log in again" (docs/cloud.md §4). */
-const TOKEN_DEAD = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked']);
+const TOKEN_DEAD = new Set<string>(CLOUD_TOKEN_DEAD_CODES);
 
 /** The cloud's code says this token is done for: forget it (noise_handshake: and log in again by ourselves). */
 export function refusesToken(code: string): boolean {
@@ -43,12 +44,6 @@ const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
 
 export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new CloudHandshakeError('connection_failed', `${what} took longer than ${ms} ms`)), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
-  });
-}
 
 export interface PendingLogin {
   url: string;
@@ -226,9 +221,11 @@ export class CloudSession {
     const report = this.d.report;
     let session: CloudNoiseSession;
     try {
-      session = await withTimeout(
-        cloudHandshakeWithPin({ url, staticKey, pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined }),
-        this.d.options.handshakeTimeoutMs, 'the Noise handshake');
+      // The deadline goes down to the socket: a timed-out handshake closes it instead of leaving it open.
+      session = await cloudHandshakeWithPin({
+        url, staticKey, pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined,
+        signal: AbortSignal.timeout(this.d.options.handshakeTimeoutMs),
+      });
     } catch (err) {
       if (!(err instanceof CloudHandshakeError)) throw err;
       if (err.code === 'cloud_key_changed') {
@@ -315,9 +312,10 @@ export class CloudSession {
       const s = this.state;
       if (this.stopped || !s?.token || this.d.relay.phase() !== 'connected') return;
       try {
-        const session = await withTimeout(
-          cloudHandshakeWithPin({ url: s.url, staticKey: this.d.staticKey(), pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')) }),
-          this.d.options.handshakeTimeoutMs, 'the Noise handshake');
+        const session = await cloudHandshakeWithPin({
+          url: s.url, staticKey: this.d.staticKey(), pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')),
+          signal: AbortSignal.timeout(this.d.options.handshakeTimeoutMs),
+        });
         const tok = await refreshToken(s.url, s.token, { noise_session_id: session.sessionId, noise_signature: session.signature, last_handshake_at: session.completedAt });
         if (this.state !== s) return; // logged out or in again meanwhile
         this.state = { ...s, token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };

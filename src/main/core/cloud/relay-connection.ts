@@ -3,6 +3,7 @@
 // log in again) is the CloudLink's.
 import WebSocket from 'ws';
 import { CloudToNodeFrame, type NodeToCloudFrame } from '../../../shared/wire/relay.js';
+import { CLOUD_ERROR_HEADER } from '../../../shared/wire/cloud.js';
 
 export type RelayDown =
   /** The upgrade was refused with an HTTP status; `error` is the cloud's code from the x-cloud-error header. */
@@ -37,7 +38,7 @@ export class RelayConnection {
   constructor(base: string, token: string, private readonly h: RelayHandlers, opts: RelayConnectionOptions) {
     this.ws = new WebSocket(relayUrl(base), { headers: { authorization: `Noise ${token}` }, handshakeTimeout: 15_000, maxPayload: 1024 * 1024 });
     this.ws.on('unexpected-response', (_req, res) => {
-      const header = res.headers['x-cloud-error'];
+      const header = res.headers[CLOUD_ERROR_HEADER];
       const error = (Array.isArray(header) ? header[0] : header) ?? `http_${res.statusCode ?? 0}`;
       res.resume();
       this.finish({ kind: 'refused', status: res.statusCode ?? 0, error });

@@ -3,8 +3,8 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as schema from './schema.js';
-import { backupsDir, latestBackup } from './sqlite-backup.js';
-import { DatabaseFileError, findMigrations, openMigratedSqlite, type OpenSqlite } from './sqlite-file.js';
+import { backupsDir, latestBackup } from '../../../server/db/sqlite-backup.js';
+import { DatabaseFileError, findMigrations, openMigratedSqlite, type OpenSqlite } from '../../../server/db/sqlite-file.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 export type OpenDatabase = OpenSqlite<typeof schema>;
@@ -24,7 +24,7 @@ export interface OpenDatabaseOptions {
   identityExisted?: boolean;
   /** Start on an empty database even though the identity says there was one (`--new-database`). */
   allowNewDatabase?: boolean;
-  log?: (msg: string, err?: string) => void;
+  log?: (msg: string, err?: unknown) => void;
   now?: () => number;
 }
 

@@ -4,7 +4,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { signParts } from '../../../shared/auth/request-signing.js';
-import { NODE_SHA256 } from '../crypto/node-noise.js';
+import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
 // Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
 import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
 import { fromBase64Url } from '../../../shared/encoding.js';

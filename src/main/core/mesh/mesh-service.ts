@@ -13,7 +13,7 @@ import { ApiError } from '../http/api-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { describeFetchError } from '../net/fetch-error.js';
 import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
-import { NODE_SHA256 } from '../crypto/node-noise.js';
+import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
 import { meshNodeView, presenceOf } from './mesh-views.js';
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
-import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
 import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';

@@ -1,7 +1,7 @@
 // Desktop <-> desktop, initiator side: this node pairs with another desktop using what that desktop's
 // screen shows (its pairing URL with fingerprint, or — after mDNS discovery — its linking code), plus the
 // PIN. The handshake is the same one a phone runs (shared/client/pairing-client.ts).
-import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { pairWithNode, PairingError, type PairingSuccess } from '../../../shared/client/pairing-client.js';
 import { ERROR_CODES, type ErrorCode } from '../../../shared/wire/errors.js';
 import type { NodeIdentityPayload, PairRemoteRequest } from '../../../shared/wire/schemas.js';

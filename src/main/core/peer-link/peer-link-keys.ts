@@ -6,7 +6,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { HandshakeState } from '../../../shared/crypto/noise/index.js';
 import { utf8 } from '../../../shared/encoding.js';
 import { PEER_LINK_PROTOCOL } from '../../../shared/wire/peer-link.js';
-import { NODE_NOISE_SUITE } from '../crypto/node-noise.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 
 export const PEER_LINK_PSK_SALT = 'salita/v1/peer-link/psk/salt';
 export const PEER_LINK_PSK_INFO = 'salita/v1/peer-link/psk';

@@ -26,7 +26,7 @@ export interface HandshakeOptions {
   psks?: Uint8Array[];
   /**
    * Other implementations of the same functions (e.g. node:crypto's, several times faster in Node; see
-   * src/main/core/crypto/node-noise.ts). Each must have the name the protocol asks for.
+   * src/server/crypto/node-noise.ts). Each must have the name the protocol asks for.
    */
   dh?: DhFunction;
   hash?: HashFunction;

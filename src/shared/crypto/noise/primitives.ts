@@ -1,6 +1,6 @@
 // The crypto functions the Noise spec names (section 4): DH, cipher, hash (+ its HMAC/HKDF), all from the
 // audited @noble family so the module runs in Node and in a browser. A faster DH can be injected
-// (see src/main/core/crypto/node-noise.ts).
+// (see src/server/crypto/node-noise.ts).
 import { x25519 } from '@noble/curves/ed25519.js';
 import { x448 } from '@noble/curves/ed448.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';

@@ -1,4 +1,4 @@
-// Where the app's shipped files (migrations/, out/renderer/) live. The same code runs from src/ (tsx in tests),
+// Where the app's shipped files (migrations/, out/renderer/) live, for both servers (the node and the cloud). The same code runs from src/ (tsx in tests),
 // from out/main/ (built, headless or Electron) and from a packaged app, so we walk up from this module until we
 // find our own package.json instead of hard-coding a relative depth.
 import { existsSync, readFileSync } from 'node:fs';

@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import {
   CIPHER_CHACHAPOLY, NoiseError, noiseAead, type CipherFunction, type DhFunction, type HashFunction, type NoiseSuite,
-} from '../../../shared/crypto/noise/index.js';
+} from '../../shared/crypto/noise/index.js';
 
 // Fixed DER header for a raw 32-byte X25519 private key (RFC 8410 PKCS#8). (A JWK private key would need the
 // public half too, which is what we are computing in publicKey().)

@@ -6,7 +6,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { appRoot } from '../util/app-root.js';
+import { appRoot } from '../app-root.js';
 import { backupsDir, latestBackup, takeBackup } from './sqlite-backup.js';
 
 export interface OpenSqlite<S extends Record<string, unknown>> {
@@ -45,7 +45,7 @@ export interface OpenSqliteOptions<S extends Record<string, unknown>> {
   /** The way out the error offers when no backup helps ("move it away to start with an empty database"). */
   whatElse: string;
   /** Where a failed pre-migration backup is reported (it does not stop the migration). */
-  log?: (msg: string, err?: string) => void;
+  log?: (msg: string, err?: unknown) => void;
   now?: () => number;
 }
 
@@ -117,7 +117,7 @@ export function openMigratedSqlite<S extends Record<string, unknown>>(opts: Open
         takeBackup(sqlite, { dir: backupsDir(dirname(opts.file)), base: opts.backupBase, reason: 'pre-migration', ...(opts.now ? { now: opts.now() } : {}) });
       }
     } catch (err) {
-      opts.log?.(`${opts.label}: the backup before migrating failed; migrating anyway`, (err as Error).message);
+      opts.log?.(`${opts.label}: the backup before migrating failed; migrating anyway`, err);
     }
   }
   try {

@@ -86,7 +86,7 @@ export function pruneBackups(dir: string, base: string, keep: number): void {
 export class DailyBackup {
   constructor(private readonly opts: {
     sqlite: Database.Database; dir: string; base: string; keep?: number;
-    now?: () => number; log: (msg: string, err?: string) => void;
+    now?: () => number; log: (msg: string, err?: unknown) => void;
   }) {}
 
   tick(): BackupFile | undefined {
@@ -96,7 +96,7 @@ export class DailyBackup {
       if (newest && now - newest.takenAt < DAILY_BACKUP_MS && newest.takenAt <= now) return undefined;
       return takeBackup(this.opts.sqlite, { dir: this.opts.dir, base: this.opts.base, reason: 'daily', now, ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}) });
     } catch (err) {
-      this.opts.log(`backup of ${this.opts.base} into ${this.opts.dir} failed; the service goes on`, (err as Error).message);
+      this.opts.log(`backup of ${this.opts.base} into ${this.opts.dir} failed; the service goes on`, err);
       return undefined;
     }
   }

@@ -1,0 +1,100 @@
+// The cloud's HTTP contract (docs/cloud.md): the login routes' request and response bodies, /api/me, /healthz,
+// and the error codes the cloud answers with. The cloud's routes (src/cloud/app.ts) validate and build these;
+// the node's cloud client (src/main/core/cloud/) parses the answers with the same schemas. The key directory and
+// the relay frames are in relay.ts; the Noise login messages in src/shared/cloud/noise-login.ts.
+import { z } from 'zod';
+
+// ---- errors: every non-2xx answer is `{error, message}` (+ `retry_after` on a 429) -------------------------
+
+/**
+ * The cloud's stable error codes. A refused WebSocket upgrade loses its body, so the code also travels as the
+ * CLOUD_ERROR_HEADER header. Adding a code is fine; renaming one breaks every node, so don't.
+ */
+export const CLOUD_ERROR_CODES = [
+  'invalid_request', 'not_found', 'internal_error',
+  'challenge_not_found', 'otp_invalid', 'otp_expired', 'otp_used', 'otp_attempts_exceeded',
+  'noise_handshake', 'noise_signature_invalid', 'device_mismatch',
+  'token_missing', 'token_invalid', 'token_expired', 'token_revoked',
+  'device_id_taken',
+  'too_many_attempts', 'noise_key_unproven',
+] as const;
+export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
+
+/** The codes after which a stored token is worth nothing: the node must log in again. */
+export const CLOUD_TOKEN_DEAD_CODES = ['token_missing', 'token_invalid', 'token_expired', 'token_revoked'] as const satisfies readonly CloudErrorCode[];
+
+export const CLOUD_ERROR_HEADER = 'x-cloud-error';
+
+/**
+ * What a failed call carries. `error` is a plain string on the reading side: a newer cloud may add codes, and
+ * the node must still show them.
+ */
+export const CloudErrorBody = z.object({
+  error: z.string(),
+  message: z.string(),
+  /** Seconds, on a 429 (also the Retry-After header). */
+  retry_after: z.number().optional(),
+});
+export type CloudErrorBody = z.infer<typeof CloudErrorBody>;
+/** What the cloud itself sends: one of its own codes. */
+export type CloudErrorReply = CloudErrorBody & { error: CloudErrorCode };
+
+// ---- login: POST /api/auth/challenge, /api/auth/verify, /api/auth/refresh, /api/auth/logout -----------------
+
+const Id = z.string().min(1).max(100);
+const Timestamp = z.string().min(1).max(64);
+
+/** POST /api/auth/challenge: a one-time code for this device id (the node key, base64url) is sent to its owner. */
+export const ChallengeRequest = z.object({ device_id: Id });
+export type ChallengeRequest = z.infer<typeof ChallengeRequest>;
+export const ChallengeResponse = z.object({ challenge_id: z.string().min(1), expires_at: z.string().min(1) });
+export type ChallengeResponse = z.infer<typeof ChallengeResponse>;
+
+/**
+ * The proof that binds a login step to a finished Noise handshake (docs/cloud.md §4): the session id the
+ * handshake returned, the signature over it, and when the handshake finished.
+ */
+const NoiseProof = { noise_session_id: Id, noise_signature: Id, last_handshake_at: Timestamp };
+
+/** POST /api/auth/verify: the code; with the noise_handshake flag on, also the Noise proof. */
+export const VerifyRequest = z.object({
+  challenge_id: Id,
+  code: z.string().regex(/^\d{6}$/, 'code must be 6 digits'),
+  noise_session_id: NoiseProof.noise_session_id.optional(),
+  noise_signature: NoiseProof.noise_signature.optional(),
+  last_handshake_at: NoiseProof.last_handshake_at.optional(),
+});
+export type VerifyRequest = z.infer<typeof VerifyRequest>;
+
+/** POST /api/auth/refresh (`Authorization: Noise <token>`): a fresh token for a valid one plus a fresh IK proof. */
+export const RefreshRequest = z.object(NoiseProof);
+export type RefreshRequest = z.infer<typeof RefreshRequest>;
+
+/** What verify and refresh answer: the bearer token (`Authorization: Noise <token>`) and its expiry. */
+export const NoiseSessionResponse = z.object({
+  noise_session: z.object({
+    token: z.string().min(1),
+    expires_at: z.string().min(1),
+    /** Null for a token from the plain code flow (noise_handshake flag off); the node does not need it. */
+    noise_session_id: z.string().nullish(),
+  }),
+});
+export type NoiseSessionResponse = z.infer<typeof NoiseSessionResponse>;
+
+/** POST /api/auth/logout: the token is revoked and its relay socket closed. */
+export const LogoutResponse = z.object({ ok: z.literal(true) });
+export type LogoutResponse = z.infer<typeof LogoutResponse>;
+
+// ---- who am I, is it up --------------------------------------------------------------------------------------
+
+/** GET /api/me: what the token stands for. */
+export const MeResponse = z.object({ device_id: z.string(), noise_session_id: z.string().nullable(), expires_at: z.string() });
+export type MeResponse = z.infer<typeof MeResponse>;
+
+/** GET /healthz: up, its static key (what IK clients pin), and its feature flags. */
+export const HealthResponse = z.object({
+  ok: z.literal(true),
+  cloud_static_key: z.string(),
+  flags: z.record(z.string(), z.boolean()),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;
