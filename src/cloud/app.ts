@@ -18,9 +18,9 @@ import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
-import { webSocketHandshakeGuard } from '../shared/http/websocket-upgrade.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../shared/http/server-guards.js';
-import type { LogBudget } from '../shared/http/log-budget.js';
+import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
+import type { LogBudget } from '../server/http/log-budget.js';
 import type { Logger } from './log.js';
 
 

@@ -12,7 +12,7 @@ import type { Telemetry } from './telemetry.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
 import { DEFAULT_LOCKOUT_POLICY, LoginLockout, type LockoutPolicy } from './login-lockout.js';
 import { cloudWideBucket, type RateLimit } from './rate-limit.js';
-import type { TokenBucket } from '../shared/http/token-bucket.js';
+import type { TokenBucket } from '../server/http/token-bucket.js';
 import { sourceAddressKey } from './source-address.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';

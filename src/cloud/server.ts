@@ -18,10 +18,10 @@ import { RelayStore } from './relay-store.js';
 import { RelayWriter } from './relay-writer.js';
 import { Telemetry } from './telemetry.js';
 import { createCloudLogger, type Logger } from './log.js';
-import { LogBudget } from '../shared/http/log-budget.js';
-import { guardServer } from '../shared/http/server-guards.js';
-import { guardUpgradeHandshakes } from '../shared/http/websocket-upgrade.js';
-import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../shared/http/ws-heartbeat.js';
+import { LogBudget } from '../server/http/log-budget.js';
+import { guardServer } from '../server/http/server-guards.js';
+import { guardUpgradeHandshakes } from '../server/http/websocket-upgrade.js';
+import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../server/http/ws-heartbeat.js';
 
 export interface CloudOptions {
   dataDir: string;

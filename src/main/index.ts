@@ -14,7 +14,7 @@ import { startNode, type SalitaNode } from './core/node.js';
 import { aesGcmBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox } from './core/secrets/secret-box.js';
 import { writeFileAtomic } from './core/util/atomic-write.js';
 import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
-import { IPC_GET_ADMIN_URL } from '../preload/bridge.js';
+import { IPC_GET_ADMIN_URL } from '../shared/bridge.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

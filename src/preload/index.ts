@@ -1,7 +1,7 @@
 // The Electron preload: one small typed bridge (window.salita). It runs sandboxed, so it is built as
 // CommonJS (see electron.vite.config.ts) and uses only the renderer-side `electron` APIs.
 import { contextBridge, ipcRenderer } from 'electron';
-import { IPC_GET_ADMIN_URL, type SalitaBridge } from './bridge.js';
+import { IPC_GET_ADMIN_URL, type SalitaBridge } from '../shared/bridge.js';
 
 const bridge: SalitaBridge = {
   host: 'electron',

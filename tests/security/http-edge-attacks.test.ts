@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { cleanupAll, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
-import { isLoopbackHost } from '../../src/shared/http/loopback.js';
+import { isLoopbackHost } from '../../src/server/http/loopback.js';
 
 after(cleanupAll);
 

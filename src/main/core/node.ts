@@ -31,7 +31,7 @@ import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
 import { presenceOf } from './mesh/mesh-views.js';
 import { cachedInterfaces, hostForUrl, LocalAddresses, takeInterfaceError, type InterfaceTable } from './net/lan-addresses.js';
-import { LogBudget } from '../../shared/http/log-budget.js';
+import { LogBudget } from '../../server/http/log-budget.js';
 import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
 import { NoticeBoard } from './events/notices.js';
 import { SettingsStore } from './settings/settings-store.js';

@@ -3,7 +3,7 @@
 // see envelopes (src/shared/e2ee/schema.ts), never plaintext. docs/relay.md walks through the flows.
 import { z } from 'zod';
 import { DeviceId, Envelope, EnvelopeId } from '../e2ee/schema.js';
-import { DisplayName, PublicKeyB64 } from './schemas.js';
+import { DisplayName, PublicKeyB64 } from './primitives.js';
 
 // ---- key directory (cloud REST, `Authorization: Noise <token>`) ---------------------------------------------
 

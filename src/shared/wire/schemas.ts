@@ -1,13 +1,13 @@
 // The wire contract: every JSON body that crosses the node's HTTP/WS boundary is described here once,
 // and both the node (validation) and the clients (types) use these definitions.
 import { z } from 'zod';
+import { DisplayName, PublicKeyB64 } from './primitives.js';
 import type { CloudLinkView, InboxPush, MessageStatusPush } from './relay.js';
+
+export { DisplayName, PublicKeyB64 };
 
 /** Node ids are ours (`node-<uuidv7>`) or a phone's; keep them to a safe, printable alphabet. */
 export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/, 'node_id: 3-128 chars of A-Z a-z 0-9 . _ : -');
-export const DisplayName = z.string().trim().min(1).max(64);
-/** base64url of a raw 32-byte X25519 public key (43 chars, no padding). */
-export const PublicKeyB64 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'public_key: base64url of 32 bytes');
 export const Capability = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/);
 export const Capabilities = z.array(Capability).max(32);
 export const DeviceInfo = z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))

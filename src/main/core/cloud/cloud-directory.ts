@@ -10,7 +10,7 @@ import { Backoff } from './backoff.js';
 import { CloudCallError, fetchDirectory, publishKeys } from './cloud-api.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
-import { refusesToken } from './cloud-session.js';
+import { refusesToken } from './token-refusal.js';
 
 export type UnpublishedDevice = CloudLinkView['unpublished'][number];
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { CLOUD_TOKEN_DEAD_CODES } from '../../../shared/wire/cloud.js';
+import { refusesToken } from './token-refusal.js';
 import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
 import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
@@ -32,12 +32,6 @@ export function normalizeCloudUrl(url: string): string {
 }
 
 /** Codes of a refused token that mean "log in again" (docs/cloud.md §4). */
-const TOKEN_DEAD = new Set<string>(CLOUD_TOKEN_DEAD_CODES);
-
-/** The cloud's code says this token is done for: forget it (noise_handshake: and log in again by ourselves). */
-export function refusesToken(code: string): boolean {
-  return TOKEN_DEAD.has(code) || code === 'noise_handshake';
-}
 
 /** A token of unknown age (from an older cloud.json) is assumed to live this long: the cloud's default. */
 const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;

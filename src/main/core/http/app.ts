@@ -15,7 +15,7 @@ import { identityRoutes } from './routes/identity-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { peerLinkRoutes } from './routes/peer-link-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../../../shared/http/server-guards.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
 
 export function createApp(core: NodeCore): Hono {
   const app = new Hono();

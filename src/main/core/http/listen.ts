@@ -3,10 +3,10 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
-import type { LogBudget } from '../../../shared/http/log-budget.js';
-import { guardServer } from '../../../shared/http/server-guards.js';
-import { guardUpgradeHandshakes } from '../../../shared/http/websocket-upgrade.js';
-import { startWsHeartbeat } from '../../../shared/http/ws-heartbeat.js';
+import type { LogBudget } from '../../../server/http/log-budget.js';
+import { guardServer } from '../../../server/http/server-guards.js';
+import { guardUpgradeHandshakes } from '../../../server/http/websocket-upgrade.js';
+import { startWsHeartbeat } from '../../../server/http/ws-heartbeat.js';
 
 export const WS_MAX_PAYLOAD = 64 * 1024;
 

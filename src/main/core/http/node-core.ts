@@ -1,7 +1,7 @@
 // What the HTTP routes need from the running node. Defined here, implemented by node.ts, so routes can be
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
-import type { LogBudget } from '../../../shared/http/log-budget.js';
+import type { LogBudget } from '../../../server/http/log-budget.js';
 import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
 import type { NoticeBoard } from '../events/notices.js';
 import type { NodeLimits, NodeTimings } from '../config.js';

@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.js';
 import { remoteAddress } from './request-auth.js';
-import { TokenBucket } from '../../../shared/http/token-bucket.js';
+import { TokenBucket } from '../../../server/http/token-bucket.js';
 
 export const DEFAULT_MAX_TRACKED_ADDRESSES = 10_000;
 

@@ -8,7 +8,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { ApiError } from './api-error.js';
 import { plainAddress } from '../net/lan-addresses.js';
-import { isLoopbackAddress, isLoopbackHost } from '../../../shared/http/loopback.js';
+import { isLoopbackAddress, isLoopbackHost } from '../../../server/http/loopback.js';
 
 export const ADMIN_WS_PROTOCOL = 'salita-admin';
 

@@ -7,7 +7,7 @@ import type { NodeCore } from '../node-core.js';
 import { ApiError } from '../api-error.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
-import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import { closeReplaced } from '../device-sockets.js';
 
 export function adminRoutes(core: NodeCore): Hono {

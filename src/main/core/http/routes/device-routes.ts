@@ -6,7 +6,7 @@ import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schem
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress } from '../request-auth.js';
-import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import { requireSignedSession, type SessionEnv } from '../signed-session-auth.js';
 
 export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
 import type { WebSocket } from 'ws';
 import { PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
-import { webSocketHandshakeGuard } from '../../../../shared/http/websocket-upgrade.js';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import type { PeerLinkService } from '../../peer-link/peer-link-service.js';
 import { ApiError } from '../api-error.js';
 import type { NodeCore } from '../node-core.js';
