@@ -1,4 +1,4 @@
-// Seed 000's telemetry events, typed, delivered in-process to subscribers and counted into Prometheus metrics
+// The cloud's telemetry events, typed, delivered in-process to subscribers and counted into Prometheus metrics
 // (prom-client) served at GET /metrics. Event names are the seed's atoms joined by dots:
 // [:messngr, :noise, :handshake, :start] -> "messngr.noise.handshake.start".
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,7 +34,7 @@ export class Telemetry {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.events = new Counter({
       name: 'salita_cloud_telemetry_events_total',
-      help: 'Seed 000 telemetry events, by event name and (for failures/exceptions) error code',
+      help: 'Telemetry events, by event name and (for failures/exceptions) error code',
       labelNames: ['event', 'code'],
       registers: [this.registry],
     });

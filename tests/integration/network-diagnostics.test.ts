@@ -1,4 +1,4 @@
-// Issue 5: GET /api/node/diagnostics (what the "Network" panel shows), the addresses heartbeats try and what
+// GET /api/node/diagnostics (what the "Network" panel shows), the addresses heartbeats try and what
 // each attempt did, and peer addresses learned from every source.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

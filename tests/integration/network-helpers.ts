@@ -1,4 +1,4 @@
-// Helpers for the network tests (issue 5): made-up interface tables, a fake discovery object that the node
+// Helpers for the network tests: made-up interface tables, a fake discovery object that the node
 // drives like the mDNS module, and phones with chosen device_info.
 import { EventEmitter } from 'node:events';
 import type { NetworkInterfaceInfo } from 'node:os';

@@ -1,4 +1,4 @@
-// Issue 5: presence is online / degraded / offline from heartbeats, and offline at once on an mDNS goodbye.
+// Presence is online / degraded / offline from heartbeats, and offline at once on an mDNS goodbye.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';

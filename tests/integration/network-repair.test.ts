@@ -1,4 +1,4 @@
-// Issue 5: pairing again after a reinstall replaces the stale record cleanly: one row per device, the old
+// Pairing again after a reinstall replaces the stale record cleanly: one row per device, the old
 // sessions revoked, the person told (a notice they can dismiss). A different device is never replaced.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 5: which interfaces are advertised. Classification by name, the settings file (round trip, restart,
+// Which interfaces are advertised. Classification by name, the settings file (round trip, restart,
 // corrupt file), and what pair/start, /api/node/addresses and mDNS offer under each setting.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

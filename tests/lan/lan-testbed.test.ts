@@ -1,4 +1,4 @@
-// The LAN test bed (issue 5): desktop A, desktop B, a phone and (for the blocked-mDNS case) desktop C, each in
+// The LAN test bed: desktop A, desktop B, a phone and (for the blocked-mDNS case) desktop C, each in
 // its own network namespace, plugged by veth pairs into a private bridge that lives in a namespace of its own
 // (tests/lan/netns.ts). Every node is a separate process started with `ip netns exec` (host-node.ts, phone.ts);
 // nothing touches the machine's real interfaces or routes, and no multicast ever reaches a real network.

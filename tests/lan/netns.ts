@@ -1,4 +1,4 @@
-// A private LAN made of network namespaces, for the LAN test bed (issue 5). Nothing here touches the machine's
+// A private LAN made of network namespaces, for the LAN test bed. Nothing here touches the machine's
 // real interfaces or the root namespace's addresses and routes:
 //   - the bridge lives in its own namespace (`<prefix>-br`);
 //   - every veth pair is created INSIDE that bridge namespace, its far end moved straight into a host namespace
@@ -6,7 +6,7 @@
 //     root namespace, not even for a moment;
 //   - every host gets an address on a private /24 (10.77.<rand>.0/24) and a multicast route via its own veth.
 // The far ends are called lan0, lan1, ... rather than veth*: the node classifies veth* as a container interface
-// and would not advertise it (docs/.issue5-contract.md), while on this bed they stand for a home LAN's Wi-Fi/Ethernet.
+// and would not advertise it (docs/operations.md, the `listen` and interface settings), while on this bed they stand for a home LAN's Wi-Fi/Ethernet.
 //
 // Namespace names: `salita-lan-<pid>-<rand>-<role>`. The pid is the test process's, so a later run can tell a
 // namespace left behind by a crashed run (its pid is gone) from one of a run still going, and removes only the former.

@@ -1,4 +1,4 @@
-// Issue 4 faults, with real processes: the cloud is down while 1,000 messages are sent, then comes back; a
+// Relay faults, with real processes: the cloud is down while 1,000 messages are sent, then comes back; a
 // node is SIGKILLed in the middle of a stream, then restarted. Every message must arrive exactly once, in the
 // order the sending node accepted it.
 import { after, before, describe, it } from 'node:test';

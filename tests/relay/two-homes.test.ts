@@ -1,4 +1,4 @@
-// Issue 4, end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
+// The relay end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
 // real processes on loopback. A message goes A-phone -> A-node -> cloud -> B-node -> B-phone and decrypts
 // there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// Attacks on pairing (issue 3, section 4): a man in the middle who swaps the node's static key, a proxy that
+// Attacks on pairing: a man in the middle who swaps the node's static key, a proxy that
 // flips one bit of a handshake message, and malformed Noise messages. The proxy is a real HTTP server between
 // the pairing device and the node, as an active attacker on the LAN would be.
 import { after, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Attacks on signed device requests (issue 3, section 4). Each test sends what an attacker could send and
+// Attacks on signed device requests. Each test sends what an attacker could send and
 // expects the node's stable refusal; each would pass the request through if its check were removed.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

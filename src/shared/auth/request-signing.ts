@@ -1,4 +1,4 @@
-// Signed device requests (seed 004, adapted). Every authenticated call carries
+// Signed device requests. Every authenticated call carries
 //   Authorization: Session <session_id>
 //   X-Timestamp:   unix time in whole seconds (decimal)
 //   X-Nonce:       base64url of 16 random bytes
@@ -48,7 +48,7 @@ export function signParts(serverHmacKey: Uint8Array, p: SignedParts, fns: Sha256
 }
 
 /**
- * The key both sides sign with, derived from the device secret. The node stores only this (seed 004's
+ * The key both sides sign with, derived from the device secret. The node stores only this (the
  * server_hmac_key), never the device secret; the device re-derives it on demand.
  */
 export function deriveServerHmacKey(deviceSecret: Uint8Array): Uint8Array {

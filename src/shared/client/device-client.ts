@@ -6,7 +6,7 @@ import { utf8 } from '../encoding.js';
 
 export interface DeviceCredentials {
   sessionId: string;
-  /** From the pairing handshake; the HMAC key is re-derived from it per request (seed 004). */
+  /** From the pairing handshake; the HMAC key is re-derived from it per request (docs/protocol.md, "Signed device requests"). */
   deviceSecret: Uint8Array;
 }
 

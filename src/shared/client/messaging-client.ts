@@ -1,4 +1,4 @@
-// The device side of messaging (issue 4): seal text to a device from the directory, hand the envelope to our
+// The device side of messaging: seal text to a device from the directory, hand the envelope to our
 // node, read our inbox and open what arrives. Runs in the browser (phone page, desktop UI) and in Node (tests,
 // bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
 import { open, seal, type Envelope, type SenderKeys } from '../e2ee/index.js';

@@ -1,4 +1,4 @@
-// First E2EE envelope (issue 4, section 3): one content key, sealed once; the key wrapped to each recipient
+// The E2EE envelope: one content key, sealed once; the key wrapped to each recipient
 // device with an authenticated KEM (ephemeral-static + static-static X25519, HKDF-SHA256, ChaCha20-Poly1305).
 // Browser-safe: @noble only. Byte-level spec and guarantees: docs/e2ee.md.
 import { x25519 } from '@noble/curves/ed25519.js';

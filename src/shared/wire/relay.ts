@@ -1,4 +1,4 @@
-// The relay contract (issue 4): node <-> cloud frames on WS /v1/relay, the cloud's key directory, the
+// The relay contract: node <-> cloud frames on WS /v1/relay, the cloud's key directory, the
 // device <-> node messaging API and the desktop UI's cloud/messaging admin API. Nodes and the cloud only ever
 // see envelopes (src/shared/e2ee/schema.ts), never plaintext. docs/relay.md walks through the flows.
 import { z } from 'zod';

@@ -3,7 +3,7 @@
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import { sql } from 'drizzle-orm';
 
-/** Every node this one knows: itself (is_current = 1) and every paired device. Named as in seed 002. */
+/** Every node this one knows: itself (is_current = 1) and every paired device. */
 export const meshNodes = sqliteTable('mesh_nodes', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
@@ -47,7 +47,7 @@ export const pairingCodes = sqliteTable('pairing_codes', {
 
 /**
  * Sessions granted to paired devices. A device proves each request with an HMAC under a key derived from the
- * pairing handshake; the node keeps only that verification key (seed 004's server_hmac_key), sealed at rest.
+ * pairing handshake; the node keeps only that verification key (server_hmac_key), sealed at rest.
  */
 export const deviceSessions = sqliteTable('device_sessions', {
   /** Sent as `Authorization: Session <id>`; random, not a secret on its own. */
@@ -81,7 +81,7 @@ export const peerLinks = sqliteTable('peer_links', {
   createdAt: text('created_at').notNull(),
 });
 
-// ---- messaging (issue 4): the node's durable outbox/inbox of end-to-end-encrypted envelopes -------------------
+// ---- messaging: the node's durable outbox/inbox of end-to-end-encrypted envelopes -------------------
 
 /**
  * What this node still has to hand to another node, one row per (envelope, destination, kind), in `seq` order.

@@ -126,7 +126,7 @@ export class MeshService {
     return this.mesh.get(nodeId) !== undefined;
   }
 
-  /** A paired node updates its own record (seed 002's announceNode). */
+  /** A paired node updates its own record. */
   announce(sessionNodeId: string, req: AnnounceRequest, peerAddress: string | undefined): MeshNodeView {
     if (req.node_id !== sessionNodeId) {
       throw new ApiError(403, 'node_mismatch', 'A device may only announce itself: node_id does not match this session.');

@@ -1,6 +1,6 @@
 // Pairing, responder side: the desktop shows a code (QR + PIN); a device proves it saw the screen by running
 // a Noise IKpsk1 handshake keyed with the PIN over POST /auth/pair/verify. In the same exchange each side
-// learns who the other is (seed 002's two-way identity exchange), encrypted (docs/protocol.md).
+// learns who the other is (a two-way identity exchange), encrypted (docs/protocol.md).
 import QRCode from 'qrcode';
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';

@@ -163,7 +163,7 @@ export class AdminSocket {
   }
 }
 
-// ---- issue 5 (network) responses ------------------------------------------------------------------------
+// ---- network responses ------------------------------------------------------------------------------------
 // Typed here until src/shared/wire/schemas.ts has them; every field the node may not send yet is optional,
 // so an older node (or one mid-upgrade) still renders.
 
