@@ -9,7 +9,8 @@ import { AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-servic
 import { CloudError } from './errors.js';
 import { noiseSocket } from './noise-endpoint.js';
 import type { Telemetry } from './telemetry.js';
-import { PublishKeysRequest, type DirectoryResponse, type PublishKeysResponse } from '../shared/wire/relay.js';
+import { ChallengeBody, PublishKeysRequest, RefreshBody, VerifyBody, type DirectoryResponse, type PublishKeysResponse } from './contract-schemas.js';
+import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
@@ -17,20 +18,6 @@ import type { RelayWriter } from './relay-writer.js';
 import { webSocketHandshakeGuard } from '../shared/http/websocket-upgrade.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../shared/http/server-guards.js';
 import type { LogBudget } from '../shared/http/log-budget.js';
-
-const ChallengeBody = z.object({ device_id: z.string().min(1).max(100) });
-const RefreshBody = z.object({
-  noise_session_id: z.string().min(1).max(100),
-  noise_signature: z.string().min(1).max(100),
-  last_handshake_at: z.string().min(1).max(64),
-});
-const VerifyBody = z.object({
-  challenge_id: z.string().min(1).max(100),
-  code: z.string().regex(/^\d{6}$/, 'code must be 6 digits'),
-  noise_session_id: z.string().min(1).max(100).optional(),
-  noise_signature: z.string().min(1).max(100).optional(),
-  last_handshake_at: z.string().min(1).max(64).optional(),
-});
 
 async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   let raw: unknown;
@@ -85,6 +72,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
     flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
   }));
+
+  // The cloud's HTTP contract as OpenAPI 3.1 (src/cloud/contract.ts), built on the first call.
+  let openApi: Record<string, unknown> | undefined;
+  app.get(OPENAPI_PATH, (c) => c.json(openApi ??= cloudOpenApiDocument()));
 
   app.get('/metrics', async (c) => {
     c.header('content-type', d.telemetry.contentType);
