@@ -2,7 +2,7 @@
 // built from it (served at GET /api/openapi.json). The schemas come from ./contract-schemas.ts, the same ones
 // app.ts validates with.
 import { z } from 'zod';
-import { contractDocument, mergeErrors, named, type ContractOperation, type ErrorCodes } from '../shared/http/openapi-contract.js';
+import { contractDocument, OPENAPI_DOCUMENT_ANSWER, mergeErrors, named, type ContractOperation, type ErrorCodes } from '../shared/http/openapi-contract.js';
 import {
   ChallengeBody, ChallengeResponse, CloudOkResponse, DirectoryResponse, HealthResponse, MeResponse, NoiseSessionResponse,
   PublishKeysRequest, PublishKeysResponse, RefreshBody, VerifyBody,
@@ -31,7 +31,7 @@ export const cloudOperations: readonly ContractOperation[] = [
   },
   {
     operationId: 'cloudOpenApi', method: 'get', path: OPENAPI_PATH, security: 'public', summary: 'This document.',
-    success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: named('OpenApiDocument', z.object({ openapi: z.string() }).catchall(z.unknown())) },
+    success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: OPENAPI_DOCUMENT_ANSWER },
     errors: {},
   },
   {

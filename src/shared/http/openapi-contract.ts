@@ -13,6 +13,9 @@ export type Security = 'public' | 'admin' | 'device' | 'cloud';
 export interface NamedSchema { name: string; schema: z.ZodType }
 export const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
 
+/** What GET /api/openapi.json answers (the node's and the cloud's own entry for it). */
+export const OPENAPI_DOCUMENT_ANSWER = named('OpenApiDocument', z.object({ openapi: z.string() }).catchall(z.unknown()));
+
 /** HTTP status -> the stable `error` codes the operation may answer with under it. */
 export type ErrorCodes = Partial<Record<number, readonly string[]>>;
 
@@ -69,6 +72,22 @@ export interface ContractDocumentOptions {
   unroutedErrors: ErrorCodes;
 }
 
+// A component is named by zod's own `.meta({ id })`, which the generator reads as the $ref name. (Its
+// `.openapi()` helper is patched onto zod when @hono/zod-openapi loads; schemas made before that, such as the
+// wire schemas when src/shared/wire is imported first, would not have it.) Ids are unique in zod's global
+// registry, so each one is made once per process.
+const components = new Map<string, { from: z.ZodType; schema: z.ZodType }>();
+function componentSchema(n: NamedSchema): z.ZodType {
+  const known = components.get(n.name);
+  if (known) {
+    if (known.from !== n.schema) throw new Error(`openapi-contract: two different schemas are named ${n.name}`);
+    return known.schema;
+  }
+  const schema = n.schema.meta({ id: n.name });
+  components.set(n.name, { from: n.schema, schema });
+  return schema;
+}
+
 /** The OpenAPI 3.1 document of `operations` (plain JSON, ready to serve). */
 export function contractDocument(o: ContractDocumentOptions): Record<string, unknown> {
   const app = new OpenAPIHono();
@@ -80,12 +99,8 @@ export function contractDocument(o: ContractDocumentOptions): Record<string, unk
       type: 'apiKey', in: 'header', name: 'Authorization', description: scheme.description,
     });
   }
-  const registered = new Map<z.ZodType, z.ZodType>();
-  const ref = (n: NamedSchema): z.ZodType => {
-    let r = registered.get(n.schema);
-    if (!r) { r = registry.register(n.name, n.schema); registered.set(n.schema, r); }
-    return r;
-  };
+  // A schema with an id becomes a component where it is first used, and a $ref everywhere.
+  const ref = componentSchema;
   for (const op of o.operations) {
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {
       [String(op.success.status)]: {
