@@ -83,7 +83,10 @@ function componentSchema(n: NamedSchema): z.ZodType {
     if (known.from !== n.schema) throw new Error(`openapi-contract: two different schemas are named ${n.name}`);
     return known.schema;
   }
-  const schema = n.schema.meta({ id: n.name });
+  // zod keeps one global registry per process even when this module is loaded twice (ES module and CommonJS
+  // copies); a second copy reuses the first one's schema instead of registering the id again (which throws).
+  const idmap = (z.globalRegistry as unknown as { _idmap?: Map<string, z.ZodType> })._idmap;
+  const schema = idmap?.get(n.name) ?? n.schema.meta({ id: n.name });
   components.set(n.name, { from: n.schema, schema });
   return schema;
 }
