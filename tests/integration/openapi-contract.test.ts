@@ -13,6 +13,7 @@ import { createCloudApp } from '../../src/cloud/app.js';
 import { CLOUD_UNDOCUMENTED_ROUTES } from '../../src/cloud/contract.js';
 import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { ERROR_CODES } from '../../src/shared/wire/errors.js';
 import { cleanupAll, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { appRoutes, documentProblems, honoToOpenApi, operationsOf, type OpenApiDocument } from '../helpers/openapi-document.js';
 
@@ -86,6 +87,12 @@ describe('the OpenAPI contract of the node and of the cloud', () => {
         if (o.websocket) assert.ok(has(400, 'invalid_request') && has(426, 'invalid_request'), `${name} ${o.key}: a bad WebSocket handshake`);
       }
     }
+  });
+
+  test('every code the node\'s document lists is one of its stable error codes (src/shared/wire/errors.ts)', () => {
+    const stable = new Set<string>(ERROR_CODES);
+    const unknown = operationsOf(served.node).flatMap((o) => Object.values(o.errorCodes).flat().filter((c) => !stable.has(c)).map((c) => `${o.key}: ${c}`));
+    assert.deepEqual(unknown, []);
   });
 
   test('the document is public and names itself', () => {
