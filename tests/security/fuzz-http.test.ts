@@ -277,6 +277,21 @@ for (const [target, ops, routes] of [[NODE, nodeOps, nodeRoutes], [CLOUD, cloudO
   });
 }
 
+describe('fuzz: the answer checker holds routes to their documented errors', () => {
+  const reply = (status: number, body: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+  const pairRemote = nodeOps.find((o) => o.route === 'POST /api/admin/pair-remote')!;
+  const post = { method: 'POST' };
+  test('a listed code passes; an unlisted code, an unlisted status and any 500 do not', () => {
+    assert.equal(problem(nodeDoc, pairRemote, reply(401, { error: 'unauthorized', message: 'm' }), post), null);
+    assert.equal(problem(nodeDoc, pairRemote, reply(502, { error: 'peer_unreachable', message: 'm' }), post), null, 'a documented gateway answer');
+    assert.match(problem(nodeDoc, pairRemote, reply(401, { error: 'nonce_reused', message: 'm' }), post) ?? '', /undocumented error/);
+    assert.match(problem(nodeDoc, pairRemote, reply(418, { error: 'unauthorized', message: 'm' }), post) ?? '', /undocumented error/);
+    assert.notEqual(problem(nodeDoc, pairRemote, reply(500, { error: 'internal_error', message: 'm' }), post), null);
+    assert.notEqual(problem(nodeDoc, pairRemote, reply(502, { error: 'internal_error', message: 'm' }), post), null);
+    assert.equal(problem(nodeDoc, undefined, reply(404, { error: 'not_found', message: 'm' }), post), null, 'what any unrouted request may get');
+  });
+});
+
 describe('fuzz: admin routes refuse a Host that is not a loopback literal (DNS rebinding)', () => {
   test('no 2xx with the right token and a foreign Host', async () => {
     const host = fc.oneof(fc.domain(), fc.domain().map((d) => `127.${d}`), fc.constantFrom('127.0.0.1.nip.io', '127.evil.example', 'localhost.evil.example', '127.0.0.1.evil:80'));
