@@ -14,6 +14,7 @@ import {
   ChallengeRequest, CLOUD_ERROR_HEADER, RefreshRequest, VerifyRequest,
   type ChallengeResponse, type CloudErrorReply, type HealthResponse, type LogoutResponse, type MeResponse, type NoiseSessionResponse,
 } from '../shared/wire/cloud.js';
+import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
@@ -77,6 +78,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
     flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
   } satisfies HealthResponse));
+
+  // The cloud's HTTP contract as OpenAPI 3.1 (src/cloud/contract.ts), built on the first call.
+  let openApi: Record<string, unknown> | undefined;
+  app.get(OPENAPI_PATH, (c) => c.json(openApi ??= cloudOpenApiDocument()));
 
   app.get('/metrics', async (c) => {
     c.header('content-type', d.telemetry.contentType);

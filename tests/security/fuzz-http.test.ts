@@ -1,9 +1,13 @@
 // Property-based fuzzing of every HTTP route of the node and of the reference cloud, both run in this process on
-// loopback: valid bodies from the wire schemas, mutated and malformed bodies, odd queries and path params,
-// wrong methods and content types, and broken framing on raw sockets; unauthenticated and with valid auth
-// (admin token, a paired device's signed requests, a logged-in cloud token). Every answer must be below 500,
-// every 4xx a JSON {error, message}, no request may be logged as an unhandled error, and the process must still
-// serve normal requests afterwards. FUZZ_SEED / FUZZ_RUNS (per route and category) reproduce or widen a run.
+// loopback. What is fuzzed comes from the OpenAPI document each serves at /api/openapi.json (its operations, their
+// auth and error codes; bodies and queries from the contract's zod schemas behind it), plus the routes the
+// contract leaves out on purpose: valid bodies, mutated and malformed ones, odd queries and path params, wrong
+// methods and content types, and broken framing on raw sockets; unauthenticated and with valid auth (admin token,
+// a paired device's signed requests, a logged-in cloud token). Every answer must be below 500 (a 5xx only as a
+// gateway answer the operation documents, never a 500), every 4xx a JSON {error, message} whose status and
+// `error` code the document lists for that operation, no request may be logged as an unhandled error, and the
+// process must still serve normal requests afterwards. FUZZ_SEED / FUZZ_RUNS (per route and category) reproduce
+// or widen a run.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +16,13 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { cleanupAll, pairPhone, startTestNode } from '../helpers/test-node.js';
 import { createApp } from '../../src/main/core/http/app.js';
 import { createCloudApp } from '../../src/cloud/app.js';
+import { nodeOperations, NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
+import { cloudOperations, CLOUD_UNDOCUMENTED_ROUTES } from '../../src/cloud/contract.js';
+import type { Security } from '../../src/server/http/openapi-contract.js';
 import { startCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { deriveServerHmacKey, signRequest } from '../../src/shared/auth/request-signing.js';
@@ -25,6 +32,8 @@ import * as W from '../../src/shared/wire/schemas.js';
 import * as R from '../../src/shared/wire/relay.js';
 import { bodyCases, contentTypes, pathParams, queries } from './fuzz/cases.js';
 import { rawExchange, send, type Reply } from './fuzz/raw-http.js';
+import { allowedCodes, fuzzOperations, validQuery, type FuzzOperation } from './fuzz/document-operations.js';
+import { appRoutes, honoToOpenApi, type OpenApiDocument } from '../helpers/openapi-document.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 24);
@@ -60,74 +69,19 @@ const tokenToRevoke = await cloudToken(keyId());
 /** A port nothing listens on: URLs the node is made to call lead nowhere, and never off this machine. */
 const closedPort = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
 
-// ---- the route table: every route of both apps needs an entry here ---------------------------------------------
-type Auth = 'public' | 'admin' | 'device' | 'cloud';
-interface Entry { auth: Auth; body?: z.ZodType; ws?: boolean }
+// ---- what to fuzz: the operations of the documents the two processes serve ------------------------------------
+type Auth = Security;
+type Entry = FuzzOperation;
 
-// The cloud's own auth bodies are private to src/cloud/app.ts; these mirror them.
-const CloudChallenge = z.object({ device_id: z.string().min(1).max(100) });
-const CloudRefresh = z.object({ noise_session_id: z.string().min(1).max(100), noise_signature: z.string().min(1).max(100), last_handshake_at: z.string().min(1).max(64) });
-const CloudVerify = z.object({ challenge_id: z.string().min(1).max(100), code: z.string().regex(/^\d{6}$/) });
-
-const NODE_ROUTES: Record<string, Entry> = {
-  'POST /auth/pair/start': { auth: 'admin', body: W.PairStartRequest },
-  'POST /auth/pair/verify': { auth: 'public', body: W.PairVerifyRequest },
-  'GET /api/node/identity': { auth: 'public' },
-  'GET /api/node/addresses': { auth: 'public' },
-  'GET /api/admin/state': { auth: 'admin' },
-  'GET /api/admin/settings': { auth: 'admin' },
-  'PUT /api/admin/settings': { auth: 'admin', body: W.SettingsUpdateRequest },
-  'POST /api/admin/notices/:id/dismiss': { auth: 'admin' },
-  'GET /api/node/diagnostics': { auth: 'admin' },
-  'PATCH /api/node/identity': { auth: 'admin', body: W.RenameRequest },
-  'DELETE /api/mesh/nodes/:node_id': { auth: 'admin' },
-  'POST /api/admin/pair-remote': { auth: 'admin', body: W.PairRemoteRequest },
-  'POST /api/admin/pairings/:id/confirm': { auth: 'admin' },
-  'POST /api/admin/pairings/:id/reject': { auth: 'admin' },
-  'GET /api/admin/events': { auth: 'admin', ws: true },
-  'GET /api/admin/cloud': { auth: 'admin' },
-  'POST /api/admin/cloud/login': { auth: 'admin', body: R.CloudLoginRequest },
-  'POST /api/admin/cloud/code': { auth: 'admin', body: R.CloudCodeRequest },
-  'POST /api/admin/cloud/logout': { auth: 'admin' },
-  'POST /api/mesh/announce': { auth: 'device', body: W.AnnounceRequest },
-  'POST /api/node/heartbeat': { auth: 'device', body: W.HeartbeatRequest },
-  'GET /api/session': { auth: 'device' },
-  'POST /api/session/logout': { auth: 'device' },
-  'GET /api/device/events': { auth: 'device', ws: true },
-  // Authenticated by the Noise handshake on the socket, not by headers: public at the HTTP level.
-  'GET /api/peer/link': { auth: 'public', ws: true },
-  'GET /api/messages/directory': { auth: 'device' },
-  'POST /api/messages': { auth: 'device', body: R.SendRequest },
-  'GET /api/messages/inbox': { auth: 'device' },
-  'POST /api/messages/inbox/ack': { auth: 'device', body: R.InboxAckRequest },
-  'GET /api/messages/outbox': { auth: 'device' },
-  'PUT /api/admin/messages/device': { auth: 'admin', body: R.UiDeviceRequest },
-  'GET /api/admin/messages/directory': { auth: 'admin' },
-  'POST /api/admin/messages': { auth: 'admin', body: R.SendRequest },
-  'GET /api/admin/messages/inbox': { auth: 'admin' },
-  'POST /api/admin/messages/inbox/ack': { auth: 'admin', body: R.InboxAckRequest },
-  'GET /api/admin/messages/outbox': { auth: 'admin' },
-  'GET /': { auth: 'public' },
-  'GET /pair': { auth: 'public' },
-  'GET /assets/*': { auth: 'public' },
-};
-const CLOUD_ROUTES: Record<string, Entry> = {
-  'GET /healthz': { auth: 'public' },
-  'GET /metrics': { auth: 'public' },
-  'GET /v1/noise': { auth: 'public', ws: true },
-  'POST /api/auth/challenge': { auth: 'public', body: CloudChallenge },
-  'POST /api/auth/verify': { auth: 'public', body: CloudVerify },
-  'POST /api/auth/refresh': { auth: 'cloud', body: CloudRefresh },
-  'POST /api/auth/logout': { auth: 'cloud' },
-  'GET /api/me': { auth: 'cloud' },
-  'PUT /api/keys': { auth: 'cloud', body: R.PublishKeysRequest },
-  'GET /api/keys': { auth: 'cloud' },
-  'GET /v1/relay': { auth: 'cloud', ws: true },
-};
-
-const routesOf = (app: { routes: { method: string; path: string }[] }) => [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))];
-const nodeRoutes = routesOf(createApp(node.core));
-const cloudRoutes = routesOf(createCloudApp({} as never));
+async function servedDocument(port: number): Promise<OpenApiDocument> {
+  const r = await send(port, { method: 'GET', path: '/api/openapi.json' });
+  assert.equal(r.status, 200, 'GET /api/openapi.json');
+  return JSON.parse(r.body.toString()) as OpenApiDocument;
+}
+const nodeDoc = await servedDocument(node.port);
+const cloudDoc = await servedDocument(cloud.port);
+const nodeOps = fuzzOperations(nodeDoc, nodeOperations, NODE_UNDOCUMENTED_ROUTES);
+const cloudOps = fuzzOperations(cloudDoc, cloudOperations, CLOUD_UNDOCUMENTED_ROUTES);
 
 // ---- valid values for the fields that make the node call out, or that must match the caller -------------------
 const loopbackUrl = fc.constantFrom(`http://127.0.0.1:${closedPort}/`, `http://127.0.0.1:${closedPort}/pair?code=x&fp=y`, cloud.url, `${node.base}/pair?code=abc&fp=abcd`);
@@ -160,35 +114,57 @@ function authHeaders(route: string, auth: Auth, mode: AuthMode, method: string, 
   return mode === 'valid' ? { ...h } : { ...h, 'x-signature': h['x-signature'].replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
 }
 
-/** null if the answer is acceptable, else what is wrong with it. */
-function problem(reply: Reply, opts: { method: string; upgrade?: boolean }): string | null {
-  if (reply.status >= 500) return `${reply.status} ${reply.body.toString().slice(0, 200) || '(empty body)'}`;
+function errorOf(reply: Reply): string | undefined {
+  try { const e = (JSON.parse(reply.body.toString()) as { error?: unknown }).error; return typeof e === 'string' ? e : undefined; } catch { return undefined; }
+}
+
+/** null if the answer is acceptable, else what is wrong with it. `op`: the operation the request is one of, if any. */
+function problem(doc: OpenApiDocument, op: Entry | undefined, reply: Reply, opts: { method: string; upgrade?: boolean }): string | null {
+  const allowed = allowedCodes(doc, op, reply.status);
+  // A 5xx is a defect, except a gateway answer the operation documents (pair-remote: 502 peer_unreachable when
+  // the other desktop does not answer). Never a 500.
+  if (reply.status >= 500 && (reply.status === 500 || !allowed.includes(errorOf(reply) ?? ''))) return `${reply.status} ${reply.body.toString().slice(0, 200) || '(empty body)'}`;
   if (reply.status < 400 || opts.method === 'HEAD') return null;
+  const where = op ? `${op.route} lists` : 'the document lists for requests no operation takes';
   // @hono/node-server writes only status + headers for a refused WebSocket upgrade (the cloud adds x-cloud-error).
-  if (opts.upgrade && reply.body.length === 0) return null;
+  if (opts.upgrade && reply.body.length === 0) {
+    const code = reply.headers['x-cloud-error'];
+    if (typeof code === 'string') return allowed.includes(code) ? null : `undocumented error: ${reply.status} ${code} (${where} ${JSON.stringify(allowed)})`;
+    return allowed.length ? null : `undocumented error status ${reply.status} (${where} none)`;
+  }
   try {
     const b = JSON.parse(reply.body.toString()) as { error?: unknown; message?: unknown };
-    if (typeof b.error === 'string' && typeof b.message === 'string') return null;
+    if (typeof b.error === 'string' && typeof b.message === 'string') {
+      return allowed.includes(b.error) ? null : `undocumented error: ${reply.status} ${b.error} (${where} ${JSON.stringify(allowed)} under ${reply.status})`;
+    }
   } catch { /* reported below */ }
   return `${reply.status} without a JSON {error, message}: ${reply.headers['content-type'] ?? '(no content-type)'} ${JSON.stringify(reply.body.toString().slice(0, 200))}`;
 }
 
 /** Names the issue-9 item a failure most likely belongs to, so a report says which fix is missing. */
-function category(what: string, route: string, entry: Entry): string {
-  if (entry.ws && /upgrade without connection/i.test(what) && /^5\d\d/.test(what)) return 'KNOWN issue 9 §5 (WebSocket route: Upgrade without Connection answers 500)';
+function category(what: string, route: string, entry: Entry | undefined): string {
+  if (entry?.ws && /upgrade without connection/i.test(what) && /^5\d\d/.test(what)) return 'KNOWN issue 9 §5 (WebSocket route: Upgrade without Connection answers 500)';
   if (/logged as an unhandled error/.test(what)) return 'KNOWN issue 9 §6 (bad framing / hang-up logged at error level)';
   if (/Host/.test(what)) return 'KNOWN issue 9 §2 (DNS-rebinding Host check)';
+  if (/undocumented error/.test(what)) return `UNDOCUMENTED error code on ${route} (fix the route or list the code in its contract entry)`;
   return `NEW defect on ${route}`;
 }
 
 function pathFor(route: string, param: string): string {
-  return route.split(' ')[1]!.replace(/:[a-z_]+/g, param).replace('*', 'index.js');
+  return route.split(' ')[1]!.replace(/\{[A-Za-z0-9_]+\}/g, param).replace('*', 'index.js');
+}
+
+/** The operation of `target`'s document that a request with this method to `route`'s path is (another method may be another operation). */
+function operationFor(target: Target, route: string, method: string): Entry | undefined {
+  const path = route.split(' ')[1]!;
+  return (target.name === 'node' ? nodeOps : cloudOps).find((o) => o.route === `${method} ${path}`);
 }
 
 async function check(target: Target, route: string, entry: Entry, req: { method: string; path: string; headers: Record<string, string>; body?: Uint8Array; label: string }): Promise<void> {
   const errorsBefore = target.name === 'node' ? nodeErrors.length : cloudErrors.length;
   const reply = await send(target.port, req);
-  const wrong = problem(reply, { method: req.method, upgrade: req.headers.connection?.toLowerCase() === 'upgrade' });
+  const op = req.method === entry.method ? entry : operationFor(target, route, req.method);
+  const wrong = problem(target.name === 'node' ? nodeDoc : cloudDoc, op, reply, { method: req.method, upgrade: req.headers.connection?.toLowerCase() === 'upgrade' });
   const logged = (target.name === 'node' ? nodeErrors : cloudErrors).slice(errorsBefore);
   const what = wrong ?? (logged.length ? `logged as an unhandled error: ${logged[0]}` : null);
   if (what) {
@@ -244,21 +220,24 @@ function framingCases(path: string, authLines: string): { label: string; bytes: 
 }
 
 // ---- the tests -----------------------------------------------------------------------------------------------
-for (const [target, table, routes] of [[NODE, NODE_ROUTES, nodeRoutes], [CLOUD, CLOUD_ROUTES, cloudRoutes]] as const) {
+const nodeRoutes = appRoutes(createApp(node.core)).map(honoToOpenApi);
+const cloudRoutes = appRoutes(createCloudApp({} as never)).map(honoToOpenApi);
+
+for (const [target, ops, routes] of [[NODE, nodeOps, nodeRoutes], [CLOUD, cloudOps, cloudRoutes]] as const) {
   describe(`fuzz: every ${target.name} route (seed ${SEED}, ${RUNS} runs per property)`, () => {
-    test('every route the app serves has a fuzz entry', () => {
-      const missing = routes.filter((r) => !(r in table));
-      assert.deepEqual(missing, [], `routes without a fuzz entry in tests/security/fuzz-http.test.ts: ${missing.join(', ')}`);
+    test('every route the app serves is fuzzed (an operation of its document, or a route the contract leaves out)', () => {
+      const missing = routes.filter((r) => !ops.some((o) => o.route === r));
+      assert.deepEqual(missing, [], `routes neither in /api/openapi.json nor listed as undocumented: ${missing.join(', ')}`);
     });
 
-    for (const route of routes) {
-      const entry = table[route];
-      if (!entry) continue;
-      const [method] = route.split(' ') as [string];
+    for (const entry of ops) {
+      const { route, method } = entry;
       const bodies = bodyCases(entry.body, overrides);
+      // Valid queries from the operation's query schema as often as the odd ones.
+      const query = entry.query ? fc.oneof(validQuery(entry, overrides), queries) : queries;
 
       test(`${route}: valid, mutated and malformed bodies, queries and params`, async () => {
-        await property(fc.record({ auth: auths(entry), body: bodies, query: queries, param: pathParams, ct: contentTypes }), async ({ auth, body, query, param, ct }) => {
+        await property(fc.record({ auth: auths(entry), body: bodies, query, param: pathParams, ct: contentTypes }), async ({ auth, body, query, param, ct }) => {
           const path = pathFor(route, param) + query;
           const bytes = method === 'GET' ? new Uint8Array(0) : body.bytes;
           const headers = { ...(ct ? { 'content-type': ct } : {}), ...authHeaders(route, entry.auth, auth, method, path, bytes) };
@@ -298,12 +277,27 @@ for (const [target, table, routes] of [[NODE, NODE_ROUTES, nodeRoutes], [CLOUD, 
   });
 }
 
+describe('fuzz: the answer checker holds routes to their documented errors', () => {
+  const reply = (status: number, body: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+  const pairRemote = nodeOps.find((o) => o.route === 'POST /api/admin/pair-remote')!;
+  const post = { method: 'POST' };
+  test('a listed code passes; an unlisted code, an unlisted status and any 500 do not', () => {
+    assert.equal(problem(nodeDoc, pairRemote, reply(401, { error: 'unauthorized', message: 'm' }), post), null);
+    assert.equal(problem(nodeDoc, pairRemote, reply(502, { error: 'peer_unreachable', message: 'm' }), post), null, 'a documented gateway answer');
+    assert.match(problem(nodeDoc, pairRemote, reply(401, { error: 'nonce_reused', message: 'm' }), post) ?? '', /undocumented error/);
+    assert.match(problem(nodeDoc, pairRemote, reply(418, { error: 'unauthorized', message: 'm' }), post) ?? '', /undocumented error/);
+    assert.notEqual(problem(nodeDoc, pairRemote, reply(500, { error: 'internal_error', message: 'm' }), post), null);
+    assert.notEqual(problem(nodeDoc, pairRemote, reply(502, { error: 'internal_error', message: 'm' }), post), null);
+    assert.equal(problem(nodeDoc, undefined, reply(404, { error: 'not_found', message: 'm' }), post), null, 'what any unrouted request may get');
+  });
+});
+
 describe('fuzz: admin routes refuse a Host that is not a loopback literal (DNS rebinding)', () => {
   test('no 2xx with the right token and a foreign Host', async () => {
     const host = fc.oneof(fc.domain(), fc.domain().map((d) => `127.${d}`), fc.constantFrom('127.0.0.1.nip.io', '127.evil.example', 'localhost.evil.example', '127.0.0.1.evil:80'));
     await property(fc.record({ host, route: fc.constantFrom('/api/admin/state', '/api/admin/settings', '/api/admin/cloud') }), async ({ host, route }) => {
       const r = await send(node.port, { method: 'GET', path: route, headers: { host, authorization: `Admin ${node.adminToken}` } });
-      if (r.status < 400) throw new Error(`${category('Host', route, { auth: 'admin' })}: GET ${route} with Host: ${host} -> ${r.status}`);
+      if (r.status < 400) throw new Error(`${category('Host', route, undefined)}: GET ${route} with Host: ${host} -> ${r.status}`);
     });
   });
 });

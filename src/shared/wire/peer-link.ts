@@ -12,6 +12,9 @@ export const PEER_LINK_PROTOCOL = 'Noise_KKpsk0_25519_ChaChaPoly_SHA256';
 export const PEER_LINK_PATH = '/api/peer/link';
 /** Query parameter naming the pairing (its session id; not a secret). */
 export const PEER_LINK_SESSION_PARAM = 'session';
+/** The session id a dialer names: what the route accepts before looking the pairing up. */
+export const PEER_LINK_SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
+export const PeerLinkQuery = z.object({ [PEER_LINK_SESSION_PARAM]: z.string().regex(PEER_LINK_SESSION_ID) });
 
 /**
  * Unacked envelope + seen frames one side may have in flight. The sender never exceeds it; a receiver that finds

@@ -14,6 +14,7 @@ import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { peerLinkRoutes } from './routes/peer-link-routes.js';
+import { openApiRoutes } from './routes/openapi-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
 
@@ -50,6 +51,7 @@ export function createApp(core: NodeCore): Hono {
   app.route('/api', deviceRoutes(core));
   app.route('/api', messageRoutes(core));
   app.route('/api', peerLinkRoutes(core));
+  app.route('/', openApiRoutes());
   app.route('/', staticRoutes(core.rendererDir));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));

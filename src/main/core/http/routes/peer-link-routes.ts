@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { upgradeWebSocket } from '@hono/node-server';
 import type { WebSocket } from 'ws';
-import { PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
+import { PEER_LINK_SESSION_ID, PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import type { PeerLinkService } from '../../peer-link/peer-link-service.js';
 import { ApiError } from '../api-error.js';
@@ -13,15 +13,13 @@ import type { NodeCore } from '../node-core.js';
 import { rateLimit, RateLimiter } from '../rate-limiter.js';
 import { remoteAddress } from '../request-auth.js';
 
-const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
-
 export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkService }): Hono {
   const app = new Hono();
   const limited = rateLimit(new RateLimiter(core.limits.peerLinkUpgradesPerMinute), 'peer link attempts');
 
   app.get('/peer/link', limited, webSocketHandshakeGuard(), async (c, next) => {
     const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
-    if (!SESSION_ID.test(session)) throw new ApiError(400, 'invalid_request', `Name the pairing with ?${PEER_LINK_SESSION_PARAM}=<session id>.`);
+    if (!PEER_LINK_SESSION_ID.test(session)) throw new ApiError(400, 'invalid_request', `Name the pairing with ?${PEER_LINK_SESSION_PARAM}=<session id>.`);
     if (!core.peerLinks?.knowsSession(session)) throw new ApiError(401, 'session_unknown', 'No pairing with this desktop under that session.');
     await next();
   }, upgradeWebSocket((c) => {
