@@ -7,7 +7,8 @@
 // electron-builder needs an Electron build for the target. Without one it would try to download it and fail with
 // a stack trace; this script says what is missing first. Provide one with ELECTRON_OVERRIDE_DIST_PATH (an
 // unpacked Electron build, the same variable `npm start` uses) or SALITA_ELECTRON_DIST (an electron-v…zip or a
-// folder holding it), or let it download (github.com, or ELECTRON_MIRROR).
+// folder holding it), or let it download (github.com, or ELECTRON_MIRROR). The same goes for Electron's headers,
+// which compiling better-sqlite3 needs (www.electronjs.org, or ~/.electron-gyp/<version>).
 import { spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -77,7 +78,20 @@ async function electronDist() {
   return undefined;
 }
 
+/**
+ * better-sqlite3 is compiled against Electron's headers, which node-gyp keeps in ~/.electron-gyp/<version> and
+ * otherwise downloads from www.electronjs.org.
+ */
+async function checkElectronHeaders() {
+  const devDir = join(homedir(), '.electron-gyp', electronVersion);
+  if (existsSync(join(devDir, 'installVersion')) && existsSync(join(devDir, 'include', 'node', 'common.gypi'))) return;
+  if (await reachable('www.electronjs.org')) return;
+  const gyp = join('node_modules', '@electron', 'node-gyp', 'bin', 'node-gyp.js');
+  fail(`better-sqlite3 must be compiled for Electron ${electronVersion}, whose headers are not in ${devDir} and come from www.electronjs.org, which this machine cannot reach; get node-v${electronVersion}-headers.tar.gz (https://www.electronjs.org/headers/v${electronVersion}/) and install it with \`node ${gyp} install --target=${electronVersion} --tarball=<that file> --devdir=${join(homedir(), '.electron-gyp')}\`, then run npm run dist again.`);
+}
+
 const dist = await electronDist();
+await checkElectronHeaders();
 
 // Set the Node build of better-sqlite3 aside while electron-builder rebuilds it for Electron.
 const nativeBuild = join(root, 'node_modules', 'better-sqlite3', 'build');
@@ -86,7 +100,9 @@ const haveNodeBuild = existsSync(nativeBuild);
 if (haveNodeBuild) cpSync(nativeBuild, setAside, { recursive: true });
 let status = 1;
 try {
-  const builderArgs = ['--config', 'electron-builder.yml', ...(dist ? [`-c.electronDist=${dist}`] : []), ...args];
+  // Build only; publishing is a separate, deliberate step (electron-builder would try it on CI by itself).
+  const publish = args.some((a) => a === '-p' || a.startsWith('--publish')) ? [] : ['--publish', 'never'];
+  const builderArgs = ['--config', 'electron-builder.yml', ...publish, ...(dist ? [`-c.electronDist=${dist}`] : []), ...args];
   const cli = join(root, 'node_modules', 'electron-builder', 'cli.js');
   const result = spawnSync(process.execPath, [cli, ...builderArgs], { cwd: root, stdio: 'inherit' });
   status = result.status ?? 1;
