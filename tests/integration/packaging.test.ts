@@ -124,7 +124,7 @@ test('npm run dist without an Electron build to package says what is missing and
     assert.equal(run.status, 1, run.stderr);
     const lines = run.stderr.trim().split('\n');
     assert.equal(lines.length, 1, run.stderr);
-    assert.match(lines[0] ?? "", /^npm run dist: no Electron .* electron-mirror\.invalid, .*ELECTRON_OVERRIDE_DIST_PATH/);
+    assert.match(lines[0] ?? '', /^npm run dist: no Electron .* electron-mirror\.invalid, .*ELECTRON_OVERRIDE_DIST_PATH/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 
     const missing = spawnSync(process.execPath, [join(ROOT, 'scripts', 'dist.mjs')], { cwd: ROOT, env: { ...env, ELECTRON_OVERRIDE_DIST_PATH: join(home, 'no-electron') }, encoding: 'utf8', timeout: 120_000 });
