@@ -98,6 +98,9 @@ const nativeBuild = join(root, 'node_modules', 'better-sqlite3', 'build');
 const setAside = join(tmpdir(), `salita-dist-better-sqlite3-${process.pid}`);
 const haveNodeBuild = existsSync(nativeBuild);
 if (haveNodeBuild) cpSync(nativeBuild, setAside, { recursive: true });
+// Ctrl-C reaches electron-builder too (same process group); stay alive until it has stopped, so the Node
+// build is put back below instead of leaving an Electron build in node_modules.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
 let status = 1;
 try {
   // Build only; publishing is a separate, deliberate step (electron-builder would try it on CI by itself).
