@@ -6,7 +6,8 @@ import { defaultDataDir, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from 
 import { startNode, type SalitaNode } from './core/node.js';
 
 const USAGE = `Usage: salita-headless [options]
-  --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default $XDG_DATA_HOME/salita)
+  --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default: the OS data dir,
+                       see docs/operations.md)
   --port <n>           HTTP port (default ${DEFAULT_PORT}; 0 = any free port)
   --strict-port        fail if the port is taken instead of using the next free one
   --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)

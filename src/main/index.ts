@@ -4,7 +4,7 @@
 //
 // Switches: --data-dir=<dir> (default: Electron's userData dir, or SALITA_DATA_DIR), --port=<n> (default 6969;
 // 0 = any free port), --no-mdns.
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, safeStorage, shell, Tray } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ import { aesGcmBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox }
 import { writeFileAtomic } from './core/util/atomic-write.js';
 import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
 import { IPC_GET_ADMIN_URL } from '../shared/bridge.js';
+import { osKeychain } from './os-keychain.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -29,9 +30,9 @@ function switchValue(name: string): string | undefined {
 }
 
 async function keychainAvailable(): Promise<boolean> {
-  if (!(await safeStorage.isAsyncEncryptionAvailable())) return false;
+  if (!(await osKeychain().isAvailable())) return false;
   // On Linux without a keyring Electron falls back to a hard-coded password: no better than the key file.
-  return !(process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text');
+  return osKeychain().backend() !== 'basic_text';
 }
 
 /**
@@ -45,13 +46,13 @@ async function keychainSecretBox(dataDir: string): Promise<SecretBox | undefined
     if (!available) {
       throw new Error(`${wrapped} is protected by the OS keychain, which is not available now. Unlock or enable the keychain and start Salita again.`);
     }
-    const { result, shouldReEncrypt } = await safeStorage.decryptStringAsync(readFileSync(wrapped));
-    if (shouldReEncrypt) writeFileAtomic(wrapped, await safeStorage.encryptStringAsync(result), 0o600);
+    const { result, shouldReEncrypt } = await osKeychain().decrypt(readFileSync(wrapped));
+    if (shouldReEncrypt) writeFileAtomic(wrapped, await osKeychain().encrypt(result), 0o600);
     return aesGcmBox(fromBase64Url(result), 'os-keychain');
   }
   if (!available || existsSync(join(dataDir, STORAGE_KEY_FILE))) return undefined;
   const key = randomBytes(32);
-  writeFileAtomic(wrapped, await safeStorage.encryptStringAsync(toBase64Url(key)), 0o600);
+  writeFileAtomic(wrapped, await osKeychain().encrypt(toBase64Url(key)), 0o600);
   return aesGcmBox(key, 'os-keychain');
 }
 

@@ -1,15 +1,40 @@
 // Where the node keeps its data and how it listens. The Electron shell passes its own userData dir;
-// headless reads --data-dir / SALITA_DATA_DIR and falls back to the XDG data home.
+// headless reads --data-dir / SALITA_DATA_DIR and falls back to the per-OS data dir (see defaultDataDir).
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import envPaths from 'env-paths';
 import { MAX_ENVELOPE_JSON_BYTES } from '../../shared/e2ee/schema.js';
 
 export const DEFAULT_PORT = 6969;
 
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+export interface DataDirPlaces {
+  /** The OS's data dir for Salita: ~/.local/share/salita (XDG), ~/Library/Application Support/salita, %LOCALAPPDATA%\salita\Data. */
+  osDataDir: string;
+  /** Where every OS got its data before: $XDG_DATA_HOME/salita or ~/.local/share/salita, even on macOS and Windows. */
+  legacyDataDir: string;
+  exists(path: string): boolean;
+}
+
+/** The places on this machine (env-paths reads the platform on every call, the environment once at load). */
+export function dataDirPlaces(env: NodeJS.ProcessEnv = process.env): DataDirPlaces {
+  const xdg = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  // No suffix: the default "-nodejs" would name the dir salita-nodejs.
+  return { osDataDir: envPaths('salita', { suffix: '' }).data, legacyDataDir: join(xdg, 'salita'), exists: existsSync };
+}
+
+/**
+ * The headless node's data dir: SALITA_DATA_DIR, else the OS's data dir. A node that already has data in the
+ * old place (~/.local/share/salita on every OS) keeps using it while the OS's dir does not exist yet, so an
+ * upgrade never starts a new, empty node beside the old one.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, places: DataDirPlaces = dataDirPlaces(env)): string {
   if (env.SALITA_DATA_DIR) return env.SALITA_DATA_DIR;
-  const xdg = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
-  return join(xdg, 'salita');
+  const { osDataDir, legacyDataDir, exists } = places;
+  // The XDG spec says to ignore a relative XDG_DATA_HOME; env-paths does not, so fall back to the old rule.
+  if (!isAbsolute(osDataDir)) return legacyDataDir;
+  if (osDataDir !== legacyDataDir && exists(legacyDataDir) && !exists(osDataDir)) return legacyDataDir;
+  return osDataDir;
 }
 
 export interface NodeTimings {
