@@ -45,7 +45,7 @@ function parseCli() {
 }
 
 async function printPairing(node: SalitaNode): Promise<void> {
-  const p = await node.core.pairing.start();
+  const p = node.core.pairing.start();
   const qr = await QRCode.toString(p.url, { type: 'terminal', small: true });
   process.stdout.write(`\nScan to pair a phone (expires ${p.expires_at}):\n${qr}\n` +
     `  URL:          ${p.url}\n  PIN:          ${p.pin}\n  Linking code: ${p.linking_code}\n` +

@@ -24,13 +24,19 @@ import { backupsDir, DailyBackup } from '../../server/db/sqlite-backup.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { createApp } from './http/app.js';
-import { listen } from './http/listen.js';
+import { listen, type Listening } from './http/listen.js';
 import type { NodeCore } from './http/node-core.js';
-import { loadOrCreateIdentity, renameIdentity, type NodeIdentity } from './identity/identity-store.js';
+import { loadOrCreateIdentity } from './identity/identity-store.js';
+import { CurrentIdentity } from './identity/current-identity.js';
 import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
 import { presenceOf } from './mesh/mesh-views.js';
 import { cachedInterfaces, hostForUrl, LocalAddresses, takeInterfaceError, type InterfaceTable } from './net/lan-addresses.js';
+import { AdvertisedAddresses } from './net/advertised-addresses.js';
+import { DiscoveryService } from './discovery/discovery-service.js';
+import type { Discovery } from './discovery/discovery.js';
+import type { Service } from './services/service.js';
+import { ServiceGroup } from './services/service-group.js';
 import { LogBudget } from '../../server/http/log-budget.js';
 import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
 import { NoticeBoard } from './events/notices.js';
@@ -99,32 +105,14 @@ export interface SalitaNode {
   stop(): Promise<void>;
 }
 
-/** What the mDNS module reports about itself (diagnostics). */
-export interface DiscoveryStatus {
-  running: boolean;
-  instance_name?: string;
-  advertised_addresses: string[];
-  discovered: number;
-  last_error?: string;
-}
+export type { Discovery, DiscoveryStatus } from './discovery/discovery.js';
 
 /**
- * The slice of the mDNS module the node uses; see discovery/mdns-discovery.ts. The optional members are used
- * when the module has them: the addresses to advertise, its status, and what it hears about paired nodes.
+ * Builds the node's parts, then starts them as an ordered list of services (services/service-group.ts): the
+ * database first, then the listener, this node's mesh row, the cloud link, the router, the peer links, mDNS and
+ * the timers; stop() stops them in reverse. Changes made while the node runs (a rename, other settings) are
+ * pushed to the parts that subscribe, whether or not they have started yet.
  */
-export interface Discovery {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  peers(): { node_id: string; name: string; fingerprint: string; host: string; port: number; addresses: string[]; version: string }[];
-  rename(name: string): Promise<void>;
-  setAddresses?(addresses: string[]): unknown;
-  status?(): DiscoveryStatus;
-  on(event: 'change', fn: () => void): unknown;
-  on(event: 'peer-addresses', fn: (nodeId: string, addresses: string[]) => void): unknown;
-  on(event: 'goodbye', fn: (nodeId: string) => void): unknown;
-  on(event: 'interfaces', fn: () => void): unknown;
-}
-
 export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const log = createLogger('node');
   const httpLog = createLogger('http');
@@ -143,8 +131,9 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   // Read before anything else is opened: a corrupt settings file stops the start with an error naming it.
   const settings = new SettingsStore(opts.dataDir);
   const { identity: loaded, created } = loadOrCreateIdentity(opts.dataDir);
-  let identity: NodeIdentity = loaded;
-  log.info({ node_id: identity.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
+  const identity = new CurrentIdentity(opts.dataDir, loaded);
+  const me = () => identity.get();
+  log.info({ node_id: loaded.nodeId, created, data_dir: opts.dataDir }, created ? 'created a new node identity' : 'loaded node identity');
 
   const dbLog = createLogger('db');
   const database = openDatabase(opts.dataDir, {
@@ -167,25 +156,26 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   dailyBackup.tick();
   const deviceSockets = new DeviceSockets(limits.maxSocketsPerSession);
   const meshRepo = new MeshRepository(database.db);
-  // Late-bound: the peer links start after the listener, but a revocation must reach them at once.
-  let peerLinks: PeerLinkService | undefined;
+  // The peer links exist while their service runs (they start after the listener: a peer may dial back at once),
+  // but a revocation or an unpair must reach them at once.
+  const peerLinkSlot: { running?: PeerLinkService } = {};
   const sessionsRepo = new SessionRepository(database.db, box, (ids) => {
     deviceSockets.closeSessions(ids);
-    peerLinks?.sessionsRevoked();
+    peerLinkSlot.running?.sessionsRevoked();
   });
   const nonces = new NonceRepository(database.db);
   const links = new PeerLinkRepository(database.db, box);
   const feed = new ChangeFeed();
   const notices = new NoticeBoard(feed);
   const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), {
-    offlineAfterMs: timings.offlineAfterMs, notices, beforeDesktopUnpair: (nodeId) => peerLinks?.unpairing(nodeId),
+    offlineAfterMs: timings.offlineAfterMs, notices, beforeDesktopUnpair: (nodeId) => peerLinkSlot.running?.unpairing(nodeId),
   });
-  const homeDirectory = new HomeDirectoryStore(new HomeDeviceRepository(database.db), meshRepo, (nodeId) => peerLinks?.isUp(nodeId) ?? false);
+  const homeDirectory = new HomeDirectoryStore(new HomeDeviceRepository(database.db), meshRepo, (nodeId) => peerLinkSlot.running?.isUp(nodeId) ?? false);
   // Messaging: the durable outbox/inbox (the cloud link, wired elsewhere, uses it as its MessageStorePort).
   const messaging = new MessageStore({
     sqlite: database.sqlite,
-    nodeId: () => identity.nodeId,
-    nodeName: () => identity.name,
+    nodeId: () => me().nodeId,
+    nodeName: () => me().name,
     sendToDevice: (deviceId, frame) => deviceSockets.sendToDevice(deviceId, frame),
     // The desktop UI's device pushes ride the admin event socket, which forwards every non-'changed' feed event.
     sendToUi: (frame: DevicePush) => feed.emit(frame),
@@ -196,7 +186,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   // The cloud link (cloud/cloud-link.ts): login, relay WebSocket, key directory; it drains `messaging`'s outbox.
   const cloud = new CloudLink({
     dataDir: opts.dataDir, box, store: messaging, log: createLogger('cloud'), options: opts.cloud,
-    staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
+    staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
     settings: { cloudUrl: () => settings.cloudUrl(), setCloudUrl: (url) => { settings.set({ cloud_url: url }); } },
     onChange: (view) => feed.emit({ type: 'cloud', cloud: view }),
   });
@@ -204,7 +194,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   // the cloud behind one interface; the message routes send through it.
   const router = new Router({
     store: messaging, sqlite: database.sqlite, log: createLogger('router'), fallbackAfterMs: timings.homeFallbackMs,
-    nodeId: () => identity.nodeId, nodeName: () => identity.name,
+    nodeId: () => me().nodeId, nodeName: () => me().name,
     subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
     cloud: new CloudTransport({
       status: () => cloud.status(), configured: () => cloud.configured(), knows: (id) => messaging.remoteKnows(id),
@@ -215,31 +205,72 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
   const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
   const version = appVersion();
-  let port = 0;
-  let discovery: Discovery | undefined;
-  let mdnsError: string | undefined;
   // The listen setting applies at start: 'advertised' binds loopback (the desktop UI) plus the advertised
   // addresses of this moment; an explicit host (--host, tests) always wins.
   const listenSetting = settings.listen();
   const listenChosen = opts.host === undefined && listenSetting === 'advertised';
   const listenHost = opts.host ?? (listenChosen ? '127.0.0.1' : '0.0.0.0');
-  let listenHosts: string[] = [listenHost];
 
-  const publicKey = toBase64Url(identity.publicKey);
+  const publicKey = toBase64Url(loaded.publicKey);
   const interfaceTable = opts.networkInterfaces ?? (() => cachedInterfaces());
   const local = new LocalAddresses(() => settings.interfaces(), interfaceTable);
   /** What this node offers to other devices: QR candidate URLs, mDNS, heartbeats, its desktop_node. */
   const ownAddresses = () => local.advertised();
-  const addressUrls = () => ownAddresses().map((a) => `http://${hostForUrl(a)}:${port}`);
+  const advertised = new AdvertisedAddresses(ownAddresses);
+
+  // The listener, as a service: the port is known once it started (0 before).
+  let listening: Listening | undefined;
+  const port = () => listening?.port ?? 0;
+  const http: Service = {
+    name: 'http',
+    start: async () => {
+      listening = await listen(app.fetch as never, {
+        port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog, wsPingIntervalMs: timings.wsPingIntervalMs,
+        ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
+      });
+      for (const f of listening.failed) log.warn({ host: f.host, err: f.error }, 'could not listen on a chosen address');
+      if (opts.port !== undefined && opts.port !== 0 && listening.port !== opts.port) {
+        log.warn({ wanted: opts.port, port: listening.port }, `port ${opts.port} was taken; listening on ${listening.port} instead`);
+      }
+    },
+    stop: () => listening?.close(),
+  };
+
+  const addressUrls = () => ownAddresses().map((a) => `http://${hostForUrl(a)}:${port()}`);
   const desktopNode = (): DesktopNode => ({
-    node_id: identity.nodeId, name: identity.name, hostname: osHostname(), port,
-    capabilities: CAPABILITIES, public_key: publicKey, fingerprint: identity.fingerprint, addresses: ownAddresses(),
+    node_id: me().nodeId, name: me().name, hostname: osHostname(), port: port(),
+    capabilities: CAPABILITIES, public_key: publicKey, fingerprint: me().fingerprint, addresses: ownAddresses(),
   });
   const identityView = (): NodeIdentityResponse => ({
-    node_id: identity.nodeId, name: identity.name, public_key: publicKey, fingerprint: identity.fingerprint,
+    node_id: me().nodeId, name: me().name, public_key: publicKey, fingerprint: me().fingerprint,
     capabilities: CAPABILITIES, version,
   });
-  const discovered = (): DiscoveredNodeView[] => (discovery?.peers() ?? []).map((p) => ({
+  const selfRow = () => ({
+    id: me().nodeId, name: me().name, hostname: osHostname(), port: port(), capabilities: CAPABILITIES,
+    publicKey, addresses: ownAddresses(),
+  });
+
+  const discovery = opts.mdns || opts.discovery ? new DiscoveryService({
+    create: async () => {
+      if (opts.discovery) return opts.discovery;
+      const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
+      return new MdnsDiscovery({
+        self: { node_id: me().nodeId, name: me().name, fingerprint: normalizeFingerprint(me().fingerprint)!, port: port(), version },
+        logger: createLogger('mdns'),
+        addresses: ownAddresses(),
+      } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
+    },
+    name: () => me().name,
+    addresses: ownAddresses,
+    log,
+    onChange: () => feed.changed(),
+    // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
+    onPeerAddresses: (nodeId, addresses) => mesh.learnAddresses(nodeId, addresses),
+    onGoodbye: (nodeId) => mesh.goodbye(nodeId),
+    // The module noticed an interface change before our own poll did.
+    onInterfaces: () => advertised.check(),
+  }) : undefined;
+  const discovered = (): DiscoveredNodeView[] => (discovery?.current()?.peers() ?? []).map((p) => ({
     ...p, paired: mesh.isPaired(p.node_id),
   }));
 
@@ -247,17 +278,38 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   // of them; on chosen addresses (--host, listen 'advertised'), only those bound, else the bound host itself.
   const listenedOf = (addrs: string[]): string[] => {
     if (!listenChosen && (listenHost === '0.0.0.0' || listenHost === '::')) return addrs;
-    const bound = addrs.filter((a) => listenHosts.includes(a));
-    return bound.length > 0 ? bound : [...listenHosts];
+    const hosts = listening?.hosts ?? [listenHost];
+    const bound = addrs.filter((a) => hosts.includes(a));
+    return bound.length > 0 ? bound : [...hosts];
   };
   const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
     {
-      self: desktopNode, port: () => port, staticKey: () => ({ privateKey: identity.privateKey, publicKey: identity.publicKey }),
+      self: desktopNode, port, staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
       advertisedAddresses: () => listenedOf(ownAddresses()),
       lanAddresses: () => listenedOf(local.lan().map((a) => a.address)),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
     timings, createLogger('pairing'), limits);
+
+  // Who hears about a change: a rename reaches this node's mesh row, mDNS, the peer links (while they run) and the
+  // UI; new advertised addresses reach mDNS, the mesh row and the UI; a new cloud URL reaches the cloud link.
+  identity.onRenamed((name) => {
+    meshRepo.upsertSelf(selfRow());
+    discovery?.renamed(name);
+    feed.changed();
+  });
+  advertised.onChange((addresses) => {
+    discovery?.addressesChanged(addresses);
+    if (port() !== 0) meshRepo.upsertSelf(selfRow());
+    feed.changed();
+  });
+  settings.onChange((saved, update) => {
+    if (update.cloud_url !== undefined) cloud.settingsChanged();
+    log.info({ interfaces: saved.interfaces }, 'interface settings changed');
+    advertised.check(true);
+  });
+
+  const meshNodeViewStatus = (row: Parameters<typeof presenceOf>[0], now: number) => presenceOf(row, timings.offlineAfterMs, now);
 
   const core: NodeCore = {
     adminToken, rendererDir, timings, limits, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
@@ -267,50 +319,46 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     identityView,
     desktopNode,
     pairingIdentity: () => ({
-      privateKey: identity.privateKey,
-      publicKey: identity.publicKey,
+      privateKey: me().privateKey,
+      publicKey: me().publicKey,
       payload: {
-        node_id: identity.nodeId, name: identity.name, capabilities: CAPABILITIES,
+        node_id: me().nodeId, name: me().name, capabilities: CAPABILITIES,
         device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
-        public_key: publicKey, port, addresses: ownAddresses(),
+        public_key: publicKey, port: port(), addresses: ownAddresses(),
       },
     }),
     adminState: (): AdminState => ({
-      identity: identityView(), port, devices: mesh.devices(), discovered: discovered(), lan_addresses: local.lan(),
+      identity: identityView(), port: port(), devices: mesh.devices(), discovered: discovered(), lan_addresses: local.lan(),
       pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()], notices: notices.list(),
     }),
     notices,
     settings: () => settings.get(),
-    updateSettings: (update: SettingsUpdateRequest) => {
-      const saved = settings.set(update);
-      if (update.cloud_url !== undefined) cloud.settingsChanged();
-      log.info({ interfaces: saved.interfaces }, 'interface settings changed');
-      applyAddresses(true);
-      return saved;
-    },
+    updateSettings: (update: SettingsUpdateRequest) => settings.update(update),
     addressUrls,
     diagnostics: async (): Promise<DiagnosticsResponse> => {
       const interfaces = local.all();
-      const advertised = ownAddresses();
-      const status = discovery?.status?.();
+      const advertisedNow = ownAddresses();
+      const module = discovery?.current();
+      const status = module?.status?.();
+      const mdnsError = status?.last_error ?? discovery?.lastError();
       const now = Date.now();
       return {
         interfaces: interfaces.map((a) => ({ name: a.interface, address: a.address, family: a.family, kind: a.kind, advertised: a.advertised })),
         missing_interfaces: local.missingInterfaces(),
-        port,
+        port: port(),
         listen: {
-          host: listenChosen ? listenHosts.join(', ') : listenHost,
-          addresses: listenChosen ? listenHosts : listenAddresses(listenHost, interfaces),
+          host: listenChosen ? (listening?.hosts ?? [listenHost]).join(', ') : listenHost,
+          addresses: listenChosen ? (listening?.hosts ?? [listenHost]) : listenAddresses(listenHost, interfaces),
           pending_restart: settings.listen() !== listenSetting,
         },
-        reachability: await checkReachability(advertised, port, identity.nodeId),
+        reachability: await checkReachability(advertisedNow, port(), me().nodeId),
         mdns: {
-          enabled: discovery !== undefined || opts.mdns === true,
-          running: status?.running ?? discovery !== undefined,
+          enabled: module !== undefined || opts.mdns === true,
+          running: status?.running ?? module !== undefined,
           ...(status?.instance_name !== undefined ? { instance_name: status.instance_name } : {}),
-          advertised_addresses: status?.advertised_addresses ?? (discovery ? advertised : []),
-          discovered: status?.discovered ?? discovery?.peers().length ?? 0,
-          ...((status?.last_error ?? mdnsError) !== undefined ? { last_error: (status?.last_error ?? mdnsError)! } : {}),
+          advertised_addresses: status?.advertised_addresses ?? (module ? advertisedNow : []),
+          discovered: status?.discovered ?? module?.peers().length ?? 0,
+          ...(mdnsError !== undefined ? { last_error: mdnsError } : {}),
         },
         peers: mesh.peerRows().map((row) => {
           const round = mesh.lastHeartbeatRound(row.id);
@@ -319,142 +367,96 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
             ...(round ? { last_attempt: { at: round.at, tried: round.tried.map((t) => ({ ...t })) } } : {}),
           };
         }),
-        firewall_hints: firewallHints(port),
+        firewall_hints: firewallHints(port()),
       };
     },
     rename: (name: string) => {
-      identity = renameIdentity(opts.dataDir, identity, name);
-      meshRepo.upsertSelf({ ...selfRow(), name: identity.name });
-      void discovery?.rename(identity.name).catch((err: Error) => log.warn({ err: err.message }, 'mDNS rename failed'));
-      node.identity = { ...node.identity, name: identity.name };
-      peerLinks?.renamed(identity.name);
-      feed.changed();
+      identity.rename(name);
+    },
+    get peerLinks() {
+      return peerLinkSlot.running;
     },
   };
-  const selfRow = () => ({
-    id: identity.nodeId, name: identity.name, hostname: osHostname(), port, capabilities: CAPABILITIES,
-    publicKey, addresses: ownAddresses(),
-  });
-
-  const meshNodeViewStatus = (row: Parameters<typeof presenceOf>[0], now: number) => presenceOf(row, timings.offlineAfterMs, now);
-
-  /** Pushes the advertised addresses to mDNS and the UI when they changed (or when forced: settings changed). */
-  let lastAdvertised = '';
-  const applyAddresses = (force = false) => {
-    const now = ownAddresses();
-    const key = JSON.stringify(now);
-    if (!force && key === lastAdvertised) return;
-    lastAdvertised = key;
-    try {
-      void Promise.resolve(discovery?.setAddresses?.(now)).catch((err: Error) => log.warn({ err: err.message }, 'mDNS could not take the new addresses'));
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'mDNS could not take the new addresses');
-    }
-    if (port !== 0) meshRepo.upsertSelf(selfRow());
-    feed.changed();
-  };
-
   const app = createApp(core);
-  let listening;
-  try {
-    listening = await listen(app.fetch as never, {
-      port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog, wsPingIntervalMs: timings.wsPingIntervalMs,
-      ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
-    });
-  } catch (err) {
-    database.close();
-    throw err;
-  }
-  port = listening.port;
-  listenHosts = listening.hosts;
-  for (const f of listening.failed) log.warn({ host: f.host, err: f.error }, 'could not listen on a chosen address');
-  if (opts.port !== undefined && opts.port !== 0 && port !== opts.port) {
-    log.warn({ wanted: opts.port, port }, `port ${opts.port} was taken; listening on ${port} instead`);
-  }
-  meshRepo.upsertSelf(selfRow());
-  lastAdvertised = JSON.stringify(ownAddresses());
-  cloud.start();
-  router.start();
 
-  // The links to paired desktops: after the listener (a peer may dial back at once), stopped before the database.
-  peerLinks = new PeerLinkService({
-    self: () => ({ nodeId: identity.nodeId, name: identity.name, privateKey: identity.privateKey, publicKey: identity.publicKey }),
-    mesh: meshRepo, sessions: sessionsRepo, links, credentials: new PairingCredentialsLookup(database.db, meshRepo, sessionsRepo, links),
-    notices: new UnpairNoticeRepository(database.db, box), directory: homeDirectory, router: opts.peerLinkRouter ?? router,
-    feed, noticeBoard: notices, log: createLogger('peer-link'), ...(opts.peerLink ? { options: opts.peerLink } : {}),
-  });
-  core.peerLinks = peerLinks;
-  router.attachPeerLinks(peerLinks, homeDirectory);
-  peerLinks.start();
+  const peerLinks: Service = (() => {
+    let unsubscribe: (() => void) | undefined;
+    return {
+      name: 'peer links',
+      start: () => {
+        const service = new PeerLinkService({
+          self: () => ({ nodeId: me().nodeId, name: me().name, privateKey: me().privateKey, publicKey: me().publicKey }),
+          mesh: meshRepo, sessions: sessionsRepo, links, credentials: new PairingCredentialsLookup(database.db, meshRepo, sessionsRepo, links),
+          notices: new UnpairNoticeRepository(database.db, box), directory: homeDirectory, router: opts.peerLinkRouter ?? router,
+          feed, noticeBoard: notices, log: createLogger('peer-link'), ...(opts.peerLink ? { options: opts.peerLink } : {}),
+        });
+        peerLinkSlot.running = service;
+        router.attachPeerLinks(service, homeDirectory);
+        service.start();
+        unsubscribe = identity.onRenamed((name) => service.renamed(name));
+      },
+      stop: () => {
+        unsubscribe?.();
+        peerLinkSlot.running?.stop();
+      },
+    };
+  })();
 
-  if (opts.mdns || opts.discovery) {
-    try {
-      if (opts.discovery) {
-        discovery = opts.discovery;
-      } else {
-        const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
-        discovery = new MdnsDiscovery({
-          self: { node_id: identity.nodeId, name: identity.name, fingerprint: normalizeFingerprint(identity.fingerprint)!, port, version },
-          logger: createLogger('mdns'),
-          addresses: ownAddresses(),
-        } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
-      }
-      const d = discovery;
-      d.on('change', () => feed.changed());
-      // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
-      d.on('peer-addresses', (nodeId: string, addresses: string[]) => {
-        if (typeof nodeId === 'string' && Array.isArray(addresses)) mesh.learnAddresses(nodeId, addresses.filter((a) => typeof a === 'string'));
-      });
-      d.on('goodbye', (nodeId: string) => {
-        if (typeof nodeId === 'string') mesh.goodbye(nodeId);
-      });
-      // The module noticed an interface change before our own poll did.
-      d.on('interfaces', () => applyAddresses());
-      await d.setAddresses?.(ownAddresses());
-      await d.start();
-    } catch (err) {
-      mdnsError = (err as Error).message;
-      log.error({ err: mdnsError }, 'mDNS discovery could not start; pairing by URL still works');
-      discovery = undefined;
-    }
-  }
+  const timers: Service = (() => {
+    const running: NodeJS.Timeout[] = [];
+    return {
+      name: 'timers',
+      start: () => {
+        running.push(
+          setInterval(guarded('presence sweep', () => mesh.sweepPresence(timings.offlineAfterMs)), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
+          // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
+          setInterval(guarded('interface check', () => {
+            advertised.check();
+            const err = takeInterfaceError();
+            if (err) throw err;
+          }), 3_000),
+          setInterval(guarded('nonce, pairing code and session prune', () => { nonces.prune(Date.now()); pairing.prune(); }), 60_000),
+          // At most one backup a day; the hourly look keeps that true for a node that runs for weeks.
+          setInterval(guarded('daily backup', () => dailyBackup.tick()), 60 * 60_000),
+          setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),
+        );
+        for (const t of running) t.unref();
+      },
+      stop: () => {
+        for (const t of running.splice(0)) clearInterval(t);
+      },
+    };
+  })();
 
-  const timers = [
-    setInterval(guarded('presence sweep', () => mesh.sweepPresence(timings.offlineAfterMs)), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
-    // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
-    setInterval(guarded('interface check', () => {
-      applyAddresses();
-      const err = takeInterfaceError();
-      if (err) throw err;
-    }), 3_000),
-    setInterval(guarded('nonce, pairing code and session prune', () => { nonces.prune(Date.now()); pairing.prune(); }), 60_000),
-    // At most one backup a day; the hourly look keeps that true for a node that runs for weeks.
-    setInterval(guarded('daily backup', () => dailyBackup.tick()), 60 * 60_000),
-    setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),
-  ];
-  for (const t of timers) t.unref();
+  const services = new ServiceGroup([
+    { name: 'database', start: () => {}, stop: () => database.close() },
+    { name: 'messaging', start: () => {}, stop: () => messaging.close() },
+    http,
+    // This node's own row in the mesh (its port is known now), and the advertised set taken as announced.
+    { name: 'mesh', start: () => { meshRepo.upsertSelf(selfRow()); advertised.settle(); }, stop: () => mesh.stop() },
+    { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
+    { name: 'router', start: () => router.start(), stop: () => router.stop() },
+    peerLinks,
+    ...(discovery ? [discovery] : []),
+    timers,
+  ], (service, err) => log.warn({ service, err: err.message }, 'a service failed to stop'));
+  await services.start();
 
   let stopping: Promise<void> | undefined;
-  const node: SalitaNode = {
-    port,
+  return {
+    port: port(),
     adminToken,
-    adminUrl: `http://127.0.0.1:${port}/#admin=${adminToken}`,
+    adminUrl: `http://127.0.0.1:${port()}/#admin=${adminToken}`,
     dataDir: opts.dataDir,
-    identity: { node_id: identity.nodeId, name: identity.name, fingerprint: identity.fingerprint, public_key: publicKey },
+    get identity() {
+      const now = me();
+      return { node_id: now.nodeId, name: now.name, fingerprint: now.fingerprint, public_key: publicKey };
+    },
     core,
     ...(secretsReset ? { secretsReset } : {}),
     stop: () => (stopping ??= (async () => {
-      for (const t of timers) clearInterval(t);
-      router.stop();
-      await cloud.stop();
-      mesh.stop();
-      peerLinks?.stop();
-      await discovery?.stop().catch((err: Error) => log.warn({ err: err.message }, 'mDNS stop failed'));
-      await listening.close();
-      messaging.close();
-      database.close();
+      await services.stop();
       log.info('node stopped');
     })()),
   };
-  return node;
 }

@@ -1,5 +1,6 @@
-// The one way core code reports a client-facing failure: a status, a stable code and plain words.
-// The HTTP layer turns it into `{error, message, ...extra}`; anything else becomes a logged 500.
+// A failure the HTTP layer itself finds (credentials, body size and shape, rate limits): a status, a stable code
+// and plain words, sent as `{error, message, ...extra}`. Services throw DomainError instead (errors/domain-error.ts)
+// and http/error-status.ts picks their status; anything else becomes a logged 500.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode } from '../../../shared/wire/errors.js';
 

@@ -6,6 +6,8 @@ import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
 
 const MESSAGE_POST_PATHS = new Set(['/api/messages', '/api/admin/messages']);
 import { ApiError } from './api-error.js';
+import { domainErrorBody, statusOf } from './error-status.js';
+import { DomainError } from '../errors/domain-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { cloudRoutes } from './routes/cloud-routes.js';
@@ -57,6 +59,7 @@ export function createApp(core: NodeCore): Hono {
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof DomainError) return c.json(domainErrorBody(err), statusOf(err));
     if (isClientAbort(err)) {
       // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
       core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });

@@ -9,7 +9,7 @@ import type { NoticeBoard } from '../events/notices.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import type { ChangeFeed } from '../events/change-feed.js';
-import { ApiError } from '../http/api-error.js';
+import { DomainError } from '../errors/domain-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { describeFetchError } from '../net/fetch-error.js';
 import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
@@ -129,10 +129,10 @@ export class MeshService {
   /** A paired node updates its own record. */
   announce(sessionNodeId: string, req: AnnounceRequest, peerAddress: string | undefined): MeshNodeView {
     if (req.node_id !== sessionNodeId) {
-      throw new ApiError(403, 'node_mismatch', 'A device may only announce itself: node_id does not match this session.');
+      throw new DomainError('node_mismatch', 'A device may only announce itself: node_id does not match this session.');
     }
     const existing = this.mesh.get(sessionNodeId);
-    if (!existing) throw new ApiError(401, 'session_revoked', 'This device is no longer paired. Pair it again.');
+    if (!existing) throw new DomainError('session_revoked', 'This device is no longer paired. Pair it again.');
     const row = this.mesh.upsertPeer({
       id: req.node_id,
       name: req.name,
@@ -150,7 +150,7 @@ export class MeshService {
 
   heartbeat(sessionNodeId: string, addresses: readonly string[], peerAddress: string | undefined): void {
     const known = this.mesh.touch(sessionNodeId, [...(peerAddress ? [peerAddress] : []), ...addresses]);
-    if (!known) throw new ApiError(401, 'session_revoked', 'This device is no longer paired. Pair it again.');
+    if (!known) throw new DomainError('session_revoked', 'This device is no longer paired. Pair it again.');
     this.feed.changed();
   }
 
@@ -158,7 +158,7 @@ export class MeshService {
   unpair(nodeId: string): string[] {
     const row = this.mesh.get(nodeId);
     if (row && !row.isCurrent && row.kind === 'desktop' && !row.endedByPeerAt) this.opts.beforeDesktopUnpair?.(nodeId);
-    if (!this.mesh.remove(nodeId)) throw new ApiError(404, 'not_found', `No paired device with id ${nodeId}.`);
+    if (!this.mesh.remove(nodeId)) throw new DomainError('not_found', `No paired device with id ${nodeId}.`);
     const revoked = this.sessions.revokeAllFor(nodeId);
     this.links.remove(nodeId);
     this.rounds.delete(nodeId);
@@ -174,7 +174,7 @@ export class MeshService {
   async pairRemote(req: PairRemoteRequest, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }, ttlMs: number): Promise<PairRemoteResponse> {
     const target = targetFromRequest(req);
     const paired = await pairWithRemote(target, req.pin, self);
-    if (paired.desktop.node_id === self.payload.node_id) throw new ApiError(400, 'invalid_request', 'That is this node itself.');
+    if (paired.desktop.node_id === self.payload.node_id) throw new DomainError('invalid_request', 'That is this node itself.');
     if (paired.sas !== undefined) {
       const view: PendingPairingView = {
         pairing_id: paired.sessionId, direction: 'outgoing', node_id: paired.desktop.node_id, name: paired.desktop.name,
@@ -189,7 +189,7 @@ export class MeshService {
 
   confirmOutgoing(pairingId: string): MeshNodeView {
     const item = this.outgoing.take(pairingId);
-    if (!item) throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    if (!item) throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     return this.completeOutgoing(item.data.paired, item.data.reachedAt);
   }
 

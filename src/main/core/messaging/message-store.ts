@@ -21,7 +21,7 @@ import {
   uiDeviceId, type DirectoryDevice, type DirectoryEntry, type InboxItem, type InboxPage, type InboxPush,
   type MessageStatus, type MessageStatusPush, type MessageStatusView, type Route, type SendAccepted,
 } from '../../../shared/wire/relay.js';
-import { ApiError } from '../http/api-error.js';
+import { DomainError } from '../errors/domain-error.js';
 import { GroupCommit } from './group-commit.js';
 import { aggregateStatus, isForward, type RecipientState } from './recipient-status.js';
 import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
@@ -413,10 +413,10 @@ export class MessageStore implements MessageStorePort {
       },
     }).then((r) => {
       if ('conflict' in r) {
-        throw new ApiError(409, 'invalid_envelope', `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`, { reason: 'id_conflict' });
+        throw new DomainError('invalid_envelope', `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`, { reason: 'id_conflict' });
       }
       if ('full' in r) {
-        throw new ApiError(429, 'outbox_full', `${this.caps.outboxPerDevice} of your messages are still waiting to leave this node; nothing was queued. Try again once some have gone.`, { limit: this.caps.outboxPerDevice });
+        throw new DomainError('outbox_full', `${this.caps.outboxPerDevice} of your messages are still waiting to leave this node; nothing was queued. Try again once some have gone.`, { limit: this.caps.outboxPerDevice });
       }
       this.maybePrune();
       return { accepted: r.accepted, queuedFor: r.fresh ? destinations : [] };

@@ -1,7 +1,6 @@
 // Pairing, responder side: the desktop shows a code (QR + PIN); a device proves it saw the screen by running
 // a Noise IKpsk1 handshake keyed with the PIN over POST /auth/pair/verify. In the same exchange each side
 // learns who the other is (a two-way identity exchange), encrypted (docs/protocol.md).
-import QRCode from 'qrcode';
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -13,7 +12,7 @@ import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
 import { NodeIdentityPayload, type DesktopNode, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
 import { DEFAULT_LIMITS, type NodeLimits, type NodeTimings } from '../config.js';
-import { ApiError } from '../http/api-error.js';
+import { DomainError } from '../errors/domain-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
@@ -43,6 +42,9 @@ export interface PairingOutcome {
   /** Set when the pairing waits for the person to compare codes (linking-code pairing). */
   pending?: PendingPairingView;
 }
+
+/** A fresh pairing code and the URLs that carry it; the HTTP edge draws the QR of `url`. */
+export type PairingStarted = Omit<PairStartResponse, 'qr_svg'>;
 
 interface IncomingPending {
   peer: NodeIdentityPayload;
@@ -77,11 +79,11 @@ export class PairingService {
     return { rows: this.codes.count(), live: this.codes.liveCount(now) };
   }
 
-  async start(requestedAddress?: string): Promise<PairStartResponse> {
+  start(requestedAddress?: string): PairingStarted {
     const addrs = this.ctx.advertisedAddresses();
     const all = this.ctx.lanAddresses();
     if (requestedAddress !== undefined && !all.includes(requestedAddress)) {
-      throw new ApiError(400, 'invalid_request', `${requestedAddress} is not one of this node's LAN addresses (${all.join(', ') || 'none'})`);
+      throw new DomainError('invalid_request', `${requestedAddress} is not one of this node's LAN addresses (${all.join(', ') || 'none'})`);
     }
     // Without any LAN address, fall back to the mDNS host name so the QR is still meaningful on the LAN.
     const hosts = requestedAddress ? [requestedAddress, ...addrs.filter((a) => a !== requestedAddress)] : addrs;
@@ -101,10 +103,9 @@ export class PairingService {
     const urlFor = (h: string) => `http://${hostForUrl(h)}:${this.ctx.port()}/pair?code=${row.code}&fp=${fp}`;
     const candidate_urls = hosts.map(urlFor);
     const url = candidate_urls[0]!;
-    const qr_svg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
     this.log.info({ linking_code: row.linkingCode, expires_at: new Date(row.expiresAt).toISOString() }, 'pairing code issued');
     return {
-      code: row.code, pin: row.pin, linking_code: row.linkingCode, url, candidate_urls, qr_svg,
+      code: row.code, pin: row.pin, linking_code: row.linkingCode, url, candidate_urls,
       expires_at: new Date(row.expiresAt).toISOString(), fingerprint: self.fingerprint,
     };
   }
@@ -116,20 +117,20 @@ export class PairingService {
     const row = byCode ?? byLinking;
     if (!row || (req.code !== undefined && !byCode) || (req.linking_code !== undefined && !byLinking)
         || (byCode && byLinking && byCode.code !== byLinking.code)) {
-      throw new ApiError(404, 'code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
+      throw new DomainError('code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     }
-    if (row.status === 'used') throw new ApiError(409, 'code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
-    if (row.status === 'locked') throw new ApiError(423, 'code_locked', 'Too many wrong PINs: this pairing code is locked. Ask for a new code on the desktop.');
-    if (row.expiresAt <= now) throw new ApiError(410, 'code_expired', 'This pairing code has expired. Ask for a new code on the desktop.');
+    if (row.status === 'used') throw new DomainError('code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
+    if (row.status === 'locked') throw new DomainError('code_locked', 'Too many wrong PINs: this pairing code is locked. Ask for a new code on the desktop.');
+    if (row.expiresAt <= now) throw new DomainError('code_expired', 'This pairing code has expired. Ask for a new code on the desktop.');
     return row;
   }
 
   private wrongPin(row: PairingCodeRow): never {
     const after = this.codes.recordFailure(row.code, this.timings.maxPinAttempts);
-    if (!after) throw new ApiError(404, 'code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
+    if (!after) throw new DomainError('code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     const attemptsLeft = Math.max(0, this.timings.maxPinAttempts - after.failedAttempts);
     this.log.warn({ linking_code: row.linkingCode, attempts_left: attemptsLeft }, 'wrong pairing PIN');
-    throw new ApiError(401, 'pin_mismatch', attemptsLeft === 0
+    throw new DomainError('pin_mismatch', attemptsLeft === 0
       ? 'Wrong PIN. That was the last attempt: this pairing code is now locked. Ask for a new code on the desktop.'
       : `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.`, { attempts_left: attemptsLeft });
   }
@@ -143,7 +144,7 @@ export class PairingService {
     try {
       message = fromBase64Url(req.noise);
     } catch {
-      throw new ApiError(400, 'handshake_failed', 'The pairing message is not valid base64url.');
+      throw new DomainError('handshake_failed', 'The pairing message is not valid base64url.');
     }
     let responder;
     try {
@@ -152,29 +153,29 @@ export class PairingService {
       // The PIN is the psk: with a wrong PIN the first message's payload fails its AEAD tag. A tampered
       // message fails the same way and counts the same: both are attempts on this code.
       if (isWrongKeyError(err)) this.wrongPin(row);
-      throw new ApiError(400, 'handshake_failed', `The pairing message is malformed: ${(err as Error).message}`);
+      throw new DomainError('handshake_failed', `The pairing message is malformed: ${(err as Error).message}`);
     }
 
     let peerJson: unknown;
     try {
       peerJson = JSON.parse(utf8.decode(responder.payload));
     } catch {
-      throw new ApiError(400, 'invalid_request', 'The encrypted node_identity is not JSON.');
+      throw new DomainError('invalid_request', 'The encrypted node_identity is not JSON.');
     }
     const parsed = NodeIdentityPayload.safeParse(peerJson);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
-      throw new ApiError(400, 'invalid_request', `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`);
+      throw new DomainError('invalid_request', `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`);
     }
     const peer = parsed.data;
     const self = this.ctx.self();
-    if (peer.node_id === self.node_id) throw new ApiError(400, 'invalid_request', 'A node cannot pair with itself.');
+    if (peer.node_id === self.node_id) throw new DomainError('invalid_request', 'A node cannot pair with itself.');
     // The identity must be the key that ran the handshake, or anyone could claim any key.
     if (peer.public_key !== toBase64Url(responder.remoteStaticKey)) {
-      throw new ApiError(400, 'invalid_request', 'node_identity.public_key is not the key that ran the handshake.');
+      throw new DomainError('invalid_request', 'node_identity.public_key is not the key that ran the handshake.');
     }
     if (!this.codes.consume(row.code, peer.node_id)) {
-      throw new ApiError(409, 'code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
+      throw new DomainError('code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
     }
 
     const sessionId = toBase64Url(randomBytes(16));
@@ -217,7 +218,7 @@ export class PairingService {
   /** The person confirmed that both screens show the same code: the pairing becomes real. */
   confirm(pairingId: string): { nodeId: string; name: string } {
     const item = this.pending.take(pairingId);
-    if (!item || item.view.direction !== 'incoming') throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    if (!item || item.view.direction !== 'incoming') throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     this.storePeer(item.data.peer, item.data.peerAddress, item.data.sessionId);
     this.sessions.activate(item.data.sessionId);
     return { nodeId: item.data.peer.node_id, name: item.data.peer.name };
@@ -225,7 +226,7 @@ export class PairingService {
 
   reject(pairingId: string): void {
     const item = this.pending.take(pairingId);
-    if (!item) throw new ApiError(404, 'pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    if (!item) throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     this.sessions.revoke(item.data.sessionId);
     this.log.warn({ node_id: item.data.peer.node_id }, 'pairing rejected by the person (codes did not match?)');
   }

@@ -5,7 +5,8 @@ import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { pairWithNode, PairingError, type PairingSuccess } from '../../../shared/client/pairing-client.js';
 import { ERROR_CODES, type ErrorCode } from '../../../shared/wire/errors.js';
 import type { NodeIdentityPayload, PairRemoteRequest } from '../../../shared/wire/schemas.js';
-import { ApiError } from '../http/api-error.js';
+import { DomainError } from '../errors/domain-error.js';
+import { RemotePairingError } from './remote-pairing-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 
 export interface RemoteTarget {
@@ -19,9 +20,9 @@ export interface RemoteTarget {
 export function targetFromRequest(req: PairRemoteRequest): RemoteTarget {
   if (req.url !== undefined) {
     const u = new URL(req.url);
-    if (u.protocol !== 'http:') throw new ApiError(400, 'invalid_request', 'The pairing URL must start with http://');
+    if (u.protocol !== 'http:') throw new DomainError('invalid_request', 'The pairing URL must start with http://');
     const code = u.searchParams.get('code');
-    if (!code) throw new ApiError(400, 'invalid_request', 'The pairing URL has no code= parameter.');
+    if (!code) throw new DomainError('invalid_request', 'The pairing URL has no code= parameter.');
     const fp = u.searchParams.get('fp') ?? req.fingerprint;
     return {
       host: u.hostname.replace(/^\[|\]$/g, ''),
@@ -32,10 +33,6 @@ export function targetFromRequest(req: PairRemoteRequest): RemoteTarget {
   }
   return { host: req.host!, port: req.port!, linkingCode: req.linking_code!, ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}) };
 }
-
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  peer_unreachable: 502, peer_rejected: 502, handshake_failed: 502, fingerprint_mismatch: 409, invalid_request: 400,
-};
 
 export async function pairWithRemote(target: RemoteTarget, pin: string, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }): Promise<PairingSuccess> {
   const baseUrl = `http://${hostForUrl(target.host)}:${target.port}`;
@@ -56,9 +53,7 @@ export async function pairWithRemote(target: RemoteTarget, pin: string, self: { 
     // Pass the other node's verdict through (pin_mismatch with attempts_left, code_expired...): the person
     // needs the same words the phone page would show.
     const code = (ERROR_CODES as readonly string[]).includes(err.code) ? (err.code as ErrorCode) : 'peer_rejected';
-    const relayed = err.httpStatus !== undefined && err.httpStatus >= 400 && err.httpStatus < 500 ? err.httpStatus : undefined;
-    const status = relayed ?? STATUS_BY_CODE[code] ?? 502;
     const { error: _e, message: _m, ...extra } = err.details as Record<string, unknown>;
-    throw new ApiError(status as 400, code, err.message, { ...extra, peer: `${target.host}:${target.port}` });
+    throw new RemotePairingError(code, err.message, { ...extra, peer: `${target.host}:${target.port}` }, err.httpStatus);
   }
 }

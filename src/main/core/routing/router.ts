@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import type { DirectoryDevice, MessagingDirectory, MessagingDirectoryDevice, Route, SendAccepted } from '../../../shared/wire/relay.js';
-import { ApiError } from '../http/api-error.js';
+import { DomainError } from '../errors/domain-error.js';
 import type { MessageStore, RecipientPlan } from '../messaging/message-store.js';
 import { LocalTransport } from './local-transport.js';
 import { PeerTransport } from './peer-transport.js';
@@ -141,7 +141,7 @@ export class Router implements PeerLinkRouterPort {
       }
     }
     if (outside.length > 0) {
-      throw new ApiError(409, 'cloud_not_linked',
+      throw new DomainError('cloud_not_linked',
         'Some recipients are not in this home, and this node is not linked to a cloud, so it cannot reach them. Link it in the desktop app.',
         { device_ids: outside });
     }

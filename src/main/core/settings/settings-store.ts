@@ -43,6 +43,7 @@ export function loadSettings(dataDir: string): NodeSettings {
 /** Keeps the settings in memory and on disk. */
 export class SettingsStore {
   private current: NodeSettings;
+  private readonly listeners = new Set<(saved: NodeSettings, update: SettingsUpdateRequest) => void>();
 
   constructor(private readonly dataDir: string) {
     this.current = loadSettings(dataDir);
@@ -78,5 +79,21 @@ export class SettingsStore {
     writeFileAtomic(settingsPath(this.dataDir), JSON.stringify(clean, null, 2) + '\n', 0o600);
     this.current = clean;
     return this.get();
+  }
+
+  /**
+   * A change the person made: saved, then told to the subscribers, which apply it at once. (`set` alone is for a
+   * service saving what it decided itself, e.g. the cloud link keeping its URL; it needs no telling.)
+   */
+  update(update: SettingsUpdateRequest): NodeSettings {
+    const saved = this.set(update);
+    for (const fn of [...this.listeners]) fn(saved, update);
+    return saved;
+  }
+
+  /** Called after each change by `update` with the new settings and the fields the change named. */
+  onChange(fn: (saved: NodeSettings, update: SettingsUpdateRequest) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 }

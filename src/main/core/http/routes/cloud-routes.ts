@@ -3,28 +3,20 @@
 // cloud_key_changed (409), cloud_rejected (422, the cloud's own code in `cloud_error`), cloud_login_not_started
 // (409), invalid_request (400). Status changes also go out on the admin socket as {type:'cloud', cloud}.
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { CloudCodeRequest, CloudLoginRequest } from '../../../../shared/wire/relay.js';
 import { CloudLinkError } from '../../cloud/cloud-link.js';
 import type { NodeCore } from '../node-core.js';
 import { ApiError } from '../api-error.js';
+import { cloudStatusOf } from '../error-status.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
-
-const STATUS: Record<CloudLinkError['code'], ContentfulStatusCode> = {
-  invalid_request: 400,
-  cloud_unreachable: 424,
-  cloud_key_changed: 409,
-  cloud_rejected: 422,
-  cloud_login_not_started: 409,
-};
 
 async function mapped<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof CloudLinkError) {
-      throw new ApiError(STATUS[err.code], err.code, err.message, err.cloudError ? { cloud_error: err.cloudError } : {});
+      throw new ApiError(cloudStatusOf(err.code), err.code, err.message, err.cloudError ? { cloud_error: err.cloudError } : {});
     }
     throw err;
   }

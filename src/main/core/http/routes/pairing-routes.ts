@@ -1,6 +1,7 @@
 // /auth/pair/*: start (desktop UI only) and verify (the device that scanned the QR, or another desktop).
 import { Hono } from 'hono';
-import { PairStartRequest, PairVerifyRequest } from '../../../../shared/wire/schemas.js';
+import QRCode from 'qrcode';
+import { PairStartRequest, PairVerifyRequest, type PairStartResponse } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress, requireAdmin } from '../request-auth.js';
@@ -15,7 +16,11 @@ export function pairingRoutes(core: NodeCore): Hono {
 
   app.post('/start', requireAdmin(core.adminToken), starts, async (c) => {
     const req = await readBody(c, PairStartRequest);
-    return c.json(await core.pairing.start(req.address));
+    const started = core.pairing.start(req.address);
+    // The QR is a picture of the first URL, drawn here: the pairing service deals in codes and URLs only.
+    const qrSvg = await QRCode.toString(started.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
+    const body: PairStartResponse = { ...started, qr_svg: qrSvg };
+    return c.json(body);
   });
 
   app.post('/verify', lookups, async (c) => {
