@@ -20,7 +20,7 @@ import './quiet-logs.js';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, closedLoopEach, openLoopEach, perPath, quiesce, sleep, type LatencyResult, type Msg, type Path, type ThroughputResult } from './lib/load.js';
+import { closedLoop, closedLoopEach, openLoopEach, perPath, quiesce, type LatencyResult, type Msg, type Path, type ThroughputResult } from './lib/load.js';
 import { pairBenchPhone, phoneToPhonePath, startNodeProc, until, type NodeProc } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild } from './lib/procs.js';
 import { median, printLoadTables } from './lib/report.js';

@@ -50,9 +50,9 @@ const dependencies = Object.fromEntries(NATIVE.map((name) => {
   if (!range) throw new Error(`${name} is bundled as external but is not a dependency in package.json`);
   return [name, range];
 }));
-writeFileSync(join(out, 'package.json'), JSON.stringify({
+writeFileSync(join(out, 'package.json'), `${JSON.stringify({
   name: 'salita-cloud', version: pkg.version, private: true, type: 'module',
   description: 'The Salita reference cloud, standalone (built by `npm run build:cloud`)',
   engines: pkg.engines, bin: { 'salita-cloud': 'server.mjs' }, scripts: { start: 'node server.mjs serve' }, dependencies,
-}, null, 2) + '\n');
+}, null, 2)}\n`);
 console.log(`cloud bundle: ${join('out', 'cloud', 'server.mjs')} (+ migrations-cloud/, package.json: ${Object.keys(dependencies).join(', ')})`);

@@ -74,7 +74,7 @@ export function noiseSocket(opts: { pattern: string | undefined; staticKey: KeyP
         if (err instanceof CloudError) {
           fail(ws, err.status === 429 ? NOISE_CLOSE_TOO_MANY : NOISE_CLOSE_CLIENT_ERROR, err.code, err.message);
         } else if (err instanceof NoiseError) {
-          fail(ws, NOISE_CLOSE_CLIENT_ERROR, 'noise_handshake_failed', `${p} handshake failed (${err.code}): ${err.message}` + (p === 'IK' && err.code === 'decrypt_failed' ? ' (was the cloud\'s static key you pinned replaced?)' : ''));
+          fail(ws, NOISE_CLOSE_CLIENT_ERROR, 'noise_handshake_failed', `${p} handshake failed (${err.code}): ${err.message}${p === 'IK' && err.code === 'decrypt_failed' ? ' (was the cloud\'s static key you pinned replaced?)' : ''}`);
         } else {
           opts.log.error({ err }, 'noise handshake: unexpected error');
           fail(ws, NOISE_CLOSE_SERVER_ERROR, 'internal_error', 'unexpected error');

@@ -29,7 +29,7 @@ async function login(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string>
 }
 
 const me = async (cloud: RunningCloud, token: string) => {
-  const res = await fetch(cloud.url + '/api/me', { headers: { authorization: `Noise ${token}` } });
+  const res = await fetch(`${cloud.url}/api/me`, { headers: { authorization: `Noise ${token}` } });
   return { status: res.status, body: await res.json() as any };
 };
 

@@ -113,7 +113,7 @@ describe('reference cloud: Noise + OTP login', () => {
     assert.equal(me.status, 200);
     assert.equal(me.body.device_id, b64(client.publicKey));
     assert.equal(me.body.noise_session_id, null);
-    const relay = await wsFirst(cloud.url.replace('http', 'ws') + '/v1/relay', { authorization: `Noise ${token}` });
+    const relay = await wsFirst(`${cloud.url.replace('http', 'ws')}/v1/relay`, { authorization: `Noise ${token}` });
     assert.equal(relay.message.type, 'hello');
     assert.equal(relay.message.device_id, b64(client.publicKey));
   });
@@ -134,7 +134,7 @@ describe('reference cloud: Noise + OTP login', () => {
   });
 
   it('flag on: the noise fields are required; a signed IK login works', async () => {
-    const before = await (await fetch(cloud.url + '/metrics')).text();
+    const before = await (await fetch(`${cloud.url}/metrics`)).text();
     cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const { challengeId, code } = await challenge(cloud, otp, client);
     const plain = await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code });
@@ -155,7 +155,7 @@ describe('reference cloud: Noise + OTP login', () => {
     const reuse = await post(cloud, '/api/auth/verify', { challenge_id: second.challengeId, code: second.code, ...noiseFields(s) });
     assert.equal(reuse.body.error, 'noise_handshake');
 
-    const afterText = await (await fetch(cloud.url + '/metrics')).text();
+    const afterText = await (await fetch(`${cloud.url}/metrics`)).text();
     for (const e of ['messngr.auth.noise.handshake.success', 'messngr.noise.token.register', 'messngr.noise.token.issue', 'messngr.noise.handshake.stop']) {
       assert.ok(counter(afterText, e) > counter(before, e), `${e} should have moved`);
     }
@@ -204,7 +204,7 @@ describe('reference cloud: Noise + OTP login', () => {
 
     assert.equal((await get(cloud, '/api/me')).body.error, 'token_missing');
     assert.equal((await get(cloud, '/api/me', 'A'.repeat(43))).body.error, 'token_invalid');
-    const ws = await wsFirst(cloud.url.replace('http', 'ws') + '/v1/relay', {});
+    const ws = await wsFirst(`${cloud.url.replace('http', 'ws')}/v1/relay`, {});
     assert.equal(ws.status, 401);
     assert.equal(ws.body.error, 'token_missing');
     assert.ok(events.some((e) => e.name === 'messngr.noise.token.verify.failure' && e.code === 'token_invalid'));
@@ -219,7 +219,7 @@ describe('reference cloud: Noise + OTP login', () => {
     const me = await get(cloud, '/api/me', token);
     assert.equal(me.status, 401);
     assert.equal(me.body.error, 'token_revoked');
-    const ws = await wsFirst(cloud.url.replace('http', 'ws') + '/v1/relay', { authorization: `Noise ${token}` });
+    const ws = await wsFirst(`${cloud.url.replace('http', 'ws')}/v1/relay`, { authorization: `Noise ${token}` });
     assert.equal(ws.status, 401);
     assert.equal(ws.body.error, 'token_revoked');
   });
@@ -265,7 +265,7 @@ describe('reference cloud: Noise + OTP login', () => {
 
   it('a malformed first handshake message fails clearly and counts an exception', async () => {
     const res = await new Promise<{ text: any; code: number }>((resolve) => {
-      const ws = new WebSocket(cloud.url.replace('http', 'ws') + '/v1/noise?pattern=IK');
+      const ws = new WebSocket(`${cloud.url.replace('http', 'ws')}/v1/noise?pattern=IK`);
       let text: any;
       ws.on('open', () => ws.send(Buffer.alloc(10)));
       ws.on('message', (d) => { text = JSON.parse(String(d)); });
@@ -273,7 +273,7 @@ describe('reference cloud: Noise + OTP login', () => {
     });
     assert.equal(res.code, 4400);
     assert.equal(res.text.error, 'noise_handshake_failed');
-    const m = await (await fetch(cloud.url + '/metrics')).text();
+    const m = await (await fetch(`${cloud.url}/metrics`)).text();
     assert.ok(counter(m, 'messngr.noise.handshake.exception', 'message_too_short') >= 1);
   });
 });

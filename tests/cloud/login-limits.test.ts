@@ -135,7 +135,7 @@ describe('cloud login: a token only for a proven key', () => {
       const real = await cloudHandshakeWithPin({ url: cloud.url, staticKey: victim });
       const ok = await post(cloud, '/api/auth/verify', { challenge_id: c.challengeId, code: c.code, ...noiseFields(real) });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
-      const me = await fetch(cloud.url + '/api/me', { headers: { authorization: `Noise ${ok.body.noise_session.token}` } });
+      const me = await fetch(`${cloud.url}/api/me`, { headers: { authorization: `Noise ${ok.body.noise_session.token}` } });
       assert.equal(((await me.json()) as { device_id: string }).device_id, b64(victim.publicKey));
     }));
   }

@@ -79,7 +79,7 @@ class Relay {
   }
 
   static async connect(cloud: RunningCloud, node: TestNode): Promise<Relay> {
-    const r = new Relay(new WebSocket(cloud.url.replace('http', 'ws') + '/v1/relay', { headers: { authorization: `Noise ${node.token}` } }));
+    const r = new Relay(new WebSocket(`${cloud.url.replace('http', 'ws')}/v1/relay`, { headers: { authorization: `Noise ${node.token}` } }));
     await r.waitFor((f) => f.type === 'hello', 'hello');
     return r;
   }
@@ -561,7 +561,7 @@ describe('cloud relay', () => {
   });
 
   it('refuses an unauthenticated upgrade with 401', async () => {
-    const url = cloud.url.replace('http', 'ws') + '/v1/relay';
+    const url = `${cloud.url.replace('http', 'ws')}/v1/relay`;
     assert.deepEqual(await wsRefusal(url, {}), { status: 401, error: 'token_missing' });
     assert.deepEqual(await wsRefusal(url, { authorization: `Noise ${'A'.repeat(43)}` }), { status: 401, error: 'token_invalid' });
   });

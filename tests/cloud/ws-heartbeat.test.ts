@@ -61,7 +61,7 @@ describe('cloud WebSocket pings', () => {
   });
 
   it('a relay socket that stops answering pings is terminated; a healthy one stays', async () => {
-    const wsUrl = cloud.url.replace('http', 'ws') + '/v1/relay';
+    const wsUrl = `${cloud.url.replace('http', 'ws')}/v1/relay`;
     const silent = await openSocket(wsUrl, { headers: { authorization: `Noise ${await token(cloud, otp)}` }, autoPong: false });
     const healthy = await openSocket(wsUrl, { headers: { authorization: `Noise ${await token(cloud, otp)}` } });
     let pings = 0;
@@ -73,7 +73,7 @@ describe('cloud WebSocket pings', () => {
   });
 
   it('a noise socket that stops answering pings is terminated before its handshake timeout', async () => {
-    const silent = await openSocket(cloud.url.replace('http', 'ws') + '/v1/noise', { autoPong: false });
+    const silent = await openSocket(`${cloud.url.replace('http', 'ws')}/v1/noise`, { autoPong: false });
     assert.equal(await closedWithin(silent.closed), 1006, 'terminated by the heartbeat, not closed 4400 by the 15 s handshake timeout');
   });
 });

@@ -2,7 +2,7 @@
 // mDNS discovery) where both screens show the same 6-digit code and the person confirms it in the UI.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { loopbackUrl, startTestNode, } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();

@@ -192,7 +192,7 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
   test('a page without the admin token explains how to open the UI', async () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(node.base + '/');
+    await page.goto(`${node.base}/`);
     await page.getByTestId('error-banner').filter({ hasText: '#admin=' }).waitFor(WAIT);
     await ctx.close();
   });

@@ -45,7 +45,7 @@ async function routeMessaging(page: Page, base: '/api/admin/messages' | '/api/me
   await page.route((u) => u.pathname === base, async (route: Route) => {
     const req = route.request();
     const envelope = req.method() === 'POST' ? (req.postDataJSON() as { envelope?: { id: string; to: string[] } }).envelope : undefined;
-    if (!envelope || !envelope.to.every((id) => home.ids.has(id))) return route.continue();
+    if (!envelope?.to.every((id) => home.ids.has(id))) return route.continue();
     sentIds.push(envelope.id);
     await route.fulfill({ status: 202, json: { id: envelope.id, status: 'queued' } });
   });

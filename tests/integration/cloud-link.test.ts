@@ -132,7 +132,7 @@ describe('cloud link (node side) against the reference cloud', () => {
     events$.on('message', (d) => events.push(JSON.parse(String(d))));
     await new Promise((r) => events$!.once('open', r));
 
-    const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url + '/' } });
+    const r = await node.admin('/api/admin/cloud/login', { body: { url: `${cloud.url}/` } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'awaiting_code');
     assert.equal(r.body.url, cloud.url, 'trailing slash dropped');

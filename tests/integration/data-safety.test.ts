@@ -49,7 +49,7 @@ describe('storage.key', () => {
   test('replaced by another key: the start refuses naming the file', async () => {
     const { dataDir } = await nodeWithDevice();
     const keyFile = join(dataDir, 'storage.key');
-    writeFileSync(keyFile, JSON.stringify({ version: 1, key: Buffer.alloc(32, 7).toString('base64url') }) + '\n', { mode: 0o600 });
+    writeFileSync(keyFile, `${JSON.stringify({ version: 1, key: Buffer.alloc(32, 7).toString('base64url') })}\n`, { mode: 0o600 });
     await assert.rejects(start(dataDir), (err: Error) => err.message.includes(keyFile) && /does not open 1 device session/.test(err.message));
   });
 

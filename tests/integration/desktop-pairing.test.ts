@@ -2,7 +2,7 @@
 // ends know each other afterwards, a wrong fingerprint is refused, and heartbeats keep the link alive.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

@@ -18,7 +18,7 @@ interface Child { port: number; stderr: () => string; exited: () => { code: numb
 
 /** `out/main/headless.js` on a loopback port with its own data dir, under `ulimit -n` if given. */
 async function startHeadless(opts: { ulimit?: number } = {}): Promise<Child> {
-  assert.ok(existsSync(root + 'out/main/headless.js'), 'run `npm run build` first');
+  assert.ok(existsSync(`${root}out/main/headless.js`), 'run `npm run build` first');
   const cmd = `${opts.ulimit ? `ulimit -n ${opts.ulimit}; ` : ''}exec "${process.execPath}" out/main/headless.js --data-dir "${tempDir()}" --port 0 --host 127.0.0.1 --no-mdns --no-pair`;
   const child = spawn('bash', ['-c', cmd], { cwd: root, env: { ...process.env, SALITA_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);

@@ -45,7 +45,7 @@ describe('announce and heartbeat', () => {
     const none = await postJson(`${node.base}/api/node/heartbeat`, {});
     assert.equal(none.status, 401);
     assert.equal(none.body.error, 'session_unknown');
-    const fake = await postJson(`${node.base}/api/node/heartbeat`, {}, { authorization: 'Session ' + 'A'.repeat(22) });
+    const fake = await postJson(`${node.base}/api/node/heartbeat`, {}, { authorization: `Session ${'A'.repeat(22)}` });
     assert.equal(fake.status, 401);
     assert.equal(fake.body.error, 'session_unknown');
     const made = new DeviceClient(node.base, { sessionId: 'A'.repeat(22), deviceSecret: new Uint8Array(32) });

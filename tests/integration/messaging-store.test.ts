@@ -144,7 +144,7 @@ describe('sending (device -> node outbox)', () => {
       ['wraps do not match to', { ...env, header: { ...env.header, wraps: [...env.header.wraps, env.header.wraps[0]] } }],
       ['to not sorted', { ...env, to: [env.to[0], 'aaa-first'], header: { ...env.header, wraps: [env.header.wraps[0], env.header.wraps[0]] } }],
       ['bad id', { ...env, id: 'not-a-uuid' }],
-      ['bad base64', { ...env, ciphertext: '!!!!' + env.ciphertext.slice(4) }],
+      ['bad base64', { ...env, ciphertext: `!!!!${env.ciphertext.slice(4)}` }],
       ['version 2', { ...env, v: 2 }],
       ['not an object', 'envelope'],
     ];

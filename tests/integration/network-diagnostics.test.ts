@@ -2,7 +2,7 @@
 // each attempt did, and peer addresses learned from every source.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
 import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);

@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { cleanupAll, loopbackUrl, eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, eventually, makePhone, pairPhone, startTestNode, } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 
 after(cleanupAll);

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { whyNoLanBed } from './netns.js';
 import { LanProcess } from './child.js';
-import { admin, adminOk, createBed, destroyBed, lanBed, startDesktop as startBedDesktop, type HostProc } from './bed-session.js';
+import { adminOk, createBed, destroyBed, lanBed, startDesktop as startBedDesktop, type HostProc } from './bed-session.js';
 
 const reason = whyNoLanBed();
 

@@ -38,7 +38,7 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
 
     await waitInDirectory(b, phoneA.deviceId);
     const [msg] = await receive(b, 1);
-    assert.ok(msg && msg.ok, `B-phone could not open it: ${JSON.stringify(msg)}`);
+    assert.ok(msg?.ok, `B-phone could not open it: ${JSON.stringify(msg)}`);
     assert.equal(msg.text, 'Hei Bo, middag klokka sju?');
     assert.equal(msg.from_device, phoneA.deviceId);
     assert.equal(msg.id, sent.id);

@@ -107,7 +107,7 @@ type AuthMode = 'none' | 'valid' | 'forged';
 
 function authHeaders(route: string, auth: Auth, mode: AuthMode, method: string, pathWithQuery: string, body: Uint8Array): Record<string, string> {
   if (auth === 'public' || mode === 'none') return {};
-  if (auth === 'admin') return { authorization: `Admin ${mode === 'valid' ? node.adminToken : 'x' + node.adminToken.slice(1)}` };
+  if (auth === 'admin') return { authorization: `Admin ${mode === 'valid' ? node.adminToken : `x${node.adminToken.slice(1)}`}` };
   if (auth === 'cloud') return { authorization: `Noise ${mode === 'valid' ? (route === 'POST /api/auth/logout' ? tokenToRevoke : token) : 'forged-token'}` };
   const creds = (route === 'POST /api/session/logout' ? sacrificial : phone).creds;
   const h = signRequest({ sessionId: creds.sessionId, serverHmacKey: deriveServerHmacKey(creds.deviceSecret), method, pathWithQuery, body, now: Date.now() });

@@ -49,7 +49,7 @@ test('macOS and Windows: once the OS data dir exists it is used, even if the old
 test('Linux: env-paths gives the same dir as before ($XDG_DATA_HOME/salita or ~/.local/share/salita)', () => {
   // env-paths took XDG_DATA_HOME from the environment when it was loaded, so compare against that one.
   const xdg = process.env.XDG_DATA_HOME;
-  const expected = xdg && xdg.startsWith('/') ? join(xdg, 'salita') : LEGACY;
+  const expected = xdg?.startsWith('/') ? join(xdg, 'salita') : LEGACY;
   const env = { ...process.env };
   delete env.SALITA_DATA_DIR;
   assert.equal(dataDirPlaces(env).osDataDir, dataDirPlaces(env).legacyDataDir);

@@ -237,11 +237,11 @@ test('malformed inputs give typed errors, never a TypeError', () => {
     { ...env, header: null }, { ...env, header: { epk: env.header.epk } }, { ...env, header: { epk: env.header.epk, wraps: env.header.wraps } },
     { ...env, header: { ...env.header, kc: env.header.kc.slice(2) } },
     { ...env, header: { ...env.header, epk: env.header.epk.slice(1) } },
-    { ...env, header: { ...env.header, epk: env.header.epk.slice(0, -1) + '!' } },
-    { ...env, header: { ...env.header, epk: env.header.epk.slice(0, -1) + '_' } }, // nonzero padding bits
+    { ...env, header: { ...env.header, epk: `${env.header.epk.slice(0, -1)}!` } },
+    { ...env, header: { ...env.header, epk: `${env.header.epk.slice(0, -1)}_` } }, // nonzero padding bits
     { ...env, header: { ...env.header, wraps: [env.header.wraps[0]] } },
-    { ...env, header: { ...env.header, wraps: [env.header.wraps[0]! + 'A', env.header.wraps[1]] } },
-    { ...env, ciphertext: '' }, { ...env, ciphertext: 'AAAA' }, { ...env, ciphertext: env.ciphertext + '=' },
+    { ...env, header: { ...env.header, wraps: [`${env.header.wraps[0]!}A`, env.header.wraps[1]] } },
+    { ...env, ciphertext: '' }, { ...env, ciphertext: 'AAAA' }, { ...env, ciphertext: `${env.ciphertext}=` },
     { ...env, ciphertext: 'A'.repeat(Math.ceil(((MAX_PLAINTEXT_BYTES + 17) * 4) / 3)) },
     { ...env, ciphertext: 12345 },
   ];

@@ -8,7 +8,7 @@ import { FINGERPRINT_BYTES, fingerprintOf, normalizeFingerprint, sameFingerprint
 function refFingerprint(pub: Uint8Array): string {
   const digest = createHash('sha256').update(pub).digest().subarray(0, 10);
   // 80 bits -> 16 base32 characters, via BigInt (no shared code with the module under test).
-  let n = BigInt('0x' + digest.toString('hex'));
+  let n = BigInt(`0x${digest.toString('hex')}`);
   const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let out = '';
   for (let i = 0; i < 16; i++) {
@@ -55,8 +55,8 @@ test('normalizeFingerprint accepts the display and compact forms', () => {
 test('normalizeFingerprint rejects junk', () => {
   const fp = fingerprintOf(new Uint8Array(randomBytes(32))).replace(/-/g, '');
   for (const bad of [
-    '', '----', fp.slice(0, 15), fp + 'A', fp.slice(0, 15) + '0', fp.slice(0, 15) + '1', fp.slice(0, 15) + '8',
-    fp.slice(0, 15) + '9', fp.slice(0, 15) + '=', fp.slice(0, 15) + '!', `${fp}\u0000`, fp.slice(0, 15) + 'É',
+    '', '----', fp.slice(0, 15), `${fp}A`, `${fp.slice(0, 15)}0`, `${fp.slice(0, 15)}1`, `${fp.slice(0, 15)}8`,
+    `${fp.slice(0, 15)}9`, `${fp.slice(0, 15)}=`, `${fp.slice(0, 15)}!`, `${fp}\u0000`, `${fp.slice(0, 15)}É`,
     'not a fingerprint at all',
   ]) {
     assert.equal(normalizeFingerprint(bad), null, JSON.stringify(bad));

@@ -49,7 +49,6 @@ import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';
 import { HomeDirectoryStore } from './peer-link/home-directory.js';
 import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
 import { PeerLinkService, type PeerLinkOptions } from './peer-link/peer-link-service.js';
-import { UNROUTED_PORT } from './peer-link/unrouted-port.js';
 import type { PeerLinkRouterPort } from './routing/ports.js';
 
 export const CAPABILITIES = ['mesh', 'pairing', 'relay'];

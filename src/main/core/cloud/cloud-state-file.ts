@@ -89,6 +89,6 @@ export class CloudStateFile {
       rmSync(this.path, { force: true });
       return;
     }
-    writeFileAtomic(this.path, JSON.stringify(body, null, 2) + '\n', 0o600);
+    writeFileAtomic(this.path, `${JSON.stringify(body, null, 2)}\n`, 0o600);
   }
 }

@@ -26,7 +26,7 @@ export interface RelayConnectionOptions {
   helloTimeoutMs: number;
 }
 
-export const relayUrl = (base: string) => base.replace(/^http/, 'ws') + '/v1/relay';
+export const relayUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/relay`;
 
 export class RelayConnection {
   private readonly ws: WebSocket;

@@ -3,7 +3,7 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode } from '../../../shared/wire/errors.js';
 import type { CloudLinkError } from '../cloud/cloud-link.js';
-import { DomainError } from '../errors/domain-error.js';
+import type { DomainError } from '../errors/domain-error.js';
 import { RemotePairingError } from '../pairing/remote-pairing-error.js';
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {

@@ -17,7 +17,7 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S): Prom
     const issues = parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message }));
     const first = issues[0];
     throw new ApiError(400, 'invalid_request',
-      `The request body is invalid${first ? `: ${first.path ? first.path + ': ' : ''}${first.message}` : ''}.`, { issues });
+      `The request body is invalid${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}.`, { issues });
   }
   return parsed.data;
 }

@@ -108,7 +108,7 @@ function createIdentity(dataDir: string, name: string): NodeIdentity {
   };
   // Key first: an identity.json without its key is reported as an error on the next start, the reverse too,
   // but writing the secret first means a crash in between leaves nothing that claims to be usable.
-  writeFileAtomic(join(dataDir, PRIVATE_KEY_FILE), JSON.stringify({ version: 1, private_key: toBase64Url(privateKey) }) + '\n', 0o600);
+  writeFileAtomic(join(dataDir, PRIVATE_KEY_FILE), `${JSON.stringify({ version: 1, private_key: toBase64Url(privateKey) })}\n`, 0o600);
   writeIdentityFile(dataDir, identity);
   return identity;
 }
@@ -121,7 +121,7 @@ function writeIdentityFile(dataDir: string, identity: NodeIdentity): void {
     created_at: identity.createdAt,
     public_key: toBase64Url(identity.publicKey),
   };
-  writeFileAtomic(join(dataDir, IDENTITY_FILE), JSON.stringify(body, null, 2) + '\n', 0o644);
+  writeFileAtomic(join(dataDir, IDENTITY_FILE), `${JSON.stringify(body, null, 2)}\n`, 0o644);
 }
 
 /** Renames the node; returns the updated identity (the caller keeps the one in-memory copy). */

@@ -258,7 +258,7 @@ export class MeshService {
 
   private async heartbeatPeer(link: { nodeId: string; sessionId: string; deviceSecret: Uint8Array }, ownAddresses: string[]): Promise<void> {
     const peer = this.mesh.get(link.nodeId);
-    if (!peer || !peer.port) return;
+    if (!peer?.port) return;
     // IPv6 link-local addresses need a zone id a URL cannot carry portably: not worth an attempt.
     const candidates = [...new Set([...peer.addresses, ...(peer.hostname ? [peer.hostname] : [])])]
       .filter((h) => !/^fe[89ab][0-9a-f]:/i.test(h));

@@ -218,7 +218,7 @@ export class PairingService {
   /** The person confirmed that both screens show the same code: the pairing becomes real. */
   confirm(pairingId: string): { nodeId: string; name: string } {
     const item = this.pending.take(pairingId);
-    if (!item || item.view.direction !== 'incoming') throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    if (item?.view.direction !== 'incoming') throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     this.storePeer(item.data.peer, item.data.peerAddress, item.data.sessionId);
     this.sessions.activate(item.data.sessionId);
     return { nodeId: item.data.peer.node_id, name: item.data.peer.name };

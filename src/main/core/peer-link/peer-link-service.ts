@@ -243,7 +243,7 @@ export class PeerLinkService implements PeerLinks {
     const st = this.peers.get(nodeId);
     const link = st?.link;
     this.setDown(nodeId);
-    if (link && link.conn.established && link.sessionId === creds.sessionId) {
+    if (link?.conn.established && link.sessionId === creds.sessionId) {
       link.mode = 'notice';
       this.sendUnpair(link);
     } else {

@@ -52,7 +52,7 @@ export function keyFileSecretBox(dataDir: string, opts: { replaceUnreadable?: bo
   // --reset-secrets: an unreadable key opens nothing anyway; it is kept aside (not deleted) and a new one made.
   if (opts.replaceUnreadable && existsSync(file) && readKey(file) === undefined) renameSync(file, `${file}.unreadable-${Date.now()}`);
   if (!existsSync(file)) {
-    writeFileAtomic(file, JSON.stringify({ version: 1, key: toBase64Url(randomBytes(32)) }) + '\n', 0o600);
+    writeFileAtomic(file, `${JSON.stringify({ version: 1, key: toBase64Url(randomBytes(32)) })}\n`, 0o600);
   }
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) throw new Error(`Salita storage key ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it`);

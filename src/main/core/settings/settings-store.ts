@@ -76,7 +76,7 @@ export class SettingsStore {
       interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)], listen: next.listen,
       ...(next.cloud_url ? { cloud_url: next.cloud_url.replace(/\/+$/, '') } : {}),
     };
-    writeFileAtomic(settingsPath(this.dataDir), JSON.stringify(clean, null, 2) + '\n', 0o600);
+    writeFileAtomic(settingsPath(this.dataDir), `${JSON.stringify(clean, null, 2)}\n`, 0o600);
     this.current = clean;
     return this.get();
   }

@@ -9,11 +9,11 @@ export const STATUS_WORDS: Record<MessageStatus, string> = { queued: 'Queued', s
 export const ROUTE_WORDS: Record<Route, string> = { local: 'on this desktop', lan: 'over your network', cloud: 'through the cloud' };
 
 export function isMessageStatus(s: unknown): s is MessageStatus {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(STATUS_WORDS, s);
+  return typeof s === 'string' && Object.hasOwn(STATUS_WORDS, s);
 }
 
 export function isRoute(r: unknown): r is Route {
-  return typeof r === 'string' && Object.prototype.hasOwnProperty.call(ROUTE_WORDS, r);
+  return typeof r === 'string' && Object.hasOwn(ROUTE_WORDS, r);
 }
 
 /** Plain words for the codes a message can fail or be refused with. */

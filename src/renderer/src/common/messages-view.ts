@@ -6,7 +6,7 @@
 import { MessagingError, MAX_TEXT_CHARS, type MessagingClient } from '../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import type { MessagingDirectory } from '../../../shared/wire/relay.js';
-import { type ConversationMessage, Conversations } from './conversation.js';
+import type { ConversationMessage, Conversations } from './conversation.js';
 import { h, reconcile, relativeTime, setText } from './dom.js';
 import { isMessageStatus, isRoute, messagingErrorText, routeText, statusText } from './message-words.js';
 import { cloudHint, reachBanners, type ReachBanner } from './reach-banners.js';

@@ -440,7 +440,7 @@ function manualFieldError(text: string | undefined, focus?: HTMLInputElement): v
 function syncManualFields(): void {
   const t = manualTarget.value.trim();
   const parsed = t ? parseManualTarget(t) : undefined;
-  byId('url-pair-code-field').hidden = !parsed || parsed.kind !== 'address';
+  byId('url-pair-code-field').hidden = parsed?.kind !== 'address';
 }
 
 manualTarget.addEventListener('input', () => {

@@ -1,7 +1,7 @@
 // HandshakeState (Noise spec section 5.3): runs one handshake pattern as initiator or responder.
 // Every input is checked before use so a malformed peer message gives a NoiseError, never a TypeError,
 // and a failed read leaves the state unusable rather than half-advanced (the handshake must restart).
-import { CipherState } from './cipher-state.js';
+import type { CipherState } from './cipher-state.js';
 import { MAX_MESSAGE_LEN, NoiseError } from './noise-error.js';
 import type { Token } from './patterns.js';
 import { concat, type CipherFunction, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
