@@ -115,7 +115,11 @@ async function main(): Promise<void> {
   const { msgs } = await sealBatch(phoneA, phoneB, total);
   const warm = msgs.slice(0, WARMUP);
   let cursor = WARMUP;
-  const take = (n: number) => msgs.slice(cursor, (cursor += n));
+  const take = (n: number) => {
+    const batch = msgs.slice(cursor, cursor + n);
+    cursor += n;
+    return batch;
+  };
 
   const paths: Path[] = [];
   if (ONLY !== 'relay') paths.push(await startBareChain(3));

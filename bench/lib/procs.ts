@@ -71,8 +71,7 @@ export class Child {
     proc.stdout!.setEncoding('utf8');
     proc.stdout!.on('data', (chunk: string) => {
       buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         this.lines.push(line);

@@ -81,7 +81,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   // The cloud's HTTP contract as OpenAPI 3.1 (src/cloud/contract.ts), built on the first call.
   let openApi: Record<string, unknown> | undefined;
-  app.get(OPENAPI_PATH, (c) => c.json(openApi ??= cloudOpenApiDocument()));
+  app.get(OPENAPI_PATH, (c) => {
+    openApi ??= cloudOpenApiDocument();
+    return c.json(openApi);
+  });
 
   app.get('/metrics', async (c) => {
     c.header('content-type', d.telemetry.contentType);

@@ -14,7 +14,10 @@ export function appRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'salita') return (cached = dir);
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'salita') {
+          cached = dir;
+          return dir;
+        }
       } catch {
         // An unreadable package.json further down is not ours; keep walking.
       }

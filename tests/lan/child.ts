@@ -27,8 +27,7 @@ export class LanProcess<Ready = Record<string, unknown>> {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.startsWith(MARK)) this.onMessage(JSON.parse(line.slice(MARK.length)));

@@ -37,8 +37,7 @@ class Proc {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         this.lines.push(line);
@@ -51,8 +50,7 @@ class Proc {
       this.stderrTail = (this.stderrTail + d).slice(-6000);
       if (!this.watch) return;
       errBuf += d;
-      let nl;
-      while ((nl = errBuf.indexOf('\n')) >= 0) {
+      for (let nl = errBuf.indexOf('\n'); nl >= 0; nl = errBuf.indexOf('\n')) {
         const line = errBuf.slice(0, nl);
         errBuf = errBuf.slice(nl + 1);
         if (this.watch.test(line) && this.watched.length < 1000) this.watched.push(line);

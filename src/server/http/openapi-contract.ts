@@ -48,7 +48,8 @@ export function mergeErrors(...sets: ErrorCodes[]): ErrorCodes {
   const out: Record<number, string[]> = {};
   for (const set of sets) {
     for (const [status, codes] of Object.entries(set)) {
-      const list = (out[Number(status)] ??= []);
+      const list = out[Number(status)] ?? [];
+      out[Number(status)] = list;
       for (const code of codes ?? []) if (!list.includes(code)) list.push(code);
     }
   }

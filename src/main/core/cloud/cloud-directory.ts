@@ -119,7 +119,9 @@ export class CloudDirectory {
         this.publishAgain = false;
         const { url, token } = creds!;
         await this.publishAll(url, token, store.localDevices());
-      } while (this.publishAgain && this.d.isUp() && (creds = this.d.credentials()));
+        if (!this.publishAgain || !this.d.isUp()) break;
+        creds = this.d.credentials();
+      } while (creds);
       this.publishBackoff.reset();
     } catch (err) {
       this.restFailed('publishing keys', err);

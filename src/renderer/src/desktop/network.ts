@@ -38,7 +38,10 @@ function groupInterfaces(list: readonly DiagnosticsInterface[], chosen: readonly
   const byName = new Map<string, InterfaceGroup>();
   for (const i of list) {
     let g = byName.get(i.name);
-    if (!g) byName.set(i.name, g = { name: i.name, kind: i.kind, addresses: [], advertised: false, present: true });
+    if (!g) {
+      g = { name: i.name, kind: i.kind, addresses: [], advertised: false, present: true };
+      byName.set(i.name, g);
+    }
     g.addresses.push(i.address);
     g.advertised ||= i.advertised;
     if (g.kind === 'link-local') g.kind = i.kind; // an fe80:: address says little about what the interface is
