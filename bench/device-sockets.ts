@@ -118,7 +118,9 @@ async function main(): Promise<void> {
   // Split the sockets (not the devices) evenly: client k holds every device's sockets k, k+CLIENTS, ...
   const share = (k: number) => Math.floor(SOCKETS / CLIENTS) + (k < SOCKETS % CLIENTS ? 1 : 0);
   const progress = clients.map(() => ({ open: 0, failed: 0 }));
-  clients.forEach((c, k) => c.proc.on('message', (m: ClientMsg) => { if (m.type === 'progress') progress[k] = m; }));
+  clients.forEach((c, k) => {
+    c.proc.on('message', (m: ClientMsg) => { if (m.type === 'progress') progress[k] = m; });
+  });
   const ticker = setInterval(() => {
     const o = progress.reduce((s, p) => s + p.open, 0), f = progress.reduce((s, p) => s + p.failed, 0);
     process.stdout.write(`  opening... ${o} open, ${f} failed, node RSS ${MiB(node.rss())}\n`);

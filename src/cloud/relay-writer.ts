@@ -58,7 +58,9 @@ export class RelayWriter {
       for (const b of batch) b.fail(err);
       return;
     }
-    batch.forEach((b, i) => b.done(results[i]!));
+    batch.forEach((b, i) => {
+      b.done(results[i]!);
+    });
     if (touched.size > 0) this.committed(touched);
   }
 }

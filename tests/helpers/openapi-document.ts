@@ -75,7 +75,11 @@ export function documentProblems(doc: OpenApiDocument): string[] {
   if (!doc.components || typeof doc.components !== 'object') p.push('no components object');
   if (p.length) return p;
   const walk = (v: Json, where: string) => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}/${i}`));
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, `${where}/${i}`);
+      });
+    }
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (k === '$ref') {

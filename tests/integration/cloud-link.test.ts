@@ -458,7 +458,9 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
     const envs = Array.from({ length: 5 }, envelope);
     storeDelay = (id) => (5 - envs.findIndex((e) => e.id === id)) * 30; // the first is the slowest
     const before = relay.frames.length;
-    envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+    envs.forEach((e, i) => {
+      relay.send({ type: 'deliver', seq: i + 1, envelope: e });
+    });
     relay.send({ type: 'receipt', seq: 6, id: envs[0]!.id, device_ids: ['node-b.ui'] });
     await eventually(() => relay.frames.slice(before).filter((f) => f.type === 'ack').length === 6, 'six acks');
     assert.deepEqual(stored.slice(-5), envs.map((e) => e.id), 'stored in arrival order');
@@ -517,7 +519,9 @@ describe('cloud link with a store that applies inbound calls in call order (fake
       const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
       const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
       const envs = Array.from({ length: 4 }, () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] }));
-      envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+      envs.forEach((e, i) => {
+        relay.send({ type: 'deliver', seq: i + 1, envelope: e });
+      });
       relay.send({ type: 'receipt', seq: 5, id: envs[0]!.id, device_ids: ['node-b.ui'] });
       // All five reach the store before any of them is committed, in arrival order.
       await eventually(() => calls.length === 5, 'all handed over');
