@@ -491,7 +491,7 @@ describe('the 0003 migration', () => {
     journal.entries = journal.entries.filter((e: { idx: number }) => e.idx <= 2);
     writeFileSync(join(oldMigrations, 'meta', '_journal.json'), JSON.stringify(journal));
     process.env.SALITA_MIGRATIONS_DIR = oldMigrations;
-    let old;
+    let old: ReturnType<typeof openDatabase>;
     try { old = openDatabase(dataDir); } finally { delete process.env.SALITA_MIGRATIONS_DIR; }
     const sender = 'phone-old-sender';
     const at = new Date().toISOString();

@@ -75,7 +75,7 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('a send is in the outbox when the 202 arrives; the same envelope again is the same answer, one row', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     linked(node);
     let queued = 0;
     node.core.messaging.onQueued(() => queued++);
@@ -113,7 +113,7 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('concurrent sends in one turn all commit, in order, each answered once', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     linked(node);
     const envs = Array.from({ length: 12 }, (_, i) => envelopeFrom(keysOf(a), [far()], `m${i}`));
     const answers = await Promise.all(envs.map((envelope) => a.client.request('POST', '/api/messages', { envelope })));
@@ -160,7 +160,7 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('without a cloud link: 409 cloud_not_linked for a device of another home; the directory says not_configured', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     const env = envelopeFrom(keysOf(a), [far()]);
     const r = await a.client.request('POST', '/api/messages', { envelope: env });
     assert.equal(r.status, 409);

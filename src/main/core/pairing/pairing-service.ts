@@ -146,7 +146,7 @@ export class PairingService {
     } catch {
       throw new DomainError('handshake_failed', 'The pairing message is not valid base64url.');
     }
-    let responder;
+    let responder: ReturnType<typeof acceptPairing>;
     try {
       responder = acceptPairing({ ...this.ctx.staticKey(), codeRef, pin: row.pin, firstMessage: message, suite: NODE_NOISE_SUITE });
     } catch (err) {
