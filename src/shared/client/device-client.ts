@@ -38,6 +38,7 @@ export class DeviceClient {
     return this.creds !== undefined;
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: the default is for tests that read untyped wire answers on purpose; typed callers pass T
   async request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<DeviceResponse<T>> {
     if (!this.creds) throw new Error('no session: pair first');
     const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));

@@ -12,6 +12,7 @@ export const MAX_TEXT_CHARS = 4000;
 
 /** DeviceClient (signed requests) and the desktop UI's admin fetch both fit this. */
 export interface MessagingTransport {
+  // biome-ignore lint/suspicious/noExplicitAny: the default is for tests that read untyped wire answers on purpose; typed callers pass T
   request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 

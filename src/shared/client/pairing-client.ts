@@ -52,7 +52,7 @@ export interface PairingSuccess {
   sas?: string;
 }
 
-async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
   let res: Response;
   try {
     res = await f(url, init);
@@ -112,7 +112,7 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
   }
   const reply = PairVerifyResponse.safeParse(verify.body);
   if (!reply.success) throw new PairingError('peer_rejected', 'The node answered the pairing with an unexpected body.');
-  let finished;
+  let finished: ReturnType<typeof initiator.finish>;
   try {
     finished = initiator.finish(fromBase64Url(reply.data.noise));
   } catch (err) {

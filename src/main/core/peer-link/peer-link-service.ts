@@ -386,6 +386,7 @@ export class PeerLinkService implements PeerLinks {
     const cur = st.link;
     if (cur && cur !== link) {
       const self = this.d.self().nodeId;
+      // biome-ignore lint/complexity/useMathMinMax: node ids are strings; this picks the lexically smaller one (Math.min would give NaN)
       const preferredDialer = self < link.nodeId ? self : link.nodeId;
       const dialerOf = (l: Link) => (l.dialedBySelf ? self : l.nodeId);
       if (dialerOf(cur) === preferredDialer && dialerOf(link) !== preferredDialer) {
@@ -424,7 +425,7 @@ export class PeerLinkService implements PeerLinks {
     // group commit (one fsync) instead of one commit per frame one after the other. Replies (acks) go out through
     // `chain`, so in frame order and only after every earlier frame settled: after a failure the link is closed
     // and no later frame is acked (the peer resends them, in order, on the next link; the receiver dedups by id).
-    const done = (reply: (() => void) | void): void => {
+    const done = (reply: (() => void) | undefined): void => {
       link.queued--;
       if (reply && !link.conn.closed) reply();
     };
@@ -437,7 +438,7 @@ export class PeerLinkService implements PeerLinks {
         link.conn.close(PEER_CLOSE.protocol, 'internal_error');
       }
     };
-    let work: Promise<(() => void) | void>;
+    let work: Promise<(() => void) | undefined>;
     try {
       work = this.handle(link, frame);
     } catch (err) {
@@ -451,12 +452,15 @@ export class PeerLinkService implements PeerLinks {
    * Does a frame's work; what must go back to the peer (an ack) is returned as a reply, which onFrame sends in
    * frame order once every earlier frame has settled.
    */
-  private async handle(link: Link, f: PeerFrame): Promise<(() => void) | void> {
+  private async handle(link: Link, f: PeerFrame): Promise<(() => void) | undefined> {
     if (f.type === 'error') {
       this.d.log.info({ node_id: link.nodeId, error: f.error, message: f.message }, 'the peer reported an error on the link');
       return;
     }
-    if (f.type === 'unpair') return this.receivedUnpair(link);
+    if (f.type === 'unpair') {
+      this.receivedUnpair(link);
+      return;
+    }
     if (f.type === 'unpair_ack') {
       link.unpairAcked?.();
       return;

@@ -70,14 +70,15 @@ export class AdminApi {
       throw new ApiFailure(0, 'network', 'Cannot reach the Salita node. Is it still running?');
     }
     const text = await res.text();
-    let json: any;
+    let json: unknown;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
     if (!res.ok) {
-      if (res.status === 401 && json?.error === 'unauthorized') {
+      const fields: { error?: unknown; message?: unknown } = typeof json === 'object' && json !== null ? json : {};
+      if (res.status === 401 && fields.error === 'unauthorized') {
         throw new ApiFailure(401, 'unauthorized', 'This page\'s admin token is not valid (was the node restarted?). Open the desktop UI link the node printed, or use the Salita window.', json);
       }
-      throw new ApiFailure(res.status, typeof json?.error === 'string' ? json.error : `http_${res.status}`,
-        typeof json?.message === 'string' ? json.message : `The node answered with HTTP ${res.status}.`, json);
+      throw new ApiFailure(res.status, typeof fields.error === 'string' ? fields.error : `http_${res.status}`,
+        typeof fields.message === 'string' ? fields.message : `The node answered with HTTP ${res.status}.`, json);
     }
     return json as T;
   }
