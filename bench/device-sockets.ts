@@ -16,7 +16,7 @@ import { NODE_NOISE_SUITE } from '../src/server/crypto/node-noise.js';
 import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { toBase64Url } from '../src/shared/encoding.js';
 import { makePhone } from '../tests/helpers/test-node.js';
-import { cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode, tempDir, type Child } from './lib/procs.js';
+import { type Child, cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
 
 const { values } = parseArgs({
   options: {

@@ -5,9 +5,9 @@
 // means something against the same library's raw speed.
 // Run: node --import tsx bench/noise-handshake.ts [--seconds 0.4]   (seconds per measurement round)
 import { parseArgs } from 'node:util';
-import { DH_25519, HandshakeState, type DhFunction, type NoiseSuite } from '../src/shared/crypto/noise/index.js';
 import { NODE_NOISE_SUITE, NODE_X25519 } from '../src/server/crypto/node-noise.js';
-import { startPairingInitiator, acceptPairing } from '../src/shared/auth/pairing-handshake.js';
+import { acceptPairing, startPairingInitiator } from '../src/shared/auth/pairing-handshake.js';
+import { DH_25519, type DhFunction, HandshakeState, type NoiseSuite } from '../src/shared/crypto/noise/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.4' } } });
 const seconds = Number(values.seconds);

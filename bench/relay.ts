@@ -20,10 +20,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, closedLoopEach, openLoopEach, perPath, sleep, type LatencyResult, type Path, type ThroughputResult } from './lib/load.js';
-import { latencyTable, median, printLoadTables } from './lib/report.js';
+import { closedLoop, closedLoopEach, type LatencyResult, openLoopEach, type Path, perPath, sleep, type ThroughputResult } from './lib/load.js';
 import { pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
+import { latencyTable, median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
 
 const { values } = parseArgs({

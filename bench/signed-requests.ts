@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startNode } from '../src/main/core/node.js';
 import { NODE_NOISE_SUITE, NODE_SHA256 } from '../src/server/crypto/node-noise.js';
-import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { DeviceClient } from '../src/shared/client/device-client.js';
+import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { makePhone } from '../tests/helpers/test-node.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '5' }, client: { type: 'string', default: 'node' } } });

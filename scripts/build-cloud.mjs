@@ -4,10 +4,11 @@
 //   migrations-cloud/  the cloud's migrations (src/cloud/db/open.ts looks next to the bundle first)
 //   package.json       the only production dependency left: better-sqlite3, native, so it is installed, not bundled
 // Install it anywhere with `npm install --omit=dev` in that folder (docs/cloud.md, "Deploy").
-import { build } from 'esbuild';
+
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'out', 'cloud');

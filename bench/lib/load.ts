@@ -2,7 +2,7 @@
 // sending phone to a receiving phone (a real relay, or a bare forwarder chain as the baseline); openLoop() measures
 // latency on a fixed schedule, closedLoop() throughput with a window of messages in flight, with the CPU time of
 // the middle processes per message. See bench/README.md "bench/relay.ts" for what each number means.
-import { cpuMs, quantile, type Child } from './procs.js';
+import { type Child, cpuMs, quantile } from './procs.js';
 
 /** How long a run waits, after its last send, for messages still on their way (then they count as lost). */
 export const DRAIN_MS = 30_000;

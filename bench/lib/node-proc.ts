@@ -10,8 +10,8 @@ import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import type { Phone } from '../../tests/helpers/test-node.js';
 import { makeHttpFetch } from './http-fetch.js';
-import { countError, sleep, type Path } from './load.js';
-import { spawnNode, tempDir, type Child } from './procs.js';
+import { countError, type Path, sleep } from './load.js';
+import { type Child, spawnNode, tempDir } from './procs.js';
 
 export interface NodeProc {
   c: Child;

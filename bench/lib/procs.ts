@@ -1,6 +1,6 @@
 // Child processes for the multi-process benches (device-sockets, relay): a frozen copy of the build, spawning
 // with a raised fd limit, waiting for a line on stdout, and reading a child's memory.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

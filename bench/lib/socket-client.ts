@@ -6,8 +6,8 @@
 //   -> {type:'check'}  <- {type:'status', open, closed, hellos}
 //   -> {type:'close'}  <- {type:'closed'}
 import WebSocket from 'ws';
-import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { NODE_SHA256 } from '../../src/server/crypto/node-noise.js';
+import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 
 interface OpenCmd { type: 'open'; base: string; devices: { sessionId: string; secret: string }[]; perDevice: number; total?: number; concurrency: number }

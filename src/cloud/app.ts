@@ -1,28 +1,29 @@
 // The cloud's HTTP + WebSocket surface. Every failure leaves as JSON `{error, message}` (docs/cloud.md).
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+
 import { upgradeWebSocket } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
+import type { LogBudget } from '../server/http/log-budget.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
+import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
 import type { KeyPair } from '../shared/crypto/noise/index.js';
-import { type AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
-import { CloudError } from './errors.js';
-import { noiseSocket } from './noise-endpoint.js';
-import type { Telemetry } from './telemetry.js';
-import { PublishKeysRequest, type DirectoryResponse, type PublishKeysResponse } from '../shared/wire/relay.js';
 import {
-  ChallengeRequest, CLOUD_ERROR_HEADER, RefreshRequest, VerifyRequest,
-  type ChallengeResponse, type CloudErrorReply, type HealthResponse, type LogoutResponse, type MeResponse, type NoiseSessionResponse,
+  ChallengeRequest, 
+  type ChallengeResponse, CLOUD_ERROR_HEADER, type CloudErrorReply, type HealthResponse, type LogoutResponse, type MeResponse, type NoiseSessionResponse,RefreshRequest, VerifyRequest,
 } from '../shared/wire/cloud.js';
+import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
+import { type AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
+import { CloudError } from './errors.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { Logger } from './log.js';
+import { noiseSocket } from './noise-endpoint.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
-import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
-import type { LogBudget } from '../server/http/log-budget.js';
-import type { Logger } from './log.js';
+import type { Telemetry } from './telemetry.js';
 
 
 async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {

@@ -2,18 +2,18 @@
 // `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
 // row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { and, eq, isNull, lte } from 'drizzle-orm';
+import type { TokenBucket } from '../server/http/token-bucket.js';
+import { noiseSignature } from '../shared/cloud/noise-login.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
+import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy, LoginLockout } from './login-lockout.js';
 import type { OtpSender } from './otp-sender.js';
-import type { Telemetry } from './telemetry.js';
-import { noiseSignature } from '../shared/cloud/noise-login.js';
-import { DEFAULT_LOCKOUT_POLICY, LoginLockout, type LockoutPolicy } from './login-lockout.js';
 import { cloudWideBucket, type RateLimit } from './rate-limit.js';
-import type { TokenBucket } from '../server/http/token-bucket.js';
 import { sourceAddressKey } from './source-address.js';
+import type { Telemetry } from './telemetry.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
 export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;

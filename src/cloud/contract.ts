@@ -2,12 +2,12 @@
 // built from it (served at GET /api/openapi.json). The schemas come from src/shared/wire (cloud.ts, relay.ts),
 // the same ones app.ts validates with and the node's cloud client parses with.
 import { z } from 'zod';
-import { contractDocument, OPENAPI_DOCUMENT_ANSWER, mergeErrors, named, type ContractOperation, type ErrorCodes } from '../server/http/openapi-contract.js';
-import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
+import { type ContractOperation, contractDocument, type ErrorCodes, mergeErrors, named, OPENAPI_DOCUMENT_ANSWER } from '../server/http/openapi-contract.js';
 import {
   ChallengeRequest as ChallengeBody, ChallengeResponse, LogoutResponse as CloudOkResponse, HealthResponse, MeResponse, NoiseSessionResponse,
   RefreshRequest as RefreshBody, VerifyRequest as VerifyBody,
 } from '../shared/wire/cloud.js';
+import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 

@@ -1,10 +1,11 @@
 // The key directory: which devices exist, their public keys, and which node serves each (docs/cloud.md "Key
 // directory"). Nodes publish; everyone logged in reads it to seal envelopes, and the relay routes by it.
 // Public keys only: the cloud never sees a private key.
-import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
-import { MAX_PUBLISHED_PER_NODE, type DirectoryDevice, type DirectoryEntry, type PublishRefusal } from '../shared/wire/relay.js';
+
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
+import { type DirectoryDevice, type DirectoryEntry, MAX_PUBLISHED_PER_NODE, type PublishRefusal } from '../shared/wire/relay.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import { directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
 

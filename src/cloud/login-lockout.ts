@@ -4,7 +4,7 @@
 // window for a device id however many challenges or source addresses they use. Stored in `login_failures` so a
 // cloud restart does not reset it; rows go a day after their last failure, and the table has a hard cap.
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 
 export type LockoutScope = 'device' | 'address';
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
 import { openCloudDatabase } from './db/open.js';
-import { LogOtpSender } from './otp-sender.js';
 import { createCloudLogger } from './log.js';
+import { LogOtpSender } from './otp-sender.js';
 import { startCloud } from './server.js';
 import { Telemetry } from './telemetry.js';
 

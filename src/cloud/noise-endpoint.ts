@@ -3,16 +3,17 @@
 // handshake message 2, whose payload is the JSON Session ({session_id, session_token, expires_at}); then the
 // cloud closes with 1000. Any failure: one text frame `{"error","message"}` and close 4400 (client's fault) or
 // 4500 (ours).
-import { HandshakeState, NoiseError, type KeyPair } from '../shared/crypto/noise/index.js';
-import { NODE_NOISE_SUITE } from '../server/crypto/node-noise.js';
+
 import type { WSContext, WSEvents } from 'hono/ws';
+import { NODE_NOISE_SUITE } from '../server/crypto/node-noise.js';
+import { CLOUD_NOISE_PROLOGUE, type CloudNoisePattern, cloudNoiseProtocol, type NoiseHello, type NoiseSessionPayload } from '../shared/cloud/noise-login.js';
+import { HandshakeState, type KeyPair, NoiseError } from '../shared/crypto/noise/index.js';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
-import type { Telemetry } from './telemetry.js';
 import type { Logger } from './log.js';
-import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload } from '../shared/cloud/noise-login.js';
+import type { Telemetry } from './telemetry.js';
 
-export { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, type CloudNoisePattern, type NoiseHello, type NoiseSessionPayload };
+export { CLOUD_NOISE_PROLOGUE, type CloudNoisePattern, cloudNoiseProtocol, type NoiseHello, type NoiseSessionPayload };
 
 export const NOISE_CLOSE_OK = 1000;
 export const NOISE_CLOSE_CLIENT_ERROR = 4400;

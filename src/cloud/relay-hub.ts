@@ -3,10 +3,10 @@
 // old TCP connection to time out). Delivery is a cursor over the node's queue with at most RELAY_WINDOW rows
 // sent and not acked; a new socket starts from the oldest unacked row, so nothing is lost with a dropped one.
 import type { WSContext } from 'hono/ws';
-import type { Logger } from './log.js';
 import { RELAY_WINDOW } from '../shared/wire/relay.js';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
+import type { Logger } from './log.js';
 import type { RelayStore } from './relay-store.js';
 
 /** Close codes of WS /v1/relay (the node reconnects after all but 4401, which needs a new login). */

@@ -1,8 +1,8 @@
 // One node's WS /v1/relay: reads its frames (docs/cloud.md "Relay"), answers in the order the frames came,
 // and never lets a bad frame take the socket down (it gets an `error` frame with a stable code instead).
 import type { WSEvents } from 'hono/ws';
-import { E2eeError, MAX_ENVELOPE_JSON_BYTES, parseEnvelope, type Envelope } from '../shared/e2ee/index.js';
-import { NodeToCloudFrame, type CloudToNodeFrame } from '../shared/wire/relay.js';
+import { E2eeError, type Envelope, MAX_ENVELOPE_JSON_BYTES, parseEnvelope } from '../shared/e2ee/index.js';
+import { type CloudToNodeFrame, NodeToCloudFrame } from '../shared/wire/relay.js';
 import type { RelayHub, RelayLink } from './relay-hub.js';
 import type { RelayWriter } from './relay-writer.js';
 

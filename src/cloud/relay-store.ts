@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Envelope } from '../shared/e2ee/index.js';
 import type { RelayRefusalCode, RelayRejectCode } from '../shared/wire/relay.js';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import type { KeyDirectory } from './key-directory.js';
 
 /** What a `send` came to. `touched`: nodes whose queue got new rows (to push them now). */

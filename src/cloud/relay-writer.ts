@@ -3,9 +3,9 @@
 // promise settles only after that commit. So `accepted` is as durable as with one commit per frame, but a
 // burst of 300 frames pays for one fsync instead of 300.
 import type { Envelope } from '../shared/e2ee/index.js';
-import { sqliteOf, type CloudDb } from './db/open.js';
-import type { AcceptResult, RelayStore } from './relay-store.js';
 import type { RelayRefusalCode } from '../shared/wire/relay.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
+import type { AcceptResult, RelayStore } from './relay-store.js';
 
 type Op =
   | { kind: 'send'; node: string; envelope: Envelope; body: string }

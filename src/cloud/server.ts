@@ -1,27 +1,28 @@
 // startCloud(): the reference cloud endpoint as one object (used by `npm run cloud` and by the tests as is).
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
-import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits, type AuthTimings } from './auth-service.js';
-import { createCloudApp } from './app.js';
-import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
-import { cloudKeyDependents, dependsOnKey, resetCloudSecrets, type CloudSecretsResetReport } from './key-dependents.js';
-import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
+
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { LogOtpSender, type OtpSender } from './otp-sender.js';
-import { CLOUD_KEY_FILE, loadOrCreateStaticKey } from './static-key.js';
-import { KeyDirectory } from './key-directory.js';
-import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
-import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
-import { RelayStore } from './relay-store.js';
-import { RelayWriter } from './relay-writer.js';
-import { Telemetry } from './telemetry.js';
-import { createCloudLogger, type Logger } from './log.js';
+import { createAdaptorServer } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
+import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
 import { LogBudget } from '../server/http/log-budget.js';
 import { guardServer } from '../server/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../server/http/websocket-upgrade.js';
 import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../server/http/ws-heartbeat.js';
+import { createCloudApp } from './app.js';
+import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
+import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
+import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
+import { KeyDirectory } from './key-directory.js';
+import { createCloudLogger, type Logger } from './log.js';
+import { LogOtpSender, type OtpSender } from './otp-sender.js';
+import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
+import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
+import { RelayStore } from './relay-store.js';
+import { RelayWriter } from './relay-writer.js';
+import { CLOUD_KEY_FILE, loadOrCreateStaticKey } from './static-key.js';
+import { Telemetry } from './telemetry.js';
 
 export interface CloudOptions {
   dataDir: string;

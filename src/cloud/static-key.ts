@@ -2,8 +2,8 @@
 // never silently replaced (a malformed file is an error, not a reason to make a new key).
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyPair } from '../shared/crypto/noise/index.js';
 import { NODE_X25519 } from '../server/crypto/node-noise.js';
+import type { KeyPair } from '../shared/crypto/noise/index.js';
 
 export const CLOUD_KEY_FILE = 'cloud.key';
 

@@ -1,7 +1,7 @@
 // The cloud's telemetry events, typed, delivered in-process to subscribers and counted into Prometheus metrics
 // (prom-client) served at GET /metrics. Event names are the seed's atoms joined by dots:
 // [:messngr, :noise, :handshake, :start] -> "messngr.noise.handshake.start".
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export type TelemetryEvent =
   | { name: 'messngr.noise.handshake.start'; pattern: 'NX' | 'IK' }

@@ -2,8 +2,8 @@
 // desktop UI's admin URL and a first pairing QR + PIN in the terminal; stops cleanly on SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
-import { defaultDataDir, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './core/config.js';
-import { startNode, type SalitaNode } from './core/node.js';
+import { DEFAULT_PORT, DEFAULT_TIMINGS, defaultDataDir, type NodeTimings } from './core/config.js';
+import { type SalitaNode, startNode } from './core/node.js';
 
 const USAGE = `Usage: salita-headless [options]
   --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default: the OS data dir,

@@ -4,17 +4,18 @@
 //
 // Switches: --data-dir=<dir> (default: Electron's userData dir, or SALITA_DATA_DIR), --port=<n> (default 6969;
 // 0 = any free port), --no-mdns.
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
+
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PORT } from './core/config.js';
-import { startNode, type SalitaNode } from './core/node.js';
-import { aesGcmBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox } from './core/secrets/secret-box.js';
-import { writeFileAtomic } from './core/util/atomic-write.js';
-import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
 import { IPC_GET_ADMIN_URL } from '../shared/bridge.js';
+import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
+import { DEFAULT_PORT } from './core/config.js';
+import { type SalitaNode, startNode } from './core/node.js';
+import { aesGcmBox, type SecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE } from './core/secrets/secret-box.js';
+import { writeFileAtomic } from './core/util/atomic-write.js';
 import { osKeychain } from './os-keychain.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

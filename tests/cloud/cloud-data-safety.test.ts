@@ -1,13 +1,14 @@
 // The cloud's files: a lost cloud.key stops the start while nodes logged in with it (--reset-secrets revokes
 // every token and says so), a damaged or emptied cloud.db stops it naming the newest backup, and a backup is kept.
-import { after, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { after, describe, it } from 'node:test';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { backupsDir, listBackups } from '../../src/server/db/sqlite-backup.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 

@@ -1,18 +1,19 @@
 // The reference cloud (src/cloud) as is, on loopback port 0 with a temp data dir: Noise NX/IK over WebSocket,
 // OTP login with the noise_handshake flag off and on, token checks, key-change detection, /metrics.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
-import { cloudHandshake, cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from '../../src/main/core/cloud/cloud-handshake.js';
-import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import type { TelemetryEvent } from '../../src/cloud/telemetry.js';
+import { CloudHandshakeError, type CloudNoiseSession, cloudHandshake, cloudHandshakeWithPin } from '../../src/main/core/cloud/cloud-handshake.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');

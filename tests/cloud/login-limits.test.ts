@@ -1,16 +1,17 @@
 // Attacks on the reference cloud's login: guessing codes across many fresh challenges, from many source
 // addresses, claiming another node's key in an NX handshake, and floods of challenges and handshakes.
-import { describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
-import { cloudHandshake, cloudHandshakeWithPin, type CloudNoiseSession } from '../../src/main/core/cloud/cloud-handshake.js';
-import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type CloudOptions, type RunningCloud } from '../../src/cloud/server.js';
+import { describe, it } from 'node:test';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { type CloudNoiseSession, cloudHandshake, cloudHandshakeWithPin } from '../../src/main/core/cloud/cloud-handshake.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');

@@ -1,21 +1,22 @@
 // The reference cloud's key directory and relay (docs/cloud.md "Key directory", "Relay"), as is: startCloud on
 // loopback port 0, nodes logged in with the plain OTP flow, real sealed envelopes, raw WebSocket frames.
 // No timing assertions: every wait is for a frame, a close, or an answer that is ordered after a commit.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { RELAY_CLOSE } from '../../src/cloud/relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from '../../src/cloud/relay-socket.js';
-import { open, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { CloudToNodeFrame, RELAY_WINDOW, type DirectoryDevice } from '../../src/shared/wire/relay.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
+import { type Envelope, open, seal } from '../../src/shared/e2ee/index.js';
+import { CloudToNodeFrame, type DirectoryDevice, RELAY_WINDOW } from '../../src/shared/wire/relay.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 let unique = 0;

@@ -1,14 +1,15 @@
 // The cloud pings its relay and noise sockets: one whose client stopped answering (a node that vanished
 // without a FIN) is terminated, a healthy one stays. No timing assertions: waits are for a close or pings seen.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 

@@ -1,9 +1,9 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
 import { existsSync } from 'node:fs';
-import { after, before } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { cleanupAll } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,7 +1,8 @@
 // Two desktops, through the desktop UI: pairing by link + PIN (immediate), and by linking code + PIN (as after
 // mDNS discovery) where both screens show the same 6-digit code and the person confirms it in the UI.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { loopbackUrl, startTestNode, } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 

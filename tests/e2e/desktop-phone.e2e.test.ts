@@ -1,8 +1,9 @@
 // The whole pairing journey in real browsers: the desktop UI (admin page) shows a QR + PIN; a phone (a
 // separate browser context) opens the pairing link, fails once with a wrong PIN, pairs with the right one;
 // the desktop's device list shows the phone live (no reload); unpairing from the UI removes it.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';

@@ -4,8 +4,9 @@
 // (b) desktops A and B paired with each other, a phone on each: A's phone lists B's phone under B's (current)
 // name, writes to it "over your network", sees "Seen"; while B is down the banner says the message waits, and
 // it goes when B is back; B unpairing A shows on A's desktop UI in words, with a Remove that clears the row.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';

@@ -4,8 +4,9 @@
 // a state push says a paired desktop unpaired us). Checks the words a person reads: the To list grouped by
 // desktop, "over your network" and "Seen", statuses that never go back, the offline banners, and
 // "<name> unpaired this desktop" with a Remove that really unpairs.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
 import type { Page, Route, WebSocketRoute } from 'playwright-core';
 import { toBase64Url } from '../../src/shared/encoding.js';

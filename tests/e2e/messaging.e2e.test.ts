@@ -5,15 +5,16 @@
 // be decrypted", never as text. A phone at another home (a second node logged in to the same cloud) is listed
 // under "Other homes" and written to "through the cloud"; with the cloud away the link is "reconnecting" and
 // that message waits in the outbox, then goes; a cloud with another key is a loud warning.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
-import { eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
+import { eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();

@@ -1,9 +1,10 @@
 // The device list on a real home network: "last seen" in words that age on their own (no refetch), a phone that
 // pairs again after a reinstall replaces its old row with a dismissible note, and the phone page lists every
 // address of the desktop for a phone on another subnet or interface.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';

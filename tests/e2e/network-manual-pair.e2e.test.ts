@@ -2,8 +2,9 @@
 // desktop. A pasted pairing link + PIN pairs at once; an address (host:port, IPv6 in brackets) + linking code +
 // PIN shows the 6-digit code on both screens and pairs once both people confirm it. Typing mistakes are
 // explained next to the form without asking the node.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';

@@ -2,9 +2,10 @@
 // same on every machine and never depends on the real network): interfaces with their kinds, which are
 // advertised, the port, reachability of each advertised address, mDNS state, firewall hints; choosing the
 // interfaces saves the settings; and the panel stays usable when the node has no diagnostics endpoint.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';

@@ -1,6 +1,6 @@
 // Reading the served OpenAPI documents in tests: their operations, their error codes, and a structural check
 // of OpenAPI 3.1 (the parts the contract uses; no full JSON Schema meta-validation).
-import { ERROR_CODES_EXTENSION, SECURITY_SCHEME, UNROUTED_ERRORS_EXTENSION, type Security } from '../../src/server/http/openapi-contract.js';
+import { ERROR_CODES_EXTENSION, SECURITY_SCHEME, type Security, UNROUTED_ERRORS_EXTENSION } from '../../src/server/http/openapi-contract.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type OpenApiDocument = { openapi: string; info: Record<string, Json>; paths: Record<string, Record<string, Json>>; components: Record<string, Record<string, Json>>; [k: string]: Json };

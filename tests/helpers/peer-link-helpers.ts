@@ -5,18 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
 import { WebSocket } from 'ws';
-import type { Envelope } from '../../src/shared/e2ee/schema.js';
-import { toBase64Url, fromBase64Url } from '../../src/shared/encoding.js';
-import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
-import { pairWithNode } from '../../src/shared/client/pairing-client.js';
-import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
-import type { PeerFrame } from '../../src/shared/wire/peer-link.js';
-import type { PeerLinkRouterPort, PeerOutboundItem, PeerRefusal } from '../../src/main/core/routing/ports.js';
-import { peerLinkHandshake } from '../../src/main/core/peer-link/peer-link-keys.js';
+import type { NodeOptions } from '../../src/main/core/node.js';
 import { FrameCipher } from '../../src/main/core/peer-link/frame-cipher.js';
 import { peerLinkUrl } from '../../src/main/core/peer-link/peer-dialer.js';
+import { peerLinkHandshake } from '../../src/main/core/peer-link/peer-link-keys.js';
+import type { PeerLinkRouterPort, PeerOutboundItem, PeerRefusal } from '../../src/main/core/routing/ports.js';
+import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
+import { pairWithNode } from '../../src/shared/client/pairing-client.js';
+import type { Envelope } from '../../src/shared/e2ee/schema.js';
+import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import type { PeerFrame } from '../../src/shared/wire/peer-link.js';
+import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl, startTestNode, type TestNode } from './test-node.js';
-import type { NodeOptions } from '../../src/main/core/node.js';
 
 /** A promise with a generous limit, so a check that is missing fails the test instead of hanging it. */
 export function within<T>(p: Promise<T>, what: string, limitMs = 15_000): Promise<T> {

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { startNode, type NodeOptions, type SalitaNode } from '../../src/main/core/node.js';
-import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import { type NodeOptions, type SalitaNode, startNode } from '../../src/main/core/node.js';
 import { startPairingInitiator } from '../../src/shared/auth/pairing-handshake.js';
 import { normalizeLinkingCode } from '../../src/shared/auth/pairing-keys.js';
-import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
-import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../src/shared/client/pairing-client.js';
+import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
 
 export interface TestNode extends SalitaNode {
   base: string;

@@ -3,11 +3,12 @@
 // those packages need in turn), started with plain `node`. Symlinks into the repo's node_modules stand in for
 // `npm install --omit=dev`; --preserve-symlinks keeps every require() resolving inside the temp folder, so a
 // dependency the bundle forgot to carry fails here instead of being found in the repo.
-import { after, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, tempDir } from '../helpers/test-node.js';
 

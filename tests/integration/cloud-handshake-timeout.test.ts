@@ -1,10 +1,11 @@
 // A cloud that takes the WebSocket upgrade of /v1/noise and then never answers the handshake: the node's login
 // gives up after its handshake timeout, and the socket it opened is closed then, not left hanging on the cloud
 // (one more each time a person presses "log in" again).
-import { after, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 

@@ -2,21 +2,22 @@
 // admin HTTP API as the desktop UI would: login + code, sealed token on disk, reconnects (node restart, cloud
 // restart), a changed cloud key, a revoked token, the noise_handshake rollout, messages between two nodes,
 // logout, and a corrupt cloud.json.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { after, before, describe, it } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
-import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import WebSocket from 'ws';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
-import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { CloudLink as CloudLinkClass } from '../../src/main/core/cloud/cloud-link.js';
+import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { cleanupAll, eventually, filesUnder, pairPhone, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { cleanupAll, eventually, filesUnder, pairPhone, postJson, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 const FAST = { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 };
 

@@ -2,17 +2,18 @@
 // connection (up after the cloud's hello, down when the socket drops or the token goes), and wake() sends what
 // was queued. A router that wakes the transport from its "up" event must not get envelopes out before this
 // node's keys are published (the cloud would refuse them as sender_not_published).
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { x25519 } from '@noble/curves/ed25519.js';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
-import { createServer } from 'node:http';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { aesGcmBox } from '../../src/main/core/secrets/secret-box.js';
 import { CloudLink } from '../../src/main/core/cloud/cloud-link.js';
 import { createLogger } from '../../src/main/core/log.js';
+import { aesGcmBox } from '../../src/main/core/secrets/secret-box.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import { eventually, tempDir } from '../helpers/test-node.js';

@@ -1,17 +1,18 @@
 // Files the node cannot do without: a lost storage.key stops the start (until --reset-secrets revokes what it
 // sealed), a damaged or emptied salita.db stops it naming the newest backup, and backups are kept (daily, before
 // a migration, pruned), so that a restore works.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import * as schema from '../../src/main/core/db/schema.js';
 import { startNode } from '../../src/main/core/node.js';
 import { backupsDir, DailyBackup, listBackups } from '../../src/server/db/sqlite-backup.js';
 import { openMigratedSqlite } from '../../src/server/db/sqlite-file.js';
-import * as schema from '../../src/main/core/db/schema.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
+import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

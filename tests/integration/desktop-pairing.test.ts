@@ -1,8 +1,9 @@
 // Desktop <-> desktop: node A pairs with B (by B's URL + PIN) and with C (by address + linking code); both
 // ends know each other afterwards, a wrong fingerprint is refused, and heartbeats keep the link alive.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import { cleanupAll, eventually, loopbackUrl, startTestNode, } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

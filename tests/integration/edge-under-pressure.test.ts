@@ -1,13 +1,14 @@
 // The built headless node as a real process under pressure from outside: a flood of requests with broken
 // framing or a client hanging up mid-body (its log stays small and has no error lines with stacks), and running
 // out of file descriptors under a low `ulimit -n` (it keeps running, then serves again).
-import { after, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
-import { Agent, get } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { cleanupAll, eventually, tempDir } from '../helpers/test-node.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

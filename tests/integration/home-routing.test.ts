@@ -3,20 +3,21 @@
 // plays the link itself through PeerLinkRouterPort), 'seen' receipts both ways, the fallback to the cloud when a
 // link stays down (a node that believes it is connected; the test reads the cloud's outbox rows itself), the
 // messaging directory, and the 0003 migration's backfill of statuses sent before routes existed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { x25519 } from '@noble/curves/ed25519.js';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { MessagingDirectory, type DirectoryDevice } from '../../src/shared/wire/relay.js';
-import type { HomeDirectory, PeerLinks } from '../../src/main/core/routing/ports.js';
 import { openDatabase } from '../../src/main/core/db/open-database.js';
+import type { HomeDirectory, PeerLinks } from '../../src/main/core/routing/ports.js';
+import { DeviceClient } from '../../src/shared/client/device-client.js';
+import { type Envelope, seal } from '../../src/shared/e2ee/index.js';
+import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { type DirectoryDevice, MessagingDirectory } from '../../src/shared/wire/relay.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

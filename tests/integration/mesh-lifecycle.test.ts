@@ -1,7 +1,8 @@
 // After pairing: announce, heartbeat, presence, live pushes to the desktop UI, and unpair that cuts a
 // device off at once.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { cleanupAll, eventually, makePhone, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';

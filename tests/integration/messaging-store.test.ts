@@ -3,16 +3,17 @@
 // link would call (pendingOutbound / accepted / rejected / delivered / storeInbound). Envelopes that must go to
 // the cloud are addressed to a device of another home (`far()`): one to a device of the same node is delivered
 // locally (tests/integration/home-routing.test.ts).
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
+import { after, describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { MessagingDirectory, type DirectoryEntry } from '../../src/shared/wire/relay.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { type Envelope, MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal } from '../../src/shared/e2ee/index.js';
+import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { type DirectoryEntry, MessagingDirectory } from '../../src/shared/wire/relay.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

@@ -1,8 +1,9 @@
 // GET /api/node/diagnostics (what the "Network" panel shows), the addresses heartbeats try and what
 // each attempt did, and peer addresses learned from every source.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import { cleanupAll, eventually, loopbackUrl, startTestNode, } from '../helpers/test-node.js';
 import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);

@@ -4,9 +4,9 @@ import { EventEmitter } from 'node:events';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { toBase64Url } from '../../src/shared/encoding.js';
-import type { Discovery, DiscoveryStatus } from '../../src/main/core/node.js';
 import type { InterfaceTable } from '../../src/main/core/net/lan-addresses.js';
+import type { Discovery, DiscoveryStatus } from '../../src/main/core/node.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
 import type { Phone } from '../helpers/test-node.js';
 
 /**

@@ -1,8 +1,9 @@
 // Presence is online / degraded / offline from heartbeats, and offline at once on an mDNS goodbye.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { cleanupAll, loopbackUrl, eventually, makePhone, pairPhone, startTestNode, } from '../helpers/test-node.js';
+import { cleanupAll, eventually, loopbackUrl, makePhone, pairPhone, startTestNode, } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 
 after(cleanupAll);

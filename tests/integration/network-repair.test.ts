@@ -1,9 +1,10 @@
 // Pairing again after a reinstall replaces the stale record cleanly: one row per device, the old
 // sessions revoked, the person told (a notice they can dismiss). A different device is never replaced.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { cleanupAll, loopbackUrl, makePhone, pairPhone, startTestNode, type Phone, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, makePhone, type Phone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { customPhone } from './network-helpers.js';
 
 after(cleanupAll);

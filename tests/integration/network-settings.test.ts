@@ -1,9 +1,10 @@
 // Which interfaces are advertised. Classification by name, the settings file (round trip, restart,
 // corrupt file), and what pair/start, /api/node/addresses and mDNS offer under each setting.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { interfaceKind, lanAddresses } from '../../src/main/core/net/lan-addresses.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';

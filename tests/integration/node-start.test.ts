@@ -1,8 +1,9 @@
 // The node while it starts: the listener is up before mDNS has finished probing, so the desktop UI may already
 // change things. A rename in that window is answered (never a 500) and reaches mDNS once its probe is over.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { after, describe, test } from 'node:test';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 

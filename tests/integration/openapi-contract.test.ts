@@ -2,20 +2,21 @@
 // OpenAPI 3.1 document each serves at GET /api/openapi.json (no auth) is well-formed, names every route the app
 // has (method + path) and nothing else, and lists every operation's error codes. The fuzz test
 // (tests/security/fuzz-http.test.ts) checks that the listed codes are the ones the routes really answer with.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../../src/main/core/http/app.js';
-import { NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
+import { after, before, describe, test } from 'node:test';
 import { createCloudApp } from '../../src/cloud/app.js';
 import { CLOUD_UNDOCUMENTED_ROUTES } from '../../src/cloud/contract.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { createApp } from '../../src/main/core/http/app.js';
+import { NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
 import { ERROR_CODES } from '../../src/shared/wire/errors.js';
+import { appRoutes, documentProblems, honoToOpenApi, type OpenApiDocument, operationsOf } from '../helpers/openapi-document.js';
 import { cleanupAll, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { appRoutes, documentProblems, honoToOpenApi, operationsOf, type OpenApiDocument } from '../helpers/openapi-document.js';
 
 let node: TestNode;
 let cloud: RunningCloud;

@@ -4,13 +4,14 @@
 // resolves files without packaging, so the globs are applied here with the matcher it uses (minimatch, dot files
 // included, `!` patterns exclude). Also: `npm run dist` without any Electron build to package says what is
 // missing in one sentence and exits non-zero.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,8 +1,9 @@
 // What docs/protocol.md promises a client written from the docs alone, checked on a real node: the error code
 // for each way a pairing request can be wrong, what the last wrong PIN and the attempt after it answer, and
 // which address the pairing URL names.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import { cleanupAll, craftPairing, makePhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
 import { fakeInterfaces } from './network-helpers.js';
 

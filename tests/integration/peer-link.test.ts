@@ -2,10 +2,11 @@
 // up, carries envelopes and seen receipts both ways with acks, resends after a reconnect, keeps the home
 // directory and names current, delivers unpair (link up, or later from a stored notice), and keeps one link
 // when both sides dial.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { device, envelope, FAST_PEER_LINK, FakeRouterPort, linkUp, pairedDesktops } from '../helpers/peer-link-helpers.js';
+import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

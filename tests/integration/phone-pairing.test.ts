@@ -1,12 +1,13 @@
 // A phone-like client pairs with a real node over HTTP, and every way a pairing can go wrong is refused
 // with the right stable error code.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
+import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
 import { fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);

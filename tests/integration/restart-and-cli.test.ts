@@ -1,13 +1,14 @@
 // Restarts keep identity, mesh and sessions; a broken identity stops the node with a clear error; the
 // headless CLI starts, reports a taken port, and shuts down cleanly on SIGTERM/SIGINT.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, makePhone, pairingRefused, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { startNode } from '../../src/main/core/node.js';
+import { cleanupAll, makePhone, pairingRefused, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { LanProcess, killAllNow } from './child.js';
-import { LanBed, cleanStaleNamespaces, cleanStaleTempDirs } from './netns.js';
+import { killAllNow, LanProcess } from './child.js';
+import { cleanStaleNamespaces, cleanStaleTempDirs, LanBed } from './netns.js';
 
 /** What host-node.ts prints once its node listens. */
 export interface NodeReady { port: number; admin_token: string; node_id: string; fingerprint: string; name: string; public_key: string; pid: number }

@@ -1,7 +1,7 @@
 // The test side of line-protocol.ts: runs a script as a separate process inside a namespace
 // (`ip netns exec <ns> node --import tsx <script> ...`), waits for its ready line and sends it commands.
 // Everything it started is tracked so the test can kill it on any exit path.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MARK } from './line-protocol.js';
 

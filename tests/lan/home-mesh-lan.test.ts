@@ -6,11 +6,12 @@
 //
 // Skipped with the reason where namespaces cannot be made (see lan-testbed.test.ts); never uses the real
 // network. Waits are generous and never assert speed.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { whyNoLanBed } from './netns.js';
+import { after, before, describe, test } from 'node:test';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
-import { adminOk, createBed, destroyBed, lanBed, startDesktop, type HostProc } from './bed-session.js';
+import { whyNoLanBed } from './netns.js';
 
 const reason = whyNoLanBed();
 /** A safety net for each wait, not a speed assertion: a peer link may wait out a reconnect backoff step. */

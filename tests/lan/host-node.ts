@@ -5,9 +5,9 @@
 // node_id, fingerprint) and then runs commands from stdin (line-protocol.ts). Admin calls are made from here
 // because the admin API only answers loopback peers with a loopback Host header, i.e. from inside this namespace.
 import { networkInterfaces } from 'node:os';
-import { startNode } from '../../src/main/core/node.js';
 import { loadOrCreateIdentity } from '../../src/main/core/identity/identity-store.js';
-import { emit, parseFlags, serveCommands, type Command } from './line-protocol.js';
+import { startNode } from '../../src/main/core/node.js';
+import { type Command, emit, parseFlags, serveCommands } from './line-protocol.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const dataDir = flags.get('data-dir');

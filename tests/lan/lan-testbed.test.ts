@@ -10,11 +10,12 @@
 // Where namespaces cannot be made (not Linux, not root / no CAP_SYS_ADMIN, no `ip`), the whole file is skipped
 // with the reason; it never falls back to the real network. Teardown always runs (after(), process exit and
 // signals), and namespaces left by an earlier crashed run are removed first.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { whyNoLanBed } from './netns.js';
+import { after, before, describe, test } from 'node:test';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop as startBedDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
-import { adminOk, createBed, destroyBed, lanBed, startDesktop as startBedDesktop, type HostProc } from './bed-session.js';
+import { whyNoLanBed } from './netns.js';
 
 const reason = whyNoLanBed();
 

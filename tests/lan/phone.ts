@@ -5,12 +5,12 @@
 // number of identities ("installs") by label so a test can reinstall the app: a new key and node_id, same name.
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { open, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
 import { DeviceClient, type DeviceCredentials } from '../../src/shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../src/shared/client/pairing-client.js';
+import { type Envelope, open, seal } from '../../src/shared/e2ee/index.js';
+import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
 import type { NodeIdentityPayload } from '../../src/shared/wire/schemas.js';
-import { emit, serveCommands, type Command } from './line-protocol.js';
+import { type Command, emit, serveCommands } from './line-protocol.js';
 
 interface Install {
   privateKey: Uint8Array;

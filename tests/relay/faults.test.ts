@@ -1,11 +1,12 @@
 // Relay faults, with real processes: the cloud is down while 1,000 messages are sent, then comes back; a
 // node is SIGKILLed in the middle of a stream, then restarted. Every message must arrive exactly once, in the
 // order the sending node accepted it.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
 import type { OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import { cleanupAll } from '../helpers/test-node.js';
-import { startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import { type CloudProcess, type NodeProcess, type PairedPhone, startCloudProcess, startNodeProcess } from './processes.js';
 import { receive, sendWithRetry, startTwoHomes, waitConnected } from './relay-helpers.js';
 
 const N = 1000;

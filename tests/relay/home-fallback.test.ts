@@ -8,14 +8,15 @@
 // restarting on another port (A can no longer dial B either), which B's cloud link does not care about. The old
 // ports are held by listeners that drop every connection, so nothing else can answer there. The link returns
 // when B is back on its first port. Waits are generous; nothing asserts speed.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { cleanupAll } from '../helpers/test-node.js';
-import { linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
-import { receive, waitConnected } from './relay-helpers.js';
 import { assertExactlyOnceInOrder, pairDesktops, sealBetween, waitHomeDevice, waitNodeOnline, waitOutbox } from './home-mesh-helpers.js';
+import { type CloudProcess, linkToCloud, type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess } from './processes.js';
+import { receive, waitConnected } from './relay-helpers.js';
 
 const TIMINGS = { homeFallbackMs: 4000 };
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { utf8 } from '../../src/shared/encoding.js';
 import type { MessagingClient, OpenedMessage } from '../../src/shared/client/messaging-client.js';
+import { type Envelope, seal } from '../../src/shared/e2ee/index.js';
+import { utf8 } from '../../src/shared/encoding.js';
 import type { MessageStatusView, MessagingDirectory, MessagingDirectoryDevice, Route } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl } from '../helpers/test-node.js';
 import type { NodeProcess, PairedPhone } from './processes.js';

@@ -3,14 +3,15 @@
 // one desktop, and A-phone -> A -> peer link -> B -> B-phone and back; B is SIGKILLed in the middle of a stream
 // and restarted on its data dir; a rename on B reaches A's phones; an unpair on A reaches B.
 // Nothing here asserts speed: every wait has a generous limit.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../src/shared/e2ee/index.js';
+import { after, before, describe, it } from 'node:test';
 import type { OpenedMessage } from '../../src/shared/client/messaging-client.js';
+import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { cleanupAll, eventually } from '../helpers/test-node.js';
-import { pairPhoneWith, requireBuild, startNodeProcess, type NodeProcess, type PairedPhone } from './processes.js';
-import { LINK_WAIT_MS, receive } from './relay-helpers.js';
 import { assertExactlyOnceInOrder, deviceSocket, entryOf, pairDesktops, sealBetween, waitHomeDevice, waitNodeOnline, waitOutbox } from './home-mesh-helpers.js';
+import { type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startNodeProcess } from './processes.js';
+import { LINK_WAIT_MS, receive } from './relay-helpers.js';
 
 /** Link closes a busy but honest peer must never see (each side logs why it closed, at info level). */
 const FLOOD_CLOSE = /queue_full|window_exceeded|"flood"/;

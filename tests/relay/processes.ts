@@ -1,14 +1,14 @@
 // Real processes for the relay tests: the built cloud (out/cloud/server.mjs) and built headless nodes
 // (out/main/headless.js), each on a loopback port with its own data dir, so a test can stop, SIGKILL and restart
 // them like a person's machines. Everything started here is killed when the test process exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NodeTimings } from '../../src/main/core/config.js';
-import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
-import { makePhone, pairPhone, tempDir, type Phone, type TestNode } from '../helpers/test-node.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
+import { makePhone, type Phone, pairPhone, type TestNode, tempDir } from '../helpers/test-node.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const live = new Set<ChildProcess>();

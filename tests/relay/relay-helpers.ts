@@ -3,7 +3,7 @@
 import type { MessagingClient, OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { eventually } from '../helpers/test-node.js';
-import { cloudStatus, linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import { type CloudProcess, cloudStatus, linkToCloud, type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess } from './processes.js';
 
 /** Generous: a reconnect may wait out a backoff step (capped at 30 s). Never a speed assertion. */
 export const LINK_WAIT_MS = 120_000;

@@ -1,9 +1,10 @@
 // The relay end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
 // real processes on loopback. A message goes A-phone -> A-node -> cloud -> B-node -> B-phone and decrypts
 // there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
 import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
 import type { CloudProcess, NodeProcess, PairedPhone } from './processes.js';
 import { LINK_WAIT_MS, receive, startTwoHomes, waitInDirectory } from './relay-helpers.js';

@@ -8,32 +8,33 @@
 // `error` code the document lists for that operation, no request may be logged as an unhandled error, and the
 // process must still serve normal requests afterwards. FUZZ_SEED / FUZZ_RUNS (per route and category) reproduce
 // or widen a run.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { cleanupAll, pairPhone, startTestNode } from '../helpers/test-node.js';
-import { createApp } from '../../src/main/core/http/app.js';
 import { createCloudApp } from '../../src/cloud/app.js';
-import { nodeOperations, NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
-import { cloudOperations, CLOUD_UNDOCUMENTED_ROUTES } from '../../src/cloud/contract.js';
-import type { Security } from '../../src/server/http/openapi-contract.js';
-import { startCloud } from '../../src/cloud/server.js';
+import { CLOUD_UNDOCUMENTED_ROUTES, cloudOperations } from '../../src/cloud/contract.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { startCloud } from '../../src/cloud/server.js';
+import { createApp } from '../../src/main/core/http/app.js';
+import { NODE_UNDOCUMENTED_ROUTES, nodeOperations } from '../../src/main/core/http/contract/node-contract.js';
+import type { Security } from '../../src/server/http/openapi-contract.js';
 import { deriveServerHmacKey, signRequest } from '../../src/shared/auth/request-signing.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { utf8 } from '../../src/shared/encoding.js';
-import * as W from '../../src/shared/wire/schemas.js';
 import * as R from '../../src/shared/wire/relay.js';
-import { bodyCases, contentTypes, pathParams, queries } from './fuzz/cases.js';
-import { rawExchange, send, type Reply } from './fuzz/raw-http.js';
-import { allowedCodes, fuzzOperations, validQuery, type FuzzOperation } from './fuzz/document-operations.js';
+import * as W from '../../src/shared/wire/schemas.js';
 import { appRoutes, honoToOpenApi, type OpenApiDocument } from '../helpers/openapi-document.js';
+import { cleanupAll, pairPhone, startTestNode } from '../helpers/test-node.js';
+import { bodyCases, contentTypes, pathParams, queries } from './fuzz/cases.js';
+import { allowedCodes, type FuzzOperation, fuzzOperations, validQuery } from './fuzz/document-operations.js';
+import { type Reply, rawExchange, send } from './fuzz/raw-http.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 24);

@@ -1,12 +1,13 @@
 // Attacks on the HTTP edge of the node and the cloud, over raw sockets (node:net) so nothing in between fixes
 // the request up: DNS-rebinding Host headers against the admin API, WebSocket handshakes that are not one, and
 // bodies with broken framing or a client that hangs up mid-body.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { cleanupAll, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { after, describe, test } from 'node:test';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { isLoopbackHost } from '../../src/server/http/loopback.js';
+import { cleanupAll, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

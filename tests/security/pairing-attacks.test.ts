@@ -1,14 +1,15 @@
 // Attacks on pairing: a man in the middle who swaps the node's static key, a proxy that
 // flips one bit of a handshake message, and malformed Noise messages. The proxy is a real HTTP server between
 // the pairing device and the node, as an active attacker on the LAN would be.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { after, describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
-import { pairWithNode } from '../../src/shared/client/pairing-client.js';
+import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

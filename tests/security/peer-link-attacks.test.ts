@@ -1,12 +1,13 @@
 // Attacks on the peer link, from a paired desktop that misbehaves (the test holds a real pairing with the node
 // and speaks the link by hand) and from strangers on the LAN. Each test names the check it attacks.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
+import { FRAGMENT_MORE, PEER_CLOSE, PEER_LINK_WINDOW } from '../../src/shared/wire/peer-link.js';
 import { device, envelope, FAST_PEER_LINK, FakeRouterPort, fakeDesktop, rawPeer, within } from '../helpers/peer-link-helpers.js';
-import { PEER_CLOSE, PEER_LINK_WINDOW, FRAGMENT_MORE } from '../../src/shared/wire/peer-link.js';
+import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

@@ -1,13 +1,14 @@
 // Floods against what one caller can make the node hold: pairing codes, session rows, sockets per session,
 // admin sockets, silent sockets, and pairing start/lookup rates. Every assertion is about a bound (a count, a
 // status), never about speed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ADMIN_WS_PROTOCOL } from '../../src/main/core/http/request-auth.js';
 import { DEFAULT_LIMITS } from '../../src/main/core/config.js';
 import { CLOSE_TOO_MANY_SOCKETS } from '../../src/main/core/http/device-sockets.js';
+import { ADMIN_WS_PROTOCOL } from '../../src/main/core/http/request-auth.js';
 import { cleanupAll, eventually, makePhone, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);

@@ -1,15 +1,16 @@
 // Attacks on signed device requests. Each test sends what an attacker could send and
 // expects the node's stable refusal; each would pass the request through if its check were removed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 import { deriveServerHmacKey, signRequest } from '../../src/shared/auth/request-signing.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 

@@ -1,9 +1,10 @@
 // The headless node's default data dir: SALITA_DATA_DIR, else the OS's own data dir (env-paths), except that a
 // node which already keeps its data in the old place (~/.local/share/salita on every OS) stays there.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { dataDirPlaces, defaultDataDir } from '../../src/main/core/config.js';
 
 const HOME = homedir();

@@ -1,12 +1,13 @@
 // E2EE envelope (src/shared/e2ee, docs/e2ee.md): round trips, who can open, tampering of every field,
 // what a recipient can and cannot forge, typed errors, and a known-answer test recomputed with node:crypto.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { test } from 'node:test';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import {
-  contentAd, contentDigest, E2eeError, keyCommitment, type E2eeErrorCode, type Envelope, MAX_ENVELOPE_JSON_BYTES,
+  contentAd, contentDigest, E2eeError, type E2eeErrorCode, type Envelope, keyCommitment, MAX_ENVELOPE_JSON_BYTES,
   MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, open, parseEnvelope, seal, wrapAd, wrapKey,
 } from '../../src/shared/e2ee/index.js';
 import { fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../../src/shared/encoding.js';

@@ -1,7 +1,8 @@
 // base64url / hex / base32 / utf8 helpers, checked against node:crypto's Buffer and RFC 4648 vectors.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { fromBase64Url, fromHex, toBase32, toBase64Url, toHex, utf8 } from '../../src/shared/encoding.js';
 
 const u8 = (b: Buffer | number[]) => new Uint8Array(b);

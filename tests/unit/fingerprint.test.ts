@@ -1,8 +1,9 @@
 // The fingerprint formula, recomputed independently with node:crypto:
 //   groups of 4 of base32(SHA-256(raw 32-byte public key)[0..10]).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { FINGERPRINT_BYTES, fingerprintOf, normalizeFingerprint, sameFingerprint } from '../../src/shared/fingerprint.js';
 
 function refFingerprint(pub: Uint8Array): string {

@@ -1,12 +1,13 @@
 // Identity store: created once, reloaded unchanged, never silently replaced when a file is damaged.
-import { test, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
+import { after, test } from 'node:test';
 import {
-  IDENTITY_FILE, PRIVATE_KEY_FILE, IdentityError, loadOrCreateIdentity, renameIdentity,
+  IDENTITY_FILE, IdentityError, loadOrCreateIdentity, PRIVATE_KEY_FILE, renameIdentity,
 } from '../../src/main/core/identity/identity-store.js';
 import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
 

@@ -1,12 +1,13 @@
 // The layering rules (.dependency-cruiser.cjs), attacked: a made-up tree that breaks each rule once must make
 // dependency-cruiser report exactly that rule, and the real src/ must report nothing. `npm run lint` runs the
 // same rules over src/ as part of `npm test`; this file proves they bite.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cruise } from 'dependency-cruiser';
 

@@ -1,11 +1,12 @@
 // The Noise module's own rules beyond the vectors: turn order, nonce rules and rekey, and that every bad input
 // becomes a NoiseError with a stable code (never a TypeError from inside a primitive).
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  CipherState, CIPHER_CHACHAPOLY, DH_25519, HandshakeState, MAX_NONCE, NoiseError, constantTimeEqual, parseProtocolName,
-  type HandshakeOptions,
+import { describe, test } from 'node:test';
+import {CIPHER_CHACHAPOLY, 
+  CipherState, constantTimeEqual, DH_25519, 
+  type HandshakeOptions,HandshakeState, MAX_NONCE, NoiseError, parseProtocolName,
 } from '../../src/shared/crypto/noise/index.js';
 
 const code = (fn: () => unknown): string => {

@@ -1,11 +1,12 @@
 // Conformance: every cacophony vector whose protocol this module supports must reproduce every handshake
 // and transport ciphertext and the handshake hash, byte for byte, on both sides.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HandshakeState, isSupportedProtocol, type CipherState, type NoiseSuite } from '../../src/shared/crypto/noise/index.js';
 import { NODE_CHACHAPOLY, NODE_SHA256, NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { type CipherState, HandshakeState, isSupportedProtocol, type NoiseSuite } from '../../src/shared/crypto/noise/index.js';
 
 // Vendored from ../shared/vectors/noise (public domain, see its README) so a clean clone can run it.
 const VECTORS = fileURLToPath(new URL('../vectors/noise/cacophony.json', import.meta.url));

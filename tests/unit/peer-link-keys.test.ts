@@ -1,11 +1,12 @@
 // The peer link's handshake inputs as docs/protocol.md writes them ("Peer link"): the prologue bytes, the psk
 // derivation, and that every bound value (pairing, both node ids, psk, pinned keys) must match on both sides.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { peerLinkHandshake, peerLinkPrologue, peerLinkPsk, type HandshakeInput } from '../../src/main/core/peer-link/peer-link-keys.js';
+import { type HandshakeInput, peerLinkHandshake, peerLinkPrologue, peerLinkPsk } from '../../src/main/core/peer-link/peer-link-keys.js';
 import { PEER_LINK_PROTOCOL } from '../../src/shared/wire/peer-link.js';
 
 const te = new TextEncoder();

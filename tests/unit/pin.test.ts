@@ -1,9 +1,10 @@
 // PINs and pairing/linking codes: format, comparison, and a rough (count-based, never timed) check that
 // generation is uniform.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import {
-  PIN_DIGITS, generateLinkingCode, generatePairingCode, generatePin, isWellFormedPin, normalizeLinkingCode,
+import { test } from 'node:test';
+import {generateLinkingCode, generatePairingCode, generatePin, isWellFormedPin, normalizeLinkingCode,
+  PIN_DIGITS, 
 } from '../../src/main/core/pairing/pin.js';
 
 /** Pearson chi-square statistic of observed counts against a uniform expectation. */

@@ -1,8 +1,9 @@
 // The banners above the conversation: this page's node offline; the selected recipient's desktop offline
 // (the message waits, or goes through the cloud when that is its route now); never a refusal for a home
 // device because there is no cloud.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { cloudHint, reachBanners } from '../../src/renderer/src/common/reach-banners.js';
 import { fakeDirectory } from './fixtures/fake-directory.js';
 

@@ -1,9 +1,10 @@
 // The To list's groups from a directory as the node sends it: this node's devices first ("This desktop" in
 // the desktop UI, the desktop's name on a phone), each paired desktop under its current name in the
 // directory's order, other homes last; the calling device never lists itself.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { groupRecipients, nodeOfDevice, recipientLabel, REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
+import { describe, test } from 'node:test';
+import { groupRecipients, nodeOfDevice, REMOTE_GROUP_LABEL, recipientLabel } from '../../src/renderer/src/common/recipient-groups.js';
 import { fakeDirectory } from './fixtures/fake-directory.js';
 
 const summary = (dir = fakeDirectory(), place: 'phone' | 'desktop' = 'phone') =>

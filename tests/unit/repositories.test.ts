@@ -1,16 +1,17 @@
 // Repositories on a real, migrated SQLite file in a temp dir, plus the at-rest SecretBox.
 // (session-repository and peer-link-repository are mid-refactor and are not covered here.)
-import { test, after, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { openDatabase, type OpenDatabase } from '../../src/main/core/db/open-database.js';
 import { MeshRepository, mergeAddresses } from '../../src/main/core/db/mesh-repository.js';
-import { PairingCodeRepository } from '../../src/main/core/db/pairing-code-repository.js';
 import { NonceRepository } from '../../src/main/core/db/nonce-repository.js';
-import { STORAGE_KEY_FILE, aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { type OpenDatabase, openDatabase } from '../../src/main/core/db/open-database.js';
+import { PairingCodeRepository } from '../../src/main/core/db/pairing-code-repository.js';
+import { aesGcmBox, keyFileSecretBox, STORAGE_KEY_FILE } from '../../src/main/core/secrets/secret-box.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
 
 const dirs: string[] = [];

@@ -1,8 +1,9 @@
 // The node's life cycle: services start in order, stop in reverse, and a failed start undoes what started.
-import { describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ServiceGroup } from '../../src/main/core/services/service-group.js';
+import { describe, it } from 'node:test';
 import type { Service } from '../../src/main/core/services/service.js';
+import { ServiceGroup } from '../../src/main/core/services/service-group.js';
 
 function recorder() {
   const events: string[] = [];

@@ -1,11 +1,12 @@
 // Opens (or creates) the cloud's database and applies migrations-cloud/ before anything else touches it,
 // the same way the node opens its own (src/server/db/sqlite-file.ts).
-import type Database from 'better-sqlite3';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../server/db/sqlite-file.js';
+import type Database from 'better-sqlite3';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { findMigrations, type OpenSqlite, openMigratedSqlite } from '../../server/db/sqlite-file.js';
 import * as schema from './schema.js';
 
 export type CloudDb = BetterSQLite3Database<typeof schema>;

@@ -7,7 +7,7 @@ import {
   generateKeyPairSync, getCiphers, type KeyObject,
 } from 'node:crypto';
 import {
-  CIPHER_CHACHAPOLY, NoiseError, noiseAead, type CipherFunction, type DhFunction, type HashFunction, type NoiseSuite,
+  CIPHER_CHACHAPOLY, type CipherFunction, type DhFunction, type HashFunction, NoiseError, type NoiseSuite,noiseAead, 
 } from '../../shared/crypto/noise/index.js';
 
 // Fixed DER header for a raw 32-byte X25519 private key (RFC 8410 PKCS#8). (A JWK private key would need the

@@ -2,9 +2,10 @@
 // taken with VACUUM INTO (a consistent snapshot while the database stays in use), at most once a day and before
 // every migration, the newest few kept, each file 0600 (it holds the same sealed secrets as the database).
 // A backup that fails is the caller's to log: it never stops the service.
-import type Database from 'better-sqlite3';
+
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 
 export const BACKUPS_DIR = 'backups';
 export const DEFAULT_BACKUPS_KEPT = 5;

@@ -1,11 +1,12 @@
 // One way to open a SQLite file for Salita's servers (the node and the reference cloud): the same pragmas, and
 // the schema brought up to date by drizzle's migrator before anything else touches it.
-import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
+
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { appRoot } from '../app-root.js';
 import { backupsDir, latestBackup, takeBackup } from './sqlite-backup.js';
 

@@ -5,9 +5,10 @@
 //   X-Signature:   base64url(HMAC-SHA256(server_hmac_key, canonical string))
 // The canonical string is documented byte for byte in docs/protocol.md; change both together.
 // Browser-safe (@noble only): the phone page, desktops and tests all sign through this file.
+
+import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { toBase64Url, toHex, utf8 } from '../encoding.js';
 

@@ -1,7 +1,7 @@
 // The one client that makes signed device requests: used by the phone page, by a desktop calling another
 // desktop, and by the tests. It signs every request (request-signing.ts) and forgets its session when the
 // node says the session is gone, so the caller re-pairs instead of retrying forever.
-import { deriveServerHmacKey, signRequest, type Sha256Functions } from '../auth/request-signing.js';
+import { deriveServerHmacKey, type Sha256Functions, signRequest } from '../auth/request-signing.js';
 import { utf8 } from '../encoding.js';
 
 export interface DeviceCredentials {

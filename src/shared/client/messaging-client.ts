@@ -1,8 +1,9 @@
 // The device side of messaging: seal text to a device from the directory, hand the envelope to our
 // node, read our inbox and open what arrives. Runs in the browser (phone page, desktop UI) and in Node (tests,
 // bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
-import { open, seal, type Envelope, type SenderKeys } from '../e2ee/index.js';
+
 import { isE2eeError } from '../e2ee/errors.js';
+import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
 import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
 

@@ -2,12 +2,13 @@
 // 1. fetch the node's public key and refuse it unless it matches the fingerprint we were given;
 // 2. run the Noise IKpsk1 handshake over POST /auth/pair/verify with the PIN as pre-shared key;
 // 3. derive the device secret that signs every later request.
+
+import { startPairingInitiator } from '../auth/pairing-handshake.js';
+import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
+import type { NoiseSuite } from '../crypto/noise/index.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { fingerprintOf, normalizeFingerprint, sameFingerprint } from '../fingerprint.js';
-import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
-import { startPairingInitiator } from '../auth/pairing-handshake.js';
-import type { NoiseSuite } from '../crypto/noise/index.js';
-import { NodeIdentityResponse, PairVerifyResponse, PairVerifyResult, type DesktopNode, type NodeIdentityPayload } from '../wire/schemas.js';
+import { type DesktopNode, type NodeIdentityPayload, NodeIdentityResponse, PairVerifyResponse, PairVerifyResult } from '../wire/schemas.js';
 
 export class PairingError extends Error {
   constructor(

@@ -1,8 +1,9 @@
 // The E2EE envelope: one content key, sealed once; the key wrapped to each recipient
 // device with an authenticated KEM (ephemeral-static + static-static X25519, HKDF-SHA256, ChaCha20-Poly1305).
 // Browser-safe: @noble only. Byte-level spec and guarantees: docs/e2ee.md.
-import { x25519 } from '@noble/curves/ed25519.js';
+
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -10,7 +11,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
 import {
-  DeviceId, Envelope, ENVELOPE_VERSION, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES,
+  DeviceId, ENVELOPE_VERSION, Envelope, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES,
 } from './schema.js';
 
 /** Labels; every one is part of the format (docs/e2ee.md). */

@@ -1,7 +1,7 @@
 // What the fuzz test sends: bodies derived from the wire schemas and mutated, and the framing cases.
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { validArbitrary, type ArbitraryOverrides } from './zod-arbitrary.js';
+import { type ArbitraryOverrides, validArbitrary } from './zod-arbitrary.js';
 
 export interface BodyCase { label: string; bytes: Uint8Array }
 

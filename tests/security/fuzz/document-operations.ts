@@ -4,8 +4,8 @@
 import fc from 'fast-check';
 import type { z } from 'zod';
 import type { ContractOperation, Security } from '../../../src/server/http/openapi-contract.js';
-import { operationsOf, unroutedErrors, type OpenApiDocument } from '../../helpers/openapi-document.js';
-import { validArbitrary, type ArbitraryOverrides } from './zod-arbitrary.js';
+import { type OpenApiDocument, operationsOf, unroutedErrors } from '../../helpers/openapi-document.js';
+import { type ArbitraryOverrides, validArbitrary } from './zod-arbitrary.js';
 
 export interface FuzzOperation {
   /** `POST /api/mesh/nodes/{node_id}` (document operations) or `GET /assets/*` (undocumented routes). */

@@ -4,11 +4,11 @@
 // The bodies are the shared contract (src/shared/wire/cloud.ts, relay.ts): the cloud's routes build them, this
 // client parses them with the same schemas.
 import type { z } from 'zod';
-import { DirectoryResponse, PublishKeysResponse, type DirectoryDevice, type DirectoryEntry, type PublishKeysRequest, type PublishRefusal } from '../../../shared/wire/relay.js';
 import {
-  ChallengeResponse, CLOUD_ERROR_HEADER, CloudErrorBody, NoiseSessionResponse,
-  type ChallengeRequest, type RefreshRequest, type VerifyRequest,
+  type ChallengeRequest, 
+  ChallengeResponse, CLOUD_ERROR_HEADER, CloudErrorBody, NoiseSessionResponse,type RefreshRequest, type VerifyRequest,
 } from '../../../shared/wire/cloud.js';
+import { type DirectoryDevice, type DirectoryEntry, DirectoryResponse, type PublishKeysRequest, PublishKeysResponse, type PublishRefusal } from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(

@@ -4,7 +4,7 @@
 // (GET /api/keys) into the store's remote directory: every directoryRefreshMs while connected, soon on demand,
 // and before storing an envelope from a sender it does not know yet. Failed calls wait out retryBackoff.
 import type { Logger } from 'pino';
-import { PUBLISH_PAGE_SIZE, type CloudLinkView, type DirectoryDevice, type PublishRefusal } from '../../../shared/wire/relay.js';
+import { type CloudLinkView, type DirectoryDevice, PUBLISH_PAGE_SIZE, type PublishRefusal } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import { Backoff } from './backoff.js';
 import { CloudCallError, fetchDirectory, publishKeys } from './cloud-api.js';

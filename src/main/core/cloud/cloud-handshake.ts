@@ -1,10 +1,10 @@
 // The node's side of the cloud's Noise handshake (WS /v1/noise); the cloud link and the tests use it.
 // It pins the cloud's static key: IK needs it, and an NX answer with another key than the pinned one is an error.
 import WebSocket from 'ws';
-import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
+import { CLOUD_NOISE_PROLOGUE, type CloudNoisePattern, cloudNoiseProtocol, type NoiseSessionPayload, noiseSignature } from '../../../shared/cloud/noise-login.js';
+import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
 import { CloudErrorBody } from '../../../shared/wire/cloud.js';
-import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, noiseSignature, type CloudNoisePattern, type NoiseSessionPayload } from '../../../shared/cloud/noise-login.js';
 
 export class CloudHandshakeError extends Error {
   constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: CloudErrorBody) {

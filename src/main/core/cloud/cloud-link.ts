@@ -16,13 +16,13 @@ import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { CloudDirectory } from './cloud-directory.js';
-import { DEFAULT_CLOUD_LINK_OPTIONS, type CloudLinkOptions } from './cloud-link-options.js';
+import { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudRelayTransport } from './cloud-relay-transport.js';
 import { b64, CloudSession } from './cloud-session.js';
 
-export { DEFAULT_CLOUD_LINK_OPTIONS, type CloudLinkOptions } from './cloud-link-options.js';
-export { CloudLinkError, normalizeCloudUrl, type CloudLinkErrorCode } from './cloud-session.js';
+export { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
+export { CloudLinkError, type CloudLinkErrorCode, normalizeCloudUrl } from './cloud-session.js';
 
 export interface CloudLinkDeps {
   dataDir: string;

@@ -14,8 +14,8 @@ import { CloudInboundOrder } from './cloud-inbound-order.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudOutboxPump } from './cloud-outbox-pump.js';
-import { refusesToken } from './token-refusal.js';
 import { RelayConnection, type RelayDown } from './relay-connection.js';
+import { refusesToken } from './token-refusal.js';
 
 export type RelayPhase = 'idle' | 'connecting' | 'connected' | 'reconnecting';
 

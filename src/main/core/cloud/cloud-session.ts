@@ -6,13 +6,13 @@
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { refusesToken } from './token-refusal.js';
 import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
-import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
+import { CloudHandshakeError, type CloudNoiseSession, cloudHandshakeWithPin } from './cloud-handshake.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import type { CloudRelayTransport } from './cloud-relay-transport.js';
-import { CloudStateFile, type CloudState } from './cloud-state-file.js';
+import { type CloudState, CloudStateFile } from './cloud-state-file.js';
+import { refusesToken } from './token-refusal.js';
 
 export type CloudLinkErrorCode = 'cloud_unreachable' | 'cloud_key_changed' | 'cloud_rejected' | 'cloud_login_not_started' | 'invalid_request';
 

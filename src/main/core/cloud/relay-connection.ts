@@ -2,8 +2,8 @@
 // keeps the socket alive with pings, and reports exactly once why it went down. The policy (reconnect, log out,
 // log in again) is the CloudLink's.
 import WebSocket from 'ws';
-import { CloudToNodeFrame, type NodeToCloudFrame } from '../../../shared/wire/relay.js';
 import { CLOUD_ERROR_HEADER } from '../../../shared/wire/cloud.js';
+import { CloudToNodeFrame, type NodeToCloudFrame } from '../../../shared/wire/relay.js';
 
 export type RelayDown =
   /** The upgrade was refused with an HTTP status; `error` is the cloud's code from the x-cloud-error header. */

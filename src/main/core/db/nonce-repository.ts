@@ -2,8 +2,8 @@
 // concurrent replays cannot both succeed; rows live in SQLite so a restart does not reopen the window.
 import type Database from 'better-sqlite3';
 import { lt, sql } from 'drizzle-orm';
-import type { Db } from './open-database.js';
 import { GroupCommit } from '../messaging/group-commit.js';
+import type { Db } from './open-database.js';
 import { usedNonces } from './schema.js';
 
 export class NonceRepository {

@@ -1,10 +1,11 @@
 // Opens (or creates) the node's database and brings its schema up to date before anything else touches it.
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as schema from './schema.js';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { backupsDir, latestBackup } from '../../../server/db/sqlite-backup.js';
-import { DatabaseFileError, findMigrations, openMigratedSqlite, type OpenSqlite } from '../../../server/db/sqlite-file.js';
+import { DatabaseFileError, findMigrations, type OpenSqlite, openMigratedSqlite } from '../../../server/db/sqlite-file.js';
+import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 export type OpenDatabase = OpenSqlite<typeof schema>;

@@ -1,7 +1,8 @@
 // The node's SQLite schema (drizzle). Changing it: edit here, run `npm run db:generate`, commit the new SQL
 // in migrations/. JSON columns hold small lists/maps (capabilities, addresses, metadata) as text.
-import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+
 import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Every node this one knows: itself (is_current = 1) and every paired device. */
 export const meshNodes = sqliteTable('mesh_nodes', {

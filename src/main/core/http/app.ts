@@ -5,20 +5,21 @@ import { secureHeaders } from 'hono/secure-headers';
 import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
 
 const MESSAGE_POST_PATHS = new Set(['/api/messages', '/api/admin/messages']);
+
+import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
+import { DomainError } from '../errors/domain-error.js';
 import { ApiError } from './api-error.js';
 import { domainErrorBody, statusOf } from './error-status.js';
-import { DomainError } from '../errors/domain-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { cloudRoutes } from './routes/cloud-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
-import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
+import { messageRoutes } from './routes/message-routes.js';
+import { openApiRoutes } from './routes/openapi-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { peerLinkRoutes } from './routes/peer-link-routes.js';
-import { openApiRoutes } from './routes/openapi-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
 
 export function createApp(core: NodeCore): Hono {
   const app = new Hono();

@@ -1,7 +1,8 @@
 // Starts the HTTP(+WS) server on the wanted port; if it is taken, either fails with a clear message
 // (strictPort) or walks up to the next free port, so a second node on one machine still starts.
-import { createAdaptorServer } from '@hono/node-server';
+
 import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import type { LogBudget } from '../../../server/http/log-budget.js';
 import { guardServer } from '../../../server/http/server-guards.js';

@@ -4,9 +4,9 @@
 // bucket is the same as a forgotten one, and an attacker who owns that many addresses gains only what the
 // per-code PIN limit still stops).
 import type { MiddlewareHandler } from 'hono';
+import { TokenBucket } from '../../../server/http/token-bucket.js';
 import { ApiError } from './api-error.js';
 import { remoteAddress } from './request-auth.js';
-import { TokenBucket } from '../../../server/http/token-bucket.js';
 
 export const DEFAULT_MAX_TRACKED_ADDRESSES = 10_000;
 

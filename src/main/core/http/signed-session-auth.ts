@@ -1,10 +1,11 @@
 // Verifies signed device requests (docs/protocol.md, "Signed requests"). Checks, in this order:
 // session known and active -> timestamp inside the window -> HMAC over the exact request -> nonce unused.
 // The signature is checked before the nonce is recorded, so unsigned junk cannot burn a device's nonces.
-import type { Context, MiddlewareHandler } from 'hono';
+
 import { timingSafeEqual } from 'node:crypto';
-import { signParts } from '../../../shared/auth/request-signing.js';
+import type { Context, MiddlewareHandler } from 'hono';
 import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
+import { signParts } from '../../../shared/auth/request-signing.js';
 // Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
 import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
 import { fromBase64Url } from '../../../shared/encoding.js';

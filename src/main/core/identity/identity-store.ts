@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { v7 as uuidv7 } from 'uuid';
 import { x25519 } from '@noble/curves/ed25519.js';
+import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { fingerprintOf } from '../../../shared/fingerprint.js';

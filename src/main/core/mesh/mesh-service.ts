@@ -1,20 +1,20 @@
 // The mesh as the rest of the node sees it: who is paired, who is online, and the operations on that list
 // (announce, heartbeat, unpair, pair with another desktop). Every change is reported on the ChangeFeed.
 import type { Logger } from 'pino';
+import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
 import type { PairingSuccess } from '../../../shared/client/pairing-client.js';
 import type { AnnounceRequest, HeartbeatAttemptView, MeshNodeView, NodeIdentityPayload, PairRemoteRequest, PairRemoteResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
 import type { MeshNodeRow, MeshRepository, ReplaceReason } from '../db/mesh-repository.js';
-import type { NoticeBoard } from '../events/notices.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import type { ChangeFeed } from '../events/change-feed.js';
 import { DomainError } from '../errors/domain-error.js';
-import { hostForUrl } from '../net/lan-addresses.js';
+import type { ChangeFeed } from '../events/change-feed.js';
+import type { NoticeBoard } from '../events/notices.js';
 import { describeFetchError } from '../net/fetch-error.js';
-import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
-import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
+import { hostForUrl } from '../net/lan-addresses.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
+import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
 import { meshNodeView, presenceOf } from './mesh-views.js';
 
 /** How long one heartbeat attempt on one address may take before the next address is tried. */

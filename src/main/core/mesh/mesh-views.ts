@@ -1,6 +1,7 @@
 // Database rows -> the wire views the UI and peers see.
-import { fingerprintOf } from '../../../shared/fingerprint.js';
+
 import { fromBase64Url } from '../../../shared/encoding.js';
+import { fingerprintOf } from '../../../shared/fingerprint.js';
 import type { MeshNodeView, NodeStatus } from '../../../shared/wire/schemas.js';
 import type { MeshNodeRow } from '../db/mesh-repository.js';
 

@@ -13,19 +13,20 @@
 // still in the outbox and a reconnect sends it again, which the cloud absorbs by id). Inbox acks are single
 // synchronous transactions. Pushes to WebSockets happen after the commit. Every write goes through the one
 // queue, so writes commit in the order they were asked for.
-import type Database from 'better-sqlite3';
+
 import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
-import {
-  uiDeviceId, type DirectoryDevice, type DirectoryEntry, type InboxItem, type InboxPage, type InboxPush,
+import {type DirectoryDevice, type DirectoryEntry, type InboxItem, type InboxPage, type InboxPush,
   type MessageStatus, type MessageStatusPush, type MessageStatusView, type Route, type SendAccepted,
+  uiDeviceId, 
 } from '../../../shared/wire/relay.js';
 import { DomainError } from '../errors/domain-error.js';
+import { CLOUD, LOCAL, type PeerOutboundItem, type PeerRefusal } from '../routing/ports.js';
 import { GroupCommit } from './group-commit.js';
 import { aggregateStatus, isForward, type RecipientState } from './recipient-status.js';
 import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
-import { CLOUD, LOCAL, type PeerOutboundItem, type PeerRefusal } from '../routing/ports.js';
 
 /** Sent-message statuses that are final (not 'queued') are forgotten after this long. */
 export const SENT_STATUS_KEEP_MS = 30 * 24 * 60 * 60 * 1000;

@@ -5,7 +5,7 @@
 // tailscale*, ...), everything else 'lan'. By default every 'lan' and 'vpn' address is advertised; the person may
 // instead name the interfaces to advertise (settings.json). Loopback is never offered (a phone that scans
 // 127.0.0.1 would talk to itself) and neither is link-local (IPv6 needs a zone id that a URL can't carry portably).
-import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { type NetworkInterfaceInfo, networkInterfaces } from 'node:os';
 import type { InterfaceKind, LanAddressView } from '../../../shared/wire/schemas.js';
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;

@@ -4,20 +4,20 @@
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
-import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
+import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
 import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
-import { NodeIdentityPayload, type DesktopNode, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
+import { type DesktopNode, NodeIdentityPayload, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
 import { DEFAULT_LIMITS, type NodeLimits, type NodeTimings } from '../config.js';
-import { DomainError } from '../errors/domain-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import { hostForUrl } from '../net/lan-addresses.js';
+import { DomainError } from '../errors/domain-error.js';
 import type { PairedCandidate } from '../mesh/mesh-service.js';
+import { hostForUrl } from '../net/lan-addresses.js';
 import { PendingConfirmations } from './pending-confirmations.js';
 import { generateLinkingCode, generatePairingCode, generatePin, normalizeLinkingCode } from './pin.js';
 

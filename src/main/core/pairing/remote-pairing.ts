@@ -2,12 +2,12 @@
 // screen shows (its pairing URL with fingerprint, or — after mDNS discovery — its linking code), plus the
 // PIN. The handshake is the same one a phone runs (shared/client/pairing-client.ts).
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
-import { pairWithNode, PairingError, type PairingSuccess } from '../../../shared/client/pairing-client.js';
+import { PairingError, type PairingSuccess, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { ERROR_CODES, type ErrorCode } from '../../../shared/wire/errors.js';
 import type { NodeIdentityPayload, PairRemoteRequest } from '../../../shared/wire/schemas.js';
 import { DomainError } from '../errors/domain-error.js';
-import { RemotePairingError } from './remote-pairing-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
+import { RemotePairingError } from './remote-pairing-error.js';
 
 export interface RemoteTarget {
   host: string;

@@ -3,8 +3,8 @@
 // handshake failed). A refusal of any kind (an HTTP 401 on the upgrade included) is only "not now": anyone on
 // the LAN can forge one, so nothing here ends a pairing.
 import { WebSocket } from 'ws';
-import { PEER_CLOSE, PEER_LINK_PATH, PEER_LINK_SESSION_PARAM } from '../../../shared/wire/peer-link.js';
 import type { HandshakeState } from '../../../shared/crypto/noise/index.js';
+import { PEER_CLOSE, PEER_LINK_PATH, PEER_LINK_SESSION_PARAM } from '../../../shared/wire/peer-link.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { PeerConnection, type PeerConnectionEvents } from './peer-connection.js';
 

@@ -5,8 +5,8 @@
 // and receives unpairs. Implements PeerLinks for the router.
 import type { Logger } from 'pino';
 import { fromBase64Url } from '../../../shared/encoding.js';
-import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { MAX_ANNOUNCED_DEVICES, PEER_CLOSE, PEER_LINK_WINDOW, type PeerFrame } from '../../../shared/wire/peer-link.js';
+import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { Backoff } from '../cloud/backoff.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';

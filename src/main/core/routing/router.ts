@@ -12,7 +12,7 @@ import type { MessageStore, RecipientPlan } from '../messaging/message-store.js'
 import { LocalTransport } from './local-transport.js';
 import { PeerTransport } from './peer-transport.js';
 import {
-  CLOUD, LOCAL, NO_HOME, type CloudTransportPort, type HomeDirectory, type PeerLinkRouterPort, type PeerLinks,
+  CLOUD, type CloudTransportPort, type HomeDirectory, LOCAL, NO_HOME, type PeerLinkRouterPort, type PeerLinks,
   type PeerOutboundItem, type PeerRefusal,
 } from './ports.js';
 

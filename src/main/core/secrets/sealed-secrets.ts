@@ -2,12 +2,13 @@
 // of peer links, the cloud token in cloud.json. A new key while any of them exists would lock out every paired
 // device (each signed request could no longer be checked), so a missing or wrong key stops the start with an
 // error naming the file. `--reset-secrets` is the explicit way out: it revokes all of them and says so.
-import type Database from 'better-sqlite3';
+
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudStateFile, CLOUD_STATE_FILE } from '../cloud/cloud-state-file.js';
+import type Database from 'better-sqlite3';
+import { CLOUD_STATE_FILE, CloudStateFile } from '../cloud/cloud-state-file.js';
 import { DATABASE_FILE } from '../db/open-database.js';
-import { keyFileSecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox } from './secret-box.js';
+import { keyFileSecretBox, type SecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE } from './secret-box.js';
 
 export interface SealedCounts {
   /** Device sessions that are neither revoked nor expired (phones and desktops paired with this node). */

@@ -3,14 +3,14 @@
 // and route, kept current by the pushes the page hands to onPush(), and banners when this page's node or the
 // recipient's desktop is offline. Crypto and the wire are MessagingClient's; what is remembered is
 // Conversations'; the words are message-words', the grouping recipient-groups', the banners reach-banners'.
-import { MessagingError, MAX_TEXT_CHARS, type MessagingClient } from '../../../shared/client/messaging-client.js';
+import { MAX_TEXT_CHARS, type MessagingClient, MessagingError } from '../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import type { MessagingDirectory } from '../../../shared/wire/relay.js';
 import type { ConversationMessage, Conversations } from './conversation.js';
 import { h, reconcile, relativeTime, setText } from './dom.js';
 import { isMessageStatus, isRoute, messagingErrorText, routeText, statusText } from './message-words.js';
-import { cloudHint, reachBanners, type ReachBanner } from './reach-banners.js';
-import { GONE_GROUP_LABEL, groupRecipients, recipientLabel, type ListPlace, type RecipientGroup } from './recipient-groups.js';
+import { cloudHint, type ReachBanner, reachBanners } from './reach-banners.js';
+import { GONE_GROUP_LABEL, groupRecipients, type ListPlace, type RecipientGroup, recipientLabel } from './recipient-groups.js';
 
 type Contact = MessagingDirectory['devices'][number];
 

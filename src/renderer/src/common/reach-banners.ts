@@ -2,7 +2,7 @@
 // the chosen recipient's desktop is offline (then the message waits for it, or goes through the cloud when
 // the directory says that is its route now). No DOM, so the rules can be tested in Node.
 import type { MessagingDirectory } from '../../../shared/wire/relay.js';
-import { nodeOfDevice, type ListPlace } from './recipient-groups.js';
+import { type ListPlace, nodeOfDevice } from './recipient-groups.js';
 
 export type BannerKind = 'node-offline' | 'recipient-offline' | 'cloud-away';
 export interface ReachBanner { kind: BannerKind; text: string }

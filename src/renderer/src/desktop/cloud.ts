@@ -4,7 +4,7 @@
 // action and the admin `cloud` pushes.
 import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.js';
 import { byId, setText } from '../common/dom.js';
-import { ApiFailure, type AdminApi } from './api.js';
+import { type AdminApi, ApiFailure } from './api.js';
 
 export function cloudStatusText(v: CloudLinkView): string {
   switch (v.status) {

@@ -3,13 +3,13 @@
 // through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
 import '../common/no-eval.js';
 import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
-import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type Presence, type UiNotice, type SocketStatus } from './api.js';
 import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
-import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
-import { NetworkPanel } from './network.js';
-import { CloudPanel } from './cloud.js';
-import { startDesktopMessaging } from './messaging.js';
 import type { MessagesView } from '../common/messages-view.js';
+import { AdminApi, AdminSocket, type AdminStateExtras, ApiFailure, acquireAdminToken, type Presence, type SocketStatus, type UiNotice } from './api.js';
+import { CloudPanel } from './cloud.js';
+import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
+import { startDesktopMessaging } from './messaging.js';
+import { NetworkPanel } from './network.js';
 
 
 let api: AdminApi;

@@ -4,10 +4,10 @@
 import { MessagingClient, type MessagingTransport } from '../../../shared/client/messaging-client.js';
 import { toBase64Url } from '../../../shared/encoding.js';
 import { Conversations } from '../common/conversation.js';
+import { h } from '../common/dom.js';
 import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
 import { MessagesView } from '../common/messages-view.js';
-import { h } from '../common/dom.js';
-import { ApiFailure, type AdminApi } from './api.js';
+import { type AdminApi, ApiFailure } from './api.js';
 
 const KEY_PAIR_KEY = 'salita.desktop.ui-device.v1';
 /**

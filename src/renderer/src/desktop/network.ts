@@ -2,8 +2,9 @@
 // port and listen address, whether the port answers on each LAN address, mDNS, what happened on the last
 // attempts to reach each paired desktop, and firewall hints. Fetched when opened, on "Refresh", and every
 // 30 s while it stays open and visible (never faster than that: reachability checks cost the node requests).
-import { ApiFailure, type AdminApi, type AdminSettings, type AdminStateExtras, type DiagnosticsInterface, type DiagnosticsPeer, type DiagnosticsResponse, type FirewallOs, type InterfaceKind } from './api.js';
+
 import { byId, h, reconcile, relativeTime, setText } from '../common/dom.js';
+import { type AdminApi, type AdminSettings, type AdminStateExtras, ApiFailure, type DiagnosticsInterface, type DiagnosticsPeer, type DiagnosticsResponse, type FirewallOs, type InterfaceKind } from './api.js';
 
 const AUTO_REFRESH_MS = 30_000;
 

@@ -2,13 +2,13 @@
 // the Noise handshake (shared/client/pairing-client.ts), keeps the session in localStorage, and then keeps the
 // desktop informed that this device is around while the page stays open.
 import '../common/no-eval.js';
-import { pairWithNode, PairingError } from '../../../shared/client/pairing-client.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
 import { byId, h, setText } from '../common/dom.js';
-import { startPhoneMessaging, type PhoneMessaging } from './messaging.js';
-import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, saveName, saveSession, type StoredSession } from './storage.js';
+import { type PhoneMessaging, startPhoneMessaging } from './messaging.js';
+import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, type StoredSession, saveName, saveSession } from './storage.js';
 
 const HEARTBEAT_MS = 30_000;
 

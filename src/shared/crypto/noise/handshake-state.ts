@@ -4,8 +4,8 @@
 import type { CipherState } from './cipher-state.js';
 import { MAX_MESSAGE_LEN, NoiseError } from './noise-error.js';
 import type { Token } from './patterns.js';
-import { concat, type CipherFunction, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
-import { parseProtocolName, type NoiseProtocol } from './protocol.js';
+import { type CipherFunction, concat, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
+import { type NoiseProtocol, parseProtocolName } from './protocol.js';
 import { SymmetricState } from './symmetric-state.js';
 
 const TAG_LEN = 16;

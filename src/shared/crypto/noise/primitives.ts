@@ -1,13 +1,14 @@
 // The crypto functions the Noise spec names (section 4): DH, cipher, hash (+ its HMAC/HKDF), all from the
 // audited @noble family so the module runs in Node and in a browser. A faster DH can be injected
 // (see src/server/crypto/node-noise.ts).
-import { x25519 } from '@noble/curves/ed25519.js';
-import { x448 } from '@noble/curves/ed448.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+
 import { gcm } from '@noble/ciphers/aes.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x448 } from '@noble/curves/ed448.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { blake2b, blake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { NoiseError } from './noise-error.js';
 
 export interface KeyPair {

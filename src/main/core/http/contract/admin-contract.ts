@@ -1,7 +1,7 @@
 // Contract of routes/admin-routes.ts (admin token + loopback, mounted at /api).
 import { z } from 'zod';
-import { mergeErrors, named, type ContractOperation } from '../../../../server/http/openapi-contract.js';
-import { OkResponse, PairRemoteResponse, PairingConfirmResponse } from '../../../../shared/wire/http-answers.js';
+import { type ContractOperation, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
+import { OkResponse, PairingConfirmResponse, PairRemoteResponse } from '../../../../shared/wire/http-answers.js';
 import { AdminState, DiagnosticsResponse, NodeIdentityResponse, NodeSettings, PairRemoteRequest, RenameRequest, SettingsUpdateRequest } from '../../../../shared/wire/schemas.js';
 import { ADMIN_AUTH, BODY_LIMIT, READS_BODY, WEBSOCKET_HANDSHAKE } from './common-errors.js';
 import { PAIR_VERIFY_ERRORS } from './pairing-contract.js';

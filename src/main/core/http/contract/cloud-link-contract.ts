@@ -1,5 +1,5 @@
 // Contract of routes/cloud-routes.ts: the desktop UI's cloud link API (admin token + loopback, mounted at /api).
-import { mergeErrors, named, type ContractOperation, type ErrorCodes } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, type ErrorCodes, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { CloudCodeRequest, CloudLinkView, CloudLoginRequest } from '../../../../shared/wire/relay.js';
 import { ADMIN_AUTH, BODY_LIMIT, READS_BODY } from './common-errors.js';
 

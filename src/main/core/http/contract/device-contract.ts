@@ -1,5 +1,5 @@
 // Contract of routes/device-routes.ts: what a paired device calls, every request signed (mounted at /api).
-import { mergeErrors, named, type ContractOperation } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { AnnounceResponse, HeartbeatResponse, OkResponse, SessionResponse } from '../../../../shared/wire/http-answers.js';
 import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schemas.js';
 import { READS_BODY, SIGNED, SIGNED_GET, WEBSOCKET_HANDSHAKE } from './common-errors.js';

@@ -1,5 +1,5 @@
 // Contract of routes/identity-routes.ts (public, mounted at /api).
-import { named, type ContractOperation } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, named } from '../../../../server/http/openapi-contract.js';
 import { NodeAddressesResponse, NodeIdentityResponse } from '../../../../shared/wire/schemas.js';
 
 export const identityOperations: ContractOperation[] = [

@@ -1,6 +1,6 @@
 // Contract of routes/message-routes.ts: the same five calls for a paired device (signed) and for the desktop
 // UI as its own messaging device (admin), plus the UI device's key (mounted at /api).
-import { mergeErrors, named, type ContractOperation, type ErrorCodes, type Security } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, type ErrorCodes, mergeErrors, named, type Security } from '../../../../server/http/openapi-contract.js';
 import { InboxAckResponse, InboxQuery, OutboxResponse, UiDeviceResponse } from '../../../../shared/wire/http-answers.js';
 import { InboxAckRequest, InboxPage, MessagingDirectory, SendAccepted, SendRequest, UiDeviceRequest } from '../../../../shared/wire/relay.js';
 import { ADMIN_AUTH, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';

@@ -1,6 +1,6 @@
 // The node's whole HTTP contract: every route of http/app.ts, from the per-route-file contracts next to this
 // file, and the OpenAPI 3.1 document built from them (served at GET /api/openapi.json).
-import { contractDocument, OPENAPI_DOCUMENT_ANSWER, type ContractOperation } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, contractDocument, OPENAPI_DOCUMENT_ANSWER } from '../../../../server/http/openapi-contract.js';
 import { adminOperations } from './admin-contract.js';
 import { cloudLinkOperations } from './cloud-link-contract.js';
 import { UNROUTED } from './common-errors.js';

@@ -1,5 +1,5 @@
 // Contract of routes/pairing-routes.ts (mounted at /auth/pair).
-import { mergeErrors, named, type ContractOperation, type ErrorCodes } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, type ErrorCodes, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { PairStartRequest, PairStartResponse, PairVerifyRequest, PairVerifyResponse } from '../../../../shared/wire/schemas.js';
 import { ADMIN_AUTH, RATE_LIMITED, READS_BODY } from './common-errors.js';
 

@@ -1,6 +1,6 @@
 // Contract of routes/peer-link-routes.ts. Public at the HTTP level: the Noise handshake on the socket
 // authenticates both desktops.
-import { mergeErrors, type ContractOperation } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, mergeErrors } from '../../../../server/http/openapi-contract.js';
 import { PEER_LINK_PATH, PeerLinkQuery } from '../../../../shared/wire/peer-link.js';
 import { RATE_LIMITED, WEBSOCKET_HANDSHAKE } from './common-errors.js';
 

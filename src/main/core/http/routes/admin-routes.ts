@@ -1,14 +1,15 @@
 // Routes for the desktop UI on this machine (admin token + loopback): state, rename, unpair,
 // pair with another desktop, settings, notices, network diagnostics, and the live event socket.
-import { Hono } from 'hono';
+
 import { upgradeWebSocket } from '@hono/node-server';
-import { PairRemoteRequest, RenameRequest, SettingsUpdateRequest, type AdminEvent } from '../../../../shared/wire/schemas.js';
-import type { NodeCore } from '../node-core.js';
+import { Hono } from 'hono';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
+import { type AdminEvent, PairRemoteRequest, RenameRequest, SettingsUpdateRequest } from '../../../../shared/wire/schemas.js';
 import { ApiError } from '../api-error.js';
+import { closeReplaced } from '../device-sockets.js';
+import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
-import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
-import { closeReplaced } from '../device-sockets.js';
 
 export function adminRoutes(core: NodeCore): Hono {
   const app = new Hono();

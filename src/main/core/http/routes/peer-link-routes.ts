@@ -2,15 +2,16 @@
 // Not signed: the Noise handshake on the socket authenticates both sides. Before upgrading, the route only
 // checks that the named pairing exists (a session id is not a secret; an unknown one gets a plain 401, which
 // the dialer must never take as the end of a pairing) and rate-limits per address like the pairing routes.
-import { Hono } from 'hono';
+
 import { upgradeWebSocket } from '@hono/node-server';
+import { Hono } from 'hono';
 import type { WebSocket } from 'ws';
-import { PEER_LINK_SESSION_ID, PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
+import { PEER_LINK_SESSION_ID, PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
 import type { PeerLinkService } from '../../peer-link/peer-link-service.js';
 import { ApiError } from '../api-error.js';
 import type { NodeCore } from '../node-core.js';
-import { rateLimit, RateLimiter } from '../rate-limiter.js';
+import { RateLimiter, rateLimit } from '../rate-limiter.js';
 import { remoteAddress } from '../request-auth.js';
 
 export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkService }): Hono {

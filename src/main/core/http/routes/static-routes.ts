@@ -1,8 +1,9 @@
 // The desktop UI and the phone pairing page, built by electron-vite into out/renderer.
-import { Hono } from 'hono';
-import { serveStatic } from '@hono/node-server/serve-static';
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
 
 export function staticRoutes(rendererDir: string | undefined): Hono {
   const app = new Hono();
