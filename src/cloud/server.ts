@@ -77,29 +77,50 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const log = opts.logger ?? createCloudLogger(opts.log ? { lines: opts.log } : {});
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const database = openCloudDatabase(opts.dataDir, { log: (m, err) => log.warn({ err }, m), ...(opts.backupClock ? { now: opts.backupClock } : {}) });
+  const database = openCloudDatabase(opts.dataDir, {
+    log: (m, err) => log.warn({ err }, m),
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
+  });
   let staticKey: ReturnType<typeof loadOrCreateStaticKey>;
   let secretsReset: CloudSecretsResetReport | undefined;
   try {
     const dependents = cloudKeyDependents(database.sqlite);
     const keyMissing = !existsSync(join(opts.dataDir, CLOUD_KEY_FILE));
-    staticKey = loadOrCreateStaticKey(opts.dataDir, dependsOnKey(dependents) && !opts.resetSecrets
-      ? `${dependents.nodes} node(s) logged in with it (${dependents.liveTokens} live token(s), ${dependents.directoryDevices} published device(s) in ${CLOUD_DATABASE_FILE})`
-      : undefined);
+    staticKey = loadOrCreateStaticKey(
+      opts.dataDir,
+      dependsOnKey(dependents) && !opts.resetSecrets
+        ? `${dependents.nodes} node(s) logged in with it (${dependents.liveTokens} live token(s), ${dependents.directoryDevices} published device(s) in ${CLOUD_DATABASE_FILE})`
+        : undefined,
+    );
     // Resetting with the key still in place changes nothing the nodes see, but the tokens go all the same: the
     // operator asked for it (a key that may have leaked).
     if (opts.resetSecrets) {
       secretsReset = resetCloudSecrets(database.sqlite);
-      log.warn(`--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
-        `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`);
+      log.warn(
+        `--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
+          `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`,
+      );
     }
   } catch (err) {
     database.close();
     throw err;
   }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
-  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender((line) => log.info(line)), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
-  const pruneLogins = () => { try { auth.prune(); } catch (err) { log.error({ err }, 'auth: prune failed'); } };
+  const auth = new AuthService(
+    database.db,
+    telemetry,
+    opts.otpSender ?? new LogOtpSender((line) => log.info(line)),
+    { ...DEFAULT_AUTH_TIMINGS, ...opts.timings },
+    Date.now,
+    { ...DEFAULT_AUTH_LIMITS, ...opts.limits },
+  );
+  const pruneLogins = () => {
+    try {
+      auth.prune();
+    } catch (err) {
+      log.error({ err }, 'auth: prune failed');
+    }
+  };
   pruneLogins();
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
@@ -109,11 +130,23 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
-  const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log.error({ err }, 'relay: prune failed'); } }, 12 * 60 * 60_000);
+  const prune = setInterval(
+    () => {
+      try {
+        store.pruneDelivered();
+      } catch (err) {
+        log.error({ err }, 'relay: prune failed');
+      }
+    },
+    12 * 60 * 60_000,
+  );
   prune.unref();
   const dailyBackup = new DailyBackup({
-    sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: CLOUD_DATABASE_BACKUP_BASE,
-    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (m, err) => log.error({ err }, m),
+    sqlite: database.sqlite,
+    dir: backupsDir(opts.dataDir),
+    base: CLOUD_DATABASE_BACKUP_BASE,
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
+    log: (m, err) => log.error({ err }, m),
   });
   dailyBackup.tick();
   // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
@@ -152,7 +185,13 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   guardServer(server, edgeLog);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,
+    port,
+    url: `http://${urlHost}:${port}`,
+    publicKey: staticKey.publicKey,
+    auth,
+    telemetry,
+    directory,
+    relay: hub,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
@@ -162,7 +201,10 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       clearInterval(backupTimer);
       for (const c of wss.clients) c.terminate();
       wss.close();
-      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
       database.close();
     },
   };

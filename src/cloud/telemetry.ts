@@ -19,10 +19,16 @@ export type TelemetryEvent =
 export type TelemetryEventName = TelemetryEvent['name'];
 
 export const TELEMETRY_EVENT_NAMES: readonly TelemetryEventName[] = [
-  'messngr.noise.handshake.start', 'messngr.noise.handshake.stop', 'messngr.noise.handshake.exception',
-  'messngr.auth.noise.handshake.success', 'messngr.auth.noise.handshake.failure',
-  'messngr.noise.token.issue', 'messngr.noise.token.register', 'messngr.noise.token.verify',
-  'messngr.noise.token.verify.failure', 'messngr.auth.lockout',
+  'messngr.noise.handshake.start',
+  'messngr.noise.handshake.stop',
+  'messngr.noise.handshake.exception',
+  'messngr.auth.noise.handshake.success',
+  'messngr.auth.noise.handshake.failure',
+  'messngr.noise.token.issue',
+  'messngr.noise.token.register',
+  'messngr.noise.token.verify',
+  'messngr.noise.token.verify.failure',
+  'messngr.auth.lockout',
 ];
 
 export class Telemetry {
@@ -54,7 +60,11 @@ export class Telemetry {
     this.events.inc({ event: e.name, code: 'code' in e ? e.code : '' });
     if (e.name === 'messngr.noise.handshake.stop') this.handshakeSeconds.observe({ pattern: e.pattern }, e.durationMs / 1000);
     for (const l of this.listeners) {
-      try { l(e); } catch { /* a listener's failure is its own */ }
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure is its own */
+      }
     }
   }
 

@@ -23,7 +23,8 @@ export function appRoot(): string {
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the Salita app root (package.json named "salita") above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir)
+      throw new Error(`cannot find the Salita app root (package.json named "salita") above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

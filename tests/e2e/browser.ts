@@ -8,7 +8,14 @@ import { cleanupAll } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.SALITA_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** Generous limits for waits: a slow CI machine is fine, a broken feature still fails. */
 export const WAIT = { timeout: 30_000 };
 
@@ -68,7 +75,13 @@ export function useChromium(): Pick<Browser, 'newContext'> {
 export function collectPageErrors(page: Page, opts: { console?: boolean; http?: boolean } = {}): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  if (opts.console) page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-  if (opts.http) page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
+  if (opts.console)
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+  if (opts.http)
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`);
+    });
   return errors;
 }

@@ -11,9 +11,12 @@ import { _electron, type ElectronApplication } from 'playwright-core';
 import { findElectron, hasDisplay, missingBuild, ROOT, WAIT } from './browser.js';
 
 const electron = findElectron();
-const skip = 'why' in electron ? electron.why
-  : !hasDisplay() ? 'no display: Electron needs DISPLAY or WAYLAND_DISPLAY (e.g. run under xvfb-run)'
-  : undefined;
+const skip =
+  'why' in electron
+    ? electron.why
+    : !hasDisplay()
+      ? 'no display: Electron needs DISPLAY or WAYLAND_DISPLAY (e.g. run under xvfb-run)'
+      : undefined;
 
 let app: ElectronApplication | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'salita-electron-'));

@@ -14,9 +14,13 @@ class SlowProbeDiscovery extends FakeDiscovery {
   probing = false;
   renames: { name: string; midProbe: boolean }[] = [];
   private endProbe!: () => void;
-  private readonly probeEnds = new Promise<void>((resolve) => { this.endProbe = resolve; });
+  private readonly probeEnds = new Promise<void>((resolve) => {
+    this.endProbe = resolve;
+  });
   private probeBegan!: () => void;
-  readonly probeBegins = new Promise<void>((resolve) => { this.probeBegan = resolve; });
+  readonly probeBegins = new Promise<void>((resolve) => {
+    this.probeBegan = resolve;
+  });
 
   override async start(): Promise<void> {
     this.probing = true;
@@ -60,7 +64,7 @@ describe('a node that is still starting', () => {
         headers: { authorization: `Admin ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'Renamed While Probing' }),
       });
-      body = await res.json() as { name?: string; error?: string };
+      body = (await res.json()) as { name?: string; error?: string };
       renamesMidProbe = [...discovery.renames];
     } finally {
       // Whatever the answer, let the start finish so the node can be stopped.

@@ -12,7 +12,9 @@ import { makePhone, type Phone, pairPhone, type TestNode, tempDir } from '../hel
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const live = new Set<ChildProcess>();
-process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
 
 export function requireBuild(): void {
   for (const f of ['out/cloud/server.mjs', 'out/main/headless.js']) {
@@ -31,7 +33,10 @@ class Proc {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private done = false;
 
-  constructor(readonly label: string, readonly child: ChildProcess) {
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+  ) {
     live.add(child);
     let buf = '';
     child.stdout!.setEncoding('utf8');
@@ -56,19 +61,25 @@ class Proc {
         if (this.watch.test(line) && this.watched.length < 1000) this.watched.push(line);
       }
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.done = true;
-      live.delete(child);
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`${label} exited (code ${code}, signal ${signal}) before printing ${w.re}\n${this.stderrTail}`));
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.done = true;
+        live.delete(child);
+        for (const w of this.waiters.splice(0))
+          w.reject(new Error(`${label} exited (code ${code}, signal ${signal}) before printing ${w.re}\n${this.stderrTail}`));
+        resolve({ code, signal });
+      }),
+    );
   }
 
   private check(): void {
     this.waiters = this.waiters.filter((w) => {
       for (let i = w.from; i < this.lines.length; i++) {
         const m = this.lines[i]!.match(w.re);
-        if (m) { w.resolve(m); return false; }
+        if (m) {
+          w.resolve(m);
+          return false;
+        }
       }
       return true;
     });
@@ -83,7 +94,9 @@ class Proc {
     });
   }
 
-  get stderr(): string { return this.stderrTail; }
+  get stderr(): string {
+    return this.stderrTail;
+  }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.done) return;
@@ -106,11 +119,18 @@ export interface CloudProcess {
 
 export async function startCloudProcess(opts: { dataDir?: string; port?: number } = {}): Promise<CloudProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-cloud-');
-  const child = spawn(process.execPath, ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const proc = new Proc('cloud', child);
   const m = await proc.waitLine(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
   return {
-    url: m[1]!, port: Number(m[2]), dataDir, proc,
+    url: m[1]!,
+    port: Number(m[2]),
+    dataDir,
+    proc,
     lineCount: () => proc.lines.length,
     codeFor: async (deviceId, sinceLine = 0) => {
       const esc = deviceId.replace(/[-]/g, '\\-');
@@ -150,10 +170,22 @@ export interface NodeProcessOptions {
 
 export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-node-');
-  const args = ['out/main/headless.js', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--no-mdns', '--no-pair'];
+  const args = [
+    'out/main/headless.js',
+    '--data-dir',
+    dataDir,
+    '--port',
+    String(opts.port ?? 0),
+    '--host',
+    '127.0.0.1',
+    '--no-mdns',
+    '--no-pair',
+  ];
   if (opts.timings) args.push('--timings', JSON.stringify(opts.timings));
   const child = spawn(process.execPath, args, {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
   });
   const proc = new Proc(opts.label ?? 'node', child);
   proc.watch = opts.watchStderr;
@@ -172,7 +204,14 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   };
   const identity = (await (await fetch(`${base}/api/node/identity`)).json()) as { public_key: string };
   return {
-    base, port, dataDir, nodeId, adminToken, cloudDeviceId: identity.public_key, admin, proc,
+    base,
+    port,
+    dataDir,
+    nodeId,
+    adminToken,
+    cloudDeviceId: identity.public_key,
+    admin,
+    proc,
     stop: () => proc.stop('SIGTERM'),
     kill9: () => proc.stop('SIGKILL'),
   };
@@ -182,7 +221,8 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
 export async function linkToCloud(node: NodeProcess, cloud: CloudProcess): Promise<void> {
   const since = cloud.lineCount();
   const login = await node.admin('/api/admin/cloud/login', { url: cloud.url });
-  if (login.status !== 200 || login.body.status !== 'awaiting_code') throw new Error(`cloud login: ${login.status} ${JSON.stringify(login.body)}`);
+  if (login.status !== 200 || login.body.status !== 'awaiting_code')
+    throw new Error(`cloud login: ${login.status} ${JSON.stringify(login.body)}`);
   const code = await cloud.codeFor(node.cloudDeviceId, since);
   const r = await node.admin('/api/admin/cloud/code', { code });
   if (r.status !== 200) throw new Error(`cloud code: ${r.status} ${JSON.stringify(r.body)}`);
@@ -214,7 +254,9 @@ export async function pairPhoneWith(node: NodeProcess, name?: string): Promise<P
   const p = await pairPhone(asTestNode, { phone });
   const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
   return {
-    phone, deviceId: phone.identity.node_id, creds: p.creds,
+    phone,
+    deviceId: phone.identity.node_id,
+    creds: p.creds,
     messaging: (base: string) => new MessagingClient(new DeviceClient(base, p.creds), me),
   };
 }

@@ -30,7 +30,7 @@ describe('sent message status and route', () => {
     assert.equal(sent(c).route, 'cloud');
   });
 
-  test('pushes before the send\'s answer: the most advanced one is kept and applied', () => {
+  test("pushes before the send's answer: the most advanced one is kept and applied", () => {
     const c = new Conversations();
     c.applyStatus('m1', 'delivered', undefined, 'lan');
     c.applyStatus('m1', 'seen');

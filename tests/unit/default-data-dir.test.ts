@@ -26,7 +26,8 @@ function choose(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, present: stri
 }
 
 test('SALITA_DATA_DIR wins on every OS', () => {
-  for (const os of ['linux', 'darwin', 'win32'] as const) assert.equal(choose(os, { ...NO_XDG, SALITA_DATA_DIR: '/srv/salita' }, [LEGACY]), '/srv/salita');
+  for (const os of ['linux', 'darwin', 'win32'] as const)
+    assert.equal(choose(os, { ...NO_XDG, SALITA_DATA_DIR: '/srv/salita' }, [LEGACY]), '/srv/salita');
 });
 
 test('macOS: ~/Library/Application Support/salita, not ~/.local/share', () => {
@@ -59,5 +60,8 @@ test('Linux: env-paths gives the same dir as before ($XDG_DATA_HOME/salita or ~/
 });
 
 test('a relative XDG_DATA_HOME is ignored, as the XDG spec says', () => {
-  assert.equal(defaultDataDir({ XDG_DATA_HOME: 'data' }, { osDataDir: join('data', 'salita'), legacyDataDir: LEGACY, exists: () => false }), LEGACY);
+  assert.equal(
+    defaultDataDir({ XDG_DATA_HOME: 'data' }, { osDataDir: join('data', 'salita'), legacyDataDir: LEGACY, exists: () => false }),
+    LEGACY,
+  );
 });

@@ -85,7 +85,13 @@ function refBase32(bytes: Uint8Array): string {
 
 test('toBase32 matches the RFC 4648 test vectors (without padding)', () => {
   const vectors: [string, string][] = [
-    ['', ''], ['f', 'MY'], ['fo', 'MZXQ'], ['foo', 'MZXW6'], ['foob', 'MZXW6YQ'], ['fooba', 'MZXW6YTB'], ['foobar', 'MZXW6YTBOI'],
+    ['', ''],
+    ['f', 'MY'],
+    ['fo', 'MZXQ'],
+    ['foo', 'MZXW6'],
+    ['foob', 'MZXW6YQ'],
+    ['fooba', 'MZXW6YTB'],
+    ['foobar', 'MZXW6YTBOI'],
   ];
   for (const [plain, b32] of vectors) assert.equal(toBase32(utf8.encode(plain)), b32, plain);
 });

@@ -56,8 +56,18 @@ test('normalizeFingerprint accepts the display and compact forms', () => {
 test('normalizeFingerprint rejects junk', () => {
   const fp = fingerprintOf(new Uint8Array(randomBytes(32))).replace(/-/g, '');
   for (const bad of [
-    '', '----', fp.slice(0, 15), `${fp}A`, `${fp.slice(0, 15)}0`, `${fp.slice(0, 15)}1`, `${fp.slice(0, 15)}8`,
-    `${fp.slice(0, 15)}9`, `${fp.slice(0, 15)}=`, `${fp.slice(0, 15)}!`, `${fp}\u0000`, `${fp.slice(0, 15)}É`,
+    '',
+    '----',
+    fp.slice(0, 15),
+    `${fp}A`,
+    `${fp.slice(0, 15)}0`,
+    `${fp.slice(0, 15)}1`,
+    `${fp.slice(0, 15)}8`,
+    `${fp.slice(0, 15)}9`,
+    `${fp.slice(0, 15)}=`,
+    `${fp.slice(0, 15)}!`,
+    `${fp}\u0000`,
+    `${fp.slice(0, 15)}É`,
     'not a fingerprint at all',
   ]) {
     assert.equal(normalizeFingerprint(bad), null, JSON.stringify(bad));

@@ -55,7 +55,10 @@ export function latestBackup(dir: string, base: string): BackupFile | undefined 
  * Writes a snapshot of `sqlite` to `<dir>/<base>-<time>-<reason>.db` (0600) and prunes to the newest `keep`.
  * Throws on failure (the caller logs it); a half-written file is removed, never left under a backup's name.
  */
-export function takeBackup(sqlite: Database.Database, opts: { dir: string; base: string; reason: BackupReason; now?: number; keep?: number }): BackupFile {
+export function takeBackup(
+  sqlite: Database.Database,
+  opts: { dir: string; base: string; reason: BackupReason; now?: number; keep?: number },
+): BackupFile {
   const now = opts.now ?? Date.now();
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const path = join(opts.dir, `${opts.base}-${stamp(now)}-${opts.reason}.db`);
@@ -85,17 +88,29 @@ export function pruneBackups(dir: string, base: string, keep: number): void {
  * reason is a day old or there is none. Never throws: a failure goes to `log` and the next tick tries again.
  */
 export class DailyBackup {
-  constructor(private readonly opts: {
-    sqlite: Database.Database; dir: string; base: string; keep?: number;
-    now?: () => number; log: (msg: string, err?: unknown) => void;
-  }) {}
+  constructor(
+    private readonly opts: {
+      sqlite: Database.Database;
+      dir: string;
+      base: string;
+      keep?: number;
+      now?: () => number;
+      log: (msg: string, err?: unknown) => void;
+    },
+  ) {}
 
   tick(): BackupFile | undefined {
     try {
       const now = (this.opts.now ?? Date.now)();
       const newest = latestBackup(this.opts.dir, this.opts.base);
       if (newest && now - newest.takenAt < DAILY_BACKUP_MS && newest.takenAt <= now) return undefined;
-      return takeBackup(this.opts.sqlite, { dir: this.opts.dir, base: this.opts.base, reason: 'daily', now, ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}) });
+      return takeBackup(this.opts.sqlite, {
+        dir: this.opts.dir,
+        base: this.opts.base,
+        reason: 'daily',
+        now,
+        ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}),
+      });
     } catch (err) {
       this.opts.log(`backup of ${this.opts.base} into ${this.opts.dir} failed; the service goes on`, err);
       return undefined;

@@ -8,7 +8,10 @@ import { fromBase64Url, utf8 } from '../encoding.js';
 import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
 
 /** What a message carries inside the envelope (the node never sees it). */
-export interface MessageContent { t: 'text'; body: string }
+export interface MessageContent {
+  t: 'text';
+  body: string;
+}
 export const MAX_TEXT_CHARS = 4000;
 
 /** DeviceClient (signed requests) and the desktop UI's admin fetch both fit this. */
@@ -18,7 +21,11 @@ export interface MessagingTransport {
 }
 
 export class MessagingError extends Error {
-  constructor(public readonly code: string, message: string, public readonly status?: number) {
+  constructor(
+    public readonly code: string,
+    message: string,
+    public readonly status?: number,
+  ) {
     super(message);
     this.name = 'MessagingError';
   }
@@ -36,7 +43,11 @@ export class MessagingClient {
    * @param basePath '/api/messages' for a paired device, '/api/admin/messages' for the desktop UI.
    * @param me this device's id and static X25519 key pair (the phone's pairing key; the desktop UI's own key).
    */
-  constructor(private readonly transport: MessagingTransport, private readonly me: SenderKeys, private readonly basePath = '/api/messages') {}
+  constructor(
+    private readonly transport: MessagingTransport,
+    private readonly me: SenderKeys,
+    private readonly basePath = '/api/messages',
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const r = await this.transport.request<T & { error?: string; message?: string }>(method, this.basePath + path, body);
@@ -63,7 +74,8 @@ export class MessagingClient {
 
   /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
   async sealText(toDeviceId: string, text: string): Promise<Envelope> {
-    if (text.length === 0 || text.length > MAX_TEXT_CHARS) throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
+    if (text.length === 0 || text.length > MAX_TEXT_CHARS)
+      throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
     const content: MessageContent = { t: 'text', body: text };
     return seal(utf8.encode(JSON.stringify(content)), {
       from: this.me,

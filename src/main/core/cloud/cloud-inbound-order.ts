@@ -89,7 +89,11 @@ export class CloudInboundOrder {
     };
     if (this.d.store?.inboundInCallOrder) {
       let started: Promise<Refusal | undefined>;
-      try { started = work(); } catch (err) { started = Promise.reject(err); }
+      try {
+        started = work();
+      } catch (err) {
+        started = Promise.reject(err);
+      }
       started.catch(() => {}); // settled (and logged) in the chain
       this.chain = this.chain.then(() => settle(started));
       return;

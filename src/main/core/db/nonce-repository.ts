@@ -15,9 +15,11 @@ export class NonceRepository {
   constructor(private readonly db: Db) {
     // drizzle() sets $client (the better-sqlite3 handle) on the object it returns; the Db type omits it.
     this.commit = GroupCommit.shared((db as unknown as { $client: Database.Database }).$client);
-    this.insert = db.insert(usedNonces)
+    this.insert = db
+      .insert(usedNonces)
       .values({ sessionId: sql.placeholder('sessionId'), nonce: sql.placeholder('nonce'), expiresAt: sql.placeholder('expiresAt') })
-      .onConflictDoNothing().prepare();
+      .onConflictDoNothing()
+      .prepare();
   }
 
   /** True if this (session, nonce) was unused and is now recorded; false if it was seen before. */

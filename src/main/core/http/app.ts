@@ -24,12 +24,25 @@ import { staticRoutes } from './routes/static-routes.js';
 export function createApp(core: NodeCore): Hono {
   const app = new Hono();
 
-  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin', contentSecurityPolicy: {
-    defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'],
-    scriptSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"],
-  } }));
+  app.use(
+    '*',
+    secureHeaders({
+      crossOriginResourcePolicy: 'same-origin',
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        connectSrc: ["'self'", 'ws:'],
+        scriptSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
   const limit = (maxSize: number): MiddlewareHandler => {
-    const tooLarge = () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`); };
+    const tooLarge = () => {
+      throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`);
+    };
     const streaming = bodyLimit({ maxSize, onError: tooLarge });
     return (c, next) => {
       // The usual case decided from the headers alone: hono's bodyLimit touches the body stream, which makes
@@ -63,7 +76,10 @@ export function createApp(core: NodeCore): Hono {
     if (err instanceof DomainError) return c.json(domainErrorBody(err), statusOf(err));
     if (isClientAbort(err)) {
       // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
-      core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
+      core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', {
+        path: c.req.path,
+        code: (err as NodeJS.ErrnoException).code,
+      });
       return c.json(CLIENT_ABORT_BODY, 400);
     }
     core.log.error({ err, path: c.req.path }, 'unhandled error in request');

@@ -2,7 +2,15 @@
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
 import type { LogBudget } from '../../../server/http/log-budget.js';
-import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
+import type {
+  AdminState,
+  DesktopNode,
+  DiagnosticsResponse,
+  NodeIdentityPayload,
+  NodeIdentityResponse,
+  NodeSettings,
+  SettingsUpdateRequest,
+} from '../../../shared/wire/schemas.js';
 import type { CloudLink } from '../cloud/cloud-link.js';
 import type { NodeLimits, NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';

@@ -13,7 +13,10 @@ export const DEFAULT_MAX_TRACKED_ADDRESSES = 10_000;
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
 
-  constructor(private readonly perMinute: number, private readonly maxKeys = DEFAULT_MAX_TRACKED_ADDRESSES) {}
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys = DEFAULT_MAX_TRACKED_ADDRESSES,
+  ) {}
 
   /** Takes one call for `key`: 0 if allowed, else the seconds until the next call would be. */
   take(key: string, now = Date.now()): number {

@@ -27,7 +27,11 @@ function tokensEqual(a: string, b: string): boolean {
 function presentedAdminToken(c: Context): string | undefined {
   const auth = c.req.header('authorization');
   if (auth?.startsWith('Admin ')) return auth.slice(6).trim();
-  const protocols = c.req.header('sec-websocket-protocol')?.split(',').map((p) => p.trim()) ?? [];
+  const protocols =
+    c.req
+      .header('sec-websocket-protocol')
+      ?.split(',')
+      .map((p) => p.trim()) ?? [];
   if (protocols[0] === ADMIN_WS_PROTOCOL && protocols[1]) return protocols[1];
   return undefined;
 }

@@ -5,7 +5,10 @@ import { type NodeIdentity, renameIdentity } from './identity-store.js';
 export class CurrentIdentity {
   private readonly listeners = new Set<(name: string) => void>();
 
-  constructor(private readonly dataDir: string, private value: NodeIdentity) {}
+  constructor(
+    private readonly dataDir: string,
+    private value: NodeIdentity,
+  ) {}
 
   get(): NodeIdentity {
     return this.value;

@@ -34,7 +34,11 @@ export function targetFromRequest(req: PairRemoteRequest): RemoteTarget {
   return { host: req.host!, port: req.port!, linkingCode: req.linking_code!, ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}) };
 }
 
-export async function pairWithRemote(target: RemoteTarget, pin: string, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }): Promise<PairingSuccess> {
+export async function pairWithRemote(
+  target: RemoteTarget,
+  pin: string,
+  self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload },
+): Promise<PairingSuccess> {
   const baseUrl = `http://${hostForUrl(target.host)}:${target.port}`;
   const timeout = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(10_000) });
   try {

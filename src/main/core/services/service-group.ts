@@ -10,7 +10,10 @@ export class ServiceGroup {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly services: readonly Service[], private readonly onStopFailure: StopFailureLog = () => {}) {}
+  constructor(
+    private readonly services: readonly Service[],
+    private readonly onStopFailure: StopFailureLog = () => {},
+  ) {}
 
   /** Starts every service once; a failed start stops the started ones and rejects with that failure. */
   start(): Promise<void> {

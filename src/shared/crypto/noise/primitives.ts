@@ -63,7 +63,11 @@ function nonce96(n: bigint, littleEndian: boolean): Uint8Array {
 }
 
 /** Builds a CipherFunction from any AEAD constructor (also used for node:crypto's ChaChaPoly). */
-export function noiseAead(name: 'ChaChaPoly' | 'AESGCM', make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }, littleEndian: boolean): CipherFunction {
+export function noiseAead(
+  name: 'ChaChaPoly' | 'AESGCM',
+  make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array },
+  littleEndian: boolean,
+): CipherFunction {
   return {
     name,
     encrypt: (key, n, ad, plaintext) => make(key, nonce96(n, littleEndian), ad).encrypt(plaintext),

@@ -14,7 +14,11 @@ export class SymmetricState {
   private h: Uint8Array;
   readonly cipherState: CipherState;
 
-  constructor(protocolName: string, private readonly hash: HashFunction, private readonly cipher: CipherFunction) {
+  constructor(
+    protocolName: string,
+    private readonly hash: HashFunction,
+    private readonly cipher: CipherFunction,
+  ) {
     const name = utf8Bytes(protocolName);
     if (name.length <= hash.hashLen) {
       this.h = new Uint8Array(hash.hashLen);

@@ -4,13 +4,19 @@ import { NodeAddressesResponse, NodeIdentityResponse } from '../../../../shared/
 
 export const identityOperations: ContractOperation[] = [
   {
-    operationId: 'nodeIdentity', method: 'get', path: '/api/node/identity', security: 'public',
+    operationId: 'nodeIdentity',
+    method: 'get',
+    path: '/api/node/identity',
+    security: 'public',
     summary: 'Who this node is.',
-    success: { status: 200, description: 'The node\'s identity.', schema: named('NodeIdentityResponse', NodeIdentityResponse) },
+    success: { status: 200, description: "The node's identity.", schema: named('NodeIdentityResponse', NodeIdentityResponse) },
     errors: {},
   },
   {
-    operationId: 'nodeAddresses', method: 'get', path: '/api/node/addresses', security: 'public',
+    operationId: 'nodeAddresses',
+    method: 'get',
+    path: '/api/node/addresses',
+    security: 'public',
     summary: 'Every advertised base URL this node may be paired under.',
     success: { status: 200, description: 'The URLs.', schema: named('NodeAddressesResponse', NodeAddressesResponse) },
     errors: {},

@@ -6,7 +6,12 @@ import { RATE_LIMITED, WEBSOCKET_HANDSHAKE } from './common-errors.js';
 
 export const peerLinkOperations: ContractOperation[] = [
   {
-    operationId: 'peerLink', method: 'get', path: PEER_LINK_PATH, security: 'public', websocket: true, query: PeerLinkQuery,
+    operationId: 'peerLink',
+    method: 'get',
+    path: PEER_LINK_PATH,
+    security: 'public',
+    websocket: true,
+    query: PeerLinkQuery,
     summary: 'WebSocket: the peer link a paired desktop dials.',
     success: { status: 101, description: 'Switching to WebSocket.' },
     errors: mergeErrors(RATE_LIMITED, WEBSOCKET_HANDSHAKE, { 400: ['invalid_request'], 401: ['session_unknown'] }),

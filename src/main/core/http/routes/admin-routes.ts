@@ -76,31 +76,36 @@ export function adminRoutes(core: NodeCore): Hono {
   const adminSockets = new Set<{ close(code?: number, reason?: string): void }>();
 
   // The auth middleware runs before the upgrade (@hono/node-server >= 2 upgrades through app.fetch).
-  app.get('/admin/events', admin, webSocketHandshakeGuard(), upgradeWebSocket(() => {
-    let unsubscribe: (() => void) | undefined;
-    let self: { close(code?: number, reason?: string): void } | undefined;
-    return {
-      onOpen(_evt, ws) {
-        self = ws;
-        adminSockets.add(ws);
-        for (const old of adminSockets) {
-          if (adminSockets.size <= core.limits.maxAdminSockets) break;
-          adminSockets.delete(old);
-          closeReplaced(old);
-        }
-        const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
-        send({ type: 'state', state: core.adminState() });
-        unsubscribe = core.feed.subscribe((e) => {
-          if (e.type === 'changed') send({ type: 'state', state: core.adminState() });
-          else send(e);
-        });
-      },
-      onClose() {
-        if (self) adminSockets.delete(self);
-        unsubscribe?.();
-      },
-    };
-  }));
+  app.get(
+    '/admin/events',
+    admin,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket(() => {
+      let unsubscribe: (() => void) | undefined;
+      let self: { close(code?: number, reason?: string): void } | undefined;
+      return {
+        onOpen(_evt, ws) {
+          self = ws;
+          adminSockets.add(ws);
+          for (const old of adminSockets) {
+            if (adminSockets.size <= core.limits.maxAdminSockets) break;
+            adminSockets.delete(old);
+            closeReplaced(old);
+          }
+          const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
+          send({ type: 'state', state: core.adminState() });
+          unsubscribe = core.feed.subscribe((e) => {
+            if (e.type === 'changed') send({ type: 'state', state: core.adminState() });
+            else send(e);
+          });
+        },
+        onClose() {
+          if (self) adminSockets.delete(self);
+          unsubscribe?.();
+        },
+      };
+    }),
+  );
 
   return app;
 }

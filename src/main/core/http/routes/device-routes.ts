@@ -37,19 +37,24 @@ export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
     return c.json({ ok: true });
   });
 
-  app.get('/device/events', session, webSocketHandshakeGuard(), upgradeWebSocket((c) => {
-    const s = c.get('session');
-    let release: (() => void) | undefined;
-    return {
-      onOpen(_evt, ws) {
-        release = core.deviceSockets.add(s.id, s.nodeId, ws);
-        ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
-      },
-      onClose() {
-        release?.();
-      },
-    };
-  }));
+  app.get(
+    '/device/events',
+    session,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket((c) => {
+      const s = c.get('session');
+      let release: (() => void) | undefined;
+      return {
+        onOpen(_evt, ws) {
+          release = core.deviceSockets.add(s.id, s.nodeId, ws);
+          ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
+        },
+        onClose() {
+          release?.();
+        },
+      };
+    }),
+  );
 
   return app;
 }

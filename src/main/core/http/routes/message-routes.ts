@@ -81,11 +81,14 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
 
   // ---- admin API: the desktop UI, as its own messaging device `<node_id>.ui` ------------------------------
   const admin = requireAdmin(core.adminToken);
-  const ui = handlers(() => m.uiDeviceId(), () => {
-    if (!m.uiPublicKey()) {
-      throw new ApiError(409, 'invalid_request', 'Register the desktop UI\'s messaging key first (PUT /api/admin/messages/device).');
-    }
-  });
+  const ui = handlers(
+    () => m.uiDeviceId(),
+    () => {
+      if (!m.uiPublicKey()) {
+        throw new ApiError(409, 'invalid_request', "Register the desktop UI's messaging key first (PUT /api/admin/messages/device).");
+      }
+    },
+  );
   app.put('/admin/messages/device', admin, async (c) => {
     const req = await readBody(c, UiDeviceRequest);
     return c.json({ device_id: m.setUiPublicKey(req.public_key) });

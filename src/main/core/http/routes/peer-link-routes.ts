@@ -18,29 +18,37 @@ export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkS
   const app = new Hono();
   const limited = rateLimit(new RateLimiter(core.limits.peerLinkUpgradesPerMinute), 'peer link attempts');
 
-  app.get('/peer/link', limited, webSocketHandshakeGuard(), async (c, next) => {
-    const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
-    if (!PEER_LINK_SESSION_ID.test(session)) throw new ApiError(400, 'invalid_request', `Name the pairing with ?${PEER_LINK_SESSION_PARAM}=<session id>.`);
-    if (!core.peerLinks?.knowsSession(session)) throw new ApiError(401, 'session_unknown', 'No pairing with this desktop under that session.');
-    await next();
-  }, upgradeWebSocket((c) => {
-    const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
-    const address = remoteAddress(c);
-    let hooks: ReturnType<PeerLinkService['accept']> | undefined;
-    return {
-      onOpen(_evt, ws) {
-        const raw = ws.raw as WebSocket;
-        hooks = core.peerLinks!.accept({ send: (d) => raw.send(d), close: (code, reason) => raw.close(code, reason) }, session, address);
-      },
-      onMessage(evt) {
-        const data = evt.data as unknown;
-        hooks?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
-      },
-      onClose(evt) {
-        hooks?.closed(evt.code, evt.reason);
-      },
-    };
-  }));
+  app.get(
+    '/peer/link',
+    limited,
+    webSocketHandshakeGuard(),
+    async (c, next) => {
+      const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
+      if (!PEER_LINK_SESSION_ID.test(session))
+        throw new ApiError(400, 'invalid_request', `Name the pairing with ?${PEER_LINK_SESSION_PARAM}=<session id>.`);
+      if (!core.peerLinks?.knowsSession(session))
+        throw new ApiError(401, 'session_unknown', 'No pairing with this desktop under that session.');
+      await next();
+    },
+    upgradeWebSocket((c) => {
+      const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
+      const address = remoteAddress(c);
+      let hooks: ReturnType<PeerLinkService['accept']> | undefined;
+      return {
+        onOpen(_evt, ws) {
+          const raw = ws.raw as WebSocket;
+          hooks = core.peerLinks!.accept({ send: (d) => raw.send(d), close: (code, reason) => raw.close(code, reason) }, session, address);
+        },
+        onMessage(evt) {
+          const data = evt.data as unknown;
+          hooks?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
+        },
+        onClose(evt) {
+          hooks?.closed(evt.code, evt.reason);
+        },
+      };
+    }),
+  );
 
   return app;
 }

@@ -14,8 +14,14 @@ export function staticRoutes(rendererDir: string | undefined): Hono {
     return app;
   }
   const noCache = { 'cache-control': 'no-store' };
-  app.get('/', serveStatic({ root: rendererDir, path: 'index.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }));
-  app.get('/pair', serveStatic({ root: rendererDir, path: 'phone.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }));
+  app.get(
+    '/',
+    serveStatic({ root: rendererDir, path: 'index.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }),
+  );
+  app.get(
+    '/pair',
+    serveStatic({ root: rendererDir, path: 'phone.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }),
+  );
   app.get('/assets/*', serveStatic({ root: rendererDir }));
   return app;
 }
