@@ -60,7 +60,9 @@ module.exports = {
       comment: 'Node-only packages, by name (native modules, servers, files).',
       severity: 'error',
       from: { path: '^src/(renderer|shared)/' },
-      to: { path: 'node_modules/(better-sqlite3|drizzle-orm|ws|pino|prom-client|bonjour-service|@homebridge/ciao|@hono/node-server|env-paths)/' },
+      to: {
+        path: 'node_modules/(better-sqlite3|drizzle-orm|ws|pino|prom-client|bonjour-service|@homebridge/ciao|@hono/node-server|env-paths)/',
+      },
     },
     {
       name: 'renderer-not-servers',
@@ -81,6 +83,10 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
   },
 };

@@ -16,7 +16,7 @@ import { NODE_NOISE_SUITE } from '../src/server/crypto/node-noise.js';
 import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { toBase64Url } from '../src/shared/encoding.js';
 import { makePhone } from '../tests/helpers/test-node.js';
-import { cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode, tempDir, type Child } from './lib/procs.js';
+import { type Child, cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +54,10 @@ function nextMessage<T extends ClientMsg['type']>(c: Child, type: T, timeoutMs =
       resolve(m as Extract<ClientMsg, { type: T }>);
     };
     c.proc.on('message', on);
-    c.proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${c.name} exited (${code}) while waiting for '${type}': ${c.stderr.join('').slice(-1500)}`)); });
+    c.proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${c.name} exited (${code}) while waiting for '${type}': ${c.stderr.join('').slice(-1500)}`));
+    });
   });
 }
 
@@ -76,16 +79,38 @@ async function main(): Promise<void> {
   const hard = hardFdLimit();
   const nodeFiles = Math.min(hard, SOCKETS + 1024);
   const clientFiles = Math.min(hard, Math.ceil(SOCKETS / CLIENTS) + 1024);
-  console.log(`device-sockets: ${SOCKETS} sockets = ${DEVICES} devices x ${PER_DEVICE}, ${CONCURRENCY} upgrades in flight, ${CLIENTS} client process(es)`);
+  console.log(
+    `device-sockets: ${SOCKETS} sockets = ${DEVICES} devices x ${PER_DEVICE}, ${CONCURRENCY} upgrades in flight, ${CLIENTS} client process(es)`,
+  );
   console.log(`fd limits: hard ${hard}; node soft ${nodeFiles}; each client soft ${clientFiles}`);
-  if (nodeFiles < SOCKETS + 64) console.log(`  warning: the hard fd limit (${hard}) leaves the node fewer fds than sockets; expect EMFILE near ${nodeFiles}`);
+  if (nodeFiles < SOCKETS + 64)
+    console.log(`  warning: the hard fd limit (${hard}) leaves the node fewer fds than sockets; expect EMFILE near ${nodeFiles}`);
 
   const build = snapshotBuild();
   const snapDir = values['heap-snapshot'];
   const snapArgs = snapDir ? ['--heapsnapshot-signal=SIGHUP', `--diagnostic-dir=${snapDir}`] : [];
-  const node = spawnNode('node', [...snapArgs, '--expose-gc', '--import', GC_PRELOAD, join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair',
-    // The defaults cap sockets per session and pairing rates; this bench holds PER_DEVICE sockets per device.
-    '--limits', JSON.stringify({ maxSocketsPerSession: PER_DEVICE, pairStartsPerMinute: DEVICES * 2, pairLookupsPerMinute: DEVICES * 2 })], { nofile: nodeFiles, cwd: build });
+  const node = spawnNode(
+    'node',
+    [
+      ...snapArgs,
+      '--expose-gc',
+      '--import',
+      GC_PRELOAD,
+      join(build, 'out/main/headless.js'),
+      '--data-dir',
+      tempDir(),
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--no-mdns',
+      '--no-pair',
+      // The defaults cap sockets per session and pairing rates; this bench holds PER_DEVICE sockets per device.
+      '--limits',
+      JSON.stringify({ maxSocketsPerSession: PER_DEVICE, pairStartsPerMinute: DEVICES * 2, pairLookupsPerMinute: DEVICES * 2 }),
+    ],
+    { nofile: nodeFiles, cwd: build },
+  );
   const ready = await node.waitFor(/^READY (\{.*\})$/, 60_000);
   const { port } = JSON.parse(ready[1]!) as { port: number };
   const adminToken = (await node.waitFor(/#admin=([^\s]+)/, 1000, true))[1]!;
@@ -96,10 +121,21 @@ async function main(): Promise<void> {
   const tPair = performance.now();
   const devices: { sessionId: string; secret: string }[] = [];
   for (let i = 0; i < DEVICES; i++) {
-    const r = await fetch(`${base}/auth/pair/start`, { method: 'POST', headers: { authorization: `Admin ${adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const r = await fetch(`${base}/auth/pair/start`, {
+      method: 'POST',
+      headers: { authorization: `Admin ${adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (r.status !== 200) throw new Error(`pair/start: HTTP ${r.status} ${await r.text()}`);
-    const start = await r.json() as { code: string; pin: string; fingerprint: string };
-    const p = await pairWithNode({ baseUrl: base, code: start.code, pin: start.pin, expectedFingerprint: start.fingerprint, identity: makePhone(`Bench phone ${i}`).pairing, suite: NODE_NOISE_SUITE });
+    const start = (await r.json()) as { code: string; pin: string; fingerprint: string };
+    const p = await pairWithNode({
+      baseUrl: base,
+      code: start.code,
+      pin: start.pin,
+      expectedFingerprint: start.fingerprint,
+      identity: makePhone(`Bench phone ${i}`).pairing,
+      suite: NODE_NOISE_SUITE,
+    });
     devices.push({ sessionId: p.sessionId, secret: toBase64Url(p.deviceSecret) });
   }
   const pairMs = performance.now() - tPair;
@@ -118,21 +154,35 @@ async function main(): Promise<void> {
   // Split the sockets (not the devices) evenly: client k holds every device's sockets k, k+CLIENTS, ...
   const share = (k: number) => Math.floor(SOCKETS / CLIENTS) + (k < SOCKETS % CLIENTS ? 1 : 0);
   const progress = clients.map(() => ({ open: 0, failed: 0 }));
-  clients.forEach((c, k) => c.proc.on('message', (m: ClientMsg) => { if (m.type === 'progress') progress[k] = m; }));
+  clients.forEach((c, k) => {
+    c.proc.on('message', (m: ClientMsg) => {
+      if (m.type === 'progress') progress[k] = m;
+    });
+  });
   const ticker = setInterval(() => {
-    const o = progress.reduce((s, p) => s + p.open, 0), f = progress.reduce((s, p) => s + p.failed, 0);
+    const o = progress.reduce((s, p) => s + p.open, 0),
+      f = progress.reduce((s, p) => s + p.failed, 0);
     process.stdout.write(`  opening... ${o} open, ${f} failed, node RSS ${MiB(node.rss())}\n`);
   }, 2000);
   const t0 = performance.now();
-  const results = await Promise.all(clients.map(async (c, k) => {
-    const done = nextMessage(c, 'opened');
-    // Each client walks the device list in its own order so both start with every device.
-    const rotated = [...devices.slice(k % devices.length), ...devices.slice(0, k % devices.length)];
-    const perDevice = Math.ceil(share(k) / rotated.length);
-    const n = share(k);
-    c.proc.send({ type: 'open', base, devices: rotated.slice(0, Math.min(rotated.length, n)), perDevice, total: n, concurrency: Math.ceil(CONCURRENCY / CLIENTS) });
-    return done;
-  }));
+  const results = await Promise.all(
+    clients.map(async (c, k) => {
+      const done = nextMessage(c, 'opened');
+      // Each client walks the device list in its own order so both start with every device.
+      const rotated = [...devices.slice(k % devices.length), ...devices.slice(0, k % devices.length)];
+      const perDevice = Math.ceil(share(k) / rotated.length);
+      const n = share(k);
+      c.proc.send({
+        type: 'open',
+        base,
+        devices: rotated.slice(0, Math.min(rotated.length, n)),
+        perDevice,
+        total: n,
+        concurrency: Math.ceil(CONCURRENCY / CLIENTS),
+      });
+      return done;
+    }),
+  );
   const openMs = performance.now() - t0;
   clearInterval(ticker);
 
@@ -142,7 +192,13 @@ async function main(): Promise<void> {
   for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
 
   await sleep(2000); // let the node settle (and show whether sockets drop on their own)
-  const statuses = await Promise.all(clients.map((c) => { const p = nextMessage(c, 'status'); c.proc.send({ type: 'check' }); return p; }));
+  const statuses = await Promise.all(
+    clients.map((c) => {
+      const p = nextMessage(c, 'status');
+      c.proc.send({ type: 'check' });
+      return p;
+    }),
+  );
   const stillOpen = statuses.reduce((s, x) => s + x.open, 0);
   const rawRss = node.rss();
   const loaded = await node.memAfterGc();
@@ -161,15 +217,29 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`node RSS at start (no devices)        ${MiB(startRss)}`);
   console.log(`node RSS idle, ${DEVICES} devices paired     ${MiB(idle.rss)}   (heap used ${MiB(idle.heapUsed)}, fds ${idleFds})`);
-  console.log(`node RSS with ${opened} sockets open     ${MiB(loaded.rss)}   (heap used ${MiB(loaded.heapUsed)}, fds ${loadedFds}; before GC ${MiB(rawRss)})`);
+  console.log(
+    `node RSS with ${opened} sockets open     ${MiB(loaded.rss)}   (heap used ${MiB(loaded.heapUsed)}, fds ${loadedFds}; before GC ${MiB(rawRss)})`,
+  );
   console.log(`RSS per connection                    ${KiB(perConn)}   (JS heap per connection ${KiB(perConnHeap)})`);
-  console.log(`time to open all                      ${(openMs / 1000).toFixed(2)} s   (${Math.round(opened / (openMs / 1000))} upgrades/s, ${CONCURRENCY} in flight)`);
-  console.log(`sockets opened with hello             ${opened} / ${SOCKETS}${failed ? `   (${failed} failed: ${JSON.stringify(errors)})` : ''}`);
+  console.log(
+    `time to open all                      ${(openMs / 1000).toFixed(2)} s   (${Math.round(opened / (openMs / 1000))} upgrades/s, ${CONCURRENCY} in flight)`,
+  );
+  console.log(
+    `sockets opened with hello             ${opened} / ${SOCKETS}${failed ? `   (${failed} failed: ${JSON.stringify(errors)})` : ''}`,
+  );
   console.log(`still open 2 s later                  ${stillOpen}`);
-  console.log(`GET /api/node/identity with all open  ${ident.ok}/20 answered 200, p50 ${ident.p50.toFixed(1)} ms, max ${ident.max.toFixed(1)} ms`);
+  console.log(
+    `GET /api/node/identity with all open  ${ident.ok}/20 answered 200, p50 ${ident.p50.toFixed(1)} ms, max ${ident.max.toFixed(1)} ms`,
+  );
   console.log(`target 10,000 open: ${opened >= 10_000 && stillOpen >= 10_000 ? 'MET' : 'MISSED'}`);
 
-  await Promise.all(clients.map((c) => { const p = nextMessage(c, 'closed', 60_000); c.proc.send({ type: 'close' }); return p; }));
+  await Promise.all(
+    clients.map((c) => {
+      const p = nextMessage(c, 'closed', 60_000);
+      c.proc.send({ type: 'close' });
+      return p;
+    }),
+  );
   await sleep(1500);
   const after = await node.memAfterGc();
   console.log(`node RSS after the clients closed     ${MiB(after.rss)}   (heap used ${MiB(after.heapUsed)}, fds ${fdCount(node.pid)})`);

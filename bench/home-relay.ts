@@ -20,8 +20,18 @@ import './quiet-logs.js';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, closedLoopEach, openLoopEach, perPath, quiesce, type LatencyResult, type Msg, type Path, type ThroughputResult } from './lib/load.js';
-import { pairBenchPhone, phoneToPhonePath, startNodeProc, until, type NodeProc } from './lib/node-proc.js';
+import {
+  closedLoop,
+  closedLoopEach,
+  type LatencyResult,
+  type Msg,
+  openLoopEach,
+  type Path,
+  perPath,
+  quiesce,
+  type ThroughputResult,
+} from './lib/load.js';
+import { type NodeProc, pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild } from './lib/procs.js';
 import { median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
@@ -49,20 +59,35 @@ if (ONLY !== undefined && ONLY !== 'lan' && ONLY !== 'local') throw new Error('-
 const PROF = values.prof ? ['--cpu-prof', '--cpu-prof-dir', values.prof] : [];
 
 /** One comparison: a real path and its bare chain (same number of middle processes), with their envelopes. */
-interface Pair { label: 'lan' | 'local'; real: Path; bare: Path; from: Phone; to: Phone }
+interface Pair {
+  label: 'lan' | 'local';
+  real: Path;
+  bare: Path;
+  from: Phone;
+  to: Phone;
+}
 
 /** A and B, paired with each other as desktops (B's URL + PIN typed on A), a phone each; waits for the peer link. */
 async function startLan(build: string, phoneA: Phone, phoneB: Phone): Promise<Path> {
-  const [A, B] = await Promise.all([startNodeProc(build, 'node-A', { nodeArgs: PROF }), startNodeProc(build, 'node-B', { nodeArgs: PROF })]);
+  const [A, B] = await Promise.all([
+    startNodeProc(build, 'node-A', { nodeArgs: PROF }),
+    startNodeProc(build, 'node-B', { nodeArgs: PROF }),
+  ]);
   const a = await pairBenchPhone(A, phoneA);
   const b = await pairBenchPhone(B, phoneB);
   await pairDesktops(A, B);
-  await until('B-phone reachable over the LAN in A-phone\'s directory (the peer link up)', async () => {
-    const r = await a.request<{ devices: { device_id: string; route?: string }[] }>('GET', '/api/messages/directory');
-    if (r.status !== 200) throw new Error(`directory: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body.devices.some((d) => d.device_id === phoneB.identity.node_id && d.route === 'lan');
-  }, 120_000);
-  return phoneToPhonePath('lan (2 nodes, peer link)', [A.c, B.c], a, b, async () => { await Promise.all([A.c.stop(), B.c.stop()]); });
+  await until(
+    "B-phone reachable over the LAN in A-phone's directory (the peer link up)",
+    async () => {
+      const r = await a.request<{ devices: { device_id: string; route?: string }[] }>('GET', '/api/messages/directory');
+      if (r.status !== 200) throw new Error(`directory: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.devices.some((d) => d.device_id === phoneB.identity.node_id && d.route === 'lan');
+    },
+    120_000,
+  );
+  return phoneToPhonePath('lan (2 nodes, peer link)', [A.c, B.c], a, b, async () => {
+    await Promise.all([A.c.stop(), B.c.stop()]);
+  });
 }
 
 async function pairDesktops(A: NodeProc, B: NodeProc): Promise<void> {
@@ -81,7 +106,9 @@ async function startLocal(build: string, from: Phone, to: Phone): Promise<Path> 
   const N = await startNodeProc(build, 'node-L', { nodeArgs: PROF });
   const a = await pairBenchPhone(N, from);
   const b = await pairBenchPhone(N, to);
-  return phoneToPhonePath('local (1 node)', [N.c], a, b, async () => { await N.c.stop(); });
+  return phoneToPhonePath('local (1 node)', [N.c], a, b, async () => {
+    await N.c.stop();
+  });
 }
 
 const ratioText = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -90,7 +117,9 @@ async function main(): Promise<void> {
   const perLatency = Math.round(RATE * SECONDS);
   const per = WARMUP + ROUNDS * (perLatency + COUNT);
   const labels = (ONLY ? [ONLY] : ['lan', 'local']) as ('lan' | 'local')[];
-  console.log(`home-relay bench: ${labels.join(' and ')}; ${ROUNDS} round(s) of: latency at ${RATE} msg/s for ${SECONDS} s (${perLatency} msgs, open loop), then throughput over ${COUNT} msgs with ${WINDOW} in flight; ${WARMUP} warm-up msgs first`);
+  console.log(
+    `home-relay bench: ${labels.join(' and ')}; ${ROUNDS} round(s) of: latency at ${RATE} msg/s for ${SECONDS} s (${perLatency} msgs, open loop), then throughput over ${COUNT} msgs with ${WINDOW} in flight; ${WARMUP} warm-up msgs first`,
+  );
   const build = snapshotBuild();
   const pairs: Pair[] = [];
   for (const label of labels) {
@@ -111,10 +140,11 @@ async function main(): Promise<void> {
   };
 
   const paths = pairs.flatMap((p) => [p.bare, p.real]);
-  for (const p of pairs) for (const path of [p.bare, p.real]) {
-    await closedLoop(path, msgs.get(p)!.slice(0, WARMUP), 16); // warm-up: JIT, connections, SQLite pages
-    await quiesce(path);
-  }
+  for (const p of pairs)
+    for (const path of [p.bare, p.real]) {
+      await closedLoop(path, msgs.get(p)!.slice(0, WARMUP), 16); // warm-up: JIT, connections, SQLite pages
+      await quiesce(path);
+    }
   // Rounds alternate the paths, so a busy moment on the shared machine hits each; medians over rounds.
   const lat = perPath<LatencyResult>(paths);
   const tput = perPath<ThroughputResult>(paths);
@@ -122,7 +152,12 @@ async function main(): Promise<void> {
     for (const p of pairs) await openLoopEach([p.bare, p.real], take(p, perLatency), RATE, lat);
     for (const p of pairs) await closedLoopEach([p.bare, p.real], take(p, COUNT), WINDOW, tput);
   }
-  printLoadTables(paths, lat, tput, { rate: RATE, window: WINDOW, rounds: ROUNDS, cpuEach: paths.map((p) => `${p.name}: ${p.middle.map((c) => c.name).join(' / ')}`).join('; ') });
+  printLoadTables(paths, lat, tput, {
+    rate: RATE,
+    window: WINDOW,
+    rounds: ROUNDS,
+    cpuEach: paths.map((p) => `${p.name}: ${p.middle.map((c) => c.name).join(' / ')}`).join('; '),
+  });
 
   const results = pairs.map((p) => {
     const p99 = median(lat.get(p.real)!.map((x, r) => x.p99 / lat.get(p.bare)![r]!.p99));
@@ -133,7 +168,9 @@ async function main(): Promise<void> {
   });
   for (const { p, p99, thr, lost, max } of results) {
     const of = ROUNDS > 1 ? `, median of ${ROUNDS} rounds` : '';
-    console.log(`target ${p.label}: p99 ratio <= 3: ${p99 <= 3 ? 'MET' : 'MISSED'}; throughput ratio >= 0.3: ${thr >= 0.3 ? 'MET' : 'MISSED'}${of}${lost ? `; ${lost} message(s) never arrived in the latency runs (counted as infinitely late)` : ''}${max < RATE ? `; its closed-loop maximum (${Math.round(max)} msg/s) is below ${RATE} msg/s, so its latency there is queueing` : ''}`);
+    console.log(
+      `target ${p.label}: p99 ratio <= 3: ${p99 <= 3 ? 'MET' : 'MISSED'}; throughput ratio >= 0.3: ${thr >= 0.3 ? 'MET' : 'MISSED'}${of}${lost ? `; ${lost} message(s) never arrived in the latency runs (counted as infinitely late)` : ''}${max < RATE ? `; its closed-loop maximum (${Math.round(max)} msg/s) is below ${RATE} msg/s, so its latency there is queueing` : ''}`,
+    );
   }
   for (const p of pairs) {
     await p.real.close();
@@ -146,8 +183,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(async () => { await cleanupAll(); process.exit(0); }, async (err: unknown) => {
-  console.error(`home-relay bench broke: ${(err as Error).stack ?? String(err)}`);
-  await cleanupAll();
-  process.exit(1);
-});
+main().then(
+  async () => {
+    await cleanupAll();
+    process.exit(0);
+  },
+  async (err: unknown) => {
+    console.error(`home-relay bench broke: ${(err as Error).stack ?? String(err)}`);
+    await cleanupAll();
+    process.exit(1);
+  },
+);

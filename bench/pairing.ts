@@ -44,7 +44,15 @@ function settledRss(): number {
 
 const MiB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-interface Result { name: string; ops: number; busyMs: number; opsPerSec: number; meanMs: number; p50Ms: number; p95Ms: number }
+interface Result {
+  name: string;
+  ops: number;
+  busyMs: number;
+  opsPerSec: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+}
 
 /**
  * Runs `op` sequentially: WARMUP untimed calls, then COUNT calls (or as many as fit in SECONDS of measured time).
@@ -68,19 +76,35 @@ async function measure(name: string, op: (timed: <T>(fn: () => Promise<T>) => Pr
   while (COUNT > 0 ? samples.length < COUNT : busy < SECONDS * 1000 && performance.now() < wallLimit) await op(timed);
   samples.sort((a, b) => a - b);
   const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
-  return { name, ops: samples.length, busyMs: busy, opsPerSec: (samples.length / busy) * 1000, meanMs: busy / samples.length, p50Ms: q(0.5), p95Ms: q(0.95) };
+  return {
+    name,
+    ops: samples.length,
+    busyMs: busy,
+    opsPerSec: (samples.length / busy) * 1000,
+    meanMs: busy / samples.length,
+    p50Ms: q(0.5),
+    p95Ms: q(0.95),
+  };
 }
 
 function show(r: Result): void {
-  console.log(`  ${r.name.padEnd(26)} ${r.opsPerSec.toFixed(1).padStart(9)} ops/s   mean ${r.meanMs.toFixed(3)} ms   p50 ${r.p50Ms.toFixed(3)} ms   p95 ${r.p95Ms.toFixed(3)} ms   (${r.ops} ops)`);
+  console.log(
+    `  ${r.name.padEnd(26)} ${r.opsPerSec.toFixed(1).padStart(9)} ops/s   mean ${r.meanMs.toFixed(3)} ms   p50 ${r.p50Ms.toFixed(3)} ms   p95 ${r.p95Ms.toFixed(3)} ms   (${r.ops} ops)`,
+  );
 }
 
 async function main(): Promise<void> {
   const dirs: string[] = [];
-  const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'salita-bench-')); dirs.push(d); return d; };
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'salita-bench-'));
+    dirs.push(d);
+    return d;
+  };
   const stops: (() => Promise<void> | void)[] = [];
   try {
-    console.log(`salita pairing bench — node ${process.version}, ${COUNT > 0 ? `${COUNT} ops` : `~${SECONDS} s`} per case, ${WARMUP} warm-up ops`);
+    console.log(
+      `salita pairing bench — node ${process.version}, ${COUNT > 0 ? `${COUNT} ops` : `~${SECONDS} s`} per case, ${WARMUP} warm-up ops`,
+    );
 
     // ---- idle node memory -------------------------------------------------------------------------------
     const baseRss = settledRss();
@@ -96,10 +120,16 @@ async function main(): Promise<void> {
     const app = new Hono();
     app.post('/echo', async (c) => c.json({ ok: true, got: await c.req.json() }));
     const bare = await new Promise<{ port: number; close: () => Promise<void> }>((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve({
-        port: info.port,
-        close: () => new Promise<void>((done) => { (server as import('node:http').Server).closeAllConnections?.(); server.close(() => done()); }),
-      }));
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+        resolve({
+          port: info.port,
+          close: () =>
+            new Promise<void>((done) => {
+              (server as import('node:http').Server).closeAllConnections?.();
+              server.close(() => done());
+            }),
+        }),
+      );
     });
     stops.push(() => bare.close());
     // About the size of a pairing verify body.
@@ -119,7 +149,10 @@ async function main(): Promise<void> {
     const { NODE_NOISE_SUITE } = await import('../src/server/crypto/node-noise.js');
     // The bench pairs thousands of times from one address: lift the per-address pairing rate limits.
     const node = await startNode({
-      dataDir: tmp(), port: 0, host: '127.0.0.1', mdns: false,
+      dataDir: tmp(),
+      port: 0,
+      host: '127.0.0.1',
+      mdns: false,
       limits: { pairStartsPerMinute: 1_000_000, pairLookupsPerMinute: 1_000_000 },
     });
     stops.push(() => node.stop());
@@ -137,12 +170,16 @@ async function main(): Promise<void> {
           headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json' },
           body: '{}',
         });
-        const start = await res.json() as { code: string; pin: string; url: string };
+        const start = (await res.json()) as { code: string; pin: string; url: string };
         if (res.status !== 200) throw new Error(`pair/start: HTTP ${res.status} ${JSON.stringify(start)}`);
         const t1 = performance.now();
         const fp = new URL(start.url).searchParams.get('fp')!;
         const result = await pairWithNode({
-          baseUrl: base, code: start.code, pin: start.pin, expectedFingerprint: fp, identity: phone.pairing,
+          baseUrl: base,
+          code: start.code,
+          pin: start.pin,
+          expectedFingerprint: fp,
+          identity: phone.pairing,
           ...(phoneDh === 'node' ? { suite: NODE_NOISE_SUITE } : {}),
         });
         if (!result.sessionId) throw new Error('pairing returned no session');
@@ -161,11 +198,17 @@ async function main(): Promise<void> {
     show(pairNodeDh);
     const ratio = pairResult.meanMs / bareResult.meanMs;
     const ratioNodeDh = pairNodeDh.meanMs / bareResult.meanMs;
-    console.log(`\nratio  pairing cost / bare POST cost = ${ratio.toFixed(2)}x   (target <= ${TARGET}x: ${ratio <= TARGET ? 'PASS' : 'MISS'})`);
-    console.log(`       same, phone side on node:crypto X25519 = ${ratioNodeDh.toFixed(2)}x   (target <= ${TARGET}x: ${ratioNodeDh <= TARGET ? 'PASS' : 'MISS'})`);
+    console.log(
+      `\nratio  pairing cost / bare POST cost = ${ratio.toFixed(2)}x   (target <= ${TARGET}x: ${ratio <= TARGET ? 'PASS' : 'MISS'})`,
+    );
+    console.log(
+      `       same, phone side on node:crypto X25519 = ${ratioNodeDh.toFixed(2)}x   (target <= ${TARGET}x: ${ratioNodeDh <= TARGET ? 'PASS' : 'MISS'})`,
+    );
     const share = (x: number) => `${((x / (split.start + split.pair)) * 100).toFixed(0)}%`;
-    console.log(`       where the default pairing's time goes: pair/start (code + QR) ${share(split.start)}, ` +
-      `pairWithNode (GET identity + Noise + pair/verify) ${share(split.pair)}`);
+    console.log(
+      `       where the default pairing's time goes: pair/start (code + QR) ${share(split.start)}, ` +
+        `pairWithNode (GET identity + Noise + pair/verify) ${share(split.pair)}`,
+    );
     console.log('       (a pairing is 3 HTTP requests — pair/start, GET identity, pair/verify — plus a QR code and the Noise handshake)');
 
     console.log('\nidle node memory:');
@@ -180,5 +223,8 @@ async function main(): Promise<void> {
 
 main().then(
   () => process.exit(0),
-  (err) => { console.error('bench failed:', err); process.exit(1); },
+  (err) => {
+    console.error('bench failed:', err);
+    process.exit(1);
+  },
 );

@@ -20,10 +20,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
-import { closedLoop, closedLoopEach, openLoopEach, perPath, sleep, type LatencyResult, type Path, type ThroughputResult } from './lib/load.js';
-import { latencyTable, median, printLoadTables } from './lib/report.js';
+import {
+  closedLoop,
+  closedLoopEach,
+  type LatencyResult,
+  openLoopEach,
+  type Path,
+  perPath,
+  sleep,
+  type ThroughputResult,
+} from './lib/load.js';
 import { pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
+import { latencyTable, median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
 
 const { values } = parseArgs({
@@ -58,9 +67,16 @@ const PROF = values.prof ? ['--cpu-prof', '--cpu-prof-dir', values.prof] : [];
 // ---- the real relay: cloud + two headless nodes ---------------------------------------------------------------
 
 async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<Path> {
-  const cloud = spawnNode('cloud', [...PROF, join(build, 'out/cloud/server.mjs'), 'serve', '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1'], { cwd: build });
+  const cloud = spawnNode(
+    'cloud',
+    [...PROF, join(build, 'out/cloud/server.mjs'), 'serve', '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1'],
+    { cwd: build },
+  );
   const cloudUrl = (await cloud.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1]!;
-  const [A, B] = await Promise.all([startNodeProc(build, 'node-A', { nodeArgs: PROF }), startNodeProc(build, 'node-B', { nodeArgs: PROF })]);
+  const [A, B] = await Promise.all([
+    startNodeProc(build, 'node-A', { nodeArgs: PROF }),
+    startNodeProc(build, 'node-B', { nodeArgs: PROF }),
+  ]);
   const a = await pairBenchPhone(A, phoneA, values.undici);
   const b = await pairBenchPhone(B, phoneB, values.undici);
   for (const n of [A, B]) {
@@ -71,8 +87,12 @@ async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<
     const r = await n.admin('/api/admin/cloud/code', { code });
     if (r.status !== 200) throw new Error(`cloud code: HTTP ${r.status} ${JSON.stringify(r.body)}`);
   }
-  for (const [n, name] of [[A, 'A'], [B, 'B']] as const) await until(`node ${name} connected to the cloud`, async () => (await n.admin('/api/admin/cloud')).body?.status === 'connected');
-  await until('B-phone in A-phone\'s directory', async () => {
+  for (const [n, name] of [
+    [A, 'A'],
+    [B, 'B'],
+  ] as const)
+    await until(`node ${name} connected to the cloud`, async () => (await n.admin('/api/admin/cloud')).body?.status === 'connected');
+  await until("B-phone in A-phone's directory", async () => {
     const r = await a.request<{ devices: { device_id: string }[] }>('GET', '/api/messages/directory');
     if (r.status !== 200) throw new Error(`directory: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     return r.body.devices.some((d) => d.device_id === phoneB.identity.node_id);
@@ -90,7 +110,10 @@ function rewriteInTree(dir: string, from: string, to: string): number {
     if (e.isDirectory()) n += rewriteInTree(f, from, to);
     else if (f.endsWith('.js')) {
       const text = readFileSync(f, 'utf8');
-      if (text.includes(from)) { writeFileSync(f, text.split(from).join(to)); n++; }
+      if (text.includes(from)) {
+        writeFileSync(f, text.split(from).join(to));
+        n++;
+      }
     }
   }
   return n;
@@ -103,19 +126,27 @@ function latencyRatio(lat: Map<Path, LatencyResult[]>, bare: Path, relay: Path, 
   const pr = median(ratios);
   const of = ROUNDS > 1 ? ` (median of ${ROUNDS} rounds)` : '';
   const lost = lat.get(relay)!.reduce((s, x) => s + (x.sent - x.received), 0);
-  console.log(`ratio  p99 relay / p99 bare, ${label.padEnd(14)} = ${Number.isFinite(pr) ? pr.toFixed(2) : `n/a: over 1% of the relay's messages never arrived (${lost} lost)`}${of}   (target <= 3: ${pr <= 3 ? 'MET' : 'MISSED'})`);
+  console.log(
+    `ratio  p99 relay / p99 bare, ${label.padEnd(14)} = ${Number.isFinite(pr) ? pr.toFixed(2) : `n/a: over 1% of the relay's messages never arrived (${lost} lost)`}${of}   (target <= 3: ${pr <= 3 ? 'MET' : 'MISSED'})`,
+  );
 }
 
 async function main(): Promise<void> {
   const perLatency = Math.round(RATE * SECONDS);
   const total = WARMUP + ROUNDS * (perLatency + COUNT);
-  console.log(`relay bench: ${ROUNDS} round(s) of: latency at ${RATE} msg/s for ${SECONDS} s (${perLatency} msgs, open loop), then throughput over ${COUNT} msgs with ${WINDOW} in flight${SUSTAINED === 0 ? '' : `, then latency again at ${SUSTAINED === 'auto' ? 'half the relay\'s maximum' : `${SUSTAINED} msg/s`}`}; ${WARMUP} warm-up msgs first`);
+  console.log(
+    `relay bench: ${ROUNDS} round(s) of: latency at ${RATE} msg/s for ${SECONDS} s (${perLatency} msgs, open loop), then throughput over ${COUNT} msgs with ${WINDOW} in flight${SUSTAINED === 0 ? '' : `, then latency again at ${SUSTAINED === 'auto' ? "half the relay's maximum" : `${SUSTAINED} msg/s`}`}; ${WARMUP} warm-up msgs first`,
+  );
   const phoneA = makePhone('Anna phone');
   const phoneB = makePhone('Bo phone');
   const { msgs } = await sealBatch(phoneA, phoneB, total);
   const warm = msgs.slice(0, WARMUP);
   let cursor = WARMUP;
-  const take = (n: number) => msgs.slice(cursor, (cursor += n));
+  const take = (n: number) => {
+    const batch = msgs.slice(cursor, cursor + n);
+    cursor += n;
+    return batch;
+  };
 
   const paths: Path[] = [];
   if (ONLY !== 'relay') paths.push(await startBareChain(3));
@@ -125,7 +156,9 @@ async function main(): Promise<void> {
     if (sync) {
       if (!/^(OFF|NORMAL|FULL|EXTRA)$/i.test(sync)) throw new Error('--sqlite-synchronous: OFF, NORMAL, FULL or EXTRA');
       const n = rewriteInTree(join(build, 'out/main'), 'synchronous = FULL', `synchronous = ${sync.toUpperCase()}`);
-      console.log(`DIAGNOSTIC: the relay's SQLite files run with synchronous = ${sync.toUpperCase()} (${n} place(s) rewritten in the bench's copy of the build); the shipped code uses FULL`);
+      console.log(
+        `DIAGNOSTIC: the relay's SQLite files run with synchronous = ${sync.toUpperCase()} (${n} place(s) rewritten in the bench's copy of the build); the shipped code uses FULL`,
+      );
     }
     paths.push(await startRelay(build, phoneA, phoneB));
   }
@@ -155,10 +188,18 @@ async function main(): Promise<void> {
     }
   }
 
-  printLoadTables(paths, lat, tput, { rate: RATE, window: WINDOW, rounds: ROUNDS, cpuEach: paths.map((p) => p.middle.map((c) => c.name).join(' / ')).join('; ') });
+  printLoadTables(paths, lat, tput, {
+    rate: RATE,
+    window: WINDOW,
+    rounds: ROUNDS,
+    cpuEach: paths.map((p) => p.middle.map((c) => c.name).join(' / ')).join('; '),
+  });
   if (SUSTAINED !== 0) {
     console.log(`latency, open loop at a rate the relay sustains (${[...new Set(slowRates)].join(', ')} msg/s):`);
-    latencyTable(paths.flatMap((p) => slow.get(p)!.map((x, r) => ({ path: p, r, x }))), ROUNDS);
+    latencyTable(
+      paths.flatMap((p) => slow.get(p)!.map((x, r) => ({ path: p, r, x }))),
+      ROUNDS,
+    );
   }
   if (paths.length === 2) {
     const [bare, relay] = paths as [Path, Path];
@@ -166,14 +207,25 @@ async function main(): Promise<void> {
     if (SUSTAINED !== 0) latencyRatio(slow, bare, relay, `at ${[...new Set(slowRates)].join('/')} msg/s`);
     const tr = median(tput.get(relay)!.map((x, r) => x.perSec / tput.get(bare)![r]!.perSec));
     const relayMax = median(tput.get(relay)!.map((x) => x.perSec));
-    console.log(`ratio  throughput relay / bare                = ${tr.toFixed(3)}${ROUNDS > 1 ? ` (median of ${ROUNDS} rounds)` : ''}   (target >= 0.3: ${tr >= 0.3 ? 'MET' : 'MISSED'})`);
-    if (relayMax < RATE) console.log(`note: the relay's closed-loop maximum here (${Math.round(relayMax)} msg/s) is below the offered ${RATE} msg/s, so at ${RATE} msg/s its latency is queueing (and, past 60 s in a queue, signed sends are refused as timestamp_skew).`);
+    console.log(
+      `ratio  throughput relay / bare                = ${tr.toFixed(3)}${ROUNDS > 1 ? ` (median of ${ROUNDS} rounds)` : ''}   (target >= 0.3: ${tr >= 0.3 ? 'MET' : 'MISSED'})`,
+    );
+    if (relayMax < RATE)
+      console.log(
+        `note: the relay's closed-loop maximum here (${Math.round(relayMax)} msg/s) is below the offered ${RATE} msg/s, so at ${RATE} msg/s its latency is queueing (and, past 60 s in a queue, signed sends are refused as timestamp_skew).`,
+      );
   }
   for (const p of paths) await p.close();
 }
 
-main().then(async () => { await cleanupAll(); process.exit(0); }, async (err: unknown) => {
-  console.error(`relay bench broke: ${(err as Error).stack ?? String(err)}`);
-  await cleanupAll();
-  process.exit(1);
-});
+main().then(
+  async () => {
+    await cleanupAll();
+    process.exit(0);
+  },
+  async (err: unknown) => {
+    console.error(`relay bench broke: ${(err as Error).stack ?? String(err)}`);
+    await cleanupAll();
+    process.exit(1);
+  },
+);

@@ -12,11 +12,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startNode } from '../src/main/core/node.js';
 import { NODE_NOISE_SUITE, NODE_SHA256 } from '../src/server/crypto/node-noise.js';
-import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { DeviceClient } from '../src/shared/client/device-client.js';
+import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { makePhone } from '../tests/helpers/test-node.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '5' }, client: { type: 'string', default: 'node' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    client: { type: 'string', default: 'node' },
+  },
+});
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
@@ -25,11 +32,28 @@ const dataDir = mkdtempSync(join(tmpdir(), 'salita-bench-'));
 const node = await startNode({ dataDir, port: 0, host: '127.0.0.1', mdns: false });
 try {
   const base = `http://127.0.0.1:${node.port}`;
-  const start = await (await fetch(`${base}/auth/pair/start`, { method: 'POST', headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json' }, body: '{}' })).json() as { code: string; pin: string; fingerprint: string };
-  const paired = await pairWithNode({ baseUrl: base, code: start.code, pin: start.pin, expectedFingerprint: start.fingerprint, identity: makePhone('Bench').pairing, suite: NODE_NOISE_SUITE });
+  const start = (await (
+    await fetch(`${base}/auth/pair/start`, {
+      method: 'POST',
+      headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    })
+  ).json()) as { code: string; pin: string; fingerprint: string };
+  const paired = await pairWithNode({
+    baseUrl: base,
+    code: start.code,
+    pin: start.pin,
+    expectedFingerprint: start.fingerprint,
+    identity: makePhone('Bench').pairing,
+    suite: NODE_NOISE_SUITE,
+  });
   // The client signs with node:crypto, as a desktop peer does: a phone's signing costs the phone's CPU, not the
   // node's, so it should not be charged to the node here (run with --client noble to include it anyway).
-  const client = new DeviceClient(base, { sessionId: paired.sessionId, deviceSecret: paired.deviceSecret }, values.client === 'noble' ? {} : { sha256: NODE_SHA256 });
+  const client = new DeviceClient(
+    base,
+    { sessionId: paired.sessionId, deviceSecret: paired.deviceSecret },
+    values.client === 'noble' ? {} : { sha256: NODE_SHA256 },
+  );
 
   const unsigned = async () => {
     const r = await fetch(`${base}/api/node/identity`);
@@ -45,21 +69,38 @@ try {
     let n = 0;
     const t0 = performance.now();
     const until = t0 + seconds * 1000;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) { await call(); n++; }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < until) {
+          await call();
+          n++;
+        }
+      }),
+    );
     return n / ((performance.now() - t0) / 1000);
   }
 
-  await throughput(unsigned); await throughput(signed); // warm-up
-  const u: number[] = [], s: number[] = [], ratio: number[] = [];
+  await throughput(unsigned);
+  await throughput(signed); // warm-up
+  const u: number[] = [],
+    s: number[] = [],
+    ratio: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = await throughput(unsigned);
     const b = await throughput(signed);
-    u.push(a); s.push(b); ratio.push(b / a);
+    u.push(a);
+    s.push(b);
+    ratio.push(b / a);
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  console.table([{ 'unsigned req/s': Math.round(median(u)), 'signed req/s': Math.round(median(s)), 'signed/unsigned': +median(ratio).toFixed(2), concurrency }]);
+  console.table([
+    {
+      'unsigned req/s': Math.round(median(u)),
+      'signed req/s': Math.round(median(s)),
+      'signed/unsigned': +median(ratio).toFixed(2),
+      concurrency,
+    },
+  ]);
   console.log(`target signed >= 0.75x unsigned: ${median(ratio) >= 0.75 ? 'MET' : 'MISSED'}`);
 } finally {
   await node.stop();

@@ -4,10 +4,11 @@
 //   migrations-cloud/  the cloud's migrations (src/cloud/db/open.ts looks next to the bundle first)
 //   package.json       the only production dependency left: better-sqlite3, native, so it is installed, not bundled
 // Install it anywhere with `npm install --omit=dev` in that folder (docs/cloud.md, "Deploy").
-import { build } from 'esbuild';
+
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'out', 'cloud');
@@ -45,14 +46,31 @@ await build({
 
 cpSync(join(root, 'migrations-cloud'), join(out, 'migrations-cloud'), { recursive: true });
 
-const dependencies = Object.fromEntries(NATIVE.map((name) => {
-  const range = pkg.dependencies?.[name];
-  if (!range) throw new Error(`${name} is bundled as external but is not a dependency in package.json`);
-  return [name, range];
-}));
-writeFileSync(join(out, 'package.json'), `${JSON.stringify({
-  name: 'salita-cloud', version: pkg.version, private: true, type: 'module',
-  description: 'The Salita reference cloud, standalone (built by `npm run build:cloud`)',
-  engines: pkg.engines, bin: { 'salita-cloud': 'server.mjs' }, scripts: { start: 'node server.mjs serve' }, dependencies,
-}, null, 2)}\n`);
-console.log(`cloud bundle: ${join('out', 'cloud', 'server.mjs')} (+ migrations-cloud/, package.json: ${Object.keys(dependencies).join(', ')})`);
+const dependencies = Object.fromEntries(
+  NATIVE.map((name) => {
+    const range = pkg.dependencies?.[name];
+    if (!range) throw new Error(`${name} is bundled as external but is not a dependency in package.json`);
+    return [name, range];
+  }),
+);
+writeFileSync(
+  join(out, 'package.json'),
+  `${JSON.stringify(
+    {
+      name: 'salita-cloud',
+      version: pkg.version,
+      private: true,
+      type: 'module',
+      description: 'The Salita reference cloud, standalone (built by `npm run build:cloud`)',
+      engines: pkg.engines,
+      bin: { 'salita-cloud': 'server.mjs' },
+      scripts: { start: 'node server.mjs serve' },
+      dependencies,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(
+  `cloud bundle: ${join('out', 'cloud', 'server.mjs')} (+ migrations-cloud/, package.json: ${Object.keys(dependencies).join(', ')})`,
+);

@@ -36,7 +36,8 @@ const zipName = `electron-v${electronVersion}-${process.platform}-${process.arch
 function electronCacheDirs() {
   const dirs = [process.env.ELECTRON_CACHE, process.env.electron_config_cache];
   if (process.platform === 'darwin') dirs.push(join(homedir(), 'Library', 'Caches', 'electron'));
-  else if (process.platform === 'win32') dirs.push(join(process.env.LOCALAPPDATA || join(homedir(), 'AppData', 'Local'), 'electron', 'Cache'));
+  else if (process.platform === 'win32')
+    dirs.push(join(process.env.LOCALAPPDATA || join(homedir(), 'AppData', 'Local'), 'electron', 'Cache'));
   else dirs.push(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'electron'));
   return dirs.filter(Boolean);
 }
@@ -66,14 +67,19 @@ async function reachable(host) {
 async function electronDist() {
   const override = process.env.ELECTRON_OVERRIDE_DIST_PATH || process.env.SALITA_ELECTRON_DIST;
   if (override) {
-    if (!existsSync(override)) fail(`${process.env.ELECTRON_OVERRIDE_DIST_PATH ? 'ELECTRON_OVERRIDE_DIST_PATH' : 'SALITA_ELECTRON_DIST'} is set to ${override}, which does not exist; point it at an unpacked Electron ${electronVersion} build, an ${zipName} or a folder holding that zip.`);
+    if (!existsSync(override))
+      fail(
+        `${process.env.ELECTRON_OVERRIDE_DIST_PATH ? 'ELECTRON_OVERRIDE_DIST_PATH' : 'SALITA_ELECTRON_DIST'} is set to ${override}, which does not exist; point it at an unpacked Electron ${electronVersion} build, an ${zipName} or a folder holding that zip.`,
+      );
     return override;
   }
   if (cachedZip()) return undefined;
   const mirror = process.env.ELECTRON_MIRROR || process.env.npm_config_electron_mirror;
   const host = mirror ? new URL(mirror).hostname : 'github.com';
   if (!(await reachable(host))) {
-    fail(`no Electron ${electronVersion} build to package (${zipName}) is on this machine and its download needs ${host}, which this machine cannot reach; set ELECTRON_OVERRIDE_DIST_PATH to an unpacked Electron ${electronVersion} build or SALITA_ELECTRON_DIST to a folder holding ${zipName} (or ELECTRON_MIRROR to a reachable mirror), then run npm run dist again.`);
+    fail(
+      `no Electron ${electronVersion} build to package (${zipName}) is on this machine and its download needs ${host}, which this machine cannot reach; set ELECTRON_OVERRIDE_DIST_PATH to an unpacked Electron ${electronVersion} build or SALITA_ELECTRON_DIST to a folder holding ${zipName} (or ELECTRON_MIRROR to a reachable mirror), then run npm run dist again.`,
+    );
   }
   return undefined;
 }
@@ -87,7 +93,9 @@ async function checkElectronHeaders() {
   if (existsSync(join(devDir, 'installVersion')) && existsSync(join(devDir, 'include', 'node', 'common.gypi'))) return;
   if (await reachable('www.electronjs.org')) return;
   const gyp = join('node_modules', '@electron', 'node-gyp', 'bin', 'node-gyp.js');
-  fail(`better-sqlite3 must be compiled for Electron ${electronVersion}, whose headers are not in ${devDir} and come from www.electronjs.org, which this machine cannot reach; get node-v${electronVersion}-headers.tar.gz (https://www.electronjs.org/headers/v${electronVersion}/) and install it with \`node ${gyp} install --target=${electronVersion} --tarball=<that file> --devdir=${join(homedir(), '.electron-gyp')}\`, then run npm run dist again.`);
+  fail(
+    `better-sqlite3 must be compiled for Electron ${electronVersion}, whose headers are not in ${devDir} and come from www.electronjs.org, which this machine cannot reach; get node-v${electronVersion}-headers.tar.gz (https://www.electronjs.org/headers/v${electronVersion}/) and install it with \`node ${gyp} install --target=${electronVersion} --tarball=<that file> --devdir=${join(homedir(), '.electron-gyp')}\`, then run npm run dist again.`,
+  );
 }
 
 const dist = await electronDist();

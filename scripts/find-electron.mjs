@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const EXECUTABLE = { darwin: 'Electron.app/Contents/MacOS/Electron', win32: 'electron.exe' };
-const HINT = 'fetch it with `node node_modules/electron/install.js` (needs github.com, which this machine may not reach) or set ELECTRON_OVERRIDE_DIST_PATH to a directory holding an Electron build';
+const HINT =
+  'fetch it with `node node_modules/electron/install.js` (needs github.com, which this machine may not reach) or set ELECTRON_OVERRIDE_DIST_PATH to a directory holding an Electron build';
 
 /** @returns {{ path: string } | { why: string }} */
 export function findElectron() {

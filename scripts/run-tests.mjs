@@ -1,10 +1,10 @@
 #!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
 // Runs every tests/**/*.test.ts with Node's own test runner (TypeScript through tsx).
 // Node 20's --test does not expand globs itself, so we list the files here.
 // Usage: node scripts/run-tests.mjs [substring filter ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);

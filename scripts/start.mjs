@@ -24,7 +24,9 @@ function electronArgs(list) {
 
 function run(cmd, cmdArgs, env = process.env) {
   const child = spawn(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env });
-  const forward = (signal) => () => { if (child.exitCode === null) child.kill(signal); };
+  const forward = (signal) => () => {
+    if (child.exitCode === null) child.kill(signal);
+  };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, forward(s));
   child.on('error', (err) => {
     console.error(`salita: could not start ${cmd}: ${err.message}`);

@@ -2,7 +2,7 @@
 // sending phone to a receiving phone (a real relay, or a bare forwarder chain as the baseline); openLoop() measures
 // latency on a fixed schedule, closedLoop() throughput with a window of messages in flight, with the CPU time of
 // the middle processes per message. See bench/README.md "bench/relay.ts" for what each number means.
-import { cpuMs, quantile, type Child } from './procs.js';
+import { type Child, cpuMs, quantile } from './procs.js';
 
 /** How long a run waits, after its last send, for messages still on their way (then they count as lost). */
 export const DRAIN_MS = 30_000;
@@ -11,13 +11,22 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `done`, or give up after `ms` (the timer does not outlive it). */
 export async function within(done: Promise<void>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;
-  await Promise.race([done, new Promise<void>((r) => { t = setTimeout(r, ms); })]);
+  await Promise.race([
+    done,
+    new Promise<void>((r) => {
+      t = setTimeout(r, ms);
+    }),
+  ]);
   clearTimeout(t);
 }
 
 // ---- one path = a way to get bytes from the sending phone to the receiving phone -----------------------------
 
-export interface Msg { id: string; json: string; obj: unknown }
+export interface Msg {
+  id: string;
+  json: string;
+  obj: unknown;
+}
 export interface Path {
   name: string;
   /** The processes in the middle (their CPU time is reported per message). */
@@ -46,7 +55,16 @@ export function countError(p: Path, why: string): void {
 
 // ---- the harness ----------------------------------------------------------------------------------------------
 
-export interface LatencyResult { errors: Record<string, number>; sent: number; received: number; p50: number; p90: number; p99: number; max: number; achievedRate: number }
+export interface LatencyResult {
+  errors: Record<string, number>;
+  sent: number;
+  received: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  achievedRate: number;
+}
 
 export async function openLoop(path: Path, msgs: Msg[], rate: number): Promise<LatencyResult> {
   const scheduled = new Map<string, number>();
@@ -54,7 +72,9 @@ export async function openLoop(path: Path, msgs: Msg[], rate: number): Promise<L
   path.errors.clear();
   let received = 0;
   let allIn: () => void = () => {};
-  const done = new Promise<void>((r) => { allIn = r; });
+  const done = new Promise<void>((r) => {
+    allIn = r;
+  });
   path.onReceive = (id) => {
     const t = scheduled.get(id);
     if (t === undefined) return;
@@ -82,18 +102,40 @@ export async function openLoop(path: Path, msgs: Msg[], rate: number): Promise<L
   // A message that never arrived (refused, or still queued after the drain time) counts as infinitely late.
   for (let k = received; k < msgs.length; k++) lat.push(Infinity);
   lat.sort((a, b) => a - b);
-  return { errors, sent: msgs.length, received, p50: quantile(lat, 0.5), p90: quantile(lat, 0.9), p99: quantile(lat, 0.99), max: lat.at(-1) ?? NaN, achievedRate: msgs.length / (sendSpan / 1000) };
+  return {
+    errors,
+    sent: msgs.length,
+    received,
+    p50: quantile(lat, 0.5),
+    p90: quantile(lat, 0.9),
+    p99: quantile(lat, 0.99),
+    max: lat.at(-1) ?? NaN,
+    achievedRate: msgs.length / (sendSpan / 1000),
+  };
 }
 
-export interface ThroughputResult { errors: Record<string, number>; sent: number; received: number; perSec: number; cpuMsPerMsg: number; cpuEach: number[]; clientCpuMsPerMsg: number; p50: number; p99: number }
+export interface ThroughputResult {
+  errors: Record<string, number>;
+  sent: number;
+  received: number;
+  perSec: number;
+  cpuMsPerMsg: number;
+  cpuEach: number[];
+  clientCpuMsPerMsg: number;
+  p50: number;
+  p99: number;
+}
 
 export async function closedLoop(path: Path, msgs: Msg[], window: number): Promise<ThroughputResult> {
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
   path.errors.clear();
-  let next = 0, received = 0;
+  let next = 0,
+    received = 0;
   let allIn: () => void = () => {};
-  const done = new Promise<void>((r) => { allIn = r; });
+  const done = new Promise<void>((r) => {
+    allIn = r;
+  });
   const sendNext = () => {
     if (next >= msgs.length) return;
     const m = msgs[next++]!;
@@ -110,7 +152,8 @@ export async function closedLoop(path: Path, msgs: Msg[], window: number): Promi
     else sendNext();
   };
   // A failed send will never arrive: count it and keep the window full, or the run would stall on it.
-  let failed = 0, lastAt = 0;
+  let failed = 0,
+    lastAt = 0;
   path.onSendFailed = (id) => {
     if (!sentAt.delete(id)) return;
     if (received + ++failed === msgs.length) allIn();
@@ -128,9 +171,18 @@ export async function closedLoop(path: Path, msgs: Msg[], window: number): Promi
   const own = process.cpuUsage(own0);
   lat.sort((a, b) => a - b);
   const n = Math.max(1, received);
-  return { errors: Object.fromEntries(path.errors), sent: next, received, perSec: received / (elapsed / 1000), cpuMsPerMsg: cpu / n, cpuEach: each.map((x) => x / n), clientCpuMsPerMsg: (own.user + own.system) / 1000 / n, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+  return {
+    errors: Object.fromEntries(path.errors),
+    sent: next,
+    received,
+    perSec: received / (elapsed / 1000),
+    cpuMsPerMsg: cpu / n,
+    cpuEach: each.map((x) => x / n),
+    clientCpuMsPerMsg: (own.user + own.system) / 1000 / n,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
+  };
 }
-
 
 /** Results per path, one per round. */
 export type PerPath<T> = Map<Path, T[]>;

@@ -10,8 +10,8 @@ import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import type { Phone } from '../../tests/helpers/test-node.js';
 import { makeHttpFetch } from './http-fetch.js';
-import { countError, sleep, type Path } from './load.js';
-import { spawnNode, tempDir, type Child } from './procs.js';
+import { countError, type Path, sleep } from './load.js';
+import { type Child, spawnNode, tempDir } from './procs.js';
 
 export interface NodeProc {
   c: Child;
@@ -25,7 +25,23 @@ export interface NodeProc {
 
 /** `nodeArgs` go before the script (e.g. --cpu-prof), `args` after it (e.g. --timings). */
 export async function startNodeProc(build: string, name: string, opts: { nodeArgs?: string[]; args?: string[] } = {}): Promise<NodeProc> {
-  const c = spawnNode(name, [...(opts.nodeArgs ?? []), join(build, 'out/main/headless.js'), '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1', '--no-mdns', '--no-pair', ...(opts.args ?? [])], { cwd: build });
+  const c = spawnNode(
+    name,
+    [
+      ...(opts.nodeArgs ?? []),
+      join(build, 'out/main/headless.js'),
+      '--data-dir',
+      tempDir(),
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--no-mdns',
+      '--no-pair',
+      ...(opts.args ?? []),
+    ],
+    { cwd: build },
+  );
   const ready = await c.waitFor(/^READY (\{.*\})$/, 60_000);
   const { port, node_id: nodeId } = JSON.parse(ready[1]!) as { port: number; node_id: string };
   const adminToken = (await c.waitFor(/#admin=([A-Za-z0-9_-]+)/, 1000, true))[1]!;
@@ -38,10 +54,14 @@ export async function startNodeProc(build: string, name: string, opts: { nodeArg
     });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* keep text */ }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* keep text */
+    }
     return { status: res.status, body: parsed };
   };
-  const identity = await (await fetch(`${base}/api/node/identity`)).json() as { public_key: string };
+  const identity = (await (await fetch(`${base}/api/node/identity`)).json()) as { public_key: string };
   return { c, base, port, nodeId, adminToken, cloudDeviceId: identity.public_key, admin };
 }
 
@@ -54,8 +74,19 @@ export async function pairBenchPhone(node: NodeProc, phone: Phone, undici = fals
   const start = await node.admin('/auth/pair/start', {});
   if (start.status !== 200) throw new Error(`pair/start: ${start.status} ${JSON.stringify(start.body)}`);
   const s = start.body as { code: string; pin: string; fingerprint: string };
-  const p = await pairWithNode({ baseUrl: node.base, code: s.code, pin: s.pin, expectedFingerprint: s.fingerprint, identity: phone.pairing, suite: NODE_NOISE_SUITE });
-  return new DeviceClient(node.base, { sessionId: p.sessionId, deviceSecret: p.deviceSecret }, { sha256: NODE_SHA256, ...(undici ? {} : { fetch: makeHttpFetch(256) }) });
+  const p = await pairWithNode({
+    baseUrl: node.base,
+    code: s.code,
+    pin: s.pin,
+    expectedFingerprint: s.fingerprint,
+    identity: phone.pairing,
+    suite: NODE_NOISE_SUITE,
+  });
+  return new DeviceClient(
+    node.base,
+    { sessionId: p.sessionId, deviceSecret: p.deviceSecret },
+    { sha256: NODE_SHA256, ...(undici ? {} : { fetch: makeHttpFetch(256) }) },
+  );
 }
 
 export async function until<T>(what: string, check: () => Promise<T | undefined | false>, limitMs = 60_000): Promise<T> {
@@ -65,7 +96,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
     try {
       const v = await check();
       if (v) return v;
-    } catch (err) { last = err; }
+    } catch (err) {
+      last = err;
+    }
     if (Date.now() > end) throw new Error(`timed out waiting for: ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(100);
   }
@@ -75,43 +108,76 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
  * The Path from `sender` (a phone's client on its node) to `receiver` (a phone's client on its node, possibly the
  * same node). `middle` are the processes whose CPU is reported; `closeNodes` stops them.
  */
-export async function phoneToPhonePath(name: string, middle: Child[], sender: DeviceClient, receiver: DeviceClient, closeNodes: () => Promise<void>): Promise<Path> {
+export async function phoneToPhonePath(
+  name: string,
+  middle: Child[],
+  sender: DeviceClient,
+  receiver: DeviceClient,
+  closeNodes: () => Promise<void>,
+): Promise<Path> {
   const ws = await new Promise<WebSocket>((resolve, reject) => {
     const s = new WebSocket(receiver.webSocketUrl('/api/device/events'), { perMessageDeflate: false });
     s.once('message', () => resolve(s)); // hello
     s.once('unexpected-response', (_q, res) => reject(new Error(`${name}: receiving phone's socket: HTTP ${res.statusCode}`)));
     s.once('error', reject);
   });
-  let maxSeq = 0, acked = 0, acking = false;
+  let maxSeq = 0,
+    acked = 0,
+    acking = false;
   const ackTimer = setInterval(() => {
     if (acking || maxSeq <= acked) return;
     acking = true;
     const upTo = maxSeq;
-    void receiver.request('POST', '/api/messages/inbox/ack', { up_to_seq: upTo }).then((r) => {
-      if (r.status === 200) acked = upTo;
-      else countError(path, `inbox ack HTTP ${r.status}`);
-    }, (err: Error) => countError(path, `inbox ack: ${err.message}`)).finally(() => { acking = false; });
+    void receiver
+      .request('POST', '/api/messages/inbox/ack', { up_to_seq: upTo })
+      .then(
+        (r) => {
+          if (r.status === 200) acked = upTo;
+          else countError(path, `inbox ack HTTP ${r.status}`);
+        },
+        (err: Error) => countError(path, `inbox ack: ${err.message}`),
+      )
+      .finally(() => {
+        acking = false;
+      });
   }, 200);
 
   const path: Path = {
-    name, middle, errors: new Map(), onReceive: () => {}, onSendFailed: () => {}, pendingSends: 0, lastReceiveAt: 0,
+    name,
+    middle,
+    errors: new Map(),
+    onReceive: () => {},
+    onSendFailed: () => {},
+    pendingSends: 0,
+    lastReceiveAt: 0,
     send: (m) => {
       path.pendingSends++;
       const post = () => sender.request('POST', '/api/messages', { envelope: m.obj });
       // A kept-alive connection the node closed as it idled can fail the first write ("socket hang up",
       // ECONNRESET): re-sign and resend once, as a phone would (a send is idempotent by envelope id).
-      void post().catch((err: Error & { code?: string }) => {
-        if (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) { countError(path, `resent after: ${err.message}`); return post(); }
-        throw err;
-      }).finally(() => { path.pendingSends--; }).then((r) => {
-        if (r.status !== 202) {
-          countError(path, `send HTTP ${r.status} ${(r.body as { error?: string })?.error ?? JSON.stringify(r.body).slice(0, 200)}`);
-          path.onSendFailed(m.id);
-        }
-      }, (err: Error & { cause?: { code?: string; message?: string } }) => {
-        countError(path, `send: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`);
-        path.onSendFailed(m.id);
-      });
+      void post()
+        .catch((err: Error & { code?: string }) => {
+          if (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) {
+            countError(path, `resent after: ${err.message}`);
+            return post();
+          }
+          throw err;
+        })
+        .finally(() => {
+          path.pendingSends--;
+        })
+        .then(
+          (r) => {
+            if (r.status !== 202) {
+              countError(path, `send HTTP ${r.status} ${(r.body as { error?: string })?.error ?? JSON.stringify(r.body).slice(0, 200)}`);
+              path.onSendFailed(m.id);
+            }
+          },
+          (err: Error & { cause?: { code?: string; message?: string } }) => {
+            countError(path, `send: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`);
+            path.onSendFailed(m.id);
+          },
+        );
     },
     close: async () => {
       clearInterval(ackTimer);

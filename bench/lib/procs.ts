@@ -1,6 +1,6 @@
 // Child processes for the multi-process benches (device-sockets, relay): a frozen copy of the build, spawning
 // with a raised fd limit, waiting for a line on stdout, and reading a child's memory.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,11 @@ export function onCleanup(fn: () => void | Promise<void>): void {
 }
 export async function cleanupAll(): Promise<void> {
   for (const fn of cleanups.splice(0).reverse()) {
-    try { await fn(); } catch { /* best effort */ }
+    try {
+      await fn();
+    } catch {
+      /* best effort */
+    }
   }
 }
 
@@ -35,7 +39,8 @@ export function snapshotBuild(): string {
   const root = tempDir('salita-bench-build-');
   for (let attempt = 0; ; attempt++) {
     try {
-      for (const part of ['main', 'cloud']) if (existsSync(join(out, part))) cpSync(join(out, part), join(root, 'out', part), { recursive: true });
+      for (const part of ['main', 'cloud'])
+        if (existsSync(join(out, part))) cpSync(join(out, part), join(root, 'out', part), { recursive: true });
       break;
     } catch (err) {
       if (attempt >= 5) throw err; // a build was rewriting out/ right then: try again shortly
@@ -43,7 +48,8 @@ export function snapshotBuild(): string {
     }
   }
   cpSync(join(REPO, 'package.json'), join(root, 'package.json'));
-  for (const m of ['migrations', 'migrations-cloud']) if (existsSync(join(REPO, m))) cpSync(join(REPO, m), join(root, m), { recursive: true });
+  for (const m of ['migrations', 'migrations-cloud'])
+    if (existsSync(join(REPO, m))) cpSync(join(REPO, m), join(root, m), { recursive: true });
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
   return root;
 }
@@ -51,7 +57,9 @@ export function snapshotBuild(): string {
 /** The hard fd limit of this shell (what a child may raise its soft limit to). */
 export function hardFdLimit(): number {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const hard = line?.trim().split(/\s{2,}/)[2];
     return hard === 'unlimited' ? 1 << 20 : Number(hard);
   } catch {
@@ -66,13 +74,16 @@ export class Child {
   private exitWaiters: (() => void)[] = [];
   readonly stderr: string[] = [];
 
-  constructor(readonly name: string, readonly proc: ChildProcess, echo = false) {
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+    echo = false,
+  ) {
     let buf = '';
     proc.stdout!.setEncoding('utf8');
     proc.stdout!.on('data', (chunk: string) => {
       buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         this.lines.push(line);
@@ -113,7 +124,11 @@ export class Child {
     return new Promise((resolvePromise, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`${this.name}: no line matching ${re} within ${timeoutMs} ms${this.exited ? ` (it exited: ${JSON.stringify(this.exited)})` : ''}\nstderr: ${this.stderr.join('').slice(-2000)}`));
+        reject(
+          new Error(
+            `${this.name}: no line matching ${re} within ${timeoutMs} ms${this.exited ? ` (it exited: ${JSON.stringify(this.exited)})` : ''}\nstderr: ${this.stderr.join('').slice(-2000)}`,
+          ),
+        );
       }, timeoutMs);
       const done = (m: RegExpMatchArray) => {
         clearTimeout(timer);
@@ -143,7 +158,9 @@ export class Child {
     if (this.exited) return;
     const gone = new Promise<void>((r) => this.exitWaiters.push(r));
     this.proc.kill(signal);
-    const t = setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, graceMs);
+    const t = setTimeout(() => {
+      if (!this.exited) this.proc.kill('SIGKILL');
+    }, graceMs);
     await gone;
     clearTimeout(t);
   }
@@ -168,7 +185,11 @@ export function cpuMs(pid: number): number {
  * Spawns `node <nodeArgs...>` through bash so the soft fd limit can be raised first (`exec` keeps the pid).
  * With `ipc`, the child gets an IPC channel (process.send) on fd 3.
  */
-export function spawnNode(name: string, nodeArgs: string[], opts: { nofile?: number; env?: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean; echo?: boolean } = {}): Child {
+export function spawnNode(
+  name: string,
+  nodeArgs: string[],
+  opts: { nofile?: number; env?: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean; echo?: boolean } = {},
+): Child {
   const nofile = opts.nofile ?? 4096;
   const script = `ulimit -n ${nofile} || exit 97; exec "$@"`;
   const proc = spawn('bash', ['-c', script, 'bench-child', process.execPath, ...nodeArgs], {

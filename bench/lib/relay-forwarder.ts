@@ -12,7 +12,10 @@ let next: WebSocket | undefined;
 
 if (values.to) {
   next = new WebSocket(values.to, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => { next!.once('open', resolve); next!.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    next!.once('open', resolve);
+    next!.once('error', reject);
+  });
   next.on('close', () => process.exit(0));
 }
 

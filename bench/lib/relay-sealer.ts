@@ -6,10 +6,19 @@
 import { seal } from '../../src/shared/e2ee/index.js';
 import { fromBase64Url, utf8 } from '../../src/shared/encoding.js';
 
-interface Job { from: { device_id: string; privateKey: string; publicKey: string }; to: { device_id: string; publicKey: string }; count: number; text: string }
+interface Job {
+  from: { device_id: string; privateKey: string; publicKey: string };
+  to: { device_id: string; publicKey: string };
+  count: number;
+  text: string;
+}
 
 process.once('message', (job: Job) => {
-  const from = { device_id: job.from.device_id, privateKey: fromBase64Url(job.from.privateKey), publicKey: fromBase64Url(job.from.publicKey) };
+  const from = {
+    device_id: job.from.device_id,
+    privateKey: fromBase64Url(job.from.privateKey),
+    publicKey: fromBase64Url(job.from.publicKey),
+  };
   const to = [{ device_id: job.to.device_id, publicKey: fromBase64Url(job.to.publicKey) }];
   const t0 = performance.now();
   const envelopes: string[] = [];

@@ -6,11 +6,18 @@
 //   -> {type:'check'}  <- {type:'status', open, closed, hellos}
 //   -> {type:'close'}  <- {type:'closed'}
 import WebSocket from 'ws';
-import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { NODE_SHA256 } from '../../src/server/crypto/node-noise.js';
+import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 
-interface OpenCmd { type: 'open'; base: string; devices: { sessionId: string; secret: string }[]; perDevice: number; total?: number; concurrency: number }
+interface OpenCmd {
+  type: 'open';
+  base: string;
+  devices: { sessionId: string; secret: string }[];
+  perDevice: number;
+  total?: number;
+  concurrency: number;
+}
 type Cmd = OpenCmd | { type: 'check' } | { type: 'close' };
 
 const sockets: WebSocket[] = [];
@@ -37,36 +44,44 @@ function openOne(client: DeviceClient): Promise<WebSocket> {
       hellos++;
       ws.removeAllListeners('close');
       ws.removeAllListeners('error');
-      ws.on('error', () => { /* counted by readyState in 'check' */ });
+      ws.on('error', () => {
+        /* counted by readyState in 'check' */
+      });
       resolve(ws);
     });
   });
 }
 
 async function openAll(cmd: OpenCmd): Promise<void> {
-  const clients = cmd.devices.map((d) => new DeviceClient(cmd.base, { sessionId: d.sessionId, deviceSecret: fromBase64Url(d.secret) }, { sha256: NODE_SHA256 }));
+  const clients = cmd.devices.map(
+    (d) => new DeviceClient(cmd.base, { sessionId: d.sessionId, deviceSecret: fromBase64Url(d.secret) }, { sha256: NODE_SHA256 }),
+  );
   const total = cmd.total ?? clients.length * cmd.perDevice;
-  let next = 0, open = 0, failed = 0;
+  let next = 0,
+    open = 0,
+    failed = 0;
   const errors: Record<string, number> = {};
   const t0 = performance.now();
   let lastReport = t0;
-  await Promise.all(Array.from({ length: Math.min(cmd.concurrency, total) }, async () => {
-    while (next < total) {
-      const i = next++;
-      try {
-        sockets.push(await openOne(clients[i % clients.length]!));
-        open++;
-      } catch (err) {
-        failed++;
-        const why = (err as Error).message;
-        errors[why] = (errors[why] ?? 0) + 1;
+  await Promise.all(
+    Array.from({ length: Math.min(cmd.concurrency, total) }, async () => {
+      while (next < total) {
+        const i = next++;
+        try {
+          sockets.push(await openOne(clients[i % clients.length]!));
+          open++;
+        } catch (err) {
+          failed++;
+          const why = (err as Error).message;
+          errors[why] = (errors[why] ?? 0) + 1;
+        }
+        if (performance.now() - lastReport > 1000) {
+          lastReport = performance.now();
+          send({ type: 'progress', open, failed });
+        }
       }
-      if (performance.now() - lastReport > 1000) {
-        lastReport = performance.now();
-        send({ type: 'progress', open, failed });
-      }
-    }
-  }));
+    }),
+  );
   send({ type: 'opened', open, failed, errors, ms: performance.now() - t0 });
 }
 

@@ -1,35 +1,48 @@
 // The cloud's HTTP + WebSocket surface. Every failure leaves as JSON `{error, message}` (docs/cloud.md).
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+
 import { upgradeWebSocket } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
+import type { LogBudget } from '../server/http/log-budget.js';
+import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
+import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
 import type { KeyPair } from '../shared/crypto/noise/index.js';
-import { type AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
-import { CloudError } from './errors.js';
-import { noiseSocket } from './noise-endpoint.js';
-import type { Telemetry } from './telemetry.js';
-import { PublishKeysRequest, type DirectoryResponse, type PublishKeysResponse } from '../shared/wire/relay.js';
 import {
-  ChallengeRequest, CLOUD_ERROR_HEADER, RefreshRequest, VerifyRequest,
-  type ChallengeResponse, type CloudErrorReply, type HealthResponse, type LogoutResponse, type MeResponse, type NoiseSessionResponse,
+  ChallengeRequest,
+  type ChallengeResponse,
+  CLOUD_ERROR_HEADER,
+  type CloudErrorReply,
+  type HealthResponse,
+  type LogoutResponse,
+  type MeResponse,
+  type NoiseSessionResponse,
+  RefreshRequest,
+  VerifyRequest,
 } from '../shared/wire/cloud.js';
+import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
+import { type AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
+import { CloudError } from './errors.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { Logger } from './log.js';
+import { noiseSocket } from './noise-endpoint.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
-import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
-import type { LogBudget } from '../server/http/log-budget.js';
-import type { Logger } from './log.js';
-
+import type { Telemetry } from './telemetry.js';
 
 async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   let raw: unknown;
-  try { raw = await c.req.json(); } catch { throw new CloudError(400, 'invalid_request', 'The body must be JSON.'); }
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new CloudError(400, 'invalid_request', 'The body must be JSON.');
+  }
   const r = schema.safeParse(raw);
-  if (!r.success) throw new CloudError(400, 'invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  if (!r.success)
+    throw new CloudError(400, 'invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
   return r.data;
 }
 
@@ -52,7 +65,13 @@ type Env = { Variables: { principal: Principal; token: string } };
 
 export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   const app = new Hono<Env>();
-  const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw new CloudError(400, 'invalid_request', `Request bodies are limited to ${maxSize / 1024} KiB here.`); } });
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new CloudError(400, 'invalid_request', `Request bodies are limited to ${maxSize / 1024} KiB here.`);
+      },
+    });
   const small = limit(BODY_LIMIT);
   const keys = limit(KEYS_BODY_LIMIT);
   app.use('*', (c, next) => (c.req.path === '/api/keys' ? keys : small)(c, next));
@@ -70,25 +89,41 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     await next();
   };
   const sourceAddress = (c: Context<Env>): string | undefined => {
-    try { return getConnInfo(c).remote.address; } catch { return undefined; }
+    try {
+      return getConnInfo(c).remote.address;
+    } catch {
+      return undefined;
+    }
   };
 
-  app.get('/healthz', (c) => c.json({
-    ok: true,
-    cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
-    flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
-  } satisfies HealthResponse));
+  app.get('/healthz', (c) =>
+    c.json({
+      ok: true,
+      cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
+      flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
+    } satisfies HealthResponse),
+  );
 
   // The cloud's HTTP contract as OpenAPI 3.1 (src/cloud/contract.ts), built on the first call.
   let openApi: Record<string, unknown> | undefined;
-  app.get(OPENAPI_PATH, (c) => c.json(openApi ??= cloudOpenApiDocument()));
+  app.get(OPENAPI_PATH, (c) => {
+    openApi ??= cloudOpenApiDocument();
+    return c.json(openApi);
+  });
 
   app.get('/metrics', async (c) => {
     c.header('content-type', d.telemetry.contentType);
     return c.body(await d.telemetry.metrics());
   });
 
-  app.get('/v1/noise', admitted, webSocketHandshakeGuard(), upgradeWebSocket((c) => noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log })));
+  app.get(
+    '/v1/noise',
+    admitted,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket((c) =>
+      noiseSocket({ pattern: c.req.query('pattern'), staticKey: d.staticKey, auth: d.auth, telemetry: d.telemetry, log: d.log }),
+    ),
+  );
 
   app.post('/api/auth/challenge', admitted, async (c) => {
     const body = await readBody(c, ChallengeRequest);
@@ -99,14 +134,18 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.post('/api/auth/verify', admitted, async (c) => {
     const body = await readBody(c, VerifyRequest);
     const r = d.auth.verify(body, sourceAddress(c));
-    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } } satisfies NoiseSessionResponse);
+    return c.json({
+      noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId },
+    } satisfies NoiseSessionResponse);
   });
 
   // A fresh token for a node holding a valid one and proving its key again with IK (docs/cloud.md §4).
   app.post('/api/auth/refresh', authed, async (c) => {
     const body = await readBody(c, RefreshRequest);
     const r = d.auth.refresh(c.get('token'), body);
-    return c.json({ noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId } } satisfies NoiseSessionResponse);
+    return c.json({
+      noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId },
+    } satisfies NoiseSessionResponse);
   });
 
   app.post('/api/auth/logout', authed, (c) => {
@@ -131,9 +170,16 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
 
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
-  app.get('/v1/relay', authed, webSocketHandshakeGuard(), upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })));
+  app.get(
+    '/v1/relay',
+    authed,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })),
+  );
 
-  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404));
+  app.notFound((c) =>
+    c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof CloudError) {
       // A refused WebSocket upgrade loses its body on the way out (@hono/node-server writes status + headers
@@ -144,7 +190,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     }
     if (isClientAbort(err)) {
       // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
-      d.edgeLog.write('client_abort', 'info', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
+      d.edgeLog.write('client_abort', 'info', 'a request body could not be read', {
+        path: c.req.path,
+        code: (err as NodeJS.ErrnoException).code,
+      });
       return c.json(CLIENT_ABORT_BODY, 400);
     }
     d.log.error({ err, path: c.req.path }, `unhandled error on ${c.req.path}`);

@@ -2,18 +2,18 @@
 // `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
 // row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { and, eq, isNull, lte } from 'drizzle-orm';
+import type { TokenBucket } from '../server/http/token-bucket.js';
+import { noiseSignature } from '../shared/cloud/noise-login.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
+import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy, LoginLockout } from './login-lockout.js';
 import type { OtpSender } from './otp-sender.js';
-import type { Telemetry } from './telemetry.js';
-import { noiseSignature } from '../shared/cloud/noise-login.js';
-import { DEFAULT_LOCKOUT_POLICY, LoginLockout, type LockoutPolicy } from './login-lockout.js';
 import { cloudWideBucket, type RateLimit } from './rate-limit.js';
-import type { TokenBucket } from '../server/http/token-bucket.js';
 import { sourceAddressKey } from './source-address.js';
+import type { Telemetry } from './telemetry.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
 export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
@@ -78,14 +78,15 @@ export interface VerifyInput {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
-
 type TokenRow = { deviceId: string; noiseSessionId: string | null; expiresAt: string; revokedAt: string | null };
 
 export class AuthService {
   /** The two reads of every authenticated call (and of the relay's token re-check), prepared once. */
   private readonly q: {
-    token: Statement<[string], TokenRow>; flag: Statement<[string], number>;
-    challenges: Statement<[], number>; sessions: Statement<[], number>;
+    token: Statement<[string], TokenRow>;
+    flag: Statement<[string], number>;
+    challenges: Statement<[], number>;
+    sessions: Statement<[], number>;
     liveForDevice: Statement<[string, string], { n: number; firstExpiry: string | null }>;
   };
   private readonly lockout: LoginLockout;
@@ -101,11 +102,15 @@ export class AuthService {
   ) {
     const s = sqliteOf(db);
     this.q = {
-      token: s.prepare('SELECT device_id AS deviceId, noise_session_id AS noiseSessionId, expires_at AS expiresAt, revoked_at AS revokedAt FROM auth_tokens WHERE token_hash = ?'),
+      token: s.prepare(
+        'SELECT device_id AS deviceId, noise_session_id AS noiseSessionId, expires_at AS expiresAt, revoked_at AS revokedAt FROM auth_tokens WHERE token_hash = ?',
+      ),
       flag: s.prepare<[string], number>('SELECT enabled FROM feature_flags WHERE name = ?').pluck(),
       challenges: s.prepare<[], number>('SELECT count(*) FROM otp_challenges').pluck(),
       sessions: s.prepare<[], number>('SELECT count(*) FROM noise_sessions').pluck(),
-      liveForDevice: s.prepare('SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?'),
+      liveForDevice: s.prepare(
+        'SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?',
+      ),
     };
     this.lockout = new LoginLockout(db, limits.lockout, now);
     this.bucket = cloudWideBucket(limits.global, now());
@@ -155,8 +160,11 @@ export class AuthService {
 
   setFlag(flag: FeatureFlag, enabled: boolean): void {
     const updatedAt = this.iso();
-    this.db.insert(featureFlags).values({ name: flag, enabled, updatedAt })
-      .onConflictDoUpdate({ target: featureFlags.name, set: { enabled, updatedAt } }).run();
+    this.db
+      .insert(featureFlags)
+      .values({ name: flag, enabled, updatedAt })
+      .onConflictDoUpdate({ target: featureFlags.name, set: { enabled, updatedAt } })
+      .run();
   }
 
   // ---- Noise sessions ----
@@ -167,19 +175,27 @@ export class AuthService {
   }
 
   /** Stores the Session once the handshake finished (with its final handshake hash). */
-  storeNoiseSession(r: { id: string; sessionToken: Uint8Array; expiresAt: string }, s: { pattern: 'NX' | 'IK'; handshakeHash: Uint8Array; clientStaticKey: Uint8Array; proven: boolean }): void {
+  storeNoiseSession(
+    r: { id: string; sessionToken: Uint8Array; expiresAt: string },
+    s: { pattern: 'NX' | 'IK'; handshakeHash: Uint8Array; clientStaticKey: Uint8Array; proven: boolean },
+  ): void {
     this.db.delete(noiseSessions).where(lte(noiseSessions.expiresAt, this.iso())).run();
     if (this.q.sessions.get()! >= this.limits.maxNoiseSessions) {
       throw tooMany('Too many unfinished logins on this cloud', this.timings.noiseSessionTtlMs / 10);
     }
-    this.db.insert(noiseSessions).values({
-      id: r.id, pattern: s.pattern,
-      handshakeHash: Buffer.from(s.handshakeHash).toString('base64url'),
-      clientStaticKey: Buffer.from(s.clientStaticKey).toString('base64url'),
-      clientKeyProven: s.proven,
-      sessionToken: Buffer.from(r.sessionToken).toString('base64url'),
-      createdAt: this.iso(), expiresAt: r.expiresAt,
-    }).run();
+    this.db
+      .insert(noiseSessions)
+      .values({
+        id: r.id,
+        pattern: s.pattern,
+        handshakeHash: Buffer.from(s.handshakeHash).toString('base64url'),
+        clientStaticKey: Buffer.from(s.clientStaticKey).toString('base64url'),
+        clientKeyProven: s.proven,
+        sessionToken: Buffer.from(r.sessionToken).toString('base64url'),
+        createdAt: this.iso(),
+        expiresAt: r.expiresAt,
+      })
+      .run();
   }
 
   // ---- OTP ----
@@ -203,7 +219,10 @@ export class AuthService {
     const challengeId = randomUUID();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     const expiresAt = this.iso(this.timings.otpTtlMs);
-    this.db.insert(otpChallenges).values({ id: challengeId, deviceId, codeHash: sha256(`${challengeId}:${code}`), createdAt: this.iso(), expiresAt }).run();
+    this.db
+      .insert(otpChallenges)
+      .values({ id: challengeId, deviceId, codeHash: sha256(`${challengeId}:${code}`), createdAt: this.iso(), expiresAt })
+      .run();
     await this.otpSender.send({ challengeId, deviceId, code, expiresAt });
     return { challengeId, expiresAt };
   }
@@ -231,8 +250,10 @@ export class AuthService {
     if (!challenge) throw new CloudError(404, 'challenge_not_found', 'No such challenge; ask for a new code.');
     this.checkLockout(challenge.deviceId, address);
     if (challenge.usedAt) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
-    if (Date.parse(challenge.expiresAt) <= this.now()) throw new CloudError(401, 'otp_expired', 'This code has expired; ask for a new one.');
-    if (challenge.attempts >= this.timings.otpMaxAttempts) throw new CloudError(429, 'otp_attempts_exceeded', 'Too many wrong codes; ask for a new one.');
+    if (Date.parse(challenge.expiresAt) <= this.now())
+      throw new CloudError(401, 'otp_expired', 'This code has expired; ask for a new one.');
+    if (challenge.attempts >= this.timings.otpMaxAttempts)
+      throw new CloudError(429, 'otp_attempts_exceeded', 'Too many wrong codes; ask for a new one.');
 
     const hasNoise = input.noise_session_id !== undefined || input.noise_signature !== undefined || input.last_handshake_at !== undefined;
     const required = this.isEnabled(NOISE_HANDSHAKE_FLAG);
@@ -241,7 +262,11 @@ export class AuthService {
 
     const given = sha256(`${challenge.id}:${input.code}`);
     if (!timingSafeEqual(Buffer.from(given), Buffer.from(challenge.codeHash))) {
-      this.db.update(otpChallenges).set({ attempts: challenge.attempts + 1 }).where(eq(otpChallenges.id, challenge.id)).run();
+      this.db
+        .update(otpChallenges)
+        .set({ attempts: challenge.attempts + 1 })
+        .where(eq(otpChallenges.id, challenge.id))
+        .run();
       const lockMs = this.lockout.fail('device', challenge.deviceId);
       if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'device', lockMs });
       if (noiseSessionId) this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'otp_invalid' });
@@ -253,13 +278,28 @@ export class AuthService {
     const usedAt = this.iso();
     this.db.transaction((tx) => {
       // The WHERE used_at IS NULL makes a concurrent second verify of the same code lose.
-      const r = tx.update(otpChallenges).set({ usedAt }).where(and(eq(otpChallenges.id, challenge.id), isNull(otpChallenges.usedAt))).run();
+      const r = tx
+        .update(otpChallenges)
+        .set({ usedAt })
+        .where(and(eq(otpChallenges.id, challenge.id), isNull(otpChallenges.usedAt)))
+        .run();
       if (r.changes !== 1) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
       if (noiseSessionId) {
-        const s = tx.update(noiseSessions).set({ usedAt }).where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt))).run();
-        if (s.changes !== 1) throw new CloudError(401, 'noise_handshake', 'This handshake was already used for a login; redo the handshake and ask for a new code.');
+        const s = tx
+          .update(noiseSessions)
+          .set({ usedAt })
+          .where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt)))
+          .run();
+        if (s.changes !== 1)
+          throw new CloudError(
+            401,
+            'noise_handshake',
+            'This handshake was already used for a login; redo the handshake and ask for a new code.',
+          );
       }
-      tx.insert(authTokens).values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt }).run();
+      tx.insert(authTokens)
+        .values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt })
+        .run();
     });
     this.lockout.clear('device', challenge.deviceId);
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: challenge.deviceId, noise: noiseSessionId !== null });
@@ -276,7 +316,10 @@ export class AuthService {
    * The person typed a code once; a node that keeps running should not need another one every tokenTtlMs. The
    * old token stays valid for REFRESH_GRACE_MS (its live relay socket can move over), then it expires.
    */
-  refresh(token: string, proof: { noise_session_id?: string | undefined; noise_signature?: string | undefined; last_handshake_at?: string | undefined }): { token: string; expiresAt: string; noiseSessionId: string } {
+  refresh(
+    token: string,
+    proof: { noise_session_id?: string | undefined; noise_signature?: string | undefined; last_handshake_at?: string | undefined },
+  ): { token: string; expiresAt: string; noiseSessionId: string } {
     const principal = this.authenticate(`Noise ${token}`);
     const noiseSessionId = this.checkNoise({ challenge_id: '', code: '', ...proof }, principal.deviceId);
     const fresh = randomBytes(32).toString('base64url');
@@ -284,11 +327,21 @@ export class AuthService {
     const now = this.iso();
     const graceEnd = this.iso(REFRESH_GRACE_MS);
     this.db.transaction((tx) => {
-      const s = tx.update(noiseSessions).set({ usedAt: now }).where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt))).run();
+      const s = tx
+        .update(noiseSessions)
+        .set({ usedAt: now })
+        .where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt)))
+        .run();
       if (s.changes !== 1) throw new CloudError(401, 'noise_handshake', 'This handshake was already used; redo the handshake.');
-      const old = tx.select().from(authTokens).where(eq(authTokens.tokenHash, sha256(token))).get()!;
+      const old = tx
+        .select()
+        .from(authTokens)
+        .where(eq(authTokens.tokenHash, sha256(token)))
+        .get()!;
       if (old.expiresAt > graceEnd) tx.update(authTokens).set({ expiresAt: graceEnd }).where(eq(authTokens.tokenHash, old.tokenHash)).run();
-      tx.insert(authTokens).values({ tokenHash: sha256(fresh), deviceId: principal.deviceId, noiseSessionId, createdAt: now, expiresAt }).run();
+      tx.insert(authTokens)
+        .values({ tokenHash: sha256(fresh), deviceId: principal.deviceId, noiseSessionId, createdAt: now, expiresAt })
+        .run();
     });
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: principal.deviceId, noise: true });
     this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: principal.deviceId, sessionId: noiseSessionId });
@@ -304,13 +357,20 @@ export class AuthService {
     if (!input.noise_session_id || !input.noise_signature || !input.last_handshake_at) {
       return fail(redo('noise_session_id, noise_signature and last_handshake_at are required'));
     }
-    if (Number.isNaN(Date.parse(input.last_handshake_at))) return fail(new CloudError(400, 'invalid_request', 'last_handshake_at must be an ISO 8601 time.'));
+    if (Number.isNaN(Date.parse(input.last_handshake_at)))
+      return fail(new CloudError(400, 'invalid_request', 'last_handshake_at must be an ISO 8601 time.'));
     const s = this.db.select().from(noiseSessions).where(eq(noiseSessions.id, input.noise_session_id)).get();
     if (!s) return fail(redo('unknown Noise session'));
     if (s.usedAt) return fail(redo('this Noise session was already used for a login'));
     if (Date.parse(s.expiresAt) <= this.now()) return fail(redo('the Noise session has expired'));
-    if (s.clientStaticKey !== deviceId) return fail(new CloudError(401, 'device_mismatch', 'The challenge was asked for another device key than the one in the Noise handshake.'));
-    const expected = Buffer.from(noiseSignature(Buffer.from(s.sessionToken, 'base64url'), Buffer.from(s.handshakeHash, 'base64url')), 'base64url');
+    if (s.clientStaticKey !== deviceId)
+      return fail(
+        new CloudError(401, 'device_mismatch', 'The challenge was asked for another device key than the one in the Noise handshake.'),
+      );
+    const expected = Buffer.from(
+      noiseSignature(Buffer.from(s.sessionToken, 'base64url'), Buffer.from(s.handshakeHash, 'base64url')),
+      'base64url',
+    );
     const given = Buffer.from(input.noise_signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return fail(new CloudError(401, 'noise_signature_invalid', 'noise_signature does not match this Noise session.'));
@@ -318,7 +378,13 @@ export class AuthService {
     // NX only states the client key: anyone can claim any node's key there. A token that acts as a device
     // comes only from a handshake that proved its private key (IK; a first contact does NX, then IK).
     if (!s.clientKeyProven) {
-      return fail(new CloudError(401, 'noise_key_unproven', 'This handshake did not prove the device key (NX only states it): do an IK handshake with the cloud key learned from NX, and use that session.'));
+      return fail(
+        new CloudError(
+          401,
+          'noise_key_unproven',
+          'This handshake did not prove the device key (NX only states it): do an IK handshake with the cloud key learned from NX, and use that session.',
+        ),
+      );
     }
     return s.id;
   }
@@ -347,18 +413,30 @@ export class AuthService {
     if (row.revokedAt) return new CloudError(401, 'token_revoked', 'This token was revoked; log in again.');
     if (Date.parse(row.expiresAt) <= this.now()) return new CloudError(401, 'token_expired', 'This token has expired; log in again.');
     if (row.noiseSessionId === null && this.isEnabled(NOISE_HANDSHAKE_FLAG)) {
-      return new CloudError(401, 'noise_handshake', 'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.');
+      return new CloudError(
+        401,
+        'noise_handshake',
+        'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.',
+      );
     }
     return { deviceId: row.deviceId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
   }
 
   /** Revokes one token (the caller's own: POST /api/auth/logout). */
   revokeToken(token: string): void {
-    this.db.update(authTokens).set({ revokedAt: this.iso() }).where(and(eq(authTokens.tokenHash, sha256(token)), isNull(authTokens.revokedAt))).run();
+    this.db
+      .update(authTokens)
+      .set({ revokedAt: this.iso() })
+      .where(and(eq(authTokens.tokenHash, sha256(token)), isNull(authTokens.revokedAt)))
+      .run();
   }
 
   /** Revokes every token of a device (CLI `revoke <device_id>`); returns how many. */
   revokeDevice(deviceId: string): number {
-    return this.db.update(authTokens).set({ revokedAt: this.iso() }).where(and(eq(authTokens.deviceId, deviceId), isNull(authTokens.revokedAt))).run().changes;
+    return this.db
+      .update(authTokens)
+      .set({ revokedAt: this.iso() })
+      .where(and(eq(authTokens.deviceId, deviceId), isNull(authTokens.revokedAt)))
+      .run().changes;
   }
 }

@@ -2,12 +2,25 @@
 // built from it (served at GET /api/openapi.json). The schemas come from src/shared/wire (cloud.ts, relay.ts),
 // the same ones app.ts validates with and the node's cloud client parses with.
 import { z } from 'zod';
-import { contractDocument, OPENAPI_DOCUMENT_ANSWER, mergeErrors, named, type ContractOperation, type ErrorCodes } from '../server/http/openapi-contract.js';
-import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
 import {
-  ChallengeRequest as ChallengeBody, ChallengeResponse, LogoutResponse as CloudOkResponse, HealthResponse, MeResponse, NoiseSessionResponse,
-  RefreshRequest as RefreshBody, VerifyRequest as VerifyBody,
+  type ContractOperation,
+  contractDocument,
+  type ErrorCodes,
+  mergeErrors,
+  named,
+  OPENAPI_DOCUMENT_ANSWER,
+} from '../server/http/openapi-contract.js';
+import {
+  ChallengeRequest as ChallengeBody,
+  ChallengeResponse,
+  LogoutResponse as CloudOkResponse,
+  HealthResponse,
+  MeResponse,
+  NoiseSessionResponse,
+  RefreshRequest as RefreshBody,
+  VerifyRequest as VerifyBody,
 } from '../shared/wire/cloud.js';
+import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 
@@ -18,37 +31,67 @@ const ADMITTED: ErrorCodes = { 429: ['too_many_attempts'] };
 /** `Authorization: Noise <token>` (AuthService.authenticate). */
 const TOKEN: ErrorCodes = { 401: ['token_missing', 'token_invalid', 'token_revoked', 'token_expired', 'noise_handshake'] };
 /** The Noise-session proof of a verify or refresh (AuthService.checkNoise). */
-const NOISE_PROOF: ErrorCodes = { 400: ['invalid_request'], 401: ['noise_handshake', 'device_mismatch', 'noise_signature_invalid', 'noise_key_unproven'] };
+const NOISE_PROOF: ErrorCodes = {
+  400: ['invalid_request'],
+  401: ['noise_handshake', 'device_mismatch', 'noise_signature_invalid', 'noise_key_unproven'],
+};
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
 
 export const cloudOperations: readonly ContractOperation[] = [
   {
-    operationId: 'health', method: 'get', path: '/healthz', security: 'public', summary: 'Alive, with the cloud\'s static key.',
-    success: { status: 200, description: 'Alive.', schema: named('HealthResponse', HealthResponse) }, errors: {},
+    operationId: 'health',
+    method: 'get',
+    path: '/healthz',
+    security: 'public',
+    summary: "Alive, with the cloud's static key.",
+    success: { status: 200, description: 'Alive.', schema: named('HealthResponse', HealthResponse) },
+    errors: {},
   },
   {
-    operationId: 'metrics', method: 'get', path: '/metrics', security: 'public', summary: 'Prometheus metrics.',
-    success: { status: 200, description: 'Prometheus text format.', contentType: 'text/plain', schema: named('MetricsText', z.string()) }, errors: {},
+    operationId: 'metrics',
+    method: 'get',
+    path: '/metrics',
+    security: 'public',
+    summary: 'Prometheus metrics.',
+    success: { status: 200, description: 'Prometheus text format.', contentType: 'text/plain', schema: named('MetricsText', z.string()) },
+    errors: {},
   },
   {
-    operationId: 'cloudOpenApi', method: 'get', path: OPENAPI_PATH, security: 'public', summary: 'This document.',
+    operationId: 'cloudOpenApi',
+    method: 'get',
+    path: OPENAPI_PATH,
+    security: 'public',
+    summary: 'This document.',
     success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: OPENAPI_DOCUMENT_ANSWER },
     errors: {},
   },
   {
-    operationId: 'noiseHandshake', method: 'get', path: '/v1/noise', security: 'public', websocket: true,
-    summary: 'WebSocket: a Noise handshake (NX or IK, `?pattern=`) that proves the node\'s key for a login.',
-    success: { status: 101, description: 'Switching to WebSocket.' }, errors: mergeErrors(ADMITTED, WEBSOCKET_HANDSHAKE),
+    operationId: 'noiseHandshake',
+    method: 'get',
+    path: '/v1/noise',
+    security: 'public',
+    websocket: true,
+    summary: "WebSocket: a Noise handshake (NX or IK, `?pattern=`) that proves the node's key for a login.",
+    success: { status: 101, description: 'Switching to WebSocket.' },
+    errors: mergeErrors(ADMITTED, WEBSOCKET_HANDSHAKE),
   },
   {
-    operationId: 'authChallenge', method: 'post', path: '/api/auth/challenge', security: 'public',
-    summary: 'Ask for a one-time code for a device key.', body: named('ChallengeBody', ChallengeBody),
+    operationId: 'authChallenge',
+    method: 'post',
+    path: '/api/auth/challenge',
+    security: 'public',
+    summary: 'Ask for a one-time code for a device key.',
+    body: named('ChallengeBody', ChallengeBody),
     success: { status: 200, description: 'The challenge.', schema: named('ChallengeResponse', ChallengeResponse) },
     errors: mergeErrors(ADMITTED, BODY),
   },
   {
-    operationId: 'authVerify', method: 'post', path: '/api/auth/verify', security: 'public',
-    summary: 'Trade the one-time code (and the Noise proof) for a token.', body: named('VerifyBody', VerifyBody),
+    operationId: 'authVerify',
+    method: 'post',
+    path: '/api/auth/verify',
+    security: 'public',
+    summary: 'Trade the one-time code (and the Noise proof) for a token.',
+    body: named('VerifyBody', VerifyBody),
     success: { status: 200, description: 'The token.', schema: named('NoiseSessionResponse', NoiseSessionResponse) },
     errors: mergeErrors(ADMITTED, BODY, NOISE_PROOF, {
       401: ['otp_expired', 'otp_invalid'],
@@ -58,33 +101,61 @@ export const cloudOperations: readonly ContractOperation[] = [
     }),
   },
   {
-    operationId: 'authRefresh', method: 'post', path: '/api/auth/refresh', security: 'cloud',
-    summary: 'A fresh token for a node proving its key again with IK.', body: named('RefreshBody', RefreshBody),
+    operationId: 'authRefresh',
+    method: 'post',
+    path: '/api/auth/refresh',
+    security: 'cloud',
+    summary: 'A fresh token for a node proving its key again with IK.',
+    body: named('RefreshBody', RefreshBody),
     success: { status: 200, description: 'The new token.', schema: named('NoiseSessionResponse', NoiseSessionResponse) },
     errors: mergeErrors(TOKEN, BODY, NOISE_PROOF),
   },
   {
-    operationId: 'authLogout', method: 'post', path: '/api/auth/logout', security: 'cloud', summary: 'Revoke this token.',
-    success: { status: 200, description: 'Revoked.', schema: named('CloudOkResponse', CloudOkResponse) }, errors: mergeErrors(TOKEN, BODY),
+    operationId: 'authLogout',
+    method: 'post',
+    path: '/api/auth/logout',
+    security: 'cloud',
+    summary: 'Revoke this token.',
+    success: { status: 200, description: 'Revoked.', schema: named('CloudOkResponse', CloudOkResponse) },
+    errors: mergeErrors(TOKEN, BODY),
   },
   {
-    operationId: 'me', method: 'get', path: '/api/me', security: 'cloud', summary: 'Who this token is.',
-    success: { status: 200, description: 'The principal.', schema: named('MeResponse', MeResponse) }, errors: TOKEN,
+    operationId: 'me',
+    method: 'get',
+    path: '/api/me',
+    security: 'cloud',
+    summary: 'Who this token is.',
+    success: { status: 200, description: 'The principal.', schema: named('MeResponse', MeResponse) },
+    errors: TOKEN,
   },
   {
-    operationId: 'publishKeys', method: 'put', path: '/api/keys', security: 'cloud',
-    summary: 'Replace the calling node\'s devices (one page of them) in the key directory.', body: named('PublishKeysRequest', PublishKeysRequest),
+    operationId: 'publishKeys',
+    method: 'put',
+    path: '/api/keys',
+    security: 'cloud',
+    summary: "Replace the calling node's devices (one page of them) in the key directory.",
+    body: named('PublishKeysRequest', PublishKeysRequest),
     success: { status: 200, description: 'Published; refused devices listed.', schema: named('PublishKeysResponse', PublishKeysResponse) },
     errors: mergeErrors(TOKEN, BODY),
   },
   {
-    operationId: 'keyDirectory', method: 'get', path: '/api/keys', security: 'cloud', summary: 'The whole key directory.',
-    success: { status: 200, description: 'The directory.', schema: named('DirectoryResponse', DirectoryResponse) }, errors: TOKEN,
+    operationId: 'keyDirectory',
+    method: 'get',
+    path: '/api/keys',
+    security: 'cloud',
+    summary: 'The whole key directory.',
+    success: { status: 200, description: 'The directory.', schema: named('DirectoryResponse', DirectoryResponse) },
+    errors: TOKEN,
   },
   {
-    operationId: 'relay', method: 'get', path: '/v1/relay', security: 'cloud', websocket: true,
+    operationId: 'relay',
+    method: 'get',
+    path: '/v1/relay',
+    security: 'cloud',
+    websocket: true,
     summary: 'WebSocket: the relay (envelopes in and out).',
-    success: { status: 101, description: 'Switching to WebSocket.' }, errors: mergeErrors(TOKEN, WEBSOCKET_HANDSHAKE),
+    success: { status: 101, description: 'Switching to WebSocket.' },
+    errors: mergeErrors(TOKEN, WEBSOCKET_HANDSHAKE),
   },
 ];
 
@@ -95,7 +166,8 @@ export function cloudOpenApiDocument(): Record<string, unknown> {
   return contractDocument({
     title: 'Salita reference cloud',
     version: '1.0.0',
-    description: 'The HTTP API of the reference cloud (docs/cloud.md). Every error answer is JSON `{error, message}`; each operation lists its codes by status in `x-error-codes` (and as the enum of its error bodies\' `error`).',
+    description:
+      "The HTTP API of the reference cloud (docs/cloud.md). Every error answer is JSON `{error, message}`; each operation lists its codes by status in `x-error-codes` (and as the enum of its error bodies' `error`).",
     securitySchemes: { cloud: { description: '`Authorization: Noise <token>`: the token from /api/auth/verify or /api/auth/refresh.' } },
     operations: cloudOperations,
     unroutedErrors: { 400: ['invalid_request'], 404: ['not_found'] },

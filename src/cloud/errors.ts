@@ -7,7 +7,12 @@ export type { CloudErrorCode };
 
 export class CloudError extends Error {
   /** retryAfterSec: for a 429, when to try again (also sent as the Retry-After header). */
-  constructor(public readonly status: ContentfulStatusCode, public readonly code: CloudErrorCode, message: string, public readonly retryAfterSec?: number) {
+  constructor(
+    public readonly status: ContentfulStatusCode,
+    public readonly code: CloudErrorCode,
+    message: string,
+    public readonly retryAfterSec?: number,
+  ) {
     super(message);
     this.name = 'CloudError';
   }

@@ -1,25 +1,42 @@
 // The key directory: which devices exist, their public keys, and which node serves each (docs/cloud.md "Key
 // directory"). Nodes publish; everyone logged in reads it to seal envelopes, and the relay routes by it.
 // Public keys only: the cloud never sees a private key.
-import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
-import { MAX_PUBLISHED_PER_NODE, type DirectoryDevice, type DirectoryEntry, type PublishRefusal } from '../shared/wire/relay.js';
+
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
+import { type DirectoryDevice, type DirectoryEntry, MAX_PUBLISHED_PER_NODE, type PublishRefusal } from '../shared/wire/relay.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import { directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
 
 type Row = typeof directoryDevices.$inferSelect;
 
-const toEntry = (r: Row): DirectoryEntry => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind, node: r.node, updated_at: r.updatedAt });
+const toEntry = (r: Row): DirectoryEntry => ({
+  device_id: r.deviceId,
+  public_key: r.publicKey,
+  name: r.name,
+  kind: r.kind,
+  node: r.node,
+  updated_at: r.updatedAt,
+});
 
 /** A page of a node's set: the device ids after `after` up to and including `through` (null: no bound). */
-export interface PublishRange { after: string | null; through: string | null }
-export interface PublishResult { devices: DirectoryEntry[]; refused: PublishRefusal[] }
+export interface PublishRange {
+  after: string | null;
+  through: string | null;
+}
+export interface PublishResult {
+  devices: DirectoryEntry[];
+  refused: PublishRefusal[];
+}
 
 // Device ids are ASCII (DeviceId), so JS string order is SQLite's BINARY order.
 const inRange = (id: string, r: PublishRange) => (r.after === null || id > r.after) && (r.through === null || id <= r.through);
 function rangeWhere(r: PublishRange): SQL | undefined {
-  return and(r.after === null ? undefined : gt(directoryDevices.deviceId, r.after), r.through === null ? undefined : lte(directoryDevices.deviceId, r.through));
+  return and(
+    r.after === null ? undefined : gt(directoryDevices.deviceId, r.after),
+    r.through === null ? undefined : lte(directoryDevices.deviceId, r.through),
+  );
 }
 
 /** Most device -> node entries nodesOf() keeps in memory before it starts over. */
@@ -33,7 +50,11 @@ export class KeyDirectory {
   private readonly nodeCache = new Map<string, string>();
   private readonly nodeOf: Statement<[string], string>;
 
-  constructor(private readonly db: CloudDb, private readonly now: () => number = Date.now, private readonly maxPerNode = MAX_PUBLISHED_PER_NODE) {
+  constructor(
+    private readonly db: CloudDb,
+    private readonly now: () => number = Date.now,
+    private readonly maxPerNode = MAX_PUBLISHED_PER_NODE,
+  ) {
     this.nodeOf = sqliteOf(db).prepare<[string], string>('SELECT node FROM directory_devices WHERE device_id = ?').pluck();
   }
 
@@ -61,7 +82,13 @@ export class KeyDirectory {
     }
   }
 
-  private replace(node: string, devices: readonly DirectoryDevice[], ids: string[], at: string, range: PublishRange | undefined): PublishResult {
+  private replace(
+    node: string,
+    devices: readonly DirectoryDevice[],
+    ids: string[],
+    at: string,
+    range: PublishRange | undefined,
+  ): PublishResult {
     return this.db.transaction((tx) => {
       const existing = ids.length === 0 ? [] : tx.select().from(directoryDevices).where(inArray(directoryDevices.deviceId, ids)).all();
       const takenBy = new Map(existing.filter((r) => r.node !== node).map((r) => [r.deviceId, r.node]));
@@ -72,21 +99,37 @@ export class KeyDirectory {
       const kept = range ? tx.select({ n: count() }).from(directoryDevices).where(eq(directoryDevices.node, node)).get()!.n : 0;
       const room = Math.max(0, this.maxPerNode - kept);
       const refused: PublishRefusal[] = [];
-      const free = [...devices].filter((d) => {
-        if (!takenBy.has(d.device_id)) return true;
-        refused.push({ device_id: d.device_id, error: 'device_id_taken', message: `device ${d.device_id} is published by another node.` });
-        return false;
-      }).sort((x, y) => (x.device_id < y.device_id ? -1 : 1));
+      const free = [...devices]
+        .filter((d) => {
+          if (!takenBy.has(d.device_id)) return true;
+          refused.push({
+            device_id: d.device_id,
+            error: 'device_id_taken',
+            message: `device ${d.device_id} is published by another node.`,
+          });
+          return false;
+        })
+        .sort((x, y) => (x.device_id < y.device_id ? -1 : 1));
       for (const d of free.slice(room)) {
-        refused.push({ device_id: d.device_id, error: 'device_limit_reached', message: `a node publishes at most ${this.maxPerNode} devices; ${d.device_id} is past that.` });
+        refused.push({
+          device_id: d.device_id,
+          error: 'device_limit_reached',
+          message: `a node publishes at most ${this.maxPerNode} devices; ${d.device_id} is past that.`,
+        });
       }
       for (const d of free.slice(0, room)) {
         const old = before.get(d.device_id);
         const same = old && old.publicKey === d.public_key && old.name === d.name && old.kind === d.kind;
-        tx.insert(directoryDevices).values({
-          deviceId: d.device_id, node, publicKey: d.public_key, name: d.name, kind: d.kind,
-          updatedAt: same ? old.updatedAt : at,
-        }).run();
+        tx.insert(directoryDevices)
+          .values({
+            deviceId: d.device_id,
+            node,
+            publicKey: d.public_key,
+            name: d.name,
+            kind: d.kind,
+            updatedAt: same ? old.updatedAt : at,
+          })
+          .run();
       }
       const stored = tx.select().from(directoryDevices).where(inScope).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
       return { devices: stored, refused };

@@ -9,7 +9,7 @@ export type { Logger };
 export function createCloudLogger(opts: { lines?: (msg: string) => void; level?: string } = {}): Logger {
   const options = {
     // A test that asked for the lines wants all of them, whatever the shell's level.
-    level: opts.level ?? (opts.lines ? 'info' : process.env.SALITA_CLOUD_LOG_LEVEL ?? 'info'),
+    level: opts.level ?? (opts.lines ? 'info' : (process.env.SALITA_CLOUD_LOG_LEVEL ?? 'info')),
     base: { app: 'salita-cloud' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };

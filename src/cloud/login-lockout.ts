@@ -4,7 +4,7 @@
 // window for a device id however many challenges or source addresses they use. Stored in `login_failures` so a
 // cloud restart does not reset it; rows go a day after their last failure, and the table has a hard cap.
 import type { Statement } from 'better-sqlite3';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 
 export type LockoutScope = 'device' | 'address';
 
@@ -44,15 +44,25 @@ export class LoginLockout {
     evict: Statement<[string, number]>;
   };
 
-  constructor(db: CloudDb, private readonly policy: LockoutPolicy, private readonly now: () => number) {
+  constructor(
+    db: CloudDb,
+    private readonly policy: LockoutPolicy,
+    private readonly now: () => number,
+  ) {
     const s = sqliteOf(db);
     this.q = {
-      get: s.prepare('SELECT failures, window_started_at AS windowStartedAt, locked_until AS lockedUntil, lockouts FROM login_failures WHERE scope = ? AND key = ?'),
-      put: s.prepare('INSERT INTO login_failures (scope, key, failures, window_started_at, locked_until, lockouts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures, window_started_at = excluded.window_started_at, locked_until = excluded.locked_until, lockouts = excluded.lockouts, updated_at = excluded.updated_at'),
+      get: s.prepare(
+        'SELECT failures, window_started_at AS windowStartedAt, locked_until AS lockedUntil, lockouts FROM login_failures WHERE scope = ? AND key = ?',
+      ),
+      put: s.prepare(
+        'INSERT INTO login_failures (scope, key, failures, window_started_at, locked_until, lockouts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures, window_started_at = excluded.window_started_at, locked_until = excluded.locked_until, lockouts = excluded.lockouts, updated_at = excluded.updated_at',
+      ),
       clear: s.prepare('DELETE FROM login_failures WHERE scope = ? AND key = ?'),
       count: s.prepare<[], number>('SELECT count(*) FROM login_failures').pluck(),
       prune: s.prepare('DELETE FROM login_failures WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)'),
-      evict: s.prepare('DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE locked_until IS NULL OR locked_until < ? ORDER BY updated_at LIMIT ?)'),
+      evict: s.prepare(
+        'DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE locked_until IS NULL OR locked_until < ? ORDER BY updated_at LIMIT ?)',
+      ),
     };
   }
 
@@ -75,7 +85,10 @@ export class LoginLockout {
     let lockouts = row?.lockouts ?? 0;
     // A lockout that ended more than a window ago without a new one: the backoff starts over.
     if (row?.lockedUntil && Date.parse(row.lockedUntil) + p.windowMs < now && now - windowStart > p.windowMs) lockouts = 0;
-    if (now - windowStart > p.windowMs) { failures = 0; windowStart = now; }
+    if (now - windowStart > p.windowMs) {
+      failures = 0;
+      windowStart = now;
+    }
     failures += 1;
     let lockedUntil = row?.lockedUntil && Date.parse(row.lockedUntil) > now ? row.lockedUntil : null;
     let lockMs = 0;

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
 import { openCloudDatabase } from './db/open.js';
-import { LogOtpSender } from './otp-sender.js';
 import { createCloudLogger } from './log.js';
+import { LogOtpSender } from './otp-sender.js';
 import { startCloud } from './server.js';
 import { Telemetry } from './telemetry.js';
 
@@ -20,17 +20,24 @@ function defaultDataDir(): string {
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
+    args: argv,
+    allowPositionals: true,
     options: {
-      'data-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-      enable: { type: 'boolean' }, disable: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      enable: { type: 'boolean' },
+      disable: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
       'reset-secrets': { type: 'boolean' },
     },
   });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const [cmd = 'serve', arg] = positionals;
   if (values.help) {
-    console.log('usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]');
+    console.log(
+      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]',
+    );
     return 0;
   }
   if (cmd === 'rollout' || cmd === 'revoke') {
@@ -38,12 +45,21 @@ async function main(argv: string[]): Promise<number> {
     try {
       const auth = new AuthService(database.db, new Telemetry(), new LogOtpSender(), DEFAULT_AUTH_TIMINGS);
       if (cmd === 'rollout') {
-        if (!FEATURE_FLAGS.includes(arg as FeatureFlag)) { console.error(`unknown flag ${arg ?? '(none)'}; known: ${FEATURE_FLAGS.join(', ')}`); return 2; }
-        if (values.enable === values.disable) { console.error('say exactly one of --enable or --disable'); return 2; }
+        if (!FEATURE_FLAGS.includes(arg as FeatureFlag)) {
+          console.error(`unknown flag ${arg ?? '(none)'}; known: ${FEATURE_FLAGS.join(', ')}`);
+          return 2;
+        }
+        if (values.enable === values.disable) {
+          console.error('say exactly one of --enable or --disable');
+          return 2;
+        }
         auth.setFlag(arg as FeatureFlag, values.enable === true);
         console.log(`${arg}: ${values.enable ? 'enabled' : 'disabled'} (in ${dataDir})`);
       } else {
-        if (!arg) { console.error('usage: revoke <device_id>'); return 2; }
+        if (!arg) {
+          console.error('usage: revoke <device_id>');
+          return 2;
+        }
         console.log(`revoked ${auth.revokeDevice(arg)} token(s) of ${arg}`);
       }
       return 0;
@@ -51,17 +67,36 @@ async function main(argv: string[]): Promise<number> {
       database.close();
     }
   }
-  if (cmd !== 'serve') { console.error(`unknown command ${cmd}`); return 2; }
+  if (cmd !== 'serve') {
+    console.error(`unknown command ${cmd}`);
+    return 2;
+  }
   const port = Number(values.port ?? process.env.SALITA_CLOUD_PORT ?? DEFAULT_CLOUD_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`bad port ${values.port}`); return 2; }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`bad port ${values.port}`);
+    return 2;
+  }
   // --reset-secrets: cloud.key was lost; revoke every token instead of refusing to start (startCloud says what it revoked).
-  const cloud = await startCloud({ dataDir, port, host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1', defaultMetrics: true, resetSecrets: values['reset-secrets'] === true, logger });
+  const cloud = await startCloud({
+    dataDir,
+    port,
+    host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1',
+    defaultMetrics: true,
+    resetSecrets: values['reset-secrets'] === true,
+    logger,
+  });
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
   // Tests, the bench and operators read the URL from this line's msg.
   logger.info({ url: cloud.url, dataDir, staticKey }, `listening on ${cloud.url} (data dir ${dataDir}); static key ${staticKey}`);
   const stop = () => {
     logger.info('stopping');
-    void cloud.stop().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'stop failed'); process.exit(1); });
+    void cloud.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -76,9 +111,14 @@ function dataDirEnsured(dir: string): string {
 
 const logger = createCloudLogger();
 
-main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exit(code); }, (err: unknown) => {
-  // The message alone says what to do (a damaged database, a missing key); the stack is in the JSON line.
-  logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
-  console.error(`[salita-cloud] ${(err as Error).message}`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    // The message alone says what to do (a damaged database, a missing key); the stack is in the JSON line.
+    logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    console.error(`[salita-cloud] ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -3,7 +3,10 @@
 import { TokenBucket } from '../server/http/token-bucket.js';
 
 /** `ratePerSec` requests a second on average, `burst` at once. */
-export interface RateLimit { ratePerSec: number; burst: number }
+export interface RateLimit {
+  ratePerSec: number;
+  burst: number;
+}
 
 export function cloudWideBucket(limit: RateLimit, now: number): TokenBucket {
   return new TokenBucket(limit.burst, limit.ratePerSec / 1000, now);

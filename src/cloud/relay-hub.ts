@@ -3,10 +3,10 @@
 // old TCP connection to time out). Delivery is a cursor over the node's queue with at most RELAY_WINDOW rows
 // sent and not acked; a new socket starts from the oldest unacked row, so nothing is lost with a dropped one.
 import type { WSContext } from 'hono/ws';
-import type { Logger } from './log.js';
 import { RELAY_WINDOW } from '../shared/wire/relay.js';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
+import type { Logger } from './log.js';
 import type { RelayStore } from './relay-store.js';
 
 /** Close codes of WS /v1/relay (the node reconnects after all but 4401, which needs a new login). */
@@ -19,9 +19,14 @@ export const RELAY_CLOSE = {
   internal: 1011,
 } as const;
 
-interface Corkable { cork(): void; uncork(): void }
-const corkable = (s: unknown): Corkable | undefined => (
-  s !== null && typeof s === 'object' && typeof (s as Corkable).cork === 'function' && typeof (s as Corkable).uncork === 'function' ? s as Corkable : undefined);
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+const corkable = (s: unknown): Corkable | undefined =>
+  s !== null && typeof s === 'object' && typeof (s as Corkable).cork === 'function' && typeof (s as Corkable).uncork === 'function'
+    ? (s as Corkable)
+    : undefined;
 
 /** How often live sockets re-check their token (the CLI revokes from another process). */
 export const TOKEN_RECHECK_MS = 30_000;
@@ -36,7 +41,13 @@ export class RelayLink {
   private readonly socket: Corkable | undefined;
   private corked = false;
 
-  constructor(readonly node: string, readonly token: string, private readonly ws: WSContext, private readonly store: RelayStore, private readonly log: Logger) {
+  constructor(
+    readonly node: string,
+    readonly token: string,
+    private readonly ws: WSContext,
+    private readonly store: RelayStore,
+    private readonly log: Logger,
+  ) {
     this.socket = corkable((ws.raw as { _socket?: unknown } | undefined)?._socket);
   }
 
@@ -50,15 +61,26 @@ export class RelayLink {
     if (this.socket && !this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => { this.corked = false; this.socket!.uncork(); });
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket!.uncork();
+      });
     }
-    try { this.ws.send(frame); } catch (err) { this.log.warn({ err, node: this.node }, `relay: send to ${this.node} failed`); }
+    try {
+      this.ws.send(frame);
+    } catch (err) {
+      this.log.warn({ err, node: this.node }, `relay: send to ${this.node} failed`);
+    }
   }
 
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    try { this.ws.close(code, reason); } catch { /* already gone */ }
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      /* already gone */
+    }
   }
 
   /** Sends queue rows after the cursor until the window is full or the queue is drained. */
@@ -96,9 +118,20 @@ export class RelayHub {
   private readonly links = new Map<string, RelayLink>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly store: RelayStore, private readonly auth: AuthService, private readonly log: Logger, tokenRecheckMs = TOKEN_RECHECK_MS) {
+  constructor(
+    private readonly store: RelayStore,
+    private readonly auth: AuthService,
+    private readonly log: Logger,
+    tokenRecheckMs = TOKEN_RECHECK_MS,
+  ) {
     // A timer must not take the process down (a locked or failing database): log it; the next tick retries.
-    this.timer = setInterval(() => { try { this.recheckTokens(); } catch (err) { this.log.error({ err }, 'relay: token recheck failed'); } }, tokenRecheckMs);
+    this.timer = setInterval(() => {
+      try {
+        this.recheckTokens();
+      } catch (err) {
+        this.log.error({ err }, 'relay: token recheck failed');
+      }
+    }, tokenRecheckMs);
     this.timer.unref();
   }
 
@@ -134,7 +167,9 @@ export class RelayHub {
    */
   pumpSoon(nodes: Iterable<string>): void {
     const list = [...nodes];
-    setImmediate(() => { for (const n of list) this.links.get(n)?.pump(); });
+    setImmediate(() => {
+      for (const n of list) this.links.get(n)?.pump();
+    });
   }
 
   /** Closes the socket authenticated by `token` (POST /api/auth/logout). */
@@ -147,7 +182,10 @@ export class RelayHub {
     let closed = 0;
     for (const link of this.links.values()) {
       const r = this.auth.checkToken(link.token);
-      if (r instanceof CloudError) { link.close(RELAY_CLOSE.unauthorized, r.code); closed++; }
+      if (r instanceof CloudError) {
+        link.close(RELAY_CLOSE.unauthorized, r.code);
+        closed++;
+      }
     }
     return closed;
   }

@@ -9,16 +9,17 @@ import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Envelope } from '../shared/e2ee/index.js';
 import type { RelayRefusalCode, RelayRejectCode } from '../shared/wire/relay.js';
-import { sqliteOf, type CloudDb } from './db/open.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
 import type { KeyDirectory } from './key-directory.js';
 
 /** What a `send` came to. `touched`: nodes whose queue got new rows (to push them now). */
-export type AcceptResult =
-  | { ok: true; touched: string[] }
-  | { ok: false; error: RelayRejectCode; message: string };
+export type AcceptResult = { ok: true; touched: string[] } | { ok: false; error: RelayRejectCode; message: string };
 
 /** One queue row ready to go out, already in its wire form (the body is spliced in, never re-parsed). */
-export interface QueuedFrame { seq: number; frame: string }
+export interface QueuedFrame {
+  seq: number;
+  frame: string;
+}
 
 /**
  * Most rows (deliveries and receipts) one node's queue may hold. A send that would queue a delivery for a node
@@ -51,7 +52,10 @@ export class RelayStore {
     receiptDevices: Statement<[string, string, string], string>;
     deleteReceipt: Statement<[string, string, string]>;
     pending: Statement<[string], number>;
-    framesAfter: Statement<[string, number, number], { seq: number; kind: QueueKind; envelopeId: string; deviceIds: string; body: string | null }>;
+    framesAfter: Statement<
+      [string, number, number],
+      { seq: number; kind: QueueKind; envelopeId: string; deviceIds: string; body: string | null }
+    >;
     pruneDelivered: Statement<[string]>;
   };
 
@@ -61,7 +65,12 @@ export class RelayStore {
    */
   private readonly counts = new Map<string, number>();
 
-  constructor(db: CloudDb, private readonly directory: KeyDirectory, private readonly now: () => number = Date.now, private readonly queueCap = RELAY_QUEUE_CAP) {
+  constructor(
+    db: CloudDb,
+    private readonly directory: KeyDirectory,
+    private readonly now: () => number = Date.now,
+    private readonly queueCap = RELAY_QUEUE_CAP,
+  ) {
     const s = sqliteOf(db);
     this.q = {
       envelopeBody: s.prepare<[string], string>('SELECT body FROM relay_envelopes WHERE id = ?').pluck(),
@@ -75,23 +84,31 @@ export class RelayStore {
       deliveriesLeft: s.prepare<[string], number>("SELECT count(*) FROM relay_queue WHERE kind = 'deliver' AND envelope_id = ?").pluck(),
       deleteEnvelope: s.prepare('DELETE FROM relay_envelopes WHERE id = ?'),
       insertDelivered: s.prepare('INSERT INTO relay_delivered (id, body_sha256, delivered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-      receiptDevices: s.prepare<[string, string, string], string>('SELECT device_ids FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?').pluck(),
+      receiptDevices: s
+        .prepare<[string, string, string], string>('SELECT device_ids FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?')
+        .pluck(),
       deleteReceipt: s.prepare('DELETE FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?'),
       pending: s.prepare<[string], number>('SELECT count(*) FROM relay_queue WHERE to_node = ?').pluck(),
       // Served by the index (to_node, seq).
       framesAfter: s.prepare(
-        'SELECT q.seq AS seq, q.kind AS kind, q.envelope_id AS envelopeId, q.device_ids AS deviceIds, e.body AS body FROM relay_queue q '
-        + "LEFT JOIN relay_envelopes e ON q.kind = 'deliver' AND e.id = q.envelope_id "
-        + 'WHERE q.to_node = ? AND q.seq > ? ORDER BY q.seq ASC LIMIT ?'),
+        'SELECT q.seq AS seq, q.kind AS kind, q.envelope_id AS envelopeId, q.device_ids AS deviceIds, e.body AS body FROM relay_queue q ' +
+          "LEFT JOIN relay_envelopes e ON q.kind = 'deliver' AND e.id = q.envelope_id " +
+          'WHERE q.to_node = ? AND q.seq > ? ORDER BY q.seq ASC LIMIT ?',
+      ),
       pruneDelivered: s.prepare('DELETE FROM relay_delivered WHERE delivered_at < ?'),
     };
   }
 
-  private iso(): string { return new Date(this.now()).toISOString(); }
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
 
   private count(node: string): number {
     let n = this.counts.get(node);
-    if (n === undefined) { n = this.q.pending.get(node)!; this.counts.set(node, n); }
+    if (n === undefined) {
+      n = this.q.pending.get(node)!;
+      this.counts.set(node, n);
+    }
     return n;
   }
 
@@ -110,7 +127,11 @@ export class RelayStore {
    * changed since the first time.
    */
   accept(fromNode: string, envelope: Envelope, body: string): AcceptResult {
-    const conflict = (): AcceptResult => ({ ok: false, error: 'envelope_id_conflict', message: `envelope ${envelope.id} was already sent with different content.` });
+    const conflict = (): AcceptResult => ({
+      ok: false,
+      error: 'envelope_id_conflict',
+      message: `envelope ${envelope.id} was already sent with different content.`,
+    });
     const stored = this.q.envelopeBody.get(envelope.id);
     if (stored !== undefined) return stored === body ? { ok: true, touched: [] } : conflict();
     const done = this.q.deliveredHash.get(envelope.id);
@@ -118,25 +139,38 @@ export class RelayStore {
 
     const nodes = this.directory.nodesOf([envelope.from_device, ...envelope.to]);
     if (nodes.get(envelope.from_device) !== fromNode) {
-      return { ok: false, error: 'sender_not_published', message: `from_device ${envelope.from_device} is not one of the devices this node published.` };
+      return {
+        ok: false,
+        error: 'sender_not_published',
+        message: `from_device ${envelope.from_device} is not one of the devices this node published.`,
+      };
     }
     const unknown = envelope.to.filter((d) => !nodes.has(d));
     if (unknown.length > 0) return { ok: false, error: 'unknown_recipient', message: `not in the key directory: ${unknown.join(', ')}.` };
 
     if (this.count(fromNode) >= this.queueCap) {
-      return { ok: false, error: 'sender_backlog_full', message: `this node has ${this.queueCap} deliveries and receipts waiting for its ack; ack them before sending.` };
+      return {
+        ok: false,
+        error: 'sender_backlog_full',
+        message: `this node has ${this.queueCap} deliveries and receipts waiting for its ack; ack them before sending.`,
+      };
     }
     // One delivery per recipient node, carrying the devices it serves (`to` is sorted, so these are too).
     const byNode = new Map<string, string[]>();
     for (const d of envelope.to) {
       const n = nodes.get(d)!;
       const list = byNode.get(n);
-      if (list) list.push(d); else byNode.set(n, [d]);
+      if (list) list.push(d);
+      else byNode.set(n, [d]);
     }
     // Refused before anything is stored: nothing accepted is ever dropped for a full queue.
     for (const n of byNode.keys()) {
       if (this.count(n) >= this.queueCap) {
-        return { ok: false, error: 'recipient_backlog_full', message: `the node serving ${byNode.get(n)!.join(', ')} has ${this.queueCap} messages waiting; it must collect them first.` };
+        return {
+          ok: false,
+          error: 'recipient_backlog_full',
+          message: `the node serving ${byNode.get(n)!.join(', ')} has ${this.queueCap} messages waiting; it must collect them first.`,
+        };
       }
     }
     const at = this.iso();
@@ -207,9 +241,10 @@ export class RelayStore {
       // deliver row always has its body; `null` would mean a damaged database, and the node then gets an
       // envelope it cannot parse rather than a stalled queue. Both the body and device_ids are JSON this
       // store wrote (the validated envelope, a JSON array of device ids), so they are spliced in as they are.
-      frame: r.kind === 'deliver'
-        ? `{"type":"deliver","seq":${r.seq},"envelope":${r.body ?? 'null'}}`
-        : `{"type":"receipt","seq":${r.seq},"id":${JSON.stringify(r.envelopeId)},"device_ids":${r.deviceIds}${r.kind === 'refusal' ? ',"error":"recipient_backlog_full"' : ''}}`,
+      frame:
+        r.kind === 'deliver'
+          ? `{"type":"deliver","seq":${r.seq},"envelope":${r.body ?? 'null'}}`
+          : `{"type":"receipt","seq":${r.seq},"id":${JSON.stringify(r.envelopeId)},"device_ids":${r.deviceIds}${r.kind === 'refusal' ? ',"error":"recipient_backlog_full"' : ''}}`,
     }));
   }
 

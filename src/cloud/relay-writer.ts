@@ -3,15 +3,19 @@
 // promise settles only after that commit. So `accepted` is as durable as with one commit per frame, but a
 // burst of 300 frames pays for one fsync instead of 300.
 import type { Envelope } from '../shared/e2ee/index.js';
-import { sqliteOf, type CloudDb } from './db/open.js';
-import type { AcceptResult, RelayStore } from './relay-store.js';
 import type { RelayRefusalCode } from '../shared/wire/relay.js';
+import { type CloudDb, sqliteOf } from './db/open.js';
+import type { AcceptResult, RelayStore } from './relay-store.js';
 
 type Op =
   | { kind: 'send'; node: string; envelope: Envelope; body: string }
   | { kind: 'ack'; node: string; seq: number; refused?: { device_ids: string[]; error: RelayRefusalCode } | undefined };
 
-interface Pending { op: Op; done: (r: AcceptResult | null) => void; fail: (err: unknown) => void }
+interface Pending {
+  op: Op;
+  done: (r: AcceptResult | null) => void;
+  fail: (err: unknown) => void;
+}
 
 export class RelayWriter {
   private queue: Pending[] = [];
@@ -19,16 +23,22 @@ export class RelayWriter {
   private readonly apply: (batch: Pending[], touched: Set<string>) => (AcceptResult | null)[];
 
   /** `committed` hears, once per batch and after its commit, which nodes' queues got new rows. */
-  constructor(db: CloudDb, private readonly store: RelayStore, private readonly committed: (touched: Set<string>) => void) {
-    this.apply = sqliteOf(db).transaction((batch: Pending[], touched: Set<string>) => batch.map(({ op }) => {
-      if (op.kind === 'ack') {
-        for (const n of this.store.ack(op.node, op.seq, op.refused)) touched.add(n);
-        return null;
-      }
-      const r = this.store.accept(op.node, op.envelope, op.body);
-      if (r.ok) for (const n of r.touched) touched.add(n);
-      return r;
-    }));
+  constructor(
+    db: CloudDb,
+    private readonly store: RelayStore,
+    private readonly committed: (touched: Set<string>) => void,
+  ) {
+    this.apply = sqliteOf(db).transaction((batch: Pending[], touched: Set<string>) =>
+      batch.map(({ op }) => {
+        if (op.kind === 'ack') {
+          for (const n of this.store.ack(op.node, op.seq, op.refused)) touched.add(n);
+          return null;
+        }
+        const r = this.store.accept(op.node, op.envelope, op.body);
+        if (r.ok) for (const n of r.touched) touched.add(n);
+        return r;
+      }),
+    );
   }
 
   send(node: string, envelope: Envelope, body: string): Promise<AcceptResult> {
@@ -58,7 +68,9 @@ export class RelayWriter {
       for (const b of batch) b.fail(err);
       return;
     }
-    batch.forEach((b, i) => b.done(results[i]!));
+    batch.forEach((b, i) => {
+      b.done(results[i]!);
+    });
     if (touched.size > 0) this.committed(touched);
   }
 }

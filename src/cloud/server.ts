@@ -1,27 +1,28 @@
 // startCloud(): the reference cloud endpoint as one object (used by `npm run cloud` and by the tests as is).
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
-import { AuthService, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS, type AuthLimits, type AuthTimings } from './auth-service.js';
-import { createCloudApp } from './app.js';
-import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
-import { cloudKeyDependents, dependsOnKey, resetCloudSecrets, type CloudSecretsResetReport } from './key-dependents.js';
-import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
+
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { LogOtpSender, type OtpSender } from './otp-sender.js';
-import { CLOUD_KEY_FILE, loadOrCreateStaticKey } from './static-key.js';
-import { KeyDirectory } from './key-directory.js';
-import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
-import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
-import { RelayStore } from './relay-store.js';
-import { RelayWriter } from './relay-writer.js';
-import { Telemetry } from './telemetry.js';
-import { createCloudLogger, type Logger } from './log.js';
+import { createAdaptorServer } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
+import { backupsDir, DailyBackup } from '../server/db/sqlite-backup.js';
 import { LogBudget } from '../server/http/log-budget.js';
 import { guardServer } from '../server/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../server/http/websocket-upgrade.js';
 import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../server/http/ws-heartbeat.js';
+import { createCloudApp } from './app.js';
+import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
+import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
+import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
+import { KeyDirectory } from './key-directory.js';
+import { createCloudLogger, type Logger } from './log.js';
+import { LogOtpSender, type OtpSender } from './otp-sender.js';
+import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
+import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
+import { RelayStore } from './relay-store.js';
+import { RelayWriter } from './relay-writer.js';
+import { CLOUD_KEY_FILE, loadOrCreateStaticKey } from './static-key.js';
+import { Telemetry } from './telemetry.js';
 
 export interface CloudOptions {
   dataDir: string;
@@ -76,29 +77,50 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const log = opts.logger ?? createCloudLogger(opts.log ? { lines: opts.log } : {});
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const database = openCloudDatabase(opts.dataDir, { log: (m, err) => log.warn({ err }, m), ...(opts.backupClock ? { now: opts.backupClock } : {}) });
+  const database = openCloudDatabase(opts.dataDir, {
+    log: (m, err) => log.warn({ err }, m),
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
+  });
   let staticKey: ReturnType<typeof loadOrCreateStaticKey>;
   let secretsReset: CloudSecretsResetReport | undefined;
   try {
     const dependents = cloudKeyDependents(database.sqlite);
     const keyMissing = !existsSync(join(opts.dataDir, CLOUD_KEY_FILE));
-    staticKey = loadOrCreateStaticKey(opts.dataDir, dependsOnKey(dependents) && !opts.resetSecrets
-      ? `${dependents.nodes} node(s) logged in with it (${dependents.liveTokens} live token(s), ${dependents.directoryDevices} published device(s) in ${CLOUD_DATABASE_FILE})`
-      : undefined);
+    staticKey = loadOrCreateStaticKey(
+      opts.dataDir,
+      dependsOnKey(dependents) && !opts.resetSecrets
+        ? `${dependents.nodes} node(s) logged in with it (${dependents.liveTokens} live token(s), ${dependents.directoryDevices} published device(s) in ${CLOUD_DATABASE_FILE})`
+        : undefined,
+    );
     // Resetting with the key still in place changes nothing the nodes see, but the tokens go all the same: the
     // operator asked for it (a key that may have leaked).
     if (opts.resetSecrets) {
       secretsReset = resetCloudSecrets(database.sqlite);
-      log.warn(`--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
-        `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`);
+      log.warn(
+        `--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
+          `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`,
+      );
     }
   } catch (err) {
     database.close();
     throw err;
   }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
-  const auth = new AuthService(database.db, telemetry, opts.otpSender ?? new LogOtpSender((line) => log.info(line)), { ...DEFAULT_AUTH_TIMINGS, ...opts.timings }, Date.now, { ...DEFAULT_AUTH_LIMITS, ...opts.limits });
-  const pruneLogins = () => { try { auth.prune(); } catch (err) { log.error({ err }, 'auth: prune failed'); } };
+  const auth = new AuthService(
+    database.db,
+    telemetry,
+    opts.otpSender ?? new LogOtpSender((line) => log.info(line)),
+    { ...DEFAULT_AUTH_TIMINGS, ...opts.timings },
+    Date.now,
+    { ...DEFAULT_AUTH_LIMITS, ...opts.limits },
+  );
+  const pruneLogins = () => {
+    try {
+      auth.prune();
+    } catch (err) {
+      log.error({ err }, 'auth: prune failed');
+    }
+  };
   pruneLogins();
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
@@ -108,11 +130,23 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
-  const prune = setInterval(() => { try { store.pruneDelivered(); } catch (err) { log.error({ err }, 'relay: prune failed'); } }, 12 * 60 * 60_000);
+  const prune = setInterval(
+    () => {
+      try {
+        store.pruneDelivered();
+      } catch (err) {
+        log.error({ err }, 'relay: prune failed');
+      }
+    },
+    12 * 60 * 60_000,
+  );
   prune.unref();
   const dailyBackup = new DailyBackup({
-    sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: CLOUD_DATABASE_BACKUP_BASE,
-    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (m, err) => log.error({ err }, m),
+    sqlite: database.sqlite,
+    dir: backupsDir(opts.dataDir),
+    base: CLOUD_DATABASE_BACKUP_BASE,
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
+    log: (m, err) => log.error({ err }, m),
   });
   dailyBackup.tick();
   // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
@@ -151,7 +185,13 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   guardServer(server, edgeLog);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    port, url: `http://${urlHost}:${port}`, publicKey: staticKey.publicKey, auth, telemetry, directory, relay: hub,
+    port,
+    url: `http://${urlHost}:${port}`,
+    publicKey: staticKey.publicKey,
+    auth,
+    telemetry,
+    directory,
+    relay: hub,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
@@ -161,7 +201,10 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       clearInterval(backupTimer);
       for (const c of wss.clients) c.terminate();
       wss.close();
-      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
       database.close();
     },
   };

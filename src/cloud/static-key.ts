@@ -2,8 +2,8 @@
 // never silently replaced (a malformed file is an error, not a reason to make a new key).
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyPair } from '../shared/crypto/noise/index.js';
 import { NODE_X25519 } from '../server/crypto/node-noise.js';
+import type { KeyPair } from '../shared/crypto/noise/index.js';
 
 export const CLOUD_KEY_FILE = 'cloud.key';
 
@@ -21,9 +21,11 @@ export function loadOrCreateStaticKey(dataDir: string, refuseNew?: string): KeyP
     return { privateKey, publicKey: NODE_X25519.publicKey(privateKey) };
   }
   if (refuseNew) {
-    throw new Error(`cloud key ${file} is missing, but ${refuseNew}. Refusing to make a new key: the old tokens would go on working while every node sees another key. ` +
-      `Restore ${file} from a backup of this data dir and start again, or start once with --reset-secrets to revoke every token ` +
-      '(each node then reports cloud_key_changed, and must accept the new key and log in again).');
+    throw new Error(
+      `cloud key ${file} is missing, but ${refuseNew}. Refusing to make a new key: the old tokens would go on working while every node sees another key. ` +
+        `Restore ${file} from a backup of this data dir and start again, or start once with --reset-secrets to revoke every token ` +
+        '(each node then reports cloud_key_changed, and must accept the new key and log in again).',
+    );
   }
   const kp = NODE_X25519.generateKeyPair();
   const tmp = `${file}.tmp-${process.pid}`;

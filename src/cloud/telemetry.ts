@@ -1,7 +1,7 @@
 // The cloud's telemetry events, typed, delivered in-process to subscribers and counted into Prometheus metrics
 // (prom-client) served at GET /metrics. Event names are the seed's atoms joined by dots:
 // [:messngr, :noise, :handshake, :start] -> "messngr.noise.handshake.start".
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export type TelemetryEvent =
   | { name: 'messngr.noise.handshake.start'; pattern: 'NX' | 'IK' }
@@ -19,10 +19,16 @@ export type TelemetryEvent =
 export type TelemetryEventName = TelemetryEvent['name'];
 
 export const TELEMETRY_EVENT_NAMES: readonly TelemetryEventName[] = [
-  'messngr.noise.handshake.start', 'messngr.noise.handshake.stop', 'messngr.noise.handshake.exception',
-  'messngr.auth.noise.handshake.success', 'messngr.auth.noise.handshake.failure',
-  'messngr.noise.token.issue', 'messngr.noise.token.register', 'messngr.noise.token.verify',
-  'messngr.noise.token.verify.failure', 'messngr.auth.lockout',
+  'messngr.noise.handshake.start',
+  'messngr.noise.handshake.stop',
+  'messngr.noise.handshake.exception',
+  'messngr.auth.noise.handshake.success',
+  'messngr.auth.noise.handshake.failure',
+  'messngr.noise.token.issue',
+  'messngr.noise.token.register',
+  'messngr.noise.token.verify',
+  'messngr.noise.token.verify.failure',
+  'messngr.auth.lockout',
 ];
 
 export class Telemetry {
@@ -54,7 +60,11 @@ export class Telemetry {
     this.events.inc({ event: e.name, code: 'code' in e ? e.code : '' });
     if (e.name === 'messngr.noise.handshake.stop') this.handshakeSeconds.observe({ pattern: e.pattern }, e.durationMs / 1000);
     for (const l of this.listeners) {
-      try { l(e); } catch { /* a listener's failure is its own */ }
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure is its own */
+      }
     }
   }
 

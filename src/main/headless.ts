@@ -2,8 +2,8 @@
 // desktop UI's admin URL and a first pairing QR + PIN in the terminal; stops cleanly on SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
-import { defaultDataDir, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeTimings } from './core/config.js';
-import { startNode, type SalitaNode } from './core/node.js';
+import { DEFAULT_PORT, DEFAULT_TIMINGS, defaultDataDir, type NodeTimings } from './core/config.js';
+import { type SalitaNode, startNode } from './core/node.js';
 
 const USAGE = `Usage: salita-headless [options]
   --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default: the OS data dir,
@@ -47,10 +47,12 @@ function parseCli() {
 async function printPairing(node: SalitaNode): Promise<void> {
   const p = node.core.pairing.start();
   const qr = await QRCode.toString(p.url, { type: 'terminal', small: true });
-  process.stdout.write(`\nScan to pair a phone (expires ${p.expires_at}):\n${qr}\n` +
-    `  URL:          ${p.url}\n  PIN:          ${p.pin}\n  Linking code: ${p.linking_code}\n` +
-    (p.candidate_urls.length > 1 ? `  Other URLs:   ${p.candidate_urls.slice(1).join('\n                ')}\n` : '') +
-    `  A new code any time: "Connect device" in the desktop UI.\n\n`);
+  process.stdout.write(
+    `\nScan to pair a phone (expires ${p.expires_at}):\n${qr}\n` +
+      `  URL:          ${p.url}\n  PIN:          ${p.pin}\n  Linking code: ${p.linking_code}\n` +
+      (p.candidate_urls.length > 1 ? `  Other URLs:   ${p.candidate_urls.slice(1).join('\n                ')}\n` : '') +
+      `  A new code any time: "Connect device" in the desktop UI.\n\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -68,7 +70,8 @@ async function main(): Promise<void> {
   if (args.limits !== undefined) {
     try {
       const parsed: unknown = JSON.parse(args.limits);
-      if (!parsed || typeof parsed !== 'object' || Object.values(parsed).some((v) => typeof v !== 'number' || !(v > 0))) throw new Error('not an object of positive numbers');
+      if (!parsed || typeof parsed !== 'object' || Object.values(parsed).some((v) => typeof v !== 'number' || !(v > 0)))
+        throw new Error('not an object of positive numbers');
       limits = parsed as Record<string, number>;
     } catch (err) {
       console.error(`--limits must be a JSON object of positive numbers: ${(err as Error).message}`);
@@ -108,14 +111,18 @@ async function main(): Promise<void> {
     console.error(`Salita could not start: ${(err as Error).message}`);
     process.exit(1);
   }
-  process.stdout.write(`Salita node "${node.identity.name}" (${node.identity.node_id})\n` +
-    `  Fingerprint:  ${node.identity.fingerprint}\n  Data dir:     ${node.dataDir}\n` +
-    `  Listening on: port ${node.port}${port !== 0 && node.port !== port ? ` (port ${port} was taken)` : ''}\n` +
-    `  Desktop UI:   ${node.adminUrl}\n`);
+  process.stdout.write(
+    `Salita node "${node.identity.name}" (${node.identity.node_id})\n` +
+      `  Fingerprint:  ${node.identity.fingerprint}\n  Data dir:     ${node.dataDir}\n` +
+      `  Listening on: port ${node.port}${port !== 0 && node.port !== port ? ` (port ${port} was taken)` : ''}\n` +
+      `  Desktop UI:   ${node.adminUrl}\n`,
+  );
   if (node.secretsReset) {
     const r = node.secretsReset;
-    process.stdout.write(`\n--reset-secrets: revoked ${r.sessions} device session(s) (those phones and desktops must pair again), ` +
-      `dropped ${r.peerLinks} peer link secret(s) (pair those desktops again) and ${r.cloudToken ? 'the cloud token (log in to the cloud again)' : 'no cloud token'}.\n`);
+    process.stdout.write(
+      `\n--reset-secrets: revoked ${r.sessions} device session(s) (those phones and desktops must pair again), ` +
+        `dropped ${r.peerLinks} peer link secret(s) (pair those desktops again) and ${r.cloudToken ? 'the cloud token (log in to the cloud again)' : 'no cloud token'}.\n`,
+    );
   }
   if (!args['no-pair']) await printPairing(node);
   process.stdout.write(`READY ${JSON.stringify({ port: node.port, node_id: node.identity.node_id })}\n`);
@@ -125,10 +132,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping Salita...\n`);
-    node.stop().then(() => process.exit(0), (err: Error) => {
-      console.error(`error while stopping: ${err.message}`);
-      process.exit(1);
-    });
+    node.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`error while stopping: ${err.message}`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -4,17 +4,18 @@
 //
 // Switches: --data-dir=<dir> (default: Electron's userData dir, or SALITA_DATA_DIR), --port=<n> (default 6969;
 // 0 = any free port), --no-mdns.
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
+
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PORT } from './core/config.js';
-import { startNode, type SalitaNode } from './core/node.js';
-import { aesGcmBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox } from './core/secrets/secret-box.js';
-import { writeFileAtomic } from './core/util/atomic-write.js';
-import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
 import { IPC_GET_ADMIN_URL } from '../shared/bridge.js';
+import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
+import { DEFAULT_PORT } from './core/config.js';
+import { type SalitaNode, startNode } from './core/node.js';
+import { aesGcmBox, type SecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE } from './core/secrets/secret-box.js';
+import { writeFileAtomic } from './core/util/atomic-write.js';
 import { osKeychain } from './os-keychain.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,7 +45,9 @@ async function keychainSecretBox(dataDir: string): Promise<SecretBox | undefined
   const available = await keychainAvailable();
   if (existsSync(wrapped)) {
     if (!available) {
-      throw new Error(`${wrapped} is protected by the OS keychain, which is not available now. Unlock or enable the keychain and start Salita again.`);
+      throw new Error(
+        `${wrapped} is protected by the OS keychain, which is not available now. Unlock or enable the keychain and start Salita again.`,
+      );
     }
     const { result, shouldReEncrypt } = await osKeychain().decrypt(readFileSync(wrapped));
     if (shouldReEncrypt) writeFileAtomic(wrapped, await osKeychain().encrypt(result), 0o600);
@@ -65,7 +68,10 @@ function trayIcon(): Electron.NativeImage {
       const d = Math.hypot(x - 15.5, y - 15.5);
       const a = Math.max(0, Math.min(1, 14 - d));
       const i = (y * size + x) * 4;
-      bgra[i] = 0xce; bgra[i + 1] = 0x63; bgra[i + 2] = 0x0b; bgra[i + 3] = Math.round(a * 255);
+      bgra[i] = 0xce;
+      bgra[i + 1] = 0x63;
+      bgra[i + 2] = 0x0b;
+      bgra[i + 3] = Math.round(a * 255);
     }
   }
   return nativeImage.createFromBitmap(bgra, { width: size, height: size, scaleFactor: 2 });
@@ -82,10 +88,20 @@ function showWindow(): void {
 function createWindow(n: SalitaNode): void {
   const origin = new URL(n.adminUrl).origin;
   win = new BrowserWindow({
-    width: 920, height: 780, minWidth: 340, minHeight: 420, title: 'Salita', show: false, autoHideMenuBar: true,
+    width: 920,
+    height: 780,
+    minWidth: 340,
+    minHeight: 420,
+    title: 'Salita',
+    show: false,
+    autoHideMenuBar: true,
     webPreferences: {
       preload: join(here, '../preload/index.cjs'),
-      contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
     },
   });
   win.once('ready-to-show', () => win?.show());
@@ -114,11 +130,13 @@ function createTray(): void {
     return;
   }
   tray.setToolTip('Salita');
-  tray.setContextMenu(Menu.buildFromTemplate([
-    { label: 'Show Salita', click: showWindow },
-    { type: 'separator' },
-    { label: 'Quit', click: () => app.quit() },
-  ]));
+  tray.setContextMenu(
+    Menu.buildFromTemplate([
+      { label: 'Show Salita', click: showWindow },
+      { type: 'separator' },
+      { label: 'Quit', click: () => app.quit() },
+    ]),
+  );
   tray.on('click', showWindow);
 }
 
@@ -126,14 +144,19 @@ async function start(): Promise<void> {
   const dataDir = switchValue('data-dir') || process.env.SALITA_DATA_DIR || app.getPath('userData');
   const portText = switchValue('port');
   const port = portText === undefined || portText === '' ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not "${portText}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be a whole number from 0 to 65535, not "${portText}"`);
   mkdirSync(dataDir, { recursive: true });
   const secretBox = await keychainSecretBox(dataDir);
   // The core's startup errors (a lost storage key, a damaged database) reach the dialog below as they are; the
   // same two switches as the headless node are the explicit ways out they name.
   node = await startNode({
-    dataDir, port, mdns: !app.commandLine.hasSwitch('no-mdns'), ...(secretBox ? { secretBox } : {}),
-    resetSecrets: app.commandLine.hasSwitch('reset-secrets'), allowNewDatabase: app.commandLine.hasSwitch('new-database'),
+    dataDir,
+    port,
+    mdns: !app.commandLine.hasSwitch('no-mdns'),
+    ...(secretBox ? { secretBox } : {}),
+    resetSecrets: app.commandLine.hasSwitch('reset-secrets'),
+    allowNewDatabase: app.commandLine.hasSwitch('new-database'),
   });
   console.log(`Salita node "${node.identity.name}" on port ${node.port} (data: ${dataDir}, secrets: ${secretBox?.kind ?? 'key-file'})`);
 
@@ -159,7 +182,8 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     if (node && !stopped) {
       e.preventDefault();
-      void node.stop()
+      void node
+        .stop()
         .catch((err: Error) => console.error(`salita: error while stopping: ${err.message}`))
         .finally(() => {
           stopped = true;
@@ -168,8 +192,11 @@ if (!app.requestSingleInstanceLock()) {
     }
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => app.quit());
-  app.whenReady().then(start).catch((err: Error) => {
-    dialog.showErrorBox('Salita could not start', err.message);
-    app.exit(1);
-  });
+  app
+    .whenReady()
+    .then(start)
+    .catch((err: Error) => {
+      dialog.showErrorBox('Salita could not start', err.message);
+      app.exit(1);
+    });
 }

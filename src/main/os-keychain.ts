@@ -20,7 +20,9 @@ interface AsyncSafeStorage {
 
 function asyncApi(): AsyncSafeStorage | undefined {
   const s = safeStorage as unknown as Partial<AsyncSafeStorage>;
-  return typeof s.isAsyncEncryptionAvailable === 'function' && typeof s.encryptStringAsync === 'function' && typeof s.decryptStringAsync === 'function'
+  return typeof s.isAsyncEncryptionAvailable === 'function' &&
+    typeof s.encryptStringAsync === 'function' &&
+    typeof s.decryptStringAsync === 'function'
     ? (s as AsyncSafeStorage)
     : undefined;
 }

@@ -14,13 +14,17 @@ export function appRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'salita') return (cached = dir);
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'salita') {
+          cached = dir;
+          return dir;
+        }
       } catch {
         // An unreadable package.json further down is not ours; keep walking.
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the Salita app root (package.json named "salita") above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir)
+      throw new Error(`cannot find the Salita app root (package.json named "salita") above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

@@ -1,26 +1,37 @@
 // The cloud's files: a lost cloud.key stops the start while nodes logged in with it (--reset-secrets revokes
 // every token and says so), a damaged or emptied cloud.db stops it naming the newest backup, and a backup is kept.
-import { after, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { after, describe, it } from 'node:test';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { backupsDir, listBackups } from '../../src/server/db/sqlite-backup.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'salita-cloud-data-')); dirs.push(d); return d; };
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'salita-cloud-data-'));
+  dirs.push(d);
+  return d;
+};
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
 async function login(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string> {
   const key = NODE_X25519.generateKeyPair();
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(cloud.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: res.status, body: await res.json() as any };
+    const res = await fetch(cloud.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
   };
   const c = await post('/api/auth/challenge', { device_id: b64(key.publicKey) });
   const v = await post('/api/auth/verify', { challenge_id: c.body.challenge_id, code: otp.codeFor(c.body.challenge_id) });
@@ -30,7 +41,7 @@ async function login(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string>
 
 const me = async (cloud: RunningCloud, token: string) => {
   const res = await fetch(`${cloud.url}/api/me`, { headers: { authorization: `Noise ${token}` } });
-  return { status: res.status, body: await res.json() as any };
+  return { status: res.status, body: (await res.json()) as any };
 };
 
 /** A cloud with one logged-in node, stopped; its token. */
@@ -50,8 +61,14 @@ describe('cloud.key', () => {
     const keyFile = join(dataDir, 'cloud.key');
     const oldKey = readFileSync(keyFile);
     rmSync(keyFile);
-    await assert.rejects(startCloud({ dataDir, port: 0, log: () => {} }),
-      (err: Error) => err.message.includes(keyFile) && /missing/.test(err.message) && /--reset-secrets/.test(err.message) && /cloud_key_changed/.test(err.message));
+    await assert.rejects(
+      startCloud({ dataDir, port: 0, log: () => {} }),
+      (err: Error) =>
+        err.message.includes(keyFile) &&
+        /missing/.test(err.message) &&
+        /--reset-secrets/.test(err.message) &&
+        /cloud_key_changed/.test(err.message),
+    );
     assert.throws(() => statSync(keyFile), 'no new key was made while refusing');
 
     const logs: string[] = [];
@@ -83,7 +100,10 @@ describe('cloud.db', () => {
       const backup = listBackups(backupsDir(dataDir), 'cloud')[0];
       assert.ok(backup, 'the first start took a backup');
       assert.equal(statSync(backup.path).mode & 0o777, 0o600);
-      await assert.rejects(startCloud({ dataDir, port: 0, log: () => {} }), (err: Error) => err.message.includes(file) && err.message.includes(backup.path));
+      await assert.rejects(
+        startCloud({ dataDir, port: 0, log: () => {} }),
+        (err: Error) => err.message.includes(file) && err.message.includes(backup.path),
+      );
     });
   }
 

@@ -1,30 +1,40 @@
 // The reference cloud (src/cloud) as is, on loopback port 0 with a temp data dir: Noise NX/IK over WebSocket,
 // OTP login with the noise_handshake flag off and on, token checks, key-change detection, /metrics.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
-import { cloudHandshake, cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from '../../src/main/core/cloud/cloud-handshake.js';
-import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import type { TelemetryEvent } from '../../src/cloud/telemetry.js';
+import {
+  CloudHandshakeError,
+  type CloudNoiseSession,
+  cloudHandshake,
+  cloudHandshakeWithPin,
+} from '../../src/main/core/cloud/cloud-handshake.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
 async function post(cloud: RunningCloud, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(cloud.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as Record<string, any> };
+  const res = await fetch(cloud.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
 async function get(cloud: RunningCloud, path: string, token?: string) {
   const res = await fetch(cloud.url + path, { headers: token ? { authorization: `Noise ${token}` } : {} });
-  return { status: res.status, body: await res.json() as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
 async function challenge(cloud: RunningCloud, otp: MemoryOtpSender, key: KeyPair) {
@@ -49,14 +59,21 @@ async function noiseLogin(cloud: RunningCloud, otp: MemoryOtpSender, key: KeyPai
 function wsFirst(url: string, headers: Record<string, string>): Promise<{ message?: any; status?: number; body?: any }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
-    ws.on('message', (d) => { resolve({ message: JSON.parse(String(d)) }); ws.close(); });
+    ws.on('message', (d) => {
+      resolve({ message: JSON.parse(String(d)) });
+      ws.close();
+    });
     ws.on('unexpected-response', (_req, res) => {
       let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
       // The body of a refused upgrade does not survive; the code comes in the x-cloud-error header.
       res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : { error: res.headers['x-cloud-error'] } }));
     });
-    ws.on('error', (e) => { if (!e.message.includes('Unexpected server response')) reject(e); });
+    ws.on('error', (e) => {
+      if (!e.message.includes('Unexpected server response')) reject(e);
+    });
   });
 }
 
@@ -156,10 +173,18 @@ describe('reference cloud: Noise + OTP login', () => {
     assert.equal(reuse.body.error, 'noise_handshake');
 
     const afterText = await (await fetch(`${cloud.url}/metrics`)).text();
-    for (const e of ['messngr.auth.noise.handshake.success', 'messngr.noise.token.register', 'messngr.noise.token.issue', 'messngr.noise.handshake.stop']) {
+    for (const e of [
+      'messngr.auth.noise.handshake.success',
+      'messngr.noise.token.register',
+      'messngr.noise.token.issue',
+      'messngr.noise.handshake.stop',
+    ]) {
       assert.ok(counter(afterText, e) > counter(before, e), `${e} should have moved`);
     }
-    assert.ok(counter(afterText, 'messngr.auth.noise.handshake.failure', 'noise_handshake') > counter(before, 'messngr.auth.noise.handshake.failure', 'noise_handshake'));
+    assert.ok(
+      counter(afterText, 'messngr.auth.noise.handshake.failure', 'noise_handshake') >
+        counter(before, 'messngr.auth.noise.handshake.failure', 'noise_handshake'),
+    );
   });
 
   it('flag on: a token from the plain flow gets noise_handshake; a first contact (NX, then IK) logs in', async () => {
@@ -193,7 +218,12 @@ describe('reference cloud: Noise + OTP login', () => {
     const { challengeId, code } = await challenge(cloud, otp, client);
     const forged = Buffer.from(s.signature, 'base64url');
     forged[0]! ^= 1;
-    const bad = await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code, ...noiseFields(s), noise_signature: forged.toString('base64url') });
+    const bad = await post(cloud, '/api/auth/verify', {
+      challenge_id: challengeId,
+      code,
+      ...noiseFields(s),
+      noise_signature: forged.toString('base64url'),
+    });
     assert.equal(bad.status, 401);
     assert.equal(bad.body.error, 'noise_signature_invalid');
 
@@ -228,7 +258,8 @@ describe('reference cloud: Noise + OTP login', () => {
     const s = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
     const token = await noiseLogin(cloud, otp, client, s);
     const codesBefore = otp.sent.length;
-    const refresh = (tok: string, p: CloudNoiseSession) => post(cloud, '/api/auth/refresh', noiseFields(p), { authorization: `Noise ${tok}` });
+    const refresh = (tok: string, p: CloudNoiseSession) =>
+      post(cloud, '/api/auth/refresh', noiseFields(p), { authorization: `Noise ${tok}` });
 
     const ik = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
     const r = await refresh(token, ik);
@@ -268,7 +299,9 @@ describe('reference cloud: Noise + OTP login', () => {
       const ws = new WebSocket(`${cloud.url.replace('http', 'ws')}/v1/noise?pattern=IK`);
       let text: any;
       ws.on('open', () => ws.send(Buffer.alloc(10)));
-      ws.on('message', (d) => { text = JSON.parse(String(d)); });
+      ws.on('message', (d) => {
+        text = JSON.parse(String(d));
+      });
       ws.on('close', (code) => resolve({ text, code }));
     });
     assert.equal(res.code, 4400);
@@ -312,16 +345,21 @@ describe('reference cloud: token expiry and cloud key change', () => {
       rmSync(join(dir, 'cloud.key'));
       cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
       try {
-        await assert.rejects(cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey }), (err: unknown) => {
-          assert.ok(err instanceof CloudHandshakeError);
-          assert.equal(err.code, 'cloud_key_changed');
-          assert.match(err.message, /static key may have changed/);
-          assert.equal(err.serverError?.error, 'noise_handshake_failed');
-          return true;
-        });
+        await assert.rejects(
+          cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey }),
+          (err: unknown) => {
+            assert.ok(err instanceof CloudHandshakeError);
+            assert.equal(err.code, 'cloud_key_changed');
+            assert.match(err.message, /static key may have changed/);
+            assert.equal(err.serverError?.error, 'noise_handshake_failed');
+            return true;
+          },
+        );
         // An NX re-contact also notices the pin does not match.
-        await assert.rejects(cloudHandshakeWithPin({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey, preferIK: false }),
-          (err: unknown) => err instanceof CloudHandshakeError && err.code === 'cloud_key_changed');
+        await assert.rejects(
+          cloudHandshakeWithPin({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey, preferIK: false }),
+          (err: unknown) => err instanceof CloudHandshakeError && err.code === 'cloud_key_changed',
+        );
       } finally {
         await cloud.stop();
       }
@@ -349,7 +387,8 @@ describe('reference cloud: expired code and the rollout CLI', () => {
 
   it('`cloud rollout noise_handshake --enable|--disable` persists the flag in the data dir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
-    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cloud/main.ts', ...args, '--data-dir', dir], { encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cloud/main.ts', ...args, '--data-dir', dir], { encoding: 'utf8' });
     try {
       const on = run('rollout', 'noise_handshake', '--enable');
       assert.equal(on.status, 0, on.stderr);

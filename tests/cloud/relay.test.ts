@@ -1,46 +1,64 @@
 // The reference cloud's key directory and relay (docs/cloud.md "Key directory", "Relay"), as is: startCloud on
 // loopback port 0, nodes logged in with the plain OTP flow, real sealed envelopes, raw WebSocket frames.
 // No timing assertions: every wait is for a frame, a close, or an answer that is ordered after a commit.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { RELAY_CLOSE } from '../../src/cloud/relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from '../../src/cloud/relay-socket.js';
-import { open, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { CloudToNodeFrame, RELAY_WINDOW, type DirectoryDevice } from '../../src/shared/wire/relay.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
+import { type Envelope, open, seal } from '../../src/shared/e2ee/index.js';
+import { CloudToNodeFrame, type DirectoryDevice, RELAY_WINDOW } from '../../src/shared/wire/relay.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 let unique = 0;
 
 // ---- helpers --------------------------------------------------------------------------------------------
 
-interface Device { id: string; keys: KeyPair; kind: 'phone' | 'desktop' }
+interface Device {
+  id: string;
+  keys: KeyPair;
+  kind: 'phone' | 'desktop';
+}
 function device(label: string, kind: Device['kind'] = 'phone'): Device {
   return { id: `${label}-${process.pid}-${++unique}`, keys: NODE_X25519.generateKeyPair(), kind };
 }
-const published = (d: Device): DirectoryDevice => ({ device_id: d.id, public_key: b64(d.keys.publicKey), name: d.id.slice(0, 60), kind: d.kind });
+const published = (d: Device): DirectoryDevice => ({
+  device_id: d.id,
+  public_key: b64(d.keys.publicKey),
+  name: d.id.slice(0, 60),
+  kind: d.kind,
+});
 
 async function call(cloud: RunningCloud, method: string, path: string, token?: string, body?: unknown) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Noise ${token}`;
   const res = await fetch(cloud.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
 /** A home node as the cloud sees it: one static key, one token, its devices. */
-interface TestNode { key: KeyPair; id: string; token: string; devices: Device[] }
+interface TestNode {
+  key: KeyPair;
+  id: string;
+  token: string;
+  devices: Device[];
+}
 async function loginNode(cloud: RunningCloud, otp: MemoryOtpSender, key = NODE_X25519.generateKeyPair()): Promise<TestNode> {
   const c = await call(cloud, 'POST', '/api/auth/challenge', undefined, { device_id: b64(key.publicKey) });
   assert.equal(c.status, 200, JSON.stringify(c.body));
-  const v = await call(cloud, 'POST', '/api/auth/verify', undefined, { challenge_id: c.body.challenge_id, code: otp.codeFor(c.body.challenge_id) });
+  const v = await call(cloud, 'POST', '/api/auth/verify', undefined, {
+    challenge_id: c.body.challenge_id,
+    code: otp.codeFor(c.body.challenge_id),
+  });
   assert.equal(v.status, 200, JSON.stringify(v.body));
   return { key, id: b64(key.publicKey), token: v.body.noise_session.token, devices: [] };
 }
@@ -72,27 +90,41 @@ class Relay {
       this.frames.push(f);
       for (const w of [...this.waiters]) w();
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
-      resolve({ code, reason: reason.toString() });
-      for (const w of [...this.waiters]) w();
-    }));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        for (const w of [...this.waiters]) w();
+      }),
+    );
   }
 
   static async connect(cloud: RunningCloud, node: TestNode): Promise<Relay> {
-    const r = new Relay(new WebSocket(`${cloud.url.replace('http', 'ws')}/v1/relay`, { headers: { authorization: `Noise ${node.token}` } }));
+    const r = new Relay(
+      new WebSocket(`${cloud.url.replace('http', 'ws')}/v1/relay`, { headers: { authorization: `Noise ${node.token}` } }),
+    );
     await r.waitFor((f) => f.type === 'hello', 'hello');
     return r;
   }
 
-  get hello() { return this.frames[0] as Extract<Frame, { type: 'hello' }>; }
+  get hello() {
+    return this.frames[0] as Extract<Frame, { type: 'hello' }>;
+  }
 
   /** Resolves with the first frame (from index `from`) that matches; fails if the socket closes first. */
   waitFor<T extends Frame>(pred: (f: Frame) => boolean, what: string, from = 0): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const f = this.frames.slice(from).find(pred);
-        if (f) { this.waiters.delete(check); resolve(f as T); return true; }
-        if (this.ws.readyState === WebSocket.CLOSED) { this.waiters.delete(check); reject(new Error(`socket closed while waiting for ${what}`)); return true; }
+        if (f) {
+          this.waiters.delete(check);
+          resolve(f as T);
+          return true;
+        }
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          this.waiters.delete(check);
+          reject(new Error(`socket closed while waiting for ${what}`));
+          return true;
+        }
         return false;
       };
       if (!check()) this.waiters.add(check);
@@ -103,8 +135,16 @@ class Relay {
   async waitCount(pred: (f: Frame) => boolean, n: number, what: string): Promise<Frame[]> {
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (this.frames.filter(pred).length >= n) { this.waiters.delete(check); resolve(); return true; }
-        if (this.ws.readyState === WebSocket.CLOSED) { this.waiters.delete(check); reject(new Error(`socket closed while waiting for ${n} × ${what}`)); return true; }
+        if (this.frames.filter(pred).length >= n) {
+          this.waiters.delete(check);
+          resolve();
+          return true;
+        }
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          this.waiters.delete(check);
+          reject(new Error(`socket closed while waiting for ${n} × ${what}`));
+          return true;
+        }
         return false;
       };
       if (!check()) this.waiters.add(check);
@@ -120,13 +160,23 @@ class Relay {
     });
   }
 
-  sendRaw(data: string | Buffer) { this.ws.send(data); }
-  send(env: unknown) { this.ws.send(JSON.stringify({ type: 'send', envelope: env })); }
-  ack(seq: number) { this.ws.send(JSON.stringify({ type: 'ack', seq })); }
+  sendRaw(data: string | Buffer) {
+    this.ws.send(data);
+  }
+  send(env: unknown) {
+    this.ws.send(JSON.stringify({ type: 'send', envelope: env }));
+  }
+  ack(seq: number) {
+    this.ws.send(JSON.stringify({ type: 'ack', seq }));
+  }
 
   /** The answer (accepted/rejected) for envelope `id`. */
   answer(id: string, from = 0) {
-    return this.waitFor<Extract<Frame, { type: 'accepted' | 'rejected' }>>((f) => (f.type === 'accepted' || f.type === 'rejected') && f.id === id, `answer for ${id}`, from);
+    return this.waitFor<Extract<Frame, { type: 'accepted' | 'rejected' }>>(
+      (f) => (f.type === 'accepted' || f.type === 'rejected') && f.id === id,
+      `answer for ${id}`,
+      from,
+    );
   }
 
   /**
@@ -155,7 +205,11 @@ const receipts = (f: Frame): f is Extract<Frame, { type: 'receipt' }> => f.type 
 function rows(dir: string) {
   const n = (sql: string, ...args: unknown[]) => {
     const db = new Database(join(dir, 'cloud.db'), { readonly: true });
-    try { return (db.prepare(sql).get(...args) as { n: number }).n; } finally { db.close(); }
+    try {
+      return (db.prepare(sql).get(...args) as { n: number }).n;
+    } finally {
+      db.close();
+    }
   };
   return {
     envelopes: () => n('select count(*) as n from relay_envelopes'),
@@ -163,7 +217,14 @@ function rows(dir: string) {
     envelope: (id: string) => n('select count(*) as n from relay_envelopes where id = ?', id),
     queueFor: (id: string) => n('select count(*) as n from relay_queue where envelope_id = ?', id),
     /** Rows (envelopes + queue) left for these envelope ids. */
-    leftFor: (ids: string[]) => ids.reduce((sum, id) => sum + n('select count(*) as n from relay_queue where envelope_id = ?', id) + n('select count(*) as n from relay_envelopes where id = ?', id), 0),
+    leftFor: (ids: string[]) =>
+      ids.reduce(
+        (sum, id) =>
+          sum +
+          n('select count(*) as n from relay_queue where envelope_id = ?', id) +
+          n('select count(*) as n from relay_envelopes where id = ?', id),
+        0,
+      ),
   };
 }
 
@@ -171,9 +232,17 @@ function rows(dir: string) {
 function wsRefusal(url: string, headers: Record<string, string>): Promise<{ status?: number; error?: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
-    ws.on('open', () => { ws.close(); reject(new Error('upgrade was accepted')); });
-    ws.on('unexpected-response', (_req, res) => { resolve({ status: res.statusCode, error: res.headers['x-cloud-error'] as string }); res.resume(); });
-    ws.on('error', (e) => { if (!e.message.includes('Unexpected server response')) reject(e); });
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error('upgrade was accepted'));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode, error: res.headers['x-cloud-error'] as string });
+      res.resume();
+    });
+    ws.on('error', (e) => {
+      if (!e.message.includes('Unexpected server response')) reject(e);
+    });
   });
 }
 
@@ -192,7 +261,7 @@ describe('cloud key directory', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('publishes, lists with the serving node, replaces a node\'s set, refuses a taken id', async () => {
+  it("publishes, lists with the serving node, replaces a node's set, refuses a taken id", async () => {
     const a = await loginNode(cloud, otp);
     const b = await loginNode(cloud, otp);
     const [a1, a2, b1] = [device('a1'), device('a2', 'desktop'), device('b1')];
@@ -213,17 +282,29 @@ describe('cloud key directory', () => {
     const b2 = device('b2');
     const taken = await call(cloud, 'PUT', '/api/keys', b.token, { devices: [published(b1), published(a1), published(b2)] });
     assert.equal(taken.status, 200, JSON.stringify(taken.body));
-    assert.deepEqual(taken.body.refused.map((r: any) => [r.device_id, r.error]), [[a1.id, 'device_id_taken']]);
+    assert.deepEqual(
+      taken.body.refused.map((r: any) => [r.device_id, r.error]),
+      [[a1.id, 'device_id_taken']],
+    );
     assert.deepEqual(taken.body.devices.map((d: any) => d.device_id).sort(), [b1.id, b2.id].sort());
     const after1 = (await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[];
-    assert.deepEqual(after1.filter((d) => d.node === b.id).map((d) => d.device_id).sort(), [b1.id, b2.id].sort());
+    assert.deepEqual(
+      after1
+        .filter((d) => d.node === b.id)
+        .map((d) => d.device_id)
+        .sort(),
+      [b1.id, b2.id].sort(),
+    );
     assert.equal(after1.find((d) => d.device_id === a1.id).node, a.id);
 
     // A new set replaces the old one: a2 is gone; an unchanged a1 keeps its updated_at.
     const a1Before = after1.find((d) => d.device_id === a1.id).updated_at;
     await publish(cloud, a, [a1]);
     const after2 = (await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[];
-    assert.deepEqual(after2.filter((d) => d.node === a.id).map((d) => d.device_id), [a1.id]);
+    assert.deepEqual(
+      after2.filter((d) => d.node === a.id).map((d) => d.device_id),
+      [a1.id],
+    );
     assert.equal(after2.find((d) => d.device_id === a1.id).updated_at, a1Before);
 
     // Once a drops a2, b may publish that id.
@@ -240,18 +321,25 @@ describe('cloud key directory', () => {
     const twice = device('twice');
     const dup = await call(cloud, 'PUT', '/api/keys', a.token, { devices: [published(twice), published(twice)] });
     assert.equal(dup.status, 400);
-    const priv = await call(cloud, 'PUT', '/api/keys', a.token, { devices: [{ ...published(twice), private_key: b64(twice.keys.privateKey) }] });
+    const priv = await call(cloud, 'PUT', '/api/keys', a.token, {
+      devices: [{ ...published(twice), private_key: b64(twice.keys.privateKey) }],
+    });
     assert.equal(priv.status, 400, 'no other fields, so no private key can be published by mistake');
     // 256 devices with long ids fit the body limit.
     const many = Array.from({ length: 256 }, (_, i) => ({ ...published(device(`many-${i}-${'x'.repeat(90)}`)) }));
     assert.equal((await call(cloud, 'PUT', '/api/keys', a.token, { devices: many })).status, 200);
-    const badRange = await call(cloud, 'PUT', '/api/keys', a.token, { devices: [published(twice)], range: { after: 'zzz', through: null } });
+    const badRange = await call(cloud, 'PUT', '/api/keys', a.token, {
+      devices: [published(twice)],
+      range: { after: 'zzz', through: null },
+    });
     assert.equal(badRange.status, 400, 'a device outside its range');
   });
 
   it('a set larger than a page goes up in device-id ranges: all 600 published; a later smaller set replaces it', async () => {
     const a = await loginNode(cloud, otp);
-    const all = Array.from({ length: 600 }, (_, i) => published(device(`paged-${String(i).padStart(3, '0')}`))).sort((x, y) => (x.device_id < y.device_id ? -1 : 1));
+    const all = Array.from({ length: 600 }, (_, i) => published(device(`paged-${String(i).padStart(3, '0')}`))).sort((x, y) =>
+      x.device_id < y.device_id ? -1 : 1,
+    );
     assert.equal((await call(cloud, 'PUT', '/api/keys', a.token, { devices: all })).status, 400, 'more than a page in one request');
     for (let i = 0; i < all.length; i += 256) {
       const page = all.slice(i, i + 256);
@@ -260,8 +348,12 @@ describe('cloud key directory', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual(r.body.refused, []);
     }
-    const mine = async () => ((await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[]).filter((d) => d.node === a.id).map((d) => d.device_id);
-    assert.deepEqual(await mine(), all.map((d) => d.device_id));
+    const mine = async () =>
+      ((await call(cloud, 'GET', '/api/keys', a.token)).body.devices as any[]).filter((d) => d.node === a.id).map((d) => d.device_id);
+    assert.deepEqual(
+      await mine(),
+      all.map((d) => d.device_id),
+    );
     await publish(cloud, a, []);
     assert.deepEqual(await mine(), []);
   });
@@ -300,7 +392,13 @@ describe('cloud relay', () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
     cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
     [alice, bob, carol] = [await loginNode(cloud, otp), await loginNode(cloud, otp), await loginNode(cloud, otp)];
-    [aPhone, aDesk, bPhone, bDesk, cPhone] = [device('a-phone'), device('a-desk', 'desktop'), device('b-phone'), device('b-desk', 'desktop'), device('c-phone')];
+    [aPhone, aDesk, bPhone, bDesk, cPhone] = [
+      device('a-phone'),
+      device('a-desk', 'desktop'),
+      device('b-phone'),
+      device('b-desk', 'desktop'),
+      device('c-phone'),
+    ];
     await publish(cloud, alice, [aPhone, aDesk]);
     await publish(cloud, bob, [bPhone, bDesk]);
     await publish(cloud, carol, [cPhone]);
@@ -332,7 +430,7 @@ describe('cloud relay', () => {
     // Carol cannot ack bob's delivery.
     c.ack(d.seq);
     await c.barrier();
-    assert.equal(rows(dir).queueFor(env.id), 1, 'another node\'s ack changes nothing');
+    assert.equal(rows(dir).queueFor(env.id), 1, "another node's ack changes nothing");
 
     b.ack(d.seq);
     const r = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id, 'receipt');
@@ -358,7 +456,10 @@ describe('cloud relay', () => {
     a.ack(toA.seq);
     b.ack(toB.seq);
     // Receipts for alice's own delivery and bob's, possibly merged into one row; the last one has both.
-    const last = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id && f.device_ids.length === 2, 'merged receipt');
+    const last = await a.waitFor<Extract<Frame, { type: 'receipt' }>>(
+      (f) => receipts(f) && f.id === env.id && f.device_ids.length === 2,
+      'merged receipt',
+    );
     assert.deepEqual(last.device_ids, [aDesk.id, bPhone.id].sort());
     for (const f of a.frames.filter(receipts)) a.ack(f.seq);
     await a.barrier();
@@ -370,7 +471,10 @@ describe('cloud relay', () => {
     const toC = await c.waitFor<Extract<Frame, { type: 'deliver' }>>(delivers, 'deliver to carol');
     assert.equal(toC.envelope.id, env.id);
     c.ack(toC.seq);
-    const third = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id && f.device_ids.includes(cPhone.id), 'receipt for carol');
+    const third = await a.waitFor<Extract<Frame, { type: 'receipt' }>>(
+      (f) => receipts(f) && f.id === env.id && f.device_ids.includes(cPhone.id),
+      'receipt for carol',
+    );
     a.ack(third.seq);
     await a.barrier();
     assert.equal(rows(dir).envelope(env.id), 0);
@@ -460,9 +564,20 @@ describe('cloud relay', () => {
     a.ack(999_999_999); // unknown seq: ignored, no answer
     a.send(last);
     await a.answer(last.id);
-    const answers = a.frames.filter((f) => f.type !== 'hello' && f.type !== 'deliver' && f.type !== 'receipt')
+    const answers = a.frames
+      .filter((f) => f.type !== 'hello' && f.type !== 'deliver' && f.type !== 'receipt')
       .map((f) => (f.type === 'error' ? f.error : f.type));
-    assert.deepEqual(answers, ['accepted', 'invalid_json', 'unknown_type', 'unknown_type', 'invalid_frame', 'invalid_frame', 'binary_frame', 'frame_too_large', 'accepted']);
+    assert.deepEqual(answers, [
+      'accepted',
+      'invalid_json',
+      'unknown_type',
+      'unknown_type',
+      'invalid_frame',
+      'invalid_frame',
+      'binary_frame',
+      'frame_too_large',
+      'accepted',
+    ]);
     for (const f of a.frames) if (f.type === 'error') assert.ok(f.message.length > 0);
     // Clean up: alice stores her own two deliveries.
     const ds = await a.waitCount((f) => delivers(f) && [first.id, last.id].includes(f.envelope.id), 2, 'self deliveries');
@@ -483,13 +598,27 @@ describe('cloud relay', () => {
     a.autoAck('receipt');
     for (const env of sent) a.send(env);
     const got = await b.waitCount(delivers, 300, 'deliveries');
-    assert.deepEqual(got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id), sent.map((e) => e.id), 'delivered in the order sent');
+    assert.deepEqual(
+      got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id),
+      sent.map((e) => e.id),
+      'delivered in the order sent',
+    );
     const seqs = got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).seq);
-    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'seq grows');
+    assert.ok(
+      seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+      'seq grows',
+    );
     const answers = a.frames.filter((f) => f.type === 'accepted' || f.type === 'rejected');
-    assert.deepEqual(answers.map((f) => (f.type === 'accepted' ? f.id : `rejected ${f.id}`)), sent.map((e) => e.id), 'answered in order');
+    assert.deepEqual(
+      answers.map((f) => (f.type === 'accepted' ? f.id : `rejected ${f.id}`)),
+      sent.map((e) => e.id),
+      'answered in order',
+    );
     const rs = await a.waitCount((f) => receipts(f) && sent.some((e) => e.id === f.id), 300, 'receipts');
-    assert.deepEqual(rs.map((f) => (f as Extract<Frame, { type: 'receipt' }>).id), sent.map((e) => e.id));
+    assert.deepEqual(
+      rs.map((f) => (f as Extract<Frame, { type: 'receipt' }>).id),
+      sent.map((e) => e.id),
+    );
     await a.barrier();
     assert.equal(rows(dir).leftFor(sent.map((e) => e.id)), 0);
     await Promise.all([a.close(), b.close()]);
@@ -509,7 +638,10 @@ describe('cloud relay', () => {
     assert.equal(c.frames.filter(delivers).length, RELAY_WINDOW);
     for (const d of first.slice(0, 10)) if (delivers(d)) c.ack(d.seq);
     const all = await c.waitCount(delivers, sent.length, 'the rest');
-    assert.deepEqual(all.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id), sent.map((e) => e.id));
+    assert.deepEqual(
+      all.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id),
+      sent.map((e) => e.id),
+    );
     for (const d of all.slice(10)) if (delivers(d)) c.ack(d.seq);
     await a.waitCount((f) => receipts(f) && sent.some((e) => e.id === f.id), sent.length, 'receipts');
     await a.barrier();
@@ -533,7 +665,10 @@ describe('cloud relay', () => {
     b = await Relay.connect(cloud, bob);
     assert.equal(b.hello.pending, 2);
     const again = (await b.waitCount(delivers, 2, 'two resent')) as Extract<Frame, { type: 'deliver' }>[];
-    assert.deepEqual(again.map((d) => [d.seq, d.envelope.id]), [first[0]!, first[2]!].map((d) => [d.seq, d.envelope.id]));
+    assert.deepEqual(
+      again.map((d) => [d.seq, d.envelope.id]),
+      [first[0]!, first[2]!].map((d) => [d.seq, d.envelope.id]),
+    );
     for (const d of again) b.ack(d.seq);
     b.ack(first[1]!.seq); // a repeated ack: ignored
     await b.barrier();
@@ -566,7 +701,7 @@ describe('cloud relay', () => {
     assert.deepEqual(await wsRefusal(url, { authorization: `Noise ${'A'.repeat(43)}` }), { status: 401, error: 'token_invalid' });
   });
 
-  it('logout closes the node\'s relay socket (4401); so does a revoke noticed by the token re-check', async () => {
+  it("logout closes the node's relay socket (4401); so does a revoke noticed by the token re-check", async () => {
     const dave = await loginNode(cloud, otp);
     let r = await Relay.connect(cloud, dave);
     assert.equal((await call(cloud, 'POST', '/api/auth/logout', dave.token, {})).status, 200);
@@ -652,11 +787,17 @@ describe('cloud relay across a restart', () => {
         b = await Relay.connect(cloud, bob); // the token survived too
         assert.equal(b.hello.pending, 2);
         const after = (await b.waitCount(delivers, 2, 'deliveries after restart')) as Extract<Frame, { type: 'deliver' }>[];
-        assert.deepEqual(after.map((d) => [d.seq, d.envelope]), before.map((d) => [d.seq, d.envelope]));
+        assert.deepEqual(
+          after.map((d) => [d.seq, d.envelope]),
+          before.map((d) => [d.seq, d.envelope]),
+        );
         for (const d of after) b.ack(d.seq);
         const a2 = await Relay.connect(cloud, alice);
         const rs = (await a2.waitCount(receipts, 2, 'receipts')) as Extract<Frame, { type: 'receipt' }>[];
-        assert.deepEqual(rs.map((r) => r.id), sent.map((e) => e.id));
+        assert.deepEqual(
+          rs.map((r) => r.id),
+          sent.map((e) => e.id),
+        );
         await Promise.all([a2.close(), b.close()]);
       } finally {
         await cloud.stop();
@@ -696,14 +837,19 @@ describe('relay backlog caps (a node that never acks)', () => {
       ra.send(env);
       const ans = await ra.answer(env.id);
       if (ans.type === 'accepted') accepted.push(env.id);
-      else { assert.equal(ans.error, 'recipient_backlog_full'); refused.push(env.id); }
+      else {
+        assert.equal(ans.error, 'recipient_backlog_full');
+        refused.push(env.id);
+      }
     }
     assert.equal(accepted.length, CAP);
     assert.equal(refused.length, CAP * 3);
     const q = new Database(join(dir, 'cloud.db'), { readonly: true });
     try {
       assert.equal((q.prepare('SELECT count(*) AS n FROM relay_queue WHERE to_node = ?').get(b.id) as { n: number }).n, CAP);
-    } finally { q.close(); }
+    } finally {
+      q.close();
+    }
     // Every accepted envelope reaches b; once b acks them, a gets its receipts and b's queue takes more again.
     const got = await rb.waitCount(delivers, CAP, 'deliveries');
     assert.deepEqual(got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id).sort(), [...accepted].sort());

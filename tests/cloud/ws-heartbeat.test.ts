@@ -1,20 +1,25 @@
 // The cloud pings its relay and noise sockets: one whose client stopped answering (a node that vanished
 // without a FIN) is terminated, a healthy one stays. No timing assertions: waits are for a close or pings seen.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
 async function post(cloud: RunningCloud, path: string, body: unknown) {
-  const res = await fetch(cloud.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() as Record<string, any> };
+  const res = await fetch(cloud.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
 async function token(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string> {
@@ -37,7 +42,11 @@ function openSocket(url: string, opts: WebSocket.ClientOptions): Promise<{ ws: W
 }
 
 /** A close, or a clear failure after a generous limit (without pings the socket would stay open for ever). */
-const closedWithin = (p: Promise<number>) => Promise.race([p, new Promise<number>((_r, reject) => setTimeout(() => reject(new Error('the socket was never closed')), 12_000).unref())]);
+const closedWithin = (p: Promise<number>) =>
+  Promise.race([
+    p,
+    new Promise<number>((_r, reject) => setTimeout(() => reject(new Error('the socket was never closed')), 12_000).unref()),
+  ]);
 
 const waitFor = async (check: () => boolean, what: string) => {
   const until = Date.now() + 15_000;

@@ -1,14 +1,21 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
 import { existsSync } from 'node:fs';
-import { after, before } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
 import { dirname, join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { cleanupAll } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.SALITA_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** Generous limits for waits: a slow CI machine is fine, a broken feature still fails. */
 export const WAIT = { timeout: 30_000 };
 
@@ -68,7 +75,13 @@ export function useChromium(): Pick<Browser, 'newContext'> {
 export function collectPageErrors(page: Page, opts: { console?: boolean; http?: boolean } = {}): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  if (opts.console) page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
-  if (opts.http) page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`); });
+  if (opts.console)
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+  if (opts.http)
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`);
+    });
   return errors;
 }

@@ -1,8 +1,9 @@
 // Two desktops, through the desktop UI: pairing by link + PIN (immediate), and by linking code + PIN (as after
 // mDNS discovery) where both screens show the same 6-digit code and the person confirms it in the UI.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { loopbackUrl, startTestNode, } from '../helpers/test-node.js';
+import { describe, test } from 'node:test';
+import { loopbackUrl, startTestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -10,9 +11,7 @@ const skip = chromiumSkipReason();
 describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => {
   const browser = useChromium();
 
-
-
-  test('pair by link + PIN from the UI; a wrong PIN first shows the node\'s message', async () => {
+  test("pair by link + PIN from the UI; a wrong PIN first shows the node's message", async () => {
     const a = await startTestNode();
     const b = await startTestNode();
     const p = await b.startPairing();
@@ -24,7 +23,10 @@ describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => 
     await page.getByLabel('Pairing link shown on the other desktop').fill(loopbackUrl(p.url, b));
     await page.getByLabel('PIN shown on the other desktop').fill(String((Number(p.pin) + 1) % 1_000_000).padStart(6, '0'));
     await page.getByRole('button', { name: 'Pair', exact: true }).click();
-    await page.getByTestId('error-banner').filter({ hasText: /Wrong PIN.*attempts? left/ }).waitFor(WAIT);
+    await page
+      .getByTestId('error-banner')
+      .filter({ hasText: /Wrong PIN.*attempts? left/ })
+      .waitFor(WAIT);
 
     await page.getByLabel('PIN shown on the other desktop').fill(p.pin);
     await page.getByLabel('Pairing link shown on the other desktop').fill(loopbackUrl(p.url, b));
@@ -46,7 +48,9 @@ describe('desktop UI: pairing with another desktop (Chromium)', { skip }, () => 
     const pin = (await page.getByTestId('pair-pin').textContent())!.replace(/\D/g, '');
 
     // A (as its UI would after finding C by mDNS) pairs with C's address, linking code and PIN.
-    const r = await a.admin('/api/admin/pair-remote', { body: { host: '127.0.0.1', port: c.port, linking_code: linking, fingerprint: c.identity.fingerprint, pin } });
+    const r = await a.admin('/api/admin/pair-remote', {
+      body: { host: '127.0.0.1', port: c.port, linking_code: linking, fingerprint: c.identity.fingerprint, pin },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const mine = r.body.pending;
     assert.ok(mine?.sas, 'A waits for confirmation');

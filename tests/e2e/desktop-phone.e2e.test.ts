@@ -1,8 +1,9 @@
 // The whole pairing journey in real browsers: the desktop UI (admin page) shows a QR + PIN; a phone (a
 // separate browser context) opens the pairing link, fails once with a wrong PIN, pairs with the right one;
 // the desktop's device list shows the phone live (no reload); unpairing from the UI removes it.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
@@ -16,7 +17,6 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
   before(async () => {
     node = await startTestNode();
   });
-
 
   const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
@@ -32,18 +32,29 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     assert.ok(!desktop.url().includes(node.adminToken), `the admin token must leave the address bar: ${desktop.url()}`);
     await desktop.locator('#conn-status[data-state="live"]').waitFor(WAIT);
     // A marker that only survives if the page is never reloaded.
-    await desktop.evaluate(() => { (window as unknown as { __noReload: number }).__noReload = 1; });
+    await desktop.evaluate(() => {
+      (window as unknown as { __noReload: number }).__noReload = 1;
+    });
 
     await desktop.getByTestId('connect-device').click();
-    await desktop.getByTestId('pair-pin').filter({ hasText: /\d{3} ?\d{3}/ }).waitFor(WAIT);
+    await desktop
+      .getByTestId('pair-pin')
+      .filter({ hasText: /\d{3} ?\d{3}/ })
+      .waitFor(WAIT);
     const pin = (await desktop.getByTestId('pair-pin').textContent())!.replace(/\D/g, '');
     assert.match(pin, /^\d{6}$/);
     const qrSrc = await desktop.getByTestId('pair-qr').getAttribute('src');
     assert.ok(qrSrc?.startsWith('data:image/svg+xml'), 'QR image present');
-    assert.ok(await desktop.getByTestId('pair-qr').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'QR image renders');
+    assert.ok(
+      await desktop.getByTestId('pair-qr').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0),
+      'QR image renders',
+    );
     assert.match((await desktop.getByTestId('pair-linking-code').textContent()) ?? '', /^[A-Z2-7]{4}-[A-Z2-7]{4}$/);
     assert.match((await desktop.getByTestId('pair-countdown').textContent()) ?? '', /^\d+:\d\d$/);
-    assert.ok(await desktop.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), 'no sideways scrolling at a narrow width');
+    assert.ok(
+      await desktop.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+      'no sideways scrolling at a narrow width',
+    );
     const shown = new URL((await desktop.getByTestId('pair-url').textContent())!);
     assert.equal(shown.pathname, '/pair');
     // The QR carries a LAN address; the test node listens on loopback only, so the "phone" uses 127.0.0.1.
@@ -58,11 +69,17 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     const wrong = String((Number(pin) + 1) % 1_000_000).padStart(6, '0');
     await phone.getByTestId('phone-pin').fill(wrong);
     await phone.getByTestId('phone-submit').click();
-    await phone.getByTestId('phone-error').filter({ hasText: /Wrong PIN.*4 attempts left/ }).waitFor(WAIT);
+    await phone
+      .getByTestId('phone-error')
+      .filter({ hasText: /Wrong PIN.*4 attempts left/ })
+      .waitFor(WAIT);
 
     await phone.getByTestId('phone-pin').fill(pin);
     await phone.getByTestId('phone-submit').click();
-    await phone.getByTestId('phone-status').filter({ hasText: `Paired with ${node.identity.name}` }).waitFor(WAIT);
+    await phone
+      .getByTestId('phone-status')
+      .filter({ hasText: `Paired with ${node.identity.name}` })
+      .waitFor(WAIT);
     assert.equal(await phone.getByTestId('phone-desktop-fingerprint').textContent(), node.identity.fingerprint);
     const stored = await phone.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.sessions.v1') ?? '{}'));
     assert.ok(stored[node.identity.node_id]?.session_id, 'the phone keeps its session');
@@ -73,7 +90,11 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     await row.filter({ hasText: 'Online' }).waitFor(WAIT);
     const phoneId = await row.getAttribute('data-node-id');
     assert.match(phoneId ?? '', /^phone-[0-9a-f-]{36}$/);
-    assert.equal(await desktop.evaluate(() => (window as unknown as { __noReload?: number }).__noReload), 1, 'the desktop page was not reloaded');
+    assert.equal(
+      await desktop.evaluate(() => (window as unknown as { __noReload?: number }).__noReload),
+      1,
+      'the desktop page was not reloaded',
+    );
     // The spent code is no longer shown.
     await desktop.getByTestId('pair-pin').waitFor({ state: 'hidden', ...WAIT });
 
@@ -82,7 +103,10 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     await row.getByTestId('unpair-confirm').click();
     await desktop.locator(`[data-testid="device-row"][data-node-id="${phoneId}"]`).waitFor({ state: 'detached', ...WAIT });
     const state = await node.admin('/api/admin/state');
-    assert.equal(state.body.devices.some((d: { node_id: string }) => d.node_id === phoneId), false);
+    assert.equal(
+      state.body.devices.some((d: { node_id: string }) => d.node_id === phoneId),
+      false,
+    );
     // And it stays gone after the next state push (rename triggers one).
     await node.admin('/api/node/identity', { method: 'PATCH', body: { name: 'Renamed Desk' } });
     await desktop.getByTestId('node-name').filter({ hasText: 'Renamed Desk' }).waitFor(WAIT);
@@ -109,7 +133,9 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
 
     // A name the node refuses (too long; the input's own limit is lifted to get it through): its message is shown.
     await page.getByRole('button', { name: 'Rename this node' }).click();
-    await page.evaluate(() => { (document.getElementById('rename-input') as HTMLInputElement).maxLength = 200; });
+    await page.evaluate(() => {
+      (document.getElementById('rename-input') as HTMLInputElement).maxLength = 200;
+    });
     await page.getByLabel('Node name').fill('x'.repeat(80));
     await page.getByLabel('Node name').press('Enter');
     await page.getByTestId('error-banner').waitFor({ state: 'visible', ...WAIT });
@@ -128,7 +154,10 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     await page.goto(link('AAAAAAAAAAAAAAAA'));
     await page.getByTestId('phone-pin').fill(start.pin);
     await page.getByTestId('phone-submit').click();
-    await page.getByTestId('phone-error').filter({ hasText: /NOT the desktop/ }).waitFor(WAIT);
+    await page
+      .getByTestId('phone-error')
+      .filter({ hasText: /NOT the desktop/ })
+      .waitFor(WAIT);
     await page.getByTestId('phone-submit').waitFor({ state: 'hidden', ...WAIT });
 
     await page.goto(link(u.searchParams.get('fp')!));
@@ -141,7 +170,10 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     await late.goto(link(u.searchParams.get('fp')!));
     await late.getByTestId('phone-pin').fill(start.pin);
     await late.getByTestId('phone-submit').click();
-    await late.getByTestId('phone-error').filter({ hasText: /already used/ }).waitFor(WAIT);
+    await late
+      .getByTestId('phone-error')
+      .filter({ hasText: /already used/ })
+      .waitFor(WAIT);
     await other.close();
     await ctx.close();
   });
@@ -164,7 +196,10 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     await phone.goto(new URL(u.pathname + u.search, quick.base).toString());
     await phone.getByTestId('phone-pin').fill(firstPin);
     await phone.getByTestId('phone-submit').click();
-    await phone.getByTestId('phone-error').filter({ hasText: /expired/ }).waitFor(WAIT);
+    await phone
+      .getByTestId('phone-error')
+      .filter({ hasText: /expired/ })
+      .waitFor(WAIT);
     await phoneCtx.close();
     await ctx.close();
   });

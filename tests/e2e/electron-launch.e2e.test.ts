@@ -1,18 +1,22 @@
 // The real Electron app: launches out/main/index.js with a throw-away data dir and checks that its window
 // shows the desktop UI with this node's name (admin token handed over, preload loaded, node running).
 // Needs an Electron binary and a display; otherwise skipped with the reason.
-import { after, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { _electron, type ElectronApplication } from 'playwright-core';
 import { findElectron, hasDisplay, missingBuild, ROOT, WAIT } from './browser.js';
 
 const electron = findElectron();
-const skip = 'why' in electron ? electron.why
-  : !hasDisplay() ? 'no display: Electron needs DISPLAY or WAYLAND_DISPLAY (e.g. run under xvfb-run)'
-  : undefined;
+const skip =
+  'why' in electron
+    ? electron.why
+    : !hasDisplay()
+      ? 'no display: Electron needs DISPLAY or WAYLAND_DISPLAY (e.g. run under xvfb-run)'
+      : undefined;
 
 let app: ElectronApplication | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'salita-electron-'));

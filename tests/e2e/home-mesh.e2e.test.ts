@@ -4,8 +4,9 @@
 // (b) desktops A and B paired with each other, a phone on each: A's phone lists B's phone under B's (current)
 // name, writes to it "over your network", sees "Seen"; while B is down the banner says the message waits, and
 // it goes when B is back; B unpairing A shows on A's desktop UI in words, with a Remove that clears the row.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
@@ -15,12 +16,15 @@ const skip = chromiumSkipReason();
 /** A desktop coming back, the peer link reconnecting, a phone page's socket backing off: generous. */
 const LONG = { timeout: 90_000 };
 
-interface PhonePage { ctx: BrowserContext; page: Page; id: string; errors: string[] }
+interface PhonePage {
+  ctx: BrowserContext;
+  page: Page;
+  id: string;
+  errors: string[];
+}
 
 describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_000 }, () => {
   const browser = useChromium();
-
-
 
   /** Uncaught page errors only: a stopped desktop makes the page's requests fail on purpose. */
   const collectErrors = (page: Page) => collectPageErrors(page);
@@ -74,9 +78,9 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     await inGroup.waitFor({ state: 'attached', ...LONG });
     assert.equal(await one.page.locator('[data-testid="message-to"] optgroup[data-group="local"]').getAttribute('label'), 'Living room PC');
     assert.equal(await one.page.locator(`[data-testid="message-to"] option[value="${one.id}"]`).count(), 0, 'a phone does not list itself');
-    assert.match(await inGroup.textContent() ?? '', /^Phone Two \(phone\)/);
+    assert.match((await inGroup.textContent()) ?? '', /^Phone Two \(phone\)/);
     // No cloud anywhere, and nothing says that is a problem for a device of this home.
-    const panel = await one.page.getByTestId('messages-panel').textContent() ?? '';
+    const panel = (await one.page.getByTestId('messages-panel').textContent()) ?? '';
     assert.doesNotMatch(panel, /not connected to a cloud|not logged in to a cloud/i);
     assert.equal(await one.page.getByTestId('message-send').isDisabled(), false);
     assert.equal(await one.page.getByTestId('messages-banner').count(), 0, 'no banner: everyone is here');
@@ -84,19 +88,28 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     const hello = await write(one.page, two.id, 'Hello Phone Two, from Phone One');
     await messageIn(two.page, 'in', 'Hello Phone Two, from Phone One').waitFor(LONG);
     await hello.getByTestId('message-route').filter({ hasText: 'on this desktop' }).waitFor(LONG);
-    await hello.getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(LONG);
+    await hello
+      .getByTestId('message-status')
+      .filter({ hasText: /^Seen$/ })
+      .waitFor(LONG);
 
     // Phone Two opened the conversation with its writer; it answers.
     assert.equal(await two.page.getByTestId('message-to').inputValue(), one.id);
     const back = await write(two.page, one.id, 'Hello Phone One, Phone Two here');
     await messageIn(one.page, 'in', 'Hello Phone One, Phone Two here').waitFor(LONG);
     await back.getByTestId('message-route').filter({ hasText: 'on this desktop' }).waitFor(LONG);
-    await back.getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(LONG);
+    await back
+      .getByTestId('message-status')
+      .filter({ hasText: /^Seen$/ })
+      .waitFor(LONG);
     await one.page.screenshot({ path: '/tmp/ui-home-mesh-a-phone-one.png', fullPage: true });
 
     // The desktop goes away: Phone One says so, and a message written now waits on the phone.
     await node.stop();
-    await one.page.getByTestId('messages-banner').filter({ hasText: 'Living room PC is offline: your messages wait on this phone' }).waitFor(LONG);
+    await one.page
+      .getByTestId('messages-banner')
+      .filter({ hasText: 'Living room PC is offline: your messages wait on this phone' })
+      .waitFor(LONG);
     await one.page.screenshot({ path: '/tmp/ui-home-mesh-a-desktop-offline.png', fullPage: true });
 
     assert.deepEqual(one.errors, [], 'no uncaught errors on Phone One');
@@ -122,23 +135,31 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     const benOnA = optionIn(onA.page, `[data-node-id="${bId}"]`, onB.id);
     await benOnA.waitFor({ state: 'attached', ...LONG });
     assert.equal(await onA.page.locator(`[data-testid="message-to"] optgroup[data-node-id="${bId}"]`).getAttribute('label'), 'Study PC');
-    assert.match(await benOnA.textContent() ?? '', /^Ben phone \(phone\)/);
+    assert.match((await benOnA.textContent()) ?? '', /^Ben phone \(phone\)/);
 
     const hello = await write(onA.page, onB.id, 'Hello Ben, from the living room');
     await messageIn(onB.page, 'in', 'Hello Ben, from the living room').waitFor(LONG);
     await hello.getByTestId('message-route').filter({ hasText: 'over your network' }).waitFor(LONG);
-    await hello.getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(LONG);
+    await hello
+      .getByTestId('message-status')
+      .filter({ hasText: /^Seen$/ })
+      .waitFor(LONG);
 
     // And back, from B's phone, which lists A's phone under A's name.
     await optionIn(onB.page, `[data-node-id="${a.identity.node_id}"]`, onA.id).waitFor({ state: 'attached', ...LONG });
     const back = await write(onB.page, onA.id, 'Hello Ana, from the study');
     await messageIn(onA.page, 'in', 'Hello Ana, from the study').waitFor(LONG);
     await back.getByTestId('message-route').filter({ hasText: 'over your network' }).waitFor(LONG);
-    await back.getByTestId('message-status').filter({ hasText: /^Seen$/ }).waitFor(LONG);
+    await back
+      .getByTestId('message-status')
+      .filter({ hasText: /^Seen$/ })
+      .waitFor(LONG);
 
     // A rename on B reaches A's phone live: the group takes B's new name.
     await rename(b, 'Office PC');
-    await onA.page.locator(`[data-testid="message-to"] optgroup[data-node-id="${bId}"][label="Office PC"]`).waitFor({ state: 'attached', ...LONG });
+    await onA.page
+      .locator(`[data-testid="message-to"] optgroup[data-node-id="${bId}"][label="Office PC"]`)
+      .waitFor({ state: 'attached', ...LONG });
     await onA.page.screenshot({ path: '/tmp/ui-home-mesh-b-phone-on-a.png', fullPage: true });
 
     // B goes away: A's phone says B's desktop is offline and the message will wait; it goes when B is back.
@@ -146,15 +167,27 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     const bPort = b.port;
     await b.stop();
     await onA.page.getByTestId('message-to').selectOption(onB.id);
-    await onA.page.getByTestId('messages-banner').filter({ hasText: 'Office PC is offline: your message will wait and go when it is back' }).waitFor(LONG);
+    await onA.page
+      .getByTestId('messages-banner')
+      .filter({ hasText: 'Office PC is offline: your message will wait and go when it is back' })
+      .waitFor(LONG);
     await onA.page.screenshot({ path: '/tmp/ui-home-mesh-b-recipient-offline.png', fullPage: true });
     const waiting = await write(onA.page, onB.id, 'Written while the study was away');
-    await waiting.getByTestId('message-status').filter({ hasText: /^Queued$/ }).waitFor(WAIT);
+    await waiting
+      .getByTestId('message-status')
+      .filter({ hasText: /^Queued$/ })
+      .waitFor(WAIT);
     b = await startTestNode({ dataDir: bDir, port: bPort });
     await messageIn(onB.page, 'in', 'Written while the study was away').waitFor(LONG);
-    await waiting.getByTestId('message-status').filter({ hasText: /^(Delivered|Seen)$/ }).waitFor(LONG);
+    await waiting
+      .getByTestId('message-status')
+      .filter({ hasText: /^(Delivered|Seen)$/ })
+      .waitFor(LONG);
     await waiting.getByTestId('message-route').filter({ hasText: 'over your network' }).waitFor(LONG);
-    await onA.page.getByTestId('messages-banner').filter({ hasText: 'is offline' }).waitFor({ state: 'detached', ...LONG });
+    await onA.page
+      .getByTestId('messages-banner')
+      .filter({ hasText: 'is offline' })
+      .waitFor({ state: 'detached', ...LONG });
 
     // B unpairs A: A's desktop UI says so in words, and Remove clears the row.
     const desktopA = await (await browser.newContext({ viewport: { width: 900, height: 1200 } })).newPage();
@@ -164,9 +197,17 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     const rowB = desktopA.locator(`[data-testid="device-row"][data-node-id="${bId}"]`);
     await rowB.waitFor(WAIT);
     // The desktop UI's own To list has B's phone under B's name too, and A's phone under "This desktop".
-    await desktopA.locator(`[data-testid="message-to"] optgroup[data-node-id="${bId}"] option[value="${onB.id}"]`).waitFor({ state: 'attached', ...LONG });
-    await desktopA.locator(`[data-testid="message-to"] optgroup[data-group="local"][label="This desktop"] option[value="${onA.id}"]`).waitFor({ state: 'attached', ...LONG });
-    assert.equal(await desktopA.locator(`[data-testid="message-to"] option[value="${uiDeviceId(a.identity.node_id)}"]`).count(), 0, 'the desktop UI does not list itself');
+    await desktopA
+      .locator(`[data-testid="message-to"] optgroup[data-node-id="${bId}"] option[value="${onB.id}"]`)
+      .waitFor({ state: 'attached', ...LONG });
+    await desktopA
+      .locator(`[data-testid="message-to"] optgroup[data-group="local"][label="This desktop"] option[value="${onA.id}"]`)
+      .waitFor({ state: 'attached', ...LONG });
+    assert.equal(
+      await desktopA.locator(`[data-testid="message-to"] option[value="${uiDeviceId(a.identity.node_id)}"]`).count(),
+      0,
+      'the desktop UI does not list itself',
+    );
     const unpaired = await b.admin(`/api/mesh/nodes/${encodeURIComponent(a.identity.node_id)}`, { method: 'DELETE' });
     assert.equal(unpaired.status, 200, JSON.stringify(unpaired.body));
     await rowB.getByTestId('ended-by-peer').filter({ hasText: 'Office PC unpaired this desktop' }).waitFor(LONG);
@@ -179,7 +220,7 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
 
     assert.deepEqual(onA.errors, [], 'no uncaught errors on the phone on A');
     assert.deepEqual(onB.errors, [], 'no uncaught errors on the phone on B');
-    assert.deepEqual(desktopErrors, [], 'no uncaught errors on A\'s desktop UI');
+    assert.deepEqual(desktopErrors, [], "no uncaught errors on A's desktop UI");
     await onA.ctx.close();
     await onB.ctx.close();
     await desktopA.context().close();

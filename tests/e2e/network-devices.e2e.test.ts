@@ -1,9 +1,10 @@
 // The device list on a real home network: "last seen" in words that age on their own (no refetch), a phone that
 // pairs again after a reinstall replaces its old row with a dismissible note, and the phone page lists every
 // address of the desktop for a phone on another subnet or interface.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
@@ -14,17 +15,21 @@ function v4(address: string, internal = false): NetworkInterfaceInfo {
   return { address, netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal, cidr: `${address}/24` };
 }
 
-describe('desktop UI: presence, re-pair notices, and the phone\'s other addresses (Chromium)', { skip }, () => {
+describe("desktop UI: presence, re-pair notices, and the phone's other addresses (Chromium)", { skip }, () => {
   const browser = useChromium();
   let node: TestNode;
 
   before(async () => {
     // Two LAN interfaces (and a container bridge that is not advertised) on a made-up machine.
     node = await startTestNode({
-      networkInterfaces: () => ({ lo: [v4('127.0.0.1', true)], eth0: [v4('192.168.50.10')], wlan0: [v4('10.20.30.40')], docker0: [v4('172.17.0.1')] }),
+      networkInterfaces: () => ({
+        lo: [v4('127.0.0.1', true)],
+        eth0: [v4('192.168.50.10')],
+        wlan0: [v4('10.20.30.40')],
+        docker0: [v4('172.17.0.1')],
+      }),
     });
   });
-
 
   async function openDesktop(): Promise<Page> {
     const ctx = await browser.newContext();
@@ -44,11 +49,16 @@ describe('desktop UI: presence, re-pair notices, and the phone\'s other addresse
     assert.equal(await row.getAttribute('data-status'), 'online');
 
     let stateFetches = 0;
-    page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/admin/state') stateFetches++; });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/state') stateFetches++;
+    });
     await page.clock.fastForward('02:05');
     await row.getByTestId('last-seen').filter({ hasText: 'last seen 2 minutes ago' }).waitFor(WAIT);
     await page.clock.fastForward('58:00');
-    await row.getByTestId('last-seen').filter({ hasText: /last seen (an hour ago|yesterday)/ }).waitFor(WAIT); // yesterday: run just before midnight
+    await row
+      .getByTestId('last-seen')
+      .filter({ hasText: /last seen (an hour ago|yesterday)/ })
+      .waitFor(WAIT); // yesterday: run just before midnight
     assert.equal(stateFetches, 0, 'the wording is recomputed locally');
     await page.context().close();
   });
@@ -61,7 +71,10 @@ describe('desktop UI: presence, re-pair notices, and the phone\'s other addresse
     const row = page.locator(`[data-testid="device-row"][data-node-id="${phone.identity.node_id}"]`);
     await row.waitFor(WAIT);
     // Silent for more than half of offlineAfterMs: degraded, then offline (the node pushes the changes).
-    await page.locator(`[data-testid="device-row"][data-node-id="${phone.identity.node_id}"][data-status="degraded"]`).filter({ hasText: 'Degraded' }).waitFor(WAIT);
+    await page
+      .locator(`[data-testid="device-row"][data-node-id="${phone.identity.node_id}"][data-status="degraded"]`)
+      .filter({ hasText: 'Degraded' })
+      .waitFor(WAIT);
     const color = await row.locator('[data-role="status"]').evaluate((el) => getComputedStyle(el).color);
     const online = await page.evaluate(() => {
       const probe = document.createElement('span');
@@ -87,16 +100,24 @@ describe('desktop UI: presence, re-pair notices, and the phone\'s other addresse
     // "Reinstalled": a new key and node id, same name and platform.
     const again = await pairPhone(node, { phone: makePhone('Kitchen Phone') });
     await page.locator(`[data-testid="device-row"][data-node-id="${again.phone.identity.node_id}"]`).waitFor(WAIT);
-    await page.locator(`[data-testid="device-row"][data-node-id="${first.phone.identity.node_id}"]`).waitFor({ state: 'detached', ...WAIT });
+    await page
+      .locator(`[data-testid="device-row"][data-node-id="${first.phone.identity.node_id}"]`)
+      .waitFor({ state: 'detached', ...WAIT });
     assert.equal(await page.getByTestId('device-row').filter({ hasText: 'Kitchen Phone' }).count(), 1, 'never two rows for one device');
 
-    const notice = page.getByTestId('notice').filter({ hasText: 'Kitchen Phone was paired again (reinstalled?): the old entry was replaced.' });
+    const notice = page
+      .getByTestId('notice')
+      .filter({ hasText: 'Kitchen Phone was paired again (reinstalled?): the old entry was replaced.' });
     await notice.waitFor(WAIT);
     const id = await notice.getAttribute('data-notice-id');
     assert.ok(id);
     await notice.getByTestId('notice-dismiss').click();
     await notice.waitFor({ state: 'detached', ...WAIT });
-    await eventually(async () => !(await node.admin('/api/admin/state')).body.notices.some((n: { id: string }) => n.id === id), 'the node forgot the notice', WAIT.timeout);
+    await eventually(
+      async () => !(await node.admin('/api/admin/state')).body.notices.some((n: { id: string }) => n.id === id),
+      'the node forgot the notice',
+      WAIT.timeout,
+    );
     // Still gone after the next state push, and after a reload.
     await node.admin('/api/node/identity', { method: 'PATCH', body: { name: 'Kitchen Desk' } });
     await page.getByTestId('node-name').filter({ hasText: 'Kitchen Desk' }).waitFor(WAIT);

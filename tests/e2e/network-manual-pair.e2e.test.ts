@@ -2,8 +2,9 @@
 // desktop. A pasted pairing link + PIN pairs at once; an address (host:port, IPv6 in brackets) + linking code +
 // PIN shows the 6-digit code on both screens and pairs once both people confirm it. Typing mistakes are
 // explained next to the form without asking the node.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
@@ -12,8 +13,6 @@ const skip = chromiumSkipReason();
 
 describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
   const browser = useChromium();
-
-
 
   async function openUi(url: string): Promise<Page> {
     const ctx = await browser.newContext();
@@ -40,7 +39,12 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
   }
 
   /** Both screens show the same code; the person confirms on both; each desktop lists the other. */
-  async function confirmOnBoth(pageA: Page, a: { name: string; node_id: string }, pageB: Page, b: { name: string; node_id: string }): Promise<void> {
+  async function confirmOnBoth(
+    pageA: Page,
+    a: { name: string; node_id: string },
+    pageB: Page,
+    b: { name: string; node_id: string },
+  ): Promise<void> {
     const onA = pageA.getByTestId('pending-pairing').filter({ hasText: b.name });
     const onB = pageB.getByTestId('pending-pairing').filter({ hasText: a.name });
     await onA.waitFor(WAIT);
@@ -49,7 +53,10 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
     const sasB = (await onB.locator('.sas').textContent())!.replace(/\D/g, '');
     assert.match(sasA, /^\d{6}$/);
     assert.equal(sasA, sasB, 'both screens show the same code');
-    await pageA.getByTestId('pair-done').filter({ hasText: /Almost done.*confirm on both/ }).waitFor(WAIT);
+    await pageA
+      .getByTestId('pair-done')
+      .filter({ hasText: /Almost done.*confirm on both/ })
+      .waitFor(WAIT);
 
     await onB.getByRole('button', { name: 'Confirm' }).click();
     await onB.waitFor({ state: 'detached', ...WAIT });
@@ -68,14 +75,19 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
     const page = await openUi(a.adminUrl);
     await openManualForm(page);
     const bodies: unknown[] = [];
-    page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON()); });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON());
+    });
 
     await page.getByTestId('manual-pair-target').fill(`  ${loopbackUrl(p.url, b)} `);
     assert.equal(await page.getByTestId('manual-pair-code').isVisible(), false, 'a link carries its code');
     await page.getByTestId('manual-pair-pin').fill(p.pin);
     await page.getByTestId('manual-pair-submit').click();
     await page.locator(`[data-testid="device-row"][data-node-id="${b.identity.node_id}"]`).waitFor(WAIT);
-    await page.getByTestId('pair-done').filter({ hasText: `Paired with ${b.identity.name}` }).waitFor(WAIT);
+    await page
+      .getByTestId('pair-done')
+      .filter({ hasText: `Paired with ${b.identity.name}` })
+      .waitFor(WAIT);
     assert.deepEqual(bodies, [{ url: loopbackUrl(p.url, b), pin: p.pin }]);
     assert.equal(await page.getByTestId('manual-pair-target').inputValue(), '', 'the form is cleared for the next one');
     await page.context().close();
@@ -90,7 +102,9 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
 
     await openManualForm(pageA);
     const bodies: unknown[] = [];
-    pageA.on('request', (r) => { if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON()); });
+    pageA.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON());
+    });
     await pageA.getByTestId('manual-pair-target').fill(`127.0.0.1:${b.port}`);
     await pageA.getByTestId('manual-pair-code').waitFor({ state: 'visible', ...WAIT });
     // Typed the way people type it: lower case, a space instead of the dash.
@@ -119,7 +133,9 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
 
     await openManualForm(pageA);
     const bodies: unknown[] = [];
-    pageA.on('request', (r) => { if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON()); });
+    pageA.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/pair-remote') bodies.push(r.postDataJSON());
+    });
     await pageA.getByTestId('manual-pair-target').fill(`[::1]:${b.port}`);
     await pageA.getByTestId('manual-pair-code').fill(shown.linking);
     await pageA.getByTestId('manual-pair-pin').fill(shown.pin);
@@ -131,13 +147,15 @@ describe('desktop UI: pairing by link or address (Chromium)', { skip }, () => {
     await pageB.context().close();
   });
 
-  test('typing mistakes are explained next to the form; the node\'s refusals show its message', async () => {
+  test("typing mistakes are explained next to the form; the node's refusals show its message", async () => {
     const a = await startTestNode();
     const b = await startTestNode();
     const page = await openUi(a.adminUrl);
     await openManualForm(page);
     let requests = 0;
-    page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/admin/pair-remote') requests++; });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/pair-remote') requests++;
+    });
     const error = page.getByTestId('manual-pair-error');
     const submit = page.getByTestId('manual-pair-submit');
     const target = page.getByTestId('manual-pair-target');

@@ -2,9 +2,10 @@
 // same on every machine and never depends on the real network): interfaces with their kinds, which are
 // advertised, the port, reachability of each advertised address, mDNS state, firewall hints; choosing the
 // interfaces saves the settings; and the panel stays usable when the node has no diagnostics endpoint.
-import { before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
@@ -15,7 +16,15 @@ function v4(address: string, internal = false): NetworkInterfaceInfo {
   return { address, netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal, cidr: `${address}/24` };
 }
 function v6(address: string): NetworkInterfaceInfo {
-  return { address, netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: `${address}/64`, scopeid: 2 };
+  return {
+    address,
+    netmask: 'ffff:ffff:ffff:ffff::',
+    family: 'IPv6',
+    mac: '02:00:00:00:00:01',
+    internal: false,
+    cidr: `${address}/64`,
+    scopeid: 2,
+  };
 }
 
 /**
@@ -38,7 +47,6 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
   before(async () => {
     node = await startTestNode({ networkInterfaces: () => FAKE_INTERFACES });
   });
-
 
   const collectErrors = (page: Page) => collectPageErrors(page, { console: true });
 
@@ -80,25 +88,48 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
     // Reachability: one row per address the node checked; the loopback-backed "LAN" address answers, the
     // documentation-network one does not, and says why.
     const reach = page.getByTestId('network-reach');
-    await eventually(async () => (await reach.count()) === diag.reachability.length && diag.reachability.length > 0, 'one reachability row per checked address', WAIT.timeout);
-    await page.locator('[data-testid="network-reach"][data-address="127.0.0.1"][data-ok="true"]').filter({ hasText: 'reachable' }).waitFor(WAIT);
-    await page.locator('[data-testid="network-reach"][data-address="198.51.100.7"][data-ok="false"]').filter({ hasText: /not reachable: \S/ }).waitFor(WAIT);
+    await eventually(
+      async () => (await reach.count()) === diag.reachability.length && diag.reachability.length > 0,
+      'one reachability row per checked address',
+      WAIT.timeout,
+    );
+    await page
+      .locator('[data-testid="network-reach"][data-address="127.0.0.1"][data-ok="true"]')
+      .filter({ hasText: 'reachable' })
+      .waitFor(WAIT);
+    await page
+      .locator('[data-testid="network-reach"][data-address="198.51.100.7"][data-ok="false"]')
+      .filter({ hasText: /not reachable: \S/ })
+      .waitFor(WAIT);
 
     await page.getByTestId('network-mdns').filter({ hasText: /^Off/ }).waitFor(WAIT);
     // Firewall hints: this person's OS (Linux under the test browser) shown, the others folded away.
-    await page.locator('[data-testid="firewall-hint"][data-os="linux"]').first().waitFor({ state: 'visible', ...WAIT });
+    await page
+      .locator('[data-testid="firewall-hint"][data-os="linux"]')
+      .first()
+      .waitFor({ state: 'visible', ...WAIT });
     await page.getByTestId('firewall-other').waitFor(WAIT);
     assert.equal(await page.locator('[data-testid="firewall-other"] [data-testid="firewall-hint"][data-os="windows"]').isVisible(), false);
     await page.getByTestId('firewall-other').locator('summary').click();
-    await page.locator('[data-testid="firewall-other"] [data-testid="firewall-hint"][data-os="windows"]').waitFor({ state: 'visible', ...WAIT });
+    await page
+      .locator('[data-testid="firewall-other"] [data-testid="firewall-hint"][data-os="windows"]')
+      .waitFor({ state: 'visible', ...WAIT });
 
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), 'no sideways scrolling at a narrow width');
+    assert.ok(
+      await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+      'no sideways scrolling at a narrow width',
+    );
 
     // Refresh asks again (one diagnostics request per press, not a loop).
     let calls = 0;
-    page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/node/diagnostics') calls++; });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/node/diagnostics') calls++;
+    });
     await page.getByTestId('network-refresh').click();
-    await page.getByTestId('network-updated').filter({ hasText: /Checked at/ }).waitFor(WAIT);
+    await page
+      .getByTestId('network-updated')
+      .filter({ hasText: /Checked at/ })
+      .waitFor(WAIT);
     await eventually(() => calls >= 1, 'Refresh fetched the diagnostics again', WAIT.timeout);
 
     assert.deepEqual(errors, [], 'no errors in the page');
@@ -114,10 +145,14 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
     assert.equal(await box.isChecked(), true);
 
     await box.uncheck();
-    const saved = await eventually(async () => {
-      const s = (await node.admin('/api/admin/settings')).body;
-      return Array.isArray(s.interfaces) && !s.interfaces.includes('wlan0') ? s : undefined;
-    }, 'the settings no longer list wlan0', WAIT.timeout);
+    const saved = await eventually(
+      async () => {
+        const s = (await node.admin('/api/admin/settings')).body;
+        return Array.isArray(s.interfaces) && !s.interfaces.includes('wlan0') ? s : undefined;
+      },
+      'the settings no longer list wlan0',
+      WAIT.timeout,
+    );
     assert.deepEqual([...saved.interfaces].sort(), ['eth0', 'tun0'], 'the other advertised interfaces stay chosen');
     // The node applies it: wlan0 is no longer advertised, and the panel says so after its reload.
     await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="false"]').waitFor(WAIT);
@@ -128,12 +163,20 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
 
     // A container bridge can be chosen too.
     await iface(page, 'docker0').getByTestId('interface-advertised').check();
-    await eventually(async () => (await node.admin('/api/admin/settings')).body.interfaces?.includes('docker0'), 'docker0 chosen', WAIT.timeout);
+    await eventually(
+      async () => (await node.admin('/api/admin/settings')).body.interfaces?.includes('docker0'),
+      'docker0 chosen',
+      WAIT.timeout,
+    );
     await page.locator('[data-testid="network-interface"][data-interface="docker0"][data-advertised="true"]').waitFor(WAIT);
 
     // Back to automatic.
     await page.getByTestId('network-auto').check();
-    await eventually(async () => (await node.admin('/api/admin/settings')).body.interfaces === null, 'settings back to automatic (null)', WAIT.timeout);
+    await eventually(
+      async () => (await node.admin('/api/admin/settings')).body.interfaces === null,
+      'settings back to automatic (null)',
+      WAIT.timeout,
+    );
     await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="true"]').waitFor(WAIT);
     await page.locator('[data-testid="network-interface"][data-interface="docker0"][data-advertised="false"]').waitFor(WAIT);
 
@@ -155,7 +198,10 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
     await page.route('**/api/node/diagnostics', (r) => r.fulfill(gone));
     await page.route('**/api/admin/settings', (r) => r.fulfill(gone));
     await openPanel(page);
-    await page.getByTestId('network-unavailable').filter({ hasText: /does not report network diagnostics/ }).waitFor(WAIT);
+    await page
+      .getByTestId('network-unavailable')
+      .filter({ hasText: /does not report network diagnostics/ })
+      .waitFor(WAIT);
     // The addresses from the admin state are still listed; nothing can be changed.
     await iface(page, 'wlan0').waitFor(WAIT);
     assert.equal(await iface(page, 'wlan0').getByTestId('interface-advertised').isDisabled(), true);

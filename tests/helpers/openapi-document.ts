@@ -1,9 +1,20 @@
 // Reading the served OpenAPI documents in tests: their operations, their error codes, and a structural check
 // of OpenAPI 3.1 (the parts the contract uses; no full JSON Schema meta-validation).
-import { ERROR_CODES_EXTENSION, SECURITY_SCHEME, UNROUTED_ERRORS_EXTENSION, type Security } from '../../src/server/http/openapi-contract.js';
+import {
+  ERROR_CODES_EXTENSION,
+  SECURITY_SCHEME,
+  type Security,
+  UNROUTED_ERRORS_EXTENSION,
+} from '../../src/server/http/openapi-contract.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type OpenApiDocument = { openapi: string; info: Record<string, Json>; paths: Record<string, Record<string, Json>>; components: Record<string, Record<string, Json>>; [k: string]: Json };
+export type OpenApiDocument = {
+  openapi: string;
+  info: Record<string, Json>;
+  paths: Record<string, Record<string, Json>>;
+  components: Record<string, Record<string, Json>>;
+  [k: string]: Json;
+};
 
 export interface DocumentOperation {
   /** `POST /api/mesh/nodes/{node_id}` */
@@ -31,9 +42,11 @@ export function operationsOf(doc: OpenApiDocument): DocumentOperation[] {
       const requirement = ((op.security as Record<string, Json>[] | undefined) ?? [])[0];
       const scheme = requirement ? Object.keys(requirement)[0]! : undefined;
       out.push({
-        key: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path,
+        key: `${method.toUpperCase()} ${path}`,
+        method: method.toUpperCase(),
+        path,
         operationId: String(op.operationId),
-        security: scheme ? SECURITY_OF_SCHEME[scheme] ?? ('unknown' as Security) : 'public',
+        security: scheme ? (SECURITY_OF_SCHEME[scheme] ?? ('unknown' as Security)) : 'public',
         errorCodes: (op[ERROR_CODES_EXTENSION] ?? {}) as Record<string, string[]>,
         parameters: (op.parameters ?? []) as DocumentOperation['parameters'],
         hasBody: op.requestBody !== undefined,
@@ -75,11 +88,15 @@ export function documentProblems(doc: OpenApiDocument): string[] {
   if (!doc.components || typeof doc.components !== 'object') p.push('no components object');
   if (p.length) return p;
   const walk = (v: Json, where: string) => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}/${i}`));
-    else if (v && typeof v === 'object') {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, `${where}/${i}`);
+      });
+    } else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (k === '$ref') {
-          if (typeof x !== 'string' || resolvePointer(doc as unknown as Json, x) === undefined) p.push(`${where}: $ref ${JSON.stringify(x)} does not resolve`);
+          if (typeof x !== 'string' || resolvePointer(doc as unknown as Json, x) === undefined)
+            p.push(`${where}: $ref ${JSON.stringify(x)} does not resolve`);
         } else walk(x, `${where}/${k}`);
       }
     }
@@ -92,7 +109,10 @@ export function documentProblems(doc: OpenApiDocument): string[] {
     if (ids.has(o.operationId)) p.push(`${o.key}: operationId ${o.operationId} is used twice`);
     ids.add(o.operationId);
     const responses = o.op.responses as Record<string, Json> | undefined;
-    if (!responses || Object.keys(responses).length === 0) { p.push(`${o.key}: no responses`); continue; }
+    if (!responses || Object.keys(responses).length === 0) {
+      p.push(`${o.key}: no responses`);
+      continue;
+    }
     for (const [status, r] of Object.entries(responses)) {
       if (!/^[1-5]\d\d$/.test(status)) p.push(`${o.key}: response key ${status} is not a status`);
       if (typeof (r as Record<string, Json>).description !== 'string') p.push(`${o.key} ${status}: a response needs a description`);
@@ -102,10 +122,16 @@ export function documentProblems(doc: OpenApiDocument): string[] {
       for (const name of Object.keys(req)) if (!(name in schemes)) p.push(`${o.key}: security scheme ${name} is not declared`);
     }
     for (const name of [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)) {
-      if (!o.parameters.some((x) => x.in === 'path' && x.name === name && x.required === true)) p.push(`${o.key}: path parameter ${name} is not declared (required, in: path)`);
+      if (!o.parameters.some((x) => x.in === 'path' && x.name === name && x.required === true))
+        p.push(`${o.key}: path parameter ${name} is not declared (required, in: path)`);
     }
-    for (const x of o.parameters) if (!['path', 'query', 'header', 'cookie'].includes(x.in) || typeof x.name !== 'string' || !x.schema) p.push(`${o.key}: malformed parameter ${JSON.stringify(x)}`);
-    if (!(ERROR_CODES_EXTENSION in o.op)) { p.push(`${o.key}: no ${ERROR_CODES_EXTENSION}`); continue; }
+    for (const x of o.parameters)
+      if (!['path', 'query', 'header', 'cookie'].includes(x.in) || typeof x.name !== 'string' || !x.schema)
+        p.push(`${o.key}: malformed parameter ${JSON.stringify(x)}`);
+    if (!(ERROR_CODES_EXTENSION in o.op)) {
+      p.push(`${o.key}: no ${ERROR_CODES_EXTENSION}`);
+      continue;
+    }
     for (const [status, codes] of Object.entries(o.errorCodes)) {
       if (!/^[45]\d\d$/.test(status) || !Array.isArray(codes) || codes.length === 0 || codes.some((c) => typeof c !== 'string')) {
         p.push(`${o.key}: ${ERROR_CODES_EXTENSION} ${status} must be a 4xx/5xx with a list of codes`);
@@ -113,10 +139,14 @@ export function documentProblems(doc: OpenApiDocument): string[] {
       }
       const body = resolveSchema(doc, (responses[status] as any)?.content?.['application/json']?.schema);
       const listed = (body as any)?.properties?.error?.enum as string[] | undefined;
-      if (!listed || listed.join() !== codes.join()) p.push(`${o.key}: response ${status}'s error enum ${JSON.stringify(listed)} differs from ${ERROR_CODES_EXTENSION} ${JSON.stringify(codes)}`);
+      if (!listed || listed.join() !== codes.join())
+        p.push(
+          `${o.key}: response ${status}'s error enum ${JSON.stringify(listed)} differs from ${ERROR_CODES_EXTENSION} ${JSON.stringify(codes)}`,
+        );
     }
     for (const status of Object.keys(responses)) {
-      if (/^[45]/.test(status) && !(status in o.errorCodes)) p.push(`${o.key}: error response ${status} is not in ${ERROR_CODES_EXTENSION}`);
+      if (/^[45]/.test(status) && !(status in o.errorCodes))
+        p.push(`${o.key}: error response ${status} is not in ${ERROR_CODES_EXTENSION}`);
     }
   }
   return p;

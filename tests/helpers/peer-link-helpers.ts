@@ -5,28 +5,39 @@ import { randomBytes } from 'node:crypto';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
 import { WebSocket } from 'ws';
-import type { Envelope } from '../../src/shared/e2ee/schema.js';
-import { toBase64Url, fromBase64Url } from '../../src/shared/encoding.js';
-import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
-import { pairWithNode } from '../../src/shared/client/pairing-client.js';
-import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
-import type { PeerFrame } from '../../src/shared/wire/peer-link.js';
-import type { PeerLinkRouterPort, PeerOutboundItem, PeerRefusal } from '../../src/main/core/routing/ports.js';
-import { peerLinkHandshake } from '../../src/main/core/peer-link/peer-link-keys.js';
+import type { NodeOptions } from '../../src/main/core/node.js';
 import { FrameCipher } from '../../src/main/core/peer-link/frame-cipher.js';
 import { peerLinkUrl } from '../../src/main/core/peer-link/peer-dialer.js';
+import { peerLinkHandshake } from '../../src/main/core/peer-link/peer-link-keys.js';
+import type { PeerLinkRouterPort, PeerOutboundItem, PeerRefusal } from '../../src/main/core/routing/ports.js';
+import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
+import { pairWithNode } from '../../src/shared/client/pairing-client.js';
+import type { Envelope } from '../../src/shared/e2ee/schema.js';
+import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import type { PeerFrame } from '../../src/shared/wire/peer-link.js';
+import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl, startTestNode, type TestNode } from './test-node.js';
-import type { NodeOptions } from '../../src/main/core/node.js';
 
 /** A promise with a generous limit, so a check that is missing fails the test instead of hanging it. */
 export function within<T>(p: Promise<T>, what: string, limitMs = 15_000): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_r, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), limitMs); })])
-    .finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), limitMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Fast reconnects for tests (LAN defaults are 0.5 s .. 10 s). */
-export const FAST_PEER_LINK = { backoffBaseMs: 50, backoffCapMs: 300, attemptTimeoutMs: 3_000, unpairAckTimeoutMs: 3_000, touchIntervalMs: 200, pingIntervalMs: 5_000 };
+export const FAST_PEER_LINK = {
+  backoffBaseMs: 50,
+  backoffCapMs: 300,
+  attemptTimeoutMs: 3_000,
+  unpairAckTimeoutMs: 3_000,
+  touchIntervalMs: 200,
+  pingIntervalMs: 5_000,
+};
 
 export class FakeRouterPort implements PeerLinkRouterPort {
   devices: DirectoryDevice[] = [];
@@ -44,19 +55,36 @@ export class FakeRouterPort implements PeerLinkRouterPort {
   pendingForPeer(nodeId: string, afterSeq: number, limit: number): PeerOutboundItem[] {
     return (this.outbox.get(nodeId) ?? []).filter((i) => i.seq > afterSeq).slice(0, limit);
   }
-  onQueuedForPeer(fn: (nodeId: string) => void) { this.queuedFns.add(fn); return () => { this.queuedFns.delete(fn); }; }
+  onQueuedForPeer(fn: (nodeId: string) => void) {
+    this.queuedFns.add(fn);
+    return () => {
+      this.queuedFns.delete(fn);
+    };
+  }
   async peerAcked(nodeId: string, item: { seq: number; kind: 'envelope' | 'seen'; id: string }, refused?: PeerRefusal) {
     this.acked.push({ nodeId, ...item, ...(refused ? { refused } : {}) });
-    this.outbox.set(nodeId, (this.outbox.get(nodeId) ?? []).filter((i) => i.seq !== item.seq));
+    this.outbox.set(
+      nodeId,
+      (this.outbox.get(nodeId) ?? []).filter((i) => i.seq !== item.seq),
+    );
   }
   async storeFromPeer(nodeId: string, envelope: Envelope) {
     this.stored.push({ nodeId, envelope });
     if (this.hold) await this.hold;
     return { refused: envelope.to.filter((t) => this.refuse.includes(t)) };
   }
-  async seenFromPeer(nodeId: string, id: string, deviceIds: string[]) { this.seen.push({ nodeId, id, deviceIds }); }
-  localDevices() { return this.devices; }
-  onLocalDevicesChanged(fn: () => void) { this.devicesFns.add(fn); return () => { this.devicesFns.delete(fn); }; }
+  async seenFromPeer(nodeId: string, id: string, deviceIds: string[]) {
+    this.seen.push({ nodeId, id, deviceIds });
+  }
+  localDevices() {
+    return this.devices;
+  }
+  onLocalDevicesChanged(fn: () => void) {
+    this.devicesFns.add(fn);
+    return () => {
+      this.devicesFns.delete(fn);
+    };
+  }
 
   setDevices(devices: DirectoryDevice[]): void {
     this.devices = devices;
@@ -85,8 +113,13 @@ export function envelope(from: string, to: string[], ciphertextBytes = 32): Enve
   const b = (n: number) => toBase64Url(randomBytes(n));
   const sorted = [...to].sort();
   return {
-    v: 1, id: uuidv7(), from_device: from, to: sorted, sent_at: new Date().toISOString(),
-    header: { epk: b(32), kc: b(32), wraps: sorted.map(() => b(48)) }, ciphertext: b(ciphertextBytes + 16),
+    v: 1,
+    id: uuidv7(),
+    from_device: from,
+    to: sorted,
+    sent_at: new Date().toISOString(),
+    header: { epk: b(32), kc: b(32), wraps: sorted.map(() => b(48)) },
+    ciphertext: b(ciphertextBytes + 16),
   };
 }
 
@@ -107,7 +140,10 @@ export async function pairDesktops(a: TestNode, b: TestNode): Promise<void> {
 }
 
 export function linkUp(x: TestNode, y: TestNode): Promise<boolean> {
-  return eventually(() => x.core.peerLinks!.isUp(y.identity.node_id) && y.core.peerLinks!.isUp(x.identity.node_id), 'the peer link is up on both sides');
+  return eventually(
+    () => x.core.peerLinks!.isUp(y.identity.node_id) && y.core.peerLinks!.isUp(x.identity.node_id),
+    'the peer link is up on both sides',
+  );
 }
 
 /** The test itself as a desktop paired with `node` (the pairing's initiator): its keys and pairing secret. */
@@ -117,13 +153,22 @@ export async function fakeDesktop(node: TestNode, name = `Fake desktop ${Math.ra
   const nodeId = `desk-${uuidv7()}`;
   const start = await node.startPairing();
   const paired = await pairWithNode({
-    baseUrl: node.base, code: start.code, pin: start.pin, expectedFingerprint: new URL(start.url).searchParams.get('fp')!,
+    baseUrl: node.base,
+    code: start.code,
+    pin: start.pin,
+    expectedFingerprint: new URL(start.url).searchParams.get('fp')!,
     identity: {
-      privateKey, publicKey,
+      privateKey,
+      publicKey,
       payload: {
-        node_id: nodeId, name, capabilities: ['mesh'], device_info: { platform: 'test', app_version: '1.0.0' },
+        node_id: nodeId,
+        name,
+        capabilities: ['mesh'],
+        device_info: { platform: 'test', app_version: '1.0.0' },
         // A port nothing listens on: the node's own dials to us fail, only ours reach it.
-        public_key: toBase64Url(publicKey), port: 9, addresses: ['127.0.0.1'],
+        public_key: toBase64Url(publicKey),
+        port: 9,
+        addresses: ['127.0.0.1'],
       },
     },
   });
@@ -132,13 +177,21 @@ export async function fakeDesktop(node: TestNode, name = `Fake desktop ${Math.ra
 export type FakeDesktop = Awaited<ReturnType<typeof fakeDesktop>>;
 
 /** A hand-driven peer link from `me` to `node`; overrides make the handshake wrong on purpose. */
-export async function rawPeer(node: TestNode, me: FakeDesktop, o: { serverHmacKey?: Uint8Array; privateKey?: Uint8Array; sessionId?: string } = {}) {
+export async function rawPeer(
+  node: TestNode,
+  me: FakeDesktop,
+  o: { serverHmacKey?: Uint8Array; privateKey?: Uint8Array; sessionId?: string } = {},
+) {
   const sessionId = o.sessionId ?? me.sessionId;
   const staticPriv = o.privateKey ?? me.privateKey;
   const hs = peerLinkHandshake({
-    dialer: true, sessionId, selfNodeId: me.nodeId, peerNodeId: node.identity.node_id,
+    dialer: true,
+    sessionId,
+    selfNodeId: me.nodeId,
+    peerNodeId: node.identity.node_id,
     staticKey: { privateKey: staticPriv, publicKey: x25519.getPublicKey(staticPriv) },
-    peerPublicKey: fromBase64Url(node.identity.public_key), serverHmacKey: o.serverHmacKey ?? me.serverHmacKey,
+    peerPublicKey: fromBase64Url(node.identity.public_key),
+    serverHmacKey: o.serverHmacKey ?? me.serverHmacKey,
   });
   const ws = new WebSocket(peerLinkUrl('127.0.0.1', node.port, sessionId), { maxPayload: 1 << 20 });
   const frames: PeerFrame[] = [];
@@ -149,10 +202,17 @@ export async function rawPeer(node: TestNode, me: FakeDesktop, o: { serverHmacKe
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
     ws.on('error', () => {});
-    ws.on('unexpected-response', (_req, res) => { upgradeStatus = res.statusCode; res.resume(); resolve({ code: -res.statusCode!, reason: 'http' }); ws.terminate(); });
+    ws.on('unexpected-response', (_req, res) => {
+      upgradeStatus = res.statusCode;
+      res.resume();
+      resolve({ code: -res.statusCode!, reason: 'http' });
+      ws.terminate();
+    });
   });
   let established!: () => void;
-  const ready = new Promise<void>((r) => { established = r; });
+  const ready = new Promise<void>((r) => {
+    established = r;
+  });
   ws.on('open', () => ws.send(hs.writeMessage()));
   ws.on('message', (data: Buffer) => {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -174,10 +234,27 @@ export async function rawPeer(node: TestNode, me: FakeDesktop, o: { serverHmacKe
     }
   };
   return {
-    ws, frames, sent, closed, ready, send, sendRaw, get cipher() { return cipher; }, get upgradeStatus() { return upgradeStatus; },
+    ws,
+    frames,
+    sent,
+    closed,
+    ready,
+    send,
+    sendRaw,
+    get cipher() {
+      return cipher;
+    },
+    get upgradeStatus() {
+      return upgradeStatus;
+    },
     /** Handshake done and the node's hello read; ours sent with `devices`. */
     async hello(devices: DirectoryDevice[] = []) {
-      await Promise.race([ready, closed.then((c) => { throw new Error(`closed before the handshake: ${c.code} ${c.reason}`); })]);
+      await Promise.race([
+        ready,
+        closed.then((c) => {
+          throw new Error(`closed before the handshake: ${c.code} ${c.reason}`);
+        }),
+      ]);
       send({ type: 'hello', node_id: me.nodeId, name: me.name, devices });
       await eventually(() => frames.some((f) => f.type === 'hello'), 'the node says hello');
     },

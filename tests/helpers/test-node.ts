@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { startNode, type NodeOptions, type SalitaNode } from '../../src/main/core/node.js';
-import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import { type NodeOptions, type SalitaNode, startNode } from '../../src/main/core/node.js';
 import { startPairingInitiator } from '../../src/shared/auth/pairing-handshake.js';
 import { normalizeLinkingCode } from '../../src/shared/auth/pairing-keys.js';
-import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
-import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../src/shared/client/pairing-client.js';
+import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
+import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
 
 export interface TestNode extends SalitaNode {
   base: string;
@@ -87,12 +87,17 @@ export type Phone = ReturnType<typeof makePhone>;
  * Pairs a phone with a node the way the phone page does (fingerprint check + Noise handshake), returning a
  * signing client for its session. Throws PairingError with the node's error code on refusal.
  */
-export async function pairPhone(node: TestNode, opts: { phone?: Phone; pin?: string; start?: PairStartResponse; code?: string; linkingCode?: string; fingerprint?: string } = {}) {
+export async function pairPhone(
+  node: TestNode,
+  opts: { phone?: Phone; pin?: string; start?: PairStartResponse; code?: string; linkingCode?: string; fingerprint?: string } = {},
+) {
   const phone = opts.phone ?? makePhone();
-  const start = opts.start ?? await node.startPairing();
+  const start = opts.start ?? (await node.startPairing());
   const codeArgs = opts.linkingCode !== undefined ? { linkingCode: opts.linkingCode } : { code: opts.code ?? start.code };
   const paired = await pairWithNode({
-    baseUrl: node.base, ...codeArgs, pin: opts.pin ?? start.pin,
+    baseUrl: node.base,
+    ...codeArgs,
+    pin: opts.pin ?? start.pin,
     expectedFingerprint: opts.fingerprint ?? new URL(start.url).searchParams.get('fp')!,
     identity: phone.pairing,
   });
@@ -115,7 +120,11 @@ export async function pairingRefused(p: Promise<unknown>, code: string): Promise
   throw new Error(`expected PairingError ${code}, but the pairing succeeded`);
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -123,7 +132,11 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   });
   const text = await res.text();
   let parsed: unknown = text;
-  try { parsed = JSON.parse(text); } catch { /* leave as text: the assertion will show it */ }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* leave as text: the assertion will show it */
+  }
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
@@ -144,16 +157,25 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, l
  */
 export function craftPairing(node: TestNode, opts: { codeRef: string; pin: string; phone?: Phone; payload?: unknown }) {
   const phone = opts.phone ?? makePhone();
-  const payload = opts.payload instanceof Uint8Array ? opts.payload : new TextEncoder().encode(JSON.stringify(opts.payload ?? phone.identity));
+  const payload =
+    opts.payload instanceof Uint8Array ? opts.payload : new TextEncoder().encode(JSON.stringify(opts.payload ?? phone.identity));
   const initiator = startPairingInitiator({
-    staticPrivateKey: phone.privateKey, staticPublicKey: phone.publicKey,
-    responderPublicKey: fromBase64Url(node.identity.public_key), codeRef: opts.codeRef, pin: opts.pin, payload,
+    staticPrivateKey: phone.privateKey,
+    staticPublicKey: phone.publicKey,
+    responderPublicKey: fromBase64Url(node.identity.public_key),
+    codeRef: opts.codeRef,
+    pin: opts.pin,
+    payload,
   });
   return { phone, initiator, noise: toBase64Url(initiator.firstMessage) };
 }
 
 /** POSTs a hand-made first message; `code` or `linking_code` as given. */
-export async function verifyRaw(node: TestNode, fields: { code?: string; linking_code?: string }, opts: { pin: string; phone?: Phone; payload?: unknown }) {
+export async function verifyRaw(
+  node: TestNode,
+  fields: { code?: string; linking_code?: string },
+  opts: { pin: string; phone?: Phone; payload?: unknown },
+) {
   const crafted = craftPairing(node, { codeRef: fields.code ?? normalizeLinkingCode(fields.linking_code!), ...opts });
   const r = await postJson(`${node.base}/auth/pair/verify`, { ...fields, noise: crafted.noise });
   return { ...r, crafted };

@@ -3,11 +3,12 @@
 // those packages need in turn), started with plain `node`. Symlinks into the repo's node_modules stand in for
 // `npm install --omit=dev`; --preserve-symlinks keeps every require() resolving inside the temp folder, so a
 // dependency the bundle forgot to carry fails here instead of being found in the repo.
-import { after, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, tempDir } from '../helpers/test-node.js';
 
@@ -22,7 +23,8 @@ function dependencyClosure(names: string[]): Set<string> {
     const pkg = join(root, 'node_modules', name, 'package.json');
     assert.ok(existsSync(pkg), `${name} is not installed in the repo`);
     seen.add(name);
-    for (const dep of Object.keys((JSON.parse(readFileSync(pkg, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {})) visit(dep);
+    for (const dep of Object.keys((JSON.parse(readFileSync(pkg, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}))
+      visit(dep);
   };
   names.forEach(visit);
   return seen;
@@ -32,7 +34,9 @@ function install(): { dir: string; installed: Set<string> } {
   assert.ok(existsSync(join(bundleDir, 'server.mjs')), 'out/cloud/server.mjs is missing: run `npm run build` (npm test does)');
   const dir = join(tempDir('salita-cloud-install-'), 'salita-cloud');
   cpSync(bundleDir, dir, { recursive: true });
-  const deps = Object.keys((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const deps = Object.keys(
+    (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {},
+  );
   const installed = dependencyClosure(deps);
   for (const name of installed) {
     const target = join(dir, 'node_modules', name);
@@ -50,11 +54,16 @@ after(async () => {
 
 /** Starts the installed bundle; resolves with the URL from its pino "listening on" line. */
 function start(dir: string, dataDir: string): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
-  const child = spawn(process.execPath, ['--preserve-symlinks', join(dir, 'server.mjs'), 'serve', '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1'], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-    // Nothing from the repo's environment may point it back at the checkout.
-    env: { PATH: process.env.PATH ?? '', HOME: dataDir },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--preserve-symlinks', join(dir, 'server.mjs'), 'serve', '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Nothing from the repo's environment may point it back at the checkout.
+      env: { PATH: process.env.PATH ?? '', HOME: dataDir },
+    },
+  );
   children.add(child);
   const lines: string[] = [];
   let stderr = '';
@@ -70,7 +79,9 @@ function start(dir: string, dataDir: string): Promise<{ child: ChildProcess; url
         if (m) resolve({ child, url: m[1]!, lines });
       }
     });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.once('exit', (code) => reject(new Error(`the bundle exited (${code}) before listening:\n${stderr}\n${lines.join('\n')}`)));
   });
 }
@@ -87,7 +98,7 @@ describe('standalone cloud bundle (out/cloud)', () => {
 
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
-    const body = await health.json() as { ok: boolean; cloud_static_key: string };
+    const body = (await health.json()) as { ok: boolean; cloud_static_key: string };
     assert.equal(body.ok, true);
     assert.match(body.cloud_static_key, /^[A-Za-z0-9_-]{43}$/);
 
@@ -113,16 +124,23 @@ describe('standalone cloud bundle (out/cloud)', () => {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, 'cloud.db'), 'not a database');
     const child = spawn(process.execPath, ['--preserve-symlinks', join(dir, 'server.mjs'), 'serve', '--data-dir', dataDir, '--port', '0'], {
-      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: dataDir },
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', HOME: dataDir },
     });
     children.add(child);
     let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
     child.stderr!.resume();
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     children.delete(child);
     assert.equal(code, 1);
-    const entries = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string; stack: string } });
+    const entries = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string; stack: string } });
     const fatal = entries.find((e) => e.level === 60);
     assert.ok(fatal?.err, `a fatal line with err: ${stdout}`);
     assert.match(fatal.err.message, /is not a SQLite database/);

@@ -2,26 +2,32 @@
 // admin HTTP API as the desktop UI would: login + code, sealed token on disk, reconnects (node restart, cloud
 // restart), a changed cloud key, a revoked token, the noise_handshake rollout, messages between two nodes,
 // logout, and a corrupt cloud.json.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { after, before, describe, it } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
-import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import WebSocket from 'ws';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
-import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { CloudLink as CloudLinkClass } from '../../src/main/core/cloud/cloud-link.js';
+import { aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { cleanupAll, eventually, filesUnder, pairPhone, postJson, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { cleanupAll, eventually, filesUnder, pairPhone, postJson, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 const FAST = { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 };
 
 function readCloudJson(node: { dataDir: string }) {
-  return JSON.parse(readFileSync(join(node.dataDir, 'cloud.json'), 'utf8')) as { url: string; cloud_key: string; token_sealed: string | null; token_expires_at: string | null };
+  return JSON.parse(readFileSync(join(node.dataDir, 'cloud.json'), 'utf8')) as {
+    url: string;
+    cloud_key: string;
+    token_sealed: string | null;
+    token_expires_at: string | null;
+  };
 }
 
 function tokenOnDisk(node: { dataDir: string }): string {
@@ -32,12 +38,15 @@ function tokenOnDisk(node: { dataDir: string }): string {
 
 async function cloudGet(cloud: RunningCloud, path: string, token: string) {
   const res = await fetch(cloud.url + path, { headers: { authorization: `Noise ${token}` } });
-  return { status: res.status, body: await res.json() as any };
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 const view = async (node: TestNode) => (await node.admin('/api/admin/cloud')).body;
 const waitStatus = (node: TestNode, status: string, what = status) =>
-  eventually(async () => { const v = await view(node); return v.status === status ? v : undefined; }, `cloud link ${what}`);
+  eventually(async () => {
+    const v = await view(node);
+    return v.status === status ? v : undefined;
+  }, `cloud link ${what}`);
 
 /** Logs `node` in to `cloud` through the admin API, as the desktop UI does (the code read from `otp`), until connected. */
 async function linkedTo(node: TestNode, cloud: RunningCloud, otp: MemoryOtpSender): Promise<void> {
@@ -72,7 +81,8 @@ describe('cloud link (node side) against the reference cloud', () => {
   const events: any[] = [];
   let events$: WebSocket | undefined;
 
-  const startTheCloud = async (dir = cloudDir, p = port) => startCloud({ dataDir: dir, port: p, otpSender: otp, log: () => {}, tokenRecheckMs: 100 });
+  const startTheCloud = async (dir = cloudDir, p = port) =>
+    startCloud({ dataDir: dir, port: p, otpSender: otp, log: () => {}, tokenRecheckMs: 100 });
   const codesFor = (deviceId: string) => otp.sent.filter((m) => m.deviceId === deviceId);
   const lastCode = (deviceId: string) => codesFor(deviceId).at(-1)!.code;
 
@@ -173,18 +183,24 @@ describe('cloud link (node side) against the reference cloud', () => {
     }
   });
 
-  it('publishes this node\'s devices to the key directory (again when they change)', async () => {
+  it("publishes this node's devices to the key directory (again when they change)", async () => {
     const uiKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
     const put = await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(uiKey) } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const token = tokenOnDisk(node);
     await eventually(async () => {
       const dir = await cloudGet(cloud, '/api/keys', token);
-      return dir.status === 200 && dir.body.devices.some((d: any) => d.device_id === `${node.identity.node_id}.ui` && d.public_key === toBase64Url(uiKey) && d.node === node.identity.public_key);
+      return (
+        dir.status === 200 &&
+        dir.body.devices.some(
+          (d: any) =>
+            d.device_id === `${node.identity.node_id}.ui` && d.public_key === toBase64Url(uiKey) && d.node === node.identity.public_key,
+        )
+      );
     }, 'the UI device in the cloud directory');
   });
 
-  it('relays an envelope between two nodes: sent -> delivered, in the other node\'s inbox', async () => {
+  it("relays an envelope between two nodes: sent -> delivered, in the other node's inbox", async () => {
     const other = await startTestNode({ cloud: FAST });
     await login(other);
     await waitStatus(other, 'connected');
@@ -194,18 +210,33 @@ describe('cloud link (node side) against the reference cloud', () => {
     };
     const a = keys(node);
     const b = keys(other);
-    assert.equal((await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(a.publicKey) } })).status, 200);
-    assert.equal((await other.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(b.publicKey) } })).status, 200);
+    assert.equal(
+      (await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(a.publicKey) } })).status,
+      200,
+    );
+    assert.equal(
+      (await other.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(b.publicKey) } })).status,
+      200,
+    );
     // Each node learns the other's UI device from the directory.
-    await eventually(async () => (await node.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === b.device_id && d.home === 'remote'), 'B in A\'s directory');
+    await eventually(
+      async () =>
+        (await node.admin('/api/admin/messages/directory')).body.devices?.some(
+          (d: any) => d.device_id === b.device_id && d.home === 'remote',
+        ),
+      "B in A's directory",
+    );
 
-    const envelope = seal(new TextEncoder().encode('hello over the cloud'), { from: a, to: [{ device_id: b.device_id, publicKey: b.publicKey }] });
+    const envelope = seal(new TextEncoder().encode('hello over the cloud'), {
+      from: a,
+      to: [{ device_id: b.device_id, publicKey: b.publicKey }],
+    });
     const sent = await node.admin('/api/admin/messages', { body: { envelope } });
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
     await eventually(async () => {
       const inbox = await other.admin('/api/admin/messages/inbox');
       return inbox.body.messages?.some((m: any) => m.envelope.id === envelope.id);
-    }, 'the envelope in B\'s inbox');
+    }, "the envelope in B's inbox");
     await eventually(async () => {
       const out = await node.admin('/api/admin/messages/outbox');
       return out.body.messages?.find((m: any) => m.id === envelope.id)?.status === 'delivered';
@@ -246,7 +277,10 @@ describe('cloud link (node side) against the reference cloud', () => {
   it('noise_handshake turned on under a plain token -> new handshake + code asked for by itself -> awaiting_code', async () => {
     // Give the node a plain (not Noise-bound) token, as an older node would have.
     const ch = await postJson(`${cloud.url}/api/auth/challenge`, { device_id: node.identity.public_key });
-    const ver = await postJson(`${cloud.url}/api/auth/verify`, { challenge_id: ch.body.challenge_id, code: otp.codeFor(ch.body.challenge_id) });
+    const ver = await postJson(`${cloud.url}/api/auth/verify`, {
+      challenge_id: ch.body.challenge_id,
+      code: otp.codeFor(ch.body.challenge_id),
+    });
     assert.equal(ver.status, 200, JSON.stringify(ver.body));
     await node.stop();
     const f = readCloudJson(node);
@@ -344,11 +378,17 @@ async function fakeRelay(opts: { putStatus?: number; onSend?: (ws: WebSocket, fr
   const keysPut: any[] = [];
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       if (req.url === '/api/keys' && req.method === 'PUT') keysPut.push(JSON.parse(body));
       res.setHeader('content-type', 'application/json');
-      if (req.method === 'PUT' && opts.putStatus) { res.statusCode = opts.putStatus; res.end(JSON.stringify({ error: 'internal_error', message: 'down' })); return; }
+      if (req.method === 'PUT' && opts.putStatus) {
+        res.statusCode = opts.putStatus;
+        res.end(JSON.stringify({ error: 'internal_error', message: 'down' }));
+        return;
+      }
       res.end(JSON.stringify({ devices: [], ...(req.method === 'PUT' ? { refused: [] } : {}) }));
     });
   });
@@ -356,18 +396,28 @@ async function fakeRelay(opts: { putStatus?: number; onSend?: (ws: WebSocket, fr
   wss.on('connection', (ws, req) => {
     assert.equal(req.headers.authorization, 'Noise fake-token-0123456789abcdefghij');
     const n = sockets.push(ws);
-    ws.on('message', (d) => { const f = { ...JSON.parse(String(d)), socket: n }; frames.push(f); opts.onSend?.(ws, f); });
+    ws.on('message', (d) => {
+      const f = { ...JSON.parse(String(d)), socket: n };
+      frames.push(f);
+      opts.onSend?.(ws, f);
+    });
     ws.send(JSON.stringify({ type: 'hello', device_id: 'fake-node', pending: 0 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
-    url, frames, sockets, keysPut,
+    url,
+    frames,
+    sockets,
+    keysPut,
     send: (frame) => sockets.at(-1)!.send(JSON.stringify(frame)),
     stop: async () => {
       for (const s of wss.clients) s.terminate();
       wss.close();
-      await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+      await new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      });
     },
   };
 }
@@ -380,7 +430,10 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
   const stored: string[] = [];
   const outbox: { seq: number; id: string; envelope: any }[] = [];
   let queued: (() => void) | undefined;
-  const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+  const sender = (() => {
+    const privateKey = x25519.utils.randomSecretKey();
+    return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) };
+  })();
   const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
   const envelope = () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] });
   let storeDelay = (_id: string) => 0;
@@ -388,11 +441,31 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
   const store = {
     pendingOutbound: (after: number, limit: number) => outbox.filter((r) => r.seq > after).slice(0, limit),
     outboxSize: () => outbox.length,
-    onQueued: (fn: () => void) => { queued = fn; return () => { queued = undefined; }; },
-    accepted: (id: string) => { accepted.push(id); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
-    rejected: (id: string) => { rejected.push(id); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
+    onQueued: (fn: () => void) => {
+      queued = fn;
+      return () => {
+        queued = undefined;
+      };
+    },
+    accepted: (id: string) => {
+      accepted.push(id);
+      outbox.splice(
+        outbox.findIndex((r) => r.id === id),
+        1,
+      );
+    },
+    rejected: (id: string) => {
+      rejected.push(id);
+      outbox.splice(
+        outbox.findIndex((r) => r.id === id),
+        1,
+      );
+    },
     delivered: () => {},
-    storeInbound: async (env: any) => { await new Promise((r) => setTimeout(r, storeDelay(env.id))); stored.push(env.id); },
+    storeInbound: async (env: any) => {
+      await new Promise((r) => setTimeout(r, storeDelay(env.id)));
+      stored.push(env.id);
+    },
     localDevices: () => [{ device_id: 'node-a.ui', public_key: toBase64Url(sender.publicKey), name: 'A', kind: 'desktop' as const }],
     onLocalDevicesChanged: () => () => {},
     setRemoteDirectory: () => {},
@@ -402,15 +475,30 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
     relay = await fakeRelay();
     const dir = tempDir();
     const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
-      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
-      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
-    }));
-    for (let i = 1; i <= 300; i++) { const e = envelope(); outbox.push({ seq: i, id: e.id, envelope: e }); }
+    writeFileSync(
+      join(dir, 'cloud.json'),
+      JSON.stringify({
+        version: 1,
+        url: relay.url,
+        cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+        token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')),
+        token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
+    for (let i = 1; i <= 300; i++) {
+      const e = envelope();
+      outbox.push({ seq: i, id: e.id, envelope: e });
+    }
     const { createLogger } = await import('../../src/main/core/log.js');
     link = new CloudLinkClass({
-      dataDir: dir, box, store, log: createLogger('cloud-test'),
-      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      dataDir: dir,
+      box,
+      store,
+      log: createLogger('cloud-test'),
+      staticKey: () => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      },
       settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
       options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
     });
@@ -427,22 +515,41 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
     await new Promise((r) => setTimeout(r, 100));
     const sends = () => relay.frames.filter((f) => f.type === 'send').map((f) => f.envelope.id);
     assert.equal(sends().length, 256, 'the window holds');
-    assert.deepEqual(sends(), outbox.slice(0, 256).map((r) => r.id), 'in outbox order');
+    assert.deepEqual(
+      sends(),
+      outbox.slice(0, 256).map((r) => r.id),
+      'in outbox order',
+    );
     for (const id of sends().slice(0, 10)) relay.send({ type: 'accepted', id });
     relay.send({ type: 'rejected', id: sends()[10], error: 'unknown_recipient', message: 'no such device' });
     await eventually(() => sends().length === 267, 'eleven more sent');
     assert.equal(accepted.length, 10);
     assert.equal(rejected.length, 1);
-    assert.deepEqual(sends().slice(256), outbox.slice(245, 256).map((r) => r.id), 'the next ones, in order');
+    assert.deepEqual(
+      sends().slice(256),
+      outbox.slice(245, 256).map((r) => r.id),
+      'the next ones, in order',
+    );
     assert.equal(link.view().outbox, 289);
-    assert.ok(relay.keysPut.some((k) => k.devices[0].device_id === 'node-a.ui'), 'keys published');
+    assert.ok(
+      relay.keysPut.some((k) => k.devices[0].device_id === 'node-a.ui'),
+      'keys published',
+    );
   });
 
   it('a newly queued envelope goes out at once when the window has room', async () => {
-    const answered = new Set(relay.frames.filter((x) => x.type === 'send').slice(0, 11).map((f) => f.envelope.id));
+    const answered = new Set(
+      relay.frames
+        .filter((x) => x.type === 'send')
+        .slice(0, 11)
+        .map((f) => f.envelope.id),
+    );
     await eventually(() => {
       for (const f of relay.frames) {
-        if (f.type === 'send' && !answered.has(f.envelope.id)) { answered.add(f.envelope.id); relay.send({ type: 'accepted', id: f.envelope.id }); }
+        if (f.type === 'send' && !answered.has(f.envelope.id)) {
+          answered.add(f.envelope.id);
+          relay.send({ type: 'accepted', id: f.envelope.id });
+        }
       }
       return outbox.length === 0;
     }, 'outbox drained');
@@ -458,15 +565,28 @@ describe('cloud link relay protocol (fake cloud, in-memory store)', () => {
     const envs = Array.from({ length: 5 }, envelope);
     storeDelay = (id) => (5 - envs.findIndex((e) => e.id === id)) * 30; // the first is the slowest
     const before = relay.frames.length;
-    envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+    envs.forEach((e, i) => {
+      relay.send({ type: 'deliver', seq: i + 1, envelope: e });
+    });
     relay.send({ type: 'receipt', seq: 6, id: envs[0]!.id, device_ids: ['node-b.ui'] });
     await eventually(() => relay.frames.slice(before).filter((f) => f.type === 'ack').length === 6, 'six acks');
-    assert.deepEqual(stored.slice(-5), envs.map((e) => e.id), 'stored in arrival order');
-    assert.deepEqual(relay.frames.slice(before).filter((f) => f.type === 'ack').map((f) => f.seq), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      stored.slice(-5),
+      envs.map((e) => e.id),
+      'stored in arrival order',
+    );
+    assert.deepEqual(
+      relay.frames
+        .slice(before)
+        .filter((f) => f.type === 'ack')
+        .map((f) => f.seq),
+      [1, 2, 3, 4, 5, 6],
+    );
   });
 
   it('after a dropped connection it reconnects and sends everything not yet accepted again, from the start', async () => {
-    const a = envelope(); const b = envelope();
+    const a = envelope();
+    const b = envelope();
     outbox.push({ seq: 2000, id: a.id, envelope: a }, { seq: 2001, id: b.id, envelope: b });
     queued?.();
     await eventually(() => relay.frames.some((f) => f.type === 'send' && f.envelope.id === b.id), 'both sent');
@@ -484,40 +604,62 @@ describe('cloud link with a store that applies inbound calls in call order (fake
     const relay = await fakeRelay();
     const dir = tempDir();
     const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
-      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
-      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
-    }));
+    writeFileSync(
+      join(dir, 'cloud.json'),
+      JSON.stringify({
+        version: 1,
+        url: relay.url,
+        cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+        token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')),
+        token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
     const calls: string[] = [];
     const commits = new Map<string, () => void>();
     const failing = new Set<string>();
-    const pending = (key: string) => new Promise<void>((resolve, reject) => {
-      calls.push(key);
-      commits.set(key, () => (failing.has(key) ? reject(new Error('disk full')) : resolve()));
-    });
+    const pending = (key: string) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push(key);
+        commits.set(key, () => (failing.has(key) ? reject(new Error('disk full')) : resolve()));
+      });
     const store = {
       inboundInCallOrder: true,
-      pendingOutbound: () => [], outboxSize: () => 0,
+      pendingOutbound: () => [],
+      outboxSize: () => 0,
       onQueued: () => () => {},
-      accepted: () => {}, rejected: () => {},
+      accepted: () => {},
+      rejected: () => {},
       delivered: (id: string) => pending(`receipt:${id}`),
       storeInbound: (env: any) => pending(`deliver:${env.id}`),
-      localDevices: () => [], onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+      localDevices: () => [],
+      onLocalDevicesChanged: () => () => {},
+      setRemoteDirectory: () => {},
     };
     const { createLogger } = await import('../../src/main/core/log.js');
     const link = new CloudLinkClass({
-      dataDir: dir, box, store, log: createLogger('cloud-test'),
-      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      dataDir: dir,
+      box,
+      store,
+      log: createLogger('cloud-test'),
+      staticKey: () => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      },
       settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
       options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
     });
     link.start();
     try {
       await eventually(() => link.status() === 'connected', 'connected');
-      const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+      const sender = (() => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      })();
       const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
       const envs = Array.from({ length: 4 }, () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] }));
-      envs.forEach((e, i) => relay.send({ type: 'deliver', seq: i + 1, envelope: e }));
+      envs.forEach((e, i) => {
+        relay.send({ type: 'deliver', seq: i + 1, envelope: e });
+      });
       relay.send({ type: 'receipt', seq: 5, id: envs[0]!.id, device_ids: ['node-b.ui'] });
       // All five reach the store before any of them is committed, in arrival order.
       await eventually(() => calls.length === 5, 'all handed over');
@@ -543,7 +685,9 @@ describe('cloud link with a store that applies inbound calls in call order (fake
 });
 
 describe('a device that paired while the cloud was away', () => {
-  after(async () => { await cleanupAll(); });
+  after(async () => {
+    await cleanupAll();
+  });
 
   it('its first message is not refused as sender_not_published: the node publishes before it sends', async () => {
     const { node, back } = await linkedThenCloudAway();
@@ -554,11 +698,15 @@ describe('a device that paired while the cloud was away', () => {
       const { phone, client } = await pairPhone(node);
       const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
       const far = { device_id: 'phone-of-another-home', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
-      const sent = await new MessagingClient(client, me).sendEnvelope(seal(new TextEncoder().encode('first words'), { from: me, to: [far] }));
+      const sent = await new MessagingClient(client, me).sendEnvelope(
+        seal(new TextEncoder().encode('first words'), { from: me, to: [far] }),
+      );
       assert.equal(sent.status, 'queued');
 
       cloud = await back();
-      cloud.directory.publish('another-home', [{ device_id: far.device_id, public_key: toBase64Url(far.publicKey), name: 'Far phone', kind: 'phone' }]);
+      cloud.directory.publish('another-home', [
+        { device_id: far.device_id, public_key: toBase64Url(far.publicKey), name: 'Far phone', kind: 'phone' },
+      ]);
       const status = await eventually(async () => {
         const s = (await new MessagingClient(client, me).outbox()).find((m) => m.id === sent.id);
         return s && s.status !== 'queued' ? s : undefined;
@@ -571,17 +719,32 @@ describe('a device that paired while the cloud was away', () => {
 });
 
 describe('token refresh', () => {
-  after(async () => { await cleanupAll(); });
+  after(async () => {
+    await cleanupAll();
+  });
 
   it('a connected node renews its token at half life with an IK handshake, without a new code, and stays connected', async () => {
     const otp = new MemoryOtpSender();
     // Tokens that live 4 s: the node must renew every ~2 s or drop to logged_out.
-    const cloud = await startCloud({ dataDir: tempDir('salita-cloud-'), port: 0, otpSender: otp, log: () => {}, timings: { tokenTtlMs: 4_000 } });
+    const cloud = await startCloud({
+      dataDir: tempDir('salita-cloud-'),
+      port: 0,
+      otpSender: otp,
+      log: () => {},
+      timings: { tokenTtlMs: 4_000 },
+    });
     try {
       const node = await startTestNode({ cloud: FAST });
       await linkedTo(node, cloud, otp);
       const seen = new Set([tokenOnDisk(node)]);
-      await eventually(() => { seen.add(tokenOnDisk(node)); return seen.size >= 3; }, 'two refreshes', 30_000);
+      await eventually(
+        () => {
+          seen.add(tokenOnDisk(node));
+          return seen.size >= 3;
+        },
+        'two refreshes',
+        30_000,
+      );
       assert.equal(otp.sent.length, 1, 'only the first login needed a code');
       // Well past the first token's life: still linked, on the newest token, and the cloud takes it.
       await waitStatus(node, 'connected', 'connected on the new token');
@@ -595,9 +758,11 @@ describe('token refresh', () => {
 });
 
 describe('an envelope from a sender this node has not seen in the directory yet', () => {
-  after(async () => { await cleanupAll(); });
+  after(async () => {
+    await cleanupAll();
+  });
 
-  it('is stored only after the node fetched the sender\'s key, so the recipient can open it at once', async () => {
+  it("is stored only after the node fetched the sender's key, so the recipient can open it at once", async () => {
     const otp = new MemoryOtpSender();
     const cloud = await startCloud({ dataDir: tempDir('salita-cloud-'), port: 0, otpSender: otp, log: () => {} });
     try {
@@ -616,7 +781,10 @@ describe('an envelope from a sender this node has not seen in the directory yet'
       const sent = await fromA.sendText(bMe.device_id, 'from a stranger, for now');
 
       const toB = new MessagingClient(b.client, bMe);
-      const page = await eventually(async () => { const p = await toB.inbox(); return p.messages.length > 0 ? p : undefined; }, 'delivered to B');
+      const page = await eventually(async () => {
+        const p = await toB.inbox();
+        return p.messages.length > 0 ? p : undefined;
+      }, 'delivered to B');
       const opened = await toB.openItem(page.messages[0]!);
       assert.ok(opened.ok, `B-phone could not open it: ${JSON.stringify(opened)}`);
       assert.equal(opened.text, 'from a stranger, for now');
@@ -632,15 +800,27 @@ describe('a cloud that keeps refusing (fake cloud)', () => {
     // Every send is refused as sender_not_published, every PUT /api/keys fails with a 500.
     const relay = await fakeRelay({
       putStatus: 500,
-      onSend: (ws, f) => { if (f.type === 'send') ws.send(JSON.stringify({ type: 'rejected', id: f.envelope.id, error: 'sender_not_published', message: 'not published' })); },
+      onSend: (ws, f) => {
+        if (f.type === 'send')
+          ws.send(JSON.stringify({ type: 'rejected', id: f.envelope.id, error: 'sender_not_published', message: 'not published' }));
+      },
     });
     const dir = tempDir();
     const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
-      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
-      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
-    }));
-    const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+    writeFileSync(
+      join(dir, 'cloud.json'),
+      JSON.stringify({
+        version: 1,
+        url: relay.url,
+        cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+        token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')),
+        token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
+    const sender = (() => {
+      const privateKey = x25519.utils.randomSecretKey();
+      return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) };
+    })();
     const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
     const e = seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] });
     const outbox = [{ seq: 1, id: e.id, envelope: e }];
@@ -650,19 +830,45 @@ describe('a cloud that keeps refusing (fake cloud)', () => {
       outboxSize: () => outbox.length,
       onQueued: () => () => {},
       accepted: () => {},
-      rejected: (id: string, code: string, message: string) => { rejected.push({ id, code, message }); outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
-      delivered: () => {}, storeInbound: async () => {},
+      rejected: (id: string, code: string, message: string) => {
+        rejected.push({ id, code, message });
+        outbox.splice(
+          outbox.findIndex((r) => r.id === id),
+          1,
+        );
+      },
+      delivered: () => {},
+      storeInbound: async () => {},
       localDevices: () => [{ device_id: 'node-a.ui', public_key: toBase64Url(sender.publicKey), name: 'A', kind: 'desktop' as const }],
-      onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+      onLocalDevicesChanged: () => () => {},
+      setRemoteDirectory: () => {},
     };
     const lines: string[] = [];
     const { default: pino } = await import('pino');
-    const log = pino({ level: 'debug' }, { write: (l: string) => { lines.push(l); } });
+    const log = pino(
+      { level: 'debug' },
+      {
+        write: (l: string) => {
+          lines.push(l);
+        },
+      },
+    );
     const link = new CloudLinkClass({
-      dataDir: dir, box, store, log,
-      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      dataDir: dir,
+      box,
+      store,
+      log,
+      staticKey: () => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      },
       settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
-      options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000, retryBackoff: { baseMs: 20, capMs: 2_000, jitterFloor: 0.5 }, maxNotPublishedResends: 4 },
+      options: {
+        backoff: { baseMs: 10, capMs: 50 },
+        directoryRefreshMs: 60_000,
+        retryBackoff: { baseMs: 20, capMs: 2_000, jitterFloor: 0.5 },
+        maxNotPublishedResends: 4,
+      },
     });
     link.start();
     try {
@@ -684,9 +890,11 @@ describe('a cloud that keeps refusing (fake cloud)', () => {
 });
 
 describe('a phone whose id another node already publishes', () => {
-  after(async () => { await cleanupAll(); });
+  after(async () => {
+    await cleanupAll();
+  });
 
-  it('is refused alone (shown in the view with its code); the node\'s other phones are published and can message', async () => {
+  it("is refused alone (shown in the view with its code); the node's other phones are published and can message", async () => {
     const { node, back } = await linkedThenCloudAway();
     let cloud: RunningCloud | undefined;
     try {
@@ -705,20 +913,35 @@ describe('a phone whose id another node already publishes', () => {
         { device_id: far.device_id, public_key: toBase64Url(farKey), name: 'Far phone', kind: 'phone' },
       ]);
 
-      const v = await eventually(async () => { const c = await view(node); return c.status === 'connected' && c.unpublished?.length ? c : undefined; }, 'the refusal in the view');
-      assert.deepEqual(v.unpublished.map((u: any) => [u.device_id, u.error]), [[xMe.device_id, 'device_id_taken']]);
+      const v = await eventually(async () => {
+        const c = await view(node);
+        return c.status === 'connected' && c.unpublished?.length ? c : undefined;
+      }, 'the refusal in the view');
+      assert.deepEqual(
+        v.unpublished.map((u: any) => [u.device_id, u.error]),
+        [[xMe.device_id, 'device_id_taken']],
+      );
       assert.match(v.unpublished[0].message, /already used by another node/);
-      await eventually(() => up.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key), 'Y published');
+      await eventually(
+        () => up.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key),
+        'Y published',
+      );
 
       const fromY = new MessagingClient(y.client, yMe);
       const sent = await fromY.sendEnvelope(seal(new TextEncoder().encode('Y still gets through'), { from: yMe, to: [far] }));
-      const status = await eventually(async () => { const s = (await fromY.outbox()).find((m) => m.id === sent.id); return s && s.status !== 'queued' ? s : undefined; }, 'Y\'s message left');
+      const status = await eventually(async () => {
+        const s = (await fromY.outbox()).find((m) => m.id === sent.id);
+        return s && s.status !== 'queued' ? s : undefined;
+      }, "Y's message left");
       assert.notEqual(status.status, 'failed', `refused: ${status.error}`);
 
       // X's message fails with a reason (once), instead of looping.
       const fromX = new MessagingClient(x.client, xMe);
       const xs = await fromX.sendEnvelope(seal(new TextEncoder().encode('X cannot'), { from: xMe, to: [far] }));
-      const xStatus = await eventually(async () => { const s = (await fromX.outbox()).find((m) => m.id === xs.id); return s && s.status !== 'queued' ? s : undefined; }, 'X\'s message settled');
+      const xStatus = await eventually(async () => {
+        const s = (await fromX.outbox()).find((m) => m.id === xs.id);
+        return s && s.status !== 'queued' ? s : undefined;
+      }, "X's message settled");
       assert.equal(xStatus.status, 'failed');
       assert.equal(xStatus.error, 'sender_not_published');
 
@@ -737,20 +960,44 @@ describe('a node with more devices than one PUT /api/keys carries (fake cloud)',
     const relay = await fakeRelay();
     const dir = tempDir();
     const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
-      version: 1, url: relay.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
-      token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    writeFileSync(
+      join(dir, 'cloud.json'),
+      JSON.stringify({
+        version: 1,
+        url: relay.url,
+        cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+        token_sealed: box.seal(new TextEncoder().encode('fake-token-0123456789abcdefghij')),
+        token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
+    const devices = Array.from({ length: 300 }, (_, i) => ({
+      device_id: `dev-${String(299 - i).padStart(3, '0')}`,
+      public_key: toBase64Url(new Uint8Array(32).fill(2)),
+      name: `D${i}`,
+      kind: 'phone' as const,
     }));
-    const devices = Array.from({ length: 300 }, (_, i) => ({ device_id: `dev-${String(299 - i).padStart(3, '0')}`, public_key: toBase64Url(new Uint8Array(32).fill(2)), name: `D${i}`, kind: 'phone' as const }));
     const store = {
-      pendingOutbound: () => [], outboxSize: () => 0, onQueued: () => () => {},
-      accepted: () => {}, rejected: () => {}, delivered: () => {}, storeInbound: async () => {},
-      localDevices: () => devices, onLocalDevicesChanged: () => () => {}, setRemoteDirectory: () => {},
+      pendingOutbound: () => [],
+      outboxSize: () => 0,
+      onQueued: () => () => {},
+      accepted: () => {},
+      rejected: () => {},
+      delivered: () => {},
+      storeInbound: async () => {},
+      localDevices: () => devices,
+      onLocalDevicesChanged: () => () => {},
+      setRemoteDirectory: () => {},
     };
     const { createLogger } = await import('../../src/main/core/log.js');
     const link = new CloudLinkClass({
-      dataDir: dir, box, store, log: createLogger('cloud-test'),
-      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      dataDir: dir,
+      box,
+      store,
+      log: createLogger('cloud-test'),
+      staticKey: () => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      },
       settings: { cloudUrl: () => relay.url, setCloudUrl: () => {} },
       options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
     });
@@ -762,7 +1009,10 @@ describe('a node with more devices than one PUT /api/keys carries (fake cloud)',
       assert.equal(p2.devices.length, 44);
       assert.deepEqual(p1.range, { after: null, through: 'dev-255' });
       assert.deepEqual(p2.range, { after: 'dev-255', through: null });
-      assert.deepEqual([...p1.devices, ...p2.devices].map((d: any) => d.device_id), devices.map((d) => d.device_id).sort());
+      assert.deepEqual(
+        [...p1.devices, ...p2.devices].map((d: any) => d.device_id),
+        devices.map((d) => d.device_id).sort(),
+      );
     } finally {
       await link.stop();
       await relay.stop();
@@ -785,10 +1035,14 @@ describe('message backlog caps (node side)', () => {
   const uiKeys = async (n: TestNode) => {
     const privateKey = x25519.utils.randomSecretKey();
     const k = { device_id: `${n.identity.node_id}.ui`, privateKey, publicKey: x25519.getPublicKey(privateKey) };
-    assert.equal((await n.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(k.publicKey) } })).status, 200);
+    assert.equal(
+      (await n.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(k.publicKey) } })).status,
+      200,
+    );
     return k;
   };
-  const statusOf = async (n: TestNode, id: string) => (await n.admin('/api/admin/messages/outbox')).body.messages?.find((m: any) => m.id === id);
+  const statusOf = async (n: TestNode, id: string) =>
+    (await n.admin('/api/admin/messages/outbox')).body.messages?.find((m: any) => m.id === id);
 
   it('a device that never acks: its inbox stops at the cap, the sender sees failed/recipient_backlog_full, after an ack messages flow again', async () => {
     const CAP = 3;
@@ -798,7 +1052,10 @@ describe('message backlog caps (node side)', () => {
     await linkedTo(b, cloud, otp);
     const ka = await uiKeys(a);
     const kb = await uiKeys(b);
-    await eventually(async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id), 'B in A\'s directory');
+    await eventually(
+      async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id),
+      "B in A's directory",
+    );
     const send = async () => {
       const envelope = seal(new TextEncoder().encode('flood'), { from: ka, to: [{ device_id: kb.device_id, publicKey: kb.publicKey }] });
       const r = await a.admin('/api/admin/messages', { body: { envelope } });
@@ -834,7 +1091,10 @@ describe('message backlog caps (node side)', () => {
     await linkedTo(b, away, otp);
     const ka = await uiKeys(a);
     const kb = await uiKeys(b);
-    await eventually(async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id), 'B in A\'s directory');
+    await eventually(
+      async () => (await a.admin('/api/admin/messages/directory')).body.devices?.some((d: any) => d.device_id === kb.device_id),
+      "B in A's directory",
+    );
     await away.stop();
     await waitStatus(a, 'reconnecting');
     const accepted: string[] = [];
@@ -843,7 +1103,10 @@ describe('message backlog caps (node side)', () => {
       const envelope = seal(new TextEncoder().encode('offline'), { from: ka, to: [{ device_id: kb.device_id, publicKey: kb.publicKey }] });
       const r = await a.admin('/api/admin/messages', { body: { envelope } });
       if (r.status === 202) accepted.push(envelope.id);
-      else { full = r; break; }
+      else {
+        full = r;
+        break;
+      }
     }
     assert.equal(accepted.length, CAP);
     assert.equal(full.status, 429);
@@ -855,6 +1118,8 @@ describe('message backlog caps (node side)', () => {
         const all = await Promise.all(accepted.map((id) => statusOf(a, id)));
         return all.every((m) => m?.status === 'delivered');
       }, 'every accepted message delivered');
-    } finally { await away.stop(); }
+    } finally {
+      await away.stop();
+    }
   });
 });

@@ -2,17 +2,18 @@
 // connection (up after the cloud's hello, down when the socket drops or the token goes), and wake() sends what
 // was queued. A router that wakes the transport from its "up" event must not get envelopes out before this
 // node's keys are published (the cloud would refuse them as sender_not_published).
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { x25519 } from '@noble/curves/ed25519.js';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
-import { createServer } from 'node:http';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { aesGcmBox } from '../../src/main/core/secrets/secret-box.js';
 import { CloudLink } from '../../src/main/core/cloud/cloud-link.js';
 import { createLogger } from '../../src/main/core/log.js';
+import { aesGcmBox } from '../../src/main/core/secrets/secret-box.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import { eventually, tempDir } from '../helpers/test-node.js';
@@ -31,26 +32,37 @@ async function fakeCloud(putDelayMs: number) {
     req.on('end', () => {
       const put = req.url === '/api/keys' && req.method === 'PUT';
       if (put) puts++;
-      setTimeout(() => {
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ devices: [], ...(put ? { refused: [] } : {}) }));
-      }, put ? putDelayMs : 0);
+      setTimeout(
+        () => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ devices: [], ...(put ? { refused: [] } : {}) }));
+        },
+        put ? putDelayMs : 0,
+      );
     });
   });
   const wss = new WebSocketServer({ server, path: '/v1/relay' });
   wss.on('connection', (ws) => {
     sockets.push(ws);
-    ws.on('message', (d) => { frames.push(JSON.parse(String(d))); putsSeenAt.push(puts); });
+    ws.on('message', (d) => {
+      frames.push(JSON.parse(String(d)));
+      putsSeenAt.push(puts);
+    });
     ws.send(JSON.stringify({ type: 'hello', device_id: 'fake-node', pending: 0 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    frames, sockets, putsSeenAt,
+    frames,
+    sockets,
+    putsSeenAt,
     stop: async () => {
       for (const s of wss.clients) s.terminate();
       wss.close();
-      await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+      await new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      });
     },
   };
 }
@@ -60,7 +72,10 @@ describe('the cloud transport as a router sees it (fake cloud, in-memory store)'
   let link: CloudLink;
   const outbox: { seq: number; id: string; envelope: any }[] = [];
   const events: boolean[] = [];
-  const sender = (() => { const privateKey = x25519.utils.randomSecretKey(); return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) }; })();
+  const sender = (() => {
+    const privateKey = x25519.utils.randomSecretKey();
+    return { device_id: 'node-a.ui', privateKey, publicKey: x25519.getPublicKey(privateKey) };
+  })();
   const rcpt = { device_id: 'node-b.ui', publicKey: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
   const envelope = () => seal(new TextEncoder().encode('x'), { from: sender, to: [rcpt] });
   const sends = () => cloud.frames.filter((f) => f.type === 'send').map((f) => f.envelope.id as string);
@@ -69,17 +84,33 @@ describe('the cloud transport as a router sees it (fake cloud, in-memory store)'
     cloud = await fakeCloud(300);
     const dir = tempDir();
     const box = aesGcmBox(new Uint8Array(32).fill(7), 'test');
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify({
-      version: 1, url: cloud.url, cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
-      token_sealed: box.seal(new TextEncoder().encode(TOKEN)), token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
-    }));
+    writeFileSync(
+      join(dir, 'cloud.json'),
+      JSON.stringify({
+        version: 1,
+        url: cloud.url,
+        cloud_key: toBase64Url(new Uint8Array(32).fill(1)),
+        token_sealed: box.seal(new TextEncoder().encode(TOKEN)),
+        token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
     const store = {
       pendingOutbound: (after: number, limit: number) => outbox.filter((r) => r.seq > after).slice(0, limit),
       outboxSize: () => outbox.length,
       // Never called back: only the router's wake() tells the transport about new rows here.
       onQueued: () => () => {},
-      accepted: (id: string) => { outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
-      rejected: (id: string) => { outbox.splice(outbox.findIndex((r) => r.id === id), 1); },
+      accepted: (id: string) => {
+        outbox.splice(
+          outbox.findIndex((r) => r.id === id),
+          1,
+        );
+      },
+      rejected: (id: string) => {
+        outbox.splice(
+          outbox.findIndex((r) => r.id === id),
+          1,
+        );
+      },
       delivered: () => {},
       storeInbound: async () => {},
       localDevices: () => [{ device_id: 'node-a.ui', public_key: toBase64Url(sender.publicKey), name: 'A', kind: 'desktop' as const }],
@@ -89,13 +120,22 @@ describe('the cloud transport as a router sees it (fake cloud, in-memory store)'
     const e = envelope();
     outbox.push({ seq: 1, id: e.id, envelope: e });
     link = new CloudLink({
-      dataDir: dir, box, store, log: createLogger('cloud-test'),
-      staticKey: () => { const privateKey = x25519.utils.randomSecretKey(); return { privateKey, publicKey: x25519.getPublicKey(privateKey) }; },
+      dataDir: dir,
+      box,
+      store,
+      log: createLogger('cloud-test'),
+      staticKey: () => {
+        const privateKey = x25519.utils.randomSecretKey();
+        return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+      },
       settings: { cloudUrl: () => cloud.url, setCloudUrl: () => {} },
       options: { backoff: { baseMs: 10, capMs: 50 }, directoryRefreshMs: 60_000 },
     });
     // A router's reaction to "up": send what is queued for the cloud.
-    link.transport.onChange((up) => { events.push(up); if (up) link.transport.wake(); });
+    link.transport.onChange((up) => {
+      events.push(up);
+      if (up) link.transport.wake();
+    });
     assert.equal(link.transport.isUp(), false);
     link.start();
   });

@@ -1,21 +1,23 @@
 // Files the node cannot do without: a lost storage.key stops the start (until --reset-secrets revokes what it
 // sealed), a damaged or emptied salita.db stops it naming the newest backup, and backups are kept (daily, before
 // a migration, pruned), so that a restore works.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import * as schema from '../../src/main/core/db/schema.js';
 import { startNode } from '../../src/main/core/node.js';
 import { backupsDir, DailyBackup, listBackups } from '../../src/server/db/sqlite-backup.js';
 import { openMigratedSqlite } from '../../src/server/db/sqlite-file.js';
-import * as schema from '../../src/main/core/db/schema.js';
 import { SQLITE_DAMAGES } from '../helpers/sqlite-damage.js';
+import { cleanupAll, makePhone, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
-const start = (dataDir: string, extra: Record<string, unknown> = {}) => startNode({ dataDir, port: 0, host: '127.0.0.1', mdns: false, ...extra });
+const start = (dataDir: string, extra: Record<string, unknown> = {}) =>
+  startNode({ dataDir, port: 0, host: '127.0.0.1', mdns: false, ...extra });
 
 async function nodeWithDevice() {
   const dataDir = tempDir();
@@ -30,7 +32,10 @@ describe('storage.key', () => {
     const { dataDir, paired } = await nodeWithDevice();
     const keyFile = join(dataDir, 'storage.key');
     rmSync(keyFile);
-    await assert.rejects(start(dataDir), (err: Error) => err.message.includes(keyFile) && /missing/.test(err.message) && /--reset-secrets/.test(err.message));
+    await assert.rejects(
+      start(dataDir),
+      (err: Error) => err.message.includes(keyFile) && /missing/.test(err.message) && /--reset-secrets/.test(err.message),
+    );
     assert.throws(() => statSync(keyFile), 'no new key was made while refusing');
 
     const node = await startTestNode({ dataDir, resetSecrets: true });
@@ -50,7 +55,10 @@ describe('storage.key', () => {
     const { dataDir } = await nodeWithDevice();
     const keyFile = join(dataDir, 'storage.key');
     writeFileSync(keyFile, `${JSON.stringify({ version: 1, key: Buffer.alloc(32, 7).toString('base64url') })}\n`, { mode: 0o600 });
-    await assert.rejects(start(dataDir), (err: Error) => err.message.includes(keyFile) && /does not open 1 device session/.test(err.message));
+    await assert.rejects(
+      start(dataDir),
+      (err: Error) => err.message.includes(keyFile) && /does not open 1 device session/.test(err.message),
+    );
   });
 
   test('a session whose sealed key no longer opens is a clean 401 session_revoked, not a 500', async () => {
@@ -58,7 +66,9 @@ describe('storage.key', () => {
     const node = await startTestNode({ dataDir });
     const paired = await pairPhone(node);
     const raw = new Database(join(dataDir, 'salita.db'));
-    raw.prepare('UPDATE device_sessions SET hmac_key = ?').run(`v1.${Buffer.alloc(12).toString('base64url')}.${Buffer.alloc(40).toString('base64url')}`);
+    raw
+      .prepare('UPDATE device_sessions SET hmac_key = ?')
+      .run(`v1.${Buffer.alloc(12).toString('base64url')}.${Buffer.alloc(40).toString('base64url')}`);
     raw.close();
     const r = await paired.client.request('POST', '/api/node/heartbeat', {});
     assert.equal(r.status, 401);
@@ -86,7 +96,10 @@ describe('salita.db', () => {
     const { dataDir } = await nodeWithDevice();
     const file = join(dataDir, 'salita.db');
     for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-    await assert.rejects(start(dataDir), (err: Error) => err.message.includes(file) && /backups/.test(err.message) && /--new-database/.test(err.message));
+    await assert.rejects(
+      start(dataDir),
+      (err: Error) => err.message.includes(file) && /backups/.test(err.message) && /--new-database/.test(err.message),
+    );
     const node = await startTestNode({ dataDir, allowNewDatabase: true });
     assert.deepEqual((await node.admin('/api/admin/state')).body.devices, []);
   });
@@ -103,7 +116,10 @@ describe('salita.db', () => {
     rmSync(`${file}-shm`, { force: true });
     copyFileSync(listBackups(backupsDir(dataDir), 'salita')[0]!.path, file);
     const node = await startTestNode({ dataDir });
-    assert.deepEqual((await node.admin('/api/admin/state')).body.devices.map((d: any) => d.name), ['Kept']);
+    assert.deepEqual(
+      (await node.admin('/api/admin/state')).body.devices.map((d: any) => d.name),
+      ['Kept'],
+    );
     assert.equal((await paired.stubborn(node.base).request('POST', '/api/node/heartbeat', {})).status, 200);
   });
 });
@@ -112,7 +128,7 @@ describe('backups', () => {
   test('at most once a day (injected clock), 0600 files, pruned to the newest 5', () => {
     const dir = tempDir();
     const sqlite = new Database(join(dir, 'x.db'));
-    sqlite.exec('CREATE TABLE t (v TEXT); INSERT INTO t VALUES (\'kept\')');
+    sqlite.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('kept')");
     let now = Date.parse('2026-01-01T00:00:00Z');
     const logs: string[] = [];
     const daily = new DailyBackup({ sqlite, dir: join(dir, 'backups'), base: 'salita', now: () => now, log: (m) => logs.push(m) });
@@ -121,7 +137,10 @@ describe('backups', () => {
     assert.equal(daily.tick(), undefined, 'an hour later: none');
     now += 23 * 60 * 60_000;
     assert.ok(daily.tick(), 'a day later: one');
-    for (let i = 0; i < 6; i++) { now += 25 * 60 * 60_000; daily.tick(); }
+    for (let i = 0; i < 6; i++) {
+      now += 25 * 60 * 60_000;
+      daily.tick();
+    }
     const kept = listBackups(join(dir, 'backups'), 'salita');
     assert.equal(kept.length, 5);
     assert.equal(kept[0]!.takenAt, now);
@@ -134,7 +153,13 @@ describe('backups', () => {
     }
     sqlite.close();
     // A failing backup is logged, not thrown.
-    const broken = new DailyBackup({ sqlite, dir: join(dir, 'backups'), base: 'salita', now: () => now + 2 * 86_400_000, log: (m) => logs.push(m) });
+    const broken = new DailyBackup({
+      sqlite,
+      dir: join(dir, 'backups'),
+      base: 'salita',
+      now: () => now + 2 * 86_400_000,
+      log: (m) => logs.push(m),
+    });
     assert.equal(broken.tick(), undefined);
     assert.match(logs.join('\n'), /failed/);
   });

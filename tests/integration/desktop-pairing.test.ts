@@ -1,11 +1,11 @@
 // Desktop <-> desktop: node A pairs with B (by B's URL + PIN) and with C (by address + linking code); both
 // ends know each other afterwards, a wrong fingerprint is refused, and heartbeats keep the link alive.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import { cleanupAll, eventually, loopbackUrl, startTestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
-
 
 function device(state: any, id: string) {
   return state.devices.find((d: any) => d.node_id === id);
@@ -36,7 +36,9 @@ describe('desktop-to-desktop pairing', () => {
   test('A pairs with C by address + linking code (as after mDNS discovery): both screens show the same code, both confirm', async () => {
     const [a, c, d] = [await startTestNode(), await startTestNode(), await startTestNode()];
     const p = await c.startPairing();
-    const r = await a.admin('/api/admin/pair-remote', { body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, fingerprint: c.identity.fingerprint, pin: p.pin } });
+    const r = await a.admin('/api/admin/pair-remote', {
+      body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, fingerprint: c.identity.fingerprint, pin: p.pin },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const mine = r.body.pending;
     assert.ok(mine, 'not paired yet: the codes must be compared first');
@@ -46,7 +48,11 @@ describe('desktop-to-desktop pairing', () => {
     assert.ok(theirs, 'C shows the pending pairing');
     assert.equal(theirs.sas, mine.sas, 'both screens show the same verification code');
     assert.equal(theirs.direction, 'incoming');
-    assert.equal(device((await c.admin('/api/admin/state')).body, a.identity.node_id), undefined, 'C has not added A before the person confirms');
+    assert.equal(
+      device((await c.admin('/api/admin/state')).body, a.identity.node_id),
+      undefined,
+      'C has not added A before the person confirms',
+    );
     assert.equal(device((await a.admin('/api/admin/state')).body, c.identity.node_id), undefined);
 
     assert.equal((await c.admin(`/api/admin/pairings/${theirs.pairing_id}/confirm`, { body: {} })).status, 200);
@@ -63,7 +69,9 @@ describe('desktop-to-desktop pairing', () => {
   test('a rejected linking-code pairing leaves no trace and its session never works', async () => {
     const [a, c] = [await startTestNode(), await startTestNode()];
     const p = await c.startPairing();
-    const r = await a.admin('/api/admin/pair-remote', { body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, pin: p.pin } });
+    const r = await a.admin('/api/admin/pair-remote', {
+      body: { host: '127.0.0.1', port: c.port, linking_code: p.linking_code, pin: p.pin },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const theirs = (await c.admin('/api/admin/state')).body.pending_pairings[0];
     assert.equal((await c.admin(`/api/admin/pairings/${theirs.pairing_id}/reject`, { body: {} })).status, 200);
@@ -86,7 +94,7 @@ describe('desktop-to-desktop pairing', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 
-  test('the other node\'s verdict on a wrong PIN reaches the UI with attempts left', async () => {
+  test("the other node's verdict on a wrong PIN reaches the UI with attempts left", async () => {
     const [a, b] = [await startTestNode(), await startTestNode()];
     const p = await b.startPairing();
     const wrong = p.pin === '999999' ? '000000' : '999999';
@@ -113,7 +121,10 @@ describe('desktop-to-desktop pairing', () => {
     const p = await b.startPairing();
     assert.equal((await a.admin('/api/admin/pair-remote', { body: { url: loopbackUrl(p.url, b), pin: p.pin } })).status, 200);
     const first = device((await b.admin('/api/admin/state')).body, a.identity.node_id).last_seen;
-    await eventually(async () => device((await b.admin('/api/admin/state')).body, a.identity.node_id).last_seen !== first, 'B sees a newer heartbeat from A');
+    await eventually(
+      async () => device((await b.admin('/api/admin/state')).body, a.identity.node_id).last_seen !== first,
+      'B sees a newer heartbeat from A',
+    );
     assert.equal(device((await b.admin('/api/admin/state')).body, a.identity.node_id).status, 'online');
   });
 });

@@ -3,35 +3,48 @@
 // plays the link itself through PeerLinkRouterPort), 'seen' receipts both ways, the fallback to the cloud when a
 // link stays down (a node that believes it is connected; the test reads the cloud's outbox rows itself), the
 // messaging directory, and the 0003 migration's backfill of statuses sent before routes existed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { x25519 } from '@noble/curves/ed25519.js';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { MessagingDirectory, type DirectoryDevice } from '../../src/shared/wire/relay.js';
-import type { HomeDirectory, PeerLinks } from '../../src/main/core/routing/ports.js';
 import { openDatabase } from '../../src/main/core/db/open-database.js';
+import type { HomeDirectory, PeerLinks } from '../../src/main/core/routing/ports.js';
+import { DeviceClient } from '../../src/shared/client/device-client.js';
+import { type Envelope, seal } from '../../src/shared/e2ee/index.js';
+import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { type DirectoryDevice, MessagingDirectory } from '../../src/shared/wire/relay.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
 type Paired = Awaited<ReturnType<typeof pairPhone>>;
-interface Keys { device_id: string; privateKey: Uint8Array; publicKey: Uint8Array }
+interface Keys {
+  device_id: string;
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+}
 
 const keysOf = (p: Paired): Keys => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
 const newKeys = (device_id: string): Keys => {
   const privateKey = x25519.utils.randomSecretKey();
   return { device_id, privateKey, publicKey: x25519.getPublicKey(privateKey) };
 };
-const asDirectoryDevice = (k: Keys, name: string): DirectoryDevice => ({ device_id: k.device_id, public_key: toBase64Url(k.publicKey), name, kind: 'phone' });
+const asDirectoryDevice = (k: Keys, name: string): DirectoryDevice => ({
+  device_id: k.device_id,
+  public_key: toBase64Url(k.publicKey),
+  name,
+  kind: 'phone',
+});
 
 function envelopeFrom(from: Keys, to: { device_id: string; publicKey: Uint8Array }[], text = 'hello'): Envelope {
-  return seal(utf8.encode(JSON.stringify({ t: 'text', body: text })), { from, to: [...to].sort((a, b) => (a.device_id < b.device_id ? -1 : 1)) });
+  return seal(utf8.encode(JSON.stringify({ t: 'text', body: text })), {
+    from,
+    to: [...to].sort((a, b) => (a.device_id < b.device_id ? -1 : 1)),
+  });
 }
 
 /** A signed device WebSocket that records every frame. */
@@ -40,7 +53,10 @@ async function deviceSocket(p: Paired, base?: string) {
   const client = base ? new DeviceClient(base, p.creds) : p.client;
   const ws = new WebSocket(client.webSocketUrl('/api/device/events'));
   ws.on('message', (d) => frames.push(JSON.parse(String(d))));
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   await eventually(() => frames.find((f) => f.type === 'hello'), 'the hello frame');
   return {
     frames,
@@ -87,26 +103,46 @@ class FakePeers implements PeerLinks, HomeDirectory {
     this.changed();
   }
   setLink(nodeId: string, up: boolean): void {
-    if (up) this.up.add(nodeId); else { this.up.delete(nodeId); this.downAt.set(nodeId, Date.now()); }
+    if (up) this.up.add(nodeId);
+    else {
+      this.up.delete(nodeId);
+      this.downAt.set(nodeId, Date.now());
+    }
     for (const fn of [...this.linkFns]) fn(nodeId, up);
     this.changed();
   }
-  changed(): void { for (const fn of [...this.homeFns]) fn(); }
-  isUp(nodeId: string) { return this.up.has(nodeId); }
-  downSince(nodeId: string) { return this.up.has(nodeId) ? undefined : this.downAt.get(nodeId) ?? 0; }
-  onLinkChange(fn: (nodeId: string, up: boolean) => void) { this.linkFns.add(fn); return () => this.linkFns.delete(fn); }
+  changed(): void {
+    for (const fn of [...this.homeFns]) fn();
+  }
+  isUp(nodeId: string) {
+    return this.up.has(nodeId);
+  }
+  downSince(nodeId: string) {
+    return this.up.has(nodeId) ? undefined : (this.downAt.get(nodeId) ?? 0);
+  }
+  onLinkChange(fn: (nodeId: string, up: boolean) => void) {
+    this.linkFns.add(fn);
+    return () => this.linkFns.delete(fn);
+  }
   nodeOf(deviceId: string) {
     for (const [id, d] of this.desktops) if (d.devices.some((x) => x.device_id === deviceId)) return id;
     return undefined;
   }
-  nodes() { return [...this.desktops].map(([node_id, d]) => ({ node_id, name: d.name, online: this.up.has(node_id), devices: d.devices })); }
-  onChange(fn: () => void) { this.homeFns.add(fn); return () => this.homeFns.delete(fn); }
+  nodes() {
+    return [...this.desktops].map(([node_id, d]) => ({ node_id, name: d.name, online: this.up.has(node_id), devices: d.devices }));
+  }
+  onChange(fn: () => void) {
+    this.homeFns.add(fn);
+    return () => this.homeFns.delete(fn);
+  }
 }
 
 const B = 'node-living-room';
 
 /** A node with two phones and a paired desktop B (fake peer link, down unless `up`) serving one phone. */
-async function homeSetup(opts: { up?: boolean; fallbackMs?: number; downSince?: number; caps?: { outboxPerDevice?: number; inboxPerDevice?: number } } = {}) {
+async function homeSetup(
+  opts: { up?: boolean; fallbackMs?: number; downSince?: number; caps?: { outboxPerDevice?: number; inboxPerDevice?: number } } = {},
+) {
   const node = await startTestNode({
     ...(opts.fallbackMs !== undefined ? { timings: { homeFallbackMs: opts.fallbackMs } } : {}),
     ...(opts.caps ? { messaging: opts.caps } : {}),
@@ -141,10 +177,18 @@ describe('same-node delivery (no cloud at all)', () => {
       envs.push(e);
     }
     const inbox = await readInbox(b.client);
-    assert.deepEqual(inbox.map((m) => m.envelope.id), envs.map((e) => e.id), 'every one, in send order, once');
+    assert.deepEqual(
+      inbox.map((m) => m.envelope.id),
+      envs.map((e) => e.id),
+      'every one, in send order, once',
+    );
     assert.deepEqual(inbox[0]!.envelope, envs[0]);
     await eventually(() => sb.envelopes().length >= 300, '300 pushes on the recipient socket');
-    assert.deepEqual(sb.envelopes().map((f) => f.envelope.id), envs.map((e) => e.id), 'pushed in order, once each');
+    assert.deepEqual(
+      sb.envelopes().map((f) => f.envelope.id),
+      envs.map((e) => e.id),
+      'pushed in order, once each',
+    );
     await eventually(() => sa.statuses('delivered').length >= 300, 'delivered pushed to the sender');
     assert.ok(sa.statuses('delivered').every((f) => f.route === 'local'));
     assert.equal(node.core.messaging.outboxSize(), 0, 'nothing waits for a cloud');
@@ -154,9 +198,15 @@ describe('same-node delivery (no cloud at all)', () => {
     const ack = await b.client.request('POST', '/api/messages/inbox/ack', { up_to_seq: inbox[149]!.seq });
     assert.deepEqual(ack.body, { ok: true, removed: 150 });
     await eventually(() => sa.statuses('seen').length >= 150, 'seen pushed to the sender');
-    assert.deepEqual(sa.statuses('seen').map((f) => f.id), envs.slice(0, 150).map((e) => e.id));
+    assert.deepEqual(
+      sa.statuses('seen').map((f) => f.id),
+      envs.slice(0, 150).map((e) => e.id),
+    );
     const outbox = (await a.client.request('GET', '/api/messages/outbox')).body.messages;
-    assert.deepEqual(outbox.map((m: any) => m.status), [...Array(150).fill('seen'), ...Array(150).fill('delivered')]);
+    assert.deepEqual(
+      outbox.map((m: any) => m.status),
+      [...Array(150).fill('seen'), ...Array(150).fill('delivered')],
+    );
     assert.ok(outbox.every((m: any) => m.route === 'local'));
     // Seen is the sender's only: the recipient's own outbox shows nothing.
     assert.deepEqual((await b.client.request('GET', '/api/messages/outbox')).body.messages, []);
@@ -168,7 +218,10 @@ describe('same-node delivery (no cloud at all)', () => {
     // And the other way round, in the same node.
     const back = envelopeFrom(keysOf(b), [recipientOf(keysOf(a))], 'back');
     assert.equal((await send(b.client, back)).body.status, 'delivered');
-    assert.deepEqual((await readInbox(a.client)).map((m) => m.envelope.id), [back.id]);
+    assert.deepEqual(
+      (await readInbox(a.client)).map((m) => m.envelope.id),
+      [back.id],
+    );
     sa.close();
     sb.close();
   });
@@ -188,13 +241,24 @@ describe('same-node delivery (no cloud at all)', () => {
     const ac = new DeviceClient(node.base, a.creds);
     const bc = new DeviceClient(node.base, b.creds);
     // The new node may listen on the port the old one had: a kept-alive connection to the old one fails once.
-    await eventually(() => ac.request('GET', '/api/messages/outbox').then((r) => r.status === 200, () => false), 'the restarted node answers');
+    await eventually(
+      () =>
+        ac.request('GET', '/api/messages/outbox').then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      'the restarted node answers',
+    );
     // The phone resends what it is unsure of (one acked, one not): same answers, no second copies.
     assert.deepEqual((await send(ac, envs[10]!)).body, { id: envs[10]!.id, status: 'seen', route: 'local' });
     assert.deepEqual((await send(ac, envs[99]!)).body, { id: envs[99]!.id, status: 'delivered', route: 'local' });
     for (const e of envs.slice(100)) assert.equal((await send(ac, e)).status, 202);
     const rest = await readInbox(bc);
-    assert.deepEqual(rest.map((m) => m.envelope.id), envs.slice(40).map((e) => e.id), 'the unacked 60, then the new 100, in order, once');
+    assert.deepEqual(
+      rest.map((m) => m.envelope.id),
+      envs.slice(40).map((e) => e.id),
+      'the unacked 60, then the new 100, in order, once',
+    );
     const statuses = (await ac.request('GET', '/api/messages/outbox')).body.messages.map((m: any) => m.status);
     assert.deepEqual(statuses, [...Array(40).fill('seen'), ...Array(160).fill('delivered')]);
   });
@@ -213,13 +277,19 @@ describe('same-node delivery (no cloud at all)', () => {
     const toHome = envelopeFrom(keysOf(a), [recipientOf(onB)]);
     const h = await send(a.client, toHome);
     assert.deepEqual(h.body, { id: toHome.id, status: 'queued' });
-    assert.deepEqual(router.pendingForPeer(B, 0, 10).map((i) => i.id), [toHome.id]);
+    assert.deepEqual(
+      router.pendingForPeer(B, 0, 10).map((i) => i.id),
+      [toHome.id],
+    );
     assert.equal(node.core.messaging.outboxSize(), 0, 'not queued for a cloud');
     // With a cloud configured (even while it is away) the far device is queued for it.
     cloudConnected(node, false);
     const later = envelopeFrom(keysOf(a), [recipientOf(farAway)]);
     assert.equal((await send(a.client, later)).status, 202);
-    assert.deepEqual(node.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [later.id]);
+    assert.deepEqual(
+      node.core.messaging.pendingOutbound(0, 10).map((o) => o.id),
+      [later.id],
+    );
   });
 
   test('the outbox cap counts envelope rows over every destination; a send that queues nothing is never refused by it', async () => {
@@ -257,10 +327,21 @@ describe('the peer link (fake service, PeerLinkRouterPort)', () => {
     for (const e of envs) assert.deepEqual((await send(a.client, e)).body, { id: e.id, status: 'queued' });
     assert.ok(queuedFor.filter((n) => n === B).length >= 5, 'the link is woken for each');
     const items = router.pendingForPeer(B, 0, 100);
-    assert.deepEqual(items.map((i) => [i.kind, i.id]), envs.map((e) => ['envelope', e.id]), 'in send order');
-    assert.deepEqual(items.map((i) => i.seq), [...items.map((i) => i.seq)].sort((x, y) => x - y));
+    assert.deepEqual(
+      items.map((i) => [i.kind, i.id]),
+      envs.map((e) => ['envelope', e.id]),
+      'in send order',
+    );
+    assert.deepEqual(
+      items.map((i) => i.seq),
+      [...items.map((i) => i.seq)].sort((x, y) => x - y),
+    );
     assert.deepEqual(JSON.parse((items[0] as { json: string }).json), envs[0]);
-    assert.deepEqual(router.pendingForPeer(B, items[2]!.seq, 100).map((i) => i.id), envs.slice(3).map((e) => e.id), 'afterSeq pages');
+    assert.deepEqual(
+      router.pendingForPeer(B, items[2]!.seq, 100).map((i) => i.id),
+      envs.slice(3).map((e) => e.id),
+      'afterSeq pages',
+    );
     assert.deepEqual(router.pendingForPeer('node-somebody-else', 0, 100), [], 'per destination');
 
     await router.peerAcked(B, items[0]!);
@@ -270,11 +351,21 @@ describe('the peer link (fake service, PeerLinkRouterPort)', () => {
     await router.peerAcked('node-somebody-else', items[1]!); // another peer cannot ack B's rows
     await router.peerAcked(B, items[1]!, { device_ids: [onB.device_id], error: 'recipient_backlog_full' });
     const outbox = (await a.client.request('GET', '/api/messages/outbox')).body.messages;
-    assert.deepEqual(outbox.map((m: any) => [m.status, m.route ?? null, m.error ?? null]), [
-      ['delivered', 'lan', null], ['failed', null, 'recipient_backlog_full'], ['queued', null, null], ['queued', null, null], ['queued', null, null],
-    ]);
+    assert.deepEqual(
+      outbox.map((m: any) => [m.status, m.route ?? null, m.error ?? null]),
+      [
+        ['delivered', 'lan', null],
+        ['failed', null, 'recipient_backlog_full'],
+        ['queued', null, null],
+        ['queued', null, null],
+        ['queued', null, null],
+      ],
+    );
     assert.equal(sa.statuses('delivered').filter((f) => f.id === envs[0]!.id).length, 1, 'the second ack changed nothing');
-    assert.deepEqual(router.pendingForPeer(B, 0, 100).map((i) => i.id), envs.slice(2).map((e) => e.id));
+    assert.deepEqual(
+      router.pendingForPeer(B, 0, 100).map((i) => i.id),
+      envs.slice(2).map((e) => e.id),
+    );
 
     // One envelope to a local phone and the home phone: delivered locally at once, then by the LAN.
     const both = envelopeFrom(keysOf(a), [recipientOf(keysOf(b)), recipientOf(onB)]);
@@ -295,25 +386,45 @@ describe('the peer link (fake service, PeerLinkRouterPort)', () => {
     assert.deepEqual(await router.storeFromPeer(B, fromB), { refused: [] });
     await Promise.all([router.storeFromPeer(B, fromB), router.storeFromPeer(B, fromB)]);
     const aInbox = await readInbox(a.client);
-    assert.deepEqual(aInbox.map((m) => m.envelope), [fromB], 'once per device');
+    assert.deepEqual(
+      aInbox.map((m) => m.envelope),
+      [fromB],
+      'once per device',
+    );
     await eventually(() => sb.envelopes().length === 1, 'pushed to the recipient');
     const db = new Database(join(node.dataDir, 'salita.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT to_device, origin, from_device FROM inbox WHERE envelope_id = ? ORDER BY to_device').all(fromB.id) as any[];
-      assert.deepEqual(rows.map((r) => [r.origin, r.from_device]), [[B, onB.device_id], [B, onB.device_id]]);
-    } finally { db.close(); }
+      const rows = db
+        .prepare('SELECT to_device, origin, from_device FROM inbox WHERE envelope_id = ? ORDER BY to_device')
+        .all(fromB.id) as any[];
+      assert.deepEqual(
+        rows.map((r) => [r.origin, r.from_device]),
+        [
+          [B, onB.device_id],
+          [B, onB.device_id],
+        ],
+      );
+    } finally {
+      db.close();
+    }
 
     // A reads and acks: a 'seen' receipt for B names A; then B's phone acks too: one receipt naming both.
     const before = queuedFor.length;
     await a.client.request('POST', '/api/messages/inbox/ack', { up_to_seq: aInbox[0]!.seq });
     assert.ok(queuedFor.length > before && queuedFor.at(-1) === B, 'the link is woken for the receipt');
     const seen1 = router.pendingForPeer(B, 0, 10);
-    assert.deepEqual(seen1.map((i) => i.kind === 'seen' && [i.id, i.deviceIds]), [[fromB.id, [a.phone.identity.node_id]]]);
+    assert.deepEqual(
+      seen1.map((i) => i.kind === 'seen' && [i.id, i.deviceIds]),
+      [[fromB.id, [a.phone.identity.node_id]]],
+    );
     const bInbox = await readInbox(b.client);
     await b.client.request('POST', '/api/messages/inbox/ack', { up_to_seq: bInbox[0]!.seq });
     const seen2 = router.pendingForPeer(B, 0, 10);
     assert.equal(seen2.length, 1, 'one receipt per envelope');
-    assert.deepEqual(seen2[0]!.kind === 'seen' && [...seen2[0]!.deviceIds].sort(), [a.phone.identity.node_id, b.phone.identity.node_id].sort());
+    assert.deepEqual(
+      seen2[0]!.kind === 'seen' && [...seen2[0]!.deviceIds].sort(),
+      [a.phone.identity.node_id, b.phone.identity.node_id].sort(),
+    );
     assert.ok(seen2[0]!.seq > seen1[0]!.seq, 'the grown receipt has a new seq, so a link that sent the first sends it too');
     await router.peerAcked(B, seen1[0]!); // the ack of the old one removes nothing
     assert.equal(router.pendingForPeer(B, 0, 10).length, 1);
@@ -366,16 +477,22 @@ describe('fallback to the cloud', () => {
     peers.setLink(B, false); // down from now on (setting up took longer than the fallback delay may)
     cloudConnected(node);
     const m = node.core.messaging;
-    m.setRemoteDirectory([{ ...asDirectoryDevice(onB, 'Kitchen phone'), node: 'key-of-the-living-room-pc', updated_at: new Date().toISOString() }]);
+    m.setRemoteDirectory([
+      { ...asDirectoryDevice(onB, 'Kitchen phone'), node: 'key-of-the-living-room-pc', updated_at: new Date().toISOString() },
+    ]);
     const sa = await deviceSocket(a);
     const e1 = envelopeFrom(keysOf(a), [recipientOf(onB)], 'while the link is down');
     const r1 = await send(a.client, e1);
     assert.deepEqual(r1.body, { id: e1.id, status: 'queued' });
     const peerRow = router.pendingForPeer(B, 0, 10);
-    assert.deepEqual(peerRow.map((i) => i.id), [e1.id], 'first it waits for the LAN');
+    assert.deepEqual(
+      peerRow.map((i) => i.id),
+      [e1.id],
+      'first it waits for the LAN',
+    );
     assert.deepEqual(m.pendingOutbound(0, 10), []);
     const moved = await eventually(() => m.pendingOutbound(0, 10).find((o) => o.id === e1.id), 'moved to the cloud', 10_000);
-    assert.ok(moved.seq > peerRow[0]!.seq, 'a new seq, past the cloud link\'s cursor');
+    assert.ok(moved.seq > peerRow[0]!.seq, "a new seq, past the cloud link's cursor");
     assert.deepEqual(router.pendingForPeer(B, 0, 10), [], 'the peer row is gone (one transaction)');
     assert.deepEqual(moved.envelope, e1);
     assert.equal(m.outboxSize(), 1);
@@ -397,7 +514,10 @@ describe('fallback to the cloud', () => {
     peers.setLink(B, true);
     const e3 = envelopeFrom(keysOf(a), [recipientOf(onB)], 'link is back');
     await send(a.client, e3);
-    assert.deepEqual(router.pendingForPeer(B, 0, 10).map((i) => i.id), [e3.id]);
+    assert.deepEqual(
+      router.pendingForPeer(B, 0, 10).map((i) => i.id),
+      [e3.id],
+    );
     assert.ok(!m.pendingOutbound(0, 10).some((o) => o.id === e3.id));
     sa.close();
   });
@@ -410,12 +530,20 @@ describe('fallback to the cloud', () => {
     const e = envelopeFrom(keysOf(a), [recipientOf(onB)]);
     await send(a.client, e);
     await new Promise((r) => setTimeout(r, 400)); // several fallback ticks
-    assert.deepEqual(router.pendingForPeer(B, 0, 10).map((i) => i.id), [e.id], 'the cloud is away: it waits for either');
+    assert.deepEqual(
+      router.pendingForPeer(B, 0, 10).map((i) => i.id),
+      [e.id],
+      'the cloud is away: it waits for either',
+    );
     // Connected, but the cloud's directory does not list the device.
     m.setRemoteDirectory([]);
     cloudConnected(node, true);
     await new Promise((r) => setTimeout(r, 400));
-    assert.deepEqual(router.pendingForPeer(B, 0, 10).map((i) => i.id), [e.id], 'the cloud does not know it: it waits for the LAN');
+    assert.deepEqual(
+      router.pendingForPeer(B, 0, 10).map((i) => i.id),
+      [e.id],
+      'the cloud does not know it: it waits for the LAN',
+    );
     assert.deepEqual(m.pendingOutbound(0, 10), []);
     // Once the directory lists it, it moves.
     m.setRemoteDirectory([{ ...asDirectoryDevice(onB, 'Kitchen phone'), node: 'key-b', updated_at: new Date().toISOString() }]);
@@ -424,13 +552,20 @@ describe('fallback to the cloud', () => {
 });
 
 describe('the messaging directory', () => {
-  test('local, home (announced, or listed by the cloud under a home desktop\'s key) and remote devices, each with its route now; nodes', async () => {
+  test("local, home (announced, or listed by the cloud under a home desktop's key) and remote devices, each with its route now; nodes", async () => {
     const { node, a, onB, peers } = await homeSetup();
     const keyB = toBase64Url(x25519.getPublicKey(x25519.utils.randomSecretKey()));
     const db = new Database(join(node.dataDir, 'salita.db'));
     try {
-      db.prepare('INSERT INTO mesh_nodes (id, name, kind, created_at, public_key, is_current) VALUES (?, ?, \'desktop\', ?, ?, 0)').run(B, 'Living room PC', new Date().toISOString(), keyB);
-    } finally { db.close(); }
+      db.prepare("INSERT INTO mesh_nodes (id, name, kind, created_at, public_key, is_current) VALUES (?, ?, 'desktop', ?, ?, 0)").run(
+        B,
+        'Living room PC',
+        new Date().toISOString(),
+        keyB,
+      );
+    } finally {
+      db.close();
+    }
     peers.changed();
     const viaCloudOnly = newKeys('phone-published-by-b-only');
     const far = newKeys('phone-far-away');
@@ -445,14 +580,17 @@ describe('the messaging directory', () => {
     let dir = await get();
     const row = (id: string) => dir.devices.find((d) => d.device_id === id);
     assert.equal(dir.devices.filter((d) => d.device_id === onB.device_id).length, 1, 'no duplicates');
-    assert.deepEqual(dir.devices.map((d) => [d.device_id, d.home, d.node_id ?? null, d.route ?? null]), [
-      [a.phone.identity.node_id, 'local', node.identity.node_id, 'local'],
-      [dir.devices[1]!.device_id, 'local', node.identity.node_id, 'local'],
-      [onB.device_id, 'home', B, null],
-      [viaCloudOnly.device_id, 'home', B, null],
-      [far.device_id, 'remote', null, null],
-    ]);
-    assert.equal(row(onB.device_id)!.name, 'Kitchen phone', 'the link\'s announcement wins');
+    assert.deepEqual(
+      dir.devices.map((d) => [d.device_id, d.home, d.node_id ?? null, d.route ?? null]),
+      [
+        [a.phone.identity.node_id, 'local', node.identity.node_id, 'local'],
+        [dir.devices[1]!.device_id, 'local', node.identity.node_id, 'local'],
+        [onB.device_id, 'home', B, null],
+        [viaCloudOnly.device_id, 'home', B, null],
+        [far.device_id, 'remote', null, null],
+      ],
+    );
+    assert.equal(row(onB.device_id)!.name, 'Kitchen phone', "the link's announcement wins");
     assert.equal(row(onB.device_id)!.node_name, 'Living room PC');
     assert.deepEqual(dir.nodes, [
       { node_id: node.identity.node_id, name: node.identity.name, self: true, online: true },
@@ -461,7 +599,10 @@ describe('the messaging directory', () => {
 
     cloudConnected(node);
     dir = await get();
-    assert.deepEqual([row(onB.device_id)!.route, row(viaCloudOnly.device_id)!.route, row(far.device_id)!.route], ['cloud', 'cloud', 'cloud']);
+    assert.deepEqual(
+      [row(onB.device_id)!.route, row(viaCloudOnly.device_id)!.route, row(far.device_id)!.route],
+      ['cloud', 'cloud', 'cloud'],
+    );
     peers.setLink(B, true);
     dir = await get();
     assert.deepEqual([row(onB.device_id)!.route, row(viaCloudOnly.device_id)!.route, row(far.device_id)!.route], ['lan', 'lan', 'cloud']);
@@ -471,10 +612,16 @@ describe('the messaging directory', () => {
     // A device the cloud lists under the home desktop's key is routed to that desktop too.
     const e = envelopeFrom(keysOf(a), [recipientOf(viaCloudOnly)]);
     await send(a.client, e);
-    assert.deepEqual(node.core.router.pendingForPeer(B, 0, 10).map((i) => i.id), [e.id]);
+    assert.deepEqual(
+      node.core.router.pendingForPeer(B, 0, 10).map((i) => i.id),
+      [e.id],
+    );
     // The admin directory (the desktop UI) sees the same home.
     const adminDir = MessagingDirectory.parse((await node.admin('/api/admin/messages/directory')).body);
-    assert.deepEqual(adminDir.nodes.map((n) => n.node_id), [node.identity.node_id, B]);
+    assert.deepEqual(
+      adminDir.nodes.map((n) => n.node_id),
+      [node.identity.node_id, B],
+    );
   });
 });
 
@@ -486,38 +633,70 @@ describe('the 0003 migration', () => {
     const shipped = join(process.cwd(), 'migrations');
     mkdirSync(join(oldMigrations, 'meta'), { recursive: true });
     for (const f of ['0000_init.sql', '0001_messaging.sql', '0002_inbox_tombstones.sql']) cpSync(join(shipped, f), join(oldMigrations, f));
-    for (const f of ['0000_snapshot.json', '0001_snapshot.json', '0002_snapshot.json']) cpSync(join(shipped, 'meta', f), join(oldMigrations, 'meta', f));
+    for (const f of ['0000_snapshot.json', '0001_snapshot.json', '0002_snapshot.json'])
+      cpSync(join(shipped, 'meta', f), join(oldMigrations, 'meta', f));
     const journal = JSON.parse(readFileSync(join(shipped, 'meta', '_journal.json'), 'utf8'));
     journal.entries = journal.entries.filter((e: { idx: number }) => e.idx <= 2);
     writeFileSync(join(oldMigrations, 'meta', '_journal.json'), JSON.stringify(journal));
     process.env.SALITA_MIGRATIONS_DIR = oldMigrations;
-    let old;
-    try { old = openDatabase(dataDir); } finally { delete process.env.SALITA_MIGRATIONS_DIR; }
+    let old: ReturnType<typeof openDatabase>;
+    try {
+      old = openDatabase(dataDir);
+    } finally {
+      delete process.env.SALITA_MIGRATIONS_DIR;
+    }
     const sender = 'phone-old-sender';
     const at = new Date().toISOString();
-    const ids = { queued: '0190a000-0000-7000-8000-000000000001', sent: '0190a000-0000-7000-8000-000000000002', delivered: '0190a000-0000-7000-8000-000000000003', failed: '0190a000-0000-7000-8000-000000000004' };
-    const ins = old.sqlite.prepare('INSERT INTO sent_messages (envelope_id, from_device, "to", body_hash, status, error, created_at, updated_at) VALUES (?, ?, ?, \'h\', ?, ?, ?, ?)');
-    for (const [status, id] of Object.entries(ids)) ins.run(id, sender, JSON.stringify(['phone-x', 'phone-y']), status, status === 'failed' ? 'unknown_recipient' : null, at, at);
-    old.sqlite.prepare('INSERT INTO outbox (envelope_id, from_device, body, created_at) VALUES (?, ?, ?, ?)').run(ids.queued, sender, '{"id":"x"}', at);
-    old.sqlite.prepare('INSERT INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)').run('0190a000-0000-7000-8000-000000000009', 'phone-z', JSON.stringify({ from_device: 'phone-far' }), at);
+    const ids = {
+      queued: '0190a000-0000-7000-8000-000000000001',
+      sent: '0190a000-0000-7000-8000-000000000002',
+      delivered: '0190a000-0000-7000-8000-000000000003',
+      failed: '0190a000-0000-7000-8000-000000000004',
+    };
+    const ins = old.sqlite.prepare(
+      'INSERT INTO sent_messages (envelope_id, from_device, "to", body_hash, status, error, created_at, updated_at) VALUES (?, ?, ?, \'h\', ?, ?, ?, ?)',
+    );
+    for (const [status, id] of Object.entries(ids))
+      ins.run(id, sender, JSON.stringify(['phone-x', 'phone-y']), status, status === 'failed' ? 'unknown_recipient' : null, at, at);
+    old.sqlite
+      .prepare('INSERT INTO outbox (envelope_id, from_device, body, created_at) VALUES (?, ?, ?, ?)')
+      .run(ids.queued, sender, '{"id":"x"}', at);
+    old.sqlite
+      .prepare('INSERT INTO inbox (envelope_id, to_device, body, received_at) VALUES (?, ?, ?, ?)')
+      .run('0190a000-0000-7000-8000-000000000009', 'phone-z', JSON.stringify({ from_device: 'phone-far' }), at);
     old.close();
 
     const node = await startTestNode({ dataDir });
-    assert.deepEqual(node.core.messaging.outboxFor(sender).map((m) => [m.id, m.status, m.route ?? null]), [
-      [ids.queued, 'queued', null], [ids.sent, 'sent', 'cloud'], [ids.delivered, 'delivered', 'cloud'], [ids.failed, 'failed', null],
-    ]);
-    assert.deepEqual(node.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [ids.queued], 'the old outbox row is the cloud\'s');
+    assert.deepEqual(
+      node.core.messaging.outboxFor(sender).map((m) => [m.id, m.status, m.route ?? null]),
+      [
+        [ids.queued, 'queued', null],
+        [ids.sent, 'sent', 'cloud'],
+        [ids.delivered, 'delivered', 'cloud'],
+        [ids.failed, 'failed', null],
+      ],
+    );
+    assert.deepEqual(
+      node.core.messaging.pendingOutbound(0, 10).map((o) => o.id),
+      [ids.queued],
+      "the old outbox row is the cloud's",
+    );
     assert.equal(node.core.messaging.outboxSize(), 1);
     // The backfilled recipient rows carry the statuses on: the cloud's receipt moves the sent one to delivered.
     await node.core.messaging.delivered(ids.sent, ['phone-x', 'phone-y']);
     node.core.messaging.accepted(ids.queued);
     await eventually(() => node.core.messaging.outboxFor(sender)[0]!.status === 'sent', 'accepted');
-    assert.deepEqual(node.core.messaging.outboxFor(sender).map((m) => m.status), ['sent', 'delivered', 'delivered', 'failed']);
+    assert.deepEqual(
+      node.core.messaging.outboxFor(sender).map((m) => m.status),
+      ['sent', 'delivered', 'delivered', 'failed'],
+    );
     await node.stop();
     const db = new Database(join(dataDir, 'salita.db'), { readonly: true });
     try {
       assert.equal((db.prepare('SELECT count(*) AS n FROM sent_recipients').get() as any).n, 8);
       assert.deepEqual(db.prepare('SELECT origin, from_device FROM inbox').get(), { origin: 'cloud', from_device: 'phone-far' });
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
   });
 });

@@ -1,7 +1,8 @@
 // After pairing: announce, heartbeat, presence, live pushes to the desktop UI, and unpair that cuts a
 // device off at once.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { cleanupAll, eventually, makePhone, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';
@@ -11,14 +12,25 @@ after(cleanupAll);
 /** A paired phone whose every call is signed; `call` never forgets the session, so tests can see later refusals. */
 async function pairedPhone(node: TestNode, name = 'Phone', phone = makePhone(name)) {
   const p = await pairPhone(node, { phone });
-  return { ...p, identity: phone.identity, call: (method: string, path: string, body?: unknown) => p.stubborn().request(method, path, body) };
+  return {
+    ...p,
+    identity: phone.identity,
+    call: (method: string, path: string, body?: unknown) => p.stubborn().request(method, path, body),
+  };
 }
 
 function openAdminSocket(node: TestNode, token = node.adminToken) {
   const ws = new WebSocket(`ws://127.0.0.1:${node.port}/api/admin/events`, ['salita-admin', token]);
   const messages: any[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(String(data))));
-  return { ws, messages, opened: new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); }) };
+  return {
+    ws,
+    messages,
+    opened: new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    }),
+  };
 }
 
 describe('announce and heartbeat', () => {
@@ -26,7 +38,12 @@ describe('announce and heartbeat', () => {
     const node = await startTestNode();
     const phone = await pairedPhone(node);
     const other = await pairedPhone(node, 'Other');
-    const ok = await phone.call('POST', '/api/mesh/announce', { node_id: phone.identity.node_id, name: 'Renamed phone', capabilities: ['posting', 'media.upload'], addresses: ['192.0.2.77'] });
+    const ok = await phone.call('POST', '/api/mesh/announce', {
+      node_id: phone.identity.node_id,
+      name: 'Renamed phone',
+      capabilities: ['posting', 'media.upload'],
+      addresses: ['192.0.2.77'],
+    });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.node.name, 'Renamed phone');
     assert.deepEqual(ok.body.node.capabilities, ['posting', 'media.upload']);
@@ -83,7 +100,10 @@ describe('unpair', () => {
     const announce = await phone.call('POST', '/api/mesh/announce', { node_id: phone.identity.node_id, name: 'Back?' });
     assert.equal(announce.status, 401, 'a revoked device cannot re-add itself');
     const state = await node.admin('/api/admin/state');
-    assert.deepEqual(state.body.devices.map((d: any) => d.node_id), [keep.identity.node_id]);
+    assert.deepEqual(
+      state.body.devices.map((d: any) => d.node_id),
+      [keep.identity.node_id],
+    );
     assert.equal((await keep.call('POST', '/api/node/heartbeat', {})).status, 200, 'other devices are unaffected');
     const missing = await node.admin(`/api/mesh/nodes/${phone.identity.node_id}`, { method: 'DELETE' });
     assert.equal(missing.status, 404);
@@ -93,7 +113,11 @@ describe('unpair', () => {
   test('re-pairing the same device replaces its row and its old session', async () => {
     const node = await startTestNode();
     const first = await pairedPhone(node);
-    const again = await pairedPhone(node, 'Same phone, new name', { ...first.phone, identity: { ...first.identity, name: 'Same phone, new name' }, pairing: { ...first.phone.pairing, payload: { ...first.identity, name: 'Same phone, new name' } } });
+    const again = await pairedPhone(node, 'Same phone, new name', {
+      ...first.phone,
+      identity: { ...first.identity, name: 'Same phone, new name' },
+      pairing: { ...first.phone.pairing, payload: { ...first.identity, name: 'Same phone, new name' } },
+    });
     const state = await node.admin('/api/admin/state');
     assert.equal(state.body.devices.length, 1);
     assert.equal(state.body.devices[0].name, 'Same phone, new name');
@@ -110,10 +134,19 @@ describe('admin events socket', () => {
     await eventually(() => s.messages.find((m) => m.type === 'state'), 'initial state');
     assert.equal(s.messages[0].state.identity.node_id, node.identity.node_id);
     const phone = await pairedPhone(node, 'Pushed phone');
-    await eventually(() => s.messages.find((m) => m.type === 'pairing_completed' && m.node_id === phone.identity.node_id), 'pairing_completed event');
-    await eventually(() => s.messages.some((m) => m.type === 'state' && m.state.devices.some((d: any) => d.name === 'Pushed phone')), 'a state push that lists the phone');
+    await eventually(
+      () => s.messages.find((m) => m.type === 'pairing_completed' && m.node_id === phone.identity.node_id),
+      'pairing_completed event',
+    );
+    await eventually(
+      () => s.messages.some((m) => m.type === 'state' && m.state.devices.some((d: any) => d.name === 'Pushed phone')),
+      'a state push that lists the phone',
+    );
     await node.admin(`/api/mesh/nodes/${phone.identity.node_id}`, { method: 'DELETE' });
-    await eventually(() => { const last = s.messages.filter((m) => m.type === 'state').at(-1); return last && last.state.devices.length === 0; }, 'a state push without the phone');
+    await eventually(() => {
+      const last = s.messages.filter((m) => m.type === 'state').at(-1);
+      return last && last.state.devices.length === 0;
+    }, 'a state push without the phone');
     s.ws.close();
   });
 
@@ -131,7 +164,7 @@ describe('admin events socket', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body.name, 'Study PC');
     await eventually(() => s.messages.some((m) => m.type === 'state' && m.state.identity.name === 'Study PC'), 'renamed state');
-    const pub = await (await fetch(`${node.base}/api/node/identity`)).json() as any;
+    const pub = (await (await fetch(`${node.base}/api/node/identity`)).json()) as any;
     assert.equal(pub.name, 'Study PC');
     const bad = await node.admin('/api/node/identity', { method: 'PATCH', body: { name: '   ' } });
     assert.equal(bad.status, 400);

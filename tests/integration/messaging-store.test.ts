@@ -3,16 +3,17 @@
 // link would call (pendingOutbound / accepted / rejected / delivered / storeInbound). Envelopes that must go to
 // the cloud are addressed to a device of another home (`far()`): one to a device of the same node is delivered
 // locally (tests/integration/home-routing.test.ts).
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
+import { after, describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
-import { MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { MessagingDirectory, type DirectoryEntry } from '../../src/shared/wire/relay.js';
+import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { type Envelope, MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal } from '../../src/shared/e2ee/index.js';
+import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { type DirectoryEntry, MessagingDirectory } from '../../src/shared/wire/relay.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
@@ -26,8 +27,15 @@ const linked = (node: TestNode) => {
 
 const keysOf = (p: Paired) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
 
-function envelopeFrom(from: { device_id: string; privateKey: Uint8Array; publicKey: Uint8Array }, to: { device_id: string; publicKey: Uint8Array }[], text = 'hello'): Envelope {
-  return seal(utf8.encode(JSON.stringify({ t: 'text', body: text })), { from, to: [...to].sort((a, b) => (a.device_id < b.device_id ? -1 : 1)) });
+function envelopeFrom(
+  from: { device_id: string; privateKey: Uint8Array; publicKey: Uint8Array },
+  to: { device_id: string; publicKey: Uint8Array }[],
+  text = 'hello',
+): Envelope {
+  return seal(utf8.encode(JSON.stringify({ t: 'text', body: text })), {
+    from,
+    to: [...to].sort((a, b) => (a.device_id < b.device_id ? -1 : 1)),
+  });
 }
 
 const recipient = (p: Paired) => ({ device_id: p.phone.identity.node_id, publicKey: p.phone.publicKey });
@@ -40,7 +48,10 @@ async function deviceSocket(p: Paired) {
   const frames: any[] = [];
   const ws = new WebSocket(p.client.webSocketUrl('/api/device/events'));
   ws.on('message', (d) => frames.push(JSON.parse(String(d))));
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   await eventually(() => frames.find((f) => f.type === 'hello'), 'the hello frame');
   return { ws, frames, close: () => ws.close() };
 }
@@ -49,7 +60,10 @@ async function adminSocket(node: TestNode) {
   const frames: any[] = [];
   const ws = new WebSocket(`ws://127.0.0.1:${node.port}/api/admin/events`, ['salita-admin', node.adminToken]);
   ws.on('message', (d) => frames.push(JSON.parse(String(d))));
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   await eventually(() => frames.find((f) => f.type === 'state'), 'the first state push');
   return { ws, frames, close: () => ws.close() };
 }
@@ -75,7 +89,7 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('a send is in the outbox when the 202 arrives; the same envelope again is the same answer, one row', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     linked(node);
     let queued = 0;
     node.core.messaging.onQueued(() => queued++);
@@ -113,14 +127,17 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('concurrent sends in one turn all commit, in order, each answered once', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     linked(node);
     const envs = Array.from({ length: 12 }, (_, i) => envelopeFrom(keysOf(a), [far()], `m${i}`));
     const answers = await Promise.all(envs.map((envelope) => a.client.request('POST', '/api/messages', { envelope })));
     for (const r of answers) assert.equal(r.status, 202, JSON.stringify(r.body));
     const pending = node.core.messaging.pendingOutbound(0, 100);
     assert.deepEqual(new Set(pending.map((p) => p.id)), new Set(envs.map((e) => e.id)));
-    assert.deepEqual(pending.map((p) => p.seq), [...pending.map((p) => p.seq)].sort((x, y) => x - y));
+    assert.deepEqual(
+      pending.map((p) => p.seq),
+      [...pending.map((p) => p.seq)].sort((x, y) => x - y),
+    );
     assert.equal(node.core.messaging.pendingOutbound(pending[5]!.seq, 100).length, 6, 'afterSeq pages');
     assert.equal(node.core.messaging.pendingOutbound(0, 3).length, 3, 'limit pages');
   });
@@ -142,7 +159,10 @@ describe('sending (device -> node outbox)', () => {
     const cases: [string, unknown][] = [
       ['extra field', { ...env, note: 'x' }],
       ['wraps do not match to', { ...env, header: { ...env.header, wraps: [...env.header.wraps, env.header.wraps[0]] } }],
-      ['to not sorted', { ...env, to: [env.to[0], 'aaa-first'], header: { ...env.header, wraps: [env.header.wraps[0], env.header.wraps[0]] } }],
+      [
+        'to not sorted',
+        { ...env, to: [env.to[0], 'aaa-first'], header: { ...env.header, wraps: [env.header.wraps[0], env.header.wraps[0]] } },
+      ],
       ['bad id', { ...env, id: 'not-a-uuid' }],
       ['bad base64', { ...env, ciphertext: `!!!!${env.ciphertext.slice(4)}` }],
       ['version 2', { ...env, v: 2 }],
@@ -160,7 +180,7 @@ describe('sending (device -> node outbox)', () => {
   });
 
   test('without a cloud link: 409 cloud_not_linked for a device of another home; the directory says not_configured', async () => {
-    const { node, a, b } = await setup();
+    const { node, a } = await setup();
     const env = envelopeFrom(keysOf(a), [far()]);
     const r = await a.client.request('POST', '/api/messages', { envelope: env });
     assert.equal(r.status, 409);
@@ -181,7 +201,7 @@ describe('sending (device -> node outbox)', () => {
 });
 
 describe('statuses (cloud -> node -> sender)', () => {
-  test('sent, delivered and failed show in /outbox and are pushed to the sender\'s socket', async () => {
+  test("sent, delivered and failed show in /outbox and are pushed to the sender's socket", async () => {
     const { node, a, b } = await setup();
     linked(node);
     const sock = await deviceSocket(a);
@@ -189,14 +209,23 @@ describe('statuses (cloud -> node -> sender)', () => {
     const e2 = envelopeFrom(keysOf(a), [far()], 'two');
     for (const envelope of [e1, e2]) assert.equal((await a.client.request('POST', '/api/messages', { envelope })).status, 202);
     let outbox = (await a.client.request('GET', '/api/messages/outbox')).body.messages;
-    assert.deepEqual(outbox.map((m: any) => [m.id, m.status]), [[e1.id, 'queued'], [e2.id, 'queued']]);
+    assert.deepEqual(
+      outbox.map((m: any) => [m.id, m.status]),
+      [
+        [e1.id, 'queued'],
+        [e2.id, 'queued'],
+      ],
+    );
     assert.deepEqual(outbox[0].to, e1.to);
 
     const m = node.core.messaging;
     m.accepted(e1.id);
     await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === e1.id && f.status === 'sent'), 'sent push');
     m.delivered(e1.id, e1.to);
-    await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === e1.id && f.status === 'delivered'), 'delivered push');
+    await eventually(
+      () => sock.frames.find((f) => f.type === 'message_status' && f.id === e1.id && f.status === 'delivered'),
+      'delivered push',
+    );
     m.accepted(e1.id); // a late, repeated accept never moves a status back
     m.rejected(e2.id, 'unknown_recipient', 'no such device');
     const failed = await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === e2.id), 'failed push');
@@ -204,7 +233,13 @@ describe('statuses (cloud -> node -> sender)', () => {
     m.delivered('0190a000-0000-7000-8000-000000000000', ['x-unknown']); // unknown ids are ignored
 
     outbox = (await a.client.request('GET', '/api/messages/outbox')).body.messages;
-    assert.deepEqual(outbox.map((x: any) => [x.id, x.status, x.error]), [[e1.id, 'delivered', undefined], [e2.id, 'failed', 'unknown_recipient']]);
+    assert.deepEqual(
+      outbox.map((x: any) => [x.id, x.status, x.error]),
+      [
+        [e1.id, 'delivered', undefined],
+        [e2.id, 'failed', 'unknown_recipient'],
+      ],
+    );
     assert.equal(m.outboxSize(), 0, 'every final answer leaves the outbox');
     // Statuses are the sender's only: the other phone sees none of them.
     assert.deepEqual((await b.client.request('GET', '/api/messages/outbox')).body.messages, []);
@@ -257,7 +292,7 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     sock.close();
   });
 
-  test('an envelope to two local devices lands in both inboxes; ack removes only the caller\'s rows', async () => {
+  test("an envelope to two local devices lands in both inboxes; ack removes only the caller's rows", async () => {
     const { node, a, b } = await setup();
     const c = await pairPhone(node);
     const m = node.core.messaging;
@@ -280,7 +315,10 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     const first = aPage.messages[0].seq;
     assert.deepEqual((await a.client.request('POST', '/api/messages/inbox/ack', { up_to_seq: first })).body, { ok: true, removed: 1 });
     const rest = (await a.client.request('GET', '/api/messages/inbox')).body.messages;
-    assert.deepEqual(rest.map((x: any) => x.seq), [aPage.messages[1].seq]);
+    assert.deepEqual(
+      rest.map((x: any) => x.seq),
+      [aPage.messages[1].seq],
+    );
   });
 
   test('inbox pages: after/limit, oldest first; bad values are 400 invalid_request', async () => {
@@ -293,7 +331,10 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     const p4 = (await b.client.request('GET', `/api/messages/inbox?after=${p3.next_after}`)).body;
     const seqs = [...p1.messages, ...p2.messages, ...p3.messages].map((x: any) => x.seq);
     assert.equal(seqs.length, 5);
-    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((x, y) => x - y),
+    );
     assert.deepEqual(p4, { messages: [], next_after: p3.next_after });
     for (const q of ['limit=0', 'limit=501', 'limit=abc', 'after=-1', 'after=1.5']) {
       const r = await b.client.request('GET', `/api/messages/inbox?${q}`);
@@ -320,7 +361,10 @@ describe('receiving (cloud -> node inbox -> device)', () => {
     assert.equal(page.messages.length, 1);
     const opened = await bob.openItem(page.messages[0]!);
     assert.deepEqual(opened.ok && opened.text, 'hi bob');
-    assert.deepEqual((await alice.outbox()).map((m) => [m.status, m.route]), [['delivered', 'local']]);
+    assert.deepEqual(
+      (await alice.outbox()).map((m) => [m.status, m.route]),
+      [['delivered', 'local']],
+    );
   });
 
   test('an envelope for no device of this node is dropped (resolves, stores nothing)', async () => {
@@ -340,7 +384,9 @@ describe('directory and local devices', () => {
     m.onLocalDevicesChanged(() => changes++);
     const a = await pairPhone(node);
     await eventually(() => changes >= 1, 'a change after pairing');
-    assert.deepEqual(m.localDevices(), [{ device_id: a.phone.identity.node_id, public_key: a.phone.identity.public_key, name: a.phone.identity.name, kind: 'phone' }]);
+    assert.deepEqual(m.localDevices(), [
+      { device_id: a.phone.identity.node_id, public_key: a.phone.identity.public_key, name: a.phone.identity.name, kind: 'phone' },
+    ]);
 
     const uiKey = toBase64Url(x25519.getPublicKey(x25519.utils.randomSecretKey()));
     const before = changes;
@@ -352,19 +398,36 @@ describe('directory and local devices', () => {
     assert.equal(changes, before + 1, 'the same key again is no change');
 
     const remote: DirectoryEntry[] = [
-      { device_id: 'phone-far-away', public_key: uiKey, name: 'Far phone', kind: 'phone', node: 'node-far', updated_at: new Date().toISOString() },
+      {
+        device_id: 'phone-far-away',
+        public_key: uiKey,
+        name: 'Far phone',
+        kind: 'phone',
+        node: 'node-far',
+        updated_at: new Date().toISOString(),
+      },
       // A remote entry with a local id is shown once, as local.
-      { device_id: a.phone.identity.node_id, public_key: uiKey, name: 'stale copy', kind: 'phone', node: 'node-x', updated_at: new Date().toISOString() },
+      {
+        device_id: a.phone.identity.node_id,
+        public_key: uiKey,
+        name: 'stale copy',
+        kind: 'phone',
+        node: 'node-x',
+        updated_at: new Date().toISOString(),
+      },
     ];
     m.setRemoteDirectory(remote);
     const dir = (await a.client.request('GET', '/api/messages/directory')).body;
     MessagingDirectory.parse(dir);
     assert.equal(dir.me, a.phone.identity.node_id);
-    assert.deepEqual(dir.devices.map((d: any) => [d.device_id, d.home, d.kind]), [
-      [a.phone.identity.node_id, 'local', 'phone'],
-      [`${node.identity.node_id}.ui`, 'local', 'desktop'],
-      ['phone-far-away', 'remote', 'phone'],
-    ]);
+    assert.deepEqual(
+      dir.devices.map((d: any) => [d.device_id, d.home, d.kind]),
+      [
+        [a.phone.identity.node_id, 'local', 'phone'],
+        [`${node.identity.node_id}.ui`, 'local', 'desktop'],
+        ['phone-far-away', 'remote', 'phone'],
+      ],
+    );
     assert.equal(dir.devices[1].name, node.identity.name);
     assert.equal(dir.devices[0].public_key, a.phone.identity.public_key, 'the local key wins');
 
@@ -376,7 +439,10 @@ describe('directory and local devices', () => {
     const unpaired = changes;
     await node.admin(`/api/mesh/nodes/${a.phone.identity.node_id}`, { method: 'DELETE' });
     await eventually(() => changes > unpaired, 'a change after unpair');
-    assert.deepEqual(m.localDevices().map((d) => d.kind), ['desktop']);
+    assert.deepEqual(
+      m.localDevices().map((d) => d.kind),
+      ['desktop'],
+    );
   });
 });
 
@@ -392,7 +458,10 @@ describe('the desktop UI as a messaging device (admin API)', () => {
     assert.equal(early.status, 409, 'no key registered yet');
     assert.equal(early.body.error, 'invalid_request');
 
-    assert.equal((await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(ui.publicKey) } })).status, 200);
+    assert.equal(
+      (await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(ui.publicKey) } })).status,
+      200,
+    );
     const bad = await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: 'short' } });
     assert.equal(bad.status, 400);
 
@@ -408,20 +477,30 @@ describe('the desktop UI as a messaging device (admin API)', () => {
 
     const sock = await adminSocket(node);
     node.core.messaging.accepted(toA.id);
-    await eventually(() => sock.frames.find((f) => f.type === 'message_status' && f.id === toA.id && f.status === 'sent'), 'status push on the admin socket');
+    await eventually(
+      () => sock.frames.find((f) => f.type === 'message_status' && f.id === toA.id && f.status === 'sent'),
+      'status push on the admin socket',
+    );
     const toUi = envelopeFrom(keysOf(a), [ui]);
     await node.core.messaging.storeInbound(toUi);
     const push = await eventually(() => sock.frames.find((f) => f.type === 'envelope'), 'envelope push on the admin socket');
     assert.deepEqual(push.envelope, toUi);
 
-    const client = new MessagingClient({ request: (method, path, body) => node.admin(path, { method, ...(body !== undefined ? { body } : {}) }) }, ui, '/api/admin/messages');
+    const client = new MessagingClient(
+      { request: (method, path, body) => node.admin(path, { method, ...(body !== undefined ? { body } : {}) }) },
+      ui,
+      '/api/admin/messages',
+    );
     const page = await client.inbox();
     assert.equal(page.messages.length, 1);
     const opened = await client.openItem(page.messages[0]!);
     assert.deepEqual(opened.ok && opened.text, 'hello');
     assert.deepEqual(await client.ack(page.next_after), { ok: true, removed: 1 });
     assert.equal((await client.inbox()).messages.length, 0);
-    assert.deepEqual((await client.outbox()).map((x) => x.status), ['sent']);
+    assert.deepEqual(
+      (await client.outbox()).map((x) => x.status),
+      ['sent'],
+    );
     sock.close();
   });
 });
@@ -440,16 +519,28 @@ describe('durability', () => {
     await node.stop();
 
     const again = await startTestNode({ dataDir });
-    assert.deepEqual(again.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [queued.id]);
+    assert.deepEqual(
+      again.core.messaging.pendingOutbound(0, 10).map((o) => o.id),
+      [queued.id],
+    );
     const client = new DeviceClient(again.base, a.creds);
     const page = (await client.request('GET', '/api/messages/inbox')).body;
-    assert.deepEqual(page.messages.map((x: any) => x.envelope), [inbound]);
-    assert.deepEqual((await client.request('GET', '/api/messages/outbox')).body.messages.map((x: any) => [x.id, x.status]), [[queued.id, 'queued']]);
+    assert.deepEqual(
+      page.messages.map((x: any) => x.envelope),
+      [inbound],
+    );
+    assert.deepEqual(
+      (await client.request('GET', '/api/messages/outbox')).body.messages.map((x: any) => [x.id, x.status]),
+      [[queued.id, 'queued']],
+    );
     // Sequence numbers keep growing after a restart (AUTOINCREMENT): a new send goes after the old one.
     linked(again);
     const later = envelopeFrom(keysOf(a), [far()], 'later');
     assert.equal((await client.request('POST', '/api/messages', { envelope: later })).status, 202);
-    assert.deepEqual(again.core.messaging.pendingOutbound(0, 10).map((o) => o.id), [queued.id, later.id]);
+    assert.deepEqual(
+      again.core.messaging.pendingOutbound(0, 10).map((o) => o.id),
+      [queued.id, later.id],
+    );
   });
 });
 
@@ -464,10 +555,19 @@ describe('group commit', () => {
     const after: string[] = [];
     const results = await Promise.allSettled([
       gc.run({ work: () => insert.run('a').changes, after: () => after.push('a') }),
-      gc.run({ work: () => { insert.run('b'); throw new Error('boom'); }, after: () => after.push('b') }),
+      gc.run({
+        work: () => {
+          insert.run('b');
+          throw new Error('boom');
+        },
+        after: () => after.push('b'),
+      }),
       gc.run({ work: () => insert.run('c').changes, after: () => after.push('c') }),
     ]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.deepEqual(db.prepare('SELECT k FROM t ORDER BY k').all(), [{ k: 'a' }, { k: 'c' }]);
     assert.deepEqual(after, ['a', 'c'], 'after() runs only for committed units');
     assert.equal(db.inTransaction, false);

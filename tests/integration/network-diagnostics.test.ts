@@ -1,12 +1,12 @@
 // GET /api/node/diagnostics (what the "Network" panel shows), the addresses heartbeats try and what
 // each attempt did, and peer addresses learned from every source.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, loopbackUrl, eventually, startTestNode, } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
+import { cleanupAll, eventually, loopbackUrl, startTestNode } from '../helpers/test-node.js';
 import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
-
 
 describe('diagnostics', () => {
   test('lists interfaces, port, listen addresses, reachability, mDNS state and firewall hints (admin only)', async () => {
@@ -16,7 +16,16 @@ describe('diagnostics', () => {
     const r = await node.admin('/api/node/diagnostics');
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const d = r.body;
-    assert.deepEqual(Object.keys(d).sort(), ['firewall_hints', 'interfaces', 'listen', 'mdns', 'missing_interfaces', 'peers', 'port', 'reachability']);
+    assert.deepEqual(Object.keys(d).sort(), [
+      'firewall_hints',
+      'interfaces',
+      'listen',
+      'mdns',
+      'missing_interfaces',
+      'peers',
+      'port',
+      'reachability',
+    ]);
     assert.equal(d.port, node.port);
     assert.deepEqual(d.listen, { host: '127.0.0.1', addresses: ['127.0.0.1'], pending_restart: false });
     const lo = d.interfaces.find((i: any) => i.name === 'lo');
@@ -34,7 +43,10 @@ describe('diagnostics', () => {
     assert.ok(reach['127.0.0.3'].error.length > 0);
     assert.deepEqual(d.mdns, { enabled: false, running: false, advertised_addresses: [], discovered: 0 });
     assert.deepEqual(d.peers, []);
-    assert.deepEqual(d.firewall_hints.map((h: any) => h.os), ['linux', 'macos', 'windows']);
+    assert.deepEqual(
+      d.firewall_hints.map((h: any) => h.os),
+      ['linux', 'macos', 'windows'],
+    );
     const linux = d.firewall_hints[0].text;
     assert.match(linux, /ufw/);
     assert.match(linux, /firewall-cmd/);
@@ -42,10 +54,10 @@ describe('diagnostics', () => {
 
     const anon = await fetch(`${node.base}/api/node/diagnostics`);
     assert.equal(anon.status, 401);
-    assert.equal((await anon.json() as any).error, 'unauthorized');
+    assert.equal(((await anon.json()) as any).error, 'unauthorized');
   });
 
-  test('on this machine\'s real interfaces the shape holds too (reachability may be empty)', async () => {
+  test("on this machine's real interfaces the shape holds too (reachability may be empty)", async () => {
     const node = await startTestNode();
     const d = (await node.admin('/api/node/diagnostics')).body;
     assert.ok(Array.isArray(d.interfaces) && d.interfaces.some((i: any) => i.kind === 'loopback'));
@@ -54,7 +66,7 @@ describe('diagnostics', () => {
     assert.equal(d.reachability.length, d.interfaces.filter((i: any) => i.advertised).length);
   });
 
-  test('a peer\'s last heartbeat round shows every address tried and why the dead one failed', async () => {
+  test("a peer's last heartbeat round shows every address tried and why the dead one failed", async () => {
     const fake = new FakeDiscovery();
     const bIfaces = fakeInterfaces({ eth0: ['127.0.0.1'] });
     const a = await startTestNode({ discovery: fake });

@@ -4,9 +4,9 @@ import { EventEmitter } from 'node:events';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { toBase64Url } from '../../src/shared/encoding.js';
-import type { Discovery, DiscoveryStatus } from '../../src/main/core/node.js';
 import type { InterfaceTable } from '../../src/main/core/net/lan-addresses.js';
+import type { Discovery, DiscoveryStatus } from '../../src/main/core/node.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
 import type { Phone } from '../helpers/test-node.js';
 
 /**
@@ -19,9 +19,20 @@ export function fakeInterfaces(spec: Record<string, string[]>): { table: () => I
       lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
     };
     for (const [name, addrs] of Object.entries(spec)) {
-      out[name] = addrs.map((address): NetworkInterfaceInfo => (address.includes(':')
-        ? { address, netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: `${address}/64`, scopeid: 0 }
-        : { address, netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: `${address}/24` }));
+      out[name] = addrs.map(
+        (address): NetworkInterfaceInfo =>
+          address.includes(':')
+            ? {
+                address,
+                netmask: 'ffff:ffff:ffff:ffff::',
+                family: 'IPv6',
+                mac: '02:00:00:00:00:01',
+                internal: false,
+                cidr: `${address}/64`,
+                scopeid: 0,
+              }
+            : { address, netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: `${address}/24` },
+      );
     }
     return out;
   };
@@ -33,11 +44,19 @@ export class FakeDiscovery extends EventEmitter implements Discovery {
   running = false;
   addressCalls: string[][] = [];
 
-  async start(): Promise<void> { this.running = true; }
-  async stop(): Promise<void> { this.running = false; }
-  peers() { return []; }
+  async start(): Promise<void> {
+    this.running = true;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+  peers() {
+    return [];
+  }
   async rename(_name: string): Promise<void> {}
-  setAddresses(addresses: string[]): void { this.addressCalls.push([...addresses]); }
+  setAddresses(addresses: string[]): void {
+    this.addressCalls.push([...addresses]);
+  }
   status(): DiscoveryStatus {
     return { running: this.running, instance_name: 'Fake (12345678)', advertised_addresses: this.addressCalls.at(-1) ?? [], discovered: 0 };
   }

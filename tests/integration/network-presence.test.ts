@@ -1,12 +1,12 @@
 // Presence is online / degraded / offline from heartbeats, and offline at once on an mDNS goodbye.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { cleanupAll, loopbackUrl, eventually, makePhone, pairPhone, startTestNode, } from '../helpers/test-node.js';
+import { cleanupAll, eventually, loopbackUrl, makePhone, pairPhone, startTestNode } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 
 after(cleanupAll);
-
 
 describe('presence', () => {
   test('online, then degraded after half the offline time, then offline; a heartbeat brings it back', async () => {
@@ -17,7 +17,10 @@ describe('presence', () => {
       const m = JSON.parse(String(data));
       if (m.type === 'state' && m.state.devices[0]) pushed.push(m.state.devices[0].status);
     });
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
     const phone = makePhone('Presence phone');
     const p = await pairPhone(node, { phone });
     const status = async () => (await node.admin('/api/admin/state')).body.devices[0].status;

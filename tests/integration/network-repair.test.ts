@@ -1,9 +1,10 @@
 // Pairing again after a reinstall replaces the stale record cleanly: one row per device, the old
 // sessions revoked, the person told (a notice they can dismiss). A different device is never replaced.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { cleanupAll, loopbackUrl, makePhone, pairPhone, startTestNode, type Phone, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, loopbackUrl, makePhone, type Phone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { customPhone } from './network-helpers.js';
 
 after(cleanupAll);
@@ -12,12 +13,15 @@ async function state(node: TestNode) {
   return (await node.admin('/api/admin/state')).body;
 }
 
-
 /** Pairs, then checks the new pairing replaced the old one: one row, old creds revoked, new creds work, a notice. */
 async function expectReplaced(node: TestNode, old: Awaited<ReturnType<typeof pairPhone>>, next: Phone) {
   const fresh = await pairPhone(node, { phone: next });
   const s = await state(node);
-  assert.deepEqual(s.devices.map((d: any) => d.node_id), [next.identity.node_id], 'exactly one row, the new one');
+  assert.deepEqual(
+    s.devices.map((d: any) => d.node_id),
+    [next.identity.node_id],
+    'exactly one row, the new one',
+  );
   assert.equal(s.devices[0].public_key, next.identity.public_key);
   const oldCall = await old.stubborn().request('POST', '/api/node/heartbeat', {});
   assert.equal(oldCall.status, 401);
@@ -45,7 +49,11 @@ describe('re-pair after reinstall', () => {
     assert.equal(d.status, 200);
     assert.deepEqual(d.body, { ok: true });
     assert.deepEqual((await state(node)).notices, []);
-    assert.deepEqual((await node.admin(`/api/admin/notices/${notice.id}/dismiss`, { body: {} })).body, { ok: true }, 'dismissing twice is fine');
+    assert.deepEqual(
+      (await node.admin(`/api/admin/notices/${notice.id}/dismiss`, { body: {} })).body,
+      { ok: true },
+      'dismissing twice is fine',
+    );
     const anon = await fetch(`${node.base}/api/admin/notices/${notice.id}/dismiss`, { method: 'POST' });
     assert.equal(anon.status, 401);
   });
@@ -60,8 +68,8 @@ describe('re-pair after reinstall', () => {
 
   test('(c) same name, kind and platform with a new key and node_id: replaced', async () => {
     const node = await startTestNode();
-    const first = await pairPhone(node, { phone: customPhone({ name: 'Ana\'s phone', platform: 'web' }) });
-    await expectReplaced(node, first, customPhone({ name: 'ana\'s phone', platform: 'web' }));
+    const first = await pairPhone(node, { phone: customPhone({ name: "Ana's phone", platform: 'web' }) });
+    await expectReplaced(node, first, customPhone({ name: "ana's phone", platform: 'web' }));
     const again = await pairPhone(node, { phone: makePhone('Kitchen Phone') });
     await pairPhone(node, { phone: makePhone('Kitchen Phone') });
     const s = await state(node);
@@ -74,14 +82,20 @@ describe('re-pair after reinstall', () => {
     const b1 = await startTestNode();
     const p1 = await a.startPairing();
     assert.equal((await b1.admin('/api/admin/pair-remote', { body: { url: loopbackUrl(p1.url, a), pin: p1.pin } })).status, 200);
-    assert.deepEqual((await state(a)).devices.map((d: any) => d.node_id), [b1.identity.node_id]);
+    assert.deepEqual(
+      (await state(a)).devices.map((d: any) => d.node_id),
+      [b1.identity.node_id],
+    );
     // Same machine, same name, a fresh data dir: a reinstall.
     const b2 = await startTestNode();
     assert.equal(b2.identity.name, b1.identity.name);
     const p2 = await a.startPairing();
     assert.equal((await b2.admin('/api/admin/pair-remote', { body: { url: loopbackUrl(p2.url, a), pin: p2.pin } })).status, 200);
     const s = await state(a);
-    assert.deepEqual(s.devices.map((d: any) => d.node_id), [b2.identity.node_id]);
+    assert.deepEqual(
+      s.devices.map((d: any) => d.node_id),
+      [b2.identity.node_id],
+    );
     assert.equal(s.notices[0].old_node_id, b1.identity.node_id);
     // b1's link on a is dead: its heartbeat round records the refusal.
     await b1.core.mesh.heartbeatPeers([]);
@@ -96,15 +110,19 @@ describe('re-pair after reinstall', () => {
     const s = await state(node);
     assert.equal(s.devices.length, 1);
     assert.deepEqual(s.notices, []);
-    assert.equal((await first.stubborn().request('POST', '/api/node/heartbeat', {})).body.error, 'session_revoked', 'its old session still ends');
+    assert.equal(
+      (await first.stubborn().request('POST', '/api/node/heartbeat', {})).body.error,
+      'session_revoked',
+      'its old session still ends',
+    );
   });
 
   test('a different device is not replaced: another name, another platform, or a generic default name', async () => {
     const node = await startTestNode();
-    const first = await pairPhone(node, { phone: customPhone({ name: 'Ana\'s phone', platform: 'web' }) });
+    const first = await pairPhone(node, { phone: customPhone({ name: "Ana's phone", platform: 'web' }) });
     const others = [
-      customPhone({ name: 'Ben\'s phone', platform: 'web' }),
-      customPhone({ name: 'Ana\'s phone', platform: 'android' }),
+      customPhone({ name: "Ben's phone", platform: 'web' }),
+      customPhone({ name: "Ana's phone", platform: 'android' }),
       customPhone({ name: 'Android phone', platform: 'web' }),
       customPhone({ name: 'Android phone', platform: 'web' }),
       customPhone({ name: 'Linux device', platform: 'web' }),

@@ -1,9 +1,10 @@
 // Which interfaces are advertised. Classification by name, the settings file (round trip, restart,
 // corrupt file), and what pair/start, /api/node/addresses and mDNS offer under each setting.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { interfaceKind, lanAddresses } from '../../src/main/core/net/lan-addresses.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
@@ -19,7 +20,20 @@ describe('interface kinds', () => {
     assert.equal(interfaceKind('eth0', '169.254.10.20'), 'link-local');
     assert.equal(interfaceKind('en0', 'fe80::1'), 'link-local');
     assert.equal(interfaceKind('en0', 'FEBF::1'), 'link-local');
-    for (const name of ['docker0', 'br-0a1b2c', 'veth12ab', 'virbr0', 'lxcbr0', 'lxdbr0', 'cni0', 'podman0', 'vmnet8', 'vboxnet0', 'flannel.1', 'cali123']) {
+    for (const name of [
+      'docker0',
+      'br-0a1b2c',
+      'veth12ab',
+      'virbr0',
+      'lxcbr0',
+      'lxdbr0',
+      'cni0',
+      'podman0',
+      'vmnet8',
+      'vboxnet0',
+      'flannel.1',
+      'cali123',
+    ]) {
       assert.equal(interfaceKind(name, '172.17.0.1'), 'container', name);
     }
     for (const name of ['tun0', 'tap0', 'wg0', 'utun3', 'tailscale0', 'zt7nnig26', 'ppp0', 'ipsec0', 'nordlynx']) {
@@ -31,11 +45,20 @@ describe('interface kinds', () => {
   });
 
   test('by default LAN and VPN addresses are advertised; a chosen list advertises exactly those interfaces', () => {
-    const { table } = fakeInterfaces({ eth0: ['192.168.1.20', 'fe80::2'], docker0: ['172.17.0.1'], wg0: ['10.6.0.3'], eth1: ['169.254.3.4'] });
+    const { table } = fakeInterfaces({
+      eth0: ['192.168.1.20', 'fe80::2'],
+      docker0: ['172.17.0.1'],
+      wg0: ['10.6.0.3'],
+      eth1: ['169.254.3.4'],
+    });
     const auto = lanAddresses(table(), null);
     assert.ok(!auto.some((a) => a.kind === 'loopback'), 'loopback is not a LAN address');
     assert.ok(!auto.some((a) => a.address === 'fe80::2'), 'IPv6 link-local is not listed');
-    const adv = (list: typeof auto) => list.filter((a) => a.advertised).map((a) => a.address).sort();
+    const adv = (list: typeof auto) =>
+      list
+        .filter((a) => a.advertised)
+        .map((a) => a.address)
+        .sort();
     assert.deepEqual(adv(auto), ['10.6.0.3', '192.168.1.20']);
     assert.equal(auto.find((a) => a.address === '169.254.3.4')?.kind, 'link-local');
     assert.deepEqual(adv(lanAddresses(table(), ['docker0'])), ['172.17.0.1']);
@@ -69,7 +92,11 @@ describe('settings', () => {
       assert.equal(r.status, 400, JSON.stringify(bad));
       assert.equal(r.body.error, 'invalid_request');
     }
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' }, 'a refused PUT changes nothing');
+    assert.deepEqual(
+      (await node.admin('/api/admin/settings')).body,
+      { interfaces: ['wlan0', 'wlan9'], listen: 'all' },
+      'a refused PUT changes nothing',
+    );
     const unauth = await fetch(`${node.base}/api/admin/settings`);
     assert.equal(unauth.status, 401);
 
@@ -112,17 +139,25 @@ describe('settings', () => {
     for (const content of ['{ not json', '{"interfaces": 5}', '[]', '{"interfaces": [""]}', '{"listen": "some"}']) {
       const dataDir = tempDir();
       writeFileSync(join(dataDir, 'settings.json'), content);
-      await assert.rejects(startTestNode({ dataDir }), (err: Error) => {
-        assert.equal(err.name, 'SettingsFileError', err.message);
-        assert.ok(err.message.includes(join(dataDir, 'settings.json')), err.message);
-        return true;
-      }, content);
-      assert.equal(readFileSync(join(dataDir, 'settings.json'), 'utf8'), content, 'the person\'s file is left as it was');
+      await assert.rejects(
+        startTestNode({ dataDir }),
+        (err: Error) => {
+          assert.equal(err.name, 'SettingsFileError', err.message);
+          assert.ok(err.message.includes(join(dataDir, 'settings.json')), err.message);
+          return true;
+        },
+        content,
+      );
+      assert.equal(readFileSync(join(dataDir, 'settings.json'), 'utf8'), content, "the person's file is left as it was");
     }
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'settings.json'), '{}');
     const node = await startTestNode({ dataDir });
-    assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null, listen: 'all' }, 'missing keys take their defaults');
+    assert.deepEqual(
+      (await node.admin('/api/admin/settings')).body,
+      { interfaces: null, listen: 'all' },
+      'missing keys take their defaults',
+    );
   });
 });
 
@@ -138,12 +173,16 @@ describe('what is advertised', () => {
 
     const pub = await fetch(`${node.base}/api/node/addresses`);
     assert.equal(pub.status, 200, 'public: no admin token needed');
-    assert.deepEqual((await pub.json() as any).urls, [`http://192.168.1.20:${node.port}`, `http://10.8.0.2:${node.port}`, `http://[fd00::20]:${node.port}`]);
+    assert.deepEqual(((await pub.json()) as any).urls, [
+      `http://192.168.1.20:${node.port}`,
+      `http://10.8.0.2:${node.port}`,
+      `http://[fd00::20]:${node.port}`,
+    ]);
 
     assert.equal((await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['docker0'] } })).status, 200);
     const chosen = await node.startPairing();
     assert.deepEqual(chosen.candidate_urls.map(hostOf), ['172.17.0.1']);
-    assert.deepEqual((await (await fetch(`${node.base}/api/node/addresses`)).json() as any).urls, [`http://172.17.0.1:${node.port}`]);
+    assert.deepEqual(((await (await fetch(`${node.base}/api/node/addresses`)).json()) as any).urls, [`http://172.17.0.1:${node.port}`]);
     assert.deepEqual(node.core.desktopNode().addresses, ['172.17.0.1'], 'what heartbeats and pairing answers carry');
 
     // The person may still ask for a QR on any LAN address of this machine; the rest stay advertised ones.

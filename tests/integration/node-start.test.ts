@@ -1,8 +1,9 @@
 // The node while it starts: the listener is up before mDNS has finished probing, so the desktop UI may already
 // change things. A rename in that window is answered (never a 500) and reaches mDNS once its probe is over.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { after, describe, test } from 'node:test';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 
@@ -13,9 +14,13 @@ class SlowProbeDiscovery extends FakeDiscovery {
   probing = false;
   renames: { name: string; midProbe: boolean }[] = [];
   private endProbe!: () => void;
-  private readonly probeEnds = new Promise<void>((resolve) => { this.endProbe = resolve; });
+  private readonly probeEnds = new Promise<void>((resolve) => {
+    this.endProbe = resolve;
+  });
   private probeBegan!: () => void;
-  readonly probeBegins = new Promise<void>((resolve) => { this.probeBegan = resolve; });
+  readonly probeBegins = new Promise<void>((resolve) => {
+    this.probeBegan = resolve;
+  });
 
   override async start(): Promise<void> {
     this.probing = true;
@@ -59,7 +64,7 @@ describe('a node that is still starting', () => {
         headers: { authorization: `Admin ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'Renamed While Probing' }),
       });
-      body = await res.json() as { name?: string; error?: string };
+      body = (await res.json()) as { name?: string; error?: string };
       renamesMidProbe = [...discovery.renames];
     } finally {
       // Whatever the answer, let the start finish so the node can be stopped.

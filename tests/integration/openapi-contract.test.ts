@@ -2,20 +2,21 @@
 // OpenAPI 3.1 document each serves at GET /api/openapi.json (no auth) is well-formed, names every route the app
 // has (method + path) and nothing else, and lists every operation's error codes. The fuzz test
 // (tests/security/fuzz-http.test.ts) checks that the listed codes are the ones the routes really answer with.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../../src/main/core/http/app.js';
-import { NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
+import { after, before, describe, test } from 'node:test';
 import { createCloudApp } from '../../src/cloud/app.js';
 import { CLOUD_UNDOCUMENTED_ROUTES } from '../../src/cloud/contract.js';
-import { startCloud, type RunningCloud } from '../../src/cloud/server.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { createApp } from '../../src/main/core/http/app.js';
+import { NODE_UNDOCUMENTED_ROUTES } from '../../src/main/core/http/contract/node-contract.js';
 import { ERROR_CODES } from '../../src/shared/wire/errors.js';
+import { appRoutes, documentProblems, honoToOpenApi, type OpenApiDocument, operationsOf } from '../helpers/openapi-document.js';
 import { cleanupAll, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { appRoutes, documentProblems, honoToOpenApi, operationsOf, type OpenApiDocument } from '../helpers/openapi-document.js';
 
 let node: TestNode;
 let cloud: RunningCloud;
@@ -26,11 +27,14 @@ before(async () => {
   node = await startTestNode();
   cloudDir = mkdtempSync(join(tmpdir(), 'salita-openapi-cloud-'));
   cloud = await startCloud({ dataDir: cloudDir, port: 0, otpSender: new MemoryOtpSender(), log: () => {} });
-  for (const [name, base] of [['node', node.base], ['cloud', cloud.url]] as const) {
+  for (const [name, base] of [
+    ['node', node.base],
+    ['cloud', cloud.url],
+  ] as const) {
     const res = await fetch(`${base.replace(/\/$/, '')}/api/openapi.json`);
     assert.equal(res.status, 200, `${name}: GET /api/openapi.json`);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    served[name] = await res.json() as OpenApiDocument;
+    served[name] = (await res.json()) as OpenApiDocument;
   }
 });
 after(async () => {
@@ -40,8 +44,18 @@ after(async () => {
 });
 
 const apps = () => [
-  { name: 'node' as const, routes: appRoutes(createApp(node.core)), undocumented: NODE_UNDOCUMENTED_ROUTES, where: 'src/main/core/http/contract/' },
-  { name: 'cloud' as const, routes: appRoutes(createCloudApp({} as never)), undocumented: CLOUD_UNDOCUMENTED_ROUTES, where: 'src/cloud/contract.ts' },
+  {
+    name: 'node' as const,
+    routes: appRoutes(createApp(node.core)),
+    undocumented: NODE_UNDOCUMENTED_ROUTES,
+    where: 'src/main/core/http/contract/',
+  },
+  {
+    name: 'cloud' as const,
+    routes: appRoutes(createCloudApp({} as never)),
+    undocumented: CLOUD_UNDOCUMENTED_ROUTES,
+    where: 'src/cloud/contract.ts',
+  },
 ];
 
 describe('the OpenAPI contract of the node and of the cloud', () => {
@@ -64,8 +78,14 @@ describe('the OpenAPI contract of the node and of the cloud', () => {
   test('every route of each app is an operation of its document, and every operation is a route', () => {
     for (const app of apps()) {
       const doc = served[app.name];
-      for (const route of Object.keys(app.undocumented)) assert.ok(app.routes.includes(route), `${app.name}: ${route} is listed as undocumented but is no route`);
-      const routes = app.routes.filter((r) => !(r in app.undocumented)).map((r) => { const [m, p] = r.split(' '); return `${m} ${honoToOpenApi(p!)}`; });
+      for (const route of Object.keys(app.undocumented))
+        assert.ok(app.routes.includes(route), `${app.name}: ${route} is listed as undocumented but is no route`);
+      const routes = app.routes
+        .filter((r) => !(r in app.undocumented))
+        .map((r) => {
+          const [m, p] = r.split(' ');
+          return `${m} ${honoToOpenApi(p!)}`;
+        });
       const documented = operationsOf(doc).map((o) => o.key);
       const missing = routes.filter((r) => !documented.includes(r));
       const extra = documented.filter((o) => !routes.includes(o));
@@ -80,18 +100,25 @@ describe('the OpenAPI contract of the node and of the cloud', () => {
         assert.equal(typeof o.errorCodes, 'object', `${name} ${o.key}: x-error-codes`);
         const has = (status: number, code: string) => (o.errorCodes[String(status)] ?? []).includes(code);
         if (o.security === 'admin') assert.ok(has(401, 'unauthorized') && has(403, 'forbidden'), `${name} ${o.key}: admin refusals`);
-        if (o.security === 'device') assert.ok(has(401, 'signature_invalid') && has(401, 'session_unknown'), `${name} ${o.key}: signed-request refusals`);
+        if (o.security === 'device')
+          assert.ok(has(401, 'signature_invalid') && has(401, 'session_unknown'), `${name} ${o.key}: signed-request refusals`);
         if (o.security === 'cloud') assert.ok(has(401, 'token_missing') && has(401, 'token_invalid'), `${name} ${o.key}: token refusals`);
         if (o.hasBody) assert.ok(has(400, 'invalid_request'), `${name} ${o.key}: a body that fails its schema`);
         if (name === 'node' && o.method !== 'GET') assert.ok(has(413, 'payload_too_large'), `${name} ${o.key}: the body limit`);
-        if (o.websocket) assert.ok(has(400, 'invalid_request') && has(426, 'invalid_request'), `${name} ${o.key}: a bad WebSocket handshake`);
+        if (o.websocket)
+          assert.ok(has(400, 'invalid_request') && has(426, 'invalid_request'), `${name} ${o.key}: a bad WebSocket handshake`);
       }
     }
   });
 
-  test('every code the node\'s document lists is one of its stable error codes (src/shared/wire/errors.ts)', () => {
+  test("every code the node's document lists is one of its stable error codes (src/shared/wire/errors.ts)", () => {
     const stable = new Set<string>(ERROR_CODES);
-    const unknown = operationsOf(served.node).flatMap((o) => Object.values(o.errorCodes).flat().filter((c) => !stable.has(c)).map((c) => `${o.key}: ${c}`));
+    const unknown = operationsOf(served.node).flatMap((o) =>
+      Object.values(o.errorCodes)
+        .flat()
+        .filter((c) => !stable.has(c))
+        .map((c) => `${o.key}: ${c}`),
+    );
     assert.deepEqual(unknown, []);
   });
 

@@ -4,13 +4,14 @@
 // resolves files without packaging, so the globs are applied here with the matcher it uses (minimatch, dot files
 // included, `!` patterns exclude). Also: `npm run dist` without any Electron build to package says what is
 // missing in one sentence and exits non-zero.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,14 +84,20 @@ test('the native module is rebuilt for Electron and kept out of the asar', async
   const config = await loadConfig();
   assert.notEqual(config.asar, false);
   assert.notEqual(config.npmRebuild, false);
-  assert.ok(config.asarUnpack?.some((p) => minimatch('node_modules/better-sqlite3/build/Release/better_sqlite3.node', p, { dot: true })), 'better-sqlite3 is unpacked');
+  assert.ok(
+    config.asarUnpack?.some((p) => minimatch('node_modules/better-sqlite3/build/Release/better_sqlite3.node', p, { dot: true })),
+    'better-sqlite3 is unpacked',
+  );
   // electron-builder packs production dependencies only: the database driver must be one.
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.ok(pkg.dependencies['better-sqlite3']);
 });
 
 test('the packaged files hold the build, the migrations and package.json, and no sources, tests or benches', async () => {
-  assert.ok(existsSync(join(ROOT, 'out', 'main', 'index.js')) && existsSync(join(ROOT, 'out', 'renderer', 'phone.html')), 'run `npm run build` first');
+  assert.ok(
+    existsSync(join(ROOT, 'out', 'main', 'index.js')) && existsSync(join(ROOT, 'out', 'renderer', 'phone.html')),
+    'run `npm run build` first',
+  );
   const config = await loadConfig();
   const patterns = (config.files ?? []).flatMap((set) => {
     if (typeof set === 'string') return [set];
@@ -101,15 +108,31 @@ test('the packaged files hold the build, the migrations and package.json, and no
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; main: string };
   // The app finds its root by walking up to a package.json named "salita", and starts from its "main".
   assert.equal(pkg.name, 'salita');
-  for (const f of ['package.json', pkg.main, 'out/main/index.js', 'out/main/headless.js', 'out/preload/index.cjs', 'out/renderer/index.html', 'out/renderer/phone.html', 'migrations/meta/_journal.json']) {
+  for (const f of [
+    'package.json',
+    pkg.main,
+    'out/main/index.js',
+    'out/main/headless.js',
+    'out/preload/index.cjs',
+    'out/renderer/index.html',
+    'out/renderer/phone.html',
+    'migrations/meta/_journal.json',
+  ]) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   const sql = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql'));
   assert.ok(sql.length > 0);
   for (const f of sql) assert.ok(files.includes(`migrations/${f}`), `migrations/${f} is packed`);
-  assert.ok(files.some((f) => f.startsWith('out/renderer/assets/')), 'the renderer assets are packed');
+  assert.ok(
+    files.some((f) => f.startsWith('out/renderer/assets/')),
+    'the renderer assets are packed',
+  );
   for (const dir of ['src/', 'tests/', 'bench/', 'docs/', 'scripts/', 'migrations-cloud/']) {
-    assert.deepEqual(files.filter((f) => f.startsWith(dir)), [], `nothing from ${dir}`);
+    assert.deepEqual(
+      files.filter((f) => f.startsWith(dir)),
+      [],
+      `nothing from ${dir}`,
+    );
   }
   assert.ok(!files.some((f) => f.startsWith('out/cloud/')), 'the reference cloud is not in the desktop app');
 });
@@ -119,7 +142,12 @@ test('npm run dist without an Electron build to package says what is missing and
   const home = mkdtempSync(join(tmpdir(), 'salita-dist-'));
   try {
     // No Electron cache (fresh HOME) and a download host that never resolves (.invalid, RFC 6761).
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: join(home, '.cache'), ELECTRON_MIRROR: 'https://electron-mirror.invalid/' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: home,
+      XDG_CACHE_HOME: join(home, '.cache'),
+      ELECTRON_MIRROR: 'https://electron-mirror.invalid/',
+    };
     const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'dist.mjs')], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(run.status, 1, run.stderr);
     const lines = run.stderr.trim().split('\n');
@@ -127,7 +155,12 @@ test('npm run dist without an Electron build to package says what is missing and
     assert.match(lines[0] ?? '', /^npm run dist: no Electron .* electron-mirror\.invalid, .*ELECTRON_OVERRIDE_DIST_PATH/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 
-    const missing = spawnSync(process.execPath, [join(ROOT, 'scripts', 'dist.mjs')], { cwd: ROOT, env: { ...env, ELECTRON_OVERRIDE_DIST_PATH: join(home, 'no-electron') }, encoding: 'utf8', timeout: 120_000 });
+    const missing = spawnSync(process.execPath, [join(ROOT, 'scripts', 'dist.mjs')], {
+      cwd: ROOT,
+      env: { ...env, ELECTRON_OVERRIDE_DIST_PATH: join(home, 'no-electron') },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(missing.status, 1, missing.stderr);
     assert.match(missing.stderr.trim(), /^npm run dist: ELECTRON_OVERRIDE_DIST_PATH is set to .*no-electron, which does not exist/);
   } finally {

@@ -1,8 +1,9 @@
 // What docs/protocol.md promises a client written from the docs alone, checked on a real node: the error code
 // for each way a pairing request can be wrong, what the last wrong PIN and the attempt after it answer, and
 // which address the pairing URL names.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import { cleanupAll, craftPairing, makePhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
 import { fakeInterfaces } from './network-helpers.js';
 
@@ -90,11 +91,16 @@ describe('the pairing URL names an address the node listens on', () => {
     const ifaces = fakeInterfaces({ eth0: ['127.0.0.3'], wlan0: ['127.0.0.4'] });
     const node = await startTestNode({ host: '127.0.0.3', networkInterfaces: ifaces.table });
     const res = await fetch(`http://127.0.0.3:${node.port}/auth/pair/start`, {
-      method: 'POST', headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json' }, body: '{}',
+      method: 'POST',
+      headers: { authorization: `Admin ${node.adminToken}`, 'content-type': 'application/json' },
+      body: '{}',
     });
-    const p = await res.json() as { url: string; candidate_urls: string[] };
+    const p = (await res.json()) as { url: string; candidate_urls: string[] };
     assert.equal(res.status, 200, JSON.stringify(p));
-    assert.deepEqual(p.candidate_urls.map((u) => new URL(u).hostname), ['127.0.0.3']);
+    assert.deepEqual(
+      p.candidate_urls.map((u) => new URL(u).hostname),
+      ['127.0.0.3'],
+    );
     const ident = await fetch(new URL('/api/node/identity', p.url));
     assert.equal(ident.status, 200);
   });
@@ -103,6 +109,9 @@ describe('the pairing URL names an address the node listens on', () => {
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wlan0: ['192.168.1.21'] });
     const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: ifaces.table });
     const p = await node.startPairing();
-    assert.deepEqual(p.candidate_urls.map((u) => new URL(u).hostname), ['192.168.1.20', '192.168.1.21']);
+    assert.deepEqual(
+      p.candidate_urls.map((u) => new URL(u).hostname),
+      ['192.168.1.20', '192.168.1.21'],
+    );
   });
 });

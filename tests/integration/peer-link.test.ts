@@ -2,10 +2,11 @@
 // up, carries envelopes and seen receipts both ways with acks, resends after a reconnect, keeps the home
 // directory and names current, delivers unpair (link up, or later from a stored notice), and keeps one link
 // when both sides dial.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { device, envelope, FAST_PEER_LINK, FakeRouterPort, linkUp, pairedDesktops } from '../helpers/peer-link-helpers.js';
+import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
@@ -20,7 +21,9 @@ describe('peer link between paired desktops', () => {
     assert.equal((await meshRow(b, a.identity.node_id)).status, 'online');
     assert.equal(a.core.peerLinks!.downSince(b.identity.node_id), undefined);
     const events: boolean[] = [];
-    a.core.peerLinks!.onLinkChange((id, up) => { if (id === b.identity.node_id) events.push(up); });
+    a.core.peerLinks!.onLinkChange((id, up) => {
+      if (id === b.identity.node_id) events.push(up);
+    });
     await b.stop();
     await eventually(() => !a.core.peerLinks!.isUp(b.identity.node_id), 'A sees the link down');
     assert.equal(events[0], false);
@@ -46,13 +49,24 @@ describe('peer link between paired desktops', () => {
     // order of first arrival counts here.
     const firstSeen = (xs: { envelope: { id: string } }[]) => [...new Set(xs.map((s) => s.envelope.id))];
     await eventually(() => firstSeen(rb.stored).length === 5, 'B stored all five');
-    assert.deepEqual(firstSeen(rb.stored), fromA.map((e) => e.id), 'in order');
-    assert.ok(rb.stored.every((s) => s.nodeId === a.identity.node_id), 'origin = A');
+    assert.deepEqual(
+      firstSeen(rb.stored),
+      fromA.map((e) => e.id),
+      'in order',
+    );
+    assert.ok(
+      rb.stored.every((s) => s.nodeId === a.identity.node_id),
+      'origin = A',
+    );
     await eventually(() => ra.acked.length === 5, 'A got five acks');
-    assert.deepEqual(ra.acked.map((x) => x.id), fromA.map((e) => e.id), 'each acked once, in order');
+    assert.deepEqual(
+      ra.acked.map((x) => x.id),
+      fromA.map((e) => e.id),
+      'each acked once, in order',
+    );
     assert.equal(ra.outbox.get(b.identity.node_id)!.length, 0);
 
-    await eventually(() => ra.stored.length >= 1 && ra.seen.length >= 1, 'A stored B\'s envelope and its seen receipt');
+    await eventually(() => ra.stored.length >= 1 && ra.seen.length >= 1, "A stored B's envelope and its seen receipt");
     assert.ok(ra.stored.every((s) => s.envelope.id === fromB.id));
     assert.deepEqual(ra.seen[0], { nodeId: b.identity.node_id, id: fromA[0]!.id, deviceIds: ['phone-b-1'] });
     await eventually(() => rb.acked.some((x) => x.seq === seenSeq && x.kind === 'seen'), 'B got the ack of its seen receipt');
@@ -63,7 +77,11 @@ describe('peer link between paired desktops', () => {
     ra.setDevices([device('phone-a-9')]);
     await linkUp(a, b);
     await eventually(() => b.core.peerLinks!.homeDirectory.nodeOf('phone-a-9'), 'directory');
-    const big = envelope('phone-a-9', Array.from({ length: 32 }, (_, i) => `phone-b-${String(i).padStart(2, '0')}`), 64 * 1024);
+    const big = envelope(
+      'phone-a-9',
+      Array.from({ length: 32 }, (_, i) => `phone-b-${String(i).padStart(2, '0')}`),
+      64 * 1024,
+    );
     assert.ok(JSON.stringify(big).length > 65535, 'larger than one Noise message');
     ra.queueEnvelope(b.identity.node_id, big);
     await eventually(() => ra.acked.length === 1, 'acked');
@@ -88,7 +106,9 @@ describe('peer link between paired desktops', () => {
     await linkUp(a, b);
     await eventually(() => b.core.peerLinks!.homeDirectory.nodeOf('phone-a-3'), 'directory');
     let release!: () => void;
-    rb.hold = new Promise<void>((r) => { release = r; });
+    rb.hold = new Promise<void>((r) => {
+      release = r;
+    });
     const e = envelope('phone-a-3', ['phone-b-4']);
     ra.queueEnvelope(b.identity.node_id, e);
     await eventually(() => rb.stored.length === 1, 'B got it once (its commit is held back)');
@@ -96,20 +116,26 @@ describe('peer link between paired desktops', () => {
     rb.hold = undefined;
     a.core.peerLinks!.reconnect(b.identity.node_id);
     await eventually(() => ra.acked.length === 1, 'acked after the reconnect');
-    assert.ok(rb.stored.length >= 2, 'resent on the new link (dedup by id is the router\'s job)');
+    assert.ok(rb.stored.length >= 2, "resent on the new link (dedup by id is the router's job)");
     assert.ok(rb.stored.every((s) => s.envelope.id === e.id));
     release();
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(ra.acked.length, 1, 'the old link\'s late commit sends no ack on a dead link');
+    assert.equal(ra.acked.length, 1, "the old link's late commit sends no ack on a dead link");
   });
 
   test('the directory and renames reach the other side live; the mesh row follows the announced name', async () => {
     const { a, b, ra } = await pairedDesktops();
     await linkUp(a, b);
     ra.setDevices([device('phone-a-4', 'Kitchen phone')]);
-    await eventually(() => b.core.peerLinks!.homeDirectory.nodes().find((n) => n.node_id === a.identity.node_id)?.devices[0]?.name === 'Kitchen phone', 'B sees A\'s phone');
+    await eventually(
+      () => b.core.peerLinks!.homeDirectory.nodes().find((n) => n.node_id === a.identity.node_id)?.devices[0]?.name === 'Kitchen phone',
+      "B sees A's phone",
+    );
     ra.setDevices([{ ...ra.devices[0]!, name: 'Hall phone' }]);
-    await eventually(() => b.core.peerLinks!.homeDirectory.nodes().find((n) => n.node_id === a.identity.node_id)?.devices[0]?.name === 'Hall phone', 'device rename reached B');
+    await eventually(
+      () => b.core.peerLinks!.homeDirectory.nodes().find((n) => n.node_id === a.identity.node_id)?.devices[0]?.name === 'Hall phone',
+      'device rename reached B',
+    );
     a.core.rename('Living room PC');
     await eventually(async () => (await meshRow(b, a.identity.node_id))?.name === 'Living room PC', 'node rename reached B');
     const node = b.core.peerLinks!.homeDirectory.nodes().find((n) => n.node_id === a.identity.node_id)!;
@@ -126,11 +152,17 @@ describe('peer link between paired desktops', () => {
     await eventually(async () => (await meshRow(b, a.identity.node_id))?.name === 'Study PC', 'rename');
     const del = await a.admin(`/api/mesh/nodes/${b.identity.node_id}`, { method: 'DELETE' });
     assert.equal(del.status, 200, JSON.stringify(del.body));
-    const row = await eventually(async () => { const r = await meshRow(b, a.identity.node_id); return r?.ended_by_peer_at ? r : undefined; }, 'B marks the pairing ended');
+    const row = await eventually(async () => {
+      const r = await meshRow(b, a.identity.node_id);
+      return r?.ended_by_peer_at ? r : undefined;
+    }, 'B marks the pairing ended');
     assert.equal(row.status, 'offline');
     const notices = (await b.admin('/api/admin/state')).body.notices;
-    assert.ok(notices.some((n: any) => n.type === 'peer_unpaired' && n.name === 'Study PC' && n.node_id === a.identity.node_id), JSON.stringify(notices));
-    assert.equal(b.core.peerLinks!.homeDirectory.nodeOf('phone-a-5'), undefined, 'A\'s devices are gone from B');
+    assert.ok(
+      notices.some((n: any) => n.type === 'peer_unpaired' && n.name === 'Study PC' && n.node_id === a.identity.node_id),
+      JSON.stringify(notices),
+    );
+    assert.equal(b.core.peerLinks!.homeDirectory.nodeOf('phone-a-5'), undefined, "A's devices are gone from B");
     assert.deepEqual(b.core.sessionsRepo.revokeAllFor(a.identity.node_id), [], 'every session of A on B was already revoked');
     await eventually(() => a.core.peerLinks!.linkInfo(b.identity.node_id) === undefined, 'A closed the link');
     assert.equal(b.core.peerLinks!.isUp(a.identity.node_id), false);
@@ -150,11 +182,21 @@ describe('peer link between paired desktops', () => {
     assert.equal((await a.admin(`/api/mesh/nodes/${bId}`, { method: 'DELETE' })).status, 200);
     assert.equal(await meshRow(a, bId), undefined, 'gone from A at once');
     const b2 = await startTestNode({ dataDir, port, peerLink: FAST_PEER_LINK, peerLinkRouter: rb });
-    const row = await eventually(async () => { const r = await meshRow(b2, a.identity.node_id); return r?.ended_by_peer_at ? r : undefined; }, 'B learns it was unpaired', 30_000);
+    const row = await eventually(
+      async () => {
+        const r = await meshRow(b2, a.identity.node_id);
+        return r?.ended_by_peer_at ? r : undefined;
+      },
+      'B learns it was unpaired',
+      30_000,
+    );
     assert.ok(row);
     assert.ok((await b2.admin('/api/admin/state')).body.notices.some((n: any) => n.type === 'peer_unpaired'));
     assert.deepEqual(b2.core.sessionsRepo.revokeAllFor(a.identity.node_id), []);
-    await eventually(() => a.core.peerLinks!.linkInfo(bId) === undefined && !a.core.peerLinks!.hasUnpairNotice(bId), 'A dropped its notice');
+    await eventually(
+      () => a.core.peerLinks!.linkInfo(bId) === undefined && !a.core.peerLinks!.hasUnpairNotice(bId),
+      'A dropped its notice',
+    );
   });
 
   test('an unpair notice that cannot be delivered is given up after noticeKeepMs', async () => {
@@ -178,14 +220,23 @@ describe('peer link between paired desktops', () => {
     for (let i = 0; i < 3; i++) {
       // Both dial while a link is up: two (or three) links for one pair at once.
       await Promise.all([a.core.peerLinks!.redial(b.identity.node_id), b.core.peerLinks!.redial(a.identity.node_id)]);
-      await eventually(() => a.core.peerLinks!.linkInfo(b.identity.node_id)?.dialedBySelf === aSmaller
-        && b.core.peerLinks!.linkInfo(a.identity.node_id)?.dialedBySelf === !aSmaller
-        && a.core.peerLinks!.linkInfo(b.identity.node_id)?.up && b.core.peerLinks!.linkInfo(a.identity.node_id)?.up, 'the smaller id\'s link stays on both sides');
+      await eventually(
+        () =>
+          a.core.peerLinks!.linkInfo(b.identity.node_id)?.dialedBySelf === aSmaller &&
+          b.core.peerLinks!.linkInfo(a.identity.node_id)?.dialedBySelf === !aSmaller &&
+          a.core.peerLinks!.linkInfo(b.identity.node_id)?.up &&
+          b.core.peerLinks!.linkInfo(a.identity.node_id)?.up,
+        "the smaller id's link stays on both sides",
+      );
     }
     const sa = a.core.peerLinks!.linkInfo(b.identity.node_id)!;
     const sb = b.core.peerLinks!.linkInfo(a.identity.node_id)!;
     assert.equal(sa.sessionId, sb.sessionId, 'one pairing');
     assert.ok(a.core.peerLinks!.isUp(b.identity.node_id) && b.core.peerLinks!.isUp(a.identity.node_id));
-    assert.deepEqual(events.filter((e) => e.endsWith('false')), [], 'the tie-break never shows the desktop offline');
+    assert.deepEqual(
+      events.filter((e) => e.endsWith('false')),
+      [],
+      'the tie-break never shows the desktop offline',
+    );
   });
 });

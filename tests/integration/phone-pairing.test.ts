@@ -1,12 +1,22 @@
 // A phone-like client pairs with a real node over HTTP, and every way a pairing can go wrong is refused
 // with the right stable error code.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { cleanupAll, craftPairing, makePhone, pairingRefused, pairPhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { fromBase64Url } from '../../src/shared/encoding.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
+import {
+  cleanupAll,
+  craftPairing,
+  makePhone,
+  pairingRefused,
+  pairPhone,
+  postJson,
+  startTestNode,
+  verifyRaw,
+} from '../helpers/test-node.js';
 import { fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
@@ -16,7 +26,7 @@ describe('node identity', () => {
     const node = await startTestNode();
     const res = await fetch(`${node.base}/api/node/identity`);
     assert.equal(res.status, 200);
-    const body = await res.json() as Record<string, unknown>;
+    const body = (await res.json()) as Record<string, unknown>;
     assert.match(body.node_id as string, /^node-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.deepEqual(Object.keys(body).sort(), ['capabilities', 'fingerprint', 'name', 'node_id', 'public_key', 'version']);
     const pub = fromBase64Url(body.public_key as string);
@@ -39,12 +49,20 @@ describe('pair/start is for the local desktop UI only', () => {
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends its own Host header.
     // fetch() will not send a custom Host header, so use node:http for this one.
     const rebound = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: node.port, path: '/auth/pair/start', method: 'POST',
-        headers: { authorization: `Admin ${node.adminToken}`, host: 'evil.example', 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      });
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: node.port,
+          path: '/auth/pair/start',
+          method: 'POST',
+          headers: { authorization: `Admin ${node.adminToken}`, host: 'evil.example', 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });
@@ -69,7 +87,7 @@ describe('pair/start is for the local desktop UI only', () => {
     assert.ok(ttl > 60_000 && ttl <= 120_000, `default TTL is 120 s, got ${ttl} ms`);
   });
 
-  test('an address that is not one of the node\'s own is refused', async () => {
+  test("an address that is not one of the node's own is refused", async () => {
     const node = await startTestNode();
     const r = await node.admin('/auth/pair/start', { body: { address: '203.0.113.9' } });
     assert.equal(r.status, 400);
@@ -91,7 +109,7 @@ describe('pair/verify (Noise IKpsk1)', () => {
 
     const state = await node.admin('/api/admin/state');
     const dev = state.body.devices.find((d: any) => d.node_id === phone.identity.node_id);
-    assert.ok(dev, 'the phone is in the desktop\'s mesh');
+    assert.ok(dev, "the phone is in the desktop's mesh");
     assert.equal(dev.name, "Felix's phone");
     assert.equal(dev.kind, 'phone');
     assert.equal(dev.status, 'online');
@@ -120,7 +138,14 @@ describe('pair/verify (Noise IKpsk1)', () => {
     };
     const phone = makePhone();
     const { pairWithNode } = await import('../../src/shared/client/pairing-client.js');
-    await pairWithNode({ baseUrl: node.base, code: start.code, pin: start.pin, expectedFingerprint: start.fingerprint, identity: phone.pairing, fetch: spy });
+    await pairWithNode({
+      baseUrl: node.base,
+      code: start.code,
+      pin: start.pin,
+      expectedFingerprint: start.fingerprint,
+      identity: phone.pairing,
+      fetch: spy,
+    });
     assert.ok(seen.length >= 3);
     for (const s of seen) {
       // Quoted: six digits may occur by chance inside base64 or a timestamp, but never as a JSON value.
@@ -147,8 +172,11 @@ describe('pair/verify (Noise IKpsk1)', () => {
   test('concurrent wrong guesses cannot exceed the limit, and a code pairs exactly one device', async () => {
     const node = await startTestNode();
     const p = await node.startPairing();
-    const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-      verifyRaw(node, { code: p.code }, { pin: String((Number(p.pin) + 1 + i) % 1_000_000).padStart(6, '0') })));
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        verifyRaw(node, { code: p.code }, { pin: String((Number(p.pin) + 1 + i) % 1_000_000).padStart(6, '0') }),
+      ),
+    );
     assert.equal(guesses.filter((g) => g.body.error === 'pin_mismatch').length, 5);
     assert.equal(guesses.filter((g) => g.body.error === 'code_locked').length, 7);
 
@@ -176,7 +204,11 @@ describe('pair/verify (Noise IKpsk1)', () => {
     const node = await startTestNode();
     const p = await node.startPairing();
     const q = await node.startPairing();
-    const mixed = await postJson(`${node.base}/auth/pair/verify`, { code: p.code, linking_code: q.linking_code, noise: craftPairing(node, { codeRef: p.code, pin: p.pin }).noise });
+    const mixed = await postJson(`${node.base}/auth/pair/verify`, {
+      code: p.code,
+      linking_code: q.linking_code,
+      noise: craftPairing(node, { codeRef: p.code, pin: p.pin }).noise,
+    });
     assert.equal(mixed.body.error, 'code_unknown');
     const r = await verifyRaw(node, { linking_code: p.linking_code.toLowerCase().replace('-', '') }, { pin: p.pin });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -222,10 +254,19 @@ describe('pair/verify (Noise IKpsk1)', () => {
     assert.equal(big.body.error, 'payload_too_large');
     // The same without a Content-Length (chunked): the limit counts the streamed bytes instead.
     const chunked = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      });
+      const req = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (d: string) => {
+              text += d;
+            })
+            .on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        },
+      );
       req.on('error', reject);
       req.write(JSON.stringify({ code: p.code, noise: good, pad: '' }).slice(0, -2));
       for (let i = 0; i < 20; i++) req.write('x'.repeat(10_000));
@@ -243,7 +284,7 @@ describe('pair/verify (Noise IKpsk1)', () => {
     for (const path of ['/nope', '/api/nope', '/auth/pair/nope']) {
       const r = await fetch(node.base + path);
       assert.equal(r.status, 404, path);
-      assert.equal((await r.json() as any).error, 'not_found', path);
+      assert.equal(((await r.json()) as any).error, 'not_found', path);
     }
   });
 });

@@ -1,13 +1,14 @@
 // Restarts keep identity, mesh and sessions; a broken identity stops the node with a clear error; the
 // headless CLI starts, reports a taken port, and shuts down cleanly on SIGTERM/SIGINT.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, makePhone, pairingRefused, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
+import { after, describe, test } from 'node:test';
 import { startNode } from '../../src/main/core/node.js';
+import { cleanupAll, makePhone, pairingRefused, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
@@ -24,7 +25,10 @@ describe('restart', () => {
     assert.equal(second.identity.public_key, first.identity.public_key);
     assert.equal(second.identity.fingerprint, first.identity.fingerprint);
     const state = await second.admin('/api/admin/state');
-    assert.deepEqual(state.body.devices.map((d: any) => d.name), ['Survivor']);
+    assert.deepEqual(
+      state.body.devices.map((d: any) => d.name),
+      ['Survivor'],
+    );
     const hb = await stubborn(second.base).request('POST', '/api/node/heartbeat', {});
     assert.equal(hb.status, 200, 'the stored (encrypted) verification key still checks signatures');
     await pairingRefused(pairPhone(second, { start: p }), 'code_used');
@@ -36,7 +40,10 @@ describe('restart', () => {
     await node.stop();
     const file = join(dataDir, 'identity.json');
     writeFileSync(file, '{"version": 1, "node_id": ');
-    await assert.rejects(startNode({ dataDir, port: 0, host: '127.0.0.1' }), (err: Error) => err.message.includes(file) && /not valid JSON/.test(err.message));
+    await assert.rejects(
+      startNode({ dataDir, port: 0, host: '127.0.0.1' }),
+      (err: Error) => err.message.includes(file) && /not valid JSON/.test(err.message),
+    );
     assert.equal(readFileSync(file, 'utf8'), '{"version": 1, "node_id": ');
   });
 });
@@ -74,7 +81,7 @@ describe('headless CLI', () => {
       assert.match(out, /Desktop UI: +http:\/\/127\.0\.0\.1:\d+\/#admin=[A-Za-z0-9_-]{43}/);
       assert.match(out, /PIN: +\d{6}/);
       assert.match(out, /URL: +http:\/\/[^ ]+\/pair\?code=[0-9a-f-]{36}&fp=[A-Z2-7]{16}/);
-      const ident = await (await fetch(`http://127.0.0.1:${port}/api/node/identity`)).json() as any;
+      const ident = (await (await fetch(`http://127.0.0.1:${port}/api/node/identity`)).json()) as any;
       assert.match(ident.node_id, /^node-/);
       cli.child.kill(signal);
       assert.equal(await cli.exited, 0);

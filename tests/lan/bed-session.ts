@@ -4,11 +4,19 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { LanProcess, killAllNow } from './child.js';
-import { LanBed, cleanStaleNamespaces, cleanStaleTempDirs } from './netns.js';
+import { killAllNow, LanProcess } from './child.js';
+import { cleanStaleNamespaces, cleanStaleTempDirs, LanBed } from './netns.js';
 
 /** What host-node.ts prints once its node listens. */
-export interface NodeReady { port: number; admin_token: string; node_id: string; fingerprint: string; name: string; public_key: string; pid: number }
+export interface NodeReady {
+  port: number;
+  admin_token: string;
+  node_id: string;
+  fingerprint: string;
+  name: string;
+  public_key: string;
+  pid: number;
+}
 export type HostProc = LanProcess<NodeReady>;
 
 /**
@@ -24,7 +32,10 @@ export function lanBed(usable: boolean): LanBed {
   };
   process.once('exit', emergencyTeardown);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { emergencyTeardown(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
+    process.once(sig, () => {
+      emergencyTeardown();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
   }
   return bed;
 }
@@ -49,8 +60,16 @@ export async function destroyBed(bed: LanBed, procs: Pick<LanProcess, 'stop' | '
 /** A desktop node in `role`'s namespace, its data under the bed's temp root (teardown removes it). */
 export function startDesktop(bed: LanBed, role: string, name: string, opts: { heartbeatMs: number; offlineMs: number }): Promise<HostProc> {
   return LanProcess.start<NodeReady>(`desktop ${role}`, bed.host(role).ns, './host-node.ts', [
-    '--data-dir', mkdtempSync(join(bed.tempRoot, `${role}-`)), '--port', '6969', '--name', name,
-    '--heartbeat-ms', String(opts.heartbeatMs), '--offline-ms', String(opts.offlineMs),
+    '--data-dir',
+    mkdtempSync(join(bed.tempRoot, `${role}-`)),
+    '--port',
+    '6969',
+    '--name',
+    name,
+    '--heartbeat-ms',
+    String(opts.heartbeatMs),
+    '--offline-ms',
+    String(opts.offlineMs),
   ]);
 }
 
@@ -61,6 +80,10 @@ export function admin(p: HostProc, path: string, body?: unknown, method?: string
 /** An admin call that must answer 200; its body. */
 export async function adminOk(p: HostProc, path: string, body?: unknown, method?: string): Promise<any> {
   const r = await admin(p, path, body, method);
-  assert.equal(r.status, 200, `${p.label} ${method ?? (body === undefined ? 'GET' : 'POST')} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
+  assert.equal(
+    r.status,
+    200,
+    `${p.label} ${method ?? (body === undefined ? 'GET' : 'POST')} ${path} -> ${r.status} ${JSON.stringify(r.body)}`,
+  );
   return r.body;
 }

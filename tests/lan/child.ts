@@ -1,7 +1,7 @@
 // The test side of line-protocol.ts: runs a script as a separate process inside a namespace
 // (`ip netns exec <ns> node --import tsx <script> ...`), waits for its ready line and sends it commands.
 // Everything it started is tracked so the test can kill it on any exit path.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MARK } from './line-protocol.js';
 
@@ -21,30 +21,36 @@ export class LanProcess<Ready = Record<string, unknown>> {
   private exited: Promise<number | null>;
   private hasExited = false;
 
-  private constructor(readonly label: string, private readonly child: ChildProcessWithoutNullStreams) {
+  private constructor(
+    readonly label: string,
+    private readonly child: ChildProcessWithoutNullStreams,
+  ) {
     live.add(this);
     let buf = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.startsWith(MARK)) this.onMessage(JSON.parse(line.slice(MARK.length)));
       }
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-8000); });
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      this.hasExited = true;
-      live.delete(this);
-      const why = new Error(`${label} exited (code ${code}, signal ${signal})\n${this.stderrTail}`);
-      for (const w of this.waiting.values()) w.reject(why);
-      this.waiting.clear();
-      this.onReady?.reject(why);
-      resolve(code);
-    }));
+    child.stderr.on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-8000);
+    });
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.hasExited = true;
+        live.delete(this);
+        const why = new Error(`${label} exited (code ${code}, signal ${signal})\n${this.stderrTail}`);
+        for (const w of this.waiting.values()) w.reject(why);
+        this.waiting.clear();
+        this.onReady?.reject(why);
+        resolve(code);
+      }),
+    );
   }
 
   private onReady?: { resolve: (v: Ready) => void; reject: (e: Error) => void };
@@ -58,12 +64,22 @@ export class LanProcess<Ready = Record<string, unknown>> {
     return this.stderrTail;
   }
 
-  static async start<R = Record<string, unknown>>(label: string, ns: string, script: string, args: string[] = [], readyLimitMs = 60_000): Promise<LanProcess<R>> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
-      cwd: root,
-      env: { ...process.env, SALITA_LOG_LEVEL: process.env.SALITA_LOG_LEVEL ?? 'warn' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+  static async start<R = Record<string, unknown>>(
+    label: string,
+    ns: string,
+    script: string,
+    args: string[] = [],
+    readyLimitMs = 60_000,
+  ): Promise<LanProcess<R>> {
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args],
+      {
+        cwd: root,
+        env: { ...process.env, SALITA_LOG_LEVEL: process.env.SALITA_LOG_LEVEL ?? 'warn' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     const p = new LanProcess<R>(label, child);
     p.ready = await new Promise<R>((resolve, reject) => {
       p.onReady = { resolve, reject };
@@ -99,8 +115,14 @@ export class LanProcess<Ready = Record<string, unknown>> {
       }, limitMs);
       t.unref();
       this.waiting.set(id, {
-        resolve: (v) => { clearTimeout(t); resolve(v as T); },
-        reject: (e) => { clearTimeout(t); reject(e); },
+        resolve: (v) => {
+          clearTimeout(t);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
       });
       this.child.stdin.write(`${JSON.stringify({ id, op, ...params })}\n`);
     });
@@ -124,6 +146,10 @@ export class LanProcess<Ready = Record<string, unknown>> {
 
   killNow(): void {
     if (this.hasExited) return;
-    try { this.child.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      this.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }

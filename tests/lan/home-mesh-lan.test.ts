@@ -6,17 +6,23 @@
 //
 // Skipped with the reason where namespaces cannot be made (see lan-testbed.test.ts); never uses the real
 // network. Waits are generous and never assert speed.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { whyNoLanBed } from './netns.js';
+import { after, before, describe, test } from 'node:test';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
-import { adminOk, createBed, destroyBed, lanBed, startDesktop, type HostProc } from './bed-session.js';
+import { whyNoLanBed } from './netns.js';
 
 const reason = whyNoLanBed();
 /** A safety net for each wait, not a speed assertion: a peer link may wait out a reconnect backoff step. */
 const LIMIT_MS = 180_000;
 
-interface PhoneSide { proc: LanProcess; label: string; node_id: string; public_key: string }
+interface PhoneSide {
+  proc: LanProcess;
+  label: string;
+  node_id: string;
+  public_key: string;
+}
 
 const bed = lanBed(!reason);
 const desktops: Record<string, HostProc> = {};
@@ -27,7 +33,11 @@ async function call(p: PhoneSide, method: string, path: string, body?: unknown):
   return p.proc.send('call', { label: p.label, method, path, ...(body !== undefined ? { body } : {}) });
 }
 
-async function eventually<T>(what: string, check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>, limitMs = LIMIT_MS): Promise<T> {
+async function eventually<T>(
+  what: string,
+  check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>,
+  limitMs = LIMIT_MS,
+): Promise<T> {
   const until = Date.now() + limitMs;
   let last: unknown;
   for (;;) {
@@ -78,10 +88,26 @@ async function receiveTexts(p: PhoneSide, from: PhoneSide, count: number): Promi
 function assertOnceInOrder(got: { id: string; text: string }[], ids: string[], texts: string[], what: string): void {
   const count = new Map<string, number>();
   for (const g of got) count.set(g.id, (count.get(g.id) ?? 0) + 1);
-  assert.deepEqual([...count].filter(([, n]) => n > 1).map(([id]) => id), [], `${what}: delivered more than once`);
-  assert.deepEqual(ids.filter((id) => !count.has(id)), [], `${what}: lost`);
-  assert.deepEqual(got.map((g) => g.id), ids, `${what}: out of order (or strangers)`);
-  assert.deepEqual(got.map((g) => g.text), texts, `${what}: texts`);
+  assert.deepEqual(
+    [...count].filter(([, n]) => n > 1).map(([id]) => id),
+    [],
+    `${what}: delivered more than once`,
+  );
+  assert.deepEqual(
+    ids.filter((id) => !count.has(id)),
+    [],
+    `${what}: lost`,
+  );
+  assert.deepEqual(
+    got.map((g) => g.id),
+    ids,
+    `${what}: out of order (or strangers)`,
+  );
+  assert.deepEqual(
+    got.map((g) => g.text),
+    texts,
+    `${what}: texts`,
+  );
 }
 
 async function outboxOf(p: PhoneSide): Promise<Map<string, any>> {
@@ -103,10 +129,18 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
   timeout: 15 * 60_000,
 }, () => {
   before(async () => {
-    createBed(bed, [['a', 11], ['b', 12], ['pa', 51], ['pb', 52]]);
+    createBed(bed, [
+      ['a', 11],
+      ['b', 12],
+      ['pa', 51],
+      ['pb', 52],
+    ]);
     const start = (role: string, name: string) => startDesktop(bed, role, name, { heartbeatMs: 1000, offlineMs: 8000 });
     [desktops.a, desktops.b] = await Promise.all([start('a', 'Desktop A'), start('b', 'Desktop B')]);
-    for (const [role, desk, name] of [['pa', desktops.a, 'Anna phone'], ['pb', desktops.b, 'Bo phone']] as const) {
+    for (const [role, desk, name] of [
+      ['pa', desktops.a, 'Anna phone'],
+      ['pb', desktops.b, 'Bo phone'],
+    ] as const) {
       const proc = await LanProcess.start(`phone ${role}`, bed.host(role).ns, './phone.ts');
       const installed = await proc.send('install', { label: role, name, platform: 'android' });
       const p = await adminOk(desk, '/auth/pair/start', {});
@@ -127,7 +161,10 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
 
   test('messages both ways over the peer link, no cloud: each phone sees the other\'s as "home", route lan, then "seen"', async () => {
     const { pa, pb } = phones as Record<'pa' | 'pb', PhoneSide>;
-    for (const [me, other, desk] of [[pa, pb, desktops.b!], [pb, pa, desktops.a!]] as const) {
+    for (const [me, other, desk] of [
+      [pa, pb, desktops.b!],
+      [pb, pa, desktops.a!],
+    ] as const) {
       await eventually(`${me.label}'s directory to list ${other.label} at home, route lan`, async () => {
         const r = await call(me, 'GET', '/api/messages/directory');
         const e = (r.body.devices as any[] | undefined)?.find((d) => d.device_id === other.node_id);
@@ -143,13 +180,14 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
     await Promise.all([waitAllSeen(pa, fromA.ids, 'lan'), waitAllSeen(pb, fromB.ids, 'lan')]);
   });
 
-  test('B\'s link to the bridge goes down: A-phone\'s messages wait on A; back up, they reach B-phone in order, once', async () => {
+  test("B's link to the bridge goes down: A-phone's messages wait on A; back up, they reach B-phone in order, once", async () => {
     const { pa, pb } = phones as Record<'pa' | 'pb', PhoneSide>;
     bed.linkDown('b');
     try {
       const texts = Array.from({ length: 30 }, (_, i) => `while-down-${i}`);
       const sent = await sendTexts(pa, pb, texts);
-      for (const ans of sent.answers) assert.ok(['queued', 'sent'].includes(ans.status), `B is unreachable, so not delivered: ${JSON.stringify(ans)}`);
+      for (const ans of sent.answers)
+        assert.ok(['queued', 'sent'].includes(ans.status), `B is unreachable, so not delivered: ${JSON.stringify(ans)}`);
       // However long they wait, nothing can be delivered while B has no link (it is not a timing check: B
       // cannot be reached at all, so "delivered" would be a lie).
       await new Promise((r) => setTimeout(r, 3000));
@@ -159,10 +197,14 @@ describe('LAN test bed: the home mesh with no cloud (desktops and phones in name
 
       bed.linkUp('b');
       const got = await receiveTexts(pb, pa, texts.length);
-      assertOnceInOrder(got, sent.ids, texts, 'after B\'s link came back');
+      assertOnceInOrder(got, sent.ids, texts, "after B's link came back");
       await waitAllSeen(pa, sent.ids, 'lan');
       const again = await call(pb, 'GET', '/api/messages/inbox?after=0&limit=500');
-      assert.deepEqual(again.body.messages.map((m: any) => m.envelope.id), [], 'nothing more arrived (no second copy)');
+      assert.deepEqual(
+        again.body.messages.map((m: any) => m.envelope.id),
+        [],
+        'nothing more arrived (no second copy)',
+      );
     } finally {
       bed.linkUp('b'); // idempotent; a failed assertion above must not leave B cut off for teardown
     }

@@ -5,9 +5,9 @@
 // node_id, fingerprint) and then runs commands from stdin (line-protocol.ts). Admin calls are made from here
 // because the admin API only answers loopback peers with a loopback Host header, i.e. from inside this namespace.
 import { networkInterfaces } from 'node:os';
-import { startNode } from '../../src/main/core/node.js';
 import { loadOrCreateIdentity } from '../../src/main/core/identity/identity-store.js';
-import { emit, parseFlags, serveCommands, type Command } from './line-protocol.js';
+import { startNode } from '../../src/main/core/node.js';
+import { type Command, emit, parseFlags, serveCommands } from './line-protocol.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const dataDir = flags.get('data-dir');
@@ -36,7 +36,11 @@ async function call(url: string, init: RequestInit, timeoutMs = 30_000): Promise
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: return the text */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: return the text */
+  }
   return { status: res.status, body };
 }
 
@@ -61,5 +65,15 @@ async function handle(cmd: Command): Promise<unknown> {
   }
 }
 
-emit({ ready: { port: node.port, admin_token: node.adminToken, node_id: node.identity.node_id, fingerprint: node.identity.fingerprint, name: node.identity.name, public_key: node.identity.public_key, pid: process.pid } });
+emit({
+  ready: {
+    port: node.port,
+    admin_token: node.adminToken,
+    node_id: node.identity.node_id,
+    fingerprint: node.identity.fingerprint,
+    name: node.identity.name,
+    public_key: node.identity.public_key,
+    pid: process.pid,
+  },
+});
 serveCommands(handle, () => node.stop());

@@ -10,11 +10,12 @@
 // Where namespaces cannot be made (not Linux, not root / no CAP_SYS_ADMIN, no `ip`), the whole file is skipped
 // with the reason; it never falls back to the real network. Teardown always runs (after(), process exit and
 // signals), and namespaces left by an earlier crashed run are removed first.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { whyNoLanBed } from './netns.js';
+import { after, before, describe, test } from 'node:test';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop as startBedDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
-import { adminOk, createBed, destroyBed, lanBed, startDesktop as startBedDesktop, type HostProc } from './bed-session.js';
+import { whyNoLanBed } from './netns.js';
 
 const reason = whyNoLanBed();
 
@@ -39,7 +40,11 @@ const device = (s: any, nodeId: string) => (s.devices as any[]).find((d) => d.no
 const discovered = (s: any, nodeId: string) => (s.discovered as any[]).find((d) => d.node_id === nodeId);
 
 /** Polls until `check` gives a truthy value; on time-out says what it waited for and what it last saw. */
-async function eventually<T>(what: string, check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>, limitMs = LIMIT_MS): Promise<T> {
+async function eventually<T>(
+  what: string,
+  check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>,
+  limitMs = LIMIT_MS,
+): Promise<T> {
   const until = Date.now() + limitMs;
   let last: unknown;
   for (;;) {
@@ -79,7 +84,12 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
   timeout: 15 * 60_000,
 }, () => {
   before(async () => {
-    createBed(bed, [['a', 11], ['b', 12], ['c', 13], ['phone', 50]]);
+    createBed(bed, [
+      ['a', 11],
+      ['b', 12],
+      ['c', 13],
+      ['phone', 50],
+    ]);
     // Desktop C sits behind "AP isolation": no multicast to or from it, unicast fine.
     bed.blockMulticast('c');
     const [a, b] = await Promise.all([startDesktop('a', 'Desktop A'), startDesktop('b', 'Desktop B')]);
@@ -101,7 +111,7 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
       const s = await state(b);
       return { value: discovered(s, a.ready.node_id), seen: s.discovered };
     });
-    assert.equal(bSeen.fingerprint, b.ready.fingerprint, 'the TXT fingerprint is B\'s');
+    assert.equal(bSeen.fingerprint, b.ready.fingerprint, "the TXT fingerprint is B's");
     assert.equal(bSeen.port, 6969);
     assert.equal(bSeen.paired, false);
     assert.ok(bSeen.addresses.includes(bed.addr(12)), `A sees B at ${bSeen.addresses}`);
@@ -110,7 +120,11 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     // B shows a linking code and PIN; the person types them on A, which pairs with the address mDNS gave.
     const p = await adminOk(b, '/auth/pair/start', {});
     const r = await adminOk(a, '/api/admin/pair-remote', {
-      host: bed.onSubnet(bSeen.addresses)[0], port: bSeen.port, linking_code: p.linking_code, fingerprint: bSeen.fingerprint, pin: p.pin,
+      host: bed.onSubnet(bSeen.addresses)[0],
+      port: bSeen.port,
+      linking_code: p.linking_code,
+      fingerprint: bSeen.fingerprint,
+      pin: p.pin,
     });
     const mine = r.pending;
     assert.ok(mine, `not paired before the codes are compared: ${JSON.stringify(r)}`);
@@ -132,13 +146,13 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     assert.equal(aSide.fingerprint, b.ready.fingerprint);
     assert.ok(aSide.addresses.includes(bed.addr(12)), `A knows B at ${aSide.addresses}`);
     assert.equal(bSide.public_key, a.ready.public_key);
-    await eventually('A\'s mDNS list to mark B as paired', async () => {
+    await eventually("A's mDNS list to mark B as paired", async () => {
       const s = await state(a);
       return { value: discovered(s, b.ready.node_id)?.paired === true, seen: discovered(s, b.ready.node_id) };
     });
   });
 
-  test('the phone pairs with A by the URL of A\'s QR, on A\'s LAN address', async () => {
+  test("the phone pairs with A by the URL of A's QR, on A's LAN address", async () => {
     const a = procs.a!;
     const installed = await phone.send('install', { label: 'first', name: 'LAN Phone', platform: 'android' });
     const p = await adminOk(a, '/auth/pair/start', {});
@@ -158,12 +172,12 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     assert.ok(row.addresses.includes(bed.addr(50)), `A saw the phone at ${row.addresses}`);
   });
 
-  test('A gets a second interface and advertises it: B\'s mDNS entry for A, the QR candidates and /api/node/addresses list it', async () => {
+  test("A gets a second interface and advertises it: B's mDNS entry for A, the QR candidates and /api/node/addresses list it", async () => {
     const { a, b } = procs as { a: HostProc; b: HostProc };
     const second = bed.addr(111);
     bed.addInterface('a', 'lan1', second);
 
-    const entry = await eventually('B\'s discovered entry for A to list A\'s new address', async () => {
+    const entry = await eventually("B's discovered entry for A to list A's new address", async () => {
       const s = await state(b);
       const d = discovered(s, a.ready.node_id);
       return { value: d?.addresses.includes(second) ? d : undefined, seen: d };
@@ -179,9 +193,14 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     assert.equal(mine.advertised, true);
 
     const p = await adminOk(a, '/auth/pair/start', {});
-    assert.ok(p.candidate_urls.includes(`http://${second}:6969`) || p.candidate_urls.some((u: string) => new URL(u).hostname === second),
-      `candidate_urls: ${p.candidate_urls}`);
-    assert.ok(p.candidate_urls.some((u: string) => new URL(u).hostname === bed.addr(11)), `candidate_urls: ${p.candidate_urls}`);
+    assert.ok(
+      p.candidate_urls.includes(`http://${second}:6969`) || p.candidate_urls.some((u: string) => new URL(u).hostname === second),
+      `candidate_urls: ${p.candidate_urls}`,
+    );
+    assert.ok(
+      p.candidate_urls.some((u: string) => new URL(u).hostname === bed.addr(11)),
+      `candidate_urls: ${p.candidate_urls}`,
+    );
 
     // The phone page asks the node it reached (through the first address) for every other way to reach it.
     const urls = await phone.send('get', { url: `http://${bed.addr(11)}:6969/api/node/addresses` });
@@ -192,7 +211,7 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     assert.equal(viaSecond.body.node_id, a.ready.node_id);
   });
 
-  test('B\'s address changes and A reaches B again after the next heartbeat, without re-pairing', async () => {
+  test("B's address changes and A reaches B again after the next heartbeat, without re-pairing", async () => {
     const { a, b } = procs as { a: HostProc; b: HostProc };
     await ensureABPaired();
     const oldAddr = bed.addr(12);
@@ -204,17 +223,23 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
 
     const changedAt = Date.now();
     bed.changeAddress('b', 'lan0', newAddr);
-    const unreachable = await a.send('get', { url: `http://${oldAddr}:6969/api/node/identity`, timeout_ms: 8_000 }).then(() => false, () => true);
+    const unreachable = await a.send('get', { url: `http://${oldAddr}:6969/api/node/identity`, timeout_ms: 8_000 }).then(
+      () => false,
+      () => true,
+    );
     assert.ok(unreachable, 'the old address no longer answers (the bed really moved B)');
 
-    await eventually('A to learn B\'s new address', async () => {
+    await eventually("A to learn B's new address", async () => {
       const d = device(await state(a), b.ready.node_id);
       return { value: d?.addresses.includes(newAddr), seen: d };
     });
     // A heartbeat B accepted after the move can only have come to the new address.
     await eventually('a heartbeat from A to reach B at its new address', async () => {
       const d = device(await state(b), a.ready.node_id);
-      return { value: d?.last_seen && Date.parse(d.last_seen) > changedAt + HEARTBEAT_MS, seen: { d, changedAt: new Date(changedAt).toISOString() } };
+      return {
+        value: d?.last_seen && Date.parse(d.last_seen) > changedAt + HEARTBEAT_MS,
+        seen: { d, changedAt: new Date(changedAt).toISOString() },
+      };
     });
     const aSide = await eventually('A to show B online', async () => {
       const d = device(await state(a), b.ready.node_id);
@@ -224,7 +249,7 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
     assert.equal((await state(a)).devices.filter((d: any) => d.node_id === b.ready.node_id).length, 1, 'still one row for B');
   });
 
-  test('with mDNS blocked between A and C, pairing by C\'s address (its pairing URL) still works', async () => {
+  test("with mDNS blocked between A and C, pairing by C's address (its pairing URL) still works", async () => {
     const a = procs.a!;
     const c = await startDesktop('c', 'Desktop C');
     // C announces at start; give that ample time to (not) arrive, and check the bed blocks it both ways.
@@ -260,7 +285,11 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
 
     const s = await state(a);
     const phones = (s.devices as any[]).filter((d) => d.kind === 'phone');
-    assert.deepEqual(phones.map((d) => d.node_id), [fresh.node_id], `exactly one row for the phone: ${JSON.stringify(phones.map((d) => [d.node_id, d.name]))}`);
+    assert.deepEqual(
+      phones.map((d) => d.node_id),
+      [fresh.node_id],
+      `exactly one row for the phone: ${JSON.stringify(phones.map((d) => [d.node_id, d.name]))}`,
+    );
     assert.equal(phones[0].name, 'LAN Phone');
 
     const stale = await phone.send('call', { label: old.label, method: 'POST', path: '/api/node/heartbeat', body: {} });

@@ -6,7 +6,11 @@ import { createInterface } from 'node:readline';
 
 export const MARK = 'LANBED ';
 
-export interface Command { id: number; op: string; [k: string]: unknown }
+export interface Command {
+  id: number;
+  op: string;
+  [k: string]: unknown;
+}
 
 export function emit(obj: unknown): void {
   process.stdout.write(`${MARK}${JSON.stringify(obj)}\n`);
@@ -26,7 +30,11 @@ export function serveCommands(handle: (cmd: Command) => Promise<unknown>, shutdo
     rl.close();
     // A node that cannot stop within this long (a wedged socket) must still not outlive the test bed.
     setTimeout(() => process.exit(3), 20_000).unref();
-    try { await shutdown(); } catch (err) { process.stderr.write(`shutdown failed: ${(err as Error).stack}\n`); }
+    try {
+      await shutdown();
+    } catch (err) {
+      process.stderr.write(`shutdown failed: ${(err as Error).stack}\n`);
+    }
     if (id !== undefined) emit({ id, ok: true, result: null });
     // Let stdout drain; the child is a test fixture, its job ends here.
     process.stdout.write('', () => process.exit(0));
@@ -49,7 +57,9 @@ export function serveCommands(handle: (cmd: Command) => Promise<unknown>, shutdo
       }
     });
   });
-  rl.on('close', () => { void chain.then(() => end()); });
+  rl.on('close', () => {
+    void chain.then(() => end());
+  });
 }
 
 /** `--flag value` pairs (and bare `--flag`) from argv. */
@@ -59,7 +69,10 @@ export function parseFlags(argv: string[]): Map<string, string> {
     const a = argv[i]!;
     if (!a.startsWith('--')) continue;
     const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('--')) { out.set(a.slice(2), next); i++; } else out.set(a.slice(2), 'true');
+    if (next !== undefined && !next.startsWith('--')) {
+      out.set(a.slice(2), next);
+      i++;
+    } else out.set(a.slice(2), 'true');
   }
   return out;
 }

@@ -20,7 +20,12 @@ export const NS_PREFIX = 'salita-lan-';
 const STALE_RE = /^salita-lan-(\d+)-[0-9a-f]+-[a-z0-9]+$/;
 const STALE_DIR_RE = /^salita-lan-(\d+)-[0-9a-f]+$/;
 
-export interface IpResult { ok: boolean; stdout: string; stderr: string; status: number | null }
+export interface IpResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
 
 /** Runs `ip ...args` (never through a shell). */
 export function ip(args: string[]): IpResult {
@@ -53,15 +58,25 @@ function pidAlive(pid: number): boolean {
 export function listNamespaces(): string[] {
   const r = ip(['netns', 'list']);
   if (!r.ok) return [];
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
 }
 
 /** Kills what still runs in a namespace (processes this test bed started there), then deletes it. */
 export function destroyNamespace(ns: string): void {
   const pids = ip(['netns', 'pids', ns]);
   if (pids.ok) {
-    for (const p of pids.stdout.split('\n').map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 1 && n !== process.pid)) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
+    for (const p of pids.stdout
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => Number.isInteger(n) && n > 1 && n !== process.pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
   ip(['netns', 'del', ns]);
@@ -90,7 +105,11 @@ export function cleanStaleNamespaces(): string[] {
 export function cleanStaleTempDirs(dir = tmpdir()): string[] {
   const removed: string[] = [];
   let names: string[] = [];
-  try { names = readdirSync(dir); } catch { return removed; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
   for (const name of names) {
     const m = STALE_DIR_RE.exec(name);
     if (!m) continue;
@@ -125,7 +144,8 @@ export function whyNoLanBed(): string | undefined {
     ];
     for (const s of steps) {
       const r = ip(s);
-      if (!r.ok) return `cannot build a private bridge + veth inside a namespace (\`ip ${s.join(' ')}\`: ${r.stderr || `exit ${r.status}`})`;
+      if (!r.ok)
+        return `cannot build a private bridge + veth inside a namespace (\`ip ${s.join(' ')}\`: ${r.stderr || `exit ${r.status}`})`;
     }
     // The nodes run through `ip netns exec`, which remounts /sys for the namespace: refused in some containers.
     const exec = nsExec(probe, [process.execPath, '-e', '']);
@@ -150,7 +170,7 @@ export interface LanHost {
 export class LanBed {
   readonly prefix = `${NS_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`;
   /** Third octet of 10.77.<x>.0/24; random only so that two failures' logs are easy to tell apart. */
-  readonly octet = 1 + randomBytes(1)[0]! % 254;
+  readonly octet = 1 + (randomBytes(1)[0]! % 254);
   readonly bridgeNs = `${this.prefix}-br`;
   readonly hosts = new Map<string, LanHost>();
   /** Data dirs of the bed's nodes live under here (removed by teardown; a crashed run's by cleanStaleTempDirs). */
@@ -276,7 +296,11 @@ export class LanBed {
     if (this.torn) return;
     this.torn = true;
     for (const ns of [...this.namespaces].reverse()) {
-      try { destroyNamespace(ns); } catch { /* best effort: keep going */ }
+      try {
+        destroyNamespace(ns);
+      } catch {
+        /* best effort: keep going */
+      }
     }
     rmSync(this.tempRoot, { recursive: true, force: true });
   }

@@ -5,12 +5,12 @@
 // number of identities ("installs") by label so a test can reinstall the app: a new key and node_id, same name.
 import { x25519 } from '@noble/curves/ed25519.js';
 import { v7 as uuidv7 } from 'uuid';
-import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { open, seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { pairWithNode, PairingError } from '../../src/shared/client/pairing-client.js';
 import { DeviceClient, type DeviceCredentials } from '../../src/shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../src/shared/client/pairing-client.js';
+import { type Envelope, open, seal } from '../../src/shared/e2ee/index.js';
+import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
 import type { NodeIdentityPayload } from '../../src/shared/wire/schemas.js';
-import { emit, serveCommands, type Command } from './line-protocol.js';
+import { type Command, emit, serveCommands } from './line-protocol.js';
 
 interface Install {
   privateKey: Uint8Array;
@@ -54,7 +54,10 @@ async function handle(cmd: Command): Promise<unknown> {
       if (!code || !fp) throw new Error(`pairing URL lacks code/fp: ${u}`);
       try {
         const paired = await pairWithNode({
-          baseUrl: u.origin, code, pin: String(cmd.pin), expectedFingerprint: fp,
+          baseUrl: u.origin,
+          code,
+          pin: String(cmd.pin),
+          expectedFingerprint: fp,
           identity: { privateKey: i.privateKey, publicKey: i.publicKey, payload: i.payload },
         });
         i.creds = { sessionId: paired.sessionId, deviceSecret: paired.deviceSecret };
@@ -86,7 +89,10 @@ async function handle(cmd: Command): Promise<unknown> {
       // And on arrival: open an inbox envelope with the sender's key. A bad one is reported, never thrown.
       const i = install(String(cmd.label));
       try {
-        const plain = open(cmd.envelope as Envelope, { me: { device_id: i.payload.node_id, privateKey: i.privateKey, publicKey: i.publicKey }, senderPublicKey: fromBase64Url(String(cmd.from_public_key)) });
+        const plain = open(cmd.envelope as Envelope, {
+          me: { device_id: i.payload.node_id, privateKey: i.privateKey, publicKey: i.publicKey },
+          senderPublicKey: fromBase64Url(String(cmd.from_public_key)),
+        });
         const c = JSON.parse(utf8.decode(plain)) as { body?: unknown };
         return { ok: true, text: String(c.body) };
       } catch (err) {
@@ -97,7 +103,11 @@ async function handle(cmd: Command): Promise<unknown> {
       const res = await fetch(String(cmd.url), { signal: AbortSignal.timeout(30_000) });
       const text = await res.text();
       let body: unknown = text;
-      try { body = JSON.parse(text); } catch { /* keep text */ }
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* keep text */
+      }
       return { status: res.status, body };
     }
     default:

@@ -1,11 +1,12 @@
 // Relay faults, with real processes: the cloud is down while 1,000 messages are sent, then comes back; a
 // node is SIGKILLed in the middle of a stream, then restarted. Every message must arrive exactly once, in the
 // order the sending node accepted it.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
 import type { OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import { cleanupAll } from '../helpers/test-node.js';
-import { startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import { type CloudProcess, type NodeProcess, type PairedPhone, startCloudProcess, startNodeProcess } from './processes.js';
 import { receive, sendWithRetry, startTwoHomes, waitConnected } from './relay-helpers.js';
 
 const N = 1000;
@@ -20,7 +21,11 @@ function assertExactlyOnceInOrder(got: OpenedMessage[], run: string): void {
   const missing = Array.from({ length: N }, (_, i) => label(run, i)).filter((t) => !seen.has(t));
   assert.deepEqual(dupes, [], 'delivered more than once');
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} lost`);
-  assert.deepEqual(texts, Array.from({ length: N }, (_, i) => label(run, i)), 'out of order');
+  assert.deepEqual(
+    texts,
+    Array.from({ length: N }, (_, i) => label(run, i)),
+    'out of order',
+  );
 }
 
 describe('relay faults (real processes)', { timeout: 900_000 }, () => {
@@ -49,7 +54,10 @@ describe('relay faults (real processes)', { timeout: 900_000 }, () => {
     cloud = await startCloudProcess({ dataDir: cloud.dataDir, port: cloud.port });
     const got = await receive(phoneB.messaging(B.base), N);
     assertExactlyOnceInOrder(got, 'down');
-    assert.ok(got.every((m) => m.ok), 'every message opens');
+    assert.ok(
+      got.every((m) => m.ok),
+      'every message opens',
+    );
   });
 
   it(`the receiving node is SIGKILLed mid-stream and restarted: nothing lost, nothing twice`, async () => {
@@ -58,14 +66,14 @@ describe('relay faults (real processes)', { timeout: 900_000 }, () => {
     for (let i = 0; i < N; i++) {
       if (i === N / 4) {
         // Let some reach B-phone first, so the kill lands while B-node is storing and acking.
-        got.push(...await receive(phoneB.messaging(B.base), 1));
+        got.push(...(await receive(phoneB.messaging(B.base), 1)));
         await B.kill9();
       }
       await a.sendText(phoneB.deviceId, label('killB', i));
     }
     B = await startNodeProcess({ dataDir: B.dataDir, port: B.port });
     await waitConnected(B, 'node B after SIGKILL');
-    got.push(...await receive(phoneB.messaging(B.base), N - got.length));
+    got.push(...(await receive(phoneB.messaging(B.base), N - got.length)));
     assertExactlyOnceInOrder(got, 'killB');
   });
 
@@ -75,7 +83,9 @@ describe('relay faults (real processes)', { timeout: 900_000 }, () => {
     let killAt: () => void = () => {};
     const restart = (async () => {
       // Kill A while the phone is in the middle of its stream, then bring it back on the same data dir.
-      await new Promise<void>((resolve) => { killAt = resolve; });
+      await new Promise<void>((resolve) => {
+        killAt = resolve;
+      });
       await A.kill9();
       A = await startNodeProcess({ dataDir: A.dataDir, port: A.port });
       baseA = A.base;

@@ -8,21 +8,34 @@
 // restarting on another port (A can no longer dial B either), which B's cloud link does not care about. The old
 // ports are held by listeners that drop every connection, so nothing else can answer there. The link returns
 // when B is back on its first port. Waits are generous; nothing asserts speed.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { cleanupAll } from '../helpers/test-node.js';
-import { linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
-import { receive, waitConnected } from './relay-helpers.js';
 import { assertExactlyOnceInOrder, pairDesktops, sealBetween, waitHomeDevice, waitNodeOnline, waitOutbox } from './home-mesh-helpers.js';
+import {
+  type CloudProcess,
+  linkToCloud,
+  type NodeProcess,
+  type PairedPhone,
+  pairPhoneWith,
+  requireBuild,
+  startCloudProcess,
+  startNodeProcess,
+} from './processes.js';
+import { receive, waitConnected } from './relay-helpers.js';
 
 const TIMINGS = { homeFallbackMs: 4000 };
 
 /** Occupies a loopback port with a listener that drops every connection (a peer that is not there). */
 async function holdPort(port: number): Promise<Server> {
   const s = createServer((sock) => sock.destroy());
-  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(port, '127.0.0.1', () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve());
+  });
   return s;
 }
 
@@ -53,7 +66,10 @@ describe('home mesh: the cloud carries what the LAN cannot, then the LAN again (
     requireBuild();
     cloud = await startCloudProcess();
     let firstA: NodeProcess;
-    [firstA, B] = await Promise.all([startNodeProcess({ timings: TIMINGS, label: 'node A' }), startNodeProcess({ timings: TIMINGS, label: 'node B' })]);
+    [firstA, B] = await Promise.all([
+      startNodeProcess({ timings: TIMINGS, label: 'node A' }),
+      startNodeProcess({ timings: TIMINGS, label: 'node B' }),
+    ]);
     portB = B.port;
     phoneA = await pairPhoneWith(firstA, 'Anna phone');
     phoneB = await pairPhoneWith(B, 'Bo phone');
@@ -75,11 +91,20 @@ describe('home mesh: the cloud carries what the LAN cannot, then the LAN again (
   });
 
   it('with the link up, A-phone -> B-phone goes over the LAN even though a cloud is linked', async () => {
-    await waitNodeOnline(a(), B.nodeId, true, 'A\'s link to B up (A dials B)');
+    await waitNodeOnline(a(), B.nodeId, true, "A's link to B up (A dials B)");
     await waitHomeDevice(a(), phoneB.deviceId, B.nodeId, 'lan', 'B-phone reachable over the LAN');
     const envs = await send(5, 'before');
-    assertExactlyOnceInOrder(await receive(b(), 5), envs.map((e) => e.id), 'before the cut');
-    await waitOutbox(a(), envs.map((e) => e.id), (m) => m.status === 'seen' && m.route === 'lan', 'route lan, then seen');
+    assertExactlyOnceInOrder(
+      await receive(b(), 5),
+      envs.map((e) => e.id),
+      'before the cut',
+    );
+    await waitOutbox(
+      a(),
+      envs.map((e) => e.id),
+      (m) => m.status === 'seen' && m.route === 'lan',
+      'route lan, then seen',
+    );
   });
 
   it('the peer link is cut, both still linked to the cloud: envelopes go through the cloud and arrive once, in order', async () => {
@@ -91,25 +116,45 @@ describe('home mesh: the cloud carries what the LAN cannot, then the LAN again (
     await waitNodeOnline(a(), B.nodeId, false, 'A to see its link to B down');
     // Some right away (queued for B until the fallback moves them), some once A would route by the cloud.
     const early = await send(20, 'cut-early');
-    await waitHomeDevice(a(), phoneB.deviceId, B.nodeId, 'cloud', 'A-phone\'s directory to route B-phone by the cloud');
+    await waitHomeDevice(a(), phoneB.deviceId, B.nodeId, 'cloud', "A-phone's directory to route B-phone by the cloud");
     const late = await send(20, 'cut-late');
     const all = [...early, ...late].map((e) => e.id);
     const got = await receive(b(), all.length);
     assertExactlyOnceInOrder(got, all, 'through the cloud');
     const rows = await waitOutbox(a(), all, (m) => m.status === 'delivered' || m.status === 'failed', 'A-phone to see them delivered');
-    assert.deepEqual(all.map((id) => rows.get(id)!).filter((m) => m.status !== 'delivered' || m.route !== 'cloud').slice(0, 5), [], 'every one delivered through the cloud');
+    assert.deepEqual(
+      all
+        .map((id) => rows.get(id)!)
+        .filter((m) => m.status !== 'delivered' || m.route !== 'cloud')
+        .slice(0, 5),
+      [],
+      'every one delivered through the cloud',
+    );
   });
 
   it('the link returns: new envelopes go by the LAN again, arrive once, and nothing from the cloud comes twice', async () => {
     await B.stop();
     await new Promise<void>((resolve) => held.pop()!.close(() => resolve()));
     B = await startNodeProcess({ dataDir: B.dataDir, port: portB, timings: TIMINGS, label: 'node B (back on its port)' });
-    await waitNodeOnline(a(), B.nodeId, true, 'A\'s link to B up again');
+    await waitNodeOnline(a(), B.nodeId, true, "A's link to B up again");
     await waitHomeDevice(a(), phoneB.deviceId, B.nodeId, 'lan', 'B-phone reachable over the LAN again');
     const envs = await send(20, 'after');
     const got = await receive(b(), 20);
-    assertExactlyOnceInOrder(got, envs.map((e) => e.id), 'after the link returned');
-    await waitOutbox(a(), envs.map((e) => e.id), (m) => m.status === 'seen' && m.route === 'lan', 'route lan again, then seen');
-    assert.deepEqual((await b().inbox(0, 500)).messages.map((m) => m.envelope.id), [], 'nothing else arrived');
+    assertExactlyOnceInOrder(
+      got,
+      envs.map((e) => e.id),
+      'after the link returned',
+    );
+    await waitOutbox(
+      a(),
+      envs.map((e) => e.id),
+      (m) => m.status === 'seen' && m.route === 'lan',
+      'route lan again, then seen',
+    );
+    assert.deepEqual(
+      (await b().inbox(0, 500)).messages.map((m) => m.envelope.id),
+      [],
+      'nothing else arrived',
+    );
   });
 });

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
-import { seal, type Envelope } from '../../src/shared/e2ee/index.js';
-import { utf8 } from '../../src/shared/encoding.js';
 import type { MessagingClient, OpenedMessage } from '../../src/shared/client/messaging-client.js';
+import { type Envelope, seal } from '../../src/shared/e2ee/index.js';
+import { utf8 } from '../../src/shared/encoding.js';
 import type { MessageStatusView, MessagingDirectory, MessagingDirectoryDevice, Route } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl } from '../helpers/test-node.js';
 import type { NodeProcess, PairedPhone } from './processes.js';
@@ -44,18 +44,29 @@ export function sealBetween(from: PairedPhone, to: PairedPhone, text: string): E
   });
 }
 
-export const entryOf = (dir: MessagingDirectory, deviceId: string): MessagingDirectoryDevice | undefined => dir.devices.find((d) => d.device_id === deviceId);
+export const entryOf = (dir: MessagingDirectory, deviceId: string): MessagingDirectoryDevice | undefined =>
+  dir.devices.find((d) => d.device_id === deviceId);
 
 /** Waits until the phone's directory shows `deviceId` as a device of the home served by `nodeId`, reachable by `route`. */
-export async function waitHomeDevice(client: MessagingClient, deviceId: string, nodeId: string, route: Route, what: string): Promise<MessagingDirectoryDevice> {
+export async function waitHomeDevice(
+  client: MessagingClient,
+  deviceId: string,
+  nodeId: string,
+  route: Route,
+  what: string,
+): Promise<MessagingDirectoryDevice> {
   let last: unknown;
   try {
-    return await eventually(async () => {
-      const dir = await client.directory(true);
-      const e = entryOf(dir, deviceId);
-      last = { device: e, nodes: dir.nodes, cloud: dir.cloud };
-      return e && e.home === 'home' && e.node_id === nodeId && e.route === route ? e : undefined;
-    }, what, LINK_WAIT_MS);
+    return await eventually(
+      async () => {
+        const dir = await client.directory(true);
+        const e = entryOf(dir, deviceId);
+        last = { device: e, nodes: dir.nodes, cloud: dir.cloud };
+        return e && e.home === 'home' && e.node_id === nodeId && e.route === route ? e : undefined;
+      },
+      what,
+      LINK_WAIT_MS,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
   }
@@ -65,26 +76,48 @@ export async function waitHomeDevice(client: MessagingClient, deviceId: string, 
 export async function waitNodeOnline(client: MessagingClient, nodeId: string, online: boolean, what: string): Promise<void> {
   let last: unknown;
   try {
-    await eventually(async () => {
-      const dir = await client.directory(true);
-      last = dir.nodes;
-      return dir.nodes.find((n) => n.node_id === nodeId)?.online === online;
-    }, what, LINK_WAIT_MS);
+    await eventually(
+      async () => {
+        const dir = await client.directory(true);
+        last = dir.nodes;
+        return dir.nodes.find((n) => n.node_id === nodeId)?.online === online;
+      },
+      what,
+      LINK_WAIT_MS,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; nodes: ${JSON.stringify(last)}`);
   }
 }
 
 /** The sender's outbox rows for `ids`, once every one of them satisfies `done` (says which did not otherwise). */
-export async function waitOutbox(client: MessagingClient, ids: readonly string[], done: (m: MessageStatusView) => boolean, what: string): Promise<Map<string, MessageStatusView>> {
+export async function waitOutbox(
+  client: MessagingClient,
+  ids: readonly string[],
+  done: (m: MessageStatusView) => boolean,
+  what: string,
+): Promise<Map<string, MessageStatusView>> {
   let byId = new Map<string, MessageStatusView>();
   try {
-    await eventually(async () => {
-      byId = new Map((await client.outbox()).map((m) => [m.id, m]));
-      return ids.every((id) => { const m = byId.get(id); return m !== undefined && done(m); });
-    }, what, LINK_WAIT_MS);
+    await eventually(
+      async () => {
+        byId = new Map((await client.outbox()).map((m) => [m.id, m]));
+        return ids.every((id) => {
+          const m = byId.get(id);
+          return m !== undefined && done(m);
+        });
+      },
+      what,
+      LINK_WAIT_MS,
+    );
   } catch (err) {
-    const bad = ids.filter((id) => { const m = byId.get(id); return !m || !done(m); }).slice(0, 5).map((id) => byId.get(id) ?? { id, missing: true });
+    const bad = ids
+      .filter((id) => {
+        const m = byId.get(id);
+        return !m || !done(m);
+      })
+      .slice(0, 5)
+      .map((id) => byId.get(id) ?? { id, missing: true });
     throw new Error(`${(err as Error).message}; e.g. ${JSON.stringify(bad)}`);
   }
   return byId;

@@ -1,18 +1,20 @@
 // Real processes for the relay tests: the built cloud (out/cloud/server.mjs) and built headless nodes
 // (out/main/headless.js), each on a loopback port with its own data dir, so a test can stop, SIGKILL and restart
 // them like a person's machines. Everything started here is killed when the test process exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NodeTimings } from '../../src/main/core/config.js';
-import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
-import { makePhone, pairPhone, tempDir, type Phone, type TestNode } from '../helpers/test-node.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
+import { makePhone, type Phone, pairPhone, type TestNode, tempDir } from '../helpers/test-node.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const live = new Set<ChildProcess>();
-process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
 
 export function requireBuild(): void {
   for (const f of ['out/cloud/server.mjs', 'out/main/headless.js']) {
@@ -31,14 +33,16 @@ class Proc {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private done = false;
 
-  constructor(readonly label: string, readonly child: ChildProcess) {
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+  ) {
     live.add(child);
     let buf = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         this.lines.push(line);
@@ -51,26 +55,31 @@ class Proc {
       this.stderrTail = (this.stderrTail + d).slice(-6000);
       if (!this.watch) return;
       errBuf += d;
-      let nl;
-      while ((nl = errBuf.indexOf('\n')) >= 0) {
+      for (let nl = errBuf.indexOf('\n'); nl >= 0; nl = errBuf.indexOf('\n')) {
         const line = errBuf.slice(0, nl);
         errBuf = errBuf.slice(nl + 1);
         if (this.watch.test(line) && this.watched.length < 1000) this.watched.push(line);
       }
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.done = true;
-      live.delete(child);
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`${label} exited (code ${code}, signal ${signal}) before printing ${w.re}\n${this.stderrTail}`));
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.done = true;
+        live.delete(child);
+        for (const w of this.waiters.splice(0))
+          w.reject(new Error(`${label} exited (code ${code}, signal ${signal}) before printing ${w.re}\n${this.stderrTail}`));
+        resolve({ code, signal });
+      }),
+    );
   }
 
   private check(): void {
     this.waiters = this.waiters.filter((w) => {
       for (let i = w.from; i < this.lines.length; i++) {
         const m = this.lines[i]!.match(w.re);
-        if (m) { w.resolve(m); return false; }
+        if (m) {
+          w.resolve(m);
+          return false;
+        }
       }
       return true;
     });
@@ -85,7 +94,9 @@ class Proc {
     });
   }
 
-  get stderr(): string { return this.stderrTail; }
+  get stderr(): string {
+    return this.stderrTail;
+  }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.done) return;
@@ -108,11 +119,18 @@ export interface CloudProcess {
 
 export async function startCloudProcess(opts: { dataDir?: string; port?: number } = {}): Promise<CloudProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-cloud-');
-  const child = spawn(process.execPath, ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const proc = new Proc('cloud', child);
   const m = await proc.waitLine(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
   return {
-    url: m[1]!, port: Number(m[2]), dataDir, proc,
+    url: m[1]!,
+    port: Number(m[2]),
+    dataDir,
+    proc,
     lineCount: () => proc.lines.length,
     codeFor: async (deviceId, sinceLine = 0) => {
       const esc = deviceId.replace(/[-]/g, '\\-');
@@ -152,10 +170,22 @@ export interface NodeProcessOptions {
 
 export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-node-');
-  const args = ['out/main/headless.js', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--no-mdns', '--no-pair'];
+  const args = [
+    'out/main/headless.js',
+    '--data-dir',
+    dataDir,
+    '--port',
+    String(opts.port ?? 0),
+    '--host',
+    '127.0.0.1',
+    '--no-mdns',
+    '--no-pair',
+  ];
   if (opts.timings) args.push('--timings', JSON.stringify(opts.timings));
   const child = spawn(process.execPath, args, {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
   });
   const proc = new Proc(opts.label ?? 'node', child);
   proc.watch = opts.watchStderr;
@@ -174,7 +204,14 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   };
   const identity = (await (await fetch(`${base}/api/node/identity`)).json()) as { public_key: string };
   return {
-    base, port, dataDir, nodeId, adminToken, cloudDeviceId: identity.public_key, admin, proc,
+    base,
+    port,
+    dataDir,
+    nodeId,
+    adminToken,
+    cloudDeviceId: identity.public_key,
+    admin,
+    proc,
     stop: () => proc.stop('SIGTERM'),
     kill9: () => proc.stop('SIGKILL'),
   };
@@ -184,7 +221,8 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
 export async function linkToCloud(node: NodeProcess, cloud: CloudProcess): Promise<void> {
   const since = cloud.lineCount();
   const login = await node.admin('/api/admin/cloud/login', { url: cloud.url });
-  if (login.status !== 200 || login.body.status !== 'awaiting_code') throw new Error(`cloud login: ${login.status} ${JSON.stringify(login.body)}`);
+  if (login.status !== 200 || login.body.status !== 'awaiting_code')
+    throw new Error(`cloud login: ${login.status} ${JSON.stringify(login.body)}`);
   const code = await cloud.codeFor(node.cloudDeviceId, since);
   const r = await node.admin('/api/admin/cloud/code', { code });
   if (r.status !== 200) throw new Error(`cloud code: ${r.status} ${JSON.stringify(r.body)}`);
@@ -216,7 +254,9 @@ export async function pairPhoneWith(node: NodeProcess, name?: string): Promise<P
   const p = await pairPhone(asTestNode, { phone });
   const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
   return {
-    phone, deviceId: phone.identity.node_id, creds: p.creds,
+    phone,
+    deviceId: phone.identity.node_id,
+    creds: p.creds,
     messaging: (base: string) => new MessagingClient(new DeviceClient(base, p.creds), me),
   };
 }

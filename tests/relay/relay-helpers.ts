@@ -3,7 +3,17 @@
 import type { MessagingClient, OpenedMessage } from '../../src/shared/client/messaging-client.js';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { eventually } from '../helpers/test-node.js';
-import { cloudStatus, linkToCloud, pairPhoneWith, requireBuild, startCloudProcess, startNodeProcess, type CloudProcess, type NodeProcess, type PairedPhone } from './processes.js';
+import {
+  type CloudProcess,
+  cloudStatus,
+  linkToCloud,
+  type NodeProcess,
+  type PairedPhone,
+  pairPhoneWith,
+  requireBuild,
+  startCloudProcess,
+  startNodeProcess,
+} from './processes.js';
 
 /** Generous: a reconnect may wait out a backoff step (capped at 30 s). Never a speed assertion. */
 export const LINK_WAIT_MS = 120_000;
@@ -13,7 +23,11 @@ export async function waitConnected(node: NodeProcess, what = 'node'): Promise<v
 }
 
 export async function waitInDirectory(client: MessagingClient, deviceId: string): Promise<void> {
-  await eventually(async () => (await client.directory(true)).devices.some((d) => d.device_id === deviceId), `${deviceId} in the key directory`, LINK_WAIT_MS);
+  await eventually(
+    async () => (await client.directory(true)).devices.some((d) => d.device_id === deviceId),
+    `${deviceId} in the key directory`,
+    LINK_WAIT_MS,
+  );
 }
 
 /**
@@ -23,16 +37,20 @@ export async function waitInDirectory(client: MessagingClient, deviceId: string)
 export async function receive(client: MessagingClient, count: number, limitMs = LINK_WAIT_MS): Promise<OpenedMessage[]> {
   const got: OpenedMessage[] = [];
   let after = 0;
-  await eventually(async () => {
-    for (;;) {
-      const page = await client.inbox(after, 500);
-      if (page.messages.length === 0) break;
-      for (const item of page.messages) got.push(await client.openItem(item));
-      after = page.next_after;
-      await client.ack(after);
-    }
-    return got.length >= count;
-  }, `${count} messages received (have ${got.length})`, limitMs);
+  await eventually(
+    async () => {
+      for (;;) {
+        const page = await client.inbox(after, 500);
+        if (page.messages.length === 0) break;
+        for (const item of page.messages) got.push(await client.openItem(item));
+        after = page.next_after;
+        await client.ack(after);
+      }
+      return got.length >= count;
+    },
+    `${count} messages received (have ${got.length})`,
+    limitMs,
+  );
   return got;
 }
 

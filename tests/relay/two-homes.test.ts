@@ -1,9 +1,10 @@
 // The relay end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
 // real processes on loopback. A message goes A-phone -> A-node -> cloud -> B-node -> B-phone and decrypts
 // there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
 import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
 import type { CloudProcess, NodeProcess, PairedPhone } from './processes.js';
 import { LINK_WAIT_MS, receive, startTwoHomes, waitInDirectory } from './relay-helpers.js';
@@ -43,7 +44,11 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
     assert.equal(msg.from_device, phoneA.deviceId);
     assert.equal(msg.id, sent.id);
 
-    await eventually(async () => (await a.outbox()).find((m) => m.id === sent.id)?.status === 'delivered', 'A-phone sees "delivered"', LINK_WAIT_MS);
+    await eventually(
+      async () => (await a.outbox()).find((m) => m.id === sent.id)?.status === 'delivered',
+      'A-phone sees "delivered"',
+      LINK_WAIT_MS,
+    );
 
     // And back: B answers A.
     const back = await b.sendText(phoneA.deviceId, 'Ja!');
@@ -71,7 +76,10 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
     const a = phoneA.messaging(A.base);
     const env = await a.sealText(phoneB.deviceId, 'spoof');
     const spoofed = { ...env, from_device: phoneB.deviceId };
-    await assert.rejects(a.sendEnvelope(spoofed), (err: { code?: string; status?: number }) => err.status === 403 && err.code === 'sender_mismatch');
+    await assert.rejects(
+      a.sendEnvelope(spoofed),
+      (err: { code?: string; status?: number }) => err.status === 403 && err.code === 'sender_mismatch',
+    );
   });
 
   it('no file of either node or of the cloud holds a plaintext', async () => {
@@ -82,7 +90,10 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
     // Read it at B but do not ack, so the envelope is still stored at B-node while we look.
     await eventually(async () => (await b.inbox(0, 500)).messages.length > 0, 'the canary stored at B-node', LINK_WAIT_MS);
     const files = [...filesUnder(A.dataDir), ...filesUnder(B.dataDir), ...filesUnder(cloud.dataDir)];
-    assert.ok(files.some((f) => f.endsWith('.db') || f.includes('.db-')), 'databases were scanned');
+    assert.ok(
+      files.some((f) => f.endsWith('.db') || f.includes('.db-')),
+      'databases were scanned',
+    );
     for (const f of files) {
       assert.ok(!readFileSync(f).includes(Buffer.from(secret)), `${f} contains the plaintext`);
     }

@@ -1,12 +1,13 @@
 // Attacks on the peer link, from a paired desktop that misbehaves (the test holds a real pairing with the node
 // and speaks the link by hand) and from strangers on the LAN. Each test names the check it attacks.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
+import { FRAGMENT_MORE, PEER_CLOSE, PEER_LINK_WINDOW } from '../../src/shared/wire/peer-link.js';
 import { device, envelope, FAST_PEER_LINK, FakeRouterPort, fakeDesktop, rawPeer, within } from '../helpers/peer-link-helpers.js';
-import { PEER_CLOSE, PEER_LINK_WINDOW, FRAGMENT_MORE } from '../../src/shared/wire/peer-link.js';
+import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
@@ -18,7 +19,7 @@ async function target() {
 }
 
 describe('peer link attacks', () => {
-  test('an envelope whose from_device is not one of the peer\'s devices is refused and never stored', async () => {
+  test("an envelope whose from_device is not one of the peer's devices is refused and never stored", async () => {
     const { node, router } = await target();
     const me = await fakeDesktop(node);
     const peer = await rawPeer(node, me);
@@ -65,7 +66,11 @@ describe('peer link attacks', () => {
     assert.equal((await within(wrongPsk.closed, 'the link closes')).code, PEER_CLOSE.protocol, 'wrong psk: handshake fails');
     assert.equal(wrongPsk.cipher, undefined);
     const wrongKey = await rawPeer(node, me, { privateKey: x25519.utils.randomSecretKey() });
-    assert.equal((await within(wrongKey.closed, 'the link closes')).code, PEER_CLOSE.protocol, 'a key other than the pinned one: handshake fails');
+    assert.equal(
+      (await within(wrongKey.closed, 'the link closes')).code,
+      PEER_CLOSE.protocol,
+      'a key other than the pinned one: handshake fails',
+    );
     assert.equal(wrongKey.cipher, undefined);
     const unknown = await rawPeer(node, me, { sessionId: 'AAAAAAAAAAAAAAAAAAAAAA' });
     assert.equal((await within(unknown.closed, 'the link closes')).code, -401, 'unknown session: 401 before any upgrade');
@@ -91,7 +96,9 @@ describe('peer link attacks', () => {
     chunk[0] = FRAGMENT_MORE;
     const send = (frag.cipher as any).send;
     let code: number | undefined;
-    void frag.closed.then((c) => { code = c.code; });
+    void frag.closed.then((c) => {
+      code = c.code;
+    });
     for (let i = 0; i < 40 && code === undefined; i++) {
       frag.sendRaw(send.encryptWithAd(new Uint8Array(0), chunk));
       await new Promise((r) => setTimeout(r, 5));
@@ -107,7 +114,11 @@ describe('peer link attacks', () => {
     await peer.hello([device('fake-phone-4')]);
     await eventually(() => node.core.peerLinks!.homeDirectory.nodeOf('fake-phone-4'), 'directory');
     for (let seq = 1; seq <= PEER_LINK_WINDOW + 50; seq++) {
-      try { peer.send({ type: 'envelope', seq, envelope: envelope('fake-phone-4', ['node-own-phone']) }); } catch { break; }
+      try {
+        peer.send({ type: 'envelope', seq, envelope: envelope('fake-phone-4', ['node-own-phone']) });
+      } catch {
+        break;
+      }
     }
     assert.equal((await within(peer.closed, 'the link closes')).code, PEER_CLOSE.flood);
     // Each frame's store starts on arrival (to share a group commit); past the window the link is closed, so the
@@ -146,13 +157,13 @@ describe('peer link attacks', () => {
     const first = await fakeDesktop(node);
     const p1 = await rawPeer(node, first);
     await p1.hello([device('first-phone')]);
-    await eventually(() => node.core.peerLinks!.homeDirectory.nodeOf('first-phone') === first.nodeId, 'first desktop\'s phone');
+    await eventually(() => node.core.peerLinks!.homeDirectory.nodeOf('first-phone') === first.nodeId, "first desktop's phone");
 
     const thief = await fakeDesktop(node);
     const p2 = await rawPeer(node, thief);
     await p2.hello([device('first-phone'), device('node-own-phone'), device('thief-phone')]);
     await eventually(() => node.core.peerLinks!.homeDirectory.nodeOf('thief-phone') === thief.nodeId, 'its own phone is taken');
-    assert.equal(node.core.peerLinks!.homeDirectory.nodeOf('first-phone'), first.nodeId, 'another desktop\'s device stays with it');
+    assert.equal(node.core.peerLinks!.homeDirectory.nodeOf('first-phone'), first.nodeId, "another desktop's device stays with it");
     assert.equal(node.core.peerLinks!.homeDirectory.nodeOf('node-own-phone'), undefined, 'our own device is never a home device');
     await eventually(() => p2.frames.some((f) => f.type === 'error' && f.error === 'device_claimed'), 'told why');
     p2.send({ type: 'envelope', seq: 1, envelope: envelope('first-phone', ['node-own-phone']) });

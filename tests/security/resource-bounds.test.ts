@@ -1,28 +1,34 @@
 // Floods against what one caller can make the node hold: pairing codes, session rows, sockets per session,
 // admin sockets, silent sockets, and pairing start/lookup rates. Every assertion is about a bound (a count, a
 // status), never about speed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ADMIN_WS_PROTOCOL } from '../../src/main/core/http/request-auth.js';
 import { DEFAULT_LIMITS } from '../../src/main/core/config.js';
 import { CLOSE_TOO_MANY_SOCKETS } from '../../src/main/core/http/device-sockets.js';
+import { ADMIN_WS_PROTOCOL } from '../../src/main/core/http/request-auth.js';
 import { cleanupAll, eventually, makePhone, pairPhone, postJson, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
 const noLimits = { pairStartsPerMinute: 1e9, pairLookupsPerMinute: 1e9 };
 
-async function startMany(node: TestNode, n: number): Promise<{ ok: number; limited: { status: number; body: any; retryAfter: string | null }[] }> {
+async function startMany(
+  node: TestNode,
+  n: number,
+): Promise<{ ok: number; limited: { status: number; body: any; retryAfter: string | null }[] }> {
   let ok = 0;
   const limited: { status: number; body: any; retryAfter: string | null }[] = [];
   for (let i = 0; i < n; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, n - i) }, async () => {
-      const r = await postJson(`${node.base}/auth/pair/start`, {}, { authorization: `Admin ${node.adminToken}` });
-      if (r.status === 200) ok++;
-      else limited.push({ status: r.status, body: r.body, retryAfter: r.headers.get('retry-after') });
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(50, n - i) }, async () => {
+        const r = await postJson(`${node.base}/auth/pair/start`, {}, { authorization: `Admin ${node.adminToken}` });
+        if (r.status === 200) ok++;
+        else limited.push({ status: r.status, body: r.body, retryAfter: r.headers.get('retry-after') });
+      }),
+    );
   }
   return { ok, limited };
 }
@@ -70,7 +76,14 @@ describe('pairing codes under a pair/start flood', () => {
 
   test('a flood of code lookups (pair/verify) from one address is refused with 429 rate_limited', async () => {
     const node = await startTestNode();
-    const answers = await Promise.all(Array.from({ length: 200 }, () => postJson(`${node.base}/auth/pair/verify`, { code: randomBytes(16).toString('base64url'), noise: randomBytes(96).toString('base64url') })));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        postJson(`${node.base}/auth/pair/verify`, {
+          code: randomBytes(16).toString('base64url'),
+          noise: randomBytes(96).toString('base64url'),
+        }),
+      ),
+    );
     const limited = answers.filter((a) => a.status === 429);
     assert.ok(limited.length >= 200 - DEFAULT_LIMITS.pairLookupsPerMinute - 5, `429s: ${limited.length}`);
     for (const r of limited) {
@@ -111,12 +124,21 @@ describe('sockets', () => {
     const sockets: WebSocket[] = [];
     const closes: number[] = [];
     for (let i = 0; i < 500; i += 25) {
-      sockets.push(...await Promise.all(Array.from({ length: 25 }, () => openSocket(client.webSocketUrl('/api/device/events'), {}, closes))));
+      sockets.push(
+        ...(await Promise.all(Array.from({ length: 25 }, () => openSocket(client.webSocketUrl('/api/device/events'), {}, closes)))),
+      );
     }
-    await eventually(() => sockets.filter((s) => s.readyState === WebSocket.OPEN).length <= DEFAULT_LIMITS.maxSocketsPerSession, 'the extra sockets closed', 30_000);
+    await eventually(
+      () => sockets.filter((s) => s.readyState === WebSocket.OPEN).length <= DEFAULT_LIMITS.maxSocketsPerSession,
+      'the extra sockets closed',
+      30_000,
+    );
     assert.ok(node.core.deviceSockets.count() <= DEFAULT_LIMITS.maxSocketsPerSession);
     await eventually(() => closes.length >= 500 - DEFAULT_LIMITS.maxSocketsPerSession, 'close codes arrived', 30_000);
-    assert.ok(closes.every((c) => c === CLOSE_TOO_MANY_SOCKETS), `codes: ${[...new Set(closes)].join(',')}`);
+    assert.ok(
+      closes.every((c) => c === CLOSE_TOO_MANY_SOCKETS),
+      `codes: ${[...new Set(closes)].join(',')}`,
+    );
     assert.equal(sockets.at(-1)!.readyState, WebSocket.OPEN, 'the newest socket is the one kept');
     for (const s of sockets) s.terminate();
   });
@@ -135,9 +157,15 @@ describe('sockets', () => {
       });
       sockets.push(ws);
     }
-    await eventually(() => sockets.filter((s) => s.readyState === WebSocket.OPEN).length <= DEFAULT_LIMITS.maxAdminSockets, 'the extra admin sockets closed');
+    await eventually(
+      () => sockets.filter((s) => s.readyState === WebSocket.OPEN).length <= DEFAULT_LIMITS.maxAdminSockets,
+      'the extra admin sockets closed',
+    );
     await eventually(() => closes.length >= 60 - DEFAULT_LIMITS.maxAdminSockets, 'close codes arrived');
-    assert.ok(closes.every((c) => c === CLOSE_TOO_MANY_SOCKETS), `codes: ${[...new Set(closes)].join(',')}`);
+    assert.ok(
+      closes.every((c) => c === CLOSE_TOO_MANY_SOCKETS),
+      `codes: ${[...new Set(closes)].join(',')}`,
+    );
     assert.equal(sockets.at(-1)!.readyState, WebSocket.OPEN);
     for (const s of sockets) s.terminate();
   });
@@ -151,7 +179,9 @@ describe('sockets', () => {
     let pings = 0;
     healthy.on('ping', () => pings++);
     let silentGone = false;
-    void silentClosed.then(() => { silentGone = true; });
+    void silentClosed.then(() => {
+      silentGone = true;
+    });
     await eventually(() => silentGone, 'the silent socket was closed by the server');
     await eventually(() => pings >= 5, 'the healthy socket saw several pings');
     assert.equal(healthy.readyState, WebSocket.OPEN, 'a socket that answers pings stays open');

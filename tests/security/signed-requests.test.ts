@@ -1,29 +1,47 @@
 // Attacks on signed device requests. Each test sends what an attacker could send and
 // expects the node's stable refusal; each would pass the request through if its check were removed.
-import { after, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { cleanupAll, eventually, pairPhone, startTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 import { deriveServerHmacKey, signRequest } from '../../src/shared/auth/request-signing.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
+import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
 after(cleanupAll);
 
-interface Creds { sessionId: string; deviceSecret: Uint8Array }
+interface Creds {
+  sessionId: string;
+  deviceSecret: Uint8Array;
+}
 
 /** One raw signed request; `send` lets a test change what goes on the wire after signing. */
-async function signedCall(node: TestNode, creds: Creds, o: {
-  method: string; path: string; body?: string; now?: number; nonce?: string; key?: Uint8Array;
-  send?: { method?: string; path?: string; body?: string };
-}) {
+async function signedCall(
+  node: TestNode,
+  creds: Creds,
+  o: {
+    method: string;
+    path: string;
+    body?: string;
+    now?: number;
+    nonce?: string;
+    key?: Uint8Array;
+    send?: { method?: string; path?: string; body?: string };
+  },
+) {
   const body = o.body === undefined ? undefined : new TextEncoder().encode(o.body);
   const headers = signRequest({
-    sessionId: creds.sessionId, serverHmacKey: o.key ?? deriveServerHmacKey(creds.deviceSecret),
-    method: o.method, pathWithQuery: o.path, ...(body ? { body } : {}), ...(o.now !== undefined ? { now: o.now } : {}), ...(o.nonce ? { nonce: o.nonce } : {}),
+    sessionId: creds.sessionId,
+    serverHmacKey: o.key ?? deriveServerHmacKey(creds.deviceSecret),
+    method: o.method,
+    pathWithQuery: o.path,
+    ...(body ? { body } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+    ...(o.nonce ? { nonce: o.nonce } : {}),
   });
   const sendBody = o.send?.body ?? o.body;
   const res = await fetch(node.base + (o.send?.path ?? o.path), {
@@ -31,7 +49,7 @@ async function signedCall(node: TestNode, creds: Creds, o: {
     headers: { ...headers, ...(sendBody !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(sendBody !== undefined ? { body: sendBody } : {}),
   });
-  return { status: res.status, body: await res.json() as any, headers };
+  return { status: res.status, body: (await res.json()) as any, headers };
 }
 
 const announce = (nodeId: string, name: string) => JSON.stringify({ node_id: nodeId, name });
@@ -42,9 +60,13 @@ describe('signed requests', () => {
     const { creds } = await pairPhone(node);
     const first = await signedCall(node, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}' });
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    const replay = await fetch(`${node.base}/api/node/heartbeat`, { method: 'POST', headers: { ...first.headers, 'content-type': 'application/json' }, body: '{}' });
+    const replay = await fetch(`${node.base}/api/node/heartbeat`, {
+      method: 'POST',
+      headers: { ...first.headers, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(replay.status, 401);
-    assert.equal((await replay.json() as any).error, 'nonce_reused');
+    assert.equal(((await replay.json()) as any).error, 'nonce_reused');
   });
 
   test('tampering with the body, method, path or query breaks the signature', async () => {
@@ -75,18 +97,27 @@ describe('signed requests', () => {
     const { creds } = await pairPhone(node);
     const wrongKey = await signedCall(node, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}', key: randomBytes(32) });
     assert.equal(wrongKey.body.error, 'signature_invalid');
-    const unknown = await signedCall(node, { sessionId: toBase64Url(randomBytes(16)), deviceSecret: randomBytes(32) }, { method: 'POST', path: '/api/node/heartbeat', body: '{}' });
+    const unknown = await signedCall(
+      node,
+      { sessionId: toBase64Url(randomBytes(16)), deviceSecret: randomBytes(32) },
+      { method: 'POST', path: '/api/node/heartbeat', body: '{}' },
+    );
     assert.equal(unknown.status, 401);
     assert.equal(unknown.body.error, 'session_unknown');
-    const unsigned = await fetch(`${node.base}/api/node/heartbeat`, { method: 'POST', headers: { authorization: `Session ${creds.sessionId}`, 'content-type': 'application/json' }, body: '{}' });
+    const unsigned = await fetch(`${node.base}/api/node/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Session ${creds.sessionId}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(unsigned.status, 401);
-    assert.equal((await unsigned.json() as any).error, 'signature_invalid');
+    assert.equal(((await unsigned.json()) as any).error, 'signature_invalid');
   });
 
   test('stale and future timestamps are refused outside the window and accepted inside it', async () => {
     const node = await startTestNode();
     const { creds } = await pairPhone(node);
-    const call = (skewS: number) => signedCall(node, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}', now: Date.now() + skewS * 1000 });
+    const call = (skewS: number) =>
+      signedCall(node, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}', now: Date.now() + skewS * 1000 });
     for (const skew of [-120, -61 - 1, 62, 3600]) {
       const r = await call(skew);
       assert.equal(r.status, 401, `skew ${skew}s`);
@@ -111,7 +142,11 @@ describe('signed requests', () => {
     const reused = await signedCall(again, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}', nonce });
     assert.equal(reused.status, 401);
     assert.equal(reused.body.error, 'nonce_reused');
-    assert.equal((await signedCall(again, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}' })).status, 200, 'a fresh nonce works');
+    assert.equal(
+      (await signedCall(again, creds, { method: 'POST', path: '/api/node/heartbeat', body: '{}' })).status,
+      200,
+      'a fresh nonce works',
+    );
   });
 
   test('logout revokes at once; the client forgets its session and reports why', async () => {
@@ -147,10 +182,23 @@ describe('signed requests', () => {
     const node = await startTestNode({ dataDir });
     const { creds } = await pairPhone(node);
     await node.stop();
-    const db = Buffer.concat(['salita.db', 'salita.db-wal'].map((f) => { try { return readFileSync(join(dataDir, f)); } catch { return Buffer.alloc(0); } }));
+    const db = Buffer.concat(
+      ['salita.db', 'salita.db-wal'].map((f) => {
+        try {
+          return readFileSync(join(dataDir, f));
+        } catch {
+          return Buffer.alloc(0);
+        }
+      }),
+    );
     const hmacKey = deriveServerHmacKey(creds.deviceSecret);
     for (const secret of [creds.deviceSecret, hmacKey]) {
-      for (const form of [Buffer.from(secret), Buffer.from(toBase64Url(secret)), Buffer.from(Buffer.from(secret).toString('hex')), Buffer.from(Buffer.from(secret).toString('base64'))]) {
+      for (const form of [
+        Buffer.from(secret),
+        Buffer.from(toBase64Url(secret)),
+        Buffer.from(Buffer.from(secret).toString('hex')),
+        Buffer.from(Buffer.from(secret).toString('base64')),
+      ]) {
         assert.equal(db.indexOf(form), -1, 'secret material in clear in the database');
       }
     }
@@ -159,12 +207,13 @@ describe('signed requests', () => {
 });
 
 describe('signed WebSockets', () => {
-  const open = (url: string) => new Promise<{ ws: WebSocket; first: any }>((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('message', (d) => resolve({ ws, first: JSON.parse(String(d)) }));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
+  const open = (url: string) =>
+    new Promise<{ ws: WebSocket; first: any }>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once('message', (d) => resolve({ ws, first: JSON.parse(String(d)) }));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
 
   test('an upgrade must be signed; a replayed upgrade URL is refused', async () => {
     const node = await startTestNode();
@@ -180,7 +229,7 @@ describe('signed WebSockets', () => {
     await assert.rejects(open(tampered.toString()), /40[13]/);
   });
 
-  test('unpair closes the device\'s open sockets at once, and only that device\'s', async () => {
+  test("unpair closes the device's open sockets at once, and only that device's", async () => {
     const node = await startTestNode();
     const victim = await pairPhone(node);
     const other = await pairPhone(node);
@@ -192,7 +241,7 @@ describe('signed WebSockets', () => {
     assert.equal(b.ws.readyState, WebSocket.OPEN, 'the other device stays connected');
     const bClosed = new Promise<number>((resolve) => b.ws.once('close', (code) => resolve(code)));
     await other.client.request('POST', '/api/session/logout', {});
-    assert.equal(await bClosed, 4401, 'logout closes the device\'s own sockets too');
+    assert.equal(await bClosed, 4401, "logout closes the device's own sockets too");
     await eventually(() => node.core.deviceSockets.count() === 0, 'no socket left registered');
   });
 });

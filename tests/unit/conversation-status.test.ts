@@ -1,8 +1,9 @@
 // A sent message's status and route only move forward (queued < sent < delivered < seen; local < lan < cloud):
 // a late outbox answer or a reordered push must not turn "Seen" back into "Delivered", nor undo a fallback to
 // the cloud; pushes that beat the send's own answer are kept and applied.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { Conversations, type SentMessage } from '../../src/renderer/src/common/conversation.js';
 import { routeText, statusText } from '../../src/renderer/src/common/message-words.js';
 
@@ -29,7 +30,7 @@ describe('sent message status and route', () => {
     assert.equal(sent(c).route, 'cloud');
   });
 
-  test('pushes before the send\'s answer: the most advanced one is kept and applied', () => {
+  test("pushes before the send's answer: the most advanced one is kept and applied", () => {
     const c = new Conversations();
     c.applyStatus('m1', 'delivered', undefined, 'lan');
     c.applyStatus('m1', 'seen');

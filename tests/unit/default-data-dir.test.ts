@@ -1,9 +1,10 @@
 // The headless node's default data dir: SALITA_DATA_DIR, else the OS's own data dir (env-paths), except that a
 // node which already keeps its data in the old place (~/.local/share/salita on every OS) stays there.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { dataDirPlaces, defaultDataDir } from '../../src/main/core/config.js';
 
 const HOME = homedir();
@@ -25,7 +26,8 @@ function choose(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, present: stri
 }
 
 test('SALITA_DATA_DIR wins on every OS', () => {
-  for (const os of ['linux', 'darwin', 'win32'] as const) assert.equal(choose(os, { ...NO_XDG, SALITA_DATA_DIR: '/srv/salita' }, [LEGACY]), '/srv/salita');
+  for (const os of ['linux', 'darwin', 'win32'] as const)
+    assert.equal(choose(os, { ...NO_XDG, SALITA_DATA_DIR: '/srv/salita' }, [LEGACY]), '/srv/salita');
 });
 
 test('macOS: ~/Library/Application Support/salita, not ~/.local/share', () => {
@@ -58,5 +60,8 @@ test('Linux: env-paths gives the same dir as before ($XDG_DATA_HOME/salita or ~/
 });
 
 test('a relative XDG_DATA_HOME is ignored, as the XDG spec says', () => {
-  assert.equal(defaultDataDir({ XDG_DATA_HOME: 'data' }, { osDataDir: join('data', 'salita'), legacyDataDir: LEGACY, exists: () => false }), LEGACY);
+  assert.equal(
+    defaultDataDir({ XDG_DATA_HOME: 'data' }, { osDataDir: join('data', 'salita'), legacyDataDir: LEGACY, exists: () => false }),
+    LEGACY,
+  );
 });

@@ -1,13 +1,26 @@
 // E2EE envelope (src/shared/e2ee, docs/e2ee.md): round trips, who can open, tampering of every field,
 // what a recipient can and cannot forge, typed errors, and a known-answer test recomputed with node:crypto.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { test } from 'node:test';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import {
-  contentAd, contentDigest, E2eeError, keyCommitment, type E2eeErrorCode, type Envelope, MAX_ENVELOPE_JSON_BYTES,
-  MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, open, parseEnvelope, seal, wrapAd, wrapKey,
+  contentAd,
+  contentDigest,
+  E2eeError,
+  type E2eeErrorCode,
+  type Envelope,
+  keyCommitment,
+  MAX_ENVELOPE_JSON_BYTES,
+  MAX_PLAINTEXT_BYTES,
+  MAX_RECIPIENTS,
+  open,
+  parseEnvelope,
+  seal,
+  wrapAd,
+  wrapKey,
 } from '../../src/shared/e2ee/index.js';
 import { fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../../src/shared/encoding.js';
 
@@ -93,28 +106,164 @@ test('every field tampered fails', () => {
   assert.deepEqual(opens(env), msg);
   const other = seal(msg, { from: alice, to: [pub(bob), pub(carol)] });
   const mutations: Array<[string, (e: Envelope) => void, E2eeErrorCode]> = [
-    ['id', (e) => { e.id = other.id; }, 'decrypt_failed'],
-    ['id last hex digit', (e) => { e.id = e.id.slice(0, -1) + (e.id.endsWith('0') ? '1' : '0'); }, 'decrypt_failed'],
-    ['from_device', (e) => { e.from_device = 'phone-carol'; }, 'decrypt_failed'],
-    ['to reordered', (e) => { e.to.reverse(); e.header.wraps.reverse(); }, 'malformed'],
-    ['to reordered, wraps kept', (e) => { e.to.reverse(); }, 'malformed'],
-    ['to extended (+wrap copy)', (e) => { e.to.push('phone-zed'); e.header.wraps.push(e.header.wraps[0]!); }, 'decrypt_failed'],
-    ['to shrunk to bob only', (e) => { e.to = ['phone-bob']; e.header.wraps = [e.header.wraps[0]!]; }, 'decrypt_failed'],
-    ['to: carol replaced by dave', (e) => { e.to[1] = 'phone-dave'; }, 'decrypt_failed'],
-    ['sent_at +1 ms', (e) => { e.sent_at = new Date(Date.parse(e.sent_at) + 1).toISOString(); }, 'decrypt_failed'],
-    ['header.epk bit', (e) => { e.header.epk = flipB64(e.header.epk, 5, 3); }, 'decrypt_failed'],
-    ['header.kc bit', (e) => { e.header.kc = flipB64(e.header.kc, 31, 0); }, 'decrypt_failed'],
-    ['header.kc from another envelope', (e) => { e.header.kc = other.header.kc; }, 'decrypt_failed'],
-    ['header.epk from another envelope', (e) => { e.header.epk = other.header.epk; }, 'decrypt_failed'],
-    ['header wrap first byte', (e) => { e.header.wraps[0] = flipB64(e.header.wraps[0]!, 0, 0); }, 'decrypt_failed'],
-    ['header wrap tag byte', (e) => { e.header.wraps[0] = flipB64(e.header.wraps[0]!, 47, 7); }, 'decrypt_failed'],
-    ['header wrap from another envelope', (e) => { e.header.wraps[0] = other.header.wraps[0]!; }, 'decrypt_failed'],
-    ['wraps swapped', (e) => { e.header.wraps.reverse(); }, 'decrypt_failed'],
-    ['ciphertext first bit', (e) => { e.ciphertext = flipB64(e.ciphertext, 0, 0); }, 'decrypt_failed'],
-    ['ciphertext tag bit', (e) => { const n = fromBase64Url(e.ciphertext).length; e.ciphertext = flipB64(e.ciphertext, n - 1, 7); }, 'decrypt_failed'],
-    ['ciphertext truncated', (e) => { e.ciphertext = toBase64Url(fromBase64Url(e.ciphertext).subarray(0, -1)); }, 'decrypt_failed'],
-    ['ciphertext from another envelope', (e) => { e.ciphertext = other.ciphertext; }, 'decrypt_failed'],
-    ['v', (e) => { (e as { v: number }).v = 2; }, 'version_unsupported'],
+    [
+      'id',
+      (e) => {
+        e.id = other.id;
+      },
+      'decrypt_failed',
+    ],
+    [
+      'id last hex digit',
+      (e) => {
+        e.id = e.id.slice(0, -1) + (e.id.endsWith('0') ? '1' : '0');
+      },
+      'decrypt_failed',
+    ],
+    [
+      'from_device',
+      (e) => {
+        e.from_device = 'phone-carol';
+      },
+      'decrypt_failed',
+    ],
+    [
+      'to reordered',
+      (e) => {
+        e.to.reverse();
+        e.header.wraps.reverse();
+      },
+      'malformed',
+    ],
+    [
+      'to reordered, wraps kept',
+      (e) => {
+        e.to.reverse();
+      },
+      'malformed',
+    ],
+    [
+      'to extended (+wrap copy)',
+      (e) => {
+        e.to.push('phone-zed');
+        e.header.wraps.push(e.header.wraps[0]!);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'to shrunk to bob only',
+      (e) => {
+        e.to = ['phone-bob'];
+        e.header.wraps = [e.header.wraps[0]!];
+      },
+      'decrypt_failed',
+    ],
+    [
+      'to: carol replaced by dave',
+      (e) => {
+        e.to[1] = 'phone-dave';
+      },
+      'decrypt_failed',
+    ],
+    [
+      'sent_at +1 ms',
+      (e) => {
+        e.sent_at = new Date(Date.parse(e.sent_at) + 1).toISOString();
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header.epk bit',
+      (e) => {
+        e.header.epk = flipB64(e.header.epk, 5, 3);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header.kc bit',
+      (e) => {
+        e.header.kc = flipB64(e.header.kc, 31, 0);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header.kc from another envelope',
+      (e) => {
+        e.header.kc = other.header.kc;
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header.epk from another envelope',
+      (e) => {
+        e.header.epk = other.header.epk;
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header wrap first byte',
+      (e) => {
+        e.header.wraps[0] = flipB64(e.header.wraps[0]!, 0, 0);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header wrap tag byte',
+      (e) => {
+        e.header.wraps[0] = flipB64(e.header.wraps[0]!, 47, 7);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'header wrap from another envelope',
+      (e) => {
+        e.header.wraps[0] = other.header.wraps[0]!;
+      },
+      'decrypt_failed',
+    ],
+    [
+      'wraps swapped',
+      (e) => {
+        e.header.wraps.reverse();
+      },
+      'decrypt_failed',
+    ],
+    [
+      'ciphertext first bit',
+      (e) => {
+        e.ciphertext = flipB64(e.ciphertext, 0, 0);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'ciphertext tag bit',
+      (e) => {
+        const n = fromBase64Url(e.ciphertext).length;
+        e.ciphertext = flipB64(e.ciphertext, n - 1, 7);
+      },
+      'decrypt_failed',
+    ],
+    [
+      'ciphertext truncated',
+      (e) => {
+        e.ciphertext = toBase64Url(fromBase64Url(e.ciphertext).subarray(0, -1));
+      },
+      'decrypt_failed',
+    ],
+    [
+      'ciphertext from another envelope',
+      (e) => {
+        e.ciphertext = other.ciphertext;
+      },
+      'decrypt_failed',
+    ],
+    [
+      'v',
+      (e) => {
+        (e as { v: number }).v = 2;
+      },
+      'version_unsupported',
+    ],
   ];
   for (const [name, mutate, code] of mutations) {
     const e = clone(env);
@@ -140,9 +289,18 @@ function contentKeyOf(env: Envelope, me: ReturnType<typeof device>, senderPublic
   const i = env.to.indexOf(me.device_id);
   const ad = contentAd({ ...env, epk, kc: fromBase64Url(env.header.kc) });
   const k = wrapKey(x25519.getSharedSecret(me.privateKey, epk), x25519.getSharedSecret(me.privateKey, senderPublicKey), {
-    id: env.id, from_device: env.from_device, to_device: me.device_id, epk, senderPublicKey, recipientPublicKey: me.publicKey,
+    id: env.id,
+    from_device: env.from_device,
+    to_device: me.device_id,
+    epk,
+    senderPublicKey,
+    recipientPublicKey: me.publicKey,
   });
-  return chacha20poly1305(k, new Uint8Array(12), wrapAd(env.from_device, me.device_id, contentDigest(ad, fromBase64Url(env.ciphertext)))).decrypt(fromBase64Url(env.header.wraps[i]!));
+  return chacha20poly1305(
+    k,
+    new Uint8Array(12),
+    wrapAd(env.from_device, me.device_id, contentDigest(ad, fromBase64Url(env.ciphertext))),
+  ).decrypt(fromBase64Url(env.header.wraps[i]!));
 }
 
 test('a recipient cannot change the content for another recipient (wraps bind the ciphertext digest)', () => {
@@ -168,9 +326,16 @@ test('key commitment: a wrap carrying a different content key is rejected even i
   const digest = contentDigest(ad, fromBase64Url(e.ciphertext));
   // (dh_es is taken from Carol's side for brevity; Alice would use her ephemeral secret: same value.)
   const k = wrapKey(x25519.getSharedSecret(carol.privateKey, epk), x25519.getSharedSecret(alice.privateKey, carol.publicKey), {
-    id: e.id, from_device: 'phone-alice', to_device: 'phone-carol', epk, senderPublicKey: alice.publicKey, recipientPublicKey: carol.publicKey,
+    id: e.id,
+    from_device: 'phone-alice',
+    to_device: 'phone-carol',
+    epk,
+    senderPublicKey: alice.publicKey,
+    recipientPublicKey: carol.publicKey,
   });
-  e.header.wraps[1] = toBase64Url(chacha20poly1305(k, new Uint8Array(12), wrapAd('phone-alice', 'phone-carol', digest)).encrypt(new Uint8Array(32).fill(9)));
+  e.header.wraps[1] = toBase64Url(
+    chacha20poly1305(k, new Uint8Array(12), wrapAd('phone-alice', 'phone-carol', digest)).encrypt(new Uint8Array(32).fill(9)),
+  );
   expectCode(() => open(e, { me: carol, senderPublicKey: alice.publicKey }), 'decrypt_failed');
   assert.deepEqual(open(e, { me: bob, senderPublicKey: alice.publicKey }), msg);
 });
@@ -190,9 +355,16 @@ test('a recipient cannot forge a new envelope from A to another recipient', () =
   const ct = chacha20poly1305(kc, new Uint8Array(12), ad).encrypt(utf8.encode('from "alice"'));
   e.ciphertext = toBase64Url(ct);
   const guess = wrapKey(x25519.getSharedSecret(bob.privateKey, carol.publicKey), x25519.getSharedSecret(bob.privateKey, carol.publicKey), {
-    id: e.id, from_device: 'phone-alice', to_device: 'phone-carol', epk, senderPublicKey: alice.publicKey, recipientPublicKey: carol.publicKey,
+    id: e.id,
+    from_device: 'phone-alice',
+    to_device: 'phone-carol',
+    epk,
+    senderPublicKey: alice.publicKey,
+    recipientPublicKey: carol.publicKey,
   });
-  e.header.wraps = [toBase64Url(chacha20poly1305(guess, new Uint8Array(12), wrapAd('phone-alice', 'phone-carol', contentDigest(ad, ct))).encrypt(kc))];
+  e.header.wraps = [
+    toBase64Url(chacha20poly1305(guess, new Uint8Array(12), wrapAd('phone-alice', 'phone-carol', contentDigest(ad, ct))).encrypt(kc)),
+  ];
   expectCode(() => open(e, { me: carol, senderPublicKey: alice.publicKey }), 'decrypt_failed');
 });
 
@@ -203,16 +375,34 @@ test('documented limit: a recipient CAN forge an envelope to itself that appears
   const eSk = x25519.utils.randomSecretKey();
   const epk = x25519.getPublicKey(eSk);
   const kc = new Uint8Array(32).fill(7);
-  const fields = { v: 1, id: '01900000-0000-7000-8000-000000000000', from_device: 'phone-alice', to: ['phone-bob'], sent_at: '2026-01-01T00:00:00.000Z', epk, kc: keyCommitment(kc) };
+  const fields = {
+    v: 1,
+    id: '01900000-0000-7000-8000-000000000000',
+    from_device: 'phone-alice',
+    to: ['phone-bob'],
+    sent_at: '2026-01-01T00:00:00.000Z',
+    epk,
+    kc: keyCommitment(kc),
+  };
   const ad = contentAd(fields);
   const ct = chacha20poly1305(kc, new Uint8Array(12), ad).encrypt(utf8.encode('I owe Bob 100'));
   const k = wrapKey(x25519.getSharedSecret(eSk, bob.publicKey), x25519.getSharedSecret(bob.privateKey, alice.publicKey), {
-    id: fields.id, from_device: 'phone-alice', to_device: 'phone-bob', epk, senderPublicKey: alice.publicKey, recipientPublicKey: bob.publicKey,
+    id: fields.id,
+    from_device: 'phone-alice',
+    to_device: 'phone-bob',
+    epk,
+    senderPublicKey: alice.publicKey,
+    recipientPublicKey: bob.publicKey,
   });
   const wrap = chacha20poly1305(k, new Uint8Array(12), wrapAd('phone-alice', 'phone-bob', contentDigest(ad, ct))).encrypt(kc);
   const env: Envelope = {
-    v: 1, id: fields.id, from_device: 'phone-alice', to: ['phone-bob'], sent_at: fields.sent_at,
-    header: { epk: toBase64Url(epk), kc: toBase64Url(fields.kc), wraps: [toBase64Url(wrap)] }, ciphertext: toBase64Url(ct),
+    v: 1,
+    id: fields.id,
+    from_device: 'phone-alice',
+    to: ['phone-bob'],
+    sent_at: fields.sent_at,
+    header: { epk: toBase64Url(epk), kc: toBase64Url(fields.kc), wraps: [toBase64Url(wrap)] },
+    ciphertext: toBase64Url(ct),
   };
   assert.equal(utf8.decode(open(env, { me: bob, senderPublicKey: alice.publicKey })), 'I owe Bob 100');
   // The same forgery cannot be aimed at anyone but Bob himself (previous test), and a compromised
@@ -223,34 +413,61 @@ test('malformed inputs give typed errors, never a TypeError', () => {
   const env = seal(msg, { from: alice, to: [pub(bob), pub(carol)] });
   const opens = (e: unknown) => open(e, { me: bob, senderPublicKey: alice.publicKey });
   const bad: unknown[] = [
-    undefined, null, 0, 'x', [], {}, [env], JSON.stringify(env),
-    { ...env, v: '1' }, { ...env, v: undefined },
-    { ...env, extra: 1 }, { ...env, header: { ...env.header, extra: 1 } },
-    { ...env, id: 'not-a-uuid' }, { ...env, id: env.id.toUpperCase() },
+    undefined,
+    null,
+    0,
+    'x',
+    [],
+    {},
+    [env],
+    JSON.stringify(env),
+    { ...env, v: '1' },
+    { ...env, v: undefined },
+    { ...env, extra: 1 },
+    { ...env, header: { ...env.header, extra: 1 } },
+    { ...env, id: 'not-a-uuid' },
+    { ...env, id: env.id.toUpperCase() },
     { ...env, id: '0190f5c2-6a1b-4c3d-8e4f-0123456789ab' }, // v4 digit
-    { ...env, from_device: '' }, { ...env, from_device: 'a b c' }, { ...env, from_device: 'x'.repeat(129) },
-    { ...env, to: [] }, { ...env, to: ['phone-bob', 'phone-bob'], header: { ...env.header, wraps: [env.header.wraps[0], env.header.wraps[0]] } },
-    { ...env, to: 'phone-bob' }, { ...env, to: [1, 2] },
-    { ...env, to: Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `dev-${String(i).padStart(3, '0')}`), header: { ...env.header, wraps: Array(MAX_RECIPIENTS + 1).fill(env.header.wraps[0]) } },
-    { ...env, sent_at: 'yesterday' }, { ...env, sent_at: '2026-02-30T00:00:00.000Z' }, { ...env, sent_at: '2026-01-01T00:00:00Z' },
+    { ...env, from_device: '' },
+    { ...env, from_device: 'a b c' },
+    { ...env, from_device: 'x'.repeat(129) },
+    { ...env, to: [] },
+    { ...env, to: ['phone-bob', 'phone-bob'], header: { ...env.header, wraps: [env.header.wraps[0], env.header.wraps[0]] } },
+    { ...env, to: 'phone-bob' },
+    { ...env, to: [1, 2] },
+    {
+      ...env,
+      to: Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `dev-${String(i).padStart(3, '0')}`),
+      header: { ...env.header, wraps: Array(MAX_RECIPIENTS + 1).fill(env.header.wraps[0]) },
+    },
+    { ...env, sent_at: 'yesterday' },
+    { ...env, sent_at: '2026-02-30T00:00:00.000Z' },
+    { ...env, sent_at: '2026-01-01T00:00:00Z' },
     { ...env, sent_at: 1 },
-    { ...env, header: null }, { ...env, header: { epk: env.header.epk } }, { ...env, header: { epk: env.header.epk, wraps: env.header.wraps } },
+    { ...env, header: null },
+    { ...env, header: { epk: env.header.epk } },
+    { ...env, header: { epk: env.header.epk, wraps: env.header.wraps } },
     { ...env, header: { ...env.header, kc: env.header.kc.slice(2) } },
     { ...env, header: { ...env.header, epk: env.header.epk.slice(1) } },
     { ...env, header: { ...env.header, epk: `${env.header.epk.slice(0, -1)}!` } },
     { ...env, header: { ...env.header, epk: `${env.header.epk.slice(0, -1)}_` } }, // nonzero padding bits
     { ...env, header: { ...env.header, wraps: [env.header.wraps[0]] } },
     { ...env, header: { ...env.header, wraps: [`${env.header.wraps[0]!}A`, env.header.wraps[1]] } },
-    { ...env, ciphertext: '' }, { ...env, ciphertext: 'AAAA' }, { ...env, ciphertext: `${env.ciphertext}=` },
+    { ...env, ciphertext: '' },
+    { ...env, ciphertext: 'AAAA' },
+    { ...env, ciphertext: `${env.ciphertext}=` },
     { ...env, ciphertext: 'A'.repeat(Math.ceil(((MAX_PLAINTEXT_BYTES + 17) * 4) / 3)) },
     { ...env, ciphertext: 12345 },
   ];
   for (const input of bad) {
-    assert.throws(() => opens(input), (err: unknown) => {
-      assert.ok(err instanceof E2eeError, `${JSON.stringify(input)?.slice(0, 120)}: ${String(err)}`);
-      assert.equal(err.code, 'malformed', `${JSON.stringify(input)?.slice(0, 200)}: ${err.message}`);
-      return true;
-    });
+    assert.throws(
+      () => opens(input),
+      (err: unknown) => {
+        assert.ok(err instanceof E2eeError, `${JSON.stringify(input)?.slice(0, 120)}: ${String(err)}`);
+        assert.equal(err.code, 'malformed', `${JSON.stringify(input)?.slice(0, 200)}: ${err.message}`);
+        return true;
+      },
+    );
   }
   expectCode(() => opens({ ...env, v: 2 }), 'version_unsupported');
   expectCode(() => opens({ ...env, v: 0 }), 'version_unsupported');
@@ -265,7 +482,10 @@ test('malformed inputs give typed errors, never a TypeError', () => {
     const values = [null, 1, -1, 1.5, '', 'A'.repeat(i), [], {}, [null], true, { epk: 1, wraps: 'x' }];
     e[key] = values[(i * 7) % values.length];
     if (JSON.stringify(e) === JSON.stringify(env)) continue; // e.g. v = 1
-    assert.throws(() => opens(e), (err: unknown) => err instanceof E2eeError && ['malformed', 'version_unsupported', 'decrypt_failed'].includes(err.code));
+    assert.throws(
+      () => opens(e),
+      (err: unknown) => err instanceof E2eeError && ['malformed', 'version_unsupported', 'decrypt_failed'].includes(err.code),
+    );
   }
 });
 
@@ -286,7 +506,13 @@ test('bad arguments to seal/open: invalid_argument', () => {
   // All-zero sender key is a low-order point.
   expectCode(() => open(env, { me: bob, senderPublicKey: new Uint8Array(32) }), 'decrypt_failed');
   // Largest plaintext fits the schema and the documented JSON bound.
-  const big = seal(new Uint8Array(MAX_PLAINTEXT_BYTES), { from: alice, to: Array.from({ length: MAX_RECIPIENTS }, (_, i) => ({ device_id: `d${String(i).padStart(2, '0')}-${'x'.repeat(124)}`, publicKey: bob.publicKey })) });
+  const big = seal(new Uint8Array(MAX_PLAINTEXT_BYTES), {
+    from: alice,
+    to: Array.from({ length: MAX_RECIPIENTS }, (_, i) => ({
+      device_id: `d${String(i).padStart(2, '0')}-${'x'.repeat(124)}`,
+      publicKey: bob.publicKey,
+    })),
+  });
   assert.ok(JSON.stringify(big).length <= MAX_ENVELOPE_JSON_BYTES, `${JSON.stringify(big).length} > ${MAX_ENVELOPE_JSON_BYTES}`);
   assert.deepEqual(parseEnvelope(JSON.parse(JSON.stringify(big))), big);
 });
@@ -323,7 +549,11 @@ const KAT_EXPECTED: Envelope = {
 
 function katSeal(): Envelope {
   const queue = [KAT.ephemeral, KAT.contentKey, KAT.uuidRandom];
-  const rng = (n: number) => { const b = queue.shift()!; assert.equal(b.length, n); return b; };
+  const rng = (n: number) => {
+    const b = queue.shift()!;
+    assert.equal(b.length, n);
+    return b;
+  };
   const kp = (k: { device_id: string; privateKey: Uint8Array }) => ({ ...k, publicKey: x25519.getPublicKey(k.privateKey) });
   return seal(KAT.plaintext, { from: kp(KAT.alice), to: [pub(kp(KAT.bob)), pub(kp(KAT.carol))], rng, now: () => KAT.now });
 }
@@ -334,15 +564,27 @@ test('KAT: fixed randomness gives fixed bytes', () => {
   assert.deepEqual(env, KAT_EXPECTED);
   assert.deepEqual(katSeal(), env);
   const kp = (k: { device_id: string; privateKey: Uint8Array }) => ({ ...k, publicKey: x25519.getPublicKey(k.privateKey) });
-  for (const r of [KAT.bob, KAT.carol]) assert.deepEqual(open(KAT_EXPECTED, { me: kp(r), senderPublicKey: kp(KAT.alice).publicKey }), KAT.plaintext);
+  for (const r of [KAT.bob, KAT.carol])
+    assert.deepEqual(open(KAT_EXPECTED, { me: kp(r), senderPublicKey: kp(KAT.alice).publicKey }), KAT.plaintext);
 });
 
 test('KAT: recomputed independently with node:crypto (X25519, HKDF, ChaCha20-Poly1305, SHA-256)', () => {
   const B = (u: Uint8Array | string) => (typeof u === 'string' ? Buffer.from(u, 'utf8') : Buffer.from(u));
-  const lp = (x: Uint8Array | string) => { const b = B(x); const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
-  const privKey = (raw: Uint8Array) => createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), B(raw)]), format: 'der', type: 'pkcs8' });
+  const lp = (x: Uint8Array | string) => {
+    const b = B(x);
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(b.length);
+    return Buffer.concat([n, b]);
+  };
+  const privKey = (raw: Uint8Array) =>
+    createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), B(raw)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
   const pubOf = (raw: Uint8Array) => createPublicKey(privKey(raw)).export({ format: 'der', type: 'spki' }).subarray(-32);
-  const pubKey = (raw: Uint8Array) => createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), B(raw)]), format: 'der', type: 'spki' });
+  const pubKey = (raw: Uint8Array) =>
+    createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), B(raw)]), format: 'der', type: 'spki' });
   const dh = (a: Uint8Array, bPub: Uint8Array) => diffieHellman({ privateKey: privKey(a), publicKey: pubKey(bPub) });
   const aead = (key: Uint8Array, ad: Buffer, pt: Uint8Array) => {
     const c = createCipheriv('chacha20-poly1305', B(key), Buffer.alloc(12), { authTagLength: 16 });
@@ -355,8 +597,10 @@ test('KAT: recomputed independently with node:crypto (X25519, HKDF, ChaCha20-Pol
   const seq = ((r[6]! & 0x7f) << 24) | (r[7]! << 16) | (r[8]! << 8) | r[9]!;
   const idBytes = Buffer.alloc(16);
   idBytes.writeUIntBE(KAT.now, 0, 6);
-  idBytes[6] = 0x70 | ((seq >>> 28) & 0x0f); idBytes[7] = (seq >>> 20) & 0xff;
-  idBytes[8] = 0x80 | ((seq >>> 14) & 0x3f); idBytes[9] = (seq >>> 6) & 0xff;
+  idBytes[6] = 0x70 | ((seq >>> 28) & 0x0f);
+  idBytes[7] = (seq >>> 20) & 0xff;
+  idBytes[8] = 0x80 | ((seq >>> 14) & 0x3f);
+  idBytes[9] = (seq >>> 6) & 0xff;
   idBytes[10] = ((seq << 2) & 0xff) | (r[10]! & 3);
   B(r).copy(idBytes, 11, 11, 16);
   const h = idBytes.toString('hex');
@@ -368,21 +612,44 @@ test('KAT: recomputed independently with node:crypto (X25519, HKDF, ChaCha20-Pol
   const epk = pubOf(KAT.ephemeral);
   const kc = createHash('sha256').update(lp('salita/e2ee/v1/key-commit')).update(KAT.contentKey).digest();
   const alicePub = pubOf(KAT.alice.privateKey);
-  const ad = Buffer.concat([lp('salita/e2ee/v1/content'), Buffer.from([1]), lp(id), lp('phone-alice'),
-    Buffer.from([0, 0, 0, 2]), lp(to[0]!), lp(to[1]!), lp(sent_at), lp(epk), lp(kc)]);
+  const ad = Buffer.concat([
+    lp('salita/e2ee/v1/content'),
+    Buffer.from([1]),
+    lp(id),
+    lp('phone-alice'),
+    Buffer.from([0, 0, 0, 2]),
+    lp(to[0]!),
+    lp(to[1]!),
+    lp(sent_at),
+    lp(epk),
+    lp(kc),
+  ]);
   const ct = aead(KAT.contentKey, ad, KAT.plaintext);
   const digest = createHash('sha256').update(lp(ad)).update(ct).digest();
   const wraps = recipients.map((rc) => {
     const rPub = pubOf(rc.privateKey);
     const ikm = Buffer.concat([dh(KAT.ephemeral, rPub), dh(KAT.alice.privateKey, rPub)]);
-    const info = Buffer.concat([lp('salita/e2ee/v1/wrap-key'), lp(id), lp('phone-alice'), lp(rc.device_id), lp(epk), lp(alicePub), lp(rPub)]);
+    const info = Buffer.concat([
+      lp('salita/e2ee/v1/wrap-key'),
+      lp(id),
+      lp('phone-alice'),
+      lp(rc.device_id),
+      lp(epk),
+      lp(alicePub),
+      lp(rPub),
+    ]);
     const k = Buffer.from(hkdfSync('sha256', ikm, Buffer.from('salita/e2ee/v1/wrap-salt'), info, 32));
     const wad = Buffer.concat([lp('salita/e2ee/v1/wrap-ad'), lp('phone-alice'), lp(rc.device_id), lp(digest)]);
     return aead(k, wad, KAT.contentKey).toString('base64url');
   });
   const independent: Envelope = {
-    v: 1, id, from_device: 'phone-alice', to, sent_at,
-    header: { epk: epk.toString('base64url'), kc: kc.toString('base64url'), wraps }, ciphertext: ct.toString('base64url'),
+    v: 1,
+    id,
+    from_device: 'phone-alice',
+    to,
+    sent_at,
+    header: { epk: epk.toString('base64url'), kc: kc.toString('base64url'), wraps },
+    ciphertext: ct.toString('base64url'),
   };
   assert.deepEqual(independent, KAT_EXPECTED);
   assert.equal(toHex(fromBase64Url(KAT_EXPECTED.ciphertext)).length, (KAT.plaintext.length + 16) * 2);

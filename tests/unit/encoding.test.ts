@@ -1,7 +1,8 @@
 // base64url / hex / base32 / utf8 helpers, checked against node:crypto's Buffer and RFC 4648 vectors.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { fromBase64Url, fromHex, toBase32, toBase64Url, toHex, utf8 } from '../../src/shared/encoding.js';
 
 const u8 = (b: Buffer | number[]) => new Uint8Array(b);
@@ -84,7 +85,13 @@ function refBase32(bytes: Uint8Array): string {
 
 test('toBase32 matches the RFC 4648 test vectors (without padding)', () => {
   const vectors: [string, string][] = [
-    ['', ''], ['f', 'MY'], ['fo', 'MZXQ'], ['foo', 'MZXW6'], ['foob', 'MZXW6YQ'], ['fooba', 'MZXW6YTB'], ['foobar', 'MZXW6YTBOI'],
+    ['', ''],
+    ['f', 'MY'],
+    ['fo', 'MZXQ'],
+    ['foo', 'MZXW6'],
+    ['foob', 'MZXW6YQ'],
+    ['fooba', 'MZXW6YTB'],
+    ['foobar', 'MZXW6YTBOI'],
   ];
   for (const [plain, b32] of vectors) assert.equal(toBase32(utf8.encode(plain)), b32, plain);
 });

@@ -1,8 +1,9 @@
 // The fingerprint formula, recomputed independently with node:crypto:
 //   groups of 4 of base32(SHA-256(raw 32-byte public key)[0..10]).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { FINGERPRINT_BYTES, fingerprintOf, normalizeFingerprint, sameFingerprint } from '../../src/shared/fingerprint.js';
 
 function refFingerprint(pub: Uint8Array): string {
@@ -55,8 +56,18 @@ test('normalizeFingerprint accepts the display and compact forms', () => {
 test('normalizeFingerprint rejects junk', () => {
   const fp = fingerprintOf(new Uint8Array(randomBytes(32))).replace(/-/g, '');
   for (const bad of [
-    '', '----', fp.slice(0, 15), `${fp}A`, `${fp.slice(0, 15)}0`, `${fp.slice(0, 15)}1`, `${fp.slice(0, 15)}8`,
-    `${fp.slice(0, 15)}9`, `${fp.slice(0, 15)}=`, `${fp.slice(0, 15)}!`, `${fp}\u0000`, `${fp.slice(0, 15)}É`,
+    '',
+    '----',
+    fp.slice(0, 15),
+    `${fp}A`,
+    `${fp.slice(0, 15)}0`,
+    `${fp.slice(0, 15)}1`,
+    `${fp.slice(0, 15)}8`,
+    `${fp.slice(0, 15)}9`,
+    `${fp.slice(0, 15)}=`,
+    `${fp.slice(0, 15)}!`,
+    `${fp}\u0000`,
+    `${fp.slice(0, 15)}É`,
     'not a fingerprint at all',
   ]) {
     assert.equal(normalizeFingerprint(bad), null, JSON.stringify(bad));

@@ -1,12 +1,17 @@
 // Identity store: created once, reloaded unchanged, never silently replaced when a file is damaged.
-import { test, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
+import { after, test } from 'node:test';
 import {
-  IDENTITY_FILE, PRIVATE_KEY_FILE, IdentityError, loadOrCreateIdentity, renameIdentity,
+  IDENTITY_FILE,
+  IdentityError,
+  loadOrCreateIdentity,
+  PRIVATE_KEY_FILE,
+  renameIdentity,
 } from '../../src/main/core/identity/identity-store.js';
 import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
 
@@ -16,7 +21,9 @@ function freshDir(): string {
   dirs.push(d);
   return d;
 }
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const UUIDV7_NODE_ID = /^node-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -39,7 +46,11 @@ function snapshot(dir: string): Record<string, string> {
 
 function assertIdentityError(fn: () => unknown, file: string): IdentityError {
   let caught: unknown;
-  try { fn(); } catch (err) { caught = err; }
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
   assert.ok(caught instanceof IdentityError, `expected IdentityError, got ${String(caught)}`);
   assert.equal(caught.file, file);
   assert.ok(caught.message.includes(file), `message should name ${file}: ${caught.message}`);
@@ -106,8 +117,16 @@ test('load returns the same identity and does not rewrite the files', () => {
   // The reloaded key still works for key agreement.
   const peerPriv = new Uint8Array(32).fill(7);
   const a = diffieHellman({
-    privateKey: createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), second.identity.privateKey]), format: 'der', type: 'pkcs8' }),
-    publicKey: createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), nodeX25519Public(peerPriv)]), format: 'der', type: 'spki' }),
+    privateKey: createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), second.identity.privateKey]),
+      format: 'der',
+      type: 'pkcs8',
+    }),
+    publicKey: createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b656e032100', 'hex'), nodeX25519Public(peerPriv)]),
+      format: 'der',
+      type: 'spki',
+    }),
   });
   assert.equal(a.length, 32);
 });
@@ -132,64 +151,103 @@ function damaged(damage: (dir: string) => void, badFile: (dir: string) => string
 }
 
 test('corrupt identity.json is an error naming the file, and the file is kept', () => {
-  const err = damaged((d) => writeFileSync(join(d, IDENTITY_FILE), '{"version": 1, "node_id": '), (d) => join(d, IDENTITY_FILE));
+  const err = damaged(
+    (d) => writeFileSync(join(d, IDENTITY_FILE), '{"version": 1, "node_id": '),
+    (d) => join(d, IDENTITY_FILE),
+  );
   assert.match(err.message, /not valid JSON/);
 });
 
 test('identity.json with wrong content is an error naming the file', () => {
-  damaged((d) => {
-    const j = JSON.parse(readFileSync(join(d, IDENTITY_FILE), 'utf8'));
-    writeFileSync(join(d, IDENTITY_FILE), JSON.stringify({ ...j, node_id: 'not-a-node-id' }));
-  }, (d) => join(d, IDENTITY_FILE));
-  damaged((d) => writeFileSync(join(d, IDENTITY_FILE), ''), (d) => join(d, IDENTITY_FILE));
-  damaged((d) => writeFileSync(join(d, IDENTITY_FILE), 'null'), (d) => join(d, IDENTITY_FILE));
+  damaged(
+    (d) => {
+      const j = JSON.parse(readFileSync(join(d, IDENTITY_FILE), 'utf8'));
+      writeFileSync(join(d, IDENTITY_FILE), JSON.stringify({ ...j, node_id: 'not-a-node-id' }));
+    },
+    (d) => join(d, IDENTITY_FILE),
+  );
+  damaged(
+    (d) => writeFileSync(join(d, IDENTITY_FILE), ''),
+    (d) => join(d, IDENTITY_FILE),
+  );
+  damaged(
+    (d) => writeFileSync(join(d, IDENTITY_FILE), 'null'),
+    (d) => join(d, IDENTITY_FILE),
+  );
 });
 
 test('corrupt key file is an error naming the key file', () => {
-  damaged((d) => writeFileSync(join(d, PRIVATE_KEY_FILE), '\u0000\u0001garbage', { mode: 0o600 }), (d) => join(d, PRIVATE_KEY_FILE));
+  damaged(
+    (d) => writeFileSync(join(d, PRIVATE_KEY_FILE), '\u0000\u0001garbage', { mode: 0o600 }),
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
 });
 
 test('truncated key is an error naming the key file', () => {
-  damaged((d) => {
-    const p = join(d, PRIVATE_KEY_FILE);
-    const j = JSON.parse(readFileSync(p, 'utf8'));
-    writeFileSync(p, JSON.stringify({ ...j, private_key: j.private_key.slice(0, 20) }));
-  }, (d) => join(d, PRIVATE_KEY_FILE));
+  damaged(
+    (d) => {
+      const p = join(d, PRIVATE_KEY_FILE);
+      const j = JSON.parse(readFileSync(p, 'utf8'));
+      writeFileSync(p, JSON.stringify({ ...j, private_key: j.private_key.slice(0, 20) }));
+    },
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
   // Truncated mid-file (torn write).
-  damaged((d) => {
-    const p = join(d, PRIVATE_KEY_FILE);
-    writeFileSync(p, readFileSync(p, 'utf8').slice(0, 30));
-  }, (d) => join(d, PRIVATE_KEY_FILE));
+  damaged(
+    (d) => {
+      const p = join(d, PRIVATE_KEY_FILE);
+      writeFileSync(p, readFileSync(p, 'utf8').slice(0, 30));
+    },
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
 });
 
 test('a key that does not match the public key is an error naming the key file', () => {
-  const err = damaged((d) => {
-    const p = join(d, PRIVATE_KEY_FILE);
-    writeFileSync(p, JSON.stringify({ version: 1, private_key: toBase64Url(new Uint8Array(32).fill(9)) }));
-  }, (d) => join(d, PRIVATE_KEY_FILE));
+  const err = damaged(
+    (d) => {
+      const p = join(d, PRIVATE_KEY_FILE);
+      writeFileSync(p, JSON.stringify({ version: 1, private_key: toBase64Url(new Uint8Array(32).fill(9)) }));
+    },
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
   assert.match(err.message, /does not match/);
 });
 
 test('unreadable identity file is an error naming it', () => {
   // We may run as root, where mode bits do not stop reads: a directory in place of the file cannot be read either.
-  const err = damaged((d) => {
-    unlinkSync(join(d, IDENTITY_FILE));
-    mkdirSync(join(d, IDENTITY_FILE));
-  }, (d) => join(d, IDENTITY_FILE));
+  const err = damaged(
+    (d) => {
+      unlinkSync(join(d, IDENTITY_FILE));
+      mkdirSync(join(d, IDENTITY_FILE));
+    },
+    (d) => join(d, IDENTITY_FILE),
+  );
   assert.match(err.message, /cannot be read/);
-  damaged((d) => {
-    unlinkSync(join(d, PRIVATE_KEY_FILE));
-    mkdirSync(join(d, PRIVATE_KEY_FILE));
-  }, (d) => join(d, PRIVATE_KEY_FILE));
+  damaged(
+    (d) => {
+      unlinkSync(join(d, PRIVATE_KEY_FILE));
+      mkdirSync(join(d, PRIVATE_KEY_FILE));
+    },
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
 });
 
 test('one file missing is an error, never a new identity', () => {
-  damaged((d) => unlinkSync(join(d, PRIVATE_KEY_FILE)), (d) => join(d, PRIVATE_KEY_FILE));
-  damaged((d) => unlinkSync(join(d, IDENTITY_FILE)), (d) => join(d, IDENTITY_FILE));
+  damaged(
+    (d) => unlinkSync(join(d, PRIVATE_KEY_FILE)),
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
+  damaged(
+    (d) => unlinkSync(join(d, IDENTITY_FILE)),
+    (d) => join(d, IDENTITY_FILE),
+  );
 });
 
 test('a key file readable by others is refused', () => {
-  const err = damaged((d) => chmodSync(join(d, PRIVATE_KEY_FILE), 0o644), (d) => join(d, PRIVATE_KEY_FILE));
+  const err = damaged(
+    (d) => chmodSync(join(d, PRIVATE_KEY_FILE), 0o644),
+    (d) => join(d, PRIVATE_KEY_FILE),
+  );
   assert.match(err.message, /chmod 600/);
 });
 

@@ -1,11 +1,19 @@
 // The Noise module's own rules beyond the vectors: turn order, nonce rules and rekey, and that every bad input
 // becomes a NoiseError with a stable code (never a TypeError from inside a primitive).
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
 import {
-  CipherState, CIPHER_CHACHAPOLY, DH_25519, HandshakeState, MAX_NONCE, NoiseError, constantTimeEqual, parseProtocolName,
+  CIPHER_CHACHAPOLY,
+  CipherState,
+  constantTimeEqual,
+  DH_25519,
   type HandshakeOptions,
+  HandshakeState,
+  MAX_NONCE,
+  NoiseError,
+  parseProtocolName,
 } from '../../src/shared/crypto/noise/index.js';
 
 const code = (fn: () => unknown): string => {
@@ -48,51 +56,116 @@ describe('handshake state', () => {
 
   test('turns are enforced: the responder cannot write first, nobody writes after the end', () => {
     const { i, r } = pair('Noise_NN_25519_ChaChaPoly_SHA256');
-    assert.equal(code(() => r.writeMessage()), 'bad_state');
-    assert.equal(code(() => i.readMessage(new Uint8Array(48))), 'bad_state');
+    assert.equal(
+      code(() => r.writeMessage()),
+      'bad_state',
+    );
+    assert.equal(
+      code(() => i.readMessage(new Uint8Array(48))),
+      'bad_state',
+    );
     r.readMessage(i.writeMessage());
     i.readMessage(r.writeMessage());
-    assert.equal(code(() => i.writeMessage()), 'bad_state');
-    assert.equal(code(() => r.readMessage(new Uint8Array(48))), 'bad_state');
+    assert.equal(
+      code(() => i.writeMessage()),
+      'bad_state',
+    );
+    assert.equal(
+      code(() => r.readMessage(new Uint8Array(48))),
+      'bad_state',
+    );
   });
 
   test('missing or malformed keys and psks fail at construction', () => {
-    assert.equal(code(() => new HandshakeState({ protocol: 'Noise_IK_25519_ChaChaPoly_SHA256', initiator: true, s: DH_25519.generateKeyPair() })), 'invalid_argument');
-    assert.equal(code(() => new HandshakeState({ protocol: 'Noise_XX_25519_ChaChaPoly_SHA256', initiator: true })), 'invalid_argument');
-    assert.equal(code(() => new HandshakeState({ protocol: 'Noise_NNpsk0_25519_ChaChaPoly_SHA256', initiator: true })), 'invalid_argument');
-    assert.equal(code(() => new HandshakeState({ protocol: 'Noise_NNpsk0_25519_ChaChaPoly_SHA256', initiator: true, psks: [new Uint8Array(31)] })), 'invalid_key');
-    assert.equal(code(() => new HandshakeState({ protocol: 'Noise_NK_25519_ChaChaPoly_SHA256', initiator: true, rs: new Uint8Array(31) })), 'invalid_key');
-    for (const bad of ['Noise_XXfallback_25519_ChaChaPoly_SHA256', 'Noise_ZZ_25519_ChaChaPoly_SHA256', 'Noise_NN_25519_ChaChaPoly', 'Noise_NN_P256_ChaChaPoly_SHA256', 'Noise_NNpsk9_25519_ChaChaPoly_SHA256', 'garbage']) {
-      assert.equal(code(() => parseProtocolName(bad)), 'unsupported', bad);
+    assert.equal(
+      code(() => new HandshakeState({ protocol: 'Noise_IK_25519_ChaChaPoly_SHA256', initiator: true, s: DH_25519.generateKeyPair() })),
+      'invalid_argument',
+    );
+    assert.equal(
+      code(() => new HandshakeState({ protocol: 'Noise_XX_25519_ChaChaPoly_SHA256', initiator: true })),
+      'invalid_argument',
+    );
+    assert.equal(
+      code(() => new HandshakeState({ protocol: 'Noise_NNpsk0_25519_ChaChaPoly_SHA256', initiator: true })),
+      'invalid_argument',
+    );
+    assert.equal(
+      code(() => new HandshakeState({ protocol: 'Noise_NNpsk0_25519_ChaChaPoly_SHA256', initiator: true, psks: [new Uint8Array(31)] })),
+      'invalid_key',
+    );
+    assert.equal(
+      code(() => new HandshakeState({ protocol: 'Noise_NK_25519_ChaChaPoly_SHA256', initiator: true, rs: new Uint8Array(31) })),
+      'invalid_key',
+    );
+    for (const bad of [
+      'Noise_XXfallback_25519_ChaChaPoly_SHA256',
+      'Noise_ZZ_25519_ChaChaPoly_SHA256',
+      'Noise_NN_25519_ChaChaPoly',
+      'Noise_NN_P256_ChaChaPoly_SHA256',
+      'Noise_NNpsk9_25519_ChaChaPoly_SHA256',
+      'garbage',
+    ]) {
+      assert.equal(
+        code(() => parseProtocolName(bad)),
+        'unsupported',
+        bad,
+      );
     }
   });
 
   test('a different prologue or psk on one side makes the handshake fail with decrypt_failed', () => {
     const p1 = pair('Noise_XX_25519_ChaChaPoly_SHA256', { i: { prologue: enc('a') }, r: { prologue: enc('b') } });
     p1.r.readMessage(p1.i.writeMessage());
-    assert.equal(code(() => p1.i.readMessage(p1.r.writeMessage())), 'decrypt_failed');
+    assert.equal(
+      code(() => p1.i.readMessage(p1.r.writeMessage())),
+      'decrypt_failed',
+    );
     const p2 = pair('Noise_IKpsk1_25519_ChaChaPoly_SHA256', { r: { psks: [new Uint8Array(32).fill(8)] } });
-    assert.equal(code(() => p2.r.readMessage(p2.i.writeMessage(enc('id')))), 'decrypt_failed');
+    assert.equal(
+      code(() => p2.r.readMessage(p2.i.writeMessage(enc('id')))),
+      'decrypt_failed',
+    );
   });
 
   test('short, oversize and tampered messages are NoiseErrors, and a failed read ends the handshake', () => {
     const { i, r } = pair('Noise_IK_25519_ChaChaPoly_SHA256');
     const m1 = i.writeMessage(enc('payload'));
-    assert.equal(code(() => r.readMessage(m1.subarray(0, 10))), 'message_too_short');
-    assert.equal(code(() => r.readMessage(m1)), 'bad_state', 'after a failed read the state is dead');
+    assert.equal(
+      code(() => r.readMessage(m1.subarray(0, 10))),
+      'message_too_short',
+    );
+    assert.equal(
+      code(() => r.readMessage(m1)),
+      'bad_state',
+      'after a failed read the state is dead',
+    );
 
     const p = pair('Noise_IK_25519_ChaChaPoly_SHA256');
-    assert.equal(code(() => p.r.readMessage(new Uint8Array(70_000))), 'message_too_long');
+    assert.equal(
+      code(() => p.r.readMessage(new Uint8Array(70_000))),
+      'message_too_long',
+    );
     const q = pair('Noise_IK_25519_ChaChaPoly_SHA256');
     const m = q.i.writeMessage(enc('payload'));
     m[m.length - 1]! ^= 1;
-    assert.equal(code(() => q.r.readMessage(m)), 'decrypt_failed');
+    assert.equal(
+      code(() => q.r.readMessage(m)),
+      'decrypt_failed',
+    );
     const w = pair('Noise_NN_25519_ChaChaPoly_SHA256');
-    assert.equal(code(() => w.i.writeMessage(new Uint8Array(65_535))), 'message_too_long');
+    assert.equal(
+      code(() => w.i.writeMessage(new Uint8Array(65_535))),
+      'message_too_long',
+    );
   });
 
   test('random garbage never escapes as anything but a NoiseError', () => {
-    for (const protocol of ['Noise_NN_25519_ChaChaPoly_SHA256', 'Noise_IK_25519_AESGCM_BLAKE2s', 'Noise_XXpsk3_25519_ChaChaPoly_SHA256', 'Noise_IKpsk1_25519_ChaChaPoly_SHA256']) {
+    for (const protocol of [
+      'Noise_NN_25519_ChaChaPoly_SHA256',
+      'Noise_IK_25519_AESGCM_BLAKE2s',
+      'Noise_XXpsk3_25519_ChaChaPoly_SHA256',
+      'Noise_IKpsk1_25519_ChaChaPoly_SHA256',
+    ]) {
       for (let n = 0; n < 200; n++) {
         const { r } = pair(protocol);
         const len = n < 100 ? n : Math.floor(Math.random() * 400);
@@ -102,7 +175,10 @@ describe('handshake state', () => {
         try {
           r.readMessage(msg);
         } catch (err) {
-          assert.ok(err instanceof NoiseError, `${protocol}, ${len} bytes: ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+          assert.ok(
+            err instanceof NoiseError,
+            `${protocol}, ${len} bytes: ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`,
+          );
         }
       }
     }
@@ -122,10 +198,17 @@ describe('cipher state', () => {
     assert.equal(a.nonce, 2n);
     const forged = Uint8Array.from(c0);
     forged[0]! ^= 1;
-    assert.equal(code(() => b.decryptWithAd(ad, forged)), 'decrypt_failed');
+    assert.equal(
+      code(() => b.decryptWithAd(ad, forged)),
+      'decrypt_failed',
+    );
     assert.equal(b.nonce, 0n);
     assert.equal(new TextDecoder().decode(b.decryptWithAd(ad, c0)), 'zero');
-    assert.equal(code(() => b.decryptWithAd(ad, c0)), 'decrypt_failed', 'a replayed message fails: its nonce is behind');
+    assert.equal(
+      code(() => b.decryptWithAd(ad, c0)),
+      'decrypt_failed',
+      'a replayed message fails: its nonce is behind',
+    );
     assert.equal(new TextDecoder().decode(b.decryptWithAd(ad, c1)), 'one');
   });
 
@@ -133,11 +216,20 @@ describe('cipher state', () => {
     const a = new CipherState(CIPHER_CHACHAPOLY, key);
     a.setNonce(MAX_NONCE - 1n);
     a.encryptWithAd(ad, enc('last'));
-    assert.equal(code(() => a.encryptWithAd(ad, enc('one too many'))), 'nonce_exhausted');
+    assert.equal(
+      code(() => a.encryptWithAd(ad, enc('one too many'))),
+      'nonce_exhausted',
+    );
     const b = new CipherState(CIPHER_CHACHAPOLY, key);
     b.setNonce(MAX_NONCE);
-    assert.equal(code(() => b.decryptWithAd(ad, new Uint8Array(32))), 'nonce_exhausted');
-    assert.equal(code(() => b.setNonce(MAX_NONCE + 1n)), 'invalid_argument');
+    assert.equal(
+      code(() => b.decryptWithAd(ad, new Uint8Array(32))),
+      'nonce_exhausted',
+    );
+    assert.equal(
+      code(() => b.setNonce(MAX_NONCE + 1n)),
+      'invalid_argument',
+    );
   });
 
   test('rekey: both sides rekeyed still talk; one side alone cannot be read', () => {
@@ -147,8 +239,14 @@ describe('cipher state', () => {
     const ct = t.i.send.encryptWithAd(ad, enc('after rekey'));
     assert.equal(new TextDecoder().decode(t.r.receive.decryptWithAd(ad, ct)), 'after rekey');
     t.i.send.rekey();
-    assert.equal(code(() => t.r.receive.decryptWithAd(ad, t.i.send.encryptWithAd(ad, enc('x')))), 'decrypt_failed');
-    assert.equal(code(() => new CipherState(CIPHER_CHACHAPOLY).rekey()), 'bad_state');
+    assert.equal(
+      code(() => t.r.receive.decryptWithAd(ad, t.i.send.encryptWithAd(ad, enc('x')))),
+      'decrypt_failed',
+    );
+    assert.equal(
+      code(() => new CipherState(CIPHER_CHACHAPOLY).rekey()),
+      'bad_state',
+    );
   });
 
   test('without a key, encryption is the identity (as the spec says for the first handshake tokens)', () => {

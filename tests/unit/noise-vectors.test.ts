@@ -1,11 +1,12 @@
 // Conformance: every cacophony vector whose protocol this module supports must reproduce every handshake
 // and transport ciphertext and the handshake hash, byte for byte, on both sides.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HandshakeState, isSupportedProtocol, type CipherState, type NoiseSuite } from '../../src/shared/crypto/noise/index.js';
 import { NODE_CHACHAPOLY, NODE_SHA256, NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { type CipherState, HandshakeState, isSupportedProtocol, type NoiseSuite } from '../../src/shared/crypto/noise/index.js';
 
 // Vendored from ../shared/vectors/noise (public domain, see its README) so a clean clone can run it.
 const VECTORS = fileURLToPath(new URL('../vectors/noise/cacophony.json', import.meta.url));
@@ -14,11 +15,16 @@ const MIN_VECTORS = 944;
 
 interface Vector {
   protocol_name: string;
-  init_prologue: string; resp_prologue: string;
-  init_ephemeral: string; resp_ephemeral?: string;
-  init_static?: string; resp_static?: string;
-  init_remote_static?: string; resp_remote_static?: string;
-  init_psks?: string[]; resp_psks?: string[];
+  init_prologue: string;
+  resp_prologue: string;
+  init_ephemeral: string;
+  resp_ephemeral?: string;
+  init_static?: string;
+  resp_static?: string;
+  init_remote_static?: string;
+  resp_remote_static?: string;
+  init_psks?: string[];
+  resp_psks?: string[];
   handshake_hash: string;
   messages: { payload: string; ciphertext: string }[];
 }
@@ -34,11 +40,19 @@ function runVector(v: Vector, suite: NoiseSuite = {}): void {
     ...suite,
   });
   const init = new HandshakeState({
-    ...common('init'), initiator: true, e: hex(v.init_ephemeral), s: opt(v.init_static), rs: opt(v.init_remote_static),
+    ...common('init'),
+    initiator: true,
+    e: hex(v.init_ephemeral),
+    s: opt(v.init_static),
+    rs: opt(v.init_remote_static),
     psks: (v.init_psks ?? []).map(hex),
   });
   const resp = new HandshakeState({
-    ...common('resp'), initiator: false, e: opt(v.resp_ephemeral), s: opt(v.resp_static), rs: opt(v.resp_remote_static),
+    ...common('resp'),
+    initiator: false,
+    e: opt(v.resp_ephemeral),
+    s: opt(v.resp_static),
+    rs: opt(v.resp_remote_static),
     psks: (v.resp_psks ?? []).map(hex),
   });
   const oneWay = init.protocol.pattern.oneWay;
@@ -85,7 +99,9 @@ test(`cacophony vectors (@noble): every supported vector passes`, () => {
     }
   }
   const skipped = all.length - supported.length;
-  console.log(`noise vectors: ${all.length} in file, ${supported.length} supported, ${passed} passed, ${failures.length} failed, ${skipped} skipped`);
+  console.log(
+    `noise vectors: ${all.length} in file, ${supported.length} supported, ${passed} passed, ${failures.length} failed, ${skipped} skipped`,
+  );
   assert.deepEqual(failures, []);
   assert.ok(passed >= MIN_VECTORS, `only ${passed} vectors ran; expected at least ${MIN_VECTORS}`);
 });

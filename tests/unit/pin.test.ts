@@ -1,9 +1,15 @@
 // PINs and pairing/linking codes: format, comparison, and a rough (count-based, never timed) check that
 // generation is uniform.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import {
-  PIN_DIGITS, generateLinkingCode, generatePairingCode, generatePin, isWellFormedPin, normalizeLinkingCode,
+  generateLinkingCode,
+  generatePairingCode,
+  generatePin,
+  isWellFormedPin,
+  normalizeLinkingCode,
+  PIN_DIGITS,
 } from '../../src/main/core/pairing/pin.js';
 
 /** Pearson chi-square statistic of observed counts against a uniform expectation. */
@@ -49,12 +55,24 @@ test('PIN generation is roughly uniform in every position and over the whole ran
 
 test('isWellFormedPin accepts exactly six ASCII digits', () => {
   for (const ok of ['000000', '123456', '999999', '012345']) assert.equal(isWellFormedPin(ok), true, ok);
-  for (const bad of ['', '12345', '1234567', '12345a', ' 123456', '123456 ', '123456\n', '12 456', '-12345',
-    '１２３４５６', '١٢٣٤٥٦', '1e5000', '12345.']) {
+  for (const bad of [
+    '',
+    '12345',
+    '1234567',
+    '12345a',
+    ' 123456',
+    '123456 ',
+    '123456\n',
+    '12 456',
+    '-12345',
+    '１２３４５６',
+    '١٢٣٤٥٦',
+    '1e5000',
+    '12345.',
+  ]) {
     assert.equal(isWellFormedPin(bad), false, JSON.stringify(bad));
   }
 });
-
 
 test('pairing codes are random UUIDs, all distinct', () => {
   const seen = new Set<string>();

@@ -1,9 +1,10 @@
 // The To list's groups from a directory as the node sends it: this node's devices first ("This desktop" in
 // the desktop UI, the desktop's name on a phone), each paired desktop under its current name in the
 // directory's order, other homes last; the calling device never lists itself.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { groupRecipients, nodeOfDevice, recipientLabel, REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-groups.js';
+import { describe, test } from 'node:test';
+import { groupRecipients, nodeOfDevice, REMOTE_GROUP_LABEL, recipientLabel } from '../../src/renderer/src/common/recipient-groups.js';
 import { fakeDirectory } from './fixtures/fake-directory.js';
 
 const summary = (dir = fakeDirectory(), place: 'phone' | 'desktop' = 'phone') =>
@@ -23,11 +24,14 @@ describe('recipient groups', () => {
     const dir = fakeDirectory({ me: 'node-living.ui' });
     const groups = groupRecipients(dir, 'desktop');
     assert.equal(groups[0]!.label, 'This desktop');
-    assert.deepEqual(groups[0]!.devices.map((d) => d.device_id), ['phone-ana', 'phone-me', 'phone-zed']);
+    assert.deepEqual(
+      groups[0]!.devices.map((d) => d.device_id),
+      ['phone-ana', 'phone-me', 'phone-zed'],
+    );
     assert.equal(groups[0]!.node_id, 'node-living');
   });
 
-  test('groups follow renames: the node list\'s current name wins over a stale node_name on a device', () => {
+  test("groups follow renames: the node list's current name wins over a stale node_name on a device", () => {
     const dir = fakeDirectory();
     dir.nodes[2] = { ...dir.nodes[2]!, name: 'Office PC' };
     assert.deepEqual(groupRecipients(dir, 'phone').find((g) => g.node_id === 'node-study')?.label, 'Office PC');
@@ -43,7 +47,10 @@ describe('recipient groups', () => {
   test('empty groups are left out (no cloud devices: no "Other homes")', () => {
     const dir = fakeDirectory();
     dir.devices = dir.devices.filter((d) => d.home !== 'remote');
-    assert.equal(groupRecipients(dir, 'phone').some((g) => g.key === 'remote'), false);
+    assert.equal(
+      groupRecipients(dir, 'phone').some((g) => g.key === 'remote'),
+      false,
+    );
   });
 
   test('a home device whose desktop the node list misses still gets a group by its node_name', () => {

@@ -1,16 +1,17 @@
 // Repositories on a real, migrated SQLite file in a temp dir, plus the at-rest SecretBox.
 // (session-repository and peer-link-repository are mid-refactor and are not covered here.)
-import { test, after, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { openDatabase, type OpenDatabase } from '../../src/main/core/db/open-database.js';
 import { MeshRepository, mergeAddresses } from '../../src/main/core/db/mesh-repository.js';
-import { PairingCodeRepository } from '../../src/main/core/db/pairing-code-repository.js';
 import { NonceRepository } from '../../src/main/core/db/nonce-repository.js';
-import { STORAGE_KEY_FILE, aesGcmBox, keyFileSecretBox } from '../../src/main/core/secrets/secret-box.js';
+import { type OpenDatabase, openDatabase } from '../../src/main/core/db/open-database.js';
+import { PairingCodeRepository } from '../../src/main/core/db/pairing-code-repository.js';
+import { aesGcmBox, keyFileSecretBox, STORAGE_KEY_FILE } from '../../src/main/core/secrets/secret-box.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
 
 const dirs: string[] = [];
@@ -26,23 +27,49 @@ function freshDb(dir = freshDir()): OpenDatabase {
   return o;
 }
 after(() => {
-  for (const o of dbs) { try { o.close(); } catch { /* already closed */ } }
+  for (const o of dbs) {
+    try {
+      o.close();
+    } catch {
+      /* already closed */
+    }
+  }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Runs `n` workers, each with its own connection, released at the same instant; returns their results. */
-async function race(dataDir: string, n: number, job: { op: 'fail' | 'consume' | 'claim'; code: string; times: number; maxAttempts?: number }): Promise<{ wins: number }[]> {
+async function race(
+  dataDir: string,
+  n: number,
+  job: { op: 'fail' | 'consume' | 'claim'; code: string; times: number; maxAttempts?: number },
+): Promise<{ wins: number }[]> {
   const gate = new Int32Array(new SharedArrayBuffer(4));
-  const workers = Array.from({ length: n }, (_, i) => new Worker(new URL('./fixtures/ts-worker.mjs', import.meta.url), {
-    workerData: { __module: new URL('./fixtures/db-worker.ts', import.meta.url).href, dataDir, maxAttempts: 5, who: `worker-${i}`, gate, ...job },
-    execArgv: [],
-  }));
+  const workers = Array.from(
+    { length: n },
+    (_, i) =>
+      new Worker(new URL('./fixtures/ts-worker.mjs', import.meta.url), {
+        workerData: {
+          __module: new URL('./fixtures/db-worker.ts', import.meta.url).href,
+          dataDir,
+          maxAttempts: 5,
+          who: `worker-${i}`,
+          gate,
+          ...job,
+        },
+        execArgv: [],
+      }),
+  );
   const online = workers.map((w) => new Promise<void>((r) => w.once('online', () => r())));
-  const results = workers.map((w) => new Promise<{ wins: number }>((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker exited ${code}`)); });
-  }));
+  const results = workers.map(
+    (w) =>
+      new Promise<{ wins: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.once('exit', (code) => {
+          if (code !== 0) reject(new Error(`worker exited ${code}`));
+        });
+      }),
+  );
   await Promise.all(online);
   Atomics.store(gate, 0, 1);
   Atomics.notify(gate, 0);
@@ -50,7 +77,13 @@ async function race(dataDir: string, n: number, job: { op: 'fail' | 'consume' | 
 }
 
 const selfRow = (id = 'node-self', name = 'Desk') => ({
-  id, name, hostname: 'desk.local', port: 4242, capabilities: ['mesh'], publicKey: 'A'.repeat(43), addresses: ['192.168.1.2'],
+  id,
+  name,
+  hostname: 'desk.local',
+  port: 4242,
+  capabilities: ['mesh'],
+  publicKey: 'A'.repeat(43),
+  addresses: ['192.168.1.2'],
 });
 
 describe('openDatabase', () => {
@@ -96,7 +129,15 @@ describe('MeshRepository', () => {
   test('upsertPeer inserts once, then updates the same row', () => {
     const repo = new MeshRepository(freshDb().db);
     repo.upsertSelf(selfRow());
-    const first = repo.upsertPeer({ id: 'phone-1', name: 'Phone', kind: 'phone', addresses: ['10.0.0.5'], paired: true, seen: true, capabilities: ['posting'] });
+    const first = repo.upsertPeer({
+      id: 'phone-1',
+      name: 'Phone',
+      kind: 'phone',
+      addresses: ['10.0.0.5'],
+      paired: true,
+      seen: true,
+      capabilities: ['posting'],
+    });
     assert.equal(first.isCurrent, false);
     assert.equal(first.status, 'online');
     assert.ok(first.pairedAt);
@@ -121,7 +162,7 @@ describe('MeshRepository', () => {
     assert.equal(cleared.publicKey, 'k');
   });
 
-  test('a peer cannot take over this node\'s own row', () => {
+  test("a peer cannot take over this node's own row", () => {
     const repo = new MeshRepository(freshDb().db);
     repo.upsertSelf(selfRow());
     assert.throws(() => repo.upsertPeer({ id: 'node-self', name: 'Evil', kind: 'phone' }), /own id/);
@@ -147,8 +188,16 @@ describe('MeshRepository', () => {
   test('peers() excludes self and is ordered by name', () => {
     const repo = new MeshRepository(freshDb().db);
     repo.upsertSelf(selfRow());
-    for (const [id, name] of [['n3', 'Charlie'], ['n1', 'Alpha'], ['n2', 'Bravo']]) repo.upsertPeer({ id: id!, name: name!, kind: 'desktop' });
-    assert.deepEqual(repo.peers().map((p) => p.name), ['Alpha', 'Bravo', 'Charlie']);
+    for (const [id, name] of [
+      ['n3', 'Charlie'],
+      ['n1', 'Alpha'],
+      ['n2', 'Bravo'],
+    ])
+      repo.upsertPeer({ id: id!, name: name!, kind: 'desktop' });
+    assert.deepEqual(
+      repo.peers().map((p) => p.name),
+      ['Alpha', 'Bravo', 'Charlie'],
+    );
   });
 
   test('remove deletes a peer once', () => {
@@ -205,7 +254,13 @@ describe('PairingCodeRepository', () => {
   test('recordFailure counts and locks at the limit', () => {
     const repo = new PairingCodeRepository(freshDb().db);
     insert(repo);
-    assert.deepEqual([1, 2].map(() => repo.recordFailure('code-1', 3)!).map((r) => [r.failedAttempts, r.status]), [[1, 'active'], [2, 'active']]);
+    assert.deepEqual(
+      [1, 2].map(() => repo.recordFailure('code-1', 3)!).map((r) => [r.failedAttempts, r.status]),
+      [
+        [1, 'active'],
+        [2, 'active'],
+      ],
+    );
     const third = repo.recordFailure('code-1', 3)!;
     assert.equal(third.failedAttempts, 3);
     assert.equal(third.status, 'locked');
@@ -259,7 +314,10 @@ describe('PairingCodeRepository', () => {
     const repo = new PairingCodeRepository(freshDb(dir).db);
     insert(repo);
     const results = await race(dir, 4, { op: 'consume', code: 'code-1', times: 20 });
-    assert.equal(results.reduce((s, r) => s + r.wins, 0), 1);
+    assert.equal(
+      results.reduce((s, r) => s + r.wins, 0),
+      1,
+    );
     assert.equal(repo.byCode('code-1')!.status, 'used');
   });
 
@@ -317,7 +375,10 @@ describe('NonceRepository', () => {
     const dir = freshDir();
     const repo = new NonceRepository(freshDb(dir).db);
     const results = await race(dir, 4, { op: 'claim', code: 'n', times: 100 });
-    assert.equal(results.reduce((s, r) => s + r.wins, 0), 100);
+    assert.equal(
+      results.reduce((s, r) => s + r.wins, 0),
+      100,
+    );
     assert.equal(repo.count(), 100);
   });
 });
@@ -351,7 +412,11 @@ describe('SecretBox', () => {
     const [v, ivText, ctText] = sealed.split('.') as [string, string, string];
     const iv = fromBase64Url(ivText);
     const ct = fromBase64Url(ctText);
-    const flip = (b: Uint8Array, i: number) => { const c = b.slice(); c[i]! ^= 1; return toBase64Url(c); };
+    const flip = (b: Uint8Array, i: number) => {
+      const c = b.slice();
+      c[i]! ^= 1;
+      return toBase64Url(c);
+    };
     const bad = [
       `${v}.${flip(iv, 0)}.${ctText}`,
       `${v}.${ivText}.${flip(ct, 0)}`,
@@ -397,7 +462,10 @@ describe('SecretBox', () => {
     const dir = freshDir();
     const file = join(dir, STORAGE_KEY_FILE);
     writeFileSync(file, '{"version":1,"key":', { mode: 0o600 });
-    assert.throws(() => keyFileSecretBox(dir), (err: Error) => err.message.includes(file));
+    assert.throws(
+      () => keyFileSecretBox(dir),
+      (err: Error) => err.message.includes(file),
+    );
     assert.equal(readFileSync(file, 'utf8'), '{"version":1,"key":');
   });
 });

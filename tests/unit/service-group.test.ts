@@ -1,8 +1,9 @@
 // The node's life cycle: services start in order, stop in reverse, and a failed start undoes what started.
-import { describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ServiceGroup } from '../../src/main/core/services/service-group.js';
+import { describe, it } from 'node:test';
 import type { Service } from '../../src/main/core/services/service.js';
+import { ServiceGroup } from '../../src/main/core/services/service-group.js';
 
 function recorder() {
   const events: string[] = [];
@@ -44,7 +45,9 @@ describe('ServiceGroup', () => {
   it('a stop that fails is reported and the services before it still stop', async () => {
     const { events, service } = recorder();
     const failures: string[] = [];
-    const group = new ServiceGroup([service('database'), service('cloud', { failStop: true }), service('timers')], (name, err) => failures.push(`${name}: ${err.message}`));
+    const group = new ServiceGroup([service('database'), service('cloud', { failStop: true }), service('timers')], (name, err) =>
+      failures.push(`${name}: ${err.message}`),
+    );
     await group.start();
     await group.stop();
     assert.deepEqual(events.slice(3), ['stop timers', 'stop cloud', 'stop database']);
@@ -54,7 +57,9 @@ describe('ServiceGroup', () => {
   it('a stop during start waits for the service starting, starts no more, and stops the started ones', async () => {
     const { events, service } = recorder();
     let release!: () => void;
-    const hold = new Promise<void>((r) => { release = r; });
+    const hold = new Promise<void>((r) => {
+      release = r;
+    });
     const group = new ServiceGroup([service('database'), service('mdns', { hold }), service('timers')]);
     const started = group.start();
     await new Promise((r) => setImmediate(r));

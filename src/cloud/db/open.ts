@@ -1,11 +1,12 @@
 // Opens (or creates) the cloud's database and applies migrations-cloud/ before anything else touches it,
 // the same way the node opens its own (src/server/db/sqlite-file.ts).
-import type Database from 'better-sqlite3';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findMigrations, openMigratedSqlite, type OpenSqlite } from '../../server/db/sqlite-file.js';
+import type Database from 'better-sqlite3';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { findMigrations, type OpenSqlite, openMigratedSqlite } from '../../server/db/sqlite-file.js';
 import * as schema from './schema.js';
 
 export type CloudDb = BetterSQLite3Database<typeof schema>;
@@ -17,7 +18,8 @@ export const CLOUD_DATABASE_FILE = 'cloud.db';
  */
 export function sqliteOf(db: CloudDb): Database.Database {
   const client = (db as unknown as { $client?: Database.Database }).$client;
-  if (!client || typeof client.prepare !== 'function') throw new Error('cloud database: no better-sqlite3 connection under this drizzle instance');
+  if (!client || typeof client.prepare !== 'function')
+    throw new Error('cloud database: no better-sqlite3 connection under this drizzle instance');
   return client;
 }
 
@@ -37,11 +39,18 @@ export function cloudMigrationsDir(): string {
 /** Backup files of this database are `backups/cloud-<time>-<reason>.db` in the data dir. */
 export const CLOUD_DATABASE_BACKUP_BASE = 'cloud';
 
-export function openCloudDatabase(dataDir: string, opts: { log?: (msg: string, err?: unknown) => void; now?: () => number } = {}): OpenSqlite<typeof schema> {
+export function openCloudDatabase(
+  dataDir: string,
+  opts: { log?: (msg: string, err?: unknown) => void; now?: () => number } = {},
+): OpenSqlite<typeof schema> {
   const opened = openMigratedSqlite({
-    file: join(dataDir, CLOUD_DATABASE_FILE), schema, migrationsFolder: cloudMigrationsDir(), label: 'cloud database',
+    file: join(dataDir, CLOUD_DATABASE_FILE),
+    schema,
+    migrationsFolder: cloudMigrationsDir(),
+    label: 'cloud database',
     backupBase: CLOUD_DATABASE_BACKUP_BASE,
-    whatElse: 'move the file away to start with an empty database (every token is then lost: each node logs in again, and publishes its devices again)',
+    whatElse:
+      'move the file away to start with an empty database (every token is then lost: each node logs in again, and publishes its devices again)',
     ...opts,
   });
   // FULL, not the node's NORMAL: the relay answers `accepted` only after its commit, and the sending node then

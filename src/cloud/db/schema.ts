@@ -1,64 +1,80 @@
 // The cloud's SQLite schema (drizzle). Changing it: edit here, run
 // `npx drizzle-kit generate --config drizzle.cloud.config.ts`, commit the new SQL in migrations-cloud/.
-import { sqliteTable, text, integer, index, primaryKey, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One finished Noise handshake (NX or IK). session_token is the HMAC key of noise_signature (docs/cloud.md). */
-export const noiseSessions = sqliteTable('noise_sessions', {
-  id: text('id').primaryKey(),
-  pattern: text('pattern', { enum: ['NX', 'IK'] }).notNull(),
-  /** base64url of the handshake hash h (32 bytes). */
-  handshakeHash: text('handshake_hash').notNull(),
-  /** base64url of the client's static X25519 public key (= device_id). */
-  clientStaticKey: text('client_static_key').notNull(),
-  /** 1 when Noise authenticated the key (IK); 0 when the client only stated it (NX payload). */
-  clientKeyProven: integer('client_key_proven', { mode: 'boolean' }).notNull(),
-  /** base64url of the 32-byte secret sent inside the last handshake payload. */
-  sessionToken: text('session_token').notNull(),
-  createdAt: text('created_at').notNull(),
-  expiresAt: text('expires_at').notNull(),
-  /** Set once an OTP verify consumed this handshake (one login per handshake). */
-  usedAt: text('used_at'),
-}, (t) => [index('noise_sessions_expires').on(t.expiresAt)]);
+export const noiseSessions = sqliteTable(
+  'noise_sessions',
+  {
+    id: text('id').primaryKey(),
+    pattern: text('pattern', { enum: ['NX', 'IK'] }).notNull(),
+    /** base64url of the handshake hash h (32 bytes). */
+    handshakeHash: text('handshake_hash').notNull(),
+    /** base64url of the client's static X25519 public key (= device_id). */
+    clientStaticKey: text('client_static_key').notNull(),
+    /** 1 when Noise authenticated the key (IK); 0 when the client only stated it (NX payload). */
+    clientKeyProven: integer('client_key_proven', { mode: 'boolean' }).notNull(),
+    /** base64url of the 32-byte secret sent inside the last handshake payload. */
+    sessionToken: text('session_token').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** Set once an OTP verify consumed this handshake (one login per handshake). */
+    usedAt: text('used_at'),
+  },
+  (t) => [index('noise_sessions_expires').on(t.expiresAt)],
+);
 
 /** OTP challenges. Only a hash of the code is kept. */
-export const otpChallenges = sqliteTable('otp_challenges', {
-  id: text('id').primaryKey(),
-  deviceId: text('device_id').notNull(),
-  codeHash: text('code_hash').notNull(),
-  createdAt: text('created_at').notNull(),
-  expiresAt: text('expires_at').notNull(),
-  attempts: integer('attempts').notNull().default(0),
-  usedAt: text('used_at'),
-}, (t) => [index('otp_challenges_device').on(t.deviceId), index('otp_challenges_expires').on(t.expiresAt)]);
+export const otpChallenges = sqliteTable(
+  'otp_challenges',
+  {
+    id: text('id').primaryKey(),
+    deviceId: text('device_id').notNull(),
+    codeHash: text('code_hash').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    usedAt: text('used_at'),
+  },
+  (t) => [index('otp_challenges_device').on(t.deviceId), index('otp_challenges_expires').on(t.expiresAt)],
+);
 
 /**
  * Failed login attempts across challenges, per device id (scope 'device') and per source address (scope
  * 'address'; an IPv6 address counts by its /64). In the database, not in memory, so a restart of the cloud does
  * not hand an attacker a fresh set of guesses. Rows are pruned a day after their last failure.
  */
-export const loginFailures = sqliteTable('login_failures', {
-  scope: text('scope', { enum: ['device', 'address'] }).notNull(),
-  key: text('key').notNull(),
-  /** Failures counted since window_started_at. */
-  failures: integer('failures').notNull(),
-  windowStartedAt: text('window_started_at').notNull(),
-  /** Refused until then (ISO time); null while not locked. */
-  lockedUntil: text('locked_until'),
-  /** How many lockouts in a row: each one lasts twice as long as the previous (backoff). */
-  lockouts: integer('lockouts').notNull().default(0),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [primaryKey({ columns: [t.scope, t.key] }), index('login_failures_updated').on(t.updatedAt)]);
+export const loginFailures = sqliteTable(
+  'login_failures',
+  {
+    scope: text('scope', { enum: ['device', 'address'] }).notNull(),
+    key: text('key').notNull(),
+    /** Failures counted since window_started_at. */
+    failures: integer('failures').notNull(),
+    windowStartedAt: text('window_started_at').notNull(),
+    /** Refused until then (ISO time); null while not locked. */
+    lockedUntil: text('locked_until'),
+    /** How many lockouts in a row: each one lasts twice as long as the previous (backoff). */
+    lockouts: integer('lockouts').notNull().default(0),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('login_failures_updated').on(t.updatedAt)],
+);
 
 /** Bearer tokens (`Authorization: Noise <token>`). Only SHA-256 of the token is kept. */
-export const authTokens = sqliteTable('auth_tokens', {
-  tokenHash: text('token_hash').primaryKey(),
-  deviceId: text('device_id').notNull(),
-  /** The Noise session the token was bound to; null for a token from the plain OTP flow (flag off). */
-  noiseSessionId: text('noise_session_id'),
-  createdAt: text('created_at').notNull(),
-  expiresAt: text('expires_at').notNull(),
-  revokedAt: text('revoked_at'),
-}, (t) => [index('auth_tokens_device').on(t.deviceId)]);
+export const authTokens = sqliteTable(
+  'auth_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    deviceId: text('device_id').notNull(),
+    /** The Noise session the token was bound to; null for a token from the plain OTP flow (flag off). */
+    noiseSessionId: text('noise_session_id'),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [index('auth_tokens_device').on(t.deviceId)],
+);
 
 /** Feature flags (persisted; read per request so the CLI can flip them under a running cloud). */
 export const featureFlags = sqliteTable('feature_flags', {
@@ -70,15 +86,19 @@ export const featureFlags = sqliteTable('feature_flags', {
 // ---- key directory (docs/cloud.md "Key directory") ----------------------------------------------------------
 
 /** One published device: public keys only. A device id belongs to one node at a time (the primary key). */
-export const directoryDevices = sqliteTable('directory_devices', {
-  deviceId: text('device_id').primaryKey(),
-  /** The publishing node: its cloud device_id (base64url of the node's static key). */
-  node: text('node').notNull(),
-  publicKey: text('public_key').notNull(),
-  name: text('name').notNull(),
-  kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [index('directory_devices_node').on(t.node)]);
+export const directoryDevices = sqliteTable(
+  'directory_devices',
+  {
+    deviceId: text('device_id').primaryKey(),
+    /** The publishing node: its cloud device_id (base64url of the node's static key). */
+    node: text('node').notNull(),
+    publicKey: text('public_key').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('directory_devices_node').on(t.node)],
+);
 
 // ---- relay (docs/cloud.md "Relay") --------------------------------------------------------------------------
 
@@ -95,27 +115,35 @@ export const relayEnvelopes = sqliteTable('relay_envelopes', {
  * the node sent was stored by a recipient node). seq is the position the node acks; AUTOINCREMENT so a seq is
  * never reused, even after the newest row is deleted (a node may still hold an old ack for it).
  */
-export const relayQueue = sqliteTable('relay_queue', {
-  seq: integer('seq').primaryKey({ autoIncrement: true }),
-  toNode: text('to_node').notNull(),
-  kind: text('kind', { enum: ['deliver', 'receipt', 'refusal'] }).notNull(),
-  envelopeId: text('envelope_id').notNull(),
-  /** JSON array: for 'deliver' the recipient devices this node serves; for 'receipt' the devices that have it; for
-   * 'refusal' (a receipt saying "failed", no schema change: the column is plain text) the devices whose node refused it. */
-  deviceIds: text('device_ids').notNull(),
-  createdAt: text('created_at').notNull(),
-}, (t) => [
-  uniqueIndex('relay_queue_kind_envelope_node').on(t.kind, t.envelopeId, t.toNode),
-  index('relay_queue_node_seq').on(t.toNode, t.seq),
-]);
+export const relayQueue = sqliteTable(
+  'relay_queue',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    toNode: text('to_node').notNull(),
+    kind: text('kind', { enum: ['deliver', 'receipt', 'refusal'] }).notNull(),
+    envelopeId: text('envelope_id').notNull(),
+    /** JSON array: for 'deliver' the recipient devices this node serves; for 'receipt' the devices that have it; for
+     * 'refusal' (a receipt saying "failed", no schema change: the column is plain text) the devices whose node refused it. */
+    deviceIds: text('device_ids').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('relay_queue_kind_envelope_node').on(t.kind, t.envelopeId, t.toNode),
+    index('relay_queue_node_seq').on(t.toNode, t.seq),
+  ],
+);
 
 /**
  * Envelopes delivered everywhere (their body is gone): the id and a hash of the body, kept for a while so a
  * sender that resends after a lost `accepted` still gets `accepted` (or `envelope_id_conflict`), not a
  * second delivery.
  */
-export const relayDelivered = sqliteTable('relay_delivered', {
-  id: text('id').primaryKey(),
-  bodySha256: text('body_sha256').notNull(),
-  deliveredAt: text('delivered_at').notNull(),
-}, (t) => [index('relay_delivered_at').on(t.deliveredAt)]);
+export const relayDelivered = sqliteTable(
+  'relay_delivered',
+  {
+    id: text('id').primaryKey(),
+    bodySha256: text('body_sha256').notNull(),
+    deliveredAt: text('delivered_at').notNull(),
+  },
+  (t) => [index('relay_delivered_at').on(t.deliveredAt)],
+);

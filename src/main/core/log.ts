@@ -4,11 +4,14 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-const root = pino({
-  level: process.env.SALITA_LOG_LEVEL ?? 'info',
-  base: { app: 'salita' },
-  timestamp: pino.stdTimeFunctions.isoTime,
-}, pino.destination(2));
+const root = pino(
+  {
+    level: process.env.SALITA_LOG_LEVEL ?? 'info',
+    base: { app: 'salita' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  },
+  pino.destination(2),
+);
 
 export function createLogger(mod: string, bindings: Record<string, unknown> = {}): Logger {
   return root.child({ mod, ...bindings });

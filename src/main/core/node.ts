@@ -2,54 +2,61 @@
 // discovery and the presence timers, and knows how to stop all of it. Used by the Electron shell, by the
 // headless CLI and by tests (which start several nodes in one process on port 0).
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { appRoot, appVersion } from '../../server/app-root.js';
+import { backupsDir, DailyBackup } from '../../server/db/sqlite-backup.js';
+import { LogBudget } from '../../server/http/log-budget.js';
 import { toBase64Url } from '../../shared/encoding.js';
-import type { AdminState, DesktopNode, DiagnosticsResponse, DiscoveredNodeView, NodeIdentityResponse, SettingsUpdateRequest } from '../../shared/wire/schemas.js';
+import { normalizeFingerprint } from '../../shared/fingerprint.js';
+import type {
+  AdminState,
+  DesktopNode,
+  DiagnosticsResponse,
+  DiscoveredNodeView,
+  NodeIdentityResponse,
+  SettingsUpdateRequest,
+} from '../../shared/wire/schemas.js';
+import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
+import { HomeDeviceRepository } from './db/home-device-repository.js';
 import { MeshRepository } from './db/mesh-repository.js';
+import { NonceRepository } from './db/nonce-repository.js';
 import { DATABASE_BACKUP_BASE, openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
 import { PeerLinkRepository } from './db/peer-link-repository.js';
-import { NonceRepository } from './db/nonce-repository.js';
 import { SessionRepository } from './db/session-repository.js';
-import { DeviceSockets } from './http/device-sockets.js';
-import { MessageStore, type DevicePush, type MessageStoreCaps } from './messaging/message-store.js';
-import { CloudTransport } from './routing/cloud-transport.js';
-import { Router } from './routing/router.js';
-import type { SecretBox } from './secrets/secret-box.js';
-import { openCheckedSecretBox, type SecretsResetReport } from './secrets/sealed-secrets.js';
-import { backupsDir, DailyBackup } from '../../server/db/sqlite-backup.js';
-import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
+import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';
+import type { Discovery } from './discovery/discovery.js';
+import { DiscoveryService } from './discovery/discovery-service.js';
 import { ChangeFeed } from './events/change-feed.js';
+import { NoticeBoard } from './events/notices.js';
 import { createApp } from './http/app.js';
-import { listen, type Listening } from './http/listen.js';
+import { DeviceSockets } from './http/device-sockets.js';
+import { type Listening, listen } from './http/listen.js';
 import type { NodeCore } from './http/node-core.js';
-import { loadOrCreateIdentity } from './identity/identity-store.js';
 import { CurrentIdentity } from './identity/current-identity.js';
+import { loadOrCreateIdentity } from './identity/identity-store.js';
 import { createLogger } from './log.js';
 import { MeshService } from './mesh/mesh-service.js';
 import { presenceOf } from './mesh/mesh-views.js';
-import { cachedInterfaces, hostForUrl, LocalAddresses, takeInterfaceError, type InterfaceTable } from './net/lan-addresses.js';
+import { type DevicePush, MessageStore, type MessageStoreCaps } from './messaging/message-store.js';
 import { AdvertisedAddresses } from './net/advertised-addresses.js';
-import { DiscoveryService } from './discovery/discovery-service.js';
-import type { Discovery } from './discovery/discovery.js';
-import type { Service } from './services/service.js';
-import { ServiceGroup } from './services/service-group.js';
-import { LogBudget } from '../../server/http/log-budget.js';
 import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
-import { NoticeBoard } from './events/notices.js';
-import { SettingsStore } from './settings/settings-store.js';
+import { cachedInterfaces, hostForUrl, type InterfaceTable, LocalAddresses, takeInterfaceError } from './net/lan-addresses.js';
 import { PairingService } from './pairing/pairing-service.js';
-import { appRoot, appVersion } from '../../server/app-root.js';
-import { normalizeFingerprint } from '../../shared/fingerprint.js';
-import { HomeDeviceRepository } from './db/home-device-repository.js';
-import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';
 import { HomeDirectoryStore } from './peer-link/home-directory.js';
 import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
-import { PeerLinkService, type PeerLinkOptions } from './peer-link/peer-link-service.js';
+import { type PeerLinkOptions, PeerLinkService } from './peer-link/peer-link-service.js';
+import { CloudTransport } from './routing/cloud-transport.js';
 import type { PeerLinkRouterPort } from './routing/ports.js';
+import { Router } from './routing/router.js';
+import { openCheckedSecretBox, type SecretsResetReport } from './secrets/sealed-secrets.js';
+import type { SecretBox } from './secrets/secret-box.js';
+import type { Service } from './services/service.js';
+import { ServiceGroup } from './services/service-group.js';
+import { SettingsStore } from './settings/settings-store.js';
 
 export const CAPABILITIES = ['mesh', 'pairing', 'relay'];
 
@@ -122,7 +129,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     try {
       fn();
     } catch (err) {
-      edgeLog.write(`timer:${what}`, 'warn', `${what} failed; retrying on the next tick`, { err: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
+      edgeLog.write(`timer:${what}`, 'warn', `${what} failed; retrying on the next tick`, {
+        err: (err as Error).message,
+        code: (err as NodeJS.ErrnoException).code,
+      });
     }
   };
   const timings: NodeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
@@ -136,21 +146,32 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
 
   const dbLog = createLogger('db');
   const database = openDatabase(opts.dataDir, {
-    identityExisted: !created, allowNewDatabase: opts.allowNewDatabase ?? false,
-    log: (msg, err) => dbLog.error({ err }, msg), ...(opts.backupClock ? { now: opts.backupClock } : {}),
+    identityExisted: !created,
+    allowNewDatabase: opts.allowNewDatabase ?? false,
+    log: (msg, err) => dbLog.error({ err }, msg),
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
   });
   let box: SecretBox;
   let secretsReset: SecretsResetReport | undefined;
   try {
-    ({ box, reset: secretsReset } = openCheckedSecretBox({ dataDir: opts.dataDir, sqlite: database.sqlite, ...(opts.secretBox ? { given: opts.secretBox } : {}), reset: opts.resetSecrets ?? false }));
+    ({ box, reset: secretsReset } = openCheckedSecretBox({
+      dataDir: opts.dataDir,
+      sqlite: database.sqlite,
+      ...(opts.secretBox ? { given: opts.secretBox } : {}),
+      reset: opts.resetSecrets ?? false,
+    }));
   } catch (err) {
     database.close();
     throw err;
   }
-  if (secretsReset) log.warn({ ...secretsReset }, 'storage secrets reset: every device session revoked, peer links and the cloud token dropped');
+  if (secretsReset)
+    log.warn({ ...secretsReset }, 'storage secrets reset: every device session revoked, peer links and the cloud token dropped');
   const dailyBackup = new DailyBackup({
-    sqlite: database.sqlite, dir: backupsDir(opts.dataDir), base: DATABASE_BACKUP_BASE,
-    ...(opts.backupClock ? { now: opts.backupClock } : {}), log: (msg, err) => dbLog.error({ err }, msg),
+    sqlite: database.sqlite,
+    dir: backupsDir(opts.dataDir),
+    base: DATABASE_BACKUP_BASE,
+    ...(opts.backupClock ? { now: opts.backupClock } : {}),
+    log: (msg, err) => dbLog.error({ err }, msg),
   });
   dailyBackup.tick();
   const deviceSockets = new DeviceSockets(limits.maxSocketsPerSession);
@@ -167,9 +188,15 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const feed = new ChangeFeed();
   const notices = new NoticeBoard(feed);
   const mesh = new MeshService(meshRepo, sessionsRepo, links, feed, createLogger('mesh'), {
-    offlineAfterMs: timings.offlineAfterMs, notices, beforeDesktopUnpair: (nodeId) => peerLinkSlot.running?.unpairing(nodeId),
+    offlineAfterMs: timings.offlineAfterMs,
+    notices,
+    beforeDesktopUnpair: (nodeId) => peerLinkSlot.running?.unpairing(nodeId),
   });
-  const homeDirectory = new HomeDirectoryStore(new HomeDeviceRepository(database.db), meshRepo, (nodeId) => peerLinkSlot.running?.isUp(nodeId) ?? false);
+  const homeDirectory = new HomeDirectoryStore(
+    new HomeDeviceRepository(database.db),
+    meshRepo,
+    (nodeId) => peerLinkSlot.running?.isUp(nodeId) ?? false,
+  );
   // Messaging: the durable outbox/inbox (the cloud link, wired elsewhere, uses it as its MessageStorePort).
   const messaging = new MessageStore({
     sqlite: database.sqlite,
@@ -178,26 +205,51 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     sendToDevice: (deviceId, frame) => deviceSockets.sendToDevice(deviceId, frame),
     // The desktop UI's device pushes ride the admin event socket, which forwards every non-'changed' feed event.
     sendToUi: (frame: DevicePush) => feed.emit(frame),
-    subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
+    subscribeChanges: (fn) =>
+      feed.subscribe((e) => {
+        if (e.type === 'changed') fn();
+      }),
     log: createLogger('messaging'),
     caps: opts.messaging,
   });
   // The cloud link (cloud/cloud-link.ts): login, relay WebSocket, key directory; it drains `messaging`'s outbox.
   const cloud = new CloudLink({
-    dataDir: opts.dataDir, box, store: messaging, log: createLogger('cloud'), options: opts.cloud,
+    dataDir: opts.dataDir,
+    box,
+    store: messaging,
+    log: createLogger('cloud'),
+    options: opts.cloud,
     staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
-    settings: { cloudUrl: () => settings.cloudUrl(), setCloudUrl: (url) => { settings.set({ cloud_url: url }); } },
+    settings: {
+      cloudUrl: () => settings.cloudUrl(),
+      setCloudUrl: (url) => {
+        settings.set({ cloud_url: url });
+      },
+    },
     onChange: (view) => feed.emit({ type: 'cloud', cloud: view }),
   });
   // The router: local delivery, the peer links (attached by the peer-link service: router.attachPeerLinks) and
   // the cloud behind one interface; the message routes send through it.
   const router = new Router({
-    store: messaging, sqlite: database.sqlite, log: createLogger('router'), fallbackAfterMs: timings.homeFallbackMs,
-    nodeId: () => me().nodeId, nodeName: () => me().name,
-    subscribeChanges: (fn) => feed.subscribe((e) => { if (e.type === 'changed') fn(); }),
+    store: messaging,
+    sqlite: database.sqlite,
+    log: createLogger('router'),
+    fallbackAfterMs: timings.homeFallbackMs,
+    nodeId: () => me().nodeId,
+    nodeName: () => me().name,
+    subscribeChanges: (fn) =>
+      feed.subscribe((e) => {
+        if (e.type === 'changed') fn();
+      }),
     cloud: new CloudTransport({
-      status: () => cloud.status(), configured: () => cloud.configured(), knows: (id) => messaging.remoteKnows(id),
-      subscribe: (fn) => feed.subscribe((e) => { if (e.type === 'cloud') fn(); }), wake: () => messaging.notifyCloudQueued(),
+      status: () => cloud.status(),
+      configured: () => cloud.configured(),
+      knows: (id) => messaging.remoteKnows(id),
+      subscribe: (fn) =>
+        feed.subscribe((e) => {
+          if (e.type === 'cloud') fn();
+        }),
+      wake: () => messaging.notifyCloudQueued(),
     }),
   });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
@@ -224,7 +276,11 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     name: 'http',
     start: async () => {
       listening = await listen(app.fetch as never, {
-        port: opts.port ?? DEFAULT_PORT, host: listenHost, strictPort: opts.strictPort ?? false, edgeLog, wsPingIntervalMs: timings.wsPingIntervalMs,
+        port: opts.port ?? DEFAULT_PORT,
+        host: listenHost,
+        strictPort: opts.strictPort ?? false,
+        edgeLog,
+        wsPingIntervalMs: timings.wsPingIntervalMs,
         ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
       });
       for (const f of listening.failed) log.warn({ host: f.host, err: f.error }, 'could not listen on a chosen address');
@@ -237,41 +293,61 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
 
   const addressUrls = () => ownAddresses().map((a) => `http://${hostForUrl(a)}:${port()}`);
   const desktopNode = (): DesktopNode => ({
-    node_id: me().nodeId, name: me().name, hostname: osHostname(), port: port(),
-    capabilities: CAPABILITIES, public_key: publicKey, fingerprint: me().fingerprint, addresses: ownAddresses(),
+    node_id: me().nodeId,
+    name: me().name,
+    hostname: osHostname(),
+    port: port(),
+    capabilities: CAPABILITIES,
+    public_key: publicKey,
+    fingerprint: me().fingerprint,
+    addresses: ownAddresses(),
   });
   const identityView = (): NodeIdentityResponse => ({
-    node_id: me().nodeId, name: me().name, public_key: publicKey, fingerprint: me().fingerprint,
-    capabilities: CAPABILITIES, version,
+    node_id: me().nodeId,
+    name: me().name,
+    public_key: publicKey,
+    fingerprint: me().fingerprint,
+    capabilities: CAPABILITIES,
+    version,
   });
   const selfRow = () => ({
-    id: me().nodeId, name: me().name, hostname: osHostname(), port: port(), capabilities: CAPABILITIES,
-    publicKey, addresses: ownAddresses(),
+    id: me().nodeId,
+    name: me().name,
+    hostname: osHostname(),
+    port: port(),
+    capabilities: CAPABILITIES,
+    publicKey,
+    addresses: ownAddresses(),
   });
 
-  const discovery = opts.mdns || opts.discovery ? new DiscoveryService({
-    create: async () => {
-      if (opts.discovery) return opts.discovery;
-      const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
-      return new MdnsDiscovery({
-        self: { node_id: me().nodeId, name: me().name, fingerprint: normalizeFingerprint(me().fingerprint)!, port: port(), version },
-        logger: createLogger('mdns'),
-        addresses: ownAddresses(),
-      } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
-    },
-    name: () => me().name,
-    addresses: ownAddresses,
-    log,
-    onChange: () => feed.changed(),
-    // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
-    onPeerAddresses: (nodeId, addresses) => mesh.learnAddresses(nodeId, addresses),
-    onGoodbye: (nodeId) => mesh.goodbye(nodeId),
-    // The module noticed an interface change before our own poll did.
-    onInterfaces: () => advertised.check(),
-  }) : undefined;
-  const discovered = (): DiscoveredNodeView[] => (discovery?.current()?.peers() ?? []).map((p) => ({
-    ...p, paired: mesh.isPaired(p.node_id),
-  }));
+  const discovery =
+    opts.mdns || opts.discovery
+      ? new DiscoveryService({
+          create: async () => {
+            if (opts.discovery) return opts.discovery;
+            const { MdnsDiscovery } = await import('./discovery/mdns-discovery.js');
+            return new MdnsDiscovery({
+              self: { node_id: me().nodeId, name: me().name, fingerprint: normalizeFingerprint(me().fingerprint)!, port: port(), version },
+              logger: createLogger('mdns'),
+              addresses: ownAddresses(),
+            } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
+          },
+          name: () => me().name,
+          addresses: ownAddresses,
+          log,
+          onChange: () => feed.changed(),
+          // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
+          onPeerAddresses: (nodeId, addresses) => mesh.learnAddresses(nodeId, addresses),
+          onGoodbye: (nodeId) => mesh.goodbye(nodeId),
+          // The module noticed an interface change before our own poll did.
+          onInterfaces: () => advertised.check(),
+        })
+      : undefined;
+  const discovered = (): DiscoveredNodeView[] =>
+    (discovery?.current()?.peers() ?? []).map((p) => ({
+      ...p,
+      paired: mesh.isPaired(p.node_id),
+    }));
 
   // A pairing URL must name an address this node accepts connections on: listening on every interface, any
   // of them; on chosen addresses (--host, listen 'advertised'), only those bound, else the bound host itself.
@@ -281,14 +357,22 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     const bound = addrs.filter((a) => hosts.includes(a));
     return bound.length > 0 ? bound : [...hosts];
   };
-  const pairing = new PairingService(new PairingCodeRepository(database.db), meshRepo, sessionsRepo,
+  const pairing = new PairingService(
+    new PairingCodeRepository(database.db),
+    meshRepo,
+    sessionsRepo,
     {
-      self: desktopNode, port, staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
+      self: desktopNode,
+      port,
+      staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
       advertisedAddresses: () => listenedOf(ownAddresses()),
       lanAddresses: () => listenedOf(local.lan().map((a) => a.address)),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
-    timings, createLogger('pairing'), limits);
+    timings,
+    createLogger('pairing'),
+    limits,
+  );
 
   // Who hears about a change: a rename reaches this node's mesh row, mDNS, the peer links (while they run) and the
   // UI; new advertised addresses reach mDNS, the mesh row and the UI; a new cloud URL reaches the cloud link.
@@ -311,7 +395,18 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const meshNodeViewStatus = (row: Parameters<typeof presenceOf>[0], now: number) => presenceOf(row, timings.offlineAfterMs, now);
 
   const core: NodeCore = {
-    adminToken, rendererDir, timings, limits, log, edgeLog, feed, pairing, mesh, sessionsRepo, nonces, deviceSockets,
+    adminToken,
+    rendererDir,
+    timings,
+    limits,
+    log,
+    edgeLog,
+    feed,
+    pairing,
+    mesh,
+    sessionsRepo,
+    nonces,
+    deviceSockets,
     messaging,
     router,
     cloud,
@@ -321,14 +416,23 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       privateKey: me().privateKey,
       publicKey: me().publicKey,
       payload: {
-        node_id: me().nodeId, name: me().name, capabilities: CAPABILITIES,
+        node_id: me().nodeId,
+        name: me().name,
+        capabilities: CAPABILITIES,
         device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
-        public_key: publicKey, port: port(), addresses: ownAddresses(),
+        public_key: publicKey,
+        port: port(),
+        addresses: ownAddresses(),
       },
     }),
     adminState: (): AdminState => ({
-      identity: identityView(), port: port(), devices: mesh.devices(), discovered: discovered(), lan_addresses: local.lan(),
-      pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()], notices: notices.list(),
+      identity: identityView(),
+      port: port(),
+      devices: mesh.devices(),
+      discovered: discovered(),
+      lan_addresses: local.lan(),
+      pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()],
+      notices: notices.list(),
     }),
     notices,
     settings: () => settings.get(),
@@ -342,7 +446,13 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       const mdnsError = status?.last_error ?? discovery?.lastError();
       const now = Date.now();
       return {
-        interfaces: interfaces.map((a) => ({ name: a.interface, address: a.address, family: a.family, kind: a.kind, advertised: a.advertised })),
+        interfaces: interfaces.map((a) => ({
+          name: a.interface,
+          address: a.address,
+          family: a.family,
+          kind: a.kind,
+          advertised: a.advertised,
+        })),
         missing_interfaces: local.missingInterfaces(),
         port: port(),
         listen: {
@@ -362,7 +472,11 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
         peers: mesh.peerRows().map((row) => {
           const round = mesh.lastHeartbeatRound(row.id);
           return {
-            node_id: row.id, name: row.name, status: meshNodeViewStatus(row, now), last_seen: row.lastSeen, addresses: row.addresses,
+            node_id: row.id,
+            name: row.name,
+            status: meshNodeViewStatus(row, now),
+            last_seen: row.lastSeen,
+            addresses: row.addresses,
             ...(round ? { last_attempt: { at: round.at, tried: round.tried.map((t) => ({ ...t })) } } : {}),
           };
         }),
@@ -385,9 +499,17 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       start: () => {
         const service = new PeerLinkService({
           self: () => ({ nodeId: me().nodeId, name: me().name, privateKey: me().privateKey, publicKey: me().publicKey }),
-          mesh: meshRepo, sessions: sessionsRepo, links, credentials: new PairingCredentialsLookup(database.db, meshRepo, sessionsRepo, links),
-          notices: new UnpairNoticeRepository(database.db, box), directory: homeDirectory, router: opts.peerLinkRouter ?? router,
-          feed, noticeBoard: notices, log: createLogger('peer-link'), ...(opts.peerLink ? { options: opts.peerLink } : {}),
+          mesh: meshRepo,
+          sessions: sessionsRepo,
+          links,
+          credentials: new PairingCredentialsLookup(database.db, meshRepo, sessionsRepo, links),
+          notices: new UnpairNoticeRepository(database.db, box),
+          directory: homeDirectory,
+          router: opts.peerLinkRouter ?? router,
+          feed,
+          noticeBoard: notices,
+          log: createLogger('peer-link'),
+          ...(opts.peerLink ? { options: opts.peerLink } : {}),
         });
         peerLinkSlot.running = service;
         router.attachPeerLinks(service, homeDirectory);
@@ -407,17 +529,41 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       name: 'timers',
       start: () => {
         running.push(
-          setInterval(guarded('presence sweep', () => mesh.sweepPresence(timings.offlineAfterMs)), Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6))),
+          setInterval(
+            guarded('presence sweep', () => mesh.sweepPresence(timings.offlineAfterMs)),
+            Math.max(100, Math.min(10_000, timings.offlineAfterMs / 6)),
+          ),
           // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
-          setInterval(guarded('interface check', () => {
-            advertised.check();
-            const err = takeInterfaceError();
-            if (err) throw err;
-          }), 3_000),
-          setInterval(guarded('nonce, pairing code and session prune', () => { nonces.prune(Date.now()); pairing.prune(); }), 60_000),
+          setInterval(
+            guarded('interface check', () => {
+              advertised.check();
+              const err = takeInterfaceError();
+              if (err) throw err;
+            }),
+            3_000,
+          ),
+          setInterval(
+            guarded('nonce, pairing code and session prune', () => {
+              nonces.prune(Date.now());
+              pairing.prune();
+            }),
+            60_000,
+          ),
           // At most one backup a day; the hourly look keeps that true for a node that runs for weeks.
-          setInterval(guarded('daily backup', () => dailyBackup.tick()), 60 * 60_000),
-          setInterval(guarded('peer heartbeat', () => void mesh.heartbeatPeers(ownAddresses()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed'))), timings.heartbeatIntervalMs),
+          setInterval(
+            guarded('daily backup', () => dailyBackup.tick()),
+            60 * 60_000,
+          ),
+          setInterval(
+            guarded(
+              'peer heartbeat',
+              () =>
+                void mesh
+                  .heartbeatPeers(ownAddresses())
+                  .catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')),
+            ),
+            timings.heartbeatIntervalMs,
+          ),
         );
         for (const t of running) t.unref();
       },
@@ -427,18 +573,28 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     };
   })();
 
-  const services = new ServiceGroup([
-    { name: 'database', start: () => {}, stop: () => database.close() },
-    { name: 'messaging', start: () => {}, stop: () => messaging.close() },
-    http,
-    // This node's own row in the mesh (its port is known now), and the advertised set taken as announced.
-    { name: 'mesh', start: () => { meshRepo.upsertSelf(selfRow()); advertised.settle(); }, stop: () => mesh.stop() },
-    { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
-    { name: 'router', start: () => router.start(), stop: () => router.stop() },
-    peerLinks,
-    ...(discovery ? [discovery] : []),
-    timers,
-  ], (service, err) => log.warn({ service, err: err.message }, 'a service failed to stop'));
+  const services = new ServiceGroup(
+    [
+      { name: 'database', start: () => {}, stop: () => database.close() },
+      { name: 'messaging', start: () => {}, stop: () => messaging.close() },
+      http,
+      // This node's own row in the mesh (its port is known now), and the advertised set taken as announced.
+      {
+        name: 'mesh',
+        start: () => {
+          meshRepo.upsertSelf(selfRow());
+          advertised.settle();
+        },
+        stop: () => mesh.stop(),
+      },
+      { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
+      { name: 'router', start: () => router.start(), stop: () => router.stop() },
+      peerLinks,
+      ...(discovery ? [discovery] : []),
+      timers,
+    ],
+    (service, err) => log.warn({ service, err: err.message }, 'a service failed to stop'),
+  );
   await services.start();
 
   let stopping: Promise<void> | undefined;
@@ -453,9 +609,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     },
     core,
     ...(secretsReset ? { secretsReset } : {}),
-    stop: () => (stopping ??= (async () => {
-      await services.stop();
-      log.info('node stopped');
-    })()),
+    stop: () =>
+      (stopping ??= (async () => {
+        await services.stop();
+        log.info('node stopped');
+      })()),
   };
 }

@@ -3,11 +3,25 @@
 // conformance vectors run against both. Electron's node:crypto (BoringSSL) has no ChaCha20-Poly1305, so the
 // cipher falls back to @noble there (NODE_NOISE_SUITE checks at startup instead of assuming).
 import {
-  createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman,
-  generateKeyPairSync, getCiphers, type KeyObject,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  getCiphers,
+  type KeyObject,
 } from 'node:crypto';
 import {
-  CIPHER_CHACHAPOLY, NoiseError, noiseAead, type CipherFunction, type DhFunction, type HashFunction, type NoiseSuite,
+  CIPHER_CHACHAPOLY,
+  type CipherFunction,
+  type DhFunction,
+  type HashFunction,
+  NoiseError,
+  type NoiseSuite,
+  noiseAead,
 } from '../../shared/crypto/noise/index.js';
 
 // Fixed DER header for a raw 32-byte X25519 private key (RFC 8410 PKCS#8). (A JWK private key would need the
@@ -84,19 +98,23 @@ export const NODE_SHA256: HashFunction = {
 
 const TAG = 16;
 function nodeChaChaPoly(): CipherFunction {
-  return noiseAead('ChaChaPoly', (key, nonce, ad) => ({
-    encrypt(plaintext) {
-      const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
-      c.setAAD(ad, { plaintextLength: plaintext.length });
-      return new Uint8Array(Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]));
-    },
-    decrypt(ciphertext) {
-      const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
-      d.setAAD(ad, { plaintextLength: ciphertext.length - TAG });
-      d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG));
-      return new Uint8Array(Buffer.concat([d.update(ciphertext.subarray(0, ciphertext.length - TAG)), d.final()]));
-    },
-  }), true);
+  return noiseAead(
+    'ChaChaPoly',
+    (key, nonce, ad) => ({
+      encrypt(plaintext) {
+        const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+        c.setAAD(ad, { plaintextLength: plaintext.length });
+        return new Uint8Array(Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]));
+      },
+      decrypt(ciphertext) {
+        const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+        d.setAAD(ad, { plaintextLength: ciphertext.length - TAG });
+        d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG));
+        return new Uint8Array(Buffer.concat([d.update(ciphertext.subarray(0, ciphertext.length - TAG)), d.final()]));
+      },
+    }),
+    true,
+  );
 }
 
 export const NODE_CHACHAPOLY: CipherFunction = getCiphers().includes('chacha20-poly1305') ? nodeChaChaPoly() : CIPHER_CHACHAPOLY;

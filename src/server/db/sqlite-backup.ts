@@ -2,9 +2,10 @@
 // taken with VACUUM INTO (a consistent snapshot while the database stays in use), at most once a day and before
 // every migration, the newest few kept, each file 0600 (it holds the same sealed secrets as the database).
 // A backup that fails is the caller's to log: it never stops the service.
-import type Database from 'better-sqlite3';
+
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 
 export const BACKUPS_DIR = 'backups';
 export const DEFAULT_BACKUPS_KEPT = 5;
@@ -54,7 +55,10 @@ export function latestBackup(dir: string, base: string): BackupFile | undefined 
  * Writes a snapshot of `sqlite` to `<dir>/<base>-<time>-<reason>.db` (0600) and prunes to the newest `keep`.
  * Throws on failure (the caller logs it); a half-written file is removed, never left under a backup's name.
  */
-export function takeBackup(sqlite: Database.Database, opts: { dir: string; base: string; reason: BackupReason; now?: number; keep?: number }): BackupFile {
+export function takeBackup(
+  sqlite: Database.Database,
+  opts: { dir: string; base: string; reason: BackupReason; now?: number; keep?: number },
+): BackupFile {
   const now = opts.now ?? Date.now();
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const path = join(opts.dir, `${opts.base}-${stamp(now)}-${opts.reason}.db`);
@@ -84,17 +88,29 @@ export function pruneBackups(dir: string, base: string, keep: number): void {
  * reason is a day old or there is none. Never throws: a failure goes to `log` and the next tick tries again.
  */
 export class DailyBackup {
-  constructor(private readonly opts: {
-    sqlite: Database.Database; dir: string; base: string; keep?: number;
-    now?: () => number; log: (msg: string, err?: unknown) => void;
-  }) {}
+  constructor(
+    private readonly opts: {
+      sqlite: Database.Database;
+      dir: string;
+      base: string;
+      keep?: number;
+      now?: () => number;
+      log: (msg: string, err?: unknown) => void;
+    },
+  ) {}
 
   tick(): BackupFile | undefined {
     try {
       const now = (this.opts.now ?? Date.now)();
       const newest = latestBackup(this.opts.dir, this.opts.base);
       if (newest && now - newest.takenAt < DAILY_BACKUP_MS && newest.takenAt <= now) return undefined;
-      return takeBackup(this.opts.sqlite, { dir: this.opts.dir, base: this.opts.base, reason: 'daily', now, ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}) });
+      return takeBackup(this.opts.sqlite, {
+        dir: this.opts.dir,
+        base: this.opts.base,
+        reason: 'daily',
+        now,
+        ...(this.opts.keep !== undefined ? { keep: this.opts.keep } : {}),
+      });
     } catch (err) {
       this.opts.log(`backup of ${this.opts.base} into ${this.opts.dir} failed; the service goes on`, err);
       return undefined;

@@ -1,11 +1,12 @@
 // One way to open a SQLite file for Salita's servers (the node and the reference cloud): the same pragmas, and
 // the schema brought up to date by drizzle's migrator before anything else touches it.
-import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
+
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { appRoot } from '../app-root.js';
 import { backupsDir, latestBackup, takeBackup } from './sqlite-backup.js';
 
@@ -28,18 +29,28 @@ export function findMigrations(name: string, envVar: string, label: string): str
 
 /** A database file that exists but cannot be trusted: the start stops here, naming the file and the backup. */
 export class DatabaseFileError extends Error {
-  constructor(readonly file: string, reason: string, readonly backup: string | undefined, whatElse: string) {
-    super(`${reason}. Refusing to start on it: starting with an empty database would silently lose its data. ` +
-      (backup
-        ? `The newest backup is ${backup}: stop the process, move ${file} away (with any ${basename(file)}-wal and ${basename(file)}-shm next to it), copy the backup to ${file}, and start again (docs/operations.md, "Restore from a backup"). `
-        : `There is no backup in ${backupsDir(dirname(file))}. `) +
-      `Or ${whatElse}.`);
+  constructor(
+    readonly file: string,
+    reason: string,
+    readonly backup: string | undefined,
+    whatElse: string,
+  ) {
+    super(
+      `${reason}. Refusing to start on it: starting with an empty database would silently lose its data. ` +
+        (backup
+          ? `The newest backup is ${backup}: stop the process, move ${file} away (with any ${basename(file)}-wal and ${basename(file)}-shm next to it), copy the backup to ${file}, and start again (docs/operations.md, "Restore from a backup"). `
+          : `There is no backup in ${backupsDir(dirname(file))}. `) +
+        `Or ${whatElse}.`,
+    );
     this.name = 'DatabaseFileError';
   }
 }
 
 export interface OpenSqliteOptions<S extends Record<string, unknown>> {
-  file: string; schema: S; migrationsFolder: string; label: string;
+  file: string;
+  schema: S;
+  migrationsFolder: string;
+  label: string;
   /** Backup file names start with this ("salita", "cloud"); the backups live in `<dir of file>/backups/`. */
   backupBase: string;
   /** The way out the error offers when no backup helps ("move it away to start with an empty database"). */
@@ -58,7 +69,12 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
  */
 function checkExistingFile(opts: OpenSqliteOptions<Record<string, unknown>>): void {
   const refuse = (reason: string) => {
-    throw new DatabaseFileError(opts.file, `${opts.label} ${opts.file} ${reason}`, latestBackup(backupsDir(dirname(opts.file)), opts.backupBase)?.path, opts.whatElse);
+    throw new DatabaseFileError(
+      opts.file,
+      `${opts.label} ${opts.file} ${reason}`,
+      latestBackup(backupsDir(dirname(opts.file)), opts.backupBase)?.path,
+      opts.whatElse,
+    );
   };
   const size = statSync(opts.file).size;
   if (size === 0) refuse('exists but is empty (0 bytes)');
@@ -114,7 +130,12 @@ export function openMigratedSqlite<S extends Record<string, unknown>>(opts: Open
   if (existed) {
     try {
       if (pendingMigrations(sqlite, opts.migrationsFolder) > 0) {
-        takeBackup(sqlite, { dir: backupsDir(dirname(opts.file)), base: opts.backupBase, reason: 'pre-migration', ...(opts.now ? { now: opts.now() } : {}) });
+        takeBackup(sqlite, {
+          dir: backupsDir(dirname(opts.file)),
+          base: opts.backupBase,
+          reason: 'pre-migration',
+          ...(opts.now ? { now: opts.now() } : {}),
+        });
       }
     } catch (err) {
       opts.log?.(`${opts.label}: the backup before migrating failed; migrating anyway`, err);

@@ -7,7 +7,11 @@ export type EdgeLog = (level: EdgeLogLevel, msg: string, fields?: Record<string,
 export class LogBudget {
   private windows = new Map<string, { start: number; used: number; dropped: number }>();
 
-  constructor(private readonly log: EdgeLog, private readonly perWindow = 10, private readonly windowMs = 60_000) {}
+  constructor(
+    private readonly log: EdgeLog,
+    private readonly perWindow = 10,
+    private readonly windowMs = 60_000,
+  ) {}
 
   /** Logs unless this kind already used its lines in the current window. Never throws. */
   write(kind: string, level: EdgeLogLevel, msg: string, fields: Record<string, unknown> = {}): void {
@@ -20,7 +24,10 @@ export class LogBudget {
         this.windows.set(kind, w);
         if (this.windows.size > 100) this.windows.delete(this.windows.keys().next().value!);
       }
-      if (w.used >= this.perWindow) { w.dropped++; return; }
+      if (w.used >= this.perWindow) {
+        w.dropped++;
+        return;
+      }
       w.used++;
       this.log(level, msg, { kind, ...fields });
     } catch {

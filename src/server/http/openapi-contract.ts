@@ -10,7 +10,10 @@ import { z } from 'zod';
 export type Security = 'public' | 'admin' | 'device' | 'cloud';
 
 /** A schema with the component name it gets in the document (its $ref). */
-export interface NamedSchema { name: string; schema: z.ZodType }
+export interface NamedSchema {
+  name: string;
+  schema: z.ZodType;
+}
 export const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
 
 /** What GET /api/openapi.json answers (the node's and the cloud's own entry for it). */
@@ -41,14 +44,19 @@ export const ERROR_CODES_EXTENSION = 'x-error-codes';
 /** Document-level: answers any request may get before a route is chosen (e.g. a path no route matches). */
 export const UNROUTED_ERRORS_EXTENSION = 'x-unrouted-error-codes';
 /** The scheme name each Security value is declared under in components.securitySchemes. */
-export const SECURITY_SCHEME: Record<Exclude<Security, 'public'>, string> = { admin: 'adminToken', device: 'signedRequest', cloud: 'cloudToken' };
+export const SECURITY_SCHEME: Record<Exclude<Security, 'public'>, string> = {
+  admin: 'adminToken',
+  device: 'signedRequest',
+  cloud: 'cloudToken',
+};
 
 /** Unions status -> codes maps (codes kept in first-seen order, no duplicates). */
 export function mergeErrors(...sets: ErrorCodes[]): ErrorCodes {
   const out: Record<number, string[]> = {};
   for (const set of sets) {
     for (const [status, codes] of Object.entries(set)) {
-      const list = (out[Number(status)] ??= []);
+      const list = out[Number(status)] ?? [];
+      out[Number(status)] = list;
       for (const code of codes ?? []) if (!list.includes(code)) list.push(code);
     }
   }
@@ -99,7 +107,10 @@ export function contractDocument(o: ContractDocumentOptions): Record<string, unk
     // Every scheme rides in the Authorization header with its own word (Admin / Session / Noise), which OpenAPI's
     // `http` type cannot say (its schemes are IANA's); an apiKey header with a description can.
     registry.registerComponent('securitySchemes', SECURITY_SCHEME[security as Exclude<Security, 'public'>], {
-      type: 'apiKey', in: 'header', name: 'Authorization', description: scheme.description,
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      description: scheme.description,
     });
   }
   // A schema with an id becomes a component where it is first used, and a $ref everywhere.
@@ -115,7 +126,10 @@ export function contractDocument(o: ContractDocumentOptions): Record<string, unk
     for (const [status, codes] of Object.entries(op.errors)) {
       if (!codes || codes.length === 0) continue;
       errorCodes[status] = [...codes];
-      responses[status] = { description: `Refused: ${codes.join(', ')}`, content: { 'application/json': { schema: errorBodySchema(codes) } } };
+      responses[status] = {
+        description: `Refused: ${codes.join(', ')}`,
+        content: { 'application/json': { schema: errorBodySchema(codes) } },
+      };
     }
     registry.registerPath({
       method: op.method,

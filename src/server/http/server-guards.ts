@@ -19,7 +19,10 @@ export function isClientAbort(err: unknown): boolean {
   return false;
 }
 
-export const CLIENT_ABORT_BODY = { error: 'invalid_request', message: 'The request body could not be read (the client hung up or broke the framing).' } as const;
+export const CLIENT_ABORT_BODY = {
+  error: 'invalid_request',
+  message: 'The request body could not be read (the client hung up or broke the framing).',
+} as const;
 
 const FD_PRESSURE = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
@@ -33,17 +36,30 @@ export function guardServer(server: Server, budget: LogBudget): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     budget.write('client_error', 'debug', 'a client sent a request that is not valid HTTP, or hung up', { code: err.code ?? err.message });
     try {
-      if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
-      const body = JSON.stringify({ error: 'invalid_request', message: 'The request is not valid HTTP/1.1 (framing, headers or body encoding).' });
-      socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify({
+        error: 'invalid_request',
+        message: 'The request is not valid HTTP/1.1 (framing, headers or body encoding).',
+      });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     } catch {
       socket.destroy();
     }
   });
   server.on('error', (err: NodeJS.ErrnoException) => {
     const pressure = err.code !== undefined && FD_PRESSURE.has(err.code);
-    budget.write(pressure ? 'fd_pressure' : 'server_error', 'warn',
-      pressure ? 'out of file descriptors: refusing new connections, still serving open ones' : 'the HTTP server reported an error; still serving',
-      { code: err.code ?? err.message });
+    budget.write(
+      pressure ? 'fd_pressure' : 'server_error',
+      'warn',
+      pressure
+        ? 'out of file descriptors: refusing new connections, still serving open ones'
+        : 'the HTTP server reported an error; still serving',
+      { code: err.code ?? err.message },
+    );
   });
 }

@@ -5,7 +5,11 @@ export class TokenBucket {
   private tokens: number;
   private at: number;
 
-  constructor(private readonly capacity: number, private readonly perMs: number, now: number) {
+  constructor(
+    private readonly capacity: number,
+    private readonly perMs: number,
+    now: number,
+  ) {
     this.tokens = capacity;
     this.at = now;
   }
@@ -14,7 +18,10 @@ export class TokenBucket {
   take(now: number): number {
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.at) * this.perMs);
     this.at = now;
-    if (this.tokens >= 1) { this.tokens -= 1; return 0; }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
     return Math.ceil((1 - this.tokens) / this.perMs);
   }
 }

@@ -20,11 +20,18 @@ export function upgradeProblem(header: HeaderGet, method: string): UpgradeProble
   const bad = (message: string): UpgradeProblem => ({ status: 400, error: 'invalid_request', message });
   if (method !== 'GET') return bad('A WebSocket handshake must be a GET request.');
   if (header('upgrade')?.trim().toLowerCase() !== 'websocket') return bad('This route only speaks WebSocket: send `Upgrade: websocket`.');
-  const connection = (header('connection') ?? '').toLowerCase().split(',').map((t) => t.trim());
+  const connection = (header('connection') ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
   if (!connection.includes('upgrade')) return bad('A WebSocket handshake needs `Connection: Upgrade`.');
   const version = header('sec-websocket-version')?.trim();
   if (version !== '13') {
-    return { status: 426, error: 'invalid_request', message: 'Only WebSocket version 13 is spoken here: send `Sec-WebSocket-Version: 13`.' };
+    return {
+      status: 426,
+      error: 'invalid_request',
+      message: 'Only WebSocket version 13 is spoken here: send `Sec-WebSocket-Version: 13`.',
+    };
   }
   const key = header('sec-websocket-key')?.trim() ?? '';
   // RFC 6455 §4.1: the key is 16 random bytes, base64-encoded (24 characters ending in `==`).
@@ -63,14 +70,18 @@ export function guardUpgradeHandshakes(server: Server): void {
   const inner = server.listeners('upgrade') as ((req: unknown, socket: Duplex, head: Buffer) => void)[];
   server.removeAllListeners('upgrade');
   server.on('upgrade', (req: { headers: IncomingHttpHeaders; method?: string }, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => { /* a peer that goes away mid-handshake: nothing to do */ });
+    socket.on('error', () => {
+      /* a peer that goes away mid-handshake: nothing to do */
+    });
     const problem = upgradeProblem(headerOf(req.headers), req.method ?? 'GET');
     if (problem && req.headers.upgrade?.toLowerCase() === 'websocket') {
       const body = JSON.stringify({ error: problem.error, message: problem.message });
       const extra = problem.status === 426 ? 'Sec-WebSocket-Version: 13\r\n' : '';
       const reason = problem.status === 426 ? 'Upgrade Required' : 'Bad Request';
-      socket.end(`HTTP/1.1 ${problem.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${problem.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       return;
     }
     for (const l of inner) l.call(server, req, socket, head);

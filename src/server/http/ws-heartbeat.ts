@@ -15,21 +15,24 @@ export function startWsHeartbeat(wss: WebSocketServer, intervalMs: number, onTer
     ws.on('pong', () => alive.set(ws, true));
   };
   wss.on('connection', onConnection);
-  const timer = setInterval(() => {
-    for (const ws of wss.clients) {
-      try {
-        if (alive.get(ws) === false) {
-          onTerminate?.(ws);
-          ws.terminate();
-          continue;
+  const timer = setInterval(
+    () => {
+      for (const ws of wss.clients) {
+        try {
+          if (alive.get(ws) === false) {
+            onTerminate?.(ws);
+            ws.terminate();
+            continue;
+          }
+          alive.set(ws, false);
+          ws.ping();
+        } catch {
+          // A socket already going away: its own close handling cleans up.
         }
-        alive.set(ws, false);
-        ws.ping();
-      } catch {
-        // A socket already going away: its own close handling cleans up.
       }
-    }
-  }, Math.max(10, intervalMs));
+    },
+    Math.max(10, intervalMs),
+  );
   timer.unref();
   return () => {
     clearInterval(timer);

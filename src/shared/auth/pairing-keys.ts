@@ -21,7 +21,12 @@ export function pairingPsk(pin: string, codeRef: string): Uint8Array {
   return hkdf(sha256, utf8.encode(pin), utf8.encode('salita/v1/pair-psk'), utf8.encode(codeRef), 32);
 }
 
-export function deriveDeviceSecret(handshakeSecret: Uint8Array, handshakeHash: Uint8Array, initiatorNodeId: string, responderNodeId: string): Uint8Array {
+export function deriveDeviceSecret(
+  handshakeSecret: Uint8Array,
+  handshakeHash: Uint8Array,
+  initiatorNodeId: string,
+  responderNodeId: string,
+): Uint8Array {
   return hkdf(sha256, handshakeSecret, handshakeHash, utf8.encode(`salita/v1/device-secret\n${initiatorNodeId}\n${responderNodeId}`), 32);
 }
 

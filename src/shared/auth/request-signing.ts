@@ -5,9 +5,10 @@
 //   X-Signature:   base64url(HMAC-SHA256(server_hmac_key, canonical string))
 // The canonical string is documented byte for byte in docs/protocol.md; change both together.
 // Browser-safe (@noble only): the phone page, desktops and tests all sign through this file.
+
+import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { toBase64Url, toHex, utf8 } from '../encoding.js';
 
@@ -32,15 +33,7 @@ export interface SignedParts {
 }
 
 export function canonicalString(p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
-  return [
-    SIGNATURE_SCHEME,
-    p.sessionId,
-    p.method.toUpperCase(),
-    p.pathWithQuery,
-    toHex(fns.hash(p.body)),
-    p.timestamp,
-    p.nonce,
-  ].join('\n');
+  return [SIGNATURE_SCHEME, p.sessionId, p.method.toUpperCase(), p.pathWithQuery, toHex(fns.hash(p.body)), p.timestamp, p.nonce].join('\n');
 }
 
 export function signParts(serverHmacKey: Uint8Array, p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
@@ -74,9 +67,17 @@ export function signRequest(opts: {
 }): SignedHeaders {
   const timestamp = String(Math.floor((opts.now ?? Date.now()) / 1000));
   const nonce = opts.nonce ?? toBase64Url(randomBytes(NONCE_BYTES));
-  const signature = signParts(opts.serverHmacKey, {
-    sessionId: opts.sessionId, method: opts.method, pathWithQuery: opts.pathWithQuery,
-    body: opts.body ?? new Uint8Array(0), timestamp, nonce,
-  }, opts.sha256);
+  const signature = signParts(
+    opts.serverHmacKey,
+    {
+      sessionId: opts.sessionId,
+      method: opts.method,
+      pathWithQuery: opts.pathWithQuery,
+      body: opts.body ?? new Uint8Array(0),
+      timestamp,
+      nonce,
+    },
+    opts.sha256,
+  );
   return { authorization: `Session ${opts.sessionId}`, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature };
 }

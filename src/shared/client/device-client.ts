@@ -1,7 +1,7 @@
 // The one client that makes signed device requests: used by the phone page, by a desktop calling another
 // desktop, and by the tests. It signs every request (request-signing.ts) and forgets its session when the
 // node says the session is gone, so the caller re-pairs instead of retrying forever.
-import { deriveServerHmacKey, signRequest, type Sha256Functions } from '../auth/request-signing.js';
+import { deriveServerHmacKey, type Sha256Functions, signRequest } from '../auth/request-signing.js';
 import { utf8 } from '../encoding.js';
 
 export interface DeviceCredentials {
@@ -18,19 +18,30 @@ export interface DeviceResponse<T = unknown> {
 /** 401 codes after which the session is useless: re-pair. (timestamp_skew / nonce_reused are retryable.) */
 export const SESSION_LOST_CODES = ['session_unknown', 'session_revoked', 'signature_invalid'] as const;
 
-export const WS_AUTH_PARAMS = { session: 'salita_session', timestamp: 'salita_ts', nonce: 'salita_nonce', signature: 'salita_sig' } as const;
+export const WS_AUTH_PARAMS = {
+  session: 'salita_session',
+  timestamp: 'salita_ts',
+  nonce: 'salita_nonce',
+  signature: 'salita_sig',
+} as const;
 
 export class DeviceClient {
   constructor(
     private readonly baseUrl: string,
     private creds: DeviceCredentials | undefined,
-    private readonly opts: { fetch?: typeof fetch; onSessionLost?: (code: string) => void; clockOffsetMs?: number; sha256?: Sha256Functions } = {},
+    private readonly opts: {
+      fetch?: typeof fetch;
+      onSessionLost?: (code: string) => void;
+      clockOffsetMs?: number;
+      sha256?: Sha256Functions;
+    } = {},
   ) {}
 
   /** Derived once per session: an HKDF per request would cost more than the HMAC itself. */
   private keyFor: { secret: Uint8Array; key: Uint8Array } | undefined;
   private hmacKey(creds: DeviceCredentials): Uint8Array {
-    if (this.keyFor?.secret !== creds.deviceSecret) this.keyFor = { secret: creds.deviceSecret, key: deriveServerHmacKey(creds.deviceSecret) };
+    if (this.keyFor?.secret !== creds.deviceSecret)
+      this.keyFor = { secret: creds.deviceSecret, key: deriveServerHmacKey(creds.deviceSecret) };
     return this.keyFor.key;
   }
 
@@ -38,12 +49,14 @@ export class DeviceClient {
     return this.creds !== undefined;
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: the default is for tests that read untyped wire answers on purpose; typed callers pass T
   async request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<DeviceResponse<T>> {
     if (!this.creds) throw new Error('no session: pair first');
     const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));
     const headers = signRequest({
       sessionId: this.creds.sessionId,
-      serverHmacKey: this.hmacKey(this.creds), ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
+      serverHmacKey: this.hmacKey(this.creds),
+      ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
       method,
       pathWithQuery,
       body: bytes,
@@ -57,7 +70,11 @@ export class DeviceClient {
     });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* not JSON: hand the text back as is */ }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: hand the text back as is */
+    }
     const code = (parsed as { error?: string } | null)?.error;
     if (res.status === 401 && code && (SESSION_LOST_CODES as readonly string[]).includes(code)) {
       this.creds = undefined;
@@ -70,8 +87,12 @@ export class DeviceClient {
   webSocketUrl(path: string): string {
     if (!this.creds) throw new Error('no session: pair first');
     const h = signRequest({
-      sessionId: this.creds.sessionId, serverHmacKey: this.hmacKey(this.creds), ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
-      method: 'GET', pathWithQuery: path, now: Date.now() + (this.opts.clockOffsetMs ?? 0),
+      sessionId: this.creds.sessionId,
+      serverHmacKey: this.hmacKey(this.creds),
+      ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
+      method: 'GET',
+      pathWithQuery: path,
+      now: Date.now() + (this.opts.clockOffsetMs ?? 0),
     });
     const u = new URL(this.baseUrl.replace(/^http/, 'ws') + path);
     u.searchParams.set(WS_AUTH_PARAMS.session, this.creds.sessionId);

@@ -1,22 +1,31 @@
 // The device side of messaging: seal text to a device from the directory, hand the envelope to our
 // node, read our inbox and open what arrives. Runs in the browser (phone page, desktop UI) and in Node (tests,
 // bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
-import { open, seal, type Envelope, type SenderKeys } from '../e2ee/index.js';
+
 import { isE2eeError } from '../e2ee/errors.js';
+import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
 import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
 
 /** What a message carries inside the envelope (the node never sees it). */
-export interface MessageContent { t: 'text'; body: string }
+export interface MessageContent {
+  t: 'text';
+  body: string;
+}
 export const MAX_TEXT_CHARS = 4000;
 
 /** DeviceClient (signed requests) and the desktop UI's admin fetch both fit this. */
 export interface MessagingTransport {
+  // biome-ignore lint/suspicious/noExplicitAny: the default is for tests that read untyped wire answers on purpose; typed callers pass T
   request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
 export class MessagingError extends Error {
-  constructor(public readonly code: string, message: string, public readonly status?: number) {
+  constructor(
+    public readonly code: string,
+    message: string,
+    public readonly status?: number,
+  ) {
     super(message);
     this.name = 'MessagingError';
   }
@@ -34,7 +43,11 @@ export class MessagingClient {
    * @param basePath '/api/messages' for a paired device, '/api/admin/messages' for the desktop UI.
    * @param me this device's id and static X25519 key pair (the phone's pairing key; the desktop UI's own key).
    */
-  constructor(private readonly transport: MessagingTransport, private readonly me: SenderKeys, private readonly basePath = '/api/messages') {}
+  constructor(
+    private readonly transport: MessagingTransport,
+    private readonly me: SenderKeys,
+    private readonly basePath = '/api/messages',
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const r = await this.transport.request<T & { error?: string; message?: string }>(method, this.basePath + path, body);
@@ -61,7 +74,8 @@ export class MessagingClient {
 
   /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
   async sealText(toDeviceId: string, text: string): Promise<Envelope> {
-    if (text.length === 0 || text.length > MAX_TEXT_CHARS) throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
+    if (text.length === 0 || text.length > MAX_TEXT_CHARS)
+      throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
     const content: MessageContent = { t: 'text', body: text };
     return seal(utf8.encode(JSON.stringify(content)), {
       from: this.me,

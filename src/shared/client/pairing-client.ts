@@ -2,12 +2,13 @@
 // 1. fetch the node's public key and refuse it unless it matches the fingerprint we were given;
 // 2. run the Noise IKpsk1 handshake over POST /auth/pair/verify with the PIN as pre-shared key;
 // 3. derive the device secret that signs every later request.
+
+import { startPairingInitiator } from '../auth/pairing-handshake.js';
+import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
+import type { NoiseSuite } from '../crypto/noise/index.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { fingerprintOf, normalizeFingerprint, sameFingerprint } from '../fingerprint.js';
-import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
-import { startPairingInitiator } from '../auth/pairing-handshake.js';
-import type { NoiseSuite } from '../crypto/noise/index.js';
-import { NodeIdentityResponse, PairVerifyResponse, PairVerifyResult, type DesktopNode, type NodeIdentityPayload } from '../wire/schemas.js';
+import { type DesktopNode, type NodeIdentityPayload, NodeIdentityResponse, PairVerifyResponse, PairVerifyResult } from '../wire/schemas.js';
 
 export class PairingError extends Error {
   constructor(
@@ -52,7 +53,7 @@ export interface PairingSuccess {
   sas?: string;
 }
 
-async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
   let res: Response;
   try {
     res = await f(url, init);
@@ -69,7 +70,8 @@ async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promis
 
 export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
   const f = o.fetch ?? fetch;
-  if (o.code === undefined && o.linkingCode === undefined) throw new PairingError('invalid_request', 'A pairing code or linking code is needed.');
+  if (o.code === undefined && o.linkingCode === undefined)
+    throw new PairingError('invalid_request', 'A pairing code or linking code is needed.');
   const expected = o.expectedFingerprint ? normalizeFingerprint(o.expectedFingerprint) : null;
   if (o.expectedFingerprint && !expected) throw new PairingError('invalid_request', 'The fingerprint is malformed.');
 
@@ -85,7 +87,10 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
   }
   // The fingerprint is computed here from the key itself; what the node *claims* as its fingerprint is ignored.
   if (expected && !sameFingerprint(fingerprintOf(nodeKey), expected)) {
-    throw new PairingError('fingerprint_mismatch', `The node answering at this address is not the one whose code you have (its key has fingerprint ${fingerprintOf(nodeKey)}). Not pairing.`);
+    throw new PairingError(
+      'fingerprint_mismatch',
+      `The node answering at this address is not the one whose code you have (its key has fingerprint ${fingerprintOf(nodeKey)}). Not pairing.`,
+    );
   }
 
   const codeRef = o.code ?? normalizeLinkingCode(o.linkingCode!);
@@ -108,11 +113,16 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
   });
   if (verify.status !== 200) {
     const b = verify.body as { error?: string; message?: string };
-    throw new PairingError(b?.error ?? 'peer_rejected', b?.message ?? `Pairing failed (HTTP ${verify.status}).`, b as Record<string, unknown>, verify.status);
+    throw new PairingError(
+      b?.error ?? 'peer_rejected',
+      b?.message ?? `Pairing failed (HTTP ${verify.status}).`,
+      b as Record<string, unknown>,
+      verify.status,
+    );
   }
   const reply = PairVerifyResponse.safeParse(verify.body);
   if (!reply.success) throw new PairingError('peer_rejected', 'The node answered the pairing with an unexpected body.');
-  let finished;
+  let finished: ReturnType<typeof initiator.finish>;
   try {
     finished = initiator.finish(fromBase64Url(reply.data.noise));
   } catch (err) {
@@ -122,12 +132,17 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
   try {
     result = PairVerifyResult.parse(JSON.parse(utf8.decode(finished.payload)));
   } catch {
-    throw new PairingError('peer_rejected', 'The node\'s encrypted answer is not a pairing result.');
+    throw new PairingError('peer_rejected', "The node's encrypted answer is not a pairing result.");
   }
   if (result.desktop_node.public_key !== parsedIdent.data.public_key || result.desktop_node.node_id !== parsedIdent.data.node_id) {
     throw new PairingError('fingerprint_mismatch', 'The node that answered is not the one that was checked. Not pairing.');
   }
-  const deviceSecret = deriveDeviceSecret(finished.handshakeSecret, finished.handshakeHash, o.identity.payload.node_id, result.desktop_node.node_id);
+  const deviceSecret = deriveDeviceSecret(
+    finished.handshakeSecret,
+    finished.handshakeHash,
+    o.identity.payload.node_id,
+    result.desktop_node.node_id,
+  );
   return {
     desktop: result.desktop_node,
     sessionId: result.session_id,

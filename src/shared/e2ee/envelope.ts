@@ -1,17 +1,16 @@
 // The E2EE envelope: one content key, sealed once; the key wrapped to each recipient
 // device with an authenticated KEM (ephemeral-static + static-static X25519, HKDF-SHA256, ChaCha20-Poly1305).
 // Browser-safe: @noble only. Byte-level spec and guarantees: docs/e2ee.md.
-import { x25519 } from '@noble/curves/ed25519.js';
+
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { v7 as uuidv7 } from 'uuid';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
-import {
-  DeviceId, Envelope, ENVELOPE_VERSION, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES,
-} from './schema.js';
+import { DeviceId, ENVELOPE_VERSION, Envelope, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES } from './schema.js';
 
 /** Labels; every one is part of the format (docs/e2ee.md). */
 export const LABELS = {
@@ -27,8 +26,15 @@ const ZERO_NONCE = new Uint8Array(12);
 
 export type Rng = (length: number) => Uint8Array;
 
-export interface SenderKeys { device_id: string; privateKey: Uint8Array; publicKey: Uint8Array }
-export interface RecipientKey { device_id: string; publicKey: Uint8Array }
+export interface SenderKeys {
+  device_id: string;
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+export interface RecipientKey {
+  device_id: string;
+  publicKey: Uint8Array;
+}
 export interface SealOptions {
   from: SenderKeys;
   to: RecipientKey[];
@@ -53,7 +59,10 @@ function u32be(n: number): Uint8Array {
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 /** Length-prefixed: u32be(len) || bytes. Makes every concatenation below unambiguous. */
@@ -64,13 +73,28 @@ function lp(x: Uint8Array | string): Uint8Array {
 
 // ---- key schedule (exported for docs/tests; byte layout in docs/e2ee.md) -----------------------------------
 
-export interface ContentFields { v: number; id: string; from_device: string; to: string[]; sent_at: string; epk: Uint8Array; kc: Uint8Array }
+export interface ContentFields {
+  v: number;
+  id: string;
+  from_device: string;
+  to: string[];
+  sent_at: string;
+  epk: Uint8Array;
+  kc: Uint8Array;
+}
 
 /** AD of the content AEAD: binds v, id, from_device, the (sorted) to list, sent_at, the ephemeral key and the key commitment. */
 export function contentAd(f: ContentFields): Uint8Array {
   return concat(
-    lp(LABELS.content), new Uint8Array([f.v]), lp(f.id), lp(f.from_device),
-    u32be(f.to.length), ...f.to.map((t) => lp(t)), lp(f.sent_at), lp(f.epk), lp(f.kc),
+    lp(LABELS.content),
+    new Uint8Array([f.v]),
+    lp(f.id),
+    lp(f.from_device),
+    u32be(f.to.length),
+    ...f.to.map((t) => lp(t)),
+    lp(f.sent_at),
+    lp(f.epk),
+    lp(f.kc),
   );
 }
 
@@ -85,15 +109,24 @@ export function contentDigest(ad: Uint8Array, ciphertext: Uint8Array): Uint8Arra
 }
 
 export interface WrapContext {
-  id: string; from_device: string; to_device: string;
-  epk: Uint8Array; senderPublicKey: Uint8Array; recipientPublicKey: Uint8Array;
+  id: string;
+  from_device: string;
+  to_device: string;
+  epk: Uint8Array;
+  senderPublicKey: Uint8Array;
+  recipientPublicKey: Uint8Array;
 }
 
 /** HKDF-SHA256(salt, IKM = dh_es || dh_ss, info) -> 32-byte wrap key. */
 export function wrapKey(dhEs: Uint8Array, dhSs: Uint8Array, c: WrapContext): Uint8Array {
   const info = concat(
-    lp(LABELS.wrapInfo), lp(c.id), lp(c.from_device), lp(c.to_device),
-    lp(c.epk), lp(c.senderPublicKey), lp(c.recipientPublicKey),
+    lp(LABELS.wrapInfo),
+    lp(c.id),
+    lp(c.from_device),
+    lp(c.to_device),
+    lp(c.epk),
+    lp(c.senderPublicKey),
+    lp(c.recipientPublicKey),
   );
   return hkdf(sha256, concat(dhEs, dhSs), utf8.encode(LABELS.wrapSalt), info, KEY_BYTES);
 }
@@ -106,7 +139,8 @@ export function wrapAd(from_device: string, to_device: string, digest: Uint8Arra
 // ---- argument checks ---------------------------------------------------------------------------------------
 
 function checkKey(k: unknown, what: string): Uint8Array {
-  if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new E2eeError('invalid_argument', `${what}: expected a 32-byte Uint8Array`);
+  if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES)
+    throw new E2eeError('invalid_argument', `${what}: expected a 32-byte Uint8Array`);
   return k;
 }
 function checkId(id: unknown, what: string): string {
@@ -118,7 +152,8 @@ function checkOwnPair(k: SenderKeys | undefined, what: string): SenderKeys {
   const device_id = checkId(k.device_id, `${what}.device_id`);
   const privateKey = checkKey(k.privateKey, `${what}.privateKey`);
   const publicKey = checkKey(k.publicKey, `${what}.publicKey`);
-  if (!bytesEqual(x25519.getPublicKey(privateKey), publicKey)) throw new E2eeError('invalid_argument', `${what}: publicKey does not match privateKey`);
+  if (!bytesEqual(x25519.getPublicKey(privateKey), publicKey))
+    throw new E2eeError('invalid_argument', `${what}: publicKey does not match privateKey`);
   return { device_id, privateKey, publicKey };
 }
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -129,7 +164,11 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 /** X25519; noble throws on a low-order point (all-zero shared secret). */
 function dh(priv: Uint8Array, pub: Uint8Array): Uint8Array | null {
-  try { return x25519.getSharedSecret(priv, pub); } catch { return null; }
+  try {
+    return x25519.getSharedSecret(priv, pub);
+  } catch {
+    return null;
+  }
 }
 
 // ---- seal / open -------------------------------------------------------------------------------------------
@@ -141,12 +180,15 @@ export function seal(plaintext: Uint8Array, opts: SealOptions): Envelope {
   if (!Array.isArray(opts.to) || opts.to.length === 0 || opts.to.length > MAX_RECIPIENTS) {
     throw new E2eeError('invalid_argument', `to: 1..${MAX_RECIPIENTS} recipients`);
   }
-  const recipients = opts.to.map((r, i) => ({
-    device_id: checkId(r?.device_id, `to[${i}].device_id`),
-    publicKey: checkKey(r?.publicKey, `to[${i}].publicKey`),
-  })).sort((a, b) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0));
+  const recipients = opts.to
+    .map((r, i) => ({
+      device_id: checkId(r?.device_id, `to[${i}].device_id`),
+      publicKey: checkKey(r?.publicKey, `to[${i}].publicKey`),
+    }))
+    .sort((a, b) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0));
   for (let i = 1; i < recipients.length; i++) {
-    if (recipients[i - 1]!.device_id === recipients[i]!.device_id) throw new E2eeError('invalid_argument', `to: duplicate device id ${recipients[i]!.device_id}`);
+    if (recipients[i - 1]!.device_id === recipients[i]!.device_id)
+      throw new E2eeError('invalid_argument', `to: duplicate device id ${recipients[i]!.device_id}`);
   }
 
   const rng: Rng = opts.rng ?? randomBytes;
@@ -173,14 +215,22 @@ export function seal(plaintext: Uint8Array, opts: SealOptions): Envelope {
     const dhSs = dh(from.privateKey, r.publicKey);
     if (!dhEs || !dhSs) throw new E2eeError('invalid_argument', `to ${r.device_id}: public key is a low-order point`);
     const k = wrapKey(dhEs, dhSs, {
-      id, from_device: from.device_id, to_device: r.device_id, epk,
-      senderPublicKey: from.publicKey, recipientPublicKey: r.publicKey,
+      id,
+      from_device: from.device_id,
+      to_device: r.device_id,
+      epk,
+      senderPublicKey: from.publicKey,
+      recipientPublicKey: r.publicKey,
     });
     return toBase64Url(chacha20poly1305(k, ZERO_NONCE, wrapAd(from.device_id, r.device_id, digest)).encrypt(contentKey));
   });
 
   return {
-    v: ENVELOPE_VERSION, id, from_device: from.device_id, to, sent_at,
+    v: ENVELOPE_VERSION,
+    id,
+    from_device: from.device_id,
+    to,
+    sent_at,
     header: { epk: toBase64Url(epk), kc: toBase64Url(kc), wraps },
     ciphertext: toBase64Url(ciphertext),
   };
@@ -193,7 +243,8 @@ export function seal(plaintext: Uint8Array, opts: SealOptions): Envelope {
 export function parseEnvelope(input: unknown): Envelope {
   if (input !== null && typeof input === 'object' && !Array.isArray(input) && 'v' in input) {
     const v = (input as { v: unknown }).v;
-    if (typeof v === 'number' && v !== ENVELOPE_VERSION) throw new E2eeError('version_unsupported', `envelope version ${v} is not supported (this code: ${ENVELOPE_VERSION})`);
+    if (typeof v === 'number' && v !== ENVELOPE_VERSION)
+      throw new E2eeError('version_unsupported', `envelope version ${v} is not supported (this code: ${ENVELOPE_VERSION})`);
   }
   const parsed = Envelope.safeParse(input);
   if (!parsed.success) {
@@ -204,7 +255,11 @@ export function parseEnvelope(input: unknown): Envelope {
 }
 
 function decodeB64(text: string, what: string): Uint8Array {
-  try { return fromBase64Url(text); } catch { throw new E2eeError('malformed', `${what}: invalid base64url`); }
+  try {
+    return fromBase64Url(text);
+  } catch {
+    throw new E2eeError('malformed', `${what}: invalid base64url`);
+  }
 }
 
 export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
@@ -219,7 +274,8 @@ export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
   const wrap = decodeB64(env.header.wraps[index]!, `header.wraps[${index}]`);
   const kc = decodeB64(env.header.kc, 'header.kc');
   const ciphertext = decodeB64(env.ciphertext, 'ciphertext');
-  if (epk.length !== KEY_BYTES || kc.length !== KEY_BYTES || wrap.length !== WRAP_BYTES) throw new E2eeError('malformed', 'header: wrong key or wrap length');
+  if (epk.length !== KEY_BYTES || kc.length !== KEY_BYTES || wrap.length !== WRAP_BYTES)
+    throw new E2eeError('malformed', 'header: wrong key or wrap length');
 
   const dhEs = dh(me.privateKey, epk);
   const dhSs = dh(me.privateKey, senderPublicKey);
@@ -228,8 +284,12 @@ export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
   const ad = contentAd({ v: env.v, id: env.id, from_device: env.from_device, to: env.to, sent_at: env.sent_at, epk, kc });
   const digest = contentDigest(ad, ciphertext);
   const k = wrapKey(dhEs, dhSs, {
-    id: env.id, from_device: env.from_device, to_device: me.device_id, epk,
-    senderPublicKey, recipientPublicKey: me.publicKey,
+    id: env.id,
+    from_device: env.from_device,
+    to_device: me.device_id,
+    epk,
+    senderPublicKey,
+    recipientPublicKey: me.publicKey,
   });
   let contentKey: Uint8Array;
   try {
@@ -237,7 +297,8 @@ export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
   } catch {
     throw new E2eeError('decrypt_failed', `envelope ${env.id}: key wrap did not verify (tampered, or not from that sender key)`);
   }
-  if (!bytesEqual(keyCommitment(contentKey), kc)) throw new E2eeError('decrypt_failed', `envelope ${env.id}: content key does not match its commitment`);
+  if (!bytesEqual(keyCommitment(contentKey), kc))
+    throw new E2eeError('decrypt_failed', `envelope ${env.id}: content key does not match its commitment`);
   try {
     return chacha20poly1305(contentKey, ZERO_NONCE, ad).decrypt(ciphertext);
   } catch {

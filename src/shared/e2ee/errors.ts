@@ -15,7 +15,10 @@ export type E2eeErrorCode =
 
 export class E2eeError extends Error {
   override readonly name = 'E2eeError';
-  constructor(readonly code: E2eeErrorCode, message: string) {
+  constructor(
+    readonly code: E2eeErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

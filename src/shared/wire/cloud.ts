@@ -11,17 +11,34 @@ import { z } from 'zod';
  * CLOUD_ERROR_HEADER header. Adding a code is fine; renaming one breaks every node, so don't.
  */
 export const CLOUD_ERROR_CODES = [
-  'invalid_request', 'not_found', 'internal_error',
-  'challenge_not_found', 'otp_invalid', 'otp_expired', 'otp_used', 'otp_attempts_exceeded',
-  'noise_handshake', 'noise_signature_invalid', 'device_mismatch',
-  'token_missing', 'token_invalid', 'token_expired', 'token_revoked',
+  'invalid_request',
+  'not_found',
+  'internal_error',
+  'challenge_not_found',
+  'otp_invalid',
+  'otp_expired',
+  'otp_used',
+  'otp_attempts_exceeded',
+  'noise_handshake',
+  'noise_signature_invalid',
+  'device_mismatch',
+  'token_missing',
+  'token_invalid',
+  'token_expired',
+  'token_revoked',
   'device_id_taken',
-  'too_many_attempts', 'noise_key_unproven',
+  'too_many_attempts',
+  'noise_key_unproven',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 
 /** The codes after which a stored token is worth nothing: the node must log in again. */
-export const CLOUD_TOKEN_DEAD_CODES = ['token_missing', 'token_invalid', 'token_expired', 'token_revoked'] as const satisfies readonly CloudErrorCode[];
+export const CLOUD_TOKEN_DEAD_CODES = [
+  'token_missing',
+  'token_invalid',
+  'token_expired',
+  'token_revoked',
+] as const satisfies readonly CloudErrorCode[];
 
 export const CLOUD_ERROR_HEADER = 'x-cloud-error';
 

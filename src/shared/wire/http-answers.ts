@@ -1,8 +1,8 @@
 // Answers and query strings of the node's routes that had no schema of their own (they were plain objects in the
 // route handlers). The HTTP contract (src/main/core/http/contract) documents the routes with them.
 import { z } from 'zod';
-import { DesktopNode, MeshNodeView, PendingPairingView } from './schemas.js';
 import { MessageStatusView } from './relay.js';
+import { DesktopNode, MeshNodeView, PendingPairingView } from './schemas.js';
 
 export const OkResponse = z.object({ ok: z.literal(true) });
 export const AnnounceResponse = z.object({ ok: z.literal(true), node: MeshNodeView });

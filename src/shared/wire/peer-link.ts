@@ -63,14 +63,25 @@ export const NodeFrame = z.object({ type: z.literal('node'), name: DisplayName }
 /** An envelope from one of the sender's devices, outbox row `seq` (the receiver acks that seq). */
 export const EnvelopeFrame = z.object({ type: z.literal('envelope'), seq: Seq, envelope: Envelope }).strict();
 /** The receiver's devices `device_ids` saw envelope `id` (which the receiver of this frame sent). */
-export const SeenFrame = z.object({
-  type: z.literal('seen'), seq: Seq, id: EnvelopeId, device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
-}).strict();
+export const SeenFrame = z
+  .object({
+    type: z.literal('seen'),
+    seq: Seq,
+    id: EnvelopeId,
+    device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
+  })
+  .strict();
 /** Outbox row `seq` of the other side is durably taken (committed), minus `refused` recipients. */
-export const AckFrame = z.object({
-  type: z.literal('ack'), seq: Seq,
-  refused: z.object({ device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS), error: z.literal('recipient_backlog_full') }).strict().optional(),
-}).strict();
+export const AckFrame = z
+  .object({
+    type: z.literal('ack'),
+    seq: Seq,
+    refused: z
+      .object({ device_ids: z.array(DeviceId).min(1).max(MAX_RECIPIENTS), error: z.literal('recipient_backlog_full') })
+      .strict()
+      .optional(),
+  })
+  .strict();
 /** The sender unpaired the receiver: it must end the pairing, answer unpair_ack, and never use its secrets again. */
 export const UnpairFrame = z.object({ type: z.literal('unpair') }).strict();
 export const UnpairAckFrame = z.object({ type: z.literal('unpair_ack') }).strict();
@@ -78,7 +89,15 @@ export const UnpairAckFrame = z.object({ type: z.literal('unpair_ack') }).strict
 export const ErrorFrame = z.object({ type: z.literal('error'), error: z.string().max(64), message: z.string().max(500) }).strict();
 
 export const PeerFrame = z.discriminatedUnion('type', [
-  HelloFrame, DirectoryFrame, NodeFrame, EnvelopeFrame, SeenFrame, AckFrame, UnpairFrame, UnpairAckFrame, ErrorFrame,
+  HelloFrame,
+  DirectoryFrame,
+  NodeFrame,
+  EnvelopeFrame,
+  SeenFrame,
+  AckFrame,
+  UnpairFrame,
+  UnpairAckFrame,
+  ErrorFrame,
 ]);
 export type PeerFrame = z.infer<typeof PeerFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;

@@ -8,13 +8,15 @@ import { DisplayName, PublicKeyB64 } from './primitives.js';
 // ---- key directory (cloud REST, `Authorization: Noise <token>`) ---------------------------------------------
 
 /** One device a node publishes: public keys only. */
-export const DirectoryDevice = z.object({
-  device_id: DeviceId,
-  /** base64url of the device's static X25519 public key (the key envelopes are sealed to / opened with). */
-  public_key: PublicKeyB64,
-  name: DisplayName,
-  kind: z.enum(['phone', 'desktop']),
-}).strict();
+export const DirectoryDevice = z
+  .object({
+    device_id: DeviceId,
+    /** base64url of the device's static X25519 public key (the key envelopes are sealed to / opened with). */
+    public_key: PublicKeyB64,
+    name: DisplayName,
+    kind: z.enum(['phone', 'desktop']),
+  })
+  .strict();
 export type DirectoryDevice = z.infer<typeof DirectoryDevice>;
 
 /** Most devices in one PUT /api/keys; a node with more publishes its set in pages (`range`, below). */
@@ -30,10 +32,12 @@ export const MAX_PUBLISHED_PER_NODE = 4096;
  * only its entries with `after` < device_id <= `through` (byte order; null = no bound), so a set larger than a
  * page goes up as pages of consecutive ranges. Each device is published or refused on its own (PublishKeysResponse).
  */
-export const PublishKeysRequest = z.object({
-  devices: z.array(DirectoryDevice).max(PUBLISH_PAGE_SIZE),
-  range: z.object({ after: DeviceId.nullable(), through: DeviceId.nullable() }).strict().optional(),
-}).strict();
+export const PublishKeysRequest = z
+  .object({
+    devices: z.array(DirectoryDevice).max(PUBLISH_PAGE_SIZE),
+    range: z.object({ after: DeviceId.nullable(), through: DeviceId.nullable() }).strict().optional(),
+  })
+  .strict();
 export type PublishKeysRequest = z.infer<typeof PublishKeysRequest>;
 
 /** Why the cloud did not publish one device: another node publishes its id, or the node is at its cap. */
@@ -83,18 +87,30 @@ export const RelaySendFrame = z.object({ type: z.literal('send'), envelope: Enve
 /** Why a recipient node acked a delivery without storing it for some of its devices. */
 export const RELAY_REFUSAL_CODES = ['recipient_backlog_full'] as const;
 export type RelayRefusalCode = (typeof RELAY_REFUSAL_CODES)[number];
-export const RelayAckFrame = z.object({
-  type: z.literal('ack'),
-  seq: z.number().int().positive(),
-  refused: z.object({ device_ids: z.array(DeviceId).min(1).max(64), error: z.enum(RELAY_REFUSAL_CODES) }).strict().optional(),
-}).strict();
+export const RelayAckFrame = z
+  .object({
+    type: z.literal('ack'),
+    seq: z.number().int().positive(),
+    refused: z
+      .object({ device_ids: z.array(DeviceId).min(1).max(64), error: z.enum(RELAY_REFUSAL_CODES) })
+      .strict()
+      .optional(),
+  })
+  .strict();
 export const NodeToCloudFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('send'), envelope: z.unknown() }).strict(),
   RelayAckFrame,
 ]);
 export type NodeToCloudFrame = z.infer<typeof RelaySendFrame> | z.infer<typeof RelayAckFrame>;
 
-export const RELAY_REJECT_CODES = ['invalid_envelope', 'unknown_recipient', 'sender_not_published', 'envelope_id_conflict', 'recipient_backlog_full', 'sender_backlog_full'] as const;
+export const RELAY_REJECT_CODES = [
+  'invalid_envelope',
+  'unknown_recipient',
+  'sender_not_published',
+  'envelope_id_conflict',
+  'recipient_backlog_full',
+  'sender_backlog_full',
+] as const;
 export type RelayRejectCode = (typeof RELAY_REJECT_CODES)[number];
 
 export const CloudToNodeFrame = z.discriminatedUnion('type', [
@@ -102,7 +118,13 @@ export const CloudToNodeFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('accepted'), id: EnvelopeId }),
   z.object({ type: z.literal('rejected'), id: z.string(), error: z.enum(RELAY_REJECT_CODES), message: z.string() }),
   z.object({ type: z.literal('deliver'), seq: z.number().int().positive(), envelope: Envelope }),
-  z.object({ type: z.literal('receipt'), seq: z.number().int().positive(), id: EnvelopeId, device_ids: z.array(DeviceId).min(1), error: z.enum(RELAY_REFUSAL_CODES).optional() }),
+  z.object({
+    type: z.literal('receipt'),
+    seq: z.number().int().positive(),
+    id: EnvelopeId,
+    device_ids: z.array(DeviceId).min(1),
+    error: z.enum(RELAY_REFUSAL_CODES).optional(),
+  }),
   z.object({ type: z.literal('error'), error: z.string(), message: z.string() }),
 ]);
 export type CloudToNodeFrame = z.infer<typeof CloudToNodeFrame>;
@@ -231,12 +253,21 @@ export const CloudLinkView = z.object({
   token_expires_at: z.string().nullable(),
   outbox: z.number().int().nonnegative(),
   /** This node's devices the cloud refused to publish (they cannot send or receive through it), with why. */
-  unpublished: z.array(z.object({ device_id: z.string(), name: z.string(), kind: z.enum(['phone', 'desktop']), error: z.string(), message: z.string() })),
+  unpublished: z.array(
+    z.object({ device_id: z.string(), name: z.string(), kind: z.enum(['phone', 'desktop']), error: z.string(), message: z.string() }),
+  ),
 });
 export type CloudLinkView = z.infer<typeof CloudLinkView>;
 
 export const CloudLoginRequest = z.object({ url: z.string().trim().url().max(500) }).strict();
-export const CloudCodeRequest = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'code: 6 digits') }).strict();
+export const CloudCodeRequest = z
+  .object({
+    code: z
+      .string()
+      .trim()
+      .regex(/^\d{6}$/, 'code: 6 digits'),
+  })
+  .strict();
 export const UiDeviceRequest = z.object({ public_key: PublicKeyB64 }).strict();
 
 export const UI_DEVICE_SUFFIX = '.ui';

@@ -10,27 +10,32 @@ export { DisplayName, PublicKeyB64 };
 export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/, 'node_id: 3-128 chars of A-Z a-z 0-9 . _ : -');
 export const Capability = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/);
 export const Capabilities = z.array(Capability).max(32);
-export const DeviceInfo = z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
+export const DeviceInfo = z
+  .record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
   .refine((o) => Object.keys(o).length <= 32, 'device_info: at most 32 keys');
 /** `host:port` or a bare address as a peer reports it; validated loosely, tried strictly later. */
 export const AddressText = z.string().min(1).max(300);
 
-export const NodeIdentityPayload = z.object({
-  node_id: NodeId,
-  name: DisplayName,
-  capabilities: Capabilities.default([]),
-  device_info: DeviceInfo.default({}),
-  public_key: PublicKeyB64,
-  /** Only desktops listen; phones omit these. */
-  port: z.number().int().min(1).max(65535).optional(),
-  addresses: z.array(AddressText).max(32).optional(),
-}).strict();
+export const NodeIdentityPayload = z
+  .object({
+    node_id: NodeId,
+    name: DisplayName,
+    capabilities: Capabilities.default([]),
+    device_info: DeviceInfo.default({}),
+    public_key: PublicKeyB64,
+    /** Only desktops listen; phones omit these. */
+    port: z.number().int().min(1).max(65535).optional(),
+    addresses: z.array(AddressText).max(32).optional(),
+  })
+  .strict();
 export type NodeIdentityPayload = z.infer<typeof NodeIdentityPayload>;
 
-export const PairStartRequest = z.object({
-  /** The LAN address to put in the QR; must be one of this node's addresses. Default: the first LAN address. */
-  address: z.string().max(64).optional(),
-}).strict();
+export const PairStartRequest = z
+  .object({
+    /** The LAN address to put in the QR; must be one of this node's addresses. Default: the first LAN address. */
+    address: z.string().max(64).optional(),
+  })
+  .strict();
 export type PairStartRequest = z.infer<typeof PairStartRequest>;
 
 export const PairStartResponse = z.object({
@@ -51,16 +56,22 @@ export type PairStartResponse = z.infer<typeof PairStartResponse>;
  * In clear: only which code is being used. The PIN never crosses the wire; the device's node_identity is
  * inside the first Noise message, the node's answer (PairVerifyResult) inside the second.
  */
-export const NoiseMessageB64 = z.string().regex(/^[A-Za-z0-9_-]{20,}$/, 'noise: base64url').max(87_400);
-export const PairVerifyRequest = z.object({
-  code: z.string().min(1).max(64).optional(),
-  linking_code: z.string().min(1).max(16).optional(),
-  // Any string here: text that is not a Noise message (not base64url, wrong length) is the handshake's
-  // refusal, `handshake_failed`, checked once the code is known; the body cap bounds its length.
-  noise: z.string(),
-}).strict().refine((v) => v.code !== undefined || v.linking_code !== undefined, {
-  message: 'code or linking_code is required',
-});
+export const NoiseMessageB64 = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{20,}$/, 'noise: base64url')
+  .max(87_400);
+export const PairVerifyRequest = z
+  .object({
+    code: z.string().min(1).max(64).optional(),
+    linking_code: z.string().min(1).max(16).optional(),
+    // Any string here: text that is not a Noise message (not base64url, wrong length) is the handshake's
+    // refusal, `handshake_failed`, checked once the code is known; the body cap bounds its length.
+    noise: z.string(),
+  })
+  .strict()
+  .refine((v) => v.code !== undefined || v.linking_code !== undefined, {
+    message: 'code or linking_code is required',
+  });
 export type PairVerifyRequest = z.infer<typeof PairVerifyRequest>;
 
 export const PairVerifyResponse = z.object({ noise: NoiseMessageB64 });
@@ -101,20 +112,24 @@ export type NodeIdentityResponse = z.infer<typeof NodeIdentityResponse>;
 
 export const RenameRequest = z.object({ name: DisplayName }).strict();
 
-export const AnnounceRequest = z.object({
-  node_id: NodeId,
-  name: DisplayName,
-  hostname: z.string().max(253).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  capabilities: Capabilities.optional(),
-  metadata: DeviceInfo.optional(),
-  addresses: z.array(AddressText).max(32).optional(),
-}).strict();
+export const AnnounceRequest = z
+  .object({
+    node_id: NodeId,
+    name: DisplayName,
+    hostname: z.string().max(253).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    capabilities: Capabilities.optional(),
+    metadata: DeviceInfo.optional(),
+    addresses: z.array(AddressText).max(32).optional(),
+  })
+  .strict();
 export type AnnounceRequest = z.infer<typeof AnnounceRequest>;
 
-export const HeartbeatRequest = z.object({
-  addresses: z.array(AddressText).max(32).optional(),
-}).strict();
+export const HeartbeatRequest = z
+  .object({
+    addresses: z.array(AddressText).max(32).optional(),
+  })
+  .strict();
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 
 /** online: heard within offlineAfterMs/2; degraded: heard within offlineAfterMs; offline: silent longer, or said goodbye. */
@@ -181,7 +196,8 @@ export const NodeSettings = z.object({
 });
 export type NodeSettings = z.infer<typeof NodeSettings>;
 /** A PUT may change either field; the other keeps its value. */
-export const SettingsUpdateRequest = NodeSettings.partial().strict()
+export const SettingsUpdateRequest = NodeSettings.partial()
+  .strict()
   .refine((v) => Object.keys(v).length > 0, { message: 'give interfaces, listen and/or cloud_url' });
 export type SettingsUpdateRequest = z.infer<typeof SettingsUpdateRequest>;
 
@@ -217,13 +233,15 @@ export type HeartbeatAttemptView = z.infer<typeof HeartbeatAttemptView>;
 
 /** GET /api/node/diagnostics (admin): what the "Network" panel shows. */
 export const DiagnosticsResponse = z.object({
-  interfaces: z.array(z.object({
-    name: z.string(),
-    address: z.string(),
-    family: z.enum(['IPv4', 'IPv6']),
-    kind: InterfaceKind,
-    advertised: z.boolean(),
-  })),
+  interfaces: z.array(
+    z.object({
+      name: z.string(),
+      address: z.string(),
+      family: z.enum(['IPv4', 'IPv6']),
+      kind: InterfaceKind,
+      advertised: z.boolean(),
+    }),
+  ),
   /** Interface names chosen in the settings that this machine does not have right now. */
   missing_interfaces: z.array(z.string()),
   port: z.number(),
@@ -239,14 +257,16 @@ export const DiagnosticsResponse = z.object({
     discovered: z.number(),
     last_error: z.string().optional(),
   }),
-  peers: z.array(z.object({
-    node_id: z.string(),
-    name: z.string(),
-    status: NodeStatus,
-    last_seen: z.string().nullable(),
-    addresses: z.array(z.string()),
-    last_attempt: z.object({ at: z.string(), tried: z.array(HeartbeatAttemptView) }).optional(),
-  })),
+  peers: z.array(
+    z.object({
+      node_id: z.string(),
+      name: z.string(),
+      status: NodeStatus,
+      last_seen: z.string().nullable(),
+      addresses: z.array(z.string()),
+      last_attempt: z.object({ at: z.string(), tried: z.array(HeartbeatAttemptView) }).optional(),
+    }),
+  ),
   firewall_hints: z.array(z.object({ os: z.enum(['linux', 'macos', 'windows']), text: z.string() })),
 });
 export type DiagnosticsResponse = z.infer<typeof DiagnosticsResponse>;
@@ -281,25 +301,26 @@ export const AdminState = z.object({
 export type AdminState = z.infer<typeof AdminState>;
 
 /** Admin asks this node to pair with another desktop, using what that desktop's screen shows. */
-export const PairRemoteRequest = z.object({
-  /** The other desktop's pairing URL (from its QR / screen) ... */
-  url: z.string().url().max(2048).optional(),
-  /** ... or its address plus the linking code shown on its screen (e.g. after mDNS discovery). */
-  host: z.string().max(253).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  linking_code: z.string().max(16).optional(),
-  /** Fingerprint to expect (from the URL or the mDNS record); the pairing is refused if it differs. */
-  fingerprint: z.string().max(32).optional(),
-  pin: z.string().regex(/^\d{6}$/, 'pin: exactly 6 digits'),
-}).strict().refine((v) => v.url !== undefined || (v.host !== undefined && v.port !== undefined && v.linking_code !== undefined), {
-  message: 'give url, or host + port + linking_code',
-});
+export const PairRemoteRequest = z
+  .object({
+    /** The other desktop's pairing URL (from its QR / screen) ... */
+    url: z.string().url().max(2048).optional(),
+    /** ... or its address plus the linking code shown on its screen (e.g. after mDNS discovery). */
+    host: z.string().max(253).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    linking_code: z.string().max(16).optional(),
+    /** Fingerprint to expect (from the URL or the mDNS record); the pairing is refused if it differs. */
+    fingerprint: z.string().max(32).optional(),
+    pin: z.string().regex(/^\d{6}$/, 'pin: exactly 6 digits'),
+  })
+  .strict()
+  .refine((v) => v.url !== undefined || (v.host !== undefined && v.port !== undefined && v.linking_code !== undefined), {
+    message: 'give url, or host + port + linking_code',
+  });
 export type PairRemoteRequest = z.infer<typeof PairRemoteRequest>;
 
 /** pair-remote's answer: paired at once (URL with fingerprint), or waiting for both people to compare codes. */
-export type PairRemoteResponse =
-  | { ok: true; node: MeshNodeView }
-  | { ok: true; pending: PendingPairingView };
+export type PairRemoteResponse = { ok: true; node: MeshNodeView } | { ok: true; pending: PendingPairingView };
 
 /** Messages the node pushes to the desktop UI over `/api/admin/events`. */
 export type AdminEvent =

@@ -4,8 +4,8 @@
 import fc from 'fast-check';
 import type { z } from 'zod';
 import type { ContractOperation, Security } from '../../../src/server/http/openapi-contract.js';
-import { operationsOf, unroutedErrors, type OpenApiDocument } from '../../helpers/openapi-document.js';
-import { validArbitrary, type ArbitraryOverrides } from './zod-arbitrary.js';
+import { type OpenApiDocument, operationsOf, unroutedErrors } from '../../helpers/openapi-document.js';
+import { type ArbitraryOverrides, validArbitrary } from './zod-arbitrary.js';
 
 export interface FuzzOperation {
   /** `POST /api/mesh/nodes/{node_id}` (document operations) or `GET /assets/*` (undocumented routes). */
@@ -19,18 +19,29 @@ export interface FuzzOperation {
   errors?: Record<string, string[]>;
 }
 
-export function fuzzOperations(doc: OpenApiDocument, contract: readonly ContractOperation[], undocumented: Readonly<Record<string, string>>): FuzzOperation[] {
+export function fuzzOperations(
+  doc: OpenApiDocument,
+  contract: readonly ContractOperation[],
+  undocumented: Readonly<Record<string, string>>,
+): FuzzOperation[] {
   const byId = new Map(contract.map((c) => [c.operationId, c]));
   const documented = operationsOf(doc).map((o): FuzzOperation => {
     const c = byId.get(o.operationId);
     if (!c) throw new Error(`the document's operation ${o.operationId} has no contract entry`);
     if (o.hasBody && !c.body) throw new Error(`${o.key}: the document has a request body but the contract entry no schema`);
     return {
-      route: o.key, method: o.method, auth: o.security, ws: o.websocket, errors: o.errorCodes,
-      ...(c.body ? { body: c.body.schema } : {}), ...(c.query ? { query: c.query } : {}),
+      route: o.key,
+      method: o.method,
+      auth: o.security,
+      ws: o.websocket,
+      errors: o.errorCodes,
+      ...(c.body ? { body: c.body.schema } : {}),
+      ...(c.query ? { query: c.query } : {}),
     };
   });
-  const rest = Object.keys(undocumented).map((route): FuzzOperation => ({ route, method: route.split(' ')[0]!, auth: 'public', ws: false }));
+  const rest = Object.keys(undocumented).map(
+    (route): FuzzOperation => ({ route, method: route.split(' ')[0]!, auth: 'public', ws: false }),
+  );
   return [...documented, ...rest];
 }
 

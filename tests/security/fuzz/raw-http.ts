@@ -2,18 +2,35 @@
 import http from 'node:http';
 import net from 'node:net';
 
-export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
-
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
 
 /** One request on its own connection: a hang-up is then the server's answer to this request, not a stale socket. */
-export function send(port: number, req: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array }): Promise<Reply> {
+export function send(
+  port: number,
+  req: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array },
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.path, agent: false, headers: { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) }, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const r = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: req.method,
+        path: req.path,
+        agent: false,
+        headers: { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) },
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     r.on('timeout', () => r.destroy(new Error('timed out')));
     r.on('error', reject);
     r.end(req.body ? Buffer.from(req.body) : undefined);
@@ -25,13 +42,23 @@ export function rawExchange(port: number, bytes: Buffer, opts: { hangUp?: boolea
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    const done = () => { clearTimeout(t); sock.destroy(); const raw = Buffer.concat(chunks); resolve({ raw, ...(parse(raw) ? { reply: parse(raw)! } : {}) }); };
+    const done = () => {
+      clearTimeout(t);
+      sock.destroy();
+      const raw = Buffer.concat(chunks);
+      resolve({ raw, ...(parse(raw) ? { reply: parse(raw)! } : {}) });
+    };
     // A server that keeps waiting for the rest of a broken body gets a second; a complete answer ends at once.
     const t = setTimeout(done, opts.hangUp ? 100 : 1_000);
-    sock.on('data', (c) => { chunks.push(c); if (complete(Buffer.concat(chunks))) done(); });
+    sock.on('data', (c) => {
+      chunks.push(c);
+      if (complete(Buffer.concat(chunks))) done();
+    });
     sock.on('close', done);
     sock.on('error', () => {});
-    sock.write(bytes, () => { if (opts.hangUp) setTimeout(done, 50); });
+    sock.write(bytes, () => {
+      if (opts.hangUp) setTimeout(done, 50);
+    });
   });
 }
 
@@ -52,7 +79,10 @@ function parse(raw: Buffer): Reply | undefined {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(line ?? '');
   if (!m) return undefined;
   const headers: Record<string, string> = {};
-  for (const l of lines) { const i = l.indexOf(':'); if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim(); }
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
   let body = raw.subarray(end + 4);
   if (headers['transfer-encoding'] === 'chunked') {
     const out: Buffer[] = [];

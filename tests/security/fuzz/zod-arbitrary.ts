@@ -33,19 +33,30 @@ function build(s: z.ZodType, o: ArbitraryOverrides): fc.Arbitrary<unknown> {
   if (own) return own;
   const d = defOf(s);
   switch (d.type) {
-    case 'string': return stringArb(d, o);
-    case 'number': return numberArb(d);
-    case 'boolean': return fc.boolean();
-    case 'null': return fc.constant(null);
+    case 'string':
+      return stringArb(d, o);
+    case 'number':
+      return numberArb(d);
+    case 'boolean':
+      return fc.boolean();
+    case 'null':
+      return fc.constant(null);
     case 'unknown':
-    case 'any': return fc.jsonValue({ maxDepth: 2 });
-    case 'literal': return fc.constantFrom(...(d.values as unknown[]));
-    case 'enum': return fc.constantFrom(...Object.values(d.entries as Record<string, unknown>));
+    case 'any':
+      return fc.jsonValue({ maxDepth: 2 });
+    case 'literal':
+      return fc.constantFrom(...(d.values as unknown[]));
+    case 'enum':
+      return fc.constantFrom(...Object.values(d.entries as Record<string, unknown>));
     case 'optional':
-    case 'default': return fc.option(build(d.innerType, o), { nil: undefined });
-    case 'nullable': return fc.option(build(d.innerType, o), { nil: null });
-    case 'pipe': return build(d.in, o);
-    case 'union': return fc.oneof(...(d.options as z.ZodType[]).map((x) => build(x, o)));
+    case 'default':
+      return fc.option(build(d.innerType, o), { nil: undefined });
+    case 'nullable':
+      return fc.option(build(d.innerType, o), { nil: null });
+    case 'pipe':
+      return build(d.in, o);
+    case 'union':
+      return fc.oneof(...(d.options as z.ZodType[]).map((x) => build(x, o)));
     case 'array': {
       const { min, max } = lengths(d);
       return fc.array(build(d.element, o), { minLength: min, maxLength: Math.min(max, Math.max(min, 4)) });
@@ -56,7 +67,9 @@ function build(s: z.ZodType, o: ArbitraryOverrides): fc.Arbitrary<unknown> {
     }
     case 'object': {
       const shape = d.shape as Record<string, z.ZodType>;
-      const fields = Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, isOptionalInObject(v) ? build(defOf(v).innerType, o) : build(v, o)]));
+      const fields = Object.fromEntries(
+        Object.entries(shape).map(([k, v]) => [k, isOptionalInObject(v) ? build(defOf(v).innerType, o) : build(v, o)]),
+      );
       const requiredKeys = Object.keys(shape).filter((k) => !isOptionalInObject(shape[k]!));
       return fc.record(fields, { requiredKeys });
     }
@@ -71,7 +84,10 @@ function lengths(d: Def): { min: number; max: number } {
   for (const c of checksOf(d)) {
     if (c.check === 'min_length') min = Math.max(min, c.minimum);
     if (c.check === 'max_length') max = Math.min(max, c.maximum);
-    if (c.check === 'length_equals') { min = c.length; max = c.length; }
+    if (c.check === 'length_equals') {
+      min = c.length;
+      max = c.length;
+    }
   }
   return { min, max };
 }

@@ -4,11 +4,23 @@
 // The bodies are the shared contract (src/shared/wire/cloud.ts, relay.ts): the cloud's routes build them, this
 // client parses them with the same schemas.
 import type { z } from 'zod';
-import { DirectoryResponse, PublishKeysResponse, type DirectoryDevice, type DirectoryEntry, type PublishKeysRequest, type PublishRefusal } from '../../../shared/wire/relay.js';
 import {
-  ChallengeResponse, CLOUD_ERROR_HEADER, CloudErrorBody, NoiseSessionResponse,
-  type ChallengeRequest, type RefreshRequest, type VerifyRequest,
+  type ChallengeRequest,
+  ChallengeResponse,
+  CLOUD_ERROR_HEADER,
+  CloudErrorBody,
+  NoiseSessionResponse,
+  type RefreshRequest,
+  type VerifyRequest,
 } from '../../../shared/wire/cloud.js';
+import {
+  type DirectoryDevice,
+  type DirectoryEntry,
+  DirectoryResponse,
+  type PublishKeysRequest,
+  PublishKeysResponse,
+  type PublishRefusal,
+} from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -44,7 +56,11 @@ async function call(base: string, path: string, init: { method: string; body?: u
   }
   const text = await res.text().catch(() => '');
   let body: unknown;
-  try { body = text ? JSON.parse(text) : undefined; } catch { body = undefined; }
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
   if (!res.ok) {
     // A proxy in front of the cloud may answer with its own page: then the header or the status is all we have.
     const b = CloudErrorBody.partial().safeParse(body ?? {});
@@ -52,7 +68,8 @@ async function call(base: string, path: string, init: { method: string; body?: u
     const message = (b.success ? b.data.message : undefined) ?? `the cloud answered ${res.status}`;
     throw new CloudCallError('rejected', res.status, code, message);
   }
-  if (body === undefined) throw new CloudCallError('rejected', res.status, 'bad_response', `${base}${path} did not answer JSON; is this a Salita cloud?`);
+  if (body === undefined)
+    throw new CloudCallError('rejected', res.status, 'bad_response', `${base}${path} did not answer JSON; is this a Salita cloud?`);
   return body;
 }
 
@@ -61,13 +78,22 @@ function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CloudCallError('rejected', 200, 'bad_response', `the cloud's answer to ${what} is malformed: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid'}`);
+    throw new CloudCallError(
+      'rejected',
+      200,
+      'bad_response',
+      `the cloud's answer to ${what} is malformed: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid'}`,
+    );
   }
   return parsed.data;
 }
 
 export async function requestChallenge(base: string, deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
-  const b = answer(ChallengeResponse, await call(base, '/api/auth/challenge', { method: 'POST', body: { device_id: deviceId } satisfies ChallengeRequest }), 'a login challenge');
+  const b = answer(
+    ChallengeResponse,
+    await call(base, '/api/auth/challenge', { method: 'POST', body: { device_id: deviceId } satisfies ChallengeRequest }),
+    'a login challenge',
+  );
   return { challengeId: b.challenge_id, expiresAt: b.expires_at };
 }
 
@@ -90,7 +116,12 @@ export async function logoutToken(base: string, token: string): Promise<void> {
 }
 
 /** One PUT /api/keys (a whole set, or one page with `range`); the devices the cloud refused come back one by one. */
-export async function publishKeys(base: string, token: string, devices: DirectoryDevice[], range?: PublishKeysRequest['range']): Promise<PublishRefusal[]> {
+export async function publishKeys(
+  base: string,
+  token: string,
+  devices: DirectoryDevice[],
+  range?: PublishKeysRequest['range'],
+): Promise<PublishRefusal[]> {
   const body: PublishKeysRequest = range ? { devices, range } : { devices };
   // A cloud from before per-device refusals answers {devices} alone: nothing was refused (the schema's default).
   return answer(PublishKeysResponse, await call(base, '/api/keys', { method: 'PUT', token, body }), 'publishing keys').refused;

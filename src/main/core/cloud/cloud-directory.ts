@@ -4,7 +4,7 @@
 // (GET /api/keys) into the store's remote directory: every directoryRefreshMs while connected, soon on demand,
 // and before storing an envelope from a sender it does not know yet. Failed calls wait out retryBackoff.
 import type { Logger } from 'pino';
-import { PUBLISH_PAGE_SIZE, type CloudLinkView, type DirectoryDevice, type PublishRefusal } from '../../../shared/wire/relay.js';
+import { type CloudLinkView, type DirectoryDevice, PUBLISH_PAGE_SIZE, type PublishRefusal } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import { Backoff } from './backoff.js';
 import { CloudCallError, fetchDirectory, publishKeys } from './cloud-api.js';
@@ -109,7 +109,10 @@ export class CloudDirectory {
   async syncKeys(): Promise<void> {
     const store = this.d.store;
     if (!store || !this.d.isUp() || !this.d.credentials()) return;
-    if (this.publishingNow) { this.publishAgain = true; return; }
+    if (this.publishingNow) {
+      this.publishAgain = true;
+      return;
+    }
     clearTimeout(this.publishRetryTimer);
     this.publishRetryTimer = undefined;
     this.publishingNow = true;
@@ -119,7 +122,9 @@ export class CloudDirectory {
         this.publishAgain = false;
         const { url, token } = creds!;
         await this.publishAll(url, token, store.localDevices());
-      } while (this.publishAgain && this.d.isUp() && (creds = this.d.credentials()));
+        if (!this.publishAgain || !this.d.isUp()) break;
+        creds = this.d.credentials();
+      } while (creds);
       this.publishBackoff.reset();
     } catch (err) {
       this.restFailed('publishing keys', err);
@@ -138,7 +143,10 @@ export class CloudDirectory {
   requestRefresh(): void {
     if (!this.d.isUp() || this.refreshSoon) return;
     const wait = Math.max(0, this.lastRefreshAt + this.d.options.minDirectoryRefreshMs - Date.now());
-    this.refreshSoon = setTimeout(() => { this.refreshSoon = undefined; void this.refreshDirectory(); }, wait);
+    this.refreshSoon = setTimeout(() => {
+      this.refreshSoon = undefined;
+      void this.refreshDirectory();
+    }, wait);
     this.refreshSoon.unref();
   }
 
@@ -147,7 +155,8 @@ export class CloudDirectory {
     for (let i = 0; i < 2 && !this.d.store?.knowsDevice?.(deviceId); i++) {
       await this.refreshDirectory();
     }
-    if (!this.d.store?.knowsDevice?.(deviceId)) this.d.log.warn({ device_id: deviceId }, 'an envelope came from a device the key directory does not list');
+    if (!this.d.store?.knowsDevice?.(deviceId))
+      this.d.log.warn({ device_id: deviceId }, 'an envelope came from a device the key directory does not list');
   }
 
   /**
@@ -159,27 +168,35 @@ export class CloudDirectory {
     const sorted = [...devices].sort((a, b) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0));
     const refused: PublishRefusal[] = [];
     if (sorted.length <= PUBLISH_PAGE_SIZE) {
-      refused.push(...await publishKeys(url, token, sorted));
+      refused.push(...(await publishKeys(url, token, sorted)));
     } else {
       for (let i = 0; i < sorted.length; i += PUBLISH_PAGE_SIZE) {
         const page = sorted.slice(i, i + PUBLISH_PAGE_SIZE);
         const last = i + PUBLISH_PAGE_SIZE >= sorted.length;
         const range = { after: i === 0 ? null : sorted[i - 1]!.device_id, through: last ? null : page.at(-1)!.device_id };
-        refused.push(...await publishKeys(url, token, page, range));
+        refused.push(...(await publishKeys(url, token, page, range)));
       }
     }
     const byId = new Map(devices.map((d) => [d.device_id, d]));
     const next = new Map<string, UnpublishedDevice>();
     for (const r of refused) {
       const d = byId.get(r.device_id);
-      if (d) next.set(d.device_id, { device_id: d.device_id, name: d.name, kind: d.kind, error: r.error, message: refusalText(d.name, d.kind, r.error) });
+      if (d)
+        next.set(d.device_id, {
+          device_id: d.device_id,
+          name: d.name,
+          kind: d.kind,
+          error: r.error,
+          message: refusalText(d.name, d.kind, r.error),
+        });
     }
     const changed = next.size !== this.unpublished.size || [...next].some(([id, r]) => this.unpublished.get(id)?.error !== r.error);
     this.unpublished = next;
     if (changed) {
       // Once per change, not per publish: a refusal lasts until the other node drops the id.
-      if (next.size > 0) this.d.log.warn({ refused: refused.slice(0, 20), count: next.size }, 'the cloud refused to publish some of this node\'s devices');
-      else this.d.log.info('the cloud publishes all of this node\'s devices');
+      if (next.size > 0)
+        this.d.log.warn({ refused: refused.slice(0, 20), count: next.size }, "the cloud refused to publish some of this node's devices");
+      else this.d.log.info("the cloud publishes all of this node's devices");
       this.d.report.changed();
     }
   }
@@ -187,13 +204,18 @@ export class CloudDirectory {
   private schedulePublishRetry(): void {
     if (this.stopped || !this.d.isUp()) return;
     clearTimeout(this.publishRetryTimer);
-    this.publishRetryTimer = setTimeout(() => { this.publishRetryTimer = undefined; void this.syncKeys(); }, this.publishBackoff.next());
+    this.publishRetryTimer = setTimeout(() => {
+      this.publishRetryTimer = undefined;
+      void this.syncKeys();
+    }, this.publishBackoff.next());
     this.publishRetryTimer.unref();
   }
 
   /** Fetches the key directory; a call while a fetch is in flight gets that fetch. Never rejects. */
   private refreshDirectory(): Promise<void> {
-    this.directoryFetch ??= this.fetchDirectoryNow().finally(() => { this.directoryFetch = undefined; });
+    this.directoryFetch ??= this.fetchDirectoryNow().finally(() => {
+      this.directoryFetch = undefined;
+    });
     return this.directoryFetch;
   }
 

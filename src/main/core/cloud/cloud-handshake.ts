@@ -1,13 +1,23 @@
 // The node's side of the cloud's Noise handshake (WS /v1/noise); the cloud link and the tests use it.
 // It pins the cloud's static key: IK needs it, and an NX answer with another key than the pinned one is an error.
 import WebSocket from 'ws';
-import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
+import {
+  CLOUD_NOISE_PROLOGUE,
+  type CloudNoisePattern,
+  cloudNoiseProtocol,
+  type NoiseSessionPayload,
+  noiseSignature,
+} from '../../../shared/cloud/noise-login.js';
+import { HandshakeState, type KeyPair } from '../../../shared/crypto/noise/index.js';
 import { CloudErrorBody } from '../../../shared/wire/cloud.js';
-import { CLOUD_NOISE_PROLOGUE, cloudNoiseProtocol, noiseSignature, type CloudNoisePattern, type NoiseSessionPayload } from '../../../shared/cloud/noise-login.js';
 
 export class CloudHandshakeError extends Error {
-  constructor(public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed', message: string, public readonly serverError?: CloudErrorBody) {
+  constructor(
+    public readonly code: 'cloud_key_changed' | 'noise_handshake_failed' | 'connection_failed',
+    message: string,
+    public readonly serverError?: CloudErrorBody,
+  ) {
     super(message);
     this.name = 'CloudHandshakeError';
   }
@@ -40,9 +50,12 @@ export interface CloudHandshakeOptions {
 
 function abortError(url: string, signal: AbortSignal): CloudHandshakeError {
   const reason = signal.reason as { name?: string; message?: string } | undefined;
-  return new CloudHandshakeError('connection_failed', reason?.name === 'TimeoutError'
-    ? `the Noise handshake with ${url} took too long; it was cut off`
-    : `the Noise handshake with ${url} was aborted${reason?.message ? `: ${reason.message}` : ''}`);
+  return new CloudHandshakeError(
+    'connection_failed',
+    reason?.name === 'TimeoutError'
+      ? `the Noise handshake with ${url} took too long; it was cut off`
+      : `the Noise handshake with ${url} was aborted${reason?.message ? `: ${reason.message}` : ''}`,
+  );
 }
 
 /** IK when a pinned key is given, else NX. Rejects with CloudHandshakeError. */
@@ -50,8 +63,12 @@ export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseS
   if (opts.signal?.aborted) return Promise.reject(abortError(opts.url, opts.signal));
   const pattern: CloudNoisePattern = opts.pinnedCloudKey ? 'IK' : 'NX';
   const hs = new HandshakeState({
-    protocol: cloudNoiseProtocol(pattern), initiator: true, s: opts.staticKey, prologue: CLOUD_NOISE_PROLOGUE,
-    ...(opts.pinnedCloudKey ? { rs: opts.pinnedCloudKey } : {}), ...NODE_NOISE_SUITE,
+    protocol: cloudNoiseProtocol(pattern),
+    initiator: true,
+    s: opts.staticKey,
+    prologue: CLOUD_NOISE_PROLOGUE,
+    ...(opts.pinnedCloudKey ? { rs: opts.pinnedCloudKey } : {}),
+    ...NODE_NOISE_SUITE,
   });
   const hello = pattern === 'NX' ? { client_static_key: Buffer.from(opts.staticKey.publicKey).toString('base64url') } : {};
   const m1 = hs.writeMessage(new TextEncoder().encode(JSON.stringify(hello)));
@@ -64,28 +81,44 @@ export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseS
       ws.terminate();
     };
     const settle = (fn: () => void) => {
-      if (!settled) { settled = true; opts.signal?.removeEventListener('abort', onAbort); fn(); }
+      if (!settled) {
+        settled = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+      }
       ws.close();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(m1));
     ws.on('error', (err) => settle(() => reject(new CloudHandshakeError('connection_failed', `cannot reach ${opts.url}: ${err.message}`))));
-    ws.on('close', (code, reason) => settle(() => reject(new CloudHandshakeError('noise_handshake_failed', `the cloud closed the handshake (${code} ${reason.toString()})`))));
+    ws.on('close', (code, reason) =>
+      settle(() =>
+        reject(new CloudHandshakeError('noise_handshake_failed', `the cloud closed the handshake (${code} ${reason.toString()})`)),
+      ),
+    );
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
         // The cloud's one text frame is its {error, message}; anything else is shown as it came.
         let parsed: unknown;
-        try { parsed = JSON.parse(String(data)); } catch { /* keep raw */ }
+        try {
+          parsed = JSON.parse(String(data));
+        } catch {
+          /* keep raw */
+        }
         const known = CloudErrorBody.safeParse(parsed);
         const body: CloudErrorBody = known.success ? known.data : { error: 'unknown', message: String(data) };
         const pinned = pattern === 'IK';
-        return settle(() => reject(new CloudHandshakeError(
-          pinned ? 'cloud_key_changed' : 'noise_handshake_failed',
-          pinned
-            ? `WARNING: the IK handshake with the pinned cloud key failed (${body.error}: ${body.message}). The cloud's static key may have changed: do not trust it until you have checked why.`
-            : `handshake failed: ${body.error}: ${body.message}`,
-          body,
-        )));
+        return settle(() =>
+          reject(
+            new CloudHandshakeError(
+              pinned ? 'cloud_key_changed' : 'noise_handshake_failed',
+              pinned
+                ? `WARNING: the IK handshake with the pinned cloud key failed (${body.error}: ${body.message}). The cloud's static key may have changed: do not trust it until you have checked why.`
+                : `handshake failed: ${body.error}: ${body.message}`,
+              body,
+            ),
+          ),
+        );
       }
       settle(() => {
         try {
@@ -94,8 +127,14 @@ export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseS
           const cloudStaticKey = hs.remoteStaticKey()!;
           const sessionToken = new Uint8Array(Buffer.from(payload.session_token, 'base64url'));
           resolve({
-            pattern, sessionId: payload.session_id, sessionToken, handshakeHash, cloudStaticKey, expiresAt: payload.expires_at,
-            completedAt: new Date().toISOString(), signature: noiseSignature(sessionToken, handshakeHash),
+            pattern,
+            sessionId: payload.session_id,
+            sessionToken,
+            handshakeHash,
+            cloudStaticKey,
+            expiresAt: payload.expires_at,
+            completedAt: new Date().toISOString(),
+            signature: noiseSignature(sessionToken, handshakeHash),
           });
         } catch (err) {
           reject(new CloudHandshakeError('noise_handshake_failed', `bad handshake answer: ${(err as Error).message}`));
@@ -114,7 +153,10 @@ export async function cloudHandshakeWithPin(opts: CloudHandshakeOptions & { pref
   if (opts.pinnedCloudKey && opts.preferIK !== false) return cloudHandshake(opts);
   const s = await cloudHandshake({ url: opts.url, staticKey: opts.staticKey, signal: opts.signal });
   if (opts.pinnedCloudKey && !Buffer.from(opts.pinnedCloudKey).equals(Buffer.from(s.cloudStaticKey))) {
-    throw new CloudHandshakeError('cloud_key_changed', `WARNING: the cloud's static key changed (pinned ${Buffer.from(opts.pinnedCloudKey).toString('base64url')}, got ${Buffer.from(s.cloudStaticKey).toString('base64url')})`);
+    throw new CloudHandshakeError(
+      'cloud_key_changed',
+      `WARNING: the cloud's static key changed (pinned ${Buffer.from(opts.pinnedCloudKey).toString('base64url')}, got ${Buffer.from(s.cloudStaticKey).toString('base64url')})`,
+    );
   }
   return cloudHandshake({ url: opts.url, staticKey: opts.staticKey, pinnedCloudKey: s.cloudStaticKey, signal: opts.signal });
 }

@@ -60,12 +60,13 @@ export class CloudInboundOrder {
       await gate;
       if (f.error) await store?.refused?.(f.id, f.device_ids, f.error);
       else await store?.delivered(f.id, f.device_ids);
+      return undefined; // a receipt is acked without a refusal
     });
   }
 
   /** A delivery or receipt that can never become valid: acked in its turn, or it would stall the cloud's queue. */
   malformed(c: RelayConnection, seq: number): void {
-    this.inOrder(c, seq, async () => {});
+    this.inOrder(c, seq, async () => undefined);
   }
 
   /**
@@ -74,9 +75,9 @@ export class CloudInboundOrder {
    * the previous one settled, so the deliveries of one turn share one commit; the acks still go out in arrival
    * order, each only after its own work is done.
    */
-  private inOrder(c: RelayConnection, seq: number, work: () => Promise<Refusal | void>): void {
-    const settle = async (done: Promise<Refusal | void>): Promise<void> => {
-      let refused: Refusal | void;
+  private inOrder(c: RelayConnection, seq: number, work: () => Promise<Refusal | undefined>): void {
+    const settle = async (done: Promise<Refusal | undefined>): Promise<void> => {
+      let refused: Refusal | undefined;
       try {
         refused = await done;
       } catch (err) {
@@ -87,8 +88,12 @@ export class CloudInboundOrder {
       if (c === this.d.current()) c.send(refused ? { type: 'ack', seq, refused } : { type: 'ack', seq });
     };
     if (this.d.store?.inboundInCallOrder) {
-      let started: Promise<Refusal | void>;
-      try { started = work(); } catch (err) { started = Promise.reject(err); }
+      let started: Promise<Refusal | undefined>;
+      try {
+        started = work();
+      } catch (err) {
+        started = Promise.reject(err);
+      }
       started.catch(() => {}); // settled (and logged) in the chain
       this.chain = this.chain.then(() => settle(started));
       return;

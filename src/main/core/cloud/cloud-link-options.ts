@@ -1,6 +1,6 @@
 // The cloud link's tuning, shared by its parts (session, relay transport, directory). Tests and node.ts pass a
 // partial set; the rest comes from DEFAULT_CLOUD_LINK_OPTIONS.
-import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 
 export interface CloudLinkOptions {
   backoff: BackoffOptions;

@@ -16,13 +16,13 @@ import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { CloudDirectory } from './cloud-directory.js';
-import { DEFAULT_CLOUD_LINK_OPTIONS, type CloudLinkOptions } from './cloud-link-options.js';
+import { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudRelayTransport } from './cloud-relay-transport.js';
 import { b64, CloudSession } from './cloud-session.js';
 
-export { DEFAULT_CLOUD_LINK_OPTIONS, type CloudLinkOptions } from './cloud-link-options.js';
-export { CloudLinkError, normalizeCloudUrl, type CloudLinkErrorCode } from './cloud-session.js';
+export { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
+export { CloudLinkError, type CloudLinkErrorCode, normalizeCloudUrl } from './cloud-session.js';
 
 export interface CloudLinkDeps {
   dataDir: string;
@@ -56,11 +56,19 @@ export class CloudLink {
     const report: CloudLinkReport = {
       changed: () => this.scheduleEmit(),
       setError: (code, message) => this.setError(code, message),
-      clearError: () => { this.lastError = null; },
+      clearError: () => {
+        this.lastError = null;
+      },
       lastError: () => this.lastError,
     };
     this.session = new CloudSession({
-      dataDir: d.dataDir, box: d.box, staticKey: d.staticKey, settings: d.settings, log: d.log, options: opts, report,
+      dataDir: d.dataDir,
+      box: d.box,
+      staticKey: d.staticKey,
+      settings: d.settings,
+      log: d.log,
+      options: opts,
+      report,
       relay: {
         phase: () => this.transport.phase(),
         connect: (kind) => this.transport.connect(kind),
@@ -72,7 +80,10 @@ export class CloudLink {
       tokenForgotten: () => this.directory.forget(),
     });
     this.directory = new CloudDirectory({
-      store: d.store, log: d.log, options: opts, report,
+      store: d.store,
+      log: d.log,
+      options: opts,
+      report,
       credentials: () => this.session.credentials(),
       isUp: () => this.transport.isUp(),
       selfId: () => this.transport.cloudDeviceId() ?? b64(d.staticKey().publicKey),
@@ -80,11 +91,20 @@ export class CloudLink {
       tokenRefused: (code) => this.session.tokenRefused(code),
     });
     this.transport = new CloudRelayTransport({
-      store: d.store, log: d.log, options: opts, report,
+      store: d.store,
+      log: d.log,
+      options: opts,
+      report,
       credentials: () => this.session.credentials(),
       tokenRefused: (code) => this.session.tokenRefused(code),
-      connected: () => { this.session.connected(); this.directory.connected(); },
-      dropped: () => { this.session.dropped(); this.directory.dropped(); },
+      connected: () => {
+        this.session.connected();
+        this.directory.connected();
+      },
+      dropped: () => {
+        this.session.dropped();
+        this.directory.dropped();
+      },
       sendsHeld: () => this.directory.publishing,
       refusalOf: (id) => this.directory.refusalOf(id),
       republish: () => void this.directory.syncKeys(),
@@ -102,7 +122,12 @@ export class CloudLink {
     this.session.start();
     const store = this.d.store;
     if (store) {
-      this.unsubscribe.push(store.onQueued(() => { this.transport.wake(); this.scheduleEmit(); }));
+      this.unsubscribe.push(
+        store.onQueued(() => {
+          this.transport.wake();
+          this.scheduleEmit();
+        }),
+      );
       this.unsubscribe.push(store.onLocalDevicesChanged(() => void this.directory.syncKeys()));
     }
     if (this.session.hasTokenFor(this.d.settings.cloudUrl())) this.transport.connect('connecting');
@@ -137,11 +162,15 @@ export class CloudLink {
     const url = pending?.url ?? this.d.settings.cloudUrl() ?? state?.url ?? null;
     const hasToken = state?.token && state.url === url;
     let outbox = 0;
-    try { outbox = this.d.store?.outboxSize() ?? 0; } catch { /* the store is closing */ }
+    try {
+      outbox = this.d.store?.outboxSize() ?? 0;
+    } catch {
+      /* the store is closing */
+    }
     return {
       status,
       url,
-      cloud_key: pending ? b64(pending.session.cloudStaticKey) : (state && state.url === url ? state.cloudKey : null),
+      cloud_key: pending ? b64(pending.session.cloudStaticKey) : state && state.url === url ? state.cloudKey : null,
       last_error: this.lastError,
       next_attempt_at: status === 'reconnecting' ? this.transport.nextAttemptAt() : null,
       token_expires_at: hasToken ? state!.tokenExpiresAt : null,
@@ -199,7 +228,11 @@ export class CloudLink {
       const key = JSON.stringify(view);
       if (key === this.lastEmitted) return;
       this.lastEmitted = key;
-      try { this.d.onChange?.(view); } catch (err) { this.log.warn({ err: (err as Error).message }, 'cloud view listener failed'); }
+      try {
+        this.d.onChange?.(view);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'cloud view listener failed');
+      }
     });
   }
 }

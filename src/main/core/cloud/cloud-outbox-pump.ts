@@ -92,7 +92,8 @@ export class CloudOutboxPump {
           if (this.ahead.length === 0) return;
         }
         const r = this.ahead[this.aheadAt]!;
-        const sent = r.json !== undefined ? c.sendText(`{"type":"send","envelope":${r.json}}`) : c.send({ type: 'send', envelope: r.envelope });
+        const sent =
+          r.json !== undefined ? c.sendText(`{"type":"send","envelope":${r.json}}`) : c.send({ type: 'send', envelope: r.envelope });
         if (!sent) return;
         this.aheadAt++;
         this.inflight.set(r.id, r.seq);
@@ -182,6 +183,10 @@ export class CloudOutboxPump {
   }
 
   private guard(what: string, fn: () => void): void {
-    try { fn(); } catch (err) { this.d.log.error({ err: (err as Error).message }, `message store failed on ${what}`); }
+    try {
+      fn();
+    } catch (err) {
+      this.d.log.error({ err: (err as Error).message }, `message store failed on ${what}`);
+    }
   }
 }

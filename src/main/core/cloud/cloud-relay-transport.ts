@@ -14,8 +14,8 @@ import { CloudInboundOrder } from './cloud-inbound-order.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudOutboxPump } from './cloud-outbox-pump.js';
-import { refusesToken } from './token-refusal.js';
 import { RelayConnection, type RelayDown } from './relay-connection.js';
+import { refusesToken } from './token-refusal.js';
 
 export type RelayPhase = 'idle' | 'connecting' | 'connected' | 'reconnecting';
 
@@ -65,7 +65,10 @@ export class CloudRelayTransport {
   constructor(private readonly d: CloudRelayTransportDeps) {
     this.backoff = new Backoff(d.options.backoff);
     this.outbox = new CloudOutboxPump({
-      store: d.store, log: d.log, options: d.options, report: d.report,
+      store: d.store,
+      log: d.log,
+      options: d.options,
+      report: d.report,
       sendable: () => (this.now === 'connected' && !d.sendsHeld() ? this.conn : null),
       refusalOf: (id) => d.refusalOf(id),
       republish: () => d.republish(),
@@ -84,7 +87,9 @@ export class CloudRelayTransport {
   /** Called with isUp() each time it flips (after the transport acted on it). Returns an unsubscribe function. */
   onChange(fn: (up: boolean) => void): () => void {
     this.listeners.add(fn);
-    return () => { this.listeners.delete(fn); };
+    return () => {
+      this.listeners.delete(fn);
+    };
   }
 
   /** Something was queued for the cloud: read the outbox again and send what the window allows. */
@@ -118,12 +123,23 @@ export class CloudRelayTransport {
     this.now = kind;
     this.outbox.restart();
     this.deviceId = null;
-    const c: RelayConnection = new RelayConnection(url, token, {
-      onOpen: () => {},
-      onFrame: (f) => { if (c === this.conn) this.onFrame(c, f); },
-      onBadFrame: (raw, problem) => { if (c === this.conn) this.onBadFrame(c, raw, problem); },
-      onDown: (why) => { if (c === this.conn) this.onDown(why); },
-    }, { pingIntervalMs: this.d.options.pingIntervalMs, helloTimeoutMs: this.d.options.helloTimeoutMs });
+    const c: RelayConnection = new RelayConnection(
+      url,
+      token,
+      {
+        onOpen: () => {},
+        onFrame: (f) => {
+          if (c === this.conn) this.onFrame(c, f);
+        },
+        onBadFrame: (raw, problem) => {
+          if (c === this.conn) this.onBadFrame(c, raw, problem);
+        },
+        onDown: (why) => {
+          if (c === this.conn) this.onDown(why);
+        },
+      },
+      { pingIntervalMs: this.d.options.pingIntervalMs, helloTimeoutMs: this.d.options.helloTimeoutMs },
+    );
     this.conn = c;
     this.d.report.changed();
     this.notify();
@@ -183,15 +199,22 @@ export class CloudRelayTransport {
     if (this.stopped) return;
     // A refused upgrade (401 + x-cloud-error) and a socket the cloud closed with 4401 (reason = the code: the
     // token was revoked or expired under a live socket) both mean the token is dead.
-    const refusal = why.kind === 'refused' && why.status === 401 ? why.error
-      : why.kind === 'closed' && why.code === CLOSE_UNAUTHORIZED ? why.reason : undefined;
+    const refusal =
+      why.kind === 'refused' && why.status === 401
+        ? why.error
+        : why.kind === 'closed' && why.code === CLOSE_UNAUTHORIZED
+          ? why.reason
+          : undefined;
     if (refusal !== undefined && refusesToken(refusal)) {
       this.d.tokenRefused(refusal);
       return;
     }
-    const message = why.kind === 'refused' ? `the cloud refused the relay connection (${why.status} ${why.error})`
-      : why.kind === 'closed' ? `the connection to the cloud closed (${why.code}${why.reason ? ` ${why.reason}` : ''})`
-        : `the connection to the cloud failed: ${why.message}`;
+    const message =
+      why.kind === 'refused'
+        ? `the cloud refused the relay connection (${why.status} ${why.error})`
+        : why.kind === 'closed'
+          ? `the connection to the cloud closed (${why.code}${why.reason ? ` ${why.reason}` : ''})`
+          : `the connection to the cloud failed: ${why.message}`;
     this.d.log.warn({ why }, 'cloud relay connection down; reconnecting');
     this.d.report.setError(why.kind === 'refused' ? 'cloud_rejected' : 'cloud_unreachable', message);
     this.retryLater(() => this.connect('reconnecting'));
@@ -249,7 +272,11 @@ export class CloudRelayTransport {
     if (up === this.wasUp) return;
     this.wasUp = up;
     for (const fn of [...this.listeners]) {
-      try { fn(up); } catch (err) { this.d.log.warn({ err: (err as Error).message }, 'cloud transport listener failed'); }
+      try {
+        fn(up);
+      } catch (err) {
+        this.d.log.warn({ err: (err as Error).message }, 'cloud transport listener failed');
+      }
     }
   }
 }

@@ -6,18 +6,27 @@
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { refusesToken } from './token-refusal.js';
 import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
-import { cloudHandshakeWithPin, CloudHandshakeError, type CloudNoiseSession } from './cloud-handshake.js';
+import { CloudHandshakeError, type CloudNoiseSession, cloudHandshakeWithPin } from './cloud-handshake.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import type { CloudRelayTransport } from './cloud-relay-transport.js';
-import { CloudStateFile, type CloudState } from './cloud-state-file.js';
+import { type CloudState, CloudStateFile } from './cloud-state-file.js';
+import { refusesToken } from './token-refusal.js';
 
-export type CloudLinkErrorCode = 'cloud_unreachable' | 'cloud_key_changed' | 'cloud_rejected' | 'cloud_login_not_started' | 'invalid_request';
+export type CloudLinkErrorCode =
+  | 'cloud_unreachable'
+  | 'cloud_key_changed'
+  | 'cloud_rejected'
+  | 'cloud_login_not_started'
+  | 'invalid_request';
 
 export class CloudLinkError extends Error {
-  constructor(public readonly code: CloudLinkErrorCode, message: string, public readonly cloudError?: string) {
+  constructor(
+    public readonly code: CloudLinkErrorCode,
+    message: string,
+    public readonly cloudError?: string,
+  ) {
     super(message);
     this.name = 'CloudLinkError';
   }
@@ -25,9 +34,15 @@ export class CloudLinkError extends Error {
 
 export function normalizeCloudUrl(url: string): string {
   let u: URL;
-  try { u = new URL(url.trim()); } catch { throw new CloudLinkError('invalid_request', 'The cloud URL is not a URL.'); }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CloudLinkError('invalid_request', 'The cloud URL must start with http:// or https://.');
-  if (u.search || u.hash || u.username || u.password) throw new CloudLinkError('invalid_request', 'The cloud URL must be a plain base URL (no query, fragment or credentials).');
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new CloudLinkError('invalid_request', 'The cloud URL is not a URL.');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new CloudLinkError('invalid_request', 'The cloud URL must start with http:// or https://.');
+  if (u.search || u.hash || u.username || u.password)
+    throw new CloudLinkError('invalid_request', 'The cloud URL must be a plain base URL (no query, fragment or credentials).');
   return u.toString().replace(/\/+$/, '');
 }
 
@@ -37,7 +52,6 @@ export function normalizeCloudUrl(url: string): string {
 const ASSUMED_TOKEN_LIFETIME_MS = 12 * 60 * 60_000;
 
 export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
-
 
 export interface PendingLogin {
   url: string;
@@ -129,12 +143,19 @@ export class CloudSession {
   submitCode(code: string): Promise<void> {
     return this.serial(async () => {
       const p = this.livePending();
-      if (!p) throw new CloudLinkError('cloud_login_not_started', 'No cloud login is waiting for a code (none was started, or its code expired): log in first.');
+      if (!p)
+        throw new CloudLinkError(
+          'cloud_login_not_started',
+          'No cloud login is waiting for a code (none was started, or its code expired): log in first.',
+        );
       let tok: { token: string; expiresAt: string };
       try {
         tok = await verifyCode(p.url, {
-          challenge_id: p.challengeId, code: code.trim(),
-          noise_session_id: p.session.sessionId, noise_signature: p.session.signature, last_handshake_at: p.session.completedAt,
+          challenge_id: p.challengeId,
+          code: code.trim(),
+          noise_session_id: p.session.sessionId,
+          noise_signature: p.session.signature,
+          last_handshake_at: p.session.completedAt,
         });
       } catch (err) {
         if (!(err instanceof CloudCallError)) throw err;
@@ -149,7 +170,13 @@ export class CloudSession {
         throw new CloudLinkError('cloud_rejected', `The cloud refused the code: ${err.message}`, err.cloudError);
       }
       const old = this.state;
-      this.state = { url: p.url, cloudKey: b64(p.session.cloudStaticKey), token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
+      this.state = {
+        url: p.url,
+        cloudKey: b64(p.session.cloudStaticKey),
+        token: tok.token,
+        tokenExpiresAt: tok.expiresAt,
+        tokenIssuedAt: new Date().toISOString(),
+      };
       this.file.save(this.state);
       if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
       this.pending = null;
@@ -205,7 +232,7 @@ export class CloudSession {
       this.autoRelogin();
       return;
     }
-    this.d.log.warn({ code }, 'the cloud refused this node\'s token; logged out');
+    this.d.log.warn({ code }, "the cloud refused this node's token; logged out");
     this.d.report.setError(code, `The cloud refused this node's token (${code}): log in to the cloud again.`);
   }
 
@@ -217,13 +244,15 @@ export class CloudSession {
     try {
       // The deadline goes down to the socket: a timed-out handshake closes it instead of leaving it open.
       session = await cloudHandshakeWithPin({
-        url, staticKey, pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined,
+        url,
+        staticKey,
+        pinnedCloudKey: pinned ? new Uint8Array(Buffer.from(pinned, 'base64url')) : undefined,
         signal: AbortSignal.timeout(this.d.options.handshakeTimeoutMs),
       });
     } catch (err) {
       if (!(err instanceof CloudHandshakeError)) throw err;
       if (err.code === 'cloud_key_changed') {
-        this.d.log.error({ url, pinned, err: err.message }, 'THE CLOUD\'S STATIC KEY CHANGED: login refused');
+        this.d.log.error({ url, pinned, err: err.message }, "THE CLOUD'S STATIC KEY CHANGED: login refused");
         const message = `${err.message} The login was refused. If the cloud really got a new key, ask its operator why before trusting it.`;
         report.setError('cloud_key_changed', message);
         throw new CloudLinkError('cloud_key_changed', message);
@@ -233,7 +262,11 @@ export class CloudSession {
         throw new CloudLinkError('cloud_unreachable', err.message);
       }
       report.setError(err.serverError?.error ?? 'noise_handshake_failed', err.message);
-      throw new CloudLinkError('cloud_rejected', `The cloud refused the handshake: ${err.message}`, err.serverError?.error ?? 'noise_handshake_failed');
+      throw new CloudLinkError(
+        'cloud_rejected',
+        `The cloud refused the handshake: ${err.message}`,
+        err.serverError?.error ?? 'noise_handshake_failed',
+      );
     }
     let challenge: { challengeId: string; expiresAt: string };
     try {
@@ -248,7 +281,10 @@ export class CloudSession {
       throw new CloudLinkError('cloud_rejected', `The cloud refused to send a code: ${err.message}`, err.cloudError);
     }
     this.pending = { url, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
-    this.d.log.info({ url, pattern: session.pattern, challenge_id: challenge.challengeId }, 'cloud login started: a one-time code was sent');
+    this.d.log.info(
+      { url, pattern: session.pattern, challenge_id: challenge.challengeId },
+      'cloud login started: a one-time code was sent',
+    );
   }
 
   /** The cloud wants a Noise-bound login (noise_handshake): handshake + new code, retried while unreachable. */
@@ -260,7 +296,10 @@ export class CloudSession {
       try {
         await this.beginLogin(url);
         this.d.relay.setIdle();
-        this.d.report.setError('noise_handshake', 'The cloud now requires a Noise-bound login: a new one-time code was requested. Enter it to reconnect.');
+        this.d.report.setError(
+          'noise_handshake',
+          'The cloud now requires a Noise-bound login: a new one-time code was requested. Enter it to reconnect.',
+        );
       } catch (err) {
         // Unreachable: shown as reconnecting, tried again after the relay's reconnect backoff.
         if (err instanceof CloudLinkError && err.code === 'cloud_unreachable') this.d.relay.retryLater(() => this.autoRelogin());
@@ -272,7 +311,9 @@ export class CloudSession {
 
   private async bestEffortLogout(url: string, token: string): Promise<void> {
     await Promise.race([
-      logoutToken(url, token).catch((err: Error) => this.d.log.warn({ err: err.message }, 'cloud logout call failed (the token is forgotten here anyway)')),
+      logoutToken(url, token).catch((err: Error) =>
+        this.d.log.warn({ err: err.message }, 'cloud logout call failed (the token is forgotten here anyway)'),
+      ),
       new Promise((r) => setTimeout(r, 3_000).unref()),
     ]);
   }
@@ -307,10 +348,16 @@ export class CloudSession {
       if (this.stopped || !s?.token || this.d.relay.phase() !== 'connected') return;
       try {
         const session = await cloudHandshakeWithPin({
-          url: s.url, staticKey: this.d.staticKey(), pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')),
+          url: s.url,
+          staticKey: this.d.staticKey(),
+          pinnedCloudKey: new Uint8Array(Buffer.from(s.cloudKey, 'base64url')),
           signal: AbortSignal.timeout(this.d.options.handshakeTimeoutMs),
         });
-        const tok = await refreshToken(s.url, s.token, { noise_session_id: session.sessionId, noise_signature: session.signature, last_handshake_at: session.completedAt });
+        const tok = await refreshToken(s.url, s.token, {
+          noise_session_id: session.sessionId,
+          noise_signature: session.signature,
+          last_handshake_at: session.completedAt,
+        });
         if (this.state !== s) return; // logged out or in again meanwhile
         this.state = { ...s, token: tok.token, tokenExpiresAt: tok.expiresAt, tokenIssuedAt: new Date().toISOString() };
         this.file.save(this.state);

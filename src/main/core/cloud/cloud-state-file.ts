@@ -22,14 +22,16 @@ export interface CloudState {
   tokenIssuedAt?: string | null | undefined;
 }
 
-const FileSchema = z.object({
-  version: z.literal(1),
-  url: z.string().url(),
-  cloud_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
-  token_sealed: z.string().nullable(),
-  token_expires_at: z.string().nullable(),
-  token_issued_at: z.string().nullable().optional(),
-}).strict();
+const FileSchema = z
+  .object({
+    version: z.literal(1),
+    url: z.string().url(),
+    cloud_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    token_sealed: z.string().nullable(),
+    token_expires_at: z.string().nullable(),
+    token_issued_at: z.string().nullable().optional(),
+  })
+  .strict();
 
 export type LoadResult =
   | { ok: true; state: CloudState | null }
@@ -40,7 +42,10 @@ export class CloudStateFile {
   readonly path: string;
   private corrupt = false;
 
-  constructor(dataDir: string, private readonly box: SecretBox) {
+  constructor(
+    dataDir: string,
+    private readonly box: SecretBox,
+  ) {
     this.path = join(dataDir, CLOUD_STATE_FILE);
   }
 
@@ -57,7 +62,11 @@ export class CloudStateFile {
     if (!parsed.success) {
       this.corrupt = true;
       const first = parsed.error.issues[0];
-      return { ok: false, state: null, reason: `${this.path} is not a valid cloud state file (${first ? `${first.path.join('.') || 'file'}: ${first.message}` : 'invalid'})` };
+      return {
+        ok: false,
+        state: null,
+        reason: `${this.path} is not a valid cloud state file (${first ? `${first.path.join('.') || 'file'}: ${first.message}` : 'invalid'})`,
+      };
     }
     const f = parsed.data;
     const state: CloudState = { url: f.url, cloudKey: f.cloud_key, token: null, tokenExpiresAt: null };
@@ -68,23 +77,34 @@ export class CloudStateFile {
       state.tokenIssuedAt = f.token_issued_at ?? null;
       return { ok: true, state };
     } catch (err) {
-      return { ok: false, state, reason: `the cloud token in ${this.path} cannot be opened with this node's storage key (${(err as Error).message})` };
+      return {
+        ok: false,
+        state,
+        reason: `the cloud token in ${this.path} cannot be opened with this node's storage key (${(err as Error).message})`,
+      };
     }
   }
 
   save(state: CloudState | null): void {
     if (this.corrupt && existsSync(this.path)) {
-      try { renameSync(this.path, `${this.path}.corrupt`); } catch { /* overwritten below anyway */ }
+      try {
+        renameSync(this.path, `${this.path}.corrupt`);
+      } catch {
+        /* overwritten below anyway */
+      }
     }
     this.corrupt = false;
-    const body = state === null ? null : {
-      version: 1 as const,
-      url: state.url,
-      cloud_key: state.cloudKey,
-      token_sealed: state.token === null ? null : this.box.seal(new TextEncoder().encode(state.token)),
-      token_expires_at: state.token === null ? null : state.tokenExpiresAt,
-      token_issued_at: state.token === null ? null : state.tokenIssuedAt ?? null,
-    };
+    const body =
+      state === null
+        ? null
+        : {
+            version: 1 as const,
+            url: state.url,
+            cloud_key: state.cloudKey,
+            token_sealed: state.token === null ? null : this.box.seal(new TextEncoder().encode(state.token)),
+            token_expires_at: state.token === null ? null : state.tokenExpiresAt,
+            token_issued_at: state.token === null ? null : (state.tokenIssuedAt ?? null),
+          };
     if (body === null) {
       rmSync(this.path, { force: true });
       return;

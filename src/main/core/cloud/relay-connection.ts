@@ -2,8 +2,8 @@
 // keeps the socket alive with pings, and reports exactly once why it went down. The policy (reconnect, log out,
 // log in again) is the CloudLink's.
 import WebSocket from 'ws';
-import { CloudToNodeFrame, type NodeToCloudFrame } from '../../../shared/wire/relay.js';
 import { CLOUD_ERROR_HEADER } from '../../../shared/wire/cloud.js';
+import { CloudToNodeFrame, type NodeToCloudFrame } from '../../../shared/wire/relay.js';
 
 export type RelayDown =
   /** The upgrade was refused with an HTTP status; `error` is the cloud's code from the x-cloud-error header. */
@@ -35,8 +35,17 @@ export class RelayConnection {
   private ping: NodeJS.Timeout | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
 
-  constructor(base: string, token: string, private readonly h: RelayHandlers, opts: RelayConnectionOptions) {
-    this.ws = new WebSocket(relayUrl(base), { headers: { authorization: `Noise ${token}` }, handshakeTimeout: 15_000, maxPayload: 1024 * 1024 });
+  constructor(
+    base: string,
+    token: string,
+    private readonly h: RelayHandlers,
+    opts: RelayConnectionOptions,
+  ) {
+    this.ws = new WebSocket(relayUrl(base), {
+      headers: { authorization: `Noise ${token}` },
+      handshakeTimeout: 15_000,
+      maxPayload: 1024 * 1024,
+    });
     this.ws.on('unexpected-response', (_req, res) => {
       const header = res.headers[CLOUD_ERROR_HEADER];
       const error = (Array.isArray(header) ? header[0] : header) ?? `http_${res.statusCode ?? 0}`;
@@ -45,21 +54,34 @@ export class RelayConnection {
     });
     this.ws.on('open', () => {
       if (this.done) return;
-      this.helloTimer = setTimeout(() => this.finish({ kind: 'error', message: `the cloud sent no hello within ${opts.helloTimeoutMs} ms` }), opts.helloTimeoutMs);
+      this.helloTimer = setTimeout(
+        () => this.finish({ kind: 'error', message: `the cloud sent no hello within ${opts.helloTimeoutMs} ms` }),
+        opts.helloTimeoutMs,
+      );
       this.ping = setInterval(() => {
         if (!this.alive) return this.finish({ kind: 'error', message: 'the cloud stopped answering pings' });
         this.alive = false;
-        try { this.ws.ping(); } catch { /* the close event follows */ }
+        try {
+          this.ws.ping();
+        } catch {
+          /* the close event follows */
+        }
       }, opts.pingIntervalMs);
       this.h.onOpen();
     });
-    this.ws.on('pong', () => { this.alive = true; });
+    this.ws.on('pong', () => {
+      this.alive = true;
+    });
     this.ws.on('message', (data, isBinary) => {
       if (this.done) return;
       this.alive = true;
       if (isBinary) return this.h.onBadFrame(undefined, 'binary frame');
       let raw: unknown;
-      try { raw = JSON.parse(String(data)); } catch { return this.h.onBadFrame(undefined, 'not JSON'); }
+      try {
+        raw = JSON.parse(String(data));
+      } catch {
+        return this.h.onBadFrame(undefined, 'not JSON');
+      }
       const parsed = CloudToNodeFrame.safeParse(raw);
       if (!parsed.success) {
         const first = parsed.error.issues[0];

@@ -16,20 +16,30 @@ export class HomeDeviceRepository {
     const now = new Date().toISOString();
     return this.db.transaction((tx) => {
       const before = tx.select().from(homeDevices).where(eq(homeDevices.nodeId, nodeId)).all();
-      const same = before.length === devices.length && devices.every((d) => before.some((r) =>
-        r.deviceId === d.device_id && r.publicKey === d.public_key && r.name === d.name && r.kind === d.kind));
+      const same =
+        before.length === devices.length &&
+        devices.every((d) =>
+          before.some((r) => r.deviceId === d.device_id && r.publicKey === d.public_key && r.name === d.name && r.kind === d.kind),
+        );
       if (same) return false;
       tx.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run();
       for (const d of devices) {
-        tx.insert(homeDevices).values({ deviceId: d.device_id, nodeId, publicKey: d.public_key, name: d.name, kind: d.kind, updatedAt: now })
-          .onConflictDoNothing().run();
+        tx.insert(homeDevices)
+          .values({ deviceId: d.device_id, nodeId, publicKey: d.public_key, name: d.name, kind: d.kind, updatedAt: now })
+          .onConflictDoNothing()
+          .run();
       }
       return true;
     });
   }
 
   forNode(nodeId: string): DirectoryDevice[] {
-    return this.db.select().from(homeDevices).where(eq(homeDevices.nodeId, nodeId)).orderBy(homeDevices.name, homeDevices.deviceId).all()
+    return this.db
+      .select()
+      .from(homeDevices)
+      .where(eq(homeDevices.nodeId, nodeId))
+      .orderBy(homeDevices.name, homeDevices.deviceId)
+      .all()
       .map((r) => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind }));
   }
 

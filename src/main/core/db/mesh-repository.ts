@@ -35,7 +35,18 @@ export function isGenericDeviceName(name: string): boolean {
   const n = name.trim().toLowerCase();
   return GENERIC_NAMES.has(n) || GENERIC_DEVICE_PREFIX.test(n);
 }
-const GENERIC_NAMES = new Set(['iphone', 'ipad', 'android phone', 'android tablet', 'mac', 'windows pc', 'my phone', 'phone', 'tablet', 'salita node']);
+const GENERIC_NAMES = new Set([
+  'iphone',
+  'ipad',
+  'android phone',
+  'android tablet',
+  'mac',
+  'windows pc',
+  'my phone',
+  'phone',
+  'tablet',
+  'salita node',
+]);
 const GENERIC_DEVICE_PREFIX = /^(android|ios|ipados|macos|mac os|windows|linux|chrome ?os|cros|unknown|web) device$/;
 
 /** Most recent first, deduplicated, bounded: a peer's address history must not grow without limit. */
@@ -46,22 +57,53 @@ export function mergeAddresses(fresh: readonly string[], known: readonly string[
 export class MeshRepository {
   constructor(private readonly db: Db) {}
 
-  upsertSelf(self: { id: string; name: string; hostname: string; port: number; capabilities: string[]; publicKey: string; addresses: string[] }): void {
+  upsertSelf(self: {
+    id: string;
+    name: string;
+    hostname: string;
+    port: number;
+    capabilities: string[];
+    publicKey: string;
+    addresses: string[];
+  }): void {
     const now = new Date().toISOString();
     this.db.transaction((tx) => {
       // A data dir keeps one identity, but be safe if an older row claims to be current.
-      tx.update(meshNodes).set({ isCurrent: false }).where(and(eq(meshNodes.isCurrent, true), sql`${meshNodes.id} <> ${self.id}`)).run();
-      tx.insert(meshNodes).values({
-        id: self.id, name: self.name, hostname: self.hostname, port: self.port, status: 'online', kind: 'desktop',
-        capabilities: self.capabilities, lastSeen: now, createdAt: now, metadata: {}, isCurrent: true,
-        publicKey: self.publicKey, addresses: self.addresses,
-      }).onConflictDoUpdate({
-        target: meshNodes.id,
-        set: {
-          name: self.name, hostname: self.hostname, port: self.port, status: 'online', capabilities: self.capabilities,
-          lastSeen: now, isCurrent: true, publicKey: self.publicKey, addresses: self.addresses,
-        },
-      }).run();
+      tx.update(meshNodes)
+        .set({ isCurrent: false })
+        .where(and(eq(meshNodes.isCurrent, true), sql`${meshNodes.id} <> ${self.id}`))
+        .run();
+      tx.insert(meshNodes)
+        .values({
+          id: self.id,
+          name: self.name,
+          hostname: self.hostname,
+          port: self.port,
+          status: 'online',
+          kind: 'desktop',
+          capabilities: self.capabilities,
+          lastSeen: now,
+          createdAt: now,
+          metadata: {},
+          isCurrent: true,
+          publicKey: self.publicKey,
+          addresses: self.addresses,
+        })
+        .onConflictDoUpdate({
+          target: meshNodes.id,
+          set: {
+            name: self.name,
+            hostname: self.hostname,
+            port: self.port,
+            status: 'online',
+            capabilities: self.capabilities,
+            lastSeen: now,
+            isCurrent: true,
+            publicKey: self.publicKey,
+            addresses: self.addresses,
+          },
+        })
+        .run();
     });
   }
 
@@ -69,27 +111,29 @@ export class MeshRepository {
     const now = new Date().toISOString();
     return this.db.transaction((tx) => {
       const existing = tx.select().from(meshNodes).where(eq(meshNodes.id, p.id)).get();
-      if (existing?.isCurrent) throw new Error('a peer cannot claim this node\'s own id');
+      if (existing?.isCurrent) throw new Error("a peer cannot claim this node's own id");
       const addresses = mergeAddresses(p.addresses ?? [], existing?.addresses ?? []);
       const values = {
         name: p.name,
         kind: p.kind,
-        hostname: p.hostname !== undefined ? p.hostname : existing?.hostname ?? null,
-        port: p.port !== undefined ? p.port : existing?.port ?? null,
+        hostname: p.hostname !== undefined ? p.hostname : (existing?.hostname ?? null),
+        port: p.port !== undefined ? p.port : (existing?.port ?? null),
         capabilities: p.capabilities ?? existing?.capabilities ?? [],
         metadata: p.metadata ?? existing?.metadata ?? {},
-        publicKey: p.publicKey !== undefined ? p.publicKey : existing?.publicKey ?? null,
+        publicKey: p.publicKey !== undefined ? p.publicKey : (existing?.publicKey ?? null),
         addresses,
-        pairedAt: p.paired ? now : existing?.pairedAt ?? null,
-        lastSeen: p.seen ? now : existing?.lastSeen ?? null,
-        status: (p.seen ? 'online' : existing?.status ?? 'offline') as 'online' | 'offline',
+        pairedAt: p.paired ? now : (existing?.pairedAt ?? null),
+        lastSeen: p.seen ? now : (existing?.lastSeen ?? null),
+        status: (p.seen ? 'online' : (existing?.status ?? 'offline')) as 'online' | 'offline',
         // Pairing again starts a new pairing: whatever the old one's end was is history.
         ...(p.paired ? { endedByPeerAt: null } : {}),
       };
       if (existing) {
         tx.update(meshNodes).set(values).where(eq(meshNodes.id, p.id)).run();
       } else {
-        tx.insert(meshNodes).values({ id: p.id, createdAt: now, isCurrent: false, ...values }).run();
+        tx.insert(meshNodes)
+          .values({ id: p.id, createdAt: now, isCurrent: false, ...values })
+          .run();
       }
       return tx.select().from(meshNodes).where(eq(meshNodes.id, p.id)).get()!;
     });
@@ -99,11 +143,15 @@ export class MeshRepository {
   touch(id: string, addresses: readonly string[]): boolean {
     const existing = this.get(id);
     if (!existing || existing.isCurrent) return false;
-    this.db.update(meshNodes).set({
-      lastSeen: new Date().toISOString(),
-      status: 'online',
-      addresses: mergeAddresses(addresses, existing.addresses),
-    }).where(eq(meshNodes.id, id)).run();
+    this.db
+      .update(meshNodes)
+      .set({
+        lastSeen: new Date().toISOString(),
+        status: 'online',
+        addresses: mergeAddresses(addresses, existing.addresses),
+      })
+      .where(eq(meshNodes.id, id))
+      .run();
     return true;
   }
 
@@ -119,8 +167,13 @@ export class MeshRepository {
 
   /** Shows a peer offline at once (it said goodbye); it comes back online the next time it is heard. */
   markOffline(id: string): boolean {
-    return this.db.update(meshNodes).set({ status: 'offline' })
-      .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false), eq(meshNodes.status, 'online'))).run().changes > 0;
+    return (
+      this.db
+        .update(meshNodes)
+        .set({ status: 'offline' })
+        .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false), eq(meshNodes.status, 'online')))
+        .run().changes > 0
+    );
   }
 
   /**
@@ -128,7 +181,14 @@ export class MeshRepository {
    * (b) the same key under another node_id, (c) the same name, kind and device platform under another node_id
    * (not for a generic default name like "Android phone", and not when both report different device host names).
    */
-  findReplaced(c: { id: string; name: string; kind: 'desktop' | 'phone'; publicKey: string; platform: unknown; hostname?: unknown }): { row: MeshNodeRow; reason: ReplaceReason }[] {
+  findReplaced(c: {
+    id: string;
+    name: string;
+    kind: 'desktop' | 'phone';
+    publicKey: string;
+    platform: unknown;
+    hostname?: unknown;
+  }): { row: MeshNodeRow; reason: ReplaceReason }[] {
     const out: { row: MeshNodeRow; reason: ReplaceReason }[] = [];
     const sameName = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
     // Two desktops that both report a host name and report different ones are two machines, whatever their names.
@@ -138,9 +198,15 @@ export class MeshRepository {
         if (row.publicKey && row.publicKey !== c.publicKey) out.push({ row, reason: 'key_changed' });
       } else if (row.publicKey && row.publicKey === c.publicKey) {
         out.push({ row, reason: 'node_id_changed' });
-      } else if (sameName(row.name, c.name) && !isGenericDeviceName(c.name) && row.kind === c.kind
-          && typeof c.platform === 'string' && c.platform !== '' && row.metadata?.platform === c.platform
-          && !differs(row.metadata?.hostname, c.hostname)) {
+      } else if (
+        sameName(row.name, c.name) &&
+        !isGenericDeviceName(c.name) &&
+        row.kind === c.kind &&
+        typeof c.platform === 'string' &&
+        c.platform !== '' &&
+        row.metadata?.platform === c.platform &&
+        !differs(row.metadata?.hostname, c.hostname)
+      ) {
         out.push({ row, reason: 'same_device' });
       }
     }
@@ -160,18 +226,30 @@ export class MeshRepository {
   }
 
   remove(id: string): boolean {
-    return this.db.delete(meshNodes).where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false))).run().changes > 0;
+    return (
+      this.db
+        .delete(meshNodes)
+        .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false)))
+        .run().changes > 0
+    );
   }
 
   /** The peer told us (over the peer link) that it unpaired us: kept, marked, offline. False if unknown. */
   markEndedByPeer(id: string): boolean {
-    return this.db.update(meshNodes).set({ endedByPeerAt: new Date().toISOString(), status: 'offline' })
-      .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false))).run().changes > 0;
+    return (
+      this.db
+        .update(meshNodes)
+        .set({ endedByPeerAt: new Date().toISOString(), status: 'offline' })
+        .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false)))
+        .run().changes > 0
+    );
   }
 
   /** Flips peers not heard from since `cutoffIso` to offline; returns how many changed. */
   markSilentOffline(cutoffIso: string): number {
-    return this.db.update(meshNodes).set({ status: 'offline' })
+    return this.db
+      .update(meshNodes)
+      .set({ status: 'offline' })
       .where(and(eq(meshNodes.isCurrent, false), eq(meshNodes.status, 'online'), lt(meshNodes.lastSeen, cutoffIso)))
       .run().changes;
   }

@@ -2,8 +2,8 @@
 // concurrent replays cannot both succeed; rows live in SQLite so a restart does not reopen the window.
 import type Database from 'better-sqlite3';
 import { lt, sql } from 'drizzle-orm';
-import type { Db } from './open-database.js';
 import { GroupCommit } from '../messaging/group-commit.js';
+import type { Db } from './open-database.js';
 import { usedNonces } from './schema.js';
 
 export class NonceRepository {
@@ -15,9 +15,11 @@ export class NonceRepository {
   constructor(private readonly db: Db) {
     // drizzle() sets $client (the better-sqlite3 handle) on the object it returns; the Db type omits it.
     this.commit = GroupCommit.shared((db as unknown as { $client: Database.Database }).$client);
-    this.insert = db.insert(usedNonces)
+    this.insert = db
+      .insert(usedNonces)
       .values({ sessionId: sql.placeholder('sessionId'), nonce: sql.placeholder('nonce'), expiresAt: sql.placeholder('expiresAt') })
-      .onConflictDoNothing().prepare();
+      .onConflictDoNothing()
+      .prepare();
   }
 
   /** True if this (session, nonce) was unused and is now recorded; false if it was seen before. */

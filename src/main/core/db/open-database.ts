@@ -1,10 +1,11 @@
 // Opens (or creates) the node's database and brings its schema up to date before anything else touches it.
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as schema from './schema.js';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { backupsDir, latestBackup } from '../../../server/db/sqlite-backup.js';
-import { DatabaseFileError, findMigrations, openMigratedSqlite, type OpenSqlite } from '../../../server/db/sqlite-file.js';
+import { DatabaseFileError, findMigrations, type OpenSqlite, openMigratedSqlite } from '../../../server/db/sqlite-file.js';
+import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 export type OpenDatabase = OpenSqlite<typeof schema>;
@@ -28,18 +29,29 @@ export interface OpenDatabaseOptions {
   now?: () => number;
 }
 
-const WHAT_ELSE = 'to go on as this node with no paired devices, move the file away and start once with --new-database (every device must pair again)';
+const WHAT_ELSE =
+  'to go on as this node with no paired devices, move the file away and start once with --new-database (every device must pair again)';
 
 export function openDatabase(dataDir: string, opts: OpenDatabaseOptions = {}): OpenDatabase {
   const file = join(dataDir, DATABASE_FILE);
   // identity.json is written at the first start together with the database: an identity without its database
   // means the database was lost (deleted, a failed copy), and an empty one would forget every paired device.
   if (opts.identityExisted && !opts.allowNewDatabase && !existsSync(file)) {
-    throw new DatabaseFileError(file, `Salita database ${file} is missing, but this data dir has a node identity (it has been started before)`,
-      latestBackup(backupsDir(dataDir), DATABASE_BACKUP_BASE)?.path, 'start once with --new-database to go on as this node with an empty database (every device must pair again)');
+    throw new DatabaseFileError(
+      file,
+      `Salita database ${file} is missing, but this data dir has a node identity (it has been started before)`,
+      latestBackup(backupsDir(dataDir), DATABASE_BACKUP_BASE)?.path,
+      'start once with --new-database to go on as this node with an empty database (every device must pair again)',
+    );
   }
   return openMigratedSqlite({
-    file, schema, migrationsFolder: migrationsDir(), label: 'Salita database', backupBase: DATABASE_BACKUP_BASE, whatElse: WHAT_ELSE,
-    ...(opts.log ? { log: opts.log } : {}), ...(opts.now ? { now: opts.now } : {}),
+    file,
+    schema,
+    migrationsFolder: migrationsDir(),
+    label: 'Salita database',
+    backupBase: DATABASE_BACKUP_BASE,
+    whatElse: WHAT_ELSE,
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
 }

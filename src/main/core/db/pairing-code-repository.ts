@@ -10,7 +10,11 @@ export class PairingCodeRepository {
   constructor(private readonly db: Db) {}
 
   insert(row: { code: string; linkingCode: string; pin: string; expiresAt: number }): PairingCodeRow {
-    return this.db.insert(pairingCodes).values({ ...row, createdAt: new Date().toISOString() }).returning().get();
+    return this.db
+      .insert(pairingCodes)
+      .values({ ...row, createdAt: new Date().toISOString() })
+      .returning()
+      .get();
   }
 
   byCode(code: string): PairingCodeRow | undefined {
@@ -26,16 +30,26 @@ export class PairingCodeRepository {
    * code is gone. Only an active code changes status: a late wrong guess must not turn `used` into `locked`.
    */
   recordFailure(code: string, maxAttempts: number): PairingCodeRow | undefined {
-    return this.db.update(pairingCodes).set({
-      failedAttempts: sql`${pairingCodes.failedAttempts} + 1`,
-      status: sql`CASE WHEN ${pairingCodes.status} = 'active' AND ${pairingCodes.failedAttempts} + 1 >= ${maxAttempts} THEN 'locked' ELSE ${pairingCodes.status} END`,
-    }).where(eq(pairingCodes.code, code)).returning().get();
+    return this.db
+      .update(pairingCodes)
+      .set({
+        failedAttempts: sql`${pairingCodes.failedAttempts} + 1`,
+        status: sql`CASE WHEN ${pairingCodes.status} = 'active' AND ${pairingCodes.failedAttempts} + 1 >= ${maxAttempts} THEN 'locked' ELSE ${pairingCodes.status} END`,
+      })
+      .where(eq(pairingCodes.code, code))
+      .returning()
+      .get();
   }
 
   /** Marks an active code used; false if someone else consumed it first (single use under concurrency). */
   consume(code: string, usedBy: string): boolean {
-    return this.db.update(pairingCodes).set({ status: 'used', usedBy, usedAt: new Date().toISOString() })
-      .where(and(eq(pairingCodes.code, code), eq(pairingCodes.status, 'active'))).run().changes === 1;
+    return (
+      this.db
+        .update(pairingCodes)
+        .set({ status: 'used', usedBy, usedAt: new Date().toISOString() })
+        .where(and(eq(pairingCodes.code, code), eq(pairingCodes.status, 'active')))
+        .run().changes === 1
+    );
   }
 
   /**
@@ -43,8 +57,15 @@ export class PairingCodeRepository {
    * grow forever (rowid is the insertion order).
    */
   prune(now: number, graceMs: number, maxRows = Number.MAX_SAFE_INTEGER): number {
-    return this.db.delete(pairingCodes).where(or(lt(pairingCodes.expiresAt, now - graceMs),
-      sql`rowid IN (SELECT rowid FROM pairing_codes ORDER BY rowid DESC LIMIT -1 OFFSET ${maxRows})`)).run().changes;
+    return this.db
+      .delete(pairingCodes)
+      .where(
+        or(
+          lt(pairingCodes.expiresAt, now - graceMs),
+          sql`rowid IN (SELECT rowid FROM pairing_codes ORDER BY rowid DESC LIMIT -1 OFFSET ${maxRows})`,
+        ),
+      )
+      .run().changes;
   }
 
   /**
@@ -54,7 +75,8 @@ export class PairingCodeRepository {
   expireOldLive(now: number, keep: number): number {
     return this.db.run(sql`UPDATE pairing_codes SET expires_at = ${now}
       WHERE status = 'active' AND expires_at > ${now} AND rowid NOT IN
-        (SELECT rowid FROM pairing_codes WHERE status = 'active' AND expires_at > ${now} ORDER BY rowid DESC LIMIT ${Math.max(0, keep)})`).changes;
+        (SELECT rowid FROM pairing_codes WHERE status = 'active' AND expires_at > ${now} ORDER BY rowid DESC LIMIT ${Math.max(0, keep)})`)
+      .changes;
   }
 
   count(): number {

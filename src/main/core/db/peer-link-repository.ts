@@ -12,23 +12,33 @@ export interface PeerLink {
 }
 
 export class PeerLinkRepository {
-  constructor(private readonly db: Db, private readonly box: SecretBox) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
 
   save(link: PeerLink): void {
     const sealed = this.box.seal(link.deviceSecret);
-    this.db.insert(peerLinks).values({ nodeId: link.nodeId, sessionId: link.sessionId, deviceSecret: sealed, createdAt: new Date().toISOString() })
-      .onConflictDoUpdate({ target: peerLinks.nodeId, set: { sessionId: link.sessionId, deviceSecret: sealed } }).run();
+    this.db
+      .insert(peerLinks)
+      .values({ nodeId: link.nodeId, sessionId: link.sessionId, deviceSecret: sealed, createdAt: new Date().toISOString() })
+      .onConflictDoUpdate({ target: peerLinks.nodeId, set: { sessionId: link.sessionId, deviceSecret: sealed } })
+      .run();
   }
 
   all(): PeerLink[] {
     // A secret the storage key no longer opens is no link: skipped, so one cannot stop the heartbeats of the rest.
-    return this.db.select().from(peerLinks).all().flatMap((r) => {
-      try {
-        return [{ nodeId: r.nodeId, sessionId: r.sessionId, deviceSecret: this.box.open(r.deviceSecret) }];
-      } catch {
-        return [];
-      }
-    });
+    return this.db
+      .select()
+      .from(peerLinks)
+      .all()
+      .flatMap((r) => {
+        try {
+          return [{ nodeId: r.nodeId, sessionId: r.sessionId, deviceSecret: this.box.open(r.deviceSecret) }];
+        } catch {
+          return [];
+        }
+      });
   }
 
   remove(nodeId: string): void {

@@ -1,34 +1,43 @@
 // The node's SQLite schema (drizzle). Changing it: edit here, run `npm run db:generate`, commit the new SQL
 // in migrations/. JSON columns hold small lists/maps (capabilities, addresses, metadata) as text.
-import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+
 import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Every node this one knows: itself (is_current = 1) and every paired device. */
-export const meshNodes = sqliteTable('mesh_nodes', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull(),
-  hostname: text('hostname'),
-  port: integer('port'),
-  /** Stored as last computed; the presence sweeper flips it to 'offline' after the configured silence. */
-  status: text('status', { enum: ['online', 'offline'] }).notNull().default('offline'),
-  kind: text('kind', { enum: ['desktop', 'phone'] }).notNull().default('desktop'),
-  capabilities: text('capabilities', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
-  lastSeen: text('last_seen'),
-  createdAt: text('created_at').notNull(),
-  metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
-  isCurrent: integer('is_current', { mode: 'boolean' }).notNull().default(false),
-  publicKey: text('public_key'),
-  pairedAt: text('paired_at'),
-  addresses: text('addresses', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
-  /**
-   * A paired desktop told us over the peer link that it unpaired us: our sessions and secrets for it are gone,
-   * the row stays so the person reads "<name> unpaired this desktop" and removes it. Null for a live pairing.
-   */
-  endedByPeerAt: text('ended_by_peer_at'),
-}, (t) => [
-  // At most one row may describe this node itself.
-  uniqueIndex('mesh_nodes_one_current').on(t.isCurrent).where(sql`is_current = 1`),
-]);
+export const meshNodes = sqliteTable(
+  'mesh_nodes',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    hostname: text('hostname'),
+    port: integer('port'),
+    /** Stored as last computed; the presence sweeper flips it to 'offline' after the configured silence. */
+    status: text('status', { enum: ['online', 'offline'] })
+      .notNull()
+      .default('offline'),
+    kind: text('kind', { enum: ['desktop', 'phone'] })
+      .notNull()
+      .default('desktop'),
+    capabilities: text('capabilities', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    lastSeen: text('last_seen'),
+    createdAt: text('created_at').notNull(),
+    metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    isCurrent: integer('is_current', { mode: 'boolean' }).notNull().default(false),
+    publicKey: text('public_key'),
+    pairedAt: text('paired_at'),
+    addresses: text('addresses', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    /**
+     * A paired desktop told us over the peer link that it unpaired us: our sessions and secrets for it are gone,
+     * the row stays so the person reads "<name> unpaired this desktop" and removes it. Null for a live pairing.
+     */
+    endedByPeerAt: text('ended_by_peer_at'),
+  },
+  (t) => [
+    // At most one row may describe this node itself.
+    uniqueIndex('mesh_nodes_one_current').on(t.isCurrent).where(sql`is_current = 1`),
+  ],
+);
 
 /** Pairing codes shown as QR + PIN. Rows are kept after use so a reused code says "used", not "unknown". */
 export const pairingCodes = sqliteTable('pairing_codes', {
@@ -36,7 +45,9 @@ export const pairingCodes = sqliteTable('pairing_codes', {
   linkingCode: text('linking_code').notNull().unique(),
   /** Kept in clear: 10^6 PINs make hashing pointless, and a later key schedule mixes the PIN itself. */
   pin: text('pin').notNull(),
-  status: text('status', { enum: ['active', 'used', 'locked'] }).notNull().default('active'),
+  status: text('status', { enum: ['active', 'used', 'locked'] })
+    .notNull()
+    .default('active'),
   failedAttempts: integer('failed_attempts').notNull().default(0),
   createdAt: text('created_at').notNull(),
   /** Unix ms, compared numerically. */
@@ -49,28 +60,38 @@ export const pairingCodes = sqliteTable('pairing_codes', {
  * Sessions granted to paired devices. A device proves each request with an HMAC under a key derived from the
  * pairing handshake; the node keeps only that verification key (server_hmac_key), sealed at rest.
  */
-export const deviceSessions = sqliteTable('device_sessions', {
-  /** Sent as `Authorization: Session <id>`; random, not a secret on its own. */
-  id: text('id').primaryKey(),
-  nodeId: text('node_id').notNull(),
-  /** server_hmac_key, sealed with the node's SecretBox. */
-  hmacKey: text('hmac_key').notNull(),
-  /** 'pending' until a person confirmed the short verification code (desktop pairing by linking code). */
-  state: text('state', { enum: ['active', 'pending'] }).notNull().default('active'),
-  createdAt: text('created_at').notNull(),
-  expiresAt: integer('expires_at').notNull(),
-  lastUsedAt: text('last_used_at'),
-  /** Set on unpair/logout/re-pair; kept so a revoked session is told "revoked", not "unknown". */
-  revokedAt: text('revoked_at'),
-}, (t) => [index('device_sessions_node').on(t.nodeId)]);
+export const deviceSessions = sqliteTable(
+  'device_sessions',
+  {
+    /** Sent as `Authorization: Session <id>`; random, not a secret on its own. */
+    id: text('id').primaryKey(),
+    nodeId: text('node_id').notNull(),
+    /** server_hmac_key, sealed with the node's SecretBox. */
+    hmacKey: text('hmac_key').notNull(),
+    /** 'pending' until a person confirmed the short verification code (desktop pairing by linking code). */
+    state: text('state', { enum: ['active', 'pending'] })
+      .notNull()
+      .default('active'),
+    createdAt: text('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    lastUsedAt: text('last_used_at'),
+    /** Set on unpair/logout/re-pair; kept so a revoked session is told "revoked", not "unknown". */
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [index('device_sessions_node').on(t.nodeId)],
+);
 
 /** Replay guard: every (session, nonce) a signed request used, kept for the length of the time window. */
-export const usedNonces = sqliteTable('used_nonces', {
-  sessionId: text('session_id').notNull(),
-  nonce: text('nonce').notNull(),
-  /** Unix ms after which the row may be pruned (the timestamp window has closed). */
-  expiresAt: integer('expires_at').notNull(),
-}, (t) => [primaryKey({ columns: [t.sessionId, t.nonce] }), index('used_nonces_expiry').on(t.expiresAt)]);
+export const usedNonces = sqliteTable(
+  'used_nonces',
+  {
+    sessionId: text('session_id').notNull(),
+    nonce: text('nonce').notNull(),
+    /** Unix ms after which the row may be pruned (the timestamp window has closed). */
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.nonce] }), index('used_nonces_expiry').on(t.expiresAt)],
+);
 
 /** Sessions this node holds on other desktops it paired with as the initiator (for heartbeats/announces). */
 export const peerLinks = sqliteTable('peer_links', {
@@ -91,18 +112,24 @@ export const peerLinks = sqliteTable('peer_links', {
  * A row leaves when its destination took it (accepted / acked) or refused it for good, or when the router moves
  * an envelope for a peer whose link stayed down to the cloud (fallback).
  */
-export const outbox = sqliteTable('outbox', {
-  seq: integer('seq').primaryKey({ autoIncrement: true }),
-  envelopeId: text('envelope_id').notNull(),
-  destination: text('destination').notNull().default('cloud'),
-  kind: text('kind', { enum: ['envelope', 'seen'] }).notNull().default('envelope'),
-  fromDevice: text('from_device').notNull(),
-  body: text('body').notNull(),
-  createdAt: text('created_at').notNull(),
-}, (t) => [
-  uniqueIndex('outbox_envelope_destination').on(t.envelopeId, t.destination, t.kind),
-  index('outbox_destination_seq').on(t.destination, t.seq),
-]);
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    envelopeId: text('envelope_id').notNull(),
+    destination: text('destination').notNull().default('cloud'),
+    kind: text('kind', { enum: ['envelope', 'seen'] })
+      .notNull()
+      .default('envelope'),
+    fromDevice: text('from_device').notNull(),
+    body: text('body').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('outbox_envelope_destination').on(t.envelopeId, t.destination, t.kind),
+    index('outbox_destination_seq').on(t.destination, t.seq),
+  ],
+);
 
 /**
  * What a local device sent and how far it got (queued -> sent -> delivered -> seen, or failed), so the device can
@@ -110,31 +137,43 @@ export const outbox = sqliteTable('outbox', {
  * any of them took ('local' < 'lan' < 'cloud'). `body_hash` (SHA-256 of the stored body) makes a resend of the same id idempotent even after the
  * outbox row is gone. Rows that are no longer queued are pruned after a while (MessageStore).
  */
-export const sentMessages = sqliteTable('sent_messages', {
-  envelopeId: text('envelope_id').primaryKey(),
-  fromDevice: text('from_device').notNull(),
-  to: text('to', { mode: 'json' }).$type<string[]>().notNull(),
-  bodyHash: text('body_hash').notNull(),
-  status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] }).notNull().default('queued'),
-  error: text('error'),
-  route: text('route', { enum: ['local', 'lan', 'cloud'] }),
-  createdAt: text('created_at').notNull(),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [index('sent_messages_from').on(t.fromDevice, t.createdAt), index('sent_messages_updated').on(t.updatedAt)]);
+export const sentMessages = sqliteTable(
+  'sent_messages',
+  {
+    envelopeId: text('envelope_id').primaryKey(),
+    fromDevice: text('from_device').notNull(),
+    to: text('to', { mode: 'json' }).$type<string[]>().notNull(),
+    bodyHash: text('body_hash').notNull(),
+    status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] })
+      .notNull()
+      .default('queued'),
+    error: text('error'),
+    route: text('route', { enum: ['local', 'lan', 'cloud'] }),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('sent_messages_from').on(t.fromDevice, t.createdAt), index('sent_messages_updated').on(t.updatedAt)],
+);
 
 /**
  * One row per recipient device of a sent envelope: where it was routed (destination: 'local', 'cloud' or a
  * peer node id), how far it got and by which route. Deleted with its sent_messages row.
  */
-export const sentRecipients = sqliteTable('sent_recipients', {
-  envelopeId: text('envelope_id').notNull(),
-  deviceId: text('device_id').notNull(),
-  destination: text('destination').notNull(),
-  status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] }).notNull().default('queued'),
-  route: text('route', { enum: ['local', 'lan', 'cloud'] }),
-  error: text('error'),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [primaryKey({ columns: [t.envelopeId, t.deviceId] }), index('sent_recipients_destination').on(t.destination, t.status)]);
+export const sentRecipients = sqliteTable(
+  'sent_recipients',
+  {
+    envelopeId: text('envelope_id').notNull(),
+    deviceId: text('device_id').notNull(),
+    destination: text('destination').notNull(),
+    status: text('status', { enum: ['queued', 'sent', 'delivered', 'seen', 'failed'] })
+      .notNull()
+      .default('queued'),
+    route: text('route', { enum: ['local', 'lan', 'cloud'] }),
+    error: text('error'),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.envelopeId, t.deviceId] }), index('sent_recipients_destination').on(t.destination, t.status)],
+);
 
 /**
  * Envelopes for local devices, kept until the device acks them. One row per (envelope, recipient device). An
@@ -142,18 +181,22 @@ export const sentRecipients = sqliteTable('sent_recipients', {
  * after storing an envelope but before acking the cloud, the cloud sends it again, and the tombstone keeps the
  * device from getting it twice.
  */
-export const inbox = sqliteTable('inbox', {
-  seq: integer('seq').primaryKey({ autoIncrement: true }),
-  envelopeId: text('envelope_id').notNull(),
-  toDevice: text('to_device').notNull(),
-  body: text('body').notNull(),
-  receivedAt: text('received_at').notNull(),
-  ackedAt: text('acked_at'),
-  /** The envelope's from_device (so an ack can send a 'seen' receipt to where it came from). */
-  fromDevice: text('from_device'),
-  /** How it came: 'local' (a device of this node), 'cloud', or the node id of the paired desktop that sent it. */
-  origin: text('origin'),
-}, (t) => [uniqueIndex('inbox_envelope_device').on(t.envelopeId, t.toDevice), index('inbox_device_seq').on(t.toDevice, t.seq)]);
+export const inbox = sqliteTable(
+  'inbox',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    envelopeId: text('envelope_id').notNull(),
+    toDevice: text('to_device').notNull(),
+    body: text('body').notNull(),
+    receivedAt: text('received_at').notNull(),
+    ackedAt: text('acked_at'),
+    /** The envelope's from_device (so an ack can send a 'seen' receipt to where it came from). */
+    fromDevice: text('from_device'),
+    /** How it came: 'local' (a device of this node), 'cloud', or the node id of the paired desktop that sent it. */
+    origin: text('origin'),
+  },
+  (t) => [uniqueIndex('inbox_envelope_device').on(t.envelopeId, t.toDevice), index('inbox_device_seq').on(t.toDevice, t.seq)],
+);
 
 /** The desktop UI's messaging device (`<node_id>.ui`): only its public key; the private key stays in the UI. At most one row. */
 export const uiDevice = sqliteTable('ui_device', {
@@ -169,14 +212,18 @@ export const uiDevice = sqliteTable('ui_device', {
  * Kept across restarts so a phone sees the other desktop's phones by name while that desktop is offline.
  * A device id belongs to one node; a peer that claims an id already served elsewhere is refused.
  */
-export const homeDevices = sqliteTable('home_devices', {
-  deviceId: text('device_id').primaryKey(),
-  nodeId: text('node_id').notNull(),
-  publicKey: text('public_key').notNull(),
-  name: text('name').notNull(),
-  kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [index('home_devices_node').on(t.nodeId)]);
+export const homeDevices = sqliteTable(
+  'home_devices',
+  {
+    deviceId: text('device_id').primaryKey(),
+    nodeId: text('node_id').notNull(),
+    publicKey: text('public_key').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('home_devices_node').on(t.nodeId)],
+);
 
 /**
  * A desktop this node unpaired while the peer link was down: the credentials are kept (sealed) only to tell

@@ -21,19 +21,37 @@ export class SessionRepository {
   /** Prepared once: this runs on every signed request. */
   private readonly byId;
 
-  constructor(private readonly db: Db, private readonly box: SecretBox, private readonly onRevoke: (ids: string[]) => void = () => {}) {
-    this.byId = db.select().from(deviceSessions).where(eq(deviceSessions.id, sql.placeholder('id'))).prepare();
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly onRevoke: (ids: string[]) => void = () => {},
+  ) {
+    this.byId = db
+      .select()
+      .from(deviceSessions)
+      .where(eq(deviceSessions.id, sql.placeholder('id')))
+      .prepare();
   }
 
-  create(nodeId: string, hmacKey: Uint8Array, ttlMs: number, state: 'active' | 'pending' = 'active', id = toBase64Url(randomBytes(16))): SessionRow {
-    return this.db.insert(deviceSessions).values({
-      id,
-      nodeId,
-      hmacKey: this.box.seal(hmacKey),
-      state,
-      createdAt: new Date().toISOString(),
-      expiresAt: Date.now() + ttlMs,
-    }).returning().get();
+  create(
+    nodeId: string,
+    hmacKey: Uint8Array,
+    ttlMs: number,
+    state: 'active' | 'pending' = 'active',
+    id = toBase64Url(randomBytes(16)),
+  ): SessionRow {
+    return this.db
+      .insert(deviceSessions)
+      .values({
+        id,
+        nodeId,
+        hmacKey: this.box.seal(hmacKey),
+        state,
+        createdAt: new Date().toISOString(),
+        expiresAt: Date.now() + ttlMs,
+      })
+      .returning()
+      .get();
   }
 
   lookup(id: string, now = Date.now()): SessionLookup {
@@ -62,8 +80,13 @@ export class SessionRepository {
   }
 
   activate(id: string): boolean {
-    return this.db.update(deviceSessions).set({ state: 'active' })
-      .where(and(eq(deviceSessions.id, id), eq(deviceSessions.state, 'pending'), isNull(deviceSessions.revokedAt))).run().changes === 1;
+    return (
+      this.db
+        .update(deviceSessions)
+        .set({ state: 'active' })
+        .where(and(eq(deviceSessions.id, id), eq(deviceSessions.state, 'pending'), isNull(deviceSessions.revokedAt)))
+        .run().changes === 1
+    );
   }
 
   /** When each session's last_used_at was last written; see touch(). */
@@ -76,14 +99,22 @@ export class SessionRepository {
   touch(id: string, now = Date.now()): void {
     if (now - (this.touchedAt.get(id) ?? 0) < 60_000) return;
     this.touchedAt.set(id, now);
-    this.db.update(deviceSessions).set({ lastUsedAt: new Date(now).toISOString() }).where(eq(deviceSessions.id, id)).run();
+    this.db
+      .update(deviceSessions)
+      .set({ lastUsedAt: new Date(now).toISOString() })
+      .where(eq(deviceSessions.id, id))
+      .run();
   }
 
   revoke(id: string): boolean {
     this.keyCache.delete(id);
     this.touchedAt.delete(id);
-    const done = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
-      .where(and(eq(deviceSessions.id, id), isNull(deviceSessions.revokedAt))).run().changes === 1;
+    const done =
+      this.db
+        .update(deviceSessions)
+        .set({ revokedAt: new Date().toISOString() })
+        .where(and(eq(deviceSessions.id, id), isNull(deviceSessions.revokedAt)))
+        .run().changes === 1;
     if (done) this.onRevoke([id]);
     return done;
   }
@@ -99,7 +130,8 @@ export class SessionRepository {
     const now = opts.now ?? Date.now();
     const keepIso = new Date(now - opts.keepMs).toISOString();
     const pendingIso = new Date(now - opts.pendingMaxAgeMs).toISOString();
-    const deleted = this.db.all<{ id: string }>(sql`
+    const deleted = this.db
+      .all<{ id: string }>(sql`
       DELETE FROM device_sessions WHERE
         (state = 'pending' AND revoked_at IS NULL AND created_at < ${pendingIso})
         OR (revoked_at IS NOT NULL AND revoked_at < ${keepIso})
@@ -107,7 +139,8 @@ export class SessionRepository {
         OR rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY node_id ORDER BY rowid DESC) AS n FROM device_sessions) WHERE n > ${opts.maxPerDevice})
         OR rowid IN (SELECT rowid FROM device_sessions WHERE revoked_at IS NOT NULL OR expires_at <= ${now} OR state = 'pending'
                      ORDER BY rowid DESC LIMIT -1 OFFSET ${opts.maxDeadRows})
-      RETURNING id`).map((r) => r.id);
+      RETURNING id`)
+      .map((r) => r.id);
     for (const id of deleted) {
       this.keyCache.delete(id);
       this.touchedAt.delete(id);
@@ -124,9 +157,15 @@ export class SessionRepository {
 
   /** Revokes every live session of a node; returns the ids revoked (so open sockets can be closed). */
   revokeAllFor(nodeId: string, exceptId?: string): string[] {
-    const ids = this.db.update(deviceSessions).set({ revokedAt: new Date().toISOString() })
-      .where(and(eq(deviceSessions.nodeId, nodeId), isNull(deviceSessions.revokedAt), exceptId ? ne(deviceSessions.id, exceptId) : undefined))
-      .returning({ id: deviceSessions.id }).all().map((r) => r.id);
+    const ids = this.db
+      .update(deviceSessions)
+      .set({ revokedAt: new Date().toISOString() })
+      .where(
+        and(eq(deviceSessions.nodeId, nodeId), isNull(deviceSessions.revokedAt), exceptId ? ne(deviceSessions.id, exceptId) : undefined),
+      )
+      .returning({ id: deviceSessions.id })
+      .all()
+      .map((r) => r.id);
     for (const id of ids) this.keyCache.delete(id);
     if (ids.length > 0) this.onRevoke(ids);
     return ids;

@@ -18,25 +18,47 @@ export interface UnpairNotice {
 }
 
 export class UnpairNoticeRepository {
-  constructor(private readonly db: Db, private readonly box: SecretBox) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
 
   save(n: Omit<UnpairNotice, 'createdAt'>): void {
     const values = {
-      nodeId: n.nodeId, sessionId: n.sessionId, secret: this.box.seal(n.sharedKey), publicKey: n.publicKey, port: n.port,
-      addresses: n.addresses, createdAt: new Date().toISOString(),
+      nodeId: n.nodeId,
+      sessionId: n.sessionId,
+      secret: this.box.seal(n.sharedKey),
+      publicKey: n.publicKey,
+      port: n.port,
+      addresses: n.addresses,
+      createdAt: new Date().toISOString(),
     };
     this.db.insert(peerUnpairNotices).values(values).onConflictDoUpdate({ target: peerUnpairNotices.nodeId, set: values }).run();
   }
 
   all(): UnpairNotice[] {
     // A secret the storage key no longer opens cannot authenticate anything: such a row is useless and skipped.
-    return this.db.select().from(peerUnpairNotices).all().flatMap((r) => {
-      try {
-        return [{ nodeId: r.nodeId, sessionId: r.sessionId, sharedKey: this.box.open(r.secret), publicKey: r.publicKey, port: r.port, addresses: r.addresses, createdAt: r.createdAt }];
-      } catch {
-        return [];
-      }
-    });
+    return this.db
+      .select()
+      .from(peerUnpairNotices)
+      .all()
+      .flatMap((r) => {
+        try {
+          return [
+            {
+              nodeId: r.nodeId,
+              sessionId: r.sessionId,
+              sharedKey: this.box.open(r.secret),
+              publicKey: r.publicKey,
+              port: r.port,
+              addresses: r.addresses,
+              createdAt: r.createdAt,
+            },
+          ];
+        } catch {
+          return [];
+        }
+      });
   }
 
   get(nodeId: string): UnpairNotice | undefined {
@@ -49,6 +71,11 @@ export class UnpairNoticeRepository {
 
   /** Drops notices older than `cutoffIso` (given up: the other desktop never came back). */
   pruneOlderThan(cutoffIso: string): string[] {
-    return this.db.delete(peerUnpairNotices).where(lt(peerUnpairNotices.createdAt, cutoffIso)).returning({ nodeId: peerUnpairNotices.nodeId }).all().map((r) => r.nodeId);
+    return this.db
+      .delete(peerUnpairNotices)
+      .where(lt(peerUnpairNotices.createdAt, cutoffIso))
+      .returning({ nodeId: peerUnpairNotices.nodeId })
+      .all()
+      .map((r) => r.nodeId);
   }
 }

@@ -1,7 +1,8 @@
 // A tiny typed pub/sub: core services say "something the UI shows changed"; the admin WebSocket (and the
 // Electron shell, if it wants) listens. Coalesced per tick so a burst of writes sends one state push.
-import type { PendingPairingView } from '../../../shared/wire/schemas.js';
+
 import type { CloudLinkView, InboxPush, MessageStatusPush } from '../../../shared/wire/relay.js';
+import type { PendingPairingView } from '../../../shared/wire/schemas.js';
 
 export type ChangeEvent =
   | { type: 'changed' }

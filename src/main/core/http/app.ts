@@ -5,30 +5,44 @@ import { secureHeaders } from 'hono/secure-headers';
 import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
 
 const MESSAGE_POST_PATHS = new Set(['/api/messages', '/api/admin/messages']);
+
+import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
+import { DomainError } from '../errors/domain-error.js';
 import { ApiError } from './api-error.js';
 import { domainErrorBody, statusOf } from './error-status.js';
-import { DomainError } from '../errors/domain-error.js';
 import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { cloudRoutes } from './routes/cloud-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
-import { messageRoutes } from './routes/message-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
+import { messageRoutes } from './routes/message-routes.js';
+import { openApiRoutes } from './routes/openapi-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { peerLinkRoutes } from './routes/peer-link-routes.js';
-import { openApiRoutes } from './routes/openapi-routes.js';
 import { staticRoutes } from './routes/static-routes.js';
-import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
 
 export function createApp(core: NodeCore): Hono {
   const app = new Hono();
 
-  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin', contentSecurityPolicy: {
-    defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'],
-    scriptSrc: ["'self'"], objectSrc: ["'none'"], frameAncestors: ["'none'"],
-  } }));
+  app.use(
+    '*',
+    secureHeaders({
+      crossOriginResourcePolicy: 'same-origin',
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        connectSrc: ["'self'", 'ws:'],
+        scriptSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
   const limit = (maxSize: number): MiddlewareHandler => {
-    const tooLarge = () => { throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`); };
+    const tooLarge = () => {
+      throw new ApiError(413, 'payload_too_large', `Request bodies are limited to ${maxSize} bytes here.`);
+    };
     const streaming = bodyLimit({ maxSize, onError: tooLarge });
     return (c, next) => {
       // The usual case decided from the headers alone: hono's bodyLimit touches the body stream, which makes
@@ -62,7 +76,10 @@ export function createApp(core: NodeCore): Hono {
     if (err instanceof DomainError) return c.json(domainErrorBody(err), statusOf(err));
     if (isClientAbort(err)) {
       // The client hung up or broke the framing mid-body: its mistake, worth one quiet line at most.
-      core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', { path: c.req.path, code: (err as NodeJS.ErrnoException).code });
+      core.edgeLog.write('client_abort', 'debug', 'a request body could not be read', {
+        path: c.req.path,
+        code: (err as NodeJS.ErrnoException).code,
+      });
       return c.json(CLIENT_ABORT_BODY, 400);
     }
     core.log.error({ err, path: c.req.path }, 'unhandled error in request');

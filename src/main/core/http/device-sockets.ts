@@ -109,7 +109,10 @@ export class DeviceSockets {
 
 function addTo(map: Map<string, Set<Entry>>, key: string, entry: Entry): void {
   let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
   set.add(entry);
 }
 

@@ -36,7 +36,11 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
  * what the person gave (409) or a request we could not even send (400).
  */
 const REMOTE_STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
-  peer_unreachable: 502, peer_rejected: 502, handshake_failed: 502, fingerprint_mismatch: 409, invalid_request: 400,
+  peer_unreachable: 502,
+  peer_rejected: 502,
+  handshake_failed: 502,
+  fingerprint_mismatch: 409,
+  invalid_request: 400,
 };
 
 export function statusOf(err: DomainError): ContentfulStatusCode {

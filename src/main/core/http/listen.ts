@@ -1,7 +1,8 @@
 // Starts the HTTP(+WS) server on the wanted port; if it is taken, either fails with a clear message
 // (strictPort) or walks up to the next free port, so a second node on one machine still starts.
-import { createAdaptorServer } from '@hono/node-server';
+
 import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import type { LogBudget } from '../../../server/http/log-budget.js';
 import { guardServer } from '../../../server/http/server-guards.js';
@@ -12,7 +13,9 @@ export const WS_MAX_PAYLOAD = 64 * 1024;
 
 export class PortInUseError extends Error {
   constructor(public readonly port: number) {
-    super(`Port ${port} is already in use. Stop the other program, or start Salita with --port <n> (or without --strict-port to take the next free port).`);
+    super(
+      `Port ${port} is already in use. Stop the other program, or start Salita with --port <n> (or without --strict-port to take the next free port).`,
+    );
     this.name = 'PortInUseError';
   }
 }
@@ -49,7 +52,18 @@ function tryListen(server: Server, port: number, host: string): Promise<number> 
  * `host` is bound first (it decides the port, with the fallback above); `extraHosts` are then bound on that same
  * port, each by its own server sharing the handler and the WebSocket server (a Node server binds one address).
  */
-export async function listen(fetch: (req: Request, env: never) => Response | Promise<Response>, opts: { port: number; host: string; extraHosts?: string[]; strictPort: boolean; maxTries?: number; edgeLog?: LogBudget; wsPingIntervalMs?: number }): Promise<Listening> {
+export async function listen(
+  fetch: (req: Request, env: never) => Response | Promise<Response>,
+  opts: {
+    port: number;
+    host: string;
+    extraHosts?: string[];
+    strictPort: boolean;
+    maxTries?: number;
+    edgeLog?: LogBudget;
+    wsPingIntervalMs?: number;
+  },
+): Promise<Listening> {
   const maxTries = opts.strictPort || opts.port === 0 ? 1 : (opts.maxTries ?? 20);
   let lastErr: unknown;
   for (let i = 0; i < maxTries; i++) {
@@ -85,15 +99,24 @@ export async function listen(fetch: (req: Request, env: never) => Response | Pro
       // Pings every device and admin socket so one whose peer vanished is found and closed.
       const stopHeartbeat = opts.wsPingIntervalMs !== undefined ? startWsHeartbeat(wss, opts.wsPingIntervalMs) : () => {};
       return {
-        server, wss, port: bound, hosts, failed,
+        server,
+        wss,
+        port: bound,
+        hosts,
+        failed,
         close: async () => {
           stopHeartbeat();
           for (const client of wss.clients) client.terminate();
           wss.close();
-          await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-            s.closeAllConnections();
-            s.close(() => resolve());
-          })));
+          await Promise.all(
+            servers.map(
+              (s) =>
+                new Promise<void>((resolve) => {
+                  s.closeAllConnections();
+                  s.close(() => resolve());
+                }),
+            ),
+          );
         },
       };
     } catch (err) {

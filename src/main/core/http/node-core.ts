@@ -2,19 +2,27 @@
 // read (and tested) without the start-up wiring.
 import type { Logger } from 'pino';
 import type { LogBudget } from '../../../server/http/log-budget.js';
-import type { AdminState, DesktopNode, DiagnosticsResponse, NodeIdentityPayload, NodeIdentityResponse, NodeSettings, SettingsUpdateRequest } from '../../../shared/wire/schemas.js';
-import type { NoticeBoard } from '../events/notices.js';
+import type {
+  AdminState,
+  DesktopNode,
+  DiagnosticsResponse,
+  NodeIdentityPayload,
+  NodeIdentityResponse,
+  NodeSettings,
+  SettingsUpdateRequest,
+} from '../../../shared/wire/schemas.js';
+import type { CloudLink } from '../cloud/cloud-link.js';
 import type { NodeLimits, NodeTimings } from '../config.js';
 import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import type { DeviceSockets } from './device-sockets.js';
 import type { ChangeFeed } from '../events/change-feed.js';
+import type { NoticeBoard } from '../events/notices.js';
 import type { MeshService } from '../mesh/mesh-service.js';
-import type { PairingService } from '../pairing/pairing-service.js';
-import type { CloudLink } from '../cloud/cloud-link.js';
 import type { MessageStore } from '../messaging/message-store.js';
-import type { Router } from '../routing/router.js';
+import type { PairingService } from '../pairing/pairing-service.js';
 import type { PeerLinkService } from '../peer-link/peer-link-service.js';
+import type { Router } from '../routing/router.js';
+import type { DeviceSockets } from './device-sockets.js';
 
 export interface NodeCore {
   readonly adminToken: string;

@@ -4,16 +4,19 @@
 // bucket is the same as a forgotten one, and an attacker who owns that many addresses gains only what the
 // per-code PIN limit still stops).
 import type { MiddlewareHandler } from 'hono';
+import { TokenBucket } from '../../../server/http/token-bucket.js';
 import { ApiError } from './api-error.js';
 import { remoteAddress } from './request-auth.js';
-import { TokenBucket } from '../../../server/http/token-bucket.js';
 
 export const DEFAULT_MAX_TRACKED_ADDRESSES = 10_000;
 
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
 
-  constructor(private readonly perMinute: number, private readonly maxKeys = DEFAULT_MAX_TRACKED_ADDRESSES) {}
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys = DEFAULT_MAX_TRACKED_ADDRESSES,
+  ) {}
 
   /** Takes one call for `key`: 0 if allowed, else the seconds until the next call would be. */
   take(key: string, now = Date.now()): number {

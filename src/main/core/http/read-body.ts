@@ -16,8 +16,12 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S): Prom
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message }));
     const first = issues[0];
-    throw new ApiError(400, 'invalid_request',
-      `The request body is invalid${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}.`, { issues });
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `The request body is invalid${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}.`,
+      { issues },
+    );
   }
   return parsed.data;
 }

@@ -3,12 +3,13 @@
 // Admin = the per-launch token AND a loopback peer AND a loopback Host header. The Host check stops a web
 // page in the user's browser from reaching the admin API through DNS rebinding; the token stops other local
 // users and other local pages.
-import type { Context, MiddlewareHandler } from 'hono';
+
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { timingSafeEqual, createHash } from 'node:crypto';
-import { ApiError } from './api-error.js';
-import { plainAddress } from '../net/lan-addresses.js';
+import type { Context, MiddlewareHandler } from 'hono';
 import { isLoopbackAddress, isLoopbackHost } from '../../../server/http/loopback.js';
+import { plainAddress } from '../net/lan-addresses.js';
+import { ApiError } from './api-error.js';
 
 export const ADMIN_WS_PROTOCOL = 'salita-admin';
 
@@ -26,7 +27,11 @@ function tokensEqual(a: string, b: string): boolean {
 function presentedAdminToken(c: Context): string | undefined {
   const auth = c.req.header('authorization');
   if (auth?.startsWith('Admin ')) return auth.slice(6).trim();
-  const protocols = c.req.header('sec-websocket-protocol')?.split(',').map((p) => p.trim()) ?? [];
+  const protocols =
+    c.req
+      .header('sec-websocket-protocol')
+      ?.split(',')
+      .map((p) => p.trim()) ?? [];
   if (protocols[0] === ADMIN_WS_PROTOCOL && protocols[1]) return protocols[1];
   return undefined;
 }

@@ -1,10 +1,11 @@
 // Verifies signed device requests (docs/protocol.md, "Signed requests"). Checks, in this order:
 // session known and active -> timestamp inside the window -> HMAC over the exact request -> nonce unused.
 // The signature is checked before the nonce is recorded, so unsigned junk cannot burn a device's nonces.
-import type { Context, MiddlewareHandler } from 'hono';
+
 import { timingSafeEqual } from 'node:crypto';
-import { signParts } from '../../../shared/auth/request-signing.js';
+import type { Context, MiddlewareHandler } from 'hono';
 import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
+import { signParts } from '../../../shared/auth/request-signing.js';
 // Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
 import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
 import { fromBase64Url } from '../../../shared/encoding.js';
@@ -16,7 +17,6 @@ export type SessionEnv = { Variables: { session: SessionRow } };
 
 const EMPTY = new Uint8Array(0);
 const UTF8 = new TextDecoder();
-
 
 interface PresentedAuth {
   sessionId: string;
@@ -75,17 +75,29 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
       }
       if (found.reason === 'session_unreadable') {
         // session_revoked, a code every client drops its session on (not a 500 it would retry forever).
-        throw new ApiError(401, 'session_revoked', 'This node can no longer verify this session (its storage key changed). Pair this device again.');
+        throw new ApiError(
+          401,
+          'session_revoked',
+          'This node can no longer verify this session (its storage key changed). Pair this device again.',
+        );
       }
-      throw new ApiError(401, found.reason, found.reason === 'session_revoked'
-        ? 'This device was unpaired or its session ended. Pair it again.'
-        : 'Unknown session: pair this device again.');
+      throw new ApiError(
+        401,
+        found.reason,
+        found.reason === 'session_revoked'
+          ? 'This device was unpaired or its session ended. Pair it again.'
+          : 'Unknown session: pair this device again.',
+      );
     }
     const now = Date.now();
     if (!/^\d{1,12}$/.test(p.timestamp)) throw new ApiError(401, 'signature_invalid', 'X-Timestamp must be unix seconds.');
     const ts = Number(p.timestamp) * 1000;
     if (Math.abs(now - ts) > deps.windowMs) {
-      throw new ApiError(401, 'timestamp_skew', `X-Timestamp is ${Math.round((ts - now) / 1000)} s off this node's clock; the limit is ±${deps.windowMs / 1000} s. Check the device's clock.`);
+      throw new ApiError(
+        401,
+        'timestamp_skew',
+        `X-Timestamp is ${Math.round((ts - now) / 1000)} s off this node's clock; the limit is ±${deps.windowMs / 1000} s. Check the device's clock.`,
+      );
     }
     if (!/^[A-Za-z0-9_-]{22}$/.test(p.nonce)) throw new ApiError(401, 'signature_invalid', 'X-Nonce must be base64url of 16 bytes.');
     // A GET or HEAD has no body (the Request the server builds for one never carries it), so reading it would only
@@ -102,9 +114,18 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
     }
     // The shared signer's canonical string, hashed with node:crypto (several times faster than the browser's
     // pure-JS HMAC, on every request).
-    const expected = signParts(found.hmacKey, {
-      sessionId: p.sessionId, method, pathWithQuery: p.pathWithQuery, body, timestamp: p.timestamp, nonce: p.nonce,
-    }, NODE_SHA256);
+    const expected = signParts(
+      found.hmacKey,
+      {
+        sessionId: p.sessionId,
+        method,
+        pathWithQuery: p.pathWithQuery,
+        body,
+        timestamp: p.timestamp,
+        nonce: p.nonce,
+      },
+      NODE_SHA256,
+    );
     if (!signaturesEqual(expected, p.signature)) throw new ApiError(401, 'signature_invalid', 'The request signature does not match.');
     // Keep the nonce until the timestamp itself falls out of the window; after that the skew check refuses it.
     if (!(await deps.nonces.claimBatched(p.sessionId, p.nonce, ts + deps.windowMs + 1000))) {

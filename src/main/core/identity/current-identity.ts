@@ -1,11 +1,14 @@
 // This node's identity while it runs: read by every service, changed only by a rename, which is saved first and
 // then told to whoever subscribed (mDNS, the peer links, this node's own mesh row, the UI).
-import { renameIdentity, type NodeIdentity } from './identity-store.js';
+import { type NodeIdentity, renameIdentity } from './identity-store.js';
 
 export class CurrentIdentity {
   private readonly listeners = new Set<(name: string) => void>();
 
-  constructor(private readonly dataDir: string, private value: NodeIdentity) {}
+  constructor(
+    private readonly dataDir: string,
+    private value: NodeIdentity,
+  ) {}
 
   get(): NodeIdentity {
     return this.value;

@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { v7 as uuidv7 } from 'uuid';
 import { x25519 } from '@noble/curves/ed25519.js';
+import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { fingerprintOf } from '../../../shared/fingerprint.js';
@@ -25,10 +25,15 @@ export interface NodeIdentity {
 }
 
 export class IdentityError extends Error {
-  constructor(public readonly file: string, reason: string) {
-    super(`Salita identity file ${file} is unusable: ${reason}. ` +
-      'Refusing to create a new identity, because that would silently break every pairing. ' +
-      'Restore the file from a backup, or move the data directory away to start as a new node.');
+  constructor(
+    public readonly file: string,
+    reason: string,
+  ) {
+    super(
+      `Salita identity file ${file} is unusable: ${reason}. ` +
+        'Refusing to create a new identity, because that would silently break every pairing. ' +
+        'Restore the file from a backup, or move the data directory away to start as a new node.',
+    );
     this.name = 'IdentityError';
   }
 }
@@ -57,7 +62,10 @@ function readJson(file: string): unknown {
   }
 }
 
-export function loadOrCreateIdentity(dataDir: string, defaultName: string = hostname() || 'Salita node'): { identity: NodeIdentity; created: boolean } {
+export function loadOrCreateIdentity(
+  dataDir: string,
+  defaultName: string = hostname() || 'Salita node',
+): { identity: NodeIdentity; created: boolean } {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const idFile = join(dataDir, IDENTITY_FILE);
   const keyFile = join(dataDir, PRIVATE_KEY_FILE);

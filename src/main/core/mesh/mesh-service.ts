@@ -1,20 +1,28 @@
 // The mesh as the rest of the node sees it: who is paired, who is online, and the operations on that list
 // (announce, heartbeat, unpair, pair with another desktop). Every change is reported on the ChangeFeed.
 import type { Logger } from 'pino';
+import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
 import type { PairingSuccess } from '../../../shared/client/pairing-client.js';
-import type { AnnounceRequest, HeartbeatAttemptView, MeshNodeView, NodeIdentityPayload, PairRemoteRequest, PairRemoteResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
+import type {
+  AnnounceRequest,
+  HeartbeatAttemptView,
+  MeshNodeView,
+  NodeIdentityPayload,
+  PairRemoteRequest,
+  PairRemoteResponse,
+  PendingPairingView,
+} from '../../../shared/wire/schemas.js';
 import type { MeshNodeRow, MeshRepository, ReplaceReason } from '../db/mesh-repository.js';
-import type { NoticeBoard } from '../events/notices.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import type { ChangeFeed } from '../events/change-feed.js';
 import { DomainError } from '../errors/domain-error.js';
-import { hostForUrl } from '../net/lan-addresses.js';
+import type { ChangeFeed } from '../events/change-feed.js';
+import type { NoticeBoard } from '../events/notices.js';
 import { describeFetchError } from '../net/fetch-error.js';
-import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
-import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
+import { hostForUrl } from '../net/lan-addresses.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
+import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
 import { meshNodeView, presenceOf } from './mesh-views.js';
 
 /** How long one heartbeat attempt on one address may take before the next address is tried. */
@@ -108,14 +116,22 @@ export class MeshService {
    */
   replaceStale(c: PairedCandidate, keepSessionId?: string): { nodeId: string; reason: ReplaceReason }[] {
     const found = this.mesh.findReplaced({
-      id: c.id, name: c.name, kind: c.kind, publicKey: c.publicKey, platform: c.deviceInfo.platform, hostname: c.deviceInfo.hostname,
+      id: c.id,
+      name: c.name,
+      kind: c.kind,
+      publicKey: c.publicKey,
+      platform: c.deviceInfo.platform,
+      hostname: c.deviceInfo.hostname,
     });
     for (const { row, reason } of found) {
       const revoked = this.sessions.revokeAllFor(row.id, row.id === c.id ? keepSessionId : undefined);
       this.links.remove(row.id);
       this.mesh.remove(row.id);
       this.rounds.delete(row.id);
-      this.log.warn({ old_node_id: row.id, new_node_id: c.id, reason, sessions_revoked: revoked.length }, 'a re-paired device replaced its old record');
+      this.log.warn(
+        { old_node_id: row.id, new_node_id: c.id, reason, sessions_revoked: revoked.length },
+        'a re-paired device replaced its old record',
+      );
       this.opts.notices?.add({ type: 'device_replaced', name: c.name, old_node_id: row.id, new_node_id: c.id });
     }
     if (found.length > 0) this.feed.changed();
@@ -171,14 +187,23 @@ export class MeshService {
    * Pairs this node with another desktop. With a fingerprint from a URL the pairing is complete at once;
    * by linking code (after mDNS discovery) it waits until the person confirms the short code.
    */
-  async pairRemote(req: PairRemoteRequest, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }, ttlMs: number): Promise<PairRemoteResponse> {
+  async pairRemote(
+    req: PairRemoteRequest,
+    self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload },
+    ttlMs: number,
+  ): Promise<PairRemoteResponse> {
     const target = targetFromRequest(req);
     const paired = await pairWithRemote(target, req.pin, self);
     if (paired.desktop.node_id === self.payload.node_id) throw new DomainError('invalid_request', 'That is this node itself.');
     if (paired.sas !== undefined) {
       const view: PendingPairingView = {
-        pairing_id: paired.sessionId, direction: 'outgoing', node_id: paired.desktop.node_id, name: paired.desktop.name,
-        fingerprint: paired.desktop.fingerprint, sas: paired.sas, expires_at: new Date(Date.now() + ttlMs).toISOString(),
+        pairing_id: paired.sessionId,
+        direction: 'outgoing',
+        node_id: paired.desktop.node_id,
+        name: paired.desktop.name,
+        fingerprint: paired.desktop.fingerprint,
+        sas: paired.sas,
+        expires_at: new Date(Date.now() + ttlMs).toISOString(),
       };
       this.outgoing.add({ view, expiresAt: Date.parse(view.expires_at), data: { paired, reachedAt: target.host } });
       this.feed.changed();
@@ -208,8 +233,16 @@ export class MeshService {
     // The other desktop's answer carries no device_info (no platform), so rules (a) and (b) apply here, not (c).
     this.replaceStale({ id: d.node_id, name: d.name, kind: 'desktop', publicKey: d.public_key, deviceInfo: {} });
     const row = this.mesh.upsertPeer({
-      id: d.node_id, name: d.name, kind: 'desktop', hostname: reachedAt, port: d.port,
-      capabilities: d.capabilities, publicKey: d.public_key, addresses: [reachedAt, ...d.addresses], paired: true, seen: true,
+      id: d.node_id,
+      name: d.name,
+      kind: 'desktop',
+      hostname: reachedAt,
+      port: d.port,
+      capabilities: d.capabilities,
+      publicKey: d.public_key,
+      addresses: [reachedAt, ...d.addresses],
+      paired: true,
+      seen: true,
     });
     this.links.save({ nodeId: d.node_id, sessionId: paired.sessionId, deviceSecret: paired.deviceSecret });
     this.log.info({ node_id: d.node_id }, 'paired with remote desktop');
@@ -245,35 +278,47 @@ export class MeshService {
 
   async heartbeatPeers(ownAddresses: string[]): Promise<void> {
     if (this.stopping.signal.aborted) return;
-    await Promise.all(this.links.all().map(async (link) => {
-      if (this.inFlight.has(link.nodeId)) return;
-      this.inFlight.add(link.nodeId);
-      try {
-        await this.heartbeatPeer(link, ownAddresses);
-      } finally {
-        this.inFlight.delete(link.nodeId);
-      }
-    }));
+    await Promise.all(
+      this.links.all().map(async (link) => {
+        if (this.inFlight.has(link.nodeId)) return;
+        this.inFlight.add(link.nodeId);
+        try {
+          await this.heartbeatPeer(link, ownAddresses);
+        } finally {
+          this.inFlight.delete(link.nodeId);
+        }
+      }),
+    );
   }
 
-  private async heartbeatPeer(link: { nodeId: string; sessionId: string; deviceSecret: Uint8Array }, ownAddresses: string[]): Promise<void> {
+  private async heartbeatPeer(
+    link: { nodeId: string; sessionId: string; deviceSecret: Uint8Array },
+    ownAddresses: string[],
+  ): Promise<void> {
     const peer = this.mesh.get(link.nodeId);
     if (!peer?.port) return;
     // IPv6 link-local addresses need a zone id a URL cannot carry portably: not worth an attempt.
-    const candidates = [...new Set([...peer.addresses, ...(peer.hostname ? [peer.hostname] : [])])]
-      .filter((h) => !/^fe[89ab][0-9a-f]:/i.test(h));
+    const candidates = [...new Set([...peer.addresses, ...(peer.hostname ? [peer.hostname] : [])])].filter(
+      (h) => !/^fe[89ab][0-9a-f]:/i.test(h),
+    );
     const round: HeartbeatRound = { at: new Date().toISOString(), tried: [] };
     const finish = () => {
       if (this.mesh.get(peer.id)) this.rounds.set(peer.id, round);
     };
     for (const host of candidates) {
       if (this.stopping.signal.aborted) return;
-      const client = new DeviceClient(`http://${hostForUrl(host)}:${peer.port}`, { sessionId: link.sessionId, deviceSecret: link.deviceSecret }, {
-        fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, {
-          ...init, signal: AbortSignal.any([AbortSignal.timeout(HEARTBEAT_ATTEMPT_TIMEOUT_MS), this.stopping.signal]),
-        })) as typeof fetch,
-        sha256: NODE_SHA256,
-      });
+      const client = new DeviceClient(
+        `http://${hostForUrl(host)}:${peer.port}`,
+        { sessionId: link.sessionId, deviceSecret: link.deviceSecret },
+        {
+          fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+            fetch(input, {
+              ...init,
+              signal: AbortSignal.any([AbortSignal.timeout(HEARTBEAT_ATTEMPT_TIMEOUT_MS), this.stopping.signal]),
+            })) as typeof fetch,
+          sha256: NODE_SHA256,
+        },
+      );
       try {
         const res = await client.request('POST', '/api/node/heartbeat', { addresses: ownAddresses });
         const body = (res.body ?? {}) as { error?: string; desktop_node?: { node_id?: unknown; addresses?: unknown } };
@@ -281,11 +326,21 @@ export class MeshService {
           round.tried.push({ address: host, ok: true });
           finish();
           if (!this.mesh.get(peer.id)) return;
-          const announced = body.desktop_node?.node_id === peer.id && Array.isArray(body.desktop_node.addresses)
-            ? body.desktop_node.addresses.filter((a): a is string => typeof a === 'string' && a.length > 0 && a.length <= 300).slice(0, 32)
-            : [];
+          const announced =
+            body.desktop_node?.node_id === peer.id && Array.isArray(body.desktop_node.addresses)
+              ? body.desktop_node.addresses
+                  .filter((a): a is string => typeof a === 'string' && a.length > 0 && a.length <= 300)
+                  .slice(0, 32)
+              : [];
           // The address that answered first, then what the peer says it has now (an IP change heals here).
-          this.mesh.upsertPeer({ id: peer.id, name: peer.name, kind: peer.kind, hostname: host, addresses: [host, ...announced], seen: true });
+          this.mesh.upsertPeer({
+            id: peer.id,
+            name: peer.name,
+            kind: peer.kind,
+            hostname: host,
+            addresses: [host, ...announced],
+            seen: true,
+          });
           this.feed.changed();
           return;
         }

@@ -1,6 +1,7 @@
 // Database rows -> the wire views the UI and peers see.
-import { fingerprintOf } from '../../../shared/fingerprint.js';
+
 import { fromBase64Url } from '../../../shared/encoding.js';
+import { fingerprintOf } from '../../../shared/fingerprint.js';
 import type { MeshNodeView, NodeStatus } from '../../../shared/wire/schemas.js';
 import type { MeshNodeRow } from '../db/mesh-repository.js';
 
@@ -18,7 +19,11 @@ export function safeFingerprint(publicKey: string | null): string | null {
  * `offlineAfterMs`, degraded up to `offlineAfterMs`, offline after that or once marked offline (silence swept,
  * mDNS goodbye) until heard again.
  */
-export function presenceOf(row: Pick<MeshNodeRow, 'status' | 'lastSeen'>, offlineAfterMs: number | undefined, now = Date.now()): NodeStatus {
+export function presenceOf(
+  row: Pick<MeshNodeRow, 'status' | 'lastSeen'>,
+  offlineAfterMs: number | undefined,
+  now = Date.now(),
+): NodeStatus {
   if (row.status === 'offline') return 'offline';
   if (offlineAfterMs === undefined || !row.lastSeen) return row.status;
   const age = now - Date.parse(row.lastSeen);

@@ -45,7 +45,10 @@ export class GroupCommit {
     return gc;
   }
 
-  constructor(private readonly sqlite: Database.Database, onAfterError?: (err: unknown) => void) {
+  constructor(
+    private readonly sqlite: Database.Database,
+    onAfterError?: (err: unknown) => void,
+  ) {
     if (onAfterError) this.afterErrorHandlers.push(onAfterError);
   }
 

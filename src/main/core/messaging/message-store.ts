@@ -13,19 +13,29 @@
 // still in the outbox and a reconnect sends it again, which the cloud absorbs by id). Inbox acks are single
 // synchronous transactions. Pushes to WebSockets happen after the commit. Every write goes through the one
 // queue, so writes commit in the order they were asked for.
-import type Database from 'better-sqlite3';
+
 import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import {
-  uiDeviceId, type DirectoryDevice, type DirectoryEntry, type InboxItem, type InboxPage, type InboxPush,
-  type MessageStatus, type MessageStatusPush, type MessageStatusView, type Route, type SendAccepted,
+  type DirectoryDevice,
+  type DirectoryEntry,
+  type InboxItem,
+  type InboxPage,
+  type InboxPush,
+  type MessageStatus,
+  type MessageStatusPush,
+  type MessageStatusView,
+  type Route,
+  type SendAccepted,
+  uiDeviceId,
 } from '../../../shared/wire/relay.js';
 import { DomainError } from '../errors/domain-error.js';
+import { CLOUD, LOCAL, type PeerOutboundItem, type PeerRefusal } from '../routing/ports.js';
 import { GroupCommit } from './group-commit.js';
 import { aggregateStatus, isForward, type RecipientState } from './recipient-status.js';
 import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
-import { CLOUD, LOCAL, type PeerOutboundItem, type PeerRefusal } from '../routing/ports.js';
 
 /** Sent-message statuses that are final (not 'queued') are forgotten after this long. */
 export const SENT_STATUS_KEEP_MS = 30 * 24 * 60 * 60 * 1000;
@@ -47,22 +57,33 @@ export const INBOX_PAGE_DEFAULT = 100;
  *   over every destination). Past it POST /api/messages answers 429 outbox_full and queues nothing. 1,000
  *   covers a day of sending offline.
  */
-export interface MessageStoreCaps { inboxPerDevice: number; outboxPerDevice: number }
+export interface MessageStoreCaps {
+  inboxPerDevice: number;
+  outboxPerDevice: number;
+}
 export const DEFAULT_MESSAGE_STORE_CAPS: MessageStoreCaps = { inboxPerDevice: 5_000, outboxPerDevice: 1_000 };
 
 export type DevicePush = InboxPush | MessageStatusPush;
 
 /** Where the router sends one recipient: LOCAL, CLOUD or a paired desktop's node id. */
-export interface RecipientPlan { device: string; destination: string }
+export interface RecipientPlan {
+  device: string;
+  destination: string;
+}
 
 /** What enqueue() committed: the outbox destinations that got a row (to wake), and the answer. */
-export interface EnqueueResult { accepted: SendAccepted; queuedFor: string[] }
+export interface EnqueueResult {
+  accepted: SendAccepted;
+  queuedFor: string[];
+}
 
 /** An outbox row for the link: the JSON text as stored, the parsed envelope only if someone asks for it. */
 function outbound(seq: number, id: string, json: string): OutboundEnvelope {
   let parsed: Envelope | undefined;
   return {
-    seq, id, json,
+    seq,
+    id,
+    json,
     get envelope(): Envelope {
       parsed ??= JSON.parse(json) as Envelope;
       return parsed;
@@ -87,10 +108,20 @@ export interface MessageStoreDeps {
   caps?: Partial<MessageStoreCaps>;
 }
 
-interface InboundResult { stored: { device: string; seq: number }[]; full: string[]; receivedAt: string }
-interface RecipientRow extends RecipientState { device_id: string; destination: string }
+interface InboundResult {
+  stored: { device: string; seq: number }[];
+  full: string[];
+  receivedAt: string;
+}
+interface RecipientRow extends RecipientState {
+  device_id: string;
+  destination: string;
+}
 /** A status change to push to the sender after the commit. */
-interface StatusChange { sender: string; push: MessageStatusPush }
+interface StatusChange {
+  sender: string;
+  push: MessageStatusPush;
+}
 /** Which recipients of one envelope a transition applies to, and how. */
 interface Transition {
   pick(r: RecipientRow): boolean;
@@ -150,52 +181,78 @@ export class MessageStore implements MessageStorePort {
     this.caps = { ...DEFAULT_MESSAGE_STORE_CAPS, ...deps.caps };
     this.commit = GroupCommit.shared(db, (err) => deps.log.warn({ err: (err as Error).message }, 'message push after commit failed'));
     this.st = {
-      sentGet: db.prepare<[string], { from_device: string; body_hash: string; status: MessageStatus; route: Route | null; error: string | null }>(
-        'SELECT from_device, body_hash, status, route, error FROM sent_messages WHERE envelope_id = ?'),
+      sentGet: db.prepare<
+        [string],
+        { from_device: string; body_hash: string; status: MessageStatus; route: Route | null; error: string | null }
+      >('SELECT from_device, body_hash, status, route, error FROM sent_messages WHERE envelope_id = ?'),
       sentInsert: db.prepare<[string, string, string, string, MessageStatus, string | null, Route | null, string, string]>(
-        'INSERT INTO sent_messages (envelope_id, from_device, "to", body_hash, status, error, route, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+        'INSERT INTO sent_messages (envelope_id, from_device, "to", body_hash, status, error, route, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
       sentSet: db.prepare<[MessageStatus, string | null, Route | null, string, string]>(
-        'UPDATE sent_messages SET status = ?, error = ?, route = ?, updated_at = ? WHERE envelope_id = ?'),
-      sentView: db.prepare<[string, number], { envelope_id: string; to: string; status: MessageStatus; route: Route | null; error: string | null; created_at: string }>(
-        'SELECT envelope_id, "to", status, route, error, created_at FROM (SELECT rowid AS r, * FROM sent_messages WHERE from_device = ? ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, r'),
-      recipientsPrune: db.prepare<[string]>('DELETE FROM sent_recipients WHERE envelope_id IN (SELECT envelope_id FROM sent_messages WHERE status <> \'queued\' AND updated_at < ?)'),
-      sentPrune: db.prepare<[string]>('DELETE FROM sent_messages WHERE status <> \'queued\' AND updated_at < ?'),
+        'UPDATE sent_messages SET status = ?, error = ?, route = ?, updated_at = ? WHERE envelope_id = ?',
+      ),
+      sentView: db.prepare<
+        [string, number],
+        { envelope_id: string; to: string; status: MessageStatus; route: Route | null; error: string | null; created_at: string }
+      >(
+        'SELECT envelope_id, "to", status, route, error, created_at FROM (SELECT rowid AS r, * FROM sent_messages WHERE from_device = ? ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, r',
+      ),
+      recipientsPrune: db.prepare<[string]>(
+        "DELETE FROM sent_recipients WHERE envelope_id IN (SELECT envelope_id FROM sent_messages WHERE status <> 'queued' AND updated_at < ?)",
+      ),
+      sentPrune: db.prepare<[string]>("DELETE FROM sent_messages WHERE status <> 'queued' AND updated_at < ?"),
       recipientInsert: db.prepare<[string, string, string, MessageStatus, Route | null, string | null, string]>(
-        'INSERT OR IGNORE INTO sent_recipients (envelope_id, device_id, destination, status, route, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        'INSERT OR IGNORE INTO sent_recipients (envelope_id, device_id, destination, status, route, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       recipientsOf: db.prepare<[string], RecipientRow>(
-        'SELECT device_id, destination, status, route, error FROM sent_recipients WHERE envelope_id = ?'),
+        'SELECT device_id, destination, status, route, error FROM sent_recipients WHERE envelope_id = ?',
+      ),
       recipientSet: db.prepare<[MessageStatus, Route | null, string | null, string, string, string]>(
-        'UPDATE sent_recipients SET status = ?, route = ?, error = ?, updated_at = ? WHERE envelope_id = ? AND device_id = ?'),
+        'UPDATE sent_recipients SET status = ?, route = ?, error = ?, updated_at = ? WHERE envelope_id = ? AND device_id = ?',
+      ),
       recipientsMove: db.prepare<[string, string, string, string]>(
-        'UPDATE sent_recipients SET destination = ?, updated_at = ? WHERE envelope_id = ? AND destination = ?'),
+        'UPDATE sent_recipients SET destination = ?, updated_at = ? WHERE envelope_id = ? AND destination = ?',
+      ),
       outboxInsert: db.prepare<[string, string, 'envelope' | 'seen', string, string, string]>(
-        'INSERT OR IGNORE INTO outbox (envelope_id, destination, kind, from_device, body, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      outboxDelete: db.prepare<[string, string, 'envelope' | 'seen']>('DELETE FROM outbox WHERE envelope_id = ? AND destination = ? AND kind = ?'),
+        'INSERT OR IGNORE INTO outbox (envelope_id, destination, kind, from_device, body, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      outboxDelete: db.prepare<[string, string, 'envelope' | 'seen']>(
+        'DELETE FROM outbox WHERE envelope_id = ? AND destination = ? AND kind = ?',
+      ),
       outboxGet: db.prepare<[string, string, 'envelope' | 'seen'], { seq: number; body: string; from_device: string }>(
-        'SELECT seq, body, from_device FROM outbox WHERE envelope_id = ? AND destination = ? AND kind = ?'),
+        'SELECT seq, body, from_device FROM outbox WHERE envelope_id = ? AND destination = ? AND kind = ?',
+      ),
       outboxAfter: db.prepare<[string, number, number], { seq: number; envelope_id: string; kind: 'envelope' | 'seen'; body: string }>(
-        'SELECT seq, envelope_id, kind, body FROM outbox WHERE destination = ? AND seq > ? ORDER BY seq LIMIT ?'),
+        'SELECT seq, envelope_id, kind, body FROM outbox WHERE destination = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
       outboxCloudAfter: db.prepare<[number, number], { seq: number; envelope_id: string; body: string }>(
-        'SELECT seq, envelope_id, body FROM outbox WHERE destination = \'cloud\' AND kind = \'envelope\' AND seq > ? ORDER BY seq LIMIT ?'),
+        "SELECT seq, envelope_id, body FROM outbox WHERE destination = 'cloud' AND kind = 'envelope' AND seq > ? ORDER BY seq LIMIT ?",
+      ),
       outboxEnvelopesFor: db.prepare<[string], { seq: number; envelope_id: string; from_device: string; body: string }>(
-        'SELECT seq, envelope_id, from_device, body FROM outbox WHERE destination = ? AND kind = \'envelope\' ORDER BY seq'),
+        "SELECT seq, envelope_id, from_device, body FROM outbox WHERE destination = ? AND kind = 'envelope' ORDER BY seq",
+      ),
       outboxEnvelopes: db.prepare<[], { envelope_id: string; destination: string; from_device: string }>(
-        'SELECT envelope_id, destination, from_device FROM outbox WHERE kind = \'envelope\''),
+        "SELECT envelope_id, destination, from_device FROM outbox WHERE kind = 'envelope'",
+      ),
       inboxHas: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM inbox WHERE envelope_id = ? AND to_device = ?'),
       inboxInsert: db.prepare<[string, string, string, string, string, string]>(
-        'INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at, from_device, origin) VALUES (?, ?, ?, ?, ?, ?)'),
+        'INSERT OR IGNORE INTO inbox (envelope_id, to_device, body, received_at, from_device, origin) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       inboxPage: db.prepare<[string, number, number], { seq: number; body: string; received_at: string }>(
-        'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?'),
+        'SELECT seq, body, received_at FROM inbox WHERE to_device = ? AND seq > ? AND acked_at IS NULL ORDER BY seq LIMIT ?',
+      ),
       // Acked rows become tombstones (see the inbox table): the id stays, the envelope goes.
       // `seq > ?`: the device's floor (see ackFloor), so an ack does not walk the device's tombstones again.
       // RETURNING: where each came from, so the ack can tell its sender 'seen' (one statement either way).
       inboxAck: db.prepare<[string, string, number, number], { envelope_id: string; origin: string | null; from_device: string | null }>(
-        'UPDATE inbox SET acked_at = ?, body = \'\' WHERE to_device = ? AND seq > ? AND seq <= ? AND acked_at IS NULL RETURNING envelope_id, origin, from_device'),
+        "UPDATE inbox SET acked_at = ?, body = '' WHERE to_device = ? AND seq > ? AND seq <= ? AND acked_at IS NULL RETURNING envelope_id, origin, from_device",
+      ),
       inboxMaxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM inbox'),
       inboxCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM inbox WHERE to_device = ? AND acked_at IS NULL'),
       inboxPrune: db.prepare<[string]>('DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at < ?'),
       phones: db.prepare<[], { id: string; name: string; public_key: string }>(
-        'SELECT id, name, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = \'phone\' AND public_key IS NOT NULL ORDER BY name, id'),
+        "SELECT id, name, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = 'phone' AND public_key IS NOT NULL ORDER BY name, id",
+      ),
       uiGet: db.prepare<[], { device_id: string; public_key: string }>('SELECT device_id, public_key FROM ui_device LIMIT 1'),
       uiDeleteAll: db.prepare('DELETE FROM ui_device'),
       uiInsert: db.prepare('INSERT INTO ui_device (device_id, public_key, updated_at) VALUES (?, ?, ?)'),
@@ -229,7 +286,8 @@ export class MessageStore implements MessageStorePort {
     this.outboxRows.delete(key);
     const dec = (m: Map<string, number>, k: string) => {
       const n = (m.get(k) ?? 1) - 1;
-      if (n > 0) m.set(k, n); else m.delete(k);
+      if (n > 0) m.set(k, n);
+      else m.delete(k);
     };
     dec(this.outboxPerDevice, device);
     dec(this.outboxPerDestination, destination);
@@ -238,7 +296,10 @@ export class MessageStore implements MessageStorePort {
 
   private unacked(device: string): number {
     let n = this.inboxUnacked.get(device);
-    if (n === undefined) { n = this.st.inboxCount.get(device)!.n; this.inboxUnacked.set(device, n); }
+    if (n === undefined) {
+      n = this.st.inboxCount.get(device)!.n;
+      this.inboxUnacked.set(device, n);
+    }
     return n;
   }
 
@@ -275,7 +336,9 @@ export class MessageStore implements MessageStorePort {
   }
 
   localDevices(): DirectoryDevice[] {
-    const out: DirectoryDevice[] = this.st.phones.all().map((p) => ({ device_id: p.id, public_key: p.public_key, name: p.name, kind: 'phone' as const }));
+    const out: DirectoryDevice[] = this.st.phones
+      .all()
+      .map((p) => ({ device_id: p.id, public_key: p.public_key, name: p.name, kind: 'phone' as const }));
     const ui = this.uiPublicKey();
     if (ui) out.push({ device_id: this.uiDeviceId(), public_key: ui, name: this.deps.nodeName(), kind: 'desktop' });
     return out;
@@ -313,7 +376,11 @@ export class MessageStore implements MessageStorePort {
     if (key === this.lastDevicesKey) return;
     this.lastDevicesKey = key;
     for (const fn of [...this.deviceListeners]) {
-      try { fn(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'local devices listener failed'); }
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'local devices listener failed');
+      }
     }
   }
 
@@ -321,7 +388,11 @@ export class MessageStore implements MessageStorePort {
     this.remote = entries;
     this.remoteNodes = new Map(entries.map((e) => [e.device_id, e.node]));
     for (const fn of [...this.remoteListeners]) {
-      try { fn(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'remote directory listener failed'); }
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'remote directory listener failed');
+      }
     }
   }
 
@@ -364,72 +435,97 @@ export class MessageStore implements MessageStorePort {
     const body = JSON.stringify(envelope);
     const hash = createHash('sha256').update(body).digest('hex');
     const destinations = [...new Set(plan.filter((p) => p.destination !== LOCAL).map((p) => p.destination))];
-    type Work = { fresh: false; accepted: SendAccepted } | { conflict: true } | { full: true }
+    type Work =
+      | { fresh: false; accepted: SendAccepted }
+      | { conflict: true }
+      | { full: true }
       | { fresh: true; accepted: SendAccepted; stored: { device: string; seq: number }[]; receivedAt: string };
-    return this.commit.run<Work>({
-      work: (): Work => {
-        const known = this.st.sentGet.get(envelope.id);
-        if (known) {
-          if (known.body_hash !== hash || known.from_device !== fromDevice) return { conflict: true };
-          return { fresh: false, accepted: { id: envelope.id, status: known.status, ...(known.route ? { route: known.route } : {}) } };
-        }
-        // Counted before this turn's other sends are added (after()): a burst in one turn may pass the cap by
-        // that turn's sends, which is bounded by what one turn can take in. A send that queues nothing (every
-        // recipient is local) is never refused by it.
-        if (destinations.length > 0 && (this.outboxPerDevice.get(fromDevice) ?? 0) >= this.caps.outboxPerDevice) return { full: true };
-        const now = this.iso();
-        const states: RecipientRow[] = [];
-        const stored: { device: string; seq: number }[] = [];
-        for (const p of plan) {
-          if (p.destination !== LOCAL) {
-            states.push({ device_id: p.device, destination: p.destination, status: 'queued', route: null, error: null });
-            continue;
+    return this.commit
+      .run<Work>({
+        work: (): Work => {
+          const known = this.st.sentGet.get(envelope.id);
+          if (known) {
+            if (known.body_hash !== hash || known.from_device !== fromDevice) return { conflict: true };
+            return { fresh: false, accepted: { id: envelope.id, status: known.status, ...(known.route ? { route: known.route } : {}) } };
           }
-          if (this.unacked(p.device) >= this.caps.inboxPerDevice && !this.st.inboxHas.get(envelope.id, p.device)) {
-            states.push({ device_id: p.device, destination: LOCAL, status: 'failed', route: null, error: 'recipient_backlog_full' });
-            continue;
+          // Counted before this turn's other sends are added (after()): a burst in one turn may pass the cap by
+          // that turn's sends, which is bounded by what one turn can take in. A send that queues nothing (every
+          // recipient is local) is never refused by it.
+          if (destinations.length > 0 && (this.outboxPerDevice.get(fromDevice) ?? 0) >= this.caps.outboxPerDevice) return { full: true };
+          const now = this.iso();
+          const states: RecipientRow[] = [];
+          const stored: { device: string; seq: number }[] = [];
+          for (const p of plan) {
+            if (p.destination !== LOCAL) {
+              states.push({ device_id: p.device, destination: p.destination, status: 'queued', route: null, error: null });
+              continue;
+            }
+            if (this.unacked(p.device) >= this.caps.inboxPerDevice && !this.st.inboxHas.get(envelope.id, p.device)) {
+              states.push({ device_id: p.device, destination: LOCAL, status: 'failed', route: null, error: 'recipient_backlog_full' });
+              continue;
+            }
+            const r = this.st.inboxInsert.run(envelope.id, p.device, body, now, fromDevice, LOCAL);
+            if (r.changes === 1) {
+              stored.push({ device: p.device, seq: Number(r.lastInsertRowid) });
+              this.inboxUnacked.set(p.device, this.unacked(p.device) + 1);
+            }
+            states.push({ device_id: p.device, destination: LOCAL, status: 'delivered', route: 'local', error: null });
           }
-          const r = this.st.inboxInsert.run(envelope.id, p.device, body, now, fromDevice, LOCAL);
-          if (r.changes === 1) {
-            stored.push({ device: p.device, seq: Number(r.lastInsertRowid) });
-            this.inboxUnacked.set(p.device, this.unacked(p.device) + 1);
+          const agg = aggregateStatus(states);
+          this.st.sentInsert.run(envelope.id, fromDevice, JSON.stringify(envelope.to), hash, agg.status, agg.error, agg.route, now, now);
+          for (const s of states) this.st.recipientInsert.run(envelope.id, s.device_id, s.destination, s.status, s.route, s.error, now);
+          for (const d of destinations) this.st.outboxInsert.run(envelope.id, d, 'envelope', fromDevice, body, now);
+          const accepted: SendAccepted = { id: envelope.id, status: agg.status, ...(agg.route ? { route: agg.route } : {}) };
+          return { fresh: true, accepted, stored, receivedAt: now };
+        },
+        after: (r) => {
+          if (!('fresh' in r) || !r.fresh) return;
+          for (const d of destinations) this.outboxAdd(d, envelope.id, fromDevice);
+          for (const s of r.stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: r.receivedAt });
+          if (r.accepted.status !== 'queued') {
+            this.pushTo(fromDevice, {
+              type: 'message_status',
+              id: envelope.id,
+              status: r.accepted.status,
+              ...(r.accepted.route ? { route: r.accepted.route } : {}),
+            });
           }
-          states.push({ device_id: p.device, destination: LOCAL, status: 'delivered', route: 'local', error: null });
-        }
-        const agg = aggregateStatus(states);
-        this.st.sentInsert.run(envelope.id, fromDevice, JSON.stringify(envelope.to), hash, agg.status, agg.error, agg.route, now, now);
-        for (const s of states) this.st.recipientInsert.run(envelope.id, s.device_id, s.destination, s.status, s.route, s.error, now);
-        for (const d of destinations) this.st.outboxInsert.run(envelope.id, d, 'envelope', fromDevice, body, now);
-        const accepted: SendAccepted = { id: envelope.id, status: agg.status, ...(agg.route ? { route: agg.route } : {}) };
-        return { fresh: true, accepted, stored, receivedAt: now };
-      },
-      after: (r) => {
-        if (!('fresh' in r) || !r.fresh) return;
-        for (const d of destinations) this.outboxAdd(d, envelope.id, fromDevice);
-        for (const s of r.stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: r.receivedAt });
-        if (r.accepted.status !== 'queued') {
-          this.pushTo(fromDevice, { type: 'message_status', id: envelope.id, status: r.accepted.status, ...(r.accepted.route ? { route: r.accepted.route } : {}) });
-        }
-      },
-    }).then((r) => {
-      if ('conflict' in r) {
-        throw new DomainError('invalid_envelope', `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`, { reason: 'id_conflict' });
-      }
-      if ('full' in r) {
-        throw new DomainError('outbox_full', `${this.caps.outboxPerDevice} of your messages are still waiting to leave this node; nothing was queued. Try again once some have gone.`, { limit: this.caps.outboxPerDevice });
-      }
-      this.maybePrune();
-      return { accepted: r.accepted, queuedFor: r.fresh ? destinations : [] };
-    }, (err: unknown) => {
-      this.inboxUnacked.clear(); // the counts may be ahead of the rolled-back disk
-      throw err;
-    });
+        },
+      })
+      .then(
+        (r) => {
+          if ('conflict' in r) {
+            throw new DomainError(
+              'invalid_envelope',
+              `Another envelope was already sent under id ${envelope.id}; a resend must be byte-for-byte the same envelope.`,
+              { reason: 'id_conflict' },
+            );
+          }
+          if ('full' in r) {
+            throw new DomainError(
+              'outbox_full',
+              `${this.caps.outboxPerDevice} of your messages are still waiting to leave this node; nothing was queued. Try again once some have gone.`,
+              { limit: this.caps.outboxPerDevice },
+            );
+          }
+          this.maybePrune();
+          return { accepted: r.accepted, queuedFor: r.fresh ? destinations : [] };
+        },
+        (err: unknown) => {
+          this.inboxUnacked.clear(); // the counts may be ahead of the rolled-back disk
+          throw err;
+        },
+      );
   }
 
   /** Tells the cloud link that rows for the cloud were committed (the router's cloud transport calls it). */
   notifyCloudQueued(): void {
     for (const fn of [...this.queuedListeners]) {
-      try { fn(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'onQueued listener failed'); }
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'onQueued listener failed');
+      }
     }
   }
 
@@ -501,16 +597,21 @@ export class MessageStore implements MessageStorePort {
    */
   private cloudOutcome(id: string, t: Transition): Promise<void> {
     const wasQueued = this.outboxRemove(CLOUD, id);
-    return this.commit.run<StatusChange | undefined>({
-      work: () => {
-        this.st.outboxDelete.run(id, CLOUD, 'envelope');
-        return this.transition(id, t);
-      },
-      after: (change) => this.pushChange(change),
-    }).then(() => undefined, (err: unknown) => {
-      if (wasQueued !== undefined) this.outboxAdd(CLOUD, id, wasQueued); // rolled back: still in the outbox
-      throw err;
-    });
+    return this.commit
+      .run<StatusChange | undefined>({
+        work: () => {
+          this.st.outboxDelete.run(id, CLOUD, 'envelope');
+          return this.transition(id, t);
+        },
+        after: (change) => this.pushChange(change),
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (wasQueued !== undefined) this.outboxAdd(CLOUD, id, wasQueued); // rolled back: still in the outbox
+          throw err;
+        },
+      );
   }
 
   /** Inside a unit: moves the picked recipients of `id` forward, then the message's aggregate. */
@@ -536,7 +637,13 @@ export class MessageStore implements MessageStorePort {
     this.st.sentSet.run(agg.status, agg.error, agg.route, now, id);
     return {
       sender: sent.from_device,
-      push: { type: 'message_status', id, status: agg.status, ...(agg.route ? { route: agg.route } : {}), ...(agg.error !== null ? { error: agg.error } : {}) },
+      push: {
+        type: 'message_status',
+        id,
+        status: agg.status,
+        ...(agg.route ? { route: agg.route } : {}),
+        ...(agg.error !== null ? { error: agg.error } : {}),
+      },
     };
   }
 
@@ -547,7 +654,10 @@ export class MessageStore implements MessageStorePort {
   /** What `deviceId` sent and how far each got: the newest OUTBOX_VIEW_LIMIT, oldest first. */
   outboxFor(deviceId: string): MessageStatusView[] {
     return this.st.sentView.all(deviceId, OUTBOX_VIEW_LIMIT).map((r) => ({
-      id: r.envelope_id, to: JSON.parse(r.to) as string[], status: r.status, created_at: r.created_at,
+      id: r.envelope_id,
+      to: JSON.parse(r.to) as string[],
+      status: r.status,
+      created_at: r.created_at,
       ...(r.route !== null ? { route: r.route } : {}),
       ...(r.error !== null ? { error: r.error } : {}),
     }));
@@ -571,31 +681,48 @@ export class MessageStore implements MessageStorePort {
    */
   peerAcked(nodeId: string, item: { seq: number; kind: 'envelope' | 'seen'; id: string }, refused?: PeerRefusal): Promise<void> {
     const refusedIds = new Set(refused?.device_ids ?? []);
-    return this.commit.run<{ change: StatusChange | undefined; removed: boolean }>({
-      work: () => {
-        const row = this.st.outboxGet.get(item.id, nodeId, item.kind);
-        if (!row || row.seq !== item.seq) return { change: undefined, removed: false };
-        this.st.outboxDelete.run(item.id, nodeId, item.kind);
-        if (item.kind === 'seen') return { change: undefined, removed: true };
-        const delivered = this.transition(item.id, { pick: (r) => r.destination === nodeId && !refusedIds.has(r.device_id), to: 'delivered', route: 'lan', error: null });
-        const failed = refusedIds.size === 0 ? undefined
-          : this.transition(item.id, { pick: (r) => r.destination === nodeId && refusedIds.has(r.device_id), to: 'failed', route: null, error: refused!.error, alsoFrom: 'delivered' });
-        return { change: failed ?? delivered, removed: true };
-      },
-      after: ({ change, removed }) => {
-        if (removed && item.kind === 'envelope') this.outboxRemove(nodeId, item.id);
-        this.pushChange(change);
-      },
-    }).then(() => undefined);
+    return this.commit
+      .run<{ change: StatusChange | undefined; removed: boolean }>({
+        work: () => {
+          const row = this.st.outboxGet.get(item.id, nodeId, item.kind);
+          if (!row || row.seq !== item.seq) return { change: undefined, removed: false };
+          this.st.outboxDelete.run(item.id, nodeId, item.kind);
+          if (item.kind === 'seen') return { change: undefined, removed: true };
+          const delivered = this.transition(item.id, {
+            pick: (r) => r.destination === nodeId && !refusedIds.has(r.device_id),
+            to: 'delivered',
+            route: 'lan',
+            error: null,
+          });
+          const failed =
+            refusedIds.size === 0
+              ? undefined
+              : this.transition(item.id, {
+                  pick: (r) => r.destination === nodeId && refusedIds.has(r.device_id),
+                  to: 'failed',
+                  route: null,
+                  error: refused!.error,
+                  alsoFrom: 'delivered',
+                });
+          return { change: failed ?? delivered, removed: true };
+        },
+        after: ({ change, removed }) => {
+          if (removed && item.kind === 'envelope') this.outboxRemove(nodeId, item.id);
+          this.pushChange(change);
+        },
+      })
+      .then(() => undefined);
   }
 
   /** Peer `nodeId` says its devices `deviceIds` saw our envelope `id` (only recipients `servedBy` that peer count). */
   seenFromPeer(id: string, deviceIds: string[], servedBy: (r: { device_id: string; destination: string }) => boolean): Promise<void> {
     const ids = new Set(deviceIds);
-    return this.commit.run<StatusChange | undefined>({
-      work: () => this.transition(id, { pick: (r) => ids.has(r.device_id) && servedBy(r), to: 'seen', route: null, error: null }),
-      after: (change) => this.pushChange(change),
-    }).then(() => undefined);
+    return this.commit
+      .run<StatusChange | undefined>({
+        work: () => this.transition(id, { pick: (r) => ids.has(r.device_id) && servedBy(r), to: 'seen', route: null, error: null }),
+        after: (change) => this.pushChange(change),
+      })
+      .then(() => undefined);
   }
 
   /**
@@ -604,29 +731,34 @@ export class MessageStore implements MessageStorePort {
    * one unit. Resolves with how many moved.
    */
   moveToCloud(nodeId: string, cloudKnows: (deviceIds: string[]) => boolean): Promise<number> {
-    return this.commit.run<{ id: string; device: string }[]>({
-      work: () => {
-        const moved: { id: string; device: string }[] = [];
-        const now = this.iso();
-        for (const row of this.st.outboxEnvelopesFor.all(nodeId)) {
-          const devices = this.st.recipientsOf.all(row.envelope_id).filter((r) => r.destination === nodeId).map((r) => r.device_id);
-          if (devices.length > 0 && !cloudKnows(devices)) continue;
-          // An envelope that also had cloud recipients may still have its cloud row: the cloud carries it to every
-          // recipient's node, so that row serves these too.
-          this.st.outboxInsert.run(row.envelope_id, CLOUD, 'envelope', row.from_device, row.body, now);
-          this.st.outboxDelete.run(row.envelope_id, nodeId, 'envelope');
-          this.st.recipientsMove.run(CLOUD, now, row.envelope_id, nodeId);
-          moved.push({ id: row.envelope_id, device: row.from_device });
-        }
-        return moved;
-      },
-      after: (moved) => {
-        for (const m of moved) {
-          this.outboxRemove(nodeId, m.id);
-          this.outboxAdd(CLOUD, m.id, m.device);
-        }
-      },
-    }).then((moved) => moved.length);
+    return this.commit
+      .run<{ id: string; device: string }[]>({
+        work: () => {
+          const moved: { id: string; device: string }[] = [];
+          const now = this.iso();
+          for (const row of this.st.outboxEnvelopesFor.all(nodeId)) {
+            const devices = this.st.recipientsOf
+              .all(row.envelope_id)
+              .filter((r) => r.destination === nodeId)
+              .map((r) => r.device_id);
+            if (devices.length > 0 && !cloudKnows(devices)) continue;
+            // An envelope that also had cloud recipients may still have its cloud row: the cloud carries it to every
+            // recipient's node, so that row serves these too.
+            this.st.outboxInsert.run(row.envelope_id, CLOUD, 'envelope', row.from_device, row.body, now);
+            this.st.outboxDelete.run(row.envelope_id, nodeId, 'envelope');
+            this.st.recipientsMove.run(CLOUD, now, row.envelope_id, nodeId);
+            moved.push({ id: row.envelope_id, device: row.from_device });
+          }
+          return moved;
+        },
+        after: (moved) => {
+          for (const m of moved) {
+            this.outboxRemove(nodeId, m.id);
+            this.outboxAdd(CLOUD, m.id, m.device);
+          }
+        },
+      })
+      .then((moved) => moved.length);
   }
 
   // ---- inbound --------------------------------------------------------------------------------------------
@@ -649,32 +781,41 @@ export class MessageStore implements MessageStorePort {
       return Promise.resolve({ refused: [] });
     }
     const body = JSON.stringify(envelope);
-    return this.commit.run<InboundResult>({
-      work: () => {
-        const receivedAt = this.iso();
-        const stored: InboundResult['stored'] = [];
-        const full: string[] = [];
-        for (const device of recipients) {
-          if (this.unacked(device) >= this.caps.inboxPerDevice && !this.st.inboxHas.get(envelope.id, device)) {
-            full.push(device);
-            continue;
+    return this.commit
+      .run<InboundResult>({
+        work: () => {
+          const receivedAt = this.iso();
+          const stored: InboundResult['stored'] = [];
+          const full: string[] = [];
+          for (const device of recipients) {
+            if (this.unacked(device) >= this.caps.inboxPerDevice && !this.st.inboxHas.get(envelope.id, device)) {
+              full.push(device);
+              continue;
+            }
+            const r = this.st.inboxInsert.run(envelope.id, device, body, receivedAt, envelope.from_device, origin);
+            if (r.changes === 1) {
+              stored.push({ device, seq: Number(r.lastInsertRowid) });
+              this.inboxUnacked.set(device, this.unacked(device) + 1);
+            }
           }
-          const r = this.st.inboxInsert.run(envelope.id, device, body, receivedAt, envelope.from_device, origin);
-          if (r.changes === 1) {
-            stored.push({ device, seq: Number(r.lastInsertRowid) });
-            this.inboxUnacked.set(device, this.unacked(device) + 1);
-          }
-        }
-        return { stored, full, receivedAt };
-      },
-      after: ({ stored, full, receivedAt }) => {
-        for (const s of stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: receivedAt });
-        if (full.length > 0) this.deps.log.warn({ id: envelope.id, origin, devices: full, cap: this.caps.inboxPerDevice }, 'inbox full: refused an envelope');
-      },
-    }).then((r) => ({ refused: r.full }), (err: unknown) => {
-      this.inboxUnacked.clear(); // the counts may be ahead of the rolled-back disk
-      throw err;
-    });
+          return { stored, full, receivedAt };
+        },
+        after: ({ stored, full, receivedAt }) => {
+          for (const s of stored) this.pushTo(s.device, { type: 'envelope', seq: s.seq, envelope, received_at: receivedAt });
+          if (full.length > 0)
+            this.deps.log.warn(
+              { id: envelope.id, origin, devices: full, cap: this.caps.inboxPerDevice },
+              'inbox full: refused an envelope',
+            );
+        },
+      })
+      .then(
+        (r) => ({ refused: r.full }),
+        (err: unknown) => {
+          this.inboxUnacked.clear(); // the counts may be ahead of the rolled-back disk
+          throw err;
+        },
+      );
   }
 
   /** Envelopes for `deviceId` with seq > after, oldest first. */
@@ -699,7 +840,14 @@ export class MessageStore implements MessageStorePort {
       const rows = this.st.inboxAck.all(now, deviceId, floor, upToSeq);
       for (const r of rows) {
         if (r.origin === LOCAL) {
-          changes.push(this.transition(r.envelope_id, { pick: (x) => x.device_id === deviceId && x.destination === LOCAL, to: 'seen', route: null, error: null }));
+          changes.push(
+            this.transition(r.envelope_id, {
+              pick: (x) => x.device_id === deviceId && x.destination === LOCAL,
+              to: 'seen',
+              route: null,
+              error: null,
+            }),
+          );
         } else if (r.origin !== null && r.origin !== CLOUD) {
           this.queueSeen(r.origin, r.envelope_id, deviceId, now);
           peers.add(r.origin);
@@ -752,13 +900,16 @@ export class MessageStore implements MessageStorePort {
     const before = new Date(now - SENT_STATUS_KEEP_MS).toISOString();
     return this.deps.sqlite.transaction(() => {
       this.st.recipientsPrune.run(before);
-      return this.st.sentPrune.run(before).changes
-        + this.st.inboxPrune.run(new Date(now - INBOX_TOMBSTONE_KEEP_MS).toISOString()).changes;
+      return this.st.sentPrune.run(before).changes + this.st.inboxPrune.run(new Date(now - INBOX_TOMBSTONE_KEEP_MS).toISOString()).changes;
     })();
   }
 
   private maybePrune(): void {
     if (this.now() - this.lastPrune < 60 * 60 * 1000) return;
-    try { this.prune(); } catch (err) { this.deps.log.warn({ err: (err as Error).message }, 'pruning sent statuses failed'); }
+    try {
+      this.prune();
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'pruning sent statuses failed');
+    }
   }
 }

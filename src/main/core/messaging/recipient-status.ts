@@ -3,7 +3,11 @@
 // sender must learn), and the farthest route any recipient took (local < lan < cloud).
 import type { MessageStatus, Route } from '../../../shared/wire/relay.js';
 
-export interface RecipientState { status: MessageStatus; route: Route | null; error: string | null }
+export interface RecipientState {
+  status: MessageStatus;
+  route: Route | null;
+  error: string | null;
+}
 
 const STATUS_RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, seen: 3, failed: 4 };
 const ROUTE_RANK: Record<Route, number> = { local: 0, lan: 1, cloud: 2 };
@@ -15,7 +19,10 @@ export function aggregateStatus(rows: readonly RecipientState[]): RecipientState
   for (const r of rows) {
     if (r.route !== null && (route === null || ROUTE_RANK[r.route] > ROUTE_RANK[route])) route = r.route;
     if (r.status === 'failed') {
-      if (status !== 'failed') { status = 'failed'; error = r.error; }
+      if (status !== 'failed') {
+        status = 'failed';
+        error = r.error;
+      }
       continue;
     }
     if (status === 'failed') continue;

@@ -47,6 +47,7 @@ export interface MessageStorePort {
    * `refused`: local recipients it was not stored for (their inbox is at its cap); the link acks with a refusal,
    * and the cloud tells the sender 'failed' with recipient_backlog_full.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a store with nothing to refuse may be an async function that returns nothing (the test stores are); callers narrow with `r &&`
   storeInbound(envelope: Envelope): Promise<void | { refused: string[] }>;
   /**
    * Whether the device's key is known here (a local device or one in the cloud's directory as last fetched).

@@ -5,7 +5,7 @@
 // tailscale*, ...), everything else 'lan'. By default every 'lan' and 'vpn' address is advertised; the person may
 // instead name the interfaces to advertise (settings.json). Loopback is never offered (a phone that scans
 // 127.0.0.1 would talk to itself) and neither is link-local (IPv6 needs a zone id that a URL can't carry portably).
-import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { type NetworkInterfaceInfo, networkInterfaces } from 'node:os';
 import type { InterfaceKind, LanAddressView } from '../../../shared/wire/schemas.js';
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -41,13 +41,23 @@ export interface InterfaceAddress extends LanAddressView {
 }
 
 /** Every address of every interface, classified; IPv4 first (what phones on a home LAN reach most reliably). */
-export function allInterfaceAddresses(ifaces: InterfaceTable = networkInterfaces(), selection: readonly string[] | null = null): InterfaceAddress[] {
+export function allInterfaceAddresses(
+  ifaces: InterfaceTable = networkInterfaces(),
+  selection: readonly string[] | null = null,
+): InterfaceAddress[] {
   const out: InterfaceAddress[] = [];
   for (const [name, list] of Object.entries(ifaces)) {
     for (const a of list ?? []) {
       const family = a.family === 'IPv6' || (a.family as unknown) === 6 ? 'IPv6' : 'IPv4';
       const kind = interfaceKind(name, a.address, a.internal);
-      out.push({ interface: name, address: a.address, family, kind, advertised: isAdvertised(name, kind, selection), internal: a.internal });
+      out.push({
+        interface: name,
+        address: a.address,
+        family,
+        kind,
+        advertised: isAdvertised(name, kind, selection),
+        internal: a.internal,
+      });
     }
   }
   return out.sort((x, y) => (x.family === y.family ? 0 : x.family === 'IPv4' ? -1 : 1));
@@ -113,7 +123,13 @@ export class LocalAddresses {
 
   /** The addresses offered to other devices, in preference order. */
   advertised(): string[] {
-    return [...new Set(this.lan().filter((a) => a.advertised).map((a) => a.address))];
+    return [
+      ...new Set(
+        this.lan()
+          .filter((a) => a.advertised)
+          .map((a) => a.address),
+      ),
+    ];
   }
 
   /** Interface names chosen in the settings that this machine does not have right now. */
@@ -128,7 +144,6 @@ export class LocalAddresses {
 export function hostForUrl(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
-
 
 /** Strips the IPv4-mapped IPv6 prefix Node reports for dual-stack sockets. */
 export function plainAddress(address: string): string {

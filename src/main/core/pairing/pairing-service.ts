@@ -4,20 +4,27 @@
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
-import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
+import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
 import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
-import { NodeIdentityPayload, type DesktopNode, type PairStartResponse, type PairVerifyRequest, type PairVerifyResult, type PendingPairingView } from '../../../shared/wire/schemas.js';
+import {
+  type DesktopNode,
+  NodeIdentityPayload,
+  type PairStartResponse,
+  type PairVerifyRequest,
+  type PairVerifyResult,
+  type PendingPairingView,
+} from '../../../shared/wire/schemas.js';
 import { DEFAULT_LIMITS, type NodeLimits, type NodeTimings } from '../config.js';
-import { DomainError } from '../errors/domain-error.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PairingCodeRepository, PairingCodeRow } from '../db/pairing-code-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
-import { hostForUrl } from '../net/lan-addresses.js';
+import { DomainError } from '../errors/domain-error.js';
 import type { PairedCandidate } from '../mesh/mesh-service.js';
+import { hostForUrl } from '../net/lan-addresses.js';
 import { PendingConfirmations } from './pending-confirmations.js';
 import { generateLinkingCode, generatePairingCode, generatePin, normalizeLinkingCode } from './pin.js';
 
@@ -69,8 +76,11 @@ export class PairingService {
   prune(now = Date.now()): void {
     this.codes.prune(now, this.limits.pairingCodeKeepMs, this.limits.maxPairingCodeRows);
     this.sessions.prune({
-      now, keepMs: this.limits.revokedSessionKeepMs, pendingMaxAgeMs: this.timings.pairingTtlMs + 60_000,
-      maxPerDevice: this.limits.maxSessionsPerDevice, maxDeadRows: this.limits.maxDeadSessionRows,
+      now,
+      keepMs: this.limits.revokedSessionKeepMs,
+      pendingMaxAgeMs: this.timings.pairingTtlMs + 60_000,
+      maxPerDevice: this.limits.maxSessionsPerDevice,
+      maxDeadRows: this.limits.maxDeadSessionRows,
     });
   }
 
@@ -105,8 +115,13 @@ export class PairingService {
     const url = candidate_urls[0]!;
     this.log.info({ linking_code: row.linkingCode, expires_at: new Date(row.expiresAt).toISOString() }, 'pairing code issued');
     return {
-      code: row.code, pin: row.pin, linking_code: row.linkingCode, url, candidate_urls,
-      expires_at: new Date(row.expiresAt).toISOString(), fingerprint: self.fingerprint,
+      code: row.code,
+      pin: row.pin,
+      linking_code: row.linkingCode,
+      url,
+      candidate_urls,
+      expires_at: new Date(row.expiresAt).toISOString(),
+      fingerprint: self.fingerprint,
     };
   }
 
@@ -115,12 +130,17 @@ export class PairingService {
     const byCode = req.code !== undefined ? this.codes.byCode(req.code) : undefined;
     const byLinking = req.linking_code !== undefined ? this.codes.byLinkingCode(normalizeLinkingCode(req.linking_code)) : undefined;
     const row = byCode ?? byLinking;
-    if (!row || (req.code !== undefined && !byCode) || (req.linking_code !== undefined && !byLinking)
-        || (byCode && byLinking && byCode.code !== byLinking.code)) {
+    if (
+      !row ||
+      (req.code !== undefined && !byCode) ||
+      (req.linking_code !== undefined && !byLinking) ||
+      (byCode && byLinking && byCode.code !== byLinking.code)
+    ) {
       throw new DomainError('code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     }
     if (row.status === 'used') throw new DomainError('code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
-    if (row.status === 'locked') throw new DomainError('code_locked', 'Too many wrong PINs: this pairing code is locked. Ask for a new code on the desktop.');
+    if (row.status === 'locked')
+      throw new DomainError('code_locked', 'Too many wrong PINs: this pairing code is locked. Ask for a new code on the desktop.');
     if (row.expiresAt <= now) throw new DomainError('code_expired', 'This pairing code has expired. Ask for a new code on the desktop.');
     return row;
   }
@@ -130,9 +150,13 @@ export class PairingService {
     if (!after) throw new DomainError('code_unknown', 'This pairing code is not known to this node. Ask for a new code on the desktop.');
     const attemptsLeft = Math.max(0, this.timings.maxPinAttempts - after.failedAttempts);
     this.log.warn({ linking_code: row.linkingCode, attempts_left: attemptsLeft }, 'wrong pairing PIN');
-    throw new DomainError('pin_mismatch', attemptsLeft === 0
-      ? 'Wrong PIN. That was the last attempt: this pairing code is now locked. Ask for a new code on the desktop.'
-      : `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.`, { attempts_left: attemptsLeft });
+    throw new DomainError(
+      'pin_mismatch',
+      attemptsLeft === 0
+        ? 'Wrong PIN. That was the last attempt: this pairing code is now locked. Ask for a new code on the desktop.'
+        : `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left.`,
+      { attempts_left: attemptsLeft },
+    );
   }
 
   verify(req: PairVerifyRequest, peerAddress: string | undefined): PairingOutcome {
@@ -146,7 +170,7 @@ export class PairingService {
     } catch {
       throw new DomainError('handshake_failed', 'The pairing message is not valid base64url.');
     }
-    let responder;
+    let responder: ReturnType<typeof acceptPairing>;
     try {
       responder = acceptPairing({ ...this.ctx.staticKey(), codeRef, pin: row.pin, firstMessage: message, suite: NODE_NOISE_SUITE });
     } catch (err) {
@@ -165,7 +189,10 @@ export class PairingService {
     const parsed = NodeIdentityPayload.safeParse(peerJson);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
-      throw new DomainError('invalid_request', `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`);
+      throw new DomainError(
+        'invalid_request',
+        `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`,
+      );
     }
     const peer = parsed.data;
     const self = this.ctx.self();
@@ -181,19 +208,32 @@ export class PairingService {
     const sessionId = toBase64Url(randomBytes(16));
     const expiresAt = Date.now() + this.timings.sessionTtlMs;
     const result: PairVerifyResult = {
-      ok: true, session_id: sessionId, expires_at: new Date(expiresAt).toISOString(), desktop_node: self,
+      ok: true,
+      session_id: sessionId,
+      expires_at: new Date(expiresAt).toISOString(),
+      desktop_node: self,
       ...(viaLinkingCode ? { confirmation: { required: true as const } } : {}),
     };
     const reply = responder.reply(utf8.encode(JSON.stringify(result)));
     const deviceSecret = deriveDeviceSecret(reply.handshakeSecret, reply.handshakeHash, peer.node_id, self.node_id);
     // Only the derived verification key is kept; the device secret itself is dropped here.
-    this.sessions.create(peer.node_id, deriveServerHmacKey(deviceSecret), this.timings.sessionTtlMs, viaLinkingCode ? 'pending' : 'active', sessionId);
+    this.sessions.create(
+      peer.node_id,
+      deriveServerHmacKey(deviceSecret),
+      this.timings.sessionTtlMs,
+      viaLinkingCode ? 'pending' : 'active',
+      sessionId,
+    );
 
     const outcome: PairingOutcome = { noise: toBase64Url(reply.message), nodeId: peer.node_id, name: peer.name, code: row.code };
     if (viaLinkingCode) {
       const view: PendingPairingView = {
-        pairing_id: sessionId, direction: 'incoming', node_id: peer.node_id, name: peer.name,
-        fingerprint: fingerprintOf(responder.remoteStaticKey), sas: shortAuthString(reply.handshakeHash),
+        pairing_id: sessionId,
+        direction: 'incoming',
+        node_id: peer.node_id,
+        name: peer.name,
+        fingerprint: fingerprintOf(responder.remoteStaticKey),
+        sas: shortAuthString(reply.handshakeHash),
         expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
       };
       this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
@@ -218,7 +258,8 @@ export class PairingService {
   /** The person confirmed that both screens show the same code: the pairing becomes real. */
   confirm(pairingId: string): { nodeId: string; name: string } {
     const item = this.pending.take(pairingId);
-    if (item?.view.direction !== 'incoming') throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    if (item?.view.direction !== 'incoming')
+      throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     this.storePeer(item.data.peer, item.data.peerAddress, item.data.sessionId);
     this.sessions.activate(item.data.sessionId);
     return { nodeId: item.data.peer.node_id, name: item.data.peer.name };
@@ -235,13 +276,24 @@ export class PairingService {
     const kind = peer.port !== undefined ? 'desktop' : 'phone';
     // Re-pair after a reinstall: the same device under a new key or node_id replaces its old row (sessions
     // revoked, our link on it dropped, a notice for the person); never two rows for one device.
-    this.ctx.replaceStale?.({ id: peer.node_id, name: peer.name, kind, publicKey: peer.public_key, deviceInfo: peer.device_info }, keepSessionId);
+    this.ctx.replaceStale?.(
+      { id: peer.node_id, name: peer.name, kind, publicKey: peer.public_key, deviceInfo: peer.device_info },
+      keepSessionId,
+    );
     // A re-pair of a known device (e.g. after its app was reset) starts from a clean slate of sessions.
     this.sessions.revokeAllFor(peer.node_id, keepSessionId);
     this.mesh.upsertPeer({
-      id: peer.node_id, name: peer.name, kind, hostname: peerAddress ?? null, port: peer.port ?? null,
-      capabilities: peer.capabilities, metadata: peer.device_info, publicKey: peer.public_key,
-      addresses: [...(peerAddress ? [peerAddress] : []), ...(peer.addresses ?? [])], paired: true, seen: true,
+      id: peer.node_id,
+      name: peer.name,
+      kind,
+      hostname: peerAddress ?? null,
+      port: peer.port ?? null,
+      capabilities: peer.capabilities,
+      metadata: peer.device_info,
+      publicKey: peer.public_key,
+      addresses: [...(peerAddress ? [peerAddress] : []), ...(peer.addresses ?? [])],
+      paired: true,
+      seen: true,
     });
     this.log.info({ node_id: peer.node_id, kind, name: peer.name }, 'device paired');
   }

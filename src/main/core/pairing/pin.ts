@@ -7,13 +7,14 @@ export const PIN_DIGITS = 6;
 
 /** Uniform over 000000..999999 (randomInt rejects modulo bias). */
 export function generatePin(): string {
-  return randomInt(0, 10 ** PIN_DIGITS).toString().padStart(PIN_DIGITS, '0');
+  return randomInt(0, 10 ** PIN_DIGITS)
+    .toString()
+    .padStart(PIN_DIGITS, '0');
 }
 
 export function isWellFormedPin(pin: string): boolean {
   return new RegExp(`^\\d{${PIN_DIGITS}}$`).test(pin);
 }
-
 
 /** The long, unguessable code carried in the QR URL. */
 export function generatePairingCode(): string {

@@ -2,12 +2,12 @@
 // screen shows (its pairing URL with fingerprint, or — after mDNS discovery — its linking code), plus the
 // PIN. The handshake is the same one a phone runs (shared/client/pairing-client.ts).
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
-import { pairWithNode, PairingError, type PairingSuccess } from '../../../shared/client/pairing-client.js';
+import { PairingError, type PairingSuccess, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { ERROR_CODES, type ErrorCode } from '../../../shared/wire/errors.js';
 import type { NodeIdentityPayload, PairRemoteRequest } from '../../../shared/wire/schemas.js';
 import { DomainError } from '../errors/domain-error.js';
-import { RemotePairingError } from './remote-pairing-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
+import { RemotePairingError } from './remote-pairing-error.js';
 
 export interface RemoteTarget {
   host: string;
@@ -34,7 +34,11 @@ export function targetFromRequest(req: PairRemoteRequest): RemoteTarget {
   return { host: req.host!, port: req.port!, linkingCode: req.linking_code!, ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}) };
 }
 
-export async function pairWithRemote(target: RemoteTarget, pin: string, self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload }): Promise<PairingSuccess> {
+export async function pairWithRemote(
+  target: RemoteTarget,
+  pin: string,
+  self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload },
+): Promise<PairingSuccess> {
   const baseUrl = `http://${hostForUrl(target.host)}:${target.port}`;
   const timeout = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(10_000) });
   try {

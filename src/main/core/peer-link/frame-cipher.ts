@@ -3,7 +3,14 @@
 // whether more fragments of the same frame follow. Counter nonces make every message single-use and in order:
 // a replayed, reordered or dropped message fails to decrypt, and the link is closed (LinkError).
 import type { CipherState } from '../../../shared/crypto/noise/index.js';
-import { FRAGMENT_LAST, FRAGMENT_MORE, MAX_FRAGMENT_PLAINTEXT, MAX_PEER_FRAME_BYTES, PEER_CLOSE, PeerFrame } from '../../../shared/wire/peer-link.js';
+import {
+  FRAGMENT_LAST,
+  FRAGMENT_MORE,
+  MAX_FRAGMENT_PLAINTEXT,
+  MAX_PEER_FRAME_BYTES,
+  PEER_CLOSE,
+  PeerFrame,
+} from '../../../shared/wire/peer-link.js';
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -11,7 +18,11 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Why a link must close now, with the close code it closes with. */
 export class LinkError extends Error {
-  constructor(public readonly closeCode: number, public readonly error: string, message: string) {
+  constructor(
+    public readonly closeCode: number,
+    public readonly error: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'LinkError';
   }
@@ -21,7 +32,11 @@ export class FrameCipher {
   private parts: Uint8Array[] = [];
   private partBytes = 0;
 
-  constructor(private readonly send: CipherState, private readonly receive: CipherState, private readonly maxFrameBytes = MAX_PEER_FRAME_BYTES) {}
+  constructor(
+    private readonly send: CipherState,
+    private readonly receive: CipherState,
+    private readonly maxFrameBytes = MAX_PEER_FRAME_BYTES,
+  ) {}
 
   /** The transport messages that carry `frame`, in order. */
   seal(frame: PeerFrame): Uint8Array[] {
@@ -44,12 +59,17 @@ export class FrameCipher {
     try {
       plain = this.receive.decryptWithAd(EMPTY, message);
     } catch {
-      throw new LinkError(PEER_CLOSE.protocol, 'decrypt_failed', 'a transport message did not decrypt (replayed, reordered, dropped or forged)');
+      throw new LinkError(
+        PEER_CLOSE.protocol,
+        'decrypt_failed',
+        'a transport message did not decrypt (replayed, reordered, dropped or forged)',
+      );
     }
     const flag = plain[0];
     if (flag !== FRAGMENT_LAST && flag !== FRAGMENT_MORE) throw new LinkError(PEER_CLOSE.protocol, 'bad_fragment', 'unknown fragment flag');
     this.partBytes += plain.length - 1;
-    if (this.partBytes > this.maxFrameBytes) throw new LinkError(PEER_CLOSE.tooLarge, 'frame_too_large', `a frame over ${this.maxFrameBytes} bytes`);
+    if (this.partBytes > this.maxFrameBytes)
+      throw new LinkError(PEER_CLOSE.tooLarge, 'frame_too_large', `a frame over ${this.maxFrameBytes} bytes`);
     this.parts.push(plain.subarray(1));
     if (flag === FRAGMENT_MORE) return undefined;
     const whole = new Uint8Array(this.partBytes);
@@ -67,7 +87,8 @@ export class FrameCipher {
       throw new LinkError(PEER_CLOSE.protocol, 'bad_frame', 'a frame that is not UTF-8 JSON');
     }
     const parsed = PeerFrame.safeParse(json);
-    if (!parsed.success) throw new LinkError(PEER_CLOSE.protocol, 'bad_frame', `a frame that is not valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success)
+      throw new LinkError(PEER_CLOSE.protocol, 'bad_frame', `a frame that is not valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return parsed.data;
   }
 }

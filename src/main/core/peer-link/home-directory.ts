@@ -23,7 +23,8 @@ export class HomeDirectoryStore implements HomeDirectory {
   }
 
   nodes(): { node_id: string; name: string; online: boolean; devices: DirectoryDevice[] }[] {
-    return this.mesh.peers()
+    return this.mesh
+      .peers()
       .filter((r) => r.kind === 'desktop' && !r.endedByPeerAt && r.publicKey)
       .map((r) => ({ node_id: r.id, name: r.name, online: this.isUp(r.id), devices: this.devices.forNode(r.id) }));
   }
@@ -43,7 +44,11 @@ export class HomeDirectoryStore implements HomeDirectory {
     const seen = new Set<string>();
     for (const d of announced) {
       const owner = this.devices.get(d.device_id)?.nodeId;
-      if (localIds.has(d.device_id) || (owner !== undefined && owner !== nodeId && this.nodeOf(d.device_id) !== undefined) || seen.has(d.device_id)) {
+      if (
+        localIds.has(d.device_id) ||
+        (owner !== undefined && owner !== nodeId && this.nodeOf(d.device_id) !== undefined) ||
+        seen.has(d.device_id)
+      ) {
         refused.push(d.device_id);
         continue;
       }

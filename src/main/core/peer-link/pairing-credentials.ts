@@ -33,10 +33,20 @@ export class PairingCredentialsLookup {
     const key = this.peerKey(nodeId);
     if (!key) return undefined;
     const link = this.links.all().find((l) => l.nodeId === nodeId);
-    if (link) return { nodeId, sessionId: link.sessionId, serverHmacKey: deriveServerHmacKey(link.deviceSecret), peerPublicKey: key, source: 'peer_links' };
-    const rows = this.db.select({ id: deviceSessions.id }).from(deviceSessions)
+    if (link)
+      return {
+        nodeId,
+        sessionId: link.sessionId,
+        serverHmacKey: deriveServerHmacKey(link.deviceSecret),
+        peerPublicKey: key,
+        source: 'peer_links',
+      };
+    const rows = this.db
+      .select({ id: deviceSessions.id })
+      .from(deviceSessions)
       .where(and(eq(deviceSessions.nodeId, nodeId), isNull(deviceSessions.revokedAt), eq(deviceSessions.state, 'active')))
-      .orderBy(desc(deviceSessions.createdAt)).all();
+      .orderBy(desc(deviceSessions.createdAt))
+      .all();
     for (const { id } of rows) {
       const found = this.sessions.lookup(id);
       if (found.ok) return { nodeId, sessionId: id, serverHmacKey: found.hmacKey, peerPublicKey: key, source: 'device_sessions' };
@@ -49,7 +59,15 @@ export class PairingCredentialsLookup {
     const link = this.links.all().find((l) => l.sessionId === sessionId);
     if (link) {
       const key = this.peerKey(link.nodeId);
-      return key && { nodeId: link.nodeId, sessionId, serverHmacKey: deriveServerHmacKey(link.deviceSecret), peerPublicKey: key, source: 'peer_links' };
+      return (
+        key && {
+          nodeId: link.nodeId,
+          sessionId,
+          serverHmacKey: deriveServerHmacKey(link.deviceSecret),
+          peerPublicKey: key,
+          source: 'peer_links',
+        }
+      );
     }
     const found = this.sessions.lookup(sessionId);
     if (!found.ok) return undefined;
@@ -59,7 +77,10 @@ export class PairingCredentialsLookup {
 
   /** Paired desktops (live, with a pinned key). */
   pairedDesktops(): string[] {
-    return this.mesh.peers().filter((r) => r.kind === 'desktop' && !r.endedByPeerAt && r.publicKey).map((r) => r.id);
+    return this.mesh
+      .peers()
+      .filter((r) => r.kind === 'desktop' && !r.endedByPeerAt && r.publicKey)
+      .map((r) => r.id);
   }
 
   private peerKey(nodeId: string): Uint8Array | undefined {

@@ -3,8 +3,8 @@
 // handshake failed). A refusal of any kind (an HTTP 401 on the upgrade included) is only "not now": anyone on
 // the LAN can forge one, so nothing here ends a pairing.
 import { WebSocket } from 'ws';
-import { PEER_CLOSE, PEER_LINK_PATH, PEER_LINK_SESSION_PARAM } from '../../../shared/wire/peer-link.js';
 import type { HandshakeState } from '../../../shared/crypto/noise/index.js';
+import { PEER_CLOSE, PEER_LINK_PATH, PEER_LINK_SESSION_PARAM } from '../../../shared/wire/peer-link.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { PeerConnection, type PeerConnectionEvents } from './peer-connection.js';
 
@@ -32,7 +32,11 @@ export function peerLinkUrl(host: string, port: number, sessionId: string): stri
 
 export function dialPeer(o: DialOptions): Promise<PeerConnection> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(peerLinkUrl(o.host, o.port, o.sessionId), { maxPayload: PEER_WS_MAX_PAYLOAD, handshakeTimeout: o.timeoutMs, perMessageDeflate: false });
+    const ws = new WebSocket(peerLinkUrl(o.host, o.port, o.sessionId), {
+      maxPayload: PEER_WS_MAX_PAYLOAD,
+      handshakeTimeout: o.timeoutMs,
+      perMessageDeflate: false,
+    });
     let settled = false;
     const fail = (why: string) => {
       if (settled) return;
@@ -40,30 +44,51 @@ export function dialPeer(o: DialOptions): Promise<PeerConnection> {
       reject(new Error(why));
     };
     let alive = true;
-    const pinger = setInterval(() => {
-      if (!alive) { ws.terminate(); return; }
-      alive = false;
-      try { ws.ping(); } catch { /* closing */ }
-    }, Math.max(50, o.pingIntervalMs));
+    const pinger = setInterval(
+      () => {
+        if (!alive) {
+          ws.terminate();
+          return;
+        }
+        alive = false;
+        try {
+          ws.ping();
+        } catch {
+          /* closing */
+        }
+      },
+      Math.max(50, o.pingIntervalMs),
+    );
     pinger.unref();
-    ws.on('pong', () => { alive = true; });
-    const conn = new PeerConnection({
-      send: (d) => ws.send(d),
-      close: (code, reason) => ws.close(code, reason),
-    }, o.handshake, true, {
-      onEstablished: (c) => {
-        if (settled) { c.close(PEER_CLOSE.protocol, 'too_late'); return; }
-        settled = true;
-        o.events.onEstablished(c);
-        resolve(c);
+    ws.on('pong', () => {
+      alive = true;
+    });
+    const conn = new PeerConnection(
+      {
+        send: (d) => ws.send(d),
+        close: (code, reason) => ws.close(code, reason),
       },
-      onFrame: (c, f) => o.events.onFrame(c, f),
-      onClosed: (c, code, reason) => {
-        clearInterval(pinger);
-        if (!settled) fail(`closed during the handshake (${code} ${reason})`);
-        else o.events.onClosed(c, code, reason);
+      o.handshake,
+      true,
+      {
+        onEstablished: (c) => {
+          if (settled) {
+            c.close(PEER_CLOSE.protocol, 'too_late');
+            return;
+          }
+          settled = true;
+          o.events.onEstablished(c);
+          resolve(c);
+        },
+        onFrame: (c, f) => o.events.onFrame(c, f),
+        onClosed: (c, code, reason) => {
+          clearInterval(pinger);
+          if (!settled) fail(`closed during the handshake (${code} ${reason})`);
+          else o.events.onClosed(c, code, reason);
+        },
       },
-    }, o.timeoutMs);
+      o.timeoutMs,
+    );
     ws.on('open', () => conn.start());
     ws.on('message', (data, isBinary) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);

@@ -3,10 +3,10 @@
 // A change here is a protocol change: both sides must compute the same bytes.
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { HandshakeState } from '../../../shared/crypto/noise/index.js';
 import { utf8 } from '../../../shared/encoding.js';
 import { PEER_LINK_PROTOCOL } from '../../../shared/wire/peer-link.js';
-import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 
 export const PEER_LINK_PSK_SALT = 'salita/v1/peer-link/psk/salt';
 export const PEER_LINK_PSK_INFO = 'salita/v1/peer-link/psk';

@@ -5,8 +5,8 @@
 // and receives unpairs. Implements PeerLinks for the router.
 import type { Logger } from 'pino';
 import { fromBase64Url } from '../../../shared/encoding.js';
-import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { MAX_ANNOUNCED_DEVICES, PEER_CLOSE, PEER_LINK_WINDOW, type PeerFrame } from '../../../shared/wire/peer-link.js';
+import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { Backoff } from '../cloud/backoff.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
@@ -152,13 +152,18 @@ export class PeerLinkService implements PeerLinks {
     this.cleanups.push(
       this.d.router.onQueuedForPeer((nodeId) => this.pump(nodeId)),
       this.d.router.onLocalDevicesChanged(() => this.broadcastDirectory()),
-      this.d.feed.subscribe((e) => { if (e.type === 'changed') this.reconcile(); }),
+      this.d.feed.subscribe((e) => {
+        if (e.type === 'changed') this.reconcile();
+      }),
     );
-    const touch = setInterval(() => {
-      this.touchUpLinks();
-      this.pruneNotices();
-      this.reconcile();
-    }, Math.max(50, this.opts.touchIntervalMs));
+    const touch = setInterval(
+      () => {
+        this.touchUpLinks();
+        this.pruneNotices();
+        this.reconcile();
+      },
+      Math.max(50, this.opts.touchIntervalMs),
+    );
     touch.unref();
     this.cleanups.push(() => clearInterval(touch));
     this.pruneNotices();
@@ -200,7 +205,8 @@ export class PeerLinkService implements PeerLinks {
   private pruneNotices(): void {
     if (this.stopped) return;
     const cutoff = new Date(Date.now() - this.opts.noticeKeepMs).toISOString();
-    for (const id of this.d.notices.pruneOlderThan(cutoff)) this.d.log.warn({ node_id: id }, 'gave up delivering an unpair notice: the desktop never came back');
+    for (const id of this.d.notices.pruneOlderThan(cutoff))
+      this.d.log.warn({ node_id: id }, 'gave up delivering an unpair notice: the desktop never came back');
   }
 
   /** Sessions were revoked (unpair, logout, re-pair): links on them close at once. */
@@ -237,7 +243,11 @@ export class PeerLinkService implements PeerLinks {
     if (!creds) return;
     const row = this.d.mesh.get(nodeId);
     this.d.notices.save({
-      nodeId, sessionId: creds.sessionId, sharedKey: creds.serverHmacKey, publicKey: row?.publicKey ?? '', port: row?.port ?? null,
+      nodeId,
+      sessionId: creds.sessionId,
+      sharedKey: creds.serverHmacKey,
+      publicKey: row?.publicKey ?? '',
+      port: row?.port ?? null,
       addresses: [...(row?.addresses ?? []), ...(row?.hostname ? [row.hostname] : [])],
     });
     const st = this.peers.get(nodeId);
@@ -262,32 +272,60 @@ export class PeerLinkService implements PeerLinks {
   }
 
   /** The listener side: an upgraded socket for pairing `sessionId`. Returns the hooks the route feeds. */
-  accept(socket: LinkSocket, sessionId: string, address: string | undefined): { receive(d: Uint8Array | string): void; closed(code: number, reason: string): void } {
+  accept(
+    socket: LinkSocket,
+    sessionId: string,
+    address: string | undefined,
+  ): { receive(d: Uint8Array | string): void; closed(code: number, reason: string): void } {
     const self = this.d.self();
     const creds = this.d.credentials.forSession(sessionId);
     const notice = creds ? undefined : this.d.notices.all().find((n) => n.sessionId === sessionId);
     const nodeId = creds?.nodeId ?? notice?.nodeId;
     let peerKey: Uint8Array | undefined = creds?.peerPublicKey;
     if (!peerKey && notice) {
-      try { peerKey = fromBase64Url(notice.publicKey); } catch { peerKey = undefined; }
+      try {
+        peerKey = fromBase64Url(notice.publicKey);
+      } catch {
+        peerKey = undefined;
+      }
     }
     const hmac = creds?.serverHmacKey ?? notice?.sharedKey;
     if (this.stopped || !nodeId || !peerKey || peerKey.length !== 32 || !hmac) {
-      try { socket.close(PEER_CLOSE.revoked, 'pairing_unknown'); } catch { /* gone */ }
+      try {
+        socket.close(PEER_CLOSE.revoked, 'pairing_unknown');
+      } catch {
+        /* gone */
+      }
       return { receive: () => {}, closed: () => {} };
     }
     const handshake = peerLinkHandshake({
-      dialer: false, sessionId, selfNodeId: self.nodeId, peerNodeId: nodeId, staticKey: self, peerPublicKey: peerKey, serverHmacKey: hmac,
+      dialer: false,
+      sessionId,
+      selfNodeId: self.nodeId,
+      peerNodeId: nodeId,
+      staticKey: self,
+      peerPublicKey: peerKey,
+      serverHmacKey: hmac,
     });
     let link: Link | undefined;
-    const conn = new PeerConnection(socket, handshake, false, {
-      onEstablished: (c) => {
-        link = this.newLink(c, nodeId, sessionId, false, address, creds ? 'pairing' : 'notice');
-        this.adopt(link);
+    const conn = new PeerConnection(
+      socket,
+      handshake,
+      false,
+      {
+        onEstablished: (c) => {
+          link = this.newLink(c, nodeId, sessionId, false, address, creds ? 'pairing' : 'notice');
+          this.adopt(link);
+        },
+        onFrame: (_c, f) => {
+          if (link) this.onFrame(link, f);
+        },
+        onClosed: (_c, code, reason) => {
+          if (link) this.onClosed(link, code, reason);
+        },
       },
-      onFrame: (_c, f) => { if (link) this.onFrame(link, f); },
-      onClosed: (_c, code, reason) => { if (link) this.onClosed(link, code, reason); },
-    }, this.opts.attemptTimeoutMs);
+      this.opts.attemptTimeoutMs,
+    );
     return { receive: (d) => conn.receive(d), closed: (code, reason) => conn.socketClosed(code, reason) };
   }
 
@@ -297,7 +335,12 @@ export class PeerLinkService implements PeerLinks {
     let st = this.peers.get(nodeId);
     if (!st) {
       st = {
-        link: undefined, up: false, reportedUp: false, downSince: this.startedAt, dialing: false, timer: undefined,
+        link: undefined,
+        up: false,
+        reportedUp: false,
+        downSince: this.startedAt,
+        dialing: false,
+        timer: undefined,
         backoff: new Backoff({ baseMs: this.opts.backoffBaseMs, capMs: this.opts.backoffCapMs }),
       };
       this.peers.set(nodeId, st);
@@ -331,14 +374,19 @@ export class PeerLinkService implements PeerLinks {
     const port = notice?.port ?? row?.port;
     let peerKey = creds?.peerPublicKey;
     if (!peerKey && notice) {
-      try { peerKey = fromBase64Url(notice.publicKey); } catch { peerKey = undefined; }
+      try {
+        peerKey = fromBase64Url(notice.publicKey);
+      } catch {
+        peerKey = undefined;
+      }
     }
     const sessionId = notice?.sessionId ?? creds?.sessionId;
     const hmac = notice?.sharedKey ?? creds?.serverHmacKey;
     if (!sessionId || !hmac || !peerKey || peerKey.length !== 32 || !port) return;
     // IPv6 link-local addresses need a zone id a URL cannot carry portably: not worth an attempt.
-    const hosts = [...new Set([...(notice?.addresses ?? row?.addresses ?? []), ...(row?.hostname ? [row.hostname] : [])])]
-      .filter((h) => h.length > 0 && !/^fe[89ab][0-9a-f]:/i.test(h));
+    const hosts = [...new Set([...(notice?.addresses ?? row?.addresses ?? []), ...(row?.hostname ? [row.hostname] : [])])].filter(
+      (h) => h.length > 0 && !/^fe[89ab][0-9a-f]:/i.test(h),
+    );
     st.dialing = true;
     try {
       for (const host of hosts) {
@@ -346,16 +394,32 @@ export class PeerLinkService implements PeerLinks {
         let link: Link | undefined;
         try {
           await dialPeer({
-            host, port, sessionId, timeoutMs: this.opts.attemptTimeoutMs, pingIntervalMs: this.opts.pingIntervalMs,
-            handshake: peerLinkHandshake({ dialer: true, sessionId, selfNodeId: self.nodeId, peerNodeId: nodeId, staticKey: self, peerPublicKey: peerKey, serverHmacKey: hmac }),
+            host,
+            port,
+            sessionId,
+            timeoutMs: this.opts.attemptTimeoutMs,
+            pingIntervalMs: this.opts.pingIntervalMs,
+            handshake: peerLinkHandshake({
+              dialer: true,
+              sessionId,
+              selfNodeId: self.nodeId,
+              peerNodeId: nodeId,
+              staticKey: self,
+              peerPublicKey: peerKey,
+              serverHmacKey: hmac,
+            }),
             events: {
               onEstablished: (c) => {
                 link = this.newLink(c, nodeId, sessionId, true, host, notice ? 'notice' : 'pairing');
                 if (this.stopped) c.close(PEER_CLOSE.shutdown, 'shutdown');
                 else this.adopt(link);
               },
-              onFrame: (_c, f) => { if (link) this.onFrame(link, f); },
-              onClosed: (_c, code, reason) => { if (link) this.onClosed(link, code, reason); },
+              onFrame: (_c, f) => {
+                if (link) this.onFrame(link, f);
+              },
+              onClosed: (_c, code, reason) => {
+                if (link) this.onClosed(link, code, reason);
+              },
             },
           });
           return;
@@ -369,10 +433,29 @@ export class PeerLinkService implements PeerLinks {
     }
   }
 
-  private newLink(conn: PeerConnection, nodeId: string, sessionId: string, dialedBySelf: boolean, address: string | undefined, mode: LinkMode): Link {
+  private newLink(
+    conn: PeerConnection,
+    nodeId: string,
+    sessionId: string,
+    dialedBySelf: boolean,
+    address: string | undefined,
+    mode: LinkMode,
+  ): Link {
     return {
-      conn, nodeId, sessionId, dialedBySelf, address, mode, helloSent: false, helloReceived: false,
-      inflight: new Map(), cursor: 0, unacked: 0, queued: 0, chain: Promise.resolve(), pumping: false,
+      conn,
+      nodeId,
+      sessionId,
+      dialedBySelf,
+      address,
+      mode,
+      helloSent: false,
+      helloReceived: false,
+      inflight: new Map(),
+      cursor: 0,
+      unacked: 0,
+      queued: 0,
+      chain: Promise.resolve(),
+      pumping: false,
     };
   }
 
@@ -386,6 +469,7 @@ export class PeerLinkService implements PeerLinks {
     const cur = st.link;
     if (cur && cur !== link) {
       const self = this.d.self().nodeId;
+      // biome-ignore lint/complexity/useMathMinMax: node ids are strings; this picks the lexically smaller one (Math.min would give NaN)
       const preferredDialer = self < link.nodeId ? self : link.nodeId;
       const dialerOf = (l: Link) => (l.dialedBySelf ? self : l.nodeId);
       if (dialerOf(cur) === preferredDialer && dialerOf(link) !== preferredDialer) {
@@ -399,7 +483,10 @@ export class PeerLinkService implements PeerLinks {
       cur.conn.close(PEER_CLOSE.duplicate, 'duplicate_link');
     }
     st.link = link;
-    if (st.timer) { clearTimeout(st.timer); st.timer = undefined; }
+    if (st.timer) {
+      clearTimeout(st.timer);
+      st.timer = undefined;
+    }
     if (link.mode === 'notice') {
       this.sendUnpair(link);
       return;
@@ -415,7 +502,8 @@ export class PeerLinkService implements PeerLinks {
   private onFrame(link: Link, frame: PeerFrame): void {
     if (link.conn.closed) return;
     if (frame.type === 'envelope' || frame.type === 'seen') {
-      if (++link.unacked > this.opts.window) throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
+      if (++link.unacked > this.opts.window)
+        throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
     }
     // What a well-behaved peer can have waiting here at once: its envelope/seen frames (at most a window, checked
     // above) AND its acks for ours (at most our window in flight), plus a few others.
@@ -424,7 +512,7 @@ export class PeerLinkService implements PeerLinks {
     // group commit (one fsync) instead of one commit per frame one after the other. Replies (acks) go out through
     // `chain`, so in frame order and only after every earlier frame settled: after a failure the link is closed
     // and no later frame is acked (the peer resends them, in order, on the next link; the receiver dedups by id).
-    const done = (reply: (() => void) | void): void => {
+    const done = (reply: (() => void) | undefined): void => {
       link.queued--;
       if (reply && !link.conn.closed) reply();
     };
@@ -433,11 +521,14 @@ export class PeerLinkService implements PeerLinks {
       if (link.conn.closed) return;
       if (err instanceof LinkError) link.conn.close(err.closeCode, err.error, err.message);
       else {
-        this.d.log.warn({ node_id: link.nodeId, err: (err as Error).message, frame: frame.type }, 'peer link frame failed; closing the link');
+        this.d.log.warn(
+          { node_id: link.nodeId, err: (err as Error).message, frame: frame.type },
+          'peer link frame failed; closing the link',
+        );
         link.conn.close(PEER_CLOSE.protocol, 'internal_error');
       }
     };
-    let work: Promise<(() => void) | void>;
+    let work: Promise<(() => void) | undefined>;
     try {
       work = this.handle(link, frame);
     } catch (err) {
@@ -451,19 +542,23 @@ export class PeerLinkService implements PeerLinks {
    * Does a frame's work; what must go back to the peer (an ack) is returned as a reply, which onFrame sends in
    * frame order once every earlier frame has settled.
    */
-  private async handle(link: Link, f: PeerFrame): Promise<(() => void) | void> {
+  private async handle(link: Link, f: PeerFrame): Promise<(() => void) | undefined> {
     if (f.type === 'error') {
       this.d.log.info({ node_id: link.nodeId, error: f.error, message: f.message }, 'the peer reported an error on the link');
       return;
     }
-    if (f.type === 'unpair') return this.receivedUnpair(link);
+    if (f.type === 'unpair') {
+      this.receivedUnpair(link);
+      return;
+    }
     if (f.type === 'unpair_ack') {
       link.unpairAcked?.();
       return;
     }
     if (link.mode !== 'pairing') return;
     if (f.type === 'hello') {
-      if (f.node_id !== link.nodeId) throw new LinkError(PEER_CLOSE.protocol, 'node_mismatch', 'hello from another node id than the pairing');
+      if (f.node_id !== link.nodeId)
+        throw new LinkError(PEER_CLOSE.protocol, 'node_mismatch', 'hello from another node id than the pairing');
       link.helloReceived = true;
       this.applyName(link.nodeId, f.name);
       this.applyDirectory(link, f.devices);
@@ -481,7 +576,11 @@ export class PeerLinkService implements PeerLinks {
       case 'envelope': {
         // The peer may only relay envelopes of its own devices: anything else is refused and never stored.
         if (this.d.directory.nodeOf(f.envelope.from_device) !== link.nodeId) {
-          throw new LinkError(PEER_CLOSE.refused, 'sender_not_peer_device', `from_device ${f.envelope.from_device} is not one of the peer's devices`);
+          throw new LinkError(
+            PEER_CLOSE.refused,
+            'sender_not_peer_device',
+            `from_device ${f.envelope.from_device} is not one of the peer's devices`,
+          );
         }
         const { refused } = await this.d.router.storeFromPeer(link.nodeId, f.envelope);
         return () => this.ack(link, f.seq, refused);
@@ -502,7 +601,11 @@ export class PeerLinkService implements PeerLinks {
 
   private ack(link: Link, seq: number, refused: string[]): void {
     link.unacked--;
-    link.conn.send({ type: 'ack', seq, ...(refused.length > 0 ? { refused: { device_ids: refused.slice(0, 32), error: 'recipient_backlog_full' as const } } : {}) });
+    link.conn.send({
+      type: 'ack',
+      seq,
+      ...(refused.length > 0 ? { refused: { device_ids: refused.slice(0, 32), error: 'recipient_backlog_full' as const } } : {}),
+    });
   }
 
   private applyName(nodeId: string, name: string): void {
@@ -522,7 +625,11 @@ export class PeerLinkService implements PeerLinks {
     const refused = this.d.directory.announce(link.nodeId, devices, local);
     if (refused.length > 0) {
       this.d.log.warn({ node_id: link.nodeId, refused }, 'peer announced device ids it does not own: refused');
-      link.conn.send({ type: 'error', error: 'device_claimed', message: `refused device ids served elsewhere: ${refused.slice(0, 8).join(', ')}` });
+      link.conn.send({
+        type: 'error',
+        error: 'device_claimed',
+        message: `refused device ids served elsewhere: ${refused.slice(0, 8).join(', ')}`,
+      });
     }
   }
 
@@ -533,7 +640,8 @@ export class PeerLinkService implements PeerLinks {
 
   private broadcastDirectory(): void {
     const devices = this.announced();
-    for (const st of this.peers.values()) if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices });
+    for (const st of this.peers.values())
+      if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices });
   }
 
   // ---- outbox pump -------------------------------------------------------------------------------------------
@@ -596,7 +704,11 @@ export class PeerLinkService implements PeerLinks {
 
   private emit(nodeId: string, up: boolean): void {
     for (const fn of [...this.listeners]) {
-      try { fn(nodeId, up); } catch { /* one broken listener must not stop the others */ }
+      try {
+        fn(nodeId, up);
+      } catch {
+        /* one broken listener must not stop the others */
+      }
     }
     this.d.directory.changed();
     this.d.feed.changed();

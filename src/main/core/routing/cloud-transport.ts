@@ -51,7 +51,10 @@ export class CloudTransport implements CloudTransportPort {
   }
 
   onChange(fn: (destination: string | undefined) => void): () => void {
-    return this.d.subscribe(() => { this.isUp(); fn(CLOUD); });
+    return this.d.subscribe(() => {
+      this.isUp();
+      fn(CLOUD);
+    });
   }
 
   wake(_destination: string = CLOUD): void {

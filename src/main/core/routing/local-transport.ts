@@ -5,8 +5,16 @@ import { LOCAL, type Transport } from './ports.js';
 
 export class LocalTransport implements Transport {
   readonly route = 'local' as const;
-  isUp(_destination: string = LOCAL): boolean { return true; }
-  downSince(_destination: string = LOCAL): number | undefined { return undefined; }
-  onChange(_fn: (destination: string | undefined) => void): () => void { return () => {}; }
-  wake(_destination: string = LOCAL): void { /* delivered in the send's commit */ }
+  isUp(_destination: string = LOCAL): boolean {
+    return true;
+  }
+  downSince(_destination: string = LOCAL): number | undefined {
+    return undefined;
+  }
+  onChange(_fn: (destination: string | undefined) => void): () => void {
+    return () => {};
+  }
+  wake(_destination: string = LOCAL): void {
+    /* delivered in the send's commit */
+  }
 }

@@ -10,7 +10,10 @@ export class PeerTransport implements Transport {
   private readonly changeListeners = new Set<(destination: string | undefined) => void>();
   private readonly queuedListeners = new Set<(nodeId: string) => void>();
 
-  constructor(startedAt: number, private readonly onListenerError: (err: Error) => void) {
+  constructor(
+    startedAt: number,
+    private readonly onListenerError: (err: Error) => void,
+  ) {
     this.links = noPeerLinks(startedAt);
   }
 
@@ -48,13 +51,21 @@ export class PeerTransport implements Transport {
 
   wake(nodeId: string): void {
     for (const fn of [...this.queuedListeners]) {
-      try { fn(nodeId); } catch (err) { this.onListenerError(err as Error); }
+      try {
+        fn(nodeId);
+      } catch (err) {
+        this.onListenerError(err as Error);
+      }
     }
   }
 
   private emitChange(nodeId: string | undefined): void {
     for (const fn of [...this.changeListeners]) {
-      try { fn(nodeId); } catch (err) { this.onListenerError(err as Error); }
+      try {
+        fn(nodeId);
+      } catch (err) {
+        this.onListenerError(err as Error);
+      }
     }
   }
 }

@@ -10,7 +10,10 @@ export type PeerOutboundItem =
   | { seq: number; kind: 'seen'; id: string; deviceIds: string[] };
 
 /** The peer stored an envelope for some of our recipients but refused these (their inbox is at its cap). */
-export interface PeerRefusal { device_ids: string[]; error: 'recipient_backlog_full' }
+export interface PeerRefusal {
+  device_ids: string[];
+  error: 'recipient_backlog_full';
+}
 
 /** What the peer-link service needs from the router (implemented by R's router). */
 export interface PeerLinkRouterPort {

@@ -12,8 +12,15 @@ import type { MessageStore, RecipientPlan } from '../messaging/message-store.js'
 import { LocalTransport } from './local-transport.js';
 import { PeerTransport } from './peer-transport.js';
 import {
-  CLOUD, LOCAL, NO_HOME, type CloudTransportPort, type HomeDirectory, type PeerLinkRouterPort, type PeerLinks,
-  type PeerOutboundItem, type PeerRefusal,
+  CLOUD,
+  type CloudTransportPort,
+  type HomeDirectory,
+  LOCAL,
+  NO_HOME,
+  type PeerLinkRouterPort,
+  type PeerLinks,
+  type PeerOutboundItem,
+  type PeerRefusal,
 } from './ports.js';
 
 export interface RouterDeps {
@@ -49,9 +56,12 @@ export class Router implements PeerLinkRouterPort {
     this.now = d.now ?? Date.now;
     this.peer = new PeerTransport(this.now(), (err) => d.log.warn({ err: err.message }, 'peer transport listener failed'));
     this.desktopKeys = d.sqlite.prepare<[], { id: string; public_key: string }>(
-      'SELECT id, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = \'desktop\' AND public_key IS NOT NULL AND ended_by_peer_at IS NULL');
+      "SELECT id, public_key FROM mesh_nodes WHERE is_current = 0 AND kind = 'desktop' AND public_key IS NOT NULL AND ended_by_peer_at IS NULL",
+    );
     this.unsubscribe.push(
-      d.subscribeChanges(() => { this.homeByKey = undefined; }),
+      d.subscribeChanges(() => {
+        this.homeByKey = undefined;
+      }),
       d.cloud.onChange(() => this.sweep()),
       d.store.onRemoteDirectory(() => this.sweep()),
       this.peer.onChange((nodeId) => {
@@ -86,7 +96,10 @@ export class Router implements PeerLinkRouterPort {
     this.unsubscribeHome();
     this.home = home;
     this.homeByKey = undefined;
-    this.unsubscribeHome = home.onChange(() => { this.homeByKey = undefined; this.sweep(); });
+    this.unsubscribeHome = home.onChange(() => {
+      this.homeByKey = undefined;
+      this.sweep();
+    });
     this.peer.attach(links);
   }
 
@@ -129,11 +142,15 @@ export class Router implements PeerLinkRouterPort {
     const byPeer = new Map<string, string[]>();
     const outside: string[] = [];
     for (const device of envelope.to) {
-      if (this.d.store.isLocal(device)) { plan.push({ device, destination: LOCAL }); continue; }
+      if (this.d.store.isLocal(device)) {
+        plan.push({ device, destination: LOCAL });
+        continue;
+      }
       const node = this.homeNodeOf(device);
       if (node !== undefined) {
         const list = byPeer.get(node);
-        if (list) list.push(device); else byPeer.set(node, [device]);
+        if (list) list.push(device);
+        else byPeer.set(node, [device]);
       } else if (this.d.cloud.configured()) {
         plan.push({ device, destination: CLOUD });
       } else {
@@ -141,15 +158,18 @@ export class Router implements PeerLinkRouterPort {
       }
     }
     if (outside.length > 0) {
-      throw new DomainError('cloud_not_linked',
+      throw new DomainError(
+        'cloud_not_linked',
         'Some recipients are not in this home, and this node is not linked to a cloud, so it cannot reach them. Link it in the desktop app.',
-        { device_ids: outside });
+        { device_ids: outside },
+      );
     }
     for (const [node, devices] of byPeer) {
       // While older envelopes still wait for this desktop, a new one queues behind them even if the fallback is
       // due: routed straight to the cloud it would overtake them (the sweep moves them to the cloud a moment
       // later, with newer cloud seqs). The sweep moves it along with them, in order.
-      const destination = this.dueForCloud(node) && this.cloudKnowsAll(devices) && !this.d.store.peerDestinations().includes(node) ? CLOUD : node;
+      const destination =
+        this.dueForCloud(node) && this.cloudKnowsAll(devices) && !this.d.store.peerDestinations().includes(node) ? CLOUD : node;
       for (const device of devices) plan.push({ device, destination });
     }
     return plan;
@@ -175,7 +195,10 @@ export class Router implements PeerLinkRouterPort {
    * recipients). Runs on a timer and on every link, cloud and directory change; one pass at a time.
    */
   sweep(): void {
-    if (this.sweeping) { this.sweepAgain = true; return; }
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
     let due: string[];
     try {
       due = this.d.store.peerDestinations().filter((node) => this.dueForCloud(node));
@@ -198,7 +221,10 @@ export class Router implements PeerLinkRouterPort {
         this.d.log.warn({ err: (err as Error).message }, 'moving envelopes to the cloud failed; trying again on the next tick');
       } finally {
         this.sweeping = false;
-        if (this.sweepAgain) { this.sweepAgain = false; this.sweep(); }
+        if (this.sweepAgain) {
+          this.sweepAgain = false;
+          this.sweep();
+        }
       }
     })();
   }
@@ -267,8 +293,14 @@ export class Router implements PeerLinkRouterPort {
       listed.add(d.device_id);
       const route = homeRoute(node, d.device_id);
       devices.push({
-        device_id: d.device_id, public_key: d.public_key, name: d.name, kind: d.kind,
-        home: 'home', node_id: node, node_name: names.get(node) ?? node, ...(route ? { route } : {}),
+        device_id: d.device_id,
+        public_key: d.public_key,
+        name: d.name,
+        kind: d.kind,
+        home: 'home',
+        node_id: node,
+        node_name: names.get(node) ?? node,
+        ...(route ? { route } : {}),
       });
     };
     for (const n of homeNodes) for (const d of n.devices) addHome(d, n.node_id);
@@ -276,10 +308,20 @@ export class Router implements PeerLinkRouterPort {
     const remote: MessagingDirectoryDevice[] = [];
     for (const e of this.d.store.remoteDirectory()) {
       const node = homeKeys.get(e.node);
-      if (node !== undefined) { addHome(e, node); continue; }
+      if (node !== undefined) {
+        addHome(e, node);
+        continue;
+      }
       if (listed.has(e.device_id)) continue;
       listed.add(e.device_id);
-      remote.push({ device_id: e.device_id, public_key: e.public_key, name: e.name, kind: e.kind, home: 'remote', ...(cloudUp ? { route: 'cloud' as const } : {}) });
+      remote.push({
+        device_id: e.device_id,
+        public_key: e.public_key,
+        name: e.name,
+        kind: e.kind,
+        home: 'remote',
+        ...(cloudUp ? { route: 'cloud' as const } : {}),
+      });
     }
     return {
       me,

@@ -2,12 +2,13 @@
 // of peer links, the cloud token in cloud.json. A new key while any of them exists would lock out every paired
 // device (each signed request could no longer be checked), so a missing or wrong key stops the start with an
 // error naming the file. `--reset-secrets` is the explicit way out: it revokes all of them and says so.
-import type Database from 'better-sqlite3';
+
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudStateFile, CLOUD_STATE_FILE } from '../cloud/cloud-state-file.js';
+import type Database from 'better-sqlite3';
+import { CLOUD_STATE_FILE, CloudStateFile } from '../cloud/cloud-state-file.js';
 import { DATABASE_FILE } from '../db/open-database.js';
-import { keyFileSecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE, type SecretBox } from './secret-box.js';
+import { keyFileSecretBox, type SecretBox, STORAGE_KEY_FILE, WRAPPED_STORAGE_KEY_FILE } from './secret-box.js';
 
 export interface SealedCounts {
   /** Device sessions that are neither revoked nor expired (phones and desktops paired with this node). */
@@ -50,12 +51,18 @@ function sealedToken(dataDir: string): string | null {
 }
 
 const liveSessions = (sqlite: Database.Database, now: number) =>
-  sqlite.prepare('SELECT hmac_key AS sealed FROM device_sessions WHERE revoked_at IS NULL AND expires_at > ?').all(now) as { sealed: string }[];
+  sqlite.prepare('SELECT hmac_key AS sealed FROM device_sessions WHERE revoked_at IS NULL AND expires_at > ?').all(now) as {
+    sealed: string;
+  }[];
 const peerLinkSecrets = (sqlite: Database.Database) =>
   sqlite.prepare('SELECT device_secret AS sealed FROM peer_links').all() as { sealed: string }[];
 
 export function countSealed(sqlite: Database.Database, dataDir: string, now = Date.now()): SealedCounts {
-  return { sessions: liveSessions(sqlite, now).length, peerLinks: peerLinkSecrets(sqlite).length, cloudToken: sealedToken(dataDir) !== null };
+  return {
+    sessions: liveSessions(sqlite, now).length,
+    peerLinks: peerLinkSecrets(sqlite).length,
+    cloudToken: sealedToken(dataDir) !== null,
+  };
 }
 
 /** The sealed values `box` cannot open (a replaced or foreign key opens none of them). */
@@ -78,7 +85,9 @@ export function unopenable(sqlite: Database.Database, box: SecretBox, dataDir: s
 
 /** Revokes every live device session, drops every peer link and the cloud token (URL and pinned key stay). */
 export function resetSealed(sqlite: Database.Database, box: SecretBox, dataDir: string, now = Date.now()): SecretsResetReport {
-  const sessions = sqlite.prepare('UPDATE device_sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at > ?').run(new Date(now).toISOString(), now).changes;
+  const sessions = sqlite
+    .prepare('UPDATE device_sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at > ?')
+    .run(new Date(now).toISOString(), now).changes;
   const peerLinks = sqlite.prepare('DELETE FROM peer_links').run().changes;
   let cloudToken = false;
   const state = new CloudStateFile(dataDir, box);
@@ -99,22 +108,31 @@ function keyFileOf(dataDir: string, box: SecretBox | undefined): string {
   return join(dataDir, STORAGE_KEY_FILE);
 }
 
-const RESET_HINT = 'or start once with --reset-secrets to revoke all of them: every paired phone and desktop must pair again, ' +
+const RESET_HINT =
+  'or start once with --reset-secrets to revoke all of them: every paired phone and desktop must pair again, ' +
   'and the node must log in to the cloud again';
 
 /**
  * The node's SecretBox, checked against what it sealed before. `given` is the Electron shell's keychain box;
  * without one, the 0600 key file, created only when nothing depends on a key yet (or when resetting).
  */
-export function openCheckedSecretBox(opts: { dataDir: string; sqlite: Database.Database; given?: SecretBox; reset: boolean; now?: number }): { box: SecretBox; reset?: SecretsResetReport } {
+export function openCheckedSecretBox(opts: {
+  dataDir: string;
+  sqlite: Database.Database;
+  given?: SecretBox;
+  reset: boolean;
+  now?: number;
+}): { box: SecretBox; reset?: SecretsResetReport } {
   const now = opts.now ?? Date.now();
   const sealed = countSealed(opts.sqlite, opts.dataDir, now);
   let box = opts.given;
   if (!box) {
     const file = join(opts.dataDir, STORAGE_KEY_FILE);
     if (!existsSync(file) && !existsSync(join(opts.dataDir, WRAPPED_STORAGE_KEY_FILE)) && anything(sealed) && !opts.reset) {
-      throw new StorageKeyError(`Salita storage key ${file} is missing, but ${describeSealed(sealed)} were sealed with it. ` +
-        `Refusing to make a new key: every paired device would be locked out. Restore ${file} from a backup of this data dir and start again, ${RESET_HINT}.`);
+      throw new StorageKeyError(
+        `Salita storage key ${file} is missing, but ${describeSealed(sealed)} were sealed with it. ` +
+          `Refusing to make a new key: every paired device would be locked out. Restore ${file} from a backup of this data dir and start again, ${RESET_HINT}.`,
+      );
     }
     box = keyFileSecretBox(opts.dataDir, { replaceUnreadable: opts.reset });
   }
@@ -122,8 +140,10 @@ export function openCheckedSecretBox(opts: { dataDir: string; sqlite: Database.D
   const bad = unopenable(opts.sqlite, box, opts.dataDir, now);
   if (anything(bad)) {
     const file = keyFileOf(opts.dataDir, box);
-    throw new StorageKeyError(`Salita storage key ${file} does not open ${describeSealed(bad)}: it was replaced, or belongs to another data dir. ` +
-      `Restore the original ${file} from a backup of this data dir and start again, ${RESET_HINT}.`);
+    throw new StorageKeyError(
+      `Salita storage key ${file} does not open ${describeSealed(bad)}: it was replaced, or belongs to another data dir. ` +
+        `Restore the original ${file} from a backup of this data dir and start again, ${RESET_HINT}.`,
+    );
   }
   return { box };
 }

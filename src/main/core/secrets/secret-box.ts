@@ -47,7 +47,9 @@ export function keyFileSecretBox(dataDir: string, opts: { replaceUnreadable?: bo
   const wrapped = join(dataDir, WRAPPED_STORAGE_KEY_FILE);
   if (!existsSync(file) && existsSync(wrapped)) {
     // A new key file here would silently orphan every secret sealed under the keychain-held key.
-    throw new Error(`This data dir keeps its storage key in the OS keychain (${wrapped}); the headless node cannot read it. Start the desktop app on it instead, or use another --data-dir.`);
+    throw new Error(
+      `This data dir keeps its storage key in the OS keychain (${wrapped}); the headless node cannot read it. Start the desktop app on it instead, or use another --data-dir.`,
+    );
   }
   // --reset-secrets: an unreadable key opens nothing anyway; it is kept aside (not deleted) and a new one made.
   if (opts.replaceUnreadable && existsSync(file) && readKey(file) === undefined) renameSync(file, `${file}.unreadable-${Date.now()}`);
@@ -57,7 +59,10 @@ export function keyFileSecretBox(dataDir: string, opts: { replaceUnreadable?: bo
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) throw new Error(`Salita storage key ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it`);
   const key = readKey(file);
-  if (!key) throw new Error(`Salita storage key ${file} is unreadable; restore it from a backup, or start once with --reset-secrets (every paired device must then pair again)`);
+  if (!key)
+    throw new Error(
+      `Salita storage key ${file} is unreadable; restore it from a backup, or start once with --reset-secrets (every paired device must then pair again)`,
+    );
   return aesGcmBox(key, 'key-file');
 }
 

@@ -10,11 +10,15 @@ export class ServiceGroup {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly services: readonly Service[], private readonly onStopFailure: StopFailureLog = () => {}) {}
+  constructor(
+    private readonly services: readonly Service[],
+    private readonly onStopFailure: StopFailureLog = () => {},
+  ) {}
 
   /** Starts every service once; a failed start stops the started ones and rejects with that failure. */
   start(): Promise<void> {
-    return (this.starting ??= this.startAll());
+    this.starting ??= this.startAll();
+    return this.starting;
   }
 
   /**
@@ -22,10 +26,11 @@ export class ServiceGroup {
    * last ones (the database) must close whatever happened before them. Waits for a start still under way.
    */
   stop(): Promise<void> {
-    return (this.stopping ??= (async () => {
+    this.stopping ??= (async () => {
       await this.starting?.catch(() => {});
       await this.stopStarted();
-    })());
+    })();
+    return this.stopping;
   }
 
   /** Names of the services that are running now, in start order (diagnostics, tests). */

@@ -11,7 +11,10 @@ export const SETTINGS_FILE = 'settings.json';
 export const DEFAULT_SETTINGS: NodeSettings = { interfaces: null, listen: 'all' };
 
 export class SettingsFileError extends Error {
-  constructor(public readonly path: string, reason: string) {
+  constructor(
+    public readonly path: string,
+    reason: string,
+  ) {
     super(`The settings file ${path} is corrupt (${reason}). Fix it, or delete it to go back to the defaults.`);
     this.name = 'SettingsFileError';
   }
@@ -51,7 +54,8 @@ export class SettingsStore {
 
   get(): NodeSettings {
     return {
-      interfaces: this.current.interfaces === null ? null : [...this.current.interfaces], listen: this.current.listen,
+      interfaces: this.current.interfaces === null ? null : [...this.current.interfaces],
+      listen: this.current.listen,
       // Absent until a cloud is set, so older clients (and files) see exactly the two fields they know.
       ...(this.current.cloud_url ? { cloud_url: this.current.cloud_url } : {}),
     };
@@ -73,7 +77,8 @@ export class SettingsStore {
   set(update: SettingsUpdateRequest): NodeSettings {
     const next = { ...this.current, ...update };
     const clean: NodeSettings = {
-      interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)], listen: next.listen,
+      interfaces: next.interfaces === null ? null : [...new Set(next.interfaces)],
+      listen: next.listen,
       ...(next.cloud_url ? { cloud_url: next.cloud_url.replace(/\/+$/, '') } : {}),
     };
     writeFileAtomic(settingsPath(this.dataDir), `${JSON.stringify(clean, null, 2)}\n`, 0o600);

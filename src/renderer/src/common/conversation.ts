@@ -50,11 +50,15 @@ export class Conversations {
   private readonly early = new Map<string, { status: MessageStatus; error?: string; route?: Route }>();
 
   /** @param storageKey where to keep them (localStorage), or undefined to keep them in memory only. */
-  constructor(private readonly storageKey?: string, private readonly storage: Storage | undefined = globalThis.localStorage) {
+  constructor(
+    private readonly storageKey?: string,
+    private readonly storage: Storage | undefined = globalThis.localStorage,
+  ) {
     if (!storageKey || !storage) return;
     try {
       const saved = JSON.parse(storage.getItem(storageKey) ?? '[]') as ConversationMessage[];
-      if (Array.isArray(saved)) for (const m of saved) if (m && typeof m.id === 'string' && (m.dir === 'in' || m.dir === 'out')) this.byId.set(m.id, m);
+      if (Array.isArray(saved))
+        for (const m of saved) if (m && typeof m.id === 'string' && (m.dir === 'in' || m.dir === 'out')) this.byId.set(m.id, m);
     } catch {
       // unreadable: start empty rather than fail the page
     }
@@ -118,8 +122,14 @@ export class Conversations {
       if (this.byId.has(v.id)) changed = this.applyStatus(v.id, v.status, v.error, v.route) || changed;
       else if (v.to[0]) {
         this.byId.set(v.id, {
-          dir: 'out', id: v.id, peer: v.to[0], text: null, sent_at: v.created_at, status: v.status,
-          ...(v.route ? { route: v.route } : {}), ...(v.error ? { error: v.error } : {}),
+          dir: 'out',
+          id: v.id,
+          peer: v.to[0],
+          text: null,
+          sent_at: v.created_at,
+          status: v.status,
+          ...(v.route ? { route: v.route } : {}),
+          ...(v.error ? { error: v.error } : {}),
         });
         changed = true;
       }
@@ -131,7 +141,11 @@ export class Conversations {
   addReceived(m: OpenedMessage, unread: boolean): boolean {
     if (this.byId.has(m.id)) return false;
     this.byId.set(m.id, {
-      dir: 'in', id: m.id, peer: m.from_device, sent_at: m.sent_at, unread,
+      dir: 'in',
+      id: m.id,
+      peer: m.from_device,
+      sent_at: m.sent_at,
+      unread,
       ...(m.ok ? { text: m.text } : { text: null, error: m.error }),
     });
     return true;

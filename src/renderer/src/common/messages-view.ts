@@ -3,14 +3,14 @@
 // and route, kept current by the pushes the page hands to onPush(), and banners when this page's node or the
 // recipient's desktop is offline. Crypto and the wire are MessagingClient's; what is remembered is
 // Conversations'; the words are message-words', the grouping recipient-groups', the banners reach-banners'.
-import { MessagingError, MAX_TEXT_CHARS, type MessagingClient } from '../../../shared/client/messaging-client.js';
+import { MAX_TEXT_CHARS, type MessagingClient, MessagingError } from '../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import type { MessagingDirectory } from '../../../shared/wire/relay.js';
 import type { ConversationMessage, Conversations } from './conversation.js';
 import { h, reconcile, relativeTime, setText } from './dom.js';
 import { isMessageStatus, isRoute, messagingErrorText, routeText, statusText } from './message-words.js';
-import { cloudHint, reachBanners, type ReachBanner } from './reach-banners.js';
-import { GONE_GROUP_LABEL, groupRecipients, recipientLabel, type ListPlace, type RecipientGroup } from './recipient-groups.js';
+import { cloudHint, type ReachBanner, reachBanners } from './reach-banners.js';
+import { GONE_GROUP_LABEL, groupRecipients, type ListPlace, type RecipientGroup, recipientLabel } from './recipient-groups.js';
 
 type Contact = MessagingDirectory['devices'][number];
 
@@ -20,9 +20,7 @@ export { messagingErrorText } from './message-words.js';
 const DIRECTORY_PUSHES = new Set(['directory', 'directory_changed']);
 
 function cannotOpenText(code: string): string {
-  return code === 'unknown_sender'
-    ? 'Could not be decrypted: the sender is not in the key directory.'
-    : 'Could not be decrypted.';
+  return code === 'unknown_sender' ? 'Could not be decrypted: the sender is not in the key directory.' : 'Could not be decrypted.';
 }
 
 /** The request never reached the node (fetch failed; the admin API says status 0). */
@@ -69,14 +67,31 @@ export class MessagesView {
 
   private readonly toLabel = h('label', { for: 'message-to' }, 'To');
   private readonly select = h('select', { id: 'message-to', 'data-testid': 'message-to', name: 'to' });
-  private readonly text = h('input', { id: 'message-text', 'data-testid': 'message-text', name: 'text', maxlength: MAX_TEXT_CHARS, autocomplete: 'off', placeholder: 'Write a message' });
+  private readonly text = h('input', {
+    id: 'message-text',
+    'data-testid': 'message-text',
+    name: 'text',
+    maxlength: MAX_TEXT_CHARS,
+    autocomplete: 'off',
+    placeholder: 'Write a message',
+  });
   private readonly send = h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send');
-  private readonly list = h('ol', { class: 'messages', 'data-testid': 'message-list', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+  private readonly list = h('ol', {
+    class: 'messages',
+    'data-testid': 'message-list',
+    'aria-live': 'polite',
+    'aria-label': 'Conversation',
+  });
   private readonly empty = h('p', { class: 'empty', 'data-testid': 'messages-empty' });
   private readonly error = h('p', { class: 'field-error', role: 'alert', 'data-testid': 'messages-error', hidden: true });
   private readonly cloudLine = h('p', { class: 'hint', 'data-testid': 'messages-cloud' });
   /** role=status: a banner that appears or changes is read out without moving the focus. */
-  private readonly banners = h('div', { class: 'message-banners', 'data-testid': 'messages-banners', role: 'status', 'aria-live': 'polite' });
+  private readonly banners = h('div', {
+    class: 'message-banners',
+    'data-testid': 'messages-banners',
+    role: 'status',
+    'aria-live': 'polite',
+  });
 
   constructor(opts: MessagesViewOptions) {
     this.client = opts.client;
@@ -84,18 +99,24 @@ export class MessagesView {
     this.place = opts.place;
     const refresh = h('button', { type: 'button', class: 'link', 'data-testid': 'messages-refresh' }, 'Refresh');
     refresh.addEventListener('click', () => void this.refreshAll());
-    const form = h('form', { class: 'stack', 'data-testid': 'message-form', novalidate: true },
-      this.toLabel, this.select,
+    const form = h(
+      'form',
+      { class: 'stack', 'data-testid': 'message-form', novalidate: true },
+      this.toLabel,
+      this.select,
       this.banners,
-      this.list, this.empty,
+      this.list,
+      this.empty,
       h('label', { for: 'message-text', class: 'sr-only' }, 'Message'),
       h('span', { class: 'inline-form' }, this.text, this.send),
-      this.error);
+      this.error,
+    );
     opts.root.replaceChildren(
       h('div', { class: 'card-head' }, h('h2', {}, 'Messages'), refresh),
       h('p', { class: 'hint' }, 'End-to-end encrypted: only the device you write to can read a message.'),
       this.cloudLine,
-      form);
+      form,
+    );
     this.select.addEventListener('change', () => {
       this.selected = this.select.value || undefined;
       this.chosen = true;
@@ -159,7 +180,9 @@ export class MessagesView {
         this.directoryAgain = false;
         await this.loadDirectory();
       } while (this.directoryAgain);
-    })().finally(() => { this.directoryRun = undefined; });
+    })().finally(() => {
+      this.directoryRun = undefined;
+    });
     return this.directoryRun;
   }
 
@@ -201,9 +224,13 @@ export class MessagesView {
         this.inboxAgain = false;
         await this.drainInbox();
       } while (this.inboxAgain);
-    })().catch((err) => {
-      if (!this.failed(err)) this.showError(`Could not fetch new messages: ${errorText(err)}.`);
-    }).finally(() => { this.inboxRun = undefined; });
+    })()
+      .catch((err) => {
+        if (!this.failed(err)) this.showError(`Could not fetch new messages: ${errorText(err)}.`);
+      })
+      .finally(() => {
+        this.inboxRun = undefined;
+      });
     return this.inboxRun;
   }
 
@@ -289,7 +316,11 @@ export class MessagesView {
 
   private async resendUnsent(): Promise<void> {
     for (const envelope of [...this.unsent.values()]) {
-      try { await this.deliver(envelope); } catch { /* shown on the message; tried again on the next refresh */ }
+      try {
+        await this.deliver(envelope);
+      } catch {
+        /* shown on the message; tried again on the next refresh */
+      }
     }
   }
 
@@ -327,7 +358,13 @@ export class MessagesView {
 
   private renderBanners(): void {
     const list = reachBanners({ dir: this.dir, selected: this.selected, nodeReachable: this.linkUp && this.answering, place: this.place });
-    reconcile(this.banners, list, (b) => b.kind, (b: ReachBanner) => h('p', { class: 'banner notice', 'data-testid': 'messages-banner', 'data-kind': b.kind }), (el, b) => setText(el, b.text));
+    reconcile(
+      this.banners,
+      list,
+      (b) => b.kind,
+      (b: ReachBanner) => h('p', { class: 'banner notice', 'data-testid': 'messages-banner', 'data-kind': b.kind }),
+      (el, b) => setText(el, b.text),
+    );
   }
 
   private render(): void {
@@ -339,18 +376,31 @@ export class MessagesView {
     }
     if (this.selected && this.conv.markRead(this.selected)) this.conv.save();
     const selected = this.selected;
-    reconcile(this.select, groups, (g) => g.key, (g) => h('optgroup', { 'data-group': g.key }), (el, g) => {
-      el.label = g.label;
-      if (g.node_id) el.dataset.nodeId = g.node_id;
-      el.dataset.offline = String(g.offline);
-      const options = g.key === 'gone' && selected
-        ? [{ id: selected, label: `${selected} (not in the list now)` }]
-        : g.devices.map((d) => ({ id: d.device_id, label: recipientLabel(d) }));
-      reconcile(el, options, (o) => o.id, (o) => h('option', { value: o.id }), (opt, o) => {
-        const n = this.conv.unread(o.id);
-        setText(opt, n ? `${o.label}, ${n} new` : o.label);
-      });
-    });
+    reconcile(
+      this.select,
+      groups,
+      (g) => g.key,
+      (g) => h('optgroup', { 'data-group': g.key }),
+      (el, g) => {
+        el.label = g.label;
+        if (g.node_id) el.dataset.nodeId = g.node_id;
+        el.dataset.offline = String(g.offline);
+        const options =
+          g.key === 'gone' && selected
+            ? [{ id: selected, label: `${selected} (not in the list now)` }]
+            : g.devices.map((d) => ({ id: d.device_id, label: recipientLabel(d) }));
+        reconcile(
+          el,
+          options,
+          (o) => o.id,
+          (o) => h('option', { value: o.id }),
+          (opt, o) => {
+            const n = this.conv.unread(o.id);
+            setText(opt, n ? `${o.label}, ${n} new` : o.label);
+          },
+        );
+      },
+    );
     this.select.value = this.selected ?? '';
     const any = groups.length > 0;
     this.select.hidden = !any;
@@ -360,24 +410,39 @@ export class MessagesView {
 
     const messages = this.selected ? this.conv.with(this.selected) : [];
     const now = Date.now();
-    reconcile(this.list, messages, (m) => m.id, (m) => this.messageItem(m), (el, m) => this.updateItem(el, m, now));
+    reconcile(
+      this.list,
+      messages,
+      (m) => m.id,
+      (m) => this.messageItem(m),
+      (el, m) => this.updateItem(el, m, now),
+    );
     setText(this.empty, this.selected ? `No messages with ${this.nameOf(this.selected)} yet.` : this.noRecipientText());
     this.empty.hidden = messages.length > 0;
   }
 
   private noRecipientText(): string {
-    if (this.place === 'desktop') return 'No device to write to yet: connect a phone, pair another desktop, or log this desktop in to a cloud.';
+    if (this.place === 'desktop')
+      return 'No device to write to yet: connect a phone, pair another desktop, or log this desktop in to a cloud.';
     const desktop = this.dir?.nodes.find((n) => n.self)?.name ?? 'the desktop';
     return `No device to write to yet: pair another phone with ${desktop}.`;
   }
 
   private messageItem(m: ConversationMessage): HTMLLIElement {
-    return h('li', { class: `message ${m.dir}`, 'data-testid': 'message', 'data-dir': m.dir, 'data-id': m.id },
+    return h(
+      'li',
+      { class: `message ${m.dir}`, 'data-testid': 'message', 'data-dir': m.dir, 'data-id': m.id },
       h('span', { class: 'message-text', 'data-role': 'text', 'data-testid': 'message-body' }),
-      h('span', { class: 'message-meta', 'data-role': 'meta' },
-        h('span', { 'data-role': 'who' }), ' · ', h('span', { 'data-role': 'when' }),
+      h(
+        'span',
+        { class: 'message-meta', 'data-role': 'meta' },
+        h('span', { 'data-role': 'who' }),
+        ' · ',
+        h('span', { 'data-role': 'when' }),
         h('span', { class: 'sep-before message-status', 'data-role': 'status', 'data-testid': 'message-status' }),
-        h('span', { class: 'sep-before message-route', 'data-role': 'route', 'data-testid': 'message-route' })));
+        h('span', { class: 'sep-before message-route', 'data-role': 'route', 'data-testid': 'message-route' }),
+      ),
+    );
   }
 
   private updateItem(el: HTMLLIElement, m: ConversationMessage, now: number): void {

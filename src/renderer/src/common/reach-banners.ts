@@ -2,10 +2,13 @@
 // the chosen recipient's desktop is offline (then the message waits for it, or goes through the cloud when
 // the directory says that is its route now). No DOM, so the rules can be tested in Node.
 import type { MessagingDirectory } from '../../../shared/wire/relay.js';
-import { nodeOfDevice, type ListPlace } from './recipient-groups.js';
+import { type ListPlace, nodeOfDevice } from './recipient-groups.js';
 
 export type BannerKind = 'node-offline' | 'recipient-offline' | 'cloud-away';
-export interface ReachBanner { kind: BannerKind; text: string }
+export interface ReachBanner {
+  kind: BannerKind;
+  text: string;
+}
 
 export interface ReachInput {
   /** The directory as last loaded (undefined before the first answer). */
@@ -23,9 +26,10 @@ export function reachBanners({ dir, selected, nodeReachable, place }: ReachInput
   if (!nodeReachable) {
     out.push({
       kind: 'node-offline',
-      text: place === 'desktop'
-        ? 'Salita on this desktop cannot be reached: your messages wait here and go when it is back.'
-        : `${self?.name ?? 'The desktop'} is offline: your messages wait on this phone and go when it is back.`,
+      text:
+        place === 'desktop'
+          ? 'Salita on this desktop cannot be reached: your messages wait here and go when it is back.'
+          : `${self?.name ?? 'The desktop'} is offline: your messages wait on this phone and go when it is back.`,
     });
   }
   if (!dir || !selected) return out;
@@ -35,16 +39,18 @@ export function reachBanners({ dir, selected, nodeReachable, place }: ReachInput
   if (node && !node.self && !node.online) {
     out.push({
       kind: 'recipient-offline',
-      text: device.route === 'cloud'
-        ? `${node.name} is offline: your message will go through the cloud.`
-        : `${node.name} is offline: your message will wait and go when it is back.`,
+      text:
+        device.route === 'cloud'
+          ? `${node.name} is offline: your message will go through the cloud.`
+          : `${node.name} is offline: your message will wait and go when it is back.`,
     });
   } else if (device.home === 'remote' && dir.cloud.status !== 'connected') {
     out.push({
       kind: 'cloud-away',
-      text: dir.cloud.status === 'not_configured' || dir.cloud.status === 'logged_out'
-        ? `${device.name} is at another home, and this desktop is not logged in to a cloud: a message to it cannot go.`
-        : `${device.name} is at another home and the cloud cannot be reached right now: your message will wait and go when it is back.`,
+      text:
+        dir.cloud.status === 'not_configured' || dir.cloud.status === 'logged_out'
+          ? `${device.name} is at another home, and this desktop is not logged in to a cloud: a message to it cannot go.`
+          : `${device.name} is at another home and the cloud cannot be reached right now: your message will wait and go when it is back.`,
     });
   }
   return out;

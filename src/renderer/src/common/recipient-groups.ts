@@ -59,14 +59,18 @@ export function groupRecipients(dir: MessagingDirectory, place: ListPlace): Reci
   if (local.length) {
     const name = self?.name ?? local.find((d) => d.node_name)?.node_name ?? 'This desktop';
     groups.push({
-      key: 'local', label: place === 'desktop' ? 'This desktop' : name,
-      ...(self ? { node_id: self.node_id } : {}), offline: false, devices: local.sort(byName),
+      key: 'local',
+      label: place === 'desktop' ? 'This desktop' : name,
+      ...(self ? { node_id: self.node_id } : {}),
+      offline: false,
+      devices: local.sort(byName),
     });
   }
   // Paired desktops in the directory's order (by name), then any it did not list.
   const order = dir.nodes.filter((n) => !n.self).map((n) => n.node_id);
   const keys = [...byNode.keys()].sort((a, b) => {
-    const ia = order.indexOf(a), ib = order.indexOf(b);
+    const ia = order.indexOf(a),
+      ib = order.indexOf(b);
     return (ia < 0 ? Infinity : ia) - (ib < 0 ? Infinity : ib) || a.localeCompare(b);
   });
   for (const key of keys) {
@@ -75,8 +79,11 @@ export function groupRecipients(dir: MessagingDirectory, place: ListPlace): Reci
     const name = node?.name ?? devices.find((d) => d.node_name)?.node_name ?? 'Another desktop of this home';
     const offline = node ? !node.online : false;
     groups.push({
-      key: `node:${key}`, label: offline ? `${name} (offline)` : name,
-      ...(devices[0]?.node_id ? { node_id: devices[0].node_id } : {}), offline, devices,
+      key: `node:${key}`,
+      label: offline ? `${name} (offline)` : name,
+      ...(devices[0]?.node_id ? { node_id: devices[0].node_id } : {}),
+      offline,
+      devices,
     });
   }
   if (remote.length) groups.push({ key: 'remote', label: REMOTE_GROUP_LABEL, offline: false, devices: remote.sort(byName) });

@@ -5,7 +5,12 @@ const TOKEN_KEY = 'salita.adminToken';
 export const ADMIN_WS_PROTOCOL = 'salita-admin';
 
 export class ApiFailure extends Error {
-  constructor(public readonly status: number, public readonly code: string, message: string, public readonly body: unknown = undefined) {
+  constructor(
+    public readonly status: number,
+    public readonly code: string,
+    message: string,
+    public readonly body: unknown = undefined,
+  ) {
     super(message);
     this.name = 'ApiFailure';
   }
@@ -70,14 +75,28 @@ export class AdminApi {
       throw new ApiFailure(0, 'network', 'Cannot reach the Salita node. Is it still running?');
     }
     const text = await res.text();
-    let json: any;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     if (!res.ok) {
-      if (res.status === 401 && json?.error === 'unauthorized') {
-        throw new ApiFailure(401, 'unauthorized', 'This page\'s admin token is not valid (was the node restarted?). Open the desktop UI link the node printed, or use the Salita window.', json);
+      const fields: { error?: unknown; message?: unknown } = typeof json === 'object' && json !== null ? json : {};
+      if (res.status === 401 && fields.error === 'unauthorized') {
+        throw new ApiFailure(
+          401,
+          'unauthorized',
+          "This page's admin token is not valid (was the node restarted?). Open the desktop UI link the node printed, or use the Salita window.",
+          json,
+        );
       }
-      throw new ApiFailure(res.status, typeof json?.error === 'string' ? json.error : `http_${res.status}`,
-        typeof json?.message === 'string' ? json.message : `The node answered with HTTP ${res.status}.`, json);
+      throw new ApiFailure(
+        res.status,
+        typeof fields.error === 'string' ? fields.error : `http_${res.status}`,
+        typeof fields.message === 'string' ? fields.message : `The node answered with HTTP ${res.status}.`,
+        json,
+      );
     }
     return json as T;
   }

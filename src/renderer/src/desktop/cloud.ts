@@ -4,24 +4,34 @@
 // action and the admin `cloud` pushes.
 import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.js';
 import { byId, setText } from '../common/dom.js';
-import { ApiFailure, type AdminApi } from './api.js';
+import { type AdminApi, ApiFailure } from './api.js';
 
 export function cloudStatusText(v: CloudLinkView): string {
   switch (v.status) {
-    case 'not_configured': return 'Not set up';
-    case 'logged_out': return 'Logged out';
-    case 'awaiting_code': return 'Waiting for the code';
-    case 'connecting': return 'Connecting…';
-    case 'connected': return 'Connected';
-    case 'reconnecting': return v.next_attempt_at
-      ? `Reconnecting (next attempt at ${new Date(v.next_attempt_at).toLocaleTimeString()})`
-      : 'Reconnecting';
-    default: return String(v.status);
+    case 'not_configured':
+      return 'Not set up';
+    case 'logged_out':
+      return 'Logged out';
+    case 'awaiting_code':
+      return 'Waiting for the code';
+    case 'connecting':
+      return 'Connecting…';
+    case 'connected':
+      return 'Connected';
+    case 'reconnecting':
+      return v.next_attempt_at ? `Reconnecting (next attempt at ${new Date(v.next_attempt_at).toLocaleTimeString()})` : 'Reconnecting';
+    default:
+      return String(v.status);
   }
 }
 
 const STATUS_DOT: Record<CloudLinkStatus, string> = {
-  not_configured: 'offline', logged_out: 'offline', awaiting_code: 'degraded', connecting: 'degraded', connected: 'online', reconnecting: 'degraded',
+  not_configured: 'offline',
+  logged_out: 'offline',
+  awaiting_code: 'degraded',
+  connecting: 'degraded',
+  connected: 'online',
+  reconnecting: 'degraded',
 };
 
 /** Plain words for the codes the login can fail with (the cloud's own message otherwise). */
@@ -33,8 +43,9 @@ function loginErrorText(err: unknown): string {
   if (c.includes('otp_invalid')) return 'Wrong code. Check the 6 digits the cloud sent and try again.';
   if (c.includes('otp_expired')) return 'This code has expired. Press "Log in" again for a new one.';
   if (c.includes('otp_attempts_exceeded')) return 'Too many wrong codes. Press "Log in" again for a new one.';
-  if (c.includes('otp_used') || c.includes('challenge_not_found')) return 'This code cannot be used any more. Press "Log in" again for a new one.';
-  if (c === 'cloud_key_changed') return 'The cloud\'s key changed: this may not be your cloud. See the warning above.';
+  if (c.includes('otp_used') || c.includes('challenge_not_found'))
+    return 'This code cannot be used any more. Press "Log in" again for a new one.';
+  if (c === 'cloud_key_changed') return "The cloud's key changed: this may not be your cloud. See the warning above.";
   if (c === 'cloud_unreachable') return `Cannot reach the cloud: ${err.message}`;
   return err.message;
 }
@@ -53,14 +64,16 @@ export class CloudPanel {
     byId<HTMLFormElement>('cloud-login-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const url = this.urlInput.value.trim();
-      if (!/^https?:\/\/\S+$/i.test(url)) return this.fieldError('Type the cloud\'s address, like https://cloud.example.org', this.urlInput);
+      if (!/^https?:\/\/\S+$/i.test(url)) return this.fieldError("Type the cloud's address, like https://cloud.example.org", this.urlInput);
       void this.act('/api/admin/cloud/login', { url });
     });
     byId<HTMLFormElement>('cloud-code-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const code = this.codeInput.value.replace(/\s/g, '');
       if (!/^\d{6}$/.test(code)) return this.fieldError('The code is the 6 digits the cloud sent.', this.codeInput);
-      void this.act('/api/admin/cloud/code', { code }).then((ok) => { if (ok) this.codeInput.value = ''; });
+      void this.act('/api/admin/cloud/code', { code }).then((ok) => {
+        if (ok) this.codeInput.value = '';
+      });
     });
     byId('cloud-restart').addEventListener('click', () => void this.act('/api/admin/cloud/logout', {}));
     byId('cloud-logout').addEventListener('click', () => void this.act('/api/admin/cloud/logout', {}));
@@ -141,23 +154,27 @@ export class CloudPanel {
     // Devices the cloud would not publish cannot send or receive through it: say which, and why, in words.
     const unpublished = byId('cloud-unpublished');
     const refused = v.unpublished ?? [];
-    unpublished.replaceChildren(...refused.map((u) => {
-      const li = document.createElement('li');
-      li.textContent = u.message;
-      li.dataset.code = u.error;
-      li.dataset.deviceId = u.device_id;
-      return li;
-    }));
+    unpublished.replaceChildren(
+      ...refused.map((u) => {
+        const li = document.createElement('li');
+        li.textContent = u.message;
+        li.dataset.code = u.error;
+        li.dataset.deviceId = u.device_id;
+        return li;
+      }),
+    );
     unpublished.hidden = refused.length === 0;
 
     const e = v.last_error;
     const warning = byId('cloud-warning');
     const problem = byId('cloud-problem');
     if (e && e.code === 'cloud_key_changed') {
-      setText(byId('cloud-warning-text'),
-        `The cloud at ${v.url ?? 'this address'} answered with a different key than the one this desktop knows. `
-        + 'Someone may be pretending to be your cloud, so Salita stopped talking to it. If you did not reinstall or '
-        + `move your cloud yourself, do not log in again. Details (${new Date(e.at).toLocaleString()}): ${e.message}`);
+      setText(
+        byId('cloud-warning-text'),
+        `The cloud at ${v.url ?? 'this address'} answered with a different key than the one this desktop knows. ` +
+          'Someone may be pretending to be your cloud, so Salita stopped talking to it. If you did not reinstall or ' +
+          `move your cloud yourself, do not log in again. Details (${new Date(e.at).toLocaleString()}): ${e.message}`,
+      );
       warning.hidden = false;
       problem.hidden = true;
     } else {

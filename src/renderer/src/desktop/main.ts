@@ -2,15 +2,31 @@
 // nearby desktops found by mDNS, and pairings waiting for a person's confirmation. Talks to the node only
 // through the admin API (api.ts); the view follows the state the node pushes over the admin WebSocket.
 import '../common/no-eval.js';
-import type { AdminEvent, AdminState, DiscoveredNodeView, MeshNodeView, PairRemoteResponse, PairStartResponse, PendingPairingView } from '../../../shared/wire/schemas.js';
-import { acquireAdminToken, AdminApi, AdminSocket, ApiFailure, type AdminStateExtras, type Presence, type UiNotice, type SocketStatus } from './api.js';
+import type {
+  AdminEvent,
+  AdminState,
+  DiscoveredNodeView,
+  MeshNodeView,
+  PairRemoteResponse,
+  PairStartResponse,
+  PendingPairingView,
+} from '../../../shared/wire/schemas.js';
 import { byId, groupDigits, h, reconcile, relativeTime, setText } from '../common/dom.js';
-import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
-import { NetworkPanel } from './network.js';
-import { CloudPanel } from './cloud.js';
-import { startDesktopMessaging } from './messaging.js';
 import type { MessagesView } from '../common/messages-view.js';
-
+import {
+  AdminApi,
+  AdminSocket,
+  type AdminStateExtras,
+  ApiFailure,
+  acquireAdminToken,
+  type Presence,
+  type SocketStatus,
+  type UiNotice,
+} from './api.js';
+import { CloudPanel } from './cloud.js';
+import { normalizeLinkingCodeInput, parseManualTarget } from './manual-pair.js';
+import { startDesktopMessaging } from './messaging.js';
+import { NetworkPanel } from './network.js';
 
 let api: AdminApi;
 let socket: AdminSocket | undefined;
@@ -48,11 +64,14 @@ function renderIdentity(s: AdminState): void {
   document.title = `Salita: ${s.identity.name}`;
   // Only what other devices are told about (older nodes do not say: then every LAN address).
   const offered = (s as AdminState & AdminStateExtras).lan_addresses.filter((a) => a.advertised !== false);
-  setText(byId('lan-addresses'), offered.length
-    ? `Port ${s.port} · reachable on ${[...new Set(offered.map((a) => a.address))].join(', ')}`
-    : s.lan_addresses.length
-      ? `Port ${s.port} · no interface is advertised: phones can only pair by an address you give them (see Network).`
-      : `Port ${s.port} · no LAN address found: phones cannot reach this node right now.`);
+  setText(
+    byId('lan-addresses'),
+    offered.length
+      ? `Port ${s.port} · reachable on ${[...new Set(offered.map((a) => a.address))].join(', ')}`
+      : s.lan_addresses.length
+        ? `Port ${s.port} · no interface is advertised: phones can only pair by an address you give them (see Network).`
+        : `Port ${s.port} · no LAN address found: phones cannot reach this node right now.`,
+  );
 }
 
 function openRename(): void {
@@ -114,14 +133,16 @@ async function startPairing(): Promise<void> {
     setText(link, p.url);
     const others = p.candidate_urls.filter((u) => u !== p.url);
     byId('other-urls').hidden = others.length === 0;
-    byId('other-url-list').replaceChildren(...others.map((u) => {
-      const use = h('button', { type: 'button', class: 'link', 'data-testid': 'use-address' }, 'Use for the QR');
-      use.addEventListener('click', () => {
-        chosenAddress = new URL(u).hostname.replace(/^\[|\]$/g, '');
-        void startPairing();
-      });
-      return h('li', {}, h('code', {}, u), ' ', use);
-    }));
+    byId('other-url-list').replaceChildren(
+      ...others.map((u) => {
+        const use = h('button', { type: 'button', class: 'link', 'data-testid': 'use-address' }, 'Use for the QR');
+        use.addEventListener('click', () => {
+          chosenAddress = new URL(u).hostname.replace(/^\[|\]$/g, '');
+          void startPairing();
+        });
+        return h('li', {}, h('code', {}, u), ' ', use);
+      }),
+    );
     byId('pair-panel').hidden = false;
     setText(byId('connect-device'), 'New code');
     clearError();
@@ -171,10 +192,14 @@ function onPairingCompleted(e: Extract<AdminEvent, { type: 'pairing_completed' }
 function deviceRow(d: MeshNodeView): HTMLLIElement {
   const status = h('span', { class: 'status', 'data-role': 'status' });
   const name = h('span', { class: 'row-title', 'data-role': 'name' });
-  const details = h('span', { class: 'row-details', 'data-role': 'details' },
-    h('span', { 'data-role': 'kind' }), ' · ',
+  const details = h(
+    'span',
+    { class: 'row-details', 'data-role': 'details' },
+    h('span', { 'data-role': 'kind' }),
+    ' · ',
     h('span', { 'data-role': 'last-seen', 'data-testid': 'last-seen' }),
-    h('span', { class: 'sep-before', 'data-role': 'fingerprint' }));
+    h('span', { class: 'sep-before', 'data-role': 'fingerprint' }),
+  );
   const unpair = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-button' }, 'Unpair');
   const confirmText = h('span', { 'data-role': 'confirm-text' });
   const confirm = h('button', { type: 'button', class: 'danger', 'data-testid': 'unpair-confirm' }, 'Yes, unpair');
@@ -183,24 +208,30 @@ function deviceRow(d: MeshNodeView): HTMLLIElement {
   const ended = h('span', { class: 'row-details ended', 'data-role': 'ended', 'data-testid': 'ended-by-peer', hidden: true });
   // The other desktop already ended the pairing: nothing to confirm, this only tidies the list.
   const remove = h('button', { type: 'button', class: 'secondary', 'data-testid': 'remove-button', hidden: true }, 'Remove');
-  const row = h('li', { class: 'row', 'data-testid': 'device-row', 'data-node-id': d.node_id },
+  const row = h(
+    'li',
+    { class: 'row', 'data-testid': 'device-row', 'data-node-id': d.node_id },
     h('span', { class: 'row-main' }, name, status, ended, details),
-    h('span', { class: 'row-actions' }, unpair, confirmBox, remove));
+    h('span', { class: 'row-actions' }, unpair, confirmBox, remove),
+  );
 
   const forget = (btn: HTMLButtonElement) => {
     btn.disabled = true;
     const id = row.dataset.nodeId!;
-    void api.call('DELETE', `/api/mesh/nodes/${encodeURIComponent(id)}`).then(() => {
-      clearError();
-      // The focused button goes with its row: keep keyboard and screen-reader users in the list.
-      const next = (row.nextElementSibling ?? row.previousElementSibling)?.querySelector<HTMLButtonElement>('button:not([hidden])');
-      row.remove(); // the next state push agrees; removing now gives immediate feedback
-      if (next) next.focus();
-      else byId('devices-heading').focus();
-    }, (err) => {
-      btn.disabled = false;
-      showError(err);
-    });
+    void api.call('DELETE', `/api/mesh/nodes/${encodeURIComponent(id)}`).then(
+      () => {
+        clearError();
+        // The focused button goes with its row: keep keyboard and screen-reader users in the list.
+        const next = (row.nextElementSibling ?? row.previousElementSibling)?.querySelector<HTMLButtonElement>('button:not([hidden])');
+        row.remove(); // the next state push agrees; removing now gives immediate feedback
+        if (next) next.focus();
+        else byId('devices-heading').focus();
+      },
+      (err) => {
+        btn.disabled = false;
+        showError(err);
+      },
+    );
   };
   remove.addEventListener('click', () => forget(remove));
 
@@ -264,9 +295,15 @@ const STATUS_ORDER: Record<string, number> = { online: 0, degraded: 1, offline: 
 function renderDevices(s: AdminState): void {
   const now = Date.now();
   // Desktops that ended the pairing first: they ask for the person's attention (and a Remove).
-  const rank = (d: MeshNodeView) => (d.ended_by_peer_at ? -1 : STATUS_ORDER[d.status] ?? 3);
+  const rank = (d: MeshNodeView) => (d.ended_by_peer_at ? -1 : (STATUS_ORDER[d.status] ?? 3));
   const devices = [...s.devices].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
-  reconcile(byId('device-list'), devices, (d) => d.node_id, deviceRow, (el, d) => updateDeviceRow(el, d, now));
+  reconcile(
+    byId('device-list'),
+    devices,
+    (d) => d.node_id,
+    deviceRow,
+    (el, d) => updateDeviceRow(el, d, now),
+  );
   byId('devices-empty').hidden = devices.length > 0;
 }
 
@@ -285,8 +322,12 @@ const NOTICE_TYPES = new Set<string>(['device_replaced', 'peer_unpaired']);
 
 function noticeBanner(n: UiNotice): HTMLDivElement {
   const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'notice-dismiss' }, 'Dismiss');
-  const banner = h('div', { class: 'banner notice', role: 'status', 'data-testid': 'notice', 'data-notice-id': n.id, 'data-type': n.type },
-    h('span', { 'data-role': 'text' }), dismiss);
+  const banner = h(
+    'div',
+    { class: 'banner notice', role: 'status', 'data-testid': 'notice', 'data-notice-id': n.id, 'data-type': n.type },
+    h('span', { 'data-role': 'text' }),
+    dismiss,
+  );
   dismiss.addEventListener('click', () => {
     dismissedNotices.add(n.id);
     banner.remove();
@@ -303,12 +344,19 @@ function noticeBanner(n: UiNotice): HTMLDivElement {
 
 function renderNotices(s: AdminState): void {
   // Typed here, not from the AdminState schema: a notice type this page does not know is left out.
-  const notices = (((s as unknown as AdminStateExtras).notices ?? []) as readonly UiNotice[])
-    .filter((n) => NOTICE_TYPES.has(n.type) && !dismissedNotices.has(n.id));
-  reconcile(byId('notices'), notices, (n) => n.id, noticeBanner, (el, n) => {
-    setText(el.querySelector('[data-role="text"]')!, noticeText(n));
-    el.querySelector('[data-testid="notice-dismiss"]')!.setAttribute('aria-label', `Dismiss: ${noticeText(n)}`);
-  });
+  const notices = (((s as unknown as AdminStateExtras).notices ?? []) as readonly UiNotice[]).filter(
+    (n) => NOTICE_TYPES.has(n.type) && !dismissedNotices.has(n.id),
+  );
+  reconcile(
+    byId('notices'),
+    notices,
+    (n) => n.id,
+    noticeBanner,
+    (el, n) => {
+      setText(el.querySelector('[data-role="text"]')!, noticeText(n));
+      el.querySelector('[data-testid="notice-dismiss"]')!.setAttribute('aria-label', `Dismiss: ${noticeText(n)}`);
+    },
+  );
 }
 
 // ---- pending confirmations (desktop pairing by linking code) --------------------------------------------
@@ -316,22 +364,31 @@ function renderNotices(s: AdminState): void {
 function pendingRow(p: PendingPairingView): HTMLLIElement {
   const yes = h('button', { type: 'button', class: 'primary' }, 'Confirm');
   const no = h('button', { type: 'button', class: 'danger' }, 'Reject');
-  const row = h('li', { class: 'row', 'data-testid': 'pending-pairing', 'data-pairing-id': p.pairing_id },
-    h('span', { class: 'row-main' },
+  const row = h(
+    'li',
+    { class: 'row', 'data-testid': 'pending-pairing', 'data-pairing-id': p.pairing_id },
+    h(
+      'span',
+      { class: 'row-main' },
       h('span', { class: 'row-title', 'data-role': 'name' }),
       h('span', { class: 'row-details' }, 'Code on both screens: ', h('strong', { class: 'sas', 'data-role': 'sas' })),
-      h('span', { class: 'row-details', 'data-role': 'details' })),
-    h('span', { class: 'row-actions' }, yes, no));
+      h('span', { class: 'row-details', 'data-role': 'details' }),
+    ),
+    h('span', { class: 'row-actions' }, yes, no),
+  );
   const act = (what: 'confirm' | 'reject', btn: HTMLButtonElement) => {
     yes.disabled = no.disabled = true;
-    void api.call('POST', `/api/admin/pairings/${encodeURIComponent(p.pairing_id)}/${what}`).then(() => {
-      clearError();
-      row.remove();
-    }, (err) => {
-      yes.disabled = no.disabled = false;
-      btn.focus();
-      showError(err);
-    });
+    void api.call('POST', `/api/admin/pairings/${encodeURIComponent(p.pairing_id)}/${what}`).then(
+      () => {
+        clearError();
+        row.remove();
+      },
+      (err) => {
+        yes.disabled = no.disabled = false;
+        btn.focus();
+        showError(err);
+      },
+    );
   };
   yes.addEventListener('click', () => act('confirm', yes));
   no.addEventListener('click', () => act('reject', no));
@@ -339,12 +396,18 @@ function pendingRow(p: PendingPairingView): HTMLLIElement {
 }
 
 function renderPending(s: AdminState): void {
-  reconcile(byId('pending-list'), s.pending_pairings, (p) => p.pairing_id, pendingRow, (row, p) => {
-    const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
-    setText(q('name'), `${p.name} (${p.direction === 'incoming' ? 'wants to pair with this desktop' : 'you are pairing with it'})`);
-    setText(q('sas'), groupDigits(p.sas));
-    setText(q('details'), `Fingerprint ${p.fingerprint}`);
-  });
+  reconcile(
+    byId('pending-list'),
+    s.pending_pairings,
+    (p) => p.pairing_id,
+    pendingRow,
+    (row, p) => {
+      const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+      setText(q('name'), `${p.name} (${p.direction === 'incoming' ? 'wants to pair with this desktop' : 'you are pairing with it'})`);
+      setText(q('sas'), groupDigits(p.sas));
+      setText(q('details'), `Fingerprint ${p.fingerprint}`);
+    },
+  );
   byId('pending-section').hidden = s.pending_pairings.length === 0;
 }
 
@@ -367,20 +430,47 @@ function reportRemote(r: PairRemoteResponse): void {
 function discoveredRow(n: DiscoveredNodeView): HTMLLIElement {
   const id = `disc-${Math.random().toString(36).slice(2, 9)}`;
   const pairBtn = h('button', { type: 'button', class: 'secondary', 'data-role': 'pair' }, 'Pair');
-  const code = h('input', { id: `${id}-code`, name: 'linking_code', required: true, maxlength: 16, autocomplete: 'off', placeholder: 'ABCD-EFGH', autocapitalize: 'characters' });
-  const pin = h('input', { id: `${id}-pin`, name: 'pin', required: true, inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6, autocomplete: 'off' });
+  const code = h('input', {
+    id: `${id}-code`,
+    name: 'linking_code',
+    required: true,
+    maxlength: 16,
+    autocomplete: 'off',
+    placeholder: 'ABCD-EFGH',
+    autocapitalize: 'characters',
+  });
+  const pin = h('input', {
+    id: `${id}-pin`,
+    name: 'pin',
+    required: true,
+    inputmode: 'numeric',
+    pattern: '\\d{6}',
+    maxlength: 6,
+    autocomplete: 'off',
+  });
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Pair');
-  const form = h('form', { class: 'stack pair-form', hidden: true },
-    h('label', { for: code.id }, 'Linking code shown on that desktop'), code,
-    h('label', { for: pin.id }, 'PIN shown on that desktop'), pin,
-    h('span', { class: 'actions' }, submit, cancel));
-  const row = h('li', { class: 'row', 'data-node-id': n.node_id },
-    h('span', { class: 'row-main' },
+  const form = h(
+    'form',
+    { class: 'stack pair-form', hidden: true },
+    h('label', { for: code.id }, 'Linking code shown on that desktop'),
+    code,
+    h('label', { for: pin.id }, 'PIN shown on that desktop'),
+    pin,
+    h('span', { class: 'actions' }, submit, cancel),
+  );
+  const row = h(
+    'li',
+    { class: 'row', 'data-node-id': n.node_id },
+    h(
+      'span',
+      { class: 'row-main' },
       h('span', { class: 'row-title', 'data-role': 'name' }),
-      h('span', { class: 'row-details', 'data-role': 'details' })),
+      h('span', { class: 'row-details', 'data-role': 'details' }),
+    ),
     h('span', { class: 'row-actions' }, pairBtn),
-    form);
+    form,
+  );
   pairBtn.addEventListener('click', () => {
     form.hidden = false;
     pairBtn.hidden = true;
@@ -395,27 +485,42 @@ function discoveredRow(n: DiscoveredNodeView): HTMLLIElement {
     const current = state?.discovered.find((d) => d.node_id === row.dataset.nodeId);
     if (!current) return showError('That desktop is no longer visible on the network.');
     submit.disabled = true;
-    void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', {
-      host: current.host, port: current.port, linking_code: code.value.trim(), fingerprint: current.fingerprint, pin: pin.value.trim(),
-    }).then((r) => {
-      clearError();
-      reportRemote(r);
-      form.hidden = true;
-      pairBtn.hidden = false;
-      code.value = pin.value = '';
-    }, showError).finally(() => { submit.disabled = false; });
+    void api
+      .call<PairRemoteResponse>('POST', '/api/admin/pair-remote', {
+        host: current.host,
+        port: current.port,
+        linking_code: code.value.trim(),
+        fingerprint: current.fingerprint,
+        pin: pin.value.trim(),
+      })
+      .then((r) => {
+        clearError();
+        reportRemote(r);
+        form.hidden = true;
+        pairBtn.hidden = false;
+        code.value = pin.value = '';
+      }, showError)
+      .finally(() => {
+        submit.disabled = false;
+      });
   });
   return row;
 }
 
 function renderDiscovered(s: AdminState): void {
   const nodes = s.discovered.filter((d) => !d.paired);
-  reconcile(byId('discovered-list'), nodes, (n) => n.node_id, discoveredRow, (row, n) => {
-    const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
-    setText(q('name'), n.name);
-    setText(q('details'), `${n.host}:${n.port} · ${n.fingerprint}`);
-    q('pair').setAttribute('aria-label', `Pair with ${n.name}`);
-  });
+  reconcile(
+    byId('discovered-list'),
+    nodes,
+    (n) => n.node_id,
+    discoveredRow,
+    (row, n) => {
+      const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+      setText(q('name'), n.name);
+      setText(q('details'), `${n.host}:${n.port} · ${n.fingerprint}`);
+      q('pair').setAttribute('aria-label', `Pair with ${n.name}`);
+    },
+  );
   byId('discovered-empty').hidden = nodes.length > 0;
 }
 
@@ -462,24 +567,35 @@ byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
   else {
     const code = normalizeLinkingCodeInput(manualCode.value);
     if (!code) {
-      return manualFieldError(manualCode.value.trim()
-        ? 'A linking code is 8 letters and digits, like ABCD-EFGH, as shown under the QR code on the other desktop.'
-        : 'With an address, also type the linking code shown on the other desktop (like ABCD-EFGH).', manualCode);
+      return manualFieldError(
+        manualCode.value.trim()
+          ? 'A linking code is 8 letters and digits, like ABCD-EFGH, as shown under the QR code on the other desktop.'
+          : 'With an address, also type the linking code shown on the other desktop (like ABCD-EFGH).',
+        manualCode,
+      );
     }
     body = { host: target.host, port: target.port, linking_code: code, pin };
   }
   if (!/^\d{6}$/.test(pin)) return manualFieldError('The PIN is the 6 digits shown on the other desktop.', manualPin);
   manualFieldError(undefined);
   btn.disabled = true;
-  void api.call<PairRemoteResponse>('POST', '/api/admin/pair-remote', body).then((r) => {
-    clearError();
-    reportRemote(r);
-    manualTarget.value = manualCode.value = manualPin.value = '';
-    syncManualFields();
-  }, (err) => {
-    showError(err);
-    if (err instanceof ApiFailure && err.code === 'pin_mismatch') manualPin.select();
-  }).finally(() => { btn.disabled = false; });
+  void api
+    .call<PairRemoteResponse>('POST', '/api/admin/pair-remote', body)
+    .then(
+      (r) => {
+        clearError();
+        reportRemote(r);
+        manualTarget.value = manualCode.value = manualPin.value = '';
+        syncManualFields();
+      },
+      (err) => {
+        showError(err);
+        if (err instanceof ApiFailure && err.code === 'pin_mismatch') manualPin.select();
+      },
+    )
+    .finally(() => {
+      btn.disabled = false;
+    });
 });
 
 // ---- state + socket -------------------------------------------------------------------------------------
@@ -519,7 +635,10 @@ function showStatus(s: SocketStatus): void {
   if (s.kind !== 'connecting') messages?.setLinkUp(s.kind === 'live');
   const el = byId('conn-status');
   el.dataset.state = s.kind;
-  setText(el, s.kind === 'live' ? 'Live' : s.kind === 'connecting' ? 'Connecting…' : `Connection lost; retrying in ${Math.ceil(s.inMs / 1000)} s…`);
+  setText(
+    el,
+    s.kind === 'live' ? 'Live' : s.kind === 'connecting' ? 'Connecting…' : `Connection lost; retrying in ${Math.ceil(s.inMs / 1000)} s…`,
+  );
 }
 
 /** After the socket dropped: is the token still good? (A browser hides why a WebSocket upgrade failed.) */
@@ -545,7 +664,9 @@ async function checkAfterDrop(): Promise<boolean> {
 async function main(): Promise<void> {
   const token = await acquireAdminToken();
   if (!token) {
-    showError('This page needs the admin link that the Salita node printed when it started (it ends in #admin=…). Open that link, or use the Salita window.');
+    showError(
+      'This page needs the admin link that the Salita node printed when it started (it ends in #admin=…). Open that link, or use the Salita window.',
+    );
     setText(byId('conn-status'), 'Not connected');
     byId('app').setAttribute('aria-disabled', 'true');
     return;
@@ -565,7 +686,9 @@ async function main(): Promise<void> {
     if (document.visibilityState === 'visible') socket?.nudge();
   });
   // Keep "last seen 2 min ago" honest between pushes (local re-render only, no requests).
-  setInterval(() => { if (state) renderDevices(state); }, 30_000);
+  setInterval(() => {
+    if (state) renderDevices(state);
+  }, 30_000);
 }
 
 void main();

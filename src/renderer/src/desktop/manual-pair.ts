@@ -59,23 +59,33 @@ export function parseManualTarget(input: string): ManualTarget {
   if (bracketed) {
     host = bracketed[1]!;
     portText = bracketed[2];
-    if (!looksLikeIpv6(host)) return { kind: 'error', message: `"${host}" inside [ ] must be an IPv6 address, like [fd00::2]:${DEFAULT_PORT}.` };
+    if (!looksLikeIpv6(host))
+      return { kind: 'error', message: `"${host}" inside [ ] must be an IPv6 address, like [fd00::2]:${DEFAULT_PORT}.` };
   } else if ((text.match(/:/g)?.length ?? 0) > 1) {
     // Several colons without brackets: a bare IPv6 address (the port cannot be told apart from it).
-    if (!looksLikeIpv6(text)) return { kind: 'error', message: `"${text}" is not an address. Put an IPv6 address in brackets: [fd00::2]:${DEFAULT_PORT}.` };
+    if (!looksLikeIpv6(text))
+      return { kind: 'error', message: `"${text}" is not an address. Put an IPv6 address in brackets: [fd00::2]:${DEFAULT_PORT}.` };
     host = text;
   } else {
     const i = text.lastIndexOf(':');
     host = i === -1 ? text : text.slice(0, i);
     portText = i === -1 ? undefined : text.slice(i + 1);
   }
-  if (host.includes('/')) return { kind: 'error', message: `Type only the address and port (like 192.168.1.20:${DEFAULT_PORT}), or paste the whole pairing link.` };
+  if (host.includes('/'))
+    return {
+      kind: 'error',
+      message: `Type only the address and port (like 192.168.1.20:${DEFAULT_PORT}), or paste the whole pairing link.`,
+    };
   const bad = checkHost(host);
   if (bad) return { kind: 'error', message: bad };
   let port = DEFAULT_PORT;
   if (portText !== undefined) {
     const p = validPort(portText);
-    if (p === undefined) return { kind: 'error', message: `"${portText}" is not a port: it is a number from 1 to 65535 (Salita uses ${DEFAULT_PORT} unless changed).` };
+    if (p === undefined)
+      return {
+        kind: 'error',
+        message: `"${portText}" is not a port: it is a number from 1 to 65535 (Salita uses ${DEFAULT_PORT} unless changed).`,
+      };
     port = p;
   }
   return { kind: 'address', host, port };

@@ -4,10 +4,10 @@
 import { MessagingClient, type MessagingTransport } from '../../../shared/client/messaging-client.js';
 import { toBase64Url } from '../../../shared/encoding.js';
 import { Conversations } from '../common/conversation.js';
+import { h } from '../common/dom.js';
 import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
 import { MessagesView } from '../common/messages-view.js';
-import { h } from '../common/dom.js';
-import { ApiFailure, type AdminApi } from './api.js';
+import { type AdminApi, ApiFailure } from './api.js';
 
 const KEY_PAIR_KEY = 'salita.desktop.ui-device.v1';
 /**
@@ -18,7 +18,11 @@ const DIRECTORY_POLL_MS = 10_000;
 
 function loadOrCreateKeyPair() {
   let stored: Partial<StoredKeyPair> | undefined;
-  try { stored = JSON.parse(localStorage.getItem(KEY_PAIR_KEY) ?? 'null') ?? undefined; } catch { stored = undefined; }
+  try {
+    stored = JSON.parse(localStorage.getItem(KEY_PAIR_KEY) ?? 'null') ?? undefined;
+  } catch {
+    stored = undefined;
+  }
   const pair = parseKeyPair(stored);
   if (pair) return pair;
   const fresh = newKeyPair();
@@ -33,7 +37,8 @@ function adminTransport(api: () => AdminApi): MessagingTransport {
       try {
         return { status: 200, body: await api().call<T>(method, pathWithQuery, body) };
       } catch (err) {
-        if (err instanceof ApiFailure && err.status > 0) return { status: err.status, body: (err.body ?? { error: err.code, message: err.message }) as T };
+        if (err instanceof ApiFailure && err.status > 0)
+          return { status: err.status, body: (err.body ?? { error: err.code, message: err.message }) as T };
         throw err;
       }
     },
@@ -48,17 +53,24 @@ export async function startDesktopMessaging(api: () => AdminApi, root: HTMLEleme
   const keys = loadOrCreateKeyPair();
   let deviceId: string;
   try {
-    deviceId = (await api().call<{ device_id: string }>('PUT', '/api/admin/messages/device', { public_key: toBase64Url(keys.publicKey) })).device_id;
+    deviceId = (await api().call<{ device_id: string }>('PUT', '/api/admin/messages/device', { public_key: toBase64Url(keys.publicKey) }))
+      .device_id;
   } catch (err) {
-    const text = err instanceof ApiFailure && err.status === 404
-      ? 'This node cannot carry messages yet.'
-      : `Messages are not available: ${err instanceof Error ? err.message : String(err)}`;
+    const text =
+      err instanceof ApiFailure && err.status === 404
+        ? 'This node cannot carry messages yet.'
+        : `Messages are not available: ${err instanceof Error ? err.message : String(err)}`;
     root.replaceChildren(h('h2', {}, 'Messages'), h('p', { class: 'hint', 'data-testid': 'messages-unavailable' }, text));
     root.dataset.unavailable = 'true';
     return undefined;
   }
   const client = new MessagingClient(adminTransport(api), { device_id: deviceId, ...keys }, '/api/admin/messages');
-  const view = new MessagesView({ client, conversations: new Conversations(`salita.desktop.messages.v1.${deviceId}`), root, place: 'desktop' });
+  const view = new MessagesView({
+    client,
+    conversations: new Conversations(`salita.desktop.messages.v1.${deviceId}`),
+    root,
+    place: 'desktop',
+  });
   root.dataset.deviceId = deviceId;
   await view.refreshAll();
   view.keepDirectoryFresh(DIRECTORY_POLL_MS);

@@ -2,8 +2,19 @@
 // port and listen address, whether the port answers on each LAN address, mDNS, what happened on the last
 // attempts to reach each paired desktop, and firewall hints. Fetched when opened, on "Refresh", and every
 // 30 s while it stays open and visible (never faster than that: reachability checks cost the node requests).
-import { ApiFailure, type AdminApi, type AdminSettings, type AdminStateExtras, type DiagnosticsInterface, type DiagnosticsPeer, type DiagnosticsResponse, type FirewallOs, type InterfaceKind } from './api.js';
+
 import { byId, h, reconcile, relativeTime, setText } from '../common/dom.js';
+import {
+  type AdminApi,
+  type AdminSettings,
+  type AdminStateExtras,
+  ApiFailure,
+  type DiagnosticsInterface,
+  type DiagnosticsPeer,
+  type DiagnosticsResponse,
+  type FirewallOs,
+  type InterfaceKind,
+} from './api.js';
 
 const AUTO_REFRESH_MS = 30_000;
 
@@ -34,11 +45,18 @@ interface InterfaceGroup {
   present: boolean;
 }
 
-function groupInterfaces(list: readonly DiagnosticsInterface[], chosen: readonly string[] | null, missing: readonly string[] = []): InterfaceGroup[] {
+function groupInterfaces(
+  list: readonly DiagnosticsInterface[],
+  chosen: readonly string[] | null,
+  missing: readonly string[] = [],
+): InterfaceGroup[] {
   const byName = new Map<string, InterfaceGroup>();
   for (const i of list) {
     let g = byName.get(i.name);
-    if (!g) byName.set(i.name, g = { name: i.name, kind: i.kind, addresses: [], advertised: false, present: true });
+    if (!g) {
+      g = { name: i.name, kind: i.kind, addresses: [], advertised: false, present: true };
+      byName.set(i.name, g);
+    }
     g.addresses.push(i.address);
     g.advertised ||= i.advertised;
     if (g.kind === 'link-local') g.kind = i.kind; // an fe80:: address says little about what the interface is
@@ -63,7 +81,10 @@ export class NetworkPanel {
   private fallbackLan: AdminStateExtras['lan_addresses'] = [];
   private kinds = new Map<string, 'desktop' | 'phone'>();
 
-  constructor(private readonly api: () => AdminApi, private readonly showError: (err: unknown) => void) {
+  constructor(
+    private readonly api: () => AdminApi,
+    private readonly showError: (err: unknown) => void,
+  ) {
     byId('open-network').addEventListener('click', () => (this.isOpen ? this.close() : this.open()));
     byId('network-close').addEventListener('click', () => this.close());
     byId('network-refresh').addEventListener('click', () => void this.refresh());
@@ -73,8 +94,12 @@ export class NetworkPanel {
     });
     byId<HTMLInputElement>('network-listen-advertised').addEventListener('change', (e) => {
       const listen = (e.currentTarget as HTMLInputElement).checked ? 'advertised' : 'all';
-      void this.api().call<AdminSettings>('PUT', '/api/admin/settings', { listen })
-        .then((saved) => { this.settings = saved; return this.refresh(); })
+      void this.api()
+        .call<AdminSettings>('PUT', '/api/admin/settings', { listen })
+        .then((saved) => {
+          this.settings = saved;
+          return this.refresh();
+        })
         .catch((err: unknown) => this.showError(err));
     });
     document.addEventListener('visibilitychange', () => {
@@ -119,7 +144,9 @@ export class NetworkPanel {
   /** One load at a time: a second press while loading waits for the running one. */
   refresh(): Promise<void> {
     if (!this.loading) {
-      this.loading = this.load().finally(() => { this.loading = undefined; });
+      this.loading = this.load().finally(() => {
+        this.loading = undefined;
+      });
     }
     return this.loading;
   }
@@ -142,9 +169,12 @@ export class NetworkPanel {
     } else {
       const e = diag.reason;
       this.diag = undefined;
-      setText(unavailable, e instanceof ApiFailure && e.status === 404
-        ? 'This node does not report network diagnostics (it may be an older version). The addresses below come from its state.'
-        : `Could not load the diagnostics: ${e instanceof Error ? e.message : String(e)}`);
+      setText(
+        unavailable,
+        e instanceof ApiFailure && e.status === 404
+          ? 'This node does not report network diagnostics (it may be an older version). The addresses below come from its state.'
+          : `Could not load the diagnostics: ${e instanceof Error ? e.message : String(e)}`,
+      );
       unavailable.hidden = false;
     }
     if (settings.status === 'fulfilled') this.settings = settings.value;
@@ -167,11 +197,14 @@ export class NetworkPanel {
     this.setInputsDisabled(true);
     try {
       this.settings = await this.api().call<AdminSettings>('PUT', '/api/admin/settings', { interfaces });
-      setText(byId('network-saved'), interfaces === null
-        ? 'Saved: Salita advertises every local network and VPN interface.'
-        : interfaces.length
-          ? `Saved: Salita advertises ${interfaces.join(', ')}.`
-          : 'Saved: Salita advertises no interface. Phones and other desktops can only pair by an address you type.');
+      setText(
+        byId('network-saved'),
+        interfaces === null
+          ? 'Saved: Salita advertises every local network and VPN interface.'
+          : interfaces.length
+            ? `Saved: Salita advertises ${interfaces.join(', ')}.`
+            : 'Saved: Salita advertises no interface. Phones and other desktops can only pair by an address you type.',
+      );
     } catch (err) {
       this.showError(err);
     } finally {
@@ -198,17 +231,32 @@ export class NetworkPanel {
     // Interfaces: one row per interface name, its addresses, its kind, and whether it is advertised.
     const groups = d
       ? groupInterfaces(d.interfaces, chosen, d.missing_interfaces)
-      : groupInterfaces(this.fallbackLan.map((a) => ({ name: a.interface, address: a.address, family: a.family, kind: a.kind ?? 'lan', advertised: a.advertised ?? true })), null);
-    reconcile(byId('network-interfaces'), groups, (g) => g.name, (g) => this.interfaceRow(g), (row, g) => {
-      const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
-      setText(q('kind'), g.present ? (g.kind ? KIND_LABEL[g.kind] : '') : 'Not present right now');
-      setText(q('addresses'), g.addresses.join(', ') || 'no address');
-      const box = q('advertised') as HTMLInputElement;
-      box.checked = g.advertised;
-      box.dataset.fixed = String(g.kind === 'loopback');
-      row.dataset.kind = g.kind ?? 'absent';
-      row.dataset.advertised = String(g.advertised);
-    });
+      : groupInterfaces(
+          this.fallbackLan.map((a) => ({
+            name: a.interface,
+            address: a.address,
+            family: a.family,
+            kind: a.kind ?? 'lan',
+            advertised: a.advertised ?? true,
+          })),
+          null,
+        );
+    reconcile(
+      byId('network-interfaces'),
+      groups,
+      (g) => g.name,
+      (g) => this.interfaceRow(g),
+      (row, g) => {
+        const q = (role: string) => row.querySelector<HTMLElement>(`[data-role="${role}"]`)!;
+        setText(q('kind'), g.present ? (g.kind ? KIND_LABEL[g.kind] : '') : 'Not present right now');
+        setText(q('addresses'), g.addresses.join(', ') || 'no address');
+        const box = q('advertised') as HTMLInputElement;
+        box.checked = g.advertised;
+        box.dataset.fixed = String(g.kind === 'loopback');
+        row.dataset.kind = g.kind ?? 'absent';
+        row.dataset.advertised = String(g.advertised);
+      },
+    );
     byId('network-interfaces-empty').hidden = groups.length > 0;
     this.setInputsDisabled(this.saving);
 
@@ -221,39 +269,71 @@ export class NetworkPanel {
     // Port and listen address.
     const port = d?.port ?? null;
     setText(byId('network-port'), port === null ? '' : String(port));
-    setText(byId('network-listen'), d
-      ? `${d.listen.host === '0.0.0.0' || d.listen.host === '::' ? 'all interfaces' : d.listen.host}${d.listen.addresses.length ? ` (${d.listen.addresses.join(', ')})` : ''}`
-      : 'unknown');
+    setText(
+      byId('network-listen'),
+      d
+        ? `${d.listen.host === '0.0.0.0' || d.listen.host === '::' ? 'all interfaces' : d.listen.host}${d.listen.addresses.length ? ` (${d.listen.addresses.join(', ')})` : ''}`
+        : 'unknown',
+    );
 
     // Reachability of this node's own port on each address.
     const reach = d?.reachability ?? [];
-    reconcile(byId('network-reachability'), reach, (r) => r.url, (r) => h('li', { class: 'row', 'data-testid': 'network-reach', 'data-address': r.address },
-      h('span', { class: 'row-main' }, h('code', { 'data-role': 'url' }), h('span', { class: 'status', 'data-role': 'result' }))), (row, r) => {
-      setText(row.querySelector('[data-role="url"]')!, r.url);
-      const res = row.querySelector<HTMLElement>('[data-role="result"]')!;
-      res.dataset.status = r.ok ? 'online' : 'error';
-      setText(res, r.ok ? 'reachable' : `not reachable: ${r.error ?? 'no answer'}`);
-      row.dataset.ok = String(r.ok);
-    });
+    reconcile(
+      byId('network-reachability'),
+      reach,
+      (r) => r.url,
+      (r) =>
+        h(
+          'li',
+          { class: 'row', 'data-testid': 'network-reach', 'data-address': r.address },
+          h('span', { class: 'row-main' }, h('code', { 'data-role': 'url' }), h('span', { class: 'status', 'data-role': 'result' })),
+        ),
+      (row, r) => {
+        setText(row.querySelector('[data-role="url"]')!, r.url);
+        const res = row.querySelector<HTMLElement>('[data-role="result"]')!;
+        res.dataset.status = r.ok ? 'online' : 'error';
+        setText(res, r.ok ? 'reachable' : `not reachable: ${r.error ?? 'no answer'}`);
+        row.dataset.ok = String(r.ok);
+      },
+    );
     byId('network-reachability-empty').hidden = reach.length > 0 || !d;
 
     // mDNS.
     const m = d?.mdns;
     const mdns = byId('network-mdns');
     mdns.dataset.state = !m ? 'unknown' : !m.enabled ? 'off' : m.running ? 'running' : 'stopped';
-    setText(mdns, !m ? 'unknown'
-      : !m.enabled ? 'Off: this node does not announce itself or look for other desktops. Pair by address instead.'
-        : !m.running ? `Not running${m.last_error ? `: ${m.last_error}` : ''}. Other desktops cannot find this one by themselves; pair by address instead.`
-          : `Running as "${m.instance_name ?? '?'}", announcing ${m.advertised_addresses.join(', ') || 'no address'}; ${m.discovered} other desktop${m.discovered === 1 ? '' : 's'} found.${m.last_error ? ` Last problem: ${m.last_error}` : ''}`);
+    setText(
+      mdns,
+      !m
+        ? 'unknown'
+        : !m.enabled
+          ? 'Off: this node does not announce itself or look for other desktops. Pair by address instead.'
+          : !m.running
+            ? `Not running${m.last_error ? `: ${m.last_error}` : ''}. Other desktops cannot find this one by themselves; pair by address instead.`
+            : `Running as "${m.instance_name ?? '?'}", announcing ${m.advertised_addresses.join(', ') || 'no address'}; ${m.discovered} other desktop${m.discovered === 1 ? '' : 's'} found.${m.last_error ? ` Last problem: ${m.last_error}` : ''}`,
+    );
 
     // Paired desktops: the addresses tried on the last attempt to reach each, and what happened.
     const peers = d?.peers ?? [];
-    reconcile(byId('network-peers'), peers, (p) => p.node_id, () => h('li', { class: 'row', 'data-testid': 'network-peer' },
-      h('span', { class: 'row-main' },
-        h('span', { class: 'row-title', 'data-role': 'name' }),
-        h('span', { class: 'status', 'data-role': 'status' }),
-        h('span', { class: 'row-details', 'data-role': 'details' }),
-        h('ul', { class: 'attempts', 'data-role': 'attempts' }))), (row, p) => this.updatePeer(row, p));
+    reconcile(
+      byId('network-peers'),
+      peers,
+      (p) => p.node_id,
+      () =>
+        h(
+          'li',
+          { class: 'row', 'data-testid': 'network-peer' },
+          h(
+            'span',
+            { class: 'row-main' },
+            h('span', { class: 'row-title', 'data-role': 'name' }),
+            h('span', { class: 'status', 'data-role': 'status' }),
+            h('span', { class: 'row-details', 'data-role': 'details' }),
+            h('ul', { class: 'attempts', 'data-role': 'attempts' }),
+          ),
+        ),
+      (row, p) => this.updatePeer(row, p),
+    );
     byId('network-peers-empty').hidden = peers.length > 0 || !d;
 
     // Firewall hints: the person's own OS first, the others folded away.
@@ -262,15 +342,31 @@ export class NetworkPanel {
     const own = hints.filter((x) => x.os === mine);
     const others = hints.filter((x) => x.os !== mine);
     byId('network-firewall').replaceChildren(
-      ...own.map((x) => h('p', { 'data-testid': 'firewall-hint', 'data-os': x.os }, h('strong', {}, `${OS_LABEL[x.os] ?? x.os}: `), x.text)),
-      others.length ? h('details', { 'data-testid': 'firewall-other' }, h('summary', {}, own.length ? 'Other systems' : 'Firewall hints'),
-        ...others.map((x) => h('p', { 'data-testid': 'firewall-hint', 'data-os': x.os }, h('strong', {}, `${OS_LABEL[x.os] ?? x.os}: `), x.text))) : '',
+      ...own.map((x) =>
+        h('p', { 'data-testid': 'firewall-hint', 'data-os': x.os }, h('strong', {}, `${OS_LABEL[x.os] ?? x.os}: `), x.text),
+      ),
+      others.length
+        ? h(
+            'details',
+            { 'data-testid': 'firewall-other' },
+            h('summary', {}, own.length ? 'Other systems' : 'Firewall hints'),
+            ...others.map((x) =>
+              h('p', { 'data-testid': 'firewall-hint', 'data-os': x.os }, h('strong', {}, `${OS_LABEL[x.os] ?? x.os}: `), x.text),
+            ),
+          )
+        : '',
     );
   }
 
   private interfaceRow(g: InterfaceGroup): HTMLLIElement {
     const id = `iface-${Math.random().toString(36).slice(2, 9)}`;
-    const box = h('input', { type: 'checkbox', id, 'data-testid': 'interface-advertised', 'data-role': 'advertised', 'data-interface': g.name });
+    const box = h('input', {
+      type: 'checkbox',
+      id,
+      'data-testid': 'interface-advertised',
+      'data-role': 'advertised',
+      'data-interface': g.name,
+    });
     box.addEventListener('change', () => {
       const on = new Set(this.advertisedNames());
       if (box.checked) on.add(g.name);
@@ -279,11 +375,17 @@ export class NetworkPanel {
       for (const n of this.settings?.interfaces ?? []) if (!this.diag?.interfaces.some((i) => i.name === n) && n !== g.name) on.add(n);
       void this.save([...on]);
     });
-    return h('li', { class: 'row iface', 'data-testid': 'network-interface', 'data-interface': g.name },
-      h('span', { class: 'row-main' },
+    return h(
+      'li',
+      { class: 'row iface', 'data-testid': 'network-interface', 'data-interface': g.name },
+      h(
+        'span',
+        { class: 'row-main' },
         h('label', { for: id, class: 'row-title' }, box, ' ', g.name),
         h('span', { class: 'badge', 'data-role': 'kind' }),
-        h('span', { class: 'row-details', 'data-role': 'addresses' })));
+        h('span', { class: 'row-details', 'data-role': 'addresses' }),
+      ),
+    );
   }
 
   private updatePeer(row: HTMLLIElement, p: DiagnosticsPeer): void {
@@ -300,9 +402,16 @@ export class NetworkPanel {
     if (p.last_attempt) bits.push(`last attempt ${relativeTime(p.last_attempt.at)}`);
     else if (kind === 'desktop') bits.push('not tried yet');
     setText(q('details'), bits.join(' · '));
-    q('attempts').replaceChildren(...(p.last_attempt?.tried ?? []).map((t) =>
-      h('li', { 'data-testid': 'network-attempt', 'data-ok': String(t.ok) },
-        h('code', {}, t.address), ' → ',
-        h('span', { class: 'status', 'data-status': t.ok ? 'online' : 'error' }, t.ok ? 'ok' : (t.error ?? 'failed')))));
+    q('attempts').replaceChildren(
+      ...(p.last_attempt?.tried ?? []).map((t) =>
+        h(
+          'li',
+          { 'data-testid': 'network-attempt', 'data-ok': String(t.ok) },
+          h('code', {}, t.address),
+          ' → ',
+          h('span', { class: 'status', 'data-status': t.ok ? 'online' : 'error' }, t.ok ? 'ok' : (t.error ?? 'failed')),
+        ),
+      ),
+    );
   }
 }

@@ -2,13 +2,13 @@
 // the Noise handshake (shared/client/pairing-client.ts), keeps the session in localStorage, and then keeps the
 // desktop informed that this device is around while the page stays open.
 import '../common/no-eval.js';
-import { pairWithNode, PairingError } from '../../../shared/client/pairing-client.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
+import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
 import { byId, h, setText } from '../common/dom.js';
-import { startPhoneMessaging, type PhoneMessaging } from './messaging.js';
-import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, saveName, saveSession, type StoredSession } from './storage.js';
+import { type PhoneMessaging, startPhoneMessaging } from './messaging.js';
+import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, type StoredSession, saveName, saveSession } from './storage.js';
 
 const HEARTBEAT_MS = 30_000;
 
@@ -66,18 +66,28 @@ function explain(err: unknown): { text: string; retryable: boolean } {
     case 'pin_mismatch': {
       const left = typeof err.details.attempts_left === 'number' ? err.details.attempts_left : undefined;
       if (left === 0) return { text: `Wrong PIN, and that was the last attempt: this code is now locked. ${again}`, retryable: false };
-      return { text: `Wrong PIN. Check the 6 digits on the desktop's screen.${left !== undefined ? ` ${left} attempt${left === 1 ? '' : 's'} left.` : ''}`, retryable: true };
+      return {
+        text: `Wrong PIN. Check the 6 digits on the desktop's screen.${left !== undefined ? ` ${left} attempt${left === 1 ? '' : 's'} left.` : ''}`,
+        retryable: true,
+      };
     }
-    case 'code_locked': return { text: `Too many wrong PINs: this code is locked. ${again}`, retryable: false };
-    case 'code_expired': return { text: `This code has expired (codes last two minutes). ${again}`, retryable: false };
-    case 'code_used': return { text: `This code was already used. ${again}`, retryable: false };
-    case 'code_unknown': return { text: `The desktop does not know this code. ${again}`, retryable: false };
-    case 'fingerprint_mismatch': return {
-      text: 'Stop: the computer answering at this address is NOT the desktop whose QR code you scanned (its fingerprint differs). Nothing was sent. Check that you are on your own network and scan the code again.',
-      retryable: false,
-    };
-    case 'peer_unreachable': return { text: 'Cannot reach the desktop. Is this phone on the same Wi-Fi, and is Salita still running?', retryable: true };
-    default: return { text: err.message, retryable: true };
+    case 'code_locked':
+      return { text: `Too many wrong PINs: this code is locked. ${again}`, retryable: false };
+    case 'code_expired':
+      return { text: `This code has expired (codes last two minutes). ${again}`, retryable: false };
+    case 'code_used':
+      return { text: `This code was already used. ${again}`, retryable: false };
+    case 'code_unknown':
+      return { text: `The desktop does not know this code. ${again}`, retryable: false };
+    case 'fingerprint_mismatch':
+      return {
+        text: 'Stop: the computer answering at this address is NOT the desktop whose QR code you scanned (its fingerprint differs). Nothing was sent. Check that you are on your own network and scan the code again.',
+        retryable: false,
+      };
+    case 'peer_unreachable':
+      return { text: 'Cannot reach the desktop. Is this phone on the same Wi-Fi, and is Salita still running?', retryable: true };
+    default:
+      return { text: err.message, retryable: true };
   }
 }
 
@@ -89,18 +99,30 @@ let messaging: PhoneMessaging | undefined;
 function startSession(s: StoredSession): void {
   clearInterval(heartbeat);
   messaging?.stop();
-  const client = new DeviceClient(location.origin, { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) }, {
-    onSessionLost: () => {
-      clearInterval(heartbeat);
-      messaging?.stop();
-      byId('phone-messages').hidden = true;
-      forgetSession(s.desktop.node_id);
-      status(h('p', { class: 'msg error' }, `This device is no longer paired with ${s.desktop.name}. Scan a new code on the desktop to pair again.`));
+  const client = new DeviceClient(
+    location.origin,
+    { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) },
+    {
+      onSessionLost: () => {
+        clearInterval(heartbeat);
+        messaging?.stop();
+        byId('phone-messages').hidden = true;
+        forgetSession(s.desktop.node_id);
+        status(
+          h(
+            'p',
+            { class: 'msg error' },
+            `This device is no longer paired with ${s.desktop.name}. Scan a new code on the desktop to pair again.`,
+          ),
+        );
+      },
     },
-  });
+  );
   const beat = () => {
     if (document.visibilityState !== 'visible') return;
-    void client.request('POST', '/api/node/heartbeat', {}).catch(() => { /* offline for now; the next beat retries */ });
+    void client.request('POST', '/api/node/heartbeat', {}).catch(() => {
+      /* offline for now; the next beat retries */
+    });
   };
   heartbeat = setInterval(beat, HEARTBEAT_MS);
   document.addEventListener('visibilitychange', beat);
@@ -115,7 +137,12 @@ function showPaired(s: StoredSession): void {
   byId('desktop-fp-line').hidden = true;
   status(
     h('p', { class: 'msg ok' }, `Paired with ${s.desktop.name}`),
-    h('p', { class: 'hint' }, 'Desktop fingerprint ', h('code', { 'data-testid': 'phone-desktop-fingerprint' }, displayFingerprint(s.desktop.fingerprint))),
+    h(
+      'p',
+      { class: 'hint' },
+      'Desktop fingerprint ',
+      h('code', { 'data-testid': 'phone-desktop-fingerprint' }, displayFingerprint(s.desktop.fingerprint)),
+    ),
     h('p', { class: 'hint' }, 'This device now appears on the desktop. Keep this page open to get messages.'),
   );
 }
@@ -132,7 +159,7 @@ async function pair(code: string, fp: string | null): Promise<void> {
     return;
   }
   if (!/^\d{6}$/.test(pin)) {
-    showError('The PIN is the 6 digits shown on the desktop\'s screen.');
+    showError("The PIN is the 6 digits shown on the desktop's screen.");
     pinInput.focus();
     return;
   }
@@ -151,7 +178,10 @@ async function pair(code: string, fp: string | null): Promise<void> {
         privateKey: me.privateKey,
         publicKey: me.publicKey,
         payload: {
-          node_id: me.nodeId, name, capabilities: [], public_key: toBase64Url(me.publicKey),
+          node_id: me.nodeId,
+          name,
+          capabilities: [],
+          public_key: toBase64Url(me.publicKey),
           device_info: { platform: 'web', user_agent: ua },
         },
       },
@@ -208,20 +238,29 @@ async function showCandidateUrls(): Promise<void> {
   try {
     const res = await fetch('/api/node/addresses', { cache: 'no-store' });
     if (!res.ok) return; // an older desktop without this list: the section stays hidden
-    const body = await res.json() as { urls?: unknown };
+    const body = (await res.json()) as { urls?: unknown };
     urls = Array.isArray(body.urls) ? body.urls.filter((u): u is string => typeof u === 'string') : [];
   } catch {
     return;
   }
   const items = urls.flatMap((u) => {
     let base: URL;
-    try { base = new URL(u); } catch { return []; }
+    try {
+      base = new URL(u);
+    } catch {
+      return [];
+    }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') return [];
     const href = new URL(location.pathname + location.search + location.hash, base.origin).toString();
     const here = base.origin === location.origin;
-    return [h('li', { 'data-testid': 'phone-candidate-url', 'data-current': String(here) },
-      h('a', { href, rel: 'noreferrer' }, base.origin),
-      here ? h('span', { class: 'hint' }, ' (this page)') : '')];
+    return [
+      h(
+        'li',
+        { 'data-testid': 'phone-candidate-url', 'data-current': String(here) },
+        h('a', { href, rel: 'noreferrer' }, base.origin),
+        here ? h('span', { class: 'hint' }, ' (this page)') : '',
+      ),
+    ];
   });
   if (items.length === 0) return;
   byId('phone-url-list').replaceChildren(...items);
@@ -241,7 +280,8 @@ async function main(): Promise<void> {
     return;
   }
   const already = Object.values(loadSessions()).find((x) => fp && sameFingerprint(x.desktop.fingerprint, fp));
-  if (already) status(h('p', { class: 'hint' }, `This device is already paired with ${already.desktop.name}; pairing again replaces that pairing.`));
+  if (already)
+    status(h('p', { class: 'hint' }, `This device is already paired with ${already.desktop.name}; pairing again replaces that pairing.`));
   nameInput.value = loadName() ?? defaultDeviceName();
   form.hidden = false;
   pinInput.focus();

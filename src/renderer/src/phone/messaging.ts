@@ -40,7 +40,11 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
       failures = 0;
     };
     socket.onmessage = (m) => {
-      try { view.onPush(JSON.parse(String(m.data))); } catch { /* not JSON: ignored */ }
+      try {
+        view.onPush(JSON.parse(String(m.data)));
+      } catch {
+        /* not JSON: ignored */
+      }
     };
     socket.onclose = () => {
       if (ws !== socket || stopped) return;

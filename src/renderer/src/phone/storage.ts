@@ -1,7 +1,7 @@
 // What the phone keeps in localStorage: its own X25519 identity (made once) and one session per desktop.
 import { v7 as uuidv7 } from 'uuid';
-import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
 import type { DesktopNode } from '../../../shared/wire/schemas.js';
+import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
 
 const IDENTITY_KEY = 'salita.phone.identity.v1';
 const SESSIONS_KEY = 'salita.phone.sessions.v1';

@@ -10,7 +10,10 @@ export class CipherState {
   private k: Uint8Array | undefined;
   private n = 0n;
 
-  constructor(private readonly cipher: CipherFunction, key?: Uint8Array) {
+  constructor(
+    private readonly cipher: CipherFunction,
+    key?: Uint8Array,
+  ) {
     if (key) this.initializeKey(key);
   }
 

@@ -4,8 +4,8 @@
 import type { CipherState } from './cipher-state.js';
 import { MAX_MESSAGE_LEN, NoiseError } from './noise-error.js';
 import type { Token } from './patterns.js';
-import { concat, type CipherFunction, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
-import { parseProtocolName, type NoiseProtocol } from './protocol.js';
+import { type CipherFunction, concat, type DhFunction, type HashFunction, type KeyPair } from './primitives.js';
+import { type NoiseProtocol, parseProtocolName } from './protocol.js';
 import { SymmetricState } from './symmetric-state.js';
 
 const TAG_LEN = 16;
@@ -68,7 +68,10 @@ export class HandshakeState {
     const hash = opts.hash ?? this.protocol.hash;
     const cipher = opts.cipher ?? this.protocol.cipher;
     if (dh.name !== this.protocol.dh.name || hash.name !== this.protocol.hash.name || cipher.name !== this.protocol.cipher.name) {
-      throw new NoiseError('invalid_argument', `the functions given (${dh.name}, ${cipher.name}, ${hash.name}) do not match ${this.protocol.name}`);
+      throw new NoiseError(
+        'invalid_argument',
+        `the functions given (${dh.name}, ${cipher.name}, ${hash.name}) do not match ${this.protocol.name}`,
+      );
     }
     this.dh = dh;
     this.s = this.keyPair(opts.s, 's');
@@ -151,7 +154,8 @@ export class HandshakeState {
   readMessage(message: Uint8Array): Uint8Array {
     this.checkTurn(false);
     if (!(message instanceof Uint8Array)) throw new NoiseError('invalid_argument', 'message must be bytes');
-    if (message.length > MAX_MESSAGE_LEN) throw new NoiseError('message_too_long', `message of ${message.length} bytes (max ${MAX_MESSAGE_LEN})`);
+    if (message.length > MAX_MESSAGE_LEN)
+      throw new NoiseError('message_too_long', `message of ${message.length} bytes (max ${MAX_MESSAGE_LEN})`);
     try {
       let offset = 0;
       const take = (n: number, what: string) => {
@@ -181,7 +185,8 @@ export class HandshakeState {
         }
       }
       const rest = message.subarray(offset);
-      if (this.ss.cipherState.hasKey() && rest.length < TAG_LEN) throw new NoiseError('message_too_short', 'message too short for the payload tag');
+      if (this.ss.cipherState.hasKey() && rest.length < TAG_LEN)
+        throw new NoiseError('message_too_short', 'message too short for the payload tag');
       const payload = this.ss.decryptAndHash(rest);
       this.advance();
       return payload;
@@ -252,7 +257,8 @@ export class HandshakeState {
   }
 
   private publicKey(k: Uint8Array, what: string): Uint8Array {
-    if (!(k instanceof Uint8Array) || k.length !== this.dh.dhLen) throw new NoiseError('invalid_key', `${what} key must be ${this.dh.dhLen} bytes`);
+    if (!(k instanceof Uint8Array) || k.length !== this.dh.dhLen)
+      throw new NoiseError('invalid_key', `${what} key must be ${this.dh.dhLen} bytes`);
     return Uint8Array.from(k);
   }
 
@@ -264,7 +270,8 @@ export class HandshakeState {
     const theirPre = this.initiator ? pattern.responderPre : pattern.initiatorPre;
     const iSendS = myPre.includes('s') || pattern.messages.some((m, i) => this.writerIsInitiator(i) === this.initiator && m.includes('s'));
     if (iSendS && !this.s) throw new NoiseError('invalid_argument', `${pattern.name} needs the ${me}'s static key`);
-    if (theirPre.includes('s') && !this.rs) throw new NoiseError('invalid_argument', `${pattern.name} needs the peer's static public key up front`);
+    if (theirPre.includes('s') && !this.rs)
+      throw new NoiseError('invalid_argument', `${pattern.name} needs the peer's static public key up front`);
     if (myPre.includes('e') && !this.e) throw new NoiseError('invalid_argument', `${pattern.name} needs a pre-shared ephemeral key`);
     if (theirPre.includes('e') && !this.re) throw new NoiseError('invalid_argument', `${pattern.name} needs the peer's ephemeral key`);
   }

@@ -11,7 +11,10 @@ export type NoiseErrorCode =
   | 'invalid_argument';
 
 export class NoiseError extends Error {
-  constructor(public readonly code: NoiseErrorCode, message: string) {
+  constructor(
+    public readonly code: NoiseErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'NoiseError';
   }

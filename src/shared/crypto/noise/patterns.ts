@@ -65,7 +65,12 @@ function parse(name: string, text: string): HandshakePattern {
   const dots = lines.indexOf('...');
   const pre = dots >= 0 ? lines.slice(0, dots) : [];
   const body = dots >= 0 ? lines.slice(dots + 1) : lines;
-  const tokensOf = (line: string) => line.slice(2).split(',').map((t) => t.trim()).filter((t) => TOKENS.has(t)) as Token[];
+  const tokensOf = (line: string) =>
+    line
+      .slice(2)
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => TOKENS.has(t)) as Token[];
   const pattern: HandshakePattern = { name, initiatorPre: [], responderPre: [], messages: [], oneWay: name.length === 1 };
   for (const line of pre) (line.startsWith('->') ? pattern.initiatorPre : pattern.responderPre).push(...tokensOf(line));
   body.forEach((line, i) => {

@@ -1,13 +1,14 @@
 // The crypto functions the Noise spec names (section 4): DH, cipher, hash (+ its HMAC/HKDF), all from the
 // audited @noble family so the module runs in Node and in a browser. A faster DH can be injected
 // (see src/server/crypto/node-noise.ts).
-import { x25519 } from '@noble/curves/ed25519.js';
-import { x448 } from '@noble/curves/ed448.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+
 import { gcm } from '@noble/ciphers/aes.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x448 } from '@noble/curves/ed448.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { blake2b, blake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { NoiseError } from './noise-error.js';
 
 export interface KeyPair {
@@ -62,7 +63,11 @@ function nonce96(n: bigint, littleEndian: boolean): Uint8Array {
 }
 
 /** Builds a CipherFunction from any AEAD constructor (also used for node:crypto's ChaChaPoly). */
-export function noiseAead(name: 'ChaChaPoly' | 'AESGCM', make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }, littleEndian: boolean): CipherFunction {
+export function noiseAead(
+  name: 'ChaChaPoly' | 'AESGCM',
+  make: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array },
+  littleEndian: boolean,
+): CipherFunction {
   return {
     name,
     encrypt: (key, n, ad, plaintext) => make(key, nonce96(n, littleEndian), ad).encrypt(plaintext),

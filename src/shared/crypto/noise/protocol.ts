@@ -3,8 +3,17 @@
 import { NoiseError } from './noise-error.js';
 import { applyPskModifiers, basePattern, type HandshakePattern } from './patterns.js';
 import {
-  CIPHER_AESGCM, CIPHER_CHACHAPOLY, DH_25519, DH_448, HASH_BLAKE2B, HASH_BLAKE2S, HASH_SHA256, HASH_SHA512,
-  type CipherFunction, type DhFunction, type HashFunction,
+  CIPHER_AESGCM,
+  CIPHER_CHACHAPOLY,
+  type CipherFunction,
+  DH_448,
+  DH_25519,
+  type DhFunction,
+  HASH_BLAKE2B,
+  HASH_BLAKE2S,
+  HASH_SHA256,
+  HASH_SHA512,
+  type HashFunction,
 } from './primitives.js';
 
 export interface NoiseProtocol {

@@ -1,7 +1,7 @@
 // SymmetricState (Noise spec section 5.2): the chaining key ck and handshake hash h, plus the CipherState
 // that encrypts handshake payloads once a key has been mixed in.
 import { CipherState } from './cipher-state.js';
-import { concat, noiseHkdf, type CipherFunction, type HashFunction } from './primitives.js';
+import { type CipherFunction, concat, type HashFunction, noiseHkdf } from './primitives.js';
 import { utf8Bytes } from './utf8.js';
 
 const EMPTY = new Uint8Array(0);
@@ -14,7 +14,11 @@ export class SymmetricState {
   private h: Uint8Array;
   readonly cipherState: CipherState;
 
-  constructor(protocolName: string, private readonly hash: HashFunction, private readonly cipher: CipherFunction) {
+  constructor(
+    protocolName: string,
+    private readonly hash: HashFunction,
+    private readonly cipher: CipherFunction,
+  ) {
     const name = utf8Bytes(protocolName);
     if (name.length <= hash.hashLen) {
       this.h = new Uint8Array(hash.hashLen);

@@ -1,8 +1,15 @@
 // Contract of routes/message-routes.ts: the same five calls for a paired device (signed) and for the desktop
 // UI as its own messaging device (admin), plus the UI device's key (mounted at /api).
-import { mergeErrors, named, type ContractOperation, type ErrorCodes, type Security } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, type ErrorCodes, mergeErrors, named, type Security } from '../../../../server/http/openapi-contract.js';
 import { InboxAckResponse, InboxQuery, OutboxResponse, UiDeviceResponse } from '../../../../shared/wire/http-answers.js';
-import { InboxAckRequest, InboxPage, MessagingDirectory, SendAccepted, SendRequest, UiDeviceRequest } from '../../../../shared/wire/relay.js';
+import {
+  InboxAckRequest,
+  InboxPage,
+  MessagingDirectory,
+  SendAccepted,
+  SendRequest,
+  UiDeviceRequest,
+} from '../../../../shared/wire/relay.js';
 import { ADMIN_AUTH, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
 
 /** Refusals of a send after its body parsed (routes, router, message store). */
@@ -13,36 +20,60 @@ const SEND_ERRORS: ErrorCodes = {
   429: ['outbox_full'],
 };
 
-function messagingOperations(who: 'device' | 'admin', prefix: string, idPrefix: string, auth: { get: ErrorCodes; other: ErrorCodes }, sendExtra: ErrorCodes): ContractOperation[] {
+function messagingOperations(
+  who: 'device' | 'admin',
+  prefix: string,
+  idPrefix: string,
+  auth: { get: ErrorCodes; other: ErrorCodes },
+  sendExtra: ErrorCodes,
+): ContractOperation[] {
   const security: Security = who;
-  const by = who === 'device' ? 'the calling device' : 'the desktop UI\'s device';
+  const by = who === 'device' ? 'the calling device' : "the desktop UI's device";
   return [
     {
-      operationId: `${idPrefix}Directory`, method: 'get', path: `${prefix}/messages/directory`, security,
+      operationId: `${idPrefix}Directory`,
+      method: 'get',
+      path: `${prefix}/messages/directory`,
+      security,
       summary: `The messaging directory as ${by} sees it.`,
       success: { status: 200, description: 'The directory.', schema: named('MessagingDirectory', MessagingDirectory) },
       errors: auth.get,
     },
     {
-      operationId: `${idPrefix}Send`, method: 'post', path: `${prefix}/messages`, security,
-      summary: `Hand an envelope from ${by} to this node.`, body: named('SendRequest', SendRequest),
+      operationId: `${idPrefix}Send`,
+      method: 'post',
+      path: `${prefix}/messages`,
+      security,
+      summary: `Hand an envelope from ${by} to this node.`,
+      body: named('SendRequest', SendRequest),
       success: { status: 202, description: 'Committed; on its way.', schema: named('SendAccepted', SendAccepted) },
       errors: mergeErrors(auth.other, READS_BODY, SEND_ERRORS, sendExtra),
     },
     {
-      operationId: `${idPrefix}Inbox`, method: 'get', path: `${prefix}/messages/inbox`, security, query: InboxQuery,
+      operationId: `${idPrefix}Inbox`,
+      method: 'get',
+      path: `${prefix}/messages/inbox`,
+      security,
+      query: InboxQuery,
       summary: `A page of ${by}'s inbox.`,
       success: { status: 200, description: 'The page.', schema: named('InboxPage', InboxPage) },
       errors: mergeErrors(auth.get, { 400: ['invalid_request'] }),
     },
     {
-      operationId: `${idPrefix}InboxAck`, method: 'post', path: `${prefix}/messages/inbox/ack`, security,
-      summary: 'Drop the inbox up to a seq.', body: named('InboxAckRequest', InboxAckRequest),
+      operationId: `${idPrefix}InboxAck`,
+      method: 'post',
+      path: `${prefix}/messages/inbox/ack`,
+      security,
+      summary: 'Drop the inbox up to a seq.',
+      body: named('InboxAckRequest', InboxAckRequest),
       success: { status: 200, description: 'Dropped.', schema: named('InboxAckResponse', InboxAckResponse) },
       errors: mergeErrors(auth.other, READS_BODY),
     },
     {
-      operationId: `${idPrefix}Outbox`, method: 'get', path: `${prefix}/messages/outbox`, security,
+      operationId: `${idPrefix}Outbox`,
+      method: 'get',
+      path: `${prefix}/messages/outbox`,
+      security,
       summary: `The status of what ${by} sent.`,
       success: { status: 200, description: 'The statuses.', schema: named('OutboxResponse', OutboxResponse) },
       errors: auth.get,
@@ -53,8 +84,12 @@ function messagingOperations(who: 'device' | 'admin', prefix: string, idPrefix: 
 export const messageOperations: ContractOperation[] = [
   ...messagingOperations('device', '/api', 'device', { get: SIGNED_GET, other: SIGNED }, {}),
   {
-    operationId: 'uiMessagingDevice', method: 'put', path: '/api/admin/messages/device', security: 'admin',
-    summary: 'Register the desktop UI\'s messaging public key.', body: named('UiDeviceRequest', UiDeviceRequest),
+    operationId: 'uiMessagingDevice',
+    method: 'put',
+    path: '/api/admin/messages/device',
+    security: 'admin',
+    summary: "Register the desktop UI's messaging public key.",
+    body: named('UiDeviceRequest', UiDeviceRequest),
     success: { status: 200, description: 'Its device id.', schema: named('UiDeviceResponse', UiDeviceResponse) },
     errors: mergeErrors(ADMIN_AUTH, READS_BODY),
   },

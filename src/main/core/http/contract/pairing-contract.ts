@@ -1,5 +1,5 @@
 // Contract of routes/pairing-routes.ts (mounted at /auth/pair).
-import { mergeErrors, named, type ContractOperation, type ErrorCodes } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, type ErrorCodes, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { PairStartRequest, PairStartResponse, PairVerifyRequest, PairVerifyResponse } from '../../../../shared/wire/schemas.js';
 import { ADMIN_AUTH, RATE_LIMITED, READS_BODY } from './common-errors.js';
 
@@ -15,17 +15,23 @@ export const PAIR_VERIFY_ERRORS: ErrorCodes = mergeErrors(READS_BODY, RATE_LIMIT
 
 export const pairingOperations: ContractOperation[] = [
   {
-    operationId: 'pairStart', method: 'post', path: '/auth/pair/start', security: 'admin',
+    operationId: 'pairStart',
+    method: 'post',
+    path: '/auth/pair/start',
+    security: 'admin',
     summary: 'Issue a pairing code, PIN, linking code and QR (desktop UI only).',
     body: named('PairStartRequest', PairStartRequest),
     success: { status: 200, description: 'The new pairing code.', schema: named('PairStartResponse', PairStartResponse) },
     errors: mergeErrors(ADMIN_AUTH, RATE_LIMITED, READS_BODY),
   },
   {
-    operationId: 'pairVerify', method: 'post', path: '/auth/pair/verify', security: 'public',
+    operationId: 'pairVerify',
+    method: 'post',
+    path: '/auth/pair/verify',
+    security: 'public',
     summary: 'Run the pairing Noise handshake (first message in, second out).',
     body: named('PairVerifyRequest', PairVerifyRequest),
-    success: { status: 200, description: 'The handshake\'s second message.', schema: named('PairVerifyResponse', PairVerifyResponse) },
+    success: { status: 200, description: "The handshake's second message.", schema: named('PairVerifyResponse', PairVerifyResponse) },
     errors: PAIR_VERIFY_ERRORS,
   },
 ];

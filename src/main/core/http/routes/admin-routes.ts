@@ -1,14 +1,15 @@
 // Routes for the desktop UI on this machine (admin token + loopback): state, rename, unpair,
 // pair with another desktop, settings, notices, network diagnostics, and the live event socket.
-import { Hono } from 'hono';
+
 import { upgradeWebSocket } from '@hono/node-server';
-import { PairRemoteRequest, RenameRequest, SettingsUpdateRequest, type AdminEvent } from '../../../../shared/wire/schemas.js';
-import type { NodeCore } from '../node-core.js';
+import { Hono } from 'hono';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
+import { type AdminEvent, PairRemoteRequest, RenameRequest, SettingsUpdateRequest } from '../../../../shared/wire/schemas.js';
 import { ApiError } from '../api-error.js';
+import { closeReplaced } from '../device-sockets.js';
+import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
-import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
-import { closeReplaced } from '../device-sockets.js';
 
 export function adminRoutes(core: NodeCore): Hono {
   const app = new Hono();
@@ -75,31 +76,36 @@ export function adminRoutes(core: NodeCore): Hono {
   const adminSockets = new Set<{ close(code?: number, reason?: string): void }>();
 
   // The auth middleware runs before the upgrade (@hono/node-server >= 2 upgrades through app.fetch).
-  app.get('/admin/events', admin, webSocketHandshakeGuard(), upgradeWebSocket(() => {
-    let unsubscribe: (() => void) | undefined;
-    let self: { close(code?: number, reason?: string): void } | undefined;
-    return {
-      onOpen(_evt, ws) {
-        self = ws;
-        adminSockets.add(ws);
-        for (const old of adminSockets) {
-          if (adminSockets.size <= core.limits.maxAdminSockets) break;
-          adminSockets.delete(old);
-          closeReplaced(old);
-        }
-        const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
-        send({ type: 'state', state: core.adminState() });
-        unsubscribe = core.feed.subscribe((e) => {
-          if (e.type === 'changed') send({ type: 'state', state: core.adminState() });
-          else send(e);
-        });
-      },
-      onClose() {
-        if (self) adminSockets.delete(self);
-        unsubscribe?.();
-      },
-    };
-  }));
+  app.get(
+    '/admin/events',
+    admin,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket(() => {
+      let unsubscribe: (() => void) | undefined;
+      let self: { close(code?: number, reason?: string): void } | undefined;
+      return {
+        onOpen(_evt, ws) {
+          self = ws;
+          adminSockets.add(ws);
+          for (const old of adminSockets) {
+            if (adminSockets.size <= core.limits.maxAdminSockets) break;
+            adminSockets.delete(old);
+            closeReplaced(old);
+          }
+          const send = (e: AdminEvent) => ws.send(JSON.stringify(e));
+          send({ type: 'state', state: core.adminState() });
+          unsubscribe = core.feed.subscribe((e) => {
+            if (e.type === 'changed') send({ type: 'state', state: core.adminState() });
+            else send(e);
+          });
+        },
+        onClose() {
+          if (self) adminSockets.delete(self);
+          unsubscribe?.();
+        },
+      };
+    }),
+  );
 
   return app;
 }

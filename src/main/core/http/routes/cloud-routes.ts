@@ -5,9 +5,9 @@
 import { Hono } from 'hono';
 import { CloudCodeRequest, CloudLoginRequest } from '../../../../shared/wire/relay.js';
 import { CloudLinkError } from '../../cloud/cloud-link.js';
-import type { NodeCore } from '../node-core.js';
 import { ApiError } from '../api-error.js';
 import { cloudStatusOf } from '../error-status.js';
+import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { requireAdmin } from '../request-auth.js';
 

@@ -1,12 +1,13 @@
 // Routes a paired device calls, every one signed (docs/protocol.md, "Signed requests"): announce itself,
 // heartbeat, check or end its session, and hold a WebSocket for pushes.
-import { Hono } from 'hono';
+
 import { upgradeWebSocket } from '@hono/node-server';
+import { Hono } from 'hono';
+import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress } from '../request-auth.js';
-import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
 import { requireSignedSession, type SessionEnv } from '../signed-session-auth.js';
 
 export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
@@ -36,19 +37,24 @@ export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
     return c.json({ ok: true });
   });
 
-  app.get('/device/events', session, webSocketHandshakeGuard(), upgradeWebSocket((c) => {
-    const s = c.get('session');
-    let release: (() => void) | undefined;
-    return {
-      onOpen(_evt, ws) {
-        release = core.deviceSockets.add(s.id, s.nodeId, ws);
-        ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
-      },
-      onClose() {
-        release?.();
-      },
-    };
-  }));
+  app.get(
+    '/device/events',
+    session,
+    webSocketHandshakeGuard(),
+    upgradeWebSocket((c) => {
+      const s = c.get('session');
+      let release: (() => void) | undefined;
+      return {
+        onOpen(_evt, ws) {
+          release = core.deviceSockets.add(s.id, s.nodeId, ws);
+          ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
+        },
+        onClose() {
+          release?.();
+        },
+      };
+    }),
+  );
 
   return app;
 }

@@ -2,9 +2,9 @@
 // as the UI device `<node_id>.ui`) hands envelopes to this node, reads its inbox and the status of what it sent.
 // The node only ever sees envelopes. The router (routing/router.ts) decides where each goes; a send is committed
 // (to a local recipient's inbox, or to the outbox) before the 202.
-import { Hono, type Context } from 'hono';
-import { isE2eeError } from '../../../../shared/e2ee/errors.js';
+import { type Context, Hono } from 'hono';
 import { parseEnvelope } from '../../../../shared/e2ee/envelope.js';
+import { isE2eeError } from '../../../../shared/e2ee/errors.js';
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
 import { InboxAckRequest, SendRequest, UiDeviceRequest } from '../../../../shared/wire/relay.js';
 import { INBOX_PAGE_DEFAULT, INBOX_PAGE_MAX } from '../../messaging/message-store.js';
@@ -81,11 +81,14 @@ export function messageRoutes(core: NodeCore): Hono<SessionEnv> {
 
   // ---- admin API: the desktop UI, as its own messaging device `<node_id>.ui` ------------------------------
   const admin = requireAdmin(core.adminToken);
-  const ui = handlers(() => m.uiDeviceId(), () => {
-    if (!m.uiPublicKey()) {
-      throw new ApiError(409, 'invalid_request', 'Register the desktop UI\'s messaging key first (PUT /api/admin/messages/device).');
-    }
-  });
+  const ui = handlers(
+    () => m.uiDeviceId(),
+    () => {
+      if (!m.uiPublicKey()) {
+        throw new ApiError(409, 'invalid_request', "Register the desktop UI's messaging key first (PUT /api/admin/messages/device).");
+      }
+    },
+  );
   app.put('/admin/messages/device', admin, async (c) => {
     const req = await readBody(c, UiDeviceRequest);
     return c.json({ device_id: m.setUiPublicKey(req.public_key) });

@@ -7,6 +7,9 @@ export function openApiRoutes(): Hono {
   const app = new Hono();
   // Built on the first call, not at start: most runs never serve it.
   let doc: Record<string, unknown> | undefined;
-  app.get(OPENAPI_PATH, (c) => c.json(doc ??= nodeOpenApiDocument(appVersion())));
+  app.get(OPENAPI_PATH, (c) => {
+    doc ??= nodeOpenApiDocument(appVersion());
+    return c.json(doc);
+  });
   return app;
 }

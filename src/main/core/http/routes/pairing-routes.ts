@@ -1,11 +1,11 @@
 // /auth/pair/*: start (desktop UI only) and verify (the device that scanned the QR, or another desktop).
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
-import { PairStartRequest, PairVerifyRequest, type PairStartResponse } from '../../../../shared/wire/schemas.js';
+import { PairStartRequest, type PairStartResponse, PairVerifyRequest } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
+import { RateLimiter, rateLimit } from '../rate-limiter.js';
 import { readBody } from '../read-body.js';
 import { remoteAddress, requireAdmin } from '../request-auth.js';
-import { rateLimit, RateLimiter } from '../rate-limiter.js';
 
 export function pairingRoutes(core: NodeCore): Hono {
   const app = new Hono();

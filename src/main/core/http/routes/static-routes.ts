@@ -1,8 +1,9 @@
 // The desktop UI and the phone pairing page, built by electron-vite into out/renderer.
-import { Hono } from 'hono';
-import { serveStatic } from '@hono/node-server/serve-static';
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
 
 export function staticRoutes(rendererDir: string | undefined): Hono {
   const app = new Hono();
@@ -13,8 +14,14 @@ export function staticRoutes(rendererDir: string | undefined): Hono {
     return app;
   }
   const noCache = { 'cache-control': 'no-store' };
-  app.get('/', serveStatic({ root: rendererDir, path: 'index.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }));
-  app.get('/pair', serveStatic({ root: rendererDir, path: 'phone.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }));
+  app.get(
+    '/',
+    serveStatic({ root: rendererDir, path: 'index.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }),
+  );
+  app.get(
+    '/pair',
+    serveStatic({ root: rendererDir, path: 'phone.html', onFound: (_p, c) => c.header('cache-control', noCache['cache-control']) }),
+  );
   app.get('/assets/*', serveStatic({ root: rendererDir }));
   return app;
 }
