@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { getResponder, type CiaoService, type Protocol, type Responder } from '@homebridge/ciao';
 import { Bonjour, type Browser, type Service } from 'bonjour-service';
 import type { Logger } from 'pino';
@@ -144,7 +145,8 @@ export class MdnsDiscovery extends EventEmitter {
     this.explicit = opts.addresses ? [...opts.addresses] : undefined;
     if (opts.interfaces) this.source = opts.interfaces;
     else {
-      const local = new LocalAddresses(() => null);
+      // Read fresh each time (not the shared 2 s cache): a change must show in the poll that notices it.
+      const local = new LocalAddresses(() => null, () => networkInterfaces());
       this.source = () => local.all();
     }
   }
@@ -271,14 +273,13 @@ export class MdnsDiscovery extends EventEmitter {
     const chosen = this.chosen(entries);
     const loopback = entries.find((e) => e.internal)?.interface ?? 'lo';
     const interfaces = chosen.length ? [...new Set(chosen.map((c) => c.interface))] : [loopback];
-    const restricted = chosen.length ? chosen.map((c) => c.address) : [loopback];
     const { instance, cut } = instanceNameFor(this.self.name, this.self.node_id);
     const txt = { id: this.self.node_id, name: this.self.name, fp: this.self.fingerprint, v: TXT_VERSION };
-    const key = JSON.stringify({ instance, txt, port: this.self.port, interfaces, restricted });
+    const addresses = chosen.map((c) => c.address);
+    const key = JSON.stringify({ instance, txt, port: this.self.port, interfaces, addresses });
     if (this.published?.key === key) return;
 
     if (cut) this.opts.logger.warn({ name: this.self.name, instance }, 'display name is longer than one DNS label allows; mDNS advertises it shortened');
-    const addresses = chosen.map((c) => c.address);
     if (!sameList(addresses, this.advertised)) this.opts.logger.info({ addresses }, 'mDNS advertised addresses changed');
     this.advertised = addresses;
 
@@ -293,7 +294,8 @@ export class MdnsDiscovery extends EventEmitter {
       port: this.self.port,
       hostname: this.host,
       txt,
-      restrictedAddresses: restricted,
+      // No restrictedAddresses: the responder's interface list already limits where it answers, and ciao
+      // never answers IPv6 queries for a service restricted by address (it looks up "eth0/6" in that map).
     });
     this.published = { key, service };
     this.instance = instance;
