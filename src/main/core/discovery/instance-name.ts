@@ -40,5 +40,5 @@ export function instanceNameFor(displayName: string, nodeId: string): InstanceNa
   const room = MAX_LABEL_BYTES - CONFLICT_SUFFIX_BYTES - Buffer.byteLength(tail, 'utf8');
   const clean = displayName.split('.').join('-');
   const kept = cutUtf8(clean, room).trimEnd();
-  return { instance: `${kept}${tail}`, cut: kept !== clean };
+  return { instance: `${kept}${tail}`, cut: kept !== clean.trimEnd() };
 }
