@@ -76,7 +76,7 @@ try {
   if (which === 'same-name') {
     // zeroconf claims the name first; the node starts while zeroconf's announcements are still going out.
     const tail = randomUUID().slice(-8);
-    const base = `Laptop (${tail})`;
+    const base = `Laptop [${tail}]`;
     const zc = partner('register', base, '4200', 'probe', LO);
     partners.push(zc);
     result.zeroconf_name = (await zc.next('register')).registered;
@@ -88,7 +88,7 @@ try {
     result.browse = (await run('browse', BROWSE_SECONDS, LO)).found;
   } else if (which === 'late-conflict') {
     const tail = randomUUID().slice(-8);
-    const base = `Desk (${tail})`;
+    const base = `Desk [${tail}]`;
     const n = node('Desk', tail);
     nodes.push(n);
     const renamed: string[] = [];

@@ -8,7 +8,7 @@ const ID = 'node-0645ea18-6a45-493b-8d96-f77cb73a0def';
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 test('a short name is kept whole, with the node id tail', () => {
-  assert.deepEqual(instanceNameFor('Laptop', ID), { instance: 'Laptop (b73a0def)', cut: false });
+  assert.deepEqual(instanceNameFor('Laptop', ID), { instance: 'Laptop [b73a0def]', cut: false });
 });
 
 test('40 Cyrillic characters (80 bytes) are cut so the label plus " (99)" stays within 63 bytes', () => {
@@ -17,8 +17,8 @@ test('40 Cyrillic characters (80 bytes) are cut so the label plus " (99)" stays 
   assert.equal(cut, true);
   assert.ok(bytes(instance) <= MAX_LABEL_BYTES - CONFLICT_SUFFIX_BYTES, `${bytes(instance)} bytes`);
   assert.ok(bytes(`${instance} (99)`) <= MAX_LABEL_BYTES);
-  assert.ok(instance.endsWith(' (b73a0def)'));
-  assert.ok(name.startsWith(instance.slice(0, -' (b73a0def)'.length)));
+  assert.ok(instance.endsWith(' [b73a0def]'));
+  assert.ok(name.startsWith(instance.slice(0, -' [b73a0def]'.length)));
 });
 
 test('a cut never splits a code point: 4-byte emoji and 3-byte CJK', () => {
@@ -34,6 +34,10 @@ test('a cut never splits a code point: 4-byte emoji and 3-byte CJK', () => {
   }
 });
 
+test('an all-digit id tail is not mistaken for a conflict counter', () => {
+  assert.equal(instanceNameFor('Laptop', 'node-0645ea18-6a45-493b-8d96-f77c75407850').instance, 'Laptop [75407850]');
+});
+
 test('dots become dashes (some browsers split instance names at dots)', () => {
-  assert.equal(instanceNameFor('my.pc', ID).instance, 'my-pc (b73a0def)');
+  assert.equal(instanceNameFor('my.pc', ID).instance, 'my-pc [b73a0def]');
 });

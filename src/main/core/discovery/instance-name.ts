@@ -32,11 +32,13 @@ export interface InstanceName {
 }
 
 /**
- * `<display name> (<last 8 of the node id>)`, with the display name shortened so the whole name plus a conflict
+ * `<display name> [<last 8 of the node id>]`, with the display name shortened so the whole name plus a conflict
  * suffix stays within one label. Dots become dashes: some browsers split instance names at dots.
  */
 export function instanceNameFor(displayName: string, nodeId: string): InstanceName {
-  const tail = ` (${nodeId.slice(-8)})`;
+  // Square brackets, not parentheses: the responder reads a trailing "(digits)" as its own conflict counter, and
+  // a node id tail can be all digits ("Laptop (75407850)" would be "renamed" to "Laptop (75407851)").
+  const tail = ` [${nodeId.slice(-8)}]`;
   const room = MAX_LABEL_BYTES - CONFLICT_SUFFIX_BYTES - Buffer.byteLength(tail, 'utf8');
   const clean = displayName.split('.').join('-');
   const kept = cutUtf8(clean, room).trimEnd();

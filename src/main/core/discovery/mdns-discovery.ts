@@ -311,7 +311,13 @@ export class MdnsDiscovery extends EventEmitter {
     service.on('hostname-change', (next: string) => {
       this.opts.logger.warn({ wanted: this.host, advertised: next }, 'mDNS host name is held by another host; using a new one');
     });
-    await service.advertise();
+    try {
+      await service.advertise();
+    } catch (err) {
+      // Forget it so the next trigger (rename, address change, interface poll) tries again.
+      if (this.published?.service === service) await this.unpublish();
+      throw err;
+    }
   }
 
   private async unpublish(): Promise<void> {
