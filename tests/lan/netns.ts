@@ -227,12 +227,16 @@ export class LanBed {
   /**
    * Cuts a host off from multicast in both directions, as AP isolation or a VLAN boundary would for mDNS, while
    * unicast keeps working: the host has no multicast route and its interface no multicast flag (it cannot send
-   * to 224.0.0.251), and the bridge no longer floods multicast to its port (it hears nobody's mDNS).
+   * to 224.0.0.251) nor IPv6 (ff02::fb), and the bridge no longer floods multicast to its port (it hears
+   * nobody's mDNS).
    */
   blockMulticast(role: string, ifname = 'lan0'): void {
     const host = this.host(role);
     ip(['-n', host.ns, 'route', 'del', '224.0.0.0/4']);
     ipOrThrow(['-n', host.ns, 'link', 'set', ifname, 'multicast', 'off']);
+    // IPv6 multicast (mDNS on ff02::fb) ignores both and the bridge forwards groups a port joined (MLD
+    // snooping), so the host loses IPv6 on that interface; the tests reach it over IPv4.
+    ipOrThrow(['netns', 'exec', host.ns, 'sysctl', '-qw', `net.ipv6.conf.${ifname}.disable_ipv6=1`]);
     const port = this.bridgePortOf(role, ifname);
     ipOrThrow(['-n', this.bridgeNs, 'link', 'set', port, 'type', 'bridge_slave', 'mcast_flood', 'off', 'bcast_flood', 'on']);
   }

@@ -5,7 +5,7 @@ import { getResponder, type CiaoService, type Protocol, type Responder } from '@
 import { Bonjour, type Browser, type Service } from 'bonjour-service';
 import type { Logger } from 'pino';
 import { normalizeFingerprint } from '../../../shared/fingerprint.js';
-import { LocalAddresses } from '../net/lan-addresses.js';
+import { isLinkLocal, LocalAddresses } from '../net/lan-addresses.js';
 import { instanceNameFor } from './instance-name.js';
 
 /** DNS-SD service type every Salita node advertises and browses for. */
@@ -454,6 +454,9 @@ function toPeer(service: Service): DiscoveredPeer | undefined {
   const v = txtValue(service, 'v') ?? '';
   if (!id || !/^node-[0-9a-f-]{36}$/.test(id) || !name || !fp) return undefined;
   if (!Number.isInteger(service.port) || service.port <= 0 || service.port > 65535) return undefined;
-  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])];
+  // An IPv6 link-local address is useless without its zone (which means nothing to the receiver) and a URL
+  // cannot carry one portably: the node never offers those itself, so it does not collect them either.
+  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])]
+    .filter((a) => !(isIP(a.split('%')[0]!) === 6 && isLinkLocal(a)));
   return { node_id: id, name: name.slice(0, 64), fingerprint: fp, host: service.host, port: service.port, addresses, version: v };
 }
