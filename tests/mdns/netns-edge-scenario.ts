@@ -1,5 +1,5 @@
-// Runs INSIDE a private network namespace made by discovery-netns.test.ts (only `lo` with 127.0.0.1 and
-// 127.0.0.2, multicast routed to it; the scenario adds a veth pair itself), so every mDNS packet stays on this
+// Runs INSIDE a private network namespace made by discovery-netns.test.ts (only `lo`, multicast routed to
+// it; the scenario adds veth pairs itself), so every mDNS packet stays on this
 // machine. Drives MdnsDiscovery directly for the edge cases bonjour-service users hit: a service published
 // before the browser started, an instance-name conflict, goodbye and address events, restricting the
 // advertised addresses, and a new interface appearing. Like netns-scenario.ts it never calls process.exit:
@@ -63,28 +63,35 @@ try {
   result.y_sees_x_and_z = !!(await until('Y to see both X and Z', () => seen(y, idX) && seen(y, idZ)));
   result.x_sees_z = !!(await until('X to see Z', () => seen(x, idZ)));
 
-  // Restrict what X advertises: Y must see 127.0.0.2 from X's A record (the source address stays 127.0.0.1).
-  await x.d.setAddresses(['127.0.0.2', '192.0.2.99']);
+  // Restrict what X advertises to an address on a second interface: Y must see 10.97.0.1 from X's A record,
+  // and X must drop an address this machine does not have. (The responder advertises one IPv4 per interface,
+  // so the chosen address sits on its own interface.)
+  execFileSync('sh', ['-c', 'ip link add w0 type veth peer name w1 && ip addr add 10.97.0.1/24 dev w0 && ip link set w1 up && ip link set w0 up multicast on']);
+  await x.d.setAddresses(['10.97.0.1', '192.0.2.99']);
   result.x_status_restricted = x.d.status();
-  result.y_sees_x_restricted = (await until('Y to see X advertise 127.0.0.2',
-    () => seen(y, idX)?.addresses.includes('127.0.0.2') && seen(y, idX))).addresses;
-  result.y_address_event = y.addressEvents.some((e) => e.node_id === idX && e.addresses.includes('127.0.0.2'));
+  result.y_sees_x_restricted = (await until('Y to see X advertise 10.97.0.1',
+    () => seen(y, idX)?.addresses.includes('10.97.0.1') && seen(y, idX))).addresses;
+  result.y_address_event = y.addressEvents.some((e) => e.node_id === idX && e.addresses.includes('10.97.0.1'));
   await x.d.setAddresses([]);
-  result.y_sees_x_unrestricted = (await until('Y to see X withdraw 127.0.0.2',
-    () => seen(y, idX) && !seen(y, idX)!.addresses.includes('127.0.0.2') && seen(y, idX))).addresses;
+  result.y_sees_x_unrestricted = (await until('Y to see X withdraw 10.97.0.1',
+    () => seen(y, idX) && !seen(y, idX)!.addresses.includes('10.97.0.1') && seen(y, idX))).addresses;
 
-  // A new interface appears: Z (automatic addresses) notices within a poll and re-announces it.
-  execFileSync('sh', ['-c', 'ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up multicast on']);
+  // The chosen interface goes away and a new one appears: Z (automatic addresses) notices within a poll and
+  // re-publishes on the new one. (With two interfaces up, each answer carries the address of the interface
+  // it went out on, so a browser that hears both could keep either.)
+  execFileSync('sh', ['-c', 'ip link del w0 && ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up multicast on']);
   result.z_status_new_iface = (await until('Z to advertise the new interface address',
     () => z.d.status().advertised_addresses.includes('10.99.0.1') && z.d.status())).advertised_addresses;
   result.y_sees_z_new_iface = (await until('Y to see Z on the new address',
     () => seen(y, idZ)?.addresses.includes('10.99.0.1') && seen(y, idZ))).addresses;
 
   // A rename is not a goodbye; stopping is.
+  const goodbyesBefore = y.goodbyes.length;
   await z.d.rename('Desk');
   await until('Y to see Z renamed', () => seen(y, idZ)?.name === 'Desk');
-  await sleep(500);
-  result.rename_goodbyes = y.goodbyes.filter((g) => g === idZ).length;
+  // Longer than the grace a goodbye waits for the node to come back, so a wrongly reported one would show.
+  await sleep(6000);
+  result.rename_goodbyes = y.goodbyes.slice(goodbyesBefore).filter((g) => g === idZ).length;
   result.z_status_renamed = z.d.status();
   await x.d.stop();
   result.y_goodbye_x = await until('Y to hear X say goodbye', () => y.goodbyes.includes(idX));

@@ -1,26 +1,28 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { Bonjour, Service, type Browser } from 'bonjour-service';
+import { getResponder, type CiaoService, type Protocol, type Responder } from '@homebridge/ciao';
+import { Bonjour, type Browser, type Service } from 'bonjour-service';
 import type { Logger } from 'pino';
 import { normalizeFingerprint } from '../../../shared/fingerprint.js';
+import { isLinkLocal, LocalAddresses } from '../net/lan-addresses.js';
+import { instanceNameFor } from './instance-name.js';
 
 /** DNS-SD service type every Salita node advertises and browses for. */
 export const SALITA_SERVICE_TYPE = 'salita';
 /** TXT schema version; bump when the TXT keys change meaning. */
 export const TXT_VERSION = '1';
 
-const SERVICE_SUFFIX = `._${SALITA_SERVICE_TYPE}._tcp.local`;
-/** How often the interface list is compared with the last one seen (a change re-announces and re-queries). */
+/** How often the default interface source is read again (only when the owner gives none). */
 const DEFAULT_POLL_MS = 3000;
 /** One extra query this long after start: catches services whose answer to the first query was lost. */
 const REQUERY_AFTER_START_MS = 1500;
-/** Probe spacing and count before claiming an instance name (RFC 6762 §8.1: three probes, 250 ms apart). */
-const PROBE_INTERVAL_MS = 250;
-const PROBE_COUNT = 3;
-/** Announcements after (re)publishing, relative to the first (RFC 6762 §8.3: at least two, one second apart). */
-const ANNOUNCE_REPEAT_MS = [1000, 3000];
-const MAX_NAME_SUFFIX = 32;
+/**
+ * How long a peer's goodbye waits for the same node to come back under a new name or with new addresses.
+ * Re-publishing (rename, address change) says goodbye for the old records before the new ones have been probed
+ * and announced; without this wait every peer would show the node offline for that moment.
+ */
+const GOODBYE_GRACE_MS = 4000;
 
 export interface DiscoverySelf {
   node_id: string;
@@ -42,56 +44,54 @@ export interface DiscoveredPeer {
 
 export interface MdnsStatus {
   running: boolean;
+  /** The instance name on the wire: after shortening to one DNS label and after any conflict rename. */
   instance_name?: string;
+  /** Whether the display name had to be shortened to fit one DNS label. */
+  instance_name_cut?: boolean;
   advertised_addresses: string[];
   discovered: number;
   last_error?: string;
 }
 
+/** One interface address as LocalAddresses.all() reports it. */
+export interface InterfaceAddressEntry {
+  interface: string;
+  address: string;
+  /** Whether the node offers this address to other devices (the person's interface selection). */
+  advertised: boolean;
+  internal?: boolean;
+}
+
 export interface MdnsDiscoveryOptions {
   self: DiscoverySelf;
   logger: Logger;
-  /** Passed to multicast-dns (e.g. `{ interface: '127.0.0.1' }`); defaults suit a normal LAN. */
+  /** Passed to bonjour-service's querier (e.g. `{ interface: '127.0.0.1' }`); defaults suit a normal LAN. */
   multicast?: Record<string, unknown>;
   /**
-   * Addresses to advertise in A/AAAA records. Omitted = automatic: every non-internal interface address
-   * (what bonjour-service itself would advertise). See setAddresses().
+   * This machine's interface addresses with the node's choice of which to offer (LocalAddresses.all()). The
+   * responder listens and answers only on the interfaces of the advertised addresses and advertises only those
+   * addresses. When given, the owner runs the poller and calls setAddresses() (or interfacesChanged()) when the
+   * list changes; this module does not poll. Omitted = a LocalAddresses with the automatic selection, read
+   * every pollIntervalMs.
    */
+  interfaces?: () => readonly InterfaceAddressEntry[];
+  /** Addresses to advertise, overriding the `advertised` flags (see setAddresses()). */
   addresses?: string[];
-  /** Interface poll period in ms (default 3000). */
+  /** Poll period in ms for the default interface source (default 3000). */
   pollIntervalMs?: number;
-}
-
-/** One DNS resource record as multicast-dns encodes it (bonjour-service does not export its own type). */
-interface ServiceRecord {
-  name: string;
-  type: 'PTR' | 'SRV' | 'TXT' | 'A' | 'AAAA';
-  ttl: number;
-  data: unknown;
-}
-interface MdnsPacket {
-  answers: ServiceRecord[];
-  additionals: ServiceRecord[];
-}
-interface MdnsSocket extends EventEmitter {
-  query(name: string, type: string, cb?: (err?: Error) => void): void;
-  respond(res: { answers: ServiceRecord[]; additionals?: ServiceRecord[] }, cb?: (err?: Error) => void): void;
-  update(): void;
-}
-/** bonjour-service keeps its responder private; we need it to probe, announce and read raw answers. */
-interface BonjourServer {
-  mdns: MdnsSocket;
-  register(records: ServiceRecord[]): void;
-  unregister(records: ServiceRecord[]): void;
 }
 
 /** What the tracker knows about a found peer beyond the public view. */
 interface PeerState {
   fqdn: string;
-  /** A/AAAA data from the peer's latest announcement that carried any. */
-  advertised: string[];
-  /** Source address of the latest packet that carried its SRV. */
-  referer?: string;
+  /** Set while a goodbye for this peer waits to see whether the node comes back. */
+  leaving?: NodeJS.Timeout;
+}
+
+/** What is published right now: compared with the wanted state to decide whether to re-publish. */
+interface Published {
+  key: string;
+  service: CiaoService;
 }
 
 /**
@@ -100,47 +100,55 @@ interface PeerState {
  * static key, so a spoofed advertisement can at worst show a wrong entry, never get a key trusted.
  *
  * Events:
- * - `change` (): the list returned by peers() changed.
+ * - `change` (): the list returned by peers() changed, or this node's own advertised name changed.
  * - `peer-addresses` (node_id, addresses[]): a peer's address list changed (also when it is first found).
- * - `goodbye` (node_id): a peer withdrew its current advertisement (mDNS goodbye, e.g. on shutdown). A rename's
- *   goodbye for the old instance name does not count: the new name is announced first.
- * - `interfaces` (): this machine's interface addresses changed (the owner may want to call setAddresses again).
+ * - `goodbye` (node_id): a peer withdrew its advertisement (mDNS goodbye, e.g. on shutdown) and did not come
+ *   back within a few seconds under another name (a rename or an address change re-publishes).
+ * - `interfaces` (): the default interface source saw a change (only without the `interfaces` option).
+ * - `name` (instance): this node's advertised instance name changed (a conflict with another host renamed it).
  *
- * Publishing is done here rather than by bonjour-service's Registry, for three reasons: its Service builds
- * A/AAAA records from os.networkInterfaces() at publish time (no way to restrict them to the interfaces the
- * person chose), its host name is os.hostname() (the same name the OS's own Avahi/mDNSResponder already owns,
- * so our restricted address list would contradict the system's), and on a probe conflict it sends a goodbye
- * for the contested name, which makes every browser drop the *other* host's service. So this class probes,
- * announces, answers (through bonjour's responder, which answers queries from its record table) and says
- * goodbye itself, under its own host name `salita-<node id hex>.local`. Browsing still uses bonjour's Browser.
+ * Publishing is @homebridge/ciao's responder (it passes Apple's Bonjour Conformance Test): probing with the
+ * records in the Authority section and simultaneous-probe tie-breaking (RFC 6762 §8.1/§8.2), conflict
+ * detection after the name is claimed and renaming (§9), answers to legacy unicast queries (§6.7), known-answer
+ * suppression (§7.1), the cache-flush bit on unique records (§10.2), and mDNS over IPv6 (ff02::fb). It runs
+ * under its own host name `salita-<node id hex>.local` rather than os.hostname(), which the OS's own
+ * Avahi/mDNSResponder already owns. Browsing is bonjour-service's public Browser.
  */
 export class MdnsDiscovery extends EventEmitter {
   private bonjour: Bonjour | undefined;
-  private server: BonjourServer | undefined;
   private browser: Browser | undefined;
+  private responder: Responder | undefined;
+  private responderKey = '';
+  private published: Published | undefined;
   private readonly found = new Map<string, DiscoveredPeer>();
   private readonly state = new Map<string, PeerState>();
   private self: DiscoverySelf;
+  /** Host label without `.local` (ciao appends the domain). */
   private readonly host: string;
   private explicit: string[] | undefined;
+  private readonly source: () => readonly InterfaceAddressEntry[];
   private advertised: string[] = [];
   private instance: string | undefined;
-  /** Records currently registered with the responder and announced. */
-  private records: ServiceRecord[] = [];
+  private instanceCut = false;
   private running = false;
   private lastError: string | undefined;
-  private interfacesKey = '';
+  private sourceKey = '';
   private readonly timers = new Set<NodeJS.Timeout>();
   private pollTimer: NodeJS.Timeout | undefined;
   /** Publishing steps (first publish, rename, new addresses, network change) run one at a time. */
   private chain: Promise<void> = Promise.resolve();
-  private readonly onResponse = (packet: MdnsPacket, rinfo?: { address: string }) => this.trackAddresses(packet, rinfo);
 
   constructor(private readonly opts: MdnsDiscoveryOptions) {
     super();
     this.self = { ...opts.self };
-    this.host = `salita-${opts.self.node_id.replace(/^node-/, '').replace(/[^0-9a-zA-Z]/g, '').slice(0, 40)}.local`;
+    this.host = `salita-${opts.self.node_id.replace(/^node-/, '').replace(/[^0-9a-zA-Z]/g, '').slice(0, 40)}`;
     this.explicit = opts.addresses ? [...opts.addresses] : undefined;
+    if (opts.interfaces) this.source = opts.interfaces;
+    else {
+      // Read fresh each time (not the shared 2 s cache): a change must show in the poll that notices it.
+      const local = new LocalAddresses(() => null, () => networkInterfaces());
+      this.source = () => local.all();
+    }
   }
 
   async start(): Promise<void> {
@@ -151,21 +159,17 @@ export class MdnsDiscovery extends EventEmitter {
     // for a LAN hiccup (e.g. an interface disappearing). Log it instead; HTTP pairing keeps working.
     const bonjour = new Bonjour(this.opts.multicast ?? {}, (err: Error) => this.fail('mDNS socket error', err));
     this.bonjour = bonjour;
-    this.server = (bonjour as unknown as { server: BonjourServer }).server;
-    const mdns = this.server.mdns;
-    // multicast-dns emits 'error' when it cannot bind 5353 (EACCES/EADDRINUSE); unhandled, that would throw.
-    mdns.on('error', (err: Error) => this.fail('mDNS socket could not be opened', err));
-    mdns.on('response', this.onResponse);
     this.browser = bonjour.find({ type: SALITA_SERVICE_TYPE, protocol: 'tcp' });
     this.browser.on('up', (s: Service) => this.onUp(s));
     this.browser.on('txt-update', (s: Service) => this.onUp(s));
     this.browser.on('srv-update', (s: Service) => this.onUp(s));
     this.browser.on('down', (s: Service) => this.onDown(s));
 
-    this.interfacesKey = interfacesKey();
-    this.advertised = this.computeAddresses();
-    this.pollTimer = setInterval(() => this.safely('interface poll', () => this.poll()), this.opts.pollIntervalMs ?? DEFAULT_POLL_MS);
-    this.pollTimer.unref();
+    this.sourceKey = this.readSourceKey();
+    if (!this.opts.interfaces) {
+      this.pollTimer = setInterval(() => this.safely('interface poll', () => this.poll()), this.opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+      this.pollTimer.unref();
+    }
     // bonjour-service's issue list has "service published before the browser started is not found": the first
     // query can go out before the socket has joined the group, or its answer can be lost. Ask once more.
     this.later(REQUERY_AFTER_START_MS, () => this.browser?.update());
@@ -179,14 +183,14 @@ export class MdnsDiscovery extends EventEmitter {
   status(): MdnsStatus {
     return {
       running: this.running,
-      ...(this.instance !== undefined ? { instance_name: this.instance } : {}),
+      ...(this.instance !== undefined ? { instance_name: this.instance, instance_name_cut: this.instanceCut } : {}),
       advertised_addresses: [...this.advertised],
       discovered: this.found.size,
       ...(this.lastError !== undefined ? { last_error: this.lastError } : {}),
     };
   }
 
-  /** Re-announce under the new name: the new instance first, then a goodbye for the old one. */
+  /** Re-publishes under the new name (probing it first; the old instance says goodbye). */
   async rename(name: string): Promise<void> {
     this.self = { ...this.self, name };
     if (!this.running) return;
@@ -195,28 +199,31 @@ export class MdnsDiscovery extends EventEmitter {
 
   /**
    * Restrict the advertised A/AAAA records to these addresses (the person chose which interfaces Salita uses).
-   * Only addresses this machine currently has are advertised; call again when the interfaces change (the
-   * `interfaces` event says when). Peers see the new list from the re-announcement. `null` goes back to the
-   * automatic list (every non-internal address); `[]` advertises no address record (peers still see the
-   * packets' source address).
+   * Only addresses this machine currently has are advertised, and only on their own interfaces. `null` goes
+   * back to the `advertised` flags of the interface source; `[]` (or nothing present) advertises on the
+   * loopback interface only, so nodes on this machine still find each other but the LAN does not.
+   * Also re-reads the interface source: the owner's interface poller calls this when the list changed.
    */
   async setAddresses(addresses: string[] | null): Promise<void> {
     this.explicit = addresses ? [...addresses] : undefined;
     if (!this.running) return;
+    await this.enqueue(() => this.publish());
+  }
+
+  /** The owner's interface poller saw a change: re-read the source and re-publish if what is advertised changed. */
+  async interfacesChanged(): Promise<void> {
+    if (!this.running) return;
     await this.enqueue(async () => {
-      const next = this.computeAddresses();
-      if (sameList(next, this.advertised)) return;
-      this.opts.logger.info({ addresses: next }, 'mDNS advertised addresses changed');
-      this.advertised = next;
       await this.publish();
+      // Nodes on a network we just joined have not heard our first query.
+      this.browser?.update();
     });
   }
 
-  /** Sends goodbye packets, then closes the multicast socket so nothing is left listening. */
+  /** Sends goodbye packets, then closes every socket so nothing is left listening. */
   async stop(): Promise<void> {
     const bonjour = this.bonjour;
-    const server = this.server;
-    if (!bonjour || !server) return;
+    if (!bonjour) return;
     this.running = false;
     this.bonjour = undefined;
     if (this.pollTimer) clearInterval(this.pollTimer);
@@ -224,17 +231,12 @@ export class MdnsDiscovery extends EventEmitter {
     await this.chain.catch(() => undefined);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const s of this.state.values()) if (s.leaving) clearTimeout(s.leaving);
     this.browser?.stop();
     this.browser = undefined;
-    server.mdns.removeListener('response', this.onResponse);
-    const records = this.records;
-    this.records = [];
-    if (records.length) {
-      server.unregister(records);
-      await this.send(server, records.map((r) => ({ ...r, ttl: 0 })));
-    }
+    await this.unpublish();
+    await this.closeResponder();
     await new Promise<void>((resolve) => bonjour.destroy(() => resolve()));
-    this.server = undefined;
     this.instance = undefined;
     this.found.clear();
     this.state.clear();
@@ -248,145 +250,117 @@ export class MdnsDiscovery extends EventEmitter {
     return this.chain;
   }
 
-  /** (Re)publishes the current name, addresses and TXT; probes first when the instance name changes. */
+  /** The addresses to advertise, each with its interface; only addresses this machine has right now. */
+  private chosen(entries: readonly InterfaceAddressEntry[]): { interface: string; address: string }[] {
+    const seen = new Set<string>();
+    const out: { interface: string; address: string }[] = [];
+    // A scoped IPv6 ("fe80::1%eth0") is matched without its zone: the zone means nothing to the receiver.
+    const wanted = this.explicit ? new Set(this.explicit.map((a) => a.split('%')[0]!)) : undefined;
+    for (const e of entries) {
+      const address = e.address.split('%')[0]!;
+      if (!isIP(address) || seen.has(address)) continue;
+      if (wanted ? !wanted.has(address) : !e.advertised) continue;
+      seen.add(address);
+      out.push({ interface: e.interface, address });
+    }
+    return out;
+  }
+
+  /** (Re)publishes when the name, TXT, port or advertised addresses differ from what is on the wire. */
   private async publish(): Promise<void> {
-    const server = this.server;
-    if (!server || !this.running) return;
-    const base = `${this.self.name.slice(0, 40)} (${this.self.node_id.slice(-8)})`.split('.').join('-');
-    let instance = base;
-    // Keep a suffix we already won; only look for a new one when the base name changes.
-    if (this.instance && (this.instance === base || this.instance.startsWith(`${base} (`))) instance = this.instance;
-    else {
-      for (let n = 2; await this.nameTaken(instance); n++) {
-        if (!this.running) return;
-        if (n > MAX_NAME_SUFFIX) throw new Error(`no free mDNS instance name for "${base}"`);
-        const next = `${base} (${n})`;
-        this.opts.logger.warn({ taken: instance, next }, 'mDNS instance name is used by another host; trying the next one');
-        instance = next;
-      }
-      if (!this.running) return;
-    }
-    const next = this.buildRecords(instance);
-    const old = this.records;
-    // bonjour's responder forgets records by name (all PTRs for `_salita._tcp.local` at once), so drop the old
-    // set entirely and register the new one; it then answers queries with exactly what we announce.
-    if (old.length) server.unregister(old);
-    server.register(next);
-    this.records = next;
-    this.instance = instance;
-    this.announce(server, next);
-    // Goodbye only for what is gone (old instance name, old addresses), after the new records went out, so a
-    // browser sees the new instance before the old one leaves and never reports the node as gone.
-    const gone = old.filter((r) => !next.some((n) => sameRecord(n, r)) && !(r.type === 'PTR' && r.name.startsWith('_services.')));
-    if (gone.length) await this.send(server, gone.map((r) => ({ ...r, ttl: 0 })));
-  }
-
-  private buildRecords(instance: string): ServiceRecord[] {
+    if (!this.running) return;
+    const entries = this.source();
+    const chosen = this.chosen(entries);
+    const loopback = entries.find((e) => e.internal)?.interface ?? 'lo';
+    const interfaces = chosen.length ? [...new Set(chosen.map((c) => c.interface))] : [loopback];
+    const { instance, cut } = instanceNameFor(this.self.name, this.self.node_id);
     const txt = { id: this.self.node_id, name: this.self.name, fp: this.self.fingerprint, v: TXT_VERSION };
-    // bonjour's Service builds PTR/SRV/TXT and the TXT encoding; its A/AAAA (from every interface) are replaced.
-    const noop = () => undefined;
-    const service = new Service({ name: instance, type: SALITA_SERVICE_TYPE, protocol: 'tcp', port: this.self.port, host: this.host, txt }, noop, noop);
-    const records = service.records().filter((r) => r.type !== 'A' && r.type !== 'AAAA');
-    for (const address of this.advertised) {
-      records.push({ name: this.host, type: isIP(address) === 4 ? 'A' : 'AAAA', ttl: 120, data: address });
-    }
-    return records;
-  }
+    const addresses = chosen.map((c) => c.address);
+    const key = JSON.stringify({ instance, txt, port: this.self.port, interfaces, addresses });
+    if (this.published?.key === key) return;
 
-  private announce(server: BonjourServer, records: ServiceRecord[]): void {
-    void this.send(server, records);
-    for (const delay of ANNOUNCE_REPEAT_MS) {
-      this.later(delay, () => { if (this.records === records) void this.send(server, records); });
-    }
-  }
+    if (cut) this.opts.logger.warn({ name: this.self.name, instance }, 'display name is longer than one DNS label allows; mDNS advertises it shortened');
+    if (!sameList(addresses, this.advertised)) this.opts.logger.info({ addresses }, 'mDNS advertised addresses changed');
+    this.advertised = addresses;
 
-  private send(server: BonjourServer, answers: ServiceRecord[]): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (err?: Error | null) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) this.fail('mDNS send failed', err);
-        resolve();
-      };
-      // The callback never fires if the socket is already gone, so do not wait forever.
-      const timer = setTimeout(() => finish(), 1000);
-      timer.unref();
-      try {
-        server.mdns.respond({ answers }, (err) => finish(err));
-      } catch (err) {
-        finish(err as Error);
-      }
+    // The old records go first: the responder would see our own old instance as a conflict for the new one.
+    await this.unpublish();
+    const responder = await this.responderFor(interfaces);
+    if (!this.running) return;
+    const service = responder.createService({
+      name: instance,
+      type: SALITA_SERVICE_TYPE,
+      protocol: 'tcp' as Protocol,
+      port: this.self.port,
+      hostname: this.host,
+      txt,
+      // No restrictedAddresses: the responder's interface list already limits where it answers, and ciao
+      // never answers IPv6 queries for a service restricted by address (it looks up "eth0/6" in that map).
     });
-  }
-
-  /** RFC 6762 §8.1 probe: ask for the name three times; any answer for it from elsewhere means it is taken. */
-  private nameTaken(instance: string): Promise<boolean> {
-    const server = this.server;
-    if (!server) return Promise.resolve(false);
-    const fqdn = `${instance}${SERVICE_SUFFIX}`;
-    // Our own current records answer for our current name; that is not a conflict.
-    if (this.records.some((r) => r.type === 'SRV' && dnsEqual(r.name, fqdn))) return Promise.resolve(false);
-    const mdns = server.mdns;
-    return new Promise<boolean>((resolve) => {
-      let sent = 0;
-      let timer: NodeJS.Timeout | undefined;
-      const onResponse = (packet: MdnsPacket) => {
-        if ([...packet.answers, ...packet.additionals].some((rr) => rr.ttl > 0 && dnsEqual(rr.name, fqdn))) finish(true);
-      };
-      const finish = (taken: boolean) => {
-        clearTimeout(timer);
-        mdns.removeListener('response', onResponse);
-        resolve(taken);
-      };
-      // Its own timer (not later()): stop() waits for a running probe, which ends at the next tick once stopped.
-      const send = () => {
-        if (!this.running || sent++ >= PROBE_COUNT) return finish(false);
-        mdns.query(fqdn, 'ANY');
-        timer = setTimeout(send, PROBE_INTERVAL_MS);
-        timer.unref();
-      };
-      mdns.on('response', onResponse);
-      send();
+    this.published = { key, service };
+    this.instance = instance;
+    this.instanceCut = cut;
+    // Fires after probing found the name held elsewhere, and again when a conflict arises after it was claimed.
+    service.on('name-change', (next: string) => {
+      if (this.published?.service !== service) return;
+      this.opts.logger.warn({ wanted: instance, advertised: next }, 'mDNS instance name is held by another host; advertising under a new name');
+      this.instance = next;
+      this.emit('name', next);
+      this.emit('change');
     });
+    service.on('hostname-change', (next: string) => {
+      this.opts.logger.warn({ wanted: this.host, advertised: next }, 'mDNS host name is held by another host; using a new one');
+    });
+    try {
+      await service.advertise();
+    } catch (err) {
+      // Forget it so the next trigger (rename, address change, interface poll) tries again.
+      if (this.published?.service === service) await this.unpublish();
+      throw err;
+    }
   }
 
-  // ---- network changes ----
+  private async unpublish(): Promise<void> {
+    const old = this.published;
+    this.published = undefined;
+    if (!old) return;
+    // destroy() sends the goodbye packets (TTL 0) for every record it announced.
+    await old.service.destroy().catch((err: Error) => this.fail('mDNS goodbye failed', err));
+  }
+
+  /** ciao's responder binds its sockets for a fixed interface list, so a new list needs a new responder. */
+  private async responderFor(interfaces: string[]): Promise<Responder> {
+    const options = { interface: interfaces, advertiseIpv6: true };
+    const key = JSON.stringify(options);
+    if (this.responder && this.responderKey === key) return this.responder;
+    await this.closeResponder();
+    this.responder = getResponder(options);
+    this.responderKey = key;
+    return this.responder;
+  }
+
+  private async closeResponder(): Promise<void> {
+    const responder = this.responder;
+    this.responder = undefined;
+    this.responderKey = '';
+    // Responders are shared per option set within a process; shutdown() only closes the last reference.
+    if (responder) await responder.shutdown().catch((err: Error) => this.fail('mDNS responder shutdown failed', err));
+  }
+
+  // ---- network changes (default source only) ----
+
+  private readSourceKey(): string {
+    return this.source().map((e) => `${e.interface}/${e.address}/${e.advertised}`).sort().join(',');
+  }
 
   private poll(): void {
     if (!this.running) return;
-    const key = interfacesKey();
-    if (key === this.interfacesKey) return;
-    this.interfacesKey = key;
-    this.opts.logger.info('network interfaces changed; re-announcing and re-querying mDNS');
+    const key = this.readSourceKey();
+    if (key === this.sourceKey) return;
+    this.sourceKey = key;
+    this.opts.logger.info('network interfaces changed; re-publishing and re-querying mDNS');
     this.emit('interfaces');
-    void this.enqueue(async () => {
-      const server = this.server;
-      if (!server) return;
-      // Join the group on any new interface now rather than at multicast-dns's next 5 s tick.
-      try { server.mdns.update(); } catch (err) { this.fail('mDNS interface update failed', err as Error); }
-      const next = this.computeAddresses();
-      if (!sameList(next, this.advertised)) {
-        this.advertised = next;
-        await this.publish();
-      } else {
-        this.announce(server, this.records);
-      }
-      // Nodes on a network we just joined have not heard our first query.
-      this.browser?.update();
-    });
-  }
-
-  private computeAddresses(): string[] {
-    const present = new Map<string, { internal: boolean; mac: string }>();
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) present.set(a.address, a);
-    }
-    // A scoped IPv6 ("fe80::1%eth0") is advertised without its zone: the zone means nothing to the receiver.
-    if (this.explicit) return [...new Set(this.explicit.map((a) => a.split('%')[0]!))].filter((a) => isIP(a) && present.has(a));
-    // Same rule as bonjour-service's own Service.records(): every non-loopback address.
-    return [...present].filter(([, a]) => !a.internal && a.mac !== '00:00:00:00:00:00').map(([address]) => address);
+    void this.interfacesChanged();
   }
 
   /**
@@ -422,48 +396,27 @@ export class MdnsDiscovery extends EventEmitter {
     const peer = toPeer(service);
     if (!peer || peer.node_id === this.self.node_id) return;
     const prev = this.state.get(peer.node_id);
-    const advertised = service.addresses?.length ? [...service.addresses] : prev?.fqdn === service.fqdn ? prev.advertised : [];
-    const state: PeerState = { fqdn: service.fqdn, advertised, referer: service.referer?.address ?? prev?.referer };
-    this.state.set(peer.node_id, state);
-    this.setPeer({ ...peer, addresses: addressesOf(state) });
+    if (prev?.leaving) clearTimeout(prev.leaving);
+    this.state.set(peer.node_id, { fqdn: service.fqdn });
+    this.setPeer(peer);
   }
 
   private onDown(service: Service): void {
     const id = txtValue(service, 'id');
     if (!id) return;
-    // A rename announces the new instance before the old one says goodbye: that goodbye is not the node leaving.
     const state = this.state.get(id);
-    if (state && !dnsEqual(state.fqdn, service.fqdn)) return;
-    this.state.delete(id);
-    if (this.found.delete(id)) {
-      this.opts.logger.debug({ node_id: id }, 'node said goodbye');
-      this.emit('goodbye', id);
-      this.emit('change');
-    }
-  }
-
-  /**
-   * bonjour's Browser only reports SRV/TXT changes, so a peer that re-announces with new A/AAAA records would
-   * go unnoticed. Read the raw answers: a packet with A/AAAA for a known peer's host replaces its advertised
-   * list (records with TTL 0 remove theirs), and a packet carrying its SRV refreshes the source address.
-   */
-  private trackAddresses(packet: MdnsPacket, rinfo?: { address: string }): void {
-    if (!this.found.size) return;
-    const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
-    for (const [id, state] of this.state) {
-      const peer = this.found.get(id);
-      if (!peer) continue;
-      let next: PeerState = state;
-      if (rinfo && records.some((r) => r.type === 'SRV' && r.ttl > 0 && dnsEqual(r.name, state.fqdn))) next = { ...next, referer: rinfo.address };
-      const hostRecords = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && dnsEqual(r.name, peer.host));
-      const live = hostRecords.filter((r) => r.ttl > 0).map((r) => String(r.data));
-      const dead = new Set(hostRecords.filter((r) => r.ttl === 0).map((r) => String(r.data)));
-      if (live.length) next = { ...next, advertised: live };
-      else if (dead.size) next = { ...next, advertised: next.advertised.filter((a) => !dead.has(a)) };
-      if (next === state) continue;
-      this.state.set(id, next);
-      this.setPeer({ ...peer, addresses: addressesOf(next) });
-    }
+    // A goodbye for an instance the node no longer uses (it already came back under a new name) changes nothing.
+    if (!state || !dnsEqual(state.fqdn, service.fqdn) || state.leaving) return;
+    state.leaving = setTimeout(() => {
+      if (this.state.get(id) !== state) return;
+      this.state.delete(id);
+      if (this.found.delete(id)) {
+        this.opts.logger.debug({ node_id: id }, 'node said goodbye');
+        this.emit('goodbye', id);
+        this.emit('change');
+      }
+    }, GOODBYE_GRACE_MS);
+    state.leaving.unref();
   }
 
   private setPeer(peer: DiscoveredPeer): void {
@@ -476,27 +429,12 @@ export class MdnsDiscovery extends EventEmitter {
   }
 }
 
-function addressesOf(state: PeerState): string[] {
-  return [...new Set([...state.advertised, ...(state.referer ? [state.referer] : [])])];
-}
-
-function interfacesKey(): string {
-  return Object.entries(networkInterfaces())
-    .flatMap(([name, list]) => (list ?? []).map((a) => `${name}/${a.address}`))
-    .sort()
-    .join(',');
-}
-
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function dnsEqual(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
-}
-
-function sameRecord(a: ServiceRecord, b: ServiceRecord): boolean {
-  return a.type === b.type && dnsEqual(a.name, b.name) && JSON.stringify(a.data) === JSON.stringify(b.data);
 }
 
 function txtValue(service: Service, key: string): string | undefined {
@@ -516,6 +454,9 @@ function toPeer(service: Service): DiscoveredPeer | undefined {
   const v = txtValue(service, 'v') ?? '';
   if (!id || !/^node-[0-9a-f-]{36}$/.test(id) || !name || !fp) return undefined;
   if (!Number.isInteger(service.port) || service.port <= 0 || service.port > 65535) return undefined;
-  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])];
+  // An IPv6 link-local address is useless without its zone (which means nothing to the receiver) and a URL
+  // cannot carry one portably: the node never offers those itself, so it does not collect them either.
+  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])]
+    .filter((a) => !(isIP(a.split('%')[0]!) === 6 && isLinkLocal(a)));
   return { node_id: id, name: name.slice(0, 64), fingerprint: fp, host: service.host, port: service.port, addresses, version: v };
 }
