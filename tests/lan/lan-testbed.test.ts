@@ -185,7 +185,10 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
       const d = discovered(s, a.ready.node_id);
       return { value: d?.addresses.some((x: string) => x === second || x === bed.addr(11)) ? d : undefined, seen: d };
     });
-    assert.ok(entry.addresses.every((x: string) => !x.toLowerCase().startsWith('fe80:')), `no zone-less link-local: ${entry.addresses}`);
+    assert.ok(
+      entry.addresses.every((x: string) => !x.toLowerCase().startsWith('fe80:')),
+      `no zone-less link-local: ${entry.addresses}`,
+    );
 
     const mine = await eventually('A to list lan1 as an advertised LAN interface', async () => {
       const s = await state(a);

@@ -258,8 +258,21 @@ export class LanBed {
     // sending: drop IPv4 multicast leaving the interface with a classic-BPF tc filter (needs no action module).
     // Program: EtherType IPv4 and destination in 224.0.0.0/4 -> TC_ACT_SHOT (2), else continue (-1).
     ipOrThrow(['netns', 'exec', host.ns, 'tc', 'qdisc', 'add', 'dev', ifname, 'clsact']);
-    ipOrThrow(['netns', 'exec', host.ns, 'tc', 'filter', 'add', 'dev', ifname, 'egress', 'bpf', 'da', 'bytecode',
-      '7,40 0 0 12,21 0 4 2048,32 0 0 30,84 0 0 4026531840,21 0 1 3758096384,6 0 0 2,6 0 0 4294967295']);
+    ipOrThrow([
+      'netns',
+      'exec',
+      host.ns,
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      ifname,
+      'egress',
+      'bpf',
+      'da',
+      'bytecode',
+      '7,40 0 0 12,21 0 4 2048,32 0 0 30,84 0 0 4026531840,21 0 1 3758096384,6 0 0 2,6 0 0 4294967295',
+    ]);
     // IPv6 multicast (mDNS on ff02::fb) ignores all of the above and the bridge forwards groups a port joined
     // (MLD snooping), so the host loses IPv6 on that interface; the tests reach it over IPv4.
     ipOrThrow(['netns', 'exec', host.ns, 'sysctl', '-qw', `net.ipv6.conf.${ifname}.disable_ipv6=1`]);

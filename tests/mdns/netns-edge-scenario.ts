@@ -4,10 +4,11 @@
 // before the browser started, an instance-name conflict, goodbye and address events, restricting the
 // advertised addresses, and a new interface appearing. Like netns-scenario.ts it never calls process.exit:
 // a leaked socket or timer keeps the process alive and the parent test reports it.
-import { randomUUID } from 'node:crypto';
+
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { type DiscoveredPeer, MdnsDiscovery } from '../../src/main/core/discovery/mdns-discovery.js';
 import { createLogger } from '../../src/main/core/log.js';
-import { MdnsDiscovery, type DiscoveredPeer } from '../../src/main/core/discovery/mdns-discovery.js';
 import { eventually } from '../helpers/test-node.js';
 
 const FP = ['AAAABBBBCCCCDDDD', 'EEEEFFFFGGGGHHHH', 'IIIIJJJJKKKKLLLL'] as const;
@@ -34,8 +35,7 @@ function make(name: string, id: string, fp: string, port: number, addresses?: st
 }
 
 /** A generous safety net so a broken build fails instead of hanging; not a speed assertion. */
-const until = <T>(what: string, check: () => T | undefined | false): Promise<T> =>
-  eventually(check, `mDNS: ${what}`, 30_000) as Promise<T>;
+const until = <T>(what: string, check: () => T | undefined | false): Promise<T> => eventually(check, `mDNS: ${what}`, 30_000) as Promise<T>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seen = (w: Watched, id: string): DiscoveredPeer | undefined => w.d.peers().find((p) => p.node_id === id);
 
@@ -66,24 +66,34 @@ try {
   // Restrict what X advertises to an address on a second interface: Y must see 10.97.0.1 from X's A record,
   // and X must drop an address this machine does not have. (The responder advertises one IPv4 per interface,
   // so the chosen address sits on its own interface.)
-  execFileSync('sh', ['-c', 'ip link add w0 type veth peer name w1 && ip addr add 10.97.0.1/24 dev w0 && ip link set w1 up && ip link set w0 up multicast on']);
+  execFileSync('sh', [
+    '-c',
+    'ip link add w0 type veth peer name w1 && ip addr add 10.97.0.1/24 dev w0 && ip link set w1 up && ip link set w0 up multicast on',
+  ]);
   await x.d.setAddresses(['10.97.0.1', '192.0.2.99']);
   result.x_status_restricted = x.d.status();
-  result.y_sees_x_restricted = (await until('Y to see X advertise 10.97.0.1',
-    () => seen(y, idX)?.addresses.includes('10.97.0.1') && seen(y, idX))).addresses;
+  result.y_sees_x_restricted = (
+    await until('Y to see X advertise 10.97.0.1', () => seen(y, idX)?.addresses.includes('10.97.0.1') && seen(y, idX))
+  ).addresses;
   result.y_address_event = y.addressEvents.some((e) => e.node_id === idX && e.addresses.includes('10.97.0.1'));
   await x.d.setAddresses([]);
-  result.y_sees_x_unrestricted = (await until('Y to see X withdraw 10.97.0.1',
-    () => seen(y, idX) && !seen(y, idX)!.addresses.includes('10.97.0.1') && seen(y, idX))).addresses;
+  result.y_sees_x_unrestricted = (
+    await until('Y to see X withdraw 10.97.0.1', () => seen(y, idX) && !seen(y, idX)!.addresses.includes('10.97.0.1') && seen(y, idX))
+  ).addresses;
 
   // The chosen interface goes away and a new one appears: Z (automatic addresses) notices within a poll and
   // re-publishes on the new one. (With two interfaces up, each answer carries the address of the interface
   // it went out on, so a browser that hears both could keep either.)
-  execFileSync('sh', ['-c', 'ip link del w0 && ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up multicast on']);
-  result.z_status_new_iface = (await until('Z to advertise the new interface address',
-    () => z.d.status().advertised_addresses.includes('10.99.0.1') && z.d.status())).advertised_addresses;
-  result.y_sees_z_new_iface = (await until('Y to see Z on the new address',
-    () => seen(y, idZ)?.addresses.includes('10.99.0.1') && seen(y, idZ))).addresses;
+  execFileSync('sh', [
+    '-c',
+    'ip link del w0 && ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up multicast on',
+  ]);
+  result.z_status_new_iface = (
+    await until('Z to advertise the new interface address', () => z.d.status().advertised_addresses.includes('10.99.0.1') && z.d.status())
+  ).advertised_addresses;
+  result.y_sees_z_new_iface = (
+    await until('Y to see Z on the new address', () => seen(y, idZ)?.addresses.includes('10.99.0.1') && seen(y, idZ))
+  ).addresses;
 
   // A rename is not a goodbye; stopping is.
   const goodbyesBefore = y.goodbyes.length;

@@ -24,8 +24,12 @@ export async function runScenario(file: string, extraSetup = '', args: string[] 
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 0, `scenario exited ${code}\n${err}`);
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));

@@ -5,20 +5,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, type SalitaNode } from '../../src/main/core/node.js';
+import { type SalitaNode, startNode } from '../../src/main/core/node.js';
 import { eventually } from '../helpers/test-node.js';
 
 type Seen = ReturnType<SalitaNode['core']['adminState']>['discovered'][number];
 
 const dirs: string[] = [];
-const dir = () => { const d = mkdtempSync(join(tmpdir(), 'salita-mdns-')); dirs.push(d); return d; };
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'salita-mdns-'));
+  dirs.push(d);
+  return d;
+};
 
 /** A generous safety net so a broken build fails instead of hanging; not a speed assertion. */
-const until = <T>(what: string, check: () => T | undefined | false): Promise<T> =>
-  eventually(check, `mDNS: ${what}`, 60_000) as Promise<T>;
+const until = <T>(what: string, check: () => T | undefined | false): Promise<T> => eventually(check, `mDNS: ${what}`, 60_000) as Promise<T>;
 
-const seenBy = (node: SalitaNode, id: string): Seen | undefined =>
-  node.core.adminState().discovered.find((d) => d.node_id === id);
+const seenBy = (node: SalitaNode, id: string): Seen | undefined => node.core.adminState().discovered.find((d) => d.node_id === id);
 
 const a = await startNode({ dataDir: dir(), port: 0, host: '127.0.0.1', mdns: true });
 const b = await startNode({ dataDir: dir(), port: 0, host: '127.0.0.1', mdns: true });

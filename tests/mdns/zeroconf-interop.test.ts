@@ -1,9 +1,10 @@
 // The node's mDNS against an independent implementation, Debian's python3-zeroconf, each case in a private
 // network namespace this test makes (multicast never leaves the machine). Without python3-zeroconf the tests
 // skip and say why on a developer machine; in CI (which installs it, .ci/run) they fail instead.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runScenario, whyNoNamespace } from './netns-run.js';
 
@@ -14,8 +15,10 @@ const TYPE = '._salita._tcp.local.';
 const VETH_V6 = [
   'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0',
   'ip link add z1 type veth peer name z0',
-  'ip addr add 10.96.0.1/24 dev z0', 'ip addr add 10.96.0.2/24 dev z1',
-  'ip link set z0 up multicast on', 'ip link set z1 up multicast on',
+  'ip addr add 10.96.0.1/24 dev z0',
+  'ip addr add 10.96.0.2/24 dev z1',
+  'ip link set z0 up multicast on',
+  'ip link set z1 up multicast on',
 ].join(' && ');
 
 function whyNoZeroconf(): string | undefined {
@@ -62,10 +65,13 @@ test('a 40-character Cyrillic name is cut to one DNS label and zeroconf can brow
 test('a legacy unicast query (not from port 5353) is answered by unicast to its port, with its ID (RFC 6762 §6.7)', opts, async () => {
   const r = await runScenario(scenario, '', ['legacy-unicast']);
   const answers = r.reply.answers;
-  assert.ok(answers.length >= 1, 'an answer came back to the querier\'s own port');
+  assert.ok(answers.length >= 1, "an answer came back to the querier's own port");
   assert.equal(answers[0].id, r.reply.query_id, 'the query ID is repeated');
   assert.ok(answers[0].records.some((rec: any) => rec.type === 'SRV' && rec.name === r.fqdn));
-  assert.ok(answers[0].records.every((rec: any) => !rec.cache_flush), 'no cache-flush bit towards a legacy resolver');
+  assert.ok(
+    answers[0].records.every((rec: any) => !rec.cache_flush),
+    'no cache-flush bit towards a legacy resolver',
+  );
 });
 
 test('unique records carry the cache-flush bit, shared PTR records do not (RFC 6762 §10.2)', opts, async () => {

@@ -1,11 +1,12 @@
 // Runs INSIDE a private network namespace made by zeroconf-interop.test.ts, so every mDNS packet stays on this
 // machine. One case per run (argv[2]); the other side is python-zeroconf (zeroconf-partner.py), an
 // independent implementation, so the node is checked against more than its own browser. Prints one RESULT line.
+
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type InterfaceAddressEntry, MdnsDiscovery } from '../../src/main/core/discovery/mdns-discovery.js';
 import { createLogger } from '../../src/main/core/log.js';
-import { MdnsDiscovery, type InterfaceAddressEntry } from '../../src/main/core/discovery/mdns-discovery.js';
 import { eventually } from '../helpers/test-node.js';
 
 const PARTNER = fileURLToPath(new URL('./zeroconf-partner.py', import.meta.url));
@@ -29,23 +30,37 @@ function partner(...args: string[]): Partner {
   let exited = false;
   child.stdout.on('data', (d) => {
     buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       lines.push(JSON.parse(buf.slice(0, i)));
       buf = buf.slice(i + 1);
     }
   });
-  child.stderr.on('data', (d) => { err += d; });
-  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   let taken = 0;
   return {
     lines,
-    next: (what) => eventually(() => {
-      if (lines.length > taken) return lines[taken++];
-      if (exited) throw new Error(`zeroconf partner exited before ${what}: ${err}`);
-      return undefined;
-    }, `zeroconf partner: ${what}`, 60_000) as Promise<Record<string, any>>,
-    close: async () => { child.stdin.end(); await exit; },
+    next: (what) =>
+      eventually(
+        () => {
+          if (lines.length > taken) return lines[taken++];
+          if (exited) throw new Error(`zeroconf partner exited before ${what}: ${err}`);
+          return undefined;
+        },
+        `zeroconf partner: ${what}`,
+        60_000,
+      ) as Promise<Record<string, any>>,
+    close: async () => {
+      child.stdin.end();
+      await exit;
+    },
   };
 }
 
@@ -65,8 +80,7 @@ function node(name: string, idTail?: string, interfaces?: () => InterfaceAddress
   });
 }
 
-const until = <T>(what: string, check: () => T | undefined | false): Promise<T> =>
-  eventually(check, `mDNS: ${what}`, 60_000) as Promise<T>;
+const until = <T>(what: string, check: () => T | undefined | false): Promise<T> => eventually(check, `mDNS: ${what}`, 60_000) as Promise<T>;
 
 const which = process.argv[2];
 const result: Record<string, unknown> = { case: which };
@@ -100,8 +114,10 @@ try {
     const zc = partner('register', base, '4200', 'force', LO);
     partners.push(zc);
     await zc.next('register');
-    result.node_instance_after = await until('the node to rename after the late conflict',
-      () => n.status().instance_name !== base && n.status().instance_name);
+    result.node_instance_after = await until(
+      'the node to rename after the late conflict',
+      () => n.status().instance_name !== base && n.status().instance_name,
+    );
     result.name_events = renamed;
     result.browse = (await run('browse', BROWSE_SECONDS, LO)).found;
   } else if (which === 'long-name') {

@@ -1,8 +1,9 @@
 // The mDNS instance name must fit one DNS label (63 bytes of UTF-8) even after a conflict suffix, and a cut
 // must never split a character: zeroconf and Avahi drop a packet with a longer label as malformed.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { CONFLICT_SUFFIX_BYTES, MAX_LABEL_BYTES, cutUtf8, instanceNameFor } from '../../src/main/core/discovery/instance-name.js';
+import { test } from 'node:test';
+import { CONFLICT_SUFFIX_BYTES, cutUtf8, instanceNameFor, MAX_LABEL_BYTES } from '../../src/main/core/discovery/instance-name.js';
 
 const ID = 'node-0645ea18-6a45-493b-8d96-f77cb73a0def';
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -29,7 +30,10 @@ test('a cut never splits a code point: 4-byte emoji and 3-byte CJK', () => {
       assert.ok(bytes(out) > max - bytes(ch), 'as long as fits');
       assert.equal(Buffer.from(out, 'utf8').toString('utf8'), out);
       assert.ok(!out.includes('\uFFFD'));
-      assert.equal([...out].every((c) => c === ch), true);
+      assert.equal(
+        [...out].every((c) => c === ch),
+        true,
+      );
     }
   }
 });

@@ -329,8 +329,10 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
             return new MdnsDiscovery({
               self: { node_id: me().nodeId, name: me().name, fingerprint: normalizeFingerprint(me().fingerprint)!, port: port(), version },
               logger: createLogger('mdns'),
+              // The one interface poller of the node, so mDNS and every other part agree on the interfaces.
+              interfaces: () => local.all(),
               addresses: ownAddresses(),
-            } as ConstructorParameters<typeof MdnsDiscovery>[0]) as unknown as Discovery;
+            }) as unknown as Discovery;
           },
           name: () => me().name,
           addresses: ownAddresses,

@@ -39,7 +39,11 @@ export class DiscoveryService implements Service {
       this.module = module;
       module.on('change', () => this.d.onChange());
       module.on('peer-addresses', (nodeId: string, addresses: string[]) => {
-        if (typeof nodeId === 'string' && Array.isArray(addresses)) this.d.onPeerAddresses(nodeId, addresses.filter((a) => typeof a === 'string'));
+        if (typeof nodeId === 'string' && Array.isArray(addresses))
+          this.d.onPeerAddresses(
+            nodeId,
+            addresses.filter((a) => typeof a === 'string'),
+          );
       });
       module.on('goodbye', (nodeId: string) => {
         if (typeof nodeId === 'string') this.d.onGoodbye(nodeId);
@@ -72,7 +76,9 @@ export class DiscoveryService implements Service {
 
   addressesChanged(addresses: string[]): void {
     try {
-      void Promise.resolve(this.module?.setAddresses?.(addresses)).catch((err: Error) => this.d.log.warn({ err: err.message }, 'mDNS could not take the new addresses'));
+      void Promise.resolve(this.module?.setAddresses?.(addresses)).catch((err: Error) =>
+        this.d.log.warn({ err: err.message }, 'mDNS could not take the new addresses'),
+      );
     } catch (err) {
       this.d.log.warn({ err: (err as Error).message }, 'mDNS could not take the new addresses');
     }

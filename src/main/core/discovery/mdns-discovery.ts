@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { getResponder, type CiaoService, type Protocol, type Responder } from '@homebridge/ciao';
+import { type CiaoService, getResponder, type Protocol, type Responder } from '@homebridge/ciao';
 import { Bonjour, type Browser, type Service } from 'bonjour-service';
 import type { Logger } from 'pino';
 import { normalizeFingerprint } from '../../../shared/fingerprint.js';
@@ -141,12 +141,18 @@ export class MdnsDiscovery extends EventEmitter {
   constructor(private readonly opts: MdnsDiscoveryOptions) {
     super();
     this.self = { ...opts.self };
-    this.host = `salita-${opts.self.node_id.replace(/^node-/, '').replace(/[^0-9a-zA-Z]/g, '').slice(0, 40)}`;
+    this.host = `salita-${opts.self.node_id
+      .replace(/^node-/, '')
+      .replace(/[^0-9a-zA-Z]/g, '')
+      .slice(0, 40)}`;
     this.explicit = opts.addresses ? [...opts.addresses] : undefined;
     if (opts.interfaces) this.source = opts.interfaces;
     else {
       // Read fresh each time (not the shared 2 s cache): a change must show in the poll that notices it.
-      const local = new LocalAddresses(() => null, () => networkInterfaces());
+      const local = new LocalAddresses(
+        () => null,
+        () => networkInterfaces(),
+      );
       this.source = () => local.all();
     }
   }
@@ -279,7 +285,11 @@ export class MdnsDiscovery extends EventEmitter {
     const key = JSON.stringify({ instance, txt, port: this.self.port, interfaces, addresses });
     if (this.published?.key === key) return;
 
-    if (cut) this.opts.logger.warn({ name: this.self.name, instance }, 'display name is longer than one DNS label allows; mDNS advertises it shortened');
+    if (cut)
+      this.opts.logger.warn(
+        { name: this.self.name, instance },
+        'display name is longer than one DNS label allows; mDNS advertises it shortened',
+      );
     if (!sameList(addresses, this.advertised)) this.opts.logger.info({ addresses }, 'mDNS advertised addresses changed');
     this.advertised = addresses;
 
@@ -303,7 +313,10 @@ export class MdnsDiscovery extends EventEmitter {
     // Fires after probing found the name held elsewhere, and again when a conflict arises after it was claimed.
     service.on('name-change', (next: string) => {
       if (this.published?.service !== service) return;
-      this.opts.logger.warn({ wanted: instance, advertised: next }, 'mDNS instance name is held by another host; advertising under a new name');
+      this.opts.logger.warn(
+        { wanted: instance, advertised: next },
+        'mDNS instance name is held by another host; advertising under a new name',
+      );
       this.instance = next;
       this.emit('name', next);
       this.emit('change');
@@ -350,7 +363,10 @@ export class MdnsDiscovery extends EventEmitter {
   // ---- network changes (default source only) ----
 
   private readSourceKey(): string {
-    return this.source().map((e) => `${e.interface}/${e.address}/${e.advertised}`).sort().join(',');
+    return this.source()
+      .map((e) => `${e.interface}/${e.address}/${e.advertised}`)
+      .sort()
+      .join(',');
   }
 
   private poll(): void {
@@ -379,7 +395,10 @@ export class MdnsDiscovery extends EventEmitter {
   private timerFailing = false;
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => { this.timers.delete(t); if (this.running) this.safely('timer', fn); }, ms);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.running) this.safely('timer', fn);
+    }, ms);
     t.unref();
     this.timers.add(t);
     return t;
@@ -450,13 +469,16 @@ function toPeer(service: Service): DiscoveredPeer | undefined {
   const id = txtValue(service, 'id');
   const name = txtValue(service, 'name');
   // TXT carries the compact form; the UI shows the grouped one, as for every other fingerprint.
-  const fp = normalizeFingerprint(txtValue(service, 'fp') ?? '')?.match(/.{4}/g)?.join('-');
+  const fp = normalizeFingerprint(txtValue(service, 'fp') ?? '')
+    ?.match(/.{4}/g)
+    ?.join('-');
   const v = txtValue(service, 'v') ?? '';
   if (!id || !/^node-[0-9a-f-]{36}$/.test(id) || !name || !fp) return undefined;
   if (!Number.isInteger(service.port) || service.port <= 0 || service.port > 65535) return undefined;
   // An IPv6 link-local address is useless without its zone (which means nothing to the receiver) and a URL
   // cannot carry one portably: the node never offers those itself, so it does not collect them either.
-  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])]
-    .filter((a) => !(isIP(a.split('%')[0]!) === 6 && isLinkLocal(a)));
+  const addresses = [...new Set([...(service.addresses ?? []), ...(service.referer ? [service.referer.address] : [])])].filter(
+    (a) => !(isIP(a.split('%')[0]!) === 6 && isLinkLocal(a)),
+  );
   return { node_id: id, name: name.slice(0, 64), fingerprint: fp, host: service.host, port: service.port, addresses, version: v };
 }
