@@ -8,7 +8,8 @@ import {
   type ErrorCodes,
   mergeErrors,
   named,
-  OPENAPI_DOCUMENT_ANSWER,
+  OPENAPI_PATH,
+  openApiOperation,
 } from '../server/http/openapi-contract.js';
 import {
   ChallengeRequest as ChallengeBody,
@@ -22,7 +23,7 @@ import {
 } from '../shared/wire/cloud.js';
 import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
 
-export const OPENAPI_PATH = '/api/openapi.json';
+export { OPENAPI_PATH };
 
 /** The cloud-wide body limit and a body the client broke off both answer 400 invalid_request. */
 const BODY: ErrorCodes = { 400: ['invalid_request'] };
@@ -56,15 +57,7 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'Prometheus text format.', contentType: 'text/plain', schema: named('MetricsText', z.string()) },
     errors: {},
   },
-  {
-    operationId: 'cloudOpenApi',
-    method: 'get',
-    path: OPENAPI_PATH,
-    security: 'public',
-    summary: 'This document.',
-    success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: OPENAPI_DOCUMENT_ANSWER },
-    errors: {},
-  },
+  openApiOperation('cloudOpenApi'),
   {
     operationId: 'noiseHandshake',
     method: 'get',

@@ -19,6 +19,22 @@ export const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, 
 /** What GET /api/openapi.json answers (the node's and the cloud's own entry for it). */
 export const OPENAPI_DOCUMENT_ANSWER = named('OpenApiDocument', z.object({ openapi: z.string() }).catchall(z.unknown()));
 
+/** Where both servers serve their document (public). */
+export const OPENAPI_PATH = '/api/openapi.json';
+
+/** The document itself, as an operation of the contract it describes. */
+export function openApiOperation(operationId: string): ContractOperation {
+  return {
+    operationId,
+    method: 'get',
+    path: OPENAPI_PATH,
+    security: 'public',
+    summary: 'This document.',
+    success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: OPENAPI_DOCUMENT_ANSWER },
+    errors: {},
+  };
+}
+
 /** HTTP status -> the stable `error` codes the operation may answer with under it. */
 export type ErrorCodes = Partial<Record<number, readonly string[]>>;
 

@@ -6,6 +6,7 @@ import { Bonjour, type Browser, type Service } from 'bonjour-service';
 import type { Logger } from 'pino';
 import { normalizeFingerprint } from '../../../shared/fingerprint.js';
 import { isLinkLocal, LocalAddresses } from '../net/lan-addresses.js';
+import type { DiscoveryStatus } from './discovery.js';
 import { instanceNameFor } from './instance-name.js';
 
 /** DNS-SD service type every Salita node advertises and browses for. */
@@ -42,16 +43,8 @@ export interface DiscoveredPeer {
   version: string;
 }
 
-export interface MdnsStatus {
-  running: boolean;
-  /** The instance name on the wire: after shortening to one DNS label and after any conflict rename. */
-  instance_name?: string;
-  /** Whether the display name had to be shortened to fit one DNS label. */
-  instance_name_cut?: boolean;
-  advertised_addresses: string[];
-  discovered: number;
-  last_error?: string;
-}
+/** What the module reports about itself: the seam's status (discovery.ts). */
+export type MdnsStatus = DiscoveryStatus;
 
 /** One interface address as LocalAddresses.all() reports it. */
 export interface InterfaceAddressEntry {

@@ -1,6 +1,6 @@
 // The node's whole HTTP contract: every route of http/app.ts, from the per-route-file contracts next to this
 // file, and the OpenAPI 3.1 document built from them (served at GET /api/openapi.json).
-import { type ContractOperation, contractDocument, OPENAPI_DOCUMENT_ANSWER } from '../../../../server/http/openapi-contract.js';
+import { type ContractOperation, contractDocument, OPENAPI_PATH, openApiOperation } from '../../../../server/http/openapi-contract.js';
 import { adminOperations } from './admin-contract.js';
 import { cloudLinkOperations } from './cloud-link-contract.js';
 import { UNROUTED } from './common-errors.js';
@@ -10,18 +10,7 @@ import { messageOperations } from './message-contract.js';
 import { pairingOperations } from './pairing-contract.js';
 import { peerLinkOperations } from './peer-link-contract.js';
 
-export const OPENAPI_PATH = '/api/openapi.json';
-
-/** The document itself, as an operation of the contract it describes. */
-const openApiOperation: ContractOperation = {
-  operationId: 'nodeOpenApi',
-  method: 'get',
-  path: OPENAPI_PATH,
-  security: 'public',
-  summary: 'This document.',
-  success: { status: 200, description: 'The OpenAPI 3.1 document.', schema: OPENAPI_DOCUMENT_ANSWER },
-  errors: {},
-};
+export { OPENAPI_PATH };
 
 export const nodeOperations: readonly ContractOperation[] = [
   ...pairingOperations,
@@ -31,7 +20,7 @@ export const nodeOperations: readonly ContractOperation[] = [
   ...deviceOperations,
   ...messageOperations,
   ...peerLinkOperations,
-  openApiOperation,
+  openApiOperation('nodeOpenApi'),
 ];
 
 /** Routes of the node app that are not API and so not in the document, each with why. */
