@@ -6,6 +6,7 @@ import { DeviceClient } from '../../../shared/client/device-client.js';
 import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
+import type { DesktopNode, PairCodeStateResponse } from '../../../shared/wire/schemas.js';
 import { byId, h, setText } from '../common/dom.js';
 import { type PhoneMessaging, startPhoneMessaging } from './messaging.js';
 import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, type StoredSession, saveName, saveSession } from './storage.js';
@@ -24,6 +25,15 @@ function linkParams(): { code: string | null; fp: string | null } {
   const hash = new URLSearchParams(location.hash.replace(/^#/, ''));
   const query = new URLSearchParams(location.search);
   return { code: hash.get('code') ?? query.get('code'), fp: hash.get('fp') ?? query.get('fp') };
+}
+
+/**
+ * The page's stable address once paired: without the spent code, so a reload, a bookmark or a home-screen icon
+ * opens the paired home and never the PIN form of a used code. The fingerprint stays, to pick this desktop.
+ */
+function goHome(desktop: DesktopNode): void {
+  const fp = normalizeFingerprint(desktop.fingerprint);
+  history.replaceState(null, '', fp ? `/pair?fp=${fp}` : '/pair');
 }
 
 function displayFingerprint(fp: string): string {
@@ -96,6 +106,16 @@ function explain(err: unknown): { text: string; retryable: boolean } {
 let heartbeat: ReturnType<typeof setInterval> | undefined;
 let messaging: PhoneMessaging | undefined;
 
+/** The desktop as it answers now (renamed?): the title, the heading and the stored session follow it. */
+function desktopChanged(s: StoredSession, desktop: DesktopNode): void {
+  if (desktop.node_id !== s.desktop.node_id || desktop.name === s.desktop.name) return;
+  s.desktop = desktop;
+  saveSession(s);
+  document.title = `Salita: ${desktop.name}`;
+  const line = document.getElementById('paired-with');
+  if (line) setText(line, `Paired with ${desktop.name}`);
+}
+
 function startSession(s: StoredSession): void {
   clearInterval(heartbeat);
   messaging?.stop();
@@ -120,9 +140,14 @@ function startSession(s: StoredSession): void {
   );
   const beat = () => {
     if (document.visibilityState !== 'visible') return;
-    void client.request('POST', '/api/node/heartbeat', {}).catch(() => {
-      /* offline for now; the next beat retries */
-    });
+    void client
+      .request<{ desktop_node?: DesktopNode }>('POST', '/api/node/heartbeat', {})
+      .then((r) => {
+        if (r.status === 200 && r.body.desktop_node) desktopChanged(s, r.body.desktop_node);
+      })
+      .catch(() => {
+        /* offline for now; the next beat retries */
+      });
   };
   heartbeat = setInterval(beat, HEARTBEAT_MS);
   document.addEventListener('visibilitychange', beat);
@@ -135,8 +160,10 @@ function showPaired(s: StoredSession): void {
   setText(byId('title'), 'Paired');
   byId('phone-intro').hidden = true;
   byId('desktop-fp-line').hidden = true;
+  goHome(s.desktop);
+  document.title = `Salita: ${s.desktop.name}`;
   status(
-    h('p', { class: 'msg ok' }, `Paired with ${s.desktop.name}`),
+    h('p', { class: 'msg ok', id: 'paired-with' }, `Paired with ${s.desktop.name}`),
     h(
       'p',
       { class: 'hint' },
@@ -152,7 +179,8 @@ function showPaired(s: StoredSession): void {
 async function pair(code: string, fp: string | null): Promise<void> {
   clearError();
   const name = nameInput.value.trim();
-  const pin = pinInput.value.replace(/\s/g, '');
+  // As the desktop shows it ("156 350") or typed with a dash: only the digits count.
+  const pin = pinInput.value.replace(/[\s-]/g, '');
   if (!name) {
     showError('Give this device a name, so you recognise it on the desktop.');
     nameInput.focus();
@@ -217,8 +245,12 @@ async function resumeStored(fp: string | null): Promise<boolean> {
   if (!s) return false;
   const client = new DeviceClient(location.origin, { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) });
   try {
-    const r = await client.request('GET', '/api/session');
+    const r = await client.request<{ desktop_node?: DesktopNode }>('GET', '/api/session');
     if (r.status === 200) {
+      if (r.body.desktop_node?.node_id === s.desktop.node_id) {
+        s.desktop = r.body.desktop_node;
+        saveSession(s);
+      }
       showPaired(s);
       startSession(s);
       return true;
@@ -267,6 +299,25 @@ async function showCandidateUrls(): Promise<void> {
   byId('phone-other-addresses').hidden = false;
 }
 
+/** The code's state on the desktop (no attempt spent), or undefined when it cannot be asked: then the PIN decides. */
+async function checkCode(code: string): Promise<PairCodeStateResponse | undefined> {
+  try {
+    const res = await fetch(`/auth/pair/codes/${encodeURIComponent(code)}`, { cache: 'no-store' });
+    if (!res.ok) return undefined;
+    return (await res.json()) as PairCodeStateResponse;
+  } catch {
+    return undefined;
+  }
+}
+
+const ASK_AGAIN = 'ask the desktop for a new one (press "Connect device" in Salita and scan the new QR code).';
+const CODE_REFUSED: Record<Exclude<PairCodeStateResponse['state'], 'open'>, string> = {
+  expired: `This code expired — ${ASK_AGAIN}`,
+  used: `This code was already used — ${ASK_AGAIN}`,
+  locked: `This code is locked after too many wrong PINs — ${ASK_AGAIN}`,
+  unknown: `This link is garbled or not from this desktop: it does not know the code. Scan the QR code again, or ${ASK_AGAIN}`,
+};
+
 async function main(): Promise<void> {
   void showCandidateUrls();
   const { code, fp } = linkParams();
@@ -278,6 +329,19 @@ async function main(): Promise<void> {
     if (await resumeStored(fp)) return;
     setText(byId('phone-intro'), 'To pair, press "Connect device" in Salita on your desktop and scan the QR code it shows.');
     return;
+  }
+  const checked = await checkCode(code);
+  if (checked && checked.state !== 'open') {
+    // A spent or dead code on a device already paired with this desktop (an old bookmark): its home.
+    if (await resumeStored(fp ?? checked.desktop.fingerprint)) return;
+    byId('phone-intro').hidden = true;
+    showError(CODE_REFUSED[checked.state]);
+    return;
+  }
+  if (checked) {
+    setText(byId('desktop-name'), checked.desktop.name);
+    setText(byId('desktop-fp'), displayFingerprint(fp ?? checked.desktop.fingerprint));
+    byId('desktop-fp-line').hidden = false;
   }
   const already = Object.values(loadSessions()).find((x) => fp && sameFingerprint(x.desktop.fingerprint, fp));
   if (already)
