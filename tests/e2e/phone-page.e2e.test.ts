@@ -132,6 +132,17 @@ describe('the phone page (Chromium)', { skip }, () => {
     assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
     assert.deepEqual(verifies, []);
 
+    // A fingerprint cut short in an otherwise good link: also told before any PIN.
+    const cutFp = new URL(linkOf(node, start.url));
+    cutFp.searchParams.set('fp', cutFp.searchParams.get('fp')!.slice(0, 10));
+    await page.goto(cutFp.toString());
+    await page
+      .getByTestId('phone-error')
+      .filter({ hasText: /garbled/ })
+      .waitFor(WAIT);
+    assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
+    assert.deepEqual(verifies, []);
+
     // The real link still pairs, and its first wrong PIN still leaves four attempts.
     await page.goto(linkOf(node, start.url));
     const wrong = String((Number(start.pin) + 1) % 1_000_000).padStart(6, '0');

@@ -3,7 +3,7 @@
 // desktop informed that this device is around while the page stays open.
 import '../common/no-eval.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
-import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
+import { PairingError, pairingCodeState, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
 import type { DesktopNode, PairCodeStateResponse } from '../../../shared/wire/schemas.js';
@@ -299,17 +299,6 @@ async function showCandidateUrls(): Promise<void> {
   byId('phone-other-addresses').hidden = false;
 }
 
-/** The code's state on the desktop (no attempt spent), or undefined when it cannot be asked: then the PIN decides. */
-async function checkCode(code: string): Promise<PairCodeStateResponse | undefined> {
-  try {
-    const res = await fetch(`/auth/pair/codes/${encodeURIComponent(code)}`, { cache: 'no-store' });
-    if (!res.ok) return undefined;
-    return (await res.json()) as PairCodeStateResponse;
-  } catch {
-    return undefined;
-  }
-}
-
 const ASK_AGAIN = 'ask the desktop for a new one (press "Connect device" in Salita and scan the new QR code).';
 const CODE_REFUSED: Record<Exclude<PairCodeStateResponse['state'], 'open'>, string> = {
   expired: `This code expired — ${ASK_AGAIN}`,
@@ -317,6 +306,8 @@ const CODE_REFUSED: Record<Exclude<PairCodeStateResponse['state'], 'open'>, stri
   locked: `This code is locked after too many wrong PINs — ${ASK_AGAIN}`,
   unknown: `This link is garbled or not from this desktop: it does not know the code. Scan the QR code again, or ${ASK_AGAIN}`,
 };
+
+const GARBLED_FINGERPRINT = `This link is garbled: the desktop's fingerprint in it is cut short or changed. Scan the QR code again, or ${ASK_AGAIN}`;
 
 async function main(): Promise<void> {
   void showCandidateUrls();
@@ -330,12 +321,21 @@ async function main(): Promise<void> {
     setText(byId('phone-intro'), 'To pair, press "Connect device" in Salita on your desktop and scan the QR code it shows.');
     return;
   }
-  const checked = await checkCode(code);
+  const checked = await pairingCodeState(location.origin, code);
   if (checked && checked.state !== 'open') {
     // A spent or dead code on a device already paired with this desktop (an old bookmark): its home.
     if (await resumeStored(fp ?? checked.desktop.fingerprint)) return;
     byId('phone-intro').hidden = true;
     showError(CODE_REFUSED[checked.state]);
+    return;
+  }
+  // The link's fingerprint is the one the pairing insists on: a garbled one, or one this desktop says is not its
+  // own, is refused now rather than after the PIN (the pairing itself checks the key either way).
+  const wellFormedFp = fp === null || normalizeFingerprint(fp) !== null;
+  if (!wellFormedFp || (fp && checked && !sameFingerprint(fp, checked.desktop.fingerprint))) {
+    byId('phone-intro').hidden = true;
+    byId('desktop-fp-line').hidden = true;
+    showError(wellFormedFp ? explain(new PairingError('fingerprint_mismatch', '')).text : GARBLED_FINGERPRINT);
     return;
   }
   if (checked) {
