@@ -69,8 +69,12 @@ describe('the phone page (Chromium)', { skip }, () => {
     assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN form after a reload');
     assert.equal(await page.title(), `Salita: ${node.identity.name}`);
 
-    // Renamed on the desktop: the next load says the new name.
+    // Renamed on the desktop: the open page learns the new name from its next heartbeat (sent at once when the
+    // page becomes visible again), and a later load says it too.
     await node.admin('/api/node/identity', { method: 'PATCH', body: { name: 'Kitchen PC' } });
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await page.getByTestId('phone-status').filter({ hasText: 'Paired with Kitchen PC' }).waitFor(WAIT);
+    assert.equal(await page.title(), 'Salita: Kitchen PC');
     await page.reload();
     await page.getByTestId('phone-status').filter({ hasText: 'Paired with Kitchen PC' }).waitFor(WAIT);
     assert.equal(await page.title(), 'Salita: Kitchen PC');
