@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { pairingCodeState } from '../../src/shared/client/pairing-client.js';
 import { PairCodeStateResponse } from '../../src/shared/wire/schemas.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, verifyRaw } from '../helpers/test-node.js';
 
@@ -37,6 +38,15 @@ describe('GET /auth/pair/codes/:code', () => {
     assert.equal(wrong.body.attempts_left, 4);
     await pairPhone(node, { start });
     assert.equal((await codeState(node, start.code)).body.state, 'used');
+  });
+
+  test("the device client's pairingCodeState reads it, and is undefined where the node cannot say", async () => {
+    const node = await startTestNode();
+    const start = await node.startPairing();
+    assert.deepEqual(await pairingCodeState(node.base, start.code), (await codeState(node, start.code)).body);
+    assert.equal((await pairingCodeState(node.base, 'nope'))?.state, 'unknown');
+    assert.equal(await pairingCodeState(node.base, 'x'.repeat(65)), undefined, 'a 400');
+    assert.equal(await pairingCodeState('http://127.0.0.1:1', start.code), undefined, 'unreachable');
   });
 
   test('a renamed desktop is named as it is now', async () => {
