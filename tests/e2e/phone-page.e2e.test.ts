@@ -116,6 +116,7 @@ describe('the phone page (Chromium)', { skip }, () => {
       .filter({ hasText: /This code expired.*ask the desktop for a new one/ })
       .waitFor(WAIT);
     assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
+    assert.equal(await page.getByTestId('phone-pairing-with').isVisible(), false, 'no "Pairing with" for a dead code');
     assert.deepEqual(verifies, []);
     await ctx.close();
   });

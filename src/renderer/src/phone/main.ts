@@ -326,6 +326,7 @@ async function main(): Promise<void> {
     // A spent or dead code on a device already paired with this desktop (an old bookmark): its home.
     if (await resumeStored(fp ?? checked.desktop.fingerprint)) return;
     byId('phone-intro').hidden = true;
+    byId('desktop-fp-line').hidden = true;
     showError(CODE_REFUSED[checked.state]);
     return;
   }
