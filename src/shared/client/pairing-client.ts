@@ -8,7 +8,14 @@ import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../au
 import type { NoiseSuite } from '../crypto/noise/index.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { fingerprintOf, normalizeFingerprint, sameFingerprint } from '../fingerprint.js';
-import { type DesktopNode, type NodeIdentityPayload, NodeIdentityResponse, PairVerifyResponse, PairVerifyResult } from '../wire/schemas.js';
+import {
+  type DesktopNode,
+  type NodeIdentityPayload,
+  NodeIdentityResponse,
+  PairCodeStateResponse,
+  PairVerifyResponse,
+  PairVerifyResult,
+} from '../wire/schemas.js';
 
 export class PairingError extends Error {
   constructor(
@@ -65,6 +72,21 @@ async function getJson(f: typeof fetch, url: string, init?: RequestInit): Promis
     return { status: res.status, body: JSON.parse(text) };
   } catch {
     throw new PairingError('peer_rejected', `${url} did not answer with JSON (HTTP ${res.status}).`);
+  }
+}
+
+/**
+ * A pairing code's state and the desktop that issued it, asked before the PIN (it spends no attempt). Undefined
+ * when the node cannot say (unreachable, rate-limited, an older node without the route): then the PIN decides.
+ */
+export async function pairingCodeState(baseUrl: string, code: string, f: typeof fetch = fetch): Promise<PairCodeStateResponse | undefined> {
+  try {
+    const res = await f(`${baseUrl}/auth/pair/codes/${encodeURIComponent(code)}`, { cache: 'no-store' });
+    if (!res.ok) return undefined;
+    const parsed = PairCodeStateResponse.safeParse(await res.json());
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 

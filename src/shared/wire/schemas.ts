@@ -60,9 +60,12 @@ export const NoiseMessageB64 = z
   .string()
   .regex(/^[A-Za-z0-9_-]{20,}$/, 'noise: base64url')
   .max(87_400);
+/** The longest pairing code a request may name (the node issues UUIDs). */
+export const PAIRING_CODE_MAX_LENGTH = 64;
+
 export const PairVerifyRequest = z
   .object({
-    code: z.string().min(1).max(64).optional(),
+    code: z.string().min(1).max(PAIRING_CODE_MAX_LENGTH).optional(),
     linking_code: z.string().min(1).max(16).optional(),
     // Any string here: text that is not a Noise message (not base64url, wrong length) is the handshake's
     // refusal, `handshake_failed`, checked once the code is known; the body cap bounds its length.
@@ -73,6 +76,20 @@ export const PairVerifyRequest = z
     message: 'code or linking_code is required',
   });
 export type PairVerifyRequest = z.infer<typeof PairVerifyRequest>;
+
+/**
+ * What a pairing code is, for the page that carries it (GET /auth/pair/codes/:code): the code is public (it is
+ * in the QR), so this reveals only whether it can still be used and which desktop issued it, never the PIN.
+ */
+export const PairCodeState = z.enum(['open', 'expired', 'used', 'locked', 'unknown']);
+export type PairCodeState = z.infer<typeof PairCodeState>;
+export const PairCodeStateResponse = z.object({
+  state: PairCodeState,
+  /** ISO 8601; for an `open` or `expired` code. */
+  expires_at: z.string().optional(),
+  desktop: z.object({ name: z.string(), fingerprint: z.string() }),
+});
+export type PairCodeStateResponse = z.infer<typeof PairCodeStateResponse>;
 
 export const PairVerifyResponse = z.object({ noise: NoiseMessageB64 });
 export type PairVerifyResponse = z.infer<typeof PairVerifyResponse>;

@@ -13,6 +13,7 @@ import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint
 import {
   type DesktopNode,
   NodeIdentityPayload,
+  type PairCodeStateResponse,
   type PairStartResponse,
   type PairVerifyRequest,
   type PairVerifyResult,
@@ -123,6 +124,21 @@ export class PairingService {
       expires_at: new Date(row.expiresAt).toISOString(),
       fingerprint: self.fingerprint,
     };
+  }
+
+  /**
+   * A code's state as the page carrying it may know it before asking for the PIN: reads only, so no attempt
+   * is spent and nothing secret (PIN, linking code, attempts) is in the answer.
+   */
+  codeState(code: string, now = Date.now()): PairCodeStateResponse {
+    const self = this.ctx.self();
+    const desktop = { name: self.name, fingerprint: self.fingerprint };
+    const row = this.codes.byCode(code);
+    if (!row) return { state: 'unknown', desktop };
+    if (row.status === 'used') return { state: 'used', desktop };
+    if (row.status === 'locked') return { state: 'locked', desktop };
+    const expires_at = new Date(row.expiresAt).toISOString();
+    return { state: row.expiresAt <= now ? 'expired' : 'open', expires_at, desktop };
   }
 
   /** Finds the code a verify request names, or fails with the precise reason it can't be used. */

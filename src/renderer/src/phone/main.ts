@@ -3,9 +3,10 @@
 // desktop informed that this device is around while the page stays open.
 import '../common/no-eval.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
-import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
+import { PairingError, pairingCodeState, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
+import type { DesktopNode, PairCodeStateResponse } from '../../../shared/wire/schemas.js';
 import { byId, h, setText } from '../common/dom.js';
 import { type PhoneMessaging, startPhoneMessaging } from './messaging.js';
 import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, type StoredSession, saveName, saveSession } from './storage.js';
@@ -24,6 +25,15 @@ function linkParams(): { code: string | null; fp: string | null } {
   const hash = new URLSearchParams(location.hash.replace(/^#/, ''));
   const query = new URLSearchParams(location.search);
   return { code: hash.get('code') ?? query.get('code'), fp: hash.get('fp') ?? query.get('fp') };
+}
+
+/**
+ * The page's stable address once paired: without the spent code, so a reload, a bookmark or a home-screen icon
+ * opens the paired home and never the PIN form of a used code. The fingerprint stays, to pick this desktop.
+ */
+function goHome(desktop: DesktopNode): void {
+  const fp = normalizeFingerprint(desktop.fingerprint);
+  history.replaceState(null, '', fp ? `/pair?fp=${fp}` : '/pair');
 }
 
 function displayFingerprint(fp: string): string {
@@ -96,6 +106,16 @@ function explain(err: unknown): { text: string; retryable: boolean } {
 let heartbeat: ReturnType<typeof setInterval> | undefined;
 let messaging: PhoneMessaging | undefined;
 
+/** The desktop as it answers now (renamed?): the title, the heading and the stored session follow it. */
+function desktopChanged(s: StoredSession, desktop: DesktopNode): void {
+  if (desktop.node_id !== s.desktop.node_id || desktop.name === s.desktop.name) return;
+  s.desktop = desktop;
+  saveSession(s);
+  document.title = `Salita: ${desktop.name}`;
+  const line = document.getElementById('paired-with');
+  if (line) setText(line, `Paired with ${desktop.name}`);
+}
+
 function startSession(s: StoredSession): void {
   clearInterval(heartbeat);
   messaging?.stop();
@@ -120,9 +140,14 @@ function startSession(s: StoredSession): void {
   );
   const beat = () => {
     if (document.visibilityState !== 'visible') return;
-    void client.request('POST', '/api/node/heartbeat', {}).catch(() => {
-      /* offline for now; the next beat retries */
-    });
+    void client
+      .request<{ desktop_node?: DesktopNode }>('POST', '/api/node/heartbeat', {})
+      .then((r) => {
+        if (r.status === 200 && r.body.desktop_node) desktopChanged(s, r.body.desktop_node);
+      })
+      .catch(() => {
+        /* offline for now; the next beat retries */
+      });
   };
   heartbeat = setInterval(beat, HEARTBEAT_MS);
   document.addEventListener('visibilitychange', beat);
@@ -135,8 +160,10 @@ function showPaired(s: StoredSession): void {
   setText(byId('title'), 'Paired');
   byId('phone-intro').hidden = true;
   byId('desktop-fp-line').hidden = true;
+  goHome(s.desktop);
+  document.title = `Salita: ${s.desktop.name}`;
   status(
-    h('p', { class: 'msg ok' }, `Paired with ${s.desktop.name}`),
+    h('p', { class: 'msg ok', id: 'paired-with' }, `Paired with ${s.desktop.name}`),
     h(
       'p',
       { class: 'hint' },
@@ -152,7 +179,8 @@ function showPaired(s: StoredSession): void {
 async function pair(code: string, fp: string | null): Promise<void> {
   clearError();
   const name = nameInput.value.trim();
-  const pin = pinInput.value.replace(/\s/g, '');
+  // As the desktop shows it ("156 350") or typed with a dash: only the digits count.
+  const pin = pinInput.value.replace(/[\s-]/g, '');
   if (!name) {
     showError('Give this device a name, so you recognise it on the desktop.');
     nameInput.focus();
@@ -217,8 +245,12 @@ async function resumeStored(fp: string | null): Promise<boolean> {
   if (!s) return false;
   const client = new DeviceClient(location.origin, { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) });
   try {
-    const r = await client.request('GET', '/api/session');
+    const r = await client.request<{ desktop_node?: DesktopNode }>('GET', '/api/session');
     if (r.status === 200) {
+      if (r.body.desktop_node?.node_id === s.desktop.node_id) {
+        s.desktop = r.body.desktop_node;
+        saveSession(s);
+      }
       showPaired(s);
       startSession(s);
       return true;
@@ -267,6 +299,16 @@ async function showCandidateUrls(): Promise<void> {
   byId('phone-other-addresses').hidden = false;
 }
 
+const ASK_AGAIN = 'ask the desktop for a new one (press "Connect device" in Salita and scan the new QR code).';
+const CODE_REFUSED: Record<Exclude<PairCodeStateResponse['state'], 'open'>, string> = {
+  expired: `This code expired — ${ASK_AGAIN}`,
+  used: `This code was already used — ${ASK_AGAIN}`,
+  locked: `This code is locked after too many wrong PINs — ${ASK_AGAIN}`,
+  unknown: `This link is garbled or not from this desktop: it does not know the code. Scan the QR code again, or ${ASK_AGAIN}`,
+};
+
+const GARBLED_FINGERPRINT = `This link is garbled: the desktop's fingerprint in it is cut short or changed. Scan the QR code again, or ${ASK_AGAIN}`;
+
 async function main(): Promise<void> {
   void showCandidateUrls();
   const { code, fp } = linkParams();
@@ -278,6 +320,29 @@ async function main(): Promise<void> {
     if (await resumeStored(fp)) return;
     setText(byId('phone-intro'), 'To pair, press "Connect device" in Salita on your desktop and scan the QR code it shows.');
     return;
+  }
+  const checked = await pairingCodeState(location.origin, code);
+  if (checked && checked.state !== 'open') {
+    // A spent or dead code on a device already paired with this desktop (an old bookmark): its home.
+    if (await resumeStored(fp ?? checked.desktop.fingerprint)) return;
+    byId('phone-intro').hidden = true;
+    byId('desktop-fp-line').hidden = true;
+    showError(CODE_REFUSED[checked.state]);
+    return;
+  }
+  // The link's fingerprint is the one the pairing insists on: a garbled one, or one this desktop says is not its
+  // own, is refused now rather than after the PIN (the pairing itself checks the key either way).
+  const wellFormedFp = fp === null || normalizeFingerprint(fp) !== null;
+  if (!wellFormedFp || (fp && checked && !sameFingerprint(fp, checked.desktop.fingerprint))) {
+    byId('phone-intro').hidden = true;
+    byId('desktop-fp-line').hidden = true;
+    showError(wellFormedFp ? explain(new PairingError('fingerprint_mismatch', '')).text : GARBLED_FINGERPRINT);
+    return;
+  }
+  if (checked) {
+    setText(byId('desktop-name'), checked.desktop.name);
+    setText(byId('desktop-fp'), displayFingerprint(fp ?? checked.desktop.fingerprint));
+    byId('desktop-fp-line').hidden = false;
   }
   const already = Object.values(loadSessions()).find((x) => fp && sameFingerprint(x.desktop.fingerprint, fp));
   if (already)

@@ -1,7 +1,15 @@
-// /auth/pair/*: start (desktop UI only) and verify (the device that scanned the QR, or another desktop).
+// /auth/pair/*: start (desktop UI only), verify (the device that scanned the QR, or another desktop), and a
+// code's state (the page carrying the code, before it asks for the PIN).
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
-import { PairStartRequest, type PairStartResponse, PairVerifyRequest } from '../../../../shared/wire/schemas.js';
+import {
+  PAIRING_CODE_MAX_LENGTH,
+  type PairCodeStateResponse,
+  PairStartRequest,
+  type PairStartResponse,
+  PairVerifyRequest,
+} from '../../../../shared/wire/schemas.js';
+import { ApiError } from '../api-error.js';
 import type { NodeCore } from '../node-core.js';
 import { RateLimiter, rateLimit } from '../rate-limiter.js';
 import { readBody } from '../read-body.js';
@@ -20,6 +28,15 @@ export function pairingRoutes(core: NodeCore): Hono {
     // The QR is a picture of the first URL, drawn here: the pairing service deals in codes and URLs only.
     const qrSvg = await QRCode.toString(started.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 });
     const body: PairStartResponse = { ...started, qr_svg: qrSvg };
+    return c.json(body);
+  });
+
+  // The same bucket as verify: checking codes is no cheaper way to probe for them than trying them.
+  app.get('/codes/:code', lookups, (c) => {
+    const code = c.req.param('code');
+    if (code.length > PAIRING_CODE_MAX_LENGTH)
+      throw new ApiError(400, 'invalid_request', `A pairing code is at most ${PAIRING_CODE_MAX_LENGTH} characters.`);
+    const body: PairCodeStateResponse = core.pairing.codeState(code);
     return c.json(body);
   });
 
