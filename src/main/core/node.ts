@@ -221,6 +221,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     log: createLogger('cloud'),
     options: opts.cloud,
     staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
+    nodeName: () => me().name,
     settings: {
       cloudUrl: () => settings.cloudUrl(),
       setCloudUrl: (url) => {

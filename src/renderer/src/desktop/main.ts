@@ -32,7 +32,10 @@ let api: AdminApi;
 let socket: AdminSocket | undefined;
 let state: AdminState | undefined;
 const network = new NetworkPanel(() => api, showError);
-const cloud = new CloudPanel(() => api);
+const cloud = new CloudPanel(
+  () => api,
+  () => state?.identity,
+);
 let messages: MessagesView | undefined;
 
 // ---- errors ---------------------------------------------------------------------------------------------
@@ -603,6 +606,7 @@ byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
 function render(s: AdminState): void {
   state = s;
   renderIdentity(s);
+  cloud.showIdentity();
   renderNotices(s);
   network.setStateAddresses(s.lan_addresses);
   network.setDeviceKinds(s.devices);
