@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { startTestNode, type TestNode } from '../helpers/test-node.js';
+import { startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -54,6 +54,20 @@ describe('desktop UI without a valid admin token (Chromium)', { skip }, () => {
     await page.goto(`${node.base}/#admin=${'A'.repeat(43)}`);
     await assertGuidanceOnly(page, /no longer valid|expired/);
     assert.equal(await page.getByText('This link is no longer valid', { exact: false }).isVisible(), true);
+    await ctx.close();
+  });
+
+  test('an open desktop UI whose node restarted (a new token) turns into the guidance, not a dead UI', async () => {
+    const dataDir = tempDir();
+    const first = await startTestNode({ dataDir });
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(first.adminUrl);
+    await page.locator('#conn-status[data-state="live"]').waitFor(WAIT);
+    await first.stop();
+    const second = await startTestNode({ dataDir, port: first.port, strictPort: true });
+    assert.notEqual(second.adminToken, first.adminToken);
+    await assertGuidanceOnly(page, /no longer valid|expired/);
     await ctx.close();
   });
 
