@@ -127,7 +127,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   app.post('/api/auth/challenge', admitted, async (c) => {
     const body = await readBody(c, ChallengeRequest);
-    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id, sourceAddress(c));
+    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id, sourceAddress(c), body.name);
     return c.json({ challenge_id: challengeId, expires_at: expiresAt } satisfies ChallengeResponse);
   });
 

@@ -6,11 +6,12 @@ import type { Statement } from 'better-sqlite3';
 import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { TokenBucket } from '../server/http/token-bucket.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
+import { fingerprintOf } from '../shared/fingerprint.js';
 import { type CloudDb, sqliteOf } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy, LoginLockout } from './login-lockout.js';
-import type { OtpSender } from './otp-sender.js';
+import { type OtpSender, shownName } from './otp-sender.js';
 import { cloudWideBucket, type RateLimit } from './rate-limit.js';
 import { sourceAddressKey } from './source-address.js';
 import type { Telemetry } from './telemetry.js';
@@ -200,8 +201,8 @@ export class AuthService {
 
   // ---- OTP ----
 
-  /** sourceAddress: the caller's IP address (counted per address, IPv6 per /64). */
-  async createChallenge(deviceId: string, sourceAddress?: string): Promise<{ challengeId: string; expiresAt: string }> {
+  /** sourceAddress: the caller's IP address (counted per address, IPv6 per /64); name: the requester's display name. */
+  async createChallenge(deviceId: string, sourceAddress?: string, name?: string): Promise<{ challengeId: string; expiresAt: string }> {
     const key = Buffer.from(deviceId, 'base64url');
     if (key.length !== 32 || key.toString('base64url') !== deviceId) {
       throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
@@ -223,7 +224,7 @@ export class AuthService {
       .insert(otpChallenges)
       .values({ id: challengeId, deviceId, codeHash: sha256(`${challengeId}:${code}`), createdAt: this.iso(), expiresAt })
       .run();
-    await this.otpSender.send({ challengeId, deviceId, code, expiresAt });
+    await this.otpSender.send({ challengeId, deviceId, fingerprint: fingerprintOf(key), name: shownName(name), code, expiresAt });
     return { challengeId, expiresAt };
   }
 

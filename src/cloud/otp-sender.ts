@@ -3,8 +3,29 @@
 export interface OtpMessage {
   challengeId: string;
   deviceId: string;
+  /** The fingerprint of deviceId as the node's desktop UI shows it (ABCD-EFGH-IJKL-MNOP): whose code this is. */
+  fingerprint: string;
+  /** The display name the requester gave, cleaned for a log line; a hint for people, it proves nothing. */
+  name?: string | undefined;
   code: string;
   expiresAt: string;
+}
+
+const MAX_SHOWN_NAME = 64;
+
+/**
+ * A requester's name made safe for one log line: no control or bidi characters, one line, at most 64 chars,
+ * and never the marker text scripts read codes by (else a name could plant a fake code for another device id,
+ * and a script typing it would spend that device's attempts).
+ */
+export function shownName(name: string | undefined): string | undefined {
+  const clean = name
+    ?.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/one-time code/gi, 'code')
+    .trim();
+  if (!clean) return undefined;
+  return [...clean].length > MAX_SHOWN_NAME ? `${[...clean].slice(0, MAX_SHOWN_NAME - 1).join('')}…` : clean;
 }
 
 export interface OtpSender {
@@ -15,7 +36,10 @@ export class LogOtpSender implements OtpSender {
   constructor(private readonly log: (line: string) => void = (line) => console.log(line)) {}
 
   send(msg: OtpMessage): void {
-    this.log(`one-time code for device ${msg.deviceId}: ${msg.code} (challenge ${msg.challengeId}, expires ${msg.expiresAt})`);
+    // The person at the log tells two nodes' codes apart by what their desktop UIs show: name and fingerprint.
+    // The start of the line stays `one-time code for device <id>: <code>`, which scripts match.
+    const whose = `${msg.name ? `node ${JSON.stringify(msg.name)}, ` : ''}fingerprint ${msg.fingerprint}`;
+    this.log(`one-time code for device ${msg.deviceId}: ${msg.code} (${whose}; challenge ${msg.challengeId}, expires ${msg.expiresAt})`);
   }
 }
 

@@ -1,9 +1,14 @@
 // `npm run headless`: the node without Electron (servers, CI, machines without a display). Prints the
-// desktop UI's admin URL and a first pairing QR + PIN in the terminal; stops cleanly on SIGINT/SIGTERM.
+// desktop UI's admin URL and a first pairing QR + PIN on stdout (logs go to stderr); stops cleanly on
+// SIGINT/SIGTERM. `--admin-url` asks nothing of a node: it prints the address a running node left, 0600, in
+// its data dir, after checking that the node still answers to it.
 import { parseArgs } from 'node:util';
-import QRCode from 'qrcode';
+import { readAdminUrlFile } from './core/admin-url-file.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, defaultDataDir, type NodeTimings } from './core/config.js';
+import { isLogFormat, LOG_FORMATS, setLogFormat } from './core/log.js';
 import { type SalitaNode, startNode } from './core/node.js';
+import { openInBrowser } from './open-browser.js';
+import { printPairingCodes, type TerminalPairing } from './terminal-pairing.js';
 
 const USAGE = `Usage: salita-headless [options]
   --data-dir <dir>     where identity and database live (env SALITA_DATA_DIR; default: the OS data dir,
@@ -13,6 +18,10 @@ const USAGE = `Usage: salita-headless [options]
   --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)
   --no-mdns            do not advertise or browse with mDNS
   --no-pair            do not print a pairing code at start
+  --open               also open the desktop UI in a browser (where this machine has one: $BROWSER, xdg-open)
+  --admin-url          print the desktop UI address of the node already running on --data-dir, and exit
+                       (every start makes a new address; with --open, open it too)
+  --log-format <f>     ${LOG_FORMATS.join(' or ')}: how logs are written on stderr (default pretty; env SALITA_LOG_FORMAT)
   --reset-secrets      the storage key was lost: revoke every device session, peer link and the cloud token
                        sealed with it (devices must pair again) instead of refusing to start
   --new-database       the database was lost: start this node on an empty one (devices must pair again)
@@ -30,6 +39,9 @@ function parseCli() {
         host: { type: 'string' },
         'no-mdns': { type: 'boolean', default: false },
         'no-pair': { type: 'boolean', default: false },
+        open: { type: 'boolean', default: false },
+        'admin-url': { type: 'boolean', default: false },
+        'log-format': { type: 'string' },
         'reset-secrets': { type: 'boolean', default: false },
         'new-database': { type: 'boolean', default: false },
         limits: { type: 'string' },
@@ -44,21 +56,44 @@ function parseCli() {
   }
 }
 
-async function printPairing(node: SalitaNode): Promise<void> {
-  const p = node.core.pairing.start();
-  const qr = await QRCode.toString(p.url, { type: 'terminal', small: true });
-  process.stdout.write(
-    `\nScan to pair a phone (expires ${p.expires_at}):\n${qr}\n` +
-      `  URL:          ${p.url}\n  PIN:          ${p.pin}\n  Linking code: ${p.linking_code}\n` +
-      (p.candidate_urls.length > 1 ? `  Other URLs:   ${p.candidate_urls.slice(1).join('\n                ')}\n` : '') +
-      `  A new code any time: "Connect device" in the desktop UI.\n\n`,
+/** `--admin-url`: the running node's address, or why there is none (exit 1). */
+async function printRunningAdminUrl(dataDir: string, open: boolean): Promise<void> {
+  const url = readAdminUrlFile(dataDir);
+  const notRunning = `No Salita node is running with the data dir ${dataDir}. Start it (npm run headless, or the desktop app); it prints the desktop UI address.`;
+  if (!url) {
+    console.error(notRunning);
+    process.exit(1);
+  }
+  const parsed = new URL(url);
+  const token = new URLSearchParams(parsed.hash.slice(1)).get('admin') ?? '';
+  // A node that crashed leaves its file behind: only an address the node still accepts is printed.
+  const alive = await fetch(new URL('/api/admin/state', parsed.origin), { headers: { authorization: `Admin ${token}` } }).then(
+    (r) => r.ok,
+    () => false,
   );
+  if (!alive) {
+    console.error(notRunning);
+    process.exit(1);
+  }
+  process.stdout.write(`Desktop UI:   ${url}\n`);
+  if (open && !(await openInBrowser(url))) process.stdout.write('  (no browser to open here: copy the address into one on this machine)\n');
 }
 
 async function main(): Promise<void> {
   const args = parseCli();
   if (args.help) {
     console.log(USAGE);
+    return;
+  }
+  if (args['log-format'] !== undefined) {
+    if (!isLogFormat(args['log-format'])) {
+      console.error(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${args['log-format']}"`);
+      process.exit(2);
+    }
+    setLogFormat(args['log-format']);
+  }
+  if (args['admin-url']) {
+    await printRunningAdminUrl(args['data-dir'] ?? defaultDataDir(), args.open);
     return;
   }
   const port = args.port === undefined ? DEFAULT_PORT : Number(args.port);
@@ -115,7 +150,8 @@ async function main(): Promise<void> {
     `Salita node "${node.identity.name}" (${node.identity.node_id})\n` +
       `  Fingerprint:  ${node.identity.fingerprint}\n  Data dir:     ${node.dataDir}\n` +
       `  Listening on: port ${node.port}${port !== 0 && node.port !== port ? ` (port ${port} was taken)` : ''}\n` +
-      `  Desktop UI:   ${node.adminUrl}\n`,
+      `  Desktop UI:   ${node.adminUrl}\n` +
+      `                (a new address at every start; print it again: npm run headless -- --admin-url --data-dir ${node.dataDir})\n`,
   );
   if (node.secretsReset) {
     const r = node.secretsReset;
@@ -124,13 +160,16 @@ async function main(): Promise<void> {
         `dropped ${r.peerLinks} peer link secret(s) (pair those desktops again) and ${r.cloudToken ? 'the cloud token (log in to the cloud again)' : 'no cloud token'}.\n`,
     );
   }
-  if (!args['no-pair']) await printPairing(node);
+  if (args.open && !(await openInBrowser(node.adminUrl)))
+    process.stdout.write('  (--open: no browser to open here: copy the Desktop UI address into one on this machine)\n');
+  const pairing: TerminalPairing | undefined = args['no-pair'] ? undefined : await printPairingCodes(node, (t) => process.stdout.write(t));
   process.stdout.write(`READY ${JSON.stringify({ port: node.port, node_id: node.identity.node_id })}\n`);
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    pairing?.stop();
     process.stdout.write(`\n${signal}: stopping Salita...\n`);
     node.stop().then(
       () => process.exit(0),

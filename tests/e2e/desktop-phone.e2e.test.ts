@@ -225,7 +225,7 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(`${node.base}/`);
-    await page.getByTestId('error-banner').filter({ hasText: '#admin=' }).waitFor(WAIT);
+    await page.getByTestId('admin-locked').filter({ hasText: '#admin=' }).waitFor(WAIT);
     await ctx.close();
   });
 });

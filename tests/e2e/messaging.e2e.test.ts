@@ -76,7 +76,12 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     await desktop.getByTestId('cloud-url').fill(cloud.url);
     await desktop.getByTestId('cloud-login').click();
     await desktop.getByTestId('cloud-status').filter({ hasText: 'Waiting for the code' }).waitFor(LONG);
-    await desktop.getByText('Enter the code we sent').waitFor(WAIT);
+    // Where the code is, naming this desktop as the cloud's log line does (name and fingerprint of the header).
+    await desktop
+      .getByTestId('cloud-code-where')
+      .filter({ hasText: 'prints it in its log' })
+      .filter({ hasText: `node "${node.identity.name}", fingerprint ${node.identity.fingerprint}` })
+      .waitFor(WAIT);
     assert.equal(otp.sent.length, 1, 'one code was sent');
     const code = otp.sent.at(-1)!.code;
 
@@ -89,6 +94,12 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
       .filter({ hasText: /wrong code/i })
       .waitFor(WAIT);
     assert.equal(await desktop.getByTestId('cloud-code-form').isVisible(), true, 'the code field stays for another try');
+    // Said once, next to the field: not a second time as the link's "last problem".
+    await eventually(
+      async () => (await desktop.getByTestId('cloud-problem').getAttribute('data-code')) === 'otp_invalid',
+      'the push with the failure',
+    );
+    assert.equal(await desktop.getByTestId('cloud-problem').isVisible(), false, await desktop.locator('#cloud-panel').innerText());
 
     await desktop.getByTestId('cloud-code').fill(code);
     await desktop.getByTestId('cloud-code-submit').click();

@@ -31,7 +31,7 @@ async function startHeadless(opts: { ulimit?: number } = {}): Promise<Child> {
   const cmd = `${opts.ulimit ? `ulimit -n ${opts.ulimit}; ` : ''}exec "${process.execPath}" out/main/headless.js --data-dir "${tempDir()}" --port 0 --host 127.0.0.1 --no-mdns --no-pair`;
   const child = spawn('bash', ['-c', cmd], {
     cwd: root,
-    env: { ...process.env, SALITA_LOG_LEVEL: 'debug' },
+    env: { ...process.env, SALITA_LOG_LEVEL: 'debug', SALITA_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -185,7 +185,7 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, SALITA_LOG_LEVEL: opts.logLevel ?? process.env.SALITA_LOG_LEVEL ?? 'warn', SALITA_LOG_FORMAT: 'json' },
   });
   const proc = new Proc(opts.label ?? 'node', child);
   proc.watch = opts.watchStderr;

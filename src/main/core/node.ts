@@ -18,6 +18,7 @@ import type {
   NodeIdentityResponse,
   SettingsUpdateRequest,
 } from '../../shared/wire/schemas.js';
+import { removeAdminUrlFile, writeAdminUrlFile } from './admin-url-file.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
 import { HomeDeviceRepository } from './db/home-device-repository.js';
@@ -220,6 +221,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     log: createLogger('cloud'),
     options: opts.cloud,
     staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
+    nodeName: () => me().name,
     settings: {
       cloudUrl: () => settings.cloudUrl(),
       setCloudUrl: (url) => {
@@ -598,12 +600,14 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     (service, err) => log.warn({ service, err: err.message }, 'a service failed to stop'),
   );
   await services.start();
+  const adminUrl = `http://127.0.0.1:${port()}/#admin=${adminToken}`;
+  writeAdminUrlFile(opts.dataDir, adminUrl);
 
   let stopping: Promise<void> | undefined;
   return {
     port: port(),
     adminToken,
-    adminUrl: `http://127.0.0.1:${port()}/#admin=${adminToken}`,
+    adminUrl,
     dataDir: opts.dataDir,
     get identity() {
       const now = me();
@@ -614,6 +618,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     stop: () =>
       (stopping ??= (async () => {
         await services.stop();
+        removeAdminUrlFile(opts.dataDir, adminUrl);
         log.info('node stopped');
       })()),
   };

@@ -61,8 +61,12 @@ export type CloudErrorReply = CloudErrorBody & { error: CloudErrorCode };
 const Id = z.string().min(1).max(100);
 const Timestamp = z.string().min(1).max(64);
 
-/** POST /api/auth/challenge: a one-time code for this device id (the node key, base64url) is sent to its owner. */
-export const ChallengeRequest = z.object({ device_id: Id });
+/**
+ * POST /api/auth/challenge: a one-time code for this device id (the node key, base64url) is sent to its owner.
+ * `name` is the node's display name, only to tell codes apart where they are delivered (the cloud's log names
+ * the code by it and by the fingerprint of device_id, both shown in the node's desktop UI); it proves nothing.
+ */
+export const ChallengeRequest = z.object({ device_id: Id, name: z.string().max(200).optional() });
 export type ChallengeRequest = z.infer<typeof ChallengeRequest>;
 export const ChallengeResponse = z.object({ challenge_id: z.string().min(1), expires_at: z.string().min(1) });
 export type ChallengeResponse = z.infer<typeof ChallengeResponse>;

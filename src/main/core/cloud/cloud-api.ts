@@ -88,12 +88,9 @@ function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return parsed.data;
 }
 
-export async function requestChallenge(base: string, deviceId: string): Promise<{ challengeId: string; expiresAt: string }> {
-  const b = answer(
-    ChallengeResponse,
-    await call(base, '/api/auth/challenge', { method: 'POST', body: { device_id: deviceId } satisfies ChallengeRequest }),
-    'a login challenge',
-  );
+export async function requestChallenge(base: string, deviceId: string, name?: string): Promise<{ challengeId: string; expiresAt: string }> {
+  const body: ChallengeRequest = name ? { device_id: deviceId, name } : { device_id: deviceId };
+  const b = answer(ChallengeResponse, await call(base, '/api/auth/challenge', { method: 'POST', body }), 'a login challenge');
   return { challengeId: b.challenge_id, expiresAt: b.expires_at };
 }
 

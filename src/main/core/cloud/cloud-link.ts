@@ -29,6 +29,8 @@ export interface CloudLinkDeps {
   box: SecretBox;
   /** The node identity key: the node's Noise static key (and, base64url, its device_id) at the cloud. */
   staticKey: () => KeyPair;
+  /** The node's display name (the cloud's log names a login code by it). */
+  nodeName?: () => string;
   settings: { cloudUrl(): string | null; setCloudUrl(url: string | null): void };
   /** The message store; without one the link still logs in and connects, but relays nothing. */
   store?: MessageStorePort | undefined;
@@ -65,6 +67,7 @@ export class CloudLink {
       dataDir: d.dataDir,
       box: d.box,
       staticKey: d.staticKey,
+      nodeName: d.nodeName,
       settings: d.settings,
       log: d.log,
       options: opts,

@@ -67,6 +67,8 @@ export interface CloudSessionDeps {
   dataDir: string;
   box: SecretBox;
   staticKey: () => KeyPair;
+  /** The node's display name, sent with a code request so the person reading the cloud's log knows whose it is. */
+  nodeName?: (() => string) | undefined;
   settings: { cloudUrl(): string | null; setCloudUrl(url: string | null): void };
   log: Logger;
   options: Pick<CloudLinkOptions, 'handshakeTimeoutMs' | 'tokenRefreshRetryMs'>;
@@ -270,7 +272,7 @@ export class CloudSession {
     }
     let challenge: { challengeId: string; expiresAt: string };
     try {
-      challenge = await requestChallenge(url, b64(staticKey.publicKey));
+      challenge = await requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.());
     } catch (err) {
       if (!(err instanceof CloudCallError)) throw err;
       if (err.kind === 'unreachable') {

@@ -34,13 +34,24 @@ const STATUS_DOT: Record<CloudLinkStatus, string> = {
   reconnecting: 'degraded',
 };
 
+/** The code a failed action failed with: the cloud's own (`cloud_error` of a cloud_rejected) or the node's. */
+function failureCode(err: unknown): string | undefined {
+  if (!(err instanceof ApiFailure)) return undefined;
+  const inner = (err.body as { cloud_error?: unknown } | undefined)?.cloud_error;
+  return typeof inner === 'string' ? inner : err.code;
+}
+
+/** What the cloud's log line names this desktop by: the name and fingerprint this page shows at the top. */
+export function codeLineWhose(identity: { name: string; fingerprint: string }): string {
+  return `node ${JSON.stringify(identity.name)}, fingerprint ${identity.fingerprint}`;
+}
+
 /** Plain words for the codes the login can fail with (the cloud's own message otherwise). */
 function loginErrorText(err: unknown): string {
   if (!(err instanceof ApiFailure)) return err instanceof Error ? err.message : String(err);
   // A refusal by the cloud itself comes as cloud_rejected with the cloud's code in `cloud_error`.
-  const inner = (err.body as { cloud_error?: unknown } | undefined)?.cloud_error;
-  const c = typeof inner === 'string' ? inner : err.code;
-  if (c.includes('otp_invalid')) return 'Wrong code. Check the 6 digits the cloud sent and try again.';
+  const c = failureCode(err) ?? err.code;
+  if (c.includes('otp_invalid')) return "Wrong code. Check the 6 digits on the cloud's log line for this desktop and try again.";
   if (c.includes('otp_expired')) return 'This code has expired. Press "Log in" again for a new one.';
   if (c.includes('otp_attempts_exceeded')) return 'Too many wrong codes. Press "Log in" again for a new one.';
   if (c.includes('otp_used') || c.includes('challenge_not_found'))
@@ -59,8 +70,13 @@ export class CloudPanel {
   private readonly urlInput = byId<HTMLInputElement>('cloud-url');
   private readonly codeInput = byId<HTMLInputElement>('cloud-code');
   private readonly formError = byId('cloud-form-error');
+  /** The code of the failure shown next to the form: the link's "last problem" is not said a second time. */
+  private formErrorCode: string | undefined;
 
-  constructor(private readonly api: () => AdminApi) {
+  constructor(
+    private readonly api: () => AdminApi,
+    private readonly identity: () => { name: string; fingerprint: string } | undefined,
+  ) {
     byId<HTMLFormElement>('cloud-login-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const url = this.urlInput.value.trim();
@@ -70,7 +86,8 @@ export class CloudPanel {
     byId<HTMLFormElement>('cloud-code-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const code = this.codeInput.value.replace(/\s/g, '');
-      if (!/^\d{6}$/.test(code)) return this.fieldError('The code is the 6 digits the cloud sent.', this.codeInput);
+      if (!/^\d{6}$/.test(code))
+        return this.fieldError("The code is 6 digits, from the cloud's log line for this desktop.", this.codeInput);
       void this.act('/api/admin/cloud/code', { code }).then((ok) => {
         if (ok) this.codeInput.value = '';
       });
@@ -91,6 +108,12 @@ export class CloudPanel {
     }
   }
 
+  /** Where to find the code names this desktop as it is now (a rename changes the next code's log line). */
+  showIdentity(): void {
+    const me = this.identity();
+    setText(byId('cloud-code-whose'), me ? codeLineWhose(me) : 'this desktop');
+  }
+
   /** The admin `cloud` push. */
   onPush(cloud: CloudLinkView): void {
     this.pushes++;
@@ -109,6 +132,9 @@ export class CloudPanel {
       return true;
     } catch (err) {
       this.fieldError(loginErrorText(err), path.endsWith('/code') ? this.codeInput : path.endsWith('/login') ? this.urlInput : undefined);
+      this.formErrorCode = failureCode(err);
+      // A push with this failure as the link's last problem may have come first: say it once, here.
+      if (this.view) this.render(this.view);
       return false;
     } finally {
       this.busy = false;
@@ -117,6 +143,7 @@ export class CloudPanel {
   }
 
   private fieldError(text: string | undefined, focus?: HTMLInputElement): void {
+    this.formErrorCode = undefined;
     setText(this.formError, text ?? '');
     this.formError.hidden = !text;
     this.urlInput.removeAttribute('aria-invalid');
@@ -143,6 +170,7 @@ export class CloudPanel {
     byId('cloud-logout').hidden = !loggedIn;
     if (v.status === 'awaiting_code' && before !== 'awaiting_code') this.codeInput.focus();
     if (!this.urlInput.value && v.url) this.urlInput.value = v.url;
+    this.showIdentity();
 
     setText(byId('cloud-url-shown'), v.url ?? 'none');
     setText(byId('cloud-outbox'), v.outbox === 0 ? 'none' : v.outbox === 1 ? '1 message' : `${v.outbox} messages`);
@@ -181,7 +209,7 @@ export class CloudPanel {
       warning.hidden = true;
       setText(problem, e ? `Last problem (${new Date(e.at).toLocaleString()}): ${e.message}` : '');
       problem.dataset.code = e?.code ?? '';
-      problem.hidden = !e;
+      problem.hidden = !e || (!this.formError.hidden && e.code === this.formErrorCode);
     }
   }
 }

@@ -32,7 +32,10 @@ let api: AdminApi;
 let socket: AdminSocket | undefined;
 let state: AdminState | undefined;
 const network = new NetworkPanel(() => api, showError);
-const cloud = new CloudPanel(() => api);
+const cloud = new CloudPanel(
+  () => api,
+  () => state?.identity,
+);
 let messages: MessagesView | undefined;
 
 // ---- errors ---------------------------------------------------------------------------------------------
@@ -603,6 +606,7 @@ byId<HTMLFormElement>('url-pair-form').addEventListener('submit', (e) => {
 function render(s: AdminState): void {
   state = s;
   renderIdentity(s);
+  cloud.showIdentity();
   renderNotices(s);
   network.setStateAddresses(s.lan_addresses);
   network.setDeviceKinds(s.devices);
@@ -641,6 +645,20 @@ function showStatus(s: SocketStatus): void {
   );
 }
 
+/**
+ * No valid admin token: say where the link is instead of showing a UI that can never load. Everything else on
+ * the page goes away (an empty device list or "Loading…" would claim a state this page cannot know).
+ */
+function showLocked(reason: 'no-token' | 'bad-token'): void {
+  socket?.stop();
+  for (const id of ['app', 'notices', 'error-banner']) byId(id).hidden = true;
+  for (const el of document.querySelectorAll<HTMLElement>('header.top')) el.hidden = true;
+  for (const el of document.querySelectorAll<HTMLElement>('#locked [data-reason]')) el.hidden = el.dataset.reason !== reason;
+  if (reason === 'bad-token') setText(byId('locked-heading'), 'This desktop UI link has expired');
+  byId('locked').hidden = false;
+  document.title = 'Salita: open the desktop UI with its link';
+}
+
 /** After the socket dropped: is the token still good? (A browser hides why a WebSocket upgrade failed.) */
 async function checkAfterDrop(): Promise<boolean> {
   try {
@@ -653,8 +671,7 @@ async function checkAfterDrop(): Promise<boolean> {
         api.setToken(fresh);
         return true;
       }
-      showError(err);
-      setText(byId('conn-status'), 'Not connected');
+      showLocked('bad-token');
       return false;
     }
     return true; // the node is down or restarting: keep trying
@@ -664,11 +681,7 @@ async function checkAfterDrop(): Promise<boolean> {
 async function main(): Promise<void> {
   const token = await acquireAdminToken();
   if (!token) {
-    showError(
-      'This page needs the admin link that the Salita node printed when it started (it ends in #admin=…). Open that link, or use the Salita window.',
-    );
-    setText(byId('conn-status'), 'Not connected');
-    byId('app').setAttribute('aria-disabled', 'true');
+    showLocked('no-token');
     return;
   }
   api = new AdminApi(token);

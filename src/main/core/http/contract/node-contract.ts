@@ -25,7 +25,7 @@ export const nodeOperations: readonly ContractOperation[] = [
 
 /** Routes of the node app that are not API and so not in the document, each with why. */
 export const NODE_UNDOCUMENTED_ROUTES: Readonly<Record<string, string>> = {
-  'GET /': "the desktop UI's HTML page (static file), not an API",
+  'GET /': "the desktop UI's HTML page (static file, loopback peers only; others are redirected to /pair), not an API",
   'GET /pair': "the phone pairing page's HTML (static file), not an API",
   'GET /assets/*': "the UI's built scripts and styles (static files, catch-all path)",
 };
