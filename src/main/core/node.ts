@@ -583,6 +583,11 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
             }),
             3_000,
           ),
+          // A firewall rule or a dead interface changes what answers without changing the address set: look again.
+          setInterval(
+            guarded('reachability check', () => void reachable.refresh(candidates, true).then(() => advertised.check())),
+            60_000,
+          ),
           setInterval(
             guarded('nonce, pairing code and session prune', () => {
               nonces.prune(Date.now());
