@@ -46,6 +46,8 @@ export class ReachableAddresses {
         const results = await this.probe(now);
         this.reachable = new Set(results.filter((r) => r.ok).map((r) => r.address));
         this.checkedKey = key;
+      } catch {
+        // A probe that failed as a whole says nothing about the addresses: keep what is known, try again next time.
       } finally {
         this.running = undefined;
       }
