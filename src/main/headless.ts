@@ -15,7 +15,7 @@ const USAGE = `Usage: salita-headless [options]
                        see docs/operations.md)
   --port <n>           HTTP port (default ${DEFAULT_PORT}; 0 = any free port)
   --strict-port        fail if the port is taken instead of using the next free one
-  --host <addr>        listen address (default 0.0.0.0: reachable from the LAN)
+  --host <addr>        listen address (default ::, IPv6 and IPv4; 0.0.0.0 for IPv4 only)
   --no-mdns            do not advertise or browse with mDNS
   --no-pair            do not print a pairing code at start
   --open               also open the desktop UI in a browser (where this machine has one: $BROWSER, xdg-open)

@@ -20,8 +20,11 @@ describe("desktop UI: presence, re-pair notices, and the phone's other addresses
   let node: TestNode;
 
   before(async () => {
-    // Two LAN interfaces (and a container bridge that is not advertised) on a made-up machine.
+    // Two LAN interfaces (and a container bridge that is not advertised) on a made-up machine, listened on; the
+    // made-up addresses are not on this machine, so the self-connection check is stood in for.
     node = await startTestNode({
+      host: '0.0.0.0',
+      reachability: async (addresses) => addresses.map((address) => ({ address, ok: true })),
       networkInterfaces: () => ({
         lo: [v4('127.0.0.1', true)],
         eth0: [v4('192.168.50.10')],

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { cleanupAll, eventually, loopbackUrl, startTestNode } from '../helpers/test-node.js';
-import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
+import { everyAddressAnswers, FakeDiscovery, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
 
@@ -70,7 +70,7 @@ describe('diagnostics', () => {
     const fake = new FakeDiscovery();
     const bIfaces = fakeInterfaces({ eth0: ['127.0.0.1'] });
     const a = await startTestNode({ discovery: fake });
-    const b = await startTestNode({ networkInterfaces: bIfaces.table });
+    const b = await startTestNode({ networkInterfaces: bIfaces.table, host: '0.0.0.0', reachability: everyAddressAnswers });
     const p = await b.startPairing();
     const paired = await a.admin('/api/admin/pair-remote', { body: { url: loopbackUrl(p.url, b), pin: p.pin } });
     assert.equal(paired.status, 200, JSON.stringify(paired.body));
@@ -81,19 +81,21 @@ describe('diagnostics', () => {
     b.core.peerLinks!.stop();
 
     // mDNS answers for a paired node: its addresses join the others, newest first. Unpaired ids are ignored.
-    fake.emit('peer-addresses', bId, ['127.0.0.2']);
+    // B listens on IPv4 only, so its ::1 is a dead address.
+    fake.emit('peer-addresses', bId, ['::1']);
     fake.emit('peer-addresses', 'node-00000000-0000-7000-8000-000000000000', ['192.0.2.99']);
     const peerDiag = async () => (await a.admin('/api/node/diagnostics')).body.peers.find((x: any) => x.node_id === bId);
-    await eventually(async () => (await peerDiag())?.addresses[0] === '127.0.0.2', 'the mDNS address is kept first');
+    await eventually(async () => (await peerDiag())?.addresses[0] === '::1', 'the mDNS address is kept first');
     assert.equal((await a.admin('/api/node/diagnostics')).body.peers.length, 1);
 
     // B's interfaces change; A learns it from B's heartbeat answer.
     bIfaces.spec.eth0 = ['127.0.0.1', '198.51.100.7'];
+    await eventually(() => b.core.desktopNode().addresses.includes('198.51.100.7'), 'B offers its new address (3 s poll)');
     await a.core.mesh.heartbeatPeers([]);
     const d = await peerDiag();
     assert.ok(d.last_attempt, JSON.stringify(d));
     assert.match(d.last_attempt.at, /^\d{4}-\d\d-\d\dT/);
-    assert.equal(d.last_attempt.tried[0].address, '127.0.0.2');
+    assert.equal(d.last_attempt.tried[0].address, '::1');
     assert.equal(d.last_attempt.tried[0].ok, false);
     assert.ok(typeof d.last_attempt.tried[0].error === 'string' && d.last_attempt.tried[0].error.length > 0);
     assert.deepEqual(d.last_attempt.tried.at(-1), { address: '127.0.0.1', ok: true });
@@ -102,7 +104,7 @@ describe('diagnostics', () => {
     assert.ok(d.last_seen);
     assert.equal(d.addresses[0], '127.0.0.1', 'the address that answered moves to the front');
     assert.ok(d.addresses.includes('198.51.100.7'), 'the address B announced in its answer is kept');
-    assert.ok(d.addresses.includes('127.0.0.2'), 'older addresses are kept (bounded)');
+    assert.ok(d.addresses.includes('::1'), 'older addresses are kept (bounded)');
 
     // The next round starts with the address that worked: nothing dead is tried first.
     await a.core.mesh.heartbeatPeers([]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { interfaceKind, lanAddresses } from '../../src/main/core/net/lan-addresses.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, tempDir } from '../helpers/test-node.js';
-import { FakeDiscovery, fakeInterfaces } from './network-helpers.js';
+import { everyAddressAnswers, FakeDiscovery, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
 
@@ -71,7 +71,7 @@ describe('settings', () => {
   test('GET/PUT round trip, persisted in the data dir and kept across a restart', async () => {
     const dataDir = tempDir();
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wlan0: ['192.168.1.21'] });
-    const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0' });
+    const node = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0', reachability: everyAddressAnswers });
     assert.deepEqual((await node.admin('/api/admin/settings')).body, { interfaces: null, listen: 'all' });
     const put = await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['wlan0', 'wlan9'] } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -101,7 +101,7 @@ describe('settings', () => {
     assert.equal(unauth.status, 401);
 
     await node.stop();
-    const again = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0' });
+    const again = await startTestNode({ dataDir, networkInterfaces: ifaces.table, host: '0.0.0.0', reachability: everyAddressAnswers });
     assert.deepEqual((await again.admin('/api/admin/settings')).body, { interfaces: ['wlan0', 'wlan9'], listen: 'all' });
     assert.deepEqual((await again.startPairing()).candidate_urls.map(hostOf), ['192.168.1.21']);
     const back = await again.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: null } });
@@ -164,8 +164,8 @@ describe('settings', () => {
 describe('what is advertised', () => {
   test('candidate_urls and /api/node/addresses hold only advertised addresses, and follow the settings at once', async () => {
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20', 'fd00::20', 'fe80::20'], docker0: ['172.17.0.1'], tun0: ['10.8.0.2'] });
-    // On every interface: a node bound to one address offers only that one in its pairing URLs.
-    const node = await startTestNode({ networkInterfaces: ifaces.table, host: '0.0.0.0' });
+    // On every interface, both families (a node bound to one address offers only that one in its pairing URLs).
+    const node = await startTestNode({ networkInterfaces: ifaces.table, host: '::', reachability: everyAddressAnswers });
     const start = await node.startPairing();
     assert.deepEqual(start.candidate_urls.map(hostOf), ['192.168.1.20', '10.8.0.2', 'fd00::20']);
     assert.equal(start.url, start.candidate_urls[0]);
@@ -205,7 +205,12 @@ describe('what is advertised', () => {
   test('mDNS is told the advertised addresses at start, on a settings change and when interfaces change', async () => {
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wg0: ['10.6.0.3'] });
     const fake = new FakeDiscovery();
-    const node = await startTestNode({ networkInterfaces: ifaces.table, discovery: fake });
+    const node = await startTestNode({
+      networkInterfaces: ifaces.table,
+      discovery: fake,
+      host: '0.0.0.0',
+      reachability: everyAddressAnswers,
+    });
     assert.equal(fake.running, true);
     assert.deepEqual(fake.addressCalls.at(-1), ['192.168.1.20', '10.6.0.3']);
     await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['eth0'] } });
@@ -219,5 +224,42 @@ describe('what is advertised', () => {
     assert.deepEqual(diag.mdns.advertised_addresses, ['192.168.1.77']);
     await node.stop();
     assert.equal(fake.running, false, 'stopped with the node');
+  });
+});
+
+describe('only addresses the node can be reached on are offered', () => {
+  // 127.0.0.20 and ::1 are on lo, so the node can really reach itself there; 192.0.2.1 and 2001:db8::7 are documentation
+  // addresses this machine does not have, so connecting to them never reaches the node.
+  const table = () => fakeInterfaces({ eth0: ['127.0.0.20', '192.0.2.1', '::1', '2001:db8::7'], eth1: ['fe80::1'] }).table;
+  const offeredBy = async (node: Awaited<ReturnType<typeof startTestNode>>, fake: FakeDiscovery) => {
+    const urls = ((await (await fetch(`${node.base}/api/node/addresses`)).json()) as { urls: string[] }).urls;
+    const state = (await node.admin('/api/admin/state')).body;
+    return {
+      candidates: (await node.startPairing()).candidate_urls.map(hostOf),
+      addresses: urls.map(hostOf),
+      mdns: fake.addressCalls.at(-1),
+      desktopNode: node.core.desktopNode().addresses,
+      footer: state.lan_addresses.filter((a: any) => a.advertised).map((a: any) => a.address),
+    };
+  };
+
+  test('a node listening on IPv4 only offers neither IPv6 addresses nor addresses it cannot reach', async () => {
+    const fake = new FakeDiscovery();
+    const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: table(), discovery: fake });
+    const offered = await offeredBy(node, fake);
+    for (const [where, list] of Object.entries(offered)) assert.deepEqual(list, ['127.0.0.20'], where);
+    // Diagnostics still show every advertised address and why the unreachable one is not offered.
+    const reach = (await node.admin('/api/node/diagnostics')).body.reachability;
+    assert.equal(reach.find((r: any) => r.address === '192.0.2.1')?.ok, false);
+  });
+
+  test('by default the node listens dual stack and offers the IPv6 addresses it can be reached on', async () => {
+    const fake = new FakeDiscovery();
+    const node = await startTestNode({ host: undefined, port: 0, networkInterfaces: table(), discovery: fake });
+    const offered = await offeredBy(node, fake);
+    for (const [where, list] of Object.entries(offered)) assert.deepEqual(list, ['127.0.0.20', '::1'], where);
+    const ident = await fetch(`http://[::1]:${node.port}/api/node/identity`);
+    assert.equal(ident.status, 200, 'the offered IPv6 address answers');
+    assert.equal((await node.admin('/api/node/diagnostics')).body.listen.host, '::');
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { cleanupAll, craftPairing, makePhone, postJson, startTestNode, verifyRaw } from '../helpers/test-node.js';
-import { fakeInterfaces } from './network-helpers.js';
+import { everyAddressAnswers, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
 
@@ -107,7 +107,7 @@ describe('the pairing URL names an address the node listens on', () => {
 
   test('a node listening on every interface offers its advertised LAN addresses', async () => {
     const ifaces = fakeInterfaces({ eth0: ['192.168.1.20'], wlan0: ['192.168.1.21'] });
-    const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: ifaces.table });
+    const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: ifaces.table, reachability: everyAddressAnswers });
     const p = await node.startPairing();
     assert.deepEqual(
       p.candidate_urls.map((u) => new URL(u).hostname),

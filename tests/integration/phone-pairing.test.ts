@@ -17,7 +17,7 @@ import {
   startTestNode,
   verifyRaw,
 } from '../helpers/test-node.js';
-import { fakeInterfaces } from './network-helpers.js';
+import { everyAddressAnswers, fakeInterfaces } from './network-helpers.js';
 
 after(cleanupAll);
 
@@ -72,7 +72,11 @@ describe('pair/start is for the local desktop UI only', () => {
 
   test('returns a 6-digit PIN, codes, a LAN URL (never loopback) with the fingerprint, and a QR', async () => {
     // Listening on every interface: a node bound to loopback only names loopback (pairing-contract.test.ts).
-    const node = await startTestNode({ host: '0.0.0.0', networkInterfaces: fakeInterfaces({ eth0: ['192.168.1.20'] }).table });
+    const node = await startTestNode({
+      host: '0.0.0.0',
+      networkInterfaces: fakeInterfaces({ eth0: ['192.168.1.20'] }).table,
+      reachability: everyAddressAnswers,
+    });
     const p = await node.startPairing();
     assert.match(p.pin, /^\d{6}$/);
     assert.match(p.linking_code, /^[A-Z2-7]{4}-[A-Z2-7]{4}$/);

@@ -190,9 +190,10 @@ describe('LAN test bed: desktops and a phone in network namespaces on a private 
       `no zone-less link-local: ${entry.addresses}`,
     );
 
+    // Offered once A reached itself on it (its interface poll and self-check), not as soon as it appears.
     const mine = await eventually('A to list lan1 as an advertised LAN interface', async () => {
       const s = await state(a);
-      return { value: (s.lan_addresses as any[]).find((l) => l.address === second), seen: s.lan_addresses };
+      return { value: (s.lan_addresses as any[]).find((l) => l.address === second && l.advertised), seen: s.lan_addresses };
     });
     assert.equal(mine.interface, 'lan1');
     assert.equal(mine.kind, 'lan');

@@ -46,6 +46,7 @@ import { type DevicePush, MessageStore, type MessageStoreCaps } from './messagin
 import { AdvertisedAddresses } from './net/advertised-addresses.js';
 import { checkReachability, firewallHints, listenAddresses } from './net/diagnostics.js';
 import { cachedInterfaces, hostForUrl, type InterfaceTable, LocalAddresses, takeInterfaceError } from './net/lan-addresses.js';
+import { acceptsOn, ReachableAddresses } from './net/reachable-addresses.js';
 import { PairingService } from './pairing/pairing-service.js';
 import { HomeDirectoryStore } from './peer-link/home-directory.js';
 import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
@@ -65,7 +66,7 @@ export interface NodeOptions {
   dataDir: string;
   /** Default 6969; 0 picks any free port. */
   port?: number;
-  /** Listen address; default all interfaces (the phone reaches us over the LAN). */
+  /** Listen address; default all interfaces, IPv6 and IPv4 (`::` dual stack; `0.0.0.0` where IPv6 is off). */
   host?: string;
   /** Fail instead of taking the next free port when `port` is taken. */
   strictPort?: boolean;
@@ -82,6 +83,11 @@ export interface NodeOptions {
   secretBox?: SecretBox;
   /** The interface table to use instead of os.networkInterfaces() (tests make up interfaces). */
   networkInterfaces?: () => InterfaceTable;
+  /**
+   * Tests: stands in for the self-connection check that decides which addresses are offered (made-up interface
+   * addresses are not on the test machine, so connecting to them cannot answer).
+   */
+  reachability?: (addresses: string[]) => Promise<{ address: string; ok: boolean }[]>;
   /** A discovery object to use instead of mDNS (tests: a fake that emits 'peer-addresses' / 'goodbye'). */
   discovery?: Discovery;
   /** Cloud link tuning (tests shrink the reconnect backoff and the directory refresh). */
@@ -259,32 +265,43 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const rendererDir = opts.rendererDir ?? (existsSync(defaultRenderer) ? defaultRenderer : undefined);
   const version = appVersion();
   // The listen setting applies at start: 'advertised' binds loopback (the desktop UI) plus the advertised
-  // addresses of this moment; an explicit host (--host, tests) always wins.
+  // addresses of this moment; an explicit host (--host, tests) always wins. The default listens dual stack, so
+  // the IPv6 addresses advertised next to the IPv4 ones take connections too.
   const listenSetting = settings.listen();
   const listenChosen = opts.host === undefined && listenSetting === 'advertised';
-  const listenHost = opts.host ?? (listenChosen ? '127.0.0.1' : '0.0.0.0');
+  const listenHost = opts.host ?? (listenChosen ? '127.0.0.1' : '::');
 
   const publicKey = toBase64Url(loaded.publicKey);
   const interfaceTable = opts.networkInterfaces ?? (() => cachedInterfaces());
   const local = new LocalAddresses(() => settings.interfaces(), interfaceTable);
-  /** What this node offers to other devices: QR candidate URLs, mDNS, heartbeats, its desktop_node. */
+  /** The addresses the interface settings advertise (the listener binds them under listen 'advertised'). */
   const ownAddresses = () => local.advertised();
-  const advertised = new AdvertisedAddresses(ownAddresses);
 
   // The listener, as a service: the port is known once it started (0 before).
   let listening: Listening | undefined;
   const port = () => listening?.port ?? 0;
+  const boundHosts = () => listening?.hosts ?? [listenHost];
+  const listenOn = (host: string) =>
+    listen(app.fetch as never, {
+      port: opts.port ?? DEFAULT_PORT,
+      host,
+      strictPort: opts.strictPort ?? false,
+      edgeLog,
+      wsPingIntervalMs: timings.wsPingIntervalMs,
+      ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
+    });
   const http: Service = {
     name: 'http',
     start: async () => {
-      listening = await listen(app.fetch as never, {
-        port: opts.port ?? DEFAULT_PORT,
-        host: listenHost,
-        strictPort: opts.strictPort ?? false,
-        edgeLog,
-        wsPingIntervalMs: timings.wsPingIntervalMs,
-        ...(listenChosen ? { extraHosts: ownAddresses() } : {}),
-      });
+      try {
+        listening = await listenOn(listenHost);
+      } catch (err) {
+        // A machine with IPv6 turned off cannot bind `::`: the default then listens on IPv4 only.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (opts.host !== undefined || listenHost !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+        log.warn({ err: code }, 'IPv6 is not available: listening on IPv4 only');
+        listening = await listenOn('0.0.0.0');
+      }
       for (const f of listening.failed) log.warn({ host: f.host, err: f.error }, 'could not listen on a chosen address');
       if (opts.port !== undefined && opts.port !== 0 && listening.port !== opts.port) {
         log.warn({ wanted: opts.port, port: listening.port }, `port ${opts.port} was taken; listening on ${listening.port} instead`);
@@ -293,7 +310,18 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     stop: () => listening?.close(),
   };
 
-  const addressUrls = () => ownAddresses().map((a) => `http://${hostForUrl(a)}:${port()}`);
+  /**
+   * What this node offers to other devices (QR candidate URLs, /api/node/addresses, mDNS, heartbeats, its
+   * desktop_node, the UI's "reachable on"): the advertised addresses the listener accepts connections on and
+   * on which this node, connecting to its own port, was answered by itself at the last check.
+   */
+  const candidates = () => ownAddresses().filter((a) => acceptsOn(boundHosts(), a));
+  const reachable = opts.reachability ? new ReachableAddresses(opts.reachability) : ReachableAddresses.forNode(port, () => me().nodeId);
+  const offered = () => reachable.filter(candidates());
+  const advertised = new AdvertisedAddresses(offered);
+  const recheck = (force = false) => reachable.refresh(candidates, force).then(() => advertised.check(force));
+
+  const addressUrls = () => offered().map((a) => `http://${hostForUrl(a)}:${port()}`);
   const desktopNode = (): DesktopNode => ({
     node_id: me().nodeId,
     name: me().name,
@@ -302,7 +330,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     capabilities: CAPABILITIES,
     public_key: publicKey,
     fingerprint: me().fingerprint,
-    addresses: ownAddresses(),
+    addresses: offered(),
   });
   const identityView = (): NodeIdentityResponse => ({
     node_id: me().nodeId,
@@ -319,7 +347,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     port: port(),
     capabilities: CAPABILITIES,
     publicKey,
-    addresses: ownAddresses(),
+    addresses: offered(),
   });
 
   const discovery =
@@ -333,18 +361,18 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
               logger: createLogger('mdns'),
               // The one interface poller of the node, so mDNS and every other part agree on the interfaces.
               interfaces: () => local.all(),
-              addresses: ownAddresses(),
+              addresses: offered(),
             }) as unknown as Discovery;
           },
           name: () => me().name,
-          addresses: ownAddresses,
+          addresses: offered,
           log,
           onChange: () => feed.changed(),
           // What mDNS hears about paired nodes: their addresses join the others; a goodbye shows them offline at once.
           onPeerAddresses: (nodeId, addresses) => mesh.learnAddresses(nodeId, addresses),
           onGoodbye: (nodeId) => mesh.goodbye(nodeId),
           // The module noticed an interface change before our own poll did.
-          onInterfaces: () => advertised.check(),
+          onInterfaces: () => void recheck(),
         })
       : undefined;
   const discovered = (): DiscoveredNodeView[] =>
@@ -353,13 +381,14 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       paired: mesh.isPaired(p.node_id),
     }));
 
-  // A pairing URL must name an address this node accepts connections on: listening on every interface, any
-  // of them; on chosen addresses (--host, listen 'advertised'), only those bound, else the bound host itself.
+  // A pairing URL must name an address this node accepts connections on: listening on every interface, those
+  // of the bound family (`::` takes both); on chosen addresses (--host, listen 'advertised'), only those bound,
+  // else the bound host itself.
   const listenedOf = (addrs: string[]): string[] => {
-    if (!listenChosen && (listenHost === '0.0.0.0' || listenHost === '::')) return addrs;
-    const hosts = listening?.hosts ?? [listenHost];
-    const bound = addrs.filter((a) => hosts.includes(a));
-    return bound.length > 0 ? bound : [...hosts];
+    const hosts = boundHosts();
+    const accepted = addrs.filter((a) => acceptsOn(hosts, a));
+    const wildcard = !listenChosen && (hosts[0] === '0.0.0.0' || hosts[0] === '::');
+    return accepted.length > 0 || wildcard ? accepted : [...hosts];
   };
   const pairing = new PairingService(
     new PairingCodeRepository(database.db),
@@ -369,7 +398,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       self: desktopNode,
       port,
       staticKey: () => ({ privateKey: me().privateKey, publicKey: me().publicKey }),
-      advertisedAddresses: () => listenedOf(ownAddresses()),
+      advertisedAddresses: () => listenedOf(offered()),
       lanAddresses: () => listenedOf(local.lan().map((a) => a.address)),
       replaceStale: (candidate, keep) => mesh.replaceStale(candidate, keep),
     },
@@ -393,7 +422,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   settings.onChange((saved, update) => {
     if (update.cloud_url !== undefined) cloud.settingsChanged();
     log.info({ interfaces: saved.interfaces }, 'interface settings changed');
-    advertised.check(true);
+    void recheck(true);
   });
 
   const meshNodeViewStatus = (row: Parameters<typeof presenceOf>[0], now: number) => presenceOf(row, timings.offlineAfterMs, now);
@@ -426,7 +455,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
         device_info: { platform: process.platform, app_version: version, hostname: osHostname() },
         public_key: publicKey,
         port: port(),
-        addresses: ownAddresses(),
+        addresses: offered(),
       },
     }),
     adminState: (): AdminState => ({
@@ -434,13 +463,23 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       port: port(),
       devices: mesh.devices(),
       discovered: discovered(),
-      lan_addresses: local.lan(),
+      // `advertised` says what is offered: an address the node cannot be reached on is not shown as reachable.
+      lan_addresses: (() => {
+        const now = new Set(offered());
+        return local.lan().map((a) => ({ ...a, advertised: a.advertised && now.has(a.address) }));
+      })(),
       pending_pairings: [...pairing.pending.list(), ...mesh.pendingOutgoing()],
       notices: notices.list(),
     }),
     notices,
     settings: () => settings.get(),
-    updateSettings: (update: SettingsUpdateRequest) => settings.update(update),
+    // Answers once the addresses the new settings advertise were checked, so the answer's effects are in place.
+    updateSettings: async (update: SettingsUpdateRequest) => {
+      const saved = settings.update(update);
+      await reachable.refresh(candidates);
+      advertised.check();
+      return saved;
+    },
     addressUrls,
     diagnostics: async (): Promise<DiagnosticsResponse> => {
       const interfaces = local.all();
@@ -460,8 +499,8 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
         missing_interfaces: local.missingInterfaces(),
         port: port(),
         listen: {
-          host: listenChosen ? (listening?.hosts ?? [listenHost]).join(', ') : listenHost,
-          addresses: listenChosen ? (listening?.hosts ?? [listenHost]) : listenAddresses(listenHost, interfaces),
+          host: listenChosen ? boundHosts().join(', ') : boundHosts()[0]!,
+          addresses: listenChosen ? boundHosts() : listenAddresses(boundHosts()[0]!, interfaces),
           pending_restart: settings.listen() !== listenSetting,
         },
         reachability: await checkReachability(advertisedNow, port(), me().nodeId),
@@ -469,7 +508,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
           enabled: module !== undefined || opts.mdns === true,
           running: status?.running ?? module !== undefined,
           ...(status?.instance_name !== undefined ? { instance_name: status.instance_name } : {}),
-          advertised_addresses: status?.advertised_addresses ?? (module ? advertisedNow : []),
+          advertised_addresses: status?.advertised_addresses ?? (module ? offered() : []),
           discovered: status?.discovered ?? module?.peers().length ?? 0,
           ...(mdnsError !== undefined ? { last_error: mdnsError } : {}),
         },
@@ -540,11 +579,16 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
           // Interfaces come and go (Wi-Fi roams, a VPN starts): re-advertise when the advertised set changes.
           setInterval(
             guarded('interface check', () => {
-              advertised.check();
+              void recheck();
               const err = takeInterfaceError();
               if (err) throw err;
             }),
             3_000,
+          ),
+          // A firewall rule or a dead interface changes what answers without changing the address set: look again.
+          setInterval(
+            guarded('reachability check', () => void reachable.refresh(candidates, true).then(() => advertised.check())),
+            60_000,
           ),
           setInterval(
             guarded('nonce, pairing code and session prune', () => {
@@ -562,9 +606,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
             guarded(
               'peer heartbeat',
               () =>
-                void mesh
-                  .heartbeatPeers(ownAddresses())
-                  .catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')),
+                void mesh.heartbeatPeers(offered()).catch((err: Error) => log.warn({ err: err.message }, 'peer heartbeat round failed')),
             ),
             timings.heartbeatIntervalMs,
           ),
@@ -585,7 +627,8 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       // This node's own row in the mesh (its port is known now), and the advertised set taken as announced.
       {
         name: 'mesh',
-        start: () => {
+        start: async () => {
+          await reachable.refresh(candidates);
           meshRepo.upsertSelf(selfRow());
           advertised.settle();
         },

@@ -193,7 +193,10 @@ export const LanAddressView = z.object({
   address: z.string(),
   family: z.enum(['IPv4', 'IPv6']),
   kind: InterfaceKind,
-  /** Offered to other devices (QR candidate URLs, mDNS, heartbeats), per the interface settings. */
+  /**
+   * In AdminState: offered to other devices (QR candidate URLs, mDNS, heartbeats): chosen by the interface settings,
+   * accepted by the listener and answered when the node connected to itself there at the last check.
+   */
   advertised: z.boolean(),
 });
 export type LanAddressView = z.infer<typeof LanAddressView>;

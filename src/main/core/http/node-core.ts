@@ -47,7 +47,7 @@ export interface NodeCore {
   readonly notices: NoticeBoard;
   settings(): NodeSettings;
   /** Persists the settings and applies them at once (candidate URLs, mDNS, heartbeats). */
-  updateSettings(update: SettingsUpdateRequest): NodeSettings;
+  updateSettings(update: SettingsUpdateRequest): Promise<NodeSettings>;
   /** Every advertised pairing base URL `http://<addr>:<port>`. */
   addressUrls(): string[];
   diagnostics(): Promise<DiagnosticsResponse>;

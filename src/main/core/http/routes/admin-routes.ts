@@ -21,7 +21,7 @@ export function adminRoutes(core: NodeCore): Hono {
 
   app.put('/admin/settings', admin, async (c) => {
     const req = await readBody(c, SettingsUpdateRequest);
-    return c.json(core.updateSettings(req));
+    return c.json(await core.updateSettings(req));
   });
 
   // Idempotent: dismissing a notice that is already gone is fine (two windows, a double click).
