@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, ROOT, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, ROOT, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SHOTS = join(ROOT, 'docs', 'screenshots');
 const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 interface AxeViolation {
   id: string;
@@ -72,7 +71,7 @@ describe('accessibility of every screen (axe-core in Chromium)', { skip }, () =>
 
   test('phone page at 390x844: the pairing form', async () => {
     const start = await node.startPairing();
-    const ctx = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+    const ctx = await browser.newContext(PHONE);
     const page = await ctx.newPage();
     const errors = collectPageErrors(page, { console: true });
     await page.goto(loopbackUrl(start.url, node));

@@ -16,6 +16,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+/** A phone as the phone page meets it: a 390x844 touch screen. */
+export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 /** Generous limits for waits: a slow CI machine is fine, a broken feature still fails. */
 export const WAIT = { timeout: 30_000 };
 

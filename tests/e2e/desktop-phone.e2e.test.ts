@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { eventually, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -60,7 +60,7 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     // The QR carries a LAN address; the test node listens on loopback only, so the "phone" uses 127.0.0.1.
     const phoneUrl = new URL(shown.pathname + shown.search + shown.hash, node.base).toString();
 
-    const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phoneCtx = await browser.newContext(PHONE);
     const phone = await phoneCtx.newPage();
     const phoneErrors = await collectErrors(phone);
     await phone.goto(phoneUrl);

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** A desktop coming back, the peer link reconnecting, a phone page's socket backing off: generous. */
@@ -37,7 +37,7 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
   /** A phone page paired with `node` the way a person does it (pairing link + PIN), in its own browser context. */
   async function phoneOn(node: TestNode, name: string): Promise<PhonePage> {
     const p = await node.startPairing();
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const ctx = await browser.newContext(PHONE);
     const page = await ctx.newPage();
     const errors = collectErrors(page);
     await page.goto(loopbackUrl(p.url, node));

@@ -12,7 +12,7 @@ import type { Page, Route, WebSocketRoute } from 'playwright-core';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import type { MessagingDirectory, MessagingDirectoryDevice } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -256,7 +256,7 @@ describe('messages UI against the home-mesh contract (Chromium, answers rewritte
     assert.equal((await a.admin('/api/node/identity', { method: 'PATCH', body: { name: 'Living room PC' } })).status, 200);
     const other = await pairPhone(a);
     const home = homeDesktops();
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const ctx = await browser.newContext(PHONE);
     const page = await ctx.newPage();
     const errors = collectErrors(page);
     await routeMessaging(page, '/api/messages', home, []);

@@ -15,7 +15,7 @@ import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-grou
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** Linking to the cloud and a round trip through it: generous, never a speed assertion. */
@@ -99,7 +99,11 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
       async () => (await desktop.getByTestId('cloud-problem').getAttribute('data-code')) === 'otp_invalid',
       'the push with the failure',
     );
-    assert.equal(await desktop.getByTestId('cloud-problem').isVisible(), false, await desktop.locator('#cloud-panel').innerText());
+    assert.equal(
+      await desktop.getByTestId('cloud-problem').isVisible(),
+      false,
+      (await desktop.locator('#cloud-panel').textContent()) ?? '',
+    );
 
     await desktop.getByTestId('cloud-code').fill(code);
     await desktop.getByTestId('cloud-code-submit').click();
@@ -122,7 +126,7 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     const shown = new URL((await desktop.getByTestId('pair-url').textContent())!);
     const phoneUrl = new URL(shown.pathname + shown.search + shown.hash, node.base).toString();
 
-    const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phoneCtx = await browser.newContext(PHONE);
     const phone = await phoneCtx.newPage();
     const phoneErrors = collectErrors(phone);
     await phone.goto(phoneUrl);

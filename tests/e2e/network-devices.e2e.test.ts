@@ -7,7 +7,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -135,7 +135,7 @@ describe("desktop UI: presence, re-pair notices, and the phone's other addresses
     const { urls } = (await fetch(`${node.base}/api/node/addresses`).then((r) => r.json())) as { urls: string[] };
     assert.deepEqual([...urls].sort(), [`http://10.20.30.40:${node.port}`, `http://192.168.50.10:${node.port}`]);
     const u = new URL(start.url);
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const ctx = await browser.newContext(PHONE);
     const phone = await ctx.newPage();
     await phone.goto(new URL(u.pathname + u.search, node.base).toString());
     const section = phone.getByTestId('phone-candidate-urls');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { fakeInterfaces } from '../integration/network-helpers.js';
-import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -40,7 +40,7 @@ describe('only reachable addresses are shown (Chromium)', { skip }, () => {
     const hosts = start.candidate_urls.map((u) => new URL(u).hostname.replace(/^\[|\]$/g, ''));
     assert.deepEqual(hosts, OFFERED);
     const u = new URL(start.url);
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const ctx = await browser.newContext(PHONE);
     const phone = await ctx.newPage();
     await phone.goto(new URL(u.pathname + u.search, node.base).toString());
     const section = phone.getByTestId('phone-candidate-urls');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -31,7 +31,7 @@ async function codeState(node: TestNode, code: string): Promise<string> {
 
 describe('the phone page (Chromium)', { skip }, () => {
   const browser = useChromium();
-  const phoneContext = () => browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const phoneContext = () => browser.newContext(PHONE);
 
   test('names the desktop before the PIN, pairs with "123 456", and a reload lands on the paired home', async () => {
     const node = await startTestNode();
@@ -129,24 +129,22 @@ describe('the phone page (Chromium)', { skip }, () => {
     const ctx = await phoneContext();
     const page = await ctx.newPage();
     const verifies = verifyRequests(page);
-    await page.goto(u.toString());
-    await page
-      .getByTestId('phone-error')
-      .filter({ hasText: /garbled/ })
-      .waitFor(WAIT);
-    assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
-    assert.deepEqual(verifies, []);
+    /** The link is told garbled on load: no PIN is asked for and nothing is verified. */
+    const refusedBeforePin = async (link: string): Promise<void> => {
+      await page.goto(link);
+      await page
+        .getByTestId('phone-error')
+        .filter({ hasText: /garbled/ })
+        .waitFor(WAIT);
+      assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
+      assert.deepEqual(verifies, []);
+    };
+    await refusedBeforePin(u.toString());
 
     // A fingerprint cut short in an otherwise good link: also told before any PIN.
     const cutFp = new URL(linkOf(node, start.url));
     cutFp.searchParams.set('fp', cutFp.searchParams.get('fp')!.slice(0, 10));
-    await page.goto(cutFp.toString());
-    await page
-      .getByTestId('phone-error')
-      .filter({ hasText: /garbled/ })
-      .waitFor(WAIT);
-    assert.equal(await page.getByTestId('phone-pin').isVisible(), false, 'no PIN is asked for');
-    assert.deepEqual(verifies, []);
+    await refusedBeforePin(cutFp.toString());
 
     // The real link still pairs, and its first wrong PIN still leaves four attempts.
     await page.goto(linkOf(node, start.url));
