@@ -16,7 +16,8 @@ import { NODE_NOISE_SUITE } from '../src/server/crypto/node-noise.js';
 import { pairWithNode } from '../src/shared/client/pairing-client.js';
 import { toBase64Url } from '../src/shared/encoding.js';
 import { makePhone } from '../tests/helpers/test-node.js';
-import { type Child, cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
+import { startNodeProc } from './lib/node-proc.js';
+import { type Child, cleanupAll, GC_PRELOAD, hardFdLimit, MiB, quantile, REPO, snapshotBuild, spawnNode } from './lib/procs.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,32 +90,19 @@ async function main(): Promise<void> {
   const build = snapshotBuild();
   const snapDir = values['heap-snapshot'];
   const snapArgs = snapDir ? ['--heapsnapshot-signal=SIGHUP', `--diagnostic-dir=${snapDir}`] : [];
-  const node = spawnNode(
-    'node',
-    [
-      ...snapArgs,
-      '--expose-gc',
-      '--import',
-      GC_PRELOAD,
-      join(build, 'out/main/headless.js'),
-      '--data-dir',
-      tempDir(),
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--no-mdns',
-      '--no-pair',
-      // The defaults cap sockets per session and pairing rates; this bench holds PER_DEVICE sockets per device.
+  const {
+    c: node,
+    adminToken,
+    base,
+  } = await startNodeProc(build, 'node', {
+    nodeArgs: [...snapArgs, '--expose-gc', '--import', GC_PRELOAD],
+    // The defaults cap sockets per session and pairing rates; this bench holds PER_DEVICE sockets per device.
+    args: [
       '--limits',
       JSON.stringify({ maxSocketsPerSession: PER_DEVICE, pairStartsPerMinute: DEVICES * 2, pairLookupsPerMinute: DEVICES * 2 }),
     ],
-    { nofile: nodeFiles, cwd: build },
-  );
-  const ready = await node.waitFor(/^READY (\{.*\})$/, 60_000);
-  const { port } = JSON.parse(ready[1]!) as { port: number };
-  const adminToken = (await node.waitFor(/#admin=([^\s]+)/, 1000, true))[1]!;
-  const base = `http://127.0.0.1:${port}`;
+    nofile: nodeFiles,
+  });
   const startRss = (await node.memAfterGc()).rss;
 
   // Pair the devices as phones do (node:crypto Noise on this side: the phone's crypto is not what is measured).

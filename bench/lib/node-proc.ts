@@ -23,8 +23,12 @@ export interface NodeProc {
   admin(path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
-/** `nodeArgs` go before the script (e.g. --cpu-prof), `args` after it (e.g. --timings). */
-export async function startNodeProc(build: string, name: string, opts: { nodeArgs?: string[]; args?: string[] } = {}): Promise<NodeProc> {
+/** `nodeArgs` go before the script (e.g. --cpu-prof), `args` after it (e.g. --timings); `nofile`: its fd limit. */
+export async function startNodeProc(
+  build: string,
+  name: string,
+  opts: { nodeArgs?: string[]; args?: string[]; nofile?: number } = {},
+): Promise<NodeProc> {
   const c = spawnNode(
     name,
     [
@@ -40,7 +44,7 @@ export async function startNodeProc(build: string, name: string, opts: { nodeArg
       '--no-pair',
       ...(opts.args ?? []),
     ],
-    { cwd: build },
+    { cwd: build, ...(opts.nofile !== undefined ? { nofile: opts.nofile } : {}) },
   );
   const ready = await c.waitFor(/^READY (\{.*\})$/, 60_000);
   const { port, node_id: nodeId } = JSON.parse(ready[1]!) as { port: number; node_id: string };
