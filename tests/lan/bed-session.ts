@@ -87,3 +87,23 @@ export async function adminOk(p: HostProc, path: string, body?: unknown, method?
   );
   return r.body;
 }
+
+/**
+ * Polls `check` every 250 ms until it gives a truthy value; past `limitMs` fails saying what it waited for and
+ * what it last saw. With `retryErrors`, a check that throws (a peer that is down on purpose) counts as "not yet".
+ */
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>,
+  opts: { limitMs: number; retryErrors: boolean },
+): Promise<T> {
+  const until = Date.now() + opts.limitMs;
+  let last: unknown;
+  for (;;) {
+    const r = opts.retryErrors ? await check().catch((err: Error) => ({ value: undefined, seen: err.message })) : await check();
+    if (r.value) return r.value;
+    last = r.seen;
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}\nlast seen: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}

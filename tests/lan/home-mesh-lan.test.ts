@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop } from './bed-session.js';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, pollUntil, startDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
 import { whyNoLanBed } from './netns.js';
 
@@ -33,21 +33,9 @@ async function call(p: PhoneSide, method: string, path: string, body?: unknown):
   return p.proc.send('call', { label: p.label, method, path, ...(body !== undefined ? { body } : {}) });
 }
 
-async function eventually<T>(
-  what: string,
-  check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>,
-  limitMs = LIMIT_MS,
-): Promise<T> {
-  const until = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    const r = await check().catch((err: Error) => ({ value: undefined, seen: err.message }));
-    if (r.value) return r.value;
-    last = r.seen;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}\nlast seen: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
+/** Waits for `check` on this bed's time scale (a check that throws, e.g. while a link is down, is retried). */
+const eventually = <T>(what: string, check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>, limitMs = LIMIT_MS) =>
+  pollUntil(what, check, { limitMs, retryErrors: true });
 
 /** Seals `texts` on the sending phone and sends them one after the other; returns the envelope ids. */
 async function sendTexts(from: PhoneSide, to: PhoneSide, texts: string[]): Promise<{ ids: string[]; answers: any[] }> {

@@ -13,7 +13,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { adminOk, createBed, destroyBed, type HostProc, lanBed, startDesktop as startBedDesktop } from './bed-session.js';
+import { adminOk, createBed, destroyBed, type HostProc, lanBed, pollUntil, startDesktop as startBedDesktop } from './bed-session.js';
 import { LanProcess } from './child.js';
 import { whyNoLanBed } from './netns.js';
 
@@ -39,22 +39,9 @@ const state = (p: HostProc) => adminOk(p, '/api/admin/state');
 const device = (s: any, nodeId: string) => (s.devices as any[]).find((d) => d.node_id === nodeId);
 const discovered = (s: any, nodeId: string) => (s.discovered as any[]).find((d) => d.node_id === nodeId);
 
-/** Polls until `check` gives a truthy value; on time-out says what it waited for and what it last saw. */
-async function eventually<T>(
-  what: string,
-  check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>,
-  limitMs = LIMIT_MS,
-): Promise<T> {
-  const until = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    const r = await check();
-    if (r.value) return r.value;
-    last = r.seen;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}\nlast seen: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
+/** Waits for `check` on this bed's time scale. */
+const eventually = <T>(what: string, check: () => Promise<{ value: T | undefined | false | null; seen?: unknown }>, limitMs = LIMIT_MS) =>
+  pollUntil(what, check, { limitMs, retryErrors: false });
 
 /** A and B paired with each other: by scenario 1 if it worked, otherwise here by URL (no mDNS needed). */
 async function ensureABPaired(): Promise<void> {
