@@ -30,6 +30,8 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
+    // The pages are preact components written in TSX (the automatic runtime: no `h` import in each file).
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
     build: {
       rollupOptions: {
         input: {

@@ -5,16 +5,12 @@
 // is a route) and the HTTP fuzz test (bodies from these schemas; every error answer must be one listed here).
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { type Endpoint, type NamedSchema, named } from '../../shared/wire/endpoint.js';
 
 /** Who may call an operation; each but `public` is a security scheme of the document. */
 export type Security = 'public' | 'admin' | 'device' | 'cloud';
 
-/** A schema with the component name it gets in the document (its $ref). */
-export interface NamedSchema {
-  name: string;
-  schema: z.ZodType;
-}
-export const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
+export { type NamedSchema, named };
 
 /** What GET /api/openapi.json answers (the node's and the cloud's own entry for it). */
 export const OPENAPI_DOCUMENT_ANSWER = named('OpenApiDocument', z.object({ openapi: z.string() }).catchall(z.unknown()));
@@ -65,6 +61,23 @@ export const SECURITY_SCHEME: Record<Exclude<Security, 'public'>, string> = {
   device: 'signedRequest',
   cloud: 'cloudToken',
 };
+
+/** What an entry adds to its shared endpoint (shared/wire/*-endpoints.ts): who may call it, its words, its errors. */
+export type OperationOf = Omit<ContractOperation, 'method' | 'path' | 'body' | 'query' | 'success'> & {
+  success: Omit<ContractOperation['success'], 'schema'>;
+};
+
+/** A contract entry made from the endpoint the clients call: same method, path and schema objects. */
+export function fromEndpoint(ep: Endpoint, op: OperationOf): ContractOperation {
+  return {
+    ...op,
+    method: ep.method,
+    path: ep.path,
+    ...(ep.body ? { body: ep.body } : {}),
+    ...(ep.query ? { query: ep.query } : {}),
+    success: { ...op.success, ...(ep.response ? { schema: ep.response } : {}) },
+  };
+}
 
 /** Unions status -> codes maps (codes kept in first-seen order, no duplicates). */
 export function mergeErrors(...sets: ErrorCodes[]): ErrorCodes {

@@ -1,6 +1,7 @@
 // Contract of routes/cloud-routes.ts: the desktop UI's cloud link API (admin token + loopback, mounted at /api).
-import { type ContractOperation, type ErrorCodes, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
-import { CloudCodeRequest, CloudLinkView, CloudLoginRequest } from '../../../../shared/wire/relay.js';
+import { type ContractOperation, type ErrorCodes, fromEndpoint, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { CloudLinkView } from '../../../../shared/wire/relay.js';
 import { ADMIN_AUTH, BODY_LIMIT, READS_BODY } from './common-errors.js';
 
 /** CloudLinkError codes with the statuses cloud-routes.ts gives them. */
@@ -10,45 +11,35 @@ const CLOUD_LINK_ERRORS: ErrorCodes = {
   422: ['cloud_rejected'],
   424: ['cloud_unreachable'],
 };
-const view = { status: 200, description: 'The cloud link now.', schema: named('CloudLinkView', CloudLinkView) };
+const _view = { status: 200, description: 'The cloud link now.', schema: named('CloudLinkView', CloudLinkView) };
 
 export const cloudLinkOperations: ContractOperation[] = [
-  {
+  fromEndpoint(NODE_ENDPOINTS.cloudLink, {
     operationId: 'cloudLink',
-    method: 'get',
-    path: '/api/admin/cloud',
     security: 'admin',
     summary: "The cloud link's state.",
-    success: view,
+    success: { status: 200, description: 'The cloud link now.' },
     errors: ADMIN_AUTH,
-  },
-  {
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudLogin, {
     operationId: 'cloudLogin',
-    method: 'post',
-    path: '/api/admin/cloud/login',
     security: 'admin',
     summary: 'Handshake with a cloud and ask it for a one-time code.',
-    body: named('CloudLoginRequest', CloudLoginRequest),
-    success: view,
+    success: { status: 200, description: 'The cloud link now.' },
     errors: mergeErrors(ADMIN_AUTH, READS_BODY, CLOUD_LINK_ERRORS),
-  },
-  {
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudCode, {
     operationId: 'cloudCode',
-    method: 'post',
-    path: '/api/admin/cloud/code',
     security: 'admin',
     summary: 'Finish the cloud login with the one-time code.',
-    body: named('CloudCodeRequest', CloudCodeRequest),
-    success: view,
+    success: { status: 200, description: 'The cloud link now.' },
     errors: mergeErrors(ADMIN_AUTH, READS_BODY, CLOUD_LINK_ERRORS),
-  },
-  {
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudLogout, {
     operationId: 'cloudLogout',
-    method: 'post',
-    path: '/api/admin/cloud/logout',
     security: 'admin',
     summary: 'Log out of the cloud.',
-    success: view,
+    success: { status: 200, description: 'The cloud link now.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
-  },
+  }),
 ];

@@ -1,24 +1,20 @@
 // Contract of routes/identity-routes.ts (public, mounted at /api).
-import { type ContractOperation, named } from '../../../../server/http/openapi-contract.js';
-import { NodeAddressesResponse, NodeIdentityResponse } from '../../../../shared/wire/schemas.js';
+import { type ContractOperation, fromEndpoint } from '../../../../server/http/openapi-contract.js';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 
 export const identityOperations: ContractOperation[] = [
-  {
+  fromEndpoint(NODE_ENDPOINTS.nodeIdentity, {
     operationId: 'nodeIdentity',
-    method: 'get',
-    path: '/api/node/identity',
     security: 'public',
     summary: 'Who this node is.',
-    success: { status: 200, description: "The node's identity.", schema: named('NodeIdentityResponse', NodeIdentityResponse) },
+    success: { status: 200, description: "The node's identity." },
     errors: {},
-  },
-  {
+  }),
+  fromEndpoint(NODE_ENDPOINTS.nodeAddresses, {
     operationId: 'nodeAddresses',
-    method: 'get',
-    path: '/api/node/addresses',
     security: 'public',
     summary: 'Every advertised base URL this node may be paired under.',
-    success: { status: 200, description: 'The URLs.', schema: named('NodeAddressesResponse', NodeAddressesResponse) },
+    success: { status: 200, description: 'The URLs.' },
     errors: {},
-  },
+  }),
 ];

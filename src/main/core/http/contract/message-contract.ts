@@ -1,15 +1,16 @@
 // Contract of routes/message-routes.ts: the same five calls for a paired device (signed) and for the desktop
 // UI as its own messaging device (admin), plus the UI device's key (mounted at /api).
-import { type ContractOperation, type ErrorCodes, mergeErrors, named, type Security } from '../../../../server/http/openapi-contract.js';
-import { InboxAckResponse, InboxQuery, OutboxResponse, UiDeviceResponse } from '../../../../shared/wire/http-answers.js';
 import {
-  InboxAckRequest,
-  InboxPage,
-  MessagingDirectory,
-  SendAccepted,
-  SendRequest,
-  UiDeviceRequest,
-} from '../../../../shared/wire/relay.js';
+  type ContractOperation,
+  type ErrorCodes,
+  fromEndpoint,
+  mergeErrors,
+  named,
+  type Security,
+} from '../../../../server/http/openapi-contract.js';
+import { InboxAckResponse, InboxQuery, OutboxResponse } from '../../../../shared/wire/http-answers.js';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { InboxAckRequest, InboxPage, MessagingDirectory, SendAccepted, SendRequest } from '../../../../shared/wire/relay.js';
 import { ADMIN_AUTH, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
 
 /** Refusals of a send after its body parsed (routes, router, message store). */
@@ -83,16 +84,13 @@ function messagingOperations(
 
 export const messageOperations: ContractOperation[] = [
   ...messagingOperations('device', '/api', 'device', { get: SIGNED_GET, other: SIGNED }, {}),
-  {
+  fromEndpoint(NODE_ENDPOINTS.uiMessagingDevice, {
     operationId: 'uiMessagingDevice',
-    method: 'put',
-    path: '/api/admin/messages/device',
     security: 'admin',
     summary: "Register the desktop UI's messaging public key.",
-    body: named('UiDeviceRequest', UiDeviceRequest),
-    success: { status: 200, description: 'Its device id.', schema: named('UiDeviceResponse', UiDeviceResponse) },
+    success: { status: 200, description: 'Its device id.' },
     errors: mergeErrors(ADMIN_AUTH, READS_BODY),
-  },
+  }),
   // The UI must register its key before it sends: a 409 invalid_request until then.
   ...messagingOperations('admin', '/api/admin', 'ui', { get: ADMIN_AUTH, other: ADMIN_AUTH }, { 409: ['invalid_request'] }),
 ];

@@ -1,15 +1,9 @@
 // Contract of routes/pairing-routes.ts (mounted at /auth/pair).
 
 import { z } from 'zod';
-import { type ContractOperation, type ErrorCodes, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
-import {
-  PAIRING_CODE_MAX_LENGTH,
-  PairCodeStateResponse,
-  PairStartRequest,
-  PairStartResponse,
-  PairVerifyRequest,
-  PairVerifyResponse,
-} from '../../../../shared/wire/schemas.js';
+import { type ContractOperation, type ErrorCodes, fromEndpoint, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { PAIRING_CODE_MAX_LENGTH, PairVerifyRequest, PairVerifyResponse } from '../../../../shared/wire/schemas.js';
 import { ADMIN_AUTH, RATE_LIMITED, READS_BODY } from './common-errors.js';
 
 /** What /auth/pair/verify refuses with (pair-remote relays these from the other desktop, with their statuses). */
@@ -23,16 +17,13 @@ export const PAIR_VERIFY_ERRORS: ErrorCodes = mergeErrors(READS_BODY, RATE_LIMIT
 });
 
 export const pairingOperations: ContractOperation[] = [
-  {
+  fromEndpoint(NODE_ENDPOINTS.pairStart, {
     operationId: 'pairStart',
-    method: 'post',
-    path: '/auth/pair/start',
     security: 'admin',
     summary: 'Issue a pairing code, PIN, linking code and QR (desktop UI only).',
-    body: named('PairStartRequest', PairStartRequest),
-    success: { status: 200, description: 'The new pairing code.', schema: named('PairStartResponse', PairStartResponse) },
+    success: { status: 200, description: 'The new pairing code.' },
     errors: mergeErrors(ADMIN_AUTH, RATE_LIMITED, READS_BODY),
-  },
+  }),
   {
     operationId: 'pairVerify',
     method: 'post',
@@ -43,18 +34,15 @@ export const pairingOperations: ContractOperation[] = [
     success: { status: 200, description: "The handshake's second message.", schema: named('PairVerifyResponse', PairVerifyResponse) },
     errors: PAIR_VERIFY_ERRORS,
   },
-  {
+  fromEndpoint(NODE_ENDPOINTS.pairCodeState, {
     operationId: 'pairCodeState',
-    method: 'get',
-    path: '/auth/pair/codes/:code',
     security: 'public',
     summary: "A pairing code's state and the desktop that issued it (no attempt spent, nothing secret).",
     params: z.object({ code: z.string().max(PAIRING_CODE_MAX_LENGTH) }),
     success: {
       status: 200,
       description: 'The state of the code (unknown codes included).',
-      schema: named('PairCodeStateResponse', PairCodeStateResponse),
     },
     errors: mergeErrors(RATE_LIMITED, { 400: ['invalid_request'] }),
-  },
+  }),
 ];

@@ -1,0 +1,93 @@
+// The node's routes that its own pages call (the desktop UI with the admin token, the phone page in public), as
+// endpoints: the node's contract (main/core/http/contract/) is built from these objects, the pages call them
+// through the typed client. Routes only other nodes call keep their entries in the contract alone.
+import { endpoint, named } from './endpoint.js';
+import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
+import { CloudCodeRequest, CloudLinkView, CloudLoginRequest, UiDeviceRequest } from './relay.js';
+import {
+  AdminState,
+  DiagnosticsResponse,
+  NodeAddressesResponse,
+  NodeIdentityResponse,
+  NodeSettings,
+  PairCodeStateResponse,
+  PairRemoteRequest,
+  PairStartRequest,
+  PairStartResponse,
+  RenameRequest,
+  SettingsUpdateRequest,
+} from './schemas.js';
+
+const ok = named('OkResponse', OkResponse);
+const cloudView = named('CloudLinkView', CloudLinkView);
+
+export const NODE_ENDPOINTS = {
+  // ---- public
+  nodeIdentity: endpoint({ method: 'get', path: '/api/node/identity', response: named('NodeIdentityResponse', NodeIdentityResponse) }),
+  nodeAddresses: endpoint({ method: 'get', path: '/api/node/addresses', response: named('NodeAddressesResponse', NodeAddressesResponse) }),
+  pairCodeState: endpoint({
+    method: 'get',
+    path: '/auth/pair/codes/:code',
+    response: named('PairCodeStateResponse', PairCodeStateResponse),
+  }),
+  // ---- admin (desktop UI)
+  pairStart: endpoint({
+    method: 'post',
+    path: '/auth/pair/start',
+    body: named('PairStartRequest', PairStartRequest),
+    response: named('PairStartResponse', PairStartResponse),
+  }),
+  adminState: endpoint({ method: 'get', path: '/api/admin/state', response: named('AdminState', AdminState) }),
+  adminSettings: endpoint({ method: 'get', path: '/api/admin/settings', response: named('NodeSettings', NodeSettings) }),
+  updateAdminSettings: endpoint({
+    method: 'put',
+    path: '/api/admin/settings',
+    body: named('SettingsUpdateRequest', SettingsUpdateRequest),
+    response: named('NodeSettings', NodeSettings),
+  }),
+  dismissNotice: endpoint({ method: 'post', path: '/api/admin/notices/:id/dismiss', response: ok }),
+  nodeDiagnostics: endpoint({
+    method: 'get',
+    path: '/api/node/diagnostics',
+    response: named('DiagnosticsResponse', DiagnosticsResponse),
+  }),
+  renameNode: endpoint({
+    method: 'patch',
+    path: '/api/node/identity',
+    body: named('RenameRequest', RenameRequest),
+    response: named('NodeIdentityResponse', NodeIdentityResponse),
+  }),
+  unpairNode: endpoint({ method: 'delete', path: '/api/mesh/nodes/:node_id', response: ok }),
+  pairRemote: endpoint({
+    method: 'post',
+    path: '/api/admin/pair-remote',
+    body: named('PairRemoteRequest', PairRemoteRequest),
+    response: named('PairRemoteResponse', PairRemoteResponse),
+  }),
+  confirmPairing: endpoint({
+    method: 'post',
+    path: '/api/admin/pairings/:id/confirm',
+    response: named('PairingConfirmResponse', PairingConfirmResponse),
+  }),
+  rejectPairing: endpoint({ method: 'post', path: '/api/admin/pairings/:id/reject', response: ok }),
+  cloudLink: endpoint({ method: 'get', path: '/api/admin/cloud', response: cloudView }),
+  cloudLogin: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/login',
+    body: named('CloudLoginRequest', CloudLoginRequest),
+    response: cloudView,
+  }),
+  cloudCode: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/code',
+    body: named('CloudCodeRequest', CloudCodeRequest),
+    response: cloudView,
+  }),
+  cloudLogout: endpoint({ method: 'post', path: '/api/admin/cloud/logout', response: cloudView }),
+  uiMessagingDevice: endpoint({
+    method: 'put',
+    path: '/api/admin/messages/device',
+    body: named('UiDeviceRequest', UiDeviceRequest),
+    response: named('UiDeviceResponse', UiDeviceResponse),
+  }),
+} as const;
