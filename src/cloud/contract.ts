@@ -6,22 +6,13 @@ import {
   type ContractOperation,
   contractDocument,
   type ErrorCodes,
+  fromEndpoint,
   mergeErrors,
   named,
   OPENAPI_PATH,
   openApiOperation,
 } from '../server/http/openapi-contract.js';
-import {
-  ChallengeRequest as ChallengeBody,
-  ChallengeResponse,
-  LogoutResponse as CloudOkResponse,
-  HealthResponse,
-  MeResponse,
-  NoiseSessionResponse,
-  RefreshRequest as RefreshBody,
-  VerifyRequest as VerifyBody,
-} from '../shared/wire/cloud.js';
-import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from '../shared/wire/relay.js';
+import { CLOUD_ENDPOINTS } from '../shared/wire/cloud-endpoints.js';
 
 export { OPENAPI_PATH };
 
@@ -39,15 +30,13 @@ const NOISE_PROOF: ErrorCodes = {
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
 
 export const cloudOperations: readonly ContractOperation[] = [
-  {
+  fromEndpoint(CLOUD_ENDPOINTS.health, {
     operationId: 'health',
-    method: 'get',
-    path: '/healthz',
     security: 'public',
     summary: "Alive, with the cloud's static key.",
-    success: { status: 200, description: 'Alive.', schema: named('HealthResponse', HealthResponse) },
+    success: { status: 200, description: 'Alive.' },
     errors: {},
-  },
+  }),
   {
     operationId: 'metrics',
     method: 'get',
@@ -68,78 +57,60 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 101, description: 'Switching to WebSocket.' },
     errors: mergeErrors(ADMITTED, WEBSOCKET_HANDSHAKE),
   },
-  {
+  fromEndpoint(CLOUD_ENDPOINTS.authChallenge, {
     operationId: 'authChallenge',
-    method: 'post',
-    path: '/api/auth/challenge',
     security: 'public',
     summary: 'Ask for a one-time code for a device key.',
-    body: named('ChallengeBody', ChallengeBody),
-    success: { status: 200, description: 'The challenge.', schema: named('ChallengeResponse', ChallengeResponse) },
+    success: { status: 200, description: 'The challenge.' },
     errors: mergeErrors(ADMITTED, BODY),
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.authVerify, {
     operationId: 'authVerify',
-    method: 'post',
-    path: '/api/auth/verify',
     security: 'public',
     summary: 'Trade the one-time code (and the Noise proof) for a token.',
-    body: named('VerifyBody', VerifyBody),
-    success: { status: 200, description: 'The token.', schema: named('NoiseSessionResponse', NoiseSessionResponse) },
+    success: { status: 200, description: 'The token.' },
     errors: mergeErrors(ADMITTED, BODY, NOISE_PROOF, {
       401: ['otp_expired', 'otp_invalid'],
       404: ['challenge_not_found'],
       409: ['otp_used'],
       429: ['otp_attempts_exceeded'],
     }),
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.authRefresh, {
     operationId: 'authRefresh',
-    method: 'post',
-    path: '/api/auth/refresh',
     security: 'cloud',
     summary: 'A fresh token for a node proving its key again with IK.',
-    body: named('RefreshBody', RefreshBody),
-    success: { status: 200, description: 'The new token.', schema: named('NoiseSessionResponse', NoiseSessionResponse) },
+    success: { status: 200, description: 'The new token.' },
     errors: mergeErrors(TOKEN, BODY, NOISE_PROOF),
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.authLogout, {
     operationId: 'authLogout',
-    method: 'post',
-    path: '/api/auth/logout',
     security: 'cloud',
     summary: 'Revoke this token.',
-    success: { status: 200, description: 'Revoked.', schema: named('CloudOkResponse', CloudOkResponse) },
+    success: { status: 200, description: 'Revoked.' },
     errors: mergeErrors(TOKEN, BODY),
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.me, {
     operationId: 'me',
-    method: 'get',
-    path: '/api/me',
     security: 'cloud',
     summary: 'Who this token is.',
-    success: { status: 200, description: 'The principal.', schema: named('MeResponse', MeResponse) },
+    success: { status: 200, description: 'The principal.' },
     errors: TOKEN,
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.publishKeys, {
     operationId: 'publishKeys',
-    method: 'put',
-    path: '/api/keys',
     security: 'cloud',
     summary: "Replace the calling node's devices (one page of them) in the key directory.",
-    body: named('PublishKeysRequest', PublishKeysRequest),
-    success: { status: 200, description: 'Published; refused devices listed.', schema: named('PublishKeysResponse', PublishKeysResponse) },
+    success: { status: 200, description: 'Published; refused devices listed.' },
     errors: mergeErrors(TOKEN, BODY),
-  },
-  {
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyDirectory, {
     operationId: 'keyDirectory',
-    method: 'get',
-    path: '/api/keys',
     security: 'cloud',
     summary: 'The whole key directory.',
-    success: { status: 200, description: 'The directory.', schema: named('DirectoryResponse', DirectoryResponse) },
+    success: { status: 200, description: 'The directory.' },
     errors: TOKEN,
-  },
+  }),
   {
     operationId: 'relay',
     method: 'get',

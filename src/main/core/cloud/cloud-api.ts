@@ -1,26 +1,19 @@
 // The cloud's REST calls the link makes (docs/cloud.md): login challenge/verify/logout and the key directory.
 // Every failure becomes a CloudCallError: `unreachable` (no HTTP answer) or `rejected` (the cloud's own
 // {error, message}, with its status).
-// The bodies are the shared contract (src/shared/wire/cloud.ts, relay.ts): the cloud's routes build them, this
-// client parses them with the same schemas.
+// The routes are the shared endpoints (src/shared/wire/cloud-endpoints.ts) the cloud's contract is built from:
+// bodies typed by their schemas, answers parsed with them.
 import type { z } from 'zod';
 import {
   type ChallengeRequest,
-  ChallengeResponse,
   CLOUD_ERROR_HEADER,
   CloudErrorBody,
-  NoiseSessionResponse,
   type RefreshRequest,
   type VerifyRequest,
 } from '../../../shared/wire/cloud.js';
-import {
-  type DirectoryDevice,
-  type DirectoryEntry,
-  DirectoryResponse,
-  type PublishKeysRequest,
-  PublishKeysResponse,
-  type PublishRefusal,
-} from '../../../shared/wire/relay.js';
+import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
+import type { BodyOf, Endpoint, ResponseOf } from '../../../shared/wire/endpoint.js';
+import type { DirectoryDevice, DirectoryEntry, PublishKeysRequest, PublishRefusal } from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -38,11 +31,18 @@ export class CloudCallError extends Error {
 
 export const CLOUD_CALL_TIMEOUT_MS = 15_000;
 
-async function call(base: string, path: string, init: { method: string; body?: unknown; token?: string }): Promise<unknown> {
+/** One call to a cloud endpoint: its method, path and body type, and its answer parsed with its schema. */
+async function call<E extends Endpoint>(
+  base: string,
+  ep: E,
+  init: { body?: BodyOf<E>; token?: string },
+  what: string,
+): Promise<ResponseOf<E>> {
+  const path = ep.path;
   let res: Response;
   try {
     res = await fetch(base + path, {
-      method: init.method,
+      method: ep.method.toUpperCase(),
       headers: {
         ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(init.token ? { authorization: `Noise ${init.token}` } : {}),
@@ -70,7 +70,7 @@ async function call(base: string, path: string, init: { method: string; body?: u
   }
   if (body === undefined)
     throw new CloudCallError('rejected', res.status, 'bad_response', `${base}${path} did not answer JSON; is this a Salita cloud?`);
-  return body;
+  return ep.response ? (answer(ep.response.schema, body, what) as ResponseOf<E>) : (body as ResponseOf<E>);
 }
 
 /** A 2xx answer in the shape `schema` says, or a bad_response naming what is wrong with it. */
@@ -90,7 +90,7 @@ function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
 
 export async function requestChallenge(base: string, deviceId: string, name?: string): Promise<{ challengeId: string; expiresAt: string }> {
   const body: ChallengeRequest = name ? { device_id: deviceId, name } : { device_id: deviceId };
-  const b = answer(ChallengeResponse, await call(base, '/api/auth/challenge', { method: 'POST', body }), 'a login challenge');
+  const b = await call(base, CLOUD_ENDPOINTS.authChallenge, { body }, 'a login challenge');
   return { challengeId: b.challenge_id, expiresAt: b.expires_at };
 }
 
@@ -98,18 +98,18 @@ export async function requestChallenge(base: string, deviceId: string, name?: st
 export type NoiseVerifyRequest = Required<VerifyRequest>;
 
 export async function verifyCode(base: string, body: NoiseVerifyRequest): Promise<{ token: string; expiresAt: string }> {
-  const b = answer(NoiseSessionResponse, await call(base, '/api/auth/verify', { method: 'POST', body }), 'a login code');
+  const b = await call(base, CLOUD_ENDPOINTS.authVerify, { body }, 'a login code');
   return { token: b.noise_session.token, expiresAt: b.noise_session.expires_at };
 }
 
 /** POST /api/auth/refresh: a new token for a valid one plus a fresh IK handshake (no one-time code). */
 export async function refreshToken(base: string, token: string, proof: RefreshRequest): Promise<{ token: string; expiresAt: string }> {
-  const b = answer(NoiseSessionResponse, await call(base, '/api/auth/refresh', { method: 'POST', token, body: proof }), 'a token refresh');
+  const b = await call(base, CLOUD_ENDPOINTS.authRefresh, { token, body: proof }, 'a token refresh');
   return { token: b.noise_session.token, expiresAt: b.noise_session.expires_at };
 }
 
 export async function logoutToken(base: string, token: string): Promise<void> {
-  await call(base, '/api/auth/logout', { method: 'POST', token });
+  await call(base, CLOUD_ENDPOINTS.authLogout, { token }, 'a logout');
 }
 
 /** One PUT /api/keys (a whole set, or one page with `range`); the devices the cloud refused come back one by one. */
@@ -121,9 +121,9 @@ export async function publishKeys(
 ): Promise<PublishRefusal[]> {
   const body: PublishKeysRequest = range ? { devices, range } : { devices };
   // A cloud from before per-device refusals answers {devices} alone: nothing was refused (the schema's default).
-  return answer(PublishKeysResponse, await call(base, '/api/keys', { method: 'PUT', token, body }), 'publishing keys').refused;
+  return (await call(base, CLOUD_ENDPOINTS.publishKeys, { token, body }, 'publishing keys')).refused;
 }
 
 export async function fetchDirectory(base: string, token: string): Promise<DirectoryEntry[]> {
-  return answer(DirectoryResponse, await call(base, '/api/keys', { method: 'GET', token }), 'a key directory read').devices;
+  return (await call(base, CLOUD_ENDPOINTS.keyDirectory, { token }, 'a key directory read')).devices;
 }

@@ -1,0 +1,39 @@
+// The cloud's routes a node calls, as endpoints: the cloud's contract (src/cloud/contract.ts) is built from these
+// objects and the node's cloud client (main/core/cloud/cloud-api.ts) sends their bodies and parses their answers
+// with them, so a changed schema breaks the build (and the parse) of both sides.
+
+import {
+  ChallengeRequest,
+  ChallengeResponse,
+  HealthResponse,
+  LogoutResponse,
+  MeResponse,
+  NoiseSessionResponse,
+  RefreshRequest,
+  VerifyRequest,
+} from './cloud.js';
+import { endpoint, named } from './endpoint.js';
+import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from './relay.js';
+
+const session = named('NoiseSessionResponse', NoiseSessionResponse);
+
+export const CLOUD_ENDPOINTS = {
+  health: endpoint({ method: 'get', path: '/healthz', response: named('HealthResponse', HealthResponse) }),
+  authChallenge: endpoint({
+    method: 'post',
+    path: '/api/auth/challenge',
+    body: named('ChallengeBody', ChallengeRequest),
+    response: named('ChallengeResponse', ChallengeResponse),
+  }),
+  authVerify: endpoint({ method: 'post', path: '/api/auth/verify', body: named('VerifyBody', VerifyRequest), response: session }),
+  authRefresh: endpoint({ method: 'post', path: '/api/auth/refresh', body: named('RefreshBody', RefreshRequest), response: session }),
+  authLogout: endpoint({ method: 'post', path: '/api/auth/logout', response: named('CloudOkResponse', LogoutResponse) }),
+  me: endpoint({ method: 'get', path: '/api/me', response: named('MeResponse', MeResponse) }),
+  publishKeys: endpoint({
+    method: 'put',
+    path: '/api/keys',
+    body: named('PublishKeysRequest', PublishKeysRequest),
+    response: named('PublishKeysResponse', PublishKeysResponse),
+  }),
+  keyDirectory: endpoint({ method: 'get', path: '/api/keys', response: named('DirectoryResponse', DirectoryResponse) }),
+} as const;
