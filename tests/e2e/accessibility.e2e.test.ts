@@ -1,15 +1,16 @@
-// Accessibility, checked by machine: axe-core runs inside Chromium over each screen of the desktop UI (at
-// 1280x800) and of the phone page (at a 390x844 phone viewport), and no violation of "serious" or "critical"
-// impact is allowed (contrast, names of controls, labels, landmarks, ARIA use). axe is evaluated through the
-// DevTools protocol, so the pages' strict CSP stays as shipped. Each screen is also saved to docs/screenshots/
-// (linked from the README), so the pictures there are the UI as the tests last saw it.
+// Accessibility, checked by machine: axe-core runs inside Chromium over each screen of the desktop UI and of
+// the phone page, at a 1280x800 desktop and at a 390x844 phone viewport, and no violation of "serious" or
+// "critical" impact is allowed (contrast, names of controls, labels, landmarks, ARIA use). axe is evaluated
+// through the DevTools protocol, so the pages' strict CSP stays as shipped. Each screen at each size is also
+// saved to docs/screenshots/<screen>-<width>.png (linked from the README), so the pictures there are the UI as
+// the tests last saw it.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
-import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
+import type { BrowserContextOptions, Page } from 'playwright-core';
+import { loopbackUrl, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, PHONE, ROOT, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -38,9 +39,15 @@ async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 async function check(page: Page, screen: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${screen}.png`), fullPage: true });
+  const width = page.viewportSize()?.width ?? 0;
+  await page.screenshot({ path: join(SHOTS, `${screen}-${width}.png`), fullPage: true });
   assert.deepEqual(await seriousViolations(page), [], `${screen}: serious accessibility violations`);
 }
+
+const SIZES: { name: string; ctx: BrowserContextOptions }[] = [
+  { name: 'a 1280x800 desktop', ctx: { viewport: DESKTOP } },
+  { name: 'a 390x844 phone', ctx: PHONE },
+];
 
 describe('accessibility of every screen (axe-core in Chromium)', { skip }, () => {
   const browser = useChromium();
@@ -49,37 +56,68 @@ describe('accessibility of every screen (axe-core in Chromium)', { skip }, () =>
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     node = await startTestNode();
+    await pairPhone(node); // the device list has a row to show
   });
 
-  test('desktop UI at 1280x800: the main screen and the pairing panel', async () => {
-    const ctx = await browser.newContext({ viewport: DESKTOP });
-    const page = await ctx.newPage();
-    const errors = collectPageErrors(page, { console: true });
-    await page.goto(node.adminUrl);
-    await page.getByTestId('node-name').filter({ hasText: node.identity.name }).waitFor(WAIT);
-    await page.locator('#conn-status[data-state="live"]').waitFor(WAIT);
-    await check(page, 'desktop-main');
-    await page.getByTestId('connect-device').click();
-    await page
-      .getByTestId('pair-pin')
-      .filter({ hasText: /\d{3} ?\d{3}/ })
-      .waitFor(WAIT);
-    await check(page, 'desktop-pairing');
-    assert.deepEqual(errors, []);
-    await ctx.close();
-  });
+  for (const size of SIZES) {
+    test(`desktop UI at ${size.name}: main screen, pairing panel, Network panel, and the page without its link`, async () => {
+      const ctx = await browser.newContext(size.ctx);
+      const page = await ctx.newPage();
+      const errors = collectPageErrors(page, { console: true });
+      await page.goto(node.adminUrl);
+      await page.getByTestId('node-name').filter({ hasText: node.identity.name }).waitFor(WAIT);
+      await page.locator('#conn-status[data-state="live"]').waitFor(WAIT);
+      await page.getByTestId('device-row').first().waitFor(WAIT);
+      await check(page, 'desktop-main');
+      await page.getByTestId('connect-device').click();
+      await page
+        .getByTestId('pair-pin')
+        .filter({ hasText: /\d{3} ?\d{3}/ })
+        .waitFor(WAIT);
+      await check(page, 'desktop-pairing');
+      await page.getByTestId('open-network').click();
+      await page
+        .getByTestId('network-port')
+        .filter({ hasText: String(node.port) })
+        .waitFor(WAIT);
+      await check(page, 'desktop-network');
+      const bare = await ctx.newPage();
+      await bare.goto(`${node.base}/`);
+      await bare.getByTestId('admin-locked').waitFor(WAIT);
+      await check(bare, 'desktop-locked');
+      assert.deepEqual(errors, []);
+      await ctx.close();
+    });
 
-  test('phone page at 390x844: the pairing form', async () => {
-    const start = await node.startPairing();
-    const ctx = await browser.newContext(PHONE);
-    const page = await ctx.newPage();
-    const errors = collectPageErrors(page, { console: true });
-    await page.goto(loopbackUrl(start.url, node));
-    await page.getByTestId('phone-pin').waitFor(WAIT);
-    await check(page, 'phone-pairing');
-    assert.deepEqual(errors, []);
-    await ctx.close();
-  });
+    test(`phone page at ${size.name}: the pairing form, a dead link, and the paired home`, async () => {
+      const start = await node.startPairing();
+      const ctx = await browser.newContext(size.ctx);
+      const page = await ctx.newPage();
+      const errors = collectPageErrors(page, { console: true });
+      const url = loopbackUrl(start.url, node);
+      await page.goto(url);
+      await page.getByTestId('phone-pin').waitFor(WAIT);
+      await check(page, 'phone-pairing');
+      const dead = await ctx.newPage();
+      const garbled = new URL(url);
+      garbled.searchParams.set('code', 'not-a-code');
+      await dead.goto(garbled.toString());
+      await dead.getByTestId('phone-error').waitFor(WAIT);
+      await check(dead, 'phone-dead-link');
+      await dead.close();
+      await page.getByTestId('phone-name').fill('Screenshot phone');
+      await page.getByTestId('phone-pin').fill(start.pin);
+      await page.getByTestId('phone-submit').click();
+      await page
+        .getByTestId('phone-status')
+        .filter({ hasText: `Paired with ${node.identity.name}` })
+        .waitFor(WAIT);
+      await page.getByTestId('messages-panel').waitFor(WAIT);
+      await check(page, 'phone-home');
+      assert.deepEqual(errors, []);
+      await ctx.close();
+    });
+  }
 
   test('the check bites: a control without a name is a serious violation', async () => {
     const ctx = await browser.newContext({ viewport: DESKTOP });
