@@ -69,6 +69,8 @@ interface FormError {
   /** The failure's code: the link's "last problem" with the same code is not said a second time. */
   code: string | undefined;
   field: Field | undefined;
+  /** The link's status when it failed: once a push moved the link on, the error is old news and not shown. */
+  status: CloudLinkStatus | undefined;
 }
 
 export function CloudPanel() {
@@ -123,7 +125,7 @@ export function CloudPanel() {
       if (desktop.store.get().cloud === before) desktop.store.set({ cloud });
       return true;
     } catch (err) {
-      setFormError({ text: loginErrorText(err), code: failureCode(err), field });
+      setFormError({ text: loginErrorText(err), code: failureCode(err), field, status: desktop.store.get().cloud?.status });
       return false;
     } finally {
       setBusy(false);
@@ -134,7 +136,12 @@ export function CloudPanel() {
     e.preventDefault();
     const u = url.trim();
     if (!/^https?:\/\/\S+$/i.test(u))
-      return setFormError({ text: "Type the cloud's address, like https://cloud.example.org", code: undefined, field: 'url' });
+      return setFormError({
+        text: "Type the cloud's address, like https://cloud.example.org",
+        code: undefined,
+        field: 'url',
+        status: view?.status,
+      });
     void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogin, { body: { url: u } }), 'url');
   };
 
@@ -142,7 +149,12 @@ export function CloudPanel() {
     e.preventDefault();
     const c = code.replace(/\s/g, '');
     if (!/^\d{6}$/.test(c))
-      return setFormError({ text: "The code is 6 digits, from the cloud's log line for this desktop.", code: undefined, field: 'code' });
+      return setFormError({
+        text: "The code is 6 digits, from the cloud's log line for this desktop.",
+        code: undefined,
+        field: 'code',
+        status: view?.status,
+      });
     void act(() => desktop.client.call(NODE_ENDPOINTS.cloudCode, { body: { code: c } }), 'code').then((ok) => {
       if (ok) setCode('');
     });
@@ -151,6 +163,7 @@ export function CloudPanel() {
   const logout = () => void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogout), undefined);
 
   const status = view?.status;
+  const shownError = formError && formError.status === status ? formError : undefined;
   const loggedIn = status === 'connecting' || status === 'connected' || status === 'reconnecting';
   const e = view?.last_error ?? null;
   const keyChanged = e?.code === 'cloud_key_changed';
@@ -194,7 +207,7 @@ export function CloudPanel() {
         data-testid="cloud-problem"
         class="field-error"
         data-code={e && !keyChanged ? e.code : ''}
-        hidden={!e || keyChanged || formError?.code === e.code}
+        hidden={!e || keyChanged || shownError?.code === e.code}
       >
         {e && !keyChanged ? `Last problem (${new Date(e.at).toLocaleString()}): ${e.message}` : ''}
       </p>
@@ -249,7 +262,7 @@ export function CloudPanel() {
               autocomplete="off"
               spellcheck={false}
               value={url}
-              aria-invalid={formError?.field === 'url' ? 'true' : undefined}
+              aria-invalid={shownError?.field === 'url' ? 'true' : undefined}
               onInput={(ev) => setUrl(ev.currentTarget.value)}
             />
             <button type="submit" class="primary" data-testid="cloud-login" disabled={busy}>
@@ -281,7 +294,7 @@ export function CloudPanel() {
               maxlength={6}
               autocomplete="one-time-code"
               value={code}
-              aria-invalid={formError?.field === 'code' ? 'true' : undefined}
+              aria-invalid={shownError?.field === 'code' ? 'true' : undefined}
               onInput={(ev) => setCode(ev.currentTarget.value)}
             />
             <button type="submit" class="primary" data-testid="cloud-code-submit" disabled={busy}>
@@ -293,9 +306,9 @@ export function CloudPanel() {
           </span>
         </form>
       )}
-      {formError && (
+      {shownError && (
         <p data-testid="cloud-form-error" class="field-error" role="alert">
-          {formError.text}
+          {shownError.text}
         </p>
       )}
       {loggedIn && (
