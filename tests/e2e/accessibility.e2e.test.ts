@@ -65,6 +65,10 @@ describe('accessibility of every screen (axe-core in Chromium)', { skip }, () =>
       .filter({ hasText: /\d{3} ?\d{3}/ })
       .waitFor(WAIT);
     await check(page, 'desktop-pairing');
+    // The Network panel, open and loaded (no screenshot of it: its facts are this machine's).
+    await page.getByTestId('open-network').click();
+    await page.getByTestId('network-port').filter({ hasText: /\d/ }).waitFor(WAIT);
+    assert.deepEqual(await seriousViolations(page), [], 'the Network panel: serious accessibility violations');
     assert.deepEqual(errors, []);
     await ctx.close();
   });

@@ -1,7 +1,8 @@
 // The desktop UI's Cloud panel against a real node and a real cloud (in this process, codes read from a
 // MemoryOtpSender): it renders the pushed cloud link, so it says what the node says at every step, also when
 // the change is made elsewhere (the admin API, another window); the hint names this desktop as it is named now;
-// a refused code is said once, next to the field; "Start over" and "Log out" go back to the login form.
+// a refused code is said once, next to the field; "Start over" and "Log out" go back to the login form; a cloud
+// with another key is a loud warning.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -45,7 +46,7 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
     );
   }
 
-  test('log in, a wrong code said once, the code given elsewhere, log out elsewhere: the panel follows each push', async () => {
+  test('log in, a wrong code said once, the code given elsewhere, log out elsewhere, a changed cloud key: the panel follows each push', async () => {
     const ctx = await browser.newContext({ viewport: { width: 900, height: 1200 } });
     const page = await ctx.newPage();
     const errors = collectPageErrors(page, { console: true, http: true });
@@ -114,7 +115,21 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
     await agrees(page, 'logged_out');
     await page.getByTestId('cloud-login-form').waitFor(WAIT);
 
-    assert.deepEqual(errors, ['HTTP 422 /api/admin/cloud/code'], 'only the wrong code was refused');
+    // Another cloud (another key) answers at the same address: a loud warning, no code asked for.
+    const port = cloud.port;
+    await cloud.stop();
+    cloud = await startCloud({ dataDir: tempDir('salita-cloud-panel-other-'), port, otpSender: otp, log: () => {} });
+    await page.getByTestId('cloud-login').click();
+    await page
+      .getByTestId('cloud-warning')
+      .filter({ hasText: /key changed/i })
+      .waitFor(LONG);
+    assert.notEqual(await page.getByTestId('cloud-status').textContent(), 'Connected');
+    assert.equal(await page.getByTestId('cloud-code-form').count(), 0, 'no code is asked for');
+    assert.equal(await page.getByTestId('cloud-problem').isVisible(), false, 'the warning says it, not a second line');
+    assert.equal((await node.admin('/api/admin/cloud')).body.last_error?.code, 'cloud_key_changed');
+
+    assert.deepEqual(errors, ['HTTP 422 /api/admin/cloud/code', 'HTTP 409 /api/admin/cloud/login'], 'only the refused requests');
     await ctx.close();
   });
 });
