@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { eventually, startTestNode, type TestNode } from '../helpers/test-node.js';
+import { eventually, makePhone, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -120,7 +120,7 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
       'no sideways scrolling at a narrow width',
     );
 
-    // Refresh asks again (one diagnostics request per press, not a loop).
+    // "Check again" asks at once (the panel does not depend on it: it keeps itself up to date).
     let calls = 0;
     page.on('request', (r) => {
       if (new URL(r.url()).pathname === '/api/node/diagnostics') calls++;
@@ -130,7 +130,7 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
       .getByTestId('network-updated')
       .filter({ hasText: /Checked at/ })
       .waitFor(WAIT);
-    await eventually(() => calls >= 1, 'Refresh fetched the diagnostics again', WAIT.timeout);
+    await eventually(() => calls >= 1, '"Check again" fetched the diagnostics again', WAIT.timeout);
 
     assert.deepEqual(errors, [], 'no errors in the page');
     await ctx.close();
@@ -187,6 +187,47 @@ describe('desktop UI: the Network panel (Chromium)', { skip }, () => {
     assert.equal((await node.admin('/api/admin/settings')).body.interfaces, null, 'the interface choice is kept');
     await page.getByTestId('network-listen-advertised').uncheck();
     await eventually(async () => (await node.admin('/api/admin/settings')).body.listen === 'all', 'listen back to all', WAIT.timeout);
+    await ctx.close();
+  });
+
+  test('stays true without any button: a newly paired device, a changed interface choice, and a fresh check while open', async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const errors = collectErrors(page);
+    await openPanel(page);
+    await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="true"]').waitFor(WAIT);
+    let clicks = 0;
+    await page.exposeFunction('__countClick', () => clicks++);
+    await page.evaluate(() =>
+      document.addEventListener('click', () => (window as unknown as { __countClick: () => void }).__countClick(), true),
+    );
+
+    // A phone pairs while the panel is open: its row appears (the state push says the devices changed).
+    const { phone } = await pairPhone(node, { phone: makePhone('Network Panel Phone') });
+    const peer = page.locator(`[data-testid="network-peer"][data-node-id="${phone.identity.node_id}"]`);
+    await peer.filter({ hasText: 'Network Panel Phone' }).filter({ hasText: 'Phone' }).waitFor(WAIT);
+
+    // The interface choice changes elsewhere (another window, the API): the panel follows.
+    assert.equal((await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: ['eth0', 'tun0'] } })).status, 200);
+    await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="false"]').waitFor(WAIT);
+    await page.locator('[data-testid="network-interface"][data-interface="eth0"][data-advertised="true"]').waitFor(WAIT);
+    assert.equal(await page.getByTestId('network-auto').isChecked(), false);
+    assert.equal((await node.admin('/api/admin/settings', { method: 'PUT', body: { interfaces: null } })).status, 200);
+    await page.locator('[data-testid="network-interface"][data-interface="wlan0"][data-advertised="true"]').waitFor(WAIT);
+    await page.getByTestId('network-auto').and(page.locator(':checked')).waitFor(WAIT);
+
+    // And it checks again by itself while open, with nothing happening.
+    let calls = 0;
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/node/diagnostics') calls++;
+    });
+    await eventually(() => calls >= 2, 'the open panel asked for the diagnostics again by itself', WAIT.timeout);
+    assert.equal(clicks, 0, 'no button was pressed');
+
+    // Closed: it stops asking.
+    await page.getByTestId('open-network').click();
+    await page.getByTestId('network-panel').waitFor({ state: 'detached', ...WAIT });
+    assert.deepEqual(errors, [], 'no errors in the page');
     await ctx.close();
   });
 
