@@ -66,6 +66,7 @@ function DeviceRow({ d, now, onGone }: { d: MeshNodeView; now: number; onGone: (
         {endedAt === null ? (
           <span
             class="status"
+            data-role="status"
             data-status={d.status}
             title={
               d.status === 'degraded' ? 'Missed its recent heartbeats: the connection is unsteady, or the device is going away.' : undefined
