@@ -85,6 +85,8 @@ export interface NodeLimits {
   pairStartsPerMinute: number;
   /** POST /auth/pair/verify calls per source address per minute (429 beyond); the per-code PIN limit is separate. */
   pairLookupsPerMinute: number;
+  /** POST /auth/pair/request calls per source address per minute (429 beyond): each may put a prompt on screen. */
+  pairRequestsPerMinute: number;
   /** GET /api/peer/link upgrades per source address per minute (429 beyond); a paired desktop dials a few. */
   peerLinkUpgradesPerMinute: number;
   /** Unused, unexpired pairing codes at once; a new code expires the oldest. */
@@ -106,6 +108,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   maxAdminSockets: 16,
   pairStartsPerMinute: 30,
   pairLookupsPerMinute: 60,
+  pairRequestsPerMinute: 20,
   peerLinkUpgradesPerMinute: 120,
   maxLivePairingCodes: 8,
   pairingCodeKeepMs: 3600_000,

@@ -13,6 +13,14 @@ import { utf8 } from '../encoding.js';
 
 export const PAIRING_PROTOCOL = 'Noise_IKpsk1_25519_ChaChaPoly_SHA256';
 
+/**
+ * A pair request (desktop A asks desktop B; B's person accepts) has no code and no PIN: code_ref and the psk input
+ * are these fixed strings, so its handshakes can never be mistaken for a code's (no issued code contains "/").
+ * The psk then authenticates nothing: B's person accepting after comparing the SAS does (docs/protocol.md).
+ */
+export const PAIR_REQUEST_CODE_REF = 'salita/v1/pair-request';
+export const PAIR_REQUEST_PSK_INPUT = 'salita/v1/pair-request-psk';
+
 export function pairingPrologue(codeRef: string): Uint8Array {
   return utf8.encode(`salita/v1/pair\n${codeRef}`);
 }

@@ -4,7 +4,13 @@
 // 3. derive the device secret that signs every later request.
 
 import { startPairingInitiator } from '../auth/pairing-handshake.js';
-import { deriveDeviceSecret, normalizeLinkingCode, shortAuthString } from '../auth/pairing-keys.js';
+import {
+  deriveDeviceSecret,
+  normalizeLinkingCode,
+  PAIR_REQUEST_CODE_REF,
+  PAIR_REQUEST_PSK_INPUT,
+  shortAuthString,
+} from '../auth/pairing-keys.js';
 import type { NoiseSuite } from '../crypto/noise/index.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { fingerprintOf, normalizeFingerprint, sameFingerprint } from '../fingerprint.js';
@@ -91,9 +97,39 @@ export async function pairingCodeState(baseUrl: string, code: string, f: typeof 
 }
 
 export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
-  const f = o.fetch ?? fetch;
   if (o.code === undefined && o.linkingCode === undefined)
     throw new PairingError('invalid_request', 'A pairing code or linking code is needed.');
+  const codeRef = o.code ?? normalizeLinkingCode(o.linkingCode!);
+  return handshakeWith(o, {
+    codeRef,
+    pin: o.pin,
+    path: '/auth/pair/verify',
+    body: o.code !== undefined ? { code: o.code } : { linking_code: normalizeLinkingCode(o.linkingCode!) },
+  });
+}
+
+export type PairRequestOptions = Omit<PairingOptions, 'code' | 'linkingCode' | 'pin'>;
+
+/**
+ * A pair request (docs/protocol.md, "Pair requests"): the same handshake over POST /auth/pair/request with the
+ * fixed code_ref and psk input. The session it creates is pending until the other node's person accepts; the
+ * result always carries the SAS both screens show.
+ */
+export async function requestPairing(o: PairRequestOptions): Promise<PairingSuccess & { sas: string }> {
+  const done = await handshakeWith(o, {
+    codeRef: PAIR_REQUEST_CODE_REF,
+    pin: PAIR_REQUEST_PSK_INPUT,
+    path: '/auth/pair/request',
+    body: {},
+  });
+  return { ...done, sas: shortAuthString(done.handshakeHash) };
+}
+
+async function handshakeWith(
+  o: PairRequestOptions,
+  h: { codeRef: string; pin: string; path: string; body: Record<string, string> },
+): Promise<PairingSuccess> {
+  const f = o.fetch ?? fetch;
   const expected = o.expectedFingerprint ? normalizeFingerprint(o.expectedFingerprint) : null;
   if (o.expectedFingerprint && !expected) throw new PairingError('invalid_request', 'The fingerprint is malformed.');
 
@@ -115,21 +151,20 @@ export async function pairWithNode(o: PairingOptions): Promise<PairingSuccess> {
     );
   }
 
-  const codeRef = o.code ?? normalizeLinkingCode(o.linkingCode!);
   const initiator = startPairingInitiator({
     staticPrivateKey: o.identity.privateKey,
     staticPublicKey: o.identity.publicKey,
     responderPublicKey: nodeKey,
-    codeRef,
-    pin: o.pin,
+    codeRef: h.codeRef,
+    pin: h.pin,
     payload: utf8.encode(JSON.stringify(o.identity.payload)),
     ...(o.suite ? { suite: o.suite } : {}),
   });
-  const verify = await getJson(f, `${o.baseUrl}/auth/pair/verify`, {
+  const verify = await getJson(f, `${o.baseUrl}${h.path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      ...(o.code !== undefined ? { code: o.code } : { linking_code: normalizeLinkingCode(o.linkingCode!) }),
+      ...h.body,
       noise: toBase64Url(initiator.firstMessage),
     }),
   });

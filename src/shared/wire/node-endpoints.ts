@@ -3,6 +3,7 @@
 // through the typed client. Routes only other nodes call keep their entries in the contract alone.
 import { endpoint, named } from './endpoint.js';
 import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
+import { PairRequestCreate, PairRequestCreateResponse } from './pair-request.js';
 import { CloudCodeRequest, CloudLinkView, CloudLoginRequest, UiDeviceRequest } from './relay.js';
 import {
   AdminState,
@@ -63,6 +64,12 @@ export const NODE_ENDPOINTS = {
     path: '/api/admin/pair-remote',
     body: named('PairRemoteRequest', PairRemoteRequest),
     response: named('PairRemoteResponse', PairRemoteResponse),
+  }),
+  pairRequest: endpoint({
+    method: 'post',
+    path: '/api/admin/pair-requests',
+    body: named('PairRequestCreate', PairRequestCreate),
+    response: named('PairRequestCreateResponse', PairRequestCreateResponse),
   }),
   confirmPairing: endpoint({
     method: 'post',

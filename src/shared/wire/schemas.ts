@@ -304,6 +304,14 @@ export const PendingPairingView = z.object({
   /** 6 digits, shown as "123 456" on both screens. */
   sas: z.string(),
   expires_at: z.string(),
+  /**
+   * Pair requests (docs/protocol.md, "Pair requests") only. Outgoing: waiting for the other desktop's person, or
+   * what became of it (declined / expired / failed, with `message`), shown until dismissed (reject) or expiry.
+   */
+  status: z.enum(['waiting', 'declined', 'expired', 'failed']).optional(),
+  message: z.string().optional(),
+  /** False when the fingerprint was only learned from the other node itself (no mDNS record or link to check it). */
+  fingerprint_pinned: z.boolean().optional(),
 });
 export type PendingPairingView = z.infer<typeof PendingPairingView>;
 

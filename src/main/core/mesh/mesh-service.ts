@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
 import type { PairingSuccess } from '../../../shared/client/pairing-client.js';
+import type { PairRequestCreate, PairRequestCreateResponse } from '../../../shared/wire/pair-request.js';
 import type {
   AnnounceRequest,
   HeartbeatAttemptView,
@@ -22,11 +23,15 @@ import type { NoticeBoard } from '../events/notices.js';
 import { describeFetchError } from '../net/fetch-error.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { PendingConfirmations } from '../pairing/pending-confirmations.js';
-import { pairWithRemote, targetFromRequest } from '../pairing/remote-pairing.js';
+import { baseUrlOf, pairWithRemote, sendPairRequest, targetFromPairRequest, targetFromRequest } from '../pairing/remote-pairing.js';
+import { type PairRequestOutcome, watchPairRequest } from '../pairing/watch-pair-request.js';
 import { meshNodeView, presenceOf } from './mesh-views.js';
 
 /** How long one heartbeat attempt on one address may take before the next address is tried. */
 export const HEARTBEAT_ATTEMPT_TIMEOUT_MS = 3_000;
+
+/** How long a declined or expired pair request stays in A's list (the person may have looked away). */
+export const OUTCOME_SHOWN_MS = 60_000;
 
 export interface HeartbeatRound {
   at: string;
@@ -57,6 +62,8 @@ export interface PairedCandidate {
 export class MeshService {
   /** Outgoing desktop pairings waiting for this node's person to compare the short code. */
   private readonly outgoing = new PendingConfirmations<{ paired: PairingSuccess; reachedAt: string }>();
+  /** How often A asks B about a pair request (tests shorten it). */
+  pairRequestPollMs = { first: 1_000, max: 5_000 };
   /** The last heartbeat round to each peer: every address tried and what happened (diagnostics). */
   private readonly rounds = new Map<string, HeartbeatRound>();
   /** Peers with a heartbeat round in flight: a slow round (dead addresses) must not pile up behind the timer. */
@@ -212,16 +219,84 @@ export class MeshService {
     return { ok: true, node: this.completeOutgoing(paired, target.host) };
   }
 
+  /**
+   * Sends a pair request to another desktop (docs/protocol.md, "Pair requests") and answers at once with the
+   * pending entry (the SAS B's prompt shows); then asks B in the background until its person accepted (B is
+   * stored as paired, the entry goes away), declined, or the request expired (the entry says so until dismissed).
+   */
+  async requestPairing(
+    req: PairRequestCreate,
+    self: { privateKey: Uint8Array; publicKey: Uint8Array; payload: NodeIdentityPayload },
+    ttlMs: number,
+  ): Promise<PairRequestCreateResponse> {
+    const target = targetFromPairRequest(req);
+    const paired = await sendPairRequest(target, self);
+    const d = paired.desktop;
+    if (d.node_id === self.payload.node_id) throw new DomainError('invalid_request', 'That is this node itself.');
+    // A repeated request to the same desktop replaces the older one here too (B does the same on its side).
+    for (const old of this.outgoing.list()) if (old.node_id === d.node_id) this.outgoing.take(old.pairing_id);
+    const expiresAt = Date.now() + ttlMs;
+    const view: PendingPairingView = {
+      pairing_id: paired.sessionId,
+      direction: 'outgoing',
+      node_id: d.node_id,
+      name: d.name,
+      fingerprint: d.fingerprint,
+      fingerprint_pinned: target.fingerprint !== undefined,
+      sas: paired.sas,
+      expires_at: new Date(expiresAt).toISOString(),
+      status: 'waiting',
+    };
+    // Kept a little past its expiry so the watcher can still mark it expired (list() drops expired entries).
+    const item = { view, expiresAt: expiresAt + 5_000, data: { paired, reachedAt: target.host } };
+    this.outgoing.add(item);
+    this.feed.changed();
+    void watchPairRequest({
+      baseUrl: baseUrlOf(target),
+      paired,
+      expiresAt,
+      signal: this.stopping.signal,
+      stillWanted: () => this.outgoing.holds(item),
+      intervalMs: this.pairRequestPollMs.first,
+      maxIntervalMs: this.pairRequestPollMs.max,
+    })
+      .then((outcome) => this.settleRequest(item, outcome))
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'pair request watch failed'));
+    return { ok: true, pending: view };
+  }
+
+  private settleRequest(
+    item: { view: PendingPairingView; expiresAt: number; data: { paired: PairingSuccess; reachedAt: string } },
+    outcome: PairRequestOutcome,
+  ): void {
+    if (outcome === 'stopped' || this.stopping.signal.aborted || !this.outgoing.holds(item)) return;
+    const name = item.view.name;
+    if (outcome === 'accepted') {
+      this.outgoing.take(item.view.pairing_id);
+      this.completeOutgoing(item.data.paired, item.data.reachedAt);
+      return;
+    }
+    // The outcome stays on screen a while (or until the person dismisses it), then the entry expires.
+    item.view.status = outcome;
+    item.view.message = outcome === 'declined' ? `${name} declined the pairing.` : `${name} did not answer in time.`;
+    item.expiresAt = Date.now() + OUTCOME_SHOWN_MS;
+    item.view.expires_at = new Date(item.expiresAt).toISOString();
+    this.log.info({ node_id: item.view.node_id, outcome }, 'pair request ended');
+    this.feed.changed();
+  }
+
   confirmOutgoing(pairingId: string): MeshNodeView {
-    const item = this.outgoing.take(pairingId);
+    // A pair request completes when the other desktop's person accepts, never by a click on this side.
+    const item = this.outgoing.peek(pairingId)?.view.status === undefined ? this.outgoing.take(pairingId) : undefined;
     if (!item) throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
     return this.completeOutgoing(item.data.paired, item.data.reachedAt);
   }
 
   rejectOutgoing(pairingId: string): boolean {
-    const had = this.outgoing.take(pairingId) !== undefined;
-    if (had) this.feed.changed();
-    return had;
+    const item = this.outgoing.take(pairingId);
+    if (!item) return false;
+    this.feed.changed();
+    return true;
   }
 
   pendingOutgoing(): PendingPairingView[] {

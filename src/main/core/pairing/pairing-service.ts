@@ -6,7 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import { NODE_NOISE_SUITE } from '../../../server/crypto/node-noise.js';
 import { acceptPairing, isWrongKeyError } from '../../../shared/auth/pairing-handshake.js';
-import { deriveDeviceSecret, shortAuthString } from '../../../shared/auth/pairing-keys.js';
+import { deriveDeviceSecret, PAIR_REQUEST_CODE_REF, PAIR_REQUEST_PSK_INPUT, shortAuthString } from '../../../shared/auth/pairing-keys.js';
 import { deriveServerHmacKey } from '../../../shared/auth/request-signing.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../../shared/encoding.js';
 import { fingerprintOf, normalizeFingerprint } from '../../../shared/fingerprint.js';
@@ -196,27 +196,8 @@ export class PairingService {
       throw new DomainError('handshake_failed', `The pairing message is malformed: ${(err as Error).message}`);
     }
 
-    let peerJson: unknown;
-    try {
-      peerJson = JSON.parse(utf8.decode(responder.payload));
-    } catch {
-      throw new DomainError('invalid_request', 'The encrypted node_identity is not JSON.');
-    }
-    const parsed = NodeIdentityPayload.safeParse(peerJson);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new DomainError(
-        'invalid_request',
-        `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`,
-      );
-    }
-    const peer = parsed.data;
+    const peer = this.peerIdentity(responder);
     const self = this.ctx.self();
-    if (peer.node_id === self.node_id) throw new DomainError('invalid_request', 'A node cannot pair with itself.');
-    // The identity must be the key that ran the handshake, or anyone could claim any key.
-    if (peer.public_key !== toBase64Url(responder.remoteStaticKey)) {
-      throw new DomainError('invalid_request', 'node_identity.public_key is not the key that ran the handshake.');
-    }
     if (!this.codes.consume(row.code, peer.node_id)) {
       throw new DomainError('code_used', 'This pairing code was already used. Ask for a new code on the desktop.');
     }
@@ -262,6 +243,95 @@ export class PairingService {
     return outcome;
   }
 
+  /** The initiator's node_identity from the first message, checked against the key that ran the handshake. */
+  private peerIdentity(responder: ReturnType<typeof acceptPairing>): NodeIdentityPayload {
+    let peerJson: unknown;
+    try {
+      peerJson = JSON.parse(utf8.decode(responder.payload));
+    } catch {
+      throw new DomainError('invalid_request', 'The encrypted node_identity is not JSON.');
+    }
+    const parsed = NodeIdentityPayload.safeParse(peerJson);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new DomainError(
+        'invalid_request',
+        `node_identity is invalid: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}.`,
+      );
+    }
+    const peer = parsed.data;
+    if (peer.node_id === this.ctx.self().node_id) throw new DomainError('invalid_request', 'A node cannot pair with itself.');
+    // The identity must be the key that ran the handshake, or anyone could claim any key.
+    if (peer.public_key !== toBase64Url(responder.remoteStaticKey)) {
+      throw new DomainError('invalid_request', 'node_identity.public_key is not the key that ran the handshake.');
+    }
+    return peer;
+  }
+
+  /**
+   * Another desktop asks to pair (POST /auth/pair/request, docs/protocol.md "Pair requests"). The handshake runs
+   * with the fixed code_ref and psk, so anyone can send one: the session it creates stays pending and nothing is
+   * stored until the person here accepts the prompt (confirm), having compared the SAS. Bounded: a repeated
+   * request from the same node replaces its older one (whose session is revoked), the list is capped, each expires.
+   */
+  request(noise: string, peerAddress: string | undefined): { noise: string; pending: PendingPairingView } {
+    let message: Uint8Array;
+    try {
+      message = fromBase64Url(noise);
+    } catch {
+      throw new DomainError('handshake_failed', 'The pairing message is not valid base64url.');
+    }
+    let responder: ReturnType<typeof acceptPairing>;
+    try {
+      responder = acceptPairing({
+        ...this.ctx.staticKey(),
+        codeRef: PAIR_REQUEST_CODE_REF,
+        pin: PAIR_REQUEST_PSK_INPUT,
+        firstMessage: message,
+        suite: NODE_NOISE_SUITE,
+      });
+    } catch (err) {
+      // A wrong pinned key (the sender's idea of our key is not ours) fails here too: es is not what we compute.
+      throw new DomainError('handshake_failed', `The pair request's handshake failed: ${(err as Error).message}`);
+    }
+    const peer = this.peerIdentity(responder);
+    if (peer.port === undefined)
+      throw new DomainError('invalid_request', 'Only a desktop (a node_identity with a port) can send a pair request.');
+    for (const old of this.pending.list()) {
+      if (old.node_id === peer.node_id && old.direction === 'incoming') {
+        const item = this.pending.take(old.pairing_id);
+        if (item) this.sessions.revoke(item.data.sessionId);
+      }
+    }
+    const self = this.ctx.self();
+    const sessionId = toBase64Url(randomBytes(16));
+    const expiresAt = Date.now() + this.timings.sessionTtlMs;
+    const result: PairVerifyResult = {
+      ok: true,
+      session_id: sessionId,
+      expires_at: new Date(expiresAt).toISOString(),
+      desktop_node: self,
+      confirmation: { required: true },
+    };
+    const reply = responder.reply(utf8.encode(JSON.stringify(result)));
+    const deviceSecret = deriveDeviceSecret(reply.handshakeSecret, reply.handshakeHash, peer.node_id, self.node_id);
+    this.sessions.create(peer.node_id, deriveServerHmacKey(deviceSecret), this.timings.sessionTtlMs, 'pending', sessionId);
+    const view: PendingPairingView = {
+      pairing_id: sessionId,
+      direction: 'incoming',
+      node_id: peer.node_id,
+      name: peer.name,
+      fingerprint: fingerprintOf(responder.remoteStaticKey),
+      sas: shortAuthString(reply.handshakeHash),
+      expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
+      status: 'waiting',
+    };
+    this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
+    this.pruneSessionsQuietly();
+    this.log.info({ node_id: peer.node_id, name: peer.name }, 'pair request waits for the person to accept');
+    return { noise: toBase64Url(reply.message), pending: view };
+  }
+
   /** After a pairing the table is bounded at once, not only at the next timer tick; a failure here is logged, never the pairing's. */
   private pruneSessionsQuietly(): void {
     try {
@@ -276,8 +346,10 @@ export class PairingService {
     const item = this.pending.take(pairingId);
     if (item?.view.direction !== 'incoming')
       throw new DomainError('pairing_not_pending', 'No pairing is waiting for confirmation under that id (it may have expired).');
+    // Activated first: a session the other side already ended (it withdrew its request) must not pair anything.
+    if (!this.sessions.activate(item.data.sessionId))
+      throw new DomainError('pairing_not_pending', `${item.data.peer.name} withdrew this pairing (or it expired).`);
     this.storePeer(item.data.peer, item.data.peerAddress, item.data.sessionId);
-    this.sessions.activate(item.data.sessionId);
     return { nodeId: item.data.peer.node_id, name: item.data.peer.name };
   }
 

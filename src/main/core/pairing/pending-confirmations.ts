@@ -27,6 +27,17 @@ export class PendingConfirmations<T> {
     }
   }
 
+  /** The pairing if it exists and has not expired, left in place. */
+  peek(id: string, now = Date.now()): PendingPairing<T> | undefined {
+    const item = this.items.get(id);
+    return item && item.expiresAt > now ? item : undefined;
+  }
+
+  /** Whether this very entry is still here (not replaced, taken or dropped), expired or not. */
+  holds(item: PendingPairing<T>): boolean {
+    return this.items.get(item.view.pairing_id) === item;
+  }
+
   /** Removes and returns the pairing if it exists and has not expired. */
   take(id: string, now = Date.now()): PendingPairing<T> | undefined {
     const item = this.items.get(id);

@@ -18,6 +18,7 @@ import { PairingPrompts } from './panels/pairing-prompt.js';
 
 export function App({ desktop }: { desktop: Desktop }) {
   const locked = useStore(desktop.store, (s) => s.locked);
+  const admin = useStore(desktop.store, (s) => s.admin);
   const [networkOpen, setNetworkOpen] = useState(false);
   return (
     <DesktopContext.Provider value={desktop}>
@@ -30,12 +31,12 @@ export function App({ desktop }: { desktop: Desktop }) {
           <Notices />
           <main id="app">
             {networkOpen && <NetworkPanel onClose={() => setNetworkOpen(false)} />}
-            <PairingPrompts />
+            {admin && <PairingPrompts state={admin} client={desktop.client} />}
             <ConnectDevice />
             <DeviceList />
             <MessagesPanel />
             <CloudPanel />
-            <DesktopPairing />
+            {admin && <DesktopPairing state={admin} client={desktop.client} />}
             <AddressesFooter />
           </main>
         </>

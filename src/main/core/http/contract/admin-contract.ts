@@ -4,7 +4,7 @@ import { type ContractOperation, fromEndpoint, mergeErrors, named } from '../../
 import { OkResponse } from '../../../../shared/wire/http-answers.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import { ADMIN_AUTH, BODY_LIMIT, READS_BODY, WEBSOCKET_HANDSHAKE } from './common-errors.js';
-import { PAIR_VERIFY_ERRORS } from './pairing-contract.js';
+import { PAIR_REQUEST_ERRORS, PAIR_VERIFY_ERRORS } from './pairing-contract.js';
 
 const _ok = { status: 200, description: 'Done.', schema: named('OkResponse', OkResponse) };
 const IdParam = z.object({ id: z.string() });
@@ -75,10 +75,22 @@ export const adminOperations: ContractOperation[] = [
       502: ['peer_unreachable', 'peer_rejected', 'handshake_failed'],
     }),
   }),
+  fromEndpoint(NODE_ENDPOINTS.pairRequest, {
+    operationId: 'pairRequest',
+    security: 'admin',
+    summary: 'Ask another desktop to pair (its person accepts); answers at once with the pending entry and its short code.',
+    success: { status: 200, description: 'The request was delivered: waiting for the other desktop to accept.' },
+    // An older desktop without the route answers 404 not_found, passed through like its other refusals.
+    errors: mergeErrors(ADMIN_AUTH, READS_BODY, PAIR_REQUEST_ERRORS, {
+      404: ['not_found'],
+      409: ['fingerprint_mismatch'],
+      502: ['peer_unreachable', 'peer_rejected', 'handshake_failed'],
+    }),
+  }),
   fromEndpoint(NODE_ENDPOINTS.confirmPairing, {
     operationId: 'confirmPairing',
     security: 'admin',
-    summary: 'The person compared the short codes: complete the pairing.',
+    summary: 'The person compared the short codes (or accepted a pair request): complete the pairing.',
     params: IdParam,
     success: { status: 200, description: 'Paired.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, { 404: ['pairing_not_pending'] }),
@@ -86,7 +98,7 @@ export const adminOperations: ContractOperation[] = [
   fromEndpoint(NODE_ENDPOINTS.rejectPairing, {
     operationId: 'rejectPairing',
     security: 'admin',
-    summary: 'The short codes differ: drop the pairing.',
+    summary: 'The short codes differ, or the person declined a pair request (or dismissed their own): drop it.',
     params: IdParam,
     success: { status: 200, description: 'Done.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, { 404: ['pairing_not_pending'] }),

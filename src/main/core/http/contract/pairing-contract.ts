@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { type ContractOperation, type ErrorCodes, fromEndpoint, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { PairRequestHandshake } from '../../../../shared/wire/pair-request.js';
 import { PAIRING_CODE_MAX_LENGTH, PairVerifyRequest, PairVerifyResponse } from '../../../../shared/wire/schemas.js';
 import { ADMIN_AUTH, RATE_LIMITED, READS_BODY } from './common-errors.js';
 
@@ -15,6 +16,9 @@ export const PAIR_VERIFY_ERRORS: ErrorCodes = mergeErrors(READS_BODY, RATE_LIMIT
   410: ['code_expired'],
   423: ['code_locked'],
 });
+
+/** What /auth/pair/request refuses with (pair-requests relays these from the other desktop). */
+export const PAIR_REQUEST_ERRORS: ErrorCodes = mergeErrors(READS_BODY, RATE_LIMITED, { 400: ['handshake_failed'] });
 
 export const pairingOperations: ContractOperation[] = [
   fromEndpoint(NODE_ENDPOINTS.pairStart, {
@@ -33,6 +37,16 @@ export const pairingOperations: ContractOperation[] = [
     body: named('PairVerifyRequest', PairVerifyRequest),
     success: { status: 200, description: "The handshake's second message.", schema: named('PairVerifyResponse', PairVerifyResponse) },
     errors: PAIR_VERIFY_ERRORS,
+  },
+  {
+    operationId: 'pairRequestHandshake',
+    method: 'post',
+    path: '/auth/pair/request',
+    security: 'public',
+    summary: "Another desktop asks to pair: the pair-request Noise handshake (no PIN); the session waits for this node's person.",
+    body: named('PairRequestHandshake', PairRequestHandshake),
+    success: { status: 200, description: "The handshake's second message.", schema: named('PairVerifyResponse', PairVerifyResponse) },
+    errors: PAIR_REQUEST_ERRORS,
   },
   fromEndpoint(NODE_ENDPOINTS.pairCodeState, {
     operationId: 'pairCodeState',

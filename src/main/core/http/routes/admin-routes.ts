@@ -4,6 +4,7 @@
 import { upgradeWebSocket } from '@hono/node-server';
 import { Hono } from 'hono';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
+import { PairRequestCreate } from '../../../../shared/wire/pair-request.js';
 import { type AdminEvent, PairRemoteRequest, RenameRequest, SettingsUpdateRequest } from '../../../../shared/wire/schemas.js';
 import { ApiError } from '../api-error.js';
 import { closeReplaced } from '../device-sockets.js';
@@ -46,6 +47,13 @@ export function adminRoutes(core: NodeCore): Hono {
   app.post('/admin/pair-remote', admin, async (c) => {
     const req = await readBody(c, PairRemoteRequest);
     return c.json(await core.mesh.pairRemote(req, core.pairingIdentity(), core.timings.pairingTtlMs));
+  });
+
+  // Pair with another desktop by request: answers at once with the pending entry (SAS); the other desktop's
+  // person accepts or declines and this node learns it by itself (mesh-service.ts requestPairing).
+  app.post('/admin/pair-requests', admin, async (c) => {
+    const req = await readBody(c, PairRequestCreate);
+    return c.json(await core.mesh.requestPairing(req, core.pairingIdentity(), core.timings.pairingTtlMs));
   });
 
   // The person compared the short codes on both screens (desktop pairing by linking code).

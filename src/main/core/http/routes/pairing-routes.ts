@@ -1,7 +1,8 @@
-// /auth/pair/*: start (desktop UI only), verify (the device that scanned the QR, or another desktop), and a
-// code's state (the page carrying the code, before it asks for the PIN).
+// /auth/pair/*: start (desktop UI only), verify (the device that scanned the QR, or another desktop), a code's
+// state (the page carrying the code, before it asks for the PIN), and request (another desktop asks to pair).
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
+import { PairRequestHandshake } from '../../../../shared/wire/pair-request.js';
 import {
   PAIRING_CODE_MAX_LENGTH,
   type PairCodeStateResponse,
@@ -21,6 +22,7 @@ export function pairingRoutes(core: NodeCore): Hono {
   // before any work (a verify costs a Noise handshake), whatever the code or PIN.
   const starts = rateLimit(new RateLimiter(core.limits.pairStartsPerMinute), 'pairing codes');
   const lookups = rateLimit(new RateLimiter(core.limits.pairLookupsPerMinute), 'pairing attempts');
+  const requests = rateLimit(new RateLimiter(core.limits.pairRequestsPerMinute), 'pair requests');
 
   app.post('/start', requireAdmin(core.adminToken), starts, async (c) => {
     const req = await readBody(c, PairStartRequest);
@@ -50,6 +52,16 @@ export function pairingRoutes(core: NodeCore): Hono {
     }
     core.feed.changed();
     return c.json({ noise: outcome.noise });
+  });
+
+  // Another desktop asks to pair (docs/protocol.md, "Pair requests"). Anyone may send one, so it is bounded: its
+  // own rate-limit bucket per source address, a capped list of prompts, each expiring, one per sending node.
+  app.post('/request', requests, async (c) => {
+    const req = await readBody(c, PairRequestHandshake);
+    const { noise, pending } = core.pairing.request(req.noise, remoteAddress(c));
+    core.feed.emit({ type: 'pairing_confirmation', pairing: pending });
+    core.feed.changed();
+    return c.json({ noise });
   });
 
   return app;
