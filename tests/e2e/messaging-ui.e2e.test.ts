@@ -23,7 +23,8 @@ const STUB_ATTENTION = `
   window.__notes = [];
   Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__away ? 'hidden' : 'visible') });
   Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => window.__away });
-  Document.prototype.hasFocus = () => !window.__away;
+  window.__blurred = false;
+  Document.prototype.hasFocus = () => !window.__away && !window.__blurred;
   function RecordingNotification(title, opts) { window.__notes.push({ title, body: opts && opts.body }); }
   RecordingNotification.permission = 'granted';
   RecordingNotification.requestPermission = () => Promise.resolve('granted');
@@ -152,6 +153,19 @@ describe('Messages section: conversation list, multiline, notifications (Chromiu
     await desktop.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: 'One more' }).waitFor(WAIT);
     assert.equal(await desktop.evaluate(() => (window as unknown as { __notes: unknown[] }).__notes.length), 1);
     assert.equal(await badge.count(), 0, 'read at once: its conversation is open and the page in front');
+
+    // Visible but another window has the focus: still worth a notification.
+    await desktop.evaluate(() => {
+      (window as unknown as { __blurred: boolean }).__blurred = true;
+      window.dispatchEvent(new Event('blur'));
+    });
+    await ana.page.getByTestId('message-text').fill('Behind another window');
+    await ana.page.getByTestId('message-send').click();
+    await desktop.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length >= 2, undefined, WAIT);
+    assert.deepEqual(await desktop.evaluate(() => (window as unknown as { __notes: unknown[] }).__notes.at(-1)), {
+      title: 'Ana phone',
+      body: 'Behind another window',
+    });
 
     assert.deepEqual([...desktopErrors, ...ana.errors, ...ben.errors], []);
     await Promise.all([desktopCtx.close(), ana.ctx.close(), ben.ctx.close()]);
