@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, shell, Tray } from 'electron';
-import { IPC_GET_ADMIN_URL } from '../shared/bridge.js';
+import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, nativeImage, shell, Tray } from 'electron';
+import { IPC_GET_ADMIN_URL, IPC_NOTIFY, NOTIFY_BODY_MAX, NOTIFY_TITLE_MAX } from '../shared/bridge.js';
 import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
 import { DEFAULT_PORT } from './core/config.js';
 import { type SalitaNode, startNode } from './core/node.js';
@@ -165,6 +165,14 @@ async function start(): Promise<void> {
     const from = e.senderFrame?.url;
     if (!from || new URL(from).origin !== origin) throw new Error('not available to this page');
     return node!.adminUrl;
+  });
+  // Only the desktop UI's own page may raise a notification, and only short plain text.
+  ipcMain.handle(IPC_NOTIFY, (e, n: unknown) => {
+    const from = e.senderFrame?.url;
+    if (!from || new URL(from).origin !== origin) throw new Error('not available to this page');
+    const { title, body } = (typeof n === 'object' && n !== null ? n : {}) as { title?: unknown; body?: unknown };
+    if (typeof title !== 'string' || typeof body !== 'string' || !Notification.isSupported()) return;
+    new Notification({ title: title.slice(0, NOTIFY_TITLE_MAX), body: body.slice(0, NOTIFY_BODY_MAX) }).show();
   });
   createTray();
   createWindow(node);

@@ -1,6 +1,6 @@
 // What a messaging device (the phone page, the desktop UI) remembers of its conversations: the messages it
 // sent (text kept here, status from the node's outbox and pushes) and the messages it received (opened here,
-// then acked, after which the node forgets them). No DOM: the view (messages-view.ts) renders it.
+// then acked, after which the node forgets them). No DOM: the Messages section (messages/messages.tsx) renders it.
 import type { OpenedMessage } from '../../../shared/client/messaging-client.js';
 import type { MessageStatus, MessageStatusView, Route } from '../../../shared/wire/relay.js';
 
@@ -149,6 +149,11 @@ export class Conversations {
       ...(m.ok ? { text: m.text } : { text: null, error: m.error }),
     });
     return true;
+  }
+
+  /** Every message kept, oldest first (the conversation list summarizes them). */
+  all(): ConversationMessage[] {
+    return [...this.byId.values()].sort(compareMessages);
   }
 
   with(peer: string): ConversationMessage[] {

@@ -5,11 +5,13 @@
 import type { DeviceClient } from '../../../shared/client/device-client.js';
 import { MessagingClient } from '../../../shared/client/messaging-client.js';
 import { Conversations } from '../common/conversation.js';
-import { MessagesView } from '../common/messages-view.js';
+import { MessagingSession } from '../common/messages/messaging-session.js';
+import { mountMessages } from '../common/messages/mount-messages.js';
+import { keepUnreadInTitle } from '../common/messages/unread-title.js';
 import { loadOrCreateIdentity, messagesStorageKey } from './storage.js';
 
 const RETRY_MAX_MS = 30_000;
-/** How often the directory is asked for again while the page is visible (MessagesView.keepDirectoryFresh). */
+/** How often the directory is asked for again while the page is visible (MessagingSession.keepDirectoryFresh). */
 const DIRECTORY_POLL_MS = 10_000;
 
 export interface PhoneMessaging {
@@ -19,7 +21,17 @@ export interface PhoneMessaging {
 export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): PhoneMessaging {
   const me = loadOrCreateIdentity();
   const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
-  const view = new MessagesView({ client, conversations: new Conversations(messagesStorageKey(me.nodeId)), root, place: 'phone' });
+  const view = new MessagingSession(client, new Conversations(messagesStorageKey(me.nodeId)));
+  let unread = 0;
+  const title = keepUnreadInTitle(() => unread);
+  const unmount = mountMessages(root, {
+    session: view,
+    place: 'phone',
+    onUnreadTotal: (n) => {
+      unread = n;
+      title.update();
+    },
+  });
   root.hidden = false;
   void view.refreshAll();
   const stopPolling = view.keepDirectoryFresh(DIRECTORY_POLL_MS, () => device.hasSession);
@@ -60,6 +72,8 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
       clearTimeout(timer);
       stopPolling();
       ws?.close();
+      unmount();
+      title.stop();
     },
   };
 }

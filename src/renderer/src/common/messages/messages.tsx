@@ -1,0 +1,124 @@
+// The "Messages" section, the same on the phone page and in the desktop UI: the conversation list (with
+// unread counts), the To list as the accessible way to pick, reach banners, the open conversation and the
+// composer. What it shows comes from a MessagingSession; the page hands that session its pushes.
+import { useEffect, useMemo } from 'preact/hooks';
+import { cloudHint, reachBanners } from '../reach-banners.js';
+import { groupRecipients, type ListPlace } from '../recipient-groups.js';
+import { useStore } from '../store.js';
+import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
+import { countUnread, summarize } from './conversation-summaries.js';
+import { MessageComposer } from './message-composer.js';
+import { firstLine } from './message-preview.js';
+import { MessageThread } from './message-thread.js';
+import type { MessagingSession } from './messaging-session.js';
+import { notifyIfAway } from './notifier.js';
+import { NotifyButton } from './notify-button.js';
+import { RecipientSelect } from './recipient-select.js';
+import { useNow } from './use-now.js';
+
+export interface MessagesProps {
+  session: MessagingSession;
+  /** The desktop UI names its own node "This desktop"; the phone page calls it by its name. */
+  place: ListPlace;
+  /** What a device reported when it paired (the desktop knows it for its phones): a finer icon. */
+  deviceInfo?: DeviceInfoOf;
+  /** Told the total of unread messages whenever it changes (the desktop puts it in the window title). */
+  onUnreadTotal?: (n: number) => void;
+}
+
+function noRecipientText(place: ListPlace, desktopName: string | undefined): string {
+  if (place === 'desktop') return 'No device to write to yet: connect a phone, pair another desktop, or log this desktop in to a cloud.';
+  return `No device to write to yet: pair another phone with ${desktopName ?? 'the desktop'}.`;
+}
+
+export function Messages({ session, place, deviceInfo, onUnreadTotal }: MessagesProps) {
+  const dir = useStore(session.store, (s) => s.dir);
+  const selected = useStore(session.store, (s) => s.selected);
+  const version = useStore(session.store, (s) => s.version);
+  const error = useStore(session.store, (s) => s.error);
+  const nodeReachable = useStore(session.store, (s) => s.nodeReachable);
+  const sending = useStore(session.store, (s) => s.sending);
+  const now = useNow();
+  const conv = session.conv;
+
+  // `version` is how the kept conversations say they changed.
+  const all = useMemo(() => conv.all(), [conv, version]);
+  const entries = useMemo(() => summarize(dir, all), [dir, all]);
+  const groups = useMemo(() => (dir ? groupRecipients(dir, place) : []), [dir, place]);
+  const unreadTotal = useMemo(() => countUnread(all), [all]);
+  const nameOf = (id: string) => dir?.devices.find((d) => d.device_id === id)?.name ?? id;
+
+  useEffect(() => onUnreadTotal?.(unreadTotal), [unreadTotal, onUnreadTotal]);
+
+  // The open conversation becomes read once the page is in front again.
+  useEffect(() => {
+    const seen = () => session.markSeen();
+    document.addEventListener('visibilitychange', seen);
+    window.addEventListener('focus', seen);
+    return () => {
+      document.removeEventListener('visibilitychange', seen);
+      window.removeEventListener('focus', seen);
+    };
+  }, [session]);
+
+  useEffect(
+    () =>
+      session.arrived.on((m) => {
+        const name = session.store.get().dir?.devices.find((d) => d.device_id === m.from_device)?.name ?? 'A device';
+        notifyIfAway({ title: name, body: m.ok ? firstLine(m.text) : 'A message that could not be decrypted' });
+      }),
+    [session],
+  );
+
+  const banners = reachBanners({ dir, selected, nodeReachable, place });
+  const messages = selected ? all.filter((m) => m.peer === selected) : [];
+  const selfName = dir?.nodes.find((n) => n.self)?.name;
+
+  return (
+    <>
+      <div class="card-head">
+        <h2>
+          Messages
+          {unreadTotal > 0 ? (
+            <span class="badge unread" data-testid="messages-unread-total" data-count={unreadTotal}>
+              {unreadTotal}
+              <span class="sr-only"> unread</span>
+            </span>
+          ) : null}
+        </h2>
+        <span class="actions">
+          <NotifyButton />
+        </span>
+      </div>
+      <p class="hint">End-to-end encrypted: only the device you write to can read a message.</p>
+      <p class="hint" data-testid="messages-cloud" data-cloud={dir?.cloud.status}>
+        {dir ? cloudHint(dir) : ''}
+      </p>
+      <div class="messages-layout">
+        <ConversationList entries={entries} selected={selected} now={now} deviceInfo={deviceInfo} onOpen={(p) => session.select(p)} />
+        <div class="stack conversation-pane">
+          <RecipientSelect groups={groups} selected={selected} conv={conv} onChoose={(p) => session.select(p)} />
+          <div class="message-banners" data-testid="messages-banners" role="status" aria-live="polite">
+            {banners.map((b) => (
+              <p key={b.kind} class="banner notice" data-testid="messages-banner" data-kind={b.kind}>
+                {b.text}
+              </p>
+            ))}
+          </div>
+          <MessageThread messages={messages} nameOf={nameOf} now={now} />
+          {messages.length === 0 ? (
+            <p class="empty" data-testid="messages-empty">
+              {selected ? `No messages with ${nameOf(selected)} yet.` : noRecipientText(place, selfName)}
+            </p>
+          ) : null}
+          <MessageComposer disabled={!selected || sending} onSend={(t) => session.send(t)} />
+          {error ? (
+            <p class="field-error" role="alert" data-testid="messages-error">
+              {error}
+            </p>
+          ) : null}
+        </div>
+      </div>
+    </>
+  );
+}

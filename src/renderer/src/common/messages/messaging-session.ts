@@ -1,0 +1,326 @@
+// What the Messages section knows and does, without any DOM: the directory, the conversations, the inbox and
+// outbox kept current by pushes, sending (with the retry of what could not reach the node), and whether the
+// node and the cloud can be reached. One Store holds what the components render; the phone page and the
+// desktop UI each make one session and hand it the pushes they hear.
+import { type MessagingClient, MessagingError, type OpenedMessage } from '../../../../shared/client/messaging-client.js';
+import type { Envelope } from '../../../../shared/e2ee/schema.js';
+import type { CloudLinkStatus, MessagingDirectory } from '../../../../shared/wire/relay.js';
+import type { Conversations } from '../conversation.js';
+import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
+import { Channel, Store } from '../store.js';
+import { isPageAttended } from './page-attention.js';
+
+/** Pushes that say the directory changed (a device paired or renamed, a desktop of the home came or went). */
+const DIRECTORY_PUSHES = new Set(['directory', 'directory_changed']);
+
+export interface SessionState {
+  /** The directory as last loaded, with the cloud status the page was last told of (undefined before the first). */
+  dir: MessagingDirectory | undefined;
+  /** The open conversation's device. */
+  selected: string | undefined;
+  /** Bumped on every change of the conversations (they are kept outside the store, in Conversations). */
+  version: number;
+  /** The error line under the form (one at a time). */
+  error: string | undefined;
+  /** The page's link to its node is up and its last request was answered. */
+  nodeReachable: boolean;
+  sending: boolean;
+}
+
+/** The request never reached the node (fetch failed; the typed client says status 0). */
+export function unreachable(err: unknown): boolean {
+  return err instanceof TypeError || (err instanceof Error && (err as Error & { status?: unknown }).status === 0);
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof MessagingError) return messagingErrorText(err.code, err.message);
+  if (unreachable(err)) return messagingErrorText('network');
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class MessagingSession {
+  readonly store = new Store<SessionState>({
+    dir: undefined,
+    selected: undefined,
+    version: 0,
+    error: undefined,
+    nodeReachable: true,
+    sending: false,
+  });
+  /** A message that arrived now (not one loaded from this device's memory): the notifier listens. */
+  readonly arrived = new Channel<OpenedMessage>();
+  /** The person picked a device themselves: incoming messages then no longer switch the conversation. */
+  private chosen = false;
+  private inboxRun: Promise<void> | undefined;
+  private inboxAgain = false;
+  private directoryRun: Promise<void> | undefined;
+  private directoryAgain = false;
+  /** Sealed, shown as queued, but the node could not be reached: sent again on the next refresh. */
+  private readonly unsent = new Map<string, Envelope>();
+  private linkUp = true;
+  private answering = true;
+  /** The cloud link as pushed to the page (the desktop's store); it wins over the directory's older word. */
+  private cloudStatus: CloudLinkStatus | undefined;
+
+  constructor(
+    readonly client: MessagingClient,
+    readonly conv: Conversations,
+  ) {
+    const latest = conv.latestPeer();
+    if (latest) this.store.set({ selected: latest });
+  }
+
+  /** Loads the directory, the statuses of what this device sent, and its inbox. */
+  async refreshAll(): Promise<void> {
+    await Promise.all([this.refreshDirectory(), this.refreshOutbox()]);
+    await Promise.all([this.refreshInbox(), this.resendUnsent()]);
+  }
+
+  /**
+   * Asks for the directory again every `everyMs` while the page is visible, and when it becomes visible: not
+   * every change reaches a page as a push (a device of another home appears when the node next reads the
+   * cloud's directory). Returns a function that stops it.
+   */
+  keepDirectoryFresh(everyMs: number, active: () => boolean = () => true): () => void {
+    const tick = () => {
+      if (document.visibilityState === 'visible' && active()) void this.refreshDirectory();
+    };
+    const timer = setInterval(tick, everyMs);
+    document.addEventListener('visibilitychange', tick);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', tick);
+    };
+  }
+
+  /** The page's event socket to its node went up or down: the "offline" banner follows it. */
+  setLinkUp(up: boolean): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    this.publishReach();
+  }
+
+  /** The cloud link's status as the page was told (desktop: pushed); the banners and hint follow it at once. */
+  setCloudStatus(status: CloudLinkStatus | undefined): void {
+    if (this.cloudStatus === status) return;
+    this.cloudStatus = status;
+    const dir = this.store.get().dir;
+    if (dir && status) this.store.set({ dir: { ...dir, cloud: { status } } });
+    // Routes of devices at other homes change with it: ask the node for the new ones.
+    void this.refreshDirectory();
+  }
+
+  /** A push from the node (device WebSocket or admin events); anything else is ignored. */
+  onPush(e: { type?: unknown; id?: unknown; status?: unknown; route?: unknown; error?: unknown }): void {
+    if (e.type === 'envelope') void this.refreshInbox();
+    else if (e.type === 'message_status' && typeof e.id === 'string' && isMessageStatus(e.status)) {
+      const error = typeof e.error === 'string' ? e.error : undefined;
+      if (this.conv.applyStatus(e.id, e.status, error, isRoute(e.route) ? e.route : undefined)) this.changed();
+      else if (!this.conv.has(e.id)) void this.refreshOutbox();
+    } else if (typeof e.type === 'string' && DIRECTORY_PUSHES.has(e.type)) void this.refreshDirectory();
+  }
+
+  /** Opens the conversation with `peer` (the person chose it). */
+  select(peer: string | undefined): void {
+    this.chosen = true;
+    this.store.set({ selected: peer, error: undefined });
+    this.markSeen();
+  }
+
+  /** The open conversation is in front of the person: its incoming messages are read. */
+  markSeen(): void {
+    const peer = this.store.get().selected;
+    if (peer && isPageAttended() && this.conv.markRead(peer)) this.changed();
+  }
+
+  /** One load at a time; a call during a load asks for one more after it (the answer may be stale already). */
+  refreshDirectory(): Promise<void> {
+    if (this.directoryRun) {
+      this.directoryAgain = true;
+      return this.directoryRun;
+    }
+    this.directoryRun = (async () => {
+      do {
+        this.directoryAgain = false;
+        await this.loadDirectory();
+      } while (this.directoryAgain);
+    })().finally(() => {
+      this.directoryRun = undefined;
+    });
+    return this.directoryRun;
+  }
+
+  private async loadDirectory(): Promise<void> {
+    try {
+      const dir = await this.client.directory(true);
+      this.reached(true);
+      const shown = this.cloudStatus ? { ...dir, cloud: { status: this.cloudStatus } } : dir;
+      const s = this.store.get();
+      const selected = s.selected ?? this.conv.latestPeer() ?? dir.devices.find((d) => d.device_id !== dir.me)?.device_id;
+      this.store.set({ dir: shown, selected });
+    } catch (err) {
+      if (this.failed(err)) return;
+      this.showError(`Could not load the devices: ${errorText(err)}.`);
+    }
+  }
+
+  async refreshOutbox(): Promise<void> {
+    try {
+      const views = await this.client.outbox();
+      this.reached(true);
+      if (this.conv.mergeOutbox(views)) this.changed();
+    } catch (err) {
+      if (this.failed(err)) return;
+      this.showError(`Could not load the status of sent messages: ${errorText(err)}.`);
+    }
+  }
+
+  /** Reads, opens and acks everything waiting; one run at a time (a push during a run asks for another). */
+  refreshInbox(): Promise<void> {
+    if (this.inboxRun) {
+      this.inboxAgain = true;
+      return this.inboxRun;
+    }
+    this.inboxRun = (async () => {
+      do {
+        this.inboxAgain = false;
+        await this.drainInbox();
+      } while (this.inboxAgain);
+    })()
+      .catch((err) => {
+        if (!this.failed(err)) this.showError(`Could not fetch new messages: ${errorText(err)}.`);
+      })
+      .finally(() => {
+        this.inboxRun = undefined;
+      });
+    return this.inboxRun;
+  }
+
+  private async drainInbox(): Promise<void> {
+    const LIMIT = 100;
+    let after = 0;
+    for (;;) {
+      const page = await this.client.inbox(after, LIMIT);
+      this.reached(true);
+      if (page.messages.length === 0) return;
+      let last = after;
+      const fresh: OpenedMessage[] = [];
+      for (const item of page.messages) {
+        last = Math.max(last, item.seq);
+        if (this.conv.has(item.envelope.id)) continue;
+        const opened = await this.client.openItem(item);
+        if (!this.conv.addReceived(opened, true)) continue;
+        fresh.push(opened);
+        const selected = this.store.get().selected;
+        if (!selected || (!this.chosen && this.conv.with(selected).length === 0)) this.store.set({ selected: opened.from_device });
+      }
+      // Kept on this device before the node is told it may forget them (the ack is also what says "seen").
+      this.conv.save();
+      if (fresh.length) {
+        const dir = this.store.get().dir;
+        if (fresh.some((m) => !dir?.devices.some((c) => c.device_id === m.from_device))) await this.refreshDirectory();
+        this.changed();
+        this.markSeen();
+        for (const m of fresh) this.arrived.emit(m);
+      }
+      await this.client.ack(last);
+      if (page.messages.length < LIMIT) return;
+      after = last;
+    }
+  }
+
+  /** Seals `text` to the open conversation and hands it to the node. Resolves true once it is in the list. */
+  async send(text: string): Promise<boolean> {
+    const to = this.store.get().selected;
+    const body = text.trim();
+    if (!to) {
+      this.showError('Choose a device to write to.');
+      return false;
+    }
+    if (!body) return false;
+    this.store.set({ sending: true, error: undefined });
+    let shown = false;
+    try {
+      const envelope = await this.client.sealText(to, body);
+      // Shown (and kept) from here on; its status follows the node's answer and pushes.
+      this.conv.addSent(envelope.id, to, body, envelope.sent_at, 'queued');
+      shown = true;
+      this.changed();
+      await this.deliver(envelope);
+    } catch (err) {
+      // The node is away: the message waits here (the banner says so) and goes with the next refresh.
+      if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
+    } finally {
+      this.store.set({ sending: false });
+    }
+    return shown;
+  }
+
+  /** Hands one envelope to the node; kept for a later try when the node cannot be reached. */
+  private async deliver(envelope: Envelope): Promise<void> {
+    try {
+      const r = await this.client.sendEnvelope(envelope);
+      this.reached(true);
+      this.unsent.delete(envelope.id);
+      this.conv.applyStatus(envelope.id, r.status, undefined, r.route);
+    } catch (err) {
+      if (err instanceof MessagingError && err.code === 'outbox_full') {
+        // Nothing was queued, and it may go later: keep it for the next try, and say why it waits.
+        this.unsent.set(envelope.id, envelope);
+        this.showError(`Not sent yet: ${errorText(err)}.`);
+      } else if (err instanceof MessagingError) {
+        // Refused for good (e.g. a device at another home with no cloud): that message failed.
+        this.unsent.delete(envelope.id);
+        this.conv.applyStatus(envelope.id, 'failed', err.code);
+      } else {
+        this.failed(err);
+        this.unsent.set(envelope.id, envelope); // the same envelope again on the next refresh: no duplicate
+      }
+      throw err;
+    } finally {
+      this.changed();
+    }
+  }
+
+  private async resendUnsent(): Promise<void> {
+    for (const envelope of [...this.unsent.values()]) {
+      try {
+        await this.deliver(envelope);
+      } catch {
+        /* shown on the message; tried again on the next refresh */
+      }
+    }
+  }
+
+  /** Whether the node answered; a change shows or hides the "offline" banner. */
+  private reached(ok: boolean): void {
+    if (this.answering === ok) return;
+    this.answering = ok;
+    if (ok) this.showError(undefined);
+    this.publishReach();
+  }
+
+  private publishReach(): void {
+    const nodeReachable = this.linkUp && this.answering;
+    if (this.store.get().nodeReachable !== nodeReachable) this.store.set({ nodeReachable });
+  }
+
+  /** Handles a failure that means "the node is not there" (banner, no error text). Returns whether it was one. */
+  private failed(err: unknown): boolean {
+    if (!unreachable(err)) {
+      this.reached(true);
+      return false;
+    }
+    this.reached(false);
+    return true;
+  }
+
+  private changed(): void {
+    this.conv.save();
+    this.store.set((s) => ({ version: s.version + 1 }));
+  }
+
+  private showError(text: string | undefined): void {
+    if (this.store.get().error !== text) this.store.set({ error: text });
+  }
+}
