@@ -1,15 +1,12 @@
-// DRAFT (run after the preact desktop UI mounts panels/desktop-pairing.tsx and panels/pairing-prompt.tsx): two
-// desktops through their UIs. A types B's address and presses Pair; A shows "Waiting for B…" with the code; B
+// Desktop<->desktop pairing, the one flow, through both desktop UIs. A types B's address and presses Pair; A shows "Waiting for B…" with the code; B
 // shows "Accept pairing from A?" with the same code; Accept on B pairs both, A's status says so without anyone
 // touching A. Decline on B: A's status says B declined. Only the new flow is offered (no PIN, no linking code).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startTestNode } from '../helpers/test-node.js';
+import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 
-// Until the integrator mounts the panels in the desktop UI this file would fail on the current page: drop the
-// second reason when mounting them.
 const skip = chromiumSkipReason();
 
 describe('desktop UI: pairing by request, accepted on the other desktop (Chromium)', { skip }, () => {
@@ -91,6 +88,57 @@ describe('desktop UI: pairing by request, accepted on the other desktop (Chromiu
       .getByTestId('manual-pair-error')
       .filter({ hasText: /address/ })
       .waitFor(WAIT);
+    await ctx.close();
+  });
+  /** Accept on B's prompt, and wait until both UIs list each other as paired (A without anyone touching it). */
+  async function acceptOnB(pageA: import('playwright-core').Page, a: TestNode, pageB: import('playwright-core').Page, b: TestNode) {
+    const prompt = pageB.getByTestId('pending-pairing').filter({ hasText: `Accept pairing from ${a.identity.name}?` });
+    await prompt.waitFor(WAIT);
+    await prompt.getByTestId('pairing-prompt-accept').click();
+    await pageA.locator('[data-testid="pair-request-status"][data-state="accepted"]').waitFor(WAIT);
+    await pageA.locator(`[data-testid="device-row"][data-node-id="${b.identity.node_id}"]`).waitFor(WAIT);
+    await pageB.locator(`[data-testid="device-row"][data-node-id="${a.identity.node_id}"]`).waitFor(WAIT);
+  }
+
+  test("a pasted pairing link (B's Connect device panel) pairs by request, with B's key pinned from the link", async () => {
+    const [a, b] = [await startTestNode(), await startTestNode()];
+    const { ctx, pageA, pageB } = await openBoth(a, b);
+    await pageB.getByTestId('connect-device').click();
+    const shown = new URL((await pageB.getByTestId('pair-url').textContent({ timeout: WAIT.timeout }))!);
+    // The link carries a LAN address; the test node listens on loopback.
+    const link = `http://127.0.0.1:${b.port}${shown.pathname}${shown.search}`;
+    const bodies: unknown[] = [];
+    pageA.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/admin/pair-requests') bodies.push(r.postDataJSON());
+    });
+    await pageA.getByTestId('manual-pair-target').fill(link);
+    await pageA.getByTestId('manual-pair-submit').click();
+    await acceptOnB(pageA, a, pageB, b);
+    assert.deepEqual(bodies, [{ url: link }]);
+    const mine = (await a.admin('/api/admin/state')).body.devices.find((d: { node_id: string }) => d.node_id === b.identity.node_id);
+    assert.equal(mine?.fingerprint, b.identity.fingerprint);
+    await ctx.close();
+  });
+
+  test('an IPv6 address in brackets ([::1]:port) works the same way', async (t) => {
+    const a = await startTestNode();
+    let b: TestNode;
+    try {
+      b = await startTestNode({ host: '::1' });
+    } catch (err) {
+      t.skip(`this machine cannot listen on ::1 (${(err as Error).message})`);
+      return;
+    }
+    const ctx = await browser.newContext();
+    const pageA = await ctx.newPage();
+    const pageB = await ctx.newPage();
+    await pageA.goto(a.adminUrl);
+    await pageB.goto(`http://[::1]:${b.port}/#admin=${b.adminToken}`);
+    await pageA.locator('#conn-status[data-state="live"]').waitFor(WAIT);
+    await pageB.locator('#conn-status[data-state="live"]').waitFor(WAIT);
+    await pageA.getByTestId('manual-pair-target').fill(`[::1]:${b.port}`);
+    await pageA.getByTestId('manual-pair-submit').click();
+    await acceptOnB(pageA, a, pageB, b);
     await ctx.close();
   });
 });
