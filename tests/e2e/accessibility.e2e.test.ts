@@ -60,7 +60,7 @@ describe('accessibility of every screen (axe-core in Chromium)', { skip }, () =>
   });
 
   for (const size of SIZES) {
-    test(`desktop UI at ${size.name}: main screen, pairing panel, Network panel, and the page without its link`, async () => {
+    test(`desktop UI at ${size.name}: main screen, pairing panel, Network panel, a pairing prompt, and the page without its link`, async () => {
       const ctx = await browser.newContext(size.ctx);
       const page = await ctx.newPage();
       const errors = collectPageErrors(page, { console: true });
@@ -81,6 +81,15 @@ describe('accessibility of every screen (axe-core in Chromium)', { skip }, () =>
         .filter({ hasText: String(node.port) })
         .waitFor(WAIT);
       await check(page, 'desktop-network');
+      // Another desktop asks to pair: the prompt, with the code to compare, at the top.
+      const other = await startTestNode();
+      const asked = await other.admin('/api/admin/pair-requests', { body: { host: '127.0.0.1', port: node.port } });
+      assert.equal(asked.status, 200, JSON.stringify(asked.body));
+      const prompt = page.getByTestId('pending-pairing').filter({ hasText: other.identity.name });
+      await prompt.waitFor(WAIT);
+      await check(page, 'desktop-pair-prompt');
+      await prompt.getByTestId('pairing-prompt-decline').click();
+      await prompt.waitFor({ state: 'detached', ...WAIT });
       const bare = await ctx.newPage();
       await bare.goto(`${node.base}/`);
       await bare.getByTestId('admin-locked').waitFor(WAIT);
