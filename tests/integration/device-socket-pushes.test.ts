@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { DeviceHelloFrame, DeviceNodeFrame, MessagingDirectory } from '../../src/shared/wire/relay.js';
+import { DeviceHelloFrame, DeviceNodeFrame } from '../../src/shared/wire/device-events.js';
+import { MessagingDirectory } from '../../src/shared/wire/relay.js';
 import { linkUp, pairedDesktops } from '../helpers/peer-link-helpers.js';
 import { cleanupAll, eventually, pairPhone, startTestNode } from '../helpers/test-node.js';
 

@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import { DeviceId, Envelope, EnvelopeId } from '../e2ee/schema.js';
 import { DisplayName, PublicKeyB64 } from './primitives.js';
-import { DesktopNode } from './schemas.js';
 
 // ---- key directory (cloud REST, `Authorization: Noise <token>`) ---------------------------------------------
 
@@ -143,7 +142,7 @@ export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
 // GET  /api/messages/inbox?after=N&limit=M -> InboxPage         envelopes for this device, oldest first
 // POST /api/messages/inbox/ack {up_to_seq} -> {ok, removed}     the device has them; the node forgets them
 // GET  /api/messages/outbox           -> {messages: MessageStatusView[]}   status of what this device sent
-// Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush.
+// Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush (all its frames: device-events.ts).
 // Errors: 400 invalid_envelope, 403 sender_mismatch (from_device is not the calling device),
 //         409 cloud_not_linked (this node was never linked to a cloud), 429 outbox_full (this device has too
 //         many envelopes waiting for the cloud; nothing was queued, try again once the cloud took some).
@@ -228,28 +227,6 @@ export type MessageStatusView = z.infer<typeof MessageStatusView>;
 
 export type InboxPush = { type: 'envelope'; seq: number; envelope: Envelope; received_at: string };
 export type MessageStatusPush = { type: 'message_status'; id: string; status: MessageStatus; route?: Route; error?: string };
-
-// ---- the device WebSocket (WS /api/device/events; node -> device, one JSON object per text frame) -----------
-//
-//   hello              {type:'hello', node_id, desktop_node}   First frame: the device's own id and the node as it
-//                                                             is now (so a device back after a while catches up).
-//   node               {type:'node', desktop_node}             The node was renamed (or its addresses changed).
-//   directory_changed  {type:'directory_changed'}              What GET /api/messages/directory answers changed
-//                                                             (a device paired, unpaired or renamed, a home
-//                                                             desktop's devices or name, a route): ask again.
-//   envelope, message_status                                   InboxPush, MessageStatusPush (above).
-
-export const DeviceHelloFrame = z.object({ type: z.literal('hello'), node_id: z.string(), desktop_node: DesktopNode });
-export type DeviceHelloFrame = z.infer<typeof DeviceHelloFrame>;
-export const DeviceNodeFrame = z.object({ type: z.literal('node'), desktop_node: DesktopNode });
-export type DeviceNodeFrame = z.infer<typeof DeviceNodeFrame>;
-export const DirectoryChangedFrame = z.object({ type: z.literal('directory_changed') });
-export type DirectoryChangedFrame = z.infer<typeof DirectoryChangedFrame>;
-/** The frames that say how the node itself is now (its name above all). */
-export const DeviceDesktopFrame = z.discriminatedUnion('type', [DeviceHelloFrame, DeviceNodeFrame]);
-export type DeviceDesktopFrame = z.infer<typeof DeviceDesktopFrame>;
-/** Every frame the node sends on a device socket. */
-export type DeviceEventFrame = DeviceHelloFrame | DeviceNodeFrame | DirectoryChangedFrame | InboxPush | MessageStatusPush;
 
 // ---- desktop UI admin API (admin token, loopback; see admin-routes) ------------------------------------------
 //

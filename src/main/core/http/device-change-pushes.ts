@@ -4,7 +4,7 @@
 // pending pairing, a notice, a cloud status); the directory is compared with the last one pushed so that only a
 // change the devices can see wakes them all up.
 
-import type { DeviceNodeFrame, DirectoryChangedFrame } from '../../../shared/wire/relay.js';
+import type { DeviceNodeFrame, DirectoryChangedFrame } from '../../../shared/wire/device-events.js';
 import type { DesktopNode } from '../../../shared/wire/schemas.js';
 import type { ChangeFeed } from '../events/change-feed.js';
 import type { DeviceSockets } from './device-sockets.js';

@@ -5,7 +5,7 @@
 // frame, a `node` frame on a rename): those go to onDesktop, so the page's heading follows a rename.
 import type { DeviceClient } from '../../../shared/client/device-client.js';
 import { MessagingClient } from '../../../shared/client/messaging-client.js';
-import { DeviceDesktopFrame } from '../../../shared/wire/relay.js';
+import { DeviceDesktopFrame } from '../../../shared/wire/device-events.js';
 import type { DesktopNode } from '../../../shared/wire/schemas.js';
 import { Conversations } from '../common/conversation.js';
 import { MessagesView } from '../common/messages-view.js';

@@ -4,7 +4,7 @@
 import { upgradeWebSocket } from '@hono/node-server';
 import { Hono } from 'hono';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
-import type { DeviceHelloFrame } from '../../../../shared/wire/relay.js';
+import type { DeviceHelloFrame } from '../../../../shared/wire/device-events.js';
 import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
