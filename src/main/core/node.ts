@@ -34,6 +34,7 @@ import { DiscoveryService } from './discovery/discovery-service.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { NoticeBoard } from './events/notices.js';
 import { createApp } from './http/app.js';
+import { pushChangesToDevices } from './http/device-change-pushes.js';
 import { DeviceSockets } from './http/device-sockets.js';
 import { type Listening, listen } from './http/listen.js';
 import type { NodeCore } from './http/node-core.js';
@@ -619,6 +620,24 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     };
   })();
 
+  // Paired devices hear about a rename and a changed directory on their event sockets (http/device-change-pushes.ts).
+  const devicePushes: Service = (() => {
+    let stop: (() => void) | undefined;
+    return {
+      name: 'device pushes',
+      start: () => {
+        stop = pushChangesToDevices({
+          feed,
+          sockets: deviceSockets,
+          desktopNode,
+          // `me` is the only per-device part of a directory answer: with a fixed one the key is every device's.
+          directoryKey: () => JSON.stringify(router.directory('')),
+          onRenamed: (fn) => identity.onRenamed(fn),
+        });
+      },
+      stop: () => stop?.(),
+    };
+  })();
   const services = new ServiceGroup(
     [
       { name: 'database', start: () => {}, stop: () => database.close() },
@@ -636,6 +655,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       },
       { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
       { name: 'router', start: () => router.start(), stop: () => router.stop() },
+      devicePushes,
       peerLinks,
       ...(discovery ? [discovery] : []),
       timers,

@@ -8,6 +8,8 @@ export const OkResponse = z.object({ ok: z.literal(true) });
 export const AnnounceResponse = z.object({ ok: z.literal(true), node: MeshNodeView });
 export const HeartbeatResponse = z.object({ ok: z.literal(true), desktop_node: DesktopNode });
 export const SessionResponse = z.object({ ok: z.literal(true), node_id: z.string(), expires_at: z.string(), desktop_node: DesktopNode });
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+export type SessionResponse = z.infer<typeof SessionResponse>;
 export const PairRemoteResponse = z.union([
   z.object({ ok: z.literal(true), node: MeshNodeView }),
   z.object({ ok: z.literal(true), pending: PendingPairingView }),

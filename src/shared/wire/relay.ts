@@ -142,7 +142,7 @@ export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
 // GET  /api/messages/inbox?after=N&limit=M -> InboxPage         envelopes for this device, oldest first
 // POST /api/messages/inbox/ack {up_to_seq} -> {ok, removed}     the device has them; the node forgets them
 // GET  /api/messages/outbox           -> {messages: MessageStatusView[]}   status of what this device sent
-// Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush.
+// Pushes on the device WebSocket (/api/device/events): InboxPush, MessageStatusPush (all its frames: device-events.ts).
 // Errors: 400 invalid_envelope, 403 sender_mismatch (from_device is not the calling device),
 //         409 cloud_not_linked (this node was never linked to a cloud), 429 outbox_full (this device has too
 //         many envelopes waiting for the cloud; nothing was queued, try again once the cloud took some).

@@ -90,6 +90,22 @@ export class DeviceSockets {
     return sent;
   }
 
+  /** Sends one JSON frame to every open socket of every device (what the node itself is, the directory). */
+  sendToAll(frame: unknown): number {
+    const text = JSON.stringify(frame);
+    let sent = 0;
+    for (const set of this.bySession.values())
+      for (const entry of set) {
+        try {
+          entry.ws.send(text);
+          sent++;
+        } catch {
+          // A socket that is going away; its close handler forgets it.
+        }
+      }
+    return sent;
+  }
+
   /** Open sockets of one device (0 if none). */
   countFor(nodeId: string): number {
     return this.byDevice.get(nodeId)?.size ?? 0;

@@ -2,16 +2,21 @@
 // the Noise handshake (shared/client/pairing-client.ts), keeps the session in localStorage, and then keeps the
 // desktop informed that this device is around while the page stays open.
 import '../common/no-eval.js';
+import { ApiClient } from '../../../shared/client/api-client.js';
 import { DeviceClient } from '../../../shared/client/device-client.js';
-import { PairingError, pairingCodeState, pairWithNode } from '../../../shared/client/pairing-client.js';
+import { PairingError, pairWithNode } from '../../../shared/client/pairing-client.js';
 import { fromBase64Url, toBase64Url } from '../../../shared/encoding.js';
 import { normalizeFingerprint, sameFingerprint } from '../../../shared/fingerprint.js';
-import type { DesktopNode, PairCodeStateResponse } from '../../../shared/wire/schemas.js';
+import type { HeartbeatResponse, SessionResponse } from '../../../shared/wire/http-answers.js';
+import { NODE_ENDPOINTS } from '../../../shared/wire/node-endpoints.js';
+import { type DesktopNode, PairCodeStateResponse } from '../../../shared/wire/schemas.js';
 import { byId, h, setText } from '../common/dom.js';
 import { type PhoneMessaging, startPhoneMessaging } from './messaging.js';
 import { forgetSession, loadName, loadOrCreateIdentity, loadSessions, type StoredSession, saveName, saveSession } from './storage.js';
 
 const HEARTBEAT_MS = 30_000;
+/** The node's public routes, the same origin that served this page. */
+const api = new ApiClient();
 
 const form = byId<HTMLFormElement>('phone-form');
 const nameInput = byId<HTMLInputElement>('phone-name');
@@ -106,19 +111,30 @@ function explain(err: unknown): { text: string; retryable: boolean } {
 let heartbeat: ReturnType<typeof setInterval> | undefined;
 let messaging: PhoneMessaging | undefined;
 
-/** The desktop as it answers now (renamed?): the title, the heading and the stored session follow it. */
+/** The heading and the page title say which desktop this is. */
+function showDesktopName(name: string): void {
+  document.title = `Salita: ${name}`;
+  const line = document.getElementById('paired-with');
+  if (line) setText(line, `Paired with ${name}`);
+}
+
+/**
+ * The desktop as it answers now (a heartbeat, the socket's hello, a rename pushed on it): the title, the heading
+ * and the stored session follow it. A node id that is not this session's desktop is not taken.
+ */
 function desktopChanged(s: StoredSession, desktop: DesktopNode): void {
-  if (desktop.node_id !== s.desktop.node_id || desktop.name === s.desktop.name) return;
+  if (desktop.node_id !== s.desktop.node_id || JSON.stringify(desktop) === JSON.stringify(s.desktop)) return;
   s.desktop = desktop;
   saveSession(s);
-  document.title = `Salita: ${desktop.name}`;
-  const line = document.getElementById('paired-with');
-  if (line) setText(line, `Paired with ${desktop.name}`);
+  showDesktopName(desktop.name);
 }
+
+let beatOnShow: (() => void) | undefined;
 
 function startSession(s: StoredSession): void {
   clearInterval(heartbeat);
   messaging?.stop();
+  if (beatOnShow) document.removeEventListener('visibilitychange', beatOnShow);
   const client = new DeviceClient(
     location.origin,
     { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) },
@@ -141,7 +157,7 @@ function startSession(s: StoredSession): void {
   const beat = () => {
     if (document.visibilityState !== 'visible') return;
     void client
-      .request<{ desktop_node?: DesktopNode }>('POST', '/api/node/heartbeat', {})
+      .request<HeartbeatResponse>('POST', '/api/node/heartbeat', {})
       .then((r) => {
         if (r.status === 200 && r.body.desktop_node) desktopChanged(s, r.body.desktop_node);
       })
@@ -150,8 +166,9 @@ function startSession(s: StoredSession): void {
       });
   };
   heartbeat = setInterval(beat, HEARTBEAT_MS);
+  beatOnShow = beat;
   document.addEventListener('visibilitychange', beat);
-  messaging = startPhoneMessaging(client, byId('phone-messages'));
+  messaging = startPhoneMessaging(client, byId('phone-messages'), (desktop) => desktopChanged(s, desktop));
 }
 
 function showPaired(s: StoredSession): void {
@@ -161,9 +178,8 @@ function showPaired(s: StoredSession): void {
   byId('phone-intro').hidden = true;
   byId('desktop-fp-line').hidden = true;
   goHome(s.desktop);
-  document.title = `Salita: ${s.desktop.name}`;
   status(
-    h('p', { class: 'msg ok', id: 'paired-with' }, `Paired with ${s.desktop.name}`),
+    h('p', { class: 'msg ok', id: 'paired-with', 'data-testid': 'phone-paired-with' }, ''),
     h(
       'p',
       { class: 'hint' },
@@ -172,6 +188,7 @@ function showPaired(s: StoredSession): void {
     ),
     h('p', { class: 'hint' }, 'This device now appears on the desktop. Keep this page open to get messages.'),
   );
+  showDesktopName(s.desktop.name);
 }
 
 // ---- the form --------------------------------------------------------------------------------------------
@@ -245,7 +262,7 @@ async function resumeStored(fp: string | null): Promise<boolean> {
   if (!s) return false;
   const client = new DeviceClient(location.origin, { sessionId: s.session_id, deviceSecret: fromBase64Url(s.device_secret) });
   try {
-    const r = await client.request<{ desktop_node?: DesktopNode }>('GET', '/api/session');
+    const r = await client.request<SessionResponse>('GET', '/api/session');
     if (r.status === 200) {
       if (r.body.desktop_node?.node_id === s.desktop.node_id) {
         s.desktop = r.body.desktop_node;
@@ -268,13 +285,11 @@ async function resumeStored(fp: string | null): Promise<boolean> {
 async function showCandidateUrls(): Promise<void> {
   let urls: string[];
   try {
-    const res = await fetch('/api/node/addresses', { cache: 'no-store' });
-    if (!res.ok) return; // an older desktop without this list: the section stays hidden
-    const body = (await res.json()) as { urls?: unknown };
-    urls = Array.isArray(body.urls) ? body.urls.filter((u): u is string => typeof u === 'string') : [];
+    urls = (await api.call(NODE_ENDPOINTS.nodeAddresses)).urls;
   } catch {
-    return;
+    return; // unreachable, or an older desktop without this list: the section stays hidden
   }
+  if (!Array.isArray(urls)) return;
   const items = urls.flatMap((u) => {
     let base: URL;
     try {
@@ -309,6 +324,16 @@ const CODE_REFUSED: Record<Exclude<PairCodeStateResponse['state'], 'open'>, stri
 
 const GARBLED_FINGERPRINT = `This link is garbled: the desktop's fingerprint in it is cut short or changed. Scan the QR code again, or ${ASK_AGAIN}`;
 
+/** What the desktop says about the link's code; undefined when it cannot say (unreachable, an odd answer). */
+async function codeState(code: string): Promise<PairCodeStateResponse | undefined> {
+  try {
+    const parsed = PairCodeStateResponse.safeParse(await api.call(NODE_ENDPOINTS.pairCodeState, { params: { code } }));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   void showCandidateUrls();
   const { code, fp } = linkParams();
@@ -321,7 +346,7 @@ async function main(): Promise<void> {
     setText(byId('phone-intro'), 'To pair, press "Connect device" in Salita on your desktop and scan the QR code it shows.');
     return;
   }
-  const checked = await pairingCodeState(location.origin, code);
+  const checked = await codeState(code);
   if (checked && checked.state !== 'open') {
     // A spent or dead code on a device already paired with this desktop (an old bookmark): its home.
     if (await resumeStored(fp ?? checked.desktop.fingerprint)) return;

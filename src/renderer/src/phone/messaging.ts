@@ -1,9 +1,12 @@
 // The phone's Messages section after pairing: the phone is a messaging device with its pairing key pair
 // (device id = its node_id), talks to its desktop with signed requests (DeviceClient), and hears about new
 // messages and status changes on the device WebSocket (/api/device/events). While that socket is down the
-// Messages section says the desktop is offline.
+// Messages section says the desktop is offline. The same socket says how the desktop is now (its first `hello`
+// frame, a `node` frame on a rename): those go to onDesktop, so the page's heading follows a rename.
 import type { DeviceClient } from '../../../shared/client/device-client.js';
 import { MessagingClient } from '../../../shared/client/messaging-client.js';
+import { DeviceDesktopFrame } from '../../../shared/wire/device-events.js';
+import type { DesktopNode } from '../../../shared/wire/schemas.js';
 import { Conversations } from '../common/conversation.js';
 import { MessagingSession } from '../common/messages/messaging-session.js';
 import { mountMessages } from '../common/messages/mount-messages.js';
@@ -18,7 +21,7 @@ export interface PhoneMessaging {
   stop(): void;
 }
 
-export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): PhoneMessaging {
+export function startPhoneMessaging(device: DeviceClient, root: HTMLElement, onDesktop: (desktop: DesktopNode) => void): PhoneMessaging {
   const me = loadOrCreateIdentity();
   const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
   const view = new MessagingSession(client, new Conversations(messagesStorageKey(me.nodeId)));
@@ -52,11 +55,16 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement): Ph
       failures = 0;
     };
     socket.onmessage = (m) => {
+      let frame: unknown;
       try {
-        view.onPush(JSON.parse(String(m.data)));
+        frame = JSON.parse(String(m.data));
       } catch {
-        /* not JSON: ignored */
+        return; // not JSON: ignored
       }
+      // `hello` after every (re)connect carries the desktop as it is now: a rename while the phone was away too.
+      const desktop = DeviceDesktopFrame.safeParse(frame);
+      if (desktop.success) onDesktop(desktop.data.desktop_node);
+      else view.onPush(frame as Parameters<MessagesView['onPush']>[0]);
     };
     socket.onclose = () => {
       if (ws !== socket || stopped) return;

@@ -4,6 +4,7 @@
 import { upgradeWebSocket } from '@hono/node-server';
 import { Hono } from 'hono';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
+import type { DeviceHelloFrame } from '../../../../shared/wire/device-events.js';
 import { AnnounceRequest, HeartbeatRequest } from '../../../../shared/wire/schemas.js';
 import type { NodeCore } from '../node-core.js';
 import { readBody } from '../read-body.js';
@@ -47,7 +48,7 @@ export function deviceRoutes(core: NodeCore): Hono<SessionEnv> {
       return {
         onOpen(_evt, ws) {
           release = core.deviceSockets.add(s.id, s.nodeId, ws);
-          ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() }));
+          ws.send(JSON.stringify({ type: 'hello', node_id: s.nodeId, desktop_node: core.desktopNode() } satisfies DeviceHelloFrame));
         },
         onClose() {
           release?.();
