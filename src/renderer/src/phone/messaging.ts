@@ -64,7 +64,7 @@ export function startPhoneMessaging(device: DeviceClient, root: HTMLElement, onD
       // `hello` after every (re)connect carries the desktop as it is now: a rename while the phone was away too.
       const desktop = DeviceDesktopFrame.safeParse(frame);
       if (desktop.success) onDesktop(desktop.data.desktop_node);
-      else view.onPush(frame as Parameters<MessagesView['onPush']>[0]);
+      else view.onPush(frame as Parameters<MessagingSession['onPush']>[0]);
     };
     socket.onclose = () => {
       if (ws !== socket || stopped) return;
