@@ -1,10 +1,12 @@
 // Shared by the e2e tests: where Chromium and Electron are, and why a test must be skipped without them.
+
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { cleanupAll } from '../helpers/test-node.js';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { cleanupAll, loopbackUrl, type TestNode } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.SALITA_CHROMIUM ?? '/usr/bin/chromium';
@@ -86,4 +88,30 @@ export function collectPageErrors(page: Page, opts: { console?: boolean; http?: 
       if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`);
     });
   return errors;
+}
+
+export interface PhonePage {
+  ctx: BrowserContext;
+  page: Page;
+  /** The phone's device id (its node_id). */
+  id: string;
+  /** Uncaught page errors, as collectPageErrors gathers them. */
+  errors: string[];
+}
+
+/** A phone page paired with `node` the way a person does it (pairing link + PIN), in its own browser context. */
+export async function pairedPhonePage(browser: Pick<Browser, 'newContext'>, node: TestNode, name: string): Promise<PhonePage> {
+  const p = await node.startPairing();
+  const ctx = await browser.newContext(PHONE);
+  const page = await ctx.newPage();
+  const errors = collectPageErrors(page);
+  await page.goto(loopbackUrl(p.url, node));
+  await page.getByTestId('phone-name').fill(name);
+  await page.getByTestId('phone-pin').fill(p.pin);
+  await page.getByTestId('phone-submit').click();
+  await page.getByTestId('phone-status').filter({ hasText: 'Paired with' }).waitFor(WAIT);
+  await page.getByTestId('message-form').waitFor(WAIT);
+  const id = await page.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.identity.v1') ?? '{}').node_id as string);
+  assert.ok(id, 'the phone page has its device id');
+  return { ctx, page, id, errors };
 }

@@ -7,21 +7,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** A desktop coming back, the peer link reconnecting, a phone page's socket backing off: generous. */
 const LONG = { timeout: 90_000 };
-
-interface PhonePage {
-  ctx: BrowserContext;
-  page: Page;
-  id: string;
-  errors: string[];
-}
 
 describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_000 }, () => {
   const browser = useChromium();
@@ -34,22 +27,7 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
 
-  /** A phone page paired with `node` the way a person does it (pairing link + PIN), in its own browser context. */
-  async function phoneOn(node: TestNode, name: string): Promise<PhonePage> {
-    const p = await node.startPairing();
-    const ctx = await browser.newContext(PHONE);
-    const page = await ctx.newPage();
-    const errors = collectErrors(page);
-    await page.goto(loopbackUrl(p.url, node));
-    await page.getByTestId('phone-name').fill(name);
-    await page.getByTestId('phone-pin').fill(p.pin);
-    await page.getByTestId('phone-submit').click();
-    await page.getByTestId('phone-status').filter({ hasText: 'Paired with' }).waitFor(WAIT);
-    await page.getByTestId('message-form').waitFor(WAIT);
-    const id = await page.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.identity.v1') ?? '{}').node_id as string);
-    assert.ok(id, 'the phone page has its device id');
-    return { ctx, page, id, errors };
-  }
+  const phoneOn = (node: TestNode, name: string) => pairedPhonePage(browser, node, name);
 
   const messageIn = (page: Page, dir: 'in' | 'out', text: string): Locator =>
     page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });

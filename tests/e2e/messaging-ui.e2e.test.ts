@@ -8,9 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
+import type { Locator, Page } from 'playwright-core';
+import { startTestNode, type TestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, collectPageErrors, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -48,21 +48,7 @@ async function setAway(page: Page, away: boolean): Promise<void> {
 describe('Messages section: conversation list, multiline, notifications (Chromium)', { skip, timeout: 300_000 }, () => {
   const browser = useChromium();
 
-  async function phoneOn(node: TestNode, name: string): Promise<{ ctx: BrowserContext; page: Page; id: string; errors: string[] }> {
-    const p = await node.startPairing();
-    const ctx = await browser.newContext(PHONE);
-    const page = await ctx.newPage();
-    const errors = collectPageErrors(page);
-    await page.goto(loopbackUrl(p.url, node));
-    await page.getByTestId('phone-name').fill(name);
-    await page.getByTestId('phone-pin').fill(p.pin);
-    await page.getByTestId('phone-submit').click();
-    await page.getByTestId('phone-status').filter({ hasText: 'Paired with' }).waitFor(WAIT);
-    await page.getByTestId('message-form').waitFor(WAIT);
-    const id = await page.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.identity.v1') ?? '{}').node_id as string);
-    assert.ok(id);
-    return { ctx, page, id, errors };
-  }
+  const phoneOn = (node: TestNode, name: string) => pairedPhonePage(browser, node, name);
 
   test('a two-line message arrives with its line break, notifies while hidden, is unread until opened', async () => {
     const node = await startTestNode();

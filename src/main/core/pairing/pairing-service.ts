@@ -224,16 +224,7 @@ export class PairingService {
 
     const outcome: PairingOutcome = { noise: toBase64Url(reply.message), nodeId: peer.node_id, name: peer.name, code: row.code };
     if (viaLinkingCode) {
-      const view: PendingPairingView = {
-        pairing_id: sessionId,
-        direction: 'incoming',
-        node_id: peer.node_id,
-        name: peer.name,
-        fingerprint: fingerprintOf(responder.remoteStaticKey),
-        sas: shortAuthString(reply.handshakeHash),
-        expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
-      };
-      this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
+      const view = this.holdForPerson({ peer, peerAddress, sessionId }, responder.remoteStaticKey, reply.handshakeHash);
       this.pruneSessionsQuietly();
       this.log.info({ node_id: peer.node_id }, 'pairing waits for the person to compare codes');
       return { ...outcome, pending: view };
@@ -316,20 +307,33 @@ export class PairingService {
     const reply = responder.reply(utf8.encode(JSON.stringify(result)));
     const deviceSecret = deriveDeviceSecret(reply.handshakeSecret, reply.handshakeHash, peer.node_id, self.node_id);
     this.sessions.create(peer.node_id, deriveServerHmacKey(deviceSecret), this.timings.sessionTtlMs, 'pending', sessionId);
-    const view: PendingPairingView = {
-      pairing_id: sessionId,
-      direction: 'incoming',
-      node_id: peer.node_id,
-      name: peer.name,
-      fingerprint: fingerprintOf(responder.remoteStaticKey),
-      sas: shortAuthString(reply.handshakeHash),
-      expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
+    const view = this.holdForPerson({ peer, peerAddress, sessionId }, responder.remoteStaticKey, reply.handshakeHash, {
       status: 'waiting',
-    };
-    this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data: { peer, peerAddress, sessionId } });
+    });
     this.pruneSessionsQuietly();
     this.log.info({ node_id: peer.node_id, name: peer.name }, 'pair request waits for the person to accept');
     return { noise: toBase64Url(reply.message), pending: view };
+  }
+
+  /** An incoming pairing waits for the person: listed with the code both screens show, until confirmed or expired. */
+  private holdForPerson(
+    data: IncomingPending,
+    remoteStaticKey: Uint8Array,
+    handshakeHash: Uint8Array,
+    extra: Partial<PendingPairingView> = {},
+  ): PendingPairingView {
+    const view: PendingPairingView = {
+      pairing_id: data.sessionId,
+      direction: 'incoming',
+      node_id: data.peer.node_id,
+      name: data.peer.name,
+      fingerprint: fingerprintOf(remoteStaticKey),
+      sas: shortAuthString(handshakeHash),
+      expires_at: new Date(Date.now() + this.timings.pairingTtlMs).toISOString(),
+      ...extra,
+    };
+    this.pending.add({ view, expiresAt: Date.parse(view.expires_at), data });
+    return view;
   }
 
   /** After a pairing the table is bounded at once, not only at the next timer tick; a failure here is logged, never the pairing's. */

@@ -5,6 +5,7 @@ import { useEffect, useMemo } from 'preact/hooks';
 import { cloudHint, reachBanners } from '../reach-banners.js';
 import { groupRecipients, type ListPlace } from '../recipient-groups.js';
 import { useStore } from '../store.js';
+import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
 import { MessageComposer } from './message-composer.js';
@@ -14,7 +15,6 @@ import type { MessagingSession } from './messaging-session.js';
 import { notifyIfAway } from './notifier.js';
 import { NotifyButton } from './notify-button.js';
 import { RecipientSelect } from './recipient-select.js';
-import { useNow } from './use-now.js';
 
 export interface MessagesProps {
   session: MessagingSession;

@@ -6,20 +6,11 @@ import type { MeshNodeView, NodeStatus } from '../../../../shared/wire/schemas.j
 import { DeviceIcon, deviceShape, shapeLabel } from '../../common/device-icon.js';
 import { relativeTime } from '../../common/dom.js';
 import { useStore } from '../../common/store.js';
+import { useNow } from '../../common/use-now.js';
 import { useDesktop } from '../desktop-context.js';
 
 const STATUS_LABEL: Record<NodeStatus, string> = { online: 'Online', degraded: 'Degraded', offline: 'Offline' };
 const STATUS_ORDER: Record<NodeStatus, number> = { online: 0, degraded: 1, offline: 2 };
-
-/** Re-renders every `ms` so "last seen 2 minutes ago" stays honest between pushes (no requests). */
-export function useNow(ms: number): number {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-  return now;
-}
 
 function DeviceRow({ d, now, onGone }: { d: MeshNodeView; now: number; onGone: (row: HTMLLIElement | null) => void }) {
   const desktop = useDesktop();

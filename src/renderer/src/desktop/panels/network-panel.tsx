@@ -7,9 +7,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { DiagnosticsResponse, InterfaceKind, LanAddressView, MeshNodeView } from '../../../../shared/wire/schemas.js';
 import { relativeTime } from '../../common/dom.js';
 import { useStore } from '../../common/store.js';
+import { useNow } from '../../common/use-now.js';
 import { useDesktop } from '../desktop-context.js';
 import { NetworkFacts } from '../network-facts.js';
-import { useNow } from './device-list.js';
 
 /** While open: how often the facts are asked for again (the node checks its own addresses on loopback). */
 const POLL_MS = 5_000;
