@@ -31,6 +31,20 @@ interface Entry {
   ws: DeviceSocket;
 }
 
+/** Sends one text frame to each socket; returns how many took it. */
+function sendTo(entries: Iterable<Entry>, text: string): number {
+  let sent = 0;
+  for (const entry of entries) {
+    try {
+      entry.ws.send(text);
+      sent++;
+    } catch {
+      // A socket that is going away; its close handler forgets it.
+    }
+  }
+  return sent;
+}
+
 export class DeviceSockets {
   private bySession = new Map<string, Set<Entry>>();
   private byDevice = new Map<string, Set<Entry>>();
@@ -77,32 +91,14 @@ export class DeviceSockets {
   sendToDevice(nodeId: string, frame: unknown): number {
     const set = this.byDevice.get(nodeId);
     if (!set || set.size === 0) return 0;
-    const text = JSON.stringify(frame);
-    let sent = 0;
-    for (const entry of set) {
-      try {
-        entry.ws.send(text);
-        sent++;
-      } catch {
-        // A socket that is going away; its close handler forgets it.
-      }
-    }
-    return sent;
+    return sendTo(set, JSON.stringify(frame));
   }
 
   /** Sends one JSON frame to every open socket of every device (what the node itself is, the directory). */
   sendToAll(frame: unknown): number {
     const text = JSON.stringify(frame);
     let sent = 0;
-    for (const set of this.bySession.values())
-      for (const entry of set) {
-        try {
-          entry.ws.send(text);
-          sent++;
-        } catch {
-          // A socket that is going away; its close handler forgets it.
-        }
-      }
+    for (const set of this.bySession.values()) sent += sendTo(set, text);
     return sent;
   }
 
