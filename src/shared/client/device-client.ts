@@ -51,23 +51,17 @@ export class DeviceClient {
 
   // biome-ignore lint/suspicious/noExplicitAny: the default is for tests that read untyped wire answers on purpose; typed callers pass T
   async request<T = any>(method: string, pathWithQuery: string, body?: unknown): Promise<DeviceResponse<T>> {
-    if (!this.creds) throw new Error('no session: pair first');
     const bytes = body === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(body));
-    const headers = signRequest({
-      sessionId: this.creds.sessionId,
-      serverHmacKey: this.hmacKey(this.creds),
-      ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
-      method,
-      pathWithQuery,
-      body: bytes,
-      now: Date.now() + (this.opts.clockOffsetMs ?? 0),
-    });
-    const res = await (this.opts.fetch ?? fetch)(this.baseUrl + pathWithQuery, {
-      method,
-      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      // The exact bytes that were signed; a string would be re-encoded by fetch, identically, but say it plainly.
-      ...(body !== undefined ? { body: bytes as BodyInit } : {}),
-    });
+    let res: Response;
+    try {
+      res = await this.send(method, pathWithQuery, body === undefined ? undefined : bytes);
+    } catch (err) {
+      // A kept-alive connection the node closed just as this request went out fails before any answer
+      // ("other side closed"). Every device request is safe to repeat (a send is kept once per envelope id, an
+      // ack names a sequence number), so it goes once more on a fresh connection, freshly signed (new nonce).
+      if (!(err instanceof TypeError)) throw err;
+      res = await this.send(method, pathWithQuery, body === undefined ? undefined : bytes);
+    }
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -81,6 +75,25 @@ export class DeviceClient {
       this.opts.onSessionLost?.(code);
     }
     return { status: res.status, body: parsed as T };
+  }
+
+  private send(method: string, pathWithQuery: string, bytes: Uint8Array | undefined): Promise<Response> {
+    if (!this.creds) throw new Error('no session: pair first');
+    const headers = signRequest({
+      sessionId: this.creds.sessionId,
+      serverHmacKey: this.hmacKey(this.creds),
+      ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
+      method,
+      pathWithQuery,
+      body: bytes ?? new Uint8Array(0),
+      now: Date.now() + (this.opts.clockOffsetMs ?? 0),
+    });
+    return (this.opts.fetch ?? fetch)(this.baseUrl + pathWithQuery, {
+      method,
+      headers: { ...headers, ...(bytes !== undefined ? { 'content-type': 'application/json' } : {}) },
+      // The exact bytes that were signed; a string would be re-encoded by fetch, identically, but say it plainly.
+      ...(bytes !== undefined ? { body: bytes as BodyInit } : {}),
+    });
   }
 
   /** A ws:// URL for `path` carrying a signed GET in its query (browsers cannot set WebSocket headers). */
