@@ -240,3 +240,46 @@ export const peerUnpairNotices = sqliteTable('peer_unpair_notices', {
   addresses: text('addresses', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
   createdAt: text('created_at').notNull(),
 });
+
+// ---- files: encrypted blobs and where each one has to go -----------------------------------------------------
+
+/**
+ * One file's ciphertext held by this node (the bytes are in the files folder, written by the tus store): uploaded
+ * by one of our devices, or brought here for our devices over a peer link or from the cloud. The node knows its
+ * size, who sent it and who it is for; the name, type and key travel only inside the envelope.
+ */
+export const blobs = sqliteTable('blobs', {
+  /** 22 base64url characters of 16 random bytes, chosen by the node the sender uploaded to: says nothing. */
+  id: text('id').primaryKey(),
+  /** Ciphertext bytes. */
+  size: integer('size').notNull(),
+  fromDevice: text('from_device').notNull(),
+  /** Where the bytes came from: a device of this node's, a paired desktop, or the cloud. */
+  origin: text('origin', { enum: ['device', 'lan', 'cloud'] }).notNull(),
+  /** The paired desktop it came from (origin 'lan'). */
+  originNode: text('origin_node'),
+  /** SHA-256 (hex) of the whole ciphertext, once known: the cloud's content address. */
+  ciphertextSha256: text('ciphertext_sha256'),
+  createdAt: integer('created_at').notNull(),
+  /** When the last byte was stored (null while partial). */
+  completedAt: integer('completed_at'),
+});
+
+/**
+ * One recipient device of a blob and how far its copy has come. route 'local': the device downloads it from
+ * this node (state 'waiting' until the blob is complete, then 'ready', 'received' once the device says so);
+ * 'lan': the paired desktop `node_id` serving the device pulls it ('waiting' -> 'sent' once that node has it
+ * all); 'cloud': through the cloud's blob store ('waiting' -> 'sent' once the cloud has it all).
+ */
+export const blobRecipients = sqliteTable(
+  'blob_recipients',
+  {
+    blobId: text('blob_id').notNull(),
+    deviceId: text('device_id').notNull(),
+    route: text('route', { enum: ['local', 'lan', 'cloud'] }).notNull(),
+    nodeId: text('node_id'),
+    state: text('state', { enum: ['waiting', 'ready', 'sent', 'received', 'failed'] }).notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blobId, t.deviceId] }), index('blob_recipients_route').on(t.route, t.state)],
+);
