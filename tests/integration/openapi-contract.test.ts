@@ -104,7 +104,9 @@ describe('the OpenAPI contract of the node and of the cloud', () => {
           assert.ok(has(401, 'signature_invalid') && has(401, 'session_unknown'), `${name} ${o.key}: signed-request refusals`);
         if (o.security === 'cloud') assert.ok(has(401, 'token_missing') && has(401, 'token_invalid'), `${name} ${o.key}: token refusals`);
         if (o.hasBody) assert.ok(has(400, 'invalid_request'), `${name} ${o.key}: a body that fails its schema`);
-        if (name === 'node' && o.method !== 'GET') assert.ok(has(413, 'payload_too_large'), `${name} ${o.key}: the body limit`);
+        // GET and HEAD skip the body limit (app.ts); a file chunk (PATCH) is held to its upload's length by tus instead.
+        if (name === 'node' && o.method !== 'GET' && o.method !== 'HEAD')
+          assert.ok(has(413, 'payload_too_large') || has(413, 'file_too_large'), `${name} ${o.key}: the body limit`);
         if (o.websocket)
           assert.ok(has(400, 'invalid_request') && has(426, 'invalid_request'), `${name} ${o.key}: a bad WebSocket handshake`);
       }

@@ -21,6 +21,7 @@ import type {
 import { removeAdminUrlFile, writeAdminUrlFile } from './admin-url-file.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
+import { BlobRepository } from './db/blob-repository.js';
 import { HomeDeviceRepository } from './db/home-device-repository.js';
 import { MeshRepository } from './db/mesh-repository.js';
 import { NonceRepository } from './db/nonce-repository.js';
@@ -33,6 +34,8 @@ import type { Discovery } from './discovery/discovery.js';
 import { DiscoveryService } from './discovery/discovery-service.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { NoticeBoard } from './events/notices.js';
+import { DEFAULT_FILE_LIMITS, type FileLimits } from './files/blob-store.js';
+import { FileService } from './files/file-service.js';
 import { createApp } from './http/app.js';
 import { pushChangesToDevices } from './http/device-change-pushes.js';
 import { DeviceSockets } from './http/device-sockets.js';
@@ -105,6 +108,10 @@ export interface NodeOptions {
   peerLink?: Partial<PeerLinkOptions>;
   /** Tests: the router port the peer links use instead of the node's router (a fake that records calls). */
   peerLinkRouter?: PeerLinkRouterPort;
+  /** File limits (maximum size, per-device quota, expiry; tests shrink them). */
+  files?: Partial<FileLimits>;
+  /** Tests: free bytes on the files folder's disk (a made-up full disk). */
+  freeBytes?: (dir: string) => number;
 }
 
 export interface SalitaNode {
@@ -260,6 +267,16 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
         }),
       wake: () => messaging.notifyCloudQueued(),
     }),
+  });
+
+  // Files: ciphertext of files our devices send or receive, uploaded with tus and served by byte range.
+  const files = new FileService({
+    blobs: new BlobRepository(database.db),
+    dataDir: opts.dataDir,
+    limits: { ...DEFAULT_FILE_LIMITS, ...opts.files },
+    log: createLogger('files'),
+    planRecipients: (to) => router.planFile(to),
+    ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
   });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
@@ -443,6 +460,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     deviceSockets,
     messaging,
     router,
+    files,
     cloud,
     identityView,
     desktopNode,
@@ -655,6 +673,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       },
       { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
       { name: 'router', start: () => router.start(), stop: () => router.stop() },
+      files,
       devicePushes,
       peerLinks,
       ...(discovery ? [discovery] : []),

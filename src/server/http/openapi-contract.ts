@@ -36,7 +36,7 @@ export type ErrorCodes = Partial<Record<number, readonly string[]>>;
 
 export interface ContractOperation {
   operationId: string;
-  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  method: 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
   /** As hono spells it (`/api/mesh/nodes/:node_id`); the document writes `{node_id}`. */
   path: string;
   summary: string;

@@ -28,12 +28,28 @@ export interface SignedParts {
   /** Path plus query exactly as sent, e.g. `/api/node/heartbeat?x=1`. */
   pathWithQuery: string;
   body: Uint8Array;
+  /**
+   * Hex SHA-256 of a body too large to hold (a file upload's chunk), sent as X-Content-SHA256: signed in the
+   * body's place; the server checks it against the bytes as they stream by (docs/protocol.md).
+   */
+  bodySha256Hex?: string;
   timestamp: string;
   nonce: string;
 }
 
+/** The header that carries a streamed body's SHA-256 (hex), signed instead of the body itself. */
+export const CONTENT_SHA256_HEADER = 'x-content-sha256';
+
 export function canonicalString(p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
-  return [SIGNATURE_SCHEME, p.sessionId, p.method.toUpperCase(), p.pathWithQuery, toHex(fns.hash(p.body)), p.timestamp, p.nonce].join('\n');
+  return [
+    SIGNATURE_SCHEME,
+    p.sessionId,
+    p.method.toUpperCase(),
+    p.pathWithQuery,
+    p.bodySha256Hex ?? toHex(fns.hash(p.body)),
+    p.timestamp,
+    p.nonce,
+  ].join('\n');
 }
 
 export function signParts(serverHmacKey: Uint8Array, p: SignedParts, fns: Sha256Functions = NOBLE_SHA256): string {
@@ -61,6 +77,8 @@ export function signRequest(opts: {
   method: string;
   pathWithQuery: string;
   body?: Uint8Array;
+  /** Sign this digest (hex SHA-256) in place of `body` (sent as X-Content-SHA256 by the caller). */
+  bodySha256Hex?: string;
   now?: number;
   nonce?: string;
   sha256?: Sha256Functions;
@@ -74,6 +92,7 @@ export function signRequest(opts: {
       method: opts.method,
       pathWithQuery: opts.pathWithQuery,
       body: opts.body ?? new Uint8Array(0),
+      ...(opts.bodySha256Hex !== undefined ? { bodySha256Hex: opts.bodySha256Hex } : {}),
       timestamp,
       nonce,
     },

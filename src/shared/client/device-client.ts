@@ -96,6 +96,25 @@ export class DeviceClient {
     });
   }
 
+  /**
+   * The signed headers of a request another HTTP stack sends (a tus upload, a ranged download): a body too large
+   * to hold is named by its SHA-256 (hex), sent as X-Content-SHA256 by the caller.
+   */
+  signedHeaders(method: string, pathWithQuery: string, bodySha256Hex?: string): Record<string, string> {
+    if (!this.creds) throw new Error('no session: pair first');
+    return {
+      ...signRequest({
+        sessionId: this.creds.sessionId,
+        serverHmacKey: this.hmacKey(this.creds),
+        ...(this.opts.sha256 ? { sha256: this.opts.sha256 } : {}),
+        method,
+        pathWithQuery,
+        ...(bodySha256Hex !== undefined ? { bodySha256Hex } : {}),
+        now: Date.now() + (this.opts.clockOffsetMs ?? 0),
+      }),
+    };
+  }
+
   /** A ws:// URL for `path` carrying a signed GET in its query (browsers cannot set WebSocket headers). */
   webSocketUrl(path: string): string {
     if (!this.creds) throw new Error('no session: pair first');

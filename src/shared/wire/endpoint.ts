@@ -11,7 +11,7 @@ export interface NamedSchema<S extends z.ZodType = z.ZodType> {
 }
 export const named = <S extends z.ZodType>(name: string, schema: S): NamedSchema<S> => ({ name, schema });
 
-export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface Endpoint {
   readonly method: HttpMethod;

@@ -33,6 +33,15 @@ export const ERROR_CODES = [
   'cloud_login_not_started', // a code was sent without a login in progress
   'outbox_full', // POST /api/messages: this device has too many envelopes waiting for the cloud
   'rate_limited', // too many calls from one source address; `retry_after` (seconds) and Retry-After say when to try again
+  // Files (docs/files.md)
+  'file_too_large', // the upload is over the node's (or the cloud's) maximum file size
+  'quota_exceeded', // the device (or the cloud account) would hold more bytes than its quota
+  'insufficient_storage', // the disk lacks the room for the upload (507)
+  'unknown_recipient', // a recipient device this node cannot reach
+  'blob_unknown', // no such blob here (never uploaded, cancelled, expired)
+  'blob_not_ready', // the blob is still on its way to this node; `received` and `size` say how far
+  'body_digest_mismatch', // a streamed body's bytes do not hash to its X-Content-SHA256
+  'offset_mismatch', // bytes appended at an offset other than what is stored
   'internal_error',
 ] as const;
 

@@ -2,6 +2,7 @@
 // endpoints: the node's contract (main/core/http/contract/) is built from these objects, the pages call them
 // through the typed client. Routes only other nodes call keep their entries in the contract alone.
 import { endpoint, named } from './endpoint.js';
+import { FileStatus } from './files.js';
 import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
 import { PairRequestCreate, PairRequestCreateResponse } from './pair-request.js';
 import { CloudCodeRequest, CloudLinkView, CloudLoginRequest, UiDeviceRequest } from './relay.js';
@@ -22,7 +23,14 @@ import {
 const ok = named('OkResponse', OkResponse);
 const cloudView = named('CloudLinkView', CloudLinkView);
 
+const fileStatus = named('FileStatus', FileStatus);
+
 export const NODE_ENDPOINTS = {
+  // ---- files (a paired device, signed; the desktop UI under /api/admin)
+  fileStatus: endpoint({ method: 'get', path: '/api/files/:id/status', response: fileStatus }),
+  fileReceived: endpoint({ method: 'post', path: '/api/files/:id/received', response: ok }),
+  adminFileStatus: endpoint({ method: 'get', path: '/api/admin/files/:id/status', response: fileStatus }),
+  adminFileReceived: endpoint({ method: 'post', path: '/api/admin/files/:id/received', response: ok }),
   // ---- public
   nodeIdentity: endpoint({ method: 'get', path: '/api/node/identity', response: named('NodeIdentityResponse', NodeIdentityResponse) }),
   nodeAddresses: endpoint({ method: 'get', path: '/api/node/addresses', response: named('NodeAddressesResponse', NodeAddressesResponse) }),

@@ -1,5 +1,5 @@
 // The node's HTTP surface, assembled from route groups. Every failure leaves as JSON `{error, message}`.
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
@@ -14,8 +14,12 @@ import type { NodeCore } from './node-core.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { cloudRoutes } from './routes/cloud-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
+import { fileRoutes } from './routes/file-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { messageRoutes } from './routes/message-routes.js';
+
+const FILE_CHUNK_PATH = /^\/api\/(admin\/)?files\/[A-Za-z0-9_-]{22}$/;
+
 import { openApiRoutes } from './routes/openapi-routes.js';
 import { pairingRoutes } from './routes/pairing-routes.js';
 import { peerLinkRoutes } from './routes/peer-link-routes.js';
@@ -58,7 +62,11 @@ export function createApp(core: NodeCore): Hono {
   const small = limit(MAX_BODY_BYTES);
   // A message is one envelope, which may be larger than any other body (64 KiB of plaintext, 32 recipients).
   const envelope = limit(MAX_MESSAGE_BODY_BYTES);
-  app.use('*', (c, next) => (c.req.method === 'POST' && MESSAGE_POST_PATHS.has(c.req.path) ? envelope : small)(c, next));
+  // A file chunk (tus PATCH) streams to disk; tus holds it to the upload's declared length.
+  const isFileChunk = (c: Context) => c.req.method === 'PATCH' && FILE_CHUNK_PATH.test(c.req.path);
+  app.use('*', (c, next) =>
+    isFileChunk(c) ? next() : (c.req.method === 'POST' && MESSAGE_POST_PATHS.has(c.req.path) ? envelope : small)(c, next),
+  );
 
   app.route('/auth/pair', pairingRoutes(core));
   app.route('/api', identityRoutes(core));
@@ -66,6 +74,7 @@ export function createApp(core: NodeCore): Hono {
   app.route('/api', cloudRoutes(core));
   app.route('/api', deviceRoutes(core));
   app.route('/api', messageRoutes(core));
+  app.route('/api', fileRoutes(core));
   app.route('/api', peerLinkRoutes(core));
   app.route('/', openApiRoutes());
   app.route('/', staticRoutes(core.rendererDir));

@@ -28,6 +28,16 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   cloud_key_changed: 409,
   cloud_rejected: 422,
   cloud_login_not_started: 409,
+  // Files.
+  file_too_large: 413,
+  quota_exceeded: 413,
+  insufficient_storage: 507,
+  unknown_recipient: 400,
+  blob_unknown: 404,
+  blob_not_ready: 409,
+  body_digest_mismatch: 400,
+  offset_mismatch: 409,
+  forbidden: 403,
 };
 
 /**

@@ -17,6 +17,7 @@ import type { NonceRepository } from '../db/nonce-repository.js';
 import type { SessionRepository } from '../db/session-repository.js';
 import type { ChangeFeed } from '../events/change-feed.js';
 import type { NoticeBoard } from '../events/notices.js';
+import type { FileService } from '../files/file-service.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { MessageStore } from '../messaging/message-store.js';
 import type { PairingService } from '../pairing/pairing-service.js';
@@ -57,6 +58,8 @@ export interface NodeCore {
   readonly messaging: MessageStore;
   /** Routes every envelope a local device sends (local / peer link / cloud); routing/router.ts. */
   readonly router: Router;
+  /** Files: the blob store and its tus endpoints (files/file-service.ts). */
+  readonly files: FileService;
   /** The links to paired desktops (peer-link/peer-link-service.ts); set once the node is listening. */
   peerLinks?: PeerLinkService;
 }

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { NODE_SHA256 } from '../../../server/crypto/node-noise.js';
-import { signParts } from '../../../shared/auth/request-signing.js';
+import { CONTENT_SHA256_HEADER, signParts } from '../../../shared/auth/request-signing.js';
 // Browsers cannot set headers on a WebSocket, so upgrades may carry the same four values as query parameters.
 import { WS_AUTH_PARAMS } from '../../../shared/client/device-client.js';
 import { fromBase64Url } from '../../../shared/encoding.js';
@@ -62,7 +62,17 @@ export interface SignedSessionDeps {
   sessions: SessionRepository;
   nonces: NonceRepository;
   windowMs: number;
+  /**
+   * 'declared': the body is not read here (a file chunk streams to disk); the signature covers the digest the
+   * client declares in X-Content-SHA256 (an absent header stands for an empty body), and the route checks the
+   * streamed bytes against `c.var.declaredSha256`. Default 'read': the whole body is read and hashed.
+   */
+  body?: 'read' | 'declared';
 }
+
+export type DeclaredDigestEnv = { Variables: { session: SessionRow; declaredSha256: string | undefined } };
+
+const EMPTY_SHA256_HEX = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler<SessionEnv> {
   return async (c, next) => {
@@ -104,8 +114,13 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
     // build that Request object. For the others, the bytes read here are decoded once and left in hono's body
     // cache as text, so the route's readBody() does not wrap them in a new Response to decode them again.
     const method = c.req.method;
-    let body: Uint8Array;
-    if (method === 'GET' || method === 'HEAD') {
+    let body: Uint8Array = EMPTY;
+    let declared: string | undefined;
+    if (deps.body === 'declared') {
+      declared = c.req.header(CONTENT_SHA256_HEADER)?.toLowerCase();
+      if (declared !== undefined && !/^[0-9a-f]{64}$/.test(declared))
+        throw new ApiError(401, 'signature_invalid', 'X-Content-SHA256 must be the hex SHA-256 of the body.');
+    } else if (method === 'GET' || method === 'HEAD') {
       body = EMPTY;
     } else {
       body = new Uint8Array(await c.req.arrayBuffer());
@@ -121,6 +136,7 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
         method,
         pathWithQuery: p.pathWithQuery,
         body,
+        ...(deps.body === 'declared' ? { bodySha256Hex: declared ?? EMPTY_SHA256_HEX } : {}),
         timestamp: p.timestamp,
         nonce: p.nonce,
       },
@@ -133,6 +149,7 @@ export function requireSignedSession(deps: SignedSessionDeps): MiddlewareHandler
     }
     deps.sessions.touch(p.sessionId);
     c.set('session', found.session);
+    if (deps.body === 'declared') (c as unknown as Context<DeclaredDigestEnv>).set('declaredSha256', declared);
     await next();
   };
 }

@@ -175,6 +175,32 @@ export class Router implements PeerLinkRouterPort {
     return plan;
   }
 
+  /**
+   * Where each recipient of a file goes: a device of this node downloads it here; a home desktop's device gets it
+   * over the peer link (that desktop pulls it); anyone else through the cloud's blob store.
+   */
+  planFile(to: readonly string[]): { deviceId: string; route: 'local' | 'lan' | 'cloud'; nodeId?: string }[] {
+    type Planned = { deviceId: string; route: 'local' | 'lan' | 'cloud'; nodeId?: string };
+    const outside: string[] = [];
+    const plan = to.flatMap((deviceId): Planned[] => {
+      if (this.d.store.isLocal(deviceId)) return [{ deviceId, route: 'local' as const }];
+      const nodeId = this.homeNodeOf(deviceId);
+      if (nodeId !== undefined) return [{ deviceId, route: 'lan' as const, nodeId }];
+      if (this.d.cloud.configured() && this.d.cloud.knows(deviceId)) return [{ deviceId, route: 'cloud' as const }];
+      outside.push(deviceId);
+      return [];
+    });
+    if (outside.length > 0)
+      throw new DomainError(
+        'unknown_recipient',
+        'This node cannot reach some recipients: not its devices, not in its home, not known to its cloud.',
+        {
+          device_ids: outside,
+        },
+      );
+    return plan;
+  }
+
   /** POST /api/messages: routes and commits (before the caller's 202), then wakes the transports. */
   async send(fromDevice: string, envelope: Envelope): Promise<SendAccepted> {
     const r = await this.d.store.enqueue(fromDevice, envelope, this.plan(envelope));

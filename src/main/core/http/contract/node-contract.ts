@@ -5,6 +5,7 @@ import { adminOperations } from './admin-contract.js';
 import { cloudLinkOperations } from './cloud-link-contract.js';
 import { UNROUTED } from './common-errors.js';
 import { deviceOperations } from './device-contract.js';
+import { FILE_OPERATIONS } from './file-contract.js';
 import { identityOperations } from './identity-contract.js';
 import { messageOperations } from './message-contract.js';
 import { pairingOperations } from './pairing-contract.js';
@@ -19,6 +20,7 @@ export const nodeOperations: readonly ContractOperation[] = [
   ...cloudLinkOperations,
   ...deviceOperations,
   ...messageOperations,
+  ...FILE_OPERATIONS,
   ...peerLinkOperations,
   openApiOperation('nodeOpenApi'),
 ];
