@@ -49,7 +49,7 @@ describe('attacks on the file routes', () => {
         ...(digest ? { 'x-content-sha256': digest, 'content-type': 'application/offset+octet-stream' } : {}),
         ...headers,
       },
-      ...(body ? { body } : {}),
+      ...(body ? { body: body as BodyInit } : {}),
     });
     const text = await res.text();
     let json: { error?: string; received?: number } = {};
@@ -101,7 +101,7 @@ describe('attacks on the file routes', () => {
         'content-type': 'application/offset+octet-stream',
         'x-content-sha256': sha(bytes),
       },
-      body: bytes,
+      body: bytes as BodyInit,
     });
     assert.equal(forged.status, 401);
     assert.equal(await offsetOf(alice, id), 0);
