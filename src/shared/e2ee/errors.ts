@@ -11,7 +11,15 @@ export type E2eeErrorCode =
   /** A tag did not verify: tampering, wrong sender key, wrong recipient key, or a forged wrap. */
   | 'decrypt_failed'
   /** The caller passed bad keys/ids/plaintext (a programming error on the calling side, not attacker input). */
-  | 'invalid_argument';
+  | 'invalid_argument'
+  /** A file chunk did not verify: tampered, reordered, duplicated, from another file, or the wrong key. */
+  | 'file_chunk_invalid'
+  /** A file's ciphertext ended before its final chunk. */
+  | 'file_truncated'
+  /** Bytes after a file's final chunk. */
+  | 'file_too_long'
+  /** Every chunk verified, but the plaintext's SHA-256 is not the manifest's. */
+  | 'file_digest_mismatch';
 
 export class E2eeError extends Error {
   override readonly name = 'E2eeError';
