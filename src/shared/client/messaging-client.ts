@@ -3,15 +3,18 @@
 // bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
 
 import { isE2eeError } from '../e2ee/errors.js';
+import { FileManifest } from '../e2ee/file-manifest.js';
 import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
 import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
 
-/** What a message carries inside the envelope (the node never sees it). */
-export interface MessageContent {
+/** What a text message carries inside the envelope (the node never sees it). */
+export interface TextContent {
   t: 'text';
   body: string;
 }
+/** What a message carries inside the envelope: text, or a file's manifest (its key, name, type, size, digest). */
+export type MessageContent = TextContent | FileManifest;
 export const MAX_TEXT_CHARS = 4000;
 
 /** DeviceClient (signed requests) and the desktop UI's admin fetch both fit this. */
@@ -32,7 +35,8 @@ export class MessagingError extends Error {
 }
 
 export type OpenedMessage =
-  | { ok: true; seq: number; id: string; from_device: string; sent_at: string; text: string }
+  /** `file` is set for a file message (then `text` is its name, for previews and lists). */
+  | { ok: true; seq: number; id: string; from_device: string; sent_at: string; text: string; file?: FileManifest }
   /** Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. */
   | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string };
 
@@ -91,6 +95,19 @@ export class MessagingClient {
     return this.call<SendAccepted>('POST', '', { envelope });
   }
 
+  /** Seals a file's manifest to one device: the key to its blob, its name and type, never seen by a node. */
+  async sealFile(toDeviceId: string, manifest: FileManifest): Promise<Envelope> {
+    const content = FileManifest.parse(manifest);
+    return seal(utf8.encode(JSON.stringify(content)), {
+      from: this.me,
+      to: [{ device_id: toDeviceId, publicKey: await this.keyOf(toDeviceId) }],
+    });
+  }
+
+  async sendFile(toDeviceId: string, manifest: FileManifest): Promise<SendAccepted> {
+    return this.sendEnvelope(await this.sealFile(toDeviceId, manifest));
+  }
+
   async sendText(toDeviceId: string, text: string): Promise<SendAccepted> {
     return this.sendEnvelope(await this.sealText(toDeviceId, text));
   }
@@ -119,7 +136,12 @@ export class MessagingClient {
     }
     try {
       const plain = open(e, { me: this.me, senderPublicKey: senderKey });
-      const c = JSON.parse(utf8.decode(plain)) as Partial<MessageContent>;
+      const c = JSON.parse(utf8.decode(plain)) as { t?: unknown; body?: unknown };
+      if (c.t === 'file') {
+        // A manifest that does not parse is refused whole: a bad name or key is never half shown.
+        const file = FileManifest.safeParse(c);
+        return file.success ? { ...base, ok: true, text: file.data.name, file: file.data } : { ...base, ok: false, error: 'invalid_file' };
+      }
       if (c.t !== 'text' || typeof c.body !== 'string') return { ...base, ok: false, error: 'unsupported_content' };
       return { ...base, ok: true, text: c.body };
     } catch (err) {
