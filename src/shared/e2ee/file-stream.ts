@@ -132,6 +132,8 @@ export class FileEncryptor {
  * Decrypts a file's ciphertext as it arrives, in pieces of any size, in order, and checks at the end that it was
  * all there and hashes to the manifest's SHA-256. Nothing it hands out is the whole file until finish() returns.
  * A download that breaks off resumes at resumeAt() with the same decryptor (dropPartial() first).
+ * An integrity error is final, as in age's STREAM reader: every later push() and finish() throws it again, so a
+ * caller that swallows one cannot go on to a finish() that reports the file whole.
  */
 export class FileDecryptor {
   readonly chunks: number;
@@ -142,6 +144,8 @@ export class FileDecryptor {
   private pendingBytes = 0;
   /** Chunks opened so far. */
   private opened = 0;
+  private failure: E2eeError | undefined;
+  private digest: Uint8Array | undefined;
 
   constructor(
     contentKey: Uint8Array,
@@ -157,9 +161,10 @@ export class FileDecryptor {
     this.ciphertextSize = ciphertextSize(size, chunk);
   }
 
-  /** The ciphertext offset to ask for next: the start of the first chunk not opened yet. */
+  /** The ciphertext offset to ask for next: the start of the first chunk not opened yet (the end, once all are). */
   resumeAt(): number {
-    return this.opened * (this.chunk + FILE_TAG_BYTES);
+    // The final chunk may be short: past it, the offset is the ciphertext's size, not a whole chunk further.
+    return Math.min(this.opened * (this.chunk + FILE_TAG_BYTES), this.ciphertextSize);
   }
 
   /** Ciphertext bytes taken so far (opened chunks and the partial one). */
@@ -184,6 +189,10 @@ export class FileDecryptor {
 
   /** Takes the next ciphertext bytes; returns the plaintext of the chunks they completed. */
   push(bytes: Uint8Array): Uint8Array[] {
+    return this.guard(() => this.take(bytes));
+  }
+
+  private take(bytes: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     let rest = bytes;
     while (rest.length > 0) {
@@ -191,7 +200,8 @@ export class FileDecryptor {
       const need = this.chunkLength(this.opened) - this.pendingBytes;
       const take = rest.subarray(0, need);
       rest = rest.subarray(take.length);
-      this.pending.push(take);
+      // A piece that does not finish its chunk outlives this call: copy it, since the caller may reuse its buffer.
+      this.pending.push(take.length < need ? take.slice() : take);
       this.pendingBytes += take.length;
       if (this.pendingBytes === this.chunkLength(this.opened)) {
         const whole = join(this.pending, this.pendingBytes);
@@ -207,11 +217,25 @@ export class FileDecryptor {
 
   /** The ciphertext is over: throws unless every chunk was there and the plaintext hashes to the expected digest. */
   finish(): Uint8Array[] {
+    return this.guard(() => this.check());
+  }
+
+  private check(): Uint8Array[] {
     if (this.opened < this.chunks) throw new E2eeError('file_truncated', `the file ends after ${this.opened} of ${this.chunks} chunks`);
-    const digest = this.hash.digest();
-    if (!equal(digest, this.expectedSha256))
+    this.digest ??= this.hash.digest();
+    if (!equal(this.digest, this.expectedSha256))
       throw new E2eeError('file_digest_mismatch', "the file does not hash to the manifest's SHA-256");
     return [];
+  }
+
+  private guard<T>(step: () => T): T {
+    if (this.failure) throw this.failure;
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof E2eeError) this.failure = err;
+      throw err;
+    }
   }
 }
 
