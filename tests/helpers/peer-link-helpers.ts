@@ -14,7 +14,7 @@ import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
 import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import type { Envelope } from '../../src/shared/e2ee/schema.js';
 import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
-import type { PeerFrame } from '../../src/shared/wire/peer-link.js';
+import type { BlobData, PeerFrame } from '../../src/shared/wire/peer-link.js';
 import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl, startTestNode, type TestNode } from './test-node.js';
 
@@ -195,6 +195,8 @@ export async function rawPeer(
   });
   const ws = new WebSocket(peerLinkUrl('127.0.0.1', node.port, sessionId), { maxPayload: 1 << 20 });
   const frames: PeerFrame[] = [];
+  /** Blob bytes the node sent us, in order. */
+  const blobData: BlobData[] = [];
   /** Every transport message we sent, in order (for replays). */
   const sent: Uint8Array[] = [];
   let cipher: FrameCipher | undefined;
@@ -224,7 +226,8 @@ export async function rawPeer(
       return;
     }
     const f = cipher.open(bytes);
-    if (f) frames.push(f);
+    if (f?.type === 'blob_data') blobData.push({ ...f, data: f.data.slice() });
+    else if (f) frames.push(f);
   });
   const sendRaw = (m: Uint8Array) => ws.send(m);
   const send = (f: PeerFrame) => {
@@ -236,6 +239,13 @@ export async function rawPeer(
   return {
     ws,
     frames,
+    blobData,
+    /** Sends blob bytes as the node's peer would. */
+    sendBlobData: (id: string, offset: number, data: Uint8Array) => {
+      const m = cipher!.sealBlobData(id, offset, data);
+      sent.push(m);
+      sendRaw(m);
+    },
     sent,
     closed,
     ready,

@@ -571,6 +571,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
           feed,
           noticeBoard: notices,
           log: createLogger('peer-link'),
+          files: files.store,
           ...(opts.peerLink ? { options: opts.peerLink } : {}),
         });
         peerLinkSlot.running = service;

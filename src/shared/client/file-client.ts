@@ -281,6 +281,7 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const delay = o.retryDelayMs ?? 1000;
   let attempts = 0;
+  let arrived = 0;
   const maxAttempts = o.maxAttempts ?? 600;
   for (;;) {
     if (o.signal?.aborted) throw new FileTransferError('cancelled', 'The download was cancelled.');
@@ -297,10 +298,18 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
       await wait(delay);
       continue;
     }
-    if (res.status === 409) {
+    // 409: on its way to our node; 404: not announced to our node yet (the message can overtake the file on
+    // another path). Either waits; the count starts again whenever more of the file has reached the node.
+    if (res.status === 409 || (res.status === 404 && arrived === 0)) {
       const body = (await res.json().catch(() => ({}))) as { received?: number; size?: number };
-      o.onProgress?.({ phase: 'arriving', done: body.received ?? 0, total: body.size ?? total });
-      if (++attempts >= maxAttempts) throw new FileTransferError('blob_not_ready', 'The file did not reach this node in time.');
+      const received = body.received ?? 0;
+      if (received > arrived) attempts = 0;
+      arrived = Math.max(arrived, received);
+      o.onProgress?.({ phase: 'arriving', done: received, total: body.size ?? total });
+      if (++attempts >= maxAttempts)
+        throw res.status === 404
+          ? new FileTransferError('blob_unknown', 'The file never reached this node (cancelled by its sender, or expired).', 404)
+          : new FileTransferError('blob_not_ready', 'The file did not reach this node in time.');
       await wait(delay);
       continue;
     }

@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   'blob_not_ready', // the blob is still on its way to this node; `received` and `size` say how far
   'body_digest_mismatch', // a streamed body's bytes do not hash to its X-Content-SHA256
   'offset_mismatch', // bytes appended at an offset other than what is stored
+  'blob_conflict', // another blob already goes by this id here
+  'blob_digest_mismatch', // the whole ciphertext does not hash to the SHA-256 it was announced with (nothing is kept)
   'internal_error',
 ] as const;
 

@@ -2,6 +2,7 @@
 // WebSocket message is one Noise transport message; its plaintext is one fragment of one frame below (UTF-8
 // JSON). Everything here is checked before use: a frame that does not parse closes the link.
 import { z } from 'zod';
+import { BlobId } from '../e2ee/file-manifest.js';
 import { DeviceId, Envelope, EnvelopeId, MAX_ENVELOPE_JSON_BYTES, MAX_RECIPIENTS } from '../e2ee/schema.js';
 import { DirectoryDevice } from './relay.js';
 import { DisplayName, NodeId } from './schemas.js';
@@ -30,6 +31,14 @@ export const MAX_FRAGMENT_PLAINTEXT = 65535 - 16 - 1;
 /** First plaintext byte of a transport message: more fragments of this frame follow, or this is the last. */
 export const FRAGMENT_MORE = 1;
 export const FRAGMENT_LAST = 0;
+/**
+ * First plaintext byte of a transport message that carries blob bytes, not JSON: then the blob id's length (one
+ * byte) and the id (ASCII), the offset (8 bytes, big-endian) and the bytes. Never sent between fragments of a frame.
+ */
+export const FRAGMENT_BLOB = 2;
+/** Bytes one blob_read may ask for, and how many may be outstanding per link: what a link may hold in memory. */
+export const MAX_BLOB_READ_BYTES = 1024 * 1024;
+export const MAX_BLOB_READS = 4;
 
 /** WebSocket close codes of the link (4000-4999 are the application's). */
 export const PEER_CLOSE = {
@@ -88,7 +97,40 @@ export const UnpairAckFrame = z.object({ type: z.literal('unpair_ack') }).strict
 /** Why the sender is about to close the link (for logs; the close code is what counts). */
 export const ErrorFrame = z.object({ type: z.literal('error'), error: z.string().max(64), message: z.string().max(500) }).strict();
 
+const Bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const BlobError = z.string().regex(/^[a-z_]{1,64}$/);
+
+/** A blob (ciphertext of a file) for some of the receiver's devices is complete here: pull it (blob_read). */
+export const BlobOfferFrame = z
+  .object({
+    type: z.literal('blob_offer'),
+    id: BlobId,
+    size: Bytes,
+    sha256: Sha256Hex,
+    from_device: DeviceId,
+    to: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
+  })
+  .strict();
+/** Send bytes [offset, offset + length) of an offered blob (as FRAGMENT_BLOB messages, in order). */
+export const BlobReadFrame = z
+  .object({ type: z.literal('blob_read'), id: BlobId, offset: Bytes, length: z.number().int().positive().max(MAX_BLOB_READ_BYTES) })
+  .strict();
+/** The receiver holds the whole blob, its SHA-256 checked: the sender's part for those devices is done. */
+export const BlobHaveFrame = z.object({ type: z.literal('blob_have'), id: BlobId }).strict();
+/** The receiver will not take the blob (its limits, a digest mismatch, no such devices): the sender stops offering it. */
+export const BlobRefusedFrame = z
+  .object({ type: z.literal('blob_refused'), id: BlobId, error: BlobError, message: z.string().max(500) })
+  .strict();
+/** The sender no longer has the blob (cancelled, expired): the receiver drops what it has of it. */
+export const BlobGoneFrame = z.object({ type: z.literal('blob_gone'), id: BlobId }).strict();
+
 export const PeerFrame = z.discriminatedUnion('type', [
+  BlobOfferFrame,
+  BlobReadFrame,
+  BlobHaveFrame,
+  BlobRefusedFrame,
+  BlobGoneFrame,
   HelloFrame,
   DirectoryFrame,
   NodeFrame,
@@ -101,3 +143,12 @@ export const PeerFrame = z.discriminatedUnion('type', [
 ]);
 export type PeerFrame = z.infer<typeof PeerFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
+export type BlobFrame = Extract<PeerFrame, { type: `blob_${string}` }>;
+
+/** Blob bytes as they come out of a FRAGMENT_BLOB message. */
+export interface BlobData {
+  type: 'blob_data';
+  id: string;
+  offset: number;
+  data: Uint8Array;
+}

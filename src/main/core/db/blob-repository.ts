@@ -15,11 +15,17 @@ export class BlobRepository {
   constructor(private readonly db: Db) {}
 
   /** Inserts a blob and its recipients in one commit; false when a blob with this id is already there. */
-  insert(blob: Omit<BlobRow, 'completedAt' | 'ciphertextSha256'>, recipients: NewRecipient[], state: BlobRecipientState): boolean {
+  /** `expectedSha256`: the digest another node announced for the ciphertext (checked when the last byte is in). */
+  insert(
+    blob: Omit<BlobRow, 'completedAt' | 'ciphertextSha256'>,
+    recipients: NewRecipient[],
+    state: BlobRecipientState,
+    expectedSha256: string | null = null,
+  ): boolean {
     return this.db.transaction((tx) => {
       const r = tx
         .insert(blobs)
-        .values({ ...blob, completedAt: null, ciphertextSha256: null })
+        .values({ ...blob, completedAt: null, ciphertextSha256: expectedSha256 })
         .onConflictDoNothing()
         .run();
       if (r.changes === 0) return false;

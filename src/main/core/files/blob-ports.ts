@@ -5,6 +5,8 @@ import type { Readable } from 'node:stream';
 
 export type BlobOrigin = 'device' | 'lan' | 'cloud';
 export type BlobRoute = 'local' | 'lan' | 'cloud';
+/** Why a blob went: 'refused' is the store's own (bytes that did not hash to the announced digest). */
+export type BlobRemoval = 'cancelled' | 'expired' | 'finished' | 'refused';
 export type BlobRecipientState = 'waiting' | 'ready' | 'sent' | 'received' | 'failed';
 
 export interface BlobRow {
@@ -14,7 +16,7 @@ export interface BlobRow {
   fromDevice: string;
   origin: BlobOrigin;
   originNode: string | null;
-  /** SHA-256 hex of the whole ciphertext, once the blob is complete here. */
+  /** SHA-256 hex of the whole ciphertext: computed when a device's upload completes; for a blob from another node, the announced one (checked on completion). */
   ciphertextSha256: string | null;
   createdAt: number;
   completedAt: number | null;
@@ -66,8 +68,8 @@ export interface BlobFiles {
   read(id: string, start: number, end: number): Readable;
   /** A blob became complete on this node (a device's upload finished, or an incoming one arrived). */
   onComplete(fn: (blob: BlobRow) => void): () => void;
-  /** A blob was removed (cancelled by its sender, expired, or everyone has it). */
-  onRemoved(fn: (blobId: string) => void): () => void;
-  /** Removes bytes and rows (a sender's cancel, relayed by the node that had the upload). */
-  remove(id: string): Promise<void>;
+  /** A blob was removed: cancelled by its sender (or refused), expired, or everyone has it ('finished'). */
+  onRemoved(fn: (blobId: string, why: BlobRemoval) => void): () => void;
+  /** Removes bytes and rows (a sender's cancel, relayed by the node that had the upload; a refused blob). */
+  remove(id: string, why?: BlobRemoval): Promise<void>;
 }

@@ -22,7 +22,7 @@ import { FileStore } from '@tus/file-store';
 import type { Logger } from 'pino';
 import type { BlobRepository, NewRecipient } from '../db/blob-repository.js';
 import { DomainError } from '../errors/domain-error.js';
-import type { BlobFiles, BlobRecipientRow, BlobRecipientState, BlobRoute, BlobRow, IncomingBlob } from './blob-ports.js';
+import type { BlobFiles, BlobRecipientRow, BlobRecipientState, BlobRemoval, BlobRoute, BlobRow, IncomingBlob } from './blob-ports.js';
 
 export interface FileLimits {
   /** Largest file (ciphertext bytes) the node takes. */
@@ -178,6 +178,7 @@ export class BlobStore implements BlobFiles {
       { id: b.id, size: b.size, fromDevice: b.fromDevice, origin: b.origin, originNode: b.originNode ?? null, createdAt: this.now() },
       b.to.map((deviceId) => ({ deviceId, route: 'local' as const })),
       'waiting',
+      b.ciphertextSha256 ?? null,
     );
     return { received: this.received(b.id) ?? 0 };
   }
@@ -186,9 +187,12 @@ export class BlobStore implements BlobFiles {
     const prev = this.appending.get(id) ?? Promise.resolve();
     const run = prev.catch(() => undefined).then(() => this.appendNow(id, offset, data));
     this.appending.set(id, run);
-    void run.finally(() => {
-      if (this.appending.get(id) === run) this.appending.delete(id);
-    });
+    // The caller handles run's failure; this bookkeeping branch must not surface it a second time.
+    run
+      .finally(() => {
+        if (this.appending.get(id) === run) this.appending.delete(id);
+      })
+      .catch(() => undefined);
     return run;
   }
 
@@ -230,17 +234,17 @@ export class BlobStore implements BlobFiles {
     return () => this.events.off('complete', fn);
   }
 
-  onRemoved(fn: (blobId: string) => void): () => void {
+  onRemoved(fn: (blobId: string, why: BlobRemoval) => void): () => void {
     this.events.on('removed', fn);
     return () => this.events.off('removed', fn);
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, why: BlobRemoval = 'cancelled'): Promise<void> {
     const had = this.d.blobs.get(id) !== undefined;
     this.d.blobs.remove(id);
     rmSync(this.path(id), { force: true });
     rmSync(`${this.path(id)}.json`, { force: true });
-    if (had) this.emit('removed', id);
+    if (had) this.emit('removed', id, why);
   }
 
   // ---- housekeeping -------------------------------------------------------------------------------------------
@@ -250,7 +254,7 @@ export class BlobStore implements BlobFiles {
       const now = this.now();
       for (const id of this.d.blobs.expired(now - this.d.limits.partialTtlMs, now - this.d.limits.retentionMs)) {
         this.d.log.info({ blob: id }, 'a file expired on this node: removed');
-        await this.remove(id);
+        await this.remove(id, 'expired');
       }
       await this.removeFinished();
     } catch (err) {
@@ -259,7 +263,7 @@ export class BlobStore implements BlobFiles {
   }
 
   private async removeFinished(): Promise<void> {
-    for (const id of this.d.blobs.finished(100)) await this.remove(id);
+    for (const id of this.d.blobs.finished(100)) await this.remove(id, 'finished');
   }
 
   /** Files without a row (a crash between writing and recording, or rows lost with a new database). */
@@ -280,15 +284,21 @@ export class BlobStore implements BlobFiles {
     await pipeline(createReadStream(this.path(row.id)), async (src: AsyncIterable<Buffer>) => {
       for await (const c of src) hash.update(c);
     });
-    this.d.blobs.complete(row.id, hash.digest('hex'), this.now());
+    const digest = hash.digest('hex');
+    // A blob from another node was announced with its digest: bytes that hash otherwise are not kept at all.
+    if (row.ciphertextSha256 !== null && row.ciphertextSha256 !== digest) {
+      await this.remove(row.id, 'refused');
+      throw new DomainError('blob_digest_mismatch', 'The file that arrived does not match the one that was announced; it was discarded.');
+    }
+    this.d.blobs.complete(row.id, digest, this.now());
     const done = this.d.blobs.get(row.id);
     if (done) this.emit('complete', done);
   }
 
-  private emit(event: 'complete' | 'removed', arg: unknown): void {
+  private emit(event: 'complete' | 'removed', ...args: unknown[]): void {
     for (const fn of this.events.listeners(event)) {
       try {
-        (fn as (a: unknown) => void)(arg);
+        (fn as (...a: unknown[]) => void)(...args);
       } catch (err) {
         this.d.log.warn({ err: (err as Error).message, event }, 'a blob listener failed');
       }

@@ -37,6 +37,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   blob_not_ready: 409,
   body_digest_mismatch: 400,
   offset_mismatch: 409,
+  blob_conflict: 409,
+  blob_digest_mismatch: 400,
   forbidden: 403,
 };
 

@@ -4,6 +4,8 @@
 // a replayed, reordered or dropped message fails to decrypt, and the link is closed (LinkError).
 import type { CipherState } from '../../../shared/crypto/noise/index.js';
 import {
+  type BlobData,
+  FRAGMENT_BLOB,
   FRAGMENT_LAST,
   FRAGMENT_MORE,
   MAX_FRAGMENT_PLAINTEXT,
@@ -13,6 +15,10 @@ import {
 } from '../../../shared/wire/peer-link.js';
 
 const EMPTY = new Uint8Array(0);
+/** Flag, id length, id (at most 64 ASCII bytes), offset. */
+const BLOB_HEADER_MAX = 1 + 1 + 64 + 8;
+/** Most blob bytes one transport message carries. */
+export const MAX_BLOB_DATA_BYTES = MAX_FRAGMENT_PLAINTEXT + 1 - BLOB_HEADER_MAX;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -53,8 +59,21 @@ export class FrameCipher {
     return out;
   }
 
+  /** One transport message carrying bytes [offset, offset + data.length) of blob `id` (data ≤ MAX_BLOB_DATA_BYTES). */
+  sealBlobData(id: string, offset: number, data: Uint8Array): Uint8Array {
+    const idBytes = encoder.encode(id);
+    if (idBytes.length > 64 || data.length > MAX_BLOB_DATA_BYTES) throw new Error('blob data message too large');
+    const plain = new Uint8Array(2 + idBytes.length + 8 + data.length);
+    plain[0] = FRAGMENT_BLOB;
+    plain[1] = idBytes.length;
+    plain.set(idBytes, 2);
+    new DataView(plain.buffer).setBigUint64(2 + idBytes.length, BigInt(offset));
+    plain.set(data, 2 + idBytes.length + 8);
+    return this.send.encryptWithAd(EMPTY, plain);
+  }
+
   /** One received transport message: the frame it completes, or undefined while fragments are pending. */
-  open(message: Uint8Array): PeerFrame | undefined {
+  open(message: Uint8Array): PeerFrame | BlobData | undefined {
     let plain: Uint8Array;
     try {
       plain = this.receive.decryptWithAd(EMPTY, message);
@@ -66,6 +85,7 @@ export class FrameCipher {
       );
     }
     const flag = plain[0];
+    if (flag === FRAGMENT_BLOB) return this.blobData(plain);
     if (flag !== FRAGMENT_LAST && flag !== FRAGMENT_MORE) throw new LinkError(PEER_CLOSE.protocol, 'bad_fragment', 'unknown fragment flag');
     this.partBytes += plain.length - 1;
     if (this.partBytes > this.maxFrameBytes)
@@ -90,5 +110,21 @@ export class FrameCipher {
     if (!parsed.success)
       throw new LinkError(PEER_CLOSE.protocol, 'bad_frame', `a frame that is not valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return parsed.data;
+  }
+
+  private blobData(plain: Uint8Array): BlobData {
+    if (this.parts.length > 0) throw new LinkError(PEER_CLOSE.protocol, 'bad_fragment', 'blob bytes in the middle of a frame');
+    const idLength = plain[1] ?? 0;
+    if (idLength === 0 || idLength > 64 || plain.length < 2 + idLength + 8)
+      throw new LinkError(PEER_CLOSE.protocol, 'bad_blob_data', 'a blob data message that is too short');
+    let id: string;
+    try {
+      id = decoder.decode(plain.subarray(2, 2 + idLength));
+    } catch {
+      throw new LinkError(PEER_CLOSE.protocol, 'bad_blob_data', 'a blob id that is not UTF-8');
+    }
+    const offset = new DataView(plain.buffer, plain.byteOffset).getBigUint64(2 + idLength);
+    if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new LinkError(PEER_CLOSE.protocol, 'bad_blob_data', 'a blob offset out of range');
+    return { type: 'blob_data', id, offset: Number(offset), data: plain.subarray(2 + idLength + 8) };
   }
 }

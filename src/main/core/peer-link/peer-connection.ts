@@ -2,20 +2,21 @@
 // FrameCipher. It knows nothing about envelopes or the directory; the service (peer-link-service.ts) decides
 // what the frames mean. Any failure closes the socket with a PEER_CLOSE code; nothing here throws to the caller.
 import type { HandshakeState } from '../../../shared/crypto/noise/index.js';
-import { PEER_CLOSE, type PeerFrame } from '../../../shared/wire/peer-link.js';
+import { type BlobData, PEER_CLOSE, type PeerFrame } from '../../../shared/wire/peer-link.js';
 import { FrameCipher, LinkError } from './frame-cipher.js';
 
 /** The slice of a WebSocket the link uses (ws on the dialer side, the upgraded socket on the listener side). */
 export interface LinkSocket {
   send(data: Uint8Array): void;
   close(code: number, reason: string): void;
+  readonly bufferedAmount?: number;
 }
 
 export interface PeerConnectionEvents {
   /** The handshake is done: the peer proved the pinned static key and the pairing's psk. */
   onEstablished(conn: PeerConnection): void;
   /** A frame, in order. A LinkError thrown here closes the link with its code. */
-  onFrame(conn: PeerConnection, frame: PeerFrame): void;
+  onFrame(conn: PeerConnection, frame: PeerFrame | BlobData): void;
   /** The socket is gone (either side closed it, or it broke). Called once. */
   onClosed(conn: PeerConnection, code: number, reason: string): void;
 }
@@ -66,6 +67,17 @@ export class PeerConnection {
     this.guard(() => {
       for (const m of this.cipher!.seal(frame)) this.socket.send(m);
     });
+  }
+
+  /** Blob bytes, one transport message (at most MAX_BLOB_DATA_BYTES of data). */
+  sendBlobData(id: string, offset: number, data: Uint8Array): void {
+    if (!this.cipher || this.closedAt) return;
+    this.guard(() => this.socket.send(this.cipher!.sealBlobData(id, offset, data)));
+  }
+
+  /** Bytes the socket still has to send (0 when the socket cannot tell): the sender of blob bytes waits on it. */
+  get buffered(): number {
+    return this.socket.bufferedAmount ?? 0;
   }
 
   /** Closes with `code`; after the handshake, an error frame says why first (codes other than normal ends). */

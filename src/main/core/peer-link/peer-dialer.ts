@@ -67,6 +67,9 @@ export function dialPeer(o: DialOptions): Promise<PeerConnection> {
       {
         send: (d) => ws.send(d),
         close: (code, reason) => ws.close(code, reason),
+        get bufferedAmount() {
+          return ws.bufferedAmount;
+        },
       },
       o.handshake,
       true,

@@ -5,7 +5,14 @@
 // and receives unpairs. Implements PeerLinks for the router.
 import type { Logger } from 'pino';
 import { fromBase64Url } from '../../../shared/encoding.js';
-import { MAX_ANNOUNCED_DEVICES, PEER_CLOSE, PEER_LINK_WINDOW, type PeerFrame } from '../../../shared/wire/peer-link.js';
+import {
+  type BlobData,
+  type BlobFrame,
+  MAX_ANNOUNCED_DEVICES,
+  PEER_CLOSE,
+  PEER_LINK_WINDOW,
+  type PeerFrame,
+} from '../../../shared/wire/peer-link.js';
 import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { Backoff } from '../cloud/backoff.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
@@ -14,10 +21,12 @@ import type { SessionRepository } from '../db/session-repository.js';
 import type { UnpairNoticeRepository } from '../db/unpair-notice-repository.js';
 import type { ChangeFeed } from '../events/change-feed.js';
 import type { NoticeBoard } from '../events/notices.js';
+import type { BlobFiles } from '../files/blob-ports.js';
 import type { PeerLinkRouterPort, PeerLinks, PeerOutboundItem } from '../routing/ports.js';
 import { LinkError } from './frame-cipher.js';
 import type { HomeDirectoryStore } from './home-directory.js';
 import type { PairingCredentialsLookup } from './pairing-credentials.js';
+import { PeerBlobTransfer } from './peer-blob-transfer.js';
 import type { LinkSocket } from './peer-connection.js';
 import { PeerConnection } from './peer-connection.js';
 import { dialPeer } from './peer-dialer.js';
@@ -67,6 +76,8 @@ export interface PeerLinkDeps {
   feed: ChangeFeed;
   noticeBoard: NoticeBoard;
   log: Logger;
+  /** The node's blob store: files for devices of a paired desktop go over the link (absent: no files on links). */
+  files?: BlobFiles;
   options?: Partial<PeerLinkOptions>;
 }
 
@@ -117,9 +128,32 @@ export class PeerLinkService implements PeerLinks {
   private readonly cleanups: (() => void)[] = [];
   private stopped = false;
   private started = false;
+  private readonly blobs: PeerBlobTransfer | undefined;
 
   constructor(private readonly d: PeerLinkDeps) {
     this.opts = { ...DEFAULT_PEER_LINK_OPTIONS, ...d.options };
+    const files = d.files;
+    this.blobs =
+      files &&
+      new PeerBlobTransfer({
+        files,
+        log: d.log,
+        nodeOf: (deviceId) => d.directory.nodeOf(deviceId),
+        servesDevice: (deviceId) => d.router.localDevices().some((x) => x.device_id === deviceId),
+        link: {
+          send: (nodeId, frame) => this.upLink(nodeId)?.conn.send(frame),
+          sendData: (nodeId, id, offset, data) => this.upLink(nodeId)?.conn.sendBlobData(id, offset, data),
+          buffered: (nodeId) => this.upLink(nodeId)?.conn.buffered ?? 0,
+          isUp: (nodeId) => this.upLink(nodeId) !== undefined,
+          upNodes: () => [...this.peers.keys()].filter((id) => this.upLink(id) !== undefined),
+        },
+      });
+  }
+
+  /** The link to `nodeId` when it is up and carries the pairing. */
+  private upLink(nodeId: string): Link | undefined {
+    const st = this.peers.get(nodeId);
+    return st?.up && st.link?.mode === 'pairing' && !st.link.conn.closed ? st.link : undefined;
   }
 
   /** The home directory this service keeps (what the router reads as HomeDirectory). */
@@ -167,6 +201,7 @@ export class PeerLinkService implements PeerLinks {
     touch.unref();
     this.cleanups.push(() => clearInterval(touch));
     this.pruneNotices();
+    this.blobs?.start();
     this.reconcile();
   }
 
@@ -174,6 +209,7 @@ export class PeerLinkService implements PeerLinks {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.blobs?.stop();
     for (const c of this.cleanups.splice(0)) c();
     for (const [nodeId, st] of this.peers) {
       if (st.timer) clearTimeout(st.timer);
@@ -499,8 +535,13 @@ export class PeerLinkService implements PeerLinks {
 
   // ---- frames ------------------------------------------------------------------------------------------------
 
-  private onFrame(link: Link, frame: PeerFrame): void {
+  private onFrame(link: Link, frame: PeerFrame | BlobData): void {
     if (link.conn.closed) return;
+    if (frame.type.startsWith('blob_')) {
+      this.onBlobFrame(link, frame as BlobFrame | BlobData);
+      return;
+    }
+    if (frame.type === 'blob_data') return;
     if (frame.type === 'envelope' || frame.type === 'seen') {
       if (++link.unacked > this.opts.window)
         throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
@@ -536,6 +577,33 @@ export class PeerLinkService implements PeerLinks {
       return;
     }
     link.chain = link.chain.then(() => work).then(done, failed);
+  }
+
+  /**
+   * Files go beside the envelopes, not through their chain: a disk write of blob bytes never holds up an ack.
+   * The transfer bounds what a peer can make us hold (its reads, our reads) and throws LinkError on a broken peer.
+   */
+  private onBlobFrame(link: Link, frame: BlobFrame | BlobData): void {
+    if (!this.blobs || link.mode !== 'pairing' || !link.helloReceived || this.upLink(link.nodeId) !== link) {
+      if (!link.helloReceived) link.conn.close(PEER_CLOSE.protocol, 'hello_first', 'the first frame must be hello');
+      return;
+    }
+    const fail = (err: unknown) => {
+      if (link.conn.closed) return;
+      if (err instanceof LinkError) link.conn.close(err.closeCode, err.error, err.message);
+      else {
+        this.d.log.warn(
+          { node_id: link.nodeId, err: (err as Error).message, frame: frame.type },
+          'peer link file frame failed; closing the link',
+        );
+        link.conn.close(PEER_CLOSE.protocol, 'internal_error');
+      }
+    };
+    try {
+      void this.blobs.handle(link.nodeId, frame).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
   }
 
   /**
@@ -688,6 +756,9 @@ export class PeerLinkService implements PeerLinks {
       this.d.feed.changed();
     }
     this.pumpLink(link);
+    // Whatever an earlier link had asked for is void: this one starts over (from the bytes already stored).
+    this.blobs?.linkDown(link.nodeId);
+    this.blobs?.linkUp(link.nodeId);
   }
 
   private setDown(nodeId: string): void {
@@ -726,6 +797,7 @@ export class PeerLinkService implements PeerLinks {
     const st = this.peers.get(link.nodeId);
     if (!st || st.link !== link) return;
     st.link = undefined;
+    this.blobs?.linkDown(link.nodeId);
     this.d.log.info({ node_id: link.nodeId, code, reason }, 'peer link closed');
     this.setDown(link.nodeId);
     if (!this.stopped) this.ensureDialing(link.nodeId);

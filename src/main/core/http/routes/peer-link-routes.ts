@@ -37,7 +37,17 @@ export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkS
       return {
         onOpen(_evt, ws) {
           const raw = ws.raw as WebSocket;
-          hooks = core.peerLinks!.accept({ send: (d) => raw.send(d), close: (code, reason) => raw.close(code, reason) }, session, address);
+          hooks = core.peerLinks!.accept(
+            {
+              send: (d) => raw.send(d),
+              close: (code, reason) => raw.close(code, reason),
+              get bufferedAmount() {
+                return raw.bufferedAmount;
+              },
+            },
+            session,
+            address,
+          );
         },
         onMessage(evt) {
           const data = evt.data as unknown;
