@@ -186,7 +186,9 @@ export class Router implements PeerLinkRouterPort {
       if (this.d.store.isLocal(deviceId)) return [{ deviceId, route: 'local' as const }];
       const nodeId = this.homeNodeOf(deviceId);
       if (nodeId !== undefined) return [{ deviceId, route: 'lan' as const, nodeId }];
-      if (this.d.cloud.configured() && this.d.cloud.knows(deviceId)) return [{ deviceId, route: 'cloud' as const }];
+      // The cloud's blob store hands a blob to the node serving the device (its cloud id), not to the device.
+      const cloudNode = this.d.cloud.configured() && this.d.cloud.knows(deviceId) ? this.d.store.remoteNodeOf(deviceId) : undefined;
+      if (cloudNode !== undefined) return [{ deviceId, route: 'cloud' as const, nodeId: cloudNode }];
       outside.push(deviceId);
       return [];
     });
