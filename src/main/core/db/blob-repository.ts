@@ -3,7 +3,7 @@
 import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { BlobRecipientRow, BlobRecipientState, BlobRoute, BlobRow } from '../files/blob-ports.js';
 import type { Db } from './open-database.js';
-import { blobRecipients, blobs } from './schema.js';
+import { blobCloudUploads, blobRecipients, blobs } from './schema.js';
 
 export interface NewRecipient {
   deviceId: string;
@@ -79,8 +79,24 @@ export class BlobRepository {
   remove(id: string): void {
     this.db.transaction((tx) => {
       tx.delete(blobRecipients).where(eq(blobRecipients.blobId, id)).run();
+      tx.delete(blobCloudUploads).where(eq(blobCloudUploads.blobId, id)).run();
       tx.delete(blobs).where(eq(blobs.id, id)).run();
     });
+  }
+
+  /** The cloud's tus upload URL for this blob, kept so an upload resumes after a restart. */
+  cloudUploadUrl(id: string): string | undefined {
+    return this.db.select().from(blobCloudUploads).where(eq(blobCloudUploads.blobId, id)).get()?.uploadUrl;
+  }
+
+  setCloudUploadUrl(id: string, uploadUrl: string | undefined, now: number): void {
+    if (uploadUrl === undefined) this.db.delete(blobCloudUploads).where(eq(blobCloudUploads.blobId, id)).run();
+    else
+      this.db
+        .insert(blobCloudUploads)
+        .values({ blobId: id, uploadUrl, updatedAt: now })
+        .onConflictDoUpdate({ target: blobCloudUploads.blobId, set: { uploadUrl, updatedAt: now } })
+        .run();
   }
 
   /** Bytes a device has uploaded to this node and that are still held (complete or partial). */

@@ -283,3 +283,13 @@ export const blobRecipients = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.blobId, t.deviceId] }), index('blob_recipients_route').on(t.route, t.state)],
 );
+
+/**
+ * A blob on its way into the cloud's blob store: the tus upload URL the cloud gave, so that an upload cut off by
+ * a restart goes on from the cloud's offset instead of starting again. Removed with the blob or once it is up.
+ */
+export const blobCloudUploads = sqliteTable('blob_cloud_uploads', {
+  blobId: text('blob_id').primaryKey(),
+  uploadUrl: text('upload_url').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

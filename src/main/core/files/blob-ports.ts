@@ -64,6 +64,9 @@ export interface BlobFiles {
    * Resolves with the new count of stored bytes.
    */
   appendIncoming(id: string, offset: number, data: Uint8Array | Readable): Promise<number>;
+  /** The cloud's tus upload URL for a blob going up (kept across restarts), set once the cloud gave one. */
+  cloudUploadUrl(id: string): string | undefined;
+  setCloudUploadUrl(id: string, url: string | undefined): void;
   /** Ciphertext bytes [start, end) (end exclusive, at most what is stored). */
   read(id: string, start: number, end: number): Readable;
   /** A blob became complete on this node (a device's upload finished, or an incoming one arrived). */

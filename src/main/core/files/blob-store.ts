@@ -171,7 +171,12 @@ export class BlobStore implements BlobFiles {
 
   async beginIncoming(b: IncomingBlob): Promise<{ received: number }> {
     const existing = this.d.blobs.get(b.id);
-    if (existing) return { received: this.received(b.id) ?? 0 };
+    if (existing) {
+      // The same blob again (a resumed transfer); anything else under its id is not ours to touch.
+      if (existing.origin !== b.origin || existing.originNode !== (b.originNode ?? null) || existing.size !== b.size)
+        throw new DomainError('blob_conflict', 'This node has another file under that id.');
+      return { received: this.received(b.id) ?? 0 };
+    }
     this.checkRoom(b.size, undefined);
     writeFileSync(this.path(b.id), new Uint8Array(0), { flag: 'a', mode: 0o600 });
     this.d.blobs.insert(
@@ -222,6 +227,15 @@ export class BlobStore implements BlobFiles {
     const now = have + written;
     if (now === row.size && row.completedAt === null) await this.completeNow(row);
     return now;
+  }
+
+  cloudUploadUrl(id: string): string | undefined {
+    return this.d.blobs.cloudUploadUrl(id);
+  }
+
+  setCloudUploadUrl(id: string, url: string | undefined): void {
+    if (url !== undefined && !this.d.blobs.get(id)) return;
+    this.d.blobs.setCloudUploadUrl(id, url, this.now());
   }
 
   read(id: string, start: number, end: number): Readable {
