@@ -15,6 +15,7 @@ import { fileManifest } from '../../src/shared/client/file-message.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 import { deviceAuth } from '../relay/file-helpers.js';
+import { seriousViolations } from './axe.js';
 import { chromiumSkipReason, collectPageErrors, type PhonePage, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
@@ -92,6 +93,7 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
       .evaluate((img: HTMLImageElement) => img.decode().then(() => [img.naturalWidth, img.naturalHeight]));
     assert.deepEqual(thumbSize, [160, 120], 'a 160 px thumbnail, same aspect');
     assert.equal(await ana.page.getByTestId('file-upload').count(), 0, 'no upload left pending once the message went');
+    assert.deepEqual(await seriousViolations(ana.page), [], 'the phone with a sent file: no serious accessibility violation');
 
     // The desktop: the file with the sender's thumbnail, not yet downloaded.
     await desktop.page.locator(`[data-testid="conversation"][data-peer="${ana.id}"]`).click();
@@ -118,6 +120,7 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     assert.match((await inline.getAttribute('src')) ?? '', /^blob:/);
     const drawn = await inline.evaluate((img: HTMLImageElement) => img.decode().then(() => [img.naturalWidth, img.naturalHeight]));
     assert.deepEqual(drawn, [480, 360]);
+    assert.deepEqual(await seriousViolations(desktop.page), [], 'the desktop with a fetched image: no serious accessibility violation');
     // The saved file (the <a download> of the object URL) is the very file that was sent. (The page itself may
     // not read a blob: URL back: its CSP's connect-src is 'self'.)
     const saved = await save(desktop.page, got);
@@ -150,6 +153,7 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     await pending.locator('[data-testid="file-transfer"][data-state="waiting"]').waitFor(WAIT);
     assert.match((await pending.getByTestId('file-progress-text').textContent()) ?? '', /waiting to resume/);
     assert.ok(dropped.length >= 1);
+    assert.deepEqual(await seriousViolations(ben.page), [], 'a waiting upload with Cancel: no serious accessibility violation');
 
     // Back: it goes on by itself (tus asks the node for its offset and sends the rest).
     dropping = false;
@@ -259,5 +263,6 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     assert.equal(await got.getByTestId('file-inline').count(), 0, 'not shown');
     assert.equal(await got.getByTestId('file-download').count(), 0, 'not offered again');
     assert.equal(await got.locator('[data-refused="true"]').count(), 1);
+    assert.deepEqual(await seriousViolations(dan.page), [], 'a refused file: no serious accessibility violation');
   });
 });

@@ -33,6 +33,7 @@ export function FileCard({ file, dir, transfer, nodeReachable, onDownload, onCan
   const refused = failed && isRefusedFile(transfer.error);
   const fetched = transfer?.state === 'done' && transfer.dir === 'down' ? transfer : undefined;
   const verb = dir === 'out' ? 'sending' : 'the download of';
+  const downloadText = failed || transfer?.state === 'cancelled' ? 'Download again' : 'Download';
   return (
     <div class="file-card" data-testid="file-card" data-file-type={file.type} data-refused={refused ? 'true' : undefined}>
       <div class="file-head">
@@ -73,8 +74,14 @@ export function FileCard({ file, dir, transfer, nodeReachable, onDownload, onCan
           </button>
         ) : null}
         {dir === 'in' && onDownload && !active && !fetched && !refused ? (
-          <button type="button" class="primary" data-testid="file-download" aria-label={`Download ${file.name}`} onClick={onDownload}>
-            {failed || transfer?.state === 'cancelled' ? 'Download again' : 'Download'}
+          <button
+            type="button"
+            class="primary"
+            data-testid="file-download"
+            aria-label={`${downloadText} ${file.name}`}
+            onClick={onDownload}
+          >
+            {downloadText}
           </button>
         ) : null}
         {fetched?.url ? (

@@ -56,7 +56,7 @@ export function FilePicker({ disabled, camera, onFiles }: { disabled: boolean; c
         <Picker
           id="file-camera"
           text="Camera"
-          label="Take a photo or video to send"
+          label="Camera: take a photo or video to send"
           accept="image/*,video/*"
           capture="environment"
           disabled={disabled}

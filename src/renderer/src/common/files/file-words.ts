@@ -1,6 +1,7 @@
 // What a file and its transfer say in words: sizes, speed, time left, the kind of file, and why a file was
 // refused or a transfer failed. The same on the phone page and in the desktop UI; no DOM, so tested in Node.
 import { FILE_INTEGRITY_CODES } from '../../../../shared/client/file-client.js';
+import type { TransferView } from './file-transfers.js';
 
 /** 1000-based, as file managers and browsers show sizes: "834 bytes", "12.3 KB", "4.1 MB". */
 export function bytesText(n: number): string {
@@ -82,5 +83,43 @@ export function transferErrorText(code: string, fallback?: string): string {
       return 'cannot reach the desktop right now';
     default:
       return fallback ?? code.replace(/_/g, ' ');
+  }
+}
+
+// ---- a transfer's progress line ----
+
+export function percentOf(v: Pick<TransferView, 'done' | 'total' | 'state'>): number {
+  if (v.total <= 0) return v.state === 'done' ? 100 : 0;
+  return Math.min(100, Math.floor((v.done * 100) / v.total));
+}
+
+/** The state shown: a running transfer is waiting while the page's node is away. */
+export function shownState(v: TransferView, nodeReachable: boolean): TransferView['state'] {
+  return v.state === 'running' && !nodeReachable ? 'waiting' : v.state;
+}
+
+export function progressLine(v: TransferView, nodeReachable: boolean): string {
+  const pct = percentOf(v);
+  switch (shownState(v, nodeReachable)) {
+    case 'queued':
+      return 'Queued: waiting for the files before it';
+    case 'preparing':
+      return pct >= 100 ? '100% · sending its message…' : 'Preparing…';
+    case 'waiting':
+      return `${pct}% · waiting to resume (the desktop cannot be reached; it goes on by itself)`;
+    case 'arriving':
+      return `Still on its way to the desktop: ${pct}%`;
+    case 'done':
+      return v.dir === 'up' ? '100% · sent' : '100% · downloaded and checked';
+    case 'cancelled':
+      return 'Cancelled';
+    case 'failed':
+      return 'Stopped';
+    default: {
+      const parts = [`${pct}%`];
+      if (v.bytesPerSec !== undefined && v.bytesPerSec > 0) parts.push(speedText(v.bytesPerSec));
+      if (v.secondsLeft !== undefined && pct < 100) parts.push(timeLeftText(v.secondsLeft));
+      return parts.join(' · ');
+    }
   }
 }
