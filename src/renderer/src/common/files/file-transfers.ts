@@ -5,11 +5,14 @@
 // MessagingSession sends the manifest once an upload is done.
 import { blobSource, downloadFile, type FileAuth, FileTransferError, FileUpload } from '../../../../shared/client/file-client.js';
 import { downloadKeys, fileManifest, fileNameOf, fileTypeOf, UNKNOWN_FILE_TYPE } from '../../../../shared/client/file-message.js';
-import type { FileManifest, FileThumb } from '../../../../shared/e2ee/file-manifest.js';
+import type { FileManifest } from '../../../../shared/e2ee/file-manifest.js';
 import { Store } from '../store.js';
 import { isRefusedFile } from './file-words.js';
 import { canThumbnail, makeThumbnail } from './thumbnail.js';
 import { RateMeter } from './transfer-rate.js';
+import type { TransferState, TransferView } from './transfer-view.js';
+
+export type { TransferState, TransferView } from './transfer-view.js';
 
 /** Where this device's node takes and gives files, and how to tell it a file arrived whole. */
 export interface FileEndpoint {
@@ -19,45 +22,6 @@ export interface FileEndpoint {
   path: string;
   auth: FileAuth;
   received(blobId: string): Promise<unknown>;
-}
-
-export type TransferState =
-  /** An upload waiting for the one before it. */
-  | 'queued'
-  /** An upload making its thumbnail, or its manifest being sealed. */
-  | 'preparing'
-  | 'running'
-  /** The node could not be reached: the transfer goes on by itself once it is back. */
-  | 'waiting'
-  /** A download whose file is still on its way to this device's node (from another desktop, the cloud). */
-  | 'arriving'
-  | 'done'
-  | 'failed'
-  | 'cancelled';
-
-export interface TransferView {
-  /** An upload's own id (it has no message before it is sent), a download's message id. */
-  key: string;
-  dir: 'up' | 'down';
-  peer: string;
-  name: string;
-  type: string;
-  size: number;
-  thumb?: FileThumb;
-  state: TransferState;
-  /** Bytes done and in all (ciphertext, which is what moves). */
-  done: number;
-  total: number;
-  bytesPerSec?: number;
-  secondsLeft?: number;
-  /** A failure's stable code; refused files carry an integrity code (isRefusedFile). */
-  error?: string;
-  errorMessage?: string;
-  /** An upload: the message that carries its manifest, once sealed. */
-  messageId?: string;
-  /** A download that checked out: the file, and whether it may be shown in the page. */
-  url?: string;
-  inline?: boolean;
 }
 
 /** Types shown in the page once fetched: raster images a browser draws without running anything. */

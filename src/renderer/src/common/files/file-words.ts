@@ -1,7 +1,7 @@
 // What a file and its transfer say in words: sizes, speed, time left, the kind of file, and why a file was
 // refused or a transfer failed. The same on the phone page and in the desktop UI; no DOM, so tested in Node.
 import { FILE_INTEGRITY_CODES } from '../../../../shared/client/file-client.js';
-import type { TransferView } from './file-transfers.js';
+import type { TransferView } from './transfer-view.js';
 
 /** 1000-based, as file managers and browsers show sizes: "834 bytes", "12.3 KB", "4.1 MB". */
 export function bytesText(n: number): string {
