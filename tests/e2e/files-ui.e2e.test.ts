@@ -4,7 +4,8 @@
 // bar to 100%, shows the image inline from a blob: URL, and saves the very bytes that were sent. While the node
 // cannot be reached (its upload requests dropped) the phone's bar says "waiting to resume" and goes on by itself
 // after; Cancel withdraws an upload from the node (tus DELETE). Files dropped on the desktop's conversation go
-// to the phone. A file that does not check out at the recipient is refused: an error, nothing to save or see.
+// to the phone. The phone pages run without WebCrypto subtle, as over plain http. A file that does not check
+// out at the recipient is refused: an error, nothing to save or see.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -51,6 +52,23 @@ async function openDesktop(browser: ReturnType<typeof useChromium>, node: TestNo
   return { page, errors, uiDevice };
 }
 
+/**
+ * The phone page as a phone meets it, over plain http from another machine: no WebCrypto subtle and no
+ * randomUUID (secure-context only). The test's loopback origin is a secure context, so they are taken away
+ * before the page's scripts run, and the page is loaded again (it resumes its stored pairing).
+ */
+async function asOnPlainHttp(phone: PhonePage): Promise<void> {
+  await phone.ctx.addInitScript({
+    content: `
+      Object.defineProperty(Crypto.prototype, 'subtle', { configurable: true, get: () => undefined });
+      Object.defineProperty(Crypto.prototype, 'randomUUID', { configurable: true, value: undefined });
+    `,
+  });
+  await phone.page.reload();
+  await phone.page.getByTestId('message-form').waitFor(WAIT);
+  assert.equal(await phone.page.evaluate(() => crypto.subtle === undefined), true);
+}
+
 async function writeTo(phone: PhonePage, deviceId: string): Promise<void> {
   await phone.page.locator(`[data-testid="message-to"] option[value="${deviceId}"]`).waitFor({ state: 'attached', ...WAIT });
   await phone.page.getByTestId('message-to').selectOption(deviceId);
@@ -74,6 +92,7 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     const node = await startTestNode();
     const desktop = await openDesktop(browser, node);
     const ana = await pairedPhonePage(browser, node, 'Ana phone');
+    await asOnPlainHttp(ana);
     await writeTo(ana, desktop.uiDevice);
 
     const png = await pngFromCanvas(ana.page, 480, 360);
@@ -198,6 +217,7 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     const node = await startTestNode();
     const desktop = await openDesktop(browser, node);
     const cai = await pairedPhonePage(browser, node, 'Cai phone');
+    await asOnPlainHttp(cai); // it downloads and decrypts with @noble alone
     const entry = desktop.page.locator(`[data-testid="conversation"][data-peer="${cai.id}"]`);
     await entry.click();
     await entry.and(desktop.page.locator('[aria-current="true"]')).waitFor(WAIT);

@@ -7,8 +7,7 @@ import { blobSource, downloadFile, type FileAuth, FileTransferError, FileUpload 
 import { downloadKeys, fileManifest, fileNameOf, fileTypeOf, UNKNOWN_FILE_TYPE } from '../../../../shared/client/file-message.js';
 import type { FileManifest } from '../../../../shared/e2ee/file-manifest.js';
 import { Store } from '../store.js';
-import { isRefusedFile } from './file-words.js';
-import { canThumbnail, makeThumbnail } from './thumbnail.js';
+import { isRasterImage, makeThumbnail } from './thumbnail.js';
 import { RateMeter } from './transfer-rate.js';
 import type { TransferState, TransferView } from './transfer-view.js';
 
@@ -25,9 +24,7 @@ export interface FileEndpoint {
 }
 
 /** Types shown in the page once fetched: raster images a browser draws without running anything. */
-export function showsInline(type: string): boolean {
-  return /^image\/(png|jpeg|gif|webp|bmp|avif)$/.test(type);
-}
+export const showsInline = isRasterImage;
 
 /** Progress is shown at most this often (XHR reports it far more often). */
 const PROGRESS_EVERY_MS = 150;
@@ -135,7 +132,7 @@ export class FileTransfers {
     };
     this.running.set(key, r);
     this.patch(key, { state: 'preparing' });
-    const thumb = canThumbnail(file.type) ? await makeThumbnail(file) : undefined;
+    const thumb = await makeThumbnail(file);
     if (this.running.get(key) !== r) return undefined; // cancelled while the thumbnail was made
     upload = new FileUpload({
       baseUrl: this.endpoint.baseUrl,
@@ -245,10 +242,5 @@ export class FileTransfers {
   dismiss(key: string): void {
     const v = this.get(key);
     if (v && !this.running.has(key) && (v.state === 'failed' || v.state === 'cancelled')) this.remove(key);
-  }
-
-  /** Whether `code` means the file itself was bad (never offered again). */
-  static refused(v: TransferView | undefined): boolean {
-    return v?.state === 'failed' && isRefusedFile(v.error);
   }
 }

@@ -40,13 +40,14 @@ async function decode(file: Blob): Promise<Decoded> {
 const toBlob = (canvas: HTMLCanvasElement, type: string, quality: number) =>
   new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, type, quality));
 
-export function canThumbnail(type: string): boolean {
+/** Raster images a browser decodes itself (no SVG: a picture that is also a document). */
+export function isRasterImage(type: string): boolean {
   return /^image\/(png|jpeg|gif|webp|bmp|avif)$/.test(type);
 }
 
 /** A thumbnail of the image in `file`, or undefined when none can be made. Never throws. */
 export async function makeThumbnail(file: Blob): Promise<FileThumb | undefined> {
-  if (!canThumbnail(file.type) || file.size > MAX_SOURCE_BYTES) return undefined;
+  if (!isRasterImage(file.type) || file.size > MAX_SOURCE_BYTES) return undefined;
   let img: Decoded | undefined;
   try {
     img = await decode(file);
