@@ -76,6 +76,8 @@ export interface UploadOptions {
   onStarted?: (s: { uploadUrl: string; blobId: string; contentKey: Uint8Array }) => void;
   /** Waits between retries after a failure (tus-js-client's retryDelays); default: keep trying for ~10 minutes. */
   retryDelays?: number[];
+  /** A request failed and will be tried again (the node is away, say): progress goes on by itself once it is back. */
+  onRetry?: (err: FileTransferError) => void;
 }
 
 const DEFAULT_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -189,7 +191,9 @@ export class FileUpload {
           // A refusal (4xx other than a conflict or a rate limit) will not go away by trying again.
           onShouldRetry: (err: DetailedError) => {
             const status = err.originalResponse?.getStatus() ?? 0;
-            return !this.cancelled && (status === 0 || status >= 500 || status === 409 || status === 423 || status === 429);
+            const retry = !this.cancelled && (status === 0 || status >= 500 || status === 409 || status === 423 || status === 429);
+            if (retry) this.o.onRetry?.(transferErrorOf(err));
+            return retry;
           },
           onProgress: (done: number, total: number) => this.o.onProgress?.({ done, total }),
           onUploadUrlAvailable: () => {

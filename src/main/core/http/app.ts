@@ -34,7 +34,8 @@ export function createApp(core: NodeCore): Hono {
       crossOriginResourcePolicy: 'same-origin',
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
+        // data: for thumbnails and the QR code, blob: for a received image shown in the page (an object URL).
+        imgSrc: ["'self'", 'data:', 'blob:'],
         styleSrc: ["'self'", "'unsafe-inline'"],
         connectSrc: ["'self'", 'ws:'],
         scriptSrc: ["'self'"],

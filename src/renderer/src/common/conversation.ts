@@ -2,6 +2,7 @@
 // sent (text kept here, status from the node's outbox and pushes) and the messages it received (opened here,
 // then acked, after which the node forgets them). No DOM: the Messages section (messages/messages.tsx) renders it.
 import type { OpenedMessage } from '../../../shared/client/messaging-client.js';
+import type { FileManifest } from '../../../shared/e2ee/file-manifest.js';
 import type { MessageStatus, MessageStatusView, Route } from '../../../shared/wire/relay.js';
 
 export interface SentMessage {
@@ -16,6 +17,8 @@ export interface SentMessage {
   /** How it went (the farthest route with several recipients); absent while queued. */
   route?: Route;
   error?: string;
+  /** A file message: its manifest (then `text` is the file's name). */
+  file?: FileManifest;
 }
 
 export interface ReceivedMessage {
@@ -28,6 +31,8 @@ export interface ReceivedMessage {
   sent_at: string;
   error?: string;
   unread: boolean;
+  /** A file message: its manifest (then `text` is the file's name); the file itself is fetched on demand. */
+  file?: FileManifest;
 }
 
 export type ConversationMessage = SentMessage | ReceivedMessage;
@@ -38,6 +43,11 @@ const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, 
 const ROUTE_RANK: Record<Route, number> = { local: 0, lan: 1, cloud: 2 };
 /** Most messages kept on this device; the oldest go first. */
 export const MAX_KEPT = 500;
+/**
+ * Thumbnails kept with the newest file messages only: each may be ~43 KB of text, and localStorage holds a few
+ * MB for the whole page. An older file message keeps its name, size and key, and shows no preview.
+ */
+export const MAX_KEPT_THUMBS = 40;
 
 /** Oldest first: by the sender's sent_at, then by id (UUIDv7, so also time-ordered). */
 export function compareMessages(a: ConversationMessage, b: ConversationMessage): number {
@@ -68,17 +78,30 @@ export class Conversations {
     if (!this.storageKey || !this.storage) return;
     const all = [...this.byId.values()].sort(compareMessages);
     for (const m of all.slice(0, Math.max(0, all.length - MAX_KEPT))) this.byId.delete(m.id);
-    this.storage.setItem(this.storageKey, JSON.stringify(all.slice(-MAX_KEPT)));
+    const kept = all.slice(-MAX_KEPT);
+    let thumbs = 0;
+    const stored = kept
+      .reverse()
+      .map((m) => {
+        if (!m.file?.thumb || ++thumbs <= MAX_KEPT_THUMBS) return m;
+        const { thumb: _dropped, ...file } = m.file;
+        return { ...m, file };
+      })
+      .reverse();
+    this.storage.setItem(this.storageKey, JSON.stringify(stored));
   }
 
   has(id: string): boolean {
     return this.byId.has(id);
   }
 
-  /** A message this device just handed to its node. */
-  addSent(id: string, peer: string, text: string, sentAt: string, status: MessageStatus): void {
+  /** A message this device just handed to its node (with `file`, a file message named `text`). */
+  addSent(id: string, peer: string, text: string, sentAt: string, status: MessageStatus, file?: FileManifest): void {
     const known = this.byId.get(id);
-    const m: SentMessage = known?.dir === 'out' ? { ...known, text } : { dir: 'out', id, peer, text, sent_at: sentAt, status };
+    const m: SentMessage =
+      known?.dir === 'out'
+        ? { ...known, text, ...(file ? { file } : {}) }
+        : { dir: 'out', id, peer, text, sent_at: sentAt, status, ...(file ? { file } : {}) };
     this.byId.set(id, m);
     this.applyStatus(id, status);
     const early = this.early.get(id);
@@ -146,7 +169,7 @@ export class Conversations {
       peer: m.from_device,
       sent_at: m.sent_at,
       unread,
-      ...(m.ok ? { text: m.text } : { text: null, error: m.error }),
+      ...(m.ok ? { text: m.text, ...(m.file ? { file: m.file } : {}) } : { text: null, error: m.error }),
     });
     return true;
   }

@@ -8,6 +8,7 @@ import { MessagingClient } from '../../../shared/client/messaging-client.js';
 import { DeviceDesktopFrame } from '../../../shared/wire/device-events.js';
 import type { DesktopNode } from '../../../shared/wire/schemas.js';
 import { Conversations } from '../common/conversation.js';
+import { type FileEndpoint, FileTransfers } from '../common/files/file-transfers.js';
 import { MessagingSession } from '../common/messages/messaging-session.js';
 import { mountMessages } from '../common/messages/mount-messages.js';
 import { keepUnreadInTitle } from '../common/messages/unread-title.js';
@@ -21,10 +22,20 @@ export interface PhoneMessaging {
   stop(): void;
 }
 
+/** The phone's files go to and come from its desktop with signed requests, as every other request of the phone. */
+function phoneFiles(device: DeviceClient): FileEndpoint {
+  return {
+    baseUrl: location.origin,
+    path: '/api/files',
+    auth: { headers: (method, path, digest) => device.signedHeaders(method, path, digest) },
+    received: (blobId) => device.request('POST', `/api/files/${encodeURIComponent(blobId)}/received`),
+  };
+}
+
 export function startPhoneMessaging(device: DeviceClient, root: HTMLElement, onDesktop: (desktop: DesktopNode) => void): PhoneMessaging {
   const me = loadOrCreateIdentity();
   const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
-  const view = new MessagingSession(client, new Conversations(messagesStorageKey(me.nodeId)));
+  const view = new MessagingSession(client, new Conversations(messagesStorageKey(me.nodeId)), new FileTransfers(phoneFiles(device)));
   let unread = 0;
   const title = keepUnreadInTitle(() => unread);
   const unmount = mountMessages(root, {

@@ -13,6 +13,7 @@ export function firstLine(text: string, max = PREVIEW_CHARS): string {
 
 /** A message in one line; one that could not be opened, or whose text was not kept, says so instead. */
 export function previewOf(m: ConversationMessage): string {
-  if (m.text !== null) return firstLine(m.text);
+  if (m.text !== null) return m.file ? `File: ${firstLine(m.text)}` : firstLine(m.text);
+  if (m.dir === 'in' && m.error === 'invalid_file') return 'A file that was refused';
   return m.dir === 'in' ? 'Could not be decrypted' : '(text not kept on this device)';
 }

@@ -1,10 +1,12 @@
 // The "Messages" section, the same on the phone page and in the desktop UI: the conversation list (with
 // unread counts), the To list as the accessible way to pick, reach banners, the open conversation and the
 // composer. What it shows comes from a MessagingSession; the page hands that session its pushes.
-import { useEffect, useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { FilePicker } from '../files/file-picker.js';
+import type { TransferView } from '../files/file-transfers.js';
 import { cloudHint, reachBanners } from '../reach-banners.js';
 import { groupRecipients, type ListPlace } from '../recipient-groups.js';
-import { useStore } from '../store.js';
+import { Store, useStore } from '../store.js';
 import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
@@ -26,6 +28,12 @@ export interface MessagesProps {
   onUnreadTotal?: (n: number) => void;
 }
 
+/** A page that cannot carry files: nothing to show. */
+const EMPTY_TRANSFERS = new Store<{ byKey: Readonly<Record<string, TransferView>> }>({ byKey: {} });
+
+/** Files dragged from the desktop (not text or a link from another page). */
+const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes('Files') ?? false;
+
 function noRecipientText(place: ListPlace, desktopName: string | undefined): string {
   if (place === 'desktop') return 'No device to write to yet: connect a phone, pair another desktop, or log this desktop in to a cloud.';
   return `No device to write to yet: pair another phone with ${desktopName ?? 'the desktop'}.`;
@@ -40,6 +48,11 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   const sending = useStore(session.store, (s) => s.sending);
   const now = useNow();
   const conv = session.conv;
+  const transfers = session.files;
+  const byKey = useStore(transfers?.store ?? EMPTY_TRANSFERS, (s) => s.byKey);
+  const [dropping, setDropping] = useState(false);
+  // Only the desktop takes files dropped on the conversation; the phone page picks them.
+  const takesDrops = place === 'desktop' && transfers !== undefined;
 
   // `version` is how the kept conversations say they changed.
   const all = useMemo(() => conv.all(), [conv, version]);
@@ -65,14 +78,56 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
     () =>
       session.arrived.on((m) => {
         const name = session.store.get().dir?.devices.find((d) => d.device_id === m.from_device)?.name ?? 'A device';
-        notifyIfAway({ title: name, body: m.ok ? firstLine(m.text) : 'A message that could not be decrypted' });
+        const body = !m.ok ? 'A message that could not be decrypted' : m.file ? `File: ${firstLine(m.text)}` : firstLine(m.text);
+        notifyIfAway({ title: name, body });
       }),
     [session],
   );
 
+  // A file dropped beside the conversation would make the window open it, leaving the page: never.
+  useEffect(() => {
+    if (!takesDrops) return;
+    const keep = (e: DragEvent) => {
+      if (carriesFiles(e)) e.preventDefault();
+    };
+    window.addEventListener('dragover', keep);
+    window.addEventListener('drop', keep);
+    return () => {
+      window.removeEventListener('dragover', keep);
+      window.removeEventListener('drop', keep);
+    };
+  }, [takesDrops]);
+
   const banners = reachBanners({ dir, selected, nodeReachable, place });
   const messages = selected ? all.filter((m) => m.peer === selected) : [];
   const selfName = dir?.nodes.find((n) => n.self)?.name;
+  const pending = useMemo(
+    () => Object.values(byKey).filter((v) => v.dir === 'up' && v.peer === selected && v.messageId === undefined),
+    [byKey, selected],
+  );
+  const dropHandlers = takesDrops
+    ? {
+        onDragEnter: (e: DragEvent) => {
+          if (carriesFiles(e) && selected) setDropping(true);
+        },
+        onDragOver: (e: DragEvent) => {
+          if (!carriesFiles(e)) return;
+          e.preventDefault();
+          if (e.dataTransfer) e.dataTransfer.dropEffect = selected ? 'copy' : 'none';
+        },
+        onDragLeave: (e: DragEvent) => {
+          // Leaving for a child of the pane is not leaving the pane.
+          if (!(e.currentTarget as HTMLElement).contains(e.relatedTarget as Node | null)) setDropping(false);
+        },
+        onDrop: (e: DragEvent) => {
+          setDropping(false);
+          if (!carriesFiles(e) && !e.dataTransfer?.files.length) return;
+          e.preventDefault();
+          const files = e.dataTransfer ? [...e.dataTransfer.files] : [];
+          void session.sendFiles(files);
+        },
+      }
+    : {};
 
   return (
     <>
@@ -96,7 +151,12 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
       </p>
       <div class="messages-layout">
         <ConversationList entries={entries} selected={selected} now={now} deviceInfo={deviceInfo} onOpen={(p) => session.select(p)} />
-        <div class="stack conversation-pane">
+        <div
+          class={`stack conversation-pane${dropping ? ' dropping' : ''}`}
+          data-testid="conversation-pane"
+          data-dropping={dropping ? 'true' : undefined}
+          {...dropHandlers}
+        >
           <RecipientSelect groups={groups} selected={selected} conv={conv} onChoose={(p) => session.select(p)} />
           <div class="message-banners" data-testid="messages-banners" role="status" aria-live="polite">
             {banners.map((b) => (
@@ -105,13 +165,21 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
               </p>
             ))}
           </div>
-          <MessageThread messages={messages} nameOf={nameOf} now={now} />
-          {messages.length === 0 ? (
+          {dropping && selected ? (
+            <p class="drop-hint" data-testid="drop-hint">
+              Drop to send to {nameOf(selected)}
+            </p>
+          ) : null}
+          <MessageThread messages={messages} nameOf={nameOf} now={now} files={{ transfers, byKey, pending, nodeReachable }} />
+          {messages.length === 0 && pending.length === 0 ? (
             <p class="empty" data-testid="messages-empty">
               {selected ? `No messages with ${nameOf(selected)} yet.` : noRecipientText(place, selfName)}
             </p>
           ) : null}
           <MessageComposer disabled={!selected || sending} onSend={(t) => session.send(t)} />
+          {transfers ? (
+            <FilePicker disabled={!selected} camera={place === 'phone'} onFiles={(files) => void session.sendFiles(files)} />
+          ) : null}
           {error ? (
             <p class="field-error" role="alert" data-testid="messages-error">
               {error}

@@ -6,6 +6,7 @@ import { type MessagingClient, MessagingError, type OpenedMessage } from '../../
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
 import type { CloudLinkStatus, MessagingDirectory } from '../../../../shared/wire/relay.js';
 import type { Conversations } from '../conversation.js';
+import type { FileTransfers } from '../files/file-transfers.js';
 import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
 import { Channel, Store } from '../store.js';
 import { isPageAttended } from './page-attention.js';
@@ -61,10 +62,14 @@ export class MessagingSession {
   private answering = true;
   /** The cloud link as pushed to the page (the desktop's store); it wins over the directory's older word. */
   private cloudStatus: CloudLinkStatus | undefined;
+  /** Files go one after another: several at once would only share the same link, each slower. */
+  private fileQueue: Promise<void> = Promise.resolve();
 
+  /** @param files where this page's files go and come from (absent: the page cannot send or fetch files). */
   constructor(
     readonly client: MessagingClient,
     readonly conv: Conversations,
+    readonly files?: FileTransfers,
   ) {
     const latest = conv.latestPeer();
     if (latest) this.store.set({ selected: latest });
@@ -254,6 +259,52 @@ export class MessagingSession {
       this.store.set({ sending: false });
     }
     return shown;
+  }
+
+  /**
+   * Sends each file to the open conversation: uploaded to this device's node first (shown with its progress at
+   * once), then its manifest sealed and sent like a message. Resolves when all of them went or stopped.
+   */
+  sendFiles(files: readonly File[]): Promise<void> {
+    const to = this.store.get().selected;
+    const transfers = this.files;
+    if (!transfers) {
+      this.showError('This page cannot send files.');
+      return Promise.resolve();
+    }
+    if (!to) {
+      this.showError('Choose a device to send to.');
+      return Promise.resolve();
+    }
+    if (files.length === 0) return Promise.resolve();
+    this.showError(undefined);
+    for (const file of files) {
+      const key = transfers.queueUpload(file, to);
+      this.fileQueue = this.fileQueue.then(() => this.sendQueuedFile(transfers, key, file, to));
+    }
+    return this.fileQueue;
+  }
+
+  private async sendQueuedFile(transfers: FileTransfers, key: string, file: File, to: string): Promise<void> {
+    const manifest = await transfers.upload(key, file, [to]);
+    if (!manifest) return;
+    let envelope: Envelope;
+    try {
+      envelope = await this.client.sealFile(to, manifest);
+    } catch (err) {
+      transfers.notSent(key, err instanceof MessagingError ? err.code : 'seal_failed', errorText(err));
+      return;
+    }
+    if (!transfers.get(key)) return; // cancelled meanwhile: the node dropped the file, nobody is told of it
+    this.conv.addSent(envelope.id, to, manifest.name, envelope.sent_at, 'queued', manifest);
+    transfers.sent(key, envelope.id);
+    this.changed();
+    try {
+      await this.deliver(envelope);
+    } catch (err) {
+      // As for a text: shown on the message; an unreachable node gets it with the next refresh.
+      if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
+    }
   }
 
   /** Hands one envelope to the node; kept for a later try when the node cannot be reached. */

@@ -3,7 +3,9 @@
 // directory), the socket's health (the "offline" banner) and the pushed cloud link (the cloud banners and
 // hint follow it at once, the same truth as the Cloud panel). The unread count goes in the window title.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import { Conversations } from '../../common/conversation.js';
+import { type FileEndpoint, FileTransfers } from '../../common/files/file-transfers.js';
 import { Messages } from '../../common/messages/messages.js';
 import { MessagingSession } from '../../common/messages/messaging-session.js';
 import { keepUnreadInTitle } from '../../common/messages/unread-title.js';
@@ -19,6 +21,17 @@ import { registerUiDevice } from '../ui-messaging-device.js';
 const DIRECTORY_POLL_MS = 10_000;
 
 type Setup = { kind: 'starting' } | { kind: 'ready'; deviceId: string; session: MessagingSession } | { kind: 'unavailable'; text: string };
+
+/** The desktop UI's files go through the admin file routes, as its device `<node_id>.ui`, with the admin token. */
+function desktopFiles(desktop: Desktop): FileEndpoint {
+  return {
+    baseUrl: location.origin,
+    path: '/api/admin/files',
+    // Read at each request: the token may be replaced while a transfer runs.
+    auth: { headers: () => ({ authorization: `Admin ${desktop.currentToken}` }) },
+    received: (id) => desktop.client.call(NODE_ENDPOINTS.adminFileReceived, { params: { id } }),
+  };
+}
 
 /** Hands the session everything the desktop hears; returns a function that stops it all. */
 function feed(desktop: Desktop, session: MessagingSession): () => void {
@@ -61,7 +74,11 @@ export function MessagesPanel() {
     void registerUiDevice(desktop).then((r) => {
       if (cancelled) return;
       if (!r.ok) return setSetup({ kind: 'unavailable', text: r.text });
-      const session = new MessagingSession(r.client, new Conversations(`salita.desktop.messages.v1.${r.deviceId}`));
+      const session = new MessagingSession(
+        r.client,
+        new Conversations(`salita.desktop.messages.v1.${r.deviceId}`),
+        new FileTransfers(desktopFiles(desktop)),
+      );
       stop = feed(desktop, session);
       setSetup({ kind: 'ready', deviceId: r.deviceId, session });
       void session.refreshAll();
