@@ -205,8 +205,5 @@ export const cloudBlobDeliveries = sqliteTable(
     createdAt: text('created_at').notNull(),
     receivedAt: text('received_at'),
   },
-  (t) => [
-    primaryKey({ columns: [t.sha256, t.toNode, t.fromNode, t.ref] }),
-    index('cloud_blob_deliveries_to').on(t.toNode, t.receivedAt),
-  ],
+  (t) => [primaryKey({ columns: [t.sha256, t.toNode, t.fromNode, t.ref] }), index('cloud_blob_deliveries_to').on(t.toNode, t.receivedAt)],
 );

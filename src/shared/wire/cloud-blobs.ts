@@ -17,12 +17,10 @@ export const MAX_BLOB_RECIPIENT_NODES = 32;
 export const MAX_BLOB_DEVICES_PER_NODE = 64;
 
 /** `{"<recipient node id>": ["<device id>", ...], ...}`: who the blob is for, grouped by the node serving them. */
-export const BlobRecipients = z
-  .record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_DEVICES_PER_NODE))
-  .refine((r) => {
-    const n = Object.keys(r).length;
-    return n >= 1 && n <= MAX_BLOB_RECIPIENT_NODES;
-  }, `to: 1 to ${MAX_BLOB_RECIPIENT_NODES} recipient nodes`);
+export const BlobRecipients = z.record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_DEVICES_PER_NODE)).refine((r) => {
+  const n = Object.keys(r).length;
+  return n >= 1 && n <= MAX_BLOB_RECIPIENT_NODES;
+}, `to: 1 to ${MAX_BLOB_RECIPIENT_NODES} recipient nodes`);
 export type BlobRecipients = z.infer<typeof BlobRecipients>;
 
 /**
