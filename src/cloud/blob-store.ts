@@ -355,7 +355,7 @@ export class CloudBlobStore {
       .from(cloudBlobDeliveries)
       .innerJoin(cloudBlobs, eq(cloudBlobs.sha256, cloudBlobDeliveries.sha256))
       .where(and(eq(cloudBlobDeliveries.toNode, node), isNull(cloudBlobDeliveries.receivedAt)))
-      .orderBy(asc(cloudBlobDeliveries.createdAt), asc(cloudBlobDeliveries.sha256))
+      .orderBy(asc(cloudBlobDeliveries.createdAt), sql`${cloudBlobDeliveries}.rowid`)
       .limit(INCOMING_BLOBS_PAGE)
       .all()
       .map(({ d, size }) => ({
