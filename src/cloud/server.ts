@@ -175,7 +175,16 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     for (const node of nodes) hub.notify(node, { type: 'blob_ready', sha256 });
   });
   blobStore.start();
-  const blobs = { store: blobStore, tus: createBlobUploads(blobStore, log) };
+  // The tus server is made at the first upload: its file store starts an mkdir of its own in the background,
+  // which must not outlive a cloud that never saw an upload (or throw after its data dir is gone).
+  let tus: ReturnType<typeof createBlobUploads> | undefined;
+  const blobs = {
+    store: blobStore,
+    get tus() {
+      tus ??= createBlobUploads(blobStore, log);
+      return tus;
+    },
+  };
   // Client mistakes are written rate-limited, at the level LogBudget gives them.
   const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
   const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog, blobs });
