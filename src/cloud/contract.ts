@@ -181,7 +181,7 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 204, description: 'Gone.' },
     errors: mergeErrors(TOKEN, TUS, BLOB),
   },
-  fromEndpoint(CLOUD_ENDPOINTS.offerBlob, {
+  fromEndpoint(CLOUD_ENDPOINTS.blobOffer, {
     operationId: 'blobOffer',
     security: 'cloud',
     params: Sha256Param,
@@ -189,7 +189,7 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'Added.' },
     errors: mergeErrors(TOKEN, BODY, { 404: ['blob_unknown'] }),
   }),
-  fromEndpoint(CLOUD_ENDPOINTS.incomingBlobs, {
+  fromEndpoint(CLOUD_ENDPOINTS.blobIncoming, {
     operationId: 'blobIncoming',
     security: 'cloud',
     summary: 'Complete blobs for the calling node it has not marked received, with its own devices.',

@@ -340,6 +340,16 @@ describe('cloud blobs: upload, resume, list, ranged download, received', () => {
       ['no recipients', { ...good, to: {} }],
       ['a recipient that is no node id', { ...good, to: { 'not-a-node': ['bob-phone'] } }],
       ['a node without devices', { ...good, to: { [bob.id]: [] } }],
+      [
+        '33 devices',
+        {
+          ...good,
+          to: {
+            [bob.id]: Array.from({ length: 20 }, (_, i) => `bob-${i}`),
+            [carol.id]: Array.from({ length: 13 }, (_, i) => `carol-${i}`),
+          },
+        },
+      ],
       ['a bad ref', { ...good, ref: 'has space' }],
       ['a bad sender device', { ...good, from: '!' }],
     ] satisfies [string, Parameters<typeof createUpload>[2]][]) {

@@ -12,15 +12,19 @@ export const CloudNodeId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'node: base64
 /** The sending node's own id for the blob: opaque to the cloud, handed back to the recipients. */
 export const BlobRef = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'ref: 1-128 printable ASCII characters');
 
-/** Most recipient nodes of one blob, and most devices named per node. */
-export const MAX_BLOB_RECIPIENT_NODES = 32;
-export const MAX_BLOB_DEVICES_PER_NODE = 64;
+/**
+ * Most recipient devices of one blob, over all its nodes: as many as a file may have on the sending node (its
+ * tus upload's `to`). It also keeps the `to` metadata well inside an HTTP header (Node allows 16 KiB of them).
+ */
+export const MAX_BLOB_RECIPIENT_DEVICES = 32;
 
 /** `{"<recipient node id>": ["<device id>", ...], ...}`: who the blob is for, grouped by the node serving them. */
-export const BlobRecipients = z.record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_DEVICES_PER_NODE)).refine((r) => {
-  const n = Object.keys(r).length;
-  return n >= 1 && n <= MAX_BLOB_RECIPIENT_NODES;
-}, `to: 1 to ${MAX_BLOB_RECIPIENT_NODES} recipient nodes`);
+export const BlobRecipients = z
+  .record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_RECIPIENT_DEVICES))
+  .refine((r) => {
+    const nodes = Object.values(r);
+    return nodes.length >= 1 && nodes.reduce((n, devices) => n + devices.length, 0) <= MAX_BLOB_RECIPIENT_DEVICES;
+  }, `to: 1 or more recipient nodes, ${MAX_BLOB_RECIPIENT_DEVICES} devices at most in all`);
 export type BlobRecipients = z.infer<typeof BlobRecipients>;
 
 /**

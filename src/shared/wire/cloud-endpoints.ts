@@ -38,13 +38,13 @@ export const CLOUD_ENDPOINTS = {
   }),
   keyDirectory: endpoint({ method: 'get', path: '/api/keys', response: named('DirectoryResponse', DirectoryResponse) }),
   // ---- blobs (the bytes go by tus and HTTP Range: their routes are in the contract alone)
-  offerBlob: endpoint({
+  blobOffer: endpoint({
     method: 'put',
     path: '/api/blobs/:sha256/recipients',
     body: named('OfferBlobRequest', OfferBlobRequest),
     response: named('OfferBlobResponse', OfferBlobResponse),
   }),
-  incomingBlobs: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
+  blobIncoming: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
   blobReceived: endpoint({
     method: 'post',
     path: '/api/blobs/:sha256/received',

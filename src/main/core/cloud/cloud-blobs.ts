@@ -68,7 +68,7 @@ export class CloudBlobs {
   async offer(sha256: string, to: BlobRecipients, ref: string, from: string): Promise<boolean> {
     const body: OfferBlobRequest = { to, ref, from };
     try {
-      await this.call(CLOUD_ENDPOINTS.offerBlob, { sha256 }, body);
+      await this.call(CLOUD_ENDPOINTS.blobOffer, { sha256 }, body);
       return true;
     } catch (err) {
       if (err instanceof CloudCallError && err.status === 404 && err.cloudError === 'blob_unknown') return false;
@@ -147,7 +147,7 @@ export class CloudBlobs {
 
   /** Complete blobs for this node's devices that it has not marked received (oldest first, at most 1000). */
   async incoming(): Promise<IncomingCloudBlob[]> {
-    return (await this.call(CLOUD_ENDPOINTS.incomingBlobs, {})).blobs;
+    return (await this.call(CLOUD_ENDPOINTS.blobIncoming, {})).blobs;
   }
 
   /**
