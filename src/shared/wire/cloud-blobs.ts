@@ -19,12 +19,10 @@ export const BlobRef = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'ref: 1-128 prin
 export const MAX_BLOB_RECIPIENT_DEVICES = 32;
 
 /** `{"<recipient node id>": ["<device id>", ...], ...}`: who the blob is for, grouped by the node serving them. */
-export const BlobRecipients = z
-  .record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_RECIPIENT_DEVICES))
-  .refine((r) => {
-    const nodes = Object.values(r);
-    return nodes.length >= 1 && nodes.reduce((n, devices) => n + devices.length, 0) <= MAX_BLOB_RECIPIENT_DEVICES;
-  }, `to: 1 or more recipient nodes, ${MAX_BLOB_RECIPIENT_DEVICES} devices at most in all`);
+export const BlobRecipients = z.record(CloudNodeId, z.array(DeviceId).min(1).max(MAX_BLOB_RECIPIENT_DEVICES)).refine((r) => {
+  const nodes = Object.values(r);
+  return nodes.length >= 1 && nodes.reduce((n, devices) => n + devices.length, 0) <= MAX_BLOB_RECIPIENT_DEVICES;
+}, `to: 1 or more recipient nodes, ${MAX_BLOB_RECIPIENT_DEVICES} devices at most in all`);
 export type BlobRecipients = z.infer<typeof BlobRecipients>;
 
 /**
