@@ -44,6 +44,28 @@ export const DEFAULT_CLOUD_BLOB_LIMITS: CloudBlobLimits = {
   sweepIntervalMs: 10 * 60_000,
 };
 
+/**
+ * What an operator may set without code (`npm run cloud`): SALITA_CLOUD_BLOB_MAX_BYTES, SALITA_CLOUD_BLOB_QUOTA_BYTES
+ * (per account), SALITA_CLOUD_BLOB_RETENTION_DAYS. A value that is not a positive whole number stops the start.
+ */
+export function blobLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<CloudBlobLimits> {
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const max = read('SALITA_CLOUD_BLOB_MAX_BYTES');
+  const quota = read('SALITA_CLOUD_BLOB_QUOTA_BYTES');
+  const days = read('SALITA_CLOUD_BLOB_RETENTION_DAYS');
+  return {
+    ...(max !== undefined ? { maxBlobBytes: max } : {}),
+    ...(quota !== undefined ? { accountQuotaBytes: quota } : {}),
+    ...(days !== undefined ? { retentionMs: days * 24 * 3600_000 } : {}),
+  };
+}
+
 /** A tus upload id: 16 random bytes, base64url (a sha256 is 64 hex digits, so the two never look alike). */
 export const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
 export const newUploadId = (): string => randomBytes(16).toString('base64url');
@@ -119,7 +141,8 @@ export class CloudBlobStore {
   start(): void {
     this.removeOrphans();
     for (const u of this.d.db.select().from(cloudBlobUploads).where(isNull(cloudBlobUploads.completedAt)).all())
-      if (sizeOf(this.uploadPath(u.id)) === u.size) void this.finish(u.id);
+      if (sizeOf(this.uploadPath(u.id)) === u.size)
+        this.finish(u.id).catch((err: unknown) => this.d.log.error({ err, upload: u.id }, 'checking a whole blob upload at start failed'));
     void this.sweep();
     this.timer = setInterval(() => void this.sweep(), this.d.limits.sweepIntervalMs);
     this.timer.unref();

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { blobLimitsFromEnv } from '../../src/cloud/blob-store.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import type { CloudCallError } from '../../src/main/core/cloud/cloud-api.js';
@@ -509,6 +510,22 @@ describe('cloud blobs: limits', () => {
     assert.equal(full.json.error, 'insufficient_storage');
     assert.equal((await createUpload(cloud, c, { size: 2 * MiB, sha256, to })).status, 201, 'what fits is taken');
     free = Number.MAX_SAFE_INTEGER;
+  });
+});
+
+describe('cloud blobs: limits an operator sets', () => {
+  it('reads the three environment variables, and refuses a value that is no positive whole number', () => {
+    assert.deepEqual(blobLimitsFromEnv({}), {});
+    assert.deepEqual(
+      blobLimitsFromEnv({
+        SALITA_CLOUD_BLOB_MAX_BYTES: '1000',
+        SALITA_CLOUD_BLOB_QUOTA_BYTES: '5000',
+        SALITA_CLOUD_BLOB_RETENTION_DAYS: '2',
+      }),
+      { maxBlobBytes: 1000, accountQuotaBytes: 5000, retentionMs: 2 * 24 * 3600_000 },
+    );
+    for (const bad of ['0', '-1', '1.5', 'lots'])
+      assert.throws(() => blobLimitsFromEnv({ SALITA_CLOUD_BLOB_QUOTA_BYTES: bad }), /SALITA_CLOUD_BLOB_QUOTA_BYTES/);
   });
 });
 
