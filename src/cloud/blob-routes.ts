@@ -100,6 +100,7 @@ export function mountBlobRoutes(
     if (c.req.method === 'HEAD') return offset(c);
     await next();
   });
+  // HEAD is listed here for the contract; a HEAD itself is answered by the middleware above.
   app.on(['HEAD', 'PATCH', 'DELETE'], `${BLOB_UPLOADS_PATH}/:id`, async (c) => {
     if (c.req.method === 'HEAD') return offset(c);
     const me = node(c);
