@@ -4,7 +4,6 @@ import { upgradeWebSocket } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { z } from 'zod';
 import type { LogBudget } from '../server/http/log-budget.js';
 import { CLIENT_ABORT_BODY, isClientAbort } from '../server/http/server-guards.js';
 import { webSocketHandshakeGuard } from '../server/http/websocket-upgrade.js';
@@ -22,9 +21,11 @@ import {
   VerifyRequest,
 } from '../shared/wire/cloud.js';
 import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
-import { type AuthService, NOISE_HANDSHAKE_FLAG, type Principal } from './auth-service.js';
+import { type AuthService, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
+import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
+import { type CloudEnv, readBody } from './http-env.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Logger } from './log.js';
 import { noiseSocket } from './noise-endpoint.js';
@@ -32,19 +33,6 @@ import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
 import type { Telemetry } from './telemetry.js';
-
-async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new CloudError(400, 'invalid_request', 'The body must be JSON.');
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success)
-    throw new CloudError(400, 'invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  return r.data;
-}
 
 export interface CloudAppDeps {
   auth: AuthService;
@@ -55,13 +43,15 @@ export interface CloudAppDeps {
   log: Logger;
   /** Rate-limited lines about client mistakes (a flood of them cannot fill the disk). */
   edgeLog: LogBudget;
+  /** The blob store and its tus server (blob-routes.ts). */
+  blobs: CloudBlobs;
 }
 
 const BODY_LIMIT = 16 * 1024;
 /** PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names). */
 const KEYS_BODY_LIMIT = 256 * 1024;
 
-type Env = { Variables: { principal: Principal; token: string } };
+type Env = CloudEnv;
 
 export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -74,7 +64,11 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     });
   const small = limit(BODY_LIMIT);
   const keys = limit(KEYS_BODY_LIMIT);
-  app.use('*', (c, next) => (c.req.path === '/api/keys' ? keys : small)(c, next));
+  app.use('*', (c, next) => {
+    // Blob bytes stream to disk (tus holds them to their Upload-Length); everything else is small JSON.
+    if (isBlobBytes(c.req.method, c.req.path)) return next();
+    return (c.req.path === '/api/keys' ? keys : small)(c, next);
+  });
 
   const authed = async (c: Context<Env>, next: () => Promise<void>) => {
     const header = c.req.header('authorization');
@@ -176,6 +170,8 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     webSocketHandshakeGuard(),
     upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })),
   );
+
+  mountBlobRoutes(app, d, authed);
 
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404),

@@ -29,6 +29,26 @@ const NOISE_PROOF: ErrorCodes = {
 };
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
 
+// ---- blobs (docs/cloud.md "Blobs") ----
+const Sha256Param = z.object({ sha256: z.string() });
+const UploadParam = z.object({ id: z.string() });
+/** A blob or an upload that is not there, or not this node's. */
+const BLOB: ErrorCodes = { 404: ['blob_unknown'], 403: ['forbidden'] };
+/** tus's own checks on every upload request: Tus-Resumable present (412), tus headers well-formed (400). */
+const TUS: ErrorCodes = { 400: ['invalid_request'], 412: ['invalid_request'] };
+const BLOB_CREATE: ErrorCodes = {
+  400: ['invalid_request', 'blob_digest_mismatch'],
+  413: ['file_too_large', 'quota_exceeded'],
+  507: ['insufficient_storage'],
+};
+const BLOB_APPEND: ErrorCodes = {
+  400: ['invalid_request', 'blob_digest_mismatch'],
+  409: ['offset_mismatch'],
+  413: ['file_too_large'],
+  415: ['invalid_request'],
+  507: ['insufficient_storage'],
+};
+
 export const cloudOperations: readonly ContractOperation[] = [
   fromEndpoint(CLOUD_ENDPOINTS.health, {
     operationId: 'health',
@@ -121,6 +141,79 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 101, description: 'Switching to WebSocket.' },
     errors: mergeErrors(TOKEN, WEBSOCKET_HANDSHAKE),
   },
+  {
+    operationId: 'blobCreate',
+    method: 'post',
+    path: '/api/blobs',
+    security: 'cloud',
+    summary:
+      'tus creation: a blob of Upload-Length ciphertext bytes; Upload-Metadata `sha256` (hex digest of it all), `to` (JSON {node: [devices]}), `ref`, `from`.',
+    success: { status: 201, description: 'Created; Location is /api/blobs/uploads/<id>.' },
+    errors: mergeErrors(TOKEN, TUS, BLOB_CREATE),
+  },
+  {
+    operationId: 'blobUploadOffset',
+    method: 'head',
+    path: '/api/blobs/uploads/:id',
+    security: 'cloud',
+    params: UploadParam,
+    summary: "tus: how many bytes of this node's upload the cloud holds (Upload-Offset); a verified upload is whole.",
+    success: { status: 200, description: 'Upload-Offset and Upload-Length headers.' },
+    errors: mergeErrors(TOKEN, TUS, BLOB),
+  },
+  {
+    operationId: 'blobUploadAppend',
+    method: 'patch',
+    path: '/api/blobs/uploads/:id',
+    security: 'cloud',
+    params: UploadParam,
+    summary: 'tus: append bytes at Upload-Offset; at the last byte the cloud hashes the blob and keeps it only if it is `sha256`.',
+    success: { status: 204, description: 'Appended; Upload-Offset is the new length.' },
+    errors: mergeErrors(TOKEN, TUS, BLOB, BLOB_APPEND),
+  },
+  {
+    operationId: 'blobUploadCancel',
+    method: 'delete',
+    path: '/api/blobs/uploads/:id',
+    security: 'cloud',
+    params: UploadParam,
+    summary: 'tus termination: the uploading node withdraws its upload (a verified one: the deliveries it made).',
+    success: { status: 204, description: 'Gone.' },
+    errors: mergeErrors(TOKEN, TUS, BLOB),
+  },
+  fromEndpoint(CLOUD_ENDPOINTS.blobOffer, {
+    operationId: 'blobOffer',
+    security: 'cloud',
+    params: Sha256Param,
+    summary: 'Content addressing: more recipients for a blob the cloud already holds whole (404: upload it).',
+    success: { status: 200, description: 'Added.' },
+    errors: mergeErrors(TOKEN, BODY, { 404: ['blob_unknown'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.blobIncoming, {
+    operationId: 'blobIncoming',
+    security: 'cloud',
+    summary: 'Complete blobs for the calling node it has not marked received, with its own devices.',
+    success: { status: 200, description: 'The blobs (oldest first, at most 1000).' },
+    errors: TOKEN,
+  }),
+  {
+    operationId: 'blobDownload',
+    method: 'get',
+    path: '/api/blobs/:sha256',
+    security: 'cloud',
+    params: Sha256Param,
+    summary: 'The ciphertext, for its uploader and its recipient nodes; Range: bytes=a-[b] answers 206.',
+    success: { status: 200, description: 'The ciphertext (206 for a range).', contentType: 'application/octet-stream' },
+    errors: mergeErrors(TOKEN, BLOB, { 416: ['invalid_request'] }),
+  },
+  fromEndpoint(CLOUD_ENDPOINTS.blobReceived, {
+    operationId: 'blobReceived',
+    security: 'cloud',
+    params: Sha256Param,
+    summary: 'The calling recipient node has the blob; once every recipient node has it, it is removed.',
+    success: { status: 200, description: 'Noted.' },
+    errors: mergeErrors(TOKEN, BODY, BLOB),
+  }),
 ];
 
 /** Routes of the cloud app that are not in the document, each with why (none today). */

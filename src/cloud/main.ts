@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
+import { blobLimitsFromEnv } from './blob-store.js';
 import { openCloudDatabase } from './db/open.js';
 import { createCloudLogger } from './log.js';
 import { LogOtpSender } from './otp-sender.js';
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1',
     defaultMetrics: true,
     resetSecrets: values['reset-secrets'] === true,
+    blobLimits: blobLimitsFromEnv(process.env),
     logger,
   });
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');

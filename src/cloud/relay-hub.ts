@@ -3,7 +3,7 @@
 // old TCP connection to time out). Delivery is a cursor over the node's queue with at most RELAY_WINDOW rows
 // sent and not acked; a new socket starts from the oldest unacked row, so nothing is lost with a dropped one.
 import type { WSContext } from 'hono/ws';
-import { RELAY_WINDOW } from '../shared/wire/relay.js';
+import { type CloudToNodeFrame, RELAY_WINDOW } from '../shared/wire/relay.js';
 import type { AuthService } from './auth-service.js';
 import { CloudError } from './errors.js';
 import type { Logger } from './log.js';
@@ -155,6 +155,17 @@ export class RelayHub {
   detach(link: RelayLink): void {
     link.closed = true;
     if (this.links.get(link.node) === link) this.links.delete(link.node);
+  }
+
+  /**
+   * A frame outside the node's queue (no seq, no ack): a hint such as blob_ready, sent if the node is connected
+   * and lost otherwise (the node asks for the same facts after its next hello). Returns whether it was sent.
+   */
+  notify(node: string, frame: CloudToNodeFrame): boolean {
+    const link = this.links.get(node);
+    if (!link || link.closed) return false;
+    link.send(JSON.stringify(frame));
+    return true;
   }
 
   isConnected(node: string): boolean {

@@ -12,6 +12,8 @@ import { guardUpgradeHandshakes } from '../server/http/websocket-upgrade.js';
 import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../server/http/ws-heartbeat.js';
 import { createCloudApp } from './app.js';
 import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
+import { type CloudBlobLimits, CloudBlobStore, DEFAULT_CLOUD_BLOB_LIMITS } from './blob-store.js';
+import { createBlobUploads } from './blob-uploads.js';
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
 import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
 import { KeyDirectory } from './key-directory.js';
@@ -51,6 +53,12 @@ export interface CloudOptions {
   maxPublishedPerNode?: number;
   /** How often every relay/noise socket is pinged; one that missed the previous pong is closed (default 30 s). */
   wsPingIntervalMs?: number;
+  /** The blob store's limits and times (default DEFAULT_CLOUD_BLOB_LIMITS). */
+  blobLimits?: Partial<CloudBlobLimits>;
+  /** The blob store's clock (tests move it to expire uploads and blobs). */
+  blobClock?: () => number;
+  /** Free bytes on the disk of the blobs folder (tests make a full disk). */
+  freeBytes?: (dir: string) => number;
 }
 
 export interface RunningCloud {
@@ -62,6 +70,7 @@ export interface RunningCloud {
   telemetry: Telemetry;
   directory: KeyDirectory;
   relay: RelayHub;
+  blobs: CloudBlobStore;
   /** Set when this start ran with resetSecrets: what was revoked. */
   secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
@@ -153,9 +162,32 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const backupTimer = setInterval(() => dailyBackup.tick(), 60 * 60_000);
   backupTimer.unref();
   const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
+  const blobStore = new CloudBlobStore({
+    db: database.db,
+    dataDir: opts.dataDir,
+    limits: { ...DEFAULT_CLOUD_BLOB_LIMITS, ...opts.blobLimits },
+    log,
+    ...(opts.blobClock ? { now: opts.blobClock } : {}),
+    ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
+  });
+  // A recipient node on the relay hears of a blob at once; one that is not finds it in /api/blobs/incoming.
+  blobStore.onReady((nodes, sha256) => {
+    for (const node of nodes) hub.notify(node, { type: 'blob_ready', sha256 });
+  });
+  blobStore.start();
+  // The tus server is made at the first upload: its file store starts an mkdir of its own in the background,
+  // which must not outlive a cloud that never saw an upload (or throw after its data dir is gone).
+  let tus: ReturnType<typeof createBlobUploads> | undefined;
+  const blobs = {
+    store: blobStore,
+    get tus() {
+      tus ??= createBlobUploads(blobStore, log);
+      return tus;
+    },
+  };
   // Client mistakes are written rate-limited, at the level LogBudget gives them.
   const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
-  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog });
+  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog, blobs });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
   guardUpgradeHandshakes(server);
@@ -173,6 +205,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     });
   } catch (err) {
     hub.stop();
+    blobStore.stop();
     stopHeartbeat();
     clearInterval(prune);
     clearInterval(loginPrune);
@@ -192,9 +225,11 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     telemetry,
     directory,
     relay: hub,
+    blobs: blobStore,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
+      blobStore.stop();
       stopHeartbeat();
       clearInterval(prune);
       clearInterval(loginPrune);

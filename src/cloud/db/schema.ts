@@ -147,3 +147,63 @@ export const relayDelivered = sqliteTable(
   },
   (t) => [index('relay_delivered_at').on(t.deliveredAt)],
 );
+
+// ---- blobs (docs/cloud.md "Blobs") --------------------------------------------------------------------------
+
+/**
+ * A complete ciphertext, named by its SHA-256 (hex), checked by the cloud when its upload finished. The bytes are
+ * the file `blobs/complete/<sha256>` in the data dir. Identical ciphertext is held once, whoever offers it.
+ */
+export const cloudBlobs = sqliteTable(
+  'cloud_blobs',
+  {
+    sha256: text('sha256').primaryKey(),
+    size: integer('size').notNull(),
+    /** The node whose upload brought the bytes: its account carries them (quota). */
+    uploader: text('uploader').notNull(),
+    completedAt: text('completed_at').notNull(),
+  },
+  (t) => [index('cloud_blobs_uploader').on(t.uploader), index('cloud_blobs_completed').on(t.completedAt)],
+);
+
+/**
+ * A tus upload (`blobs/uploads/<id>`, with tus's `<id>.json` next to it) and what its metadata said. The row
+ * stays once the upload is verified (completed_at set, its file moved to the blob), so a HEAD from a sender whose
+ * last answer was lost still says "all there"; it goes with the partial uploads' expiry.
+ */
+export const cloudBlobUploads = sqliteTable(
+  'cloud_blob_uploads',
+  {
+    id: text('id').primaryKey(),
+    node: text('node').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    /** JSON: the BlobRecipients of the metadata. */
+    recipients: text('recipients').notNull(),
+    ref: text('ref').notNull(),
+    fromDevice: text('from_device').notNull(),
+    createdAt: text('created_at').notNull(),
+    completedAt: text('completed_at'),
+  },
+  (t) => [index('cloud_blob_uploads_node').on(t.node), index('cloud_blob_uploads_created').on(t.createdAt)],
+);
+
+/**
+ * One recipient node's share of a blob, per sending node and its ref: the devices it is for. received_at is set
+ * when that node says it has the blob; once every row of a blob has it, bytes and rows go.
+ */
+export const cloudBlobDeliveries = sqliteTable(
+  'cloud_blob_deliveries',
+  {
+    sha256: text('sha256').notNull(),
+    toNode: text('to_node').notNull(),
+    fromNode: text('from_node').notNull(),
+    ref: text('ref').notNull(),
+    fromDevice: text('from_device').notNull(),
+    /** JSON array of the recipient node's device ids. */
+    devices: text('devices').notNull(),
+    createdAt: text('created_at').notNull(),
+    receivedAt: text('received_at'),
+  },
+  (t) => [primaryKey({ columns: [t.sha256, t.toNode, t.fromNode, t.ref] }), index('cloud_blob_deliveries_to').on(t.toNode, t.receivedAt)],
+);

@@ -12,6 +12,7 @@ import {
   RefreshRequest,
   VerifyRequest,
 } from './cloud.js';
+import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
 import { endpoint, named } from './endpoint.js';
 import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from './relay.js';
 
@@ -36,4 +37,17 @@ export const CLOUD_ENDPOINTS = {
     response: named('PublishKeysResponse', PublishKeysResponse),
   }),
   keyDirectory: endpoint({ method: 'get', path: '/api/keys', response: named('DirectoryResponse', DirectoryResponse) }),
+  // ---- blobs (the bytes go by tus and HTTP Range: their routes are in the contract alone)
+  blobOffer: endpoint({
+    method: 'put',
+    path: '/api/blobs/:sha256/recipients',
+    body: named('OfferBlobRequest', OfferBlobRequest),
+    response: named('OfferBlobResponse', OfferBlobResponse),
+  }),
+  blobIncoming: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
+  blobReceived: endpoint({
+    method: 'post',
+    path: '/api/blobs/:sha256/received',
+    response: named('BlobReceivedResponse', BlobReceivedResponse),
+  }),
 } as const;

@@ -29,6 +29,14 @@ export const CLOUD_ERROR_CODES = [
   'device_id_taken',
   'too_many_attempts',
   'noise_key_unproven',
+  // the blob store (docs/cloud.md "Blobs")
+  'forbidden',
+  'blob_unknown',
+  'blob_digest_mismatch',
+  'file_too_large',
+  'quota_exceeded',
+  'insufficient_storage',
+  'offset_mismatch',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 

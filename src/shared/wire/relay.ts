@@ -3,6 +3,7 @@
 // see envelopes (src/shared/e2ee/schema.ts), never plaintext. docs/relay.md walks through the flows.
 import { z } from 'zod';
 import { DeviceId, Envelope, EnvelopeId } from '../e2ee/schema.js';
+import { BlobSha256 } from './cloud-blobs.js';
 import { DisplayName, PublicKeyB64 } from './primitives.js';
 
 // ---- key directory (cloud REST, `Authorization: Noise <token>`) ---------------------------------------------
@@ -81,6 +82,10 @@ export type PublishKeysResponse = z.infer<typeof PublishKeysResponse>;
 //             {type:'receipt', seq, id, device_ids, error}  With `error` (recipient_backlog_full): the node(s)
 //                                                          serving `device_ids` refused to store it: "failed".
 //   error     {type:'error', error, message}             A frame the cloud could not take (then it goes on).
+//   blob_ready {type:'blob_ready', sha256}               A blob for this node's devices is complete at the cloud
+//                                                          (GET /api/blobs/incoming says what). Not queued, no
+//                                                          seq, no ack: a node that missed it finds it in
+//                                                          /incoming, which it reads after each hello.
 // Deliveries and receipts share one ordered queue per recipient node; `seq` is its position.
 
 export const RelaySendFrame = z.object({ type: z.literal('send'), envelope: Envelope }).strict();
@@ -126,6 +131,7 @@ export const CloudToNodeFrame = z.discriminatedUnion('type', [
     error: z.enum(RELAY_REFUSAL_CODES).optional(),
   }),
   z.object({ type: z.literal('error'), error: z.string(), message: z.string() }),
+  z.object({ type: z.literal('blob_ready'), sha256: BlobSha256 }),
 ]);
 export type CloudToNodeFrame = z.infer<typeof CloudToNodeFrame>;
 

@@ -1,0 +1,550 @@
+// The cloud's blob store (docs/cloud.md "Blobs"): file ciphertext between homes, named by its SHA-256. Partial tus
+// uploads live in <dataDir>/blobs/uploads (tus's file store: `<id>` + `<id>.json`), complete blobs in
+// <dataDir>/blobs/complete/<sha256>; the rows are cloud_blob_uploads, cloud_blobs and cloud_blob_deliveries.
+// An upload only becomes a blob once the cloud has hashed what it stored and found the digest the sender
+// declared: nothing that looks complete is ever kept otherwise. The store checks the limits before a byte is
+// accepted and removes what nobody needs: partial uploads after their time, a blob once every recipient node has
+// it or after the retention time. Bytes are only ever streamed, never held whole.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { type BlobDelivery, type BlobRecipients, INCOMING_BLOBS_PAGE, type IncomingCloudBlob } from '../shared/wire/cloud-blobs.js';
+import type { CloudDb } from './db/open.js';
+import { cloudBlobDeliveries, cloudBlobs, cloudBlobUploads } from './db/schema.js';
+import { CloudError } from './errors.js';
+import type { Logger } from './log.js';
+
+export interface CloudBlobLimits {
+  /** Largest blob (ciphertext bytes): a 4 GiB file plus its STREAM tags. */
+  maxBlobBytes: number;
+  /** Bytes one account (today: one node) may hold at once: the blobs it uploaded plus its partial uploads. */
+  accountQuotaBytes: number;
+  /** Unfinished uploads one node may have at once (each is a row and a file). */
+  maxPartialUploadsPerNode: number;
+  /** A partial upload older than this is removed. */
+  partialTtlMs: number;
+  /** A complete blob is kept at most this long, even if a recipient never fetched it. */
+  retentionMs: number;
+  /** Room left free on the disk whatever is uploaded. */
+  diskReserveBytes: number;
+  /** How often the expiry sweep runs. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_CLOUD_BLOB_LIMITS: CloudBlobLimits = {
+  maxBlobBytes: 4 * 1024 ** 3 + 64 * 1024 ** 2,
+  accountQuotaBytes: 16 * 1024 ** 3,
+  maxPartialUploadsPerNode: 64,
+  partialTtlMs: 24 * 3600_000,
+  retentionMs: 30 * 24 * 3600_000,
+  diskReserveBytes: 256 * 1024 ** 2,
+  sweepIntervalMs: 10 * 60_000,
+};
+
+/**
+ * What an operator may set without code (`npm run cloud`): SALITA_CLOUD_BLOB_MAX_BYTES, SALITA_CLOUD_BLOB_QUOTA_BYTES
+ * (per account), SALITA_CLOUD_BLOB_RETENTION_DAYS. A value that is not a positive whole number stops the start.
+ */
+export function blobLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<CloudBlobLimits> {
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const max = read('SALITA_CLOUD_BLOB_MAX_BYTES');
+  const quota = read('SALITA_CLOUD_BLOB_QUOTA_BYTES');
+  const days = read('SALITA_CLOUD_BLOB_RETENTION_DAYS');
+  return {
+    ...(max !== undefined ? { maxBlobBytes: max } : {}),
+    ...(quota !== undefined ? { accountQuotaBytes: quota } : {}),
+    ...(days !== undefined ? { retentionMs: days * 24 * 3600_000 } : {}),
+  };
+}
+
+/** A tus upload id: 16 random bytes, base64url (a sha256 is 64 hex digits, so the two never look alike). */
+export const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
+export const newUploadId = (): string => randomBytes(16).toString('base64url');
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export interface CloudBlobStoreDeps {
+  db: CloudDb;
+  dataDir: string;
+  limits: CloudBlobLimits;
+  log: Logger;
+  now?: () => number;
+  /** Free bytes on the blobs folder's disk (tests make a full disk). */
+  freeBytes?: (dir: string) => number;
+}
+
+/** What a drizzle transaction callback is handed (the same query builder as the database). */
+type Tx = Parameters<Parameters<CloudDb['transaction']>[0]>[0];
+
+export type UploadRow = typeof cloudBlobUploads.$inferSelect;
+export type BlobRow = typeof cloudBlobs.$inferSelect;
+/** What a finished upload came to: a blob (`complete`), bytes that did not hash to the declared digest, or nothing. */
+export type FinishResult = 'complete' | 'digest_mismatch' | 'gone' | 'partial';
+
+export interface NewUpload extends BlobDelivery {
+  sha256: string;
+  size: number;
+}
+
+const diskFree = (dir: string): number => {
+  const s = statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+};
+const mib = (n: number) => Math.round((n / 1024 ** 2) * 10) / 10;
+const sizeOf = (path: string): number | undefined => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+};
+
+export class CloudBlobStore {
+  readonly uploadsDir: string;
+  readonly completeDir: string;
+  private readonly now: () => number;
+  private readonly free: (dir: string) => number;
+  /** One check of a finished upload at a time (the last PATCH and a HEAD after a lost answer may both ask). */
+  private readonly finishing = new Map<string, Promise<FinishResult>>();
+  private readonly readyListeners = new Set<(nodes: string[], sha256: string) => void>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly d: CloudBlobStoreDeps) {
+    const root = join(d.dataDir, 'blobs');
+    this.uploadsDir = join(root, 'uploads');
+    this.completeDir = join(root, 'complete');
+    mkdirSync(this.uploadsDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.completeDir, { recursive: true, mode: 0o700 });
+    this.now = d.now ?? Date.now;
+    this.free = d.freeBytes ?? diskFree;
+  }
+
+  get limits(): CloudBlobLimits {
+    return this.d.limits;
+  }
+
+  /** Recipient nodes with a complete blob waiting (a new blob, or recipients added): the relay pushes blob_ready. */
+  onReady(fn: (nodes: string[], sha256: string) => void): () => void {
+    this.readyListeners.add(fn);
+    return () => this.readyListeners.delete(fn);
+  }
+
+  /** Removes what a crash or a lost database left, checks uploads that were whole when the cloud stopped, sweeps. */
+  start(): void {
+    this.removeOrphans();
+    for (const u of this.d.db.select().from(cloudBlobUploads).where(isNull(cloudBlobUploads.completedAt)).all())
+      if (sizeOf(this.uploadPath(u.id)) === u.size)
+        this.finish(u.id).catch((err: unknown) => this.d.log.error({ err, upload: u.id }, 'checking a whole blob upload at start failed'));
+    void this.sweep();
+    this.timer = setInterval(() => void this.sweep(), this.d.limits.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---- limits ------------------------------------------------------------------------------------------------
+
+  /** Throws the CloudError a new upload of `size` bytes by `node` hits: the maximum, the quota, the disk. */
+  checkRoom(node: string, size: number): void {
+    const { maxBlobBytes, accountQuotaBytes, maxPartialUploadsPerNode, diskReserveBytes } = this.d.limits;
+    if (size > maxBlobBytes)
+      throw new CloudError(413, 'file_too_large', `Blobs up to ${mib(maxBlobBytes)} MiB can be stored in this cloud.`);
+    const partial = this.d.db
+      .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${cloudBlobUploads.size}), 0)` })
+      .from(cloudBlobUploads)
+      .where(and(eq(cloudBlobUploads.node, node), isNull(cloudBlobUploads.completedAt)))
+      .get()!;
+    if (partial.n >= maxPartialUploadsPerNode)
+      throw new CloudError(
+        413,
+        'quota_exceeded',
+        `This node has ${partial.n} unfinished uploads here; finish or cancel some first (at most ${maxPartialUploadsPerNode}).`,
+      );
+    const stored = this.d.db
+      .select({ bytes: sql<number>`coalesce(sum(${cloudBlobs.size}), 0)` })
+      .from(cloudBlobs)
+      .where(eq(cloudBlobs.uploader, node))
+      .get()!;
+    const used = Number(stored.bytes) + Number(partial.bytes);
+    if (used + size > accountQuotaBytes)
+      throw new CloudError(
+        413,
+        'quota_exceeded',
+        `This node already has ${mib(used)} MiB stored or on its way here; the limit is ${mib(accountQuotaBytes)} MiB. Wait until earlier files are fetched.`,
+      );
+    // Room the unfinished uploads still need is as good as taken.
+    const free = this.free(this.uploadsDir) - this.reservedBytes();
+    if (free - diskReserveBytes < size)
+      throw new CloudError(
+        507,
+        'insufficient_storage',
+        `The cloud's disk has ${mib(Math.max(0, free))} MiB free: not enough for this blob.`,
+      );
+  }
+
+  /** The disk is down to its reserve (a write that failed then failed for want of room). */
+  diskLow(): boolean {
+    return this.free(this.uploadsDir) <= this.d.limits.diskReserveBytes;
+  }
+
+  private reservedBytes(): number {
+    let n = 0;
+    for (const u of this.d.db.select().from(cloudBlobUploads).where(isNull(cloudBlobUploads.completedAt)).all())
+      n += Math.max(0, u.size - (sizeOf(this.uploadPath(u.id)) ?? 0));
+    return n;
+  }
+
+  // ---- uploads -----------------------------------------------------------------------------------------------
+
+  recordUpload(id: string, node: string, u: NewUpload): void {
+    this.d.db
+      .insert(cloudBlobUploads)
+      .values({
+        id,
+        node,
+        sha256: u.sha256,
+        size: u.size,
+        recipients: JSON.stringify(u.to),
+        ref: u.ref,
+        fromDevice: u.from,
+        createdAt: this.iso(),
+      })
+      .run();
+  }
+
+  upload(id: string): UploadRow | undefined {
+    if (!UPLOAD_ID.test(id)) return undefined;
+    const row = this.d.db.select().from(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).get();
+    if (row && row.completedAt === null && this.expired(row.createdAt, this.d.limits.partialTtlMs)) {
+      this.removeUpload(id);
+      return undefined;
+    }
+    return row;
+  }
+
+  /** Bytes of a partial upload on disk (what tus would say its offset is). */
+  uploadedBytes(id: string): number | undefined {
+    return sizeOf(this.uploadPath(id));
+  }
+
+  /**
+   * The upload holds its declared length: hash what was stored and, if it is the declared digest, make it the blob
+   * (or, when that ciphertext is already here, just add its recipients) and tell the recipient nodes. A mismatch
+   * removes the bytes and the upload. Safe to call again: a second call waits for the first, or answers at once.
+   */
+  finish(id: string): Promise<FinishResult> {
+    const running = this.finishing.get(id);
+    if (running) return running;
+    const run = this.finishNow(id).finally(() => this.finishing.delete(id));
+    this.finishing.set(id, run);
+    return run;
+  }
+
+  private async finishNow(id: string): Promise<FinishResult> {
+    const row = this.d.db.select().from(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).get();
+    if (!row) return 'gone';
+    if (row.completedAt !== null) return 'complete';
+    const path = this.uploadPath(id);
+    if (sizeOf(path) !== row.size) return sizeOf(path) === undefined ? 'gone' : 'partial';
+    const hash = createHash('sha256');
+    try {
+      await pipeline(createReadStream(path), async (src: AsyncIterable<Buffer>) => {
+        for await (const c of src) hash.update(c);
+      });
+    } catch (err) {
+      // Cancelled (DELETE) or expired while it was being read.
+      if (sizeOf(path) === undefined) return 'gone';
+      throw err;
+    }
+    const digest = hash.digest('hex');
+    // From here on nothing awaits: the check for an existing blob, the move and the rows are one step.
+    const now = this.upload(id);
+    if (!now || now.completedAt !== null) return now ? 'complete' : 'gone';
+    if (digest !== row.sha256 || sizeOf(path) !== row.size) {
+      this.d.log.warn({ upload: id, node: row.node }, 'a blob upload did not hash to its declared sha256: removed');
+      this.removeUpload(id);
+      return 'digest_mismatch';
+    }
+    const exists = this.blob(row.sha256) !== undefined;
+    if (exists) rmSync(path, { force: true });
+    else renameSync(path, this.blobPath(row.sha256));
+    rmSync(`${path}.json`, { force: true });
+    const pending = this.d.db.transaction((tx) => {
+      if (!exists) tx.insert(cloudBlobs).values({ sha256: row.sha256, size: row.size, uploader: row.node, completedAt: this.iso() }).run();
+      tx.update(cloudBlobUploads).set({ completedAt: this.iso() }).where(eq(cloudBlobUploads.id, id)).run();
+      return this.addDeliveries(tx, row.sha256, row.node, {
+        to: JSON.parse(row.recipients) as BlobRecipients,
+        ref: row.ref,
+        from: row.fromDevice,
+      });
+    });
+    this.ready(pending, row.sha256);
+    return 'complete';
+  }
+
+  /** Partial upload: bytes, tus record and row. */
+  removeUpload(id: string): void {
+    if (!UPLOAD_ID.test(id)) return;
+    rmSync(this.uploadPath(id), { force: true });
+    rmSync(`${this.uploadPath(id)}.json`, { force: true });
+    this.d.db.delete(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).run();
+  }
+
+  /**
+   * The sender withdraws a verified upload: the deliveries it made go (the same node and ref), and the blob with
+   * them if no recipient is left waiting for it.
+   */
+  withdraw(row: UploadRow): void {
+    this.d.db.transaction((tx) => {
+      tx.delete(cloudBlobDeliveries)
+        .where(
+          and(
+            eq(cloudBlobDeliveries.sha256, row.sha256),
+            eq(cloudBlobDeliveries.fromNode, row.node),
+            eq(cloudBlobDeliveries.ref, row.ref),
+            isNull(cloudBlobDeliveries.receivedAt),
+          ),
+        )
+        .run();
+      tx.delete(cloudBlobUploads).where(eq(cloudBlobUploads.id, row.id)).run();
+    });
+    this.removeIfDone(row.sha256);
+  }
+
+  // ---- blobs -------------------------------------------------------------------------------------------------
+
+  blob(sha256: string): BlobRow | undefined {
+    if (!SHA256.test(sha256)) return undefined;
+    return this.d.db.select().from(cloudBlobs).where(eq(cloudBlobs.sha256, sha256)).get();
+  }
+
+  /** Content addressing: the same ciphertext for more recipients, without its bytes again. */
+  offer(node: string, sha256: string, delivery: BlobDelivery): void {
+    if (!this.blob(sha256)) throw unknownBlob();
+    const pending = this.d.db.transaction((tx) => this.addDeliveries(tx, sha256, node, delivery));
+    this.ready(pending, sha256);
+  }
+
+  /**
+   * One row per recipient node (per sending node and ref); a row that exists gains the new devices, and is waiting
+   * again if any of them is new. Returns the recipient nodes that now wait for the blob.
+   */
+  private addDeliveries(tx: Tx, sha256: string, fromNode: string, d: BlobDelivery): string[] {
+    const now = this.iso();
+    const pending: string[] = [];
+    for (const [toNode, devices] of Object.entries(d.to)) {
+      const key = and(
+        eq(cloudBlobDeliveries.sha256, sha256),
+        eq(cloudBlobDeliveries.toNode, toNode),
+        eq(cloudBlobDeliveries.fromNode, fromNode),
+        eq(cloudBlobDeliveries.ref, d.ref),
+      );
+      const old = tx.select().from(cloudBlobDeliveries).where(key).get();
+      const wanted = [...new Set(devices)];
+      if (!old) {
+        tx.insert(cloudBlobDeliveries)
+          .values({ sha256, toNode, fromNode, ref: d.ref, fromDevice: d.from, devices: JSON.stringify(wanted), createdAt: now })
+          .run();
+        pending.push(toNode);
+        continue;
+      }
+      const had = JSON.parse(old.devices) as string[];
+      const added = wanted.filter((x) => !had.includes(x));
+      const receivedAt = added.length > 0 ? null : old.receivedAt;
+      tx.update(cloudBlobDeliveries)
+        .set({ devices: JSON.stringify([...had, ...added]), fromDevice: d.from, receivedAt })
+        .where(key)
+        .run();
+      if (receivedAt === null) pending.push(toNode);
+    }
+    return pending;
+  }
+
+  /** Complete blobs for `node` it has not marked received, oldest first, with its own devices only. */
+  incoming(node: string): IncomingCloudBlob[] {
+    return this.d.db
+      .select({ d: cloudBlobDeliveries, size: cloudBlobs.size })
+      .from(cloudBlobDeliveries)
+      .innerJoin(cloudBlobs, eq(cloudBlobs.sha256, cloudBlobDeliveries.sha256))
+      .where(and(eq(cloudBlobDeliveries.toNode, node), isNull(cloudBlobDeliveries.receivedAt)))
+      .orderBy(asc(cloudBlobDeliveries.createdAt), sql`${cloudBlobDeliveries}.rowid`)
+      .limit(INCOMING_BLOBS_PAGE)
+      .all()
+      .map(({ d, size }) => ({
+        sha256: d.sha256,
+        size,
+        ref: d.ref,
+        from_node: d.fromNode,
+        from_device: d.fromDevice,
+        devices: JSON.parse(d.devices) as string[],
+      }));
+  }
+
+  /** The blob, if `node` may read it: its uploader, a node that offered it, or a recipient node. */
+  readable(node: string, sha256: string): BlobRow {
+    const blob = this.blob(sha256);
+    if (!blob) throw unknownBlob();
+    if (blob.uploader === node) return blob;
+    const mine = this.d.db
+      .select({ n: sql<number>`count(*)` })
+      .from(cloudBlobDeliveries)
+      .where(and(eq(cloudBlobDeliveries.sha256, sha256), or(eq(cloudBlobDeliveries.toNode, node), eq(cloudBlobDeliveries.fromNode, node))))
+      .get()!;
+    if (Number(mine.n) === 0) throw new CloudError(403, 'forbidden', 'This blob is not for this node.');
+    return blob;
+  }
+
+  /** Ciphertext bytes [start, end) of a complete blob. */
+  read(sha256: string, start: number, end: number): Readable {
+    return createReadStream(this.blobPath(sha256), { start, end: end - 1 });
+  }
+
+  /** `node` holds the blob now; once every recipient node does, bytes and rows go. */
+  received(node: string, sha256: string): void {
+    if (!this.blob(sha256)) throw unknownBlob();
+    const r = this.d.db
+      .update(cloudBlobDeliveries)
+      .set({ receivedAt: this.iso() })
+      .where(and(eq(cloudBlobDeliveries.sha256, sha256), eq(cloudBlobDeliveries.toNode, node), isNull(cloudBlobDeliveries.receivedAt)))
+      .run();
+    if (r.changes === 0) {
+      const any = this.d.db
+        .select({ n: sql<number>`count(*)` })
+        .from(cloudBlobDeliveries)
+        .where(and(eq(cloudBlobDeliveries.sha256, sha256), eq(cloudBlobDeliveries.toNode, node)))
+        .get()!;
+      if (Number(any.n) === 0) throw new CloudError(403, 'forbidden', 'Only a recipient node says it has a blob.');
+    }
+    this.removeIfDone(sha256);
+  }
+
+  /** Removes the blob when no recipient node is waiting for it any more. */
+  private removeIfDone(sha256: string): void {
+    const waiting = this.d.db
+      .select({ n: sql<number>`count(*)` })
+      .from(cloudBlobDeliveries)
+      .where(and(eq(cloudBlobDeliveries.sha256, sha256), isNull(cloudBlobDeliveries.receivedAt)))
+      .get()!;
+    if (Number(waiting.n) === 0) this.removeBlob(sha256);
+  }
+
+  removeBlob(sha256: string): void {
+    if (!SHA256.test(sha256)) return;
+    this.d.db.transaction((tx) => {
+      tx.delete(cloudBlobDeliveries).where(eq(cloudBlobDeliveries.sha256, sha256)).run();
+      tx.delete(cloudBlobs).where(eq(cloudBlobs.sha256, sha256)).run();
+    });
+    rmSync(this.blobPath(sha256), { force: true });
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------------------------------
+
+  /** Partial uploads past their time (and verified uploads' rows), blobs past the retention time. */
+  async sweep(): Promise<void> {
+    try {
+      const uploadsBefore = this.iso(-this.d.limits.partialTtlMs);
+      for (const u of this.d.db.select().from(cloudBlobUploads).where(lt(cloudBlobUploads.createdAt, uploadsBefore)).all()) {
+        if (this.finishing.has(u.id)) continue;
+        if (u.completedAt === null) this.d.log.info({ upload: u.id, node: u.node }, 'a partial blob upload expired: removed');
+        this.removeUpload(u.id);
+      }
+      const blobsBefore = this.iso(-this.d.limits.retentionMs);
+      for (const b of this.d.db.select().from(cloudBlobs).where(lt(cloudBlobs.completedAt, blobsBefore)).all()) {
+        this.d.log.info({ blob: b.sha256 }, 'a blob reached its retention time: removed');
+        this.removeBlob(b.sha256);
+      }
+      // A blob every recipient has (or that lost its deliveries) does not wait for its retention time.
+      const done = this.d.db
+        .select({ sha256: cloudBlobs.sha256 })
+        .from(cloudBlobs)
+        .where(
+          sql`not exists (select 1 from ${cloudBlobDeliveries} where ${cloudBlobDeliveries.sha256} = ${cloudBlobs.sha256} and ${cloudBlobDeliveries.receivedAt} is null)`,
+        )
+        .all();
+      for (const b of done) this.removeBlob(b.sha256);
+    } catch (err) {
+      this.d.log.warn({ err }, 'the blob sweep failed; trying again later');
+    }
+  }
+
+  /** At start (no request is running yet): files without rows, and rows without files. */
+  private removeOrphans(): void {
+    const uploads = new Map(
+      this.d.db
+        .select()
+        .from(cloudBlobUploads)
+        .all()
+        .map((u) => [u.id, u]),
+    );
+    for (const name of readdirSync(this.uploadsDir)) {
+      const id = name.endsWith('.json') ? name.slice(0, -5) : name;
+      const row = uploads.get(id);
+      if (!row || row.completedAt !== null) rmSync(join(this.uploadsDir, name), { force: true, recursive: true });
+    }
+    for (const u of uploads.values()) if (u.completedAt === null && sizeOf(this.uploadPath(u.id)) === undefined) this.removeUpload(u.id);
+    const blobs = new Set(
+      this.d.db
+        .select({ sha256: cloudBlobs.sha256 })
+        .from(cloudBlobs)
+        .all()
+        .map((b) => b.sha256),
+    );
+    for (const name of readdirSync(this.completeDir))
+      if (!blobs.has(name)) rmSync(join(this.completeDir, name), { force: true, recursive: true });
+    for (const sha256 of blobs)
+      if (sizeOf(this.blobPath(sha256)) === undefined) {
+        this.d.log.warn({ blob: sha256 }, 'a blob row without its file: removed');
+        this.removeBlob(sha256);
+      }
+    // Deliveries of blobs that are gone (a crash between the two deletes cannot leave them, but an old copy might).
+    this.d.db
+      .delete(cloudBlobDeliveries)
+      .where(sql`not exists (select 1 from ${cloudBlobs} where ${cloudBlobs.sha256} = ${cloudBlobDeliveries.sha256})`)
+      .run();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------------
+
+  private ready(nodes: string[], sha256: string): void {
+    if (nodes.length === 0) return;
+    for (const fn of this.readyListeners) {
+      try {
+        fn(nodes, sha256);
+      } catch (err) {
+        this.d.log.warn({ err }, 'a blob_ready listener failed');
+      }
+    }
+  }
+
+  private expired(iso: string, ttlMs: number): boolean {
+    return Date.parse(iso) < this.now() - ttlMs;
+  }
+
+  private iso(offsetMs = 0): string {
+    return new Date(this.now() + offsetMs).toISOString();
+  }
+
+  uploadPath(id: string): string {
+    if (!UPLOAD_ID.test(id)) throw unknownBlob();
+    return join(this.uploadsDir, id);
+  }
+
+  blobPath(sha256: string): string {
+    if (!SHA256.test(sha256)) throw unknownBlob();
+    return join(this.completeDir, sha256);
+  }
+}
+
+const unknownBlob = () =>
+  new CloudError(404, 'blob_unknown', 'No such blob in this cloud (never uploaded, expired, or already fetched by every recipient).');
