@@ -19,6 +19,7 @@ import type {
   SettingsUpdateRequest,
 } from '../../shared/wire/schemas.js';
 import { removeAdminUrlFile, writeAdminUrlFile } from './admin-url-file.js';
+import { CloudBlobTransport } from './cloud/cloud-blob-transport.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
 import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
 import { BlobRepository } from './db/blob-repository.js';
@@ -277,6 +278,14 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     log: createLogger('files'),
     planRecipients: (to) => router.planFile(to),
     ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
+  });
+  // Files for devices of other homes go through the cloud's blob store, and theirs for ours come back from it.
+  const cloudFiles = new CloudBlobTransport({
+    files: files.store,
+    credentials: () => cloud.credentials(),
+    isUp: () => cloud.transport.isUp(),
+    onRelayEvent: (fn) => cloud.onRelayEvent(fn),
+    log: createLogger('cloud-files'),
   });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
@@ -675,6 +684,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       { name: 'cloud', start: () => cloud.start(), stop: () => cloud.stop() },
       { name: 'router', start: () => router.start(), stop: () => router.stop() },
       files,
+      cloudFiles,
       devicePushes,
       peerLinks,
       ...(discovery ? [discovery] : []),

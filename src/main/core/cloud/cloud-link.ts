@@ -51,6 +51,8 @@ export class CloudLink {
   private emitScheduled = false;
   private lastEmitted = '';
   private readonly unsubscribe: (() => void)[] = [];
+  /** Who hears that the relay said hello, and that a blob for our devices is ready (the blob transport). */
+  private readonly relayListeners = new Set<(e: { type: 'connected' } | { type: 'blob_ready'; sha256: string }) => void>();
 
   constructor(private readonly d: CloudLinkDeps) {
     const opts: CloudLinkOptions = { ...DEFAULT_CLOUD_LINK_OPTIONS, ...d.options };
@@ -103,7 +105,9 @@ export class CloudLink {
       connected: () => {
         this.session.connected();
         this.directory.connected();
+        this.relayEvent({ type: 'connected' });
       },
+      blobReady: (sha256) => this.relayEvent({ type: 'blob_ready', sha256 }),
       dropped: () => {
         this.session.dropped();
         this.directory.dropped();
@@ -114,6 +118,27 @@ export class CloudLink {
       refreshDirectorySoon: () => this.directory.requestRefresh(),
       learnSender: (id) => this.directory.learnSender(id),
     });
+  }
+
+  /** The relay said hello (a new connection), or the cloud pushed blob_ready. */
+  onRelayEvent(fn: (e: { type: 'connected' } | { type: 'blob_ready'; sha256: string }) => void): () => void {
+    this.relayListeners.add(fn);
+    return () => this.relayListeners.delete(fn);
+  }
+
+  /** The cloud URL and this node's current token (null while logged out): for REST calls beside the relay. */
+  credentials(): { url: string; token: string } | null {
+    return this.session.credentials();
+  }
+
+  private relayEvent(e: { type: 'connected' } | { type: 'blob_ready'; sha256: string }): void {
+    for (const fn of [...this.relayListeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a relay listener failed');
+      }
+    }
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------------

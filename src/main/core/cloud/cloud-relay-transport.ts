@@ -45,6 +45,8 @@ export interface CloudRelayTransportDeps {
   refreshDirectorySoon(): void;
   /** Fetches the key directory until it lists `deviceId` (or gives up). Never rejects. */
   learnSender(deviceId: string): Promise<void>;
+  /** A blob for our devices is complete at the cloud (the blob transport lists and fetches what is new). */
+  blobReady?(sha256: string): void;
   report: CloudLinkReport;
 }
 
@@ -248,6 +250,9 @@ export class CloudRelayTransport {
         return;
       case 'receipt':
         this.inbound.receipt(c, f);
+        return;
+      case 'blob_ready':
+        this.d.blobReady?.(f.sha256);
         return;
       case 'error':
         this.d.log.warn({ error: f.error, message: f.message }, 'the cloud could not take a frame');
