@@ -161,6 +161,16 @@ describe('attacks on the file routes', () => {
     assert.equal(none.json.error, 'invalid_request');
   });
 
+  it('a tus extension the node does not offer (Upload-Concat) is a 400 with a JSON body, never a 5xx', async () => {
+    const r = await tus(alice, 'POST', '/api/files', {
+      'upload-length': '10',
+      'upload-concat': 'partial',
+      'upload-metadata': `to ${b64(bob.id)}`,
+    });
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.equal(r.json.error, 'invalid_request');
+  });
+
   it('another device can neither read, extend, cancel nor claim a blob (403), and a stranger id is a 404', async () => {
     const id = await create(alice, 64, [bob.id]);
     const bytes = randomBytes(64);

@@ -78,7 +78,8 @@ async function asJsonRefusal(res: Response): Promise<Response> {
     body = undefined;
   }
   const ours = body !== undefined && typeof body.error === 'string';
-  const status = ours || res.status < 500 ? res.status : 500;
+  // 501 is tus saying "an extension this server does not offer" (Upload-Concat, …): the request's fault, a 400.
+  const status = ours ? res.status : res.status === 501 ? 400 : res.status < 500 ? res.status : 500;
   const json = ours
     ? body
     : { error: TUS_CODES[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request'), message: text || `HTTP ${status}` };
