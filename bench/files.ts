@@ -18,6 +18,7 @@
 // RSS growth (target <= 64 MiB). Never exits non-zero because of a figure, only if the bench broke.
 import './quiet-logs.js';
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -105,6 +106,7 @@ interface CaseResult {
   cpu: { name: string; ms: number }[];
   clientCpuMs: number;
   isNode: boolean;
+  window: [number, number];
 }
 
 /** One transfer: upload through `up`, download through `down`; `procs` are the servers measured. */
@@ -122,10 +124,12 @@ async function runCase(
   const cpu0 = procs.map((c) => cpuMs(c.pid));
   const client0 = process.cpuUsage();
   const t0 = performance.now();
+  const hr0 = process.hrtime.bigint();
   const path = await upload(up, pieces, SIZE);
   const t1 = performance.now();
   const got = await download(down, path);
   const t2 = performance.now();
+  const hr2 = process.hrtime.bigint();
   sampler.stop();
   const client = process.cpuUsage(client0);
   if (got.bytes !== SIZE || got.sha256 !== sha256)
@@ -149,6 +153,8 @@ async function runCase(
       cpu: procs.map((c, i) => ({ name: c.name, ms: cpuMs(c.pid) - cpu0[i]! })),
       clientCpuMs: (client.user + client.system) / 1000,
       isNode: name !== 'bare',
+      // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles (their startTime and samples), to cut a window out.
+      window: [Number(hr0 / 1000n), Number(hr2 / 1000n)],
     },
   };
 }
@@ -256,6 +262,12 @@ async function main(): Promise<void> {
   }
   for (const ep of [bare, local.up, local.down, lan.up, lan.down]) ep.agent.destroy();
   await Promise.all([N.c.stop(), A.c.stop(), B.c.stop(), bareProc.stop()]);
+  if (values.prof) {
+    // Which profile is which node, and when each transfer ran: tools can look at the transfer alone.
+    const procs = Object.fromEntries([N, A, B].map((n) => [n.c.name, n.c.pid]));
+    const windows = results.map((x) => ({ case: x.name, round: x.round + 1, from_us: x.window[0], to_us: x.window[1] }));
+    writeFileSync(join(values.prof, 'files-bench-windows.json'), `${JSON.stringify({ pids: procs, windows }, null, 2)}\n`);
+  }
 
   console.log('');
   console.log(`throughput (MiB/s = 2 x ${mib(SIZE)} MiB / total; wait = the receiving node still pulling, answering 409):`);

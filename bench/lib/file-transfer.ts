@@ -92,7 +92,7 @@ export async function upload(ep: FileEndpoint, pieces: Piece[], size: number): P
 export async function download(
   ep: FileEndpoint,
   path: string,
-  retryMs = 50,
+  retryMs = 200,
 ): Promise<{ bytes: number; sha256: string; waitedMs: number; refusals: number }> {
   const url = new URL(ep.base);
   const t0 = performance.now();
