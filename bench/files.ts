@@ -2,7 +2,7 @@
 // "bench/files.ts").
 //
 //   npm run build && node --import tsx bench/files.ts [--mib 256] [--rounds 1] [--request-mib 16] [--cipher-mib 64]
-//                                                    [--prof DIR]
+//                                                    [--warmup-mib 16] [--prof DIR]
 //
 // bare:       a minimal node:http server (bench/lib/bare-file-server.ts, its own process): a create, appends of
 //             --request-mib at an offset, one streamed GET. The baseline.
@@ -26,7 +26,7 @@ import { NODE_FILE_SUITE } from '../src/server/crypto/file-stream-node.js';
 import type { DeviceClient } from '../src/shared/client/device-client.js';
 import { FILE_CHUNK_BYTES, type FileCipherSuite, FileEncryptor, NOBLE_FILE_SUITE } from '../src/shared/e2ee/file-stream.js';
 import { makePhone } from '../tests/helpers/test-node.js';
-import { call, download, type FileEndpoint, type Piece, piecesOf, RssSampler, upload } from './lib/file-transfer.js';
+import { call, download, type FileEndpoint, meanRss, type Piece, piecesOf, RssSampler, upload } from './lib/file-transfer.js';
 import { type NodeProc, pairBenchPhone, pairDesktops, startNodeProc, until } from './lib/node-proc.js';
 import { type Child, cleanupAll, cpuMs, REPO, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
 import { median } from './lib/report.js';
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'request-mib': { type: 'string', default: '16' },
     'cipher-mib': { type: 'string', default: '64' },
+    'warmup-mib': { type: 'string', default: '16' },
     prof: { type: 'string' }, // a folder: every node writes a V8 CPU profile there (--cpu-prof)
   },
 });
@@ -45,6 +46,7 @@ const SIZE = Math.round(Number(values.mib) * MiB);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const REQUEST = Math.round(Number(values['request-mib']) * MiB);
 const CIPHER = Math.round(Number(values['cipher-mib']) * MiB);
+const WARMUP = Math.round(Number(values['warmup-mib']) * MiB);
 const PROF = values.prof ? ['--cpu-prof', '--cpu-prof-dir', values.prof] : [];
 if (!(SIZE > 0 && REQUEST > 0 && CIPHER > 0)) throw new Error('--mib, --request-mib and --cipher-mib: positive numbers');
 
@@ -94,6 +96,18 @@ function nodeEndpoint(node: NodeProc, client: DeviceClient, to: string): FileEnd
   };
 }
 
+interface TestFile {
+  size: number;
+  sha256: string;
+  pieces: Piece[];
+}
+
+const testFile = (bytes: Uint8Array): TestFile => ({
+  size: bytes.length,
+  sha256: createHash('sha256').update(bytes).digest('hex'),
+  pieces: piecesOf(bytes, REQUEST),
+});
+
 interface CaseResult {
   name: string;
   round: number;
@@ -102,7 +116,8 @@ interface CaseResult {
   waitMs: number;
   downloadMs: number;
   refusals: number;
-  rss: { name: string; base: number; max: number; growth: number }[];
+  /** idle: before the first transfer this process ever served; base: right before this one. */
+  rss: { name: string; idle: number; base: number; max: number }[];
   cpu: { name: string; ms: number }[];
   clientCpuMs: number;
   isNode: boolean;
@@ -116,24 +131,25 @@ async function runCase(
   up: FileEndpoint,
   down: FileEndpoint,
   procs: Child[],
-  pieces: Piece[],
-  sha256: string,
+  file: TestFile,
+  idle: Map<string, number>,
 ): Promise<{ result: CaseResult; path: string }> {
+  const { pieces, sha256, size } = file;
   const sampler = new RssSampler(new Map(procs.map((c) => [c.name, c.pid])));
   await sampler.start();
   const cpu0 = procs.map((c) => cpuMs(c.pid));
   const client0 = process.cpuUsage();
   const t0 = performance.now();
   const hr0 = process.hrtime.bigint();
-  const path = await upload(up, pieces, SIZE);
+  const path = await upload(up, pieces, size);
   const t1 = performance.now();
   const got = await download(down, path);
   const t2 = performance.now();
   const hr2 = process.hrtime.bigint();
   sampler.stop();
   const client = process.cpuUsage(client0);
-  if (got.bytes !== SIZE || got.sha256 !== sha256)
-    throw new Error(`${name}: downloaded ${got.bytes} bytes with SHA-256 ${got.sha256}; uploaded ${SIZE} with ${sha256}`);
+  if (got.bytes !== size || got.sha256 !== sha256)
+    throw new Error(`${name}: downloaded ${got.bytes} bytes with SHA-256 ${got.sha256}; uploaded ${size} with ${sha256}`);
   return {
     path,
     result: {
@@ -146,9 +162,9 @@ async function runCase(
       refusals: got.refusals,
       rss: procs.map((c) => ({
         name: c.name,
+        idle: idle.get(c.name)!,
         base: sampler.baseline.get(c.name)!,
         max: sampler.max.get(c.name)!,
-        growth: sampler.growth(c.name),
       })),
       cpu: procs.map((c, i) => ({ name: c.name, ms: cpuMs(c.pid) - cpu0[i]! })),
       clientCpuMs: (client.user + client.system) / 1000,
@@ -204,11 +220,10 @@ const s = (ms: number) => +(ms / 1000).toFixed(2);
 
 async function main(): Promise<void> {
   console.log(
-    `files bench: ${mib(SIZE)} MiB of random bytes (the "ciphertext"), uploaded in requests of ${mib(REQUEST)} MiB, then downloaded in one GET; ${ROUNDS} round(s) of bare, one node, peer link`,
+    `files bench: ${mib(SIZE)} MiB of random bytes (the "ciphertext"), uploaded in requests of ${mib(REQUEST)} MiB, then downloaded in one GET; ${ROUNDS} round(s) of bare, one node, peer link, after an untimed round of ${mib(WARMUP)} MiB`,
   );
   const data = randomBytes(SIZE);
-  const sha256 = createHash('sha256').update(data).digest('hex');
-  const pieces = piecesOf(data, REQUEST);
+  const file = testFile(data);
 
   const build = snapshotBuild();
   const bareProc = spawnNode('bare', ['--import', 'tsx', join(REPO, 'bench/lib/bare-file-server.ts'), '--dir', tempDir()]);
@@ -243,14 +258,14 @@ async function main(): Promise<void> {
   const local = { up: nodeEndpoint(N, n1, phone2.identity.node_id), down: nodeEndpoint(N, n2, phone1.identity.node_id) };
   const lan = { up: nodeEndpoint(A, a1, phoneB.identity.node_id), down: nodeEndpoint(B, b2, phoneA.identity.node_id) };
 
-  const results: CaseResult[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    results.push((await runCase('bare', r, bare, bare, [bareProc], pieces, sha256)).result);
-    const one = await runCase('one node', r, local.up, local.down, [N.c], pieces, sha256);
-    results.push(one.result);
+  /** One round: the three paths one after the other, each node's copies dropped before the next transfer. */
+  const round = async (r: number, f: TestFile): Promise<CaseResult[]> => {
+    const out = [(await runCase('bare', r, bare, bare, [bareProc], f, idle)).result];
+    const one = await runCase('one node', r, local.up, local.down, [N.c], f, idle);
+    out.push(one.result);
     await forget(one.path, [{ node: N, client: n1 }], { node: N, client: n2 });
-    const link = await runCase('peer link', r, lan.up, lan.down, [A.c, B.c], pieces, sha256);
-    results.push(link.result);
+    const link = await runCase('peer link', r, lan.up, lan.down, [A.c, B.c], f, idle);
+    out.push(link.result);
     await forget(
       link.path,
       [
@@ -259,7 +274,15 @@ async function main(): Promise<void> {
       ],
       { node: B, client: b2 },
     );
-  }
+    return out;
+  };
+  // Memory is measured from before the warm-up: a heap it grew and kept is still this kind of transfer's cost.
+  const idle = new Map<string, number>();
+  for (const c of [bareProc, N.c, A.c, B.c]) idle.set(c.name, await meanRss(c.pid));
+  // Untimed first: JIT, the first file in each folder, the SQLite pages, the connections (every path alike).
+  if (WARMUP > 0) await round(-1, testFile(data.subarray(0, Math.min(WARMUP, SIZE))));
+  const results: CaseResult[] = [];
+  for (let r = 0; r < ROUNDS; r++) results.push(...(await round(r, file)));
   for (const ep of [bare, local.up, local.down, lan.up, lan.down]) ep.agent.destroy();
   await Promise.all([N.c.stop(), A.c.stop(), B.c.stop(), bareProc.stop()]);
   if (values.prof) {
@@ -284,16 +307,20 @@ async function main(): Promise<void> {
       'CPU s, client': s(x.clientCpuMs),
     })),
   );
-  console.log('server RSS (VmRSS every 50 ms; growth = max during the transfer - the baseline right before it):');
+  console.log(
+    'server RSS (VmRSS every 50 ms; idle = before the first transfer, warm-up included; growth = max during the transfer - idle; "since before" = max - right before it):',
+  );
   console.table(
     results.flatMap((x) =>
       x.rss.map((p) => ({
         case: x.name,
         ...(ROUNDS > 1 ? { round: x.round + 1 } : {}),
         process: p.name,
-        'baseline MiB': mib(p.base),
+        'idle MiB': mib(p.idle),
+        'right before MiB': mib(p.base),
         'max MiB': mib(p.max),
-        'growth MiB': mib(p.growth),
+        'growth MiB': mib(p.max - p.idle),
+        'since before MiB': mib(p.max - p.base),
       })),
     ),
   );
@@ -304,7 +331,7 @@ async function main(): Promise<void> {
     );
   const ratioOne = perRound('one node');
   const ratioLink = perRound('peer link');
-  const growth = Math.max(...results.filter((x) => x.isNode).flatMap((x) => x.rss.map((p) => p.growth)));
+  const growth = Math.max(...results.filter((x) => x.isNode).flatMap((x) => x.rss.map((p) => p.max - p.idle)));
   const of = ROUNDS > 1 ? ` (median of ${ROUNDS} rounds)` : '';
   console.log(`ratio throughput files over the peer link / bare = ${ratioLink.toFixed(2)}${of}`);
 

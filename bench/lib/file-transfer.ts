@@ -127,6 +127,16 @@ export async function download(
   }
 }
 
+/** The mean VmRSS of a process over `n` readings `everyMs` apart (a figure steadier than one reading). */
+export async function meanRss(pid: number, n = 5, everyMs = 50): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += vmRss(pid);
+    if (i < n - 1) await sleep(everyMs);
+  }
+  return sum / n;
+}
+
 /** Samples VmRSS of some processes every `everyMs`: a baseline right before, the maximum while it runs. */
 export class RssSampler {
   readonly baseline = new Map<string, number>();
@@ -140,15 +150,10 @@ export class RssSampler {
 
   /** Baseline = the mean of a few readings over ~200 ms (nothing is transferring yet), then sampling starts. */
   async start(): Promise<void> {
-    const sums = new Map<string, number>();
-    const n = 5;
-    for (let i = 0; i < n; i++) {
-      for (const [name, pid] of this.pids) sums.set(name, (sums.get(name) ?? 0) + vmRss(pid));
-      if (i < n - 1) await sleep(this.everyMs);
-    }
-    for (const [name, sum] of sums) {
-      this.baseline.set(name, sum / n);
-      this.max.set(name, sum / n);
+    const base = await Promise.all([...this.pids].map(async ([name, pid]) => [name, await meanRss(pid, 5, this.everyMs)] as const));
+    for (const [name, rss] of base) {
+      this.baseline.set(name, rss);
+      this.max.set(name, rss);
     }
     this.timer = setInterval(() => this.sample(), this.everyMs);
   }
@@ -167,9 +172,5 @@ export class RssSampler {
   stop(): void {
     this.sample();
     clearInterval(this.timer);
-  }
-
-  growth(name: string): number {
-    return this.max.get(name)! - this.baseline.get(name)!;
   }
 }
