@@ -31,7 +31,7 @@ import {
   quiesce,
   type ThroughputResult,
 } from './lib/load.js';
-import { type NodeProc, pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
+import { pairBenchPhone, pairDesktops, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
 import { cleanupAll, snapshotBuild } from './lib/procs.js';
 import { median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
@@ -88,17 +88,6 @@ async function startLan(build: string, phoneA: Phone, phoneB: Phone): Promise<Pa
   return phoneToPhonePath('lan (2 nodes, peer link)', [A.c, B.c], a, b, async () => {
     await Promise.all([A.c.stop(), B.c.stop()]);
   });
-}
-
-async function pairDesktops(A: NodeProc, B: NodeProc): Promise<void> {
-  const start = await B.admin('/auth/pair/start', {});
-  if (start.status !== 200) throw new Error(`B pair/start: ${start.status} ${JSON.stringify(start.body)}`);
-  // The pairing URL names B's LAN address; the nodes listen on loopback only.
-  const url = new URL(start.body.url as string);
-  url.hostname = '127.0.0.1';
-  url.port = String(B.port);
-  const r = await A.admin('/api/admin/pair-remote', { url: url.toString(), pin: start.body.pin });
-  if (r.status !== 200 || r.body?.node?.node_id !== B.nodeId) throw new Error(`pair-remote: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
 /** One node with two phones: phone -> node -> phone. */

@@ -93,6 +93,18 @@ export async function pairBenchPhone(node: NodeProc, phone: Phone, undici = fals
   );
 }
 
+/** Pairs desktop A with desktop B as a person does it: B's pairing URL and PIN typed on A (`/api/admin/pair-remote`). */
+export async function pairDesktops(A: NodeProc, B: NodeProc): Promise<void> {
+  const start = await B.admin('/auth/pair/start', {});
+  if (start.status !== 200) throw new Error(`B pair/start: ${start.status} ${JSON.stringify(start.body)}`);
+  // The pairing URL names B's LAN address; the nodes listen on loopback only.
+  const url = new URL(start.body.url as string);
+  url.hostname = '127.0.0.1';
+  url.port = String(B.port);
+  const r = await A.admin('/api/admin/pair-remote', { url: url.toString(), pin: start.body.pin });
+  if (r.status !== 200 || r.body?.node?.node_id !== B.nodeId) throw new Error(`pair-remote: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
 export async function until<T>(what: string, check: () => Promise<T | undefined | false>, limitMs = 60_000): Promise<T> {
   const end = Date.now() + limitMs;
   let last: unknown;

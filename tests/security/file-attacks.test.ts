@@ -3,7 +3,7 @@
 // checks the node refuses it with a clear 4xx and keeps nothing that looks complete.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeviceClient } from '../../src/shared/client/device-client.js';
@@ -122,6 +122,30 @@ describe('attacks on the file routes', () => {
     assert.deepEqual(status.body, { id, size: 2 * MiB, received: MiB, complete: false });
     assert.equal((await tus(alice, 'PATCH', `/api/files/${id}`, { 'upload-offset': String(MiB) }, second)).status, 204);
     assert.equal((await alice.client.request('GET', `/api/files/${id}/status`)).body.complete, true);
+    await tus(alice, 'DELETE', `/api/files/${id}`);
+  });
+
+  it('a finished blob is recorded with the SHA-256 of exactly the bytes it kept, whatever was refused on the way', async () => {
+    const id = await create(alice, 3 * MiB, [bob.id]);
+    const parts = [randomBytes(MiB), randomBytes(MiB), randomBytes(MiB)];
+    const patch = (i: number, claim?: string) =>
+      tus(alice, 'PATCH', `/api/files/${id}`, { 'upload-offset': String(i * MiB) }, parts[i], claim);
+    assert.equal((await patch(0)).status, 204);
+    assert.equal((await patch(1, sha(randomBytes(MiB)))).status, 400, 'a lie in the middle');
+    assert.equal((await patch(1)).status, 204);
+    const last = await patch(2, sha(randomBytes(MiB)));
+    assert.equal(last.status, 400, 'a lie in the last request');
+    assert.equal(last.json.error, 'body_digest_mismatch');
+    assert.equal(
+      (await alice.client.request('GET', `/api/files/${id}/status`)).body.complete,
+      false,
+      'a lying last request completes nothing',
+    );
+    assert.equal((await patch(2)).status, 204);
+    assert.equal((await alice.client.request('GET', `/api/files/${id}/status`)).body.complete, true);
+    const want = sha(Buffer.concat(parts));
+    assert.equal(sha(readFileSync(join(node.dataDir, 'files', id))), want, 'the bytes on disk');
+    assert.equal(node.core.files.store.get(id)?.ciphertextSha256, want, 'the digest the node offers the blob under');
     await tus(alice, 'DELETE', `/api/files/${id}`);
   });
 

@@ -18,11 +18,11 @@ import {
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FileStore } from '@tus/file-store';
 import type { Logger } from 'pino';
 import type { BlobRepository, NewRecipient } from '../db/blob-repository.js';
 import { DomainError } from '../errors/domain-error.js';
 import type { BlobFiles, BlobRecipientRow, BlobRecipientState, BlobRemoval, BlobRoute, BlobRow, IncomingBlob } from './blob-ports.js';
+import { DigestingFileStore, RunningDigests } from './running-digests.js';
 
 export interface FileLimits {
   /** Largest file (ciphertext bytes) the node takes. */
@@ -70,7 +70,9 @@ const diskFree = (dir: string): number => {
 export class BlobStore implements BlobFiles {
   readonly dir: string;
   /** The tus data store over the same folder (uploads by devices go through the tus server). */
-  readonly tusStore: FileStore;
+  readonly tusStore: DigestingFileStore;
+  /** Each blob's SHA-256 so far, taken as its bytes are written (tus's and appendIncoming's writes). */
+  private readonly digests = new RunningDigests();
   private readonly events = new EventEmitter();
   private readonly now: () => number;
   private readonly free: (dir: string) => number;
@@ -81,7 +83,7 @@ export class BlobStore implements BlobFiles {
   constructor(private readonly d: BlobStoreDeps) {
     this.dir = join(d.dataDir, 'files');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.tusStore = new FileStore({ directory: this.dir });
+    this.tusStore = new DigestingFileStore(this.dir, this.digests);
     this.now = d.now ?? Date.now;
     this.free = d.freeBytes ?? diskFree;
     this.events.setMaxListeners(0);
@@ -210,10 +212,12 @@ export class BlobStore implements BlobFiles {
     const source = data instanceof Uint8Array ? Readable.from([data]) : data;
     let written = 0;
     const limit = row.size - have;
+    const hash = this.digests.begin(id, have);
     const counted = async function* (src: AsyncIterable<Uint8Array>) {
       for await (const chunk of src) {
         written += chunk.length;
         if (written > limit) throw new DomainError('file_too_large', 'More bytes than the file has.');
+        hash?.update(chunk);
         yield chunk;
       }
     };
@@ -221,10 +225,12 @@ export class BlobStore implements BlobFiles {
       await pipeline(source, counted, createWriteStream(this.path(id), { flags: 'r+', start: have }));
     } catch (err) {
       // Only whole, accepted writes count: cut back to where this append started.
+      this.digests.drop(id);
       truncateTo(this.path(id), have);
       throw err;
     }
     const now = have + written;
+    if (hash) this.digests.advance(id, now, hash);
     if (now === row.size && row.completedAt === null) await this.completeNow(row);
     return now;
   }
@@ -255,6 +261,7 @@ export class BlobStore implements BlobFiles {
 
   async remove(id: string, why: BlobRemoval = 'cancelled'): Promise<void> {
     const had = this.d.blobs.get(id) !== undefined;
+    this.digests.drop(id);
     this.d.blobs.remove(id);
     rmSync(this.path(id), { force: true });
     rmSync(`${this.path(id)}.json`, { force: true });
@@ -294,11 +301,9 @@ export class BlobStore implements BlobFiles {
   }
 
   private async completeNow(row: BlobRow): Promise<void> {
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(this.path(row.id)), async (src: AsyncIterable<Buffer>) => {
-      for await (const c of src) hash.update(c);
-    });
-    const digest = hash.digest('hex');
+    // The digest taken as the bytes were written, when it covers the whole file that is there; else a read.
+    const kept = this.digests.take(row.id, row.size);
+    const digest = kept !== undefined && this.received(row.id) === row.size ? kept : await this.hashFile(row.id);
     // A blob from another node was announced with its digest: bytes that hash otherwise are not kept at all.
     if (row.ciphertextSha256 !== null && row.ciphertextSha256 !== digest) {
       await this.remove(row.id, 'refused');
@@ -307,6 +312,14 @@ export class BlobStore implements BlobFiles {
     this.d.blobs.complete(row.id, digest, this.now());
     const done = this.d.blobs.get(row.id);
     if (done) this.emit('complete', done);
+  }
+
+  private async hashFile(id: string): Promise<string> {
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(this.path(id)), async (src: AsyncIterable<Buffer>) => {
+      for await (const c of src) hash.update(c);
+    });
+    return hash.digest('hex');
   }
 
   private emit(event: 'complete' | 'removed', ...args: unknown[]): void {
