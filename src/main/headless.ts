@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readAdminUrlFile } from './core/admin-url-file.js';
 import { DEFAULT_PORT, DEFAULT_TIMINGS, defaultDataDir, type NodeTimings } from './core/config.js';
+import { DEFAULT_FILE_LIMITS, type FileLimits } from './core/files/blob-store.js';
 import { isLogFormat, LOG_FORMATS, setLogFormat } from './core/log.js';
 import { type SalitaNode, startNode } from './core/node.js';
 import { openInBrowser } from './open-browser.js';
@@ -27,6 +28,8 @@ const USAGE = `Usage: salita-headless [options]
   --new-database       the database was lost: start this node on an empty one (devices must pair again)
   --limits <json>      raise or lower caps, e.g. '{"maxSocketsPerSession":200}' (benches; see NodeLimits)
   --timings <json>     shorter or longer waits, e.g. '{"homeFallbackMs":2000}' (tests; see NodeTimings)
+  --files <json>       file limits, e.g. '{"maxFileBytes":1073741824,"deviceQuotaBytes":8589934592}'
+                       (maxFileBytes, deviceQuotaBytes, partialTtlMs, retentionMs, diskReserveBytes; docs/operations.md)
   --help`;
 
 function parseCli() {
@@ -46,6 +49,7 @@ function parseCli() {
         'new-database': { type: 'boolean', default: false },
         limits: { type: 'string' },
         timings: { type: 'string' },
+        files: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -129,6 +133,21 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
+  let files: Partial<FileLimits> | undefined;
+  if (args.files !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(args.files);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      for (const [k, v] of Object.entries(parsed)) {
+        if (!(k in DEFAULT_FILE_LIMITS)) throw new Error(`unknown limit "${k}" (known: ${Object.keys(DEFAULT_FILE_LIMITS).join(', ')})`);
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new Error(`${k} must be a positive whole number`);
+      }
+      files = parsed as Partial<FileLimits>;
+    } catch (err) {
+      console.error(`--files must be a JSON object of positive whole numbers: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
   let node: SalitaNode;
   try {
     node = await startNode({
@@ -141,6 +160,7 @@ async function main(): Promise<void> {
       allowNewDatabase: args['new-database'],
       ...(limits ? { limits } : {}),
       ...(timings ? { timings } : {}),
+      ...(files ? { files } : {}),
     });
   } catch (err) {
     console.error(`Salita could not start: ${(err as Error).message}`);

@@ -166,6 +166,8 @@ export interface NodeProcessOptions {
   logLevel?: string;
   /** Keep every stderr line matching this (proc.watched), not only the tail. */
   watchStderr?: RegExp;
+  /** More command-line arguments for headless (e.g. --files). */
+  args?: string[];
 }
 
 export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {
@@ -182,6 +184,7 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
     '--no-pair',
   ];
   if (opts.timings) args.push('--timings', JSON.stringify(opts.timings));
+  if (opts.args) args.push(...opts.args);
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
