@@ -94,6 +94,28 @@ describe('files over the peer link (real processes)', { timeout: 900_000 }, () =
     );
   });
 
+  it('the sending desktop is SIGKILLed while B pulls: after its restart B goes on from its bytes, the file is byte-identical', async () => {
+    const file = testFile(64 * MiB);
+    const { done } = startUpload({ base: A.base, auth: deviceAuth(A.base, phoneA.creds), to: [phoneB.deviceId], bytes: file.bytes });
+    const sent = await done;
+    let before = 0;
+    await eventually(
+      async () => {
+        const s = await status(B.base, phoneB, sent.blobId);
+        before = s.body?.received ?? 0;
+        return before > 16 * MiB && before < sent.size + 1024 * 16;
+      },
+      'B has pulled a part of the file',
+      LINK_WAIT_MS,
+    );
+    await A.kill9();
+    const kept = (await status(B.base, phoneB, sent.blobId)).body?.received ?? 0;
+    A = await startNodeProcess({ label: 'node A (restarted)', dataDir: A.dataDir, port: A.port });
+    const got = await fetchFile(B.base, deviceAuth(B.base, phoneB.creds), sent);
+    assert.ok(kept >= before, 'B kept what it had pulled');
+    assert.equal(got.sha256, file.sha256, 'SHA-256 of what arrived equals what was sent');
+  });
+
   it('a file its sender cancels before B pulled it is dropped on B too (B frozen meanwhile, so the order is fixed)', async () => {
     const file = testFile(8 * MiB);
     const pid = B.proc.child.pid!;

@@ -1,10 +1,12 @@
 // Files between two homes through the cloud, with real processes: a 64 MiB file goes from a phone of home A to a
 // phone of home B. A uploads the blob into the cloud's blob store once the phone's upload is in; B fetches it
-// from there. B reaches the cloud through a slow loopback proxy, so that it is SIGKILLed while it downloads;
-// restarted on its data dir it goes on from the bytes it kept (not from zero), and what B's phone downloads,
-// decrypts and checks is the very file that was sent. Nothing here asserts speed.
+// from there. Both reach the cloud through slow loopback proxies, so that A is SIGKILLed while it uploads and B
+// while it downloads; restarted on their data dirs, A goes on with the same upload from the cloud's offset and B
+// from the bytes it kept (neither from zero), and what B's phone downloads, decrypts and checks is the very file
+// that was sent. Nothing here asserts speed.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FileStatus } from '../../src/shared/wire/files.js';
 import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
@@ -37,6 +39,7 @@ async function status(base: string, phone: PairedPhone, id: string): Promise<{ c
 describe('files between two homes through the cloud (real processes)', { timeout: 900_000 }, () => {
   let cloud: CloudProcess;
   let slow: ThrottleProxy;
+  let slowUp: ThrottleProxy;
   let A: NodeProcess;
   let B: NodeProcess;
   let phoneA: PairedPhone;
@@ -45,11 +48,12 @@ describe('files between two homes through the cloud (real processes)', { timeout
   before(async () => {
     requireBuild();
     cloud = await startCloudProcess();
-    slow = await throttleProxy(cloud.port, 6 * MiB);
+    slow = await throttleProxy(cloud.port, { down: 6 * MiB });
+    slowUp = await throttleProxy(cloud.port, { up: 6 * MiB });
     [A, B] = await Promise.all([startNodeProcess({ label: 'node A' }), startNodeProcess({ label: 'node B' })]);
     phoneA = await pairPhoneWith(A, 'Anna phone');
     phoneB = await pairPhoneWith(B, 'Bo phone');
-    await linkToCloud(A, cloud);
+    await linkToCloud(A, { ...cloud, url: slowUp.url });
     await linkToCloud(B, { ...cloud, url: slow.url });
     await Promise.all([waitConnected(A, 'node A'), waitConnected(B, 'node B')]);
     await waitInDirectory(phoneA.messaging(A.base), phoneB.deviceId);
@@ -58,11 +62,12 @@ describe('files between two homes through the cloud (real processes)', { timeout
   after(async () => {
     await Promise.all([A?.stop(), B?.stop()]);
     await slow?.close();
+    await slowUp?.close();
     await cloud?.stop();
     await cleanupAll();
   });
 
-  it('64 MiB A-phone -> B-phone: B is SIGKILLed mid-download from the cloud, resumes from its bytes, the file is byte-identical', async () => {
+  it('64 MiB A-phone -> B-phone: A is SIGKILLed mid-upload and B mid-download, each resumes, the file is byte-identical', async () => {
     const file = testFile(64 * MiB);
     const { upload, done } = startUpload({
       base: A.base,
@@ -73,7 +78,26 @@ describe('files between two homes through the cloud (real processes)', { timeout
     const sent = await done;
     assert.equal(upload.ciphertextSize, 64 * MiB + 16 * 1024);
 
+    // A pushes the blob up to the cloud: kill it half way, then watch that the same upload goes on.
+    const uploads = join(cloud.dataDir, 'blobs', 'uploads');
+    const seen = new Set<string>();
+    const look = () => {
+      let most = 0;
+      for (const name of readdirSync(uploads)) {
+        if (name.endsWith('.json')) continue;
+        const size = statSync(join(uploads, name)).size;
+        if (size > 0) seen.add(name);
+        most = Math.max(most, size);
+      }
+      return most;
+    };
+    await eventually(() => look() > 12 * MiB && look() < upload.ciphertextSize, 'A has pushed a part of the file up', LINK_WAIT_MS);
+    await A.kill9();
+    const upBefore = look();
+    A = await startNodeProcess({ label: 'node A (restarted)', dataDir: A.dataDir, port: A.port });
+
     let before = 0;
+    const watcher = setInterval(look, 100);
     await eventually(
       async () => {
         const s = await status(B.base, phoneB, sent.blobId);
@@ -83,6 +107,8 @@ describe('files between two homes through the cloud (real processes)', { timeout
       'B has fetched a part of the file from the cloud',
       LINK_WAIT_MS,
     );
+    clearInterval(watcher);
+    assert.equal(seen.size, 1, `A went on with the upload it had begun (${upBefore} bytes up when it was killed), not a new one`);
     await B.kill9();
     B = await startNodeProcess({ label: 'node B (restarted)', dataDir: B.dataDir, port: B.port });
     const kept = await status(B.base, phoneB, sent.blobId);

@@ -1,6 +1,6 @@
-// A TCP proxy on loopback that passes bytes from the target back to the client at a fixed rate: a slow download
-// link in a test, so that "kill the node while it downloads" happens while it downloads, on any machine.
-// Bytes toward the target pass unthrottled. Not a timing assertion: nothing checks how long anything took.
+// A TCP proxy on loopback that passes bytes at a fixed rate each way: a slow link in a test, so that "kill the node
+// while it uploads / downloads" happens while it does, on any machine. Not a timing assertion: nothing checks how
+// long anything took.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface ThrottleProxy {
@@ -9,7 +9,29 @@ export interface ThrottleProxy {
   close(): Promise<void>;
 }
 
-export async function throttleProxy(targetPort: number, bytesPerSecond: number): Promise<ThrottleProxy> {
+/** Copies `from` to `to`, releasing each chunk once `bytesPerSecond` allows it (Infinity: as it comes). */
+function throttled(from: Socket, to: Socket, bytesPerSecond: number): void {
+  if (!Number.isFinite(bytesPerSecond)) {
+    from.pipe(to);
+    return;
+  }
+  let due = Date.now();
+  from.on('data', (chunk: Buffer) => {
+    from.pause();
+    due = Math.max(due, Date.now()) + (chunk.length / bytesPerSecond) * 1000;
+    setTimeout(
+      () => {
+        if (to.destroyed) return;
+        if (to.write(chunk)) from.resume();
+        else to.once('drain', () => from.resume());
+      },
+      Math.max(0, due - Date.now()),
+    );
+  });
+}
+
+/** `down`: bytes per second from the target to the client; `up`: from the client to the target. */
+export async function throttleProxy(targetPort: number, rate: { down?: number; up?: number }): Promise<ThrottleProxy> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -22,22 +44,8 @@ export async function throttleProxy(targetPort: number, bytesPerSecond: number):
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    // Each upstream chunk is released once the rate allows it: pause upstream until then.
-    let due = Date.now();
-    upstream.on('data', (chunk: Buffer) => {
-      upstream.pause();
-      due = Math.max(due, Date.now()) + (chunk.length / bytesPerSecond) * 1000;
-      setTimeout(
-        () => {
-          if (client.destroyed) return;
-          const ok = client.write(chunk);
-          if (ok) upstream.resume();
-          else client.once('drain', () => upstream.resume());
-        },
-        Math.max(0, due - Date.now()),
-      );
-    });
+    throttled(client, upstream, rate.up ?? Number.POSITIVE_INFINITY);
+    throttled(upstream, client, rate.down ?? Number.POSITIVE_INFINITY);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
