@@ -1,11 +1,6 @@
-// The blob routes (docs/cloud.md "Blobs"): a node uploads ciphertext with tus, offers ciphertext the cloud already
-// holds to more recipients, lists what waits for it, downloads with HTTP Range and says when it has a blob. Every
-// route needs the node's token; the principal is the node. The store (blob-store.ts) and the tus server
-// (blob-uploads.ts) are only looked up when a request comes, so the app can be built without them (the contract
-// tests list its routes that way).
-import { Readable } from 'node:stream';
 import { type Server, TUS_RESUMABLE } from '@tus/server';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { storedBytesResponse } from '../server/http/byte-range.js';
 import {
   BLOB_UPLOADS_PATH,
   BLOBS_PATH,
@@ -29,16 +24,6 @@ export interface CloudBlobs {
 /** Requests whose body is blob bytes, streamed to disk by tus: the cloud's small JSON body limit is not for them. */
 export const isBlobBytes = (method: string, path: string): boolean =>
   (method === 'POST' && path === BLOBS_PATH) || (method === 'PATCH' && path.startsWith(`${BLOB_UPLOADS_PATH}/`));
-
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined | 'bad' {
-  if (header === undefined) return undefined;
-  const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim());
-  if (!m) return 'bad';
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return 'bad';
-  return { start, end };
-}
 
 const unknownUpload = () =>
   new CloudError(404, 'blob_unknown', 'No such upload in this cloud (never made, cancelled, expired, or refused).');
@@ -132,23 +117,6 @@ export function mountBlobRoutes(
     const { store } = d.blobs;
     const sha256 = c.req.param('sha256');
     const blob = store.readable(c.get('principal').deviceId, sha256);
-    const range = parseRange(c.req.header('range'), blob.size);
-    if (range === 'bad')
-      return c.json({ error: 'invalid_request', message: `Range: bytes=<start>-[<end>] within 0..${blob.size - 1}.` }, 416, {
-        'content-range': `bytes */${blob.size}`,
-      });
-    const { start, end } = range ?? { start: 0, end: blob.size - 1 };
-    const length = blob.size === 0 ? 0 : end - start + 1;
-    const body = length === 0 || c.req.method === 'HEAD' ? null : (Readable.toWeb(store.read(sha256, start, end + 1)) as ReadableStream);
-    return new Response(body, {
-      status: range ? 206 : 200,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(length),
-        'accept-ranges': 'bytes',
-        'cache-control': 'no-store',
-        ...(range ? { 'content-range': `bytes ${start}-${end}/${blob.size}` } : {}),
-      },
-    });
+    return storedBytesResponse(c.req.header('range'), blob.size, (start, end) => store.read(sha256, start, end), c.req.method === 'HEAD');
   });
 }

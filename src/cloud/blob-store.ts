@@ -6,11 +6,12 @@
 // accepted and removes what nobody needs: partial uploads after their time, a blob once every recipient node has
 // it or after the retention time. Bytes are only ever streamed, never held whole.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { diskFreeBytes, mib } from '../server/disk-space.js';
 import { type BlobDelivery, type BlobRecipients, INCOMING_BLOBS_PAGE, type IncomingCloudBlob } from '../shared/wire/cloud-blobs.js';
 import type { CloudDb } from './db/open.js';
 import { cloudBlobDeliveries, cloudBlobs, cloudBlobUploads } from './db/schema.js';
@@ -94,11 +95,6 @@ export interface NewUpload extends BlobDelivery {
   size: number;
 }
 
-const diskFree = (dir: string): number => {
-  const s = statfsSync(dir);
-  return Number(s.bavail) * Number(s.bsize);
-};
-const mib = (n: number) => Math.round((n / 1024 ** 2) * 10) / 10;
 const sizeOf = (path: string): number | undefined => {
   try {
     return statSync(path).size;
@@ -124,7 +120,7 @@ export class CloudBlobStore {
     mkdirSync(this.uploadsDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.completeDir, { recursive: true, mode: 0o700 });
     this.now = d.now ?? Date.now;
-    this.free = d.freeBytes ?? diskFree;
+    this.free = d.freeBytes ?? diskFreeBytes;
   }
 
   get limits(): CloudBlobLimits {

@@ -4,37 +4,15 @@
 // on the fly (a random MiB with its index in front), never held by the test either.
 // SALITA_BLOB_MEMORY_MIB sets the size (default 1024).
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { CloudBlobs } from '../../src/main/core/cloud/cloud-blobs.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { bytesAt, memory } from '../helpers/made-up-bytes.js';
 import { type CloudProcess, requireBuild, startCloudProcess } from '../relay/processes.js';
 import { MiB } from './blob-helpers.js';
 
 const SIZE = Number(process.env.SALITA_BLOB_MEMORY_MIB ?? 1024) * MiB;
-const block = randomBytes(MiB);
-
-/** Bytes [start, end) of the made-up blob: MiB blocks, each the random block with its index in its first 8 bytes. */
-function bytesAt(start: number, end: number): Uint8Array {
-  const out = Buffer.allocUnsafe(end - start);
-  for (let at = start; at < end; ) {
-    const i = Math.floor(at / MiB);
-    const b = Buffer.from(block);
-    b.writeBigUInt64BE(BigInt(i), 0);
-    const from = at - i * MiB;
-    const n = Math.min(MiB - from, end - at);
-    b.copy(out, at - start, from, from + n);
-    at += n;
-  }
-  return out;
-}
-
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
 
 async function login(cloud: CloudProcess): Promise<string> {
   const id = Buffer.from(NODE_X25519.generateKeyPair().publicKey).toString('base64url');

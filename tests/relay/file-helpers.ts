@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { bytesSource, downloadFile, type FileAuth, FileUpload, type Progress, type SentFile } from '../../src/shared/client/file-client.js';
+import type { FileStatus } from '../../src/shared/wire/files.js';
 
 export const deviceAuth = (base: string, creds: { sessionId: string; deviceSecret: Uint8Array }): FileAuth => {
   const client = new DeviceClient(base, creds);
@@ -69,4 +70,25 @@ export async function fetchFile(
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
   return { sha256: hash.digest('hex'), size };
+}
+
+/** GET /api/files/<id>/status as `creds`' device: the status code (0 when the node is down) and the body on 200. */
+export async function fileStatus(
+  base: string,
+  creds: { sessionId: string; deviceSecret: Uint8Array },
+  id: string,
+): Promise<{ code: number; body: FileStatus | undefined }> {
+  const path = `/api/files/${id}/status`;
+  try {
+    const res = await fetch(base + path, { headers: deviceAuth(base, creds).headers('GET', path) });
+    return { code: res.status, body: res.status === 200 ? ((await res.json()) as FileStatus) : undefined };
+  } catch {
+    return { code: 0, body: undefined };
+  }
+}
+
+/** POST /api/files/<id>/received as `creds`' device: its status code. */
+export async function markReceived(base: string, creds: { sessionId: string; deviceSecret: Uint8Array }, id: string): Promise<number> {
+  const path = `/api/files/${id}/received`;
+  return (await fetch(base + path, { method: 'POST', headers: deviceAuth(base, creds).headers('POST', path) })).status;
 }

@@ -4,9 +4,10 @@
 // made on the fly (a random MiB with its index in front), never held whole by the test either. The node sees
 // only ciphertext, so these bytes stand for one. SALITA_FILE_MEMORY_MIB sets the size (default 1024).
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { bytesAt, memory } from '../helpers/made-up-bytes.js';
 import { cleanupAll } from '../helpers/test-node.js';
 import { deviceAuth } from './file-helpers.js';
 import { type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startNodeProcess } from './processes.js';
@@ -14,27 +15,6 @@ import { type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startN
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.SALITA_FILE_MEMORY_MIB ?? 1024) * MiB;
 const PIECE = 64 * MiB;
-const block = randomBytes(MiB);
-
-function bytesAt(start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - start);
-  for (let at = start; at < end; ) {
-    const i = Math.floor(at / MiB);
-    const b = Buffer.from(block);
-    b.writeBigUInt64BE(BigInt(i), 0);
-    const from = at - i * MiB;
-    const n = Math.min(MiB - from, end - at);
-    b.copy(out, at - start, from, from + n);
-    at += n;
-  }
-  return out;
-}
-
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
 
 describe('files on a node: streaming only', { skip: process.platform !== 'linux' && 'reads /proc', timeout: 600_000 }, () => {
   let A: NodeProcess;

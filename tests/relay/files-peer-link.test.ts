@@ -5,24 +5,15 @@
 // drops its copy once nobody needs it. Nothing here asserts speed.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { FileStatus } from '../../src/shared/wire/files.js';
 import { cleanupAll, eventually } from '../helpers/test-node.js';
-import { deviceAuth, fetchFile, startUpload, testFile } from './file-helpers.js';
+import { deviceAuth, fetchFile, fileStatus, markReceived, startUpload, testFile } from './file-helpers.js';
 import { pairDesktops, waitHomeDevice } from './home-mesh-helpers.js';
 import { type NodeProcess, type PairedPhone, pairPhoneWith, requireBuild, startNodeProcess } from './processes.js';
 import { LINK_WAIT_MS } from './relay-helpers.js';
 
 const MiB = 1024 * 1024;
 
-async function status(base: string, phone: PairedPhone, id: string): Promise<{ code: number; body: FileStatus | undefined }> {
-  const path = `/api/files/${id}/status`;
-  try {
-    const res = await fetch(base + path, { headers: deviceAuth(base, phone.creds).headers('GET', path) });
-    return { code: res.status, body: res.status === 200 ? ((await res.json()) as FileStatus) : undefined };
-  } catch {
-    return { code: 0, body: undefined };
-  }
-}
+const status = (base: string, phone: PairedPhone, id: string) => fileStatus(base, phone.creds, id);
 
 describe('files over the peer link (real processes)', { timeout: 900_000 }, () => {
   let A: NodeProcess;
@@ -84,9 +75,7 @@ describe('files over the peer link (real processes)', { timeout: 900_000 }, () =
       LINK_WAIT_MS,
     );
     // B's phone tells B it has it all: B's copy goes too.
-    const path = `/api/files/${sent.blobId}/received`;
-    const r = await fetch(B.base + path, { method: 'POST', headers: deviceAuth(B.base, phoneB.creds).headers('POST', path) });
-    assert.equal(r.status, 200);
+    assert.equal(await markReceived(B.base, phoneB.creds, sent.blobId), 200);
     await eventually(
       async () => (await status(B.base, phoneB, sent.blobId)).code === 404,
       "B removed its copy once B's phone had it",

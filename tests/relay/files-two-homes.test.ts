@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FileStatus } from '../../src/shared/wire/files.js';
 import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
-import { deviceAuth, fetchFile, startUpload, testFile } from './file-helpers.js';
+import { deviceAuth, fetchFile, fileStatus, markReceived, startUpload, testFile } from './file-helpers.js';
 import {
   type CloudProcess,
   linkToCloud,
@@ -26,15 +25,7 @@ import { type ThrottleProxy, throttleProxy } from './throttle-proxy.js';
 
 const MiB = 1024 * 1024;
 
-async function status(base: string, phone: PairedPhone, id: string): Promise<{ code: number; body: FileStatus | undefined }> {
-  const path = `/api/files/${id}/status`;
-  try {
-    const res = await fetch(base + path, { headers: deviceAuth(base, phone.creds).headers('GET', path) });
-    return { code: res.status, body: res.status === 200 ? ((await res.json()) as FileStatus) : undefined };
-  } catch {
-    return { code: 0, body: undefined };
-  }
-}
+const status = (base: string, phone: PairedPhone, id: string) => fileStatus(base, phone.creds, id);
 
 describe('files between two homes through the cloud (real processes)', { timeout: 900_000 }, () => {
   let cloud: CloudProcess;
@@ -131,9 +122,7 @@ describe('files between two homes through the cloud (real processes)', { timeout
       "the cloud removed the blob once B's node had it",
       LINK_WAIT_MS,
     );
-    const path = `/api/files/${sent.blobId}/received`;
-    const r = await fetch(B.base + path, { method: 'POST', headers: deviceAuth(B.base, phoneB.creds).headers('POST', path) });
-    assert.equal(r.status, 200);
+    assert.equal(await markReceived(B.base, phoneB.creds, sent.blobId), 200);
     await eventually(
       async () => (await status(B.base, phoneB, sent.blobId)).code === 404,
       "B removed its copy once B's phone had it",

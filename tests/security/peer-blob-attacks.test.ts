@@ -52,21 +52,20 @@ function serve(
   return () => clearInterval(timer);
 }
 
+/** A complete blob for the node's own phone that came from the cloud (never offered to any desktop). */
+async function fromTheCloud(store: Awaited<ReturnType<typeof linked>>['store'], bytes: Uint8Array): Promise<string> {
+  const id = newBlobId();
+  await store.beginIncoming({ id, size: bytes.length, fromDevice: 'x', origin: 'cloud', ciphertextSha256: sha256(bytes), to: [OWN_PHONE] });
+  await store.appendIncoming(id, 0, bytes);
+  return id;
+}
+
 describe('peer link file attacks', () => {
   test('a blob that was not offered to this desktop is not served: blob_gone, not one byte', async () => {
     const { peer, store } = await linked('fake-phone-a');
     // A complete blob on the node for its own phone (it came from elsewhere; this desktop never got an offer).
-    const id = newBlobId();
     const bytes = randomBytes(4096);
-    await store.beginIncoming({
-      id,
-      size: bytes.length,
-      fromDevice: 'x',
-      origin: 'cloud',
-      ciphertextSha256: sha256(bytes),
-      to: [OWN_PHONE],
-    });
-    await store.appendIncoming(id, 0, bytes);
+    const id = await fromTheCloud(store, bytes);
     assert.ok(store.get(id)?.completedAt, 'complete on the node');
     peer.send({ type: 'blob_read', id, offset: 0, length: 4096 });
     await eventually(() => framesOf(peer.frames, 'blob_gone').some((f) => f.id === id), 'told it is gone');
@@ -93,17 +92,8 @@ describe('peer link file attacks', () => {
 
   test("an offer under the id of the node's own blob is refused; that blob is untouched", async () => {
     const { peer, store } = await linked('fake-phone-d');
-    const id = newBlobId();
     const bytes = randomBytes(2048);
-    await store.beginIncoming({
-      id,
-      size: bytes.length,
-      fromDevice: 'x',
-      origin: 'cloud',
-      ciphertextSha256: sha256(bytes),
-      to: [OWN_PHONE],
-    });
-    await store.appendIncoming(id, 0, bytes);
+    const id = await fromTheCloud(store, bytes);
     peer.send({ type: 'blob_offer', id, size: 2048, sha256: sha256(bytes), from_device: 'fake-phone-d', to: [OWN_PHONE] });
     await eventually(() => framesOf(peer.frames, 'blob_refused').find((f) => f.id === id), 'refused');
     assert.equal(framesOf(peer.frames, 'blob_refused').find((f) => f.id === id)?.error, 'blob_conflict');

@@ -7,7 +7,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { type DetailedError, defaultOptions, type HttpRequest, type HttpStack, Upload } from 'tus-js-client';
 import { isE2eeError } from '../e2ee/errors.js';
 import { FILE_CHUNK_BYTES, FILE_TAG_BYTES, FileDecryptor, FileEncryptor } from '../e2ee/file-stream.js';
-import { toBase64Url, toHex } from '../encoding.js';
+import { concatBytes, toBase64Url, toHex } from '../encoding.js';
 import { FILE_RECIPIENTS_METADATA } from '../wire/files.js';
 
 /** How a request to our node is authenticated: signed (a paired device) or the admin token (the desktop UI). */
@@ -154,7 +154,7 @@ export class FileUpload {
       }
       parts.push(this.encryptor.encryptChunk(i, plain));
     }
-    const whole = concat(parts);
+    const whole = concatBytes(parts);
     const offset = first * (this.chunk + FILE_TAG_BYTES);
     return whole.subarray(start - offset, end - offset);
   }
@@ -363,14 +363,3 @@ export async function downloadFile(o: DownloadOptions): Promise<void> {
 
 /** base64url of the key, for the manifest. */
 export const keyText = (k: Uint8Array) => toBase64Url(k);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

@@ -8,7 +8,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { v7 as uuidv7 } from 'uuid';
-import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
+import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
 import { DeviceId, ENVELOPE_VERSION, Envelope, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES } from './schema.js';
 
@@ -56,15 +56,7 @@ function u32be(n: number): Uint8Array {
   new DataView(out.buffer).setUint32(0, n, false);
   return out;
 }
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 /** Length-prefixed: u32be(len) || bytes. Makes every concatenation below unambiguous. */
 function lp(x: Uint8Array | string): Uint8Array {
   const b = typeof x === 'string' ? utf8.encode(x) : x;

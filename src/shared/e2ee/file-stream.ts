@@ -7,7 +7,7 @@
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from '../encoding.js';
+import { concatBytes, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
 
 export const FILE_CHUNK_BYTES = 64 * 1024;
@@ -204,7 +204,7 @@ export class FileDecryptor {
       this.pending.push(take.length < need ? take.slice() : take);
       this.pendingBytes += take.length;
       if (this.pendingBytes === this.chunkLength(this.opened)) {
-        const whole = join(this.pending, this.pendingBytes);
+        const whole = concatBytes(this.pending, this.pendingBytes);
         this.dropPartial();
         const plain = decryptFileChunk(this.key, this.opened, whole, this.opened === this.chunks - 1, this.suite);
         this.hash.update(plain);
@@ -237,17 +237,6 @@ export class FileDecryptor {
       throw err;
     }
   }
-}
-
-function join(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

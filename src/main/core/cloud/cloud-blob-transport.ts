@@ -4,6 +4,7 @@
 // a download from the bytes already stored. One upload and one download at a time; whatever fails for a
 // network reason is tried again on the next relay hello, push or retry tick.
 import type { Logger } from 'pino';
+import { concatBytes } from '../../../shared/encoding.js';
 import { DomainError } from '../errors/domain-error.js';
 import type { BlobFiles, BlobRow } from '../files/blob-ports.js';
 import { Backoff } from './backoff.js';
@@ -232,7 +233,7 @@ export class CloudBlobTransport {
         let held = 0;
         const flush = async () => {
           if (held === 0) return;
-          const piece = concat(parts.splice(0), held);
+          const piece = concatBytes(parts.splice(0), held);
           held = 0;
           received = await this.d.files.appendIncoming(id, received, piece);
         };
@@ -275,16 +276,5 @@ async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
     parts.push(c);
     n += c.length;
   }
-  return concat(parts, n);
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts, n);
 }

@@ -4,21 +4,12 @@
 // uploads after their time, complete blobs once every recipient has them or after the retention time.
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statfsSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
+import { diskFreeBytes, mib } from '../../../server/disk-space.js';
 import type { BlobRepository, NewRecipient } from '../db/blob-repository.js';
 import { DomainError } from '../errors/domain-error.js';
 import type { BlobFiles, BlobRecipientRow, BlobRecipientState, BlobRemoval, BlobRoute, BlobRow, IncomingBlob } from './blob-ports.js';
@@ -62,11 +53,6 @@ export interface BlobStoreDeps {
   freeBytes?: (dir: string) => number;
 }
 
-const diskFree = (dir: string): number => {
-  const s = statfsSync(dir);
-  return Number(s.bavail) * Number(s.bsize);
-};
-
 export class BlobStore implements BlobFiles {
   readonly dir: string;
   /** The tus data store over the same folder (uploads by devices go through the tus server). */
@@ -85,7 +71,7 @@ export class BlobStore implements BlobFiles {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.tusStore = new DigestingFileStore(this.dir, this.digests);
     this.now = d.now ?? Date.now;
-    this.free = d.freeBytes ?? diskFree;
+    this.free = d.freeBytes ?? diskFreeBytes;
     this.events.setMaxListeners(0);
   }
 
@@ -278,6 +264,8 @@ export class BlobStore implements BlobFiles {
         await this.remove(id, 'expired');
       }
       await this.removeFinished();
+      // A cancel or an expiry that crossed a tus creation still writing its file leaves that file behind.
+      this.removeOrphans();
     } catch (err) {
       this.d.log.warn({ err: (err as Error).message }, 'the files sweep failed; trying again later');
     }
@@ -293,9 +281,15 @@ export class BlobStore implements BlobFiles {
     for (const name of readdirSync(this.dir)) {
       const id = name.endsWith('.json') ? name.slice(0, -5) : name;
       if (!known.has(id) && BLOB_ID.test(id)) {
-        // A tus upload whose creation is still being recorded has its record written first: give it a minute.
-        const age = this.now() - statSync(join(this.dir, name)).mtimeMs;
-        if (age > 60_000) rmSync(join(this.dir, name), { force: true });
+        // A tus upload whose creation is still being recorded has its file written first: give it a minute (or
+        // the partial time, if that is shorter: such an upload would have expired by then anyway).
+        let age: number;
+        try {
+          age = this.now() - statSync(join(this.dir, name)).mtimeMs;
+        } catch {
+          continue;
+        }
+        if (age > Math.min(60_000, this.d.limits.partialTtlMs)) rmSync(join(this.dir, name), { force: true });
       }
     }
   }
@@ -346,5 +340,3 @@ export function truncateTo(path: string, size: number): void {
     // Gone already: nothing to cut.
   }
 }
-
-const mib = (n: number) => Math.round((n / 1024 ** 2) * 10) / 10;

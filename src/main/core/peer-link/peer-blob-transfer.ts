@@ -6,6 +6,7 @@
 // the receiver has. The sender serves only blobs it offered to that desktop; the receiver takes only blobs from
 // the peer's own devices for devices it serves itself, and only the bytes it asked for.
 import type { Logger } from 'pino';
+import { concatBytes } from '../../../shared/encoding.js';
 import { type BlobData, type BlobFrame, MAX_BLOB_READ_BYTES, MAX_BLOB_READS, PEER_CLOSE } from '../../../shared/wire/peer-link.js';
 import { DomainError } from '../errors/domain-error.js';
 import type { BlobFiles, BlobRow } from '../files/blob-ports.js';
@@ -299,7 +300,7 @@ export class PeerBlobTransfer {
     if (req.got < req.length) return;
     pull.pending.shift();
     pull.writing++;
-    const write = this.d.files.appendIncoming(pull.id, req.offset, concat(req.parts, req.got));
+    const write = this.d.files.appendIncoming(pull.id, req.offset, concatBytes(req.parts, req.got));
     this.settling.set(pull.id, write);
     write.then(
       (have) => {
@@ -372,14 +373,3 @@ export class PeerBlobTransfer {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

@@ -9,6 +9,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { blake2b, blake2s } from '@noble/hashes/blake2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '../../encoding.js';
 import { NoiseError } from './noise-error.js';
 
 export interface KeyPair {
@@ -114,13 +115,7 @@ export function noiseHkdf(hash: HashFunction, chainingKey: Uint8Array, ikm: Uint
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Constant-time equality for equal-length byte strings (false for different lengths). */

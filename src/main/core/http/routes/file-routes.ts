@@ -2,9 +2,10 @@
 // `<node_id>.ui`) uploads a file's ciphertext with tus, downloads what was sent to it with HTTP Range, and says
 // when it has it. The node only ever holds ciphertext.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Server } from '@tus/server';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { storedBytesResponse } from '../../../../server/http/byte-range.js';
+import { tusRefusalAsJson } from '../../../../server/http/tus-json.js';
 import { BLOB_ID, truncateTo } from '../../files/blob-store.js';
 import type { FileService } from '../../files/file-service.js';
 import { CALLERS } from '../../files/tus-uploads.js';
@@ -55,48 +56,7 @@ async function viaTus(c: Context, tus: Server, files: FileService, me: string, d
     if (verdict === false)
       return c.json({ error: 'body_digest_mismatch', message: "The bytes received do not hash to the request's X-Content-SHA256." }, 400);
   }
-  return res.status >= 400 ? asJsonRefusal(res) : res;
-}
-
-/** tus answers its own refusals (a missing Tus-Resumable, a bad header, a wrong offset) in plain text: ours are JSON. */
-const TUS_CODES: Record<number, string> = {
-  400: 'invalid_request',
-  403: 'forbidden',
-  404: 'blob_unknown',
-  409: 'offset_mismatch',
-  410: 'blob_unknown',
-  412: 'invalid_request',
-  413: 'file_too_large',
-  415: 'invalid_request',
-};
-async function asJsonRefusal(res: Response): Promise<Response> {
-  const text = (await res.text()).trim();
-  let body: { error?: unknown; message?: unknown } | undefined;
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    body = undefined;
-  }
-  const ours = body !== undefined && typeof body.error === 'string';
-  // 501 is tus saying "an extension this server does not offer" (Upload-Concat, …): the request's fault, a 400.
-  const status = ours ? res.status : res.status === 501 ? 400 : res.status < 500 ? res.status : 500;
-  const json = ours
-    ? body
-    : { error: TUS_CODES[status] ?? (status >= 500 ? 'internal_error' : 'invalid_request'), message: text || `HTTP ${status}` };
-  const headers = new Headers(res.headers);
-  headers.set('content-type', 'application/json');
-  headers.delete('content-length');
-  return new Response(JSON.stringify(json), { status, headers });
-}
-
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined | 'bad' {
-  if (header === undefined) return undefined;
-  const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim());
-  if (!m) return 'bad';
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return 'bad';
-  return { start, end };
+  return tusRefusalAsJson(res);
 }
 
 export function fileRoutes(core: NodeCore): Hono {
@@ -132,24 +92,7 @@ export function fileRoutes(core: NodeCore): Hono {
         const received = store.received(id) ?? 0;
         return c.json({ error: 'blob_not_ready', message: 'The file is still on its way to this node.', received, size: row.size }, 409);
       }
-      const range = parseRange(c.req.header('range'), row.size);
-      if (range === 'bad')
-        return c.json({ error: 'invalid_request', message: `Range: bytes=<start>-[<end>] within 0..${row.size - 1}.` }, 416, {
-          'content-range': `bytes */${row.size}`,
-        });
-      const { start, end } = range ?? { start: 0, end: row.size - 1 };
-      const length = row.size === 0 ? 0 : end - start + 1;
-      const body = length === 0 ? null : (Readable.toWeb(store.read(id, start, end + 1)) as ReadableStream);
-      return new Response(body, {
-        status: range ? 206 : 200,
-        headers: {
-          'content-type': 'application/octet-stream',
-          'content-length': String(length),
-          'accept-ranges': 'bytes',
-          'cache-control': 'no-store',
-          ...(range ? { 'content-range': `bytes ${start}-${end}/${row.size}` } : {}),
-        },
-      });
+      return storedBytesResponse(c.req.header('range'), row.size, (start, end) => store.read(id, start, end));
     });
 
     app.get(`${prefix}/:id/status`, auth, (c) => {
