@@ -8,13 +8,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
-import {
-  ML_KEM_768_CIPHERTEXT_BYTES,
-  ML_KEM_768_PUBLIC_BYTES,
-  PqxdhInitialMessage,
-  PrekeyBundle,
-  PrekeyId,
-} from '../wire/prekeys.js';
+import { ML_KEM_768_CIPHERTEXT_BYTES, ML_KEM_768_PUBLIC_BYTES, PqxdhInitialMessage, PrekeyBundle, PrekeyId } from '../wire/prekeys.js';
 import { PqxdhError } from './pqxdh-errors.js';
 import { xeddsaSign, xeddsaVerify } from './xeddsa.js';
 
@@ -162,9 +156,7 @@ export function publicBundle(
       signature: toBase64Url(kemPrekey.signature),
       last_resort: kemPrekey.lastResort,
     },
-    ...(oneTimePrekey
-      ? { one_time_prekey: { id: oneTimePrekey.id, public: toBase64Url(oneTimePrekey.keyPair.publicKey) } }
-      : {}),
+    ...(oneTimePrekey ? { one_time_prekey: { id: oneTimePrekey.id, public: toBase64Url(oneTimePrekey.keyPair.publicKey) } } : {}),
   };
 }
 
@@ -294,11 +286,7 @@ export function respond(ourKeys: ResponderKeys, initialMessage: unknown): Respon
     opk = ourKeys.oneTimePrekey(m.one_time_prekey_id);
     if (!opk) throw new PqxdhError('unknown_prekey', `no one-time prekey ${m.one_time_prekey_id}`);
   }
-  const dhs = [
-    dh(spk.keyPair.privateKey, identityA),
-    dh(ourKeys.identity.privateKey, ephemeralA),
-    dh(spk.keyPair.privateKey, ephemeralA),
-  ];
+  const dhs = [dh(spk.keyPair.privateKey, identityA), dh(ourKeys.identity.privateKey, ephemeralA), dh(spk.keyPair.privateKey, ephemeralA)];
   if (opk) dhs.push(dh(opk.keyPair.privateKey, ephemeralA));
   let ss: Uint8Array;
   try {
