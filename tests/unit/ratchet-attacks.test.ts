@@ -6,22 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toHex, utf8 } from '../../src/shared/encoding.js';
-import {
-  decrypt,
-  encrypt,
-  initReceiver,
-  initSender,
-  MAX_SKIP,
-  MAX_SKIPPED_TOTAL,
-} from '../../src/shared/ratchet/double-ratchet.js';
+import { decrypt, encrypt, initReceiver, initSender, MAX_SKIP, MAX_SKIPPED_TOTAL } from '../../src/shared/ratchet/double-ratchet.js';
 import { RatchetError, type RatchetErrorCode } from '../../src/shared/ratchet/errors.js';
 import { decodeHeader, encodeHeader, type RatchetHeader } from '../../src/shared/ratchet/header.js';
 import { kdfCk, messageKeys } from '../../src/shared/ratchet/kdf.js';
-import {
-  type RatchetState,
-  ratchetStateFromJson,
-  ratchetStateToJson,
-} from '../../src/shared/ratchet/state.js';
+import { type RatchetState, ratchetStateFromJson, ratchetStateToJson } from '../../src/shared/ratchet/state.js';
 import { NOBLE_RATCHET_SUITE } from '../../src/shared/ratchet/suite.js';
 
 const AD = utf8.encode('alice-device|bob-device');

@@ -15,9 +15,7 @@ import { NOBLE_RATCHET_SUITE } from '../../src/shared/ratchet/suite.js';
 
 type Side = 'a' | 'b';
 type Wire = { to: Side; header: RatchetHeader; ciphertext: Uint8Array; text: string; delivered: boolean };
-type Step =
-  | { kind: 'send'; from: Side }
-  | { kind: 'deliver' | 'drop' | 'duplicate'; pick: number };
+type Step = { kind: 'send'; from: Side } | { kind: 'deliver' | 'drop' | 'duplicate'; pick: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('send' as const), from: fc.constantFrom<Side>('a', 'b') }) },

@@ -136,7 +136,7 @@ for (const [name, suite] of SUITES) {
 
 test('noble and node:crypto suites: the same bytes for every primitive on fixed inputs', () => {
   const [n, o] = [NOBLE_RATCHET_SUITE, NODE_RATCHET_SUITE];
-  const k = fromHex('00'.repeat(31) + '2a');
+  const k = fromHex(`${'00'.repeat(31)}2a`);
   const priv = fromHex('44'.repeat(32));
   const pub = x25519.getPublicKey(fromHex('55'.repeat(32)));
   assert.equal(toHex(n.dh(priv, pub)), toHex(o.dh(priv, pub)));

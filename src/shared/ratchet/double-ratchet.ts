@@ -128,8 +128,7 @@ export function encrypt(
 /** Stores the keys of ckr's messages nr .. until-1 (not arrived yet), refusing a skip larger than MAX_SKIP. */
 function skipMessageKeys(s: RatchetState, until: number, suite: RatchetSuite): void {
   if (!s.ckr || !s.dhr || until <= s.nr) return;
-  if (until - s.nr > MAX_SKIP)
-    throw new RatchetError('ratchet_too_many_skipped', `${until - s.nr} skipped messages (at most ${MAX_SKIP})`);
+  if (until - s.nr > MAX_SKIP) throw new RatchetError('ratchet_too_many_skipped', `${until - s.nr} skipped messages (at most ${MAX_SKIP})`);
   let ck = s.ckr;
   while (s.nr < until) {
     const next = kdfCk(ck, suite);
@@ -186,8 +185,7 @@ export function decrypt(
     // Check the whole skip before doing any work, so a hostile header costs nothing.
     if (s.ckr && header.pn - s.nr > MAX_SKIP)
       throw new RatchetError('ratchet_too_many_skipped', `${header.pn - s.nr} skipped messages (at most ${MAX_SKIP})`);
-    if (header.n > MAX_SKIP)
-      throw new RatchetError('ratchet_too_many_skipped', `${header.n} skipped messages (at most ${MAX_SKIP})`);
+    if (header.n > MAX_SKIP) throw new RatchetError('ratchet_too_many_skipped', `${header.n} skipped messages (at most ${MAX_SKIP})`);
     skipMessageKeys(s, header.pn, suite);
     dhRatchet(s, header, suite);
   }
