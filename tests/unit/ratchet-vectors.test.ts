@@ -66,7 +66,7 @@ function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
 
 function expandFrom(start: number, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   const out: number[] = [];
-  let prev = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   for (let i = start; out.length < length; i++) {
     prev = hmac(prk, prev, info, Uint8Array.of(i));
     out.push(...prev);
