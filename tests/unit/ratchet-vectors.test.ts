@@ -148,7 +148,7 @@ test('libsignal RootKeyTest V2 vector: unclamped agreement, extract salt = root 
 
 // Our own vector (published in docs/e2ee.md): ChaCha20-Poly1305 is our deviation from libsignal, so these bytes
 // are ours. Shared secret 0x11 * 32, Bob's ratchet private key 0x22 * 32, Alice's 0x33 * 32.
-export const OWN = {
+const OWN = {
   sharedSecret: '11'.repeat(32),
   bobPrivate: '22'.repeat(32),
   alicePrivate: '33'.repeat(32),
