@@ -17,6 +17,7 @@ import {
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
 import { type Endpoint, pathWith, type ResponseOf } from '../../../shared/wire/endpoint.js';
 import { CLOUD_CALL_TIMEOUT_MS, CloudCallError } from './cloud-api.js';
+import { idleDeadline } from './idle-deadline.js';
 
 export type { IncomingCloudBlob };
 
@@ -156,24 +157,45 @@ export class CloudBlobs {
    */
   async download(sha256: string, fromOffset = 0, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const path = `${BLOBS_PATH}/${encodeURIComponent(sha256)}`;
-    const res = await this.send(path, {
-      method: 'GET',
-      headers: fromOffset > 0 ? { range: `bytes=${fromOffset}-` } : {},
-      ...(signal ? { signal } : {}),
-    });
+    const deadline = idleDeadline(
+      CLOUD_CALL_TIMEOUT_MS,
+      () => new CloudCallError('unreachable', 0, 'timeout', `${this.base} stopped sending ${sha256.slice(0, 12)}…`),
+      signal,
+    );
+    let res: Response;
+    try {
+      res = await this.send(path, {
+        method: 'GET',
+        headers: fromOffset > 0 ? { range: `bytes=${fromOffset}-` } : {},
+        signal: deadline.signal,
+      });
+    } catch (err) {
+      deadline.clear();
+      throw deadline.signal.reason instanceof CloudCallError ? deadline.signal.reason : err;
+    }
     if (res.status === 416) {
       const total = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
       if (total !== undefined && Number(total) === fromOffset) {
+        deadline.clear();
         await res.body?.cancel();
         return emptyStream();
       }
     }
-    if (res.status !== 200 && res.status !== 206) throw await refusalOf(res);
+    if (res.status !== 200 && res.status !== 206) {
+      deadline.clear();
+      throw await refusalOf(res);
+    }
     if (fromOffset > 0 && res.status !== 206) {
+      deadline.clear();
       await res.body?.cancel();
       throw new CloudCallError('rejected', res.status, 'bad_response', 'The cloud ignored the Range of a blob download.');
     }
-    return res.body ?? emptyStream();
+    if (!res.body) {
+      deadline.clear();
+      return emptyStream();
+    }
+    // The whole body may take far longer than one call's deadline: only a silence that long stops it.
+    return deadline.watch(res.body);
   }
 
   /** This node has the blob: the cloud may let it go once every recipient node has it. */
