@@ -10,7 +10,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import WebSocket from 'ws';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
-import { type Envelope, MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal } from '../../src/shared/e2ee/index.js';
+import { type EnvelopeV1 as Envelope, MAX_ENVELOPE_JSON_BYTES, MAX_PLAINTEXT_BYTES, seal } from '../../src/shared/e2ee/index.js';
 import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
 import { type DirectoryEntry, MessagingDirectory } from '../../src/shared/wire/relay.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';

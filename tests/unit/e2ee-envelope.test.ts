@@ -11,7 +11,7 @@ import {
   contentDigest,
   E2eeError,
   type E2eeErrorCode,
-  type Envelope,
+  type EnvelopeV1 as Envelope,
   keyCommitment,
   MAX_ENVELOPE_JSON_BYTES,
   MAX_PLAINTEXT_BYTES,
@@ -260,9 +260,16 @@ test('every field tampered fails', () => {
     [
       'v',
       (e) => {
-        (e as { v: number }).v = 2;
+        (e as { v: number }).v = 3;
       },
       'version_unsupported',
+    ],
+    [
+      'v 2 with the fields of v1',
+      (e) => {
+        (e as { v: number }).v = 2;
+      },
+      'malformed',
     ],
   ];
   for (const [name, mutate, code] of mutations) {
@@ -469,7 +476,8 @@ test('malformed inputs give typed errors, never a TypeError', () => {
       },
     );
   }
-  expectCode(() => opens({ ...env, v: 2 }), 'version_unsupported');
+  expectCode(() => opens({ ...env, v: 2 }), 'malformed');
+  expectCode(() => opens({ ...env, v: 3 }), 'version_unsupported');
   expectCode(() => opens({ ...env, v: 0 }), 'version_unsupported');
   expectCode(() => opens({ v: 99, anything: 'else' }), 'version_unsupported');
   // Low-order ephemeral key (all zeros): a clean decrypt_failed.

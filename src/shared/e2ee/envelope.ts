@@ -10,7 +10,17 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { v7 as uuidv7 } from 'uuid';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
-import { DeviceId, ENVELOPE_VERSION, Envelope, KEY_BYTES, MAX_PLAINTEXT_BYTES, MAX_RECIPIENTS, WRAP_BYTES } from './schema.js';
+import {
+  DeviceId,
+  ENVELOPE_VERSION,
+  ENVELOPE_VERSIONS,
+  Envelope,
+  type EnvelopeV1,
+  KEY_BYTES,
+  MAX_PLAINTEXT_BYTES,
+  MAX_RECIPIENTS,
+  WRAP_BYTES,
+} from './schema.js';
 
 /** Labels; every one is part of the format (docs/e2ee.md). */
 export const LABELS = {
@@ -165,7 +175,7 @@ function dh(priv: Uint8Array, pub: Uint8Array): Uint8Array | null {
 
 // ---- seal / open -------------------------------------------------------------------------------------------
 
-export function seal(plaintext: Uint8Array, opts: SealOptions): Envelope {
+export function seal(plaintext: Uint8Array, opts: SealOptions): EnvelopeV1 {
   if (!(plaintext instanceof Uint8Array)) throw new E2eeError('invalid_argument', 'plaintext: expected a Uint8Array');
   if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new E2eeError('invalid_argument', `plaintext: over ${MAX_PLAINTEXT_BYTES} bytes`);
   const from = checkOwnPair(opts?.from, 'from');
@@ -229,14 +239,14 @@ export function seal(plaintext: Uint8Array, opts: SealOptions): Envelope {
 }
 
 /**
- * Validates the shape of anything received (JSON-parsed). Throws E2eeError: version_unsupported for a
- * numeric v other than 1, malformed for everything else that is not a valid v1 envelope.
+ * Validates the shape of anything received (JSON-parsed), either version. Throws E2eeError: version_unsupported
+ * for a numeric v other than 1 or 2, malformed for everything else that is not a valid envelope.
  */
 export function parseEnvelope(input: unknown): Envelope {
   if (input !== null && typeof input === 'object' && !Array.isArray(input) && 'v' in input) {
     const v = (input as { v: unknown }).v;
-    if (typeof v === 'number' && v !== ENVELOPE_VERSION)
-      throw new E2eeError('version_unsupported', `envelope version ${v} is not supported (this code: ${ENVELOPE_VERSION})`);
+    if (typeof v === 'number' && !(ENVELOPE_VERSIONS as readonly number[]).includes(v))
+      throw new E2eeError('version_unsupported', `envelope version ${v} is not supported (this code: ${ENVELOPE_VERSIONS.join(', ')})`);
   }
   const parsed = Envelope.safeParse(input);
   if (!parsed.success) {
@@ -254,8 +264,11 @@ function decodeB64(text: string, what: string): Uint8Array {
   }
 }
 
+/** Opens a v1 envelope (static keys). A v2 envelope is opened by its ratchet session instead. */
 export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
   const env = parseEnvelope(envelope);
+  if (env.v !== ENVELOPE_VERSION)
+    throw new E2eeError('version_unsupported', `envelope ${env.id} is version ${env.v}: it is opened by its ratchet session`);
   const me = checkOwnPair(opts?.me, 'me');
   const senderPublicKey = checkKey(opts?.senderPublicKey, 'senderPublicKey');
 

@@ -1,7 +1,14 @@
-// The envelope as nodes and the cloud see it: only these fields, nothing else (docs/e2ee.md).
+// The envelope as nodes and the cloud see it: only these fields, nothing else (docs/e2ee.md). Version 1 seals the
+// content key to each recipient's static key; version 2 carries it in a Double Ratchet message per recipient
+// (forward secrecy). Nodes route both alike: they read id, from_device, to and sent_at, nothing more.
 import { z } from 'zod';
+import { RATCHET_HEADER_BYTES } from '../ratchet/header.js';
+import { PqxdhInitialMessage } from '../wire/prekeys.js';
 
 export const ENVELOPE_VERSION = 1 as const;
+export const ENVELOPE_VERSION_2 = 2 as const;
+/** The versions this code opens; a device sends v2 where the recipient has prekeys, else v1. */
+export const ENVELOPE_VERSIONS = [ENVELOPE_VERSION, ENVELOPE_VERSION_2] as const;
 export const MAX_RECIPIENTS = 32;
 /** Plaintext limit; the ciphertext adds a 16-byte tag. */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
@@ -43,7 +50,7 @@ export const EnvelopeHeader = z
   .strict();
 export type EnvelopeHeader = z.infer<typeof EnvelopeHeader>;
 
-export const Envelope = z
+export const EnvelopeV1 = z
   .object({
     v: z.literal(ENVELOPE_VERSION),
     id: EnvelopeId,
@@ -68,8 +75,66 @@ export const Envelope = z
     message: 'header.wraps: one per recipient, in `to` order',
     path: ['header', 'wraps'],
   });
-export type Envelope = z.infer<typeof Envelope>;
+export type EnvelopeV1 = z.infer<typeof EnvelopeV1>;
 
-/** Upper bound on the JSON size of a valid envelope, for transport limits (bytes, ASCII). */
+/** What a v2 wrap's ratchet message seals: the content key || the content digest (docs/e2ee.md "Envelope v2"). */
+export const RATCHET_WRAP_PLAINTEXT_BYTES = KEY_BYTES + 32;
+
+/** One recipient's share of a v2 envelope: a Double Ratchet message carrying the content key. */
+export const RatchetWrap = z
+  .object({
+    /** The PQXDH initial message: on every message of a session until the sender has heard back on it. */
+    pre: PqxdhInitialMessage.optional(),
+    /** base64url of the ratchet header (version, ratchet key, pn, n). */
+    h: b64(RATCHET_HEADER_BYTES),
+    /** base64url of ChaCha20-Poly1305(content key || content digest) with its tag. */
+    c: b64(RATCHET_WRAP_PLAINTEXT_BYTES + TAG_BYTES),
+  })
+  .strict();
+export type RatchetWrap = z.infer<typeof RatchetWrap>;
+
+const Ciphertext = z
+  .string()
+  .min(b64urlLen(TAG_BYTES))
+  .max(b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES))
+  .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+
+export const EnvelopeV2 = z
+  .object({
+    v: z.literal(ENVELOPE_VERSION_2),
+    id: EnvelopeId,
+    from_device: DeviceId,
+    /** Recipient device ids, strictly ascending, as in v1. */
+    to: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
+    sent_at: SentAt,
+    /** base64url of the key commitment, as in v1. */
+    kc: b64(KEY_BYTES),
+    /** wraps[i] is for to[i]. */
+    wraps: z.array(RatchetWrap).min(1).max(MAX_RECIPIENTS),
+    /** base64url of ChaCha20-Poly1305(plaintext) under the content key, incl. its tag. */
+    ciphertext: Ciphertext,
+  })
+  .strict()
+  .refine((e) => e.to.every((id, i) => i === 0 || e.to[i - 1]! < id), {
+    message: 'to: must be strictly ascending (sorted, no duplicates)',
+    path: ['to'],
+  })
+  .refine((e) => e.wraps.length === e.to.length, { message: 'wraps: one per recipient, in `to` order', path: ['wraps'] });
+export type EnvelopeV2 = z.infer<typeof EnvelopeV2>;
+
+/** Either version: what nodes, peer links and the cloud carry. */
+export const Envelope = z.discriminatedUnion('v', [EnvelopeV1, EnvelopeV2]);
+export type Envelope = EnvelopeV1 | EnvelopeV2;
+
+/** A PQXDH initial message as JSON: its keys, ids and the ML-KEM-768 ciphertext, in base64url. */
+const PRE_JSON_BYTES = 64 + 3 * 50 + 3 * 30 + b64urlLen(1088) + 20;
+/** Upper bound on the JSON size of a valid envelope of either version, for transport limits (bytes, ASCII). */
 export const MAX_ENVELOPE_JSON_BYTES =
-  512 + MAX_RECIPIENTS * (131 + b64urlLen(WRAP_BYTES) + 3) + b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES);
+  512 +
+  MAX_RECIPIENTS *
+    (131 +
+      Math.max(
+        b64urlLen(WRAP_BYTES) + 3,
+        PRE_JSON_BYTES + b64urlLen(RATCHET_HEADER_BYTES) + b64urlLen(RATCHET_WRAP_PLAINTEXT_BYTES + TAG_BYTES) + 40,
+      )) +
+  b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES);

@@ -61,3 +61,62 @@ export const PqxdhInitialMessage = z
   })
   .strict();
 export type PqxdhInitialMessage = z.infer<typeof PqxdhInitialMessage>;
+
+// ---- the prekey directory (docs/e2ee.md "Prekeys and the directory") ----------------------------------------
+//
+// A device publishes to its node (PUT {messages}/prekeys, signed request or the desktop UI's admin token):
+// its signed prekey and last-resort KEM prekey (each replaces the one stored before) and more one-time prekeys
+// (added to what is left). Every signature is checked against the device's identity key (its directory key)
+// before anything is stored. Anyone who may message a device claims a bundle for it (POST
+// {messages}/prekeys/:device_id/claim): the node that serves the device answers it from its own store (for its
+// own devices, and for a home desktop's through the peer link), the cloud for devices of other homes. A claim
+// takes one one-time prekey (X25519 and, if any, KEM) and removes it in the same committed transaction: a
+// crash cannot hand it out twice. With none left the bundle has no one-time X25519 prekey and the last-resort KEM
+// prekey. The directory never sees a private key.
+
+/** Most one-time prekeys (of each kind) in one publish. */
+export const MAX_ONE_TIME_PER_PUBLISH = 100;
+/** Most one-time prekeys (of each kind) a device has stored at one place; more are refused (prekey_limit). */
+export const MAX_ONE_TIME_STORED = 200;
+/** Below this many one-time prekeys left, a device publishes more. */
+export const ONE_TIME_LOW_WATER = 20;
+
+export const PublishPrekeysRequest = z
+  .object({
+    signed_prekey: SignedPrekeyWire,
+    /** `last_resort` must be true. */
+    kem_last_resort: KemPrekeyWire,
+    one_time_prekeys: z.array(OneTimePrekeyWire).max(MAX_ONE_TIME_PER_PUBLISH),
+    /** Each with `last_resort` false. */
+    kem_one_time_prekeys: z.array(KemPrekeyWire).max(MAX_ONE_TIME_PER_PUBLISH),
+  })
+  .strict();
+export type PublishPrekeysRequest = z.infer<typeof PublishPrekeysRequest>;
+
+/** GET {messages}/prekeys (and the PUT's answer): what the caller's device has stored there now. */
+export const PrekeyStatus = z
+  .object({
+    signed_prekey_id: PrekeyId.nullable(),
+    /** When that signed prekey was published (ISO 8601); the device rotates it weekly. */
+    signed_prekey_at: z.string().nullable(),
+    kem_last_resort_id: PrekeyId.nullable(),
+    one_time_left: z.number().int().min(0),
+    kem_one_time_left: z.number().int().min(0),
+  })
+  .strict();
+export type PrekeyStatus = z.infer<typeof PrekeyStatus>;
+
+/** Stable refusals of the prekey routes (a 4xx `{error, message}`). */
+export const PREKEY_ERROR_CODES = [
+  /** A signature does not verify under the device's identity key, or `last_resort` is the wrong way round. */
+  'invalid_prekey',
+  /** A one-time prekey id the device already has stored (or had handed out) at this place. */
+  'prekey_id_taken',
+  /** More than MAX_ONE_TIME_STORED one-time prekeys of a kind. */
+  'prekey_limit',
+  /** The device is known but has published no prekeys (an older page): seal to it with envelope v1. */
+  'no_prekeys',
+  /** No device of that id is in the caller's directory. */
+  'unknown_recipient',
+] as const;
+export type PrekeyErrorCode = (typeof PREKEY_ERROR_CODES)[number];
