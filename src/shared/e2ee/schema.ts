@@ -50,27 +50,35 @@ export const EnvelopeHeader = z
   .strict();
 export type EnvelopeHeader = z.infer<typeof EnvelopeHeader>;
 
+/** base64url of ChaCha20-Poly1305(plaintext) incl. its tag: 16 .. MAX_PLAINTEXT_BYTES + 16 bytes. */
+const Ciphertext = z
+  .string()
+  .min(b64urlLen(TAG_BYTES))
+  .max(b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES))
+  .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+
+/** What every version carries for routing, and all a node or the cloud reads. */
+const routing = {
+  id: EnvelopeId,
+  from_device: DeviceId,
+  /** Recipient device ids, strictly ascending (UTF-16 code unit order, which for this alphabet is byte order). */
+  to: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
+  sent_at: SentAt,
+};
+const toAscending: [(e: { to: string[] }) => boolean, { message: string; path: string[] }] = [
+  (e) => e.to.every((id, i) => i === 0 || e.to[i - 1]! < id),
+  { message: 'to: must be strictly ascending (sorted, no duplicates)', path: ['to'] },
+];
+
 export const EnvelopeV1 = z
   .object({
     v: z.literal(ENVELOPE_VERSION),
-    id: EnvelopeId,
-    from_device: DeviceId,
-    /** Recipient device ids, strictly ascending (UTF-16 code unit order, which for this alphabet is byte order). */
-    to: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
-    sent_at: SentAt,
+    ...routing,
     header: EnvelopeHeader,
-    /** base64url of ChaCha20-Poly1305(plaintext) incl. its tag: 16 .. MAX_PLAINTEXT_BYTES + 16 bytes. */
-    ciphertext: z
-      .string()
-      .min(b64urlLen(TAG_BYTES))
-      .max(b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES))
-      .regex(/^[A-Za-z0-9_-]*$/, 'base64url'),
+    ciphertext: Ciphertext,
   })
   .strict()
-  .refine((e) => e.to.every((id, i) => i === 0 || e.to[i - 1]! < id), {
-    message: 'to: must be strictly ascending (sorted, no duplicates)',
-    path: ['to'],
-  })
+  .refine(...toAscending)
   .refine((e) => e.header.wraps.length === e.to.length, {
     message: 'header.wraps: one per recipient, in `to` order',
     path: ['header', 'wraps'],
@@ -93,20 +101,10 @@ export const RatchetWrap = z
   .strict();
 export type RatchetWrap = z.infer<typeof RatchetWrap>;
 
-const Ciphertext = z
-  .string()
-  .min(b64urlLen(TAG_BYTES))
-  .max(b64urlLen(MAX_PLAINTEXT_BYTES + TAG_BYTES))
-  .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
-
 export const EnvelopeV2 = z
   .object({
     v: z.literal(ENVELOPE_VERSION_2),
-    id: EnvelopeId,
-    from_device: DeviceId,
-    /** Recipient device ids, strictly ascending, as in v1. */
-    to: z.array(DeviceId).min(1).max(MAX_RECIPIENTS),
-    sent_at: SentAt,
+    ...routing,
     /** base64url of the key commitment, as in v1. */
     kc: b64(KEY_BYTES),
     /** wraps[i] is for to[i]. */
@@ -115,10 +113,7 @@ export const EnvelopeV2 = z
     ciphertext: Ciphertext,
   })
   .strict()
-  .refine((e) => e.to.every((id, i) => i === 0 || e.to[i - 1]! < id), {
-    message: 'to: must be strictly ascending (sorted, no duplicates)',
-    path: ['to'],
-  })
+  .refine(...toAscending)
   .refine((e) => e.wraps.length === e.to.length, { message: 'wraps: one per recipient, in `to` order', path: ['wraps'] });
 export type EnvelopeV2 = z.infer<typeof EnvelopeV2>;
 
