@@ -162,40 +162,35 @@ export class CloudBlobs {
       () => new CloudCallError('unreachable', 0, 'timeout', `${this.base} stopped sending ${sha256.slice(0, 12)}…`),
       signal,
     );
-    let res: Response;
+    let watching = false;
     try {
-      res = await this.send(path, {
+      const res = await this.send(path, {
         method: 'GET',
         headers: fromOffset > 0 ? { range: `bytes=${fromOffset}-` } : {},
         signal: deadline.signal,
       });
-    } catch (err) {
-      deadline.clear();
-      throw deadline.signal.reason instanceof CloudCallError ? deadline.signal.reason : err;
-    }
-    if (res.status === 416) {
-      const total = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
-      if (total !== undefined && Number(total) === fromOffset) {
-        deadline.clear();
-        await res.body?.cancel();
-        return emptyStream();
+      if (res.status === 416) {
+        const total = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+        if (total !== undefined && Number(total) === fromOffset) {
+          await res.body?.cancel();
+          return emptyStream();
+        }
       }
+      if (res.status !== 200 && res.status !== 206) throw await refusalOf(res);
+      if (fromOffset > 0 && res.status !== 206) {
+        await res.body?.cancel();
+        throw new CloudCallError('rejected', res.status, 'bad_response', 'The cloud ignored the Range of a blob download.');
+      }
+      if (!res.body) return emptyStream();
+      // The whole body may take far longer than one call's deadline: only a silence that long stops it.
+      watching = true;
+      return deadline.watch(res.body);
+    } catch (err) {
+      throw deadline.signal.reason instanceof CloudCallError ? deadline.signal.reason : err;
+    } finally {
+      // Every way out but a body being read stops the clock here; the watched body stops it when it ends.
+      if (!watching) deadline.clear();
     }
-    if (res.status !== 200 && res.status !== 206) {
-      deadline.clear();
-      throw await refusalOf(res);
-    }
-    if (fromOffset > 0 && res.status !== 206) {
-      deadline.clear();
-      await res.body?.cancel();
-      throw new CloudCallError('rejected', res.status, 'bad_response', 'The cloud ignored the Range of a blob download.');
-    }
-    if (!res.body) {
-      deadline.clear();
-      return emptyStream();
-    }
-    // The whole body may take far longer than one call's deadline: only a silence that long stops it.
-    return deadline.watch(res.body);
   }
 
   /** This node has the blob: the cloud may let it go once every recipient node has it. */
