@@ -136,6 +136,7 @@ export class CloudBlobTransport {
     this.current = { id: b.id, abort };
     try {
       if (!(await cloud.offer(sha256, to, b.id, b.fromDevice))) {
+        const uploadUrl = this.d.files.cloudUploadUrl(b.id);
         await cloud.upload({
           sha256,
           size: b.size,
@@ -143,7 +144,7 @@ export class CloudBlobTransport {
           ref: b.id,
           from: b.fromDevice,
           read: (start, end) => readAll(this.d.files.read(b.id, start, end)),
-          ...(this.d.files.cloudUploadUrl(b.id) ? { uploadUrl: this.d.files.cloudUploadUrl(b.id)! } : {}),
+          ...(uploadUrl ? { uploadUrl } : {}),
           onUploadUrl: (url) => this.d.files.setCloudUploadUrl(b.id, url),
           signal: abort.signal,
         });

@@ -58,9 +58,16 @@ function abortError(url: string, signal: AbortSignal): CloudHandshakeError {
   );
 }
 
+/**
+ * The deadline of a handshake whose caller gave none: a cloud that accepts the socket and never answers must not
+ * hold a login (or a test) forever.
+ */
+export const DEFAULT_HANDSHAKE_DEADLINE_MS = 30_000;
+
 /** IK when a pinned key is given, else NX. Rejects with CloudHandshakeError. */
-export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseSession> {
-  if (opts.signal?.aborted) return Promise.reject(abortError(opts.url, opts.signal));
+export function cloudHandshake(options: CloudHandshakeOptions): Promise<CloudNoiseSession> {
+  const opts = { ...options, signal: options.signal ?? AbortSignal.timeout(DEFAULT_HANDSHAKE_DEADLINE_MS) };
+  if (opts.signal.aborted) return Promise.reject(abortError(opts.url, opts.signal));
   const pattern: CloudNoisePattern = opts.pinnedCloudKey ? 'IK' : 'NX';
   const hs = new HandshakeState({
     protocol: cloudNoiseProtocol(pattern),
@@ -76,19 +83,19 @@ export function cloudHandshake(opts: CloudHandshakeOptions): Promise<CloudNoiseS
     const ws = new WebSocket(wsUrl(opts.url, `/v1/noise?pattern=${pattern}`));
     let settled = false;
     const onAbort = () => {
-      settle(() => reject(abortError(opts.url, opts.signal!)));
+      settle(() => reject(abortError(opts.url, opts.signal)));
       // close() would wait for the cloud's close frame, which a stuck cloud never sends: drop the socket now.
       ws.terminate();
     };
     const settle = (fn: () => void) => {
       if (!settled) {
         settled = true;
-        opts.signal?.removeEventListener('abort', onAbort);
+        opts.signal.removeEventListener('abort', onAbort);
         fn();
       }
       ws.close();
     };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    opts.signal.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(m1));
     ws.on('error', (err) => settle(() => reject(new CloudHandshakeError('connection_failed', `cannot reach ${opts.url}: ${err.message}`))));
     ws.on('close', (code, reason) =>

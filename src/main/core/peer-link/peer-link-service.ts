@@ -118,6 +118,11 @@ interface PeerState {
   backoff: Backoff;
 }
 
+/** The file-transfer frames (and binary blob data) go to their own handler; the rest are the link's. */
+function isBlobTraffic(frame: PeerFrame | BlobData): frame is BlobFrame | BlobData {
+  return frame.type.startsWith('blob_');
+}
+
 export class PeerLinkService implements PeerLinks {
   private readonly opts: PeerLinkOptions;
   private readonly peers = new Map<string, PeerState>();
@@ -537,11 +542,10 @@ export class PeerLinkService implements PeerLinks {
 
   private onFrame(link: Link, frame: PeerFrame | BlobData): void {
     if (link.conn.closed) return;
-    if (frame.type.startsWith('blob_')) {
-      this.onBlobFrame(link, frame as BlobFrame | BlobData);
+    if (isBlobTraffic(frame)) {
+      this.onBlobFrame(link, frame);
       return;
     }
-    if (frame.type === 'blob_data') return;
     if (frame.type === 'envelope' || frame.type === 'seen') {
       if (++link.unacked > this.opts.window)
         throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
