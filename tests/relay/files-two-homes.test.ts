@@ -82,7 +82,14 @@ describe('files between two homes through the cloud (real processes)', { timeout
       }
       return most;
     };
-    await eventually(() => look() > 12 * MiB && look() < upload.ciphertextSize, 'A has pushed a part of the file up', LINK_WAIT_MS);
+    await eventually(
+      () => {
+        const most = look();
+        return most > 12 * MiB && most < upload.ciphertextSize;
+      },
+      'A has pushed a part of the file up',
+      LINK_WAIT_MS,
+    );
     await A.kill9();
     const upBefore = look();
     A = await startNodeProcess({ label: 'node A (restarted)', dataDir: A.dataDir, port: A.port });
