@@ -94,6 +94,16 @@ export function encodeKEM(publicKey: Uint8Array): Uint8Array {
   return concatBytes([Uint8Array.of(KEM_TYPE_ML_KEM_768), publicKey]);
 }
 
+/** A signed prekey's signature: XEdDSA by the identity key over EncodeEC(public). */
+export function verifySignedPrekeySignature(identityKey: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): boolean {
+  return xeddsaVerify(identityKey, encodeEC(publicKey), signature);
+}
+
+/** A KEM prekey's signature (one-time or last-resort alike): XEdDSA by the identity key over EncodeKEM(public). */
+export function verifyKemPrekeySignature(identityKey: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): boolean {
+  return xeddsaVerify(identityKey, encodeKEM(publicKey), signature);
+}
+
 function x25519KeyPair(): X25519KeyPair {
   const privateKey = x25519.utils.randomSecretKey();
   return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
@@ -177,10 +187,10 @@ export function verifyBundle(input: unknown): VerifiedBundle {
   const identityKey = bytesOf(b.identity_key, 'identity_key');
   const spk = bytesOf(b.signed_prekey.public, 'signed_prekey.public');
   const kem = bytesOf(b.kem_prekey.public, 'kem_prekey.public');
-  if (!xeddsaVerify(identityKey, encodeEC(spk), bytesOf(b.signed_prekey.signature, 'signed_prekey.signature'))) {
+  if (!verifySignedPrekeySignature(identityKey, spk, bytesOf(b.signed_prekey.signature, 'signed_prekey.signature'))) {
     throw new PqxdhError('bad_signature', 'the signed prekey is not signed by the identity key');
   }
-  if (!xeddsaVerify(identityKey, encodeKEM(kem), bytesOf(b.kem_prekey.signature, 'kem_prekey.signature'))) {
+  if (!verifyKemPrekeySignature(identityKey, kem, bytesOf(b.kem_prekey.signature, 'kem_prekey.signature'))) {
     throw new PqxdhError('bad_signature', 'the KEM prekey is not signed by the identity key');
   }
   return {

@@ -44,6 +44,11 @@ export const ERROR_CODES = [
   'offset_mismatch', // bytes appended at an offset other than what is stored
   'blob_conflict', // another blob already goes by this id here
   'blob_digest_mismatch', // the whole ciphertext does not hash to the SHA-256 it was announced with (nothing is kept)
+  // The prekey directory (wire/prekeys.ts PREKEY_ERROR_CODES; unknown_recipient is above)
+  'invalid_prekey', // a prekey signature does not verify under the device's identity key, or last_resort is wrong
+  'prekey_id_taken', // a prekey id the device already has stored (or had handed out) here, under another key
+  'prekey_limit', // more than MAX_ONE_TIME_STORED one-time prekeys of a kind
+  'no_prekeys', // the device has published no prekeys here
   'internal_error',
 ] as const;
 

@@ -293,3 +293,86 @@ export const blobCloudUploads = sqliteTable('blob_cloud_uploads', {
   uploadUrl: text('upload_url').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
+
+// ---- prekeys: the PQXDH prekey directory of the devices this node serves (docs/e2ee.md "Prekeys and the directory")
+
+/**
+ * Each device's signed prekey (X25519, XEdDSA-signed by its identity key). The newest (retired_at null) is the one
+ * every bundle carries; the one it replaced stays with `retired_at` set until the next rotation, so a late retry
+ * of the older publish is recognised as such and its id is never given to another key.
+ */
+export const prekeySigned = sqliteTable(
+  'prekey_signed',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    /** base64url, as published. */
+    public: text('public').notNull(),
+    signature: text('signature').notNull(),
+    /** Unix ms. */
+    publishedAt: integer('published_at').notNull(),
+    retiredAt: integer('retired_at'),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] })],
+);
+
+/** Each device's last-resort ML-KEM-768 prekey: handed out (and reused) only when no one-time KEM prekey is left. */
+export const prekeyKemLastResort = sqliteTable('prekey_kem_last_resort', {
+  deviceId: text('device_id').primaryKey(),
+  id: integer('id').notNull(),
+  public: text('public').notNull(),
+  signature: text('signature').notNull(),
+  publishedAt: integer('published_at').notNull(),
+});
+
+/**
+ * One-time X25519 prekeys, each handed out once. state 'moving': on its way to the cloud (cloud-prekeys-port.ts);
+ * a claim here never takes it, and it goes once the cloud holds it or comes back to 'home' if the cloud call failed.
+ */
+export const prekeyOneTime = sqliteTable(
+  'prekey_one_time',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    public: text('public').notNull(),
+    state: text('state', { enum: ['home', 'moving'] })
+      .notNull()
+      .default('home'),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] }), index('prekey_one_time_state').on(t.deviceId, t.state, t.id)],
+);
+
+/** One-time ML-KEM-768 prekeys (signed like the last-resort one), handed out once; states as prekey_one_time. */
+export const prekeyKemOneTime = sqliteTable(
+  'prekey_kem_one_time',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    public: text('public').notNull(),
+    signature: text('signature').notNull(),
+    state: text('state', { enum: ['home', 'moving'] })
+      .notNull()
+      .default('home'),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] }), index('prekey_kem_one_time_state').on(t.deviceId, t.state, t.id)],
+);
+
+/**
+ * Every prekey id of a device that is no longer stored here (handed out in a bundle, moved to the cloud, or
+ * replaced): such an id is never stored again, so no key is handed out twice and no id names two keys. kind is
+ * the id's namespace as the device looks keys up: 'signed', 'one_time' (X25519) or 'kem' (one-time and
+ * last-resort KEM prekeys share one). The hash of the public key lets a retried publish of the very same key be
+ * accepted (and not stored again) while another key under that id is refused.
+ */
+export const prekeyIdsTaken = sqliteTable(
+  'prekey_ids_taken',
+  {
+    deviceId: text('device_id').notNull(),
+    kind: text('kind', { enum: ['signed', 'one_time', 'kem'] }).notNull(),
+    id: integer('id').notNull(),
+    /** SHA-256 (hex) of the base64url public key as published. */
+    publicSha256: text('public_sha256').notNull(),
+    takenAt: integer('taken_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.kind, t.id] })],
+);

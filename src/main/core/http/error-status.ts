@@ -40,6 +40,11 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   blob_conflict: 409,
   blob_digest_mismatch: 400,
   forbidden: 403,
+  // The prekey directory (prekeys/prekey-error.ts).
+  invalid_prekey: 400,
+  prekey_id_taken: 409,
+  prekey_limit: 409,
+  no_prekeys: 404,
 };
 
 /**
