@@ -13,7 +13,7 @@ import type { PqxdhInitialMessage } from '../wire/prekeys.js';
 import { decrypt, encrypt, initReceiver, initSender, type RatchetOptions } from './double-ratchet.js';
 import { RatchetError } from './errors.js';
 import { decodeHeader, encodeHeader } from './header.js';
-import { type IdentityKeyPair, initiate, type ResponderKeys, respond, verifyBundle } from './pqxdh.js';
+import { type IdentityKeyPair, initiate, type ResponderKeys, respond } from './pqxdh.js';
 import type { RatchetState } from './state.js';
 
 export interface Session {
@@ -40,14 +40,13 @@ export function initialMessageId(pre: PqxdhInitialMessage): string {
 
 /** Starts a session with a device from its prekey bundle (as claimed from the directory). Throws PqxdhError. */
 export function startSession(ourIdentity: IdentityKeyPair, peerDevice: string, bundle: unknown, opts: RatchetOptions = {}): Session {
-  const verified = verifyBundle(bundle);
   const r = initiate(ourIdentity, bundle);
   return {
     id: initialMessageId(r.initialMessage),
     peerDevice,
-    peerIdentityKey: verified.identityKey,
+    peerIdentityKey: r.bundle.identityKey,
     ad: r.ad,
-    ratchet: initSender(r.sharedKey, verified.signedPrekey.publicKey, opts),
+    ratchet: initSender(r.sharedKey, r.bundle.signedPrekey.publicKey, opts),
     pending: r.initialMessage,
   };
 }
