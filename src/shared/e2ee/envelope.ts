@@ -68,7 +68,7 @@ function u32be(n: number): Uint8Array {
 }
 const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 /** Length-prefixed: u32be(len) || bytes. Makes every concatenation below unambiguous. */
-function lp(x: Uint8Array | string): Uint8Array {
+export function lp(x: Uint8Array | string): Uint8Array {
   const b = typeof x === 'string' ? utf8.encode(x) : x;
   return concat(u32be(b.length), b);
 }
@@ -145,7 +145,7 @@ function checkKey(k: unknown, what: string): Uint8Array {
     throw new E2eeError('invalid_argument', `${what}: expected a 32-byte Uint8Array`);
   return k;
 }
-function checkId(id: unknown, what: string): string {
+export function checkId(id: unknown, what: string): string {
   if (!DeviceId.safeParse(id).success) throw new E2eeError('invalid_argument', `${what}: not a valid device id`);
   return id as string;
 }
@@ -256,7 +256,7 @@ export function parseEnvelope(input: unknown): Envelope {
   return parsed.data;
 }
 
-function decodeB64(text: string, what: string): Uint8Array {
+export function decodeB64(text: string, what: string): Uint8Array {
   try {
     return fromBase64Url(text);
   } catch {

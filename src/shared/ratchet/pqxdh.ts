@@ -66,6 +66,8 @@ export interface PqxdhResult {
 
 export interface InitiateResult extends PqxdhResult {
   readonly initialMessage: PqxdhInitialMessage;
+  /** The bundle as initiate() verified it: the peer's identity key and the signed prekey the ratchet starts on. */
+  readonly bundle: VerifiedBundle;
 }
 
 /** The responder's private keys, looked up by the ids an initial message names (undefined: not held). */
@@ -260,6 +262,7 @@ export function initiate(ourIdentity: IdentityKeyPair, bundle: unknown): Initiat
   return {
     sharedKey,
     ad: associatedData(ourIdentity.publicKey, b.identityKey),
+    bundle: b,
     initialMessage: {
       identity_key: toBase64Url(ourIdentity.publicKey),
       ephemeral_key: toBase64Url(ephemeral.publicKey),
