@@ -107,3 +107,19 @@ test('identity keys that are not 32 bytes are refused as invalid_argument', () =
     (e) => isPqxdhError(e) && e.code === 'invalid_argument',
   );
 });
+
+test('a home (several devices): key order does not matter, one key in a list is that key, a new device changes it', () => {
+  const k1 = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  const k2 = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  const k3 = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  const homeA = (keys: Uint8Array[]) => ({ identityKey: keys, stableId: 'home-a' });
+  const them = { identityKey: [k3], stableId: 'home-b' };
+  const opts = { iterations: 50 };
+  assert.equal(safetyNumber(homeA([k1, k2]), them, opts).digits, safetyNumber(homeA([k2, k1]), them, opts).digits);
+  assert.equal(safetyNumber(homeA([k1]), them, opts).digits, safetyNumber({ identityKey: k1, stableId: 'home-a' }, them, opts).digits);
+  assert.notEqual(safetyNumber(homeA([k1, k2]), them, opts).digits, safetyNumber(homeA([k1]), them, opts).digits);
+  assert.throws(
+    () => safetyNumber(homeA([]), them, opts),
+    (e) => isPqxdhError(e) && e.code === 'invalid_argument',
+  );
+});

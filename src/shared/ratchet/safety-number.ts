@@ -25,8 +25,12 @@ const DIGITS_PER_PARTY = 30;
 const SCANNABLE_CONTENT_BYTES = 32;
 
 export interface SafetyNumberParty {
-  /** Raw 32-byte X25519 identity public key. */
-  readonly identityKey: Uint8Array;
+  /**
+   * Raw 32-byte X25519 identity public key, or several for a party that is a set of devices (a home): then the
+   * keys are sorted and concatenated, as libsignal's NumericFingerprintGenerator did for a list of keys, so the
+   * order they are given in does not matter and one key in a list is the same as that key alone.
+   */
+  readonly identityKey: Uint8Array | readonly Uint8Array[];
   /** A stable identifier of the party (bytes, or a string taken as UTF-8). */
   readonly stableId: Uint8Array | string;
 }
@@ -41,14 +45,27 @@ export interface SafetyNumber {
   readonly version: number;
 }
 
-function partyHash(party: SafetyNumberParty, iterations: number): Uint8Array {
-  const { identityKey } = party;
-  if (!(identityKey instanceof Uint8Array) || identityKey.length !== 32) {
-    throw new PqxdhError('invalid_argument', 'identity key must be a raw 32-byte X25519 public key');
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return a.length - b.length;
+}
+
+/** 0x05 || key for each key, sorted: libsignal's logical key bytes of a key list. */
+function logicalKeyBytes(identityKey: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  const keys = identityKey instanceof Uint8Array ? [identityKey] : [...identityKey];
+  if (keys.length === 0) throw new PqxdhError('invalid_argument', 'at least one identity key');
+  for (const k of keys) {
+    if (!(k instanceof Uint8Array) || k.length !== 32) {
+      throw new PqxdhError('invalid_argument', 'identity key must be a raw 32-byte X25519 public key');
+    }
   }
+  return concatBytes(keys.map((k) => concatBytes([Uint8Array.of(DJB_TYPE), k])).sort(compareBytes));
+}
+
+function partyHash(party: SafetyNumberParty, iterations: number): Uint8Array {
+  const publicKey = logicalKeyBytes(party.identityKey);
   const stableId = typeof party.stableId === 'string' ? utf8.encode(party.stableId) : party.stableId;
   if (!(stableId instanceof Uint8Array)) throw new PqxdhError('invalid_argument', 'stableId must be bytes or string');
-  const publicKey = concatBytes([Uint8Array.of(DJB_TYPE), identityKey]);
   let hash = concatBytes([HASH_FORMAT_VERSION, publicKey, stableId]);
   for (let i = 0; i < iterations; i++) hash = sha512(concatBytes([hash, publicKey]));
   return hash;

@@ -173,7 +173,10 @@ export type DeviceHome = z.infer<typeof DeviceHome>;
 
 export const MessagingDirectoryDevice = DirectoryDevice.extend({
   home: DeviceHome,
-  /** The desktop node that serves the device (local and home devices): the To list groups by it. */
+  /**
+   * The desktop node that serves the device: the To list groups local and home devices by it; for a remote
+   * device it is the other home's desktop that published it to the cloud.
+   */
   node_id: z.string().optional(),
   /** That desktop's current name. */
   node_name: z.string().optional(),

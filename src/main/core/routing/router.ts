@@ -348,6 +348,8 @@ export class Router implements PeerLinkRouterPort {
         name: e.name,
         kind: e.kind,
         home: 'remote',
+        // The other home's desktop that published it: a home's safety number is over its desktops' devices.
+        node_id: e.node,
         ...(cloudUp ? { route: 'cloud' as const } : {}),
       });
     }
