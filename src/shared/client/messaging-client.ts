@@ -53,6 +53,11 @@ export class MessagingClient {
     private readonly basePath = '/api/messages',
   ) {}
 
+  /** This device's id and public identity key (for its safety numbers). */
+  identity(): { device_id: string; publicKey: Uint8Array } {
+    return { device_id: this.me.device_id, publicKey: this.me.publicKey };
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const r = await this.transport.request<T & { error?: string; message?: string }>(method, this.basePath + path, body);
     if (r.status >= 400) {

@@ -48,6 +48,8 @@ export function messagingErrorText(code: string, fallback?: string): string {
       return 'this desktop has not collected its own messages from the cloud yet';
     case 'outbox_full':
       return 'too many messages are waiting to go out; try again once they have gone';
+    case 'safety_number_changed':
+      return 'Not sent: the safety number you verified changed. Compare it again, then accept the new one above.';
     default:
       return fallback ?? code.replace(/_/g, ' ');
   }

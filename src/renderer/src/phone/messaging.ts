@@ -12,6 +12,7 @@ import { type FileEndpoint, FileTransfers } from '../common/files/file-transfers
 import { MessagingSession } from '../common/messages/messaging-session.js';
 import { mountMessages } from '../common/messages/mount-messages.js';
 import { keepUnreadInTitle } from '../common/messages/unread-title.js';
+import { TrustBook } from '../common/trust/trust-book.js';
 import { loadOrCreateIdentity, messagesStorageKey } from './storage.js';
 
 const RETRY_MAX_MS = 30_000;
@@ -35,7 +36,12 @@ function phoneFiles(device: DeviceClient): FileEndpoint {
 export function startPhoneMessaging(device: DeviceClient, root: HTMLElement, onDesktop: (desktop: DesktopNode) => void): PhoneMessaging {
   const me = loadOrCreateIdentity();
   const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
-  const view = new MessagingSession(client, new Conversations(messagesStorageKey(me.nodeId)), new FileTransfers(phoneFiles(device)));
+  const view = new MessagingSession(
+    client,
+    new Conversations(messagesStorageKey(me.nodeId)),
+    new FileTransfers(phoneFiles(device)),
+    new TrustBook(`salita.phone.trust.v1.${me.nodeId}`),
+  );
   let unread = 0;
   const title = keepUnreadInTitle(() => unread);
   const unmount = mountMessages(root, {

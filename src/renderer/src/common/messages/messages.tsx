@@ -7,6 +7,7 @@ import type { TransferView } from '../files/file-transfers.js';
 import { cloudHint, reachBanners } from '../reach-banners.js';
 import { groupRecipients, type ListPlace } from '../recipient-groups.js';
 import { Store, useStore } from '../store.js';
+import { trustBlocks } from '../trust/directory-identities.js';
 import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
@@ -17,6 +18,7 @@ import type { MessagingSession } from './messaging-session.js';
 import { notifyIfAway } from './notifier.js';
 import { NotifyButton } from './notify-button.js';
 import { RecipientSelect } from './recipient-select.js';
+import { SafetyBanners, SafetyPanel } from './safety-panel.js';
 
 export interface MessagesProps {
   session: MessagingSession;
@@ -101,6 +103,11 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   const banners = reachBanners({ dir, selected, nodeReachable, place });
   const messages = selected ? all.filter((m) => m.peer === selected) : [];
   const selfName = dir?.nodes.find((n) => n.self)?.name;
+  const trust = session.trust;
+  // `version` is also how the trust book says it changed.
+  const blocked = useMemo(() => (selected ? trustBlocks(trust, dir, selected) : false), [trust, dir, selected, version]);
+  const me = useMemo(() => session.client.identity(), [session]);
+  const onTrust = () => session.trustChanged();
   const pending = useMemo(
     () => Object.values(byKey).filter((v) => v.dir === 'up' && v.peer === selected && v.messageId === undefined),
     [byKey, selected],
@@ -165,6 +172,8 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
               </p>
             ))}
           </div>
+          {dir && selected ? <SafetyBanners dir={dir} trust={trust} peer={selected} nameOf={nameOf} onChange={onTrust} /> : null}
+          {dir && selected ? <SafetyPanel dir={dir} me={me} trust={trust} peer={selected} nameOf={nameOf} onChange={onTrust} /> : null}
           {dropping && selected ? (
             <p class="drop-hint" data-testid="drop-hint">
               Drop to send to {nameOf(selected)}
@@ -176,9 +185,9 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
               {selected ? `No messages with ${nameOf(selected)} yet.` : noRecipientText(place, selfName)}
             </p>
           ) : null}
-          <MessageComposer disabled={!selected || sending} onSend={(t) => session.send(t)} />
+          <MessageComposer disabled={!selected || sending || blocked} onSend={(t) => session.send(t)} />
           {transfers ? (
-            <FilePicker disabled={!selected} camera={place === 'phone'} onFiles={(files) => void session.sendFiles(files)} />
+            <FilePicker disabled={!selected || blocked} camera={place === 'phone'} onFiles={(files) => void session.sendFiles(files)} />
           ) : null}
           {error ? (
             <p class="field-error" role="alert" data-testid="messages-error">

@@ -9,6 +9,8 @@ import type { Conversations } from '../conversation.js';
 import type { FileTransfers } from '../files/file-transfers.js';
 import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
 import { Channel, Store } from '../store.js';
+import { directoryIdentities, trustBlocks } from '../trust/directory-identities.js';
+import { TrustBook } from '../trust/trust-book.js';
 import { isPageAttended } from './page-attention.js';
 
 /** Pushes that say the directory changed (a device paired or renamed, a desktop of the home came or went). */
@@ -65,11 +67,15 @@ export class MessagingSession {
   /** Files go one after another: several at once would only share the same link, each slower. */
   private fileQueue: Promise<void> = Promise.resolve();
 
-  /** @param files where this page's files go and come from (absent: the page cannot send or fetch files). */
+  /**
+   * @param files where this page's files go and come from (absent: the page cannot send or fetch files).
+   * @param trust the identity keys this device trusts (safety numbers); in memory only when not given.
+   */
   constructor(
     readonly client: MessagingClient,
     readonly conv: Conversations,
     readonly files?: FileTransfers,
+    readonly trust: TrustBook = new TrustBook(),
   ) {
     const latest = conv.latestPeer();
     if (latest) this.store.set({ selected: latest });
@@ -162,7 +168,9 @@ export class MessagingSession {
       const shown = this.cloudStatus ? { ...dir, cloud: { status: this.cloudStatus } } : dir;
       const s = this.store.get();
       const selected = s.selected ?? this.conv.latestPeer() ?? dir.devices.find((d) => d.device_id !== dir.me)?.device_id;
-      this.store.set({ dir: shown, selected });
+      // A device re-paired or reinstalled shows a new identity key here: the trust book notes the change.
+      const trustChanged = this.trust.observe(directoryIdentities(dir));
+      this.store.set((st) => ({ dir: shown, selected, version: trustChanged ? st.version + 1 : st.version }));
     } catch (err) {
       if (this.failed(err)) return;
       this.showError(`Could not load the devices: ${errorText(err)}.`);
@@ -234,6 +242,18 @@ export class MessagingSession {
     }
   }
 
+  /** The person changed what the trust book holds (accepted a new key, set a verified mark). */
+  trustChanged(): void {
+    this.store.set((s) => ({ version: s.version + 1, error: undefined }));
+  }
+
+  /** A verified identity changed and the person has not accepted the new one: nothing goes to that device. */
+  private refusedByTrust(to: string): boolean {
+    if (!trustBlocks(this.trust, this.store.get().dir, to)) return false;
+    this.showError(messagingErrorText('safety_number_changed'));
+    return true;
+  }
+
   /** Seals `text` to the open conversation and hands it to the node. Resolves true once it is in the list. */
   async send(text: string): Promise<boolean> {
     const to = this.store.get().selected;
@@ -242,7 +262,7 @@ export class MessagingSession {
       this.showError('Choose a device to write to.');
       return false;
     }
-    if (!body) return false;
+    if (!body || this.refusedByTrust(to)) return false;
     this.store.set({ sending: true, error: undefined });
     let shown = false;
     try {
@@ -276,7 +296,7 @@ export class MessagingSession {
       this.showError('Choose a device to send to.');
       return Promise.resolve();
     }
-    if (files.length === 0) return Promise.resolve();
+    if (files.length === 0 || this.refusedByTrust(to)) return Promise.resolve();
     this.showError(undefined);
     for (const file of files) {
       const key = transfers.queueUpload(file, to);

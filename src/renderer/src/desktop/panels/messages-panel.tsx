@@ -10,6 +10,7 @@ import { Messages } from '../../common/messages/messages.js';
 import { MessagingSession } from '../../common/messages/messaging-session.js';
 import { keepUnreadInTitle } from '../../common/messages/unread-title.js';
 import { useStore } from '../../common/store.js';
+import { TrustBook } from '../../common/trust/trust-book.js';
 import { useDesktop } from '../desktop-context.js';
 import type { Desktop } from '../desktop-store.js';
 import { registerUiDevice } from '../ui-messaging-device.js';
@@ -78,6 +79,7 @@ export function MessagesPanel() {
         r.client,
         new Conversations(`salita.desktop.messages.v1.${r.deviceId}`),
         new FileTransfers(desktopFiles(desktop)),
+        new TrustBook(`salita.desktop.trust.v1.${r.deviceId}`),
       );
       stop = feed(desktop, session);
       setSetup({ kind: 'ready', deviceId: r.deviceId, session });
