@@ -26,7 +26,12 @@ interface Dev {
   me: PeerDevice;
 }
 
-async function device(dir: MemoryPrekeyDirectory, id: string, store: SessionStore = new MemorySessionStore(), now?: () => number): Promise<Dev> {
+async function device(
+  dir: MemoryPrekeyDirectory,
+  id: string,
+  store: SessionStore = new MemorySessionStore(),
+  now?: () => number,
+): Promise<Dev> {
   const identity = generateIdentityKeyPair();
   const ds = new DeviceSessions({ deviceId: id, identity, store, policy: POLICY, ...(now ? { now } : {}) });
   const me = { device_id: id, identity_key: toBase64Url(identity.publicKey) };
@@ -44,7 +49,7 @@ async function world() {
   return { dir, a1, a2, b1 };
 }
 
-test('fan-out: one envelope for bob and alice\'s other device, both open it; replies reach both of alice\'s devices', async () => {
+test("fan-out: one envelope for bob and alice's other device, both open it; replies reach both of alice's devices", async () => {
   const { dir, a1, a2, b1 } = await world();
   const sent = await a1.ds.seal([b1.me, a1.me, a2.me], utf8.encode('hi bob'), dir.claim);
   assert.deepEqual(sent.envelope.to, ['alice-2', 'bob-1'], 'our own device is not a recipient');
@@ -105,7 +110,10 @@ test('a tampered envelope is refused and changes nothing; the real one opens aft
 test('a claimed bundle under another identity key than the directory names is refused', async () => {
   const { dir, a1, b1 } = await world();
   const forged = { ...b1.me, identity_key: toBase64Url(generateIdentityKeyPair().publicKey) };
-  await assert.rejects(a1.ds.seal([forged], utf8.encode('x'), dir.claim), (e: unknown) => e instanceof DeviceKeysError && e.code === 'identity_mismatch');
+  await assert.rejects(
+    a1.ds.seal([forged], utf8.encode('x'), dir.claim),
+    (e: unknown) => e instanceof DeviceKeysError && e.code === 'identity_mismatch',
+  );
   assert.deepEqual(await a1.ds.pendingOutbox(), []);
 });
 
@@ -117,7 +125,10 @@ test('last resort only: with no one-time keys left the session still starts, and
   const got = await b1.ds.open(env);
   assert.equal(text(got.plaintext), 'lr');
   const keys = (await b1.store.loadPrekeys())!;
-  assert.deepEqual(keys.replay.map((r) => r.id), [got.started!.initialMessageId]);
+  assert.deepEqual(
+    keys.replay.map((r) => r.id),
+    [got.started!.initialMessageId],
+  );
   assert.equal((await b1.ds.open(env)).duplicate, true);
 });
 
@@ -146,7 +157,10 @@ test('ensurePrekeysPublished: first publish, nothing when all is there, replenis
   st = await b.ds.ensurePrekeysPublished(api);
   assert.notEqual(st.signed_prekey_id, firstSpk, 'rotated after a week');
   const keys = (await b.store.loadPrekeys())!;
-  assert.ok(keys.signed.some((k) => k.id === firstSpk), 'the old one is kept for its grace period');
+  assert.ok(
+    keys.signed.some((k) => k.id === firstSpk),
+    'the old one is kept for its grace period',
+  );
   // A publish that fails keeps the new keys unpublished and retries them next time.
   for (let i = 0; i < 3; i++) await dir.claim('bob-1');
   const failing = { status: api.status, publish: async () => Promise.reject(new Error('offline')) };

@@ -30,7 +30,14 @@ import type { PrekeyBundle, PrekeyStatus } from '../../src/shared/wire/prekeys.j
 
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2026, 0, 1);
-const POLICY: PrekeyPolicy = { oneTimeCount: 5, lowWater: 3, rotateAfterMs: 7 * DAY, graceMs: 30 * DAY, maxReplayIds: 3, maxLocalOneTime: 50 };
+const POLICY: PrekeyPolicy = {
+  oneTimeCount: 5,
+  lowWater: 3,
+  rotateAfterMs: 7 * DAY,
+  graceMs: 30 * DAY,
+  maxReplayIds: 3,
+  maxLocalOneTime: 50,
+};
 
 const bob = generateIdentityKeyPair();
 const alice = generateIdentityKeyPair();
@@ -65,7 +72,9 @@ test('a new device publishes a signed prekey, a last-resort KEM prekey and N one
   assert.equal(req.kem_one_time_prekeys.length, 5);
   assert.equal(req.kem_last_resort.last_resort, true);
   assert.ok(req.kem_one_time_prekeys.every((k) => !k.last_resort));
-  assert.ok(verifySignedPrekeySignature(bob.publicKey, fromBase64Url(req.signed_prekey.public), fromBase64Url(req.signed_prekey.signature)));
+  assert.ok(
+    verifySignedPrekeySignature(bob.publicKey, fromBase64Url(req.signed_prekey.public), fromBase64Url(req.signed_prekey.signature)),
+  );
   for (const k of [req.kem_last_resort, ...req.kem_one_time_prekeys]) {
     assert.ok(verifyKemPrekeySignature(bob.publicKey, fromBase64Url(k.public), fromBase64Url(k.signature)));
   }
@@ -80,7 +89,10 @@ test('a new device publishes a signed prekey, a last-resort KEM prekey and N one
   assert.equal(needsPublish(published, status(published, 5, 5)), false);
   assert.deepEqual(publishRequest(published).one_time_prekeys, []);
   assert.equal(needsPublish(s, status(s, 5, 5)), true, 'unpublished one-time keys still to send');
-  assert.throws(() => responderKeys(s, alice), (e: unknown) => e instanceof DeviceKeysError && e.code === 'bad_state');
+  assert.throws(
+    () => responderKeys(s, alice),
+    (e: unknown) => e instanceof DeviceKeysError && e.code === 'bad_state',
+  );
 });
 
 test('the signed prekey rotates after 7 days; the old one opens late initial messages for 30 days, then is deleted', () => {
@@ -124,7 +136,10 @@ test('replenish: below the low-water mark new one-time keys with fresh ids, othe
   assert.equal(req.one_time_prekeys.length, 4, 'topped up to 5');
   assert.equal(req.kem_one_time_prekeys.length, 0, 'KEM one-time keys were not low');
   const before = new Set(allIds(pub));
-  assert.ok(req.one_time_prekeys.every((k) => !before.has(k.id)), 'ids never reused');
+  assert.ok(
+    req.one_time_prekeys.every((k) => !before.has(k.id)),
+    'ids never reused',
+  );
   // Asking again before publishing does not make a second batch.
   assert.equal(publishRequest(replenishOwnPrekeys(more, bob, status(pub, 1, 4), T0, POLICY)).one_time_prekeys.length, 4);
 

@@ -8,11 +8,17 @@ import { test } from 'node:test';
 import { IDBFactory } from 'fake-indexeddb';
 import { DeviceSessions } from '../../src/shared/device-keys/device-sessions.js';
 import { IndexedDbSessionStore, sessionDbName } from '../../src/shared/device-keys/indexeddb-session-store.js';
-import { createOwnPrekeys, type PrekeyPolicy } from '../../src/shared/device-keys/own-prekeys.js';
+import { createOwnPrekeys, DEFAULT_PREKEY_POLICY, type PrekeyPolicy } from '../../src/shared/device-keys/own-prekeys.js';
 import { sessionRecordFromJson, sessionRecordToJson } from '../../src/shared/device-keys/session-record-json.js';
 import { type InboxMessage, MemorySessionStore, type SessionStore, type StoreChange } from '../../src/shared/device-keys/session-store.js';
 import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
-import { generateIdentityKeyPair, makeKemPrekey, makeOneTimePrekeys, makeSignedPrekey, publicBundle } from '../../src/shared/ratchet/pqxdh.js';
+import {
+  generateIdentityKeyPair,
+  makeKemPrekey,
+  makeOneTimePrekeys,
+  makeSignedPrekey,
+  publicBundle,
+} from '../../src/shared/ratchet/pqxdh.js';
 import { sealOnSession, startSession, withCurrent } from '../../src/shared/ratchet/session.js';
 import { MemoryPrekeyDirectory } from './fixtures/memory-prekey-directory.js';
 
@@ -47,12 +53,14 @@ for (const kind of kinds) {
   test(`${kind.name}: a commit that fails after the session write changes neither the session nor the messages`, async () => {
     const { store } = await kind.make();
     const { me, v0, v1 } = twoRecordStates();
-    const prekeys = createOwnPrekeys(me, 0, { ...POLICY, oneTimeCount: 1, lowWater: 1, rotateAfterMs: 1, graceMs: 1, maxReplayIds: 1, maxLocalOneTime: 1 });
+    const prekeys = createOwnPrekeys(me, 0, { ...DEFAULT_PREKEY_POLICY, oneTimeCount: 1 });
     await store.commit({ prekeys, records: [{ peerDevice: 'peer', record: v0 }], inbox: [message('m1', 'first')] });
 
     // The same message id again: the add fails, after the new record and prekeys were written in that tx.
     const changedPrekeys = { ...prekeys, one_time: [] };
-    await assert.rejects(store.commit({ prekeys: changedPrekeys, records: [{ peerDevice: 'peer', record: v1 }], inbox: [message('m1', 'again')] }));
+    await assert.rejects(
+      store.commit({ prekeys: changedPrekeys, records: [{ peerDevice: 'peer', record: v1 }], inbox: [message('m1', 'again')] }),
+    );
     assert.deepEqual(await store.loadRecord('peer'), v0);
     assert.deepEqual(await store.loadPrekeys(), prekeys);
     assert.equal(utf8.decode((await store.inboxMessage('m1'))!.plaintext), 'first');
@@ -76,9 +84,14 @@ test('IndexedDB: closing and reopening the database restores prekeys, sessions, 
   const factory = new IDBFactory();
   const store = await IndexedDbSessionStore.open('dev-2', factory);
   const { me, v1 } = twoRecordStates();
-  const prekeys = createOwnPrekeys(me, 0, { ...POLICY, rotateAfterMs: 1, graceMs: 1, maxReplayIds: 1, maxLocalOneTime: 9 });
+  const prekeys = createOwnPrekeys(me, 0, { ...DEFAULT_PREKEY_POLICY, oneTimeCount: 2 });
   const envelope = { v: 2, id: 'e1' } as unknown as import('../../src/shared/e2ee/schema.js').EnvelopeV2;
-  await store.commit({ prekeys, records: [{ peerDevice: 'peer', record: v1 }], inbox: [message('m1', 'hello')], outbox: [{ id: 'e1', envelope, created_at: 5 }] });
+  await store.commit({
+    prekeys,
+    records: [{ peerDevice: 'peer', record: v1 }],
+    inbox: [message('m1', 'hello')],
+    outbox: [{ id: 'e1', envelope, created_at: 5 }],
+  });
   store.close();
 
   const again = await IndexedDbSessionStore.open('dev-2', factory);
@@ -87,7 +100,10 @@ test('IndexedDB: closing and reopening the database restores prekeys, sessions, 
   const m = (await again.inboxMessage('m1'))!;
   assert.ok(m.plaintext instanceof Uint8Array);
   assert.equal(utf8.decode(m.plaintext), 'hello');
-  assert.deepEqual((await again.outbox()).map((e) => e.id), ['e1']);
+  assert.deepEqual(
+    (await again.outbox()).map((e) => e.id),
+    ['e1'],
+  );
   await again.commit({ outboxDone: ['e1'] });
   assert.deepEqual(await again.outbox(), []);
   // Another device id is another database.

@@ -120,7 +120,8 @@ export class DeviceSessions {
         const held = await this.store.loadPrekeys();
         const now = this.now();
         let state: OwnPrekeysState = held ?? createOwnPrekeys(this.identity, now, this.policy);
-        if (held) state = replenishOwnPrekeys(rotateOwnPrekeys(state, this.identity, now, this.policy), this.identity, seen, now, this.policy);
+        if (held)
+          state = replenishOwnPrekeys(rotateOwnPrekeys(state, this.identity, now, this.policy), this.identity, seen, now, this.policy);
         if (state !== held) await this.store.commit({ prekeys: state });
         return needsPublish(state, seen) ? publishRequest(state) : undefined;
       });

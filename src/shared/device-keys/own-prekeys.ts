@@ -111,7 +111,14 @@ function checkIdentity(state: OwnPrekeysState, identity: IdentityKeyPair): void 
   }
 }
 
-function addOneTime(state: OwnPrekeysState, identity: IdentityKeyPair, x25519Count: number, kemCount: number, now: number, policy: PrekeyPolicy): OwnPrekeysState {
+function addOneTime(
+  state: OwnPrekeysState,
+  identity: IdentityKeyPair,
+  x25519Count: number,
+  kemCount: number,
+  now: number,
+  policy: PrekeyPolicy,
+): OwnPrekeysState {
   let s = state;
   const a = nextIds(s, x25519Count);
   s = a.state;
@@ -146,7 +153,8 @@ function addLongTerm(state: OwnPrekeysState, identity: IdentityKeyPair, now: num
   const { first, state: s } = nextIds(state, 2);
   const spk = storedSigned(makeSignedPrekey(identity, first), now);
   const kem = storedKem(makeKemPrekey(identity, first + 1, { lastResort: true }), now);
-  const retire = <T extends { replaced_at?: number }>(list: T[]): T[] => list.map((k) => (k.replaced_at === undefined ? { ...k, replaced_at: now } : k));
+  const retire = <T extends { replaced_at?: number }>(list: T[]): T[] =>
+    list.map((k) => (k.replaced_at === undefined ? { ...k, replaced_at: now } : k));
   return { ...s, signed: [...retire(s.signed), spk], kem_last_resort: [...retire(s.kem_last_resort), kem] };
 }
 
@@ -155,7 +163,12 @@ function addLongTerm(state: OwnPrekeysState, identity: IdentityKeyPair, now: num
  * last-resort key ends with it) older than rotateAfterMs is replaced; replaced ones older than graceMs past their
  * replacement are deleted, with the replay ids of their KEM key (a message naming a deleted key cannot open).
  */
-export function rotateOwnPrekeys(state: OwnPrekeysState, identity: IdentityKeyPair, now: number, policy: PrekeyPolicy = DEFAULT_PREKEY_POLICY): OwnPrekeysState {
+export function rotateOwnPrekeys(
+  state: OwnPrekeysState,
+  identity: IdentityKeyPair,
+  now: number,
+  policy: PrekeyPolicy = DEFAULT_PREKEY_POLICY,
+): OwnPrekeysState {
   checkIdentity(state, identity);
   const current = state.signed[state.signed.length - 1];
   let s = state;
@@ -216,7 +229,12 @@ export function needsPublish(state: OwnPrekeysState, status: PrekeyStatus): bool
 
 /** After the node accepted `req`: its keys are marked published (never sent again). */
 export function markPublished(state: OwnPrekeysState, req: PublishPrekeysRequest): OwnPrekeysState {
-  const ids = new Set([req.signed_prekey.id, req.kem_last_resort.id, ...req.one_time_prekeys.map((k) => k.id), ...req.kem_one_time_prekeys.map((k) => k.id)]);
+  const ids = new Set([
+    req.signed_prekey.id,
+    req.kem_last_resort.id,
+    ...req.one_time_prekeys.map((k) => k.id),
+    ...req.kem_one_time_prekeys.map((k) => k.id),
+  ]);
   const mark = <T extends { id: number; published: boolean }>(k: T): T => (ids.has(k.id) ? { ...k, published: true } : k);
   return {
     ...state,
