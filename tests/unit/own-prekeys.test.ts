@@ -103,6 +103,7 @@ test('the signed prekey rotates after 7 days; the old one opens late initial mes
 
   const s6 = rotateOwnPrekeys(s0, bob, T0 + 6 * DAY, POLICY);
   assert.equal(publishRequest(s6).signed_prekey.id, oldSpk, 'not yet a week');
+  assert.equal(s6, s0, 'nothing due: the same state, no write needed');
 
   const s7 = rotateOwnPrekeys(s6, bob, T0 + 7 * DAY, POLICY);
   const newSpk = publishRequest(s7).signed_prekey.id;

@@ -175,8 +175,11 @@ export function rotateOwnPrekeys(
   if (!current || now - current.created_at >= policy.rotateAfterMs) s = addLongTerm(s, identity, now);
   const live = <T extends { replaced_at?: number }>(k: T) => k.replaced_at === undefined || now - k.replaced_at < policy.graceMs;
   const kemLastResort = s.kem_last_resort.filter(live);
+  const signed = s.signed.filter(live);
+  // Nothing due: the same object back, so the caller can skip a write.
+  if (s === state && signed.length === s.signed.length && kemLastResort.length === s.kem_last_resort.length) return state;
   const kept = new Set(kemLastResort.map((k) => k.id));
-  return { ...s, signed: s.signed.filter(live), kem_last_resort: kemLastResort, replay: s.replay.filter((r) => kept.has(r.kem_id)) };
+  return { ...s, signed, kem_last_resort: kemLastResort, replay: s.replay.filter((r) => kept.has(r.kem_id)) };
 }
 
 /** New one-time keys (fresh ids) for each kind the node holds fewer than lowWater of, up to oneTimeCount. */
