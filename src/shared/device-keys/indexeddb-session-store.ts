@@ -1,0 +1,102 @@
+// SessionStore on IndexedDB: the browser's one durable store with real transactions (the phone page and the
+// desktop UI, over plain http too), and Node through fake-indexeddb in tests. One database per device id, so two
+// devices paired in one browser profile never share keys.
+import type { OwnPrekeysState } from './own-prekeys.js';
+import type { SessionRecordJson } from './session-record-json.js';
+import type { InboxMessage, OutboxEntry, SessionStore, StoreChange } from './session-store.js';
+
+const DB_VERSION = 1;
+const PREKEYS = 'prekeys';
+const SESSIONS = 'sessions';
+const INBOX = 'inbox_messages';
+const OUTBOX = 'outbox';
+const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX];
+/** The single key of the prekeys store. */
+const OWN = 'own';
+
+export function sessionDbName(deviceId: string): string {
+  return `salita-device-${deviceId}`;
+}
+
+function req<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+export class IndexedDbSessionStore implements SessionStore {
+  private constructor(private readonly db: IDBDatabase) {}
+
+  /** Opens (creating on first use) the device's database. `factory` defaults to the global indexedDB. */
+  static async open(deviceId: string, factory: IDBFactory = globalThis.indexedDB): Promise<IndexedDbSessionStore> {
+    const open = factory.open(sessionDbName(deviceId), DB_VERSION);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.contains(PREKEYS)) db.createObjectStore(PREKEYS);
+      if (!db.objectStoreNames.contains(SESSIONS)) db.createObjectStore(SESSIONS, { keyPath: 'peer_device' });
+      if (!db.objectStoreNames.contains(INBOX)) db.createObjectStore(INBOX, { keyPath: 'id' });
+      if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: 'id' });
+    };
+    return new IndexedDbSessionStore(await req(open));
+  }
+
+  private async get<T>(store: string, key: string): Promise<T | undefined> {
+    const tx = this.db.transaction(store, 'readonly');
+    return (await req(tx.objectStore(store).get(key))) as T | undefined;
+  }
+
+  loadPrekeys(): Promise<OwnPrekeysState | undefined> {
+    return this.get<OwnPrekeysState>(PREKEYS, OWN);
+  }
+  async loadRecord(peerDevice: string): Promise<SessionRecordJson | undefined> {
+    const row = await this.get<{ peer_device: string; record: SessionRecordJson }>(SESSIONS, peerDevice);
+    return row?.record;
+  }
+  inboxMessage(id: string): Promise<InboxMessage | undefined> {
+    return this.get<InboxMessage>(INBOX, id);
+  }
+  async outbox(): Promise<OutboxEntry[]> {
+    const tx = this.db.transaction(OUTBOX, 'readonly');
+    return (await req(tx.objectStore(OUTBOX).getAll())) as OutboxEntry[];
+  }
+
+  /**
+   * One readwrite transaction over every store. Session state is written first and the messages after it, so
+   * a failing message write (a duplicate id, a value that cannot be stored) aborts a transaction that already
+   * holds the new session: IndexedDB then rolls back both.
+   */
+  commit(change: StoreChange): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let tx: IDBTransaction;
+      try {
+        tx = this.db.transaction(ALL, 'readwrite');
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      let failure: unknown;
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(failure ?? tx.error ?? new Error('session store transaction aborted'));
+      // A failed request would abort the transaction anyway; keep its error as the reason.
+      tx.onerror = (ev) => {
+        failure ??= (ev.target as IDBRequest | null)?.error;
+      };
+      try {
+        if (change.prekeys) tx.objectStore(PREKEYS).put(change.prekeys, OWN);
+        for (const r of change.records ?? []) tx.objectStore(SESSIONS).put({ peer_device: r.peerDevice, record: r.record });
+        for (const m of change.inbox ?? []) tx.objectStore(INBOX).add(m);
+        for (const e of change.outbox ?? []) tx.objectStore(OUTBOX).add(e);
+        for (const id of change.outboxDone ?? []) tx.objectStore(OUTBOX).delete(id);
+      } catch (err) {
+        // put/add throw synchronously on a value that cannot be cloned: abort what was already written.
+        failure = err;
+        tx.abort();
+      }
+    });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,78 @@
+// Where a device keeps its prekeys, its sessions and the messages they carried (docs/e2ee.md "Session storage").
+// The rule: a ratchet step and its message are one commit. `commit` writes the new prekey state, the new session
+// records and the opened (inbox) or sealed (outbox) messages in one transaction: if it fails nothing changed (the
+// envelope can be opened again later), if it committed the message is saved with the state it advanced to.
+import type { EnvelopeV2 } from '../e2ee/schema.js';
+import type { OwnPrekeysState } from './own-prekeys.js';
+import type { SessionRecordJson } from './session-record-json.js';
+
+/** A message opened on this device, stored by envelope id: a re-delivered envelope is served from here. */
+export interface InboxMessage {
+  id: string;
+  from_device: string;
+  sent_at: string;
+  plaintext: Uint8Array;
+  received_at: number;
+}
+
+/** An envelope sealed by this device and not yet acknowledged by its node (resend it after a crash). */
+export interface OutboxEntry {
+  id: string;
+  envelope: EnvelopeV2;
+  created_at: number;
+}
+
+export interface StoreChange {
+  prekeys?: OwnPrekeysState;
+  records?: { peerDevice: string; record: SessionRecordJson }[];
+  /** Added, never replaced: a message id already stored makes the whole commit fail. */
+  inbox?: InboxMessage[];
+  outbox?: OutboxEntry[];
+  /** Outbox ids the node acknowledged. */
+  outboxDone?: string[];
+}
+
+export interface SessionStore {
+  loadPrekeys(): Promise<OwnPrekeysState | undefined>;
+  loadRecord(peerDevice: string): Promise<SessionRecordJson | undefined>;
+  inboxMessage(id: string): Promise<InboxMessage | undefined>;
+  outbox(): Promise<OutboxEntry[]>;
+  /** All of it in one transaction, or none of it (rejects then). */
+  commit(change: StoreChange): Promise<void>;
+  close(): void;
+}
+
+/** The same contract in memory (tests, benchmarks): copies in and out, all-or-nothing commits. */
+export class MemorySessionStore implements SessionStore {
+  private prekeys: OwnPrekeysState | undefined;
+  private readonly records = new Map<string, SessionRecordJson>();
+  private readonly inbox = new Map<string, InboxMessage>();
+  private readonly out = new Map<string, OutboxEntry>();
+
+  async loadPrekeys(): Promise<OwnPrekeysState | undefined> {
+    return this.prekeys && structuredClone(this.prekeys);
+  }
+  async loadRecord(peerDevice: string): Promise<SessionRecordJson | undefined> {
+    const r = this.records.get(peerDevice);
+    return r && structuredClone(r);
+  }
+  async inboxMessage(id: string): Promise<InboxMessage | undefined> {
+    const m = this.inbox.get(id);
+    return m && structuredClone(m);
+  }
+  async outbox(): Promise<OutboxEntry[]> {
+    return [...this.out.values()].map((e) => structuredClone(e));
+  }
+  async commit(change: StoreChange): Promise<void> {
+    // Everything is cloned and checked before the first write, so a refusal leaves the store untouched.
+    const c = structuredClone(change);
+    for (const m of c.inbox ?? []) if (this.inbox.has(m.id)) throw new Error(`inbox message ${m.id} already stored`);
+    for (const e of c.outbox ?? []) if (this.out.has(e.id)) throw new Error(`outbox entry ${e.id} already stored`);
+    if (c.prekeys) this.prekeys = c.prekeys;
+    for (const r of c.records ?? []) this.records.set(r.peerDevice, r.record);
+    for (const m of c.inbox ?? []) this.inbox.set(m.id, m);
+    for (const e of c.outbox ?? []) this.out.set(e.id, e);
+    for (const id of c.outboxDone ?? []) this.out.delete(id);
+  }
+  close(): void {}
+}
