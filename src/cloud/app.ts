@@ -20,15 +20,17 @@ import {
   RefreshRequest,
   VerifyRequest,
 } from '../shared/wire/cloud.js';
+import type { PrekeyBundle, PrekeyStatus } from '../shared/wire/prekeys.js';
 import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
 import { type AuthService, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
 import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
-import { type CloudEnv, readBody } from './http-env.js';
+import { type CloudEnv, readBody, readJson } from './http-env.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Logger } from './log.js';
 import { noiseSocket } from './noise-endpoint.js';
+import type { CloudPrekeyDirectory } from './prekey-directory.js';
 import type { RelayHub } from './relay-hub.js';
 import { relaySocket } from './relay-socket.js';
 import type { RelayWriter } from './relay-writer.js';
@@ -39,6 +41,7 @@ export interface CloudAppDeps {
   telemetry: Telemetry;
   staticKey: KeyPair;
   directory: KeyDirectory;
+  prekeys: CloudPrekeyDirectory;
   relay: { hub: RelayHub; writer: RelayWriter };
   log: Logger;
   /** Rate-limited lines about client mistakes (a flood of them cannot fill the disk). */
@@ -50,6 +53,9 @@ export interface CloudAppDeps {
 const BODY_LIMIT = 16 * 1024;
 /** PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names). */
 const KEYS_BODY_LIMIT = 256 * 1024;
+
+/** PUT /api/keys/:device_id/prekeys carries up to 101 ML-KEM-768 keys (about 1.7 KB each): it shares that limit. */
+const PREKEY_PUBLISH_PATH = /^\/api\/keys\/[^/]+\/prekeys$/;
 
 type Env = CloudEnv;
 
@@ -67,7 +73,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.use('*', (c, next) => {
     // Blob bytes stream to disk (tus holds them to their Upload-Length); everything else is small JSON.
     if (isBlobBytes(c.req.method, c.req.path)) return next();
-    return (c.req.path === '/api/keys' ? keys : small)(c, next);
+    return (c.req.path === '/api/keys' || PREKEY_PUBLISH_PATH.test(c.req.path) ? keys : small)(c, next);
   });
 
   const authed = async (c: Context<Env>, next: () => Promise<void>) => {
@@ -162,6 +168,20 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   });
 
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
+
+  // The prekey directory (prekey-directory.ts): a node publishes for its own devices; anyone who may read the key
+  // directory (everyone logged in) claims a bundle for any device in it. The body is checked there, signatures
+  // and all, so a malformed one is invalid_prekey like a forged one.
+  app.put('/api/keys/:device_id/prekeys', authed, async (c) => {
+    const body = await readJson(c);
+    return c.json(d.prekeys.publish(c.get('principal').deviceId, c.req.param('device_id') ?? '', body) satisfies PrekeyStatus);
+  });
+  app.get('/api/keys/:device_id/prekeys', authed, (c) =>
+    c.json(d.prekeys.status(c.get('principal').deviceId, c.req.param('device_id') ?? '') satisfies PrekeyStatus),
+  );
+  app.post('/api/keys/:device_id/prekeys/claim', authed, (c) =>
+    c.json(d.prekeys.claim(c.req.param('device_id') ?? '') satisfies PrekeyBundle),
+  );
 
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
   app.get(

@@ -29,6 +29,11 @@ const NOISE_PROOF: ErrorCodes = {
 };
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
 
+// ---- prekeys (docs/e2ee.md "Prekeys and the directory") ----
+const DeviceParam = z.object({ device_id: z.string() });
+/** Publish and status are for the device's own node: not in the directory (404), another node's (403). */
+const PREKEY_OWNER: ErrorCodes = { 404: ['unknown_recipient'], 403: ['forbidden'] };
+
 // ---- blobs (docs/cloud.md "Blobs") ----
 const Sha256Param = z.object({ sha256: z.string() });
 const UploadParam = z.object({ id: z.string() });
@@ -130,6 +135,32 @@ export const cloudOperations: readonly ContractOperation[] = [
     summary: 'The whole key directory.',
     success: { status: 200, description: 'The directory.' },
     errors: TOKEN,
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.publishPrekeys, {
+    operationId: 'publishPrekeys',
+    security: 'cloud',
+    params: DeviceParam,
+    summary:
+      "Store prekeys of one of the calling node's devices (signatures checked against its key-directory entry); the same keys again are accepted.",
+    success: { status: 200, description: 'What the device has stored here now.' },
+    errors: mergeErrors(TOKEN, BODY, PREKEY_OWNER, { 400: ['invalid_prekey'], 409: ['prekey_id_taken', 'prekey_limit'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.prekeyStatus, {
+    operationId: 'prekeyStatus',
+    security: 'cloud',
+    params: DeviceParam,
+    summary: "What one of the calling node's devices has stored here.",
+    success: { status: 200, description: 'The counts and ids.' },
+    errors: mergeErrors(TOKEN, PREKEY_OWNER),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.claimPrekeys, {
+    operationId: 'claimPrekeys',
+    security: 'cloud',
+    params: DeviceParam,
+    summary:
+      'A bundle for any device of the key directory; its one-time prekeys are removed in the same commit (none left: no one_time_prekey, the last-resort KEM prekey).',
+    success: { status: 200, description: 'The bundle.' },
+    errors: mergeErrors(TOKEN, BODY, { 404: ['unknown_recipient', 'no_prekeys'] }),
   }),
   {
     operationId: 'relay',

@@ -7,13 +7,17 @@ import { CloudError } from './errors.js';
 
 export type CloudEnv = { Variables: { principal: Principal; token: string } };
 
-export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  let raw: unknown;
+/** The body as parsed JSON, unchecked (a route that checks it itself, with its own code). */
+export async function readJson(c: Context): Promise<unknown> {
   try {
-    raw = await c.req.json();
+    return await c.req.json();
   } catch {
     throw new CloudError(400, 'invalid_request', 'The body must be JSON.');
   }
+}
+
+export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const raw = await readJson(c);
   const r = schema.safeParse(raw);
   if (!r.success)
     throw new CloudError(400, 'invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));

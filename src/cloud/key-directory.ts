@@ -8,6 +8,7 @@ import { type DirectoryDevice, type DirectoryEntry, MAX_PUBLISHED_PER_NODE, type
 import { type CloudDb, sqliteOf } from './db/open.js';
 import { directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
+import { dropPrekeysOf } from './prekey-directory.js';
 
 type Row = typeof directoryDevices.$inferSelect;
 
@@ -94,6 +95,11 @@ export class KeyDirectory {
       const takenBy = new Map(existing.filter((r) => r.node !== node).map((r) => [r.deviceId, r.node]));
       const before = new Map(existing.filter((r) => r.node === node).map((r) => [r.deviceId, r]));
       const inScope = range ? and(eq(directoryDevices.node, node), rangeWhere(range)) : eq(directoryDevices.node, node);
+      const wasInScope = tx
+        .select({ deviceId: directoryDevices.deviceId, publicKey: directoryDevices.publicKey })
+        .from(directoryDevices)
+        .where(inScope)
+        .all();
       tx.delete(directoryDevices).where(inScope).run();
       // What stays outside the range counts against the cap too.
       const kept = range ? tx.select({ n: count() }).from(directoryDevices).where(eq(directoryDevices.node, node)).get()!.n : 0;
@@ -132,6 +138,13 @@ export class KeyDirectory {
           .run();
       }
       const stored = tx.select().from(directoryDevices).where(inScope).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+      // A device that left the directory, or came back under another key, takes its prekeys with it: what it
+      // signed no longer verifies under its entry.
+      const keyNow = new Map(stored.map((e) => [e.device_id, e.public_key]));
+      dropPrekeysOf(
+        tx,
+        wasInScope.filter((r) => keyNow.get(r.deviceId) !== r.publicKey).map((r) => r.deviceId),
+      );
       return { devices: stored, refused };
     });
   }

@@ -19,6 +19,7 @@ import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCl
 import { KeyDirectory } from './key-directory.js';
 import { createCloudLogger, type Logger } from './log.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
+import { CloudPrekeyDirectory } from './prekey-directory.js';
 import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
 import { RelayStore } from './relay-store.js';
@@ -187,7 +188,17 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   };
   // Client mistakes are written rate-limited, at the level LogBudget gives them.
   const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
-  const app = createCloudApp({ auth, telemetry, staticKey, directory, relay: { hub, writer }, log, edgeLog, blobs });
+  const app = createCloudApp({
+    auth,
+    telemetry,
+    staticKey,
+    directory,
+    prekeys: new CloudPrekeyDirectory(database.db),
+    relay: { hub, writer },
+    log,
+    edgeLog,
+    blobs,
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
   guardUpgradeHandshakes(server);

@@ -207,3 +207,74 @@ export const cloudBlobDeliveries = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sha256, t.toNode, t.fromNode, t.ref] }), index('cloud_blob_deliveries_to').on(t.toNode, t.receivedAt)],
 );
+
+// ---- prekeys (docs/e2ee.md "Prekeys and the directory") -----------------------------------------------------
+// The PQXDH prekeys of directory devices, for initiators of other homes. Keyed by the device id of the key
+// directory; the node that publishes a device there is the only one that may publish its prekeys. The same
+// semantics as the node's own store (main/core/db/prekey-repository.ts), without its 'moving' state: what is here
+// stays here until a claim takes it.
+
+/** Each device's signed prekey; the one it replaced stays (retired_at set) so a late retry of it is recognised. */
+export const cloudPrekeySigned = sqliteTable(
+  'cloud_prekey_signed',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    /** base64url, canonical (checkPublishRequest). */
+    public: text('public').notNull(),
+    signature: text('signature').notNull(),
+    publishedAt: text('published_at').notNull(),
+    retiredAt: text('retired_at'),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] })],
+);
+
+/** Each device's last-resort ML-KEM-768 prekey: handed out (and reused) only when no one-time KEM prekey is left. */
+export const cloudPrekeyKemLastResort = sqliteTable('cloud_prekey_kem_last_resort', {
+  deviceId: text('device_id').primaryKey(),
+  id: integer('id').notNull(),
+  public: text('public').notNull(),
+  signature: text('signature').notNull(),
+  publishedAt: text('published_at').notNull(),
+});
+
+/** One-time X25519 prekeys, each handed out once (a claim deletes it and records its id in one commit). */
+export const cloudPrekeyOneTime = sqliteTable(
+  'cloud_prekey_one_time',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    public: text('public').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] })],
+);
+
+/** One-time ML-KEM-768 prekeys (signed like the last-resort one), each handed out once. */
+export const cloudPrekeyKemOneTime = sqliteTable(
+  'cloud_prekey_kem_one_time',
+  {
+    deviceId: text('device_id').notNull(),
+    id: integer('id').notNull(),
+    public: text('public').notNull(),
+    signature: text('signature').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.id] })],
+);
+
+/**
+ * Prekey ids of a device no longer stored here (handed out, or replaced): never stored again, so no key is handed
+ * out twice and no id names two keys. kind: 'signed', 'one_time' (X25519) or 'kem' (one-time and last-resort KEM
+ * prekeys share one namespace). The hash of the public key lets a retried publish of the same key through.
+ */
+export const cloudPrekeyIdsTaken = sqliteTable(
+  'cloud_prekey_ids_taken',
+  {
+    deviceId: text('device_id').notNull(),
+    kind: text('kind', { enum: ['signed', 'one_time', 'kem'] }).notNull(),
+    id: integer('id').notNull(),
+    /** SHA-256 (hex) of the base64url public key. */
+    publicSha256: text('public_sha256').notNull(),
+    takenAt: text('taken_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.kind, t.id] })],
+);

@@ -14,6 +14,7 @@ import {
 } from './cloud.js';
 import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
 import { endpoint, named } from './endpoint.js';
+import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from './prekeys.js';
 import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from './relay.js';
 
 const session = named('NoiseSessionResponse', NoiseSessionResponse);
@@ -37,6 +38,19 @@ export const CLOUD_ENDPOINTS = {
     response: named('PublishKeysResponse', PublishKeysResponse),
   }),
   keyDirectory: endpoint({ method: 'get', path: '/api/keys', response: named('DirectoryResponse', DirectoryResponse) }),
+  // ---- prekeys (docs/e2ee.md "Prekeys and the directory"): a node's own devices publish, anyone logged in claims
+  publishPrekeys: endpoint({
+    method: 'put',
+    path: '/api/keys/:device_id/prekeys',
+    body: named('PublishPrekeysRequest', PublishPrekeysRequest),
+    response: named('PrekeyStatus', PrekeyStatus),
+  }),
+  prekeyStatus: endpoint({ method: 'get', path: '/api/keys/:device_id/prekeys', response: named('PrekeyStatus', PrekeyStatus) }),
+  claimPrekeys: endpoint({
+    method: 'post',
+    path: '/api/keys/:device_id/prekeys/claim',
+    response: named('PrekeyBundle', PrekeyBundle),
+  }),
   // ---- blobs (the bytes go by tus and HTTP Range: their routes are in the contract alone)
   blobOffer: endpoint({
     method: 'put',

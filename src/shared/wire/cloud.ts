@@ -37,6 +37,12 @@ export const CLOUD_ERROR_CODES = [
   'quota_exceeded',
   'insufficient_storage',
   'offset_mismatch',
+  // the prekey directory (docs/e2ee.md "Prekeys and the directory"; wire/prekeys.ts PREKEY_ERROR_CODES)
+  'invalid_prekey',
+  'prekey_id_taken',
+  'prekey_limit',
+  'no_prekeys',
+  'unknown_recipient',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 

@@ -12,7 +12,8 @@ import {
   type VerifyRequest,
 } from '../../../shared/wire/cloud.js';
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
-import type { BodyOf, Endpoint, ResponseOf } from '../../../shared/wire/endpoint.js';
+import { type BodyOf, type Endpoint, type ParamsOf, pathWith, type ResponseOf } from '../../../shared/wire/endpoint.js';
+import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../shared/wire/prekeys.js';
 import type { DirectoryDevice, DirectoryEntry, PublishKeysRequest, PublishRefusal } from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
@@ -35,10 +36,10 @@ export const CLOUD_CALL_TIMEOUT_MS = 15_000;
 async function call<E extends Endpoint>(
   base: string,
   ep: E,
-  init: { body?: BodyOf<E>; token?: string },
+  init: { body?: BodyOf<E>; token?: string; params?: ParamsOf<E> },
   what: string,
 ): Promise<ResponseOf<E>> {
-  const path = ep.path;
+  const path = pathWith(ep.path, init.params);
   let res: Response;
   try {
     res = await fetch(base + path, {
@@ -126,4 +127,19 @@ export async function publishKeys(
 
 export async function fetchDirectory(base: string, token: string): Promise<DirectoryEntry[]> {
   return (await call(base, CLOUD_ENDPOINTS.keyDirectory, { token }, 'a key directory read')).devices;
+}
+
+/** PUT /api/keys/:device_id/prekeys: prekeys of a device this node publishes in the key directory. */
+export async function publishPrekeys(base: string, token: string, deviceId: string, body: PublishPrekeysRequest): Promise<PrekeyStatus> {
+  return call(base, CLOUD_ENDPOINTS.publishPrekeys, { token, body, params: { device_id: deviceId } }, 'publishing prekeys');
+}
+
+/** GET /api/keys/:device_id/prekeys: what one of this node's devices has stored at the cloud. */
+export async function fetchPrekeyStatus(base: string, token: string, deviceId: string): Promise<PrekeyStatus> {
+  return call(base, CLOUD_ENDPOINTS.prekeyStatus, { token, params: { device_id: deviceId } }, 'a prekey status');
+}
+
+/** POST /api/keys/:device_id/prekeys/claim: a bundle for any device of the key directory. */
+export async function claimPrekeys(base: string, token: string, deviceId: string): Promise<PrekeyBundle> {
+  return call(base, CLOUD_ENDPOINTS.claimPrekeys, { token, params: { device_id: deviceId } }, 'a prekey claim');
 }
