@@ -15,7 +15,7 @@ import { InboxAckResponse, InboxQuery, OutboxResponse } from '../../../../shared
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../../shared/wire/prekeys.js';
 import { InboxAckRequest, InboxPage, MessagingDirectory, SendAccepted, SendRequest } from '../../../../shared/wire/relay.js';
-import { ADMIN_AUTH, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
+import { ADMIN_AUTH, BODY_LIMIT, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
 
 /** Refusals of a send after its body parsed (routes, router, message store). */
 const SEND_ERRORS: ErrorCodes = {
@@ -104,7 +104,7 @@ function messagingOperations(
       params: z.object({ device_id: DeviceId }),
       summary: `A prekey bundle for a device ${by} may message (here, from a home desktop, or from the cloud).`,
       success: { status: 200, description: 'The bundle (its one-time prekey gone).', schema: named('PrekeyBundle', PrekeyBundle) },
-      errors: mergeErrors(auth.other, {
+      errors: mergeErrors(auth.other, BODY_LIMIT, {
         400: ['invalid_request'],
         404: ['unknown_recipient', 'no_prekeys'],
         502: ['cloud_rejected'],
