@@ -153,11 +153,15 @@ describe('claims across the peer link', () => {
     await linkUp(nodeA, nodeB);
     const onA = await pairPhone(nodeA);
     const onB = await pairPhone(nodeB);
-    assert.equal((await onB.client.request('PUT', '/api/messages/prekeys', publishOf(identityOf(onB), 1))).status, 200);
     await eventually(
       () => nodeA.core.router.directory(idOf(onA)).devices.some((d) => d.device_id === idOf(onB) && d.home === 'home'),
       "A's directory lists B's phone",
     );
+    // Nothing published at B yet: B refuses over the link (prekey_refused) and A answers 404.
+    const early = await onA.client.request('POST', `/api/messages/prekeys/${idOf(onB)}/claim`);
+    assert.equal(early.status, 404, JSON.stringify(early.body));
+    assert.equal(early.body.error, 'no_prekeys');
+    assert.equal((await onB.client.request('PUT', '/api/messages/prekeys', publishOf(identityOf(onB), 1))).status, 200);
 
     const first = await onA.client.request('POST', `/api/messages/prekeys/${idOf(onB)}/claim`);
     assert.equal(first.status, 200, JSON.stringify(first.body));
