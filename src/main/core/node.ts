@@ -29,6 +29,7 @@ import { NonceRepository } from './db/nonce-repository.js';
 import { DATABASE_BACKUP_BASE, openDatabase } from './db/open-database.js';
 import { PairingCodeRepository } from './db/pairing-code-repository.js';
 import { PeerLinkRepository } from './db/peer-link-repository.js';
+import { PrekeyRepository } from './db/prekey-repository.js';
 import { SessionRepository } from './db/session-repository.js';
 import { UnpairNoticeRepository } from './db/unpair-notice-repository.js';
 import type { Discovery } from './discovery/discovery.js';
@@ -56,6 +57,10 @@ import { PairingService } from './pairing/pairing-service.js';
 import { HomeDirectoryStore } from './peer-link/home-directory.js';
 import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
 import { type PeerLinkOptions, PeerLinkService } from './peer-link/peer-link-service.js';
+import { type CloudPrekeysPort, NO_CLOUD_PREKEYS } from './prekeys/cloud-prekeys-port.js';
+import { PrekeyCloudMover } from './prekeys/prekey-cloud-mover.js';
+import { PrekeyDirectory } from './prekeys/prekey-directory.js';
+import { PrekeyStore } from './prekeys/prekey-store.js';
 import { CloudTransport } from './routing/cloud-transport.js';
 import type { PeerLinkRouterPort } from './routing/ports.js';
 import { Router } from './routing/router.js';
@@ -113,6 +118,11 @@ export interface NodeOptions {
   files?: Partial<FileLimits>;
   /** Tests: free bytes on the files folder's disk (a made-up full disk). */
   freeBytes?: (dir: string) => number;
+  /**
+   * The cloud's prekey directory (devices of other homes are claimed there, a share of ours moves there). Called
+   * once the cloud link exists; default NO_CLOUD_PREKEYS (nothing moves, no other home's device can be claimed).
+   */
+  cloudPrekeys?: (cloud: CloudLink) => CloudPrekeysPort;
 }
 
 export interface SalitaNode {
@@ -286,6 +296,25 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     isUp: () => cloud.transport.isUp(),
     onRelayEvent: (fn) => cloud.onRelayEvent(fn),
     log: createLogger('cloud-files'),
+  });
+  // Prekeys (PQXDH) of the devices this node serves; claims for others go over the peer link or to the cloud.
+  const cloudPrekeys = opts.cloudPrekeys?.(cloud) ?? NO_CLOUD_PREKEYS;
+  const prekeyStore = new PrekeyStore(new PrekeyRepository(database.db));
+  const prekeyMover = new PrekeyCloudMover({
+    store: prekeyStore,
+    port: () => cloudPrekeys,
+    devices: () => messaging.localDevices().map((d) => d.device_id),
+    log: createLogger('prekeys'),
+  });
+  const prekeys = new PrekeyDirectory({
+    store: prekeyStore,
+    localKey: (id) => messaging.localDevices().find((d) => d.device_id === id)?.public_key,
+    locate: (me, id) => router.directory(me).devices.find((d) => d.device_id === id),
+    peerClaim: (nodeId, id) => peerLinkSlot.running?.claimPrekeys(nodeId, id),
+    cloud: () => cloudPrekeys,
+    published: (id) => {
+      if (cloudPrekeys.available()) void prekeyMover.kick(id);
+    },
   });
   const adminToken = opts.adminToken ?? toBase64Url(randomBytes(32));
   const defaultRenderer = join(appRoot(), 'out', 'renderer');
@@ -470,6 +499,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     messaging,
     router,
     files,
+    prekeys,
     cloud,
     identityView,
     desktopNode,
@@ -581,6 +611,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
           noticeBoard: notices,
           log: createLogger('peer-link'),
           files: files.store,
+          prekeys: (id) => prekeys.claimLocal(id),
           ...(opts.peerLink ? { options: opts.peerLink } : {}),
         });
         peerLinkSlot.running = service;
@@ -666,6 +697,29 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       stop: () => stop?.(),
     };
   })();
+  // A share of the one-time prekeys moves to the cloud whenever the cloud link comes up (and after a publish).
+  const prekeyMoving: Service = (() => {
+    let unsubscribe: (() => void) | undefined;
+    let wasAvailable = false;
+    return {
+      name: 'prekey mover',
+      start: () => {
+        const look = () => {
+          const now = cloudPrekeys.available();
+          if (now && !wasAvailable) void prekeyMover.kick();
+          wasAvailable = now;
+        };
+        unsubscribe = feed.subscribe((e) => {
+          if (e.type === 'cloud') look();
+        });
+        look();
+      },
+      stop: () => {
+        unsubscribe?.();
+        prekeyMover.stop();
+      },
+    };
+  })();
   const services = new ServiceGroup(
     [
       { name: 'database', start: () => {}, stop: () => database.close() },
@@ -687,6 +741,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       cloudFiles,
       devicePushes,
       peerLinks,
+      prekeyMoving,
       ...(discovery ? [discovery] : []),
       timers,
     ],

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { BlobId } from '../e2ee/file-manifest.js';
 import { DeviceId, Envelope, EnvelopeId, MAX_ENVELOPE_JSON_BYTES, MAX_RECIPIENTS } from '../e2ee/schema.js';
+import { PrekeyBundle } from './prekeys.js';
 import { DirectoryDevice } from './relay.js';
 import { DisplayName, NodeId } from './schemas.js';
 
@@ -125,7 +126,21 @@ export const BlobRefusedFrame = z
 /** The sender no longer has the blob (cancelled, expired): the receiver drops what it has of it. */
 export const BlobGoneFrame = z.object({ type: z.literal('blob_gone'), id: BlobId }).strict();
 
+// A prekey claim for a device the receiver serves (docs/e2ee.md "Prekeys and the directory"): the receiver
+// answers from its own store with prekey_bundle (one one-time prekey gone for good) or prekey_refused. These are
+// requests with an answer, not outbox rows: they go beside the envelope chain and are never resent (a claim the
+// sender gave up on may have taken a one-time prekey; the initiator just claims again).
+const PrekeyRequestId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+export const PrekeyClaimFrame = z.object({ type: z.literal('prekey_claim'), request_id: PrekeyRequestId, device_id: DeviceId }).strict();
+export const PrekeyBundleFrame = z.object({ type: z.literal('prekey_bundle'), request_id: PrekeyRequestId, bundle: PrekeyBundle }).strict();
+export const PrekeyRefusedFrame = z
+  .object({ type: z.literal('prekey_refused'), request_id: PrekeyRequestId, error: z.enum(['no_prekeys', 'unknown_recipient']) })
+  .strict();
+
 export const PeerFrame = z.discriminatedUnion('type', [
+  PrekeyClaimFrame,
+  PrekeyBundleFrame,
+  PrekeyRefusedFrame,
   BlobOfferFrame,
   BlobReadFrame,
   BlobHaveFrame,
@@ -144,6 +159,7 @@ export const PeerFrame = z.discriminatedUnion('type', [
 export type PeerFrame = z.infer<typeof PeerFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type BlobFrame = Extract<PeerFrame, { type: `blob_${string}` }>;
+export type PrekeyFrame = Extract<PeerFrame, { type: `prekey_${string}` }>;
 
 /** Blob bytes as they come out of a FRAGMENT_BLOB message. */
 export interface BlobData {

@@ -17,6 +17,7 @@ import { deviceRoutes } from './routes/device-routes.js';
 import { fileRoutes } from './routes/file-routes.js';
 import { identityRoutes } from './routes/identity-routes.js';
 import { messageRoutes } from './routes/message-routes.js';
+import { prekeyRoutes } from './routes/prekey-routes.js';
 
 const FILE_CHUNK_PATH = /^\/api\/(admin\/)?files\/[A-Za-z0-9_-]{22}$/;
 
@@ -75,6 +76,7 @@ export function createApp(core: NodeCore): Hono {
   app.route('/api', cloudRoutes(core));
   app.route('/api', deviceRoutes(core));
   app.route('/api', messageRoutes(core));
+  app.route('/api', prekeyRoutes(core));
   app.route('/api', fileRoutes(core));
   app.route('/api', peerLinkRoutes(core));
   app.route('/', openApiRoutes());

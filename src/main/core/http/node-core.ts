@@ -22,6 +22,7 @@ import type { MeshService } from '../mesh/mesh-service.js';
 import type { MessageStore } from '../messaging/message-store.js';
 import type { PairingService } from '../pairing/pairing-service.js';
 import type { PeerLinkService } from '../peer-link/peer-link-service.js';
+import type { PrekeyDirectory } from '../prekeys/prekey-directory.js';
 import type { Router } from '../routing/router.js';
 import type { DeviceSockets } from './device-sockets.js';
 
@@ -60,6 +61,8 @@ export interface NodeCore {
   readonly router: Router;
   /** Files: the blob store and its tus endpoints (files/file-service.ts). */
   readonly files: FileService;
+  /** The prekey directory: publish, status and claims, here, over the peer link or at the cloud (prekeys/prekey-directory.ts). */
+  readonly prekeys: PrekeyDirectory;
   /** The links to paired desktops (peer-link/peer-link-service.ts); set once the node is listening. */
   peerLinks?: PeerLinkService;
 }

@@ -12,6 +12,7 @@ import {
   PEER_CLOSE,
   PEER_LINK_WINDOW,
   type PeerFrame,
+  type PrekeyFrame,
 } from '../../../shared/wire/peer-link.js';
 import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { Backoff } from '../cloud/backoff.js';
@@ -31,6 +32,7 @@ import type { LinkSocket } from './peer-connection.js';
 import { PeerConnection } from './peer-connection.js';
 import { dialPeer } from './peer-dialer.js';
 import { peerLinkHandshake } from './peer-link-keys.js';
+import { type LocalPrekeyClaim, type PeerClaimResult, PeerPrekeyClaims } from './peer-prekey-claims.js';
 
 export interface PeerLinkOptions {
   /** Reconnect delays: full jitter between 0 and min(cap, base * 2^attempt). LAN-sized. */
@@ -48,6 +50,8 @@ export interface PeerLinkOptions {
   noticeKeepMs: number;
   /** Unacked envelope + seen frames in flight, either way (PEER_LINK_WINDOW). */
   window: number;
+  /** How long a prekey claim sent to a home desktop waits for its answer. */
+  prekeyClaimTimeoutMs: number;
 }
 
 export const DEFAULT_PEER_LINK_OPTIONS: PeerLinkOptions = {
@@ -59,6 +63,7 @@ export const DEFAULT_PEER_LINK_OPTIONS: PeerLinkOptions = {
   pingIntervalMs: 15_000,
   noticeKeepMs: 30 * 24 * 3600_000,
   window: PEER_LINK_WINDOW,
+  prekeyClaimTimeoutMs: 5_000,
 };
 
 /** Extra frames (directory, node, acks) a receiver queues beyond the window before it calls it a flood. */
@@ -78,6 +83,8 @@ export interface PeerLinkDeps {
   log: Logger;
   /** The node's blob store: files for devices of a paired desktop go over the link (absent: no files on links). */
   files?: BlobFiles;
+  /** Answers a home desktop's prekey claim for a device this node serves (absent: every claim is refused). */
+  prekeys?: LocalPrekeyClaim;
   options?: Partial<PeerLinkOptions>;
 }
 
@@ -119,6 +126,10 @@ interface PeerState {
 }
 
 /** The file-transfer frames (and binary blob data) go to their own handler; the rest are the link's. */
+function isPrekeyFrame(frame: PeerFrame | BlobData): frame is PrekeyFrame {
+  return frame.type.startsWith('prekey_');
+}
+
 function isBlobTraffic(frame: PeerFrame | BlobData): frame is BlobFrame | BlobData {
   return frame.type.startsWith('blob_');
 }
@@ -134,9 +145,16 @@ export class PeerLinkService implements PeerLinks {
   private stopped = false;
   private started = false;
   private readonly blobs: PeerBlobTransfer | undefined;
+  private readonly prekeyClaims: PeerPrekeyClaims;
 
   constructor(private readonly d: PeerLinkDeps) {
     this.opts = { ...DEFAULT_PEER_LINK_OPTIONS, ...d.options };
+    this.prekeyClaims = new PeerPrekeyClaims({
+      send: (nodeId, frame) => this.upLink(nodeId)?.conn.send(frame),
+      isUp: (nodeId) => this.upLink(nodeId) !== undefined,
+      answer: d.prekeys,
+      timeoutMs: this.opts.prekeyClaimTimeoutMs,
+    });
     const files = d.files;
     this.blobs =
       files &&
@@ -164,6 +182,11 @@ export class PeerLinkService implements PeerLinks {
   /** The home directory this service keeps (what the router reads as HomeDirectory). */
   get homeDirectory(): HomeDirectoryStore {
     return this.d.directory;
+  }
+
+  /** A prekey bundle for `deviceId` from the home desktop `nodeId` that serves it (peer_unreachable: link down or no answer). */
+  claimPrekeys(nodeId: string, deviceId: string): Promise<PeerClaimResult> {
+    return this.prekeyClaims.claim(nodeId, deviceId);
   }
 
   // ---- PeerLinks ---------------------------------------------------------------------------------------------
@@ -215,6 +238,7 @@ export class PeerLinkService implements PeerLinks {
     if (this.stopped) return;
     this.stopped = true;
     this.blobs?.stop();
+    this.prekeyClaims.stop();
     for (const c of this.cleanups.splice(0)) c();
     for (const [nodeId, st] of this.peers) {
       if (st.timer) clearTimeout(st.timer);
@@ -546,6 +570,12 @@ export class PeerLinkService implements PeerLinks {
       this.onBlobFrame(link, frame);
       return;
     }
+    if (isPrekeyFrame(frame)) {
+      // Answered at once from the store (synchronous SQLite), beside the envelope chain like the file frames.
+      if (!link.helloReceived) throw new LinkError(PEER_CLOSE.protocol, 'hello_first', 'the first frame must be hello');
+      if (link.mode === 'pairing' && this.upLink(link.nodeId) === link) this.prekeyClaims.handle(link.nodeId, frame);
+      return;
+    }
     if (frame.type === 'envelope' || frame.type === 'seen') {
       if (++link.unacked > this.opts.window)
         throw new LinkError(PEER_CLOSE.flood, 'window_exceeded', `more than ${this.opts.window} unacked frames`);
@@ -802,6 +832,7 @@ export class PeerLinkService implements PeerLinks {
     if (!st || st.link !== link) return;
     st.link = undefined;
     this.blobs?.linkDown(link.nodeId);
+    this.prekeyClaims.linkDown(link.nodeId);
     this.d.log.info({ node_id: link.nodeId, code, reason }, 'peer link closed');
     this.setDown(link.nodeId);
     if (!this.stopped) this.ensureDialing(link.nodeId);

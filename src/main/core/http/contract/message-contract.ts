@@ -1,5 +1,7 @@
 // Contract of routes/message-routes.ts: the same five calls for a paired device (signed) and for the desktop
 // UI as its own messaging device (admin), plus the UI device's key (mounted at /api).
+
+import { z } from 'zod';
 import {
   type ContractOperation,
   type ErrorCodes,
@@ -8,10 +10,12 @@ import {
   named,
   type Security,
 } from '../../../../server/http/openapi-contract.js';
+import { DeviceId } from '../../../../shared/e2ee/schema.js';
 import { InboxAckResponse, InboxQuery, OutboxResponse } from '../../../../shared/wire/http-answers.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../../shared/wire/prekeys.js';
 import { InboxAckRequest, InboxPage, MessagingDirectory, SendAccepted, SendRequest } from '../../../../shared/wire/relay.js';
-import { ADMIN_AUTH, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
+import { ADMIN_AUTH, BODY_LIMIT, READS_BODY, SIGNED, SIGNED_GET } from './common-errors.js';
 
 /** Refusals of a send after its body parsed (routes, router, message store). */
 const SEND_ERRORS: ErrorCodes = {
@@ -69,6 +73,43 @@ function messagingOperations(
       body: named('InboxAckRequest', InboxAckRequest),
       success: { status: 200, description: 'Dropped.', schema: named('InboxAckResponse', InboxAckResponse) },
       errors: mergeErrors(auth.other, READS_BODY),
+    },
+    {
+      operationId: `${idPrefix}PublishPrekeys`,
+      method: 'put',
+      path: `${prefix}/messages/prekeys`,
+      security,
+      summary: `Publish ${by}'s PQXDH prekeys (checked against its identity key in the directory).`,
+      body: named('PublishPrekeysRequest', PublishPrekeysRequest),
+      success: { status: 200, description: 'What is stored now.', schema: named('PrekeyStatus', PrekeyStatus) },
+      errors: mergeErrors(auth.other, READS_BODY, {
+        400: ['invalid_prekey'],
+        409: ['prekey_id_taken', 'prekey_limit', 'invalid_request'],
+      }),
+    },
+    {
+      operationId: `${idPrefix}PrekeyStatus`,
+      method: 'get',
+      path: `${prefix}/messages/prekeys`,
+      security,
+      summary: `What ${by} has stored in the prekey directory.`,
+      success: { status: 200, description: 'The status.', schema: named('PrekeyStatus', PrekeyStatus) },
+      errors: auth.get,
+    },
+    {
+      operationId: `${idPrefix}ClaimPrekeys`,
+      method: 'post',
+      path: `${prefix}/messages/prekeys/:device_id/claim`,
+      security,
+      params: z.object({ device_id: DeviceId }),
+      summary: `A prekey bundle for a device ${by} may message (here, from a home desktop, or from the cloud).`,
+      success: { status: 200, description: 'The bundle (its one-time prekey gone).', schema: named('PrekeyBundle', PrekeyBundle) },
+      errors: mergeErrors(auth.other, BODY_LIMIT, {
+        400: ['invalid_request'],
+        404: ['unknown_recipient', 'no_prekeys'],
+        502: ['cloud_rejected'],
+        503: ['peer_unreachable', 'cloud_unreachable'],
+      }),
     },
     {
       operationId: `${idPrefix}Outbox`,
