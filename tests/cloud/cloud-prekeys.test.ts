@@ -20,12 +20,15 @@ import {
   type IdentityKeyPair,
   initiate,
   type KemPrekeyPair,
+  kemPrekeyWire,
   makeKemPrekey,
   makeOneTimePrekeys,
   makeSignedPrekey,
   type OneTimePrekeyPair,
+  oneTimePrekeyWire,
   respond,
   type SignedPrekeyPair,
+  signedPrekeyWire,
   verifyBundle,
 } from '../../src/shared/ratchet/pqxdh.js';
 import { MAX_ONE_TIME_STORED, type PrekeyBundle, type PublishPrekeysRequest } from '../../src/shared/wire/prekeys.js';
@@ -64,15 +67,12 @@ class Device {
     for (const k of opks) this.oneTime.set(k.id, k);
     const kems = Array.from({ length: kemN }, (_, i) => this.newKem(kemFirst + i, false));
     return {
-      signed_prekey: { id: this.spk.id, public: toBase64Url(this.spk.keyPair.publicKey), signature: toBase64Url(this.spk.signature) },
-      kem_last_resort: kemWire(this.lastResort),
-      one_time_prekeys: opks.map((k) => ({ id: k.id, public: toBase64Url(k.keyPair.publicKey) })),
-      kem_one_time_prekeys: kems.map(kemWire),
+      signed_prekey: signedPrekeyWire(this.spk),
+      kem_last_resort: kemPrekeyWire(this.lastResort),
+      one_time_prekeys: opks.map(oneTimePrekeyWire),
+      kem_one_time_prekeys: kems.map(kemPrekeyWire),
     };
   }
-}
-function kemWire(k: KemPrekeyPair) {
-  return { id: k.id, public: toBase64Url(k.publicKey), signature: toBase64Url(k.signature), last_resort: k.lastResort };
 }
 
 interface TestNode {

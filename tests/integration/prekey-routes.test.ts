@@ -10,10 +10,13 @@ import {
   type IdentityKeyPair,
   initiate,
   type KemPrekeyPair,
+  kemPrekeyWire,
   makeKemPrekey,
   makeOneTimePrekeys,
   makeSignedPrekey,
+  oneTimePrekeyWire,
   type SignedPrekeyPair,
+  signedPrekeyWire,
   verifyBundle,
 } from '../../src/shared/ratchet/pqxdh.js';
 import { PrekeyBundle, PrekeyStatus, type PublishPrekeysRequest } from '../../src/shared/wire/prekeys.js';
@@ -29,9 +32,9 @@ function publishOf(identity: IdentityKeyPair, oneTime: number, firstId = 1): Pub
   const spk: SignedPrekeyPair = makeSignedPrekey(identity, 7);
   const kem: KemPrekeyPair = makeKemPrekey(identity, 900, { lastResort: true });
   return {
-    signed_prekey: { id: spk.id, public: toBase64Url(spk.keyPair.publicKey), signature: toBase64Url(spk.signature) },
-    kem_last_resort: { id: kem.id, public: toBase64Url(kem.publicKey), signature: toBase64Url(kem.signature), last_resort: true },
-    one_time_prekeys: makeOneTimePrekeys(firstId, oneTime).map((k) => ({ id: k.id, public: toBase64Url(k.keyPair.publicKey) })),
+    signed_prekey: signedPrekeyWire(spk),
+    kem_last_resort: kemPrekeyWire(kem),
+    one_time_prekeys: makeOneTimePrekeys(firstId, oneTime).map(oneTimePrekeyWire),
     kem_one_time_prekeys: [],
   };
 }

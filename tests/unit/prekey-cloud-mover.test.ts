@@ -14,7 +14,15 @@ import type { CloudPrekeysPort } from '../../src/main/core/prekeys/cloud-prekeys
 import { PrekeyCloudMover } from '../../src/main/core/prekeys/prekey-cloud-mover.js';
 import { PrekeyStore } from '../../src/main/core/prekeys/prekey-store.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { generateIdentityKeyPair, makeKemPrekey, makeOneTimePrekeys, makeSignedPrekey } from '../../src/shared/ratchet/pqxdh.js';
+import {
+  generateIdentityKeyPair,
+  kemPrekeyWire,
+  makeKemPrekey,
+  makeOneTimePrekeys,
+  makeSignedPrekey,
+  oneTimePrekeyWire,
+  signedPrekeyWire,
+} from '../../src/shared/ratchet/pqxdh.js';
 import type { PrekeyStatus, PublishPrekeysRequest } from '../../src/shared/wire/prekeys.js';
 
 const dirs: string[] = [];
@@ -36,9 +44,9 @@ function storeWith(oneTime: number): PrekeyStore {
   const spk = makeSignedPrekey(identity, 1);
   const kem = makeKemPrekey(identity, 500, { lastResort: true });
   store.publish(DEVICE, toBase64Url(identity.publicKey), {
-    signed_prekey: { id: 1, public: toBase64Url(spk.keyPair.publicKey), signature: toBase64Url(spk.signature) },
-    kem_last_resort: { id: 500, public: toBase64Url(kem.publicKey), signature: toBase64Url(kem.signature), last_resort: true },
-    one_time_prekeys: makeOneTimePrekeys(1, oneTime).map((k) => ({ id: k.id, public: toBase64Url(k.keyPair.publicKey) })),
+    signed_prekey: signedPrekeyWire(spk),
+    kem_last_resort: kemPrekeyWire(kem),
+    one_time_prekeys: makeOneTimePrekeys(1, oneTime).map(oneTimePrekeyWire),
     kem_one_time_prekeys: [],
   });
   return store;

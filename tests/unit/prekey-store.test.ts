@@ -18,13 +18,16 @@ import {
   type IdentityKeyPair,
   initiate,
   type KemPrekeyPair,
+  kemPrekeyWire,
   makeKemPrekey,
   makeOneTimePrekeys,
   makeSignedPrekey,
   type OneTimePrekeyPair,
+  oneTimePrekeyWire,
   type ResponderKeys,
   respond,
   type SignedPrekeyPair,
+  signedPrekeyWire,
   verifyBundle,
 } from '../../src/shared/ratchet/pqxdh.js';
 import { xeddsaSign } from '../../src/shared/ratchet/xeddsa.js';
@@ -90,10 +93,10 @@ class Device {
     for (const k of opks) this.oneTime.set(k.id, k);
     const kems = Array.from({ length: kemN }, (_, i) => this.newKem(kemFirst + i, false));
     return {
-      signed_prekey: signedWire(this.spk),
-      kem_last_resort: kemWire(this.lastResort),
-      one_time_prekeys: opks.map((k) => ({ id: k.id, public: toBase64Url(k.keyPair.publicKey) })),
-      kem_one_time_prekeys: kems.map(kemWire),
+      signed_prekey: signedPrekeyWire(this.spk),
+      kem_last_resort: kemPrekeyWire(this.lastResort),
+      one_time_prekeys: opks.map(oneTimePrekeyWire),
+      kem_one_time_prekeys: kems.map(kemPrekeyWire),
     };
   }
 
@@ -105,13 +108,6 @@ class Device {
       oneTimePrekey: (id) => this.oneTime.get(id),
     };
   }
-}
-
-function signedWire(spk: SignedPrekeyPair) {
-  return { id: spk.id, public: toBase64Url(spk.keyPair.publicKey), signature: toBase64Url(spk.signature) };
-}
-function kemWire(kem: KemPrekeyPair) {
-  return { id: kem.id, public: toBase64Url(kem.publicKey), signature: toBase64Url(kem.signature), last_resort: kem.lastResort };
 }
 
 function bundleOf(r: PrekeyBundle | 'no_prekeys'): PrekeyBundle {
@@ -284,9 +280,9 @@ describe('refusals', () => {
       { ...bob.publish(50, 1, 2, 1) }, // one-time KEM 2 is stored with another key
       { ...bob.publish(51, 1, 1, 1) }, // one-time KEM 1 was handed out
       { ...bob.publish(52, 1, 1000, 1) }, // 1000 is the last-resort KEM prekey's id
-      { ...bob.publish(53, 1), signed_prekey: signedWire(makeSignedPrekey(bob.identity, 1)) }, // signed prekey 1, another key
-      { ...bob.publish(54, 1), kem_last_resort: kemWire(makeKemPrekey(bob.identity, 1000, { lastResort: true })) },
-      { ...bob.publish(55, 1), kem_last_resort: kemWire(makeKemPrekey(bob.identity, 2, { lastResort: true })) }, // a stored one-time KEM id
+      { ...bob.publish(53, 1), signed_prekey: signedPrekeyWire(makeSignedPrekey(bob.identity, 1)) }, // signed prekey 1, another key
+      { ...bob.publish(54, 1), kem_last_resort: kemPrekeyWire(makeKemPrekey(bob.identity, 1000, { lastResort: true })) },
+      { ...bob.publish(55, 1), kem_last_resort: kemPrekeyWire(makeKemPrekey(bob.identity, 2, { lastResort: true })) }, // a stored one-time KEM id
     ];
     for (const request of reused) assert.throws(() => store.publish(bob.id, bob.identityKey, request), refusedWith('prekey_id_taken'));
     assert.deepEqual(store.status(bob.id), before, 'nothing of a refused publish was stored');
@@ -354,14 +350,18 @@ describe('signed prekey rotation', () => {
     assert.equal(store.publish(bob.id, bob.identityKey, old).signed_prekey_id, 2);
     assert.equal(bundleOf(store.claim(bob.id, bob.identityKey)).signed_prekey.id, 2);
     assert.throws(
-      () => store.publish(bob.id, bob.identityKey, { ...old, signed_prekey: signedWire(makeSignedPrekey(bob.identity, 1)) }),
+      () => store.publish(bob.id, bob.identityKey, { ...old, signed_prekey: signedPrekeyWire(makeSignedPrekey(bob.identity, 1)) }),
       refusedWith('prekey_id_taken'),
     );
     // Two rotations on, id 1 is still not free for another key.
     bob.spk = bob.newSigned(3);
     store.publish(bob.id, bob.identityKey, bob.publish(20, 0));
     assert.throws(
-      () => store.publish(bob.id, bob.identityKey, { ...bob.publish(21, 0), signed_prekey: signedWire(makeSignedPrekey(bob.identity, 1)) }),
+      () =>
+        store.publish(bob.id, bob.identityKey, {
+          ...bob.publish(21, 0),
+          signed_prekey: signedPrekeyWire(makeSignedPrekey(bob.identity, 1)),
+        }),
       refusedWith('prekey_id_taken'),
     );
     // A new last-resort KEM prekey replaces the old one; the old id stays taken for other keys.

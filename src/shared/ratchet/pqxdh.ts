@@ -8,7 +8,16 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
-import { ML_KEM_768_CIPHERTEXT_BYTES, ML_KEM_768_PUBLIC_BYTES, PqxdhInitialMessage, PrekeyBundle, PrekeyId } from '../wire/prekeys.js';
+import {
+  type KemPrekeyWire,
+  ML_KEM_768_CIPHERTEXT_BYTES,
+  ML_KEM_768_PUBLIC_BYTES,
+  type OneTimePrekeyWire,
+  PqxdhInitialMessage,
+  PrekeyBundle,
+  PrekeyId,
+  type SignedPrekeyWire,
+} from '../wire/prekeys.js';
 import { PqxdhError } from './pqxdh-errors.js';
 import { xeddsaSign, xeddsaVerify } from './xeddsa.js';
 
@@ -148,6 +157,21 @@ export function makeOneTimePrekeys(firstId: number, count: number): OneTimePreke
   return Array.from({ length: count }, (_, i) => ({ id: firstId + i, keyPair: x25519KeyPair() }));
 }
 
+/** A signed prekey's public part as the directory carries it. */
+export function signedPrekeyWire(k: SignedPrekeyPair): SignedPrekeyWire {
+  return { id: k.id, public: toBase64Url(k.keyPair.publicKey), signature: toBase64Url(k.signature) };
+}
+
+/** A KEM prekey's public part as the directory carries it (one-time or last resort). */
+export function kemPrekeyWire(k: KemPrekeyPair): KemPrekeyWire {
+  return { id: k.id, public: toBase64Url(k.publicKey), signature: toBase64Url(k.signature), last_resort: k.lastResort };
+}
+
+/** A one-time prekey's public part as the directory carries it. */
+export function oneTimePrekeyWire(k: OneTimePrekeyPair): OneTimePrekeyWire {
+  return { id: k.id, public: toBase64Url(k.keyPair.publicKey) };
+}
+
 /** The public bundle a device uploads (one one-time prekey per handed-out bundle, chosen by the server). */
 export function publicBundle(
   identity: IdentityKeyPair,
@@ -157,18 +181,9 @@ export function publicBundle(
 ): PrekeyBundle {
   return {
     identity_key: toBase64Url(identity.publicKey),
-    signed_prekey: {
-      id: signedPrekey.id,
-      public: toBase64Url(signedPrekey.keyPair.publicKey),
-      signature: toBase64Url(signedPrekey.signature),
-    },
-    kem_prekey: {
-      id: kemPrekey.id,
-      public: toBase64Url(kemPrekey.publicKey),
-      signature: toBase64Url(kemPrekey.signature),
-      last_resort: kemPrekey.lastResort,
-    },
-    ...(oneTimePrekey ? { one_time_prekey: { id: oneTimePrekey.id, public: toBase64Url(oneTimePrekey.keyPair.publicKey) } } : {}),
+    signed_prekey: signedPrekeyWire(signedPrekey),
+    kem_prekey: kemPrekeyWire(kemPrekey),
+    ...(oneTimePrekey ? { one_time_prekey: oneTimePrekeyWire(oneTimePrekey) } : {}),
   };
 }
 
