@@ -15,63 +15,20 @@ import { CloudCallError } from '../../src/main/core/cloud/cloud-api.js';
 import { CloudPrekeys } from '../../src/main/core/cloud/cloud-prekeys.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import {
-  generateIdentityKeyPair,
-  type IdentityKeyPair,
-  initiate,
-  type KemPrekeyPair,
-  kemPrekeyWire,
-  makeKemPrekey,
-  makeOneTimePrekeys,
-  makeSignedPrekey,
-  type OneTimePrekeyPair,
-  oneTimePrekeyWire,
-  respond,
-  type SignedPrekeyPair,
-  signedPrekeyWire,
-  verifyBundle,
-} from '../../src/shared/ratchet/pqxdh.js';
-import { MAX_ONE_TIME_STORED, type PrekeyBundle, type PublishPrekeysRequest } from '../../src/shared/wire/prekeys.js';
+import { generateIdentityKeyPair, initiate, respond, verifyBundle } from '../../src/shared/ratchet/pqxdh.js';
+import { MAX_ONE_TIME_STORED, type PrekeyBundle } from '../../src/shared/wire/prekeys.js';
+import { PrekeyDevice } from '../helpers/prekey-device.js';
 
 let unique = 0;
 
 /** A device with its private keys; its directory key is its X25519 identity key. */
-class Device {
-  readonly id = `dev-${process.pid}-${++unique}`;
-  readonly identity: IdentityKeyPair = generateIdentityKeyPair();
-  readonly signed = new Map<number, SignedPrekeyPair>();
-  readonly kem = new Map<number, KemPrekeyPair>();
-  readonly oneTime = new Map<number, OneTimePrekeyPair>();
-  spk: SignedPrekeyPair;
-  lastResort: KemPrekeyPair;
-
+class Device extends PrekeyDevice {
   constructor() {
-    this.spk = makeSignedPrekey(this.identity, 1);
-    this.signed.set(1, this.spk);
-    this.lastResort = this.newKem(1000, true);
-  }
-
-  newKem(id: number, lastResort: boolean): KemPrekeyPair {
-    const k = makeKemPrekey(this.identity, id, { lastResort });
-    this.kem.set(id, k);
-    return k;
+    super(`dev-${process.pid}-${++unique}`);
   }
 
   get entry() {
-    return { device_id: this.id, public_key: toBase64Url(this.identity.publicKey), name: this.id, kind: 'phone' as const };
-  }
-
-  /** The current signed and last-resort prekeys, one-time prekeys [first, first+n), one-time KEM ones [kemFirst, kemFirst+kemN). */
-  publish(first: number, n: number, kemFirst = 0, kemN = 0): PublishPrekeysRequest {
-    const opks = makeOneTimePrekeys(first, n);
-    for (const k of opks) this.oneTime.set(k.id, k);
-    const kems = Array.from({ length: kemN }, (_, i) => this.newKem(kemFirst + i, false));
-    return {
-      signed_prekey: signedPrekeyWire(this.spk),
-      kem_last_resort: kemPrekeyWire(this.lastResort),
-      one_time_prekeys: opks.map(oneTimePrekeyWire),
-      kem_one_time_prekeys: kems.map(kemPrekeyWire),
-    };
+    return { device_id: this.id, public_key: this.identityKey, name: this.id, kind: 'phone' as const };
   }
 }
 
