@@ -149,7 +149,7 @@ export function SafetyPanel({ dir, me, trust, peer, nameOf, onChange }: SafetyPr
   const home = homeOf(dir, peer);
   const t = trust.of(peer);
   const number = useMemo(() => (open && device ? deviceSafetyNumber(me, device) : undefined), [open, device?.public_key, me]);
-  const homeNumber = useMemo(() => (open && home ? homeSafetyNumber(dir, me, home) : undefined), [open, home?.keys.join(','), me]);
+  const homeNumber = useMemo(() => (open && home ? homeSafetyNumber(dir, me, home) : undefined), [open, home?.trustKey, me]);
   if (!device) return null;
   const verified = t?.verified === true && !t.changed;
   const verify = (id: string, key: string) => (v: boolean) => {
@@ -181,7 +181,7 @@ export function SafetyPanel({ dir, me, trust, peer, nameOf, onChange }: SafetyPr
               testid="safety-home"
               number={homeNumber}
               trust={trust.of(home.id)}
-              onVerify={verify(home.id, home.keys.join(','))}
+              onVerify={verify(home.id, home.trustKey)}
             />
           ) : null}
         </div>

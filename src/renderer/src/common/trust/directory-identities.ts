@@ -18,8 +18,10 @@ export interface HomeIdentity {
   /** The trust book's id of the home: `home:<node_id>`. */
   id: string;
   node_id: string;
-  /** Its devices' identity keys, base64url, sorted: the trust book's "key" of the home. */
+  /** Its devices' identity keys, base64url, sorted. */
   keys: string[];
+  /** What the trust book holds as the home's key: those keys joined. */
+  trustKey: string;
 }
 
 export const homeTrustId = (nodeId: string) => `home:${nodeId}`;
@@ -38,7 +40,8 @@ export function homeOf(dir: MessagingDirectory, deviceId: string): HomeIdentity 
   const d = dir.devices.find((x) => x.device_id === deviceId);
   const self = selfNodeId(dir);
   if (!d?.node_id || d.node_id === self || d.home === 'local') return undefined;
-  return { id: homeTrustId(d.node_id), node_id: d.node_id, keys: devicesOf(dir, d.node_id).sort() };
+  const keys = devicesOf(dir, d.node_id).sort();
+  return { id: homeTrustId(d.node_id), node_id: d.node_id, keys, trustKey: keys.join(',') };
 }
 
 /** Every identity the trust book follows: each device by its id, each other home by `home:<node_id>`. */
@@ -49,7 +52,7 @@ export function directoryIdentities(dir: MessagingDirectory): [string, string][]
     const h = homeOf(dir, d.device_id);
     if (h && !homes.has(h.id)) {
       homes.add(h.id);
-      out.push([h.id, h.keys.join(',')]);
+      out.push([h.id, h.trustKey]);
     }
   }
   return out;
