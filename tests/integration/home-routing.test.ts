@@ -587,7 +587,7 @@ describe('the messaging directory', () => {
         [dir.devices[1]!.device_id, 'local', node.identity.node_id, 'local'],
         [onB.device_id, 'home', B, null],
         [viaCloudOnly.device_id, 'home', B, null],
-        [far.device_id, 'remote', null, null],
+        [far.device_id, 'remote', 'key-of-another-home', null],
       ],
     );
     assert.equal(row(onB.device_id)!.name, 'Kitchen phone', "the link's announcement wins");

@@ -175,7 +175,7 @@ export const MessagingDirectoryDevice = DirectoryDevice.extend({
   home: DeviceHome,
   /**
    * The desktop node that serves the device: the To list groups local and home devices by it; for a remote
-   * device it is the other home's desktop that published it to the cloud.
+   * device it is the public key of the other home's desktop that published it to the cloud (its id is not known here).
    */
   node_id: z.string().optional(),
   /** That desktop's current name. */
