@@ -36,10 +36,14 @@ async function device(
   const ds = new DeviceSessions({ deviceId: id, identity, store, policy: POLICY, ...(now ? { now } : {}) });
   const me = { device_id: id, identity_key: toBase64Url(identity.publicKey) };
   await ds.ensurePrekeysPublished(dir.api(id, me.identity_key, now));
+  KEYS.set(id, identity.publicKey);
   return { id, ds, store, me };
 }
 
 const text = (b: Uint8Array) => utf8.decode(b);
+/** The identity key the directory names for each device id, as the last device() made under it. */
+const KEYS = new Map<string, Uint8Array>();
+const openOn = (d: Dev, env: EnvelopeV2) => d.ds.open(env, KEYS.get(env.from_device)!);
 
 async function world() {
   const dir = new MemoryPrekeyDirectory();
@@ -55,7 +59,7 @@ test("fan-out: one envelope for bob and alice's other device, both open it; repl
   assert.deepEqual(sent.envelope.to, ['alice-2', 'bob-1'], 'our own device is not a recipient');
   assert.deepEqual(sent.identityChanged, []);
   for (const d of [b1, a2]) {
-    const got = await d.ds.open(sent.envelope);
+    const got = await openOn(d, sent.envelope);
     assert.equal(text(got.plaintext), 'hi bob');
     assert.equal(got.from_device, 'alice-1');
     assert.equal(got.started?.identityChanged, false);
@@ -67,11 +71,11 @@ test("fan-out: one envelope for bob and alice's other device, both open it; repl
   assert.ok(!bobKeys.one_time.some((k) => k.id === pre.one_time_prekey_id));
 
   const reply = await b1.ds.seal([a1.me, a2.me, b1.me], utf8.encode('hi alice'), dir.claim);
-  for (const d of [a1, a2]) assert.equal(text((await d.ds.open(reply.envelope)).plaintext), 'hi alice');
+  for (const d of [a1, a2]) assert.equal(text((await openOn(d, reply.envelope)).plaintext), 'hi alice');
   // alice-1 heard back from bob: its next message carries no initial message; bob opens it on the same session.
   const next = await a1.ds.seal([b1.me], utf8.encode('again'), dir.claim);
   assert.equal(next.envelope.wraps[0]!.pre, undefined);
-  const got = await b1.ds.open(next.envelope);
+  const got = await openOn(b1, next.envelope);
   assert.equal(text(got.plaintext), 'again');
   assert.equal(got.started, undefined);
   // The sealed envelopes wait in alice-1's outbox until acknowledged.
@@ -86,14 +90,14 @@ test('out of order: later messages first, then the earlier ones, each exactly on
   for (const t of ['m1', 'm2', 'm3', 'm4']) envs.push((await a1.ds.seal([b1.me], utf8.encode(t), dir.claim)).envelope);
   const order = [2, 0, 3, 1];
   const got = [];
-  for (const i of order) got.push(text((await b1.ds.open(envs[i]!)).plaintext));
+  for (const i of order) got.push(text((await openOn(b1, envs[i]!)).plaintext));
   assert.deepEqual(got, ['m3', 'm1', 'm4', 'm2']);
-  const again = await b1.ds.open(envs[2]!);
+  const again = await openOn(b1, envs[2]!);
   assert.equal(again.duplicate, true);
   assert.equal(text(again.plaintext), 'm3');
   // Bob answers after the shuffle; alice reads it.
   const r = await b1.ds.seal([a1.me], utf8.encode('got all four'), dir.claim);
-  assert.equal(text((await a1.ds.open(r.envelope)).plaintext), 'got all four');
+  assert.equal(text((await openOn(a1, r.envelope)).plaintext), 'got all four');
 });
 
 test('a tampered envelope is refused and changes nothing; the real one opens after it', async () => {
@@ -101,10 +105,10 @@ test('a tampered envelope is refused and changes nothing; the real one opens aft
   const env = (await a1.ds.seal([b1.me], utf8.encode('secret'), dir.claim)).envelope;
   const body = env.ciphertext;
   const flipped = (body[0] === 'A' ? 'B' : 'A') + body.slice(1);
-  await assert.rejects(b1.ds.open({ ...env, ciphertext: flipped }), { code: 'decrypt_failed' });
+  await assert.rejects(openOn(b1, { ...env, ciphertext: flipped }), { code: 'decrypt_failed' });
   assert.equal(await b1.store.loadRecord('alice-1'), undefined, 'no session was stored');
   assert.equal(await b1.store.inboxMessage(env.id), undefined);
-  assert.equal(text((await b1.ds.open(env)).plaintext), 'secret');
+  assert.equal(text((await openOn(b1, env)).plaintext), 'secret');
 });
 
 test('a claimed bundle under another identity key than the directory names is refused', async () => {
@@ -122,14 +126,14 @@ test('last resort only: with no one-time keys left the session still starts, and
   dir.drain('bob-1');
   const env = (await a1.ds.seal([b1.me], utf8.encode('lr'), dir.claim)).envelope;
   assert.equal(env.wraps[0]!.pre!.one_time_prekey_id, undefined);
-  const got = await b1.ds.open(env);
+  const got = await openOn(b1, env);
   assert.equal(text(got.plaintext), 'lr');
   const keys = (await b1.store.loadPrekeys())!;
   assert.deepEqual(
     keys.replay.map((r) => r.id),
     [got.started!.initialMessageId],
   );
-  assert.equal((await b1.ds.open(env)).duplicate, true);
+  assert.equal((await openOn(b1, env)).duplicate, true);
 });
 
 test('ensurePrekeysPublished: first publish, nothing when all is there, replenish below the mark, weekly rotation', async () => {
@@ -172,17 +176,17 @@ test('ensurePrekeysPublished: first publish, nothing when all is there, replenis
 test('a reinstalled bob (new identity key): identityChanged on the side that opens and on the side that seals', async () => {
   const { dir, a1, a2, b1 } = await world();
   const hello = await a1.ds.seal([b1.me, a2.me], utf8.encode('before'), dir.claim);
-  await b1.ds.open(hello.envelope);
-  await a2.ds.open(hello.envelope);
+  await openOn(b1, hello.envelope);
+  await openOn(a2, hello.envelope);
   const r = await b1.ds.seal([a1.me, a2.me], utf8.encode('ok'), dir.claim);
-  await a1.ds.open(r.envelope);
-  await a2.ds.open(r.envelope);
+  await openOn(a1, r.envelope);
+  await openOn(a2, r.envelope);
   const oldKey = await a1.ds.peerIdentityKey('bob-1');
 
   // Bob reinstalls: same device id, new identity, new store, new prekeys in the directory.
   const bob2 = await device(dir, 'bob-1');
   const fromNewBob = await bob2.ds.seal([a1.me], utf8.encode('new phone'), dir.claim);
-  const got = await a1.ds.open(fromNewBob.envelope);
+  const got = await openOn(a1, fromNewBob.envelope);
   assert.equal(text(got.plaintext), 'new phone');
   assert.equal(got.started?.identityChanged, true);
   assert.notDeepEqual(await a1.ds.peerIdentityKey('bob-1'), oldKey);
@@ -190,10 +194,28 @@ test('a reinstalled bob (new identity key): identityChanged on the side that ope
   // alice-2 still holds the old session; sealing to the directory's new key starts again and says so.
   const sent = await a2.ds.seal([bob2.me], utf8.encode('welcome back'), dir.claim);
   assert.deepEqual(sent.identityChanged, ['bob-1']);
-  assert.equal(text((await bob2.ds.open(sent.envelope)).plaintext), 'welcome back');
+  assert.equal(text((await openOn(bob2, sent.envelope)).plaintext), 'welcome back');
   // The old bob's identity cannot open what is sealed to the new one.
   const toNew = await a1.ds.seal([bob2.me], utf8.encode('only new'), dir.claim);
   assert.deepEqual(toNew.identityChanged, []);
-  await assert.rejects(b1.ds.open(toNew.envelope));
-  assert.equal(text((await bob2.ds.open(toNew.envelope)).plaintext), 'only new');
+  await assert.rejects(openOn(b1, toNew.envelope));
+  assert.equal(text((await openOn(bob2, toNew.envelope)).plaintext), 'only new');
+});
+
+test("a session started in another device's name, under a key the directory does not name for it, is refused", async () => {
+  const { dir, a1, b1 } = await world();
+  // Mallory holds an identity key of her own and claims bob's bundle; her envelope says it is from alice-1.
+  const mallory = new DeviceSessions({
+    deviceId: 'alice-1',
+    identity: generateIdentityKeyPair(),
+    store: new MemorySessionStore(),
+    policy: POLICY,
+  });
+  const forged = (await mallory.seal([b1.me], utf8.encode('send me your PIN'), dir.claim)).envelope;
+  await assert.rejects(openOn(b1, forged), (e: unknown) => e instanceof DeviceKeysError && e.code === 'identity_mismatch');
+  assert.equal(await b1.store.loadRecord('alice-1'), undefined, 'no session in alice-1 name was stored');
+  assert.equal(await b1.store.inboxMessage(forged.id), undefined);
+  // The real alice-1 still starts her session with bob.
+  const real = (await a1.ds.seal([b1.me], utf8.encode('hi'), dir.claim)).envelope;
+  assert.equal(text((await openOn(b1, real)).plaintext), 'hi');
 });

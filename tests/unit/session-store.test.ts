@@ -122,6 +122,7 @@ function failingNextCommit(inner: SessionStore): SessionStore & { failNext: bool
     loadRecord: (p: string) => inner.loadRecord(p),
     inboxMessage: (id: string) => inner.inboxMessage(id),
     outbox: () => inner.outbox(),
+    revision: () => inner.revision(),
     commit: async (c: StoreChange) => {
       if (s.failNext) {
         s.failNext = false;
@@ -149,33 +150,97 @@ test('a crash between decrypt and store: the reopened device opens the envelope 
 
   const first = (await alice.seal([bobDev], utf8.encode('one'), dir.claim)).envelope;
   const second = (await alice.seal([bobDev], utf8.encode('two'), dir.claim)).envelope;
-  assert.equal(utf8.decode((await bob.open(first)).plaintext), 'one');
+  assert.equal(utf8.decode((await bob.open(first, aliceId.publicKey)).plaintext), 'one');
 
   bobStore.failNext = true;
-  await assert.rejects(bob.open(second), /crash/);
+  await assert.rejects(bob.open(second, aliceId.publicKey), /crash/);
   // The "process" dies: a new DeviceSessions on a newly opened database.
   bobStore.close();
   const reopened = await IndexedDbSessionStore.open('bob-1', factory);
   bob = new DeviceSessions({ deviceId: 'bob-1', identity: bobId, store: reopened, policy: POLICY });
   assert.equal(await reopened.inboxMessage(second.id), undefined, 'nothing of the failed step was stored');
-  const got = await bob.open(second);
+  const got = await bob.open(second, aliceId.publicKey);
   assert.equal(utf8.decode(got.plaintext), 'two');
   assert.equal(got.duplicate, false);
 
   // Re-delivered after it was stored: served from the store, the session untouched.
   const before = await reopened.loadRecord('alice-1');
-  const dup = await bob.open(second);
+  const dup = await bob.open(second, aliceId.publicKey);
   assert.equal(dup.duplicate, true);
   assert.equal(utf8.decode(dup.plaintext), 'two');
   assert.deepEqual(await reopened.loadRecord('alice-1'), before);
 
   // The conversation continues both ways on the restored state.
   const reply = (await bob.seal([aliceDev], utf8.encode('three'), dir.claim)).envelope;
-  assert.equal(utf8.decode((await alice.open(reply)).plaintext), 'three');
+  assert.equal(utf8.decode((await alice.open(reply, bobId.publicKey)).plaintext), 'three');
   const fourth = (await alice.seal([bobDev], utf8.encode('four'), dir.claim)).envelope;
-  assert.equal(utf8.decode((await bob.open(fourth)).plaintext), 'four');
+  assert.equal(utf8.decode((await bob.open(fourth, aliceId.publicKey)).plaintext), 'four');
   assert.equal((await reopened.outbox()).length, 1, "bob's reply waits in the outbox until acknowledged");
   await bob.acknowledge([reply.id]);
   assert.equal((await reopened.outbox()).length, 0);
   reopened.close();
+});
+
+for (const kind of kinds) {
+  test(`${kind.name}: a commit on a stale revision is refused with state_changed and writes nothing`, async () => {
+    const { store } = await kind.make();
+    const { v0, v1 } = twoRecordStates();
+    const r0 = await store.revision();
+    await store.commit({ records: [{ peerDevice: 'peer', record: v0 }], ifRevision: r0 });
+    const r1 = await store.revision();
+    assert.equal(r1, r0 + 1);
+    // A step that read at r0 (another tab committed since) must not overwrite what that tab wrote.
+    await assert.rejects(store.commit({ records: [{ peerDevice: 'peer', record: v1 }], inbox: [message('m9', 'x')], ifRevision: r0 }), {
+      code: 'state_changed',
+    });
+    assert.deepEqual(await store.loadRecord('peer'), v0);
+    assert.equal(await store.inboxMessage('m9'), undefined);
+    assert.equal(await store.revision(), r1);
+  });
+}
+
+test('two tabs of one device on one IndexedDB, sealing and opening at once: no session forks, every message opens once', async () => {
+  const factory = new IDBFactory();
+  const dir = new MemoryPrekeyDirectory();
+  const aliceId = generateIdentityKeyPair();
+  const bobId = generateIdentityKeyPair();
+  const bob = new DeviceSessions({ deviceId: 'bob-1', identity: bobId, store: new MemorySessionStore(), policy: POLICY });
+  const tabs = [
+    new DeviceSessions({
+      deviceId: 'alice-1',
+      identity: aliceId,
+      store: await IndexedDbSessionStore.open('alice-1', factory),
+      policy: POLICY,
+    }),
+    new DeviceSessions({
+      deviceId: 'alice-1',
+      identity: aliceId,
+      store: await IndexedDbSessionStore.open('alice-1', factory),
+      policy: POLICY,
+    }),
+  ];
+  await tabs[0]!.ensurePrekeysPublished(dir.api('alice-1', toBase64Url(aliceId.publicKey)));
+  await bob.ensurePrekeysPublished(dir.api('bob-1', toBase64Url(bobId.publicKey)));
+  const bobDev = { device_id: 'bob-1', identity_key: toBase64Url(bobId.publicKey) };
+  const aliceDev = { device_id: 'alice-1', identity_key: toBase64Url(aliceId.publicKey) };
+
+  // Both tabs seal at the same moment, several times: each must advance the one chain, never reuse a key.
+  const sealed = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => tabs[i % 2]!.seal([bobDev], utf8.encode(`m${i}`), dir.claim).then((r) => r.envelope)),
+  );
+  const texts = [];
+  for (const env of sealed) texts.push(utf8.decode((await bob.open(env, aliceId.publicKey)).plaintext));
+  assert.deepEqual(texts.sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+
+  // Bob answers; both tabs open the same envelope at once: one stores it, the other serves it as a duplicate.
+  const reply = (await bob.seal([aliceDev], utf8.encode('all six'), dir.claim)).envelope;
+  const both = await Promise.all(tabs.map((t) => t.open(reply, bobId.publicKey)));
+  assert.deepEqual(
+    both.map((o) => utf8.decode(o.plaintext)),
+    ['all six', 'all six'],
+  );
+  assert.deepEqual(both.map((o) => o.duplicate).sort(), [false, true]);
+  // And the conversation goes on from either tab.
+  const next = (await tabs[1]!.seal([bobDev], utf8.encode('after'), dir.claim)).envelope;
+  assert.equal(utf8.decode((await bob.open(next, aliceId.publicKey)).plaintext), 'after');
 });

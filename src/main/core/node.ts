@@ -21,6 +21,7 @@ import type {
 import { removeAdminUrlFile, writeAdminUrlFile } from './admin-url-file.js';
 import { CloudBlobTransport } from './cloud/cloud-blob-transport.js';
 import { CloudLink, type CloudLinkOptions } from './cloud/cloud-link.js';
+import { CloudPrekeys } from './cloud/cloud-prekeys.js';
 import { DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMINGS, type NodeLimits, type NodeTimings } from './config.js';
 import { BlobRepository } from './db/blob-repository.js';
 import { HomeDeviceRepository } from './db/home-device-repository.js';
@@ -57,7 +58,7 @@ import { PairingService } from './pairing/pairing-service.js';
 import { HomeDirectoryStore } from './peer-link/home-directory.js';
 import { PairingCredentialsLookup } from './peer-link/pairing-credentials.js';
 import { type PeerLinkOptions, PeerLinkService } from './peer-link/peer-link-service.js';
-import { type CloudPrekeysPort, NO_CLOUD_PREKEYS } from './prekeys/cloud-prekeys-port.js';
+import type { CloudPrekeysPort } from './prekeys/cloud-prekeys-port.js';
 import { PrekeyCloudMover } from './prekeys/prekey-cloud-mover.js';
 import { PrekeyDirectory } from './prekeys/prekey-directory.js';
 import { PrekeyStore } from './prekeys/prekey-store.js';
@@ -120,7 +121,7 @@ export interface NodeOptions {
   freeBytes?: (dir: string) => number;
   /**
    * The cloud's prekey directory (devices of other homes are claimed there, a share of ours moves there). Called
-   * once the cloud link exists; default NO_CLOUD_PREKEYS (nothing moves, no other home's device can be claimed).
+   * once the cloud link exists; default: the cloud's REST prekey routes with the link's token.
    */
   cloudPrekeys?: (cloud: CloudLink) => CloudPrekeysPort;
 }
@@ -298,7 +299,9 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
     log: createLogger('cloud-files'),
   });
   // Prekeys (PQXDH) of the devices this node serves; claims for others go over the peer link or to the cloud.
-  const cloudPrekeys = opts.cloudPrekeys?.(cloud) ?? NO_CLOUD_PREKEYS;
+  const cloudPrekeys =
+    opts.cloudPrekeys?.(cloud) ??
+    new CloudPrekeys({ credentials: () => cloud.credentials(), tokenRefused: (code) => cloud.tokenRefused(code) });
   const prekeyStore = new PrekeyStore(new PrekeyRepository(database.db));
   const prekeyMover = new PrekeyCloudMover({
     store: prekeyStore,

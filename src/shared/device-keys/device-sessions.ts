@@ -27,7 +27,7 @@ import {
   rotateOwnPrekeys,
 } from './own-prekeys.js';
 import { sessionRecordFromJson, sessionRecordToJson } from './session-record-json.js';
-import type { InboxMessage, OutboxEntry, SessionStore } from './session-store.js';
+import type { InboxMessage, OutboxEntry, SessionStore, StoreChange } from './session-store.js';
 
 /** This device's prekey routes on its node (GET and PUT {messages}/prekeys). */
 export interface PrekeyApi {
@@ -69,6 +69,9 @@ export interface DeviceSessionsOptions {
   policy?: Partial<PrekeyPolicy>;
 }
 
+/** Tries of one step when other tabs keep committing first. */
+const MAX_STEP_ATTEMPTS = 8;
+
 /** Publish rounds per ensurePrekeysPublished (each carries up to MAX_ONE_TIME_PER_PUBLISH keys of a kind). */
 const MAX_PUBLISH_ROUNDS = 4;
 
@@ -87,6 +90,8 @@ export class DeviceSessions {
   private readonly policy: PrekeyPolicy;
   /** Steps run one at a time: each reads state, computes and commits it, and two interleaved would fork it. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The store revision the running step read its state at; its commits are made only if it is still that. */
+  private stepRevision: number | undefined;
 
   constructor(opts: DeviceSessionsOptions) {
     this.deviceId = opts.deviceId;
@@ -96,10 +101,31 @@ export class DeviceSessions {
     this.policy = { ...DEFAULT_PREKEY_POLICY, ...opts.policy };
   }
 
+  /**
+   * Runs one step after the ones before it. Another tab of this device may share the store (no Web Locks on a
+   * plain-http page): a step commits only on the revision it read, and starts again from a fresh read when that
+   * tab committed first.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const step = async (): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        this.stepRevision = await this.store.revision();
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof DeviceKeysError && err.code === 'state_changed') || attempt >= MAX_STEP_ATTEMPTS) throw err;
+        } finally {
+          this.stepRevision = undefined;
+        }
+      }
+    };
+    const run = this.queue.then(step, step);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  private commit(change: StoreChange): Promise<void> {
+    return this.store.commit(this.stepRevision === undefined ? change : { ...change, ifRevision: this.stepRevision });
   }
 
   private async record(peerDevice: string): Promise<SessionRecord | undefined> {
@@ -122,14 +148,14 @@ export class DeviceSessions {
         let state: OwnPrekeysState = held ?? createOwnPrekeys(this.identity, now, this.policy);
         if (held)
           state = replenishOwnPrekeys(rotateOwnPrekeys(state, this.identity, now, this.policy), this.identity, seen, now, this.policy);
-        if (state !== held) await this.store.commit({ prekeys: state });
+        if (state !== held) await this.commit({ prekeys: state });
         return needsPublish(state, seen) ? publishRequest(state) : undefined;
       });
       if (!req) return status;
       status = await api.publish(req);
       await this.exclusive(async () => {
         const held = await this.store.loadPrekeys();
-        if (held) await this.store.commit({ prekeys: markPublished(held, req) });
+        if (held) await this.commit({ prekeys: markPublished(held, req) });
       });
     }
     return status;
@@ -177,7 +203,7 @@ export class DeviceSessions {
         },
       });
       const entry: OutboxEntry = { id: envelope.id, envelope, created_at: this.now() };
-      await this.store.commit({
+      await this.commit({
         records: [...records].map(([peerDevice, record]) => ({ peerDevice, record: sessionRecordToJson(record) })),
         outbox: [entry],
       });
@@ -188,9 +214,11 @@ export class DeviceSessions {
   /**
    * Opens an envelope v2 sent to this device. Already opened: returned from the store, nothing changes. Else the
    * session, the prekeys it used (one-time ones deleted) and the message are one commit; any refusal (PqxdhError,
-   * RatchetError, E2eeError, DeviceKeysError) leaves everything as it was.
+   * RatchetError, E2eeError, DeviceKeysError) leaves everything as it was. `senderIdentityKey` is the key the
+   * caller's directory names for the sender: the session the envelope opened on must be under it (identity_mismatch
+   * otherwise), else anyone holding some identity key could start a session in another device's name.
    */
-  open(input: unknown): Promise<OpenResult> {
+  open(input: unknown, senderIdentityKey: Uint8Array): Promise<OpenResult> {
     return this.exclusive(async () => {
       const env = parseEnvelope(input);
       if (env.v !== 2) throw new E2eeError('version_unsupported', `envelope ${env.id} is version ${env.v}, not 2`);
@@ -208,9 +236,15 @@ export class DeviceSessions {
         },
       });
       const o = opened!;
+      if (!constantTimeEqual(o.record.current.peerIdentityKey, senderIdentityKey)) {
+        throw new DeviceKeysError(
+          'identity_mismatch',
+          `envelope ${env.id} is not under the identity key the directory names for ${env.from_device}`,
+        );
+      }
       const nextPrekeys = o.started && prekeys ? consumePrekeys(prekeys, o.started, this.policy) : undefined;
       const message: InboxMessage = { id: env.id, from_device: env.from_device, sent_at: env.sent_at, plaintext, received_at: this.now() };
-      await this.store.commit({
+      await this.commit({
         ...(nextPrekeys ? { prekeys: nextPrekeys } : {}),
         records: [{ peerDevice: env.from_device, record: sessionRecordToJson(o.record) }],
         inbox: [message],
@@ -225,7 +259,7 @@ export class DeviceSessions {
 
   /** The node took these envelopes: they leave the outbox. */
   acknowledge(envelopeIds: readonly string[]): Promise<void> {
-    return this.exclusive(() => this.store.commit({ outboxDone: [...envelopeIds] }));
+    return this.exclusive(() => this.commit({ outboxDone: [...envelopeIds] }));
   }
 
   /** Envelopes sealed but not yet acknowledged (to send again after a restart). */

@@ -8,6 +8,8 @@ export type DeviceKeysErrorCode =
   | 'identity_mismatch'
   /** Stored prekey state or session record that does not parse, or belongs to another identity key. */
   | 'bad_state'
+  /** A commit found the store changed since its step read it (another tab of the device): read again. */
+  | 'state_changed'
   | 'invalid_argument';
 
 export class DeviceKeysError extends Error {

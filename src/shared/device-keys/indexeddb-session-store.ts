@@ -3,16 +3,20 @@
 // devices paired in one browser profile never share keys.
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
-import type { InboxMessage, OutboxEntry, SessionStore, StoreChange } from './session-store.js';
+import { type InboxMessage, type OutboxEntry, type SessionStore, type StoreChange, stateChanged } from './session-store.js';
 
-const DB_VERSION = 1;
+/** 2 added the meta store (the revision that keeps two tabs of one device from forking a session). */
+const DB_VERSION = 2;
 const PREKEYS = 'prekeys';
 const SESSIONS = 'sessions';
 const INBOX = 'inbox_messages';
 const OUTBOX = 'outbox';
-const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX];
+const META = 'meta';
+const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX, META];
 /** The single key of the prekeys store. */
 const OWN = 'own';
+/** The meta store's key of the revision, bumped by every commit. */
+const REVISION = 'revision';
 
 export function sessionDbName(deviceId: string): string {
   return `salita-device-${deviceId}`;
@@ -37,6 +41,7 @@ export class IndexedDbSessionStore implements SessionStore {
       if (!db.objectStoreNames.contains(SESSIONS)) db.createObjectStore(SESSIONS, { keyPath: 'peer_device' });
       if (!db.objectStoreNames.contains(INBOX)) db.createObjectStore(INBOX, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: 'id' });
+      if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
     };
     return new IndexedDbSessionStore(await req(open));
   }
@@ -60,11 +65,15 @@ export class IndexedDbSessionStore implements SessionStore {
     const tx = this.db.transaction(OUTBOX, 'readonly');
     return (await req(tx.objectStore(OUTBOX).getAll())) as OutboxEntry[];
   }
+  async revision(): Promise<number> {
+    return (await this.get<number>(META, REVISION)) ?? 0;
+  }
 
   /**
    * One readwrite transaction over every store. Session state is written first and the messages after it, so
    * a failing message write (a duplicate id, a value that cannot be stored) aborts a transaction that already
-   * holds the new session: IndexedDB then rolls back both.
+   * holds the new session: IndexedDB then rolls back both. The revision is read and bumped inside the same
+   * transaction, so two tabs cannot both commit on the state they read.
    */
   commit(change: StoreChange): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -82,17 +91,24 @@ export class IndexedDbSessionStore implements SessionStore {
       tx.onerror = (ev) => {
         failure ??= (ev.target as IDBRequest | null)?.error;
       };
-      try {
-        if (change.prekeys) tx.objectStore(PREKEYS).put(change.prekeys, OWN);
-        for (const r of change.records ?? []) tx.objectStore(SESSIONS).put({ peer_device: r.peerDevice, record: r.record });
-        for (const m of change.inbox ?? []) tx.objectStore(INBOX).add(m);
-        for (const e of change.outbox ?? []) tx.objectStore(OUTBOX).add(e);
-        for (const id of change.outboxDone ?? []) tx.objectStore(OUTBOX).delete(id);
-      } catch (err) {
-        // put/add throw synchronously on a value that cannot be cloned: abort what was already written.
-        failure = err;
-        tx.abort();
-      }
+      const meta = tx.objectStore(META);
+      const read = meta.get(REVISION);
+      read.onsuccess = () => {
+        const rev = (read.result as number | undefined) ?? 0;
+        try {
+          if (change.ifRevision !== undefined && change.ifRevision !== rev) throw stateChanged();
+          if (change.prekeys) tx.objectStore(PREKEYS).put(change.prekeys, OWN);
+          for (const r of change.records ?? []) tx.objectStore(SESSIONS).put({ peer_device: r.peerDevice, record: r.record });
+          for (const m of change.inbox ?? []) tx.objectStore(INBOX).add(m);
+          for (const e of change.outbox ?? []) tx.objectStore(OUTBOX).add(e);
+          for (const id of change.outboxDone ?? []) tx.objectStore(OUTBOX).delete(id);
+          meta.put(rev + 1, REVISION);
+        } catch (err) {
+          // put/add throw synchronously on a value that cannot be cloned: abort what was already written.
+          failure = err;
+          tx.abort();
+        }
+      };
     });
   }
 

@@ -2,6 +2,7 @@
 // keeps them fresh (docs/e2ee.md "Device prekeys"). Pure functions over a plain-JSON state (bytes as base64url),
 // so the state is stored in the same transaction as the message that used a key: a one-time key is deleted in
 // the very commit that saves the session it started, and a crash cannot leave it usable twice.
+import { randomBytes } from '@noble/hashes/utils.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import {
   type IdentityKeyPair,
@@ -133,12 +134,22 @@ function addOneTime(
   };
 }
 
+/**
+ * Where a new state's ids start: at random in [1, 2^31). A device whose stored prekeys were lost (site data
+ * cleared, another browser profile) keeps its identity and its node remembers the ids it published; starting
+ * again at 1 would collide with them (prekey_id_taken) on every publish. 2^31 ids are left above the start.
+ */
+function firstPrekeyId(): number {
+  const bytes = randomBytes(4);
+  return 1 + (new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) % 0x7fff_ffff);
+}
+
 /** A new device's prekeys: a signed prekey, a last-resort KEM prekey, oneTimeCount one-time keys of each kind. */
 export function createOwnPrekeys(identity: IdentityKeyPair, now: number, policy: PrekeyPolicy = DEFAULT_PREKEY_POLICY): OwnPrekeysState {
   const empty: OwnPrekeysState = {
     v: 1,
     identity_key: b(identity.publicKey),
-    next_id: 1,
+    next_id: firstPrekeyId(),
     signed: [],
     kem_last_resort: [],
     one_time: [],

@@ -3,6 +3,7 @@
 // records and the opened (inbox) or sealed (outbox) messages in one transaction: if it fails nothing changed (the
 // envelope can be opened again later), if it committed the message is saved with the state it advanced to.
 import type { EnvelopeV2 } from '../e2ee/schema.js';
+import { DeviceKeysError } from './errors.js';
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
 
@@ -30,6 +31,12 @@ export interface StoreChange {
   outbox?: OutboxEntry[];
   /** Outbox ids the node acknowledged. */
   outboxDone?: string[];
+  /**
+   * Commit only if the store is still at this revision (what the step read it at); otherwise reject with
+   * DeviceKeysError state_changed and write nothing. Another tab of the same device committed meanwhile, and
+   * this step's state is stale: it must read again.
+   */
+  ifRevision?: number;
 }
 
 export interface SessionStore {
@@ -37,6 +44,8 @@ export interface SessionStore {
   loadRecord(peerDevice: string): Promise<SessionRecordJson | undefined>;
   inboxMessage(id: string): Promise<InboxMessage | undefined>;
   outbox(): Promise<OutboxEntry[]>;
+  /** Bumped by every commit: a step reads it first and commits ifRevision it. */
+  revision(): Promise<number>;
   /** All of it in one transaction, or none of it (rejects then). */
   commit(change: StoreChange): Promise<void>;
   close(): void;
@@ -48,6 +57,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, SessionRecordJson>();
   private readonly inbox = new Map<string, InboxMessage>();
   private readonly out = new Map<string, OutboxEntry>();
+  private rev = 0;
 
   async loadPrekeys(): Promise<OwnPrekeysState | undefined> {
     return this.prekeys && structuredClone(this.prekeys);
@@ -63,9 +73,13 @@ export class MemorySessionStore implements SessionStore {
   async outbox(): Promise<OutboxEntry[]> {
     return [...this.out.values()].map((e) => structuredClone(e));
   }
+  async revision(): Promise<number> {
+    return this.rev;
+  }
   async commit(change: StoreChange): Promise<void> {
     // Everything is cloned and checked before the first write, so a refusal leaves the store untouched.
     const c = structuredClone(change);
+    if (c.ifRevision !== undefined && c.ifRevision !== this.rev) throw stateChanged();
     for (const m of c.inbox ?? []) if (this.inbox.has(m.id)) throw new Error(`inbox message ${m.id} already stored`);
     for (const e of c.outbox ?? []) if (this.out.has(e.id)) throw new Error(`outbox entry ${e.id} already stored`);
     if (c.prekeys) this.prekeys = c.prekeys;
@@ -73,6 +87,11 @@ export class MemorySessionStore implements SessionStore {
     for (const m of c.inbox ?? []) this.inbox.set(m.id, m);
     for (const e of c.outbox ?? []) this.out.set(e.id, e);
     for (const id of c.outboxDone ?? []) this.out.delete(id);
+    this.rev++;
   }
   close(): void {}
+}
+
+export function stateChanged(): DeviceKeysError {
+  return new DeviceKeysError('state_changed', 'another tab of this device changed its session state meanwhile');
 }

@@ -126,6 +126,11 @@ export class CloudLink {
     return () => this.relayListeners.delete(fn);
   }
 
+  /** A REST call beside the relay was refused for its token: the link logs in again, as for its own calls. */
+  tokenRefused(code: string): void {
+    this.session.tokenRefused(code);
+  }
+
   /** The cloud URL and this node's current token (null while logged out): for REST calls beside the relay. */
   credentials(): { url: string; token: string } | null {
     return this.session.credentials();

@@ -19,10 +19,3 @@ export interface CloudPrekeysPort {
   /** A bundle for a device of another home (its one-time prekey now gone from the cloud). Throws CloudCallError. */
   claim(deviceId: string): Promise<CloudClaim>;
 }
-
-/** No cloud: nothing moves, and no device of another home can be claimed. */
-export const NO_CLOUD_PREKEYS: CloudPrekeysPort = {
-  available: () => false,
-  publish: () => Promise.reject(new Error('no cloud link')),
-  claim: () => Promise.resolve({ ok: false, error: 'unknown_recipient' }),
-};
