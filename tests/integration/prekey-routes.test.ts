@@ -146,6 +146,33 @@ describe('prekey routes of the desktop UI device', () => {
     assert.equal(back.status, 200, JSON.stringify(back.body));
     assert.equal(PrekeyBundle.parse(back.body).identity_key, toBase64Url(phone.phone.publicKey));
   });
+
+  test('the UI back under another key (its storage cleared): its old prekeys are gone, and the same ids publish again', async () => {
+    const node = await startTestNode();
+    const phone = await pairPhone(node);
+    const register = (k: IdentityKeyPair) =>
+      node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(k.publicKey) } });
+    const old = generateIdentityKeyPair();
+    const uiId: string = (await register(old)).body.device_id;
+    assert.equal((await node.admin('/api/admin/messages/prekeys', { method: 'PUT', body: publishOf(old, 3) })).status, 200);
+    // The same key again (a reload) keeps them.
+    await register(old);
+    assert.equal(PrekeyStatus.parse((await node.admin('/api/admin/messages/prekeys')).body).one_time_left, 3);
+
+    const fresh = generateIdentityKeyPair();
+    assert.equal((await register(fresh)).body.device_id, uiId);
+    const st = PrekeyStatus.parse((await node.admin('/api/admin/messages/prekeys')).body);
+    assert.deepEqual([st.signed_prekey_id, st.one_time_left], [null, 0], 'nothing signed by the old key is handed out');
+    const claim = await phone.client.request('POST', `/api/messages/prekeys/${uiId}/claim`);
+    assert.equal(claim.status, 404);
+    assert.equal(claim.body.error, 'no_prekeys');
+    // A new state may reuse the ids the old one had: they are not "taken" for the new key.
+    const put = await node.admin('/api/admin/messages/prekeys', { method: 'PUT', body: publishOf(fresh, 3) });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const bundle = PrekeyBundle.parse((await phone.client.request('POST', `/api/messages/prekeys/${uiId}/claim`)).body);
+    assert.equal(bundle.identity_key, toBase64Url(fresh.publicKey));
+    verifyBundle(bundle);
+  });
 });
 
 describe('claims across the peer link', () => {

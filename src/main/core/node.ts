@@ -238,6 +238,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       }),
     log: createLogger('messaging'),
     caps: opts.messaging,
+    uiKeyReplaced: (id) => prekeyStore.forgetDevice(id),
   });
   // The cloud link (cloud/cloud-link.ts): login, relay WebSocket, key directory; it drains `messaging`'s outbox.
   const cloud = new CloudLink({

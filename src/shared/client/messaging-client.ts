@@ -1,12 +1,20 @@
 // The device side of messaging: seal text to a device from the directory, hand the envelope to our
 // node, read our inbox and open what arrives. Runs in the browser (phone page, desktop UI) and in Node (tests,
-// bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope.
+// bench): crypto is src/shared/e2ee (@noble). The node only ever sees the envelope. Given this device's
+// sessions (DeviceSessions), it seals envelope v2 on forward-secret sessions and keeps its prekeys published;
+// v1 envelopes still open, and a device that has published no prekeys is still reached with v1 (docs/e2ee.md
+// "Choosing the envelope version").
 
+import type { DeviceSessions } from '../device-keys/device-sessions.js';
+import { isDeviceKeysError } from '../device-keys/errors.js';
 import { isE2eeError } from '../e2ee/errors.js';
 import { FileManifest } from '../e2ee/file-manifest.js';
 import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
-import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, SendAccepted } from '../wire/relay.js';
+import { isRatchetError } from '../ratchet/errors.js';
+import { isPqxdhError } from '../ratchet/pqxdh-errors.js';
+import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
+import type { InboxItem, InboxPage, MessageStatusView, MessagingDirectory, MessagingDirectoryDevice, SendAccepted } from '../wire/relay.js';
 
 /** What a text message carries inside the envelope (the node never sees it). */
 export interface TextContent {
@@ -40,18 +48,42 @@ export type OpenedMessage =
   /** Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. */
   | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string };
 
+/** The code of a refusal by the crypto layers (envelope, ratchet, PQXDH, session store), else undefined. */
+function cryptoErrorCode(err: unknown): string | undefined {
+  return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) ? err.code : undefined;
+}
+
 export class MessagingClient {
   private dir: MessagingDirectory | undefined;
+  private readonly identityListeners = new Set<(deviceIds: string[]) => void>();
 
   /**
    * @param basePath '/api/messages' for a paired device, '/api/admin/messages' for the desktop UI.
    * @param me this device's id and static X25519 key pair (the phone's pairing key; the desktop UI's own key).
+   * @param sessions this device's forward-secret sessions under that same key, or their opening (absent:
+   *   envelope v1 only).
    */
   constructor(
     private readonly transport: MessagingTransport,
     private readonly me: SenderKeys,
     private readonly basePath = '/api/messages',
-  ) {}
+    sessions?: DeviceSessions | Promise<DeviceSessions>,
+  ) {
+    this.sessionsReady = sessions === undefined ? undefined : Promise.resolve(sessions);
+  }
+
+  /** This device's sessions once its store is open (a page opens IndexedDB while it starts). */
+  private readonly sessionsReady: Promise<DeviceSessions> | undefined;
+
+  /** Sessions were started again with these devices under another identity key: "safety number changed". */
+  onIdentityChanged(fn: (deviceIds: string[]) => void): () => void {
+    this.identityListeners.add(fn);
+    return () => this.identityListeners.delete(fn);
+  }
+
+  private identityChanged(deviceIds: string[]): void {
+    if (deviceIds.length) for (const fn of this.identityListeners) fn(deviceIds);
+  }
 
   /** This device's id and public identity key (for its safety numbers). */
   identity(): { device_id: string; publicKey: Uint8Array } {
@@ -74,39 +106,92 @@ export class MessagingClient {
     return this.dir;
   }
 
-  private async keyOf(deviceId: string): Promise<Uint8Array> {
+  private async entryOf(deviceId: string): Promise<MessagingDirectoryDevice> {
     let entry = (await this.directory(false)).devices.find((d) => d.device_id === deviceId);
     if (!entry) entry = (await this.directory(true)).devices.find((d) => d.device_id === deviceId);
     if (!entry) throw new MessagingError('unknown_recipient', `${deviceId} is not in the key directory.`);
-    return fromBase64Url(entry.public_key);
+    return entry;
+  }
+
+  /**
+   * Publishes this device's prekeys at its node when they are missing, low or due for rotation (no-op without
+   * sessions). Call it when the page starts and now and then after: others start sessions from them.
+   */
+  async publishPrekeys(): Promise<PrekeyStatus | undefined> {
+    const sessions = await this.sessionsReady;
+    if (!sessions) return undefined;
+    return sessions.ensurePrekeysPublished({
+      status: () => this.call<PrekeyStatus>('GET', '/prekeys'),
+      publish: (req: PublishPrekeysRequest) => this.call<PrekeyStatus>('PUT', '/prekeys', req),
+    });
+  }
+
+  private readonly claim = (deviceId: string): Promise<PrekeyBundle> =>
+    this.call<PrekeyBundle>('POST', `/prekeys/${encodeURIComponent(deviceId)}/claim`, {});
+
+  /**
+   * Seals content to one device: on its session (v2) when this device has sessions, else (or when that device
+   * has published no prekeys and no session with it was ever made) to its static key (v1). A device once
+   * reached on a session is never sealed to with v1 again, so a directory that stops answering claims cannot
+   * take forward secrecy away from a conversation that had it.
+   */
+  private async sealContent(toDeviceId: string, content: MessageContent): Promise<Envelope> {
+    const plaintext = utf8.encode(JSON.stringify(content));
+    const entry = await this.entryOf(toDeviceId);
+    const sessions = await this.sessionsReady;
+    if (sessions) {
+      try {
+        const r = await sessions.seal([{ device_id: toDeviceId, identity_key: entry.public_key }], plaintext, this.claim);
+        this.identityChanged(r.identityChanged);
+        return r.envelope;
+      } catch (err) {
+        const noPrekeys = err instanceof MessagingError && err.code === 'no_prekeys';
+        if (!noPrekeys || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) {
+          const code = cryptoErrorCode(err);
+          throw code ? new MessagingError(code, (err as Error).message) : err;
+        }
+      }
+    }
+    return seal(plaintext, { from: this.me, to: [{ device_id: toDeviceId, publicKey: fromBase64Url(entry.public_key) }] });
   }
 
   /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
-  async sealText(toDeviceId: string, text: string): Promise<Envelope> {
+  sealText(toDeviceId: string, text: string): Promise<Envelope> {
     if (text.length === 0 || text.length > MAX_TEXT_CHARS)
-      throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
-    const content: MessageContent = { t: 'text', body: text };
-    return seal(utf8.encode(JSON.stringify(content)), {
-      from: this.me,
-      to: [{ device_id: toDeviceId, publicKey: await this.keyOf(toDeviceId) }],
-    });
+      return Promise.reject(new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`));
+    return this.sealContent(toDeviceId, { t: 'text', body: text });
   }
 
   /**
    * Hands an envelope to our node, which has it on disk when this resolves. Sending the same envelope again
    * (after a timeout or a lost answer) is safe: the node and the cloud keep one copy per envelope id.
    */
-  sendEnvelope(envelope: Envelope): Promise<SendAccepted> {
-    return this.call<SendAccepted>('POST', '', { envelope });
+  async sendEnvelope(envelope: Envelope): Promise<SendAccepted> {
+    try {
+      const r = await this.call<SendAccepted>('POST', '', { envelope });
+      await this.sent(envelope);
+      return r;
+    } catch (err) {
+      // Refused for good (not a network failure): it will never go, so it leaves the session outbox too.
+      if (err instanceof MessagingError && err.code !== 'outbox_full') await this.sent(envelope);
+      throw err;
+    }
+  }
+
+  private async sent(envelope: Envelope): Promise<void> {
+    const sessions = envelope.v === 2 ? await this.sessionsReady : undefined;
+    if (sessions) await sessions.acknowledge([envelope.id]);
+  }
+
+  /** Envelopes sealed on a session that the node has not taken yet (a reload or a lost link meanwhile). */
+  async pendingEnvelopes(): Promise<Envelope[]> {
+    const sessions = await this.sessionsReady;
+    return sessions ? (await sessions.pendingOutbox()).map((e) => e.envelope) : [];
   }
 
   /** Seals a file's manifest to one device: the key to its blob, its name and type, never seen by a node. */
-  async sealFile(toDeviceId: string, manifest: FileManifest): Promise<Envelope> {
-    const content = FileManifest.parse(manifest);
-    return seal(utf8.encode(JSON.stringify(content)), {
-      from: this.me,
-      to: [{ device_id: toDeviceId, publicKey: await this.keyOf(toDeviceId) }],
-    });
+  sealFile(toDeviceId: string, manifest: FileManifest): Promise<Envelope> {
+    return this.sealContent(toDeviceId, FileManifest.parse(manifest));
   }
 
   async sendFile(toDeviceId: string, manifest: FileManifest): Promise<SendAccepted> {
@@ -129,28 +214,49 @@ export class MessagingClient {
     return (await this.call<{ messages: MessageStatusView[] }>('GET', '/outbox')).messages;
   }
 
-  /** Opens one inbox item with the sender's key from the directory. Never throws for a bad envelope. */
+  /**
+   * Opens one inbox item with the sender's key from the directory (v1), or on the session with the sender under
+   * that key (v2). Never throws for a bad envelope. A v2 envelope opened before is served again as it was.
+   */
   async openItem(item: InboxItem): Promise<OpenedMessage> {
     const e = item.envelope;
     const base = { seq: item.seq, id: e.id, from_device: e.from_device, sent_at: e.sent_at };
     let senderKey: Uint8Array;
     try {
-      senderKey = await this.keyOf(e.from_device);
+      senderKey = fromBase64Url((await this.entryOf(e.from_device)).public_key);
     } catch {
       return { ...base, ok: false, error: 'unknown_sender' };
     }
+    let plain: Uint8Array;
     try {
-      const plain = open(e, { me: this.me, senderPublicKey: senderKey });
-      const c = JSON.parse(utf8.decode(plain)) as { t?: unknown; body?: unknown };
-      if (c.t === 'file') {
-        // A manifest that does not parse is refused whole: a bad name or key is never half shown.
-        const file = FileManifest.safeParse(c);
-        return file.success ? { ...base, ok: true, text: file.data.name, file: file.data } : { ...base, ok: false, error: 'invalid_file' };
+      if (e.v === 2) {
+        const sessions = await this.sessionsReady;
+        if (!sessions) return { ...base, ok: false, error: 'version_unsupported' };
+        const r = await sessions.open(e, senderKey);
+        if (r.started?.identityChanged) this.identityChanged([e.from_device]);
+        plain = r.plaintext;
+      } else {
+        plain = open(e, { me: this.me, senderPublicKey: senderKey });
       }
-      if (c.t !== 'text' || typeof c.body !== 'string') return { ...base, ok: false, error: 'unsupported_content' };
-      return { ...base, ok: true, text: c.body };
     } catch (err) {
-      return { ...base, ok: false, error: isE2eeError(err) ? err.code : 'unreadable' };
+      return { ...base, ok: false, error: cryptoErrorCode(err) ?? 'unreadable' };
     }
+    return { ...base, ...readContent(plain) };
   }
+}
+
+/** What the plaintext holds, or why it is not shown: a bad name or key is never half shown. */
+function readContent(plain: Uint8Array): { ok: true; text: string; file?: FileManifest } | { ok: false; error: string } {
+  let c: { t?: unknown; body?: unknown };
+  try {
+    c = JSON.parse(utf8.decode(plain)) as { t?: unknown; body?: unknown };
+  } catch {
+    return { ok: false, error: 'unreadable' };
+  }
+  if (c?.t === 'file') {
+    const file = FileManifest.safeParse(c);
+    return file.success ? { ok: true, text: file.data.name, file: file.data } : { ok: false, error: 'invalid_file' };
+  }
+  if (c?.t !== 'text' || typeof c.body !== 'string') return { ok: false, error: 'unsupported_content' };
+  return { ok: true, text: c.body };
 }

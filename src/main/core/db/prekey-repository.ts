@@ -91,6 +91,18 @@ export class PrekeyRepository {
     );
   }
 
+  /** Everything stored of the device (its prekeys and the ids it used): it is back under another identity key. */
+  forgetDevice(deviceId: string): void {
+    this.db.transaction(
+      (tx) => {
+        for (const table of [prekeySigned, prekeyKemLastResort, prekeyOneTime, prekeyKemOneTime, prekeyIdsTaken]) {
+          tx.delete(table).where(eq(table.deviceId, deviceId)).run();
+        }
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
   counts(deviceId: string): PrekeyCounts {
     return this.db.transaction((tx) => ({
       signed: this.currentSigned(tx, deviceId),

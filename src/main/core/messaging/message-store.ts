@@ -106,6 +106,8 @@ export interface MessageStoreDeps {
   log: Logger;
   now?: () => number;
   caps?: Partial<MessageStoreCaps>;
+  /** The desktop UI registered another key than before (its storage was cleared): its old prekeys are void. */
+  uiKeyReplaced?(deviceId: string): void;
 }
 
 interface InboundResult {
@@ -322,7 +324,8 @@ export class MessageStore implements MessageStorePort {
   /** PUT /api/admin/messages/device: the desktop UI's messaging key (replaces an earlier one). */
   setUiPublicKey(publicKey: string): string {
     const id = this.uiDeviceId();
-    if (this.uiPublicKey() !== publicKey) {
+    const before = this.uiPublicKey();
+    if (before !== publicKey) {
       const now = this.iso();
       this.deps.sqlite.transaction(() => {
         this.st.uiDeleteAll.run();
@@ -330,6 +333,7 @@ export class MessageStore implements MessageStorePort {
       })();
       this.localIdCache = undefined;
       this.deps.log.info({ device_id: id }, 'desktop UI messaging key registered');
+      if (before !== undefined) this.deps.uiKeyReplaced?.(id);
       this.checkLocalDevices();
     }
     return id;

@@ -47,6 +47,14 @@ export class PrekeyStore {
     return this.status(deviceId);
   }
 
+  /**
+   * The device is back under another identity key: what it published under the old one could not start a
+   * session (its signatures are the old key's), so it is dropped, and it publishes afresh.
+   */
+  forgetDevice(deviceId: string): void {
+    this.repo.forgetDevice(deviceId);
+  }
+
   status(deviceId: string): PrekeyStatus {
     const c = this.repo.counts(deviceId);
     return {

@@ -6,6 +6,7 @@ import { MessagingClient, type MessagingTransport } from '../../../shared/client
 import { toBase64Url } from '../../../shared/encoding.js';
 import { NODE_ENDPOINTS } from '../../../shared/wire/node-endpoints.js';
 import { newKeyPair, parseKeyPair, type StoredKeyPair } from '../common/key-pair.js';
+import { openPageSessions } from '../common/messages/page-sessions.js';
 import type { Desktop } from './desktop-store.js';
 
 const KEY_PAIR_KEY = 'salita.desktop.ui-device.v1';
@@ -66,7 +67,7 @@ export async function registerUiDevice(desktop: Desktop): Promise<UiDevice> {
     return {
       ok: true,
       deviceId: device_id,
-      client: new MessagingClient(adminTransport(desktop), { device_id, ...keys }, UI_MESSAGES_BASE),
+      client: new MessagingClient(adminTransport(desktop), { device_id, ...keys }, UI_MESSAGES_BASE, openPageSessions(device_id, keys)),
     };
   } catch (err) {
     if (err instanceof ApiFailure && err.status === 404) return { ok: false, text: 'This node cannot carry messages yet.' };

@@ -11,6 +11,7 @@ import { Conversations } from '../common/conversation.js';
 import { type FileEndpoint, FileTransfers } from '../common/files/file-transfers.js';
 import { MessagingSession } from '../common/messages/messaging-session.js';
 import { mountMessages } from '../common/messages/mount-messages.js';
+import { openPageSessions } from '../common/messages/page-sessions.js';
 import { keepUnreadInTitle } from '../common/messages/unread-title.js';
 import { TrustBook } from '../common/trust/trust-book.js';
 import { loadOrCreateIdentity, messagesStorageKey } from './storage.js';
@@ -35,7 +36,8 @@ function phoneFiles(device: DeviceClient): FileEndpoint {
 
 export function startPhoneMessaging(device: DeviceClient, root: HTMLElement, onDesktop: (desktop: DesktopNode) => void): PhoneMessaging {
   const me = loadOrCreateIdentity();
-  const client = new MessagingClient(device, { device_id: me.nodeId, privateKey: me.privateKey, publicKey: me.publicKey });
+  const keys = { privateKey: me.privateKey, publicKey: me.publicKey };
+  const client = new MessagingClient(device, { device_id: me.nodeId, ...keys }, '/api/messages', openPageSessions(me.nodeId, keys));
   const view = new MessagingSession(
     client,
     new Conversations(messagesStorageKey(me.nodeId)),

@@ -79,12 +79,26 @@ export class MessagingSession {
   ) {
     const latest = conv.latestPeer();
     if (latest) this.store.set({ selected: latest });
+    // A session started again under another key: the directory has that key now, and the trust book notes it.
+    client.onIdentityChanged(() => void this.refreshDirectory());
   }
 
-  /** Loads the directory, the statuses of what this device sent, and its inbox. */
+  /** Loads the directory, the statuses of what this device sent, and its inbox; keeps the prekeys published. */
   async refreshAll(): Promise<void> {
     await Promise.all([this.refreshDirectory(), this.refreshOutbox()]);
-    await Promise.all([this.refreshInbox(), this.resendUnsent()]);
+    await Promise.all([this.refreshInbox(), this.resendUnsent(), this.publishPrekeys()]);
+  }
+
+  /**
+   * Others start sessions with this device from its prekeys at the node. A failure is not the person's to
+   * act on (their messages still go): it is logged and tried again with the next refresh.
+   */
+  private async publishPrekeys(): Promise<void> {
+    try {
+      await this.client.publishPrekeys();
+    } catch (err) {
+      if (!this.failed(err)) console.warn('could not publish prekeys', err);
+    }
   }
 
   /**
@@ -354,6 +368,13 @@ export class MessagingSession {
   }
 
   private async resendUnsent(): Promise<void> {
+    // Sealed on a session but not taken by the node before the page was closed: they go now, as they were.
+    try {
+      for (const envelope of await this.client.pendingEnvelopes())
+        if (!this.unsent.has(envelope.id)) this.unsent.set(envelope.id, envelope);
+    } catch (err) {
+      console.warn('could not read the session outbox', err);
+    }
     for (const envelope of [...this.unsent.values()]) {
       try {
         await this.deliver(envelope);

@@ -1,0 +1,216 @@
+// Forward-secret messaging through a real headless node: MessagingClients that hold DeviceSessions publish their
+// prekeys at the node, claim each other's bundles there and seal envelope v2; v1 envelopes still open; a device
+// that has published no prekeys is reached with v1, but a conversation that had a session is never sealed with
+// v1 again when the directory stops answering claims; an envelope sealed while the node was away waits in the
+// session outbox and goes later.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { MessagingClient, MessagingError, type MessagingTransport } from '../../src/shared/client/messaging-client.js';
+import { DeviceSessions } from '../../src/shared/device-keys/device-sessions.js';
+import { MemorySessionStore } from '../../src/shared/device-keys/session-store.js';
+import type { Envelope } from '../../src/shared/e2ee/index.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
+import { generateIdentityKeyPair, type X25519KeyPair } from '../../src/shared/ratchet/pqxdh.js';
+import { PrekeyStatus } from '../../src/shared/wire/prekeys.js';
+import { cleanupAll, filesUnder, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
+
+after(cleanupAll);
+
+type Paired = Awaited<ReturnType<typeof pairPhone>>;
+
+const keysOf = (p: Paired) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
+const idOf = (p: Paired) => p.phone.identity.node_id;
+
+function sessionsFor(deviceId: string, keys: X25519KeyPair): DeviceSessions {
+  return new DeviceSessions({ deviceId, identity: keys, store: new MemorySessionStore(), policy: { oneTimeCount: 5, lowWater: 2 } });
+}
+
+/** A phone's client with sessions under its pairing key, its prekeys published. */
+async function withSessions(p: Paired, transport: MessagingTransport = p.client): Promise<MessagingClient> {
+  const me = keysOf(p);
+  const client = new MessagingClient(transport, me, '/api/messages', sessionsFor(me.device_id, me));
+  await client.publishPrekeys();
+  return client;
+}
+
+function uiTransport(node: TestNode): MessagingTransport {
+  return { request: (method, path, body) => node.admin(path, { method, ...(body !== undefined ? { body } : {}) }) };
+}
+
+/** The desktop UI as a messaging device: its key registered, its sessions made, its prekeys published. */
+async function uiDevice(node: TestNode, keys: X25519KeyPair = generateIdentityKeyPair()): Promise<MessagingClient> {
+  const reg = await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(keys.publicKey) } });
+  assert.equal(reg.status, 200, JSON.stringify(reg.body));
+  const device_id: string = reg.body.device_id;
+  const client = new MessagingClient(uiTransport(node), { device_id, ...keys }, '/api/admin/messages', sessionsFor(device_id, keys));
+  await client.publishPrekeys();
+  return client;
+}
+
+/** Everything in the inbox, opened and acked. */
+async function readAll(client: MessagingClient) {
+  const page = await client.inbox();
+  const opened = [];
+  for (const item of page.messages) opened.push({ v: item.envelope.v, ...(await client.openItem(item)) });
+  if (page.messages.length) await client.ack(page.next_after);
+  return opened;
+}
+
+async function sendSealed(client: MessagingClient, to: string, text: string): Promise<Envelope> {
+  const env = await client.sealText(to, text);
+  await client.sendEnvelope(env);
+  return env;
+}
+
+describe('messaging on forward-secret sessions (one node)', () => {
+  test('two phones: v2 both ways from claimed bundles, each claim takes one one-time prekey, the node keeps no plaintext', async () => {
+    const node = await startTestNode();
+    const a = await pairPhone(node);
+    const b = await pairPhone(node);
+    const alice = await withSessions(a);
+    const bob = await withSessions(b);
+    const bobLeft = async () => PrekeyStatus.parse((await b.client.request('GET', '/api/messages/prekeys')).body).one_time_left;
+    assert.equal(await bobLeft(), 5);
+
+    const first = await sendSealed(alice, idOf(b), 'Hei Bo — hemmelig middag kl. sju');
+    assert.equal(first.v, 2);
+    assert.equal(await bobLeft(), 4, "the session took one of bob's one-time prekeys");
+    const [got] = await readAll(bob);
+    assert.ok(got?.ok, JSON.stringify(got));
+    assert.deepEqual([got.v, got.text, got.from_device], [2, 'Hei Bo — hemmelig middag kl. sju', idOf(a)]);
+
+    const reply = await sendSealed(bob, idOf(a), 'Ja, takk');
+    assert.equal(reply.v, 2);
+    assert.equal(reply.v === 2 && reply.wraps[0]!.pre, undefined, 'bob answers on the session alice started');
+    assert.deepEqual(
+      (await readAll(alice)).map((m) => m.ok && m.text),
+      ['Ja, takk'],
+    );
+    const second = await sendSealed(alice, idOf(b), 'Fint');
+    assert.equal(second.v === 2 && second.wraps[0]!.pre, undefined, 'alice heard back: no initial message any more');
+    assert.deepEqual(
+      (await readAll(bob)).map((m) => m.ok && m.text),
+      ['Fint'],
+    );
+    assert.equal(await bobLeft(), 4, 'no claim once a session is held');
+
+    for (const f of filesUnder(node.dataDir)) {
+      const bytes = readFileSync(f);
+      for (const secret of ['hemmelig middag', 'Ja, takk']) assert.ok(!bytes.includes(Buffer.from(secret)), `${f} holds "${secret}"`);
+    }
+  });
+
+  test('v1 still opens; a device with no prekeys is reached with v1, and with v2 once it published', async () => {
+    const node = await startTestNode();
+    const a = await pairPhone(node);
+    const c = await pairPhone(node);
+    const d = await pairPhone(node);
+    const alice = await withSessions(a);
+    const carol = new MessagingClient(c.client, keysOf(c)); // an older page: no sessions at all
+    const daveKeys = keysOf(d);
+    const dave = new MessagingClient(d.client, daveKeys, '/api/messages', sessionsFor(daveKeys.device_id, daveKeys));
+
+    const fromCarol = await sendSealed(carol, idOf(a), 'v1 from carol');
+    assert.equal(fromCarol.v, 1);
+    const toCarol = await sendSealed(alice, idOf(c), 'back to carol');
+    assert.equal(toCarol.v, 1, 'carol published no prekeys');
+    assert.deepEqual(
+      (await readAll(alice)).map((m) => [m.v, m.ok && m.text]),
+      [[1, 'v1 from carol']],
+    );
+    assert.deepEqual(
+      (await readAll(carol)).map((m) => [m.v, m.ok && m.text]),
+      [[1, 'back to carol']],
+    );
+    const toDaveV1 = await sendSealed(alice, idOf(d), 'before dave published');
+    assert.equal(toDaveV1.v, 1);
+    await dave.publishPrekeys();
+    const toDaveV2 = await sendSealed(alice, idOf(d), 'after dave published');
+    assert.equal(toDaveV2.v, 2);
+    assert.deepEqual(
+      (await readAll(dave)).map((m) => [m.v, m.ok && m.text]),
+      [
+        [1, 'before dave published'],
+        [2, 'after dave published'],
+      ],
+    );
+    // And dave answers on the session alice started.
+    assert.equal((await sendSealed(dave, idOf(a), 'hello from dave')).v, 2);
+    assert.deepEqual(
+      (await readAll(alice)).map((m) => [m.v, m.ok && m.text]),
+      [[2, 'hello from dave']],
+    );
+  });
+
+  test('the desktop UI and a phone on sessions; when the UI comes back under a new key and claims are refused, no v1 downgrade', async () => {
+    const node = await startTestNode();
+    const p = await pairPhone(node);
+    let refuseClaims = false;
+    const guarded: MessagingTransport = {
+      request: (method, path, body) =>
+        refuseClaims && path.endsWith('/claim')
+          ? Promise.resolve({ status: 404, body: { error: 'no_prekeys', message: 'made up by the test' } as never })
+          : p.client.request(method, path, body),
+    };
+    const phone = await withSessions(p, guarded);
+    const ui = await uiDevice(node);
+    const uiId = (await ui.directory()).me;
+
+    await sendSealed(phone, uiId, 'to the desktop');
+    assert.deepEqual(
+      (await readAll(ui)).map((m) => [m.v, m.ok && m.text]),
+      [[2, 'to the desktop']],
+    );
+    await sendSealed(ui, idOf(p), 'to the phone');
+    assert.deepEqual(
+      (await readAll(phone)).map((m) => [m.v, m.ok && m.text]),
+      [[2, 'to the phone']],
+    );
+
+    // The UI's storage is cleared: a new key under the same device id, and (say) the node refuses claims.
+    const ui2 = await uiDevice(node);
+    await phone.directory(true); // as a page does on the node's directory push
+    refuseClaims = true;
+    await assert.rejects(phone.sealText(uiId, 'must not go as v1'), (e: unknown) => e instanceof MessagingError && e.code === 'no_prekeys');
+    refuseClaims = false;
+    const changed: string[][] = [];
+    phone.onIdentityChanged((ids) => changed.push(ids));
+    await sendSealed(phone, uiId, 'to the new desktop key');
+    assert.deepEqual(changed, [[uiId]], 'the session started again under another key: safety number changed');
+    assert.deepEqual(
+      (await readAll(ui2)).map((m) => [m.v, m.ok && m.text]),
+      [[2, 'to the new desktop key']],
+    );
+  });
+
+  test('sealed while the node could not be reached: kept in the session outbox, sent later as it was, opened once', async () => {
+    const node = await startTestNode();
+    const a = await pairPhone(node);
+    const b = await pairPhone(node);
+    let away = false;
+    const flaky: MessagingTransport = {
+      request: (method, path, body) =>
+        away && method === 'POST' && path === '/api/messages'
+          ? Promise.reject(new TypeError('fetch failed'))
+          : a.client.request(method, path, body),
+    };
+    const alice = await withSessions(a, flaky);
+    const bob = await withSessions(b);
+    away = true;
+    await assert.rejects(alice.sendText(idOf(b), 'while away'), TypeError);
+    const pending = await alice.pendingEnvelopes();
+    assert.equal(pending.length, 1);
+    away = false;
+    // After a reload the page finds it there and sends that very envelope (its ratchet step is already spent).
+    await alice.sendEnvelope(pending[0]!);
+    await alice.sendEnvelope(pending[0]!);
+    assert.deepEqual(await alice.pendingEnvelopes(), []);
+    const got = await readAll(bob);
+    assert.deepEqual(
+      got.map((m) => [m.id, m.ok && m.text]),
+      [[pending[0]!.id, 'while away']],
+    );
+  });
+});
