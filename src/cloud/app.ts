@@ -20,7 +20,7 @@ import {
   RefreshRequest,
   VerifyRequest,
 } from '../shared/wire/cloud.js';
-import type { PrekeyBundle, PrekeyStatus } from '../shared/wire/prekeys.js';
+import { MAX_PREKEY_PUBLISH_BODY_BYTES, type PrekeyBundle, type PrekeyStatus } from '../shared/wire/prekeys.js';
 import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
 import { type AuthService, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
 import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
@@ -51,8 +51,11 @@ export interface CloudAppDeps {
 }
 
 const BODY_LIMIT = 16 * 1024;
-/** PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names). */
-const KEYS_BODY_LIMIT = 256 * 1024;
+/**
+ * PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names);
+ * a prekey publish up to MAX_PREKEY_PUBLISH_BODY_BYTES (the same 256 KiB).
+ */
+const KEYS_BODY_LIMIT = Math.max(256 * 1024, MAX_PREKEY_PUBLISH_BODY_BYTES);
 
 /** PUT /api/keys/:device_id/prekeys carries up to 101 ML-KEM-768 keys (about 1.7 KB each): it shares that limit. */
 const PREKEY_PUBLISH_PATH = /^\/api\/keys\/[^/]+\/prekeys$/;

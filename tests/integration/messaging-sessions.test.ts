@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { MessagingClient, MessagingError, type MessagingTransport } from '../../src/shared/client/messaging-client.js';
 import { DeviceSessions } from '../../src/shared/device-keys/device-sessions.js';
+import type { PrekeyPolicy } from '../../src/shared/device-keys/own-prekeys.js';
 import { MemorySessionStore } from '../../src/shared/device-keys/session-store.js';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
@@ -23,8 +24,10 @@ type Paired = Awaited<ReturnType<typeof pairPhone>>;
 const keysOf = (p: Paired) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
 const idOf = (p: Paired) => p.phone.identity.node_id;
 
-function sessionsFor(deviceId: string, keys: X25519KeyPair): DeviceSessions {
-  return new DeviceSessions({ deviceId, identity: keys, store: new MemorySessionStore(), policy: { oneTimeCount: 5, lowWater: 2 } });
+const SMALL: Partial<PrekeyPolicy> = { oneTimeCount: 5, lowWater: 2 };
+
+function sessionsFor(deviceId: string, keys: X25519KeyPair, policy: Partial<PrekeyPolicy> = SMALL): DeviceSessions {
+  return new DeviceSessions({ deviceId, identity: keys, store: new MemorySessionStore(), policy });
 }
 
 /** A phone's client with sessions under its pairing key, its prekeys published. */
@@ -44,7 +47,8 @@ async function uiDevice(node: TestNode, keys: X25519KeyPair = generateIdentityKe
   const reg = await node.admin('/api/admin/messages/device', { method: 'PUT', body: { public_key: toBase64Url(keys.publicKey) } });
   assert.equal(reg.status, 200, JSON.stringify(reg.body));
   const device_id: string = reg.body.device_id;
-  const client = new MessagingClient(uiTransport(node), { device_id, ...keys }, '/api/admin/messages', sessionsFor(device_id, keys));
+  // The default policy, as the page has it: a first publish of a hundred one-time keys of each kind.
+  const client = new MessagingClient(uiTransport(node), { device_id, ...keys }, '/api/admin/messages', sessionsFor(device_id, keys, {}));
   await client.publishPrekeys();
   return client;
 }
@@ -157,6 +161,8 @@ describe('messaging on forward-secret sessions (one node)', () => {
     const phone = await withSessions(p, guarded);
     const ui = await uiDevice(node);
     const uiId = (await ui.directory()).me;
+    const published = PrekeyStatus.parse((await node.admin('/api/admin/messages/prekeys')).body);
+    assert.deepEqual([published.one_time_left, published.kem_one_time_left], [100, 100], 'a full publish fits the body limit');
 
     await sendSealed(phone, uiId, 'to the desktop');
     assert.deepEqual(
@@ -182,6 +188,32 @@ describe('messaging on forward-secret sessions (one node)', () => {
     assert.deepEqual(
       (await readAll(ui2)).map((m) => [m.v, m.ok && m.text]),
       [[2, 'to the new desktop key']],
+    );
+  });
+
+  test('no session yet and the directory away (503): that message goes as v1; once a bundle is had, v2', async () => {
+    const node = await startTestNode();
+    const a = await pairPhone(node);
+    const b = await pairPhone(node);
+    let answer: { status: number; body: unknown } | undefined = { status: 503, body: { error: 'cloud_unreachable', message: 'made up' } };
+    const t: MessagingTransport = {
+      request: (method, path, body) =>
+        answer && path.endsWith('/claim') ? Promise.resolve(answer as never) : a.client.request(method, path, body),
+    };
+    const alice = await withSessions(a, t);
+    const bob = await withSessions(b);
+    assert.equal((await sendSealed(alice, idOf(b), 'first, directory away')).v, 1);
+    // Any other refusal is an error, never v1.
+    answer = { status: 502, body: { error: 'cloud_rejected', message: 'made up' } };
+    await assert.rejects(alice.sealText(idOf(b), 'x'), (e: unknown) => e instanceof MessagingError && e.code === 'cloud_rejected');
+    answer = undefined;
+    assert.equal((await sendSealed(alice, idOf(b), 'then on a session')).v, 2);
+    assert.deepEqual(
+      (await readAll(bob)).map((m) => [m.v, m.ok && m.text]),
+      [
+        [1, 'first, directory away'],
+        [2, 'then on a session'],
+      ],
     );
   });
 

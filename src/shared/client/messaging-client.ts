@@ -53,6 +53,15 @@ function cryptoErrorCode(err: unknown): string | undefined {
   return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) ? err.code : undefined;
 }
 
+/** Claim answers that mean "no bundle to be had now" (not "this bundle is bad"). */
+const NO_BUNDLE_NOW = new Set(['no_prekeys', 'peer_unreachable', 'cloud_unreachable']);
+
+function noBundleNow(err: unknown): boolean {
+  if (err instanceof MessagingError) return NO_BUNDLE_NOW.has(err.code);
+  // Our node did not answer at all (fetch failed; a typed client says status 0).
+  return err instanceof TypeError || (err instanceof Error && (err as Error & { status?: unknown }).status === 0);
+}
+
 export class MessagingClient {
   private dir: MessagingDirectory | undefined;
   private readonly identityListeners = new Set<(deviceIds: string[]) => void>();
@@ -130,10 +139,13 @@ export class MessagingClient {
     this.call<PrekeyBundle>('POST', `/prekeys/${encodeURIComponent(deviceId)}/claim`, {});
 
   /**
-   * Seals content to one device: on its session (v2) when this device has sessions, else (or when that device
-   * has published no prekeys and no session with it was ever made) to its static key (v1). A device once
-   * reached on a session is never sealed to with v1 again, so a directory that stops answering claims cannot
-   * take forward secrecy away from a conversation that had it.
+   * Seals content to one device: on its session (v2) when this device has sessions, else to its static key
+   * (v1). With no session yet, v1 is also what a message gets when no bundle can be had now: the device
+   * published no prekeys, or the directory that holds them (our node, a home desktop, the cloud) cannot be
+   * reached; that one message then has no forward secrecy, rather than not going at all (docs/e2ee.md
+   * "Choosing the envelope version"). A device once reached on a session is never sealed to with v1 again, so
+   * a directory that stops answering claims cannot take forward secrecy away from a conversation that had it;
+   * and a bundle that is refused (not under the directory's key, a bad signature) is an error, never v1.
    */
   private async sealContent(toDeviceId: string, content: MessageContent): Promise<Envelope> {
     const plaintext = utf8.encode(JSON.stringify(content));
@@ -145,8 +157,7 @@ export class MessagingClient {
         this.identityChanged(r.identityChanged);
         return r.envelope;
       } catch (err) {
-        const noPrekeys = err instanceof MessagingError && err.code === 'no_prekeys';
-        if (!noPrekeys || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) {
+        if (!noBundleNow(err) || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) {
           const code = cryptoErrorCode(err);
           throw code ? new MessagingError(code, (err as Error).message) : err;
         }

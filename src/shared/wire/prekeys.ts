@@ -76,6 +76,11 @@ export type PqxdhInitialMessage = z.infer<typeof PqxdhInitialMessage>;
 
 /** Most one-time prekeys (of each kind) in one publish. */
 export const MAX_ONE_TIME_PER_PUBLISH = 100;
+/**
+ * The largest publish body a server takes: MAX_ONE_TIME_PER_PUBLISH one-time KEM prekeys are about 1.7 KB of
+ * JSON each (a 1184-byte ML-KEM-768 key and a signature in base64url), so a full publish is near 180 KB.
+ */
+export const MAX_PREKEY_PUBLISH_BODY_BYTES = 256 * 1024;
 /** Most one-time prekeys (of each kind) a device has stored at one place; more are refused (prekey_limit). */
 export const MAX_ONE_TIME_STORED = 200;
 /** Below this many one-time prekeys left, a device publishes more. */

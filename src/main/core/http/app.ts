@@ -2,9 +2,11 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
+import { MAX_PREKEY_PUBLISH_BODY_BYTES } from '../../../shared/wire/prekeys.js';
 import { MAX_BODY_BYTES, MAX_MESSAGE_BODY_BYTES } from '../config.js';
 
 const MESSAGE_POST_PATHS = new Set(['/api/messages', '/api/admin/messages']);
+const PREKEY_PUT_PATHS = new Set(['/api/messages/prekeys', '/api/admin/messages/prekeys']);
 
 import { CLIENT_ABORT_BODY, isClientAbort } from '../../../server/http/server-guards.js';
 import { DomainError } from '../errors/domain-error.js';
@@ -64,11 +66,16 @@ export function createApp(core: NodeCore): Hono {
   const small = limit(MAX_BODY_BYTES);
   // A message is one envelope, which may be larger than any other body (64 KiB of plaintext, 32 recipients).
   const envelope = limit(MAX_MESSAGE_BODY_BYTES);
+  // A device's prekey publish carries up to a hundred ML-KEM keys.
+  const prekeys = limit(MAX_PREKEY_PUBLISH_BODY_BYTES);
   // A file chunk (tus PATCH) streams to disk; tus holds it to the upload's declared length.
   const isFileChunk = (c: Context) => c.req.method === 'PATCH' && FILE_CHUNK_PATH.test(c.req.path);
-  app.use('*', (c, next) =>
-    isFileChunk(c) ? next() : (c.req.method === 'POST' && MESSAGE_POST_PATHS.has(c.req.path) ? envelope : small)(c, next),
-  );
+  const limitOf = (c: Context): MiddlewareHandler => {
+    if (c.req.method === 'POST' && MESSAGE_POST_PATHS.has(c.req.path)) return envelope;
+    if (c.req.method === 'PUT' && PREKEY_PUT_PATHS.has(c.req.path)) return prekeys;
+    return small;
+  };
+  app.use('*', (c, next) => (isFileChunk(c) ? next() : limitOf(c)(c, next)));
 
   app.route('/auth/pair', pairingRoutes(core));
   app.route('/api', identityRoutes(core));

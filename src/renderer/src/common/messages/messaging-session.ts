@@ -268,7 +268,10 @@ export class MessagingSession {
     return true;
   }
 
-  /** Seals `text` to the open conversation and hands it to the node. Resolves true once it is in the list. */
+  /**
+   * Seals `text` to the open conversation and hands it to the node. Resolves true once it is in the list (the
+   * composer empties then); the node's answer comes after, and the composer waits for it before the next one.
+   */
   async send(text: string): Promise<boolean> {
     const to = this.store.get().selected;
     const body = text.trim();
@@ -278,21 +281,24 @@ export class MessagingSession {
     }
     if (!body || this.refusedByTrust(to)) return false;
     this.store.set({ sending: true, error: undefined });
-    let shown = false;
+    let envelope: Envelope;
     try {
-      const envelope = await this.client.sealText(to, body);
-      // Shown (and kept) from here on; its status follows the node's answer and pushes.
-      this.conv.addSent(envelope.id, to, body, envelope.sent_at, 'queued');
-      shown = true;
-      this.changed();
-      await this.deliver(envelope);
+      envelope = await this.client.sealText(to, body);
     } catch (err) {
-      // The node is away: the message waits here (the banner says so) and goes with the next refresh.
-      if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
-    } finally {
+      this.showError(`Not sent: ${errorText(err)}.`);
       this.store.set({ sending: false });
+      return false;
     }
-    return shown;
+    // Shown (and kept) from here on; its status follows the node's answer and pushes.
+    this.conv.addSent(envelope.id, to, body, envelope.sent_at, 'queued');
+    this.changed();
+    void this.deliver(envelope)
+      .catch((err) => {
+        // The node is away: the message waits here (the banner says so) and goes with the next refresh.
+        if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
+      })
+      .finally(() => this.store.set({ sending: false }));
+    return true;
   }
 
   /**
