@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { NodeTimings } from '../../src/main/core/config.js';
 import { DeviceClient } from '../../src/shared/client/device-client.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
+import { DeviceSessions } from '../../src/shared/device-keys/device-sessions.js';
+import { MemorySessionStore } from '../../src/shared/device-keys/session-store.js';
 import type { PairStartResponse } from '../../src/shared/wire/schemas.js';
 import { makePhone, type Phone, pairPhone, type TestNode, tempDir } from '../helpers/test-node.js';
 
@@ -242,6 +244,13 @@ export interface PairedPhone {
   creds: { sessionId: string; deviceSecret: Uint8Array };
   /** A messaging client on `base` (pass the node's current base after a restart). */
   messaging(base: string): MessagingClient;
+  /**
+   * A messaging client on `base` with this phone's forward-secret sessions (one DeviceSessions per phone, kept
+   * across calls, its clock `Date.now() + clockSkewMs`).
+   */
+  secure(base: string): MessagingClient;
+  /** Moves the phone's session clock (a signed-prekey rotation is due a week after the last). */
+  clockSkewMs: number;
 }
 
 export async function pairPhoneWith(node: NodeProcess, name?: string): Promise<PairedPhone> {
@@ -256,10 +265,19 @@ export async function pairPhoneWith(node: NodeProcess, name?: string): Promise<P
   const phone = makePhone(name);
   const p = await pairPhone(asTestNode, { phone });
   const me = { device_id: phone.identity.node_id, privateKey: phone.privateKey, publicKey: phone.publicKey };
-  return {
+  const paired: PairedPhone = {
     phone,
     deviceId: phone.identity.node_id,
     creds: p.creds,
+    clockSkewMs: 0,
     messaging: (base: string) => new MessagingClient(new DeviceClient(base, p.creds), me),
+    secure: (base: string) => new MessagingClient(new DeviceClient(base, p.creds), me, '/api/messages', sessions),
   };
+  const sessions = new DeviceSessions({
+    deviceId: me.device_id,
+    identity: { privateKey: me.privateKey, publicKey: me.publicKey },
+    store: new MemorySessionStore(),
+    now: () => Date.now() + paired.clockSkewMs,
+  });
+  return paired;
 }
