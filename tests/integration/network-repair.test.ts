@@ -135,6 +135,31 @@ describe('re-pair after reinstall', () => {
     assert.equal((await first.stubborn().request('POST', '/api/node/heartbeat', {})).status, 200, 'the first device keeps working');
   });
 
+  test('the messaging directory names the ids a re-paired device replaced, through several reinstalls, until it is unpaired', async () => {
+    const node = await startTestNode();
+    const watcher = await pairPhone(node, { phone: customPhone({ name: 'Watcher', platform: 'ios' }) });
+    const directory = async () => (await watcher.client.request('GET', '/api/messages/directory')).body.devices as any[];
+    const v1 = await pairPhone(node, { phone: customPhone({ name: 'Ben phone', platform: 'web' }) });
+    assert.equal((await directory()).find((d) => d.device_id === v1.phone.identity.node_id)?.replaces, undefined);
+    const v2 = await pairPhone(node, { phone: customPhone({ name: 'Ben phone', platform: 'web' }) });
+    const v3 = await pairPhone(node, { phone: customPhone({ name: 'Ben phone', platform: 'web' }) });
+    const ben = (await directory()).filter((d) => d.name === 'Ben phone');
+    assert.deepEqual(
+      ben.map((d) => d.device_id),
+      [v3.phone.identity.node_id],
+    );
+    // Someone who last knew v1 (offline through v2) still recognises v3.
+    assert.deepEqual([...ben[0].replaces].sort(), [v1.phone.identity.node_id, v2.phone.identity.node_id].sort());
+    const unpaired = await node.admin(`/api/mesh/nodes/${v3.phone.identity.node_id}`, { method: 'DELETE' });
+    assert.equal(unpaired.status, 200, JSON.stringify(unpaired.body));
+    const v4 = await pairPhone(node, { phone: customPhone({ name: 'Ben phone', platform: 'web' }) });
+    assert.equal(
+      (await directory()).find((d) => d.device_id === v4.phone.identity.node_id)?.replaces,
+      undefined,
+      'an unpaired device is forgotten',
+    );
+  });
+
   test('notices are newest first and capped at 20', async () => {
     const node = await startTestNode();
     let prev = await pairPhone(node, { phone: customPhone({ name: 'Churn', nodeId: `phone-${uuidv7()}` }) });

@@ -262,6 +262,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const router = new Router({
     store: messaging,
     sqlite: database.sqlite,
+    replacedBy: (id) => meshRepo.replacedBy(id),
     log: createLogger('router'),
     fallbackAfterMs: timings.homeFallbackMs,
     nodeId: () => me().nodeId,

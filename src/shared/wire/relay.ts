@@ -171,6 +171,9 @@ export type Route = z.infer<typeof Route>;
 export const DeviceHome = z.enum(['local', 'home', 'remote']);
 export type DeviceHome = z.infer<typeof DeviceHome>;
 
+/** Old ids a directory entry names as replaced (the latest ones): enough for any real history of reinstalls. */
+export const MAX_REPLACED_IDS = 8;
+
 export const MessagingDirectoryDevice = DirectoryDevice.extend({
   home: DeviceHome,
   /**
@@ -182,6 +185,12 @@ export const MessagingDirectoryDevice = DirectoryDevice.extend({
   node_name: z.string().optional(),
   /** The route a message to this device would take now; absent: it would wait (its desktop is offline, no cloud). */
   route: Route.optional(),
+  /**
+   * Older ids of this same device, which it replaced when it was paired again (a reinstall gives a new id and
+   * key), latest first: whoever knew one of them is told "safety number changed", not shown a stranger. Only
+   * the device's own desktop knows this (listed for its local devices).
+   */
+  replaces: z.array(DeviceId).max(MAX_REPLACED_IDS).optional(),
 });
 export type MessagingDirectoryDevice = z.infer<typeof MessagingDirectoryDevice>;
 

@@ -1,8 +1,9 @@
 // mesh_nodes: this node's own row and every paired device. All writes are upserts keyed by node id,
 // so re-announcing or re-pairing never creates a second row for one device.
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { MAX_REPLACED_IDS } from '../../../shared/wire/relay.js';
 import type { Db } from './open-database.js';
-import { meshNodes } from './schema.js';
+import { deviceReplacements, meshNodes } from './schema.js';
 
 export type MeshNodeRow = typeof meshNodes.$inferSelect;
 
@@ -232,6 +233,37 @@ export class MeshRepository {
         .where(and(eq(meshNodes.id, id), eq(meshNodes.isCurrent, false)))
         .run().changes > 0
     );
+  }
+
+  /**
+   * `oldId` was replaced by `newId` (a re-pair under a new id). What `oldId` had replaced passes on to `newId`,
+   * so someone who last knew an older id still recognises the device.
+   */
+  recordReplacement(oldId: string, newId: string, reason: string, at: string): void {
+    this.db.transaction((tx) => {
+      tx.update(deviceReplacements).set({ newId }).where(eq(deviceReplacements.newId, oldId)).run();
+      tx.insert(deviceReplacements)
+        .values({ oldId, newId, reason, replacedAt: at })
+        .onConflictDoUpdate({ target: deviceReplacements.oldId, set: { newId, reason, replacedAt: at } })
+        .run();
+    });
+  }
+
+  /** The ids `newId` replaced, latest first (at most MAX_REPLACED_IDS). */
+  replacedBy(newId: string): string[] {
+    return this.db
+      .select({ oldId: deviceReplacements.oldId })
+      .from(deviceReplacements)
+      .where(eq(deviceReplacements.newId, newId))
+      .orderBy(desc(deviceReplacements.replacedAt))
+      .limit(MAX_REPLACED_IDS)
+      .all()
+      .map((r) => r.oldId);
+  }
+
+  /** The device was unpaired: nobody will see it again, so what it replaced is forgotten too. */
+  forgetReplacements(newId: string): void {
+    this.db.delete(deviceReplacements).where(eq(deviceReplacements.newId, newId)).run();
   }
 
   /** The peer told us (over the peer link) that it unpaired us: kept, marked, offline. False if unknown. */

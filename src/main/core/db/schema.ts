@@ -376,3 +376,19 @@ export const prekeyIdsTaken = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.kind, t.id] })],
 );
+
+/**
+ * A re-paired device that replaced an older record of itself (a reinstall gives it a new id and key): the
+ * messaging directory says which old ids a device replaces, so the people it writes to see "safety number
+ * changed" instead of a stranger. Dropped with the new device when it is unpaired.
+ */
+export const deviceReplacements = sqliteTable(
+  'device_replacements',
+  {
+    oldId: text('old_id').primaryKey(),
+    newId: text('new_id').notNull(),
+    reason: text('reason').notNull(),
+    replacedAt: text('replaced_at').notNull(),
+  },
+  (t) => [index('device_replacements_new_id').on(t.newId)],
+);

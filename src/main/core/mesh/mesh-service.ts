@@ -131,6 +131,7 @@ export class MeshService {
       hostname: c.deviceInfo.hostname,
     });
     for (const { row, reason } of found) {
+      if (row.id !== c.id) this.mesh.recordReplacement(row.id, c.id, reason, new Date().toISOString());
       const revoked = this.sessions.revokeAllFor(row.id, row.id === c.id ? keepSessionId : undefined);
       this.links.remove(row.id);
       this.mesh.remove(row.id);
@@ -182,6 +183,7 @@ export class MeshService {
     const row = this.mesh.get(nodeId);
     if (row && !row.isCurrent && row.kind === 'desktop' && !row.endedByPeerAt) this.opts.beforeDesktopUnpair?.(nodeId);
     if (!this.mesh.remove(nodeId)) throw new DomainError('not_found', `No paired device with id ${nodeId}.`);
+    this.mesh.forgetReplacements(nodeId);
     const revoked = this.sessions.revokeAllFor(nodeId);
     this.links.remove(nodeId);
     this.rounds.delete(nodeId);

@@ -36,6 +36,8 @@ export interface RouterDeps {
   subscribeChanges(fn: () => void): () => void;
   log: Logger;
   now?: () => number;
+  /** The old ids a device of this node replaced when it was re-paired (MeshRepository.replacedBy). */
+  replacedBy?(deviceId: string): string[];
 }
 
 export class Router implements PeerLinkRouterPort {
@@ -312,7 +314,8 @@ export class Router implements PeerLinkRouterPort {
     const devices: MessagingDirectoryDevice[] = [];
     for (const d of this.d.store.localDevices()) {
       listed.add(d.device_id);
-      devices.push({ ...d, home: 'local', node_id: selfId, node_name: selfName, route: 'local' });
+      const replaces = this.d.replacedBy?.(d.device_id) ?? [];
+      devices.push({ ...d, home: 'local', node_id: selfId, node_name: selfName, route: 'local', ...(replaces.length ? { replaces } : {}) });
     }
     const homeRoute = (node: string, device: string): Route | undefined =>
       this.peer.isUp(node) ? 'lan' : cloudUp && this.d.cloud.knows(device) ? 'cloud' : undefined;

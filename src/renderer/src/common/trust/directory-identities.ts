@@ -44,9 +44,14 @@ export function homeOf(dir: MessagingDirectory, deviceId: string): HomeIdentity 
   return { id: homeTrustId(d.node_id), node_id: d.node_id, keys, trustKey: keys.join(',') };
 }
 
-/** Every identity the trust book follows: each device by its id, each other home by `home:<node_id>`. */
-export function directoryIdentities(dir: MessagingDirectory): [string, string][] {
-  const out: [string, string][] = dir.devices.filter((d) => d.device_id !== dir.me).map((d) => [d.device_id, d.public_key]);
+/**
+ * Every identity the trust book follows: each device by its id (with the older ids it replaced, if its desktop
+ * says so), each other home by `home:<node_id>`.
+ */
+export function directoryIdentities(dir: MessagingDirectory): [string, string, string[]?][] {
+  const out: [string, string, string[]?][] = dir.devices
+    .filter((d) => d.device_id !== dir.me)
+    .map((d) => (d.replaces?.length ? [d.device_id, d.public_key, d.replaces] : [d.device_id, d.public_key]));
   const homes = new Set<string>();
   for (const d of dir.devices) {
     const h = homeOf(dir, d.device_id);

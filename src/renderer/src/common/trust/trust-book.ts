@@ -51,13 +51,23 @@ export class TrustBook {
 
   /**
    * The keys the directory (or a session) shows now, by device or home id. Returns whether anything changed. A
-   * key seen for the first time is trusted as is; a different key than the trusted one is a change.
+   * key seen for the first time is trusted as is; a different key than the trusted one is a change. A device
+   * seen for the first time that `replaces` ids this book knows (it was paired again under a new id) is not a
+   * stranger: it starts with what was trusted for the latest of them, and a change if its key is another.
    */
-  observe(keys: Iterable<readonly [id: string, key: string]>, now = new Date()): boolean {
+  observe(keys: Iterable<readonly [id: string, key: string, replaces?: readonly string[]]>, now = new Date()): boolean {
     let changed = false;
-    for (const [id, key] of keys) {
+    for (const [id, key, replaces] of keys) {
       const t = this.entries[id];
-      if (!t) {
+      const before = t ? undefined : replaces?.map((old) => this.entries[old]).find((x) => x !== undefined);
+      if (before) {
+        const wasVerified = before.verified || (before.changed?.wasVerified ?? false);
+        this.entries[id] =
+          before.key === key
+            ? { key, verified: before.verified }
+            : { key: before.key, verified: before.verified, changed: { to: key, wasVerified, at: now.toISOString() } };
+        changed = true;
+      } else if (!t) {
         this.entries[id] = { key, verified: false };
         changed = true;
       } else if (t.key === key) {
