@@ -92,3 +92,10 @@ export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((
   }
   return out;
 }
+
+/** A uint32 as 4 bytes, big-endian (length prefixes and counters in what is hashed or signed). */
+export function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, false);
+  return out;
+}

@@ -8,7 +8,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { v7 as uuidv7 } from 'uuid';
-import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
+import { concatBytes, fromBase64Url, toBase64Url, u32be, utf8 } from '../encoding.js';
 import { E2eeError } from './errors.js';
 import {
   DeviceId,
@@ -61,11 +61,6 @@ export interface OpenOptions {
 
 // ---- byte helpers ----------------------------------------------------------------------------------------
 
-function u32be(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, false);
-  return out;
-}
 const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 /** Length-prefixed: u32be(len) || bytes. Makes every concatenation below unambiguous. */
 export function lp(x: Uint8Array | string): Uint8Array {

@@ -9,7 +9,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { lp } from '../e2ee/envelope.js';
 import { DeviceId } from '../e2ee/schema.js';
-import { concatBytes, fromBase64Url, toBase64Url } from '../encoding.js';
+import { concatBytes, fromBase64Url, toBase64Url, u32be } from '../encoding.js';
 import type { IdentityKeyPair } from '../ratchet/pqxdh.js';
 import { xeddsaSign, xeddsaVerify } from '../ratchet/xeddsa.js';
 import { GroupError } from './errors.js';
@@ -17,6 +17,7 @@ import {
   chainFromDistribution,
   distributionOf,
   type GroupMessage,
+  isU32,
   newSenderChain,
   type SenderChainJson,
   type SenderKeyDistribution,
@@ -72,16 +73,6 @@ export interface GroupState {
   chains: Record<string, SenderChainJson[]>;
   /** Distributions for a later epoch that came before its change. */
   pending: SenderKeyDistribution[];
-}
-
-function isU32(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff;
-}
-
-function u32be(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, false);
-  return out;
 }
 
 const byId = (a: GroupMember, b: GroupMember) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0);

@@ -7,7 +7,7 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { lp } from '../e2ee/envelope.js';
-import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
+import { concatBytes, fromBase64Url, toBase64Url, u32be, utf8 } from '../encoding.js';
 import { CHAIN_KEY_SEED, MESSAGE_KEY_SEED } from '../ratchet/kdf.js';
 import { NOBLE_RATCHET_SUITE } from '../ratchet/suite.js';
 import { xeddsaSign, xeddsaVerify } from '../ratchet/xeddsa.js';
@@ -59,13 +59,8 @@ export interface GroupMessage {
   signature: string;
 }
 
-function u32be(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, false);
-  return out;
-}
-
-function isU32(n: unknown): n is number {
+/** A uint32 (epochs and iterations are numbered so). */
+export function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff;
 }
 
