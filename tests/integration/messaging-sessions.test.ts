@@ -246,3 +246,55 @@ describe('messaging on forward-secret sessions (one node)', () => {
     );
   });
 });
+
+describe('groups on Sender Keys through a node', () => {
+  test('three phones: a group is made, its messages go as envelopes v3 through the node, a removed phone reads nothing new', async () => {
+    const node = await startTestNode();
+    const [a, b, c] = [await pairPhone(node), await pairPhone(node), await pairPhone(node)];
+    const [alice, bob, carol] = [await withSessions(a), await withSessions(b), await withSessions(c)];
+    const group = await alice.createGroup('Middag', [idOf(b), idOf(c)]);
+    assert.equal(group.members.length, 3);
+    // Bob and carol read the change (and answer with their keys), then alice reads their keys.
+    for (const m of [
+      ...(await readAll(bob)),
+      ...(await readAll(carol)),
+      ...(await readAll(alice)),
+      ...(await readAll(bob)),
+      ...(await readAll(carol)),
+    ])
+      assert.ok(m.ok && m.group_update, JSON.stringify(m));
+    for (const cl of [bob, carol])
+      assert.deepEqual(
+        (await cl.groups()).map((g) => g.name),
+        ['Middag'],
+      );
+
+    const sent = await alice.sendGroupText(group.group_id, 'Middag kl. sju?');
+    assert.deepEqual(
+      sent.map((e) => e.v),
+      [3],
+    );
+    await bob.sendGroupText(group.group_id, 'Ja!');
+    const shown = async (cl: MessagingClient) =>
+      (await readAll(cl)).map((m) => (m.ok ? [m.group_id === group.group_id, m.from_device, m.text] : ['!', m.error]));
+    assert.deepEqual(await shown(carol), [
+      [true, idOf(a), 'Middag kl. sju?'],
+      [true, idOf(b), 'Ja!'],
+    ]);
+    assert.deepEqual(await shown(alice), [[true, idOf(b), 'Ja!']]);
+    assert.deepEqual(await shown(bob), [[true, idOf(a), 'Middag kl. sju?']]);
+
+    await alice.changeGroup(group.group_id, { deviceIds: [idOf(b)] });
+    for (const cl of [bob, carol, alice]) await readAll(cl);
+    assert.deepEqual(await carol.groups(), [], 'carol is out');
+    await alice.sendGroupText(group.group_id, 'uten carol');
+    assert.deepEqual(await shown(bob), [[true, idOf(a), 'uten carol']]);
+    assert.deepEqual(await shown(carol), [], 'nothing of the new epoch is sent to carol');
+    // A forged copy handed to carol's inbox anyway does not open there.
+    const copy = (await alice.sendGroupText(group.group_id, 'still out'))[0]!;
+    await node.core.messaging.storeInbound({ ...copy, to: [idOf(b), idOf(c)].sort() });
+    const forCarol = await readAll(carol);
+    assert.equal(forCarol.length, 1);
+    assert.equal(forCarol[0]!.ok, false);
+  });
+});

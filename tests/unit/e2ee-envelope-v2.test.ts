@@ -119,7 +119,7 @@ test('not a recipient, wrong version, malformed input: named errors', () => {
   const { alice, carol } = sessions();
   const e = sealFrom(alice, 'for bob', [BOB]);
   refused(() => openAs(CAROL, carol, e), 'not_a_recipient');
-  refused(() => openAs(BOB, { state: carol.state }, { ...e, v: 3 }), 'version_unsupported');
+  refused(() => openAs(BOB, { state: carol.state }, { ...e, v: 4 }), 'version_unsupported');
   refused(() => openAs(BOB, { state: carol.state }, { ...e, wraps: [] }), 'malformed');
   const v1 = sealV1(utf8.encode('old'), {
     from: { device_id: ALICE, ...keys() },

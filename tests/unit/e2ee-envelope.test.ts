@@ -260,7 +260,7 @@ test('every field tampered fails', () => {
     [
       'v',
       (e) => {
-        (e as { v: number }).v = 3;
+        (e as { v: number }).v = 4;
       },
       'version_unsupported',
     ],
@@ -477,7 +477,7 @@ test('malformed inputs give typed errors, never a TypeError', () => {
     );
   }
   expectCode(() => opens({ ...env, v: 2 }), 'malformed');
-  expectCode(() => opens({ ...env, v: 3 }), 'version_unsupported');
+  expectCode(() => opens({ ...env, v: 4 }), 'version_unsupported');
   expectCode(() => opens({ ...env, v: 0 }), 'version_unsupported');
   expectCode(() => opens({ v: 99, anything: 'else' }), 'version_unsupported');
   // Low-order ephemeral key (all zeros): a clean decrypt_failed.

@@ -123,6 +123,8 @@ function failingNextCommit(inner: SessionStore): SessionStore & { failNext: bool
     inboxMessage: (id: string) => inner.inboxMessage(id),
     outbox: () => inner.outbox(),
     revision: () => inner.revision(),
+    loadGroup: (id: string) => inner.loadGroup(id),
+    allGroups: () => inner.allGroups(),
     commit: async (c: StoreChange) => {
       if (s.failNext) {
         s.failNext = false;

@@ -11,6 +11,8 @@ import { isE2eeError } from '../e2ee/errors.js';
 import { FileManifest } from '../e2ee/file-manifest.js';
 import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
+import { isGroupError } from '../groups/errors.js';
+import type { GroupPayload, GroupState } from '../groups/group.js';
 import { isRatchetError } from '../ratchet/errors.js';
 import { isPqxdhError } from '../ratchet/pqxdh-errors.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
@@ -43,14 +45,27 @@ export class MessagingError extends Error {
 }
 
 export type OpenedMessage =
-  /** `file` is set for a file message (then `text` is its name, for previews and lists). */
-  | { ok: true; seq: number; id: string; from_device: string; sent_at: string; text: string; file?: FileManifest }
+  /**
+   * `file` is set for a file message (then `text` is its name, for previews and lists). `group_id` is set for a
+   * message sent in a group; `group_update` for a group's change or sender key (applied here, nothing to show).
+   */
+  | {
+      ok: true;
+      seq: number;
+      id: string;
+      from_device: string;
+      sent_at: string;
+      text: string;
+      file?: FileManifest;
+      group_id?: string;
+      group_update?: true;
+    }
   /** Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. */
   | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string };
 
 /** The code of a refusal by the crypto layers (envelope, ratchet, PQXDH, session store), else undefined. */
 function cryptoErrorCode(err: unknown): string | undefined {
-  return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) ? err.code : undefined;
+  return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) || isGroupError(err) ? err.code : undefined;
 }
 
 /** Claim answers that mean "no bundle to be had now" (not "this bundle is bad"). */
@@ -190,7 +205,7 @@ export class MessagingClient {
   }
 
   private async sent(envelope: Envelope): Promise<void> {
-    const sessions = envelope.v === 2 ? await this.sessionsReady : undefined;
+    const sessions = envelope.v !== 1 ? await this.sessionsReady : undefined;
     if (sessions) await sessions.acknowledge([envelope.id]);
   }
 
@@ -239,20 +254,124 @@ export class MessagingClient {
       return { ...base, ok: false, error: 'unknown_sender' };
     }
     let plain: Uint8Array;
+    let groupId: string | undefined;
+    const sessions = e.v === 1 ? undefined : await this.sessionsReady;
     try {
-      if (e.v === 2) {
-        const sessions = await this.sessionsReady;
+      if (e.v === 1) {
+        plain = open(e, { me: this.me, senderPublicKey: senderKey });
+      } else {
         if (!sessions) return { ...base, ok: false, error: 'version_unsupported' };
         const r = await sessions.open(e, senderKey);
         if (r.started?.identityChanged) this.identityChanged([e.from_device]);
         plain = r.plaintext;
-      } else {
-        plain = open(e, { me: this.me, senderPublicKey: senderKey });
+        groupId = r.group_id;
       }
     } catch (err) {
       return { ...base, ok: false, error: cryptoErrorCode(err) ?? 'unreadable' };
     }
-    return { ...base, ...readContent(plain) };
+    if (groupId === undefined && sessions) {
+      const update = groupPayloadOf(plain);
+      if (update) return { ...base, ...(await this.applyGroupUpdate(sessions, e.from_device, senderKey, update)) };
+    }
+    const content = readContent(plain);
+    return groupId !== undefined && content.ok ? { ...base, ...content, group_id: groupId } : { ...base, ...content };
+  }
+
+  // ---- groups (docs/e2ee.md "Groups") ------------------------------------------------------------------------
+
+  /** A group change or sender key from `from` on our session with it; what we answer goes out at once. */
+  private async applyGroupUpdate(
+    sessions: DeviceSessions,
+    from: string,
+    fromKey: Uint8Array,
+    payload: GroupPayload,
+  ): Promise<{ ok: true; text: string; group_id: string; group_update: true } | { ok: false; error: string }> {
+    try {
+      const step = await sessions.applyGroupPayload(from, fromKey, payload, this.claim);
+      await this.sendAll(step.envelopes);
+      return { ok: true, text: '', group_id: step.group_id, group_update: true };
+    } catch (err) {
+      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable') };
+    }
+  }
+
+  /** Envelopes made by a step, handed to the node; one that cannot go now stays in the session outbox. */
+  private async sendAll(envelopes: readonly Envelope[]): Promise<void> {
+    for (const env of envelopes) {
+      try {
+        await this.sendEnvelope(env);
+      } catch (err) {
+        if (err instanceof MessagingError) throw err;
+        // The node is away: pendingEnvelopes() gives it again later.
+      }
+    }
+  }
+
+  private async groupSessions(): Promise<DeviceSessions> {
+    const sessions = await this.sessionsReady;
+    if (!sessions) throw new MessagingError('groups_unavailable', 'This device has no forward-secret sessions: it cannot be in a group.');
+    return sessions;
+  }
+
+  private async peersOf(deviceIds: readonly string[]): Promise<{ device_id: string; identity_key: string }[]> {
+    const out = [];
+    for (const id of deviceIds) out.push({ device_id: id, identity_key: (await this.entryOf(id)).public_key });
+    return out;
+  }
+
+  /** The groups this device is a member of. */
+  async groups(): Promise<GroupState[]> {
+    return (await this.groupSessions()).groups();
+  }
+
+  /** Makes a group of this device and these devices of the directory; they are told on their sessions. */
+  async createGroup(name: string, deviceIds: readonly string[]): Promise<GroupState> {
+    const sessions = await this.groupSessions();
+    const step = await this.groupStep(() => this.peersOf(deviceIds).then((peers) => sessions.createGroup(name, peers, this.claim)));
+    await this.sendAll(step.envelopes);
+    return (await sessions.groups()).find((g) => g.group_id === step.group_id)!;
+  }
+
+  /** Renames the group and/or sets its other members (devices of the directory). */
+  async changeGroup(groupId: string, next: { name?: string; deviceIds: readonly string[] }): Promise<void> {
+    const sessions = await this.groupSessions();
+    const step = await this.groupStep(() =>
+      this.peersOf(next.deviceIds).then((members) =>
+        sessions.changeGroup(groupId, { ...(next.name !== undefined ? { name: next.name } : {}), members }, this.claim),
+      ),
+    );
+    await this.sendAll(step.envelopes);
+  }
+
+  /** Sends a text to every other member of the group (one Sender Key message, in envelopes v3). */
+  async sendGroupText(groupId: string, text: string): Promise<Envelope[]> {
+    if (text.length === 0 || text.length > MAX_TEXT_CHARS)
+      throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
+    const sessions = await this.groupSessions();
+    const content: MessageContent = { t: 'text', body: text };
+    const envelopes = await this.groupStep(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
+    await this.sendAll(envelopes);
+    return envelopes;
+  }
+
+  /** A group step's refusal as a MessagingError with its code. */
+  private async groupStep<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = cryptoErrorCode(err);
+      throw code ? new MessagingError(code, (err as Error).message) : err;
+    }
+  }
+}
+
+/** A group change or sender key (content `{t: 'group'}`), or undefined for any other content. */
+function groupPayloadOf(plain: Uint8Array): GroupPayload | undefined {
+  try {
+    const c = JSON.parse(utf8.decode(plain)) as GroupPayload;
+    return c?.t === 'group' ? c : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -7,8 +7,23 @@ import { constantTimeEqual } from '../crypto/noise/primitives.js';
 import { parseEnvelope } from '../e2ee/envelope.js';
 import { openV2, sealV2 } from '../e2ee/envelope-v2.js';
 import { E2eeError } from '../e2ee/errors.js';
-import type { EnvelopeV2 } from '../e2ee/schema.js';
-import { fromBase64Url } from '../encoding.js';
+import { type EnvelopeV2, type EnvelopeV3, MAX_RECIPIENTS } from '../e2ee/schema.js';
+import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
+import { GroupError } from '../groups/errors.js';
+import {
+  acceptSenderKey,
+  applyGroupChange,
+  changeGroup,
+  createGroup,
+  type GroupMember,
+  type GroupOutbound,
+  type GroupPayload,
+  type GroupState,
+  groupDecrypt,
+  groupEncrypt,
+  MAX_GROUP_DEVICES,
+} from '../groups/group.js';
+import { groupEnvelopes, groupMessageOf } from '../groups/group-envelope.js';
 import type { IdentityKeyPair, ResponderKeys } from '../ratchet/pqxdh.js';
 import { type OpenedOnSession, openOnSession, type SessionRecord, sealOnSession, startSession, withCurrent } from '../ratchet/session.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
@@ -27,7 +42,7 @@ import {
   rotateOwnPrekeys,
 } from './own-prekeys.js';
 import { sessionRecordFromJson, sessionRecordToJson } from './session-record-json.js';
-import type { InboxMessage, OutboxEntry, SessionStore, StoreChange } from './session-store.js';
+import type { GroupRecord, InboxMessage, OutboxEntry, SessionStore, StoreChange } from './session-store.js';
 
 /** This device's prekey routes on its node (GET and PUT {messages}/prekeys). */
 export interface PrekeyApi {
@@ -57,9 +72,20 @@ export interface OpenResult {
   plaintext: Uint8Array;
   /** true: this envelope was opened before; served from the store, no session touched. */
   duplicate: boolean;
+  /** A group message (envelope v3): the group it was sent in. */
+  group_id?: string;
   /** Set when this envelope started a new session with its sender. */
   started?: { initialMessageId: string; identityChanged: boolean };
 }
+
+/** What a group step made: the envelopes to send (the pairwise ones it sealed), and whether we were removed. */
+export interface GroupStep {
+  group_id: string;
+  envelopes: EnvelopeV2[];
+  removed: boolean;
+}
+
+const asMember = (d: PeerDevice): GroupMember => ({ device_id: d.device_id, identity_key: d.identity_key });
 
 export interface DeviceSessionsOptions {
   deviceId: string;
@@ -168,46 +194,49 @@ export class DeviceSessions {
    */
   seal(toDevices: readonly PeerDevice[], plaintext: Uint8Array, claim: ClaimBundle): Promise<SealResult> {
     return this.exclusive(async () => {
-      const devices = toDevices.filter((d) => d.device_id !== this.deviceId);
-      if (devices.length === 0) throw new DeviceKeysError('invalid_argument', 'no recipient device other than this one');
-      const records = new Map<string, SessionRecord>();
-      const identityChanged: string[] = [];
-      for (const d of devices) {
-        let expected: Uint8Array;
-        try {
-          expected = fromBase64Url(d.identity_key);
-        } catch {
-          throw new DeviceKeysError('invalid_argument', `identity key of ${d.device_id} is not base64url`);
-        }
-        const held = await this.record(d.device_id);
-        if (held && constantTimeEqual(held.current.peerIdentityKey, expected)) {
-          records.set(d.device_id, held);
-          continue;
-        }
-        const bundle = await claim(d.device_id);
-        if (bundle?.identity_key !== d.identity_key) {
-          throw new DeviceKeysError('identity_mismatch', `the bundle claimed for ${d.device_id} is not under its directory identity key`);
-        }
-        records.set(d.device_id, withCurrent(held, startSession(this.identity, d.device_id, bundle)));
-        if (held) identityChanged.push(d.device_id);
+      const step = new SealStep();
+      const envelope = await this.sealInto(step, toDevices, plaintext, claim);
+      await this.commit({ records: step.recordsJson(), outbox: [step.outboxEntry(envelope, this.now())] });
+      return { envelope, identityChanged: step.identityChanged };
+    });
+  }
+
+  /**
+   * One envelope v2 on the sessions of `toDevices`, advancing the records of `step` (loaded from the store the
+   * first time a device is met in the step): several envelopes of one step share them, committed together.
+   */
+  private async sealInto(step: SealStep, toDevices: readonly PeerDevice[], plaintext: Uint8Array, claim: ClaimBundle): Promise<EnvelopeV2> {
+    const devices = toDevices.filter((d) => d.device_id !== this.deviceId);
+    if (devices.length === 0) throw new DeviceKeysError('invalid_argument', 'no recipient device other than this one');
+    for (const d of devices) {
+      let expected: Uint8Array;
+      try {
+        expected = fromBase64Url(d.identity_key);
+      } catch {
+        throw new DeviceKeysError('invalid_argument', `identity key of ${d.device_id} is not base64url`);
       }
-      const envelope = sealV2(plaintext, {
-        fromDevice: this.deviceId,
-        to: [...records.keys()],
-        now: this.now,
-        sealWrap: (to, wrapPlaintext, ad) => {
-          const rec = records.get(to)!;
-          const r = sealOnSession(rec.current, wrapPlaintext, ad);
-          records.set(to, { current: r.session, archived: rec.archived });
-          return r.wrap;
-        },
-      });
-      const entry: OutboxEntry = { id: envelope.id, envelope, created_at: this.now() };
-      await this.commit({
-        records: [...records].map(([peerDevice, record]) => ({ peerDevice, record: sessionRecordToJson(record) })),
-        outbox: [entry],
-      });
-      return { envelope, identityChanged };
+      const held = step.records.get(d.device_id) ?? (await this.record(d.device_id));
+      if (held && constantTimeEqual(held.current.peerIdentityKey, expected)) {
+        step.records.set(d.device_id, held);
+        continue;
+      }
+      const bundle = await claim(d.device_id);
+      if (bundle?.identity_key !== d.identity_key) {
+        throw new DeviceKeysError('identity_mismatch', `the bundle claimed for ${d.device_id} is not under its directory identity key`);
+      }
+      step.records.set(d.device_id, withCurrent(held, startSession(this.identity, d.device_id, bundle)));
+      if (held) step.identityChanged.push(d.device_id);
+    }
+    return sealV2(plaintext, {
+      fromDevice: this.deviceId,
+      to: [...new Set(devices.map((d) => d.device_id))],
+      now: this.now,
+      sealWrap: (to, wrapPlaintext, ad) => {
+        const rec = step.records.get(to)!;
+        const r = sealOnSession(rec.current, wrapPlaintext, ad);
+        step.records.set(to, { current: r.session, archived: rec.archived });
+        return r.wrap;
+      },
     });
   }
 
@@ -221,9 +250,10 @@ export class DeviceSessions {
   open(input: unknown, senderIdentityKey: Uint8Array): Promise<OpenResult> {
     return this.exclusive(async () => {
       const env = parseEnvelope(input);
-      if (env.v !== 2) throw new E2eeError('version_unsupported', `envelope ${env.id} is version ${env.v}, not 2`);
+      if (env.v === 1) throw new E2eeError('version_unsupported', `envelope ${env.id} is version 1: it is opened with static keys`);
       const stored = await this.store.inboxMessage(env.id);
       if (stored) return { ...fromInbox(stored), duplicate: true };
+      if (env.v === 3) return this.openGroupMessage(env);
       const held = await this.record(env.from_device);
       const prekeys = await this.store.loadPrekeys();
       const keys = prekeys ? responderKeys(prekeys, this.identity) : NO_KEYS(this.identity);
@@ -257,6 +287,132 @@ export class DeviceSessions {
     });
   }
 
+  // ---- groups (Sender Keys, src/shared/groups): changes and sender keys ride the pairwise sessions ----------
+
+  /** A group message (envelope v3) on its sender's chain; the group state and the message are one commit. */
+  private async openGroupMessage(env: EnvelopeV3): Promise<OpenResult> {
+    if (!env.to.includes(this.deviceId)) throw new E2eeError('not_a_recipient', `device ${this.deviceId} is not a recipient of ${env.id}`);
+    const rec = await this.store.loadGroup(env.group.group_id);
+    if (!rec?.state) throw new GroupError('group_unknown_sender', `no group ${env.group.group_id} here (not a member, or not told yet)`);
+    const r = groupDecrypt(rec.state, groupMessageOf(env));
+    const message: InboxMessage = {
+      id: env.id,
+      from_device: env.from_device,
+      sent_at: env.sent_at,
+      plaintext: r.plaintext,
+      received_at: this.now(),
+      group_id: env.group.group_id,
+    };
+    await this.commit({ groups: [{ record: { ...rec, state: r.state } }], inbox: [message] });
+    return { ...fromInbox(message), duplicate: false };
+  }
+
+  /**
+   * Makes a group of this device and `members` (their directory entries); the change and our sender key go to
+   * each on its session, in the returned envelope (to be sent), committed with the group.
+   */
+  createGroup(name: string, members: readonly PeerDevice[], claim: ClaimBundle): Promise<GroupStep> {
+    return this.exclusive(async () => {
+      const made = createGroup({ me: this.deviceId, identity: this.identity, name, members: members.map(asMember) });
+      return this.commitGroupStep({ group_id: made.state.group_id, state: made.state, early: [] }, [made.outbound], claim);
+    });
+  }
+
+  /** Renames the group and/or sets its members (a removal rotates everyone's sender key). */
+  changeGroup(groupId: string, next: { name?: string; members: readonly PeerDevice[] }, claim: ClaimBundle): Promise<GroupStep> {
+    return this.exclusive(async () => {
+      const rec = await this.store.loadGroup(groupId);
+      if (!rec?.state) throw new GroupError('group_not_member', `this device is not a member of ${groupId}`);
+      const self = { device_id: this.deviceId, identity_key: toBase64Url(this.identity.publicKey) };
+      const members = [self, ...next.members.filter((m) => m.device_id !== this.deviceId).map(asMember)];
+      const r = changeGroup(rec.state, this.identity, { ...(next.name !== undefined ? { name: next.name } : {}), members });
+      // The members it removes are told too: their keys are in the list before the change.
+      return this.commitGroupStep({ ...rec, state: r.state }, r.outbound, claim, rec.state.members);
+    });
+  }
+
+  /**
+   * What came on the session with `from` for a group: a change to apply (again: ignored) and/or its sender key.
+   * Applying a change makes our new sender key, returned sealed for the other members.
+   */
+  applyGroupPayload(from: string, fromIdentityKey: Uint8Array, payload: GroupPayload, claim: ClaimBundle): Promise<GroupStep> {
+    return this.exclusive(async () => {
+      const groupId = payload?.change?.group_id ?? payload?.sender_key?.group_id;
+      if (typeof groupId !== 'string') throw new GroupError('group_bad_message', 'a group payload names no group');
+      let rec: GroupRecord = (await this.store.loadGroup(groupId)) ?? { group_id: groupId, early: [] };
+      const outbound: GroupOutbound[] = [];
+      if (payload.change && !(rec.state && payload.change.epoch <= rec.state.epoch)) {
+        const applied = applyGroupChange(rec.state, payload.change, {
+          me: this.deviceId,
+          from,
+          fromIdentityKey: toBase64Url(fromIdentityKey),
+          early: rec.early,
+        });
+        if (applied.removed) {
+          await this.commit({ groups: [{ record: rec, removed: true }] });
+          return { group_id: groupId, envelopes: [], removed: true };
+        }
+        rec = { group_id: groupId, state: applied.state, early: [] };
+        outbound.push(applied.outbound);
+      }
+      if (payload.sender_key) {
+        if (rec.state) rec = { ...rec, state: acceptSenderKey(rec.state, payload.sender_key, from) };
+        else if (payload.sender_key.sender_device === from)
+          rec = { ...rec, early: [...rec.early, payload.sender_key].slice(-MAX_GROUP_DEVICES) };
+      }
+      return this.commitGroupStep(rec, outbound, claim);
+    });
+  }
+
+  /** Seals `plaintext` for the group: its envelopes v3 (to send), committed with the chain's new state. */
+  sendGroup(groupId: string, plaintext: Uint8Array): Promise<EnvelopeV3[]> {
+    return this.exclusive(async () => {
+      const rec = await this.store.loadGroup(groupId);
+      if (!rec?.state) throw new GroupError('group_not_member', `this device is not a member of ${groupId}`);
+      const r = groupEncrypt(rec.state, plaintext);
+      const envelopes = groupEnvelopes(r.message, r.toDevices, this.now);
+      await this.commit({
+        groups: [{ record: { ...rec, state: r.state } }],
+        outbox: envelopes.map((e) => ({ id: e.id, envelope: e, created_at: this.now() })),
+      });
+      return envelopes;
+    });
+  }
+
+  /** The groups this device is a member of. */
+  async groups(): Promise<GroupState[]> {
+    return (await this.store.allGroups()).flatMap((g) => (g.state ? [g.state] : []));
+  }
+
+  /**
+   * Seals each outbound payload on the sessions of its devices (their keys from the group's member list, or
+   * `formerMembers` for those a change removes), in envelopes of at most MAX_RECIPIENTS devices, and commits them
+   * with the group record.
+   */
+  private async commitGroupStep(
+    rec: GroupRecord,
+    outbound: readonly GroupOutbound[],
+    claim: ClaimBundle,
+    formerMembers: readonly GroupMember[] = [],
+  ): Promise<GroupStep> {
+    const step = new SealStep();
+    const keyOf = new Map<string, string>();
+    for (const m of [...(rec.state?.members ?? []), ...formerMembers]) if (!keyOf.has(m.device_id)) keyOf.set(m.device_id, m.identity_key);
+    const envelopes: EnvelopeV2[] = [];
+    for (const o of outbound) {
+      const to = o.toDevices.flatMap((id) => (keyOf.has(id) ? [{ device_id: id, identity_key: keyOf.get(id)! }] : []));
+      const bytes = utf8.encode(JSON.stringify(o.payload));
+      for (let i = 0; i < to.length; i += MAX_RECIPIENTS)
+        envelopes.push(await this.sealInto(step, to.slice(i, i + MAX_RECIPIENTS), bytes, claim));
+    }
+    await this.commit({
+      groups: [{ record: rec }],
+      records: step.recordsJson(),
+      outbox: envelopes.map((e) => step.outboxEntry(e, this.now())),
+    });
+    return { group_id: rec.group_id, envelopes, removed: false };
+  }
+
   /** The node took these envelopes: they leave the outbox. */
   acknowledge(envelopeIds: readonly string[]): Promise<void> {
     return this.exclusive(() => this.commit({ outboxDone: [...envelopeIds] }));
@@ -274,5 +430,25 @@ export class DeviceSessions {
 }
 
 function fromInbox(m: InboxMessage): Omit<OpenResult, 'duplicate' | 'started'> {
-  return { id: m.id, from_device: m.from_device, sent_at: m.sent_at, plaintext: m.plaintext };
+  return {
+    id: m.id,
+    from_device: m.from_device,
+    sent_at: m.sent_at,
+    plaintext: m.plaintext,
+    ...(m.group_id ? { group_id: m.group_id } : {}),
+  };
+}
+
+/** The session records one step advances, and the devices whose session it started again under a new key. */
+class SealStep {
+  readonly records = new Map<string, SessionRecord>();
+  readonly identityChanged: string[] = [];
+
+  recordsJson(): { peerDevice: string; record: ReturnType<typeof sessionRecordToJson> }[] {
+    return [...this.records].map(([peerDevice, record]) => ({ peerDevice, record: sessionRecordToJson(record) }));
+  }
+
+  outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number): OutboxEntry {
+    return { id: envelope.id, envelope, created_at: now };
+  }
 }

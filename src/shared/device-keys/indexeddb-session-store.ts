@@ -3,16 +3,24 @@
 // devices paired in one browser profile never share keys.
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
-import { type InboxMessage, type OutboxEntry, type SessionStore, type StoreChange, stateChanged } from './session-store.js';
+import {
+  type GroupRecord,
+  type InboxMessage,
+  type OutboxEntry,
+  type SessionStore,
+  type StoreChange,
+  stateChanged,
+} from './session-store.js';
 
-/** 2 added the meta store (the revision that keeps two tabs of one device from forking a session). */
-const DB_VERSION = 2;
+/** 2 added the meta store (the revision that keeps two tabs of one device from forking a session), 3 groups. */
+const DB_VERSION = 3;
 const PREKEYS = 'prekeys';
 const SESSIONS = 'sessions';
 const INBOX = 'inbox_messages';
 const OUTBOX = 'outbox';
 const META = 'meta';
-const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX, META];
+const GROUPS = 'groups';
+const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX, META, GROUPS];
 /** The single key of the prekeys store. */
 const OWN = 'own';
 /** The meta store's key of the revision, bumped by every commit. */
@@ -42,6 +50,7 @@ export class IndexedDbSessionStore implements SessionStore {
       if (!db.objectStoreNames.contains(INBOX)) db.createObjectStore(INBOX, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+      if (!db.objectStoreNames.contains(GROUPS)) db.createObjectStore(GROUPS, { keyPath: 'group_id' });
     };
     return new IndexedDbSessionStore(await req(open));
   }
@@ -64,6 +73,13 @@ export class IndexedDbSessionStore implements SessionStore {
   async outbox(): Promise<OutboxEntry[]> {
     const tx = this.db.transaction(OUTBOX, 'readonly');
     return (await req(tx.objectStore(OUTBOX).getAll())) as OutboxEntry[];
+  }
+  loadGroup(groupId: string): Promise<GroupRecord | undefined> {
+    return this.get<GroupRecord>(GROUPS, groupId);
+  }
+  async allGroups(): Promise<GroupRecord[]> {
+    const tx = this.db.transaction(GROUPS, 'readonly');
+    return (await req(tx.objectStore(GROUPS).getAll())) as GroupRecord[];
   }
   async revision(): Promise<number> {
     return (await this.get<number>(META, REVISION)) ?? 0;
@@ -102,6 +118,10 @@ export class IndexedDbSessionStore implements SessionStore {
           for (const m of change.inbox ?? []) tx.objectStore(INBOX).add(m);
           for (const e of change.outbox ?? []) tx.objectStore(OUTBOX).add(e);
           for (const id of change.outboxDone ?? []) tx.objectStore(OUTBOX).delete(id);
+          for (const g of change.groups ?? []) {
+            if (g.removed) tx.objectStore(GROUPS).delete(g.record.group_id);
+            else tx.objectStore(GROUPS).put(g.record);
+          }
           meta.put(rev + 1, REVISION);
         } catch (err) {
           // put/add throw synchronously on a value that cannot be cloned: abort what was already written.

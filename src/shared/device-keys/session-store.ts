@@ -2,7 +2,9 @@
 // The rule: a ratchet step and its message are one commit. `commit` writes the new prekey state, the new session
 // records and the opened (inbox) or sealed (outbox) messages in one transaction: if it fails nothing changed (the
 // envelope can be opened again later), if it committed the message is saved with the state it advanced to.
-import type { EnvelopeV2 } from '../e2ee/schema.js';
+import type { EnvelopeV2, EnvelopeV3 } from '../e2ee/schema.js';
+import type { GroupState } from '../groups/group.js';
+import type { SenderKeyDistribution } from '../groups/sender-key.js';
 import { DeviceKeysError } from './errors.js';
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
@@ -14,12 +16,21 @@ export interface InboxMessage {
   sent_at: string;
   plaintext: Uint8Array;
   received_at: number;
+  /** Set for a group message: the group it was sent in. */
+  group_id?: string;
+}
+
+/** What this device holds of one group: its state once it is a member, sender keys that came before that. */
+export interface GroupRecord {
+  group_id: string;
+  state?: GroupState;
+  early: SenderKeyDistribution[];
 }
 
 /** An envelope sealed by this device and not yet acknowledged by its node (resend it after a crash). */
 export interface OutboxEntry {
   id: string;
-  envelope: EnvelopeV2;
+  envelope: EnvelopeV2 | EnvelopeV3;
   created_at: number;
 }
 
@@ -31,6 +42,8 @@ export interface StoreChange {
   outbox?: OutboxEntry[];
   /** Outbox ids the node acknowledged. */
   outboxDone?: string[];
+  /** Group records replaced (or, with `removed`, deleted: this device left the group). */
+  groups?: { record: GroupRecord; removed?: boolean }[];
   /**
    * Commit only if the store is still at this revision (what the step read it at); otherwise reject with
    * DeviceKeysError state_changed and write nothing. Another tab of the same device committed meanwhile, and
@@ -44,6 +57,8 @@ export interface SessionStore {
   loadRecord(peerDevice: string): Promise<SessionRecordJson | undefined>;
   inboxMessage(id: string): Promise<InboxMessage | undefined>;
   outbox(): Promise<OutboxEntry[]>;
+  loadGroup(groupId: string): Promise<GroupRecord | undefined>;
+  allGroups(): Promise<GroupRecord[]>;
   /** Bumped by every commit: a step reads it first and commits ifRevision it. */
   revision(): Promise<number>;
   /** All of it in one transaction, or none of it (rejects then). */
@@ -58,6 +73,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly inbox = new Map<string, InboxMessage>();
   private readonly out = new Map<string, OutboxEntry>();
   private rev = 0;
+  private readonly groupRecords = new Map<string, GroupRecord>();
 
   async loadPrekeys(): Promise<OwnPrekeysState | undefined> {
     return this.prekeys && structuredClone(this.prekeys);
@@ -73,6 +89,13 @@ export class MemorySessionStore implements SessionStore {
   async outbox(): Promise<OutboxEntry[]> {
     return [...this.out.values()].map((e) => structuredClone(e));
   }
+  async loadGroup(groupId: string): Promise<GroupRecord | undefined> {
+    const g = this.groupRecords.get(groupId);
+    return g && structuredClone(g);
+  }
+  async allGroups(): Promise<GroupRecord[]> {
+    return [...this.groupRecords.values()].map((g) => structuredClone(g));
+  }
   async revision(): Promise<number> {
     return this.rev;
   }
@@ -87,6 +110,10 @@ export class MemorySessionStore implements SessionStore {
     for (const m of c.inbox ?? []) this.inbox.set(m.id, m);
     for (const e of c.outbox ?? []) this.out.set(e.id, e);
     for (const id of c.outboxDone ?? []) this.out.delete(id);
+    for (const g of c.groups ?? []) {
+      if (g.removed) this.groupRecords.delete(g.record.group_id);
+      else this.groupRecords.set(g.record.group_id, g.record);
+    }
     this.rev++;
   }
   close(): void {}

@@ -259,11 +259,11 @@ export function decodeB64(text: string, what: string): Uint8Array {
   }
 }
 
-/** Opens a v1 envelope (static keys). A v2 envelope is opened by its ratchet session instead. */
+/** Opens a v1 envelope (static keys). A v2 envelope is opened by its ratchet session, a v3 by its group. */
 export function open(envelope: unknown, opts: OpenOptions): Uint8Array {
   const env = parseEnvelope(envelope);
   if (env.v !== ENVELOPE_VERSION)
-    throw new E2eeError('version_unsupported', `envelope ${env.id} is version ${env.v}: it is opened by its ratchet session`);
+    throw new E2eeError('version_unsupported', `envelope ${env.id} is version ${env.v}: it is opened by its session or its group`);
   const me = checkOwnPair(opts?.me, 'me');
   const senderPublicKey = checkKey(opts?.senderPublicKey, 'senderPublicKey');
 

@@ -7,8 +7,10 @@ import { PqxdhInitialMessage } from '../wire/prekeys.js';
 
 export const ENVELOPE_VERSION = 1 as const;
 export const ENVELOPE_VERSION_2 = 2 as const;
+/** A group message (Sender Keys, docs/e2ee.md "Groups"): the same ciphertext for every member device. */
+export const ENVELOPE_VERSION_3 = 3 as const;
 /** The versions this code opens; a device sends v2 where the recipient has prekeys, else v1. */
-export const ENVELOPE_VERSIONS = [ENVELOPE_VERSION, ENVELOPE_VERSION_2] as const;
+export const ENVELOPE_VERSIONS = [ENVELOPE_VERSION, ENVELOPE_VERSION_2, ENVELOPE_VERSION_3] as const;
 export const MAX_RECIPIENTS = 32;
 /** Plaintext limit; the ciphertext adds a 16-byte tag. */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
@@ -117,9 +119,35 @@ export const EnvelopeV2 = z
   .refine((e) => e.wraps.length === e.to.length, { message: 'wraps: one per recipient, in `to` order', path: ['wraps'] });
 export type EnvelopeV2 = z.infer<typeof EnvelopeV2>;
 
-/** Either version: what nodes, peer links and the cloud carry. */
-export const Envelope = z.discriminatedUnion('v', [EnvelopeV1, EnvelopeV2]);
-export type Envelope = EnvelopeV1 | EnvelopeV2;
+/** The XEdDSA signature of a group message, by its sender's chain signing key. */
+export const GROUP_SIGNATURE_BYTES = 64;
+
+/**
+ * A group message as it travels: the Sender Key message (`group` + `ciphertext`, from src/shared/groups) of
+ * `from_device`, addressed to up to MAX_RECIPIENTS member devices (a larger group's message goes as several
+ * envelopes of the same bytes, each with its own id). Nodes carry it as any other: they read only the routing.
+ */
+export const EnvelopeV3 = z
+  .object({
+    v: z.literal(ENVELOPE_VERSION_3),
+    ...routing,
+    group: z
+      .object({
+        group_id: DeviceId,
+        epoch: z.number().int().min(0).max(0xffff_ffff),
+        iteration: z.number().int().min(0).max(0xffff_ffff),
+        signature: b64(GROUP_SIGNATURE_BYTES),
+      })
+      .strict(),
+    ciphertext: Ciphertext,
+  })
+  .strict()
+  .refine(...toAscending);
+export type EnvelopeV3 = z.infer<typeof EnvelopeV3>;
+
+/** Any version: what nodes, peer links and the cloud carry. */
+export const Envelope = z.discriminatedUnion('v', [EnvelopeV1, EnvelopeV2, EnvelopeV3]);
+export type Envelope = EnvelopeV1 | EnvelopeV2 | EnvelopeV3;
 
 /** A PQXDH initial message as JSON: its keys, ids and the ML-KEM-768 ciphertext, in base64url. */
 const PRE_JSON_BYTES = 64 + 3 * 50 + 3 * 30 + b64urlLen(1088) + 20;

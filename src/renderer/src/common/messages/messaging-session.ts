@@ -236,6 +236,8 @@ export class MessagingSession {
         last = Math.max(last, item.seq);
         if (this.conv.has(item.envelope.id)) continue;
         const opened = await this.client.openItem(item);
+        // Groups are kept on this device (its session store) but have no conversation of their own here yet.
+        if (opened.ok && opened.group_id !== undefined) continue;
         if (!this.conv.addReceived(opened, true)) continue;
         fresh.push(opened);
         const selected = this.store.get().selected;
