@@ -85,6 +85,15 @@ async function routeMessaging(
       await route.fulfill({ status: 202, json: { id: envelope.id, status: 'queued' } });
     },
   );
+  // Their devices have published no prekeys (as a device without sessions): the page seals to them with v1.
+  await page.route(
+    (u) => u.pathname.startsWith(`${base}/prekeys/`) && u.pathname.endsWith('/claim'),
+    async (route: Route) => {
+      const id = decodeURIComponent(route.request().url().split('/prekeys/')[1]!.split('/')[0]!);
+      if (!home.ids.has(id)) return route.continue();
+      await route.fulfill({ status: 404, json: { error: 'no_prekeys', message: `${id} has published no prekeys` } });
+    },
+  );
 }
 
 describe('messages UI against the home-mesh contract (Chromium, answers rewritten in flight)', { skip, timeout: 300_000 }, () => {

@@ -332,14 +332,20 @@ export class MessagingClient {
     return (await sessions.groups()).find((g) => g.group_id === step.group_id)!;
   }
 
-  /** Renames the group and/or sets its other members (devices of the directory). */
+  /**
+   * Renames the group and/or sets its other members: devices of the directory, or members it has already (under
+   * the key the group lists for them, even when the directory does not show them now).
+   */
   async changeGroup(groupId: string, next: { name?: string; deviceIds: readonly string[] }): Promise<void> {
     const sessions = await this.groupSessions();
-    const step = await this.groupStep(() =>
-      this.peersOf(next.deviceIds).then((members) =>
-        sessions.changeGroup(groupId, { ...(next.name !== undefined ? { name: next.name } : {}), members }, this.claim),
-      ),
-    );
+    const current = (await sessions.groups()).find((g) => g.group_id === groupId);
+    const known = new Map((current?.members ?? []).map((m) => [m.device_id, m.identity_key]));
+    const step = await this.groupStep(async () => {
+      const members = [];
+      for (const id of next.deviceIds)
+        members.push(known.has(id) ? { device_id: id, identity_key: known.get(id)! } : (await this.peersOf([id]))[0]!);
+      return sessions.changeGroup(groupId, { ...(next.name !== undefined ? { name: next.name } : {}), members }, this.claim);
+    });
     await this.sendAll(step.envelopes);
   }
 

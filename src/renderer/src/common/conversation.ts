@@ -21,11 +21,16 @@ export interface SentMessage {
   file?: FileManifest;
 }
 
+/** A group's conversation is kept under this peer id (device ids never start so: `group:` is not a device). */
+export const groupPeer = (groupId: string) => `group:${groupId}`;
+export const groupIdOf = (peer: string | undefined) => (peer?.startsWith('group:') ? peer.slice('group:'.length) : undefined);
+
 export interface ReceivedMessage {
   dir: 'in';
   id: string;
-  /** The device it came from. */
+  /** The device it came from, or the group it was sent in (`group:<id>`; then `author` is the device). */
   peer: string;
+  author?: string;
   /** Null when the envelope could not be opened (then `error` says why): never shown as text. */
   text: string | null;
   sent_at: string;
@@ -163,10 +168,12 @@ export class Conversations {
   /** An inbox item after openItem(). Returns false for one already here (a push and a refresh may overlap). */
   addReceived(m: OpenedMessage, unread: boolean): boolean {
     if (this.byId.has(m.id)) return false;
+    const group = m.ok ? m.group_id : undefined;
     this.byId.set(m.id, {
       dir: 'in',
       id: m.id,
-      peer: m.from_device,
+      peer: group !== undefined ? groupPeer(group) : m.from_device,
+      ...(group !== undefined ? { author: m.from_device } : {}),
       sent_at: m.sent_at,
       unread,
       ...(m.ok ? { text: m.text, ...(m.file ? { file: m.file } : {}) } : { text: null, error: m.error }),

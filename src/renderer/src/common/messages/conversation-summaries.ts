@@ -7,7 +7,7 @@ import { previewOf } from './message-preview.js';
 export interface ConversationSummary {
   peer: string;
   name: string;
-  kind: 'phone' | 'desktop' | undefined;
+  kind: 'phone' | 'desktop' | 'group' | undefined;
   /** The desktop serving it, when it is not this page's own (for "Ana's phone · Study PC"). */
   where: string | undefined;
   last: ConversationMessage | undefined;
@@ -24,11 +24,22 @@ export function countUnread(messages: Iterable<ConversationMessage>): number {
   return n;
 }
 
+/** A group this device is in, as the conversation list shows it. */
+export interface GroupEntry {
+  peer: string;
+  name: string;
+  members: number;
+}
+
 /**
- * Every device of the directory (but this one) and every peer of `messages`; those with messages first, the
- * most recent first, then the others by name.
+ * Every device of the directory (but this one), every group, and every peer of `messages`; those with messages
+ * first, the most recent first, then the others by name.
  */
-export function summarize(dir: MessagingDirectory | undefined, messages: readonly ConversationMessage[]): ConversationSummary[] {
+export function summarize(
+  dir: MessagingDirectory | undefined,
+  messages: readonly ConversationMessage[],
+  groups: readonly GroupEntry[] = [],
+): ConversationSummary[] {
   const byPeer = new Map<string, ConversationMessage[]>();
   for (const m of messages) byPeer.set(m.peer, [...(byPeer.get(m.peer) ?? []), m]);
   const self = dir?.nodes.find((n) => n.self)?.node_id;
@@ -46,6 +57,7 @@ export function summarize(dir: MessagingDirectory | undefined, messages: readonl
     const where = d.home === 'remote' ? 'another home' : d.node_id && d.node_id !== self ? d.node_name : undefined;
     entry(d.device_id, d.name, d.kind, where, false);
   }
+  for (const g of groups) entry(g.peer, g.name, 'group', `${g.members} devices`, false);
   for (const peer of byPeer.keys()) if (!out.has(peer)) entry(peer, peer, undefined, undefined, true);
   return [...out.values()].sort((a, b) => {
     if (a.last && b.last) return a.last.sent_at < b.last.sent_at ? 1 : a.last.sent_at > b.last.sent_at ? -1 : 0;

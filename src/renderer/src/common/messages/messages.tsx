@@ -2,6 +2,7 @@
 // unread counts), the To list as the accessible way to pick, reach banners, the open conversation and the
 // composer. What it shows comes from a MessagingSession; the page hands that session its pushes.
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { groupIdOf, groupPeer } from '../conversation.js';
 import { FilePicker } from '../files/file-picker.js';
 import type { TransferView } from '../files/file-transfers.js';
 import { cloudHint, reachBanners } from '../reach-banners.js';
@@ -11,6 +12,7 @@ import { trustBlocks } from '../trust/directory-identities.js';
 import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
+import { GroupPanel, NewGroup } from './group-panel.js';
 import { MessageComposer } from './message-composer.js';
 import { firstLine } from './message-preview.js';
 import { MessageThread } from './message-thread.js';
@@ -58,10 +60,16 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
 
   // `version` is how the kept conversations say they changed.
   const all = useMemo(() => conv.all(), [conv, version]);
-  const entries = useMemo(() => summarize(dir, all), [dir, all]);
+  const groupStates = useStore(session.store, (s) => s.groups);
+  const groupEntries = useMemo(
+    () => groupStates.map((g) => ({ peer: groupPeer(g.group_id), name: g.name, members: g.members.length })),
+    [groupStates],
+  );
+  const entries = useMemo(() => summarize(dir, all, groupEntries), [dir, all, groupEntries]);
+  const openGroup = groupStates.find((g) => groupPeer(g.group_id) === selected);
   const groups = useMemo(() => (dir ? groupRecipients(dir, place) : []), [dir, place]);
   const unreadTotal = useMemo(() => countUnread(all), [all]);
-  const nameOf = (id: string) => dir?.devices.find((d) => d.device_id === id)?.name ?? id;
+  const nameOf = (id: string) => dir?.devices.find((d) => d.device_id === id)?.name ?? groupEntries.find((g) => g.peer === id)?.name ?? id;
 
   useEffect(() => onUnreadTotal?.(unreadTotal), [unreadTotal, onUnreadTotal]);
 
@@ -149,10 +157,11 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
           ) : null}
         </h2>
         <span class="actions">
+          {dir ? <NewGroup dir={dir} onCreate={(name, ids) => session.createGroup(name, ids)} /> : null}
           <NotifyButton />
         </span>
       </div>
-      <p class="hint">End-to-end encrypted: only the device you write to can read a message.</p>
+      <p class="hint">End-to-end encrypted: only the devices you write to can read a message.</p>
       <p class="hint" data-testid="messages-cloud" data-cloud={dir?.cloud.status}>
         {dir ? cloudHint(dir) : ''}
       </p>
@@ -164,7 +173,15 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
           data-dropping={dropping ? 'true' : undefined}
           {...dropHandlers}
         >
-          <RecipientSelect groups={groups} selected={selected} conv={conv} onChoose={(p) => session.select(p)} />
+          <RecipientSelect groups={groups} chats={groupEntries} selected={selected} conv={conv} onChoose={(p) => session.select(p)} />
+          {dir && openGroup ? (
+            <GroupPanel
+              dir={dir}
+              group={openGroup}
+              nameOf={nameOf}
+              onChange={(name, ids) => session.changeGroup(openGroup.group_id, name, ids)}
+            />
+          ) : null}
           <div class="message-banners" data-testid="messages-banners" role="status" aria-live="polite">
             {banners.map((b) => (
               <p key={b.kind} class="banner notice" data-testid="messages-banner" data-kind={b.kind}>
@@ -187,7 +204,11 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
           ) : null}
           <MessageComposer disabled={!selected || sending || blocked} onSend={(t) => session.send(t)} />
           {transfers ? (
-            <FilePicker disabled={!selected || blocked} camera={place === 'phone'} onFiles={(files) => void session.sendFiles(files)} />
+            <FilePicker
+              disabled={!selected || blocked || groupIdOf(selected) !== undefined}
+              camera={place === 'phone'}
+              onFiles={(files) => void session.sendFiles(files)}
+            />
           ) : null}
           {error ? (
             <p class="field-error" role="alert" data-testid="messages-error">

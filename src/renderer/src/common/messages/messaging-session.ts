@@ -4,8 +4,9 @@
 // desktop UI each make one session and hand it the pushes they hear.
 import { type MessagingClient, MessagingError, type OpenedMessage } from '../../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
+import type { GroupState } from '../../../../shared/groups/group.js';
 import type { CloudLinkStatus, MessagingDirectory } from '../../../../shared/wire/relay.js';
-import type { Conversations } from '../conversation.js';
+import { type Conversations, groupIdOf, groupPeer } from '../conversation.js';
 import type { FileTransfers } from '../files/file-transfers.js';
 import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
 import { Channel, Store } from '../store.js';
@@ -28,6 +29,8 @@ export interface SessionState {
   /** The page's link to its node is up and its last request was answered. */
   nodeReachable: boolean;
   sending: boolean;
+  /** The groups this device is a member of (its session store's). */
+  groups: readonly GroupState[];
 }
 
 /** The request never reached the node (fetch failed; the typed client says status 0). */
@@ -49,6 +52,7 @@ export class MessagingSession {
     error: undefined,
     nodeReachable: true,
     sending: false,
+    groups: [],
   });
   /** A message that arrived now (not one loaded from this device's memory): the notifier listens. */
   readonly arrived = new Channel<OpenedMessage>();
@@ -85,8 +89,43 @@ export class MessagingSession {
 
   /** Loads the directory, the statuses of what this device sent, and its inbox; keeps the prekeys published. */
   async refreshAll(): Promise<void> {
-    await Promise.all([this.refreshDirectory(), this.refreshOutbox()]);
+    await Promise.all([this.refreshDirectory(), this.refreshOutbox(), this.refreshGroups()]);
     await Promise.all([this.refreshInbox(), this.resendUnsent(), this.publishPrekeys()]);
+  }
+
+  /** The groups as this device's store holds them (a change applied, a group made or left). */
+  async refreshGroups(): Promise<void> {
+    try {
+      this.store.set({ groups: await this.client.groups() });
+    } catch (err) {
+      if (!(err instanceof MessagingError && err.code === 'groups_unavailable')) console.warn('could not read the groups', err);
+    }
+  }
+
+  /** Makes a group of this device and `deviceIds`, and opens its conversation. Resolves whether it was made. */
+  async createGroup(name: string, deviceIds: readonly string[]): Promise<boolean> {
+    try {
+      const g = await this.client.createGroup(name, deviceIds);
+      await this.refreshGroups();
+      this.select(groupPeer(g.group_id));
+      return true;
+    } catch (err) {
+      this.showError(`The group was not made: ${errorText(err)}.`);
+      return false;
+    }
+  }
+
+  /** Renames the open group and/or sets its other members. Resolves whether it was changed. */
+  async changeGroup(groupId: string, name: string, deviceIds: readonly string[]): Promise<boolean> {
+    try {
+      await this.client.changeGroup(groupId, { name, deviceIds });
+      await this.refreshGroups();
+      this.store.set({ error: undefined });
+      return true;
+    } catch (err) {
+      this.showError(`The group was not changed: ${errorText(err)}.`);
+      return false;
+    }
   }
 
   /**
@@ -226,6 +265,7 @@ export class MessagingSession {
   private async drainInbox(): Promise<void> {
     const LIMIT = 100;
     let after = 0;
+    let groupsChanged = false;
     for (;;) {
       const page = await this.client.inbox(after, LIMIT);
       this.reached(true);
@@ -236,13 +276,18 @@ export class MessagingSession {
         last = Math.max(last, item.seq);
         if (this.conv.has(item.envelope.id)) continue;
         const opened = await this.client.openItem(item);
-        // Groups are kept on this device (its session store) but have no conversation of their own here yet.
-        if (opened.ok && opened.group_id !== undefined) continue;
+        // A group's change or a member's key: applied by the client; the group list is read again below.
+        if (opened.ok && opened.group_update) {
+          groupsChanged = true;
+          continue;
+        }
         if (!this.conv.addReceived(opened, true)) continue;
         fresh.push(opened);
         const selected = this.store.get().selected;
-        if (!selected || (!this.chosen && this.conv.with(selected).length === 0)) this.store.set({ selected: opened.from_device });
+        const peer = opened.ok && opened.group_id !== undefined ? groupPeer(opened.group_id) : opened.from_device;
+        if (!selected || (!this.chosen && this.conv.with(selected).length === 0)) this.store.set({ selected: peer });
       }
+      if (groupsChanged) await this.refreshGroups();
       // Kept on this device before the node is told it may forget them (the ack is also what says "seen").
       this.conv.save();
       if (fresh.length) {
@@ -283,6 +328,8 @@ export class MessagingSession {
     }
     if (!body || this.refusedByTrust(to)) return false;
     this.store.set({ sending: true, error: undefined });
+    const groupId = groupIdOf(to);
+    if (groupId !== undefined) return this.sendToGroup(groupId, to, body);
     let envelope: Envelope;
     try {
       envelope = await this.client.sealText(to, body);
@@ -303,6 +350,22 @@ export class MessagingSession {
     return true;
   }
 
+  /** One message to every other member: its first envelope's status is the one shown. */
+  private async sendToGroup(groupId: string, peer: string, body: string): Promise<boolean> {
+    try {
+      const [first] = await this.client.sendGroupText(groupId, body);
+      if (first) this.conv.addSent(first.id, peer, body, first.sent_at, 'queued');
+      this.changed();
+      void this.refreshOutbox();
+      return true;
+    } catch (err) {
+      this.showError(`Not sent: ${errorText(err)}.`);
+      return false;
+    } finally {
+      this.store.set({ sending: false });
+    }
+  }
+
   /**
    * Sends each file to the open conversation: uploaded to this device's node first (shown with its progress at
    * once), then its manifest sealed and sent like a message. Resolves when all of them went or stopped.
@@ -316,6 +379,10 @@ export class MessagingSession {
     }
     if (!to) {
       this.showError('Choose a device to send to.');
+      return Promise.resolve();
+    }
+    if (groupIdOf(to) !== undefined) {
+      this.showError('Files cannot be sent to a group yet: send them to each device.');
       return Promise.resolve();
     }
     if (files.length === 0 || this.refusedByTrust(to)) return Promise.resolve();

@@ -5,19 +5,22 @@ import { GONE_GROUP_LABEL, type RecipientGroup, recipientLabel } from '../recipi
 
 export function RecipientSelect({
   groups,
+  chats = [],
   selected,
   conv,
   onChoose,
 }: {
   groups: readonly RecipientGroup[];
+  /** The groups of devices this device is in (peer `group:<id>`). */
+  chats?: readonly { peer: string; name: string; members: number }[];
   selected: string | undefined;
   conv: Conversations;
   onChoose: (peer: string | undefined) => void;
 }) {
-  const known = groups.some((g) => g.devices.some((d) => d.device_id === selected));
+  const known = groups.some((g) => g.devices.some((d) => d.device_id === selected)) || chats.some((c) => c.peer === selected);
   const all: RecipientGroup[] =
     selected && !known ? [...groups, { key: 'gone', label: GONE_GROUP_LABEL, offline: false, devices: [] }] : [...groups];
-  if (all.length === 0) return null;
+  if (all.length === 0 && chats.length === 0) return null;
   const label = (id: string, text: string) => {
     const n = conv.unread(id);
     return n ? `${text}, ${n} new` : text;
@@ -45,6 +48,15 @@ export function RecipientSelect({
             )}
           </optgroup>
         ))}
+        {chats.length ? (
+          <optgroup label="Groups" data-group="groups">
+            {chats.map((c) => (
+              <option key={c.peer} value={c.peer}>
+                {label(c.peer, `${c.name} (group of ${c.members})`)}
+              </option>
+            ))}
+          </optgroup>
+        ) : null}
       </select>
     </>
   );
