@@ -1,0 +1,88 @@
+// A small group as people use it, in Chromium: three phone pages on one desktop. Ana makes a group "Middag" with
+// Ben and Cai; each page lists it and shows who is in it; a message from Ana reaches both with her name on it,
+// Ben's answer reaches Ana and Cai. Ana removes Cai: Cai's page no longer has the group, and what Ana writes
+// next reaches Ben only. The pages' keys never leave them (Sender Keys over the pairwise sessions).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { startTestNode } from '../helpers/test-node.js';
+import { chromiumSkipReason, pairedPhonePage, useChromium, WAIT } from './browser.js';
+
+const skip = chromiumSkipReason();
+
+const groupEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="group:"]');
+const received = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: text });
+
+async function write(page: Page, text: string): Promise<void> {
+  await page.getByTestId('message-text').fill(text);
+  await page.getByTestId('message-send').click();
+  const shown = page.locator('[data-testid="message"][data-dir="out"]').filter({ hasText: text });
+  // Either it is in the list, or the page says why not (then the test says it too).
+  await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
+  if (!(await shown.count())) assert.fail(`"${text}" was not sent: ${await page.getByTestId('messages-error').textContent()}`);
+}
+
+describe('a small group of phones (Chromium)', { skip, timeout: 300_000 }, () => {
+  const browser = useChromium();
+
+  test('make a group, write in it, remove a member who then reads nothing new', async () => {
+    const node = await startTestNode();
+    const ana = await pairedPhonePage(browser, node, 'Ana phone');
+    const ben = await pairedPhonePage(browser, node, 'Ben phone');
+    const cai = await pairedPhonePage(browser, node, 'Cai phone');
+    // Every page has published its prekeys before Ana asks for theirs.
+    for (const p of [ben, cai])
+      await ana.page.locator(`[data-testid="message-to"] option[value="${p.id}"]`).waitFor({ state: 'attached', ...WAIT });
+
+    await ana.page.getByTestId('group-new').click();
+    await ana.page.getByTestId('group-name').fill('Middag');
+    await ana.page.locator(`[data-testid="group-member"][value="${ben.id}"]`).check();
+    await ana.page.locator(`[data-testid="group-member"][value="${cai.id}"]`).check();
+    await ana.page.getByTestId('group-submit').click();
+    await ana.page.getByTestId('group-panel').waitFor(WAIT);
+    assert.match(
+      (await ana.page.getByTestId('group-members').textContent()) ?? '',
+      /In Middag: you, (Ben phone, Cai phone|Cai phone, Ben phone)\./,
+    );
+
+    // The others are told (on their sessions with Ana) and list it.
+    for (const p of [ben, cai]) {
+      await groupEntry(p.page).filter({ hasText: 'Middag' }).waitFor(WAIT);
+      assert.match((await groupEntry(p.page).textContent()) ?? '', /3 devices/);
+    }
+
+    await write(ana.page, 'Middag kl. sju?');
+    for (const p of [ben, cai]) {
+      await groupEntry(p.page).click();
+      const m = received(p.page, 'Middag kl. sju?');
+      await m.waitFor(WAIT);
+      assert.equal(await m.locator('[data-role="who"]').textContent(), 'Ana phone', 'each message says who wrote it');
+    }
+    await write(ben.page, 'Ja, gjerne');
+    await received(ana.page, 'Ja, gjerne').waitFor(WAIT);
+    await received(cai.page, 'Ja, gjerne').waitFor(WAIT);
+
+    // Ana removes Cai.
+    await ana.page.getByTestId('group-edit').click();
+    await ana.page.locator(`[data-testid="group-member"][value="${cai.id}"]`).uncheck();
+    await ana.page.getByTestId('group-submit').click();
+    await ana.page
+      .getByTestId('group-members')
+      .filter({ hasText: /In Middag: you, Ben phone\./ })
+      .waitFor(WAIT);
+    await cai.page.locator('[data-testid="group-panel"]').waitFor({ state: 'detached', ...WAIT });
+    await ben.page
+      .getByTestId('group-members')
+      .filter({ hasText: /In Middag: you, Ana phone\./ })
+      .waitFor(WAIT);
+
+    await write(ana.page, 'Bare oss to nå');
+    await received(ben.page, 'Bare oss to nå').waitFor(WAIT);
+    await write(ben.page, 'Greit');
+    await received(ana.page, 'Greit').waitFor(WAIT);
+    assert.equal(await received(cai.page, 'Bare oss to nå').count(), 0, 'the removed phone reads nothing new');
+    assert.equal(await received(cai.page, 'Greit').count(), 0);
+    for (const p of [ana, ben, cai]) assert.deepEqual(p.errors, [], 'no errors in the phone pages');
+  });
+});
