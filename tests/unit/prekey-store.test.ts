@@ -4,11 +4,8 @@
 // with nothing stored; keys moving to the cloud are never claimed here.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { type OpenDatabase, openDatabase } from '../../src/main/core/db/open-database.js';
+import { describe, test } from 'node:test';
+import type { OpenDatabase } from '../../src/main/core/db/open-database.js';
 import { PrekeyRepository } from '../../src/main/core/db/prekey-repository.js';
 import { isPrekeyError } from '../../src/main/core/prekeys/prekey-error.js';
 import { PrekeyStore } from '../../src/main/core/prekeys/prekey-store.js';
@@ -26,30 +23,15 @@ import {
 import { xeddsaSign } from '../../src/shared/ratchet/xeddsa.js';
 import { MAX_ONE_TIME_STORED, type PrekeyBundle, type PrekeyErrorCode, PublishPrekeysRequest } from '../../src/shared/wire/prekeys.js';
 import { PrekeyDevice } from '../helpers/prekey-device.js';
+import { tempDatabases } from '../helpers/temp-databases.js';
 
-const dirs: string[] = [];
-const dbs: OpenDatabase[] = [];
-function freshDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'salita-unit-prekeys-'));
-  dirs.push(d);
-  return d;
-}
+const temp = tempDatabases('salita-unit-prekeys-');
+const freshDir = temp.freshDir;
 function open(dir: string, maxOneTimeStored?: number): { db: OpenDatabase; store: PrekeyStore } {
-  const db = openDatabase(dir);
-  dbs.push(db);
+  const db = temp.open(dir);
   return { db, store: new PrekeyStore(new PrekeyRepository(db.db), maxOneTimeStored) };
 }
 const freshStore = (maxOneTimeStored?: number) => open(freshDir(), maxOneTimeStored).store;
-after(() => {
-  for (const o of dbs) {
-    try {
-      o.close();
-    } catch {
-      /* already closed */
-    }
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 class Device extends PrekeyDevice {}
 

@@ -2,10 +2,9 @@
 // (session-repository and peer-link-repository are mid-refactor and are not covered here.)
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { MeshRepository, mergeAddresses } from '../../src/main/core/db/mesh-repository.js';
 import { NonceRepository } from '../../src/main/core/db/nonce-repository.js';
@@ -13,29 +12,11 @@ import { type OpenDatabase, openDatabase } from '../../src/main/core/db/open-dat
 import { PairingCodeRepository } from '../../src/main/core/db/pairing-code-repository.js';
 import { aesGcmBox, keyFileSecretBox, STORAGE_KEY_FILE } from '../../src/main/core/secrets/secret-box.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { tempDatabases } from '../helpers/temp-databases.js';
 
-const dirs: string[] = [];
-const dbs: OpenDatabase[] = [];
-function freshDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'salita-unit-repo-'));
-  dirs.push(d);
-  return d;
-}
-function freshDb(dir = freshDir()): OpenDatabase {
-  const o = openDatabase(dir);
-  dbs.push(o);
-  return o;
-}
-after(() => {
-  for (const o of dbs) {
-    try {
-      o.close();
-    } catch {
-      /* already closed */
-    }
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const temp = tempDatabases('salita-unit-repo-');
+const freshDir = temp.freshDir;
+const freshDb = (dir?: string): OpenDatabase => temp.open(dir);
 
 /** Runs `n` workers, each with its own connection, released at the same instant; returns their results. */
 async function race(
