@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { homeTrustId, trustBlocks } from '../../src/renderer/src/common/trust/directory-identities.js';
+import { homeTrustId, trustBlocks, trustBlocksConversation } from '../../src/renderer/src/common/trust/directory-identities.js';
 import { sendingBlocked, TrustBook } from '../../src/renderer/src/common/trust/trust-book.js';
 import type { MessagingDirectory } from '../../src/shared/wire/relay.js';
 
@@ -133,4 +133,13 @@ test("trustBlocks: a device's own block, or its home's verified set that changed
   assert.equal(trustBlocks(book, dir, 'far'), true, "the home's verified set changed");
   book.accept(homeTrustId('n-other'));
   assert.equal(trustBlocks(book, dir, 'far'), false);
+
+  // A group waits while any of its other members is blocked: the message would reach that device too.
+  book.observe([['ben', 'B1']]);
+  book.setVerified('ben', 'B1', true);
+  assert.equal(trustBlocksConversation(book, dir, 'group:g1', ['far', 'ben']), false);
+  book.observe([['ben', 'B2']]);
+  assert.equal(trustBlocksConversation(book, dir, 'group:g1', ['far', 'ben']), true);
+  assert.equal(trustBlocksConversation(book, dir, 'group:g2', ['far']), false);
+  assert.equal(trustBlocksConversation(book, dir, 'ben'), true);
 });

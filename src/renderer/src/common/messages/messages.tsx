@@ -8,7 +8,7 @@ import type { TransferView } from '../files/file-transfers.js';
 import { cloudHint, reachBanners } from '../reach-banners.js';
 import { groupRecipients, type ListPlace } from '../recipient-groups.js';
 import { Store, useStore } from '../store.js';
-import { trustBlocks } from '../trust/directory-identities.js';
+import { trustBlocksConversation } from '../trust/directory-identities.js';
 import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
@@ -113,7 +113,10 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   const selfName = dir?.nodes.find((n) => n.self)?.name;
   const trust = session.trust;
   // `version` is also how the trust book says it changed.
-  const blocked = useMemo(() => (selected ? trustBlocks(trust, dir, selected) : false), [trust, dir, selected, version]);
+  const blocked = useMemo(
+    () => (selected ? trustBlocksConversation(trust, dir, selected, session.groupMembers(selected)) : false),
+    [trust, dir, selected, version, groupStates],
+  );
   const me = useMemo(() => session.client.identity(), [session]);
   const onTrust = () => session.trustChanged();
   const pending = useMemo(

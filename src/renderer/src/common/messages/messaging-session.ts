@@ -10,7 +10,7 @@ import { type Conversations, groupIdOf, groupPeer } from '../conversation.js';
 import type { FileTransfers } from '../files/file-transfers.js';
 import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
 import { Channel, Store } from '../store.js';
-import { directoryIdentities, trustBlocks } from '../trust/directory-identities.js';
+import { directoryIdentities, trustBlocksConversation } from '../trust/directory-identities.js';
 import { TrustBook } from '../trust/trust-book.js';
 import { isPageAttended } from './page-attention.js';
 
@@ -310,7 +310,7 @@ export class MessagingSession {
 
   /** A verified identity changed and the person has not accepted the new one: nothing goes to that device. */
   private refusedByTrust(to: string): boolean {
-    if (!trustBlocks(this.trust, this.store.get().dir, to)) return false;
+    if (!trustBlocksConversation(this.trust, this.store.get().dir, to, this.groupMembers(to))) return false;
     this.showError(messagingErrorText('safety_number_changed'));
     return true;
   }
@@ -348,6 +348,14 @@ export class MessagingSession {
       })
       .finally(() => this.store.set({ sending: false }));
     return true;
+  }
+
+  /** The other member devices of a group conversation; undefined for a device's. */
+  groupMembers(peer: string): string[] | undefined {
+    const id = groupIdOf(peer);
+    if (id === undefined) return undefined;
+    const g = this.store.get().groups.find((x) => x.group_id === id);
+    return g ? g.members.filter((m) => m.device_id !== g.me).map((m) => m.device_id) : [];
   }
 
   /** One message to every other member: its first envelope's status is the one shown. */

@@ -95,3 +95,16 @@ export function trustBlocks(
   const home = dir ? homeOf(dir, deviceId) : undefined;
   return home !== undefined && sendingBlocked(trust.of(home.id));
 }
+
+/**
+ * Sending to `peer` waits: for a device, as trustBlocks; for a group (`members`, its other devices), as soon as
+ * one member's verified key changed and was not accepted (the message would reach that device too).
+ */
+export function trustBlocksConversation(
+  trust: { of(id: string): PeerTrust | undefined },
+  dir: MessagingDirectory | undefined,
+  peer: string,
+  members?: readonly string[],
+): boolean {
+  return members ? members.some((id) => trustBlocks(trust, dir, id)) : trustBlocks(trust, dir, peer);
+}
