@@ -97,6 +97,8 @@ describe('desktop UI + phone pairing page (Chromium)', { skip }, () => {
     // The spent code is no longer shown.
     await desktop.getByTestId('pair-pin').waitFor({ state: 'hidden', ...WAIT });
 
+    // The page has published its prekeys (a request of its own that an unpair in the middle would refuse).
+    await eventually(() => node.core.prekeys.status(phoneId!).signed_prekey_id !== null, 'the phone published its prekeys');
     // Unpair, with the confirm step.
     await row.getByTestId('unpair-button').click();
     await row.getByTestId('unpair-confirm').click();

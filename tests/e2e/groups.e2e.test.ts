@@ -14,12 +14,26 @@ const skip = chromiumSkipReason();
 const groupEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="group:"]');
 const received = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: text });
 
+/** What each page logged (warnings and errors): said when a step fails, so a failure explains itself. */
+const logs = new WeakMap<Page, string[]>();
+function keepLog(page: Page): void {
+  const lines: string[] = [];
+  logs.set(page, lines);
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') lines.push(`${m.type()}: ${m.text()}`);
+  });
+}
+
 async function write(page: Page, text: string): Promise<void> {
   await page.getByTestId('message-text').fill(text);
   await page.getByTestId('message-send').click();
   const shown = page.locator('[data-testid="message"][data-dir="out"]').filter({ hasText: text });
   // Either it is in the list, or the page says why not (then the test says it too).
-  await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
+  try {
+    await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
+  } catch (err) {
+    assert.fail(`"${text}" neither shown nor refused: ${(err as Error).message}; page log: ${JSON.stringify(logs.get(page) ?? [])}`);
+  }
   if (!(await shown.count())) assert.fail(`"${text}" was not sent: ${await page.getByTestId('messages-error').textContent()}`);
 }
 
@@ -31,6 +45,7 @@ describe('a small group of phones (Chromium)', { skip, timeout: 300_000 }, () =>
     const ana = await pairedPhonePage(browser, node, 'Ana phone');
     const ben = await pairedPhonePage(browser, node, 'Ben phone');
     const cai = await pairedPhonePage(browser, node, 'Cai phone');
+    for (const p of [ana, ben, cai]) keepLog(p.page);
     // Every page has published its prekeys before Ana asks for theirs.
     for (const p of [ben, cai])
       await ana.page.locator(`[data-testid="message-to"] option[value="${p.id}"]`).waitFor({ state: 'attached', ...WAIT });

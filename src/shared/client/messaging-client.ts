@@ -349,13 +349,21 @@ export class MessagingClient {
     await this.sendAll(step.envelopes);
   }
 
-  /** Sends a text to every other member of the group (one Sender Key message, in envelopes v3). */
-  async sendGroupText(groupId: string, text: string): Promise<Envelope[]> {
+  /**
+   * Seals a text for every other member of the group (one Sender Key message, in envelopes v3), kept in the
+   * session outbox until sent: hand each to sendEnvelope.
+   */
+  async sealGroupText(groupId: string, text: string): Promise<Envelope[]> {
     if (text.length === 0 || text.length > MAX_TEXT_CHARS)
       throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
     const sessions = await this.groupSessions();
     const content: MessageContent = { t: 'text', body: text };
-    const envelopes = await this.groupStep(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
+    return this.groupStep(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
+  }
+
+  /** Seals and sends a text to the group (what cannot go now stays in the session outbox). */
+  async sendGroupText(groupId: string, text: string): Promise<Envelope[]> {
+    const envelopes = await this.sealGroupText(groupId, text);
     await this.sendAll(envelopes);
     return envelopes;
   }

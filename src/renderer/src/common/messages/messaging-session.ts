@@ -358,20 +358,30 @@ export class MessagingSession {
     return g ? g.members.filter((m) => m.device_id !== g.me).map((m) => m.device_id) : [];
   }
 
-  /** One message to every other member: its first envelope's status is the one shown. */
+  /**
+   * One message to every other member, shown as soon as it is sealed (its first envelope's status is the one
+   * shown); the envelopes then go to the node as any other, kept for a later try when it cannot be reached.
+   */
   private async sendToGroup(groupId: string, peer: string, body: string): Promise<boolean> {
+    let envelopes: Envelope[];
     try {
-      const [first] = await this.client.sendGroupText(groupId, body);
-      if (first) this.conv.addSent(first.id, peer, body, first.sent_at, 'queued');
-      this.changed();
-      void this.refreshOutbox();
-      return true;
+      envelopes = await this.client.sealGroupText(groupId, body);
     } catch (err) {
       this.showError(`Not sent: ${errorText(err)}.`);
-      return false;
-    } finally {
       this.store.set({ sending: false });
+      return false;
     }
+    const first = envelopes[0];
+    if (first) this.conv.addSent(first.id, peer, body, first.sent_at, 'queued');
+    this.changed();
+    void (async () => {
+      for (const envelope of envelopes) await this.deliver(envelope);
+    })()
+      .catch((err) => {
+        if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
+      })
+      .finally(() => this.store.set({ sending: false }));
+    return true;
   }
 
   /**
