@@ -60,8 +60,11 @@ export type OpenedMessage =
       group_id?: string;
       group_update?: true;
     }
-  /** Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. */
-  | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string };
+  /**
+   * Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. With
+   * `group_update`: a group change or key that was refused (nothing a person wrote).
+   */
+  | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string; group_update?: true };
 
 /** The code of a refusal by the crypto layers (envelope, ratchet, PQXDH, session store), else undefined. */
 function cryptoErrorCode(err: unknown): string | undefined {
@@ -285,13 +288,13 @@ export class MessagingClient {
     from: string,
     fromKey: Uint8Array,
     payload: GroupPayload,
-  ): Promise<{ ok: true; text: string; group_id: string; group_update: true } | { ok: false; error: string }> {
+  ): Promise<{ ok: true; text: string; group_id: string; group_update: true } | { ok: false; error: string; group_update: true }> {
     try {
       const step = await sessions.applyGroupPayload(from, fromKey, payload, this.claim);
       await this.sendAll(step.envelopes);
       return { ok: true, text: '', group_id: step.group_id, group_update: true };
     } catch (err) {
-      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable') };
+      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), group_update: true };
     }
   }
 

@@ -356,6 +356,8 @@ export class DeviceSessions {
         outbound.push(applied.outbound);
       }
       if (payload.sender_key) {
+        // A key of an epoch already behind us (re-delivered, or overtaken by the next change) has nothing to open.
+        if (rec.state && payload.sender_key.epoch < rec.state.epoch) return this.commitGroupStep(rec, outbound, claim);
         if (rec.state) rec = { ...rec, state: acceptSenderKey(rec.state, payload.sender_key, from) };
         else if (payload.sender_key.sender_device === from)
           rec = { ...rec, early: [...rec.early, payload.sender_key].slice(-MAX_GROUP_DEVICES) };

@@ -277,7 +277,8 @@ export class MessagingSession {
         if (this.conv.has(item.envelope.id)) continue;
         const opened = await this.client.openItem(item);
         // A group's change or a member's key: applied by the client; the group list is read again below.
-        if (opened.ok && opened.group_update) {
+        if (opened.group_update) {
+          if (!opened.ok) console.warn(`a group update from ${opened.from_device} was refused: ${opened.error}`);
           groupsChanged = true;
           continue;
         }
