@@ -43,6 +43,25 @@ describe('conversation summaries', () => {
     assert.equal(list.find((e) => e.peer === 'phone-ana')?.where, undefined, "this desktop's own devices need no place");
   });
 
+  test('groups: listed with their size, a group message by its group; a group left keeps its messages under a plain name', () => {
+    const list = summarize(
+      fakeDirectory(),
+      [
+        {
+          ...(incoming('g1', 'group:g-one', '2026-12-01T12:00:00Z', 'hei alle') as ConversationMessage & { dir: 'in' }),
+          author: 'phone-ana',
+        },
+        incoming('g2', 'group:g-left', '2026-12-01T09:00:00Z', 'old group'),
+      ],
+      [{ peer: 'group:g-one', name: 'Middag', members: 3 }],
+    );
+    const one = list.find((e) => e.peer === 'group:g-one');
+    assert.deepEqual([one?.name, one?.kind, one?.where, one?.preview, one?.gone], ['Middag', 'group', '3 devices', 'hei alle', false]);
+    assert.equal(list[0]?.peer, 'group:g-one', 'newest first, groups among devices');
+    const left = list.find((e) => e.peer === 'group:g-left');
+    assert.deepEqual([left?.name, left?.kind, left?.gone], ['A group you are no longer in', 'group', true]);
+  });
+
   test('the last message in one line, its first line only', () => {
     const [e] = summarize(fakeDirectory(), [
       incoming('m1', 'phone-ana', '2026-12-01T10:00:00Z', 'first'),

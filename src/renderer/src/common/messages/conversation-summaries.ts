@@ -58,7 +58,12 @@ export function summarize(
     entry(d.device_id, d.name, d.kind, where, false);
   }
   for (const g of groups) entry(g.peer, g.name, 'group', `${g.members} devices`, false);
-  for (const peer of byPeer.keys()) if (!out.has(peer)) entry(peer, peer, undefined, undefined, true);
+  for (const peer of byPeer.keys()) {
+    if (out.has(peer)) continue;
+    // A group this device is no longer in: its messages stay, under a name that says so.
+    if (peer.startsWith('group:')) entry(peer, 'A group you are no longer in', 'group', undefined, true);
+    else entry(peer, peer, undefined, undefined, true);
+  }
   return [...out.values()].sort((a, b) => {
     if (a.last && b.last) return a.last.sent_at < b.last.sent_at ? 1 : a.last.sent_at > b.last.sent_at ? -1 : 0;
     if (a.last || b.last) return a.last ? -1 : 1;
