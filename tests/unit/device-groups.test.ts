@@ -156,3 +156,30 @@ test('the group survives closing and reopening the database', async () => {
   assert.deepEqual(alice.got, ['yes']);
   reopened.close();
 });
+
+test('a sender key of an epoch already behind is ignored (no error for the person, the group unchanged)', async () => {
+  const net = new Net();
+  const [alice, bob] = [await net.add('alice-1'), await net.add('bob-1')];
+  const made = await alice.ds.createGroup('Two', [bob.me], net.dir.claim);
+  await net.deliver(alice, made.envelopes);
+  const epoch1 = (await alice.ds.groups())[0]!;
+  const oldKey = {
+    group_id: made.group_id,
+    sender_device: 'alice-1',
+    epoch: 1,
+    iteration: 0,
+    chain_key: epoch1.own.chain_key,
+    signing_key: epoch1.own.signing_public,
+  };
+  await net.deliver(
+    alice,
+    (await alice.ds.changeGroup(made.group_id, { name: 'Two, renamed', members: [bob.me] }, net.dir.claim)).envelopes,
+  );
+  const before = (await bob.ds.groups())[0]!;
+  assert.equal(before.epoch, 2);
+  const late = await bob.ds.applyGroupPayload('alice-1', alice.key, { t: 'group', sender_key: oldKey }, net.dir.claim);
+  assert.deepEqual(late.envelopes, []);
+  assert.deepEqual((await bob.ds.groups())[0], before);
+  await net.deliver(alice, await alice.ds.sendGroup(made.group_id, utf8.encode('epoch two')));
+  assert.deepEqual(bob.got, ['epoch two']);
+});
