@@ -23,6 +23,7 @@ import {
   MAX_GROUP_DEVICES,
 } from '../../src/shared/groups/group.js';
 import {
+  distributionOf,
   type GroupMessage,
   groupMessageAd,
   MAX_GROUP_SKIP,
@@ -152,6 +153,17 @@ test('out of order, each once: later messages first, a duplicate refused without
     utf8.encode('x'),
   );
   assert.throws(() => read(bob, far.message), refused('group_too_many_skipped'));
+});
+
+test('a sender key seen again does not wind its chain back: a message read since stays read', async () => {
+  const { alice, bob } = await threeInAGroup();
+  const key = {
+    ...(await import('../../src/shared/groups/sender-key.js')).distributionOf(alice.group!.own, alice.group!.group_id, alice.id),
+  };
+  const m = send(alice, 'once');
+  assert.equal(read(bob, m), 'once');
+  bob.group = acceptSenderKey(bob.group!, key, alice.id);
+  assert.throws(() => read(bob, m), refused('group_duplicate'), 'replayed (say, in a new envelope by a node): still refused');
 });
 
 test('tampered, re-addressed or forged messages are refused; a member holding the chain cannot speak for another', async () => {

@@ -151,10 +151,16 @@ function atEpoch(prev: GroupState | undefined, base: Omit<GroupState, 'own' | 'c
   return s;
 }
 
+/**
+ * Adds a member's chain for its epoch. One already held for that epoch is kept as it is: a distribution seen
+ * again (re-delivered, or replayed by a node) must not wind the chain back, or messages read since would open
+ * a second time.
+ */
 function withChain(state: GroupState, d: SenderKeyDistribution): GroupState {
   const chain = chainFromDistribution(d);
-  const kept = (state.chains[d.sender_device] ?? []).filter((c) => c.epoch !== d.epoch);
-  return { ...state, chains: { ...state.chains, [d.sender_device]: [...kept, chain].sort((a, b) => a.epoch - b.epoch).slice(-2) } };
+  const list = state.chains[d.sender_device] ?? [];
+  if (list.some((c) => c.epoch === d.epoch)) return state;
+  return { ...state, chains: { ...state.chains, [d.sender_device]: [...list, chain].sort((a, b) => a.epoch - b.epoch).slice(-2) } };
 }
 
 function announce(state: GroupState, change?: GroupChange): GroupOutbound {
