@@ -52,11 +52,12 @@ class Net {
           if (err instanceof GroupError) continue; // not (or no longer) a member: shown as unreadable by a client
           throw err;
         }
-        if (opened.duplicate) continue;
         if (opened.group_id) {
-          d.got.push(utf8.decode(opened.plaintext));
+          if (!opened.duplicate) d.got.push(utf8.decode(opened.plaintext));
           continue;
         }
+        // A group payload is applied again when seen again, as MessagingClient does (a crash may have come
+        // between its open and its apply): applying must be idempotent.
         const payload = JSON.parse(utf8.decode(opened.plaintext)) as GroupPayload;
         if (payload.t !== 'group') continue;
         const step = await d.ds.applyGroupPayload(from.id, from.key, payload, this.dir.claim);
@@ -107,6 +108,9 @@ test('removing a member: the others rotate; the removed one opens nothing new an
   );
   await net.deliver(alice, change.envelopes);
   assert.deepEqual(await carol.ds.groups(), [], 'carol forgot the group');
+  // The envelope that made the group, delivered to carol again: it does not add her back.
+  await net.deliver(alice, made.envelopes);
+  assert.deepEqual(await carol.ds.groups(), [], 'an old change seen again does not undo the removal');
   assert.equal((await bob.ds.groups())[0]?.epoch, 2);
   const after = await alice.ds.sendGroup(made.group_id, utf8.encode('carol is out'));
   assert.deepEqual(after[0]!.to, ['bob-1']);

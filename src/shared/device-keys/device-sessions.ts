@@ -341,7 +341,8 @@ export class DeviceSessions {
       if (typeof groupId !== 'string') throw new GroupError('group_bad_message', 'a group payload names no group');
       let rec: GroupRecord = (await this.store.loadGroup(groupId)) ?? { group_id: groupId, early: [] };
       const outbound: GroupOutbound[] = [];
-      if (payload.change && !(rec.state && payload.change.epoch <= rec.state.epoch)) {
+      const seenEpoch = rec.state?.epoch ?? rec.left_epoch;
+      if (payload.change && !(seenEpoch !== undefined && payload.change.epoch <= seenEpoch)) {
         const applied = applyGroupChange(rec.state, payload.change, {
           me: this.deviceId,
           from,
@@ -349,7 +350,8 @@ export class DeviceSessions {
           early: rec.early,
         });
         if (applied.removed) {
-          await this.commit({ groups: [{ record: rec, removed: true }] });
+          // Our chains and the members' go; what is kept is the epoch we left at.
+          await this.commit({ groups: [{ record: { group_id: groupId, early: [], left_epoch: payload.change.epoch } }] });
           return { group_id: groupId, envelopes: [], removed: true };
         }
         rec = { group_id: groupId, state: applied.state, early: [] };

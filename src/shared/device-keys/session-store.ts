@@ -25,6 +25,8 @@ export interface GroupRecord {
   group_id: string;
   state?: GroupState;
   early: SenderKeyDistribution[];
+  /** We were removed by the change to this epoch: a change up to it, seen again, does not add us back. */
+  left_epoch?: number;
 }
 
 /** An envelope sealed by this device and not yet acknowledged by its node (resend it after a crash). */
