@@ -74,10 +74,26 @@ function cryptoErrorCode(err: unknown): string | undefined {
 /** Claim answers that mean "no bundle to be had now" (not "this bundle is bad"). */
 const NO_BUNDLE_NOW = new Set(['no_prekeys', 'peer_unreachable', 'cloud_unreachable']);
 
-function noBundleNow(err: unknown): boolean {
-  if (err instanceof MessagingError) return NO_BUNDLE_NOW.has(err.code);
-  // Our node did not answer at all (fetch failed; a typed client says status 0).
+/** The request never reached the node (fetch failed; the typed client says status 0). */
+export function isUnreachable(err: unknown): boolean {
   return err instanceof TypeError || (err instanceof Error && (err as Error & { status?: unknown }).status === 0);
+}
+
+function noBundleNow(err: unknown): boolean {
+  return err instanceof MessagingError ? NO_BUNDLE_NOW.has(err.code) : isUnreachable(err);
+}
+
+/** A refusal of the crypto layers as a MessagingError with its code; anything else as it is. */
+function asMessagingError(err: unknown): unknown {
+  const code = cryptoErrorCode(err);
+  return code ? new MessagingError(code, (err as Error).message) : err;
+}
+
+/** A text as the content of a message, refused when empty or too long. */
+function textContent(text: string): MessageContent {
+  if (text.length === 0 || text.length > MAX_TEXT_CHARS)
+    throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
+  return { t: 'text', body: text };
 }
 
 export class MessagingClient {
@@ -175,20 +191,15 @@ export class MessagingClient {
         this.identityChanged(r.identityChanged);
         return r.envelope;
       } catch (err) {
-        if (!noBundleNow(err) || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) {
-          const code = cryptoErrorCode(err);
-          throw code ? new MessagingError(code, (err as Error).message) : err;
-        }
+        if (!noBundleNow(err) || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) throw asMessagingError(err);
       }
     }
     return seal(plaintext, { from: this.me, to: [{ device_id: toDeviceId, publicKey: fromBase64Url(entry.public_key) }] });
   }
 
   /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
-  sealText(toDeviceId: string, text: string): Promise<Envelope> {
-    if (text.length === 0 || text.length > MAX_TEXT_CHARS)
-      return Promise.reject(new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`));
-    return this.sealContent(toDeviceId, { t: 'text', body: text });
+  async sealText(toDeviceId: string, text: string): Promise<Envelope> {
+    return this.sealContent(toDeviceId, textContent(text));
   }
 
   /**
@@ -272,11 +283,10 @@ export class MessagingClient {
     } catch (err) {
       return { ...base, ok: false, error: cryptoErrorCode(err) ?? 'unreadable' };
     }
-    if (groupId === undefined && sessions) {
-      const update = groupPayloadOf(plain);
-      if (update) return { ...base, ...(await this.applyGroupUpdate(sessions, e.from_device, senderKey, update)) };
-    }
-    const content = readContent(plain);
+    const parsed = parseJson(plain);
+    if (groupId === undefined && sessions && isGroupPayload(parsed))
+      return { ...base, ...(await this.applyGroupUpdate(sessions, e.from_device, senderKey, parsed)) };
+    const content = readContent(parsed);
     return groupId !== undefined && content.ok ? { ...base, ...content, group_id: groupId } : { ...base, ...content };
   }
 
@@ -357,10 +367,8 @@ export class MessagingClient {
    * session outbox until sent: hand each to sendEnvelope.
    */
   async sealGroupText(groupId: string, text: string): Promise<Envelope[]> {
-    if (text.length === 0 || text.length > MAX_TEXT_CHARS)
-      throw new MessagingError('invalid_text', `A message is 1 to ${MAX_TEXT_CHARS} characters.`);
+    const content = textContent(text);
     const sessions = await this.groupSessions();
-    const content: MessageContent = { t: 'text', body: text };
     return this.groupStep(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
   }
 
@@ -376,30 +384,29 @@ export class MessagingClient {
     try {
       return await fn();
     } catch (err) {
-      const code = cryptoErrorCode(err);
-      throw code ? new MessagingError(code, (err as Error).message) : err;
+      throw asMessagingError(err);
     }
   }
 }
 
-/** A group change or sender key (content `{t: 'group'}`), or undefined for any other content. */
-function groupPayloadOf(plain: Uint8Array): GroupPayload | undefined {
+/** The plaintext as JSON, or undefined when it is not JSON. */
+function parseJson(plain: Uint8Array): unknown {
   try {
-    const c = JSON.parse(utf8.decode(plain)) as GroupPayload;
-    return c?.t === 'group' ? c : undefined;
+    return JSON.parse(utf8.decode(plain));
   } catch {
     return undefined;
   }
 }
 
-/** What the plaintext holds, or why it is not shown: a bad name or key is never half shown. */
-function readContent(plain: Uint8Array): { ok: true; text: string; file?: FileManifest } | { ok: false; error: string } {
-  let c: { t?: unknown; body?: unknown };
-  try {
-    c = JSON.parse(utf8.decode(plain)) as { t?: unknown; body?: unknown };
-  } catch {
-    return { ok: false, error: 'unreadable' };
-  }
+/** A group change or sender key (content `{t: 'group'}`). */
+function isGroupPayload(c: unknown): c is GroupPayload {
+  return (c as GroupPayload | undefined)?.t === 'group';
+}
+
+/** What the content holds, or why it is not shown: a bad name or key is never half shown. */
+function readContent(content: unknown): { ok: true; text: string; file?: FileManifest } | { ok: false; error: string } {
+  if (content === undefined) return { ok: false, error: 'unreadable' };
+  const c = content as { t?: unknown; body?: unknown } | null;
   if (c?.t === 'file') {
     const file = FileManifest.safeParse(c);
     return file.success ? { ok: true, text: file.data.name, file: file.data } : { ok: false, error: 'invalid_file' };

@@ -7,7 +7,7 @@ import { constantTimeEqual } from '../crypto/noise/primitives.js';
 import { parseEnvelope } from '../e2ee/envelope.js';
 import { openV2, sealV2 } from '../e2ee/envelope-v2.js';
 import { E2eeError } from '../e2ee/errors.js';
-import { type EnvelopeV2, type EnvelopeV3, MAX_RECIPIENTS } from '../e2ee/schema.js';
+import type { EnvelopeV2, EnvelopeV3 } from '../e2ee/schema.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding.js';
 import { GroupError } from '../groups/errors.js';
 import {
@@ -23,7 +23,7 @@ import {
   groupEncrypt,
   MAX_GROUP_DEVICES,
 } from '../groups/group.js';
-import { groupEnvelopes, groupMessageOf } from '../groups/group-envelope.js';
+import { envelopeSized, groupEnvelopes, groupMessageOf } from '../groups/group-envelope.js';
 import type { IdentityKeyPair, ResponderKeys } from '../ratchet/pqxdh.js';
 import { type OpenedOnSession, openOnSession, type SessionRecord, sealOnSession, startSession, withCurrent } from '../ratchet/session.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
@@ -196,7 +196,7 @@ export class DeviceSessions {
     return this.exclusive(async () => {
       const step = new SealStep();
       const envelope = await this.sealInto(step, toDevices, plaintext, claim);
-      await this.commit({ records: step.recordsJson(), outbox: [step.outboxEntry(envelope, this.now())] });
+      await this.commit({ records: step.recordsJson(), outbox: [outboxEntry(envelope, this.now())] });
       return { envelope, identityChanged: step.identityChanged };
     });
   }
@@ -357,13 +357,10 @@ export class DeviceSessions {
         rec = { group_id: groupId, state: applied.state, early: [] };
         outbound.push(applied.outbound);
       }
-      if (payload.sender_key) {
-        // A key of an epoch already behind us (re-delivered, or overtaken by the next change) has nothing to open.
-        if (rec.state && payload.sender_key.epoch < rec.state.epoch) return this.commitGroupStep(rec, outbound, claim);
-        if (rec.state) rec = { ...rec, state: acceptSenderKey(rec.state, payload.sender_key, from) };
-        else if (payload.sender_key.sender_device === from)
-          rec = { ...rec, early: [...rec.early, payload.sender_key].slice(-MAX_GROUP_DEVICES) };
-      }
+      const key = payload.sender_key;
+      // A key of an epoch already behind us (re-delivered, or overtaken by the next change) has nothing to open.
+      if (key && rec.state && key.epoch >= rec.state.epoch) rec = { ...rec, state: acceptSenderKey(rec.state, key, from) };
+      else if (key && !rec.state && key.sender_device === from) rec = { ...rec, early: [...rec.early, key].slice(-MAX_GROUP_DEVICES) };
       return this.commitGroupStep(rec, outbound, claim);
     });
   }
@@ -375,10 +372,7 @@ export class DeviceSessions {
       if (!rec?.state) throw new GroupError('group_not_member', `this device is not a member of ${groupId}`);
       const r = groupEncrypt(rec.state, plaintext);
       const envelopes = groupEnvelopes(r.message, r.toDevices, this.now);
-      await this.commit({
-        groups: [{ record: { ...rec, state: r.state } }],
-        outbox: envelopes.map((e) => ({ id: e.id, envelope: e, created_at: this.now() })),
-      });
+      await this.commit({ groups: [{ record: { ...rec, state: r.state } }], outbox: envelopes.map((e) => outboxEntry(e, this.now())) });
       return envelopes;
     });
   }
@@ -406,13 +400,12 @@ export class DeviceSessions {
     for (const o of outbound) {
       const to = o.toDevices.flatMap((id) => (keyOf.has(id) ? [{ device_id: id, identity_key: keyOf.get(id)! }] : []));
       const bytes = utf8.encode(JSON.stringify(o.payload));
-      for (let i = 0; i < to.length; i += MAX_RECIPIENTS)
-        envelopes.push(await this.sealInto(step, to.slice(i, i + MAX_RECIPIENTS), bytes, claim));
+      for (const part of envelopeSized(to)) envelopes.push(await this.sealInto(step, part, bytes, claim));
     }
     await this.commit({
       groups: [{ record: rec }],
       records: step.recordsJson(),
-      outbox: envelopes.map((e) => step.outboxEntry(e, this.now())),
+      outbox: envelopes.map((e) => outboxEntry(e, this.now())),
     });
     return { group_id: rec.group_id, envelopes, removed: false };
   }
@@ -451,8 +444,8 @@ class SealStep {
   recordsJson(): { peerDevice: string; record: ReturnType<typeof sessionRecordToJson> }[] {
     return [...this.records].map(([peerDevice, record]) => ({ peerDevice, record: sessionRecordToJson(record) }));
   }
+}
 
-  outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number): OutboxEntry {
-    return { id: envelope.id, envelope, created_at: now };
-  }
+function outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number): OutboxEntry {
+  return { id: envelope.id, envelope, created_at: now };
 }

@@ -7,24 +7,27 @@ import { ENVELOPE_VERSION_3, type EnvelopeV3, MAX_RECIPIENTS } from '../e2ee/sch
 import { GroupError } from './errors.js';
 import type { GroupMessage } from './sender-key.js';
 
+/** `devices` in parts of at most MAX_RECIPIENTS, each one envelope's `to` (a group's payloads and messages). */
+export function envelopeSized<T>(devices: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < devices.length; i += MAX_RECIPIENTS) parts.push(devices.slice(i, i + MAX_RECIPIENTS));
+  return parts;
+}
+
 /** The envelopes of one group message to `toDevices` (sorted, in chunks). */
 export function groupEnvelopes(message: GroupMessage, toDevices: readonly string[], now: () => number = Date.now): EnvelopeV3[] {
   const to = [...new Set(toDevices)].filter((d) => d !== message.sender_device).sort();
   if (to.length === 0) throw new GroupError('group_invalid_argument', 'a group message needs another member to go to');
   const sent_at = new Date(now()).toISOString();
-  const out: EnvelopeV3[] = [];
-  for (let i = 0; i < to.length; i += MAX_RECIPIENTS) {
-    out.push({
-      v: ENVELOPE_VERSION_3,
-      id: uuidv7(),
-      from_device: message.sender_device,
-      to: to.slice(i, i + MAX_RECIPIENTS),
-      sent_at,
-      group: { group_id: message.group_id, epoch: message.epoch, iteration: message.iteration, signature: message.signature },
-      ciphertext: message.ciphertext,
-    });
-  }
-  return out;
+  return envelopeSized(to).map((part) => ({
+    v: ENVELOPE_VERSION_3,
+    id: uuidv7(),
+    from_device: message.sender_device,
+    to: part,
+    sent_at,
+    group: { group_id: message.group_id, epoch: message.epoch, iteration: message.iteration, signature: message.signature },
+    ciphertext: message.ciphertext,
+  }));
 }
 
 /** The group message an envelope carries (its sender is the envelope's sender, whom the node vouched for). */

@@ -1,7 +1,7 @@
 // The conversation list: one entry per device talked with or listed in the directory, newest conversation
 // first, each with its last message in one line and how many incoming messages are not yet read. No DOM.
 import type { MessagingDirectory } from '../../../../shared/wire/relay.js';
-import type { ConversationMessage } from '../conversation.js';
+import { type ConversationMessage, groupIdOf } from '../conversation.js';
 import { previewOf } from './message-preview.js';
 
 export interface ConversationSummary {
@@ -61,7 +61,7 @@ export function summarize(
   for (const peer of byPeer.keys()) {
     if (out.has(peer)) continue;
     // A group this device is no longer in: its messages stay, under a name that says so.
-    if (peer.startsWith('group:')) entry(peer, 'A group you are no longer in', 'group', undefined, true);
+    if (groupIdOf(peer) !== undefined) entry(peer, 'A group you are no longer in', 'group', undefined, true);
     else entry(peer, peer, undefined, undefined, true);
   }
   return [...out.values()].sort((a, b) => {

@@ -2,7 +2,7 @@
 // outbox kept current by pushes, sending (with the retry of what could not reach the node), and whether the
 // node and the cloud can be reached. One Store holds what the components render; the phone page and the
 // desktop UI each make one session and hand it the pushes they hear.
-import { type MessagingClient, MessagingError, type OpenedMessage } from '../../../../shared/client/messaging-client.js';
+import { isUnreachable, type MessagingClient, MessagingError, type OpenedMessage } from '../../../../shared/client/messaging-client.js';
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
 import type { GroupState } from '../../../../shared/groups/group.js';
 import type { CloudLinkStatus, MessagingDirectory } from '../../../../shared/wire/relay.js';
@@ -33,14 +33,9 @@ export interface SessionState {
   groups: readonly GroupState[];
 }
 
-/** The request never reached the node (fetch failed; the typed client says status 0). */
-export function unreachable(err: unknown): boolean {
-  return err instanceof TypeError || (err instanceof Error && (err as Error & { status?: unknown }).status === 0);
-}
-
 export function errorText(err: unknown): string {
   if (err instanceof MessagingError) return messagingErrorText(err.code, err.message);
-  if (unreachable(err)) return messagingErrorText('network');
+  if (isUnreachable(err)) return messagingErrorText('network');
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -330,25 +325,30 @@ export class MessagingSession {
     if (!body || this.refusedByTrust(to)) return false;
     this.store.set({ sending: true, error: undefined });
     const groupId = groupIdOf(to);
-    if (groupId !== undefined) return this.sendToGroup(groupId, to, body);
-    let envelope: Envelope;
+    let envelopes: Envelope[];
     try {
-      envelope = await this.client.sealText(to, body);
+      // A group's message is one Sender Key message in one or more envelopes (its first one's status is shown).
+      envelopes = groupId !== undefined ? await this.client.sealGroupText(groupId, body) : [await this.client.sealText(to, body)];
     } catch (err) {
       this.showError(`Not sent: ${errorText(err)}.`);
       this.store.set({ sending: false });
       return false;
     }
     // Shown (and kept) from here on; its status follows the node's answer and pushes.
-    this.conv.addSent(envelope.id, to, body, envelope.sent_at, 'queued');
+    const first = envelopes[0]!;
+    this.conv.addSent(first.id, to, body, first.sent_at, 'queued');
     this.changed();
-    void this.deliver(envelope)
-      .catch((err) => {
-        // The node is away: the message waits here (the banner says so) and goes with the next refresh.
-        if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
-      })
+    void (async () => {
+      for (const envelope of envelopes) await this.deliver(envelope);
+    })()
+      .catch((err) => this.notDelivered(err))
       .finally(() => this.store.set({ sending: false }));
     return true;
+  }
+
+  /** A shown message the node did not take: said, unless the node is away (the banner says so, it goes later). */
+  private notDelivered(err: unknown): void {
+    if (!(isUnreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
   }
 
   /** The other member devices of a group conversation; undefined for a device's. */
@@ -357,32 +357,6 @@ export class MessagingSession {
     if (id === undefined) return undefined;
     const g = this.store.get().groups.find((x) => x.group_id === id);
     return g ? g.members.filter((m) => m.device_id !== g.me).map((m) => m.device_id) : [];
-  }
-
-  /**
-   * One message to every other member, shown as soon as it is sealed (its first envelope's status is the one
-   * shown); the envelopes then go to the node as any other, kept for a later try when it cannot be reached.
-   */
-  private async sendToGroup(groupId: string, peer: string, body: string): Promise<boolean> {
-    let envelopes: Envelope[];
-    try {
-      envelopes = await this.client.sealGroupText(groupId, body);
-    } catch (err) {
-      this.showError(`Not sent: ${errorText(err)}.`);
-      this.store.set({ sending: false });
-      return false;
-    }
-    const first = envelopes[0];
-    if (first) this.conv.addSent(first.id, peer, body, first.sent_at, 'queued');
-    this.changed();
-    void (async () => {
-      for (const envelope of envelopes) await this.deliver(envelope);
-    })()
-      .catch((err) => {
-        if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
-      })
-      .finally(() => this.store.set({ sending: false }));
-    return true;
   }
 
   /**
@@ -431,7 +405,7 @@ export class MessagingSession {
       await this.deliver(envelope);
     } catch (err) {
       // As for a text: shown on the message; an unreachable node gets it with the next refresh.
-      if (!(unreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
+      this.notDelivered(err);
     }
   }
 
@@ -493,7 +467,7 @@ export class MessagingSession {
 
   /** Handles a failure that means "the node is not there" (banner, no error text). Returns whether it was one. */
   private failed(err: unknown): boolean {
-    if (!unreachable(err)) {
+    if (!isUnreachable(err)) {
       this.reached(true);
       return false;
     }
