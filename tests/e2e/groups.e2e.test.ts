@@ -11,7 +11,7 @@ import { chromiumSkipReason, pairedPhonePage, useChromium, WAIT } from './browse
 
 const skip = chromiumSkipReason();
 
-const groupEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="group:"]');
+const groupEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="#group:"]');
 const received = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: text });
 
 /** What each page logged (warnings and errors): said when a step fails, so a failure explains itself. */

@@ -3,7 +3,7 @@
 // unread messages make; opening a conversation (markRead) clears its count and no other.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type ConversationMessage, Conversations } from '../../src/renderer/src/common/conversation.js';
+import { type ConversationMessage, Conversations, groupIdOf, groupPeer } from '../../src/renderer/src/common/conversation.js';
 import { countUnread, summarize } from '../../src/renderer/src/common/messages/conversation-summaries.js';
 import { fakeDirectory } from './fixtures/fake-directory.js';
 
@@ -48,18 +48,36 @@ describe('conversation summaries', () => {
       fakeDirectory(),
       [
         {
-          ...(incoming('g1', 'group:g-one', '2026-12-01T12:00:00Z', 'hei alle') as ConversationMessage & { dir: 'in' }),
+          ...(incoming('g1', groupPeer('g-one'), '2026-12-01T12:00:00Z', 'hei alle') as ConversationMessage & { dir: 'in' }),
           author: 'phone-ana',
         },
-        incoming('g2', 'group:g-left', '2026-12-01T09:00:00Z', 'old group'),
+        incoming('g2', groupPeer('g-left'), '2026-12-01T09:00:00Z', 'old group'),
       ],
-      [{ peer: 'group:g-one', name: 'Middag', members: 3 }],
+      [{ peer: groupPeer('g-one'), name: 'Middag', members: 3 }],
     );
-    const one = list.find((e) => e.peer === 'group:g-one');
+    const one = list.find((e) => e.peer === groupPeer('g-one'));
     assert.deepEqual([one?.name, one?.kind, one?.where, one?.preview, one?.gone], ['Middag', 'group', '3 devices', 'hei alle', false]);
-    assert.equal(list[0]?.peer, 'group:g-one', 'newest first, groups among devices');
-    const left = list.find((e) => e.peer === 'group:g-left');
+    assert.equal(list[0]?.peer, groupPeer('g-one'), 'newest first, groups among devices');
+    const left = list.find((e) => e.peer === groupPeer('g-left'));
     assert.deepEqual([left?.name, left?.kind, left?.gone], ['A group you are no longer in', 'group', true]);
+  });
+
+  test('a device cannot choose an id that puts its messages into a group conversation', () => {
+    // 'group:g-one' is a valid device id; a device paired under it stays a device, its messages its own.
+    const conv = new Conversations();
+    conv.addReceived(
+      { ok: true, seq: 1, id: 'x1', from_device: 'group:g-one', sent_at: '2026-12-01T12:00:00.000Z', text: 'I am the group' },
+      true,
+    );
+    const [m] = conv.all();
+    assert.equal(m?.peer, 'group:g-one');
+    assert.equal(groupIdOf(m?.peer), undefined);
+    const list = summarize(fakeDirectory(), conv.all(), [{ peer: groupPeer('g-one'), name: 'Middag', members: 3 }]);
+    assert.equal(list.find((e) => e.peer === groupPeer('g-one'))?.last, undefined, "the group's conversation has none of it");
+    assert.deepEqual(
+      [list.find((e) => e.peer === 'group:g-one')?.kind, list.find((e) => e.peer === 'group:g-one')?.name],
+      [undefined, 'group:g-one'],
+    );
   });
 
   test('the last message in one line, its first line only', () => {

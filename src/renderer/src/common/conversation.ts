@@ -21,14 +21,19 @@ export interface SentMessage {
   file?: FileManifest;
 }
 
-/** A group's conversation is kept under this peer id (device ids never start so: `group:` is not a device). */
-export const groupPeer = (groupId: string) => `group:${groupId}`;
-export const groupIdOf = (peer: string | undefined) => (peer?.startsWith('group:') ? peer.slice('group:'.length) : undefined);
+/**
+ * A group's conversation is kept under this peer id. It starts with `#`, which no device id may hold
+ * (DeviceId), so a device cannot choose an id that puts its messages into a group's conversation.
+ */
+const GROUP_PEER_PREFIX = '#group:';
+export const groupPeer = (groupId: string) => `${GROUP_PEER_PREFIX}${groupId}`;
+export const groupIdOf = (peer: string | undefined) =>
+  peer?.startsWith(GROUP_PEER_PREFIX) ? peer.slice(GROUP_PEER_PREFIX.length) : undefined;
 
 export interface ReceivedMessage {
   dir: 'in';
   id: string;
-  /** The device it came from, or the group it was sent in (`group:<id>`; then `author` is the device). */
+  /** The device it came from, or the group it was sent in (groupPeer; then `author` is the device). */
   peer: string;
   author?: string;
   /** Null when the envelope could not be opened (then `error` says why): never shown as text. */

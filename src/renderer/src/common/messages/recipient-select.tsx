@@ -11,7 +11,7 @@ export function RecipientSelect({
   onChoose,
 }: {
   groups: readonly RecipientGroup[];
-  /** The groups of devices this device is in (peer `group:<id>`). */
+  /** The groups of devices this device is in (peer: groupPeer of the group). */
   chats?: readonly { peer: string; name: string; members: number }[];
   selected: string | undefined;
   conv: Conversations;
