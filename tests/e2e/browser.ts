@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { cleanupAll, loopbackUrl, type TestNode } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -22,6 +22,10 @@ export const CHROMIUM_ARGS = [
 export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 /** Generous limits for waits: a slow CI machine is fine, a broken feature still fails. */
 export const WAIT = { timeout: 30_000 };
+
+/** A message of the open conversation, sent ('out') or received ('in'), by its text. */
+export const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp): Locator =>
+  page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
 /** Undefined when the built renderer exists; else the message to fail with. */
 export function missingBuild(): string | undefined {

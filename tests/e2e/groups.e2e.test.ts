@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startTestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, pairedPhonePage, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
 const groupEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="#group:"]');
-const received = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: text });
 
 /** What each page logged (warnings and errors): said when a step fails, so a failure explains itself. */
 const logs = new WeakMap<Page, string[]>();
@@ -27,7 +26,7 @@ function keepLog(page: Page): void {
 async function write(page: Page, text: string): Promise<void> {
   await page.getByTestId('message-text').fill(text);
   await page.getByTestId('message-send').click();
-  const shown = page.locator('[data-testid="message"][data-dir="out"]').filter({ hasText: text });
+  const shown = messageIn(page, 'out', text);
   // Either it is in the list, or the page says why not (then the test says it too).
   try {
     await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
@@ -70,13 +69,13 @@ describe('a small group of phones (Chromium)', { skip, timeout: 300_000 }, () =>
     await write(ana.page, 'Middag kl. sju?');
     for (const p of [ben, cai]) {
       await groupEntry(p.page).click();
-      const m = received(p.page, 'Middag kl. sju?');
+      const m = messageIn(p.page, 'in', 'Middag kl. sju?');
       await m.waitFor(WAIT);
       assert.equal(await m.locator('[data-role="who"]').textContent(), 'Ana phone', 'each message says who wrote it');
     }
     await write(ben.page, 'Ja, gjerne');
-    await received(ana.page, 'Ja, gjerne').waitFor(WAIT);
-    await received(cai.page, 'Ja, gjerne').waitFor(WAIT);
+    await messageIn(ana.page, 'in', 'Ja, gjerne').waitFor(WAIT);
+    await messageIn(cai.page, 'in', 'Ja, gjerne').waitFor(WAIT);
 
     // Ana removes Cai.
     await ana.page.getByTestId('group-edit').click();
@@ -93,11 +92,11 @@ describe('a small group of phones (Chromium)', { skip, timeout: 300_000 }, () =>
       .waitFor(WAIT);
 
     await write(ana.page, 'Bare oss to nå');
-    await received(ben.page, 'Bare oss to nå').waitFor(WAIT);
+    await messageIn(ben.page, 'in', 'Bare oss to nå').waitFor(WAIT);
     await write(ben.page, 'Greit');
-    await received(ana.page, 'Greit').waitFor(WAIT);
-    assert.equal(await received(cai.page, 'Bare oss to nå').count(), 0, 'the removed phone reads nothing new');
-    assert.equal(await received(cai.page, 'Greit').count(), 0);
+    await messageIn(ana.page, 'in', 'Greit').waitFor(WAIT);
+    assert.equal(await messageIn(cai.page, 'in', 'Bare oss to nå').count(), 0, 'the removed phone reads nothing new');
+    assert.equal(await messageIn(cai.page, 'in', 'Greit').count(), 0);
     for (const p of [ana, ben, cai]) assert.deepEqual(p.errors, [], 'no errors in the phone pages');
   });
 });

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { loopbackUrl, startTestNode, type TestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, pairedPhonePage, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, messageIn, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** A desktop coming back, the peer link reconnecting, a phone page's socket backing off: generous. */
@@ -28,9 +28,6 @@ describe('home mesh in the browser, no cloud (Chromium)', { skip, timeout: 600_0
   }
 
   const phoneOn = (node: TestNode, name: string) => pairedPhonePage(browser, node, name);
-
-  const messageIn = (page: Page, dir: 'in' | 'out', text: string): Locator =>
-    page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
   /** The option for `deviceId` inside the To list's group of `group` (a data-group or a node id). */
   const optionIn = (page: Page, groupSelector: string, deviceId: string): Locator =>

@@ -15,7 +15,7 @@ import { REMOTE_GROUP_LABEL } from '../../src/renderer/src/common/recipient-grou
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { uiDeviceId } from '../../src/shared/wire/relay.js';
 import { eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
-import { chromiumSkipReason, collectPageErrors, PHONE, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, collectPageErrors, messageIn, PHONE, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 /** Linking to the cloud and a round trip through it: generous, never a speed assertion. */
@@ -45,9 +45,6 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
   const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
   const published = (deviceId: string) => cloud.directory.list().some((d) => d.device_id === deviceId);
-
-  const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp) =>
-    page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
   /** Logs `n` in to the cloud through its admin API (as its Cloud panel would). */
   async function logIn(n: TestNode): Promise<void> {

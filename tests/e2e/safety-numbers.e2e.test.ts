@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startTestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, pairedPhonePage, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -17,10 +17,8 @@ async function writeTo(page: Page, to: string, text: string): Promise<void> {
   await page.getByTestId('message-to').selectOption(to);
   await page.getByTestId('message-text').fill(text);
   await page.getByTestId('message-send').click();
-  await page.locator('[data-testid="message"][data-dir="out"]').filter({ hasText: text }).waitFor(WAIT);
+  await messageIn(page, 'out', text).waitFor(WAIT);
 }
-
-const received = (page: Page, text: string) => page.locator('[data-testid="message"][data-dir="in"]').filter({ hasText: text });
 
 /** Opens the safety number of the open conversation and returns its digits (as shown: groups of five). */
 async function digitsOf(page: Page): Promise<string> {
@@ -39,9 +37,9 @@ describe('safety numbers between two phones (Chromium)', { skip, timeout: 300_00
     const ben = await pairedPhonePage(browser, node, 'Ben phone');
 
     await writeTo(ana.page, ben.id, 'Hei Ben');
-    await received(ben.page, 'Hei Ben').waitFor(WAIT);
+    await messageIn(ben.page, 'in', 'Hei Ben').waitFor(WAIT);
     await writeTo(ben.page, ana.id, 'Hei Ana');
-    await received(ana.page, 'Hei Ana').waitFor(WAIT);
+    await messageIn(ana.page, 'in', 'Hei Ana').waitFor(WAIT);
     // The pages sealed on sessions: each has them in its own IndexedDB.
     const sessionsWith = (page: Page, me: string) =>
       page.evaluate(
@@ -95,7 +93,7 @@ describe('safety numbers between two phones (Chromium)', { skip, timeout: 300_00
     await banner.getByTestId('safety-accept').click();
     await banner.waitFor({ state: 'detached', ...WAIT });
     await writeTo(ana.page, ben2.id, 'Velkommen tilbake');
-    await received(ben2.page, 'Velkommen tilbake').waitFor(WAIT);
+    await messageIn(ben2.page, 'in', 'Velkommen tilbake').waitFor(WAIT);
     // The re-paired phone sees Ana as she was: no change on its side (it is new, it trusts her on first use).
     await ben2.page.getByTestId('message-to').selectOption(ana.id);
     assert.equal(await ben2.page.getByTestId('safety-changed').count(), 0);

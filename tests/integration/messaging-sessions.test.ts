@@ -62,6 +62,21 @@ async function readAll(client: MessagingClient) {
   return opened;
 }
 
+/** Everything in the inbox as [envelope version, text] (false for a message that did not open). */
+async function versionsAndTexts(client: MessagingClient): Promise<[number, string | false][]> {
+  return (await readAll(client)).map((m) => [m.v, m.ok && m.text]);
+}
+
+/** The phone's own transport, but its prekey claims answered with `answer()` while that gives one. */
+function claimsAnswered(p: Paired, answer: () => { status: number; body: unknown } | undefined): MessagingTransport {
+  return {
+    request: (method, path, body) => {
+      const a = path.endsWith('/claim') ? answer() : undefined;
+      return a ? Promise.resolve(a as never) : p.client.request(method, path, body);
+    },
+  };
+}
+
 async function sendSealed(client: MessagingClient, to: string, text: string): Promise<Envelope> {
   const env = await client.sealText(to, text);
   await client.sendEnvelope(env);
@@ -120,44 +135,29 @@ describe('messaging on forward-secret sessions (one node)', () => {
     assert.equal(fromCarol.v, 1);
     const toCarol = await sendSealed(alice, idOf(c), 'back to carol');
     assert.equal(toCarol.v, 1, 'carol published no prekeys');
-    assert.deepEqual(
-      (await readAll(alice)).map((m) => [m.v, m.ok && m.text]),
-      [[1, 'v1 from carol']],
-    );
-    assert.deepEqual(
-      (await readAll(carol)).map((m) => [m.v, m.ok && m.text]),
-      [[1, 'back to carol']],
-    );
+    assert.deepEqual(await versionsAndTexts(alice), [[1, 'v1 from carol']]);
+    assert.deepEqual(await versionsAndTexts(carol), [[1, 'back to carol']]);
     const toDaveV1 = await sendSealed(alice, idOf(d), 'before dave published');
     assert.equal(toDaveV1.v, 1);
     await dave.publishPrekeys();
     const toDaveV2 = await sendSealed(alice, idOf(d), 'after dave published');
     assert.equal(toDaveV2.v, 2);
-    assert.deepEqual(
-      (await readAll(dave)).map((m) => [m.v, m.ok && m.text]),
-      [
-        [1, 'before dave published'],
-        [2, 'after dave published'],
-      ],
-    );
+    assert.deepEqual(await versionsAndTexts(dave), [
+      [1, 'before dave published'],
+      [2, 'after dave published'],
+    ]);
     // And dave answers on the session alice started.
     assert.equal((await sendSealed(dave, idOf(a), 'hello from dave')).v, 2);
-    assert.deepEqual(
-      (await readAll(alice)).map((m) => [m.v, m.ok && m.text]),
-      [[2, 'hello from dave']],
-    );
+    assert.deepEqual(await versionsAndTexts(alice), [[2, 'hello from dave']]);
   });
 
   test('the desktop UI and a phone on sessions; when the UI comes back under a new key and claims are refused, no v1 downgrade', async () => {
     const node = await startTestNode();
     const p = await pairPhone(node);
     let refuseClaims = false;
-    const guarded: MessagingTransport = {
-      request: (method, path, body) =>
-        refuseClaims && path.endsWith('/claim')
-          ? Promise.resolve({ status: 404, body: { error: 'no_prekeys', message: 'made up by the test' } as never })
-          : p.client.request(method, path, body),
-    };
+    const guarded = claimsAnswered(p, () =>
+      refuseClaims ? { status: 404, body: { error: 'no_prekeys', message: 'made up by the test' } } : undefined,
+    );
     const phone = await withSessions(p, guarded);
     const ui = await uiDevice(node);
     const uiId = (await ui.directory()).me;
@@ -165,15 +165,9 @@ describe('messaging on forward-secret sessions (one node)', () => {
     assert.deepEqual([published.one_time_left, published.kem_one_time_left], [100, 100], 'a full publish fits the body limit');
 
     await sendSealed(phone, uiId, 'to the desktop');
-    assert.deepEqual(
-      (await readAll(ui)).map((m) => [m.v, m.ok && m.text]),
-      [[2, 'to the desktop']],
-    );
+    assert.deepEqual(await versionsAndTexts(ui), [[2, 'to the desktop']]);
     await sendSealed(ui, idOf(p), 'to the phone');
-    assert.deepEqual(
-      (await readAll(phone)).map((m) => [m.v, m.ok && m.text]),
-      [[2, 'to the phone']],
-    );
+    assert.deepEqual(await versionsAndTexts(phone), [[2, 'to the phone']]);
 
     // The UI's storage is cleared: a new key under the same device id, and (say) the node refuses claims.
     const ui2 = await uiDevice(node);
@@ -185,10 +179,7 @@ describe('messaging on forward-secret sessions (one node)', () => {
     phone.onIdentityChanged((ids) => changed.push(ids));
     await sendSealed(phone, uiId, 'to the new desktop key');
     assert.deepEqual(changed, [[uiId]], 'the session started again under another key: safety number changed');
-    assert.deepEqual(
-      (await readAll(ui2)).map((m) => [m.v, m.ok && m.text]),
-      [[2, 'to the new desktop key']],
-    );
+    assert.deepEqual(await versionsAndTexts(ui2), [[2, 'to the new desktop key']]);
   });
 
   test('no session yet and the directory away (503): that message goes as v1; once a bundle is had, v2', async () => {
@@ -196,11 +187,10 @@ describe('messaging on forward-secret sessions (one node)', () => {
     const a = await pairPhone(node);
     const b = await pairPhone(node);
     let answer: { status: number; body: unknown } | undefined = { status: 503, body: { error: 'cloud_unreachable', message: 'made up' } };
-    const t: MessagingTransport = {
-      request: (method, path, body) =>
-        answer && path.endsWith('/claim') ? Promise.resolve(answer as never) : a.client.request(method, path, body),
-    };
-    const alice = await withSessions(a, t);
+    const alice = await withSessions(
+      a,
+      claimsAnswered(a, () => answer),
+    );
     const bob = await withSessions(b);
     assert.equal((await sendSealed(alice, idOf(b), 'first, directory away')).v, 1);
     // Any other refusal is an error, never v1.
@@ -208,13 +198,10 @@ describe('messaging on forward-secret sessions (one node)', () => {
     await assert.rejects(alice.sealText(idOf(b), 'x'), (e: unknown) => e instanceof MessagingError && e.code === 'cloud_rejected');
     answer = undefined;
     assert.equal((await sendSealed(alice, idOf(b), 'then on a session')).v, 2);
-    assert.deepEqual(
-      (await readAll(bob)).map((m) => [m.v, m.ok && m.text]),
-      [
-        [1, 'first, directory away'],
-        [2, 'then on a session'],
-      ],
-    );
+    assert.deepEqual(await versionsAndTexts(bob), [
+      [1, 'first, directory away'],
+      [2, 'then on a session'],
+    ]);
   });
 
   test('sealed while the node could not be reached: kept in the session outbox, sent later as it was, opened once', async () => {
