@@ -262,7 +262,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
   const router = new Router({
     store: messaging,
     sqlite: database.sqlite,
-    replacedBy: (id) => meshRepo.replacedBy(id),
+    replacements: () => meshRepo.replacements(),
     log: createLogger('router'),
     fallbackAfterMs: timings.homeFallbackMs,
     nodeId: () => me().nodeId,

@@ -249,16 +249,19 @@ export class MeshRepository {
     });
   }
 
-  /** The ids `newId` replaced, latest first (at most MAX_REPLACED_IDS). */
-  replacedBy(newId: string): string[] {
-    return this.db
-      .select({ oldId: deviceReplacements.oldId })
+  /** For every device that replaced others, the ids it replaced, latest first (at most MAX_REPLACED_IDS): one read. */
+  replacements(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const rows = this.db
+      .select({ oldId: deviceReplacements.oldId, newId: deviceReplacements.newId })
       .from(deviceReplacements)
-      .where(eq(deviceReplacements.newId, newId))
       .orderBy(desc(deviceReplacements.replacedAt))
-      .limit(MAX_REPLACED_IDS)
-      .all()
-      .map((r) => r.oldId);
+      .all();
+    for (const r of rows) {
+      const list = out.get(r.newId) ?? [];
+      if (list.length < MAX_REPLACED_IDS) out.set(r.newId, [...list, r.oldId]);
+    }
+    return out;
   }
 
   /** The device was unpaired: nobody will see it again, so what it replaced is forgotten too. */

@@ -36,8 +36,8 @@ export interface RouterDeps {
   subscribeChanges(fn: () => void): () => void;
   log: Logger;
   now?: () => number;
-  /** The old ids a device of this node replaced when it was re-paired (MeshRepository.replacedBy). */
-  replacedBy?(deviceId: string): string[];
+  /** The old ids each device of this node replaced when it was re-paired (MeshRepository.replacements). */
+  replacements?(): Map<string, string[]>;
 }
 
 export class Router implements PeerLinkRouterPort {
@@ -312,9 +312,10 @@ export class Router implements PeerLinkRouterPort {
     const names = new Map(homeNodes.map((n) => [n.node_id, n.name]));
     const listed = new Set<string>();
     const devices: MessagingDirectoryDevice[] = [];
+    const replacements = this.d.replacements?.();
     for (const d of this.d.store.localDevices()) {
       listed.add(d.device_id);
-      const replaces = this.d.replacedBy?.(d.device_id) ?? [];
+      const replaces = replacements?.get(d.device_id) ?? [];
       devices.push({ ...d, home: 'local', node_id: selfId, node_name: selfName, route: 'local', ...(replaces.length ? { replaces } : {}) });
     }
     const homeRoute = (node: string, device: string): Route | undefined =>
