@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { cleanupAll, loopbackUrl, type TestNode } from '../helpers/test-node.js';
+import { cleanupAll, eventually, loopbackUrl, type TestNode } from '../helpers/test-node.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.SALITA_CHROMIUM ?? '/usr/bin/chromium';
@@ -117,5 +117,12 @@ export async function pairedPhonePage(browser: Pick<Browser, 'newContext'>, node
   await page.getByTestId('message-form').waitFor(WAIT);
   const id = await page.evaluate(() => JSON.parse(localStorage.getItem('salita.phone.identity.v1') ?? '{}').node_id as string);
   assert.ok(id, 'the phone page has its device id');
+  // The page publishes its prekeys right after pairing: until the node holds them, others cannot start a
+  // session with it (a group cannot add it yet), so a test that goes on at once would race the page.
+  await eventually(
+    () => node.core.prekeys.status(id).signed_prekey_id !== null || undefined,
+    `${name} published its prekeys`,
+    WAIT.timeout,
+  );
   return { ctx, page, id, errors };
 }
