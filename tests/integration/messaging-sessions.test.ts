@@ -8,35 +8,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { MessagingClient, MessagingError, type MessagingTransport } from '../../src/shared/client/messaging-client.js';
-import { DeviceSessions } from '../../src/shared/device-keys/device-sessions.js';
-import type { PrekeyPolicy } from '../../src/shared/device-keys/own-prekeys.js';
-import { MemorySessionStore } from '../../src/shared/device-keys/session-store.js';
 import type { Envelope } from '../../src/shared/e2ee/index.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import { generateIdentityKeyPair, type X25519KeyPair } from '../../src/shared/ratchet/pqxdh.js';
 import { PrekeyStatus } from '../../src/shared/wire/prekeys.js';
+import { idOf, keysOf, type Paired, readAll, sessionsFor, withSessions } from '../helpers/session-devices.js';
 import { cleanupAll, filesUnder, pairPhone, startTestNode, type TestNode } from '../helpers/test-node.js';
 
 after(cleanupAll);
-
-type Paired = Awaited<ReturnType<typeof pairPhone>>;
-
-const keysOf = (p: Paired) => ({ device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey });
-const idOf = (p: Paired) => p.phone.identity.node_id;
-
-const SMALL: Partial<PrekeyPolicy> = { oneTimeCount: 5, lowWater: 2 };
-
-function sessionsFor(deviceId: string, keys: X25519KeyPair, policy: Partial<PrekeyPolicy> = SMALL): DeviceSessions {
-  return new DeviceSessions({ deviceId, identity: keys, store: new MemorySessionStore(), policy });
-}
-
-/** A phone's client with sessions under its pairing key, its prekeys published. */
-async function withSessions(p: Paired, transport: MessagingTransport = p.client): Promise<MessagingClient> {
-  const me = keysOf(p);
-  const client = new MessagingClient(transport, me, '/api/messages', sessionsFor(me.device_id, me));
-  await client.publishPrekeys();
-  return client;
-}
 
 function uiTransport(node: TestNode): MessagingTransport {
   return { request: (method, path, body) => node.admin(path, { method, ...(body !== undefined ? { body } : {}) }) };
@@ -51,15 +30,6 @@ async function uiDevice(node: TestNode, keys: X25519KeyPair = generateIdentityKe
   const client = new MessagingClient(uiTransport(node), { device_id, ...keys }, '/api/admin/messages', sessionsFor(device_id, keys, {}));
   await client.publishPrekeys();
   return client;
-}
-
-/** Everything in the inbox, opened and acked. */
-async function readAll(client: MessagingClient) {
-  const page = await client.inbox();
-  const opened = [];
-  for (const item of page.messages) opened.push({ v: item.envelope.v, ...(await client.openItem(item)) });
-  if (page.messages.length) await client.ack(page.next_after);
-  return opened;
 }
 
 /** Everything in the inbox as [envelope version, text] (false for a message that did not open). */

@@ -125,6 +125,7 @@ function failingNextCommit(inner: SessionStore): SessionStore & { failNext: bool
     revision: () => inner.revision(),
     loadGroup: (id: string) => inner.loadGroup(id),
     allGroups: () => inner.allGroups(),
+    allPeople: () => inner.allPeople(),
     commit: async (c: StoreChange) => {
       if (s.failNext) {
         s.failNext = false;

@@ -5,7 +5,7 @@
 // v1 envelopes still open, and a device that has published no prekeys is still reached with v1 (docs/e2ee.md
 // "Choosing the envelope version").
 
-import type { DeviceSessions } from '../device-keys/device-sessions.js';
+import type { DeviceSessions, PeerDevice, PersonView } from '../device-keys/device-sessions.js';
 import { isDeviceKeysError } from '../device-keys/errors.js';
 import { isE2eeError } from '../e2ee/errors.js';
 import { FileManifest } from '../e2ee/file-manifest.js';
@@ -13,6 +13,8 @@ import { type Envelope, open, type SenderKeys, seal } from '../e2ee/index.js';
 import { fromBase64Url, utf8 } from '../encoding.js';
 import { isGroupError } from '../groups/errors.js';
 import type { GroupPayload, GroupState } from '../groups/group.js';
+import { isPersonError } from '../people/errors.js';
+import { isPersonPayload, type PersonPayload, type PersonRoster } from '../people/person.js';
 import { isRatchetError } from '../ratchet/errors.js';
 import { isPqxdhError } from '../ratchet/pqxdh-errors.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
@@ -23,8 +25,17 @@ export interface TextContent {
   t: 'text';
   body: string;
 }
+/**
+ * Carried along with a text or a file by a device linked with others (docs/e2ee.md "Linked devices"): its
+ * person's roster, so the recipient writes back to all of them; and, when the envelope also goes to the
+ * sender's own other devices as a copy, the devices it was written to.
+ */
+export interface PersonFields {
+  from_person?: PersonRoster;
+  to?: string[];
+}
 /** What a message carries inside the envelope: text, or a file's manifest (its key, name, type, size, digest). */
-export type MessageContent = TextContent | FileManifest;
+export type MessageContent = (TextContent | FileManifest) & PersonFields;
 export const MAX_TEXT_CHARS = 4000;
 
 /** DeviceClient (signed requests) and the desktop UI's admin fetch both fit this. */
@@ -48,6 +59,9 @@ export type OpenedMessage =
   /**
    * `file` is set for a file message (then `text` is its name, for previews and lists). `group_id` is set for a
    * message sent in a group; `group_update` for a group's change or sender key (applied here, nothing to show).
+   * `person_update`: an offer, answer or roster of linked devices (applied here, nothing to show);
+   * `people_changed`: the message brought a newer roster of its sender's person. `copy_to`: a copy of what one
+   * of our own linked devices sent to these devices (shown as sent).
    */
   | {
       ok: true;
@@ -59,16 +73,30 @@ export type OpenedMessage =
       file?: FileManifest;
       group_id?: string;
       group_update?: true;
+      person_update?: true;
+      people_changed?: true;
+      copy_to?: string[];
     }
   /**
    * Could not be opened (tampered, unknown sender key, not for us): shown as such, never as text. With
    * `group_update`: a group change or key that was refused (nothing a person wrote).
    */
-  | { ok: false; seq: number; id: string; from_device: string; sent_at: string; error: string; group_update?: true };
+  | {
+      ok: false;
+      seq: number;
+      id: string;
+      from_device: string;
+      sent_at: string;
+      error: string;
+      group_update?: true;
+      person_update?: true;
+    };
 
 /** The code of a refusal by the crypto layers (envelope, ratchet, PQXDH, session store), else undefined. */
 function cryptoErrorCode(err: unknown): string | undefined {
-  return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) || isGroupError(err) ? err.code : undefined;
+  return isE2eeError(err) || isRatchetError(err) || isPqxdhError(err) || isDeviceKeysError(err) || isGroupError(err) || isPersonError(err)
+    ? err.code
+    : undefined;
 }
 
 /** Claim answers that mean "no bundle to be had now" (not "this bundle is bad"). */
@@ -180,21 +208,67 @@ export class MessagingClient {
    * "Choosing the envelope version"). A device once reached on a session is never sealed to with v1 again, so
    * a directory that stops answering claims cannot take forward secrecy away from a conversation that had it;
    * and a bundle that is refused (not under the directory's key, a bad signature) is an error, never v1.
+   * When this device is linked with others, the same envelope carries a copy to each of them (v2 only), unless
+   * `copies` is false.
    */
-  private async sealContent(toDeviceId: string, content: MessageContent): Promise<Envelope> {
-    const plaintext = utf8.encode(JSON.stringify(content));
+  private async sealContent(toDeviceId: string, content: MessageContent, copies = true): Promise<Envelope> {
     const entry = await this.entryOf(toDeviceId);
     const sessions = await this.sessionsReady;
     if (sessions) {
       try {
-        const r = await sessions.seal([{ device_id: toDeviceId, identity_key: entry.public_key }], plaintext, this.claim);
-        this.identityChanged(r.identityChanged);
-        return r.envelope;
+        return await this.sealFanOut(sessions, [{ device_id: toDeviceId, identity_key: entry.public_key }], content, true, copies);
       } catch (err) {
         if (!noBundleNow(err) || (await sessions.peerIdentityKey(toDeviceId)) !== undefined) throw asMessagingError(err);
       }
     }
+    const plaintext = utf8.encode(JSON.stringify(content));
     return seal(plaintext, { from: this.me, to: [{ device_id: toDeviceId, publicKey: fromBase64Url(entry.public_key) }] });
+  }
+
+  /**
+   * One envelope v2 to `recipients` and, as copies, to our own other linked devices (Sesame: one ratchet
+   * message per device). A device that has no session and no bundle to be had now is left out, unless it is a
+   * recipient and `allRequired`; at least one recipient must remain.
+   */
+  private async sealFanOut(
+    sessions: DeviceSessions,
+    recipients: readonly PeerDevice[],
+    content: MessageContent,
+    allRequired: boolean,
+    withCopies = true,
+  ): Promise<Envelope> {
+    const own = await sessions.ownRoster();
+    const linked = own && own.devices.length > 1 ? own : undefined;
+    const copies: PeerDevice[] = [];
+    for (const d of withCopies ? (linked?.devices ?? []) : []) {
+      if (d.device_id === this.me.device_id || recipients.some((r) => r.device_id === d.device_id)) continue;
+      // Under the key the roster names for it, and only while the directory still lists it so.
+      const listed = (await this.directory(false)).devices.find((x) => x.device_id === d.device_id);
+      if (listed?.public_key === d.identity_key) copies.push(d);
+    }
+    // Our roster goes along even when it lists us alone again: a contact learns that way that we unlinked.
+    const full: MessageContent = {
+      ...content,
+      ...(own ? { from_person: own } : {}),
+      ...(copies.length ? { to: recipients.map((r) => r.device_id) } : {}),
+    };
+    const plaintext = utf8.encode(JSON.stringify(full));
+    const attempt = async (to: readonly PeerDevice[]) => {
+      const r = await sessions.seal(to, plaintext, this.claim);
+      this.identityChanged(r.identityChanged);
+      return r.envelope;
+    };
+    try {
+      return await attempt([...recipients, ...copies]);
+    } catch (err) {
+      if (!noBundleNow(err) || recipients.length + copies.length < 2) throw err;
+      // Someone's prekeys cannot be had now: those already on a session still get it.
+      const held: PeerDevice[] = [];
+      for (const d of [...recipients, ...copies]) if ((await sessions.peerIdentityKey(d.device_id)) !== undefined) held.push(d);
+      const reached = recipients.filter((r) => held.includes(r));
+      if (reached.length === 0 || (allRequired && reached.length < recipients.length)) throw err;
+      return attempt(held);
+    }
   }
 
   /** Seals `text` to one device: only that device can open it. The envelope can be sent (and re-sent) as is. */
@@ -229,9 +303,12 @@ export class MessagingClient {
     return sessions ? (await sessions.pendingOutbox()).map((e) => e.envelope) : [];
   }
 
-  /** Seals a file's manifest to one device: the key to its blob, its name and type, never seen by a node. */
+  /**
+   * Seals a file's manifest to one device: the key to its blob, its name and type, never seen by a node. No
+   * copy goes to our other devices: the node serves the blob to the devices it was uploaded for only.
+   */
   sealFile(toDeviceId: string, manifest: FileManifest): Promise<Envelope> {
-    return this.sealContent(toDeviceId, FileManifest.parse(manifest));
+    return this.sealContent(toDeviceId, FileManifest.parse(manifest), false);
   }
 
   async sendFile(toDeviceId: string, manifest: FileManifest): Promise<SendAccepted> {
@@ -286,8 +363,108 @@ export class MessagingClient {
     const parsed = parseJson(plain);
     if (groupId === undefined && sessions && isGroupPayload(parsed))
       return { ...base, ...(await this.applyGroupUpdate(sessions, e.from_device, senderKey, parsed)) };
+    if (groupId === undefined && sessions && isPersonPayload(parsed))
+      return { ...base, ...(await this.applyPersonUpdate(sessions, e.from_device, senderKey, parsed)) };
     const content = readContent(parsed);
-    return groupId !== undefined && content.ok ? { ...base, ...content, group_id: groupId } : { ...base, ...content };
+    if (!content.ok) return { ...base, ...content };
+    if (groupId !== undefined) return { ...base, ...content, group_id: groupId };
+    return {
+      ...base,
+      ...content,
+      ...(sessions && e.v !== 1 ? await this.personFields(sessions, e.from_device, parsed as PersonFields) : {}),
+    };
+  }
+
+  // ---- linked devices (docs/e2ee.md "Linked devices") ----------------------------------------------------
+
+  /**
+   * What a message says of its sender's person: a newer roster is kept (a bad one is ignored: the message is
+   * still shown); a message from one of our own linked devices that lists recipients other than us is a copy.
+   */
+  private async personFields(
+    sessions: DeviceSessions,
+    from: string,
+    c: PersonFields,
+  ): Promise<{ people_changed?: true; copy_to?: string[] }> {
+    let changed = false;
+    if (c.from_person !== undefined) {
+      try {
+        changed = await sessions.acceptRoster(from, c.from_person);
+      } catch (err) {
+        console.warn(`a roster from ${from} was refused`, err);
+      }
+    }
+    const own = await sessions.ownRoster();
+    const fromOwn = own !== undefined && own.devices.length > 1 && own.devices.some((d) => d.device_id === from);
+    const to = Array.isArray(c.to) && c.to.every((x) => typeof x === 'string') ? c.to : undefined;
+    const copy = fromOwn && to !== undefined && to.length > 0 && !to.includes(this.me.device_id);
+    return { ...(changed ? { people_changed: true as const } : {}), ...(copy ? { copy_to: to } : {}) };
+  }
+
+  private async applyPersonUpdate(
+    sessions: DeviceSessions,
+    from: string,
+    fromKey: Uint8Array,
+    payload: PersonPayload,
+  ): Promise<{ ok: true; text: string; person_update: true } | { ok: false; error: string; person_update: true }> {
+    try {
+      const step = await sessions.applyPersonPayload(from, fromKey, payload, this.claim);
+      await this.sendAll(step.envelopes);
+      return { ok: true, text: '', person_update: true };
+    } catch (err) {
+      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), person_update: true };
+    }
+  }
+
+  private async peopleSessions(): Promise<DeviceSessions> {
+    const sessions = await this.sessionsReady;
+    if (!sessions) throw new MessagingError('people_unavailable', 'This device has no forward-secret sessions: it cannot be linked.');
+    return sessions;
+  }
+
+  /** The people this device knows: its own (linked devices), offers to link, contacts with several devices. */
+  async people(): Promise<PersonView[]> {
+    const sessions = await this.sessionsReady;
+    return sessions ? sessions.people() : [];
+  }
+
+  /** Offers the device `deviceId` (of the directory) to link with this one as one person called `name`. */
+  async offerLink(deviceId: string, name: string): Promise<void> {
+    const sessions = await this.peopleSessions();
+    const [peer] = await this.peersOf([deviceId]);
+    const step = await this.groupStep(() => sessions.offerLink(peer!, name, this.claim));
+    await this.sendAll(step.envelopes);
+  }
+
+  /** Accepts or declines an offer to link from a device of `personId`. */
+  async answerLinkOffer(personId: string, accept: boolean): Promise<void> {
+    const sessions = await this.peopleSessions();
+    const step = await this.groupStep(() => sessions.answerOffer(personId, accept, this.claim));
+    await this.sendAll(step.envelopes);
+  }
+
+  /** Unlinks one of our linked devices (our own id: this device leaves). */
+  async unlink(deviceId: string): Promise<void> {
+    const sessions = await this.peopleSessions();
+    const step = await this.groupStep(() => sessions.unlink(deviceId, this.claim));
+    await this.sendAll(step.envelopes);
+  }
+
+  /**
+   * Seals `text` to every device of a person (one envelope, one ratchet message per device), our own linked
+   * devices getting a copy. Devices the directory does not list under the roster's key are left out.
+   */
+  async sealPersonText(personId: string, text: string): Promise<Envelope> {
+    const content = textContent(text);
+    const sessions = await this.peopleSessions();
+    const person = (await sessions.people()).find((p) => p.person_id === personId);
+    if (!person) throw new MessagingError('unknown_recipient', `No person ${personId} here.`);
+    const dir = await this.directory(false);
+    const to = person.roster.devices.filter(
+      (d) => d.device_id !== this.me.device_id && dir.devices.some((x) => x.device_id === d.device_id && x.public_key === d.identity_key),
+    );
+    if (to.length === 0) throw new MessagingError('unknown_recipient', `No device of ${person.roster.name} is in the directory now.`);
+    return this.groupStep(() => this.sealFanOut(sessions, to, content, false));
   }
 
   // ---- groups (docs/e2ee.md "Groups") ------------------------------------------------------------------------
@@ -408,7 +585,8 @@ function readContent(content: unknown): { ok: true; text: string; file?: FileMan
   if (content === undefined) return { ok: false, error: 'unreadable' };
   const c = content as { t?: unknown; body?: unknown } | null;
   if (c?.t === 'file') {
-    const file = FileManifest.safeParse(c);
+    const { from_person: _p, to: _t, ...manifest } = c as Record<string, unknown>;
+    const file = FileManifest.safeParse(manifest);
     return file.success ? { ok: true, text: file.data.name, file: file.data } : { ok: false, error: 'invalid_file' };
   }
   if (c?.t !== 'text' || typeof c.body !== 'string') return { ok: false, error: 'unsupported_content' };

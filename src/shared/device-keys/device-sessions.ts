@@ -24,6 +24,19 @@ import {
   MAX_GROUP_DEVICES,
 } from '../groups/group.js';
 import { envelopeSized, groupEnvelopes, groupMessageOf } from '../groups/group-envelope.js';
+import { PersonError } from '../people/errors.js';
+import {
+  applyRoster,
+  checkRoster,
+  inRoster,
+  newPerson,
+  nextRoster,
+  type PersonDevice,
+  type PersonPayload,
+  type PersonRecord,
+  type PersonRoster,
+  secretMatches,
+} from '../people/person.js';
 import type { IdentityKeyPair, ResponderKeys } from '../ratchet/pqxdh.js';
 import { type OpenedOnSession, openOnSession, type SessionRecord, sealOnSession, startSession, withCurrent } from '../ratchet/session.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../wire/prekeys.js';
@@ -77,6 +90,15 @@ export interface OpenResult {
   /** Set when this envelope started a new session with its sender. */
   started?: { initialMessageId: string; identityChanged: boolean };
 }
+
+/** What a step on linked devices made: the envelopes to send (sealed on the pairwise sessions). */
+export interface PersonStep {
+  person_id: string;
+  envelopes: EnvelopeV2[];
+}
+
+/** A person as the apps show it: the record without the person key's secret. */
+export type PersonView = Omit<PersonRecord, 'secret'> & { own: boolean };
 
 /** What a group step made: the envelopes to send (the pairwise ones it sealed), and whether we were removed. */
 export interface GroupStep {
@@ -410,6 +432,180 @@ export class DeviceSessions {
     return { group_id: rec.group_id, envelopes, removed: false };
   }
 
+  // ---- linked devices (src/shared/people): offers, answers and rosters ride the pairwise sessions ---------
+
+  /** Every person this device knows of: its own (own: true), offers to it, and its contacts' rosters. */
+  async people(): Promise<PersonView[]> {
+    return (await this.store.allPeople()).map(({ secret, ...rest }) => ({ ...rest, own: secret !== undefined }));
+  }
+
+  /** Our own person's roster (undefined until this device links another, or is linked). */
+  async ownRoster(): Promise<PersonRoster | undefined> {
+    return (await this.ownPerson())?.roster;
+  }
+
+  private async ownPerson(): Promise<PersonRecord | undefined> {
+    return (await this.store.allPeople()).find((p) => p.secret !== undefined);
+  }
+
+  private selfDevice(): PersonDevice {
+    return { device_id: this.deviceId, identity_key: toBase64Url(this.identity.publicKey) };
+  }
+
+  /**
+   * Offers `to` to link with this device as one person named `name` (made now if this device has none yet; a
+   * name given renames it). Nothing changes for `to` until it accepts.
+   */
+  offerLink(to: PeerDevice, name: string, claim: ClaimBundle): Promise<PersonStep> {
+    return this.exclusive(async () => {
+      if (to.device_id === this.deviceId) throw new PersonError('person_invalid_argument', 'a device cannot link with itself');
+      let own = await this.ownPerson();
+      if (!own) {
+        const made = newPerson(this.selfDevice(), name);
+        own = { person_id: made.roster.person_id, roster: made.roster, secret: made.secret };
+      } else if (own.roster.name !== name.trim()) {
+        own = { ...own, roster: nextRoster(own.roster, own.secret!, { name }) };
+      }
+      if (inRoster(own.roster, to.device_id)) throw new PersonError('person_invalid_argument', `${to.device_id} is linked already`);
+      own = { ...own, offered_to: [...new Set([...(own.offered_to ?? []), to.device_id])] };
+      return this.commitPersonStep([own], [{ to: [to], payload: { t: 'person', op: 'offer', roster: own.roster } }], claim);
+    });
+  }
+
+  /** Accepts (join) or declines the offer to link that came from a device of `personId`. */
+  answerOffer(personId: string, accept: boolean, claim: ClaimBundle): Promise<PersonStep> {
+    return this.exclusive(async () => {
+      const all = await this.store.allPeople();
+      const rec = all.find((p) => p.person_id === personId);
+      if (!rec?.offer_from) throw new PersonError('person_no_offer', `no offer to link from ${personId} is waiting`);
+      const from = rec.roster.devices.find((d) => d.device_id === rec.offer_from);
+      if (!from) throw new PersonError('person_no_offer', 'the device that offered is no longer in its roster');
+      const own = all.find((p) => p.secret !== undefined);
+      if (accept && own && own.roster.devices.length > 1)
+        throw new PersonError('person_already_linked', 'this device is linked with other devices already: unlink it first');
+      const next: PersonRecord = accept ? { ...rec, accepted: true } : withoutOffer(rec);
+      const op = accept ? ('join' as const) : ('decline' as const);
+      return this.commitPersonStep([next], [{ to: [from], payload: { t: 'person', op, person_id: personId } }], claim);
+    });
+  }
+
+  /**
+   * Takes `deviceId` out of our person (our own id: this device leaves it). Every device of the roster before
+   * is told, the removed one too.
+   */
+  unlink(deviceId: string, claim: ClaimBundle): Promise<PersonStep> {
+    return this.exclusive(async () => {
+      const own = await this.ownPerson();
+      if (!own || !inRoster(own.roster, deviceId) || own.roster.devices.length < 2)
+        throw new PersonError('person_not_linked', `this device is not linked with ${deviceId}`);
+      const roster = nextRoster(own.roster, own.secret!, { devices: own.roster.devices.filter((d) => d.device_id !== deviceId) });
+      const leaving = deviceId === this.deviceId;
+      const { secret: _gone, offered_to: _none, ...asContact } = { ...own, roster };
+      const record: PersonRecord = leaving ? asContact : { ...own, roster };
+      const to = own.roster.devices.filter((d) => d.device_id !== this.deviceId);
+      return this.commitPersonStep([record], [{ to, payload: { t: 'person', op: 'roster', roster } }], claim);
+    });
+  }
+
+  /** A roster that came with a message from `from` (a contact's devices, or ours): kept when it is newer. */
+  acceptRoster(from: string, roster: unknown): Promise<boolean> {
+    return this.exclusive(async () => {
+      const id = (roster as PersonRoster | null)?.person_id;
+      const held = (await this.store.allPeople()).find((p) => p.person_id === id);
+      const next = applyRoster(held, roster, { me: this.deviceId, from });
+      if (!next) return false;
+      await this.commit({ people: [{ record: next }] });
+      return true;
+    });
+  }
+
+  /** What came on the session with `from` about linking: applied here, what we answer returned sealed. */
+  applyPersonPayload(from: string, fromIdentityKey: Uint8Array, payload: PersonPayload, claim: ClaimBundle): Promise<PersonStep> {
+    return this.exclusive(async () => {
+      const all = await this.store.allPeople();
+      const own = all.find((p) => p.secret !== undefined);
+      const fromKey = toBase64Url(fromIdentityKey);
+      const find = (id: unknown) => all.find((p) => p.person_id === id);
+      switch (payload.op) {
+        case 'offer': {
+          const roster = checkRoster(payload.roster);
+          if (!roster.devices.some((d) => d.device_id === from && d.identity_key === fromKey))
+            throw new PersonError('person_not_member', 'an offer to link must come from a device of that person');
+          const held = find(roster.person_id);
+          if (held?.secret) return { person_id: roster.person_id, envelopes: [] }; // linked already
+          const base = held ? (applyRoster(held, roster, { me: this.deviceId, from }) ?? held) : { person_id: roster.person_id, roster };
+          return this.commitPersonStep([{ ...base, offer_from: from, accepted: false }], [], claim);
+        }
+        case 'join': {
+          if (!own || own.person_id !== payload.person_id || !own.offered_to?.includes(from))
+            throw new PersonError('person_no_offer', `${from} was not offered to link with this device`);
+          const devices = [...own.roster.devices.filter((d) => d.device_id !== from), { device_id: from, identity_key: fromKey }];
+          const roster = nextRoster(own.roster, own.secret!, { devices });
+          const next: PersonRecord = { ...own, roster, offered_to: own.offered_to.filter((d) => d !== from) };
+          const others = own.roster.devices.filter((d) => d.device_id !== this.deviceId);
+          return this.commitPersonStep(
+            [next],
+            [
+              {
+                to: [{ device_id: from, identity_key: fromKey }],
+                payload: { t: 'person', op: 'keys', roster, person_secret: own.secret! },
+              },
+              ...(others.length ? [{ to: others, payload: { t: 'person' as const, op: 'roster' as const, roster } }] : []),
+            ],
+            claim,
+          );
+        }
+        case 'decline': {
+          if (!own || own.person_id !== payload.person_id) return { person_id: String(payload.person_id), envelopes: [] };
+          return this.commitPersonStep([{ ...own, offered_to: (own.offered_to ?? []).filter((d) => d !== from) }], [], claim);
+        }
+        case 'keys': {
+          const roster = checkRoster(payload.roster);
+          const rec = find(roster.person_id);
+          if (!rec?.accepted || rec.offer_from !== from)
+            throw new PersonError('person_no_offer', `this device did not accept to link with ${roster.person_id}`);
+          if (!inRoster(roster, this.deviceId)) throw new PersonError('person_bad_roster', 'the roster that links us does not list us');
+          if (!secretMatches(roster, payload.person_secret))
+            throw new PersonError('person_bad_roster', "the person key sent is not the roster's");
+          const linked: PersonRecord = { person_id: roster.person_id, roster, secret: String(payload.person_secret) };
+          // A person of this device alone (made by an offer of its own) gives way to the one it joined.
+          const lone = own && own.person_id !== roster.person_id ? [{ record: own, removed: true }] : [];
+          await this.commit({ people: [...lone, { record: linked }] });
+          return { person_id: roster.person_id, envelopes: [] };
+        }
+        case 'roster': {
+          const held = find((payload.roster as PersonRoster | null)?.person_id);
+          const next = applyRoster(held, payload.roster, { me: this.deviceId, from });
+          return this.commitPersonStep(next ? [next] : [], [], claim, (next ?? held)?.person_id);
+        }
+        default:
+          throw new PersonError('person_invalid_argument', 'not a linking payload');
+      }
+    });
+  }
+
+  /** Seals each payload on the sessions of its devices and commits it with the person records. */
+  private async commitPersonStep(
+    records: readonly PersonRecord[],
+    outbound: readonly { to: readonly PeerDevice[]; payload: PersonPayload }[],
+    claim: ClaimBundle,
+    personId = records[0]?.person_id ?? '',
+  ): Promise<PersonStep> {
+    const step = new SealStep();
+    const envelopes: EnvelopeV2[] = [];
+    for (const o of outbound) {
+      const to = o.to.filter((d) => d.device_id !== this.deviceId);
+      if (to.length) envelopes.push(await this.sealInto(step, to, utf8.encode(JSON.stringify(o.payload)), claim));
+    }
+    if (records.length || envelopes.length)
+      await this.commit({
+        people: records.map((record) => ({ record })),
+        records: step.recordsJson(),
+        outbox: envelopes.map((e) => outboxEntry(e, this.now())),
+      });
+    return { person_id: personId, envelopes };
+  }
+
   /** The node took these envelopes: they leave the outbox. */
   acknowledge(envelopeIds: readonly string[]): Promise<void> {
     return this.exclusive(() => this.commit({ outboxDone: [...envelopeIds] }));
@@ -444,6 +640,11 @@ class SealStep {
   recordsJson(): { peerDevice: string; record: ReturnType<typeof sessionRecordToJson> }[] {
     return [...this.records].map(([peerDevice, record]) => ({ peerDevice, record: sessionRecordToJson(record) }));
   }
+}
+
+function withoutOffer(rec: PersonRecord): PersonRecord {
+  const { offer_from: _from, accepted: _accepted, ...rest } = rec;
+  return rest;
 }
 
 function outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number): OutboxEntry {

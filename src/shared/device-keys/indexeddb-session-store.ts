@@ -1,6 +1,7 @@
 // SessionStore on IndexedDB: the browser's one durable store with real transactions (the phone page and the
 // desktop UI, over plain http too), and Node through fake-indexeddb in tests. One database per device id, so two
 // devices paired in one browser profile never share keys.
+import type { PersonRecord } from '../people/person.js';
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
 import {
@@ -12,15 +13,19 @@ import {
   stateChanged,
 } from './session-store.js';
 
-/** 2 added the meta store (the revision that keeps two tabs of one device from forking a session), 3 groups. */
-const DB_VERSION = 3;
+/**
+ * 2 added the meta store (the revision that keeps two tabs of one device from forking a session), 3 groups,
+ * 4 people (linked devices).
+ */
+const DB_VERSION = 4;
 const PREKEYS = 'prekeys';
 const SESSIONS = 'sessions';
 const INBOX = 'inbox_messages';
 const OUTBOX = 'outbox';
 const META = 'meta';
 const GROUPS = 'groups';
-const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX, META, GROUPS];
+const PEOPLE = 'people';
+const ALL = [PREKEYS, SESSIONS, INBOX, OUTBOX, META, GROUPS, PEOPLE];
 /** The single key of the prekeys store. */
 const OWN = 'own';
 /** The meta store's key of the revision, bumped by every commit. */
@@ -51,6 +56,7 @@ export class IndexedDbSessionStore implements SessionStore {
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
       if (!db.objectStoreNames.contains(GROUPS)) db.createObjectStore(GROUPS, { keyPath: 'group_id' });
+      if (!db.objectStoreNames.contains(PEOPLE)) db.createObjectStore(PEOPLE, { keyPath: 'person_id' });
     };
     return new IndexedDbSessionStore(await req(open));
   }
@@ -80,6 +86,10 @@ export class IndexedDbSessionStore implements SessionStore {
   async allGroups(): Promise<GroupRecord[]> {
     const tx = this.db.transaction(GROUPS, 'readonly');
     return (await req(tx.objectStore(GROUPS).getAll())) as GroupRecord[];
+  }
+  async allPeople(): Promise<PersonRecord[]> {
+    const tx = this.db.transaction(PEOPLE, 'readonly');
+    return (await req(tx.objectStore(PEOPLE).getAll())) as PersonRecord[];
   }
   async revision(): Promise<number> {
     return (await this.get<number>(META, REVISION)) ?? 0;
@@ -121,6 +131,10 @@ export class IndexedDbSessionStore implements SessionStore {
           for (const g of change.groups ?? []) {
             if (g.removed) tx.objectStore(GROUPS).delete(g.record.group_id);
             else tx.objectStore(GROUPS).put(g.record);
+          }
+          for (const p of change.people ?? []) {
+            if (p.removed) tx.objectStore(PEOPLE).delete(p.record.person_id);
+            else tx.objectStore(PEOPLE).put(p.record);
           }
           meta.put(rev + 1, REVISION);
         } catch (err) {

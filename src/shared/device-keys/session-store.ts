@@ -5,6 +5,7 @@
 import type { EnvelopeV2, EnvelopeV3 } from '../e2ee/schema.js';
 import type { GroupState } from '../groups/group.js';
 import type { SenderKeyDistribution } from '../groups/sender-key.js';
+import type { PersonRecord } from '../people/person.js';
 import { DeviceKeysError } from './errors.js';
 import type { OwnPrekeysState } from './own-prekeys.js';
 import type { SessionRecordJson } from './session-record-json.js';
@@ -46,6 +47,8 @@ export interface StoreChange {
   outboxDone?: string[];
   /** Group records replaced (or, with `removed`, deleted: this device left the group). */
   groups?: { record: GroupRecord; removed?: boolean }[];
+  /** Person records (linked devices) replaced, or deleted with `removed`. */
+  people?: { record: PersonRecord; removed?: boolean }[];
   /**
    * Commit only if the store is still at this revision (what the step read it at); otherwise reject with
    * DeviceKeysError state_changed and write nothing. Another tab of the same device committed meanwhile, and
@@ -61,6 +64,7 @@ export interface SessionStore {
   outbox(): Promise<OutboxEntry[]>;
   loadGroup(groupId: string): Promise<GroupRecord | undefined>;
   allGroups(): Promise<GroupRecord[]>;
+  allPeople(): Promise<PersonRecord[]>;
   /** Bumped by every commit: a step reads it first and commits ifRevision it. */
   revision(): Promise<number>;
   /** All of it in one transaction, or none of it (rejects then). */
@@ -76,6 +80,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly out = new Map<string, OutboxEntry>();
   private rev = 0;
   private readonly groupRecords = new Map<string, GroupRecord>();
+  private readonly personRecords = new Map<string, PersonRecord>();
 
   async loadPrekeys(): Promise<OwnPrekeysState | undefined> {
     return this.prekeys && structuredClone(this.prekeys);
@@ -98,6 +103,9 @@ export class MemorySessionStore implements SessionStore {
   async allGroups(): Promise<GroupRecord[]> {
     return [...this.groupRecords.values()].map((g) => structuredClone(g));
   }
+  async allPeople(): Promise<PersonRecord[]> {
+    return [...this.personRecords.values()].map((p) => structuredClone(p));
+  }
   async revision(): Promise<number> {
     return this.rev;
   }
@@ -115,6 +123,10 @@ export class MemorySessionStore implements SessionStore {
     for (const g of c.groups ?? []) {
       if (g.removed) this.groupRecords.delete(g.record.group_id);
       else this.groupRecords.set(g.record.group_id, g.record);
+    }
+    for (const p of c.people ?? []) {
+      if (p.removed) this.personRecords.delete(p.record.person_id);
+      else this.personRecords.set(p.record.person_id, p.record);
     }
     this.rev++;
   }

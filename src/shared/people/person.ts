@@ -1,0 +1,221 @@
+// One person's linked devices (docs/e2ee.md "Linked devices"): the roster others fan a message out to, and
+// the devices that get a copy of what one of them sends. A person has its own X25519 key (the "person key"),
+// created by the device that first links another, and handed only to devices that agreed to be linked, over
+// their forward-secret session. The roster (name, version, devices with their identity keys) is signed with
+// it (XEdDSA), and the person's id is the hash of its public key: anyone can check that a roster was made by
+// one of that person's own devices, and nobody else can add a device to it or claim its id. This is the role
+// Signal gives the account identity key its linked devices share. Pure functions over plain JSON.
+import { x25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { lp } from '../e2ee/envelope.js';
+import { DeviceId } from '../e2ee/schema.js';
+import { concatBytes, fromBase64Url, toBase64Url, toHex, u32be } from '../encoding.js';
+import { xeddsaSign, xeddsaVerify } from '../ratchet/xeddsa.js';
+import { PersonError } from './errors.js';
+
+export const MAX_PERSON_DEVICES = 20;
+export const MAX_PERSON_NAME_CHARS = 64;
+export const PERSON_ROSTER_LABEL = 'salita/person/v1/roster';
+const PERSON_ID_LABEL = 'salita/person/v1/id';
+
+export interface PersonDevice {
+  device_id: string;
+  /** base64url X25519 identity key (the key its sessions are under). */
+  identity_key: string;
+}
+
+/** A person's devices as of `version`, signed by the person key. */
+export interface PersonRoster {
+  person_id: string;
+  /** base64url X25519 public person key; person_id is its hash. */
+  person_key: string;
+  name: string;
+  version: number;
+  /** Sorted by device id. */
+  devices: PersonDevice[];
+  signature: string;
+}
+
+/**
+ * What travels over a pairwise session about linking (content `{t: 'person'}`): an offer to link (with the
+ * offerer's roster), its answer (join / decline), the person key for a device that joined, a new roster.
+ */
+export type PersonPayload =
+  | { t: 'person'; op: 'offer'; roster: PersonRoster }
+  | { t: 'person'; op: 'join' | 'decline'; person_id: string }
+  | { t: 'person'; op: 'keys'; roster: PersonRoster; person_secret: string }
+  | { t: 'person'; op: 'roster'; roster: PersonRoster };
+
+/** What a device holds of one person: ours (with the secret), one offered to us, or a contact's roster. */
+export interface PersonRecord {
+  person_id: string;
+  roster: PersonRoster;
+  /** base64url person private key: set only for this device's own person. */
+  secret?: string;
+  /** Ours: devices we offered to link and that have not answered. */
+  offered_to?: string[];
+  /** An offer to link from this device of that person, not answered yet (or accepted, keys not come yet). */
+  offer_from?: string;
+  accepted?: boolean;
+}
+
+export function personIdOf(personKey: Uint8Array): string {
+  return `person-${toBase64Url(sha256(concatBytes([lp(PERSON_ID_LABEL), personKey]))).slice(0, 22)}`;
+}
+
+const byId = (a: PersonDevice, b: PersonDevice) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0);
+
+function bad(message: string): PersonError {
+  return new PersonError('person_bad_roster', message);
+}
+
+function key32(text: unknown, what: string): Uint8Array {
+  let key: Uint8Array;
+  try {
+    key = fromBase64Url(String(text));
+  } catch {
+    key = new Uint8Array(0);
+  }
+  if (key.length !== 32) throw bad(`${what} is not a 32-byte key`);
+  return key;
+}
+
+/** A checked device list: 1..MAX_PERSON_DEVICES devices, ids valid and unique, keys 32 bytes; sorted by id. */
+function checkDevices(devices: unknown): PersonDevice[] {
+  if (!Array.isArray(devices) || devices.length === 0) throw bad('a roster lists 1 or more devices');
+  if (devices.length > MAX_PERSON_DEVICES) throw new PersonError('person_too_large', `a person has at most ${MAX_PERSON_DEVICES} devices`);
+  const out = devices.map((d: PersonDevice, i) => {
+    if (!d || !DeviceId.safeParse(d.device_id).success) throw bad(`devices[${i}]: not a device id`);
+    key32(d.identity_key, `devices[${i}].identity_key`);
+    return { device_id: d.device_id, identity_key: d.identity_key };
+  });
+  out.sort(byId);
+  for (let i = 1; i < out.length; i++) if (out[i - 1]!.device_id === out[i]!.device_id) throw bad(`${out[i]!.device_id} is listed twice`);
+  return out;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim().length === 0 || [...name].length > MAX_PERSON_NAME_CHARS)
+    throw new PersonError('person_invalid_argument', `a person's name is 1 to ${MAX_PERSON_NAME_CHARS} characters`);
+  return name.trim();
+}
+
+/** The bytes a roster's signature covers: every field but the signature, length-prefixed, devices sorted. */
+export function rosterBytes(r: Omit<PersonRoster, 'signature'>): Uint8Array {
+  const devices = [...r.devices].sort(byId);
+  return concatBytes([
+    lp(PERSON_ROSTER_LABEL),
+    lp(r.person_id),
+    lp(r.person_key),
+    lp(r.name),
+    u32be(r.version),
+    u32be(devices.length),
+    ...devices.flatMap((d) => [lp(d.device_id), lp(d.identity_key)]),
+  ]);
+}
+
+/** The roster as it came, checked: its id is its key's, its signature is the person key's. */
+export function checkRoster(input: unknown): PersonRoster {
+  const r = input as PersonRoster | null;
+  if (!r || typeof r !== 'object') throw bad('not a roster');
+  if (!Number.isInteger(r.version) || r.version < 1 || r.version > 0xffffffff) throw bad('version is not a positive integer');
+  const personKey = key32(r.person_key, 'person_key');
+  if (r.person_id !== personIdOf(personKey)) throw bad('person_id is not the hash of person_key');
+  let name: string;
+  try {
+    name = checkName(r.name);
+  } catch {
+    throw bad('name is not 1 to 64 characters');
+  }
+  if (name !== r.name) throw bad('name has surrounding spaces');
+  const roster: PersonRoster = {
+    person_id: r.person_id,
+    person_key: r.person_key,
+    name,
+    version: r.version,
+    devices: checkDevices(r.devices),
+    signature: String(r.signature),
+  };
+  let ok = false;
+  try {
+    ok = xeddsaVerify(personKey, rosterBytes(roster), fromBase64Url(roster.signature));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw bad(`the roster of ${roster.person_id} is not signed by its person key`);
+  return roster;
+}
+
+function signRoster(secret: Uint8Array, fields: Omit<PersonRoster, 'signature'>): PersonRoster {
+  return { ...fields, devices: [...fields.devices].sort(byId), signature: toBase64Url(xeddsaSign(secret, rosterBytes(fields))) };
+}
+
+/** A new person of one device (`me`): its key, and its first roster. */
+export function newPerson(me: PersonDevice, name: string, rng?: () => Uint8Array): { roster: PersonRoster; secret: string } {
+  const secret = rng ? rng() : x25519.utils.randomSecretKey();
+  const personKey = x25519.getPublicKey(secret);
+  const roster = signRoster(secret, {
+    person_id: personIdOf(personKey),
+    person_key: toBase64Url(personKey),
+    name: checkName(name),
+    version: 1,
+    devices: [me],
+  });
+  return { roster, secret: toBase64Url(secret) };
+}
+
+/** The next version of our roster: these devices (and/or a new name), signed with the person key. */
+export function nextRoster(roster: PersonRoster, secret: string, next: { devices?: PersonDevice[]; name?: string }): PersonRoster {
+  return signRoster(fromBase64Url(secret), {
+    person_id: roster.person_id,
+    person_key: roster.person_key,
+    name: next.name === undefined ? roster.name : checkName(next.name),
+    version: roster.version + 1,
+    devices: checkDevices(next.devices ?? roster.devices),
+  });
+}
+
+/** Whether `secret` is the private half of the roster's person key. */
+export function secretMatches(roster: PersonRoster, secret: unknown): boolean {
+  try {
+    return toBase64Url(x25519.getPublicKey(fromBase64Url(String(secret)))) === roster.person_key;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `incoming` replaces `held`: a later version; at the same version (two devices changed it at once),
+ * the one whose signed bytes sort higher, so every device that sees both keeps the same one.
+ */
+export function isNewer(held: PersonRoster, incoming: PersonRoster): boolean {
+  if (incoming.version !== held.version) return incoming.version > held.version;
+  return toHex(rosterBytes(incoming)) > toHex(rosterBytes(held));
+}
+
+export const inRoster = (r: PersonRoster, deviceId: string) => r.devices.some((d) => d.device_id === deviceId);
+
+/**
+ * A roster that came from `from`, applied to what we hold of that person. It must come from one of its
+ * devices, or from one it just removed (who tells the removed device otherwise). Older than what we hold:
+ * unchanged. Our own person without us in it: we were unlinked, the secret goes.
+ */
+export function applyRoster(held: PersonRecord | undefined, input: unknown, ctx: { me: string; from: string }): PersonRecord | undefined {
+  const roster = checkRoster(input);
+  if (held && held.person_id !== roster.person_id) throw bad('a roster of another person');
+  if (!inRoster(roster, ctx.from) && !(held && inRoster(held.roster, ctx.from)))
+    throw new PersonError('person_not_member', `${ctx.from} is not a device of ${roster.person_id}`);
+  if (held && !isNewer(held.roster, roster)) return undefined;
+  const next: PersonRecord = { ...(held ?? {}), person_id: roster.person_id, roster };
+  if (next.secret && !inRoster(roster, ctx.me)) {
+    delete next.secret;
+    delete next.offered_to;
+  }
+  return next;
+}
+
+/** A payload about linking, checked for shape (a roster in it is checked where it is applied). */
+export function isPersonPayload(c: unknown): c is PersonPayload {
+  const p = c as PersonPayload | undefined;
+  return p?.t === 'person' && ['offer', 'join', 'decline', 'keys', 'roster'].includes(p.op);
+}
