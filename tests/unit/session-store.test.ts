@@ -12,6 +12,7 @@ import { createOwnPrekeys, DEFAULT_PREKEY_POLICY, type PrekeyPolicy } from '../.
 import { sessionRecordFromJson, sessionRecordToJson } from '../../src/shared/device-keys/session-record-json.js';
 import { type InboxMessage, MemorySessionStore, type SessionStore, type StoreChange } from '../../src/shared/device-keys/session-store.js';
 import { toBase64Url, utf8 } from '../../src/shared/encoding.js';
+import { newPerson } from '../../src/shared/people/person.js';
 import {
   generateIdentityKeyPair,
   makeKemPrekey,
@@ -80,17 +81,44 @@ for (const kind of kinds) {
   });
 }
 
-test('IndexedDB: closing and reopening the database restores prekeys, sessions, inbox and outbox', async () => {
+test('IndexedDB: a database of the version before (no people store) opens with its data and gains the store', async () => {
+  const factory = new IDBFactory();
+  const old = factory.open(sessionDbName('dev-old'), 3);
+  old.onupgradeneeded = () => {
+    const db = old.result;
+    db.createObjectStore('prekeys');
+    db.createObjectStore('sessions', { keyPath: 'peer_device' });
+    db.createObjectStore('inbox_messages', { keyPath: 'id' }).put(message('m1', 'kept'));
+    db.createObjectStore('outbox', { keyPath: 'id' });
+    db.createObjectStore('meta').put(7, 'revision');
+    db.createObjectStore('groups', { keyPath: 'group_id' });
+  };
+  await new Promise((resolve, reject) => {
+    old.onsuccess = resolve;
+    old.onerror = reject;
+  });
+  old.result.close();
+  const store = await IndexedDbSessionStore.open('dev-old', factory);
+  assert.equal(utf8.decode((await store.inboxMessage('m1'))!.plaintext), 'kept');
+  assert.equal(await store.revision(), 7);
+  assert.deepEqual(await store.allPeople(), []);
+  store.close();
+});
+
+test('IndexedDB: closing and reopening the database restores prekeys, sessions, inbox, outbox and people', async () => {
   const factory = new IDBFactory();
   const store = await IndexedDbSessionStore.open('dev-2', factory);
   const { me, v1 } = twoRecordStates();
   const prekeys = createOwnPrekeys(me, 0, { ...DEFAULT_PREKEY_POLICY, oneTimeCount: 2 });
   const envelope = { v: 2, id: 'e1' } as unknown as import('../../src/shared/e2ee/schema.js').EnvelopeV2;
+  const made = newPerson({ device_id: 'dev-2', identity_key: toBase64Url(me.publicKey) }, 'Ana');
+  const person = { person_id: made.roster.person_id, roster: made.roster, secret: made.secret };
   await store.commit({
     prekeys,
     records: [{ peerDevice: 'peer', record: v1 }],
     inbox: [message('m1', 'hello')],
     outbox: [{ id: 'e1', envelope, created_at: 5 }],
+    people: [{ record: person }],
   });
   store.close();
 
@@ -104,8 +132,10 @@ test('IndexedDB: closing and reopening the database restores prekeys, sessions, 
     (await again.outbox()).map((e) => e.id),
     ['e1'],
   );
-  await again.commit({ outboxDone: ['e1'] });
+  assert.deepEqual(await again.allPeople(), [person]);
+  await again.commit({ outboxDone: ['e1'], people: [{ record: person, removed: true }] });
   assert.deepEqual(await again.outbox(), []);
+  assert.deepEqual(await again.allPeople(), []);
   // Another device id is another database.
   const other = await IndexedDbSessionStore.open('dev-3', factory);
   assert.equal(await other.loadRecord('peer'), undefined);
