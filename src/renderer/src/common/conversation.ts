@@ -19,6 +19,8 @@ export interface SentMessage {
   error?: string;
   /** A file message: its manifest (then `text` is the file's name). */
   file?: FileManifest;
+  /** Sent by another of this person's linked devices (a copy): that device. */
+  via?: string;
 }
 
 /**
@@ -30,10 +32,19 @@ export const groupPeer = (groupId: string) => `${GROUP_PEER_PREFIX}${groupId}`;
 export const groupIdOf = (peer: string | undefined) =>
   peer?.startsWith(GROUP_PEER_PREFIX) ? peer.slice(GROUP_PEER_PREFIX.length) : undefined;
 
+/** A person's conversation (all of a contact's linked devices), kept under this peer id, as a group's. */
+const PERSON_PEER_PREFIX = '#person:';
+export const personPeer = (personId: string) => `${PERSON_PEER_PREFIX}${personId}`;
+export const personIdOf = (peer: string | undefined) =>
+  peer?.startsWith(PERSON_PEER_PREFIX) ? peer.slice(PERSON_PEER_PREFIX.length) : undefined;
+
 export interface ReceivedMessage {
   dir: 'in';
   id: string;
-  /** The device it came from, or the group it was sent in (groupPeer; then `author` is the device). */
+  /**
+   * The device it came from, or the group it was sent in (groupPeer), or the person who sent it from one of
+   * their linked devices (personPeer); for those two, `author` is the device.
+   */
   peer: string;
   author?: string;
   /** Null when the envelope could not be opened (then `error` says why): never shown as text. */
@@ -170,18 +181,41 @@ export class Conversations {
     return changed;
   }
 
-  /** An inbox item after openItem(). Returns false for one already here (a push and a refresh may overlap). */
-  addReceived(m: OpenedMessage, unread: boolean): boolean {
+  /**
+   * An inbox item after openItem(), kept in the conversation `peer` (default: its group's, else its sender's).
+   * Returns false for one already here (a push and a refresh may overlap).
+   */
+  addReceived(m: OpenedMessage, unread: boolean, peer?: string): boolean {
     if (this.byId.has(m.id)) return false;
     const group = m.ok ? m.group_id : undefined;
+    const kept = peer ?? (group !== undefined ? groupPeer(group) : m.from_device);
     this.byId.set(m.id, {
       dir: 'in',
       id: m.id,
-      peer: group !== undefined ? groupPeer(group) : m.from_device,
-      ...(group !== undefined ? { author: m.from_device } : {}),
+      peer: kept,
+      ...(kept !== m.from_device ? { author: m.from_device } : {}),
       sent_at: m.sent_at,
       unread,
       ...(m.ok ? { text: m.text, ...(m.file ? { file: m.file } : {}) } : { text: null, error: m.error }),
+    });
+    return true;
+  }
+
+  /**
+   * What another of our linked devices sent (its copy came to us), kept as sent in the conversation `peer`.
+   * Returns false for one already here.
+   */
+  addCopy(m: OpenedMessage & { ok: true }, peer: string): boolean {
+    if (this.byId.has(m.id)) return false;
+    this.byId.set(m.id, {
+      dir: 'out',
+      id: m.id,
+      peer,
+      text: m.text,
+      sent_at: m.sent_at,
+      status: 'sent',
+      via: m.from_device,
+      ...(m.file ? { file: m.file } : {}),
     });
     return true;
   }

@@ -1,6 +1,8 @@
 // What a sent message's status, route and failure codes say in words, the same on the phone page and in the
 // desktop UI. No DOM, so the words can be tested in Node.
+
 import { MAX_TEXT_CHARS } from '../../../shared/client/messaging-client.js';
+import { MAX_PERSON_DEVICES } from '../../../shared/people/person.js';
 import type { MessageStatus, Route } from '../../../shared/wire/relay.js';
 
 export const STATUS_WORDS: Record<MessageStatus, string> = {
@@ -48,6 +50,16 @@ export function messagingErrorText(code: string, fallback?: string): string {
       return 'this desktop has not collected its own messages from the cloud yet';
     case 'outbox_full':
       return 'too many messages are waiting to go out; try again once they have gone';
+    case 'person_already_linked':
+      return 'this device is linked with other devices already: unlink it from them first';
+    case 'person_not_linked':
+      return 'this device is not linked with that device';
+    case 'person_no_offer':
+      return 'that offer to link is no longer waiting';
+    case 'person_too_large':
+      return `a person has at most ${MAX_PERSON_DEVICES} linked devices`;
+    case 'no_prekeys':
+      return 'that device has not published its keys yet (open it once, then try again)';
     case 'safety_number_changed':
       return 'Not sent: the safety number you verified changed. Compare it again, then accept the new one above.';
     default:

@@ -1,13 +1,13 @@
 // The conversation list: one entry per device talked with or listed in the directory, newest conversation
 // first, each with its last message in one line and how many incoming messages are not yet read. No DOM.
 import type { MessagingDirectory } from '../../../../shared/wire/relay.js';
-import { type ConversationMessage, groupIdOf } from '../conversation.js';
+import { type ConversationMessage, groupIdOf, personIdOf } from '../conversation.js';
 import { previewOf } from './message-preview.js';
 
 export interface ConversationSummary {
   peer: string;
   name: string;
-  kind: 'phone' | 'desktop' | 'group' | undefined;
+  kind: 'phone' | 'desktop' | 'group' | 'person' | undefined;
   /** The desktop serving it, when it is not this page's own (for "Ana's phone · Study PC"). */
   where: string | undefined;
   last: ConversationMessage | undefined;
@@ -31,14 +31,22 @@ export interface GroupEntry {
   members: number;
 }
 
+/** A contact with several linked devices, as the conversation list shows it. */
+export interface PersonEntry {
+  peer: string;
+  name: string;
+  devices: number;
+}
+
 /**
- * Every device of the directory (but this one), every group, and every peer of `messages`; those with messages
- * first, the most recent first, then the others by name.
+ * Every device of the directory (but this one), every group, every contact with linked devices, and every peer
+ * of `messages`; those with messages first, the most recent first, then the others by name.
  */
 export function summarize(
   dir: MessagingDirectory | undefined,
   messages: readonly ConversationMessage[],
   groups: readonly GroupEntry[] = [],
+  people: readonly PersonEntry[] = [],
 ): ConversationSummary[] {
   const byPeer = new Map<string, ConversationMessage[]>();
   for (const m of messages) byPeer.set(m.peer, [...(byPeer.get(m.peer) ?? []), m]);
@@ -58,10 +66,12 @@ export function summarize(
     entry(d.device_id, d.name, d.kind, where, false);
   }
   for (const g of groups) entry(g.peer, g.name, 'group', `${g.members} devices`, false);
+  for (const p of people) entry(p.peer, p.name, 'person', `${p.devices} devices`, false);
   for (const peer of byPeer.keys()) {
     if (out.has(peer)) continue;
     // A group this device is no longer in: its messages stay, under a name that says so.
     if (groupIdOf(peer) !== undefined) entry(peer, 'A group you are no longer in', 'group', undefined, true);
+    else if (personIdOf(peer) !== undefined) entry(peer, 'Someone no longer linked', 'person', undefined, true);
     else entry(peer, peer, undefined, undefined, true);
   }
   return [...out.values()].sort((a, b) => {

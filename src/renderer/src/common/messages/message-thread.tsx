@@ -72,7 +72,7 @@ export function MessageThread({
             </span>
           )}
           <span class="message-meta" data-role="meta">
-            <span data-role="who">{m.dir === 'out' ? 'You' : nameOf(m.author ?? m.peer)}</span>
+            <span data-role="who">{m.dir === 'out' ? (m.via ? `You, on ${nameOf(m.via)}` : 'You') : nameOf(m.author ?? m.peer)}</span>
             {' · '}
             <time data-role="when" data-testid="message-time" dateTime={m.sent_at} title={new Date(m.sent_at).toLocaleString()}>
               {relativeTime(m.sent_at, now)}

@@ -2,7 +2,7 @@
 // unread counts), the To list as the accessible way to pick, reach banners, the open conversation and the
 // composer. What it shows comes from a MessagingSession; the page hands that session its pushes.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { groupIdOf, groupPeer } from '../conversation.js';
+import { groupIdOf, groupPeer, personIdOf, personPeer } from '../conversation.js';
 import { FilePicker } from '../files/file-picker.js';
 import type { TransferView } from '../files/file-transfers.js';
 import { cloudHint, reachBanners } from '../reach-banners.js';
@@ -13,6 +13,7 @@ import { useNow } from '../use-now.js';
 import { ConversationList, type DeviceInfoOf } from './conversation-list.js';
 import { countUnread, summarize } from './conversation-summaries.js';
 import { GroupPanel, NewGroup } from './group-panel.js';
+import { LinkOffers, LinkPanel } from './link-panel.js';
 import { MessageComposer } from './message-composer.js';
 import { firstLine } from './message-preview.js';
 import { MessageThread } from './message-thread.js';
@@ -65,11 +66,24 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
     () => groupStates.map((g) => ({ peer: groupPeer(g.group_id), name: g.name, members: g.members.length })),
     [groupStates],
   );
-  const entries = useMemo(() => summarize(dir, all, groupEntries), [dir, all, groupEntries]);
+  const people = useStore(session.store, (s) => s.people);
+  // Contacts with linked devices, and any whose conversation still holds messages (they unlinked since).
+  const personEntries = useMemo(
+    () =>
+      people
+        .filter((p) => !p.own && (p.roster.devices.length > 1 || all.some((m) => m.peer === personPeer(p.person_id))))
+        .map((p) => ({ peer: personPeer(p.person_id), name: p.roster.name, devices: p.roster.devices.length })),
+    [people, all],
+  );
+  const entries = useMemo(() => summarize(dir, all, groupEntries, personEntries), [dir, all, groupEntries, personEntries]);
   const openGroup = groupStates.find((g) => groupPeer(g.group_id) === selected);
   const groups = useMemo(() => (dir ? groupRecipients(dir, place) : []), [dir, place]);
   const unreadTotal = useMemo(() => countUnread(all), [all]);
-  const nameOf = (id: string) => dir?.devices.find((d) => d.device_id === id)?.name ?? groupEntries.find((g) => g.peer === id)?.name ?? id;
+  const nameOf = (id: string) =>
+    dir?.devices.find((d) => d.device_id === id)?.name ??
+    groupEntries.find((g) => g.peer === id)?.name ??
+    personEntries.find((p) => p.peer === id)?.name ??
+    id;
 
   useEffect(() => onUnreadTotal?.(unreadTotal), [unreadTotal, onUnreadTotal]);
 
@@ -114,7 +128,7 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   const trust = session.trust;
   // `version` is also how the trust book says it changed.
   const blocked = useMemo(
-    () => (selected ? trustBlocksConversation(trust, dir, selected, session.groupMembers(selected)) : false),
+    () => (selected ? trustBlocksConversation(trust, dir, selected, session.membersOf(selected)) : false),
     [trust, dir, selected, version, groupStates],
   );
   const me = useMemo(() => session.client.identity(), [session]);
@@ -176,13 +190,36 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
           data-dropping={dropping ? 'true' : undefined}
           {...dropHandlers}
         >
-          <RecipientSelect groups={groups} chats={groupEntries} selected={selected} conv={conv} onChoose={(p) => session.select(p)} />
+          <LinkOffers people={people} nameOf={nameOf} onAnswer={(id, accept) => session.answerLinkOffer(id, accept)} />
+          <RecipientSelect
+            groups={groups}
+            chats={groupEntries}
+            people={personEntries}
+            selected={selected}
+            conv={conv}
+            onChoose={(p) => session.select(p)}
+          />
           {dir && openGroup ? (
             <GroupPanel
               dir={dir}
               group={openGroup}
               nameOf={nameOf}
               onChange={(name, ids) => session.changeGroup(openGroup.group_id, name, ids)}
+            />
+          ) : null}
+          {selected ? (
+            <LinkPanel
+              peer={selected}
+              me={me.device_id}
+              people={people}
+              nameOf={nameOf}
+              canLink={
+                groupIdOf(selected) === undefined &&
+                personIdOf(selected) === undefined &&
+                !!dir?.devices.some((d) => d.device_id === selected)
+              }
+              onOffer={(name) => session.offerLink(selected, name)}
+              onUnlink={() => session.unlink(selected)}
             />
           ) : null}
           <div class="message-banners" data-testid="messages-banners" role="status" aria-live="polite">
@@ -208,7 +245,7 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
           <MessageComposer disabled={!selected || sending || blocked} onSend={(t) => session.send(t)} />
           {transfers ? (
             <FilePicker
-              disabled={!selected || blocked || groupIdOf(selected) !== undefined}
+              disabled={!selected || blocked || groupIdOf(selected) !== undefined || personIdOf(selected) !== undefined}
               camera={place === 'phone'}
               onFiles={(files) => void session.sendFiles(files)}
             />

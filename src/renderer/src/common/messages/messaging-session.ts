@@ -3,10 +3,11 @@
 // node and the cloud can be reached. One Store holds what the components render; the phone page and the
 // desktop UI each make one session and hand it the pushes they hear.
 import { isUnreachable, type MessagingClient, MessagingError, type OpenedMessage } from '../../../../shared/client/messaging-client.js';
+import type { PersonView } from '../../../../shared/device-keys/device-sessions.js';
 import type { Envelope } from '../../../../shared/e2ee/schema.js';
 import type { GroupState } from '../../../../shared/groups/group.js';
 import type { CloudLinkStatus, MessagingDirectory } from '../../../../shared/wire/relay.js';
-import { type Conversations, groupIdOf, groupPeer } from '../conversation.js';
+import { type Conversations, groupIdOf, groupPeer, personIdOf, personPeer } from '../conversation.js';
 import type { FileTransfers } from '../files/file-transfers.js';
 import { isMessageStatus, isRoute, messagingErrorText } from '../message-words.js';
 import { Channel, Store } from '../store.js';
@@ -31,6 +32,13 @@ export interface SessionState {
   sending: boolean;
   /** The groups this device is a member of (its session store's). */
   groups: readonly GroupState[];
+  /** The people this device knows: its own linked devices, offers to link, contacts' rosters. */
+  people: readonly PersonView[];
+}
+
+/** A contact with several linked devices: written to (and heard from) as one conversation. */
+export function isContactPerson(p: PersonView): boolean {
+  return !p.own && p.roster.devices.length > 1;
 }
 
 export function errorText(err: unknown): string {
@@ -48,6 +56,7 @@ export class MessagingSession {
     nodeReachable: true,
     sending: false,
     groups: [],
+    people: [],
   });
   /** A message that arrived now (not one loaded from this device's memory): the notifier listens. */
   readonly arrived = new Channel<OpenedMessage>();
@@ -84,7 +93,7 @@ export class MessagingSession {
 
   /** Loads the directory, the statuses of what this device sent, and its inbox; keeps the prekeys published. */
   async refreshAll(): Promise<void> {
-    await Promise.all([this.refreshDirectory(), this.refreshOutbox(), this.refreshGroups()]);
+    await Promise.all([this.refreshDirectory(), this.refreshOutbox(), this.refreshGroups(), this.refreshPeople()]);
     await Promise.all([this.refreshInbox(), this.resendUnsent(), this.publishPrekeys()]);
   }
 
@@ -95,6 +104,53 @@ export class MessagingSession {
     } catch (err) {
       if (!(err instanceof MessagingError && err.code === 'groups_unavailable')) console.warn('could not read the groups', err);
     }
+  }
+
+  /** The people as this device's store holds them (an offer, a link, a contact's newer roster). */
+  async refreshPeople(): Promise<void> {
+    try {
+      this.store.set({ people: await this.client.people() });
+    } catch (err) {
+      console.warn('could not read the linked devices', err);
+    }
+  }
+
+  /**
+   * The conversation a device's messages belong to: its person's when it is one of a contact's linked devices
+   * (our own linked devices keep their own conversations), else its own.
+   */
+  conversationOf(deviceId: string): string {
+    const p = this.store.get().people.find((x) => isContactPerson(x) && x.roster.devices.some((d) => d.device_id === deviceId));
+    return p ? personPeer(p.person_id) : deviceId;
+  }
+
+  /** One step on linked devices (offer, answer, unlink): the people read again after it, a refusal shown. */
+  private async linkStep(what: string, fn: () => Promise<void>): Promise<boolean> {
+    try {
+      await fn();
+      this.store.set({ error: undefined });
+      return true;
+    } catch (err) {
+      this.showError(`${what}: ${errorText(err)}.`);
+      return false;
+    } finally {
+      await this.refreshPeople();
+    }
+  }
+
+  /** Offers `deviceId` to link with this device as one person, `name`. */
+  offerLink(deviceId: string, name: string): Promise<boolean> {
+    return this.linkStep('The offer to link was not sent', () => this.client.offerLink(deviceId, name));
+  }
+
+  /** Accepts or declines the offer to link from a device of `personId`. */
+  answerLinkOffer(personId: string, accept: boolean): Promise<boolean> {
+    return this.linkStep('The answer was not sent', () => this.client.answerLinkOffer(personId, accept));
+  }
+
+  /** Takes `deviceId` out of this device's linked devices. */
+  unlink(deviceId: string): Promise<boolean> {
+    return this.linkStep('The device was not unlinked', () => this.client.unlink(deviceId));
   }
 
   /** Makes a group of this device and `deviceIds`, and opens its conversation. Resolves whether it was made. */
@@ -261,7 +317,9 @@ export class MessagingSession {
     const LIMIT = 100;
     let after = 0;
     let groupsChanged = false;
+    let peopleChanged = false;
     for (;;) {
+      let copied = false;
       const page = await this.client.inbox(after, LIMIT);
       this.reached(true);
       if (page.messages.length === 0) return;
@@ -277,12 +335,28 @@ export class MessagingSession {
           groupsChanged = true;
           continue;
         }
-        if (!this.conv.addReceived(opened, true)) continue;
-        fresh.push(opened);
+        // Linking (an offer, an answer, a roster): applied by the client; the people are read again below.
+        if (opened.person_update) {
+          if (!opened.ok) console.warn(`a linking message from ${opened.from_device} was refused: ${opened.error}`);
+          peopleChanged = true;
+          continue;
+        }
+        // A roster that came with the message decides its conversation: read it first.
+        if (opened.ok && opened.people_changed) await this.refreshPeople();
+        let peer: string;
+        if (opened.ok && opened.copy_to?.[0]) {
+          peer = this.conversationOf(opened.copy_to[0]);
+          if (!this.conv.addCopy(opened, peer)) continue;
+          copied = true;
+        } else {
+          peer = opened.ok && opened.group_id !== undefined ? groupPeer(opened.group_id) : this.conversationOf(opened.from_device);
+          if (!this.conv.addReceived(opened, true, peer)) continue;
+          fresh.push(opened);
+        }
         const selected = this.store.get().selected;
-        const peer = opened.ok && opened.group_id !== undefined ? groupPeer(opened.group_id) : opened.from_device;
         if (!selected || (!this.chosen && this.conv.with(selected).length === 0)) this.store.set({ selected: peer });
       }
+      if (peopleChanged) await this.refreshPeople();
       if (groupsChanged) await this.refreshGroups();
       // Kept on this device before the node is told it may forget them (the ack is also what says "seen").
       this.conv.save();
@@ -292,7 +366,7 @@ export class MessagingSession {
         this.changed();
         this.markSeen();
         for (const m of fresh) this.arrived.emit(m);
-      }
+      } else if (copied) this.changed();
       await this.client.ack(last);
       if (page.messages.length < LIMIT) return;
       after = last;
@@ -306,7 +380,7 @@ export class MessagingSession {
 
   /** A verified identity changed and the person has not accepted the new one: nothing goes to that device. */
   private refusedByTrust(to: string): boolean {
-    if (!trustBlocksConversation(this.trust, this.store.get().dir, to, this.groupMembers(to))) return false;
+    if (!trustBlocksConversation(this.trust, this.store.get().dir, to, this.membersOf(to))) return false;
     this.showError(messagingErrorText('safety_number_changed'));
     return true;
   }
@@ -327,8 +401,15 @@ export class MessagingSession {
     const groupId = groupIdOf(to);
     let envelopes: Envelope[];
     try {
-      // A group's message is one Sender Key message in one or more envelopes (its first one's status is shown).
-      envelopes = groupId !== undefined ? await this.client.sealGroupText(groupId, body) : [await this.client.sealText(to, body)];
+      // A group's message is one Sender Key message in one or more envelopes (its first one's status is shown);
+      // a person's is one envelope to each of their devices.
+      const personId = personIdOf(to);
+      envelopes =
+        groupId !== undefined
+          ? await this.client.sealGroupText(groupId, body)
+          : personId !== undefined
+            ? [await this.client.sealPersonText(personId, body)]
+            : [await this.client.sealText(to, body)];
     } catch (err) {
       this.showError(`Not sent: ${errorText(err)}.`);
       this.store.set({ sending: false });
@@ -351,8 +432,14 @@ export class MessagingSession {
     if (!(isUnreachable(err) && this.unsent.size > 0)) this.showError(`Not sent: ${errorText(err)}.`);
   }
 
-  /** The other member devices of a group conversation; undefined for a device's. */
-  groupMembers(peer: string): string[] | undefined {
+  /** The devices a group's or a person's conversation reaches (ours left out); undefined for a device's. */
+  membersOf(peer: string): string[] | undefined {
+    const me = this.client.identity().device_id;
+    const person = personIdOf(peer);
+    if (person !== undefined) {
+      const p = this.store.get().people.find((x) => x.person_id === person);
+      return (p?.roster.devices ?? []).map((d) => d.device_id).filter((id) => id !== me);
+    }
     const id = groupIdOf(peer);
     if (id === undefined) return undefined;
     const g = this.store.get().groups.find((x) => x.group_id === id);
@@ -374,8 +461,8 @@ export class MessagingSession {
       this.showError('Choose a device to send to.');
       return Promise.resolve();
     }
-    if (groupIdOf(to) !== undefined) {
-      this.showError('Files cannot be sent to a group yet: send them to each device.');
+    if (groupIdOf(to) !== undefined || personIdOf(to) !== undefined) {
+      this.showError('Files go to one device at a time: choose the device to send them to.');
       return Promise.resolve();
     }
     if (files.length === 0 || this.refusedByTrust(to)) return Promise.resolve();

@@ -6,6 +6,7 @@ import { GONE_GROUP_LABEL, type RecipientGroup, recipientLabel } from '../recipi
 export function RecipientSelect({
   groups,
   chats = [],
+  people = [],
   selected,
   conv,
   onChoose,
@@ -13,14 +14,19 @@ export function RecipientSelect({
   groups: readonly RecipientGroup[];
   /** The groups of devices this device is in (peer: groupPeer of the group). */
   chats?: readonly { peer: string; name: string; members: number }[];
+  /** Contacts with linked devices (peer: personPeer of the person). */
+  people?: readonly { peer: string; name: string; devices: number }[];
   selected: string | undefined;
   conv: Conversations;
   onChoose: (peer: string | undefined) => void;
 }) {
-  const known = groups.some((g) => g.devices.some((d) => d.device_id === selected)) || chats.some((c) => c.peer === selected);
+  const known =
+    groups.some((g) => g.devices.some((d) => d.device_id === selected)) ||
+    chats.some((c) => c.peer === selected) ||
+    people.some((p) => p.peer === selected);
   const all: RecipientGroup[] =
     selected && !known ? [...groups, { key: 'gone', label: GONE_GROUP_LABEL, offline: false, devices: [] }] : [...groups];
-  if (all.length === 0 && chats.length === 0) return null;
+  if (all.length === 0 && chats.length === 0 && people.length === 0) return null;
   const label = (id: string, text: string) => {
     const n = conv.unread(id);
     return n ? `${text}, ${n} new` : text;
@@ -48,6 +54,15 @@ export function RecipientSelect({
             )}
           </optgroup>
         ))}
+        {people.length ? (
+          <optgroup label="People (all their devices)" data-group="people">
+            {people.map((p) => (
+              <option key={p.peer} value={p.peer}>
+                {label(p.peer, `${p.name} (${p.devices} devices)`)}
+              </option>
+            ))}
+          </optgroup>
+        ) : null}
         {chats.length ? (
           <optgroup label="Groups" data-group="groups">
             {chats.map((c) => (
