@@ -2,7 +2,9 @@
 // publish prekeys at their node, claim each other's bundles (at the node, over the peer link from a home desktop,
 // at the cloud for another home) and message on envelope v2, both ways. In the middle a phone's signed prekey is
 // rotated (its clock moved a week on): the sessions made before go on, and a new session is made under the new
-// signed prekey. No node or cloud file holds the plaintext.
+// signed prekey. Between the two homes, Anna links her phone (home A) with her tablet (home B) as one person:
+// Bo's message to Anna reaches both in one envelope, and what her phone sends Bo is copied to her tablet
+// across the cloud. No node or cloud file holds the plaintext.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -120,7 +122,7 @@ describe('forward-secret sessions between two homes through the cloud (real proc
   let stopAll: (() => Promise<unknown>) | undefined;
   after(() => stopAll?.());
 
-  it("a claim for another home's phone is answered by the cloud; v2 both ways; after a rotation a new session uses the new key", async () => {
+  it("a claim for another home's phone is answered by the cloud; v2 both ways; after a rotation a new session uses the new key; linked devices across the homes", async () => {
     const { cloud, A, B, phoneA, phoneB } = await startTwoHomes(['Anna phone', 'Bo phone']);
     stopAll = () => Promise.all([A.stop(), B.stop(), cloud.stop()]);
     const a = phoneA.secure(A.base);
@@ -157,7 +159,38 @@ describe('forward-secret sessions between two homes through the cloud (real proc
     assert.deepEqual((await texts(b, 2)).sort(), ['between homes four', 'between homes three']);
     await sendV2(b, ada.deviceId, 'between homes five');
     assert.deepEqual(await texts(ad, 1), ['between homes five']);
-    assertNoPlaintext([A.dataDir, B.dataDir, cloud.dataDir], ['between homes one', 'between homes three', 'between homes five']);
+
+    // Anna links her tablet at home B with her phone (home A), over the cloud; Bo then writes to Anna, the person.
+    const tab = await pairPhoneWith(B, 'Anna tablet');
+    const t = tab.secure(B.base);
+    await t.publishPrekeys();
+    await eventually(
+      async () => (await a.directory(true)).devices.some((d) => d.device_id === tab.deviceId),
+      "Anna's tablet in her phone's directory (through the cloud)",
+      LINK_WAIT_MS,
+    );
+    await a.offerLink(tab.deviceId, 'Anna');
+    assert.equal((await receive(t, 1))[0]?.ok && 'offer', 'offer');
+    const personId = (await t.people()).find((p) => p.offer_from === phoneA.deviceId)!.person_id;
+    await t.answerLinkOffer(personId, true);
+    await receive(a, 1); // the join: Anna's phone sends the person key back
+    await receive(t, 1);
+    assert.equal((await t.people()).find((p) => p.own)?.roster.devices.length, 2, 'the tablet is linked');
+
+    await sendV2(a, phoneB.deviceId, 'between homes, from Anna');
+    const [atBo] = await receive(b, 1);
+    assert.ok(atBo?.ok && atBo.text === 'between homes, from Anna' && atBo.people_changed);
+    const [copy] = await receive(t, 1);
+    assert.ok(copy?.ok && copy.text === 'between homes, from Anna', 'the tablet has its copy');
+    assert.deepEqual(copy.copy_to, [phoneB.deviceId]);
+    const toAnna = await b.sealPersonText(personId, 'between homes, to Anna');
+    assert.deepEqual([...toAnna.to].sort(), [phoneA.deviceId, tab.deviceId].sort(), 'one envelope to both of her devices');
+    await b.sendEnvelope(toAnna);
+    for (const c of [a, t]) assert.deepEqual(await texts(c, 1), ['between homes, to Anna']);
+    assertNoPlaintext(
+      [A.dataDir, B.dataDir, cloud.dataDir],
+      ['between homes one', 'between homes three', 'between homes five', 'between homes, from Anna', 'between homes, to Anna'],
+    );
   });
 });
 

@@ -239,13 +239,9 @@ export class MessagingClient {
   ): Promise<Envelope> {
     const own = await sessions.ownRoster();
     const linked = own && own.devices.length > 1 ? own : undefined;
-    const copies: PeerDevice[] = [];
-    for (const d of withCopies ? (linked?.devices ?? []) : []) {
-      if (d.device_id === this.me.device_id || recipients.some((r) => r.device_id === d.device_id)) continue;
-      // Under the key the roster names for it, and only while the directory still lists it so.
-      const listed = (await this.directory(false)).devices.find((x) => x.device_id === d.device_id);
-      if (listed?.public_key === d.identity_key) copies.push(d);
-    }
+    const copies = await this.listedDevices(
+      withCopies ? (linked?.devices ?? []).filter((d) => !recipients.some((r) => r.device_id === d.device_id)) : [],
+    );
     // Our roster goes along even when it lists us alone again: a contact learns that way that we unlinked.
     const full: MessageContent = {
       ...content,
@@ -416,6 +412,18 @@ export class MessagingClient {
     }
   }
 
+  /**
+   * Those of a roster's devices (ours left out) that the directory lists under the key the roster names for
+   * them. One missing is looked for once more in a fresh directory (linked since it was read, paired just now).
+   */
+  private async listedDevices(devices: readonly PeerDevice[]): Promise<PeerDevice[]> {
+    const wanted = devices.filter((d) => d.device_id !== this.me.device_id);
+    const listed = (dir: MessagingDirectory) =>
+      wanted.filter((d) => dir.devices.some((x) => x.device_id === d.device_id && x.public_key === d.identity_key));
+    const found = listed(await this.directory(false));
+    return found.length < wanted.length ? listed(await this.directory(true)) : found;
+  }
+
   private async peopleSessions(): Promise<DeviceSessions> {
     const sessions = await this.sessionsReady;
     if (!sessions) throw new MessagingError('people_unavailable', 'This device has no forward-secret sessions: it cannot be linked.');
@@ -459,10 +467,7 @@ export class MessagingClient {
     const sessions = await this.peopleSessions();
     const person = (await sessions.people()).find((p) => p.person_id === personId);
     if (!person) throw new MessagingError('unknown_recipient', `No person ${personId} here.`);
-    const dir = await this.directory(false);
-    const to = person.roster.devices.filter(
-      (d) => d.device_id !== this.me.device_id && dir.devices.some((x) => x.device_id === d.device_id && x.public_key === d.identity_key),
-    );
+    const to = await this.listedDevices(person.roster.devices);
     if (to.length === 0) throw new MessagingError('unknown_recipient', `No device of ${person.roster.name} is in the directory now.`);
     return this.groupStep(() => this.sealFanOut(sessions, to, content, false));
   }
