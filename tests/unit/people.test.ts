@@ -12,11 +12,15 @@ import {
   checkRoster,
   isNewer,
   isPersonPayload,
+  MAX_KNOWN_PEOPLE,
+  MAX_PENDING_OFFERS,
   MAX_PERSON_DEVICES,
   newPerson,
   nextRoster,
   type PersonDevice,
+  type PersonRecord,
   type PersonRoster,
+  peopleToDrop,
   personIdOf,
   secretMatches,
 } from '../../src/shared/people/person.js';
@@ -113,6 +117,26 @@ describe('person rosters', () => {
     assert.equal(left.secret, undefined, 'unlinked: the person key is gone');
     assert.equal(left.offered_to, undefined);
     assert.equal(applyRoster(mine, v3, { me: 'ana-1', from: 'ana-1' })!.secret, secret);
+  });
+
+  test('bounded whatever others send: one offer per device, at most MAX_PENDING_OFFERS offers and MAX_KNOWN_PEOPLE others', () => {
+    const rec = (i: number, extra: Partial<PersonRecord> = {}): PersonRecord => ({
+      person_id: `person-${i}`,
+      roster: { person_id: `person-${i}` } as PersonRoster,
+      seen_at: i,
+      ...extra,
+    });
+    const ids = (list: PersonRecord[]) => list.map((r) => r.person_id).sort();
+    // A second offer from the same device replaces its first; an accepted one and our own person stay.
+    const held = [rec(1, { offer_from: 'dev-x' }), rec(2, { offer_from: 'dev-x', accepted: true }), rec(3, { secret: 's' })];
+    assert.deepEqual(ids(peopleToDrop(held, [rec(9, { offer_from: 'dev-x' })])), ['person-1']);
+    // Offers from many devices: the oldest beyond the bound go.
+    const offers = Array.from({ length: MAX_PENDING_OFFERS }, (_, i) => rec(i, { offer_from: `dev-${i}` }));
+    assert.deepEqual(ids(peopleToDrop(offers, [rec(100, { offer_from: 'dev-new' })])), ['person-0']);
+    // Other people's rosters: the least recently seen goes; our own never does, nor the one being written.
+    const many = [rec(-1, { secret: 's', seen_at: -1 }), ...Array.from({ length: MAX_KNOWN_PEOPLE }, (_, i) => rec(i))];
+    assert.deepEqual(ids(peopleToDrop(many, [rec(MAX_KNOWN_PEOPLE + 5)])), ['person-0']);
+    assert.deepEqual(peopleToDrop(many, [rec(0, { seen_at: 99999 })]), [], 'rewriting a held one adds nothing');
   });
 
   test('linking payloads are told from everything else', () => {

@@ -35,6 +35,7 @@ import {
   type PersonPayload,
   type PersonRecord,
   type PersonRoster,
+  peopleToDrop,
   secretMatches,
 } from '../people/person.js';
 import type { IdentityKeyPair, ResponderKeys } from '../ratchet/pqxdh.js';
@@ -514,7 +515,7 @@ export class DeviceSessions {
       const held = (await this.store.allPeople()).find((p) => p.person_id === id);
       const next = applyRoster(held, roster, { me: this.deviceId, from });
       if (!next) return false;
-      await this.commit({ people: [{ record: next }] });
+      await this.commitPeople([next]);
       return true;
     });
   }
@@ -570,7 +571,7 @@ export class DeviceSessions {
           const linked: PersonRecord = { person_id: roster.person_id, roster, secret: String(payload.person_secret) };
           // A person of this device alone (made by an offer of its own) gives way to the one it joined.
           const lone = own && own.person_id !== roster.person_id ? [{ record: own, removed: true }] : [];
-          await this.commit({ people: [...lone, { record: linked }] });
+          await this.commitPeople([linked], { people: lone });
           return { person_id: roster.person_id, envelopes: [] };
         }
         case 'roster': {
@@ -598,12 +599,16 @@ export class DeviceSessions {
       if (to.length) envelopes.push(await this.sealInto(step, to, utf8.encode(JSON.stringify(o.payload)), claim));
     }
     if (records.length || envelopes.length)
-      await this.commit({
-        people: records.map((record) => ({ record })),
-        records: step.recordsJson(),
-        outbox: envelopes.map((e) => outboxEntry(e, this.now())),
-      });
+      await this.commitPeople(records, { records: step.recordsJson(), outbox: envelopes.map((e) => outboxEntry(e, this.now())) });
     return { person_id: personId, envelopes };
+  }
+
+  /** Writes person records (stamped now) with `also`, dropping what the bounds say must go (peopleToDrop). */
+  private async commitPeople(records: readonly PersonRecord[], also: StoreChange = {}): Promise<void> {
+    const now = this.now();
+    const next = records.map((r) => ({ ...r, seen_at: now }));
+    const dropped = peopleToDrop(await this.store.allPeople(), next).map((record) => ({ record, removed: true }));
+    await this.commit({ ...also, people: [...(also.people ?? []), ...dropped, ...next.map((record) => ({ record }))] });
   }
 
   /** The node took these envelopes: they leave the outbox. */

@@ -16,6 +16,10 @@ import { PersonError } from './errors.js';
 export const MAX_PERSON_DEVICES = 20;
 export const MAX_PERSON_NAME_CHARS = 64;
 export const PERSON_ROSTER_LABEL = 'salita/person/v1/roster';
+/** Other people's records kept at most (each device that writes to us may bring one); the least recent go. */
+export const MAX_KNOWN_PEOPLE = 1000;
+/** Offers to link waiting for an answer, at most (one per offering device); the oldest go. */
+export const MAX_PENDING_OFFERS = 10;
 const PERSON_ID_LABEL = 'salita/person/v1/id';
 
 export interface PersonDevice {
@@ -57,6 +61,8 @@ export interface PersonRecord {
   /** An offer to link from this device of that person, not answered yet (or accepted, keys not come yet). */
   offer_from?: string;
   accepted?: boolean;
+  /** When this device last wrote the record (its clock): the least recent go first when there are too many. */
+  seen_at?: number;
 }
 
 export function personIdOf(personKey: Uint8Array): string {
@@ -218,4 +224,26 @@ export function applyRoster(held: PersonRecord | undefined, input: unknown, ctx:
 export function isPersonPayload(c: unknown): c is PersonPayload {
   const p = c as PersonPayload | undefined;
   return p?.t === 'person' && ['offer', 'join', 'decline', 'keys', 'roster'].includes(p.op);
+}
+
+const isOffer = (r: PersonRecord) => r.offer_from !== undefined && !r.accepted && r.secret === undefined;
+
+/**
+ * What to delete so that, with `next` written over `held`, a device keeps bounded records whatever others send
+ * it: one unanswered offer per offering device (its newest), at most MAX_PENDING_OFFERS offers and
+ * MAX_KNOWN_PEOPLE other people, the least recently seen going first. Our own person and `next` are kept.
+ */
+export function peopleToDrop(held: readonly PersonRecord[], next: readonly PersonRecord[]): PersonRecord[] {
+  const keep = new Set(next.map((r) => r.person_id));
+  const merged = [...held.filter((r) => !keep.has(r.person_id)), ...next];
+  const drop = new Map<string, PersonRecord>();
+  const offeredBy = new Set(next.filter(isOffer).map((r) => r.offer_from));
+  for (const r of held) if (!keep.has(r.person_id) && isOffer(r) && offeredBy.has(r.offer_from)) drop.set(r.person_id, r);
+  const oldestFirst = (list: PersonRecord[]) =>
+    list.filter((r) => !keep.has(r.person_id) && !drop.has(r.person_id)).sort((a, b) => (a.seen_at ?? 0) - (b.seen_at ?? 0));
+  const offers = merged.filter((r) => isOffer(r) && !drop.has(r.person_id));
+  for (const r of oldestFirst(offers).slice(0, Math.max(0, offers.length - MAX_PENDING_OFFERS))) drop.set(r.person_id, r);
+  const others = merged.filter((r) => r.secret === undefined && !drop.has(r.person_id));
+  for (const r of oldestFirst(others).slice(0, Math.max(0, others.length - MAX_KNOWN_PEOPLE))) drop.set(r.person_id, r);
+  return [...drop.values()];
 }
