@@ -100,6 +100,13 @@ export function LinkPanel({
       </p>
     );
   }
+  if (people.some((p) => p.offer_from === peer && p.accepted && !p.own)) {
+    return (
+      <p class="hint" data-testid="link-status" data-linked="joining">
+        Linking with {nameOf(peer)}: waiting for it to confirm.
+      </p>
+    );
+  }
   if (own?.offered_to?.includes(peer)) {
     return (
       <p class="hint" data-testid="link-status" data-linked="waiting">
