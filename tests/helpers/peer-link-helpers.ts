@@ -14,7 +14,7 @@ import { deriveServerHmacKey } from '../../src/shared/auth/request-signing.js';
 import { pairWithNode } from '../../src/shared/client/pairing-client.js';
 import type { Envelope } from '../../src/shared/e2ee/schema.js';
 import { fromBase64Url, toBase64Url } from '../../src/shared/encoding.js';
-import type { BlobData, PeerFrame } from '../../src/shared/wire/peer-link.js';
+import type { AnnouncedDevice, BlobData, PeerFrame } from '../../src/shared/wire/peer-link.js';
 import type { DirectoryDevice } from '../../src/shared/wire/relay.js';
 import { eventually, loopbackUrl, startTestNode, type TestNode } from './test-node.js';
 
@@ -41,6 +41,8 @@ export const FAST_PEER_LINK = {
 
 export class FakeRouterPort implements PeerLinkRouterPort {
   devices: DirectoryDevice[] = [];
+  /** The old ids each local device replaced (re-paired), as the router would give them. */
+  replacements = new Map<string, string[]>();
   readonly outbox = new Map<string, PeerOutboundItem[]>();
   readonly stored: { nodeId: string; envelope: Envelope }[] = [];
   readonly seen: { nodeId: string; id: string; deviceIds: string[] }[] = [];
@@ -52,6 +54,9 @@ export class FakeRouterPort implements PeerLinkRouterPort {
   private queuedFns = new Set<(n: string) => void>();
   private devicesFns = new Set<() => void>();
 
+  localReplacements(): ReadonlyMap<string, readonly string[]> {
+    return this.replacements;
+  }
   pendingForPeer(nodeId: string, afterSeq: number, limit: number): PeerOutboundItem[] {
     return (this.outbox.get(nodeId) ?? []).filter((i) => i.seq > afterSeq).slice(0, limit);
   }
@@ -180,7 +185,7 @@ export type FakeDesktop = Awaited<ReturnType<typeof fakeDesktop>>;
 export async function rawPeer(
   node: TestNode,
   me: FakeDesktop,
-  o: { serverHmacKey?: Uint8Array; privateKey?: Uint8Array; sessionId?: string } = {},
+  o: { serverHmacKey?: Uint8Array; privateKey?: Uint8Array; sessionId?: string; features?: string[] } = {},
 ) {
   const sessionId = o.sessionId ?? me.sessionId;
   const staticPriv = o.privateKey ?? me.privateKey;
@@ -193,7 +198,7 @@ export async function rawPeer(
     peerPublicKey: fromBase64Url(node.identity.public_key),
     serverHmacKey: o.serverHmacKey ?? me.serverHmacKey,
   });
-  const ws = new WebSocket(peerLinkUrl('127.0.0.1', node.port, sessionId), { maxPayload: 1 << 20 });
+  const ws = new WebSocket(peerLinkUrl('127.0.0.1', node.port, sessionId, o.features), { maxPayload: 1 << 20 });
   const frames: PeerFrame[] = [];
   /** Blob bytes the node sent us, in order. */
   const blobData: BlobData[] = [];
@@ -258,7 +263,7 @@ export async function rawPeer(
       return upgradeStatus;
     },
     /** Handshake done and the node's hello read; ours sent with `devices`. */
-    async hello(devices: DirectoryDevice[] = []) {
+    async hello(devices: AnnouncedDevice[] = []) {
       await Promise.race([
         ready,
         closed.then((c) => {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { BlobId } from '../e2ee/file-manifest.js';
 import { DeviceId, Envelope, EnvelopeId, MAX_ENVELOPE_JSON_BYTES, MAX_RECIPIENTS } from '../e2ee/schema.js';
 import { PrekeyBundle } from './prekeys.js';
-import { DirectoryDevice } from './relay.js';
+import { DirectoryDevice, MAX_REPLACED_IDS } from './relay.js';
 import { DisplayName, NodeId } from './schemas.js';
 
 /** The Noise protocol of the link: KK (both static keys pinned at pairing) with the pairing's key as psk0. */
@@ -16,7 +16,24 @@ export const PEER_LINK_PATH = '/api/peer/link';
 export const PEER_LINK_SESSION_PARAM = 'session';
 /** The session id a dialer names: what the route accepts before looking the pairing up. */
 export const PEER_LINK_SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
-export const PeerLinkQuery = z.object({ [PEER_LINK_SESSION_PARAM]: z.string().regex(PEER_LINK_SESSION_ID) });
+/**
+ * Query parameter with the dialer's optional features, comma-separated. A node that names none (an older one)
+ * gets frames exactly as before; the listener names its own in its hello, only to a dialer that named some.
+ */
+export const PEER_LINK_FEATURES_PARAM = 'features';
+/** Device entries may carry `replaces` (the ids a re-paired device replaced: "safety number changed" elsewhere). */
+export const PEER_FEATURE_REPLACES = 'replaces';
+/** The features this node speaks. */
+export const PEER_LINK_FEATURES: readonly string[] = [PEER_FEATURE_REPLACES];
+export const PeerLinkQuery = z.object({
+  [PEER_LINK_SESSION_PARAM]: z.string().regex(PEER_LINK_SESSION_ID),
+  [PEER_LINK_FEATURES_PARAM]: z.string().max(200).optional(),
+});
+
+/** The features named in a dialer's query (unknown ones ignored). */
+export function featuresOf(param: string | undefined): Set<string> {
+  return new Set((param ?? '').split(',').filter((f) => PEER_LINK_FEATURES.includes(f)));
+}
 
 /**
  * Unacked envelope + seen frames one side may have in flight. The sender never exceeds it; a receiver that finds
@@ -62,10 +79,22 @@ export const PEER_CLOSE = {
 } as const;
 
 const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-const Devices = z.array(DirectoryDevice).max(MAX_ANNOUNCED_DEVICES);
+/** A device as a node announces it: with `replaces` only to a peer that named that feature. */
+export const AnnouncedDevice = DirectoryDevice.extend({ replaces: z.array(DeviceId).max(MAX_REPLACED_IDS).optional() }).strict();
+export type AnnouncedDevice = z.infer<typeof AnnouncedDevice>;
+const Devices = z.array(AnnouncedDevice).max(MAX_ANNOUNCED_DEVICES);
 
 /** First frame each side sends once the handshake is done: who it is and which devices it serves. */
-export const HelloFrame = z.object({ type: z.literal('hello'), node_id: NodeId, name: DisplayName, devices: Devices }).strict();
+export const HelloFrame = z
+  .object({
+    type: z.literal('hello'),
+    node_id: NodeId,
+    name: DisplayName,
+    devices: Devices,
+    /** The listener's features, sent only to a dialer that named its own (an older dialer would refuse the field). */
+    features: z.array(z.string().max(32)).max(16).optional(),
+  })
+  .strict();
 /** The sender's devices changed (paired, renamed, unpaired): the full set replaces the last one. */
 export const DirectoryFrame = z.object({ type: z.literal('directory'), devices: Devices }).strict();
 /** The sender node was renamed. */

@@ -2,7 +2,7 @@
 // (primary key), so an announce can only replace the announcing node's own rows; the link refuses claims on
 // ids served elsewhere before they get here.
 import { eq } from 'drizzle-orm';
-import type { DirectoryDevice } from '../../../shared/wire/relay.js';
+import type { AnnouncedDevice } from '../../../shared/wire/peer-link.js';
 import type { Db } from './open-database.js';
 import { homeDevices } from './schema.js';
 
@@ -12,20 +12,36 @@ export class HomeDeviceRepository {
   constructor(private readonly db: Db) {}
 
   /** Replaces everything `nodeId` announced with `devices`; returns whether anything changed. */
-  replaceFor(nodeId: string, devices: readonly DirectoryDevice[]): boolean {
+  replaceFor(nodeId: string, devices: readonly AnnouncedDevice[]): boolean {
     const now = new Date().toISOString();
+    const replacesOf = (d: AnnouncedDevice) => (d.replaces?.length ? JSON.stringify(d.replaces) : null);
     return this.db.transaction((tx) => {
       const before = tx.select().from(homeDevices).where(eq(homeDevices.nodeId, nodeId)).all();
       const same =
         before.length === devices.length &&
         devices.every((d) =>
-          before.some((r) => r.deviceId === d.device_id && r.publicKey === d.public_key && r.name === d.name && r.kind === d.kind),
+          before.some(
+            (r) =>
+              r.deviceId === d.device_id &&
+              r.publicKey === d.public_key &&
+              r.name === d.name &&
+              r.kind === d.kind &&
+              r.replaces === replacesOf(d),
+          ),
         );
       if (same) return false;
       tx.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run();
       for (const d of devices) {
         tx.insert(homeDevices)
-          .values({ deviceId: d.device_id, nodeId, publicKey: d.public_key, name: d.name, kind: d.kind, updatedAt: now })
+          .values({
+            deviceId: d.device_id,
+            nodeId,
+            publicKey: d.public_key,
+            name: d.name,
+            kind: d.kind,
+            replaces: replacesOf(d),
+            updatedAt: now,
+          })
           .onConflictDoNothing()
           .run();
       }
@@ -33,14 +49,17 @@ export class HomeDeviceRepository {
     });
   }
 
-  forNode(nodeId: string): DirectoryDevice[] {
+  forNode(nodeId: string): AnnouncedDevice[] {
     return this.db
       .select()
       .from(homeDevices)
       .where(eq(homeDevices.nodeId, nodeId))
       .orderBy(homeDevices.name, homeDevices.deviceId)
       .all()
-      .map((r) => ({ device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind }));
+      .map((r) => {
+        const replaces = parseIds(r.replaces);
+        return { device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind, ...(replaces.length ? { replaces } : {}) };
+      });
   }
 
   get(deviceId: string): HomeDeviceRow | undefined {
@@ -49,5 +68,16 @@ export class HomeDeviceRepository {
 
   removeFor(nodeId: string): number {
     return this.db.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run().changes;
+  }
+}
+
+/** A stored JSON id list; anything unreadable is no list (the row is still served). */
+function parseIds(text: string | null): string[] {
+  if (!text) return [];
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
   }
 }

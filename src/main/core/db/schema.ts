@@ -220,6 +220,11 @@ export const homeDevices = sqliteTable(
     publicKey: text('public_key').notNull(),
     name: text('name').notNull(),
     kind: text('kind', { enum: ['phone', 'desktop'] }).notNull(),
+    /**
+     * JSON array of the older ids this device replaced when it was re-paired at its desktop (newest first), as
+     * that desktop announced them: our devices are told "safety number changed", not a stranger. Null: none.
+     */
+    replaces: text('replaces'),
     updatedAt: text('updated_at').notNull(),
   },
   (t) => [index('home_devices_node').on(t.nodeId)],

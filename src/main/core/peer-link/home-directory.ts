@@ -1,7 +1,7 @@
 // The home directory: which paired desktop serves which device, as each announced over its peer link
 // (home_devices), plus the desktops themselves (mesh rows). Read by the router (HomeDirectory port); written by
 // the peer-link service, which refuses claims on device ids that are ours or another desktop's.
-import type { DirectoryDevice } from '../../../shared/wire/relay.js';
+import type { AnnouncedDevice } from '../../../shared/wire/peer-link.js';
 import type { HomeDeviceRepository } from '../db/home-device-repository.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { HomeDirectory } from '../routing/ports.js';
@@ -22,7 +22,7 @@ export class HomeDirectoryStore implements HomeDirectory {
     return node && !node.isCurrent && !node.endedByPeerAt ? row.nodeId : undefined;
   }
 
-  nodes(): { node_id: string; name: string; online: boolean; devices: DirectoryDevice[] }[] {
+  nodes(): { node_id: string; name: string; online: boolean; devices: AnnouncedDevice[] }[] {
     return this.mesh
       .peers()
       .filter((r) => r.kind === 'desktop' && !r.endedByPeerAt && r.publicKey)
@@ -38,9 +38,9 @@ export class HomeDirectoryStore implements HomeDirectory {
    * What `nodeId` announced, minus the ids it may not claim: ours (`localIds`) and those another desktop serves.
    * Stores the rest (replacing its previous set); returns the refused ids.
    */
-  announce(nodeId: string, announced: readonly DirectoryDevice[], localIds: ReadonlySet<string>): string[] {
+  announce(nodeId: string, announced: readonly AnnouncedDevice[], localIds: ReadonlySet<string>): string[] {
     const refused: string[] = [];
-    const accepted: DirectoryDevice[] = [];
+    const accepted: AnnouncedDevice[] = [];
     const seen = new Set<string>();
     for (const d of announced) {
       const owner = this.devices.get(d.device_id)?.nodeId;
@@ -56,6 +56,17 @@ export class HomeDirectoryStore implements HomeDirectory {
       if (owner !== undefined && owner !== nodeId) this.devices.removeFor(owner);
       seen.add(d.device_id);
       accepted.push(d);
+    }
+    // A desktop may say which old ids its own devices replaced, never that one replaces a device served now
+    // (ours, another desktop's, or one it announces itself): that would put someone else's trust on its device.
+    const announcedIds = new Set(accepted.map((d) => d.device_id));
+    for (const [i, d] of accepted.entries()) {
+      if (!d.replaces) continue;
+      const replaces = d.replaces.filter(
+        (id) => !localIds.has(id) && !announcedIds.has(id) && (this.nodeOf(id) === undefined || this.nodeOf(id) === nodeId),
+      );
+      const { replaces: _all, ...rest } = d;
+      accepted[i] = replaces.length ? { ...rest, replaces } : rest;
     }
     if (this.devices.replaceFor(nodeId, accepted)) this.changed();
     return refused;

@@ -4,7 +4,13 @@
 // the LAN can forge one, so nothing here ends a pairing.
 import { WebSocket } from 'ws';
 import type { HandshakeState } from '../../../shared/crypto/noise/index.js';
-import { PEER_CLOSE, PEER_LINK_PATH, PEER_LINK_SESSION_PARAM } from '../../../shared/wire/peer-link.js';
+import {
+  PEER_CLOSE,
+  PEER_LINK_FEATURES,
+  PEER_LINK_FEATURES_PARAM,
+  PEER_LINK_PATH,
+  PEER_LINK_SESSION_PARAM,
+} from '../../../shared/wire/peer-link.js';
 import { hostForUrl } from '../net/lan-addresses.js';
 import { PeerConnection, type PeerConnectionEvents } from './peer-connection.js';
 
@@ -26,8 +32,10 @@ export interface DialOptions {
   events: PeerConnectionEvents;
 }
 
-export function peerLinkUrl(host: string, port: number, sessionId: string): string {
-  return `ws://${hostForUrl(host)}:${port}${PEER_LINK_PATH}?${PEER_LINK_SESSION_PARAM}=${encodeURIComponent(sessionId)}`;
+/** The link's URL; it names the features we speak (a listener that does not know the parameter ignores it). */
+export function peerLinkUrl(host: string, port: number, sessionId: string, features: readonly string[] = PEER_LINK_FEATURES): string {
+  const named = features.length ? `&${PEER_LINK_FEATURES_PARAM}=${encodeURIComponent(features.join(','))}` : '';
+  return `ws://${hostForUrl(host)}:${port}${PEER_LINK_PATH}?${PEER_LINK_SESSION_PARAM}=${encodeURIComponent(sessionId)}${named}`;
 }
 
 export function dialPeer(o: DialOptions): Promise<PeerConnection> {

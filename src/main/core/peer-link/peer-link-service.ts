@@ -6,15 +6,18 @@
 import type { Logger } from 'pino';
 import { fromBase64Url } from '../../../shared/encoding.js';
 import {
+  type AnnouncedDevice,
   type BlobData,
   type BlobFrame,
+  featuresOf,
   MAX_ANNOUNCED_DEVICES,
   PEER_CLOSE,
+  PEER_FEATURE_REPLACES,
+  PEER_LINK_FEATURES,
   PEER_LINK_WINDOW,
   type PeerFrame,
   type PrekeyFrame,
 } from '../../../shared/wire/peer-link.js';
-import type { DirectoryDevice } from '../../../shared/wire/relay.js';
 import { Backoff } from '../cloud/backoff.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { PeerLinkRepository } from '../db/peer-link-repository.js';
@@ -98,6 +101,11 @@ interface Link {
   dialedBySelf: boolean;
   address: string | undefined;
   mode: LinkMode;
+  /**
+   * What the peer said it speaks beyond the base frames (the dialer in its query; the listener in its hello,
+   * to a dialer that named some): only then does it get fields an older node would refuse.
+   */
+  peerFeatures: Set<string>;
   /** Our hello went out / the peer's hello came in (the link is "up" once both happened). */
   helloSent: boolean;
   helloReceived: boolean;
@@ -341,6 +349,7 @@ export class PeerLinkService implements PeerLinks {
     socket: LinkSocket,
     sessionId: string,
     address: string | undefined,
+    features?: string,
   ): { receive(d: Uint8Array | string): void; closed(code: number, reason: string): void } {
     const self = this.d.self();
     const creds = this.d.credentials.forSession(sessionId);
@@ -379,7 +388,7 @@ export class PeerLinkService implements PeerLinks {
       false,
       {
         onEstablished: (c) => {
-          link = this.newLink(c, nodeId, sessionId, false, address, creds ? 'pairing' : 'notice');
+          link = this.newLink(c, nodeId, sessionId, false, address, creds ? 'pairing' : 'notice', featuresOf(features));
           this.adopt(link);
         },
         onFrame: (_c, f) => {
@@ -505,6 +514,7 @@ export class PeerLinkService implements PeerLinks {
     dialedBySelf: boolean,
     address: string | undefined,
     mode: LinkMode,
+    peerFeatures: Set<string> = new Set(),
   ): Link {
     return {
       conn,
@@ -513,6 +523,7 @@ export class PeerLinkService implements PeerLinks {
       dialedBySelf,
       address,
       mode,
+      peerFeatures,
       helloSent: false,
       helloReceived: false,
       inflight: new Map(),
@@ -557,7 +568,9 @@ export class PeerLinkService implements PeerLinks {
       return;
     }
     const me = this.d.self();
-    link.conn.send({ type: 'hello', node_id: me.nodeId, name: me.name, devices: this.announced() });
+    // A dialer that named features is told ours (an older one names none, and would refuse the field).
+    const features = link.peerFeatures.size > 0 ? { features: [...PEER_LINK_FEATURES] } : {};
+    link.conn.send({ type: 'hello', node_id: me.nodeId, name: me.name, devices: this.announced(link), ...features });
     link.helloSent = true;
     this.maybeUp(link);
   }
@@ -664,6 +677,12 @@ export class PeerLinkService implements PeerLinks {
       link.helloReceived = true;
       this.applyName(link.nodeId, f.name);
       this.applyDirectory(link, f.devices);
+      if (link.dialedBySelf && f.features?.length) {
+        // Our hello went before we knew: what only this listener takes follows in a directory frame.
+        link.peerFeatures = new Set(f.features.filter((x) => PEER_LINK_FEATURES.includes(x)));
+        if (link.peerFeatures.has(PEER_FEATURE_REPLACES) && this.d.router.localReplacements().size > 0)
+          link.conn.send({ type: 'directory', devices: this.announced(link) });
+      }
       this.maybeUp(link);
       return;
     }
@@ -718,7 +737,7 @@ export class PeerLinkService implements PeerLinks {
     this.d.feed.changed();
   }
 
-  private applyDirectory(link: Link, devices: DirectoryDevice[]): void {
+  private applyDirectory(link: Link, devices: AnnouncedDevice[]): void {
     // Ours: the devices we announce, this node, and every device or desktop paired with us (a phone that has no
     // messaging key yet is not announced, but it is still ours to serve, not the peer's).
     const local = new Set(this.d.router.localDevices().map((d) => d.device_id));
@@ -735,15 +754,23 @@ export class PeerLinkService implements PeerLinks {
     }
   }
 
-  /** What we announce: our devices, at most as many as a peer takes in one frame. */
-  private announced(): DirectoryDevice[] {
-    return this.d.router.localDevices().slice(0, MAX_ANNOUNCED_DEVICES);
+  /**
+   * What we announce on `link`: our devices, at most as many as a peer takes in one frame; with the ids each
+   * replaced when re-paired, to a peer that speaks that.
+   */
+  private announced(link: Link): AnnouncedDevice[] {
+    const devices = this.d.router.localDevices().slice(0, MAX_ANNOUNCED_DEVICES);
+    if (!link.peerFeatures.has(PEER_FEATURE_REPLACES)) return devices;
+    const replaced = this.d.router.localReplacements();
+    return devices.map((d) => {
+      const ids = replaced.get(d.device_id);
+      return ids?.length ? { ...d, replaces: [...ids] } : d;
+    });
   }
 
   private broadcastDirectory(): void {
-    const devices = this.announced();
     for (const st of this.peers.values())
-      if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices });
+      if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices: this.announced(st.link) });
   }
 
   // ---- outbox pump -------------------------------------------------------------------------------------------

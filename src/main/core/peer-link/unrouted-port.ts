@@ -10,5 +10,6 @@ export const UNROUTED_PORT: PeerLinkRouterPort = {
   storeFromPeer: async (_nodeId, envelope) => ({ refused: [...envelope.to] }),
   seenFromPeer: async () => {},
   localDevices: () => [],
+  localReplacements: () => new Map(),
   onLocalDevicesChanged: () => () => {},
 };

@@ -1,7 +1,9 @@
 // The seams of the router: what the peer-link service (routing between paired desktops) and the router need
 // from each other, and the one Transport interface behind which the three ways out of this node sit (local,
 // the peer link, the cloud). The router knows transports only through this file.
+
 import type { Envelope } from '../../../shared/e2ee/schema.js';
+import type { AnnouncedDevice } from '../../../shared/wire/peer-link.js';
 import type { CloudLinkStatus, DirectoryDevice, Route } from '../../../shared/wire/relay.js';
 
 /** One outbox row for a peer link, in outbox (seq) order. */
@@ -38,6 +40,8 @@ export interface PeerLinkRouterPort {
   seenFromPeer(nodeId: string, id: string, deviceIds: string[]): Promise<void>;
   /** This node's own devices as announced to peers (paired phones with a key + the UI device). */
   localDevices(): DirectoryDevice[];
+  /** The old ids each of those devices replaced when it was re-paired (newest first; absent: none). */
+  localReplacements(): ReadonlyMap<string, readonly string[]>;
   onLocalDevicesChanged(fn: () => void): () => void;
 }
 
@@ -57,7 +61,7 @@ export interface HomeDirectory {
   /** The paired desktop (not ended by the peer) serving `deviceId`, if any. */
   nodeOf(deviceId: string): string | undefined;
   /** Paired desktops (not ended), by name: current name, link up?, announced devices. */
-  nodes(): { node_id: string; name: string; online: boolean; devices: DirectoryDevice[] }[];
+  nodes(): { node_id: string; name: string; online: boolean; devices: AnnouncedDevice[] }[];
   /** Called after any change (announce, rename, unpair, link up/down). */
   onChange(fn: () => void): () => void;
 }

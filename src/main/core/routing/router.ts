@@ -293,6 +293,10 @@ export class Router implements PeerLinkRouterPort {
     return this.d.store.localDevices();
   }
 
+  localReplacements(): ReadonlyMap<string, readonly string[]> {
+    return this.d.replacements?.() ?? new Map();
+  }
+
   onLocalDevicesChanged(fn: () => void): () => void {
     return this.d.store.onLocalDevicesChanged(fn);
   }
@@ -320,7 +324,7 @@ export class Router implements PeerLinkRouterPort {
     }
     const homeRoute = (node: string, device: string): Route | undefined =>
       this.peer.isUp(node) ? 'lan' : cloudUp && this.d.cloud.knows(device) ? 'cloud' : undefined;
-    const addHome = (d: DirectoryDevice, node: string) => {
+    const addHome = (d: DirectoryDevice & { replaces?: string[] }, node: string) => {
       if (listed.has(d.device_id)) return;
       listed.add(d.device_id);
       const route = homeRoute(node, d.device_id);
@@ -333,6 +337,7 @@ export class Router implements PeerLinkRouterPort {
         node_id: node,
         node_name: names.get(node) ?? node,
         ...(route ? { route } : {}),
+        ...(d.replaces?.length ? { replaces: d.replaces } : {}),
       });
     };
     for (const n of homeNodes) for (const d of n.devices) addHome(d, n.node_id);

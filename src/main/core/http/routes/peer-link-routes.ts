@@ -7,7 +7,7 @@ import { upgradeWebSocket } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { WebSocket } from 'ws';
 import { webSocketHandshakeGuard } from '../../../../server/http/websocket-upgrade.js';
-import { PEER_LINK_SESSION_ID, PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
+import { PEER_LINK_FEATURES_PARAM, PEER_LINK_SESSION_ID, PEER_LINK_SESSION_PARAM } from '../../../../shared/wire/peer-link.js';
 import type { PeerLinkService } from '../../peer-link/peer-link-service.js';
 import { ApiError } from '../api-error.js';
 import type { NodeCore } from '../node-core.js';
@@ -32,6 +32,7 @@ export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkS
     },
     upgradeWebSocket((c) => {
       const session = c.req.query(PEER_LINK_SESSION_PARAM) ?? '';
+      const features = c.req.query(PEER_LINK_FEATURES_PARAM);
       const address = remoteAddress(c);
       let hooks: ReturnType<PeerLinkService['accept']> | undefined;
       return {
@@ -47,6 +48,7 @@ export function peerLinkRoutes(core: NodeCore & { readonly peerLinks?: PeerLinkS
             },
             session,
             address,
+            features,
           );
         },
         onMessage(evt) {
