@@ -21,7 +21,13 @@ import {
   VerifyRequest,
 } from '../shared/wire/cloud.js';
 import { MAX_PREKEY_PUBLISH_BODY_BYTES, type PrekeyBundle, type PrekeyStatus } from '../shared/wire/prekeys.js';
-import { type DirectoryResponse, PublishKeysRequest, type PublishKeysResponse } from '../shared/wire/relay.js';
+import {
+  type DirectoryResponse,
+  PublishKeysRequest,
+  type PublishKeysResponse,
+  PublishReplacementsRequest,
+  type ReplacementsResponse,
+} from '../shared/wire/relay.js';
 import { type AuthService, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
 import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
@@ -76,7 +82,8 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.use('*', (c, next) => {
     // Blob bytes stream to disk (tus holds them to their Upload-Length); everything else is small JSON.
     if (isBlobBytes(c.req.method, c.req.path)) return next();
-    return (c.req.path === '/api/keys' || PREKEY_PUBLISH_PATH.test(c.req.path) ? keys : small)(c, next);
+    const big = c.req.path === '/api/keys' || c.req.path === '/api/keys/replacements' || PREKEY_PUBLISH_PATH.test(c.req.path);
+    return (big ? keys : small)(c, next);
   });
 
   const authed = async (c: Context<Env>, next: () => Promise<void>) => {
@@ -171,6 +178,15 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   });
 
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
+
+  // Re-paired devices' older ids: the caller states them for its own devices; everyone logged in reads them.
+  app.put('/api/keys/replacements', authed, async (c) => {
+    const body = await readBody(c, PublishReplacementsRequest);
+    return c.json({
+      replacements: d.directory.publishReplacements(c.get('principal').deviceId, body.replacements),
+    } satisfies ReplacementsResponse);
+  });
+  app.get('/api/keys/replacements', authed, (c) => c.json({ replacements: d.directory.replacements() } satisfies ReplacementsResponse));
 
   // The prekey directory (prekey-directory.ts): a node publishes for its own devices; anyone who may read the key
   // directory (everyone logged in) claims a bundle for any device in it. The body is checked there, signatures

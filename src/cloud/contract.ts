@@ -136,6 +136,21 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'The directory.' },
     errors: TOKEN,
   }),
+  fromEndpoint(CLOUD_ENDPOINTS.publishReplacements, {
+    operationId: 'publishReplacements',
+    security: 'cloud',
+    summary:
+      "Replace the older ids the calling node's devices replaced when re-paired; kept only for its published devices and for ids nobody publishes now.",
+    success: { status: 200, description: 'What was kept.' },
+    errors: mergeErrors(TOKEN, BODY),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyReplacements, {
+    operationId: 'keyReplacements',
+    security: 'cloud',
+    summary: 'The older ids every published device replaced when it was re-paired.',
+    success: { status: 200, description: 'The replacements.' },
+    errors: TOKEN,
+  }),
   fromEndpoint(CLOUD_ENDPOINTS.publishPrekeys, {
     operationId: 'publishPrekeys',
     security: 'cloud',

@@ -4,10 +4,17 @@
 
 import type { Statement } from 'better-sqlite3';
 import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
-import { type DirectoryDevice, type DirectoryEntry, MAX_PUBLISHED_PER_NODE, type PublishRefusal } from '../shared/wire/relay.js';
+import {
+  type DeviceReplacement,
+  type DirectoryDevice,
+  type DirectoryEntry,
+  MAX_PUBLISHED_PER_NODE,
+  type PublishRefusal,
+} from '../shared/wire/relay.js';
 import { type CloudDb, sqliteOf } from './db/open.js';
-import { directoryDevices } from './db/schema.js';
+import { deviceIdOrigins, directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
+import { listReplacements, publishReplacements } from './key-replacements.js';
 import { dropPrekeysOf } from './prekey-directory.js';
 
 type Row = typeof directoryDevices.$inferSelect;
@@ -57,6 +64,16 @@ export class KeyDirectory {
     private readonly maxPerNode = MAX_PUBLISHED_PER_NODE,
   ) {
     this.nodeOf = sqliteOf(db).prepare<[string], string>('SELECT node FROM directory_devices WHERE device_id = ?').pluck();
+  }
+
+  /** `node` says which older ids its devices replaced (re-paired): what the cloud kept of it (key-replacements.ts). */
+  publishReplacements(node: string, list: readonly DeviceReplacement[]): DeviceReplacement[] {
+    return publishReplacements(this.db, node, list, new Date(this.now()).toISOString());
+  }
+
+  /** Everyone's replaced ids, for devices published now. */
+  replacements(): DeviceReplacement[] {
+    return listReplacements(this.db);
   }
 
   /**
@@ -136,6 +153,7 @@ export class KeyDirectory {
             updatedAt: same ? old.updatedAt : at,
           })
           .run();
+        tx.insert(deviceIdOrigins).values({ deviceId: d.device_id, node, firstPublishedAt: at }).onConflictDoNothing().run();
       }
       const stored = tx.select().from(directoryDevices).where(inScope).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
       // A device that left the directory, or came back under another key, takes its prekeys with it: what it

@@ -1,12 +1,13 @@
 // The relay end to end: two homes (two headless nodes, each with a paired phone-like client) and one cloud, all
 // real processes on loopback. A message goes A-phone -> A-node -> cloud -> B-node -> B-phone and decrypts
-// there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext.
+// there; tampered ciphertext is refused by the recipient; no node or cloud file ever holds the plaintext. A phone
+// re-paired at one home is, at the other, the device it replaced (the cloud carries the old id).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, eventually, filesUnder } from '../helpers/test-node.js';
-import type { CloudProcess, NodeProcess, PairedPhone } from './processes.js';
+import { type CloudProcess, type NodeProcess, type PairedPhone, pairPhoneWith } from './processes.js';
 import { LINK_WAIT_MS, receive, startTwoHomes, waitInDirectory } from './relay-helpers.js';
 
 describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () => {
@@ -79,6 +80,25 @@ describe('two homes and one cloud (real processes)', { timeout: 300_000 }, () =>
     await assert.rejects(
       a.sendEnvelope(spoofed),
       (err: { code?: string; status?: number }) => err.status === 403 && err.code === 'sender_mismatch',
+    );
+  });
+
+  it("a phone re-paired at B (a reinstall) is listed at A as replacing its old id: 'safety number changed', not a stranger", async () => {
+    const first = await pairPhoneWith(B, 'Bo tablet');
+    const a = phoneA.messaging(A.base);
+    await waitInDirectory(a, first.deviceId);
+    const again = await pairPhoneWith(B, 'Bo tablet');
+    const entry = await eventually(
+      async () => (await a.directory(true)).devices.find((d) => d.device_id === again.deviceId && d.replaces),
+      'the re-paired tablet at A, with the id it replaced',
+      LINK_WAIT_MS,
+    );
+    assert.equal(entry.home, 'remote');
+    assert.deepEqual(entry.replaces, [first.deviceId]);
+    assert.equal(
+      (await a.directory(true)).devices.some((d) => d.device_id === first.deviceId),
+      false,
+      'the old id is gone',
     );
   });
 

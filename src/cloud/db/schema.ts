@@ -100,6 +100,31 @@ export const directoryDevices = sqliteTable(
   (t) => [index('directory_devices_node').on(t.node)],
 );
 
+/**
+ * Which node first published each device id (kept after the device leaves the directory): a node may say that
+ * its device replaced an old id only when it published that id itself.
+ */
+export const deviceIdOrigins = sqliteTable('device_id_origins', {
+  deviceId: text('device_id').primaryKey(),
+  node: text('node').notNull(),
+  firstPublishedAt: text('first_published_at').notNull(),
+});
+
+/**
+ * The older ids a published device replaced when it was re-paired at its desktop (JSON array, newest first), as
+ * its node said (PUT /api/keys/replacements). Read only while that node still publishes the device.
+ */
+export const deviceReplacements = sqliteTable(
+  'device_replacements',
+  {
+    deviceId: text('device_id').primaryKey(),
+    node: text('node').notNull(),
+    replaces: text('replaces').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('device_replacements_node').on(t.node)],
+);
+
 // ---- relay (docs/cloud.md "Relay") --------------------------------------------------------------------------
 
 /** Envelopes accepted and not yet stored by every recipient node. body = the validated envelope's JSON. */

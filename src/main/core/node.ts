@@ -256,6 +256,7 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
       },
     },
     onChange: (view) => feed.emit({ type: 'cloud', cloud: view }),
+    replacements: () => meshRepo.replacements(),
   });
   // The router: local delivery, the peer links (attached by the peer-link service: router.attachPeerLinks) and
   // the cloud behind one interface; the message routes send through it.

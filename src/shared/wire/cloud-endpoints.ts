@@ -15,7 +15,7 @@ import {
 import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
 import { endpoint, named } from './endpoint.js';
 import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from './prekeys.js';
-import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse } from './relay.js';
+import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse, PublishReplacementsRequest, ReplacementsResponse } from './relay.js';
 
 const session = named('NoiseSessionResponse', NoiseSessionResponse);
 
@@ -38,6 +38,18 @@ export const CLOUD_ENDPOINTS = {
     response: named('PublishKeysResponse', PublishKeysResponse),
   }),
   keyDirectory: endpoint({ method: 'get', path: '/api/keys', response: named('DirectoryResponse', DirectoryResponse) }),
+  // ---- re-paired devices' older ids (a cloud without them answers 404: the node then does without)
+  publishReplacements: endpoint({
+    method: 'put',
+    path: '/api/keys/replacements',
+    body: named('PublishReplacementsRequest', PublishReplacementsRequest),
+    response: named('ReplacementsResponse', ReplacementsResponse),
+  }),
+  keyReplacements: endpoint({
+    method: 'get',
+    path: '/api/keys/replacements',
+    response: named('ReplacementsResponse', ReplacementsResponse),
+  }),
   // ---- prekeys (docs/e2ee.md "Prekeys and the directory"): a node's own devices publish, anyone logged in claims
   publishPrekeys: endpoint({
     method: 'put',

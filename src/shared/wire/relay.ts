@@ -28,6 +28,9 @@ export const PUBLISH_PAGE_SIZE = 256;
  */
 export const MAX_PUBLISHED_PER_NODE = 4096;
 
+/** Old ids a directory entry names as replaced (the latest ones): enough for any real history of reinstalls. */
+export const MAX_REPLACED_IDS = 8;
+
 /**
  * PUT /api/keys: the devices this node serves. Without `range` they replace the node's whole set; with `range`
  * only its entries with `after` < device_id <= `through` (byte order; null = no bound), so a set larger than a
@@ -54,6 +57,20 @@ export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
 /** PUT /api/keys answers 200: the node's entries (in the range) as stored, and the devices it refused. */
 export const PublishKeysResponse = z.object({ devices: z.array(DirectoryEntry), refused: z.array(PublishRefusal).default([]) });
 export type PublishKeysResponse = z.infer<typeof PublishKeysResponse>;
+
+/**
+ * PUT /api/keys/replacements (a node's whole set) and GET /api/keys/replacements (everyone's): which older ids
+ * each device replaced when it was re-paired at its desktop, so that other homes show "safety number changed",
+ * not a stranger. Apart from /api/keys, so that a node and a cloud of different versions each ignore what the
+ * other does not know (a 404 here means "not spoken").
+ */
+export const DeviceReplacement = z.object({ device_id: DeviceId, replaces: z.array(DeviceId).min(1).max(MAX_REPLACED_IDS) }).strict();
+export type DeviceReplacement = z.infer<typeof DeviceReplacement>;
+export const PublishReplacementsRequest = z.object({ replacements: z.array(DeviceReplacement).max(MAX_PUBLISHED_PER_NODE) }).strict();
+export type PublishReplacementsRequest = z.infer<typeof PublishReplacementsRequest>;
+/** What the cloud kept of a publish (its own devices only, ids nobody publishes now), or everyone's (GET). */
+export const ReplacementsResponse = z.object({ replacements: z.array(DeviceReplacement) });
+export type ReplacementsResponse = z.infer<typeof ReplacementsResponse>;
 
 // ---- WS /v1/relay (node <-> cloud; text frames, one JSON object each) --------------------------------------
 //
@@ -170,9 +187,6 @@ export type Route = z.infer<typeof Route>;
  */
 export const DeviceHome = z.enum(['local', 'home', 'remote']);
 export type DeviceHome = z.infer<typeof DeviceHome>;
-
-/** Old ids a directory entry names as replaced (the latest ones): enough for any real history of reinstalls. */
-export const MAX_REPLACED_IDS = 8;
 
 export const MessagingDirectoryDevice = DirectoryDevice.extend({
   home: DeviceHome,

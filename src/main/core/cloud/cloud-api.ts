@@ -14,7 +14,7 @@ import {
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
 import { type BodyOf, type Endpoint, type ParamsOf, pathWith, type ResponseOf } from '../../../shared/wire/endpoint.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../shared/wire/prekeys.js';
-import type { DirectoryDevice, DirectoryEntry, PublishKeysRequest, PublishRefusal } from '../../../shared/wire/relay.js';
+import type { DeviceReplacement, DirectoryDevice, DirectoryEntry, PublishKeysRequest, PublishRefusal } from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -127,6 +127,16 @@ export async function publishKeys(
 
 export async function fetchDirectory(base: string, token: string): Promise<DirectoryEntry[]> {
   return (await call(base, CLOUD_ENDPOINTS.keyDirectory, { token }, 'a key directory read')).devices;
+}
+
+/** PUT /api/keys/replacements: the older ids our devices replaced when re-paired; what the cloud kept. */
+export async function publishReplacements(base: string, token: string, replacements: DeviceReplacement[]): Promise<DeviceReplacement[]> {
+  return (await call(base, CLOUD_ENDPOINTS.publishReplacements, { token, body: { replacements } }, 'publishing replaced ids')).replacements;
+}
+
+/** GET /api/keys/replacements: the older ids every published device replaced. */
+export async function fetchReplacements(base: string, token: string): Promise<DeviceReplacement[]> {
+  return (await call(base, CLOUD_ENDPOINTS.keyReplacements, { token }, 'a replaced-ids read')).replacements;
 }
 
 /** PUT /api/keys/:device_id/prekeys: prekeys of a device this node publishes in the key directory. */

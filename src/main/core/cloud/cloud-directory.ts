@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { type CloudLinkView, type DirectoryDevice, PUBLISH_PAGE_SIZE, type PublishRefusal } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import { Backoff } from './backoff.js';
-import { CloudCallError, fetchDirectory, publishKeys } from './cloud-api.js';
+import { CloudCallError, fetchDirectory, fetchReplacements, publishKeys, publishReplacements } from './cloud-api.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { refusesToken } from './token-refusal.js';
@@ -37,6 +37,8 @@ export interface CloudDirectoryDeps {
   /** A REST call was refused for the token. */
   tokenRefused(code: string): void;
   report: CloudLinkReport;
+  /** The older ids each of our devices replaced when re-paired (published, so other homes see the change). */
+  replacements?(): ReadonlyMap<string, readonly string[]>;
 }
 
 export class CloudDirectory {
@@ -55,6 +57,8 @@ export class CloudDirectory {
   private lastRefreshAt = 0;
   private refreshSoon: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The cloud answered 404 to the replaced-ids routes (an older cloud): not asked again until the next login. */
+  private replacementsUnknown = false;
 
   constructor(private readonly d: CloudDirectoryDeps) {
     this.publishBackoff = new Backoff(d.options.retryBackoff);
@@ -83,6 +87,7 @@ export class CloudDirectory {
   /** The refusals were the cloud's answer to this login's publish; the next login publishes afresh. */
   forget(): void {
     this.unpublished.clear();
+    this.replacementsUnknown = false;
   }
 
   /** The relay said hello: fetch the directory on a timer, and publish (then fetch) now. */
@@ -121,7 +126,9 @@ export class CloudDirectory {
       do {
         this.publishAgain = false;
         const { url, token } = creds!;
-        await this.publishAll(url, token, store.localDevices());
+        const devices = store.localDevices();
+        await this.publishAll(url, token, devices);
+        await this.publishReplacedIds(url, token, devices);
         if (!this.publishAgain || !this.d.isUp()) break;
         creds = this.d.credentials();
       } while (creds);
@@ -201,6 +208,41 @@ export class CloudDirectory {
     }
   }
 
+  /** PUT /api/keys/replacements for our published devices; a cloud that does not know the route is left be. */
+  private async publishReplacedIds(url: string, token: string, devices: readonly DirectoryDevice[]): Promise<void> {
+    const replaced = this.d.replacements?.();
+    if (!replaced || this.replacementsUnknown) return;
+    const list = devices.flatMap((d) => {
+      const ids = replaced.get(d.device_id);
+      return ids?.length ? [{ device_id: d.device_id, replaces: [...ids] }] : [];
+    });
+    try {
+      await publishReplacements(url, token, list);
+    } catch (err) {
+      if (!this.olderCloud(err)) throw err;
+    }
+  }
+
+  /** A 404 from a replaced-ids route: this cloud predates them (remembered until the next login). */
+  private olderCloud(err: unknown): boolean {
+    if (!(err instanceof CloudCallError && err.status === 404)) return false;
+    if (!this.replacementsUnknown)
+      this.d.log.info('the cloud does not keep replaced device ids (an older cloud): other homes see a re-paired device as new');
+    this.replacementsUnknown = true;
+    return true;
+  }
+
+  /** Everyone's replaced ids by device, or none when the cloud does not keep them (or the read failed). */
+  private async replacedIds(url: string, token: string): Promise<Map<string, string[]>> {
+    if (this.replacementsUnknown) return new Map();
+    try {
+      return new Map((await fetchReplacements(url, token)).map((r) => [r.device_id, r.replaces]));
+    } catch (err) {
+      if (!this.olderCloud(err)) this.d.log.debug({ err: (err as Error).message }, 'reading replaced device ids failed');
+      return new Map();
+    }
+  }
+
   private schedulePublishRetry(): void {
     if (this.stopped || !this.d.isUp()) return;
     clearTimeout(this.publishRetryTimer);
@@ -228,9 +270,17 @@ export class CloudDirectory {
     this.lastRefreshAt = Date.now();
     try {
       const entries = await fetchDirectory(creds.url, creds.token);
+      const replaced = await this.replacedIds(creds.url, creds.token);
       const self = this.d.selfId();
       // Only other nodes' devices are "remote"; this node's own come from the store itself.
-      store.setRemoteDirectory(entries.filter((e) => e.node !== self));
+      store.setRemoteDirectory(
+        entries
+          .filter((e) => e.node !== self)
+          .map((e) => {
+            const replaces = replaced.get(e.device_id);
+            return replaces ? { ...e, replaces } : e;
+          }),
+      );
       this.directoryBackoff.reset();
       this.directoryNotBefore = 0;
     } catch (err) {

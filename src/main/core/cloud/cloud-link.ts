@@ -38,6 +38,8 @@ export interface CloudLinkDeps {
   /** Every change of the view (status, error, outbox size), coalesced per tick. */
   onChange?: (view: CloudLinkView) => void;
   options?: Partial<CloudLinkOptions> | undefined;
+  /** The older ids each of our devices replaced when re-paired (told to the cloud's key directory). */
+  replacements?: () => ReadonlyMap<string, readonly string[]>;
 }
 
 export class CloudLink {
@@ -94,6 +96,7 @@ export class CloudLink {
       selfId: () => this.transport.cloudDeviceId() ?? b64(d.staticKey().publicKey),
       published: () => this.transport.resume(),
       tokenRefused: (code) => this.session.tokenRefused(code),
+      ...(d.replacements ? { replacements: d.replacements } : {}),
     });
     this.transport = new CloudRelayTransport({
       store: d.store,

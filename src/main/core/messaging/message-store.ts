@@ -20,7 +20,6 @@ import type { Logger } from 'pino';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
 import {
   type DirectoryDevice,
-  type DirectoryEntry,
   type InboxItem,
   type InboxPage,
   type InboxPush,
@@ -35,7 +34,7 @@ import { DomainError } from '../errors/domain-error.js';
 import { CLOUD, LOCAL, type PeerOutboundItem, type PeerRefusal } from '../routing/ports.js';
 import { GroupCommit } from './group-commit.js';
 import { aggregateStatus, isForward, type RecipientState } from './recipient-status.js';
-import type { MessageStorePort, OutboundEnvelope } from './relay-port.js';
+import type { MessageStorePort, OutboundEnvelope, RemoteEntry } from './relay-port.js';
 
 /** Sent-message statuses that are final (not 'queued') are forgotten after this long. */
 export const SENT_STATUS_KEEP_MS = 30 * 24 * 60 * 60 * 1000;
@@ -142,7 +141,7 @@ export class MessageStore implements MessageStorePort {
   private readonly st;
   private readonly queuedListeners = new Set<() => void>();
   private readonly deviceListeners = new Set<() => void>();
-  private remote: DirectoryEntry[] = [];
+  private remote: RemoteEntry[] = [];
   /** device id -> the node serving it (its cloud device id), from the cloud's directory. */
   private remoteNodes = new Map<string, string>();
   private readonly remoteListeners = new Set<() => void>();
@@ -388,7 +387,7 @@ export class MessageStore implements MessageStorePort {
     }
   }
 
-  setRemoteDirectory(entries: DirectoryEntry[]): void {
+  setRemoteDirectory(entries: RemoteEntry[]): void {
     this.remote = entries;
     this.remoteNodes = new Map(entries.map((e) => [e.device_id, e.node]));
     for (const fn of [...this.remoteListeners]) {
@@ -401,7 +400,7 @@ export class MessageStore implements MessageStorePort {
   }
 
   /** The cloud's directory as last fetched (other nodes' devices). */
-  remoteDirectory(): readonly DirectoryEntry[] {
+  remoteDirectory(): readonly RemoteEntry[] {
     return this.remote;
   }
 

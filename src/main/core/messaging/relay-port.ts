@@ -59,5 +59,8 @@ export interface MessageStorePort {
   localDevices(): DirectoryDevice[];
   onLocalDevicesChanged(fn: () => void): () => void;
   /** The cloud's directory as last fetched; the messaging directory shows these as 'remote'. */
-  setRemoteDirectory(entries: DirectoryEntry[]): void;
+  setRemoteDirectory(entries: RemoteEntry[]): void;
 }
+
+/** A device of the cloud's directory, with the older ids it replaced when re-paired (when the cloud says so). */
+export type RemoteEntry = DirectoryEntry & { replaces?: string[] };

@@ -360,11 +360,12 @@ export class Router implements PeerLinkRouterPort {
         // The other home's desktop that published it: a home's safety number is over its desktops' devices.
         node_id: e.node,
         ...(cloudUp ? { route: 'cloud' as const } : {}),
+        ...(e.replaces?.length ? { replaces: e.replaces } : {}),
       });
     }
     return {
       me,
-      devices: [...devices, ...remote],
+      devices: withoutListedReplaces([...devices, ...remote]),
       nodes: [
         { node_id: selfId, name: selfName, self: true, online: true },
         ...homeNodes.map((n) => ({ node_id: n.node_id, name: n.name, self: false, online: this.peer.isUp(n.node_id) })),
@@ -372,4 +373,19 @@ export class Router implements PeerLinkRouterPort {
       cloud: { status: this.d.cloud.status() },
     };
   }
+}
+
+/**
+ * A device may name only old ids that no device listed now has: whoever told us (a desktop of the home, the
+ * cloud) cannot put its device in the place of one that is still there.
+ */
+function withoutListedReplaces(devices: MessagingDirectoryDevice[]): MessagingDirectoryDevice[] {
+  const ids = new Set(devices.map((d) => d.device_id));
+  return devices.map((d) => {
+    if (!d.replaces) return d;
+    const replaces = d.replaces.filter((id) => !ids.has(id));
+    if (replaces.length === d.replaces.length) return d;
+    const { replaces: _all, ...rest } = d;
+    return replaces.length ? { ...rest, replaces } : rest;
+  });
 }
