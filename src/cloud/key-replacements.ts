@@ -3,20 +3,12 @@
 // changed" for the new id instead of a stranger. The cloud keeps a claim only for a device the node publishes
 // now, and only old ids that node itself published first and that no device is published under now: no node can
 // put its device in the place of another node's device, present or gone.
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { parseIdList } from '../server/db/json-id-list.js';
 import type { DeviceReplacement } from '../shared/wire/relay.js';
 import type { CloudDb } from './db/open.js';
 import { deviceIdOrigins, deviceReplacements, directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
-
-function parseIds(text: string): string[] {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
 
 /** Replaces `node`'s claims with `list` (what it may claim of it); returns what was kept. One transaction. */
 export function publishReplacements(db: CloudDb, node: string, list: readonly DeviceReplacement[], at: string): DeviceReplacement[] {
@@ -32,24 +24,16 @@ export function publishReplacements(db: CloudDb, node: string, list: readonly De
         .all()
         .map((r) => r.id),
     );
+    // The old ids this node published first and that no device is published under now.
     const named = [...new Set(list.flatMap((r) => r.replaces))];
-    const publishedNow = new Set(
-      named.length === 0
-        ? []
-        : tx
-            .select({ id: directoryDevices.deviceId })
-            .from(directoryDevices)
-            .where(inArray(directoryDevices.deviceId, named))
-            .all()
-            .map((r) => r.id),
-    );
-    const ours = new Set(
+    const claimable = new Set(
       named.length === 0
         ? []
         : tx
             .select({ id: deviceIdOrigins.deviceId })
             .from(deviceIdOrigins)
-            .where(and(inArray(deviceIdOrigins.deviceId, named), eq(deviceIdOrigins.node, node)))
+            .leftJoin(directoryDevices, eq(directoryDevices.deviceId, deviceIdOrigins.deviceId))
+            .where(and(inArray(deviceIdOrigins.deviceId, named), eq(deviceIdOrigins.node, node), isNull(directoryDevices.deviceId)))
             .all()
             .map((r) => r.id),
     );
@@ -57,7 +41,7 @@ export function publishReplacements(db: CloudDb, node: string, list: readonly De
     const kept: DeviceReplacement[] = [];
     for (const r of list) {
       if (!own.has(r.device_id)) continue;
-      const replaces = [...new Set(r.replaces)].filter((id) => id !== r.device_id && ours.has(id) && !publishedNow.has(id));
+      const replaces = [...new Set(r.replaces)].filter((id) => id !== r.device_id && claimable.has(id));
       if (replaces.length === 0) continue;
       tx.insert(deviceReplacements)
         .values({ deviceId: r.device_id, node, replaces: JSON.stringify(replaces), updatedAt: at })
@@ -90,7 +74,7 @@ export function listReplacements(db: CloudDb): DeviceReplacement[] {
   );
   const out: DeviceReplacement[] = [];
   for (const r of rows) {
-    const replaces = parseIds(r.replaces).filter((id) => !published.has(id));
+    const replaces = parseIdList(r.replaces).filter((id) => !published.has(id));
     if (replaces.length) out.push({ device_id: r.deviceId, replaces });
   }
   return out;

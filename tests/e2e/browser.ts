@@ -27,6 +27,22 @@ export const WAIT = { timeout: 30_000 };
 export const messageIn = (page: Page, dir: 'in' | 'out', text: string | RegExp): Locator =>
   page.locator(`[data-testid="message"][data-dir="${dir}"]`).filter({ hasText: text });
 
+/**
+ * Writes `text` in the open conversation and sends it; resolves once it is in the list. When the page refuses
+ * it instead, fails with the page's reason (and `explain()`, e.g. what the page logged).
+ */
+export async function writeMessage(page: Page, text: string, explain: () => string = () => ''): Promise<void> {
+  await page.getByTestId('message-text').fill(text);
+  await page.getByTestId('message-send').click();
+  const shown = messageIn(page, 'out', text);
+  try {
+    await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
+  } catch (err) {
+    assert.fail(`"${text}" neither shown nor refused: ${(err as Error).message}${explain()}`);
+  }
+  if (!(await shown.count())) assert.fail(`"${text}" was not sent: ${await page.getByTestId('messages-error').textContent()}`);
+}
+
 /** Undefined when the built renderer exists; else the message to fail with. */
 export function missingBuild(): string | undefined {
   const dir = join(ROOT, 'out', 'renderer');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startTestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT, writeMessage } from './browser.js';
 
 const skip = chromiumSkipReason();
 
@@ -23,18 +23,7 @@ function keepLog(page: Page): void {
   });
 }
 
-async function write(page: Page, text: string): Promise<void> {
-  await page.getByTestId('message-text').fill(text);
-  await page.getByTestId('message-send').click();
-  const shown = messageIn(page, 'out', text);
-  // Either it is in the list, or the page says why not (then the test says it too).
-  try {
-    await shown.or(page.getByTestId('messages-error')).first().waitFor(WAIT);
-  } catch (err) {
-    assert.fail(`"${text}" neither shown nor refused: ${(err as Error).message}; page log: ${JSON.stringify(logs.get(page) ?? [])}`);
-  }
-  if (!(await shown.count())) assert.fail(`"${text}" was not sent: ${await page.getByTestId('messages-error').textContent()}`);
-}
+const write = (page: Page, text: string) => writeMessage(page, text, () => `; page log: ${JSON.stringify(logs.get(page) ?? [])}`);
 
 describe('a small group of phones (Chromium)', { skip, timeout: 300_000 }, () => {
   const browser = useChromium();

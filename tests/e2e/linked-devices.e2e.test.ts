@@ -7,20 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startTestNode } from '../helpers/test-node.js';
-import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT } from './browser.js';
+import { chromiumSkipReason, messageIn, pairedPhonePage, useChromium, WAIT, writeMessage } from './browser.js';
 
 const skip = chromiumSkipReason();
 
 const personEntry = (page: Page) => page.locator('[data-testid="conversation"][data-peer^="#person:"]');
 const open = (page: Page, peer: string) => page.locator(`[data-testid="conversation"][data-peer="${peer}"]`).click();
-
-async function write(page: Page, text: string): Promise<void> {
-  await page.getByTestId('message-text').fill(text);
-  await page.getByTestId('message-send').click();
-  await messageIn(page, 'out', text).or(page.getByTestId('messages-error')).first().waitFor(WAIT);
-  if (!(await messageIn(page, 'out', text).count()))
-    assert.fail(`"${text}" was not sent: ${await page.getByTestId('messages-error').textContent()}`);
-}
 
 describe('linked devices (Chromium)', { skip, timeout: 300_000 }, () => {
   const browser = useChromium();
@@ -50,7 +42,7 @@ describe('linked devices (Chromium)', { skip, timeout: 300_000 }, () => {
 
     // Ana writes to Ben from the phone: Ben has Ana as one person; the tablet shows it as Ana's own.
     await open(phone.page, ben.id);
-    await write(phone.page, 'Hei Ben, det er Ana');
+    await writeMessage(phone.page, 'Hei Ben, det er Ana');
     await personEntry(ben.page).filter({ hasText: 'Ana' }).waitFor(WAIT);
     assert.match((await personEntry(ben.page).textContent()) ?? '', /2 devices/);
     await personEntry(ben.page).click();
@@ -67,7 +59,7 @@ describe('linked devices (Chromium)', { skip, timeout: 300_000 }, () => {
       (await ben.page.getByTestId('person-devices').textContent()) ?? '',
       /Ana on 2 devices: (Ana phone, Ana tablet|Ana tablet, Ana phone)/,
     );
-    await write(ben.page, 'Hei Ana!');
+    await writeMessage(ben.page, 'Hei Ana!');
     await messageIn(phone.page, 'in', 'Hei Ana!').waitFor(WAIT);
     await messageIn(tablet.page, 'in', 'Hei Ana!').waitFor(WAIT);
 
@@ -78,11 +70,11 @@ describe('linked devices (Chromium)', { skip, timeout: 300_000 }, () => {
     await open(phone.page, tablet.id);
     await phone.page.getByTestId('link-device').waitFor(WAIT);
     await open(phone.page, ben.id);
-    await write(phone.page, 'Nå bare fra telefonen');
+    await writeMessage(phone.page, 'Nå bare fra telefonen');
     await messageIn(ben.page, 'in', 'Nå bare fra telefonen').waitFor(WAIT);
     // A message the phone sends the tablet after it: once the tablet shows that, it has read all before it.
     await open(phone.page, tablet.id);
-    await write(phone.page, 'Til nettbrettet');
+    await writeMessage(phone.page, 'Til nettbrettet');
     await open(tablet.page, phone.id);
     await messageIn(tablet.page, 'in', 'Til nettbrettet').waitFor(WAIT);
     await open(tablet.page, ben.id);

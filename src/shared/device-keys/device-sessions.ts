@@ -568,6 +568,9 @@ export class DeviceSessions {
           if (!inRoster(roster, this.deviceId)) throw new PersonError('person_bad_roster', 'the roster that links us does not list us');
           if (!secretMatches(roster, payload.person_secret))
             throw new PersonError('person_bad_roster', "the person key sent is not the roster's");
+          // Linked with others since it accepted (its own offer was taken meanwhile): it stays where it is.
+          if (own && own.person_id !== roster.person_id && own.roster.devices.length > 1)
+            throw new PersonError('person_already_linked', 'this device was linked with other devices meanwhile');
           const linked: PersonRecord = { person_id: roster.person_id, roster, secret: String(payload.person_secret) };
           // A person of this device alone (made by an offer of its own) gives way to the one it joined.
           const lone = own && own.person_id !== roster.person_id ? [{ record: own, removed: true }] : [];

@@ -2,6 +2,7 @@
 // (primary key), so an announce can only replace the announcing node's own rows; the link refuses claims on
 // ids served elsewhere before they get here.
 import { eq } from 'drizzle-orm';
+import { parseIdList } from '../../../server/db/json-id-list.js';
 import type { AnnouncedDevice } from '../../../shared/wire/peer-link.js';
 import type { Db } from './open-database.js';
 import { homeDevices } from './schema.js';
@@ -57,7 +58,7 @@ export class HomeDeviceRepository {
       .orderBy(homeDevices.name, homeDevices.deviceId)
       .all()
       .map((r) => {
-        const replaces = parseIds(r.replaces);
+        const replaces = parseIdList(r.replaces);
         return { device_id: r.deviceId, public_key: r.publicKey, name: r.name, kind: r.kind, ...(replaces.length ? { replaces } : {}) };
       });
   }
@@ -68,16 +69,5 @@ export class HomeDeviceRepository {
 
   removeFor(nodeId: string): number {
     return this.db.delete(homeDevices).where(eq(homeDevices.nodeId, nodeId)).run().changes;
-  }
-}
-
-/** A stored JSON id list; anything unreadable is no list (the row is still served). */
-function parseIds(text: string | null): string[] {
-  if (!text) return [];
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
   }
 }
