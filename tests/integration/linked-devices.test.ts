@@ -121,6 +121,26 @@ describe('linked devices (one person, several devices)', () => {
     assert.deepEqual(after.to, [idOf(pa1)], "Ben's next message to Ana goes to her remaining phone only");
   });
 
+  test('a device that got linked with another meanwhile keeps that link when an earlier accepted one completes', async () => {
+    const node = await startTestNode();
+    const [pa, pb, pd] = [await pairPhone(node), await pairPhone(node), await pairPhone(node)];
+    const [a, b, d] = [await withSessions(pa), await withSessions(pb), await withSessions(pd)];
+    await a.offerLink(idOf(pb), 'Ana');
+    await drain(b);
+    const fromA = (await b.people()).find((p) => p.offer_from === idOf(pa))!.person_id;
+    await b.answerLinkOffer(fromA, true); // the join goes to A, which is not read yet
+    await b.offerLink(idOf(pd), 'Bo');
+    await drain(d);
+    await d.answerLinkOffer((await d.people()).find((p) => p.offer_from === idOf(pb))!.person_id, true);
+    await drain(b, d); // B and D are linked now
+    await drain(a); // A takes B's join and sends it the person key
+    const [keys] = await drain(b);
+    assert.equal(!keys![0]!.ok && keys![0]!.error, 'person_already_linked');
+    const own = (await b.people()).find((p) => p.own)!;
+    assert.notEqual(own.person_id, fromA);
+    assert.deepEqual(own.roster.devices.map((x) => x.device_id).sort(), [idOf(pb), idOf(pd)].sort());
+  });
+
   test('attacks: a forged roster, a replayed older one, keys nobody asked for, an offer in another device’s name', async () => {
     const node = await startTestNode();
     const [pa1, pa2, pb, px] = [await pairPhone(node), await pairPhone(node), await pairPhone(node), await pairPhone(node)];
