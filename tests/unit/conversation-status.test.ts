@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Conversations, type SentMessage } from '../../src/renderer/src/common/conversation.js';
+import { Conversations, MAX_HIDDEN, type SentMessage } from '../../src/renderer/src/common/conversation.js';
 import { routeText, statusText } from '../../src/renderer/src/common/message-words.js';
 
 const sent = (c: Conversations, id = 'm1') => c.with('peer').find((m) => m.id === id) as SentMessage;
@@ -46,6 +46,35 @@ describe('sent message status and route', () => {
     assert.equal(sent(c, 'm2').route, 'lan');
     c.mergeOutbox([{ id: 'm2', to: ['peer'], status: 'seen', route: 'lan', created_at: '2026-01-01T00:00:00.000Z' }]);
     assert.equal(sent(c, 'm2').status, 'seen');
+  });
+
+  test("a group's or a link's own envelopes in the outbox are never listed; kept across reloads, bounded", () => {
+    const storage = new Map<string, string>();
+    const local = {
+      getItem: (k: string) => storage.get(k) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+    } as unknown as Storage;
+    const view = (id: string) => ({ id, to: ['peer'], status: 'sent' as const, created_at: '2026-01-01T00:00:00.000Z' });
+    const c = new Conversations('conv', local);
+    c.hide(['ctl-1']);
+    assert.equal(c.mergeOutbox([view('ctl-1'), view('other')]), true);
+    assert.deepEqual(
+      c.all().map((m) => m.id),
+      ['other'],
+      'an unknown outbox entry is listed (text not kept), a hidden one is not',
+    );
+    assert.equal(c.applyStatus('ctl-1', 'delivered'), false);
+    assert.equal(c.known('ctl-1'), true);
+    assert.equal(c.has('ctl-1'), false, 'not a message');
+    const again = new Conversations('conv', local);
+    again.mergeOutbox([view('ctl-1')]);
+    assert.equal(
+      again.all().some((m) => m.id === 'ctl-1'),
+      false,
+      'still hidden after a reload',
+    );
+    again.hide(Array.from({ length: MAX_HIDDEN + 5 }, (_, i) => `many-${i}`));
+    assert.equal((JSON.parse(storage.get('conv.hidden')!) as string[]).length, MAX_HIDDEN);
   });
 
   test('in words: status, and the route only once the message has one', () => {

@@ -152,6 +152,17 @@ export class MessagingClient {
     return () => this.identityListeners.delete(fn);
   }
 
+  /**
+   * Envelopes this device sends for a group or a link (a change, a sender key, an offer, an answer): nothing a
+   * person wrote. Told before they go, so a page never lists them as messages (the node's outbox has them too).
+   */
+  onControlEnvelopes(fn: (envelopeIds: string[]) => void): () => void {
+    this.controlListeners.add(fn);
+    return () => this.controlListeners.delete(fn);
+  }
+
+  private readonly controlListeners = new Set<(envelopeIds: string[]) => void>();
+
   private identityChanged(deviceIds: string[]): void {
     if (deviceIds.length) for (const fn of this.identityListeners) fn(deviceIds);
   }
@@ -299,6 +310,12 @@ export class MessagingClient {
     return sessions ? (await sessions.pendingOutbox()).map((e) => e.envelope) : [];
   }
 
+  /** Which of those are a group's or a link's own traffic (onControlEnvelopes). */
+  async pendingControlIds(): Promise<string[]> {
+    const sessions = await this.sessionsReady;
+    return sessions ? (await sessions.pendingOutbox()).filter((e) => e.control).map((e) => e.id) : [];
+  }
+
   /**
    * Seals a file's manifest to one device: the key to its blob, its name and type, never seen by a node. No
    * copy goes to our other devices: the node serves the blob to the devices it was uploaded for only.
@@ -405,7 +422,7 @@ export class MessagingClient {
   ): Promise<{ ok: true; text: string; person_update: true } | { ok: false; error: string; person_update: true }> {
     try {
       const step = await sessions.applyPersonPayload(from, fromKey, payload, this.claim);
-      await this.sendAll(step.envelopes);
+      await this.sendControl(step.envelopes);
       return { ok: true, text: '', person_update: true };
     } catch (err) {
       return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), person_update: true };
@@ -441,21 +458,21 @@ export class MessagingClient {
     const sessions = await this.peopleSessions();
     const [peer] = await this.peersOf([deviceId]);
     const step = await this.groupStep(() => sessions.offerLink(peer!, name, this.claim));
-    await this.sendAll(step.envelopes);
+    await this.sendControl(step.envelopes);
   }
 
   /** Accepts or declines an offer to link from a device of `personId`. */
   async answerLinkOffer(personId: string, accept: boolean): Promise<void> {
     const sessions = await this.peopleSessions();
     const step = await this.groupStep(() => sessions.answerOffer(personId, accept, this.claim));
-    await this.sendAll(step.envelopes);
+    await this.sendControl(step.envelopes);
   }
 
   /** Unlinks one of our linked devices (our own id: this device leaves). */
   async unlink(deviceId: string): Promise<void> {
     const sessions = await this.peopleSessions();
     const step = await this.groupStep(() => sessions.unlink(deviceId, this.claim));
-    await this.sendAll(step.envelopes);
+    await this.sendControl(step.envelopes);
   }
 
   /**
@@ -483,15 +500,21 @@ export class MessagingClient {
   ): Promise<{ ok: true; text: string; group_id: string; group_update: true } | { ok: false; error: string; group_update: true }> {
     try {
       const step = await sessions.applyGroupPayload(from, fromKey, payload, this.claim);
-      await this.sendAll(step.envelopes);
+      await this.sendControl(step.envelopes);
       return { ok: true, text: '', group_id: step.group_id, group_update: true };
     } catch (err) {
       return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), group_update: true };
     }
   }
 
-  /** Envelopes made by a step, handed to the node; one that cannot go now stays in the session outbox. */
-  private async sendAll(envelopes: readonly Envelope[]): Promise<void> {
+  /** A step's own envelopes (control traffic: onControlEnvelopes is told first), handed to the node. */
+  private async sendControl(envelopes: readonly Envelope[]): Promise<void> {
+    if (envelopes.length) for (const fn of this.controlListeners) fn(envelopes.map((e) => e.id));
+    await this.sendEach(envelopes);
+  }
+
+  /** Envelopes handed to the node one by one; one that cannot go now stays in the session outbox. */
+  private async sendEach(envelopes: readonly Envelope[]): Promise<void> {
     for (const env of envelopes) {
       try {
         await this.sendEnvelope(env);
@@ -523,7 +546,7 @@ export class MessagingClient {
   async createGroup(name: string, deviceIds: readonly string[]): Promise<GroupState> {
     const sessions = await this.groupSessions();
     const step = await this.groupStep(() => this.peersOf(deviceIds).then((peers) => sessions.createGroup(name, peers, this.claim)));
-    await this.sendAll(step.envelopes);
+    await this.sendControl(step.envelopes);
     return (await sessions.groups()).find((g) => g.group_id === step.group_id)!;
   }
 
@@ -541,7 +564,7 @@ export class MessagingClient {
         members.push(known.has(id) ? { device_id: id, identity_key: known.get(id)! } : (await this.peersOf([id]))[0]!);
       return sessions.changeGroup(groupId, { ...(next.name !== undefined ? { name: next.name } : {}), members }, this.claim);
     });
-    await this.sendAll(step.envelopes);
+    await this.sendControl(step.envelopes);
   }
 
   /**
@@ -557,7 +580,7 @@ export class MessagingClient {
   /** Seals and sends a text to the group (what cannot go now stays in the session outbox). */
   async sendGroupText(groupId: string, text: string): Promise<Envelope[]> {
     const envelopes = await this.sealGroupText(groupId, text);
-    await this.sendAll(envelopes);
+    await this.sendEach(envelopes);
     return envelopes;
   }
 

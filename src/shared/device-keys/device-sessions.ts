@@ -428,7 +428,7 @@ export class DeviceSessions {
     await this.commit({
       groups: [{ record: rec }],
       records: step.recordsJson(),
-      outbox: envelopes.map((e) => outboxEntry(e, this.now())),
+      outbox: envelopes.map((e) => outboxEntry(e, this.now(), true)),
     });
     return { group_id: rec.group_id, envelopes, removed: false };
   }
@@ -602,7 +602,7 @@ export class DeviceSessions {
       if (to.length) envelopes.push(await this.sealInto(step, to, utf8.encode(JSON.stringify(o.payload)), claim));
     }
     if (records.length || envelopes.length)
-      await this.commitPeople(records, { records: step.recordsJson(), outbox: envelopes.map((e) => outboxEntry(e, this.now())) });
+      await this.commitPeople(records, { records: step.recordsJson(), outbox: envelopes.map((e) => outboxEntry(e, this.now(), true)) });
     return { person_id: personId, envelopes };
   }
 
@@ -655,6 +655,6 @@ function withoutOffer(rec: PersonRecord): PersonRecord {
   return rest;
 }
 
-function outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number): OutboxEntry {
-  return { id: envelope.id, envelope, created_at: now };
+function outboxEntry(envelope: EnvelopeV2 | EnvelopeV3, now: number, control = false): OutboxEntry {
+  return { id: envelope.id, envelope, created_at: now, ...(control ? { control: true as const } : {}) };
 }

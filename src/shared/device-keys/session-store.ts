@@ -35,6 +35,8 @@ export interface OutboxEntry {
   id: string;
   envelope: EnvelopeV2 | EnvelopeV3;
   created_at: number;
+  /** A group's or a link's own traffic (a change, a sender key, an offer): nothing a person wrote. */
+  control?: true;
 }
 
 export interface StoreChange {

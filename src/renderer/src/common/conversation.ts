@@ -75,8 +75,16 @@ export function compareMessages(a: ConversationMessage, b: ConversationMessage):
   return a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Ids of envelopes that are no message (a group's or a link's own traffic) kept, newest last: bounded. */
+export const MAX_HIDDEN = 2000;
+
 export class Conversations {
   private readonly byId = new Map<string, ConversationMessage>();
+  /**
+   * Envelopes this device sent that are no message of their own (a group change, a sender key, an offer to link,
+   * the further envelopes of one group message): the node's outbox lists them, the conversations never do.
+   */
+  private readonly hidden = new Set<string>();
   /** Status pushes that came before the send's own answer. */
   private readonly early = new Map<string, { status: MessageStatus; error?: string; route?: Route }>();
 
@@ -93,6 +101,28 @@ export class Conversations {
     } catch {
       // unreadable: start empty rather than fail the page
     }
+    try {
+      const hidden = JSON.parse(storage.getItem(`${storageKey}.hidden`) ?? '[]') as unknown;
+      if (Array.isArray(hidden)) for (const id of hidden) if (typeof id === 'string') this.hidden.add(id);
+    } catch {
+      // unreadable: such envelopes may show once as "text not kept", nothing worse
+    }
+  }
+
+  /** These envelopes are no message (see `hidden`): never listed, kept across reloads. */
+  hide(ids: readonly string[]): void {
+    let added = false;
+    for (const id of ids) {
+      if (this.hidden.has(id)) continue;
+      this.hidden.add(id);
+      added = true;
+    }
+    if (!added) return;
+    for (const id of this.hidden) {
+      if (this.hidden.size <= MAX_HIDDEN) break;
+      this.hidden.delete(id);
+    }
+    if (this.storageKey && this.storage) this.storage.setItem(`${this.storageKey}.hidden`, JSON.stringify([...this.hidden]));
   }
 
   save(): void {
@@ -116,6 +146,11 @@ export class Conversations {
     return this.byId.has(id);
   }
 
+  /** A message kept here, or an envelope of ours that is none (hidden): no outbox read needed for its status. */
+  known(id: string): boolean {
+    return this.byId.has(id) || this.hidden.has(id);
+  }
+
   /** A message this device just handed to its node (with `file`, a file message named `text`). */
   addSent(id: string, peer: string, text: string, sentAt: string, status: MessageStatus, file?: FileManifest): void {
     const known = this.byId.get(id);
@@ -135,6 +170,7 @@ export class Conversations {
   /** A status (and the route it took, when known) from a push, a send's answer or the outbox. Returns whether anything changed. */
   applyStatus(id: string, status: MessageStatus, error?: string, route?: Route): boolean {
     const m = this.byId.get(id);
+    if (!m && this.hidden.has(id)) return false;
     if (!m) {
       // Several pushes may beat the send's answer (delivered, then seen): keep the most advanced.
       const before = this.early.get(id);
@@ -164,7 +200,7 @@ export class Conversations {
     let changed = false;
     for (const v of views) {
       if (this.byId.has(v.id)) changed = this.applyStatus(v.id, v.status, v.error, v.route) || changed;
-      else if (v.to[0]) {
+      else if (v.to[0] && !this.hidden.has(v.id)) {
         this.byId.set(v.id, {
           dir: 'out',
           id: v.id,

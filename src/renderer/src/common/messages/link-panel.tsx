@@ -27,7 +27,7 @@ export function LinkOffers({
     <div class="stack link-offers" role="status" aria-live="polite">
       {offers.map((p) => (
         <div key={p.person_id} class="banner notice" data-testid="link-offer" data-person-id={p.person_id}>
-          <p>
+          <p class="link-offer-text">
             {nameOf(p.offer_from!)} asks to link this device with it, as one person: <strong>{p.roster.name}</strong>. What one of them
             sends is then copied to the other, and others write to both. Link only a device that is yours.
           </p>

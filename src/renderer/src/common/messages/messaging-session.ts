@@ -89,6 +89,8 @@ export class MessagingSession {
     if (latest) this.store.set({ selected: latest });
     // A session started again under another key: the directory has that key now, and the trust book notes it.
     client.onIdentityChanged(() => void this.refreshDirectory());
+    // A group's or a link's own envelopes are in the node's outbox too: never listed as messages.
+    client.onControlEnvelopes((ids) => conv.hide(ids));
   }
 
   /** Loads the directory, the statuses of what this device sent, and its inbox; keeps the prekeys published. */
@@ -231,7 +233,7 @@ export class MessagingSession {
     else if (e.type === 'message_status' && typeof e.id === 'string' && isMessageStatus(e.status)) {
       const error = typeof e.error === 'string' ? e.error : undefined;
       if (this.conv.applyStatus(e.id, e.status, error, isRoute(e.route) ? e.route : undefined)) this.changed();
-      else if (!this.conv.has(e.id)) void this.refreshOutbox();
+      else if (!this.conv.known(e.id)) void this.refreshOutbox();
     } else if (typeof e.type === 'string' && DIRECTORY_PUSHES.has(e.type)) void this.refreshDirectory();
   }
 
@@ -415,8 +417,10 @@ export class MessagingSession {
       this.store.set({ sending: false });
       return false;
     }
-    // Shown (and kept) from here on; its status follows the node's answer and pushes.
+    // Shown (and kept) from here on; its status follows the node's answer and pushes. A group message in several
+    // envelopes is one message: the others are not listed on their own.
     const first = envelopes[0]!;
+    this.conv.hide(envelopes.slice(1).map((e) => e.id));
     this.conv.addSent(first.id, to, body, first.sent_at, 'queued');
     this.changed();
     void (async () => {
@@ -525,6 +529,7 @@ export class MessagingSession {
   private async resendUnsent(): Promise<void> {
     // Sealed on a session but not taken by the node before the page was closed: they go now, as they were.
     try {
+      this.conv.hide(await this.client.pendingControlIds());
       for (const envelope of await this.client.pendingEnvelopes())
         if (!this.unsent.has(envelope.id)) this.unsent.set(envelope.id, envelope);
     } catch (err) {
