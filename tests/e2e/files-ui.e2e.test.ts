@@ -171,7 +171,10 @@ describe('files in the Messages section (Chromium)', { skip, timeout: 300_000 },
     const pending = ben.page.getByTestId('file-upload');
     // Each try of tus flips the bar to "uploading" for a moment and back: wait for the words, do not sample them.
     await pending.locator('[data-testid="file-transfer"][data-state="waiting"]').waitFor(WAIT);
-    await pending.getByTestId('file-progress-text').filter({ hasText: /waiting to resume/ }).waitFor(WAIT);
+    await pending
+      .getByTestId('file-progress-text')
+      .filter({ hasText: /waiting to resume/ })
+      .waitFor(WAIT);
     assert.ok(dropped.length >= 1);
     assert.deepEqual(await seriousViolations(ben.page), [], 'a waiting upload with Cancel: no serious accessibility violation');
 
