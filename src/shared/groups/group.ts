@@ -7,6 +7,7 @@
 // pairwise session (`toDevices` + a GroupPayload), and a group message to every other member as it is.
 // Pure functions over plain-JSON state; a refusal (GroupError) leaves the caller's state as it was.
 import { randomBytes } from '@noble/hashes/utils.js';
+import { checkDeviceList, type DeviceKeyEntry, deviceListBytes } from '../device-list.js';
 import { lp } from '../e2ee/envelope.js';
 import { DeviceId } from '../e2ee/schema.js';
 import { concatBytes, fromBase64Url, toBase64Url, u32be } from '../encoding.js';
@@ -31,11 +32,7 @@ export const GROUP_CHANGE_LABEL = 'salita/group/v1/change';
 /** Distributions kept for an epoch whose change has not come yet (they may overtake it), in all. */
 const MAX_PENDING = MAX_GROUP_DEVICES;
 
-export interface GroupMember {
-  device_id: string;
-  /** base64url X25519 identity key (the key its pairwise sessions are under). */
-  identity_key: string;
-}
+export type GroupMember = DeviceKeyEntry;
 
 /** A membership change: the group as it is from `epoch` on, signed by `by_device`, a member before it. */
 export interface GroupChange {
@@ -75,27 +72,13 @@ export interface GroupState {
   pending: SenderKeyDistribution[];
 }
 
-const byId = (a: GroupMember, b: GroupMember) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0);
-
 /** A checked member list: 1..MAX_GROUP_DEVICES devices, ids valid and unique, keys 32 bytes; sorted by id. */
 export function checkMembers(members: unknown): GroupMember[] {
-  if (!Array.isArray(members) || members.length === 0 || members.length > MAX_GROUP_DEVICES)
-    throw new GroupError('group_too_large', `a group has 1 to ${MAX_GROUP_DEVICES} devices`);
-  const out = members.map((m: GroupMember, i) => {
-    if (!m || !DeviceId.safeParse(m.device_id).success) throw new GroupError('group_bad_change', `members[${i}]: not a device id`);
-    let key: Uint8Array;
-    try {
-      key = fromBase64Url(String(m.identity_key));
-    } catch {
-      key = new Uint8Array(0);
-    }
-    if (key.length !== 32) throw new GroupError('group_bad_change', `members[${i}]: identity_key is not 32 bytes`);
-    return { device_id: m.device_id, identity_key: m.identity_key };
-  });
-  out.sort(byId);
-  for (let i = 1; i < out.length; i++)
-    if (out[i - 1]!.device_id === out[i]!.device_id) throw new GroupError('group_bad_change', `${out[i]!.device_id} is listed twice`);
-  return out;
+  return checkDeviceList(members, MAX_GROUP_DEVICES, 'members', (f) =>
+    f.kind === 'entry'
+      ? new GroupError('group_bad_change', f.message)
+      : new GroupError('group_too_large', `a group has 1 to ${MAX_GROUP_DEVICES} devices`),
+  );
 }
 
 function checkName(name: unknown): string {
@@ -106,16 +89,7 @@ function checkName(name: unknown): string {
 
 /** The bytes a change's signature covers: everything in it but the signature, length-prefixed, members sorted. */
 export function groupChangeBytes(c: Omit<GroupChange, 'signature'>): Uint8Array {
-  const members = [...c.members].sort(byId);
-  return concatBytes([
-    lp(GROUP_CHANGE_LABEL),
-    lp(c.group_id),
-    u32be(c.epoch),
-    lp(c.name),
-    u32be(members.length),
-    ...members.flatMap((m) => [lp(m.device_id), lp(m.identity_key)]),
-    lp(c.by_device),
-  ]);
+  return concatBytes([lp(GROUP_CHANGE_LABEL), lp(c.group_id), u32be(c.epoch), lp(c.name), deviceListBytes(c.members), lp(c.by_device)]);
 }
 
 function signChange(identity: IdentityKeyPair, c: Omit<GroupChange, 'signature'>): GroupChange {

@@ -7,8 +7,8 @@
 // Signal gives the account identity key its linked devices share. Pure functions over plain JSON.
 import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { byDeviceId, checkDeviceList, type DeviceKeyEntry, deviceListBytes, key32 } from '../device-list.js';
 import { lp } from '../e2ee/envelope.js';
-import { DeviceId } from '../e2ee/schema.js';
 import { concatBytes, fromBase64Url, toBase64Url, toHex, u32be } from '../encoding.js';
 import { xeddsaSign, xeddsaVerify } from '../ratchet/xeddsa.js';
 import { PersonError } from './errors.js';
@@ -22,11 +22,7 @@ export const MAX_KNOWN_PEOPLE = 1000;
 export const MAX_PENDING_OFFERS = 10;
 const PERSON_ID_LABEL = 'salita/person/v1/id';
 
-export interface PersonDevice {
-  device_id: string;
-  /** base64url X25519 identity key (the key its sessions are under). */
-  identity_key: string;
-}
+export type PersonDevice = DeviceKeyEntry;
 
 /** A person's devices as of `version`, signed by the person key. */
 export interface PersonRoster {
@@ -69,35 +65,23 @@ export function personIdOf(personKey: Uint8Array): string {
   return `person-${toBase64Url(sha256(concatBytes([lp(PERSON_ID_LABEL), personKey]))).slice(0, 22)}`;
 }
 
-const byId = (a: PersonDevice, b: PersonDevice) => (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0);
-
 function bad(message: string): PersonError {
   return new PersonError('person_bad_roster', message);
 }
 
-function key32(text: unknown, what: string): Uint8Array {
-  let key: Uint8Array;
-  try {
-    key = fromBase64Url(String(text));
-  } catch {
-    key = new Uint8Array(0);
-  }
-  if (key.length !== 32) throw bad(`${what} is not a 32-byte key`);
+function personKeyOf(text: unknown): Uint8Array {
+  const key = key32(text);
+  if (!key) throw bad('person_key is not a 32-byte key');
   return key;
 }
 
 /** A checked device list: 1..MAX_PERSON_DEVICES devices, ids valid and unique, keys 32 bytes; sorted by id. */
 function checkDevices(devices: unknown): PersonDevice[] {
-  if (!Array.isArray(devices) || devices.length === 0) throw bad('a roster lists 1 or more devices');
-  if (devices.length > MAX_PERSON_DEVICES) throw new PersonError('person_too_large', `a person has at most ${MAX_PERSON_DEVICES} devices`);
-  const out = devices.map((d: PersonDevice, i) => {
-    if (!d || !DeviceId.safeParse(d.device_id).success) throw bad(`devices[${i}]: not a device id`);
-    key32(d.identity_key, `devices[${i}].identity_key`);
-    return { device_id: d.device_id, identity_key: d.identity_key };
-  });
-  out.sort(byId);
-  for (let i = 1; i < out.length; i++) if (out[i - 1]!.device_id === out[i]!.device_id) throw bad(`${out[i]!.device_id} is listed twice`);
-  return out;
+  return checkDeviceList(devices, MAX_PERSON_DEVICES, 'devices', (f) =>
+    f.kind === 'too_many'
+      ? new PersonError('person_too_large', `a person has at most ${MAX_PERSON_DEVICES} devices`)
+      : bad(f.kind === 'empty' ? 'a roster lists 1 or more devices' : f.message),
+  );
 }
 
 function checkName(name: unknown): string {
@@ -108,15 +92,13 @@ function checkName(name: unknown): string {
 
 /** The bytes a roster's signature covers: every field but the signature, length-prefixed, devices sorted. */
 export function rosterBytes(r: Omit<PersonRoster, 'signature'>): Uint8Array {
-  const devices = [...r.devices].sort(byId);
   return concatBytes([
     lp(PERSON_ROSTER_LABEL),
     lp(r.person_id),
     lp(r.person_key),
     lp(r.name),
     u32be(r.version),
-    u32be(devices.length),
-    ...devices.flatMap((d) => [lp(d.device_id), lp(d.identity_key)]),
+    deviceListBytes(r.devices),
   ]);
 }
 
@@ -125,7 +107,7 @@ export function checkRoster(input: unknown): PersonRoster {
   const r = input as PersonRoster | null;
   if (!r || typeof r !== 'object') throw bad('not a roster');
   if (!Number.isInteger(r.version) || r.version < 1 || r.version > 0xffffffff) throw bad('version is not a positive integer');
-  const personKey = key32(r.person_key, 'person_key');
+  const personKey = personKeyOf(r.person_key);
   if (r.person_id !== personIdOf(personKey)) throw bad('person_id is not the hash of person_key');
   let name: string;
   try {
@@ -153,7 +135,7 @@ export function checkRoster(input: unknown): PersonRoster {
 }
 
 function signRoster(secret: Uint8Array, fields: Omit<PersonRoster, 'signature'>): PersonRoster {
-  return { ...fields, devices: [...fields.devices].sort(byId), signature: toBase64Url(xeddsaSign(secret, rosterBytes(fields))) };
+  return { ...fields, devices: [...fields.devices].sort(byDeviceId), signature: toBase64Url(xeddsaSign(secret, rosterBytes(fields))) };
 }
 
 /** A new person of one device (`me`): its key, and its first roster. */
