@@ -31,6 +31,15 @@ export const MAX_PUBLISHED_PER_NODE = 4096;
 /** Old ids a directory entry names as replaced (the latest ones): enough for any real history of reinstalls. */
 export const MAX_REPLACED_IDS = 8;
 
+/** An entry with only the old ids it may name (`keep`); without `replaces` at all when none is left. */
+export function keepReplaces<T extends { replaces?: string[] | undefined }>(entry: T, keep: (id: string) => boolean): T {
+  if (!entry.replaces) return entry;
+  const replaces = entry.replaces.filter(keep);
+  if (replaces.length === entry.replaces.length) return entry;
+  const { replaces: _all, ...rest } = entry;
+  return (replaces.length ? { ...rest, replaces } : rest) as T;
+}
+
 /**
  * PUT /api/keys: the devices this node serves. Without `range` they replace the node's whole set; with `range`
  * only its entries with `after` < device_id <= `through` (byte order; null = no bound), so a set larger than a

@@ -2,6 +2,7 @@
 // (home_devices), plus the desktops themselves (mesh rows). Read by the router (HomeDirectory port); written by
 // the peer-link service, which refuses claims on device ids that are ours or another desktop's.
 import type { AnnouncedDevice } from '../../../shared/wire/peer-link.js';
+import { keepReplaces } from '../../../shared/wire/relay.js';
 import type { HomeDeviceRepository } from '../db/home-device-repository.js';
 import type { MeshRepository } from '../db/mesh-repository.js';
 import type { HomeDirectory } from '../routing/ports.js';
@@ -60,15 +61,17 @@ export class HomeDirectoryStore implements HomeDirectory {
     // A desktop may say which old ids its own devices replaced, never that one replaces a device served now
     // (ours, another desktop's, or one it announces itself): that would put someone else's trust on its device.
     const announcedIds = new Set(accepted.map((d) => d.device_id));
-    for (const [i, d] of accepted.entries()) {
-      if (!d.replaces) continue;
-      const replaces = d.replaces.filter(
-        (id) => !localIds.has(id) && !announcedIds.has(id) && (this.nodeOf(id) === undefined || this.nodeOf(id) === nodeId),
-      );
-      const { replaces: _all, ...rest } = d;
-      accepted[i] = replaces.length ? { ...rest, replaces } : rest;
-    }
-    if (this.devices.replaceFor(nodeId, accepted)) this.changed();
+    const mayName = (id: string) => {
+      const servedBy = this.nodeOf(id);
+      return !localIds.has(id) && !announcedIds.has(id) && (servedBy === undefined || servedBy === nodeId);
+    };
+    if (
+      this.devices.replaceFor(
+        nodeId,
+        accepted.map((d) => keepReplaces(d, mayName)),
+      )
+    )
+      this.changed();
     return refused;
   }
 

@@ -6,7 +6,14 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Envelope } from '../../../shared/e2ee/schema.js';
-import type { DirectoryDevice, MessagingDirectory, MessagingDirectoryDevice, Route, SendAccepted } from '../../../shared/wire/relay.js';
+import {
+  type DirectoryDevice,
+  keepReplaces,
+  type MessagingDirectory,
+  type MessagingDirectoryDevice,
+  type Route,
+  type SendAccepted,
+} from '../../../shared/wire/relay.js';
 import { DomainError } from '../errors/domain-error.js';
 import type { MessageStore, RecipientPlan } from '../messaging/message-store.js';
 import { LocalTransport } from './local-transport.js';
@@ -381,11 +388,5 @@ export class Router implements PeerLinkRouterPort {
  */
 function withoutListedReplaces(devices: MessagingDirectoryDevice[]): MessagingDirectoryDevice[] {
   const ids = new Set(devices.map((d) => d.device_id));
-  return devices.map((d) => {
-    if (!d.replaces) return d;
-    const replaces = d.replaces.filter((id) => !ids.has(id));
-    if (replaces.length === d.replaces.length) return d;
-    const { replaces: _all, ...rest } = d;
-    return replaces.length ? { ...rest, replaces } : rest;
-  });
+  return devices.map((d) => keepReplaces(d, (id) => !ids.has(id)));
 }
