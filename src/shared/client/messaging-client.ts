@@ -111,6 +111,11 @@ function noBundleNow(err: unknown): boolean {
   return err instanceof MessagingError ? NO_BUNDLE_NOW.has(err.code) : isUnreachable(err);
 }
 
+/** The code a refused step answers with: the crypto layers' or the node's, else 'unreadable'. */
+function refusalCode(err: unknown): string {
+  return cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable');
+}
+
 /** A refusal of the crypto layers as a MessagingError with its code; anything else as it is. */
 function asMessagingError(err: unknown): unknown {
   const code = cryptoErrorCode(err);
@@ -421,11 +426,10 @@ export class MessagingClient {
     payload: PersonPayload,
   ): Promise<{ ok: true; text: string; person_update: true } | { ok: false; error: string; person_update: true }> {
     try {
-      const step = await sessions.applyPersonPayload(from, fromKey, payload, this.claim);
-      await this.sendControl(step.envelopes);
+      await this.controlStep(() => sessions.applyPersonPayload(from, fromKey, payload, this.claim));
       return { ok: true, text: '', person_update: true };
     } catch (err) {
-      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), person_update: true };
+      return { ok: false, error: refusalCode(err), person_update: true };
     }
   }
 
@@ -441,12 +445,6 @@ export class MessagingClient {
     return found.length < wanted.length ? listed(await this.directory(true)) : found;
   }
 
-  private async peopleSessions(): Promise<DeviceSessions> {
-    const sessions = await this.sessionsReady;
-    if (!sessions) throw new MessagingError('people_unavailable', 'This device has no forward-secret sessions: it cannot be linked.');
-    return sessions;
-  }
-
   /** The people this device knows: its own (linked devices), offers to link, contacts with several devices. */
   async people(): Promise<PersonView[]> {
     const sessions = await this.sessionsReady;
@@ -457,22 +455,19 @@ export class MessagingClient {
   async offerLink(deviceId: string, name: string): Promise<void> {
     const sessions = await this.peopleSessions();
     const [peer] = await this.peersOf([deviceId]);
-    const step = await this.groupStep(() => sessions.offerLink(peer!, name, this.claim));
-    await this.sendControl(step.envelopes);
+    await this.controlStep(() => sessions.offerLink(peer!, name, this.claim));
   }
 
   /** Accepts or declines an offer to link from a device of `personId`. */
   async answerLinkOffer(personId: string, accept: boolean): Promise<void> {
     const sessions = await this.peopleSessions();
-    const step = await this.groupStep(() => sessions.answerOffer(personId, accept, this.claim));
-    await this.sendControl(step.envelopes);
+    await this.controlStep(() => sessions.answerOffer(personId, accept, this.claim));
   }
 
   /** Unlinks one of our linked devices (our own id: this device leaves). */
   async unlink(deviceId: string): Promise<void> {
     const sessions = await this.peopleSessions();
-    const step = await this.groupStep(() => sessions.unlink(deviceId, this.claim));
-    await this.sendControl(step.envelopes);
+    await this.controlStep(() => sessions.unlink(deviceId, this.claim));
   }
 
   /**
@@ -486,7 +481,7 @@ export class MessagingClient {
     if (!person) throw new MessagingError('unknown_recipient', `No person ${personId} here.`);
     const to = await this.listedDevices(person.roster.devices);
     if (to.length === 0) throw new MessagingError('unknown_recipient', `No device of ${person.roster.name} is in the directory now.`);
-    return this.groupStep(() => this.sealFanOut(sessions, to, content, false));
+    return this.step(() => this.sealFanOut(sessions, to, content, false));
   }
 
   // ---- groups (docs/e2ee.md "Groups") ------------------------------------------------------------------------
@@ -499,11 +494,10 @@ export class MessagingClient {
     payload: GroupPayload,
   ): Promise<{ ok: true; text: string; group_id: string; group_update: true } | { ok: false; error: string; group_update: true }> {
     try {
-      const step = await sessions.applyGroupPayload(from, fromKey, payload, this.claim);
-      await this.sendControl(step.envelopes);
+      const step = await this.controlStep(() => sessions.applyGroupPayload(from, fromKey, payload, this.claim));
       return { ok: true, text: '', group_id: step.group_id, group_update: true };
     } catch (err) {
-      return { ok: false, error: cryptoErrorCode(err) ?? (err instanceof MessagingError ? err.code : 'unreadable'), group_update: true };
+      return { ok: false, error: refusalCode(err), group_update: true };
     }
   }
 
@@ -525,10 +519,19 @@ export class MessagingClient {
     }
   }
 
-  private async groupSessions(): Promise<DeviceSessions> {
+  /** This device's sessions, or a refusal with `code` for a step that needs them (groups, links). */
+  private async requireSessions(code: 'groups_unavailable' | 'people_unavailable', cannot: string): Promise<DeviceSessions> {
     const sessions = await this.sessionsReady;
-    if (!sessions) throw new MessagingError('groups_unavailable', 'This device has no forward-secret sessions: it cannot be in a group.');
+    if (!sessions) throw new MessagingError(code, `This device has no forward-secret sessions: it cannot ${cannot}.`);
     return sessions;
+  }
+
+  private groupSessions(): Promise<DeviceSessions> {
+    return this.requireSessions('groups_unavailable', 'be in a group');
+  }
+
+  private peopleSessions(): Promise<DeviceSessions> {
+    return this.requireSessions('people_unavailable', 'be linked');
   }
 
   private async peersOf(deviceIds: readonly string[]): Promise<{ device_id: string; identity_key: string }[]> {
@@ -545,8 +548,7 @@ export class MessagingClient {
   /** Makes a group of this device and these devices of the directory; they are told on their sessions. */
   async createGroup(name: string, deviceIds: readonly string[]): Promise<GroupState> {
     const sessions = await this.groupSessions();
-    const step = await this.groupStep(() => this.peersOf(deviceIds).then((peers) => sessions.createGroup(name, peers, this.claim)));
-    await this.sendControl(step.envelopes);
+    const step = await this.controlStep(() => this.peersOf(deviceIds).then((peers) => sessions.createGroup(name, peers, this.claim)));
     return (await sessions.groups()).find((g) => g.group_id === step.group_id)!;
   }
 
@@ -558,13 +560,12 @@ export class MessagingClient {
     const sessions = await this.groupSessions();
     const current = (await sessions.groups()).find((g) => g.group_id === groupId);
     const known = new Map((current?.members ?? []).map((m) => [m.device_id, m.identity_key]));
-    const step = await this.groupStep(async () => {
+    await this.controlStep(async () => {
       const members = [];
       for (const id of next.deviceIds)
         members.push(known.has(id) ? { device_id: id, identity_key: known.get(id)! } : (await this.peersOf([id]))[0]!);
       return sessions.changeGroup(groupId, { ...(next.name !== undefined ? { name: next.name } : {}), members }, this.claim);
     });
-    await this.sendControl(step.envelopes);
   }
 
   /**
@@ -574,7 +575,7 @@ export class MessagingClient {
   async sealGroupText(groupId: string, text: string): Promise<Envelope[]> {
     const content = textContent(text);
     const sessions = await this.groupSessions();
-    return this.groupStep(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
+    return this.step(() => sessions.sendGroup(groupId, utf8.encode(JSON.stringify(content))));
   }
 
   /** Seals and sends a text to the group (what cannot go now stays in the session outbox). */
@@ -584,13 +585,20 @@ export class MessagingClient {
     return envelopes;
   }
 
-  /** A group step's refusal as a MessagingError with its code. */
-  private async groupStep<T>(fn: () => Promise<T>): Promise<T> {
+  /** A step of the session layer, its refusal as a MessagingError with its code. */
+  private async step<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       throw asMessagingError(err);
     }
+  }
+
+  /** A step that makes control envelopes (a group's or a link's own traffic): they go out once it is done. */
+  private async controlStep<T extends { envelopes: readonly Envelope[] }>(fn: () => Promise<T>): Promise<T> {
+    const done = await this.step(fn);
+    await this.sendControl(done.envelopes);
+    return done;
   }
 }
 
