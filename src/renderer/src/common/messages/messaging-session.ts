@@ -126,18 +126,25 @@ export class MessagingSession {
     return p ? personPeer(p.person_id) : deviceId;
   }
 
-  /** One step on linked devices (offer, answer, unlink): the people read again after it, a refusal shown. */
-  private async linkStep(what: string, fn: () => Promise<void>): Promise<boolean> {
+  /**
+   * One step the person asked for on groups or linked devices: what it changed is read again after it (`reread`),
+   * a refusal is shown as "<what>: <why>". Resolves whether it went.
+   */
+  private async userStep(what: string, run: () => Promise<void>, reread: () => Promise<void>): Promise<boolean> {
     try {
-      await fn();
+      await run();
       this.store.set({ error: undefined });
       return true;
     } catch (err) {
       this.showError(`${what}: ${errorText(err)}.`);
       return false;
     } finally {
-      await this.refreshPeople();
+      await reread();
     }
+  }
+
+  private linkStep(what: string, run: () => Promise<void>): Promise<boolean> {
+    return this.userStep(what, run, () => this.refreshPeople());
   }
 
   /** Offers `deviceId` to link with this device as one person, `name`. */
@@ -157,28 +164,22 @@ export class MessagingSession {
 
   /** Makes a group of this device and `deviceIds`, and opens its conversation. Resolves whether it was made. */
   async createGroup(name: string, deviceIds: readonly string[]): Promise<boolean> {
-    try {
-      const g = await this.client.createGroup(name, deviceIds);
-      await this.refreshGroups();
-      this.select(groupPeer(g.group_id));
-      return true;
-    } catch (err) {
-      this.showError(`The group was not made: ${errorText(err)}.`);
-      return false;
-    }
+    let made: string | undefined;
+    const run = async () => {
+      made = (await this.client.createGroup(name, deviceIds)).group_id;
+    };
+    const ok = await this.userStep('The group was not made', run, () => this.refreshGroups());
+    if (made !== undefined) this.select(groupPeer(made));
+    return ok;
   }
 
   /** Renames the open group and/or sets its other members. Resolves whether it was changed. */
-  async changeGroup(groupId: string, name: string, deviceIds: readonly string[]): Promise<boolean> {
-    try {
-      await this.client.changeGroup(groupId, { name, deviceIds });
-      await this.refreshGroups();
-      this.store.set({ error: undefined });
-      return true;
-    } catch (err) {
-      this.showError(`The group was not changed: ${errorText(err)}.`);
-      return false;
-    }
+  changeGroup(groupId: string, name: string, deviceIds: readonly string[]): Promise<boolean> {
+    return this.userStep(
+      'The group was not changed',
+      () => this.client.changeGroup(groupId, { name, deviceIds }),
+      () => this.refreshGroups(),
+    );
   }
 
   /**
