@@ -30,9 +30,10 @@ export const PeerLinkQuery = z.object({
   [PEER_LINK_FEATURES_PARAM]: z.string().max(200).optional(),
 });
 
-/** The features named in a dialer's query (unknown ones ignored). */
-export function featuresOf(param: string | undefined): Set<string> {
-  return new Set((param ?? '').split(',').filter((f) => PEER_LINK_FEATURES.includes(f)));
+/** Of the features a peer named (in a dialer's comma-separated query, or a listener's hello), those we speak. */
+export function featuresOf(named: string | readonly string[] | undefined): Set<string> {
+  const list = typeof named === 'string' ? named.split(',') : (named ?? []);
+  return new Set(list.filter((f) => PEER_LINK_FEATURES.includes(f)));
 }
 
 /**

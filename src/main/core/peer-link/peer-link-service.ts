@@ -679,7 +679,7 @@ export class PeerLinkService implements PeerLinks {
       this.applyDirectory(link, f.devices);
       if (link.dialedBySelf && f.features?.length) {
         // Our hello went before we knew: what only this listener takes follows in a directory frame.
-        link.peerFeatures = new Set(f.features.filter((x) => PEER_LINK_FEATURES.includes(x)));
+        link.peerFeatures = featuresOf(f.features);
         if (link.peerFeatures.has(PEER_FEATURE_REPLACES) && this.d.router.localReplacements().size > 0)
           link.conn.send({ type: 'directory', devices: this.announced(link) });
       }
@@ -758,19 +758,26 @@ export class PeerLinkService implements PeerLinks {
    * What we announce on `link`: our devices, at most as many as a peer takes in one frame; with the ids each
    * replaced when re-paired, to a peer that speaks that.
    */
-  private announced(link: Link): AnnouncedDevice[] {
-    const devices = this.d.router.localDevices().slice(0, MAX_ANNOUNCED_DEVICES);
-    if (!link.peerFeatures.has(PEER_FEATURE_REPLACES)) return devices;
+  private announced(link: Link, local = this.localAnnouncement()): AnnouncedDevice[] {
+    return link.peerFeatures.has(PEER_FEATURE_REPLACES) ? local.withReplaces : local.plain;
+  }
+
+  /** Our devices as announced, read once for every link: as older nodes take them, and with replaced ids. */
+  private localAnnouncement(): { plain: AnnouncedDevice[]; withReplaces: AnnouncedDevice[] } {
+    const plain = this.d.router.localDevices().slice(0, MAX_ANNOUNCED_DEVICES);
     const replaced = this.d.router.localReplacements();
-    return devices.map((d) => {
+    const withReplaces = plain.map((d) => {
       const ids = replaced.get(d.device_id);
       return ids?.length ? { ...d, replaces: [...ids] } : d;
     });
+    return { plain, withReplaces };
   }
 
   private broadcastDirectory(): void {
+    const local = this.localAnnouncement();
     for (const st of this.peers.values())
-      if (st.link?.helloSent && st.link.mode === 'pairing') st.link.conn.send({ type: 'directory', devices: this.announced(st.link) });
+      if (st.link?.helloSent && st.link.mode === 'pairing')
+        st.link.conn.send({ type: 'directory', devices: this.announced(st.link, local) });
   }
 
   // ---- outbox pump -------------------------------------------------------------------------------------------
