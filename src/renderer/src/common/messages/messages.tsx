@@ -17,7 +17,7 @@ import { LinkOffers, LinkPanel } from './link-panel.js';
 import { MessageComposer } from './message-composer.js';
 import { firstLine } from './message-preview.js';
 import { MessageThread } from './message-thread.js';
-import type { MessagingSession } from './messaging-session.js';
+import { isContactPerson, type MessagingSession } from './messaging-session.js';
 import { notifyIfAway } from './notifier.js';
 import { NotifyButton } from './notify-button.js';
 import { RecipientSelect } from './recipient-select.js';
@@ -71,7 +71,7 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   const personEntries = useMemo(
     () =>
       people
-        .filter((p) => !p.own && (p.roster.devices.length > 1 || all.some((m) => m.peer === personPeer(p.person_id))))
+        .filter((p) => isContactPerson(p) || (!p.own && all.some((m) => m.peer === personPeer(p.person_id))))
         .map((p) => ({ peer: personPeer(p.person_id), name: p.roster.name, devices: p.roster.devices.length })),
     [people, all],
   );
@@ -129,7 +129,7 @@ export function Messages({ session, place, deviceInfo, onUnreadTotal }: Messages
   // `version` is also how the trust book says it changed.
   const blocked = useMemo(
     () => (selected ? trustBlocksConversation(trust, dir, selected, session.membersOf(selected)) : false),
-    [trust, dir, selected, version, groupStates],
+    [trust, dir, selected, version, groupStates, people],
   );
   const me = useMemo(() => session.client.identity(), [session]);
   const onTrust = () => session.trustChanged();
