@@ -101,7 +101,9 @@ describe('Messages section: conversation list, multiline, notifications (Chromiu
     assert.equal(await sentTime.textContent(), 'just now');
     assert.ok(((await sentTime.getAttribute('title')) ?? '').length > 0, 'the full time on hover');
 
-    // The desktop page goes to the background; the message arrives there.
+    // The first one has reached the desktop while it is in front (unread: another conversation is open); only
+    // then does the page go to the background, and the next message arrives there.
+    await entry(ana.id).getByTestId('conversation-unread').and(desktop.locator('[data-count="1"]')).waitFor(WAIT);
     await setAway(desktop, true);
     await ana.page.getByTestId('message-text').fill('See you\nsoon');
     await ana.page.getByTestId('message-send').click();
