@@ -28,7 +28,9 @@ import {
   PublishReplacementsRequest,
   type ReplacementsResponse,
 } from '../shared/wire/relay.js';
-import { type AuthService, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
+import { mountAccountRoutes } from './account-routes.js';
+import type { Accounts } from './accounts.js';
+import { type AuthService, LEGACY_DEVICE_LOGIN_FLAG, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
 import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
@@ -44,6 +46,7 @@ import type { Telemetry } from './telemetry.js';
 
 export interface CloudAppDeps {
   auth: AuthService;
+  accounts: Accounts;
   telemetry: Telemetry;
   staticKey: KeyPair;
   directory: KeyDirectory;
@@ -110,7 +113,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     c.json({
       ok: true,
       cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
-      flags: { [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG) },
+      flags: {
+        [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG),
+        [LEGACY_DEVICE_LOGIN_FLAG]: d.auth.isEnabled(LEGACY_DEVICE_LOGIN_FLAG),
+      },
     } satisfies HealthResponse),
   );
 
@@ -137,7 +143,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   app.post('/api/auth/challenge', admitted, async (c) => {
     const body = await readBody(c, ChallengeRequest);
-    const { challengeId, expiresAt } = await d.auth.createChallenge(body.device_id, sourceAddress(c), body.name);
+    const { challengeId, expiresAt } = await d.auth.createChallenge(
+      { deviceId: body.device_id, email: body.email ?? null, name: body.name },
+      sourceAddress(c),
+    );
     return c.json({ challenge_id: challengeId, expires_at: expiresAt } satisfies ChallengeResponse);
   });
 
@@ -169,7 +178,10 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.json({ device_id: p.deviceId, noise_session_id: p.noiseSessionId, expires_at: p.expiresAt } satisfies MeResponse);
   });
 
-  // The key directory: the caller (one node) replaces its own set; everyone logged in reads all of it.
+  /** The nodes whose devices the caller may see: its household (and contacts). */
+  const visible = (c: Context<Env>) => d.accounts.visibleNodes(c.get('principal').deviceId);
+
+  // The key directory: the caller (one node) replaces its own set, and reads what its household publishes.
   app.put('/api/keys', authed, async (c) => {
     const body = await readBody(c, PublishKeysRequest);
     // 200 even when some devices are refused: each one stands on its own (the answer lists the refused).
@@ -177,19 +189,21 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.json({ devices: r.devices, refused: r.refused } satisfies PublishKeysResponse);
   });
 
-  app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list() } satisfies DirectoryResponse));
+  app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list(visible(c)) } satisfies DirectoryResponse));
 
-  // Re-paired devices' older ids: the caller states them for its own devices; everyone logged in reads them.
+  // Re-paired devices' older ids: the caller states them for its own devices and reads its household's.
   app.put('/api/keys/replacements', authed, async (c) => {
     const body = await readBody(c, PublishReplacementsRequest);
     return c.json({
       replacements: d.directory.publishReplacements(c.get('principal').deviceId, body.replacements),
     } satisfies ReplacementsResponse);
   });
-  app.get('/api/keys/replacements', authed, (c) => c.json({ replacements: d.directory.replacements() } satisfies ReplacementsResponse));
+  app.get('/api/keys/replacements', authed, (c) =>
+    c.json({ replacements: d.directory.replacements(visible(c)) } satisfies ReplacementsResponse),
+  );
 
-  // The prekey directory (prekey-directory.ts): a node publishes for its own devices; anyone who may read the key
-  // directory (everyone logged in) claims a bundle for any device in it. The body is checked there, signatures
+  // The prekey directory (prekey-directory.ts): a node publishes for its own devices; a node claims a bundle for
+  // any device it may see in the key directory. The body is checked there, signatures
   // and all, so a malformed one is invalid_prekey like a forged one.
   app.put('/api/keys/:device_id/prekeys', authed, async (c) => {
     const body = await readJson(c);
@@ -199,7 +213,11 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     c.json(d.prekeys.status(c.get('principal').deviceId, c.req.param('device_id') ?? '') satisfies PrekeyStatus),
   );
   app.post('/api/keys/:device_id/prekeys/claim', authed, (c) =>
-    c.json(d.prekeys.claim(c.req.param('device_id') ?? '') satisfies PrekeyBundle),
+    c.json(
+      d.prekeys.claim(c.req.param('device_id') ?? '', (owner) =>
+        d.accounts.canSee(c.get('principal').deviceId, owner),
+      ) satisfies PrekeyBundle,
+    ),
   );
 
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
@@ -211,6 +229,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   );
 
   mountBlobRoutes(app, d, authed);
+  mountAccountRoutes(app, d, authed);
 
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404),

@@ -7,6 +7,7 @@ import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { TokenBucket } from '../server/http/token-bucket.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
 import { fingerprintOf } from '../shared/fingerprint.js';
+import { Accounts, LEGACY_ACCOUNT } from './accounts.js';
 import { type CloudDb, sqliteOf } from './db/open.js';
 import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
 import { CloudError } from './errors.js';
@@ -17,8 +18,14 @@ import { sourceAddressKey } from './source-address.js';
 import type { Telemetry } from './telemetry.js';
 
 export const NOISE_HANDSHAKE_FLAG = 'noise_handshake';
-export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG;
-export const FEATURE_FLAGS: readonly FeatureFlag[] = [NOISE_HANDSHAKE_FLAG];
+/**
+ * On: a node may still log in by its device id alone (a code to the cloud's log, no email); such nodes are the
+ * legacy household. Off (a new cloud): every login names an account's email, and the legacy nodes' tokens stop
+ * working. A cloud upgraded with nodes on it starts with it on, so nobody is cut off by the upgrade.
+ */
+export const LEGACY_DEVICE_LOGIN_FLAG = 'legacy_device_login';
+export type FeatureFlag = typeof NOISE_HANDSHAKE_FLAG | typeof LEGACY_DEVICE_LOGIN_FLAG;
+export const FEATURE_FLAGS: readonly FeatureFlag[] = [NOISE_HANDSHAKE_FLAG, LEGACY_DEVICE_LOGIN_FLAG];
 
 /** How long a refreshed token keeps working after its successor was issued. */
 export const REFRESH_GRACE_MS = 5 * 60_000;
@@ -48,6 +55,13 @@ export interface AuthLimits {
   maxNoiseSessions: number;
   /** Unused, unexpired challenges per device id (each one is a code sent to its owner). */
   maxLiveChallengesPerDevice: number;
+  /**
+   * Unused codes mailed to one address, and asked for by one source address (to any addresses), in the last
+   * otpTtlMs. A code that was used does not count: whoever used it reads that inbox, so only unanswered mail is
+   * capped, which is what a flood is made of.
+   */
+  maxCodesPerEmail: number;
+  maxCodesPerSource: number;
 }
 
 export const DEFAULT_AUTH_LIMITS: AuthLimits = {
@@ -56,6 +70,8 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   maxChallenges: 10_000,
   maxNoiseSessions: 10_000,
   maxLiveChallengesPerDevice: 5,
+  maxCodesPerEmail: 5,
+  maxCodesPerSource: 20,
 };
 
 const tooMany = (what: string, ms: number): CloudError => {
@@ -65,6 +81,8 @@ const tooMany = (what: string, ms: number): CloudError => {
 
 export interface Principal {
   deviceId: string;
+  /** The node's account (its household); null for a node in none (every token of a removed node is revoked). */
+  accountId: string | null;
   noiseSessionId: string | null;
   expiresAt: string;
 }
@@ -79,6 +97,13 @@ export interface VerifyInput {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
+/** What POST /api/auth/challenge asks for: a code for this node key, mailed to `email` (null: the legacy login). */
+export interface ChallengeInput {
+  deviceId: string;
+  email: string | null;
+  name?: string | undefined;
+}
+
 type TokenRow = { deviceId: string; noiseSessionId: string | null; expiresAt: string; revokedAt: string | null };
 
 export class AuthService {
@@ -89,6 +114,8 @@ export class AuthService {
     challenges: Statement<[], number>;
     sessions: Statement<[], number>;
     liveForDevice: Statement<[string, string], { n: number; firstExpiry: string | null }>;
+    sentToEmail: Statement<[string, string], { n: number; first: string | null }>;
+    askedBySource: Statement<[string, string], { n: number; first: string | null }>;
   };
   private readonly lockout: LoginLockout;
   private readonly bucket: TokenBucket;
@@ -100,6 +127,7 @@ export class AuthService {
     private readonly timings: AuthTimings,
     private readonly now: () => number = Date.now,
     private readonly limits: AuthLimits = DEFAULT_AUTH_LIMITS,
+    private readonly accounts: Accounts = new Accounts(db, now),
   ) {
     const s = sqliteOf(db);
     this.q = {
@@ -111,6 +139,13 @@ export class AuthService {
       sessions: s.prepare<[], number>('SELECT count(*) FROM noise_sessions').pluck(),
       liveForDevice: s.prepare(
         'SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?',
+      ),
+      // Challenges stay until they expire, used or not, so the rows of the last otpTtlMs are the codes sent in it.
+      sentToEmail: s.prepare(
+        'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE email = ? AND created_at > ? AND used_at IS NULL',
+      ),
+      askedBySource: s.prepare(
+        'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE source = ? AND created_at > ? AND used_at IS NULL',
       ),
     };
     this.lockout = new LoginLockout(db, limits.lockout, now);
@@ -201,14 +236,27 @@ export class AuthService {
 
   // ---- OTP ----
 
-  /** sourceAddress: the caller's IP address (counted per address, IPv6 per /64); name: the requester's display name. */
-  async createChallenge(deviceId: string, sourceAddress?: string, name?: string): Promise<{ challengeId: string; expiresAt: string }> {
+  /**
+   * sourceAddress: the caller's IP address (counted per address, IPv6 per /64). The code goes to `email` through
+   * the OTP sender; without an email only while the legacy device-id login is allowed.
+   */
+  async createChallenge(input: ChallengeInput, sourceAddress?: string): Promise<{ challengeId: string; expiresAt: string }> {
+    const { deviceId, email, name } = input;
     const key = Buffer.from(deviceId, 'base64url');
     if (key.length !== 32 || key.toString('base64url') !== deviceId) {
       throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
     }
-    // No code for a locked device id or address: it could not be used, and each one is a message to the owner.
-    this.checkLockout(deviceId, sourceAddressKey(sourceAddress));
+    if (email === null && !this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+      throw new CloudError(400, 'email_required', 'This cloud signs in by email: give the address of your account.');
+    }
+    const source = sourceAddressKey(sourceAddress);
+    // No code for a locked device id, address or account: it could not be used, and each one is a message to the owner.
+    this.checkLockout(deviceId, source);
+    if (email !== null) {
+      const e = this.lockout.lockedForMs('email', email);
+      if (e > 0) throw tooMany('Too many wrong codes for this account', e);
+    }
+    this.limitSends(email, source);
     const live = this.q.liveForDevice.get(deviceId, this.iso())!;
     if (live.n >= this.limits.maxLiveChallengesPerDevice) {
       throw tooMany(`${live.n} codes for this device are still waiting; use one of them`, Date.parse(live.firstExpiry!) - this.now());
@@ -222,10 +270,43 @@ export class AuthService {
     const expiresAt = this.iso(this.timings.otpTtlMs);
     this.db
       .insert(otpChallenges)
-      .values({ id: challengeId, deviceId, codeHash: sha256(`${challengeId}:${code}`), createdAt: this.iso(), expiresAt })
+      .values({
+        id: challengeId,
+        deviceId,
+        codeHash: sha256(`${challengeId}:${code}`),
+        email,
+        source,
+        name: shownName(name) ?? null,
+        createdAt: this.iso(),
+        expiresAt,
+      })
       .run();
-    await this.otpSender.send({ challengeId, deviceId, fingerprint: fingerprintOf(key), name: shownName(name), code, expiresAt });
+    try {
+      await this.otpSender.send({ challengeId, deviceId, email, fingerprint: fingerprintOf(key), name: shownName(name), code, expiresAt });
+    } catch (err) {
+      // A code that never left cannot be used: forget it (it must not count against the address's limits either).
+      this.db.delete(otpChallenges).where(eq(otpChallenges.id, challengeId)).run();
+      if (err instanceof CloudError) throw err;
+      throw new CloudError(503, 'mail_unavailable', `The cloud could not send the code: ${(err as Error).message}. Try again later.`, 60);
+    }
     return { challengeId, expiresAt };
+  }
+
+  /**
+   * Each code is a mail to someone: at most maxCodesPerEmail unused ones to one address and maxCodesPerSource
+   * asked by one source address per otpTtlMs, so nobody can flood an inbox or use the cloud to mail many.
+   */
+  private limitSends(email: string | null, source: string): void {
+    const since = this.iso(-this.timings.otpTtlMs);
+    const waitFrom = (first: string | null) => Date.parse(first ?? this.iso()) + this.timings.otpTtlMs - this.now();
+    if (email !== null) {
+      const e = this.q.sentToEmail.get(email, since)!;
+      if (e.n >= this.limits.maxCodesPerEmail)
+        throw tooMany(`${e.n} codes sent to this address lately are still unused; use one of them`, waitFrom(e.first));
+    }
+    const a = this.q.askedBySource.get(source, since)!;
+    if (a.n >= this.limits.maxCodesPerSource)
+      throw tooMany(`${a.n} codes asked for from your network address lately are still unused`, waitFrom(a.first));
   }
 
   /**
@@ -250,6 +331,12 @@ export class AuthService {
     const challenge = this.db.select().from(otpChallenges).where(eq(otpChallenges.id, input.challenge_id)).get();
     if (!challenge) throw new CloudError(404, 'challenge_not_found', 'No such challenge; ask for a new code.');
     this.checkLockout(challenge.deviceId, address);
+    if (challenge.email !== null) {
+      const e = this.lockout.lockedForMs('email', challenge.email);
+      if (e > 0) throw tooMany('Too many wrong codes for this account', e);
+    } else if (!this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+      throw new CloudError(400, 'email_required', 'This cloud signs in by email now: ask for a new code with the address of your account.');
+    }
     if (challenge.usedAt) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
     if (Date.parse(challenge.expiresAt) <= this.now())
       throw new CloudError(401, 'otp_expired', 'This code has expired; ask for a new one.');
@@ -270,6 +357,12 @@ export class AuthService {
         .run();
       const lockMs = this.lockout.fail('device', challenge.deviceId);
       if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'device', lockMs });
+      // Per account too: fresh node keys and source addresses are free, so a guesser of one address's codes is
+      // stopped here (that lock also delays its owner: the price of a bounded number of guesses).
+      if (challenge.email !== null) {
+        const emailLockMs = this.lockout.fail('email', challenge.email);
+        if (emailLockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'email', lockMs: emailLockMs });
+      }
       if (noiseSessionId) this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'otp_invalid' });
       throw new CloudError(401, 'otp_invalid', 'Wrong code.');
     }
@@ -301,8 +394,10 @@ export class AuthService {
       tx.insert(authTokens)
         .values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt })
         .run();
+      this.accounts.join(challenge.deviceId, challenge.email, challenge.name ?? null);
     });
     this.lockout.clear('device', challenge.deviceId);
+    if (challenge.email !== null) this.lockout.clear('email', challenge.email);
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: challenge.deviceId, noise: noiseSessionId !== null });
     if (noiseSessionId) {
       this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: challenge.deviceId, sessionId: noiseSessionId });
@@ -420,7 +515,11 @@ export class AuthService {
         'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.',
       );
     }
-    return { deviceId: row.deviceId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
+    const accountId = this.accounts.accountOf(row.deviceId);
+    if (accountId === LEGACY_ACCOUNT && !this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+      return new CloudError(401, 'email_required', 'This cloud signs in by email now: log in again with the address of your account.');
+    }
+    return { deviceId: row.deviceId, accountId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
   }
 
   /** Revokes one token (the caller's own: POST /api/auth/logout). */

@@ -80,6 +80,8 @@ export interface CloudBlobStoreDeps {
   now?: () => number;
   /** Free bytes on the blobs folder's disk (tests make a full disk). */
   freeBytes?: (dir: string) => number;
+  /** Whether a node may send to another (Accounts.canSee); everyone when absent. */
+  mayReach?: (fromNode: string, toNode: string) => boolean;
 }
 
 /** What a drizzle transaction callback is handed (the same query builder as the database). */
@@ -325,8 +327,16 @@ export class CloudBlobStore {
     return this.d.db.select().from(cloudBlobs).where(eq(cloudBlobs.sha256, sha256)).get();
   }
 
+  /** 403 not_a_contact when a recipient node is outside the sender's household and contacts. */
+  checkRecipients(node: string, to: BlobDelivery['to']): void {
+    const outside = Object.keys(to).filter((n) => !(this.d.mayReach?.(node, n) ?? true));
+    if (outside.length > 0)
+      throw new CloudError(403, 'not_a_contact', `Recipient node(s) outside your household and contacts: ${outside.join(', ')}.`);
+  }
+
   /** Content addressing: the same ciphertext for more recipients, without its bytes again. */
   offer(node: string, sha256: string, delivery: BlobDelivery): void {
+    this.checkRecipients(node, delivery.to);
     if (!this.blob(sha256)) throw unknownBlob();
     const pending = this.d.db.transaction((tx) => this.addDeliveries(tx, sha256, node, delivery));
     this.ready(pending, sha256);

@@ -62,6 +62,7 @@ export function createBlobUploads(store: CloudBlobStore, log: Logger): Server {
         throw refusal(400, 'invalid_request', 'Upload-Length is required (the ciphertext size is known before the upload).');
       const { sha256, delivery } = metadataOf(upload);
       try {
+        store.checkRecipients(node, delivery.to);
         store.checkRoom(node, upload.size);
       } catch (err) {
         if (err instanceof CloudError) throw fromCloudError(err);

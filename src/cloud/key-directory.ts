@@ -71,9 +71,9 @@ export class KeyDirectory {
     return publishReplacements(this.db, node, list, new Date(this.now()).toISOString());
   }
 
-  /** Everyone's replaced ids, for devices published now. */
-  replacements(): DeviceReplacement[] {
-    return listReplacements(this.db);
+  /** The replaced ids of the devices published now by the nodes in `visible`. */
+  replacements(visible: ReadonlySet<string>): DeviceReplacement[] {
+    return listReplacements(this.db, visible);
   }
 
   /**
@@ -167,8 +167,21 @@ export class KeyDirectory {
     });
   }
 
-  list(): DirectoryEntry[] {
+  /** The whole directory: the operator's view (tests, checks); a node is only ever served list(). */
+  all(): DirectoryEntry[] {
     return this.db.select().from(directoryDevices).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+  }
+
+  /** The devices published by the nodes in `visible` (the caller's household and contacts), nothing else. */
+  list(visible: ReadonlySet<string>): DirectoryEntry[] {
+    if (visible.size === 0) return [];
+    return this.db
+      .select()
+      .from(directoryDevices)
+      .where(inArray(directoryDevices.node, [...visible]))
+      .orderBy(asc(directoryDevices.deviceId))
+      .all()
+      .map(toEntry);
   }
 
   /** device id -> serving node, for the ids that are published (the rest are simply missing). */

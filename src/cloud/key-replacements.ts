@@ -53,7 +53,7 @@ export function publishReplacements(db: CloudDb, node: string, list: readonly De
 }
 
 /** Every claim whose device its node still publishes, and whose old ids are still published by nobody. */
-export function listReplacements(db: CloudDb): DeviceReplacement[] {
+export function listReplacements(db: CloudDb, visible: ReadonlySet<string>): DeviceReplacement[] {
   const rows = db
     .select({
       deviceId: deviceReplacements.deviceId,
@@ -64,7 +64,7 @@ export function listReplacements(db: CloudDb): DeviceReplacement[] {
     .from(deviceReplacements)
     .innerJoin(directoryDevices, eq(directoryDevices.deviceId, deviceReplacements.deviceId))
     .all()
-    .filter((r) => r.owner === r.node);
+    .filter((r) => r.owner === r.node && visible.has(r.owner));
   const published = new Set(
     db
       .select({ id: directoryDevices.deviceId })

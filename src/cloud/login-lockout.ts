@@ -6,10 +6,10 @@
 import type { Statement } from 'better-sqlite3';
 import { type CloudDb, sqliteOf } from './db/open.js';
 
-export type LockoutScope = 'device' | 'address';
+export type LockoutScope = 'device' | 'address' | 'email';
 
 export interface LockoutPolicy {
-  /** Failed codes per device id per window before it is locked. */
+  /** Failed codes per device id (and per account email) per window before it is locked. */
   deviceMaxFailures: number;
   /** Failed verifies (any reason) per source address per window before it is locked. */
   addressMaxFailures: number;
@@ -92,7 +92,7 @@ export class LoginLockout {
     failures += 1;
     let lockedUntil = row?.lockedUntil && Date.parse(row.lockedUntil) > now ? row.lockedUntil : null;
     let lockMs = 0;
-    if (failures >= (scope === 'device' ? p.deviceMaxFailures : p.addressMaxFailures)) {
+    if (failures >= (scope === 'address' ? p.addressMaxFailures : p.deviceMaxFailures)) {
       lockouts += 1;
       lockMs = Math.min(p.maxLockoutMs, p.windowMs * 2 ** Math.min(lockouts - 1, 30));
       lockedUntil = iso(now + lockMs);

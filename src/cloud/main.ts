@@ -1,5 +1,5 @@
-// `npm run cloud -- [serve] [--data-dir D] [--port N] [--host H]`
-// `npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]`
+// `npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--smtp-url smtp://… --mail-from ADDR]`
+// `npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]`
 // `npm run cloud -- revoke <device_id> [--data-dir D]`
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -9,8 +9,9 @@ import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } fr
 import { blobLimitsFromEnv } from './blob-store.js';
 import { openCloudDatabase } from './db/open.js';
 import { createCloudLogger } from './log.js';
-import { LogOtpSender } from './otp-sender.js';
+import { LogOtpSender, type OtpSender } from './otp-sender.js';
 import { startCloud } from './server.js';
+import { SmtpOtpSender } from './smtp-otp-sender.js';
 import { Telemetry } from './telemetry.js';
 
 export const DEFAULT_CLOUD_PORT = 7480;
@@ -31,13 +32,15 @@ async function main(argv: string[]): Promise<number> {
       disable: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       'reset-secrets': { type: 'boolean' },
+      'smtp-url': { type: 'string' },
+      'mail-from': { type: 'string' },
     },
   });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const [cmd = 'serve', arg] = positionals;
   if (values.help) {
     console.log(
-      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets]\n       npm run cloud -- rollout noise_handshake --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]',
+      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets] [--smtp-url smtp://user:pass@host:587 --mail-from ADDR]\n       npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]\nWithout --smtp-url, sign-in codes are written to the log (development only).',
     );
     return 0;
   }
@@ -77,8 +80,24 @@ async function main(argv: string[]): Promise<number> {
     console.error(`bad port ${values.port}`);
     return 2;
   }
+  const logSender = new LogOtpSender((line) => logger.info(line));
+  const smtpUrl = values['smtp-url'] ?? process.env.SALITA_CLOUD_SMTP_URL;
+  const mailFrom = values['mail-from'] ?? process.env.SALITA_CLOUD_MAIL_FROM;
+  if (smtpUrl && !mailFrom) {
+    console.error('--smtp-url needs --mail-from (the From: of the code mails)');
+    return 2;
+  }
+  let otpSender: OtpSender = logSender;
+  try {
+    if (smtpUrl) otpSender = new SmtpOtpSender({ url: smtpUrl, from: mailFrom!, fallback: logSender });
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  if (!smtpUrl) logger.warn('no --smtp-url: sign-in codes go to this log, not by mail (fine for development only)');
   // --reset-secrets: cloud.key was lost; revoke every token instead of refusing to start (startCloud says what it revoked).
   const cloud = await startCloud({
+    otpSender,
     dataDir,
     port,
     host: values.host ?? process.env.SALITA_CLOUD_HOST ?? '127.0.0.1',

@@ -3,6 +3,8 @@
 export interface OtpMessage {
   challengeId: string;
   deviceId: string;
+  /** The account's address the code is for; null for the legacy device-id login (no mail: the log only). */
+  email: string | null;
   /** The fingerprint of deviceId as the node's desktop UI shows it (ABCD-EFGH-IJKL-MNOP): whose code this is. */
   fingerprint: string;
   /** The display name the requester gave, cleaned for a log line; a hint for people, it proves nothing. */
@@ -38,7 +40,7 @@ export class LogOtpSender implements OtpSender {
   send(msg: OtpMessage): void {
     // The person at the log tells two nodes' codes apart by what their desktop UIs show: name and fingerprint.
     // The start of the line stays `one-time code for device <id>: <code>`, which scripts match.
-    const whose = `${msg.name ? `node ${JSON.stringify(msg.name)}, ` : ''}fingerprint ${msg.fingerprint}`;
+    const whose = `${msg.email ? `for ${msg.email}, ` : ''}${msg.name ? `node ${JSON.stringify(msg.name)}, ` : ''}fingerprint ${msg.fingerprint}`;
     this.log(`one-time code for device ${msg.deviceId}: ${msg.code} (${whose}; challenge ${msg.challengeId}, expires ${msg.expiresAt})`);
   }
 }
@@ -49,6 +51,13 @@ export class MemoryOtpSender implements OtpSender {
 
   send(msg: OtpMessage): void {
     this.sent.push(msg);
+  }
+
+  /** The newest code sent to `email`. */
+  codeForEmail(email: string): string {
+    const m = this.sent.findLast((s) => s.email === email);
+    if (!m) throw new Error(`no code was sent to ${email}`);
+    return m.code;
   }
 
   codeFor(challengeId: string): string {

@@ -106,14 +106,16 @@ export class CloudPrekeyDirectory {
   /**
    * A bundle for one initiator: the lowest-id one-time X25519 and one-time KEM prekeys, deleted and recorded in
    * this very commit; with none left, no one-time X25519 prekey and the last-resort KEM prekey.
-   * 404 unknown_recipient (not in the directory) or no_prekeys (nothing published).
+   * 404 unknown_recipient (not in the directory, or published by a node `mayClaim` says the caller may not see:
+   * the same answer, so a claim tells a stranger nothing) or no_prekeys (nothing published).
    */
-  claim(deviceId: string): PrekeyBundle {
+  claim(deviceId: string, mayClaim: (owner: string) => boolean = () => true): PrekeyBundle {
     const at = new Date(this.now()).toISOString();
     return this.db.transaction(
       (tx) => {
         const entry = this.entry(tx, deviceId);
-        if (!entry) throw new CloudError(404, 'unknown_recipient', `No device ${deviceId} is in the key directory.`);
+        if (!entry || !mayClaim(entry.node))
+          throw new CloudError(404, 'unknown_recipient', `No device ${deviceId} is in the key directory.`);
         const signed = this.currentSigned(tx, deviceId);
         const lastResort = this.lastResort(tx, deviceId);
         if (!signed || !lastResort) throw new CloudError(404, 'no_prekeys', `Device ${deviceId} has published no prekeys here.`);

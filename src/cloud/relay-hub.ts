@@ -188,6 +188,14 @@ export class RelayHub {
     for (const link of this.links.values()) if (link.token === token) link.close(RELAY_CLOSE.unauthorized, reason);
   }
 
+  /** Closes `node`'s socket, if it has one (the node was removed from its account, or signed out). */
+  closeNode(node: string, reason: string): boolean {
+    const link = this.links.get(node);
+    if (!link) return false;
+    link.close(RELAY_CLOSE.unauthorized, reason);
+    return true;
+  }
+
   /** Closes the sockets whose token is no longer good (revoked elsewhere, expired, flag turned on). */
   recheckTokens(): number {
     let closed = 0;

@@ -68,6 +68,8 @@ export class RelayStore {
   constructor(
     db: CloudDb,
     private readonly directory: KeyDirectory,
+    /** Whether the sending node may reach the recipient node (Accounts.canSee: one household, or contacts). */
+    private readonly mayReach: (fromNode: string, toNode: string) => boolean,
     private readonly now: () => number = Date.now,
     private readonly queueCap = RELAY_QUEUE_CAP,
   ) {
@@ -147,6 +149,13 @@ export class RelayStore {
     }
     const unknown = envelope.to.filter((d) => !nodes.has(d));
     if (unknown.length > 0) return { ok: false, error: 'unknown_recipient', message: `not in the key directory: ${unknown.join(', ')}.` };
+    const outside = envelope.to.filter((d) => !this.mayReach(fromNode, nodes.get(d)!));
+    if (outside.length > 0)
+      return {
+        ok: false,
+        error: 'not_a_contact',
+        message: `outside your household and contacts: ${outside.join(', ')}.`,
+      };
 
     if (this.count(fromNode) >= this.queueCap) {
       return {

@@ -10,6 +10,7 @@ import { LogBudget } from '../server/http/log-budget.js';
 import { guardServer } from '../server/http/server-guards.js';
 import { guardUpgradeHandshakes } from '../server/http/websocket-upgrade.js';
 import { DEFAULT_WS_PING_INTERVAL_MS, startWsHeartbeat } from '../server/http/ws-heartbeat.js';
+import { Accounts } from './accounts.js';
 import { createCloudApp } from './app.js';
 import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
 import { type CloudBlobLimits, CloudBlobStore, DEFAULT_CLOUD_BLOB_LIMITS } from './blob-store.js';
@@ -116,6 +117,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     throw err;
   }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
+  const accounts = new Accounts(database.db);
   const auth = new AuthService(
     database.db,
     telemetry,
@@ -123,7 +125,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     { ...DEFAULT_AUTH_TIMINGS, ...opts.timings },
     Date.now,
     { ...DEFAULT_AUTH_LIMITS, ...opts.limits },
+    accounts,
   );
+  const mayReach = (from: string, to: string) => accounts.canSee(from, to);
   const pruneLogins = () => {
     try {
       auth.prune();
@@ -136,7 +140,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const loginPrune = setInterval(pruneLogins, 60_000);
   loginPrune.unref();
   const directory = new KeyDirectory(database.db, Date.now, opts.maxPublishedPerNode);
-  const store = new RelayStore(database.db, directory, Date.now, opts.relayQueueCap);
+  const store = new RelayStore(database.db, directory, mayReach, Date.now, opts.relayQueueCap);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
@@ -170,6 +174,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     log,
     ...(opts.blobClock ? { now: opts.blobClock } : {}),
     ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
+    mayReach,
   });
   // A recipient node on the relay hears of a blob at once; one that is not finds it in /api/blobs/incoming.
   blobStore.onReady((nodes, sha256) => {
@@ -190,6 +195,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
   const app = createCloudApp({
     auth,
+    accounts,
     telemetry,
     staticKey,
     directory,

@@ -14,7 +14,7 @@ export type TelemetryEvent =
   | { name: 'messngr.noise.token.verify'; deviceId: string }
   | { name: 'messngr.noise.token.verify.failure'; code: string }
   /** A device id or source address was locked out after too many failed logins (code = the scope). */
-  | { name: 'messngr.auth.lockout'; code: 'device' | 'address'; lockMs: number };
+  | { name: 'messngr.auth.lockout'; code: 'device' | 'address' | 'email'; lockMs: number };
 
 export type TelemetryEventName = TelemetryEvent['name'];
 

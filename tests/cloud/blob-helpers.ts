@@ -17,7 +17,8 @@ export interface BlobTestNode {
   token: string;
 }
 
-export async function loginNode(cloud: { url: string }, otp: MemoryOtpSender): Promise<BlobTestNode> {
+/** A node logged in to the account of `email` (nodes of one account are one household and reach each other). */
+export async function loginNode(cloud: { url: string }, otp: MemoryOtpSender, email = 'home@salita.test'): Promise<BlobTestNode> {
   const id = b64(NODE_X25519.generateKeyPair().publicKey);
   const post = async (path: string, body: unknown) => {
     const res = await fetch(cloud.url + path, {
@@ -29,7 +30,7 @@ export async function loginNode(cloud: { url: string }, otp: MemoryOtpSender): P
     assert.equal(res.status, 200, JSON.stringify(json));
     return json;
   };
-  const c = await post('/api/auth/challenge', { device_id: id });
+  const c = await post('/api/auth/challenge', { device_id: id, email });
   const v = await post('/api/auth/verify', { challenge_id: c.challenge_id, code: otp.codeFor(c.challenge_id) });
   return { id, token: v.noise_session.token as string };
 }

@@ -20,7 +20,7 @@ async function login(cloud: CloudProcess): Promise<string> {
     (await (
       await fetch(cloud.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
     ).json()) as Record<string, any>;
-  const c = await post('/api/auth/challenge', { device_id: id });
+  const c = await post('/api/auth/challenge', { device_id: id, email: 'home@salita.test' });
   const v = await post('/api/auth/verify', { challenge_id: c.challenge_id, code: await cloud.codeFor(id) });
   return v.noise_session.token as string;
 }

@@ -33,7 +33,7 @@ async function login(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string>
     });
     return { status: res.status, body: (await res.json()) as any };
   };
-  const c = await post('/api/auth/challenge', { device_id: b64(key.publicKey) });
+  const c = await post('/api/auth/challenge', { device_id: b64(key.publicKey), email: 'home@salita.test' });
   const v = await post('/api/auth/verify', { challenge_id: c.body.challenge_id, code: otp.codeFor(c.body.challenge_id) });
   assert.equal(v.status, 200, JSON.stringify(v.body));
   return v.body.noise_session.token as string;

@@ -38,7 +38,7 @@ async function get(cloud: RunningCloud, path: string, token?: string) {
 }
 
 async function challenge(cloud: RunningCloud, otp: MemoryOtpSender, key: KeyPair) {
-  const r = await post(cloud, '/api/auth/challenge', { device_id: b64(key.publicKey) });
+  const r = await post(cloud, '/api/auth/challenge', { device_id: b64(key.publicKey), email: 'home@salita.test' });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const challengeId = r.body.challenge_id as string;
   return { challengeId, code: otp.codeFor(challengeId) };

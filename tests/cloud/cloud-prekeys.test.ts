@@ -51,7 +51,7 @@ async function call(method: string, path: string, token?: string, body?: unknown
 async function loginNode(): Promise<TestNode> {
   const key = NODE_X25519.generateKeyPair();
   const id = toBase64Url(key.publicKey);
-  const c = await call('POST', '/api/auth/challenge', undefined, { device_id: id });
+  const c = await call('POST', '/api/auth/challenge', undefined, { device_id: id, email: 'home@salita.test' });
   assert.equal(c.status, 200, JSON.stringify(c.body));
   const v = await call('POST', '/api/auth/verify', undefined, {
     challenge_id: c.body.challenge_id,

@@ -15,7 +15,11 @@ import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
-const LOOSE = { global: { ratePerSec: 1e6, burst: 1e6 }, maxLiveChallengesPerDevice: 1000 };
+/** Off every limit but the one a test looks at (the per-account ones have tests of their own: accounts.test.ts). */
+const LOOSE = { global: { ratePerSec: 1e6, burst: 1e6 }, maxLiveChallengesPerDevice: 1000, maxCodesPerSource: 1e6, maxCodesPerEmail: 1e6 };
+
+/** Each node key its own account here: these tests count per device id and per source address. */
+const emailOf = (deviceId: string) => `${Buffer.from(deviceId, 'base64url').toString('hex').slice(0, 16)}@salita.test`;
 
 /** POST from a chosen loopback source address (Linux routes all of 127/8 to lo). */
 function post(
@@ -57,10 +61,15 @@ async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud, 
 }
 
 async function challenge(cloud: RunningCloud, otp: MemoryOtpSender, deviceId: string, from?: string) {
-  const r = await post(cloud, '/api/auth/challenge', { device_id: deviceId }, from);
+  const r = await post(cloud, '/api/auth/challenge', { device_id: deviceId, email: emailOf(deviceId) }, from);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return { challengeId: r.body.challenge_id as string, code: otp.codeFor(r.body.challenge_id as string) };
 }
+/** A challenge body for a fresh node key (and its own account). */
+const fresh = () => {
+  const id = b64(NODE_X25519.generateKeyPair().publicKey);
+  return { device_id: id, email: emailOf(id) };
+};
 const wrong = (code: string) => (code === '000000' ? '000001' : '000000');
 const noiseFields = (s: CloudNoiseSession) => ({
   noise_session_id: s.sessionId,
@@ -90,7 +99,7 @@ describe('cloud login limits: guessing codes', () => {
         assert.equal(r.body.error, 'otp_invalid');
       }
       assertTooMany(await post(cloud, '/api/auth/verify', { challenge_id: keep.challengeId, code: keep.code }));
-      assertTooMany(await post(cloud, '/api/auth/challenge', { device_id: victim }));
+      assertTooMany(await post(cloud, '/api/auth/challenge', { device_id: victim, email: emailOf(victim) }));
       await cloud.stop();
       cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, limits: LOOSE });
       assertTooMany(await post(cloud, '/api/auth/verify', { challenge_id: keep.challengeId, code: keep.code }));
@@ -130,7 +139,7 @@ describe('cloud login limits: guessing codes', () => {
       }
       const c = await challenge(cloud, otp, b64(NODE_X25519.generateKeyPair().publicKey), '127.0.0.81');
       assertTooMany(await post(cloud, '/api/auth/verify', { challenge_id: c.challengeId, code: c.code }, from));
-      assertTooMany(await post(cloud, '/api/auth/challenge', { device_id: b64(NODE_X25519.generateKeyPair().publicKey) }, from));
+      assertTooMany(await post(cloud, '/api/auth/challenge', fresh(), from));
       // The same challenge from another address is fine.
       assert.equal((await post(cloud, '/api/auth/verify', { challenge_id: c.challengeId, code: c.code }, '127.0.0.81')).status, 200);
     }));
@@ -139,7 +148,7 @@ describe('cloud login limits: guessing codes', () => {
     withCloud({ limits: { global: { ratePerSec: 0.01, burst: 3 } } }, async (cloud) => {
       const results = [];
       for (let i = 0; i < 6; i++)
-        results.push(await post(cloud, '/api/auth/challenge', { device_id: b64(NODE_X25519.generateKeyPair().publicKey) }));
+        results.push(await post(cloud, '/api/auth/challenge', fresh()));
       assert.equal(results.filter((r) => r.status === 200).length, 3);
       assertTooMany(results[5]!);
     }));
@@ -178,7 +187,7 @@ describe('cloud login tables stay bounded under a flood', () => {
       let refused = 0;
       for (let i = 0; i < 2000; i += 50) {
         const batch = await Promise.all(
-          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', { device_id: b64(NODE_X25519.generateKeyPair().publicKey) })),
+          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())),
         );
         for (const r of batch)
           if (r.status === 429) {
@@ -195,7 +204,7 @@ describe('cloud login tables stay bounded under a flood', () => {
       const key = NODE_X25519.generateKeyPair();
       for (let i = 0; i < 2000; i += 50) {
         const batch = await Promise.all(
-          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', { device_id: b64(NODE_X25519.generateKeyPair().publicKey) })),
+          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())),
         );
         for (const r of batch) assert.equal(r.status, 200, JSON.stringify(r.body));
       }

@@ -53,7 +53,7 @@ interface TestNode {
   devices: Device[];
 }
 async function loginNode(cloud: RunningCloud, otp: MemoryOtpSender, key = NODE_X25519.generateKeyPair()): Promise<TestNode> {
-  const c = await call(cloud, 'POST', '/api/auth/challenge', undefined, { device_id: b64(key.publicKey) });
+  const c = await call(cloud, 'POST', '/api/auth/challenge', undefined, { device_id: b64(key.publicKey), email: 'home@salita.test' });
   assert.equal(c.status, 200, JSON.stringify(c.body));
   const v = await call(cloud, 'POST', '/api/auth/verify', undefined, {
     challenge_id: c.body.challenge_id,

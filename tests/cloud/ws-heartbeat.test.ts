@@ -24,7 +24,7 @@ async function post(cloud: RunningCloud, path: string, body: unknown) {
 
 async function token(cloud: RunningCloud, otp: MemoryOtpSender): Promise<string> {
   const key = NODE_X25519.generateKeyPair();
-  const c = await post(cloud, '/api/auth/challenge', { device_id: b64(key.publicKey) });
+  const c = await post(cloud, '/api/auth/challenge', { device_id: b64(key.publicKey), email: 'home@salita.test' });
   assert.equal(c.status, 200, JSON.stringify(c.body));
   const v = await post(cloud, '/api/auth/verify', { challenge_id: c.body.challenge_id, code: otp.codeFor(c.body.challenge_id) });
   assert.equal(v.status, 200, JSON.stringify(v.body));

@@ -44,12 +44,12 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
 
   const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
-  const published = (deviceId: string) => cloud.directory.list().some((d) => d.device_id === deviceId);
+  const published = (deviceId: string) => cloud.directory.all().some((d) => d.device_id === deviceId);
 
   /** Logs `n` in to the cloud through its admin API (as its Cloud panel would). */
   async function logIn(n: TestNode): Promise<void> {
     const before = otp.sent.length;
-    assert.equal((await n.admin('/api/admin/cloud/login', { body: { url: cloud.url } })).status, 200);
+    assert.equal((await n.admin('/api/admin/cloud/login', { body: { url: cloud.url, email: 'home@salita.test' } })).status, 200);
     await eventually(() => otp.sent.length > before, 'a login code for the other home', LONG.timeout);
     assert.equal((await n.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } })).status, 200);
     await eventually(

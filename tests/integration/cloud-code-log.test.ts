@@ -22,7 +22,7 @@ describe("the cloud's log names each login code by the node's name and fingerpri
         nodes.push(n);
       }
       for (const n of nodes) {
-        const r = await n.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+        const r = await n.admin('/api/admin/cloud/login', { body: { url: cloud.url, email: 'home@salita.test' } });
         assert.equal(r.body.status, 'awaiting_code', JSON.stringify(r.body));
       }
       const codeLines = lines.filter((l) => l.includes('one-time code for device'));

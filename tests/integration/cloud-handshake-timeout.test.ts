@@ -46,7 +46,7 @@ describe('cloud login: a handshake that times out', () => {
     const cloud = await silentCloud();
     try {
       const node = await startTestNode({ cloud: { handshakeTimeoutMs: 300 } });
-      const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+      const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url, email: 'home@salita.test' } });
       assert.equal(r.status, 424, JSON.stringify(r.body));
       assert.equal(r.body.error, 'cloud_unreachable', JSON.stringify(r.body));
       assert.equal(cloud.upgrades(), 1, 'the node got as far as the WebSocket upgrade');

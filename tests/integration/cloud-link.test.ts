@@ -50,7 +50,7 @@ const waitStatus = (node: TestNode, status: string, what = status) =>
 
 /** Logs `node` in to `cloud` through the admin API, as the desktop UI does (the code read from `otp`), until connected. */
 async function linkedTo(node: TestNode, cloud: RunningCloud, otp: MemoryOtpSender): Promise<void> {
-  const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url } });
+  const r = await node.admin('/api/admin/cloud/login', { body: { url: cloud.url, email: 'home@salita.test' } });
   assert.equal(r.body.status, 'awaiting_code', JSON.stringify(r.body));
   await node.admin('/api/admin/cloud/code', { body: { code: otp.sent.at(-1)!.code } });
   await waitStatus(node, 'connected');
@@ -88,7 +88,7 @@ describe('cloud link (node side) against the reference cloud', () => {
 
   /** Full login through the admin API; returns the view after the code. */
   async function login(n: TestNode, url = cloud.url) {
-    const r = await n.admin('/api/admin/cloud/login', { body: { url } });
+    const r = await n.admin('/api/admin/cloud/login', { body: { url, email: 'home@salita.test' } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'awaiting_code');
     const c = await n.admin('/api/admin/cloud/code', { body: { code: lastCode(n.identity.public_key) } });
@@ -123,13 +123,13 @@ describe('cloud link (node side) against the reference cloud', () => {
     const noLogin = await node.admin('/api/admin/cloud/code', { body: { code: '123456' } });
     assert.equal(noLogin.status, 409);
     assert.equal(noLogin.body.error, 'cloud_login_not_started');
-    const badUrl = await node.admin('/api/admin/cloud/login', { body: { url: 'not a url' } });
+    const badUrl = await node.admin('/api/admin/cloud/login', { body: { url: 'not a url', email: 'home@salita.test' } });
     assert.equal(badUrl.status, 400);
     assert.equal(badUrl.body.error, 'invalid_request');
     const badCode = await node.admin('/api/admin/cloud/code', { body: { code: '12' } });
     assert.equal(badCode.status, 400);
 
-    const unreachable = await node.admin('/api/admin/cloud/login', { body: { url: 'http://127.0.0.1:1' } });
+    const unreachable = await node.admin('/api/admin/cloud/login', { body: { url: 'http://127.0.0.1:1', email: 'home@salita.test' } });
     assert.equal(unreachable.status, 424, JSON.stringify(unreachable.body));
     assert.equal(unreachable.body.error, 'cloud_unreachable');
     const after = await view(node);
@@ -142,7 +142,7 @@ describe('cloud link (node side) against the reference cloud', () => {
     events$.on('message', (d) => events.push(JSON.parse(String(d))));
     await new Promise((r) => events$!.once('open', r));
 
-    const r = await node.admin('/api/admin/cloud/login', { body: { url: `${cloud.url}/` } });
+    const r = await node.admin('/api/admin/cloud/login', { body: { url: `${cloud.url}/`, email: 'home@salita.test' } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'awaiting_code');
     assert.equal(r.body.url, cloud.url, 'trailing slash dropped');
@@ -276,7 +276,7 @@ describe('cloud link (node side) against the reference cloud', () => {
 
   it('noise_handshake turned on under a plain token -> new handshake + code asked for by itself -> awaiting_code', async () => {
     // Give the node a plain (not Noise-bound) token, as an older node would have.
-    const ch = await postJson(`${cloud.url}/api/auth/challenge`, { device_id: node.identity.public_key });
+    const ch = await postJson(`${cloud.url}/api/auth/challenge`, { device_id: node.identity.public_key, email: 'home@salita.test' });
     const ver = await postJson(`${cloud.url}/api/auth/verify`, {
       challenge_id: ch.body.challenge_id,
       code: otp.codeFor(ch.body.challenge_id),
@@ -312,7 +312,7 @@ describe('cloud link (node side) against the reference cloud', () => {
       // Our token means nothing there: the link logs out rather than trusting the new cloud.
       await waitStatus(node, 'logged_out');
       const codes = otp.sent.length;
-      const r = await node.admin('/api/admin/cloud/login', { body: { url: impostor.url } });
+      const r = await node.admin('/api/admin/cloud/login', { body: { url: impostor.url, email: 'home@salita.test' } });
       assert.equal(r.status, 409, JSON.stringify(r.body));
       assert.equal(r.body.error, 'cloud_key_changed');
       assert.match(r.body.message, /key/);
@@ -777,7 +777,7 @@ describe('an envelope from a sender this node has not seen in the directory yet'
       const aMe = { device_id: a.phone.identity.node_id, privateKey: a.phone.privateKey, publicKey: a.phone.publicKey };
       const fromA = new MessagingClient(a.client, aMe);
       await eventually(async () => (await fromA.directory(true)).devices.some((d) => d.device_id === bMe.device_id), 'A sees B-phone');
-      await eventually(() => cloud.directory.list().some((d) => d.device_id === aMe.device_id), 'A-phone published');
+      await eventually(() => cloud.directory.all().some((d) => d.device_id === aMe.device_id), 'A-phone published');
       const sent = await fromA.sendText(bMe.device_id, 'from a stranger, for now');
 
       const toB = new MessagingClient(b.client, bMe);
@@ -923,7 +923,7 @@ describe('a phone whose id another node already publishes', () => {
       );
       assert.match(v.unpublished[0].message, /already used by another node/);
       await eventually(
-        () => up.directory.list().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key),
+        () => up.directory.all().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key),
         'Y published',
       );
 

@@ -222,10 +222,13 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   };
 }
 
-/** Links a node to the cloud the way the desktop UI does: URL, then the code the cloud sent. */
-export async function linkToCloud(node: NodeProcess, cloud: CloudProcess): Promise<void> {
+/**
+ * Links a node to the cloud the way the desktop UI does: URL and account, then the code the cloud sent (in its
+ * log: these clouds have no mail server). Nodes of one account are one household and see each other.
+ */
+export async function linkToCloud(node: NodeProcess, cloud: CloudProcess, email = 'home@salita.test'): Promise<void> {
   const since = cloud.lineCount();
-  const login = await node.admin('/api/admin/cloud/login', { url: cloud.url });
+  const login = await node.admin('/api/admin/cloud/login', { url: cloud.url, email });
   if (login.status !== 200 || login.body.status !== 'awaiting_code')
     throw new Error(`cloud login: ${login.status} ${JSON.stringify(login.body)}`);
   const code = await cloud.codeFor(node.cloudDeviceId, since);

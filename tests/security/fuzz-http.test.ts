@@ -75,7 +75,7 @@ after(() => cloud.stop().then(() => rmSync(cloudDir, { recursive: true, force: t
 async function cloudToken(deviceId: string): Promise<string> {
   const post = (path: string, body: unknown) =>
     send(cloud.port, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: utf8.encode(JSON.stringify(body)) });
-  const c = JSON.parse((await post('/api/auth/challenge', { device_id: deviceId })).body.toString());
+  const c = JSON.parse((await post('/api/auth/challenge', { device_id: deviceId, email: 'home@salita.test' })).body.toString());
   const v = JSON.parse(
     (await post('/api/auth/verify', { challenge_id: c.challenge_id, code: otp.codeFor(c.challenge_id) })).body.toString(),
   );

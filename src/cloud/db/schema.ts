@@ -31,12 +31,50 @@ export const otpChallenges = sqliteTable(
     id: text('id').primaryKey(),
     deviceId: text('device_id').notNull(),
     codeHash: text('code_hash').notNull(),
+    /** The account's address (normalised) the code was mailed to; null for the legacy device-id login. */
+    email: text('email'),
+    /** The requester's source address as counted for limits (sourceAddressKey: IPv6 by its /64). */
+    source: text('source'),
+    /** The node's display name as the request gave it (cleaned, shownName), kept for the account's node list. */
+    name: text('name'),
     createdAt: text('created_at').notNull(),
     expiresAt: text('expires_at').notNull(),
     attempts: integer('attempts').notNull().default(0),
     usedAt: text('used_at'),
   },
-  (t) => [index('otp_challenges_device').on(t.deviceId), index('otp_challenges_expires').on(t.expiresAt)],
+  (t) => [
+    index('otp_challenges_device').on(t.deviceId),
+    index('otp_challenges_expires').on(t.expiresAt),
+    index('otp_challenges_email').on(t.email, t.createdAt),
+    index('otp_challenges_source').on(t.source, t.createdAt),
+  ],
+);
+
+// ---- accounts and households (docs/cloud.md "Accounts") -----------------------------------------------------
+
+/**
+ * An account: an email address that a one-time code proved. Its nodes are one household. The account `legacy`
+ * (no email) holds the nodes of the flag-guarded device-id login: together they see each other, as every node
+ * did before accounts.
+ */
+export const accounts = sqliteTable('accounts', {
+  id: text('id').primaryKey(),
+  /** Lower-cased and trimmed; unique (SQLite lets the one legacy account have none). */
+  email: text('email').unique(),
+  createdAt: text('created_at').notNull(),
+});
+
+/** Which account each node is in (one at most): a code login to another address moves it. */
+export const accountNodes = sqliteTable(
+  'account_nodes',
+  {
+    node: text('node').primaryKey(),
+    accountId: text('account_id').notNull(),
+    /** The node's display name as its last login gave it (shown in the account's node list). */
+    name: text('name'),
+    joinedAt: text('joined_at').notNull(),
+  },
+  (t) => [index('account_nodes_account').on(t.accountId)],
 );
 
 /**
@@ -47,7 +85,7 @@ export const otpChallenges = sqliteTable(
 export const loginFailures = sqliteTable(
   'login_failures',
   {
-    scope: text('scope', { enum: ['device', 'address'] }).notNull(),
+    scope: text('scope', { enum: ['device', 'address', 'email'] }).notNull(),
     key: text('key').notNull(),
     /** Failures counted since window_started_at. */
     failures: integer('failures').notNull(),

@@ -43,6 +43,11 @@ export const CLOUD_ERROR_CODES = [
   'prekey_limit',
   'no_prekeys',
   'unknown_recipient',
+  // accounts and households (docs/cloud.md "Accounts")
+  'email_required',
+  'mail_unavailable',
+  'not_a_contact',
+  'node_not_in_account',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 
@@ -52,6 +57,7 @@ export const CLOUD_TOKEN_DEAD_CODES = [
   'token_invalid',
   'token_expired',
   'token_revoked',
+  'email_required',
 ] as const satisfies readonly CloudErrorCode[];
 
 export const CLOUD_ERROR_HEADER = 'x-cloud-error';
@@ -73,6 +79,12 @@ export type CloudErrorReply = CloudErrorBody & { error: CloudErrorCode };
 // ---- login: POST /api/auth/challenge, /api/auth/verify, /api/auth/refresh, /api/auth/logout -----------------
 
 const Id = z.string().min(1).max(100);
+
+/**
+ * An account's address, as the cloud keys it: trimmed and lower-cased (the local part too: two accounts that
+ * differ only in case would be one person's two households by mistake). 254: the longest path SMTP carries.
+ */
+export const AccountEmail = z.string().trim().toLowerCase().max(254).pipe(z.email('email must be an address like ana@example.org'));
 const Timestamp = z.string().min(1).max(64);
 
 /**
@@ -80,7 +92,7 @@ const Timestamp = z.string().min(1).max(64);
  * `name` is the node's display name, only to tell codes apart where they are delivered (the cloud's log names
  * the code by it and by the fingerprint of device_id, both shown in the node's desktop UI); it proves nothing.
  */
-export const ChallengeRequest = z.object({ device_id: Id, name: z.string().max(200).optional() });
+export const ChallengeRequest = z.object({ device_id: Id, name: z.string().max(200).optional(), email: AccountEmail.optional() });
 export type ChallengeRequest = z.infer<typeof ChallengeRequest>;
 export const ChallengeResponse = z.object({ challenge_id: z.string().min(1), expires_at: z.string().min(1) });
 export type ChallengeResponse = z.infer<typeof ChallengeResponse>;
@@ -133,3 +145,32 @@ export const HealthResponse = z.object({
   flags: z.record(z.string(), z.boolean()),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+// ---- the account: GET /api/account, DELETE /api/account/nodes/:node, POST /api/account/sign-out ---------------
+
+/** One node of the caller's household and what it publishes. */
+export const AccountNodeEntry = z.object({
+  node: z.string(),
+  name: z.string().nullable(),
+  joined_at: z.string(),
+  /** The caller itself. */
+  self: z.boolean(),
+  /** A relay socket of it is open now. */
+  connected: z.boolean(),
+  devices: z.array(z.object({ device_id: z.string(), name: z.string(), kind: z.string(), public_key: z.string() })),
+});
+export type AccountNodeEntry = z.infer<typeof AccountNodeEntry>;
+
+export const AccountResponse = z.object({
+  account: z.object({ id: z.string(), email: z.string().nullable() }),
+  nodes: z.array(AccountNodeEntry),
+});
+export type AccountResponse = z.infer<typeof AccountResponse>;
+
+/** A node left the household: its tokens were revoked and its relay socket closed; its devices left the directory. */
+export const RemoveNodeResponse = z.object({ removed: z.string(), tokens_revoked: z.number() });
+export type RemoveNodeResponse = z.infer<typeof RemoveNodeResponse>;
+
+/** Every node of the account, the caller too, was signed out. */
+export const SignOutEverywhereResponse = z.object({ nodes: z.number(), tokens_revoked: z.number() });
+export type SignOutEverywhereResponse = z.infer<typeof SignOutEverywhereResponse>;

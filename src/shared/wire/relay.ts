@@ -3,6 +3,7 @@
 // see envelopes (src/shared/e2ee/schema.ts), never plaintext. docs/relay.md walks through the flows.
 import { z } from 'zod';
 import { DeviceId, Envelope, EnvelopeId } from '../e2ee/schema.js';
+import { AccountEmail } from './cloud.js';
 import { BlobSha256 } from './cloud-blobs.js';
 import { DisplayName, PublicKeyB64 } from './primitives.js';
 
@@ -100,7 +101,9 @@ export type ReplacementsResponse = z.infer<typeof ReplacementsResponse>;
 //                                                          sender_not_published | envelope_id_conflict |
 //                                                          recipient_backlog_full (a recipient node's queue
 //                                                          is at its cap) | sender_backlog_full (this node's
-//                                                          own queue is: it must ack before it may send)
+//                                                          own queue is: it must ack before it may send) |
+//                                                          not_a_contact (a recipient is outside the sender's
+//                                                          household and contacts)
 //   deliver   {type:'deliver', seq, envelope}            For this node's devices; resent (same seq) until
 //                                                          acked, also after a reconnect. seq grows per node.
 //   receipt   {type:'receipt', seq, id, device_ids}      Envelope `id` (sent by this node) was stored by the
@@ -141,6 +144,7 @@ export const RELAY_REJECT_CODES = [
   'envelope_id_conflict',
   'recipient_backlog_full',
   'sender_backlog_full',
+  'not_a_contact',
 ] as const;
 export type RelayRejectCode = (typeof RELAY_REJECT_CODES)[number];
 
@@ -272,7 +276,7 @@ export type MessageStatusPush = { type: 'message_status'; id: string; status: Me
 // ---- desktop UI admin API (admin token, loopback; see admin-routes) ------------------------------------------
 //
 // GET  /api/admin/cloud                   -> CloudLinkView
-// POST /api/admin/cloud/login  {url}      -> CloudLinkView (status 'awaiting_code': a code was sent)
+// POST /api/admin/cloud/login  {url, email?} -> CloudLinkView (status 'awaiting_code': a code was mailed)
 // POST /api/admin/cloud/code   {code}     -> CloudLinkView (status 'connecting' / 'connected')
 // POST /api/admin/cloud/logout            -> CloudLinkView (status 'logged_out'; token forgotten)
 // The desktop UI is a messaging device of its own (device id `<node_id>.ui`); its private key stays in the
@@ -292,6 +296,8 @@ export const CloudLinkView = z.object({
   /** When reconnecting: the next attempt (ISO time). */
   next_attempt_at: z.string().nullable(),
   token_expires_at: z.string().nullable(),
+  /** The account (household) this node logs in to at its cloud; null for a cloud's legacy device-id login. */
+  email: z.string().nullable(),
   outbox: z.number().int().nonnegative(),
   /** This node's devices the cloud refused to publish (they cannot send or receive through it), with why. */
   unpublished: z.array(
@@ -300,7 +306,7 @@ export const CloudLinkView = z.object({
 });
 export type CloudLinkView = z.infer<typeof CloudLinkView>;
 
-export const CloudLoginRequest = z.object({ url: z.string().trim().url().max(500) }).strict();
+export const CloudLoginRequest = z.object({ url: z.string().trim().url().max(500), email: AccountEmail.optional() }).strict();
 export const CloudCodeRequest = z
   .object({
     code: z

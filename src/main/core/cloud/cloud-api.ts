@@ -89,8 +89,14 @@ function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return parsed.data;
 }
 
-export async function requestChallenge(base: string, deviceId: string, name?: string): Promise<{ challengeId: string; expiresAt: string }> {
-  const body: ChallengeRequest = name ? { device_id: deviceId, name } : { device_id: deviceId };
+/** `email`: the account to mail the code to (null: the cloud's legacy device-id login, the code in its log). */
+export async function requestChallenge(
+  base: string,
+  deviceId: string,
+  name: string | undefined,
+  email: string | null,
+): Promise<{ challengeId: string; expiresAt: string }> {
+  const body: ChallengeRequest = { device_id: deviceId, ...(name ? { name } : {}), ...(email !== null ? { email } : {}) };
   const b = await call(base, CLOUD_ENDPOINTS.authChallenge, { body }, 'a login challenge');
   return { challengeId: b.challenge_id, expiresAt: b.expires_at };
 }

@@ -210,6 +210,7 @@ export class CloudLink {
       last_error: this.lastError,
       next_attempt_at: status === 'reconnecting' ? this.transport.nextAttemptAt() : null,
       token_expires_at: hasToken ? state!.tokenExpiresAt : null,
+      email: pending ? pending.email : state && state.url === url ? (state.email ?? null) : null,
       outbox,
       unpublished: this.directory.unpublishedDevices(),
     };
@@ -221,8 +222,8 @@ export class CloudLink {
    * Handshake (IK with the key pinned for this URL, else NX) and a code request. Resolves in awaiting_code;
    * rejects with CloudLinkError (the link's state is otherwise unchanged: a running connection goes on).
    */
-  login(url: string): Promise<CloudLinkView> {
-    return this.session.login(url).then(() => this.view());
+  login(url: string, email: string | null = null): Promise<CloudLinkView> {
+    return this.session.login(url, email).then(() => this.view());
   }
 
   /** Verifies the code with the handshake's proof, stores the sealed token, connects. */

@@ -55,6 +55,8 @@ export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
 export interface PendingLogin {
   url: string;
+  /** The account the code was mailed to; null: the cloud's legacy device-id login. */
+  email: string | null;
   session: CloudNoiseSession;
   challengeId: string;
   expiresAt: string;
@@ -132,10 +134,10 @@ export class CloudSession {
    * Handshake (IK with the key pinned for this URL, else NX) and a code request. Resolves in awaiting_code;
    * rejects with CloudLinkError (the link's state is otherwise unchanged: a running connection goes on).
    */
-  login(url: string): Promise<void> {
+  login(url: string, email: string | null): Promise<void> {
     return this.serial(async () => {
       const clean = normalizeCloudUrl(url);
-      await this.beginLogin(clean);
+      await this.beginLogin(clean, email);
       this.d.report.clearError();
       this.d.report.changed();
     });
@@ -178,6 +180,7 @@ export class CloudSession {
         token: tok.token,
         tokenExpiresAt: tok.expiresAt,
         tokenIssuedAt: new Date().toISOString(),
+        email: p.email,
       };
       this.file.save(this.state);
       if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
@@ -238,7 +241,7 @@ export class CloudSession {
     this.d.report.setError(code, `The cloud refused this node's token (${code}): log in to the cloud again.`);
   }
 
-  private async beginLogin(url: string): Promise<void> {
+  private async beginLogin(url: string, email: string | null): Promise<void> {
     const pinned = this.state?.url === url ? this.state.cloudKey : undefined;
     const staticKey = this.d.staticKey();
     const report = this.d.report;
@@ -272,7 +275,7 @@ export class CloudSession {
     }
     let challenge: { challengeId: string; expiresAt: string };
     try {
-      challenge = await requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.());
+      challenge = await requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.(), email);
     } catch (err) {
       if (!(err instanceof CloudCallError)) throw err;
       if (err.kind === 'unreachable') {
@@ -282,7 +285,7 @@ export class CloudSession {
       report.setError(err.cloudError, err.message);
       throw new CloudLinkError('cloud_rejected', `The cloud refused to send a code: ${err.message}`, err.cloudError);
     }
-    this.pending = { url, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
+    this.pending = { url, email, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
     this.d.log.info(
       { url, pattern: session.pattern, challenge_id: challenge.challengeId },
       'cloud login started: a one-time code was sent',
@@ -296,7 +299,7 @@ export class CloudSession {
     void this.serial(async () => {
       if (this.stopped || this.state?.url !== url || this.state.token || this.livePending()?.url === url) return;
       try {
-        await this.beginLogin(url);
+        await this.beginLogin(url, this.state.email ?? null);
         this.d.relay.setIdle();
         this.d.report.setError(
           'noise_handshake',

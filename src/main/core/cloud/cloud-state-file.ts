@@ -20,6 +20,8 @@ export interface CloudState {
   tokenExpiresAt: string | null;
   /** When the token was issued (login or refresh); the link refreshes it at half its life. */
   tokenIssuedAt?: string | null | undefined;
+  /** The account's email this node logs in to (its household); null for a cloud's legacy device-id login. */
+  email?: string | null | undefined;
 }
 
 const FileSchema = z
@@ -30,6 +32,7 @@ const FileSchema = z
     token_sealed: z.string().nullable(),
     token_expires_at: z.string().nullable(),
     token_issued_at: z.string().nullable().optional(),
+    email: z.string().max(254).nullable().optional(),
   })
   .strict();
 
@@ -69,7 +72,7 @@ export class CloudStateFile {
       };
     }
     const f = parsed.data;
-    const state: CloudState = { url: f.url, cloudKey: f.cloud_key, token: null, tokenExpiresAt: null };
+    const state: CloudState = { url: f.url, cloudKey: f.cloud_key, token: null, tokenExpiresAt: null, email: f.email ?? null };
     if (f.token_sealed === null) return { ok: true, state };
     try {
       state.token = Buffer.from(this.box.open(f.token_sealed)).toString('utf8');
@@ -104,6 +107,7 @@ export class CloudStateFile {
             token_sealed: state.token === null ? null : this.box.seal(new TextEncoder().encode(state.token)),
             token_expires_at: state.token === null ? null : state.tokenExpiresAt,
             token_issued_at: state.token === null ? null : (state.tokenIssuedAt ?? null),
+            email: state.email ?? null,
           };
     if (body === null) {
       rmSync(this.path, { force: true });

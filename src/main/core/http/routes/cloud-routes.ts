@@ -30,7 +30,7 @@ export function cloudRoutes(core: NodeCore): Hono {
 
   app.post('/admin/cloud/login', admin, async (c) => {
     const req = await readBody(c, CloudLoginRequest);
-    return c.json(await mapped(() => core.cloud.login(req.url)));
+    return c.json(await mapped(() => core.cloud.login(req.url, req.email ?? null)));
   });
 
   app.post('/admin/cloud/code', admin, async (c) => {

@@ -1,0 +1,107 @@
+// Accounts and households (docs/cloud.md "Accounts"). An account is an email address a one-time code proved;
+// the nodes logged in to it are one household, and a node sees the devices of its household and of nothing
+// else. Everything that shows or reaches another node's devices (the key directory, replaced ids, prekey claims,
+// the relay, blobs) asks `canSee` here, so scoping is decided in one place.
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { type CloudDb, sqliteOf } from './db/open.js';
+
+/** The account of the flag-guarded device-id login: its nodes see each other, as every node did before accounts. */
+export const LEGACY_ACCOUNT = 'legacy';
+
+export interface AccountNode {
+  node: string;
+  name: string | null;
+  joinedAt: string;
+}
+
+export class Accounts {
+  private readonly q: {
+    byEmail: Statement<[string], string>;
+    insertAccount: Statement<[string, string | null, string]>;
+    accountOf: Statement<[string], string>;
+    email: Statement<[string], string | null>;
+    join: Statement<[string, string, string | null, string]>;
+    leave: Statement<[string]>;
+    nodes: Statement<[string], AccountNode>;
+  };
+
+  constructor(
+    private readonly db: CloudDb,
+    private readonly now: () => number = Date.now,
+  ) {
+    const s = sqliteOf(db);
+    this.q = {
+      byEmail: s.prepare<[string], string>('SELECT id FROM accounts WHERE email = ?').pluck(),
+      insertAccount: s.prepare('INSERT INTO accounts (id, email, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      accountOf: s.prepare<[string], string>('SELECT account_id FROM account_nodes WHERE node = ?').pluck(),
+      email: s.prepare<[string], string | null>('SELECT email FROM accounts WHERE id = ?').pluck(),
+      join: s.prepare(
+        'INSERT INTO account_nodes (node, account_id, name, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT (node) DO UPDATE SET ' +
+          'name = excluded.name, joined_at = CASE WHEN account_nodes.account_id = excluded.account_id THEN account_nodes.joined_at ELSE excluded.joined_at END, ' +
+          'account_id = excluded.account_id',
+      ),
+      leave: s.prepare('DELETE FROM account_nodes WHERE node = ?'),
+      nodes: s.prepare('SELECT node, name, joined_at AS joinedAt FROM account_nodes WHERE account_id = ? ORDER BY joined_at, node'),
+    };
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /**
+   * Puts `node` in the account of `email` (made now if it is new), or in the legacy account when email is null.
+   * Runs inside the caller's transaction (the login's). Returns the account id.
+   */
+  join(node: string, email: string | null, name: string | null): string {
+    let id: string;
+    if (email === null) {
+      id = LEGACY_ACCOUNT;
+      this.q.insertAccount.run(id, null, this.iso());
+    } else {
+      this.q.insertAccount.run(randomUUID(), email, this.iso());
+      id = this.q.byEmail.get(email)!;
+    }
+    this.q.join.run(node, id, name, this.iso());
+    return id;
+  }
+
+  /** Takes `node` out of its account: it sees nothing and nobody sees it until it logs in again. */
+  leave(node: string): void {
+    this.q.leave.run(node);
+  }
+
+  /**
+   * Read from the table on every call, not cached: one indexed lookup, and memberships change under a running
+   * relay (a node removed, another login) where a stale answer would let a removed node through.
+   */
+  accountOf(node: string): string | null {
+    return this.q.accountOf.get(node) ?? null;
+  }
+
+  /** The account's address; null for the legacy account. */
+  emailOf(accountId: string): string | null {
+    return this.q.email.get(accountId) ?? null;
+  }
+
+  /** The account's nodes, oldest member first. */
+  nodes(accountId: string): AccountNode[] {
+    return this.q.nodes.all(accountId);
+  }
+
+  /** Whether `viewer` may see (and reach) the devices of `owner`: the same household. A node in no account sees nothing. */
+  canSee(viewer: string, owner: string): boolean {
+    if (viewer === owner) return true;
+    const a = this.accountOf(viewer);
+    return a !== null && a === this.accountOf(owner);
+  }
+
+  /** The nodes `viewer` may see, itself included. */
+  visibleNodes(viewer: string): Set<string> {
+    const a = this.accountOf(viewer);
+    const out = new Set<string>([viewer]);
+    if (a !== null) for (const n of this.nodes(a)) out.add(n.node);
+    return out;
+  }
+}
