@@ -27,7 +27,7 @@ export class Accounts {
   };
 
   constructor(
-    private readonly db: CloudDb,
+    db: CloudDb,
     private readonly now: () => number = Date.now,
   ) {
     const s = sqliteOf(db);

@@ -21,7 +21,9 @@ const BODY: ErrorCodes = { 400: ['invalid_request'] };
 /** The cloud-wide rate limit of the login steps. */
 const ADMITTED: ErrorCodes = { 429: ['too_many_attempts'] };
 /** `Authorization: Noise <token>` (AuthService.authenticate). */
-const TOKEN: ErrorCodes = { 401: ['token_missing', 'token_invalid', 'token_revoked', 'token_expired', 'noise_handshake'] };
+const TOKEN: ErrorCodes = {
+  401: ['token_missing', 'token_invalid', 'token_revoked', 'token_expired', 'noise_handshake', 'email_required'],
+};
 /** The Noise-session proof of a verify or refresh (AuthService.checkNoise). */
 const NOISE_PROOF: ErrorCodes = {
   400: ['invalid_request'],
@@ -43,6 +45,8 @@ const BLOB: ErrorCodes = { 404: ['blob_unknown'], 403: ['forbidden'] };
 const TUS: ErrorCodes = { 400: ['invalid_request'], 412: ['invalid_request'] };
 const BLOB_CREATE: ErrorCodes = {
   400: ['invalid_request', 'blob_digest_mismatch'],
+  /** A recipient node outside the uploader's household and contacts. */
+  403: ['not_a_contact'],
   413: ['file_too_large', 'quota_exceeded'],
   507: ['insufficient_storage'],
 };
@@ -85,9 +89,9 @@ export const cloudOperations: readonly ContractOperation[] = [
   fromEndpoint(CLOUD_ENDPOINTS.authChallenge, {
     operationId: 'authChallenge',
     security: 'public',
-    summary: 'Ask for a one-time code for a device key.',
+    summary: "Ask for a one-time code for a node key, mailed to the account's email (without one: the legacy login, behind its flag).",
     success: { status: 200, description: 'The challenge.' },
-    errors: mergeErrors(ADMITTED, BODY),
+    errors: mergeErrors(ADMITTED, BODY, { 400: ['email_required'], 503: ['mail_unavailable'] }),
   }),
   fromEndpoint(CLOUD_ENDPOINTS.authVerify, {
     operationId: 'authVerify',
@@ -132,7 +136,7 @@ export const cloudOperations: readonly ContractOperation[] = [
   fromEndpoint(CLOUD_ENDPOINTS.keyDirectory, {
     operationId: 'keyDirectory',
     security: 'cloud',
-    summary: 'The whole key directory.',
+    summary: "The devices of the caller's household (its account's nodes), nothing else.",
     success: { status: 200, description: 'The directory.' },
     errors: TOKEN,
   }),
@@ -176,6 +180,28 @@ export const cloudOperations: readonly ContractOperation[] = [
       'A bundle for any device of the key directory; its one-time prekeys are removed in the same commit (none left: no one_time_prekey, the last-resort KEM prekey).',
     success: { status: 200, description: 'The bundle.' },
     errors: mergeErrors(TOKEN, BODY, { 404: ['unknown_recipient', 'no_prekeys'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.account, {
+    operationId: 'account',
+    security: 'cloud',
+    summary: "The caller's account: its nodes (the household) and what each publishes.",
+    success: { status: 200, description: 'The account.' },
+    errors: mergeErrors(TOKEN, { 403: ['forbidden'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.removeAccountNode, {
+    operationId: 'removeAccountNode',
+    security: 'cloud',
+    params: z.object({ node: z.string() }),
+    summary: 'Remove a node from the account: its tokens revoked, its relay socket closed, its devices out of the directory.',
+    success: { status: 200, description: 'Removed.' },
+    errors: mergeErrors(TOKEN, { 403: ['forbidden'], 404: ['node_not_in_account'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.signOutEverywhere, {
+    operationId: 'signOutEverywhere',
+    security: 'cloud',
+    summary: "Revoke every token of every node of the caller's account (the caller's too) and close their relay sockets.",
+    success: { status: 200, description: 'Signed out.' },
+    errors: mergeErrors(TOKEN, { 403: ['forbidden'] }),
   }),
   {
     operationId: 'relay',
@@ -233,7 +259,7 @@ export const cloudOperations: readonly ContractOperation[] = [
     params: Sha256Param,
     summary: 'Content addressing: more recipients for a blob the cloud already holds whole (404: upload it).',
     success: { status: 200, description: 'Added.' },
-    errors: mergeErrors(TOKEN, BODY, { 404: ['blob_unknown'] }),
+    errors: mergeErrors(TOKEN, BODY, { 404: ['blob_unknown'], 403: ['not_a_contact'] }),
   }),
   fromEndpoint(CLOUD_ENDPOINTS.blobIncoming, {
     operationId: 'blobIncoming',

@@ -71,6 +71,8 @@ export interface RunningCloud {
   auth: AuthService;
   telemetry: Telemetry;
   directory: KeyDirectory;
+  /** Accounts and households (the operator's view; tests put made-up nodes in a household). */
+  accounts: Accounts;
   relay: RelayHub;
   blobs: CloudBlobStore;
   /** Set when this start ran with resetSecrets: what was revoked. */
@@ -241,6 +243,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     auth,
     telemetry,
     directory,
+    accounts,
     relay: hub,
     blobs: blobStore,
     ...(secretsReset ? { secretsReset } : {}),

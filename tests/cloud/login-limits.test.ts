@@ -147,8 +147,7 @@ describe('cloud login limits: guessing codes', () => {
   it('the cloud-wide rate limit answers 429 with Retry-After', () =>
     withCloud({ limits: { global: { ratePerSec: 0.01, burst: 3 } } }, async (cloud) => {
       const results = [];
-      for (let i = 0; i < 6; i++)
-        results.push(await post(cloud, '/api/auth/challenge', fresh()));
+      for (let i = 0; i < 6; i++) results.push(await post(cloud, '/api/auth/challenge', fresh()));
       assert.equal(results.filter((r) => r.status === 200).length, 3);
       assertTooMany(results[5]!);
     }));
@@ -186,9 +185,7 @@ describe('cloud login tables stay bounded under a flood', () => {
     withCloud({ limits: { ...LOOSE, maxChallenges: 100 } }, async (cloud) => {
       let refused = 0;
       for (let i = 0; i < 2000; i += 50) {
-        const batch = await Promise.all(
-          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())),
-        );
+        const batch = await Promise.all(Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())));
         for (const r of batch)
           if (r.status === 429) {
             assertTooMany(r);
@@ -203,9 +200,7 @@ describe('cloud login tables stay bounded under a flood', () => {
     withCloud({ limits: LOOSE, timings: { otpTtlMs: 1, noiseSessionTtlMs: 1 } }, async (cloud) => {
       const key = NODE_X25519.generateKeyPair();
       for (let i = 0; i < 2000; i += 50) {
-        const batch = await Promise.all(
-          Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())),
-        );
+        const batch = await Promise.all(Array.from({ length: 50 }, () => post(cloud, '/api/auth/challenge', fresh())));
         for (const r of batch) assert.equal(r.status, 200, JSON.stringify(r.body));
       }
       for (let i = 0; i < 300; i += 30)

@@ -62,9 +62,16 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
     await page.getByTestId('cloud-form-error').filter({ hasText: "Type the cloud's address" }).waitFor(WAIT);
     assert.equal(await page.getByTestId('cloud-url').getAttribute('aria-invalid'), 'true');
 
+    // No account address: said next to its field, nothing sent.
     await page.getByTestId('cloud-url').fill(cloud.url);
     await page.getByTestId('cloud-login').click();
+    await page.getByTestId('cloud-form-error').filter({ hasText: 'email address of your account' }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('cloud-email-input').getAttribute('aria-invalid'), 'true');
+
+    await page.getByTestId('cloud-email-input').fill('Ana@Example.org');
+    await page.getByTestId('cloud-login').click();
     await page.getByTestId('cloud-status').filter({ hasText: 'Waiting for the code' }).waitFor(LONG);
+    await page.getByTestId('cloud-code-email').filter({ hasText: 'ana@example.org' }).waitFor(WAIT);
     await agrees(page, 'awaiting_code');
     await page.getByTestId('cloud-form-error').waitFor({ state: 'detached', ...WAIT });
     const whose = page.getByTestId('cloud-code-whose');
@@ -101,12 +108,14 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
     assert.match((await page.getByTestId('cloud-url-shown').textContent()) ?? '', new RegExp(`127\\.0\\.0\\.1:${cloud.port}`));
     assert.doesNotMatch((await page.getByTestId('cloud-key').textContent()) ?? '', /not known/);
     assert.equal(await page.getByTestId('cloud-outbox').textContent(), 'none');
+    assert.equal(await page.getByTestId('cloud-email').textContent(), 'ana@example.org');
 
     // Logged out elsewhere: the push shows the login form again, the address kept.
     assert.equal((await node.admin('/api/admin/cloud/logout', { method: 'POST' })).status, 200);
     await agrees(page, 'logged_out');
     await page.getByTestId('cloud-login').waitFor(WAIT);
     assert.equal(await page.getByTestId('cloud-url').inputValue(), cloud.url);
+    assert.equal(await page.getByTestId('cloud-email-input').inputValue(), 'ana@example.org', 'and the account');
 
     // From this page again: a code is asked for; "Start over" goes back to the login form.
     await page.getByTestId('cloud-login').click();

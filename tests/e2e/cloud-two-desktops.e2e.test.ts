@@ -37,6 +37,7 @@ describe("two desktop UIs tell their cloud codes apart by the cloud's log (Chrom
     await page.goto(n.adminUrl);
     await page.locator('#conn-status[data-state="live"]').waitFor(WAIT);
     await page.getByTestId('cloud-url').fill(cloud.url);
+    await page.getByTestId('cloud-email-input').fill('home@salita.test');
     await page.getByTestId('cloud-login').click();
     await page.getByTestId('cloud-code-form').waitFor(LONG);
     return page;

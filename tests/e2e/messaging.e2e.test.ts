@@ -71,6 +71,8 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     await desktop.getByTestId('cloud-status').filter({ hasText: 'Not set up' }).waitFor(WAIT);
 
     await desktop.getByTestId('cloud-url').fill(cloud.url);
+
+    await desktop.getByTestId('cloud-email-input').fill('home@salita.test');
     await desktop.getByTestId('cloud-login').click();
     await desktop.getByTestId('cloud-status').filter({ hasText: 'Waiting for the code' }).waitFor(LONG);
     // Where the code is, naming this desktop as the cloud's log line does (name and fingerprint of the header).

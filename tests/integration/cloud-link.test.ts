@@ -704,6 +704,8 @@ describe('a device that paired while the cloud was away', () => {
       assert.equal(sent.status, 'queued');
 
       cloud = await back();
+      // Another node of the same account (household): one the relay may carry the phone's envelope to.
+      cloud.accounts.join('another-home', 'home@salita.test', null);
       cloud.directory.publish('another-home', [
         { device_id: far.device_id, public_key: toBase64Url(far.publicKey), name: 'Far phone', kind: 'phone' },
       ]);
@@ -908,6 +910,7 @@ describe('a phone whose id another node already publishes', () => {
       // their own node would be delivered locally, without the cloud).
       const farKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
       const far = { device_id: 'phone-of-another-node', publicKey: farKey };
+      up.accounts.join('another-node', 'home@salita.test', null);
       up.directory.publish('another-node', [
         { device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' },
         { device_id: far.device_id, public_key: toBase64Url(farKey), name: 'Far phone', kind: 'phone' },

@@ -72,10 +72,10 @@ const cloud = await startCloud({
 });
 after(() => cloud.stop().then(() => rmSync(cloudDir, { recursive: true, force: true })));
 
-async function cloudToken(deviceId: string): Promise<string> {
+async function cloudToken(deviceId: string, email = 'home@salita.test'): Promise<string> {
   const post = (path: string, body: unknown) =>
     send(cloud.port, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: utf8.encode(JSON.stringify(body)) });
-  const c = JSON.parse((await post('/api/auth/challenge', { device_id: deviceId, email: 'home@salita.test' })).body.toString());
+  const c = JSON.parse((await post('/api/auth/challenge', { device_id: deviceId, email })).body.toString());
   const v = JSON.parse(
     (await post('/api/auth/verify', { challenge_id: c.challenge_id, code: otp.codeFor(c.challenge_id) })).body.toString(),
   );
@@ -83,7 +83,9 @@ async function cloudToken(deviceId: string): Promise<string> {
 }
 const keyId = () => Buffer.from(randomBytes(32)).toString('base64url');
 const token = await cloudToken(keyId());
-const tokenToRevoke = await cloudToken(keyId());
+/** For the routes that end tokens (logout, sign-out everywhere, removing a node): in an account of its own. */
+const tokenToRevoke = await cloudToken(keyId(), 'sacrificial@salita.test');
+const ENDS_TOKENS = new Set(['POST /api/auth/logout', 'POST /api/account/sign-out', 'DELETE /api/account/nodes/{node}']);
 
 /** A port nothing listens on: URLs the node is made to call lead nowhere, and never off this machine. */
 const closedPort = await new Promise<number>((resolve) => {
@@ -147,7 +149,7 @@ function authHeaders(
   if (auth === 'public' || mode === 'none') return {};
   if (auth === 'admin') return { authorization: `Admin ${mode === 'valid' ? node.adminToken : `x${node.adminToken.slice(1)}`}` };
   if (auth === 'cloud')
-    return { authorization: `Noise ${mode === 'valid' ? (route === 'POST /api/auth/logout' ? tokenToRevoke : token) : 'forged-token'}` };
+    return { authorization: `Noise ${mode === 'valid' ? (ENDS_TOKENS.has(route) ? tokenToRevoke : token) : 'forged-token'}` };
   const creds = (route === 'POST /api/session/logout' ? sacrificial : phone).creds;
   const h = signRequest({
     sessionId: creds.sessionId,

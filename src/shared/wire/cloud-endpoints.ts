@@ -3,6 +3,7 @@
 // with them, so a changed schema breaks the build (and the parse) of both sides.
 
 import {
+  AccountResponse,
   ChallengeRequest,
   ChallengeResponse,
   HealthResponse,
@@ -10,6 +11,8 @@ import {
   MeResponse,
   NoiseSessionResponse,
   RefreshRequest,
+  RemoveNodeResponse,
+  SignOutEverywhereResponse,
   VerifyRequest,
 } from './cloud.js';
 import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
@@ -69,6 +72,18 @@ export const CLOUD_ENDPOINTS = {
     path: '/api/blobs/:sha256/recipients',
     body: named('OfferBlobRequest', OfferBlobRequest),
     response: named('OfferBlobResponse', OfferBlobResponse),
+  }),
+  // ---- the account (docs/cloud.md "Accounts")
+  account: endpoint({ method: 'get', path: '/api/account', response: named('AccountResponse', AccountResponse) }),
+  removeAccountNode: endpoint({
+    method: 'delete',
+    path: '/api/account/nodes/:node',
+    response: named('RemoveNodeResponse', RemoveNodeResponse),
+  }),
+  signOutEverywhere: endpoint({
+    method: 'post',
+    path: '/api/account/sign-out',
+    response: named('SignOutEverywhereResponse', SignOutEverywhereResponse),
   }),
   blobIncoming: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
   blobReceived: endpoint({

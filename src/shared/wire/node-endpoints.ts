@@ -1,6 +1,7 @@
 // The node's routes that its own pages call (the desktop UI with the admin token, the phone page in public), as
 // endpoints: the node's contract (main/core/http/contract/) is built from these objects, the pages call them
 // through the typed client. Routes only other nodes call keep their entries in the contract alone.
+import { AccountResponse, RemoveNodeResponse, SignOutEverywhereResponse } from './cloud.js';
 import { endpoint, named } from './endpoint.js';
 import { FileStatus } from './files.js';
 import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
@@ -99,6 +100,17 @@ export const NODE_ENDPOINTS = {
     response: cloudView,
   }),
   cloudLogout: endpoint({ method: 'post', path: '/api/admin/cloud/logout', response: cloudView }),
+  cloudAccount: endpoint({ method: 'get', path: '/api/admin/cloud/account', response: named('CloudAccountResponse', AccountResponse) }),
+  cloudRemoveNode: endpoint({
+    method: 'delete',
+    path: '/api/admin/cloud/account/nodes/:node',
+    response: named('CloudRemoveNodeResponse', RemoveNodeResponse),
+  }),
+  cloudSignOutEverywhere: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/account/sign-out',
+    response: named('CloudSignOutEverywhereResponse', SignOutEverywhereResponse),
+  }),
   uiMessagingDevice: endpoint({
     method: 'put',
     path: '/api/admin/messages/device',

@@ -5,10 +5,13 @@
 // bodies typed by their schemas, answers parsed with them.
 import type { z } from 'zod';
 import {
+  type AccountResponse,
   type ChallengeRequest,
   CLOUD_ERROR_HEADER,
   CloudErrorBody,
   type RefreshRequest,
+  type RemoveNodeResponse,
+  type SignOutEverywhereResponse,
   type VerifyRequest,
 } from '../../../shared/wire/cloud.js';
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
@@ -158,4 +161,18 @@ export async function fetchPrekeyStatus(base: string, token: string, deviceId: s
 /** POST /api/keys/:device_id/prekeys/claim: a bundle for any device of the key directory. */
 export async function claimPrekeys(base: string, token: string, deviceId: string): Promise<PrekeyBundle> {
   return call(base, CLOUD_ENDPOINTS.claimPrekeys, { token, params: { device_id: deviceId } }, 'a prekey claim');
+}
+
+// ---- the account (its household): GET /api/account, DELETE /api/account/nodes/:node, POST /api/account/sign-out
+
+export async function fetchAccount(base: string, token: string): Promise<AccountResponse> {
+  return call(base, CLOUD_ENDPOINTS.account, { token }, 'the account');
+}
+
+export async function removeAccountNode(base: string, token: string, node: string): Promise<RemoveNodeResponse> {
+  return call(base, CLOUD_ENDPOINTS.removeAccountNode, { token, params: { node } }, 'removing a node');
+}
+
+export async function signOutEverywhere(base: string, token: string): Promise<SignOutEverywhereResponse> {
+  return call(base, CLOUD_ENDPOINTS.signOutEverywhere, { token }, 'signing out everywhere');
 }

@@ -4,7 +4,8 @@
 //   the sealed token in cloud.json;
 // - cloud-relay-transport.ts: the cloud transport: the relay WebSocket with reconnects, the outbox pump
 //   (cloud-outbox-pump.ts) and inbound deliveries/receipts in arrival order (cloud-inbound-order.ts);
-// - cloud-directory.ts: publishing this node's devices and fetching the cloud's key directory.
+// - cloud-directory.ts: publishing this node's devices and fetching the cloud's key directory;
+// - cloud-account.ts: the account's household (its nodes), removing one, signing out everywhere.
 // This file wires them, connects them to the message store (MessageStorePort) and composes the view.
 //
 // Statuses: not_configured (no cloud URL), logged_out (URL but no usable token), awaiting_code (a code was
@@ -15,6 +16,7 @@ import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { CloudAccount } from './cloud-account.js';
 import { CloudDirectory } from './cloud-directory.js';
 import { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
@@ -46,6 +48,8 @@ export class CloudLink {
   /** The cloud transport (a router's view of the cloud path: isUp, onChange, wake). */
   readonly transport: CloudRelayTransport;
   private readonly session: CloudSession;
+  /** The account this node is logged in to (its household), for the Cloud panel. */
+  readonly account: CloudAccount;
   private readonly directory: CloudDirectory;
   private readonly log: Logger;
   private lastError: CloudLinkView['last_error'] = null;
@@ -85,6 +89,10 @@ export class CloudLink {
         resetBackoff: () => this.transport.resetBackoff(),
       },
       tokenForgotten: () => this.directory.forget(),
+    });
+    this.account = new CloudAccount({
+      credentials: () => this.session.credentials(),
+      tokenRefused: (code) => this.session.tokenRefused(code),
     });
     this.directory = new CloudDirectory({
       store: d.store,

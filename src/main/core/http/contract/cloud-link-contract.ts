@@ -1,4 +1,6 @@
 // Contract of routes/cloud-routes.ts: the desktop UI's cloud link API (admin token + loopback, mounted at /api).
+
+import { z } from 'zod';
 import { type ContractOperation, type ErrorCodes, fromEndpoint, mergeErrors, named } from '../../../../server/http/openapi-contract.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import { CloudLinkView } from '../../../../shared/wire/relay.js';
@@ -40,6 +42,28 @@ export const cloudLinkOperations: ContractOperation[] = [
     security: 'admin',
     summary: 'Log out of the cloud.',
     success: { status: 200, description: 'The cloud link now.' },
+    errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudAccount, {
+    operationId: 'cloudAccount',
+    security: 'admin',
+    summary: "The account this node is logged in to at its cloud: the household's nodes and their devices.",
+    success: { status: 200, description: 'The account, as the cloud answered.' },
+    errors: mergeErrors(ADMIN_AUTH, CLOUD_LINK_ERRORS),
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudRemoveNode, {
+    operationId: 'cloudRemoveNode',
+    security: 'admin',
+    params: z.object({ node: z.string() }),
+    summary: "Remove a node from the account (its tokens revoked, its devices out of the household's directory).",
+    success: { status: 200, description: 'Removed.' },
+    errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudSignOutEverywhere, {
+    operationId: 'cloudSignOutEverywhere',
+    security: 'admin',
+    summary: 'Sign every node of the account out of the cloud, this one too.',
+    success: { status: 200, description: 'Signed out.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
   }),
 ];

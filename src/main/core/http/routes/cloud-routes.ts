@@ -40,5 +40,12 @@ export function cloudRoutes(core: NodeCore): Hono {
 
   app.post('/admin/cloud/logout', admin, async (c) => c.json(await mapped(() => core.cloud.logout())));
 
+  // The account's household at the cloud: what the Cloud panel lists, removes and signs out.
+  app.get('/admin/cloud/account', admin, async (c) => c.json(await mapped(() => core.cloud.account.view())));
+  app.delete('/admin/cloud/account/nodes/:node', admin, async (c) =>
+    c.json(await mapped(() => core.cloud.account.removeNode(c.req.param('node') ?? ''))),
+  );
+  app.post('/admin/cloud/account/sign-out', admin, async (c) => c.json(await mapped(() => core.cloud.account.signOutEverywhere())));
+
   return app;
 }

@@ -1,4 +1,5 @@
-// The "Cloud" panel: log this node in to a cloud (URL, then the 6-digit code the cloud sent), see the link's
+// The "Cloud" panel: log this node in to a cloud (URL and the account's email, then the 6-digit code the cloud
+// mailed), the household the account's nodes form (remove one, sign out everywhere), see the link's
 // status in words, its last problem (a changed cloud key is a loud warning), the devices the cloud refused to
 // publish, how many messages wait to go out, and log out. It renders the store's `cloud` (the admin `cloud`
 // pushes), so it always says what the Messages panel says; an action's answer goes into the store too.
@@ -8,6 +9,7 @@ import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import type { CloudLinkStatus, CloudLinkView } from '../../../../shared/wire/relay.js';
 import { useStore } from '../../common/store.js';
 import { useDesktop } from '../desktop-context.js';
+import { Household } from './household.js';
 
 export function cloudStatusText(v: CloudLinkView): string {
   switch (v.status) {
@@ -63,7 +65,7 @@ function loginErrorText(err: unknown): string {
   return err.message;
 }
 
-type Field = 'url' | 'code';
+type Field = 'url' | 'email' | 'code';
 interface FormError {
   text: string;
   /** The failure's code: the link's "last problem" with the same code is not said a second time. */
@@ -81,6 +83,8 @@ export function CloudPanel() {
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<FormError | undefined>();
   const [url, setUrl] = useState('');
+  const [email, setEmail] = useState('');
+  const emailInput = useRef<HTMLInputElement>(null);
   const [code, setCode] = useState('');
   const urlInput = useRef<HTMLInputElement>(null);
   const codeInput = useRef<HTMLInputElement>(null);
@@ -104,13 +108,14 @@ export function CloudPanel() {
     setUnavailable(undefined);
     // The address is kept for the next login.
     if (view.url) setUrl((u) => u || view.url!);
+    if (view.email) setEmail((m) => m || view.email!);
     if (view.status === 'awaiting_code' && lastStatus.current !== 'awaiting_code') codeInput.current?.focus();
     lastStatus.current = view.status;
   }, [view]);
 
   useEffect(() => {
     if (!formError?.field) return;
-    (formError.field === 'url' ? urlInput : codeInput).current?.focus();
+    (formError.field === 'url' ? urlInput : formError.field === 'email' ? emailInput : codeInput).current?.focus();
   }, [formError]);
 
   const act = async (run: () => Promise<CloudLinkView>, field: Field | undefined): Promise<boolean> => {
@@ -142,7 +147,15 @@ export function CloudPanel() {
         field: 'url',
         status: view?.status,
       });
-    void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogin, { body: { url: u } }), 'url');
+    const m = email.trim();
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(m))
+      return setFormError({
+        text: 'Type the email address of your account, like ana@example.org: the code is mailed there.',
+        code: undefined,
+        field: 'email',
+        status: view?.status,
+      });
+    void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogin, { body: { url: u, email: m } }), 'url');
   };
 
   const confirm = (e: Event) => {
@@ -150,7 +163,7 @@ export function CloudPanel() {
     const c = code.replace(/\s/g, '');
     if (!/^\d{6}$/.test(c))
       return setFormError({
-        text: "The code is 6 digits, from the cloud's log line for this desktop.",
+        text: 'The code is 6 digits, from the mail the cloud sent (or its log line for this desktop).',
         code: undefined,
         field: 'code',
         status: view?.status,
@@ -227,6 +240,12 @@ export function CloudPanel() {
           <dd>
             <code data-testid="cloud-url-shown">{view.url ?? 'none'}</code>
           </dd>
+          {view.email && (
+            <>
+              <dt>Account</dt>
+              <dd data-testid="cloud-email">{view.email}</dd>
+            </>
+          )}
           <dt>Waiting to go out</dt>
           <dd data-testid="cloud-outbox" data-count={String(outbox)}>
             {outbox === 0 ? 'none' : outbox === 1 ? '1 message' : `${outbox} messages`}
@@ -265,6 +284,24 @@ export function CloudPanel() {
               aria-invalid={shownError?.field === 'url' ? 'true' : undefined}
               onInput={(ev) => setUrl(ev.currentTarget.value)}
             />
+          </span>
+          <label for="cloud-email">Your account's email</label>
+          <p class="hint">All desktops signed in with one address are one household: they see each other's devices, and nobody else's.</p>
+          <span class="inline-form">
+            <input
+              id="cloud-email"
+              ref={emailInput}
+              data-testid="cloud-email-input"
+              name="email"
+              type="email"
+              maxlength={254}
+              placeholder="ana@example.org"
+              autocomplete="email"
+              spellcheck={false}
+              value={email}
+              aria-invalid={shownError?.field === 'email' ? 'true' : undefined}
+              onInput={(ev) => setEmail(ev.currentTarget.value)}
+            />
             <button type="submit" class="primary" data-testid="cloud-login" disabled={busy}>
               Log in
             </button>
@@ -275,12 +312,18 @@ export function CloudPanel() {
         <form data-testid="cloud-code-form" class="stack" noValidate onSubmit={confirm}>
           <label for="cloud-code">Login code from the cloud (6 digits)</label>
           <p class="hint" data-testid="cloud-code-where">
-            A self-hosted cloud prints it in its log (where <code>npm run cloud</code> runs), on the line <q>one-time code for device …</q>{' '}
-            that names this desktop:{' '}
+            {view?.email ? (
+              <>
+                The cloud mailed it to <strong data-testid="cloud-code-email">{view.email}</strong>. The mail names this desktop:{' '}
+              </>
+            ) : (
+              'The code names this desktop: '
+            )}
             <strong>
               <span data-testid="cloud-code-whose">{identity ? codeLineWhose(identity) : 'this desktop'}</span>
             </strong>
-            . A hosted cloud sends it to its owner.
+            . A cloud without a mail server (development) prints it in its log instead, where <code>npm run cloud</code> runs, on the line{' '}
+            <q>one-time code for device …</q>.
           </p>
           <span class="inline-form">
             <input
@@ -318,6 +361,7 @@ export function CloudPanel() {
           </button>
         </div>
       )}
+      {loggedIn && status && <Household linkStatus={status} />}
     </section>
   );
 }
