@@ -1,6 +1,6 @@
 // Accounts and households (docs/cloud.md "Accounts"). An account is an email address a one-time code proved;
-// the nodes logged in to it are one household, and a node sees the devices of its household and of nothing
-// else. Everything that shows or reaches another node's devices (the key directory, replaced ids, prekey claims,
+// the nodes logged in to it are one household, and a node sees the devices of its household and of the
+// households it is a contact of (contacts.ts), and nothing else. Everything that shows or reaches another node's devices (the key directory, replaced ids, prekey claims,
 // the relay, blobs) asks `canSee` here, so scoping is decided in one place.
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
@@ -24,6 +24,8 @@ export class Accounts {
     join: Statement<[string, string, string | null, string]>;
     leave: Statement<[string]>;
     nodes: Statement<[string], AccountNode>;
+    contact: Statement<[string, string], number>;
+    contactNodes: Statement<[string], string>;
   };
 
   constructor(
@@ -43,6 +45,12 @@ export class Accounts {
       ),
       leave: s.prepare('DELETE FROM account_nodes WHERE node = ?'),
       nodes: s.prepare('SELECT node, name, joined_at AS joinedAt FROM account_nodes WHERE account_id = ? ORDER BY joined_at, node'),
+      contact: s.prepare<[string, string], number>('SELECT 1 FROM account_contacts WHERE account_id = ? AND contact_id = ?').pluck(),
+      contactNodes: s
+        .prepare<[string], string>(
+          'SELECT n.node FROM account_contacts c JOIN account_nodes n ON n.account_id = c.contact_id WHERE c.account_id = ?',
+        )
+        .pluck(),
     };
   }
 
@@ -90,18 +98,24 @@ export class Accounts {
     return this.q.nodes.all(accountId);
   }
 
-  /** Whether `viewer` may see (and reach) the devices of `owner`: the same household. A node in no account sees nothing. */
+  /**
+   * Whether `viewer` may see (and reach) the devices of `owner`: the same household, or households that are
+   * contacts. A node in no account sees nothing.
+   */
   canSee(viewer: string, owner: string): boolean {
     if (viewer === owner) return true;
     const a = this.accountOf(viewer);
-    return a !== null && a === this.accountOf(owner);
+    const b = this.accountOf(owner);
+    return a !== null && b !== null && (a === b || this.q.contact.get(a, b) === 1);
   }
 
-  /** The nodes `viewer` may see, itself included. */
+  /** The nodes `viewer` may see, itself included: its household's and its contacts'. */
   visibleNodes(viewer: string): Set<string> {
     const a = this.accountOf(viewer);
     const out = new Set<string>([viewer]);
-    if (a !== null) for (const n of this.nodes(a)) out.add(n.node);
+    if (a === null) return out;
+    for (const n of this.nodes(a)) out.add(n.node);
+    for (const n of this.q.contactNodes.all(a)) out.add(n);
     return out;
   }
 }

@@ -32,6 +32,8 @@ import { mountAccountRoutes } from './account-routes.js';
 import type { Accounts } from './accounts.js';
 import { type AuthService, LEGACY_DEVICE_LOGIN_FLAG, NOISE_HANDSHAKE_FLAG } from './auth-service.js';
 import { type CloudBlobs, isBlobBytes, mountBlobRoutes } from './blob-routes.js';
+import { mountContactRoutes } from './contact-routes.js';
+import type { Contacts } from './contacts.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
 import { type CloudEnv, readBody, readJson } from './http-env.js';
@@ -47,6 +49,7 @@ import type { Telemetry } from './telemetry.js';
 export interface CloudAppDeps {
   auth: AuthService;
   accounts: Accounts;
+  contacts: Contacts;
   telemetry: Telemetry;
   staticKey: KeyPair;
   directory: KeyDirectory;
@@ -230,6 +233,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   mountBlobRoutes(app, d, authed);
   mountAccountRoutes(app, d, authed);
+  mountContactRoutes(app, d, authed);
 
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404),

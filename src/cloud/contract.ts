@@ -29,6 +29,13 @@ const NOISE_PROOF: ErrorCodes = {
   400: ['invalid_request'],
   401: ['noise_handshake', 'device_mismatch', 'noise_signature_invalid', 'noise_key_unproven'],
 };
+/** An invite that cannot be taken (Contacts.usable). */
+const INVITE: ErrorCodes = {
+  403: ['forbidden'],
+  404: ['invite_not_found'],
+  409: ['invite_used', 'invite_own_account'],
+  410: ['invite_expired'],
+};
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
 
 // ---- prekeys (docs/e2ee.md "Prekeys and the directory") ----
@@ -202,6 +209,42 @@ export const cloudOperations: readonly ContractOperation[] = [
     summary: "Revoke every token of every node of the caller's account (the caller's too) and close their relay sockets.",
     success: { status: 200, description: 'Signed out.' },
     errors: mergeErrors(TOKEN, { 403: ['forbidden'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.createInvite, {
+    operationId: 'createInvite',
+    security: 'cloud',
+    summary: "A single-use invite from the caller's household to another (the token goes out of band: a link or QR).",
+    success: { status: 200, description: 'The invite.' },
+    errors: mergeErrors(TOKEN, BODY, { 403: ['forbidden'], 429: ['too_many_attempts'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.previewInvite, {
+    operationId: 'previewInvite',
+    security: 'cloud',
+    summary: 'Who an invite is from (household, node, fingerprint), before accepting it.',
+    success: { status: 200, description: 'The invite.' },
+    errors: mergeErrors(TOKEN, BODY, INVITE),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.acceptInvite, {
+    operationId: 'acceptInvite',
+    security: 'cloud',
+    summary: "Accept an invite: both households' devices become visible to each other.",
+    success: { status: 200, description: 'Accepted: who the new contact is.' },
+    errors: mergeErrors(TOKEN, BODY, INVITE, { 409: ['invite_mismatch', 'contact_limit'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.contacts, {
+    operationId: 'contacts',
+    security: 'cloud',
+    summary: "The households that are contacts of the caller's.",
+    success: { status: 200, description: 'The contacts.' },
+    errors: mergeErrors(TOKEN, { 403: ['forbidden'] }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.removeContact, {
+    operationId: 'removeContact',
+    security: 'cloud',
+    params: z.object({ account_id: z.string() }),
+    summary: 'End a contact (both ways): the directory stops listing the other side, the relay refuses envelopes between them.',
+    success: { status: 200, description: 'Removed.' },
+    errors: mergeErrors(TOKEN, { 403: ['forbidden'], 404: ['contact_not_found'] }),
   }),
   {
     operationId: 'relay',

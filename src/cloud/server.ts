@@ -15,6 +15,7 @@ import { createCloudApp } from './app.js';
 import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
 import { type CloudBlobLimits, CloudBlobStore, DEFAULT_CLOUD_BLOB_LIMITS } from './blob-store.js';
 import { createBlobUploads } from './blob-uploads.js';
+import { type ContactLimits, Contacts, DEFAULT_CONTACT_LIMITS } from './contacts.js';
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
 import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
 import { KeyDirectory } from './key-directory.js';
@@ -55,6 +56,8 @@ export interface CloudOptions {
   maxPublishedPerNode?: number;
   /** How often every relay/noise socket is pinged; one that missed the previous pong is closed (default 30 s). */
   wsPingIntervalMs?: number;
+  /** Invites' lifetime and the caps on invites and contacts (default DEFAULT_CONTACT_LIMITS). */
+  contactLimits?: Partial<ContactLimits>;
   /** The blob store's limits and times (default DEFAULT_CLOUD_BLOB_LIMITS). */
   blobLimits?: Partial<CloudBlobLimits>;
   /** The blob store's clock (tests move it to expire uploads and blobs). */
@@ -198,6 +201,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const app = createCloudApp({
     auth,
     accounts,
+    contacts: new Contacts(database.db, accounts, { ...DEFAULT_CONTACT_LIMITS, ...opts.contactLimits }),
     telemetry,
     staticKey,
     directory,

@@ -13,101 +13,16 @@ import { CLOUD_DATABASE_FILE, cloudMigrationsDir } from '../../src/cloud/db/open
 import * as schema from '../../src/cloud/db/schema.js';
 import { LogOtpSender, MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { RELAY_CLOSE } from '../../src/cloud/relay-hub.js';
-import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { startCloud } from '../../src/cloud/server.js';
 import { SmtpOtpSender } from '../../src/cloud/smtp-otp-sender.js';
 import { loadOrCreateStaticKey } from '../../src/cloud/static-key.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { openMigratedSqlite } from '../../src/server/db/sqlite-file.js';
-import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 import { seal } from '../../src/shared/e2ee/index.js';
 import { SmtpInbox } from '../helpers/smtp-inbox.js';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
+import { b64, call, joinAccount, listed, nextId, withCloud } from './account-helpers.js';
 import { createUpload, RelayListener, sha256Hex } from './blob-helpers.js';
-
-const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
-
-async function call(cloud: { url: string }, method: string, path: string, token?: string, body?: unknown, from?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Noise ${token}`;
-  // The cloud counts per source address: with `from`, the request leaves from that address on 127/8.
-  const res = from
-    ? await postFrom(cloud.url + path, from, body)
-    : await fetch(cloud.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-/** POST from a chosen loopback source address (Linux routes all of 127/8 to lo). */
-async function postFrom(url: string, from: string, body: unknown): Promise<{ status: number; json(): Promise<unknown> }> {
-  const http = await import('node:http');
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, json: async () => JSON.parse(text) });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-interface Household {
-  key: KeyPair;
-  id: string;
-  token: string;
-  device: { id: string; keys: KeyPair };
-}
-
-let unique = 0;
-
-/** A node logged in to `email`'s account (code from `codeOf`), publishing one phone. */
-async function joinAccount(
-  cloud: RunningCloud,
-  email: string | undefined,
-  codeOf: (challengeId: string) => string | Promise<string>,
-  name = `node ${++unique}`,
-): Promise<Household> {
-  const key = NODE_X25519.generateKeyPair();
-  const id = b64(key.publicKey);
-  const c = await call(cloud, 'POST', '/api/auth/challenge', undefined, { device_id: id, name, ...(email ? { email } : {}) });
-  assert.equal(c.status, 200, JSON.stringify(c.body));
-  const v = await call(cloud, 'POST', '/api/auth/verify', undefined, {
-    challenge_id: c.body.challenge_id,
-    code: await codeOf(c.body.challenge_id),
-  });
-  assert.equal(v.status, 200, JSON.stringify(v.body));
-  const token = v.body.noise_session.token as string;
-  const device = { id: `phone-${process.pid}-${++unique}`, keys: NODE_X25519.generateKeyPair() };
-  const p = await call(cloud, 'PUT', '/api/keys', token, {
-    devices: [{ device_id: device.id, public_key: b64(device.keys.publicKey), name: `${name} phone`, kind: 'phone' }],
-  });
-  assert.equal(p.status, 200, JSON.stringify(p.body));
-  return { key, id, token, device };
-}
-
-const listed = async (cloud: RunningCloud, n: Household) => {
-  const r = await call(cloud, 'GET', '/api/keys', n.token);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return (r.body.devices as { device_id: string; node: string }[]).map((d) => d.device_id).sort();
-};
-
-async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'salita-accounts-'));
-  const cloud = await startCloud({ dataDir: dir, port: 0, log: () => {}, ...opts });
-  try {
-    await fn(cloud);
-  } finally {
-    await cloud.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('accounts: a code mailed through a real SMTP server', () => {
   let inbox: SmtpInbox;
@@ -183,7 +98,7 @@ describe('households: nodes of one account see each other, and nothing of anyone
       assert.deepEqual(await listed(cloud, b), [b.device.id]);
 
       // Replaced ids: only the household's. a1 says its phone replaced an id it published before.
-      const old = { device_id: `old-${process.pid}-${++unique}`, keys: NODE_X25519.generateKeyPair() };
+      const old = { device_id: `old-${process.pid}-${nextId()}`, keys: NODE_X25519.generateKeyPair() };
       const both = [
         { device_id: old.device_id, public_key: b64(old.keys.publicKey), name: 'old', kind: 'phone' },
         { device_id: a1.device.id, public_key: b64(a1.device.keys.publicKey), name: 'a1 phone', kind: 'phone' },
@@ -467,7 +382,7 @@ describe('a cloud upgraded with nodes on it', () => {
         old.sqlite
           .prepare('INSERT INTO auth_tokens (token_hash, device_id, noise_session_id, created_at, expires_at) VALUES (?, ?, NULL, ?, ?)')
           .run(tokenHash, id, at, until);
-        const device = `phone-${process.pid}-${++unique}`;
+        const device = `phone-${process.pid}-${nextId()}`;
         old.sqlite
           .prepare("INSERT INTO directory_devices (device_id, node, public_key, name, kind, updated_at) VALUES (?, ?, ?, 'p', 'phone', ?)")
           .run(device, id, b64(NODE_X25519.generateKeyPair().publicKey), at);

@@ -115,7 +115,7 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
     await agrees(page, 'logged_out');
     await page.getByTestId('cloud-login').waitFor(WAIT);
     assert.equal(await page.getByTestId('cloud-url').inputValue(), cloud.url);
-    assert.equal(await page.getByTestId('cloud-email-input').inputValue(), 'ana@example.org', 'and the account');
+    assert.equal(await page.getByTestId('cloud-email-input').inputValue(), 'Ana@Example.org', 'and the account, as typed');
 
     // From this page again: a code is asked for; "Start over" goes back to the login form.
     await page.getByTestId('cloud-login').click();

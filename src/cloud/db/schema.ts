@@ -78,6 +78,39 @@ export const accountNodes = sqliteTable(
 );
 
 /**
+ * Contacts between households, stored both ways (a row per direction) so "who may see me" is one indexed lookup
+ * from either side. Removing a contact deletes both rows.
+ */
+export const accountContacts = sqliteTable(
+  'account_contacts',
+  {
+    accountId: text('account_id').notNull(),
+    contactId: text('contact_id').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.contactId] })],
+);
+
+/**
+ * A single-use invite from one household to another: only SHA-256 of its token is kept. The inviting node's
+ * key is what the link's fingerprint names, so the accepting node can check whom it is accepting.
+ */
+export const contactInvites = sqliteTable(
+  'contact_invites',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    accountId: text('account_id').notNull(),
+    /** The node that made the invite (base64url of its static key). */
+    node: text('node').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    usedBy: text('used_by'),
+  },
+  (t) => [index('contact_invites_account').on(t.accountId), index('contact_invites_expires').on(t.expiresAt)],
+);
+
+/**
  * Failed login attempts across challenges, per device id (scope 'device') and per source address (scope
  * 'address'; an IPv6 address counts by its /64). In the database, not in memory, so a restart of the cloud does
  * not hand an attacker a fresh set of guesses. Rows are pruned a day after their last failure.

@@ -3,14 +3,20 @@
 // with them, so a changed schema breaks the build (and the parse) of both sides.
 
 import {
+  AcceptInviteRequest,
   AccountResponse,
   ChallengeRequest,
   ChallengeResponse,
+  ContactsResponse,
   HealthResponse,
+  InvitePreviewRequest,
+  InviteResponse,
+  InviteView,
   LogoutResponse,
   MeResponse,
   NoiseSessionResponse,
   RefreshRequest,
+  RemoveContactResponse,
   RemoveNodeResponse,
   SignOutEverywhereResponse,
   VerifyRequest,
@@ -84,6 +90,26 @@ export const CLOUD_ENDPOINTS = {
     method: 'post',
     path: '/api/account/sign-out',
     response: named('SignOutEverywhereResponse', SignOutEverywhereResponse),
+  }),
+  // ---- contacts between households (docs/cloud.md "Contacts")
+  createInvite: endpoint({ method: 'post', path: '/api/contacts/invites', response: named('InviteResponse', InviteResponse) }),
+  previewInvite: endpoint({
+    method: 'post',
+    path: '/api/contacts/invites/preview',
+    body: named('InvitePreviewRequest', InvitePreviewRequest),
+    response: named('InviteView', InviteView),
+  }),
+  acceptInvite: endpoint({
+    method: 'post',
+    path: '/api/contacts/invites/accept',
+    body: named('AcceptInviteRequest', AcceptInviteRequest),
+    response: named('InviteView', InviteView),
+  }),
+  contacts: endpoint({ method: 'get', path: '/api/contacts', response: named('ContactsResponse', ContactsResponse) }),
+  removeContact: endpoint({
+    method: 'delete',
+    path: '/api/contacts/:account_id',
+    response: named('RemoveContactResponse', RemoveContactResponse),
   }),
   blobIncoming: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
   blobReceived: endpoint({

@@ -48,6 +48,14 @@ export const CLOUD_ERROR_CODES = [
   'mail_unavailable',
   'not_a_contact',
   'node_not_in_account',
+  // contacts between households (docs/cloud.md "Contacts")
+  'invite_not_found',
+  'invite_used',
+  'invite_expired',
+  'invite_own_account',
+  'invite_mismatch',
+  'contact_limit',
+  'contact_not_found',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 
@@ -174,3 +182,35 @@ export type RemoveNodeResponse = z.infer<typeof RemoveNodeResponse>;
 /** Every node of the account, the caller too, was signed out. */
 export const SignOutEverywhereResponse = z.object({ nodes: z.number(), tokens_revoked: z.number() });
 export type SignOutEverywhereResponse = z.infer<typeof SignOutEverywhereResponse>;
+
+// ---- contacts between households: /api/contacts -------------------------------------------------------------
+
+/** Who an invite is from: the household (account) and the node that made it, with its key's fingerprint. */
+export const InviteView = z.object({
+  account_id: z.string(),
+  email: z.string().nullable(),
+  node: z.string(),
+  fingerprint: z.string(),
+  expires_at: z.string(),
+});
+export type InviteView = z.infer<typeof InviteView>;
+
+/** POST /api/contacts/invites: a new single-use invite; `token` goes to the other household (link or QR). */
+export const InviteResponse = InviteView.extend({ token: z.string() });
+export type InviteResponse = z.infer<typeof InviteResponse>;
+
+/** The token travels in bodies, never in a path (paths end up in access logs). */
+const InviteToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'token: the 43 characters of an invite');
+export const InvitePreviewRequest = z.object({ token: InviteToken });
+export type InvitePreviewRequest = z.infer<typeof InvitePreviewRequest>;
+/** `fingerprint`: what the invite link said about the inviting node's key (checked against the cloud's record). */
+export const AcceptInviteRequest = z.object({ token: InviteToken, fingerprint: z.string().min(16).max(64) });
+export type AcceptInviteRequest = z.infer<typeof AcceptInviteRequest>;
+
+export const ContactsResponse = z.object({
+  contacts: z.array(z.object({ account_id: z.string(), email: z.string().nullable(), since: z.string(), nodes: z.number() })),
+});
+export type ContactsResponse = z.infer<typeof ContactsResponse>;
+
+export const RemoveContactResponse = z.object({ removed: z.string() });
+export type RemoveContactResponse = z.infer<typeof RemoveContactResponse>;

@@ -1,0 +1,41 @@
+// Contacts between households (contacts.ts): invite, look at an invite, accept it, list, remove. Any node of a
+// household acts for it. Invite tokens travel in bodies only.
+import type { Hono, MiddlewareHandler } from 'hono';
+import {
+  AcceptInviteRequest,
+  type ContactsResponse,
+  InvitePreviewRequest,
+  type InviteResponse,
+  type InviteView,
+  type RemoveContactResponse,
+} from '../shared/wire/cloud.js';
+import type { Principal } from './auth-service.js';
+import type { Contacts } from './contacts.js';
+import { CloudError } from './errors.js';
+import { type CloudEnv, readBody } from './http-env.js';
+
+const accountOf = (p: Principal): string => {
+  if (p.accountId === null) throw new CloudError(403, 'forbidden', 'This node is in no account; log in again.');
+  return p.accountId;
+};
+
+export function mountContactRoutes(app: Hono<CloudEnv>, d: { readonly contacts: Contacts }, authed: MiddlewareHandler<CloudEnv>): void {
+  app.post('/api/contacts/invites', authed, (c) => {
+    const p = c.get('principal');
+    return c.json(d.contacts.invite(accountOf(p), p.deviceId) satisfies InviteResponse);
+  });
+  app.post('/api/contacts/invites/preview', authed, async (c) => {
+    const body = await readBody(c, InvitePreviewRequest);
+    return c.json(d.contacts.preview(accountOf(c.get('principal')), body.token) satisfies InviteView);
+  });
+  app.post('/api/contacts/invites/accept', authed, async (c) => {
+    const body = await readBody(c, AcceptInviteRequest);
+    return c.json(d.contacts.accept(accountOf(c.get('principal')), body.token, body.fingerprint) satisfies InviteView);
+  });
+  app.get('/api/contacts', authed, (c) => c.json({ contacts: d.contacts.list(accountOf(c.get('principal'))) } satisfies ContactsResponse));
+  app.delete('/api/contacts/:account_id', authed, (c) => {
+    const other = c.req.param('account_id') ?? '';
+    d.contacts.remove(accountOf(c.get('principal')), other);
+    return c.json({ removed: other } satisfies RemoveContactResponse);
+  });
+}
