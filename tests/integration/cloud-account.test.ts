@@ -81,4 +81,57 @@ describe('the account from the node (admin API)', () => {
     assert.equal(after.status, 409, 'no account to show while logged out');
     assert.equal(after.body.error, 'cloud_login_not_started');
   });
+
+  it('contacts: an invite link accepted on another household makes both see each other; a swapped link is refused; remove ends it', async () => {
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => startTestNode({ cloud: FAST })));
+    const phones = [];
+    for (const n of [a!, b!, c!]) phones.push(await pairPhone(n));
+    await signIn(a!, cloud, otp, 'dee@example.org');
+    await signIn(b!, cloud, otp, 'eli@example.org');
+    await signIn(c!, cloud, otp, 'fay@example.org');
+    const [pa, pb, pc] = phones.map((p) => ({
+      client: new MessagingClient(p!.client, {
+        device_id: p!.phone.identity.node_id,
+        privateKey: p!.phone.privateKey,
+        publicKey: p!.phone.publicKey,
+      }),
+      id: p!.phone.identity.node_id,
+    }));
+    const sees = async (phone: typeof pa, id: string) => (await phone!.client.directory(true)).devices.some((d) => d.device_id === id);
+
+    const inv = await a!.admin('/api/admin/cloud/contacts/invites', { method: 'POST' });
+    assert.equal(inv.status, 200, JSON.stringify(inv.body));
+    assert.match(inv.body.link, new RegExp(`^${cloud.url}/invite#[A-Za-z0-9_-]{43}\\.[A-Z0-9]+$`));
+    assert.match(inv.body.qr_svg, /^<svg/);
+    assert.equal(inv.body.fingerprint, a!.identity.fingerprint, "the link names A's desktop as its UI shows it");
+
+    // A link whose fingerprint was swapped for another desktop's is refused by the node before the cloud hears of it.
+    const swapped = inv.body.link.replace(/\.[A-Z0-9]+$/, `.${c!.identity.fingerprint.replace(/-/g, '')}`);
+    const bad = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: swapped } });
+    assert.equal(bad.status, 409, JSON.stringify(bad.body));
+    assert.equal(bad.body.error, 'invite_mismatch');
+    assert.equal((await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: 'https://nope.example/x' } })).status, 400);
+
+    const look = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link, dry_run: true } });
+    assert.equal(look.body.email, 'dee@example.org');
+    assert.equal(await sees(pb, pa!.id), false, 'looking accepts nothing');
+    const ok = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    await eventually(() => sees(pb, pa!.id), "B's phone sees A's phone");
+    await eventually(() => sees(pa, pb!.id), "A's phone sees B's phone");
+    assert.equal(await sees(pc, pa!.id), false, 'C sees neither');
+
+    const again = await c!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    assert.equal(again.status, 422);
+    assert.equal(again.body.cloud_error, 'invite_used');
+
+    const list = await a!.admin('/api/admin/cloud/contacts');
+    assert.deepEqual(
+      list.body.contacts.map((x: { email: string }) => x.email),
+      ['eli@example.org'],
+    );
+    const rm = await a!.admin(`/api/admin/cloud/contacts/${list.body.contacts[0].account_id}`, { method: 'DELETE' });
+    assert.equal(rm.status, 200, JSON.stringify(rm.body));
+    await eventually(async () => !(await sees(pb, pa!.id)), "B's phone no longer sees A's");
+  });
 });

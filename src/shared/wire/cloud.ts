@@ -213,4 +213,10 @@ export const ContactsResponse = z.object({
 export type ContactsResponse = z.infer<typeof ContactsResponse>;
 
 export const RemoveContactResponse = z.object({ removed: z.string() });
+
+/** The node's admin API: a new invite as its link; a pasted link to look at or accept. */
+export const NodeInviteResponse = InviteView.extend({ link: z.string(), qr_svg: z.string() });
+export type NodeInviteResponse = z.infer<typeof NodeInviteResponse>;
+export const NodeAcceptInviteRequest = z.object({ link: z.string().trim().min(1).max(1000), dry_run: z.boolean().optional() }).strict();
+export type NodeAcceptInviteRequest = z.infer<typeof NodeAcceptInviteRequest>;
 export type RemoveContactResponse = z.infer<typeof RemoveContactResponse>;

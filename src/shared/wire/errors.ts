@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'cloud_key_changed', // the cloud's static key differs from the one pinned at first contact
   'cloud_rejected', // the cloud refused the login step; `cloud_error` carries its code (e.g. otp_invalid)
   'cloud_login_not_started', // a code was sent without a login in progress
+  'invite_mismatch', // a pasted contact invite whose fingerprint is not the inviting desktop's, as the cloud says
   'outbox_full', // POST /api/messages: this device has too many envelopes waiting for the cloud
   'rate_limited', // too many calls from one source address; `retry_after` (seconds) and Retry-After say when to try again
   // Files (docs/files.md)

@@ -1,7 +1,16 @@
 // The node's routes that its own pages call (the desktop UI with the admin token, the phone page in public), as
 // endpoints: the node's contract (main/core/http/contract/) is built from these objects, the pages call them
 // through the typed client. Routes only other nodes call keep their entries in the contract alone.
-import { AccountResponse, RemoveNodeResponse, SignOutEverywhereResponse } from './cloud.js';
+import {
+  AccountResponse,
+  ContactsResponse,
+  InviteView,
+  NodeAcceptInviteRequest,
+  NodeInviteResponse,
+  RemoveContactResponse,
+  RemoveNodeResponse,
+  SignOutEverywhereResponse,
+} from './cloud.js';
 import { endpoint, named } from './endpoint.js';
 import { FileStatus } from './files.js';
 import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
@@ -105,6 +114,23 @@ export const NODE_ENDPOINTS = {
     method: 'delete',
     path: '/api/admin/cloud/account/nodes/:node',
     response: named('CloudRemoveNodeResponse', RemoveNodeResponse),
+  }),
+  cloudInvite: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/contacts/invites',
+    response: named('CloudInviteResponse', NodeInviteResponse),
+  }),
+  cloudAcceptInvite: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/contacts/accept',
+    body: named('CloudAcceptInviteRequest', NodeAcceptInviteRequest),
+    response: named('CloudInviteView', InviteView),
+  }),
+  cloudContacts: endpoint({ method: 'get', path: '/api/admin/cloud/contacts', response: named('CloudContactsResponse', ContactsResponse) }),
+  cloudRemoveContact: endpoint({
+    method: 'delete',
+    path: '/api/admin/cloud/contacts/:account_id',
+    response: named('CloudRemoveContactResponse', RemoveContactResponse),
   }),
   cloudSignOutEverywhere: endpoint({
     method: 'post',

@@ -9,7 +9,11 @@ import {
   type ChallengeRequest,
   CLOUD_ERROR_HEADER,
   CloudErrorBody,
+  type ContactsResponse,
+  type InviteResponse,
+  type InviteView,
   type RefreshRequest,
+  type RemoveContactResponse,
   type RemoveNodeResponse,
   type SignOutEverywhereResponse,
   type VerifyRequest,
@@ -175,4 +179,26 @@ export async function removeAccountNode(base: string, token: string, node: strin
 
 export async function signOutEverywhere(base: string, token: string): Promise<SignOutEverywhereResponse> {
   return call(base, CLOUD_ENDPOINTS.signOutEverywhere, { token }, 'signing out everywhere');
+}
+
+// ---- contacts between households: /api/contacts
+
+export async function createInvite(base: string, token: string): Promise<InviteResponse> {
+  return call(base, CLOUD_ENDPOINTS.createInvite, { token }, 'a new invite');
+}
+
+export async function previewInvite(base: string, token: string, invite: string): Promise<InviteView> {
+  return call(base, CLOUD_ENDPOINTS.previewInvite, { token, body: { token: invite } }, 'an invite');
+}
+
+export async function acceptInvite(base: string, token: string, invite: string, fingerprint: string): Promise<InviteView> {
+  return call(base, CLOUD_ENDPOINTS.acceptInvite, { token, body: { token: invite, fingerprint } }, 'accepting an invite');
+}
+
+export async function fetchContacts(base: string, token: string): Promise<ContactsResponse> {
+  return call(base, CLOUD_ENDPOINTS.contacts, { token }, 'the contacts');
+}
+
+export async function removeContact(base: string, token: string, accountId: string): Promise<RemoveContactResponse> {
+  return call(base, CLOUD_ENDPOINTS.removeContact, { token, params: { account_id: accountId } }, 'removing a contact');
 }

@@ -19,6 +19,7 @@ export type CloudLinkErrorCode =
   | 'cloud_key_changed'
   | 'cloud_rejected'
   | 'cloud_login_not_started'
+  | 'invite_mismatch'
   | 'invalid_request';
 
 export class CloudLinkError extends Error {

@@ -28,6 +28,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   cloud_key_changed: 409,
   cloud_rejected: 422,
   cloud_login_not_started: 409,
+  invite_mismatch: 409,
   // Files.
   file_too_large: 413,
   quota_exceeded: 413,

@@ -3,6 +3,7 @@
 // cloud_key_changed (409), cloud_rejected (422, the cloud's own code in `cloud_error`), cloud_login_not_started
 // (409), invalid_request (400). Status changes also go out on the admin socket as {type:'cloud', cloud}.
 import { Hono } from 'hono';
+import { NodeAcceptInviteRequest } from '../../../../shared/wire/cloud.js';
 import { CloudCodeRequest, CloudLoginRequest } from '../../../../shared/wire/relay.js';
 import { CloudLinkError } from '../../cloud/cloud-link.js';
 import { ApiError } from '../api-error.js';
@@ -44,6 +45,16 @@ export function cloudRoutes(core: NodeCore): Hono {
   app.get('/admin/cloud/account', admin, async (c) => c.json(await mapped(() => core.cloud.account.view())));
   app.delete('/admin/cloud/account/nodes/:node', admin, async (c) =>
     c.json(await mapped(() => core.cloud.account.removeNode(c.req.param('node') ?? ''))),
+  );
+  // Contacts (other households): an invite link to give, a pasted one to accept, the list, removing one.
+  app.post('/admin/cloud/contacts/invites', admin, async (c) => c.json(await mapped(() => core.cloud.account.invite())));
+  app.post('/admin/cloud/contacts/accept', admin, async (c) => {
+    const req = await readBody(c, NodeAcceptInviteRequest);
+    return c.json(await mapped(() => core.cloud.account.acceptLink(req.link, req.dry_run === true)));
+  });
+  app.get('/admin/cloud/contacts', admin, async (c) => c.json(await mapped(() => core.cloud.account.contacts())));
+  app.delete('/admin/cloud/contacts/:account_id', admin, async (c) =>
+    c.json(await mapped(() => core.cloud.account.removeContact(c.req.param('account_id') ?? ''))),
   );
   app.post('/admin/cloud/account/sign-out', admin, async (c) => c.json(await mapped(() => core.cloud.account.signOutEverywhere())));
 
