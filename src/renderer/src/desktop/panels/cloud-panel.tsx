@@ -9,6 +9,7 @@ import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
 import type { CloudLinkStatus, CloudLinkView } from '../../../../shared/wire/relay.js';
 import { useStore } from '../../common/store.js';
 import { useDesktop } from '../desktop-context.js';
+import { Contacts } from './contacts.js';
 import { Household } from './household.js';
 
 export function cloudStatusText(v: CloudLinkView): string {
@@ -362,6 +363,7 @@ export function CloudPanel() {
         </div>
       )}
       {loggedIn && status && <Household linkStatus={status} />}
+      {status === 'connected' && <Contacts />}
     </section>
   );
 }

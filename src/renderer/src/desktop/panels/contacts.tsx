@@ -1,0 +1,137 @@
+// Contacts in the Cloud panel: other households this one may message. "Invite a household" makes a single-use
+// link and QR to give them (with this desktop's fingerprint in it); a link they gave is pasted here, looked at
+// (whose it is, by the fingerprint the node checked against the cloud), then accepted; a contact can be removed.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiFailure } from '../../../../shared/client/api-client.js';
+import type { ContactsResponse, InviteView, NodeInviteResponse } from '../../../../shared/wire/cloud.js';
+import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { useDesktop } from '../desktop-context.js';
+
+const message = (err: unknown) => (err instanceof ApiFailure || err instanceof Error ? err.message : String(err));
+
+export function Contacts() {
+  const desktop = useDesktop();
+  const [contacts, setContacts] = useState<ContactsResponse['contacts'] | undefined>();
+  const [invite, setInvite] = useState<NodeInviteResponse | undefined>();
+  const [link, setLink] = useState('');
+  const [looked, setLooked] = useState<InviteView | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const load = () =>
+    desktop.client.call(NODE_ENDPOINTS.cloudContacts).then(
+      (r) => setContacts(r.contacts),
+      (err) => setError(`Could not read the contacts: ${message(err)}`),
+    );
+  useEffect(() => void load(), []);
+
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const makeInvite = () =>
+    void run(async () => {
+      setInvite(await desktop.client.call(NODE_ENDPOINTS.cloudInvite));
+    });
+  const look = (e: Event) => {
+    e.preventDefault();
+    void run(async () => {
+      setLooked(await desktop.client.call(NODE_ENDPOINTS.cloudAcceptInvite, { body: { link, dry_run: true } }));
+    });
+  };
+  const accept = () =>
+    void run(async () => {
+      await desktop.client.call(NODE_ENDPOINTS.cloudAcceptInvite, { body: { link } });
+      setLooked(undefined);
+      setLink('');
+      await load();
+    });
+  const remove = (accountId: string) =>
+    void run(async () => {
+      await desktop.client.call(NODE_ENDPOINTS.cloudRemoveContact, { params: { account_id: accountId } });
+      await load();
+    });
+
+  return (
+    <div data-testid="contacts" class="stack">
+      <h3>Contacts</h3>
+      <p class="hint">Other households you can message. Each one joins by an invite you give them, or one they give you.</p>
+      {contacts && contacts.length === 0 && <p class="hint">No contacts yet.</p>}
+      {contacts && contacts.length > 0 && (
+        <ul class="device-list">
+          {contacts.map((c) => (
+            <li key={c.account_id} data-testid="contact" data-account={c.account_id}>
+              <span>
+                {c.email ?? 'a household'} · {c.nodes === 1 ? '1 desktop' : `${c.nodes} desktops`}
+              </span>
+              <button type="button" class="secondary" data-testid="contact-remove" disabled={busy} onClick={() => remove(c.account_id)}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="actions">
+        <button type="button" class="secondary" data-testid="contact-invite" disabled={busy} onClick={makeInvite}>
+          Invite a household
+        </button>
+      </div>
+      {invite && (
+        <div data-testid="contact-invite-shown" class="stack">
+          <p class="hint">
+            Give them this link once (or let them scan it). It works one time, until {new Date(invite.expires_at).toLocaleString()}. It
+            names this desktop by its fingerprint <strong>{invite.fingerprint}</strong>: their desktop checks it.
+          </p>
+          <img class="qr" alt="Invite QR code" src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(invite.qr_svg)}`} />
+          <code data-testid="contact-invite-link">{invite.link}</code>
+        </div>
+      )}
+      <form class="stack" noValidate onSubmit={look}>
+        <label for="contact-link">An invite link you were given</label>
+        <span class="inline-form">
+          <input
+            id="contact-link"
+            data-testid="contact-link"
+            type="url"
+            maxlength={1000}
+            autocomplete="off"
+            spellcheck={false}
+            value={link}
+            placeholder="https://cloud.example.org/invite#…"
+            onInput={(ev) => {
+              setLink(ev.currentTarget.value);
+              setLooked(undefined);
+            }}
+          />
+          <button type="submit" class="secondary" data-testid="contact-look" disabled={busy || !link.trim()}>
+            Check
+          </button>
+        </span>
+      </form>
+      {looked && (
+        <div data-testid="contact-looked" class="banner">
+          <span>
+            From <strong>{looked.email ?? 'a household'}</strong>, desktop fingerprint <strong>{looked.fingerprint}</strong>. If they are
+            who you expect (ask them for the fingerprint their Cloud panel shows), accept.
+          </span>{' '}
+          <button type="button" class="primary" data-testid="contact-accept" disabled={busy} onClick={accept}>
+            Accept
+          </button>
+        </div>
+      )}
+      {error && (
+        <p class="field-error" role="alert" data-testid="contacts-error">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
