@@ -17,7 +17,8 @@ export interface AccountRouteDeps {
   readonly relay: { readonly hub: RelayHub };
 }
 
-const accountOf = (p: Principal): string => {
+/** The caller's account id; a node in none (every token of a removed node is revoked) may not act for one. */
+export const accountOf = (p: Principal): string => {
   if (p.accountId === null) throw new CloudError(403, 'forbidden', 'This node is in no account; log in again.');
   return p.accountId;
 };

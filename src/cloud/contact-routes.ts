@@ -9,15 +9,9 @@ import {
   type InviteView,
   type RemoveContactResponse,
 } from '../shared/wire/cloud.js';
-import type { Principal } from './auth-service.js';
+import { accountOf } from './account-routes.js';
 import type { Contacts } from './contacts.js';
-import { CloudError } from './errors.js';
 import { type CloudEnv, readBody } from './http-env.js';
-
-const accountOf = (p: Principal): string => {
-  if (p.accountId === null) throw new CloudError(403, 'forbidden', 'This node is in no account; log in again.');
-  return p.accountId;
-};
 
 export function mountContactRoutes(app: Hono<CloudEnv>, d: { readonly contacts: Contacts }, authed: MiddlewareHandler<CloudEnv>): void {
   app.post('/api/contacts/invites', authed, (c) => {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
+import { seal } from '../../src/shared/e2ee/index.js';
+import { RelayListener } from './blob-helpers.js';
 
 export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
@@ -92,5 +94,21 @@ export async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: Running
   } finally {
     await cloud.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Sends one envelope from `from`'s phone to `to`'s over `from`'s relay socket; the cloud's answer. */
+export async function relayAnswer(cloud: Parameters<typeof RelayListener.connect>[0], from: Household, to: Household) {
+  const ws = await RelayListener.connect(cloud, from);
+  try {
+    const env = seal(new TextEncoder().encode('hello'), {
+      from: { device_id: from.device.id, privateKey: from.device.keys.privateKey, publicKey: from.device.keys.publicKey },
+      to: [{ device_id: to.device.id, publicKey: to.device.keys.publicKey }],
+    });
+    ws.ws.send(JSON.stringify({ type: 'send', envelope: env }));
+    const f = await ws.waitFor((x) => (x.type === 'accepted' || x.type === 'rejected') && x.id === env.id);
+    return f.type === 'rejected' ? f.error : 'accepted';
+  } finally {
+    ws.close();
   }
 }

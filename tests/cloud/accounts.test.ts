@@ -18,10 +18,9 @@ import { SmtpOtpSender } from '../../src/cloud/smtp-otp-sender.js';
 import { loadOrCreateStaticKey } from '../../src/cloud/static-key.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { openMigratedSqlite } from '../../src/server/db/sqlite-file.js';
-import { seal } from '../../src/shared/e2ee/index.js';
 import { SmtpInbox } from '../helpers/smtp-inbox.js';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
-import { b64, call, joinAccount, listed, nextId, withCloud } from './account-helpers.js';
+import { b64, call, joinAccount, listed, nextId, relayAnswer, withCloud } from './account-helpers.js';
 import { createUpload, RelayListener, sha256Hex } from './blob-helpers.js';
 
 describe('accounts: a code mailed through a real SMTP server', () => {
@@ -120,28 +119,8 @@ describe('households: nodes of one account see each other, and nothing of anyone
       assert.equal(claimA.body.error, 'no_prekeys', 'the household gets past visibility (nothing published yet)');
 
       // The relay refuses an envelope from another household, and carries one within the household.
-      const ws = await RelayListener.connect(cloud, b);
-      const a2ws = await RelayListener.connect(cloud, a2);
-      try {
-        const toA = seal(new TextEncoder().encode('from a stranger'), {
-          from: { device_id: b.device.id, privateKey: b.device.keys.privateKey, publicKey: b.device.keys.publicKey },
-          to: [{ device_id: a1.device.id, publicKey: a1.device.keys.publicKey }],
-        });
-        ws.ws.send(JSON.stringify({ type: 'send', envelope: toA }));
-        const refused = await ws.waitFor((f) => (f.type === 'rejected' || f.type === 'accepted') && f.id === toA.id);
-        assert.equal(refused.type, 'rejected');
-        assert.equal((refused as { error: string }).error, 'not_a_contact');
-
-        const withinA = seal(new TextEncoder().encode('from home'), {
-          from: { device_id: a2.device.id, privateKey: a2.device.keys.privateKey, publicKey: a2.device.keys.publicKey },
-          to: [{ device_id: a1.device.id, publicKey: a1.device.keys.publicKey }],
-        });
-        a2ws.ws.send(JSON.stringify({ type: 'send', envelope: withinA }));
-        assert.equal((await a2ws.waitFor((f) => (f.type === 'rejected' || f.type === 'accepted') && f.id === withinA.id)).type, 'accepted');
-      } finally {
-        ws.close();
-        a2ws.close();
-      }
+      assert.equal(await relayAnswer(cloud, b, a1), 'not_a_contact');
+      assert.equal(await relayAnswer(cloud, a2, a1), 'accepted');
 
       // Blobs: an upload for another household's node is refused before a byte is stored.
       const bytes = new Uint8Array(100).fill(7);

@@ -4,29 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { seal } from '../../src/shared/e2ee/index.js';
 import { fingerprintOf } from '../../src/shared/fingerprint.js';
-import { call, type Household, joinAccount, listed, withCloud } from './account-helpers.js';
-import { RelayListener } from './blob-helpers.js';
+import { call, type Household, joinAccount, listed, relayAnswer, withCloud } from './account-helpers.js';
 
 const otp = new MemoryOtpSender();
 const codeOf = (id: string) => otp.codeFor(id);
-
-/** Sends one envelope from `from`'s phone to `to`'s over `from`'s relay socket; the cloud's answer. */
-async function relayAnswer(cloud: Parameters<typeof RelayListener.connect>[0], from: Household, to: Household) {
-  const ws = await RelayListener.connect(cloud, from);
-  try {
-    const env = seal(new TextEncoder().encode('hello'), {
-      from: { device_id: from.device.id, privateKey: from.device.keys.privateKey, publicKey: from.device.keys.publicKey },
-      to: [{ device_id: to.device.id, publicKey: to.device.keys.publicKey }],
-    });
-    ws.ws.send(JSON.stringify({ type: 'send', envelope: env }));
-    const f = await ws.waitFor((x) => (x.type === 'accepted' || x.type === 'rejected') && x.id === env.id);
-    return f.type === 'rejected' ? f.error : 'accepted';
-  } finally {
-    ws.close();
-  }
-}
 
 describe('contacts between households', () => {
   it('invite, accept, see and reach each other; a third household sees nothing; remove ends it both ways', () =>

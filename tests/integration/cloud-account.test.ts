@@ -21,6 +21,11 @@ async function signIn(node: TestNode, cloud: RunningCloud, otp: MemoryOtpSender,
   await eventually(async () => (await status(node)) === 'connected', 'connected');
 }
 
+type Phone = { client: MessagingClient; id: string };
+
+/** Whether `phone`'s directory (through its node) lists `id`. */
+const sees = async (phone: Phone, id: string) => (await phone.client.directory(true)).devices.some((d) => d.device_id === id);
+
 describe('the account from the node (admin API)', () => {
   let cloud: RunningCloud;
   const otp = new MemoryOtpSender();
@@ -32,106 +37,92 @@ describe('the account from the node (admin API)', () => {
     await cloud.stop();
   });
 
-  it('one household sees itself only; removing a desktop logs it out; signing out everywhere logs out all', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => startTestNode({ cloud: FAST })));
-    const phones = [];
-    for (const n of [a!, b!, c!]) phones.push(await pairPhone(n));
-    await signIn(a!, cloud, otp, 'ana@example.org');
-    await signIn(b!, cloud, otp, 'ana@example.org');
-    await signIn(c!, cloud, otp, 'cy@example.org');
-    const [pa, pb, pc] = phones.map((p) => ({
-      client: new MessagingClient(p!.client, {
-        device_id: p!.phone.identity.node_id,
-        privateKey: p!.phone.privateKey,
-        publicKey: p!.phone.publicKey,
-      }),
-      id: p!.phone.identity.node_id,
-    }));
-    const sees = async (phone: typeof pa, id: string) => (await phone!.client.directory(true)).devices.some((d) => d.device_id === id);
-    await eventually(() => sees(pa, pb!.id), "A's phone sees B's phone");
-    assert.equal(await sees(pc, pa!.id), false, "C's phone does not see A's");
-    assert.equal(await sees(pa, pc!.id), false, "A's phone does not see C's");
+  /** One desktop per address, each with a paired phone, each signed in. */
+  type Desktop = [TestNode, Phone];
+  async function desktops(emails: [string, string, string]): Promise<[Desktop, Desktop, Desktop]> {
+    const out: Desktop[] = [];
+    for (const email of emails) {
+      const n = await startTestNode({ cloud: FAST });
+      const p = await pairPhone(n);
+      await signIn(n, cloud, otp, email);
+      const me = { device_id: p.phone.identity.node_id, privateKey: p.phone.privateKey, publicKey: p.phone.publicKey };
+      out.push([n, { client: new MessagingClient(p.client, me), id: me.device_id }]);
+    }
+    return out as [Desktop, Desktop, Desktop];
+  }
 
-    const acct = await a!.admin('/api/admin/cloud/account');
+  it('one household sees itself only; removing a desktop logs it out; signing out everywhere logs out all', async () => {
+    const [[a, pa], [b, pb], [c, pc]] = await desktops(['ana@example.org', 'ana@example.org', 'cy@example.org']);
+    await eventually(() => sees(pa, pb.id), "A's phone sees B's phone");
+    assert.equal(await sees(pc, pa.id), false, "C's phone does not see A's");
+    assert.equal(await sees(pa, pc.id), false, "A's phone does not see C's");
+
+    const acct = await a.admin('/api/admin/cloud/account');
     assert.equal(acct.status, 200, JSON.stringify(acct.body));
     assert.equal(acct.body.account.email, 'ana@example.org');
     assert.deepEqual(
       acct.body.nodes.map((n: { node: string; self: boolean }) => [n.node, n.self]).sort(),
       [
-        [a!.identity.public_key, true],
-        [b!.identity.public_key, false],
+        [a.identity.public_key, true],
+        [b.identity.public_key, false],
       ].sort(),
     );
 
-    const rm = await a!.admin(`/api/admin/cloud/account/nodes/${b!.identity.public_key}`, { method: 'DELETE' });
+    const rm = await a.admin(`/api/admin/cloud/account/nodes/${b.identity.public_key}`, { method: 'DELETE' });
     assert.equal(rm.status, 200, JSON.stringify(rm.body));
-    await eventually(async () => (await status(b!)) === 'logged_out', 'B is logged out');
-    assert.equal((await b!.admin('/api/admin/cloud')).body.last_error?.code, 'token_revoked');
-    await eventually(async () => !(await sees(pa, pb!.id)), "B's phone left A's directory");
+    await eventually(async () => (await status(b)) === 'logged_out', 'B is logged out');
+    assert.equal((await b.admin('/api/admin/cloud')).body.last_error?.code, 'token_revoked');
+    await eventually(async () => !(await sees(pa, pb.id)), "B's phone left A's directory");
 
-    const foreign = await a!.admin(`/api/admin/cloud/account/nodes/${c!.identity.public_key}`, { method: 'DELETE' });
+    const foreign = await a.admin(`/api/admin/cloud/account/nodes/${c.identity.public_key}`, { method: 'DELETE' });
     assert.equal(foreign.status, 422);
     assert.equal(foreign.body.cloud_error, 'node_not_in_account');
 
-    const out = await a!.admin('/api/admin/cloud/account/sign-out', { method: 'POST' });
+    const out = await a.admin('/api/admin/cloud/account/sign-out', { method: 'POST' });
     assert.equal(out.status, 200, JSON.stringify(out.body));
-    await eventually(async () => (await status(a!)) === 'logged_out', 'A is logged out');
-    assert.equal(await status(c!), 'connected', 'another account is not touched');
-    const after = await a!.admin('/api/admin/cloud/account');
+    await eventually(async () => (await status(a)) === 'logged_out', 'A is logged out');
+    assert.equal(await status(c), 'connected', 'another account is not touched');
+    const after = await a.admin('/api/admin/cloud/account');
     assert.equal(after.status, 409, 'no account to show while logged out');
     assert.equal(after.body.error, 'cloud_login_not_started');
   });
 
   it('contacts: an invite link accepted on another household makes both see each other; a swapped link is refused; remove ends it', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => startTestNode({ cloud: FAST })));
-    const phones = [];
-    for (const n of [a!, b!, c!]) phones.push(await pairPhone(n));
-    await signIn(a!, cloud, otp, 'dee@example.org');
-    await signIn(b!, cloud, otp, 'eli@example.org');
-    await signIn(c!, cloud, otp, 'fay@example.org');
-    const [pa, pb, pc] = phones.map((p) => ({
-      client: new MessagingClient(p!.client, {
-        device_id: p!.phone.identity.node_id,
-        privateKey: p!.phone.privateKey,
-        publicKey: p!.phone.publicKey,
-      }),
-      id: p!.phone.identity.node_id,
-    }));
-    const sees = async (phone: typeof pa, id: string) => (await phone!.client.directory(true)).devices.some((d) => d.device_id === id);
+    const [[a, pa], [b, pb], [c, pc]] = await desktops(['dee@example.org', 'eli@example.org', 'fay@example.org']);
 
-    const inv = await a!.admin('/api/admin/cloud/contacts/invites', { method: 'POST' });
+    const inv = await a.admin('/api/admin/cloud/contacts/invites', { method: 'POST' });
     assert.equal(inv.status, 200, JSON.stringify(inv.body));
     assert.match(inv.body.link, new RegExp(`^${cloud.url}/invite#[A-Za-z0-9_-]{43}\\.[A-Z0-9]+$`));
     assert.match(inv.body.qr_svg, /^<svg/);
-    assert.equal(inv.body.fingerprint, a!.identity.fingerprint, "the link names A's desktop as its UI shows it");
+    assert.equal(inv.body.fingerprint, a.identity.fingerprint, "the link names A's desktop as its UI shows it");
 
     // A link whose fingerprint was swapped for another desktop's is refused by the node before the cloud hears of it.
-    const swapped = inv.body.link.replace(/\.[A-Z0-9]+$/, `.${c!.identity.fingerprint.replace(/-/g, '')}`);
-    const bad = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: swapped } });
+    const swapped = inv.body.link.replace(/\.[A-Z0-9]+$/, `.${c.identity.fingerprint.replace(/-/g, '')}`);
+    const bad = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: swapped } });
     assert.equal(bad.status, 409, JSON.stringify(bad.body));
     assert.equal(bad.body.error, 'invite_mismatch');
-    assert.equal((await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: 'https://nope.example/x' } })).status, 400);
+    assert.equal((await b.admin('/api/admin/cloud/contacts/accept', { body: { link: 'https://nope.example/x' } })).status, 400);
 
-    const look = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link, dry_run: true } });
+    const look = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link, dry_run: true } });
     assert.equal(look.body.email, 'dee@example.org');
-    assert.equal(await sees(pb, pa!.id), false, 'looking accepts nothing');
-    const ok = await b!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    assert.equal(await sees(pb, pa.id), false, 'looking accepts nothing');
+    const ok = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
-    await eventually(() => sees(pb, pa!.id), "B's phone sees A's phone");
-    await eventually(() => sees(pa, pb!.id), "A's phone sees B's phone");
-    assert.equal(await sees(pc, pa!.id), false, 'C sees neither');
+    await eventually(() => sees(pb, pa.id), "B's phone sees A's phone");
+    await eventually(() => sees(pa, pb.id), "A's phone sees B's phone");
+    assert.equal(await sees(pc, pa.id), false, 'C sees neither');
 
-    const again = await c!.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    const again = await c.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
     assert.equal(again.status, 422);
     assert.equal(again.body.cloud_error, 'invite_used');
 
-    const list = await a!.admin('/api/admin/cloud/contacts');
+    const list = await a.admin('/api/admin/cloud/contacts');
     assert.deepEqual(
       list.body.contacts.map((x: { email: string }) => x.email),
       ['eli@example.org'],
     );
-    const rm = await a!.admin(`/api/admin/cloud/contacts/${list.body.contacts[0].account_id}`, { method: 'DELETE' });
+    const rm = await a.admin(`/api/admin/cloud/contacts/${list.body.contacts[0].account_id}`, { method: 'DELETE' });
     assert.equal(rm.status, 200, JSON.stringify(rm.body));
-    await eventually(async () => !(await sees(pb, pa!.id)), "B's phone no longer sees A's");
+    await eventually(async () => !(await sees(pb, pa.id)), "B's phone no longer sees A's");
   });
 });
