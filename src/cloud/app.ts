@@ -23,6 +23,9 @@ import {
 import { MAX_PREKEY_PUBLISH_BODY_BYTES, type PrekeyBundle, type PrekeyStatus } from '../shared/wire/prekeys.js';
 import {
   type DirectoryResponse,
+  type KeyLogConsistencyResponse,
+  KeyLogProofsRequest,
+  type KeyLogProofsResponse,
   PublishKeysRequest,
   type PublishKeysResponse,
   PublishReplacementsRequest,
@@ -38,6 +41,7 @@ import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
 import { type CloudEnv, readBody, readJson } from './http-env.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { KeyLog } from './key-log.js';
 import type { Logger } from './log.js';
 import { noiseSocket } from './noise-endpoint.js';
 import type { CloudPrekeyDirectory } from './prekey-directory.js';
@@ -53,6 +57,7 @@ export interface CloudAppDeps {
   telemetry: Telemetry;
   staticKey: KeyPair;
   directory: KeyDirectory;
+  keyLog: KeyLog;
   prekeys: CloudPrekeyDirectory;
   relay: { hub: RelayHub; writer: RelayWriter };
   log: Logger;
@@ -193,6 +198,23 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   });
 
   app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list(visible(c)) } satisfies DirectoryResponse));
+
+  // The key directory's log (key-log.ts). Proofs only for devices the caller may see: a leaf names its node.
+  app.get('/api/keys/log/head', authed, (c) => c.json(d.keyLog.head()));
+  app.post('/api/keys/log/proofs', authed, async (c) => {
+    const body = await readBody(c, KeyLogProofsRequest);
+    const me = c.get('principal').deviceId;
+    const r = d.keyLog.proofs(body.device_ids);
+    return c.json({ head: r.head, entries: r.entries.filter((e) => d.accounts.canSee(me, e.leaf.node)) } satisfies KeyLogProofsResponse);
+  });
+  app.get('/api/keys/log/consistency', authed, (c) => {
+    const size = (name: string) => {
+      const v = c.req.query(name);
+      if (v === undefined || !/^\d{1,15}$/.test(v)) throw new CloudError(400, 'invalid_request', `${name}: a log size (0 or more).`);
+      return Number(v);
+    };
+    return c.json({ proof: d.keyLog.consistency(size('from'), size('to')) } satisfies KeyLogConsistencyResponse);
+  });
 
   // Re-paired devices' older ids: the caller states them for its own devices and reads its household's.
   app.put('/api/keys/replacements', authed, async (c) => {

@@ -14,15 +14,15 @@ import type { Contacts } from './contacts.js';
 import { type CloudEnv, readBody } from './http-env.js';
 
 export function mountContactRoutes(app: Hono<CloudEnv>, d: { readonly contacts: Contacts }, authed: MiddlewareHandler<CloudEnv>): void {
-  app.post('/api/contacts/invites', authed, (c) => {
+  app.post('/api/invites', authed, (c) => {
     const p = c.get('principal');
     return c.json(d.contacts.invite(accountOf(p), p.deviceId) satisfies InviteResponse);
   });
-  app.post('/api/contacts/invites/preview', authed, async (c) => {
+  app.post('/api/invites/preview', authed, async (c) => {
     const body = await readBody(c, InvitePreviewRequest);
     return c.json(d.contacts.preview(accountOf(c.get('principal')), body.token) satisfies InviteView);
   });
-  app.post('/api/contacts/invites/accept', authed, async (c) => {
+  app.post('/api/invites/accept', authed, async (c) => {
     const body = await readBody(c, AcceptInviteRequest);
     return c.json(d.contacts.accept(accountOf(c.get('principal')), body.token, body.fingerprint) satisfies InviteView);
   });

@@ -188,6 +188,27 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'The bundle.' },
     errors: mergeErrors(TOKEN, BODY, { 404: ['unknown_recipient', 'no_prekeys'] }),
   }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyLogHead, {
+    operationId: 'keyLogHead',
+    security: 'cloud',
+    summary: "The key log's head: its size and Merkle root, signed by the cloud's static key.",
+    success: { status: 200, description: 'The signed head.' },
+    errors: TOKEN,
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyLogProofs, {
+    operationId: 'keyLogProofs',
+    security: 'cloud',
+    summary: "Each named device's latest leaf with its inclusion proof in the signed head (devices the caller may not see are left out).",
+    success: { status: 200, description: 'The head and the proofs.' },
+    errors: mergeErrors(TOKEN, BODY),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyLogConsistency, {
+    operationId: 'keyLogConsistency',
+    security: 'cloud',
+    summary: 'The proof that the log of `from` leaves is a prefix of the log of `to` leaves.',
+    success: { status: 200, description: 'The proof.' },
+    errors: mergeErrors(TOKEN, BODY),
+  }),
   fromEndpoint(CLOUD_ENDPOINTS.account, {
     operationId: 'account',
     security: 'cloud',

@@ -14,6 +14,7 @@ import {
 import { type CloudDb, sqliteOf } from './db/open.js';
 import { deviceIdOrigins, directoryDevices } from './db/schema.js';
 import { CloudError } from './errors.js';
+import type { KeyLog } from './key-log.js';
 import { listReplacements, publishReplacements } from './key-replacements.js';
 import { dropPrekeysOf } from './prekey-directory.js';
 
@@ -60,6 +61,8 @@ export class KeyDirectory {
 
   constructor(
     private readonly db: CloudDb,
+    /** Where every publish, key change and removal is appended, in the same commit. */
+    private readonly log: KeyLog | undefined,
     private readonly now: () => number = Date.now,
     private readonly maxPerNode = MAX_PUBLISHED_PER_NODE,
   ) {
@@ -159,6 +162,13 @@ export class KeyDirectory {
       // A device that left the directory, or came back under another key, takes its prekeys with it: what it
       // signed no longer verifies under its entry.
       const keyNow = new Map(stored.map((e) => [e.device_id, e.public_key]));
+      if (this.log) {
+        const keyBefore = new Map(wasInScope.map((r) => [r.deviceId, r.publicKey]));
+        for (const [id, key] of keyNow)
+          if (keyBefore.get(id) !== key) this.log.append({ op: 'publish', device_id: id, node, public_key: key, at });
+        for (const id of keyBefore.keys())
+          if (!keyNow.has(id)) this.log.append({ op: 'remove', device_id: id, node, public_key: null, at });
+      }
       dropPrekeysOf(
         tx,
         wasInScope.filter((r) => keyNow.get(r.deviceId) !== r.publicKey).map((r) => r.deviceId),

@@ -19,6 +19,7 @@ import { type ContactLimits, Contacts, DEFAULT_CONTACT_LIMITS } from './contacts
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
 import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
 import { KeyDirectory } from './key-directory.js';
+import { KeyLog } from './key-log.js';
 import { createCloudLogger, type Logger } from './log.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
 import { CloudPrekeyDirectory } from './prekey-directory.js';
@@ -144,7 +145,10 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
   loginPrune.unref();
-  const directory = new KeyDirectory(database.db, Date.now, opts.maxPublishedPerNode);
+  const keyLog = new KeyLog(database.db, staticKey);
+  const backfilled = keyLog.backfill();
+  if (backfilled > 0) log.info(`key log: ${backfilled} device(s) published before the log existed were appended`);
+  const directory = new KeyDirectory(database.db, keyLog, Date.now, opts.maxPublishedPerNode);
   const store = new RelayStore(database.db, directory, mayReach, Date.now, opts.relayQueueCap);
   store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
@@ -205,6 +209,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     telemetry,
     staticKey,
     directory,
+    keyLog,
     prekeys: new CloudPrekeyDirectory(database.db),
     relay: { hub, writer },
     log,

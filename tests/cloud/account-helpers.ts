@@ -86,11 +86,12 @@ export const listed = async (cloud: RunningCloud, n: Household) => {
   return (r.body.devices as { device_id: string; node: string }[]).map((d) => d.device_id).sort();
 };
 
-export async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud) => Promise<void>): Promise<void> {
+/** A cloud in a fresh data dir (handed to `fn` too), stopped and removed afterwards. */
+export async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud, dataDir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salita-accounts-'));
   const cloud = await startCloud({ dataDir: dir, port: 0, log: () => {}, ...opts });
   try {
-    await fn(cloud);
+    await fn(cloud, dir);
   } finally {
     await cloud.stop();
     rmSync(dir, { recursive: true, force: true });

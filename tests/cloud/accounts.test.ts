@@ -372,6 +372,8 @@ describe('a cloud upgraded with nodes on it', () => {
       const cloud = await startCloud({ dataDir: data, port: 0, log: () => {}, otpSender: new MemoryOtpSender() });
       try {
         assert.equal((await call(cloud, 'GET', '/healthz')).body.flags[LEGACY_DEVICE_LOGIN_FLAG], true);
+        // The key log starts with the devices that were there: one publish leaf each, once.
+        assert.equal((await call(cloud, 'GET', '/api/keys/log/head', nodes[0]!.token)).body.size, 2);
         for (const n of nodes) {
           const r = await call(cloud, 'GET', '/api/keys', n.token);
           assert.equal(r.status, 200, JSON.stringify(r.body));

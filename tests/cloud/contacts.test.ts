@@ -18,16 +18,16 @@ describe('contacts between households', () => {
       const cy = await joinAccount(cloud, 'cy@example.org', codeOf, 'Cy desktop');
       assert.equal(await relayAnswer(cloud, bo, ana), 'not_a_contact', 'strangers before the invite');
 
-      const inv = await call(cloud, 'POST', '/api/contacts/invites', ana.token);
+      const inv = await call(cloud, 'POST', '/api/invites', ana.token);
       assert.equal(inv.status, 200, JSON.stringify(inv.body));
       assert.equal(inv.body.fingerprint, fingerprintOf(Buffer.from(ana.id, 'base64url')), "the inviting node's key");
       assert.equal(inv.body.email, 'ana@example.org');
-      const preview = await call(cloud, 'POST', '/api/contacts/invites/preview', bo.token, { token: inv.body.token });
+      const preview = await call(cloud, 'POST', '/api/invites/preview', bo.token, { token: inv.body.token });
       assert.equal(preview.status, 200, JSON.stringify(preview.body));
       assert.equal(preview.body.node, ana.id);
       assert.deepEqual(await listed(cloud, bo), [bo.device.id], 'a preview changes nothing');
 
-      const ok = await call(cloud, 'POST', '/api/contacts/invites/accept', bo.token, {
+      const ok = await call(cloud, 'POST', '/api/invites/accept', bo.token, {
         token: inv.body.token,
         fingerprint: inv.body.fingerprint,
       });
@@ -69,9 +69,9 @@ describe('contacts between households', () => {
     withCloud({ otpSender: otp, contactLimits: { inviteTtlMs: 1 } }, async (shortLived) => {
       const ana = await joinAccount(shortLived, 'ana@example.org', codeOf);
       const bo = await joinAccount(shortLived, 'bo@example.org', codeOf);
-      const inv = await call(shortLived, 'POST', '/api/contacts/invites', ana.token);
+      const inv = await call(shortLived, 'POST', '/api/invites', ana.token);
       await new Promise((r) => setTimeout(r, 5));
-      const expired = await call(shortLived, 'POST', '/api/contacts/invites/accept', bo.token, {
+      const expired = await call(shortLived, 'POST', '/api/invites/accept', bo.token, {
         token: inv.body.token,
         fingerprint: inv.body.fingerprint,
       });
@@ -83,8 +83,8 @@ describe('contacts between households', () => {
         const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
         const bo = await joinAccount(cloud, 'bo@example.org', codeOf);
         const cy = await joinAccount(cloud, 'cy@example.org', codeOf);
-        const accept = (who: Household, body: unknown) => call(cloud, 'POST', '/api/contacts/invites/accept', who.token, body);
-        const inv = await call(cloud, 'POST', '/api/contacts/invites', ana.token);
+        const accept = (who: Household, body: unknown) => call(cloud, 'POST', '/api/invites/accept', who.token, body);
+        const inv = await call(cloud, 'POST', '/api/invites', ana.token);
 
         // Forged: a token the cloud never issued (well-formed, or not).
         const forged = await accept(bo, { token: 'A'.repeat(43), fingerprint: inv.body.fingerprint });
@@ -116,9 +116,9 @@ describe('contacts between households', () => {
   it('caps the open invites of a household', () =>
     withCloud({ otpSender: otp, contactLimits: { maxLiveInvites: 2 } }, async (cloud) => {
       const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
-      assert.equal((await call(cloud, 'POST', '/api/contacts/invites', ana.token)).status, 200);
-      assert.equal((await call(cloud, 'POST', '/api/contacts/invites', ana.token)).status, 200);
-      const over = await call(cloud, 'POST', '/api/contacts/invites', ana.token);
+      assert.equal((await call(cloud, 'POST', '/api/invites', ana.token)).status, 200);
+      assert.equal((await call(cloud, 'POST', '/api/invites', ana.token)).status, 200);
+      const over = await call(cloud, 'POST', '/api/invites', ana.token);
       assert.equal(over.status, 429);
       assert.equal(over.body.error, 'too_many_attempts');
     }));

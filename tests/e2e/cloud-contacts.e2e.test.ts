@@ -76,6 +76,6 @@ describe('the household and contacts in the Cloud panel (Chromium)', { skip, tim
 
     await bo.getByTestId('contact-remove').click();
     await bo.getByTestId('contacts').filter({ hasText: 'No contacts yet' }).waitFor(WAIT);
-    assert.deepEqual(errors, ['HTTP 422 /api/admin/cloud/contacts/accept'], 'only the refused request');
+    assert.deepEqual(errors, ['HTTP 422 /api/admin/cloud/invites/accept'], 'only the refused request');
   });
 });

@@ -90,7 +90,7 @@ describe('the account from the node (admin API)', () => {
   it('contacts: an invite link accepted on another household makes both see each other; a swapped link is refused; remove ends it', async () => {
     const [[a, pa], [b, pb], [c, pc]] = await desktops(['dee@example.org', 'eli@example.org', 'fay@example.org']);
 
-    const inv = await a.admin('/api/admin/cloud/contacts/invites', { method: 'POST' });
+    const inv = await a.admin('/api/admin/cloud/invites', { method: 'POST' });
     assert.equal(inv.status, 200, JSON.stringify(inv.body));
     assert.match(inv.body.link, new RegExp(`^${cloud.url}/invite#[A-Za-z0-9_-]{43}\\.[A-Z0-9]+$`));
     assert.match(inv.body.qr_svg, /^<svg/);
@@ -98,21 +98,21 @@ describe('the account from the node (admin API)', () => {
 
     // A link whose fingerprint was swapped for another desktop's is refused by the node before the cloud hears of it.
     const swapped = inv.body.link.replace(/\.[A-Z0-9]+$/, `.${c.identity.fingerprint.replace(/-/g, '')}`);
-    const bad = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: swapped } });
+    const bad = await b.admin('/api/admin/cloud/invites/accept', { body: { link: swapped } });
     assert.equal(bad.status, 409, JSON.stringify(bad.body));
     assert.equal(bad.body.error, 'invite_mismatch');
-    assert.equal((await b.admin('/api/admin/cloud/contacts/accept', { body: { link: 'https://nope.example/x' } })).status, 400);
+    assert.equal((await b.admin('/api/admin/cloud/invites/accept', { body: { link: 'https://nope.example/x' } })).status, 400);
 
-    const look = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link, dry_run: true } });
+    const look = await b.admin('/api/admin/cloud/invites/accept', { body: { link: inv.body.link, dry_run: true } });
     assert.equal(look.body.email, 'dee@example.org');
     assert.equal(await sees(pb, pa.id), false, 'looking accepts nothing');
-    const ok = await b.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    const ok = await b.admin('/api/admin/cloud/invites/accept', { body: { link: inv.body.link } });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     await eventually(() => sees(pb, pa.id), "B's phone sees A's phone");
     await eventually(() => sees(pa, pb.id), "A's phone sees B's phone");
     assert.equal(await sees(pc, pa.id), false, 'C sees neither');
 
-    const again = await c.admin('/api/admin/cloud/contacts/accept', { body: { link: inv.body.link } });
+    const again = await c.admin('/api/admin/cloud/invites/accept', { body: { link: inv.body.link } });
     assert.equal(again.status, 422);
     assert.equal(again.body.cloud_error, 'invite_used');
 

@@ -196,6 +196,23 @@ export const deviceReplacements = sqliteTable(
   (t) => [index('device_replacements_node').on(t.node)],
 );
 
+/**
+ * The key directory's append-only log (docs/key-transparency.md): one leaf per publish, key change or removal of
+ * a device, never updated or deleted. The leaf's index in the Merkle tree is seq - 1.
+ */
+export const keyLog = sqliteTable(
+  'key_log',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    deviceId: text('device_id').notNull(),
+    /** The leaf's bytes as JSON (shared/transparency/key-log.ts leafBytes). */
+    leaf: text('leaf').notNull(),
+    /** base64url RFC 9162 leaf hash of those bytes. */
+    leafHash: text('leaf_hash').notNull(),
+  },
+  (t) => [index('key_log_device').on(t.deviceId, t.seq)],
+);
+
 // ---- relay (docs/cloud.md "Relay") --------------------------------------------------------------------------
 
 /** Envelopes accepted and not yet stored by every recipient node. body = the validated envelope's JSON. */

@@ -2,6 +2,7 @@
 // objects and the node's cloud client (main/core/cloud/cloud-api.ts) sends their bodies and parses their answers
 // with them, so a changed schema breaks the build (and the parse) of both sides.
 
+import { z } from 'zod';
 import {
   AcceptInviteRequest,
   AccountResponse,
@@ -24,7 +25,17 @@ import {
 import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
 import { endpoint, named } from './endpoint.js';
 import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from './prekeys.js';
-import { DirectoryResponse, PublishKeysRequest, PublishKeysResponse, PublishReplacementsRequest, ReplacementsResponse } from './relay.js';
+import {
+  DirectoryResponse,
+  KeyLogConsistencyResponse,
+  KeyLogHeadSchema,
+  KeyLogProofsRequest,
+  KeyLogProofsResponse,
+  PublishKeysRequest,
+  PublishKeysResponse,
+  PublishReplacementsRequest,
+  ReplacementsResponse,
+} from './relay.js';
 
 const session = named('NoiseSessionResponse', NoiseSessionResponse);
 
@@ -79,6 +90,20 @@ export const CLOUD_ENDPOINTS = {
     body: named('OfferBlobRequest', OfferBlobRequest),
     response: named('OfferBlobResponse', OfferBlobResponse),
   }),
+  // ---- the key directory's log (docs/key-transparency.md)
+  keyLogHead: endpoint({ method: 'get', path: '/api/keys/log/head', response: named('KeyLogHead', KeyLogHeadSchema) }),
+  keyLogProofs: endpoint({
+    method: 'post',
+    path: '/api/keys/log/proofs',
+    body: named('KeyLogProofsRequest', KeyLogProofsRequest),
+    response: named('KeyLogProofsResponse', KeyLogProofsResponse),
+  }),
+  keyLogConsistency: endpoint({
+    method: 'get',
+    path: '/api/keys/log/consistency',
+    query: z.object({ from: z.string(), to: z.string() }),
+    response: named('KeyLogConsistencyResponse', KeyLogConsistencyResponse),
+  }),
   // ---- the account (docs/cloud.md "Accounts")
   account: endpoint({ method: 'get', path: '/api/account', response: named('AccountResponse', AccountResponse) }),
   removeAccountNode: endpoint({
@@ -92,16 +117,16 @@ export const CLOUD_ENDPOINTS = {
     response: named('SignOutEverywhereResponse', SignOutEverywhereResponse),
   }),
   // ---- contacts between households (docs/cloud.md "Contacts")
-  createInvite: endpoint({ method: 'post', path: '/api/contacts/invites', response: named('InviteResponse', InviteResponse) }),
+  createInvite: endpoint({ method: 'post', path: '/api/invites', response: named('InviteResponse', InviteResponse) }),
   previewInvite: endpoint({
     method: 'post',
-    path: '/api/contacts/invites/preview',
+    path: '/api/invites/preview',
     body: named('InvitePreviewRequest', InvitePreviewRequest),
     response: named('InviteView', InviteView),
   }),
   acceptInvite: endpoint({
     method: 'post',
-    path: '/api/contacts/invites/accept',
+    path: '/api/invites/accept',
     body: named('AcceptInviteRequest', AcceptInviteRequest),
     response: named('InviteView', InviteView),
   }),

@@ -195,7 +195,7 @@ export const InviteView = z.object({
 });
 export type InviteView = z.infer<typeof InviteView>;
 
-/** POST /api/contacts/invites: a new single-use invite; `token` goes to the other household (link or QR). */
+/** POST /api/invites: a new single-use invite; `token` goes to the other household (link or QR). */
 export const InviteResponse = InviteView.extend({ token: z.string() });
 export type InviteResponse = z.infer<typeof InviteResponse>;
 

@@ -117,12 +117,12 @@ export const NODE_ENDPOINTS = {
   }),
   cloudInvite: endpoint({
     method: 'post',
-    path: '/api/admin/cloud/contacts/invites',
+    path: '/api/admin/cloud/invites',
     response: named('CloudInviteResponse', NodeInviteResponse),
   }),
   cloudAcceptInvite: endpoint({
     method: 'post',
-    path: '/api/admin/cloud/contacts/accept',
+    path: '/api/admin/cloud/invites/accept',
     body: named('CloudAcceptInviteRequest', NodeAcceptInviteRequest),
     response: named('CloudInviteView', InviteView),
   }),

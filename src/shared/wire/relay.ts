@@ -319,3 +319,27 @@ export const UiDeviceRequest = z.object({ public_key: PublicKeyB64 }).strict();
 
 export const UI_DEVICE_SUFFIX = '.ui';
 export const uiDeviceId = (nodeId: string) => `${nodeId}${UI_DEVICE_SUFFIX}`;
+
+// ---- the key directory's log (docs/key-transparency.md): GET /api/keys/log/head, POST /api/keys/log/proofs,
+// GET /api/keys/log/consistency?from=&to=
+
+export const KeyLogHeadSchema = z.object({ size: z.number().int().nonnegative(), root: z.string(), signature: z.string() });
+export const KeyLogLeafSchema = z.object({
+  op: z.enum(['publish', 'remove']),
+  device_id: z.string(),
+  node: z.string(),
+  public_key: z.string().nullable(),
+  at: z.string(),
+});
+export const KeyLogProofsRequest = z.object({ device_ids: z.array(DeviceId).min(1).max(256) }).strict();
+export type KeyLogProofsRequest = z.infer<typeof KeyLogProofsRequest>;
+/** Each device's latest leaf and its inclusion proof in the tree of `head` (devices the caller may not see are left out). */
+export const KeyLogProofsResponse = z.object({
+  head: KeyLogHeadSchema,
+  entries: z.array(
+    z.object({ device_id: z.string(), index: z.number().int().nonnegative(), leaf: KeyLogLeafSchema, proof: z.array(z.string()) }),
+  ),
+});
+export type KeyLogProofsResponse = z.infer<typeof KeyLogProofsResponse>;
+export const KeyLogConsistencyResponse = z.object({ proof: z.array(z.string()) });
+export type KeyLogConsistencyResponse = z.infer<typeof KeyLogConsistencyResponse>;

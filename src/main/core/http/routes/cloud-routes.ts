@@ -47,8 +47,8 @@ export function cloudRoutes(core: NodeCore): Hono {
     c.json(await mapped(() => core.cloud.account.removeNode(c.req.param('node') ?? ''))),
   );
   // Contacts (other households): an invite link to give, a pasted one to accept, the list, removing one.
-  app.post('/admin/cloud/contacts/invites', admin, async (c) => c.json(await mapped(() => core.cloud.account.invite())));
-  app.post('/admin/cloud/contacts/accept', admin, async (c) => {
+  app.post('/admin/cloud/invites', admin, async (c) => c.json(await mapped(() => core.cloud.account.invite())));
+  app.post('/admin/cloud/invites/accept', admin, async (c) => {
     const req = await readBody(c, NodeAcceptInviteRequest);
     return c.json(await mapped(() => core.cloud.account.acceptLink(req.link, req.dry_run === true)));
   });

@@ -1,0 +1,100 @@
+// The key directory's log on the reference cloud (docs/key-transparency.md): every publish, key change and
+// removal is a leaf; heads are signed by the cloud's key; each device's latest leaf is proven in the head; a
+// newer head is proven to extend an older one; proofs for another household's devices are not given; and a
+// cloud that rewrote a leaf under a head someone kept cannot prove consistency with it.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
+import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { fromBase64Url } from '../../src/shared/encoding.js';
+import { headSignedBy, type KeyLogHead, type KeyLogLeaf, leafBytes } from '../../src/shared/transparency/key-log.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../src/shared/transparency/merkle.js';
+import { b64, call, joinAccount, withCloud } from './account-helpers.js';
+
+const otp = new MemoryOtpSender();
+const codeOf = (id: string) => otp.codeFor(id);
+
+const included = (e: { index: number; leaf: KeyLogLeaf; proof: string[] }, head: KeyLogHead) =>
+  verifyInclusion(leafHash(leafBytes(e.leaf)), e.index, head.size, e.proof.map(fromBase64Url), fromBase64Url(head.root));
+const consistent = (from: KeyLogHead, to: KeyLogHead, proof: string[]) =>
+  verifyConsistency(from.size, to.size, fromBase64Url(from.root), fromBase64Url(to.root), proof.map(fromBase64Url));
+
+describe('the key log', () => {
+  it('records publishes, key changes and removals; proves them in signed heads; proves each head extends the last', () =>
+    withCloud({ otpSender: otp }, async (cloud) => {
+      const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
+      const bo = await joinAccount(cloud, 'bo@example.org', codeOf);
+      const head1 = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
+      assert.equal(head1.size, 2, 'one publish leaf per joined phone');
+      assert.ok(headSignedBy(cloud.publicKey, head1), "signed by the cloud's key");
+      assert.equal(headSignedBy(NODE_X25519.generateKeyPair().publicKey, head1), false);
+      assert.equal(headSignedBy(cloud.publicKey, { ...head1, size: head1.size + 1 }), false, 'the size is signed');
+
+      // Ana's phone gets a new key: a publish leaf; an unchanged republish adds none.
+      const newKey = b64(NODE_X25519.generateKeyPair().publicKey);
+      const device = { device_id: ana.device.id, public_key: newKey, name: 'phone', kind: 'phone' };
+      assert.equal((await call(cloud, 'PUT', '/api/keys', ana.token, { devices: [device] })).status, 200);
+      assert.equal((await call(cloud, 'PUT', '/api/keys', ana.token, { devices: [device] })).status, 200);
+      const proofs = await call(cloud, 'POST', '/api/keys/log/proofs', ana.token, { device_ids: [ana.device.id, bo.device.id] });
+      assert.equal(proofs.status, 200, JSON.stringify(proofs.body));
+      const head2 = proofs.body.head as KeyLogHead;
+      assert.equal(head2.size, 3);
+      assert.ok(headSignedBy(cloud.publicKey, head2));
+      assert.deepEqual(
+        proofs.body.entries.map((e: { device_id: string }) => e.device_id),
+        [ana.device.id],
+        "Bo's device is another household's: no proof, not even its index",
+      );
+      const mine = proofs.body.entries[0];
+      assert.equal(mine.leaf.public_key, newKey);
+      assert.equal(mine.leaf.op, 'publish');
+      assert.ok(included(mine, head2), 'the latest leaf is in the head');
+      assert.equal(included({ ...mine, leaf: { ...mine.leaf, public_key: b64(ana.device.keys.publicKey) } }, head2), false);
+
+      const c12 = await call(cloud, 'GET', `/api/keys/log/consistency?from=${head1.size}&to=${head2.size}`, ana.token);
+      assert.equal(c12.status, 200, JSON.stringify(c12.body));
+      assert.ok(consistent(head1, head2, c12.body.proof), 'head 2 extends head 1');
+
+      // Removal: a remove leaf, proven like any other.
+      assert.equal((await call(cloud, 'PUT', '/api/keys', ana.token, { devices: [] })).status, 200);
+      const after = await call(cloud, 'POST', '/api/keys/log/proofs', ana.token, { device_ids: [ana.device.id] });
+      assert.equal(after.body.head.size, 4);
+      assert.equal(after.body.entries[0].leaf.op, 'remove');
+      assert.equal(after.body.entries[0].leaf.public_key, null);
+      assert.ok(included(after.body.entries[0], after.body.head));
+
+      for (const q of ['from=3&to=2', 'from=0&to=99', 'from=x&to=1', 'to=1']) {
+        const bad = await call(cloud, 'GET', `/api/keys/log/consistency?${q}`, ana.token);
+        assert.equal(bad.status, 400, q);
+        assert.equal(bad.body.error, 'invalid_request');
+      }
+    }));
+
+  it('a cloud that rewrote a leaf under a kept head cannot prove the new head consistent with it', () =>
+    withCloud({ otpSender: otp }, async (cloud, dataDir) => {
+      const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
+      await joinAccount(cloud, 'ana@example.org', codeOf);
+      const kept = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
+      // The operator (or an attacker with the database) swaps the first leaf's key for one of their own.
+      const db = new Database(join(dataDir, 'cloud.db'));
+      try {
+        const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
+        const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), public_key: b64(NODE_X25519.generateKeyPair().publicKey) };
+        db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ? WHERE seq = ?').run(
+          new TextDecoder().decode(leafBytes(forged)),
+          b64(leafHash(leafBytes(forged))),
+          row.seq,
+        );
+      } finally {
+        db.close();
+      }
+      await joinAccount(cloud, 'ana@example.org', codeOf);
+      const now = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
+      assert.ok(headSignedBy(cloud.publicKey, now), 'the new head is signed all the same');
+      const proof = await call(cloud, 'GET', `/api/keys/log/consistency?from=${kept.size}&to=${now.size}`, ana.token);
+      assert.equal(proof.status, 200);
+      assert.equal(consistent(kept, now, proof.body.proof), false, 'the rewrite shows: the heads do not extend each other');
+    }));
+});
