@@ -287,7 +287,8 @@ export class AuthService {
       // A code that never left cannot be used: forget it (it must not count against the address's limits either).
       this.db.delete(otpChallenges).where(eq(otpChallenges.id, challengeId)).run();
       if (err instanceof CloudError) throw err;
-      throw new CloudError(503, 'mail_unavailable', `The cloud could not send the code: ${(err as Error).message}. Try again later.`, 60);
+      // The mail server's own words stay with the operator (the sender logs them): they are not the caller's business.
+      throw new CloudError(503, 'mail_unavailable', 'The cloud could not send the code mail. Try again later.', 60);
     }
     return { challengeId, expiresAt };
   }

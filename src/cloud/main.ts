@@ -89,7 +89,13 @@ async function main(argv: string[]): Promise<number> {
   }
   let otpSender: OtpSender = logSender;
   try {
-    if (smtpUrl) otpSender = new SmtpOtpSender({ url: smtpUrl, from: mailFrom!, fallback: logSender });
+    if (smtpUrl)
+      otpSender = new SmtpOtpSender({
+        url: smtpUrl,
+        from: mailFrom!,
+        fallback: logSender,
+        onError: (err, to) => logger.error({ err, to }, `mail: the sign-in code to ${to} could not be sent: ${err.message}`),
+      });
   } catch (err) {
     console.error((err as Error).message);
     return 2;

@@ -12,6 +12,8 @@ export interface SmtpOtpOptions {
   fallback: OtpSender;
   /** Tests: certificates of a loopback server are self-signed. */
   allowSelfSigned?: boolean;
+  /** Hears why a mail could not be sent (the caller only gets mail_unavailable): the operator's log. */
+  onError?: (err: Error, to: string) => void;
 }
 
 export class SmtpOtpSender implements OtpSender {
@@ -40,7 +42,7 @@ export class SmtpOtpSender implements OtpSender {
     // The node's name and fingerprint let the reader check that the code is for the node they are signing in
     // (a code asked for by someone else's node must not be typed there); both are what the node's UI shows.
     const node = `${msg.name ? `"${msg.name}",\n` : ''}fingerprint ${msg.fingerprint},`;
-    await this.transport.sendMail({
+    await this.mail(msg.email, {
       from: this.opts.from,
       to: msg.email,
       subject: `Your Salita sign-in code: ${msg.code}`,
@@ -56,6 +58,15 @@ export class SmtpOtpSender implements OtpSender {
         '',
       ].join('\n'),
     });
+  }
+
+  private async mail(to: string, m: { from: string; to: string; subject: string; text: string }): Promise<void> {
+    try {
+      await this.transport.sendMail(m);
+    } catch (err) {
+      this.opts.onError?.(err as Error, to);
+      throw err;
+    }
   }
 
   close(): void {

@@ -60,7 +60,13 @@ describe('accounts: a code mailed through a real SMTP server', () => {
     }));
 
   it('a mail server that is down: 503 mail_unavailable, and the unsent code does not count against the address', async () => {
-    const dead = new SmtpOtpSender({ url: 'smtp://127.0.0.1:1', from: 'x@cloud.test', fallback: new LogOtpSender(() => {}) });
+    const heard: string[] = [];
+    const dead = new SmtpOtpSender({
+      url: 'smtp://127.0.0.1:1',
+      from: 'x@cloud.test',
+      fallback: new LogOtpSender(() => {}),
+      onError: (err, to) => heard.push(`${to}: ${err.message}`),
+    });
     try {
       await withCloud({ otpSender: dead, limits: { maxCodesPerEmail: 1 } }, async (cloud) => {
         for (let i = 0; i < 2; i++) {
@@ -70,7 +76,10 @@ describe('accounts: a code mailed through a real SMTP server', () => {
           });
           assert.equal(r.status, 503, JSON.stringify(r.body));
           assert.equal(r.body.error, 'mail_unavailable');
+          assert.doesNotMatch(r.body.message, /127\.0\.0\.1|ECONNREFUSED/, "the mail server's words stay with the operator");
         }
+        assert.equal(heard.length, 2, 'the operator hears each failure');
+        assert.match(heard[0]!, /^bo@example\.org: /);
         assert.equal(cloud.auth.loginRows().challenges, 0);
       });
     } finally {
