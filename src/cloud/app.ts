@@ -68,6 +68,17 @@ export interface CloudAppDeps {
 }
 
 const BODY_LIMIT = 16 * 1024;
+
+const INVITE_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>A Salita contact invite</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em}</style></head>
+<body><h1>A Salita contact invite</h1>
+<p>Someone invited your household to be their contact on this cloud. To accept:</p>
+<ol><li>Open Salita on your desktop, and its <strong>Cloud</strong> panel.</li>
+<li>Under <strong>Contacts</strong>, paste this whole link (the address bar of this page) and press <strong>Check</strong>.</li>
+<li>If the fingerprint it shows is the one their Cloud panel shows, press <strong>Accept</strong>.</li></ol>
+<p>The link works once. The part after <code>#</code> never left this browser.</p></body></html>`;
 /**
  * PUT /api/keys carries up to PUBLISH_PAGE_SIZE (256) devices (about 300 bytes each, more with escaped names);
  * a prekey publish up to MAX_PREKEY_PUBLISH_BODY_BYTES (the same 256 KiB).
@@ -133,6 +144,13 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.get(OPENAPI_PATH, (c) => {
     openApi ??= cloudOpenApiDocument();
     return c.json(openApi);
+  });
+
+  // An invite link opened in a browser: the secret is after `#`, so it never arrives here; say what to do with it.
+  app.get('/invite', (c) => {
+    c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+    c.header('referrer-policy', 'no-referrer');
+    return c.html(INVITE_PAGE);
   });
 
   app.get('/metrics', async (c) => {

@@ -82,6 +82,15 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'Prometheus text format.', contentType: 'text/plain', schema: named('MetricsText', z.string()) },
     errors: {},
   },
+  {
+    operationId: 'invitePage',
+    method: 'get',
+    path: '/invite',
+    security: 'public',
+    summary: 'What an invite link opens in a browser: how to accept it in Salita (the token after # never reaches the cloud).',
+    success: { status: 200, description: 'A short HTML page.', contentType: 'text/html', schema: named('InvitePage', z.string()) },
+    errors: {},
+  },
   openApiOperation('cloudOpenApi'),
   {
     operationId: 'noiseHandshake',

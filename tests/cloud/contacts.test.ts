@@ -123,3 +123,14 @@ describe('contacts between households', () => {
       assert.equal(over.body.error, 'too_many_attempts');
     }));
 });
+
+describe('the invite link in a browser', () => {
+  it('opens a page that says how to accept it in Salita, with no script allowed', () =>
+    withCloud({ otpSender: otp }, async (cloud) => {
+      const res = await fetch(`${cloud.url}/invite`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+      assert.match(await res.text(), /Contacts/);
+    }));
+});
