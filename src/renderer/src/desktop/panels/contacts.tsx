@@ -2,12 +2,10 @@
 // link and QR to give them (with this desktop's fingerprint in it); a link they gave is pasted here, looked at
 // (whose it is, by the fingerprint the node checked against the cloud), then accepted; a contact can be removed.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure } from '../../../../shared/client/api-client.js';
 import type { ContactsResponse, InviteView, NodeInviteResponse } from '../../../../shared/wire/cloud.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { errorText as message } from '../../common/messages/messaging-session.js';
 import { useDesktop } from '../desktop-context.js';
-
-const message = (err: unknown) => (err instanceof ApiFailure || err instanceof Error ? err.message : String(err));
 
 export function Contacts() {
   const desktop = useDesktop();

@@ -2,12 +2,10 @@
 // the devices it publishes; removing another node (asked twice: it is signed out and its devices leave the
 // household) and signing every node out. Read from the node's admin API, which asks the cloud with its token.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure } from '../../../../shared/client/api-client.js';
 import type { AccountResponse } from '../../../../shared/wire/cloud.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
+import { errorText as message } from '../../common/messages/messaging-session.js';
 import { useDesktop } from '../desktop-context.js';
-
-const message = (err: unknown) => (err instanceof ApiFailure || err instanceof Error ? err.message : String(err));
 
 /** `linkStatus` changes (connected again, logged out) read the household again. */
 export function Household({ linkStatus }: { linkStatus: string }) {
