@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, count, eq, gt, isNull, lte, or } from 'drizzle-orm';
 import { fingerprintOf } from '../shared/fingerprint.js';
+import { sameFingerprint } from '../shared/wire/invite-link.js';
 import type { Accounts } from './accounts.js';
 import type { CloudDb } from './db/open.js';
 import { accountContacts, accountNodes, accounts, contactInvites } from './db/schema.js';
@@ -89,7 +90,7 @@ export class Contacts {
   accept(accountId: string, token: string, fingerprint: string): InviteView {
     const row = this.usable(accountId, token);
     const view = this.viewOf(row.accountId, row.node, row.expiresAt);
-    if (normalise(fingerprint) !== normalise(view.fingerprint)) {
+    if (!sameFingerprint(fingerprint, view.fingerprint)) {
       throw new CloudError(409, 'invite_mismatch', "The invite's fingerprint is not that of the household that made it: do not accept it.");
     }
     const at = this.iso();
@@ -116,18 +117,19 @@ export class Contacts {
   /** The households this one is a contact of. */
   list(accountId: string): { account_id: string; email: string | null; since: string; nodes: number }[] {
     return this.db
-      .select({ accountId: accountContacts.contactId, email: accounts.email, since: accountContacts.createdAt })
+      .select({
+        account_id: accountContacts.contactId,
+        email: accounts.email,
+        since: accountContacts.createdAt,
+        nodes: count(accountNodes.node),
+      })
       .from(accountContacts)
       .leftJoin(accounts, eq(accounts.id, accountContacts.contactId))
+      .leftJoin(accountNodes, eq(accountNodes.accountId, accountContacts.contactId))
       .where(eq(accountContacts.accountId, accountId))
+      .groupBy(accountContacts.contactId, accounts.email, accountContacts.createdAt)
       .orderBy(accountContacts.createdAt)
-      .all()
-      .map((r) => ({
-        account_id: r.accountId,
-        email: r.email,
-        since: r.since,
-        nodes: this.db.select({ n: count() }).from(accountNodes).where(eq(accountNodes.accountId, r.accountId)).get()!.n,
-      }));
+      .all();
   }
 
   /** Either side ends the contact: both directions go. 404 when there was none. */
@@ -171,6 +173,3 @@ export class Contacts {
     };
   }
 }
-
-/** Fingerprints compare without their dashes and case (people type them from a screen). */
-const normalise = (fp: string) => fp.replace(/[^A-Za-z0-9]/g, '').toUpperCase();

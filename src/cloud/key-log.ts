@@ -61,10 +61,13 @@ export class KeyLog {
     return this.q.hashes.all().map(fromBase64Url);
   }
 
+  private signed(hashes: readonly Uint8Array[]): KeyLogHead {
+    return signHead(this.staticKey.privateKey, hashes.length, rootOf(hashes));
+  }
+
   /** The signed head of the whole log now. */
   head(): KeyLogHead {
-    const hashes = this.leafHashes();
-    return signHead(this.staticKey.privateKey, hashes.length, rootOf(hashes));
+    return this.signed(this.leafHashes());
   }
 
   /**
@@ -73,7 +76,7 @@ export class KeyLog {
    */
   proofs(deviceIds: readonly string[]): { head: KeyLogHead; entries: KeyLogProof[] } {
     const hashes = this.leafHashes();
-    const head = signHead(this.staticKey.privateKey, hashes.length, rootOf(hashes));
+    const head = this.signed(hashes);
     const entries: KeyLogProof[] = [];
     for (const id of deviceIds) {
       const row = this.q.latest.get(id);

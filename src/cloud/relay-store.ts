@@ -149,7 +149,17 @@ export class RelayStore {
     }
     const unknown = envelope.to.filter((d) => !nodes.has(d));
     if (unknown.length > 0) return { ok: false, error: 'unknown_recipient', message: `not in the key directory: ${unknown.join(', ')}.` };
-    const outside = envelope.to.filter((d) => !this.mayReach(fromNode, nodes.get(d)!));
+    // Asked once per recipient node, not per device: an envelope to a household's 10 devices is one question.
+    const reach = new Map<string, boolean>();
+    const reachable = (node: string) => {
+      let ok = reach.get(node);
+      if (ok === undefined) {
+        ok = this.mayReach(fromNode, node);
+        reach.set(node, ok);
+      }
+      return ok;
+    };
+    const outside = envelope.to.filter((d) => !reachable(nodes.get(d)!));
     if (outside.length > 0)
       return {
         ok: false,

@@ -10,6 +10,7 @@ export interface InviteLink {
   fingerprint: string;
 }
 
+/** Fingerprints compare without their dashes and case (people type them from a screen). */
 const normalise = (fp: string) => fp.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
 
 export function inviteLink(cloudUrl: string, token: string, fingerprint: string): string {
