@@ -24,6 +24,9 @@ import { MAX_PREKEY_PUBLISH_BODY_BYTES, type PrekeyBundle, type PrekeyStatus } f
 import {
   type DirectoryResponse,
   type KeyLogConsistencyResponse,
+  type KeyLogHashesResponse,
+  KeyLogLeavesRequest,
+  type KeyLogLeavesResponse,
   KeyLogProofsRequest,
   type KeyLogProofsResponse,
   PublishKeysRequest,
@@ -225,13 +228,24 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     const r = d.keyLog.proofs(body.device_ids);
     return c.json({ head: r.head, entries: r.entries.filter((e) => d.accounts.canSee(me, e.leaf.node)) } satisfies KeyLogProofsResponse);
   });
-  app.get('/api/keys/log/consistency', authed, (c) => {
-    const size = (name: string) => {
-      const v = c.req.query(name);
-      if (v === undefined || !/^\d{1,15}$/.test(v)) throw new CloudError(400, 'invalid_request', `${name}: a log size (0 or more).`);
-      return Number(v);
-    };
-    return c.json({ proof: d.keyLog.consistency(size('from'), size('to')) } satisfies KeyLogConsistencyResponse);
+  const logSize = (c: Context<Env>, name: string) => {
+    const v = c.req.query(name);
+    if (v === undefined || !/^\d{1,15}$/.test(v)) throw new CloudError(400, 'invalid_request', `${name}: a log size (0 or more).`);
+    return Number(v);
+  };
+  app.get('/api/keys/log/consistency', authed, (c) =>
+    c.json({ proof: d.keyLog.consistency(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogConsistencyResponse),
+  );
+  // Every entry's tag and content hash, to every caller: they say nothing of whose device changed.
+  app.get('/api/keys/log/hashes', authed, (c) =>
+    c.json({ entries: d.keyLog.hashes(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogHashesResponse),
+  );
+  app.post('/api/keys/log/leaves', authed, async (c) => {
+    const body = await readBody(c, KeyLogLeavesRequest);
+    const me = c.get('principal').deviceId;
+    return c.json({
+      entries: d.keyLog.leaves(body.indices).filter((e) => d.accounts.canSee(me, e.leaf.node)),
+    } satisfies KeyLogLeavesResponse);
   });
 
   // Re-paired devices' older ids: the caller states them for its own devices and reads its household's.

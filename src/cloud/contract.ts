@@ -218,6 +218,21 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'The proof.' },
     errors: mergeErrors(TOKEN, BODY),
   }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyLogHashes, {
+    operationId: 'keyLogHashes',
+    security: 'cloud',
+    summary:
+      "Entries `from` to `to` - 1 of the log as device tag and content hash (at most 4096 per call): a node appends them to the compact range it keeps and finds its own devices' entries.",
+    success: { status: 200, description: 'The entries, in order.' },
+    errors: mergeErrors(TOKEN, BODY),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.keyLogLeaves, {
+    operationId: 'keyLogLeaves',
+    security: 'cloud',
+    summary: 'The leaves at these indices (those naming a node the caller may not see are left out).',
+    success: { status: 200, description: 'The leaves.' },
+    errors: mergeErrors(TOKEN, BODY),
+  }),
   fromEndpoint(CLOUD_ENDPOINTS.account, {
     operationId: 'account',
     security: 'cloud',

@@ -79,6 +79,8 @@ export interface RunningCloud {
   accounts: Accounts;
   relay: RelayHub;
   blobs: CloudBlobStore;
+  /** The key directory's log (the operator's view; tests play a cloud that forges entries with it). */
+  keyLog: KeyLog;
   /** Set when this start ran with resetSecrets: what was revoked. */
   secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
@@ -255,6 +257,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     accounts,
     relay: hub,
     blobs: blobStore,
+    keyLog,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();

@@ -9,15 +9,25 @@ import Database from 'better-sqlite3';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { fromBase64Url } from '../../src/shared/encoding.js';
-import { headSignedBy, type KeyLogHead, type KeyLogLeaf, leafBytes } from '../../src/shared/transparency/key-log.js';
-import { leafHash, verifyConsistency, verifyInclusion } from '../../src/shared/transparency/merkle.js';
+import { appendLeaves, EMPTY_RANGE, rangeRoot } from '../../src/shared/transparency/compact-range.js';
+import {
+  hashOfLeaf,
+  headSignedBy,
+  type KeyLogHead,
+  type KeyLogLeaf,
+  leafBytes,
+  leafContentHash,
+  leafTag,
+  logLeafHash,
+} from '../../src/shared/transparency/key-log.js';
+import { verifyConsistency, verifyInclusion } from '../../src/shared/transparency/merkle.js';
 import { b64, call, joinAccount, withCloud } from './account-helpers.js';
 
 const otp = new MemoryOtpSender();
 const codeOf = (id: string) => otp.codeFor(id);
 
 const included = (e: { index: number; leaf: KeyLogLeaf; proof: string[] }, head: KeyLogHead) =>
-  verifyInclusion(leafHash(leafBytes(e.leaf)), e.index, head.size, e.proof.map(fromBase64Url), fromBase64Url(head.root));
+  verifyInclusion(hashOfLeaf(e.leaf, e.index), e.index, head.size, e.proof.map(fromBase64Url), fromBase64Url(head.root));
 const consistent = (from: KeyLogHead, to: KeyLogHead, proof: string[]) =>
   verifyConsistency(from.size, to.size, fromBase64Url(from.root), fromBase64Url(to.root), proof.map(fromBase64Url));
 
@@ -82,9 +92,10 @@ describe('the key log', () => {
       try {
         const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
         const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), public_key: b64(NODE_X25519.generateKeyPair().publicKey) };
-        db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ? WHERE seq = ?').run(
+        db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
           new TextDecoder().decode(leafBytes(forged)),
-          b64(leafHash(leafBytes(forged))),
+          b64(hashOfLeaf(forged, row.seq - 1)),
+          b64(leafContentHash(forged)),
           row.seq,
         );
       } finally {
@@ -96,5 +107,61 @@ describe('the key log', () => {
       const proof = await call(cloud, 'GET', `/api/keys/log/consistency?from=${kept.size}&to=${now.size}`, ana.token);
       assert.equal(proof.status, 200);
       assert.equal(consistent(kept, now, proof.body.proof), false, 'the rewrite shows: the heads do not extend each other');
+    }));
+
+  it('hands every reader all entries as tags and content hashes: the root is recomputed from them, and only the owner finds its own', () =>
+    withCloud({ otpSender: otp }, async (cloud) => {
+      const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
+      const bo = await joinAccount(cloud, 'bo@example.org', codeOf);
+      await joinAccount(cloud, 'ana@example.org', codeOf);
+      const head = (await call(cloud, 'GET', '/api/keys/log/head', bo.token)).body as KeyLogHead;
+      const got = await call(cloud, 'GET', `/api/keys/log/hashes?from=0&to=${head.size}`, bo.token);
+      assert.equal(got.status, 200, JSON.stringify(got.body));
+      const entries = got.body.entries as { tag: string; content: string }[];
+      assert.equal(entries.length, 3);
+      const range = appendLeaves(
+        EMPTY_RANGE,
+        entries.map((e) => logLeafHash(fromBase64Url(e.tag), fromBase64Url(e.content))),
+      );
+      assert.equal(b64(rangeRoot(range)), head.root, "Bo computes the signed root from everyone's entries");
+      // Bo's tag at its own index matches; Ana's entries are unlinkable values to Bo (the index is in the tag).
+      const mine = entries.map((e, i) => e.tag === b64(leafTag(bo.device.id, i)));
+      assert.deepEqual(mine, [false, true, false]);
+      assert.notEqual(entries[0]!.tag, b64(leafTag(ana.device.id, 2)), 'the same device has a different tag at each index');
+      // The leaves themselves only for devices the caller may see.
+      const leaves = await call(cloud, 'POST', '/api/keys/log/leaves', bo.token, { indices: [0, 1, 2, 99] });
+      assert.equal(leaves.status, 200, JSON.stringify(leaves.body));
+      assert.deepEqual(
+        leaves.body.entries.map((e: { index: number }) => e.index),
+        [1],
+        "Ana's leaves are another household's; index 99 does not exist",
+      );
+      assert.equal(b64(leafContentHash(leaves.body.entries[0].leaf)), entries[1]!.content);
+      for (const q of ['from=2&to=1', `from=0&to=${head.size + 1}`, 'from=a&to=1', 'from=0']) {
+        const bad = await call(cloud, 'GET', `/api/keys/log/hashes?${q}`, bo.token);
+        assert.equal(bad.status, 400, q);
+        assert.equal(bad.body.error, 'invalid_request');
+      }
+      for (const body of [{ indices: [] }, { indices: [-1] }, { indices: 'x' }, { indices: [1], more: 1 }]) {
+        const bad = await call(cloud, 'POST', '/api/keys/log/leaves', bo.token, body);
+        assert.equal(bad.status, 400, JSON.stringify(body));
+      }
+    }));
+
+  it('entries written before the tree committed to tags are rehashed at start, history kept', () =>
+    withCloud({ otpSender: otp }, async (cloud, dataDir) => {
+      const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
+      await joinAccount(cloud, 'ana@example.org', codeOf);
+      const before = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
+      const db = new Database(join(dataDir, 'cloud.db'));
+      try {
+        // As the previous version left them: no tag, no content hash, another leaf hash.
+        db.prepare("UPDATE key_log SET tag = NULL, content_hash = NULL, leaf_hash = 'old'").run();
+      } finally {
+        db.close();
+      }
+      assert.equal(cloud.keyLog.backfill(), 0, 'no new leaves: the same history');
+      const after = cloud.keyLog.head();
+      assert.deepEqual([after.size, after.root], [before.size, before.root], 'the same leaves give the same root again');
     }));
 });

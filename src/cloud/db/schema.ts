@@ -207,8 +207,11 @@ export const keyLog = sqliteTable(
     deviceId: text('device_id').notNull(),
     /** The leaf's bytes as JSON (shared/transparency/key-log.ts leafBytes). */
     leaf: text('leaf').notNull(),
-    /** base64url RFC 9162 leaf hash of those bytes. */
+    /** base64url RFC 9162 leaf hash of the entry (tag || content hash: shared/transparency/key-log.ts logLeafHash). */
     leafHash: text('leaf_hash').notNull(),
+    /** base64url device tag and SHA-256 of the leaf's bytes, handed to every reader (GET /api/keys/log/hashes). */
+    tag: text('tag'),
+    contentHash: text('content_hash'),
   },
   (t) => [index('key_log_device').on(t.deviceId, t.seq)],
 );

@@ -28,7 +28,10 @@ import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from './prekeys.js'
 import {
   DirectoryResponse,
   KeyLogConsistencyResponse,
+  KeyLogHashesResponse,
   KeyLogHeadSchema,
+  KeyLogLeavesRequest,
+  KeyLogLeavesResponse,
   KeyLogProofsRequest,
   KeyLogProofsResponse,
   PublishKeysRequest,
@@ -103,6 +106,18 @@ export const CLOUD_ENDPOINTS = {
     path: '/api/keys/log/consistency',
     query: z.object({ from: z.string(), to: z.string() }),
     response: named('KeyLogConsistencyResponse', KeyLogConsistencyResponse),
+  }),
+  keyLogHashes: endpoint({
+    method: 'get',
+    path: '/api/keys/log/hashes',
+    query: z.object({ from: z.string(), to: z.string() }),
+    response: named('KeyLogHashesResponse', KeyLogHashesResponse),
+  }),
+  keyLogLeaves: endpoint({
+    method: 'post',
+    path: '/api/keys/log/leaves',
+    body: named('KeyLogLeavesRequest', KeyLogLeavesRequest),
+    response: named('KeyLogLeavesResponse', KeyLogLeavesResponse),
   }),
   // ---- the account (docs/cloud.md "Accounts")
   account: endpoint({ method: 'get', path: '/api/account', response: named('AccountResponse', AccountResponse) }),

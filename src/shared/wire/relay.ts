@@ -321,7 +321,7 @@ export const UI_DEVICE_SUFFIX = '.ui';
 export const uiDeviceId = (nodeId: string) => `${nodeId}${UI_DEVICE_SUFFIX}`;
 
 // ---- the key directory's log (docs/key-transparency.md): GET /api/keys/log/head, POST /api/keys/log/proofs,
-// GET /api/keys/log/consistency?from=&to=
+// GET /api/keys/log/consistency?from=&to=, GET /api/keys/log/hashes?from=&to=, POST /api/keys/log/leaves
 
 export const KeyLogHeadSchema = z.object({ size: z.number().int().nonnegative(), root: z.string(), signature: z.string() });
 export const KeyLogLeafSchema = z.object({
@@ -342,4 +342,16 @@ export const KeyLogProofsResponse = z.object({
 });
 export type KeyLogProofsResponse = z.infer<typeof KeyLogProofsResponse>;
 export const KeyLogConsistencyResponse = z.object({ proof: z.array(z.string()) });
+/** GET /api/keys/log/hashes?from=&to=: entries from..to-1 as device tag + content hash (base64url), in order. */
+export const KeyLogHashesResponse = z.object({ entries: z.array(z.object({ tag: z.string(), content: z.string() })) });
+export type KeyLogHashesResponse = z.infer<typeof KeyLogHashesResponse>;
+/** POST /api/keys/log/leaves: the leaves at these indices (those the caller may not see are left out). */
+export const KeyLogLeavesRequest = z
+  .object({ indices: z.array(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)).min(1).max(256) })
+  .strict();
+export type KeyLogLeavesRequest = z.infer<typeof KeyLogLeavesRequest>;
+export const KeyLogLeavesResponse = z.object({
+  entries: z.array(z.object({ index: z.number().int().nonnegative(), leaf: KeyLogLeafSchema })),
+});
+export type KeyLogLeavesResponse = z.infer<typeof KeyLogLeavesResponse>;
 export type KeyLogConsistencyResponse = z.infer<typeof KeyLogConsistencyResponse>;
