@@ -618,6 +618,11 @@ export async function startNode(opts: NodeOptions): Promise<SalitaNode> {
           log: createLogger('peer-link'),
           files: files.store,
           prekeys: (id) => prekeys.claimLocal(id),
+          keyLog: {
+            current: () => cloud.keyLogHead(),
+            onHead: (fn) => cloud.onKeyLogHead(fn),
+            fromPeer: (nodeId, cloudKey, head) => cloud.keyLogHeadFromPeer(nodeId, cloudKey, head),
+          },
           ...(opts.peerLink ? { options: opts.peerLink } : {}),
         });
         peerLinkSlot.running = service;

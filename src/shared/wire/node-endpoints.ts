@@ -109,6 +109,7 @@ export const NODE_ENDPOINTS = {
     response: cloudView,
   }),
   cloudLogout: endpoint({ method: 'post', path: '/api/admin/cloud/logout', response: cloudView }),
+  cloudKeyLogReset: endpoint({ method: 'post', path: '/api/admin/cloud/key-log/reset', response: cloudView }),
   cloudAccount: endpoint({ method: 'get', path: '/api/admin/cloud/account', response: named('CloudAccountResponse', AccountResponse) }),
   cloudRemoveNode: endpoint({
     method: 'delete',

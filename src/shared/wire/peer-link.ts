@@ -6,7 +6,7 @@ import { BlobId } from '../e2ee/file-manifest.js';
 import { DeviceId, Envelope, EnvelopeId, MAX_ENVELOPE_JSON_BYTES, MAX_RECIPIENTS } from '../e2ee/schema.js';
 import { PrekeyBundle } from './prekeys.js';
 import { DirectoryDevice, MAX_REPLACED_IDS } from './relay.js';
-import { DisplayName, NodeId } from './schemas.js';
+import { DisplayName, NodeId, PublicKeyB64 } from './schemas.js';
 
 /** The Noise protocol of the link: KK (both static keys pinned at pairing) with the pairing's key as psk0. */
 export const PEER_LINK_PROTOCOL = 'Noise_KKpsk0_25519_ChaChaPoly_SHA256';
@@ -23,8 +23,10 @@ export const PEER_LINK_SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
 export const PEER_LINK_FEATURES_PARAM = 'features';
 /** Device entries may carry `replaces` (the ids a re-paired device replaced: "safety number changed" elsewhere). */
 export const PEER_FEATURE_REPLACES = 'replaces';
+/** The link carries key_log_head frames (the heads of the cloud's key log each side verified). */
+export const PEER_FEATURE_KEY_LOG = 'key_log';
 /** The features this node speaks. */
-export const PEER_LINK_FEATURES: readonly string[] = [PEER_FEATURE_REPLACES];
+export const PEER_LINK_FEATURES: readonly string[] = [PEER_FEATURE_REPLACES, PEER_FEATURE_KEY_LOG];
 export const PeerLinkQuery = z.object({
   [PEER_LINK_SESSION_PARAM]: z.string().regex(PEER_LINK_SESSION_ID),
   [PEER_LINK_FEATURES_PARAM]: z.string().max(200).optional(),
@@ -167,7 +169,27 @@ export const PrekeyRefusedFrame = z
   .object({ type: z.literal('prekey_refused'), request_id: PrekeyRequestId, error: z.enum(['no_prekeys', 'unknown_recipient']) })
   .strict();
 
+/**
+ * The latest head of the cloud's key log the sender verified (docs/key-transparency.md "Gossip"): the receiver,
+ * if it uses the same cloud (the same key), checks it is consistent with its own; a cloud that shows the two
+ * nodes different logs is caught. Only to a peer that named PEER_FEATURE_KEY_LOG.
+ */
+export const KeyLogHeadFrame = z
+  .object({
+    type: z.literal('key_log_head'),
+    cloud_key: PublicKeyB64,
+    head: z
+      .object({
+        size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+        root: z.string().max(64),
+        signature: z.string().max(128),
+      })
+      .strict(),
+  })
+  .strict();
+
 export const PeerFrame = z.discriminatedUnion('type', [
+  KeyLogHeadFrame,
   PrekeyClaimFrame,
   PrekeyBundleFrame,
   PrekeyRefusedFrame,

@@ -286,6 +286,30 @@ export type MessageStatusPush = { type: 'message_status'; id: string; status: Me
 // POST /api/admin/messages/inbox/ack | GET /api/admin/messages/outbox  — same bodies as the device API.
 // Admin events (WS /api/admin/events) gain {type:'cloud', cloud: CloudLinkView} and the device pushes above.
 
+/** Why the node no longer trusts its cloud's key directory (docs/key-transparency.md "What a node checks"). */
+export const KEY_LOG_ALARM_CODES = [
+  'key_log_bad_signature',
+  'key_log_inconsistent',
+  'key_log_not_included',
+  'key_log_foreign_key',
+  'key_log_forked',
+] as const;
+export const KeyLogAlarm = z.object({ code: z.enum(KEY_LOG_ALARM_CODES), message: z.string(), at: z.string() });
+export type KeyLogAlarm = z.infer<typeof KeyLogAlarm>;
+/**
+ * The node's audit of its cloud's key log: `verified` (the last directory read was proven against a head that
+ * extends every head this node kept), `unchecked` (no read yet), `unsupported` (an older cloud without a log),
+ * `alarm` (a check failed: the directory read was not used, and `alarm` says why, until the person resets it).
+ */
+export const KeyLogView = z.object({
+  status: z.enum(['unchecked', 'verified', 'unsupported', 'alarm']),
+  /** The size of the last head this node verified and keeps. */
+  size: z.number().int().nonnegative().nullable(),
+  checked_at: z.string().nullable(),
+  alarm: KeyLogAlarm.nullable(),
+});
+export type KeyLogView = z.infer<typeof KeyLogView>;
+
 export const CloudLinkView = z.object({
   status: CloudLinkStatus,
   url: z.string().nullable(),
@@ -303,6 +327,7 @@ export const CloudLinkView = z.object({
   unpublished: z.array(
     z.object({ device_id: z.string(), name: z.string(), kind: z.enum(['phone', 'desktop']), error: z.string(), message: z.string() }),
   ),
+  key_log: KeyLogView,
 });
 export type CloudLinkView = z.infer<typeof CloudLinkView>;
 

@@ -4,6 +4,7 @@
 // The routes are the shared endpoints (src/shared/wire/cloud-endpoints.ts) the cloud's contract is built from:
 // bodies typed by their schemas, answers parsed with them.
 import type { z } from 'zod';
+import type { KeyLogHead } from '../../../shared/transparency/key-log.js';
 import {
   type AccountResponse,
   type ChallengeRequest,
@@ -21,7 +22,16 @@ import {
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
 import { type BodyOf, type Endpoint, type ParamsOf, pathWith, type ResponseOf } from '../../../shared/wire/endpoint.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../shared/wire/prekeys.js';
-import type { DeviceReplacement, DirectoryDevice, DirectoryEntry, PublishKeysRequest, PublishRefusal } from '../../../shared/wire/relay.js';
+import type {
+  DeviceReplacement,
+  DirectoryDevice,
+  DirectoryEntry,
+  KeyLogHashesResponse,
+  KeyLogLeavesResponse,
+  KeyLogProofsResponse,
+  PublishKeysRequest,
+  PublishRefusal,
+} from '../../../shared/wire/relay.js';
 
 export class CloudCallError extends Error {
   constructor(
@@ -43,10 +53,10 @@ export const CLOUD_CALL_TIMEOUT_MS = 15_000;
 async function call<E extends Endpoint>(
   base: string,
   ep: E,
-  init: { body?: BodyOf<E>; token?: string; params?: ParamsOf<E> },
+  init: { body?: BodyOf<E>; token?: string; params?: ParamsOf<E>; query?: Record<string, string> },
   what: string,
 ): Promise<ResponseOf<E>> {
-  const path = pathWith(ep.path, init.params);
+  const path = pathWith(ep.path, init.params) + (init.query ? `?${new URLSearchParams(init.query)}` : '');
   let res: Response;
   try {
     res = await fetch(base + path, {
@@ -201,4 +211,28 @@ export async function fetchContacts(base: string, token: string): Promise<Contac
 
 export async function removeContact(base: string, token: string, accountId: string): Promise<RemoveContactResponse> {
   return call(base, CLOUD_ENDPOINTS.removeContact, { token, params: { account_id: accountId } }, 'removing a contact');
+}
+
+// ---- the key directory's log (docs/key-transparency.md)
+
+export async function fetchKeyLogHead(base: string, token: string): Promise<KeyLogHead> {
+  return call(base, CLOUD_ENDPOINTS.keyLogHead, { token }, "the key log's head");
+}
+
+export async function fetchKeyLogProofs(base: string, token: string, deviceIds: string[]): Promise<KeyLogProofsResponse> {
+  return call(base, CLOUD_ENDPOINTS.keyLogProofs, { token, body: { device_ids: deviceIds } }, 'key log proofs');
+}
+
+export async function fetchKeyLogHashes(base: string, token: string, from: number, to: number): Promise<KeyLogHashesResponse['entries']> {
+  const q = { from: String(from), to: String(to) };
+  return (await call(base, CLOUD_ENDPOINTS.keyLogHashes, { token, query: q }, "the key log's entries")).entries;
+}
+
+export async function fetchKeyLogLeaves(base: string, token: string, indices: number[]): Promise<KeyLogLeavesResponse['entries']> {
+  return (await call(base, CLOUD_ENDPOINTS.keyLogLeaves, { token, body: { indices } }, 'key log leaves')).entries;
+}
+
+export async function fetchKeyLogConsistency(base: string, token: string, from: number, to: number): Promise<string[]> {
+  const q = { from: String(from), to: String(to) };
+  return (await call(base, CLOUD_ENDPOINTS.keyLogConsistency, { token, query: q }, 'a key log consistency proof')).proof;
 }

@@ -2,9 +2,16 @@
 // device-id ranges past PUBLISH_PAGE_SIZE), keep the devices the cloud refused to publish (shown in the view,
 // and a sender_not_published for one of them fails instead of being resent), and fetch everyone's keys
 // (GET /api/keys) into the store's remote directory: every directoryRefreshMs while connected, soon on demand,
-// and before storing an envelope from a sender it does not know yet. Failed calls wait out retryBackoff.
+// and before storing an envelope from a sender it does not know yet; each read is checked against the cloud's key
+// log first (key-log-audit.ts). Failed calls wait out retryBackoff.
 import type { Logger } from 'pino';
-import { type CloudLinkView, type DirectoryDevice, PUBLISH_PAGE_SIZE, type PublishRefusal } from '../../../shared/wire/relay.js';
+import {
+  type CloudLinkView,
+  type DirectoryDevice,
+  type DirectoryEntry,
+  PUBLISH_PAGE_SIZE,
+  type PublishRefusal,
+} from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import { Backoff } from './backoff.js';
 import { CloudCallError, fetchDirectory, fetchReplacements, publishKeys, publishReplacements } from './cloud-api.js';
@@ -39,6 +46,11 @@ export interface CloudDirectoryDeps {
   report: CloudLinkReport;
   /** The older ids each of our devices replaced when re-paired (published, so other homes see the change). */
   replacements?(): ReadonlyMap<string, readonly string[]>;
+  /**
+   * Checks a directory read against the cloud's key log (key-log-audit.ts) before the store takes it: false
+   * leaves the store with the last directory that passed. Rejects when a call fails (retried like the read).
+   */
+  checkDirectory?(creds: { url: string; token: string }, entries: readonly DirectoryEntry[]): Promise<boolean>;
 }
 
 export class CloudDirectory {
@@ -270,6 +282,7 @@ export class CloudDirectory {
     this.lastRefreshAt = Date.now();
     try {
       const entries = await fetchDirectory(creds.url, creds.token);
+      if (this.d.checkDirectory && !(await this.d.checkDirectory(creds, entries))) return;
       const replaced = await this.replacedIds(creds.url, creds.token);
       const self = this.d.selfId();
       // Only other nodes' devices are "remote"; this node's own come from the store itself.
@@ -284,6 +297,7 @@ export class CloudDirectory {
       this.directoryBackoff.reset();
       this.directoryNotBefore = 0;
     } catch (err) {
+      if (this.stopped) return; // the node is stopping: its store closed under the read
       this.directoryNotBefore = Date.now() + this.directoryBackoff.next();
       this.restFailed('fetching the key directory', err);
     }

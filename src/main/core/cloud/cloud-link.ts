@@ -5,7 +5,9 @@
 // - cloud-relay-transport.ts: the cloud transport: the relay WebSocket with reconnects, the outbox pump
 //   (cloud-outbox-pump.ts) and inbound deliveries/receipts in arrival order (cloud-inbound-order.ts);
 // - cloud-directory.ts: publishing this node's devices and fetching the cloud's key directory;
-// - cloud-account.ts: the account's household (its nodes), removing one, signing out everywhere.
+// - cloud-account.ts: the account's household (its nodes), removing one, signing out everywhere;
+// - key-log-audit.ts: every directory read checked against the cloud's key log, and heads the home's other
+//   nodes saw (gossip), with an alarm that stays until the person resets it.
 // This file wires them, connects them to the message store (MessageStorePort) and composes the view.
 //
 // Statuses: not_configured (no cloud URL), logged_out (URL but no usable token), awaiting_code (a code was
@@ -13,15 +15,19 @@
 // cloud said hello), reconnecting (the link dropped; the next attempt is at next_attempt_at).
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
-import type { CloudLinkStatus, CloudLinkView } from '../../../shared/wire/relay.js';
+import type { KeyLogHead } from '../../../shared/transparency/key-log.js';
+import type { CloudLinkStatus, CloudLinkView, DirectoryEntry } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { CloudAccount } from './cloud-account.js';
+import { fetchKeyLogConsistency, fetchKeyLogHashes, fetchKeyLogLeaves, fetchKeyLogProofs } from './cloud-api.js';
 import { CloudDirectory } from './cloud-directory.js';
 import { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudRelayTransport } from './cloud-relay-transport.js';
 import { b64, CloudSession } from './cloud-session.js';
+import { type KeyLogApi, KeyLogAuditor } from './key-log-audit.js';
+import { KeyLogStateFile } from './key-log-state-file.js';
 
 export { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 export { CloudLinkError, type CloudLinkErrorCode, normalizeCloudUrl } from './cloud-session.js';
@@ -51,6 +57,7 @@ export class CloudLink {
   /** The account this node is logged in to (its household), for the Cloud panel. */
   readonly account: CloudAccount;
   private readonly directory: CloudDirectory;
+  private readonly keyLog: KeyLogAuditor;
   private readonly log: Logger;
   private lastError: CloudLinkView['last_error'] = null;
   private started = false;
@@ -90,6 +97,11 @@ export class CloudLink {
       },
       tokenForgotten: () => this.directory.forget(),
     });
+    this.keyLog = new KeyLogAuditor({
+      state: new KeyLogStateFile(d.dataDir, d.log),
+      log: d.log,
+      alarmed: (alarm) => report.setError(alarm.code, alarm.message),
+    });
     this.account = new CloudAccount({
       credentials: () => this.session.credentials(),
       tokenRefused: (code) => this.session.tokenRefused(code),
@@ -105,6 +117,7 @@ export class CloudLink {
       published: () => this.transport.resume(),
       tokenRefused: (code) => this.session.tokenRefused(code),
       ...(d.replacements ? { replacements: d.replacements } : {}),
+      checkDirectory: (creds, entries) => this.checkDirectory(creds, entries),
     });
     this.transport = new CloudRelayTransport({
       store: d.store,
@@ -221,7 +234,73 @@ export class CloudLink {
       email: pending ? pending.email : state && state.url === url ? (state.email ?? null) : null,
       outbox,
       unpublished: this.directory.unpublishedDevices(),
+      key_log: this.keyLog.view(this.pinnedCloudKey()),
     };
+  }
+
+  // ---- the key log -----------------------------------------------------------------------------------------
+
+  /** The cloud key pinned for the configured cloud (the key its key log heads are signed with). */
+  private pinnedCloudKey(): string | null {
+    const state = this.session.current();
+    return state && state.url === this.d.settings.cloudUrl() ? state.cloudKey : null;
+  }
+
+  private keyLogApi(creds: { url: string; token: string }): KeyLogApi {
+    const { url, token } = creds;
+    return {
+      proofs: (ids) => fetchKeyLogProofs(url, token, ids),
+      hashes: (from, to) => fetchKeyLogHashes(url, token, from, to),
+      leaves: (indices) => fetchKeyLogLeaves(url, token, indices),
+      consistency: (from, to) => fetchKeyLogConsistency(url, token, from, to),
+    };
+  }
+
+  private async checkDirectory(creds: { url: string; token: string }, entries: readonly DirectoryEntry[]): Promise<boolean> {
+    const cloudKey = this.pinnedCloudKey();
+    if (!cloudKey) return false;
+    const before = JSON.stringify(this.keyLog.view(cloudKey));
+    const outcome = await this.keyLog.audit(
+      {
+        api: this.keyLogApi(creds),
+        cloudKey,
+        self: this.transport.cloudDeviceId() ?? b64(this.d.staticKey().publicKey),
+        own: this.d.store?.localDevices() ?? [],
+      },
+      entries,
+    );
+    if (JSON.stringify(this.keyLog.view(cloudKey)) !== before) this.scheduleEmit();
+    return outcome !== 'alarm';
+  }
+
+  /** The head this node verified last at its cloud, for the home's other nodes (null: none yet, or logged out). */
+  keyLogHead(): { cloudKey: string; head: KeyLogHead } | null {
+    const cloudKey = this.pinnedCloudKey();
+    const head = cloudKey ? this.keyLog.keptHead(cloudKey) : null;
+    return cloudKey && head ? { cloudKey, head } : null;
+  }
+
+  /** Hears every head this node newly verified (passed on to the home's other nodes). */
+  onKeyLogHead(fn: (cloudKey: string, head: KeyLogHead) => void): () => void {
+    return this.keyLog.onKept(fn);
+  }
+
+  /** A head another node of the home saw at `cloudKey`: checked against ours when it is our cloud's. */
+  async keyLogHeadFromPeer(from: string, cloudKey: string, head: KeyLogHead): Promise<void> {
+    const creds = this.session.credentials();
+    if (!creds || cloudKey !== this.pinnedCloudKey()) return;
+    await this.keyLog.checkGossip({ api: this.keyLogApi(creds), cloudKey }, head, from);
+    this.scheduleEmit();
+  }
+
+  /** The person trusts the cloud's key log again: the alarm goes, and the next read starts a new history. */
+  resetKeyLog(): CloudLinkView {
+    const cloudKey = this.pinnedCloudKey();
+    if (cloudKey) this.keyLog.reset(cloudKey);
+    if (this.lastError?.code.startsWith('key_log_')) this.lastError = null;
+    this.directory.requestRefresh();
+    this.scheduleEmit();
+    return this.view();
   }
 
   // ---- login -------------------------------------------------------------------------------------------

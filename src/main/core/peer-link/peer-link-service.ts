@@ -5,6 +5,7 @@
 // and receives unpairs. Implements PeerLinks for the router.
 import type { Logger } from 'pino';
 import { fromBase64Url } from '../../../shared/encoding.js';
+import type { KeyLogHead } from '../../../shared/transparency/key-log.js';
 import {
   type AnnouncedDevice,
   type BlobData,
@@ -12,6 +13,7 @@ import {
   featuresOf,
   MAX_ANNOUNCED_DEVICES,
   PEER_CLOSE,
+  PEER_FEATURE_KEY_LOG,
   PEER_FEATURE_REPLACES,
   PEER_LINK_FEATURES,
   PEER_LINK_WINDOW,
@@ -88,7 +90,19 @@ export interface PeerLinkDeps {
   files?: BlobFiles;
   /** Answers a home desktop's prekey claim for a device this node serves (absent: every claim is refused). */
   prekeys?: LocalPrekeyClaim;
+  /** The cloud key log heads this node verified, passed to the home's nodes and checked from them (absent: none). */
+  keyLog?: KeyLogGossip;
   options?: Partial<PeerLinkOptions>;
+}
+
+/** What the links pass on of the cloud link's key log audit (cloud-link.ts). */
+export interface KeyLogGossip {
+  /** The head this node verified last, and the cloud key it is signed by. */
+  current(): { cloudKey: string; head: KeyLogHead } | null;
+  /** Hears every newly verified head. */
+  onHead(fn: (cloudKey: string, head: KeyLogHead) => void): () => void;
+  /** A peer's head: checked against ours when it is our cloud's. Never rejects. */
+  fromPeer(nodeId: string, cloudKey: string, head: KeyLogHead): Promise<void>;
 }
 
 /** 'pairing': the live pairing. 'notice': we unpaired this peer; the link only delivers `unpair`. 'ending': closing after unpair. */
@@ -222,6 +236,7 @@ export class PeerLinkService implements PeerLinks {
     this.cleanups.push(
       this.d.router.onQueuedForPeer((nodeId) => this.pump(nodeId)),
       this.d.router.onLocalDevicesChanged(() => this.broadcastDirectory()),
+      this.d.keyLog?.onHead((cloudKey, head) => this.broadcastKeyLogHead(cloudKey, head)) ?? (() => {}),
       this.d.feed.subscribe((e) => {
         if (e.type === 'changed') this.reconcile();
       }),
@@ -694,6 +709,10 @@ export class PeerLinkService implements PeerLinks {
       case 'node':
         this.applyName(link.nodeId, f.name);
         return;
+      case 'key_log_head':
+        // Checked beside the frame chain: it asks our cloud for a proof, and nothing waits for it.
+        void this.d.keyLog?.fromPeer(link.nodeId, f.cloud_key, f.head);
+        return;
       case 'envelope': {
         // The peer may only relay envelopes of its own devices: anything else is refused and never stored.
         if (this.d.directory.nodeOf(f.envelope.from_device) !== link.nodeId) {
@@ -780,6 +799,15 @@ export class PeerLinkService implements PeerLinks {
         st.link.conn.send({ type: 'directory', devices: this.announced(st.link, local) });
   }
 
+  private sendKeyLogHead(link: Link, cloudKey: string, head: KeyLogHead): void {
+    if (link.peerFeatures.has(PEER_FEATURE_KEY_LOG) && link.mode === 'pairing')
+      link.conn.send({ type: 'key_log_head', cloud_key: cloudKey, head });
+  }
+
+  private broadcastKeyLogHead(cloudKey: string, head: KeyLogHead): void {
+    for (const st of this.peers.values()) if (st.up && st.link) this.sendKeyLogHead(st.link, cloudKey, head);
+  }
+
   // ---- outbox pump -------------------------------------------------------------------------------------------
 
   private pump(nodeId: string): void {
@@ -824,6 +852,8 @@ export class PeerLinkService implements PeerLinks {
       this.d.feed.changed();
     }
     this.pumpLink(link);
+    const kept = this.d.keyLog?.current();
+    if (kept) this.sendKeyLogHead(link, kept.cloudKey, kept.head);
     // Whatever an earlier link had asked for is void: this one starts over (from the bytes already stored).
     this.blobs?.linkDown(link.nodeId);
     this.blobs?.linkUp(link.nodeId);

@@ -44,6 +44,13 @@ export const cloudLinkOperations: ContractOperation[] = [
     success: { status: 200, description: 'The cloud link now.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
   }),
+  fromEndpoint(NODE_ENDPOINTS.cloudKeyLogReset, {
+    operationId: 'cloudKeyLogReset',
+    security: 'admin',
+    summary: "After a key log alarm: trust the cloud's key log again; its next directory read starts a new history.",
+    success: { status: 200, description: 'The cloud link now (key_log unchecked until the next read).' },
+    errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT),
+  }),
   fromEndpoint(NODE_ENDPOINTS.cloudAccount, {
     operationId: 'cloudAccount',
     security: 'admin',

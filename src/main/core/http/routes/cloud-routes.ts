@@ -40,6 +40,8 @@ export function cloudRoutes(core: NodeCore): Hono {
   });
 
   app.post('/admin/cloud/logout', admin, async (c) => c.json(await mapped(() => core.cloud.logout())));
+  // After a key log alarm: the person trusts the cloud's log again (its next read starts a new history).
+  app.post('/admin/cloud/key-log/reset', admin, (c) => c.json(core.cloud.resetKeyLog()));
 
   // The account's household at the cloud: what the Cloud panel lists, removes and signs out.
   app.get('/admin/cloud/account', admin, async (c) => c.json(await mapped(() => core.cloud.account.view())));

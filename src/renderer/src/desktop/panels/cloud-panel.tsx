@@ -11,6 +11,7 @@ import { useStore } from '../../common/store.js';
 import { useDesktop } from '../desktop-context.js';
 import { Contacts } from './contacts.js';
 import { Household } from './household.js';
+import { KeyLogAlarm, keyLogText } from './key-log-alarm.js';
 
 export function cloudStatusText(v: CloudLinkView): string {
   switch (v.status) {
@@ -175,12 +176,16 @@ export function CloudPanel() {
   };
 
   const logout = () => void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogout), undefined);
+  const resetKeyLog = () => void act(() => desktop.client.call(NODE_ENDPOINTS.cloudKeyLogReset), undefined);
 
   const status = view?.status;
   const shownError = formError && formError.status === status ? formError : undefined;
   const loggedIn = status === 'connecting' || status === 'connected' || status === 'reconnecting';
   const e = view?.last_error ?? null;
   const keyChanged = e?.code === 'cloud_key_changed';
+  // The key log's alarm has its own banner: the last problem does not say it twice.
+  const keyLogAlarm = view?.key_log.status === 'alarm';
+  const quiet = keyChanged || (keyLogAlarm && e?.code.startsWith('key_log_'));
   const refused = view?.unpublished ?? [];
   const outbox = view?.outbox ?? 0;
 
@@ -216,14 +221,15 @@ export function CloudPanel() {
           </span>
         </div>
       )}
+      {view && <KeyLogAlarm view={view.key_log} busy={busy} onReset={resetKeyLog} />}
       {/* Kept in the page (hidden) so its code can be read; said once: not again when the form error says it. */}
       <p
         data-testid="cloud-problem"
         class="field-error"
-        data-code={e && !keyChanged ? e.code : ''}
-        hidden={!e || keyChanged || shownError?.code === e.code}
+        data-code={e && !quiet ? e.code : ''}
+        hidden={!e || quiet || shownError?.code === e.code}
       >
-        {e && !keyChanged ? `Last problem (${new Date(e.at).toLocaleString()}): ${e.message}` : ''}
+        {e && !quiet ? `Last problem (${new Date(e.at).toLocaleString()}): ${e.message}` : ''}
       </p>
       {refused.length > 0 && (
         // Devices the cloud would not publish cannot send or receive through it: which, and why, in words.
@@ -250,6 +256,10 @@ export function CloudPanel() {
           <dt>Waiting to go out</dt>
           <dd data-testid="cloud-outbox" data-count={String(outbox)}>
             {outbox === 0 ? 'none' : outbox === 1 ? '1 message' : `${outbox} messages`}
+          </dd>
+          <dt>Key directory</dt>
+          <dd data-testid="cloud-key-log" data-status={view.key_log.status}>
+            {keyLogText(view.key_log)}
           </dd>
           <dt>Cloud key</dt>
           <dd>
