@@ -2,14 +2,18 @@
 // MemoryOtpSender): it renders the pushed cloud link, so it says what the node says at every step, also when
 // the change is made elsewhere (the admin API, another window); the hint names this desktop as it is named now;
 // a refused code is said once, next to the field; "Start over" and "Log out" go back to the login form; a cloud
-// with another key is a loud warning.
+// with another key is a loud warning; so is a key log alarm, which "Trust the cloud's key log again" resets.
 
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { cloudStatusText } from '../../src/renderer/src/desktop/panels/cloud-panel.js';
+import { toBase64Url } from '../../src/shared/encoding.js';
+import { hashOfLeaf, type KeyLogLeaf, leafBytes, leafContentHash } from '../../src/shared/transparency/key-log.js';
 import { eventually, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
@@ -140,5 +144,57 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
 
     assert.deepEqual(errors, ['HTTP 422 /api/admin/cloud/code', 'HTTP 409 /api/admin/cloud/login'], 'only the refused requests');
     await ctx.close();
+  });
+
+  test('a key log alarm is a loud banner; trusting the log again clears it (the checks start over)', async () => {
+    const dataDir = tempDir('salita-cloud-panel-kt-');
+    const other = await startCloud({ dataDir, port: 0, otpSender: otp, log: () => {} });
+    const n = await startTestNode({ cloud: { backoff: { baseMs: 20, capMs: 250 }, directoryRefreshMs: 150 } });
+    try {
+      assert.equal((await n.admin('/api/admin/cloud/login', { body: { url: other.url, email: 'kt@example.org' } })).status, 200);
+      const code = otp.sent.findLast((m) => m.deviceId === n.identity.public_key)!.code;
+      assert.equal((await n.admin('/api/admin/cloud/code', { body: { code } })).status, 200);
+      const ctx = await browser.newContext({ viewport: { width: 900, height: 1200 } });
+      const page = await ctx.newPage();
+      const errors = collectPageErrors(page, { console: true, http: true });
+      await page.goto(n.adminUrl);
+      const facts = page.getByTestId('cloud-key-log');
+      await facts.filter({ hasText: /^verified/ }).waitFor(LONG);
+
+      // The operator rewrites the first entry of the log the node already verified.
+      const db = new Database(join(dataDir, 'cloud.db'));
+      const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
+      const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), node: 'someone-else' };
+      db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
+        new TextDecoder().decode(leafBytes(forged)),
+        toBase64Url(hashOfLeaf(forged, row.seq - 1)),
+        toBase64Url(leafContentHash(forged)),
+        row.seq,
+      );
+      const banner = page.getByTestId('key-log-alarm');
+      await banner.filter({ hasText: /rewrote the history/ }).waitFor(LONG);
+      assert.equal(await banner.getAttribute('data-code'), 'key_log_inconsistent');
+      assert.equal(await facts.getAttribute('data-status'), 'alarm');
+      assert.equal(await page.getByTestId('cloud-problem').isVisible(), false, 'the banner says it, not a second line');
+
+      // Put right (a backup restored, say), the person trusts the log again: asked once more, then cleared.
+      const original = JSON.parse(row.leaf) as KeyLogLeaf;
+      db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
+        new TextDecoder().decode(leafBytes(original)),
+        toBase64Url(hashOfLeaf(original, row.seq - 1)),
+        toBase64Url(leafContentHash(original)),
+        row.seq,
+      );
+      db.close();
+      await page.getByTestId('key-log-reset').click();
+      await page.getByTestId('key-log-reset-confirm').click();
+      await banner.waitFor({ state: 'detached', ...WAIT });
+      await facts.filter({ hasText: /^verified/ }).waitFor(LONG);
+      assert.deepEqual(errors, []);
+      await ctx.close();
+    } finally {
+      await n.stop();
+      await other.stop();
+    }
   });
 });
