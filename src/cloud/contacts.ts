@@ -3,7 +3,7 @@
 // account_contacts); either side removes the contact, and from then on the directory stops listing the other
 // side and the relay refuses envelopes between them (not_a_contact). Only SHA-256 of an invite's token is kept.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, count, eq, gt, isNull, lte, or } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import { fingerprintOf } from '../shared/fingerprint.js';
 import { sameFingerprint } from '../shared/wire/invite-link.js';
 import type { Accounts } from './accounts.js';
@@ -114,14 +114,15 @@ export class Contacts {
     return view;
   }
 
-  /** The households this one is a contact of. */
-  list(accountId: string): { account_id: string; email: string | null; since: string; nodes: number }[] {
-    return this.db
+  /** The households this one is a contact of, with their nodes' keys (the contact's safety number covers them). */
+  list(accountId: string): { account_id: string; email: string | null; since: string; nodes: number; node_keys: string[] }[] {
+    const rows = this.db
       .select({
         account_id: accountContacts.contactId,
         email: accounts.email,
         since: accountContacts.createdAt,
-        nodes: count(accountNodes.node),
+        // Node ids are base64url: a comma cannot be in one.
+        nodeKeys: sql<string | null>`group_concat(${accountNodes.node})`,
       })
       .from(accountContacts)
       .leftJoin(accounts, eq(accounts.id, accountContacts.contactId))
@@ -130,6 +131,10 @@ export class Contacts {
       .groupBy(accountContacts.contactId, accounts.email, accountContacts.createdAt)
       .orderBy(accountContacts.createdAt)
       .all();
+    return rows.map(({ nodeKeys, ...r }) => {
+      const keys = nodeKeys ? nodeKeys.split(',').sort() : [];
+      return { ...r, nodes: keys.length, node_keys: keys };
+    });
   }
 
   /** Either side ends the contact: both directions go. 404 when there was none. */

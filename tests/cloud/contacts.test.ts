@@ -46,6 +46,7 @@ describe('contacts between households', () => {
         mine.body.contacts.map((x: { email: string; nodes: number }) => [x.email, x.nodes]),
         [['bo@example.org', 1]],
       );
+      assert.deepEqual(mine.body.contacts[0].node_keys, [bo.id], "the contact's node keys: what its safety number covers");
       assert.deepEqual((await call(cloud, 'GET', '/api/contacts', cy.token)).body.contacts, []);
 
       // A second desktop joining Ana's household is seen by Bo at once: the contact is between households.

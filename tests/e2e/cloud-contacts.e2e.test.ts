@@ -1,6 +1,8 @@
 // The household and contacts in the desktop UI's Cloud panel (Chromium): a desktop lists itself in its household;
 // one household invites another (link and QR), the other pastes the link, checks whose it is (the fingerprint
-// the inviting desktop's header shows) and accepts; the contact is listed, and removed again.
+// the inviting desktop's header shows) and accepts; the contact is listed; both sides show the same safety
+// number, one types the other's and marks it verified; a desktop the cloud adds to the other household makes it
+// "changed", and the old number no longer matches; the contact is removed again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -65,6 +67,37 @@ describe('the household and contacts in the Cloud panel (Chromium)', { skip, tim
     assert.ok((await looked.textContent())!.includes(anaFp), "the check names Ana's desktop as its header does");
     await bo.getByTestId('contact-accept').click();
     await bo.getByTestId('contact').filter({ hasText: 'ana@example.org' }).waitFor(WAIT);
+
+    // The safety number: the same on both sides; Ana types Bo's and marks it verified.
+    await ana.reload();
+    await ana.getByTestId('contact').filter({ hasText: 'bo@example.org' }).waitFor(WAIT);
+    const digitsAt = async (page: Page) => {
+      await page.getByTestId('contact-safety-open').click();
+      await page.getByTestId('safety-qr').waitFor(WAIT);
+      return (await page.getByTestId('contact-safety-digits').textContent())!;
+    };
+    const boDigits = await digitsAt(bo);
+    const anaDigits = await digitsAt(ana);
+    assert.match(anaDigits, /^(\d{5} ){11}\d{5}$/);
+    assert.equal(anaDigits, boDigits, 'both households show the same number');
+    await ana.getByTestId('contact-safety-compare').fill(boDigits);
+    assert.equal(await ana.getByTestId('contact-safety-match').getAttribute('data-match'), 'yes');
+    await ana.getByTestId('contact-safety-verify').click();
+    await ana.getByTestId('contact').filter({ hasText: '✓ verified' }).waitFor(WAIT);
+
+    // The cloud lists one more desktop for Bo's household (here: really signed in; a lying cloud would do the same).
+    const extra = await startTestNode({ cloud: { backoff: { baseMs: 20, capMs: 250 } } });
+    assert.equal((await extra.admin('/api/admin/cloud/login', { body: { url: cloud.url, email: 'bo@example.org' } })).status, 200);
+    const code = otp.sent.findLast((m) => m.deviceId === extra.identity.public_key)!.code;
+    assert.equal((await extra.admin('/api/admin/cloud/code', { body: { code } })).status, 200);
+    await ana.reload();
+    await ana.getByTestId('contact-safety-changed').filter({ hasText: 'bo@example.org' }).waitFor(WAIT);
+    await ana.getByTestId('contact-safety-open').click();
+    await ana.getByTestId('contact-safety-compare').fill(boDigits);
+    assert.equal(await ana.getByTestId('contact-safety-match').getAttribute('data-match'), 'no', 'the old number no longer matches');
+    await ana.getByTestId('contact-safety-accept').click();
+    await ana.getByTestId('contact-safety-changed').waitFor({ state: 'detached', ...WAIT });
+    await extra.stop();
 
     // The same link again: used up, said in words.
     await bo.getByTestId('contact-link').fill(link);

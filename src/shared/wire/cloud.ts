@@ -208,7 +208,16 @@ export const AcceptInviteRequest = z.object({ token: InviteToken, fingerprint: z
 export type AcceptInviteRequest = z.infer<typeof AcceptInviteRequest>;
 
 export const ContactsResponse = z.object({
-  contacts: z.array(z.object({ account_id: z.string(), email: z.string().nullable(), since: z.string(), nodes: z.number() })),
+  contacts: z.array(
+    z.object({
+      account_id: z.string(),
+      email: z.string().nullable(),
+      since: z.string(),
+      nodes: z.number(),
+      /** The contact household's node ids (base64url X25519 keys), sorted: what its safety number covers. */
+      node_keys: z.array(z.string()).default([]),
+    }),
+  ),
 });
 export type ContactsResponse = z.infer<typeof ContactsResponse>;
 

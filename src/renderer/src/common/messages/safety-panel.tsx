@@ -43,7 +43,7 @@ function QrOf({ text }: { text: string }) {
   return svg ? <div class="safety-qr" data-testid="safety-qr" dangerouslySetInnerHTML={{ __html: svg }} /> : null;
 }
 
-function NumberCompare({
+export function NumberCompare({
   label,
   testid,
   number,
