@@ -2,6 +2,7 @@
 // and no checkout around it:
 //   server.mjs         src/cloud/main.ts with every JS dependency bundled in (esbuild)
 //   migrations-cloud/  the cloud's migrations (src/cloud/db/open.ts looks next to the bundle first)
+//   assets/            @simplewebauthn/browser's bundle for the passkey login page
 //   package.json       the only production dependency left: better-sqlite3, native, so it is installed, not bundled
 // Install it anywhere with `npm install --omit=dev` in that folder (docs/cloud.md, "Deploy").
 
@@ -45,6 +46,12 @@ await build({
 });
 
 cpSync(join(root, 'migrations-cloud'), join(out, 'migrations-cloud'), { recursive: true });
+// The passkey page's browser library, served by the cloud itself (src/cloud/external-login-page.ts).
+mkdirSync(join(out, 'assets'), { recursive: true });
+cpSync(
+  join(root, 'node_modules', '@simplewebauthn', 'browser', 'dist', 'bundle', 'index.umd.min.js'),
+  join(out, 'assets', 'simplewebauthn-browser.umd.min.js'),
+);
 
 const dependencies = Object.fromEntries(
   NATIVE.map((name) => {

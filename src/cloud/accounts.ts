@@ -75,6 +75,17 @@ export class Accounts {
     return id;
   }
 
+  /** Puts `node` in the existing account `accountId` (a login approved by a passkey or a provider); in a transaction. */
+  joinAccount(node: string, accountId: string, name: string | null): void {
+    this.q.join.run(node, accountId, name, this.iso());
+  }
+
+  /** The account of `email` (made now if it is new): a provider's verified address names it. */
+  accountForEmail(email: string): string {
+    this.q.insertAccount.run(randomUUID(), email, this.iso());
+    return this.q.byEmail.get(email)!;
+  }
+
   /** Takes `node` out of its account: it sees nothing and nobody sees it until it logs in again. */
   leave(node: string): void {
     this.q.leave.run(node);

@@ -42,6 +42,8 @@ import { mountContactRoutes } from './contact-routes.js';
 import type { Contacts } from './contacts.js';
 import { cloudOpenApiDocument, OPENAPI_PATH } from './contract.js';
 import { CloudError } from './errors.js';
+import type { ExternalLogins } from './external-login.js';
+import { mountExternalLoginRoutes } from './external-login-routes.js';
 import { type CloudEnv, readBody, readJson } from './http-env.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyLog } from './key-log.js';
@@ -68,6 +70,9 @@ export interface CloudAppDeps {
   edgeLog: LogBudget;
   /** The blob store and its tus server (blob-routes.ts). */
   blobs: CloudBlobs;
+  /** External login: passkeys and the OpenID provider (external-login.ts). */
+  logins: ExternalLogins;
+  oidcRedirectUri: () => string;
 }
 
 const BODY_LIMIT = 16 * 1024;
@@ -288,6 +293,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   mountBlobRoutes(app, d, authed);
   mountAccountRoutes(app, d, authed);
   mountContactRoutes(app, d, authed);
+  mountExternalLoginRoutes(app, d, admitted);
 
   app.notFound((c) =>
     c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } satisfies CloudErrorReply, 404),

@@ -445,6 +445,43 @@ export class AuthService {
     return { token: fresh, expiresAt, noiseSessionId };
   }
 
+  /** The Noise proof of a login finished elsewhere (external-login.ts): the proven session's id, or a 401. */
+  proveNoise(input: Omit<VerifyInput, 'challenge_id' | 'code'>, deviceId: string): string {
+    const key = Buffer.from(deviceId, 'base64url');
+    if (key.length !== 32 || key.toString('base64url') !== deviceId) {
+      throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
+    }
+    return this.checkNoise({ ...input, challenge_id: '', code: '' }, deviceId);
+  }
+
+  /**
+   * The token of a login approved elsewhere (a passkey, an OpenID provider), bound to the Noise session the node
+   * proved: the session is used up, the token stored and the node put in `accountId`, all in the caller's
+   * transaction (its own row's state goes with it).
+   */
+  issueApproved(
+    tx: Parameters<Parameters<CloudDb['transaction']>[0]>[0],
+    login: { deviceId: string; noiseSessionId: string; accountId: string; name: string | null },
+  ): { token: string; expiresAt: string } {
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = this.iso(this.timings.tokenTtlMs);
+    const at = this.iso();
+    const s = tx
+      .update(noiseSessions)
+      .set({ usedAt: at })
+      .where(and(eq(noiseSessions.id, login.noiseSessionId), isNull(noiseSessions.usedAt)))
+      .run();
+    if (s.changes !== 1)
+      throw new CloudError(401, 'noise_handshake', 'This handshake was already used for a login; redo the handshake and sign in again.');
+    tx.insert(authTokens)
+      .values({ tokenHash: sha256(token), deviceId: login.deviceId, noiseSessionId: login.noiseSessionId, createdAt: at, expiresAt })
+      .run();
+    this.accounts.joinAccount(login.deviceId, login.accountId, login.name);
+    this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: login.deviceId, noise: true });
+    this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: login.deviceId, sessionId: login.noiseSessionId });
+    return { token, expiresAt };
+  }
+
   private checkNoise(input: VerifyInput, deviceId: string): string {
     const fail = (err: CloudError): never => {
       this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: err.code });

@@ -43,6 +43,10 @@ const DeviceParam = z.object({ device_id: z.string() });
 /** Publish and status are for the device's own node: not in the directory (404), another node's (403). */
 const PREKEY_OWNER: ErrorCodes = { 404: ['unknown_recipient'], 403: ['forbidden'] };
 
+// ---- external login ----
+const SessionTokenParam = z.object({ token: z.string() });
+const BrowserIdParam = z.object({ browser_id: z.string() });
+
 // ---- blobs (docs/cloud.md "Blobs") ----
 const Sha256Param = z.object({ sha256: z.string() });
 const UploadParam = z.object({ id: z.string() });
@@ -374,6 +378,120 @@ export const cloudOperations: readonly ContractOperation[] = [
     success: { status: 200, description: 'Noted.' },
     errors: mergeErrors(TOKEN, BODY, BLOB),
   }),
+  // ---- external login (docs/cloud.md "External login")
+  fromEndpoint(CLOUD_ENDPOINTS.externalMethods, {
+    operationId: 'externalMethods',
+    security: 'public',
+    summary: 'Which external sign-ins this cloud offers: passkeys, and the OpenID provider (its name) if one is configured.',
+    success: { status: 200, description: 'The methods.' },
+    errors: {},
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.externalCreate, {
+    operationId: 'externalCreate',
+    security: 'public',
+    summary:
+      'Start a sign-in the person finishes in a browser (passkey, oidc: node key + Noise proof), or a passkey registration (passkey_register: with the Noise token).',
+    success: { status: 200, description: 'The session: its token (for the node only) and the page to open.' },
+    errors: mergeErrors(ADMITTED, BODY, NOISE_PROOF, TOKEN, {
+      400: ['email_required'],
+      403: ['node_not_in_account'],
+      404: ['method_unavailable'],
+    }),
+  }),
+  fromEndpoint(CLOUD_ENDPOINTS.externalState, {
+    operationId: 'externalState',
+    security: 'public',
+    params: SessionTokenParam,
+    summary: "A session's state (poll every 2 s where the socket cannot be used); an approved login's first read carries the token.",
+    success: { status: 200, description: 'pending, approved (with tokens, once) or failed (error says why: session_expired, …).' },
+    errors: mergeErrors(BODY, { 404: ['session_not_found'], 409: ['session_used'], 401: ['noise_handshake'] }),
+  }),
+  {
+    operationId: 'externalEvents',
+    method: 'get',
+    path: '/api/auth/external/events',
+    security: 'public',
+    websocket: true,
+    summary:
+      'WebSocket: send {type:"subscribe", topic:"external_session:<token>"}; session_update frames follow until the session is over.',
+    success: { status: 101, description: 'Switching to WebSocket.' },
+    errors: WEBSOCKET_HANDSHAKE,
+  },
+  {
+    operationId: 'externalLoginPage',
+    method: 'get',
+    path: '/login/external/:browser_id',
+    security: 'public',
+    params: BrowserIdParam,
+    summary: "The cloud's own sign-in page of one session: the passkey ceremony, or a redirect to the OpenID provider.",
+    success: {
+      status: 200,
+      description: 'An HTML page (302 to the provider for oidc).',
+      contentType: 'text/html',
+      schema: named('LoginPage', z.string()),
+    },
+    errors: mergeErrors(BODY, {
+      404: ['session_not_found'],
+      409: ['session_finished'],
+      410: ['session_expired'],
+      503: ['method_unavailable'],
+    }),
+  },
+  {
+    operationId: 'externalWebauthnScript',
+    method: 'get',
+    path: '/login/assets/webauthn.js',
+    security: 'public',
+    summary: "@simplewebauthn/browser's bundle for the passkey page.",
+    success: { status: 200, description: 'JavaScript.', contentType: 'text/javascript', schema: named('WebauthnScript', z.string()) },
+    errors: {},
+  },
+  {
+    operationId: 'externalPasskeyOptions',
+    method: 'post',
+    path: '/api/auth/external/browser/:browser_id/options',
+    security: 'public',
+    params: BrowserIdParam,
+    summary: "The WebAuthn options (a fresh challenge) of the page's ceremony.",
+    success: { status: 200, description: '{options}.', schema: named('PasskeyOptions', z.object({ options: z.unknown() })) },
+    errors: mergeErrors(ADMITTED, BODY, { 404: ['session_not_found'], 409: ['session_finished'], 410: ['session_expired'] }),
+  },
+  {
+    operationId: 'externalPasskeyFinish',
+    method: 'post',
+    path: '/api/auth/external/browser/:browser_id/passkey',
+    security: 'public',
+    params: BrowserIdParam,
+    summary: "The browser's WebAuthn answer; a refused one leaves the session pending.",
+    success: { status: 200, description: 'Approved.', schema: named('PasskeyApproved', z.object({ status: z.literal('approved') })) },
+    errors: mergeErrors(ADMITTED, BODY, {
+      400: ['passkey_refused'],
+      404: ['session_not_found'],
+      409: ['session_finished'],
+      410: ['session_expired'],
+    }),
+  },
+  {
+    operationId: 'externalOidcCallback',
+    method: 'get',
+    path: '/api/auth/external/oidc/callback',
+    security: 'public',
+    summary: "The OpenID provider's redirect back: the code is redeemed (PKCE, state, nonce), the identity linked to its account.",
+    success: {
+      status: 200,
+      description: 'An HTML page saying it is done.',
+      contentType: 'text/html',
+      schema: named('OidcResultPage', z.string()),
+    },
+    errors: mergeErrors(ADMITTED, BODY, {
+      400: ['oidc_state_invalid', 'oidc_failed'],
+      403: ['forbidden'],
+      404: ['session_not_found'],
+      409: ['session_finished'],
+      410: ['session_expired'],
+      503: ['method_unavailable'],
+    }),
+  },
 ];
 
 /** Routes of the cloud app that are not in the document, each with why (none today). */

@@ -101,6 +101,29 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (!smtpUrl) logger.warn('no --smtp-url: sign-in codes go to this log, not by mail (fine for development only)');
+  // External login (docs/cloud.md "External login"): the origin browsers reach, and an optional OpenID provider.
+  const publicUrl = process.env.SALITA_CLOUD_PUBLIC_URL;
+  const oidcIssuer = process.env.SALITA_CLOUD_OIDC_ISSUER;
+  const oidc = oidcIssuer
+    ? {
+        issuer: oidcIssuer,
+        clientId: process.env.SALITA_CLOUD_OIDC_CLIENT_ID ?? '',
+        clientSecret: process.env.SALITA_CLOUD_OIDC_CLIENT_SECRET ?? '',
+        name: process.env.SALITA_CLOUD_OIDC_NAME ?? new URL(oidcIssuer).hostname,
+      }
+    : undefined;
+  if (oidc && (!oidc.clientId || !oidc.clientSecret)) {
+    console.error('SALITA_CLOUD_OIDC_ISSUER needs SALITA_CLOUD_OIDC_CLIENT_ID and SALITA_CLOUD_OIDC_CLIENT_SECRET');
+    return 2;
+  }
+  if (publicUrl) {
+    try {
+      new URL(publicUrl);
+    } catch {
+      console.error(`SALITA_CLOUD_PUBLIC_URL is not a URL: ${publicUrl}`);
+      return 2;
+    }
+  }
   // --reset-secrets: cloud.key was lost; revoke every token instead of refusing to start (startCloud says what it revoked).
   const cloud = await startCloud({
     otpSender,
@@ -111,6 +134,8 @@ async function main(argv: string[]): Promise<number> {
     resetSecrets: values['reset-secrets'] === true,
     blobLimits: blobLimitsFromEnv(process.env),
     logger,
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(oidc ? { oidc } : {}),
   });
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
   // Tests, the bench and operators read the URL from this line's msg.

@@ -17,11 +17,15 @@ import { type CloudBlobLimits, CloudBlobStore, DEFAULT_CLOUD_BLOB_LIMITS } from 
 import { createBlobUploads } from './blob-uploads.js';
 import { type ContactLimits, Contacts, DEFAULT_CONTACT_LIMITS } from './contacts.js';
 import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
+import { ExternalLogins } from './external-login.js';
+import { OIDC_CALLBACK_PATH } from './external-login-routes.js';
 import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
 import { KeyDirectory } from './key-directory.js';
 import { KeyLog } from './key-log.js';
 import { createCloudLogger, type Logger } from './log.js';
+import { OidcLogin, type OidcProviderConfig } from './oidc-login.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
+import { Passkeys, relyingPartyOf } from './passkeys.js';
 import { CloudPrekeyDirectory } from './prekey-directory.js';
 import { RelayHub, TOKEN_RECHECK_MS } from './relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from './relay-socket.js';
@@ -65,6 +69,17 @@ export interface CloudOptions {
   blobClock?: () => number;
   /** Free bytes on the disk of the blobs folder (tests make a full disk). */
   freeBytes?: (dir: string) => number;
+  /**
+   * The origin people's browsers reach this cloud at (https://cloud.example.org): the external login page,
+   * the passkeys' relying party and the OpenID callback live there. Default http://localhost:<port>.
+   */
+  publicUrl?: string;
+  /** An OpenID Connect provider for "Sign in with <name>" (none: only passkeys). */
+  oidc?: OidcProviderConfig;
+  /** How long an external login session waits for the browser (default 5 minutes; tests shorten it). */
+  externalSessionTtlMs?: number;
+  /** The external login's clock (tests move it). */
+  externalClock?: () => number;
 }
 
 export interface RunningCloud {
@@ -81,6 +96,8 @@ export interface RunningCloud {
   blobs: CloudBlobStore;
   /** The key directory's log (the operator's view; tests play a cloud that forges entries with it). */
   keyLog: KeyLog;
+  /** External login sessions (passkeys, the OpenID provider). */
+  logins: ExternalLogins;
   /** Set when this start ran with resetSecrets: what was revoked. */
   secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
@@ -202,6 +219,22 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       return tus;
     },
   };
+  // The public origin is known once the cloud listens (port 0): the parts read it when they need it.
+  let listenedPort = opts.port;
+  const origin = () => (opts.publicUrl ? new URL(opts.publicUrl).origin : `http://localhost:${listenedPort}`);
+  const oidcRedirectUri = () => `${origin()}${OIDC_CALLBACK_PATH}`;
+  const logins = new ExternalLogins({
+    db: database.db,
+    auth,
+    accounts,
+    telemetry,
+    passkeys: new Passkeys(database.db, () => relyingPartyOf(origin()), opts.externalClock),
+    oidc: opts.oidc ? new OidcLogin(opts.oidc, oidcRedirectUri) : null,
+    origin,
+    ...(opts.externalSessionTtlMs !== undefined ? { ttlMs: opts.externalSessionTtlMs } : {}),
+    ...(opts.externalClock ? { now: opts.externalClock } : {}),
+  });
+  logins.start();
   // Client mistakes are written rate-limited, at the level LogBudget gives them.
   const edgeLog = new LogBudget((level, msg, fields) => log[level](fields ?? {}, msg));
   const app = createCloudApp({
@@ -217,6 +250,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     log,
     edgeLog,
     blobs,
+    logins,
+    oidcRedirectUri,
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
@@ -235,6 +270,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     });
   } catch (err) {
     hub.stop();
+    logins.stop();
     blobStore.stop();
     stopHeartbeat();
     clearInterval(prune);
@@ -244,6 +280,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     wss.close();
     throw err;
   }
+  listenedPort = port;
   // After listening, so a taken port still fails the start.
   guardServer(server, edgeLog);
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -258,9 +295,11 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     relay: hub,
     blobs: blobStore,
     keyLog,
+    logins,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
+      logins.stop();
       blobStore.stop();
       stopHeartbeat();
       clearInterval(prune);

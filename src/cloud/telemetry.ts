@@ -14,7 +14,11 @@ export type TelemetryEvent =
   | { name: 'messngr.noise.token.verify'; deviceId: string }
   | { name: 'messngr.noise.token.verify.failure'; code: string }
   /** A device id or source address was locked out after too many failed logins (code = the scope). */
-  | { name: 'messngr.auth.lockout'; code: 'device' | 'address' | 'email'; lockMs: number };
+  | { name: 'messngr.auth.lockout'; code: 'device' | 'address' | 'email'; lockMs: number }
+  /** External login (passkeys, OpenID provider): code = the method. */
+  | { name: 'external_login.session_created'; code: string }
+  | { name: 'external_login.completed'; code: string }
+  | { name: 'external_login.expired'; code: string };
 
 export type TelemetryEventName = TelemetryEvent['name'];
 
@@ -29,6 +33,9 @@ export const TELEMETRY_EVENT_NAMES: readonly TelemetryEventName[] = [
   'messngr.noise.token.verify',
   'messngr.noise.token.verify.failure',
   'messngr.auth.lockout',
+  'external_login.session_created',
+  'external_login.completed',
+  'external_login.expired',
 ];
 
 export class Telemetry {

@@ -394,3 +394,75 @@ export const cloudPrekeyIdsTaken = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deviceId, t.kind, t.id] })],
 );
+
+// ---- external login: passkeys and an OpenID Connect provider (docs/cloud.md "External login") -------------
+
+/**
+ * A login (or passkey registration) the person finishes in a browser on the cloud's own page. The node holds
+ * `session_token` (only its hash is kept) and learns the outcome by push or polling; the browser knows only
+ * `browser_id` (in the verification URI), which cannot read the outcome. status: pending -> approved | failed
+ * (failed too when it expired). The token goes out once (`consumed_at`), bound to the Noise session the node
+ * proved when it made the session, exactly as a code login's.
+ */
+export const externalLoginSessions = sqliteTable(
+  'external_login_sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    browserId: text('browser_id').notNull(),
+    method: text('method', { enum: ['passkey', 'passkey_register', 'oidc'] }).notNull(),
+    status: text('status', { enum: ['pending', 'approved', 'failed'] }).notNull(),
+    /** The node (base64url of its static key) that asked. */
+    deviceId: text('device_id').notNull(),
+    nodeName: text('node_name'),
+    /** The Noise session the node proved (null for a passkey registration by a logged-in node). */
+    noiseSessionId: text('noise_session_id'),
+    /** The account: known from the start for a registration, set on approval for a login. */
+    accountId: text('account_id'),
+    /** The WebAuthn challenge of this session (base64url), once the page asked for options. */
+    webauthnChallenge: text('webauthn_challenge'),
+    oidcState: text('oidc_state'),
+    oidcNonce: text('oidc_nonce'),
+    oidcVerifier: text('oidc_verifier'),
+    /** Why it failed (a stable code). */
+    error: text('error'),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    completedAt: text('completed_at'),
+    consumedAt: text('consumed_at'),
+  },
+  (t) => [
+    uniqueIndex('external_login_sessions_browser').on(t.browserId),
+    uniqueIndex('external_login_sessions_state').on(t.oidcState),
+    index('external_login_sessions_expires').on(t.status, t.expiresAt),
+  ],
+);
+
+/** A passkey (WebAuthn credential) registered on an account. */
+export const passkeyCredentials = sqliteTable(
+  'passkey_credentials',
+  {
+    /** The credential id (base64url). */
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    /** base64url of the COSE public key. */
+    publicKey: text('public_key').notNull(),
+    /** The authenticator's signature counter as last seen (a lower one is a cloned authenticator). */
+    counter: integer('counter').notNull(),
+    transports: text('transports'),
+    createdAt: text('created_at').notNull(),
+    lastUsedAt: text('last_used_at'),
+  },
+  (t) => [index('passkey_credentials_account').on(t.accountId)],
+);
+
+/** An identity at an OpenID Connect provider (issuer + subject), linked to an account at its first login. */
+export const externalIdentities = sqliteTable(
+  'external_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    accountId: text('account_id').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] })],
+);

@@ -24,6 +24,7 @@ import {
 } from './cloud.js';
 import { BlobReceivedResponse, IncomingBlobsResponse, OfferBlobRequest, OfferBlobResponse } from './cloud-blobs.js';
 import { endpoint, named } from './endpoint.js';
+import { CreateExternalSessionRequest, ExternalMethodsResponse, ExternalSessionResponse, ExternalSessionState } from './external-login.js';
 import { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from './prekeys.js';
 import {
   DirectoryResponse,
@@ -150,6 +151,22 @@ export const CLOUD_ENDPOINTS = {
     method: 'delete',
     path: '/api/contacts/:account_id',
     response: named('RemoveContactResponse', RemoveContactResponse),
+  }),
+  externalMethods: endpoint({
+    method: 'get',
+    path: '/api/auth/external/methods',
+    response: named('ExternalMethodsResponse', ExternalMethodsResponse),
+  }),
+  externalCreate: endpoint({
+    method: 'post',
+    path: '/api/auth/external/sessions',
+    body: named('CreateExternalSessionRequest', CreateExternalSessionRequest),
+    response: named('ExternalSessionResponse', ExternalSessionResponse),
+  }),
+  externalState: endpoint({
+    method: 'get',
+    path: '/api/auth/external/sessions/:token',
+    response: named('ExternalSessionState', ExternalSessionState),
   }),
   blobIncoming: endpoint({ method: 'get', path: '/api/blobs/incoming', response: named('IncomingBlobsResponse', IncomingBlobsResponse) }),
   blobReceived: endpoint({

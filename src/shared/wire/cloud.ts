@@ -56,6 +56,15 @@ export const CLOUD_ERROR_CODES = [
   'invite_mismatch',
   'contact_limit',
   'contact_not_found',
+  // external login: passkeys and an OpenID Connect provider (docs/cloud.md "External login")
+  'session_not_found',
+  'session_used',
+  'session_expired',
+  'session_finished',
+  'method_unavailable',
+  'passkey_refused',
+  'oidc_state_invalid',
+  'oidc_failed',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 
