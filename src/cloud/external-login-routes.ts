@@ -33,6 +33,11 @@ export interface ExternalLoginRouteDeps {
   readonly oidcRedirectUri: () => string;
 }
 
+/** A browser (Accept: text/html) gets its answers as pages; any other client JSON, errors as {error, message}. */
+function wantsHtml(c: Context): boolean {
+  return (c.req.header('accept') ?? '').includes('text/html');
+}
+
 function html(c: Context, status: number, body: string, nonce?: string) {
   for (const [k, v] of Object.entries(pageHeaders(nonce))) c.header(k, v);
   return c.html(body, status as 200);
@@ -112,7 +117,7 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
       const nonce = randomBytes(16).toString('base64');
       return html(c, 200, passkeyPage(row.browserId, row.method, nonce, row.nodeName), nonce);
     } catch (err) {
-      if (err instanceof CloudError) return html(c, err.status, resultPage(false, err.message));
+      if (err instanceof CloudError && wantsHtml(c)) return html(c, err.status, resultPage(false, err.message));
       throw err;
     }
   });
@@ -133,9 +138,11 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
     url.search = new URL(c.req.url).search;
     try {
       const r = await d.logins.oidcCallback(url);
-      return html(c, r.approved ? 200 : 403, resultPage(r.approved, r.message));
+      if (wantsHtml(c)) return html(c, r.approved ? 200 : 403, resultPage(r.approved, r.message));
+      if (!r.approved) throw new CloudError(403, 'forbidden', r.message);
+      return c.json({ status: 'approved' });
     } catch (err) {
-      if (err instanceof CloudError) return html(c, err.status, resultPage(false, err.message));
+      if (err instanceof CloudError && wantsHtml(c)) return html(c, err.status, resultPage(false, err.message));
       throw err;
     }
   });

@@ -179,7 +179,7 @@ describe('external login sessions (API)', () => {
       assert.equal(await sub.closed, 1000);
       const polled = await call(cloud, 'GET', `/api/auth/external/sessions/${token}`);
       assert.deepEqual([polled.status, polled.body.status, polled.body.error], [200, 'failed', 'session_expired']);
-      const page = await fetch(made.body.verification_uri.replace('localhost', '127.0.0.1'));
+      const page = await fetch(made.body.verification_uri.replace('localhost', '127.0.0.1'), { headers: { accept: 'text/html' } });
       assert.equal(page.status, 410);
       assert.match(await page.text(), /expired/);
       const options = await call(cloud, 'POST', `/api/auth/external/browser/${made.body.verification_uri.split('/').at(-1)}/options`);
