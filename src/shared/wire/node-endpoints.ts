@@ -12,10 +12,18 @@ import {
   SignOutEverywhereResponse,
 } from './cloud.js';
 import { endpoint, named } from './endpoint.js';
+import { ExternalMethodsResponse } from './external-login.js';
 import { FileStatus } from './files.js';
 import { OkResponse, PairingConfirmResponse, PairRemoteResponse, UiDeviceResponse } from './http-answers.js';
 import { PairRequestCreate, PairRequestCreateResponse } from './pair-request.js';
-import { CloudCodeRequest, CloudLinkView, CloudLoginRequest, UiDeviceRequest } from './relay.js';
+import {
+  CloudCodeRequest,
+  CloudExternalLoginRequest,
+  CloudLinkView,
+  CloudLoginRequest,
+  CloudMethodsRequest,
+  UiDeviceRequest,
+} from './relay.js';
 import {
   AdminState,
   DiagnosticsResponse,
@@ -109,6 +117,19 @@ export const NODE_ENDPOINTS = {
     response: cloudView,
   }),
   cloudLogout: endpoint({ method: 'post', path: '/api/admin/cloud/logout', response: cloudView }),
+  cloudMethods: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/methods',
+    body: named('CloudMethodsRequest', CloudMethodsRequest),
+    response: named('CloudMethodsResponse', ExternalMethodsResponse),
+  }),
+  cloudLoginExternal: endpoint({
+    method: 'post',
+    path: '/api/admin/cloud/login/external',
+    body: named('CloudExternalLoginRequest', CloudExternalLoginRequest),
+    response: cloudView,
+  }),
+  cloudAddPasskey: endpoint({ method: 'post', path: '/api/admin/cloud/passkeys', response: cloudView }),
   cloudKeyLogReset: endpoint({ method: 'post', path: '/api/admin/cloud/key-log/reset', response: cloudView }),
   cloudAccount: endpoint({ method: 'get', path: '/api/admin/cloud/account', response: named('CloudAccountResponse', AccountResponse) }),
   cloudRemoveNode: endpoint({

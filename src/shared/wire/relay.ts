@@ -168,7 +168,16 @@ export type CloudToNodeFrame = z.infer<typeof CloudToNodeFrame>;
 /** Most deliveries the cloud has in flight (sent, not acked) per node connection. */
 export const RELAY_WINDOW = 256;
 
-export const CloudLinkStatus = z.enum(['not_configured', 'logged_out', 'awaiting_code', 'connecting', 'connected', 'reconnecting']);
+export const CloudLinkStatus = z.enum([
+  'not_configured',
+  'logged_out',
+  'awaiting_code',
+  /** A sign-in with a passkey or the OpenID provider waits for the person in the browser. */
+  'awaiting_browser',
+  'connecting',
+  'connected',
+  'reconnecting',
+]);
 export type CloudLinkStatus = z.infer<typeof CloudLinkStatus>;
 
 // ---- device <-> node messaging API (signed device requests, see docs/protocol.md) ---------------------------
@@ -310,6 +319,17 @@ export const KeyLogView = z.object({
 });
 export type KeyLogView = z.infer<typeof KeyLogView>;
 
+/** A browser sign-in (or passkey registration) the node started, and how it stands or ended. */
+export const ExternalLoginView = z.object({
+  method: z.enum(['passkey', 'oidc', 'passkey_register']),
+  url: z.string(),
+  verification_uri: z.string(),
+  expires_at: z.string(),
+  status: z.enum(['pending', 'approved', 'failed']),
+  error: z.string().nullable(),
+});
+export type ExternalLoginView = z.infer<typeof ExternalLoginView>;
+
 export const CloudLinkView = z.object({
   status: CloudLinkStatus,
   url: z.string().nullable(),
@@ -328,10 +348,16 @@ export const CloudLinkView = z.object({
     z.object({ device_id: z.string(), name: z.string(), kind: z.enum(['phone', 'desktop']), error: z.string(), message: z.string() }),
   ),
   key_log: KeyLogView,
+  /** The last browser sign-in this node started (null: none since the last login or logout). */
+  external: ExternalLoginView.nullable(),
 });
 export type CloudLinkView = z.infer<typeof CloudLinkView>;
 
 export const CloudLoginRequest = z.object({ url: z.string().trim().url().max(500), email: AccountEmail.optional() }).strict();
+/** POST /api/admin/cloud/login/external: sign in in the browser, with a passkey or the cloud's OpenID provider. */
+export const CloudExternalLoginRequest = z.object({ url: z.string().trim().url().max(500), method: z.enum(['passkey', 'oidc']) }).strict();
+/** POST /api/admin/cloud/methods: which browser sign-ins the cloud at `url` offers. */
+export const CloudMethodsRequest = z.object({ url: z.string().trim().url().max(500) }).strict();
 export const CloudCodeRequest = z
   .object({
     code: z

@@ -21,6 +21,12 @@ import {
 } from '../../../shared/wire/cloud.js';
 import { CLOUD_ENDPOINTS } from '../../../shared/wire/cloud-endpoints.js';
 import { type BodyOf, type Endpoint, type ParamsOf, pathWith, type ResponseOf } from '../../../shared/wire/endpoint.js';
+import type {
+  CreateExternalSessionRequest,
+  ExternalMethodsResponse,
+  ExternalSessionResponse,
+  ExternalSessionState,
+} from '../../../shared/wire/external-login.js';
 import type { PrekeyBundle, PrekeyStatus, PublishPrekeysRequest } from '../../../shared/wire/prekeys.js';
 import type {
   DeviceReplacement,
@@ -235,4 +241,22 @@ export async function fetchKeyLogLeaves(base: string, token: string, indices: nu
 export async function fetchKeyLogConsistency(base: string, token: string, from: number, to: number): Promise<string[]> {
   const q = { from: String(from), to: String(to) };
   return (await call(base, CLOUD_ENDPOINTS.keyLogConsistency, { token, query: q }, 'a key log consistency proof')).proof;
+}
+
+// ---- external login (docs/cloud.md "External login")
+
+export async function fetchExternalMethods(base: string): Promise<ExternalMethodsResponse> {
+  return call(base, CLOUD_ENDPOINTS.externalMethods, {}, "the cloud's sign-in methods");
+}
+
+export async function createExternalSession(
+  base: string,
+  body: CreateExternalSessionRequest,
+  token?: string,
+): Promise<ExternalSessionResponse> {
+  return call(base, CLOUD_ENDPOINTS.externalCreate, { body, ...(token ? { token } : {}) }, 'a browser sign-in');
+}
+
+export async function fetchExternalSession(base: string, sessionToken: string): Promise<ExternalSessionState> {
+  return call(base, CLOUD_ENDPOINTS.externalState, { params: { token: sessionToken } }, 'the browser sign-in');
 }

@@ -1,5 +1,6 @@
 // The cloud link's tuning, shared by its parts (session, relay transport, directory). Tests and node.ts pass a
 // partial set; the rest comes from DEFAULT_CLOUD_LINK_OPTIONS.
+import { EXTERNAL_POLL_MS } from '../../../shared/wire/external-login.js';
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 
 export interface CloudLinkOptions {
@@ -23,6 +24,10 @@ export interface CloudLinkOptions {
   retryBackoff: BackoffOptions;
   /** An envelope refused as sender_not_published this many times more (each after a publish) fails for good. */
   maxNotPublishedResends: number;
+  /** How often a browser sign-in is polled where its socket cannot be used (EXTERNAL_POLL_MS). */
+  externalPollMs: number;
+  /** Tests: hear the browser sign-in by polling only (no socket). */
+  externalNoSocket: boolean;
 }
 
 export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
@@ -36,4 +41,6 @@ export const DEFAULT_CLOUD_LINK_OPTIONS: CloudLinkOptions = {
   tokenRefreshRetryMs: 5 * 60_000,
   retryBackoff: { baseMs: 1_000, capMs: 5 * 60_000, jitterFloor: 0.5 },
   maxNotPublishedResends: 5,
+  externalPollMs: EXTERNAL_POLL_MS,
+  externalNoSocket: false,
 };

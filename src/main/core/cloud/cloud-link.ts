@@ -11,21 +11,30 @@
 // This file wires them, connects them to the message store (MessageStorePort) and composes the view.
 //
 // Statuses: not_configured (no cloud URL), logged_out (URL but no usable token), awaiting_code (a code was
-// sent; it goes to the person out of band), connecting (first attempt with a fresh token), connected (the
+// sent; it goes to the person out of band), awaiting_browser (a passkey or provider sign-in waits in the
+// browser), connecting (first attempt with a fresh token), connected (the
 // cloud said hello), reconnecting (the link dropped; the next attempt is at next_attempt_at).
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
 import type { KeyLogHead } from '../../../shared/transparency/key-log.js';
+import type { ExternalMethodsResponse } from '../../../shared/wire/external-login.js';
 import type { CloudLinkStatus, CloudLinkView, DirectoryEntry } from '../../../shared/wire/relay.js';
 import type { MessageStorePort } from '../messaging/relay-port.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { CloudAccount } from './cloud-account.js';
-import { fetchKeyLogConsistency, fetchKeyLogHashes, fetchKeyLogLeaves, fetchKeyLogProofs } from './cloud-api.js';
+import {
+  CloudCallError,
+  fetchExternalMethods,
+  fetchKeyLogConsistency,
+  fetchKeyLogHashes,
+  fetchKeyLogLeaves,
+  fetchKeyLogProofs,
+} from './cloud-api.js';
 import { CloudDirectory } from './cloud-directory.js';
 import { type CloudLinkOptions, DEFAULT_CLOUD_LINK_OPTIONS } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import { CloudRelayTransport } from './cloud-relay-transport.js';
-import { b64, CloudSession } from './cloud-session.js';
+import { b64, CloudLinkError, CloudSession, normalizeCloudUrl } from './cloud-session.js';
 import { type KeyLogApi, KeyLogAuditor } from './key-log-audit.js';
 import { KeyLogStateFile } from './key-log-state-file.js';
 
@@ -202,6 +211,7 @@ export class CloudLink {
 
   status(): CloudLinkStatus {
     if (this.session.livePending()) return 'awaiting_code';
+    if (this.session.awaitingBrowser()) return 'awaiting_browser';
     const phase = this.transport.phase();
     if (phase !== 'idle') return phase;
     return this.d.settings.cloudUrl() === null ? 'not_configured' : 'logged_out';
@@ -235,6 +245,7 @@ export class CloudLink {
       outbox,
       unpublished: this.directory.unpublishedDevices(),
       key_log: this.keyLog.view(this.pinnedCloudKey()),
+      external: this.session.external(),
     };
   }
 
@@ -316,6 +327,28 @@ export class CloudLink {
   /** Verifies the code with the handshake's proof, stores the sealed token, connects. */
   submitCode(code: string): Promise<CloudLinkView> {
     return this.session.submitCode(code).then(() => this.view());
+  }
+
+  /** Starts a sign-in in the browser (a passkey, or the OpenID provider): resolves in awaiting_browser. */
+  loginExternal(url: string, method: 'passkey' | 'oidc'): Promise<CloudLinkView> {
+    return this.session.loginExternal(url, method).then(() => this.view());
+  }
+
+  /** A signed-in node adds a passkey to its account, in the browser. */
+  addPasskey(): Promise<CloudLinkView> {
+    return this.session.addPasskey().then(() => this.view());
+  }
+
+  /** Which browser sign-ins the cloud at `url` offers (for the Cloud panel's buttons). */
+  async externalMethods(url: string): Promise<ExternalMethodsResponse> {
+    const clean = normalizeCloudUrl(url);
+    try {
+      return await fetchExternalMethods(clean);
+    } catch (err) {
+      if (err instanceof CloudCallError && err.status === 404) return { passkey: false, oidc: null }; // an older cloud
+      if (err instanceof CloudCallError && err.kind === 'unreachable') throw new CloudLinkError('cloud_unreachable', err.message);
+      throw new CloudLinkError('cloud_rejected', (err as Error).message, err instanceof CloudCallError ? err.cloudError : undefined);
+    }
   }
 
   /** Revokes the token at the cloud (best effort) and forgets it; the URL and the pinned key stay. */

@@ -5,14 +5,44 @@
 // the connection when the token goes.
 import type { Logger } from 'pino';
 import type { KeyPair } from '../../../shared/crypto/noise/index.js';
+import type { ExternalSessionResponse, ExternalSessionState } from '../../../shared/wire/external-login.js';
+import type { ExternalLoginView } from '../../../shared/wire/relay.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { CloudCallError, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
+import { CloudCallError, createExternalSession, logoutToken, refreshToken, requestChallenge, verifyCode } from './cloud-api.js';
 import { CloudHandshakeError, type CloudNoiseSession, cloudHandshakeWithPin } from './cloud-handshake.js';
 import type { CloudLinkOptions } from './cloud-link-options.js';
 import type { CloudLinkReport } from './cloud-link-report.js';
 import type { CloudRelayTransport } from './cloud-relay-transport.js';
 import { type CloudState, CloudStateFile } from './cloud-state-file.js';
+import { type ExternalSessionWatch, watchExternalSession } from './external-session-watch.js';
 import { refusesToken } from './token-refusal.js';
+
+/** A browser sign-in the node started, and how it stands. */
+interface ExternalEntry {
+  url: string;
+  method: ExternalLoginView['method'];
+  verificationUri: string;
+  expiresAt: string;
+  status: ExternalLoginView['status'];
+  error: string | null;
+  watch: ExternalSessionWatch;
+}
+
+/** What the Cloud panel says when a browser sign-in failed (the cloud's code). */
+function externalFailureText(code: string): string {
+  switch (code) {
+    case 'session_expired':
+      return 'The sign-in in the browser took longer than 5 minutes: start it again.';
+    case 'oidc_denied':
+      return 'The sign-in was declined at the provider.';
+    case 'oidc_no_email':
+      return 'The provider gave no verified email address, so no account could be found.';
+    case 'oidc_failed':
+      return "The provider's answer was refused (it may have been tampered with): start the sign-in again.";
+    default:
+      return `The browser sign-in did not go through (${code}).`;
+  }
+}
 
 export type CloudLinkErrorCode =
   | 'cloud_unreachable'
@@ -74,7 +104,7 @@ export interface CloudSessionDeps {
   nodeName?: (() => string) | undefined;
   settings: { cloudUrl(): string | null; setCloudUrl(url: string | null): void };
   log: Logger;
-  options: Pick<CloudLinkOptions, 'handshakeTimeoutMs' | 'tokenRefreshRetryMs'>;
+  options: Pick<CloudLinkOptions, 'handshakeTimeoutMs' | 'tokenRefreshRetryMs' | 'externalPollMs' | 'externalNoSocket'>;
   relay: RelayControl;
   /** The token was forgotten: what the cloud said about this login (refused devices) is void. */
   tokenForgotten(): void;
@@ -85,6 +115,7 @@ export class CloudSession {
   private readonly file: CloudStateFile;
   private state: CloudState | null = null;
   private pending: PendingLogin | null = null;
+  private ext: ExternalEntry | null = null;
   private tokenTimer: NodeJS.Timeout | undefined;
   /** Login, code, logout and token refresh run one at a time. */
   private ops: Promise<unknown> = Promise.resolve();
@@ -107,6 +138,7 @@ export class CloudSession {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.tokenTimer);
+    this.ext?.watch.stop();
   }
 
   /** The stored cloud (URL, pinned key, token) as last loaded, logged in or refreshed. */
@@ -139,6 +171,8 @@ export class CloudSession {
     return this.serial(async () => {
       const clean = normalizeCloudUrl(url);
       await this.beginLogin(clean, email);
+      this.ext?.watch.stop();
+      this.ext = null;
       this.d.report.clearError();
       this.d.report.changed();
     });
@@ -174,31 +208,167 @@ export class CloudSession {
         this.d.report.setError(err.cloudError, err.message);
         throw new CloudLinkError('cloud_rejected', `The cloud refused the code: ${err.message}`, err.cloudError);
       }
-      const old = this.state;
-      this.state = {
-        url: p.url,
-        cloudKey: b64(p.session.cloudStaticKey),
-        token: tok.token,
-        tokenExpiresAt: tok.expiresAt,
-        tokenIssuedAt: new Date().toISOString(),
-        email: p.email,
-      };
-      this.file.save(this.state);
-      if (this.d.settings.cloudUrl() !== p.url) this.d.settings.setCloudUrl(p.url);
       this.pending = null;
-      this.d.report.clearError();
-      this.d.log.info({ url: p.url, pattern: p.session.pattern, expires_at: tok.expiresAt }, 'logged in to the cloud');
-      if (old?.token && old.url !== p.url) void this.bestEffortLogout(old.url, old.token);
-      this.d.relay.disconnect();
-      this.d.relay.resetBackoff();
-      this.d.relay.connect('connecting');
+      this.adoptToken(p.url, p.session, p.email, tok);
     });
+  }
+
+  /** A login went through (a code, or a browser sign-in): store the sealed token, connect. */
+  private adoptToken(url: string, session: CloudNoiseSession, email: string | null, tok: { token: string; expiresAt: string }): void {
+    const old = this.state;
+    this.state = {
+      url,
+      cloudKey: b64(session.cloudStaticKey),
+      token: tok.token,
+      tokenExpiresAt: tok.expiresAt,
+      tokenIssuedAt: new Date().toISOString(),
+      email,
+    };
+    this.file.save(this.state);
+    if (this.d.settings.cloudUrl() !== url) this.d.settings.setCloudUrl(url);
+    this.d.report.clearError();
+    this.d.log.info({ url, pattern: session.pattern, expires_at: tok.expiresAt }, 'logged in to the cloud');
+    if (old?.token && old.url !== url) void this.bestEffortLogout(old.url, old.token);
+    this.d.relay.disconnect();
+    this.d.relay.resetBackoff();
+    this.d.relay.connect('connecting');
+  }
+
+  // ---- external sign-in (a passkey or the OpenID provider, in the browser) ---------------------------------
+
+  /** The browser sign-in (or passkey registration) under way, or how the last one ended. */
+  external(): ExternalLoginView | null {
+    const e = this.ext;
+    if (!e) return null;
+    if (e.status === 'pending' && Date.parse(e.expiresAt) <= Date.now()) {
+      e.watch.stop();
+      this.ext = { ...e, status: 'failed', error: 'session_expired' };
+      return this.external();
+    }
+    return { method: e.method, verification_uri: e.verificationUri, expires_at: e.expiresAt, status: e.status, error: e.error, url: e.url };
+  }
+
+  /** A sign-in waits in the browser (the link's status is awaiting_browser). */
+  awaitingBrowser(): boolean {
+    const e = this.external();
+    return e !== null && e.status === 'pending' && e.method !== 'passkey_register';
+  }
+
+  /**
+   * Handshake + POST /api/auth/external/sessions: the person signs in on the cloud's page (the returned link,
+   * opened in the system browser); the node hears the outcome by push (or polling) and, approved, takes its
+   * Noise-bound token as a code login does. Rejects with CloudLinkError.
+   */
+  loginExternal(url: string, method: 'passkey' | 'oidc'): Promise<ExternalLoginView> {
+    return this.serial(async () => {
+      const clean = normalizeCloudUrl(url);
+      const session = await this.handshake(clean);
+      const made = await this.externalCall(() =>
+        createExternalSession(clean, {
+          method,
+          device_id: b64(this.d.staticKey().publicKey),
+          ...(this.d.nodeName ? { name: this.d.nodeName() } : {}),
+          noise_session_id: session.sessionId,
+          noise_signature: session.signature,
+          last_handshake_at: session.completedAt,
+        }),
+      );
+      this.pending = null;
+      this.startExternal(clean, made, session);
+      this.d.report.clearError();
+      this.d.report.changed();
+      return this.external()!;
+    });
+  }
+
+  /** A signed-in node adds a passkey to its account (registered in the browser, on the cloud's page). */
+  addPasskey(): Promise<ExternalLoginView> {
+    return this.serial(async () => {
+      const creds = this.credentials();
+      if (!creds) throw new CloudLinkError('cloud_login_not_started', 'This node is not logged in to a cloud: log in first.');
+      const made = await this.externalCall(() => createExternalSession(creds.url, { method: 'passkey_register' }, creds.token));
+      this.startExternal(creds.url, made, null);
+      this.d.report.changed();
+      return this.external()!;
+    });
+  }
+
+  private async externalCall<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof CloudCallError)) throw err;
+      if (err.kind === 'unreachable') {
+        this.d.report.setError('cloud_unreachable', err.message);
+        throw new CloudLinkError('cloud_unreachable', err.message);
+      }
+      this.d.report.setError(err.cloudError, err.message);
+      throw new CloudLinkError('cloud_rejected', `The cloud refused the sign-in: ${err.message}`, err.cloudError);
+    }
+  }
+
+  private startExternal(url: string, made: ExternalSessionResponse, session: CloudNoiseSession | null): void {
+    this.ext?.watch.stop();
+    const token = made.session_token;
+    const entry: ExternalEntry = {
+      url,
+      method: made.method,
+      verificationUri: made.verification_uri,
+      expiresAt: made.expires_at,
+      status: 'pending',
+      error: null,
+      watch: watchExternalSession({
+        url,
+        sessionToken: token,
+        log: this.d.log,
+        pollMs: this.d.options.externalPollMs,
+        ...(this.d.options.externalNoSocket ? { noSocket: true } : {}),
+        onState: (st) => void this.serial(async () => this.externalState(entry, st, session)),
+      }),
+    };
+    this.ext = entry;
+    // Headless, there is no browser to open: the link is in the log for the person to open elsewhere.
+    this.d.log.info(
+      { url, method: made.method, verification_uri: made.verification_uri },
+      `open this link in a browser to ${made.method === 'passkey_register' ? 'add a passkey' : 'sign in'}: ${made.verification_uri}`,
+    );
+  }
+
+  private externalState(entry: ExternalEntry, st: ExternalSessionState, session: CloudNoiseSession | null): void {
+    if (this.ext !== entry || this.stopped) return;
+    if (st.status === 'pending') return;
+    if (st.status === 'approved' && entry.method !== 'passkey_register') {
+      if (!st.tokens || !session) {
+        this.ext = { ...entry, status: 'failed', error: 'session_used' };
+        this.d.report.setError('session_used', 'The sign-in was collected by someone else: start it again.');
+        return;
+      }
+      this.ext = { ...entry, status: 'approved', error: null };
+      this.adoptToken(entry.url, session, this.state?.url === entry.url ? (this.state.email ?? null) : null, {
+        token: st.tokens.token,
+        expiresAt: st.tokens.expires_at,
+      });
+      this.d.log.info({ method: entry.method }, 'signed in to the cloud in the browser');
+      this.d.report.changed();
+      return;
+    }
+    this.ext = { ...entry, status: st.status, error: st.error };
+    if (st.status === 'failed') {
+      const code = st.error ?? 'external_login_failed';
+      this.d.report.setError(code, externalFailureText(code));
+      this.d.log.warn({ method: entry.method, error: code }, 'the browser sign-in did not go through');
+    } else {
+      this.d.log.info('a passkey was added to the account');
+    }
+    this.d.report.changed();
   }
 
   /** Revokes the token at the cloud (best effort) and forgets it; the URL and the pinned key stay. */
   logout(): Promise<void> {
     return this.serial(async () => {
       this.pending = null;
+      this.ext?.watch.stop();
+      this.ext = null;
       const old = this.state;
       this.forgetToken();
       this.d.report.clearError();
@@ -242,7 +412,8 @@ export class CloudSession {
     this.d.report.setError(code, `The cloud refused this node's token (${code}): log in to the cloud again.`);
   }
 
-  private async beginLogin(url: string, email: string | null): Promise<void> {
+  /** The login's handshake: IK with the key pinned for this URL, else NX; its failures said as CloudLinkError. */
+  private async handshake(url: string): Promise<CloudNoiseSession> {
     const pinned = this.state?.url === url ? this.state.cloudKey : undefined;
     const staticKey = this.d.staticKey();
     const report = this.d.report;
@@ -274,6 +445,13 @@ export class CloudSession {
         err.serverError?.error ?? 'noise_handshake_failed',
       );
     }
+    return session;
+  }
+
+  private async beginLogin(url: string, email: string | null): Promise<void> {
+    const staticKey = this.d.staticKey();
+    const report = this.d.report;
+    const session = await this.handshake(url);
     let challenge: { challengeId: string; expiresAt: string };
     try {
       challenge = await requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.(), email);

@@ -44,6 +44,27 @@ export const cloudLinkOperations: ContractOperation[] = [
     success: { status: 200, description: 'The cloud link now.' },
     errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
   }),
+  fromEndpoint(NODE_ENDPOINTS.cloudMethods, {
+    operationId: 'cloudMethods',
+    security: 'admin',
+    summary: 'Which browser sign-ins (passkey, OpenID provider) the cloud at this URL offers.',
+    success: { status: 200, description: 'The methods (none from an older cloud).' },
+    errors: mergeErrors(ADMIN_AUTH, READS_BODY, CLOUD_LINK_ERRORS),
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudLoginExternal, {
+    operationId: 'cloudLoginExternal',
+    security: 'admin',
+    summary: "Handshake with the cloud and start a sign-in the person finishes in the browser, on the cloud's page.",
+    success: { status: 200, description: 'The cloud link now: awaiting_browser, and `external` with the link to open.' },
+    errors: mergeErrors(ADMIN_AUTH, READS_BODY, CLOUD_LINK_ERRORS),
+  }),
+  fromEndpoint(NODE_ENDPOINTS.cloudAddPasskey, {
+    operationId: 'cloudAddPasskey',
+    security: 'admin',
+    summary: "Add a passkey to this node's account (registered in the browser, on the cloud's page).",
+    success: { status: 200, description: 'The cloud link now, `external` with the link to open.' },
+    errors: mergeErrors(ADMIN_AUTH, BODY_LIMIT, CLOUD_LINK_ERRORS),
+  }),
   fromEndpoint(NODE_ENDPOINTS.cloudKeyLogReset, {
     operationId: 'cloudKeyLogReset',
     security: 'admin',

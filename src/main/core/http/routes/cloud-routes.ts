@@ -4,7 +4,7 @@
 // (409), invalid_request (400). Status changes also go out on the admin socket as {type:'cloud', cloud}.
 import { Hono } from 'hono';
 import { NodeAcceptInviteRequest } from '../../../../shared/wire/cloud.js';
-import { CloudCodeRequest, CloudLoginRequest } from '../../../../shared/wire/relay.js';
+import { CloudCodeRequest, CloudExternalLoginRequest, CloudLoginRequest, CloudMethodsRequest } from '../../../../shared/wire/relay.js';
 import { CloudLinkError } from '../../cloud/cloud-link.js';
 import { ApiError } from '../api-error.js';
 import { cloudStatusOf } from '../error-status.js';
@@ -40,6 +40,18 @@ export function cloudRoutes(core: NodeCore): Hono {
   });
 
   app.post('/admin/cloud/logout', admin, async (c) => c.json(await mapped(() => core.cloud.logout())));
+
+  // Sign-in in the browser (a passkey, the cloud's OpenID provider): the view says awaiting_browser and the link
+  // to open (the desktop UI opens it in the system browser; headless, it is in the log).
+  app.post('/admin/cloud/methods', admin, async (c) => {
+    const req = await readBody(c, CloudMethodsRequest);
+    return c.json(await mapped(() => core.cloud.externalMethods(req.url)));
+  });
+  app.post('/admin/cloud/login/external', admin, async (c) => {
+    const req = await readBody(c, CloudExternalLoginRequest);
+    return c.json(await mapped(() => core.cloud.loginExternal(req.url, req.method)));
+  });
+  app.post('/admin/cloud/passkeys', admin, async (c) => c.json(await mapped(() => core.cloud.addPasskey())));
   // After a key log alarm: the person trusts the cloud's log again (its next read starts a new history).
   app.post('/admin/cloud/key-log/reset', admin, (c) => c.json(core.cloud.resetKeyLog()));
 

@@ -10,6 +10,7 @@ import type { CloudLinkStatus, CloudLinkView } from '../../../../shared/wire/rel
 import { useStore } from '../../common/store.js';
 import { useDesktop } from '../desktop-context.js';
 import { Contacts } from './contacts.js';
+import { ExternalSignInButtons, ExternalSignInStatus, openSignInPage } from './external-sign-in.js';
 import { Household } from './household.js';
 import { KeyLogAlarm, keyLogText } from './key-log-alarm.js';
 
@@ -21,6 +22,8 @@ export function cloudStatusText(v: CloudLinkView): string {
       return 'Logged out';
     case 'awaiting_code':
       return 'Waiting for the code';
+    case 'awaiting_browser':
+      return 'Waiting for you in the browser';
     case 'connecting':
       return 'Connecting…';
     case 'connected':
@@ -36,6 +39,7 @@ const STATUS_DOT: Record<CloudLinkStatus, string> = {
   not_configured: 'offline',
   logged_out: 'offline',
   awaiting_code: 'degraded',
+  awaiting_browser: 'degraded',
   connecting: 'degraded',
   connected: 'online',
   reconnecting: 'degraded',
@@ -176,6 +180,16 @@ export function CloudPanel() {
   };
 
   const logout = () => void act(() => desktop.client.call(NODE_ENDPOINTS.cloudLogout), undefined);
+  // The page opens in the system browser as soon as the cloud gave its link.
+  const opened = (v: CloudLinkView) => {
+    if (v.external?.status === 'pending') openSignInPage(v.external.verification_uri);
+    return v;
+  };
+  const signInExternal = (method: 'passkey' | 'oidc') => {
+    const u = url.trim();
+    void act(async () => opened(await desktop.client.call(NODE_ENDPOINTS.cloudLoginExternal, { body: { url: u, method } })), 'url');
+  };
+  const addPasskey = () => void act(async () => opened(await desktop.client.call(NODE_ENDPOINTS.cloudAddPasskey)), undefined);
   const resetKeyLog = () => void act(() => desktop.client.call(NODE_ENDPOINTS.cloudKeyLogReset), undefined);
 
   const status = view?.status;
@@ -317,8 +331,10 @@ export function CloudPanel() {
               Log in
             </button>
           </span>
+          <ExternalSignInButtons url={url} busy={busy} onStart={signInExternal} />
         </form>
       )}
+      {view && <ExternalSignInStatus view={view} busy={busy} onCancel={logout} />}
       {status === 'awaiting_code' && (
         <form data-testid="cloud-code-form" class="stack" noValidate onSubmit={confirm}>
           <label for="cloud-code">Login code from the cloud (6 digits)</label>
@@ -367,6 +383,11 @@ export function CloudPanel() {
       )}
       {loggedIn && (
         <div class="actions">
+          {view?.email && (
+            <button type="button" data-testid="cloud-add-passkey" class="secondary" disabled={busy} onClick={addPasskey}>
+              Add a passkey
+            </button>
+          )}
           <button type="button" data-testid="cloud-logout" class="danger" disabled={busy} onClick={logout}>
             Log out
           </button>
