@@ -206,7 +206,15 @@ export class ExternalLogins {
         name: row.nodeName,
       });
     });
-    return { ...base, tokens: { token: tokens.token, expires_at: tokens.expiresAt, noise_session_id: row.noiseSessionId } };
+    return {
+      ...base,
+      tokens: {
+        token: tokens.token,
+        expires_at: tokens.expiresAt,
+        noise_session_id: row.noiseSessionId,
+        email: this.d.accounts.emailOf(row.accountId!),
+      },
+    };
   }
 
   /**

@@ -47,6 +47,8 @@ export const ExternalSessionTokens = z.object({
   token: z.string().min(1),
   expires_at: z.string(),
   noise_session_id: z.string().nullable(),
+  /** The account's email address (the node shows it, as after a code login). */
+  email: z.string().nullable().optional(),
 });
 
 /** GET /api/auth/external/sessions/:token, and each push. */

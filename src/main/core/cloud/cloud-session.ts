@@ -344,7 +344,7 @@ export class CloudSession {
         return;
       }
       this.ext = { ...entry, status: 'approved', error: null };
-      this.adoptToken(entry.url, session, this.state?.url === entry.url ? (this.state.email ?? null) : null, {
+      this.adoptToken(entry.url, session, st.tokens.email ?? null, {
         token: st.tokens.token,
         expiresAt: st.tokens.expires_at,
       });
