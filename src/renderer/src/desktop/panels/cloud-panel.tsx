@@ -1,8 +1,10 @@
 // The "Cloud" panel: log this node in to a cloud (URL and the account's email, then the 6-digit code the cloud
-// mailed), the household the account's nodes form (remove one, sign out everywhere), see the link's
-// status in words, its last problem (a changed cloud key is a loud warning), the devices the cloud refused to
-// publish, how many messages wait to go out, and log out. It renders the store's `cloud` (the admin `cloud`
-// pushes), so it always says what the Messages panel says; an action's answer goes into the store too.
+// mailed, or in the browser with a passkey or the cloud's OpenID provider: external-sign-in.tsx), the household the
+// account's nodes form (remove one, sign out everywhere), see the link's status in words, its last problem (a
+// changed cloud key, or the key directory's alarm, is a loud warning: key-log-alarm.tsx), the devices the cloud
+// refused to publish, how many messages wait to go out, add a passkey, and log out. It renders the store's `cloud`
+// (the admin `cloud` pushes), so it always says what the Messages panel says; an action's answer goes into the
+// store too.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure } from '../../../../shared/client/api-client.js';
 import { NODE_ENDPOINTS } from '../../../../shared/wire/node-endpoints.js';
