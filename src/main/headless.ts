@@ -183,6 +183,16 @@ async function main(): Promise<void> {
   if (args.open && !(await openInBrowser(node.adminUrl)))
     process.stdout.write('  (--open: no browser to open here: copy the Desktop UI address into one on this machine)\n');
   const pairing: TerminalPairing | undefined = args['no-pair'] ? undefined : await printPairingCodes(node, (t) => process.stdout.write(t));
+  // A browser sign-in started from the Desktop UI (or the admin API): headless, nothing opens it, so its link is
+  // printed for the person to open in a browser, on this machine or another.
+  let shownSignIn = '';
+  const unsubscribeSignIn = node.core.feed.subscribe((e) => {
+    const x = e.type === 'cloud' ? e.cloud.external : null;
+    if (!x || x.status !== 'pending' || x.verification_uri === shownSignIn) return;
+    shownSignIn = x.verification_uri;
+    const what = x.method === 'passkey_register' ? 'add a passkey' : 'sign in to the cloud';
+    process.stdout.write(`Open this link in a browser to ${what}: ${x.verification_uri}\n`);
+  });
   process.stdout.write(`READY ${JSON.stringify({ port: node.port, node_id: node.identity.node_id })}\n`);
 
   let stopping = false;
@@ -190,6 +200,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     pairing?.stop();
+    unsubscribeSignIn();
     process.stdout.write(`\n${signal}: stopping Salita...\n`);
     node.stop().then(
       () => process.exit(0),

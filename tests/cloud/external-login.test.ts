@@ -29,6 +29,18 @@ async function provenNode(cloud: RunningCloud) {
   };
 }
 
+/** A passkey login session for a fresh node with a proven handshake. */
+async function passkeySession(cloud: RunningCloud) {
+  const node = await provenNode(cloud);
+  const made = await call(cloud, 'POST', '/api/auth/external/sessions', undefined, {
+    method: 'passkey',
+    device_id: node.id,
+    ...node.proof,
+  });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  return { token: made.body.session_token as string, uri: made.body.verification_uri as string };
+}
+
 /** A socket on the session's topic, with every frame it got. */
 async function listen(cloud: RunningCloud, token: string) {
   const ws = new WebSocket(cloud.url.replace('http', 'ws') + EXTERNAL_EVENTS_PATH);
@@ -135,21 +147,15 @@ describe('external login sessions (API)', () => {
     }));
 
   it('the push carries the token to the first listener; a bad topic is closed', () =>
-    withCloud({ otpSender: otp }, async (cloud, dataDir) => {
-      const node = await provenNode(cloud);
-      const made = await call(cloud, 'POST', '/api/auth/external/sessions', undefined, {
-        method: 'passkey',
-        device_id: node.id,
-        ...node.proof,
-      });
-      const token = made.body.session_token as string;
+    withCloud({ otpSender: otp }, async (cloud) => {
+      const { token, uri } = await passkeySession(cloud);
       const sub = await listen(cloud, token);
       await until(() => sub.frames.length > 0);
       const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
       const accountId = (await call(cloud, 'GET', '/api/account', ana.token)).body.account.id;
       // Approve through the service, as the passkey check does, so the change is pushed.
       const logins = cloud.logins as unknown as { finish(row: unknown, o: unknown): void; pending(id: string): unknown };
-      logins.finish(logins.pending(made.body.verification_uri.split('/').at(-1)), { status: 'approved', accountId });
+      logins.finish(logins.pending(uri.split('/').at(-1)!), { status: 'approved', accountId });
       const pushed = await until(() => sub.frames.find((f) => f.status === 'approved'));
       assert.equal(pushed.type, 'session_update');
       assert.equal(pushed.topic, externalSessionTopic(token));
@@ -161,28 +167,21 @@ describe('external login sessions (API)', () => {
       const bad = await listen(cloud, 'B'.repeat(43));
       assert.equal(await bad.closed, 4404);
       assert.equal(bad.frames[0]?.error, 'session_not_found');
-      void dataDir;
     }));
 
   it('an unused session fails as session_expired after its time: pushed, polled, counted, its page refuses it', () =>
     withCloud({ otpSender: otp, externalSessionTtlMs: 400 }, async (cloud) => {
-      const node = await provenNode(cloud);
-      const made = await call(cloud, 'POST', '/api/auth/external/sessions', undefined, {
-        method: 'passkey',
-        device_id: node.id,
-        ...node.proof,
-      });
-      const token = made.body.session_token as string;
+      const { token, uri } = await passkeySession(cloud);
       const sub = await listen(cloud, token);
       const failed = await until(() => sub.frames.find((f) => f.status === 'failed'));
       assert.equal(failed.error, 'session_expired');
       assert.equal(await sub.closed, 1000);
       const polled = await call(cloud, 'GET', `/api/auth/external/sessions/${token}`);
       assert.deepEqual([polled.status, polled.body.status, polled.body.error], [200, 'failed', 'session_expired']);
-      const page = await fetch(made.body.verification_uri.replace('localhost', '127.0.0.1'), { headers: { accept: 'text/html' } });
+      const page = await fetch(uri.replace('localhost', '127.0.0.1'), { headers: { accept: 'text/html' } });
       assert.equal(page.status, 410);
       assert.match(await page.text(), /expired/);
-      const options = await call(cloud, 'POST', `/api/auth/external/browser/${made.body.verification_uri.split('/').at(-1)}/options`);
+      const options = await call(cloud, 'POST', `/api/auth/external/browser/${uri.split('/').at(-1)}/options`);
       assert.equal(options.body.error, 'session_expired');
       assert.equal(await metric(cloud, 'external_login.expired'), 1, 'counted once');
     }));

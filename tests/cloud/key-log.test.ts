@@ -15,12 +15,12 @@ import {
   headSignedBy,
   type KeyLogHead,
   type KeyLogLeaf,
-  leafBytes,
   leafContentHash,
   leafTag,
   logLeafHash,
 } from '../../src/shared/transparency/key-log.js';
 import { verifyConsistency, verifyInclusion } from '../../src/shared/transparency/merkle.js';
+import { rewriteFirstLeaf } from '../helpers/key-log-forgery.js';
 import { b64, call, joinAccount, withCloud } from './account-helpers.js';
 
 const otp = new MemoryOtpSender();
@@ -88,19 +88,7 @@ describe('the key log', () => {
       await joinAccount(cloud, 'ana@example.org', codeOf);
       const kept = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
       // The operator (or an attacker with the database) swaps the first leaf's key for one of their own.
-      const db = new Database(join(dataDir, 'cloud.db'));
-      try {
-        const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
-        const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), public_key: b64(NODE_X25519.generateKeyPair().publicKey) };
-        db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
-          new TextDecoder().decode(leafBytes(forged)),
-          b64(hashOfLeaf(forged, row.seq - 1)),
-          b64(leafContentHash(forged)),
-          row.seq,
-        );
-      } finally {
-        db.close();
-      }
+      rewriteFirstLeaf(dataDir, (leaf) => ({ ...leaf, public_key: b64(NODE_X25519.generateKeyPair().publicKey) }));
       await joinAccount(cloud, 'ana@example.org', codeOf);
       const now = (await call(cloud, 'GET', '/api/keys/log/head', ana.token)).body as KeyLogHead;
       assert.ok(headSignedBy(cloud.publicKey, now), 'the new head is signed all the same');

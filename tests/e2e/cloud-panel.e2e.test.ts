@@ -5,15 +5,12 @@
 // with another key is a loud warning; so is a key log alarm, which "Trust the cloud's key log again" resets.
 
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { cloudStatusText } from '../../src/renderer/src/desktop/panels/cloud-panel.js';
-import { toBase64Url } from '../../src/shared/encoding.js';
-import { hashOfLeaf, type KeyLogLeaf, leafBytes, leafContentHash } from '../../src/shared/transparency/key-log.js';
+import { restoreFirstLeaf, rewriteFirstLeaf } from '../helpers/key-log-forgery.js';
 import { eventually, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 import { chromiumSkipReason, collectPageErrors, useChromium, WAIT } from './browser.js';
 
@@ -162,15 +159,7 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
       await facts.filter({ hasText: /^verified/ }).waitFor(LONG);
 
       // The operator rewrites the first entry of the log the node already verified.
-      const db = new Database(join(dataDir, 'cloud.db'));
-      const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
-      const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), node: 'someone-else' };
-      db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
-        new TextDecoder().decode(leafBytes(forged)),
-        toBase64Url(hashOfLeaf(forged, row.seq - 1)),
-        toBase64Url(leafContentHash(forged)),
-        row.seq,
-      );
+      const original = rewriteFirstLeaf(dataDir, (leaf) => ({ ...leaf, node: 'someone-else' }));
       const banner = page.getByTestId('key-log-alarm');
       await banner.filter({ hasText: /rewrote the history/ }).waitFor(LONG);
       assert.equal(await banner.getAttribute('data-code'), 'key_log_inconsistent');
@@ -178,14 +167,7 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
       assert.equal(await page.getByTestId('cloud-problem').isVisible(), false, 'the banner says it, not a second line');
 
       // Put right (a backup restored, say), the person trusts the log again: asked once more, then cleared.
-      const original = JSON.parse(row.leaf) as KeyLogLeaf;
-      db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
-        new TextDecoder().decode(leafBytes(original)),
-        toBase64Url(hashOfLeaf(original, row.seq - 1)),
-        toBase64Url(leafContentHash(original)),
-        row.seq,
-      );
-      db.close();
+      restoreFirstLeaf(dataDir, original);
       await page.getByTestId('key-log-reset').click();
       await page.getByTestId('key-log-reset-confirm').click();
       await banner.waitFor({ state: 'detached', ...WAIT });

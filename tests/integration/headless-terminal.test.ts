@@ -1,7 +1,8 @@
 // What a person sees running the built headless node in a terminal: stdout holds only the human output (the
 // admin URL, QR, PIN, "expires in m:ss", a new code when one expires), logs go to stderr as short lines, or as
 // JSON lines with --log-format json. The desktop UI's address can be printed again for a running node
-// (--admin-url, from a 0600 file in the data dir) and opened with --open.
+// (--admin-url, from a 0600 file in the data dir) and opened with --open. A browser sign-in started through the
+// admin API prints its link (nothing opens it headless).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startCloud } from '../../src/cloud/server.js';
 import { cleanupAll, eventually, tempDir } from '../helpers/test-node.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -129,5 +131,30 @@ describe('headless node in a terminal (built)', () => {
     writeFileSync(join(dataDir, 'admin-url'), `${adminUrl}\n`, { mode: 0o600 });
     const stale = runHeadless(['--admin-url', '--data-dir', dataDir]);
     assert.equal(await stale.exited, 1);
+  });
+
+  test('a browser sign-in prints the link to open', async () => {
+    const cloud = await startCloud({ dataDir: tempDir('salita-headless-cloud-'), port: 0, log: () => {} });
+    try {
+      const cli = runHeadless(nodeArgs(tempDir(), '--no-pair'));
+      await eventually(() => /^READY /m.test(cli.out()), 'started', WAIT_MS);
+      const adminUrl = new URL(/Desktop UI: +(http:\S+#admin=\S+)/.exec(cli.out())![1]!);
+      const token = new URLSearchParams(adminUrl.hash.slice(1)).get('admin')!;
+      const r = await fetch(`${adminUrl.origin}/api/admin/cloud/login/external`, {
+        method: 'POST',
+        headers: { authorization: `Admin ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: cloud.url, method: 'passkey' }),
+      });
+      const body = (await r.json()) as { external: { verification_uri: string } };
+      assert.equal(r.status, 200, JSON.stringify(body));
+      await eventually(
+        () => cli.out().includes(`Open this link in a browser to sign in to the cloud: ${body.external.verification_uri}`),
+        'the link on stdout',
+        WAIT_MS,
+      );
+      await cli.stop();
+    } finally {
+      await cloud.stop();
+    }
   });
 });

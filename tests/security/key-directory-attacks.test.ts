@@ -16,8 +16,8 @@ import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
 import { CLOUD_KEY_FILE } from '../../src/cloud/static-key.js';
 import { MessagingClient } from '../../src/shared/client/messaging-client.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
-import { hashOfLeaf, type KeyLogLeaf, leafBytes, leafContentHash, leafTag } from '../../src/shared/transparency/key-log.js';
 import { type CloudProxy, cloudProxy } from '../helpers/cloud-proxy.js';
+import { forgeKey, rewriteFirstLeaf } from '../helpers/key-log-forgery.js';
 import { FAST_PEER_LINK, linkUp, pairDesktops } from '../helpers/peer-link-helpers.js';
 import { cleanupAll, eventually, pairPhone, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 
@@ -60,29 +60,6 @@ const keyShown = async (phone: Phone, id: string) =>
   (await phone.client.directory(true)).devices.find((d) => d.device_id === id)?.public_key ?? null;
 
 const newKey = () => toBase64Url(x25519.getPublicKey(x25519.utils.randomSecretKey()));
-
-/** What an operator with the database does: a new key for `deviceId` in the directory, appended to the log too. */
-function forgeKey(dataDir: string, deviceId: string, publicKey: string): void {
-  const db = new Database(join(dataDir, 'cloud.db'));
-  try {
-    db.transaction(() => {
-      const row = db.prepare('SELECT node FROM directory_devices WHERE device_id = ?').get(deviceId) as { node: string };
-      db.prepare('UPDATE directory_devices SET public_key = ? WHERE device_id = ?').run(publicKey, deviceId);
-      const seq = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM key_log').get() as { n: number }).n + 1;
-      const leaf: KeyLogLeaf = { op: 'publish', device_id: deviceId, node: row.node, public_key: publicKey, at: new Date().toISOString() };
-      db.prepare('INSERT INTO key_log (seq, device_id, leaf, leaf_hash, tag, content_hash) VALUES (?, ?, ?, ?, ?, ?)').run(
-        seq,
-        deviceId,
-        new TextDecoder().decode(leafBytes(leaf)),
-        toBase64Url(hashOfLeaf(leaf, seq - 1)),
-        toBase64Url(leafTag(deviceId, seq - 1)),
-        toBase64Url(leafContentHash(leaf)),
-      );
-    })();
-  } finally {
-    db.close();
-  }
-}
 
 describe('a cloud that lies about keys is caught by the nodes', () => {
   it('a key made up for one node only (not in the log): that node raises key_log_not_included and keeps the real key', async () => {
@@ -141,19 +118,7 @@ describe('a cloud that lies about keys is caught by the nodes', () => {
     const cloud = await cloudIn();
     const [a] = await desktop();
     await signIn(a, cloud.url, 'cy@example.org');
-    const db = new Database(join(cloud.dataDir, 'cloud.db'));
-    try {
-      const row = db.prepare('SELECT seq, leaf FROM key_log ORDER BY seq LIMIT 1').get() as { seq: number; leaf: string };
-      const forged: KeyLogLeaf = { ...(JSON.parse(row.leaf) as KeyLogLeaf), public_key: newKey() };
-      db.prepare('UPDATE key_log SET leaf = ?, leaf_hash = ?, content_hash = ? WHERE seq = ?').run(
-        new TextDecoder().decode(leafBytes(forged)),
-        toBase64Url(hashOfLeaf(forged, row.seq - 1)),
-        toBase64Url(leafContentHash(forged)),
-        row.seq,
-      );
-    } finally {
-      db.close();
-    }
+    rewriteFirstLeaf(cloud.dataDir, (leaf) => ({ ...leaf, public_key: newKey() }));
     const alarm = await eventually(async () => (await view(a)).key_log.alarm, 'A raises the alarm');
     assert.equal(alarm.code, 'key_log_inconsistent');
     await a.stop();
