@@ -15,7 +15,7 @@ CREATE TABLE `external_login_sessions` (
 	`node_name` text,
 	`noise_session_id` text,
 	`account_id` text,
-	`webauthn_challenge` text,
+	`webauthn_options` text,
 	`oidc_state` text,
 	`oidc_nonce` text,
 	`oidc_verifier` text,

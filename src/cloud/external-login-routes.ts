@@ -50,7 +50,7 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
     const body = await readBody(c, CreateExternalSessionRequest);
     const header = c.req.header('authorization');
     const principal = header ? d.auth.authenticate(header) : null;
-    return c.json(d.logins.create(body, principal) satisfies ExternalSessionResponse);
+    return c.json((await d.logins.create(body, principal)) satisfies ExternalSessionResponse);
   });
 
   app.get('/api/auth/external/sessions/:token', (c) => c.json(d.logins.state(c.req.param('token') ?? '') satisfies ExternalSessionState));

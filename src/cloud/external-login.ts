@@ -74,7 +74,7 @@ export class ExternalLogins {
   }
 
   /** POST /api/auth/external/sessions. `principal`: the caller's token, if it sent one (a registration needs it). */
-  create(req: CreateExternalSessionRequest, principal: Principal | null): ExternalSessionResponse {
+  async create(req: CreateExternalSessionRequest, principal: Principal | null): Promise<ExternalSessionResponse> {
     let deviceId: string;
     let noiseSessionId: string | null = null;
     let accountId: string | null = null;
@@ -108,6 +108,7 @@ export class ExternalLogins {
     const token = randomBytes(32).toString('base64url');
     const browserId = randomBytes(18).toString('base64url');
     const expiresAt = this.iso(this.ttlMs);
+    const webauthnOptions = req.method === 'oidc' ? null : JSON.stringify(await this.webauthnOptionsFor(req.method, accountId));
     this.d.db
       .insert(externalLoginSessions)
       .values({
@@ -119,6 +120,7 @@ export class ExternalLogins {
         nodeName: shownName(req.name) ?? null,
         noiseSessionId,
         accountId,
+        webauthnOptions,
         createdAt: this.iso(),
         expiresAt,
       })
@@ -282,17 +284,24 @@ export class ExternalLogins {
     this.changed(now);
   }
 
-  /** The WebAuthn options of the page's ceremony (a fresh challenge each time, kept with the session). */
+  private webauthnOptionsFor(method: 'passkey' | 'passkey_register', accountId: string | null) {
+    return method === 'passkey_register'
+      ? this.d.passkeys.registrationOptions(accountId!, this.d.accounts.emailOf(accountId!) ?? accountId!)
+      : this.d.passkeys.authenticationOptions();
+  }
+
+  /**
+   * The WebAuthn options of the page's ceremony: those made with the session, or fresh ones (a new challenge)
+   * once an answer was checked against those.
+   */
   async passkeyOptions(browserId: string): Promise<unknown> {
     const row = this.pending(browserId);
     if (row.method === 'oidc') throw new CloudError(400, 'invalid_request', 'This sign-in is with the OpenID provider, not a passkey.');
-    const options =
-      row.method === 'passkey_register'
-        ? await this.d.passkeys.registrationOptions(row.accountId!, this.d.accounts.emailOf(row.accountId!) ?? row.accountId!)
-        : await this.d.passkeys.authenticationOptions();
+    if (row.webauthnOptions) return JSON.parse(row.webauthnOptions);
+    const options = await this.webauthnOptionsFor(row.method, row.accountId);
     this.d.db
       .update(externalLoginSessions)
-      .set({ webauthnChallenge: options.challenge })
+      .set({ webauthnOptions: JSON.stringify(options) })
       .where(eq(externalLoginSessions.tokenHash, row.tokenHash))
       .run();
     return options;
@@ -304,22 +313,22 @@ export class ExternalLogins {
    */
   async passkeyFinish(browserId: string, response: unknown): Promise<void> {
     const row = this.pending(browserId);
-    if (row.method === 'oidc' || !row.webauthnChallenge)
-      throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
+    const challenge = row.webauthnOptions ? (JSON.parse(row.webauthnOptions) as { challenge: string }).challenge : null;
+    if (row.method === 'oidc' || !challenge) throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
     if (typeof response !== 'object' || response === null)
       throw new CloudError(400, 'invalid_request', 'response: the WebAuthn credential as JSON.');
     // One answer per challenge: a second try needs new options (so a captured answer cannot be replayed).
     this.d.db
       .update(externalLoginSessions)
-      .set({ webauthnChallenge: null })
+      .set({ webauthnOptions: null })
       .where(eq(externalLoginSessions.tokenHash, row.tokenHash))
       .run();
     if (row.method === 'passkey_register') {
-      await this.d.passkeys.register(row.accountId!, row.webauthnChallenge, response as RegistrationResponseJSON);
+      await this.d.passkeys.register(row.accountId!, challenge, response as RegistrationResponseJSON);
       this.finish(row, { status: 'approved', accountId: row.accountId! });
       return;
     }
-    const accountId = await this.d.passkeys.authenticate(row.webauthnChallenge, response as AuthenticationResponseJSON);
+    const accountId = await this.d.passkeys.authenticate(challenge, response as AuthenticationResponseJSON);
     this.finish(row, { status: 'approved', accountId });
   }
 

@@ -418,8 +418,11 @@ export const externalLoginSessions = sqliteTable(
     noiseSessionId: text('noise_session_id'),
     /** The account: known from the start for a registration, set on approval for a login. */
     accountId: text('account_id'),
-    /** The WebAuthn challenge of this session (base64url), once the page asked for options. */
-    webauthnChallenge: text('webauthn_challenge'),
+    /**
+     * A passkey session's WebAuthn options (JSON: request options to sign in, creation options to register),
+     * made with the session; null once an answer was checked against them (a new try gets new options).
+     */
+    webauthnOptions: text('webauthn_options'),
     oidcState: text('oidc_state'),
     oidcNonce: text('oidc_nonce'),
     oidcVerifier: text('oidc_verifier'),
