@@ -67,6 +67,9 @@ export class CloudLink {
   readonly account: CloudAccount;
   private readonly directory: CloudDirectory;
   private readonly keyLog: KeyLogAuditor;
+  /** Peers whose gossiped head is being checked now, and the head each had checked last. */
+  private readonly gossipChecks = new Set<string>();
+  private readonly gossipSeen = new Map<string, string>();
   private readonly log: Logger;
   private lastError: CloudLinkView['last_error'] = null;
   private started = false;
@@ -300,7 +303,18 @@ export class CloudLink {
   async keyLogHeadFromPeer(from: string, cloudKey: string, head: KeyLogHead): Promise<void> {
     const creds = this.session.credentials();
     if (!creds || cloudKey !== this.pinnedCloudKey()) return;
-    await this.keyLog.checkGossip({ api: this.keyLogApi(creds), cloudKey }, head, from);
+    // One check per peer at a time, and none again for the head it checked last: a chatty peer costs no calls.
+    const seen = `${head.size}:${head.root}`;
+    if (this.gossipChecks.has(from) || this.gossipSeen.get(from) === seen) return;
+    this.gossipChecks.add(from);
+    try {
+      await this.keyLog.checkGossip({ api: this.keyLogApi(creds), cloudKey }, head, from);
+      this.gossipSeen.set(from, seen);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, from }, "checking a peer's key log head failed");
+    } finally {
+      this.gossipChecks.delete(from);
+    }
     this.scheduleEmit();
   }
 
@@ -308,6 +322,7 @@ export class CloudLink {
   resetKeyLog(): CloudLinkView {
     const cloudKey = this.pinnedCloudKey();
     if (cloudKey) this.keyLog.reset(cloudKey);
+    this.gossipSeen.clear();
     if (this.lastError?.code.startsWith('key_log_')) this.lastError = null;
     this.directory.requestRefresh();
     this.scheduleEmit();
