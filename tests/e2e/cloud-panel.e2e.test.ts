@@ -157,6 +157,8 @@ describe('desktop UI: the Cloud panel follows the node (Chromium)', { skip, time
       await page.goto(n.adminUrl);
       const facts = page.getByTestId('cloud-key-log');
       await facts.filter({ hasText: /^verified/ }).waitFor(LONG);
+      // The node has kept a head that covers its own device's entry (its first read may predate the publish).
+      await eventually(async () => (await n.admin('/api/admin/cloud')).body.key_log.size >= 1, 'a head with the entry kept', LONG.timeout);
 
       // The operator rewrites the first entry of the log the node already verified.
       const original = rewriteFirstLeaf(dataDir, (leaf) => ({ ...leaf, node: 'someone-else' }));
