@@ -314,15 +314,12 @@ export class ExternalLogins {
   async passkeyFinish(browserId: string, response: unknown): Promise<void> {
     const row = this.pending(browserId);
     const challenge = row.webauthnOptions ? (JSON.parse(row.webauthnOptions) as { challenge: string }).challenge : null;
-    if (row.method === 'oidc' || !challenge) throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
+    if (row.method === 'oidc' || !challenge)
+      throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
     if (typeof response !== 'object' || response === null)
       throw new CloudError(400, 'invalid_request', 'response: the WebAuthn credential as JSON.');
     // One answer per challenge: a second try needs new options (so a captured answer cannot be replayed).
-    this.d.db
-      .update(externalLoginSessions)
-      .set({ webauthnOptions: null })
-      .where(eq(externalLoginSessions.tokenHash, row.tokenHash))
-      .run();
+    this.d.db.update(externalLoginSessions).set({ webauthnOptions: null }).where(eq(externalLoginSessions.tokenHash, row.tokenHash)).run();
     if (row.method === 'passkey_register') {
       await this.d.passkeys.register(row.accountId!, challenge, response as RegistrationResponseJSON);
       this.finish(row, { status: 'approved', accountId: row.accountId! });

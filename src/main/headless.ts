@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   let shownSignIn = '';
   const unsubscribeSignIn = node.core.feed.subscribe((e) => {
     const x = e.type === 'cloud' ? e.cloud.external : null;
-    if (!x || x.status !== 'pending' || x.verification_uri === shownSignIn) return;
+    if (x?.status !== 'pending' || x.verification_uri === shownSignIn) return;
     shownSignIn = x.verification_uri;
     const what = x.method === 'passkey_register' ? 'add a passkey' : 'sign in to the cloud';
     process.stdout.write(`Open this link in a browser to ${what}: ${x.verification_uri}\n`);
