@@ -14,6 +14,7 @@ import {
   CLOUD_ERROR_HEADER,
   type CloudErrorReply,
   type HealthResponse,
+  type ReadyResponse,
   type LogoutResponse,
   type MeResponse,
   type NoiseSessionResponse,
@@ -72,6 +73,8 @@ export interface CloudAppDeps {
   blobs: CloudBlobs;
   /** External login: passkeys and the OpenID provider (external-login.ts). */
   logins: ExternalLogins;
+  /** For the load balancer: draining (SIGTERM), and whether the database answers (throws when it does not). */
+  readiness: { draining(): boolean; checkDatabase(): void };
   oidcRedirectUri: () => string;
 }
 
@@ -147,6 +150,23 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     } satisfies HealthResponse),
   );
 
+  // Readiness for a load balancer: 503 while draining (new sockets go elsewhere) or when the database does not
+  // answer; /healthz above stays 200 as long as the process serves at all.
+  app.get('/readyz', (c) => {
+    if (d.readiness.draining()) throw new CloudError(503, 'draining', 'This instance is shutting down: use another one.');
+    try {
+      d.readiness.checkDatabase();
+    } catch (err) {
+      throw new CloudError(503, 'not_ready', `The database does not answer: ${(err as Error).message}`);
+    }
+    return c.json({ ready: true, database: 'ok', bus: 'none' } satisfies ReadyResponse);
+  });
+  const notDraining = async (_c: Context<Env>, next: () => Promise<void>) => {
+    if (d.readiness.draining())
+      throw new CloudError(503, 'draining', 'This instance is shutting down: reconnect to take another one.', 1);
+    await next();
+  };
+
   // The cloud's HTTP contract as OpenAPI 3.1 (src/cloud/contract.ts), built on the first call.
   let openApi: Record<string, unknown> | undefined;
   app.get(OPENAPI_PATH, (c) => {
@@ -168,6 +188,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   app.get(
     '/v1/noise',
+    notDraining,
     admitted,
     webSocketHandshakeGuard(),
     upgradeWebSocket((c) =>
@@ -285,6 +306,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   // The relay: `authed` runs before the upgrade, so a bad token is refused with a 401 and no socket.
   app.get(
     '/v1/relay',
+    notDraining,
     authed,
     webSocketHandshakeGuard(),
     upgradeWebSocket((c) => relaySocket({ ...d.relay, node: c.get('principal').deviceId, token: c.get('token') })),

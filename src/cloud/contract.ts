@@ -12,6 +12,7 @@ import {
   OPENAPI_PATH,
   openApiOperation,
 } from '../server/http/openapi-contract.js';
+import { ReadyResponse } from '../shared/wire/cloud.js';
 import { CLOUD_ENDPOINTS } from '../shared/wire/cloud-endpoints.js';
 
 export { OPENAPI_PATH };
@@ -37,6 +38,8 @@ const INVITE: ErrorCodes = {
   410: ['invite_expired'],
 };
 const WEBSOCKET_HANDSHAKE: ErrorCodes = { 400: ['invalid_request'], 426: ['invalid_request'] };
+/** An instance draining (SIGTERM) refuses new sockets: the node retries, through the load balancer, elsewhere. */
+const DRAINING: ErrorCodes = { 503: ['draining'] };
 
 // ---- prekeys (docs/e2ee.md "Prekeys and the directory") ----
 const DeviceParam = z.object({ device_id: z.string() });
@@ -104,7 +107,16 @@ export const cloudOperations: readonly ContractOperation[] = [
     websocket: true,
     summary: "WebSocket: a Noise handshake (NX or IK, `?pattern=`) that proves the node's key for a login.",
     success: { status: 101, description: 'Switching to WebSocket.' },
-    errors: mergeErrors(ADMITTED, WEBSOCKET_HANDSHAKE),
+    errors: mergeErrors(ADMITTED, WEBSOCKET_HANDSHAKE, DRAINING),
+  },
+  {
+    operationId: 'ready',
+    method: 'get',
+    path: '/readyz',
+    security: 'public',
+    summary: 'For a load balancer: this instance takes traffic (its database answers, it is not draining).',
+    success: { status: 200, description: 'Ready.', schema: named('ReadyResponse', ReadyResponse) },
+    errors: { 503: ['draining', 'not_ready'] },
   },
   fromEndpoint(CLOUD_ENDPOINTS.authChallenge, {
     operationId: 'authChallenge',
@@ -303,7 +315,7 @@ export const cloudOperations: readonly ContractOperation[] = [
     websocket: true,
     summary: 'WebSocket: the relay (envelopes in and out).',
     success: { status: 101, description: 'Switching to WebSocket.' },
-    errors: mergeErrors(TOKEN, WEBSOCKET_HANDSHAKE),
+    errors: mergeErrors(TOKEN, WEBSOCKET_HANDSHAKE, DRAINING),
   },
   {
     operationId: 'blobCreate',

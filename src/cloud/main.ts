@@ -140,9 +140,13 @@ async function main(argv: string[]): Promise<number> {
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
   // Tests, the bench and operators read the URL from this line's msg.
   logger.info({ url: cloud.url, dataDir, staticKey }, `listening on ${cloud.url} (data dir ${dataDir}); static key ${staticKey}`);
-  const stop = () => {
-    logger.info('stopping');
-    void cloud.stop().then(
+  // SIGTERM (a load balancer's orchestrator, systemd): drain first, so nodes move to another instance; SIGINT
+  // (a person at the terminal) stops at once.
+  const drainMs = Number(process.env.SALITA_CLOUD_DRAIN_MS ?? 2_000);
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info(`stopping (${signal})`);
+    const drained = signal === 'SIGTERM' ? cloud.drain(Number.isFinite(drainMs) && drainMs >= 0 ? drainMs : 2_000) : Promise.resolve(0);
+    void drained.then(() => cloud.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'stop failed');

@@ -17,6 +17,8 @@ export const RELAY_CLOSE = {
   unauthorized: 4401,
   /** The cloud could not write; nothing unanswered was accepted, so the node resends its outbox. */
   internal: 1011,
+  /** This instance is draining (SIGTERM): reconnect, through the load balancer, to another one. */
+  draining: 1012,
 } as const;
 
 interface Corkable {
@@ -213,6 +215,13 @@ export class RelayHub {
   fail(link: RelayLink, err: unknown): void {
     this.log.error({ err, node: link.node }, `relay: storage error for ${link.node}`);
     link.close(RELAY_CLOSE.internal, 'internal_error');
+  }
+
+  /** Every node's socket is closed with 1012 (draining): they reconnect elsewhere. Returns how many. */
+  closeAll(): number {
+    const links = [...this.links.values()];
+    for (const link of links) link.close(RELAY_CLOSE.draining, 'draining');
+    return links.length;
   }
 
   stop(): void {

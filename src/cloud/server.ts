@@ -98,6 +98,12 @@ export interface RunningCloud {
   keyLog: KeyLog;
   /** External login sessions (passkeys, the OpenID provider). */
   logins: ExternalLogins;
+  /**
+   * Graceful drain (SIGTERM behind a load balancer): /readyz answers 503 at once, new relay and handshake sockets
+   * are refused with 503 draining, every relay socket is closed with 1012 so its node reconnects to another
+   * instance; then `graceMs` for requests under way. Call stop() after it. Resolves with the sockets moved.
+   */
+  drain(graceMs?: number): Promise<number>;
   /** Set when this start ran with resetSecrets: what was revoked. */
   secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
@@ -219,6 +225,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       return tus;
     },
   };
+  /** SIGTERM: /readyz says 503, new relay and handshake sockets are refused, live relay sockets are moved off. */
+  let draining = false;
   // The public origin is known once the cloud listens (port 0): the parts read it when they need it.
   let listenedPort = opts.port;
   const origin = () => (opts.publicUrl ? new URL(opts.publicUrl).origin : `http://localhost:${listenedPort}`);
@@ -252,6 +260,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     blobs,
     logins,
     oidcRedirectUri,
+    readiness: {
+      draining: () => draining,
+      checkDatabase: () => {
+        database.sqlite.prepare('SELECT 1').get();
+      },
+    },
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({ fetch: app.fetch as never, websocket: { server: wss } }) as Server;
@@ -296,6 +310,13 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     blobs: blobStore,
     keyLog,
     logins,
+    drain: async (graceMs = 1_000) => {
+      draining = true;
+      const moved = hub.closeAll();
+      log.info(`draining: /readyz says 503; ${moved} relay socket(s) told to reconnect elsewhere`);
+      await new Promise((r) => setTimeout(r, graceMs));
+      return moved;
+    },
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();

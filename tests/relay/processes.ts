@@ -119,12 +119,13 @@ export interface CloudProcess {
   proc: Proc;
 }
 
-export async function startCloudProcess(opts: { dataDir?: string; port?: number } = {}): Promise<CloudProcess> {
+export async function startCloudProcess(opts: { dataDir?: string; port?: number; drainMs?: number } = {}): Promise<CloudProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-cloud-');
   const child = spawn(
     process.execPath,
     ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    // A test's SIGTERM is an outage, not a rolling restart: no drain time unless asked.
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_CLOUD_DRAIN_MS: String(opts.drainMs ?? 0) } },
   );
   const proc = new Proc('cloud', child);
   const m = await proc.waitLine(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);

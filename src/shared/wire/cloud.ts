@@ -65,6 +65,9 @@ export const CLOUD_ERROR_CODES = [
   'passkey_refused',
   'oidc_state_invalid',
   'oidc_failed',
+  // several instances behind a load balancer (docs/operations.md "Several instances")
+  'draining',
+  'not_ready',
 ] as const;
 export type CloudErrorCode = (typeof CLOUD_ERROR_CODES)[number];
 
@@ -162,6 +165,10 @@ export const HealthResponse = z.object({
   flags: z.record(z.string(), z.boolean()),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/** GET /readyz: this instance takes traffic (its database answers, it is not draining); else 503 not_ready / draining. */
+export const ReadyResponse = z.object({ ready: z.literal(true), database: z.literal('ok'), bus: z.enum(['none', 'ok']) });
+export type ReadyResponse = z.infer<typeof ReadyResponse>;
 
 // ---- the account: GET /api/account, DELETE /api/account/nodes/:node, POST /api/account/sign-out ---------------
 
