@@ -14,10 +14,10 @@ import {
   CLOUD_ERROR_HEADER,
   type CloudErrorReply,
   type HealthResponse,
-  type ReadyResponse,
   type LogoutResponse,
   type MeResponse,
   type NoiseSessionResponse,
+  type ReadyResponse,
   RefreshRequest,
   VerifyRequest,
 } from '../shared/wire/cloud.js';
@@ -162,8 +162,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     return c.json({ ready: true, database: 'ok', bus: 'none' } satisfies ReadyResponse);
   });
   const notDraining = async (_c: Context<Env>, next: () => Promise<void>) => {
-    if (d.readiness.draining())
-      throw new CloudError(503, 'draining', 'This instance is shutting down: reconnect to take another one.', 1);
+    if (d.readiness.draining()) throw new CloudError(503, 'draining', 'This instance is shutting down: reconnect to take another one.', 1);
     await next();
   };
 

@@ -146,13 +146,15 @@ async function main(argv: string[]): Promise<number> {
   const stop = (signal: NodeJS.Signals) => {
     logger.info(`stopping (${signal})`);
     const drained = signal === 'SIGTERM' ? cloud.drain(Number.isFinite(drainMs) && drainMs >= 0 ? drainMs : 2_000) : Promise.resolve(0);
-    void drained.then(() => cloud.stop()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    void drained
+      .then(() => cloud.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
