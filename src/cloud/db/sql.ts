@@ -72,11 +72,15 @@ export class SqliteSql implements CloudSql {
   private readonly direct: SqlTx = {
     all: async <T>(sql: string, params: readonly SqlValue[] = []) => {
       const s = this.statement(sql);
-      return (s.reader ? s.all(...toSqlite(params)) : (s.run(...toSqlite(params)), [])) as T[];
+      if (s.reader) return s.all(...toSqlite(params)) as T[];
+      s.run(...toSqlite(params));
+      return [];
     },
     get: async <T>(sql: string, params: readonly SqlValue[] = []) => {
       const s = this.statement(sql);
-      return (s.reader ? s.get(...toSqlite(params)) : (s.run(...toSqlite(params)), undefined)) as T | undefined;
+      if (s.reader) return s.get(...toSqlite(params)) as T | undefined;
+      s.run(...toSqlite(params));
+      return undefined;
     },
     run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: this.statement(sql).run(...toSqlite(params)).changes }),
     lock: async () => {},
