@@ -2,6 +2,7 @@
 // and no checkout around it:
 //   server.mjs         src/cloud/main.ts with every JS dependency bundled in (esbuild)
 //   migrations-cloud/  the cloud's migrations (src/cloud/db/open.ts looks next to the bundle first)
+//   migrations-cloud-pg/  the same on PostgreSQL (src/cloud/db/postgres.ts)
 //   assets/            @simplewebauthn/browser's bundle for the passkey login page
 //   package.json       the only production dependency left: better-sqlite3, native, so it is installed, not bundled
 // Install it anywhere with `npm install --omit=dev` in that folder (docs/cloud.md, "Deploy").
@@ -27,7 +28,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: NATIVE,
+  // pg's optional native binding is never installed: its require stays a runtime one that pg catches.
+  external: [...NATIVE, 'pg-native'],
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
@@ -46,6 +48,7 @@ await build({
 });
 
 cpSync(join(root, 'migrations-cloud'), join(out, 'migrations-cloud'), { recursive: true });
+cpSync(join(root, 'migrations-cloud-pg'), join(out, 'migrations-cloud-pg'), { recursive: true });
 // The passkey page's browser library, served by the cloud itself (src/cloud/external-login-page.ts).
 mkdirSync(join(out, 'assets'), { recursive: true });
 cpSync(

@@ -1,4 +1,4 @@
-// The cloud's SQLite schema (drizzle). Changing it: edit here, run
+// The cloud's SQLite schema (drizzle); pg-schema.ts is the same on PostgreSQL (change both). Changing it: edit here, run
 // `npx drizzle-kit generate --config drizzle.cloud.config.ts`, commit the new SQL in migrations-cloud/.
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 

@@ -45,7 +45,8 @@ export function numberedPlaceholders(sql: string): string {
   return out;
 }
 
-const toSqlite = (params: readonly SqlValue[]) => params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+/** Booleans are integers 0/1 on both (one SQL text for both stores). */
+const toRows = (params: readonly SqlValue[]) => params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
 /**
  * SQLite through better-sqlite3 (synchronous underneath). One connection: a transaction holds it, so every other
@@ -72,17 +73,17 @@ export class SqliteSql implements CloudSql {
   private readonly direct: SqlTx = {
     all: async <T>(sql: string, params: readonly SqlValue[] = []) => {
       const s = this.statement(sql);
-      if (s.reader) return s.all(...toSqlite(params)) as T[];
-      s.run(...toSqlite(params));
+      if (s.reader) return s.all(...toRows(params)) as T[];
+      s.run(...toRows(params));
       return [];
     },
     get: async <T>(sql: string, params: readonly SqlValue[] = []) => {
       const s = this.statement(sql);
-      if (s.reader) return s.get(...toSqlite(params)) as T | undefined;
-      s.run(...toSqlite(params));
+      if (s.reader) return s.get(...toRows(params)) as T | undefined;
+      s.run(...toRows(params));
       return undefined;
     },
-    run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: this.statement(sql).run(...toSqlite(params)).changes }),
+    run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: this.statement(sql).run(...toRows(params)).changes }),
     lock: async () => {},
   };
 
@@ -145,11 +146,12 @@ export class PostgresSql implements CloudSql {
 
   private static on(q: pg.Pool | pg.PoolClient): SqlTx {
     return {
-      all: async <T>(sql: string, params: readonly SqlValue[] = []) => (await q.query(numberedPlaceholders(sql), [...params])).rows as T[],
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        (await q.query(numberedPlaceholders(sql), toRows(params))).rows as T[],
       get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-        (await q.query(numberedPlaceholders(sql), [...params])).rows[0] as T | undefined,
+        (await q.query(numberedPlaceholders(sql), toRows(params))).rows[0] as T | undefined,
       run: async (sql: string, params: readonly SqlValue[] = []) => ({
-        changes: (await q.query(numberedPlaceholders(sql), [...params])).rowCount ?? 0,
+        changes: (await q.query(numberedPlaceholders(sql), toRows(params))).rowCount ?? 0,
       }),
       // hashtextextended: a 64-bit key from any text; held until COMMIT or ROLLBACK.
       lock: async (key: string) => {
