@@ -26,7 +26,7 @@ describe('the PostgreSQL schema', () => {
   });
 });
 
-describe('the cloud on PostgreSQL: migrations', { skip: postgresSkipReason() }, () => {
+describe('the cloud on PostgreSQL: migrations', { skip: postgresSkipReason(), timeout: 120_000 }, () => {
   let cluster: PostgresCluster;
   before(async () => {
     cluster = await startPostgresCluster();

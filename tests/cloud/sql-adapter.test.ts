@@ -12,7 +12,7 @@ import { type CloudSql, numberedPlaceholders, PostgresSql, SqliteSql } from '../
 import { type PostgresCluster, postgresSkipReason, startPostgresCluster } from '../helpers/postgres-cluster.js';
 
 function suite(name: string, open: () => Promise<CloudSql>, skip?: string) {
-  describe(`the database seam on ${name}`, { skip }, () => {
+  describe(`the database seam on ${name}`, { skip, timeout: 120_000 }, () => {
     let sql: CloudSql;
     before(async () => {
       sql = await open();
