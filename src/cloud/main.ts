@@ -1,6 +1,7 @@
 // `npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--smtp-url smtp://… --mail-from ADDR]`
 // `npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]`
 // `npm run cloud -- revoke <device_id> [--data-dir D]`
+// `npm run cloud -- migrate --to postgres://… [--data-dir D]`: copy this (stopped) cloud into an empty PostgreSQL
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } fr
 import { blobLimitsFromEnv } from './blob-store.js';
 import { openCloudDatabase } from './db/open.js';
 import { createCloudLogger } from './log.js';
+import { migrateSqliteToPostgres } from './migrate-to-postgres.js';
 import { LogOtpSender, type OtpSender } from './otp-sender.js';
 import { startCloud } from './server.js';
 import { SmtpOtpSender } from './smtp-otp-sender.js';
@@ -34,13 +36,14 @@ async function main(argv: string[]): Promise<number> {
       'reset-secrets': { type: 'boolean' },
       'smtp-url': { type: 'string' },
       'mail-from': { type: 'string' },
+      to: { type: 'string' },
     },
   });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const [cmd = 'serve', arg] = positionals;
   if (values.help) {
     console.log(
-      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets] [--smtp-url smtp://user:pass@host:587 --mail-from ADDR]\n       npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]\nWithout --smtp-url, sign-in codes are written to the log (development only).',
+      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets] [--smtp-url smtp://user:pass@host:587 --mail-from ADDR]\n       npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]\n       npm run cloud -- migrate --to postgres://user@host/db [--data-dir D]   (stop the cloud first)\nWithout --smtp-url, sign-in codes are written to the log (development only).',
     );
     return 0;
   }
@@ -67,6 +70,24 @@ async function main(argv: string[]): Promise<number> {
         console.log(`revoked ${auth.revokeDevice(arg)} token(s) of ${arg}`);
       }
       return 0;
+    } finally {
+      database.close();
+    }
+  }
+  if (cmd === 'migrate') {
+    if (!values.to || !/^postgres(ql)?:\/\//.test(values.to)) {
+      console.error('usage: migrate --to postgres://user@host:port/database [--data-dir D]');
+      return 2;
+    }
+    const database = openCloudDatabase(dataDirEnsured(dataDir));
+    try {
+      const copies = await migrateSqliteToPostgres(database.sqlite, values.to);
+      for (const c of copies) console.log(`${c.table.padEnd(30)} ${String(c.rows).padStart(9)} rows  sha256 ${c.digest}`);
+      console.log(`copied ${copies.length} tables from ${dataDir} into PostgreSQL, verified`);
+      return 0;
+    } catch (err) {
+      console.error(`migrate: ${(err as Error).message}`);
+      return 1;
     } finally {
       database.close();
     }
