@@ -9,11 +9,11 @@
 // - The Cloud panel: "Sign in with <provider>" opens the cloud's page in a new window; the panel moves on to
 //   Connected by itself.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import { freePort } from '../helpers/free-port.js';
 import { completeProviderLogin, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { eventually, startTestNode, type TestNode, tempDir } from '../helpers/test-node.js';
 import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
@@ -21,14 +21,6 @@ import { chromiumSkipReason, useChromium, WAIT } from './browser.js';
 const skip = chromiumSkipReason();
 const LONG = { timeout: 60_000 };
 const FAST = { backoff: { baseMs: 20, capMs: 250 } };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const view = async (node: TestNode) => (await node.admin('/api/admin/cloud')).body;
 

@@ -1,7 +1,7 @@
 // A nats-server for tests (Debian's package): on loopback, a free port, stopped afterwards, and restartable on
 // the same port (the bus going away and coming back under running instances).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 
 export interface TestNatsServer {
   url: string;
@@ -15,14 +15,6 @@ export function natsSkipReason(): string | undefined {
   const why = 'nats-server is not installed (apt-get install -y nats-server)';
   if (process.env.CI) throw new Error(`${why}; CI must run the bus tests.`);
   return why;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export async function startNatsServer(): Promise<TestNatsServer> {

@@ -4,9 +4,9 @@
 // trust authentication on 127.0.0.1 (the cluster listens nowhere else, and the socket directory is private).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export interface PostgresCluster {
   /** postgres://postgres@127.0.0.1:<port>/<database> */
@@ -33,14 +33,6 @@ export function postgresSkipReason(): string | undefined {
   const why = 'PostgreSQL is not installed (apt-get install -y postgresql)';
   if (process.env.CI) throw new Error(`${why}; CI must run the PostgreSQL tests.`);
   return why;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export async function startPostgresCluster(): Promise<PostgresCluster> {

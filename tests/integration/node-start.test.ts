@@ -2,8 +2,8 @@
 // change things. A rename in that window is answered (never a 500) and reaches mDNS once its probe is over.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../helpers/free-port.js';
 import { cleanupAll, eventually, startTestNode } from '../helpers/test-node.js';
 import { FakeDiscovery } from './network-helpers.js';
 
@@ -37,14 +37,6 @@ class SlowProbeDiscovery extends FakeDiscovery {
   finishProbe(): void {
     this.endProbe();
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('a node that is still starting', () => {
