@@ -157,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
     logger,
     ...(publicUrl ? { publicUrl } : {}),
     ...(oidc ? { oidc } : {}),
+    ...(process.env.SALITA_CLOUD_INSTANCE ? { instance: process.env.SALITA_CLOUD_INSTANCE } : {}),
   });
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
   // Tests, the bench and operators read the URL from this line's msg.

@@ -80,6 +80,8 @@ export interface CloudOptions {
   externalSessionTtlMs?: number;
   /** The external login's clock (tests move it). */
   externalClock?: () => number;
+  /** This instance's name, as the `instance` label of its metrics (several instances behind one load balancer). */
+  instance?: string;
 }
 
 export interface RunningCloud {
@@ -147,7 +149,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     database.close();
     throw err;
   }
-  const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false });
+  const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false, ...(opts.instance ? { instance: opts.instance } : {}) });
   const accounts = new Accounts(database.db);
   const auth = new AuthService(
     database.db,

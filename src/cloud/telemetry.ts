@@ -44,7 +44,9 @@ export class Telemetry {
   private readonly events: Counter<'event' | 'code'>;
   private readonly handshakeSeconds: Histogram<'pattern'>;
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  /** `instance`: a label on every series, so that a scrape of several instances behind one name tells them apart. */
+  constructor(opts: { defaultMetrics?: boolean; instance?: string } = {}) {
+    if (opts.instance) this.registry.setDefaultLabels({ instance: opts.instance });
     this.events = new Counter({
       name: 'salita_cloud_telemetry_events_total',
       help: 'Telemetry events, by event name and (for failures/exceptions) error code',

@@ -52,6 +52,17 @@ describe('readiness and drain', () => {
       assert.equal(await drained, 1, 'one socket moved');
     }));
 
+  it("an instance's metrics carry its name", () =>
+    withCloud({ otpSender: otp, instance: 'cloud-2' }, async (cloud) => {
+      const text = await (await fetch(`${cloud.url}/metrics`)).text();
+      const series = text.split('\n').filter((l) => l.startsWith('salita_cloud_telemetry_events_total{'));
+      assert.ok(series.length > 0);
+      assert.ok(
+        series.every((l) => l.includes('instance="cloud-2"')),
+        series[0],
+      );
+    }));
+
   it('the built cloud drains on SIGTERM (readyz 503 meanwhile), then exits 0', async () => {
     requireBuild();
     const cloud = await startCloudProcess({ drainMs: 1_500 });
