@@ -131,6 +131,17 @@ describe('key log audit', () => {
     assert.equal(await auditor.audit(ctxOf(cloud, 'node-a'), [b]), 'verified');
   });
 
+  test('a missing proof on a first read asks for a fresh directory read first (the directory may have changed)', async () => {
+    const cloud = new FakeCloud();
+    const { auditor, alarms } = setup();
+    const b = cloud.publish('dev-b', 'node-b', key());
+    const gone: DirectoryEntry = { device_id: 'dev-left', node: 'node-x', public_key: key(), name: 'x', kind: 'phone', updated_at: '' };
+    assert.equal(await auditor.audit(ctxOf(cloud, 'node-a'), [b, gone], { final: false }), 'retry');
+    assert.equal(alarms.length, 0, 'no alarm yet');
+    assert.equal(auditor.view(cloud.cloudKey).size, null, 'nothing kept from that read');
+    assert.equal(await auditor.audit(ctxOf(cloud, 'node-a'), [b], { final: true }), 'verified', 'the fresh read passes');
+  });
+
   test('a device listed with no log entry at all is not included', async () => {
     const cloud = new FakeCloud();
     const { auditor, alarms } = setup();

@@ -47,10 +47,15 @@ export interface CloudDirectoryDeps {
   /** The older ids each of our devices replaced when re-paired (published, so other homes see the change). */
   replacements?(): ReadonlyMap<string, readonly string[]>;
   /**
-   * Checks a directory read against the cloud's key log (key-log-audit.ts) before the store takes it: false
-   * leaves the store with the last directory that passed. Rejects when a call fails (retried like the read).
+   * Checks a directory read against the cloud's key log (key-log-audit.ts) before the store takes it: 'refused'
+   * leaves the store with the last directory that passed; 'retry' asks for one more read (the directory changed
+   * under the check), checked as `final`. Rejects when a call fails (retried like the read).
    */
-  checkDirectory?(creds: { url: string; token: string }, entries: readonly DirectoryEntry[]): Promise<boolean>;
+  checkDirectory?(
+    creds: { url: string; token: string },
+    entries: readonly DirectoryEntry[],
+    final: boolean,
+  ): Promise<'apply' | 'refused' | 'retry'>;
 }
 
 export class CloudDirectory {
@@ -281,8 +286,15 @@ export class CloudDirectory {
     if (Date.now() < this.directoryNotBefore) return;
     this.lastRefreshAt = Date.now();
     try {
-      const entries = await fetchDirectory(creds.url, creds.token);
-      if (this.d.checkDirectory && !(await this.d.checkDirectory(creds, entries))) return;
+      let entries = await fetchDirectory(creds.url, creds.token);
+      if (this.d.checkDirectory) {
+        let verdict = await this.d.checkDirectory(creds, entries, false);
+        if (verdict === 'retry') {
+          entries = await fetchDirectory(creds.url, creds.token);
+          verdict = await this.d.checkDirectory(creds, entries, true);
+        }
+        if (verdict !== 'apply') return;
+      }
       const replaced = await this.replacedIds(creds.url, creds.token);
       const self = this.d.selfId();
       // Only other nodes' devices are "remote"; this node's own come from the store itself.

@@ -129,7 +129,7 @@ export class CloudLink {
       published: () => this.transport.resume(),
       tokenRefused: (code) => this.session.tokenRefused(code),
       ...(d.replacements ? { replacements: d.replacements } : {}),
-      checkDirectory: (creds, entries) => this.checkDirectory(creds, entries),
+      checkDirectory: (creds, entries, final) => this.checkDirectory(creds, entries, final),
     });
     this.transport = new CloudRelayTransport({
       store: d.store,
@@ -270,9 +270,13 @@ export class CloudLink {
     };
   }
 
-  private async checkDirectory(creds: { url: string; token: string }, entries: readonly DirectoryEntry[]): Promise<boolean> {
+  private async checkDirectory(
+    creds: { url: string; token: string },
+    entries: readonly DirectoryEntry[],
+    final: boolean,
+  ): Promise<'apply' | 'refused' | 'retry'> {
     const cloudKey = this.pinnedCloudKey();
-    if (!cloudKey) return false;
+    if (!cloudKey) return 'refused';
     const before = JSON.stringify(this.keyLog.view(cloudKey));
     const outcome = await this.keyLog.audit(
       {
@@ -282,9 +286,10 @@ export class CloudLink {
         own: this.d.store?.localDevices() ?? [],
       },
       entries,
+      { final },
     );
     if (JSON.stringify(this.keyLog.view(cloudKey)) !== before) this.scheduleEmit();
-    return outcome !== 'alarm';
+    return outcome === 'retry' ? 'retry' : outcome === 'alarm' ? 'refused' : 'apply';
   }
 
   /** The head this node verified last at its cloud, for the home's other nodes (null: none yet, or logged out). */

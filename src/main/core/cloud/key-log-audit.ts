@@ -55,7 +55,12 @@ export interface AuditContext {
   own: readonly DirectoryDevice[];
 }
 
-export type AuditOutcome = 'verified' | 'unsupported' | 'alarm';
+/**
+ * 'retry': a directory entry had no proof as it is, and this was not the final read: the directory may have
+ * changed between the two reads (a device published, a node removed from the household), so the caller reads the
+ * directory again and audits it with `final` set; only then is a missing proof an alarm.
+ */
+export type AuditOutcome = 'verified' | 'unsupported' | 'alarm' | 'retry';
 
 /** Ids per proofs call, and indices per leaves call (the cloud's limits). */
 const PROOF_PAGE = 256;
@@ -138,12 +143,19 @@ export class KeyLogAuditor {
    * check failed now or earlier; the alarm is raised and kept). Errors of the calls themselves (network, 5xx)
    * reject, as the directory read itself would: the caller retries later.
    */
-  async audit(ctx: AuditContext, entries: readonly DirectoryEntry[]): Promise<AuditOutcome> {
+  async audit(ctx: AuditContext, entries: readonly DirectoryEntry[], opts: { final?: boolean } = {}): Promise<AuditOutcome> {
+    const final = opts.final ?? true;
     // Under an alarm the node goes on checking and keeping heads (a fork is seen by the other node only once
     // this one has a head past the fork to pass on), but it takes no directory, and the first alarm stays.
     const alarmed = this.d.state.alarm(ctx.cloudKey) !== null;
     try {
-      await this.check(ctx, entries);
+      try {
+        await this.checkOnce(ctx, entries);
+      } catch (err) {
+        if (!(err instanceof NotIncluded)) throw err;
+        if (!final) return 'retry';
+        throw new AuditFailure('key_log_not_included', err.message);
+      }
     } catch (err) {
       if (alarmed) {
         if (!(err instanceof AuditFailure || (err instanceof CloudCallError && err.status === 404))) throw err;
@@ -217,20 +229,6 @@ export class KeyLogAuditor {
     this.d.state.raise(cloudKey, alarm);
     this.d.log.error({ cloud_key: cloudKey, code }, `KEY DIRECTORY ALARM: ${message}`);
     this.d.alarmed(alarm);
-  }
-
-  private async check(ctx: AuditContext, entries: readonly DirectoryEntry[]): Promise<void> {
-    // A publish between the directory read and the proofs shows as a mismatch: the second round reads the
-    // proofs again (the directory is what the cloud answered; it has to be in the log by then).
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.checkOnce(ctx, entries);
-        return;
-      } catch (err) {
-        if (!(err instanceof NotIncluded)) throw err;
-        if (attempt >= 1) throw new AuditFailure('key_log_not_included', err.message);
-      }
-    }
   }
 
   private async checkOnce(ctx: AuditContext, entries: readonly DirectoryEntry[]): Promise<void> {
