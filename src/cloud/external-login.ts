@@ -28,6 +28,11 @@ export const EXTERNAL_SESSION_TTL_MS = 5 * 60_000;
 export const MAX_PENDING_EXTERNAL_SESSIONS = 10_000;
 
 type Row = typeof externalLoginSessions.$inferSelect;
+/** What a session's state says without the token. */
+function baseState(row: Row): ExternalSessionState {
+  return { status: row.status, method: row.method, expires_at: row.expiresAt, error: row.error, mfa_required: false };
+}
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 export interface ExternalLoginDeps {
@@ -44,7 +49,7 @@ export interface ExternalLoginDeps {
 }
 
 export class ExternalLogins {
-  private readonly listeners = new Map<string, Set<(s: ExternalSessionState, tokenHash: string) => void>>();
+  private readonly listeners = new Map<string, Set<(s: ExternalSessionState) => void>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
@@ -185,13 +190,7 @@ export class ExternalLogins {
   }
 
   private stateOf(row: Row): ExternalSessionState {
-    const base: ExternalSessionState = {
-      status: row.status,
-      method: row.method,
-      expires_at: row.expiresAt,
-      error: row.error,
-      mfa_required: false,
-    };
+    const base = baseState(row);
     if (row.status !== 'approved' || row.method === 'passkey_register') return base;
     if (row.consumedAt) throw new CloudError(409, 'session_used', 'This sign-in was already collected: start a new one.');
     const tokens = this.d.db.transaction((tx) => {
@@ -226,11 +225,11 @@ export class ExternalLogins {
   subscribe(token: string, fn: (s: ExternalSessionState) => void): () => void {
     const row = this.byToken(token);
     const set = this.listeners.get(row.tokenHash) ?? new Set();
+    // A fresh function per subscription: the same `fn` subscribed twice is unsubscribed one at a time.
     const listener = (s: ExternalSessionState) => fn(s);
     set.add(listener);
     this.listeners.set(row.tokenHash, set);
-    if (row.status !== 'pending') this.deliver(row, listener);
-    else fn(this.stateOf(row));
+    this.deliver(row, listener);
     return () => {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(row.tokenHash);
@@ -241,16 +240,16 @@ export class ExternalLogins {
     for (const fn of [...(this.listeners.get(row.tokenHash) ?? [])]) this.deliver(row, fn);
   }
 
-  private deliver(row: Row, fn: (s: ExternalSessionState, tokenHash: string) => void): void {
+  private deliver(row: Row, fn: (s: ExternalSessionState) => void): void {
     let s: ExternalSessionState;
     try {
       s = this.stateOf(row);
     } catch (err) {
       // Collected meanwhile (by a poll): the push still says how it ended, without the token.
       if (!(err instanceof CloudError && err.code === 'session_used')) throw err;
-      s = { status: row.status, method: row.method, expires_at: row.expiresAt, error: row.error, mfa_required: false };
+      s = baseState(row);
     }
-    fn(s, row.tokenHash);
+    fn(s);
   }
 
   // ---- the browser's side ---------------------------------------------------------------------------------

@@ -5,10 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InProcessBus, NatsBus } from '../../src/cloud/bus.js';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
-
-async function until(f: () => boolean): Promise<void> {
-  while (!f()) await new Promise((r) => setTimeout(r, 10));
-}
+import { eventually } from '../helpers/test-node.js';
 
 describe('the bus between cloud instances', () => {
   it('in process: subscribers hear what is published, until they unsubscribe', async () => {
@@ -31,22 +28,22 @@ describe('the bus between cloud instances', () => {
       const got: string[] = [];
       one.subscribe('deliver.node-a', (d) => got.push(d));
       // The subscription reaches the server before the first publish counts.
-      await until(() => {
+      await eventually(() => {
         two.publish('deliver.node-a', 'ping');
         return got.length > 0;
-      });
+      }, 'the subscription is in place');
       got.length = 0;
       two.publish('deliver.node-a', 'first');
-      await until(() => got.includes('first'));
+      await eventually(() => got.includes('first'), 'the first message');
 
       await server.stop();
-      await until(() => !one.ready() && !two.ready());
+      await eventually(() => !one.ready() && !two.ready(), 'both see the bus gone');
       await server.start();
-      await until(() => one.ready() && two.ready());
-      await until(() => {
+      await eventually(() => one.ready() && two.ready(), 'both reconnected', 30_000);
+      await eventually(() => {
         two.publish('deliver.node-a', 'after');
         return got.includes('after');
-      });
+      }, 'a message after the restart');
     } finally {
       await one.close();
       await two.close();

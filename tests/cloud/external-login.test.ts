@@ -13,6 +13,7 @@ import type { RunningCloud } from '../../src/cloud/server.js';
 import { cloudHandshake } from '../../src/main/core/cloud/cloud-handshake.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { EXTERNAL_EVENTS_PATH, externalSessionTopic } from '../../src/shared/wire/external-login.js';
+import { eventually } from '../helpers/test-node.js';
 import { b64, call, joinAccount, withCloud } from './account-helpers.js';
 
 const otp = new MemoryOtpSender();
@@ -50,14 +51,6 @@ async function listen(cloud: RunningCloud, token: string) {
   await new Promise((r) => ws.on('open', r));
   ws.send(JSON.stringify({ type: 'subscribe', topic: externalSessionTopic(token) }));
   return { frames, closed, ws };
-}
-
-async function until<T>(f: () => T | undefined | false): Promise<T> {
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const metric = async (cloud: RunningCloud, event: string) => {
@@ -108,7 +101,7 @@ describe('external login sessions (API)', () => {
       const token = made.body.session_token as string;
       assert.equal((await call(cloud, 'GET', `/api/auth/external/sessions/${token}`)).body.status, 'pending');
       const sub = await listen(cloud, token);
-      await until(() => sub.frames.find((f) => f.type === 'session_update' && f.status === 'pending'));
+      await eventually(() => sub.frames.find((f) => f.type === 'session_update' && f.status === 'pending'), 'the pending state pushed');
       const page = await fetch(`${cloud.url}/login/external/${made.body.verification_uri.split('/').at(-1)}`);
       assert.equal(page.status, 200);
       assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self' 'nonce-/);
@@ -150,13 +143,13 @@ describe('external login sessions (API)', () => {
     withCloud({ otpSender: otp }, async (cloud) => {
       const { token, uri } = await passkeySession(cloud);
       const sub = await listen(cloud, token);
-      await until(() => sub.frames.length > 0);
+      await eventually(() => sub.frames.length > 0, 'the first push');
       const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
       const accountId = (await call(cloud, 'GET', '/api/account', ana.token)).body.account.id;
       // Approve through the service, as the passkey check does, so the change is pushed.
       const logins = cloud.logins as unknown as { finish(row: unknown, o: unknown): void; pending(id: string): unknown };
       logins.finish(logins.pending(uri.split('/').at(-1)!), { status: 'approved', accountId });
-      const pushed = await until(() => sub.frames.find((f) => f.status === 'approved'));
+      const pushed = await eventually(() => sub.frames.find((f) => f.status === 'approved'), 'the approval pushed');
       assert.equal(pushed.type, 'session_update');
       assert.equal(pushed.topic, externalSessionTopic(token));
       assert.ok(pushed.tokens?.token, 'the push carries the token');
@@ -173,7 +166,7 @@ describe('external login sessions (API)', () => {
     withCloud({ otpSender: otp, externalSessionTtlMs: 400 }, async (cloud) => {
       const { token, uri } = await passkeySession(cloud);
       const sub = await listen(cloud, token);
-      const failed = await until(() => sub.frames.find((f) => f.status === 'failed'));
+      const failed = await eventually(() => sub.frames.find((f) => f.status === 'failed'), 'the expiry pushed');
       assert.equal(failed.error, 'session_expired');
       assert.equal(await sub.closed, 1000);
       const polled = await call(cloud, 'GET', `/api/auth/external/sessions/${token}`);

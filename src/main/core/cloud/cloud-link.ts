@@ -277,7 +277,6 @@ export class CloudLink {
   ): Promise<'apply' | 'refused' | 'retry'> {
     const cloudKey = this.pinnedCloudKey();
     if (!cloudKey) return 'refused';
-    const before = JSON.stringify(this.keyLog.view(cloudKey));
     const outcome = await this.keyLog.audit(
       {
         api: this.keyLogApi(creds),
@@ -288,7 +287,8 @@ export class CloudLink {
       entries,
       { final },
     );
-    if (JSON.stringify(this.keyLog.view(cloudKey)) !== before) this.scheduleEmit();
+    // The view's key_log may have changed (verified, a new size, an alarm); an unchanged view is not emitted.
+    this.scheduleEmit();
     return outcome === 'retry' ? 'retry' : outcome === 'alarm' ? 'refused' : 'apply';
   }
 

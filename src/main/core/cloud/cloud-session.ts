@@ -263,7 +263,7 @@ export class CloudSession {
     return this.serial(async () => {
       const clean = normalizeCloudUrl(url);
       const session = await this.handshake(clean);
-      const made = await this.externalCall(() =>
+      const made = await this.loginCall('The cloud refused the sign-in', () =>
         createExternalSession(clean, {
           method,
           device_id: b64(this.d.staticKey().publicKey),
@@ -286,14 +286,17 @@ export class CloudSession {
     return this.serial(async () => {
       const creds = this.credentials();
       if (!creds) throw new CloudLinkError('cloud_login_not_started', 'This node is not logged in to a cloud: log in first.');
-      const made = await this.externalCall(() => createExternalSession(creds.url, { method: 'passkey_register' }, creds.token));
+      const made = await this.loginCall('The cloud refused the sign-in', () =>
+        createExternalSession(creds.url, { method: 'passkey_register' }, creds.token),
+      );
       this.startExternal(creds.url, made, null);
       this.d.report.changed();
       return this.external()!;
     });
   }
 
-  private async externalCall<T>(run: () => Promise<T>): Promise<T> {
+  /** A login step's REST call: its failure said in the view and as a CloudLinkError (refusals prefixed by `refused`). */
+  private async loginCall<T>(refused: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (err) {
@@ -303,7 +306,7 @@ export class CloudSession {
         throw new CloudLinkError('cloud_unreachable', err.message);
       }
       this.d.report.setError(err.cloudError, err.message);
-      throw new CloudLinkError('cloud_rejected', `The cloud refused the sign-in: ${err.message}`, err.cloudError);
+      throw new CloudLinkError('cloud_rejected', `${refused}: ${err.message}`, err.cloudError);
     }
   }
 
@@ -450,20 +453,10 @@ export class CloudSession {
 
   private async beginLogin(url: string, email: string | null): Promise<void> {
     const staticKey = this.d.staticKey();
-    const report = this.d.report;
     const session = await this.handshake(url);
-    let challenge: { challengeId: string; expiresAt: string };
-    try {
-      challenge = await requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.(), email);
-    } catch (err) {
-      if (!(err instanceof CloudCallError)) throw err;
-      if (err.kind === 'unreachable') {
-        report.setError('cloud_unreachable', err.message);
-        throw new CloudLinkError('cloud_unreachable', err.message);
-      }
-      report.setError(err.cloudError, err.message);
-      throw new CloudLinkError('cloud_rejected', `The cloud refused to send a code: ${err.message}`, err.cloudError);
-    }
+    const challenge = await this.loginCall('The cloud refused to send a code', () =>
+      requestChallenge(url, b64(staticKey.publicKey), this.d.nodeName?.(), email),
+    );
     this.pending = { url, email, session, challengeId: challenge.challengeId, expiresAt: challenge.expiresAt };
     this.d.log.info(
       { url, pattern: session.pattern, challenge_id: challenge.challengeId },

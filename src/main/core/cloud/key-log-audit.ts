@@ -12,6 +12,7 @@
 // the Cloud panel says it loudly, and it stays until the person resets it; the checks and the gossip go on. A cloud without the log (404) is
 // "unsupported": its directory is used as before, as older clouds were.
 import type { Logger } from 'pino';
+import { constantTimeEqual } from '../../../shared/crypto/noise/primitives.js';
 import { fromBase64Url } from '../../../shared/encoding.js';
 import { appendLeaves, type CompactRange, EMPTY_RANGE, rangeRoot } from '../../../shared/transparency/compact-range.js';
 import {
@@ -84,10 +85,6 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function shortId(id: string): string {
@@ -303,7 +300,7 @@ export class KeyLogAuditor {
         });
         range = appendLeaves(range, leafHashes);
       }
-      if (!sameBytes(rangeRoot(range), fromBase64Url(head.root))) {
+      if (!constantTimeEqual(rangeRoot(range), fromBase64Url(head.root))) {
         const kept = keptHead && head === keptHead;
         throw new AuditFailure(
           'key_log_inconsistent',
@@ -327,7 +324,7 @@ export class KeyLogAuditor {
     const latest = new Map<string, number>();
     for (const e of added) {
       for (const device of ctx.own) {
-        if (!sameBytes(leafTag(device.device_id, e.index), e.tag)) continue;
+        if (!constantTimeEqual(leafTag(device.device_id, e.index), e.tag)) continue;
         mine.set(e.index, { device, content: e.content });
         latest.set(device.device_id, e.index);
       }
@@ -339,7 +336,7 @@ export class KeyLogAuditor {
       const { device, content } = mine.get(index)!;
       const leaf = got.get(index);
       const what = `entry ${index} of the key log, for this node's device "${device.name}" (${shortId(device.device_id)})`;
-      if (!leaf || leaf.device_id !== device.device_id || !sameBytes(leafContentHash(leaf), content)) {
+      if (!leaf || leaf.device_id !== device.device_id || !constantTimeEqual(leafContentHash(leaf), content)) {
         throw new AuditFailure(
           'key_log_foreign_key',
           `The cloud will not show ${what} as the log holds it: someone else's change to this device.`,
