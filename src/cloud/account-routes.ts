@@ -25,25 +25,26 @@ export const accountOf = (p: Principal): string => {
 
 export function mountAccountRoutes(app: Hono<CloudEnv>, d: AccountRouteDeps, authed: MiddlewareHandler<CloudEnv>): void {
   /** Out of the account: no token, no socket, no devices in anyone's directory (and so no prekeys). */
-  const signOut = (node: string, reason: string): number => {
-    const revoked = d.auth.revokeDevice(node);
+  const signOut = async (node: string, reason: string): Promise<number> => {
+    const revoked = await d.auth.revokeDevice(node);
     d.relay.hub.closeNode(node, reason);
     return revoked;
   };
 
-  app.get('/api/account', authed, (c) => {
+  app.get('/api/account', authed, async (c) => {
     const me = c.get('principal');
     const id = accountOf(me);
-    const nodes = d.accounts.nodes(id);
-    const devices = d.directory.list(new Set(nodes.map((n) => n.node)));
+    const nodes = await d.accounts.nodes(id);
+    const devices = await d.directory.list(new Set(nodes.map((n) => n.node)));
+    const connected = await Promise.all(nodes.map((n) => d.relay.hub.isConnected(n.node)));
     return c.json({
-      account: { id, email: d.accounts.emailOf(id) },
-      nodes: nodes.map((n) => ({
+      account: { id, email: await d.accounts.emailOf(id) },
+      nodes: nodes.map((n, i) => ({
         node: n.node,
         name: n.name,
         joined_at: n.joinedAt,
         self: n.node === me.deviceId,
-        connected: d.relay.hub.isConnected(n.node),
+        connected: connected[i]!,
         devices: devices
           .filter((e) => e.node === n.node)
           .map((e) => ({ device_id: e.device_id, name: e.name, kind: e.kind, public_key: e.public_key })),
@@ -51,21 +52,21 @@ export function mountAccountRoutes(app: Hono<CloudEnv>, d: AccountRouteDeps, aut
     } satisfies AccountResponse);
   });
 
-  app.delete('/api/account/nodes/:node', authed, (c: Context<CloudEnv>) => {
+  app.delete('/api/account/nodes/:node', authed, async (c: Context<CloudEnv>) => {
     const id = accountOf(c.get('principal'));
     const node = c.req.param('node') ?? '';
-    if (d.accounts.accountOf(node) !== id) {
+    if ((await d.accounts.accountOf(node)) !== id) {
       throw new CloudError(404, 'node_not_in_account', 'No such node in your account.');
     }
-    d.accounts.leave(node);
-    d.directory.publish(node, []);
-    return c.json({ removed: node, tokens_revoked: signOut(node, 'node_removed') } satisfies RemoveNodeResponse);
+    await d.accounts.leave(node);
+    await d.directory.publish(node, []);
+    return c.json({ removed: node, tokens_revoked: await signOut(node, 'node_removed') } satisfies RemoveNodeResponse);
   });
 
-  app.post('/api/account/sign-out', authed, (c) => {
-    const nodes = d.accounts.nodes(accountOf(c.get('principal')));
+  app.post('/api/account/sign-out', authed, async (c) => {
+    const nodes = await d.accounts.nodes(accountOf(c.get('principal')));
     let revoked = 0;
-    for (const n of nodes) revoked += signOut(n.node, 'signed_out');
+    for (const n of nodes) revoked += await signOut(n.node, 'signed_out');
     return c.json({ nodes: nodes.length, tokens_revoked: revoked } satisfies SignOutEverywhereResponse);
   });
 }

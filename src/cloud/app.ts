@@ -73,8 +73,11 @@ export interface CloudAppDeps {
   blobs: CloudBlobs;
   /** External login: passkeys and the OpenID provider (external-login.ts). */
   logins: ExternalLogins;
-  /** For the load balancer: draining (SIGTERM), and whether the database answers (throws when it does not). */
-  readiness: { draining(): boolean; checkDatabase(): void };
+  /**
+   * For the load balancer: draining (SIGTERM), whether the database answers (rejects when it does not), and the
+   * bus ('none' for one instance alone; 'down' while it reconnects).
+   */
+  readiness: { draining(): boolean; checkDatabase(): Promise<void>; bus(): 'none' | 'ok' | 'down' };
   oidcRedirectUri: () => string;
 }
 
@@ -121,7 +124,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   const authed = async (c: Context<Env>, next: () => Promise<void>) => {
     const header = c.req.header('authorization');
-    c.set('principal', d.auth.authenticate(header));
+    c.set('principal', await d.auth.authenticate(header));
     c.set('token', header!.slice('Noise '.length));
     await next();
   };
@@ -139,27 +142,31 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
     }
   };
 
-  app.get('/healthz', (c) =>
+  app.get('/healthz', async (c) =>
     c.json({
       ok: true,
       cloud_static_key: Buffer.from(d.staticKey.publicKey).toString('base64url'),
       flags: {
-        [NOISE_HANDSHAKE_FLAG]: d.auth.isEnabled(NOISE_HANDSHAKE_FLAG),
-        [LEGACY_DEVICE_LOGIN_FLAG]: d.auth.isEnabled(LEGACY_DEVICE_LOGIN_FLAG),
+        [NOISE_HANDSHAKE_FLAG]: await d.auth.isEnabled(NOISE_HANDSHAKE_FLAG),
+        [LEGACY_DEVICE_LOGIN_FLAG]: await d.auth.isEnabled(LEGACY_DEVICE_LOGIN_FLAG),
       },
     } satisfies HealthResponse),
   );
 
   // Readiness for a load balancer: 503 while draining (new sockets go elsewhere) or when the database does not
   // answer; /healthz above stays 200 as long as the process serves at all.
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     if (d.readiness.draining()) throw new CloudError(503, 'draining', 'This instance is shutting down: use another one.');
     try {
-      d.readiness.checkDatabase();
+      await d.readiness.checkDatabase();
     } catch (err) {
       throw new CloudError(503, 'not_ready', `The database does not answer: ${(err as Error).message}`);
     }
-    return c.json({ ready: true, database: 'ok', bus: 'none' } satisfies ReadyResponse);
+    // Without the bus an instance still serves (delivery falls back to its sweep), but more slowly than the
+    // others: the load balancer sends new sockets elsewhere until it is back.
+    const bus = d.readiness.bus();
+    if (bus === 'down') throw new CloudError(503, 'not_ready', 'The bus does not answer; this instance reconnects to it.');
+    return c.json({ ready: true, database: 'ok', bus } satisfies ReadyResponse);
   });
   const notDraining = async (_c: Context<Env>, next: () => Promise<void>) => {
     if (d.readiness.draining()) throw new CloudError(503, 'draining', 'This instance is shutting down: reconnect to take another one.', 1);
@@ -206,7 +213,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   app.post('/api/auth/verify', admitted, async (c) => {
     const body = await readBody(c, VerifyRequest);
-    const r = d.auth.verify(body, sourceAddress(c));
+    const r = await d.auth.verify(body, sourceAddress(c));
     return c.json({
       noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId },
     } satisfies NoiseSessionResponse);
@@ -215,14 +222,14 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   // A fresh token for a node holding a valid one and proving its key again with IK (docs/cloud.md §4).
   app.post('/api/auth/refresh', authed, async (c) => {
     const body = await readBody(c, RefreshRequest);
-    const r = d.auth.refresh(c.get('token'), body);
+    const r = await d.auth.refresh(c.get('token'), body);
     return c.json({
       noise_session: { token: r.token, expires_at: r.expiresAt, noise_session_id: r.noiseSessionId },
     } satisfies NoiseSessionResponse);
   });
 
-  app.post('/api/auth/logout', authed, (c) => {
-    d.auth.revokeToken(c.get('token'));
+  app.post('/api/auth/logout', authed, async (c) => {
+    await d.auth.revokeToken(c.get('token'));
     d.relay.hub.closeToken(c.get('token'), 'token_revoked');
     return c.json({ ok: true } satisfies LogoutResponse);
   });
@@ -239,49 +246,48 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   app.put('/api/keys', authed, async (c) => {
     const body = await readBody(c, PublishKeysRequest);
     // 200 even when some devices are refused: each one stands on its own (the answer lists the refused).
-    const r = d.directory.publish(c.get('principal').deviceId, body.devices, body.range);
+    const r = await d.directory.publish(c.get('principal').deviceId, body.devices, body.range);
     return c.json({ devices: r.devices, refused: r.refused } satisfies PublishKeysResponse);
   });
 
-  app.get('/api/keys', authed, (c) => c.json({ devices: d.directory.list(visible(c)) } satisfies DirectoryResponse));
+  app.get('/api/keys', authed, async (c) => c.json({ devices: await d.directory.list(await visible(c)) } satisfies DirectoryResponse));
 
   // The key directory's log (key-log.ts). Proofs only for devices the caller may see: a leaf names its node.
-  app.get('/api/keys/log/head', authed, (c) => c.json(d.keyLog.head()));
+  app.get('/api/keys/log/head', authed, async (c) => c.json(await d.keyLog.head()));
   app.post('/api/keys/log/proofs', authed, async (c) => {
     const body = await readBody(c, KeyLogProofsRequest);
-    const me = c.get('principal').deviceId;
-    const r = d.keyLog.proofs(body.device_ids);
-    return c.json({ head: r.head, entries: r.entries.filter((e) => d.accounts.canSee(me, e.leaf.node)) } satisfies KeyLogProofsResponse);
+    const r = await d.keyLog.proofs(body.device_ids);
+    const mine = await visible(c);
+    return c.json({ head: r.head, entries: r.entries.filter((e) => mine.has(e.leaf.node)) } satisfies KeyLogProofsResponse);
   });
   const logSize = (c: Context<Env>, name: string) => {
     const v = c.req.query(name);
     if (v === undefined || !/^\d{1,15}$/.test(v)) throw new CloudError(400, 'invalid_request', `${name}: a log size (0 or more).`);
     return Number(v);
   };
-  app.get('/api/keys/log/consistency', authed, (c) =>
-    c.json({ proof: d.keyLog.consistency(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogConsistencyResponse),
+  app.get('/api/keys/log/consistency', authed, async (c) =>
+    c.json({ proof: await d.keyLog.consistency(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogConsistencyResponse),
   );
   // Every entry's tag and content hash, to every caller: they say nothing of whose device changed.
-  app.get('/api/keys/log/hashes', authed, (c) =>
-    c.json({ entries: d.keyLog.hashes(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogHashesResponse),
+  app.get('/api/keys/log/hashes', authed, async (c) =>
+    c.json({ entries: await d.keyLog.hashes(logSize(c, 'from'), logSize(c, 'to')) } satisfies KeyLogHashesResponse),
   );
   app.post('/api/keys/log/leaves', authed, async (c) => {
     const body = await readBody(c, KeyLogLeavesRequest);
-    const me = c.get('principal').deviceId;
-    return c.json({
-      entries: d.keyLog.leaves(body.indices).filter((e) => d.accounts.canSee(me, e.leaf.node)),
-    } satisfies KeyLogLeavesResponse);
+    const entries = await d.keyLog.leaves(body.indices);
+    const mine = await visible(c);
+    return c.json({ entries: entries.filter((e) => mine.has(e.leaf.node)) } satisfies KeyLogLeavesResponse);
   });
 
   // Re-paired devices' older ids: the caller states them for its own devices and reads its household's.
   app.put('/api/keys/replacements', authed, async (c) => {
     const body = await readBody(c, PublishReplacementsRequest);
     return c.json({
-      replacements: d.directory.publishReplacements(c.get('principal').deviceId, body.replacements),
+      replacements: await d.directory.publishReplacements(c.get('principal').deviceId, body.replacements),
     } satisfies ReplacementsResponse);
   });
-  app.get('/api/keys/replacements', authed, (c) =>
-    c.json({ replacements: d.directory.replacements(visible(c)) } satisfies ReplacementsResponse),
+  app.get('/api/keys/replacements', authed, async (c) =>
+    c.json({ replacements: await d.directory.replacements(await visible(c)) } satisfies ReplacementsResponse),
   );
 
   // The prekey directory (prekey-directory.ts): a node publishes for its own devices; a node claims a bundle for
@@ -289,16 +295,16 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
   // and all, so a malformed one is invalid_prekey like a forged one.
   app.put('/api/keys/:device_id/prekeys', authed, async (c) => {
     const body = await readJson(c);
-    return c.json(d.prekeys.publish(c.get('principal').deviceId, c.req.param('device_id') ?? '', body) satisfies PrekeyStatus);
+    return c.json((await d.prekeys.publish(c.get('principal').deviceId, c.req.param('device_id') ?? '', body)) satisfies PrekeyStatus);
   });
-  app.get('/api/keys/:device_id/prekeys', authed, (c) =>
-    c.json(d.prekeys.status(c.get('principal').deviceId, c.req.param('device_id') ?? '') satisfies PrekeyStatus),
+  app.get('/api/keys/:device_id/prekeys', authed, async (c) =>
+    c.json((await d.prekeys.status(c.get('principal').deviceId, c.req.param('device_id') ?? '')) satisfies PrekeyStatus),
   );
-  app.post('/api/keys/:device_id/prekeys/claim', authed, (c) =>
+  app.post('/api/keys/:device_id/prekeys/claim', authed, async (c) =>
     c.json(
-      d.prekeys.claim(c.req.param('device_id') ?? '', (owner) =>
-        d.accounts.canSee(c.get('principal').deviceId, owner),
-      ) satisfies PrekeyBundle,
+      (await d.prekeys.claim(c.req.param('device_id') ?? '', (owner, tx) =>
+        d.accounts.canSee(c.get('principal').deviceId, owner, tx),
+      )) satisfies PrekeyBundle,
     ),
   );
 

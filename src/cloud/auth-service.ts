@@ -1,15 +1,12 @@
 // Noise sessions, OTP challenges, bearer tokens and the noise_handshake flag: everything /api/auth and the
-// `Authorization: Noise <token>` check need. Synchronous (better-sqlite3); each step that changes more than one
-// row runs in one transaction. docs/cloud.md has the protocol these functions implement.
+// `Authorization: Noise <token>` check need. Asynchronous over CloudSql (SQLite or PostgreSQL shared by several
+// instances); each step that changes more than one row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
-import { and, eq, isNull, lte } from 'drizzle-orm';
 import type { TokenBucket } from '../server/http/token-bucket.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
 import { fingerprintOf } from '../shared/fingerprint.js';
 import { Accounts, LEGACY_ACCOUNT } from './accounts.js';
-import { type CloudDb, sqliteOf } from './db/open.js';
-import { authTokens, featureFlags, noiseSessions, otpChallenges } from './db/schema.js';
+import type { CloudSql, SqlQuery } from './db/sql.js';
 import { CloudError } from './errors.js';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy, LoginLockout } from './login-lockout.js';
 import { type OtpSender, shownName } from './otp-sender.js';
@@ -105,50 +102,42 @@ export interface ChallengeInput {
 }
 
 type TokenRow = { deviceId: string; noiseSessionId: string | null; expiresAt: string; revokedAt: string | null };
+type ChallengeRow = {
+  id: string;
+  deviceId: string;
+  codeHash: string;
+  email: string | null;
+  name: string | null;
+  expiresAt: string;
+  attempts: number;
+  usedAt: string | null;
+};
+type NoiseRow = {
+  id: string;
+  clientStaticKey: string;
+  clientKeyProven: number;
+  sessionToken: string;
+  handshakeHash: string;
+  expiresAt: string;
+  usedAt: string | null;
+};
+
+const count = async (q: SqlQuery, sql: string, params: readonly (string | number)[] = []) => (await q.get<{ n: number }>(sql, params))!.n;
 
 export class AuthService {
-  /** The two reads of every authenticated call (and of the relay's token re-check), prepared once. */
-  private readonly q: {
-    token: Statement<[string], TokenRow>;
-    flag: Statement<[string], number>;
-    challenges: Statement<[], number>;
-    sessions: Statement<[], number>;
-    liveForDevice: Statement<[string, string], { n: number; firstExpiry: string | null }>;
-    sentToEmail: Statement<[string, string], { n: number; first: string | null }>;
-    askedBySource: Statement<[string, string], { n: number; first: string | null }>;
-  };
   private readonly lockout: LoginLockout;
   private readonly bucket: TokenBucket;
 
   constructor(
-    private readonly db: CloudDb,
+    private readonly sql: CloudSql,
     private readonly telemetry: Telemetry,
     private readonly otpSender: OtpSender,
     private readonly timings: AuthTimings,
     private readonly now: () => number = Date.now,
     private readonly limits: AuthLimits = DEFAULT_AUTH_LIMITS,
-    private readonly accounts: Accounts = new Accounts(db, now),
+    private readonly accounts: Accounts = new Accounts(sql, now),
   ) {
-    const s = sqliteOf(db);
-    this.q = {
-      token: s.prepare(
-        'SELECT device_id AS deviceId, noise_session_id AS noiseSessionId, expires_at AS expiresAt, revoked_at AS revokedAt FROM auth_tokens WHERE token_hash = ?',
-      ),
-      flag: s.prepare<[string], number>('SELECT enabled FROM feature_flags WHERE name = ?').pluck(),
-      challenges: s.prepare<[], number>('SELECT count(*) FROM otp_challenges').pluck(),
-      sessions: s.prepare<[], number>('SELECT count(*) FROM noise_sessions').pluck(),
-      liveForDevice: s.prepare(
-        'SELECT count(*) AS n, min(expires_at) AS firstExpiry FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?',
-      ),
-      // Challenges stay until they expire, used or not, so the rows of the last otpTtlMs are the codes sent in it.
-      sentToEmail: s.prepare(
-        'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE email = ? AND created_at > ? AND used_at IS NULL',
-      ),
-      askedBySource: s.prepare(
-        'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE source = ? AND created_at > ? AND used_at IS NULL',
-      ),
-    };
-    this.lockout = new LoginLockout(db, limits.lockout, now);
+    this.lockout = new LoginLockout(sql, limits.lockout, now);
     this.bucket = cloudWideBucket(limits.global, now());
   }
 
@@ -161,25 +150,29 @@ export class AuthService {
   }
 
   /** Deletes expired challenges and handshakes and forgotten failure counts. Cheap (indexed); called often. */
-  prune(): { challenges: number; noiseSessions: number; failures: number } {
+  async prune(): Promise<{ challenges: number; noiseSessions: number; failures: number }> {
     const now = this.iso();
     return {
-      challenges: this.db.delete(otpChallenges).where(lte(otpChallenges.expiresAt, now)).run().changes,
-      noiseSessions: this.db.delete(noiseSessions).where(lte(noiseSessions.expiresAt, now)).run().changes,
-      failures: this.lockout.prune(),
+      challenges: (await this.sql.run('DELETE FROM otp_challenges WHERE expires_at <= ?', [now])).changes,
+      noiseSessions: (await this.sql.run('DELETE FROM noise_sessions WHERE expires_at <= ?', [now])).changes,
+      failures: await this.lockout.prune(),
     };
   }
 
   /** Row counts of the login tables (tests and /metrics-style checks). */
-  loginRows(): { challenges: number; noiseSessions: number; failures: number } {
-    return { challenges: this.q.challenges.get()!, noiseSessions: this.q.sessions.get()!, failures: this.lockout.rows() };
+  async loginRows(): Promise<{ challenges: number; noiseSessions: number; failures: number }> {
+    return {
+      challenges: await count(this.sql, 'SELECT count(*) AS n FROM otp_challenges'),
+      noiseSessions: await count(this.sql, 'SELECT count(*) AS n FROM noise_sessions'),
+      failures: await this.lockout.rows(),
+    };
   }
 
   /** Throws a 429 when this device id or source address is locked out after too many failures. */
-  private checkLockout(deviceId: string, address: string): void {
-    const d = this.lockout.lockedForMs('device', deviceId);
+  private async checkLockout(deviceId: string, address: string): Promise<void> {
+    const d = await this.lockout.lockedForMs('device', deviceId);
     if (d > 0) throw tooMany('Too many wrong codes for this device', d);
-    const a = this.lockout.lockedForMs('address', address);
+    const a = await this.lockout.lockedForMs('address', address);
     if (a > 0) throw tooMany('Too many failed logins from this address', a);
   }
 
@@ -189,18 +182,16 @@ export class AuthService {
 
   // ---- feature flags ----
 
-  isEnabled(flag: FeatureFlag): boolean {
-    // Read per call (not cached): the CLI flips flags from another process under a running cloud.
-    return this.q.flag.get(flag) === 1;
+  async isEnabled(flag: FeatureFlag): Promise<boolean> {
+    // Read per call (not cached): the CLI, or another instance, flips flags under a running cloud.
+    return (await this.sql.get<{ enabled: number }>('SELECT enabled FROM feature_flags WHERE name = ?', [flag]))?.enabled === 1;
   }
 
-  setFlag(flag: FeatureFlag, enabled: boolean): void {
-    const updatedAt = this.iso();
-    this.db
-      .insert(featureFlags)
-      .values({ name: flag, enabled, updatedAt })
-      .onConflictDoUpdate({ target: featureFlags.name, set: { enabled, updatedAt } })
-      .run();
+  async setFlag(flag: FeatureFlag, enabled: boolean): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO feature_flags (name, enabled, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at',
+      [flag, enabled, this.iso()],
+    );
   }
 
   // ---- Noise sessions ----
@@ -211,27 +202,27 @@ export class AuthService {
   }
 
   /** Stores the Session once the handshake finished (with its final handshake hash). */
-  storeNoiseSession(
+  async storeNoiseSession(
     r: { id: string; sessionToken: Uint8Array; expiresAt: string },
     s: { pattern: 'NX' | 'IK'; handshakeHash: Uint8Array; clientStaticKey: Uint8Array; proven: boolean },
-  ): void {
-    this.db.delete(noiseSessions).where(lte(noiseSessions.expiresAt, this.iso())).run();
-    if (this.q.sessions.get()! >= this.limits.maxNoiseSessions) {
+  ): Promise<void> {
+    await this.sql.run('DELETE FROM noise_sessions WHERE expires_at <= ?', [this.iso()]);
+    if ((await count(this.sql, 'SELECT count(*) AS n FROM noise_sessions')) >= this.limits.maxNoiseSessions) {
       throw tooMany('Too many unfinished logins on this cloud', this.timings.noiseSessionTtlMs / 10);
     }
-    this.db
-      .insert(noiseSessions)
-      .values({
-        id: r.id,
-        pattern: s.pattern,
-        handshakeHash: Buffer.from(s.handshakeHash).toString('base64url'),
-        clientStaticKey: Buffer.from(s.clientStaticKey).toString('base64url'),
-        clientKeyProven: s.proven,
-        sessionToken: Buffer.from(r.sessionToken).toString('base64url'),
-        createdAt: this.iso(),
-        expiresAt: r.expiresAt,
-      })
-      .run();
+    await this.sql.run(
+      'INSERT INTO noise_sessions (id, pattern, handshake_hash, client_static_key, client_key_proven, session_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [
+        r.id,
+        s.pattern,
+        Buffer.from(s.handshakeHash).toString('base64url'),
+        Buffer.from(s.clientStaticKey).toString('base64url'),
+        s.proven,
+        Buffer.from(r.sessionToken).toString('base64url'),
+        this.iso(),
+        r.expiresAt,
+      ],
+    );
   }
 
   // ---- OTP ----
@@ -246,46 +237,40 @@ export class AuthService {
     if (key.length !== 32 || key.toString('base64url') !== deviceId) {
       throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
     }
-    if (email === null && !this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+    if (email === null && !(await this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG))) {
       throw new CloudError(400, 'email_required', 'This cloud signs in by email: give the address of your account.');
     }
     const source = sourceAddressKey(sourceAddress);
     // No code for a locked device id, address or account: it could not be used, and each one is a message to the owner.
-    this.checkLockout(deviceId, source);
+    await this.checkLockout(deviceId, source);
     if (email !== null) {
-      const e = this.lockout.lockedForMs('email', email);
+      const e = await this.lockout.lockedForMs('email', email);
       if (e > 0) throw tooMany('Too many wrong codes for this account', e);
     }
-    this.limitSends(email, source);
-    const live = this.q.liveForDevice.get(deviceId, this.iso())!;
+    await this.limitSends(email, source);
+    const live = (await this.sql.get<{ n: number; firstExpiry: string | null }>(
+      'SELECT count(*) AS n, min(expires_at) AS "firstExpiry" FROM otp_challenges WHERE device_id = ? AND used_at IS NULL AND expires_at > ?',
+      [deviceId, this.iso()],
+    ))!;
     if (live.n >= this.limits.maxLiveChallengesPerDevice) {
       throw tooMany(`${live.n} codes for this device are still waiting; use one of them`, Date.parse(live.firstExpiry!) - this.now());
     }
-    this.db.delete(otpChallenges).where(lte(otpChallenges.expiresAt, this.iso())).run();
-    if (this.q.challenges.get()! >= this.limits.maxChallenges) {
+    await this.sql.run('DELETE FROM otp_challenges WHERE expires_at <= ?', [this.iso()]);
+    if ((await count(this.sql, 'SELECT count(*) AS n FROM otp_challenges')) >= this.limits.maxChallenges) {
       throw tooMany('Too many codes are waiting on this cloud', this.timings.otpTtlMs / 10);
     }
     const challengeId = randomUUID();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     const expiresAt = this.iso(this.timings.otpTtlMs);
-    this.db
-      .insert(otpChallenges)
-      .values({
-        id: challengeId,
-        deviceId,
-        codeHash: sha256(`${challengeId}:${code}`),
-        email,
-        source,
-        name: shownName(name) ?? null,
-        createdAt: this.iso(),
-        expiresAt,
-      })
-      .run();
+    await this.sql.run(
+      'INSERT INTO otp_challenges (id, device_id, code_hash, email, source, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [challengeId, deviceId, sha256(`${challengeId}:${code}`), email, source, shownName(name) ?? null, this.iso(), expiresAt],
+    );
     try {
       await this.otpSender.send({ challengeId, deviceId, email, fingerprint: fingerprintOf(key), name: shownName(name), code, expiresAt });
     } catch (err) {
       // A code that never left cannot be used: forget it (it must not count against the address's limits either).
-      this.db.delete(otpChallenges).where(eq(otpChallenges.id, challengeId)).run();
+      await this.sql.run('DELETE FROM otp_challenges WHERE id = ?', [challengeId]);
       if (err instanceof CloudError) throw err;
       // The mail server's own words stay with the operator (the sender logs them): they are not the caller's business.
       throw new CloudError(503, 'mail_unavailable', 'The cloud could not send the code mail. Try again later.', 60);
@@ -297,15 +282,22 @@ export class AuthService {
    * Each code is a mail to someone: at most maxCodesPerEmail unused ones to one address and maxCodesPerSource
    * asked by one source address per otpTtlMs, so nobody can flood an inbox or use the cloud to mail many.
    */
-  private limitSends(email: string | null, source: string): void {
+  private async limitSends(email: string | null, source: string): Promise<void> {
     const since = this.iso(-this.timings.otpTtlMs);
     const waitFrom = (first: string | null) => Date.parse(first ?? this.iso()) + this.timings.otpTtlMs - this.now();
     if (email !== null) {
-      const e = this.q.sentToEmail.get(email, since)!;
+      // Challenges stay until they expire, used or not, so the rows of the last otpTtlMs are the codes sent in it.
+      const e = (await this.sql.get<{ n: number; first: string | null }>(
+        'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE email = ? AND created_at > ? AND used_at IS NULL',
+        [email, since],
+      ))!;
       if (e.n >= this.limits.maxCodesPerEmail)
         throw tooMany(`${e.n} codes sent to this address lately are still unused; use one of them`, waitFrom(e.first));
     }
-    const a = this.q.askedBySource.get(source, since)!;
+    const a = (await this.sql.get<{ n: number; first: string | null }>(
+      'SELECT count(*) AS n, min(created_at) AS first FROM otp_challenges WHERE source = ? AND created_at > ? AND used_at IS NULL',
+      [source, since],
+    ))!;
     if (a.n >= this.limits.maxCodesPerSource)
       throw tooMany(`${a.n} codes asked for from your network address lately are still unused`, waitFrom(a.first));
   }
@@ -315,27 +307,33 @@ export class AuthService {
    * codes only: everything else fails before the code is compared, so it cannot lock someone else's device id);
    * a locked device id or address is refused before the code is compared, so a guess tells nothing.
    */
-  verify(input: VerifyInput, sourceAddress?: string): { token: string; expiresAt: string; noiseSessionId: string | null } {
+  async verify(input: VerifyInput, sourceAddress?: string): Promise<{ token: string; expiresAt: string; noiseSessionId: string | null }> {
     const address = sourceAddressKey(sourceAddress);
     try {
-      return this.verifyChallenge(input, address);
+      return await this.verifyChallenge(input, address);
     } catch (err) {
       if (err instanceof CloudError && err.status !== 429) {
-        const lockMs = this.lockout.fail('address', address);
+        const lockMs = await this.lockout.fail('address', address);
         if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'address', lockMs });
       }
       throw err;
     }
   }
 
-  private verifyChallenge(input: VerifyInput, address: string): { token: string; expiresAt: string; noiseSessionId: string | null } {
-    const challenge = this.db.select().from(otpChallenges).where(eq(otpChallenges.id, input.challenge_id)).get();
+  private async verifyChallenge(
+    input: VerifyInput,
+    address: string,
+  ): Promise<{ token: string; expiresAt: string; noiseSessionId: string | null }> {
+    const challenge = await this.sql.get<ChallengeRow>(
+      'SELECT id, device_id AS "deviceId", code_hash AS "codeHash", email, name, expires_at AS "expiresAt", attempts, used_at AS "usedAt" FROM otp_challenges WHERE id = ?',
+      [input.challenge_id],
+    );
     if (!challenge) throw new CloudError(404, 'challenge_not_found', 'No such challenge; ask for a new code.');
-    this.checkLockout(challenge.deviceId, address);
+    await this.checkLockout(challenge.deviceId, address);
     if (challenge.email !== null) {
-      const e = this.lockout.lockedForMs('email', challenge.email);
+      const e = await this.lockout.lockedForMs('email', challenge.email);
       if (e > 0) throw tooMany('Too many wrong codes for this account', e);
-    } else if (!this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+    } else if (!(await this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG))) {
       throw new CloudError(400, 'email_required', 'This cloud signs in by email now: ask for a new code with the address of your account.');
     }
     if (challenge.usedAt) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
@@ -345,23 +343,20 @@ export class AuthService {
       throw new CloudError(429, 'otp_attempts_exceeded', 'Too many wrong codes; ask for a new one.');
 
     const hasNoise = input.noise_session_id !== undefined || input.noise_signature !== undefined || input.last_handshake_at !== undefined;
-    const required = this.isEnabled(NOISE_HANDSHAKE_FLAG);
+    const required = await this.isEnabled(NOISE_HANDSHAKE_FLAG);
     let noiseSessionId: string | null = null;
-    if (required || hasNoise) noiseSessionId = this.checkNoise(input, challenge.deviceId);
+    if (required || hasNoise) noiseSessionId = await this.checkNoise(input, challenge.deviceId);
 
     const given = sha256(`${challenge.id}:${input.code}`);
     if (!timingSafeEqual(Buffer.from(given), Buffer.from(challenge.codeHash))) {
-      this.db
-        .update(otpChallenges)
-        .set({ attempts: challenge.attempts + 1 })
-        .where(eq(otpChallenges.id, challenge.id))
-        .run();
-      const lockMs = this.lockout.fail('device', challenge.deviceId);
+      // Counted in the row itself (attempts + 1), so two instances' wrong guesses both count.
+      await this.sql.run('UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = ?', [challenge.id]);
+      const lockMs = await this.lockout.fail('device', challenge.deviceId);
       if (lockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'device', lockMs });
       // Per account too: fresh node keys and source addresses are free, so a guesser of one address's codes is
       // stopped here (that lock also delays its owner: the price of a bounded number of guesses).
       if (challenge.email !== null) {
-        const emailLockMs = this.lockout.fail('email', challenge.email);
+        const emailLockMs = await this.lockout.fail('email', challenge.email);
         if (emailLockMs > 0) this.telemetry.emit({ name: 'messngr.auth.lockout', code: 'email', lockMs: emailLockMs });
       }
       if (noiseSessionId) this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: 'otp_invalid' });
@@ -371,20 +366,12 @@ export class AuthService {
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.iso(this.timings.tokenTtlMs);
     const usedAt = this.iso();
-    this.db.transaction((tx) => {
+    await this.sql.tx(async (tx) => {
       // The WHERE used_at IS NULL makes a concurrent second verify of the same code lose.
-      const r = tx
-        .update(otpChallenges)
-        .set({ usedAt })
-        .where(and(eq(otpChallenges.id, challenge.id), isNull(otpChallenges.usedAt)))
-        .run();
+      const r = await tx.run('UPDATE otp_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL', [usedAt, challenge.id]);
       if (r.changes !== 1) throw new CloudError(409, 'otp_used', 'This code was already used; ask for a new one.');
       if (noiseSessionId) {
-        const s = tx
-          .update(noiseSessions)
-          .set({ usedAt })
-          .where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt)))
-          .run();
+        const s = await tx.run('UPDATE noise_sessions SET used_at = ? WHERE id = ? AND used_at IS NULL', [usedAt, noiseSessionId]);
         if (s.changes !== 1)
           throw new CloudError(
             401,
@@ -392,13 +379,11 @@ export class AuthService {
             'This handshake was already used for a login; redo the handshake and ask for a new code.',
           );
       }
-      tx.insert(authTokens)
-        .values({ tokenHash: sha256(token), deviceId: challenge.deviceId, noiseSessionId, createdAt: usedAt, expiresAt })
-        .run();
-      this.accounts.join(challenge.deviceId, challenge.email, challenge.name ?? null);
+      await this.insertToken(tx, token, challenge.deviceId, noiseSessionId, usedAt, expiresAt);
+      await this.accounts.join(challenge.deviceId, challenge.email, challenge.name ?? null, tx);
     });
-    this.lockout.clear('device', challenge.deviceId);
-    if (challenge.email !== null) this.lockout.clear('email', challenge.email);
+    await this.lockout.clear('device', challenge.deviceId);
+    if (challenge.email !== null) await this.lockout.clear('email', challenge.email);
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: challenge.deviceId, noise: noiseSessionId !== null });
     if (noiseSessionId) {
       this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: challenge.deviceId, sessionId: noiseSessionId });
@@ -413,32 +398,21 @@ export class AuthService {
    * The person typed a code once; a node that keeps running should not need another one every tokenTtlMs. The
    * old token stays valid for REFRESH_GRACE_MS (its live relay socket can move over), then it expires.
    */
-  refresh(
+  async refresh(
     token: string,
     proof: { noise_session_id?: string | undefined; noise_signature?: string | undefined; last_handshake_at?: string | undefined },
-  ): { token: string; expiresAt: string; noiseSessionId: string } {
-    const principal = this.authenticate(`Noise ${token}`);
-    const noiseSessionId = this.checkNoise({ challenge_id: '', code: '', ...proof }, principal.deviceId);
+  ): Promise<{ token: string; expiresAt: string; noiseSessionId: string }> {
+    const principal = await this.authenticate(`Noise ${token}`);
+    const noiseSessionId = await this.checkNoise({ challenge_id: '', code: '', ...proof }, principal.deviceId);
     const fresh = randomBytes(32).toString('base64url');
     const expiresAt = this.iso(this.timings.tokenTtlMs);
     const now = this.iso();
     const graceEnd = this.iso(REFRESH_GRACE_MS);
-    this.db.transaction((tx) => {
-      const s = tx
-        .update(noiseSessions)
-        .set({ usedAt: now })
-        .where(and(eq(noiseSessions.id, noiseSessionId), isNull(noiseSessions.usedAt)))
-        .run();
+    await this.sql.tx(async (tx) => {
+      const s = await tx.run('UPDATE noise_sessions SET used_at = ? WHERE id = ? AND used_at IS NULL', [now, noiseSessionId]);
       if (s.changes !== 1) throw new CloudError(401, 'noise_handshake', 'This handshake was already used; redo the handshake.');
-      const old = tx
-        .select()
-        .from(authTokens)
-        .where(eq(authTokens.tokenHash, sha256(token)))
-        .get()!;
-      if (old.expiresAt > graceEnd) tx.update(authTokens).set({ expiresAt: graceEnd }).where(eq(authTokens.tokenHash, old.tokenHash)).run();
-      tx.insert(authTokens)
-        .values({ tokenHash: sha256(fresh), deviceId: principal.deviceId, noiseSessionId, createdAt: now, expiresAt })
-        .run();
+      await tx.run('UPDATE auth_tokens SET expires_at = ? WHERE token_hash = ? AND expires_at > ?', [graceEnd, sha256(token), graceEnd]);
+      await this.insertToken(tx, fresh, principal.deviceId, noiseSessionId, now, expiresAt);
     });
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: principal.deviceId, noise: true });
     this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: principal.deviceId, sessionId: noiseSessionId });
@@ -446,7 +420,7 @@ export class AuthService {
   }
 
   /** The Noise proof of a login finished elsewhere (external-login.ts): the proven session's id, or a 401. */
-  proveNoise(input: Omit<VerifyInput, 'challenge_id' | 'code'>, deviceId: string): string {
+  async proveNoise(input: Omit<VerifyInput, 'challenge_id' | 'code'>, deviceId: string): Promise<string> {
     const key = Buffer.from(deviceId, 'base64url');
     if (key.length !== 32 || key.toString('base64url') !== deviceId) {
       throw new CloudError(400, 'invalid_request', 'device_id must be the base64url (no padding) of a 32-byte X25519 public key.');
@@ -459,30 +433,41 @@ export class AuthService {
    * proved: the session is used up, the token stored and the node put in `accountId`, all in the caller's
    * transaction (its own row's state goes with it).
    */
-  issueApproved(
-    tx: Parameters<Parameters<CloudDb['transaction']>[0]>[0],
+  async issueApproved(
+    tx: SqlQuery,
     login: { deviceId: string; noiseSessionId: string; accountId: string; name: string | null },
-  ): { token: string; expiresAt: string } {
+  ): Promise<{ token: string; expiresAt: string }> {
     const token = randomBytes(32).toString('base64url');
     const expiresAt = this.iso(this.timings.tokenTtlMs);
     const at = this.iso();
-    const s = tx
-      .update(noiseSessions)
-      .set({ usedAt: at })
-      .where(and(eq(noiseSessions.id, login.noiseSessionId), isNull(noiseSessions.usedAt)))
-      .run();
+    const s = await tx.run('UPDATE noise_sessions SET used_at = ? WHERE id = ? AND used_at IS NULL', [at, login.noiseSessionId]);
     if (s.changes !== 1)
       throw new CloudError(401, 'noise_handshake', 'This handshake was already used for a login; redo the handshake and sign in again.');
-    tx.insert(authTokens)
-      .values({ tokenHash: sha256(token), deviceId: login.deviceId, noiseSessionId: login.noiseSessionId, createdAt: at, expiresAt })
-      .run();
-    this.accounts.joinAccount(login.deviceId, login.accountId, login.name);
+    await this.insertToken(tx, token, login.deviceId, login.noiseSessionId, at, expiresAt);
+    await this.accounts.joinAccount(login.deviceId, login.accountId, login.name, tx);
     this.telemetry.emit({ name: 'messngr.noise.token.issue', deviceId: login.deviceId, noise: true });
     this.telemetry.emit({ name: 'messngr.noise.token.register', deviceId: login.deviceId, sessionId: login.noiseSessionId });
     return { token, expiresAt };
   }
 
-  private checkNoise(input: VerifyInput, deviceId: string): string {
+  private insertToken(
+    tx: SqlQuery,
+    token: string,
+    deviceId: string,
+    noiseSessionId: string | null,
+    createdAt: string,
+    expiresAt: string,
+  ): Promise<{ changes: number }> {
+    return tx.run('INSERT INTO auth_tokens (token_hash, device_id, noise_session_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [
+      sha256(token),
+      deviceId,
+      noiseSessionId,
+      createdAt,
+      expiresAt,
+    ]);
+  }
+
+  private async checkNoise(input: VerifyInput, deviceId: string): Promise<string> {
     const fail = (err: CloudError): never => {
       this.telemetry.emit({ name: 'messngr.auth.noise.handshake.failure', code: err.code });
       throw err;
@@ -493,7 +478,11 @@ export class AuthService {
     }
     if (Number.isNaN(Date.parse(input.last_handshake_at)))
       return fail(new CloudError(400, 'invalid_request', 'last_handshake_at must be an ISO 8601 time.'));
-    const s = this.db.select().from(noiseSessions).where(eq(noiseSessions.id, input.noise_session_id)).get();
+    const s = await this.sql.get<NoiseRow>(
+      'SELECT id, client_static_key AS "clientStaticKey", client_key_proven AS "clientKeyProven", session_token AS "sessionToken", ' +
+        'handshake_hash AS "handshakeHash", expires_at AS "expiresAt", used_at AS "usedAt" FROM noise_sessions WHERE id = ?',
+      [input.noise_session_id],
+    );
     if (!s) return fail(redo('unknown Noise session'));
     if (s.usedAt) return fail(redo('this Noise session was already used for a login'));
     if (Date.parse(s.expiresAt) <= this.now()) return fail(redo('the Noise session has expired'));
@@ -526,9 +515,9 @@ export class AuthService {
   // ---- bearer tokens ----
 
   /** Checks an Authorization header value; throws a 401 CloudError with a stable code. */
-  authenticate(header: string | undefined | null): Principal {
+  async authenticate(header: string | undefined | null): Promise<Principal> {
     const m = /^Noise ([A-Za-z0-9_-]{20,100})$/.exec(header ?? '');
-    const r = m ? this.checkToken(m[1]!) : new CloudError(401, 'token_missing', 'Send `Authorization: Noise <token>`.');
+    const r = m ? await this.checkToken(m[1]!) : new CloudError(401, 'token_missing', 'Send `Authorization: Noise <token>`.');
     if (r instanceof CloudError) {
       this.telemetry.emit({ name: 'messngr.noise.token.verify.failure', code: r.code });
       throw r;
@@ -541,40 +530,36 @@ export class AuthService {
    * The same checks as authenticate() on a bare token, without telemetry: the relay re-asks this for its
    * long-lived sockets (a token revoked by the CLI in another process, or expired, closes the socket).
    */
-  checkToken(token: string): Principal | CloudError {
-    const row = this.q.token.get(sha256(token));
+  async checkToken(token: string): Promise<Principal | CloudError> {
+    const row = await this.sql.get<TokenRow>(
+      'SELECT device_id AS "deviceId", noise_session_id AS "noiseSessionId", expires_at AS "expiresAt", revoked_at AS "revokedAt" FROM auth_tokens WHERE token_hash = ?',
+      [sha256(token)],
+    );
     if (!row) return new CloudError(401, 'token_invalid', 'Unknown token; log in again.');
     if (row.revokedAt) return new CloudError(401, 'token_revoked', 'This token was revoked; log in again.');
     if (Date.parse(row.expiresAt) <= this.now()) return new CloudError(401, 'token_expired', 'This token has expired; log in again.');
-    if (row.noiseSessionId === null && this.isEnabled(NOISE_HANDSHAKE_FLAG)) {
+    if (row.noiseSessionId === null && (await this.isEnabled(NOISE_HANDSHAKE_FLAG))) {
       return new CloudError(
         401,
         'noise_handshake',
         'This token was issued without a Noise handshake, which is now required; redo the handshake and ask for a new code.',
       );
     }
-    const accountId = this.accounts.accountOf(row.deviceId);
-    if (accountId === LEGACY_ACCOUNT && !this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG)) {
+    const accountId = await this.accounts.accountOf(row.deviceId);
+    if (accountId === LEGACY_ACCOUNT && !(await this.isEnabled(LEGACY_DEVICE_LOGIN_FLAG))) {
       return new CloudError(401, 'email_required', 'This cloud signs in by email now: log in again with the address of your account.');
     }
     return { deviceId: row.deviceId, accountId, noiseSessionId: row.noiseSessionId, expiresAt: row.expiresAt };
   }
 
   /** Revokes one token (the caller's own: POST /api/auth/logout). */
-  revokeToken(token: string): void {
-    this.db
-      .update(authTokens)
-      .set({ revokedAt: this.iso() })
-      .where(and(eq(authTokens.tokenHash, sha256(token)), isNull(authTokens.revokedAt)))
-      .run();
+  async revokeToken(token: string): Promise<void> {
+    await this.sql.run('UPDATE auth_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL', [this.iso(), sha256(token)]);
   }
 
   /** Revokes every token of a device (CLI `revoke <device_id>`); returns how many. */
-  revokeDevice(deviceId: string): number {
-    return this.db
-      .update(authTokens)
-      .set({ revokedAt: this.iso() })
-      .where(and(eq(authTokens.deviceId, deviceId), isNull(authTokens.revokedAt)))
-      .run().changes;
+  async revokeDevice(deviceId: string): Promise<number> {
+    return (await this.sql.run('UPDATE auth_tokens SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL', [this.iso(), deviceId]))
+      .changes;
   }
 }

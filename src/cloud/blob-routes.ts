@@ -33,7 +33,7 @@ export function mountBlobRoutes(
   d: { readonly auth: AuthService; readonly blobs: CloudBlobs },
   authed: MiddlewareHandler<CloudEnv>,
 ) {
-  const node = (c: Context) => d.auth.authenticate(c.req.header('authorization')).deviceId;
+  const node = async (c: Context) => (await d.auth.authenticate(c.req.header('authorization'))).deviceId;
 
   const viaTus = async (c: Context, me: string) => {
     const req = c.req.raw;
@@ -42,8 +42,8 @@ export function mountBlobRoutes(
   };
 
   /** An upload of this node (404 / 403 otherwise), before tus sees the request. */
-  const ownUpload = (c: Context, me: string) => {
-    const row = d.blobs.store.upload(c.req.param('id') ?? '');
+  const ownUpload = async (c: Context, me: string) => {
+    const row = await d.blobs.store.upload(c.req.param('id') ?? '');
     if (!row) throw unknownUpload();
     if (row.node !== me) throw new CloudError(403, 'forbidden', 'This upload belongs to another node.');
     return row;
@@ -67,8 +67,8 @@ export function mountBlobRoutes(
    * upload for done that the cloud then throws away.
    */
   const offset = async (c: Context) => {
-    const me = node(c);
-    const row = ownUpload(c, me);
+    const me = await node(c);
+    const row = await ownUpload(c, me);
     if (row.completedAt !== null) return wholeUpload(row.size);
     const { store } = d.blobs;
     if (store.uploadedBytes(row.id) === row.size) {
@@ -79,7 +79,7 @@ export function mountBlobRoutes(
     return viaTus(c, me);
   };
 
-  app.post(BLOBS_PATH, (c) => viaTus(c, node(c)));
+  app.post(BLOBS_PATH, async (c) => viaTus(c, await node(c)));
   // hono answers a HEAD with the GET routes of its path (none here): the offset query is caught on the way.
   app.use(`${BLOB_UPLOADS_PATH}/:id`, async (c, next) => {
     if (c.req.method === 'HEAD') return offset(c);
@@ -88,35 +88,35 @@ export function mountBlobRoutes(
   // HEAD is listed here for the contract; a HEAD itself is answered by the middleware above.
   app.on(['HEAD', 'PATCH', 'DELETE'], `${BLOB_UPLOADS_PATH}/:id`, async (c) => {
     if (c.req.method === 'HEAD') return offset(c);
-    const me = node(c);
-    const row = ownUpload(c, me);
+    const me = await node(c);
+    const row = await ownUpload(c, me);
     if (c.req.method === 'DELETE' && row.completedAt !== null) {
       // A verified upload is a blob already: cancelling it withdraws what this upload delivered.
-      d.blobs.store.withdraw(row);
+      await d.blobs.store.withdraw(row);
       return new Response(null, { status: 204, headers: { 'tus-resumable': TUS_RESUMABLE } });
     }
     return viaTus(c, me);
   });
 
-  app.get(`${BLOBS_PATH}/incoming`, authed, (c) =>
-    c.json({ blobs: d.blobs.store.incoming(c.get('principal').deviceId) } satisfies IncomingBlobsResponse),
+  app.get(`${BLOBS_PATH}/incoming`, authed, async (c) =>
+    c.json({ blobs: await d.blobs.store.incoming(c.get('principal').deviceId) } satisfies IncomingBlobsResponse),
   );
 
   app.put(`${BLOBS_PATH}/:sha256/recipients`, authed, async (c) => {
     const body = await readBody(c, OfferBlobRequest);
-    d.blobs.store.offer(c.get('principal').deviceId, c.req.param('sha256'), body);
+    await d.blobs.store.offer(c.get('principal').deviceId, c.req.param('sha256'), body);
     return c.json({ complete: true } satisfies OfferBlobResponse);
   });
 
-  app.post(`${BLOBS_PATH}/:sha256/received`, authed, (c) => {
-    d.blobs.store.received(c.get('principal').deviceId, c.req.param('sha256'));
+  app.post(`${BLOBS_PATH}/:sha256/received`, authed, async (c) => {
+    await d.blobs.store.received(c.get('principal').deviceId, c.req.param('sha256'));
     return c.json({ ok: true } satisfies BlobReceivedResponse);
   });
 
-  app.get(`${BLOBS_PATH}/:sha256`, authed, (c) => {
+  app.get(`${BLOBS_PATH}/:sha256`, authed, async (c) => {
     const { store } = d.blobs;
     const sha256 = c.req.param('sha256');
-    const blob = store.readable(c.get('principal').deviceId, sha256);
+    const blob = await store.readable(c.get('principal').deviceId, sha256);
     return storedBytesResponse(c.req.header('range'), blob.size, (start, end) => store.read(sha256, start, end), c.req.method === 'HEAD');
   });
 }

@@ -10,11 +10,9 @@ import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statSync 
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { diskFreeBytes, mib } from '../server/disk-space.js';
 import { type BlobDelivery, type BlobRecipients, INCOMING_BLOBS_PAGE, type IncomingCloudBlob } from '../shared/wire/cloud-blobs.js';
-import type { CloudDb } from './db/open.js';
-import { cloudBlobDeliveries, cloudBlobs, cloudBlobUploads } from './db/schema.js';
+import type { CloudSql, SqlQuery } from './db/sql.js';
 import { CloudError } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -73,7 +71,7 @@ export const newUploadId = (): string => randomBytes(16).toString('base64url');
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export interface CloudBlobStoreDeps {
-  db: CloudDb;
+  sql: CloudSql;
   dataDir: string;
   limits: CloudBlobLimits;
   log: Logger;
@@ -81,14 +79,33 @@ export interface CloudBlobStoreDeps {
   /** Free bytes on the blobs folder's disk (tests make a full disk). */
   freeBytes?: (dir: string) => number;
   /** Whether a node may send to another (Accounts.canSee); everyone when absent. */
-  mayReach?: (fromNode: string, toNode: string) => boolean;
+  mayReach?: (fromNode: string, toNode: string) => Promise<boolean>;
 }
 
-/** What a drizzle transaction callback is handed (the same query builder as the database). */
-type Tx = Parameters<Parameters<CloudDb['transaction']>[0]>[0];
+export interface UploadRow {
+  id: string;
+  node: string;
+  sha256: string;
+  size: number;
+  recipients: string;
+  ref: string;
+  fromDevice: string;
+  createdAt: string;
+  completedAt: string | null;
+}
+export interface BlobRow {
+  sha256: string;
+  size: number;
+  uploader: string;
+  completedAt: string;
+}
+type DeliveryRow = { devices: string; receivedAt: string | null };
 
-export type UploadRow = typeof cloudBlobUploads.$inferSelect;
-export type BlobRow = typeof cloudBlobs.$inferSelect;
+const UPLOAD_COLUMNS =
+  'id, node, sha256, size, recipients, ref, from_device AS "fromDevice", created_at AS "createdAt", completed_at AS "completedAt"';
+const BLOB_COLUMNS = 'sha256, size, uploader, completed_at AS "completedAt"';
+/** One blob's rows change one transaction at a time (a finish, an offer, a withdraw, a removal), on any instance. */
+const blobLock = (sha256: string) => `blob:${sha256}`;
 /** What a finished upload came to: a blob (`complete`), bytes that did not hash to the declared digest, or nothing. */
 export type FinishResult = 'complete' | 'digest_mismatch' | 'gone' | 'partial';
 
@@ -136,9 +153,9 @@ export class CloudBlobStore {
   }
 
   /** Removes what a crash or a lost database left, checks uploads that were whole when the cloud stopped, sweeps. */
-  start(): void {
-    this.removeOrphans();
-    for (const u of this.d.db.select().from(cloudBlobUploads).where(isNull(cloudBlobUploads.completedAt)).all())
+  async start(): Promise<void> {
+    await this.removeOrphans();
+    for (const u of await this.partialUploads())
       if (sizeOf(this.uploadPath(u.id)) === u.size)
         this.finish(u.id).catch((err: unknown) => this.d.log.error({ err, upload: u.id }, 'checking a whole blob upload at start failed'));
     void this.sweep();
@@ -154,26 +171,25 @@ export class CloudBlobStore {
   // ---- limits ------------------------------------------------------------------------------------------------
 
   /** Throws the CloudError a new upload of `size` bytes by `node` hits: the maximum, the quota, the disk. */
-  checkRoom(node: string, size: number): void {
+  async checkRoom(node: string, size: number): Promise<void> {
     const { maxBlobBytes, accountQuotaBytes, maxPartialUploadsPerNode, diskReserveBytes } = this.d.limits;
     if (size > maxBlobBytes)
       throw new CloudError(413, 'file_too_large', `Blobs up to ${mib(maxBlobBytes)} MiB can be stored in this cloud.`);
-    const partial = this.d.db
-      .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${cloudBlobUploads.size}), 0)` })
-      .from(cloudBlobUploads)
-      .where(and(eq(cloudBlobUploads.node, node), isNull(cloudBlobUploads.completedAt)))
-      .get()!;
+    const partial = (await this.d.sql.get<{ n: number; bytes: number | string }>(
+      'SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM cloud_blob_uploads WHERE node = ? AND completed_at IS NULL',
+      [node],
+    ))!;
     if (partial.n >= maxPartialUploadsPerNode)
       throw new CloudError(
         413,
         'quota_exceeded',
         `This node has ${partial.n} unfinished uploads here; finish or cancel some first (at most ${maxPartialUploadsPerNode}).`,
       );
-    const stored = this.d.db
-      .select({ bytes: sql<number>`coalesce(sum(${cloudBlobs.size}), 0)` })
-      .from(cloudBlobs)
-      .where(eq(cloudBlobs.uploader, node))
-      .get()!;
+    // A sum is numeric on PostgreSQL (a string here): Number() below.
+    const stored = (await this.d.sql.get<{ bytes: number | string }>(
+      'SELECT coalesce(sum(size), 0) AS bytes FROM cloud_blobs WHERE uploader = ?',
+      [node],
+    ))!;
     const used = Number(stored.bytes) + Number(partial.bytes);
     if (used + size > accountQuotaBytes)
       throw new CloudError(
@@ -182,7 +198,7 @@ export class CloudBlobStore {
         `This node already has ${mib(used)} MiB stored or on its way here; the limit is ${mib(accountQuotaBytes)} MiB. Wait until earlier files are fetched.`,
       );
     // Room the unfinished uploads still need is as good as taken.
-    const free = this.free(this.uploadsDir) - this.reservedBytes();
+    const free = this.free(this.uploadsDir) - (await this.reservedBytes());
     if (free - diskReserveBytes < size)
       throw new CloudError(
         507,
@@ -196,36 +212,30 @@ export class CloudBlobStore {
     return this.free(this.uploadsDir) <= this.d.limits.diskReserveBytes;
   }
 
-  private reservedBytes(): number {
+  private async reservedBytes(): Promise<number> {
     let n = 0;
-    for (const u of this.d.db.select().from(cloudBlobUploads).where(isNull(cloudBlobUploads.completedAt)).all())
-      n += Math.max(0, u.size - (sizeOf(this.uploadPath(u.id)) ?? 0));
+    for (const u of await this.partialUploads()) n += Math.max(0, u.size - (sizeOf(this.uploadPath(u.id)) ?? 0));
     return n;
+  }
+
+  private partialUploads(): Promise<UploadRow[]> {
+    return this.d.sql.all<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM cloud_blob_uploads WHERE completed_at IS NULL`);
   }
 
   // ---- uploads -----------------------------------------------------------------------------------------------
 
-  recordUpload(id: string, node: string, u: NewUpload): void {
-    this.d.db
-      .insert(cloudBlobUploads)
-      .values({
-        id,
-        node,
-        sha256: u.sha256,
-        size: u.size,
-        recipients: JSON.stringify(u.to),
-        ref: u.ref,
-        fromDevice: u.from,
-        createdAt: this.iso(),
-      })
-      .run();
+  async recordUpload(id: string, node: string, u: NewUpload): Promise<void> {
+    await this.d.sql.run(
+      'INSERT INTO cloud_blob_uploads (id, node, sha256, size, recipients, ref, from_device, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [id, node, u.sha256, u.size, JSON.stringify(u.to), u.ref, u.from, this.iso()],
+    );
   }
 
-  upload(id: string): UploadRow | undefined {
+  async upload(id: string, q: SqlQuery = this.d.sql): Promise<UploadRow | undefined> {
     if (!UPLOAD_ID.test(id)) return undefined;
-    const row = this.d.db.select().from(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).get();
+    const row = await q.get<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM cloud_blob_uploads WHERE id = ?`, [id]);
     if (row && row.completedAt === null && this.expired(row.createdAt, this.d.limits.partialTtlMs)) {
-      this.removeUpload(id);
+      await this.removeUpload(id, q);
       return undefined;
     }
     return row;
@@ -250,7 +260,7 @@ export class CloudBlobStore {
   }
 
   private async finishNow(id: string): Promise<FinishResult> {
-    const row = this.d.db.select().from(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).get();
+    const row = await this.d.sql.get<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM cloud_blob_uploads WHERE id = ?`, [id]);
     if (!row) return 'gone';
     if (row.completedAt !== null) return 'complete';
     const path = this.uploadPath(id);
@@ -266,79 +276,90 @@ export class CloudBlobStore {
       throw err;
     }
     const digest = hash.digest('hex');
-    // From here on nothing awaits: the check for an existing blob, the move and the rows are one step.
-    const now = this.upload(id);
-    if (!now || now.completedAt !== null) return now ? 'complete' : 'gone';
-    if (digest !== row.sha256 || sizeOf(path) !== row.size) {
-      this.d.log.warn({ upload: id, node: row.node }, 'a blob upload did not hash to its declared sha256: removed');
-      this.removeUpload(id);
-      return 'digest_mismatch';
-    }
-    const exists = this.blob(row.sha256) !== undefined;
-    if (exists) rmSync(path, { force: true });
-    else renameSync(path, this.blobPath(row.sha256));
-    rmSync(`${path}.json`, { force: true });
-    const pending = this.d.db.transaction((tx) => {
-      if (!exists) tx.insert(cloudBlobs).values({ sha256: row.sha256, size: row.size, uploader: row.node, completedAt: this.iso() }).run();
-      tx.update(cloudBlobUploads).set({ completedAt: this.iso() }).where(eq(cloudBlobUploads.id, id)).run();
-      return this.addDeliveries(tx, row.sha256, row.node, {
+    // The check for an existing blob, the move and the rows are one step, under the blob's lock.
+    const outcome = await this.d.sql.tx(async (tx): Promise<FinishResult | string[]> => {
+      await tx.lock(blobLock(row.sha256));
+      const now = await this.upload(id, tx);
+      if (!now || now.completedAt !== null) return now ? 'complete' : 'gone';
+      if (digest !== row.sha256 || sizeOf(path) !== row.size) {
+        this.d.log.warn({ upload: id, node: row.node }, 'a blob upload did not hash to its declared sha256: removed');
+        await this.removeUpload(id, tx);
+        return 'digest_mismatch';
+      }
+      const exists = (await this.blob(row.sha256, tx)) !== undefined;
+      if (!exists)
+        await tx.run('INSERT INTO cloud_blobs (sha256, size, uploader, completed_at) VALUES (?, ?, ?, ?)', [
+          row.sha256,
+          row.size,
+          row.node,
+          this.iso(),
+        ]);
+      await tx.run('UPDATE cloud_blob_uploads SET completed_at = ? WHERE id = ?', [this.iso(), id]);
+      const pending = await this.addDeliveries(tx, row.sha256, row.node, {
         to: JSON.parse(row.recipients) as BlobRecipients,
         ref: row.ref,
         from: row.fromDevice,
       });
+      // The file moves last, inside the transaction: a failed move rolls the rows back, and a crash after the
+      // commit but before the move leaves a row without its file, which the start-up check removes.
+      if (exists) rmSync(path, { force: true });
+      else renameSync(path, this.blobPath(row.sha256));
+      rmSync(`${path}.json`, { force: true });
+      return pending;
     });
-    this.ready(pending, row.sha256);
+    if (typeof outcome === 'string') return outcome;
+    this.ready(outcome, row.sha256);
     return 'complete';
   }
 
   /** Partial upload: bytes, tus record and row. */
-  removeUpload(id: string): void {
+  async removeUpload(id: string, q: SqlQuery = this.d.sql): Promise<void> {
     if (!UPLOAD_ID.test(id)) return;
     rmSync(this.uploadPath(id), { force: true });
     rmSync(`${this.uploadPath(id)}.json`, { force: true });
-    this.d.db.delete(cloudBlobUploads).where(eq(cloudBlobUploads.id, id)).run();
+    await q.run('DELETE FROM cloud_blob_uploads WHERE id = ?', [id]);
   }
 
   /**
    * The sender withdraws a verified upload: the deliveries it made go (the same node and ref), and the blob with
    * them if no recipient is left waiting for it.
    */
-  withdraw(row: UploadRow): void {
-    this.d.db.transaction((tx) => {
-      tx.delete(cloudBlobDeliveries)
-        .where(
-          and(
-            eq(cloudBlobDeliveries.sha256, row.sha256),
-            eq(cloudBlobDeliveries.fromNode, row.node),
-            eq(cloudBlobDeliveries.ref, row.ref),
-            isNull(cloudBlobDeliveries.receivedAt),
-          ),
-        )
-        .run();
-      tx.delete(cloudBlobUploads).where(eq(cloudBlobUploads.id, row.id)).run();
+  async withdraw(row: UploadRow): Promise<void> {
+    await this.d.sql.tx(async (tx) => {
+      await tx.lock(blobLock(row.sha256));
+      await tx.run('DELETE FROM cloud_blob_deliveries WHERE sha256 = ? AND from_node = ? AND ref = ? AND received_at IS NULL', [
+        row.sha256,
+        row.node,
+        row.ref,
+      ]);
+      await tx.run('DELETE FROM cloud_blob_uploads WHERE id = ?', [row.id]);
     });
-    this.removeIfDone(row.sha256);
+    await this.removeIfDone(row.sha256);
   }
 
   // ---- blobs -------------------------------------------------------------------------------------------------
 
-  blob(sha256: string): BlobRow | undefined {
+  async blob(sha256: string, q: SqlQuery = this.d.sql): Promise<BlobRow | undefined> {
     if (!SHA256.test(sha256)) return undefined;
-    return this.d.db.select().from(cloudBlobs).where(eq(cloudBlobs.sha256, sha256)).get();
+    return q.get<BlobRow>(`SELECT ${BLOB_COLUMNS} FROM cloud_blobs WHERE sha256 = ?`, [sha256]);
   }
 
   /** 403 not_a_contact when a recipient node is outside the sender's household and contacts. */
-  checkRecipients(node: string, to: BlobDelivery['to']): void {
-    const outside = Object.keys(to).filter((n) => !(this.d.mayReach?.(node, n) ?? true));
+  async checkRecipients(node: string, to: BlobDelivery['to']): Promise<void> {
+    const outside: string[] = [];
+    for (const n of Object.keys(to)) if (this.d.mayReach && !(await this.d.mayReach(node, n))) outside.push(n);
     if (outside.length > 0)
       throw new CloudError(403, 'not_a_contact', `Recipient node(s) outside your household and contacts: ${outside.join(', ')}.`);
   }
 
   /** Content addressing: the same ciphertext for more recipients, without its bytes again. */
-  offer(node: string, sha256: string, delivery: BlobDelivery): void {
-    this.checkRecipients(node, delivery.to);
-    if (!this.blob(sha256)) throw unknownBlob();
-    const pending = this.d.db.transaction((tx) => this.addDeliveries(tx, sha256, node, delivery));
+  async offer(node: string, sha256: string, delivery: BlobDelivery): Promise<void> {
+    await this.checkRecipients(node, delivery.to);
+    const pending = await this.d.sql.tx(async (tx) => {
+      await tx.lock(blobLock(sha256));
+      if (!(await this.blob(sha256, tx))) throw unknownBlob();
+      return this.addDeliveries(tx, sha256, node, delivery);
+    });
     this.ready(pending, sha256);
   }
 
@@ -346,67 +367,63 @@ export class CloudBlobStore {
    * One row per recipient node (per sending node and ref); a row that exists gains the new devices, and is waiting
    * again if any of them is new. Returns the recipient nodes that now wait for the blob.
    */
-  private addDeliveries(tx: Tx, sha256: string, fromNode: string, d: BlobDelivery): string[] {
+  private async addDeliveries(tx: SqlQuery, sha256: string, fromNode: string, d: BlobDelivery): Promise<string[]> {
     const now = this.iso();
     const pending: string[] = [];
     for (const [toNode, devices] of Object.entries(d.to)) {
-      const key = and(
-        eq(cloudBlobDeliveries.sha256, sha256),
-        eq(cloudBlobDeliveries.toNode, toNode),
-        eq(cloudBlobDeliveries.fromNode, fromNode),
-        eq(cloudBlobDeliveries.ref, d.ref),
-      );
-      const old = tx.select().from(cloudBlobDeliveries).where(key).get();
+      const key = [sha256, toNode, fromNode, d.ref];
+      const where = 'sha256 = ? AND to_node = ? AND from_node = ? AND ref = ?';
+      const old = await tx.get<DeliveryRow>(`SELECT devices, received_at AS "receivedAt" FROM cloud_blob_deliveries WHERE ${where}`, key);
       const wanted = [...new Set(devices)];
       if (!old) {
-        tx.insert(cloudBlobDeliveries)
-          .values({ sha256, toNode, fromNode, ref: d.ref, fromDevice: d.from, devices: JSON.stringify(wanted), createdAt: now })
-          .run();
+        await tx.run(
+          'INSERT INTO cloud_blob_deliveries (sha256, to_node, from_node, ref, from_device, devices, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          [sha256, toNode, fromNode, d.ref, d.from, JSON.stringify(wanted), now],
+        );
         pending.push(toNode);
         continue;
       }
       const had = JSON.parse(old.devices) as string[];
       const added = wanted.filter((x) => !had.includes(x));
       const receivedAt = added.length > 0 ? null : old.receivedAt;
-      tx.update(cloudBlobDeliveries)
-        .set({ devices: JSON.stringify([...had, ...added]), fromDevice: d.from, receivedAt })
-        .where(key)
-        .run();
+      await tx.run(`UPDATE cloud_blob_deliveries SET devices = ?, from_device = ?, received_at = ? WHERE ${where}`, [
+        JSON.stringify([...had, ...added]),
+        d.from,
+        receivedAt,
+        ...key,
+      ]);
       if (receivedAt === null) pending.push(toNode);
     }
     return pending;
   }
 
   /** Complete blobs for `node` it has not marked received, oldest first, with its own devices only. */
-  incoming(node: string): IncomingCloudBlob[] {
-    return this.d.db
-      .select({ d: cloudBlobDeliveries, size: cloudBlobs.size })
-      .from(cloudBlobDeliveries)
-      .innerJoin(cloudBlobs, eq(cloudBlobs.sha256, cloudBlobDeliveries.sha256))
-      .where(and(eq(cloudBlobDeliveries.toNode, node), isNull(cloudBlobDeliveries.receivedAt)))
-      .orderBy(asc(cloudBlobDeliveries.createdAt), sql`${cloudBlobDeliveries}.rowid`)
-      .limit(INCOMING_BLOBS_PAGE)
-      .all()
-      .map(({ d, size }) => ({
-        sha256: d.sha256,
-        size,
-        ref: d.ref,
-        from_node: d.fromNode,
-        from_device: d.fromDevice,
-        devices: JSON.parse(d.devices) as string[],
-      }));
+  async incoming(node: string): Promise<IncomingCloudBlob[]> {
+    const rows = await this.d.sql.all<{ sha256: string; size: number; ref: string; fromNode: string; fromDevice: string; devices: string }>(
+      'SELECT d.sha256 AS sha256, b.size AS size, d.ref AS ref, d.from_node AS "fromNode", d.from_device AS "fromDevice", d.devices AS devices ' +
+        'FROM cloud_blob_deliveries d JOIN cloud_blobs b ON b.sha256 = d.sha256 WHERE d.to_node = ? AND d.received_at IS NULL ' +
+        'ORDER BY d.created_at, d.sha256, d.from_node, d.ref LIMIT ?',
+      [node, INCOMING_BLOBS_PAGE],
+    );
+    return rows.map((d) => ({
+      sha256: d.sha256,
+      size: d.size,
+      ref: d.ref,
+      from_node: d.fromNode,
+      from_device: d.fromDevice,
+      devices: JSON.parse(d.devices) as string[],
+    }));
   }
 
   /** The blob, if `node` may read it: its uploader, a node that offered it, or a recipient node. */
-  readable(node: string, sha256: string): BlobRow {
-    const blob = this.blob(sha256);
+  async readable(node: string, sha256: string): Promise<BlobRow> {
+    const blob = await this.blob(sha256);
     if (!blob) throw unknownBlob();
     if (blob.uploader === node) return blob;
-    const mine = this.d.db
-      .select({ n: sql<number>`count(*)` })
-      .from(cloudBlobDeliveries)
-      .where(and(eq(cloudBlobDeliveries.sha256, sha256), or(eq(cloudBlobDeliveries.toNode, node), eq(cloudBlobDeliveries.fromNode, node))))
-      .get()!;
+    const mine = (await this.d.sql.get<{ n: number }>(
+      'SELECT count(*) AS n FROM cloud_blob_deliveries WHERE sha256 = ? AND (to_node = ? OR from_node = ?)',
+      [sha256, node, node],
+    ))!;
     if (Number(mine.n) === 0) throw new CloudError(403, 'forbidden', 'This blob is not for this node.');
     return blob;
   }
@@ -417,41 +434,44 @@ export class CloudBlobStore {
   }
 
   /** `node` holds the blob now; once every recipient node does, bytes and rows go. */
-  received(node: string, sha256: string): void {
-    if (!this.blob(sha256)) throw unknownBlob();
-    const r = this.d.db
-      .update(cloudBlobDeliveries)
-      .set({ receivedAt: this.iso() })
-      .where(and(eq(cloudBlobDeliveries.sha256, sha256), eq(cloudBlobDeliveries.toNode, node), isNull(cloudBlobDeliveries.receivedAt)))
-      .run();
+  async received(node: string, sha256: string): Promise<void> {
+    if (!(await this.blob(sha256))) throw unknownBlob();
+    const r = await this.d.sql.run(
+      'UPDATE cloud_blob_deliveries SET received_at = ? WHERE sha256 = ? AND to_node = ? AND received_at IS NULL',
+      [this.iso(), sha256, node],
+    );
     if (r.changes === 0) {
-      const any = this.d.db
-        .select({ n: sql<number>`count(*)` })
-        .from(cloudBlobDeliveries)
-        .where(and(eq(cloudBlobDeliveries.sha256, sha256), eq(cloudBlobDeliveries.toNode, node)))
-        .get()!;
+      const any = (await this.d.sql.get<{ n: number }>('SELECT count(*) AS n FROM cloud_blob_deliveries WHERE sha256 = ? AND to_node = ?', [
+        sha256,
+        node,
+      ]))!;
       if (Number(any.n) === 0) throw new CloudError(403, 'forbidden', 'Only a recipient node says it has a blob.');
     }
-    this.removeIfDone(sha256);
+    await this.removeIfDone(sha256);
   }
 
-  /** Removes the blob when no recipient node is waiting for it any more. */
-  private removeIfDone(sha256: string): void {
-    const waiting = this.d.db
-      .select({ n: sql<number>`count(*)` })
-      .from(cloudBlobDeliveries)
-      .where(and(eq(cloudBlobDeliveries.sha256, sha256), isNull(cloudBlobDeliveries.receivedAt)))
-      .get()!;
-    if (Number(waiting.n) === 0) this.removeBlob(sha256);
+  /** Removes the blob when no recipient node is waiting for it any more (checked under its lock). */
+  private async removeIfDone(sha256: string): Promise<void> {
+    await this.removeBlob(sha256, true);
   }
 
-  removeBlob(sha256: string): void {
+  /** The blob's rows and bytes; with `onlyIfDone`, only when no recipient waits for it (asked under the lock). */
+  async removeBlob(sha256: string, onlyIfDone = false): Promise<void> {
     if (!SHA256.test(sha256)) return;
-    this.d.db.transaction((tx) => {
-      tx.delete(cloudBlobDeliveries).where(eq(cloudBlobDeliveries.sha256, sha256)).run();
-      tx.delete(cloudBlobs).where(eq(cloudBlobs.sha256, sha256)).run();
+    const removed = await this.d.sql.tx(async (tx) => {
+      await tx.lock(blobLock(sha256));
+      if (onlyIfDone) {
+        const waiting = (await tx.get<{ n: number }>(
+          'SELECT count(*) AS n FROM cloud_blob_deliveries WHERE sha256 = ? AND received_at IS NULL',
+          [sha256],
+        ))!;
+        if (Number(waiting.n) > 0) return false;
+      }
+      await tx.run('DELETE FROM cloud_blob_deliveries WHERE sha256 = ?', [sha256]);
+      await tx.run('DELETE FROM cloud_blobs WHERE sha256 = ?', [sha256]);
+      return true;
     });
-    rmSync(this.blobPath(sha256), { force: true });
+    if (removed) rmSync(this.blobPath(sha256), { force: true });
   }
 
   // ---- housekeeping ------------------------------------------------------------------------------------------
@@ -460,64 +480,50 @@ export class CloudBlobStore {
   async sweep(): Promise<void> {
     try {
       const uploadsBefore = this.iso(-this.d.limits.partialTtlMs);
-      for (const u of this.d.db.select().from(cloudBlobUploads).where(lt(cloudBlobUploads.createdAt, uploadsBefore)).all()) {
+      for (const u of await this.d.sql.all<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM cloud_blob_uploads WHERE created_at < ?`, [
+        uploadsBefore,
+      ])) {
         if (this.finishing.has(u.id)) continue;
         if (u.completedAt === null) this.d.log.info({ upload: u.id, node: u.node }, 'a partial blob upload expired: removed');
-        this.removeUpload(u.id);
+        await this.removeUpload(u.id);
       }
       const blobsBefore = this.iso(-this.d.limits.retentionMs);
-      for (const b of this.d.db.select().from(cloudBlobs).where(lt(cloudBlobs.completedAt, blobsBefore)).all()) {
+      for (const b of await this.d.sql.all<{ sha256: string }>('SELECT sha256 FROM cloud_blobs WHERE completed_at < ?', [blobsBefore])) {
         this.d.log.info({ blob: b.sha256 }, 'a blob reached its retention time: removed');
-        this.removeBlob(b.sha256);
+        await this.removeBlob(b.sha256);
       }
       // A blob every recipient has (or that lost its deliveries) does not wait for its retention time.
-      const done = this.d.db
-        .select({ sha256: cloudBlobs.sha256 })
-        .from(cloudBlobs)
-        .where(
-          sql`not exists (select 1 from ${cloudBlobDeliveries} where ${cloudBlobDeliveries.sha256} = ${cloudBlobs.sha256} and ${cloudBlobDeliveries.receivedAt} is null)`,
-        )
-        .all();
-      for (const b of done) this.removeBlob(b.sha256);
+      const done = await this.d.sql.all<{ sha256: string }>(
+        'SELECT b.sha256 AS sha256 FROM cloud_blobs b WHERE NOT EXISTS (SELECT 1 FROM cloud_blob_deliveries d WHERE d.sha256 = b.sha256 AND d.received_at IS NULL)',
+      );
+      for (const b of done) await this.removeBlob(b.sha256, true);
     } catch (err) {
       this.d.log.warn({ err }, 'the blob sweep failed; trying again later');
     }
   }
 
   /** At start (no request is running yet): files without rows, and rows without files. */
-  private removeOrphans(): void {
-    const uploads = new Map(
-      this.d.db
-        .select()
-        .from(cloudBlobUploads)
-        .all()
-        .map((u) => [u.id, u]),
-    );
+  private async removeOrphans(): Promise<void> {
+    const uploads = new Map((await this.d.sql.all<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM cloud_blob_uploads`)).map((u) => [u.id, u]));
     for (const name of readdirSync(this.uploadsDir)) {
       const id = name.endsWith('.json') ? name.slice(0, -5) : name;
       const row = uploads.get(id);
       if (!row || row.completedAt !== null) rmSync(join(this.uploadsDir, name), { force: true, recursive: true });
     }
-    for (const u of uploads.values()) if (u.completedAt === null && sizeOf(this.uploadPath(u.id)) === undefined) this.removeUpload(u.id);
-    const blobs = new Set(
-      this.d.db
-        .select({ sha256: cloudBlobs.sha256 })
-        .from(cloudBlobs)
-        .all()
-        .map((b) => b.sha256),
-    );
+    for (const u of uploads.values())
+      if (u.completedAt === null && sizeOf(this.uploadPath(u.id)) === undefined) await this.removeUpload(u.id);
+    const blobs = new Set((await this.d.sql.all<{ sha256: string }>('SELECT sha256 FROM cloud_blobs')).map((b) => b.sha256));
     for (const name of readdirSync(this.completeDir))
       if (!blobs.has(name)) rmSync(join(this.completeDir, name), { force: true, recursive: true });
     for (const sha256 of blobs)
       if (sizeOf(this.blobPath(sha256)) === undefined) {
         this.d.log.warn({ blob: sha256 }, 'a blob row without its file: removed');
-        this.removeBlob(sha256);
+        await this.removeBlob(sha256);
       }
     // Deliveries of blobs that are gone (a crash between the two deletes cannot leave them, but an old copy might).
-    this.d.db
-      .delete(cloudBlobDeliveries)
-      .where(sql`not exists (select 1 from ${cloudBlobs} where ${cloudBlobs.sha256} = ${cloudBlobDeliveries.sha256})`)
-      .run();
+    await this.d.sql.run(
+      'DELETE FROM cloud_blob_deliveries WHERE NOT EXISTS (SELECT 1 FROM cloud_blobs b WHERE b.sha256 = cloud_blob_deliveries.sha256)',
+    );
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------------

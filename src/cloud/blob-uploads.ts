@@ -62,19 +62,19 @@ export function createBlobUploads(store: CloudBlobStore, log: Logger): Server {
         throw refusal(400, 'invalid_request', 'Upload-Length is required (the ciphertext size is known before the upload).');
       const { sha256, delivery } = metadataOf(upload);
       try {
-        store.checkRecipients(node, delivery.to);
-        store.checkRoom(node, upload.size);
+        await store.checkRecipients(node, delivery.to);
+        await store.checkRoom(node, upload.size);
       } catch (err) {
         if (err instanceof CloudError) throw fromCloudError(err);
         throw err;
       }
-      store.recordUpload(upload.id, node, { sha256, size: upload.size, ...delivery });
+      await store.recordUpload(upload.id, node, { sha256, size: upload.size, ...delivery });
       return {};
     },
     onIncomingRequest: async (req, id) => {
       const node = uploaderOf(req);
       if (req.method === 'POST') return;
-      const row = store.upload(id);
+      const row = await store.upload(id);
       if (!row) throw refusal(404, 'blob_unknown', 'No such upload in this cloud (never made, cancelled, expired, or refused).');
       // Only the node that made an upload may see, extend or cancel it.
       if (row.node !== node) throw refusal(403, 'forbidden', 'This upload belongs to another node.');
@@ -100,6 +100,8 @@ export function createBlobUploads(store: CloudBlobStore, log: Logger): Server {
       return undefined;
     },
   });
-  server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => store.removeUpload(id));
+  server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
+    store.removeUpload(id).catch((err: unknown) => log.error({ err, upload: id }, 'blob upload: removing a cancelled upload failed'));
+  });
   return server;
 }

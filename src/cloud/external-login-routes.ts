@@ -49,11 +49,13 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
   app.post('/api/auth/external/sessions', admitted, async (c) => {
     const body = await readBody(c, CreateExternalSessionRequest);
     const header = c.req.header('authorization');
-    const principal = header ? d.auth.authenticate(header) : null;
+    const principal = header ? await d.auth.authenticate(header) : null;
     return c.json((await d.logins.create(body, principal)) satisfies ExternalSessionResponse);
   });
 
-  app.get('/api/auth/external/sessions/:token', (c) => c.json(d.logins.state(c.req.param('token') ?? '') satisfies ExternalSessionState));
+  app.get('/api/auth/external/sessions/:token', async (c) =>
+    c.json((await d.logins.state(c.req.param('token') ?? '')) satisfies ExternalSessionState),
+  );
 
   // Push: {type:'subscribe', topic:'external_session:<token>'} -> session_update now and at every change; the
   // socket closes once the session is over (1000) or for a bad topic (4404) or a bad frame (4400).
@@ -62,6 +64,10 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
     webSocketHandshakeGuard(),
     upgradeWebSocket(() => {
       let unsubscribe: (() => void) | undefined;
+      /** A topic was asked for (the subscription itself is made asynchronously). */
+      let asked = false;
+      /** The socket closed, or the session ended: the subscription goes as soon as it exists. */
+      let over = false;
       let timer: NodeJS.Timeout | undefined;
       const fail = (ws: WSContext, code: number, error: string, message: string) => {
         ws.send(JSON.stringify({ error, message }));
@@ -71,8 +77,9 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
         onOpen(_e, ws) {
           timer = setTimeout(() => fail(ws, 4400, 'invalid_request', 'subscribe to a topic first'), SUBSCRIBE_WITHIN_MS);
         },
-        onMessage(e, ws) {
-          if (unsubscribe) return;
+        async onMessage(e, ws) {
+          if (asked) return;
+          asked = true;
           clearTimeout(timer);
           let topic: string;
           try {
@@ -82,13 +89,15 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
           }
           const token = topic.startsWith('external_session:') ? topic.slice('external_session:'.length) : '';
           try {
-            unsubscribe = d.logins.subscribe(token, (s) => {
+            unsubscribe = await d.logins.subscribe(token, (s) => {
               ws.send(JSON.stringify({ type: 'session_update', topic, ...s } satisfies ExternalSessionUpdate));
               if (s.status !== 'pending') {
+                over = true;
                 queueMicrotask(() => unsubscribe?.());
                 ws.close(1000, 'done');
               }
             });
+            if (over) unsubscribe();
           } catch (err) {
             if (err instanceof CloudError) return fail(ws, 4404, err.code, err.message);
             throw err;
@@ -96,6 +105,7 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
         },
         onClose() {
           clearTimeout(timer);
+          over = true;
           unsubscribe?.();
         },
       };
@@ -112,7 +122,7 @@ export function mountExternalLoginRoutes(app: Hono<CloudEnv>, d: ExternalLoginRo
 
   app.get('/login/external/:browser_id', async (c) => {
     try {
-      const row = d.logins.pending(c.req.param('browser_id') ?? '');
+      const row = await d.logins.pending(c.req.param('browser_id') ?? '');
       if (row.method === 'oidc') return c.redirect((await d.logins.oidcStart(row.browserId)).href, 302);
       const nonce = randomBytes(16).toString('base64');
       return html(c, 200, passkeyPage(row.browserId, row.method, nonce, row.nodeName), nonce);

@@ -5,7 +5,6 @@
 // page and cannot read the outcome). A session lives ttlMs (5 minutes) and then fails as session_expired.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { and, count, eq, isNull, lte } from 'drizzle-orm';
 import {
   type CreateExternalSessionRequest,
   type ExternalMethodsResponse,
@@ -15,8 +14,8 @@ import {
 } from '../shared/wire/external-login.js';
 import type { Accounts } from './accounts.js';
 import type { AuthService, Principal } from './auth-service.js';
-import type { CloudDb } from './db/open.js';
-import { externalIdentities, externalLoginSessions } from './db/schema.js';
+import type { CloudBus } from './bus.js';
+import type { CloudSql } from './db/sql.js';
 import { CloudError } from './errors.js';
 import { OidcLogin } from './oidc-login.js';
 import { shownName } from './otp-sender.js';
@@ -27,7 +26,32 @@ export const EXTERNAL_SESSION_TTL_MS = 5 * 60_000;
 /** Pending sessions at once, cloud-wide: past it a new one is a 429 (each holds a row until it expires). */
 export const MAX_PENDING_EXTERNAL_SESSIONS = 10_000;
 
-type Row = typeof externalLoginSessions.$inferSelect;
+type Row = {
+  tokenHash: string;
+  browserId: string;
+  method: 'passkey' | 'passkey_register' | 'oidc';
+  status: 'pending' | 'approved' | 'failed';
+  deviceId: string;
+  nodeName: string | null;
+  noiseSessionId: string | null;
+  accountId: string | null;
+  webauthnOptions: string | null;
+  oidcState: string | null;
+  oidcNonce: string | null;
+  oidcVerifier: string | null;
+  error: string | null;
+  createdAt: string;
+  expiresAt: string;
+  completedAt: string | null;
+  consumedAt: string | null;
+};
+const SELECT_ROW =
+  'SELECT token_hash AS "tokenHash", browser_id AS "browserId", method, status, device_id AS "deviceId", node_name AS "nodeName", ' +
+  'noise_session_id AS "noiseSessionId", account_id AS "accountId", webauthn_options AS "webauthnOptions", oidc_state AS "oidcState", ' +
+  'oidc_nonce AS "oidcNonce", oidc_verifier AS "oidcVerifier", error, created_at AS "createdAt", expires_at AS "expiresAt", ' +
+  'completed_at AS "completedAt", consumed_at AS "consumedAt" FROM external_login_sessions';
+/** Bus subject: a session changed on some instance (the data is its token hash); whoever holds a listener reads it. */
+export const EXTERNAL_SESSION_SUBJECT = 'external.changed';
 /** What a session's state says without the token. */
 function baseState(row: Row): ExternalSessionState {
   return { status: row.status, method: row.method, expires_at: row.expiresAt, error: row.error, mfa_required: false };
@@ -36,7 +60,9 @@ function baseState(row: Row): ExternalSessionState {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 export interface ExternalLoginDeps {
-  db: CloudDb;
+  sql: CloudSql;
+  /** Sessions are pushed from whichever instance holds the node's socket, wherever the browser finished. */
+  bus: CloudBus;
   auth: AuthService;
   accounts: Accounts;
   telemetry: Telemetry;
@@ -53,6 +79,7 @@ export class ExternalLogins {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly d: ExternalLoginDeps) {
     this.ttlMs = d.ttlMs ?? EXTERNAL_SESSION_TTL_MS;
@@ -61,12 +88,21 @@ export class ExternalLogins {
 
   /** Sessions that expire while nobody looks still fail on time (pushed, counted). */
   start(): void {
-    this.sweeper = setInterval(() => this.expireDue(), Math.min(5_000, Math.max(50, this.ttlMs / 4)));
+    this.sweeper = setInterval(() => void this.expireDue().catch(() => {}), Math.min(5_000, Math.max(50, this.ttlMs / 4)));
     this.sweeper.unref();
+    if (this.d.bus.kind !== 'none')
+      this.unsubscribe = this.d.bus.subscribe(EXTERNAL_SESSION_SUBJECT, (tokenHash) => {
+        if (!this.listeners.has(tokenHash)) return;
+        void this.d.sql
+          .get<Row>(`${SELECT_ROW} WHERE token_hash = ?`, [tokenHash])
+          .then((row) => (row ? this.notifyLocal(row) : undefined))
+          .catch(() => {});
+      });
   }
 
   stop(): void {
     clearInterval(this.sweeper);
+    this.unsubscribe?.();
     this.listeners.clear();
   }
 
@@ -87,7 +123,7 @@ export class ExternalLogins {
       if (!principal)
         throw new CloudError(401, 'token_missing', 'Adding a passkey needs the node to be signed in: send `Authorization: Noise <token>`.');
       if (!principal.accountId) throw new CloudError(403, 'node_not_in_account', 'This node is in no account.');
-      if (this.d.accounts.emailOf(principal.accountId) === null)
+      if ((await this.d.accounts.emailOf(principal.accountId)) === null)
         throw new CloudError(
           400,
           'email_required',
@@ -99,37 +135,33 @@ export class ExternalLogins {
       if (req.method === 'oidc' && !this.d.oidc)
         throw new CloudError(404, 'method_unavailable', 'This cloud has no OpenID provider configured.');
       if (!req.device_id) throw new CloudError(400, 'invalid_request', 'device_id: the node key this login is for.');
-      noiseSessionId = this.d.auth.proveNoise(req, req.device_id);
+      noiseSessionId = await this.d.auth.proveNoise(req, req.device_id);
       deviceId = req.device_id;
     }
-    this.expireDue();
-    const pending = this.d.db
-      .select({ n: count() })
-      .from(externalLoginSessions)
-      .where(eq(externalLoginSessions.status, 'pending'))
-      .get()!.n;
+    await this.expireDue();
+    const pending = (await this.d.sql.get<{ n: number }>("SELECT count(*) AS n FROM external_login_sessions WHERE status = 'pending'"))!.n;
     if (pending >= MAX_PENDING_EXTERNAL_SESSIONS)
       throw new CloudError(429, 'too_many_attempts', 'Too many sign-ins are waiting on this cloud; try again in a minute.', 60);
     const token = randomBytes(32).toString('base64url');
     const browserId = randomBytes(18).toString('base64url');
     const expiresAt = this.iso(this.ttlMs);
     const webauthnOptions = req.method === 'oidc' ? null : JSON.stringify(await this.webauthnOptionsFor(req.method, accountId));
-    this.d.db
-      .insert(externalLoginSessions)
-      .values({
-        tokenHash: sha256(token),
+    await this.d.sql.run(
+      'INSERT INTO external_login_sessions (token_hash, browser_id, method, status, device_id, node_name, noise_session_id, account_id, ' +
+        "webauthn_options, created_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+      [
+        sha256(token),
         browserId,
-        method: req.method,
-        status: 'pending',
+        req.method,
         deviceId,
-        nodeName: shownName(req.name) ?? null,
+        shownName(req.name) ?? null,
         noiseSessionId,
         accountId,
         webauthnOptions,
-        createdAt: this.iso(),
+        this.iso(),
         expiresAt,
-      })
-      .run();
+      ],
+    );
     this.d.telemetry.emit({ name: 'external_login.session_created', code: req.method });
     return {
       session_token: token,
@@ -139,26 +171,21 @@ export class ExternalLogins {
     };
   }
 
-  private byToken(token: string): Row {
+  private async byToken(token: string): Promise<Row> {
     const row = ExternalSessionToken.safeParse(token).success
-      ? this.d.db
-          .select()
-          .from(externalLoginSessions)
-          .where(eq(externalLoginSessions.tokenHash, sha256(token)))
-          .get()
+      ? await this.d.sql.get<Row>(`${SELECT_ROW} WHERE token_hash = ?`, [sha256(token)])
       : undefined;
     if (!row) throw new CloudError(404, 'session_not_found', 'No such sign-in session.');
     return this.expired(row);
   }
 
   /** A pending session past its time fails now (and is pushed and counted once: the update is conditional). */
-  private expired(row: Row): Row {
+  private async expired(row: Row): Promise<Row> {
     if (row.status !== 'pending' || Date.parse(row.expiresAt) > this.now()) return row;
-    const r = this.d.db
-      .update(externalLoginSessions)
-      .set({ status: 'failed', error: 'session_expired', completedAt: this.iso() })
-      .where(and(eq(externalLoginSessions.tokenHash, row.tokenHash), eq(externalLoginSessions.status, 'pending')))
-      .run();
+    const r = await this.d.sql.run(
+      "UPDATE external_login_sessions SET status = 'failed', error = 'session_expired', completed_at = ? WHERE token_hash = ? AND status = 'pending'",
+      [this.iso(), row.tokenHash],
+    );
     const now = { ...row, status: 'failed' as const, error: 'session_expired', completedAt: this.iso() };
     if (r.changes === 1) {
       this.d.telemetry.emit({ name: 'external_login.expired', code: row.method });
@@ -167,38 +194,30 @@ export class ExternalLogins {
     return now;
   }
 
-  expireDue(): void {
-    const due = this.d.db
-      .select()
-      .from(externalLoginSessions)
-      .where(and(eq(externalLoginSessions.status, 'pending'), lte(externalLoginSessions.expiresAt, this.iso())))
-      .all();
-    for (const row of due) this.expired(row);
+  async expireDue(): Promise<void> {
+    const due = await this.d.sql.all<Row>(`${SELECT_ROW} WHERE status = 'pending' AND expires_at <= ?`, [this.iso()]);
+    for (const row of due) await this.expired(row);
     // Finished sessions are kept a day (a late poll still gets a clear answer), then go.
-    this.d.db
-      .delete(externalLoginSessions)
-      .where(lte(externalLoginSessions.expiresAt, this.iso(-24 * 3600_000)))
-      .run();
+    await this.d.sql.run('DELETE FROM external_login_sessions WHERE expires_at <= ?', [this.iso(-24 * 3600_000)]);
   }
 
   /**
    * GET /api/auth/external/sessions/:token (and each push): the session's state; for an approved login the
    * first read also carries the node's token (issued then, bound to its Noise session), later reads are a 409.
    */
-  state(token: string): ExternalSessionState {
-    return this.stateOf(this.byToken(token));
+  async state(token: string): Promise<ExternalSessionState> {
+    return this.stateOf(await this.byToken(token));
   }
 
-  private stateOf(row: Row): ExternalSessionState {
+  private async stateOf(row: Row): Promise<ExternalSessionState> {
     const base = baseState(row);
     if (row.status !== 'approved' || row.method === 'passkey_register') return base;
     if (row.consumedAt) throw new CloudError(409, 'session_used', 'This sign-in was already collected: start a new one.');
-    const tokens = this.d.db.transaction((tx) => {
-      const r = tx
-        .update(externalLoginSessions)
-        .set({ consumedAt: this.iso() })
-        .where(and(eq(externalLoginSessions.tokenHash, row.tokenHash), isNull(externalLoginSessions.consumedAt)))
-        .run();
+    const tokens = await this.d.sql.tx(async (tx) => {
+      const r = await tx.run('UPDATE external_login_sessions SET consumed_at = ? WHERE token_hash = ? AND consumed_at IS NULL', [
+        this.iso(),
+        row.tokenHash,
+      ]);
       if (r.changes !== 1) throw new CloudError(409, 'session_used', 'This sign-in was already collected: start a new one.');
       return this.d.auth.issueApproved(tx, {
         deviceId: row.deviceId,
@@ -213,7 +232,7 @@ export class ExternalLogins {
         token: tokens.token,
         expires_at: tokens.expiresAt,
         noise_session_id: row.noiseSessionId,
-        email: this.d.accounts.emailOf(row.accountId!),
+        email: await this.d.accounts.emailOf(row.accountId!),
       },
     };
   }
@@ -222,28 +241,34 @@ export class ExternalLogins {
    * Push: `fn` hears the session's state now and at every change (an approved login's tokens go to the first
    * listener or reader only). Returns the unsubscribe.
    */
-  subscribe(token: string, fn: (s: ExternalSessionState) => void): () => void {
-    const row = this.byToken(token);
+  async subscribe(token: string, fn: (s: ExternalSessionState) => void): Promise<() => void> {
+    const row = await this.byToken(token);
     const set = this.listeners.get(row.tokenHash) ?? new Set();
     // A fresh function per subscription: the same `fn` subscribed twice is unsubscribed one at a time.
     const listener = (s: ExternalSessionState) => fn(s);
     set.add(listener);
     this.listeners.set(row.tokenHash, set);
-    this.deliver(row, listener);
+    await this.deliver(row, listener);
     return () => {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(row.tokenHash);
     };
   }
 
+  /** Pushed here, and told the other instances (one of them may hold the node's socket). */
   private changed(row: Row): void {
-    for (const fn of [...(this.listeners.get(row.tokenHash) ?? [])]) this.deliver(row, fn);
+    this.notifyLocal(row);
+    if (this.d.bus.kind !== 'none') this.d.bus.publish(EXTERNAL_SESSION_SUBJECT, row.tokenHash);
   }
 
-  private deliver(row: Row, fn: (s: ExternalSessionState) => void): void {
+  private notifyLocal(row: Row): void {
+    for (const fn of [...(this.listeners.get(row.tokenHash) ?? [])]) void this.deliver(row, fn).catch(() => {});
+  }
+
+  private async deliver(row: Row, fn: (s: ExternalSessionState) => void): Promise<void> {
     let s: ExternalSessionState;
     try {
-      s = this.stateOf(row);
+      s = await this.stateOf(row);
     } catch (err) {
       // Collected meanwhile (by a poll): the push still says how it ended, without the token.
       if (!(err instanceof CloudError && err.code === 'session_used')) throw err;
@@ -255,37 +280,38 @@ export class ExternalLogins {
   // ---- the browser's side ---------------------------------------------------------------------------------
 
   /** The session the page at /login/external/:browser_id drives; refused once it is over. */
-  pending(browserId: string): Row {
+  async pending(browserId: string): Promise<Row> {
     const row = /^[A-Za-z0-9_-]{24}$/.test(browserId)
-      ? this.d.db.select().from(externalLoginSessions).where(eq(externalLoginSessions.browserId, browserId)).get()
+      ? await this.d.sql.get<Row>(`${SELECT_ROW} WHERE browser_id = ?`, [browserId])
       : undefined;
     if (!row) throw new CloudError(404, 'session_not_found', 'No such sign-in: start again from Salita.');
-    const now = this.expired(row);
+    const now = await this.expired(row);
     if (now.status === 'failed' && now.error === 'session_expired')
       throw new CloudError(410, 'session_expired', 'This sign-in expired: start again from Salita.');
     if (now.status !== 'pending') throw new CloudError(409, 'session_finished', 'This sign-in is already finished.');
     return now;
   }
 
-  private finish(row: Row, outcome: { status: 'approved'; accountId: string } | { status: 'failed'; error: string }): void {
-    const r = this.d.db
-      .update(externalLoginSessions)
-      .set(
-        outcome.status === 'approved'
-          ? { status: 'approved', accountId: outcome.accountId, completedAt: this.iso() }
-          : { status: 'failed', error: outcome.error, completedAt: this.iso() },
-      )
-      .where(and(eq(externalLoginSessions.tokenHash, row.tokenHash), eq(externalLoginSessions.status, 'pending')))
-      .run();
+  private async finish(row: Row, outcome: { status: 'approved'; accountId: string } | { status: 'failed'; error: string }): Promise<void> {
+    const r =
+      outcome.status === 'approved'
+        ? await this.d.sql.run(
+            "UPDATE external_login_sessions SET status = 'approved', account_id = ?, completed_at = ? WHERE token_hash = ? AND status = 'pending'",
+            [outcome.accountId, this.iso(), row.tokenHash],
+          )
+        : await this.d.sql.run(
+            "UPDATE external_login_sessions SET status = 'failed', error = ?, completed_at = ? WHERE token_hash = ? AND status = 'pending'",
+            [outcome.error, this.iso(), row.tokenHash],
+          );
     if (r.changes !== 1) throw new CloudError(409, 'session_finished', 'This sign-in is already finished.');
     if (outcome.status === 'approved') this.d.telemetry.emit({ name: 'external_login.completed', code: row.method });
-    const now = this.d.db.select().from(externalLoginSessions).where(eq(externalLoginSessions.tokenHash, row.tokenHash)).get()!;
+    const now = (await this.d.sql.get<Row>(`${SELECT_ROW} WHERE token_hash = ?`, [row.tokenHash]))!;
     this.changed(now);
   }
 
-  private webauthnOptionsFor(method: 'passkey' | 'passkey_register', accountId: string | null) {
+  private async webauthnOptionsFor(method: 'passkey' | 'passkey_register', accountId: string | null) {
     return method === 'passkey_register'
-      ? this.d.passkeys.registrationOptions(accountId!, this.d.accounts.emailOf(accountId!) ?? accountId!)
+      ? this.d.passkeys.registrationOptions(accountId!, (await this.d.accounts.emailOf(accountId!)) ?? accountId!)
       : this.d.passkeys.authenticationOptions();
   }
 
@@ -294,15 +320,14 @@ export class ExternalLogins {
    * once an answer was checked against those.
    */
   async passkeyOptions(browserId: string): Promise<unknown> {
-    const row = this.pending(browserId);
+    const row = await this.pending(browserId);
     if (row.method === 'oidc') throw new CloudError(400, 'invalid_request', 'This sign-in is with the OpenID provider, not a passkey.');
     if (row.webauthnOptions) return JSON.parse(row.webauthnOptions);
     const options = await this.webauthnOptionsFor(row.method, row.accountId);
-    this.d.db
-      .update(externalLoginSessions)
-      .set({ webauthnOptions: JSON.stringify(options) })
-      .where(eq(externalLoginSessions.tokenHash, row.tokenHash))
-      .run();
+    await this.d.sql.run('UPDATE external_login_sessions SET webauthn_options = ? WHERE token_hash = ?', [
+      JSON.stringify(options),
+      row.tokenHash,
+    ]);
     return options;
   }
 
@@ -311,33 +336,39 @@ export class ExternalLogins {
    * the session pending: the person may try again until it expires.
    */
   async passkeyFinish(browserId: string, response: unknown): Promise<void> {
-    const row = this.pending(browserId);
+    const row = await this.pending(browserId);
     const challenge = row.webauthnOptions ? (JSON.parse(row.webauthnOptions) as { challenge: string }).challenge : null;
     if (row.method === 'oidc' || !challenge)
       throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
     if (typeof response !== 'object' || response === null)
       throw new CloudError(400, 'invalid_request', 'response: the WebAuthn credential as JSON.');
     // One answer per challenge: a second try needs new options (so a captured answer cannot be replayed).
-    this.d.db.update(externalLoginSessions).set({ webauthnOptions: null }).where(eq(externalLoginSessions.tokenHash, row.tokenHash)).run();
+    // Conditional on the options read: of two answers at once (two instances), one goes on.
+    const took = await this.d.sql.run(
+      'UPDATE external_login_sessions SET webauthn_options = NULL WHERE token_hash = ? AND webauthn_options = ?',
+      [row.tokenHash, row.webauthnOptions],
+    );
+    if (took.changes !== 1) throw new CloudError(400, 'invalid_request', 'Ask for the passkey options first (this page does).');
     if (row.method === 'passkey_register') {
       await this.d.passkeys.register(row.accountId!, challenge, response as RegistrationResponseJSON);
-      this.finish(row, { status: 'approved', accountId: row.accountId! });
+      await this.finish(row, { status: 'approved', accountId: row.accountId! });
       return;
     }
     const accountId = await this.d.passkeys.authenticate(challenge, response as AuthenticationResponseJSON);
-    this.finish(row, { status: 'approved', accountId });
+    await this.finish(row, { status: 'approved', accountId });
   }
 
   /** Where the page sends the browser for an OpenID login (the state, nonce and PKCE verifier stay here). */
   async oidcStart(browserId: string): Promise<URL> {
-    const row = this.pending(browserId);
+    const row = await this.pending(browserId);
     if (row.method !== 'oidc' || !this.d.oidc) throw new CloudError(400, 'invalid_request', 'This sign-in is not with an OpenID provider.');
     const s = OidcLogin.secrets();
-    this.d.db
-      .update(externalLoginSessions)
-      .set({ oidcState: s.state, oidcNonce: s.nonce, oidcVerifier: s.verifier })
-      .where(eq(externalLoginSessions.tokenHash, row.tokenHash))
-      .run();
+    await this.d.sql.run('UPDATE external_login_sessions SET oidc_state = ?, oidc_nonce = ?, oidc_verifier = ? WHERE token_hash = ?', [
+      s.state,
+      s.nonce,
+      s.verifier,
+      row.tokenHash,
+    ]);
     return this.d.oidc.authorizationUrl(s);
   }
 
@@ -349,45 +380,43 @@ export class ExternalLogins {
    */
   async oidcCallback(url: URL): Promise<{ approved: boolean; message: string }> {
     const state = url.searchParams.get('state') ?? '';
-    const row = state ? this.d.db.select().from(externalLoginSessions).where(eq(externalLoginSessions.oidcState, state)).get() : undefined;
+    const row = state ? await this.d.sql.get<Row>(`${SELECT_ROW} WHERE oidc_state = ?`, [state]) : undefined;
     if (!row || !this.d.oidc || !row.oidcNonce || !row.oidcVerifier)
       throw new CloudError(400, 'oidc_state_invalid', 'This answer from the provider belongs to no sign-in here.');
-    const live = this.pending(row.browserId);
+    const live = await this.pending(row.browserId);
     const error = url.searchParams.get('error');
     if (error) {
-      this.finish(live, { status: 'failed', error: error === 'access_denied' ? 'oidc_denied' : 'oidc_failed' });
+      await this.finish(live, { status: 'failed', error: error === 'access_denied' ? 'oidc_denied' : 'oidc_failed' });
       return { approved: false, message: error === 'access_denied' ? 'You declined the sign-in.' : `The provider refused: ${error}.` };
     }
     let who: Awaited<ReturnType<OidcLogin['callback']>>;
     try {
       who = await this.d.oidc.callback(url, { state, nonce: row.oidcNonce, verifier: row.oidcVerifier });
     } catch (err) {
-      this.finish(live, { status: 'failed', error: 'oidc_failed' });
+      await this.finish(live, { status: 'failed', error: 'oidc_failed' });
       throw err;
     }
-    const accountId = this.linkedAccount(who);
+    const accountId = await this.linkedAccount(who);
     if (!accountId) {
-      this.finish(live, { status: 'failed', error: 'oidc_no_email' });
+      await this.finish(live, { status: 'failed', error: 'oidc_no_email' });
       return { approved: false, message: 'The provider did not give a verified email address, so no account could be found.' };
     }
-    this.finish(live, { status: 'approved', accountId });
+    await this.finish(live, { status: 'approved', accountId });
     return { approved: true, message: 'Signed in.' };
   }
 
-  private linkedAccount(who: { issuer: string; subject: string; email: string | null }): string | null {
-    const linked = this.d.db
-      .select()
-      .from(externalIdentities)
-      .where(and(eq(externalIdentities.issuer, who.issuer), eq(externalIdentities.subject, who.subject)))
-      .get();
+  private async linkedAccount(who: { issuer: string; subject: string; email: string | null }): Promise<string | null> {
+    const linked = await this.d.sql.get<{ accountId: string }>(
+      'SELECT account_id AS "accountId" FROM external_identities WHERE issuer = ? AND subject = ?',
+      [who.issuer, who.subject],
+    );
     if (linked) return linked.accountId;
     if (!who.email) return null;
-    const accountId = this.d.accounts.accountForEmail(who.email);
-    this.d.db
-      .insert(externalIdentities)
-      .values({ issuer: who.issuer, subject: who.subject, accountId, createdAt: this.iso() })
-      .onConflictDoNothing()
-      .run();
+    const accountId = await this.d.accounts.accountForEmail(who.email);
+    await this.d.sql.run(
+      'INSERT INTO external_identities (issuer, subject, account_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [who.issuer, who.subject, accountId, this.iso()],
+    );
     return accountId;
   }
 }

@@ -2,7 +2,7 @@
 // were granted under it. A new key while they exist would let the old tokens go on working while every node
 // sees a different key, so a missing cloud.key with such data stops the start; `--reset-secrets` is the
 // explicit way out, and revokes every token.
-import type Database from 'better-sqlite3';
+import type { CloudSql } from './db/sql.js';
 
 export interface CloudKeyDependents {
   /** Tokens neither revoked nor expired. */
@@ -19,25 +19,25 @@ export interface CloudSecretsResetReport {
   nodes: number;
 }
 
-export function cloudKeyDependents(sqlite: Database.Database, now = Date.now()): CloudKeyDependents {
+export async function cloudKeyDependents(sql: CloudSql, now = Date.now()): Promise<CloudKeyDependents> {
   const iso = new Date(now).toISOString();
-  const one = (sql: string, ...args: unknown[]) => (sqlite.prepare(sql).get(...args) as { n: number }).n;
+  const one = async (text: string, ...args: string[]) => (await sql.get<{ n: number }>(text, args))!.n;
   return {
-    liveTokens: one('SELECT count(*) AS n FROM auth_tokens WHERE revoked_at IS NULL AND expires_at > ?', iso),
-    nodes: one('SELECT count(DISTINCT device_id) AS n FROM auth_tokens'),
-    directoryDevices: one('SELECT count(*) AS n FROM directory_devices'),
+    liveTokens: await one('SELECT count(*) AS n FROM auth_tokens WHERE revoked_at IS NULL AND expires_at > ?', iso),
+    nodes: await one('SELECT count(DISTINCT device_id) AS n FROM auth_tokens'),
+    directoryDevices: await one('SELECT count(*) AS n FROM directory_devices'),
   };
 }
 
 export const dependsOnKey = (d: CloudKeyDependents) => d.liveTokens > 0 || d.nodes > 0 || d.directoryDevices > 0;
 
 /** Revokes every token and uses up every open handshake made under the old key. */
-export function resetCloudSecrets(sqlite: Database.Database, now = Date.now()): CloudSecretsResetReport {
+export async function resetCloudSecrets(sql: CloudSql, now = Date.now()): Promise<CloudSecretsResetReport> {
   const iso = new Date(now).toISOString();
-  const nodes = cloudKeyDependents(sqlite, now).nodes;
-  const tokensRevoked = sqlite.transaction(() => {
-    sqlite.prepare('UPDATE noise_sessions SET used_at = ? WHERE used_at IS NULL').run(iso);
-    return sqlite.prepare('UPDATE auth_tokens SET revoked_at = ? WHERE revoked_at IS NULL').run(iso).changes;
-  })();
+  const nodes = (await cloudKeyDependents(sql, now)).nodes;
+  const tokensRevoked = await sql.tx(async (tx) => {
+    await tx.run('UPDATE noise_sessions SET used_at = ? WHERE used_at IS NULL', [iso]);
+    return (await tx.run('UPDATE auth_tokens SET revoked_at = ? WHERE revoked_at IS NULL', [iso])).changes;
+  });
   return { tokensRevoked, nodes };
 }

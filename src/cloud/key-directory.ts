@@ -2,8 +2,6 @@
 // directory"). Nodes publish; everyone logged in reads it to seal envelopes, and the relay routes by it.
 // Public keys only: the cloud never sees a private key.
 
-import type { Statement } from 'better-sqlite3';
-import { and, asc, count, eq, gt, inArray, lte, type SQL } from 'drizzle-orm';
 import {
   type DeviceReplacement,
   type DirectoryDevice,
@@ -11,14 +9,14 @@ import {
   MAX_PUBLISHED_PER_NODE,
   type PublishRefusal,
 } from '../shared/wire/relay.js';
-import { type CloudDb, sqliteOf } from './db/open.js';
-import { deviceIdOrigins, directoryDevices } from './db/schema.js';
+import { type CloudSql, marks, type SqlQuery, type SqlValue } from './db/sql.js';
 import { CloudError } from './errors.js';
 import type { KeyLog } from './key-log.js';
-import { listReplacements, publishReplacements } from './key-replacements.js';
+import { DIRECTORY_LOCK, listReplacements, publishReplacements } from './key-replacements.js';
 import { dropPrekeysOf } from './prekey-directory.js';
 
-type Row = typeof directoryDevices.$inferSelect;
+type Row = { deviceId: string; node: string; publicKey: string; name: string; kind: DirectoryEntry['kind']; updatedAt: string };
+const COLUMNS = 'device_id AS "deviceId", node, public_key AS "publicKey", name, kind, updated_at AS "updatedAt"';
 
 const toEntry = (r: Row): DirectoryEntry => ({
   device_id: r.deviceId,
@@ -39,13 +37,22 @@ export interface PublishResult {
   refused: PublishRefusal[];
 }
 
-// Device ids are ASCII (DeviceId), so JS string order is SQLite's BINARY order.
+// Device ids are ASCII (DeviceId), so JS string order is the databases' byte order (SQLite BINARY; the
+// PostgreSQL columns are COLLATE "C").
 const inRange = (id: string, r: PublishRange) => (r.after === null || id > r.after) && (r.through === null || id <= r.through);
-function rangeWhere(r: PublishRange): SQL | undefined {
-  return and(
-    r.after === null ? undefined : gt(directoryDevices.deviceId, r.after),
-    r.through === null ? undefined : lte(directoryDevices.deviceId, r.through),
-  );
+/** `node = ?` and the range, as SQL and its parameters. */
+function scopeWhere(node: string, r: PublishRange | undefined): { where: string; params: SqlValue[] } {
+  let where = 'node = ?';
+  const params: SqlValue[] = [node];
+  if (r?.after != null) {
+    where += ' AND device_id > ?';
+    params.push(r.after);
+  }
+  if (r?.through != null) {
+    where += ' AND device_id <= ?';
+    params.push(r.through);
+  }
+  return { where, params };
 }
 
 /** Most device -> node entries nodesOf() keeps in memory before it starts over. */
@@ -54,29 +61,29 @@ const NODE_CACHE_MAX = 10_000;
 export class KeyDirectory {
   /**
    * device id -> serving node, as last read: the relay asks for the sender and recipients of every envelope.
-   * Only publish() changes the table (it is the cloud's one writer of it), and it empties the cache.
+   * Only with the embedded SQLite store, where this instance is the table's one writer and publish() empties it;
+   * instances sharing PostgreSQL read the table every time (another instance may have changed it).
    */
-  private readonly nodeCache = new Map<string, string>();
-  private readonly nodeOf: Statement<[string], string>;
+  private readonly nodeCache: Map<string, string> | null;
 
   constructor(
-    private readonly db: CloudDb,
+    private readonly sql: CloudSql,
     /** Where every publish, key change and removal is appended, in the same commit. */
     private readonly log: KeyLog | undefined,
     private readonly now: () => number = Date.now,
     private readonly maxPerNode = MAX_PUBLISHED_PER_NODE,
   ) {
-    this.nodeOf = sqliteOf(db).prepare<[string], string>('SELECT node FROM directory_devices WHERE device_id = ?').pluck();
+    this.nodeCache = sql.dialect === 'sqlite' ? new Map() : null;
   }
 
   /** `node` says which older ids its devices replaced (re-paired): what the cloud kept of it (key-replacements.ts). */
-  publishReplacements(node: string, list: readonly DeviceReplacement[]): DeviceReplacement[] {
-    return publishReplacements(this.db, node, list, new Date(this.now()).toISOString());
+  publishReplacements(node: string, list: readonly DeviceReplacement[]): Promise<DeviceReplacement[]> {
+    return publishReplacements(this.sql, node, list, new Date(this.now()).toISOString());
   }
 
   /** The replaced ids of the devices published now by the nodes in `visible`. */
-  replacements(visible: ReadonlySet<string>): DeviceReplacement[] {
-    return listReplacements(this.db, visible);
+  replacements(visible: ReadonlySet<string>): Promise<DeviceReplacement[]> {
+    return listReplacements(this.sql, visible);
   }
 
   /**
@@ -86,7 +93,7 @@ export class KeyDirectory {
    * the highest ids of the request first); the others are published. An unchanged entry keeps its updated_at,
    * so readers can tell which keys really moved.
    */
-  publish(node: string, devices: readonly DirectoryDevice[], range?: PublishRange): PublishResult {
+  async publish(node: string, devices: readonly DirectoryDevice[], range?: PublishRange): Promise<PublishResult> {
     const ids = devices.map((d) => d.device_id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup !== undefined) throw new CloudError(400, 'invalid_request', `device ${dup} is listed twice.`);
@@ -97,9 +104,9 @@ export class KeyDirectory {
     }
     const at = new Date(this.now()).toISOString();
     try {
-      return this.replace(node, devices, ids, at, range);
+      return await this.replace(node, devices, ids, at, range);
     } finally {
-      this.nodeCache.clear();
+      this.nodeCache?.clear();
     }
   }
 
@@ -109,20 +116,23 @@ export class KeyDirectory {
     ids: string[],
     at: string,
     range: PublishRange | undefined,
-  ): PublishResult {
-    return this.db.transaction((tx) => {
-      const existing = ids.length === 0 ? [] : tx.select().from(directoryDevices).where(inArray(directoryDevices.deviceId, ids)).all();
+  ): Promise<PublishResult> {
+    return this.sql.tx(async (tx) => {
+      await tx.lock(DIRECTORY_LOCK);
+      const existing =
+        ids.length === 0
+          ? []
+          : await tx.all<Row>(`SELECT ${COLUMNS} FROM directory_devices WHERE device_id IN (${marks(ids.length)})`, ids);
       const takenBy = new Map(existing.filter((r) => r.node !== node).map((r) => [r.deviceId, r.node]));
       const before = new Map(existing.filter((r) => r.node === node).map((r) => [r.deviceId, r]));
-      const inScope = range ? and(eq(directoryDevices.node, node), rangeWhere(range)) : eq(directoryDevices.node, node);
-      const wasInScope = tx
-        .select({ deviceId: directoryDevices.deviceId, publicKey: directoryDevices.publicKey })
-        .from(directoryDevices)
-        .where(inScope)
-        .all();
-      tx.delete(directoryDevices).where(inScope).run();
+      const scope = scopeWhere(node, range);
+      const wasInScope = await tx.all<{ deviceId: string; publicKey: string }>(
+        `SELECT device_id AS "deviceId", public_key AS "publicKey" FROM directory_devices WHERE ${scope.where}`,
+        scope.params,
+      );
+      await tx.run(`DELETE FROM directory_devices WHERE ${scope.where}`, scope.params);
       // What stays outside the range counts against the cap too.
-      const kept = range ? tx.select({ n: count() }).from(directoryDevices).where(eq(directoryDevices.node, node)).get()!.n : 0;
+      const kept = range ? (await tx.get<{ n: number }>('SELECT count(*) AS n FROM directory_devices WHERE node = ?', [node]))!.n : 0;
       const room = Math.max(0, this.maxPerNode - kept);
       const refused: PublishRefusal[] = [];
       const free = [...devices]
@@ -146,30 +156,34 @@ export class KeyDirectory {
       for (const d of free.slice(0, room)) {
         const old = before.get(d.device_id);
         const same = old && old.publicKey === d.public_key && old.name === d.name && old.kind === d.kind;
-        tx.insert(directoryDevices)
-          .values({
-            deviceId: d.device_id,
-            node,
-            publicKey: d.public_key,
-            name: d.name,
-            kind: d.kind,
-            updatedAt: same ? old.updatedAt : at,
-          })
-          .run();
-        tx.insert(deviceIdOrigins).values({ deviceId: d.device_id, node, firstPublishedAt: at }).onConflictDoNothing().run();
+        await tx.run('INSERT INTO directory_devices (device_id, node, public_key, name, kind, updated_at) VALUES (?, ?, ?, ?, ?, ?)', [
+          d.device_id,
+          node,
+          d.public_key,
+          d.name,
+          d.kind,
+          same ? old.updatedAt : at,
+        ]);
+        await tx.run('INSERT INTO device_id_origins (device_id, node, first_published_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [
+          d.device_id,
+          node,
+          at,
+        ]);
       }
-      const stored = tx.select().from(directoryDevices).where(inScope).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+      const stored = (
+        await tx.all<Row>(`SELECT ${COLUMNS} FROM directory_devices WHERE ${scope.where} ORDER BY device_id`, scope.params)
+      ).map(toEntry);
       // A device that left the directory, or came back under another key, takes its prekeys with it: what it
       // signed no longer verifies under its entry.
       const keyNow = new Map(stored.map((e) => [e.device_id, e.public_key]));
       if (this.log) {
         const keyBefore = new Map(wasInScope.map((r) => [r.deviceId, r.publicKey]));
         for (const [id, key] of keyNow)
-          if (keyBefore.get(id) !== key) this.log.append({ op: 'publish', device_id: id, node, public_key: key, at });
+          if (keyBefore.get(id) !== key) await this.log.append(tx, { op: 'publish', device_id: id, node, public_key: key, at });
         for (const id of keyBefore.keys())
-          if (!keyNow.has(id)) this.log.append({ op: 'remove', device_id: id, node, public_key: null, at });
+          if (!keyNow.has(id)) await this.log.append(tx, { op: 'remove', device_id: id, node, public_key: null, at });
       }
-      dropPrekeysOf(
+      await dropPrekeysOf(
         tx,
         wasInScope.filter((r) => keyNow.get(r.deviceId) !== r.publicKey).map((r) => r.deviceId),
       );
@@ -178,35 +192,47 @@ export class KeyDirectory {
   }
 
   /** The whole directory: the operator's view (tests, checks); a node is only ever served list(). */
-  all(): DirectoryEntry[] {
-    return this.db.select().from(directoryDevices).orderBy(asc(directoryDevices.deviceId)).all().map(toEntry);
+  async all(): Promise<DirectoryEntry[]> {
+    return (await this.sql.all<Row>(`SELECT ${COLUMNS} FROM directory_devices ORDER BY device_id`)).map(toEntry);
   }
 
   /** The devices published by the nodes in `visible` (the caller's household and contacts), nothing else. */
-  list(visible: ReadonlySet<string>): DirectoryEntry[] {
+  async list(visible: ReadonlySet<string>): Promise<DirectoryEntry[]> {
     if (visible.size === 0) return [];
-    return this.db
-      .select()
-      .from(directoryDevices)
-      .where(inArray(directoryDevices.node, [...visible]))
-      .orderBy(asc(directoryDevices.deviceId))
-      .all()
-      .map(toEntry);
+    const nodes = [...visible];
+    return (
+      await this.sql.all<Row>(`SELECT ${COLUMNS} FROM directory_devices WHERE node IN (${marks(nodes.length)}) ORDER BY device_id`, nodes)
+    ).map(toEntry);
+  }
+
+  /** The node serving `deviceId`, if it is published. */
+  async nodeOf(deviceId: string, q: SqlQuery = this.sql): Promise<string | undefined> {
+    return (await q.get<{ node: string }>('SELECT node FROM directory_devices WHERE device_id = ?', [deviceId]))?.node;
   }
 
   /** device id -> serving node, for the ids that are published (the rest are simply missing). */
-  nodesOf(deviceIds: readonly string[]): Map<string, string> {
+  async nodesOf(deviceIds: readonly string[], q: SqlQuery = this.sql): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (const id of deviceIds) {
-      let node = this.nodeCache.get(id);
-      if (node === undefined) {
-        node = this.nodeOf.get(id);
-        if (node === undefined) continue;
-        if (this.nodeCache.size >= NODE_CACHE_MAX) this.nodeCache.clear();
-        this.nodeCache.set(id, node);
+    const cache = this.nodeCache;
+    const missing = cache ? deviceIds.filter((id) => !cache.has(id)) : [...new Set(deviceIds)];
+    if (missing.length > 0) {
+      const rows = await q.all<{ id: string; node: string }>(
+        `SELECT device_id AS id, node FROM directory_devices WHERE device_id IN (${marks(missing.length)})`,
+        missing,
+      );
+      for (const r of rows) {
+        out.set(r.id, r.node);
+        if (cache) {
+          if (cache.size >= NODE_CACHE_MAX) cache.clear();
+          cache.set(r.id, r.node);
+        }
       }
-      out.set(id, node);
     }
+    if (cache)
+      for (const id of deviceIds) {
+        const node = cache.get(id);
+        if (node !== undefined) out.set(id, node);
+      }
     return out;
   }
 }

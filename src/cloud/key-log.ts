@@ -3,7 +3,6 @@
 // head (size + root) with its static key; it proves that a device's current entry is in the tree (inclusion)
 // and that a newer head extends an older one (consistency), so nodes that keep the heads they saw can catch a
 // cloud that shows different keys to different people or rewrites what it said.
-import type { Statement } from 'better-sqlite3';
 import type { KeyPair } from '../shared/crypto/noise/index.js';
 import { fromBase64Url, toBase64Url } from '../shared/encoding.js';
 import {
@@ -16,7 +15,7 @@ import {
   signHead,
 } from '../shared/transparency/key-log.js';
 import { consistencyProof, inclusionProof, rootOf } from '../shared/transparency/merkle.js';
-import { type CloudDb, sqliteOf } from './db/open.js';
+import type { CloudSql, SqlQuery, SqlTx } from './db/sql.js';
 import { CloudError } from './errors.js';
 
 export interface KeyLogProof {
@@ -29,71 +28,76 @@ export interface KeyLogProof {
 /** Most entries one GET /api/keys/log/hashes answers (a node that is far behind pages through). */
 export const MAX_HASHES_PER_PAGE = 4096;
 
-export class KeyLog {
-  private readonly q: {
-    insert: Statement<[number, string, string, string, string, string]>;
-    size: Statement<[], number>;
-    hashes: Statement<[], string>;
-    range: Statement<[number, number], { tag: string; contentHash: string }>;
-    leafAt: Statement<[number], { leaf: string }>;
-    untagged: Statement<[], { seq: number; leaf: string }>;
-    setTag: Statement<[string, string, string, number]>;
-    latest: Statement<[string], { seq: number; leaf: string }>;
-    unlogged: Statement<[], { deviceId: string; node: string; publicKey: string; updatedAt: string }>;
-  };
+/** The lock every append takes: seq is the log's size + 1, so appends go one at a time (across instances too). */
+const APPEND_LOCK = 'key_log:append';
 
+const size = async (q: SqlQuery) => (await q.get<{ n: number }>('SELECT COALESCE(MAX(seq), 0) AS n FROM key_log'))!.n;
+
+export class KeyLog {
   constructor(
-    db: CloudDb,
+    private readonly sql: CloudSql,
     private readonly staticKey: KeyPair,
-  ) {
-    const s = sqliteOf(db);
-    this.q = {
-      insert: s.prepare('INSERT INTO key_log (seq, device_id, leaf, leaf_hash, tag, content_hash) VALUES (?, ?, ?, ?, ?, ?)'),
-      // Rows are never deleted, so the largest seq is the log's size (seq = index + 1).
-      size: s.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM key_log').pluck(),
-      hashes: s.prepare<[], string>('SELECT leaf_hash FROM key_log ORDER BY seq').pluck(),
-      range: s.prepare('SELECT tag, content_hash AS contentHash FROM key_log WHERE seq > ? AND seq <= ? ORDER BY seq'),
-      leafAt: s.prepare('SELECT leaf FROM key_log WHERE seq = ?'),
-      untagged: s.prepare('SELECT seq, leaf FROM key_log WHERE tag IS NULL ORDER BY seq'),
-      setTag: s.prepare('UPDATE key_log SET leaf_hash = ?, tag = ?, content_hash = ? WHERE seq = ?'),
-      latest: s.prepare('SELECT seq, leaf FROM key_log WHERE device_id = ? ORDER BY seq DESC LIMIT 1'),
-      // Devices whose current key has no publish leaf: those published before the log existed.
-      unlogged: s.prepare(
-        'SELECT d.device_id AS deviceId, d.node AS node, d.public_key AS publicKey, d.updated_at AS updatedAt FROM directory_devices d ' +
-          "WHERE NOT EXISTS (SELECT 1 FROM key_log l WHERE l.device_id = d.device_id AND json_extract(l.leaf, '$.op') = 'publish' " +
-          "AND json_extract(l.leaf, '$.public_key') = d.public_key AND json_extract(l.leaf, '$.node') = d.node) ORDER BY d.device_id",
-      ),
-    };
-  }
+  ) {}
 
   /** Appends one leaf; call inside the transaction of the change it records. */
-  append(leaf: KeyLogLeaf): void {
-    const seq = this.q.size.get()! + 1;
+  async append(tx: SqlTx, leaf: KeyLogLeaf): Promise<void> {
+    await tx.lock(APPEND_LOCK);
+    // Rows are never deleted, so the largest seq is the log's size (seq = index + 1).
+    const seq = (await size(tx)) + 1;
     const tag = leafTag(leaf.device_id, seq - 1);
     const content = leafContentHash(leaf);
     const json = new TextDecoder().decode(leafBytes(leaf));
-    this.q.insert.run(seq, leaf.device_id, json, toBase64Url(logLeafHash(tag, content)), toBase64Url(tag), toBase64Url(content));
+    await tx.run('INSERT INTO key_log (seq, device_id, leaf, leaf_hash, tag, content_hash) VALUES (?, ?, ?, ?, ?, ?)', [
+      seq,
+      leaf.device_id,
+      json,
+      toBase64Url(logLeafHash(tag, content)),
+      toBase64Url(tag),
+      toBase64Url(content),
+    ]);
   }
 
   /**
    * At start: entries written before the tree committed to device tags get their tag and hashes (the same
    * leaves, in the same order: the history is kept, only its hashing changes, and no node kept a head then);
    * then a directory that predates the log gets one publish leaf per device. Returns how many leaves were added.
+   * One transaction under the append lock: instances starting together backfill once.
    */
-  backfill(): number {
-    for (const r of this.q.untagged.all()) {
-      const leaf = JSON.parse(r.leaf) as KeyLogLeaf;
-      const tag = leafTag(leaf.device_id, r.seq - 1);
-      const content = leafContentHash(leaf);
-      this.q.setTag.run(toBase64Url(logLeafHash(tag, content)), toBase64Url(tag), toBase64Url(content), r.seq);
-    }
-    const rows = this.q.unlogged.all();
-    for (const r of rows) this.append({ op: 'publish', device_id: r.deviceId, node: r.node, public_key: r.publicKey, at: r.updatedAt });
-    return rows.length;
+  backfill(): Promise<number> {
+    return this.sql.tx(async (tx) => {
+      await tx.lock(APPEND_LOCK);
+      for (const r of await tx.all<{ seq: number; leaf: string }>('SELECT seq, leaf FROM key_log WHERE tag IS NULL ORDER BY seq')) {
+        const leaf = JSON.parse(r.leaf) as KeyLogLeaf;
+        const tag = leafTag(leaf.device_id, r.seq - 1);
+        const content = leafContentHash(leaf);
+        await tx.run('UPDATE key_log SET leaf_hash = ?, tag = ?, content_hash = ? WHERE seq = ?', [
+          toBase64Url(logLeafHash(tag, content)),
+          toBase64Url(tag),
+          toBase64Url(content),
+          r.seq,
+        ]);
+      }
+      // Devices whose current key has no publish leaf: those published before the log existed. The leaves are
+      // matched here rather than in SQL, where reading JSON differs between SQLite and PostgreSQL.
+      const rows = await tx.all<{ deviceId: string; node: string; publicKey: string; updatedAt: string; leaf: string | null }>(
+        'SELECT d.device_id AS "deviceId", d.node AS node, d.public_key AS "publicKey", d.updated_at AS "updatedAt", l.leaf AS leaf ' +
+          'FROM directory_devices d LEFT JOIN key_log l ON l.device_id = d.device_id ORDER BY d.device_id, l.seq',
+      );
+      const logged = new Set<string>();
+      for (const r of rows) {
+        if (r.leaf === null) continue;
+        const l = JSON.parse(r.leaf) as KeyLogLeaf;
+        if (l.op === 'publish' && l.public_key === r.publicKey && l.node === r.node) logged.add(r.deviceId);
+      }
+      const missing = [...new Map(rows.filter((r) => !logged.has(r.deviceId)).map((r) => [r.deviceId, r])).values()];
+      for (const r of missing)
+        await this.append(tx, { op: 'publish', device_id: r.deviceId, node: r.node, public_key: r.publicKey, at: r.updatedAt });
+      return missing.length;
+    });
   }
 
-  private leafHashes(): Uint8Array[] {
-    return this.q.hashes.all().map(fromBase64Url);
+  private async leafHashes(): Promise<Uint8Array[]> {
+    return (await this.sql.all<{ h: string }>('SELECT leaf_hash AS h FROM key_log ORDER BY seq')).map((r) => fromBase64Url(r.h));
   }
 
   private signed(hashes: readonly Uint8Array[]): KeyLogHead {
@@ -101,30 +105,39 @@ export class KeyLog {
   }
 
   /** The signed head of the whole log now. */
-  head(): KeyLogHead {
-    return this.signed(this.leafHashes());
+  async head(): Promise<KeyLogHead> {
+    return this.signed(await this.leafHashes());
   }
 
   /**
-   * For each device, its latest leaf and the proof that it is in the tree of `head` (read in one go, so head and
-   * proofs agree). Devices with no leaf are left out.
+   * For each device, its latest leaf and the proof that it is in the tree of `head` (read in one transaction, so
+   * head and proofs agree).
+   * Devices with no leaf are left out.
    */
-  proofs(deviceIds: readonly string[]): { head: KeyLogHead; entries: KeyLogProof[] } {
-    const hashes = this.leafHashes();
-    const head = this.signed(hashes);
-    const entries: KeyLogProof[] = [];
-    for (const id of deviceIds) {
-      const row = this.q.latest.get(id);
-      if (!row) continue;
-      const index = row.seq - 1;
-      entries.push({
-        device_id: id,
-        index,
-        leaf: JSON.parse(row.leaf) as KeyLogLeaf,
-        proof: inclusionProof(hashes, index).map(toBase64Url),
-      });
-    }
-    return { head, entries };
+  proofs(deviceIds: readonly string[]): Promise<{ head: KeyLogHead; entries: KeyLogProof[] }> {
+    return this.sql.tx(async (tx) => {
+      // The append lock: on PostgreSQL each statement sees what committed before it, so without it an append
+      // between the two reads would give a leaf past the head.
+      await tx.lock(APPEND_LOCK);
+      const hashes = (await tx.all<{ h: string }>('SELECT leaf_hash AS h FROM key_log ORDER BY seq')).map((r) => fromBase64Url(r.h));
+      const head = this.signed(hashes);
+      const entries: KeyLogProof[] = [];
+      for (const id of deviceIds) {
+        const row = await tx.get<{ seq: number; leaf: string }>(
+          'SELECT seq, leaf FROM key_log WHERE device_id = ? ORDER BY seq DESC LIMIT 1',
+          [id],
+        );
+        if (!row) continue;
+        const index = row.seq - 1;
+        entries.push({
+          device_id: id,
+          index,
+          leaf: JSON.parse(row.leaf) as KeyLogLeaf,
+          proof: inclusionProof(hashes, index).map(toBase64Url),
+        });
+      }
+      return { head, entries };
+    });
   }
 
   /**
@@ -132,28 +145,34 @@ export class KeyLog {
    * node appends to the compact range it keeps, to compute the next head's root itself and find its own devices'
    * entries. The caller's head bounds `to`; a page holds at most MAX_HASHES_PER_PAGE.
    */
-  hashes(from: number, to: number): { tag: string; content: string }[] {
-    const size = this.q.size.get()!;
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to || to > size) {
-      throw new CloudError(400, 'invalid_request', `from and to must be sizes with 0 <= from <= to <= ${size} (the log's size).`);
+  async hashes(from: number, to: number): Promise<{ tag: string; content: string }[]> {
+    const n = await size(this.sql);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to || to > n) {
+      throw new CloudError(400, 'invalid_request', `from and to must be sizes with 0 <= from <= to <= ${n} (the log's size).`);
     }
     if (to - from > MAX_HASHES_PER_PAGE) {
       throw new CloudError(400, 'invalid_request', `at most ${MAX_HASHES_PER_PAGE} entries per call: page through the log.`);
     }
-    return this.q.range.all(from, to).map((r) => ({ tag: r.tag, content: r.contentHash }));
+    const rows = await this.sql.all<{ tag: string; contentHash: string }>(
+      'SELECT tag, content_hash AS "contentHash" FROM key_log WHERE seq > ? AND seq <= ? ORDER BY seq',
+      [from, to],
+    );
+    return rows.map((r) => ({ tag: r.tag, content: r.contentHash }));
   }
 
   /** The leaves at these indices (unknown indices are left out). */
-  leaves(indices: readonly number[]): { index: number; leaf: KeyLogLeaf }[] {
-    return indices.flatMap((index) => {
-      const row = this.q.leafAt.get(index + 1);
-      return row ? [{ index, leaf: JSON.parse(row.leaf) as KeyLogLeaf }] : [];
-    });
+  async leaves(indices: readonly number[]): Promise<{ index: number; leaf: KeyLogLeaf }[]> {
+    const out: { index: number; leaf: KeyLogLeaf }[] = [];
+    for (const index of indices) {
+      const row = await this.sql.get<{ leaf: string }>('SELECT leaf FROM key_log WHERE seq = ?', [index + 1]);
+      if (row) out.push({ index, leaf: JSON.parse(row.leaf) as KeyLogLeaf });
+    }
+    return out;
   }
 
   /** The proof that the tree of `first` leaves is a prefix of the tree of `second` leaves. */
-  consistency(first: number, second: number): string[] {
-    const hashes = this.leafHashes();
+  async consistency(first: number, second: number): Promise<string[]> {
+    const hashes = await this.leafHashes();
     if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second || second > hashes.length) {
       throw new CloudError(400, 'invalid_request', `from and to must be sizes with 0 <= from <= to <= ${hashes.length} (the log's size).`);
     }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthService, DEFAULT_AUTH_TIMINGS, FEATURE_FLAGS, type FeatureFlag } from './auth-service.js';
 import { blobLimitsFromEnv } from './blob-store.js';
+import { isPostgresUrl, openCloudStore } from './db/cloud-store.js';
 import { openCloudDatabase } from './db/open.js';
 import { createCloudLogger } from './log.js';
 import { migrateSqliteToPostgres } from './migrate-to-postgres.js';
@@ -37,20 +38,33 @@ async function main(argv: string[]): Promise<number> {
       'smtp-url': { type: 'string' },
       'mail-from': { type: 'string' },
       to: { type: 'string' },
+      database: { type: 'string' },
+      bus: { type: 'string' },
     },
   });
   const dataDir = values['data-dir'] ?? defaultDataDir();
+  // The store and the bus: flags first, then the environment (a container's way), else one instance on SQLite.
+  const database = values.database ?? process.env.SALITA_CLOUD_DATABASE_URL;
+  const bus = values.bus ?? process.env.SALITA_CLOUD_BUS_URL;
+  if (database !== undefined && !isPostgresUrl(database)) {
+    console.error('--database takes a postgres://user@host:port/database URL');
+    return 2;
+  }
+  if (bus !== undefined && !/^nats:\/\//.test(bus)) {
+    console.error('--bus takes a nats://host:port URL');
+    return 2;
+  }
   const [cmd = 'serve', arg] = positionals;
   if (values.help) {
     console.log(
-      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--reset-secrets] [--smtp-url smtp://user:pass@host:587 --mail-from ADDR]\n       npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D]\n       npm run cloud -- revoke <device_id> [--data-dir D]\n       npm run cloud -- migrate --to postgres://user@host/db [--data-dir D]   (stop the cloud first)\nWithout --smtp-url, sign-in codes are written to the log (development only).',
+      'usage: npm run cloud -- [serve] [--data-dir D] [--port N] [--host H] [--database postgres://…] [--bus nats://…] [--reset-secrets] [--smtp-url smtp://user:pass@host:587 --mail-from ADDR]\n       npm run cloud -- rollout noise_handshake|legacy_device_login --enable|--disable [--data-dir D] [--database postgres://…]\n       npm run cloud -- revoke <device_id> [--data-dir D] [--database postgres://…]\n       npm run cloud -- migrate --to postgres://user@host/db [--data-dir D]   (stop the cloud first)\nWithout --smtp-url, sign-in codes are written to the log (development only).',
     );
     return 0;
   }
   if (cmd === 'rollout' || cmd === 'revoke') {
-    const database = openCloudDatabase(dataDirEnsured(dataDir));
+    const store = await openCloudStore({ dataDir: dataDirEnsured(dataDir), database });
     try {
-      const auth = new AuthService(database.db, new Telemetry(), new LogOtpSender(), DEFAULT_AUTH_TIMINGS);
+      const auth = new AuthService(store.sql, new Telemetry(), new LogOtpSender(), DEFAULT_AUTH_TIMINGS);
       if (cmd === 'rollout') {
         if (!FEATURE_FLAGS.includes(arg as FeatureFlag)) {
           console.error(`unknown flag ${arg ?? '(none)'}; known: ${FEATURE_FLAGS.join(', ')}`);
@@ -60,18 +74,18 @@ async function main(argv: string[]): Promise<number> {
           console.error('say exactly one of --enable or --disable');
           return 2;
         }
-        auth.setFlag(arg as FeatureFlag, values.enable === true);
+        await auth.setFlag(arg as FeatureFlag, values.enable === true);
         console.log(`${arg}: ${values.enable ? 'enabled' : 'disabled'} (in ${dataDir})`);
       } else {
         if (!arg) {
           console.error('usage: revoke <device_id>');
           return 2;
         }
-        console.log(`revoked ${auth.revokeDevice(arg)} token(s) of ${arg}`);
+        console.log(`revoked ${await auth.revokeDevice(arg)} token(s) of ${arg}`);
       }
       return 0;
     } finally {
-      database.close();
+      await store.close();
     }
   }
   if (cmd === 'migrate') {
@@ -79,9 +93,9 @@ async function main(argv: string[]): Promise<number> {
       console.error('usage: migrate --to postgres://user@host:port/database [--data-dir D]');
       return 2;
     }
-    const database = openCloudDatabase(dataDirEnsured(dataDir));
+    const sqlite = openCloudDatabase(dataDirEnsured(dataDir));
     try {
-      const copies = await migrateSqliteToPostgres(database.sqlite, values.to);
+      const copies = await migrateSqliteToPostgres(sqlite.sqlite, values.to);
       for (const c of copies) console.log(`${c.table.padEnd(30)} ${String(c.rows).padStart(9)} rows  sha256 ${c.digest}`);
       console.log(`copied ${copies.length} tables from ${dataDir} into PostgreSQL, verified`);
       return 0;
@@ -89,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`migrate: ${(err as Error).message}`);
       return 1;
     } finally {
-      database.close();
+      sqlite.close();
     }
   }
   if (cmd !== 'serve') {
@@ -158,10 +172,15 @@ async function main(argv: string[]): Promise<number> {
     ...(publicUrl ? { publicUrl } : {}),
     ...(oidc ? { oidc } : {}),
     ...(process.env.SALITA_CLOUD_INSTANCE ? { instance: process.env.SALITA_CLOUD_INSTANCE } : {}),
+    ...(database !== undefined ? { database } : {}),
+    ...(bus !== undefined ? { bus } : {}),
   });
   const staticKey = Buffer.from(cloud.publicKey).toString('base64url');
   // Tests, the bench and operators read the URL from this line's msg.
-  logger.info({ url: cloud.url, dataDir, staticKey }, `listening on ${cloud.url} (data dir ${dataDir}); static key ${staticKey}`);
+  logger.info(
+    { url: cloud.url, dataDir, staticKey },
+    `listening on ${cloud.url} (data dir ${dataDir}; ${cloud.store}); static key ${staticKey}`,
+  );
   // SIGTERM (a load balancer's orchestrator, systemd): drain first, so nodes move to another instance; SIGINT
   // (a person at the terminal) stops at once.
   const drainMs = Number(process.env.SALITA_CLOUD_DRAIN_MS ?? 2_000);

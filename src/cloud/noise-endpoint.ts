@@ -52,12 +52,14 @@ export function noiseSocket(opts: {
         FIRST_MESSAGE_TIMEOUT_MS,
       );
     },
-    onMessage(evt, ws) {
+    async onMessage(evt, ws) {
       if (done) return;
       const p = pattern as CloudNoisePattern;
       if (!(evt.data instanceof ArrayBuffer))
         return fail(ws, NOISE_CLOSE_CLIENT_ERROR, 'invalid_request', 'handshake messages are binary frames');
       clearTimeout(timer);
+      // One message per handshake: a second one while the session is being stored is ignored.
+      done = true;
       const started = performance.now();
       opts.telemetry.emit({ name: 'messngr.noise.handshake.start', pattern: p });
       try {
@@ -94,9 +96,8 @@ export function noiseSocket(opts: {
         };
         const msg2 = hs.writeMessage(new TextEncoder().encode(JSON.stringify(out)));
         const { handshakeHash } = hs.split();
-        opts.auth.storeNoiseSession(pending, { pattern: p, handshakeHash, clientStaticKey: clientKey, proven: p === 'IK' });
+        await opts.auth.storeNoiseSession(pending, { pattern: p, handshakeHash, clientStaticKey: clientKey, proven: p === 'IK' });
         ws.send(new Uint8Array(msg2));
-        done = true;
         ws.close(NOISE_CLOSE_OK, 'handshake complete');
         opts.telemetry.emit({
           name: 'messngr.noise.handshake.stop',

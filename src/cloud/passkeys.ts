@@ -13,9 +13,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import { eq } from 'drizzle-orm';
-import type { CloudDb } from './db/open.js';
-import { passkeyCredentials } from './db/schema.js';
+import type { CloudSql } from './db/sql.js';
 import { CloudError } from './errors.js';
 
 export interface RelyingParty {
@@ -36,7 +34,7 @@ const refused = (why: string) => new CloudError(400, 'passkey_refused', `The pas
 
 export class Passkeys {
   constructor(
-    private readonly db: CloudDb,
+    private readonly sql: CloudSql,
     /** A getter: the public origin may be known only once the cloud listens (port 0 in tests). */
     private readonly rpOf: () => RelyingParty,
     private readonly now: () => number = Date.now,
@@ -47,7 +45,10 @@ export class Passkeys {
   }
 
   async registrationOptions(accountId: string, userName: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
-    const existing = this.db.select().from(passkeyCredentials).where(eq(passkeyCredentials.accountId, accountId)).all();
+    const existing = await this.sql.all<{ id: string; transports: string | null }>(
+      'SELECT id, transports FROM passkey_credentials WHERE account_id = ?',
+      [accountId],
+    );
     return generateRegistrationOptions({
       rpName: this.rp.name,
       rpID: this.rp.rpId,
@@ -75,19 +76,19 @@ export class Passkeys {
     }
     if (!v.verified) throw refused('the registration did not verify');
     const c = v.registrationInfo.credential;
-    const taken = this.db.select().from(passkeyCredentials).where(eq(passkeyCredentials.id, c.id)).get();
-    if (taken) throw refused('this passkey is already registered');
-    this.db
-      .insert(passkeyCredentials)
-      .values({
-        id: c.id,
+    // ON CONFLICT: two instances registering the same credential at once; the one that inserts nothing refuses.
+    const r = await this.sql.run(
+      'INSERT INTO passkey_credentials (id, account_id, public_key, counter, transports, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [
+        c.id,
         accountId,
-        publicKey: Buffer.from(c.publicKey).toString('base64url'),
-        counter: c.counter,
-        transports: c.transports ? JSON.stringify(c.transports) : null,
-        createdAt: new Date(this.now()).toISOString(),
-      })
-      .run();
+        Buffer.from(c.publicKey).toString('base64url'),
+        c.counter,
+        c.transports ? JSON.stringify(c.transports) : null,
+        new Date(this.now()).toISOString(),
+      ],
+    );
+    if (r.changes !== 1) throw refused('this passkey is already registered');
   }
 
   async authenticationOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
@@ -98,7 +99,10 @@ export class Passkeys {
   async authenticate(challenge: string, response: AuthenticationResponseJSON): Promise<string> {
     const row =
       typeof response?.id === 'string'
-        ? this.db.select().from(passkeyCredentials).where(eq(passkeyCredentials.id, response.id)).get()
+        ? await this.sql.get<{ id: string; accountId: string; publicKey: string; counter: number; transports: string | null }>(
+            'SELECT id, account_id AS "accountId", public_key AS "publicKey", counter, transports FROM passkey_credentials WHERE id = ?',
+            [response.id],
+          )
         : undefined;
     if (!row) throw refused('no account has this passkey');
     let v: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
@@ -120,15 +124,15 @@ export class Passkeys {
       throw refused((err as Error).message);
     }
     if (!v.verified) throw refused('the signature did not verify');
-    this.db
-      .update(passkeyCredentials)
-      .set({ counter: v.authenticationInfo.newCounter, lastUsedAt: new Date(this.now()).toISOString() })
-      .where(eq(passkeyCredentials.id, row.id))
-      .run();
+    await this.sql.run('UPDATE passkey_credentials SET counter = ?, last_used_at = ? WHERE id = ?', [
+      v.authenticationInfo.newCounter,
+      new Date(this.now()).toISOString(),
+      row.id,
+    ]);
     return row.accountId;
   }
 
-  count(accountId: string): number {
-    return this.db.select().from(passkeyCredentials).where(eq(passkeyCredentials.accountId, accountId)).all().length;
+  async count(accountId: string): Promise<number> {
+    return (await this.sql.get<{ n: number }>('SELECT count(*) AS n FROM passkey_credentials WHERE account_id = ?', [accountId]))!.n;
   }
 }

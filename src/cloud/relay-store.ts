@@ -1,15 +1,15 @@
 // The relay's durable state (docs/cloud.md "Relay"): accepted envelopes and one ordered queue per recipient
-// node. Every method is synchronous and expects to run inside the caller's transaction (RelayWriter's group
-// commit), so a frame's whole effect commits or none of it does.
+// node. Every method runs inside the caller's transaction (RelayWriter's group commit), so a frame's whole
+// effect commits or none of it does. The tables are the ones of ./db/schema.ts (relayEnvelopes, relayQueue,
+// relayDelivered).
 //
-// The statements are plain better-sqlite3 ones, prepared once: this is the relay's per-message path, and
-// building each query through drizzle on every call was a fifth of the cloud's CPU (bench/relay.ts --prof).
-// The tables are the ones of ./db/schema.ts (relayEnvelopes, relayQueue, relayDelivered).
+// Order across instances: every row for a node's queue is written under that node's lock (queueLock), held to
+// the commit, so a node's rows commit in the order of their seq and a reader that has seen seq n never later
+// finds a smaller one appear.
 import { createHash } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import type { Envelope } from '../shared/e2ee/index.js';
 import type { RelayRefusalCode, RelayRejectCode } from '../shared/wire/relay.js';
-import { type CloudDb, sqliteOf } from './db/open.js';
+import type { CloudSql, SqlQuery, SqlTx } from './db/sql.js';
 import type { KeyDirectory } from './key-directory.js';
 
 /** What a `send` came to. `touched`: nodes whose queue got new rows (to push them now). */
@@ -37,90 +37,51 @@ export const DELIVERED_MEMORY_MS = 7 * 24 * 60 * 60_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
-export class RelayStore {
-  private readonly q: {
-    envelopeBody: Statement<[string], string>;
-    deliveredHash: Statement<[string], string>;
-    insertEnvelope: Statement<[string, string, string, string]>;
-    insertQueue: Statement<[string, QueueKind, string, string, string]>;
-    queueRow: Statement<[number, string], { kind: QueueKind; envelopeId: string; deviceIds: string }>;
-    deleteQueueRow: Statement<[number]>;
-    envelopeFromAndBody: Statement<[string], { fromNode: string; body: string }>;
-    deliveriesLeft: Statement<[string], number>;
-    deleteEnvelope: Statement<[string]>;
-    insertDelivered: Statement<[string, string, string]>;
-    receiptDevices: Statement<[string, string, string], string>;
-    deleteReceipt: Statement<[string, string, string]>;
-    pending: Statement<[string], number>;
-    framesAfter: Statement<
-      [string, number, number],
-      { seq: number; kind: QueueKind; envelopeId: string; deviceIds: string; body: string | null }
-    >;
-    pruneDelivered: Statement<[string]>;
-  };
+/** The lock under which rows are added to `node`'s queue. */
+export const queueLock = (node: string) => `relay:${node}`;
 
+type FrameRow = { seq: number; kind: QueueKind; envelopeId: string; deviceIds: string; body: string | null };
+
+export class RelayStore {
   /**
    * Rows per node's queue, read once per node and kept up to date by accept()/ack(), so the cap costs no count
-   * on the hot path. Only the writer's transaction changes the queue; it calls forgetCounts() when one rolls back.
+   * on the hot path. Only with the embedded SQLite store (this instance is the queue's one writer); with
+   * PostgreSQL the count is read under the node's lock each time. The writer calls forgetCounts() on a rollback.
    */
-  private readonly counts = new Map<string, number>();
+  private readonly counts: Map<string, number> | null;
 
   constructor(
-    db: CloudDb,
+    private readonly sql: CloudSql,
     private readonly directory: KeyDirectory,
     /** Whether the sending node may reach the recipient node (Accounts.canSee: one household, or contacts). */
-    private readonly mayReach: (fromNode: string, toNode: string) => boolean,
+    private readonly mayReach: (fromNode: string, toNode: string, q: SqlQuery) => Promise<boolean>,
     private readonly now: () => number = Date.now,
     private readonly queueCap = RELAY_QUEUE_CAP,
   ) {
-    const s = sqliteOf(db);
-    this.q = {
-      envelopeBody: s.prepare<[string], string>('SELECT body FROM relay_envelopes WHERE id = ?').pluck(),
-      deliveredHash: s.prepare<[string], string>('SELECT body_sha256 FROM relay_delivered WHERE id = ?').pluck(),
-      insertEnvelope: s.prepare('INSERT INTO relay_envelopes (id, from_node, body, created_at) VALUES (?, ?, ?, ?)'),
-      insertQueue: s.prepare('INSERT INTO relay_queue (to_node, kind, envelope_id, device_ids, created_at) VALUES (?, ?, ?, ?, ?)'),
-      queueRow: s.prepare('SELECT kind, envelope_id AS envelopeId, device_ids AS deviceIds FROM relay_queue WHERE seq = ? AND to_node = ?'),
-      deleteQueueRow: s.prepare('DELETE FROM relay_queue WHERE seq = ?'),
-      envelopeFromAndBody: s.prepare('SELECT from_node AS fromNode, body FROM relay_envelopes WHERE id = ?'),
-      // Served by the unique index (kind, envelope_id, to_node).
-      deliveriesLeft: s.prepare<[string], number>("SELECT count(*) FROM relay_queue WHERE kind = 'deliver' AND envelope_id = ?").pluck(),
-      deleteEnvelope: s.prepare('DELETE FROM relay_envelopes WHERE id = ?'),
-      insertDelivered: s.prepare('INSERT INTO relay_delivered (id, body_sha256, delivered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-      receiptDevices: s
-        .prepare<[string, string, string], string>('SELECT device_ids FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?')
-        .pluck(),
-      deleteReceipt: s.prepare('DELETE FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?'),
-      pending: s.prepare<[string], number>('SELECT count(*) FROM relay_queue WHERE to_node = ?').pluck(),
-      // Served by the index (to_node, seq).
-      framesAfter: s.prepare(
-        'SELECT q.seq AS seq, q.kind AS kind, q.envelope_id AS envelopeId, q.device_ids AS deviceIds, e.body AS body FROM relay_queue q ' +
-          "LEFT JOIN relay_envelopes e ON q.kind = 'deliver' AND e.id = q.envelope_id " +
-          'WHERE q.to_node = ? AND q.seq > ? ORDER BY q.seq ASC LIMIT ?',
-      ),
-      pruneDelivered: s.prepare('DELETE FROM relay_delivered WHERE delivered_at < ?'),
-    };
+    this.counts = sql.dialect === 'sqlite' ? new Map() : null;
   }
 
   private iso(): string {
     return new Date(this.now()).toISOString();
   }
 
-  private count(node: string): number {
-    let n = this.counts.get(node);
+  private async count(q: SqlQuery, node: string): Promise<number> {
+    let n = this.counts?.get(node);
     if (n === undefined) {
-      n = this.q.pending.get(node)!;
-      this.counts.set(node, n);
+      n = await this.pending(node, q);
+      this.counts?.set(node, n);
     }
     return n;
   }
 
   private bump(node: string, by: number): void {
-    this.counts.set(node, this.count(node) + by);
+    const n = this.counts?.get(node);
+    if (n !== undefined) this.counts!.set(node, n + by);
   }
 
   /** A transaction rolled back: the kept counts may be ahead of the disk; read them again when needed. */
   forgetCounts(): void {
-    this.counts.clear();
+    this.counts?.clear();
   }
 
   /**
@@ -128,18 +89,18 @@ export class RelayStore {
    * delivery per recipient node. The id is checked first so a resend is `accepted` even if the directory has
    * changed since the first time.
    */
-  accept(fromNode: string, envelope: Envelope, body: string): AcceptResult {
+  async accept(tx: SqlTx, fromNode: string, envelope: Envelope, body: string): Promise<AcceptResult> {
     const conflict = (): AcceptResult => ({
       ok: false,
       error: 'envelope_id_conflict',
       message: `envelope ${envelope.id} was already sent with different content.`,
     });
-    const stored = this.q.envelopeBody.get(envelope.id);
-    if (stored !== undefined) return stored === body ? { ok: true, touched: [] } : conflict();
-    const done = this.q.deliveredHash.get(envelope.id);
-    if (done !== undefined) return done === sha256(body) ? { ok: true, touched: [] } : conflict();
+    const stored = await tx.get<{ body: string }>('SELECT body FROM relay_envelopes WHERE id = ?', [envelope.id]);
+    if (stored !== undefined) return stored.body === body ? { ok: true, touched: [] } : conflict();
+    const done = await tx.get<{ h: string }>('SELECT body_sha256 AS h FROM relay_delivered WHERE id = ?', [envelope.id]);
+    if (done !== undefined) return done.h === sha256(body) ? { ok: true, touched: [] } : conflict();
 
-    const nodes = this.directory.nodesOf([envelope.from_device, ...envelope.to]);
+    const nodes = await this.directory.nodesOf([envelope.from_device, ...envelope.to], tx);
     if (nodes.get(envelope.from_device) !== fromNode) {
       return {
         ok: false,
@@ -149,31 +110,6 @@ export class RelayStore {
     }
     const unknown = envelope.to.filter((d) => !nodes.has(d));
     if (unknown.length > 0) return { ok: false, error: 'unknown_recipient', message: `not in the key directory: ${unknown.join(', ')}.` };
-    // Asked once per recipient node, not per device: an envelope to a household's 10 devices is one question.
-    const reach = new Map<string, boolean>();
-    const reachable = (node: string) => {
-      let ok = reach.get(node);
-      if (ok === undefined) {
-        ok = this.mayReach(fromNode, node);
-        reach.set(node, ok);
-      }
-      return ok;
-    };
-    const outside = envelope.to.filter((d) => !reachable(nodes.get(d)!));
-    if (outside.length > 0)
-      return {
-        ok: false,
-        error: 'not_a_contact',
-        message: `outside your household and contacts: ${outside.join(', ')}.`,
-      };
-
-    if (this.count(fromNode) >= this.queueCap) {
-      return {
-        ok: false,
-        error: 'sender_backlog_full',
-        message: `this node has ${this.queueCap} deliveries and receipts waiting for its ack; ack them before sending.`,
-      };
-    }
     // One delivery per recipient node, carrying the devices it serves (`to` is sorted, so these are too).
     const byNode = new Map<string, string[]>();
     for (const d of envelope.to) {
@@ -182,9 +118,29 @@ export class RelayStore {
       if (list) list.push(d);
       else byNode.set(n, [d]);
     }
+    // Asked once per recipient node, not per device: an envelope to a household's 10 devices is one question.
+    const outside: string[] = [];
+    for (const [n, devices] of byNode) if (!(await this.mayReach(fromNode, n, tx))) outside.push(...devices);
+    if (outside.length > 0)
+      return {
+        ok: false,
+        error: 'not_a_contact',
+        message: `outside your household and contacts: ${outside.sort().join(', ')}.`,
+      };
+
+    if ((await this.count(tx, fromNode)) >= this.queueCap) {
+      return {
+        ok: false,
+        error: 'sender_backlog_full',
+        message: `this node has ${this.queueCap} deliveries and receipts waiting for its ack; ack them before sending.`,
+      };
+    }
+    // Locked in one order (sorted), so two instances' transactions cannot each wait for the other's node.
+    const recipients = [...byNode.keys()].sort();
+    for (const n of recipients) await tx.lock(queueLock(n));
     // Refused before anything is stored: nothing accepted is ever dropped for a full queue.
-    for (const n of byNode.keys()) {
-      if (this.count(n) >= this.queueCap) {
+    for (const n of recipients) {
+      if ((await this.count(tx, n)) >= this.queueCap) {
         return {
           ok: false,
           error: 'recipient_backlog_full',
@@ -193,12 +149,22 @@ export class RelayStore {
       }
     }
     const at = this.iso();
-    this.q.insertEnvelope.run(envelope.id, fromNode, body, at);
+    await tx.run('INSERT INTO relay_envelopes (id, from_node, body, created_at) VALUES (?, ?, ?, ?)', [envelope.id, fromNode, body, at]);
     for (const [toNode, devices] of byNode) {
-      this.q.insertQueue.run(toNode, 'deliver', envelope.id, JSON.stringify(devices), at);
+      await this.insertQueue(tx, toNode, 'deliver', envelope.id, JSON.stringify(devices), at);
       this.bump(toNode, 1);
     }
-    return { ok: true, touched: [...byNode.keys()] };
+    return { ok: true, touched: recipients };
+  }
+
+  private insertQueue(tx: SqlTx, toNode: string, kind: QueueKind, envelopeId: string, deviceIds: string, at: string) {
+    return tx.run('INSERT INTO relay_queue (to_node, kind, envelope_id, device_ids, created_at) VALUES (?, ?, ?, ?, ?)', [
+      toNode,
+      kind,
+      envelopeId,
+      deviceIds,
+      at,
+    ]);
   }
 
   /**
@@ -207,22 +173,38 @@ export class RelayStore {
    * may repeat after a reconnect). With `refused`, the node did not store it for those devices (of the row's):
    * the sender gets a refusal receipt for them, a receipt for the rest. Returns the nodes whose queue got new rows.
    */
-  ack(node: string, seq: number, refused?: { device_ids: string[]; error: RelayRefusalCode }): string[] {
-    const row = this.q.queueRow.get(seq, node);
+  async ack(tx: SqlTx, node: string, seq: number, refused?: { device_ids: string[]; error: RelayRefusalCode }): Promise<string[]> {
+    const row = await tx.get<{ kind: QueueKind; envelopeId: string; deviceIds: string }>(
+      'SELECT kind, envelope_id AS "envelopeId", device_ids AS "deviceIds" FROM relay_queue WHERE seq = ? AND to_node = ?',
+      [seq, node],
+    );
     if (!row) return [];
-    this.q.deleteQueueRow.run(seq);
+    // The delete decides who acked: a second ack of the same row (a resend on another instance) deletes nothing.
+    if ((await tx.run('DELETE FROM relay_queue WHERE seq = ?', [seq])).changes === 0) return [];
     this.bump(node, -1);
     if (row.kind !== 'deliver') return [];
-    const env = this.q.envelopeFromAndBody.get(row.envelopeId);
+    const env = await tx.get<{ fromNode: string; body: string }>('SELECT from_node AS "fromNode", body FROM relay_envelopes WHERE id = ?', [
+      row.envelopeId,
+    ]);
     if (!env) return [];
     const devices = JSON.parse(row.deviceIds) as string[];
     const no = new Set(refused?.device_ids.filter((d) => devices.includes(d)) ?? []);
     const stored = devices.filter((d) => !no.has(d));
-    if (stored.length > 0) this.queueReceipt(env.fromNode, 'receipt', row.envelopeId, no.size > 0 ? JSON.stringify(stored) : row.deviceIds);
-    if (no.size > 0) this.queueReceipt(env.fromNode, 'refusal', row.envelopeId, JSON.stringify([...no]));
-    if (this.q.deliveriesLeft.get(row.envelopeId) === 0) {
-      this.q.deleteEnvelope.run(row.envelopeId);
-      this.q.insertDelivered.run(row.envelopeId, sha256(env.body), this.iso());
+    await tx.lock(queueLock(env.fromNode));
+    if (stored.length > 0)
+      await this.queueReceipt(tx, env.fromNode, 'receipt', row.envelopeId, no.size > 0 ? JSON.stringify(stored) : row.deviceIds);
+    if (no.size > 0) await this.queueReceipt(tx, env.fromNode, 'refusal', row.envelopeId, JSON.stringify([...no]));
+    // Served by the unique index (kind, envelope_id, to_node).
+    const left = (await tx.get<{ n: number }>("SELECT count(*) AS n FROM relay_queue WHERE kind = 'deliver' AND envelope_id = ?", [
+      row.envelopeId,
+    ]))!.n;
+    if (left === 0) {
+      await tx.run('DELETE FROM relay_envelopes WHERE id = ?', [row.envelopeId]);
+      await tx.run('INSERT INTO relay_delivered (id, body_sha256, delivered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [
+        row.envelopeId,
+        sha256(env.body),
+        this.iso(),
+      ]);
     }
     return [env.fromNode];
   }
@@ -231,30 +213,41 @@ export class RelayStore {
    * At most one receipt row per (envelope, sender node): a second recipient node's receipt, while the first
    * is still queued, replaces it with the union of devices at the end of the queue (a new seq). The sender may
    * then see {A} and later {A, B}; receipts only ever add devices, so that is harmless. `devices` is the JSON
-   * array of the acked delivery row (written by accept()).
+   * array of the acked delivery row (written by accept()). The caller holds the sender's queue lock.
    */
-  private queueReceipt(toNode: string, kind: 'receipt' | 'refusal', envelopeId: string, devices: string): void {
-    const prev = this.q.receiptDevices.get(kind, envelopeId, toNode);
+  private async queueReceipt(tx: SqlTx, toNode: string, kind: 'receipt' | 'refusal', envelopeId: string, devices: string): Promise<void> {
+    const prev = await tx.get<{ d: string }>('SELECT device_ids AS d FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?', [
+      kind,
+      envelopeId,
+      toNode,
+    ]);
     let all = devices;
     if (prev !== undefined) {
-      all = JSON.stringify([...new Set([...(JSON.parse(prev) as string[]), ...(JSON.parse(devices) as string[])])].sort());
-      this.q.deleteReceipt.run(kind, envelopeId, toNode);
+      all = JSON.stringify([...new Set([...(JSON.parse(prev.d) as string[]), ...(JSON.parse(devices) as string[])])].sort());
+      await tx.run('DELETE FROM relay_queue WHERE kind = ? AND envelope_id = ? AND to_node = ?', [kind, envelopeId, toNode]);
       this.bump(toNode, -1);
     }
     // Receipts are not held to the cap (refusing one would lose an outcome the sender waits for); they are
     // bounded anyway: a node at its cap may not send, so it cannot earn new ones.
-    this.q.insertQueue.run(toNode, kind, envelopeId, all, this.iso());
+    await this.insertQueue(tx, toNode, kind, envelopeId, all, this.iso());
     this.bump(toNode, 1);
   }
 
   /** How many rows wait for `node` (the hello's `pending`). */
-  pending(node: string): number {
-    return this.q.pending.get(node)!;
+  async pending(node: string, q: SqlQuery = this.sql): Promise<number> {
+    return (await q.get<{ n: number }>('SELECT count(*) AS n FROM relay_queue WHERE to_node = ?', [node]))!.n;
   }
 
   /** `node`'s queue after `afterSeq`, oldest first, as wire frames. */
-  framesAfter(node: string, afterSeq: number, limit: number): QueuedFrame[] {
-    return this.q.framesAfter.all(node, afterSeq, limit).map((r) => ({
+  async framesAfter(node: string, afterSeq: number, limit: number): Promise<QueuedFrame[]> {
+    // Served by the index (to_node, seq).
+    const rows = await this.sql.all<FrameRow>(
+      'SELECT q.seq AS seq, q.kind AS kind, q.envelope_id AS "envelopeId", q.device_ids AS "deviceIds", e.body AS body FROM relay_queue q ' +
+        "LEFT JOIN relay_envelopes e ON q.kind = 'deliver' AND e.id = q.envelope_id " +
+        'WHERE q.to_node = ? AND q.seq > ? ORDER BY q.seq ASC LIMIT ?',
+      [node, afterSeq, limit],
+    );
+    return rows.map((r) => ({
       seq: r.seq,
       // accept() writes an envelope before its deliveries and ack() deletes it only after the last one, so a
       // deliver row always has its body; `null` would mean a damaged database, and the node then gets an
@@ -268,7 +261,9 @@ export class RelayStore {
   }
 
   /** Forgets fully delivered ids older than DELIVERED_MEMORY_MS. */
-  pruneDelivered(): number {
-    return this.q.pruneDelivered.run(new Date(this.now() - DELIVERED_MEMORY_MS).toISOString()).changes;
+  async pruneDelivered(): Promise<number> {
+    return (
+      await this.sql.run('DELETE FROM relay_delivered WHERE delivered_at < ?', [new Date(this.now() - DELIVERED_MEMORY_MS).toISOString()])
+    ).changes;
   }
 }

@@ -4,7 +4,7 @@
 // burst of 300 frames pays for one fsync instead of 300.
 import type { Envelope } from '../shared/e2ee/index.js';
 import type { RelayRefusalCode } from '../shared/wire/relay.js';
-import { type CloudDb, sqliteOf } from './db/open.js';
+import type { CloudSql } from './db/sql.js';
 import type { AcceptResult, RelayStore } from './relay-store.js';
 
 type Op =
@@ -17,29 +17,26 @@ interface Pending {
   fail: (err: unknown) => void;
 }
 
+/**
+ * PostgreSQL errors after which the whole batch is simply run again: a deadlock between two instances' batches
+ * (each locks its recipients' queues as it goes; the database aborts one of them), and a unique violation from
+ * the same envelope id committed by another instance in the meantime (the retry finds it and answers `accepted`).
+ */
+const RETRY_CODES = new Set(['40P01', '40001', '23505']);
+const MAX_ATTEMPTS = 5;
+const retryable = (err: unknown) => RETRY_CODES.has((err as { code?: unknown } | null)?.code as string);
+
 export class RelayWriter {
   private queue: Pending[] = [];
-  /** One BEGIN (deferred) … COMMIT around a whole batch; rolls back and rethrows if anything in it throws. */
-  private readonly apply: (batch: Pending[], touched: Set<string>) => (AcceptResult | null)[];
+  /** A batch is being written: the next one waits (batches commit one after another, in arrival order). */
+  private writing = false;
 
   /** `committed` hears, once per batch and after its commit, which nodes' queues got new rows. */
   constructor(
-    db: CloudDb,
+    private readonly sql: CloudSql,
     private readonly store: RelayStore,
     private readonly committed: (touched: Set<string>) => void,
-  ) {
-    this.apply = sqliteOf(db).transaction((batch: Pending[], touched: Set<string>) =>
-      batch.map(({ op }) => {
-        if (op.kind === 'ack') {
-          for (const n of this.store.ack(op.node, op.seq, op.refused)) touched.add(n);
-          return null;
-        }
-        const r = this.store.accept(op.node, op.envelope, op.body);
-        if (r.ok) for (const n of r.touched) touched.add(n);
-        return r;
-      }),
-    );
-  }
+  ) {}
 
   send(node: string, envelope: Envelope, body: string): Promise<AcceptResult> {
     return this.submit({ kind: 'send', node, envelope, body }) as Promise<AcceptResult>;
@@ -51,26 +48,57 @@ export class RelayWriter {
 
   private submit(op: Op): Promise<AcceptResult | null> {
     return new Promise((done, fail) => {
-      if (this.queue.length === 0) setImmediate(() => this.flush());
+      if (this.queue.length === 0 && !this.writing) setImmediate(() => void this.flush());
       this.queue.push({ op, done, fail });
     });
   }
 
-  private flush(): void {
+  /** One transaction around a whole batch: committed, then every promise settles; or rolled back and all fail. */
+  private apply(batch: Pending[]): Promise<{ results: (AcceptResult | null)[]; touched: Set<string> }> {
+    return this.sql.tx(async (tx) => {
+      const touched = new Set<string>();
+      const results: (AcceptResult | null)[] = [];
+      for (const { op } of batch) {
+        if (op.kind === 'ack') {
+          for (const n of await this.store.ack(tx, op.node, op.seq, op.refused)) touched.add(n);
+          results.push(null);
+          continue;
+        }
+        const r = await this.store.accept(tx, op.node, op.envelope, op.body);
+        if (r.ok) for (const n of r.touched) touched.add(n);
+        results.push(r);
+      }
+      return { results, touched };
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
     const batch = this.queue;
     this.queue = [];
-    const touched = new Set<string>();
-    let results: (AcceptResult | null)[];
     try {
-      results = this.apply(batch, touched);
-    } catch (err) {
-      this.store.forgetCounts();
-      for (const b of batch) b.fail(err);
-      return;
+      let out: { results: (AcceptResult | null)[]; touched: Set<string> } | undefined;
+      for (let attempt = 1; !out; attempt++) {
+        try {
+          out = await this.apply(batch);
+        } catch (err) {
+          this.store.forgetCounts();
+          if (attempt >= MAX_ATTEMPTS || !retryable(err)) {
+            for (const b of batch) b.fail(err);
+            return;
+          }
+        }
+      }
+      const { results, touched } = out;
+      batch.forEach((b, i) => {
+        b.done(results[i]!);
+      });
+      if (touched.size > 0) this.committed(touched);
+    } finally {
+      this.writing = false;
+      // What arrived during this batch is the next one.
+      if (this.queue.length > 0) setImmediate(() => void this.flush());
     }
-    batch.forEach((b, i) => {
-      b.done(results[i]!);
-    });
-    if (touched.size > 0) this.committed(touched);
   }
 }

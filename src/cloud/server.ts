@@ -2,6 +2,7 @@
 
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
@@ -15,8 +16,11 @@ import { createCloudApp } from './app.js';
 import { type AuthLimits, AuthService, type AuthTimings, DEFAULT_AUTH_LIMITS, DEFAULT_AUTH_TIMINGS } from './auth-service.js';
 import { type CloudBlobLimits, CloudBlobStore, DEFAULT_CLOUD_BLOB_LIMITS } from './blob-store.js';
 import { createBlobUploads } from './blob-uploads.js';
+import { type CloudBus, InProcessBus, NatsBus } from './bus.js';
 import { type ContactLimits, Contacts, DEFAULT_CONTACT_LIMITS } from './contacts.js';
-import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE, openCloudDatabase } from './db/open.js';
+import { type CloudStore, openCloudStore } from './db/cloud-store.js';
+import { CLOUD_DATABASE_BACKUP_BASE, CLOUD_DATABASE_FILE } from './db/open.js';
+import type { SqlQuery } from './db/sql.js';
 import { ExternalLogins } from './external-login.js';
 import { OIDC_CALLBACK_PATH } from './external-login-routes.js';
 import { type CloudSecretsResetReport, cloudKeyDependents, dependsOnKey, resetCloudSecrets } from './key-dependents.js';
@@ -82,6 +86,15 @@ export interface CloudOptions {
   externalClock?: () => number;
   /** This instance's name, as the `instance` label of its metrics (several instances behind one load balancer). */
   instance?: string;
+  /**
+   * `postgres://…`: every table in PostgreSQL, shared with the other instances of this cloud (absent: the SQLite
+   * file in dataDir, one instance). The data dir still holds cloud.key and the blobs: share it between instances.
+   */
+  database?: string;
+  /** `nats://…`: the bus between the instances (absent: none, one instance). */
+  bus?: string;
+  /** With a bus: how often every relay socket looks at its queue without a message (RELAY_SWEEP_MS). */
+  relaySweepMs?: number;
 }
 
 export interface RunningCloud {
@@ -106,6 +119,8 @@ export interface RunningCloud {
    * instance; then `graceMs` for requests under way. Call stop() after it. Resolves with the sockets moved.
    */
   drain(graceMs?: number): Promise<number>;
+  /** Which store this instance uses, and its bus: `SQLite <file>` / `PostgreSQL <host>/<db>, bus nats`. */
+  store: string;
   /** Set when this start ran with resetSecrets: what was revoked. */
   secretsReset?: CloudSecretsResetReport;
   stop(): Promise<void>;
@@ -121,14 +136,19 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const log = opts.logger ?? createCloudLogger(opts.log ? { lines: opts.log } : {});
   const host = opts.host ?? '127.0.0.1';
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const database = openCloudDatabase(opts.dataDir, {
+  const instance = opts.instance ?? `${hostname()}:${process.pid}`;
+  const database: CloudStore = await openCloudStore({
+    dataDir: opts.dataDir,
+    database: opts.database,
     log: (m, err) => log.warn({ err }, m),
     ...(opts.backupClock ? { now: opts.backupClock } : {}),
   });
+  const { sql } = database;
   let staticKey: ReturnType<typeof loadOrCreateStaticKey>;
   let secretsReset: CloudSecretsResetReport | undefined;
+  let bus: CloudBus;
   try {
-    const dependents = cloudKeyDependents(database.sqlite);
+    const dependents = await cloudKeyDependents(sql);
     const keyMissing = !existsSync(join(opts.dataDir, CLOUD_KEY_FILE));
     staticKey = loadOrCreateStaticKey(
       opts.dataDir,
@@ -139,20 +159,21 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     // Resetting with the key still in place changes nothing the nodes see, but the tokens go all the same: the
     // operator asked for it (a key that may have leaked).
     if (opts.resetSecrets) {
-      secretsReset = resetCloudSecrets(database.sqlite);
+      secretsReset = await resetCloudSecrets(sql);
       log.warn(
         `--reset-secrets: revoked ${secretsReset.tokensRevoked} token(s); ${keyMissing ? `a new ${CLOUD_KEY_FILE} was made, so ` : ''}` +
           `${secretsReset.nodes} node(s) that pinned the old key ${keyMissing ? 'will report cloud_key_changed until their owner accepts the new key and logs in again' : 'must log in again'}`,
       );
     }
+    bus = opts.bus ? await NatsBus.connect(opts.bus, `salita-cloud ${instance}`) : new InProcessBus();
   } catch (err) {
-    database.close();
+    await database.close();
     throw err;
   }
   const telemetry = new Telemetry({ defaultMetrics: opts.defaultMetrics ?? false, ...(opts.instance ? { instance: opts.instance } : {}) });
-  const accounts = new Accounts(database.db);
+  const accounts = new Accounts(sql);
   const auth = new AuthService(
-    database.db,
+    sql,
     telemetry,
     opts.otpSender ?? new LogOtpSender((line) => log.info(line)),
     { ...DEFAULT_AUTH_TIMINGS, ...opts.timings },
@@ -160,51 +181,49 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     { ...DEFAULT_AUTH_LIMITS, ...opts.limits },
     accounts,
   );
-  const mayReach = (from: string, to: string) => accounts.canSee(from, to);
-  const pruneLogins = () => {
-    try {
-      auth.prune();
-    } catch (err) {
-      log.error({ err }, 'auth: prune failed');
-    }
-  };
-  pruneLogins();
+  const mayReach = (from: string, to: string, q?: SqlQuery) => accounts.canSee(from, to, q);
+  const pruneLogins = () => auth.prune().catch((err: unknown) => log.error({ err }, 'auth: prune failed'));
+  await pruneLogins();
   // Expired challenges and handshakes also go whenever a new one is stored; this catches a quiet cloud.
   const loginPrune = setInterval(pruneLogins, 60_000);
   loginPrune.unref();
-  const keyLog = new KeyLog(database.db, staticKey);
-  const backfilled = keyLog.backfill();
+  const keyLog = new KeyLog(sql, staticKey);
+  const backfilled = await keyLog.backfill();
   if (backfilled > 0) log.info(`key log: ${backfilled} device(s) published before the log existed were appended`);
-  const directory = new KeyDirectory(database.db, keyLog, Date.now, opts.maxPublishedPerNode);
-  const store = new RelayStore(database.db, directory, mayReach, Date.now, opts.relayQueueCap);
-  store.pruneDelivered();
-  const hub = new RelayHub(store, auth, log, opts.tokenRecheckMs ?? TOKEN_RECHECK_MS);
+  const directory = new KeyDirectory(sql, keyLog, Date.now, opts.maxPublishedPerNode);
+  const store = new RelayStore(sql, directory, (from, to, q) => accounts.canSee(from, to, q), Date.now, opts.relayQueueCap);
+  await store.pruneDelivered();
+  const hub = new RelayHub(store, auth, log, {
+    sql,
+    bus,
+    instance,
+    tokenRecheckMs: opts.tokenRecheckMs ?? TOKEN_RECHECK_MS,
+    ...(opts.relaySweepMs !== undefined ? { sweepMs: opts.relaySweepMs } : {}),
+  });
   // Forgetting delivered ids is housekeeping; twice a day is plenty for a 7-day memory.
   const prune = setInterval(
-    () => {
-      try {
-        store.pruneDelivered();
-      } catch (err) {
-        log.error({ err }, 'relay: prune failed');
-      }
-    },
+    () => void store.pruneDelivered().catch((err: unknown) => log.error({ err }, 'relay: prune failed')),
     12 * 60 * 60_000,
   );
   prune.unref();
-  const dailyBackup = new DailyBackup({
-    sqlite: database.sqlite,
-    dir: backupsDir(opts.dataDir),
-    base: CLOUD_DATABASE_BACKUP_BASE,
-    ...(opts.backupClock ? { now: opts.backupClock } : {}),
-    log: (m, err) => log.error({ err }, m),
-  });
-  dailyBackup.tick();
-  // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
-  const backupTimer = setInterval(() => dailyBackup.tick(), 60 * 60_000);
-  backupTimer.unref();
-  const writer = new RelayWriter(database.db, store, (touched) => hub.pumpSoon(touched));
+  // The SQLite file gets a daily copy; PostgreSQL's backups are the operator's (pg_dump, WAL archiving).
+  let backupTimer: NodeJS.Timeout | undefined;
+  if (database.sqlite) {
+    const dailyBackup = new DailyBackup({
+      sqlite: database.sqlite,
+      dir: backupsDir(opts.dataDir),
+      base: CLOUD_DATABASE_BACKUP_BASE,
+      ...(opts.backupClock ? { now: opts.backupClock } : {}),
+      log: (m, err) => log.error({ err }, m),
+    });
+    dailyBackup.tick();
+    // At most one a day; the hourly look keeps that true for a cloud that runs for weeks.
+    backupTimer = setInterval(() => dailyBackup.tick(), 60 * 60_000);
+    backupTimer.unref();
+  }
+  const writer = new RelayWriter(sql, store, (touched) => hub.pumpSoon(touched));
   const blobStore = new CloudBlobStore({
-    db: database.db,
+    sql,
     dataDir: opts.dataDir,
     limits: { ...DEFAULT_CLOUD_BLOB_LIMITS, ...opts.blobLimits },
     log,
@@ -216,7 +235,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   blobStore.onReady((nodes, sha256) => {
     for (const node of nodes) hub.notify(node, { type: 'blob_ready', sha256 });
   });
-  blobStore.start();
+  await blobStore.start();
   // The tus server is made at the first upload: its file store starts an mkdir of its own in the background,
   // which must not outlive a cloud that never saw an upload (or throw after its data dir is gone).
   let tus: ReturnType<typeof createBlobUploads> | undefined;
@@ -234,11 +253,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const origin = () => (opts.publicUrl ? new URL(opts.publicUrl).origin : `http://localhost:${listenedPort}`);
   const oidcRedirectUri = () => `${origin()}${OIDC_CALLBACK_PATH}`;
   const logins = new ExternalLogins({
-    db: database.db,
+    sql,
+    bus,
     auth,
     accounts,
     telemetry,
-    passkeys: new Passkeys(database.db, () => relyingPartyOf(origin()), opts.externalClock),
+    passkeys: new Passkeys(sql, () => relyingPartyOf(origin()), opts.externalClock),
     oidc: opts.oidc ? new OidcLogin(opts.oidc, oidcRedirectUri) : null,
     origin,
     ...(opts.externalSessionTtlMs !== undefined ? { ttlMs: opts.externalSessionTtlMs } : {}),
@@ -250,12 +270,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const app = createCloudApp({
     auth,
     accounts,
-    contacts: new Contacts(database.db, accounts, { ...DEFAULT_CONTACT_LIMITS, ...opts.contactLimits }),
+    contacts: new Contacts(sql, accounts, { ...DEFAULT_CONTACT_LIMITS, ...opts.contactLimits }),
     telemetry,
     staticKey,
     directory,
     keyLog,
-    prekeys: new CloudPrekeyDirectory(database.db),
+    prekeys: new CloudPrekeyDirectory(sql),
     relay: { hub, writer },
     log,
     edgeLog,
@@ -264,9 +284,10 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     oidcRedirectUri,
     readiness: {
       draining: () => draining,
-      checkDatabase: () => {
-        database.sqlite.prepare('SELECT 1').get();
+      checkDatabase: async () => {
+        await sql.get('SELECT 1 AS ok');
       },
+      bus: () => (bus.kind === 'none' ? 'none' : bus.ready() ? 'ok' : 'down'),
     },
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
@@ -292,8 +313,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     clearInterval(prune);
     clearInterval(loginPrune);
     clearInterval(backupTimer);
-    database.close();
     wss.close();
+    await bus.close();
+    await database.close();
     throw err;
   }
   listenedPort = port;
@@ -319,6 +341,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       await new Promise((r) => setTimeout(r, graceMs));
       return moved;
     },
+    store: `${database.describe}${bus.kind === 'none' ? '' : `, bus ${bus.kind}`}`,
     ...(secretsReset ? { secretsReset } : {}),
     stop: async () => {
       hub.stop();
@@ -334,7 +357,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
         server.closeAllConnections();
         server.close(() => resolve());
       });
-      database.close();
+      // Writes under way (a group commit, a blob's rows) end before the store closes under them.
+      await bus.close();
+      await database.close();
     },
   };
 }

@@ -80,7 +80,7 @@ describe('accounts: a code mailed through a real SMTP server', () => {
         }
         assert.equal(heard.length, 2, 'the operator hears each failure');
         assert.match(heard[0]!, /^bo@example\.org: /);
-        assert.equal(cloud.auth.loginRows().challenges, 0);
+        assert.equal((await cloud.auth.loginRows()).challenges, 0);
       });
     } finally {
       dead.close();
@@ -323,7 +323,7 @@ describe('the legacy device-id login', () => {
       assert.equal(refused.body.error, 'email_required');
       assert.equal((await call(cloud, 'GET', '/healthz')).body.flags[LEGACY_DEVICE_LOGIN_FLAG], false);
 
-      cloud.auth.setFlag(LEGACY_DEVICE_LOGIN_FLAG, true);
+      await cloud.auth.setFlag(LEGACY_DEVICE_LOGIN_FLAG, true);
       const l1 = await joinAccount(cloud, undefined, codeOf);
       const l2 = await joinAccount(cloud, undefined, codeOf);
       const a = await joinAccount(cloud, 'ana@example.org', codeOf);
@@ -331,7 +331,7 @@ describe('the legacy device-id login', () => {
       assert.deepEqual(await listed(cloud, a), [a.device.id]);
       assert.equal((await call(cloud, 'GET', '/api/account', l1.token)).body.account.email, null);
 
-      cloud.auth.setFlag(LEGACY_DEVICE_LOGIN_FLAG, false);
+      await cloud.auth.setFlag(LEGACY_DEVICE_LOGIN_FLAG, false);
       const gone = await call(cloud, 'GET', '/api/keys', l1.token);
       assert.equal(gone.status, 401);
       assert.equal(gone.body.error, 'email_required');

@@ -120,7 +120,7 @@ describe('reference cloud: Noise + OTP login', () => {
   });
 
   it('flag off: the plain OTP flow logs in; token works on REST and WS', async () => {
-    assert.equal(cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), false);
+    assert.equal(await cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), false);
     const { challengeId, code } = await challenge(cloud, otp, client);
     const r = await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -152,7 +152,7 @@ describe('reference cloud: Noise + OTP login', () => {
 
   it('flag on: the noise fields are required; a signed IK login works', async () => {
     const before = await (await fetch(`${cloud.url}/metrics`)).text();
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const { challengeId, code } = await challenge(cloud, otp, client);
     const plain = await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code });
     assert.equal(plain.status, 401);
@@ -188,12 +188,12 @@ describe('reference cloud: Noise + OTP login', () => {
   });
 
   it('flag on: a token from the plain flow gets noise_handshake; a first contact (NX, then IK) logs in', async () => {
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
     const plainToken = await (async () => {
       const { challengeId, code } = await challenge(cloud, otp, client);
       return (await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code })).body.noise_session.token as string;
     })();
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const refused = await get(cloud, '/api/me', plainToken);
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error, 'noise_handshake');
@@ -205,15 +205,15 @@ describe('reference cloud: Noise + OTP login', () => {
   });
 
   it('turning the flag off keeps Noise-bound sessions valid', async () => {
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const s = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
     const token = await noiseLogin(cloud, otp, client, s);
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
     assert.equal((await get(cloud, '/api/me', token)).status, 200);
   });
 
   it('bad signature, other device key, missing/unknown token are refused with stable codes', async () => {
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const s = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
     const { challengeId, code } = await challenge(cloud, otp, client);
     const forged = Buffer.from(s.signature, 'base64url');
@@ -241,7 +241,7 @@ describe('reference cloud: Noise + OTP login', () => {
   });
 
   it('a revoked token gets token_revoked (REST and WS)', async () => {
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     const s = await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: pinned });
     const token = await noiseLogin(cloud, otp, client, s);
     const out = await post(cloud, '/api/auth/logout', {}, { authorization: `Noise ${token}` });
@@ -393,12 +393,12 @@ describe('reference cloud: expired code and the rollout CLI', () => {
       const on = run('rollout', 'noise_handshake', '--enable');
       assert.equal(on.status, 0, on.stderr);
       let cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
-      assert.equal(cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), true);
+      assert.equal(await cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), true);
       assert.equal((await get(cloud, '/healthz')).body.flags.noise_handshake, true);
       await cloud.stop();
       assert.equal(run('rollout', 'noise_handshake', '--disable').status, 0);
       cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
-      assert.equal(cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), false);
+      assert.equal(await cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), false);
       await cloud.stop();
       assert.equal(run('rollout', 'no_such_flag', '--enable').status, 2);
     } finally {

@@ -147,8 +147,8 @@ describe('external login sessions (API)', () => {
       const ana = await joinAccount(cloud, 'ana@example.org', codeOf);
       const accountId = (await call(cloud, 'GET', '/api/account', ana.token)).body.account.id;
       // Approve through the service, as the passkey check does, so the change is pushed.
-      const logins = cloud.logins as unknown as { finish(row: unknown, o: unknown): void; pending(id: string): unknown };
-      logins.finish(logins.pending(uri.split('/').at(-1)!), { status: 'approved', accountId });
+      const logins = cloud.logins as unknown as { finish(row: unknown, o: unknown): Promise<void>; pending(id: string): Promise<unknown> };
+      await logins.finish(await logins.pending(uri.split('/').at(-1)!), { status: 'approved', accountId });
       const pushed = await eventually(() => sub.frames.find((f) => f.status === 'approved'), 'the approval pushed');
       assert.equal(pushed.type, 'session_update');
       assert.equal(pushed.topic, externalSessionTopic(token));

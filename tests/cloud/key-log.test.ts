@@ -148,8 +148,8 @@ describe('the key log', () => {
       } finally {
         db.close();
       }
-      assert.equal(cloud.keyLog.backfill(), 0, 'no new leaves: the same history');
-      const after = cloud.keyLog.head();
+      assert.equal(await cloud.keyLog.backfill(), 0, 'no new leaves: the same history');
+      const after = await cloud.keyLog.head();
       assert.deepEqual([after.size, after.root], [before.size, before.root], 'the same leaves give the same root again');
     }));
 });

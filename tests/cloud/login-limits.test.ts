@@ -157,7 +157,7 @@ describe('cloud login: a token only for a proven key', () => {
   for (const flag of [true, false]) {
     it(`flag ${flag ? 'on' : 'off'}: an NX handshake claiming another node's key plus the right code gives no token`, () =>
       withCloud({}, async (cloud, otp) => {
-        cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, flag);
+        await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, flag);
         const victim = NODE_X25519.generateKeyPair();
         const attacker = NODE_X25519.generateKeyPair();
         // NX never uses the client's private key: the payload only states a public key.
@@ -193,7 +193,7 @@ describe('cloud login tables stay bounded under a flood', () => {
           } else assert.equal(r.status, 200);
       }
       assert.equal(refused, 1900);
-      assert.ok(cloud.auth.loginRows().challenges <= 100, JSON.stringify(cloud.auth.loginRows()));
+      assert.ok((await cloud.auth.loginRows()).challenges <= 100, JSON.stringify(await cloud.auth.loginRows()));
     }));
 
   it('expired challenges and handshakes are pruned, so a steady flood leaves few rows', () =>
@@ -206,11 +206,11 @@ describe('cloud login tables stay bounded under a flood', () => {
       for (let i = 0; i < 300; i += 30)
         await Promise.all(Array.from({ length: 30 }, () => cloudHandshake({ url: cloud.url, staticKey: key })));
       // Each new row prunes the expired ones: at most about one batch is left.
-      assert.ok(cloud.auth.loginRows().challenges <= 100, JSON.stringify(cloud.auth.loginRows()));
-      assert.ok(cloud.auth.loginRows().noiseSessions <= 60, JSON.stringify(cloud.auth.loginRows()));
+      assert.ok((await cloud.auth.loginRows()).challenges <= 100, JSON.stringify(await cloud.auth.loginRows()));
+      assert.ok((await cloud.auth.loginRows()).noiseSessions <= 60, JSON.stringify(await cloud.auth.loginRows()));
       await new Promise((r) => setTimeout(r, 5));
-      cloud.auth.prune();
-      assert.deepEqual({ ...cloud.auth.loginRows(), failures: 0 }, { challenges: 0, noiseSessions: 0, failures: 0 });
+      await cloud.auth.prune();
+      assert.deepEqual({ ...(await cloud.auth.loginRows()), failures: 0 }, { challenges: 0, noiseSessions: 0, failures: 0 });
     }));
 
   it('thousands of unfinished handshakes: capped at maxNoiseSessions, refused with too_many_attempts past it', () =>
@@ -227,6 +227,6 @@ describe('cloud login tables stay bounded under a flood', () => {
         }
       }
       assert.equal(refused, 900);
-      assert.ok(cloud.auth.loginRows().noiseSessions <= 100, JSON.stringify(cloud.auth.loginRows()));
+      assert.ok((await cloud.auth.loginRows()).noiseSessions <= 100, JSON.stringify(await cloud.auth.loginRows()));
     }));
 });

@@ -38,7 +38,7 @@ describe('migrate a SQLite cloud into PostgreSQL', { skip: postgresSkipReason(),
         200,
       );
       assert.equal(await relayAnswer(cloud, ana, bo), 'accepted');
-      const logSize = cloud.keyLog.head().size;
+      const logSize = (await cloud.keyLog.head()).size;
       await cloud.stop();
 
       const url = cluster.createDatabase('salita_migrated');

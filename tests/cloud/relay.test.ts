@@ -709,10 +709,10 @@ describe('cloud relay', () => {
 
     const again = await loginNode(cloud, otp, dave.key);
     r = await Relay.connect(cloud, again);
-    assert.equal(cloud.relay.recheckTokens(), 0);
+    assert.equal(await cloud.relay.recheckTokens(), 0);
     // The CLI revokes from another process, straight in the database; the running cloud notices on its re-check.
-    assert.equal(cloud.auth.revokeDevice(again.id), 1);
-    assert.equal(cloud.relay.recheckTokens(), 1);
+    assert.equal(await cloud.auth.revokeDevice(again.id), 1);
+    assert.equal(await cloud.relay.recheckTokens(), 1);
     assert.deepEqual(await r.closed, { code: RELAY_CLOSE.unauthorized, reason: 'token_revoked' });
   });
 

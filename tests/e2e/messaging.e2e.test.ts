@@ -44,7 +44,7 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
 
   const collectErrors = (page: Page) => collectPageErrors(page, { console: true, http: true });
 
-  const published = (deviceId: string) => cloud.directory.all().some((d) => d.device_id === deviceId);
+  const published = async (deviceId: string) => (await cloud.directory.all()).some((d) => d.device_id === deviceId);
 
   /** Logs `n` in to the cloud through its admin API (as its Cloud panel would). */
   async function logIn(n: TestNode): Promise<void> {
@@ -141,7 +141,7 @@ describe('messaging and cloud login in the browser (Chromium)', { skip, timeout:
     // ---- phone -> desktop ---------------------------------------------------------------------------------------
     // The cloud relays only between devices its key directory knows: wait until the node has published both.
     await eventually(
-      () => published(uiDevice) && published(phoneId),
+      async () => (await published(uiDevice)) && (await published(phoneId)),
       "the desktop UI device and the phone in the cloud's key directory",
       LONG.timeout,
     );

@@ -263,7 +263,7 @@ describe('cloud link (node side) against the reference cloud', () => {
   });
 
   it('a revoked token -> logged_out (URL and pin kept); logging in again works', async () => {
-    assert.ok(cloud.auth.revokeDevice(node.identity.public_key) >= 1);
+    assert.ok((await cloud.auth.revokeDevice(node.identity.public_key)) >= 1);
     const v = await waitStatus(node, 'logged_out');
     assert.equal(v.last_error.code, 'token_revoked');
     assert.match(v.last_error.message, /log in/);
@@ -291,7 +291,7 @@ describe('cloud link (node side) against the reference cloud', () => {
     await waitStatus(node, 'connected', 'connected with the plain token');
 
     const codes = codesFor(node.identity.public_key).length;
-    cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
+    await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, true);
     try {
       const v = await waitStatus(node, 'awaiting_code');
       assert.equal(v.last_error.code, 'noise_handshake');
@@ -301,7 +301,7 @@ describe('cloud link (node side) against the reference cloud', () => {
       await waitStatus(node, 'connected', 'connected with a Noise-bound token');
       assert.ok((await cloudGet(cloud, '/api/me', tokenOnDisk(node))).body.noise_session_id);
     } finally {
-      cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
+      await cloud.auth.setFlag(NOISE_HANDSHAKE_FLAG, false);
     }
   });
 
@@ -705,8 +705,8 @@ describe('a device that paired while the cloud was away', () => {
 
       cloud = await back();
       // Another node of the same account (household): one the relay may carry the phone's envelope to.
-      cloud.accounts.join('another-home', 'home@salita.test', null);
-      cloud.directory.publish('another-home', [
+      await cloud.accounts.join('another-home', 'home@salita.test', null);
+      await cloud.directory.publish('another-home', [
         { device_id: far.device_id, public_key: toBase64Url(far.publicKey), name: 'Far phone', kind: 'phone' },
       ]);
       const status = await eventually(async () => {
@@ -779,7 +779,7 @@ describe('an envelope from a sender this node has not seen in the directory yet'
       const aMe = { device_id: a.phone.identity.node_id, privateKey: a.phone.privateKey, publicKey: a.phone.publicKey };
       const fromA = new MessagingClient(a.client, aMe);
       await eventually(async () => (await fromA.directory(true)).devices.some((d) => d.device_id === bMe.device_id), 'A sees B-phone');
-      await eventually(() => cloud.directory.all().some((d) => d.device_id === aMe.device_id), 'A-phone published');
+      await eventually(async () => (await cloud.directory.all()).some((d) => d.device_id === aMe.device_id), 'A-phone published');
       const sent = await fromA.sendText(bMe.device_id, 'from a stranger, for now');
 
       const toB = new MessagingClient(b.client, bMe);
@@ -910,8 +910,8 @@ describe('a phone whose id another node already publishes', () => {
       // their own node would be delivered locally, without the cloud).
       const farKey = x25519.getPublicKey(x25519.utils.randomSecretKey());
       const far = { device_id: 'phone-of-another-node', publicKey: farKey };
-      up.accounts.join('another-node', 'home@salita.test', null);
-      up.directory.publish('another-node', [
+      await up.accounts.join('another-node', 'home@salita.test', null);
+      await up.directory.publish('another-node', [
         { device_id: xMe.device_id, public_key: toBase64Url(xMe.publicKey), name: 'squatter', kind: 'phone' },
         { device_id: far.device_id, public_key: toBase64Url(farKey), name: 'Far phone', kind: 'phone' },
       ]);
@@ -926,7 +926,7 @@ describe('a phone whose id another node already publishes', () => {
       );
       assert.match(v.unpublished[0].message, /already used by another node/);
       await eventually(
-        () => up.directory.all().some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key),
+        async () => (await up.directory.all()).some((d) => d.device_id === yMe.device_id && d.node === node.identity.public_key),
         'Y published',
       );
 

@@ -119,7 +119,7 @@ describe('a cloud that lies about keys is caught by the nodes', () => {
     const [a] = await desktop();
     await signIn(a, cloud.url, 'cy@example.org');
     // Its kept head covers the whole log (its first read may predate its own publishes).
-    await eventually(async () => (await view(a)).key_log.size === cloud.keyLog.head().size, 'the whole log kept');
+    await eventually(async () => (await view(a)).key_log.size === (await cloud.keyLog.head()).size, 'the whole log kept');
     rewriteFirstLeaf(cloud.dataDir, (leaf) => ({ ...leaf, public_key: newKey() }));
     const alarm = await eventually(async () => (await view(a)).key_log.alarm, 'A raises the alarm');
     assert.equal(alarm.code, 'key_log_inconsistent');

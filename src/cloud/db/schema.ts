@@ -264,6 +264,18 @@ export const relayDelivered = sqliteTable(
   (t) => [index('relay_delivered_at').on(t.deliveredAt)],
 );
 
+/**
+ * Which instance holds each node's relay socket, and the generation of that socket: every new socket of a node
+ * takes the next generation, so of two sockets on two instances the newer one is known to both (the older is
+ * closed with 4409). A row left by an instance that died is replaced at the node's next connect.
+ */
+export const relayPresence = sqliteTable('relay_presence', {
+  node: text('node').primaryKey(),
+  instance: text('instance').notNull(),
+  generation: integer('generation').notNull(),
+  connectedAt: text('connected_at').notNull(),
+});
+
 // ---- blobs (docs/cloud.md "Blobs") --------------------------------------------------------------------------
 
 /**

@@ -17,6 +17,12 @@ export interface SqlTx {
   lock(key: string): Promise<void>;
 }
 
+/** What reads and writes: the database itself, or one transaction of it (a service method takes either). */
+export type SqlQuery = Pick<SqlTx, 'all' | 'get' | 'run'>;
+
+/** `?, ?, ?` for an IN list of `n` values (n > 0). */
+export const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
 export interface CloudSql extends Omit<SqlTx, 'lock'> {
   readonly dialect: 'sqlite' | 'postgres';
   /** `fn` in one transaction: committed when it resolves, rolled back when it rejects (its error rethrown). */
