@@ -56,6 +56,7 @@ export async function startCloudProc(build: string, name: string, opts: CloudPro
  */
 export async function linkNodeToCloud(n: NodeProc, cloud: CloudProc, email = 'bench@salita.test'): Promise<void> {
   const codeLine = cloud.c.waitFor(new RegExp(`one-time code for device ${n.cloudDeviceId.replace(/-/g, '\\-')}: (\\d{6})`), 30_000);
+  codeLine.catch(() => {}); // awaited below; a failed login must not leave it an unhandled rejection
   const login = await n.admin('/api/admin/cloud/login', { url: cloud.url, email });
   if (login.status !== 200) throw new Error(`cloud login: HTTP ${login.status} ${JSON.stringify(login.body)}`);
   const code = (await codeLine)[1]!;
