@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makePhone, type Phone } from '../tests/helpers/test-node.js';
 import { startBareChain } from './lib/bare-chain.js';
+import { cloudRelayPath, startCloudProc } from './lib/cloud-relay.js';
 import {
   closedLoop,
   closedLoopEach,
@@ -30,8 +31,7 @@ import {
   sleep,
   type ThroughputResult,
 } from './lib/load.js';
-import { pairBenchPhone, phoneToPhonePath, startNodeProc, until } from './lib/node-proc.js';
-import { cleanupAll, snapshotBuild, spawnNode, tempDir } from './lib/procs.js';
+import { cleanupAll, snapshotBuild } from './lib/procs.js';
 import { latencyTable, median, printLoadTables } from './lib/report.js';
 import { sealBatch } from './lib/sealing.js';
 
@@ -67,40 +67,8 @@ const PROF = values.prof ? ['--cpu-prof', '--cpu-prof-dir', values.prof] : [];
 // ---- the real relay: cloud + two headless nodes ---------------------------------------------------------------
 
 async function startRelay(build: string, phoneA: Phone, phoneB: Phone): Promise<Path> {
-  const cloud = spawnNode(
-    'cloud',
-    [...PROF, join(build, 'out/cloud/server.mjs'), 'serve', '--data-dir', tempDir(), '--port', '0', '--host', '127.0.0.1'],
-    { cwd: build },
-  );
-  const cloudUrl = (await cloud.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1]!;
-  const [A, B] = await Promise.all([
-    startNodeProc(build, 'node-A', { nodeArgs: PROF }),
-    startNodeProc(build, 'node-B', { nodeArgs: PROF }),
-  ]);
-  const a = await pairBenchPhone(A, phoneA, values.undici);
-  const b = await pairBenchPhone(B, phoneB, values.undici);
-  for (const n of [A, B]) {
-    const codeLine = cloud.waitFor(new RegExp(`one-time code for device ${n.cloudDeviceId.replace(/-/g, '\\-')}: (\\d{6})`), 30_000);
-    const login = await n.admin('/api/admin/cloud/login', { url: cloudUrl });
-    if (login.status !== 200) throw new Error(`cloud login: HTTP ${login.status} ${JSON.stringify(login.body)}`);
-    const code = (await codeLine)[1]!;
-    const r = await n.admin('/api/admin/cloud/code', { code });
-    if (r.status !== 200) throw new Error(`cloud code: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  }
-  for (const [n, name] of [
-    [A, 'A'],
-    [B, 'B'],
-  ] as const)
-    await until(`node ${name} connected to the cloud`, async () => (await n.admin('/api/admin/cloud')).body?.status === 'connected');
-  await until("B-phone in A-phone's directory", async () => {
-    const r = await a.request<{ devices: { device_id: string }[] }>('GET', '/api/messages/directory');
-    if (r.status !== 200) throw new Error(`directory: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body.devices.some((d) => d.device_id === phoneB.identity.node_id);
-  });
-  return phoneToPhonePath('relay (2 nodes + cloud)', [A.c, cloud, B.c], a, b, async () => {
-    await Promise.all([A.c.stop(), B.c.stop()]);
-    await cloud.stop();
-  });
+  const cloud = await startCloudProc(build, 'cloud', { nodeArgs: PROF });
+  return cloudRelayPath(build, 'relay (2 nodes + cloud)', phoneA, phoneB, [cloud, cloud], { nodeArgs: PROF, undici: values.undici });
 }
 
 function rewriteInTree(dir: string, from: string, to: string): number {

@@ -69,7 +69,7 @@ export function hardFdLimit(): number {
 
 export class Child {
   readonly lines: string[] = [];
-  private waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void; from: number }[] = [];
+  private waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void; from: number }[] = [];
   exited: { code: number | null; signal: string | null } | undefined;
   private exitWaiters: (() => void)[] = [];
   readonly stderr: string[] = [];
@@ -107,6 +107,14 @@ export class Child {
       this.exited = { code, signal };
       for (const w of this.exitWaiters.splice(0)) w();
     });
+    // A child that is gone (a refused flag, a failed start) prints nothing more: say so now, not at the timeout.
+    // On 'close', not 'exit': by then every line it wrote has been read.
+    proc.on('close', () => {
+      for (const w of this.waiters.splice(0))
+        w.reject(
+          new Error(`${name} exited ${JSON.stringify(this.exited)} before printing ${w.re}\nstderr: ${this.stderr.join('').slice(-2000)}`),
+        );
+    });
   }
 
   get pid(): number {
@@ -134,7 +142,11 @@ export class Child {
         clearTimeout(timer);
         resolvePromise(m);
       };
-      this.waiters.push({ re, resolve: done, from: this.lines.length });
+      const fail = (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      this.waiters.push({ re, resolve: done, reject: fail, from: this.lines.length });
       if (this.exited) {
         clearTimeout(timer);
         reject(new Error(`${this.name} exited ${JSON.stringify(this.exited)}\nstderr: ${this.stderr.join('').slice(-2000)}`));

@@ -35,7 +35,11 @@ export function postgresSkipReason(): string | undefined {
   return why;
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/**
+ * `fsync`: flush commits to disk as a production server does (default off: a test's data is thrown away; a bench
+ * that compares PostgreSQL with SQLite, which syncs every commit, turns it on).
+ */
+export async function startPostgresCluster(opts: { fsync?: boolean } = {}): Promise<PostgresCluster> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed');
   const asRoot = userInfo().uid === 0;
@@ -54,10 +58,10 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   }
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
   const port = await freePort();
-  // Only loopback, a private socket dir, and what a test cluster wants (no fsync: the data is thrown away).
+  // Only loopback, a private socket dir, and what a test cluster wants (no fsync unless asked: the data is thrown away).
   appendFileSync(
     join(data, 'postgresql.conf'),
-    `\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${dir}'\nfsync = off\nmax_connections = 200\n`,
+    `\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${dir}'\nfsync = ${opts.fsync ? 'on' : 'off'}\nmax_connections = 200\n`,
   );
   run('pg_ctl', ['-D', data, '-w', '-l', join(dir, 'log'), 'start']);
   const psql = (sql: string) =>

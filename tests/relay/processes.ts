@@ -119,15 +119,40 @@ export interface CloudProcess {
   proc: Proc;
 }
 
-export async function startCloudProcess(opts: { dataDir?: string; port?: number; drainMs?: number } = {}): Promise<CloudProcess> {
+export interface CloudProcessOptions {
+  dataDir?: string;
+  port?: number;
+  drainMs?: number;
+  /**
+   * `--database postgres://…`: the cloud's tables in PostgreSQL instead of SQLite in the data dir. The data dir
+   * still holds cloud.key, which every instance of one cloud must share (copy it into each instance's data dir).
+   */
+  database?: string;
+  /** `--bus nats://…`: the bus between instances that share one database. */
+  bus?: string;
+  /** SALITA_CLOUD_INSTANCE: the `instance` label on its metrics, and its name in failure messages. */
+  instance?: string;
+  /** More environment for this process (over the test's own and the defaults here). */
+  env?: Record<string, string>;
+}
+
+export async function startCloudProcess(opts: CloudProcessOptions = {}): Promise<CloudProcess> {
   const dataDir = opts.dataDir ?? tempDir('salita-cloud-');
-  const child = spawn(
-    process.execPath,
-    ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'],
-    // A test's SIGTERM is an outage, not a rolling restart: no drain time unless asked.
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALITA_CLOUD_DRAIN_MS: String(opts.drainMs ?? 0) } },
-  );
-  const proc = new Proc('cloud', child);
+  const args = ['out/cloud/server.mjs', 'serve', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--host', '127.0.0.1'];
+  if (opts.database) args.push('--database', opts.database);
+  if (opts.bus) args.push('--bus', opts.bus);
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      // A test's SIGTERM is an outage, not a rolling restart: no drain time unless asked.
+      SALITA_CLOUD_DRAIN_MS: String(opts.drainMs ?? 0),
+      ...(opts.instance ? { SALITA_CLOUD_INSTANCE: opts.instance } : {}),
+      ...opts.env,
+    },
+  });
+  const proc = new Proc(opts.instance ? `cloud ${opts.instance}` : 'cloud', child);
   const m = await proc.waitLine(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
   return {
     url: m[1]!,
