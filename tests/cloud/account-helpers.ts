@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { CloudOptions, RunningCloud } from '../../src/cloud/server.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 import { seal } from '../../src/shared/e2ee/index.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 import { RelayListener } from './blob-helpers.js';
 
 export const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
@@ -89,7 +90,7 @@ export const listed = async (cloud: RunningCloud, n: Household) => {
 /** A cloud in a fresh data dir (handed to `fn` too), stopped and removed afterwards. */
 export async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud, dataDir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salita-accounts-'));
-  const cloud = await startCloud({ dataDir: dir, port: 0, log: () => {}, ...opts });
+  const cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {}, ...opts });
   try {
     await fn(cloud, dir);
   } finally {

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobLimitsFromEnv } from '../../src/cloud/blob-store.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { CloudOptions, RunningCloud } from '../../src/cloud/server.js';
 import type { CloudCallError } from '../../src/main/core/cloud/cloud-api.js';
 import { CloudBlobs } from '../../src/main/core/cloud/cloud-blobs.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 import { APPEND, type BlobTestNode, createUpload, loginNode, MiB, RelayListener, request, sha256Hex, TUS } from './blob-helpers.js';
 
 const dirs: string[] = [];
@@ -26,7 +27,7 @@ async function cloudWith(opts: Partial<CloudOptions> = {}): Promise<{ cloud: Run
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'salita-cloud-blobs-'));
   if (!dirs.includes(dir)) dirs.push(dir);
   const otp = new MemoryOtpSender();
-  const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, ...opts });
+  const cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, ...opts });
   clouds.push(cloud);
   return { cloud, otp, dir };
 }

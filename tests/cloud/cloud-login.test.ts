@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { RunningCloud } from '../../src/cloud/server.js';
 import type { TelemetryEvent } from '../../src/cloud/telemetry.js';
 import {
   CloudHandshakeError,
@@ -20,6 +20,7 @@ import {
 } from '../../src/main/core/cloud/cloud-handshake.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
+import { startTestCloud, testCloudStoreArgs } from '../helpers/test-cloud.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
@@ -92,7 +93,7 @@ describe('reference cloud: Noise + OTP login', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
-    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+    cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
     cloud.telemetry.subscribe((e) => events.push(e));
   });
   after(async () => {
@@ -316,7 +317,7 @@ describe('reference cloud: token expiry and cloud key change', () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
     const otp = new MemoryOtpSender();
     // A token that is already expired when issued: no clock waits.
-    const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, timings: { tokenTtlMs: -1 } });
+    const cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, timings: { tokenTtlMs: -1 } });
     try {
       const key = NODE_X25519.generateKeyPair();
       const { challengeId, code } = await challenge(cloud, otp, key);
@@ -334,16 +335,16 @@ describe('reference cloud: token expiry and cloud key change', () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
     const client = NODE_X25519.generateKeyPair();
     try {
-      let cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
+      let cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {} });
       const first = await cloudHandshake({ url: cloud.url, staticKey: client });
       await cloud.stop();
-      cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
+      cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {} });
       assert.deepEqual(cloud.publicKey, first.cloudStaticKey, 'same key after a restart');
       assert.equal((await cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey })).pattern, 'IK');
       await cloud.stop();
 
       rmSync(join(dir, 'cloud.key'));
-      cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
+      cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {} });
       try {
         await assert.rejects(
           cloudHandshake({ url: cloud.url, staticKey: client, pinnedCloudKey: first.cloudStaticKey }),
@@ -373,7 +374,7 @@ describe('reference cloud: expired code and the rollout CLI', () => {
   it('an expired code gets otp_expired', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
     const otp = new MemoryOtpSender();
-    const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, timings: { otpTtlMs: -1 } });
+    const cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, timings: { otpTtlMs: -1 } });
     try {
       const { challengeId, code } = await challenge(cloud, otp, NODE_X25519.generateKeyPair());
       const r = await post(cloud, '/api/auth/verify', { challenge_id: challengeId, code });
@@ -387,17 +388,18 @@ describe('reference cloud: expired code and the rollout CLI', () => {
 
   it('`cloud rollout noise_handshake --enable|--disable` persists the flag in the data dir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-'));
+    const store = await testCloudStoreArgs(dir);
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cloud/main.ts', ...args, '--data-dir', dir], { encoding: 'utf8' });
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cloud/main.ts', ...args, '--data-dir', dir, ...store], { encoding: 'utf8' });
     try {
       const on = run('rollout', 'noise_handshake', '--enable');
       assert.equal(on.status, 0, on.stderr);
-      let cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
+      let cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {} });
       assert.equal(await cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), true);
       assert.equal((await get(cloud, '/healthz')).body.flags.noise_handshake, true);
       await cloud.stop();
       assert.equal(run('rollout', 'noise_handshake', '--disable').status, 0);
-      cloud = await startCloud({ dataDir: dir, port: 0, log: () => {} });
+      cloud = await startTestCloud({ dataDir: dir, port: 0, log: () => {} });
       assert.equal(await cloud.auth.isEnabled(NOISE_HANDSHAKE_FLAG), false);
       await cloud.stop();
       assert.equal(run('rollout', 'no_such_flag', '--enable').status, 2);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { RunningCloud } from '../../src/cloud/server.js';
 import { CloudCallError } from '../../src/main/core/cloud/cloud-api.js';
 import { CloudPrekeys } from '../../src/main/core/cloud/cloud-prekeys.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
@@ -18,6 +18,7 @@ import { toBase64Url } from '../../src/shared/encoding.js';
 import { generateIdentityKeyPair, initiate, respond, verifyBundle } from '../../src/shared/ratchet/pqxdh.js';
 import { MAX_ONE_TIME_STORED, type PrekeyBundle } from '../../src/shared/wire/prekeys.js';
 import { PrekeyDevice } from '../helpers/prekey-device.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 
 let unique = 0;
 
@@ -79,7 +80,7 @@ function expectRefused(r: { status: number; body: Record<string, any> }, status:
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'salita-cloud-prekeys-'));
-  cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+  cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
 });
 after(async () => {
   await cloud.stop();

@@ -13,6 +13,7 @@ import type { RunningCloud } from '../../src/cloud/server.js';
 import { cloudHandshake } from '../../src/main/core/cloud/cloud-handshake.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import { EXTERNAL_EVENTS_PATH, externalSessionTopic } from '../../src/shared/wire/external-login.js';
+import { sqliteOnly } from '../helpers/test-cloud.js';
 import { eventually } from '../helpers/test-node.js';
 import { b64, call, joinAccount, withCloud } from './account-helpers.js';
 
@@ -62,7 +63,7 @@ const metric = async (cloud: RunningCloud, event: string) => {
 };
 
 describe('external login sessions (API)', () => {
-  it('needs a proven handshake; pushes and polls its state; the approved token goes out once and works', () =>
+  it('needs a proven handshake; pushes and polls its state; the approved token goes out once and works', { skip: sqliteOnly }, () =>
     withCloud({ otpSender: otp }, async (cloud, dataDir) => {
       assert.deepEqual((await call(cloud, 'GET', '/api/auth/external/methods')).body, { passkey: true, oidc: null });
       const node = await provenNode(cloud);
@@ -137,7 +138,8 @@ describe('external login sessions (API)', () => {
       const unknown = await call(cloud, 'GET', `/api/auth/external/sessions/${'A'.repeat(43)}`);
       assert.equal(unknown.status, 404);
       assert.equal(unknown.body.error, 'session_not_found');
-    }));
+    }),
+  );
 
   it('the push carries the token to the first listener; a bad topic is closed', () =>
     withCloud({ otpSender: otp }, async (cloud) => {

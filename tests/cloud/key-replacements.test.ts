@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { RunningCloud } from '../../src/cloud/server.js';
 import { toBase64Url } from '../../src/shared/encoding.js';
 import { generateIdentityKeyPair } from '../../src/shared/ratchet/pqxdh.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 import { type BlobTestNode, loginNode } from './blob-helpers.js';
 
 let cloud: RunningCloud;
@@ -40,7 +41,7 @@ async function publish(node: BlobTestNode, ids: string[]) {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'salita-cloud-replacements-'));
-  cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+  cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
 });
 after(async () => {
   await cloud.stop();

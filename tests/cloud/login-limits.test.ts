@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NOISE_HANDSHAKE_FLAG } from '../../src/cloud/auth-service.js';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type CloudOptions, type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { CloudOptions, RunningCloud } from '../../src/cloud/server.js';
 import { type CloudNoiseSession, cloudHandshake, cloudHandshakeWithPin } from '../../src/main/core/cloud/cloud-handshake.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 /** Off every limit but the one a test looks at (the per-account ones have tests of their own: accounts.test.ts). */
@@ -51,7 +52,7 @@ function post(
 async function withCloud(opts: Partial<CloudOptions>, fn: (cloud: RunningCloud, otp: MemoryOtpSender, dir: string) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-limits-'));
   const otp = new MemoryOtpSender();
-  const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, ...opts });
+  const cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, ...opts });
   try {
     await fn(cloud, otp, dir);
   } finally {
@@ -90,7 +91,7 @@ describe('cloud login limits: guessing codes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-cloud-limits-'));
     const otp = new MemoryOtpSender();
     const victim = b64(NODE_X25519.generateKeyPair().publicKey);
-    let cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, limits: LOOSE });
+    let cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, limits: LOOSE });
     try {
       const keep = await challenge(cloud, otp, victim);
       for (let i = 0; i < 5; i++) {
@@ -101,7 +102,7 @@ describe('cloud login limits: guessing codes', () => {
       assertTooMany(await post(cloud, '/api/auth/verify', { challenge_id: keep.challengeId, code: keep.code }));
       assertTooMany(await post(cloud, '/api/auth/challenge', { device_id: victim, email: emailOf(victim) }));
       await cloud.stop();
-      cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, limits: LOOSE });
+      cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, limits: LOOSE });
       assertTooMany(await post(cloud, '/api/auth/verify', { challenge_id: keep.challengeId, code: keep.code }));
       // Another device id is not affected.
       const other = await challenge(cloud, otp, b64(NODE_X25519.generateKeyPair().publicKey));

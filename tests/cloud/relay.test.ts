@@ -7,16 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
 import { RELAY_CLOSE } from '../../src/cloud/relay-hub.js';
 import { MAX_RELAY_FRAME_BYTES } from '../../src/cloud/relay-socket.js';
-import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { RunningCloud } from '../../src/cloud/server.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
 import type { KeyPair } from '../../src/shared/crypto/noise/index.js';
 import { type Envelope, open, seal } from '../../src/shared/e2ee/index.js';
 import { CloudToNodeFrame, type DirectoryDevice, RELAY_WINDOW } from '../../src/shared/wire/relay.js';
+import { startTestCloud, storedCount } from '../helpers/test-cloud.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 let unique = 0;
@@ -201,30 +201,23 @@ class Relay {
 const delivers = (f: Frame): f is Extract<Frame, { type: 'deliver' }> => f.type === 'deliver';
 const receipts = (f: Frame): f is Extract<Frame, { type: 'receipt' }> => f.type === 'receipt';
 
-/** Read-only look into the cloud's database (WAL: reads alongside the running cloud), one connection per call. */
+/** A look into the cloud's store beside the running cloud (tests/helpers/test-cloud.ts). */
 function rows(dir: string) {
-  const n = (sql: string, ...args: unknown[]) => {
-    const db = new Database(join(dir, 'cloud.db'), { readonly: true });
-    try {
-      return (db.prepare(sql).get(...args) as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const n = (sql: string, ...args: string[]) => storedCount(dir, sql, args);
   return {
     envelopes: () => n('select count(*) as n from relay_envelopes'),
     queue: () => n('select count(*) as n from relay_queue'),
     envelope: (id: string) => n('select count(*) as n from relay_envelopes where id = ?', id),
     queueFor: (id: string) => n('select count(*) as n from relay_queue where envelope_id = ?', id),
     /** Rows (envelopes + queue) left for these envelope ids. */
-    leftFor: (ids: string[]) =>
-      ids.reduce(
-        (sum, id) =>
-          sum +
-          n('select count(*) as n from relay_queue where envelope_id = ?', id) +
-          n('select count(*) as n from relay_envelopes where id = ?', id),
-        0,
-      ),
+    leftFor: async (ids: string[]) => {
+      let sum = 0;
+      for (const id of ids)
+        sum +=
+          (await n('select count(*) as n from relay_queue where envelope_id = ?', id)) +
+          (await n('select count(*) as n from relay_envelopes where id = ?', id));
+      return sum;
+    },
   };
 }
 
@@ -254,7 +247,7 @@ describe('cloud key directory', () => {
   const otp = new MemoryOtpSender();
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
-    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+    cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
   });
   after(async () => {
     await cloud.stop();
@@ -363,7 +356,7 @@ describe('cloud key directory: the per-node cap', () => {
   it('devices past the cap are refused one by one (device_limit_reached); the others are published', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
     const otp = new MemoryOtpSender();
-    const cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, maxPublishedPerNode: 5 });
+    const cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, maxPublishedPerNode: 5 });
     try {
       const a = await loginNode(cloud, otp);
       const devs = Array.from({ length: 7 }, (_, i) => published(device(`capped-${i}`)));
@@ -390,7 +383,7 @@ describe('cloud relay', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
-    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+    cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
     [alice, bob, carol] = [await loginNode(cloud, otp), await loginNode(cloud, otp), await loginNode(cloud, otp)];
     [aPhone, aDesk, bPhone, bDesk, cPhone] = [
       device('a-phone'),
@@ -425,12 +418,12 @@ describe('cloud relay', () => {
     const senderKey = Buffer.from(dirKeys.find((x) => x.device_id === env.from_device).public_key, 'base64url');
     const plain = open(d.envelope, { me: { device_id: bPhone.id, ...bPhone.keys }, senderPublicKey: new Uint8Array(senderKey) });
     assert.equal(new TextDecoder().decode(plain), 'hi bob');
-    assert.equal(rows(dir).envelope(env.id), 1);
+    assert.equal(await rows(dir).envelope(env.id), 1);
 
     // Carol cannot ack bob's delivery.
     c.ack(d.seq);
     await c.barrier();
-    assert.equal(rows(dir).queueFor(env.id), 1, "another node's ack changes nothing");
+    assert.equal(await rows(dir).queueFor(env.id), 1, "another node's ack changes nothing");
 
     b.ack(d.seq);
     const r = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id, 'receipt');
@@ -438,8 +431,8 @@ describe('cloud relay', () => {
     assert.ok(r.seq > 0);
     a.ack(r.seq);
     await a.barrier();
-    assert.equal(rows(dir).envelope(env.id), 0, 'envelope gone once every recipient node has it');
-    assert.equal(rows(dir).queueFor(env.id), 0, 'delivery and receipt rows gone');
+    assert.equal(await rows(dir).envelope(env.id), 0, 'envelope gone once every recipient node has it');
+    assert.equal(await rows(dir).queueFor(env.id), 0, 'delivery and receipt rows gone');
     assert.equal(c.frames.filter(delivers).length, 0, 'carol got nothing');
     await Promise.all([a.close(), b.close(), c.close()]);
   });
@@ -452,7 +445,7 @@ describe('cloud relay', () => {
     await a.answer(env.id);
     const toA = await a.waitFor<Extract<Frame, { type: 'deliver' }>>((f) => delivers(f) && f.envelope.id === env.id, 'deliver to self');
     const toB = await b.waitFor<Extract<Frame, { type: 'deliver' }>>((f) => delivers(f) && f.envelope.id === env.id, 'deliver to bob');
-    assert.equal(rows(dir).queueFor(env.id), 3, 'alice, bob, carol: one row each');
+    assert.equal(await rows(dir).queueFor(env.id), 3, 'alice, bob, carol: one row each');
     a.ack(toA.seq);
     b.ack(toB.seq);
     // Receipts for alice's own delivery and bob's, possibly merged into one row; the last one has both.
@@ -463,7 +456,7 @@ describe('cloud relay', () => {
     assert.deepEqual(last.device_ids, [aDesk.id, bPhone.id].sort());
     for (const f of a.frames.filter(receipts)) a.ack(f.seq);
     await a.barrier();
-    assert.equal(rows(dir).envelope(env.id), 1, 'carol has not stored it yet');
+    assert.equal(await rows(dir).envelope(env.id), 1, 'carol has not stored it yet');
 
     // Carol comes online later: her hello counts it, and she gets it.
     const c = await Relay.connect(cloud, carol);
@@ -477,8 +470,8 @@ describe('cloud relay', () => {
     );
     a.ack(third.seq);
     await a.barrier();
-    assert.equal(rows(dir).envelope(env.id), 0);
-    assert.equal(rows(dir).queueFor(env.id), 0);
+    assert.equal(await rows(dir).envelope(env.id), 0);
+    assert.equal(await rows(dir).queueFor(env.id), 0);
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
@@ -491,7 +484,7 @@ describe('cloud relay', () => {
     a.send({ ...env }); // a later batch, and keys in another order
     a.send(Object.fromEntries(Object.entries(env).reverse()));
     await a.waitCount((f) => f.type === 'accepted' && f.id === env.id, 4, 'four accepted');
-    assert.equal(rows(dir).queueFor(env.id), 1, 'one delivery row');
+    assert.equal(await rows(dir).queueFor(env.id), 1, 'one delivery row');
 
     const changed = { ...env, ciphertext: (env.ciphertext[0] === 'A' ? 'B' : 'A') + env.ciphertext.slice(1) };
     a.send(changed);
@@ -506,7 +499,7 @@ describe('cloud relay', () => {
     const receipt = await a.waitFor<Extract<Frame, { type: 'receipt' }>>((f) => receipts(f) && f.id === env.id, 'receipt');
     a.ack(receipt.seq);
     await a.barrier();
-    assert.equal(rows(dir).leftFor([env.id]), 0);
+    assert.equal(await rows(dir).leftFor([env.id]), 0);
     const mark = a.frames.length;
     a.send(env);
     assert.equal((await a.answer(env.id, mark)).type, 'accepted');
@@ -514,14 +507,14 @@ describe('cloud relay', () => {
     const again = await a.waitFor((f) => f.type === 'rejected' && f.id === env.id, 'conflict after delivery', mark);
     assert.equal(again.type === 'rejected' && again.error, 'envelope_id_conflict');
     await a.barrier();
-    assert.equal(rows(dir).envelope(env.id), 0);
+    assert.equal(await rows(dir).envelope(env.id), 0);
     assert.equal(b.frames.filter((f) => delivers(f) && f.envelope.id === env.id).length, 1, 'bob got it once');
     await Promise.all([a.close(), b.close()]);
   });
 
   it('refuses unknown recipients, unpublished senders and invalid envelopes, storing nothing', async () => {
     const a = await Relay.connect(cloud, alice);
-    const before = [rows(dir).envelopes(), rows(dir).queue()];
+    const before = [await rows(dir).envelopes(), await rows(dir).queue()];
     const stranger = device('stranger');
     const unknown = envelope(aPhone, [bPhone, stranger]);
     a.send(unknown);
@@ -545,7 +538,7 @@ describe('cloud relay', () => {
     const r5 = await a.waitFor((f) => f.type === 'rejected' && f.id === '', 'no id');
     assert.equal(r5.type === 'rejected' && r5.error, 'invalid_envelope');
 
-    assert.deepEqual([rows(dir).envelopes(), rows(dir).queue()], before);
+    assert.deepEqual([await rows(dir).envelopes(), await rows(dir).queue()], before);
     await a.close();
   });
 
@@ -620,7 +613,7 @@ describe('cloud relay', () => {
       sent.map((e) => e.id),
     );
     await a.barrier();
-    assert.equal(rows(dir).leftFor(sent.map((e) => e.id)), 0);
+    assert.equal(await rows(dir).leftFor(sent.map((e) => e.id)), 0);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -646,7 +639,7 @@ describe('cloud relay', () => {
     await a.waitCount((f) => receipts(f) && sent.some((e) => e.id === f.id), sent.length, 'receipts');
     await a.barrier();
     await c.barrier();
-    assert.equal(rows(dir).leftFor(sent.map((e) => e.id)), 0);
+    assert.equal(await rows(dir).leftFor(sent.map((e) => e.id)), 0);
     await Promise.all([a.close(), c.close()]);
   });
 
@@ -767,7 +760,7 @@ describe('cloud relay across a restart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'salita-relay-'));
     const otp = new MemoryOtpSender();
     try {
-      let cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+      let cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
       const alice = await loginNode(cloud, otp);
       const bob = await loginNode(cloud, otp);
       const [aPhone, bPhone] = [device('a-phone'), device('b-phone')];
@@ -782,7 +775,7 @@ describe('cloud relay across a restart', () => {
       await cloud.stop();
       await Promise.all([a.closed, b.closed]);
 
-      cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
+      cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {} });
       try {
         b = await Relay.connect(cloud, bob); // the token survived too
         assert.equal(b.hello.pending, 2);
@@ -815,7 +808,7 @@ describe('relay backlog caps (a node that never acks)', () => {
   const CAP = 5;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-relay-cap-'));
-    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, relayQueueCap: CAP });
+    cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, relayQueueCap: CAP });
   });
   after(async () => {
     await cloud.stop();
@@ -844,12 +837,7 @@ describe('relay backlog caps (a node that never acks)', () => {
     }
     assert.equal(accepted.length, CAP);
     assert.equal(refused.length, CAP * 3);
-    const q = new Database(join(dir, 'cloud.db'), { readonly: true });
-    try {
-      assert.equal((q.prepare('SELECT count(*) AS n FROM relay_queue WHERE to_node = ?').get(b.id) as { n: number }).n, CAP);
-    } finally {
-      q.close();
-    }
+    assert.equal(await storedCount(dir, 'SELECT count(*) AS n FROM relay_queue WHERE to_node = ?', [b.id]), CAP);
     // Every accepted envelope reaches b; once b acks them, a gets its receipts and b's queue takes more again.
     const got = await rb.waitCount(delivers, CAP, 'deliveries');
     assert.deepEqual(got.map((f) => (f as Extract<Frame, { type: 'deliver' }>).envelope.id).sort(), [...accepted].sort());

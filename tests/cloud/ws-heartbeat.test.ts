@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { MemoryOtpSender } from '../../src/cloud/otp-sender.js';
-import { type RunningCloud, startCloud } from '../../src/cloud/server.js';
+import type { RunningCloud } from '../../src/cloud/server.js';
 import { NODE_X25519 } from '../../src/server/crypto/node-noise.js';
+import { startTestCloud } from '../helpers/test-cloud.js';
 
 const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 
@@ -62,7 +63,7 @@ describe('cloud WebSocket pings', () => {
   const otp = new MemoryOtpSender();
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'salita-cloud-ping-'));
-    cloud = await startCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, wsPingIntervalMs: 100 });
+    cloud = await startTestCloud({ dataDir: dir, port: 0, otpSender: otp, log: () => {}, wsPingIntervalMs: 100 });
   });
   after(async () => {
     await cloud.stop();
