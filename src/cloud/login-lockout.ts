@@ -3,7 +3,7 @@
 // ask for fresh challenges and keep guessing; counted here, an attacker gets `deviceMaxFailures` guesses per
 // window for a device id however many challenges or source addresses they use. Stored in `login_failures` so a
 // cloud restart does not reset it; rows go a day after their last failure, and the table has a hard cap.
-import type { CloudSql } from './db/sql.js';
+import type { CloudSql, SqlQuery } from './db/sql.js';
 
 export type LockoutScope = 'device' | 'address' | 'email';
 
@@ -40,8 +40,8 @@ export class LoginLockout {
     private readonly now: () => number,
   ) {}
 
-  private row(scope: LockoutScope, key: string): Promise<Row | undefined> {
-    return this.sql.get<Row>(
+  private row(scope: LockoutScope, key: string, q: SqlQuery = this.sql): Promise<Row | undefined> {
+    return q.get<Row>(
       'SELECT failures, window_started_at AS "windowStartedAt", locked_until AS "lockedUntil", lockouts FROM login_failures WHERE scope = ? AND key = ?',
       [scope, key],
     );
@@ -65,10 +65,7 @@ export class LoginLockout {
     if (!(await this.row(scope, key))) await this.makeRoom();
     return this.sql.tx(async (tx) => {
       await tx.lock(`login_failures:${scope}:${key}`);
-      const row = await tx.get<Row>(
-        'SELECT failures, window_started_at AS "windowStartedAt", locked_until AS "lockedUntil", lockouts FROM login_failures WHERE scope = ? AND key = ?',
-        [scope, key],
-      );
+      const row = await this.row(scope, key, tx);
       let failures = row?.failures ?? 0;
       let windowStart = row ? Date.parse(row.windowStartedAt) : now;
       let lockouts = row?.lockouts ?? 0;
