@@ -131,7 +131,7 @@ export function createCloudApp(d: CloudAppDeps): Hono<Env> {
 
   // Every login step shares the cloud-wide rate limit (a 429 before any work, and before the upgrade).
   const admitted = async (_c: Context<Env>, next: () => Promise<void>) => {
-    d.auth.admit();
+    await d.auth.admit();
     await next();
   };
   const sourceAddress = (c: Context<Env>): string | undefined => {

@@ -2,7 +2,6 @@
 // `Authorization: Noise <token>` check need. Asynchronous over CloudSql (SQLite or PostgreSQL shared by several
 // instances); each step that changes more than one row runs in one transaction. docs/cloud.md has the protocol these functions implement.
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { TokenBucket } from '../server/http/token-bucket.js';
 import { noiseSignature } from '../shared/cloud/noise-login.js';
 import { fingerprintOf } from '../shared/fingerprint.js';
 import { Accounts, LEGACY_ACCOUNT } from './accounts.js';
@@ -10,7 +9,7 @@ import type { CloudSql, SqlQuery } from './db/sql.js';
 import { CloudError } from './errors.js';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy, LoginLockout } from './login-lockout.js';
 import { type OtpSender, shownName } from './otp-sender.js';
-import { cloudWideBucket, type RateLimit } from './rate-limit.js';
+import { type RateLimit, SharedRateLimit } from './rate-limit.js';
 import { sourceAddressKey } from './source-address.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -126,7 +125,7 @@ const count = async (q: SqlQuery, sql: string, params: readonly (string | number
 
 export class AuthService {
   private readonly lockout: LoginLockout;
-  private readonly bucket: TokenBucket;
+  private readonly bucket: SharedRateLimit;
 
   constructor(
     private readonly sql: CloudSql,
@@ -138,14 +137,14 @@ export class AuthService {
     private readonly accounts: Accounts = new Accounts(sql, now),
   ) {
     this.lockout = new LoginLockout(sql, limits.lockout, now);
-    this.bucket = cloudWideBucket(limits.global, now());
+    this.bucket = new SharedRateLimit(sql, 'login', limits.global, now);
   }
 
   // ---- limits and housekeeping ----
 
   /** The cloud-wide rate limit of every login step (challenge, verify, handshake); throws a 429. */
-  admit(): void {
-    const wait = this.bucket.take(this.now());
+  async admit(): Promise<void> {
+    const wait = await this.bucket.take();
     if (wait > 0) throw tooMany('The cloud is receiving too many login requests', wait);
   }
 

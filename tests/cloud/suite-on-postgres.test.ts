@@ -23,6 +23,7 @@ const NOT_HERE = new Set([
   'load-balancer.test.ts',
   'cloud-blobs-memory.test.ts',
   'cloud-data-safety.test.ts',
+  'instances.test.ts',
 ]);
 
 function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -3,7 +3,7 @@
 // text runs on both (src/cloud/db/sql.ts): booleans are integers 0/1, times ISO text, sequence numbers and byte
 // sizes bigint. Changing it: edit here and in schema.ts, then
 // `npx drizzle-kit generate --config drizzle.cloud-pg.config.ts` and commit the SQL in migrations-cloud-pg/.
-import { bigint, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, doublePrecision, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** One finished Noise handshake (NX or IK). session_token is the HMAC key of noise_signature (docs/cloud.md). */
 export const noiseSessions = pgTable(
@@ -277,6 +277,16 @@ export const relayPresence = pgTable('relay_presence', {
   instance: text('instance').notNull(),
   generation: bigint('generation', { mode: 'number' }).notNull(),
   connectedAt: text('connected_at').notNull(),
+});
+
+/**
+ * Token buckets shared by every instance (rate-limit.ts): the tokens left as of `updated_ms`. One row per limit
+ * (the cloud-wide login rate today).
+ */
+export const rateBuckets = pgTable('rate_buckets', {
+  name: text('name').primaryKey(),
+  tokens: doublePrecision('tokens').notNull(),
+  updatedMs: bigint('updated_ms', { mode: 'number' }).notNull(),
 });
 
 // ---- blobs (docs/cloud.md "Blobs") --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The cloud's SQLite schema (drizzle); pg-schema.ts is the same on PostgreSQL (change both). Changing it: edit here, run
 // `npx drizzle-kit generate --config drizzle.cloud.config.ts`, commit the new SQL in migrations-cloud/.
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One finished Noise handshake (NX or IK). session_token is the HMAC key of noise_signature (docs/cloud.md). */
 export const noiseSessions = sqliteTable(
@@ -274,6 +274,16 @@ export const relayPresence = sqliteTable('relay_presence', {
   instance: text('instance').notNull(),
   generation: integer('generation').notNull(),
   connectedAt: text('connected_at').notNull(),
+});
+
+/**
+ * Token buckets shared by every instance (rate-limit.ts): the tokens left as of `updated_ms`. One row per limit
+ * (the cloud-wide login rate today).
+ */
+export const rateBuckets = sqliteTable('rate_buckets', {
+  name: text('name').primaryKey(),
+  tokens: real('tokens').notNull(),
+  updatedMs: integer('updated_ms').notNull(),
 });
 
 // ---- blobs (docs/cloud.md "Blobs") --------------------------------------------------------------------------

@@ -1,6 +1,19 @@
 // A token bucket: `capacity` calls at once, then refilled at `perMs` tokens a millisecond. In memory on purpose:
 // it caps load for one running process (the cloud's login steps, the node's pairing calls per address); limits
 // that must outlive a restart live in the database instead.
+/** What a bucket holds: its tokens as of `at` (ms). */
+export interface BucketState {
+  tokens: number;
+  at: number;
+}
+
+/** One take from a bucket in `state` at `now`: the state after, and 0 when allowed, else the ms until a token. */
+export function takeToken(state: BucketState, capacity: number, perMs: number, now: number): { state: BucketState; waitMs: number } {
+  const tokens = Math.min(capacity, state.tokens + Math.max(0, now - state.at) * perMs);
+  if (tokens >= 1) return { state: { tokens: tokens - 1, at: now }, waitMs: 0 };
+  return { state: { tokens, at: now }, waitMs: Math.ceil((1 - tokens) / perMs) };
+}
+
 export class TokenBucket {
   private tokens: number;
   private at: number;
@@ -16,12 +29,9 @@ export class TokenBucket {
 
   /** Takes one token at `now`: 0 when allowed, else the ms until one is available. */
   take(now: number): number {
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.at) * this.perMs);
-    this.at = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.tokens) / this.perMs);
+    const r = takeToken({ tokens: this.tokens, at: this.at }, this.capacity, this.perMs, now);
+    this.tokens = r.state.tokens;
+    this.at = r.state.at;
+    return r.waitMs;
   }
 }
