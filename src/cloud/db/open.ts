@@ -4,24 +4,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type Database from 'better-sqlite3';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { findMigrations, type OpenSqlite, openMigratedSqlite } from '../../server/db/sqlite-file.js';
 import * as schema from './schema.js';
 
-export type CloudDb = BetterSQLite3Database<typeof schema>;
 export const CLOUD_DATABASE_FILE = 'cloud.db';
-
-/**
- * The better-sqlite3 connection under a drizzle database (drizzle() keeps it as `$client`), for the hot paths
- * that use statements prepared once instead of building a drizzle query per call.
- */
-export function sqliteOf(db: CloudDb): Database.Database {
-  const client = (db as unknown as { $client?: Database.Database }).$client;
-  if (!client || typeof client.prepare !== 'function')
-    throw new Error('cloud database: no better-sqlite3 connection under this drizzle instance');
-  return client;
-}
 
 export const CLOUD_MIGRATIONS = 'migrations-cloud';
 
