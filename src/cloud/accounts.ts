@@ -47,8 +47,8 @@ export class Accounts {
   }
 
   /** The account of `email` (made now if it is new): a provider's verified address names it. */
-  accountForEmail(email: string, q: SqlQuery = this.sql): Promise<string> {
-    return this.accountIn(q, email);
+  accountForEmail(email: string): Promise<string> {
+    return this.accountIn(this.sql, email);
   }
 
   private async accountIn(q: SqlQuery, email: string): Promise<string> {
@@ -65,18 +65,18 @@ export class Accounts {
    * Read from the table on every call, not cached: one indexed lookup, and memberships change under a running
    * relay (a node removed, another login, on another instance) where a stale answer would let a removed node through.
    */
-  async accountOf(node: string, q: SqlQuery = this.sql): Promise<string | null> {
-    return (await q.get<{ id: string }>('SELECT account_id AS id FROM account_nodes WHERE node = ?', [node]))?.id ?? null;
+  async accountOf(node: string): Promise<string | null> {
+    return (await this.sql.get<{ id: string }>('SELECT account_id AS id FROM account_nodes WHERE node = ?', [node]))?.id ?? null;
   }
 
   /** The account's address; null for the legacy account. */
-  async emailOf(accountId: string, q: SqlQuery = this.sql): Promise<string | null> {
-    return (await q.get<{ email: string | null }>('SELECT email FROM accounts WHERE id = ?', [accountId]))?.email ?? null;
+  async emailOf(accountId: string): Promise<string | null> {
+    return (await this.sql.get<{ email: string | null }>('SELECT email FROM accounts WHERE id = ?', [accountId]))?.email ?? null;
   }
 
   /** The account's nodes, oldest member first. */
-  nodes(accountId: string, q: SqlQuery = this.sql): Promise<AccountNode[]> {
-    return q.all<AccountNode>(
+  nodes(accountId: string): Promise<AccountNode[]> {
+    return this.sql.all<AccountNode>(
       'SELECT node, name, joined_at AS "joinedAt" FROM account_nodes WHERE account_id = ? ORDER BY joined_at, node',
       [accountId],
     );
@@ -97,12 +97,12 @@ export class Accounts {
   }
 
   /** The nodes `viewer` may see, itself included: its household's and its contacts'. */
-  async visibleNodes(viewer: string, q: SqlQuery = this.sql): Promise<Set<string>> {
+  async visibleNodes(viewer: string): Promise<Set<string>> {
     const out = new Set<string>([viewer]);
-    const a = await this.accountOf(viewer, q);
+    const a = await this.accountOf(viewer);
     if (a === null) return out;
-    for (const n of await this.nodes(a, q)) out.add(n.node);
-    const contacts = await q.all<{ node: string }>(
+    for (const n of await this.nodes(a)) out.add(n.node);
+    const contacts = await this.sql.all<{ node: string }>(
       'SELECT n.node FROM account_contacts c JOIN account_nodes n ON n.account_id = c.contact_id WHERE c.account_id = ?',
       [a],
     );

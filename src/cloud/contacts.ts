@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fingerprintOf } from '../shared/fingerprint.js';
 import { sameFingerprint } from '../shared/wire/invite-link.js';
 import type { Accounts } from './accounts.js';
-import type { CloudSql, SqlQuery } from './db/sql.js';
+import type { CloudSql } from './db/sql.js';
 import { CloudError } from './errors.js';
 
 export interface ContactLimits {
@@ -175,10 +175,10 @@ export class Contacts {
     return row;
   }
 
-  private async viewOf(accountId: string, node: string, expiresAt: string, q: SqlQuery = this.sql): Promise<InviteView> {
+  private async viewOf(accountId: string, node: string, expiresAt: string): Promise<InviteView> {
     return {
       account_id: accountId,
-      email: await this.accounts.emailOf(accountId, q),
+      email: await this.accounts.emailOf(accountId),
       node,
       fingerprint: fingerprintOf(Buffer.from(node, 'base64url')),
       expires_at: expiresAt,

@@ -205,11 +205,6 @@ export class KeyDirectory {
     ).map(toEntry);
   }
 
-  /** The node serving `deviceId`, if it is published. */
-  async nodeOf(deviceId: string, q: SqlQuery = this.sql): Promise<string | undefined> {
-    return (await q.get<{ node: string }>('SELECT node FROM directory_devices WHERE device_id = ?', [deviceId]))?.node;
-  }
-
   /** device id -> serving node, for the ids that are published (the rest are simply missing). */
   async nodesOf(deviceIds: readonly string[], q: SqlQuery = this.sql): Promise<Map<string, string>> {
     const out = new Map<string, string>();

@@ -15,7 +15,7 @@ import {
   signHead,
 } from '../shared/transparency/key-log.js';
 import { consistencyProof, inclusionProof, rootOf } from '../shared/transparency/merkle.js';
-import type { CloudSql, SqlQuery, SqlTx } from './db/sql.js';
+import { type CloudSql, marks, type SqlQuery, type SqlTx } from './db/sql.js';
 import { CloudError } from './errors.js';
 
 export interface KeyLogProof {
@@ -96,8 +96,8 @@ export class KeyLog {
     });
   }
 
-  private async leafHashes(): Promise<Uint8Array[]> {
-    return (await this.sql.all<{ h: string }>('SELECT leaf_hash AS h FROM key_log ORDER BY seq')).map((r) => fromBase64Url(r.h));
+  private async leafHashes(q: SqlQuery = this.sql): Promise<Uint8Array[]> {
+    return (await q.all<{ h: string }>('SELECT leaf_hash AS h FROM key_log ORDER BY seq')).map((r) => fromBase64Url(r.h));
   }
 
   private signed(hashes: readonly Uint8Array[]): KeyLogHead {
@@ -119,14 +119,22 @@ export class KeyLog {
       // The append lock: on PostgreSQL each statement sees what committed before it, so without it an append
       // between the two reads would give a leaf past the head.
       await tx.lock(APPEND_LOCK);
-      const hashes = (await tx.all<{ h: string }>('SELECT leaf_hash AS h FROM key_log ORDER BY seq')).map((r) => fromBase64Url(r.h));
+      const hashes = await this.leafHashes(tx);
       const head = this.signed(hashes);
+      const ids = [...new Set(deviceIds)];
+      // Each device's latest leaf, in one read.
+      const latest =
+        ids.length === 0
+          ? []
+          : await tx.all<{ deviceId: string; seq: number; leaf: string }>(
+              'SELECT device_id AS "deviceId", seq, leaf FROM key_log WHERE seq IN ' +
+                `(SELECT max(seq) FROM key_log WHERE device_id IN (${marks(ids.length)}) GROUP BY device_id)`,
+              ids,
+            );
+      const byId = new Map(latest.map((r) => [r.deviceId, r]));
       const entries: KeyLogProof[] = [];
       for (const id of deviceIds) {
-        const row = await tx.get<{ seq: number; leaf: string }>(
-          'SELECT seq, leaf FROM key_log WHERE device_id = ? ORDER BY seq DESC LIMIT 1',
-          [id],
-        );
+        const row = byId.get(id);
         if (!row) continue;
         const index = row.seq - 1;
         entries.push({
@@ -162,12 +170,17 @@ export class KeyLog {
 
   /** The leaves at these indices (unknown indices are left out). */
   async leaves(indices: readonly number[]): Promise<{ index: number; leaf: KeyLogLeaf }[]> {
-    const out: { index: number; leaf: KeyLogLeaf }[] = [];
-    for (const index of indices) {
-      const row = await this.sql.get<{ leaf: string }>('SELECT leaf FROM key_log WHERE seq = ?', [index + 1]);
-      if (row) out.push({ index, leaf: JSON.parse(row.leaf) as KeyLogLeaf });
-    }
-    return out;
+    const seqs = [...new Set(indices.map((i) => i + 1))];
+    if (seqs.length === 0) return [];
+    const rows = await this.sql.all<{ seq: number; leaf: string }>(
+      `SELECT seq, leaf FROM key_log WHERE seq IN (${marks(seqs.length)})`,
+      seqs,
+    );
+    const bySeq = new Map(rows.map((r) => [r.seq, r.leaf]));
+    return indices.flatMap((index) => {
+      const leaf = bySeq.get(index + 1);
+      return leaf === undefined ? [] : [{ index, leaf: JSON.parse(leaf) as KeyLogLeaf }];
+    });
   }
 
   /** The proof that the tree of `first` leaves is a prefix of the tree of `second` leaves. */

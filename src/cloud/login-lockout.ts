@@ -62,10 +62,10 @@ export class LoginLockout {
     const p = this.policy;
     const now = this.now();
     const iso = (t: number) => new Date(t).toISOString();
-    if (!(await this.row(scope, key))) await this.makeRoom();
     return this.sql.tx(async (tx) => {
       await tx.lock(`login_failures:${scope}:${key}`);
       const row = await this.row(scope, key, tx);
+      if (!row) await this.makeRoom(tx);
       let failures = row?.failures ?? 0;
       let windowStart = row ? Date.parse(row.windowStartedAt) : now;
       let lockouts = row?.lockouts ?? 0;
@@ -102,26 +102,26 @@ export class LoginLockout {
   }
 
   /** Forgets rows a day after their last failure (never a running lock). */
-  async prune(): Promise<number> {
+  async prune(q: SqlQuery = this.sql): Promise<number> {
     const now = this.now();
     return (
-      await this.sql.run('DELETE FROM login_failures WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)', [
+      await q.run('DELETE FROM login_failures WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)', [
         new Date(now - this.policy.forgetAfterMs).toISOString(),
         new Date(now).toISOString(),
       ])
     ).changes;
   }
 
-  async rows(): Promise<number> {
-    return (await this.sql.get<{ n: number }>('SELECT count(*) AS n FROM login_failures'))!.n;
+  async rows(q: SqlQuery = this.sql): Promise<number> {
+    return (await q.get<{ n: number }>('SELECT count(*) AS n FROM login_failures'))!.n;
   }
 
-  private async makeRoom(): Promise<void> {
-    if ((await this.rows()) < this.policy.maxRows) return;
-    await this.prune();
-    const over = (await this.rows()) - this.policy.maxRows + 1;
+  private async makeRoom(tx: SqlQuery): Promise<void> {
+    if ((await this.rows(tx)) < this.policy.maxRows) return;
+    await this.prune(tx);
+    const over = (await this.rows(tx)) - this.policy.maxRows + 1;
     if (over > 0)
-      await this.sql.run(
+      await tx.run(
         'DELETE FROM login_failures WHERE (scope, key) IN (SELECT scope, key FROM login_failures WHERE locked_until IS NULL OR locked_until < ? ORDER BY updated_at LIMIT ?)',
         [new Date(this.now()).toISOString(), over],
       );

@@ -13,7 +13,7 @@ import type { WSContext } from 'hono/ws';
 import { type CloudToNodeFrame, RELAY_WINDOW } from '../shared/wire/relay.js';
 import type { AuthService } from './auth-service.js';
 import type { CloudBus } from './bus.js';
-import type { CloudSql } from './db/sql.js';
+import { type CloudSql, marks } from './db/sql.js';
 import { CloudError } from './errors.js';
 import type { Logger } from './log.js';
 import type { RelayStore } from './relay-store.js';
@@ -335,7 +335,7 @@ export class RelayHub {
     const links = [...this.links.values()].filter((l) => l.generation !== undefined && !l.closed);
     if (links.length === 0) return;
     const rows = await this.o.sql.all<{ node: string; generation: number }>(
-      `SELECT node, generation FROM relay_presence WHERE node IN (${links.map(() => '?').join(', ')})`,
+      `SELECT node, generation FROM relay_presence WHERE node IN (${marks(links.length)})`,
       links.map((l) => l.node),
     );
     const now = new Map(rows.map((r) => [r.node, r.generation]));

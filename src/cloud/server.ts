@@ -191,7 +191,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const backfilled = await keyLog.backfill();
   if (backfilled > 0) log.info(`key log: ${backfilled} device(s) published before the log existed were appended`);
   const directory = new KeyDirectory(sql, keyLog, Date.now, opts.maxPublishedPerNode);
-  const store = new RelayStore(sql, directory, (from, to, q) => accounts.canSee(from, to, q), Date.now, opts.relayQueueCap);
+  const store = new RelayStore(sql, directory, mayReach, Date.now, opts.relayQueueCap);
   await store.pruneDelivered();
   const hub = new RelayHub(store, auth, log, {
     sql,

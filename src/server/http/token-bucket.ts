@@ -1,6 +1,8 @@
-// A token bucket: `capacity` calls at once, then refilled at `perMs` tokens a millisecond. In memory on purpose:
-// it caps load for one running process (the cloud's login steps, the node's pairing calls per address); limits
-// that must outlive a restart live in the database instead.
+// A token bucket: `capacity` calls at once, then refilled at `perMs` tokens a millisecond. takeToken is the rule
+// itself, for a bucket kept anywhere (the cloud keeps its login bucket in its database, shared by its instances:
+// src/cloud/rate-limit.ts); TokenBucket keeps one in memory, for load on one running process (the node's pairing
+// calls per address). A clock that reads earlier than the bucket's last take (another machine's) refills nothing.
+
 /** What a bucket holds: its tokens as of `at` (ms). */
 export interface BucketState {
   tokens: number;
